@@ -1,0 +1,91 @@
+//! The frame around every page: the top bar with the navigation for the viewer's role, the
+//! logout button, and the guard that keeps pages from people they are not for.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Redirect};
+use leptos_router::hooks::use_location;
+
+use super::{Forbidden, ViewerResource};
+use crate::access::{Decision, access_for, decide, login_url};
+use crate::model::{Role, Viewer};
+
+/// One navigation entry and the roles that see it.
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    roles: &'static [Role],
+}
+
+/// The navigation, in display order. Only pages that exist are listed, each for its roles.
+const NAV: &[NavItem] = &[
+    NavItem { href: "/", label: "Home", roles: &Role::ALL },
+    NavItem { href: "/admin/users", label: "Users", roles: &[Role::Admin] },
+    NavItem { href: "/account", label: "Account", roles: &Role::ALL },
+];
+
+/// The top bar and the page's main area.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let ViewerResource(viewer) = expect_context();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"☎"</span>
+                " Dialer"
+            </a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    viewer.await.ok().flatten().map(|v| view! { <Nav viewer=v /> })
+                })}
+            </Suspense>
+        </header>
+        <main class="content">{children()}</main>
+    }
+}
+
+#[component]
+fn Nav(viewer: Viewer) -> impl IntoView {
+    let items = NAV
+        .iter()
+        .filter(|item| item.roles.contains(&viewer.role))
+        .map(|item| view! { <A href=item.href exact=true>{item.label}</A> })
+        .collect_view();
+    view! {
+        <nav class="mainnav" aria-label="Main">{items}</nav>
+        <div class="whoami">
+            <span class="user" data-testid="whoami">
+                {viewer.username.to_string()}
+                <span class=format!("badge role-{}", viewer.role.as_str())>
+                    {viewer.role.label()}
+                </span>
+            </span>
+            <form method="post" action="/auth/logout" class="inline">
+                <button type="submit" class="link">"Log out"</button>
+            </form>
+        </div>
+    }
+}
+
+/// Shows `children` only to the viewers the current path is for (see [`crate::access`]):
+/// visitors are sent to the login page, other roles see the 403 page.
+#[component]
+pub fn Guarded(children: ChildrenFn) -> impl IntoView {
+    let ViewerResource(viewer) = expect_context();
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    let viewer = viewer.await.ok().flatten();
+                    let path = location.pathname.get_untracked();
+                    match decide(access_for(&path), viewer.as_ref()) {
+                        Decision::Allow => children().into_any(),
+                        Decision::Forbidden => view! { <Forbidden /> }.into_any(),
+                        Decision::Login => view! { <Redirect path=login_url(&path) /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

@@ -1,0 +1,139 @@
+# Shared by run.sh and test.sh: find or install what the build needs, and build the site.
+# Everything here is safe to run twice: each step checks before it installs or builds.
+# shellcheck shell=bash
+
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Two cores: one cargo at a time, all of its jobs.
+export CARGO_TERM_PROGRESS_WHEN=never
+
+SITE="$ROOT/target/site"
+WASM_TARGET=wasm32-unknown-unknown
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+APT_UPDATED=
+# Installs Debian packages as root; otherwise stops with the command to run.
+apt_install() {
+    if ! is_root; then
+        die "missing $*: install with 'sudo apt-get install -y $*' and run this again"
+    fi
+    if [ -z "$APT_UPDATED" ]; then
+        say "apt-get update"
+        apt-get update -qq >/dev/null
+        APT_UPDATED=1
+    fi
+    say "installing $* (Debian)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_rust() {
+    command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
+        say "adding the $WASM_TARGET Rust target"
+        rustup target add "$WASM_TARGET" >&2
+    fi
+}
+
+# wasm-bindgen's CLI must match the wasm-bindgen library in Cargo.lock exactly.
+ensure_wasm_bindgen() {
+    local want have src tmp
+    want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+    have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+    [ "$have" = "$want" ] && return
+    say "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
+    # Its published lockfile pins a webpki-roots release that is no longer in the registry, so
+    # install from a copy of the source with that one pin moved back.
+    cargo info "wasm-bindgen-cli@$want" >/dev/null 2>&1 || die "cannot fetch wasm-bindgen-cli $want from crates.io"
+    src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"wasm-bindgen-cli-$want" 2>/dev/null | head -n 1)
+    [ -n "$src" ] || die "wasm-bindgen-cli $want source not found in the cargo registry"
+    tmp=$(mktemp -d)
+    cp -r "$src" "$tmp/cli"
+    (
+        cd "$tmp/cli"
+        cargo update -p webpki-roots --precise 1.0.10 >/dev/null 2>&1 || true
+        CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            cargo install --path . --locked --bin wasm-bindgen --force >&2
+    )
+    rm -rf "$tmp"
+}
+
+# npm packages: wasm-opt (binaryen; never Debian's old one, whose output does not hydrate) and
+# playwright-core for the browser tests.
+ensure_node_modules() {
+    command -v npm >/dev/null || apt_install nodejs npm
+    local stamp="$ROOT/end2end/node_modules/.installed"
+    if [ ! -f "$stamp" ] || [ "$ROOT/end2end/package-lock.json" -nt "$stamp" ]; then
+        say "installing npm packages in end2end/"
+        (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        touch "$stamp"
+    fi
+    export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
+}
+
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+ensure_sipp() {
+    command -v sipp >/dev/null || apt_install sip-tester
+}
+
+# Makes sure a PostgreSQL server answers and exports DIALER_TEST_POSTGRES_URL for the tests
+# (each test creates and drops a database of its own there).
+ensure_postgres() {
+    local url="${DIALER_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    if ! pg_ready; then
+        if ! command -v pg_ctlcluster >/dev/null; then
+            apt_install postgresql
+        fi
+        is_root || die "PostgreSQL is not running: start it (pg_ctlcluster <version> main start) and run this again"
+        say "starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start >&2 || true
+        for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+        pg_ready || die "PostgreSQL did not start"
+    fi
+    if ! psql "$url" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+        # A stock Debian install asks TCP clients for a password: give the postgres role one
+        # (only when the URL is the default and we are root on this machine).
+        if [ -z "${DIALER_TEST_POSTGRES_URL:-}" ] && is_root; then
+            su postgres -c "psql -qc \"ALTER ROLE postgres PASSWORD 'postgres'\"" >/dev/null
+            url="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+        fi
+        psql "$url" -qAtc 'SELECT 1' >/dev/null 2>&1 || die "cannot connect to PostgreSQL at $url"
+    fi
+    export DIALER_TEST_POSTGRES_URL="$url"
+}
+
+pg_ready() {
+    if command -v pg_isready >/dev/null; then
+        pg_isready -q -h 127.0.0.1 -p 5432
+    else
+        (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+    fi
+}
+
+# Builds the browser bundle into target/site: wasm (release, size-optimised), its JS glue,
+# the stylesheet and the static files. The same layout cargo-leptos produces.
+build_site() {
+    say "building the browser bundle"
+    cargo build -p app --lib --target "$WASM_TARGET" --profile wasm-release \
+        --no-default-features --features hydrate >&2
+    mkdir -p "$SITE/pkg"
+    rm -f "$SITE/pkg/"*
+    wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name dialer \
+        "target/$WASM_TARGET/wasm-release/app.wasm"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$SITE/pkg/dialer_bg.wasm" -o "$SITE/pkg/dialer_bg.wasm"
+    cp style/main.css "$SITE/pkg/dialer.css"
+    cp -r public/. "$SITE/"
+    # Served pre-compressed when the browser accepts gzip.
+    for f in "$SITE/pkg/dialer_bg.wasm" "$SITE/pkg/dialer.js" "$SITE/pkg/dialer.css"; do
+        gzip -9 -k -f "$f"
+    done
+}

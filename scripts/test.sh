@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# README command 2: every test — unit, integration on SQLite and PostgreSQL, and the browser
+# suite (Playwright driving Debian's Chromium). Installs what is missing; a missing
+# PostgreSQL, Chromium or sipp is an error, never a skip.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+started=$(date +%s)
+ensure_rust
+ensure_wasm_bindgen
+ensure_node_modules
+ensure_chromium
+ensure_sipp
+ensure_postgres
+build_site
+
+say "unit and integration tests (SQLite and PostgreSQL at ${DIALER_TEST_POSTGRES_URL%%@*}@…)"
+cargo test --workspace --all-targets >&2
+
+say "browser tests (Chromium)"
+cargo build -p server >&2
+(
+    cd end2end
+    DIALER_SERVER_BIN="$ROOT/target/debug/server" DIALER_SITE_ROOT="$SITE" \
+        node --test --test-concurrency=1 tests/
+)
+
+"$ROOT/scripts/wasm-size.sh"
+say "all tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,69 @@
+//! Password hashing with argon2id (the crate's defaults: RFC 9106's second recommended
+//! parameter set), run off the async runtime because each hash costs tens of milliseconds.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::LazyLock;
+
+/// Why hashing failed (never expected with valid parameters, but not worth a panic).
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("password hashing task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Hashes a password into a PHC string (algorithm, parameters and salt included).
+pub async fn hash(password: String) -> Result<String, PasswordError> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+}
+
+fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// A hash of a password nobody knows, verified against when the user does not exist so that
+/// "no such user" and "wrong password" take the same time.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("no user has this password").unwrap_or_default());
+
+/// Checks `password` against a stored hash; `None` (unknown user) checks against a dummy hash
+/// and is always false. A malformed stored hash counts as a mismatch.
+pub async fn verify(stored: Option<String>, password: String) -> Result<bool, PasswordError> {
+    Ok(tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let ok = PasswordHash::new(&stored)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        known && ok
+    })
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_differ_by_salt() {
+        let a = hash("correct horse".into()).await.unwrap();
+        let b = hash("correct horse".into()).await.unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify(Some(a.clone()), "correct horse".into()).await.unwrap());
+        assert!(!verify(Some(a), "wrong horse".into()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn unknown_users_and_bad_hashes_never_verify() {
+        assert!(!verify(None, "no user has this password".into()).await.unwrap());
+        assert!(!verify(Some("not a hash".into()), "x".into()).await.unwrap());
+    }
+}

@@ -1,0 +1,230 @@
+//! Configuration: defaults that work on a laptop, an optional TOML file, then `DIALER_*`
+//! environment variables (which win). The README's configuration table lists every key.
+//!
+//! The file is `$DIALER_CONFIG` if set, else `./dialer.toml` if it exists. Its keys are the
+//! environment names without the `DIALER_` prefix, in lowercase (`listen = "0.0.0.0:3000"`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// When the session cookie gets the `Secure` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecurity {
+    /// When the request came over TLS, as a trusted proxy reports (`X-Forwarded-Proto`).
+    Auto,
+    Always,
+    Never,
+}
+
+/// The server's settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address and port to serve HTTP on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// The first admin's password on a fresh database (random and printed when unset).
+    pub admin_password: Option<String>,
+    /// How long a login lasts.
+    pub session_hours: u32,
+    pub secure_cookies: CookieSecurity,
+    /// Whether to believe `X-Forwarded-For`/`X-Forwarded-Proto` (only behind your own proxy).
+    pub trust_proxy: bool,
+    /// Where the built site (`pkg/`, static files) is.
+    pub site_root: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            database_url: "sqlite://data/dialer.db".into(),
+            admin_password: None,
+            session_hours: 12,
+            secure_cookies: CookieSecurity::Auto,
+            trust_proxy: false,
+            site_root: PathBuf::from("target/site"),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the config file {path} is not valid: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Value { name: &'static str, value: String, reason: String },
+}
+
+/// The file's shape: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    admin_password: Option<String>,
+    session_hours: Option<u32>,
+    secure_cookies: Option<CookieSecurity>,
+    trust_proxy: Option<bool>,
+    site_root: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads from the process environment and the config file.
+    pub fn load() -> Result<Config, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let path = match env("DIALER_CONFIG") {
+            Some(p) => Some(PathBuf::from(p)),
+            None => Some(PathBuf::from("dialer.toml")).filter(|p| p.exists()),
+        };
+        let file = match &path {
+            Some(p) => Some((
+                p.as_path(),
+                std::fs::read_to_string(p)
+                    .map_err(|source| ConfigError::Read { path: p.clone(), source })?,
+            )),
+            None => None,
+        };
+        Config::from_sources(file.as_ref().map(|(p, s)| (*p, s.as_str())), env)
+    }
+
+    /// Builds a config from a file's text (if any) and an environment lookup.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let f: FileConfig = match file {
+            Some((path, text)) => toml::from_str(text).map_err(|e| ConfigError::File {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?,
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        // cargo-leptos sets LEPTOS_SITE_ADDR and LEPTOS_SITE_ROOT for `cargo leptos watch`.
+        let listen = env("DIALER_LISTEN").or_else(|| env("LEPTOS_SITE_ADDR")).or(f.listen);
+        let listen = match listen {
+            Some(v) => v.parse().map_err(|e: std::net::AddrParseError| ConfigError::Value {
+                name: "DIALER_LISTEN",
+                value: v,
+                reason: format!("{e}; expected HOST:PORT such as 127.0.0.1:3000"),
+            })?,
+            None => d.listen,
+        };
+        let session_hours = match env("DIALER_SESSION_HOURS") {
+            Some(v) => parse_hours(&v)?,
+            None => f.session_hours.unwrap_or(d.session_hours),
+        };
+        if !(1..=24 * 90).contains(&session_hours) {
+            return Err(ConfigError::Value {
+                name: "DIALER_SESSION_HOURS",
+                value: session_hours.to_string(),
+                reason: "must be between 1 and 2160 (90 days)".into(),
+            });
+        }
+        let secure_cookies = match env("DIALER_SECURE_COOKIES") {
+            Some(v) => match v.as_str() {
+                "auto" => CookieSecurity::Auto,
+                "always" => CookieSecurity::Always,
+                "never" => CookieSecurity::Never,
+                _ => {
+                    return Err(ConfigError::Value {
+                        name: "DIALER_SECURE_COOKIES",
+                        value: v,
+                        reason: "use auto, always or never".into(),
+                    });
+                }
+            },
+            None => f.secure_cookies.unwrap_or(d.secure_cookies),
+        };
+        let trust_proxy = match env("DIALER_TRUST_PROXY") {
+            Some(v) => parse_bool("DIALER_TRUST_PROXY", v)?,
+            None => f.trust_proxy.unwrap_or(d.trust_proxy),
+        };
+        Ok(Config {
+            listen,
+            database_url: env("DATABASE_URL")
+                .or_else(|| env("DIALER_DATABASE_URL"))
+                .or(f.database_url)
+                .unwrap_or(d.database_url),
+            admin_password: env("DIALER_ADMIN_PASSWORD").or(f.admin_password),
+            session_hours,
+            secure_cookies,
+            trust_proxy,
+            site_root: env("DIALER_SITE_ROOT")
+                .or_else(|| env("LEPTOS_SITE_ROOT"))
+                .map(PathBuf::from)
+                .or(f.site_root)
+                .unwrap_or(d.site_root),
+        })
+    }
+}
+
+fn parse_hours(v: &str) -> Result<u32, ConfigError> {
+    v.parse().map_err(|_| ConfigError::Value {
+        name: "DIALER_SESSION_HOURS",
+        value: v.to_string(),
+        reason: "expected a whole number of hours".into(),
+    })
+}
+
+fn parse_bool(name: &'static str, v: String) -> Result<bool, ConfigError> {
+    match v.as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Value { name, value: v, reason: "use true or false".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://data/dialer.db");
+        assert_eq!(c.session_hours, 12);
+        assert_eq!(c.secure_cookies, CookieSecurity::Auto);
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let file = "listen = \"0.0.0.0:8080\"\nsession_hours = 8\ntrust_proxy = true\n";
+        let c = Config::from_sources(
+            Some((Path::new("dialer.toml"), file)),
+            env(&[("DIALER_LISTEN", "127.0.0.1:9000"), ("DATABASE_URL", "postgres://x@h/db")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.session_hours, 8);
+        assert!(c.trust_proxy);
+        assert_eq!(c.database_url, "postgres://x@h/db");
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let e = Config::from_sources(None, env(&[("DIALER_LISTEN", "nowhere")])).unwrap_err();
+        assert!(e.to_string().contains("DIALER_LISTEN"), "{e}");
+        let e = Config::from_sources(None, env(&[("DIALER_SESSION_HOURS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("between 1 and"), "{e}");
+        let e = Config::from_sources(None, env(&[("DIALER_TRUST_PROXY", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("DIALER_TRUST_PROXY"), "{e}");
+        let e =
+            Config::from_sources(Some((Path::new("d.toml"), "colour = 1")), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("d.toml"), "{e}");
+    }
+}

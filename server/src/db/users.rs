@@ -1,0 +1,176 @@
+//! Users: accounts with a role and an argon2 password hash. Usernames are stored normalised
+//! (see `app::model::Username`), so the UNIQUE constraint is case-insensitive in effect.
+
+use app::model::{Role, UserId, UserSummary, Username, Viewer};
+
+use super::{Db, DbError, with_pool};
+
+/// A `users` row.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl UserRow {
+    /// The stored role, checked.
+    pub fn role(&self) -> Result<Role, DbError> {
+        Role::parse(&self.role).map_err(|_| DbError::Corrupt(format!("role {:?}", self.role)))
+    }
+
+    /// The stored username, checked.
+    pub fn username(&self) -> Result<Username, DbError> {
+        Username::parse(&self.username)
+            .map_err(|_| DbError::Corrupt(format!("username {:?}", self.username)))
+    }
+
+    /// The row as the signed-in viewer.
+    pub fn viewer(&self) -> Result<Viewer, DbError> {
+        Ok(Viewer { id: UserId(self.id), username: self.username()?, role: self.role()? })
+    }
+
+    /// The row as a line of the users list.
+    pub fn summary(&self) -> Result<UserSummary, DbError> {
+        Ok(UserSummary {
+            id: UserId(self.id),
+            username: self.username()?,
+            role: self.role()?,
+            disabled: self.disabled,
+            created_at: self.created_at,
+            last_login_at: self.last_login_at,
+        })
+    }
+}
+
+/// The columns of [`UserRow`], for `concat!` into statements.
+macro_rules! user_columns {
+    () => {
+        "id, username, role, password_hash, disabled, created_at, updated_at, last_login_at"
+    };
+}
+
+/// Inserts a user; a taken username fails with a unique violation.
+pub async fn insert(
+    db: &Db,
+    username: &Username,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> Result<UserRow, DbError> {
+    let sql = concat!(
+        "INSERT INTO users (username, role, password_hash, disabled, created_at, updated_at) ",
+        "VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING ",
+        user_columns!()
+    );
+    let row = with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql)
+        .bind(username.as_str())
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(pool)
+        .await)?;
+    Ok(row)
+}
+
+/// The user with this (normalised) username.
+pub async fn by_username(db: &Db, username: &Username) -> Result<Option<UserRow>, DbError> {
+    let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql)
+        .bind(username.as_str())
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// The user with this id.
+pub async fn by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, DbError> {
+    let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql)
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// Every user, by username.
+pub async fn list(db: &Db) -> Result<Vec<UserRow>, DbError> {
+    let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql).fetch_all(pool).await)?)
+}
+
+/// How many users exist at all (zero on a fresh database).
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await)?)
+}
+
+/// Sets a user's role, unless that would leave no enabled admin: the check and the update are
+/// one statement, so two admins demoting each other at once cannot both succeed. Returns
+/// whether the row changed.
+pub async fn set_role_keeping_an_admin(
+    db: &Db,
+    id: UserId,
+    role: Role,
+    now: i64,
+) -> Result<bool, DbError> {
+    let sql = "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND ($1 = 'admin' \
+               OR (SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $3) > 0)";
+    let done = with_pool!(db, pool => sqlx::query(sql)
+        .bind(role.as_str())
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Disables or enables a user, never disabling the last enabled admin (one statement, as for
+/// roles). Returns whether the row changed.
+pub async fn set_disabled_keeping_an_admin(
+    db: &Db,
+    id: UserId,
+    disabled: bool,
+    now: i64,
+) -> Result<bool, DbError> {
+    let sql = "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3 AND (NOT $1 \
+               OR role <> 'admin' \
+               OR (SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $3) > 0)";
+    let done = with_pool!(db, pool => sqlx::query(sql)
+        .bind(disabled)
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Replaces a user's password hash. Returns whether the user exists.
+pub async fn set_password_hash(db: &Db, id: UserId, hash: &str, now: i64) -> Result<bool, DbError> {
+    let done = with_pool!(db, pool => sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Records a successful login.
+pub async fn touch_login(db: &Db, id: UserId, now: i64) -> Result<(), DbError> {
+    with_pool!(db, pool => sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}

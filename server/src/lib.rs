@@ -1,0 +1,17 @@
+//! The dialer server: serves the web app (Leptos SSR and server functions), authenticates
+//! users, stores everything in SQLite or PostgreSQL, and (with later parts) runs the dialer
+//! engine and drives the gateway.
+//!
+//! - [`config`]: settings from the environment and an optional TOML file;
+//! - [`startup`]: building and serving the HTTP application;
+//! - [`db`]: the only SQL;
+//! - [`auth`]: passwords, sessions, throttling, the login/logout routes;
+//! - [`backend`]: the implementations of the app's ports;
+//! - [`metrics`]: Prometheus metrics.
+
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod db;
+pub mod metrics;
+pub mod startup;

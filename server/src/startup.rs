@@ -1,0 +1,312 @@
+//! Start-up: connect and migrate the database, make sure an admin exists, build the HTTP
+//! application, and serve it until told to stop.
+//!
+//! [`start`] binds first (so `listen = 127.0.0.1:0` works for tests and the real port is
+//! known) and returns a [`Running`] handle; nothing here reads the environment — that is
+//! [`crate::config`]'s job.
+
+use axum::Router;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use app::model::{ApiError, Password, Role, Username};
+use app::ports::Ports;
+
+use crate::auth::throttle::{Limits, LoginThrottle};
+use crate::auth::{self, password};
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::metrics::{HttpLabels, Metrics, method_label};
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub ports: Ports,
+    throttle: Arc<Mutex<LoginThrottle>>,
+}
+
+impl AppState {
+    /// The login throttle (a short, never-awaited critical section).
+    pub fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
+        // A panic while holding the lock cannot leave the counts inconsistent, so a poisoned
+        // lock is still usable.
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// How the first admin can log in, for the start-up banner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirstLogin {
+    /// A fresh database: the `admin` user was created with this generated password.
+    Generated(String),
+    /// A fresh database: `admin` got the password from `DIALER_ADMIN_PASSWORD`.
+    FromConfig,
+    /// Users existed already.
+    Existing,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("DIALER_ADMIN_PASSWORD is not usable: {0}")]
+    AdminPassword(String),
+    #[error("cannot hash the admin password: {0}")]
+    Hash(#[from] password::PasswordError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A server that is serving.
+pub struct Running {
+    /// Where it listens (the real port when the config asked for port 0).
+    pub addr: SocketAddr,
+    /// How to log in the first time.
+    pub first_login: FirstLogin,
+    pub db: Db,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    janitor: JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL, e.g. `http://127.0.0.1:3000`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One line for people: where to go and how to log in.
+    pub fn banner(&self) -> String {
+        let how = match &self.first_login {
+            FirstLogin::Generated(pw) => format!(
+                "log in as admin with password {pw} (shown only now; change it under Account)"
+            ),
+            FirstLogin::FromConfig => {
+                "log in as admin with the password from DIALER_ADMIN_PASSWORD".to_string()
+            }
+            FirstLogin::Existing => "log in with your username and password".to_string(),
+        };
+        format!("Dialer is running at {} — {how}.", self.url())
+    }
+
+    /// Stops accepting requests, lets those in flight finish, and closes the database.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        self.janitor.abort();
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+        }
+        self.db.close().await;
+    }
+
+    /// Serves until the server task ends by itself (it does not without [`Running::stop`]).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Connects, migrates, bootstraps and starts serving.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    tracing::info!(backend = db.backend(), url = %db::redact(&config.database_url), "database ready");
+    let first_login = ensure_first_admin(&db, config.admin_password.as_deref()).await?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr =
+        listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+
+    let leptos = LeptosOptions::builder()
+        .output_name("dialer")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        leptos,
+        ports: crate::backend::ports(db.clone()),
+        db: db.clone(),
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::default()),
+        throttle: Arc::new(Mutex::new(LoginThrottle::new(Limits::default()))),
+    };
+    let router = router(state.clone());
+
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let janitor = tokio::spawn(purge_sessions(db.clone()));
+    tracing::info!(%addr, "listening");
+    Ok(Running { addr, first_login, db, shutdown, task, janitor })
+}
+
+/// The whole HTTP application.
+fn router(state: AppState) -> Router {
+    let ports = state.ports.clone();
+    let context = move || provide_context(ports.clone());
+    let routes = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
+        .layer(middleware::from_fn(api_error_status))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match db::sessions::count_active(&state.db, db::now_ms()).await {
+        Ok(n) => {
+            state.metrics.sessions_active.set(n);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count sessions for metrics"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+        .into_response()
+}
+
+/// Gives server-function errors their meaningful HTTP status. The server-function layer
+/// answers every error with 500; the body is the [`ApiError`], which names the status a person
+/// or an HTTP client should see (401, 403, 404, 409, 422…). Error bodies are small; anything
+/// that is not an `ApiError` passes through untouched.
+async fn api_error_status(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
+        }
+    };
+    if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Counts every answered request by method and status.
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = method_label(req.method());
+    let res = next.run(req).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&HttpLabels { method, status: res.status().as_u16() })
+        .inc();
+    res
+}
+
+/// On a database without users, creates `admin` with the configured or a generated password.
+async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLogin, StartError> {
+    if db::users::count(db).await? > 0 {
+        return Ok(FirstLogin::Existing);
+    }
+    let (password, first) = match configured {
+        Some(p) => (Password::parse(p).map_err(StartError::AdminPassword)?, FirstLogin::FromConfig),
+        None => {
+            let generated = generate_password();
+            (
+                Password::parse(&generated).map_err(StartError::AdminPassword)?,
+                FirstLogin::Generated(generated),
+            )
+        }
+    };
+    let hash = password::hash(password.expose().to_string()).await?;
+    let admin = Username::parse("admin").map_err(StartError::AdminPassword)?;
+    match db::users::insert(db, &admin, Role::Admin, &hash, db::now_ms()).await {
+        Ok(_) => Ok(first),
+        // Another instance sharing the database created it first.
+        Err(e) if e.is_unique_violation() => Ok(FirstLogin::Existing),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Deletes expired sessions once an hour so the table does not grow without bound.
+async fn purge_sessions(db: Db) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match db::sessions::purge_expired(&db, db::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove expired sessions"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generate_password;
+
+    #[test]
+    fn generated_passwords_are_long_and_unambiguous() {
+        let p = generate_password();
+        assert_eq!(p.len(), 16);
+        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(p, generate_password());
+    }
+}

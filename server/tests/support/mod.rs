@@ -1,0 +1,276 @@
+//! Test support: a real server on a fresh database (a temp SQLite file, or a PostgreSQL
+//! database created for the test and dropped after), and a small HTTP client that keeps the
+//! session cookie.
+//!
+//! PostgreSQL comes from `DIALER_TEST_POSTGRES_URL` (README command 2 sets it), defaulting to
+//! the local server at `postgres://postgres@127.0.0.1:5432/postgres`. If it cannot be reached
+//! the PostgreSQL variant of each test fails, saying why: it is never skipped.
+
+#![allow(dead_code)]
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use server::config::Config;
+use server::startup::{self, Running};
+use sqlx::{Connection, Executor, PgConnection};
+
+pub const ADMIN_PASSWORD: &str = "admin-pass-1";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares test functions that run an `async fn(Backend)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// A throwaway PostgreSQL database.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let admin_url = std::env::var("DIALER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("dialer_test_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for this test and is not reachable at {admin_url}: {e}. \
+                 Run scripts/test.sh (it starts one) or set DIALER_TEST_POSTGRES_URL."
+            )
+        });
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create database");
+        let url = match admin_url.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin_url[..i]),
+            None => panic!("DIALER_TEST_POSTGRES_URL has no database part: {admin_url}"),
+        };
+        PgDatabase { admin_url, name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async context: use a small runtime on a thread of its own.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin_url).await.ok()?;
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A database for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/dialer.db", dir.path().display());
+                TestDatabase { url, _dir: Some(dir), _pg: None }
+            }
+            Backend::Postgres => {
+                let pg = PgDatabase::create().await;
+                TestDatabase { url: pg.url.clone(), _dir: None, _pg: Some(pg) }
+            }
+        }
+    }
+}
+
+/// A running server on its own database.
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub db: TestDatabase,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database whose admin password is [`ADMIN_PASSWORD`].
+    pub async fn start(backend: Backend) -> TestServer {
+        let db = TestDatabase::new(backend).await;
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: db.url.clone(),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            ..Config::default()
+        };
+        let running = startup::start(config).await.expect("server starts");
+        TestServer { url: running.url(), running: Some(running), db }
+    }
+
+    /// The server's database pool, to check what was stored.
+    pub fn database(&self) -> &server::db::Db {
+        &self.running.as_ref().expect("running").db
+    }
+
+    /// A client without a session.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    /// A client logged in as `username`.
+    pub async fn login(&self, username: &str, password: &str) -> Client {
+        let mut c = self.client();
+        let res = c.login(username, password).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        assert!(c.cookie.is_some(), "login as {username} failed: {:?}", res.location());
+        c
+    }
+
+    /// A client logged in as the first admin.
+    pub async fn admin(&self) -> Client {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user through the admin API and returns its id.
+    pub async fn create_user(
+        &self,
+        admin: &Client,
+        username: &str,
+        role: &str,
+        password: &str,
+    ) -> i64 {
+        let res = admin
+            .call("users/create", &[("username", username), ("role", role), ("password", password)])
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "create {username}: {}", res.body);
+        res.json()["id"].as_i64().expect("user id")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+/// Runs a raw statement on the test's database (to age a session, say).
+pub async fn exec(db: &server::db::Db, sql: &'static str) {
+    match db {
+        server::db::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
+        server::db::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+    }
+    .expect(sql)
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `Set-Cookie` headers.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect()
+    }
+}
+
+/// An HTTP client that never follows redirects and keeps the session cookie by hand (so tests
+/// can also send forged ones).
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Client { base: base.to_string(), http, cookie: None }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", c),
+            None => req,
+        };
+        let res = req.send().await.expect("request");
+        Reply {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.base)).form(form)).await
+    }
+
+    /// Calls a server function (`/api/{endpoint}`) the way the browser bundle does.
+    pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "application/json")
+            .form(args);
+        self.send(req).await
+    }
+
+    /// Posts the login form and keeps the session cookie it sets.
+    pub async fn login(&mut self, username: &str, password: &str) -> Reply {
+        let res =
+            self.post_form("/auth/login", &[("username", username), ("password", password)]).await;
+        if let Some(c) = res.set_cookies().iter().find(|c| c.starts_with("dialer_session=")) {
+            self.cookie = c.split(';').next().map(String::from);
+        }
+        res
+    }
+}
