@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::layout::Guarded;
-use super::widgets::Outcome;
+use super::widgets::{Outcome, reset_on_success};
 use crate::api::auth::ChangePassword;
 
 #[component]
@@ -20,12 +20,14 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 fn ChangePasswordForm() -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
+    let form = NodeRef::new();
+    reset_on_success(form, move || action.value().get());
     view! {
         <section class="card narrow">
             <h1>"Change password"</h1>
             <p class="muted">"Your other sessions end when the password changes; this one stays."</p>
             <Outcome value=move || action.value().get() success="Password changed." />
-            <ActionForm action attr:class="stack">
+            <ActionForm action node_ref=form attr:class="stack">
                 <label>
                     "Current password"
                     <input name="current" type="password" autocomplete="current-password" required=true />

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::layout::Guarded;
-use super::widgets::{ErrorBanner, Outcome, format_utc};
+use super::widgets::{ErrorBanner, Outcome, format_utc, reset_on_success};
 use crate::api::users::{CreateUser, ResetUserPassword, SetUserDisabled, SetUserRole, list_users};
 use crate::model::{Role, UserSummary};
 
@@ -46,6 +46,8 @@ fn Users() -> impl IntoView {
         },
         |_| list_users(),
     );
+    let create_form = NodeRef::new();
+    reset_on_success(create_form, move || create.value().get());
     let created = Signal::derive(move || match create.value().get() {
         Some(Ok(u)) => format!("User {} created as {}.", u.username, u.role.label().to_lowercase()),
         _ => String::new(),
@@ -56,7 +58,7 @@ fn Users() -> impl IntoView {
         <section class="card">
             <h2>"Create a user"</h2>
             <Outcome value=move || create.value().get() success=created />
-            <ActionForm action=create attr:class="row-form" attr:data-testid="create-user">
+            <ActionForm action=create node_ref=create_form attr:class="row-form" attr:data-testid="create-user">
                 <label>
                     "Username"
                     <input name="username" required=true maxlength="64" autocomplete="off" />

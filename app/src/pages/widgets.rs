@@ -21,6 +21,22 @@ where
     }
 }
 
+/// Clears `form` each time its action succeeds, so the next entry starts empty (browser only;
+/// effects do not run on the server).
+pub fn reset_on_success<T, F>(form: NodeRef<leptos::html::Form>, result: F)
+where
+    T: 'static,
+    F: Fn() -> Option<Result<T, ApiError>> + 'static,
+{
+    Effect::new(move |_| {
+        if matches!(result(), Some(Ok(_))) {
+            if let Some(f) = form.get() {
+                f.reset();
+            }
+        }
+    });
+}
+
 /// An error message in words, with `role="alert"` so screen readers announce it.
 #[component]
 pub fn ErrorBanner(error: ApiError) -> impl IntoView {
