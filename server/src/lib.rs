@@ -16,4 +16,5 @@ pub mod db;
 pub mod engine;
 pub mod lead;
 pub mod metrics;
+pub mod runtime;
 pub mod startup;

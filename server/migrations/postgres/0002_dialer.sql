@@ -14,14 +14,14 @@ CREATE TABLE trunks (
     id             BIGSERIAL PRIMARY KEY,
     name           TEXT    NOT NULL UNIQUE,
     host           TEXT    NOT NULL,
-    port           INTEGER NOT NULL DEFAULT 5060,
+    port           BIGINT NOT NULL DEFAULT 5060,
     transport      TEXT    NOT NULL DEFAULT 'udp' CHECK (transport IN ('udp', 'tcp')),
     username       TEXT,
     password       TEXT,
     -- How the campaign's caller ID is sent: in From, or also as P-Asserted-Identity.
     caller_id_mode TEXT    NOT NULL DEFAULT 'from' CHECK (caller_id_mode IN ('from', 'pai')),
     codecs         TEXT    NOT NULL DEFAULT 'PCMU,PCMA',
-    max_channels   INTEGER NOT NULL DEFAULT 30,
+    max_channels   BIGINT NOT NULL DEFAULT 30,
     max_cps        DOUBLE PRECISION    NOT NULL DEFAULT 5,
     created_at     BIGINT  NOT NULL,
     updated_at     BIGINT  NOT NULL
@@ -37,14 +37,14 @@ CREATE TABLE campaigns (
     notes               TEXT    NOT NULL DEFAULT '',
     caller_id           TEXT    NOT NULL DEFAULT '',
     outbound_multiplier DOUBLE PRECISION    NOT NULL DEFAULT 1,
-    max_channels        INTEGER NOT NULL DEFAULT 10,
+    max_channels        BIGINT NOT NULL DEFAULT 10,
     max_cps             DOUBLE PRECISION    NOT NULL DEFAULT 1,
-    max_attempts        INTEGER NOT NULL DEFAULT 5,
+    max_attempts        BIGINT NOT NULL DEFAULT 5,
     -- Calling window in the lead's local time, minutes after midnight, [start, end).
-    window_start        INTEGER NOT NULL DEFAULT 480,
-    window_end          INTEGER NOT NULL DEFAULT 1260,
-    wrapup_seconds      INTEGER NOT NULL DEFAULT 30,
-    ring_seconds        INTEGER NOT NULL DEFAULT 30,
+    window_start        BIGINT NOT NULL DEFAULT 480,
+    window_end          BIGINT NOT NULL DEFAULT 1260,
+    wrapup_seconds      BIGINT NOT NULL DEFAULT 30,
+    ring_seconds        BIGINT NOT NULL DEFAULT 30,
     broadcast_file      TEXT,
     created_at          BIGINT  NOT NULL,
     updated_at          BIGINT  NOT NULL
@@ -68,8 +68,8 @@ CREATE INDEX campaign_agents_user ON campaign_agents (user_id);
 CREATE TABLE retry_rules (
     campaign_id   BIGINT  NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
     outcome       TEXT    NOT NULL CHECK (outcome IN ('busy', 'no_answer', 'rejected', 'invalid_number', 'congestion', 'failed', 'dropped')),
-    retry_minutes INTEGER NOT NULL,
-    max_attempts  INTEGER NOT NULL,
+    retry_minutes BIGINT NOT NULL,
+    max_attempts  BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, outcome)
 );
 
@@ -79,8 +79,8 @@ CREATE TABLE dispositions (
     campaign_id   BIGINT REFERENCES campaigns (id) ON DELETE CASCADE,
     code          TEXT    NOT NULL,
     kind          TEXT    NOT NULL CHECK (kind IN ('final', 'recyclable', 'callback', 'dnc')),
-    retry_minutes INTEGER NOT NULL DEFAULT 60,
-    position      INTEGER NOT NULL DEFAULT 0
+    retry_minutes BIGINT NOT NULL DEFAULT 60,
+    position      BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX dispositions_global_code ON dispositions (code) WHERE campaign_id IS NULL;
 CREATE UNIQUE INDEX dispositions_campaign_code ON dispositions (campaign_id, code) WHERE campaign_id IS NOT NULL;
@@ -116,7 +116,7 @@ CREATE TABLE leads (
     phone            TEXT    NOT NULL,
     status           TEXT    NOT NULL DEFAULT 'NEW',
     dial_state       TEXT    NOT NULL DEFAULT 'ready' CHECK (dial_state IN ('ready', 'leased', 'callback', 'done')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
+    attempts         BIGINT NOT NULL DEFAULT 0,
     next_attempt_at  BIGINT  NOT NULL DEFAULT 0,
     timezone         TEXT    NOT NULL DEFAULT 'UTC',
     first_name       TEXT    NOT NULL DEFAULT '',
@@ -137,9 +137,17 @@ CREATE TABLE leads (
     updated_at       BIGINT  NOT NULL,
     UNIQUE (leadset_id, phone)
 );
-CREATE INDEX leads_dialable ON leads (leadset_id, dial_state, next_attempt_at);
+CREATE INDEX leads_dialable ON leads (leadset_id, dial_state, next_attempt_at, id);
 CREATE INDEX leads_leases ON leads (dial_state, lease_expires_at);
 CREATE INDEX leads_phone ON leads (phone);
+
+-- The time zones a leadset's leads are in (so the dialer knows, without scanning the leads,
+-- which zones to ask for when a calling window opens or closes).
+CREATE TABLE leadset_zones (
+    leadset_id BIGINT NOT NULL REFERENCES leadsets (id) ON DELETE CASCADE,
+    timezone   TEXT   NOT NULL,
+    PRIMARY KEY (leadset_id, timezone)
+);
 
 CREATE TABLE call_attempts (
     id          BIGSERIAL PRIMARY KEY,
@@ -155,7 +163,7 @@ CREATE TABLE call_attempts (
     bridged_at  BIGINT,
     ended_at    BIGINT,
     outcome     TEXT,
-    sip_code    INTEGER,
+    sip_code    BIGINT,
     sip_reason  TEXT,
     hangup_by   TEXT,
     disposition TEXT,

@@ -137,9 +137,17 @@ CREATE TABLE leads (
     updated_at       BIGINT  NOT NULL,
     UNIQUE (leadset_id, phone)
 );
-CREATE INDEX leads_dialable ON leads (leadset_id, dial_state, next_attempt_at);
+CREATE INDEX leads_dialable ON leads (leadset_id, dial_state, next_attempt_at, id);
 CREATE INDEX leads_leases ON leads (dial_state, lease_expires_at);
 CREATE INDEX leads_phone ON leads (phone);
+
+-- The time zones a leadset's leads are in (so the dialer knows, without scanning the leads,
+-- which zones to ask for when a calling window opens or closes).
+CREATE TABLE leadset_zones (
+    leadset_id BIGINT NOT NULL REFERENCES leadsets (id) ON DELETE CASCADE,
+    timezone   TEXT   NOT NULL,
+    PRIMARY KEY (leadset_id, timezone)
+);
 
 CREATE TABLE call_attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
