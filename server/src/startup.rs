@@ -28,6 +28,7 @@ use crate::auth::{self, password};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::metrics::{HttpLabels, Metrics, method_label};
+use crate::runtime::live::{LiveBoard, LivePublisher};
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub ports: Ports,
+    /// Live counters from the dialer engine.
+    pub live: LiveBoard,
     throttle: Arc<Mutex<LoginThrottle>>,
 }
 
@@ -86,6 +89,8 @@ pub struct Running {
     /// How to log in the first time.
     pub first_login: FirstLogin,
     pub db: Db,
+    /// Where the dialer runtime publishes its live counters.
+    pub live: LivePublisher,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
@@ -148,9 +153,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    // The engine runtime publishes live counters here (wired with the dialer runtime).
+    let (live_publisher, live) = crate::runtime::live::channel();
     let state = AppState {
         leptos,
-        ports: crate::backend::ports(db.clone()),
+        ports: crate::backend::ports(db.clone(), live.clone()),
+        live,
         db: db.clone(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::default()),
@@ -168,7 +176,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let janitor = tokio::spawn(purge_sessions(db.clone()));
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, first_login, db, shutdown, task, janitor })
+    Ok(Running { addr, first_login, db, live: live_publisher, shutdown, task, janitor })
 }
 
 /// The whole HTTP application.

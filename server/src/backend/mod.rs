@@ -8,9 +8,11 @@ use app::ports::Ports;
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::runtime::live::LiveBoard;
 
-/// Builds the ports over a database.
-pub fn ports(db: Db) -> Ports {
+/// Builds the ports over a database and the engine's live counters.
+pub fn ports(db: Db, live: LiveBoard) -> Ports {
+    let _ = live;
     Ports { accounts: Arc::new(accounts::AccountsBackend::new(db)) }
 }
 
