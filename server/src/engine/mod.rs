@@ -45,7 +45,7 @@ const BRIDGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a broadcast message may play.
 const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// How long to wait before asking the database again after a claim found nothing.
-const EMPTY_CLAIM_BACKOFF: Duration = Duration::from_secs(5);
+const EMPTY_CLAIM_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Why an input was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
