@@ -22,6 +22,7 @@ on_both_backends!(
     due_callbacks_come_first_and_respect_their_agent,
     leases_are_exclusive_released_and_expire,
     racing_claimers_never_share_a_lead,
+    undialable_stored_leads_are_set_aside,
 );
 
 /// 2026-11-22 12:00 UTC: noon in London, 07:00 in New York, 04:00 in Los Angeles.
@@ -359,4 +360,27 @@ async fn racing_claimers_never_share_a_lead(b: Backend) {
         per_engine.iter().filter(|n| **n > 0).count() >= 2,
         "claimers interleaved: {per_engine:?}"
     );
+}
+
+async fn undialable_stored_leads_are_set_aside(b: Backend) {
+    let f = fixture(b).await;
+    leads::insert_many(
+        &f.db,
+        f.leadset,
+        &[new_lead(1, "NEW", "Europe/London"), new_lead(2, "NEW", "Europe/London")],
+        0,
+    )
+    .await
+    .unwrap();
+    // Something other than this product wrote a number that is not E.164.
+    exec(&f.db, "UPDATE leads SET phone = '0207 garbage' WHERE id = 1").await;
+    let zones = all_zones();
+    let got = leads::claim(&f.db, &request(&f, &zones, &[], 10, NOON_UTC)).await.unwrap();
+    assert_eq!(ids(&got), [2], "the good lead is still dialled");
+    let info = leads::dial_info(&f.db, LeadId(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (info.status.as_str(), info.dial_state.as_str(), info.invalid_details),
+        ("INVALID NUMBER", "done", true)
+    );
+    assert!(leads::claim(&f.db, &request(&f, &zones, &[], 10, NOON_UTC)).await.unwrap().is_empty());
 }

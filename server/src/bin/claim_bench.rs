@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use app::model::{
-    CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, LeadStatus, LeadsetSettings,
-    Name, PhoneNumber,
+    CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, LeadStatus,
+    LeadsetSettings, Name, PhoneNumber,
 };
 use server::db::leads::{ClaimRequest, NewLead};
 use server::db::{self, Db};
@@ -29,11 +29,18 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { backend: "both".into(), leads: 1_000_000, claims: 200_000, batch: 500, instances: 4 };
+    let mut a = Args {
+        backend: "both".into(),
+        leads: 1_000_000,
+        claims: 200_000,
+        batch: 500,
+        instances: 4,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| v.parse::<u32>().map_err(|_| format!("{flag}: {v:?} is not a whole number"));
+        let num =
+            |v: &str| v.parse::<u32>().map_err(|_| format!("{flag}: {v:?} is not a whole number"));
         match flag.as_str() {
             "--backend" if ["sqlite", "postgres", "both"].contains(&v.as_str()) => a.backend = v,
             "--leads" => a.leads = num(&v)?.max(1),
@@ -170,7 +177,8 @@ async fn main() -> anyhow::Result<()> {
             run(&url, campaign, &args, args.instances).await
         }
         .await;
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .await?;
         let rate = result?;
         println!(
             "PostgreSQL  {} instances: {rate:>9.0} claims/s  ({} claims in batches of {}, {} leads)",

@@ -122,7 +122,8 @@ impl World {
         Lead {
             id: LeadId(id),
             leadset_id: LeadsetId(1),
-            phone: PhoneNumber::parse(&format!("+1202{:07}", id % 10_000_000)).expect("valid number"),
+            phone: PhoneNumber::parse(&format!("+1202{:07}", id % 10_000_000))
+                .expect("valid number"),
             status: LeadStatus::system("NEW"),
             attempts: 0,
             timezone: "UTC".into(),
@@ -155,7 +156,8 @@ impl World {
                         })
                         .map(|lead| QueuedLead { lead, callback: None })
                         .collect();
-                    let _ = engine.handle(self.now(ms), Input::LeadsClaimed { campaign: CAMPAIGN, leads });
+                    let _ = engine
+                        .handle(self.now(ms), Input::LeadsClaimed { campaign: CAMPAIGN, leads });
                 }
                 Output::Release { leads, .. } => self.store.extend(leads),
                 Output::Originate(o) => {
@@ -170,11 +172,18 @@ impl World {
                         } else {
                             (CallOutcome::NoAnswer, ms + 30_000)
                         };
-                        let end = CallEvent::Ended { outcome, sip_code: None, reason: None, by: HangupBy::Customer };
+                        let end = CallEvent::Ended {
+                            outcome,
+                            sip_code: None,
+                            reason: None,
+                            by: HangupBy::Customer,
+                        };
                         self.at(when, Happening::Call(o.call, end));
                     }
                 }
-                Output::Bridge { call, .. } => self.at(ms + 20, Happening::Call(call, CallEvent::Bridged)),
+                Output::Bridge { call, .. } => {
+                    self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
+                }
                 Output::Hangup { call } => {
                     let end = CallEvent::Ended {
                         outcome: CallOutcome::Answered,
@@ -185,14 +194,18 @@ impl World {
                     self.at(ms + 10, Happening::Call(call, end));
                 }
                 Output::Play { .. } => {}
-                Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. }) => self.dropped += 1,
+                Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. }) => {
+                    self.dropped += 1
+                }
                 Output::Record(Record::AttemptAnswered { .. }) => self.answered += 1,
                 Output::Record(Record::LeadResult { lead, fate, .. }) => {
                     if fate.dial_state == DialState::Ready {
                         self.store.insert(0, lead);
                     }
                 }
-                Output::Record(Record::AgentState { agent, status, .. }) => self.track(agent, &status, ms),
+                Output::Record(Record::AgentState { agent, status, .. }) => {
+                    self.track(agent, &status, ms)
+                }
                 Output::Record(_) => {}
                 Output::Notify { agent, event } => match event {
                     AgentEvent::Connected { call, .. } => {
@@ -229,7 +242,8 @@ fn main() {
         }
     };
     let wall_start = Instant::now();
-    let mut settings = CampaignSettings::new(Name::parse("Simulated day").expect("name"), CampaignKind::Auto);
+    let mut settings =
+        CampaignSettings::new(Name::parse("Simulated day").expect("name"), CampaignKind::Auto);
     settings.active = true;
     settings.trunk_id = Some(TrunkId(1));
     settings.outbound_multiplier = args.multiplier;
@@ -276,7 +290,8 @@ fn main() {
     let end_ms = world.args.hours * 3_600_000;
     let mut steps = 0u64;
     loop {
-        let timer = engine.poll_timeout().map(|t| t.saturating_duration_since(start.at).as_millis() as u64);
+        let timer =
+            engine.poll_timeout().map(|t| t.saturating_duration_since(start.at).as_millis() as u64);
         let next = world.queue.peek().map(|Reverse((t, _))| *t);
         let ms = match (timer, next) {
             (Some(a), Some(b)) => a.min(b),
@@ -322,13 +337,21 @@ fn main() {
 
     let agent_hours = f64::from(world.args.agents) * world.args.hours as f64;
     let sum = |state: &str| -> f64 {
-        world.time_in.values().map(|m| m.get(state).copied().unwrap_or(0)).sum::<u64>() as f64 / 3_600_000.0
+        world.time_in.values().map(|m| m.get(state).copied().unwrap_or(0)).sum::<u64>() as f64
+            / 3_600_000.0
     };
-    let (ready_h, talk_h, wrap_h) = (sum("ready"), sum("in_call") + sum("reserved"), sum("wrap_up"));
+    let (ready_h, talk_h, wrap_h) =
+        (sum("ready"), sum("in_call") + sum("reserved"), sum("wrap_up"));
     let a = &world.args;
     println!(
         "Simulated {} agents for {} h (seed {}, auto pacer, multiplier {:.2}, answer rate {:.0} %, talk {:.0} s, wrap-up {:.0} s)",
-        a.agents, a.hours, a.seed, a.multiplier, a.answer_rate * 100.0, a.talk, a.wrapup
+        a.agents,
+        a.hours,
+        a.seed,
+        a.multiplier,
+        a.answer_rate * 100.0,
+        a.talk,
+        a.wrapup
     );
     println!("  calls dialled            {:>10}", world.dialled);
     println!("  calls answered           {:>10}", world.answered);
@@ -337,7 +360,10 @@ fn main() {
         world.dropped,
         100.0 * world.dropped as f64 / world.answered.max(1) as f64
     );
-    println!("  talk minutes / agent-hour {:>9.1}", world.talked_ms as f64 / 60_000.0 / agent_hours);
+    println!(
+        "  talk minutes / agent-hour {:>9.1}",
+        world.talked_ms as f64 / 60_000.0 / agent_hours
+    );
     println!(
         "  agent time: waiting {:.1} %, talking {:.1} %, wrap-up {:.1} %",
         100.0 * ready_h / agent_hours,
@@ -348,5 +374,8 @@ fn main() {
         "  mean wait between calls  {:>9.1} s",
         ready_h * 3600.0 / (world.answered - world.dropped).max(1) as f64
     );
-    println!("  engine steps {steps}, simulated in {:.2} s of real time", wall_start.elapsed().as_secs_f64());
+    println!(
+        "  engine steps {steps}, simulated in {:.2} s of real time",
+        wall_start.elapsed().as_secs_f64()
+    );
 }

@@ -225,11 +225,36 @@ pub async fn claim(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>, DbEr
             break;
         }
         let rows = claim_from_leadset(db, req, leadset, want as i64).await?;
+        let mut broken = Vec::new();
         for row in rows {
-            out.push(Claimed { lead: row.into_lead()?, callback: None });
+            let id = row.id;
+            match row.into_lead() {
+                Ok(lead) => out.push(Claimed { lead, callback: None }),
+                Err(e) => {
+                    tracing::warn!(lead = id, error = %e, "lead cannot be dialled; set aside as invalid");
+                    broken.push(id);
+                }
+            }
         }
+        set_aside(db, &broken, req.now).await?;
     }
     Ok(out)
+}
+
+/// Ends leads whose stored data cannot be dialled (a number that is not E.164, say, written
+/// by something other than this product): one bad row must not block a campaign.
+async fn set_aside(db: &Db, leads: &[i64], now: i64) -> Result<(), DbError> {
+    for id in leads {
+        with_pool!(db, pool => sqlx::query(
+                "UPDATE leads SET dial_state = 'done', status = 'INVALID NUMBER', invalid_details = TRUE, \
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(*id)
+            .execute(pool)
+            .await
+            .map(drop))?;
+    }
+    Ok(())
 }
 
 fn zone_placeholders(first: usize, n: usize) -> String {
@@ -342,8 +367,17 @@ async fn claim_callbacks(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>
         }
     };
     let mut out = Vec::with_capacity(rows.len());
+    let mut broken = Vec::new();
     for row in rows {
-        let lead = row.into_lead()?;
+        let id = row.id;
+        let lead = match row.into_lead() {
+            Ok(lead) => lead,
+            Err(e) => {
+                tracing::warn!(lead = id, error = %e, "callback lead cannot be dialled; set aside as invalid");
+                broken.push(id);
+                continue;
+            }
+        };
         let cb = with_pool!(db, pool => sqlx::query_as::<_, CallbackRow>(
                 "SELECT id, lead_id, agent_id FROM callbacks WHERE lead_id = $1 AND done_at IS NULL ORDER BY due_at LIMIT 1")
             .bind(lead.id.0)
@@ -355,6 +389,7 @@ async fn claim_callbacks(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>
         });
         out.push(Claimed { lead, callback });
     }
+    set_aside(db, &broken, req.now).await?;
     Ok(out)
 }
 

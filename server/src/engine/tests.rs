@@ -384,6 +384,26 @@ fn no_trunk_inactive_or_no_agents_means_no_calls() {
 }
 
 #[test]
+fn campaigns_without_channels_or_agents_place_no_calls() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.max_channels = 0;
+    c.settings.agents.clear();
+    let mut h = Harness::new(c.clone());
+    assert_eq!(
+        h.input(Input::AgentLogin { agent: A1, campaign: C1 }),
+        Err(EngineError::NotAssigned)
+    );
+    assert!(h.take().is_empty(), "no agents, no claims");
+    c.settings.agents = vec![A1];
+    h.input(Input::Campaign(c)).unwrap();
+    h.ready(A1);
+    h.feed(1..=3);
+    assert!(originates(&h.take()).is_empty(), "zero channels");
+    h.advance(Duration::from_secs(60));
+    assert!(originates(&h.take()).is_empty());
+}
+
+#[test]
 fn broadcast_plays_the_message_and_fills_channels() {
     let mut c = config(CampaignKind::Broadcast);
     c.settings.max_channels = 3;
