@@ -16,5 +16,6 @@ pub mod db;
 pub mod engine;
 pub mod lead;
 pub mod metrics;
+pub mod phone;
 pub mod runtime;
 pub mod startup;

@@ -157,7 +157,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (live_publisher, live) = crate::runtime::live::channel();
     let state = AppState {
         leptos,
-        ports: crate::backend::ports(db.clone(), live.clone()),
+        ports: crate::backend::ports(db.clone(), live.clone(), None),
         live,
         db: db.clone(),
         config: Arc::new(config),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod lead;
 pub mod live;
+pub mod phone;
 pub mod text;
 pub mod user;
 

@@ -7,6 +7,7 @@ mod account;
 mod home;
 mod layout;
 mod login;
+mod phone;
 mod status;
 mod users;
 pub mod widgets;
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -314,3 +314,12 @@ pub async fn for_agent(
         })
         .collect()
 }
+
+/// The body of a campaign's script, if it has one.
+pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT s.body FROM scripts s JOIN campaigns c ON c.script_id = s.id WHERE c.id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?)
+}
