@@ -4,3 +4,4 @@
 //! All of it is sans-IO; the socket code lives in `transport`.
 
 pub mod message;
+pub mod transaction;

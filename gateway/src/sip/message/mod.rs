@@ -55,6 +55,13 @@ impl fmt::Display for Transport {
 pub struct StatusCode(u16);
 
 impl StatusCode {
+    /// 100 Trying.
+    pub const TRYING: Self = Self(100);
+    /// 180 Ringing.
+    pub const RINGING: Self = Self(180);
+    /// 200 OK.
+    pub const OK: Self = Self(200);
+
     /// Wraps `code` when it is in 100–699.
     pub fn new(code: u16) -> Option<Self> {
         (100..=699).contains(&code).then_some(Self(code))
