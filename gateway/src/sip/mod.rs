@@ -8,3 +8,4 @@ pub mod auth;
 pub mod dialog;
 pub mod message;
 pub mod transaction;
+pub mod ua;

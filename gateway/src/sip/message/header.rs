@@ -264,7 +264,7 @@ impl NameAddr {
             }
             (uri, &rest[end..])
         };
-        check_uri_syntax(uri).map_err(|why| bad(why))?;
+        check_uri_syntax(uri).map_err(&bad)?;
         let params = parse_params(params).map_err(|e| bad(&e.to_string()))?;
         Ok(Self { display, uri: uri.to_owned(), params, raw: s.to_owned() })
     }

@@ -21,7 +21,8 @@ pub use rsip::Method;
 use rsip::headers::UntypedHeader;
 
 /// Transport a message travels on (the `Via` transport token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// Unreliable: the transaction layer retransmits (RFC 3261 §17.1.1.2).
     Udp,

@@ -495,8 +495,7 @@ fn build_response(raw: &RawMessage<'_>, status_line: &str) -> Result<Message, Pa
     let status = code.parse().ok().and_then(StatusCode::new).ok_or_else(start_error)?;
     let (mut core, cseq) = core(raw)?;
     // A response to a method we never send cannot match one of our transactions.
-    core.cseq_method =
-        known_method(&cseq.method).ok_or_else(|| ParseError::UnknownMethod(cseq.method))?;
+    core.cseq_method = known_method(&cseq.method).ok_or(ParseError::UnknownMethod(cseq.method))?;
     let body = body(raw)?;
     Ok(Message::Response(Response {
         status,

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Backoff, Input, Machine, Output, State, Timers, ack_for_non_2xx, earliest, fired};
+use super::{Backoff, Input, Machine, Output, State, Timers, ack_for_non_2xx, fired};
 use crate::sip::message::{Message, Request};
 
 /// Timer D on unreliable transports (RFC 3261 §17.1.1.2: "at least 32 seconds").
@@ -56,6 +56,9 @@ impl ClientInvite {
 
     /// Feeds an input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.m.state == State::Terminated {
+            return;
+        }
         match input {
             Input::Received(Message::Response(response)) => {
                 let status = response.status;
@@ -95,7 +98,7 @@ impl ClientInvite {
                 }
             }
             Input::Received(Message::Request(_)) | Input::Respond(_) => {}
-            Input::TransportError => self.fail(Output::TransportFailed),
+            Input::TransportError => self.m.fail(Output::TransportFailed),
             Input::Timeout => self.on_timeout(now),
         }
     }
@@ -105,26 +108,11 @@ impl ClientInvite {
             self.m.send(self.request.clone());
         }
         if fired(&mut self.timer_b, now) {
-            self.fail(Output::TimedOut);
+            self.m.fail(Output::TimedOut);
         }
         if fired(&mut self.timer_d, now) || fired(&mut self.timer_m, now) {
-            self.terminate();
+            self.m.state = State::Terminated;
         }
-    }
-
-    fn fail(&mut self, why: Output) {
-        if self.m.state != State::Terminated {
-            self.m.out.push_back(why);
-            self.terminate();
-        }
-    }
-
-    fn terminate(&mut self) {
-        self.m.state = State::Terminated;
-        self.timer_a.stop();
-        self.timer_b = None;
-        self.timer_d = None;
-        self.timer_m = None;
     }
 
     /// The next output, if any.
@@ -134,6 +122,6 @@ impl ClientInvite {
 
     /// When to call `handle(now, Input::Timeout)` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest([self.timer_a.due, self.timer_b, self.timer_d, self.timer_m])
+        self.m.deadline([self.timer_a.due, self.timer_b, self.timer_d, self.timer_m])
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Backoff, Input, Machine, Output, State, Timers, earliest, fired};
+use super::{Backoff, Input, Machine, Output, State, Timers, fired};
 use crate::sip::message::{Message, Request};
 
 /// A non-INVITE client transaction.
@@ -46,6 +46,9 @@ impl ClientNonInvite {
 
     /// Feeds an input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.m.state == State::Terminated {
+            return;
+        }
         match input {
             Input::Received(Message::Response(response)) => match self.m.state {
                 State::Trying | State::Proceeding if response.status.is_provisional() => {
@@ -65,7 +68,7 @@ impl ClientNonInvite {
                 _ => {}
             },
             Input::Received(Message::Request(_)) | Input::Respond(_) => {}
-            Input::TransportError => self.fail(Output::TransportFailed),
+            Input::TransportError => self.m.fail(Output::TransportFailed),
             Input::Timeout => {
                 if matches!(self.m.state, State::Trying | State::Proceeding)
                     && self.timer_e.fire(now)
@@ -73,27 +76,13 @@ impl ClientNonInvite {
                     self.m.send(self.request.clone());
                 }
                 if fired(&mut self.timer_f, now) {
-                    self.fail(Output::TimedOut);
+                    self.m.fail(Output::TimedOut);
                 }
                 if fired(&mut self.timer_k, now) {
-                    self.terminate();
+                    self.m.state = State::Terminated;
                 }
             }
         }
-    }
-
-    fn fail(&mut self, why: Output) {
-        if self.m.state != State::Terminated {
-            self.m.out.push_back(why);
-            self.terminate();
-        }
-    }
-
-    fn terminate(&mut self) {
-        self.m.state = State::Terminated;
-        self.timer_e.stop();
-        self.timer_f = None;
-        self.timer_k = None;
     }
 
     /// The next output, if any.
@@ -103,6 +92,6 @@ impl ClientNonInvite {
 
     /// When to call `handle(now, Input::Timeout)` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest([self.timer_e.due, self.timer_f, self.timer_k])
+        self.m.deadline([self.timer_e.due, self.timer_f, self.timer_k])
     }
 }

@@ -7,8 +7,8 @@
 //! deadline. Retransmission timers (A, E, G) run only on unreliable transports; the wait
 //! timers (D, I, J, K) are zero on reliable ones (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2).
 //!
-//! Invariants: a machine in `Terminated` queues nothing more and has no deadline; every
-//! timer is cleared on leaving the state that armed it.
+//! Invariants: a machine in `Terminated` ignores every input, queues nothing more and has no
+//! deadline; a timer fires only in the state that armed it.
 
 mod client_invite;
 mod client_non_invite;
@@ -123,6 +123,19 @@ impl Machine {
         self.out.push_back(Output::Deliver(message.into()));
     }
 
+    /// Reports a failure to the TU and terminates (once).
+    fn fail(&mut self, why: Output) {
+        if self.state != State::Terminated {
+            self.out.push_back(why);
+            self.state = State::Terminated;
+        }
+    }
+
+    /// The earliest armed timer, or none once terminated.
+    fn deadline(&self, timers: impl IntoIterator<Item = Option<Instant>>) -> Option<Instant> {
+        if self.state == State::Terminated { None } else { earliest(timers) }
+    }
+
     /// Interval after which a message retransmits, or `None` on reliable transports.
     fn retransmit_interval(&self) -> Option<Duration> {
         (!self.reliable).then_some(self.timers.t1)
@@ -149,26 +162,26 @@ impl From<Response> for Message {
 /// A retransmission timer whose interval doubles after each firing, up to an optional cap
 /// (timer A uncapped, E and G capped at T2).
 #[derive(Debug, Clone, Copy, Default)]
-struct Backoff {
-    due: Option<Instant>,
+pub(crate) struct Backoff {
+    pub(crate) due: Option<Instant>,
     interval: Duration,
     cap: Option<Duration>,
 }
 
 impl Backoff {
-    fn start(now: Instant, interval: Option<Duration>, cap: Option<Duration>) -> Self {
+    pub(crate) fn start(now: Instant, interval: Option<Duration>, cap: Option<Duration>) -> Self {
         match interval {
             Some(interval) => Self { due: Some(now + interval), interval, cap },
             None => Self::default(),
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.due = None;
     }
 
     /// True (and rescheduled) when due at `now`.
-    fn fire(&mut self, now: Instant) -> bool {
+    pub(crate) fn fire(&mut self, now: Instant) -> bool {
         match self.due {
             Some(due) if due <= now => {
                 let doubled = self.interval * 2;

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use super::{Backoff, Input, Machine, Output, State, Timers, earliest, fired};
+use super::{Backoff, Input, Machine, Output, State, Timers, fired};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode};
 
 /// An INVITE server transaction.
@@ -46,20 +46,23 @@ impl ServerInvite {
 
     /// Feeds an input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.m.state == State::Terminated {
+            return;
+        }
         match input {
             Input::Received(Message::Request(request)) => self.on_request(now, request),
             Input::Received(Message::Response(_)) => {}
             Input::Respond(response) => self.on_respond(now, response),
-            Input::TransportError => self.fail(Output::TransportFailed),
+            Input::TransportError => self.m.fail(Output::TransportFailed),
             Input::Timeout => {
                 if self.m.state == State::Completed && self.timer_g.fire(now) {
                     self.m.send(self.last_response.clone());
                 }
                 if fired(&mut self.timer_h, now) {
-                    self.fail(Output::TimedOut);
+                    self.m.fail(Output::TimedOut);
                 }
                 if fired(&mut self.timer_i, now) || fired(&mut self.timer_l, now) {
-                    self.terminate();
+                    self.m.state = State::Terminated;
                 }
             }
         }
@@ -103,21 +106,6 @@ impl ServerInvite {
         self.last_response = response;
     }
 
-    fn fail(&mut self, why: Output) {
-        if self.m.state != State::Terminated {
-            self.m.out.push_back(why);
-            self.terminate();
-        }
-    }
-
-    fn terminate(&mut self) {
-        self.m.state = State::Terminated;
-        self.timer_g.stop();
-        self.timer_h = None;
-        self.timer_i = None;
-        self.timer_l = None;
-    }
-
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.m.out.pop_front()
@@ -125,6 +113,6 @@ impl ServerInvite {
 
     /// When to call `handle(now, Input::Timeout)` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest([self.timer_g.due, self.timer_h, self.timer_i, self.timer_l])
+        self.m.deadline([self.timer_g.due, self.timer_h, self.timer_i, self.timer_l])
     }
 }

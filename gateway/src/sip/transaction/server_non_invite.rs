@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Input, Machine, Output, State, Timers, earliest, fired};
+use super::{Input, Machine, Output, State, Timers, fired};
 use crate::sip::message::{Message, Response};
 
 /// A non-INVITE server transaction.
@@ -34,6 +34,9 @@ impl ServerNonInvite {
 
     /// Feeds an input.
     pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.m.state == State::Terminated {
+            return;
+        }
         match input {
             Input::Received(Message::Request(_)) => {
                 if let (State::Proceeding | State::Completed, Some(last)) =
@@ -56,13 +59,7 @@ impl ServerNonInvite {
                 self.m.send(response.clone());
                 self.last_response = Some(response);
             }
-            Input::TransportError => {
-                if self.m.state != State::Terminated {
-                    self.m.out.push_back(Output::TransportFailed);
-                    self.m.state = State::Terminated;
-                    self.timer_j = None;
-                }
-            }
+            Input::TransportError => self.m.fail(Output::TransportFailed),
             Input::Timeout => {
                 if fired(&mut self.timer_j, now) {
                     self.m.state = State::Terminated;
@@ -78,6 +75,6 @@ impl ServerNonInvite {
 
     /// When to call `handle(now, Input::Timeout)` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest([self.timer_j])
+        self.m.deadline([self.timer_j])
     }
 }
