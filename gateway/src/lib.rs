@@ -8,5 +8,7 @@
 
 pub mod call;
 pub mod codec;
+pub mod rtp;
+pub mod sdp;
 pub mod sip;
 pub mod trunk;
