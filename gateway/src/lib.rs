@@ -6,6 +6,7 @@
 //! says when it next needs to be woken (`poll_timeout()`). It never reads the clock, sleeps,
 //! spawns or touches a socket, so the tests drive it in virtual time.
 
+pub mod bridge;
 pub mod call;
 pub mod codec;
 pub mod rtp;
