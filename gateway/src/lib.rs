@@ -13,3 +13,4 @@ pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod trunk;
+pub mod webrtc;
