@@ -9,8 +9,11 @@
 pub mod bridge;
 pub mod call;
 pub mod codec;
+pub mod control;
 pub mod rtp;
+pub mod runtime;
 pub mod sdp;
 pub mod sip;
+pub mod transport;
 pub mod trunk;
 pub mod webrtc;

@@ -201,8 +201,14 @@ impl UserAgent {
         headers.push(make_header("Contact", format!("<{contact}>")));
         headers.push(make_header("Allow", message::ALLOW));
         headers.push(make_header("User-Agent", self.config.user_agent.clone()));
-        if trunk.caller_id_mode == CallerIdMode::FromAndPai {
-            headers.push(make_header("P-Asserted-Identity", format!("<{caller_uri}>")));
+        let asserted = match (&req.asserted_identity, trunk.caller_id_mode) {
+            (Some(number), _) => Some(format!("sip:{}@{}", number.uri_user(), trunk.host)),
+            (None, CallerIdMode::FromAndPai) => Some(caller_uri.clone()),
+            (None, CallerIdMode::From) => None,
+        };
+        if let Some(uri) = asserted {
+            // RFC 3325 §9.1.
+            headers.push(make_header("P-Asserted-Identity", format!("<{uri}>")));
         }
         headers.push(make_header("Content-Type", "application/sdp"));
         let invite = Request {

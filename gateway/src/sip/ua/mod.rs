@@ -192,6 +192,9 @@ pub struct Originate {
     pub to: PhoneNumber,
     /// Identity to present.
     pub caller_id: CallerId,
+    /// Identity for `P-Asserted-Identity`; when `None`, the caller ID is asserted if the
+    /// trunk's caller-ID mode asks for it.
+    pub asserted_identity: Option<PhoneNumber>,
     /// SDP offer.
     pub sdp: Vec<u8>,
     /// How long to ring before giving up (CANCEL, outcome no-answer).
@@ -331,6 +334,11 @@ impl UserAgent {
     /// Number of live transactions (for leak tests).
     pub fn transaction_count(&self) -> usize {
         self.transactions.len()
+    }
+
+    /// The states of all live calls.
+    pub fn call_states(&self) -> impl Iterator<Item = CallState> + '_ {
+        self.calls.values().map(|c| c.state)
     }
 
     /// State of a call, if it is live.

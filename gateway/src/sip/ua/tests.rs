@@ -163,6 +163,7 @@ impl Harness {
                     to: PhoneNumber::new("5551234").unwrap(),
                     caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), Some("Acme"))
                         .unwrap(),
+                    asserted_identity: None,
                     sdp: SDP.to_vec(),
                     ring_timeout: Duration::from_secs(30),
                 },
@@ -611,6 +612,7 @@ fn trunk_limits_refuse_originate() {
         trunk: TrunkId("carrier".into()),
         to: PhoneNumber::new("1").unwrap(),
         caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+        asserted_identity: None,
         sdp: SDP.to_vec(),
         ring_timeout: Duration::from_secs(30),
     };
@@ -687,4 +689,32 @@ fn remote_reinvite_is_answered_with_our_sdp_and_old_cseq_refused() {
     assert_eq!(h.last_response().status.code(), 500, "§12.2.2: CSeq went back");
     h.advance(secs(40.0));
     assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed), "no BYE: the ACK arrived");
+}
+
+#[test]
+fn asserted_identity_follows_the_trunk_mode_or_the_request() {
+    let mut h = Harness::with_trunk(|t| t.caller_id_mode = crate::trunk::CallerIdMode::FromAndPai);
+    h.originate();
+    let invite = h.last(Method::Invite);
+    assert_eq!(invite.header("P-Asserted-Identity"), Some("<sip:1000@127.0.0.1>"));
+    let mut h = Harness::new();
+    h.originate();
+    assert_eq!(h.last(Method::Invite).header("P-Asserted-Identity"), None);
+    h.ua.originate(
+        h.now,
+        Originate {
+            trunk: TrunkId("carrier".into()),
+            to: PhoneNumber::new("1").unwrap(),
+            caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+            asserted_identity: Some(PhoneNumber::new("+4930123").unwrap()),
+            sdp: SDP.to_vec(),
+            ring_timeout: Duration::from_secs(30),
+        },
+    )
+    .unwrap();
+    h.pump();
+    assert_eq!(
+        h.last(Method::Invite).header("P-Asserted-Identity"),
+        Some("<sip:+4930123@127.0.0.1>")
+    );
 }
