@@ -14,6 +14,7 @@ pub mod rtp;
 pub mod runtime;
 pub mod sdp;
 pub mod sip;
+pub mod standalone;
 pub mod transport;
 pub mod trunk;
 pub mod webrtc;

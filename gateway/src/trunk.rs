@@ -20,6 +20,7 @@ pub enum CallerIdMode {
 
 /// One configured SIP trunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Trunk {
     /// Name used in commands and events.
     pub id: TrunkId,
