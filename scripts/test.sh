@@ -17,10 +17,11 @@ say "unit and integration tests (SQLite and PostgreSQL at ${DIALER_TEST_POSTGRES
 cargo test --workspace --all-targets >&2
 
 say "browser tests (Chromium)"
-cargo build -p server >&2
+cargo build -p server -p gateway >&2
 (
     cd end2end
     DIALER_SERVER_BIN="$ROOT/target/debug/server" DIALER_SITE_ROOT="$SITE" \
+        DIALER_GATEWAY_BIN="$ROOT/target/debug/gateway" \
         node --test --test-concurrency=1 tests/
 )
 

@@ -1,1 +1,20 @@
+//! The gateway: the media and signalling bridge between agents' browser tabs (WebRTC audio)
+//! and SIP trunks (SIP over UDP/TCP, RTP with G.711).
+//!
+//! Every protocol state machine here is sans-IO: it takes inputs with the current time
+//! (`handle(now, input)`), hands back what to send and what happened (`poll_output()`), and
+//! says when it next needs to be woken (`poll_timeout()`). It never reads the clock, sleeps,
+//! spawns or touches a socket, so the tests drive it in virtual time.
 
+pub mod bridge;
+pub mod call;
+pub mod codec;
+pub mod control;
+pub mod rtp;
+pub mod runtime;
+pub mod sdp;
+pub mod sip;
+pub mod standalone;
+pub mod transport;
+pub mod trunk;
+pub mod webrtc;

@@ -1,0 +1,654 @@
+//! The call bridge, sans-IO: relays G.711 audio and RFC 4733 DTMF between trunk legs
+//! (customers) and agent legs (browsers), and generates what nobody speaks: silence to an
+//! agent between calls, a hold tone to a held customer, WAV playback, DTMF from commands.
+//!
+//! Invariants:
+//! - Each agent leg is one outgoing RTP stream (one SSRC) for its whole life; sequence
+//!   numbers and timestamps stay continuous across calls ([`stream::OutStream`]).
+//! - An agent leg hears exactly one source at a time: its bridged customer, or generated
+//!   silence (unbridged, or its customer is held). A customer hears the agent, or playback,
+//!   or the hold tone, or silence when muted or unbridged — never two at once.
+//! - Payloads pass through untouched when both legs use the same codec; μ-law/A-law are
+//!   converted only when they differ.
+//! - Packets that do not parse, come for unknown legs or carry unnegotiated payload types are
+//!   dropped and counted; nothing panics on input.
+//!
+//! The bridge is ticked every 20 ms (`poll_timeout`) while it has any leg.
+
+pub mod player;
+pub mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use player::{Player, Sound};
+use stream::{FRAME, OutStream};
+
+use crate::call::{AgentLegId, CallId};
+use crate::codec::Codec;
+use crate::rtp::dtmf::{self, Digit};
+use crate::rtp::{Header, Packet};
+
+/// Packetisation interval.
+pub const TICK: Duration = Duration::from_millis(20);
+
+/// Why a bridge command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BridgeError {
+    /// No media for this call.
+    #[error("no media for {0}")]
+    UnknownCall(CallId),
+    /// No such agent leg.
+    #[error("unknown agent leg {0}")]
+    UnknownLeg(AgentLegId),
+    /// The agent leg is bridged to another call.
+    #[error("{leg} is bridged to {call}")]
+    LegBusy {
+        /// The leg.
+        leg: AgentLegId,
+        /// The call it is bridged to.
+        call: CallId,
+    },
+    /// The call has no negotiated telephone-event payload type.
+    #[error("{0} did not negotiate telephone-event")]
+    NoDtmf(CallId),
+    /// A DTMF digit string with a bad character.
+    #[error(transparent)]
+    Digit(#[from] dtmf::DtmfError),
+}
+
+/// Negotiated media of a trunk leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrunkMedia {
+    /// Codec.
+    pub codec: Codec,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// telephone-event payload type.
+    pub telephone_event: Option<u8>,
+    /// Where the trunk receives RTP.
+    pub remote: SocketAddr,
+}
+
+/// Negotiated media of an agent leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentMedia {
+    /// Codec.
+    pub codec: Codec,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// telephone-event payload type.
+    pub telephone_event: Option<u8>,
+}
+
+/// What the bridge is told besides commands.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A datagram from a trunk leg's RTP socket.
+    TrunkRtp {
+        /// The call whose socket received it.
+        call: CallId,
+        /// The datagram.
+        data: &'a [u8],
+    },
+    /// A decrypted RTP packet from an agent leg.
+    AgentRtp {
+        /// The leg.
+        leg: AgentLegId,
+        /// Its header.
+        header: Header,
+        /// Its payload.
+        payload: &'a [u8],
+    },
+    /// Time passed: generate due frames.
+    Tick,
+}
+
+/// Where a DTMF digit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtmfSource {
+    /// The customer, on a trunk leg.
+    Call(CallId),
+    /// The agent, on an agent leg.
+    Leg(AgentLegId),
+}
+
+/// What the bridge asks of its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this RTP datagram to a trunk.
+    ToTrunk {
+        /// Call.
+        call: CallId,
+        /// Destination.
+        remote: SocketAddr,
+        /// The packet.
+        packet: Vec<u8>,
+    },
+    /// Send this RTP packet on an agent leg (str0m encrypts it).
+    ToAgent {
+        /// Leg.
+        leg: AgentLegId,
+        /// Header (the leg's SSRC, continuous numbering).
+        header: Header,
+        /// Payload.
+        payload: Vec<u8>,
+    },
+    /// A DTMF digit ended (reported once per event).
+    Dtmf {
+        /// Who pressed it.
+        source: DtmfSource,
+        /// The digit.
+        digit: char,
+    },
+    /// A playback started with [`Bridge::play`] finished.
+    PlayDone {
+        /// Call.
+        call: CallId,
+    },
+    /// 20 ms of a call recording: stereo 16-bit samples, left the customer, right what the
+    /// customer heard from us.
+    Record {
+        /// Call.
+        call: CallId,
+        /// Interleaved samples.
+        samples: Vec<i16>,
+    },
+}
+
+/// Packet counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets relayed between legs.
+    pub relayed: u64,
+    /// Packets the gateway generated (silence, tones, playback, DTMF).
+    pub generated: u64,
+    /// Packets dropped (garbage, unknown leg, unnegotiated payload type, muted, held).
+    pub dropped: u64,
+}
+
+/// One 20 ms slot of an outgoing DTMF sequence.
+#[derive(Debug, Clone, Copy)]
+enum DtmfFrame {
+    /// A telephone-event packet; `first` opens the event (marker, new timestamp).
+    Event { payload: [u8; 4], first: bool },
+    /// Silence between digits.
+    Gap,
+}
+
+#[derive(Debug)]
+struct Recording {
+    customer: VecDeque<i16>,
+    ours: VecDeque<i16>,
+}
+
+#[derive(Debug)]
+struct CallSide {
+    media: TrunkMedia,
+    out: OutStream,
+    leg: Option<AgentLegId>,
+    held: bool,
+    muted: bool,
+    player: Option<Player>,
+    hold_player: Player,
+    dtmf_out: VecDeque<DtmfFrame>,
+    dtmf_event_ts: Option<u32>,
+    dtmf_in_last: Option<u32>,
+    recording: Option<Recording>,
+}
+
+#[derive(Debug)]
+struct LegSide {
+    media: AgentMedia,
+    out: OutStream,
+    call: Option<CallId>,
+    dtmf_in_last: Option<u32>,
+}
+
+/// The bridge.
+#[derive(Debug)]
+pub struct Bridge {
+    calls: HashMap<CallId, CallSide>,
+    legs: HashMap<AgentLegId, LegSide>,
+    hold_sound: Sound,
+    next_tick: Option<Instant>,
+    stats: Stats,
+    out: VecDeque<Output>,
+}
+
+impl Default for Bridge {
+    fn default() -> Self {
+        Self::new(Sound::hold_tone())
+    }
+}
+
+impl Bridge {
+    /// A bridge that plays `hold_sound` to held customers.
+    pub fn new(hold_sound: Sound) -> Self {
+        Self {
+            calls: HashMap::new(),
+            legs: HashMap::new(),
+            hold_sound,
+            next_tick: None,
+            stats: Stats::default(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Number of trunk legs with media.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Number of agent legs.
+    pub fn leg_count(&self) -> usize {
+        self.legs.len()
+    }
+
+    /// The agent leg a call is bridged to.
+    pub fn bridged_leg(&self, call: CallId) -> Option<AgentLegId> {
+        self.calls.get(&call).and_then(|c| c.leg)
+    }
+
+    fn start_ticking(&mut self, now: Instant) {
+        if self.next_tick.is_none() {
+            self.next_tick = Some(now + TICK);
+        }
+    }
+
+    /// Adds a trunk leg's media; `ssrc`, `seq` and `ts` start its outgoing stream (random,
+    /// RFC 3550 §5.1).
+    pub fn add_call(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        media: TrunkMedia,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+    ) {
+        self.calls.insert(
+            call,
+            CallSide {
+                media,
+                out: OutStream::new(ssrc, seq, ts),
+                leg: None,
+                held: false,
+                muted: false,
+                player: None,
+                hold_player: Player::looping(self.hold_sound.clone()),
+                dtmf_out: VecDeque::new(),
+                dtmf_event_ts: None,
+                dtmf_in_last: None,
+                recording: None,
+            },
+        );
+        self.start_ticking(now);
+    }
+
+    /// Updates where a trunk leg sends (a re-INVITE moved its media).
+    pub fn update_call(&mut self, call: CallId, media: TrunkMedia) -> Result<(), BridgeError> {
+        let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
+        side.media = media;
+        Ok(())
+    }
+
+    /// Removes a trunk leg (call ended); its agent leg goes back to silence.
+    pub fn remove_call(&mut self, call: CallId) {
+        if let Some(side) = self.calls.remove(&call)
+            && let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l))
+        {
+            leg.call = None;
+        }
+    }
+
+    /// Adds an agent leg.
+    pub fn add_leg(
+        &mut self,
+        now: Instant,
+        leg: AgentLegId,
+        media: AgentMedia,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+    ) {
+        self.legs.insert(
+            leg,
+            LegSide { media, out: OutStream::new(ssrc, seq, ts), call: None, dtmf_in_last: None },
+        );
+        self.start_ticking(now);
+    }
+
+    /// Removes an agent leg (closed or gone); its call stays up, unbridged.
+    pub fn remove_leg(&mut self, leg: AgentLegId) {
+        if let Some(side) = self.legs.remove(&leg)
+            && let Some(call) = side.call.and_then(|c| self.calls.get_mut(&c))
+        {
+            call.leg = None;
+        }
+    }
+
+    /// Connects a call to an agent leg. A call bridged elsewhere moves (transfer); a leg
+    /// bridged to another call is refused.
+    pub fn bridge(&mut self, call: CallId, leg: AgentLegId) -> Result<(), BridgeError> {
+        if !self.calls.contains_key(&call) {
+            return Err(BridgeError::UnknownCall(call));
+        }
+        let leg_side = self.legs.get(&leg).ok_or(BridgeError::UnknownLeg(leg))?;
+        if let Some(other) = leg_side.call.filter(|c| *c != call) {
+            return Err(BridgeError::LegBusy { leg, call: other });
+        }
+        self.unbridge(call)?;
+        if let Some(side) = self.calls.get_mut(&call) {
+            side.leg = Some(leg);
+        }
+        if let Some(side) = self.legs.get_mut(&leg) {
+            side.call = Some(call);
+        }
+        Ok(())
+    }
+
+    /// Disconnects a call from its agent leg (both stay up).
+    pub fn unbridge(&mut self, call: CallId) -> Result<(), BridgeError> {
+        let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
+        if let Some(leg) = side.leg.take().and_then(|l| self.legs.get_mut(&l)) {
+            leg.call = None;
+        }
+        Ok(())
+    }
+
+    /// Hold: the customer hears the hold sound, the agent silence.
+    pub fn set_held(&mut self, call: CallId, held: bool) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.held = held;
+        Ok(())
+    }
+
+    /// Mute: the agent's audio no longer reaches the customer (silence instead).
+    pub fn set_muted(&mut self, call: CallId, muted: bool) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.muted = muted;
+        Ok(())
+    }
+
+    /// Plays `sound` to the customer once (replacing any playback); [`Output::PlayDone`]
+    /// follows.
+    pub fn play(&mut self, call: CallId, sound: Sound) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.player =
+            Some(Player::once(sound));
+        Ok(())
+    }
+
+    /// Starts or stops recording both directions ([`Output::Record`] every 20 ms).
+    pub fn set_recording(&mut self, call: CallId, on: bool) -> Result<(), BridgeError> {
+        let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
+        side.recording = on.then(|| Recording { customer: VecDeque::new(), ours: VecDeque::new() });
+        Ok(())
+    }
+
+    /// Queues DTMF digits to the customer as RFC 4733 events (100 ms each, 60 ms apart).
+    pub fn send_dtmf(&mut self, call: CallId, digits: &str) -> Result<(), BridgeError> {
+        let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
+        if side.media.telephone_event.is_none() {
+            return Err(BridgeError::NoDtmf(call));
+        }
+        let digits = digits.chars().map(Digit::from_char).collect::<Result<Vec<_>, _>>()?;
+        for digit in digits {
+            let payloads = dtmf::digit_payloads(digit, 100);
+            side.dtmf_out.extend(
+                payloads
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &payload)| DtmfFrame::Event { payload, first: i == 0 }),
+            );
+            side.dtmf_out.extend([DtmfFrame::Gap; 3]);
+        }
+        Ok(())
+    }
+
+    /// Feeds a packet or the passing of time.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::TrunkRtp { call, data } => self.on_trunk_rtp(now, call, data),
+            Input::AgentRtp { leg, header, payload } => {
+                self.on_agent_rtp(now, leg, header, payload)
+            }
+            Input::Tick => {
+                while self.next_tick.is_some_and(|t| t <= now) {
+                    self.tick(now);
+                    let next = self.next_tick.map_or(now, |t| t + TICK);
+                    // After a stall, do not burst: skip to the next tick from now.
+                    self.next_tick = Some(if next + TICK * 5 < now { now + TICK } else { next });
+                }
+                if self.calls.is_empty() && self.legs.is_empty() {
+                    self.next_tick = None;
+                }
+            }
+        }
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to tick next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    fn on_trunk_rtp(&mut self, now: Instant, call: CallId, data: &[u8]) {
+        let (Ok(packet), Some(side)) = (Packet::parse(data), self.calls.get_mut(&call)) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let h = packet.header;
+        let leg =
+            side.leg.filter(|_| !side.held).and_then(|l| self.legs.get_mut(&l).map(|s| (l, s)));
+        if h.payload_type == side.media.payload_type {
+            if let Some(rec) = side.recording.as_mut() {
+                rec.customer.extend(packet.payload.iter().map(|&b| side.media.codec.decode(b)));
+            }
+            let Some((leg_id, leg)) = leg else {
+                self.stats.dropped += 1;
+                return;
+            };
+            let mut payload = packet.payload.to_vec();
+            side.media.codec.transcode(leg.media.codec, &mut payload);
+            let header = leg.out.relay(
+                now,
+                h.ssrc,
+                h.sequence,
+                h.timestamp,
+                leg.media.payload_type,
+                h.marker,
+            );
+            self.out.push_back(Output::ToAgent { leg: leg_id, header, payload });
+            self.stats.relayed += 1;
+        } else if Some(h.payload_type) == side.media.telephone_event {
+            if let Some(digit) = ended_digit(&mut side.dtmf_in_last, h.timestamp, packet.payload) {
+                self.out.push_back(Output::Dtmf { source: DtmfSource::Call(call), digit });
+            }
+            match leg.and_then(|(l, s)| s.media.telephone_event.map(|pt| (l, s, pt))) {
+                Some((leg_id, leg, pt)) => {
+                    let header = leg.out.relay(now, h.ssrc, h.sequence, h.timestamp, pt, h.marker);
+                    self.out.push_back(Output::ToAgent {
+                        leg: leg_id,
+                        header,
+                        payload: packet.payload.to_vec(),
+                    });
+                    self.stats.relayed += 1;
+                }
+                None => self.stats.dropped += 1,
+            }
+        } else {
+            self.stats.dropped += 1;
+        }
+    }
+
+    fn on_agent_rtp(&mut self, now: Instant, leg_id: AgentLegId, h: Header, payload: &[u8]) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let call = leg.call.and_then(|c| self.calls.get_mut(&c).map(|s| (c, s)));
+        if h.payload_type == leg.media.payload_type {
+            // The customer hears the agent only when nothing else has the line.
+            let Some((call_id, side)) =
+                call.filter(|(_, s)| !s.muted && !s.held && s.player.is_none())
+            else {
+                self.stats.dropped += 1;
+                return;
+            };
+            let mut payload = payload.to_vec();
+            leg.media.codec.transcode(side.media.codec, &mut payload);
+            if let Some(rec) = side.recording.as_mut() {
+                rec.ours.extend(payload.iter().map(|&b| side.media.codec.decode(b)));
+            }
+            let header = side.out.relay(
+                now,
+                h.ssrc,
+                h.sequence,
+                h.timestamp,
+                side.media.payload_type,
+                h.marker,
+            );
+            let mut packet = Vec::with_capacity(12 + payload.len());
+            header.write(&payload, &mut packet);
+            self.out.push_back(Output::ToTrunk {
+                call: call_id,
+                remote: side.media.remote,
+                packet,
+            });
+            self.stats.relayed += 1;
+        } else if Some(h.payload_type) == leg.media.telephone_event {
+            if let Some(digit) = ended_digit(&mut leg.dtmf_in_last, h.timestamp, payload) {
+                self.out.push_back(Output::Dtmf { source: DtmfSource::Leg(leg_id), digit });
+            }
+            match call.and_then(|(c, s)| s.media.telephone_event.map(|pt| (c, s, pt))) {
+                Some((call_id, side, pt)) => {
+                    let header = side.out.relay(now, h.ssrc, h.sequence, h.timestamp, pt, h.marker);
+                    let mut packet = Vec::with_capacity(16);
+                    header.write(payload, &mut packet);
+                    self.out.push_back(Output::ToTrunk {
+                        call: call_id,
+                        remote: side.media.remote,
+                        packet,
+                    });
+                    self.stats.relayed += 1;
+                }
+                None => self.stats.dropped += 1,
+            }
+        } else {
+            self.stats.dropped += 1;
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for (&call_id, side) in &mut self.calls {
+            if let Some(packet) = generate_for_customer(now, call_id, side, &mut self.out) {
+                self.out.push_back(Output::ToTrunk {
+                    call: call_id,
+                    remote: side.media.remote,
+                    packet,
+                });
+                self.stats.generated += 1;
+            }
+            if let Some(rec) = side.recording.as_mut() {
+                let mut samples = Vec::with_capacity(2 * FRAME as usize);
+                for _ in 0..FRAME {
+                    samples.push(rec.customer.pop_front().unwrap_or(0));
+                    samples.push(rec.ours.pop_front().unwrap_or(0));
+                }
+                // Do not let a stream that runs fast make the buffers grow without bound.
+                rec.customer.truncate(FRAME as usize * 10);
+                rec.ours.truncate(FRAME as usize * 10);
+                self.out.push_back(Output::Record { call: call_id, samples });
+            }
+        }
+        for (&leg_id, leg) in &mut self.legs {
+            let listening = leg.call.and_then(|c| self.calls.get(&c)).is_some_and(|c| !c.held);
+            if !listening {
+                let header = leg.out.generate(now, leg.media.payload_type);
+                let payload = vec![leg.media.codec.silence(); FRAME as usize];
+                self.out.push_back(Output::ToAgent { leg: leg_id, header, payload });
+                self.stats.generated += 1;
+            }
+        }
+    }
+}
+
+/// The frame a customer hears from the gateway itself this tick, if any: DTMF first, then
+/// playback, the hold sound, or silence when muted or nobody is bridged.
+fn generate_for_customer(
+    now: Instant,
+    call: CallId,
+    side: &mut CallSide,
+    out: &mut VecDeque<Output>,
+) -> Option<Vec<u8>> {
+    let codec = side.media.codec;
+    match side.dtmf_out.pop_front() {
+        Some(DtmfFrame::Event { payload, first }) => {
+            let pt = side.media.telephone_event.unwrap_or(side.media.payload_type);
+            let (mut header, ts) = side.out.generate_event(now, pt, first);
+            // Every packet of one event carries the event's start timestamp (RFC 4733 §2.5.1).
+            if first {
+                side.dtmf_event_ts = Some(ts);
+            }
+            header.timestamp = side.dtmf_event_ts.unwrap_or(ts);
+            let mut packet = Vec::with_capacity(16);
+            header.write(&payload, &mut packet);
+            return Some(packet);
+        }
+        Some(DtmfFrame::Gap) => return Some(encode_frame(side, now, &[0; FRAME as usize])),
+        None => {}
+    }
+    let frame = if let Some(player) = side.player.as_mut() {
+        match player.next_frame() {
+            Some(frame) => Some(frame),
+            None => {
+                side.player = None;
+                out.push_back(Output::PlayDone { call });
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let frame = match frame {
+        Some(frame) => frame,
+        None if side.held => side.hold_player.next_frame().unwrap_or([0; FRAME as usize]),
+        None if side.muted || side.leg.is_none() => [0; FRAME as usize],
+        None => return None,
+    };
+    if let Some(rec) = side.recording.as_mut() {
+        rec.ours.extend(frame.iter().map(|&s| codec.decode(codec.encode(s))));
+    }
+    Some(encode_frame(side, now, &frame))
+}
+
+fn encode_frame(side: &mut CallSide, now: Instant, frame: &[i16]) -> Vec<u8> {
+    let codec = side.media.codec;
+    let header = side.out.generate(now, side.media.payload_type);
+    let payload: Vec<u8> = frame.iter().map(|&s| codec.encode(s)).collect();
+    let mut packet = Vec::with_capacity(12 + payload.len());
+    header.write(&payload, &mut packet);
+    packet
+}
+
+/// The digit of an event packet that ends an event not reported yet (end packets repeat
+/// three times, RFC 4733 §2.5.1.4; one report per event timestamp).
+fn ended_digit(last: &mut Option<u32>, timestamp: u32, payload: &[u8]) -> Option<char> {
+    let event = dtmf::Event::parse(payload).ok()?;
+    if !event.end || *last == Some(timestamp) {
+        return None;
+    }
+    *last = Some(timestamp);
+    Digit::from_event(event.event).map(Digit::to_char)
+}

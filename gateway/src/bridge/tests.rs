@@ -1,0 +1,345 @@
+//! The bridge in virtual time.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const CALL: CallId = CallId(1);
+const CALL2: CallId = CallId(2);
+const LEG: AgentLegId = AgentLegId(9);
+
+fn trunk(codec: Codec) -> TrunkMedia {
+    TrunkMedia {
+        codec,
+        payload_type: codec.payload_type(),
+        telephone_event: Some(101),
+        remote: "127.0.0.1:6000".parse().unwrap(),
+    }
+}
+
+fn agent(codec: Codec) -> AgentMedia {
+    AgentMedia { codec, payload_type: codec.payload_type(), telephone_event: Some(126) }
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Header { marker: false, payload_type: pt, sequence: seq, timestamp: ts, ssrc }
+        .write(payload, &mut out);
+    out
+}
+
+struct Rig {
+    bridge: Bridge,
+    t0: Instant,
+    now: Instant,
+    out: Vec<Output>,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let t0 = Instant::now();
+        let mut bridge = Bridge::default();
+        bridge.add_leg(t0, LEG, agent(Codec::Pcmu), 0xa6e7, 100, 1000);
+        bridge.add_call(t0, CALL, trunk(Codec::Pcmu), 0xc0de, 500, 9000);
+        Self { bridge, t0, now: t0, out: Vec::new() }
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.bridge.poll_output() {
+            self.out.push(o);
+        }
+    }
+
+    fn run(&mut self, ms: u64) {
+        let until = self.now + Duration::from_millis(ms);
+        while let Some(t) = self.bridge.poll_timeout().filter(|t| *t <= until) {
+            self.now = t;
+            self.bridge.handle(t, Input::Tick);
+            self.drain();
+        }
+        self.now = until;
+    }
+
+    fn trunk_sends(&mut self, call: CallId, data: &[u8]) {
+        self.bridge.handle(self.now, Input::TrunkRtp { call, data });
+        self.drain();
+    }
+
+    fn agent_sends(&mut self, pt: u8, seq: u16, ts: u32, payload: &[u8]) {
+        let header =
+            Header { marker: false, payload_type: pt, sequence: seq, timestamp: ts, ssrc: 0xb0b };
+        self.bridge.handle(self.now, Input::AgentRtp { leg: LEG, header, payload });
+        self.drain();
+    }
+
+    fn take(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn agent_heard(&mut self) -> Vec<(Header, Vec<u8>)> {
+        self.take()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::ToAgent { header, payload, .. } => Some((header, payload)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn to_trunk(out: &[Output]) -> Vec<Packet<'_>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::ToTrunk { packet, .. } => Some(Packet::parse(packet).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn unbridged_agent_hears_continuous_silence() {
+    let mut rig = Rig::new();
+    rig.run(100);
+    let frames = rig.agent_heard();
+    assert_eq!(frames.len(), 5, "one frame per 20 ms");
+    for (i, (h, p)) in frames.iter().enumerate() {
+        assert_eq!(
+            (h.ssrc, h.sequence, h.timestamp),
+            (0xa6e7, 100 + i as u16, 1000 + 160 * i as u32)
+        );
+        assert_eq!(p, &vec![0xff; 160]);
+    }
+}
+
+#[test]
+fn bridged_audio_flows_both_ways_and_a_second_call_continues_the_stream() {
+    let mut rig = Rig::new();
+    rig.run(40);
+    let silence = rig.agent_heard();
+    let (last_seq, last_ts) = (silence[1].0.sequence, silence[1].0.timestamp);
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.run(20);
+    assert!(rig.agent_heard().is_empty(), "no silence while bridged");
+    rig.trunk_sends(CALL, &rtp(0, 7, 77_000, 0x5555, &[0x11; 160]));
+    let relayed = rig.agent_heard();
+    assert_eq!(relayed.len(), 1);
+    let (h, p) = &relayed[0];
+    assert_eq!(h.ssrc, 0xa6e7, "the agent always sees the leg's SSRC");
+    assert_eq!(h.sequence, last_seq + 1);
+    assert_eq!(h.timestamp, last_ts + 160, "timestamps follow the clock across sources");
+    assert_eq!(p, &vec![0x11; 160], "G.711 passes through untouched");
+    // Agent → customer, with the call's own SSRC.
+    rig.agent_sends(0, 3, 3_000, &[0x22; 160]);
+    let out = rig.take();
+    let sent = to_trunk(&out);
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].header.ssrc, sent[0].header.payload_type), (0xc0de, 0));
+    assert_eq!(sent[0].payload, [0x22; 160]);
+
+    // The customer hangs up; the agent hears silence, then a second call is bridged.
+    rig.bridge.remove_call(CALL);
+    rig.run(60);
+    let gap = rig.agent_heard();
+    assert_eq!(gap.len(), 3);
+    assert_eq!(gap[0].0.sequence, h.sequence + 1);
+    rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 0xc0df, 1, 1);
+    rig.bridge.bridge(CALL2, LEG).unwrap();
+    rig.run(20);
+    rig.take();
+    rig.trunk_sends(CALL2, &rtp(0, 60_000, 5, 0x7777, &[0x33; 160]));
+    let second = rig.agent_heard();
+    assert_eq!(second[0].0.ssrc, 0xa6e7);
+    assert_eq!(second[0].0.sequence, gap[2].0.sequence + 1, "one continuous stream");
+    assert!(second[0].0.timestamp > gap[2].0.timestamp);
+    assert_eq!(rig.bridge.stats().relayed, 3);
+}
+
+#[test]
+fn a_busy_leg_is_refused_and_a_call_can_move() {
+    let mut rig = Rig::new();
+    rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 1, 1, 1);
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    assert_eq!(rig.bridge.bridge(CALL2, LEG), Err(BridgeError::LegBusy { leg: LEG, call: CALL }));
+    let leg2 = AgentLegId(10);
+    rig.bridge.add_leg(rig.now, leg2, agent(Codec::Pcmu), 2, 2, 2);
+    rig.bridge.bridge(CALL, leg2).unwrap();
+    assert_eq!(rig.bridge.bridged_leg(CALL), Some(leg2));
+    rig.bridge.bridge(CALL2, LEG).unwrap();
+    assert_eq!(rig.bridge.bridge(CallId(99), LEG), Err(BridgeError::UnknownCall(CallId(99))));
+    assert_eq!(
+        rig.bridge.bridge(CALL, AgentLegId(99)),
+        Err(BridgeError::UnknownLeg(AgentLegId(99)))
+    );
+}
+
+#[test]
+fn hold_plays_the_tone_to_the_customer_and_silence_to_the_agent() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.bridge.set_held(CALL, true).unwrap();
+    rig.agent_sends(0, 1, 160, &[0x22; 160]);
+    rig.trunk_sends(CALL, &rtp(0, 1, 160, 5, &[0x11; 160]));
+    assert!(rig.take().is_empty(), "neither side's audio passes while held");
+    rig.run(100);
+    let out = rig.take();
+    let tone = to_trunk(&out);
+    assert_eq!(tone.len(), 5);
+    assert!(tone.iter().any(|p| p.payload.iter().any(|&b| b != 0xff)), "a tone, not silence");
+    let agent: Vec<_> = out.iter().filter(|o| matches!(o, Output::ToAgent { .. })).collect();
+    assert_eq!(agent.len(), 5);
+    assert!(
+        agent
+            .iter()
+            .all(|o| matches!(o, Output::ToAgent { payload, .. } if payload == &vec![0xff; 160]))
+    );
+    rig.bridge.set_held(CALL, false).unwrap();
+    rig.run(40);
+    assert!(rig.take().is_empty(), "bridged again: relay only");
+}
+
+#[test]
+fn mute_drops_the_agent_and_keeps_rtp_flowing_to_the_customer() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.bridge.set_muted(CALL, true).unwrap();
+    rig.agent_sends(0, 1, 160, &[0x22; 160]);
+    assert!(rig.take().is_empty());
+    rig.run(20);
+    let out = rig.take();
+    let sent = to_trunk(&out);
+    assert_eq!(sent[0].payload, [0xff; 160]);
+    rig.trunk_sends(CALL, &rtp(0, 1, 160, 5, &[0x11; 160]));
+    assert_eq!(rig.agent_heard().len(), 1, "the agent still hears the customer");
+}
+
+#[test]
+fn dtmf_both_ways_is_relayed_and_reported_once() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    let end = dtmf::Event { event: 5, end: true, volume: 10, duration: 800 }.to_bytes();
+    for seq in 0..3 {
+        rig.trunk_sends(CALL, &rtp(101, seq, 4000, 5, &end));
+    }
+    let out = rig.take();
+    let digits: Vec<_> = out.iter().filter(|o| matches!(o, Output::Dtmf { .. })).collect();
+    assert_eq!(digits, [&Output::Dtmf { source: DtmfSource::Call(CALL), digit: '5' }]);
+    let forwarded: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::ToAgent { header, .. } => Some(header.payload_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded, [126, 126, 126], "mapped to the agent's telephone-event type");
+    let hash = dtmf::Event { event: 11, end: true, volume: 10, duration: 800 }.to_bytes();
+    rig.agent_sends(126, 9, 7000, &hash);
+    let out = rig.take();
+    assert!(out.contains(&Output::Dtmf { source: DtmfSource::Leg(LEG), digit: '#' }));
+    assert_eq!(to_trunk(&out)[0].header.payload_type, 101);
+}
+
+#[test]
+fn dtmf_command_sends_rfc4733_events() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.bridge.send_dtmf(CALL, "1#").unwrap();
+    assert!(matches!(rig.bridge.send_dtmf(CALL, "1x"), Err(BridgeError::Digit(_))));
+    rig.run(400);
+    let out = rig.take();
+    let events: Vec<_> =
+        to_trunk(&out).into_iter().filter(|p| p.header.payload_type == 101).collect();
+    assert_eq!(events.len(), 14, "two digits of 4 updates and 3 ends");
+    assert!(events[0].header.marker && !events[1].header.marker);
+    assert!(events[..7].iter().all(|p| p.header.timestamp == events[0].header.timestamp));
+    assert_ne!(events[7].header.timestamp, events[0].header.timestamp);
+    let seqs: Vec<u16> = to_trunk(&out).iter().map(|p| p.header.sequence).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "no sequence gaps");
+    assert_eq!(dtmf::Event::parse(events[13].payload).unwrap().event, 11);
+}
+
+#[test]
+fn playback_runs_to_the_end_and_is_reported() {
+    let mut rig = Rig::new();
+    rig.bridge.play(CALL, Sound::new(vec![4000; 400])).unwrap();
+    rig.run(100);
+    let out = rig.take();
+    let frames = to_trunk(&out);
+    assert!(frames[0].payload.iter().all(|&b| b == Codec::Pcmu.encode(4000)));
+    assert!(out.contains(&Output::PlayDone { call: CALL }));
+    let done_at = out.iter().position(|o| o == &Output::PlayDone { call: CALL }).unwrap();
+    assert_eq!(to_trunk(&out[..done_at]).len(), 3, "400 samples: three frames");
+}
+
+#[test]
+fn recording_captures_both_directions() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.bridge.set_recording(CALL, true).unwrap();
+    let loud = Codec::Pcmu.encode(10_000);
+    rig.trunk_sends(CALL, &rtp(0, 1, 160, 5, &[loud; 160]));
+    rig.agent_sends(0, 1, 160, &[Codec::Pcmu.encode(-5000); 160]);
+    rig.run(20);
+    let chunks: Vec<Vec<i16>> = rig
+        .take()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Record { samples, .. } => Some(samples),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chunks.len(), 1);
+    let s = &chunks[0];
+    assert_eq!(s.len(), 320);
+    assert!((s[0] - 10_000).abs() < 400, "left: customer");
+    assert!((s[1] + 5_000).abs() < 200, "right: agent");
+    rig.bridge.set_recording(CALL, false).unwrap();
+    rig.run(40);
+    assert!(!rig.take().iter().any(|o| matches!(o, Output::Record { .. })));
+}
+
+#[test]
+fn mismatched_codecs_are_converted() {
+    let mut rig = Rig::new();
+    rig.bridge.remove_leg(LEG);
+    rig.bridge.add_leg(rig.now, LEG, agent(Codec::Pcma), 1, 1, 1);
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.trunk_sends(CALL, &rtp(0, 1, 160, 5, &[Codec::Pcmu.encode(8000); 160]));
+    let (h, p) = rig.agent_heard().remove(0);
+    assert_eq!(h.payload_type, 8);
+    assert!((Codec::Pcma.decode(p[0]) - 8000).abs() < 300);
+}
+
+#[test]
+fn garbage_and_strangers_are_dropped() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.trunk_sends(CALL, b"not rtp at all");
+    rig.trunk_sends(CALL, &[0u8; 3]);
+    rig.trunk_sends(CallId(42), &rtp(0, 1, 1, 1, &[0; 160]));
+    rig.trunk_sends(CALL, &rtp(96, 1, 1, 1, &[0; 160]));
+    rig.bridge.handle(
+        rig.now,
+        Input::AgentRtp {
+            leg: AgentLegId(77),
+            header: Header { marker: false, payload_type: 0, sequence: 0, timestamp: 0, ssrc: 0 },
+            payload: &[],
+        },
+    );
+    assert!(rig.take().is_empty());
+    assert_eq!(rig.bridge.stats().dropped, 5);
+}
+
+#[test]
+fn an_agent_leg_that_goes_away_leaves_the_call_up_and_unbridged() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.bridge.remove_leg(LEG);
+    assert_eq!(rig.bridge.bridged_leg(CALL), None);
+    rig.run(20);
+    let out = rig.take();
+    assert_eq!(to_trunk(&out)[0].payload, [0xff; 160], "the customer hears silence");
+    rig.bridge.remove_call(CALL);
+    rig.run(20);
+    assert_eq!(rig.bridge.poll_timeout(), None, "nothing left to tick");
+    let _ = rig.t0;
+}

@@ -1,0 +1,561 @@
+//! The control API: what the server (or any other client) asks a gateway to do, and what the
+//! gateway tells it. The same [`Command`]s, [`Reply`]s and [`Event`]s serve the in-process
+//! [`Gateway`] handle and the standalone binary's WebSocket/JSON API.
+//!
+//! # In-process use (from tokio)
+//!
+//! ```no_run
+//! # async fn demo(browser_offer: String) -> Result<(), Box<dyn std::error::Error>> {
+//! use gateway::control::{CallerId, Event, Originate, PhoneNumber, Trunk, TrunkId};
+//! use gateway::sip::message::Transport;
+//! let (gateway, _running) = gateway::runtime::start(gateway::runtime::Config::default()).await?;
+//! gateway.add_trunk(Trunk::new("carrier", "sip.example.net", 5060, Transport::Udp)).await?;
+//! let mut events = gateway.subscribe();
+//! let (leg, answer_sdp) = gateway.create_agent_leg(browser_offer).await?;
+//! let call = gateway
+//!     .originate(Originate {
+//!         trunk: TrunkId("carrier".into()),
+//!         to: PhoneNumber::new("+15551234567")?,
+//!         caller_id: CallerId::new(PhoneNumber::new("+15550001000")?, Some("Acme"))?,
+//!         asserted_identity: None,
+//!         ring_timeout_secs: 30,
+//!     })
+//!     .await?;
+//! while let Ok(event) = events.recv().await {
+//!     if let Event::CallAnswered { call: c } = event {
+//!         if c == call {
+//!             gateway.bridge(call, leg).await?;
+//!         }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Network use
+//!
+//! A WebSocket at `/control?token=…`; each text frame is one JSON [`Request`] (a command
+//! with an `id` the reply echoes) and the gateway sends [`Response`]s and [`Event`]s, both
+//! tagged: `{"reply":{"id":1,"result":{"ok":"call","call":7}}}`, `{"event":{"event":
+//! "call_answered","call":7}}`.
+//!
+//! Invariants: every command gets exactly one reply; every call the gateway reports gets
+//! exactly one [`Event::CallEnded`]; every agent leg gets exactly one [`Event::AgentLegClosed`]
+//! (or [`Event::AgentLegFailed`] if it never connected).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use crate::call::{
+    AgentLegId, CallEnd, CallId, CallerId, NumberError, Outcome, PhoneNumber, Side, TrunkId,
+};
+pub use crate::trunk::{CallerIdMode, Trunk};
+
+/// Why a command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error", content = "message", rename_all = "snake_case")]
+pub enum ControlError {
+    /// The command names a call that is not live.
+    #[error("unknown call {0}")]
+    UnknownCall(CallId),
+    /// The command names an agent leg that is not live.
+    #[error("unknown agent leg {0}")]
+    UnknownLeg(AgentLegId),
+    /// The command names a trunk that is not configured.
+    #[error("unknown trunk {0}")]
+    UnknownTrunk(TrunkId),
+    /// The command does not fit the state of the call or leg.
+    #[error("{0}")]
+    WrongState(String),
+    /// The trunk refused a new call (channels or calls per second).
+    #[error("{0}")]
+    TrunkBusy(String),
+    /// Input that cannot be used: a bad SDP offer, a bad digit, an unreadable WAV file.
+    #[error("{0}")]
+    Invalid(String),
+    /// The gateway has stopped.
+    #[error("the gateway is not running")]
+    Stopped,
+}
+
+/// An outbound call request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Originate {
+    /// Trunk to call through.
+    pub trunk: TrunkId,
+    /// Number to call.
+    pub to: PhoneNumber,
+    /// Identity in `From`.
+    pub caller_id: CallerId,
+    /// Identity in `P-Asserted-Identity` (defaults to the caller ID when the trunk's
+    /// caller-ID mode asks for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asserted_identity: Option<PhoneNumber>,
+    /// Seconds to ring before giving up with outcome `no_answer`.
+    #[serde(default = "default_ring_secs")]
+    pub ring_timeout_secs: u32,
+}
+
+fn default_ring_secs() -> u32 {
+    30
+}
+
+impl Originate {
+    /// The ring timeout.
+    pub fn ring_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.ring_timeout_secs.clamp(1, 600)))
+    }
+}
+
+/// Everything a gateway can be asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Answer a browser's SDP offer; replies [`Reply::AgentLeg`].
+    CreateAgentLeg {
+        /// The browser's offer.
+        offer: String,
+    },
+    /// Close an agent leg (its call, if any, stays up unbridged).
+    CloseAgentLeg {
+        /// Leg.
+        leg: AgentLegId,
+    },
+    /// Add or replace a trunk.
+    AddTrunk {
+        /// Its configuration.
+        trunk: Trunk,
+    },
+    /// Place a call; replies [`Reply::Call`].
+    Originate(Originate),
+    /// Cancel a call that is not answered yet.
+    Cancel {
+        /// Call.
+        call: CallId,
+    },
+    /// End a call in any state.
+    Hangup {
+        /// Call.
+        call: CallId,
+    },
+    /// Answer an inbound call ([`Event::InboundCall`]).
+    Accept {
+        /// Call.
+        call: CallId,
+    },
+    /// Refuse an inbound call with a SIP status (e.g. 486, 480, 603).
+    Reject {
+        /// Call.
+        call: CallId,
+        /// Status, 300–699.
+        code: u16,
+    },
+    /// Connect a call's audio to an agent leg (moving it from another leg if bridged).
+    Bridge {
+        /// Call.
+        call: CallId,
+        /// Leg.
+        leg: AgentLegId,
+    },
+    /// Disconnect a call from its agent leg.
+    Unbridge {
+        /// Call.
+        call: CallId,
+    },
+    /// Put the customer on hold (re-INVITE sendonly, hold tone; the agent hears silence).
+    Hold {
+        /// Call.
+        call: CallId,
+    },
+    /// Take the customer off hold.
+    Unhold {
+        /// Call.
+        call: CallId,
+    },
+    /// Stop the agent's audio reaching the customer.
+    Mute {
+        /// Call.
+        call: CallId,
+    },
+    /// Undo [`Command::Mute`].
+    Unmute {
+        /// Call.
+        call: CallId,
+    },
+    /// Send DTMF digits to the customer (RFC 4733).
+    SendDtmf {
+        /// Call.
+        call: CallId,
+        /// Digits: 0-9, *, #, A-D.
+        digits: String,
+    },
+    /// Play a WAV file (8 kHz mono 16-bit PCM) to the customer; [`Event::PlaybackFinished`]
+    /// follows.
+    Play {
+        /// Call.
+        call: CallId,
+        /// File on the gateway's machine.
+        path: PathBuf,
+    },
+    /// Record both directions of the call to a stereo WAV file until it ends or
+    /// [`Command::StopRecording`].
+    Record {
+        /// Call.
+        call: CallId,
+        /// File to create on the gateway's machine.
+        path: PathBuf,
+    },
+    /// Stop a recording.
+    StopRecording {
+        /// Call.
+        call: CallId,
+    },
+    /// Ask the trunk to transfer the customer to an external number (SIP REFER).
+    Transfer {
+        /// Call.
+        call: CallId,
+        /// Destination.
+        to: PhoneNumber,
+    },
+}
+
+/// The successful answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "ok", rename_all = "snake_case")]
+pub enum Reply {
+    /// Done.
+    Done,
+    /// A new agent leg and the SDP answer for the browser.
+    AgentLeg {
+        /// Leg.
+        leg: AgentLegId,
+        /// SDP answer.
+        answer: String,
+    },
+    /// A new call.
+    Call {
+        /// Call.
+        call: CallId,
+    },
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// ICE and DTLS are up: the leg carries audio (silence until bridged).
+    AgentLegConnected {
+        /// Leg.
+        leg: AgentLegId,
+    },
+    /// The leg never connected.
+    AgentLegFailed {
+        /// Leg.
+        leg: AgentLegId,
+        /// Why.
+        reason: String,
+    },
+    /// The leg is gone (closed by command, or the browser disappeared).
+    AgentLegClosed {
+        /// Leg.
+        leg: AgentLegId,
+        /// Why.
+        reason: String,
+    },
+    /// 180 Ringing.
+    CallRinging {
+        /// Call.
+        call: CallId,
+    },
+    /// 183 with SDP: audio before the answer (bridged legs hear it).
+    CallEarlyMedia {
+        /// Call.
+        call: CallId,
+    },
+    /// The call was answered.
+    CallAnswered {
+        /// Call.
+        call: CallId,
+    },
+    /// The call is over.
+    CallEnded {
+        /// Call.
+        call: CallId,
+        /// Outcome, SIP code, reason, who hung up.
+        #[serde(flatten)]
+        end: CallEnd,
+    },
+    /// A DTMF digit from the customer (`call`) or the agent's browser (`leg`).
+    DtmfReceived {
+        /// Call, when the customer pressed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallId>,
+        /// Leg, when the agent pressed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leg: Option<AgentLegId>,
+        /// The digit.
+        digit: char,
+    },
+    /// A trunk offers a call: answer with [`Command::Accept`] or [`Command::Reject`].
+    InboundCall {
+        /// The new call.
+        call: CallId,
+        /// Trunk it came from.
+        trunk: TrunkId,
+        /// Caller.
+        from: String,
+        /// Called number.
+        to: String,
+    },
+    /// A [`Command::Play`] finished.
+    PlaybackFinished {
+        /// Call.
+        call: CallId,
+    },
+    /// A [`Command::Transfer`] was answered by the trunk (202: accepted).
+    TransferResult {
+        /// Call.
+        call: CallId,
+        /// SIP status.
+        code: u16,
+    },
+    /// A trunk's OPTIONS keep-alive changed reachability.
+    TrunkStatus {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Reachable or not.
+        reachable: bool,
+    },
+}
+
+/// A command with the id its reply echoes (network API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Chosen by the client.
+    pub id: u64,
+    /// The command.
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+/// What the network API sends: replies and events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// The answer to request `id`.
+    Reply {
+        /// The request's id.
+        id: u64,
+        /// Outcome.
+        result: Result<Reply, ControlError>,
+    },
+    /// An event.
+    Event(Event),
+}
+
+/// What reaches the gateway task: a command, with the slow parts (DNS, reading a WAV
+/// file) already done by the caller's task.
+pub(crate) enum Op {
+    /// A command the engine carries out as is.
+    Command(Command),
+    /// [`Command::AddTrunk`] with its host resolved.
+    AddTrunk(Trunk, std::net::SocketAddr),
+    /// [`Command::Play`] with the file read.
+    Play(CallId, crate::bridge::player::Sound),
+}
+
+/// An operation on its way to the gateway task, with where to send the reply.
+pub(crate) struct Envelope {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Result<Reply, ControlError>>,
+}
+
+/// A handle on a running gateway: cheap to clone, usable from any task.
+#[derive(Clone)]
+pub struct Gateway {
+    commands: mpsc::Sender<Envelope>,
+    events: broadcast::Sender<Event>,
+}
+
+impl Gateway {
+    pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: broadcast::Sender<Event>) -> Self {
+        Self { commands, events }
+    }
+
+    /// Events from now on. A subscriber that falls more than 4096 events behind gets
+    /// `RecvError::Lagged` and continues with the newest.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Sends any command and waits for its reply.
+    pub async fn execute(&self, command: Command) -> Result<Reply, ControlError> {
+        let op = match command {
+            Command::AddTrunk { trunk } => {
+                let addr = crate::runtime::resolve(&trunk).await?;
+                Op::AddTrunk(trunk, addr)
+            }
+            Command::Play { call, path } => Op::Play(call, crate::runtime::load_wav(path).await?),
+            command => Op::Command(command),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Envelope { op, reply }).await.map_err(|_| ControlError::Stopped)?;
+        answer.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    async fn done(&self, command: Command) -> Result<(), ControlError> {
+        self.execute(command).await.map(|_| ())
+    }
+
+    /// Answers a browser's offer: the new leg and the SDP answer.
+    pub async fn create_agent_leg(
+        &self,
+        offer: String,
+    ) -> Result<(AgentLegId, String), ControlError> {
+        match self.execute(Command::CreateAgentLeg { offer }).await? {
+            Reply::AgentLeg { leg, answer } => Ok((leg, answer)),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Closes an agent leg.
+    pub async fn close_agent_leg(&self, leg: AgentLegId) -> Result<(), ControlError> {
+        self.done(Command::CloseAgentLeg { leg }).await
+    }
+
+    /// Adds or replaces a trunk.
+    pub async fn add_trunk(&self, trunk: Trunk) -> Result<(), ControlError> {
+        self.done(Command::AddTrunk { trunk }).await
+    }
+
+    /// Places a call.
+    pub async fn originate(&self, request: Originate) -> Result<CallId, ControlError> {
+        match self.execute(Command::Originate(request)).await? {
+            Reply::Call { call } => Ok(call),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Cancels an unanswered call.
+    pub async fn cancel(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Cancel { call }).await
+    }
+
+    /// Hangs up.
+    pub async fn hangup(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Hangup { call }).await
+    }
+
+    /// Answers an inbound call.
+    pub async fn accept(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Accept { call }).await
+    }
+
+    /// Rejects an inbound call.
+    pub async fn reject(&self, call: CallId, code: u16) -> Result<(), ControlError> {
+        self.done(Command::Reject { call, code }).await
+    }
+
+    /// Bridges a call to an agent leg.
+    pub async fn bridge(&self, call: CallId, leg: AgentLegId) -> Result<(), ControlError> {
+        self.done(Command::Bridge { call, leg }).await
+    }
+
+    /// Unbridges a call.
+    pub async fn unbridge(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Unbridge { call }).await
+    }
+
+    /// Holds a call.
+    pub async fn hold(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Hold { call }).await
+    }
+
+    /// Takes a call off hold.
+    pub async fn unhold(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Unhold { call }).await
+    }
+
+    /// Mutes the agent towards the customer.
+    pub async fn mute(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Mute { call }).await
+    }
+
+    /// Unmutes.
+    pub async fn unmute(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::Unmute { call }).await
+    }
+
+    /// Sends DTMF to the customer.
+    pub async fn send_dtmf(&self, call: CallId, digits: &str) -> Result<(), ControlError> {
+        self.done(Command::SendDtmf { call, digits: digits.to_owned() }).await
+    }
+
+    /// Plays a WAV file to the customer.
+    pub async fn play(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
+        self.done(Command::Play { call, path }).await
+    }
+
+    /// Records the call to a WAV file.
+    pub async fn record(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
+        self.done(Command::Record { call, path }).await
+    }
+
+    /// Stops recording.
+    pub async fn stop_recording(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::StopRecording { call }).await
+    }
+
+    /// Transfers the customer to an external number.
+    pub async fn transfer(&self, call: CallId, to: PhoneNumber) -> Result<(), ControlError> {
+        self.done(Command::Transfer { call, to }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_tagged_snake_case() {
+        let req: Request = serde_json::from_str(
+            r#"{"id":3,"command":"originate","trunk":"carrier","to":"+15551234",
+                "caller_id":{"number":"1000","name":"Acme"}}"#,
+        )
+        .unwrap();
+        assert_eq!(req.id, 3);
+        let Command::Originate(o) = req.command else { panic!() };
+        assert_eq!((o.to.as_str(), o.ring_timeout_secs), ("+15551234", 30));
+        let ended = Response::Event(Event::CallEnded {
+            call: CallId(7),
+            end: CallEnd {
+                outcome: Outcome::Busy,
+                code: Some(486),
+                reason: "Busy Here".into(),
+                by: Side::Remote,
+            },
+        });
+        assert_eq!(
+            serde_json::to_string(&ended).unwrap(),
+            r#"{"event":{"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy Here","by":"remote"}}"#
+        );
+        let reply = Response::Reply { id: 1, result: Ok(Reply::Call { call: CallId(7) }) };
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            r#"{"reply":{"id":1,"result":{"Ok":{"ok":"call","call":7}}}}"#
+        );
+        let err = Response::Reply { id: 2, result: Err(ControlError::UnknownCall(CallId(9))) };
+        let text = serde_json::to_string(&err).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), err);
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_at_the_edge() {
+        let bad = serde_json::from_str::<Request>(
+            r#"{"id":1,"command":"originate","trunk":"t","to":"555;evil","caller_id":{"number":"1"}}"#,
+        );
+        assert!(bad.is_err());
+    }
+}

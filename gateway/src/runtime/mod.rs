@@ -1,0 +1,277 @@
+//! The tokio side: one task (the engine) owns the SIP user agent, the agent legs and the
+//! bridge, and drives them with real time and the sockets of [`transport`](crate::transport).
+//! [`start`] returns the [`Gateway`] handle the server uses and a [`Running`] guard.
+
+mod engine;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::bridge::player::Sound;
+use crate::control::{ControlError, Gateway};
+use crate::transport::{SipTransport, WebrtcSocket};
+use crate::trunk::Trunk;
+
+/// Where the gateway listens and what it announces.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SIP over UDP and TCP.
+    pub sip_listen: SocketAddr,
+    /// The agent legs' shared WebRTC socket.
+    pub webrtc_listen: SocketAddr,
+    /// Address written into SIP headers and SDP, and offered as the ICE host candidate,
+    /// when the listen addresses are wildcards.
+    pub advertise: IpAddr,
+    /// Trunks configured at start.
+    pub trunks: Vec<Trunk>,
+    /// `User-Agent` / `Server` header value.
+    pub user_agent: String,
+    /// A WAV file (8 kHz mono 16-bit) for held customers; a soft tone when absent.
+    pub hold_music: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sip_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5060),
+            webrtc_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 40000),
+            advertise: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            trunks: Vec::new(),
+            user_agent: concat!("dialer-gateway/", env!("CARGO_PKG_VERSION")).to_owned(),
+            hold_music: None,
+        }
+    }
+}
+
+impl Config {
+    /// Everything on 127.0.0.1 with free ports: for tests and demos.
+    pub fn loopback() -> Self {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Self {
+            sip_listen: SocketAddr::new(lo, 0),
+            webrtc_listen: SocketAddr::new(lo, 0),
+            advertise: lo,
+            ..Self::default()
+        }
+    }
+}
+
+/// Counters and gauges for `/metrics`, refreshed by the engine about once a second
+/// (packet counters on every refresh, states from a scan).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Outbound calls sent, no provisional response yet.
+    pub calls_calling: u64,
+    /// Outbound calls ringing or with early media.
+    pub calls_ringing: u64,
+    /// Inbound calls offered, not answered.
+    pub calls_offered: u64,
+    /// Answered calls.
+    pub calls_answered: u64,
+    /// Calls ended since start.
+    pub calls_ended: u64,
+    /// Agent legs.
+    pub agent_legs: u64,
+    /// Agent legs with ICE and DTLS up.
+    pub agent_legs_connected: u64,
+    /// RTP packets relayed between legs.
+    pub packets_relayed: u64,
+    /// RTP packets the gateway generated.
+    pub packets_generated: u64,
+    /// Packets dropped (garbage, unknown source, unnegotiated, muted or held).
+    pub packets_dropped: u64,
+}
+
+/// Shared view of the engine's numbers.
+#[derive(Debug, Default)]
+pub struct Metrics(Mutex<Snapshot>);
+
+impl Metrics {
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn store(&self, snapshot: Snapshot) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = snapshot;
+        }
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let s = self.snapshot();
+        let mut out = String::new();
+        out.push_str("# HELP gateway_calls Calls by state.\n# TYPE gateway_calls gauge\n");
+        for (state, n) in [
+            ("calling", s.calls_calling),
+            ("ringing", s.calls_ringing),
+            ("offered", s.calls_offered),
+            ("answered", s.calls_answered),
+        ] {
+            out.push_str(&format!("gateway_calls{{state=\"{state}\"}} {n}\n"));
+        }
+        let counters = [
+            ("gateway_calls_ended_total", "Calls ended since start.", "counter", s.calls_ended),
+            ("gateway_agent_legs", "Agent legs.", "gauge", s.agent_legs),
+            (
+                "gateway_agent_legs_connected",
+                "Agent legs with media up.",
+                "gauge",
+                s.agent_legs_connected,
+            ),
+            (
+                "gateway_packets_relayed_total",
+                "RTP packets relayed between legs.",
+                "counter",
+                s.packets_relayed,
+            ),
+            (
+                "gateway_packets_generated_total",
+                "RTP packets generated.",
+                "counter",
+                s.packets_generated,
+            ),
+            ("gateway_packets_dropped_total", "Packets dropped.", "counter", s.packets_dropped),
+        ];
+        for (name, help, kind, value) in counters {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        out
+    }
+}
+
+/// A running gateway. Dropping it stops the engine and closes every socket.
+pub struct Running {
+    /// SIP UDP address.
+    pub sip_udp: SocketAddr,
+    /// SIP TCP address.
+    pub sip_tcp: SocketAddr,
+    /// WebRTC socket address.
+    pub webrtc: SocketAddr,
+    /// Numbers for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        /// Which socket.
+        what: &'static str,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The hold music file is unusable.
+    #[error("hold music: {0}")]
+    HoldMusic(String),
+    /// A configured trunk could not be added.
+    #[error("trunk: {0}")]
+    Trunk(ControlError),
+}
+
+/// Binds the sockets, starts the engine, adds the configured trunks.
+pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
+    let (net_tx, net_rx) = mpsc::channel(65_536);
+    let sip = SipTransport::bind(config.sip_listen, net_tx.clone())
+        .await
+        .map_err(|source| StartError::Bind { what: "SIP", addr: config.sip_listen, source })?;
+    let webrtc =
+        WebrtcSocket::bind(config.webrtc_listen, net_tx.clone()).await.map_err(|source| {
+            StartError::Bind { what: "WebRTC", addr: config.webrtc_listen, source }
+        })?;
+    let sip_udp = sip.udp_addr().map_err(|source| StartError::Bind {
+        what: "SIP",
+        addr: config.sip_listen,
+        source,
+    })?;
+    let sip_tcp = sip.tcp_addr();
+    let webrtc_addr = webrtc.local_addr().map_err(|source| StartError::Bind {
+        what: "WebRTC",
+        addr: config.webrtc_listen,
+        source,
+    })?;
+    let hold = match &config.hold_music {
+        Some(path) => {
+            load_wav(path.clone()).await.map_err(|e| StartError::HoldMusic(e.to_string()))?
+        }
+        None => Sound::hold_tone(),
+    };
+    let (commands_tx, commands_rx) = mpsc::channel(1024);
+    let (events_tx, _) = broadcast::channel(4096);
+    let metrics = Arc::new(Metrics::default());
+    let engine = engine::Engine::new(engine::Setup {
+        advertise: config.advertise,
+        sip,
+        sip_udp,
+        sip_tcp,
+        webrtc,
+        webrtc_addr,
+        net: net_tx,
+        events: events_tx.clone(),
+        metrics: metrics.clone(),
+        user_agent: config.user_agent.clone(),
+        hold,
+    });
+    let task = tokio::spawn(engine.run(commands_rx, net_rx));
+    let gateway = Gateway::new(commands_tx, events_tx);
+    let running = Running {
+        sip_udp,
+        sip_tcp,
+        webrtc: SocketAddr::new(config.advertise, webrtc_addr.port()),
+        metrics,
+        task,
+    };
+    for trunk in config.trunks {
+        gateway.add_trunk(trunk).await.map_err(StartError::Trunk)?;
+    }
+    Ok((gateway, running))
+}
+
+/// Reads an 8 kHz mono 16-bit PCM WAV file (off the gateway task).
+pub async fn load_wav(path: PathBuf) -> Result<Sound, ControlError> {
+    tokio::task::spawn_blocking(move || {
+        let invalid = |why: String| ControlError::Invalid(format!("{}: {why}", path.display()));
+        let reader = hound::WavReader::open(&path).map_err(|e| invalid(e.to_string()))?;
+        let spec = reader.spec();
+        if spec.sample_rate != 8000 || spec.channels != 1 || spec.bits_per_sample != 16 {
+            return Err(invalid(format!(
+                "need 8000 Hz mono 16-bit PCM, got {} Hz, {} channel(s), {} bits",
+                spec.sample_rate, spec.channels, spec.bits_per_sample
+            )));
+        }
+        let samples = reader
+            .into_samples::<i16>()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Sound::new(samples))
+    })
+    .await
+    .map_err(|e| ControlError::Invalid(e.to_string()))?
+}
+
+/// Resolves a trunk's host (off the gateway task).
+pub(crate) async fn resolve(trunk: &Trunk) -> Result<SocketAddr, ControlError> {
+    let mut addrs =
+        tokio::net::lookup_host((trunk.host.as_str(), trunk.port)).await.map_err(|e| {
+            ControlError::Invalid(format!("trunk {}: cannot resolve {}: {e}", trunk.id, trunk.host))
+        })?;
+    addrs.next().ok_or_else(|| {
+        ControlError::Invalid(format!("trunk {}: {} has no address", trunk.id, trunk.host))
+    })
+}

@@ -1,0 +1,386 @@
+//! SDP offer/answer for trunk legs (RFC 4566 syntax, RFC 3264 negotiation): one audio stream,
+//! G.711 (PCMU/PCMA) and telephone-event (RFC 4733).
+//!
+//! Parsing keeps only what negotiation needs and refuses descriptions that cannot describe a
+//! usable audio stream. [`answer`] picks the first codec of the offer we support (RFC 3264
+//! §6.1 lets the answerer choose; keeping the offerer's preference avoids transcoding on the
+//! far side) and fails with [`SdpError::NoCommonCodec`], which the caller turns into 488.
+
+use std::fmt::Write;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::codec::Codec;
+
+/// Dynamic payload type we offer for telephone-event.
+pub const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Why a description was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    /// Not UTF-8, or a line that is not `x=value`.
+    #[error("malformed SDP: {0}")]
+    Malformed(String),
+    /// No `m=audio` line with an RTP/AVP transport.
+    #[error("no RTP audio stream in the SDP")]
+    NoAudio,
+    /// No connection address for the audio stream.
+    #[error("no connection address in the SDP")]
+    NoConnection,
+    /// None of the offered codecs is one we relay.
+    #[error("no common codec (we relay {ours}; the peer offered {theirs})")]
+    NoCommonCodec {
+        /// Ours, comma-separated.
+        ours: String,
+        /// Theirs, as payload types and names.
+        theirs: String,
+    },
+}
+
+/// Media direction attribute (RFC 3264 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Both ways.
+    #[default]
+    SendRecv,
+    /// The description's owner only sends (e.g. puts the other on hold).
+    SendOnly,
+    /// The description's owner only receives.
+    RecvOnly,
+    /// Neither.
+    Inactive,
+}
+
+impl Direction {
+    fn attribute(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    /// The direction an answer takes to this offer direction.
+    pub fn reversed(self) -> Self {
+        match self {
+            Self::SendOnly => Self::RecvOnly,
+            Self::RecvOnly => Self::SendOnly,
+            d => d,
+        }
+    }
+}
+
+/// The audio stream of a parsed description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audio {
+    /// Where to send RTP (connection address and media port).
+    pub rtp: SocketAddr,
+    /// Offered payload types in order, with the G.711 codec each maps to, if any.
+    pub formats: Vec<(u8, Option<Codec>)>,
+    /// Payload type of telephone-event/8000, if offered.
+    pub telephone_event: Option<u8>,
+    /// Direction.
+    pub direction: Direction,
+}
+
+/// A parsed session description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDescription {
+    /// The first RTP audio stream.
+    pub audio: Audio,
+}
+
+/// The result of negotiation: what both sides send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The codec.
+    pub codec: Codec,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// telephone-event payload type, when both sides have it.
+    pub telephone_event: Option<u8>,
+    /// Where the peer receives RTP.
+    pub remote: SocketAddr,
+    /// The peer's direction.
+    pub remote_direction: Direction,
+}
+
+impl SessionDescription {
+    /// Parses the parts of an SDP body negotiation needs.
+    pub fn parse(body: &[u8]) -> Result<Self, SdpError> {
+        let text =
+            std::str::from_utf8(body).map_err(|_| SdpError::Malformed("not UTF-8".into()))?;
+        let mut session_addr = None;
+        let mut audio: Option<(u16, Vec<u8>)> = None;
+        let mut media_addr = None;
+        let mut in_audio = false;
+        let mut seen_audio = false;
+        let mut rtpmap: Vec<(u8, String)> = Vec::new();
+        let mut direction = Direction::SendRecv;
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            let (kind, value) = line
+                .split_once('=')
+                .filter(|(k, _)| k.len() == 1)
+                .ok_or_else(|| SdpError::Malformed(format!("line {line:?}")))?;
+            match kind {
+                "c" if !seen_audio => session_addr = Some(parse_connection(value)?),
+                "c" if in_audio => media_addr = Some(parse_connection(value)?),
+                "m" => {
+                    in_audio = false;
+                    if seen_audio {
+                        continue;
+                    }
+                    let mut parts = value.split_whitespace();
+                    let (Some(media), Some(port), Some(proto)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        return Err(SdpError::Malformed(format!("m= line {value:?}")));
+                    };
+                    if media != "audio" || !proto.starts_with("RTP/AVP") {
+                        continue;
+                    }
+                    let port = port
+                        .split('/')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .ok_or_else(|| SdpError::Malformed(format!("port {port:?}")))?;
+                    let formats = parts
+                        .map(|f| {
+                            f.parse::<u8>()
+                                .map_err(|_| SdpError::Malformed(format!("format {f:?}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    audio = Some((port, formats));
+                    in_audio = true;
+                    seen_audio = true;
+                }
+                "a" if in_audio => {
+                    if let Some(map) = value.strip_prefix("rtpmap:") {
+                        if let Some((pt, name)) = map.split_once(' ')
+                            && let Ok(pt) = pt.parse::<u8>()
+                        {
+                            rtpmap.push((pt, name.trim().to_ascii_lowercase()));
+                        }
+                    } else {
+                        direction = match value {
+                            "sendrecv" => Direction::SendRecv,
+                            "sendonly" => Direction::SendOnly,
+                            "recvonly" => Direction::RecvOnly,
+                            "inactive" => Direction::Inactive,
+                            _ => direction,
+                        };
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (port, pts) = audio.ok_or(SdpError::NoAudio)?;
+        let ip = media_addr.or(session_addr).ok_or(SdpError::NoConnection)?;
+        let name_of = |pt: u8| rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, n)| n.as_str());
+        let formats = pts
+            .iter()
+            .map(|&pt| {
+                let codec = match name_of(pt) {
+                    Some("pcmu/8000") | Some("pcmu/8000/1") => Some(Codec::Pcmu),
+                    Some("pcma/8000") | Some("pcma/8000/1") => Some(Codec::Pcma),
+                    // RFC 3551 static types need no rtpmap.
+                    None => Codec::from_payload_type(pt),
+                    Some(_) => None,
+                };
+                (pt, codec)
+            })
+            .collect();
+        let telephone_event = pts
+            .iter()
+            .copied()
+            .find(|&pt| name_of(pt).is_some_and(|n| n.starts_with("telephone-event/8000")));
+        Ok(Self {
+            audio: Audio { rtp: SocketAddr::new(ip, port), formats, telephone_event, direction },
+        })
+    }
+
+    /// Negotiates against our codec list (as an answerer, or reading the answer to our offer).
+    pub fn negotiate(&self, ours: &[Codec]) -> Result<Negotiated, SdpError> {
+        let (payload_type, codec) = self
+            .audio
+            .formats
+            .iter()
+            .find_map(|&(pt, c)| c.filter(|c| ours.contains(c)).map(|c| (pt, c)))
+            .ok_or_else(|| SdpError::NoCommonCodec {
+                ours: ours.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
+                theirs: self
+                    .audio
+                    .formats
+                    .iter()
+                    .map(|(pt, c)| c.map_or(pt.to_string(), |c| c.name().to_owned()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        Ok(Negotiated {
+            codec,
+            payload_type,
+            telephone_event: self.audio.telephone_event,
+            remote: self.audio.rtp,
+            remote_direction: self.audio.direction,
+        })
+    }
+}
+
+fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
+    let mut parts = value.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("IN"), Some("IP4" | "IP6"), Some(addr)) => addr
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| SdpError::Malformed(format!("address {addr:?}"))),
+        _ => Err(SdpError::Malformed(format!("c= {value:?}"))),
+    }
+}
+
+/// Builds our description: an offer listing `codecs` (with telephone-event), or an answer
+/// naming the negotiated codec and the peer's telephone-event type.
+#[derive(Debug, Clone)]
+pub struct LocalDescription {
+    /// Session id (`o=` line), stable for the call.
+    pub session_id: u64,
+    /// Version, incremented for every changed description (RFC 3264 §8).
+    pub version: u64,
+    /// Where we receive RTP.
+    pub rtp: SocketAddr,
+    /// Formats: payload type and codec, in preference order.
+    pub codecs: Vec<(u8, Codec)>,
+    /// telephone-event payload type, if any.
+    pub telephone_event: Option<u8>,
+    /// Our direction.
+    pub direction: Direction,
+}
+
+impl LocalDescription {
+    /// An offer for `codecs` with their static payload types.
+    pub fn offer(session_id: u64, rtp: SocketAddr, codecs: &[Codec]) -> Self {
+        Self {
+            session_id,
+            version: 1,
+            rtp,
+            codecs: codecs.iter().map(|c| (c.payload_type(), *c)).collect(),
+            telephone_event: Some(TELEPHONE_EVENT_PT),
+            direction: Direction::SendRecv,
+        }
+    }
+
+    /// The answer to a negotiated offer.
+    pub fn answer(session_id: u64, rtp: SocketAddr, negotiated: &Negotiated) -> Self {
+        Self {
+            session_id,
+            version: 1,
+            rtp,
+            codecs: vec![(negotiated.payload_type, negotiated.codec)],
+            telephone_event: negotiated.telephone_event,
+            direction: negotiated.remote_direction.reversed(),
+        }
+    }
+
+    /// The SDP text.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let ip = self.rtp.ip();
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "v=0\r\no=gateway {} {} IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n",
+            self.session_id, self.version
+        );
+        let mut pts: Vec<String> = self.codecs.iter().map(|(pt, _)| pt.to_string()).collect();
+        if let Some(te) = self.telephone_event {
+            pts.push(te.to_string());
+        }
+        let _ = write!(s, "m=audio {} RTP/AVP {}\r\n", self.rtp.port(), pts.join(" "));
+        for (pt, codec) in &self.codecs {
+            let _ = write!(s, "a=rtpmap:{pt} {}/8000\r\n", codec.name());
+        }
+        if let Some(te) = self.telephone_event {
+            let _ = write!(s, "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n");
+        }
+        let _ = write!(s, "a=ptime:20\r\na={}\r\n", self.direction.attribute());
+        s.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+        c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+    #[test]
+    fn static_payload_types_need_no_rtpmap() {
+        let sdp =
+            SessionDescription::parse(b"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 8 0\r\n")
+                .unwrap();
+        let n = sdp.negotiate(&[Codec::Pcmu, Codec::Pcma]).unwrap();
+        assert_eq!(n.codec, Codec::Pcma, "offerer's order wins");
+        assert_eq!(n.remote, "192.0.2.1:4000".parse().unwrap());
+    }
+
+    #[test]
+    fn answer_to_sipp_offer() {
+        let offer = SessionDescription::parse(SIPP_OFFER.as_bytes()).unwrap();
+        let n = offer.negotiate(&[Codec::Pcma, Codec::Pcmu]).unwrap();
+        assert_eq!((n.codec, n.payload_type, n.telephone_event), (Codec::Pcmu, 0, None));
+        let answer = LocalDescription::answer(7, "127.0.0.1:7000".parse().unwrap(), &n).to_bytes();
+        let parsed = SessionDescription::parse(&answer).unwrap();
+        assert_eq!(parsed.audio.formats, [(0, Some(Codec::Pcmu))]);
+        assert_eq!(parsed.audio.rtp, "127.0.0.1:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn offer_round_trips_with_telephone_event_and_direction() {
+        let mut offer =
+            LocalDescription::offer(1, "[::1]:5004".parse().unwrap(), &[Codec::Pcmu, Codec::Pcma]);
+        offer.direction = Direction::SendOnly;
+        let parsed = SessionDescription::parse(&offer.to_bytes()).unwrap();
+        assert_eq!(parsed.audio.telephone_event, Some(TELEPHONE_EVENT_PT));
+        assert_eq!(parsed.audio.direction, Direction::SendOnly);
+        assert_eq!(
+            parsed.audio.formats,
+            [(0, Some(Codec::Pcmu)), (8, Some(Codec::Pcma)), (101, None)]
+        );
+        let n = parsed.negotiate(&[Codec::Pcma]).unwrap();
+        assert_eq!(n.remote_direction.reversed(), Direction::RecvOnly);
+    }
+
+    #[test]
+    fn media_level_connection_wins_and_dynamic_types_map_by_name() {
+        let sdp = SessionDescription::parse(
+            b"v=0\r\nc=IN IP4 10.0.0.1\r\nm=video 5000 RTP/AVP 96\r\nm=audio 4000 RTP/AVP 97 101\r\n\
+              c=IN IP4 10.0.0.2\r\na=rtpmap:97 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        )
+        .unwrap();
+        assert_eq!(sdp.audio.rtp, "10.0.0.2:4000".parse().unwrap());
+        let n = sdp.negotiate(&[Codec::Pcma]).unwrap();
+        assert_eq!((n.payload_type, n.telephone_event), (97, Some(101)));
+    }
+
+    #[test]
+    fn unusable_descriptions_are_refused() {
+        let opus = b"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        let err = SessionDescription::parse(opus).unwrap().negotiate(&[Codec::Pcmu]).unwrap_err();
+        assert!(matches!(err, SdpError::NoCommonCodec { .. }), "{err}");
+        assert!(err.to_string().contains("opus") || err.to_string().contains("111"));
+        assert_eq!(
+            SessionDescription::parse(b"v=0\r\nc=IN IP4 1.2.3.4\r\n"),
+            Err(SdpError::NoAudio)
+        );
+        assert_eq!(
+            SessionDescription::parse(b"v=0\r\nm=audio 1 RTP/AVP 0\r\n"),
+            Err(SdpError::NoConnection)
+        );
+        assert!(SessionDescription::parse(b"garbage").is_err());
+        assert!(SessionDescription::parse(&[0xff, 0xfe]).is_err());
+        assert!(
+            SessionDescription::parse(b"v=0\r\nc=IN IP4 x\r\nm=audio 1 RTP/AVP 0\r\n").is_err()
+        );
+    }
+}

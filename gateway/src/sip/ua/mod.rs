@@ -1,0 +1,724 @@
+//! The SIP user agent for trunk legs, sans-IO: it turns received datagrams, commands and the
+//! passing of time into datagrams to send and call events.
+//!
+//! It owns every transaction (keyed per RFC 3261 §17.1.3/§17.2.3), every dialog and every
+//! call, and answers what no call owns: OPTIONS (200), requests for unknown dialogs (481),
+//! methods it does not offer (405), unsupported extensions (420), exhausted Max-Forwards
+//! (483), INVITEs from addresses that are not configured trunks (403), and malformed
+//! requests (400, via [`message::parse`](crate::sip::message::parse)).
+//!
+//! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
+//! forgotten (its remaining transactions finish on their own); no map grows without a
+//! deadline that removes the entry.
+
+mod call;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tracing::{debug, warn};
+
+use crate::call::{CallEnd, CallId, CallerId, PhoneNumber, TrunkId};
+use crate::sip::dialog::DialogId;
+use crate::sip::message::{
+    self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
+};
+use crate::sip::transaction::{
+    self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
+};
+use crate::trunk::Trunk;
+
+pub use call::CallState;
+use call::{Call, Purpose};
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UaError {
+    /// No trunk with this id was added.
+    #[error("unknown trunk {0}")]
+    UnknownTrunk(TrunkId),
+    /// No live call with this id.
+    #[error("unknown call {0}")]
+    UnknownCall(CallId),
+    /// The trunk's `max_channels` calls are up.
+    #[error("trunk {0} is at its channel limit")]
+    TrunkFull(TrunkId),
+    /// The trunk's `max_calls_per_second` was reached in the last second.
+    #[error("trunk {0} is at its calls-per-second limit")]
+    RateLimited(TrunkId),
+    /// The command does not apply in the call's current state.
+    #[error("{call} cannot {action} while {state:?}")]
+    WrongState {
+        /// Call.
+        call: CallId,
+        /// What was asked.
+        action: &'static str,
+        /// Where the call is.
+        state: CallState,
+    },
+    /// A reject status outside 300–699.
+    #[error("{0} is not a final error status")]
+    BadStatus(u16),
+    /// The trunk has no address for this transport configured locally.
+    #[error("no local {0} address configured")]
+    NoTransport(Transport),
+}
+
+/// Local settings of the user agent.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address peers reach our UDP socket at (Via sent-by and Contact).
+    pub udp_addr: SocketAddr,
+    /// The address of our TCP listener, if TCP trunks are used.
+    pub tcp_addr: Option<SocketAddr>,
+    /// `User-Agent` / `Server` value.
+    pub user_agent: String,
+    /// RFC 3261 timer base values.
+    pub timers: Timers,
+    /// Seed for tags, branches and Call-IDs (random in production, fixed in tests).
+    pub seed: u64,
+}
+
+/// What the user agent is told besides commands.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Octets from the network: a UDP datagram or one framed TCP message.
+    Received {
+        /// Transport it came on.
+        transport: Transport,
+        /// Sender.
+        source: SocketAddr,
+        /// The message.
+        data: &'a [u8],
+    },
+    /// Time passed: fire what is due.
+    Timeout,
+}
+
+/// Octets to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Transport to send on.
+    pub transport: Transport,
+    /// Destination.
+    pub destination: SocketAddr,
+    /// The message.
+    pub data: Vec<u8>,
+}
+
+/// What happened to calls and trunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// 180/181/182 received (once per call).
+    Ringing {
+        /// Call.
+        call: CallId,
+    },
+    /// A provisional response carried SDP: media may flow before the answer (RFC 3960).
+    EarlyMedia {
+        /// Call.
+        call: CallId,
+        /// The peer's SDP.
+        sdp: Vec<u8>,
+    },
+    /// Outbound: 200 OK received (and ACKed). Inbound: our 200 OK sent.
+    Answered {
+        /// Call.
+        call: CallId,
+        /// The peer's SDP (outbound: answer; inbound: the offer already reported).
+        sdp: Vec<u8>,
+    },
+    /// The call is over; the user agent forgot it.
+    Ended {
+        /// Call.
+        call: CallId,
+        /// How and why.
+        end: CallEnd,
+    },
+    /// An INVITE from a trunk: answer or reject it.
+    Offered {
+        /// The id given to the new call.
+        call: CallId,
+        /// Which trunk it came from.
+        trunk: TrunkId,
+        /// User part (or whole URI) of `From`.
+        from: String,
+        /// User part (or whole URI) of the Request-URI.
+        to: String,
+        /// The offer.
+        sdp: Vec<u8>,
+    },
+    /// The peer re-INVITEd (e.g. put us on hold) with this SDP; we answered with ours.
+    RemoteUpdate {
+        /// Call.
+        call: CallId,
+        /// The peer's new SDP.
+        sdp: Vec<u8>,
+    },
+    /// Our re-INVITE finished: the peer's SDP, or the status that refused it.
+    ReinviteDone {
+        /// Call.
+        call: CallId,
+        /// Answer SDP or error status.
+        result: Result<Vec<u8>, u16>,
+    },
+    /// Our REFER was answered (202 accepted, anything else refused).
+    ReferDone {
+        /// Call.
+        call: CallId,
+        /// Status code.
+        code: u16,
+    },
+    /// A keep-alive OPTIONS found the trunk reachable or not (reported on change).
+    TrunkStatus {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Any response counts as reachable (RFC 3261 §11: a 4xx still proves life).
+        reachable: bool,
+    },
+}
+
+/// An outbound call request.
+#[derive(Debug, Clone)]
+pub struct Originate {
+    /// Trunk to call through.
+    pub trunk: TrunkId,
+    /// Number to call.
+    pub to: PhoneNumber,
+    /// Identity to present.
+    pub caller_id: CallerId,
+    /// Identity for `P-Asserted-Identity`; when `None`, the caller ID is asserted if the
+    /// trunk's caller-ID mode asks for it.
+    pub asserted_identity: Option<PhoneNumber>,
+    /// SDP offer.
+    pub sdp: Vec<u8>,
+    /// How long to ring before giving up (CANCEL, outcome no-answer).
+    pub ring_timeout: Duration,
+}
+
+/// What a user agent output is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send these octets.
+    Transmit(Transmit),
+    /// Something happened.
+    Event(Event),
+}
+
+/// Any transaction (boxed: a machine holds whole requests, and most map entries are small).
+#[allow(clippy::enum_variant_names, reason = "the RFC 3261 names of the four machines")]
+enum Tx {
+    ClientInvite(Box<ClientInvite>),
+    ClientNonInvite(Box<ClientNonInvite>),
+    ServerInvite(Box<ServerInvite>),
+    ServerNonInvite(Box<ServerNonInvite>),
+}
+
+impl Tx {
+    fn handle(&mut self, now: Instant, input: transaction::Input) {
+        match self {
+            Self::ClientInvite(t) => t.handle(now, input),
+            Self::ClientNonInvite(t) => t.handle(now, input),
+            Self::ServerInvite(t) => t.handle(now, input),
+            Self::ServerNonInvite(t) => t.handle(now, input),
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<transaction::Output> {
+        match self {
+            Self::ClientInvite(t) => t.poll_output(),
+            Self::ClientNonInvite(t) => t.poll_output(),
+            Self::ServerInvite(t) => t.poll_output(),
+            Self::ServerNonInvite(t) => t.poll_output(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Self::ClientInvite(t) => t.poll_timeout(),
+            Self::ClientNonInvite(t) => t.poll_timeout(),
+            Self::ServerInvite(t) => t.poll_timeout(),
+            Self::ServerNonInvite(t) => t.poll_timeout(),
+        }
+    }
+
+    fn state(&self) -> transaction::State {
+        match self {
+            Self::ClientInvite(t) => t.state(),
+            Self::ClientNonInvite(t) => t.state(),
+            Self::ServerInvite(t) => t.state(),
+            Self::ServerNonInvite(t) => t.state(),
+        }
+    }
+}
+
+/// Who acts on what a transaction delivers.
+#[derive(Debug, Clone)]
+enum Owner {
+    /// A call, for this purpose.
+    Call(CallId, Purpose),
+    /// A trunk keep-alive.
+    KeepAlive(TrunkId),
+    /// Nobody: a server transaction that only repeats its response.
+    Nobody,
+}
+
+struct TxEntry {
+    tx: Tx,
+    owner: Owner,
+    peer: SocketAddr,
+    transport: Transport,
+}
+
+struct TrunkState {
+    trunk: Trunk,
+    addr: SocketAddr,
+    next_ping: Option<Instant>,
+    reachable: Option<bool>,
+    recent_originates: VecDeque<Instant>,
+}
+
+/// The user agent.
+pub struct UserAgent {
+    config: Config,
+    rng: SmallRng,
+    trunks: HashMap<TrunkId, TrunkState>,
+    transactions: HashMap<Key, TxEntry>,
+    calls: HashMap<CallId, Call>,
+    dialogs: HashMap<DialogId, CallId>,
+    next_call: u64,
+    out: VecDeque<Output>,
+}
+
+impl UserAgent {
+    /// A user agent with no trunks.
+    pub fn new(config: Config) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(config.seed),
+            config,
+            trunks: HashMap::new(),
+            transactions: HashMap::new(),
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            next_call: 1,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Adds (or replaces) a trunk reachable at `addr` (resolved by the caller). Keep-alives
+    /// start at once when the trunk asks for them.
+    pub fn add_trunk(&mut self, now: Instant, trunk: Trunk, addr: SocketAddr) {
+        let next_ping = (trunk.keepalive_secs > 0).then_some(now);
+        self.trunks.insert(
+            trunk.id.clone(),
+            TrunkState {
+                trunk,
+                addr,
+                next_ping,
+                reachable: None,
+                recent_originates: VecDeque::new(),
+            },
+        );
+    }
+
+    /// Number of calls the user agent tracks (for metrics and leak tests).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Number of live transactions (for leak tests).
+    pub fn transaction_count(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// The states of all live calls.
+    pub fn call_states(&self) -> impl Iterator<Item = CallState> + '_ {
+        self.calls.values().map(|c| c.state)
+    }
+
+    /// State of a call, if it is live.
+    pub fn call_state(&self, call: CallId) -> Option<CallState> {
+        self.calls.get(&call).map(|c| c.state)
+    }
+
+    /// Feeds received octets or the passing of time.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Received { transport, source, data } => {
+                self.receive(now, transport, source, data)
+            }
+            Input::Timeout => self.on_timeout(now),
+        }
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to call `handle(now, Input::Timeout)` next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let tx = self.transactions.values().filter_map(|e| e.tx.poll_timeout());
+        let calls = self.calls.values().filter_map(Call::poll_timeout);
+        let pings = self.trunks.values().filter_map(|t| t.next_ping);
+        tx.chain(calls).chain(pings).min()
+    }
+
+    fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
+        match message::parse(data) {
+            Ok(Message::Request(request)) => self.on_request(now, transport, source, request),
+            Ok(Message::Response(response)) => self.on_response(now, response),
+            Err(rejected) => {
+                debug!(%source, error = %rejected.error, "refused SIP message");
+                if let Some(reply) = rejected.reply {
+                    self.send_raw(transport, source, reply);
+                }
+            }
+        }
+    }
+
+    fn send_raw(&mut self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
+        self.out.push_back(Output::Transmit(Transmit { transport, destination, data }));
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    // ----- identifiers -----
+
+    fn token(&mut self) -> String {
+        format!("{:016x}", self.rng.random::<u64>())
+    }
+
+    fn branch(&mut self) -> String {
+        format!("{}{}", message::BRANCH_COOKIE, self.token())
+    }
+
+    fn local_addr(&self, transport: Transport) -> Result<SocketAddr, UaError> {
+        match transport {
+            Transport::Udp => Ok(self.config.udp_addr),
+            Transport::Tcp => self.config.tcp_addr.ok_or(UaError::NoTransport(transport)),
+        }
+    }
+
+    /// A fresh top `Via` for a request we send (RFC 3261 §8.1.1.7, `rport` RFC 3581).
+    fn new_via(&mut self, transport: Transport) -> Result<Via, UaError> {
+        let local = self.local_addr(transport)?;
+        let branch = self.branch();
+        Via::parse(&format!("SIP/2.0/{transport} {local};branch={branch};rport"))
+            .map_err(|_| UaError::NoTransport(transport))
+    }
+
+    fn contact_uri(&self, transport: Transport) -> Result<String, UaError> {
+        let local = self.local_addr(transport)?;
+        Ok(match transport {
+            Transport::Udp => format!("sip:gateway@{local}"),
+            Transport::Tcp => format!("sip:gateway@{local};transport=tcp"),
+        })
+    }
+
+    // ----- transactions -----
+
+    /// Starts a client transaction for `request` to `peer` and sends the request.
+    fn start_client(
+        &mut self,
+        now: Instant,
+        request: Request,
+        peer: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+    ) {
+        let Some(key) = Key::for_client(&request) else {
+            warn!("request without an RFC 3261 branch not sent");
+            return;
+        };
+        let reliable = transport.is_reliable();
+        let timers = self.config.timers;
+        let tx = if request.method == Method::Invite {
+            Tx::ClientInvite(Box::new(ClientInvite::new(now, request, reliable, timers)))
+        } else {
+            Tx::ClientNonInvite(Box::new(ClientNonInvite::new(now, request, reliable, timers)))
+        };
+        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer, transport });
+        self.drive(now, &key, None);
+    }
+
+    /// Answers `request` through a new non-INVITE server transaction, so that
+    /// retransmissions get the same answer (RFC 3261 §17.2.2).
+    fn respond_statefully(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        response: Response,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
+        let key = Key::for_server(request);
+        let tx = Tx::ServerNonInvite(Box::new(ServerNonInvite::new(
+            transport.is_reliable(),
+            self.config.timers,
+        )));
+        self.transactions
+            .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer: source, transport });
+        self.drive(now, &key, Some(transaction::Input::Respond(response)));
+    }
+
+    /// Feeds `input` (if any) to the transaction at `key`, then carries out what it asks:
+    /// transmissions go out, deliveries and failures go to its owner, a terminated
+    /// transaction is removed.
+    fn drive(&mut self, now: Instant, key: &Key, input: Option<transaction::Input>) {
+        let Some(entry) = self.transactions.get_mut(key) else { return };
+        if let Some(input) = input {
+            entry.tx.handle(now, input);
+        }
+        let mut delivered = Vec::new();
+        while let Some(output) = entry.tx.poll_output() {
+            match output {
+                transaction::Output::Transmit(m) => {
+                    self.out.push_back(Output::Transmit(Transmit {
+                        transport: entry.transport,
+                        destination: entry.peer,
+                        data: m.to_bytes(),
+                    }))
+                }
+                other => delivered.push(other),
+            }
+        }
+        let owner = entry.owner.clone();
+        if entry.tx.state() == transaction::State::Terminated {
+            self.transactions.remove(key);
+        }
+        for output in delivered {
+            self.on_transaction_output(now, &owner, output);
+        }
+    }
+
+    fn on_transaction_output(&mut self, now: Instant, owner: &Owner, output: transaction::Output) {
+        match owner {
+            Owner::Call(call, purpose) => self.on_call_output(now, *call, *purpose, output),
+            Owner::KeepAlive(trunk) => {
+                let reachable = matches!(output, transaction::Output::Deliver(Message::Response(ref r)) if r.status.is_final());
+                let failed = matches!(
+                    output,
+                    transaction::Output::TimedOut | transaction::Output::TransportFailed
+                );
+                if reachable || failed {
+                    self.set_reachable(trunk, reachable);
+                }
+            }
+            Owner::Nobody => {}
+        }
+    }
+
+    fn set_reachable(&mut self, trunk: &TrunkId, reachable: bool) {
+        let Some(state) = self.trunks.get_mut(trunk) else { return };
+        if state.reachable != Some(reachable) {
+            state.reachable = Some(reachable);
+            self.emit(Event::TrunkStatus { trunk: trunk.clone(), reachable });
+        }
+    }
+
+    // ----- incoming -----
+
+    fn on_response(&mut self, now: Instant, response: Response) {
+        let Some(key) = Key::for_response(&response) else { return };
+        if self.transactions.contains_key(&key) {
+            self.drive(now, &key, Some(transaction::Input::Received(Message::Response(response))));
+        } else if response.status.is_success() && response.core.cseq_method == Method::Invite {
+            // A 2xx retransmitted after the INVITE transaction ended (timer M): the dialog
+            // re-sends its ACK (RFC 3261 §13.2.2.4).
+            if let Some(call) =
+                DialogId::of_response(&response.core).and_then(|id| self.dialogs.get(&id).copied())
+            {
+                self.resend_ack(call);
+            }
+        } else {
+            debug!(status = %response.status, "stray response dropped");
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        request: Request,
+    ) {
+        let key = Key::for_server(&request);
+        // A retransmission, or the ACK of one of our INVITE server transactions.
+        if request.method != Method::Cancel && self.transactions.contains_key(&key) {
+            self.drive(now, &key, Some(transaction::Input::Received(Message::Request(request))));
+            return;
+        }
+        match request.method {
+            Method::Ack => {
+                // ACK for a 2xx whose transaction already ended, or for nothing we know.
+                if let Some(call) = DialogId::of_request(&request.core)
+                    .and_then(|id| self.dialogs.get(&id).copied())
+                {
+                    self.on_ack(call);
+                }
+                return;
+            }
+            Method::Cancel => {
+                if self.transactions.contains_key(&key) {
+                    self.drive(
+                        now,
+                        &key,
+                        Some(transaction::Input::Received(Message::Request(request))),
+                    );
+                } else {
+                    self.on_cancel(now, transport, source, request);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(refusal) = self.precheck(&request) {
+            self.refuse(now, transport, source, &request, refusal);
+            return;
+        }
+        if request.core.to.tag().is_some() {
+            let call =
+                DialogId::of_request(&request.core).and_then(|id| self.dialogs.get(&id).copied());
+            match call {
+                Some(call) => self.on_in_dialog(now, transport, source, call, request),
+                // RFC 3261 §12.2.2: a request for a dialog we do not have.
+                None => self.refuse(now, transport, source, &request, Refusal::status(481)),
+            }
+            return;
+        }
+        match request.method {
+            Method::Invite => self.on_new_invite(now, transport, source, request),
+            Method::Options => {
+                let response = self.options_response(&request);
+                self.respond_statefully(now, &request, response, source, transport);
+            }
+            Method::Bye => self.refuse(now, transport, source, &request, Refusal::status(481)),
+            _ => self.refuse(now, transport, source, &request, Refusal::status(405)),
+        }
+    }
+
+    /// Checks every request must pass before any method-specific handling.
+    fn precheck(&self, request: &Request) -> Option<Refusal> {
+        // RFC 3261 §8.2.2.3: we support no extensions, so any Require is refused.
+        let required: Vec<&str> = request
+            .header_values("Require")
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        if !required.is_empty() && request.method != Method::Ack {
+            return Some(Refusal { code: 420, header: Some(("Unsupported", required.join(", "))) });
+        }
+        // RFC 4475 §3.3.5 (zeromf): no hops left is answered 483 (Too Many Hops).
+        if request.max_forwards == 0 {
+            return Some(Refusal::status(483));
+        }
+        None
+    }
+
+    fn refuse(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        request: &Request,
+        refusal: Refusal,
+    ) {
+        let tag = self.token();
+        let status = StatusCode::new(refusal.code).unwrap_or(StatusCode::OK);
+        let mut response = request.response(status, Some(&tag));
+        if refusal.code == 405 {
+            response = response.with_header("Allow", ALLOW);
+        }
+        if let Some((name, value)) = refusal.header {
+            response = response.with_header(name, value);
+        }
+        response = response.with_header("Server", self.config.user_agent.clone());
+        self.respond_statefully(now, request, response, source, transport);
+    }
+
+    fn options_response(&mut self, request: &Request) -> Response {
+        let tag = self.token();
+        request
+            .response(StatusCode::OK, Some(&tag))
+            .with_header("Allow", ALLOW)
+            .with_header("Accept", "application/sdp")
+            .with_header("Server", self.config.user_agent.clone())
+    }
+
+    // ----- timers -----
+
+    fn on_timeout(&mut self, now: Instant) {
+        let due: Vec<Key> = self
+            .transactions
+            .iter()
+            .filter(|(_, e)| e.tx.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            self.drive(now, &key, Some(transaction::Input::Timeout));
+        }
+        let due: Vec<CallId> = self
+            .calls
+            .values()
+            .filter(|c| c.poll_timeout().is_some_and(|t| t <= now))
+            .map(|c| c.id)
+            .collect();
+        for call in due {
+            self.on_call_timeout(now, call);
+        }
+        let pings: Vec<TrunkId> = self
+            .trunks
+            .values()
+            .filter(|t| t.next_ping.is_some_and(|p| p <= now))
+            .map(|t| t.trunk.id.clone())
+            .collect();
+        for trunk in pings {
+            self.ping(now, &trunk);
+        }
+    }
+
+    /// Sends an OPTIONS keep-alive to a trunk now (RFC 3261 §11); the result arrives as
+    /// [`Event::TrunkStatus`] when reachability changes.
+    pub fn ping(&mut self, now: Instant, trunk: &TrunkId) {
+        let Some(state) = self.trunks.get_mut(trunk) else { return };
+        let interval = Duration::from_secs(u64::from(state.trunk.keepalive_secs));
+        state.next_ping = (!interval.is_zero()).then_some(now + interval);
+        let (addr, host, port, transport) =
+            (state.addr, state.trunk.host.clone(), state.trunk.port, state.trunk.transport);
+        let Ok(via) = self.new_via(transport) else { return };
+        let tag = self.token();
+        let call_id = format!("{}@gateway", self.token());
+        let uri = format!("sip:{host}:{port}");
+        let text = format!(
+            "OPTIONS {uri} SIP/2.0\r\nVia: {}\r\nFrom: <sip:gateway@{host}>;tag={tag}\r\n\
+             To: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n",
+            via.as_str()
+        );
+        if let Ok(Message::Request(request)) = message::parse(text.as_bytes()) {
+            self.start_client(now, request, addr, transport, Owner::KeepAlive(trunk.clone()));
+        }
+    }
+}
+
+/// A refusal status, with an extra header field when the status calls for one.
+struct Refusal {
+    code: u16,
+    header: Option<(&'static str, String)>,
+}
+
+impl Refusal {
+    fn status(code: u16) -> Self {
+        Self { code, header: None }
+    }
+}

@@ -1,0 +1,720 @@
+//! The user agent against a scripted trunk, in virtual time.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::call::{CallerId, Outcome, PhoneNumber, Side};
+use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+
+const TRUNK: &str = "127.0.0.1:5080";
+const SDP: &[u8] = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+
+struct Harness {
+    ua: UserAgent,
+    start: Instant,
+    now: Instant,
+    sent: Vec<(Duration, Message)>,
+    /// Every transmission as sent, parseable or not.
+    raw: Vec<Vec<u8>>,
+    /// Whether an unparseable transmission fails the test (RFC 4475 insuf's 400 cannot
+    /// carry the From/To/Call-ID the request lacked).
+    strict: bool,
+    events: Vec<Event>,
+}
+
+fn trunk_addr() -> SocketAddr {
+    TRUNK.parse().unwrap()
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_trunk(|_| {})
+    }
+
+    fn with_trunk(configure: impl FnOnce(&mut Trunk)) -> Self {
+        let start = Instant::now();
+        let mut ua = UserAgent::new(Config {
+            udp_addr: "127.0.0.1:5060".parse().unwrap(),
+            tcp_addr: Some("127.0.0.1:5060".parse().unwrap()),
+            user_agent: "gateway-test".into(),
+            timers: Timers::default(),
+            seed: 7,
+        });
+        let mut trunk = Trunk::new("carrier", "127.0.0.1", 5080, Transport::Udp);
+        configure(&mut trunk);
+        ua.add_trunk(start, trunk, trunk_addr());
+        let mut h = Self {
+            ua,
+            start,
+            now: start,
+            sent: Vec::new(),
+            raw: Vec::new(),
+            strict: true,
+            events: Vec::new(),
+        };
+        h.pump();
+        h
+    }
+
+    fn pump(&mut self) {
+        while let Some(out) = self.ua.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    match parse(&t.data) {
+                        Ok(m) => self.sent.push((self.now - self.start, m)),
+                        Err(e) if self.strict => panic!(
+                            "we sent bad SIP ({}): {}",
+                            e.error,
+                            String::from_utf8_lossy(&t.data)
+                        ),
+                        Err(_) => {}
+                    }
+                    self.raw.push(t.data);
+                }
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    /// Fires every deadline up to `d` from now, in order.
+    fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        for _ in 0..10_000 {
+            match self.ua.poll_timeout() {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    self.ua.handle(self.now, Input::Timeout);
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+    }
+
+    fn receive(&mut self, data: &[u8]) {
+        self.receive_from(trunk_addr(), data);
+    }
+
+    fn receive_from(&mut self, source: SocketAddr, data: &[u8]) {
+        self.ua.handle(self.now, Input::Received { transport: Transport::Udp, source, data });
+        self.pump();
+    }
+
+    fn reply(&mut self, request: &Request, code: u16, tag: &str) -> Response {
+        let r = request
+            .response(StatusCode::new(code).unwrap(), Some(tag))
+            .with_header("Contact", "<sip:callee@127.0.0.1:5080>");
+        let r = if code == 200 && request.method == Method::Invite {
+            r.with_body("application/sdp", SDP.to_vec())
+        } else {
+            r
+        };
+        self.receive(&r.to_bytes());
+        r
+    }
+
+    fn requests(&self, method: Method) -> Vec<Request> {
+        self.sent
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Message::Request(r) if r.method == method => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last(&self, method: Method) -> Request {
+        self.requests(method).pop().unwrap_or_else(|| panic!("no {method} sent"))
+    }
+
+    fn responses(&self) -> Vec<Response> {
+        self.sent
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Message::Response(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_response(&self) -> Response {
+        self.responses().pop().expect("a response was sent")
+    }
+
+    fn ended(&self) -> Vec<CallEnd> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ended { end, .. } => Some(end.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn originate(&mut self) -> CallId {
+        let call = self
+            .ua
+            .originate(
+                self.now,
+                Originate {
+                    trunk: TrunkId("carrier".into()),
+                    to: PhoneNumber::new("5551234").unwrap(),
+                    caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), Some("Acme"))
+                        .unwrap(),
+                    asserted_identity: None,
+                    sdp: SDP.to_vec(),
+                    ring_timeout: Duration::from_secs(30),
+                },
+            )
+            .unwrap();
+        self.pump();
+        call
+    }
+
+    /// Runs long enough for every transaction to finish and checks nothing is left.
+    fn assert_settles(&mut self) {
+        self.advance(Duration::from_secs(70));
+        assert_eq!(self.ua.call_count(), 0, "no call left");
+        assert_eq!(self.ua.transaction_count(), 0, "no transaction left");
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+#[test]
+fn outbound_call_answered_then_hung_up_by_us() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    assert_eq!(invite.uri, "sip:5551234@127.0.0.1:5080");
+    assert_eq!(invite.core.from.display.as_deref(), Some("Acme"));
+    assert!(invite.core.from.uri.starts_with("sip:1000@"));
+    assert_eq!(invite.body, SDP);
+    h.reply(&invite, 100, "peer");
+    h.reply(&invite, 180, "peer");
+    h.reply(&invite, 200, "peer");
+    assert_eq!(h.events[0], Event::Ringing { call });
+    assert_eq!(h.events[1], Event::Answered { call, sdp: SDP.to_vec() });
+    let ack = h.last(Method::Ack);
+    assert_eq!(ack.core.cseq_seq, 1);
+    assert_eq!(ack.uri, "sip:callee@127.0.0.1:5080", "ACK goes to the Contact (§13.2.2.4)");
+    assert_ne!(ack.branch(), invite.branch(), "2xx ACK is its own transaction");
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed));
+
+    h.ua.hangup(h.now, call).unwrap();
+    h.pump();
+    let bye = h.last(Method::Bye);
+    assert_eq!(bye.core.cseq_seq, 2);
+    assert_eq!(bye.core.to.tag(), Some("peer"));
+    h.reply(&bye, 200, "peer");
+    assert_eq!(
+        h.ended(),
+        [CallEnd {
+            outcome: Outcome::Answered,
+            code: None,
+            reason: "hung up by the gateway".into(),
+            by: Side::Gateway
+        }]
+    );
+    h.assert_settles();
+}
+
+#[test]
+fn remote_bye_ends_the_call_and_is_answered() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, "peer");
+    // The peer hangs up: a BYE in the dialog (From/To swapped).
+    let bye = format!(
+        "BYE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye1\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    );
+    h.receive(bye.as_bytes());
+    assert_eq!(h.last_response().status.code(), 200);
+    let ended = h.ended();
+    assert_eq!(ended[0].by, Side::Remote);
+    assert_eq!(ended[0].outcome, Outcome::Answered);
+    assert_eq!(h.ua.call_state(call), None);
+    // A retransmitted BYE gets the same 200 (server transaction), not a 481.
+    h.receive(bye.as_bytes());
+    assert_eq!(h.last_response().status.code(), 200);
+    h.assert_settles();
+}
+
+#[test]
+fn final_statuses_map_to_outcomes_and_are_acked() {
+    for (code, outcome) in [
+        (486, Outcome::Busy),
+        (600, Outcome::Busy),
+        (480, Outcome::NoAnswer),
+        (408, Outcome::NoAnswer),
+        (403, Outcome::Rejected),
+        (603, Outcome::Rejected),
+        (404, Outcome::InvalidNumber),
+        (484, Outcome::InvalidNumber),
+        (503, Outcome::Congestion),
+        (500, Outcome::Congestion),
+        (488, Outcome::Failed),
+        (401, Outcome::Failed),
+    ] {
+        let mut h = Harness::new();
+        h.originate();
+        let invite = h.last(Method::Invite);
+        h.reply(&invite, code, "peer");
+        let ended = h.ended();
+        assert_eq!(ended.len(), 1, "{code}");
+        assert_eq!((ended[0].outcome, ended[0].code), (outcome, Some(code)), "{code}");
+        let ack = h.last(Method::Ack);
+        assert_eq!(ack.branch(), invite.branch(), "{code}: non-2xx ACK shares the branch");
+        h.assert_settles();
+    }
+}
+
+#[test]
+fn silent_trunk_times_out_with_no_answer_after_timer_b() {
+    let mut h = Harness::new();
+    h.originate();
+    h.advance(secs(40.0));
+    let times: Vec<Duration> = h.sent.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, [0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5].map(secs));
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(408)));
+    h.assert_settles();
+}
+
+#[test]
+fn ring_timeout_cancels_and_487_means_no_answer() {
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 180, "peer");
+    h.advance(secs(30.0));
+    let cancel = h.last(Method::Cancel);
+    assert_eq!(cancel.branch(), invite.branch(), "CANCEL shares the INVITE branch (§9.1)");
+    assert_eq!(cancel.core.to.tag(), None, "CANCEL To equals the INVITE's");
+    h.reply(&cancel, 200, "peer");
+    h.reply(&invite, 487, "peer");
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(487)));
+    assert_eq!(ended[0].by, Side::Gateway);
+    h.assert_settles();
+}
+
+#[test]
+fn cancel_waits_for_a_provisional_response() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    h.ua.cancel(h.now, call).unwrap();
+    h.pump();
+    assert!(h.requests(Method::Cancel).is_empty(), "§9.1: no CANCEL before a 1xx");
+    h.reply(&invite, 100, "peer");
+    let cancel = h.last(Method::Cancel);
+    h.reply(&cancel, 200, "peer");
+    h.reply(&invite, 487, "peer");
+    assert_eq!(h.ended()[0].outcome, Outcome::Cancelled);
+    h.assert_settles();
+}
+
+#[test]
+fn cancel_racing_a_200_ok_acks_then_byes() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 180, "peer");
+    h.ua.cancel(h.now, call).unwrap();
+    h.pump();
+    let cancel = h.last(Method::Cancel);
+    // The callee answered before the CANCEL arrived: 200 for the INVITE, and the CANCEL
+    // finds no pending transaction (RFC 3261 §9.2 answers it 200 anyway).
+    h.reply(&invite, 200, "peer");
+    h.reply(&cancel, 200, "peer");
+    let ack = h.last(Method::Ack);
+    assert_eq!(ack.core.to.tag(), Some("peer"));
+    let bye = h.last(Method::Bye);
+    assert_eq!(bye.core.to.tag(), Some("peer"));
+    h.reply(&bye, 200, "peer");
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::Cancelled, Some(200)));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Answered { .. })));
+    h.assert_settles();
+}
+
+#[test]
+fn retransmitted_2xx_is_acked_again() {
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, "peer");
+    h.advance(secs(1.0));
+    h.receive(&ok.to_bytes());
+    assert_eq!(h.requests(Method::Ack).len(), 2);
+    // Still after timer M, through the dialog.
+    h.advance(secs(40.0));
+    h.receive(&ok.to_bytes());
+    assert_eq!(h.requests(Method::Ack).len(), 3);
+    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::Answered { .. })).count(), 1);
+}
+
+#[test]
+fn digest_challenge_is_answered_once() {
+    let mut h = Harness::with_trunk(|t| {
+        t.username = Some("acme".into());
+        t.password = Some("secret".into());
+    });
+    h.originate();
+    let invite = h.last(Method::Invite);
+    let challenge = invite
+        .response(StatusCode::new(407).unwrap(), Some("px"))
+        .with_header("Proxy-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\", qop=\"auth\"");
+    h.receive(&challenge.to_bytes());
+    let retry = h.last(Method::Invite);
+    assert_eq!(retry.core.cseq_seq, 2, "CSeq grows");
+    assert_eq!(retry.core.call_id, invite.core.call_id);
+    assert_eq!(retry.core.from.tag(), invite.core.from.tag());
+    assert_ne!(retry.branch(), invite.branch(), "new transaction");
+    let auth = retry.header("Proxy-Authorization").expect("credentials");
+    assert!(auth.starts_with("Digest username=\"acme\", realm=\"carrier\", nonce=\"abc\""));
+    assert!(auth.contains("qop=auth") && auth.contains("nc=00000001"));
+    assert_eq!(h.requests(Method::Ack).len(), 1, "the 407 was ACKed");
+    // Wrong password: a second challenge, then a third is final.
+    let challenge = retry
+        .response(StatusCode::new(401).unwrap(), Some("px"))
+        .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"def\"");
+    h.receive(&challenge.to_bytes());
+    let retry2 = h.last(Method::Invite);
+    assert!(retry2.header("Authorization").is_some());
+    assert!(retry2.header("Proxy-Authorization").is_none());
+    let challenge = retry2
+        .response(StatusCode::new(401).unwrap(), Some("px"))
+        .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"ghi\"");
+    h.receive(&challenge.to_bytes());
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::Failed, Some(401)));
+    h.assert_settles();
+}
+
+#[test]
+fn hold_is_a_reinvite_and_its_200_is_acked() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, "peer");
+    let hold_sdp = b"v=0\r\na=sendonly\r\n".to_vec();
+    h.ua.reinvite(h.now, call, hold_sdp.clone()).unwrap();
+    h.pump();
+    assert!(h.ua.reinvite(h.now, call, hold_sdp.clone()).is_err(), "one at a time");
+    let reinvite = h.last(Method::Invite);
+    assert_eq!(reinvite.core.cseq_seq, 2);
+    assert_eq!(reinvite.core.to.tag(), Some("peer"));
+    assert_eq!(reinvite.body, hold_sdp);
+    h.reply(&reinvite, 200, "peer");
+    let ack = h.last(Method::Ack);
+    assert_eq!(ack.core.cseq_seq, 2);
+    assert!(matches!(h.events.last(), Some(Event::ReinviteDone { result: Ok(_), .. })));
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed));
+}
+
+#[test]
+fn inbound_call_is_offered_answered_and_acked() {
+    let mut h = Harness::new();
+    let invite = format!(
+        "INVITE sip:2000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKin1\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: inbound-1\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{TRUNK}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+        SDP.len()
+    );
+    let mut data = invite.into_bytes();
+    data.extend_from_slice(SDP);
+    h.receive(&data);
+    assert_eq!(h.last_response().status.code(), 100);
+    let Some(Event::Offered { call, from, to, sdp, .. }) = h.events.first().cloned() else {
+        panic!("{:?}", h.events)
+    };
+    assert_eq!((from.as_str(), to.as_str(), sdp.as_slice()), ("5559876", "2000", SDP));
+    h.ua.answer(h.now, call, SDP.to_vec()).unwrap();
+    h.pump();
+    let ok = h.last_response();
+    assert_eq!(ok.status.code(), 200);
+    assert!(ok.core.to.tag().is_some());
+    // No ACK yet: the 200 is retransmitted at T1, 2·T1… (§13.3.1.4).
+    h.advance(secs(1.6));
+    assert_eq!(h.responses().iter().filter(|r| r.status.code() == 200).count(), 3);
+    let ack = format!(
+        "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKack1\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: inbound-1\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to
+    );
+    h.receive(ack.as_bytes());
+    h.advance(secs(10.0));
+    assert_eq!(h.responses().iter().filter(|r| r.status.code() == 200).count(), 3, "ACK stops it");
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed));
+    h.ua.hangup(h.now, call).unwrap();
+    h.pump();
+    let bye = h.last(Method::Bye);
+    assert_eq!(bye.uri, format!("sip:caller@{TRUNK}"));
+    assert_eq!(bye.core.from.tag(), ok.core.to.tag());
+    h.reply(&bye, 200, "caller");
+    h.assert_settles();
+}
+
+#[test]
+fn inbound_invite_cancelled_by_caller() {
+    let mut h = Harness::new();
+    let invite = format!(
+        "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKin2\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: inbound-2\r\nCSeq: 7 INVITE\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{}",
+        SDP.len(),
+        String::from_utf8_lossy(SDP)
+    );
+    h.receive(invite.as_bytes());
+    let cancel = invite
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace("CSeq: 7 INVITE", "CSeq: 7 CANCEL")
+        .replace("Content-Type: application/sdp\r\n", "");
+    let cancel =
+        format!("{}Content-Length: 0\r\n\r\n", &cancel[..cancel.find("Content-Length").unwrap()]);
+    h.receive(cancel.as_bytes());
+    let codes: Vec<(u16, Method)> =
+        h.responses().iter().map(|r| (r.status.code(), r.core.cseq_method)).collect();
+    assert!(codes.contains(&(200, Method::Cancel)));
+    assert!(codes.contains(&(487, Method::Invite)));
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].by), (Outcome::Cancelled, Side::Remote));
+    // The caller ACKs the 487.
+    let ack = cancel.replace("CANCEL sip", "ACK sip").replace("CSeq: 7 CANCEL", "CSeq: 7 ACK");
+    let ack =
+        ack.replace("To: <sip:2000@127.0.0.1>", &format!("To: {}", h.last_response().core.to));
+    h.receive(ack.as_bytes());
+    h.assert_settles();
+}
+
+#[test]
+fn invite_from_unknown_address_is_forbidden() {
+    let mut h = Harness::new();
+    let invite = format!(
+        "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKx\r\n\
+         From: <sip:1@x>;tag=a\r\nTo: <sip:2@y>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+        SDP.len(),
+        String::from_utf8_lossy(SDP)
+    );
+    h.receive_from("10.9.9.9:5060".parse().unwrap(), invite.as_bytes());
+    assert_eq!(h.last_response().status.code(), 403);
+    assert!(h.events.is_empty());
+    h.assert_settles();
+}
+
+#[test]
+fn unknown_dialog_gets_481_and_options_get_200() {
+    let mut h = Harness::new();
+    let bye = format!(
+        "BYE sip:gateway@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKnone\r\n\
+         From: <sip:a@b>;tag=x\r\nTo: <sip:c@d>;tag=y\r\nCall-ID: nothing\r\nCSeq: 5 BYE\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    h.receive(bye.as_bytes());
+    assert_eq!(h.last_response().status.code(), 481);
+    let options =
+        bye.replace("BYE", "OPTIONS").replace(";tag=y", "").replace("z9hG4bKnone", "z9hG4bKopt");
+    h.receive(options.as_bytes());
+    let ok = h.last_response();
+    assert_eq!(ok.status.code(), 200);
+    assert_eq!(ok.header("Allow"), Some(message::ALLOW));
+    let register = options.replace("OPTIONS", "REGISTER").replace("z9hG4bKopt", "z9hG4bKreg");
+    h.receive(register.as_bytes());
+    assert_eq!(h.last_response().status.code(), 405);
+    assert!(h.events.is_empty());
+    h.assert_settles();
+}
+
+#[test]
+fn rfc4475_application_layer_cases() {
+    let load = |name: &str| {
+        std::fs::read(format!("{}/tests/data/rfc4475/{name}.dat", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    };
+    for (name, want) in [
+        ("bext01", Some(420)),
+        ("zeromf", Some(483)),
+        ("invut", Some(403)), // from an address that is no trunk: refused before the body
+        ("regaut01", Some(405)),
+        ("cparam01", Some(405)),
+        ("unksm2", Some(405)),
+        ("escnull", Some(405)),
+        ("insuf", Some(400)),
+        ("unkscm", Some(416)),
+        ("novelsc", Some(416)),
+        ("intmeth", Some(501)),
+        ("badbranch", Some(200)),
+        ("bcast", None),
+        ("bigcode", None),
+    ] {
+        let mut h = Harness::new();
+        h.strict = false;
+        h.receive_from("192.0.2.1:5060".parse().unwrap(), &load(name));
+        let got = h.raw.last().map(|data| {
+            let text = String::from_utf8_lossy(data);
+            assert!(text.starts_with("SIP/2.0 "), "{name}: sent a request");
+            text[8..11].parse::<u16>().unwrap()
+        });
+        assert_eq!(got, want, "{name}");
+        assert!(h.events.is_empty(), "{name}");
+    }
+    // invut from a trunk: the body type is refused.
+    let mut h = Harness::new();
+    h.receive(&load("invut"));
+    let r = h.last_response();
+    assert_eq!(r.status.code(), 415);
+    assert_eq!(r.header("Accept"), Some("application/sdp"));
+}
+
+#[test]
+fn keepalive_options_report_trunk_status() {
+    let mut h = Harness::with_trunk(|t| t.keepalive_secs = 20);
+    h.advance(Duration::ZERO);
+    let ping = h.last(Method::Options);
+    assert_eq!(ping.uri, "sip:127.0.0.1:5080");
+    h.reply(&ping, 200, "t");
+    assert_eq!(
+        h.events,
+        [Event::TrunkStatus { trunk: TrunkId("carrier".into()), reachable: true }]
+    );
+    h.advance(secs(20.0));
+    assert_eq!(h.requests(Method::Options).len(), 2, "next keep-alive after 20 s");
+    h.advance(secs(32.0));
+    assert_eq!(
+        h.events.last(),
+        Some(&Event::TrunkStatus { trunk: TrunkId("carrier".into()), reachable: false }),
+        "timer F: unreachable"
+    );
+}
+
+#[test]
+fn trunk_limits_refuse_originate() {
+    let mut h = Harness::with_trunk(|t| {
+        t.max_channels = 2;
+        t.max_calls_per_second = 1;
+    });
+    h.originate();
+    let req = || Originate {
+        trunk: TrunkId("carrier".into()),
+        to: PhoneNumber::new("1").unwrap(),
+        caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+        asserted_identity: None,
+        sdp: SDP.to_vec(),
+        ring_timeout: Duration::from_secs(30),
+    };
+    assert!(matches!(h.ua.originate(h.now, req()), Err(UaError::RateLimited(_))));
+    h.advance(secs(1.0));
+    h.ua.originate(h.now, req()).unwrap();
+    h.advance(secs(1.0));
+    assert!(matches!(h.ua.originate(h.now, req()), Err(UaError::TrunkFull(_))));
+    let unknown = Originate { trunk: TrunkId("nope".into()), ..req() };
+    assert!(matches!(h.ua.originate(h.now, unknown), Err(UaError::UnknownTrunk(_))));
+    assert!(matches!(h.ua.hangup(h.now, CallId(999)), Err(UaError::UnknownCall(_))));
+}
+
+#[test]
+fn garbage_datagrams_change_nothing() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let before = h.sent.len();
+    for junk in [&b""[..], b"\x00\x01\x02", b"hello", &[0xffu8; 2000], b"SIP/2.0 200 OK\r\n\r\n"] {
+        h.receive(junk);
+    }
+    assert_eq!(h.sent.len(), before);
+    assert_eq!(h.ua.call_state(call), Some(CallState::Calling));
+}
+
+#[test]
+fn refer_transfers_and_reports_the_answer() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, "peer");
+    h.ua.refer(h.now, call, &PhoneNumber::new("+15550001111").unwrap()).unwrap();
+    h.pump();
+    let refer = h.last(Method::Refer);
+    assert_eq!(refer.header("Refer-To"), Some("<sip:+15550001111@127.0.0.1>"));
+    assert_eq!(refer.core.to.tag(), Some("peer"));
+    h.reply(&refer, 202, "peer");
+    assert_eq!(h.events.last(), Some(&Event::ReferDone { call, code: 202 }));
+}
+
+#[test]
+fn remote_reinvite_is_answered_with_our_sdp_and_old_cseq_refused() {
+    let mut h = Harness::new();
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, "peer");
+    let hold = b"v=0\r\na=sendonly\r\n";
+    let reinvite = |cseq: u32, branch: &str| {
+        let mut text = format!(
+            "INVITE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+             From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+            ok.core.to,
+            invite.core.from,
+            invite.core.call_id,
+            hold.len()
+        )
+        .into_bytes();
+        text.extend_from_slice(hold);
+        text
+    };
+    h.receive(&reinvite(10, "z9hG4bKre1"));
+    let answer = h.last_response();
+    assert_eq!(answer.status.code(), 200);
+    assert_eq!(answer.body, SDP, "our media did not change");
+    assert_eq!(h.events.last(), Some(&Event::RemoteUpdate { call, sdp: hold.to_vec() }));
+    let ack = format!(
+        "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKre1a\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 10 ACK\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    );
+    h.receive(ack.as_bytes());
+    h.receive(&reinvite(9, "z9hG4bKre2"));
+    assert_eq!(h.last_response().status.code(), 500, "§12.2.2: CSeq went back");
+    h.advance(secs(40.0));
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed), "no BYE: the ACK arrived");
+}
+
+#[test]
+fn asserted_identity_follows_the_trunk_mode_or_the_request() {
+    let mut h = Harness::with_trunk(|t| t.caller_id_mode = crate::trunk::CallerIdMode::FromAndPai);
+    h.originate();
+    let invite = h.last(Method::Invite);
+    assert_eq!(invite.header("P-Asserted-Identity"), Some("<sip:1000@127.0.0.1>"));
+    let mut h = Harness::new();
+    h.originate();
+    assert_eq!(h.last(Method::Invite).header("P-Asserted-Identity"), None);
+    h.ua.originate(
+        h.now,
+        Originate {
+            trunk: TrunkId("carrier".into()),
+            to: PhoneNumber::new("1").unwrap(),
+            caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+            asserted_identity: Some(PhoneNumber::new("+4930123").unwrap()),
+            sdp: SDP.to_vec(),
+            ring_timeout: Duration::from_secs(30),
+        },
+    )
+    .unwrap();
+    h.pump();
+    assert_eq!(
+        h.last(Method::Invite).header("P-Asserted-Identity"),
+        Some("<sip:+4930123@127.0.0.1>")
+    );
+}

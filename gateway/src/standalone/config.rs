@@ -1,0 +1,202 @@
+//! Configuration of the standalone `gateway` binary: defaults that work on a laptop, an
+//! optional TOML file, then `DIALER_GATEWAY_*` environment variables (which win).
+//!
+//! The file is `$DIALER_GATEWAY_CONFIG` if set, else `./gateway.toml` if it exists. Its
+//! keys are the environment names without the prefix, in lowercase, plus `[[trunks]]`
+//! tables (trunks exist only in the file: they are lists).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::trunk::Trunk;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("the config file {path} is not valid: {message}")]
+    File {
+        /// File.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Env {
+        /// Variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The binary's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// HTTP: `/metrics`, `/healthz`, `/control` (WebSocket).
+    pub http: SocketAddr,
+    /// SIP over UDP and TCP.
+    pub sip: SocketAddr,
+    /// The WebRTC socket shared by all agent legs.
+    pub webrtc: SocketAddr,
+    /// Address announced in SIP, SDP and ICE when listening on a wildcard.
+    pub advertise: IpAddr,
+    /// Shared secret for the control API; random (and printed) when unset.
+    pub token: Option<String>,
+    /// Hold music (8 kHz mono 16-bit WAV).
+    pub hold_music: Option<PathBuf>,
+    /// Trunks.
+    pub trunks: Vec<Trunk>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([127, 0, 0, 1], 8088)),
+            sip: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            webrtc: SocketAddr::from(([0, 0, 0, 0], 40000)),
+            advertise: IpAddr::from([127, 0, 0, 1]),
+            token: None,
+            hold_music: None,
+            trunks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    http: Option<SocketAddr>,
+    sip: Option<SocketAddr>,
+    webrtc: Option<SocketAddr>,
+    advertise: Option<IpAddr>,
+    token: Option<String>,
+    hold_music: Option<PathBuf>,
+    #[serde(default)]
+    trunks: Vec<Trunk>,
+}
+
+impl Settings {
+    /// Loads from the process environment and the config file.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_sources(|name| std::env::var(name).ok(), Path::new("gateway.toml"))
+    }
+
+    /// Loads with `env` as the environment and `default_file` used when it exists and
+    /// `DIALER_GATEWAY_CONFIG` is unset.
+    pub fn from_sources(
+        env: impl Fn(&str) -> Option<String>,
+        default_file: &Path,
+    ) -> Result<Self, ConfigError> {
+        let mut s = Self::default();
+        let path = env("DIALER_GATEWAY_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| default_file.is_file().then(|| default_file.to_owned()));
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let file: File = toml::from_str(&text)
+                .map_err(|e| ConfigError::File { path: path.clone(), message: e.to_string() })?;
+            s.http = file.http.unwrap_or(s.http);
+            s.sip = file.sip.unwrap_or(s.sip);
+            s.webrtc = file.webrtc.unwrap_or(s.webrtc);
+            s.advertise = file.advertise.unwrap_or(s.advertise);
+            s.token = file.token.or(s.token);
+            s.hold_music = file.hold_music.or(s.hold_music);
+            s.trunks = file.trunks;
+        }
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name: name.into(),
+                value,
+                reason: e.to_string(),
+            })
+        }
+        if let Some(v) = env("DIALER_GATEWAY_HTTP") {
+            s.http = parse("DIALER_GATEWAY_HTTP", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_SIP") {
+            s.sip = parse("DIALER_GATEWAY_SIP", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_WEBRTC") {
+            s.webrtc = parse("DIALER_GATEWAY_WEBRTC", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_ADVERTISE") {
+            s.advertise = parse("DIALER_GATEWAY_ADVERTISE", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_TOKEN") {
+            if v.len() < 16 {
+                return Err(ConfigError::Env {
+                    name: "DIALER_GATEWAY_TOKEN".into(),
+                    value: "…".into(),
+                    reason: "use at least 16 characters".into(),
+                });
+            }
+            s.token = Some(v);
+        }
+        if let Some(v) = env("DIALER_GATEWAY_HOLD_MUSIC") {
+            s.hold_music = Some(PathBuf::from(v));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_wins_over_file_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\n\n[[trunks]]\nid = \"carrier\"\nhost = \"sip.example.net\"\ntransport = \"tcp\"\nmax_channels = 30\n",
+        )
+        .unwrap();
+        let file_str = file.to_str().unwrap().to_owned();
+        let env = |name: &str| match name {
+            "DIALER_GATEWAY_CONFIG" => Some(file_str.clone()),
+            "DIALER_GATEWAY_HTTP" => Some("127.0.0.1:9100".into()),
+            _ => None,
+        };
+        let s = Settings::from_sources(env, Path::new("/nonexistent")).unwrap();
+        assert_eq!(s.http, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(s.sip, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(s.trunks.len(), 1);
+        assert_eq!(s.trunks[0].port, 5060);
+        assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);
+        assert_eq!(s.trunks[0].max_channels, 30);
+
+        let bad = |name: &str| (name == "DIALER_GATEWAY_SIP").then(|| "not-an-address".to_owned());
+        let err = Settings::from_sources(bad, Path::new("/nonexistent")).unwrap_err();
+        assert!(err.to_string().starts_with("DIALER_GATEWAY_SIP=\"not-an-address\""), "{err}");
+        let short = |name: &str| (name == "DIALER_GATEWAY_TOKEN").then(|| "short".to_owned());
+        assert!(Settings::from_sources(short, Path::new("/nonexistent")).is_err());
+        std::fs::write(&file, "nonsense = 1\n").unwrap();
+        let err = Settings::from_sources(env, Path::new("/nonexistent")).unwrap_err();
+        assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    }
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let s = Settings::from_sources(|_| None, Path::new("/nonexistent")).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+}

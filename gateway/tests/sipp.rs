@@ -1,0 +1,163 @@
+//! The gateway against sipp (Debian's sip-tester): real SIP and RTP over loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use gateway::control::{CallerId, Event, Originate, Outcome, PhoneNumber, Side, TrunkId};
+use support::{Sipp, gateway_with_trunk, scenario, tone_wav, wait_for};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn originate(to: &str, ring_secs: u32) -> Originate {
+    Originate {
+        trunk: TrunkId("sipp".into()),
+        to: PhoneNumber::new(to).unwrap(),
+        caller_id: CallerId::new(PhoneNumber::new("+15550001000").unwrap(), Some("Acme Sales"))
+            .unwrap(),
+        asserted_identity: None,
+        ring_timeout_secs: ring_secs,
+    }
+}
+
+/// Mean absolute amplitude of one channel of a stereo recording, over its middle part.
+fn loudness(path: &std::path::Path, channel: usize) -> f64 {
+    let reader = hound::WavReader::open(path).expect("recording exists");
+    assert_eq!(reader.spec().channels, 2);
+    let samples: Vec<i16> = reader.into_samples::<i16>().map(|s| s.unwrap()).collect();
+    let channel: Vec<i16> = samples.chunks(2).map(|f| f[channel]).collect();
+    let middle = &channel[channel.len() / 4..channel.len() * 3 / 4];
+    middle.iter().map(|s| f64::from(*s).abs()).sum::<f64>() / middle.len().max(1) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_down() {
+    let mut sipp = Sipp::echo_uas();
+    let (gw, running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.subscribe();
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    tone_wav(&tone, 1.5);
+    let recording = dir.path().join("call.wav");
+
+    let call = gw.originate(originate("5551234", 20)).await.expect("originate");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    gw.record(call, recording.clone()).await.expect("record");
+    gw.play(call, tone).await.expect("play");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::PlaybackFinished { call: c } if *c == call).then_some(())
+    })
+    .await;
+    // Let the last echoed packets come back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.stop_recording(call).await.expect("stop recording");
+    gw.hangup(call).await.expect("hangup");
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.by), (Outcome::Answered, Side::Gateway));
+    // sipp ends its one call only when our BYE arrived and was answered; exit 0 = success.
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp saw a complete call ending with our BYE");
+
+    // Left channel: what came back from sipp — our tone, echoed. Right: what we sent.
+    let sent = loudness(&recording, 1);
+    let echoed = loudness(&recording, 0);
+    assert!(sent > 3000.0, "the tone was sent (mean amplitude {sent})");
+    assert!(echoed > 3000.0, "the tone came back through the bridge (mean amplitude {echoed})");
+    let m = running.metrics.snapshot();
+    assert_eq!((m.calls_answered, m.calls_calling), (0, 0), "no call left: {m:?}");
+}
+
+async fn refused_call(code: u16) -> gateway::control::CallEnd {
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(scenario("reject.xml")).unwrap();
+    let sf = dir.path().join(format!("reject{code}.xml"));
+    std::fs::write(&sf, template.replace("[code]", &code.to_string())).unwrap();
+    let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.subscribe();
+    let call = gw.originate(originate("5550000", 20)).await.expect("originate");
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp got its ACK for {code}");
+    end
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_congestion_and_invalid_number_outcomes() {
+    for (code, outcome) in
+        [(486, Outcome::Busy), (503, Outcome::Congestion), (404, Outcome::InvalidNumber)]
+    {
+        let end = refused_call(code).await;
+        assert_eq!((end.outcome, end.code, end.by), (outcome, Some(code), Side::Remote), "{code}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_never_answers_gives_no_answer() {
+    let sf = scenario("ring_forever.xml");
+    let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.subscribe();
+    let call = gw.originate(originate("5550001", 2)).await.expect("originate");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallRinging { call: c } if *c == call).then_some(())
+    })
+    .await;
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.code), (Outcome::NoAnswer, Some(487)));
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp saw CANCEL, sent 487 and got its ACK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_call_from_sipp_reaches_the_control_api() {
+    // The gateway first, so that sipp has somewhere to call; the trunk is sipp's address.
+    let (gw, running) =
+        gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
+    let sipp_port = support::free_udp_port();
+    let trunk = gateway::control::Trunk::new(
+        "sipp",
+        "127.0.0.1",
+        sipp_port,
+        gateway::sip::message::Transport::Udp,
+    );
+    gw.add_trunk(trunk).await.unwrap();
+    let mut events = gw.subscribe();
+    let target = running.sip_udp.to_string();
+    let media = support::free_udp_port().to_string();
+    let mut sipp = Sipp::start_uac(&target, sipp_port, &media);
+    let (call, from, to) = wait_for(&mut events, WAIT, |e| match e {
+        Event::InboundCall { call, trunk, from, to } if trunk.0 == "sipp" => {
+            Some((*call, from.clone(), to.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, "2000");
+    assert!(!from.is_empty());
+    gw.accept(call).await.expect("accept");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    // sipp's uac hangs up after its pause.
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.by), (Outcome::Answered, Side::Remote));
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's call completed");
+}

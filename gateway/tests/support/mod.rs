@@ -1,0 +1,176 @@
+//! Real peers for the gateway's integration tests: sipp processes (killed by process id on
+//! drop), free loopback ports, a tone WAV, and bounded waits for gateway events.
+
+#![allow(dead_code, reason = "each test binary uses part of this module")]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gateway::control::{Event, Gateway};
+use tokio::sync::broadcast;
+
+/// A sipp process, killed when dropped.
+pub struct Sipp {
+    child: Child,
+    log: tempfile::NamedTempFile,
+    /// The SIP port it listens on.
+    pub port: u16,
+}
+
+/// A free UDP port on 127.0.0.1 (bound and released: the OS does not hand it out again at
+/// once).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn sipp_binary() -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("sipp"))
+        .find(|p| p.is_file());
+    found.unwrap_or_else(|| {
+        panic!("sipp is not installed: install Debian's sip-tester (apt-get install -y sip-tester)")
+    })
+}
+
+/// A scenario file shipped with the tests.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+}
+
+impl Sipp {
+    /// Starts sipp with `args` on a free port of 127.0.0.1, for one call, stopping by itself
+    /// after 60 s in any case. Returns once its port is bound.
+    pub fn start(args: &[&str]) -> Self {
+        let mut sipp = Self::spawn(free_udp_port(), &free_udp_port().to_string(), args);
+        sipp.wait_bound();
+        sipp
+    }
+
+    /// `sipp -sn uac` calling `target` (number 2000) from `port`; hangs up after 500 ms.
+    pub fn start_uac(target: &str, port: u16, media: &str) -> Self {
+        Self::spawn(port, media, &["-sn", "uac", target, "-s", "2000", "-d", "500"])
+    }
+
+    fn spawn(port: u16, media: &str, args: &[&str]) -> Self {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let child = Command::new(sipp_binary())
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", media])
+            .args(["-m", "1", "-timeout", "60s", "-nostdin"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("log file"))
+            .spawn()
+            .expect("sipp starts");
+        Self { child, log, port }
+    }
+
+    /// `sipp -sn uas -rtp_echo`: answers and echoes RTP.
+    pub fn echo_uas() -> Self {
+        Self::start(&["-sn", "uas", "-rtp_echo"])
+    }
+
+    fn wait_bound(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("sipp exited with {status} before binding: {}", self.stderr());
+            }
+            // sipp holds the port once our bind fails.
+            if UdpSocket::bind(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("sipp did not bind port {} within 10 s", self.port);
+    }
+
+    /// What sipp wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// The SIP address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Waits (bounded) for sipp to exit; its exit code (0: every call succeeded).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `secs` of a 440 Hz tone at half scale: 8 kHz mono 16-bit, as the gateway plays.
+pub fn tone_wav(path: &Path, secs: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("tone file");
+    for i in 0..(8000.0 * secs) as u32 {
+        let s = (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 8000.0).sin() * 16000.0;
+        w.write_sample(s as i16).expect("sample");
+    }
+    w.finalize().expect("tone written");
+}
+
+/// Waits up to `within` for the first event `pick` accepts.
+pub async fn wait_for<T>(
+    events: &mut broadcast::Receiver<Event>,
+    within: Duration,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(event)) => {
+                if let Some(t) = pick(&event) {
+                    return t;
+                }
+                seen.push(event);
+            }
+            Ok(Err(e)) => panic!("event stream failed: {e}"),
+            Err(_) => panic!("no matching event within {within:?}; saw {seen:?}"),
+        }
+    }
+}
+
+/// A gateway on loopback with one trunk pointing at `peer`.
+pub async fn gateway_with_trunk(peer: SocketAddr) -> (Gateway, gateway::runtime::Running) {
+    let (gw, running) = gateway::runtime::start(gateway::runtime::Config::loopback())
+        .await
+        .expect("gateway starts");
+    let trunk = gateway::control::Trunk::new(
+        "sipp",
+        &peer.ip().to_string(),
+        peer.port(),
+        gateway::sip::message::Transport::Udp,
+    );
+    gw.add_trunk(trunk).await.expect("trunk added");
+    (gw, running)
+}
