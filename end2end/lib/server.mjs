@@ -20,6 +20,8 @@ export async function startServer(env = {}) {
       ...process.env,
       DATABASE_URL: `sqlite://${dir}/dialer.db`,
       DIALER_LISTEN: '127.0.0.1:0',
+      DIALER_SIP_LISTEN: '127.0.0.1:0',
+      DIALER_WEBRTC_LISTEN: '127.0.0.1:0',
       DIALER_ADMIN_PASSWORD: ADMIN_PASSWORD,
       DIALER_SITE_ROOT: process.env.DIALER_SITE_ROOT ?? join(ROOT, 'target', 'site'),
       RUST_LOG: process.env.RUST_LOG ?? 'warn',

@@ -20,18 +20,30 @@ use super::text::{LeadStatus, Name};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PhoneRequest {
     /// Start a shift in a campaign (paused until Ready).
-    Login { campaign: CampaignId },
+    Login {
+        campaign: CampaignId,
+    },
     /// After a reconnect: send me my state again.
     Resume,
     /// The browser's SDP offer for its audio leg.
-    Offer { sdp: String },
+    Offer {
+        sdp: String,
+    },
     Ready,
-    Pause { reason: String },
+    Pause {
+        reason: String,
+    },
     Hangup,
-    Mute { on: bool },
-    Hold { on: bool },
+    Mute {
+        on: bool,
+    },
+    Hold {
+        on: bool,
+    },
     /// Keypad digits to send to the customer.
-    Dtmf { digits: String },
+    Dtmf {
+        digits: String,
+    },
     /// The disposition of a call, then ready (or paused with `pause`).
     Submit {
         call: u64,
@@ -91,23 +103,47 @@ pub enum AudioState {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PhoneEvent {
     /// Logged in (or resumed): the campaign and the agent's state.
-    Welcome { campaign: PhoneCampaign, status: AgentStatus },
+    Welcome {
+        campaign: PhoneCampaign,
+        status: AgentStatus,
+    },
     /// The SDP answer for the audio leg.
-    Answer { sdp: String },
-    Audio { state: AudioState },
-    State { status: AgentStatus },
+    Answer {
+        sdp: String,
+    },
+    Audio {
+        state: AudioState,
+    },
+    State {
+        status: AgentStatus,
+    },
     /// Preview campaigns: this lead, to call or skip.
-    Preview { lead: Lead },
+    Preview {
+        lead: Lead,
+    },
     /// Preview campaigns: nothing to call right now.
     NoLeads,
-    Ringing { call: u64 },
+    Ringing {
+        call: u64,
+    },
     /// Talking: the lead and the campaign script with its fields filled in.
-    Connected { call: u64, call_ref: String, lead: Lead, script: String },
+    Connected {
+        call: u64,
+        call_ref: String,
+        lead: Lead,
+        script: String,
+    },
     /// The call ended; after an answered call a disposition is due.
-    Ended { call: u64, outcome: CallOutcome, by: HangupBy },
+    Ended {
+        call: u64,
+        outcome: CallOutcome,
+        by: HangupBy,
+    },
     WrapUpTimeout,
     /// The request could not be done; nothing changed.
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,
@@ -122,7 +158,8 @@ mod tests {
         let r: PhoneRequest = serde_json::from_str(r#"{"type":"login","campaign":3}"#).unwrap();
         assert_eq!(r, PhoneRequest::Login { campaign: CampaignId(3) });
         let r: PhoneRequest =
-            serde_json::from_str(r#"{"type":"submit","call":7,"disposition":"SALE MADE"}"#).unwrap();
+            serde_json::from_str(r#"{"type":"submit","call":7,"disposition":"SALE MADE"}"#)
+                .unwrap();
         assert!(matches!(r, PhoneRequest::Submit { call: 7, pause: None, .. }));
         assert!(serde_json::from_str::<PhoneRequest>(r#"{"type":"explode"}"#).is_err());
         let e = serde_json::to_string(&PhoneEvent::Error { message: "No".into() }).unwrap();

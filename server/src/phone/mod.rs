@@ -112,10 +112,16 @@ impl PhoneHub {
             AgentEvent::NoLeads => PhoneEvent::NoLeads,
             AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
             AgentEvent::Connected { call, call_ref, lead } => {
-                let script = self.lines().get(&agent).map(|l| fill_script(&l.script, &lead)).unwrap_or_default();
+                let script = self
+                    .lines()
+                    .get(&agent)
+                    .map(|l| fill_script(&l.script, &lead))
+                    .unwrap_or_default();
                 PhoneEvent::Connected { call: call.0, call_ref, lead, script }
             }
-            AgentEvent::Ended { call, outcome, by } => PhoneEvent::Ended { call: call.0, outcome, by },
+            AgentEvent::Ended { call, outcome, by } => {
+                PhoneEvent::Ended { call: call.0, outcome, by }
+            }
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
         };
         self.send(agent, event);
@@ -137,7 +143,8 @@ impl PhoneHub {
     pub async fn serve(self, agent: UserId, socket: WebSocket) {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let previous = self.lines().insert(agent, Line { conn, tx, connected: true, script: String::new() });
+        let previous =
+            self.lines().insert(agent, Line { conn, tx, connected: true, script: String::new() });
         if let Some(old) = previous {
             // Another tab had the phone: it hands over (keeping the campaign's script).
             let _ = old.tx.send(PhoneEvent::TakenOver);
@@ -234,7 +241,15 @@ impl PhoneHub {
                 }
                 return self.in_call(agent, InCall::Dtmf(digits)).await;
             }
-            PhoneRequest::Submit { call, disposition, notes, callback_at, callback_mine, invalid_details, pause } => {
+            PhoneRequest::Submit {
+                call,
+                disposition,
+                notes,
+                callback_at,
+                callback_mine,
+                invalid_details,
+                pause,
+            } => {
                 let disposition = match LeadStatus::parse(&disposition) {
                     Ok(d) => d,
                     Err(m) => return Some(error(&m)),
@@ -331,11 +346,14 @@ impl PhoneHub {
             let script = fill_script(&script, &lead);
             self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
             if view.status == AgentStatus::WrapUp {
-                self.send(agent, PhoneEvent::Ended {
-                    call: call.0,
-                    outcome: app::model::CallOutcome::Answered,
-                    by: app::model::HangupBy::Customer,
-                });
+                self.send(
+                    agent,
+                    PhoneEvent::Ended {
+                        call: call.0,
+                        outcome: app::model::CallOutcome::Answered,
+                        by: app::model::HangupBy::Customer,
+                    },
+                );
             }
         }
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
@@ -358,12 +376,16 @@ async fn send_json<S>(sink: &mut S, event: &PhoneEvent) -> Result<(), axum::Erro
 where
     S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
-    let text = serde_json::to_string(event).unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
+    let text = serde_json::to_string(event)
+        .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
     sink.send(Message::Text(text.into())).await
 }
 
 /// The campaign as the phone needs it, and its script.
-async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<(PhoneCampaign, String)>, db::DbError> {
+async fn load_campaign(
+    db: &Db,
+    id: CampaignId,
+) -> Result<Option<(PhoneCampaign, String)>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
     let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();

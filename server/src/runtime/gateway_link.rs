@@ -111,7 +111,8 @@ impl GatewayLink {
                     match maps.by_gateway.get(&call).copied() {
                         Some(ours) => Some(ours),
                         None => {
-                            if maps.pending.len() < MAX_PENDING || maps.pending.contains_key(&call) {
+                            if maps.pending.len() < MAX_PENDING || maps.pending.contains_key(&call)
+                            {
                                 maps.pending.entry(call).or_default().push(e.clone());
                             }
                             None
@@ -122,7 +123,9 @@ impl GatewayLink {
                     self.forward(ours, call, e).await;
                 }
             }
-            Event::DtmfReceived { .. } | Event::TransferResult { .. } | Event::TrunkStatus { .. } => {}
+            Event::DtmfReceived { .. }
+            | Event::TransferResult { .. }
+            | Event::TrunkStatus { .. } => {}
         }
     }
 
@@ -227,15 +230,18 @@ fn unavailable(e: ControlError) -> CarrierError {
 #[async_trait::async_trait]
 impl Carrier for GatewayLink {
     async fn originate(&self, o: &Originate) -> Result<(), CarrierError> {
-        let trunk = o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
-        let to = gw::PhoneNumber::new(o.phone.as_str()).map_err(|e| CarrierError::Originate(e.to_string()))?;
+        let trunk =
+            o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
+        let to = gw::PhoneNumber::new(o.phone.as_str())
+            .map_err(|e| CarrierError::Originate(e.to_string()))?;
         let from = o
             .caller_id
             .as_ref()
             .map(|c| c.as_str().to_string())
             .unwrap_or_else(|| "anonymous".into());
         let number = gw::PhoneNumber::new(&from).unwrap_or_else(|_| to.clone());
-        let caller_id = gw::CallerId::new(number, None).map_err(|e| CarrierError::Originate(e.to_string()))?;
+        let caller_id =
+            gw::CallerId::new(number, None).map_err(|e| CarrierError::Originate(e.to_string()))?;
         let request = gw::Originate {
             trunk: trunk_id(trunk),
             to,
@@ -243,7 +249,11 @@ impl Carrier for GatewayLink {
             asserted_identity: None,
             ring_timeout_secs: o.ring_seconds,
         };
-        let theirs = self.gateway.originate(request).await.map_err(|e| CarrierError::Originate(e.to_string()))?;
+        let theirs = self
+            .gateway
+            .originate(request)
+            .await
+            .map_err(|e| CarrierError::Originate(e.to_string()))?;
         let held = {
             let mut maps = self.maps();
             maps.calls.insert(o.call, theirs);
@@ -305,19 +315,24 @@ impl Media for GatewayLink {
 
     async fn mute(&self, call: CallId, on: bool) -> Result<(), MediaError> {
         let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        let r = if on { self.gateway.mute(theirs).await } else { self.gateway.unmute(theirs).await };
+        let r =
+            if on { self.gateway.mute(theirs).await } else { self.gateway.unmute(theirs).await };
         r.map_err(|e| MediaError::Unavailable(e.to_string()))
     }
 
     async fn hold(&self, call: CallId, on: bool) -> Result<(), MediaError> {
         let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        let r = if on { self.gateway.hold(theirs).await } else { self.gateway.unhold(theirs).await };
+        let r =
+            if on { self.gateway.hold(theirs).await } else { self.gateway.unhold(theirs).await };
         r.map_err(|e| MediaError::Unavailable(e.to_string()))
     }
 
     async fn dtmf(&self, call: CallId, digits: &str) -> Result<(), MediaError> {
         let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        self.gateway.send_dtmf(theirs, digits).await.map_err(|e| MediaError::Unavailable(e.to_string()))
+        self.gateway
+            .send_dtmf(theirs, digits)
+            .await
+            .map_err(|e| MediaError::Unavailable(e.to_string()))
     }
 }
 
@@ -346,11 +361,19 @@ async fn load_trunks(db: &Db) -> Result<Vec<gw::Trunk>, DbError> {
         .into_iter()
         .map(|r| {
             let transport = if r.transport == "tcp" { Transport::Tcp } else { Transport::Udp };
-            let mut t = gw::Trunk::new(&trunk_id(TrunkId(r.id)).0, &r.host, u16::try_from(r.port).unwrap_or(5060), transport);
+            let mut t = gw::Trunk::new(
+                &trunk_id(TrunkId(r.id)).0,
+                &r.host,
+                u16::try_from(r.port).unwrap_or(5060),
+                transport,
+            );
             t.username = r.username.filter(|u| !u.is_empty());
             t.password = r.password.filter(|p| !p.is_empty());
-            t.caller_id_mode =
-                if r.caller_id_mode == "pai" { gw::CallerIdMode::FromAndPai } else { gw::CallerIdMode::From };
+            t.caller_id_mode = if r.caller_id_mode == "pai" {
+                gw::CallerIdMode::FromAndPai
+            } else {
+                gw::CallerIdMode::From
+            };
             let codecs: Vec<Codec> = r
                 .codecs
                 .split(',')

@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent,
-    RtcPeerConnection, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
-    WebSocket,
+    RtcPeerConnection, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent, WebSocket,
 };
 
 use super::state::{AudioView, LinkState, PhoneState};
@@ -74,14 +74,22 @@ impl Link {
             me.state.link.set(LinkState::Open);
             let first = !*me.opened_once.borrow();
             *me.opened_once.borrow_mut() = true;
-            me.send(&if first { PhoneRequest::Login { campaign: me.campaign } } else { PhoneRequest::Resume });
+            me.send(&if first {
+                PhoneRequest::Login { campaign: me.campaign }
+            } else {
+                PhoneRequest::Resume
+            });
         }))));
         let me = self.clone();
         ws.set_onmessage(Some(&self.keep(Closure::new(move |e: JsValue| {
-            let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
+            let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else {
+                return;
+            };
             match serde_json::from_str::<PhoneEvent>(&text) {
                 Ok(event) => me.event(event),
-                Err(_) => me.state.notice.set(Some("The server sent something this page does not understand; reload it.".into())),
+                Err(_) => me.state.notice.set(Some(
+                    "The server sent something this page does not understand; reload it.".into(),
+                )),
             }
         }))));
         let me = self.clone();
@@ -174,7 +182,9 @@ impl Link {
             s.set_autoplay(true);
         }
         pc.set_ontrack(Some(&self.keep(Closure::new(move |e: JsValue| {
-            let (Some(e), Some(s)) = (e.dyn_ref::<RtcTrackEvent>(), speaker.as_ref()) else { return };
+            let (Some(e), Some(s)) = (e.dyn_ref::<RtcTrackEvent>(), speaker.as_ref()) else {
+                return;
+            };
             if let Ok(stream) = e.streams().get(0).dyn_into::<MediaStream>() {
                 s.set_src_object(Some(&stream));
                 let _ = s.play();
@@ -186,7 +196,9 @@ impl Link {
             let state = match watched.connection_state() {
                 RtcPeerConnectionState::Connected => AudioState::Connected,
                 RtcPeerConnectionState::Failed => AudioState::Failed,
-                RtcPeerConnectionState::Closed | RtcPeerConnectionState::Disconnected => AudioState::Closed,
+                RtcPeerConnectionState::Closed | RtcPeerConnectionState::Disconnected => {
+                    AudioState::Closed
+                }
                 _ => AudioState::Connecting,
             };
             me.state.audio.set(AudioView::Leg(state));
@@ -201,7 +213,10 @@ impl Link {
                 return;
             }
         };
-        let sdp = js_sys::Reflect::get(&offer, &"sdp".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let sdp = js_sys::Reflect::get(&offer, &"sdp".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
         let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
         init.set_sdp(&sdp);
         if JsFuture::from(pc.set_local_description(&init)).await.is_err() {

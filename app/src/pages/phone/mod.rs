@@ -138,7 +138,10 @@ fn Console(campaign: CampaignId) -> impl IntoView {
         sender.link.set_value(Some(link::Link::start(state, campaign)));
         let started = js_sys::Date::now();
         state.now.set(started);
-        let tick = set_interval_with_handle(move || state.now.set(js_sys::Date::now()), std::time::Duration::from_millis(250));
+        let tick = set_interval_with_handle(
+            move || state.now.set(js_sys::Date::now()),
+            std::time::Duration::from_millis(250),
+        );
         on_cleanup(move || {
             if let Ok(t) = tick {
                 t.clear();
@@ -176,7 +179,10 @@ fn Console(campaign: CampaignId) -> impl IntoView {
 }
 
 #[component]
-fn StatusBar(state: PhoneState, send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn StatusBar(
+    state: PhoneState,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let reason = RwSignal::new("Break".to_string());
     let reasons = move || {
         state.campaign.with(|c| c.as_ref().map(|c| c.pause_reasons.clone()).unwrap_or_default())
@@ -189,8 +195,13 @@ fn StatusBar(state: PhoneState, send: impl Fn(PhoneRequest) + Copy + Send + Sync
         AgentStatus::InCall => "In call".to_string(),
         AgentStatus::WrapUp => "Wrap-up".to_string(),
     };
-    let can_ready = move || matches!(state.status.get(), AgentStatus::Paused { .. }) && state.wrapup.get().is_none();
-    let can_pause = move || matches!(state.status.get(), AgentStatus::Ready | AgentStatus::Reserved) && state.call.get().is_none();
+    let can_ready = move || {
+        matches!(state.status.get(), AgentStatus::Paused { .. }) && state.wrapup.get().is_none()
+    };
+    let can_pause = move || {
+        matches!(state.status.get(), AgentStatus::Ready | AgentStatus::Reserved)
+            && state.call.get().is_none()
+    };
     view! {
         <section class="card phone-bar">
             <div class="phone-bar-info">
@@ -236,8 +247,13 @@ fn StatusBar(state: PhoneState, send: impl Fn(PhoneRequest) + Copy + Send + Sync
 }
 
 #[component]
-fn Work(state: PhoneState, send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static) -> impl IntoView {
-    let preview_campaign = move || state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview));
+fn Work(
+    state: PhoneState,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let preview_campaign = move || {
+        state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview))
+    };
     move || {
         if let Some(call) = state.call.get() {
             view! {
@@ -320,7 +336,11 @@ fn LeadCard(lead: Lead) -> impl IntoView {
 }
 
 #[component]
-fn LiveCall(state: PhoneState, since: f64, send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn LiveCall(
+    state: PhoneState,
+    since: f64,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let keypad = RwSignal::new(false);
     let typed = RwSignal::new(String::new());
     let key = move |d: char| send(PhoneRequest::Dtmf { digits: d.to_string() });
@@ -378,8 +398,14 @@ fn LiveCall(state: PhoneState, since: f64, send: impl Fn(PhoneRequest) + Copy + 
 }
 
 #[component]
-fn WrapUp(state: PhoneState, wrap: WrapView, send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static) -> impl IntoView {
-    let dispositions = state.campaign.with_untracked(|c| c.as_ref().map(|c| c.dispositions.clone()).unwrap_or_default());
+fn WrapUp(
+    state: PhoneState,
+    wrap: WrapView,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let dispositions = state
+        .campaign
+        .with_untracked(|c| c.as_ref().map(|c| c.dispositions.clone()).unwrap_or_default());
     let kinds: Vec<(LeadStatus, DispositionKind)> = dispositions.clone();
     let chosen = RwSignal::new(None::<String>);
     let notes = RwSignal::new(String::new());
@@ -388,7 +414,11 @@ fn WrapUp(state: PhoneState, wrap: WrapView, send: impl Fn(PhoneRequest) + Copy 
     let invalid = RwSignal::new(false);
     let pause_reason = RwSignal::new("Break".to_string());
     let is_callback = move || {
-        chosen.with(|c| c.as_ref().is_some_and(|c| kinds.iter().any(|(code, k)| code.as_str() == c && *k == DispositionKind::Callback)))
+        chosen.with(|c| {
+            c.as_ref().is_some_and(|c| {
+                kinds.iter().any(|(code, k)| code.as_str() == c && *k == DispositionKind::Callback)
+            })
+        })
     };
     let submit = move |pause: Option<String>| {
         let Some(disposition) = chosen.get_untracked() else {

@@ -188,7 +188,9 @@ pub fn clock(ms: f64) -> String {
 mod tests {
     use super::*;
     use crate::model::phone::PhoneEvent;
-    use crate::model::{CampaignId, CampaignKind, Contact, LeadId, LeadStatus, LeadsetId, Name, PhoneNumber};
+    use crate::model::{
+        CampaignId, CampaignKind, Contact, LeadId, LeadStatus, LeadsetId, Name, PhoneNumber,
+    };
 
     fn lead() -> Lead {
         Lead {
@@ -221,9 +223,18 @@ mod tests {
                 status: AgentStatus::Ready,
             });
             s.now.set(1000.0);
-            s.apply(PhoneEvent::Connected { call: 5, call_ref: "x-5".into(), lead: lead(), script: "Hi".into() });
+            s.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: "Hi".into(),
+            });
             assert_eq!(s.call.get_untracked().unwrap().since, 1000.0);
-            s.apply(PhoneEvent::Ended { call: 5, outcome: CallOutcome::Answered, by: HangupBy::Customer });
+            s.apply(PhoneEvent::Ended {
+                call: 5,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Customer,
+            });
             assert_eq!(s.wrapup.get_untracked().unwrap().deadline, 31_000.0);
             s.apply(PhoneEvent::State { status: AgentStatus::WrapUp });
             assert!(s.call.get_untracked().is_some(), "the lead stays on screen during wrap-up");
@@ -237,10 +248,23 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let s = PhoneState::new();
-            s.apply(PhoneEvent::Connected { call: 5, call_ref: "x-5".into(), lead: lead(), script: String::new() });
-            s.apply(PhoneEvent::Ended { call: 5, outcome: CallOutcome::Answered, by: HangupBy::Agent });
+            s.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            s.apply(PhoneEvent::Ended {
+                call: 5,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Agent,
+            });
             s.apply(PhoneEvent::WrapUpTimeout);
-            s.apply(PhoneEvent::State { status: AgentStatus::Paused { reason: crate::model::PauseReason::system("wrap-up timeout") } });
+            s.apply(PhoneEvent::State {
+                status: AgentStatus::Paused {
+                    reason: crate::model::PauseReason::system("wrap-up timeout"),
+                },
+            });
             assert!(s.wrapup.get_untracked().unwrap().timed_out);
             assert!(s.call.get_untracked().is_some());
         });
