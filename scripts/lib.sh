@@ -121,9 +121,8 @@ pg_ready() {
 # the stylesheet and the static files. The same layout cargo-leptos produces.
 build_site() {
     say "building the browser bundle"
-    # `erase_components` type-erases component trees: a markedly smaller bundle.
-    RUSTFLAGS="--cfg erase_components" cargo build -p app --lib --target "$WASM_TARGET" \
-        --profile wasm-release --no-default-features --features hydrate >&2
+    cargo build -p app --lib --target "$WASM_TARGET" --profile wasm-release \
+        --no-default-features --features hydrate >&2
     mkdir -p "$SITE/pkg"
     rm -f "$SITE/pkg/"*
     wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name dialer \

@@ -117,7 +117,7 @@ fn Picker(home: PhoneHome, chosen: RwSignal<Option<CampaignId>>) -> impl IntoVie
                     "Campaign"
                     <select name="campaign" on:change=move |ev| selected.set(event_target_value(&ev))>{options}</select>
                 </label>
-                <button type="submit" class="primary">"Confirm"</button>
+                <button type="submit" class="primary" data-testid="confirm-campaign">"Confirm"</button>
             </form>
             <p class="muted">"Your browser will ask for the microphone: allow it so customers can hear you."</p>
         </section>
