@@ -22,6 +22,7 @@ export async function startServer(env = {}) {
       DIALER_LISTEN: '127.0.0.1:0',
       DIALER_SIP_LISTEN: '127.0.0.1:0',
       DIALER_WEBRTC_LISTEN: '127.0.0.1:0',
+      DIALER_DEMO_SIP_LISTEN: '127.0.0.1:0',
       DIALER_ADMIN_PASSWORD: ADMIN_PASSWORD,
       DIALER_SITE_ROOT: process.env.DIALER_SITE_ROOT ?? join(ROOT, 'target', 'site'),
       RUST_LOG: process.env.RUST_LOG ?? 'warn',

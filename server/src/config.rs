@@ -40,6 +40,8 @@ pub struct Config {
     pub webrtc_listen: SocketAddr,
     /// The address browsers and trunks reach the gateway at (written into SDP and SIP).
     pub media_address: IpAddr,
+    /// The built-in demo trunk's SIP address (used only while the demo trunk exists).
+    pub demo_sip_listen: SocketAddr,
     /// How long an agent whose phone page went away stays logged in.
     pub phone_grace_seconds: u32,
     /// This server instance's name (in leases and call references); unique per process.
@@ -58,6 +60,7 @@ impl Default for Config {
             site_root: PathBuf::from("target/site"),
             sip_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             webrtc_listen: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            demo_sip_listen: SocketAddr::from(([127, 0, 0, 1], 5062)),
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
             instance: default_instance(),
@@ -102,6 +105,7 @@ struct FileConfig {
     site_root: Option<PathBuf>,
     sip_listen: Option<String>,
     webrtc_listen: Option<String>,
+    demo_sip_listen: Option<String>,
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
     instance: Option<String>,
@@ -194,6 +198,11 @@ impl Config {
             env("DIALER_WEBRTC_LISTEN").or(f.webrtc_listen),
             d.webrtc_listen,
         )?;
+        let demo_sip_listen = addr(
+            "DIALER_DEMO_SIP_LISTEN",
+            env("DIALER_DEMO_SIP_LISTEN").or(f.demo_sip_listen),
+            d.demo_sip_listen,
+        )?;
         let media_address = match env("DIALER_MEDIA_ADDRESS").or(f.media_address) {
             Some(v) => v.parse::<IpAddr>().map_err(|e| ConfigError::Value {
                 name: "DIALER_MEDIA_ADDRESS",
@@ -215,6 +224,7 @@ impl Config {
         Ok(Config {
             sip_listen,
             webrtc_listen,
+            demo_sip_listen,
             media_address,
             phone_grace_seconds,
             instance: env("DIALER_INSTANCE").or(f.instance).unwrap_or(d.instance),

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod lead;
 pub mod metrics;

@@ -89,6 +89,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the media gateway could not start: {0}")]
     Gateway(#[from] gateway::runtime::StartError),
+    #[error("the demo trunk could not start: {0}")]
+    Demo(#[from] crate::demo::DemoError),
 }
 
 /// A server that is serving.
@@ -102,6 +104,8 @@ pub struct Running {
     pub dialer: Dialer,
     /// The embedded media gateway's addresses.
     pub gateway: gateway::runtime::Running,
+    /// The built-in demo trunk, while it exists.
+    pub demo: Option<crate::demo::DemoTrunk>,
     dialer_tasks: Tasks,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -180,6 +184,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(sip = %gateway_running.sip_udp, webrtc = %gateway_running.webrtc, "media gateway ready");
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
+    let demo = crate::demo::start(&db, config.demo_sip_listen, gateway_running.sip_udp).await?;
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
     if let Err(e) = link.sync_trunks(&db).await {
         tracing::error!(error = %e, "cannot load trunks for the gateway");
@@ -229,6 +234,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db,
         dialer,
         gateway: gateway_running,
+        demo,
         dialer_tasks,
         shutdown,
         task,

@@ -135,6 +135,7 @@ impl TestServer {
             admin_password: Some(ADMIN_PASSWORD.into()),
             sip_listen: "127.0.0.1:0".parse().unwrap(),
             webrtc_listen: "127.0.0.1:0".parse().unwrap(),
+            demo_sip_listen: "127.0.0.1:0".parse().unwrap(),
             ..Config::default()
         };
         change(&mut config);
