@@ -317,7 +317,7 @@ impl Legs {
         if let Err(e) = leg.rtc.handle_input(input) {
             debug!(%id, error = %e, "agent leg input refused");
         }
-        self.by_addr.insert(source, id);
+        self.by_addr.entry(source).or_insert(id);
         self.drive(id);
     }
 
@@ -358,7 +358,7 @@ impl Legs {
                 }
                 Ok(Output::Transmit(t)) => self.out.push_back(LegsOutput::Transmit {
                     destination: t.destination,
-                    contents: t.contents.to_vec(),
+                    contents: t.contents.into(),
                 }),
                 Ok(Output::Event(event)) => {
                     let event = match event {
