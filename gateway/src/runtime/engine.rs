@@ -704,7 +704,7 @@ impl Engine {
 }
 
 /// `ip` unless it is a wildcard, then the advertised address.
-fn advertised(ip: IpAddr, advertise: IpAddr) -> IpAddr {
+pub(super) fn advertised(ip: IpAddr, advertise: IpAddr) -> IpAddr {
     if ip.is_unspecified() { advertise } else { ip }
 }
 
