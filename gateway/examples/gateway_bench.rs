@@ -87,15 +87,15 @@ fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+/// (user, system) CPU time of a process, in seconds.
+fn cpu_seconds(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after ") ".
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0 // USER_HZ is 100 on Linux
+    // utime and stime, in USER_HZ (100 per second on Linux).
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (field(11), field(12))
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -229,7 +229,9 @@ async fn run_client(
     let mut buf = vec![0u8; 2000];
     let mut connected = false;
     let mut seq: u64 = 1;
-    let mut next_send = Instant::now();
+    // Browsers do not tick in step: spread the clients' 20 ms phases.
+    let mut next_send =
+        Instant::now() + Duration::from_micros(u64::from(rand::random::<u16>()) % 20_000);
     while !shared.stop.load(Ordering::Relaxed) {
         let timeout = loop {
             match rtc.poll_output() {
@@ -482,7 +484,9 @@ async fn main() -> Result<()> {
         let _ = control.request(json!({"command": "hangup", "call": call})).await;
     }
 
-    let cpu_share = (cpu1 - cpu0) / window.as_secs_f64();
+    let secs = window.as_secs_f64();
+    let (user, system) = ((cpu1.0 - cpu0.0) / secs, (cpu1.1 - cpu0.1) / secs);
+    let cpu_share = user + system;
     let per_call = cpu_share / n as f64;
     let loss = if total.sent == 0 {
         f64::NAN
@@ -492,8 +496,10 @@ async fn main() -> Result<()> {
     let (gw50, gw99) = (percentile(&total.rtts_us, 0.5), percentile(&total.rtts_us, 0.99));
     let (d50, d99) = (percentile(&direct.rtts_us, 0.5), percentile(&direct.rtts_us, 0.99));
     println!(
-        "gateway CPU: {:.1} % of one core for {n} calls = {:.3} % per call → {:.0} calls per core",
+        "gateway CPU: {:.1} % of one core for {n} calls ({:.1} % user, {:.1} % kernel) = {:.3} % per call → {:.0} calls per core",
         100.0 * cpu_share,
+        100.0 * user,
+        100.0 * system,
         100.0 * per_call,
         1.0 / per_call
     );

@@ -144,6 +144,8 @@ impl Engine {
         mut commands: mpsc::Receiver<Envelope>,
         mut net: mpsc::Receiver<NetEvent>,
     ) {
+        let webrtc = self.webrtc.handle();
+        let mut buf = vec![0u8; crate::transport::MAX_DATAGRAM];
         loop {
             let now = Instant::now();
             self.flush(now);
@@ -172,6 +174,17 @@ impl Engine {
                     if sip {
                         self.flush(now);
                         self.plan_housekeeping(now);
+                    }
+                }
+                ready = webrtc.readable() => {
+                    if ready.is_ok() {
+                        let now = Instant::now();
+                        // Bounded: other sockets and timers get their turn.
+                        for _ in 0..1024 {
+                            let Some((source, data)) = self.webrtc.try_recv(&mut buf) else { break };
+                            self.legs.receive(now, source, data);
+                            self.flush(now);
+                        }
                     }
                 }
                 envelope = commands.recv() => {
@@ -224,7 +237,6 @@ impl Engine {
             NetEvent::TrunkRtp { call, data } => {
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data: &data })
             }
-            NetEvent::Webrtc { source, data } => self.legs.receive(now, source, &data),
         }
     }
 

@@ -281,7 +281,7 @@ async fn bind(
     let sip = SipTransport::bind(config.sip_listen, net_tx.clone())
         .await
         .map_err(bind_error("SIP", config.sip_listen))?;
-    let webrtc = WebrtcSocket::bind(config.webrtc_listen, net_tx.clone())
+    let webrtc = WebrtcSocket::bind(config.webrtc_listen)
         .await
         .map_err(bind_error("WebRTC", config.webrtc_listen))?;
     let sip_udp = sip.udp_addr().map_err(bind_error("SIP", config.sip_listen))?;
