@@ -72,6 +72,17 @@ struct CallCtx {
     failure: Option<CallEnd>,
 }
 
+impl CallCtx {
+    fn new(
+        codecs: Vec<Codec>,
+        rtp: RtpSocket,
+        local: LocalDescription,
+        offer: Option<Vec<u8>>,
+    ) -> Self {
+        Self { codecs, rtp, local, media: None, offer, recording: None, failure: None }
+    }
+}
+
 struct LegCtx {
     connected: bool,
     connect_by: Instant,
@@ -382,18 +393,7 @@ impl Engine {
                         rtp.start(call, self.net.clone());
                         let session = self.rng.random::<u32>().into();
                         let local = LocalDescription::offer(session, self.public(local), &codecs);
-                        self.calls.insert(
-                            call,
-                            CallCtx {
-                                codecs,
-                                rtp,
-                                local,
-                                media: None,
-                                offer: Some(sdp),
-                                recording: None,
-                                failure: None,
-                            },
-                        );
+                        self.calls.insert(call, CallCtx::new(codecs, rtp, local, Some(sdp)));
                         self.emit(Event::InboundCall { call, trunk, from, to });
                     }
                     Err(e) => {
@@ -627,18 +627,7 @@ impl Engine {
             )
             .map_err(ua_error)?;
         rtp.start(call, self.net.clone());
-        self.calls.insert(
-            call,
-            CallCtx {
-                codecs,
-                rtp,
-                local,
-                media: None,
-                offer: None,
-                recording: None,
-                failure: None,
-            },
-        );
+        self.calls.insert(call, CallCtx::new(codecs, rtp, local, None));
         Ok(Reply::Call { call })
     }
 

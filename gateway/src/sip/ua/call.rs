@@ -780,18 +780,13 @@ impl UserAgent {
         }
         let Ok(contact) = self.contact_uri(transport) else { return };
         let timers = self.config.timers;
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let key = Key::for_server(&request);
-        let tx = ServerInvite::new(&request, transport.is_reliable(), timers);
-        self.transactions.insert(
-            key.clone(),
-            TxEntry {
-                tx: super::Tx::ServerInvite(Box::new(tx)),
-                owner: Owner::Call(id, Purpose::RemoteReinvite),
-                peer: source,
-                transport,
-            },
+        let key = self.start_server_invite(
+            &request,
+            source,
+            transport,
+            Owner::Call(id, Purpose::RemoteReinvite),
         );
+        let Some(call) = self.calls.get_mut(&id) else { return };
         // Our media does not change: answer with the SDP we last sent (RFC 3264 §8).
         let response = request
             .response(StatusCode::OK, Some(&call.local_tag))
@@ -812,6 +807,21 @@ impl UserAgent {
         if is_sdp(&request) {
             self.emit(Event::RemoteUpdate { call: id, sdp: request.body });
         }
+    }
+
+    /// Creates the INVITE server transaction for `invite` (its 100 Trying is queued).
+    fn start_server_invite(
+        &mut self,
+        invite: &Request,
+        source: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+    ) -> Key {
+        let key = Key::for_server(invite);
+        let tx = ServerInvite::new(invite, transport.is_reliable(), self.config.timers);
+        let tx = super::Tx::ServerInvite(Box::new(tx));
+        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer: source, transport });
+        key
     }
 
     pub(super) fn on_new_invite(
@@ -842,16 +852,11 @@ impl UserAgent {
         let id = CallId(self.next_call);
         self.next_call += 1;
         let local_tag = self.token();
-        let key = Key::for_server(&invite);
-        let tx = ServerInvite::new(&invite, transport.is_reliable(), self.config.timers);
-        self.transactions.insert(
-            key.clone(),
-            TxEntry {
-                tx: super::Tx::ServerInvite(Box::new(tx)),
-                owner: Owner::Call(id, Purpose::InboundInvite),
-                peer: source,
-                transport,
-            },
+        let key = self.start_server_invite(
+            &invite,
+            source,
+            transport,
+            Owner::Call(id, Purpose::InboundInvite),
         );
         let from = user_or_uri(&invite.core.from.uri);
         let to = user_or_uri(&invite.uri);
