@@ -386,6 +386,7 @@ impl Engine {
             }
             ua::Event::Offered { call, trunk, from, to, sdp } => {
                 let Some(codecs) = self.trunks.get(&trunk).map(|t| t.codecs.clone()) else {
+                    let _ = self.ua.reject(now, call, 503);
                     return;
                 };
                 match RtpSocket::bind(self.rtp_bind_ip()) {

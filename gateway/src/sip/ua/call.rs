@@ -152,6 +152,9 @@ impl Call {
     }
 }
 
+/// How long an inbound call waits for the control API to accept or reject it.
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Authentication attempts per INVITE before a 401/407 is final.
 const MAX_AUTH_ATTEMPTS: u32 = 2;
 
@@ -671,7 +674,12 @@ impl UserAgent {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.ring_deadline.is_some_and(|t| t <= now) {
             call.ring_deadline = None;
-            let _ = self.start_cancel(now, id, CancelReason::RingTimeout);
+            if call.state == CallState::Offered {
+                // Nobody took the inbound call: the caller hears 480, nothing stays stuck.
+                let _ = self.reject(now, id, 480);
+            } else {
+                let _ = self.start_cancel(now, id, CancelReason::RingTimeout);
+            }
             return;
         }
         if let Some(c) = call.cancelling.as_ref().filter(|c| c.give_up.is_some_and(|t| t <= now)) {
@@ -863,6 +871,7 @@ impl UserAgent {
         let sdp = invite.body.clone();
         let mut call = Call::new(id, CallState::Offered, trunk.clone(), source, transport, invite);
         call.local_tag = local_tag;
+        call.ring_deadline = Some(now + OFFER_TIMEOUT);
         self.calls.insert(id, call);
         self.drive(now, &key, None);
         self.emit(Event::Offered { call: id, trunk, from, to, sdp });

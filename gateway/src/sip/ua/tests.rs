@@ -718,3 +718,23 @@ fn asserted_identity_follows_the_trunk_mode_or_the_request() {
         Some("<sip:+4930123@127.0.0.1>")
     );
 }
+
+#[test]
+fn an_inbound_call_nobody_takes_is_refused_with_480() {
+    let mut h = Harness::new();
+    let invite = format!(
+        "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKin9\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: inbound-9\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{}",
+        SDP.len(),
+        String::from_utf8_lossy(SDP)
+    );
+    h.receive(invite.as_bytes());
+    assert!(matches!(h.events[0], Event::Offered { .. }));
+    h.advance(call::OFFER_TIMEOUT);
+    assert_eq!(h.last_response().status.code(), 480);
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(480)));
+    assert_eq!(h.ua.call_count(), 0);
+}
