@@ -105,6 +105,16 @@ test('agent hears the echoed tone through the gateway, across two calls on one l
   assert.equal(talk2.ssrc, talk1.ssrc, 'the browser sees one continuous stream (same SSRC)');
   assert.equal(talk2.ssrc, idle.ssrc);
 
+  // Keypad digits from the browser (RTCDTMFSender) reach the gateway as RFC 4733 events.
+  // (sipp's answer has no telephone-event, so they are not forwarded to it.)
+  const digits = await tab.evaluate(async () => {
+    const sender = window.pc.getSenders().find((s) => s.dtmf);
+    sender.dtmf.insertDTMF('5#', 100, 70);
+    await window.waitEvent((e) => e.event === 'dtmf_received' && e.leg && e.digit === '#', 10000);
+    return window.events.filter((e) => e.event === 'dtmf_received' && e.leg).map((e) => e.digit);
+  });
+  assert.deepEqual(digits, ['5', '#'], 'each digit reported once');
+
   // The agent's browser disappears mid-call (no goodbye): the gateway notices, closes the
   // leg, and the call stays under control (hang-up still works): nothing stuck or leaked.
   const observer = await (await browser.newContext()).newPage();
