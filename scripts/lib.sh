@@ -9,6 +9,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Two cores: one cargo at a time, all of its jobs.
 export CARGO_TERM_PROGRESS_WHEN=never
 
+# Build output: cargo's target directory (CARGO_TARGET_DIR if set); the site always lives in
+# this checkout.
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 SITE="$ROOT/target/site"
 WASM_TARGET=wasm32-unknown-unknown
 
@@ -126,7 +129,7 @@ build_site() {
     mkdir -p "$SITE/pkg"
     rm -f "$SITE/pkg/"*
     wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name dialer \
-        "target/$WASM_TARGET/wasm-release/app.wasm"
+        "$TARGET/$WASM_TARGET/wasm-release/app.wasm"
     wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$SITE/pkg/dialer_bg.wasm" -o "$SITE/pkg/dialer_bg.wasm"

@@ -10,4 +10,4 @@ ensure_node_modules
 build_site
 say "building the server"
 cargo build -p server --release >&2
-exec "$ROOT/target/release/server"
+exec "$TARGET/release/server"

@@ -20,8 +20,8 @@ say "browser tests (Chromium)"
 cargo build -p server -p gateway >&2
 (
     cd end2end
-    DIALER_SERVER_BIN="$ROOT/target/debug/server" DIALER_SITE_ROOT="$SITE" \
-        DIALER_GATEWAY_BIN="$ROOT/target/debug/gateway" \
+    DIALER_SERVER_BIN="$TARGET/debug/server" DIALER_SITE_ROOT="$SITE" \
+        DIALER_GATEWAY_BIN="$TARGET/debug/gateway" \
         node --test --test-concurrency=1 tests/
 )
 

@@ -34,6 +34,7 @@ pub fn access_for(path: &str) -> Access {
     match first {
         "" | "account" => Access::SignedIn,
         "admin" => Access::Roles(&[Role::Admin]),
+        "phone" => Access::Roles(&[Role::Agent]),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
     }
@@ -105,6 +106,14 @@ mod tests {
         assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Forbidden);
         assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow);
         assert_eq!(access_for("/admin"), a);
+    }
+
+    #[test]
+    fn the_phone_is_for_agents() {
+        let a = access_for("/phone");
+        assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Forbidden);
+        assert_eq!(decide(a, None), Decision::Login);
     }
 
     #[test]

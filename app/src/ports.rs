@@ -4,6 +4,7 @@
 //! rendering and server functions; server functions take it with [`crate::api`]'s helpers.
 //! Implementations return [`ApiError`]s that are safe to show: they log internals themselves.
 
+use crate::model::phone::PhoneHome;
 use crate::model::{ApiError, Password, Role, UserId, UserSummary, Username, Viewer};
 use std::sync::Arc;
 
@@ -55,8 +56,16 @@ pub trait Accounts: Send + Sync + 'static {
     ) -> Result<(), ApiError>;
 }
 
+/// The agent phone's page data (the live part runs over the phone's WebSocket).
+#[async_trait::async_trait]
+pub trait Phone: Send + Sync + 'static {
+    /// The campaigns an agent can work in, and the one they are logged in to.
+    async fn home(&self, agent: UserId) -> Result<PhoneHome, ApiError>;
+}
+
 /// Everything the UI can ask of the server, provided once through context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
+    pub phone: Arc<dyn Phone>,
 }

@@ -5,7 +5,7 @@
 //! environment names without the `DIALER_` prefix, in lowercase (`listen = "0.0.0.0:3000"`).
 
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// When the session cookie gets the `Secure` attribute.
@@ -34,6 +34,18 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Where the built site (`pkg/`, static files) is.
     pub site_root: PathBuf,
+    /// The embedded media gateway's SIP address (UDP and TCP).
+    pub sip_listen: SocketAddr,
+    /// The embedded media gateway's one WebRTC (UDP) port for all agents.
+    pub webrtc_listen: SocketAddr,
+    /// The address browsers and trunks reach the gateway at (written into SDP and SIP).
+    pub media_address: IpAddr,
+    /// The built-in demo trunk's SIP address (used only while the demo trunk exists).
+    pub demo_sip_listen: SocketAddr,
+    /// How long an agent whose phone page went away stays logged in.
+    pub phone_grace_seconds: u32,
+    /// This server instance's name (in leases and call references); unique per process.
+    pub instance: String,
 }
 
 impl Default for Config {
@@ -46,8 +58,27 @@ impl Default for Config {
             secure_cookies: CookieSecurity::Auto,
             trust_proxy: false,
             site_root: PathBuf::from("target/site"),
+            sip_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            webrtc_listen: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            demo_sip_listen: SocketAddr::from(([127, 0, 0, 1], 5062)),
+            media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            phone_grace_seconds: 60,
+            instance: default_instance(),
         }
     }
+}
+
+/// `host-pid-random`: unique per process, readable in logs and the database.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host: String =
+        host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+    format!(
+        "{}-{}-{:04x}",
+        if host.is_empty() { "dialer" } else { &host },
+        std::process::id(),
+        rand::random::<u16>()
+    )
 }
 
 /// Why the configuration could not be loaded.
@@ -72,6 +103,12 @@ struct FileConfig {
     secure_cookies: Option<CookieSecurity>,
     trust_proxy: Option<bool>,
     site_root: Option<PathBuf>,
+    sip_listen: Option<String>,
+    webrtc_listen: Option<String>,
+    demo_sip_listen: Option<String>,
+    media_address: Option<String>,
+    phone_grace_seconds: Option<u32>,
+    instance: Option<String>,
 }
 
 impl Config {
@@ -146,7 +183,51 @@ impl Config {
             Some(v) => parse_bool("DIALER_TRUST_PROXY", v)?,
             None => f.trust_proxy.unwrap_or(d.trust_proxy),
         };
+        let addr = |name: &'static str, v: Option<String>, default: SocketAddr| match v {
+            Some(v) => v.parse::<SocketAddr>().map_err(|e| ConfigError::Value {
+                name,
+                value: v,
+                reason: format!("{e}; expected HOST:PORT"),
+            }),
+            None => Ok(default),
+        };
+        let sip_listen =
+            addr("DIALER_SIP_LISTEN", env("DIALER_SIP_LISTEN").or(f.sip_listen), d.sip_listen)?;
+        let webrtc_listen = addr(
+            "DIALER_WEBRTC_LISTEN",
+            env("DIALER_WEBRTC_LISTEN").or(f.webrtc_listen),
+            d.webrtc_listen,
+        )?;
+        let demo_sip_listen = addr(
+            "DIALER_DEMO_SIP_LISTEN",
+            env("DIALER_DEMO_SIP_LISTEN").or(f.demo_sip_listen),
+            d.demo_sip_listen,
+        )?;
+        let media_address = match env("DIALER_MEDIA_ADDRESS").or(f.media_address) {
+            Some(v) => v.parse::<IpAddr>().map_err(|e| ConfigError::Value {
+                name: "DIALER_MEDIA_ADDRESS",
+                value: v,
+                reason: format!("{e}; expected an IP address"),
+            })?,
+            // A specific listen address is also the one to advertise.
+            None if !webrtc_listen.ip().is_unspecified() => webrtc_listen.ip(),
+            None => d.media_address,
+        };
+        let phone_grace_seconds = match env("DIALER_PHONE_GRACE_SECONDS") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Value {
+                name: "DIALER_PHONE_GRACE_SECONDS",
+                value: v,
+                reason: "expected a whole number of seconds".into(),
+            })?,
+            None => f.phone_grace_seconds.unwrap_or(d.phone_grace_seconds),
+        };
         Ok(Config {
+            sip_listen,
+            webrtc_listen,
+            demo_sip_listen,
+            media_address,
+            phone_grace_seconds,
+            instance: env("DIALER_INSTANCE").or(f.instance).unwrap_or(d.instance),
             listen,
             database_url: env("DATABASE_URL")
                 .or_else(|| env("DIALER_DATABASE_URL"))

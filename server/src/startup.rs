@@ -28,6 +28,12 @@ use crate::auth::{self, password};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::metrics::{HttpLabels, Metrics, method_label};
+use crate::phone::PhoneHub;
+use crate::runtime::clock::SystemClock;
+use crate::runtime::dialer::{Dialer, RuntimeConfig, Tasks};
+use crate::runtime::gateway_link::GatewayLink;
+use crate::runtime::live::LiveBoard;
+use tokio::sync::mpsc;
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -37,6 +43,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub ports: Ports,
+    /// The agent phones' WebSocket side.
+    pub phone: PhoneHub,
+    /// Live counters from the dialer engine.
+    pub live: LiveBoard,
     throttle: Arc<Mutex<LoginThrottle>>,
 }
 
@@ -77,6 +87,10 @@ pub enum StartError {
     Hash(#[from] password::PasswordError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the media gateway could not start: {0}")]
+    Gateway(#[from] gateway::runtime::StartError),
+    #[error("the demo trunk could not start: {0}")]
+    Demo(#[from] crate::demo::DemoError),
 }
 
 /// A server that is serving.
@@ -86,6 +100,13 @@ pub struct Running {
     /// How to log in the first time.
     pub first_login: FirstLogin,
     pub db: Db,
+    /// The dialer runtime.
+    pub dialer: Dialer,
+    /// The embedded media gateway's addresses.
+    pub gateway: gateway::runtime::Running,
+    /// The built-in demo trunk, while it exists.
+    pub demo: Option<crate::demo::DemoTrunk>,
+    dialer_tasks: Tasks,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
@@ -111,10 +132,13 @@ impl Running {
         format!("Dialer is running at {} — {how}.", self.url())
     }
 
-    /// Stops accepting requests, lets those in flight finish, and closes the database.
+    /// Stops accepting requests, lets those in flight finish, gives back queued leads, and
+    /// closes the database.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
         self.janitor.abort();
+        self.dialer.stop().await;
+        self.dialer_tasks.join().await;
         match self.task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
@@ -148,9 +172,45 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    // The media gateway, embedded, and the dialer runtime driving calls through it.
+    let (live_publisher, live) = crate::runtime::live::channel();
+    let (gateway, gateway_running) = gateway::runtime::start(gateway::runtime::Config {
+        sip_listen: config.sip_listen,
+        webrtc_listen: config.webrtc_listen,
+        advertise: config.media_address,
+        ..gateway::runtime::Config::default()
+    })
+    .await?;
+    tracing::info!(sip = %gateway_running.sip_udp, webrtc = %gateway_running.webrtc, "media gateway ready");
+    let (call_events_tx, call_events) = mpsc::channel(4096);
+    let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
+    let demo = crate::demo::start(&db, config.demo_sip_listen, gateway_running.sip_udp).await?;
+    let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
+    if let Err(e) = link.sync_trunks(&db).await {
+        tracing::error!(error = %e, "cannot load trunks for the gateway");
+    }
+    link.keep_trunks_synced(db.clone(), Duration::from_secs(30));
+    let (dialer, dialer_tasks) = crate::runtime::dialer::start(
+        db.clone(),
+        Arc::new(link.clone()),
+        call_events,
+        Arc::new(SystemClock),
+        RuntimeConfig::new(config.instance.clone()),
+        live_publisher,
+    )
+    .await?;
+    let phone = PhoneHub::start(
+        dialer.clone(),
+        Arc::new(link),
+        leg_events,
+        db.clone(),
+        Duration::from_secs(u64::from(config.phone_grace_seconds)),
+    );
     let state = AppState {
         leptos,
-        ports: crate::backend::ports(db.clone()),
+        ports: crate::backend::ports(db.clone(), live.clone(), Some(dialer.clone())),
+        phone,
+        live,
         db: db.clone(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::default()),
@@ -168,7 +228,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let janitor = tokio::spawn(purge_sessions(db.clone()));
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, first_login, db, shutdown, task, janitor })
+    Ok(Running {
+        addr,
+        first_login,
+        db,
+        dialer,
+        gateway: gateway_running,
+        demo,
+        dialer_tasks,
+        shutdown,
+        task,
+        janitor,
+    })
 }
 
 /// The whole HTTP application.
@@ -182,6 +253,7 @@ fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/ws/phone", get(phone_socket))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos.clone())
         })
@@ -193,6 +265,23 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
+}
+
+/// `GET /ws/phone`: the agent phone's WebSocket (agents only).
+async fn phone_socket(
+    State(state): State<AppState>,
+    who: Option<axum::Extension<app::ports::Authenticated>>,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    match who {
+        Some(axum::Extension(a)) if a.viewer.role == Role::Agent => {
+            let agent = a.viewer.id;
+            ws.max_message_size(64 * 1024)
+                .on_upgrade(move |socket| state.phone.serve(agent, socket))
+        }
+        Some(_) => (StatusCode::FORBIDDEN, "The phone is for agents.").into_response(),
+        None => (StatusCode::UNAUTHORIZED, "Log in first.").into_response(),
+    }
 }
 
 /// `GET /healthz`: 200 when the database answers.

@@ -3,8 +3,25 @@
 //! Everything here is plain data (serde DTOs and parse-don't-validate newtypes) and compiles
 //! for both the browser (`hydrate`) and the server (`ssr`); nothing here performs I/O.
 
+pub mod agent;
+pub mod call;
+pub mod campaign;
+pub mod disposition;
 pub mod error;
+pub mod ids;
+pub mod lead;
+pub mod live;
+pub mod phone;
+pub mod text;
 pub mod user;
 
+pub use agent::{AgentStatus, PauseReason};
+pub use call::{CallOutcome, HangupBy};
+pub use campaign::{CallingWindow, Campaign, CampaignKind, CampaignSettings, RetryRule};
+pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};
+pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId, TrunkId};
+pub use lead::{Contact, Lead, LeadsetSettings, fill_script};
+pub use live::LiveCounters;
+pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
 pub use user::{Password, Role, UserId, UserSummary, Username, Viewer};

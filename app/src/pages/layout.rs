@@ -19,6 +19,7 @@ struct NavItem {
 /// The navigation, in display order. Only pages that exist are listed, each for its roles.
 const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
+    NavItem { href: "/phone", label: "Phone", roles: &[Role::Agent] },
     NavItem { href: "/admin/users", label: "Users", roles: &[Role::Admin] },
     NavItem { href: "/account", label: "Account", roles: &Role::ALL },
 ];

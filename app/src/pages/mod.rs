@@ -7,12 +7,13 @@ mod account;
 mod home;
 mod layout;
 mod login;
+mod phone;
 mod status;
 mod users;
 pub mod widgets;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -34,6 +35,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/pkg/dialer.css" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -61,7 +63,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/dialer.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "Dialer".to_string() } else { format!("{page} · Dialer") }
         } />
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>

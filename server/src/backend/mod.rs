@@ -2,16 +2,23 @@
 //! provided to Leptos through context.
 
 pub mod accounts;
+pub mod phone;
 
 use app::model::ApiError;
 use app::ports::Ports;
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::runtime::dialer::Dialer;
+use crate::runtime::live::LiveBoard;
 
-/// Builds the ports over a database.
-pub fn ports(db: Db) -> Ports {
-    Ports { accounts: Arc::new(accounts::AccountsBackend::new(db)) }
+/// Builds the ports over a database, the engine's live counters and the running dialer.
+pub fn ports(db: Db, live: LiveBoard, dialer: Option<Dialer>) -> Ports {
+    let _ = live;
+    Ports {
+        accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
+        phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
+    }
 }
 
 /// Logs a server-side failure and returns the error the UI may see.

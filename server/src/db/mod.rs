@@ -6,6 +6,12 @@
 //! Migrations for both live side by side in `server/migrations/{sqlite,postgres}` and run at
 //! start-up. Times are stored as Unix milliseconds in BIGINT columns on both backends.
 
+pub mod campaigns;
+pub mod dispositions;
+pub mod dnc;
+pub mod journal;
+pub mod leads;
+pub mod leadsets;
 pub mod sessions;
 pub mod users;
 

@@ -123,13 +123,22 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a fresh database whose admin password is [`ADMIN_PASSWORD`].
     pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with changes to the configuration.
+    pub async fn start_with(backend: Backend, change: impl FnOnce(&mut Config)) -> TestServer {
         let db = TestDatabase::new(backend).await;
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
             admin_password: Some(ADMIN_PASSWORD.into()),
+            sip_listen: "127.0.0.1:0".parse().unwrap(),
+            webrtc_listen: "127.0.0.1:0".parse().unwrap(),
+            demo_sip_listen: "127.0.0.1:0".parse().unwrap(),
             ..Config::default()
         };
+        change(&mut config);
         let running = startup::start(config).await.expect("server starts");
         TestServer { url: running.url(), running: Some(running), db }
     }

@@ -1,0 +1,39 @@
+//! Database ids as distinct types, so a lead id can never be passed where a campaign id is
+//! expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+            #[serde(transparent)]
+            pub struct $name(pub i64);
+
+            impl fmt::Display for $name {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    self.0.fmt(f)
+                }
+            }
+        )*
+    };
+}
+
+id_type!(
+    /// A campaign.
+    CampaignId,
+    /// A leadset (a list of leads that belongs to a campaign).
+    LeadsetId,
+    /// A lead (one person to call).
+    LeadId,
+    /// An agent script.
+    ScriptId,
+    /// A SIP trunk.
+    TrunkId,
+    /// A disposition.
+    DispositionId,
+    /// A scheduled callback.
+    CallbackId,
+);

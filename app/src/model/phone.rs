@@ -1,0 +1,168 @@
+//! The agent phone's protocol: JSON messages over the phone page's WebSocket (`/ws/phone`).
+//!
+//! The page sends [`PhoneRequest`]s; the server answers with [`PhoneEvent`]s, some in reply
+//! (an SDP answer, an error) and most pushed as the dialer decides (a lead to preview, a call
+//! connected, wrap-up timed out). A reconnecting page sends [`PhoneRequest::Resume`] and gets
+//! the agent's whole state again.
+
+use serde::{Deserialize, Serialize};
+
+use super::agent::AgentStatus;
+use super::call::{CallOutcome, HangupBy};
+use super::campaign::CampaignKind;
+use super::disposition::DispositionKind;
+use super::ids::CampaignId;
+use super::lead::Lead;
+use super::text::{LeadStatus, Name};
+
+/// What the phone page asks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PhoneRequest {
+    /// Start a shift in a campaign (paused until Ready).
+    Login {
+        campaign: CampaignId,
+    },
+    /// After a reconnect: send me my state again.
+    Resume,
+    /// The browser's SDP offer for its audio leg.
+    Offer {
+        sdp: String,
+    },
+    Ready,
+    Pause {
+        reason: String,
+    },
+    Hangup,
+    Mute {
+        on: bool,
+    },
+    Hold {
+        on: bool,
+    },
+    /// Keypad digits to send to the customer.
+    Dtmf {
+        digits: String,
+    },
+    /// The disposition of a call, then ready (or paused with `pause`).
+    Submit {
+        call: u64,
+        disposition: String,
+        #[serde(default)]
+        notes: String,
+        /// For a callback: when, as Unix milliseconds.
+        #[serde(default)]
+        callback_at: Option<i64>,
+        /// For a callback: only this agent takes it.
+        #[serde(default)]
+        callback_mine: bool,
+        #[serde(default)]
+        invalid_details: bool,
+        /// Pause afterwards with this reason ("Submit & pause").
+        #[serde(default)]
+        pause: Option<String>,
+    },
+    PreviewNext,
+    PreviewDial,
+    PreviewSkip,
+    Logout,
+}
+
+/// What the phone page needs before the shift starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneHome {
+    /// Active campaigns the agent is assigned to.
+    pub campaigns: Vec<(CampaignId, Name, CampaignKind)>,
+    /// The campaign the agent is logged in to right now (a reloaded page carries on).
+    pub current: Option<CampaignId>,
+}
+
+/// The campaign as the phone needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneCampaign {
+    pub id: CampaignId,
+    pub name: Name,
+    pub kind: CampaignKind,
+    pub dispositions: Vec<(LeadStatus, DispositionKind)>,
+    pub wrapup_seconds: u32,
+    pub pause_reasons: Vec<String>,
+}
+
+/// The audio leg's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioState {
+    Connecting,
+    Connected,
+    Failed,
+    Closed,
+}
+
+/// What the server tells the phone page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PhoneEvent {
+    /// Logged in (or resumed): the campaign and the agent's state.
+    Welcome {
+        campaign: PhoneCampaign,
+        status: AgentStatus,
+    },
+    /// The SDP answer for the audio leg.
+    Answer {
+        sdp: String,
+    },
+    Audio {
+        state: AudioState,
+    },
+    State {
+        status: AgentStatus,
+    },
+    /// Preview campaigns: this lead, to call or skip.
+    Preview {
+        lead: Lead,
+    },
+    /// Preview campaigns: nothing to call right now.
+    NoLeads,
+    Ringing {
+        call: u64,
+    },
+    /// Talking: the lead and the campaign script with its fields filled in.
+    Connected {
+        call: u64,
+        call_ref: String,
+        lead: Lead,
+        script: String,
+    },
+    /// The call ended; after an answered call a disposition is due.
+    Ended {
+        call: u64,
+        outcome: CallOutcome,
+        by: HangupBy,
+    },
+    WrapUpTimeout,
+    /// The request could not be done; nothing changed.
+    Error {
+        message: String,
+    },
+    /// The phone was opened in another tab, which now has it.
+    TakenOver,
+    LoggedOut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format() {
+        let r: PhoneRequest = serde_json::from_str(r#"{"type":"login","campaign":3}"#).unwrap();
+        assert_eq!(r, PhoneRequest::Login { campaign: CampaignId(3) });
+        let r: PhoneRequest =
+            serde_json::from_str(r#"{"type":"submit","call":7,"disposition":"SALE MADE"}"#)
+                .unwrap();
+        assert!(matches!(r, PhoneRequest::Submit { call: 7, pause: None, .. }));
+        assert!(serde_json::from_str::<PhoneRequest>(r#"{"type":"explode"}"#).is_err());
+        let e = serde_json::to_string(&PhoneEvent::Error { message: "No".into() }).unwrap();
+        assert_eq!(e, r#"{"type":"error","message":"No"}"#);
+    }
+}

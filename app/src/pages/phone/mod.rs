@@ -1,0 +1,506 @@
+//! The agent phone (`/phone`): pick a campaign, take calls, dispose them.
+//!
+//! The page renders on the server like every other; the live part (the WebSocket to the
+//! server and the browser's audio) runs only after hydration, in [`link`]. [`state`] holds
+//! what is shown and how server events change it.
+
+#[cfg(feature = "hydrate")]
+mod link;
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::layout::Guarded;
+use super::widgets::ErrorBanner;
+use crate::api::phone::load_phone;
+use crate::model::phone::PhoneHome;
+use crate::model::phone::PhoneRequest;
+use crate::model::{AgentStatus, CampaignId, CampaignKind, DispositionKind, Lead, LeadStatus};
+use state::{AudioView, LinkState, PhoneState, WrapView, clock};
+
+#[component]
+pub fn PhonePage() -> impl IntoView {
+    view! {
+        <Title text="Phone" />
+        <Guarded>
+            <Phone />
+        </Guarded>
+    }
+}
+
+/// Sends requests over the page's link (nothing on the server, where there is none).
+#[derive(Clone, Copy)]
+struct Sender {
+    #[cfg(feature = "hydrate")]
+    link: StoredValue<Option<std::rc::Rc<link::Link>>, LocalStorage>,
+}
+
+impl Sender {
+    fn send(&self, request: PhoneRequest) {
+        #[cfg(feature = "hydrate")]
+        self.link.with_value(|l| {
+            if let Some(l) = l {
+                if let PhoneRequest::Mute { on } = &request {
+                    l.set_mic(!on);
+                }
+                l.send(&request);
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = request;
+    }
+}
+
+#[component]
+fn Phone() -> impl IntoView {
+    let home = Resource::new(|| (), |_| load_phone());
+    let chosen = RwSignal::new(None::<CampaignId>);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match home.await {
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    Ok(home) => {
+                        if let Some(current) = home.current {
+                            // Already logged in (a reload): carry on.
+                            chosen.set(Some(current));
+                        }
+                        view! {
+                            <Show
+                                when=move || chosen.get().is_some()
+                                fallback=move || view! { <Picker home=home.clone() chosen /> }
+                            >
+                                <Console campaign=chosen.get_untracked().unwrap_or(CampaignId(0)) />
+                            </Show>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Choose the campaign to work in.
+#[component]
+fn Picker(home: PhoneHome, chosen: RwSignal<Option<CampaignId>>) -> impl IntoView {
+    if home.campaigns.is_empty() {
+        return view! {
+            <section class="card narrow">
+                <h1>"Phone"</h1>
+                <p data-testid="no-campaigns">
+                    "You are not assigned to an active campaign. Ask your supervisor to add you to one."
+                </p>
+            </section>
+        }
+        .into_any();
+    }
+    let selected = RwSignal::new(home.campaigns[0].0.0.to_string());
+    let options = home
+        .campaigns
+        .iter()
+        .map(|(id, name, kind)| view! { <option value=id.0.to_string()>{format!("{name} ({})", kind.label())}</option> })
+        .collect_view();
+    view! {
+        <section class="card narrow">
+            <h1>"Phone"</h1>
+            <noscript><p class="banner error">"The phone needs JavaScript to place calls."</p></noscript>
+            <form
+                class="stack"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    chosen.set(selected.get_untracked().parse().ok().map(CampaignId));
+                }
+            >
+                <label>
+                    "Campaign"
+                    <select name="campaign" on:change=move |ev| selected.set(event_target_value(&ev))>{options}</select>
+                </label>
+                <button type="submit" class="primary" data-testid="confirm-campaign">"Confirm"</button>
+            </form>
+            <p class="muted">"Your browser will ask for the microphone: allow it so customers can hear you."</p>
+        </section>
+    }
+    .into_any()
+}
+
+/// The working phone: status bar, the call or lead, the wrap-up.
+#[component]
+fn Console(campaign: CampaignId) -> impl IntoView {
+    let state = PhoneState::new();
+    let sender = Sender {
+        #[cfg(feature = "hydrate")]
+        link: StoredValue::new_local(None),
+    };
+    #[cfg(feature = "hydrate")]
+    {
+        sender.link.set_value(Some(link::Link::start(state, campaign)));
+        let started = js_sys::Date::now();
+        state.now.set(started);
+        let tick = set_interval_with_handle(
+            move || state.now.set(js_sys::Date::now()),
+            std::time::Duration::from_millis(250),
+        );
+        on_cleanup(move || {
+            if let Ok(t) = tick {
+                t.clear();
+            }
+            sender.link.with_value(|l| {
+                if let Some(l) = l {
+                    l.finish();
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = campaign;
+    let send = move |r: PhoneRequest| sender.send(r);
+    view! {
+        <div class="phone" data-testid="phone">
+            <StatusBar state send />
+            {move || state.notice.get().map(|n| view! {
+                <p class="banner info" role="status" data-testid="phone-notice">
+                    {n}
+                    <button type="button" class="link" on:click=move |_| state.notice.set(None)>"Dismiss"</button>
+                </p>
+            })}
+            {move || state.ended.get().map(|m| view! {
+                <section class="card status-page" data-testid="phone-ended">
+                    <p>{m}</p>
+                    <p><a class="button" href="/phone">"Open the phone again"</a></p>
+                </section>
+            })}
+            <Show when=move || state.ended.get().is_none()>
+                <Work state send />
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn StatusBar(
+    state: PhoneState,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let reason = RwSignal::new("Break".to_string());
+    let reasons = move || {
+        state.campaign.with(|c| c.as_ref().map(|c| c.pause_reasons.clone()).unwrap_or_default())
+    };
+    let status_label = move || match state.status.get() {
+        AgentStatus::LoggedOut => "Logged out".to_string(),
+        AgentStatus::Paused { reason } => format!("Paused: {}", reason.as_str()),
+        AgentStatus::Ready => "Ready".to_string(),
+        AgentStatus::Reserved => "Connecting…".to_string(),
+        AgentStatus::InCall => "In call".to_string(),
+        AgentStatus::WrapUp => "Wrap-up".to_string(),
+    };
+    let can_ready = move || {
+        matches!(state.status.get(), AgentStatus::Paused { .. }) && state.wrapup.get().is_none()
+    };
+    let can_pause = move || {
+        matches!(state.status.get(), AgentStatus::Ready | AgentStatus::Reserved)
+            && state.call.get().is_none()
+    };
+    view! {
+        <section class="card phone-bar">
+            <div class="phone-bar-info">
+                <strong>{move || state.campaign.with(|c| c.as_ref().map(|c| c.name.to_string()).unwrap_or_default())}</strong>
+                <span class="badge" data-testid="agent-status">{status_label}</span>
+                <span class=move || if state.audio.get().ok() { "badge on" } else { "badge off" } data-testid="audio-state">
+                    {move || state.audio.get().label()}
+                </span>
+                <span class="muted" data-testid="link-state">
+                    {move || match state.link.get() {
+                        LinkState::Connecting => "Connecting…",
+                        LinkState::Open => "Online",
+                        LinkState::Reconnecting => "Reconnecting…",
+                        LinkState::Closed => "Offline",
+                    }}
+                </span>
+            </div>
+            <div class="phone-bar-actions">
+                <Show when=can_ready>
+                    <button type="button" class="primary" on:click=move |_| send(PhoneRequest::Ready) data-testid="ready">
+                        "Ready"
+                    </button>
+                </Show>
+                <Show when=can_pause>
+                    <select aria-label="Pause reason" on:change=move |ev| reason.set(event_target_value(&ev))>
+                        {move || reasons().into_iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                    </select>
+                    <button type="button" on:click=move |_| send(PhoneRequest::Pause { reason: reason.get_untracked() }) data-testid="pause">
+                        "Pause"
+                    </button>
+                </Show>
+                <button type="button" class="link" on:click=move |_| send(PhoneRequest::Logout) data-testid="phone-logout">
+                    "Log out of the campaign"
+                </button>
+            </div>
+            <Show when=move || state.audio.get() == AudioView::MicrophoneDenied>
+                <p class="banner error" role="alert" data-testid="mic-denied">
+                    "Microphone access was refused. Allow the microphone for this site (the icon in the address bar), then reload the page."
+                </p>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn Work(
+    state: PhoneState,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let preview_campaign = move || {
+        state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview))
+    };
+    move || {
+        if let Some(call) = state.call.get() {
+            view! {
+                <div class="phone-grid">
+                    <LeadCard lead=call.lead.clone() />
+                    <section class="card">
+                        <h2>"Script"</h2>
+                        <div class="script" data-testid="script">{call.script.clone()}</div>
+                    </section>
+                    {move || match state.wrapup.get() {
+                        Some(w) => view! { <WrapUp state wrap=w send /> }.into_any(),
+                        None => view! { <LiveCall state since=call.since send /> }.into_any(),
+                    }}
+                </div>
+            }
+            .into_any()
+        } else if let Some(lead) = state.preview.get() {
+            view! {
+                <div class="phone-grid">
+                    <LeadCard lead />
+                    <section class="card">
+                        <h2>"Preview"</h2>
+                        <p>{move || if state.ringing.get() { "Calling…" } else { "Review the lead, then call or skip it." }}</p>
+                        <div class="row-form">
+                            <button type="button" class="primary" on:click=move |_| send(PhoneRequest::PreviewDial) data-testid="preview-call">"Call"</button>
+                            <button type="button" on:click=move |_| send(PhoneRequest::PreviewSkip) data-testid="preview-skip">"Skip"</button>
+                        </div>
+                    </section>
+                </div>
+            }
+            .into_any()
+        } else {
+            view! {
+                <section class="card phone-idle" data-testid="phone-idle">
+                    {move || match (state.status.get(), preview_campaign()) {
+                        (AgentStatus::Ready, true) => view! {
+                            <p>"Ready."</p>
+                            <button type="button" class="primary" on:click=move |_| send(PhoneRequest::PreviewNext) data-testid="next-lead">
+                                "Get next lead"
+                            </button>
+                        }.into_any(),
+                        (AgentStatus::Ready, false) => view! { <p>"Ready: waiting for the next call…"</p> }.into_any(),
+                        (AgentStatus::Reserved, _) => view! { <p>"Connecting a call…"</p> }.into_any(),
+                        (AgentStatus::LoggedOut, _) => view! { <p>"Logging in…"</p> }.into_any(),
+                        _ => view! { <p>"Paused. Press Ready to take calls."</p> }.into_any(),
+                    }}
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn LeadCard(lead: Lead) -> impl IntoView {
+    let c = &lead.contact;
+    let name = format!("{} {}", c.first_name, c.last_name).trim().to_string();
+    let rows: Vec<(&'static str, String)> = vec![
+        ("Phone", lead.phone.to_string()),
+        ("Address", c.address.clone()),
+        ("City", c.city.clone()),
+        ("State", c.state.clone()),
+        ("Postcode", c.postcode.clone()),
+        ("Email", c.email.clone()),
+        ("Gender", c.gender.clone()),
+        ("Comments", c.comments.clone()),
+        ("Status", lead.status.to_string()),
+        ("Attempts", lead.attempts.to_string()),
+    ];
+    let custom: Vec<(String, String)> = lead.custom.clone().into_iter().collect();
+    view! {
+        <section class="card" data-testid="lead-card">
+            <h2>{if name.is_empty() { "Contact".to_string() } else { name }}</h2>
+            <dl class="facts">
+                {rows.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                {custom.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn LiveCall(
+    state: PhoneState,
+    since: f64,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let keypad = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let key = move |d: char| send(PhoneRequest::Dtmf { digits: d.to_string() });
+    view! {
+        <section class="card live-call" data-testid="live-call">
+            <h2>"On the call " <span class="timer" data-testid="call-timer">{move || clock(state.now.get() - since)}</span></h2>
+            <div class="row-form">
+                <button type="button" class="danger" on:click=move |_| send(PhoneRequest::Hangup) data-testid="hangup">"Hang up"</button>
+                <button
+                    type="button"
+                    aria-pressed=move || state.muted.get().to_string()
+                    on:click=move |_| {
+                        let on = !state.muted.get_untracked();
+                        state.muted.set(on);
+                        send(PhoneRequest::Mute { on });
+                    }
+                >
+                    {move || if state.muted.get() { "Unmute" } else { "Mute" }}
+                </button>
+                <button
+                    type="button"
+                    aria-pressed=move || state.held.get().to_string()
+                    on:click=move |_| {
+                        let on = !state.held.get_untracked();
+                        state.held.set(on);
+                        send(PhoneRequest::Hold { on });
+                    }
+                >
+                    {move || if state.held.get() { "Resume" } else { "Hold" }}
+                </button>
+                <button type="button" aria-expanded=move || keypad.get().to_string() on:click=move |_| keypad.update(|k| *k = !*k)>
+                    "Keypad"
+                </button>
+            </div>
+            <Show when=move || keypad.get()>
+                <div class="keypad" role="group" aria-label="Keypad">
+                    {"123456789*0#".chars().map(|d| view! {
+                        <button type="button" on:click=move |_| key(d)>{d.to_string()}</button>
+                    }).collect_view()}
+                </div>
+                <form class="row-form" on:submit=move |ev| {
+                    ev.prevent_default();
+                    let digits = typed.get_untracked();
+                    if !digits.is_empty() {
+                        send(PhoneRequest::Dtmf { digits });
+                        typed.set(String::new());
+                    }
+                }>
+                    <input aria-label="Digits to send" inputmode="tel" prop:value=move || typed.get() on:input=move |ev| typed.set(event_target_value(&ev)) />
+                    <button type="submit">"Send digits"</button>
+                </form>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn WrapUp(
+    state: PhoneState,
+    wrap: WrapView,
+    send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let dispositions = state
+        .campaign
+        .with_untracked(|c| c.as_ref().map(|c| c.dispositions.clone()).unwrap_or_default());
+    let kinds: Vec<(LeadStatus, DispositionKind)> = dispositions.clone();
+    let chosen = RwSignal::new(None::<String>);
+    let notes = RwSignal::new(String::new());
+    let callback_at = RwSignal::new(String::new());
+    let callback_mine = RwSignal::new(true);
+    let invalid = RwSignal::new(false);
+    let pause_reason = RwSignal::new("Break".to_string());
+    let is_callback = move || {
+        chosen.with(|c| {
+            c.as_ref().is_some_and(|c| {
+                kinds.iter().any(|(code, k)| code.as_str() == c && *k == DispositionKind::Callback)
+            })
+        })
+    };
+    let submit = move |pause: Option<String>| {
+        let Some(disposition) = chosen.get_untracked() else {
+            state.notice.set(Some("Pick a disposition first.".into()));
+            return;
+        };
+        let callback_at = parse_local_datetime(&callback_at.get_untracked());
+        send(PhoneRequest::Submit {
+            call: wrap.call,
+            disposition,
+            notes: notes.get_untracked(),
+            callback_at,
+            callback_mine: callback_mine.get_untracked(),
+            invalid_details: invalid.get_untracked(),
+            pause,
+        });
+    };
+    let remaining = move || (wrap.deadline - state.now.get()).max(0.0);
+    view! {
+        <section class="card wrapup" data-testid="wrapup">
+            <h2>
+                "Wrap-up "
+                <span class=move || if remaining() < 10_000.0 { "timer urgent" } else { "timer" } data-testid="wrapup-countdown">
+                    {move || if wrap.timed_out || remaining() <= 0.0 { "time is over".to_string() } else { clock(remaining()) }}
+                </span>
+            </h2>
+            <fieldset class="dispositions">
+                <legend>"Disposition"</legend>
+                {dispositions.into_iter().map(|(code, _)| {
+                    let value = code.to_string();
+                    let v2 = value.clone();
+                    view! {
+                        <label class="choice">
+                            <input type="radio" name="disposition" value=value.clone() on:change=move |_| chosen.set(Some(v2.clone())) />
+                            {value}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <Show when=is_callback>
+                <label>
+                    "Call back at"
+                    <input type="datetime-local" on:input=move |ev| callback_at.set(event_target_value(&ev)) data-testid="callback-at" />
+                </label>
+                <label class="choice">
+                    <input type="checkbox" prop:checked=move || callback_mine.get() on:change=move |ev| callback_mine.set(event_target_checked(&ev)) />
+                    "Only I take this callback"
+                </label>
+            </Show>
+            <label>
+                "Notes"
+                <textarea rows="3" maxlength="4000" on:input=move |ev| notes.set(event_target_value(&ev)) data-testid="notes"></textarea>
+            </label>
+            <label class="choice">
+                <input type="checkbox" on:change=move |ev| invalid.set(event_target_checked(&ev)) />
+                "Invalid details (the lead's information is wrong)"
+            </label>
+            <div class="row-form">
+                <button type="button" class="primary" on:click=move |_| submit(None) data-testid="submit">"Submit"</button>
+                <select aria-label="Pause reason after submitting" on:change=move |ev| pause_reason.set(event_target_value(&ev))>
+                    {move || state.campaign.with(|c| c.as_ref().map(|c| c.pause_reasons.clone()).unwrap_or_default())
+                        .into_iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                </select>
+                <button type="button" on:click=move |_| submit(Some(pause_reason.get_untracked())) data-testid="submit-pause">
+                    "Submit & pause"
+                </button>
+            </div>
+        </section>
+    }
+}
+
+/// `2026-11-22T14:30` from a `datetime-local` input, in the browser's time zone, as Unix
+/// milliseconds.
+fn parse_local_datetime(s: &str) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(s)).get_time();
+        if ms.is_finite() { Some(ms as i64) } else { None }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}

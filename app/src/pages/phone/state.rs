@@ -1,0 +1,279 @@
+//! What the phone page shows, as signals, and how each server event changes it. Plain data
+//! and pure updates, so the same code runs on the server (rendering) and in the browser.
+
+use leptos::prelude::*;
+
+use crate::model::phone::{AudioState, PhoneCampaign, PhoneEvent};
+use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
+
+/// The server connection.
+// Driven by the browser-only link; the server only renders the first state.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Open,
+    Reconnecting,
+    Closed,
+}
+
+/// The audio, as the agent needs to know it.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioView {
+    NotStarted,
+    AskingMicrophone,
+    MicrophoneDenied,
+    MicrophoneUnavailable,
+    Leg(AudioState),
+    Failed,
+}
+
+impl AudioView {
+    pub fn label(self) -> &'static str {
+        match self {
+            AudioView::NotStarted => "Audio not started",
+            AudioView::AskingMicrophone => "Allow the microphone…",
+            AudioView::MicrophoneDenied => "Microphone blocked",
+            AudioView::MicrophoneUnavailable => "No microphone",
+            AudioView::Leg(AudioState::Connecting) => "Audio connecting…",
+            AudioView::Leg(AudioState::Connected) => "Audio connected",
+            AudioView::Leg(AudioState::Failed) | AudioView::Failed => "Audio failed",
+            AudioView::Leg(AudioState::Closed) => "Audio disconnected",
+        }
+    }
+
+    pub fn ok(self) -> bool {
+        self == AudioView::Leg(AudioState::Connected)
+    }
+}
+
+/// The call on screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallView {
+    pub call: u64,
+    pub call_ref: String,
+    pub lead: Lead,
+    pub script: String,
+    /// When it connected (ms, the page's clock).
+    pub since: f64,
+}
+
+/// The wrap-up in progress.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WrapView {
+    pub call: u64,
+    pub deadline: f64,
+    pub timed_out: bool,
+}
+
+/// Everything the phone page shows.
+#[derive(Clone, Copy)]
+pub struct PhoneState {
+    pub link: RwSignal<LinkState>,
+    pub audio: RwSignal<AudioView>,
+    pub campaign: RwSignal<Option<PhoneCampaign>>,
+    pub status: RwSignal<AgentStatus>,
+    pub call: RwSignal<Option<CallView>>,
+    pub ringing: RwSignal<bool>,
+    pub preview: RwSignal<Option<Lead>>,
+    pub wrapup: RwSignal<Option<WrapView>>,
+    pub notice: RwSignal<Option<String>>,
+    pub muted: RwSignal<bool>,
+    pub held: RwSignal<bool>,
+    /// A ticking clock for the call timer and the wrap-up countdown (ms).
+    pub now: RwSignal<f64>,
+    /// Set when the shift ended on this page (logged out, or another tab took over).
+    pub ended: RwSignal<Option<String>>,
+}
+
+impl PhoneState {
+    pub fn new() -> PhoneState {
+        PhoneState {
+            link: RwSignal::new(LinkState::Connecting),
+            audio: RwSignal::new(AudioView::NotStarted),
+            campaign: RwSignal::new(None),
+            status: RwSignal::new(AgentStatus::LoggedOut),
+            call: RwSignal::new(None),
+            ringing: RwSignal::new(false),
+            preview: RwSignal::new(None),
+            wrapup: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            muted: RwSignal::new(false),
+            held: RwSignal::new(false),
+            now: RwSignal::new(0.0),
+            ended: RwSignal::new(None),
+        }
+    }
+
+    /// Applies one event from the server.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn apply(&self, event: PhoneEvent) {
+        let now = self.now.get_untracked();
+        match event {
+            PhoneEvent::Welcome { campaign, status } => {
+                self.campaign.set(Some(campaign));
+                self.status.set(status);
+                self.ended.set(None);
+            }
+            PhoneEvent::Answer { .. } => {}
+            PhoneEvent::Audio { state } => self.audio.set(AudioView::Leg(state)),
+            PhoneEvent::State { status } => {
+                let idle = matches!(status, AgentStatus::Ready | AgentStatus::Paused { .. });
+                let due = self.wrapup.with_untracked(|w| w.is_some_and(|w| w.timed_out));
+                if idle && !due {
+                    // Ready or paused after a submit: the last call is done.
+                    self.wrapup.set(None);
+                    self.call.set(None);
+                }
+                if status == AgentStatus::LoggedOut {
+                    self.ended.set(Some("You are logged out of the campaign.".into()));
+                }
+                self.status.set(status);
+            }
+            PhoneEvent::Preview { lead } => {
+                self.preview.set(Some(lead));
+                self.notice.set(None);
+            }
+            PhoneEvent::NoLeads => self.notice.set(Some("There is no lead to call right now. Try again in a moment.".into())),
+            PhoneEvent::Ringing { .. } => self.ringing.set(true),
+            PhoneEvent::Connected { call, call_ref, lead, script } => {
+                self.ringing.set(false);
+                self.preview.set(None);
+                self.muted.set(false);
+                self.held.set(false);
+                self.notice.set(None);
+                self.call.set(Some(CallView { call, call_ref, lead, script, since: now }));
+            }
+            PhoneEvent::Ended { call, outcome, by } => {
+                self.ringing.set(false);
+                if outcome == CallOutcome::Answered {
+                    let secs = self.campaign.with_untracked(|c| c.as_ref().map_or(30, |c| c.wrapup_seconds));
+                    self.wrapup.set(Some(WrapView { call, deadline: now + f64::from(secs) * 1000.0, timed_out: false }));
+                    if by == HangupBy::Customer {
+                        self.notice.set(Some("The customer hung up.".into()));
+                    }
+                } else {
+                    self.call.set(None);
+                    self.preview.set(None);
+                    self.notice.set(Some(format!("The call did not connect: {}.", outcome.label().to_lowercase())));
+                }
+            }
+            PhoneEvent::WrapUpTimeout => {
+                self.wrapup.update(|w| {
+                    if let Some(w) = w {
+                        w.timed_out = true;
+                    }
+                });
+                self.notice.set(Some(
+                    "Wrap-up time is over: you are paused and get no calls until you submit the disposition.".into(),
+                ));
+            }
+            PhoneEvent::Error { message } => self.notice.set(Some(message)),
+            PhoneEvent::TakenOver => self.ended.set(Some(
+                "The phone was opened in another tab or window; it works there now. Close this one.".into(),
+            )),
+            PhoneEvent::LoggedOut => self.ended.set(Some("You are logged out of the campaign.".into())),
+        }
+    }
+}
+
+/// `mm:ss` for a duration in milliseconds.
+pub fn clock(ms: f64) -> String {
+    let s = (ms.max(0.0) / 1000.0).floor() as u64;
+    format!("{:02}:{:02}", s / 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::phone::PhoneEvent;
+    use crate::model::{
+        CampaignId, CampaignKind, Contact, LeadId, LeadStatus, LeadsetId, Name, PhoneNumber,
+    };
+
+    fn lead() -> Lead {
+        Lead {
+            id: LeadId(1),
+            leadset_id: LeadsetId(1),
+            phone: PhoneNumber::parse("+442079460958").unwrap(),
+            status: LeadStatus::system("NEW"),
+            attempts: 0,
+            timezone: "UTC".into(),
+            contact: Contact::default(),
+            custom: Default::default(),
+            invalid_details: false,
+        }
+    }
+
+    #[test]
+    fn a_call_then_wrap_up_then_ready() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.apply(PhoneEvent::Welcome {
+                campaign: crate::model::phone::PhoneCampaign {
+                    id: CampaignId(1),
+                    name: Name::parse("C").unwrap(),
+                    kind: CampaignKind::Auto,
+                    dispositions: vec![],
+                    wrapup_seconds: 30,
+                    pause_reasons: vec![],
+                },
+                status: AgentStatus::Ready,
+            });
+            s.now.set(1000.0);
+            s.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: "Hi".into(),
+            });
+            assert_eq!(s.call.get_untracked().unwrap().since, 1000.0);
+            s.apply(PhoneEvent::Ended {
+                call: 5,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Customer,
+            });
+            assert_eq!(s.wrapup.get_untracked().unwrap().deadline, 31_000.0);
+            s.apply(PhoneEvent::State { status: AgentStatus::WrapUp });
+            assert!(s.call.get_untracked().is_some(), "the lead stays on screen during wrap-up");
+            s.apply(PhoneEvent::State { status: AgentStatus::Ready });
+            assert!(s.call.get_untracked().is_none() && s.wrapup.get_untracked().is_none());
+        });
+    }
+
+    #[test]
+    fn a_timed_out_wrap_up_stays_until_submitted() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            s.apply(PhoneEvent::Ended {
+                call: 5,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Agent,
+            });
+            s.apply(PhoneEvent::WrapUpTimeout);
+            s.apply(PhoneEvent::State {
+                status: AgentStatus::Paused {
+                    reason: crate::model::PauseReason::system("wrap-up timeout"),
+                },
+            });
+            assert!(s.wrapup.get_untracked().unwrap().timed_out);
+            assert!(s.call.get_untracked().is_some());
+        });
+    }
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock(0.0), "00:00");
+        assert_eq!(clock(61_999.0), "01:01");
+        assert_eq!(clock(-5.0), "00:00");
+    }
+}

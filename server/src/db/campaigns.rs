@@ -1,0 +1,325 @@
+//! Campaigns with their source statuses, retry rules and agents.
+
+use app::model::{
+    CallOutcome, CallerId, CallingWindow, Campaign, CampaignId, CampaignKind, CampaignSettings,
+    LeadStatus, Name, RetryRule, ScriptId, TrunkId, UserId,
+};
+
+use super::{Db, DbError, with_pool};
+
+#[derive(sqlx::FromRow)]
+struct CampaignRow {
+    id: i64,
+    name: String,
+    kind: String,
+    active: bool,
+    script_id: Option<i64>,
+    trunk_id: Option<i64>,
+    notes: String,
+    caller_id: String,
+    outbound_multiplier: f64,
+    max_channels: i64,
+    max_cps: f64,
+    max_attempts: i64,
+    window_start: i64,
+    window_end: i64,
+    wrapup_seconds: i64,
+    ring_seconds: i64,
+    broadcast_file: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    campaign_id: i64,
+    outcome: String,
+    retry_minutes: i64,
+    max_attempts: i64,
+}
+
+macro_rules! campaign_columns {
+    () => {
+        "id, name, kind, active, script_id, trunk_id, notes, caller_id, outbound_multiplier, \
+         max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
+         ring_seconds, broadcast_file"
+    };
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what}: {e}"))
+}
+
+fn u32_of(what: &str, v: i64) -> Result<u32, DbError> {
+    u32::try_from(v).map_err(|e| corrupt(what, e))
+}
+
+impl CampaignRow {
+    fn into_campaign(
+        self,
+        statuses: Vec<LeadStatus>,
+        rules: Vec<RetryRule>,
+        agents: Vec<UserId>,
+    ) -> Result<Campaign, DbError> {
+        let window = CallingWindow::new(
+            u16::try_from(self.window_start).map_err(|e| corrupt("window", e))?,
+            u16::try_from(self.window_end).map_err(|e| corrupt("window", e))?,
+        )
+        .map_err(|e| corrupt("window", e))?;
+        let caller_id = match self.caller_id.as_str() {
+            "" => None,
+            s => Some(CallerId::parse(s).map_err(|e| corrupt("caller id", e))?),
+        };
+        Ok(Campaign {
+            id: CampaignId(self.id),
+            settings: CampaignSettings {
+                name: Name::parse(&self.name).map_err(|e| corrupt("name", e))?,
+                kind: CampaignKind::parse(&self.kind).map_err(|e| corrupt("kind", e))?,
+                active: self.active,
+                script_id: self.script_id.map(ScriptId),
+                trunk_id: self.trunk_id.map(TrunkId),
+                notes: self.notes,
+                caller_id,
+                source_statuses: statuses,
+                outbound_multiplier: self.outbound_multiplier,
+                max_channels: u32_of("max_channels", self.max_channels)?,
+                max_cps: self.max_cps,
+                max_attempts: u32_of("max_attempts", self.max_attempts)?,
+                window,
+                wrapup_seconds: u32_of("wrapup_seconds", self.wrapup_seconds)?,
+                ring_seconds: u32_of("ring_seconds", self.ring_seconds)?,
+                retry_rules: rules,
+                broadcast_file: self.broadcast_file,
+                agents,
+            },
+        })
+    }
+}
+
+/// Rewrites a campaign's statuses, rules and agents inside the caller's transaction.
+macro_rules! replace_children {
+    ($tx:ident, $id:ident, $s:ident) => {
+        for sql in [
+            "DELETE FROM campaign_statuses WHERE campaign_id = $1",
+            "DELETE FROM retry_rules WHERE campaign_id = $1",
+            "DELETE FROM campaign_agents WHERE campaign_id = $1",
+        ] {
+            sqlx::query(sql).bind($id).execute(&mut *$tx).await?;
+        }
+        for st in &$s.source_statuses {
+            sqlx::query("INSERT INTO campaign_statuses (campaign_id, status) VALUES ($1, $2)")
+                .bind($id)
+                .bind(st.as_str())
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for r in &$s.retry_rules {
+            sqlx::query(
+                "INSERT INTO retry_rules (campaign_id, outcome, retry_minutes, max_attempts) VALUES ($1, $2, $3, $4)",
+            )
+            .bind($id)
+            .bind(r.outcome.as_str())
+            .bind(i64::from(r.retry_minutes))
+            .bind(i64::from(r.max_attempts))
+            .execute(&mut *$tx)
+            .await?;
+        }
+        for a in &$s.agents {
+            sqlx::query("INSERT INTO campaign_agents (campaign_id, user_id) VALUES ($1, $2)")
+                .bind($id)
+                .bind(a.0)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+/// Every campaign, by name, with its statuses, rules and agents.
+pub async fn list(db: &Db) -> Result<Vec<Campaign>, DbError> {
+    load(db, None).await
+}
+
+/// One campaign.
+pub async fn get(db: &Db, id: CampaignId) -> Result<Option<Campaign>, DbError> {
+    Ok(load(db, Some(id)).await?.pop())
+}
+
+async fn load(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaign>, DbError> {
+    let filter = only.map(|c| c.0).unwrap_or(-1);
+    let (rows, statuses, rules, agents) = with_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, CampaignRow>(concat!(
+            "SELECT ", campaign_columns!(), " FROM campaigns WHERE $1 < 0 OR id = $1 ORDER BY name"
+        ))
+        .bind(filter)
+        .fetch_all(pool)
+        .await?;
+        let statuses = sqlx::query_as::<_, (i64, String)>(
+            "SELECT campaign_id, status FROM campaign_statuses WHERE $1 < 0 OR campaign_id = $1 ORDER BY status",
+        )
+        .bind(filter)
+        .fetch_all(pool)
+        .await?;
+        let rules = sqlx::query_as::<_, RuleRow>(
+            "SELECT campaign_id, outcome, retry_minutes, max_attempts FROM retry_rules \
+             WHERE $1 < 0 OR campaign_id = $1 ORDER BY outcome",
+        )
+        .bind(filter)
+        .fetch_all(pool)
+        .await?;
+        let agents = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT campaign_id, user_id FROM campaign_agents WHERE $1 < 0 OR campaign_id = $1 ORDER BY user_id",
+        )
+        .bind(filter)
+        .fetch_all(pool)
+        .await?;
+        Ok::<_, sqlx::Error>((rows, statuses, rules, agents))
+    })?;
+    rows.into_iter()
+        .map(|row| {
+            let id = row.id;
+            let st = statuses
+                .iter()
+                .filter(|(c, _)| *c == id)
+                .map(|(_, s)| LeadStatus::parse(s).map_err(|e| corrupt("status", e)))
+                .collect::<Result<_, _>>()?;
+            let rl = rules
+                .iter()
+                .filter(|r| r.campaign_id == id)
+                .map(|r| {
+                    Ok(RetryRule {
+                        outcome: CallOutcome::parse(&r.outcome).map_err(|e| corrupt("rule", e))?,
+                        retry_minutes: u32_of("retry_minutes", r.retry_minutes)?,
+                        max_attempts: u32_of("max_attempts", r.max_attempts)?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            let ag = agents.iter().filter(|(c, _)| *c == id).map(|(_, u)| UserId(*u)).collect();
+            row.into_campaign(st, rl, ag)
+        })
+        .collect()
+}
+
+/// Stores a new campaign; a taken name is a unique violation.
+pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignId, DbError> {
+    let id = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO campaigns (name, kind, active, script_id, trunk_id, notes, caller_id, \
+             outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
+             wrapup_seconds, ring_seconds, broadcast_file, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+             RETURNING id",
+        )
+        .bind(s.name.as_str())
+        .bind(s.kind.as_str())
+        .bind(s.active)
+        .bind(s.script_id.map(|x| x.0))
+        .bind(s.trunk_id.map(|x| x.0))
+        .bind(&s.notes)
+        .bind(s.caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
+        .bind(s.outbound_multiplier)
+        .bind(i64::from(s.max_channels))
+        .bind(s.max_cps)
+        .bind(i64::from(s.max_attempts))
+        .bind(i64::from(s.window.start))
+        .bind(i64::from(s.window.end))
+        .bind(i64::from(s.wrapup_seconds))
+        .bind(i64::from(s.ring_seconds))
+        .bind(s.broadcast_file.as_deref())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        replace_children!(tx, id, s);
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(id)
+    })?;
+    Ok(CampaignId(id))
+}
+
+/// Replaces a campaign's settings. Returns whether it exists.
+pub async fn update(
+    db: &Db,
+    id: CampaignId,
+    s: &CampaignSettings,
+    now: i64,
+) -> Result<bool, DbError> {
+    let found = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE campaigns SET name = $1, kind = $2, active = $3, script_id = $4, trunk_id = $5, \
+             notes = $6, caller_id = $7, outbound_multiplier = $8, max_channels = $9, max_cps = $10, \
+             max_attempts = $11, window_start = $12, window_end = $13, wrapup_seconds = $14, \
+             ring_seconds = $15, broadcast_file = $16, updated_at = $17 WHERE id = $18",
+        )
+        .bind(s.name.as_str())
+        .bind(s.kind.as_str())
+        .bind(s.active)
+        .bind(s.script_id.map(|x| x.0))
+        .bind(s.trunk_id.map(|x| x.0))
+        .bind(&s.notes)
+        .bind(s.caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
+        .bind(s.outbound_multiplier)
+        .bind(i64::from(s.max_channels))
+        .bind(s.max_cps)
+        .bind(i64::from(s.max_attempts))
+        .bind(i64::from(s.window.start))
+        .bind(i64::from(s.window.end))
+        .bind(i64::from(s.wrapup_seconds))
+        .bind(i64::from(s.ring_seconds))
+        .bind(s.broadcast_file.as_deref())
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            let id = id.0;
+            replace_children!(tx, id, s);
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(n == 1)
+    })?;
+    Ok(found)
+}
+
+/// Turns a campaign on or off. Returns whether it exists.
+pub async fn set_active(db: &Db, id: CampaignId, active: bool, now: i64) -> Result<bool, DbError> {
+    let n = with_pool!(db, pool => sqlx::query("UPDATE campaigns SET active = $1, updated_at = $2 WHERE id = $3")
+        .bind(active)
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The campaigns an agent is assigned to: (id, name, kind, active).
+pub async fn for_agent(
+    db: &Db,
+    agent: UserId,
+) -> Result<Vec<(CampaignId, Name, CampaignKind, bool)>, DbError> {
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, String, String, bool)>(
+            "SELECT c.id, c.name, c.kind, c.active FROM campaigns c \
+             JOIN campaign_agents a ON a.campaign_id = c.id WHERE a.user_id = $1 ORDER BY c.name")
+        .bind(agent.0)
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter()
+        .map(|(id, name, kind, active)| {
+            Ok((
+                CampaignId(id),
+                Name::parse(&name).map_err(|e| corrupt("name", e))?,
+                CampaignKind::parse(&kind).map_err(|e| corrupt("kind", e))?,
+                active,
+            ))
+        })
+        .collect()
+}
+
+/// The body of a campaign's script, if it has one.
+pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT s.body FROM scripts s JOIN campaigns c ON c.script_id = s.id WHERE c.id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?)
+}

@@ -1,0 +1,184 @@
+//! Stores what the dialer engine records: call attempts and their progress, dispositions,
+//! lead results, do-not-call additions, callbacks, agent sessions and state changes.
+//!
+//! Records are applied in the order the engine emitted them, many per transaction (the
+//! engine's throughput must not be one commit per event). A lead result only lands while
+//! this server instance still holds the lead's lease (or nobody does): an instance that lost
+//! a lease never overwrites the lead's new owner.
+
+use crate::engine::Record;
+
+use super::{Db, DbError, with_pool};
+
+/// One record, inside the caller's transaction (expanded once per backend).
+macro_rules! apply_one {
+    ($tx:ident, $owner:ident, $r:ident) => {
+        match $r {
+            Record::AttemptStarted { call_ref, lead, campaign, agent, trunk, phone, callback, at } => {
+                sqlx::query(
+                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, agent_id, trunk_id, phone, dialed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(call_ref)
+                .bind(lead.0)
+                .bind(campaign.0)
+                .bind(agent.map(|a| a.0))
+                .bind(trunk.map(|t| t.0))
+                .bind(phone.as_str())
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+                sqlx::query("UPDATE leads SET attempts = attempts + 1, last_called_at = $1, updated_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(lead.0)
+                    .execute(&mut *$tx)
+                    .await?;
+                if let Some(cb) = callback {
+                    sqlx::query("UPDATE callbacks SET done_at = $1 WHERE id = $2 AND done_at IS NULL")
+                        .bind(at)
+                        .bind(cb.0)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+            Record::AttemptRinging { call_ref, at } => {
+                sqlx::query("UPDATE call_attempts SET ringing_at = $1 WHERE call_ref = $2")
+                    .bind(at)
+                    .bind(call_ref)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Record::AttemptAnswered { call_ref, at } => {
+                sqlx::query("UPDATE call_attempts SET answered_at = $1 WHERE call_ref = $2")
+                    .bind(at)
+                    .bind(call_ref)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Record::AttemptBridged { call_ref, agent, at } => {
+                sqlx::query("UPDATE call_attempts SET bridged_at = $1, agent_id = $2 WHERE call_ref = $3")
+                    .bind(at)
+                    .bind(agent.0)
+                    .bind(call_ref)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Record::AttemptEnded { call_ref, at, outcome, sip_code, sip_reason, by } => {
+                sqlx::query(
+                    "UPDATE call_attempts SET ended_at = $1, outcome = $2, sip_code = $3, sip_reason = $4, hangup_by = $5 \
+                     WHERE call_ref = $6",
+                )
+                .bind(at)
+                .bind(outcome.as_str())
+                .bind(sip_code.map(i64::from))
+                .bind(sip_reason.as_deref())
+                .bind(by.as_str())
+                .bind(call_ref)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Record::Disposed { call_ref, disposition, notes, at } => {
+                sqlx::query("UPDATE call_attempts SET disposition = $1, notes = $2, disposed_at = $3 WHERE call_ref = $4")
+                    .bind(disposition.as_str())
+                    .bind(notes)
+                    .bind(at)
+                    .bind(call_ref)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Record::LeadResult { lead, fate, invalid_details } => {
+                let done = sqlx::query(
+                    "UPDATE leads SET status = $1, dial_state = $2, next_attempt_at = $3, \
+                     invalid_details = (invalid_details OR $4), lease_owner = NULL, lease_expires_at = NULL, \
+                     updated_at = $3 WHERE id = $5 AND (lease_owner = $6 OR lease_owner IS NULL)",
+                )
+                .bind(fate.status.as_str())
+                .bind(fate.dial_state.as_str())
+                .bind(fate.next_attempt_at)
+                .bind(*invalid_details)
+                .bind(lead.0)
+                .bind($owner)
+                .execute(&mut *$tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    tracing::warn!(lead = %lead, "lead result not stored: the lease belongs to another instance");
+                }
+            }
+            Record::DncAdd { phone, campaign, at } => {
+                sqlx::query(
+                    "INSERT INTO dnc (phone, campaign_id, note, created_at) VALUES ($1, $2, 'disposition', $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(phone.as_str())
+                .bind(campaign.0)
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Record::CallbackAdd { lead, campaign, agent, due_at, at } => {
+                sqlx::query(
+                    "INSERT INTO callbacks (lead_id, campaign_id, agent_id, due_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(lead.0)
+                .bind(campaign.0)
+                .bind(agent.map(|a| a.0))
+                .bind(due_at)
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Record::SessionStarted { agent, campaign, at } => {
+                sqlx::query("INSERT INTO agent_sessions (agent_id, campaign_id, started_at) VALUES ($1, $2, $3)")
+                    .bind(agent.0)
+                    .bind(campaign.0)
+                    .bind(at)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Record::SessionEnded { agent, at, reason } => {
+                sqlx::query(
+                    "UPDATE agent_sessions SET ended_at = $1, end_reason = $2 WHERE agent_id = $3 AND ended_at IS NULL",
+                )
+                .bind(at)
+                .bind(reason)
+                .bind(agent.0)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Record::AgentState { agent, campaign, status, call_ref, at } => {
+                let reason = match status {
+                    app::model::AgentStatus::Paused { reason } => Some(reason.as_str().to_string()),
+                    _ => None,
+                };
+                sqlx::query(
+                    "INSERT INTO agent_state_log (agent_id, campaign_id, state, reason, call_ref, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(agent.0)
+                .bind(campaign.0)
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(call_ref.as_deref())
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    };
+}
+
+/// Applies `records`, in order, in one transaction. `owner` is this server instance.
+pub async fn apply(db: &Db, owner: &str, records: &[Record]) -> Result<(), DbError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for r in records {
+            apply_one!(tx, owner, r);
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(())
+    })?;
+    Ok(())
+}

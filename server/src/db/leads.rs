@@ -1,0 +1,472 @@
+//! Leads: inserting them, and the dialer's side — claiming dialable leads atomically under a
+//! lease, giving them back, renewing and expiring leases, recording results.
+//!
+//! Invariants:
+//! - a claim takes a lead only from `ready` (or a due `callback`) to `leased`, in one atomic
+//!   statement: PostgreSQL skips rows another claimer holds (`FOR UPDATE SKIP LOCKED`), SQLite
+//!   serialises claimers (`BEGIN IMMEDIATE`). No lead is ever leased twice at once.
+//! - a lease names its owner (a server instance) and ends: results and releases clear it;
+//!   an owner that dies leaves leases that [`expire_leases`] returns to the queue.
+//! - a result from an owner that lost its lease never overwrites another owner's lease.
+
+use app::model::{
+    CallbackId, CampaignId, Contact, Lead, LeadId, LeadStatus, LeadsetId, PhoneNumber, UserId,
+};
+use std::collections::BTreeMap;
+
+use super::{Db, DbError, with_pool};
+
+/// A lead to insert.
+#[derive(Clone, Debug)]
+pub struct NewLead {
+    pub phone: PhoneNumber,
+    pub status: LeadStatus,
+    pub timezone: String,
+    pub contact: Contact,
+    pub custom: BTreeMap<String, String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LeadRow {
+    id: i64,
+    leadset_id: i64,
+    phone: String,
+    status: String,
+    attempts: i64,
+    timezone: String,
+    first_name: String,
+    last_name: String,
+    address: String,
+    city: String,
+    state: String,
+    postcode: String,
+    email: String,
+    gender: String,
+    comments: String,
+    custom: String,
+    invalid_details: bool,
+}
+
+macro_rules! lead_columns {
+    () => {
+        "id, leadset_id, phone, status, attempts, timezone, first_name, last_name, address, city, \
+         state, postcode, email, gender, comments, custom, invalid_details"
+    };
+}
+
+impl LeadRow {
+    fn into_lead(self) -> Result<Lead, DbError> {
+        let bad = |what: &str, e: String| DbError::Corrupt(format!("lead {} {what}: {e}", self.id));
+        Ok(Lead {
+            id: LeadId(self.id),
+            leadset_id: LeadsetId(self.leadset_id),
+            phone: PhoneNumber::parse(&self.phone).map_err(|e| bad("phone", e))?,
+            status: LeadStatus::parse(&self.status).map_err(|e| bad("status", e))?,
+            attempts: u32::try_from(self.attempts).map_err(|e| bad("attempts", e.to_string()))?,
+            timezone: self.timezone.clone(),
+            contact: Contact {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                address: self.address,
+                city: self.city,
+                state: self.state,
+                postcode: self.postcode,
+                email: self.email,
+                gender: self.gender,
+                comments: self.comments,
+            },
+            custom: serde_json::from_str(&self.custom).map_err(|e| bad("custom", e.to_string()))?,
+            invalid_details: self.invalid_details,
+        })
+    }
+}
+
+/// Rows per INSERT statement (15 parameters each: within both backends' limits).
+const INSERT_BATCH: usize = 1000;
+
+/// Inserts leads into a leadset, skipping numbers the leadset already has. Returns how many
+/// were inserted. Each batch is one statement; the whole call is one transaction.
+pub async fn insert_many(
+    db: &Db,
+    leadset: LeadsetId,
+    leads: &[NewLead],
+    now: i64,
+) -> Result<u64, DbError> {
+    let mut zones: Vec<&str> = leads.iter().map(|l| l.timezone.as_str()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    let inserted = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let mut inserted = 0;
+        for chunk in leads.chunks(INSERT_BATCH) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
+                 city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, l| {
+                let custom = serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into());
+                b.push_bind(leadset.0)
+                    .push_bind(l.phone.as_str().to_string())
+                    .push_bind(l.status.as_str().to_string())
+                    .push_bind(l.timezone.clone())
+                    .push_bind(l.contact.first_name.clone())
+                    .push_bind(l.contact.last_name.clone())
+                    .push_bind(l.contact.address.clone())
+                    .push_bind(l.contact.city.clone())
+                    .push_bind(l.contact.state.clone())
+                    .push_bind(l.contact.postcode.clone())
+                    .push_bind(l.contact.email.clone())
+                    .push_bind(l.contact.gender.clone())
+                    .push_bind(l.contact.comments.clone())
+                    .push_bind(custom)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING");
+            inserted += q.build().execute(&mut *tx).await?.rows_affected();
+        }
+        for zone in &zones {
+            sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(leadset.0)
+                .bind(*zone)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(inserted)
+    })?;
+    Ok(inserted)
+}
+
+/// One lead.
+pub async fn get(db: &Db, id: LeadId) -> Result<Option<Lead>, DbError> {
+    let row = with_pool!(db, pool => sqlx::query_as::<_, LeadRow>(concat!("SELECT ", lead_columns!(), " FROM leads WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?;
+    row.map(LeadRow::into_lead).transpose()
+}
+
+/// A lead's dialling state, as stored (for tests and admin views).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct DialInfo {
+    pub status: String,
+    pub dial_state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub invalid_details: bool,
+}
+
+pub async fn dial_info(db: &Db, id: LeadId) -> Result<Option<DialInfo>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, DialInfo>(
+            "SELECT status, dial_state, attempts, next_attempt_at, lease_owner, invalid_details FROM leads WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// What to claim.
+#[derive(Clone, Debug)]
+pub struct ClaimRequest<'a> {
+    pub campaign: CampaignId,
+    /// The claiming server instance.
+    pub owner: &'a str,
+    pub count: u32,
+    /// Unix milliseconds.
+    pub now: i64,
+    pub lease_until: i64,
+    /// Zones whose calling window is open now; leads elsewhere wait.
+    pub open_zones: &'a [String],
+    /// Agents logged in here: their own callbacks may be claimed.
+    pub agents: &'a [UserId],
+    /// The campaign's attempt cap.
+    pub max_attempts: u32,
+}
+
+/// A claimed lead and, for a callback, the callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub lead: Lead,
+    pub callback: Option<(CallbackId, Option<UserId>)>,
+}
+
+/// The active leadsets of a campaign, in order.
+async fn active_leadsets(db: &Db, campaign: CampaignId) -> Result<Vec<i64>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM leadsets WHERE campaign_id = $1 AND active ORDER BY id")
+        .bind(campaign.0)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// The time zones of a campaign's active leadsets.
+pub async fn zones(db: &Db, campaign: CampaignId) -> Result<Vec<String>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT z.timezone FROM leadset_zones z JOIN leadsets s ON s.id = z.leadset_id \
+             WHERE s.campaign_id = $1 AND s.active ORDER BY z.timezone")
+        .bind(campaign.0)
+        .fetch_all(pool)
+        .await)?)
+}
+
+/// Claims up to `count` leads: due callbacks first (those for the given agents or for
+/// anyone), then dialable leads — status among the campaign's source statuses (first dial) or
+/// recycled by its rules, leadset active, attempts below the cap, next attempt reached, not on
+/// a do-not-call list, calling window open in the lead's zone.
+pub async fn claim(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>, DbError> {
+    let mut out = claim_callbacks(db, req).await?;
+    if req.open_zones.is_empty() {
+        return Ok(out);
+    }
+    for leadset in active_leadsets(db, req.campaign).await? {
+        let want = req.count as usize - out.len().min(req.count as usize);
+        if want == 0 {
+            break;
+        }
+        let rows = claim_from_leadset(db, req, leadset, want as i64).await?;
+        let mut broken = Vec::new();
+        for row in rows {
+            let id = row.id;
+            match row.into_lead() {
+                Ok(lead) => out.push(Claimed { lead, callback: None }),
+                Err(e) => {
+                    tracing::warn!(lead = id, error = %e, "lead cannot be dialled; set aside as invalid");
+                    broken.push(id);
+                }
+            }
+        }
+        set_aside(db, &broken, req.now).await?;
+    }
+    Ok(out)
+}
+
+/// Ends leads whose stored data cannot be dialled (a number that is not E.164, say, written
+/// by something other than this product): one bad row must not block a campaign.
+async fn set_aside(db: &Db, leads: &[i64], now: i64) -> Result<(), DbError> {
+    for id in leads {
+        with_pool!(db, pool => sqlx::query(
+                "UPDATE leads SET dial_state = 'done', status = 'INVALID NUMBER', invalid_details = TRUE, \
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(*id)
+            .execute(pool)
+            .await
+            .map(drop))?;
+    }
+    Ok(())
+}
+
+fn zone_placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+async fn claim_from_leadset(
+    db: &Db,
+    req: &ClaimRequest<'_>,
+    leadset: i64,
+    limit: i64,
+) -> Result<Vec<LeadRow>, DbError> {
+    let inner = format!(
+        "SELECT l.id FROM leads l \
+         WHERE l.leadset_id = $4 AND l.dial_state = 'ready' AND l.next_attempt_at <= $3 AND l.attempts < $5 \
+         AND (l.attempts > 0 OR l.status IN (SELECT status FROM campaign_statuses WHERE campaign_id = $6)) \
+         AND l.timezone IN ({zones}) \
+         AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone AND (d.campaign_id IS NULL OR d.campaign_id = $6)) \
+         ORDER BY l.next_attempt_at, l.id LIMIT $7",
+        zones = zone_placeholders(8, req.open_zones.len())
+    );
+    let statement = |lock: &str| {
+        format!(
+            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
+             WHERE id IN ({inner}{lock}) RETURNING {}",
+            lead_columns!()
+        )
+    };
+    macro_rules! run {
+        ($exec:expr, $sql:expr) => {{
+            let sql = $sql;
+            let mut q = sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(sql))
+                .bind(req.owner)
+                .bind(req.lease_until)
+                .bind(req.now)
+                .bind(leadset)
+                .bind(i64::from(req.max_attempts))
+                .bind(req.campaign.0)
+                .bind(limit);
+            for z in req.open_zones {
+                q = q.bind(z.as_str());
+            }
+            q.fetch_all($exec).await
+        }};
+    }
+    let mut rows = match db {
+        Db::Postgres(pool) => run!(pool, statement(" FOR UPDATE SKIP LOCKED"))?,
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let rows = run!(&mut *tx, statement(""))?;
+            tx.commit().await?;
+            rows
+        }
+    };
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+#[derive(sqlx::FromRow)]
+struct CallbackRow {
+    id: i64,
+    lead_id: i64,
+    agent_id: Option<i64>,
+}
+
+async fn claim_callbacks(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>, DbError> {
+    let agents = if req.agents.is_empty() {
+        "c.agent_id IS NULL".to_string()
+    } else {
+        format!(
+            "(c.agent_id IS NULL OR c.agent_id IN ({}))",
+            zone_placeholders(6, req.agents.len())
+        )
+    };
+    let inner = format!(
+        "SELECT l.id FROM leads l JOIN callbacks c ON c.lead_id = l.id \
+         WHERE c.campaign_id = $4 AND c.done_at IS NULL AND c.due_at <= $3 AND l.dial_state = 'callback' \
+         AND l.leadset_id IN (SELECT id FROM leadsets WHERE campaign_id = $4 AND active) AND {agents} \
+         AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone AND (d.campaign_id IS NULL OR d.campaign_id = $4)) \
+         ORDER BY c.due_at, l.id LIMIT $5"
+    );
+    let statement = |lock: &str| {
+        format!(
+            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
+             WHERE id IN ({inner}{lock}) RETURNING {}",
+            lead_columns!()
+        )
+    };
+    macro_rules! run {
+        ($exec:expr, $sql:expr) => {{
+            let mut q = sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe($sql))
+                .bind(req.owner)
+                .bind(req.lease_until)
+                .bind(req.now)
+                .bind(req.campaign.0)
+                .bind(i64::from(req.count));
+            for a in req.agents {
+                q = q.bind(a.0);
+            }
+            q.fetch_all($exec).await
+        }};
+    }
+    let rows = match db {
+        Db::Postgres(pool) => run!(pool, statement(" FOR UPDATE OF l SKIP LOCKED"))?,
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let rows = run!(&mut *tx, statement(""))?;
+            tx.commit().await?;
+            rows
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut broken = Vec::new();
+    for row in rows {
+        let id = row.id;
+        let lead = match row.into_lead() {
+            Ok(lead) => lead,
+            Err(e) => {
+                tracing::warn!(lead = id, error = %e, "callback lead cannot be dialled; set aside as invalid");
+                broken.push(id);
+                continue;
+            }
+        };
+        let cb = with_pool!(db, pool => sqlx::query_as::<_, CallbackRow>(
+                "SELECT id, lead_id, agent_id FROM callbacks WHERE lead_id = $1 AND done_at IS NULL ORDER BY due_at LIMIT 1")
+            .bind(lead.id.0)
+            .fetch_optional(pool)
+            .await)?;
+        let callback = cb.map(|c| {
+            debug_assert_eq!(c.lead_id, lead.id.0);
+            (CallbackId(c.id), c.agent_id.map(UserId))
+        });
+        out.push(Claimed { lead, callback });
+    }
+    set_aside(db, &broken, req.now).await?;
+    Ok(out)
+}
+
+/// The state a lead returns to when its lease ends without a result: `callback` while it has
+/// an open callback, else `ready`.
+macro_rules! unleased_state {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM callbacks c WHERE c.lead_id = leads.id AND c.done_at IS NULL) \
+         THEN 'callback' ELSE 'ready' END"
+    };
+}
+
+/// Gives leased leads back untouched (dialable again from `next_attempt_at` if given).
+pub async fn release(
+    db: &Db,
+    owner: &str,
+    leads: &[LeadId],
+    next_attempt_at: Option<i64>,
+    now: i64,
+) -> Result<u64, DbError> {
+    let n = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let mut n = 0;
+        for id in leads {
+            n += sqlx::query(concat!(
+                "UPDATE leads SET dial_state = ", unleased_state!(), ", lease_owner = NULL, lease_expires_at = NULL, \
+                 next_attempt_at = COALESCE($1, next_attempt_at), updated_at = $2 \
+                 WHERE id = $3 AND lease_owner = $4 AND dial_state = 'leased'"
+            ))
+            .bind(next_attempt_at)
+            .bind(now)
+            .bind(id.0)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(n)
+    })?;
+    Ok(n)
+}
+
+/// Extends every lease `owner` holds to `until`.
+pub async fn renew_leases(db: &Db, owner: &str, until: i64) -> Result<u64, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query(
+            "UPDATE leads SET lease_expires_at = $1 WHERE lease_owner = $2 AND dial_state = 'leased'")
+        .bind(until)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Returns leads whose lease ran out (their owner died or stalled) to the queue.
+pub async fn expire_leases(db: &Db, now: i64) -> Result<u64, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query(concat!(
+            "UPDATE leads SET dial_state = ", unleased_state!(), ", lease_owner = NULL, lease_expires_at = NULL, \
+             updated_at = $1 WHERE dial_state = 'leased' AND lease_expires_at < $1"))
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Leads of a campaign still to dial: ready in an active leadset with attempts left, or
+/// waiting for a callback (the dashboard's "data remaining").
+pub async fn remaining(db: &Db, campaign: CampaignId, max_attempts: u32) -> Result<u64, DbError> {
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM leads l WHERE l.leadset_id IN \
+             (SELECT id FROM leadsets WHERE campaign_id = $1 AND active) \
+             AND (l.dial_state IN ('leased', 'callback') OR (l.dial_state = 'ready' AND l.attempts < $2 \
+             AND (l.attempts > 0 OR l.status IN (SELECT status FROM campaign_statuses WHERE campaign_id = $1)) \
+             AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone AND (d.campaign_id IS NULL OR d.campaign_id = $1))))")
+        .bind(campaign.0)
+        .bind(i64::from(max_attempts))
+        .fetch_one(pool)
+        .await)?;
+    Ok(n as u64)
+}

@@ -1,0 +1,379 @@
+//! One agent's working state in a campaign: a sans-IO state machine.
+//!
+//! ```text
+//! logged in ─▶ Paused ⇄ Ready ─▶ Reserved ─▶ InCall ─▶ WrapUp ─┬▶ Ready   (Submit)
+//!                 ▲                  │                          ├▶ Paused  (Submit & pause)
+//!                 │                  └▶ Ready (call failed)     └▶ Paused  ("wrap-up timeout",
+//!                 └─────────────────────────────────────────────────────── no disposition in time)
+//! ```
+//!
+//! Invariants: an agent with a disposition due cannot become ready until it is submitted
+//! (even after the wrap-up timeout paused them); only the call in wrap-up (or the one the
+//! timeout left pending) can be disposed, once. Logging out is the engine's job (it removes
+//! the machine); "logged out" is therefore not a state here.
+
+use app::model::{AgentStatus, LeadId, PauseReason};
+use std::time::{Duration, Instant};
+
+use super::CallId;
+
+/// Where an agent is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentState {
+    Paused {
+        reason: PauseReason,
+        since: Instant,
+    },
+    /// Waiting for a call (auto) or for the next lead to preview (preview).
+    Ready {
+        since: Instant,
+    },
+    /// Previewing a lead (preview campaigns; `call` is set once dialled), or an answered
+    /// call is being bridged to this agent (auto campaigns).
+    Reserved {
+        lead: LeadId,
+        call: Option<CallId>,
+    },
+    InCall {
+        call: CallId,
+    },
+    WrapUp {
+        call: CallId,
+        deadline: Instant,
+    },
+}
+
+/// Why an agent command was refused; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error("Submit the disposition of your last call first.")]
+    DispositionDue,
+    #[error("You are on a call; finish it first.")]
+    Busy,
+    #[error("That call is not waiting for your disposition.")]
+    NotYourCall,
+    #[error("That call already has a disposition.")]
+    AlreadyDisposed,
+    #[error("Press Ready or get a lead first.")]
+    NotReady,
+}
+
+/// What an agent does after submitting a disposition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterWrapUp {
+    Ready,
+    Pause(PauseReason),
+}
+
+/// An agent's state machine.
+#[derive(Clone, Debug)]
+pub struct AgentMachine {
+    state: AgentState,
+    /// The call whose disposition is due (set at hang-up, cleared by submit).
+    due: Option<CallId>,
+    /// Calls already disposed, most recent last (to tell "twice" from "never yours").
+    disposed: Vec<CallId>,
+    wrapup: Duration,
+}
+
+impl AgentMachine {
+    /// A freshly logged-in agent: paused until they press Ready.
+    pub fn logged_in(now: Instant, wrapup: Duration) -> AgentMachine {
+        AgentMachine {
+            state: AgentState::Paused {
+                reason: PauseReason::system(PauseReason::LOGGED_IN),
+                since: now,
+            },
+            due: None,
+            disposed: Vec::new(),
+            wrapup,
+        }
+    }
+
+    pub fn state(&self) -> &AgentState {
+        &self.state
+    }
+
+    /// The call whose disposition is due, if any.
+    pub fn disposition_due(&self) -> Option<CallId> {
+        self.due
+    }
+
+    /// The state as shown to people and logged.
+    pub fn status(&self) -> AgentStatus {
+        match &self.state {
+            AgentState::Paused { reason, .. } => AgentStatus::Paused { reason: reason.clone() },
+            AgentState::Ready { .. } => AgentStatus::Ready,
+            AgentState::Reserved { .. } => AgentStatus::Reserved,
+            AgentState::InCall { .. } => AgentStatus::InCall,
+            AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+        }
+    }
+
+    /// Since when the agent has been ready, if ready (longest-waiting agents get calls first).
+    pub fn ready_since(&self) -> Option<Instant> {
+        match self.state {
+            AgentState::Ready { since } => Some(since),
+            _ => None,
+        }
+    }
+
+    /// Sets the wrap-up time used from the next call on (campaign settings changed).
+    pub fn set_wrapup(&mut self, wrapup: Duration) {
+        self.wrapup = wrapup;
+    }
+
+    /// "Ready": from paused (or already ready).
+    pub fn ready(&mut self, now: Instant) -> Result<bool, AgentError> {
+        if self.due.is_some() {
+            return Err(AgentError::DispositionDue);
+        }
+        match self.state {
+            AgentState::Ready { .. } => Ok(false),
+            AgentState::Paused { .. } => {
+                self.state = AgentState::Ready { since: now };
+                Ok(true)
+            }
+            _ => Err(AgentError::Busy),
+        }
+    }
+
+    /// "Pause": from ready or paused (changing the reason), or giving back a previewed lead.
+    pub fn pause(&mut self, now: Instant, reason: PauseReason) -> Result<bool, AgentError> {
+        match &self.state {
+            AgentState::Paused { reason: r, .. } if *r == reason => Ok(false),
+            AgentState::Ready { .. } | AgentState::Paused { .. } => {
+                self.state = AgentState::Paused { reason, since: now };
+                Ok(true)
+            }
+            AgentState::Reserved { call: None, .. } => {
+                self.state = AgentState::Paused { reason, since: now };
+                Ok(true)
+            }
+            _ => Err(AgentError::Busy),
+        }
+    }
+
+    /// A lead is shown to this ready agent (preview) or an answered call is being bridged to
+    /// them (auto).
+    pub fn reserve(&mut self, lead: LeadId, call: Option<CallId>) -> Result<(), AgentError> {
+        match self.state {
+            AgentState::Ready { .. } => {
+                self.state = AgentState::Reserved { lead, call };
+                Ok(())
+            }
+            _ => Err(AgentError::NotReady),
+        }
+    }
+
+    /// The previewed lead is being dialled.
+    pub fn dialing(&mut self, call: CallId) -> Result<LeadId, AgentError> {
+        match self.state {
+            AgentState::Reserved { lead, call: None } => {
+                self.state = AgentState::Reserved { lead, call: Some(call) };
+                Ok(lead)
+            }
+            _ => Err(AgentError::NotReady),
+        }
+    }
+
+    /// The previewed lead was skipped, or its call did not connect: back to ready.
+    pub fn unreserve(&mut self, now: Instant) -> bool {
+        if matches!(self.state, AgentState::Reserved { .. }) {
+            self.state = AgentState::Ready { since: now };
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The call is bridged: talking.
+    pub fn connected(&mut self, call: CallId) -> bool {
+        match self.state {
+            AgentState::Reserved { call: Some(c), .. } if c == call => {
+                self.state = AgentState::InCall { call };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The call ended (either side hung up): wrap-up starts, a disposition is due.
+    pub fn call_ended(&mut self, now: Instant, call: CallId) -> bool {
+        match self.state {
+            AgentState::InCall { call: c } | AgentState::Reserved { call: Some(c), .. }
+                if c == call =>
+            {
+                self.state = AgentState::WrapUp { call, deadline: now + self.wrapup };
+                self.due = Some(call);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `call` is this agent's current call (bridging, talking or in wrap-up).
+    pub fn has_call(&self, call: CallId) -> bool {
+        match self.state {
+            AgentState::InCall { call: c } | AgentState::WrapUp { call: c, .. } => c == call,
+            AgentState::Reserved { call: Some(c), .. } => c == call,
+            _ => self.due == Some(call),
+        }
+    }
+
+    /// Checks that `call`'s disposition may be submitted now, without changing anything.
+    pub fn check_submit(&self, call: CallId) -> Result<(), AgentError> {
+        match self.due {
+            Some(c) if c == call => Ok(()),
+            _ if self.disposed.contains(&call) => Err(AgentError::AlreadyDisposed),
+            _ => Err(AgentError::NotYourCall),
+        }
+    }
+
+    /// Submits the disposition of `call`, then ready or paused.
+    pub fn submit(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        then: AfterWrapUp,
+    ) -> Result<(), AgentError> {
+        self.check_submit(call)?;
+        self.due = None;
+        self.disposed.push(call);
+        if self.disposed.len() > 16 {
+            self.disposed.remove(0);
+        }
+        self.state = match then {
+            AfterWrapUp::Ready => AgentState::Ready { since: now },
+            AfterWrapUp::Pause(reason) => AgentState::Paused { reason, since: now },
+        };
+        Ok(())
+    }
+
+    /// The wrap-up deadline, if one is running.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state {
+            AgentState::WrapUp { deadline, .. } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    /// Applies the 30-second rule: past the deadline, the agent is paused with reason
+    /// "wrap-up timeout" and gets no calls; the disposition stays due. True if it fired.
+    pub fn on_timeout(&mut self, now: Instant) -> bool {
+        match self.state {
+            AgentState::WrapUp { deadline, .. } if now >= deadline => {
+                self.state = AgentState::Paused {
+                    reason: PauseReason::system(PauseReason::WRAPUP_TIMEOUT),
+                    since: now,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRAPUP: Duration = Duration::from_secs(30);
+
+    fn agent() -> (AgentMachine, Instant) {
+        let t0 = Instant::now();
+        (AgentMachine::logged_in(t0, WRAPUP), t0)
+    }
+
+    fn pause(s: &str) -> PauseReason {
+        PauseReason::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_full_call_cycle() {
+        let (mut a, t0) = agent();
+        assert_eq!(a.status(), AgentStatus::Paused { reason: PauseReason::system("logged in") });
+        assert_eq!(a.ready(t0), Ok(true));
+        assert_eq!(a.ready_since(), Some(t0));
+        a.reserve(LeadId(1), Some(CallId(7))).unwrap();
+        assert_eq!(a.status(), AgentStatus::Reserved);
+        assert!(a.connected(CallId(7)));
+        assert_eq!(a.status(), AgentStatus::InCall);
+        assert_eq!(a.ready(t0), Err(AgentError::Busy));
+        assert!(a.call_ended(t0 + Duration::from_secs(60), CallId(7)));
+        assert_eq!(a.deadline(), Some(t0 + Duration::from_secs(90)));
+        assert_eq!(a.submit(t0 + Duration::from_secs(70), CallId(7), AfterWrapUp::Ready), Ok(()));
+        assert_eq!(a.status(), AgentStatus::Ready);
+        assert_eq!(a.deadline(), None);
+    }
+
+    #[test]
+    fn the_thirty_second_rule() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        a.connected(CallId(1));
+        a.call_ended(t0, CallId(1));
+        assert!(!a.on_timeout(t0 + Duration::from_millis(29_999)), "not yet");
+        assert_eq!(a.status(), AgentStatus::WrapUp);
+        assert!(a.on_timeout(t0 + WRAPUP));
+        assert_eq!(
+            a.status(),
+            AgentStatus::Paused { reason: PauseReason::system("wrap-up timeout") }
+        );
+        assert!(!a.on_timeout(t0 + WRAPUP * 2), "fires once");
+        // Paused for good: no ready until the disposition is in.
+        assert_eq!(a.ready(t0 + WRAPUP), Err(AgentError::DispositionDue));
+        assert_eq!(a.reserve(LeadId(2), None), Err(AgentError::NotReady));
+        // The late disposition is still accepted.
+        assert_eq!(
+            a.submit(t0 + WRAPUP * 3, CallId(1), AfterWrapUp::Pause(pause("Break"))),
+            Ok(())
+        );
+        assert_eq!(a.status(), AgentStatus::Paused { reason: pause("Break") });
+        assert_eq!(a.ready(t0 + WRAPUP * 4), Ok(true));
+    }
+
+    #[test]
+    fn submitting_twice_or_for_another_call_is_refused() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        a.connected(CallId(1));
+        a.call_ended(t0, CallId(1));
+        assert_eq!(a.submit(t0, CallId(2), AfterWrapUp::Ready), Err(AgentError::NotYourCall));
+        a.submit(t0, CallId(1), AfterWrapUp::Ready).unwrap();
+        assert_eq!(a.submit(t0, CallId(1), AfterWrapUp::Ready), Err(AgentError::AlreadyDisposed));
+        assert_eq!(a.status(), AgentStatus::Ready, "the refused second submit changed nothing");
+    }
+
+    #[test]
+    fn preview_reserve_dial_and_give_back() {
+        let (mut a, t0) = agent();
+        assert_eq!(
+            a.reserve(LeadId(5), None),
+            Err(AgentError::NotReady),
+            "paused agents get no leads"
+        );
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(5), None).unwrap();
+        assert_eq!(a.pause(t0, pause("Lunch")), Ok(true), "a previewed lead can be given back");
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(6), None).unwrap();
+        assert_eq!(a.dialing(CallId(3)), Ok(LeadId(6)));
+        assert_eq!(a.pause(t0, pause("Lunch")), Err(AgentError::Busy), "not while dialling");
+        assert!(a.unreserve(t0), "no answer: back to ready");
+        assert_eq!(a.status(), AgentStatus::Ready);
+    }
+
+    #[test]
+    fn pausing_is_idempotent_and_not_allowed_in_a_call() {
+        let (mut a, t0) = agent();
+        assert_eq!(a.pause(t0, PauseReason::system("logged in")), Ok(false));
+        a.ready(t0).unwrap();
+        assert_eq!(a.ready(t0), Ok(false));
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        a.connected(CallId(1));
+        assert_eq!(a.pause(t0, pause("Break")), Err(AgentError::Busy));
+    }
+}

@@ -1,0 +1,290 @@
+//! The engine's inputs and outputs: everything that goes in or comes out of the sans-IO core.
+
+use app::model::{
+    AgentStatus, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings, Disposition,
+    HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
+};
+use std::time::{Duration, Instant};
+
+use super::agent::AfterWrapUp;
+use super::recycle::LeadFate;
+
+/// The engine's id for a call (unique within one engine; `call_ref` is unique everywhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+/// The two clocks an input arrives with: a monotonic one for timers (immune to clock jumps)
+/// and the wall clock, in Unix milliseconds, for what is stored and for calling windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    pub at: Instant,
+    pub wall: i64,
+}
+
+impl Now {
+    /// This instant and wall time plus `d` (virtual time in tests and the simulator).
+    pub fn plus(self, d: Duration) -> Now {
+        Now { at: self.at + d, wall: self.wall + d.as_millis() as i64 }
+    }
+}
+
+/// A campaign as the engine runs it.
+#[derive(Clone, Debug)]
+pub struct CampaignConfig {
+    pub id: CampaignId,
+    pub settings: CampaignSettings,
+    /// Predefined and this campaign's own dispositions.
+    pub dispositions: Vec<Disposition>,
+}
+
+/// A claimed lead waiting to be dialled, with its callback if it is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedLead {
+    pub lead: Lead,
+    pub callback: Option<Callback>,
+}
+
+/// A due callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callback {
+    pub id: CallbackId,
+    /// Only this agent may take it.
+    pub agent: Option<UserId>,
+}
+
+/// An agent's disposition for a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submission {
+    pub agent: UserId,
+    pub call: CallId,
+    pub disposition: LeadStatus,
+    pub notes: String,
+    /// For callback dispositions: when (Unix milliseconds).
+    pub callback_at: Option<i64>,
+    /// For callback dispositions: only this agent takes it.
+    pub callback_mine: bool,
+    /// The agent flagged the lead's details as wrong.
+    pub invalid_details: bool,
+    pub then: AfterWrapUp,
+}
+
+/// What the carrier (the gateway) says about a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallEvent {
+    Ringing,
+    Answered,
+    /// The call is bridged to its agent's audio.
+    Bridged,
+    /// Bridging failed (the agent's audio leg is gone).
+    BridgeFailed,
+    Ended {
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        reason: Option<String>,
+        by: HangupBy,
+    },
+    /// The call could not even be placed.
+    OriginateFailed {
+        reason: String,
+    },
+}
+
+/// Everything that can happen to the engine.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Load or reload a campaign's settings.
+    Campaign(CampaignConfig),
+    AgentLogin {
+        agent: UserId,
+        campaign: CampaignId,
+    },
+    AgentLogout {
+        agent: UserId,
+    },
+    AgentReady {
+        agent: UserId,
+    },
+    AgentPause {
+        agent: UserId,
+        reason: PauseReason,
+    },
+    /// The agent pressed Hang up.
+    AgentHangup {
+        agent: UserId,
+    },
+    AgentSubmit(Submission),
+    PreviewNext {
+        agent: UserId,
+    },
+    PreviewDial {
+        agent: UserId,
+    },
+    PreviewSkip {
+        agent: UserId,
+    },
+    /// The answer to an [`Output::Claim`].
+    LeadsClaimed {
+        campaign: CampaignId,
+        leads: Vec<QueuedLead>,
+    },
+    Call {
+        call: CallId,
+        event: CallEvent,
+    },
+}
+
+/// A call to place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Originate {
+    pub call: CallId,
+    pub call_ref: String,
+    pub campaign: CampaignId,
+    pub trunk: Option<TrunkId>,
+    pub phone: PhoneNumber,
+    pub caller_id: Option<CallerId>,
+    pub ring_seconds: u32,
+    /// The agent the call is for (preview), if already known.
+    pub agent: Option<UserId>,
+}
+
+/// What the engine asks the world to do.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Claim up to `count` dialable leads (callbacks for these logged-in agents included).
+    Claim {
+        campaign: CampaignId,
+        count: u32,
+        agents: Vec<UserId>,
+    },
+    /// Give claimed leads back, untouched, dialable from `next_attempt_at` (or as they were).
+    Release {
+        leads: Vec<LeadId>,
+        next_attempt_at: Option<i64>,
+    },
+    Originate(Originate),
+    Bridge {
+        call: CallId,
+        agent: UserId,
+    },
+    Hangup {
+        call: CallId,
+    },
+    /// Play the file to the call, then hang up (broadcast).
+    Play {
+        call: CallId,
+        file: String,
+    },
+    /// Store this, in order.
+    Record(Record),
+    /// Tell an agent's phone page.
+    Notify {
+        agent: UserId,
+        event: AgentEvent,
+    },
+}
+
+/// A durable change, applied in the order emitted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    AttemptStarted {
+        call_ref: String,
+        lead: LeadId,
+        campaign: CampaignId,
+        agent: Option<UserId>,
+        trunk: Option<TrunkId>,
+        phone: PhoneNumber,
+        callback: Option<CallbackId>,
+        at: i64,
+    },
+    AttemptRinging {
+        call_ref: String,
+        at: i64,
+    },
+    AttemptAnswered {
+        call_ref: String,
+        at: i64,
+    },
+    AttemptBridged {
+        call_ref: String,
+        agent: UserId,
+        at: i64,
+    },
+    AttemptEnded {
+        call_ref: String,
+        at: i64,
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        sip_reason: Option<String>,
+        by: HangupBy,
+    },
+    Disposed {
+        call_ref: String,
+        disposition: LeadStatus,
+        notes: String,
+        at: i64,
+    },
+    /// The lead's new status and place in the queue; its lease ends.
+    LeadResult {
+        lead: LeadId,
+        fate: LeadFate,
+        invalid_details: bool,
+    },
+    DncAdd {
+        phone: PhoneNumber,
+        campaign: CampaignId,
+        at: i64,
+    },
+    CallbackAdd {
+        lead: LeadId,
+        campaign: CampaignId,
+        agent: Option<UserId>,
+        due_at: i64,
+        at: i64,
+    },
+    SessionStarted {
+        agent: UserId,
+        campaign: CampaignId,
+        at: i64,
+    },
+    SessionEnded {
+        agent: UserId,
+        at: i64,
+        reason: String,
+    },
+    AgentState {
+        agent: UserId,
+        campaign: CampaignId,
+        status: AgentStatus,
+        call_ref: Option<String>,
+        at: i64,
+    },
+}
+
+/// What an agent's phone page is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentEvent {
+    State(AgentStatus),
+    /// Preview: this lead is yours to look at; Call or Skip.
+    Preview {
+        lead: Lead,
+    },
+    /// Preview: nothing to dial right now.
+    NoLeads,
+    Ringing {
+        call: CallId,
+    },
+    /// You are talking to this lead.
+    Connected {
+        call: CallId,
+        call_ref: String,
+        lead: Lead,
+    },
+    /// The call ended; a disposition is due (when `answered`).
+    Ended {
+        call: CallId,
+        outcome: CallOutcome,
+        by: HangupBy,
+    },
+    /// No disposition in time: you are paused.
+    WrapUpTimeout,
+}

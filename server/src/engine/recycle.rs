@@ -1,0 +1,174 @@
+//! What a call or a disposition does to its lead: the campaign's retry rules and the
+//! disposition kinds, as pure functions.
+//!
+//! Invariants: a lead is never made dialable again once it has had `max_attempts` dials
+//! (the campaign's cap, or the rule's if lower); final and do-not-call dispositions end it.
+
+use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind, LeadStatus};
+
+/// Where a lead goes after a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialState {
+    /// Dialable again from `next_attempt_at`.
+    Ready,
+    /// Waiting for its scheduled callback.
+    Callback,
+    /// Never dialled again.
+    Done,
+}
+
+impl DialState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialState::Ready => "ready",
+            DialState::Callback => "callback",
+            DialState::Done => "done",
+        }
+    }
+}
+
+/// A lead's new status and place in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadFate {
+    pub status: LeadStatus,
+    pub dial_state: DialState,
+    /// Unix milliseconds; meaningful for `Ready` and `Callback`.
+    pub next_attempt_at: i64,
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// After a call that reached no agent (or a broadcast): `attempts` counts this dial.
+pub fn after_outcome(
+    settings: &CampaignSettings,
+    attempts: u32,
+    outcome: CallOutcome,
+    now: i64,
+) -> LeadFate {
+    let status = outcome.lead_status();
+    match settings.rule_for(outcome) {
+        Some(rule) if attempts < rule.max_attempts.min(settings.max_attempts) => LeadFate {
+            status,
+            dial_state: DialState::Ready,
+            next_attempt_at: now + i64::from(rule.retry_minutes) * MINUTE_MS,
+        },
+        _ => LeadFate { status, dial_state: DialState::Done, next_attempt_at: now },
+    }
+}
+
+/// After an agent's disposition: `attempts` counts this dial; `callback_at` is the time the
+/// agent picked for a callback disposition.
+pub fn after_disposition(
+    settings: &CampaignSettings,
+    disposition: &Disposition,
+    attempts: u32,
+    callback_at: Option<i64>,
+    now: i64,
+) -> LeadFate {
+    let status = disposition.code.clone();
+    let done =
+        LeadFate { status: status.clone(), dial_state: DialState::Done, next_attempt_at: now };
+    match disposition.kind {
+        DispositionKind::Final | DispositionKind::Dnc => done,
+        DispositionKind::Recyclable if attempts < settings.max_attempts => LeadFate {
+            status,
+            dial_state: DialState::Ready,
+            next_attempt_at: now + i64::from(disposition.retry_minutes) * MINUTE_MS,
+        },
+        DispositionKind::Recyclable => done,
+        DispositionKind::Callback => LeadFate {
+            status,
+            dial_state: DialState::Callback,
+            next_attempt_at: callback_at.unwrap_or(now),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{CampaignKind, DispositionId, Name, RetryRule};
+
+    fn settings() -> CampaignSettings {
+        let mut s = CampaignSettings::new(Name::parse("C").unwrap(), CampaignKind::Auto);
+        s.max_attempts = 4;
+        s.retry_rules = vec![
+            RetryRule { outcome: CallOutcome::Busy, retry_minutes: 10, max_attempts: 3 },
+            RetryRule { outcome: CallOutcome::NoAnswer, retry_minutes: 60, max_attempts: 9 },
+        ];
+        s
+    }
+
+    fn disposition(code: &str, kind: DispositionKind) -> Disposition {
+        Disposition {
+            id: DispositionId(1),
+            campaign_id: None,
+            code: LeadStatus::parse(code).unwrap(),
+            kind,
+            retry_minutes: 30,
+        }
+    }
+
+    #[test]
+    fn retry_rules_recycle_until_their_cap() {
+        let s = settings();
+        let f = after_outcome(&s, 1, CallOutcome::Busy, 1_000);
+        assert_eq!(
+            f,
+            LeadFate {
+                status: LeadStatus::system("BUSY"),
+                dial_state: DialState::Ready,
+                next_attempt_at: 601_000
+            }
+        );
+        assert_eq!(after_outcome(&s, 2, CallOutcome::Busy, 0).dial_state, DialState::Ready);
+        assert_eq!(
+            after_outcome(&s, 3, CallOutcome::Busy, 0).dial_state,
+            DialState::Done,
+            "rule cap 3"
+        );
+        assert_eq!(after_outcome(&s, 3, CallOutcome::NoAnswer, 0).dial_state, DialState::Ready);
+        assert_eq!(
+            after_outcome(&s, 4, CallOutcome::NoAnswer, 0).dial_state,
+            DialState::Done,
+            "campaign cap 4"
+        );
+    }
+
+    #[test]
+    fn outcomes_without_a_rule_end_the_lead() {
+        let s = settings();
+        let f = after_outcome(&s, 1, CallOutcome::InvalidNumber, 0);
+        assert_eq!((f.status.as_str(), f.dial_state), ("INVALID NUMBER", DialState::Done));
+        assert_eq!(after_outcome(&s, 1, CallOutcome::Answered, 0).dial_state, DialState::Done);
+    }
+
+    #[test]
+    fn dispositions_by_kind() {
+        let s = settings();
+        let f =
+            after_disposition(&s, &disposition("SALE MADE", DispositionKind::Final), 1, None, 0);
+        assert_eq!((f.status.as_str(), f.dial_state), ("SALE MADE", DialState::Done));
+        assert_eq!(
+            after_disposition(&s, &disposition("DO NOT CALL", DispositionKind::Dnc), 1, None, 0)
+                .dial_state,
+            DialState::Done
+        );
+        let f =
+            after_disposition(&s, &disposition("BUSY", DispositionKind::Recyclable), 1, None, 0);
+        assert_eq!((f.dial_state, f.next_attempt_at), (DialState::Ready, 30 * 60_000));
+        assert_eq!(
+            after_disposition(&s, &disposition("BUSY", DispositionKind::Recyclable), 4, None, 0)
+                .dial_state,
+            DialState::Done
+        );
+        let f = after_disposition(
+            &s,
+            &disposition("CALL BACK", DispositionKind::Callback),
+            1,
+            Some(99),
+            0,
+        );
+        assert_eq!((f.dial_state, f.next_attempt_at), (DialState::Callback, 99));
+    }
+}

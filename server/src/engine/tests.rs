@@ -1,0 +1,936 @@
+//! The engine in virtual time: scenario tests for each campaign kind and rule, the bad inputs,
+//! and a property test over random event sequences.
+
+use super::*;
+use app::model::{
+    CampaignSettings, Contact, Disposition, DispositionId, Lead, LeadStatus, LeadsetId, Name,
+    PhoneNumber, RetryRule, TrunkId,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const A1: UserId = UserId(1);
+const A2: UserId = UserId(2);
+const C1: CampaignId = CampaignId(1);
+
+fn dispositions() -> Vec<Disposition> {
+    let d = |id, code: &str, kind| Disposition {
+        id: DispositionId(id),
+        campaign_id: None,
+        code: LeadStatus::parse(code).unwrap(),
+        kind,
+        retry_minutes: 30,
+    };
+    vec![
+        d(1, "SALE MADE", DispositionKind::Final),
+        d(2, "CALL BACK", DispositionKind::Callback),
+        d(3, "BUSY", DispositionKind::Recyclable),
+        d(4, "DO NOT CALL", DispositionKind::Dnc),
+    ]
+}
+
+fn config(kind: CampaignKind) -> CampaignConfig {
+    let mut settings = CampaignSettings::new(Name::parse("Test").unwrap(), kind);
+    settings.active = true;
+    settings.trunk_id = Some(TrunkId(1));
+    settings.agents = vec![A1, A2, UserId(3), UserId(4), UserId(5)];
+    settings.window = app::model::CallingWindow::new(0, 24 * 60).unwrap();
+    settings.max_cps = 100.0;
+    settings.broadcast_file = Some("message.wav".into());
+    CampaignConfig { id: C1, settings, dispositions: dispositions() }
+}
+
+fn lead(id: i64) -> QueuedLead {
+    QueuedLead {
+        lead: Lead {
+            id: LeadId(id),
+            leadset_id: LeadsetId(1),
+            phone: PhoneNumber::parse(&format!("+4420794{id:05}")).unwrap(),
+            status: LeadStatus::system("NEW"),
+            attempts: 0,
+            timezone: "Europe/London".into(),
+            contact: Contact { first_name: format!("Lead{id}"), ..Contact::default() },
+            custom: Default::default(),
+            invalid_details: false,
+        },
+        callback: None,
+    }
+}
+
+struct Harness {
+    engine: Engine,
+    now: Now,
+}
+
+impl Harness {
+    fn new(config: CampaignConfig) -> Harness {
+        let mut h = Harness {
+            engine: Engine::new("test"),
+            // 2026-11-22 12:00 UTC
+            now: Now { at: Instant::now(), wall: 1_795_348_800_000 },
+        };
+        h.input(Input::Campaign(config)).unwrap();
+        h
+    }
+
+    fn input(&mut self, input: Input) -> Result<(), EngineError> {
+        self.engine.handle(self.now, input)
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now = self.now.plus(d);
+        self.engine.handle_timeout(self.now);
+    }
+
+    fn take(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.engine.poll_output()).collect()
+    }
+
+    fn ready(&mut self, agent: UserId) {
+        self.input(Input::AgentLogin { agent, campaign: C1 }).unwrap();
+        self.input(Input::AgentReady { agent }).unwrap();
+    }
+
+    fn feed(&mut self, ids: impl IntoIterator<Item = i64>) {
+        let leads = ids.into_iter().map(lead).collect();
+        self.input(Input::LeadsClaimed { campaign: C1, leads }).unwrap();
+    }
+
+    fn event(&mut self, call: CallId, event: CallEvent) {
+        self.input(Input::Call { call, event }).unwrap();
+    }
+
+    fn submit(&mut self, agent: UserId, call: CallId, code: &str) -> Result<(), EngineError> {
+        self.input(Input::AgentSubmit(Submission {
+            agent,
+            call,
+            disposition: LeadStatus::parse(code).unwrap(),
+            notes: "note".into(),
+            callback_at: None,
+            callback_mine: false,
+            invalid_details: false,
+            then: AfterWrapUp::Ready,
+        }))
+    }
+}
+
+fn originates(out: &[Output]) -> Vec<Originate> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Originate(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lead_results(out: &[Output]) -> Vec<(LeadId, LeadFate)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Record(Record::LeadResult { lead, fate, .. }) => Some((*lead, fate.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notified(out: &[Output], agent: UserId) -> Vec<AgentEvent> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Notify { agent: a, event } if *a == agent => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ended(outcome: CallOutcome, by: HangupBy) -> CallEvent {
+    CallEvent::Ended { outcome, sip_code: None, reason: None, by }
+}
+
+fn answer_and_bridge(h: &mut Harness, call: CallId) {
+    h.event(call, CallEvent::Ringing);
+    h.event(call, CallEvent::Answered);
+    h.event(call, CallEvent::Bridged);
+}
+
+#[test]
+fn auto_call_cycle_from_ready_to_disposition() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    let out = h.take();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Claim { campaign: C1, .. })),
+        "claims for a logged-in agent"
+    );
+    assert!(originates(&out).is_empty(), "paused agents get no calls");
+    h.feed([10, 11, 12]);
+    assert!(originates(&h.take()).is_empty(), "still paused");
+
+    h.input(Input::AgentReady { agent: A1 }).unwrap();
+    let out = h.take();
+    let dials = originates(&out);
+    assert_eq!(dials.len(), 1, "one call for one ready agent");
+    let call = dials[0].call;
+    assert_eq!(dials[0].phone, lead(10).lead.phone);
+    assert_eq!(dials[0].trunk, Some(TrunkId(1)));
+    let stored = out
+        .iter()
+        .position(|o| matches!(o, Output::Record(Record::AttemptStarted { lead: LeadId(10), .. })));
+    let dialled = out.iter().position(|o| matches!(o, Output::Originate(_)));
+    assert!(stored.unwrap() < dialled.unwrap(), "stored before dialling");
+
+    h.event(call, CallEvent::Ringing);
+    h.event(call, CallEvent::Answered);
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Bridge { call: c, agent: A1 } if *c == call)));
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Reserved));
+    h.event(call, CallEvent::Bridged);
+    let out = h.take();
+    assert!(
+        notified(&out, A1)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Connected { lead, .. } if lead.id == LeadId(10)))
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
+    assert!(originates(&out).is_empty(), "no ready agent, no new call");
+
+    h.advance(Duration::from_secs(90));
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::WrapUp));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptEnded {
+            outcome: CallOutcome::Answered,
+            by: HangupBy::Customer,
+            ..
+        })
+    )));
+    assert!(lead_results(&out).is_empty(), "the lead waits for the disposition");
+
+    h.submit(A1, call, "sale made").unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::Disposed { disposition, .. }) if disposition.as_str() == "SALE MADE")));
+    let results = lead_results(&out);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].0, LeadId(10));
+    assert_eq!(
+        (results[0].1.status.as_str(), results[0].1.dial_state),
+        ("SALE MADE", DialState::Done)
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
+    let next = originates(&out);
+    assert_eq!(next.len(), 1, "ready again: the next lead is dialled");
+    assert_eq!(next[0].phone, lead(11).lead.phone);
+}
+
+#[test]
+fn busy_leads_are_recycled_and_the_agent_stays_ready() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1, 2]);
+    let call = originates(&h.take())[0].call;
+    h.event(call, CallEvent::Ringing);
+    h.event(
+        call,
+        CallEvent::Ended {
+            outcome: CallOutcome::Busy,
+            sip_code: Some(486),
+            reason: Some("Busy Here".into()),
+            by: HangupBy::Customer,
+        },
+    );
+    let out = h.take();
+    let results = lead_results(&out);
+    assert_eq!(results[0].0, LeadId(1));
+    let fate = &results[0].1;
+    assert_eq!((fate.status.as_str(), fate.dial_state), ("BUSY", DialState::Ready));
+    assert_eq!(fate.next_attempt_at, h.now.wall + 15 * 60_000, "default busy rule: 15 minutes");
+    assert!(
+        notified(&out, A1).iter().all(|e| !matches!(e, AgentEvent::Connected { .. })),
+        "the agent never saw the call"
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
+    assert_eq!(originates(&out).len(), 1, "next lead dialled at once");
+}
+
+#[test]
+fn wrapup_timeout_pauses_the_agent_and_stops_calls() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed(1..=5);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    assert_eq!(h.engine.poll_timeout(), Some(h.now.at + Duration::from_secs(30)));
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::WrapUp));
+    h.advance(Duration::from_secs(1));
+    let out = h.take();
+    assert_eq!(
+        h.engine.agent_status(A1),
+        Some(AgentStatus::Paused { reason: PauseReason::system("wrap-up timeout") })
+    );
+    assert!(notified(&out, A1).contains(&AgentEvent::WrapUpTimeout));
+    h.advance(Duration::from_secs(600));
+    assert!(originates(&h.take()).is_empty(), "no further calls");
+    assert_eq!(
+        h.input(Input::AgentReady { agent: A1 }),
+        Err(EngineError::Agent(AgentError::DispositionDue))
+    );
+    h.submit(A1, call, "SALE MADE").unwrap();
+    assert_eq!(originates(&h.take()).len(), 1, "a late disposition brings the agent back");
+}
+
+#[test]
+fn submit_and_pause_stops_calls() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed(1..=5);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Agent));
+    h.input(Input::AgentSubmit(Submission {
+        agent: A1,
+        call,
+        disposition: LeadStatus::system("SALE MADE"),
+        notes: String::new(),
+        callback_at: None,
+        callback_mine: false,
+        invalid_details: true,
+        then: AfterWrapUp::Pause(PauseReason::parse("Lunch").unwrap()),
+    }))
+    .unwrap();
+    let out = h.take();
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Record(Record::LeadResult { invalid_details: true, .. })))
+    );
+    assert!(originates(&out).is_empty());
+    h.advance(Duration::from_secs(3600));
+    assert!(originates(&h.take()).is_empty());
+}
+
+#[test]
+fn multiplier_and_channels_bound_the_calls_in_flight() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.outbound_multiplier = 2.0;
+    c.settings.max_channels = 3;
+    let mut h = Harness::new(c);
+    h.ready(A1);
+    h.feed(1..=20);
+    assert_eq!(originates(&h.take()).len(), 2, "1 agent × 2");
+    h.ready(A2);
+    assert_eq!(originates(&h.take()).len(), 1, "2 agents × 2 = 4, but 3 channels");
+}
+
+#[test]
+fn answered_calls_without_a_free_agent_are_dropped() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.outbound_multiplier = 2.0;
+    let mut h = Harness::new(c);
+    h.ready(A1);
+    h.feed(1..=10);
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 2);
+    answer_and_bridge(&mut h, dials[0].call);
+    h.take();
+    h.event(dials[1].call, CallEvent::Answered);
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call } if *call == dials[1].call)));
+    let results = lead_results(&out);
+    assert_eq!(results[0].1.status.as_str(), "DROPPED");
+    assert_eq!(results[0].1.dial_state, DialState::Ready, "recycled by the dropped rule");
+    assert_eq!(h.engine.counters()[&C1].calls_dropped, 1);
+}
+
+#[test]
+fn calls_per_second_are_spread_over_time() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.max_cps = 2.0;
+    let mut h = Harness::new(c);
+    for a in 1..=5 {
+        h.ready(UserId(a));
+    }
+    h.feed(1..=20);
+    assert_eq!(originates(&h.take()).len(), 2);
+    let wake = h.engine.poll_timeout().unwrap();
+    assert!(wake <= h.now.at + Duration::from_secs(1));
+    h.advance(Duration::from_millis(999));
+    assert!(originates(&h.take()).is_empty());
+    h.advance(Duration::from_millis(1));
+    assert_eq!(originates(&h.take()).len(), 2);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(originates(&h.take()).len(), 1, "5 agents, 5 calls in flight");
+}
+
+#[test]
+fn no_trunk_inactive_or_no_agents_means_no_calls() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.trunk_id = None;
+    let mut h = Harness::new(c.clone());
+    h.ready(A1);
+    h.feed(1..=3);
+    assert!(originates(&h.take()).is_empty(), "no trunk");
+    c.settings.trunk_id = Some(TrunkId(1));
+    c.settings.active = false;
+    h.input(Input::Campaign(c.clone())).unwrap();
+    assert!(originates(&h.take()).is_empty(), "inactive");
+    c.settings.active = true;
+    h.input(Input::Campaign(c)).unwrap();
+    let out = h.take();
+    assert!(originates(&out).is_empty(), "leads were given back when it was stopped");
+    h.feed([4]);
+    assert_eq!(originates(&h.take()).len(), 1);
+}
+
+#[test]
+fn campaigns_without_channels_or_agents_place_no_calls() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.max_channels = 0;
+    c.settings.agents.clear();
+    let mut h = Harness::new(c.clone());
+    assert_eq!(
+        h.input(Input::AgentLogin { agent: A1, campaign: C1 }),
+        Err(EngineError::NotAssigned)
+    );
+    assert!(h.take().is_empty(), "no agents, no claims");
+    c.settings.agents = vec![A1];
+    h.input(Input::Campaign(c)).unwrap();
+    h.ready(A1);
+    h.feed(1..=3);
+    assert!(originates(&h.take()).is_empty(), "zero channels");
+    h.advance(Duration::from_secs(60));
+    assert!(originates(&h.take()).is_empty());
+}
+
+#[test]
+fn broadcast_plays_the_message_and_fills_channels() {
+    let mut c = config(CampaignKind::Broadcast);
+    c.settings.max_channels = 3;
+    let mut h = Harness::new(c);
+    let claims: Vec<_> =
+        h.take().into_iter().filter(|o| matches!(o, Output::Claim { .. })).collect();
+    assert_eq!(claims.len(), 1, "broadcast claims without agents");
+    h.advance(Duration::ZERO);
+    assert!(h.take().is_empty(), "one claim at a time");
+    h.feed(1..=10);
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 3);
+    h.event(dials[0].call, CallEvent::Answered);
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Play { file, .. } if file == "message.wav")));
+    h.event(dials[0].call, ended(CallOutcome::Answered, HangupBy::System));
+    let out = h.take();
+    let results = lead_results(&out);
+    assert_eq!(
+        (results[0].1.status.as_str(), results[0].1.dial_state),
+        ("ANSWERED", DialState::Done)
+    );
+    assert_eq!(originates(&out).len(), 1, "a channel freed, another call");
+    assert_eq!(h.input(Input::AgentLogin { agent: A1, campaign: C1 }), Err(EngineError::NoAgents));
+}
+
+#[test]
+fn preview_get_next_call_and_skip() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    assert!(h.take().is_empty(), "no claims before an agent logs in");
+    h.ready(A1);
+    h.input(Input::PreviewNext { agent: A1 }).unwrap();
+    assert_eq!(h.take().iter().filter(|o| matches!(o, Output::Claim { .. })).count(), 1);
+    h.feed([7, 8, 9]);
+    let out = h.take();
+    assert!(originates(&out).is_empty(), "preview never dials by itself");
+    assert!(
+        notified(&out, A1)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Preview { lead } if lead.id == LeadId(7)))
+    );
+
+    h.input(Input::PreviewSkip { agent: A1 }).unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Release { leads, next_attempt_at: Some(_) } if leads == &vec![LeadId(7)])));
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
+
+    h.input(Input::PreviewNext { agent: A1 }).unwrap();
+    assert!(
+        notified(&h.take(), A1)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Preview { lead } if lead.id == LeadId(8)))
+    );
+    h.input(Input::PreviewDial { agent: A1 }).unwrap();
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].agent, Some(A1));
+    let call = dials[0].call;
+    assert_eq!(h.input(Input::PreviewDial { agent: A1 }), Err(EngineError::NoPreview));
+    answer_and_bridge(&mut h, call);
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
+    h.input(Input::AgentHangup { agent: A1 }).unwrap();
+    assert!(h.take().iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    h.event(call, ended(CallOutcome::Answered, HangupBy::System));
+    assert!(
+        h.take()
+            .iter()
+            .any(|o| matches!(o, Output::Record(Record::AttemptEnded { by: HangupBy::Agent, .. })))
+    );
+    h.submit(A1, call, "NOT INTERESTED").unwrap_err();
+    h.submit(A1, call, "BUSY").unwrap();
+    let results = lead_results(&h.take());
+    assert_eq!(results[0].1.dial_state, DialState::Ready, "recyclable disposition");
+}
+
+#[test]
+fn preview_calls_that_fail_return_the_agent_to_ready() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    h.ready(A1);
+    h.input(Input::PreviewNext { agent: A1 }).unwrap();
+    h.feed([1]);
+    h.input(Input::PreviewDial { agent: A1 }).unwrap();
+    let call = originates(&h.take())[0].call;
+    h.event(
+        call,
+        CallEvent::Ended {
+            outcome: CallOutcome::NoAnswer,
+            sip_code: Some(480),
+            reason: None,
+            by: HangupBy::Customer,
+        },
+    );
+    let out = h.take();
+    assert!(
+        notified(&out, A1)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Ended { outcome: CallOutcome::NoAnswer, .. }))
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
+    // Nothing left to preview: the agent is told.
+    h.input(Input::PreviewNext { agent: A1 }).unwrap();
+    h.input(Input::LeadsClaimed { campaign: C1, leads: vec![] }).unwrap();
+    assert!(notified(&h.take(), A1).contains(&AgentEvent::NoLeads));
+}
+
+#[test]
+fn callbacks_wait_for_their_agent() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.input(Input::AgentLogin { agent: A2, campaign: C1 }).unwrap();
+    h.take();
+    let mut cb = lead(50);
+    cb.callback = Some(Callback { id: app::model::CallbackId(5), agent: Some(A2) });
+    h.input(Input::LeadsClaimed { campaign: C1, leads: vec![cb, lead(51)] }).unwrap();
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].phone, lead(51).lead.phone, "A2's callback waits for A2");
+    h.input(Input::AgentReady { agent: A2 }).unwrap();
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].phone, lead(50).lead.phone);
+    h.event(dials[0].call, CallEvent::Answered);
+    let out = h.take();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Bridge { agent: A2, .. })),
+        "the callback goes to its agent"
+    );
+}
+
+#[test]
+fn callback_dispositions_schedule_the_lead() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1]);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    let mut s = Submission {
+        agent: A1,
+        call,
+        disposition: LeadStatus::system("CALL BACK"),
+        notes: String::new(),
+        callback_at: None,
+        callback_mine: true,
+        invalid_details: false,
+        then: AfterWrapUp::Ready,
+    };
+    assert_eq!(h.input(Input::AgentSubmit(s.clone())), Err(EngineError::CallbackTime));
+    s.callback_at = Some(h.now.wall - 1);
+    assert_eq!(h.input(Input::AgentSubmit(s.clone())), Err(EngineError::CallbackTime));
+    let due = h.now.wall + 3_600_000;
+    s.callback_at = Some(due);
+    h.input(Input::AgentSubmit(s)).unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::CallbackAdd { agent: Some(A1), due_at, .. }) if *due_at == due)));
+    let results = lead_results(&out);
+    assert_eq!((results[0].1.dial_state, results[0].1.next_attempt_at), (DialState::Callback, due));
+}
+
+#[test]
+fn dnc_dispositions_add_the_number() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1]);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.submit(A1, call, "DO NOT CALL").unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::DncAdd { phone, campaign: C1, .. }) if *phone == lead(1).lead.phone)));
+}
+
+#[test]
+fn bad_dispositions_are_refused_and_change_nothing() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.ready(A2);
+    h.feed([1, 2]);
+    let dials = originates(&h.take());
+    let (c1, c2) = (dials[0].call, dials[1].call);
+    answer_and_bridge(&mut h, c1);
+    answer_and_bridge(&mut h, c2);
+    h.event(c1, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.event(c2, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    let a1_call = if h.engine.agent_call(A1).unwrap().0 == c1 { c1 } else { c2 };
+    let a2_call = if a1_call == c1 { c2 } else { c1 };
+    assert_eq!(
+        h.submit(A1, a2_call, "SALE MADE"),
+        Err(EngineError::Agent(AgentError::NotYourCall))
+    );
+    assert_eq!(
+        h.submit(A1, CallId(999), "SALE MADE"),
+        Err(EngineError::Agent(AgentError::NotYourCall))
+    );
+    assert_eq!(
+        h.submit(A1, a1_call, "MAYBE"),
+        Err(EngineError::UnknownDisposition("MAYBE".into()))
+    );
+    assert_eq!(h.submit(UserId(77), a1_call, "SALE MADE"), Err(EngineError::NotLoggedIn));
+    assert!(h.take().is_empty(), "refused inputs produce nothing");
+    h.submit(A1, a1_call, "SALE MADE").unwrap();
+    h.take();
+    assert_eq!(
+        h.submit(A1, a1_call, "SALE MADE"),
+        Err(EngineError::Agent(AgentError::AlreadyDisposed))
+    );
+    assert!(h.take().is_empty());
+    assert_eq!(h.engine.agent_status(A2), Some(AgentStatus::WrapUp), "A2 untouched");
+}
+
+#[test]
+fn bad_logins_and_unknown_calls() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    assert_eq!(
+        h.input(Input::AgentLogin { agent: UserId(99), campaign: C1 }),
+        Err(EngineError::NotAssigned)
+    );
+    assert_eq!(
+        h.input(Input::AgentLogin { agent: A1, campaign: CampaignId(9) }),
+        Err(EngineError::UnknownCampaign)
+    );
+    assert_eq!(h.input(Input::AgentReady { agent: A1 }), Err(EngineError::NotLoggedIn));
+    assert_eq!(
+        h.input(Input::Call { call: CallId(5), event: CallEvent::Answered }),
+        Err(EngineError::UnknownCall)
+    );
+    assert_eq!(h.input(Input::AgentHangup { agent: A1 }), Err(EngineError::NotLoggedIn));
+    h.ready(A1);
+    assert_eq!(h.input(Input::AgentHangup { agent: A1 }), Err(EngineError::NoCall));
+    assert_eq!(h.input(Input::PreviewNext { agent: A1 }), Err(EngineError::NotPreview));
+    // Logging in twice to the same campaign is harmless; to another is refused.
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
+    let mut other = config(CampaignKind::Auto);
+    other.id = CampaignId(2);
+    h.input(Input::Campaign(other)).unwrap();
+    assert_eq!(
+        h.input(Input::AgentLogin { agent: A1, campaign: CampaignId(2) }),
+        Err(EngineError::OtherCampaign)
+    );
+}
+
+#[test]
+fn leads_outside_their_calling_window_go_back() {
+    let mut c = config(CampaignKind::Auto);
+    c.settings.window = app::model::CallingWindow::default(); // 08:00–21:00 local
+    let mut h = Harness::new(c);
+    h.ready(A1);
+    let mut la = lead(1);
+    la.lead.timezone = "America/Los_Angeles".into(); // 04:00 there at 12:00 UTC
+    let mut london = lead(2);
+    london.lead.timezone = "Europe/London".into(); // 12:00 there
+    h.input(Input::LeadsClaimed { campaign: C1, leads: vec![la, london] }).unwrap();
+    let out = h.take();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &vec![LeadId(1)]))
+    );
+    let dials = originates(&out);
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].phone, lead(2).lead.phone);
+}
+
+#[test]
+fn silent_carriers_do_not_leave_calls_stuck() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1, 2]);
+    let call = originates(&h.take())[0].call;
+    h.advance(Duration::from_secs(44));
+    assert!(lead_results(&h.take()).is_empty());
+    h.advance(Duration::from_secs(1)); // 30 s ring + 15 s grace
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert_eq!(lead_results(&out)[0].1.status.as_str(), "NO ANSWER");
+    // A late event for the forgotten call is refused, changing nothing.
+    assert_eq!(
+        h.input(Input::Call { call, event: CallEvent::Answered }),
+        Err(EngineError::UnknownCall)
+    );
+}
+
+#[test]
+fn logging_out_mid_call_hangs_up_and_finishes_the_lead() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1, 2]);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.take();
+    h.input(Input::AgentLogout { agent: A1 }).unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Record(Record::SessionEnded { agent: A1, .. })))
+    );
+    assert_eq!(h.engine.agent_status(A1), None);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::System));
+    let results = lead_results(&h.take());
+    assert_eq!(
+        (results[0].1.status.as_str(), results[0].1.dial_state),
+        ("ANSWERED", DialState::Done)
+    );
+    assert!(h.engine.held_leads().iter().all(|l| *l != LeadId(1)));
+}
+
+#[test]
+fn a_bridge_that_fails_drops_the_call_and_pauses_the_agent() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1, 2]);
+    let call = originates(&h.take())[0].call;
+    h.event(call, CallEvent::Answered);
+    h.event(call, CallEvent::BridgeFailed);
+    let out = h.take();
+    assert_eq!(lead_results(&out)[0].1.status.as_str(), "DROPPED");
+    assert!(matches!(h.engine.agent_status(A1), Some(AgentStatus::Paused { .. })));
+    assert!(originates(&out).is_empty());
+}
+
+#[test]
+fn timers_ignore_wall_clock_jumps() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1]);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    // The wall clock jumps back an hour; monotonic time moves on normally.
+    h.now.wall -= 3_600_000;
+    h.advance(Duration::from_secs(29));
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::WrapUp));
+    h.now.wall += 7_200_000; // and forward two hours
+    h.advance(Duration::from_secs(1));
+    assert!(matches!(h.engine.agent_status(A1), Some(AgentStatus::Paused { .. })));
+    h.submit(A1, call, "SALE MADE").unwrap();
+    let results = lead_results(&h.take());
+    assert_eq!(results.len(), 1, "still exactly one result");
+}
+
+#[test]
+fn counters_follow_agents_and_calls() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.input(Input::AgentLogin { agent: A2, campaign: C1 }).unwrap();
+    h.feed(1..=5);
+    let call = originates(&h.take())[0].call;
+    let c = h.engine.counters()[&C1];
+    assert_eq!(
+        (c.agents_logged_in, c.agents_paused, c.agents_waiting, c.calls_ringing),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(c.leads_queued, 4);
+    answer_and_bridge(&mut h, call);
+    let c = h.engine.counters()[&C1];
+    assert_eq!((c.agents_in_call, c.calls_active, c.calls_ringing, c.calls_answered), (1, 1, 0, 1));
+}
+
+// ----- property test -----
+
+/// A carrier, a lead store and a crowd of agents doing random things, checking the engine's
+/// invariants after every step.
+#[test]
+fn random_event_sequences_keep_the_invariants() {
+    let (mut dialled, mut disposed) = (0, 0);
+    for seed in 0..300 {
+        let (d, s) = run_random(seed);
+        dialled += d;
+        disposed += s;
+    }
+    // The random world must actually exercise the engine.
+    assert!(dialled > 3000, "only {dialled} calls placed");
+    assert!(disposed > 200, "only {disposed} dispositions");
+}
+
+/// Runs one seeded sequence; returns (calls placed, dispositions recorded).
+fn run_random(seed: u64) -> (usize, usize) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let kind =
+        [CampaignKind::Auto, CampaignKind::Auto, CampaignKind::Preview, CampaignKind::Broadcast]
+            [rng.random_range(0..4)];
+    let mut c = config(kind);
+    c.settings.outbound_multiplier = [1.0, 1.5, 2.0, 3.0][rng.random_range(0..4)];
+    c.settings.max_channels = rng.random_range(1..8);
+    c.settings.max_cps = [0.5, 1.0, 2.0, 5.0][rng.random_range(0..4)];
+    c.settings.retry_rules =
+        vec![RetryRule { outcome: CallOutcome::Busy, retry_minutes: 0, max_attempts: 3 }];
+    let multiplier = c.settings.outbound_multiplier;
+    let channels = c.settings.max_channels;
+    let cps_limit = if c.settings.max_cps >= 1.0 { c.settings.max_cps as usize } else { 1 };
+    let cps_window = if c.settings.max_cps >= 1.0 { 1.0 } else { 1.0 / c.settings.max_cps };
+    let mut h = Harness::new(c);
+
+    // The lead store: ids not yet claimed; released and recycled ones come back.
+    let mut store: Vec<i64> = (1..=60).collect();
+    let mut claimed_ever: HashSet<i64> = HashSet::new();
+    let mut finished: HashSet<i64> = HashSet::new();
+    let mut starts: Vec<Instant> = Vec::new();
+    let agents: Vec<UserId> = (1..=4).map(UserId).collect();
+    let mut live: BTreeMap<String, CallId> = BTreeMap::new();
+    let (mut total_dialled, mut total_disposed) = (0, 0);
+
+    for step in 0..400 {
+        let ctx = format!("seed {seed} step {step} {kind:?}");
+        let roll = rng.random_range(0..100);
+        let agent = agents[rng.random_range(0..agents.len())];
+        let calls: Vec<CallId> = live.values().copied().collect();
+        let _ = match roll {
+            0..=9 => h.input(Input::AgentLogin { agent, campaign: C1 }),
+            10..=24 => h.input(Input::AgentReady { agent }),
+            25..=29 => {
+                h.input(Input::AgentPause { agent, reason: PauseReason::parse("Break").unwrap() })
+            }
+            30..=31 => h.input(Input::AgentLogout { agent }),
+            32..=35 => h.input(Input::AgentHangup { agent }),
+            36..=41 => match h.engine.agent_call(agent) {
+                Some((call, _, _)) => {
+                    let code = ["SALE MADE", "BUSY", "DO NOT CALL"][rng.random_range(0..3)];
+                    h.submit(agent, call, code)
+                }
+                None => Ok(()),
+            },
+            42..=47 => h.input(Input::PreviewNext { agent }),
+            48..=51 => h.input(Input::PreviewDial { agent }),
+            52..=53 => h.input(Input::PreviewSkip { agent }),
+            54..=79 if !calls.is_empty() => {
+                let call = calls[rng.random_range(0..calls.len())];
+                let event = match rng.random_range(0..6) {
+                    0 => CallEvent::Ringing,
+                    1 | 2 => CallEvent::Answered,
+                    3 => CallEvent::Bridged,
+                    4 => ended(CallOutcome::Busy, HangupBy::Customer),
+                    _ => ended(CallOutcome::Answered, HangupBy::Customer),
+                };
+                h.input(Input::Call { call, event })
+            }
+            _ => {
+                h.advance(Duration::from_millis(rng.random_range(0..3000)));
+                Ok(())
+            }
+        };
+
+        // Play the world: answer claims from the store, take back releases and recycled
+        // leads, follow calls — until the engine has nothing more to say.
+        let mut dialled: Vec<Originate> = Vec::new();
+        loop {
+            let out = h.take();
+            if out.is_empty() {
+                break;
+            }
+            for o in out {
+                match o {
+                    Output::Claim { count, .. } => {
+                        let n = (count as usize).min(store.len()).min(rng.random_range(0..=6));
+                        let ids: Vec<i64> = store.drain(..n).collect();
+                        claimed_ever.extend(&ids);
+                        let leads = ids.into_iter().map(lead).collect();
+                        h.engine
+                            .handle(h.now, Input::LeadsClaimed { campaign: C1, leads })
+                            .unwrap();
+                    }
+                    Output::Release { leads, .. } => store.extend(leads.iter().map(|l| l.0)),
+                    Output::Record(Record::LeadResult { lead, fate, .. }) => {
+                        if fate.dial_state == DialState::Ready {
+                            store.push(lead.0);
+                        } else {
+                            finished.insert(lead.0);
+                        }
+                    }
+                    Output::Originate(o) => {
+                        live.insert(o.call_ref.clone(), o.call);
+                        starts.push(h.now.at);
+                        dialled.push(o);
+                    }
+                    Output::Record(Record::AttemptEnded { call_ref, .. }) => {
+                        live.remove(&call_ref);
+                    }
+                    Output::Record(Record::Disposed { .. }) => total_disposed += 1,
+                    _ => {}
+                }
+            }
+        }
+
+        total_dialled += dialled.len();
+        // Invariant: a lead is held at most once, and never while it is in the store.
+        let held = h.engine.held_leads();
+        let unique: HashSet<LeadId> = held.iter().copied().collect();
+        assert_eq!(unique.len(), held.len(), "{ctx}: a lead held twice: {held:?}");
+        for l in &held {
+            assert!(!store.contains(&l.0), "{ctx}: lead {l} held and in the store");
+        }
+        // Invariant: channels.
+        let counters = h.engine.counters()[&C1];
+        let up = counters.calls_ringing + counters.calls_waiting + counters.calls_active;
+        assert!(up <= channels, "{ctx}: {up} calls on {channels} channels");
+        // Invariant: calls per second over any window.
+        if let Some(last) = starts.last() {
+            let window = Duration::from_secs_f64(cps_window);
+            let recent =
+                starts.iter().filter(|t| last.saturating_duration_since(**t) < window).count();
+            assert!(recent <= cps_limit, "{ctx}: {recent} starts within {window:?}");
+        }
+        // Invariant: auto campaigns dial only for ready agents.
+        if kind == CampaignKind::Auto && !dialled.is_empty() {
+            assert!(counters.agents_waiting > 0, "{ctx}: dialled with no ready agent");
+            let cap = (f64::from(counters.agents_waiting) * multiplier).floor() as u32;
+            assert!(
+                counters.calls_ringing <= cap,
+                "{ctx}: {} in flight for {} ready",
+                counters.calls_ringing,
+                counters.agents_waiting
+            );
+        }
+        if kind == CampaignKind::Preview {
+            assert!(
+                dialled.iter().all(|o| o.agent.is_some()),
+                "{ctx}: preview calls belong to an agent"
+            );
+        }
+    }
+    // No lead lost: every lead ever claimed is held, back in the store, or finished.
+    let held: HashSet<i64> = h.engine.held_leads().iter().map(|l| l.0).collect();
+    for id in claimed_ever {
+        assert!(
+            held.contains(&id) || store.contains(&id) || finished.contains(&id),
+            "seed {seed}: lead {id} lost"
+        );
+    }
+    (total_dialled, total_disposed)
+}

@@ -1,0 +1,401 @@
+//! The agent phone's server side: the WebSocket every phone page keeps open (`/ws/phone`),
+//! relaying the page's requests to the dialer and the media gateway, and pushing the dialer's
+//! notices back.
+//!
+//! Invariants:
+//! - one live phone per agent: a second tab takes over and the first is told so;
+//! - a phone that disconnects keeps its agent logged in for a grace period (a network blip
+//!   must not cost the agent their call); after it the agent is logged out and their audio
+//!   leg closed;
+//! - when an agent's audio leg drops during a call, the call is hung up (the customer hears a
+//!   clean hang-up, the lead gets its result) — nobody talks to a dead line;
+//! - events reach each page in the order the dialer emitted them.
+
+pub mod media;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::model::phone::{AudioState, PhoneCampaign, PhoneEvent, PhoneRequest};
+use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, UserId, fill_script};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::db::{self, Db};
+use crate::engine::{AfterWrapUp, AgentEvent, CallId, Input, Submission};
+use crate::runtime::dialer::{Dialer, DialerError};
+pub use media::{LegEvent, Media, MediaError};
+
+/// The longest message a phone may send (an SDP offer is a few kilobytes).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+struct Line {
+    /// Which connection currently has the phone.
+    conn: u64,
+    /// Where events for that connection go.
+    tx: mpsc::UnboundedSender<PhoneEvent>,
+    connected: bool,
+    /// The campaign's script, filled in for each call.
+    script: String,
+}
+
+struct Inner {
+    dialer: Dialer,
+    media: Arc<dyn Media>,
+    db: Db,
+    grace: Duration,
+    lines: Mutex<HashMap<UserId, Line>>,
+    next_conn: AtomicU64,
+}
+
+/// The phone side of the server (cheap to clone).
+#[derive(Clone)]
+pub struct PhoneHub(Arc<Inner>);
+
+impl PhoneHub {
+    /// Starts the hub: it follows the dialer's notices and the media legs' events.
+    pub fn start(
+        dialer: Dialer,
+        media: Arc<dyn Media>,
+        mut leg_events: mpsc::UnboundedReceiver<LegEvent>,
+        db: Db,
+        grace: Duration,
+    ) -> PhoneHub {
+        let hub = PhoneHub(Arc::new(Inner {
+            dialer,
+            media,
+            db,
+            grace,
+            lines: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+        }));
+        let mut notices = hub.0.dialer.subscribe();
+        let h = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                match notices.recv().await {
+                    Ok((agent, event)) => h.notice(agent, event),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "phone notices lagged");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        let h = hub.clone();
+        tokio::spawn(async move {
+            while let Some(e) = leg_events.recv().await {
+                h.leg_event(e).await;
+            }
+        });
+        hub
+    }
+
+    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Line>> {
+        self.0.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn send(&self, agent: UserId, event: PhoneEvent) {
+        if let Some(line) = self.lines().get(&agent) {
+            let _ = line.tx.send(event);
+        }
+    }
+
+    /// Turns a dialer notice into what the page shows.
+    fn notice(&self, agent: UserId, event: AgentEvent) {
+        let event = match event {
+            AgentEvent::State(status) => PhoneEvent::State { status },
+            AgentEvent::Preview { lead } => PhoneEvent::Preview { lead },
+            AgentEvent::NoLeads => PhoneEvent::NoLeads,
+            AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
+            AgentEvent::Connected { call, call_ref, lead } => {
+                let script = self
+                    .lines()
+                    .get(&agent)
+                    .map(|l| fill_script(&l.script, &lead))
+                    .unwrap_or_default();
+                PhoneEvent::Connected { call: call.0, call_ref, lead, script }
+            }
+            AgentEvent::Ended { call, outcome, by } => {
+                PhoneEvent::Ended { call: call.0, outcome, by }
+            }
+            AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
+        };
+        self.send(agent, event);
+    }
+
+    async fn leg_event(&self, e: LegEvent) {
+        self.send(e.agent, PhoneEvent::Audio { state: e.state });
+        if matches!(e.state, AudioState::Closed | AudioState::Failed) {
+            // Nobody can talk on this call any more: end it cleanly.
+            if let Ok(Some(view)) = self.0.dialer.view(e.agent).await {
+                if view.call.is_some() && view.status == AgentStatus::InCall {
+                    let _ = self.0.dialer.input(Input::AgentHangup { agent: e.agent }).await;
+                }
+            }
+        }
+    }
+
+    /// Serves one phone page's WebSocket until it closes.
+    pub async fn serve(self, agent: UserId, socket: WebSocket) {
+        let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let previous =
+            self.lines().insert(agent, Line { conn, tx, connected: true, script: String::new() });
+        if let Some(old) = previous {
+            // Another tab had the phone: it hands over (keeping the campaign's script).
+            let _ = old.tx.send(PhoneEvent::TakenOver);
+            if let Some(line) = self.lines().get_mut(&agent) {
+                line.script = old.script;
+            }
+        }
+        let (mut sink, mut stream) = socket.split();
+        loop {
+            tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = if text.len() > MAX_MESSAGE {
+                            Some(error("The phone sent a message that is too large."))
+                        } else {
+                            match serde_json::from_str::<PhoneRequest>(&text) {
+                                Ok(request) => self.request(agent, request).await,
+                                Err(_) => Some(error("The phone sent a message the server does not understand.")),
+                            }
+                        };
+                        if let Some(event) = reply {
+                            if send_json(&mut sink, &event).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+                outgoing = rx.recv() => match outgoing {
+                    Some(PhoneEvent::TakenOver) => {
+                        let _ = send_json(&mut sink, &PhoneEvent::TakenOver).await;
+                        let _ = sink.close().await;
+                        return;
+                    }
+                    Some(event) => {
+                        let logged_out = event == PhoneEvent::LoggedOut;
+                        if send_json(&mut sink, &event).await.is_err() || logged_out {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        self.disconnected(agent, conn);
+    }
+
+    /// The page went away: unless it (or another tab) comes back within the grace period,
+    /// log the agent out.
+    fn disconnected(&self, agent: UserId, conn: u64) {
+        match self.lines().get_mut(&agent) {
+            Some(line) if line.conn == conn => line.connected = false,
+            _ => return,
+        }
+        let hub = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hub.0.grace).await;
+            let gone = matches!(hub.lines().get(&agent), Some(l) if l.conn == conn && !l.connected);
+            if gone {
+                hub.lines().remove(&agent);
+                let _ = hub.0.dialer.input(Input::AgentLogout { agent }).await;
+                hub.0.media.close_leg(agent).await;
+                tracing::info!(%agent, "phone gone: agent logged out");
+            }
+        });
+    }
+
+    /// Carries out one request; returns the direct answer, if any (other events follow from
+    /// the dialer).
+    async fn request(&self, agent: UserId, request: PhoneRequest) -> Option<PhoneEvent> {
+        let dialer = &self.0.dialer;
+        let result = match request {
+            PhoneRequest::Login { campaign } => return Some(self.login(agent, campaign).await),
+            PhoneRequest::Resume => return Some(self.resume(agent).await),
+            PhoneRequest::Offer { sdp } => {
+                return Some(match self.0.media.open_leg(agent, sdp).await {
+                    Ok(answer) => PhoneEvent::Answer { sdp: answer },
+                    Err(e) => error(&e.to_string()),
+                });
+            }
+            PhoneRequest::Ready => dialer.input(Input::AgentReady { agent }).await,
+            PhoneRequest::Pause { reason } => match PauseReason::parse(&reason) {
+                Ok(reason) => dialer.input(Input::AgentPause { agent, reason }).await,
+                Err(m) => return Some(error(&m)),
+            },
+            PhoneRequest::Hangup => dialer.input(Input::AgentHangup { agent }).await,
+            PhoneRequest::Mute { on } => return self.in_call(agent, InCall::Mute(on)).await,
+            PhoneRequest::Hold { on } => return self.in_call(agent, InCall::Hold(on)).await,
+            PhoneRequest::Dtmf { digits } => {
+                let valid = |c: char| c.is_ascii_digit() || "*#ABCD".contains(c);
+                if digits.is_empty() || digits.len() > 32 || !digits.chars().all(valid) {
+                    return Some(error("Keypad digits are 0–9, * and #."));
+                }
+                return self.in_call(agent, InCall::Dtmf(digits)).await;
+            }
+            PhoneRequest::Submit {
+                call,
+                disposition,
+                notes,
+                callback_at,
+                callback_mine,
+                invalid_details,
+                pause,
+            } => {
+                let disposition = match LeadStatus::parse(&disposition) {
+                    Ok(d) => d,
+                    Err(m) => return Some(error(&m)),
+                };
+                let then = match pause.as_deref().map(PauseReason::parse) {
+                    None => AfterWrapUp::Ready,
+                    Some(Ok(reason)) => AfterWrapUp::Pause(reason),
+                    Some(Err(m)) => return Some(error(&m)),
+                };
+                if notes.chars().count() > 4000 {
+                    return Some(error("Notes have at most 4000 characters."));
+                }
+                let s = Submission {
+                    agent,
+                    call: CallId(call),
+                    disposition,
+                    notes,
+                    callback_at,
+                    callback_mine,
+                    invalid_details,
+                    then,
+                };
+                dialer.input(Input::AgentSubmit(s)).await
+            }
+            PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
+            PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
+            PhoneRequest::PreviewSkip => dialer.input(Input::PreviewSkip { agent }).await,
+            PhoneRequest::Logout => {
+                let result = dialer.input(Input::AgentLogout { agent }).await;
+                self.0.media.close_leg(agent).await;
+                return Some(match result {
+                    Ok(()) | Err(DialerError::Engine(crate::engine::EngineError::NotLoggedIn)) => {
+                        PhoneEvent::LoggedOut
+                    }
+                    Err(e) => error(&e.to_string()),
+                });
+            }
+        };
+        result.err().map(|e| error(&e.to_string()))
+    }
+
+    /// Runs a media command on the agent's current call.
+    async fn in_call(&self, agent: UserId, command: InCall) -> Option<PhoneEvent> {
+        let call = match self.0.dialer.view(agent).await {
+            Ok(Some(view)) => view.call.map(|(id, _, _)| id),
+            _ => None,
+        };
+        let Some(call) = call else { return Some(error("There is no call right now.")) };
+        let media = &self.0.media;
+        let result = match command {
+            InCall::Mute(on) => media.mute(call, on).await,
+            InCall::Hold(on) => media.hold(call, on).await,
+            InCall::Dtmf(digits) => media.dtmf(call, &digits).await,
+        };
+        result.err().map(|e| error(&e.to_string()))
+    }
+
+    async fn login(&self, agent: UserId, campaign: CampaignId) -> PhoneEvent {
+        let campaign_info = match load_campaign(&self.0.db, campaign).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return error("That campaign does not exist."),
+            Err(e) => {
+                tracing::error!(error = %e, "loading a campaign for a phone");
+                return error("The server cannot load the campaign right now. Try again.");
+            }
+        };
+        if let Err(e) = self.0.dialer.input(Input::AgentLogin { agent, campaign }).await {
+            return error(&e.to_string());
+        }
+        if let Some(line) = self.lines().get_mut(&agent) {
+            line.script = campaign_info.1.clone();
+        }
+        let status = match self.0.dialer.view(agent).await {
+            Ok(Some(v)) => v.status,
+            _ => AgentStatus::LoggedOut,
+        };
+        PhoneEvent::Welcome { campaign: campaign_info.0, status }
+    }
+
+    /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
+    /// wrap-up or preview in progress.
+    async fn resume(&self, agent: UserId) -> PhoneEvent {
+        let Ok(Some(view)) = self.0.dialer.view(agent).await else { return PhoneEvent::LoggedOut };
+        let Ok(Some((campaign, script))) = load_campaign(&self.0.db, view.campaign).await else {
+            return error("The server cannot load the campaign right now. Try again.");
+        };
+        if let Some(line) = self.lines().get_mut(&agent) {
+            line.script = script.clone();
+        }
+        if let Some(lead) = view.preview {
+            self.send(agent, PhoneEvent::Preview { lead });
+        }
+        if let Some((call, call_ref, lead)) = view.call {
+            let script = fill_script(&script, &lead);
+            self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
+            if view.status == AgentStatus::WrapUp {
+                self.send(
+                    agent,
+                    PhoneEvent::Ended {
+                        call: call.0,
+                        outcome: app::model::CallOutcome::Answered,
+                        by: app::model::HangupBy::Customer,
+                    },
+                );
+            }
+        }
+        self.send(agent, PhoneEvent::State { status: view.status.clone() });
+        PhoneEvent::Welcome { campaign, status: view.status }
+    }
+}
+
+/// Media commands on a live call.
+enum InCall {
+    Mute(bool),
+    Hold(bool),
+    Dtmf(String),
+}
+
+fn error(message: &str) -> PhoneEvent {
+    PhoneEvent::Error { message: message.to_string() }
+}
+
+async fn send_json<S>(sink: &mut S, event: &PhoneEvent) -> Result<(), axum::Error>
+where
+    S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
+    let text = serde_json::to_string(event)
+        .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
+    sink.send(Message::Text(text.into())).await
+}
+
+/// The campaign as the phone needs it, and its script.
+async fn load_campaign(
+    db: &Db,
+    id: CampaignId,
+) -> Result<Option<(PhoneCampaign, String)>, db::DbError> {
+    let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
+    let dispositions = db::dispositions::for_campaign(db, id).await?;
+    let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();
+    let campaign = PhoneCampaign {
+        id,
+        name: c.settings.name,
+        kind: c.settings.kind,
+        dispositions: dispositions.into_iter().map(|d| (d.code, d.kind)).collect(),
+        wrapup_seconds: c.settings.wrapup_seconds,
+        pause_reasons: PauseReason::CHOICES.iter().map(|s| s.to_string()).collect(),
+    };
+    Ok(Some((campaign, script)))
+}

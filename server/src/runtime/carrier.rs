@@ -1,0 +1,147 @@
+//! How the runtime reaches the telephone network: the [`Carrier`] trait. The real one is the
+//! gateway (embedded or standalone); tests and the simulator use [`SimCarrier`].
+//!
+//! A carrier reports what happens to calls as [`CarrierEvent`]s on the channel it was built
+//! with; the runtime turns them into engine inputs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{CallOutcome, HangupBy, UserId};
+use tokio::sync::mpsc;
+
+use crate::engine::{CallEvent, CallId, Originate};
+
+/// Why a carrier command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CarrierError {
+    #[error("the call cannot be placed: {0}")]
+    Originate(String),
+    #[error("the agent's audio is not connected")]
+    NoAgentLeg,
+    #[error("no such call")]
+    UnknownCall,
+    #[error("the carrier is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Something that happened to a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarrierEvent {
+    pub call: CallId,
+    pub event: CallEvent,
+}
+
+/// Places and controls calls.
+#[async_trait::async_trait]
+pub trait Carrier: Send + Sync + 'static {
+    /// Starts a call; progress arrives as events.
+    async fn originate(&self, call: &Originate) -> Result<(), CarrierError>;
+    /// Connects an answered call to an agent's audio; `Ok` once bridged.
+    async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError>;
+    /// Ends a call (or cancels it while it rings); an `Ended` event follows.
+    async fn hangup(&self, call: CallId);
+    /// Plays a file to an answered call, then hangs up.
+    async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError>;
+}
+
+/// How a simulated number behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimBehaviour {
+    /// Rings, then answers; hangs up after `talk` unless the dialer does first.
+    Answer { ring: Duration, talk: Duration },
+    /// Rings, then ends with this outcome.
+    Reject { ring: Duration, outcome: CallOutcome },
+}
+
+/// A carrier inside the process, for tests and the simulator: each call behaves as the
+/// `decide` function says for its number, on real (tokio) time.
+pub struct SimCarrier {
+    events: mpsc::Sender<CarrierEvent>,
+    decide: Arc<dyn Fn(&Originate) -> SimBehaviour + Send + Sync>,
+    ended: Arc<std::sync::Mutex<std::collections::HashSet<CallId>>>,
+}
+
+impl SimCarrier {
+    pub fn new(
+        events: mpsc::Sender<CarrierEvent>,
+        decide: impl Fn(&Originate) -> SimBehaviour + Send + Sync + 'static,
+    ) -> SimCarrier {
+        SimCarrier { events, decide: Arc::new(decide), ended: Default::default() }
+    }
+
+    fn end_once(&self, call: CallId) -> bool {
+        self.ended.lock().map(|mut s| s.insert(call)).unwrap_or(false)
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for SimCarrier {
+    async fn originate(&self, o: &Originate) -> Result<(), CarrierError> {
+        let behaviour = (self.decide)(o);
+        let events = self.events.clone();
+        let call = o.call;
+        let ended = self.ended.clone();
+        tokio::spawn(async move {
+            let send = |event| {
+                let events = events.clone();
+                async move { events.send(CarrierEvent { call, event }).await.is_ok() }
+            };
+            let is_ended = || ended.lock().map(|s| s.contains(&call)).unwrap_or(true);
+            send(CallEvent::Ringing).await;
+            match behaviour {
+                SimBehaviour::Reject { ring, outcome } => {
+                    tokio::time::sleep(ring).await;
+                    if !is_ended() && ended.lock().map(|mut s| s.insert(call)).unwrap_or(false) {
+                        send(CallEvent::Ended {
+                            outcome,
+                            sip_code: None,
+                            reason: None,
+                            by: HangupBy::Customer,
+                        })
+                        .await;
+                    }
+                }
+                SimBehaviour::Answer { ring, talk } => {
+                    tokio::time::sleep(ring).await;
+                    if is_ended() {
+                        return;
+                    }
+                    send(CallEvent::Answered).await;
+                    tokio::time::sleep(talk).await;
+                    if ended.lock().map(|mut s| s.insert(call)).unwrap_or(false) {
+                        let event = CallEvent::Ended {
+                            outcome: CallOutcome::Answered,
+                            sip_code: Some(200),
+                            reason: None,
+                            by: HangupBy::Customer,
+                        };
+                        send(event).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn bridge(&self, _call: CallId, _agent: UserId) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    async fn hangup(&self, call: CallId) {
+        if self.end_once(call) {
+            let event = CallEvent::Ended {
+                outcome: CallOutcome::Answered,
+                sip_code: None,
+                reason: None,
+                by: HangupBy::System,
+            };
+            let _ = self.events.send(CarrierEvent { call, event }).await;
+        }
+    }
+
+    async fn play(&self, call: CallId, _file: &str) -> Result<(), CarrierError> {
+        self.hangup(call).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,578 @@
+//! The dialer runtime: one tokio task that owns the [`Engine`] and feeds it real time,
+//! commands from agents' pages, claimed leads and carrier events; and carries out its outputs
+//! — claims and stores through the database, calls through the carrier, notices to agents.
+//!
+//! Invariants: engine records reach the database in the order the engine emitted them
+//! (one writer task, retrying until stored); every lead this instance holds keeps its lease
+//! renewed while held; leases of dead instances are expired so their leads return.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, UserId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::carrier::{Carrier, CarrierEvent};
+use super::clock::Clock;
+use super::live::LivePublisher;
+use crate::db::{self, Db, DbError, leads::ClaimRequest};
+use crate::engine::{
+    AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
+    Record,
+};
+use crate::lead::timezone::WindowCheck;
+
+/// Tunables of the runtime.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// This server instance's name: in call references and lead leases. Unique per process.
+    pub instance: String,
+    /// How long a claimed lead stays leased without renewal.
+    pub lease: Duration,
+    /// How often held leases are renewed (well below `lease`).
+    pub renew_every: Duration,
+    /// How often expired leases (of dead instances) are returned.
+    pub expire_every: Duration,
+    /// How often campaigns are reloaded from the database (edits by other instances).
+    pub reload_every: Duration,
+    /// How often "data remaining" is counted.
+    pub remaining_every: Duration,
+}
+
+impl RuntimeConfig {
+    /// Defaults for an instance named `instance`.
+    pub fn new(instance: impl Into<String>) -> RuntimeConfig {
+        RuntimeConfig {
+            instance: instance.into(),
+            lease: Duration::from_secs(180),
+            renew_every: Duration::from_secs(60),
+            expire_every: Duration::from_secs(30),
+            reload_every: Duration::from_secs(30),
+            remaining_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An agent's view for a phone page that (re)connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentView {
+    pub campaign: CampaignId,
+    pub status: AgentStatus,
+    /// The current call, its reference and lead.
+    pub call: Option<(CallId, String, Lead)>,
+    /// The lead being previewed.
+    pub preview: Option<Lead>,
+}
+
+enum Command {
+    Input(Input, oneshot::Sender<Result<(), EngineError>>),
+    Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
+    View(UserId, oneshot::Sender<Option<AgentView>>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Why the runtime did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialerError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("The dialer is not running.")]
+    Stopped,
+}
+
+/// A handle on the running dialer (cheap to clone).
+#[derive(Clone)]
+pub struct Dialer {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<(UserId, AgentEvent)>,
+}
+
+impl Dialer {
+    /// Feeds an input (an agent's command) and waits for the engine's verdict.
+    pub async fn input(&self, input: Input) -> Result<(), DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Input(input, tx)).await.map_err(|_| DialerError::Stopped)?;
+        Ok(rx.await.map_err(|_| DialerError::Stopped)??)
+    }
+
+    /// Reloads a campaign's settings from the database (after an admin edited it).
+    pub async fn reload(&self, campaign: CampaignId) -> Result<(), DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Reload(campaign, tx))
+            .await
+            .map_err(|_| DialerError::Stopped)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, %campaign, "cannot reload campaign");
+                Err(DialerError::Stopped)
+            }
+            Err(_) => Err(DialerError::Stopped),
+        }
+    }
+
+    /// An agent's state and current call or preview.
+    pub async fn view(&self, agent: UserId) -> Result<Option<AgentView>, DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::View(agent, tx)).await.map_err(|_| DialerError::Stopped)?;
+        rx.await.map_err(|_| DialerError::Stopped)
+    }
+
+    /// Every notice for agents, as it happens.
+    pub fn subscribe(&self) -> broadcast::Receiver<(UserId, AgentEvent)> {
+        self.events.subscribe()
+    }
+
+    /// Stops dialling, gives back queued leads, stores what is pending.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The tasks behind a [`Dialer`]; aborting them is what a crash looks like.
+pub struct Tasks {
+    main: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl Tasks {
+    /// Kills the runtime on the spot, as if the process died (tests).
+    pub fn abort(self) {
+        self.main.abort();
+        self.writer.abort();
+    }
+
+    /// Waits for a stopped runtime's tasks to finish.
+    pub async fn join(self) {
+        let _ = self.main.await;
+        let _ = self.writer.await;
+    }
+}
+
+/// Loads the campaigns and starts the runtime. Carrier events arrive on `carrier_events`.
+pub async fn start(
+    db: Db,
+    carrier: Arc<dyn Carrier>,
+    carrier_events: mpsc::Receiver<CarrierEvent>,
+    clock: Arc<dyn Clock>,
+    config: RuntimeConfig,
+    live: LivePublisher,
+) -> Result<(Dialer, Tasks), DbError> {
+    let (commands_tx, commands) = mpsc::channel(256);
+    let (events, _) = broadcast::channel(1024);
+    let (writes_tx, writes) = mpsc::unbounded_channel();
+    let (internal_tx, internal) = mpsc::unbounded_channel();
+    let mut engine = Engine::new(config.instance.clone());
+    let now = clock.now();
+    for c in db::campaigns::list(&db).await? {
+        let dispositions = db::dispositions::for_campaign(&db, c.id).await?;
+        let _ = engine.handle(
+            now,
+            Input::Campaign(CampaignConfig { id: c.id, settings: c.settings, dispositions }),
+        );
+    }
+    let writer = tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes));
+    let runtime = Runtime {
+        engine,
+        db,
+        carrier,
+        clock,
+        config,
+        live,
+        events: events.clone(),
+        writes: writes_tx,
+        internal: internal_tx,
+        remaining: BTreeMap::new(),
+    };
+    let main = tokio::spawn(runtime.run(commands, carrier_events, internal));
+    Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer }))
+}
+
+/// Results of the runtime's own background work, fed back into the loop.
+enum Internal {
+    Claimed(CampaignId, Vec<QueuedLead>),
+    Call(CarrierEvent),
+    Remaining(BTreeMap<CampaignId, u64>),
+    Reloaded(Vec<CampaignConfig>),
+}
+
+/// What the writer stores, in order.
+enum Write {
+    Records(Vec<Record>),
+    Release { leads: Vec<app::model::LeadId>, next_attempt_at: Option<i64> },
+    Flush(oneshot::Sender<()>),
+}
+
+struct Runtime {
+    engine: Engine,
+    db: Db,
+    carrier: Arc<dyn Carrier>,
+    clock: Arc<dyn Clock>,
+    config: RuntimeConfig,
+    live: LivePublisher,
+    events: broadcast::Sender<(UserId, AgentEvent)>,
+    writes: mpsc::UnboundedSender<Write>,
+    internal: mpsc::UnboundedSender<Internal>,
+    remaining: BTreeMap<CampaignId, u64>,
+}
+
+impl Runtime {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut carrier_events: mpsc::Receiver<CarrierEvent>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        let mut renew = tokio::time::interval(self.config.renew_every);
+        let mut expire = tokio::time::interval(self.config.expire_every);
+        let mut reload = tokio::time::interval(self.config.reload_every);
+        let mut remaining = tokio::time::interval(self.config.remaining_every);
+        for t in [&mut renew, &mut expire, &mut reload, &mut remaining] {
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        self.engine.handle_timeout(self.clock.now());
+        self.drain();
+        loop {
+            let wake = self.engine.poll_timeout();
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Input(input, reply)) => {
+                        let result = self.engine.handle(self.clock.now(), input);
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::Reload(campaign, reply)) => {
+                        let result = self.reload(Some(campaign)).await;
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::View(agent, reply)) => {
+                        let _ = reply.send(self.view(agent));
+                    }
+                    Some(Command::Stop(reply)) => {
+                        self.stop().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    None => {
+                        self.stop().await;
+                        return;
+                    }
+                },
+                Some(event) = carrier_events.recv() => {
+                    self.call_event(event);
+                }
+                Some(done) = internal.recv() => match done {
+                    Internal::Claimed(campaign, leads) => {
+                        let _ = self.engine.handle(self.clock.now(), Input::LeadsClaimed { campaign, leads });
+                    }
+                    Internal::Call(event) => self.call_event(event),
+                    Internal::Remaining(counts) => self.remaining = counts,
+                    Internal::Reloaded(configs) => {
+                        for c in configs {
+                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+                        }
+                    }
+                },
+                () = sleep => self.engine.handle_timeout(self.clock.now()),
+                _ = renew.tick() => self.renew(),
+                _ = expire.tick() => self.expire(),
+                _ = reload.tick() => self.reload_in_background(),
+                _ = remaining.tick() => self.count_remaining(),
+            }
+            self.drain();
+        }
+    }
+
+    fn call_event(&mut self, e: CarrierEvent) {
+        if let Err(err) =
+            self.engine.handle(self.clock.now(), Input::Call { call: e.call, event: e.event })
+        {
+            tracing::debug!(call = e.call.0, error = %err, "carrier event ignored");
+        }
+    }
+
+    fn view(&self, agent: UserId) -> Option<AgentView> {
+        Some(AgentView {
+            campaign: self.engine.agent_campaign(agent)?,
+            status: self.engine.agent_status(agent)?,
+            call: self
+                .engine
+                .agent_call(agent)
+                .map(|(id, r, lead)| (id, r.to_string(), lead.clone())),
+            preview: self.engine.agent_preview(agent).cloned(),
+        })
+    }
+
+    /// Carries out everything the engine asked for, and publishes the counters.
+    fn drain(&mut self) {
+        let mut records = Vec::new();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Record(r) => records.push(r),
+                Output::Release { leads, next_attempt_at } => {
+                    self.flush_records(&mut records);
+                    let _ = self.writes.send(Write::Release { leads, next_attempt_at });
+                }
+                Output::Claim { campaign, count, agents } => {
+                    self.flush_records(&mut records);
+                    self.claim(campaign, count, agents);
+                }
+                Output::Originate(o) => {
+                    // The attempt is recorded before the call can progress.
+                    self.flush_records(&mut records);
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = carrier.originate(&o).await {
+                            let event = CallEvent::OriginateFailed { reason: e.to_string() };
+                            let _ =
+                                internal.send(Internal::Call(CarrierEvent { call: o.call, event }));
+                        }
+                    });
+                }
+                Output::Bridge { call, agent } => {
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    tokio::spawn(async move {
+                        let event = match carrier.bridge(call, agent).await {
+                            Ok(()) => CallEvent::Bridged,
+                            Err(e) => {
+                                tracing::warn!(call = call.0, %agent, error = %e, "bridge failed");
+                                CallEvent::BridgeFailed
+                            }
+                        };
+                        let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+                    });
+                }
+                Output::Hangup { call } => {
+                    let carrier = self.carrier.clone();
+                    tokio::spawn(async move { carrier.hangup(call).await });
+                }
+                Output::Play { call, file } => {
+                    let carrier = self.carrier.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = carrier.play(call, &file).await {
+                            tracing::warn!(call = call.0, error = %e, "playback failed");
+                            carrier.hangup(call).await;
+                        }
+                    });
+                }
+                Output::Notify { agent, event } => {
+                    let _ = self.events.send((agent, event));
+                }
+            }
+        }
+        self.flush_records(&mut records);
+        self.publish();
+    }
+
+    fn flush_records(&self, records: &mut Vec<Record>) {
+        if !records.is_empty() {
+            let _ = self.writes.send(Write::Records(std::mem::take(records)));
+        }
+    }
+
+    fn publish(&self) {
+        let mut counters: BTreeMap<CampaignId, LiveCounters> = self.engine.counters();
+        for (id, c) in counters.iter_mut() {
+            c.data_remaining = self.remaining.get(id).copied().unwrap_or(0);
+        }
+        self.live.publish(counters);
+    }
+
+    /// Claims leads in the background: open zones are worked out for the campaign's window
+    /// at this moment, then the database claims atomically.
+    fn claim(&self, campaign: CampaignId, count: u32, agents: Vec<UserId>) {
+        let Some(config) = self.engine.campaign(campaign) else { return };
+        let window = config.settings.window;
+        let max_attempts = config.settings.max_attempts;
+        let (db, clock, internal) = (self.db.clone(), self.clock.clone(), self.internal.clone());
+        let owner = self.config.instance.clone();
+        let lease = self.config.lease;
+        tokio::spawn(async move {
+            let now = clock.now().wall;
+            let claimed = async {
+                db::leads::expire_leases(&db, now).await?;
+                let zones = db::leads::zones(&db, campaign).await?;
+                let open = WindowCheck::default().open_zones(
+                    window,
+                    zones.iter().map(String::as_str),
+                    now,
+                );
+                let req = ClaimRequest {
+                    campaign,
+                    owner: &owner,
+                    count,
+                    now,
+                    lease_until: now + lease.as_millis() as i64,
+                    open_zones: &open,
+                    agents: &agents,
+                    max_attempts,
+                };
+                db::leads::claim(&db, &req).await
+            };
+            let leads = match claimed.await {
+                Ok(leads) => leads
+                    .into_iter()
+                    .map(|c| QueuedLead {
+                        lead: c.lead,
+                        callback: c
+                            .callback
+                            .map(|(id, agent)| crate::engine::Callback { id, agent }),
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, %campaign, "claiming leads failed");
+                    Vec::new()
+                }
+            };
+            let _ = internal.send(Internal::Claimed(campaign, leads));
+        });
+    }
+
+    fn renew(&self) {
+        let (db, owner) = (self.db.clone(), self.config.instance.clone());
+        let until = self.clock.now().wall + self.config.lease.as_millis() as i64;
+        tokio::spawn(async move {
+            if let Err(e) = db::leads::renew_leases(&db, &owner, until).await {
+                tracing::error!(error = %e, "renewing lead leases failed");
+            }
+        });
+    }
+
+    fn expire(&self) {
+        let db = self.db.clone();
+        let now = self.clock.now().wall;
+        tokio::spawn(async move {
+            match db::leads::expire_leases(&db, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(leads = n, "expired leases returned to the queue"),
+                Err(e) => tracing::error!(error = %e, "expiring leases failed"),
+            }
+        });
+    }
+
+    async fn reload(&mut self, only: Option<CampaignId>) -> Result<(), DbError> {
+        for c in load_campaigns(&self.db, only).await? {
+            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+        }
+        Ok(())
+    }
+
+    fn reload_in_background(&self) {
+        let (db, internal) = (self.db.clone(), self.internal.clone());
+        tokio::spawn(async move {
+            match load_campaigns(&db, None).await {
+                Ok(configs) => {
+                    let _ = internal.send(Internal::Reloaded(configs));
+                }
+                Err(e) => tracing::error!(error = %e, "reloading campaigns failed"),
+            }
+        });
+    }
+
+    fn count_remaining(&self) {
+        let campaigns: Vec<(CampaignId, u32)> = self
+            .engine
+            .counters()
+            .keys()
+            .filter_map(|id| self.engine.campaign(*id).map(|c| (*id, c.settings.max_attempts)))
+            .collect();
+        let (db, internal) = (self.db.clone(), self.internal.clone());
+        tokio::spawn(async move {
+            let mut counts = BTreeMap::new();
+            for (id, max_attempts) in campaigns {
+                match db::leads::remaining(&db, id, max_attempts).await {
+                    Ok(n) => {
+                        counts.insert(id, n);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "counting remaining leads failed"),
+                }
+            }
+            let _ = internal.send(Internal::Remaining(counts));
+        });
+    }
+
+    /// Gives back queued leads and waits until everything is stored.
+    async fn stop(&mut self) {
+        let held = self.engine.held_leads();
+        let _ = self.writes.send(Write::Release { leads: held, next_attempt_at: None });
+        let (tx, rx) = oneshot::channel();
+        let _ = self.writes.send(Write::Flush(tx));
+        let _ = rx.await;
+    }
+}
+
+async fn load_campaigns(db: &Db, only: Option<CampaignId>) -> Result<Vec<CampaignConfig>, DbError> {
+    let campaigns = match only {
+        Some(id) => db::campaigns::get(db, id).await?.into_iter().collect(),
+        None => db::campaigns::list(db).await?,
+    };
+    let mut out = Vec::with_capacity(campaigns.len());
+    for c in campaigns {
+        let dispositions = db::dispositions::for_campaign(db, c.id).await?;
+        out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions });
+    }
+    Ok(out)
+}
+
+/// Stores engine records in order, batching what has queued up into one transaction, and
+/// retrying (never dropping) when the database is unavailable.
+async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<Write>) {
+    let now = || crate::db::now_ms();
+    while let Some(first) = writes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match writes.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let mut records = Vec::new();
+        for w in batch {
+            match w {
+                Write::Records(r) => records.extend(r),
+                Write::Release { leads, next_attempt_at } => {
+                    store_records(&db, &owner, &mut records).await;
+                    let mut delay = Duration::from_millis(100);
+                    while let Err(e) =
+                        db::leads::release(&db, &owner, &leads, next_attempt_at, now()).await
+                    {
+                        tracing::error!(error = %e, "releasing leads failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+                Write::Flush(done) => {
+                    store_records(&db, &owner, &mut records).await;
+                    let _ = done.send(());
+                }
+            }
+        }
+        store_records(&db, &owner, &mut records).await;
+    }
+}
+
+async fn store_records(db: &Db, owner: &str, records: &mut Vec<Record>) {
+    if records.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(100);
+    while let Err(e) = db::journal::apply(db, owner, records).await {
+        tracing::error!(error = %e, records = records.len(), "storing dialer records failed; retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    records.clear();
+}

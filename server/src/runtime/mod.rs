@@ -1,0 +1,14 @@
+//! The tokio side of the dialer: the tasks that feed the engine real time, database results
+//! and carrier events, and carry out what it asks.
+//!
+//! - [`dialer`]: the runtime task and its [`dialer::Dialer`] handle;
+//! - [`carrier`]: the trait the telephone network is reached through, and a simulated one;
+//! - [`clock`]: real (or, in tests, shifted) time;
+//! - [`gateway_link`]: the carrier and agent media over a media gateway;
+//! - [`live`]: the live counters dashboards read.
+
+pub mod carrier;
+pub mod clock;
+pub mod dialer;
+pub mod gateway_link;
+pub mod live;

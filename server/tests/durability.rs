@@ -1,0 +1,300 @@
+//! The dialer runtime against real databases with a simulated carrier: a runtime killed
+//! mid-campaign loses no lead and a new one finishes the job without dialling any lead twice
+//! at once; four runtimes sharing one database never share a lead — on SQLite and PostgreSQL.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{
+    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, LeadStatus,
+    LeadsetSettings, Name, PhoneNumber, RetryRule, TrunkId, UserId,
+};
+use server::db::{self, Db};
+use server::engine::{AfterWrapUp, AgentEvent, Input, Submission};
+use server::runtime::carrier::{CarrierEvent, SimBehaviour, SimCarrier};
+use server::runtime::clock::{Clock, ShiftedClock, SystemClock};
+use server::runtime::dialer::{self, Dialer, RuntimeConfig, Tasks};
+use server::runtime::live;
+use support::{Backend, TestDatabase};
+use tokio::sync::mpsc;
+
+on_both_backends!(a_killed_runtime_loses_no_lead, four_runtimes_never_share_a_lead);
+
+struct Setup {
+    db: Db,
+    campaign: CampaignId,
+    agents: Vec<UserId>,
+    _guard: TestDatabase,
+}
+
+async fn setup(b: Backend, agents: usize, leads: u32) -> Setup {
+    let guard = TestDatabase::new(b).await;
+    let db = Db::connect(&guard.url).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..agents {
+        let name = app::model::Username::parse(&format!("agent{i}")).unwrap();
+        let row = db::users::insert(&db, &name, app::model::Role::Agent, "x", 0).await.unwrap();
+        ids.push(UserId(row.id));
+    }
+    support::exec(
+        &db,
+        "INSERT INTO trunks (name, host, created_at, updated_at) VALUES ('sim', '127.0.0.1', 0, 0)",
+    )
+    .await;
+    let mut s = CampaignSettings::new(Name::parse("Durable").unwrap(), CampaignKind::Auto);
+    s.active = true;
+    s.trunk_id = Some(TrunkId(1));
+    s.agents = ids.clone();
+    s.max_channels = 50;
+    s.max_cps = 500.0;
+    s.max_attempts = 3;
+    s.window = CallingWindow::new(0, 24 * 60).unwrap();
+    s.retry_rules =
+        vec![RetryRule { outcome: CallOutcome::Busy, retry_minutes: 0, max_attempts: 3 }];
+    let campaign = db::campaigns::insert(&db, &s, 0).await.unwrap();
+    let leadset = db::leadsets::insert(
+        &db,
+        &LeadsetSettings {
+            name: Name::parse("All").unwrap(),
+            campaign_id: Some(campaign),
+            active: true,
+            description: String::new(),
+            default_country: "GB".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let batch: Vec<db::leads::NewLead> = (0..leads)
+        .map(|n| db::leads::NewLead {
+            phone: PhoneNumber::parse(&format!("+4420700{n:05}")).unwrap(),
+            status: LeadStatus::system("NEW"),
+            timezone: "Europe/London".into(),
+            contact: Contact::default(),
+            custom: Default::default(),
+        })
+        .collect();
+    db::leads::insert_many(&db, leadset, &batch, 0).await.unwrap();
+    Setup { db, campaign, agents: ids, _guard: guard }
+}
+
+/// Numbers ending in 3 or 7 are busy; the rest answer after a short ring and talk.
+fn behaviour(o: &server::engine::Originate) -> SimBehaviour {
+    let last = o.phone.as_str().chars().last().unwrap_or('0');
+    if matches!(last, '3' | '7') {
+        SimBehaviour::Reject { ring: Duration::from_millis(3), outcome: CallOutcome::Busy }
+    } else {
+        SimBehaviour::Answer { ring: Duration::from_millis(3), talk: Duration::from_millis(15) }
+    }
+}
+
+/// Starts a runtime with its simulated carrier.
+async fn runtime(db: &Db, instance: &str, clock: Arc<dyn Clock>) -> (Dialer, Tasks) {
+    let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
+    let carrier = Arc::new(SimCarrier::new(tx, behaviour));
+    let (publisher, _board) = live::channel();
+    let mut config = RuntimeConfig::new(instance);
+    config.renew_every = Duration::from_secs(5);
+    config.expire_every = Duration::from_secs(1);
+    dialer::start(db.clone(), carrier, rx, clock, config, publisher).await.unwrap()
+}
+
+/// Agents who log in, go ready, and dispose every answered call at once (alternating SALE MADE
+/// and NOT INTERESTED), until the task is aborted.
+fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = dialer.subscribe();
+        for a in &agents {
+            dialer.input(Input::AgentLogin { agent: *a, campaign }).await.unwrap();
+            dialer.input(Input::AgentReady { agent: *a }).await.unwrap();
+        }
+        let mut n = 0u32;
+        while let Ok((agent, event)) = events.recv().await {
+            if !agents.contains(&agent) {
+                continue;
+            }
+            if let AgentEvent::Ended { call, outcome: CallOutcome::Answered, .. } = event {
+                n += 1;
+                let code = if n % 2 == 0 { "SALE MADE" } else { "NOT INTERESTED" };
+                let s = Submission {
+                    agent,
+                    call,
+                    disposition: LeadStatus::system(code),
+                    notes: String::new(),
+                    callback_at: None,
+                    callback_mine: false,
+                    invalid_details: false,
+                    then: AfterWrapUp::Ready,
+                };
+                let _ = dialer.input(Input::AgentSubmit(s)).await;
+            }
+        }
+    })
+}
+
+async fn count(db: &Db, sql: &'static str) -> i64 {
+    match db {
+        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+/// Waits (bounded) until `sql` counts `want` or more.
+async fn wait_until(db: &Db, sql: &'static str, want: i64, limit: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let n = count(db, sql).await;
+        if n >= want || tokio::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attempt {
+    lead: i64,
+    call_ref: String,
+    dialed_at: i64,
+    ended_at: Option<i64>,
+}
+
+async fn attempts(db: &Db) -> Vec<Attempt> {
+    let sql = "SELECT lead_id, call_ref, dialed_at, ended_at FROM call_attempts ORDER BY lead_id, dialed_at, id";
+    let rows: Vec<(i64, String, i64, Option<i64>)> = match db {
+        Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    };
+    rows.into_iter()
+        .map(|(lead, call_ref, dialed_at, ended_at)| Attempt {
+            lead,
+            call_ref,
+            dialed_at,
+            ended_at,
+        })
+        .collect()
+}
+
+/// No lead has two attempts at once: each attempt of a lead starts after the previous one
+/// ended (an attempt cut short by a crash "ends" at `crash_at`).
+fn assert_no_overlap(all: &[Attempt], crash_at: i64) {
+    let mut by_lead: BTreeMap<i64, Vec<&Attempt>> = BTreeMap::new();
+    for a in all {
+        by_lead.entry(a.lead).or_default().push(a);
+    }
+    for (lead, list) in by_lead {
+        for pair in list.windows(2) {
+            let end = pair[0].ended_at.unwrap_or(crash_at);
+            assert!(
+                pair[1].dialed_at >= end,
+                "lead {lead} dialled again ({}) before its previous call ({}) ended",
+                pair[1].call_ref,
+                pair[0].call_ref
+            );
+        }
+    }
+}
+
+async fn a_killed_runtime_loses_no_lead(b: Backend) {
+    let s = setup(b, 3, 120).await;
+    let (a, a_tasks) = runtime(&s.db, "a", Arc::new(SystemClock)).await;
+    let a_agents = work(a.clone(), s.campaign, s.agents.clone());
+    let reached =
+        wait_until(&s.db, "SELECT COUNT(*) FROM call_attempts", 40, Duration::from_secs(30)).await;
+    assert!(reached >= 40, "the first runtime placed only {reached} calls");
+
+    // The process dies: no shutdown, no releases.
+    a_tasks.abort();
+    a_agents.abort();
+    let crash_at = SystemClock.now().wall;
+    let held_by_a: Vec<i64> = match &s.db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT id FROM leads WHERE lease_owner = 'a'")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        Db::Postgres(p) => sqlx::query_scalar("SELECT id FROM leads WHERE lease_owner = 'a'")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+    };
+    assert!(!held_by_a.is_empty(), "the crash left leased leads behind");
+
+    // A new instance, three minutes and more later as far as leases are concerned.
+    let later: Arc<dyn Clock> = Arc::new(ShiftedClock(Duration::from_secs(200)));
+    let (b_dialer, b_tasks) = runtime(&s.db, "b", later).await;
+    let b_agents = work(b_dialer.clone(), s.campaign, s.agents.clone());
+    let done = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM leads WHERE dial_state = 'done'",
+        120,
+        Duration::from_secs(60),
+    )
+    .await;
+    b_dialer.stop().await;
+    b_agents.abort();
+    b_tasks.join().await;
+    assert_eq!(done, 120, "every lead finished");
+
+    let all = attempts(&s.db).await;
+    assert_no_overlap(&all, crash_at);
+    // Every lead the dead instance held was taken over and dialled by the new one.
+    let by_b: HashSet<i64> =
+        all.iter().filter(|a| a.call_ref.starts_with("b-")).map(|a| a.lead).collect();
+    for lead in held_by_a {
+        assert!(
+            by_b.contains(&lead),
+            "lead {lead} held by the dead instance was never dialled again"
+        );
+    }
+    // Attempts are counted exactly: the lead's counter matches its stored calls.
+    let per_lead: HashMap<i64, i64> = all.iter().fold(HashMap::new(), |mut m, a| {
+        *m.entry(a.lead).or_default() += 1;
+        m
+    });
+    let counters: Vec<(i64, i64)> = match &s.db {
+        Db::Sqlite(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+    };
+    for (lead, n) in counters {
+        assert_eq!(per_lead.get(&lead).copied().unwrap_or(0), n, "lead {lead} attempt count");
+        assert!(n <= 3, "lead {lead} dialled {n} times, over the cap");
+    }
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM leads WHERE lease_owner IS NOT NULL").await, 0);
+}
+
+async fn four_runtimes_never_share_a_lead(b: Backend) {
+    let s = setup(b, 8, 300).await;
+    let mut runs = Vec::new();
+    for i in 0..4 {
+        let (d, tasks) = runtime(&s.db, &format!("e{i}"), Arc::new(SystemClock)).await;
+        let agents = s.agents[i * 2..i * 2 + 2].to_vec();
+        let workers = work(d.clone(), s.campaign, agents);
+        runs.push((d, tasks, workers));
+    }
+    let done = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM leads WHERE dial_state = 'done'",
+        300,
+        Duration::from_secs(90),
+    )
+    .await;
+    for (d, tasks, workers) in runs {
+        d.stop().await;
+        workers.abort();
+        tasks.join().await;
+    }
+    assert_eq!(done, 300, "every lead finished");
+    let all = attempts(&s.db).await;
+    assert_no_overlap(&all, i64::MAX);
+    let engines: HashSet<&str> = all.iter().filter_map(|a| a.call_ref.split('-').next()).collect();
+    assert_eq!(engines.len(), 4, "all four runtimes dialled: {engines:?}");
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await, 0);
+}

@@ -1,0 +1,226 @@
+//! The agent phone's WebSocket: who may open it, what it refuses, a second tab, a phone that
+//! goes away — against a real server (embedded gateway) on SQLite and PostgreSQL.
+
+mod support;
+
+use std::time::Duration;
+
+use app::model::phone::{PhoneEvent, PhoneRequest};
+use app::model::{
+    AgentStatus, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
+};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use support::{Backend, Client, TestServer};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+on_both_backends!(
+    only_signed_in_agents_open_the_phone,
+    bad_requests_are_refused_and_change_nothing,
+    a_second_tab_takes_over,
+    a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period,
+);
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An agent assigned to an active auto campaign, logged in over HTTP.
+async fn agent(s: &TestServer) -> (Client, UserId, CampaignId) {
+    let admin = s.admin().await;
+    let id = UserId(s.create_user(&admin, "ann", "agent", "ann-pass-123").await);
+    let db = s.database();
+    support::exec(db, "INSERT INTO trunks (name, host, port, created_at, updated_at) VALUES ('nowhere', '127.0.0.1', 9, 0, 0)").await;
+    let mut c = CampaignSettings::new(Name::parse("Phones").unwrap(), CampaignKind::Auto);
+    c.active = true;
+    c.trunk_id = Some(TrunkId(1));
+    c.agents = vec![id];
+    c.window = CallingWindow::new(0, 24 * 60).unwrap();
+    let campaign = server::db::campaigns::insert(db, &c, 0).await.unwrap();
+    s.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
+    (s.login("ann", "ann-pass-123").await, id, campaign)
+}
+
+async fn open(
+    s: &TestServer,
+    cookie: Option<&str>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut req =
+        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+async fn send(ws: &mut Socket, r: &PhoneRequest) {
+    ws.send(Message::Text(serde_json::to_string(r).unwrap().into())).await.unwrap();
+}
+
+/// The next event, waiting at most 10 s.
+async fn next(ws: &mut Socket) -> PhoneEvent {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("a phone event");
+        }
+    }
+}
+
+/// Events until one matches, waiting at most 10 s in all.
+async fn until(ws: &mut Socket, want: impl Fn(&PhoneEvent) -> bool) -> PhoneEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "the expected event did not come");
+        let e = next(ws).await;
+        if want(&e) {
+            return e;
+        }
+    }
+}
+
+/// The next error's message (other events, like state changes, are skipped).
+async fn error(ws: &mut Socket) -> String {
+    match until(ws, |e| matches!(e, PhoneEvent::Error { .. })).await {
+        PhoneEvent::Error { message } => message,
+        _ => unreachable!(),
+    }
+}
+
+async fn only_signed_in_agents_open_the_phone(b: Backend) {
+    let s = TestServer::start(b).await;
+    match open(&s, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED)
+        }
+        other => panic!("a visitor opened the phone: {:?}", other.map(|_| ())),
+    }
+    let admin = s.admin().await;
+    match open(&s, admin.cookie.as_deref()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::FORBIDDEN)
+        }
+        other => panic!("an admin opened the phone: {:?}", other.map(|_| ())),
+    }
+    let (ann, _, _) = agent(&s).await;
+    assert!(open(&s, ann.cookie.as_deref()).await.is_ok());
+    // The page itself: the agent's campaigns.
+    let home = ann.call("phone/home", &[]).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert_eq!(home.json()["campaigns"][0][1], "Phones");
+    assert_eq!(admin.get("/phone").await.status, StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (ann, _, campaign) = agent(&s).await;
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    // Not logged in to a campaign yet.
+    send(&mut ws, &PhoneRequest::Ready).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("not logged in"), "{m}");
+    // A campaign that does not exist, then one the agent is not in.
+    send(&mut ws, &PhoneRequest::Login { campaign: CampaignId(999) }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("does not exist"), "{m}");
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    let welcome = until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    let PhoneEvent::Welcome { campaign: info, status } = welcome else { unreachable!() };
+    assert_eq!(info.name.as_str(), "Phones");
+    assert!(info.dispositions.iter().any(|(c, _)| c.as_str() == "SALE MADE"));
+    assert!(matches!(status, AgentStatus::Paused { .. }));
+    // Garbage of every kind gets a clear error, never a dropped socket.
+    for text in ["not json", r#"{"type":"explode"}"#, r#"{"type":"submit"}"#] {
+        ws.send(Message::Text(text.into())).await.unwrap();
+        let m = error(&mut ws).await;
+        assert!(m.contains("does not understand"), "{m}");
+    }
+    send(&mut ws, &PhoneRequest::Offer { sdp: "v=0 this is not SDP".into() }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("audio offer"), "{m}");
+    send(&mut ws, &PhoneRequest::Dtmf { digits: "12;rm -rf".into() }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("Keypad"), "{m}");
+    send(&mut ws, &PhoneRequest::Hangup).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("no call"), "{m}");
+    send(&mut ws, &PhoneRequest::Pause { reason: "".into() }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("pause reason"), "{m}");
+    let submit = PhoneRequest::Submit {
+        call: 12345,
+        disposition: "SALE MADE".into(),
+        notes: String::new(),
+        callback_at: None,
+        callback_mine: false,
+        invalid_details: false,
+        pause: None,
+    };
+    send(&mut ws, &submit).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("not waiting for your disposition"), "{m}");
+    // A huge message is refused by the socket itself.
+    let huge = "x".repeat(100 * 1024);
+    let _ = ws.send(Message::Text(huge.into())).await;
+    // After all that, the agent is still logged in and paused, and Ready works.
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Resume).await;
+    let e = until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(matches!(e, PhoneEvent::Welcome { status: AgentStatus::Paused { .. }, .. }));
+    send(&mut ws, &PhoneRequest::Ready).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Ready })).await;
+    s.stop().await;
+}
+
+async fn a_second_tab_takes_over(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (ann, _, campaign) = agent(&s).await;
+    let mut first = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut first, &PhoneRequest::Login { campaign }).await;
+    until(&mut first, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    let mut second = open(&s, ann.cookie.as_deref()).await.unwrap();
+    assert_eq!(
+        until(&mut first, |e| matches!(e, PhoneEvent::TakenOver)).await,
+        PhoneEvent::TakenOver
+    );
+    // The new tab carries on where the first left off.
+    send(&mut second, &PhoneRequest::Resume).await;
+    let e = until(&mut second, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(matches!(e, PhoneEvent::Welcome { campaign: c, .. } if c.id == campaign));
+    s.stop().await;
+}
+
+async fn a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.phone_grace_seconds = 1).await;
+    let (ann, id, campaign) = agent(&s).await;
+    let dialer = s.running.as_ref().unwrap().dialer.clone();
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    drop(ws);
+    // Within the grace period the agent is still there; a reconnect would resume.
+    assert!(dialer.view(id).await.unwrap().is_some());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while dialer.view(id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the agent was never logged out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The journal writer stores the ended session shortly after.
+    let sql = "SELECT COUNT(*) FROM agent_sessions WHERE ended_at IS NOT NULL AND end_reason = 'logged out'";
+    loop {
+        let ended: i64 = match s.database() {
+            server::db::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            server::db::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        };
+        if ended == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the session was never closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.stop().await;
+}
