@@ -130,7 +130,8 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8"><title>agent leg</title>
 <audio id="remote" autoplay></audio>
 <script>
-let ws, pc, nextId = 1;
+let ws, nextId = 1;
+window.pc = null;
 const pending = new Map();
 window.events = [];
 window.connectGateway = (url) => new Promise((ok, fail) => {
@@ -164,7 +165,8 @@ window.waitEvent = async (pred, ms) => {
 };
 window.openLeg = async () => {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-  pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
   for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
   pc.ontrack = (e) => { document.getElementById('remote').srcObject = e.streams[0] ?? new MediaStream([e.track]); };
   await pc.setLocalDescription(await pc.createOffer());
@@ -174,7 +176,7 @@ window.openLeg = async () => {
   return reply.leg;
 };
 window.inboundAudio = async () => {
-  const reports = [...(await pc.getStats()).values()].filter((r) => r.type === 'inbound-rtp' && r.kind === 'audio');
+  const reports = [...(await window.pc.getStats()).values()].filter((r) => r.type === 'inbound-rtp' && r.kind === 'audio');
   return reports.map((r) => ({ ssrc: r.ssrc, packetsReceived: r.packetsReceived, audioLevel: r.audioLevel ?? 0 }));
 };
 </script>`;

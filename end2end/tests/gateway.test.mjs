@@ -104,4 +104,39 @@ test('agent hears the echoed tone through the gateway, across two calls on one l
   t.diagnostic(`idle ${JSON.stringify(idle)} call1 ${JSON.stringify(talk1)} between ${JSON.stringify(between)} call2 ${JSON.stringify(talk2)}`);
   assert.equal(talk2.ssrc, talk1.ssrc, 'the browser sees one continuous stream (same SSRC)');
   assert.equal(talk2.ssrc, idle.ssrc);
+
+  // Keypad digits from the browser (RTCDTMFSender) reach the gateway as RFC 4733 events.
+  // (sipp's answer has no telephone-event, so they are not forwarded to it.)
+  const digits = await tab.evaluate(async () => {
+    const sender = window.pc.getSenders().find((s) => s.dtmf);
+    sender.dtmf.insertDTMF('5#', 100, 70);
+    await window.waitEvent((e) => e.event === 'dtmf_received' && e.leg && e.digit === '#', 10000);
+    return window.events.filter((e) => e.event === 'dtmf_received' && e.leg).map((e) => e.digit);
+  });
+  assert.deepEqual(digits, ['5', '#'], 'each digit reported once');
+
+  // The agent's browser disappears mid-call (no goodbye): the gateway notices, closes the
+  // leg, and the call stays under control (hang-up still works): nothing stuck or leaked.
+  const observer = await (await browser.newContext()).newPage();
+  await observer.goto(page.url);
+  await observer.evaluate((url) => window.connectGateway(url), gateway.control);
+  await tab.context().close();
+  const closed = await observer.evaluate(
+    (leg) => window.waitEvent((e) => e.event === 'agent_leg_closed' && e.leg === leg, 40000),
+    leg,
+  );
+  t.diagnostic(`leg closed: ${closed.reason}`);
+  const second = await observer.evaluate(async () => {
+    const ended = window.events.find((e) => e.event === 'call_ended');
+    return ended ?? null;
+  });
+  assert.equal(second, null, 'the call outlives the leg: the server decides what to do with it');
+  // /metrics is refreshed every second: poll it (bounded).
+  let metrics = '';
+  for (let i = 0; i < 50 && !/^gateway_agent_legs 0$/m.test(metrics); i++) {
+    await sleep(100);
+    metrics = await (await fetch(`http://${gateway.http}/metrics`)).text();
+  }
+  assert.match(metrics, /^gateway_agent_legs 0$/m, 'no leaked leg');
+  assert.match(metrics, /^gateway_calls\{state="answered"\} 1$/m, 'the customer is still connected');
 });

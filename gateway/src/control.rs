@@ -35,7 +35,8 @@
 //!
 //! A WebSocket at `/control?token=…`; each text frame is one JSON [`Request`] (a command
 //! with an `id` the reply echoes) and the gateway sends [`Response`]s and [`Event`]s, both
-//! tagged: `{"reply":{"id":1,"result":{"ok":"call","call":7}}}`, `{"event":{"event":
+//! tagged: `{"reply":{"id":1,"result":{"Ok":{"ok":"call","call":7}}}}` (or `{"Err":{"error":
+//! "unknown_call","message":7}}`), `{"event":{"event":
 //! "call_answered","call":7}}`.
 //!
 //! Invariants: every command gets exactly one reply; every call the gateway reports gets

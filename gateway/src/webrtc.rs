@@ -18,7 +18,7 @@ use str0m::change::SdpOffer;
 use str0m::format::Codec as StrCodec;
 use str0m::media::{Frequency, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::rtp::{Extension, RtpWrite, SeqNo};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tracing::debug;
 
@@ -87,6 +87,10 @@ impl AgentLeg {
             .clear_codecs()
             .enable_pcmu(true, false)
             .enable_pcma(true, false)
+            // Only the mid extension (BUNDLE demultiplexing, RFC 8843): G.711 at a fixed
+            // rate needs no congestion control, so no transport-wide CC feedback to compute.
+            .clear_extension_map()
+            .set_extension(4, Extension::RtpMid)
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass });
         config.codec_config().add_config(
             101.into(),
@@ -151,6 +155,11 @@ impl AgentLeg {
         )
         .marker(header.marker);
         stream.write_rtp(write);
+        // str0m releases queued packets against its own clock, which only moves with input:
+        // move it now, or the packet waits for the next timeout.
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            debug!(error = %e, "agent leg clock update failed");
+        }
     }
 
     /// Closes the connection (DTLS close_notify goes out on the next polls).
@@ -317,7 +326,7 @@ impl Legs {
         if let Err(e) = leg.rtc.handle_input(input) {
             debug!(%id, error = %e, "agent leg input refused");
         }
-        self.by_addr.insert(source, id);
+        self.by_addr.entry(source).or_insert(id);
         self.drive(id);
     }
 
@@ -358,7 +367,7 @@ impl Legs {
                 }
                 Ok(Output::Transmit(t)) => self.out.push_back(LegsOutput::Transmit {
                     destination: t.destination,
-                    contents: t.contents.to_vec(),
+                    contents: t.contents.into(),
                 }),
                 Ok(Output::Event(event)) => {
                     let event = match event {

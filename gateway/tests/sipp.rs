@@ -161,3 +161,61 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
     assert_eq!((end.outcome, end.by), (Outcome::Answered, Side::Remote));
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's call completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_unhold_are_reinvites_sendonly_then_sendrecv() {
+    let sf = scenario("hold.xml");
+    let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.subscribe();
+    let call = gw.originate(originate("5552000", 20)).await.expect("originate");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    gw.hold(call).await.expect("hold");
+    gw.mute(call).await.expect("mute");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.unmute(call).await.expect("unmute");
+    gw.unhold(call).await.expect("unhold");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.hangup(call).await.expect("hangup");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallEnded { call: c, .. } if *c == call).then_some(())
+    })
+    .await;
+    assert_eq!(
+        sipp.wait_exit(WAIT),
+        Some(0),
+        "sipp saw sendonly, then sendrecv, then BYE: {}",
+        sipp.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_over_tcp() {
+    let mut sipp = Sipp::start(&["-sn", "uas", "-t", "t1"]);
+    let (gw, _running) =
+        gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
+    let trunk = gateway::control::Trunk::new(
+        "sipp",
+        "127.0.0.1",
+        sipp.port,
+        gateway::sip::message::Transport::Tcp,
+    );
+    gw.add_trunk(trunk).await.unwrap();
+    let mut events = gw.subscribe();
+    let call = gw.originate(originate("5553000", 20)).await.expect("originate");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    gw.hangup(call).await.expect("hangup");
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(end.outcome, Outcome::Answered);
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
+}

@@ -394,11 +394,11 @@ impl Bridge {
 
     /// Queues DTMF digits to the customer as RFC 4733 events (100 ms each, 60 ms apart).
     pub fn send_dtmf(&mut self, call: CallId, digits: &str) -> Result<(), BridgeError> {
+        let digits = digits.chars().map(Digit::from_char).collect::<Result<Vec<_>, _>>()?;
         let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
         if side.media.telephone_event.is_none() {
             return Err(BridgeError::NoDtmf(call));
         }
-        let digits = digits.chars().map(Digit::from_char).collect::<Result<Vec<_>, _>>()?;
         for digit in digits {
             let payloads = dtmf::digit_payloads(digit, 100);
             side.dtmf_out.extend(

@@ -8,8 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::bridge::player::Sound;
 use crate::control::{ControlError, Gateway};
@@ -151,16 +150,23 @@ pub struct Running {
     pub sip_udp: SocketAddr,
     /// SIP TCP address.
     pub sip_tcp: SocketAddr,
-    /// WebRTC socket address.
+    /// WebRTC socket address (as announced to browsers).
     pub webrtc: SocketAddr,
     /// Numbers for `/metrics`.
     pub metrics: Arc<Metrics>,
-    task: JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // The engine stops at its next await; joining makes "dropped" mean "sockets closed".
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -177,6 +183,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The engine's thread or runtime could not be created.
+    #[error("cannot start the engine thread: {0}")]
+    Thread(std::io::Error),
     /// The hold music file is unusable.
     #[error("hold music: {0}")]
     HoldMusic(String),
@@ -185,27 +194,19 @@ pub enum StartError {
     Trunk(ControlError),
 }
 
+/// Addresses the engine thread reports once its sockets are bound.
+struct Bound {
+    sip_udp: SocketAddr,
+    sip_tcp: SocketAddr,
+    webrtc: SocketAddr,
+}
+
 /// Binds the sockets, starts the engine, adds the configured trunks.
+///
+/// The engine runs on a thread of its own with a single-threaded tokio runtime: every
+/// packet is handled on one core without cross-thread wake-ups, and the host application's
+/// runtime (any flavour) only talks to it through the [`Gateway`] handle's channels.
 pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
-    let (net_tx, net_rx) = mpsc::channel(65_536);
-    let sip = SipTransport::bind(config.sip_listen, net_tx.clone())
-        .await
-        .map_err(|source| StartError::Bind { what: "SIP", addr: config.sip_listen, source })?;
-    let webrtc =
-        WebrtcSocket::bind(config.webrtc_listen, net_tx.clone()).await.map_err(|source| {
-            StartError::Bind { what: "WebRTC", addr: config.webrtc_listen, source }
-        })?;
-    let sip_udp = sip.udp_addr().map_err(|source| StartError::Bind {
-        what: "SIP",
-        addr: config.sip_listen,
-        source,
-    })?;
-    let sip_tcp = sip.tcp_addr();
-    let webrtc_addr = webrtc.local_addr().map_err(|source| StartError::Bind {
-        what: "WebRTC",
-        addr: config.webrtc_listen,
-        source,
-    })?;
     let hold = match &config.hold_music {
         Some(path) => {
             load_wav(path.clone()).await.map_err(|e| StartError::HoldMusic(e.to_string()))?
@@ -215,6 +216,77 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
     let (commands_tx, commands_rx) = mpsc::channel(1024);
     let (events_tx, _) = broadcast::channel(4096);
     let metrics = Arc::new(Metrics::default());
+    let (ready_tx, ready_rx) = oneshot::channel::<Result<Bound, StartError>>();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let setup = (config.clone(), events_tx.clone(), metrics.clone());
+    let thread = std::thread::Builder::new()
+        .name("gateway-engine".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(StartError::Thread(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let (config, events, metrics) = setup;
+                match bind(&config, events, metrics, hold).await {
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                    Ok((engine, net_rx, bound)) => {
+                        let _ = ready_tx.send(Ok(bound));
+                        tokio::select! {
+                            () = engine.run(commands_rx, net_rx) => {}
+                            _ = stop_rx => {}
+                        }
+                    }
+                }
+            });
+        })
+        .map_err(StartError::Thread)?;
+    let bound = match ready_rx.await {
+        Ok(Ok(bound)) => bound,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(StartError::Thread(std::io::Error::other("the engine thread ended"))),
+    };
+    let gateway = Gateway::new(commands_tx, events_tx);
+    let running = Running {
+        sip_udp: bound.sip_udp,
+        sip_tcp: bound.sip_tcp,
+        webrtc: SocketAddr::new(
+            engine::advertised(bound.webrtc.ip(), config.advertise),
+            bound.webrtc.port(),
+        ),
+        metrics,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    };
+    for trunk in config.trunks {
+        gateway.add_trunk(trunk).await.map_err(StartError::Trunk)?;
+    }
+    Ok((gateway, running))
+}
+
+/// Binds the sockets on the engine's runtime and builds the engine.
+async fn bind(
+    config: &Config,
+    events: broadcast::Sender<crate::control::Event>,
+    metrics: Arc<Metrics>,
+    hold: Sound,
+) -> Result<(engine::Engine, mpsc::Receiver<crate::transport::NetEvent>, Bound), StartError> {
+    let (net_tx, net_rx) = mpsc::channel(65_536);
+    let bind_error = |what, addr| move |source| StartError::Bind { what, addr, source };
+    let sip = SipTransport::bind(config.sip_listen, net_tx.clone())
+        .await
+        .map_err(bind_error("SIP", config.sip_listen))?;
+    let webrtc = WebrtcSocket::bind(config.webrtc_listen)
+        .await
+        .map_err(bind_error("WebRTC", config.webrtc_listen))?;
+    let sip_udp = sip.udp_addr().map_err(bind_error("SIP", config.sip_listen))?;
+    let sip_tcp = sip.tcp_addr();
+    let webrtc_addr = webrtc.local_addr().map_err(bind_error("WebRTC", config.webrtc_listen))?;
     let engine = engine::Engine::new(engine::Setup {
         advertise: config.advertise,
         sip,
@@ -223,24 +295,12 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
         webrtc,
         webrtc_addr,
         net: net_tx,
-        events: events_tx.clone(),
-        metrics: metrics.clone(),
+        events,
+        metrics,
         user_agent: config.user_agent.clone(),
         hold,
     });
-    let task = tokio::spawn(engine.run(commands_rx, net_rx));
-    let gateway = Gateway::new(commands_tx, events_tx);
-    let running = Running {
-        sip_udp,
-        sip_tcp,
-        webrtc: SocketAddr::new(config.advertise, webrtc_addr.port()),
-        metrics,
-        task,
-    };
-    for trunk in config.trunks {
-        gateway.add_trunk(trunk).await.map_err(StartError::Trunk)?;
-    }
-    Ok((gateway, running))
+    Ok((engine, net_rx, Bound { sip_udp, sip_tcp, webrtc: webrtc_addr }))
 }
 
 /// Reads an 8 kHz mono 16-bit PCM WAV file (off the gateway task).

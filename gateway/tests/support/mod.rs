@@ -83,8 +83,10 @@ impl Sipp {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("sipp exited with {status} before binding: {}", self.stderr());
             }
-            // sipp holds the port once our bind fails.
-            if UdpSocket::bind(("127.0.0.1", self.port)).is_err() {
+            // sipp holds the port (UDP, or TCP with -t t1) once our bind fails.
+            let held_udp = UdpSocket::bind(("127.0.0.1", self.port)).is_err();
+            let held_tcp = std::net::TcpListener::bind(("127.0.0.1", self.port)).is_err();
+            if held_udp || held_tcp {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -152,6 +152,9 @@ impl Call {
     }
 }
 
+/// How long an inbound call waits for the control API to accept or reject it.
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Authentication attempts per INVITE before a 401/407 is final.
 const MAX_AUTH_ATTEMPTS: u32 = 2;
 
@@ -671,7 +674,12 @@ impl UserAgent {
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.ring_deadline.is_some_and(|t| t <= now) {
             call.ring_deadline = None;
-            let _ = self.start_cancel(now, id, CancelReason::RingTimeout);
+            if call.state == CallState::Offered {
+                // Nobody took the inbound call: the caller hears 480, nothing stays stuck.
+                let _ = self.reject(now, id, 480);
+            } else {
+                let _ = self.start_cancel(now, id, CancelReason::RingTimeout);
+            }
             return;
         }
         if let Some(c) = call.cancelling.as_ref().filter(|c| c.give_up.is_some_and(|t| t <= now)) {
@@ -780,18 +788,13 @@ impl UserAgent {
         }
         let Ok(contact) = self.contact_uri(transport) else { return };
         let timers = self.config.timers;
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let key = Key::for_server(&request);
-        let tx = ServerInvite::new(&request, transport.is_reliable(), timers);
-        self.transactions.insert(
-            key.clone(),
-            TxEntry {
-                tx: super::Tx::ServerInvite(Box::new(tx)),
-                owner: Owner::Call(id, Purpose::RemoteReinvite),
-                peer: source,
-                transport,
-            },
+        let key = self.start_server_invite(
+            &request,
+            source,
+            transport,
+            Owner::Call(id, Purpose::RemoteReinvite),
         );
+        let Some(call) = self.calls.get_mut(&id) else { return };
         // Our media does not change: answer with the SDP we last sent (RFC 3264 §8).
         let response = request
             .response(StatusCode::OK, Some(&call.local_tag))
@@ -812,6 +815,21 @@ impl UserAgent {
         if is_sdp(&request) {
             self.emit(Event::RemoteUpdate { call: id, sdp: request.body });
         }
+    }
+
+    /// Creates the INVITE server transaction for `invite` (its 100 Trying is queued).
+    fn start_server_invite(
+        &mut self,
+        invite: &Request,
+        source: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+    ) -> Key {
+        let key = Key::for_server(invite);
+        let tx = ServerInvite::new(invite, transport.is_reliable(), self.config.timers);
+        let tx = super::Tx::ServerInvite(Box::new(tx));
+        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer: source, transport });
+        key
     }
 
     pub(super) fn on_new_invite(
@@ -842,22 +860,18 @@ impl UserAgent {
         let id = CallId(self.next_call);
         self.next_call += 1;
         let local_tag = self.token();
-        let key = Key::for_server(&invite);
-        let tx = ServerInvite::new(&invite, transport.is_reliable(), self.config.timers);
-        self.transactions.insert(
-            key.clone(),
-            TxEntry {
-                tx: super::Tx::ServerInvite(Box::new(tx)),
-                owner: Owner::Call(id, Purpose::InboundInvite),
-                peer: source,
-                transport,
-            },
+        let key = self.start_server_invite(
+            &invite,
+            source,
+            transport,
+            Owner::Call(id, Purpose::InboundInvite),
         );
         let from = user_or_uri(&invite.core.from.uri);
         let to = user_or_uri(&invite.uri);
         let sdp = invite.body.clone();
         let mut call = Call::new(id, CallState::Offered, trunk.clone(), source, transport, invite);
         call.local_tag = local_tag;
+        call.ring_deadline = Some(now + OFFER_TIMEOUT);
         self.calls.insert(id, call);
         self.drive(now, &key, None);
         self.emit(Event::Offered { call: id, trunk, from, to, sdp });

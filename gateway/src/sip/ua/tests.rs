@@ -181,6 +181,18 @@ impl Harness {
     }
 }
 
+/// An INVITE from the trunk with our SDP as its offer.
+fn inbound_invite(branch: &str, call_id: &str, cseq: u32) -> String {
+    format!(
+        "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{}",
+        SDP.len(),
+        String::from_utf8_lossy(SDP)
+    )
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
@@ -470,14 +482,7 @@ fn inbound_call_is_offered_answered_and_acked() {
 #[test]
 fn inbound_invite_cancelled_by_caller() {
     let mut h = Harness::new();
-    let invite = format!(
-        "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKin2\r\n\
-         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
-         Call-ID: inbound-2\r\nCSeq: 7 INVITE\r\nContent-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{}",
-        SDP.len(),
-        String::from_utf8_lossy(SDP)
-    );
+    let invite = inbound_invite("z9hG4bKin2", "inbound-2", 7);
     h.receive(invite.as_bytes());
     let cancel = invite
         .replacen("INVITE sip", "CANCEL sip", 1)
@@ -717,4 +722,17 @@ fn asserted_identity_follows_the_trunk_mode_or_the_request() {
         h.last(Method::Invite).header("P-Asserted-Identity"),
         Some("<sip:+4930123@127.0.0.1>")
     );
+}
+
+#[test]
+fn an_inbound_call_nobody_takes_is_refused_with_480() {
+    let mut h = Harness::new();
+    let invite = inbound_invite("z9hG4bKin9", "inbound-9", 1);
+    h.receive(invite.as_bytes());
+    assert!(matches!(h.events[0], Event::Offered { .. }));
+    h.advance(call::OFFER_TIMEOUT);
+    assert_eq!(h.last_response().status.code(), 480);
+    let ended = h.ended();
+    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(480)));
+    assert_eq!(h.ua.call_count(), 0);
 }
