@@ -94,6 +94,29 @@ impl CampaignRow {
     }
 }
 
+/// Binds a campaign's settings as `$1`–`$16`, in the column order both `insert` and `update`
+/// use.
+macro_rules! bind_settings {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.name.as_str())
+            .bind($s.kind.as_str())
+            .bind($s.active)
+            .bind($s.script_id.map(|x| x.0))
+            .bind($s.trunk_id.map(|x| x.0))
+            .bind(&$s.notes)
+            .bind($s.caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
+            .bind($s.outbound_multiplier)
+            .bind(i64::from($s.max_channels))
+            .bind($s.max_cps)
+            .bind(i64::from($s.max_attempts))
+            .bind(i64::from($s.window.start))
+            .bind(i64::from($s.window.end))
+            .bind(i64::from($s.wrapup_seconds))
+            .bind(i64::from($s.ring_seconds))
+            .bind($s.broadcast_file.as_deref())
+    };
+}
+
 /// Rewrites a campaign's statuses, rules and agents inside the caller's transaction.
 macro_rules! replace_children {
     ($tx:ident, $id:ident, $s:ident) => {
@@ -201,29 +224,13 @@ async fn load(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaign>, DbErro
 pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignId, DbError> {
     let id = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = bind_settings!(sqlx::query_scalar(
             "INSERT INTO campaigns (name, kind, active, script_id, trunk_id, notes, caller_id, \
              outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
              wrapup_seconds, ring_seconds, broadcast_file, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
              RETURNING id",
-        )
-        .bind(s.name.as_str())
-        .bind(s.kind.as_str())
-        .bind(s.active)
-        .bind(s.script_id.map(|x| x.0))
-        .bind(s.trunk_id.map(|x| x.0))
-        .bind(&s.notes)
-        .bind(s.caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
-        .bind(s.outbound_multiplier)
-        .bind(i64::from(s.max_channels))
-        .bind(s.max_cps)
-        .bind(i64::from(s.max_attempts))
-        .bind(i64::from(s.window.start))
-        .bind(i64::from(s.window.end))
-        .bind(i64::from(s.wrapup_seconds))
-        .bind(i64::from(s.ring_seconds))
-        .bind(s.broadcast_file.as_deref())
+        ), s)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -243,28 +250,12 @@ pub async fn update(
 ) -> Result<bool, DbError> {
     let found = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let n = sqlx::query(
+        let n = bind_settings!(sqlx::query(
             "UPDATE campaigns SET name = $1, kind = $2, active = $3, script_id = $4, trunk_id = $5, \
              notes = $6, caller_id = $7, outbound_multiplier = $8, max_channels = $9, max_cps = $10, \
              max_attempts = $11, window_start = $12, window_end = $13, wrapup_seconds = $14, \
              ring_seconds = $15, broadcast_file = $16, updated_at = $17 WHERE id = $18",
-        )
-        .bind(s.name.as_str())
-        .bind(s.kind.as_str())
-        .bind(s.active)
-        .bind(s.script_id.map(|x| x.0))
-        .bind(s.trunk_id.map(|x| x.0))
-        .bind(&s.notes)
-        .bind(s.caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
-        .bind(s.outbound_multiplier)
-        .bind(i64::from(s.max_channels))
-        .bind(s.max_cps)
-        .bind(i64::from(s.max_attempts))
-        .bind(i64::from(s.window.start))
-        .bind(i64::from(s.window.end))
-        .bind(i64::from(s.wrapup_seconds))
-        .bind(i64::from(s.ring_seconds))
-        .bind(s.broadcast_file.as_deref())
+        ), s)
         .bind(now)
         .bind(id.0)
         .execute(&mut *tx)

@@ -257,6 +257,7 @@ async fn set_aside(db: &Db, leads: &[i64], now: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// `$first, $first+1, …` for `n` parameters.
 fn zone_placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -267,7 +268,7 @@ async fn claim_from_leadset(
     leadset: i64,
     limit: i64,
 ) -> Result<Vec<LeadRow>, DbError> {
-    let inner = format!(
+    let select = format!(
         "SELECT l.id FROM leads l \
          WHERE l.leadset_id = $4 AND l.dial_state = 'ready' AND l.next_attempt_at <= $3 AND l.attempts < $5 \
          AND (l.attempts > 0 OR l.status IN (SELECT status FROM campaign_statuses WHERE campaign_id = $6)) \
@@ -276,41 +277,66 @@ async fn claim_from_leadset(
          ORDER BY l.next_attempt_at, l.id LIMIT $7",
         zones = zone_placeholders(8, req.open_zones.len())
     );
+    let mut args = vec![
+        Arg::Int(leadset),
+        Arg::Int(i64::from(req.max_attempts)),
+        Arg::Int(req.campaign.0),
+        Arg::Int(limit),
+    ];
+    args.extend(req.open_zones.iter().map(|z| Arg::Text(z)));
+    let mut rows = lease(db, req, &select, " FOR UPDATE SKIP LOCKED", &args).await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// A parameter of a claim statement after the three every claim has.
+enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Leases the leads `select` picks (a `SELECT l.id …` in which `$1`–`$3` are the owner, the
+/// lease's end and now, and `args` are `$4` on), atomically and returns them: PostgreSQL
+/// locks the rows it picks with `pg_lock` and skips rows other claimers hold; SQLite runs the
+/// statement under `BEGIN IMMEDIATE`, one claimer at a time.
+async fn lease(
+    db: &Db,
+    req: &ClaimRequest<'_>,
+    select: &str,
+    pg_lock: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<LeadRow>, DbError> {
     let statement = |lock: &str| {
         format!(
             "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
-             WHERE id IN ({inner}{lock}) RETURNING {}",
+             WHERE id IN ({select}{lock}) RETURNING {}",
             lead_columns!()
         )
     };
     macro_rules! run {
         ($exec:expr, $sql:expr) => {{
-            let sql = $sql;
-            let mut q = sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe($sql))
                 .bind(req.owner)
                 .bind(req.lease_until)
-                .bind(req.now)
-                .bind(leadset)
-                .bind(i64::from(req.max_attempts))
-                .bind(req.campaign.0)
-                .bind(limit);
-            for z in req.open_zones {
-                q = q.bind(z.as_str());
+                .bind(req.now);
+            for a in args {
+                q = match a {
+                    Arg::Int(v) => q.bind(*v),
+                    Arg::Text(v) => q.bind(*v),
+                };
             }
             q.fetch_all($exec).await
         }};
     }
-    let mut rows = match db {
-        Db::Postgres(pool) => run!(pool, statement(" FOR UPDATE SKIP LOCKED"))?,
+    Ok(match db {
+        Db::Postgres(pool) => run!(pool, statement(pg_lock))?,
         Db::Sqlite(pool) => {
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
             let rows = run!(&mut *tx, statement(""))?;
             tx.commit().await?;
             rows
         }
-    };
-    rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -329,43 +355,16 @@ async fn claim_callbacks(db: &Db, req: &ClaimRequest<'_>) -> Result<Vec<Claimed>
             zone_placeholders(6, req.agents.len())
         )
     };
-    let inner = format!(
+    let select = format!(
         "SELECT l.id FROM leads l JOIN callbacks c ON c.lead_id = l.id \
          WHERE c.campaign_id = $4 AND c.done_at IS NULL AND c.due_at <= $3 AND l.dial_state = 'callback' \
          AND l.leadset_id IN (SELECT id FROM leadsets WHERE campaign_id = $4 AND active) AND {agents} \
          AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone AND (d.campaign_id IS NULL OR d.campaign_id = $4)) \
          ORDER BY c.due_at, l.id LIMIT $5"
     );
-    let statement = |lock: &str| {
-        format!(
-            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
-             WHERE id IN ({inner}{lock}) RETURNING {}",
-            lead_columns!()
-        )
-    };
-    macro_rules! run {
-        ($exec:expr, $sql:expr) => {{
-            let mut q = sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe($sql))
-                .bind(req.owner)
-                .bind(req.lease_until)
-                .bind(req.now)
-                .bind(req.campaign.0)
-                .bind(i64::from(req.count));
-            for a in req.agents {
-                q = q.bind(a.0);
-            }
-            q.fetch_all($exec).await
-        }};
-    }
-    let rows = match db {
-        Db::Postgres(pool) => run!(pool, statement(" FOR UPDATE OF l SKIP LOCKED"))?,
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let rows = run!(&mut *tx, statement(""))?;
-            tx.commit().await?;
-            rows
-        }
-    };
+    let mut args = vec![Arg::Int(req.campaign.0), Arg::Int(i64::from(req.count))];
+    args.extend(req.agents.iter().map(|a| Arg::Int(a.0)));
+    let rows = lease(db, req, &select, " FOR UPDATE OF l SKIP LOCKED", &args).await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut broken = Vec::new();
     for row in rows {
