@@ -15,7 +15,7 @@ pub mod widgets;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::api::auth::whoami;
 use crate::model::{ApiError, Viewer};
@@ -72,10 +72,42 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async />
-                    <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>
+    }
+}
+
+// Pages loaded on demand. Each is its own chunk of the browser bundle, fetched the first time
+// someone opens it: an agent never downloads the admin pages, an admin never the phone.
+// (One `impl` per route: the macro names each chunk after the type.)
+
+#[derive(Debug)]
+struct PhoneRoute;
+
+#[lazy_route]
+impl LazyRoute for PhoneRoute {
+    fn data() -> Self {
+        PhoneRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        phone::PhonePage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct UsersRoute;
+
+#[lazy_route]
+impl LazyRoute for UsersRoute {
+    fn data() -> Self {
+        UsersRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        users::UsersPage().into_any()
     }
 }
