@@ -52,6 +52,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use crate::call::{
     AgentLegId, CallEnd, CallId, CallerId, NumberError, Outcome, PhoneNumber, Side, TrunkId,
 };
+pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{CallerIdMode, Trunk};
 
 /// Why a command failed.
@@ -220,6 +221,12 @@ pub enum Command {
         /// Destination.
         to: PhoneNumber,
     },
+    /// Send an OPTIONS to a trunk now; replies [`Reply::Probe`], and the answer arrives as
+    /// [`Event::ProbeResult`] with the same number.
+    Probe {
+        /// Trunk.
+        trunk: TrunkId,
+    },
 }
 
 /// The successful answer to a command.
@@ -228,6 +235,11 @@ pub enum Command {
 pub enum Reply {
     /// Done.
     Done,
+    /// A probe was sent; its answer comes as [`Event::ProbeResult`].
+    Probe {
+        /// The probe's number.
+        probe: u64,
+    },
     /// A new agent leg and the SDP answer for the browser.
     AgentLeg {
         /// Leg.
@@ -329,6 +341,14 @@ pub enum Event {
         /// Reachable or not.
         reachable: bool,
     },
+    /// The answer to a [`Command::Probe`] (exactly one per probe).
+    ProbeResult {
+        /// The probe's number.
+        probe: u64,
+        /// What came back.
+        #[serde(flatten)]
+        result: ProbeResult,
+    },
 }
 
 /// A command with the id its reply echoes (network API).
@@ -429,6 +449,28 @@ impl Gateway {
     /// Adds or replaces a trunk.
     pub async fn add_trunk(&self, trunk: Trunk) -> Result<(), ControlError> {
         self.done(Command::AddTrunk { trunk }).await
+    }
+
+    /// Sends an OPTIONS to `trunk` and waits up to `wait` for the answer; no answer by then
+    /// is [`ProbeResult::TimedOut`] (the transaction itself would wait 32 s, too long for a
+    /// person pressing a button).
+    pub async fn probe(&self, trunk: TrunkId, wait: Duration) -> Result<ProbeResult, ControlError> {
+        // Subscribe first: the answer may come before the reply is read.
+        let mut events = self.subscribe();
+        let probe = match self.execute(Command::Probe { trunk }).await? {
+            Reply::Probe { probe } => probe,
+            other => return Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        };
+        let answer = async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::ProbeResult { probe: p, result }) if p == probe => return result,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return ProbeResult::Unreachable,
+                }
+            }
+        };
+        Ok(tokio::time::timeout(wait, answer).await.unwrap_or(ProbeResult::TimedOut))
     }
 
     /// Places a call.
