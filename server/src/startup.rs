@@ -186,6 +186,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
     let demo = crate::demo::start(&db, config.demo_sip_listen, gateway_running.sip_udp).await?;
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
+    let admin_link = link.clone();
     if let Err(e) = link.sync_trunks(&db).await {
         tracing::error!(error = %e, "cannot load trunks for the gateway");
     }
@@ -208,7 +209,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     let state = AppState {
         leptos,
-        ports: crate::backend::ports(db.clone(), live.clone(), Some(dialer.clone())),
+        ports: crate::backend::ports(
+            db.clone(),
+            live.clone(),
+            Some(dialer.clone()),
+            Some(admin_link),
+        ),
         phone,
         live,
         db: db.clone(),
@@ -369,7 +375,7 @@ async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLo
 }
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
-fn generate_password() -> String {
+pub(crate) fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }

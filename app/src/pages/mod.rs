@@ -4,6 +4,7 @@
 //! complete HTML, so pages read and navigate without JavaScript and hydrate afterwards.
 
 mod account;
+pub mod admin;
 mod home;
 mod layout;
 mod login;
@@ -72,6 +73,17 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=admin::dashboard::DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/campaigns") view=admin::campaigns::CampaignsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/campaigns/new") view=admin::campaigns::NewCampaignPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/campaigns/:id") view=admin::campaigns::CampaignOverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/campaigns/:id/edit") view=admin::campaigns::EditCampaignPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/scripts") view=admin::scripts::ScriptsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/scripts/:id") view=admin::scripts::ScriptPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/dispositions") view=admin::dispositions::DispositionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/trunks") view=admin::trunks::TrunksPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/trunks/:id") view=admin::trunks::TrunkPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/agents") view=admin::agents::AgentsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
                 </Routes>
