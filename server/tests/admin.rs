@@ -356,7 +356,7 @@ impl Sipp {
         let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = std::process::Command::new("sipp")
             .args(["-sn", "uas", "-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-m", "1", "-timeout", "60s", "-nostdin"])
+            .args(["-timeout", "120s", "-nostdin"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
