@@ -595,6 +595,23 @@ mod tests {
     }
 
     #[test]
+    fn probe_results_round_trip() {
+        let e = Response::Event(Event::ProbeResult {
+            probe: 1,
+            result: ProbeResult::Answered { code: 200, reason: "OK".into() },
+        });
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":{"event":"probe_result","probe":1,"result":"answered","code":200,"reason":"OK"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
+        let t = Response::Event(Event::ProbeResult { probe: 2, result: ProbeResult::TimedOut });
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), t);
+    }
+
+    #[test]
     fn bad_numbers_are_refused_at_the_edge() {
         let bad = serde_json::from_str::<Request>(
             r#"{"id":1,"command":"originate","trunk":"t","to":"555;evil","caller_id":{"number":"1"}}"#,
