@@ -492,8 +492,16 @@ fn optional_id(raw: &str, field: &str) -> Result<Option<i64>, ApiError> {
 
 /// Parses a number field; the range is [`CampaignSettings::validate`]'s to check.
 fn number<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, ApiError> {
-    raw.trim().parse().map_err(|_| {
-        ApiError::invalid(field, format!("{:?} is not a number of the right kind.", raw.trim()))
+    let raw = raw.trim();
+    raw.parse().map_err(|_| {
+        let what = if raw.is_empty() {
+            "Enter a number.".to_string()
+        } else if raw.starts_with('-') {
+            format!("{raw:?} is negative: enter a number above zero.")
+        } else {
+            format!("{raw:?} is not a number of the kind this field takes (whole or decimal).")
+        };
+        ApiError::invalid(field, what)
     })
 }
 
