@@ -201,10 +201,23 @@ pub async fn insert_agents(
 
 /// Which of these usernames exist already.
 pub async fn existing(db: &Db, names: &[Username]) -> Result<Vec<String>, DbError> {
-    let all: Vec<String> = with_pool!(db, pool => sqlx::query_scalar("SELECT username FROM users")
-        .fetch_all(pool)
-        .await)?;
-    Ok(all.into_iter().filter(|u| names.iter().any(|n| n.as_str() == u)).collect())
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One placeholder per name; both dialects number them `$1`, `$2`…
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT username FROM users WHERE username IN ({}) ORDER BY username",
+        placeholders.join(", ")
+    );
+    let found: Vec<String> = with_pool!(db, pool => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        for n in names {
+            q = q.bind(n.as_str());
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(found)
 }
 
 /// Every agent with the names of the campaigns they are assigned to.
