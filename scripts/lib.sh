@@ -65,6 +65,22 @@ ensure_wasm_bindgen() {
     rm -rf "$tmp"
 }
 
+# The splitter that cuts the browser bundle into lazily loaded chunks (one per `#[lazy_route]`
+# page), at the version that matches the `wasm_split_helpers` Leptos uses.
+WASM_SPLIT_VERSION=0.2.4
+ensure_wasm_split() {
+    local have
+    have=$(cat "${CARGO_HOME:-$HOME/.cargo}/.wasm-split-cli-version" 2>/dev/null || true)
+    if command -v wasm-split-cli >/dev/null && [ "$have" = "$WASM_SPLIT_VERSION" ]; then
+        return
+    fi
+    say "installing wasm-split-cli $WASM_SPLIT_VERSION (a few minutes, once per machine)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo install --locked wasm_split_cli_support --version "$WASM_SPLIT_VERSION" \
+        --features build-binary --force >&2
+    echo "$WASM_SPLIT_VERSION" > "${CARGO_HOME:-$HOME/.cargo}/.wasm-split-cli-version"
+}
+
 # npm packages: wasm-opt (binaryen; never Debian's old one, whose output does not hydrate) and
 # playwright-core for the browser tests.
 ensure_node_modules() {
@@ -124,19 +140,34 @@ pg_ready() {
 # the stylesheet and the static files. The same layout cargo-leptos produces.
 build_site() {
     say "building the browser bundle"
+    # .cargo/config.toml links it with --emit-relocs, which the splitter needs.
     cargo build -p app --lib --target "$WASM_TARGET" --profile wasm-release \
         --no-default-features --features hydrate >&2
-    mkdir -p "$SITE/pkg"
-    rm -f "$SITE/pkg/"*
-    wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name dialer \
-        "$TARGET/$WASM_TARGET/wasm-release/app.wasm"
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$SITE/pkg/dialer_bg.wasm" -o "$SITE/pkg/dialer_bg.wasm"
-    cp style/main.css "$SITE/pkg/dialer.css"
+    local split="$TARGET/wasm-split" pkg="$SITE/pkg" chunk
+    local features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+        --enable-mutable-globals --enable-reference-types --enable-multivalue)
+    rm -rf "$split"
+    mkdir -p "$split" "$pkg"
+    rm -f "$pkg/"*
+    # The main module (everything but the lazy pages) and one chunk per lazy page, plus the
+    # loader the main module imports them through.
+    wasm-split-cli "$TARGET/$WASM_TARGET/wasm-release/app.wasm" "$split" --target web \
+        --out-name dialer >&2
+    # The chunks reach into the main module through the exports the linker made: keep them.
+    wasm-bindgen --target web --no-typescript --keep-lld-exports --out-dir "$pkg" \
+        --out-name dialer "$split/dialer.wasm"
+    wasm-opt -Oz "${features[@]}" "$pkg/dialer_bg.wasm" -o "$pkg/dialer_bg.wasm"
+    for chunk in "$split"/*.wasm; do
+        [ "$(basename "$chunk")" = dialer.wasm ] && continue
+        # (binaryen does not know the splitter's extra name subsection; harmless.)
+        wasm-opt -Oz "${features[@]}" "$chunk" -o "$pkg/$(basename "$chunk")" \
+            2> >(grep -v 'unknown name subsection' >&2)
+    done
+    cp "$split/__wasm_split.js" "$pkg/"
+    cp style/main.css "$pkg/dialer.css"
     cp -r public/. "$SITE/"
     # Served pre-compressed when the browser accepts gzip.
-    for f in "$SITE/pkg/dialer_bg.wasm" "$SITE/pkg/dialer.js" "$SITE/pkg/dialer.css"; do
+    for f in "$pkg"/*.wasm "$pkg"/*.js "$pkg"/*.css; do
         gzip -9 -k -f "$f"
     done
 }

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 echo "Dialer: building, then serving on http://${DIALER_LISTEN:-127.0.0.1:3000} — log in as admin; a first start prints the admin password."
 ensure_rust
 ensure_wasm_bindgen
+ensure_wasm_split
 ensure_node_modules
 build_site
 say "building the server"

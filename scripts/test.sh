@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$(date +%s)
 ensure_rust
 ensure_wasm_bindgen
+ensure_wasm_split
 ensure_node_modules
 ensure_chromium
 ensure_sipp

@@ -24,5 +24,6 @@ pub use pages::{App, shell};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Lazy: some routes are chunks loaded on demand (see `pages`).
+    leptos::mount::hydrate_lazy(App);
 }

@@ -80,6 +80,9 @@ pub enum ControlError {
     /// The gateway has stopped.
     #[error("the gateway is not running")]
     Stopped,
+    /// A standalone gateway cannot be reached over its control connection right now.
+    #[error("the gateway cannot be reached: {0}")]
+    Unreachable(String),
 }
 
 /// An outbound call request.
@@ -393,16 +396,35 @@ pub(crate) struct Envelope {
     pub(crate) reply: oneshot::Sender<Result<Reply, ControlError>>,
 }
 
-/// A handle on a running gateway: cheap to clone, usable from any task.
+/// A handle on a running gateway: cheap to clone, usable from any task. The same handle
+/// drives a gateway in this process or a standalone one over its control connection
+/// ([`crate::remote`]); callers cannot tell them apart except by where files and trunk host
+/// names are resolved (on the gateway's machine).
 #[derive(Clone)]
 pub struct Gateway {
-    commands: mpsc::Sender<Envelope>,
+    link: Link,
     events: broadcast::Sender<Event>,
+}
+
+/// Where a handle's commands go.
+#[derive(Clone)]
+enum Link {
+    /// To the gateway task in this process.
+    Local(mpsc::Sender<Envelope>),
+    /// To the task keeping the control connection of a standalone gateway.
+    Remote(mpsc::Sender<crate::remote::Pending>),
 }
 
 impl Gateway {
     pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: broadcast::Sender<Event>) -> Self {
-        Self { commands, events }
+        Self { link: Link::Local(commands), events }
+    }
+
+    pub(crate) fn remote(
+        commands: mpsc::Sender<crate::remote::Pending>,
+        events: broadcast::Sender<Event>,
+    ) -> Self {
+        Self { link: Link::Remote(commands), events }
     }
 
     /// Events from now on. A subscriber that falls more than 4096 events behind gets
@@ -413,6 +435,16 @@ impl Gateway {
 
     /// Sends any command and waits for its reply.
     pub async fn execute(&self, command: Command) -> Result<Reply, ControlError> {
+        let commands = match &self.link {
+            Link::Local(commands) => commands,
+            Link::Remote(requests) => {
+                // A standalone gateway resolves hosts and reads files itself.
+                let (reply, answer) = oneshot::channel();
+                let pending = crate::remote::Pending { command, reply };
+                requests.send(pending).await.map_err(|_| ControlError::Stopped)?;
+                return answer.await.map_err(|_| ControlError::Stopped)?;
+            }
+        };
         let op = match command {
             Command::AddTrunk { trunk } => {
                 let addr = crate::runtime::resolve(&trunk).await?;
@@ -422,7 +454,7 @@ impl Gateway {
             command => Op::Command(command),
         };
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Envelope { op, reply }).await.map_err(|_| ControlError::Stopped)?;
+        commands.send(Envelope { op, reply }).await.map_err(|_| ControlError::Stopped)?;
         answer.await.map_err(|_| ControlError::Stopped)?
     }
 

@@ -46,6 +46,8 @@ pub struct Config {
     pub phone_grace_seconds: u32,
     /// This server instance's name (in leases and call references); unique per process.
     pub instance: String,
+    /// A standalone media gateway to drive instead of the embedded one.
+    pub gateway: Option<gateway::remote::RemoteConfig>,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
             instance: default_instance(),
+            gateway: None,
         }
     }
 }
@@ -109,6 +112,8 @@ struct FileConfig {
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
     instance: Option<String>,
+    gateway_url: Option<String>,
+    gateway_token: Option<String>,
 }
 
 impl Config {
@@ -221,7 +226,31 @@ impl Config {
             })?,
             None => f.phone_grace_seconds.unwrap_or(d.phone_grace_seconds),
         };
+        let gateway = match env("DIALER_GATEWAY_URL").or(f.gateway_url) {
+            None => None,
+            Some(url) => {
+                let Some(token) = env("DIALER_GATEWAY_TOKEN").or(f.gateway_token) else {
+                    return Err(ConfigError::Value {
+                        name: "DIALER_GATEWAY_TOKEN",
+                        value: String::new(),
+                        reason: "a standalone gateway (DIALER_GATEWAY_URL) needs its control token"
+                            .into(),
+                    });
+                };
+                let checked = gateway::remote::RemoteConfig::new(&url, &token).map_err(|e| {
+                    let name = match e {
+                        gateway::remote::RemoteError::Token => "DIALER_GATEWAY_TOKEN",
+                        _ => "DIALER_GATEWAY_URL",
+                    };
+                    let value =
+                        if name == "DIALER_GATEWAY_URL" { url.clone() } else { "…".into() };
+                    ConfigError::Value { name, value, reason: e.to_string() }
+                })?;
+                Some(checked)
+            }
+        };
         Ok(Config {
+            gateway,
             sip_listen,
             webrtc_listen,
             demo_sip_listen,
@@ -307,5 +336,38 @@ mod tests {
         let e =
             Config::from_sources(Some((Path::new("d.toml"), "colour = 1")), env(&[])).unwrap_err();
         assert!(e.to_string().contains("d.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_standalone_gateway_needs_a_ws_url_and_its_token() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert!(c.gateway.is_none(), "embedded by default");
+        let c = Config::from_sources(
+            None,
+            env(&[
+                ("DIALER_GATEWAY_URL", "ws://10.0.0.5:8090"),
+                ("DIALER_GATEWAY_TOKEN", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.gateway.unwrap().endpoint(), "ws://10.0.0.5:8090/control");
+        let e = Config::from_sources(None, env(&[("DIALER_GATEWAY_URL", "ws://10.0.0.5:8090")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("DIALER_GATEWAY_TOKEN"), "{e}");
+        let e = Config::from_sources(
+            None,
+            env(&[("DIALER_GATEWAY_URL", "https://gw"), ("DIALER_GATEWAY_TOKEN", "s3cret")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("DIALER_GATEWAY_URL") && e.to_string().contains("ws://"),
+            "{e}"
+        );
+        let e = Config::from_sources(
+            None,
+            env(&[("DIALER_GATEWAY_URL", "ws://gw:1"), ("DIALER_GATEWAY_TOKEN", "bad\nline")]),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("bad"), "the token is not echoed: {e}");
     }
 }

@@ -102,8 +102,8 @@ pub struct Running {
     pub db: Db,
     /// The dialer runtime.
     pub dialer: Dialer,
-    /// The embedded media gateway's addresses.
-    pub gateway: gateway::runtime::Running,
+    /// The embedded media gateway's addresses (none when a standalone one is used).
+    pub gateway: Option<gateway::runtime::Running>,
     /// The built-in demo trunk, while it exists.
     pub demo: Option<crate::demo::DemoTrunk>,
     dialer_tasks: Tasks,
@@ -174,21 +174,41 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .build();
     // The media gateway, embedded, and the dialer runtime driving calls through it.
     let (live_publisher, live) = crate::runtime::live::channel();
-    let (gateway, gateway_running) = gateway::runtime::start(gateway::runtime::Config {
-        sip_listen: config.sip_listen,
-        webrtc_listen: config.webrtc_listen,
-        advertise: config.media_address,
-        ..gateway::runtime::Config::default()
-    })
-    .await?;
-    tracing::info!(sip = %gateway_running.sip_udp, webrtc = %gateway_running.webrtc, "media gateway ready");
+    let (gateway, gateway_running, demo, reopened) = match &config.gateway {
+        None => {
+            let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
+                sip_listen: config.sip_listen,
+                webrtc_listen: config.webrtc_listen,
+                advertise: config.media_address,
+                ..gateway::runtime::Config::default()
+            })
+            .await?;
+            tracing::info!(sip = %running.sip_udp, webrtc = %running.webrtc, "media gateway ready");
+            let demo = crate::demo::start(&db, config.demo_sip_listen, running.sip_udp).await?;
+            (gateway, Some(running), demo, None)
+        }
+        Some(remote) => {
+            // The demo trunk answers only the embedded gateway: a standalone one is for real
+            // trunks.
+            tracing::info!(control = %remote.endpoint(), "driving a standalone media gateway");
+            let connection = gateway::remote::connect(remote.clone());
+            (connection.gateway, None, None, Some(connection.opened))
+        }
+    };
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
-    let demo = crate::demo::start(&db, config.demo_sip_listen, gateway_running.sip_udp).await?;
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
     let admin_link = link.clone();
-    if let Err(e) = link.sync_trunks(&db).await {
-        tracing::error!(error = %e, "cannot load trunks for the gateway");
+    match reopened {
+        // Embedded: configure it now, before the dialer starts.
+        None => {
+            if let Err(e) = link.sync_trunks(&db).await {
+                tracing::error!(error = %e, "cannot load trunks for the gateway");
+            }
+        }
+        // Standalone: configure it each time the control connection opens (a restarted
+        // gateway has forgotten its trunks).
+        Some(opened) => link.sync_trunks_on_connect(db.clone(), opened),
     }
     link.keep_trunks_synced(db.clone(), Duration::from_secs(30));
     let (dialer, dialer_tasks) = crate::runtime::dialer::start(

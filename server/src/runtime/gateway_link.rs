@@ -212,6 +212,19 @@ impl GatewayLink {
         Ok(Some(self.gateway.probe(ours, wait).await))
     }
 
+    /// Gives a standalone gateway the trunks each time its control connection opens.
+    pub fn sync_trunks_on_connect(&self, db: Db, mut opened: tokio::sync::watch::Receiver<u64>) {
+        let link = self.clone();
+        tokio::spawn(async move {
+            while opened.changed().await.is_ok() {
+                match link.sync_trunks(&db).await {
+                    Ok(n) => tracing::info!(trunks = n, "trunks sent to the gateway"),
+                    Err(e) => tracing::warn!(error = %e, "cannot load trunks for the gateway"),
+                }
+            }
+        });
+    }
+
     /// Keeps the gateway's trunks in step with the database (edits by admins).
     pub fn keep_trunks_synced(&self, db: Db, every: Duration) {
         let link = self.clone();
