@@ -117,7 +117,7 @@ test('an admin sets up a campaign end to end', async () => {
   // Switch it on.
   assert.equal(await page.textContent('[data-testid="campaign-state"]'), 'Inactive');
   await page.locator('[data-testid="toggle-state"] button').click();
-  await page.locator('[data-testid="campaign-state"]', { hasText: 'Active' }).waitFor();
+  await page.locator('[data-testid="campaign-state"]', { hasText: /^Active$/ }).waitFor();
   assert.equal(await page.textContent('[data-testid="campaign-state"]'), 'Active');
 
   // A custom disposition for it.
