@@ -30,13 +30,25 @@ pub enum Decision {
 
 /// The access rule for a page path (query and fragment excluded).
 pub fn access_for(path: &str) -> Access {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or("");
     match first {
         "" | "account" => Access::SignedIn,
-        "admin" => Access::Roles(&[Role::Admin]),
+        "admin" => admin_access(segments.filter(|s| !s.is_empty()).collect()),
         "phone" => Access::Roles(&[Role::Agent]),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
+    }
+}
+
+/// Admin pages: supervisors may watch (the dashboard, the campaign list and each campaign's
+/// overview); everything that edits is for admins only.
+fn admin_access(rest: Vec<&str>) -> Access {
+    const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
+    match rest.as_slice() {
+        [] | ["campaigns"] => Access::Roles(WATCH),
+        ["campaigns", id] if id.parse::<i64>().is_ok() => Access::Roles(WATCH),
+        _ => Access::Roles(&[Role::Admin]),
     }
 }
 
@@ -100,12 +112,31 @@ mod tests {
 
     #[test]
     fn admin_pages_are_for_admins_only() {
-        let a = access_for("/admin/users");
-        assert_eq!(decide(a, None), Decision::Login);
-        assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden);
-        assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Forbidden);
-        assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow);
-        assert_eq!(access_for("/admin"), a);
+        for p in [
+            "/admin/users",
+            "/admin/campaigns/new",
+            "/admin/campaigns/3/edit",
+            "/admin/scripts",
+            "/admin/trunks/1",
+            "/admin/agents",
+            "/admin/dispositions",
+        ] {
+            let a = access_for(p);
+            assert_eq!(decide(a, None), Decision::Login, "{p}");
+            assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden, "{p}");
+            assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Forbidden, "{p}");
+            assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow, "{p}");
+        }
+    }
+
+    #[test]
+    fn supervisors_watch_the_dashboard_and_campaign_overviews() {
+        for p in ["/admin", "/admin/", "/admin/campaigns", "/admin/campaigns/7"] {
+            let a = access_for(p);
+            assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");
+            assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow, "{p}");
+            assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden, "{p}");
+        }
     }
 
     #[test]

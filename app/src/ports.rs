@@ -5,7 +5,12 @@
 //! Implementations return [`ApiError`]s that are safe to show: they log internals themselves.
 
 use crate::model::phone::PhoneHome;
-use crate::model::{ApiError, Password, Role, UserId, UserSummary, Username, Viewer};
+use crate::model::{
+    AgentSummary, ApiError, BulkAgents, Campaign, CampaignChoices, CampaignId, CampaignOverview,
+    CampaignSettings, CampaignSummary, CreatedAgent, Dashboard, Disposition, DispositionId,
+    DispositionKind, LeadStatus, Name, Password, Role, Script, ScriptBody, ScriptId, Trunk,
+    TrunkId, TrunkSettings, TrunkTest, UserId, UserSummary, Username, Viewer,
+};
 use std::sync::Arc;
 
 /// What the authentication layer attached to a request whose session cookie is valid.
@@ -63,9 +68,78 @@ pub trait Phone: Send + Sync + 'static {
     async fn home(&self, agent: UserId) -> Result<PhoneHome, ApiError>;
 }
 
+/// The admin portal: the dashboard, campaigns, scripts, dispositions, trunks and agents.
+/// Callers check roles; implementations check that what is named exists, that names stay
+/// unique, and that nothing in use is deleted, answering [`ApiError::Invalid`] (a field),
+/// [`ApiError::NotFound`] or [`ApiError::Conflict`] with words for people.
+#[async_trait::async_trait]
+pub trait Admin: Send + Sync + 'static {
+    /// The engine's live counters, in total and per campaign.
+    async fn dashboard(&self) -> Result<Dashboard, ApiError>;
+
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError>;
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign, ApiError>;
+    async fn campaign_choices(&self) -> Result<CampaignChoices, ApiError>;
+    async fn campaign_overview(&self, id: CampaignId) -> Result<CampaignOverview, ApiError>;
+    /// Creates (`id` `None`) or replaces a campaign's settings, keeping its agents; the
+    /// running dialer picks the change up at once.
+    async fn save_campaign(
+        &self,
+        id: Option<CampaignId>,
+        settings: CampaignSettings,
+    ) -> Result<CampaignId, ApiError>;
+    async fn set_campaign_active(&self, id: CampaignId, active: bool) -> Result<(), ApiError>;
+    /// Adds an agent to a campaign or removes them.
+    async fn assign_agent(
+        &self,
+        campaign: CampaignId,
+        agent: UserId,
+        assigned: bool,
+    ) -> Result<(), ApiError>;
+
+    async fn scripts(&self) -> Result<Vec<Script>, ApiError>;
+    async fn script(&self, id: ScriptId) -> Result<Script, ApiError>;
+    async fn save_script(
+        &self,
+        id: Option<ScriptId>,
+        name: Name,
+        body: ScriptBody,
+    ) -> Result<ScriptId, ApiError>;
+    /// Refused while a campaign uses the script.
+    async fn delete_script(&self, id: ScriptId) -> Result<(), ApiError>;
+
+    /// Every disposition with the name of its campaign (`None`: predefined).
+    async fn dispositions(&self) -> Result<Vec<(Disposition, Option<Name>)>, ApiError>;
+    async fn add_disposition(
+        &self,
+        campaign: CampaignId,
+        code: LeadStatus,
+        kind: DispositionKind,
+        retry_minutes: u32,
+    ) -> Result<DispositionId, ApiError>;
+    /// Only a campaign's own dispositions can be deleted.
+    async fn delete_disposition(&self, id: DispositionId) -> Result<(), ApiError>;
+
+    async fn trunks(&self) -> Result<Vec<Trunk>, ApiError>;
+    async fn trunk(&self, id: TrunkId) -> Result<Trunk, ApiError>;
+    async fn save_trunk(
+        &self,
+        id: Option<TrunkId>,
+        settings: TrunkSettings,
+    ) -> Result<TrunkId, ApiError>;
+    /// Sends the trunk a SIP OPTIONS and reports its answer.
+    async fn test_trunk(&self, id: TrunkId) -> Result<TrunkTest, ApiError>;
+
+    /// Agents with their campaigns and live state.
+    async fn agents(&self) -> Result<Vec<AgentSummary>, ApiError>;
+    /// Creates all of the agents or none (a taken name refuses the whole request).
+    async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError>;
+}
+
 /// Everything the UI can ask of the server, provided once through context.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
     pub phone: Arc<dyn Phone>,
+    pub admin: Arc<dyn Admin>,
 }

@@ -20,9 +20,12 @@ export async function launch(extraArgs = []) {
   });
 }
 
-/** Waits until the page has hydrated (before that, clicks on app buttons do nothing). */
+/** Waits until the page has hydrated (before that, clicks on app buttons do nothing). A page
+ *  loaded on demand hydrates once its chunks of the bundle have arrived: wait for the network
+ *  to go quiet as well. */
 export async function hydrated(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  await page.waitForLoadState('networkidle', { timeout: 30_000 });
 }
 
 /** Fills and submits the login form on the current page. */

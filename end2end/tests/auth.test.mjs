@@ -91,6 +91,8 @@ test('pages and navigation work without JavaScript', async () => {
   await page.goto(`${server.url}/`);
   await logIn(page, 'admin', ADMIN_PASSWORD);
   assert.match(await page.textContent('h1'), /Welcome, admin/);
+  await Promise.all([page.waitForURL(/\/admin$/), page.click('nav a[href="/admin"]')]);
+  await page.locator('[data-stat="agents_logged_in"]').waitFor();
   await Promise.all([page.waitForURL(/\/admin\/users$/), page.click('nav a[href="/admin/users"]')]);
   await page.locator('tr[data-username="admin"]').waitFor();
   await Promise.all([page.waitForURL(/\/account$/), page.click('nav a[href="/account"]')]);

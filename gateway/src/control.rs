@@ -52,6 +52,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use crate::call::{
     AgentLegId, CallEnd, CallId, CallerId, NumberError, Outcome, PhoneNumber, Side, TrunkId,
 };
+pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{CallerIdMode, Trunk};
 
 /// Why a command failed.
@@ -223,6 +224,12 @@ pub enum Command {
         /// Destination.
         to: PhoneNumber,
     },
+    /// Send an OPTIONS to a trunk now; replies [`Reply::Probe`], and the answer arrives as
+    /// [`Event::ProbeResult`] with the same number.
+    Probe {
+        /// Trunk.
+        trunk: TrunkId,
+    },
 }
 
 /// The successful answer to a command.
@@ -231,6 +238,11 @@ pub enum Command {
 pub enum Reply {
     /// Done.
     Done,
+    /// A probe was sent; its answer comes as [`Event::ProbeResult`].
+    Probe {
+        /// The probe's number.
+        probe: u64,
+    },
     /// A new agent leg and the SDP answer for the browser.
     AgentLeg {
         /// Leg.
@@ -331,6 +343,14 @@ pub enum Event {
         trunk: TrunkId,
         /// Reachable or not.
         reachable: bool,
+    },
+    /// The answer to a [`Command::Probe`] (exactly one per probe).
+    ProbeResult {
+        /// The probe's number.
+        probe: u64,
+        /// What came back.
+        #[serde(flatten)]
+        result: ProbeResult,
     },
 }
 
@@ -463,6 +483,28 @@ impl Gateway {
         self.done(Command::AddTrunk { trunk }).await
     }
 
+    /// Sends an OPTIONS to `trunk` and waits up to `wait` for the answer; no answer by then
+    /// is [`ProbeResult::TimedOut`] (the transaction itself would wait 32 s, too long for a
+    /// person pressing a button).
+    pub async fn probe(&self, trunk: TrunkId, wait: Duration) -> Result<ProbeResult, ControlError> {
+        // Subscribe first: the answer may come before the reply is read.
+        let mut events = self.subscribe();
+        let probe = match self.execute(Command::Probe { trunk }).await? {
+            Reply::Probe { probe } => probe,
+            other => return Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        };
+        let answer = async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::ProbeResult { probe: p, result }) if p == probe => return result,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return ProbeResult::Unreachable,
+                }
+            }
+        };
+        Ok(tokio::time::timeout(wait, answer).await.unwrap_or(ProbeResult::TimedOut))
+    }
+
     /// Places a call.
     pub async fn originate(&self, request: Originate) -> Result<CallId, ControlError> {
         match self.execute(Command::Originate(request)).await? {
@@ -582,6 +624,23 @@ mod tests {
         let err = Response::Reply { id: 2, result: Err(ControlError::UnknownCall(CallId(9))) };
         let text = serde_json::to_string(&err).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), err);
+    }
+
+    #[test]
+    fn probe_results_round_trip() {
+        let e = Response::Event(Event::ProbeResult {
+            probe: 1,
+            result: ProbeResult::Answered { code: 200, reason: "OK".into() },
+        });
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":{"event":"probe_result","probe":1,"result":"answered","code":200,"reason":"OK"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
+        let t = Response::Event(Event::ProbeResult { probe: 2, result: ProbeResult::TimedOut });
+        let text = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), t);
     }
 
     #[test]

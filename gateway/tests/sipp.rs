@@ -219,3 +219,26 @@ async fn outbound_call_over_tcp() {
     assert_eq!(end.outcome, Outcome::Answered);
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_shows_the_trunks_answer_to_options() {
+    // `-aa` makes sipp answer OPTIONS (and INFO, NOTIFY, UPDATE) with 200 OK.
+    let sipp = Sipp::start(&["-sn", "uas", "-aa"]);
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let result = gw.probe(TrunkId("sipp".into()), WAIT).await.expect("probe sent");
+    match result {
+        gateway::control::ProbeResult::Answered { code, .. } => assert_eq!(code, 200),
+        other => panic!("expected an answer, got {other:?}: {}", sipp.stderr()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_to_a_silent_trunk_times_out_and_an_unknown_trunk_is_refused() {
+    // A bound socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (gw, _running) = gateway_with_trunk(silent.local_addr().unwrap()).await;
+    let result = gw.probe(TrunkId("sipp".into()), Duration::from_secs(2)).await.expect("sent");
+    assert_eq!(result, gateway::control::ProbeResult::TimedOut);
+    let unknown = gw.probe(TrunkId("nope".into()), Duration::from_secs(2)).await;
+    assert!(matches!(unknown, Err(gateway::control::ControlError::UnknownTrunk(_))), "{unknown:?}");
+}

@@ -198,6 +198,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
+    let admin_link = link.clone();
     match reopened {
         // Embedded: configure it now, before the dialer starts.
         None => {
@@ -228,7 +229,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     let state = AppState {
         leptos,
-        ports: crate::backend::ports(db.clone(), live.clone(), Some(dialer.clone())),
+        ports: crate::backend::ports(
+            db.clone(),
+            live.clone(),
+            Some(dialer.clone()),
+            Some(admin_link),
+        ),
         phone,
         live,
         db: db.clone(),
@@ -389,7 +395,7 @@ async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLo
 }
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
-fn generate_password() -> String {
+pub(crate) fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }

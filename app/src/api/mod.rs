@@ -4,6 +4,7 @@
 //! it. The server answers an error with the HTTP status [`crate::model::ApiError::status`]
 //! names (403 for a wrong role, 422 for a bad field…), so plain HTTP clients see what happened.
 
+pub mod admin;
 pub mod auth;
 pub mod phone;
 pub mod users;

@@ -64,3 +64,96 @@ impl AgentStatus {
         }
     }
 }
+
+/// One line of the admins' agent list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub id: super::user::UserId,
+    pub username: super::user::Username,
+    pub disabled: bool,
+    /// The campaigns the agent is assigned to.
+    pub campaigns: Vec<super::text::Name>,
+    /// The agent's live state and the campaign they are logged in to, if logged in.
+    pub live: Option<(AgentStatus, super::text::Name)>,
+}
+
+/// An agent account made by bulk creation, with its generated password (shown once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedAgent {
+    pub username: super::user::Username,
+    pub password: String,
+}
+
+/// A bulk creation request: `count` agents named `prefix` + a number (`agent01`…).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkAgents {
+    pub prefix: super::user::Username,
+    pub count: u32,
+}
+
+impl BulkAgents {
+    /// At most this many agents per request.
+    pub const MAX: u32 = 500;
+
+    pub fn parse(prefix: &str, count: &str) -> Result<BulkAgents, super::error::ApiError> {
+        use super::error::ApiError;
+        let count: u32 =
+            count.trim().parse().ok().filter(|n| (1..=Self::MAX).contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    "count",
+                    format!("Create from 1 to {} agents at a time.", Self::MAX),
+                )
+            })?;
+        let prefix =
+            super::user::Username::parse(prefix).map_err(|m| ApiError::invalid("prefix", m))?;
+        // Room for the number: the longest name must still be a valid username.
+        if prefix.as_str().len() + count.to_string().len() > super::user::Username::MAX_LEN {
+            return Err(ApiError::invalid(
+                "prefix",
+                "The prefix is too long for that many agents.",
+            ));
+        }
+        Ok(BulkAgents { prefix, count })
+    }
+
+    /// The usernames, numbered from 1 and zero-padded to the same width (`agent01`…`agent12`).
+    pub fn usernames(&self) -> Vec<super::user::Username> {
+        let width = self.count.to_string().len().max(2);
+        (1..=self.count)
+            .filter_map(|i| {
+                super::user::Username::parse(&format!("{}{i:0width$}", self.prefix)).ok()
+            })
+            .collect()
+    }
+}
+
+/// The CSV file an admin downloads after bulk creation: a header, then one line per agent.
+/// Usernames and generated passwords never contain commas or quotes, so no quoting is needed.
+pub fn agents_csv(agents: &[CreatedAgent]) -> String {
+    let mut out = String::from("username,password\n");
+    for a in agents {
+        out.push_str(a.username.as_str());
+        out.push(',');
+        out.push_str(&a.password);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_names_are_numbered_and_checked() {
+        let b = BulkAgents::parse(" Team-", "3").unwrap();
+        let names: Vec<String> = b.usernames().iter().map(|u| u.to_string()).collect();
+        assert_eq!(names, ["team-01", "team-02", "team-03"]);
+        assert_eq!(BulkAgents::parse("a", "0").unwrap_err().field(), Some("count"));
+        assert_eq!(BulkAgents::parse("a", "-2").unwrap_err().field(), Some("count"));
+        assert_eq!(BulkAgents::parse("a", "501").unwrap_err().field(), Some("count"));
+        assert_eq!(BulkAgents::parse("<x>", "2").unwrap_err().field(), Some("prefix"));
+        assert_eq!(BulkAgents::parse("", "2").unwrap_err().field(), Some("prefix"));
+        assert_eq!(BulkAgents::parse(&"a".repeat(63), "10").unwrap_err().field(), Some("prefix"));
+    }
+}

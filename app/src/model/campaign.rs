@@ -273,6 +273,353 @@ pub struct Campaign {
     pub settings: CampaignSettings,
 }
 
+/// The campaign form as typed: every field as text, so nothing is lost before it is checked.
+/// Retry rules are one pair of fields per outcome (`retry_busy` minutes, `attempts_busy`
+/// attempts); an empty minutes field means "no retry". Agents are managed on the overview
+/// page, so an edit keeps the campaign's agents.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CampaignForm {
+    pub name: String,
+    pub kind: String,
+    /// `active` or `inactive`.
+    pub state: String,
+    pub script_id: String,
+    pub trunk_id: String,
+    pub notes: String,
+    pub caller_id: String,
+    /// Comma-separated lead statuses (NEW, READY, custom ones).
+    pub source_statuses: String,
+    pub outbound_multiplier: String,
+    pub max_channels: String,
+    pub max_cps: String,
+    pub max_attempts: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub wrapup_seconds: String,
+    pub ring_seconds: String,
+    pub broadcast_file: String,
+    pub retry_busy: String,
+    pub attempts_busy: String,
+    pub retry_no_answer: String,
+    pub attempts_no_answer: String,
+    pub retry_rejected: String,
+    pub attempts_rejected: String,
+    pub retry_invalid_number: String,
+    pub attempts_invalid_number: String,
+    pub retry_congestion: String,
+    pub attempts_congestion: String,
+    pub retry_failed: String,
+    pub attempts_failed: String,
+    pub retry_dropped: String,
+    pub attempts_dropped: String,
+}
+
+impl CampaignForm {
+    /// The form filled with a campaign's settings (for the edit page).
+    pub fn from_settings(s: &CampaignSettings) -> CampaignForm {
+        let mut f = CampaignForm {
+            name: s.name.to_string(),
+            kind: s.kind.as_str().into(),
+            state: if s.active { "active" } else { "inactive" }.into(),
+            script_id: s.script_id.map(|x| x.0.to_string()).unwrap_or_default(),
+            trunk_id: s.trunk_id.map(|x| x.0.to_string()).unwrap_or_default(),
+            notes: s.notes.clone(),
+            caller_id: s.caller_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+            source_statuses: s
+                .source_statuses
+                .iter()
+                .map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            outbound_multiplier: s.outbound_multiplier.to_string(),
+            max_channels: s.max_channels.to_string(),
+            max_cps: s.max_cps.to_string(),
+            max_attempts: s.max_attempts.to_string(),
+            window_start: s.window.start_hhmm(),
+            window_end: s.window.end_hhmm(),
+            wrapup_seconds: s.wrapup_seconds.to_string(),
+            ring_seconds: s.ring_seconds.to_string(),
+            broadcast_file: s.broadcast_file.clone().unwrap_or_default(),
+            ..CampaignForm::default()
+        };
+        for r in &s.retry_rules {
+            if let Some((minutes, attempts)) = f.retry_fields_mut(r.outcome) {
+                *minutes = r.retry_minutes.to_string();
+                *attempts = r.max_attempts.to_string();
+            }
+        }
+        f
+    }
+
+    /// The (minutes, attempts) fields of an outcome's retry rule.
+    pub fn retry_fields(&self, o: CallOutcome) -> Option<(&str, &str)> {
+        Some(match o {
+            CallOutcome::Busy => (&self.retry_busy, &self.attempts_busy),
+            CallOutcome::NoAnswer => (&self.retry_no_answer, &self.attempts_no_answer),
+            CallOutcome::Rejected => (&self.retry_rejected, &self.attempts_rejected),
+            CallOutcome::InvalidNumber => {
+                (&self.retry_invalid_number, &self.attempts_invalid_number)
+            }
+            CallOutcome::Congestion => (&self.retry_congestion, &self.attempts_congestion),
+            CallOutcome::Failed => (&self.retry_failed, &self.attempts_failed),
+            CallOutcome::Dropped => (&self.retry_dropped, &self.attempts_dropped),
+            CallOutcome::Answered => return None,
+        })
+    }
+
+    fn retry_fields_mut(&mut self, o: CallOutcome) -> Option<(&mut String, &mut String)> {
+        Some(match o {
+            CallOutcome::Busy => (&mut self.retry_busy, &mut self.attempts_busy),
+            CallOutcome::NoAnswer => (&mut self.retry_no_answer, &mut self.attempts_no_answer),
+            CallOutcome::Rejected => (&mut self.retry_rejected, &mut self.attempts_rejected),
+            CallOutcome::InvalidNumber => {
+                (&mut self.retry_invalid_number, &mut self.attempts_invalid_number)
+            }
+            CallOutcome::Congestion => (&mut self.retry_congestion, &mut self.attempts_congestion),
+            CallOutcome::Failed => (&mut self.retry_failed, &mut self.attempts_failed),
+            CallOutcome::Dropped => (&mut self.retry_dropped, &mut self.attempts_dropped),
+            CallOutcome::Answered => return None,
+        })
+    }
+
+    /// Checks every field and builds the settings (agents empty: the caller keeps the
+    /// campaign's own). Script and trunk ids are only checked for form here; whether they
+    /// exist is the server's to say.
+    pub fn parse(&self) -> Result<CampaignSettings, ApiError> {
+        let name = Name::parse(&self.name).map_err(|m| ApiError::invalid("name", m))?;
+        let kind = CampaignKind::parse(&self.kind).map_err(|m| ApiError::invalid("kind", m))?;
+        let mut s = CampaignSettings::new(name, kind);
+        s.active = match self.state.trim() {
+            "active" => true,
+            "" | "inactive" => false,
+            _ => return Err(ApiError::invalid("state", "Choose active or inactive.")),
+        };
+        s.script_id = optional_id(&self.script_id, "script_id")?.map(ScriptId);
+        s.trunk_id = optional_id(&self.trunk_id, "trunk_id")?.map(TrunkId);
+        s.notes = self.notes.replace("\r\n", "\n").trim().to_string();
+        if s.notes.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(ApiError::invalid("notes", "Notes cannot contain control characters."));
+        }
+        s.caller_id = match self.caller_id.trim() {
+            "" => None,
+            c => Some(CallerId::parse(c).map_err(|m| ApiError::invalid("caller_id", m))?),
+        };
+        let mut statuses: Vec<LeadStatus> = Vec::new();
+        for raw in self.source_statuses.split(',').filter(|x| !x.trim().is_empty()) {
+            let st = LeadStatus::parse(raw).map_err(|m| ApiError::invalid("source_statuses", m))?;
+            if !statuses.contains(&st) {
+                statuses.push(st);
+            }
+        }
+        if statuses.is_empty() {
+            return Err(ApiError::invalid(
+                "source_statuses",
+                "Name at least one lead status to dial, like NEW.",
+            ));
+        }
+        if statuses.len() > 50 {
+            return Err(ApiError::invalid("source_statuses", "At most 50 source statuses."));
+        }
+        s.source_statuses = statuses;
+        s.outbound_multiplier = number(&self.outbound_multiplier, "outbound_multiplier")?;
+        s.max_channels = number(&self.max_channels, "max_channels")?;
+        s.max_cps = number(&self.max_cps, "max_cps")?;
+        s.max_attempts = number(&self.max_attempts, "max_attempts")?;
+        s.window = CallingWindow::parse(&self.window_start, &self.window_end)
+            .map_err(|m| ApiError::invalid("window_end", m))?;
+        s.wrapup_seconds = number(&self.wrapup_seconds, "wrapup_seconds")?;
+        s.ring_seconds = number(&self.ring_seconds, "ring_seconds")?;
+        s.broadcast_file = match self.broadcast_file.trim() {
+            "" => None,
+            f if f.chars().count() > 255 || f.chars().any(char::is_control) => {
+                return Err(ApiError::invalid(
+                    "broadcast_file",
+                    "The message file is a path of at most 255 characters.",
+                ));
+            }
+            f if !f.to_ascii_lowercase().ends_with(".wav") => {
+                return Err(ApiError::invalid(
+                    "broadcast_file",
+                    "The message file is a WAV file (its name ends in .wav).",
+                ));
+            }
+            f => Some(f.to_string()),
+        };
+        s.retry_rules.clear();
+        for o in CallOutcome::RETRYABLE {
+            let Some((minutes, attempts)) = self.retry_fields(o) else { continue };
+            if minutes.trim().is_empty() {
+                continue;
+            }
+            let field = format!("retry_{}", o.as_str());
+            let retry_minutes: u32 = minutes.trim().parse().map_err(|_| {
+                ApiError::invalid(&field, format!("{}: minutes are a whole number.", o.label()))
+            })?;
+            let max_attempts: u32 = match attempts.trim() {
+                "" => s.max_attempts,
+                a => a.parse().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                    ApiError::invalid(
+                        &format!("attempts_{}", o.as_str()),
+                        format!("{}: attempts are between 1 and 100.", o.label()),
+                    )
+                })?,
+            };
+            if retry_minutes > 60 * 24 * 30 {
+                return Err(ApiError::invalid(
+                    &field,
+                    format!("{}: a retry waits at most 30 days (43200 minutes).", o.label()),
+                ));
+            }
+            s.retry_rules.push(RetryRule { outcome: o, retry_minutes, max_attempts });
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+fn optional_id(raw: &str, field: &str) -> Result<Option<i64>, ApiError> {
+    match raw.trim() {
+        "" => Ok(None),
+        x => x
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "Choose one from the list.")),
+    }
+}
+
+/// Parses a number field; the range is [`CampaignSettings::validate`]'s to check.
+fn number<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, ApiError> {
+    let raw = raw.trim();
+    raw.parse().map_err(|_| {
+        let what = if raw.is_empty() {
+            "Enter a number.".to_string()
+        } else if raw.starts_with('-') {
+            format!("{raw:?} is negative: enter a number above zero.")
+        } else {
+            format!("{raw:?} is not a number of the kind this field takes (whole or decimal).")
+        };
+        ApiError::invalid(field, what)
+    })
+}
+
+/// Lead counts for a campaign's overview.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadStats {
+    /// Leads in the campaign's leadsets.
+    pub total: u64,
+    /// Leads the dialer may still call (ready or waiting for a callback, below the attempt
+    /// cap, not on a do-not-call list).
+    pub dialable: u64,
+    /// Leads claimed by a dialer right now.
+    pub in_progress: u64,
+    /// Calls answered.
+    pub answered: u64,
+    /// Calls that did not reach anybody (busy, no answer, rejected, invalid, congestion,
+    /// failed).
+    pub failed: u64,
+    /// Calls answered with no agent free, hung up by the dialer.
+    pub dropped: u64,
+}
+
+/// One line of the campaign list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignSummary {
+    pub id: CampaignId,
+    pub name: Name,
+    pub kind: CampaignKind,
+    pub active: bool,
+    pub source_statuses: Vec<LeadStatus>,
+    pub max_cps: f64,
+    pub max_channels: u32,
+    pub agents: u32,
+    pub remaining: u64,
+}
+
+/// An agent assigned to a campaign, with their state in it right now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignedAgent {
+    pub id: UserId,
+    pub username: super::user::Username,
+    /// `None` when not logged in to this campaign.
+    pub status: Option<super::agent::AgentStatus>,
+}
+
+/// Everything the campaign overview page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignOverview {
+    pub campaign: Campaign,
+    pub script: Option<Name>,
+    pub trunk: Option<Name>,
+    pub assigned: Vec<AssignedAgent>,
+    /// Enabled agents not assigned yet (for Manage Agents).
+    pub unassigned: Vec<(UserId, super::user::Username)>,
+    pub stats: LeadStats,
+    pub live: super::live::LiveCounters,
+    /// The predefined dispositions, then the campaign's own.
+    pub dispositions: Vec<super::disposition::Disposition>,
+}
+
+impl CampaignOverview {
+    /// Agents ready and waiting for a call in this campaign.
+    pub fn queue(&self) -> impl Iterator<Item = &AssignedAgent> {
+        self.assigned.iter().filter(|a| a.status == Some(super::agent::AgentStatus::Ready))
+    }
+}
+
+/// What the campaign form's lists offer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignChoices {
+    pub scripts: Vec<(ScriptId, Name)>,
+    /// Trunks, the demo one marked `true`.
+    pub trunks: Vec<(TrunkId, Name, bool)>,
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::*;
+
+    fn form() -> CampaignForm {
+        let mut f = CampaignForm::from_settings(&CampaignSettings::new(
+            Name::parse("Spring").unwrap(),
+            CampaignKind::Auto,
+        ));
+        f.source_statuses = "new, Ready, vip".into();
+        f
+    }
+
+    #[test]
+    fn a_filled_form_round_trips() {
+        let s = form().parse().unwrap();
+        assert_eq!(s.source_statuses.len(), 3);
+        assert_eq!(s.retry_rules, RetryRule::defaults());
+        assert_eq!(CampaignForm::from_settings(&s).parse().unwrap(), s);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases: [(&str, fn(&mut CampaignForm)); 10] = [
+            ("name", |f| f.name = " ".into()),
+            ("kind", |f| f.kind = "predictive!".into()),
+            ("max_channels", |f| f.max_channels = "-1".into()),
+            ("max_cps", |f| f.max_cps = "0".into()),
+            ("window_end", |f| f.window_end = "07:00".into()),
+            ("source_statuses", |f| f.source_statuses = "".into()),
+            ("source_statuses", |f| f.source_statuses = "<b>".into()),
+            ("caller_id", |f| f.caller_id = "abc".into()),
+            ("retry_busy", |f| f.retry_busy = "-5".into()),
+            ("script_id", |f| f.script_id = "x".into()),
+        ];
+        for (field, change) in cases {
+            let mut f = form();
+            change(&mut f);
+            assert_eq!(f.parse().unwrap_err().field(), Some(field), "{field}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

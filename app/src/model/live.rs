@@ -46,3 +46,19 @@ impl AddAssign for LiveCounters {
         self.calls_dropped += o.calls_dropped;
     }
 }
+
+/// What the dialer dashboard shows: the whole dialer, and each campaign.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub total: LiveCounters,
+    pub campaigns: Vec<CampaignLive>,
+}
+
+/// One campaign's line on the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignLive {
+    pub id: super::ids::CampaignId,
+    pub name: super::text::Name,
+    pub active: bool,
+    pub counters: LiveCounters,
+}

@@ -12,16 +12,23 @@ pub mod ids;
 pub mod lead;
 pub mod live;
 pub mod phone;
+pub mod script;
 pub mod text;
+pub mod trunk;
 pub mod user;
 
-pub use agent::{AgentStatus, PauseReason};
+pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
 pub use call::{CallOutcome, HangupBy};
-pub use campaign::{CallingWindow, Campaign, CampaignKind, CampaignSettings, RetryRule};
+pub use campaign::{
+    AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm, CampaignKind,
+    CampaignOverview, CampaignSettings, CampaignSummary, LeadStats, RetryRule,
+};
 pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};
 pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId, TrunkId};
 pub use lead::{Contact, Lead, LeadsetSettings, fill_script};
-pub use live::LiveCounters;
+pub use live::{CampaignLive, Dashboard, LiveCounters};
+pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
+pub use trunk::{Trunk, TrunkForm, TrunkSettings, TrunkTest};
 pub use user::{Password, Role, UserId, UserSummary, Username, Viewer};

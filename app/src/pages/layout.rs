@@ -1,5 +1,5 @@
 //! The frame around every page: the top bar with the navigation for the viewer's role, the
-//! logout button, and the guard that keeps pages from people they are not for.
+//! logout button, the admin section's tabs on `/admin` pages, and the guard that keeps pages from people they are not for.
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
@@ -20,7 +20,7 @@ struct NavItem {
 const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
     NavItem { href: "/phone", label: "Phone", roles: &[Role::Agent] },
-    NavItem { href: "/admin/users", label: "Users", roles: &[Role::Admin] },
+    NavItem { href: "/admin", label: "Admin", roles: &[Role::Admin, Role::Supervisor] },
     NavItem { href: "/account", label: "Account", roles: &Role::ALL },
 ];
 
@@ -28,6 +28,12 @@ const NAV: &[NavItem] = &[
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let ViewerResource(viewer) = expect_context();
+    let location = use_location();
+    // Every admin page gets the admin section's tabs.
+    let in_admin = move || {
+        let p = location.pathname.get();
+        p == "/admin" || p.starts_with("/admin/")
+    };
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -40,6 +46,12 @@ pub fn Layout(children: Children) -> impl IntoView {
                 })}
             </Suspense>
         </header>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let v = viewer.await.ok().flatten();
+                v.filter(|_| in_admin()).map(|v| view! { <super::admin::AdminNav viewer=v /> })
+            })}
+        </Suspense>
         <main class="content">{children()}</main>
     }
 }

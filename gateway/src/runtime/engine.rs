@@ -412,6 +412,9 @@ impl Engine {
                 }
             }
             ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
+            ua::Event::ProbeDone { probe, result } => {
+                self.emit(Event::ProbeResult { probe, result })
+            }
             ua::Event::TrunkStatus { trunk, reachable } => {
                 self.emit(Event::TrunkStatus { trunk, reachable })
             }
@@ -570,6 +573,9 @@ impl Engine {
                 Ok(Reply::Done)
             }
             Command::Transfer { call, to } => done(self.ua.refer(now, call, &to).map_err(ua_error)),
+            Command::Probe { trunk } => {
+                self.ua.probe(now, &trunk).map(|probe| Reply::Probe { probe }).map_err(ua_error)
+            }
         }
     }
 

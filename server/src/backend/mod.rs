@@ -2,6 +2,7 @@
 //! provided to Leptos through context.
 
 pub mod accounts;
+pub mod admin;
 pub mod phone;
 
 use app::model::ApiError;
@@ -10,13 +11,20 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::runtime::dialer::Dialer;
+use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
-/// Builds the ports over a database, the engine's live counters and the running dialer.
-pub fn ports(db: Db, live: LiveBoard, dialer: Option<Dialer>) -> Ports {
-    let _ = live;
+/// Builds the ports over a database, the engine's live counters, the running dialer and the
+/// media gateway.
+pub fn ports(
+    db: Db,
+    live: LiveBoard,
+    dialer: Option<Dialer>,
+    gateway: Option<GatewayLink>,
+) -> Ports {
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
+        admin: Arc::new(admin::AdminBackend::new(db.clone(), live, dialer.clone(), gateway)),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }
 }

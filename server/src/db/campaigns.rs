@@ -314,3 +314,67 @@ pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbEr
         .fetch_optional(pool)
         .await)?)
 }
+
+/// Whether another campaign (not `except`) has this name, ignoring case.
+pub async fn name_taken(db: &Db, name: &Name, except: Option<CampaignId>) -> Result<bool, DbError> {
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM campaigns WHERE LOWER(name) = LOWER($1) AND id <> $2")
+        .bind(name.as_str())
+        .bind(except.map(|c| c.0).unwrap_or(-1))
+        .fetch_one(pool)
+        .await)?;
+    Ok(n > 0)
+}
+
+/// Assigns an agent to a campaign (idempotent) or removes them.
+pub async fn set_agent(
+    db: &Db,
+    campaign: CampaignId,
+    agent: UserId,
+    assigned: bool,
+) -> Result<(), DbError> {
+    let sql = if assigned {
+        "INSERT INTO campaign_agents (campaign_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM campaign_agents WHERE campaign_id = $1 AND user_id = $2"
+    };
+    with_pool!(db, pool => sqlx::query(sql).bind(campaign.0).bind(agent.0).execute(pool).await.map(drop))?;
+    Ok(())
+}
+
+/// Lead and call counts for a campaign's overview (see `app::model::LeadStats`); `dialable`
+/// is the dialer's own "data remaining" count.
+pub async fn lead_stats(
+    db: &Db,
+    id: CampaignId,
+    max_attempts: u32,
+) -> Result<app::model::LeadStats, DbError> {
+    let (total, in_progress, answered, failed, dropped) = with_pool!(db, pool => {
+        let (total, in_progress): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN dial_state = 'leased' THEN 1 ELSE 0 END), 0) \
+             FROM leads WHERE leadset_id IN (SELECT id FROM leadsets WHERE campaign_id = $1)")
+            .bind(id.0)
+            .fetch_one(pool)
+            .await?;
+        let (answered, failed, dropped): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN outcome IN ('busy', 'no_answer', 'rejected', 'invalid_number', \
+             'congestion', 'failed') THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END), 0) \
+             FROM call_attempts WHERE campaign_id = $1")
+            .bind(id.0)
+            .fetch_one(pool)
+            .await?;
+        Ok::<_, sqlx::Error>((total, in_progress, answered, failed, dropped))
+    })?;
+    let dialable = super::leads::remaining(db, id, max_attempts).await?;
+    let count = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(app::model::LeadStats {
+        total: count(total),
+        dialable,
+        in_progress: count(in_progress),
+        answered: count(answered),
+        failed: count(failed),
+        dropped: count(dropped),
+    })
+}

@@ -60,3 +60,53 @@ pub async fn insert(
         .await)?;
     Ok(DispositionId(id))
 }
+
+/// Every disposition with its campaign's name: the predefined ones first, then by campaign.
+pub async fn all(db: &Db) -> Result<Vec<(Disposition, Option<String>)>, DbError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        d: DispositionRow,
+        campaign_name: Option<String>,
+    }
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, Row>(
+            "SELECT d.id, d.campaign_id, d.code, d.kind, d.retry_minutes, c.name AS campaign_name \
+             FROM dispositions d LEFT JOIN campaigns c ON c.id = d.campaign_id \
+             ORDER BY d.campaign_id IS NOT NULL, c.name, d.position, d.code")
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter().map(|r| Ok((r.d.into_disposition()?, r.campaign_name))).collect()
+}
+
+/// Whether a campaign already has a disposition with this code (or it is predefined).
+pub async fn code_taken(db: &Db, campaign: CampaignId, code: &LeadStatus) -> Result<bool, DbError> {
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dispositions WHERE code = $1 AND (campaign_id IS NULL OR campaign_id = $2)")
+        .bind(code.as_str())
+        .bind(campaign.0)
+        .fetch_one(pool)
+        .await)?;
+    Ok(n > 0)
+}
+
+/// The campaign a disposition belongs to: `Some(None)` for a predefined one, `None` when
+/// there is no such disposition.
+pub async fn owner(db: &Db, id: DispositionId) -> Result<Option<Option<CampaignId>>, DbError> {
+    let row: Option<Option<i64>> = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT campaign_id FROM dispositions WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?;
+    Ok(row.map(|c| c.map(CampaignId)))
+}
+
+/// Deletes a campaign's own disposition (never a predefined one).
+pub async fn delete_custom(db: &Db, id: DispositionId) -> Result<bool, DbError> {
+    let n = with_pool!(db, pool => sqlx::query(
+            "DELETE FROM dispositions WHERE id = $1 AND campaign_id IS NOT NULL")
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}

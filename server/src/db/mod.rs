@@ -12,7 +12,9 @@ pub mod dnc;
 pub mod journal;
 pub mod leads;
 pub mod leadsets;
+pub mod scripts;
 pub mod sessions;
+pub mod trunks;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

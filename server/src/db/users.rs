@@ -174,3 +174,69 @@ pub async fn touch_login(db: &Db, id: UserId, now: i64) -> Result<(), DbError> {
         .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Inserts agents in one transaction: all of them, or none when any name is taken (the
+/// unique violation rolls the whole batch back).
+pub async fn insert_agents(
+    db: &Db,
+    agents: &[(Username, String)],
+    now: i64,
+) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for (username, hash) in agents {
+            sqlx::query(
+                "INSERT INTO users (username, role, password_hash, disabled, created_at, updated_at) \
+                 VALUES ($1, 'agent', $2, FALSE, $3, $3)")
+                .bind(username.as_str())
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    })?;
+    Ok(())
+}
+
+/// Which of these usernames exist already.
+pub async fn existing(db: &Db, names: &[Username]) -> Result<Vec<String>, DbError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One placeholder per name; both dialects number them `$1`, `$2`…
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT username FROM users WHERE username IN ({}) ORDER BY username",
+        placeholders.join(", ")
+    );
+    let found: Vec<String> = with_pool!(db, pool => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        for n in names {
+            q = q.bind(n.as_str());
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(found)
+}
+
+/// Every agent with the names of the campaigns they are assigned to.
+pub async fn agents_with_campaigns(db: &Db) -> Result<Vec<(UserRow, Vec<String>)>, DbError> {
+    let sql =
+        concat!("SELECT ", user_columns!(), " FROM users WHERE role = 'agent' ORDER BY username");
+    let (rows, links) = with_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, UserRow>(sql).fetch_all(pool).await?;
+        let links = sqlx::query_as::<_, (i64, String)>(
+            "SELECT a.user_id, c.name FROM campaign_agents a JOIN campaigns c ON c.id = a.campaign_id ORDER BY c.name")
+            .fetch_all(pool)
+            .await?;
+        Ok::<_, sqlx::Error>((rows, links))
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let names = links.iter().filter(|(u, _)| *u == r.id).map(|(_, n)| n.clone()).collect();
+            (r, names)
+        })
+        .collect())
+}

@@ -125,7 +125,8 @@ impl GatewayLink {
             }
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
-            | Event::TrunkStatus { .. } => {}
+            | Event::TrunkStatus { .. }
+            | Event::ProbeResult { .. } => {}
         }
     }
 
@@ -190,6 +191,25 @@ impl GatewayLink {
             }
         }
         Ok(n)
+    }
+
+    /// Sends trunk `id` an OPTIONS now and waits up to `wait` for its answer. The trunk's
+    /// current settings are pushed to the gateway first, so a trunk saved a moment ago is
+    /// tested as saved. `Ok(None)`: no such trunk.
+    pub async fn probe(
+        &self,
+        db: &Db,
+        id: TrunkId,
+        wait: Duration,
+    ) -> Result<Option<Result<gw::ProbeResult, ControlError>>, DbError> {
+        let ours = trunk_id(id);
+        let Some(trunk) = load_trunks(db).await?.into_iter().find(|t| t.id == ours) else {
+            return Ok(None);
+        };
+        if let Err(e) = self.gateway.add_trunk(trunk).await {
+            return Ok(Some(Err(e)));
+        }
+        Ok(Some(self.gateway.probe(ours, wait).await))
     }
 
     /// Gives a standalone gateway the trunks each time its control connection opens.

@@ -181,6 +181,30 @@ pub enum Event {
         /// Any response counts as reachable (RFC 3261 §11: a 4xx still proves life).
         reachable: bool,
     },
+    /// A probe (an OPTIONS sent on request, see [`UserAgent::probe`]) has its answer.
+    ProbeDone {
+        /// The probe, as [`UserAgent::probe`] numbered it.
+        probe: u64,
+        /// What came back.
+        result: ProbeResult,
+    },
+}
+
+/// The answer to a probe.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ProbeResult {
+    /// A final response arrived (any status: a 4xx still proves the trunk is alive).
+    Answered {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// No final response before the transaction's timer F (RFC 3261 §17.1.2.2).
+    TimedOut,
+    /// The request could not be sent (TCP refused, no route…).
+    Unreachable,
 }
 
 /// An outbound call request.
@@ -264,6 +288,8 @@ enum Owner {
     Call(CallId, Purpose),
     /// A trunk keep-alive.
     KeepAlive(TrunkId),
+    /// A probe someone waits for.
+    Probe(u64),
     /// Nobody: a server transaction that only repeats its response.
     Nobody,
 }
@@ -292,6 +318,7 @@ pub struct UserAgent {
     calls: HashMap<CallId, Call>,
     dialogs: HashMap<DialogId, CallId>,
     next_call: u64,
+    next_probe: u64,
     out: VecDeque<Output>,
 }
 
@@ -306,6 +333,7 @@ impl UserAgent {
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             next_call: 1,
+            next_probe: 1,
             out: VecDeque::new(),
         }
     }
@@ -512,6 +540,17 @@ impl UserAgent {
                     self.set_reachable(trunk, reachable);
                 }
             }
+            Owner::Probe(probe) => {
+                let result = match output {
+                    transaction::Output::Deliver(Message::Response(r)) if r.status.is_final() => {
+                        ProbeResult::Answered { code: r.status.code(), reason: r.reason.clone() }
+                    }
+                    transaction::Output::TimedOut => ProbeResult::TimedOut,
+                    transaction::Output::TransportFailed => ProbeResult::Unreachable,
+                    _ => return,
+                };
+                self.emit(Event::ProbeDone { probe: *probe, result });
+            }
             Owner::Nobody => {}
         }
     }
@@ -693,9 +732,24 @@ impl UserAgent {
         let Some(state) = self.trunks.get_mut(trunk) else { return };
         let interval = Duration::from_secs(u64::from(state.trunk.keepalive_secs));
         state.next_ping = (!interval.is_zero()).then_some(now + interval);
+        let _ = self.send_options(now, trunk, Owner::KeepAlive(trunk.clone()));
+    }
+
+    /// Sends an OPTIONS to a trunk now, for someone who wants to see the answer (an admin's
+    /// "test" button). Returns the probe's number; the answer arrives as
+    /// [`Event::ProbeDone`] with it, exactly once.
+    pub fn probe(&mut self, now: Instant, trunk: &TrunkId) -> Result<u64, UaError> {
+        let probe = self.next_probe;
+        self.next_probe += 1;
+        self.send_options(now, trunk, Owner::Probe(probe))?;
+        Ok(probe)
+    }
+
+    fn send_options(&mut self, now: Instant, trunk: &TrunkId, owner: Owner) -> Result<(), UaError> {
+        let state = self.trunks.get(trunk).ok_or_else(|| UaError::UnknownTrunk(trunk.clone()))?;
         let (addr, host, port, transport) =
             (state.addr, state.trunk.host.clone(), state.trunk.port, state.trunk.transport);
-        let Ok(via) = self.new_via(transport) else { return };
+        let via = self.new_via(transport)?;
         let tag = self.token();
         let call_id = format!("{}@gateway", self.token());
         let uri = format!("sip:{host}:{port}");
@@ -706,8 +760,9 @@ impl UserAgent {
             via.as_str()
         );
         if let Ok(Message::Request(request)) = message::parse(text.as_bytes()) {
-            self.start_client(now, request, addr, transport, Owner::KeepAlive(trunk.clone()));
+            self.start_client(now, request, addr, transport, owner);
         }
+        Ok(())
     }
 }
 

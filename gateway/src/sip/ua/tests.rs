@@ -607,6 +607,35 @@ fn keepalive_options_report_trunk_status() {
 }
 
 #[test]
+fn probes_report_the_answer_or_the_timeout_once_each() {
+    let mut h = Harness::new();
+    let first = h.ua.probe(h.now, &TrunkId("carrier".into())).unwrap();
+    h.pump();
+    let options = h.last(Method::Options);
+    h.reply(&options, 404, "t");
+    assert!(
+        matches!(
+            h.events.as_slice(),
+            [Event::ProbeDone { probe, result: ProbeResult::Answered { code: 404, .. } }]
+                if *probe == first
+        ),
+        "a 4xx is an answer too: {:?}",
+        h.events
+    );
+    let second = h.ua.probe(h.now, &TrunkId("carrier".into())).unwrap();
+    assert_ne!(first, second);
+    h.pump();
+    h.advance(secs(40.0));
+    assert_eq!(
+        h.events.last(),
+        Some(&Event::ProbeDone { probe: second, result: ProbeResult::TimedOut }),
+        "timer F"
+    );
+    assert_eq!(h.events.len(), 2, "one result per probe");
+    assert!(matches!(h.ua.probe(h.now, &TrunkId("nope".into())), Err(UaError::UnknownTrunk(_))));
+}
+
+#[test]
 fn trunk_limits_refuse_originate() {
     let mut h = Harness::with_trunk(|t| {
         t.max_channels = 2;

@@ -1,0 +1,259 @@
+//! SIP trunks as admins configure them: where the carrier is, how to reach it, how to present
+//! the caller ID, which codecs and limits apply.
+//!
+//! Invariants (checked by [`TrunkForm::parse`]): host is a DNS name or IP address without
+//! spaces or a scheme; port 1–65535; transport udp or tcp; codecs a non-empty subset of PCMU
+//! and PCMA; channels 1–10000 and calls per second more than 0 and at most 1000; username and
+//! password at most 128 characters, both given or both empty.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::ids::TrunkId;
+use super::text::Name;
+
+/// A trunk's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrunkSettings {
+    pub name: Name,
+    pub host: String,
+    pub port: u16,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    pub username: String,
+    pub password: String,
+    /// `from` (caller ID in From) or `pai` (also as P-Asserted-Identity).
+    pub caller_id_mode: String,
+    /// Comma-separated, in order of preference: `PCMU,PCMA`.
+    pub codecs: String,
+    pub max_channels: u32,
+    pub max_cps: f64,
+}
+
+/// A stored trunk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trunk {
+    pub id: TrunkId,
+    /// The built-in demo trunk (a pretend carrier), labelled as such.
+    pub demo: bool,
+    pub settings: TrunkSettings,
+    /// Names of the campaigns that dial through it.
+    pub used_by: Vec<Name>,
+}
+
+/// The trunk form as typed (every field text, so nothing is lost before it is checked).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrunkForm {
+    pub name: String,
+    pub host: String,
+    pub port: String,
+    pub transport: String,
+    pub username: String,
+    pub password: String,
+    pub caller_id_mode: String,
+    pub codecs: String,
+    pub max_channels: String,
+    pub max_cps: String,
+}
+
+impl TrunkForm {
+    /// The add form's starting values.
+    pub fn blank() -> TrunkForm {
+        TrunkForm {
+            port: "5060".into(),
+            transport: "udp".into(),
+            caller_id_mode: "from".into(),
+            codecs: "PCMU,PCMA".into(),
+            max_channels: "30".into(),
+            max_cps: "5".into(),
+            ..TrunkForm::default()
+        }
+    }
+
+    /// The edit form filled with a trunk's settings.
+    pub fn from_settings(s: &TrunkSettings) -> TrunkForm {
+        TrunkForm {
+            name: s.name.to_string(),
+            host: s.host.clone(),
+            port: s.port.to_string(),
+            transport: s.transport.clone(),
+            username: s.username.clone(),
+            password: s.password.clone(),
+            caller_id_mode: s.caller_id_mode.clone(),
+            codecs: s.codecs.clone(),
+            max_channels: s.max_channels.to_string(),
+            max_cps: s.max_cps.to_string(),
+        }
+    }
+
+    /// Checks every field; the first wrong one is named in the error.
+    pub fn parse(&self) -> Result<TrunkSettings, ApiError> {
+        let name = Name::parse(&self.name).map_err(|m| ApiError::invalid("name", m))?;
+        let host = self.host.trim();
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+        if !host_ok {
+            return Err(ApiError::invalid(
+                "host",
+                "Enter the trunk's host name or IP address (like sip.example.net), without sip: or spaces.",
+            ));
+        }
+        let port = match self.port.trim() {
+            "" => 5060,
+            p => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                ApiError::invalid("port", "The port is a number from 1 to 65535.")
+            })?,
+        };
+        let transport = match self.transport.trim().to_ascii_lowercase().as_str() {
+            "" | "udp" => "udp",
+            "tcp" => "tcp",
+            _ => return Err(ApiError::invalid("transport", "Choose UDP or TCP.")),
+        };
+        let (username, password) = (self.username.trim(), self.password.as_str());
+        if username.chars().count() > 128 || password.chars().count() > 128 {
+            return Err(ApiError::invalid(
+                "username",
+                "Username and password have at most 128 characters.",
+            ));
+        }
+        if username.chars().chain(password.chars()).any(char::is_control) {
+            return Err(ApiError::invalid(
+                "username",
+                "Username and password cannot contain control characters.",
+            ));
+        }
+        if username.is_empty() != password.is_empty() {
+            return Err(ApiError::invalid(
+                "password",
+                "Give both a username and a password, or neither.",
+            ));
+        }
+        let caller_id_mode = match self.caller_id_mode.trim() {
+            "" | "from" => "from",
+            "pai" => "pai",
+            _ => {
+                return Err(ApiError::invalid(
+                    "caller_id_mode",
+                    "Choose From, or From and P-Asserted-Identity.",
+                ));
+            }
+        };
+        let mut codecs = Vec::new();
+        for c in self.codecs.split(',').map(|c| c.trim().to_ascii_uppercase()) {
+            match c.as_str() {
+                "" => {}
+                "PCMU" | "PCMA" if !codecs.contains(&c) => codecs.push(c),
+                "PCMU" | "PCMA" => {}
+                _ => {
+                    return Err(ApiError::invalid(
+                        "codecs",
+                        format!("{c:?} is not a codec this dialer speaks: use PCMU and/or PCMA."),
+                    ));
+                }
+            }
+        }
+        if codecs.is_empty() {
+            codecs = vec!["PCMU".into(), "PCMA".into()];
+        }
+        let max_channels = self
+            .max_channels
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid("max_channels", "Channels are between 1 and 10000.")
+            })?;
+        let max_cps = self
+            .max_cps
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n > 0.0 && *n <= 1000.0)
+            .ok_or_else(|| {
+                ApiError::invalid("max_cps", "Calls per second are more than 0 and at most 1000.")
+            })?;
+        Ok(TrunkSettings {
+            name,
+            host: host.to_string(),
+            port,
+            transport: transport.into(),
+            username: username.to_string(),
+            password: password.to_string(),
+            caller_id_mode: caller_id_mode.into(),
+            codecs: codecs.join(","),
+            max_channels,
+            max_cps,
+        })
+    }
+}
+
+/// What a trunk said to an OPTIONS test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrunkTest {
+    /// A final response: status code and reason phrase.
+    Answered { code: u16, reason: String },
+    /// Nothing came back in time.
+    TimedOut { seconds: u32 },
+    /// The request could not be sent, or the host not resolved.
+    Unreachable(String),
+}
+
+impl TrunkTest {
+    /// In words, for the page.
+    pub fn describe(&self) -> String {
+        match self {
+            TrunkTest::Answered { code, reason } => format!("The trunk answered {code} {reason}."),
+            TrunkTest::TimedOut { seconds } => {
+                format!("No answer within {seconds} seconds (timeout).")
+            }
+            TrunkTest::Unreachable(why) => format!("Could not reach the trunk: {why}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> TrunkForm {
+        TrunkForm {
+            name: "Carrier".into(),
+            host: "sip.example.net".into(),
+            port: "5060".into(),
+            transport: "udp".into(),
+            caller_id_mode: "from".into(),
+            codecs: "pcma, PCMU".into(),
+            max_channels: "30".into(),
+            max_cps: "5".into(),
+            ..TrunkForm::default()
+        }
+    }
+
+    #[test]
+    fn a_good_form_parses() {
+        let t = form().parse().unwrap();
+        assert_eq!((t.port, t.codecs.as_str()), (5060, "PCMA,PCMU"));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases: [(&str, fn(&mut TrunkForm)); 8] = [
+            ("host", |f| f.host = "sip:x y".into()),
+            ("port", |f| f.port = "0".into()),
+            ("port", |f| f.port = "70000".into()),
+            ("transport", |f| f.transport = "tls".into()),
+            ("codecs", |f| f.codecs = "opus".into()),
+            ("max_channels", |f| f.max_channels = "-1".into()),
+            ("max_cps", |f| f.max_cps = "0".into()),
+            ("password", |f| f.username = "u".into()),
+        ];
+        for (field, change) in cases {
+            let mut f = form();
+            change(&mut f);
+            assert_eq!(f.parse().unwrap_err().field(), Some(field));
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! Campaigns: the list and each campaign's overview (admins and supervisors; supervisors
+//! read only), and the form that creates and edits them (admins).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{field_message, route_id};
+use crate::api::admin::campaigns::{
+    AssignAgent, SaveCampaign, SetCampaignActive, get_campaign, list_campaigns,
+    load_campaign_choices, load_campaign_overview,
+};
+use crate::model::{
+    CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview, CampaignSettings,
+    CampaignSummary, Name, Role,
+};
+use crate::pages::ViewerResource;
+use crate::pages::layout::Guarded;
+use crate::pages::widgets::{ErrorBanner, Outcome};
+
+#[component]
+pub fn CampaignsPage() -> impl IntoView {
+    view! {
+        <Title text="Campaigns" />
+        <Guarded>
+            <CampaignList />
+        </Guarded>
+    }
+}
+
+/// Whether the signed-in user may edit (admins) rather than only watch (supervisors).
+fn can_edit() -> Signal<bool> {
+    let ViewerResource(viewer) = expect_context();
+    Signal::derive(move || {
+        viewer.get().and_then(|v| v.ok()).flatten().is_some_and(|v| v.role == Role::Admin)
+    })
+}
+
+#[component]
+fn CampaignList() -> impl IntoView {
+    let list = Resource::new(|| (), |_| list_campaigns());
+    let edit = can_edit();
+    view! {
+        <h1>"Campaigns"</h1>
+        <Show when=move || edit.get()>
+            <p><a class="button primary" href="/admin/campaigns/new">"Add campaign"</a></p>
+        </Show>
+        <section class="card">
+            <Transition fallback=|| view! { <p class="muted">"Loading campaigns…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="muted">"No campaigns yet."</p> }.into_any()
+                        }
+                        Ok(list) => view! { <CampaignTable list /> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CampaignTable(list: Vec<CampaignSummary>) -> impl IntoView {
+    let rows = list
+        .into_iter()
+        .map(|c| {
+            let statuses =
+                c.source_statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            view! {
+                <tr data-campaign=c.name.to_string()>
+                    <td class="strong">
+                        <a href=format!("/admin/campaigns/{}", c.id)>{c.name.to_string()}</a>
+                    </td>
+                    <td>{c.kind.label()}</td>
+                    <td>
+                        <span class=if c.active { "badge on" } else { "badge off" }>
+                            {if c.active { "Active" } else { "Inactive" }}
+                        </span>
+                    </td>
+                    <td>{statuses}</td>
+                    <td>{c.max_cps}</td>
+                    <td>{c.max_channels}</td>
+                    <td>{c.agents}</td>
+                    <td>{c.remaining}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid" data-testid="campaigns-table">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Type"</th>
+                    <th>"State"</th>
+                    <th>"Source statuses"</th>
+                    <th>"CPS"</th>
+                    <th>"Channels"</th>
+                    <th>"Agents"</th>
+                    <th>"Leads remaining"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn NewCampaignPage() -> impl IntoView {
+    view! {
+        <Title text="Add campaign" />
+        <Guarded>
+            <h1>"Add campaign"</h1>
+            <EditorLoader id=None />
+        </Guarded>
+    }
+}
+
+#[component]
+pub fn EditCampaignPage() -> impl IntoView {
+    let id = route_id();
+    view! {
+        <Title text="Edit campaign" />
+        <Guarded>
+            <h1>"Edit campaign"</h1>
+            {move || view! { <EditorLoader id=Some(id.get()) /> }}
+        </Guarded>
+    }
+}
+
+/// Loads what the form needs, then shows it.
+#[component]
+fn EditorLoader(id: Option<i64>) -> impl IntoView {
+    let data = Resource::new(
+        move || id,
+        |id| async move {
+            let choices = load_campaign_choices().await?;
+            let form = match id {
+                Some(id) => CampaignForm::from_settings(&get_campaign(id).await?.settings),
+                // A new campaign starts from the defaults (its name field is cleared below).
+                None => match Name::parse("New campaign") {
+                    Ok(name) => CampaignForm::from_settings(&CampaignSettings::new(
+                        name,
+                        CampaignKind::Auto,
+                    )),
+                    Err(_) => CampaignForm::default(),
+                },
+            };
+            Ok::<_, crate::model::ApiError>((choices, form))
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((choices, mut form)) => {
+                        if id.is_none() {
+                            form.name.clear();
+                        }
+                        view! { <CampaignEditor id form choices /> }.into_any()
+                    }
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A labelled text input that shows its field's error under it.
+#[component]
+fn Field(
+    label: &'static str,
+    name: &'static str,
+    value: String,
+    #[prop(optional)] kind: Option<&'static str>,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            {label}
+            <input name=name value=value type=kind.unwrap_or("text") autocomplete="off" />
+            {hint.map(|h| view! { <small class="muted">{h}</small> })}
+            {move || error.get().map(|m| view! { <small class="field-error" data-field=name>{m}</small> })}
+        </label>
+    }
+}
+
+#[component]
+fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices) -> impl IntoView {
+    let save = ServerAction::<SaveCampaign>::new();
+    let err = move |field: &'static str| {
+        Signal::derive(move || save.value().with(|v| field_message(v, field)))
+    };
+    // After a save in the browser, go to the campaign's overview.
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            let navigate = leptos_router::hooks::use_navigate();
+            navigate(&format!("/admin/campaigns/{saved}"), Default::default());
+        }
+    });
+    let kinds = CampaignKind::ALL
+        .iter()
+        .map(|k| view! { <option value=k.as_str() selected=form.kind == k.as_str()>{k.label()}</option> })
+        .collect_view();
+    let script_options = choices
+        .scripts
+        .iter()
+        .map(|(sid, name)| {
+            let v = sid.0.to_string();
+            let sel = form.script_id == v;
+            view! { <option value=v selected=sel>{name.to_string()}</option> }
+        })
+        .collect_view();
+    let trunk_options = choices
+        .trunks
+        .iter()
+        .map(|(tid, name, demo)| {
+            let v = tid.0.to_string();
+            let sel = form.trunk_id == v;
+            let label = if *demo { format!("{name} (demo)") } else { name.to_string() };
+            view! { <option value=v selected=sel>{label}</option> }
+        })
+        .collect_view();
+    let retry_rows = CallOutcome::RETRYABLE
+        .iter()
+        .map(|o| {
+            let (minutes, attempts) = form.retry_fields(*o).unwrap_or(("", ""));
+            let (mf, af) = (retry_name(*o), attempts_name(*o));
+            let e1 = err(mf);
+            let e2 = err(af);
+            view! {
+                <tr data-outcome=o.as_str()>
+                    <td>{o.label()}</td>
+                    <td><input name=mf value=minutes.to_string() aria-label=format!("{} retry minutes", o.label()) /></td>
+                    <td><input name=af value=attempts.to_string() aria-label=format!("{} max attempts", o.label()) /></td>
+                    <td>
+                        {move || e1.get().or_else(|| e2.get()).map(|m| view! { <small class="field-error">{m}</small> })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let f = form.clone();
+    view! {
+        <Outcome value=move || save.value().get() success="Campaign saved." />
+        <ActionForm action=save attr:class="stack-form" attr:data-testid="campaign-form">
+            {id.map(|id| view! { <input type="hidden" name="id" value=id /> })}
+            <section class="card">
+                <h2>"Basic info"</h2>
+                <div class="row-form">
+                    <Field label="Name" name="name" value=f.name.clone() error=err("name") />
+                    <label class="field">
+                        "Type"
+                        <select name="kind">{kinds}</select>
+                    </label>
+                    <label class="field">
+                        "Script"
+                        <select name="script_id">
+                            <option value="" selected=f.script_id.is_empty()>"(none)"</option>
+                            {script_options}
+                        </select>
+                        {move || err("script_id").get().map(|m| view! { <small class="field-error">{m}</small> })}
+                    </label>
+                    <label class="field">
+                        "State"
+                        <select name="state">
+                            <option value="inactive" selected=f.state != "active">"Inactive"</option>
+                            <option value="active" selected=f.state == "active">"Active"</option>
+                        </select>
+                    </label>
+                </div>
+                <label class="field">
+                    "Notes"
+                    <textarea name="notes" rows="3" maxlength="2000">{f.notes.clone()}</textarea>
+                    {move || err("notes").get().map(|m| view! { <small class="field-error">{m}</small> })}
+                </label>
+            </section>
+            <section class="card">
+                <h2>"Config"</h2>
+                <div class="row-form">
+                    <Field label="Caller ID" name="caller_id" value=f.caller_id.clone() error=err("caller_id") />
+                    <Field
+                        label="Source statuses"
+                        name="source_statuses"
+                        value=f.source_statuses.clone()
+                        error=err("source_statuses")
+                        hint="Comma-separated, e.g. NEW, READY, VIP"
+                    />
+                    <Field label="Outbound multiplier" name="outbound_multiplier" value=f.outbound_multiplier.clone() error=err("outbound_multiplier") />
+                    <label class="field">
+                        "Trunk"
+                        <select name="trunk_id">
+                            <option value="" selected=f.trunk_id.is_empty()>"(none)"</option>
+                            {trunk_options}
+                        </select>
+                        {move || err("trunk_id").get().map(|m| view! { <small class="field-error">{m}</small> })}
+                    </label>
+                    <Field label="Max channels" name="max_channels" value=f.max_channels.clone() error=err("max_channels") />
+                    <Field label="Max calls per second" name="max_cps" value=f.max_cps.clone() error=err("max_cps") />
+                    <Field label="Max attempts per lead" name="max_attempts" value=f.max_attempts.clone() error=err("max_attempts") />
+                    <Field label="Calling window from" name="window_start" value=f.window_start.clone() kind="time" error=err("window_start") />
+                    <Field label="Calling window until" name="window_end" value=f.window_end.clone() kind="time" error=err("window_end") />
+                    <Field label="Wrap-up seconds" name="wrapup_seconds" value=f.wrapup_seconds.clone() error=err("wrapup_seconds") />
+                    <Field label="Ring seconds" name="ring_seconds" value=f.ring_seconds.clone() error=err("ring_seconds") />
+                    <Field
+                        label="Broadcast message file"
+                        name="broadcast_file"
+                        value=f.broadcast_file.clone()
+                        error=err("broadcast_file")
+                        hint="A WAV file on the server (broadcast campaigns)"
+                    />
+                </div>
+                <h3>"Retry rules"</h3>
+                <p class="muted">"Per call outcome: minutes before the lead is dialled again, and the most attempts. Leave minutes empty for no retry."</p>
+                <table class="grid compact" data-testid="retry-rules">
+                    <thead>
+                        <tr><th>"Outcome"</th><th>"Retry after (minutes)"</th><th>"Max attempts"</th><th></th></tr>
+                    </thead>
+                    <tbody>{retry_rules_or_error(retry_rows, err("retry_rules"))}</tbody>
+                </table>
+                <p class="muted">
+                    "Agents and custom dispositions: see the campaign's overview page (Manage agents) and "
+                    <a href="/admin/dispositions">"Dispositions"</a> "."
+                </p>
+            </section>
+            <button type="submit" class="primary" disabled=move || save.pending().get()>
+                "Save campaign"
+            </button>
+        </ActionForm>
+    }
+}
+
+fn retry_rules_or_error(rows: impl IntoView, e: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        {rows}
+        {move || e.get().map(|m| view! { <tr><td colspan="4"><small class="field-error">{m}</small></td></tr> })}
+    }
+}
+
+/// The form field names of an outcome's retry rule (see [`CampaignForm`]).
+fn retry_name(o: CallOutcome) -> &'static str {
+    match o {
+        CallOutcome::Busy => "retry_busy",
+        CallOutcome::NoAnswer => "retry_no_answer",
+        CallOutcome::Rejected => "retry_rejected",
+        CallOutcome::InvalidNumber => "retry_invalid_number",
+        CallOutcome::Congestion => "retry_congestion",
+        CallOutcome::Failed => "retry_failed",
+        CallOutcome::Dropped => "retry_dropped",
+        CallOutcome::Answered => "",
+    }
+}
+
+fn attempts_name(o: CallOutcome) -> &'static str {
+    match o {
+        CallOutcome::Busy => "attempts_busy",
+        CallOutcome::NoAnswer => "attempts_no_answer",
+        CallOutcome::Rejected => "attempts_rejected",
+        CallOutcome::InvalidNumber => "attempts_invalid_number",
+        CallOutcome::Congestion => "attempts_congestion",
+        CallOutcome::Failed => "attempts_failed",
+        CallOutcome::Dropped => "attempts_dropped",
+        CallOutcome::Answered => "",
+    }
+}
+
+#[component]
+pub fn CampaignOverviewPage() -> impl IntoView {
+    view! {
+        <Title text="Campaign" />
+        <Guarded>
+            <Overview />
+        </Guarded>
+    }
+}
+
+/// The actions of the overview page, shared so one banner reports them.
+#[derive(Clone, Copy)]
+struct OverviewActions {
+    toggle: ServerAction<SetCampaignActive>,
+    assign: ServerAction<AssignAgent>,
+}
+
+#[component]
+fn Overview() -> impl IntoView {
+    let id = route_id();
+    let actions = OverviewActions { toggle: ServerAction::new(), assign: ServerAction::new() };
+    let data = Resource::new(
+        move || (id.get(), actions.toggle.version().get(), actions.assign.version().get()),
+        |(id, _, _)| load_campaign_overview(id),
+    );
+    let edit = can_edit();
+    view! {
+        <Outcome value=move || actions.toggle.value().get() success="Campaign state changed." />
+        <Outcome value=move || actions.assign.value().get() success="Agents updated." />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => view! { <OverviewBody o actions edit=edit.get_untracked() /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn StatLine(label: &'static str, value: u64, key: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat" data-stat=key>
+            <span class="stat-value">{value}</span>
+            <span class="stat-label">{label}</span>
+        </div>
+    }
+}
+
+#[component]
+fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> impl IntoView {
+    let c = &o.campaign;
+    let s = &c.settings;
+    let id = c.id.0;
+    let active = s.active;
+    let queue: Vec<String> = o.queue().map(|a| a.username.to_string()).collect();
+    let assigned = o
+        .assigned
+        .iter()
+        .map(|a| {
+            let state = a
+                .status
+                .as_ref()
+                .map(|st| st.as_str().replace('_', " "))
+                .unwrap_or_else(|| "logged out".into());
+            let agent = a.id.0;
+            view! {
+                <tr data-agent=a.username.to_string()>
+                    <td class="strong">{a.username.to_string()}</td>
+                    <td>{state}</td>
+                    <td>
+                        {edit.then(|| view! {
+                            <ActionForm action=actions.assign attr:class="inline">
+                                <input type="hidden" name="campaign" value=id />
+                                <input type="hidden" name="agent" value=agent />
+                                <input type="hidden" name="assigned" value="false" />
+                                <button type="submit">"Remove"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let add_options = o
+        .unassigned
+        .iter()
+        .map(|(uid, name)| view! { <option value=uid.0>{name.to_string()}</option> })
+        .collect_view();
+    let has_unassigned = !o.unassigned.is_empty();
+    let dispositions = o
+        .dispositions
+        .iter()
+        .map(|d| {
+            view! {
+                <li>
+                    {d.code.to_string()} " — " {d.kind.label()}
+                    {d.campaign_id.is_some().then_some(" (this campaign)")}
+                </li>
+            }
+        })
+        .collect_view();
+    let st = o.stats;
+    let live = o.live;
+    view! {
+        <h1 data-testid="campaign-name">{s.name.to_string()}</h1>
+        <section class="card">
+            <p>
+                {s.kind.label()} " · "
+                <span class=if active { "badge on" } else { "badge off" } data-testid="campaign-state">
+                    {if active { "Active" } else { "Inactive" }}
+                </span>
+                " · Script: " {o.script.map(|n| n.to_string()).unwrap_or_else(|| "none".into())}
+                " · Trunk: " {o.trunk.map(|n| n.to_string()).unwrap_or_else(|| "none".into())}
+            </p>
+            {edit.then(|| view! {
+                <div class="row-form">
+                    <ActionForm action=actions.toggle attr:class="inline" attr:data-testid="toggle-state">
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="active" value=if active { "false" } else { "true" } />
+                        <button type="submit">{if active { "Deactivate" } else { "Activate" }}</button>
+                    </ActionForm>
+                    <a class="button" href=format!("/admin/campaigns/{id}/edit")>"Edit"</a>
+                </div>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Leads"</h2>
+            <div class="stats" data-testid="lead-stats">
+                <StatLine label="Total" value=st.total key="total" />
+                <StatLine label="Dialable" value=st.dialable key="dialable" />
+                <StatLine label="In progress" value=st.in_progress key="in_progress" />
+                <StatLine label="Answered" value=st.answered key="answered" />
+                <StatLine label="Failed" value=st.failed key="failed" />
+                <StatLine label="Dropped" value=st.dropped key="dropped" />
+            </div>
+            <h2>"Right now"</h2>
+            <div class="stats">
+                <StatLine label="Agents logged in" value=u64::from(live.agents_logged_in) key="agents_logged_in" />
+                <StatLine label="Calls ringing" value=u64::from(live.calls_ringing) key="calls_ringing" />
+                <StatLine label="Active calls" value=u64::from(live.calls_active) key="calls_active" />
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Agents"</h2>
+            <p data-testid="agent-queue">
+                "In queue: "
+                {if queue.is_empty() { "nobody".to_string() } else { queue.join(", ") }}
+            </p>
+            <table class="grid" data-testid="assigned-agents">
+                <thead><tr><th>"Agent"</th><th>"State"</th><th></th></tr></thead>
+                <tbody>{assigned}</tbody>
+            </table>
+            {(edit && has_unassigned).then(|| view! {
+                <h3>"Manage agents"</h3>
+                <ActionForm action=actions.assign attr:class="row-form" attr:data-testid="add-agent">
+                    <input type="hidden" name="campaign" value=id />
+                    <input type="hidden" name="assigned" value="true" />
+                    <label>
+                        "Agent"
+                        <select name="agent">{add_options}</select>
+                    </label>
+                    <button type="submit">"Add agent"</button>
+                </ActionForm>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Dispositions"</h2>
+            <ul>{dispositions}</ul>
+            {edit.then(|| view! { <a href="/admin/dispositions">"Add a custom disposition"</a> })}
+        </section>
+    }
+}

@@ -1,0 +1,130 @@
+//! The dialer dashboard (admins and supervisors): agents and calls by state and the data
+//! remaining, in total and per campaign, from the engine's live counters. It renders
+//! complete on the server and, once hydrated, refreshes itself every few seconds.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::admin::dashboard::load_dashboard;
+use crate::model::{Dashboard, LiveCounters};
+use crate::pages::layout::Guarded;
+use crate::pages::widgets::ErrorBanner;
+
+/// How often the page asks for fresh numbers.
+#[cfg(feature = "hydrate")]
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    view! {
+        <Title text="Dashboard" />
+        <Guarded>
+            <Numbers />
+        </Guarded>
+    }
+}
+
+#[component]
+fn Numbers() -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH);
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    let data = Resource::new(move || tick.get(), |_| load_dashboard());
+    view! {
+        <h1>"Dialer dashboard"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <Board d /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Stat(label: &'static str, value: u64, key: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat" data-stat=key>
+            <span class="stat-value">{value}</span>
+            <span class="stat-label">{label}</span>
+        </div>
+    }
+}
+
+#[component]
+fn Board(d: Dashboard) -> impl IntoView {
+    let t: LiveCounters = d.total;
+    let rows = d
+        .campaigns
+        .into_iter()
+        .map(|c| {
+            let n = c.counters;
+            view! {
+                <tr data-campaign=c.name.to_string()>
+                    <td class="strong">
+                        <a href=format!("/admin/campaigns/{}", c.id)>{c.name.to_string()}</a>
+                    </td>
+                    <td>{if c.active { "Active" } else { "Inactive" }}</td>
+                    <td>{n.agents_logged_in}</td>
+                    <td>{n.agents_paused}</td>
+                    <td>{n.agents_waiting}</td>
+                    <td>{n.agents_in_call}</td>
+                    <td>{n.calls_active}</td>
+                    <td>{n.calls_ringing}</td>
+                    <td>{n.calls_waiting}</td>
+                    <td data-testid="campaign-remaining">{n.data_remaining}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" data-testid="dashboard">
+            <h2>"Agents"</h2>
+            <div class="stats">
+                <Stat label="Logged in" value=u64::from(t.agents_logged_in) key="agents_logged_in" />
+                <Stat label="Paused" value=u64::from(t.agents_paused) key="agents_paused" />
+                <Stat label="Waiting" value=u64::from(t.agents_waiting) key="agents_waiting" />
+                <Stat label="In call" value=u64::from(t.agents_in_call) key="agents_in_call" />
+            </div>
+            <h2>"Calls"</h2>
+            <div class="stats">
+                <Stat label="Active" value=u64::from(t.calls_active) key="calls_active" />
+                <Stat label="Ringing" value=u64::from(t.calls_ringing) key="calls_ringing" />
+                <Stat label="Waiting" value=u64::from(t.calls_waiting) key="calls_waiting" />
+            </div>
+            <h2>"Data"</h2>
+            <div class="stats">
+                <Stat label="Leads remaining" value=t.data_remaining key="data_remaining" />
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Per campaign"</h2>
+            <table class="grid" data-testid="dashboard-campaigns">
+                <thead>
+                    <tr>
+                        <th>"Campaign"</th>
+                        <th>"State"</th>
+                        <th>"Logged in"</th>
+                        <th>"Paused"</th>
+                        <th>"Waiting"</th>
+                        <th>"In call"</th>
+                        <th>"Active calls"</th>
+                        <th>"Ringing"</th>
+                        <th>"Calls waiting"</th>
+                        <th>"Remaining"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+}

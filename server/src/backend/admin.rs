@@ -1,0 +1,575 @@
+//! The admin portal over the database, the engine's live counters, the running dialer and
+//! the media gateway.
+//!
+//! Rules enforced here (the model has checked each field's form already): names of
+//! campaigns, scripts and trunks are unique ignoring case; a campaign names only scripts and
+//! trunks that exist and agents who are agents; a script in use is never deleted; predefined
+//! dispositions are never deleted; bulk agent creation is all or nothing. After anything that
+//! changes how a campaign dials, the running dialer reloads that campaign at once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use app::model::{
+    AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
+    CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
+    Disposition, DispositionId, DispositionKind, LeadStatus, LiveCounters, Name, Role, Script,
+    ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId,
+};
+use app::ports::Admin;
+
+use super::internal;
+use crate::auth::password;
+use crate::db::{self, Db};
+use crate::runtime::dialer::Dialer;
+use crate::runtime::gateway_link::GatewayLink;
+use crate::runtime::live::LiveBoard;
+
+/// How long the trunk test waits for an answer to its OPTIONS.
+const PROBE_WAIT: Duration = Duration::from_secs(5);
+
+pub struct AdminBackend {
+    db: Db,
+    live: LiveBoard,
+    /// The running dialer; `None` when this server runs without one.
+    dialer: Option<Dialer>,
+    /// The media gateway, for trunk tests; `None` without one.
+    gateway: Option<GatewayLink>,
+}
+
+impl AdminBackend {
+    pub fn new(
+        db: Db,
+        live: LiveBoard,
+        dialer: Option<Dialer>,
+        gateway: Option<GatewayLink>,
+    ) -> Self {
+        AdminBackend { db, live, dialer, gateway }
+    }
+
+    /// Tells the running dialer a campaign changed. A failure is logged, not shown: the
+    /// change is stored and the dialer's periodic reload picks it up.
+    async fn reload(&self, id: CampaignId) {
+        if let Some(d) = &self.dialer {
+            if let Err(e) = d.reload(id).await {
+                tracing::warn!(error = %e, campaign = %id, "the dialer did not reload a campaign");
+            }
+        }
+    }
+
+    async fn existing_campaign(&self, id: CampaignId) -> Result<Campaign, ApiError> {
+        db::campaigns::get(&self.db, id)
+            .await
+            .map_err(|e| internal("loading a campaign", e))?
+            .ok_or_else(|| ApiError::NotFound("That campaign does not exist (any more).".into()))
+    }
+
+    /// Checks what a campaign's settings point at.
+    async fn check_references(&self, s: &CampaignSettings) -> Result<(), ApiError> {
+        if let Some(script) = s.script_id {
+            let found = db::scripts::get(&self.db, script)
+                .await
+                .map_err(|e| internal("loading a script", e))?;
+            if found.is_none() {
+                return Err(ApiError::invalid("script_id", "That script does not exist."));
+            }
+        }
+        if let Some(trunk) = s.trunk_id {
+            let found = db::trunks::get(&self.db, trunk)
+                .await
+                .map_err(|e| internal("loading a trunk", e))?;
+            if found.is_none() {
+                return Err(ApiError::invalid("trunk_id", "That trunk does not exist."));
+            }
+        }
+        Ok(())
+    }
+
+    /// The live state of every agent the dialer knows: (state, campaign).
+    async fn agent_state(&self, agent: UserId) -> Option<(app::model::AgentStatus, CampaignId)> {
+        let d = self.dialer.as_ref()?;
+        d.view(agent).await.ok().flatten().map(|v| (v.status, v.campaign))
+    }
+}
+
+fn taken(what: &str, name: &Name) -> ApiError {
+    ApiError::invalid("name", format!("A {what} named {name} exists already. Choose another name."))
+}
+
+#[async_trait::async_trait]
+impl Admin for AdminBackend {
+    async fn dashboard(&self) -> Result<Dashboard, ApiError> {
+        let snapshot = self.live.snapshot();
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
+        let mut total = LiveCounters::default();
+        let mut lines = Vec::with_capacity(campaigns.len());
+        for c in campaigns {
+            let mut counters = snapshot.get(&c.id).copied().unwrap_or_default();
+            // Campaigns the engine is not running have no live count: ask the database.
+            if !snapshot.contains_key(&c.id) {
+                counters.data_remaining =
+                    db::leads::remaining(&self.db, c.id, c.settings.max_attempts)
+                        .await
+                        .map_err(|e| internal("counting leads", e))?;
+            }
+            total += counters;
+            lines.push(CampaignLive {
+                id: c.id,
+                name: c.settings.name,
+                active: c.settings.active,
+                counters,
+            });
+        }
+        Ok(Dashboard { total, campaigns: lines })
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError> {
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
+        let mut out = Vec::with_capacity(campaigns.len());
+        for c in campaigns {
+            let remaining = db::leads::remaining(&self.db, c.id, c.settings.max_attempts)
+                .await
+                .map_err(|e| internal("counting leads", e))?;
+            let s = c.settings;
+            out.push(CampaignSummary {
+                id: c.id,
+                name: s.name,
+                kind: s.kind,
+                active: s.active,
+                source_statuses: s.source_statuses,
+                max_cps: s.max_cps,
+                max_channels: s.max_channels,
+                agents: u32::try_from(s.agents.len()).unwrap_or(u32::MAX),
+                remaining,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign, ApiError> {
+        self.existing_campaign(id).await
+    }
+
+    async fn campaign_choices(&self) -> Result<CampaignChoices, ApiError> {
+        let scripts =
+            db::scripts::list(&self.db).await.map_err(|e| internal("listing scripts", e))?;
+        let trunks = db::trunks::list(&self.db).await.map_err(|e| internal("listing trunks", e))?;
+        Ok(CampaignChoices {
+            scripts: scripts.into_iter().map(|s| (s.id, s.name)).collect(),
+            trunks: trunks.into_iter().map(|t| (t.id, t.settings.name, t.demo)).collect(),
+        })
+    }
+
+    async fn campaign_overview(&self, id: CampaignId) -> Result<CampaignOverview, ApiError> {
+        let campaign = self.existing_campaign(id).await?;
+        let s = &campaign.settings;
+        let script = match s.script_id {
+            Some(sid) => db::scripts::get(&self.db, sid)
+                .await
+                .map_err(|e| internal("loading a script", e))?
+                .map(|x| x.name),
+            None => None,
+        };
+        let trunk = match s.trunk_id {
+            Some(tid) => db::trunks::get(&self.db, tid)
+                .await
+                .map_err(|e| internal("loading a trunk", e))?
+                .map(|x| x.settings.name),
+            None => None,
+        };
+        let agents = db::users::agents_with_campaigns(&self.db)
+            .await
+            .map_err(|e| internal("listing agents", e))?;
+        let mut assigned = Vec::new();
+        let mut unassigned = Vec::new();
+        for (row, _) in agents {
+            let username = row.username().map_err(|e| internal("reading a user", e))?;
+            let uid = UserId(row.id);
+            if s.agents.contains(&uid) {
+                let status =
+                    self.agent_state(uid).await.filter(|(_, c)| *c == id).map(|(st, _)| st);
+                assigned.push(AssignedAgent { id: uid, username, status });
+            } else if !row.disabled {
+                unassigned.push((uid, username));
+            }
+        }
+        let stats = db::campaigns::lead_stats(&self.db, id, s.max_attempts)
+            .await
+            .map_err(|e| internal("counting a campaign's leads", e))?;
+        let live = self.live.snapshot().get(&id).copied().unwrap_or_default();
+        let dispositions = db::dispositions::for_campaign(&self.db, id)
+            .await
+            .map_err(|e| internal("listing dispositions", e))?;
+        Ok(CampaignOverview {
+            script,
+            trunk,
+            assigned,
+            unassigned,
+            stats,
+            live,
+            dispositions,
+            campaign,
+        })
+    }
+
+    async fn save_campaign(
+        &self,
+        id: Option<CampaignId>,
+        mut settings: CampaignSettings,
+    ) -> Result<CampaignId, ApiError> {
+        if let Some(id) = id {
+            settings.agents = self.existing_campaign(id).await?.settings.agents;
+        }
+        let name_taken = db::campaigns::name_taken(&self.db, &settings.name, id)
+            .await
+            .map_err(|e| internal("checking a campaign name", e))?;
+        if name_taken {
+            return Err(taken("campaign", &settings.name));
+        }
+        self.check_references(&settings).await?;
+        let now = db::now_ms();
+        let stored = match id {
+            None => db::campaigns::insert(&self.db, &settings, now).await,
+            Some(id) => db::campaigns::update(&self.db, id, &settings, now).await.map(|found| {
+                if !found {
+                    tracing::warn!(campaign = %id, "campaign vanished while being saved");
+                }
+                id
+            }),
+        };
+        let saved = match stored {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(taken("campaign", &settings.name)),
+            Err(e) => return Err(internal("saving a campaign", e)),
+        };
+        tracing::info!(campaign = %saved, name = %settings.name, "campaign saved");
+        self.reload(saved).await;
+        Ok(saved)
+    }
+
+    async fn set_campaign_active(&self, id: CampaignId, active: bool) -> Result<(), ApiError> {
+        let campaign = self.existing_campaign(id).await?;
+        let mut check = campaign.settings.clone();
+        check.active = active;
+        // Turning a broadcast on needs its message file, as the form requires.
+        check.validate()?;
+        db::campaigns::set_active(&self.db, id, active, db::now_ms())
+            .await
+            .map_err(|e| internal("turning a campaign on or off", e))?;
+        tracing::info!(campaign = %id, active, "campaign state changed");
+        self.reload(id).await;
+        Ok(())
+    }
+
+    async fn assign_agent(
+        &self,
+        campaign: CampaignId,
+        agent: UserId,
+        assigned: bool,
+    ) -> Result<(), ApiError> {
+        self.existing_campaign(campaign).await?;
+        let user = db::users::by_id(&self.db, agent)
+            .await
+            .map_err(|e| internal("loading a user", e))?
+            .ok_or_else(|| ApiError::invalid("agent", "That agent does not exist."))?;
+        if assigned && user.role().ok() != Some(Role::Agent) {
+            return Err(ApiError::invalid("agent", "Only agents can be assigned to a campaign."));
+        }
+        db::campaigns::set_agent(&self.db, campaign, agent, assigned)
+            .await
+            .map_err(|e| internal("assigning an agent", e))?;
+        tracing::info!(%campaign, agent = %user.username, assigned, "campaign agents changed");
+        self.reload(campaign).await;
+        Ok(())
+    }
+
+    async fn scripts(&self) -> Result<Vec<Script>, ApiError> {
+        db::scripts::list(&self.db).await.map_err(|e| internal("listing scripts", e))
+    }
+
+    async fn script(&self, id: ScriptId) -> Result<Script, ApiError> {
+        db::scripts::get(&self.db, id)
+            .await
+            .map_err(|e| internal("loading a script", e))?
+            .ok_or_else(|| ApiError::NotFound("That script does not exist (any more).".into()))
+    }
+
+    async fn save_script(
+        &self,
+        id: Option<ScriptId>,
+        name: Name,
+        body: ScriptBody,
+    ) -> Result<ScriptId, ApiError> {
+        if let Some(id) = id {
+            self.script(id).await?;
+        }
+        let name_taken = db::scripts::name_taken(&self.db, &name, id)
+            .await
+            .map_err(|e| internal("checking a script name", e))?;
+        if name_taken {
+            return Err(taken("script", &name));
+        }
+        let now = db::now_ms();
+        let stored = match id {
+            None => db::scripts::insert(&self.db, &name, &body, now).await,
+            Some(id) => db::scripts::update(&self.db, id, &name, &body, now).await.map(|_| id),
+        };
+        match stored {
+            Ok(id) => {
+                tracing::info!(script = %id, %name, "script saved");
+                Ok(id)
+            }
+            Err(e) if e.is_unique_violation() => Err(taken("script", &name)),
+            Err(e) => Err(internal("saving a script", e)),
+        }
+    }
+
+    async fn delete_script(&self, id: ScriptId) -> Result<(), ApiError> {
+        let script = self.script(id).await?;
+        if !script.used_by.is_empty() {
+            return Err(in_use_by("script", &script.name, &script.used_by));
+        }
+        let deleted = db::scripts::delete_unused(&self.db, id)
+            .await
+            .map_err(|e| internal("deleting a script", e))?;
+        if !deleted {
+            // A campaign took it up in the meantime.
+            let script = self.script(id).await?;
+            return Err(in_use_by("script", &script.name, &script.used_by));
+        }
+        tracing::info!(script = %id, name = %script.name, "script deleted");
+        Ok(())
+    }
+
+    async fn dispositions(&self) -> Result<Vec<(Disposition, Option<Name>)>, ApiError> {
+        let rows = db::dispositions::all(&self.db)
+            .await
+            .map_err(|e| internal("listing dispositions", e))?;
+        rows.into_iter()
+            .map(|(d, c)| {
+                let c = c
+                    .map(|n| Name::parse(&n))
+                    .transpose()
+                    .map_err(|e| internal("reading a campaign name", e))?;
+                Ok((d, c))
+            })
+            .collect()
+    }
+
+    async fn add_disposition(
+        &self,
+        campaign: CampaignId,
+        code: LeadStatus,
+        kind: DispositionKind,
+        retry_minutes: u32,
+    ) -> Result<DispositionId, ApiError> {
+        if db::campaigns::get(&self.db, campaign)
+            .await
+            .map_err(|e| internal("loading a campaign", e))?
+            .is_none()
+        {
+            return Err(ApiError::invalid("campaign", "That campaign does not exist."));
+        }
+        let dup = |code: &LeadStatus| {
+            ApiError::invalid(
+                "code",
+                format!("The campaign already has a disposition {code} (its own or predefined)."),
+            )
+        };
+        if db::dispositions::code_taken(&self.db, campaign, &code)
+            .await
+            .map_err(|e| internal("checking a disposition", e))?
+        {
+            return Err(dup(&code));
+        }
+        match db::dispositions::insert(&self.db, campaign, &code, kind, retry_minutes).await {
+            Ok(id) => {
+                tracing::info!(%campaign, %code, kind = kind.as_str(), "disposition added");
+                self.reload(campaign).await;
+                Ok(id)
+            }
+            Err(e) if e.is_unique_violation() => Err(dup(&code)),
+            Err(e) => Err(internal("adding a disposition", e)),
+        }
+    }
+
+    async fn delete_disposition(&self, id: DispositionId) -> Result<(), ApiError> {
+        let owner = db::dispositions::owner(&self.db, id)
+            .await
+            .map_err(|e| internal("loading a disposition", e))?
+            .ok_or_else(|| {
+                ApiError::NotFound("That disposition does not exist (any more).".into())
+            })?;
+        let Some(campaign) = owner else {
+            return Err(ApiError::Conflict(
+                "Predefined dispositions are part of the dialer and cannot be deleted.".into(),
+            ));
+        };
+        db::dispositions::delete_custom(&self.db, id)
+            .await
+            .map_err(|e| internal("deleting a disposition", e))?;
+        self.reload(campaign).await;
+        Ok(())
+    }
+
+    async fn trunks(&self) -> Result<Vec<Trunk>, ApiError> {
+        db::trunks::list(&self.db).await.map_err(|e| internal("listing trunks", e))
+    }
+
+    async fn trunk(&self, id: TrunkId) -> Result<Trunk, ApiError> {
+        db::trunks::get(&self.db, id)
+            .await
+            .map_err(|e| internal("loading a trunk", e))?
+            .ok_or_else(|| ApiError::NotFound("That trunk does not exist (any more).".into()))
+    }
+
+    async fn save_trunk(
+        &self,
+        id: Option<TrunkId>,
+        settings: TrunkSettings,
+    ) -> Result<TrunkId, ApiError> {
+        let used_by = match id {
+            Some(id) => self.trunk(id).await?.used_by,
+            None => Vec::new(),
+        };
+        let name_taken = db::trunks::name_taken(&self.db, &settings.name, id)
+            .await
+            .map_err(|e| internal("checking a trunk name", e))?;
+        if name_taken {
+            return Err(taken("trunk", &settings.name));
+        }
+        let now = db::now_ms();
+        let stored = match id {
+            None => db::trunks::insert(&self.db, &settings, now).await,
+            Some(id) => db::trunks::update(&self.db, id, &settings, now).await.map(|_| id),
+        };
+        let saved = match stored {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(taken("trunk", &settings.name)),
+            Err(e) => return Err(internal("saving a trunk", e)),
+        };
+        tracing::info!(trunk = %saved, name = %settings.name, "trunk saved");
+        if let Some(link) = &self.gateway {
+            if let Err(e) = link.sync_trunks(&self.db).await {
+                tracing::warn!(error = %e, "cannot push trunks to the gateway");
+            }
+        }
+        // Campaigns dialling through it take the new limits.
+        if !used_by.is_empty() {
+            let campaigns = db::campaigns::list(&self.db)
+                .await
+                .map_err(|e| internal("listing campaigns", e))?;
+            for c in campaigns.iter().filter(|c| c.settings.trunk_id == Some(saved)) {
+                self.reload(c.id).await;
+            }
+        }
+        Ok(saved)
+    }
+
+    async fn test_trunk(&self, id: TrunkId) -> Result<TrunkTest, ApiError> {
+        let Some(link) = &self.gateway else {
+            return Err(ApiError::Conflict("This server runs without a media gateway.".into()));
+        };
+        let answer = link
+            .probe(&self.db, id, PROBE_WAIT)
+            .await
+            .map_err(|e| internal("loading a trunk", e))?
+            .ok_or_else(|| ApiError::NotFound("That trunk does not exist (any more).".into()))?;
+        use gateway::control::ProbeResult;
+        Ok(match answer {
+            Ok(ProbeResult::Answered { code, reason }) => TrunkTest::Answered { code, reason },
+            Ok(ProbeResult::TimedOut) => {
+                TrunkTest::TimedOut { seconds: u32::try_from(PROBE_WAIT.as_secs()).unwrap_or(5) }
+            }
+            Ok(ProbeResult::Unreachable) => {
+                TrunkTest::Unreachable("the request could not be sent.".into())
+            }
+            Err(e) => TrunkTest::Unreachable(e.to_string()),
+        })
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentSummary>, ApiError> {
+        let rows = db::users::agents_with_campaigns(&self.db)
+            .await
+            .map_err(|e| internal("listing agents", e))?;
+        let names: BTreeMap<CampaignId, Name> = db::campaigns::list(&self.db)
+            .await
+            .map_err(|e| internal("listing campaigns", e))?
+            .into_iter()
+            .map(|c| (c.id, c.settings.name))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, campaigns) in rows {
+            let live = self
+                .agent_state(UserId(row.id))
+                .await
+                .and_then(|(st, c)| names.get(&c).map(|n| (st, n.clone())));
+            out.push(AgentSummary {
+                id: UserId(row.id),
+                username: row.username().map_err(|e| internal("reading a user", e))?,
+                disabled: row.disabled,
+                campaigns: campaigns
+                    .iter()
+                    .map(|n| Name::parse(n))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| internal("reading a campaign name", e))?,
+                live,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError> {
+        let names = bulk.usernames();
+        let clash = |taken: Vec<String>| {
+            ApiError::invalid(
+                "prefix",
+                format!(
+                    "These usernames are taken: {}. Nothing was created; choose another prefix.",
+                    taken.join(", ")
+                ),
+            )
+        };
+        let taken = db::users::existing(&self.db, &names)
+            .await
+            .map_err(|e| internal("checking names", e))?;
+        if !taken.is_empty() {
+            return Err(clash(taken));
+        }
+        let mut created = Vec::with_capacity(names.len());
+        let mut rows = Vec::with_capacity(names.len());
+        for username in names {
+            let pw = crate::startup::generate_password();
+            let hash =
+                password::hash(pw.clone()).await.map_err(|e| internal("hashing a password", e))?;
+            rows.push((username.clone(), hash));
+            created.push(CreatedAgent { username, password: pw });
+        }
+        match db::users::insert_agents(&self.db, &rows, db::now_ms()).await {
+            Ok(()) => {
+                tracing::info!(count = created.len(), prefix = %bulk.prefix, "agents created in bulk");
+                Ok(created)
+            }
+            Err(e) if e.is_unique_violation() => {
+                let names: Vec<_> = created.iter().map(|c| c.username.clone()).collect();
+                let taken = db::users::existing(&self.db, &names)
+                    .await
+                    .map_err(|e| internal("checking names", e))?;
+                Err(clash(taken))
+            }
+            Err(e) => Err(internal("creating agents", e)),
+        }
+    }
+}
+
+/// "Script X is used by campaign A, B: …"
+fn in_use_by(what: &str, name: &Name, users: &[Name]) -> ApiError {
+    let list: Vec<&str> = users.iter().map(Name::as_str).collect();
+    ApiError::Conflict(format!(
+        "The {what} {name} is used by the campaign{} {}. Choose another {what} there first.",
+        if list.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    ))
+}

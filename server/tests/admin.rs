@@ -1,0 +1,586 @@
+//! The admin portal through its server functions: every validation rule (bad input gets a
+//! field message and changes nothing), names unique ignoring case, things in use not deleted,
+//! bulk agents all or nothing, the trunk test against a real sipp and a silent port, and who
+//! may call what — on SQLite and on PostgreSQL.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{Backend, Client, TestServer};
+
+on_both_backends!(
+    scripts_are_checked_previewed_and_kept_while_in_use,
+    campaigns_validate_every_field_and_change_nothing_when_wrong,
+    campaigns_are_edited_toggled_and_staffed,
+    custom_dispositions_are_checked_and_predefined_ones_stay,
+    trunks_validate_and_answer_the_test,
+    agents_are_created_in_bulk_all_or_nothing,
+    roles_decide_who_watches_and_who_edits,
+);
+
+/// A field error on `field`, with a message.
+fn assert_invalid(res: &support::Reply, field: &str, what: &str) {
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", res.body);
+    let err = res.json();
+    assert_eq!(err["Invalid"]["field"], field, "{what}: {err}");
+    assert!(!err["Invalid"]["message"].as_str().unwrap_or("").is_empty(), "{what}");
+}
+
+async fn ok(c: &Client, endpoint: &str, args: &[(&str, &str)]) -> Value {
+    let res = c.call(endpoint, args).await;
+    assert_eq!(res.status, StatusCode::OK, "{endpoint} {args:?}: {}", res.body);
+    res.json()
+}
+
+/// A good campaign form, as `(field, value)` pairs.
+fn campaign_form(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.to_string()),
+        ("kind", "auto".into()),
+        ("state", "inactive".into()),
+        ("script_id", String::new()),
+        ("trunk_id", String::new()),
+        ("notes", "Spring leads".into()),
+        ("caller_id", "+1 202 555 0100".into()),
+        ("source_statuses", "NEW, READY, vip".into()),
+        ("outbound_multiplier", "2".into()),
+        ("max_channels", "20".into()),
+        ("max_cps", "2.5".into()),
+        ("max_attempts", "5".into()),
+        ("window_start", "09:00".into()),
+        ("window_end", "20:00".into()),
+        ("wrapup_seconds", "30".into()),
+        ("ring_seconds", "25".into()),
+        ("broadcast_file", String::new()),
+        ("retry_busy", "15".into()),
+        ("attempts_busy", "4".into()),
+        ("retry_no_answer", "60".into()),
+        ("attempts_no_answer", "".into()),
+    ]
+}
+
+fn with(form: &[(&'static str, String)], field: &str, value: &str) -> Vec<(&'static str, String)> {
+    form.iter()
+        .map(|(k, v)| (*k, if *k == field { value.to_string() } else { v.clone() }))
+        .collect()
+}
+
+async fn save_campaign(c: &Client, form: &[(&'static str, String)]) -> support::Reply {
+    let args: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.call("admin/campaigns/save", &args).await
+}
+
+async fn create_campaign(c: &Client, name: &str) -> i64 {
+    let res = save_campaign(c, &campaign_form(name)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json().as_i64().expect("campaign id")
+}
+
+async fn scripts_are_checked_previewed_and_kept_while_in_use(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = ok(
+        &admin,
+        "admin/scripts/save",
+        &[("name", "Sales"), ("body", "Hi {first_name} from {city}!")],
+    )
+    .await
+    .as_i64()
+    .unwrap();
+    let long = "x".repeat(20_001);
+    let cases: &[(&str, &str, &str)] = &[
+        ("", "text", "name"),
+        (&"n".repeat(101), "text", "name"),
+        ("SALES", "text", "name"),
+        ("Other", "", "body"),
+        ("Other", "  \n ", "body"),
+        ("Other", &long, "body"),
+        ("Other", "bell\u{7}", "body"),
+    ];
+    for (name, body, field) in cases {
+        let res = admin.call("admin/scripts/save", &[("name", name), ("body", body)]).await;
+        assert_invalid(&res, field, &format!("{name:.10}/{body:.10}"));
+    }
+    // Markup and SQL are text.
+    let odd = "<b>x</b>'); DROP TABLE scripts;--";
+    ok(&admin, "admin/scripts/save", &[("name", odd), ("body", odd)]).await;
+    let list = ok(&admin, "admin/scripts/list", &[]).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "only the good ones: {list}");
+    assert!(list.as_array().unwrap().iter().any(|s| s["name"] == odd));
+    let page = admin.get("/admin/scripts").await;
+    assert!(page.body.contains("&lt;b&gt;x&lt;/b&gt;"), "escaped on the page");
+    assert!(!page.body.contains("<b>x</b>"));
+
+    // Preview fills lead fields; unknown placeholders stay visible.
+    let preview =
+        ok(&admin, "admin/scripts/preview", &[("body", "Hi {first_name} {plan} {nope}")]).await;
+    assert_eq!(preview, "Hi Ada Gold {nope}");
+
+    // Edit, unknown ids.
+    ok(
+        &admin,
+        "admin/scripts/save",
+        &[("id", &id.to_string()), ("name", "Sales"), ("body", "New text")],
+    )
+    .await;
+    assert_eq!(
+        ok(&admin, "admin/scripts/get", &[("id", &id.to_string())]).await["body"],
+        "New text"
+    );
+    let res =
+        admin.call("admin/scripts/save", &[("id", "999"), ("name", "Ghost"), ("body", "x")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    assert_eq!(
+        admin.call("admin/scripts/delete", &[("id", "999")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // In use: refused, naming the campaign.
+    let form = with(&campaign_form("Spring"), "script_id", &id.to_string());
+    assert_eq!(save_campaign(&admin, &form).await.status, StatusCode::OK);
+    let res = admin.call("admin/scripts/delete", &[("id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.body.contains("Spring"), "{}", res.body);
+    assert_eq!(ok(&admin, "admin/scripts/list", &[]).await.as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    create_campaign(&admin, "Spring").await;
+    let good = campaign_form("Summer");
+    let long = "n".repeat(101);
+    let cases: &[(&str, &str, &str)] = &[
+        ("name", "", "name"),
+        ("name", "   ", "name"),
+        ("name", &long, "name"),
+        ("name", "spring", "name"),
+        ("kind", "predictive", "kind"),
+        ("kind", "", "kind"),
+        ("state", "maybe", "state"),
+        ("script_id", "42", "script_id"),
+        ("script_id", "abc", "script_id"),
+        ("trunk_id", "42", "trunk_id"),
+        ("trunk_id", "-3", "trunk_id"),
+        ("caller_id", "call me", "caller_id"),
+        ("source_statuses", "", "source_statuses"),
+        ("source_statuses", "NEW'); DROP TABLE leads;--", "source_statuses"),
+        ("source_statuses", "<script>", "source_statuses"),
+        ("outbound_multiplier", "0", "outbound_multiplier"),
+        ("outbound_multiplier", "NaN", "outbound_multiplier"),
+        ("max_channels", "0", "max_channels"),
+        ("max_channels", "-5", "max_channels"),
+        ("max_channels", "ten", "max_channels"),
+        ("max_cps", "0", "max_cps"),
+        ("max_cps", "-1", "max_cps"),
+        ("max_attempts", "0", "max_attempts"),
+        ("window_start", "21:00", "window_end"),
+        ("window_end", "08:00", "window_end"),
+        ("window_end", "25:00", "window_end"),
+        ("wrapup_seconds", "0", "wrapup_seconds"),
+        ("ring_seconds", "-30", "ring_seconds"),
+        ("notes", &"x".repeat(2001), "notes"),
+        ("broadcast_file", "message.mp3", "broadcast_file"),
+        ("retry_busy", "-1", "retry_busy"),
+        ("retry_busy", "99999999", "retry_busy"),
+        ("attempts_busy", "0", "attempts_busy"),
+    ];
+    for (field, value, expect) in cases {
+        let res = save_campaign(&admin, &with(&good, field, value)).await;
+        assert_invalid(&res, expect, &format!("{field}={value:.20}"));
+    }
+    // A broadcast campaign cannot be active without its message.
+    let broadcast = with(&with(&good, "kind", "broadcast"), "state", "active");
+    assert_invalid(&save_campaign(&admin, &broadcast).await, "broadcast_file", "broadcast");
+    let list = ok(&admin, "admin/campaigns/list", &[]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing stored: {list}");
+    // Unknown campaign ids.
+    let res =
+        save_campaign(&admin, &[vec![("id", "999".to_string())], good.clone()].concat()).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    for ep in ["admin/campaigns/get", "admin/campaigns/overview"] {
+        assert_eq!(admin.call(ep, &[("id", "999")]).await.status, StatusCode::NOT_FOUND, "{ep}");
+    }
+    s.stop().await;
+}
+
+async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_campaign(&admin, "Spring").await;
+    let ids = id.to_string();
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &ids)]).await;
+    let st = &c["settings"];
+    assert_eq!(st["source_statuses"], serde_json::json!(["NEW", "READY", "VIP"]));
+    assert_eq!(st["caller_id"], "+12025550100");
+    assert_eq!(st["window"], serde_json::json!({"start": 540, "end": 1200}));
+    assert_eq!(st["max_cps"], 2.5);
+    let rules = st["retry_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(rules[1]["max_attempts"], 5, "empty attempts: the campaign's cap");
+
+    // Edit keeps the id; the name may keep its own spelling.
+    let form =
+        [vec![("id", ids.clone())], with(&campaign_form("SPRING"), "max_channels", "40")].concat();
+    assert_eq!(save_campaign(&admin, &form).await.status, StatusCode::OK);
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &ids)]).await;
+    assert_eq!(
+        (c["settings"]["name"].as_str(), c["settings"]["max_channels"].as_i64()),
+        (Some("SPRING"), Some(40))
+    );
+
+    // Toggle.
+    ok(&admin, "admin/campaigns/set_active", &[("id", &ids), ("active", "true")]).await;
+    let list = ok(&admin, "admin/campaigns/list", &[]).await;
+    assert_eq!(list[0]["active"], true);
+    ok(&admin, "admin/campaigns/set_active", &[("id", &ids), ("active", "false")]).await;
+    assert_eq!(ok(&admin, "admin/campaigns/list", &[]).await[0]["active"], false);
+    let res = admin.call("admin/campaigns/set_active", &[("id", "999"), ("active", "true")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // Staff it.
+    let a1 = s.create_user(&admin, "ann", "agent", "ann-pass-1").await;
+    let sup = s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    ok(
+        &admin,
+        "admin/campaigns/assign",
+        &[("campaign", &ids), ("agent", &a1.to_string()), ("assigned", "true")],
+    )
+    .await;
+    let res = admin
+        .call(
+            "admin/campaigns/assign",
+            &[("campaign", &ids), ("agent", &sup.to_string()), ("assigned", "true")],
+        )
+        .await;
+    assert_invalid(&res, "agent", "a supervisor is not an agent");
+    let res = admin
+        .call(
+            "admin/campaigns/assign",
+            &[("campaign", &ids), ("agent", "999"), ("assigned", "true")],
+        )
+        .await;
+    assert_invalid(&res, "agent", "unknown agent");
+    let o = ok(&admin, "admin/campaigns/overview", &[("id", &ids)]).await;
+    assert_eq!(o["assigned"][0]["username"], "ann");
+    assert_eq!(o["stats"]["total"], 0);
+    assert!(o["dispositions"].as_array().unwrap().len() >= 9, "predefined ones");
+    assert_eq!(ok(&admin, "admin/campaigns/list", &[]).await[0]["agents"], 1);
+    let agents = ok(&admin, "admin/agents/list", &[]).await;
+    assert_eq!(agents[0]["campaigns"], serde_json::json!(["SPRING"]));
+    ok(
+        &admin,
+        "admin/campaigns/assign",
+        &[("campaign", &ids), ("agent", &a1.to_string()), ("assigned", "false")],
+    )
+    .await;
+    let o = ok(&admin, "admin/campaigns/overview", &[("id", &ids)]).await;
+    assert!(o["assigned"].as_array().unwrap().is_empty());
+
+    // The dashboard counts it.
+    let d = ok(&admin, "admin/dashboard", &[]).await;
+    assert_eq!(d["campaigns"][0]["name"], "SPRING");
+    assert!(d["total"]["agents_logged_in"].is_u64());
+    let page = admin.get("/admin").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-testid=\"admin-nav\""), "the admin tabs");
+    assert!(page.body.contains("data-stat=\"calls_ringing\""));
+    s.stop().await;
+}
+
+async fn custom_dispositions_are_checked_and_predefined_ones_stay(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_campaign(&admin, "Spring").await.to_string();
+    let add = |code: &'static str, kind: &'static str, minutes: &'static str| {
+        let id = id.clone();
+        let admin = &admin;
+        async move {
+            admin
+                .call(
+                    "admin/dispositions/add",
+                    &[
+                        ("campaign", &id),
+                        ("code", code),
+                        ("kind", kind),
+                        ("retry_minutes", minutes),
+                    ],
+                )
+                .await
+        }
+    };
+    assert_eq!(add("Interested", "callback", "").await.status, StatusCode::OK);
+    assert_eq!(add("Try later", "recyclable", "90").await.status, StatusCode::OK);
+    assert_invalid(&add("INTERESTED", "final", "").await, "code", "duplicate");
+    assert_invalid(&add("sale made", "final", "").await, "code", "a predefined code");
+    assert_invalid(&add("", "final", "").await, "code", "empty");
+    assert_invalid(&add("<b>", "final", "").await, "code", "markup");
+    assert_invalid(&add("X'; --", "final", "").await, "code", "sql");
+    assert_invalid(
+        &add(Box::leak("A".repeat(33).into_boxed_str()), "final", "").await,
+        "code",
+        "long",
+    );
+    assert_invalid(&add("Later", "maybe", "").await, "kind", "kind");
+    assert_invalid(&add("Later", "recyclable", "").await, "retry_minutes", "no minutes");
+    assert_invalid(&add("Later", "recyclable", "-5").await, "retry_minutes", "negative");
+    let res = admin
+        .call("admin/dispositions/add", &[("campaign", "999"), ("code", "X"), ("kind", "final")])
+        .await;
+    assert_invalid(&res, "campaign", "unknown campaign");
+    let all = ok(&admin, "admin/dispositions/list", &[]).await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 11, "9 predefined + 2 custom");
+    let custom: Vec<&Value> = all.iter().filter(|d| d[1] == "Spring").collect();
+    assert_eq!(custom.len(), 2);
+    assert_eq!(custom[0][0]["kind"], "callback");
+    let predefined = all.iter().find(|d| d[1].is_null()).unwrap()[0]["id"].to_string();
+    let res = admin.call("admin/dispositions/delete", &[("id", &predefined)]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    let custom_id = custom[0][0]["id"].to_string();
+    ok(&admin, "admin/dispositions/delete", &[("id", &custom_id)]).await;
+    assert_eq!(ok(&admin, "admin/dispositions/list", &[]).await.as_array().unwrap().len(), 10);
+    // The agents' list for the campaign has the custom one after the predefined ones.
+    let o = ok(&admin, "admin/campaigns/overview", &[("id", &id)]).await;
+    assert_eq!(o["dispositions"].as_array().unwrap().last().unwrap()["code"], "TRY LATER");
+    s.stop().await;
+}
+
+/// `sipp -sn uas -aa` on a free port: answers OPTIONS with 200 OK.
+struct Sipp(std::process::Child, u16);
+
+impl Sipp {
+    fn start() -> Sipp {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("sipp")
+            .args(["-sn", "uas", "-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-timeout", "120s", "-nostdin"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sipp is installed (Debian sip-tester)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "sipp did not bind");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Sipp(child, port)
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn trunk_form(name: &str, port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.to_string()),
+        ("host", "127.0.0.1".into()),
+        ("port", port.to_string()),
+        ("transport", "udp".into()),
+        ("username", String::new()),
+        ("password", String::new()),
+        ("caller_id_mode", "pai".into()),
+        ("codecs", "PCMA, pcmu".into()),
+        ("max_channels", "10".into()),
+        ("max_cps", "2".into()),
+    ]
+}
+
+async fn save_trunk(c: &Client, form: &[(&'static str, String)]) -> support::Reply {
+    let args: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.call("admin/trunks/save", &args).await
+}
+
+async fn trunks_validate_and_answer_the_test(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let before = ok(&admin, "admin/trunks/list", &[]).await;
+    let before = before.as_array().unwrap();
+    assert!(before.iter().all(|t| t["demo"] == true), "only the built-in demo trunk: {before:?}");
+    let n = before.len();
+
+    let sipp = Sipp::start();
+    let res = save_trunk(&admin, &trunk_form("Carrier", sipp.1)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let id = res.json().as_i64().unwrap().to_string();
+    let good = trunk_form("Other", 5060);
+    let cases: &[(&str, &str, &str)] = &[
+        ("name", "", "name"),
+        ("name", "CARRIER", "name"),
+        ("host", "", "host"),
+        ("host", "sip:evil host", "host"),
+        ("host", "<script>", "host"),
+        ("port", "0", "port"),
+        ("port", "65536", "port"),
+        ("port", "-1", "port"),
+        ("transport", "tls", "transport"),
+        ("caller_id_mode", "rpid", "caller_id_mode"),
+        ("codecs", "opus", "codecs"),
+        ("max_channels", "0", "max_channels"),
+        ("max_channels", "-3", "max_channels"),
+        ("max_cps", "0", "max_cps"),
+        ("max_cps", "abc", "max_cps"),
+        ("username", "only-user", "password"),
+        ("username", &"u".repeat(129), "username"),
+    ];
+    for (field, value, expect) in cases {
+        assert_invalid(&save_trunk(&admin, &with(&good, field, value)).await, expect, field);
+    }
+    assert_eq!(ok(&admin, "admin/trunks/list", &[]).await.as_array().unwrap().len(), n + 1);
+    let t = ok(&admin, "admin/trunks/get", &[("id", &id)]).await;
+    assert_eq!(
+        (t["settings"]["codecs"].as_str(), t["demo"].as_bool()),
+        (Some("PCMA,PCMU"), Some(false))
+    );
+
+    // The test button: sipp answers 200.
+    let answer = ok(&admin, "admin/trunks/test", &[("id", &id)]).await;
+    assert_eq!(answer["Answered"]["code"], 200, "{answer}");
+
+    // A port nobody answers on: a timeout.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let form = [vec![("id", id.clone())], trunk_form("Carrier", port)].concat();
+    assert_eq!(save_trunk(&admin, &form).await.status, StatusCode::OK);
+    let answer = ok(&admin, "admin/trunks/test", &[("id", &id)]).await;
+    assert!(answer["TimedOut"]["seconds"].is_u64(), "{answer}");
+    assert_eq!(
+        admin.call("admin/trunks/test", &[("id", "999")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = admin.get("/admin/trunks").await;
+    assert!(page.body.contains(">demo<"), "the demo trunk is labelled");
+    s.stop().await;
+}
+
+async fn agents_are_created_in_bulk_all_or_nothing(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let created = ok(&admin, "admin/agents/bulk", &[("prefix", "Team"), ("count", "3")]).await;
+    let created = created.as_array().unwrap();
+    let names: Vec<&str> = created.iter().map(|a| a["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["team01", "team02", "team03"]);
+    let pw = created[1]["password"].as_str().unwrap();
+    assert!(pw.len() >= 12);
+    let agent = s.login("team02", pw).await;
+    assert_eq!(agent.call("account/whoami", &[]).await.json()["role"], "agent");
+
+    // One taken name refuses the whole batch.
+    s.create_user(&admin, "crew04", "agent", "crew-pass-1").await;
+    let res = admin.call("admin/agents/bulk", &[("prefix", "crew"), ("count", "5")]).await;
+    assert_invalid(&res, "prefix", "a taken name");
+    assert!(res.body.contains("crew04"), "{}", res.body);
+    let res = admin.call("admin/agents/bulk", &[("prefix", "team"), ("count", "2")]).await;
+    assert_invalid(&res, "prefix", "all taken");
+    for (prefix, count, field) in [
+        ("x", "0", "count"),
+        ("x", "-1", "count"),
+        ("x", "501", "count"),
+        ("x", "three", "count"),
+        ("", "2", "prefix"),
+        ("<img>", "2", "prefix"),
+        ("a'; DROP TABLE users;--", "2", "prefix"),
+    ] {
+        assert_invalid(
+            &admin.call("admin/agents/bulk", &[("prefix", prefix), ("count", count)]).await,
+            field,
+            prefix,
+        );
+    }
+    let agents = ok(&admin, "admin/agents/list", &[]).await;
+    let names: Vec<&str> =
+        agents.as_array().unwrap().iter().map(|a| a["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["crew04", "team01", "team02", "team03"], "nothing else was created");
+
+    // One agent by form.
+    ok(&admin, "admin/agents/create", &[("username", "solo"), ("password", "solo-pass-1")]).await;
+    let res = admin
+        .call("admin/agents/create", &[("username", "SOLO"), ("password", "solo-pass-1")])
+        .await;
+    assert_invalid(&res, "username", "taken");
+    s.stop().await;
+}
+
+async fn roles_decide_who_watches_and_who_edits(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_campaign(&admin, "Spring").await.to_string();
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    s.create_user(&admin, "al", "agent", "al-pass-12").await;
+    let sup = s.login("sue", "sue-pass-1").await;
+    let agent = s.login("al", "al-pass-12").await;
+    let nobody = s.client();
+
+    let watch: &[(&str, Vec<(&str, &str)>)] = &[
+        ("admin/dashboard", vec![]),
+        ("admin/campaigns/list", vec![]),
+        ("admin/campaigns/overview", vec![("id", &id)]),
+    ];
+    let edit: &[(&str, Vec<(&str, &str)>)] = &[
+        ("admin/campaigns/get", vec![("id", &id)]),
+        ("admin/campaigns/choices", vec![]),
+        ("admin/campaigns/save", vec![("name", "Hacked"), ("kind", "auto")]),
+        ("admin/campaigns/set_active", vec![("id", &id), ("active", "true")]),
+        ("admin/campaigns/assign", vec![("campaign", &id), ("agent", "1"), ("assigned", "true")]),
+        ("admin/scripts/list", vec![]),
+        ("admin/scripts/save", vec![("name", "x"), ("body", "y")]),
+        ("admin/scripts/delete", vec![("id", "1")]),
+        ("admin/scripts/preview", vec![("body", "y")]),
+        ("admin/dispositions/list", vec![]),
+        ("admin/dispositions/add", vec![("campaign", &id), ("code", "X"), ("kind", "final")]),
+        ("admin/dispositions/delete", vec![("id", "1")]),
+        ("admin/trunks/list", vec![]),
+        ("admin/trunks/save", vec![("name", "t"), ("host", "h")]),
+        ("admin/trunks/test", vec![("id", "1")]),
+        ("admin/agents/list", vec![]),
+        ("admin/agents/create", vec![("username", "zed"), ("password", "zed-pass-1")]),
+        ("admin/agents/bulk", vec![("prefix", "z"), ("count", "2")]),
+    ];
+    for (ep, args) in watch {
+        assert_eq!(sup.call(ep, args).await.status, StatusCode::OK, "supervisor watches {ep}");
+        assert_eq!(agent.call(ep, args).await.status, StatusCode::FORBIDDEN, "agent {ep}");
+        assert_eq!(nobody.call(ep, args).await.status, StatusCode::UNAUTHORIZED, "visitor {ep}");
+    }
+    for (ep, args) in edit {
+        let res = sup.call(ep, args).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "supervisor {ep}: {}", res.body);
+        assert_eq!(res.json(), "Forbidden");
+        assert_eq!(agent.call(ep, args).await.status, StatusCode::FORBIDDEN, "agent {ep}");
+        assert_eq!(nobody.call(ep, args).await.status, StatusCode::UNAUTHORIZED, "visitor {ep}");
+    }
+    // Nothing changed.
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &id)]).await;
+    assert_eq!(
+        (c["settings"]["name"].as_str(), c["settings"]["active"].as_bool()),
+        (Some("Spring"), Some(false))
+    );
+    assert_eq!(ok(&admin, "admin/agents/list", &[]).await.as_array().unwrap().len(), 1);
+
+    // Pages: supervisors see the dashboard and overviews, not the editors.
+    let ok_pages = ["/admin", "/admin/campaigns", &format!("/admin/campaigns/{id}")];
+    for p in ok_pages {
+        assert_eq!(sup.get(p).await.status, StatusCode::OK, "supervisor {p}");
+        assert_eq!(agent.get(p).await.status, StatusCode::FORBIDDEN, "agent {p}");
+    }
+    for p in [
+        "/admin/campaigns/new",
+        &format!("/admin/campaigns/{id}/edit"),
+        "/admin/scripts",
+        "/admin/trunks",
+        "/admin/agents",
+        "/admin/dispositions",
+    ] {
+        assert_eq!(sup.get(p).await.status, StatusCode::FORBIDDEN, "supervisor {p}");
+    }
+    let overview = sup.get(&format!("/admin/campaigns/{id}")).await;
+    assert!(!overview.body.contains("data-testid=\"toggle-state\""), "read only for supervisors");
+    assert!(!overview.body.contains("href=\"/admin/scripts\""), "no tabs they cannot open");
+    s.stop().await;
+}
