@@ -2,6 +2,7 @@
 //! provided to Leptos through context.
 
 pub mod accounts;
+pub mod leads;
 pub mod phone;
 
 use app::model::ApiError;
@@ -9,14 +10,17 @@ use app::ports::Ports;
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::lead::fetch::UrlRules;
 use crate::runtime::dialer::Dialer;
 use crate::runtime::live::LiveBoard;
 
-/// Builds the ports over a database, the engine's live counters and the running dialer.
-pub fn ports(db: Db, live: LiveBoard, dialer: Option<Dialer>) -> Ports {
+/// Builds the ports over a database, the engine's live counters, the running dialer and the
+/// rules for fetching lead files by URL.
+pub fn ports(db: Db, live: LiveBoard, dialer: Option<Dialer>, url_rules: UrlRules) -> Ports {
     let _ = live;
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
+        leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }
 }
