@@ -30,14 +30,23 @@ pub enum Decision {
 
 /// The access rule for a page path (query and fragment excluded).
 pub fn access_for(path: &str) -> Access {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let mut parts = path.trim_start_matches('/').split('/');
+    let first = parts.next().unwrap_or("");
     match first {
         "" | "account" => Access::SignedIn,
+        // A leadset's overview page (not the list, not editing) is for supervisors too.
+        "admin" if is_leadset_overview(path) => Access::Roles(&[Role::Admin, Role::Supervisor]),
         "admin" => Access::Roles(&[Role::Admin]),
         "phone" => Access::Roles(&[Role::Agent]),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
     }
+}
+
+/// `/admin/leadsets/{id}` exactly.
+fn is_leadset_overview(path: &str) -> bool {
+    let rest = path.trim_start_matches('/').strip_prefix("admin/leadsets/");
+    rest.is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Applies `access` to `viewer`.
@@ -106,6 +115,18 @@ mod tests {
         assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Forbidden);
         assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow);
         assert_eq!(access_for("/admin"), a);
+    }
+
+    #[test]
+    fn supervisors_read_leadset_overviews_only() {
+        let sup = viewer(Role::Supervisor);
+        assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&sup)), Decision::Allow);
+        for p in ["/admin/leadsets", "/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/dnc"]
+        {
+            assert_eq!(decide(access_for(p), Some(&sup)), Decision::Forbidden, "{p}");
+        }
+        let agent = viewer(Role::Agent);
+        assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&agent)), Decision::Forbidden);
     }
 
     #[test]

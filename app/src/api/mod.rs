@@ -5,6 +5,7 @@
 //! names (403 for a wrong role, 422 for a bad field…), so plain HTTP clients see what happened.
 
 pub mod auth;
+pub mod leadsets;
 pub mod phone;
 pub mod users;
 
