@@ -4,6 +4,7 @@
 //! complete HTML, so pages read and navigate without JavaScript and hydrate afterwards.
 
 mod account;
+mod admin;
 mod home;
 mod layout;
 mod login;
@@ -73,6 +74,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets") view=admin::leadsets::LeadsetsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets/:id") view=admin::leadsets::LeadsetPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets/:id/upload") view=admin::upload::UploadPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/dnc") view=admin::dnc::DncPage ssr=SsrMode::Async />
                     <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
