@@ -227,8 +227,8 @@ pub async fn add_dnc(
     if numbers.trim().is_empty() {
         return Err(ApiError::invalid("numbers", "Enter at least one phone number."));
     }
-    if numbers.len() > 4 * TEXT_MAX_BYTES {
-        return Err(ApiError::invalid("numbers", "Add at most 4 MB of numbers at once."));
+    if numbers.len() > TEXT_MAX_BYTES {
+        return Err(ApiError::invalid("numbers", "Add at most 1 MB of numbers at once."));
     }
     let campaign = match campaign_id.trim() {
         "" => None,
