@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 use super::import::{CsvStream, HEAD_BYTES, ImportError, Normaliser, check_head};
 use crate::db::leads::{NewLead, insert_import_batch};
@@ -84,6 +85,13 @@ impl Job {
             out.push_str(&format!("{},{},{}\r\n", e.row, csv_cell(&e.value), csv_cell(&e.reason)));
         }
         out
+    }
+
+    /// Keeps row errors for the report, up to [`MAX_STORED_ERRORS`].
+    fn add_errors(&self, errors: impl Iterator<Item = RowError>) {
+        let mut stored = self.errors_mut();
+        let room = MAX_STORED_ERRORS.saturating_sub(stored.len());
+        stored.extend(errors.take(room));
     }
 
     /// Claims the job's input: only one upload may feed a job.
@@ -166,18 +174,23 @@ impl ImportJobs {
     }
 }
 
-/// Feeds a file, chunk by chunk, into a leadset.
+/// Feeds a file, chunk by chunk, into a leadset. Parsing and normalising happen in the
+/// caller's task; a writer task stores full batches meanwhile (at most [`QUEUED_BATCHES`]
+/// waiting), so reading and writing overlap on two cores.
 pub struct Importer {
-    db: Db,
     job: Arc<Job>,
     normaliser: Normaliser,
     stream: CsvStream,
     /// The file's first bytes, held until the encoding check has seen enough of them.
     head: Option<Vec<u8>>,
     batch: Vec<(u64, NewLead)>,
-    zones: HashSet<String>,
     rejected: Vec<RowError>,
+    to_writer: mpsc::Sender<Vec<(u64, NewLead)>>,
+    writer: tokio::task::JoinHandle<Result<(), JobError>>,
 }
+
+/// Batches parsed ahead of the database.
+const QUEUED_BATCHES: usize = 2;
 
 impl Importer {
     /// `mapping` must be valid; `country` is the leadset's default country.
@@ -188,15 +201,17 @@ impl Importer {
         country: phonenumber::country::Id,
     ) -> Importer {
         let stream = CsvStream::new(mapping.delimiter);
+        let (to_writer, batches) = mpsc::channel(QUEUED_BATCHES);
+        let writer = tokio::spawn(write_batches(db, job.clone(), batches));
         Importer {
-            db,
             job,
             normaliser: Normaliser::new(mapping, country),
             stream,
             head: Some(Vec::new()),
             batch: Vec::with_capacity(BATCH_ROWS),
-            zones: HashSet::new(),
             rejected: Vec::new(),
+            to_writer,
+            writer,
         }
     }
 
@@ -215,7 +230,8 @@ impl Importer {
         self.parse(chunk, false).await
     }
 
-    /// Ends the file: the last row, the last batch. Returns the final status.
+    /// Ends the file: the last row, the last batch, and waits for the writer. Returns the
+    /// final status.
     pub async fn finish(mut self) -> Result<ImportStatus, JobError> {
         if let Some(head) = self.head.take() {
             check_head(&head)?;
@@ -223,8 +239,14 @@ impl Importer {
         } else {
             self.parse(&[], true).await?;
         }
-        self.flush().await?;
-        let job = self.job.clone();
+        self.record_rejected();
+        if !self.batch.is_empty() {
+            let part = std::mem::take(&mut self.batch);
+            self.send(part).await?;
+        }
+        let Importer { job, to_writer, writer, .. } = self;
+        drop(to_writer);
+        join(writer).await?;
         job.finish(None);
         Ok(job.status())
     }
@@ -244,11 +266,22 @@ impl Importer {
         if last {
             stream.finish(&mut each);
         }
-        if self.batch.len() >= BATCH_ROWS || !self.rejected.is_empty() {
-            self.record_rejected();
-        }
+        self.record_rejected();
+        self.job.status_mut().rows = self.stream.rows();
         while self.batch.len() >= BATCH_ROWS {
-            self.flush().await?;
+            let rest = self.batch.split_off(BATCH_ROWS);
+            let part = std::mem::replace(&mut self.batch, rest);
+            self.send(part).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands a batch to the writer; if the writer has stopped, its error.
+    async fn send(&mut self, part: Vec<(u64, NewLead)>) -> Result<(), JobError> {
+        if self.to_writer.send(part).await.is_err() {
+            let writer = std::mem::replace(&mut self.writer, tokio::spawn(async { Ok(()) }));
+            join(writer).await?;
+            return Err(JobError::Upload("the import stopped".into()));
         }
         Ok(())
     }
@@ -258,64 +291,59 @@ impl Importer {
             return;
         }
         let n = self.rejected.len() as u64;
-        {
-            let mut stored = self.job.errors_mut();
-            let room = MAX_STORED_ERRORS.saturating_sub(stored.len());
-            stored.extend(self.rejected.drain(..).take(room));
-        }
-        self.rejected.clear();
+        self.job.add_errors(self.rejected.drain(..));
         self.job.status_mut().invalid += n;
     }
+}
 
-    /// Stores the pending batch (up to [`BATCH_ROWS`] leads) in one transaction.
-    async fn flush(&mut self) -> Result<(), JobError> {
-        self.record_rejected();
-        let rows = self.stream.rows();
-        if self.batch.is_empty() {
-            self.job.status_mut().rows = rows;
-            return Ok(());
-        }
-        let take = self.batch.len().min(BATCH_ROWS);
-        let part: Vec<(u64, NewLead)> = self.batch.drain(..take).collect();
+async fn join(writer: tokio::task::JoinHandle<Result<(), JobError>>) -> Result<(), JobError> {
+    match writer.await {
+        Ok(r) => r,
+        Err(e) => Err(JobError::Upload(format!("the import's writer failed: {e}"))),
+    }
+}
+
+/// Stores batches as they come, each in one transaction, and counts what happened.
+async fn write_batches(
+    db: Db,
+    job: Arc<Job>,
+    mut batches: mpsc::Receiver<Vec<(u64, NewLead)>>,
+) -> Result<(), JobError> {
+    let mut zones: HashSet<String> = HashSet::new();
+    while let Some(part) = batches.recv().await {
         let new_zones: Vec<String> = part
             .iter()
             .map(|(_, l)| &l.timezone)
-            .filter(|z| !self.zones.contains(*z))
+            .filter(|z| !zones.contains(*z))
             .cloned()
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let leads: Vec<NewLead> = part.iter().map(|(_, l)| l.clone()).collect();
-        let stored =
-            insert_import_batch(&self.db, self.job.leadset, &leads, &new_zones, db::now_ms())
-                .await
-                .map_err(|source| JobError::Db { rows, source })?;
-        self.zones.extend(new_zones);
+        let (rows, leads): (Vec<u64>, Vec<NewLead>) = part.into_iter().unzip();
+        let stored = insert_import_batch(&db, job.leadset, &leads, &new_zones, db::now_ms())
+            .await
+            .map_err(|source| JobError::Db { rows: job.status_mut().rows, source })?;
+        zones.extend(new_zones);
         let mut inserted = 0;
         let mut duplicates = Vec::new();
-        for ((row, lead), ok) in part.iter().zip(stored) {
+        for ((row, lead), ok) in rows.into_iter().zip(&leads).zip(stored) {
             if ok {
                 inserted += 1;
             } else {
                 duplicates.push(RowError {
-                    row: *row,
+                    row,
                     value: lead.phone.to_string(),
                     reason: "Duplicate: this leadset already has this number.".into(),
                 });
             }
         }
         let dup = duplicates.len() as u64;
-        {
-            let mut stored = self.job.errors_mut();
-            let room = MAX_STORED_ERRORS.saturating_sub(stored.len());
-            stored.extend(duplicates.into_iter().take(room));
-        }
-        let mut s = self.job.status_mut();
+        job.add_errors(duplicates.into_iter());
+        let mut s = job.status_mut();
         s.inserted += inserted;
         s.duplicates += dup;
-        s.rows = rows;
-        Ok(())
     }
+    Ok(())
 }
 
 #[cfg(test)]
