@@ -480,51 +480,97 @@ pub async fn insert_import_batch(
     new_zones: &[String],
     now: i64,
 ) -> Result<Vec<bool>, DbError> {
-    let returned: Vec<String> = with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        let mut returned = Vec::with_capacity(leads.len());
-        for chunk in leads.chunks(INSERT_BATCH) {
-            let mut q = sqlx::QueryBuilder::new(
+    let custom_of = |l: &NewLead| {
+        if l.custom.is_empty() {
+            "{}".to_string()
+        } else {
+            serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into())
+        }
+    };
+    let returned: Vec<String> = match db {
+        // PostgreSQL: the whole batch as 13 arrays in one statement (UNNEST), far fewer
+        // parameters to bind and parse than a multi-row VALUES list.
+        Db::Postgres(pool) => {
+            let col = |f: &dyn Fn(&NewLead) -> String| leads.iter().map(f).collect::<Vec<String>>();
+            let mut tx = pool.begin().await?;
+            let phones: Vec<String> = sqlx::query_scalar(
                 "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
-                 city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                let custom = if l.custom.is_empty() {
-                    "{}".to_string()
-                } else {
-                    serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into())
-                };
-                b.push_bind(leadset.0)
-                    .push_bind(l.phone.as_str().to_string())
-                    .push_bind(l.status.as_str().to_string())
-                    .push_bind(l.timezone.clone())
-                    .push_bind(l.contact.first_name.clone())
-                    .push_bind(l.contact.last_name.clone())
-                    .push_bind(l.contact.address.clone())
-                    .push_bind(l.contact.city.clone())
-                    .push_bind(l.contact.state.clone())
-                    .push_bind(l.contact.postcode.clone())
-                    .push_bind(l.contact.email.clone())
-                    .push_bind(l.contact.gender.clone())
-                    .push_bind(l.contact.comments.clone())
-                    .push_bind(custom)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone");
-            let phones: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-            returned.extend(phones);
+                 city, state, postcode, email, gender, comments, custom, created_at, updated_at) \
+                 SELECT $1, u.*, $15, $15 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::text[], $14::text[]) AS u \
+                 ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone",
+            )
+            .bind(leadset.0)
+            .bind(col(&|l| l.phone.as_str().to_string()))
+            .bind(col(&|l| l.status.as_str().to_string()))
+            .bind(col(&|l| l.timezone.clone()))
+            .bind(col(&|l| l.contact.first_name.clone()))
+            .bind(col(&|l| l.contact.last_name.clone()))
+            .bind(col(&|l| l.contact.address.clone()))
+            .bind(col(&|l| l.contact.city.clone()))
+            .bind(col(&|l| l.contact.state.clone()))
+            .bind(col(&|l| l.contact.postcode.clone()))
+            .bind(col(&|l| l.contact.email.clone()))
+            .bind(col(&|l| l.contact.gender.clone()))
+            .bind(col(&|l| l.contact.comments.clone()))
+            .bind(col(&custom_of))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for zone in new_zones {
+                sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(leadset.0)
+                    .bind(zone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            phones
         }
-        for zone in new_zones {
-            sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(leadset.0)
-                .bind(zone)
-                .execute(&mut *tx)
-                .await?;
+        // SQLite: multi-row VALUES lists of INSERT_BATCH rows (16 parameters each, within its
+        // limit of 32,766).
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let mut returned = Vec::with_capacity(leads.len());
+            for chunk in leads.chunks(INSERT_BATCH) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
+                     city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
+                );
+                q.push_values(chunk, |mut b, l| {
+                    b.push_bind(leadset.0)
+                        .push_bind(l.phone.as_str().to_string())
+                        .push_bind(l.status.as_str().to_string())
+                        .push_bind(l.timezone.clone())
+                        .push_bind(l.contact.first_name.clone())
+                        .push_bind(l.contact.last_name.clone())
+                        .push_bind(l.contact.address.clone())
+                        .push_bind(l.contact.city.clone())
+                        .push_bind(l.contact.state.clone())
+                        .push_bind(l.contact.postcode.clone())
+                        .push_bind(l.contact.email.clone())
+                        .push_bind(l.contact.gender.clone())
+                        .push_bind(l.contact.comments.clone())
+                        .push_bind(custom_of(l))
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone");
+                let phones: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                returned.extend(phones);
+            }
+            for zone in new_zones {
+                sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(leadset.0)
+                    .bind(zone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            returned
         }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(returned)
-    })?;
+    };
     let mut fresh: std::collections::HashSet<String> = returned.into_iter().collect();
     // The first lead with a returned number is the one stored; later ones are duplicates.
     Ok(leads.iter().map(|l| fresh.remove(l.phone.as_str())).collect())
