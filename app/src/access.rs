@@ -41,13 +41,14 @@ pub fn access_for(path: &str) -> Access {
     }
 }
 
-/// Admin pages: supervisors may watch (the dashboard, the campaign list and each campaign's
-/// overview); everything that edits is for admins only.
+/// Admin pages: supervisors may watch (the dashboard, the campaign list, each campaign's
+/// overview and each leadset's overview); everything that edits is for admins only.
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
+    let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match rest.as_slice() {
         [] | ["campaigns"] => Access::Roles(WATCH),
-        ["campaigns", id] if id.parse::<i64>().is_ok() => Access::Roles(WATCH),
+        ["campaigns", i] | ["leadsets", i] if id(i) => Access::Roles(WATCH),
         _ => Access::Roles(&[Role::Admin]),
     }
 }
@@ -137,6 +138,18 @@ mod tests {
             assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow, "{p}");
             assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden, "{p}");
         }
+    }
+
+    #[test]
+    fn supervisors_read_leadset_overviews_only() {
+        let sup = viewer(Role::Supervisor);
+        assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&sup)), Decision::Allow);
+        for p in ["/admin/leadsets", "/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/dnc"]
+        {
+            assert_eq!(decide(access_for(p), Some(&sup)), Decision::Forbidden, "{p}");
+        }
+        let agent = viewer(Role::Agent);
+        assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&agent)), Decision::Forbidden);
     }
 
     #[test]

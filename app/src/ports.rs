@@ -4,12 +4,17 @@
 //! rendering and server functions; server functions take it with [`crate::api`]'s helpers.
 //! Implementations return [`ApiError`]s that are safe to show: they log internals themselves.
 
+use crate::model::leadset::{
+    CampaignChoice, Country, DncEntry, DncReport, ImportPreview, LeadPage, LeadsetOverview,
+    LeadsetSummary,
+};
 use crate::model::phone::PhoneHome;
 use crate::model::{
     AgentSummary, ApiError, BulkAgents, Campaign, CampaignChoices, CampaignId, CampaignOverview,
     CampaignSettings, CampaignSummary, CreatedAgent, Dashboard, Disposition, DispositionId,
     DispositionKind, LeadStatus, Name, Password, Role, Script, ScriptBody, ScriptId, Trunk,
-    TrunkId, TrunkSettings, TrunkTest, UserId, UserSummary, Username, Viewer,
+    TrunkId, TrunkSettings, TrunkTest, UserId, UserSummary, Username, Viewer, Contact, LeadId,
+    LeadsetId, LeadsetSettings,
 };
 use std::sync::Arc;
 
@@ -134,6 +139,85 @@ pub trait Admin: Send + Sync + 'static {
     async fn agents(&self) -> Result<Vec<AgentSummary>, ApiError>;
     /// Creates all of the agents or none (a taken name refuses the whole request).
     async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError>;
+/// Leadsets, their leads, and the do-not-call list (admins; supervisors read overviews).
+///
+/// Raw numbers arrive as typed and are normalised to E.164 here, with the leadset's (or the
+/// given) default country. Field errors name the form field.
+#[async_trait::async_trait]
+pub trait Leads: Send + Sync + 'static {
+    /// Every leadset with its campaign and counts, by name.
+    async fn list_leadsets(&self) -> Result<Vec<LeadsetSummary>, ApiError>;
+
+    /// Campaigns a leadset can belong to.
+    async fn campaign_choices(&self) -> Result<Vec<CampaignChoice>, ApiError>;
+
+    /// Creates a leadset; a taken name is an [`ApiError::Invalid`] on `name`.
+    async fn create_leadset(&self, settings: LeadsetSettings) -> Result<LeadsetId, ApiError>;
+
+    /// Replaces a leadset's settings.
+    async fn update_leadset(
+        &self,
+        id: LeadsetId,
+        settings: LeadsetSettings,
+    ) -> Result<(), ApiError>;
+
+    /// Deletes a leadset and its leads; refused while any of its leads is being dialled.
+    async fn delete_leadset(&self, id: LeadsetId) -> Result<(), ApiError>;
+
+    /// Turns a leadset on or off.
+    async fn set_leadset_active(&self, id: LeadsetId, active: bool) -> Result<(), ApiError>;
+
+    /// The leadset page: settings and statistics.
+    async fn leadset_overview(&self, id: LeadsetId) -> Result<LeadsetOverview, ApiError>;
+
+    /// A page of the leadset's leads whose number, name or status contains `search`.
+    async fn list_leads(
+        &self,
+        id: LeadsetId,
+        search: &str,
+        page: u32,
+    ) -> Result<LeadPage, ApiError>;
+
+    /// Adds (`lead` = None) or changes a lead; `phone` as typed.
+    async fn save_lead(
+        &self,
+        leadset: LeadsetId,
+        lead: Option<LeadId>,
+        phone: &str,
+        status: LeadStatus,
+        contact: Contact,
+    ) -> Result<LeadId, ApiError>;
+
+    /// The first rows of pasted text (or a file's beginning), for the mapping grid.
+    /// `delimiter` None: detected.
+    async fn preview_text(
+        &self,
+        text: &str,
+        delimiter: Option<char>,
+    ) -> Result<ImportPreview, ApiError>;
+
+    /// The first rows of the file at `url`, fetched under the URL rules.
+    async fn preview_url(
+        &self,
+        url: &str,
+        delimiter: Option<char>,
+    ) -> Result<ImportPreview, ApiError>;
+
+    /// Do-not-call entries whose number contains `search` (digits), newest first.
+    async fn list_dnc(&self, search: &str) -> Result<Vec<DncEntry>, ApiError>;
+
+    /// Adds numbers (one per line, or the first column of CSV text) for a campaign or
+    /// everywhere.
+    async fn add_dnc(
+        &self,
+        numbers: &str,
+        campaign: Option<CampaignId>,
+        country: Country,
+        note: &str,
+    ) -> Result<DncReport, ApiError>;
+
+    /// Removes one entry.
+    async fn remove_dnc(&self, id: i64) -> Result<(), ApiError>;
 }
 
 /// Everything the UI can ask of the server, provided once through context.
@@ -142,4 +226,5 @@ pub struct Ports {
     pub accounts: Arc<dyn Accounts>,
     pub phone: Arc<dyn Phone>,
     pub admin: Arc<dyn Admin>,
+    pub leads: Arc<dyn Leads>,
 }

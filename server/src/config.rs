@@ -8,6 +8,8 @@ use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::lead::fetch::AllowedNetworks;
+
 /// When the session cookie gets the `Secure` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +50,12 @@ pub struct Config {
     pub instance: String,
     /// A standalone media gateway to drive instead of the embedded one.
     pub gateway: Option<gateway::remote::RemoteConfig>,
+    /// Non-public networks lead files may be fetched from by URL (none by default).
+    pub import_allow_networks: AllowedNetworks,
+    /// The largest lead file accepted (upload or URL), in bytes.
+    pub import_max_bytes: u64,
+    /// How long fetching a lead file by URL may take in all.
+    pub import_url_timeout_seconds: u32,
 }
 
 impl Default for Config {
@@ -67,6 +75,9 @@ impl Default for Config {
             phone_grace_seconds: 60,
             instance: default_instance(),
             gateway: None,
+            import_allow_networks: AllowedNetworks::None,
+            import_max_bytes: 1 << 30,
+            import_url_timeout_seconds: 300,
         }
     }
 }
@@ -114,6 +125,9 @@ struct FileConfig {
     instance: Option<String>,
     gateway_url: Option<String>,
     gateway_token: Option<String>,
+    import_allow_networks: Option<String>,
+    import_max_bytes: Option<u64>,
+    import_url_timeout_seconds: Option<u32>,
 }
 
 impl Config {
@@ -249,8 +263,42 @@ impl Config {
                 Some(checked)
             }
         };
+        let import_allow_networks =
+            match env("DIALER_IMPORT_ALLOW_NETWORKS").or(f.import_allow_networks) {
+                Some(v) => AllowedNetworks::parse(&v).map_err(|reason| ConfigError::Value {
+                    name: "DIALER_IMPORT_ALLOW_NETWORKS",
+                    value: v,
+                    reason: format!("{reason}; use none, all, or networks like 10.0.0.0/8,::1"),
+                })?,
+                None => d.import_allow_networks.clone(),
+            };
+        let number =
+            |name: &'static str, v: Option<String>, file: Option<u64>, default: u64| match v {
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Value {
+                    name,
+                    value: v,
+                    reason: "expected a whole number above 0".into(),
+                }),
+                None => Ok(file.unwrap_or(default)),
+            };
+        let import_max_bytes = number(
+            "DIALER_IMPORT_MAX_BYTES",
+            env("DIALER_IMPORT_MAX_BYTES"),
+            f.import_max_bytes,
+            d.import_max_bytes,
+        )?;
+        let import_url_timeout_seconds = number(
+            "DIALER_IMPORT_URL_TIMEOUT_SECONDS",
+            env("DIALER_IMPORT_URL_TIMEOUT_SECONDS"),
+            f.import_url_timeout_seconds.map(u64::from),
+            u64::from(d.import_url_timeout_seconds),
+        )?
+        .min(24 * 3600) as u32;
         Ok(Config {
             gateway,
+            import_allow_networks,
+            import_max_bytes,
+            import_url_timeout_seconds,
             sip_listen,
             webrtc_listen,
             demo_sip_listen,
@@ -336,6 +384,22 @@ mod tests {
         let e =
             Config::from_sources(Some((Path::new("d.toml"), "colour = 1")), env(&[])).unwrap_err();
         assert!(e.to_string().contains("d.toml"), "{e}");
+        let e = Config::from_sources(None, env(&[("DIALER_IMPORT_ALLOW_NETWORKS", "lan")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("DIALER_IMPORT_ALLOW_NETWORKS"), "{e}");
+    }
+
+    #[test]
+    fn url_imports_reach_only_public_addresses_by_default() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(c.import_allow_networks, AllowedNetworks::None);
+        let c = Config::from_sources(
+            Some((Path::new("dialer.toml"), "import_allow_networks = \"127.0.0.1/32\"\n")),
+            env(&[("DIALER_IMPORT_MAX_BYTES", "1000")]),
+        )
+        .unwrap();
+        assert!(c.import_allow_networks.permits("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.import_max_bytes, 1000);
     }
 
     #[test]

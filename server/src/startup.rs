@@ -27,6 +27,7 @@ use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::auth::{self, password};
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::lead::{self, fetch::UrlRules, jobs::ImportJobs};
 use crate::metrics::{HttpLabels, Metrics, method_label};
 use crate::phone::PhoneHub;
 use crate::runtime::clock::SystemClock;
@@ -47,15 +48,31 @@ pub struct AppState {
     pub phone: PhoneHub,
     /// Live counters from the dialer engine.
     pub live: LiveBoard,
+    /// Lead imports in progress (and recently finished).
+    pub imports: ImportJobs,
     throttle: Arc<Mutex<LoginThrottle>>,
 }
 
 impl AppState {
+    /// The rules for fetching lead files by URL, from the configuration.
+    pub fn url_rules(&self) -> UrlRules {
+        url_rules(&self.config)
+    }
+
     /// The login throttle (a short, never-awaited critical section).
     pub fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
         // A panic while holding the lock cannot leave the counts inconsistent, so a poisoned
         // lock is still usable.
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The URL fetch rules a configuration sets.
+fn url_rules(config: &Config) -> UrlRules {
+    UrlRules {
+        allow: config.import_allow_networks.clone(),
+        max_bytes: config.import_max_bytes,
+        timeout: Duration::from_secs(u64::from(config.import_url_timeout_seconds)),
     }
 }
 
@@ -234,7 +251,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             live.clone(),
             Some(dialer.clone()),
             Some(admin_link),
+            url_rules(&config),
         ),
+        imports: ImportJobs::default(),
         phone,
         live,
         db: db.clone(),
@@ -280,6 +299,13 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws/phone", get(phone_socket))
+        .route("/admin/leadsets/{id}/imports", post(lead::routes::create))
+        .route("/admin/imports/{job}", get(lead::routes::status))
+        .route(
+            "/admin/imports/{job}/data",
+            post(lead::routes::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos.clone())
         })

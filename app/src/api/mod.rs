@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod leadsets;
 pub mod phone;
 pub mod users;
 

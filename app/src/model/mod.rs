@@ -10,6 +10,7 @@ pub mod disposition;
 pub mod error;
 pub mod ids;
 pub mod lead;
+pub mod leadset;
 pub mod live;
 pub mod phone;
 pub mod script;

@@ -84,6 +84,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/trunks") view={Lazy::<TrunksRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/trunks/:id") view={Lazy::<TrunkRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/agents") view={Lazy::<AgentsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets") view={Lazy::<LeadsetsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets/:id") view={Lazy::<LeadsetRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/leadsets/:id/upload") view={Lazy::<UploadRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/dnc") view={Lazy::<DncRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
@@ -275,5 +279,61 @@ impl LazyRoute for AgentsRoute {
 
     fn view(_this: Self) -> AnyView {
         admin::agents::AgentsPage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct LeadsetsRoute;
+
+#[lazy_route]
+impl LazyRoute for LeadsetsRoute {
+    fn data() -> Self {
+        LeadsetsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        admin::leadsets::LeadsetsPage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct LeadsetRoute;
+
+#[lazy_route]
+impl LazyRoute for LeadsetRoute {
+    fn data() -> Self {
+        LeadsetRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        admin::leadsets::LeadsetPage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct UploadRoute;
+
+#[lazy_route]
+impl LazyRoute for UploadRoute {
+    fn data() -> Self {
+        UploadRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        admin::upload::UploadPage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct DncRoute;
+
+#[lazy_route]
+impl LazyRoute for DncRoute {
+    fn data() -> Self {
+        DncRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        admin::dnc::DncPage().into_any()
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod leads;
 pub mod phone;
 
 use app::model::ApiError;
@@ -10,21 +11,24 @@ use app::ports::Ports;
 use std::sync::Arc;
 
 use crate::db::Db;
+use crate::lead::fetch::UrlRules;
 use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
 /// Builds the ports over a database, the engine's live counters, the running dialer and the
-/// media gateway.
+/// media gateway, and the rules for fetching lead files by URL.
 pub fn ports(
     db: Db,
     live: LiveBoard,
     dialer: Option<Dialer>,
     gateway: Option<GatewayLink>,
+    url_rules: UrlRules,
 ) -> Ports {
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin::AdminBackend::new(db.clone(), live, dialer.clone(), gateway)),
+        leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }
 }

@@ -1,5 +1,7 @@
-//! Do-not-call numbers: global (no campaign) or for one campaign.
+//! Do-not-call numbers: global (no campaign) or for one campaign; adding, searching, removing.
+//! Numbers are stored in E.164, so one number is one entry however it was typed.
 
+use app::model::leadset::DncEntry;
 use app::model::{CampaignId, PhoneNumber};
 
 use super::{Db, DbError, with_pool};
@@ -33,4 +35,50 @@ pub async fn blocks(db: &Db, phone: &PhoneNumber, campaign: CampaignId) -> Resul
         .fetch_one(pool)
         .await)?;
     Ok(n > 0)
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: i64,
+    phone: String,
+    campaign_id: Option<i64>,
+    campaign_name: Option<String>,
+    note: String,
+    created_at: i64,
+}
+
+/// Entries whose number contains `digits` (all when empty), newest first, at most `limit`.
+pub async fn search(db: &Db, digits: &str, limit: u32) -> Result<Vec<DncEntry>, DbError> {
+    let pattern = format!("%{digits}%");
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, EntryRow>(
+            "SELECT d.id, d.phone, d.campaign_id, c.name AS campaign_name, d.note, d.created_at \
+             FROM dnc d LEFT JOIN campaigns c ON c.id = d.campaign_id \
+             WHERE d.phone LIKE $1 ORDER BY d.id DESC LIMIT $2")
+        .bind(&pattern)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(DncEntry {
+                id: r.id,
+                phone: PhoneNumber::parse(&r.phone)
+                    .map_err(|e| DbError::Corrupt(format!("dnc {} phone: {e}", r.id)))?,
+                campaign_id: r.campaign_id.map(CampaignId),
+                campaign_name: r.campaign_name,
+                note: r.note,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+/// Removes one entry. Returns whether it existed.
+pub async fn remove(db: &Db, id: i64) -> Result<bool, DbError> {
+    let n = with_pool!(db, pool => sqlx::query("DELETE FROM dnc WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }

@@ -469,3 +469,246 @@ pub async fn remaining(db: &Db, campaign: CampaignId, max_attempts: u32) -> Resu
         .await)?;
     Ok(n as u64)
 }
+
+/// Inserts one upload batch into a leadset and records its new time zones, in one
+/// transaction. Returns, per lead, whether it was inserted (false: the leadset already had the
+/// number, or an earlier lead of this batch did).
+pub async fn insert_import_batch(
+    db: &Db,
+    leadset: LeadsetId,
+    leads: &[NewLead],
+    new_zones: &[String],
+    now: i64,
+) -> Result<Vec<bool>, DbError> {
+    let custom_of = |l: &NewLead| {
+        if l.custom.is_empty() {
+            "{}".to_string()
+        } else {
+            serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into())
+        }
+    };
+    let returned: Vec<String> = match db {
+        // PostgreSQL: the whole batch as 13 arrays in one statement (UNNEST), far fewer
+        // parameters to bind and parse than a multi-row VALUES list.
+        Db::Postgres(pool) => {
+            let col = |f: &dyn Fn(&NewLead) -> String| leads.iter().map(f).collect::<Vec<String>>();
+            let mut tx = pool.begin().await?;
+            let phones: Vec<String> = sqlx::query_scalar(
+                "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
+                 city, state, postcode, email, gender, comments, custom, created_at, updated_at) \
+                 SELECT $1, u.*, $15, $15 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::text[], $14::text[]) AS u \
+                 ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone",
+            )
+            .bind(leadset.0)
+            .bind(col(&|l| l.phone.as_str().to_string()))
+            .bind(col(&|l| l.status.as_str().to_string()))
+            .bind(col(&|l| l.timezone.clone()))
+            .bind(col(&|l| l.contact.first_name.clone()))
+            .bind(col(&|l| l.contact.last_name.clone()))
+            .bind(col(&|l| l.contact.address.clone()))
+            .bind(col(&|l| l.contact.city.clone()))
+            .bind(col(&|l| l.contact.state.clone()))
+            .bind(col(&|l| l.contact.postcode.clone()))
+            .bind(col(&|l| l.contact.email.clone()))
+            .bind(col(&|l| l.contact.gender.clone()))
+            .bind(col(&|l| l.contact.comments.clone()))
+            .bind(col(&custom_of))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for zone in new_zones {
+                sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(leadset.0)
+                    .bind(zone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            phones
+        }
+        // SQLite: multi-row VALUES lists of INSERT_BATCH rows (16 parameters each, within its
+        // limit of 32,766).
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let mut returned = Vec::with_capacity(leads.len());
+            for chunk in leads.chunks(INSERT_BATCH) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
+                     city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
+                );
+                q.push_values(chunk, |mut b, l| {
+                    b.push_bind(leadset.0)
+                        .push_bind(l.phone.as_str().to_string())
+                        .push_bind(l.status.as_str().to_string())
+                        .push_bind(l.timezone.clone())
+                        .push_bind(l.contact.first_name.clone())
+                        .push_bind(l.contact.last_name.clone())
+                        .push_bind(l.contact.address.clone())
+                        .push_bind(l.contact.city.clone())
+                        .push_bind(l.contact.state.clone())
+                        .push_bind(l.contact.postcode.clone())
+                        .push_bind(l.contact.email.clone())
+                        .push_bind(l.contact.gender.clone())
+                        .push_bind(l.contact.comments.clone())
+                        .push_bind(custom_of(l))
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone");
+                let phones: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                returned.extend(phones);
+            }
+            for zone in new_zones {
+                sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(leadset.0)
+                    .bind(zone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            returned
+        }
+    };
+    let mut fresh: std::collections::HashSet<String> = returned.into_iter().collect();
+    // The first lead with a returned number is the one stored; later ones are duplicates.
+    Ok(leads.iter().map(|l| fresh.remove(l.phone.as_str())).collect())
+}
+
+/// A lead as the leadset data table shows it.
+#[derive(sqlx::FromRow)]
+struct TableRow {
+    id: i64,
+    phone: String,
+    status: String,
+    dial_state: String,
+    attempts: i64,
+    timezone: String,
+    first_name: String,
+    last_name: String,
+    address: String,
+    city: String,
+    state: String,
+    postcode: String,
+    email: String,
+    gender: String,
+    comments: String,
+}
+
+/// Escapes `%`, `_` and `\` so a search is a plain substring match.
+fn like_pattern(search: &str) -> String {
+    let mut p = String::from("%");
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// A page of a leadset's leads (by id) whose number, name or status contains `search`, and
+/// how many match in all.
+pub async fn page(
+    db: &Db,
+    leadset: LeadsetId,
+    search: &str,
+    offset: u64,
+    limit: u32,
+) -> Result<(Vec<app::model::leadset::LeadRow>, u64), DbError> {
+    let pattern = like_pattern(search.trim());
+    let filter = "leadset_id = $1 AND ($2 = '%%' OR phone LIKE $2 ESCAPE '\\' \
+                  OR LOWER(first_name) LIKE LOWER($2) ESCAPE '\\' OR LOWER(last_name) LIKE LOWER($2) ESCAPE '\\' \
+                  OR status LIKE UPPER($2) ESCAPE '\\')";
+    let (rows, total) = with_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, TableRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT id, phone, status, dial_state, attempts, timezone, first_name, last_name, address, city, \
+                 state, postcode, email, gender, comments FROM leads WHERE {filter} ORDER BY id LIMIT $3 OFFSET $4")))
+            .bind(leadset.0)
+            .bind(&pattern)
+            .bind(i64::from(limit))
+            .bind(offset as i64)
+            .fetch_all(pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM leads WHERE {filter}")))
+            .bind(leadset.0)
+            .bind(&pattern)
+            .fetch_one(pool)
+            .await?;
+        Ok::<_, sqlx::Error>((rows, total))
+    })?;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let bad =
+                |what: &str, e: String| DbError::Corrupt(format!("lead {} {what}: {e}", r.id));
+            Ok(app::model::leadset::LeadRow {
+                id: LeadId(r.id),
+                phone: PhoneNumber::parse(&r.phone).map_err(|e| bad("phone", e))?,
+                status: LeadStatus::parse(&r.status).map_err(|e| bad("status", e))?,
+                dial_state: r.dial_state,
+                attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+                timezone: r.timezone,
+                contact: Contact {
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    address: r.address,
+                    city: r.city,
+                    state: r.state,
+                    postcode: r.postcode,
+                    email: r.email,
+                    gender: r.gender,
+                    comments: r.comments,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok((rows, total as u64))
+}
+
+/// Changes a lead's number, status, time zone and contact fields. Returns whether a lead with
+/// that id exists in `leadset`; a number the leadset already has is a unique violation.
+pub async fn update_details(
+    db: &Db,
+    leadset: LeadsetId,
+    id: LeadId,
+    lead: &NewLead,
+    now: i64,
+) -> Result<bool, DbError> {
+    let c = &lead.contact;
+    let n = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let n = sqlx::query(
+                "UPDATE leads SET phone = $1, status = $2, timezone = $3, first_name = $4, last_name = $5, \
+                 address = $6, city = $7, state = $8, postcode = $9, email = $10, gender = $11, comments = $12, \
+                 updated_at = $13 WHERE id = $14 AND leadset_id = $15")
+            .bind(lead.phone.as_str())
+            .bind(lead.status.as_str())
+            .bind(&lead.timezone)
+            .bind(&c.first_name)
+            .bind(&c.last_name)
+            .bind(&c.address)
+            .bind(&c.city)
+            .bind(&c.state)
+            .bind(&c.postcode)
+            .bind(&c.email)
+            .bind(&c.gender)
+            .bind(&c.comments)
+            .bind(now)
+            .bind(id.0)
+            .bind(leadset.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("INSERT INTO leadset_zones (leadset_id, timezone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(leadset.0)
+            .bind(&lead.timezone)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(n)
+    })?;
+    Ok(n == 1)
+}

@@ -1,4 +1,9 @@
-//! Leads on the server side: where a number is (its time zone) and, with the admin portal,
-//! turning uploaded rows into leads.
+//! Leads on the server side: where a number is (its time zone), turning uploaded rows into
+//! leads ([`import`], sans-IO), fetching lead files by URL under the address rules ([`fetch`]),
+//! and running imports with progress ([`jobs`]).
 
+pub mod fetch;
+pub mod import;
+pub mod jobs;
+pub mod routes;
 pub mod timezone;

@@ -273,6 +273,16 @@ impl Client {
         self.send(req).await
     }
 
+    /// Posts JSON.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    /// Posts a raw body (a file upload).
+    pub async fn post_body(&self, path: &str, body: Vec<u8>) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.base)).body(body)).await
+    }
+
     /// Posts the login form and keeps the session cookie it sets.
     pub async fn login(&mut self, username: &str, password: &str) -> Reply {
         let res =

@@ -1,5 +1,6 @@
-//! The admin portal's pages, one module per area (each becomes its own route), and the
-//! section navigation every `/admin` page shows.
+//! The admin portal's pages, one module per area (each becomes its own route): dashboard,
+//! campaigns, agents, scripts, leadsets and their leads, lead upload, trunks, dispositions
+//! and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
 //! only adds its tab to [`TABS`]. Supervisors see only the tabs they may open (see
@@ -9,8 +10,11 @@ pub mod agents;
 pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
+pub mod dnc;
+pub mod leadsets;
 pub mod scripts;
 pub mod trunks;
+pub mod upload;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

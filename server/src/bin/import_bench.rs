@@ -1,0 +1,181 @@
+//! Benchmark: importing a generated 1,000,000-row CSV into a leadset through the same streaming
+//! importer the upload route uses (64 KB chunks from disk, E.164 normalisation, time zones,
+//! batched multi-row INSERTs), on SQLite and, when a PostgreSQL URL is given, on PostgreSQL.
+//! Prints rows per second and the process's peak memory (VmHWM). Asserts nothing but that
+//! every row arrived.
+//!
+//! ```text
+//! cargo run --release -p server --bin import_bench -- [--rows 1000000] [--backend sqlite|postgres|both]
+//! ```
+//! PostgreSQL comes from `DATABASE_URL` or `DIALER_TEST_POSTGRES_URL` (a database is created
+//! for the run and dropped after); without either, only SQLite runs.
+
+use std::io::Write;
+use std::time::Instant;
+
+use app::model::leadset::{ColumnTarget, ImportMapping};
+use app::model::{LeadsetSettings, Name, UserId};
+use server::db::{self, Db};
+use server::lead::import::country_id;
+use server::lead::jobs::{ImportJobs, Importer};
+use sqlx::{Connection, Executor};
+use tokio::io::AsyncReadExt;
+
+fn parse_args() -> Result<(u64, String), String> {
+    let (mut rows, mut backend) = (1_000_000u64, "both".to_string());
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--rows" => rows = v.parse().map_err(|_| format!("--rows: {v:?} is not a number"))?,
+            "--backend" if ["sqlite", "postgres", "both"].contains(&v.as_str()) => backend = v,
+            _ => return Err(format!("unknown flag or value: {flag} {v}")),
+        }
+    }
+    Ok((rows.max(1), backend))
+}
+
+/// Writes the CSV: a header and `rows` leads with distinct US numbers across many area codes.
+fn generate(path: &std::path::Path, rows: u64) -> std::io::Result<u64> {
+    const AREAS: [u32; 8] = [202, 212, 305, 312, 415, 503, 617, 713];
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    writeln!(w, "Phone,Status,First name,Last name,City,Plan")?;
+    for i in 0..rows {
+        let area = AREAS[(i % 8) as usize];
+        let n = i / 8;
+        // Exchange 200–999 and a line number: valid NANP numbers, distinct for i < 8·800·10⁴.
+        let exchange = 200 + (n / 10_000) % 800;
+        writeln!(
+            w,
+            "({area}) {exchange}-{:04},NEW,First{i},\"Last, {i}\",City {},plan-{}",
+            n % 10_000,
+            i % 100,
+            i % 7
+        )?;
+    }
+    w.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+fn peak_memory_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn run(db: &Db, label: &str, file: &std::path::Path, rows: u64) -> anyhow::Result<()> {
+    db.migrate().await?;
+    let leadset = db::leadsets::insert(
+        db,
+        &LeadsetSettings {
+            name: Name::parse("Bench import").expect("name"),
+            campaign_id: None,
+            active: true,
+            description: String::new(),
+            default_country: "US".into(),
+        },
+        0,
+    )
+    .await?;
+    let mapping = ImportMapping {
+        start_row: 2,
+        delimiter: ',',
+        columns: ["phone", "status", "first_name", "last_name", "city", "custom:plan"]
+            .iter()
+            .map(|c| ColumnTarget::parse(c).expect("target"))
+            .collect(),
+    };
+    let jobs = ImportJobs::default();
+    let job = jobs.create(leadset, UserId(0), None);
+    let mut importer = Importer::new(db.clone(), job.clone(), mapping, country_id("US")?);
+    let started = Instant::now();
+    let mut f = tokio::fs::File::open(file).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        importer.push(&buf[..n]).await?;
+    }
+    let status = importer.finish().await?;
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        status.inserted == rows,
+        "{label}: {} of {rows} rows imported ({} invalid, {} duplicates; first errors {:?})",
+        status.inserted,
+        status.invalid,
+        status.duplicates,
+        status.errors.iter().take(3).collect::<Vec<_>>()
+    );
+    println!(
+        "{label:<10} {rows} rows in {secs:.2} s = {:.0} rows/s; peak memory (VmHWM) so far {} MB",
+        rows as f64 / secs,
+        peak_memory_kb() / 1024
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (rows, backend) = parse_args().map_err(anyhow::Error::msg)?;
+    // A directory of our own under the system's temp dir, removed at the end.
+    let dir = std::env::temp_dir().join(format!("dialer-import-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = bench(&dir, rows, &backend).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn bench(dir: &std::path::Path, rows: u64, backend: &str) -> anyhow::Result<()> {
+    let file = dir.join("leads.csv");
+    let started = Instant::now();
+    let size = generate(&file, rows)?;
+    println!(
+        "generated {rows} rows, {:.1} MB, in {:.1} s; peak memory before importing {} MB",
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        peak_memory_kb() / 1024
+    );
+    if backend != "postgres" {
+        let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
+        run(&db, "SQLite", &file, rows).await?;
+        db.close().await;
+    }
+    let pg = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .or_else(|| std::env::var("DIALER_TEST_POSTGRES_URL").ok());
+    match (pg, backend) {
+        (Some(admin_url), "postgres" | "both") => {
+            let name = format!("dialer_import_bench_{:08x}", rand::random::<u32>());
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+            admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+            let url = match admin_url.rfind('/') {
+                Some(i) => format!("{}/{name}", &admin_url[..i]),
+                None => anyhow::bail!("the PostgreSQL URL has no database part"),
+            };
+            let result = async {
+                let db = Db::connect(&url).await?;
+                let r = run(&db, "PostgreSQL", &file, rows).await;
+                db.close().await;
+                r
+            }
+            .await;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await?;
+            result?;
+        }
+        (None, "postgres") => anyhow::bail!("set DATABASE_URL or DIALER_TEST_POSTGRES_URL"),
+        _ => {}
+    }
+    Ok(())
+}

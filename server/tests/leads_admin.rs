@@ -1,0 +1,689 @@
+//! Leadsets, leads, lead uploads (file, pasted text, URL) and the do-not-call list through the
+//! server functions and the import routes, with every validation rule and the URL address
+//! rules, on SQLite and on PostgreSQL. The URL tests fetch from a real HTTP server on
+//! loopback started by the test.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+use support::{Backend, Client, TestServer};
+
+use app::model::{CampaignKind, CampaignSettings, Name};
+use server::lead::fetch::AllowedNetworks;
+
+on_both_backends!(
+    leadsets_are_created_edited_toggled_and_deleted,
+    bad_leadset_forms_get_field_errors_and_change_nothing,
+    only_admins_manage_leadsets_and_supervisors_read_overviews,
+    a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report,
+    bad_uploads_are_refused_and_store_nothing,
+    pasted_text_previews_and_imports,
+    leads_are_added_edited_searched_and_paged,
+    url_imports_refuse_private_addresses_unless_allowed,
+    url_imports_enforce_scheme_size_timeout_and_redirects,
+    dnc_numbers_are_added_searched_and_removed,
+);
+
+/// A campaign through the database (the campaign pages are another part of the portal).
+async fn campaign(s: &TestServer, name: &str) -> i64 {
+    let settings = CampaignSettings::new(Name::parse(name).unwrap(), CampaignKind::Auto);
+    server::db::campaigns::insert(s.database(), &settings, 0).await.unwrap().0
+}
+
+async fn create_leadset(admin: &Client, name: &str, campaign: Option<i64>, country: &str) -> i64 {
+    let c = campaign.map(|c| c.to_string()).unwrap_or_default();
+    let res = admin
+        .call(
+            "leadsets/create",
+            &[
+                ("name", name),
+                ("campaign_id", &c),
+                ("description", "test list"),
+                ("default_country", country),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json().as_i64().expect("leadset id")
+}
+
+fn field_of(res: &support::Reply) -> String {
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let e = res.json();
+    assert!(!e["Invalid"]["message"].as_str().unwrap_or("").is_empty(), "{e}");
+    e["Invalid"]["field"].as_str().unwrap_or("").to_string()
+}
+
+async fn overview(c: &Client, id: i64) -> Value {
+    let res = c.call("leadsets/overview", &[("id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json()
+}
+
+/// Starts an import job and uploads `body` to it; returns the final status (or the reply).
+async fn upload(admin: &Client, leadset: i64, form: Value, body: &[u8]) -> support::Reply {
+    let res = admin.post_json(&format!("/admin/leadsets/{leadset}/imports"), &form).await;
+    if res.status != StatusCode::OK {
+        return res;
+    }
+    let job = res.json()["job"].as_u64().expect("job id");
+    admin.post_body(&format!("/admin/imports/{job}/data"), body.to_vec()).await
+}
+
+fn mapping(start_row: u32, columns: &[&str]) -> Value {
+    json!({ "start_row": start_row, "delimiter": ",", "columns": columns })
+}
+
+async fn leadsets_are_created_edited_toggled_and_deleted(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let camp = campaign(&s, "Spring").await;
+    let id = create_leadset(&admin, "  March list ", Some(camp), "gb").await;
+    let list = admin.call("leadsets/list", &[]).await.json();
+    assert_eq!(list[0]["settings"]["name"], "March list");
+    assert_eq!(list[0]["settings"]["default_country"], "GB");
+    assert_eq!(list[0]["campaign_name"], "Spring");
+    assert_eq!(list[0]["settings"]["active"], true);
+    assert_eq!(list[0]["total"], 0);
+
+    let res = admin
+        .call(
+            "leadsets/update",
+            &[
+                ("id", &id.to_string()),
+                ("name", "April list"),
+                ("campaign_id", ""),
+                ("description", "<b>bold</b>"),
+                ("default_country", "US"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let o = overview(&admin, id).await;
+    assert_eq!(o["summary"]["settings"]["name"], "April list");
+    assert_eq!(o["summary"]["settings"]["description"], "<b>bold</b>", "markup is text");
+    assert_eq!(o["summary"]["settings"]["campaign_id"], Value::Null);
+    assert_eq!(o["summary"]["settings"]["active"], false, "no checkbox: off");
+
+    let res =
+        admin.call("leadsets/set_active", &[("id", &id.to_string()), ("active", "true")]).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(overview(&admin, id).await["summary"]["settings"]["active"], true);
+
+    // A lead being dialled blocks the delete, with a reason.
+    let res = upload(&admin, id, mapping(1, &["phone", "status"]), b"2025550100,NEW\n").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    support::exec(s.database(), "UPDATE leads SET dial_state = 'leased'").await;
+    let res = admin.call("leadsets/delete", &[("id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.json()["Conflict"].as_str().unwrap().contains("being dialled"));
+    support::exec(s.database(), "UPDATE leads SET dial_state = 'ready'").await;
+    let res = admin.call("leadsets/delete", &[("id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(admin.call("leadsets/list", &[]).await.json(), json!([]));
+    let res = admin.call("leadsets/delete", &[("id", &id.to_string())]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+async fn bad_leadset_forms_get_field_errors_and_change_nothing(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    create_leadset(&admin, "Taken", None, "US").await;
+    let long = "x".repeat(5000);
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("", "", "", "US", "name"),
+        ("   ", "", "", "US", "name"),
+        (&long, "", "", "US", "name"),
+        ("a\tb", "", "", "US", "name"),
+        ("taken", "", "", "US", "name"),
+        ("New", "999999", "", "US", "campaign_id"),
+        ("New", "abc", "", "US", "campaign_id"),
+        ("New", "", &long, "US", "description"),
+        ("New", "", "", "", "default_country"),
+        ("New", "", "", "USA", "default_country"),
+        ("New", "", "", "XX", "default_country"),
+        ("New", "", "", "<s", "default_country"),
+    ];
+    for (name, campaign, description, country, field) in cases {
+        let res = admin
+            .call(
+                "leadsets/create",
+                &[
+                    ("name", name),
+                    ("campaign_id", campaign),
+                    ("description", description),
+                    ("default_country", country),
+                ],
+            )
+            .await;
+        assert_eq!(field_of(&res), *field, "{name:.20} {campaign} {country}");
+    }
+    let names: Vec<Value> = admin
+        .call("leadsets/list", &[])
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["settings"]["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("Taken")], "nothing else was stored");
+    // Unknown ids.
+    for (endpoint, args) in [
+        ("leadsets/update", vec![("id", "424242"), ("name", "X"), ("default_country", "US")]),
+        ("leadsets/set_active", vec![("id", "424242"), ("active", "true")]),
+        ("leadsets/overview", vec![("id", "424242")]),
+        ("leadsets/leads", vec![("id", "424242"), ("search", ""), ("page", "1")]),
+    ] {
+        let res = admin.call(endpoint, &args).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{endpoint}: {}", res.body);
+    }
+    let res = admin.call("leadsets/set_active", &[("id", "nope"), ("active", "true")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    s.stop().await;
+}
+
+async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Mine", None, "US").await;
+    s.create_user(&admin, "sup", "supervisor", "sup-pass-123").await;
+    s.create_user(&admin, "agent", "agent", "agent-pass-123").await;
+    let sup = s.login("sup", "sup-pass-123").await;
+    let agent = s.login("agent", "agent-pass-123").await;
+    let id_text = id.to_string();
+    let id_s = id_text.as_str();
+    for c in [&sup, &agent] {
+        for (endpoint, args) in [
+            ("leadsets/list", vec![]),
+            ("leadsets/create", vec![("name", "X"), ("default_country", "US")]),
+            ("leadsets/delete", vec![("id", id_s)]),
+            ("leadsets/set_active", vec![("id", id_s), ("active", "false")]),
+            ("leadsets/preview_text", vec![("text", "a,b")]),
+            ("dnc/list", vec![]),
+            ("dnc/add", vec![("numbers", "2025550100")]),
+        ] {
+            let res = c.call(endpoint, &args).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{endpoint}: {}", res.body);
+        }
+        let res = c
+            .post_json(&format!("/admin/leadsets/{id}/imports"), &mapping(1, &["phone", "status"]))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(overview(&sup, id).await["summary"]["settings"]["name"], "Mine");
+    let res = agent.call("leadsets/overview", &[("id", id_s)]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let anon = s.client();
+    let res = anon.call("leadsets/list", &[]).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let res = anon
+        .post_json(&format!("/admin/leadsets/{id}/imports"), &mapping(1, &["phone", "status"]))
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    // Pages: the supervisor reads the overview, not the list.
+    assert_eq!(sup.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::OK);
+    assert_eq!(sup.get("/admin/leadsets").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(agent.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+async fn a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let camp = campaign(&s, "C").await;
+    let id = create_leadset(&admin, "Upload", Some(camp), "US").await;
+    let long = "y".repeat(2000);
+    let file = format!(
+        "\u{feff}Name;Phone;Status;Plan;Junk\r\n\
+         Ada;(202) 555-0100;new;Gold;x\r\n\
+         Bob;+44 20 7946 0958;NEW;;x\r\n\
+         Bad;12;NEW;;x\r\n\
+         Dup;202-555-0100;NEW;;x\r\n\
+         \"Smith; Jo\";2025550101;READY;Silver;x\r\n\
+         Long;2025550102;NEW;{long};x\r\n\
+         NoStatus;2025550103;;;x\r\n\
+         <script>alert(1)</script>;2025550104;NEW;;x\r\n"
+    );
+    let form = json!({
+        "start_row": 2, "delimiter": ";",
+        "columns": ["first_name", "phone", "status", "custom:plan", "ignore"],
+    });
+    let res = upload(&admin, id, form, file.as_bytes()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let st = res.json();
+    assert_eq!(st["done"], true);
+    assert_eq!(st["failed"], Value::Null);
+    assert_eq!(st["rows"], 9);
+    assert_eq!(st["inserted"], 4, "{st}");
+    assert_eq!(st["duplicates"], 1);
+    assert_eq!(st["invalid"], 3);
+    let mut rows: Vec<u64> =
+        st["errors"].as_array().unwrap().iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    rows.sort();
+    assert_eq!(rows, [4, 5, 7, 8]);
+    let job = st["job"].as_u64().unwrap();
+    let report = admin.get(&format!("/admin/imports/{job}/errors.csv")).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.body.starts_with("row,value,reason\r\n"), "{}", report.body);
+    assert!(report.body.contains("4,12,"), "{}", report.body);
+    assert!(report.body.contains("5,+12025550100,Duplicate"), "{}", report.body);
+    // Status polling shows the same.
+    assert_eq!(admin.get(&format!("/admin/imports/{job}")).await.json()["inserted"], 4);
+
+    let leads = admin
+        .call("leadsets/leads", &[("id", &id.to_string()), ("search", ""), ("page", "1")])
+        .await
+        .json();
+    assert_eq!(leads["matching"], 4);
+    let first = &leads["leads"][0];
+    assert_eq!(first["phone"], "+12025550100");
+    assert_eq!(first["status"], "NEW");
+    assert_eq!(first["contact"]["first_name"], "Ada");
+    assert_eq!(first["timezone"], "America/New_York");
+    assert_eq!(leads["leads"][1]["timezone"], "Europe/London");
+    assert_eq!(leads["leads"][2]["contact"]["first_name"], "Smith; Jo");
+    assert_eq!(leads["leads"][3]["contact"]["first_name"], "<script>alert(1)</script>");
+    let lead =
+        server::db::leads::get(s.database(), app::model::LeadId(first["id"].as_i64().unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(lead.custom.get("plan").map(String::as_str), Some("Gold"));
+    let zones = server::db::leads::zones(s.database(), app::model::CampaignId(camp)).await.unwrap();
+    assert_eq!(zones, ["America/New_York", "Europe/London"]);
+
+    let o = overview(&admin, id).await;
+    assert_eq!(o["stats"]["total"], 4);
+    assert_eq!(o["stats"]["dialable"], 4);
+    assert_eq!(o["stats"]["recyclable"], 0);
+    // The same file again: everything is a duplicate.
+    let form = json!({
+        "start_row": 2, "delimiter": ";",
+        "columns": ["first_name", "phone", "status", "custom:plan", "ignore"],
+    });
+    let again = upload(&admin, id, form, file.as_bytes()).await.json();
+    assert_eq!(again["inserted"], 0);
+    assert_eq!(again["duplicates"], 5);
+    // The file cannot be sent to a job twice.
+    let res =
+        admin.post_body(&format!("/admin/imports/{job}/data"), b"2025550199,NEW\n".to_vec()).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert_eq!(admin.get("/admin/imports/999999").await.status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+async fn bad_uploads_are_refused_and_store_nothing(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Strict", None, "US").await;
+    let bad_forms: &[(Value, &str)] = &[
+        (mapping(1, &["first_name", "status"]), "columns"),
+        (mapping(1, &["phone", "first_name"]), "columns"),
+        (mapping(1, &["phone", "status", "phone"]), "columns"),
+        (mapping(1, &["phone", "status", "password"]), "columns"),
+        (mapping(1, &["phone", "status", "custom:<b>"]), "columns"),
+        (mapping(0, &["phone", "status"]), "start_row"),
+        (json!({"start_row": 1, "delimiter": "|", "columns": ["phone", "status"]}), "delimiter"),
+        (json!({"start_row": 1, "delimiter": ",,", "columns": ["phone", "status"]}), "delimiter"),
+    ];
+    for (form, field) in bad_forms {
+        let res = admin.post_json(&format!("/admin/leadsets/{id}/imports"), form).await;
+        assert_eq!(field_of(&res), *field, "{form}");
+    }
+    let res =
+        admin.post_json(&format!("/admin/leadsets/{id}/imports"), &json!({"start_row": "x"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res =
+        admin.post_json("/admin/leadsets/424242/imports", &mapping(1, &["phone", "status"])).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let files: &[&[u8]] = &[
+        b"",
+        b"\xEF\xBB\xBF\r\n",
+        b"\xFF\xFEp\0h\0o\0n\0e\0",
+        b"2025550100,caf\xE9\n2025550101,NEW\n",
+        b"2025550100,NEW\0\n",
+    ];
+    for f in files {
+        let res = upload(&admin, id, mapping(1, &["phone", "status"]), f).await;
+        assert_eq!(field_of(&res), "file", "{f:?}");
+    }
+    assert_eq!(overview(&admin, id).await["stats"]["total"], 0, "nothing stored");
+    s.stop().await;
+}
+
+async fn pasted_text_previews_and_imports(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Pasted", None, "GB").await;
+    let text = "phone\tstatus\tcity\n020 7946 0958\tNEW\tLondon\n0161 496 0000\tNEW\tManchester\n";
+    let res = admin.call("leadsets/preview_text", &[("text", text)]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let p = res.json();
+    assert_eq!(p["delimiter"], "\t");
+    assert_eq!(p["columns"], 3);
+    assert_eq!(p["rows"][1][2], "London");
+    for (args, field) in [
+        (vec![("text", "   ")], "text"),
+        (vec![("text", "a,b"), ("delimiter", "pipe")], "delimiter"),
+    ] {
+        assert_eq!(field_of(&admin.call("leadsets/preview_text", &args).await), field);
+    }
+    let big = "x".repeat(1_100_000);
+    assert_eq!(field_of(&admin.call("leadsets/preview_text", &[("text", &big)]).await), "text");
+    let form = json!({"start_row": 2, "delimiter": "\t", "columns": ["phone", "status", "city"]});
+    let st = upload(&admin, id, form, text.as_bytes()).await.json();
+    assert_eq!(st["inserted"], 2, "{st}");
+    let leads = admin
+        .call("leadsets/leads", &[("id", &id.to_string()), ("search", "manch"), ("page", "1")])
+        .await
+        .json();
+    assert_eq!(leads["matching"], 0, "search is on number, names and status");
+    let leads = admin
+        .call("leadsets/leads", &[("id", &id.to_string()), ("search", "44161"), ("page", "1")])
+        .await
+        .json();
+    assert_eq!(leads["matching"], 1);
+    assert_eq!(leads["leads"][0]["phone"], "+441614960000");
+    s.stop().await;
+}
+
+async fn leads_are_added_edited_searched_and_paged(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Manual", None, "US").await;
+    let ids = id.to_string();
+    let add = |phone: &'static str, first: &'static str| {
+        let ids = ids.clone();
+        let admin = &admin;
+        async move {
+            admin
+                .call(
+                    "leadsets/save_lead",
+                    &[
+                        ("leadset_id", ids.as_str()),
+                        ("phone", phone),
+                        ("status", "new"),
+                        ("first_name", first),
+                    ],
+                )
+                .await
+        }
+    };
+    let res = add("202 555 0100", "<i>Ada</i>").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let lead = res.json().as_i64().unwrap();
+    assert_eq!(field_of(&add("2025550100", "Again").await), "phone", "duplicate number");
+    assert_eq!(field_of(&add("12", "Short").await), "phone");
+    assert_eq!(field_of(&add("", "Empty").await), "phone");
+    let long = "z".repeat(1001);
+    for (args, field) in [
+        (vec![("status", "a;b"), ("phone", "2025550111")], "status"),
+        (vec![("status", "NEW"), ("phone", "2025550111"), ("city", long.as_str())], "city"),
+        (vec![("status", "NEW"), ("phone", "2025550111"), ("email", "a\nb")], "email"),
+    ] {
+        let mut all = vec![("leadset_id", ids.as_str())];
+        all.extend(args);
+        assert_eq!(field_of(&admin.call("leadsets/save_lead", &all).await), field);
+    }
+    let res = admin
+        .call(
+            "leadsets/save_lead",
+            &[
+                ("leadset_id", &ids),
+                ("lead_id", &lead.to_string()),
+                ("phone", "+44 20 7946 0958"),
+                ("status", "CALL BACK"),
+                ("first_name", "Ada"),
+                ("city", "London"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let page = admin
+        .call("leadsets/leads", &[("id", &ids), ("search", "ada"), ("page", "1")])
+        .await
+        .json();
+    assert_eq!(page["matching"], 1);
+    assert_eq!(page["leads"][0]["phone"], "+442079460958");
+    assert_eq!(page["leads"][0]["status"], "CALL BACK");
+    assert_eq!(page["leads"][0]["timezone"], "Europe/London");
+    let res = admin
+        .call(
+            "leadsets/save_lead",
+            &[
+                ("leadset_id", &ids),
+                ("lead_id", "999999"),
+                ("phone", "2025550100"),
+                ("status", "NEW"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    // Paging: 120 leads, 50 a page.
+    let mut csv = String::new();
+    for i in 0..120 {
+        csv.push_str(&format!("{},NEW\n", 2_025_550_100u64 + i));
+    }
+    let st = upload(&admin, id, mapping(1, &["phone", "status"]), csv.as_bytes()).await.json();
+    assert_eq!(st["inserted"], 120, "{st}");
+    let p3 =
+        admin.call("leadsets/leads", &[("id", &ids), ("search", ""), ("page", "3")]).await.json();
+    assert_eq!(p3["matching"], 121);
+    assert_eq!(p3["leads"].as_array().unwrap().len(), 21);
+    let pct =
+        admin.call("leadsets/leads", &[("id", &ids), ("search", "%"), ("page", "1")]).await.json();
+    assert_eq!(pct["matching"], 0, "wildcards are plain characters");
+    s.stop().await;
+}
+
+/// A tiny HTTP server for the URL tests: `/leads.csv`, `/big` (over the size cap), `/hang`
+/// (never answers), `/redirect?to=URL`.
+async fn file_server() -> SocketAddr {
+    use axum::extract::Query;
+    use axum::response::{IntoResponse, Redirect};
+    use axum::routing::get;
+    use std::collections::HashMap;
+    let app = axum::Router::new()
+        .route(
+            "/leads.csv",
+            get(|| async { "phone,status,last_name\n2025550100,NEW,Url\n2025550101,NEW,Url\n" }),
+        )
+        .route("/big", get(|| async { "2025550100,NEW\n".repeat(200) }))
+        .route(
+            "/hang",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/redirect",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                Redirect::temporary(q.get("to").map(String::as_str).unwrap_or("/")).into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn url_imports_refuse_private_addresses_unless_allowed(b: Backend) {
+    let files = file_server().await;
+    let url = format!("http://{files}/leads.csv");
+    // Off (the default): loopback is refused, by address and by name, for preview and import.
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Url", None, "US").await;
+    for u in [url.clone(), format!("http://localhost:{}/leads.csv", files.port())] {
+        let res = admin.call("leadsets/preview_url", &[("url", &u)]).await;
+        assert_eq!(field_of(&res), "url", "{u}");
+        assert!(
+            res.json()["Invalid"]["message"].as_str().unwrap().contains("private"),
+            "{}",
+            res.body
+        );
+        let mut form = mapping(2, &["phone", "status", "last_name"]);
+        form["url"] = json!(u);
+        let res = admin.post_json(&format!("/admin/leadsets/{id}/imports"), &form).await;
+        assert_eq!(field_of(&res), "url");
+    }
+    assert_eq!(overview(&admin, id).await["stats"]["total"], 0);
+    s.stop().await;
+
+    // On: the same URL previews and imports.
+    let s = TestServer::start_with(b, |c| c.import_allow_networks = AllowedNetworks::All).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Url", None, "US").await;
+    let res = admin.call("leadsets/preview_url", &[("url", &url)]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.json()["rows"][1][2], "Url");
+    let mut form = mapping(2, &["phone", "status", "last_name"]);
+    form["url"] = json!(url);
+    let res = admin.post_json(&format!("/admin/leadsets/{id}/imports"), &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let job = res.json()["job"].as_u64().unwrap();
+    let st = wait_done(&admin, job).await;
+    assert_eq!(st["inserted"], 2, "{st}");
+    assert_eq!(overview(&admin, id).await["stats"]["total"], 2);
+    s.stop().await;
+}
+
+async fn wait_done(admin: &Client, job: u64) -> Value {
+    for _ in 0..200 {
+        let st = admin.get(&format!("/admin/imports/{job}")).await.json();
+        if st["done"] == true {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("import {job} did not finish");
+}
+
+async fn url_imports_enforce_scheme_size_timeout_and_redirects(b: Backend) {
+    let files = file_server().await;
+    let s = TestServer::start_with(b, |c| {
+        c.import_allow_networks = AllowedNetworks::parse("127.0.0.1/32").unwrap();
+        c.import_max_bytes = 1000;
+        c.import_url_timeout_seconds = 1;
+    })
+    .await;
+    let admin = s.admin().await;
+    let preview = |u: String| {
+        let admin = &admin;
+        async move { admin.call("leadsets/preview_url", &[("url", &u)]).await }
+    };
+    let message =
+        |res: &support::Reply| res.json()["Invalid"]["message"].as_str().unwrap_or("").to_string();
+    // Allowed network: fine.
+    assert_eq!(preview(format!("http://{files}/leads.csv")).await.status, StatusCode::OK);
+    for bad in [
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+        "javascript:alert(1)",
+        "no url",
+        "",
+    ] {
+        let res = preview(bad.to_string()).await;
+        assert_eq!(field_of(&res), "url", "{bad}");
+    }
+    let res = preview(format!("http://{files}/big")).await;
+    assert_eq!(field_of(&res), "url");
+    assert!(message(&res).contains("larger"), "{}", res.body);
+    let started = std::time::Instant::now();
+    let res = preview(format!("http://{files}/hang")).await;
+    assert_eq!(field_of(&res), "url");
+    assert!(message(&res).contains("too long"), "{}", res.body);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Redirects to addresses outside the allowed network: another loopback address, IPv6
+    // loopback, and a link-local metadata address.
+    for target in [
+        format!("http://127.0.0.2:{}/leads.csv", files.port()),
+        format!("http://[::1]:{}/leads.csv", files.port()),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+    ] {
+        let res = preview(format!("http://{files}/redirect?to={target}")).await;
+        assert_eq!(field_of(&res), "url", "{target}");
+        assert!(message(&res).contains("private"), "{target}: {}", res.body);
+    }
+    // A redirect inside the allowed network is followed.
+    let res = preview(format!("http://{files}/redirect?to=/leads.csv")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // The size cap applies to uploads too.
+    let id = create_leadset(&admin, "Capped", None, "US").await;
+    let res = upload(
+        &admin,
+        id,
+        mapping(1, &["phone", "status"]),
+        "2025550100,NEW\n".repeat(100).as_bytes(),
+    )
+    .await;
+    assert!(res.status.is_client_error() || res.json()["failed"].is_string(), "{}", res.body);
+    s.stop().await;
+}
+
+async fn dnc_numbers_are_added_searched_and_removed(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let camp = campaign(&s, "Quiet").await;
+    let res = admin
+        .call(
+            "dnc/add",
+            &[
+                ("numbers", "phone\n(202) 555-0100\n+44 20 7946 0958\nnope\n202.555.0100\n"),
+                ("country", "US"),
+                ("note", "asked"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = res.json();
+    assert_eq!(r["added"], 2, "{r}");
+    assert_eq!(r["already"], 1);
+    assert_eq!(r["errors"][0]["row"], 4);
+    let res = admin
+        .call("dnc/add", &[("numbers", "2025550100"), ("campaign_id", &camp.to_string())])
+        .await;
+    assert_eq!(res.json()["added"], 1, "per campaign is another scope");
+    assert!(
+        server::db::dnc::blocks(
+            s.database(),
+            &app::model::PhoneNumber::parse("+442079460958").unwrap(),
+            app::model::CampaignId(camp)
+        )
+        .await
+        .unwrap()
+    );
+    let all = admin.call("dnc/list", &[]).await.json();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let found = admin.call("dnc/list", &[("search", "+1 202")]).await.json();
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    assert_eq!(found[0]["campaign_name"], "Quiet");
+    let id = found[0]["id"].as_i64().unwrap();
+    assert_eq!(admin.call("dnc/remove", &[("id", &id.to_string())]).await.status, StatusCode::OK);
+    assert_eq!(
+        admin.call("dnc/remove", &[("id", &id.to_string())]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(admin.call("dnc/list", &[]).await.json().as_array().unwrap().len(), 2);
+    let long = "q".repeat(1001);
+    for (args, field) in [
+        (vec![("numbers", "  ")], "numbers"),
+        (vec![("numbers", "phone")], "numbers"),
+        (vec![("numbers", "2025550100"), ("country", "Narnia")], "country"),
+        (vec![("numbers", "2025550100"), ("country", "XX")], "country"),
+        (vec![("numbers", "2025550100"), ("campaign_id", "999999")], "campaign_id"),
+        (vec![("numbers", "2025550100"), ("note", long.as_str())], "note"),
+    ] {
+        assert_eq!(field_of(&admin.call("dnc/add", &args).await), field, "{args:?}");
+    }
+    assert_eq!(admin.call("dnc/list", &[]).await.json().as_array().unwrap().len(), 2);
+    s.stop().await;
+}
