@@ -139,6 +139,8 @@ pub trait Admin: Send + Sync + 'static {
     async fn agents(&self) -> Result<Vec<AgentSummary>, ApiError>;
     /// Creates all of the agents or none (a taken name refuses the whole request).
     async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError>;
+}
+
 /// Leadsets, their leads, and the do-not-call list (admins; supervisors read overviews).
 ///
 /// Raw numbers arrive as typed and are normalised to E.164 here, with the leadset's (or the
