@@ -1,0 +1,252 @@
+// What the phone tests share: sipp as the customer's carrier, the admin set-up done through
+// the admin pages as an admin does it, an agent's browser with a fake microphone, and a look
+// into the server's SQLite database (through Python's sqlite3) to check what was stored.
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { hydrated, launch, logIn } from './browser.mjs';
+import { ADMIN_PASSWORD } from './server.mjs';
+import { freeUdpPort, toneWav } from './gateway.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. */
+export async function startSipp(args) {
+  if (spawnSync('sipp', ['-v']).error) {
+    throw new Error('sipp is not installed: install Debian sip-tester (apt-get install -y sip-tester)');
+  }
+  const port = await freeUdpPort();
+  const media = await freeUdpPort();
+  const child = spawn(
+    'sipp',
+    [...args, '-i', '127.0.0.1', '-p', String(port), '-mp', String(media), '-timeout', '300s', '-nostdin'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sipp exited early: ${stderr}`);
+    const probe = createSocket('udp4');
+    const taken = await new Promise((ok) => {
+      probe.once('error', () => ok(true));
+      probe.bind(port, '127.0.0.1', () => ok(false));
+    });
+    await new Promise((ok) => {
+      try { probe.close(ok); } catch { ok(); }
+    });
+    if (taken) break;
+    if (Date.now() > deadline) throw new Error('sipp did not bind within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** sipp answering every call and echoing its audio. */
+export const echoUas = () => startSipp(['-sn', 'uas', '-rtp_echo']);
+
+/** sipp refusing every call with `code` (the gateway tests' scenario, code filled in). */
+export function refusingUas(code, dir) {
+  const template = readFileSync(join(ROOT, 'gateway', 'tests', 'sipp', 'reject.xml'), 'utf8');
+  const file = join(dir, `reject${code}.xml`);
+  writeFileSync(file, template.replaceAll('[code]', String(code)));
+  return startSipp(['-sf', file]);
+}
+
+/** A browser whose microphone is a tone (`wav`), allowed without asking. */
+export function launchWithMicrophone(wav) {
+  toneWav(wav, 30);
+  return launch([
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}`,
+    '--autoplay-policy=no-user-gesture-required',
+  ]);
+}
+
+/** A page logged in as `username`. */
+export async function loggedIn(browser, url, username, password) {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${url}/login`);
+  await logIn(page, username, password);
+  return page;
+}
+
+/** An admin's page. */
+export const asAdmin = (browser, url) => loggedIn(browser, url, 'admin', ADMIN_PASSWORD);
+
+/** Adds a trunk on the Trunks page. */
+export async function addTrunk(page, url, name, port) {
+  await page.goto(`${url}/admin/trunks`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="trunk-form"]');
+  await form.locator('input[name="name"]').fill(name);
+  await form.locator('input[name="host"]').fill('127.0.0.1');
+  await form.locator('input[name="port"]').fill(String(port));
+  await form.locator('button[type="submit"]').click();
+  await page.locator(`tr[data-trunk="${name}"]`).waitFor();
+}
+
+/** Creates a script on the Scripts page. */
+export async function addScript(page, url, name, body) {
+  await page.goto(`${url}/admin/scripts`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="script-form"]');
+  await form.locator('input[name="name"]').fill(name);
+  await form.locator('textarea[name="body"]').fill(body);
+  await form.locator('button[type="submit"]').click();
+  await page.locator(`tr[data-script="${name}"]`).waitFor();
+}
+
+/** Creates an agent on the Agents page. */
+export async function addAgent(page, url, username, password) {
+  await page.goto(`${url}/admin/agents`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="create-agent"]');
+  await form.locator('input[name="username"]').fill(username);
+  await form.locator('input[name="password"]').fill(password);
+  await form.locator('button[type="submit"]').click();
+  await page.locator(`[data-testid="agents-table"] tr[data-agent="${username}"]`).waitFor();
+}
+
+/**
+ * Creates a campaign (`kind`: auto or preview) on `trunk` with `agents` assigned, switched on,
+ * with the calling window open all day; `fields` sets other inputs by name (e.g.
+ * wrapup_seconds). Returns the overview page's URL.
+ */
+export async function addCampaign(page, url, { name, kind, trunk, agents, script, fields = {} }) {
+  await page.goto(`${url}/admin/campaigns/new`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="campaign-form"]');
+  await form.locator('input[name="name"]').fill(name);
+  await form.locator('select[name="kind"]').selectOption(kind);
+  await form.locator('select[name="trunk_id"]').selectOption({ label: trunk });
+  if (script) await form.locator('select[name="script_id"]').selectOption({ label: script });
+  await form.locator('input[name="window_start"]').fill('00:00');
+  await form.locator('input[name="window_end"]').fill('23:59');
+  await form.locator('input[name="max_cps"]').fill('10');
+  for (const [field, value] of Object.entries(fields)) {
+    await form.locator(`[name="${field}"]`).fill(String(value));
+  }
+  await form.locator('button[type="submit"]').click();
+  await page.waitForURL(/\/admin\/campaigns\/\d+$/);
+  const overview = page.url();
+  await hydrated(page);
+  for (const agent of agents) {
+    const add = page.locator('[data-testid="add-agent"]');
+    await add.locator('select[name="agent"]').selectOption({ label: agent });
+    await add.locator('button[type="submit"]').click();
+    await page.locator(`[data-testid="assigned-agents"] tr[data-agent="${agent}"]`).waitFor();
+  }
+  await page.locator('[data-testid="toggle-state"] button').click();
+  await page.locator('[data-testid="campaign-state"]', { hasText: 'Active' }).waitFor();
+  return overview;
+}
+
+/**
+ * Creates a leadset for `campaign` and pastes `rows` into it, mapping the columns in order to
+ * `columns` (lead fields: phone, status, first_name, …).
+ */
+export async function addLeads(page, url, { leadset, campaign, rows, columns = ['phone', 'status', 'first_name'] }) {
+  await page.goto(`${url}/admin/leadsets`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="create-leadset"]');
+  await form.locator('input[name="name"]').fill(leadset);
+  await form.locator('select[name="campaign_id"]').selectOption({ label: campaign });
+  await form.locator('input[name="default_country"]').fill('US');
+  await form.locator('button[type="submit"]').click();
+  const row = page.locator(`[data-testid="leadsets-table"] tr[data-leadset="${leadset}"]`);
+  await row.waitFor();
+  const id = await row.getAttribute('data-id');
+  await page.goto(`${url}/admin/leadsets/${id}/upload`);
+  await hydrated(page);
+  await page.click('[data-source="paste"]');
+  await page.fill('[data-testid="lead-text"]', rows.map((r) => r.join(',')).join('\n') + '\n');
+  await page.click('[data-testid="preview"]');
+  await page.locator('[data-testid="preview-grid"]').waitFor();
+  for (const [i, field] of columns.entries()) {
+    await page.selectOption(`select[data-column="${i}"]`, field);
+  }
+  await page.click('[data-testid="upload"]');
+  await page.locator('[data-testid="import-summary"][data-done="true"]').waitFor({ timeout: 30_000 });
+  return id;
+}
+
+/** Opens the phone, picks `campaign`, waits for the audio leg. */
+export async function openPhone(page, url, campaign) {
+  await page.goto(`${url}/phone`);
+  await hydrated(page);
+  await page.locator('select[name="campaign"]').selectOption({ label: campaign });
+  await page.click('[data-testid="confirm-campaign"]');
+  await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
+}
+
+/** The agent's status badge text. */
+export const status = (page) => page.locator('[data-testid="agent-status"]').textContent();
+
+/** Waits until the status badge reads `text`. */
+export async function waitStatus(page, text, timeout = 30_000) {
+  await page.locator('[data-testid="agent-status"]', { hasText: text }).waitFor({ timeout });
+}
+
+/** Inbound audio on the phone's peer connection: packets and the highest level seen. */
+export async function inboundAudio(page, forMs = 2_000) {
+  let best = { packets: 0, level: 0 };
+  const until = Date.now() + forMs;
+  while (Date.now() < until) {
+    const now = await page.evaluate(async () => {
+      const stats = [...(await window.__dialerPeer.getStats()).values()];
+      const inbound = stats.filter((r) => r.type === 'inbound-rtp' && r.kind === 'audio');
+      return {
+        packets: inbound.reduce((n, r) => n + (r.packetsReceived ?? 0), 0),
+        level: Math.max(0, ...inbound.map((r) => r.audioLevel ?? 0)),
+      };
+    });
+    best = { packets: Math.max(best.packets, now.packets), level: Math.max(best.level, now.level) };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return best;
+}
+
+/** Picks a disposition in the wrap-up panel, writes `notes`, presses Submit (or Submit & Pause). */
+export async function dispose(page, disposition, notes = '', { pause = false } = {}) {
+  const wrapup = page.locator('[data-testid="wrapup"]');
+  await wrapup.waitFor();
+  await wrapup.locator(`input[name="disposition"][value="${disposition}"]`).check();
+  if (notes) await page.fill('[data-testid="notes"]', notes);
+  await page.click(pause ? '[data-testid="submit-pause"]' : '[data-testid="submit"]');
+}
+
+/** Rows from the server's SQLite database (`server.dir/dialer.db`), as objects. */
+export function query(server, sql) {
+  const script = `
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.row_factory = sqlite3.Row
+print(json.dumps([dict(r) for r in db.execute(sys.argv[2]).fetchall()]))`;
+  const out = spawnSync('python3', ['-c', script, join(server.dir, 'dialer.db'), sql], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`query failed: ${out.stderr}`);
+  return JSON.parse(out.stdout);
+}
+
+/** Polls `check` (which returns a truthy value when satisfied) for up to `ms`. */
+export async function eventually(check, ms = 15_000, what = 'condition') {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not met within ${ms} ms (last: ${JSON.stringify(last)})`);
+}
