@@ -149,7 +149,7 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
     await page.locator(`[data-testid="assigned-agents"] tr[data-agent="${agent}"]`).waitFor();
   }
   await page.locator('[data-testid="toggle-state"] button').click();
-  await page.locator('[data-testid="campaign-state"]', { hasText: 'Active' }).waitFor();
+  await page.locator('[data-testid="campaign-state"]', { hasText: /^Active$/ }).waitFor();
   return overview;
 }
 

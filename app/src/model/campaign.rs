@@ -600,7 +600,8 @@ mod form_tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, fn(&mut CampaignForm)); 10] = [
+        type Change = fn(&mut CampaignForm);
+        let cases: [(&str, Change); 10] = [
             ("name", |f| f.name = " ".into()),
             ("kind", |f| f.kind = "predictive!".into()),
             ("max_channels", |f| f.max_channels = "-1".into()),

@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, fn(&mut TrunkForm)); 8] = [
+        type Change = fn(&mut TrunkForm);
+        let cases: [(&str, Change); 8] = [
             ("host", |f| f.host = "sip:x y".into()),
             ("port", |f| f.port = "0".into()),
             ("port", |f| f.port = "70000".into()),

@@ -50,10 +50,10 @@ impl AdminBackend {
     /// Tells the running dialer a campaign changed. A failure is logged, not shown: the
     /// change is stored and the dialer's periodic reload picks it up.
     async fn reload(&self, id: CampaignId) {
-        if let Some(d) = &self.dialer {
-            if let Err(e) = d.reload(id).await {
-                tracing::warn!(error = %e, campaign = %id, "the dialer did not reload a campaign");
-            }
+        if let Some(d) = &self.dialer
+            && let Err(e) = d.reload(id).await
+        {
+            tracing::warn!(error = %e, campaign = %id, "the dialer did not reload a campaign");
         }
     }
 
@@ -451,10 +451,10 @@ impl Admin for AdminBackend {
             Err(e) => return Err(internal("saving a trunk", e)),
         };
         tracing::info!(trunk = %saved, name = %settings.name, "trunk saved");
-        if let Some(link) = &self.gateway {
-            if let Err(e) = link.sync_trunks(&self.db).await {
-                tracing::warn!(error = %e, "cannot push trunks to the gateway");
-            }
+        if let Some(link) = &self.gateway
+            && let Err(e) = link.sync_trunks(&self.db).await
+        {
+            tracing::warn!(error = %e, "cannot push trunks to the gateway");
         }
         // Campaigns dialling through it take the new limits.
         if !used_by.is_empty() {
