@@ -11,10 +11,10 @@ use crate::model::leadset::{
 use crate::model::phone::PhoneHome;
 use crate::model::{
     AgentSummary, ApiError, BulkAgents, Campaign, CampaignChoices, CampaignId, CampaignOverview,
-    CampaignSettings, CampaignSummary, CreatedAgent, Dashboard, Disposition, DispositionId,
-    DispositionKind, LeadStatus, Name, Password, Role, Script, ScriptBody, ScriptId, Trunk,
-    TrunkId, TrunkSettings, TrunkTest, UserId, UserSummary, Username, Viewer, Contact, LeadId,
-    LeadsetId, LeadsetSettings,
+    CampaignSettings, CampaignSummary, Contact, CreatedAgent, Dashboard, Disposition,
+    DispositionId, DispositionKind, LeadId, LeadStatus, LeadsetId, LeadsetSettings, Name, Password,
+    Role, Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId,
+    UserSummary, Username, Viewer,
 };
 use std::sync::Arc;
 

@@ -165,28 +165,38 @@ export async function addLeads(page, url, { leadset, campaign, rows, columns = [
   await form.locator('select[name="campaign_id"]').selectOption({ label: campaign });
   await form.locator('input[name="default_country"]').fill('US');
   await form.locator('button[type="submit"]').click();
-  const row = page.locator(`[data-testid="leadsets-table"] tr[data-leadset="${leadset}"]`);
+  const row = page.locator(`tr[data-leadset="${leadset}"]`);
   await row.waitFor();
-  const id = await row.getAttribute('data-id');
+  const id = (await row.locator('a').first().getAttribute('href')).split('/').pop();
   await page.goto(`${url}/admin/leadsets/${id}/upload`);
   await hydrated(page);
   await page.click('[data-source="paste"]');
   await page.fill('[data-testid="lead-text"]', rows.map((r) => r.join(',')).join('\n') + '\n');
   await page.click('[data-testid="preview"]');
   await page.locator('[data-testid="preview-grid"]').waitFor();
+  await page.fill('[data-testid="start-row"]', '1');
   for (const [i, field] of columns.entries()) {
     await page.selectOption(`select[data-column="${i}"]`, field);
   }
   await page.click('[data-testid="upload"]');
-  await page.locator('[data-testid="import-summary"][data-done="true"]').waitFor({ timeout: 30_000 });
+  const done = page.locator('[data-testid="import-summary"][data-done="true"]');
+  const failed = page.locator('[data-testid="upload-error"]');
+  await done.or(failed).first().waitFor({ timeout: 30_000 });
+  if (await failed.count()) throw new Error(`upload refused: ${await failed.textContent()}`);
   return id;
+}
+
+/** Chooses `campaign` in the phone's picker (its options read "Name (Type)"). */
+export async function pickCampaign(page, campaign) {
+  const option = page.locator('select[name="campaign"] option', { hasText: `${campaign} (` });
+  await page.locator('select[name="campaign"]').selectOption(await option.getAttribute('value'));
 }
 
 /** Opens the phone, picks `campaign`, waits for the audio leg. */
 export async function openPhone(page, url, campaign) {
   await page.goto(`${url}/phone`);
   await hydrated(page);
-  await page.locator('select[name="campaign"]').selectOption({ label: campaign });
+  await pickCampaign(page, campaign);
   await page.click('[data-testid="confirm-campaign"]');
   await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
 }
