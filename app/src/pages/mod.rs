@@ -73,22 +73,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/campaigns") view={Lazy::<CampaignsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/campaigns/new") view={Lazy::<NewCampaignRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/campaigns/:id") view={Lazy::<CampaignOverviewRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/campaigns/:id/edit") view={Lazy::<EditCampaignRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/scripts") view={Lazy::<ScriptsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/scripts/:id") view={Lazy::<ScriptRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/dispositions") view={Lazy::<DispositionsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/trunks") view={Lazy::<TrunksRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/trunks/:id") view={Lazy::<TrunkRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/agents") view={Lazy::<AgentsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/leadsets") view={Lazy::<LeadsetsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/leadsets/:id") view={Lazy::<LeadsetRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/leadsets/:id/upload") view={Lazy::<UploadRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/dnc") view={Lazy::<DncRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/*rest") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
@@ -96,9 +82,10 @@ pub fn App() -> impl IntoView {
     }
 }
 
-// Pages loaded on demand. Each is its own chunk of the browser bundle, fetched the first time
-// someone opens it: an agent never downloads the admin pages, an admin never the phone.
-// (One `impl` per route: the macro names each chunk after the type.)
+// Pages loaded on demand, each area its own chunk of the browser bundle, fetched the first time
+// someone opens it: an agent never downloads the admin pages, an admin never the phone. The
+// whole admin section is one chunk (its pages share most of their code; one chunk per page
+// made a hundred small downloads), dispatched by path in `admin::AdminPages`.
 
 #[derive(Debug)]
 struct PhoneRoute;
@@ -115,225 +102,15 @@ impl LazyRoute for PhoneRoute {
 }
 
 #[derive(Debug)]
-struct UsersRoute;
+struct AdminRoute;
 
 #[lazy_route]
-impl LazyRoute for UsersRoute {
+impl LazyRoute for AdminRoute {
     fn data() -> Self {
-        UsersRoute
+        AdminRoute
     }
 
     fn view(_this: Self) -> AnyView {
-        users::UsersPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct DashboardRoute;
-
-#[lazy_route]
-impl LazyRoute for DashboardRoute {
-    fn data() -> Self {
-        DashboardRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::dashboard::DashboardPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct CampaignsRoute;
-
-#[lazy_route]
-impl LazyRoute for CampaignsRoute {
-    fn data() -> Self {
-        CampaignsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::campaigns::CampaignsPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct NewCampaignRoute;
-
-#[lazy_route]
-impl LazyRoute for NewCampaignRoute {
-    fn data() -> Self {
-        NewCampaignRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::campaigns::NewCampaignPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct CampaignOverviewRoute;
-
-#[lazy_route]
-impl LazyRoute for CampaignOverviewRoute {
-    fn data() -> Self {
-        CampaignOverviewRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::campaigns::CampaignOverviewPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct EditCampaignRoute;
-
-#[lazy_route]
-impl LazyRoute for EditCampaignRoute {
-    fn data() -> Self {
-        EditCampaignRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::campaigns::EditCampaignPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct ScriptsRoute;
-
-#[lazy_route]
-impl LazyRoute for ScriptsRoute {
-    fn data() -> Self {
-        ScriptsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::scripts::ScriptsPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct ScriptRoute;
-
-#[lazy_route]
-impl LazyRoute for ScriptRoute {
-    fn data() -> Self {
-        ScriptRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::scripts::ScriptPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct DispositionsRoute;
-
-#[lazy_route]
-impl LazyRoute for DispositionsRoute {
-    fn data() -> Self {
-        DispositionsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::dispositions::DispositionsPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct TrunksRoute;
-
-#[lazy_route]
-impl LazyRoute for TrunksRoute {
-    fn data() -> Self {
-        TrunksRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::trunks::TrunksPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct TrunkRoute;
-
-#[lazy_route]
-impl LazyRoute for TrunkRoute {
-    fn data() -> Self {
-        TrunkRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::trunks::TrunkPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct AgentsRoute;
-
-#[lazy_route]
-impl LazyRoute for AgentsRoute {
-    fn data() -> Self {
-        AgentsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::agents::AgentsPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct LeadsetsRoute;
-
-#[lazy_route]
-impl LazyRoute for LeadsetsRoute {
-    fn data() -> Self {
-        LeadsetsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::leadsets::LeadsetsPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct LeadsetRoute;
-
-#[lazy_route]
-impl LazyRoute for LeadsetRoute {
-    fn data() -> Self {
-        LeadsetRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::leadsets::LeadsetPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct UploadRoute;
-
-#[lazy_route]
-impl LazyRoute for UploadRoute {
-    fn data() -> Self {
-        UploadRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::upload::UploadPage().into_any()
-    }
-}
-
-#[derive(Debug)]
-struct DncRoute;
-
-#[lazy_route]
-impl LazyRoute for DncRoute {
-    fn data() -> Self {
-        DncRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        admin::dnc::DncPage().into_any()
+        admin::AdminPages().into_any()
     }
 }

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::api::leadsets::{
     CreateLeadset, DeleteLeadset, SaveLead, SetLeadsetActive, UpdateLeadset, campaign_choices,
@@ -177,9 +177,9 @@ struct PageActions {
 
 #[component]
 fn Leadset() -> impl IntoView {
-    let params = use_params_map();
+    let route = super::route_id();
     let query = use_query_map();
-    let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || route.get();
     let search = move || query.read().get("q").unwrap_or_default();
     let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1);
     let ViewerResource(viewer) = expect_context();

@@ -57,10 +57,48 @@ pub fn AdminNav(viewer: Viewer) -> impl IntoView {
     view! { <nav class="subnav" aria-label="Admin" data-testid="admin-nav">{tabs}</nav> }
 }
 
-/// The id in a route like `/admin/campaigns/:id`, or 0 (which no row has) when missing.
+/// The path's segments after `/admin` (`/admin/campaigns/3/edit` → `campaigns`, `3`, `edit`).
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix("/admin").unwrap_or("").split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// Every admin page, chosen by path: the admin section is one lazily loaded route
+/// (`/admin/*`), so the router matches it once and this picks the page. A path it does not
+/// know is a 404.
+#[component]
+pub fn AdminPages() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    move || {
+        let path = location.pathname.get();
+        let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        match segments(&path).as_slice() {
+            [] => dashboard::DashboardPage().into_any(),
+            ["campaigns"] => campaigns::CampaignsPage().into_any(),
+            ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
+            ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
+            ["campaigns", i, "edit"] if id(i) => campaigns::EditCampaignPage().into_any(),
+            ["scripts"] => scripts::ScriptsPage().into_any(),
+            ["scripts", i] if id(i) => scripts::ScriptPage().into_any(),
+            ["dispositions"] => dispositions::DispositionsPage().into_any(),
+            ["trunks"] => trunks::TrunksPage().into_any(),
+            ["trunks", i] if id(i) => trunks::TrunkPage().into_any(),
+            ["agents"] => agents::AgentsPage().into_any(),
+            ["leadsets"] => leadsets::LeadsetsPage().into_any(),
+            ["leadsets", i] if id(i) => leadsets::LeadsetPage().into_any(),
+            ["leadsets", i, "upload"] if id(i) => upload::UploadPage().into_any(),
+            ["dnc"] => dnc::DncPage().into_any(),
+            ["users"] => super::users::UsersPage().into_any(),
+            _ => super::NotFound().into_any(),
+        }
+    }
+}
+
+/// The id in a path like `/admin/campaigns/3`, or 0 (which no row has) when missing.
 pub(crate) fn route_id() -> Memo<i64> {
-    let params = leptos_router::hooks::use_params_map();
-    Memo::new(move |_| params.read().get("id").and_then(|s| s.parse().ok()).unwrap_or(0))
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |_| {
+        location.pathname.with(|p| segments(p).get(1).and_then(|s| s.parse().ok()).unwrap_or(0))
+    })
 }
 
 /// The message of a field error for `field`, if `value` holds one (shown next to the field).

@@ -9,7 +9,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 use crate::api::leadsets::{preview_text, preview_url};
 use crate::model::Contact;
@@ -61,10 +60,7 @@ struct State {
 
 #[component]
 fn Upload() -> impl IntoView {
-    let params = use_params_map();
-    let leadset = Signal::derive(move || {
-        params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)
-    });
+    let leadset = super::route_id().into();
     let st = State {
         leadset,
         source: RwSignal::new(Source::File),
