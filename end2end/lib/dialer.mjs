@@ -1,56 +1,14 @@
 // What the phone tests share: sipp as the customer's carrier, the admin set-up done through
 // the admin pages as an admin does it, an agent's browser with a fake microphone, and a look
 // into the server's SQLite database (through Python's sqlite3) to check what was stored.
-import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hydrated, launch, logIn } from './browser.mjs';
 import { ADMIN_PASSWORD } from './server.mjs';
-import { freeUdpPort, toneWav } from './gateway.mjs';
+import { startSipp, toneWav } from './gateway.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-
-/** Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. */
-export async function startSipp(args) {
-  if (spawnSync('sipp', ['-v']).error) {
-    throw new Error('sipp is not installed: install Debian sip-tester (apt-get install -y sip-tester)');
-  }
-  const port = await freeUdpPort();
-  const media = await freeUdpPort();
-  const child = spawn(
-    'sipp',
-    [...args, '-i', '127.0.0.1', '-p', String(port), '-mp', String(media), '-timeout', '300s', '-nostdin'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sipp exited early: ${stderr}`);
-    const probe = createSocket('udp4');
-    const taken = await new Promise((ok) => {
-      probe.once('error', () => ok(true));
-      probe.bind(port, '127.0.0.1', () => ok(false));
-    });
-    await new Promise((ok) => {
-      try { probe.close(ok); } catch { ok(); }
-    });
-    if (taken) break;
-    if (Date.now() > deadline) throw new Error('sipp did not bind within 10 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
 
 /** sipp answering every call and echoing its audio. */
 export const echoUas = () => startSipp(['-sn', 'uas', '-rtp_echo']);

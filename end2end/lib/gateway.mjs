@@ -32,8 +32,8 @@ async function stop(child) {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-/** `sipp -sn uas -rtp_echo` for `calls` calls on free loopback ports. */
-export async function startEchoUas(calls) {
+/** Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. */
+export async function startSipp(args) {
   if (spawnSync('sipp', ['-v']).error) {
     throw new Error('sipp is not installed: install Debian sip-tester (apt-get install -y sip-tester)');
   }
@@ -41,8 +41,7 @@ export async function startEchoUas(calls) {
   const media = await freeUdpPort();
   const child = spawn(
     'sipp',
-    ['-sn', 'uas', '-rtp_echo', '-i', '127.0.0.1', '-p', String(port), '-mp', String(media),
-      '-m', String(calls), '-timeout', '180s', '-nostdin'],
+    [...args, '-i', '127.0.0.1', '-p', String(port), '-mp', String(media), '-timeout', '300s', '-nostdin'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -52,17 +51,22 @@ export async function startEchoUas(calls) {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`sipp exited early: ${stderr}`);
     const probe = createSocket('udp4');
-    const bound = await new Promise((ok) => {
+    const taken = await new Promise((ok) => {
       probe.once('error', () => ok(true));
       probe.bind(port, '127.0.0.1', () => ok(false));
     });
-    await new Promise((ok) => probe.close(() => ok()));
-    if (bound) break;
+    await new Promise((ok) => {
+      try { probe.close(ok); } catch { ok(); }
+    });
+    if (taken) break;
     if (Date.now() > deadline) throw new Error('sipp did not bind within 10 s');
     await new Promise((r) => setTimeout(r, 50));
   }
   return { port, stop: () => stop(child) };
 }
+
+/** `sipp -sn uas -rtp_echo` for `calls` calls on free loopback ports. */
+export const startEchoUas = (calls) => startSipp(['-sn', 'uas', '-rtp_echo', '-m', String(calls)]);
 
 /** Starts the gateway binary with one trunk ("sipp") at 127.0.0.1:`trunkPort`. */
 export async function startGateway(trunkPort) {

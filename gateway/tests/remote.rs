@@ -6,12 +6,10 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway::control::{
-    CallerId, ControlError, Event, Gateway, Originate, Outcome, PhoneNumber, Trunk, TrunkId,
-};
+use gateway::control::{CallerId, ControlError, Gateway, Originate, PhoneNumber, Trunk, TrunkId};
 use gateway::remote::{RemoteConfig, connect};
 use gateway::sip::message::Transport;
-use support::{Sipp, wait_for};
+use support::Sipp;
 use tokio::task::JoinHandle;
 
 const TOKEN: &str = "remote-test-token-0123456789";
@@ -75,17 +73,7 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     .expect("trunk added over the control connection");
 
     let call = gw.originate(originate("5551234")).await.expect("originate");
-    wait_for(&mut events, WAIT, |e| {
-        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
-    })
-    .await;
-    gw.hangup(call).await.expect("hangup");
-    let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(end.outcome, Outcome::Answered);
+    support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -206,17 +206,7 @@ async fn outbound_call_over_tcp() {
     gw.add_trunk(trunk).await.unwrap();
     let mut events = gw.subscribe();
     let call = gw.originate(originate("5553000", 20)).await.expect("originate");
-    wait_for(&mut events, WAIT, |e| {
-        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
-    })
-    .await;
-    gw.hangup(call).await.expect("hangup");
-    let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(end.outcome, Outcome::Answered);
+    support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
 }
 

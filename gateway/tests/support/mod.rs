@@ -176,3 +176,23 @@ pub async fn gateway_with_trunk(peer: SocketAddr) -> (Gateway, gateway::runtime:
     gw.add_trunk(trunk).await.expect("trunk added");
     (gw, running)
 }
+
+/// Waits for `call` to be answered, hangs it up, and checks it ends as answered.
+pub async fn answer_then_hang_up(
+    gw: &Gateway,
+    events: &mut broadcast::Receiver<Event>,
+    call: gateway::control::CallId,
+    within: Duration,
+) {
+    wait_for(events, within, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    gw.hangup(call).await.expect("hangup");
+    let end = wait_for(events, within, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(end.outcome, gateway::control::Outcome::Answered);
+}

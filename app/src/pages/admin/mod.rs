@@ -62,9 +62,9 @@ fn segments(path: &str) -> Vec<&str> {
     path.strip_prefix("/admin").unwrap_or("").split('/').filter(|s| !s.is_empty()).collect()
 }
 
-/// Every admin page, chosen by path: the admin section is one lazily loaded route
-/// (`/admin/*`), so the router matches it once and this picks the page. A path it does not
-/// know is a 404.
+/// Every admin page, chosen by path: the admin section is one route (`/admin/*`), so it can
+/// be loaded on demand as one chunk of the browser bundle; the router matches it once and
+/// this picks the page. A path it does not know is a 404.
 #[component]
 pub fn AdminPages() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
