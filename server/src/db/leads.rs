@@ -81,6 +81,45 @@ impl LeadRow {
     }
 }
 
+/// A lead's custom fields as the JSON the `custom` column holds.
+fn custom_of(l: &NewLead) -> String {
+    if l.custom.is_empty() {
+        "{}".to_string()
+    } else {
+        serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// `INSERT INTO leads (…) VALUES (…), …` for `chunk`'s leads in `leadset`, created at `now`:
+/// one builder for both backends (a macro, because `QueryBuilder` is typed by backend).
+macro_rules! insert_rows {
+    ($leadset:expr, $chunk:expr, $now:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
+             city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
+        );
+        q.push_values($chunk, |mut b, l| {
+            b.push_bind($leadset.0)
+                .push_bind(l.phone.as_str().to_string())
+                .push_bind(l.status.as_str().to_string())
+                .push_bind(l.timezone.clone())
+                .push_bind(l.contact.first_name.clone())
+                .push_bind(l.contact.last_name.clone())
+                .push_bind(l.contact.address.clone())
+                .push_bind(l.contact.city.clone())
+                .push_bind(l.contact.state.clone())
+                .push_bind(l.contact.postcode.clone())
+                .push_bind(l.contact.email.clone())
+                .push_bind(l.contact.gender.clone())
+                .push_bind(l.contact.comments.clone())
+                .push_bind(custom_of(l))
+                .push_bind($now)
+                .push_bind($now);
+        });
+        q
+    }};
+}
+
 /// Rows per INSERT statement (15 parameters each: within both backends' limits).
 const INSERT_BATCH: usize = 1000;
 
@@ -99,29 +138,7 @@ pub async fn insert_many(
         let mut tx = pool.begin().await?;
         let mut inserted = 0;
         for chunk in leads.chunks(INSERT_BATCH) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
-                 city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                let custom = serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into());
-                b.push_bind(leadset.0)
-                    .push_bind(l.phone.as_str().to_string())
-                    .push_bind(l.status.as_str().to_string())
-                    .push_bind(l.timezone.clone())
-                    .push_bind(l.contact.first_name.clone())
-                    .push_bind(l.contact.last_name.clone())
-                    .push_bind(l.contact.address.clone())
-                    .push_bind(l.contact.city.clone())
-                    .push_bind(l.contact.state.clone())
-                    .push_bind(l.contact.postcode.clone())
-                    .push_bind(l.contact.email.clone())
-                    .push_bind(l.contact.gender.clone())
-                    .push_bind(l.contact.comments.clone())
-                    .push_bind(custom)
-                    .push_bind(now)
-                    .push_bind(now);
-            });
+            let mut q = insert_rows!(leadset, chunk, now);
             q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING");
             inserted += q.build().execute(&mut *tx).await?.rows_affected();
         }
@@ -480,13 +497,6 @@ pub async fn insert_import_batch(
     new_zones: &[String],
     now: i64,
 ) -> Result<Vec<bool>, DbError> {
-    let custom_of = |l: &NewLead| {
-        if l.custom.is_empty() {
-            "{}".to_string()
-        } else {
-            serde_json::to_string(&l.custom).unwrap_or_else(|_| "{}".into())
-        }
-    };
     let returned: Vec<String> = match db {
         // PostgreSQL: the whole batch as 13 arrays in one statement (UNNEST), far fewer
         // parameters to bind and parse than a multi-row VALUES list.
@@ -534,28 +544,7 @@ pub async fn insert_import_batch(
             let mut tx = pool.begin().await?;
             let mut returned = Vec::with_capacity(leads.len());
             for chunk in leads.chunks(INSERT_BATCH) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
-                     city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
-                );
-                q.push_values(chunk, |mut b, l| {
-                    b.push_bind(leadset.0)
-                        .push_bind(l.phone.as_str().to_string())
-                        .push_bind(l.status.as_str().to_string())
-                        .push_bind(l.timezone.clone())
-                        .push_bind(l.contact.first_name.clone())
-                        .push_bind(l.contact.last_name.clone())
-                        .push_bind(l.contact.address.clone())
-                        .push_bind(l.contact.city.clone())
-                        .push_bind(l.contact.state.clone())
-                        .push_bind(l.contact.postcode.clone())
-                        .push_bind(l.contact.email.clone())
-                        .push_bind(l.contact.gender.clone())
-                        .push_bind(l.contact.comments.clone())
-                        .push_bind(custom_of(l))
-                        .push_bind(now)
-                        .push_bind(now);
-                });
+                let mut q = insert_rows!(leadset, chunk, now);
                 q.push(" ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone");
                 let phones: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
                 returned.extend(phones);
