@@ -7,7 +7,8 @@
 //! - [`db`]: the only SQL;
 //! - [`auth`]: passwords, sessions, throttling, the login/logout routes;
 //! - [`backend`]: the implementations of the app's ports;
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics;
+//! - [`render`]: server-side rendering on a thread of its own.
 
 pub mod auth;
 pub mod backend;
@@ -18,5 +19,6 @@ pub mod engine;
 pub mod lead;
 pub mod metrics;
 pub mod phone;
+pub mod render;
 pub mod runtime;
 pub mod startup;

@@ -30,6 +30,7 @@ use crate::db::{self, Db};
 use crate::lead::{self, fetch::UrlRules, jobs::ImportJobs};
 use crate::metrics::{HttpLabels, Metrics, method_label};
 use crate::phone::PhoneHub;
+use crate::render::{self, RenderThread, Renderer};
 use crate::runtime::clock::SystemClock;
 use crate::runtime::dialer::{Dialer, RuntimeConfig, Tasks};
 use crate::runtime::gateway_link::GatewayLink;
@@ -106,6 +107,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the media gateway could not start: {0}")]
     Gateway(#[from] gateway::runtime::StartError),
+    #[error("cannot start the render thread: {0}")]
+    Render(std::io::Error),
     #[error("the demo trunk could not start: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
@@ -127,6 +130,7 @@ pub struct Running {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
+    render: RenderThread,
 }
 
 impl Running {
@@ -162,6 +166,8 @@ impl Running {
             Err(e) => tracing::error!(error = %e, "server task failed"),
         }
         self.db.close().await;
+        // Last: database connections opened during a render belong to its runtime's I/O.
+        self.render.stop().await;
     }
 
     /// Serves until the server task ends by itself (it does not without [`Running::stop`]).
@@ -261,7 +267,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics: Arc::new(Metrics::default()),
         throttle: Arc::new(Mutex::new(LoginThrottle::new(Limits::default()))),
     };
-    let router = router(state.clone());
+    let render = RenderThread::start().map_err(StartError::Render)?;
+    let router = router(state.clone(), render.renderer());
 
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -284,15 +291,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         task,
         janitor,
+        render,
     })
 }
 
 /// The whole HTTP application.
-fn router(state: AppState) -> Router {
+fn router(state: AppState, renderer: Renderer) -> Router {
     let ports = state.ports.clone();
     let context = move || provide_context(ports.clone());
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
+    // Pages and server functions: rendered on the render thread (see `crate::render`).
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context,
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(renderer, render::on_render_thread));
     Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -306,13 +324,7 @@ fn router(state: AppState) -> Router {
             post(lead::routes::upload).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            app::shell(leptos.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            context,
-            app::shell,
-        ))
+        .merge(pages)
         .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

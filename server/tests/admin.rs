@@ -17,6 +17,7 @@ on_both_backends!(
     trunks_validate_and_answer_the_test,
     agents_are_created_in_bulk_all_or_nothing,
     roles_decide_who_watches_and_who_edits,
+    turning_a_campaign_on_reaches_the_running_dialer,
 );
 
 /// A field error on `field`, with a message.
@@ -582,5 +583,59 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     let overview = sup.get(&format!("/admin/campaigns/{id}")).await;
     assert!(!overview.body.contains("data-testid=\"toggle-state\""), "read only for supervisors");
     assert!(!overview.body.contains("href=\"/admin/scripts\""), "no tabs they cannot open");
+    s.stop().await;
+}
+
+/// Turning a campaign on from the admin pages reaches the running dialer at once, not at its
+/// next periodic reload (30 s away): a broadcast campaign starts calling its leads through
+/// the demo trunk.
+async fn turning_a_campaign_on_reaches_the_running_dialer(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let trunks = ok(&admin, "admin/trunks/list", &[]).await;
+    let demo = trunks[0]["id"].as_i64().expect("the demo trunk").to_string();
+    let form = [
+        ("kind", "broadcast"),
+        ("broadcast_file", "message.wav"),
+        ("trunk_id", demo.as_str()),
+        ("window_start", "00:00"),
+        ("window_end", "24:00"),
+    ]
+    .iter()
+    .fold(campaign_form("Announcements"), |f, (k, v)| with(&f, k, v));
+    let res = save_campaign(&admin, &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let ids = res.json().as_i64().expect("campaign id").to_string();
+    let leadset = ok(
+        &admin,
+        "leadsets/create",
+        &[
+            ("name", "Listeners"),
+            ("campaign_id", &ids),
+            ("default_country", "US"),
+            ("active", "on"),
+        ],
+    )
+    .await
+    .to_string();
+    for phone in ["2025550140", "2025550141", "2025550142"] {
+        let args = [("leadset_id", leadset.as_str()), ("phone", phone), ("status", "NEW")];
+        ok(&admin, "leadsets/save_lead", &args).await;
+    }
+    let dialed = || async {
+        let d = ok(&admin, "admin/dashboard", &[]).await;
+        d["total"]["calls_dialed"].as_u64().unwrap_or(0)
+    };
+    assert_eq!(dialed().await, 0, "an inactive campaign dials nothing");
+    ok(&admin, "admin/campaigns/set_active", &[("id", &ids), ("active", "true")]).await;
+    let mut n = 0;
+    for _ in 0..200 {
+        n = dialed().await;
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(n > 0, "the dialer never started the campaign");
     s.stop().await;
 }

@@ -25,6 +25,9 @@ on_both_backends!(
     url_imports_refuse_private_addresses_unless_allowed,
     url_imports_enforce_scheme_size_timeout_and_redirects,
     dnc_numbers_are_added_searched_and_removed,
+    an_upload_cut_off_midway_ends_its_job_with_a_reason,
+    many_dnc_numbers_are_added_at_once,
+    leadset_stats_count_calls_dispositions_and_each_agents_work,
 );
 
 /// A campaign through the database (the campaign pages are another part of the portal).
@@ -685,5 +688,163 @@ async fn dnc_numbers_are_added_searched_and_removed(b: Backend) {
         assert_eq!(field_of(&admin.call("dnc/add", &args).await), field, "{args:?}");
     }
     assert_eq!(admin.call("dnc/list", &[]).await.json().as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+/// The browser goes away in the middle of sending a file: the job still ends, says why, and
+/// what it reports as stored is what the leadset holds.
+async fn an_upload_cut_off_midway_ends_its_job_with_a_reason(b: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Cut", None, "US").await;
+    let res = admin
+        .post_json(&format!("/admin/leadsets/{id}/imports"), &mapping(1, &["phone", "status"]))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let job = res.json()["job"].as_u64().unwrap();
+    // More than one batch of rows, then the connection closes 1 MB short of what it promised.
+    let rows: String = (0..12_000)
+        .map(|i: u32| format!("+1{}555{:04},NEW\n", if i < 10_000 { 202 } else { 312 }, i % 10_000))
+        .collect();
+    let addr = s.url.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /admin/imports/{job}/data HTTP/1.1\r\nHost: {addr}\r\nCookie: {}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        admin.cookie.as_deref().unwrap(),
+        rows.len() + 1_000_000
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(rows.as_bytes()).await.unwrap();
+    tcp.flush().await.unwrap();
+    drop(tcp);
+    let st = wait_done(&admin, job).await;
+    let failed = st["failed"].as_str().unwrap_or_default();
+    assert!(failed.contains("interrupted"), "{st}");
+    let o = overview(&admin, id).await;
+    assert_eq!(o["stats"]["total"], st["inserted"], "{st}");
+    // The job's file cannot be sent again: a new import is needed.
+    let res =
+        admin.post_body(&format!("/admin/imports/{job}/data"), b"2025550199,NEW\n".to_vec()).await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    s.stop().await;
+}
+
+/// A long list goes in as one transaction: counts are right, repeats within the list and
+/// numbers already listed are "already", and nothing is half-added.
+async fn many_dnc_numbers_are_added_at_once(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let first = admin.call("dnc/add", &[("numbers", "2025550000")]).await.json();
+    assert_eq!(first["added"], 1, "{first}");
+    let mut list: String = (0..5000).map(|i| format!("(202) 555-{i:04}\n")).collect();
+    list.push_str("202-555-0001\nnot a number\n");
+    let res = admin.call("dnc/add", &[("numbers", &list), ("note", "bulk")]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = res.json();
+    assert_eq!(r["added"], 4999, "{r}");
+    assert_eq!(r["already"], 2, "{r}");
+    assert_eq!(r["errors"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["errors"][0]["row"], 5002, "{r}");
+    let found = admin.call("dnc/list", &[("search", "2025554999")]).await.json();
+    assert_eq!(found[0]["note"], "bulk", "{found}");
+    s.stop().await;
+}
+
+/// The leadset page's numbers from the call journal the dialer writes (through the same
+/// journal writer): call states, dispositions, and each agent's calls and talk time.
+async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend) {
+    use app::model::call::{CallOutcome, HangupBy};
+    use app::model::{CampaignId, LeadId, LeadStatus, PhoneNumber, UserId};
+    use server::engine::Record;
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let ann = UserId(s.create_user(&admin, "ann", "agent", "agent-pass-1").await);
+    let bob = UserId(s.create_user(&admin, "bob", "agent", "agent-pass-2").await);
+    let camp = campaign(&s, "Stats").await;
+    let id = create_leadset(&admin, "Counted", Some(camp), "US").await;
+    let mut leads = Vec::new();
+    for phone in ["2025550150", "2025550151", "2025550152", "2025550153"] {
+        let args =
+            [("leadset_id", id.to_string()), ("phone", phone.into()), ("status", "NEW".into())];
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = admin.call("leadsets/save_lead", &args).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        leads.push(LeadId(res.json().as_i64().unwrap()));
+    }
+    let t = 1_700_000_000_000;
+    let started = |n: usize, agent: Option<UserId>| Record::AttemptStarted {
+        call_ref: format!("c{n}"),
+        lead: leads[n],
+        campaign: CampaignId(camp),
+        agent,
+        trunk: None,
+        phone: PhoneNumber::parse(&format!("+1202555015{n}")).unwrap(),
+        callback: None,
+        at: t + n as i64,
+    };
+    let ended = |n: usize, at: i64, outcome: CallOutcome| Record::AttemptEnded {
+        call_ref: format!("c{n}"),
+        at,
+        outcome,
+        sip_code: None,
+        sip_reason: None,
+        by: HangupBy::Customer,
+    };
+    let records = vec![
+        // Ann: a 60-second sale, and a busy number in preview.
+        started(0, None),
+        Record::AttemptAnswered { call_ref: "c0".into(), at: t + 5_000 },
+        Record::AttemptBridged { call_ref: "c0".into(), agent: ann, at: t + 6_000 },
+        ended(0, t + 66_000, CallOutcome::Answered),
+        Record::Disposed {
+            call_ref: "c0".into(),
+            disposition: LeadStatus::parse("SALE").unwrap(),
+            notes: "two units".into(),
+            at: t + 70_000,
+        },
+        started(1, Some(ann)),
+        ended(1, t + 9_000, CallOutcome::Busy),
+        // Bob: talking now.
+        started(2, None),
+        Record::AttemptAnswered { call_ref: "c2".into(), at: t + 2_000 },
+        Record::AttemptBridged { call_ref: "c2".into(), agent: bob, at: t + 3_000 },
+        // Nobody's: still ringing.
+        started(3, None),
+    ];
+    server::db::journal::apply(s.database(), "test", &records).await.unwrap();
+    let st = &overview(&admin, id).await["stats"];
+    assert_eq!(
+        [&st["answered"], &st["failed"], &st["in_progress"], &st["ringing"], &st["dropped"]],
+        [2, 1, 1, 1, 0],
+        "{st}"
+    );
+    assert_eq!(st["dispositions"], json!([["SALE", 1]]), "{st}");
+    let agents = st["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 2, "{st}");
+    assert_eq!(agents[0]["username"], "ann");
+    assert_eq!(
+        [
+            &agents[0]["calls"],
+            &agents[0]["answered"],
+            &agents[0]["talk_seconds"],
+            &agents[0]["dispositioned"]
+        ],
+        [2, 1, 60, 1],
+        "{st}"
+    );
+    assert_eq!(agents[0]["last_call_at"], t + 1);
+    assert_eq!(agents[1]["username"], "bob");
+    assert_eq!(
+        [
+            &agents[1]["calls"],
+            &agents[1]["answered"],
+            &agents[1]["talk_seconds"],
+            &agents[1]["dispositioned"]
+        ],
+        [1, 1, 0, 0],
+        "{st}"
+    );
     s.stop().await;
 }

@@ -16,7 +16,7 @@ pub mod widgets;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::api::auth::whoami;
 use crate::model::{ApiError, Viewer};
@@ -73,13 +73,44 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
-                    // One route for the admin section, one for the phone: each is ready to be a
-                    // lazily loaded chunk (`#[lazy_route]`; see the README's bundle notes).
-                    <Route path=path!("/admin") view=admin::AdminPages ssr=SsrMode::Async />
-                    <Route path=path!("/admin/*rest") view=admin::AdminPages ssr=SsrMode::Async />
-                    <Route path=path!("/phone") view=phone::PhonePage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/*rest") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>
+    }
+}
+
+// Pages loaded on demand, each area its own chunk of the browser bundle, fetched the first time
+// someone opens it: an agent never downloads the admin pages, an admin never the phone. The
+// whole admin section is one chunk (its pages share most of their code; one chunk per page
+// made a hundred small downloads), dispatched by path in `admin::AdminPages`.
+
+#[derive(Debug)]
+struct PhoneRoute;
+
+#[lazy_route]
+impl LazyRoute for PhoneRoute {
+    fn data() -> Self {
+        PhoneRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        phone::PhonePage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct AdminRoute;
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        admin::AdminPages().into_any()
     }
 }

@@ -282,14 +282,11 @@ impl Leads for LeadsBackend {
         if parsed.is_empty() && report.errors.is_empty() {
             return Err(ApiError::invalid("numbers", "Enter at least one phone number."));
         }
-        let now = db::now_ms();
-        for p in parsed {
-            match db::dnc::add(&self.db, &p, campaign, note, now).await {
-                Ok(true) => report.added += 1,
-                Ok(false) => report.already += 1,
-                Err(e) => return Err(internal("adding to DNC", e)),
-            }
-        }
+        let added = db::dnc::add_many(&self.db, &parsed, campaign, note, db::now_ms())
+            .await
+            .map_err(|e| internal("adding to DNC", e))?;
+        report.added = added;
+        report.already = parsed.len() as u64 - added;
         Ok(report)
     }
 

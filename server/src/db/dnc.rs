@@ -14,16 +14,39 @@ pub async fn add(
     note: &str,
     now: i64,
 ) -> Result<bool, DbError> {
-    let n = with_pool!(db, pool => sqlx::query(
-            "INSERT INTO dnc (phone, campaign_id, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-        .bind(phone.as_str())
-        .bind(campaign.map(|c| c.0))
-        .bind(note)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(n == 1)
+    Ok(add_many(db, std::slice::from_ref(phone), campaign, note, now).await? == 1)
+}
+
+/// Entries per INSERT statement (4 parameters each, within both backends' limits).
+const ADD_BATCH: usize = 1000;
+
+/// Adds many numbers in one transaction (all or none). Returns how many were new; the rest
+/// were listed already in that scope, or repeated in `phones`.
+pub async fn add_many(
+    db: &Db,
+    phones: &[PhoneNumber],
+    campaign: Option<CampaignId>,
+    note: &str,
+    now: i64,
+) -> Result<u64, DbError> {
+    let added = with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let mut added = 0;
+        for chunk in phones.chunks(ADD_BATCH) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO dnc (phone, campaign_id, note, created_at) ");
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(p.as_str().to_string())
+                    .push_bind(campaign.map(|c| c.0))
+                    .push_bind(note.to_string())
+                    .push_bind(now);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            added += q.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        added
+    });
+    Ok(added)
 }
 
 /// Whether a number may not be called in `campaign` (listed globally or for it).

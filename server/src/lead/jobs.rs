@@ -14,6 +14,7 @@
 
 use app::model::leadset::{ImportMapping, ImportStatus, RowError};
 use app::model::{LeadsetId, UserId};
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -228,6 +229,30 @@ impl Importer {
             return self.parse(&head, false).await;
         }
         self.parse(chunk, false).await
+    }
+
+    /// Imports a whole file from its chunks. If a chunk is an error (an upload cut off, a
+    /// download failing), the rows already handed to the database are still stored and
+    /// counted before the error is returned, so the job's numbers match the leadset.
+    pub async fn run<S>(mut self, chunks: S) -> Result<ImportStatus, JobError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, JobError>>,
+    {
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            if let Err(e) = match chunk {
+                Ok(chunk) => self.push(&chunk).await,
+                Err(e) => Err(e),
+            } {
+                let Importer { to_writer, writer, .. } = self;
+                drop(to_writer);
+                // The stored rows are counted by the writer; its own error matters less
+                // than the first one.
+                let _ = join(writer).await;
+                return Err(e);
+            }
+        }
+        self.finish().await
     }
 
     /// Ends the file: the last row, the last batch, and waits for the writer. Returns the

@@ -125,18 +125,18 @@ pub async fn create(
     let input = download.is_none().then(|| (mapping.clone(), country));
     let job = state.imports.create(leadset, who.viewer.id, input);
     let status = job.status();
-    if let Some(mut download) = download {
+    if let Some(download) = download {
         job.set_total(download.total);
         let importer = Importer::new(state.db.clone(), job.clone(), mapping, country);
-        tokio::spawn(async move {
-            let result = async {
-                let mut importer = importer;
-                while let Some(chunk) = download.chunk().await? {
-                    importer.push(&chunk).await?;
-                }
-                importer.finish().await
+        let chunks = futures_util::stream::unfold(download, |mut d| async move {
+            match d.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), d)),
+                Ok(None) => None,
+                Err(e) => Some((Err(JobError::from(e)), d)),
             }
-            .await;
+        });
+        tokio::spawn(async move {
+            let result = importer.run(chunks).await;
             conclude(&job, result);
         });
     }
@@ -181,22 +181,29 @@ pub async fn upload(
         return error(ApiError::Conflict("This import has already received its file.".into()));
     };
     let max = state.config.import_max_bytes;
-    let mut importer = Importer::new(state.db.clone(), job.clone(), mapping, country);
-    let mut stream = body.into_data_stream();
-    let mut received: u64 = 0;
-    let result = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| JobError::Upload(e.to_string()))?;
-            received += chunk.len() as u64;
-            if received > max {
-                return Err(JobError::Upload(format!("the file is larger than {max} bytes")));
-            }
-            importer.push(&chunk).await?;
+    let importer = Importer::new(state.db.clone(), job.clone(), mapping, country);
+    // The import runs as a task of its own: if the browser goes away mid-upload, this handler
+    // is dropped, but the task still sees the body end with an error and concludes the job
+    // (the rows before it stay imported), so the status never stays "running" forever.
+    let task = tokio::spawn({
+        let job = job.clone();
+        async move {
+            let mut received: u64 = 0;
+            let chunks = body.into_data_stream().map(move |chunk| {
+                let chunk = chunk.map_err(|e| JobError::Upload(e.to_string()))?;
+                received += chunk.len() as u64;
+                if received > max {
+                    return Err(JobError::Upload(format!("the file is larger than {max} bytes")));
+                }
+                Ok(chunk)
+            });
+            let result = importer.run(chunks).await;
+            conclude(&job, result);
         }
-        importer.finish().await
+    });
+    if let Err(e) = task.await {
+        job.finish(Some(format!("The import stopped unexpectedly: {e}")));
     }
-    .await;
-    conclude(&job, result);
     let status = job.status();
     if let Some(reason) = &status.failed {
         if status.inserted == 0 && status.invalid == 0 && status.duplicates == 0 {
