@@ -37,7 +37,7 @@ after(async () => {
 
 /** The number in a stats tile. */
 async function stat(page, key) {
-  return Number(await page.locator(`[data-stat="${key}"] .num`).textContent());
+  return Number(await page.locator(`[data-stat="${key}"] .stat-value`).textContent());
 }
 
 /** Previews, checks the mapping and uploads; returns the finished summary text. */
@@ -150,7 +150,7 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
   await add.locator('input[name="first_name"]').fill('Formy');
   await add.locator('button[type="submit"]').click();
   await page.locator('tr[data-phone="+12025550199"]').waitFor();
-  await page.waitForFunction(() => document.querySelector('[data-stat="total"] .num')?.textContent === '8');
+  await page.waitForFunction(() => document.querySelector('[data-stat="total"] .stat-value')?.textContent === '8');
 
   // Edit it.
   const lead = page.locator('tr[data-phone="+12025550199"]');

@@ -1,4 +1,4 @@
-//! Small pieces shared by pages: error and success banners, time formatting.
+//! Small pieces shared by pages: error and success banners, number tiles, time formatting.
 
 use leptos::prelude::*;
 
@@ -41,6 +41,18 @@ where
 #[component]
 pub fn ErrorBanner(error: ApiError) -> impl IntoView {
     view! { <p class="banner error" role="alert">{error.to_string()}</p> }
+}
+
+/// A number with its label, one tile of a `.stats` row; `key` names it for tests
+/// (`data-stat`).
+#[component]
+pub fn Stat(label: &'static str, value: u64, key: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat" data-stat=key>
+            <span class="stat-value">{value}</span>
+            <span class="stat-label">{label}</span>
+        </div>
+    }
 }
 
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC`, the same on server and browser (so

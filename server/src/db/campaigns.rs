@@ -317,13 +317,7 @@ pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbEr
 
 /// Whether another campaign (not `except`) has this name, ignoring case.
 pub async fn name_taken(db: &Db, name: &Name, except: Option<CampaignId>) -> Result<bool, DbError> {
-    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM campaigns WHERE LOWER(name) = LOWER($1) AND id <> $2")
-        .bind(name.as_str())
-        .bind(except.map(|c| c.0).unwrap_or(-1))
-        .fetch_one(pool)
-        .await)?;
-    Ok(n > 0)
+    super::name_taken(db, super::Named::Campaigns, name.as_str(), except.map(|x| x.0)).await
 }
 
 /// Assigns an agent to a campaign (idempotent) or removes them.

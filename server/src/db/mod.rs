@@ -136,6 +136,38 @@ impl Db {
     }
 }
 
+/// The tables whose rows people name, and tell apart by name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Named {
+    Campaigns,
+    Scripts,
+    Trunks,
+}
+
+/// Whether a row of `table` other than `except` has this name, ignoring case: people do not
+/// tell "Sales" and "sales" apart.
+pub(crate) async fn name_taken(
+    db: &Db,
+    table: Named,
+    name: &str,
+    except: Option<i64>,
+) -> Result<bool, DbError> {
+    // The statement text is one of three constants, never built from input.
+    let sql = match table {
+        Named::Campaigns => {
+            "SELECT COUNT(*) FROM campaigns WHERE LOWER(name) = LOWER($1) AND id <> $2"
+        }
+        Named::Scripts => "SELECT COUNT(*) FROM scripts WHERE LOWER(name) = LOWER($1) AND id <> $2",
+        Named::Trunks => "SELECT COUNT(*) FROM trunks WHERE LOWER(name) = LOWER($1) AND id <> $2",
+    };
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(sql)
+        .bind(name)
+        .bind(except.unwrap_or(-1))
+        .fetch_one(pool)
+        .await)?;
+    Ok(n > 0)
+}
+
 /// The current wall-clock time in Unix milliseconds, the unit every stored time uses.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

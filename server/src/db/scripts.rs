@@ -60,13 +60,7 @@ pub async fn get(db: &Db, id: ScriptId) -> Result<Option<Script>, DbError> {
 /// Whether another script (not `except`) has this name, ignoring case: people do not tell
 /// "Sales" and "sales" apart.
 pub async fn name_taken(db: &Db, name: &Name, except: Option<ScriptId>) -> Result<bool, DbError> {
-    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM scripts WHERE LOWER(name) = LOWER($1) AND id <> $2")
-        .bind(name.as_str())
-        .bind(except.map(|s| s.0).unwrap_or(-1))
-        .fetch_one(pool)
-        .await)?;
-    Ok(n > 0)
+    super::name_taken(db, super::Named::Scripts, name.as_str(), except.map(|x| x.0)).await
 }
 
 pub async fn insert(

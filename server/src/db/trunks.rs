@@ -81,13 +81,7 @@ pub async fn get(db: &Db, id: TrunkId) -> Result<Option<Trunk>, DbError> {
 
 /// Whether another trunk (not `except`) has this name, ignoring case.
 pub async fn name_taken(db: &Db, name: &Name, except: Option<TrunkId>) -> Result<bool, DbError> {
-    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM trunks WHERE LOWER(name) = LOWER($1) AND id <> $2")
-        .bind(name.as_str())
-        .bind(except.map(|t| t.0).unwrap_or(-1))
-        .fetch_one(pool)
-        .await)?;
-    Ok(n > 0)
+    super::name_taken(db, super::Named::Trunks, name.as_str(), except.map(|x| x.0)).await
 }
 
 /// Binds `$1`–`$10` in the column order of `insert` and `update`. Empty credentials are

@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, Outcome};
+use crate::pages::widgets::{ErrorBanner, Outcome, Stat};
 
 #[component]
 pub fn CampaignsPage() -> impl IntoView {
@@ -407,16 +407,6 @@ fn Overview() -> impl IntoView {
 }
 
 #[component]
-fn StatLine(label: &'static str, value: u64, key: &'static str) -> impl IntoView {
-    view! {
-        <div class="stat" data-stat=key>
-            <span class="stat-value">{value}</span>
-            <span class="stat-label">{label}</span>
-        </div>
-    }
-}
-
-#[component]
 fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> impl IntoView {
     let c = &o.campaign;
     let s = &c.settings;
@@ -496,18 +486,18 @@ fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> im
         <section class="card">
             <h2>"Leads"</h2>
             <div class="stats" data-testid="lead-stats">
-                <StatLine label="Total" value=st.total key="total" />
-                <StatLine label="Dialable" value=st.dialable key="dialable" />
-                <StatLine label="In progress" value=st.in_progress key="in_progress" />
-                <StatLine label="Answered" value=st.answered key="answered" />
-                <StatLine label="Failed" value=st.failed key="failed" />
-                <StatLine label="Dropped" value=st.dropped key="dropped" />
+                <Stat label="Total" value=st.total key="total" />
+                <Stat label="Dialable" value=st.dialable key="dialable" />
+                <Stat label="In progress" value=st.in_progress key="in_progress" />
+                <Stat label="Answered" value=st.answered key="answered" />
+                <Stat label="Failed" value=st.failed key="failed" />
+                <Stat label="Dropped" value=st.dropped key="dropped" />
             </div>
             <h2>"Right now"</h2>
             <div class="stats">
-                <StatLine label="Agents logged in" value=u64::from(live.agents_logged_in) key="agents_logged_in" />
-                <StatLine label="Calls ringing" value=u64::from(live.calls_ringing) key="calls_ringing" />
-                <StatLine label="Active calls" value=u64::from(live.calls_active) key="calls_active" />
+                <Stat label="Agents logged in" value=u64::from(live.agents_logged_in) key="agents_logged_in" />
+                <Stat label="Calls ringing" value=u64::from(live.calls_ringing) key="calls_ringing" />
+                <Stat label="Active calls" value=u64::from(live.calls_active) key="calls_active" />
             </div>
         </section>
         <section class="card">

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use crate::api::admin::dashboard::load_dashboard;
 use crate::model::{Dashboard, LiveCounters};
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::ErrorBanner;
+use crate::pages::widgets::{ErrorBanner, Stat};
 
 /// How often the page asks for fresh numbers.
 #[cfg(feature = "hydrate")]
@@ -47,16 +47,6 @@ fn Numbers() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-#[component]
-fn Stat(label: &'static str, value: u64, key: &'static str) -> impl IntoView {
-    view! {
-        <div class="stat" data-stat=key>
-            <span class="stat-value">{value}</span>
-            <span class="stat-label">{label}</span>
-        </div>
     }
 }
 

@@ -17,7 +17,7 @@ use crate::model::leadset::{
 use crate::model::{Contact, Role};
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, Outcome, format_utc, reset_on_success};
+use crate::pages::widgets::{ErrorBanner, Outcome, Stat, format_utc, reset_on_success};
 
 #[component]
 pub fn LeadsetsPage() -> impl IntoView {
@@ -279,9 +279,6 @@ fn Overview(
 
 #[component]
 fn Stats(stats: LeadsetStats) -> impl IntoView {
-    let tile = |label: &'static str, key: &'static str, n: u64| {
-        view! { <div class="stat" data-stat=key><span class="num">{n}</span><span class="muted">{label}</span></div> }
-    };
     let dispositions = if stats.dispositions.is_empty() {
         view! { <p class="muted">"No dispositions yet."</p> }.into_any()
     } else {
@@ -323,17 +320,17 @@ fn Stats(stats: LeadsetStats) -> impl IntoView {
         <section class="card" data-testid="leadset-stats">
             <h2>"Leads"</h2>
             <div class="stats">
-                {tile("Total", "total", stats.total)}
-                {tile("Dialable", "dialable", stats.dialable)}
-                {tile("Recyclable", "recyclable", stats.recyclable)}
+                <Stat label="Total" key="total" value=stats.total />
+                <Stat label="Dialable" key="dialable" value=stats.dialable />
+                <Stat label="Recyclable" key="recyclable" value=stats.recyclable />
             </div>
             <h2>"Calls"</h2>
             <div class="stats">
-                {tile("Answered", "answered", stats.answered)}
-                {tile("Failed", "failed", stats.failed)}
-                {tile("In progress", "in_progress", stats.in_progress)}
-                {tile("Ringing", "ringing", stats.ringing)}
-                {tile("Dropped", "dropped", stats.dropped)}
+                <Stat label="Answered" key="answered" value=stats.answered />
+                <Stat label="Failed" key="failed" value=stats.failed />
+                <Stat label="In progress" key="in_progress" value=stats.in_progress />
+                <Stat label="Ringing" key="ringing" value=stats.ringing />
+                <Stat label="Dropped" key="dropped" value=stats.dropped />
             </div>
             <h2>"Dispositions"</h2>
             {dispositions}
