@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -295,11 +295,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })
 }
 
+/// The app's routes, generated once per process. Generating them renders the app with data
+/// loading switched off by a process-wide flag in Leptos: a page another server of the same
+/// process (tests start many) renders at that moment would wait for its data forever.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole HTTP application.
 fn router(state: AppState, renderer: Renderer) -> Router {
     let ports = state.ports.clone();
     let context = move || provide_context(ports.clone());
-    let routes = generate_route_list(app::App);
+    let routes = route_list();
     let leptos = state.leptos.clone();
     // Pages and server functions: rendered on the render thread (see `crate::render`).
     let pages = Router::new()
