@@ -297,7 +297,7 @@ async fn leases_are_exclusive_released_and_expire(b: Backend) {
         },
         invalid_details: false,
     };
-    db::journal::apply(&f.db, OWNER, &[stale.clone()]).await.unwrap();
+    db::journal::apply(&f.db, OWNER, std::slice::from_ref(&stale)).await.unwrap();
     let info = leads::dial_info(&f.db, LeadId(2)).await.unwrap().unwrap();
     assert_eq!(
         (info.dial_state.as_str(), info.lease_owner.as_deref()),

@@ -119,7 +119,7 @@ fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::tas
             }
             if let AgentEvent::Ended { call, outcome: CallOutcome::Answered, .. } = event {
                 n += 1;
-                let code = if n % 2 == 0 { "SALE MADE" } else { "NOT INTERESTED" };
+                let code = if n.is_multiple_of(2) { "SALE MADE" } else { "NOT INTERESTED" };
                 let s = Submission {
                     agent,
                     call,
@@ -246,7 +246,7 @@ async fn a_killed_runtime_loses_no_lead(b: Backend) {
     let by_b: HashSet<i64> =
         all.iter().filter(|a| a.call_ref.starts_with("b-")).map(|a| a.lead).collect();
     for lead in held_by_a {
-        let last = all.iter().filter(|a| a.lead == lead).last();
+        let last = all.iter().rfind(|a| a.lead == lead);
         let finished_by_a =
             last.is_some_and(|a| a.call_ref.starts_with("a-") && a.ended_at.is_some());
         assert!(

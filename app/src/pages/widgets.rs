@@ -29,10 +29,10 @@ where
     F: Fn() -> Option<Result<T, ApiError>> + 'static,
 {
     Effect::new(move |_| {
-        if matches!(result(), Some(Ok(_))) {
-            if let Some(f) = form.get() {
-                f.reset();
-            }
+        if matches!(result(), Some(Ok(_)))
+            && let Some(f) = form.get()
+        {
+            f.reset();
         }
     });
 }

@@ -191,10 +191,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     if forbidden {
         *res.status_mut() = StatusCode::FORBIDDEN;
     }
-    if stale_cookie {
-        if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(secure)) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if stale_cookie && let Ok(v) = HeaderValue::from_str(&session::clear_cookie(secure)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

@@ -130,12 +130,11 @@ impl LoginThrottle {
     fn make_room(&mut self, now: Instant) {
         let limits = self.limits;
         self.entries.retain(|_, e| !e.expired(now, &limits));
-        if self.entries.len() >= limits.capacity {
-            if let Some(oldest) =
+        if self.entries.len() >= limits.capacity
+            && let Some(oldest) =
                 self.entries.iter().min_by_key(|(_, e)| e.first_failure).map(|(k, _)| k.clone())
-            {
-                self.entries.remove(&oldest);
-            }
+        {
+            self.entries.remove(&oldest);
         }
     }
 }

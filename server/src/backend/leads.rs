@@ -41,7 +41,7 @@ impl LeadsBackend {
             .await
             .map_err(|e| internal("loading a leadset", e))?
             .map(|(_, s)| s)
-            .ok_or_else(|| not_found())
+            .ok_or_else(not_found)
     }
 
     /// Checks what the database must confirm: the campaign exists, the country is known.

@@ -257,12 +257,11 @@ impl Engine {
             .map(|(id, _)| *id)
             .collect();
         for agent in due {
-            if let Some(run) = self.agents.get_mut(&agent) {
-                if run.machine.on_timeout(now.at) {
-                    self.outputs
-                        .push_back(Output::Notify { agent, event: AgentEvent::WrapUpTimeout });
-                    self.agent_changed(now, agent, None);
-                }
+            if let Some(run) = self.agents.get_mut(&agent)
+                && run.machine.on_timeout(now.at)
+            {
+                self.outputs.push_back(Output::Notify { agent, event: AgentEvent::WrapUpTimeout });
+                self.agent_changed(now, agent, None);
             }
         }
         let stuck: Vec<CallId> = self
@@ -767,7 +766,7 @@ impl Engine {
             .find(|d| d.code == s.disposition)
             .ok_or_else(|| EngineError::UnknownDisposition(s.disposition.to_string()))?;
         if disposition.kind == DispositionKind::Callback
-            && !s.callback_at.is_some_and(|t| t > now.wall)
+            && s.callback_at.is_none_or(|t| t <= now.wall)
         {
             return Err(EngineError::CallbackTime);
         }
@@ -1156,14 +1155,14 @@ impl Engine {
             fate,
             invalid_details: false,
         }));
-        if let Some(agent) = rec.agent {
-            if self.agents.get_mut(&agent).is_some_and(|run| run.machine.unreserve(now.at)) {
-                self.outputs.push_back(Output::Notify {
-                    agent,
-                    event: AgentEvent::Ended { call, outcome, by },
-                });
-                self.agent_changed(now, agent, Some(rec.call_ref));
-            }
+        if let Some(agent) = rec.agent
+            && self.agents.get_mut(&agent).is_some_and(|run| run.machine.unreserve(now.at))
+        {
+            self.outputs.push_back(Output::Notify {
+                agent,
+                event: AgentEvent::Ended { call, outcome, by },
+            });
+            self.agent_changed(now, agent, Some(rec.call_ref));
         }
     }
 

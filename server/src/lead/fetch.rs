@@ -11,7 +11,7 @@
 //! - at most 5 redirects, a total time limit, and a size cap counted on the bytes received
 //!   (a `Content-Length` above the cap is refused before reading).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,7 +132,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] == 0x2001 && s[1] == 0x0DB8) // documentation
                 || (s[0] == 0x0064 && s[1] == 0xFF9B) // NAT64 (wraps IPv4)
                 || s[0] == 0x2002 // 6to4 (wraps IPv4)
-                || a == Ipv6Addr::from(Ipv4Addr::UNSPECIFIED.to_ipv6_compatible()))
+                || a == Ipv4Addr::UNSPECIFIED.to_ipv6_compatible())
         }
     }
 }

@@ -53,10 +53,10 @@ pub fn check_head(head: &[u8]) -> Result<(), ImportError> {
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Err(ImportError::Utf16);
     }
-    if let Err(e) = std::str::from_utf8(body) {
-        if e.error_len().is_some() {
-            return Err(ImportError::NotUtf8(e.valid_up_to()));
-        }
+    if let Err(e) = std::str::from_utf8(body)
+        && e.error_len().is_some()
+    {
+        return Err(ImportError::NotUtf8(e.valid_up_to()));
     }
     if body.contains(&0) {
         return Err(ImportError::Binary);
@@ -317,10 +317,8 @@ impl Normaliser {
                 ColumnTarget::Contact(f) => {
                     contact.set(f, value.to_string());
                 }
-                ColumnTarget::Custom(name) => {
-                    if !value.is_empty() {
-                        custom.insert(name.clone(), value.to_string());
-                    }
+                ColumnTarget::Custom(name) if !value.is_empty() => {
+                    custom.insert(name.clone(), value.to_string());
                 }
                 ColumnTarget::Timezone if !value.is_empty() => {
                     if !timezone::is_known(value) {

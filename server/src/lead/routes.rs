@@ -205,11 +205,13 @@ pub async fn upload(
         job.finish(Some(format!("The import stopped unexpectedly: {e}")));
     }
     let status = job.status();
-    if let Some(reason) = &status.failed {
-        if status.inserted == 0 && status.invalid == 0 && status.duplicates == 0 {
-            // Nothing was stored: answer as a field error so the form can show it.
-            return error(ApiError::invalid("file", reason.clone()));
-        }
+    if let Some(reason) = &status.failed
+        && status.inserted == 0
+        && status.invalid == 0
+        && status.duplicates == 0
+    {
+        // Nothing was stored: answer as a field error so the form can show it.
+        return error(ApiError::invalid("file", reason.clone()));
     }
     Json(status).into_response()
 }

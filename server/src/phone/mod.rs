@@ -131,10 +131,11 @@ impl PhoneHub {
         self.send(e.agent, PhoneEvent::Audio { state: e.state });
         if matches!(e.state, AudioState::Closed | AudioState::Failed) {
             // Nobody can talk on this call any more: end it cleanly.
-            if let Ok(Some(view)) = self.0.dialer.view(e.agent).await {
-                if view.call.is_some() && view.status == AgentStatus::InCall {
-                    let _ = self.0.dialer.input(Input::AgentHangup { agent: e.agent }).await;
-                }
+            if let Ok(Some(view)) = self.0.dialer.view(e.agent).await
+                && view.call.is_some()
+                && view.status == AgentStatus::InCall
+            {
+                let _ = self.0.dialer.input(Input::AgentHangup { agent: e.agent }).await;
             }
         }
     }
@@ -165,11 +166,10 @@ impl PhoneHub {
                                 Err(_) => Some(error("The phone sent a message the server does not understand.")),
                             }
                         };
-                        if let Some(event) = reply {
-                            if send_json(&mut sink, &event).await.is_err() {
+                        if let Some(event) = reply
+                            && send_json(&mut sink, &event).await.is_err() {
                                 break;
                             }
-                        }
                     }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => {}

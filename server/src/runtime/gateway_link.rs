@@ -136,10 +136,10 @@ impl GatewayLink {
             let agent = maps.leg_agents.get(&leg).copied();
             if gone {
                 maps.leg_agents.remove(&leg);
-                if let Some(a) = agent {
-                    if maps.legs.get(&a) == Some(&leg) {
-                        maps.legs.remove(&a);
-                    }
+                if let Some(a) = agent
+                    && maps.legs.get(&a) == Some(&leg)
+                {
+                    maps.legs.remove(&a);
                 }
             }
             agent
@@ -306,10 +306,10 @@ impl Carrier for GatewayLink {
     }
 
     async fn hangup(&self, call: CallId) {
-        if let Ok(theirs) = self.gateway_call(call) {
-            if let Err(e) = self.gateway.hangup(theirs).await {
-                tracing::debug!(call = call.0, error = %e, "hang-up of a call the gateway no longer has");
-            }
+        if let Ok(theirs) = self.gateway_call(call)
+            && let Err(e) = self.gateway.hangup(theirs).await
+        {
+            tracing::debug!(call = call.0, error = %e, "hang-up of a call the gateway no longer has");
         }
     }
 
