@@ -91,7 +91,7 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
   await form.locator('select[name="trunk_id"]').selectOption({ label: trunk });
   if (script) await form.locator('select[name="script_id"]').selectOption({ label: script });
   await form.locator('input[name="window_start"]').fill('00:00');
-  await form.locator('input[name="window_end"]').fill('23:59');
+  await form.locator('input[name="window_end"]').fill('00:00');
   await form.locator('input[name="max_cps"]').fill('10');
   for (const [field, value] of Object.entries(fields)) {
     await form.locator(`[name="${field}"]`).fill(String(value));

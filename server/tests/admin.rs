@@ -599,7 +599,7 @@ async fn turning_a_campaign_on_reaches_the_running_dialer(b: Backend) {
         ("broadcast_file", "message.wav"),
         ("trunk_id", demo.as_str()),
         ("window_start", "00:00"),
-        ("window_end", "24:00"),
+        ("window_end", "00:00"),
     ]
     .iter()
     .fold(campaign_form("Announcements"), |f, (k, v)| with(&f, k, v));

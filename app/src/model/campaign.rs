@@ -80,9 +80,14 @@ impl CallingWindow {
         Ok(CallingWindow { start, end })
     }
 
-    /// Parses `HH:MM` times.
+    /// Parses `HH:MM` times. An end of `00:00` (or `24:00`) is midnight at the end of the
+    /// day, so `00:00`–`00:00` is all day: a time input cannot say `24:00`.
     pub fn parse(start: &str, end: &str) -> Result<CallingWindow, String> {
-        CallingWindow::new(parse_hhmm(start)?, parse_hhmm(end)?)
+        let end = match parse_hhmm(end)? {
+            0 => 24 * 60,
+            end => end,
+        };
+        CallingWindow::new(parse_hhmm(start)?, end)
     }
 
     /// Whether `minute` (after local midnight) is inside the window.
@@ -94,8 +99,9 @@ impl CallingWindow {
         format_hhmm(self.start)
     }
 
+    /// The end as a time input shows it (midnight is `00:00`, see [`CallingWindow::parse`]).
     pub fn end_hhmm(self) -> String {
-        format_hhmm(self.end)
+        format_hhmm(self.end % (24 * 60))
     }
 }
 
@@ -638,6 +644,15 @@ mod tests {
         assert!(CallingWindow::parse("8", "9:00").is_err());
         assert!(CallingWindow::parse("08:60", "09:00").is_err());
         assert_eq!(CallingWindow::parse("00:00", "24:00").unwrap().end, 1440);
+        // A time input cannot say 24:00: an end of 00:00 is midnight at the end of the day.
+        let all_day = CallingWindow::parse("00:00", "00:00").unwrap();
+        assert!(all_day.contains(0) && all_day.contains(23 * 60 + 59));
+        assert_eq!(all_day.end_hhmm(), "00:00");
+        assert_eq!(
+            CallingWindow::parse("22:00", "00:00").unwrap(),
+            CallingWindow::new(1320, 1440).unwrap()
+        );
+        assert!(CallingWindow::parse("00:00", "00:01").is_ok_and(|w| !w.contains(1)));
     }
 
     #[test]

@@ -301,7 +301,7 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                     <Field label="Max calls per second" name="max_cps" value=f.max_cps.clone() error=err("max_cps") />
                     <Field label="Max attempts per lead" name="max_attempts" value=f.max_attempts.clone() error=err("max_attempts") />
                     <Field label="Calling window from" name="window_start" value=f.window_start.clone() kind="time" error=err("window_start") />
-                    <Field label="Calling window until" name="window_end" value=f.window_end.clone() kind="time" error=err("window_end") />
+                    <Field label="Calling window until" name="window_end" value=f.window_end.clone() kind="time" error=err("window_end") hint="In the lead's own time zone; 00:00 is midnight at the end of the day." />
                     <Field label="Wrap-up seconds" name="wrapup_seconds" value=f.wrapup_seconds.clone() error=err("wrapup_seconds") />
                     <Field label="Ring seconds" name="ring_seconds" value=f.ring_seconds.clone() error=err("ring_seconds") />
                     <Field
