@@ -81,8 +81,8 @@ ensure_wasm_split() {
     echo "$WASM_SPLIT_VERSION" > "${CARGO_HOME:-$HOME/.cargo}/.wasm-split-cli-version"
 }
 
-# npm packages: wasm-opt (binaryen; never Debian's old one, whose output does not hydrate) and
-# playwright-core for the browser tests.
+# npm packages: wasm-opt (binaryen; never Debian's old one, whose output does not hydrate),
+# esbuild (minifies the JS glue and the stylesheet) and playwright-core for the browser tests.
 ensure_node_modules() {
     command -v npm >/dev/null || apt_install nodejs npm
     local stamp="$ROOT/end2end/node_modules/.installed"
@@ -163,8 +163,15 @@ build_site() {
         wasm-opt -Oz "${features[@]}" "$chunk" -o "$pkg/$(basename "$chunk")" \
             2> >(grep -v 'unknown name subsection' >&2)
     done
-    cp "$split/__wasm_split.js" "$pkg/"
-    cp style/main.css "$pkg/dialer.css"
+    # The JS glue, the chunk loader and the stylesheet, minified: every page loads them
+    # (about 2 KB less gzip). Only white space and syntax: renaming the glue's identifiers
+    # breaks the agent phone. (wasm-bindgen lists the chunk loader twice among the imports,
+    # as the same module: the duplicate key is harmless.)
+    local js_min=(--minify-whitespace --minify-syntax --format=esm --log-level=warning)
+    esbuild "$pkg/dialer.js" "${js_min[@]}" --allow-overwrite --outfile="$pkg/dialer.js" \
+        --log-override:duplicate-object-key=silent >&2
+    esbuild "$split/__wasm_split.js" "${js_min[@]}" --outfile="$pkg/__wasm_split.js" >&2
+    esbuild style/main.css --minify --outfile="$pkg/dialer.css" --log-level=warning >&2
     cp -r public/. "$SITE/"
     # Served pre-compressed when the browser accepts gzip.
     for f in "$pkg"/*.wasm "$pkg"/*.js "$pkg"/*.css; do

@@ -134,7 +134,7 @@ async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
     assert!(info.dispositions.iter().any(|(c, _)| c.as_str() == "SALE MADE"));
     assert!(matches!(status, AgentStatus::Paused { .. }));
     // Garbage of every kind gets a clear error, never a dropped socket.
-    for text in ["not json", r#"{"type":"explode"}"#, r#"{"type":"submit"}"#] {
+    for text in ["not json", r#"{"explode":{}}"#, r#"{"submit":{}}"#, r#"{"type":"ready"}"#] {
         ws.send(Message::Text(text.into())).await.unwrap();
         let m = error(&mut ws).await;
         assert!(m.contains("does not understand"), "{m}");

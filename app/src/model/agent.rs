@@ -36,7 +36,7 @@ impl PauseReason {
 
 /// The agent's state, as shown (the engine's machine carries more: timers, the call).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     LoggedOut,
     Paused {

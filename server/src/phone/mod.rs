@@ -377,7 +377,7 @@ where
     S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
     let text = serde_json::to_string(event)
-        .unwrap_or_else(|_| r#"{"type":"error","message":"internal"}"#.into());
+        .unwrap_or_else(|_| r#"{"error":{"message":"internal"}}"#.into());
     sink.send(Message::Text(text.into())).await
 }
 
