@@ -159,14 +159,20 @@ mod tests {
 
     #[test]
     fn wire_format() {
-        let r: PhoneRequest = serde_json::from_str(r#"{"type":"login","campaign":3}"#).unwrap();
+        let r: PhoneRequest = serde_json::from_str(r#"{"login":{"campaign":3}}"#).unwrap();
         assert_eq!(r, PhoneRequest::Login { campaign: CampaignId(3) });
         let r: PhoneRequest =
-            serde_json::from_str(r#"{"type":"submit","call":7,"disposition":"SALE MADE"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"submit":{"call":7,"disposition":"SALE MADE"}}"#).unwrap();
         assert!(matches!(r, PhoneRequest::Submit { call: 7, pause: None, .. }));
-        assert!(serde_json::from_str::<PhoneRequest>(r#"{"type":"explode"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<PhoneRequest>(r#""ready""#).unwrap(),
+            PhoneRequest::Ready
+        );
+        assert!(serde_json::from_str::<PhoneRequest>(r#"{"explode":{}}"#).is_err());
+        assert!(serde_json::from_str::<PhoneRequest>(r#"{"type":"ready"}"#).is_err());
         let e = serde_json::to_string(&PhoneEvent::Error { message: "No".into() }).unwrap();
-        assert_eq!(e, r#"{"type":"error","message":"No"}"#);
+        assert_eq!(e, r#"{"error":{"message":"No"}}"#);
+        let s = serde_json::to_string(&PhoneEvent::State { status: AgentStatus::Ready }).unwrap();
+        assert_eq!(s, r#"{"state":{"status":"ready"}}"#);
     }
 }
