@@ -240,10 +240,11 @@ impl Importer {
     {
         let mut chunks = std::pin::pin!(chunks);
         while let Some(chunk) = chunks.next().await {
-            if let Err(e) = match chunk {
+            let pushed = match chunk {
                 Ok(chunk) => self.push(&chunk).await,
                 Err(e) => Err(e),
-            } {
+            };
+            if let Err(e) = pushed {
                 let Importer { to_writer, writer, .. } = self;
                 drop(to_writer);
                 // The stored rows are counted by the writer; its own error matters less
