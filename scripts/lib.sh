@@ -9,9 +9,12 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Two cores: one cargo at a time, all of its jobs.
 export CARGO_TERM_PROGRESS_WHEN=never
 
-# Build output: cargo's target directory (CARGO_TARGET_DIR if set); the site always lives in
-# this checkout.
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Build output: cargo's target directory. One shared directory outside the checkout (unless
+# CARGO_TARGET_DIR says otherwise), so a fresh clone on the same machine reuses the compiled
+# dependencies instead of spending twenty minutes on them again. The site always lives in this
+# checkout.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dialer/target}"
+TARGET="$CARGO_TARGET_DIR"
 SITE="$ROOT/target/site"
 WASM_TARGET=wasm32-unknown-unknown
 
