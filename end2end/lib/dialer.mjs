@@ -93,6 +93,7 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
   await form.locator('input[name="window_start"]').fill('00:00');
   await form.locator('input[name="window_end"]').fill('00:00');
   await form.locator('input[name="max_cps"]').fill('10');
+  await form.locator('input[name="caller_id"]').fill('+1 202 555 0100');
   for (const [field, value] of Object.entries(fields)) {
     await form.locator(`[name="${field}"]`).fill(String(value));
   }

@@ -140,7 +140,8 @@ const pending = new Map();
 window.events = [];
 window.connectGateway = (url) => new Promise((ok, fail) => {
   ws = new WebSocket(url);
-  ws.onopen = () => ok();
+  // Events flow once the connection attaches (the first command).
+  ws.onopen = () => window.command({ command: 'attach' }).then(() => ok(), fail);
   ws.onerror = () => fail(new Error('control WebSocket failed'));
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);

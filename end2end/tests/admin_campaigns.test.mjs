@@ -114,8 +114,17 @@ test('an admin sets up a campaign end to end', async () => {
     await page.locator(`[data-testid="assigned-agents"] tr[data-agent="${name}"]`).waitFor();
   }
 
-  // Switch it on.
+  // Switch it on: refused while it has no caller ID, the message says why.
   assert.equal(await page.textContent('[data-testid="campaign-state"]'), 'Inactive');
+  await page.locator('[data-testid="toggle-state"] button').click();
+  await page.getByText('An active campaign needs a caller ID').waitFor();
+  assert.equal(await page.textContent('[data-testid="campaign-state"]'), 'Inactive');
+  await page.goto(`${overviewUrl}/edit`);
+  await hydrated(page);
+  await campaignForm.locator('input[name="caller_id"]').fill('+1 202 555 0100');
+  await campaignForm.locator('button[type="submit"]').click();
+  await page.waitForURL(/\/admin\/campaigns\/\d+$/);
+  await hydrated(page);
   await page.locator('[data-testid="toggle-state"] button').click();
   await page.locator('[data-testid="campaign-state"]', { hasText: /^Active$/ }).waitFor();
   assert.equal(await page.textContent('[data-testid="campaign-state"]'), 'Active');

@@ -45,8 +45,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function callAndBridge(tab, leg, number) {
   return tab.evaluate(
     async ({ leg, number }) => {
-      const { call } = await window.command({
+      // The caller chooses the call's id.
+      const call = Number(number);
+      await window.command({
         command: 'originate',
+        call,
         trunk: 'sipp',
         to: number,
         caller_id: { number: '15550001000', name: 'E2E' },

@@ -152,6 +152,8 @@ impl Control {
                 }
             }
         });
+        // Events flow once the connection attaches.
+        control.request(json!({"command": "attach"})).await?;
         Ok(control)
     }
 
@@ -436,13 +438,17 @@ async fn main() -> Result<()> {
         let (control, permit) = (control.clone(), semaphore.clone().acquire_owned().await?);
         calls.push(tokio::spawn(async move {
             let _permit = permit;
-            let r = control
-                .request(json!({"command": "originate", "trunk": "sipp", "to": format!("{}", 100_000 + i),
-                    "caller_id": {"number": "1000"}, "ring_timeout_secs": 30}))
-                .await?;
-            let call = r["call"].as_u64().context("call id")?;
+            let call = i as u64 + 1;
             control
-                .wait_event(|e| e["event"] == "call_answered" && e["call"] == call, Duration::from_secs(30))
+                .request(json!({"command": "originate", "call": call, "trunk": "sipp",
+                    "to": format!("{}", 100_000 + i), "caller_id": {"number": "1000"},
+                    "ring_timeout_secs": 30}))
+                .await?;
+            control
+                .wait_event(
+                    |e| e["event"] == "call_answered" && e["call"] == call,
+                    Duration::from_secs(30),
+                )
                 .await?;
             control.request(json!({"command": "bridge", "call": call, "leg": leg})).await?;
             anyhow::Ok(call)

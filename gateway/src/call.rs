@@ -8,10 +8,22 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Identifies a call (one trunk leg) within a gateway. Chosen by the gateway.
+/// Identifies a call (one trunk leg) within a gateway. Outbound calls carry the id their
+/// caller chose in the originate request (below [`CallId::GATEWAY_FIRST`]); inbound calls get
+/// one the gateway chose (from it up), so the two ranges never meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CallId(pub u64);
+
+impl CallId {
+    /// The first id the gateway gives an inbound call.
+    pub const GATEWAY_FIRST: u64 = 1 << 62;
+
+    /// Whether a caller may choose this id for an outbound call.
+    pub fn is_callers(self) -> bool {
+        self.0 < Self::GATEWAY_FIRST
+    }
+}
 
 /// Identifies a WebRTC agent leg within a gateway. Chosen by the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,14 +6,17 @@
 //!
 //! ```no_run
 //! # async fn demo(browser_offer: String) -> Result<(), Box<dyn std::error::Error>> {
-//! use gateway::control::{CallerId, Event, Originate, PhoneNumber, Trunk, TrunkId};
+//! use gateway::control::{CallId, CallerId, Event, Originate, PhoneNumber, Trunk, TrunkId};
+//! use gateway::events::{Read, Sequenced};
 //! use gateway::sip::message::Transport;
 //! let (gateway, _running) = gateway::runtime::start(gateway::runtime::Config::default()).await?;
 //! gateway.add_trunk(Trunk::new("carrier", "sip.example.net", 5060, Transport::Udp)).await?;
-//! let mut events = gateway.subscribe();
+//! let mut events = gateway.events();
 //! let (leg, answer_sdp) = gateway.create_agent_leg(browser_offer).await?;
-//! let call = gateway
+//! let call = CallId(1);
+//! gateway
 //!     .originate(Originate {
+//!         call,
 //!         trunk: TrunkId("carrier".into()),
 //!         to: PhoneNumber::new("+15551234567")?,
 //!         caller_id: CallerId::new(PhoneNumber::new("+15550001000")?, Some("Acme"))?,
@@ -21,11 +24,9 @@
 //!         ring_timeout_secs: 30,
 //!     })
 //!     .await?;
-//! while let Ok(event) = events.recv().await {
-//!     if let Event::CallAnswered { call: c } = event {
-//!         if c == call {
-//!             gateway.bridge(call, leg).await?;
-//!         }
+//! while let Read::Event(Sequenced { event, .. }) = events.next().await {
+//!     if event == (Event::CallAnswered { call }) {
+//!         gateway.bridge(call, leg).await?;
 //!     }
 //! }
 //! # Ok(()) }
@@ -34,20 +35,26 @@
 //! # Network use
 //!
 //! A WebSocket at `/control?token=…`; each text frame is one JSON [`Request`] (a command
-//! with an `id` the reply echoes) and the gateway sends [`Response`]s and [`Event`]s, both
-//! tagged: `{"reply":{"id":1,"result":{"Ok":{"ok":"call","call":7}}}}` (or `{"Err":{"error":
-//! "unknown_call","message":7}}`), `{"event":{"event":
-//! "call_answered","call":7}}`.
+//! with an `id` the reply echoes) and the gateway sends [`Response`]s, tagged:
+//! `{"reply":{"id":1,"result":{"Ok":{"ok":"done"}}}}` (or `{"Err":{"error":
+//! "unknown_call","message":7}}`), `{"event":{"seq":12,"event":"call_answered","call":7}}`.
+//! The first command on a connection is [`Command::Attach`]: events flow after it, numbered
+//! from the gateway's [journal](crate::events); a client that reconnects names the last one
+//! it saw and gets the rest replayed, or is told it cannot be ([`Reply::Attached`]).
 //!
 //! Invariants: every command gets exactly one reply; every call the gateway reports gets
 //! exactly one [`Event::CallEnded`]; every agent leg gets exactly one [`Event::AgentLegClosed`]
-//! (or [`Event::AgentLegFailed`] if it never connected).
+//! (or [`Event::AgentLegFailed`] if it never connected); outbound calls carry the id their
+//! caller chose (below [`CallId::GATEWAY_FIRST`]), inbound ones an id the gateway chose (from
+//! it up), so the two never meet.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::events::{Journal, Read, Reader};
 
 pub use crate::call::{
     AgentLegId, CallEnd, CallId, CallerId, NumberError, Outcome, PhoneNumber, Side, TrunkId,
@@ -65,6 +72,9 @@ pub enum ControlError {
     /// The command names an agent leg that is not live.
     #[error("unknown agent leg {0}")]
     UnknownLeg(AgentLegId),
+    /// [`Command::Originate`] named a call id that is live, or one of the gateway's own.
+    #[error("call id {0} is in use or reserved")]
+    IdInUse(CallId),
     /// The command names a trunk that is not configured.
     #[error("unknown trunk {0}")]
     UnknownTrunk(TrunkId),
@@ -88,6 +98,9 @@ pub enum ControlError {
 /// An outbound call request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Originate {
+    /// The new call's id, chosen by the caller (below [`CallId::GATEWAY_FIRST`]): events for
+    /// the call may arrive before the reply, and carry it from the start.
+    pub call: CallId,
     /// Trunk to call through.
     pub trunk: TrunkId,
     /// Number to call.
@@ -118,6 +131,16 @@ impl Originate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
+    /// Start the events on a network connection (the first command): replays the events after
+    /// `resume` if this is the gateway instance that sent them and it still holds them all;
+    /// replies [`Reply::Attached`].
+    Attach {
+        /// The last event this client saw, when it saw any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
+    },
+    /// What is up right now; replies [`Reply::Snapshot`].
+    Snapshot,
     /// Answer a browser's SDP offer; replies [`Reply::AgentLeg`].
     CreateAgentLeg {
         /// The browser's offer.
@@ -133,7 +156,7 @@ pub enum Command {
         /// Its configuration.
         trunk: Trunk,
     },
-    /// Place a call; replies [`Reply::Call`].
+    /// Place a call; replies [`Reply::Done`] once the INVITE is on its way.
     Originate(Originate),
     /// Cancel a call that is not answered yet.
     Cancel {
@@ -250,11 +273,31 @@ pub enum Reply {
         /// SDP answer.
         answer: String,
     },
-    /// A new call.
-    Call {
-        /// Call.
-        call: CallId,
+    /// Events flow from here on.
+    Attached {
+        /// The gateway's instance (a new one each start).
+        instance: u64,
+        /// Whether the events after the client's `resume` were replayed. `false` when a resume
+        /// was asked for but cannot be honoured: the client has missed events and must
+        /// resynchronise with [`Command::Snapshot`].
+        resumed: bool,
     },
+    /// The calls and agent legs the gateway has.
+    Snapshot {
+        /// Live calls.
+        calls: Vec<CallId>,
+        /// Live agent legs.
+        legs: Vec<AgentLegId>,
+    },
+}
+
+/// Where a client's events stopped: the gateway instance and the last sequence number seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// [`Reply::Attached`]'s instance.
+    pub instance: u64,
+    /// The last event's sequence number.
+    pub seq: u64,
 }
 
 /// What happened.
@@ -375,8 +418,11 @@ pub enum Response {
         /// Outcome.
         result: Result<Reply, ControlError>,
     },
-    /// An event.
-    Event(Event),
+    /// An event, with its sequence number.
+    Event(crate::events::Sequenced),
+    /// This connection fell further behind than the gateway's journal holds: events were
+    /// lost here, and the client must resynchronise ([`Command::Snapshot`]).
+    Gap,
 }
 
 /// What reaches the gateway task: a command, with the slow parts (DNS, reading a WAV
@@ -403,7 +449,7 @@ pub(crate) struct Envelope {
 #[derive(Clone)]
 pub struct Gateway {
     link: Link,
-    events: broadcast::Sender<Event>,
+    events: Journal,
 }
 
 /// Where a handle's commands go.
@@ -416,21 +462,33 @@ enum Link {
 }
 
 impl Gateway {
-    pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: broadcast::Sender<Event>) -> Self {
+    pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: Journal) -> Self {
         Self { link: Link::Local(commands), events }
     }
 
-    pub(crate) fn remote(
-        commands: mpsc::Sender<crate::remote::Pending>,
-        events: broadcast::Sender<Event>,
-    ) -> Self {
+    pub(crate) fn remote(commands: mpsc::Sender<crate::remote::Pending>, events: Journal) -> Self {
         Self { link: Link::Remote(commands), events }
     }
 
-    /// Events from now on. A subscriber that falls more than 4096 events behind gets
-    /// `RecvError::Lagged` and continues with the newest.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+    /// The events from now on, each once and in order (see [`crate::events`]): a reader that
+    /// is slow only falls behind; when it falls further behind than the journal holds, or a
+    /// standalone gateway restarted, it reads [`Read::Lost`] and resynchronises with
+    /// [`Gateway::snapshot`].
+    pub fn events(&self) -> Reader {
+        self.events.reader()
+    }
+
+    /// The journal itself (the standalone binary serves it to its clients).
+    pub fn journal(&self) -> &Journal {
+        &self.events
+    }
+
+    /// The calls and agent legs the gateway has right now.
+    pub async fn snapshot(&self) -> Result<(Vec<CallId>, Vec<AgentLegId>), ControlError> {
+        match self.execute(Command::Snapshot).await? {
+            Reply::Snapshot { calls, legs } => Ok((calls, legs)),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
     }
 
     /// Sends any command and waits for its reply.
@@ -487,30 +545,30 @@ impl Gateway {
     /// is [`ProbeResult::TimedOut`] (the transaction itself would wait 32 s, too long for a
     /// person pressing a button).
     pub async fn probe(&self, trunk: TrunkId, wait: Duration) -> Result<ProbeResult, ControlError> {
-        // Subscribe first: the answer may come before the reply is read.
-        let mut events = self.subscribe();
+        // Read from before the command: the answer may come before the reply is read.
+        let mut events = self.events();
         let probe = match self.execute(Command::Probe { trunk }).await? {
             Reply::Probe { probe } => probe,
             other => return Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
         };
         let answer = async {
             loop {
-                match events.recv().await {
-                    Ok(Event::ProbeResult { probe: p, result }) if p == probe => return result,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return ProbeResult::Unreachable,
+                match events.next().await {
+                    Read::Event(e) => match e.event {
+                        Event::ProbeResult { probe: p, result } if p == probe => return result,
+                        _ => {}
+                    },
+                    Read::Lost { .. } => {}
+                    Read::Closed => return ProbeResult::Unreachable,
                 }
             }
         };
         Ok(tokio::time::timeout(wait, answer).await.unwrap_or(ProbeResult::TimedOut))
     }
 
-    /// Places a call.
-    pub async fn originate(&self, request: Originate) -> Result<CallId, ControlError> {
-        match self.execute(Command::Originate(request)).await? {
-            Reply::Call { call } => Ok(call),
-            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
-        }
+    /// Places call `request.call`.
+    pub async fn originate(&self, request: Originate) -> Result<(), ControlError> {
+        self.done(Command::Originate(request)).await
     }
 
     /// Cancels an unanswered call.
@@ -592,34 +650,48 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Sequenced;
 
     #[test]
     fn wire_format_is_tagged_snake_case() {
         let req: Request = serde_json::from_str(
-            r#"{"id":3,"command":"originate","trunk":"carrier","to":"+15551234",
+            r#"{"id":3,"command":"originate","call":5,"trunk":"carrier","to":"+15551234",
                 "caller_id":{"number":"1000","name":"Acme"}}"#,
         )
         .unwrap();
         assert_eq!(req.id, 3);
         let Command::Originate(o) = req.command else { panic!() };
-        assert_eq!((o.to.as_str(), o.ring_timeout_secs), ("+15551234", 30));
-        let ended = Response::Event(Event::CallEnded {
-            call: CallId(7),
-            end: CallEnd {
-                outcome: Outcome::Busy,
-                code: Some(486),
-                reason: "Busy Here".into(),
-                by: Side::Remote,
+        assert_eq!((o.call, o.to.as_str(), o.ring_timeout_secs), (CallId(5), "+15551234", 30));
+        let ended = Response::Event(Sequenced {
+            seq: 12,
+            event: Event::CallEnded {
+                call: CallId(7),
+                end: CallEnd {
+                    outcome: Outcome::Busy,
+                    code: Some(486),
+                    reason: "Busy Here".into(),
+                    by: Side::Remote,
+                },
             },
         });
+        let text = serde_json::to_string(&ended).unwrap();
         assert_eq!(
-            serde_json::to_string(&ended).unwrap(),
-            r#"{"event":{"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy Here","by":"remote"}}"#
+            text,
+            r#"{"event":{"seq":12,"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy Here","by":"remote"}}"#
         );
-        let reply = Response::Reply { id: 1, result: Ok(Reply::Call { call: CallId(7) }) };
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), ended);
+        let reply =
+            Response::Reply { id: 1, result: Ok(Reply::Attached { instance: 9, resumed: false }) };
         assert_eq!(
             serde_json::to_string(&reply).unwrap(),
-            r#"{"reply":{"id":1,"result":{"Ok":{"ok":"call","call":7}}}}"#
+            r#"{"reply":{"id":1,"result":{"Ok":{"ok":"attached","instance":9,"resumed":false}}}}"#
+        );
+        let attach: Request =
+            serde_json::from_str(r#"{"id":1,"command":"attach","resume":{"instance":9,"seq":41}}"#)
+                .unwrap();
+        assert_eq!(
+            attach.command,
+            Command::Attach { resume: Some(Resume { instance: 9, seq: 41 }) }
         );
         let err = Response::Reply { id: 2, result: Err(ControlError::UnknownCall(CallId(9))) };
         let text = serde_json::to_string(&err).unwrap();
@@ -628,17 +700,23 @@ mod tests {
 
     #[test]
     fn probe_results_round_trip() {
-        let e = Response::Event(Event::ProbeResult {
-            probe: 1,
-            result: ProbeResult::Answered { code: 200, reason: "OK".into() },
+        let e = Response::Event(Sequenced {
+            seq: 1,
+            event: Event::ProbeResult {
+                probe: 1,
+                result: ProbeResult::Answered { code: 200, reason: "OK".into() },
+            },
         });
         let text = serde_json::to_string(&e).unwrap();
         assert_eq!(
             text,
-            r#"{"event":{"event":"probe_result","probe":1,"result":"answered","code":200,"reason":"OK"}}"#
+            r#"{"event":{"seq":1,"event":"probe_result","probe":1,"result":"answered","code":200,"reason":"OK"}}"#
         );
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
-        let t = Response::Event(Event::ProbeResult { probe: 2, result: ProbeResult::TimedOut });
+        let t = Response::Event(Sequenced {
+            seq: 2,
+            event: Event::ProbeResult { probe: 2, result: ProbeResult::TimedOut },
+        });
         let text = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), t);
     }
@@ -646,7 +724,7 @@ mod tests {
     #[test]
     fn bad_numbers_are_refused_at_the_edge() {
         let bad = serde_json::from_str::<Request>(
-            r#"{"id":1,"command":"originate","trunk":"t","to":"555;evil","caller_id":{"number":"1"}}"#,
+            r#"{"id":1,"command":"originate","call":1,"trunk":"t","to":"555;evil","caller_id":{"number":"1"}}"#,
         );
         assert!(bad.is_err());
     }

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod call;
 pub mod codec;
 pub mod control;
+pub mod events;
 pub mod remote;
 pub mod rtp;
 pub mod runtime;

@@ -8,8 +8,10 @@
 //! - every command gets exactly one answer: the gateway's reply, or
 //!   [`ControlError::Unreachable`] when the connection is down, or drops before the reply came;
 //! - request ids are unique within a connection, so a reply reaches the command it answers;
-//! - events are re-published to the handle's subscribers in the order the gateway sent them.
-//!   Events the gateway sends while the connection is down are not seen (the gap is logged).
+//! - events reach the handle's [journal](crate::events) once each, in the gateway's order: each
+//!   connection starts with [`Command::Attach`] naming the last event seen, and the gateway
+//!   replays the rest. When it cannot (it restarted, or no longer holds them) the journal
+//!   records a gap, and readers resynchronise; a replayed event seen before is skipped.
 //! - the task ends when the last handle is dropped.
 
 use std::collections::HashMap;
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
@@ -26,7 +28,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, Request, header};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
-use crate::control::{Command, ControlError, Event, Gateway, Reply, Response};
+use crate::control::{Command, ControlError, Gateway, Reply, Response, Resume};
+use crate::events::Journal;
 
 /// How long opening the connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,10 +100,10 @@ pub struct Connection {
 /// [`ControlError::Unreachable`].
 pub fn connect(config: RemoteConfig) -> Connection {
     let (commands_tx, commands) = mpsc::channel(1024);
-    let (events_tx, _) = broadcast::channel(4096);
+    let events = Journal::default();
     let (opened_tx, opened) = watch::channel(0);
-    let gateway = Gateway::remote(commands_tx, events_tx.clone());
-    let task = tokio::spawn(run(config.request, commands, events_tx, opened_tx));
+    let gateway = Gateway::remote(commands_tx, events.clone());
+    let task = tokio::spawn(run(config.request, commands, events, opened_tx));
     Connection { gateway, opened, task }
 }
 
@@ -148,11 +151,13 @@ enum Ended {
 async fn run(
     request: Request<()>,
     mut commands: mpsc::Receiver<Pending>,
-    events: broadcast::Sender<Event>,
+    events: Journal,
     opened: watch::Sender<u64>,
 ) {
     let target = request.uri().to_string();
     let mut retry = FIRST_RETRY;
+    // Where the events stopped: survives reconnections.
+    let mut seen: Option<Resume> = None;
     loop {
         let reason = match tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -164,10 +169,13 @@ async fn run(
                 info!(gateway = %target, "gateway control connection open");
                 retry = FIRST_RETRY;
                 opened.send_modify(|n| *n += 1);
-                match session(socket, &mut commands, &events).await {
-                    Ended::HandlesDropped => return,
+                match session(socket, &mut commands, &events, &mut seen).await {
+                    Ended::HandlesDropped => {
+                        events.close();
+                        return;
+                    }
                     Ended::Lost(reason) => {
-                        warn!(gateway = %target, %reason, "gateway control connection lost; events until it is back are not seen");
+                        warn!(gateway = %target, %reason, "gateway control connection lost; its events will be replayed when it is back");
                         reason
                     }
                 }
@@ -182,7 +190,10 @@ async fn run(
             tokio::select! {
                 () = tokio::time::sleep_until(next_attempt) => break,
                 pending = commands.recv() => match pending {
-                    None => return,
+                    None => {
+                        events.close();
+                        return;
+                    }
                     Some(p) => {
                         let _ = p.reply.send(Err(ControlError::Unreachable(reason.clone())));
                     }
@@ -197,10 +208,17 @@ async fn run(
 async fn session(
     socket: Socket,
     commands: &mut mpsc::Receiver<Pending>,
-    events: &broadcast::Sender<Event>,
+    events: &Journal,
+    seen: &mut Option<Resume>,
 ) -> Ended {
     let (mut sink, mut stream) = socket.split();
     let mut waiting: HashMap<u64, oneshot::Sender<Result<Reply, ControlError>>> = HashMap::new();
+    // Request 0 attaches this connection to the gateway's events.
+    let attach = crate::control::Request { id: 0, command: Command::Attach { resume: *seen } };
+    let text = serde_json::to_string(&attach).unwrap_or_default();
+    if let Err(e) = sink.send(Message::Text(text.into())).await {
+        return Ended::Lost(e.to_string());
+    }
     let mut next_id: u64 = 1;
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -233,15 +251,29 @@ async fn session(
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<Response>(&text) {
+                        Ok(Response::Reply { id: 0, result }) => match result {
+                            Ok(Reply::Attached { instance, resumed }) => {
+                                attached(events, seen, instance, resumed);
+                            }
+                            other => break Ended::Lost(format!("the gateway did not attach: {other:?}")),
+                        },
                         Ok(Response::Reply { id, result }) => match waiting.remove(&id) {
                             Some(reply) => {
                                 let _ = reply.send(result);
                             }
                             None => debug!(id, "a reply to no waiting command"),
                         },
-                        Ok(Response::Event(event)) => {
-                            // No subscribers is fine: nobody is interested yet.
-                            let _ = events.send(event);
+                        Ok(Response::Event(e)) => match seen {
+                            Some(s) if e.seq > s.seq => {
+                                s.seq = e.seq;
+                                events.push(e.event);
+                            }
+                            Some(_) => debug!(seq = e.seq, "an event seen before"),
+                            None => warn!(seq = e.seq, "an event before the attach reply"),
+                        },
+                        Ok(Response::Gap) => {
+                            warn!("the gateway says this connection fell behind its journal");
+                            events.gap();
                         }
                         Err(e) => warn!(error = %e, "unreadable frame from the gateway"),
                     },
@@ -268,6 +300,20 @@ async fn session(
         }
     }
     ended
+}
+
+/// Takes the gateway's answer to [`Command::Attach`]: a gateway that cannot replay what this
+/// client missed (a restart: another instance) leaves a gap for readers to resynchronise at.
+fn attached(events: &Journal, seen: &mut Option<Resume>, instance: u64, resumed: bool) {
+    match seen {
+        Some(s) if resumed => debug!(seq = s.seq, "gateway events resumed"),
+        Some(s) => {
+            warn!(before = s.instance, now = instance, "gateway events could not be replayed");
+            events.gap();
+            *s = Resume { instance, seq: 0 };
+        }
+        None => *seen = Some(Resume { instance, seq: 0 }),
+    }
 }
 
 #[cfg(test)]

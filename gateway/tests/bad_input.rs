@@ -7,7 +7,9 @@ mod support;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use gateway::control::{CallerId, ControlError, Event, Originate, Outcome, PhoneNumber, TrunkId};
+use gateway::control::{
+    CallId, CallerId, ControlError, Event, Originate, Outcome, PhoneNumber, TrunkId,
+};
 use support::{Sipp, gateway_with_trunk, wait_for};
 use tokio::io::AsyncWriteExt;
 
@@ -36,7 +38,7 @@ fn junk() -> Vec<Vec<u8>> {
 async fn garbage_everywhere_then_a_normal_call() {
     let mut sipp = Sipp::echo_uas();
     let (gw, running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.subscribe();
+    let mut events = gw.events();
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     for datagram in junk() {
         for target in [running.sip_udp, running.webrtc] {
@@ -58,6 +60,7 @@ async fn garbage_everywhere_then_a_normal_call() {
         Err(ControlError::UnknownCall(gateway::control::CallId(4242)))
     );
     let unknown_trunk = Originate {
+        call: support::fresh_call(),
         trunk: TrunkId("nope".into()),
         to: PhoneNumber::new("1").unwrap(),
         caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
@@ -73,16 +76,20 @@ async fn garbage_everywhere_then_a_normal_call() {
     assert!(matches!(missing, ControlError::Invalid(_)), "{missing}");
 
     // And a real call still goes through, start to end.
-    let call = gw
-        .originate(Originate {
-            trunk: TrunkId("sipp".into()),
-            to: PhoneNumber::new("5551234").unwrap(),
-            caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), None).unwrap(),
-            asserted_identity: None,
-            ring_timeout_secs: 10,
-        })
-        .await
-        .unwrap();
+    let normal = Originate {
+        call: support::fresh_call(),
+        trunk: TrunkId("sipp".into()),
+        to: PhoneNumber::new("5551234").unwrap(),
+        caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), None).unwrap(),
+        asserted_identity: None,
+        ring_timeout_secs: 10,
+    };
+    // Call ids are the caller's below the gateway's own range, and one call's each.
+    let reserved = CallId(CallId::GATEWAY_FIRST + 1);
+    let theirs = Originate { call: reserved, ..normal.clone() };
+    assert_eq!(gw.originate(theirs).await, Err(ControlError::IdInUse(reserved)));
+    let call = support::place(&gw, normal.clone()).await;
+    assert_eq!(gw.originate(normal).await, Err(ControlError::IdInUse(call)));
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })

@@ -6,7 +6,13 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway::control::{CallerId, ControlError, Gateway, Originate, PhoneNumber, Trunk, TrunkId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gateway::control::{
+    CallerId, ControlError, Event, Gateway, Originate, PhoneNumber, Trunk, TrunkId,
+};
+use gateway::events::{Read, Reader};
 use gateway::remote::{RemoteConfig, connect};
 use gateway::sip::message::Transport;
 use support::Sipp;
@@ -17,16 +23,80 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// A gateway serving its control API on `http` (port 0 picks one), as the binary does.
 async fn standalone(http: SocketAddr) -> (SocketAddr, gateway::runtime::Running, JoinHandle<()>) {
+    let (addr, running, server, _local) = standalone_with_handle(http).await;
+    (addr, running, server)
+}
+
+/// [`standalone`], with the gateway's own in-process handle as well.
+async fn standalone_with_handle(
+    http: SocketAddr,
+) -> (SocketAddr, gateway::runtime::Running, JoinHandle<()>, Gateway) {
     let (gw, running) = gateway::runtime::start(gateway::runtime::Config::loopback())
         .await
         .expect("gateway starts");
     let listener = tokio::net::TcpListener::bind(http).await.expect("control port");
     let addr = listener.local_addr().unwrap();
-    let router = gateway::standalone::router(gw, running.metrics.clone(), TOKEN);
+    let router = gateway::standalone::router(gw.clone(), running.metrics.clone(), TOKEN);
     let server = tokio::spawn(async move {
         let _ = gateway::standalone::serve(listener, router).await;
     });
-    (addr, running, server)
+    (addr, running, server, gw)
+}
+
+/// A TCP relay in front of `target` that can be cut (open connections dropped, new ones
+/// refused) and mended, like a network path that fails for a while.
+struct Relay {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let conns: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (flag, list) = (open.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().unwrap().push(conn);
+            }
+        });
+        Relay { addr, open, conns, accept }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for conn in self.conns.lock().unwrap().drain(..) {
+            conn.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// The next event (skipping none), or `Lost`, within the test's patience.
+async fn next_read(events: &mut Reader) -> Read {
+    tokio::time::timeout(WAIT, events.next()).await.expect("an event in time")
 }
 
 fn remote(addr: SocketAddr, token: &str) -> Gateway {
@@ -51,6 +121,7 @@ async fn once_connected<T>(
 
 fn originate(to: &str) -> Originate {
     Originate {
+        call: support::fresh_call(),
         trunk: TrunkId("sipp".into()),
         to: PhoneNumber::new(to).unwrap(),
         caller_id: CallerId::new(PhoneNumber::new("+15550001000").unwrap(), None).unwrap(),
@@ -64,7 +135,7 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     let sipp = Sipp::echo_uas();
     let (addr, _running, _server) = standalone("127.0.0.1:0".parse().unwrap()).await;
     let gw = remote(addr, TOKEN);
-    let mut events = gw.subscribe();
+    let mut events = gw.events();
     let peer = sipp.addr();
     once_connected(async || {
         gw.add_trunk(Trunk::new("sipp", &peer.ip().to_string(), peer.port(), Transport::Udp)).await
@@ -72,7 +143,7 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     .await
     .expect("trunk added over the control connection");
 
-    let call = gw.originate(originate("5551234")).await.expect("originate");
+    let call = support::place(&gw, originate("5551234")).await;
     support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
 }
 
@@ -143,6 +214,7 @@ async fn the_connection_comes_back_after_the_gateway_restarts() {
     let first = Binary::start("127.0.0.1:0");
     let addr = first.1;
     let gw = remote(addr, TOKEN);
+    let mut events = gw.events();
     let before = once_connected(async || gw.hangup(gateway::control::CallId(7)).await).await;
     assert!(matches!(before, Err(ControlError::UnknownCall(_))), "{before:?}");
 
@@ -164,4 +236,45 @@ async fn the_connection_comes_back_after_the_gateway_restarts() {
     let _second = Binary::start(&addr.to_string());
     let after = once_connected(async || gw.hangup(gateway::control::CallId(7)).await).await;
     assert!(matches!(after, Err(ControlError::UnknownCall(_))), "{after:?}");
+    // A new gateway cannot replay what the old one said: readers are told to resynchronise.
+    assert_eq!(next_read(&mut events).await, Read::Lost { missed: None });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_it() {
+    let sipp = Sipp::echo_uas();
+    let (addr, _running, _server, local) =
+        standalone_with_handle("127.0.0.1:0".parse().unwrap()).await;
+    let relay = Relay::start(addr).await;
+    let gw = remote(relay.addr, TOKEN);
+    let mut events = gw.events();
+    let peer = sipp.addr();
+    once_connected(async || {
+        gw.add_trunk(Trunk::new("sipp", &peer.ip().to_string(), peer.port(), Transport::Udp)).await
+    })
+    .await
+    .expect("trunk added");
+    let call = support::place(&gw, originate("5551234")).await;
+    support::wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+
+    // The path fails; meanwhile the call ends (hung up on the gateway's own side).
+    relay.cut();
+    local.hangup(call).await.expect("hang up on the gateway");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    relay.mend();
+
+    // Once back, the end arrives, in order, and nothing was lost.
+    let end = loop {
+        match next_read(&mut events).await {
+            Read::Event(e) => match e.event {
+                Event::CallEnded { call: c, end } if c == call => break end,
+                _ => {}
+            },
+            other => panic!("expected the call's end after the outage, got {other:?}"),
+        }
+    };
+    assert_eq!(end.outcome, gateway::control::Outcome::Answered);
 }

@@ -11,6 +11,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 fn originate(to: &str, ring_secs: u32) -> Originate {
     Originate {
+        call: support::fresh_call(),
         trunk: TrunkId("sipp".into()),
         to: PhoneNumber::new(to).unwrap(),
         caller_id: CallerId::new(PhoneNumber::new("+15550001000").unwrap(), Some("Acme Sales"))
@@ -34,13 +35,13 @@ fn loudness(path: &std::path::Path, channel: usize) -> f64 {
 async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_down() {
     let mut sipp = Sipp::echo_uas();
     let (gw, running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.subscribe();
+    let mut events = gw.events();
     let dir = tempfile::tempdir().unwrap();
     let tone = dir.path().join("tone.wav");
     tone_wav(&tone, 1.5);
     let recording = dir.path().join("call.wav");
 
-    let call = gw.originate(originate("5551234", 20)).await.expect("originate");
+    let call = support::place(&gw, originate("5551234", 20)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
@@ -80,8 +81,8 @@ async fn refused_call(code: u16) -> gateway::control::CallEnd {
     std::fs::write(&sf, template.replace("[code]", &code.to_string())).unwrap();
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.subscribe();
-    let call = gw.originate(originate("5550000", 20)).await.expect("originate");
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("5550000", 20)).await;
     let end = wait_for(&mut events, WAIT, |e| match e {
         Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
         _ => None,
@@ -106,8 +107,8 @@ async fn a_trunk_that_never_answers_gives_no_answer() {
     let sf = scenario("ring_forever.xml");
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.subscribe();
-    let call = gw.originate(originate("5550001", 2)).await.expect("originate");
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("5550001", 2)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallRinging { call: c } if *c == call).then_some(())
     })
@@ -134,7 +135,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
         gateway::sip::message::Transport::Udp,
     );
     gw.add_trunk(trunk).await.unwrap();
-    let mut events = gw.subscribe();
+    let mut events = gw.events();
     let target = running.sip_udp.to_string();
     let media = support::free_udp_port().to_string();
     let mut sipp = Sipp::start_uac(&target, sipp_port, &media);
@@ -167,8 +168,8 @@ async fn hold_and_unhold_are_reinvites_sendonly_then_sendrecv() {
     let sf = scenario("hold.xml");
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.subscribe();
-    let call = gw.originate(originate("5552000", 20)).await.expect("originate");
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("5552000", 20)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
@@ -204,8 +205,8 @@ async fn outbound_call_over_tcp() {
         gateway::sip::message::Transport::Tcp,
     );
     gw.add_trunk(trunk).await.unwrap();
-    let mut events = gw.subscribe();
-    let call = gw.originate(originate("5553000", 20)).await.expect("originate");
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("5553000", 20)).await;
     support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
 }

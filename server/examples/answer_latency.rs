@@ -34,6 +34,7 @@ use app::model::{
 };
 use futures_util::{SinkExt, StreamExt};
 use gateway::control::{Event as GwEvent, Trunk};
+use gateway::events::Read;
 use gateway::sip::message::Transport;
 use server::config::Config;
 use server::db::leads::NewLead;
@@ -102,13 +103,14 @@ async fn customer(
         trunks: vec![dialer],
         user_agent: "bench-customer".into(),
         hold_music: None,
+        ..gateway::runtime::Config::default()
     })
     .await?;
     let sip = running.sip_udp;
-    let mut events = gw.subscribe();
+    let mut events = gw.events();
     tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            if let GwEvent::InboundCall { call, .. } = event
+        while let Read::Event(e) = events.next().await {
+            if let GwEvent::InboundCall { call, .. } = e.event
                 && gw.accept(call).await.is_ok()
             {
                 answered.lock().unwrap().push(Instant::now());
@@ -141,6 +143,7 @@ async fn campaign_with_leads(db: &Db, agent: UserId, calls: usize) -> Result<()>
     let mut s = CampaignSettings::new(Name::parse("Latency").expect("name"), CampaignKind::Auto);
     s.active = true;
     s.trunk_id = Some(TrunkId(1));
+    s.caller_id = Some(app::model::CallerId::parse("+12025550100").expect("caller ID"));
     s.agents = vec![agent];
     s.max_cps = 20.0;
     s.max_channels = 10;

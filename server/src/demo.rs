@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gateway::control::{Event, Gateway, Trunk};
+use gateway::events::Read;
 use gateway::sip::message::Transport;
 
 use crate::db::{self, Db, with_pool};
@@ -88,6 +89,7 @@ pub async fn start(
         trunks: vec![trunk],
         user_agent: "dialer-demo-trunk".into(),
         hold_music: None,
+        ..gateway::runtime::Config::default()
     })
     .await?;
     let sip = running.sip_udp;
@@ -122,12 +124,13 @@ fn behaviour(to: &str) -> Behaviour {
 }
 
 async fn answer(gateway: Gateway, chime: PathBuf) {
-    let mut events = gateway.subscribe();
+    let mut events = gateway.events();
     loop {
-        let event = match events.recv().await {
-            Ok(e) => e,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        let event = match events.next().await {
+            Read::Event(e) => e.event,
+            // A pretend carrier has nothing to resynchronise: calls it missed time out.
+            Read::Lost { .. } => continue,
+            Read::Closed => return,
         };
         match event {
             Event::InboundCall { call, to, .. } => {

@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{Backend, Client, TestServer};
+use support::{Backend, Client, Sipp, TestServer};
 
 on_both_backends!(
     scripts_are_checked_previewed_and_kept_while_in_use,
@@ -192,11 +192,21 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
         let res = save_campaign(&admin, &with(&good, field, value)).await;
         assert_invalid(&res, expect, &format!("{field}={value:.20}"));
     }
+    // No campaign dials without its caller ID: not saved active without one, not switched on.
+    let anonymous = with(&with(&good, "caller_id", ""), "state", "active");
+    assert_invalid(&save_campaign(&admin, &anonymous).await, "caller_id", "active, no caller ID");
+    let res = save_campaign(&admin, &with(&good, "caller_id", "")).await;
+    assert_eq!(res.status, StatusCode::OK, "an inactive draft may wait for its number");
+    let draft = res.json().as_i64().expect("campaign id").to_string();
+    let res = admin.call("admin/campaigns/set_active", &[("id", &draft), ("active", "true")]).await;
+    assert_invalid(&res, "caller_id", "switched on without caller ID");
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &draft)]).await;
+    assert_eq!(c["settings"]["active"], false, "still off");
     // A broadcast campaign cannot be active without its message.
     let broadcast = with(&with(&good, "kind", "broadcast"), "state", "active");
     assert_invalid(&save_campaign(&admin, &broadcast).await, "broadcast_file", "broadcast");
     let list = ok(&admin, "admin/campaigns/list", &[]).await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "nothing stored: {list}");
+    assert_eq!(list.as_array().unwrap().len(), 2, "nothing else stored: {list}");
     // Unknown campaign ids.
     let res =
         save_campaign(&admin, &[vec![("id", "999".to_string())], good.clone()].concat()).await;
@@ -349,36 +359,6 @@ async fn custom_dispositions_are_checked_and_predefined_ones_stay(b: Backend) {
     s.stop().await;
 }
 
-/// `sipp -sn uas -aa` on a free port: answers OPTIONS with 200 OK.
-struct Sipp(std::process::Child, u16);
-
-impl Sipp {
-    fn start() -> Sipp {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("sipp")
-            .args(["-sn", "uas", "-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-timeout", "120s", "-nostdin"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("sipp is installed (Debian sip-tester)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(std::time::Instant::now() < deadline, "sipp did not bind");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Sipp(child, port)
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn trunk_form(name: &str, port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("name", name.to_string()),
@@ -408,7 +388,7 @@ async fn trunks_validate_and_answer_the_test(b: Backend) {
     let n = before.len();
 
     let sipp = Sipp::start();
-    let res = save_trunk(&admin, &trunk_form("Carrier", sipp.1)).await;
+    let res = save_trunk(&admin, &trunk_form("Carrier", sipp.port)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let id = res.json().as_i64().unwrap().to_string();
     let good = trunk_form("Other", 5060);

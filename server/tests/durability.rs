@@ -48,6 +48,7 @@ async fn setup(b: Backend, agents: usize, leads: u32) -> Setup {
     let mut s = CampaignSettings::new(Name::parse("Durable").unwrap(), CampaignKind::Auto);
     s.active = true;
     s.trunk_id = Some(TrunkId(1));
+    s.caller_id = Some(app::model::CallerId::parse("+12025550100").unwrap());
     s.agents = ids.clone();
     s.max_channels = 50;
     s.max_cps = 500.0;

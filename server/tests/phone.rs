@@ -33,6 +33,7 @@ async fn agent(s: &TestServer) -> (Client, UserId, CampaignId) {
     let mut c = CampaignSettings::new(Name::parse("Phones").unwrap(), CampaignKind::Auto);
     c.active = true;
     c.trunk_id = Some(TrunkId(1));
+    c.caller_id = Some(app::model::CallerId::parse("+12025550100").unwrap());
     c.agents = vec![id];
     c.window = CallingWindow::new(0, 24 * 60).unwrap();
     let campaign = server::db::campaigns::insert(db, &c, 0).await.unwrap();

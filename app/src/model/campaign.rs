@@ -256,6 +256,13 @@ impl CampaignSettings {
             )?;
             seen.push(r.outcome);
         }
+        // Compliance: every call presents the campaign's own caller ID, so a campaign without
+        // one cannot dial; the engine refuses it too, for rows that predate this check.
+        range(
+            "caller_id",
+            !self.active || self.caller_id.is_some(),
+            "An active campaign needs a caller ID: the number customers see when it calls.",
+        )?;
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -672,8 +679,11 @@ mod tests {
         s.retry_rules.push(s.retry_rules[0]);
         assert_eq!(s.validate().unwrap_err().field(), Some("retry_rules"));
         let mut s = settings();
-        s.kind = CampaignKind::Broadcast;
         s.active = true;
+        assert_eq!(s.validate().unwrap_err().field(), Some("caller_id"));
+        s.caller_id = Some(CallerId::parse("+12025550100").unwrap());
+        assert_eq!(s.validate(), Ok(()));
+        s.kind = CampaignKind::Broadcast;
         assert_eq!(s.validate().unwrap_err().field(), Some("broadcast_file"));
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::{Metrics, Snapshot};
@@ -24,6 +24,7 @@ use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
 use crate::call::{AgentLegId, CallEnd, CallId, Outcome, Side, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Envelope, Event, Op, Originate, Reply};
+use crate::events::Journal;
 use crate::sdp::{Direction, LocalDescription, SessionDescription};
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
@@ -53,7 +54,7 @@ pub(super) struct Setup {
     pub(super) webrtc: WebrtcSocket,
     pub(super) webrtc_addr: SocketAddr,
     pub(super) net: mpsc::Sender<NetEvent>,
-    pub(super) events: broadcast::Sender<Event>,
+    pub(super) events: Journal,
     pub(super) metrics: Arc<Metrics>,
     pub(super) user_agent: String,
     pub(super) hold: Sound,
@@ -96,7 +97,7 @@ pub(super) struct Engine {
     webrtc: WebrtcSocket,
     advertise: IpAddr,
     net: mpsc::Sender<NetEvent>,
-    events: broadcast::Sender<Event>,
+    events: Journal,
     metrics: Arc<Metrics>,
     trunks: HashMap<TrunkId, Trunk>,
     calls: HashMap<CallId, CallCtx>,
@@ -234,8 +235,8 @@ impl Engine {
     }
 
     fn emit(&self, event: Event) {
-        // No subscriber is not an error: events are for whoever listens.
-        let _ = self.events.send(event);
+        // Never waits: readers catch up from the journal.
+        self.events.push(event);
     }
 
     // ----- inputs -----
@@ -538,6 +539,18 @@ impl Engine {
                 Err(ControlError::Invalid("sent through Gateway::execute only".into()))
             }
             Command::Originate(request) => self.originate(now, request),
+            // In-process there is no connection to resume: events are read from the journal.
+            Command::Attach { resume } => Ok(Reply::Attached {
+                instance: self.events.instance(),
+                resumed: resume.is_none_or(|r| r.instance == self.events.instance()),
+            }),
+            Command::Snapshot => {
+                let mut calls: Vec<CallId> = self.calls.keys().copied().collect();
+                let mut legs: Vec<AgentLegId> = self.leg_ctx.keys().copied().collect();
+                calls.sort_unstable();
+                legs.sort_unstable();
+                Ok(Reply::Snapshot { calls, legs })
+            }
             Command::Cancel { call } => done(self.ua.cancel(now, call).map_err(ua_error)),
             Command::Hangup { call } => done(self.ua.hangup(now, call).map_err(ua_error)),
             Command::Accept { call } => done(self.accept(now, call)),
@@ -610,6 +623,9 @@ impl Engine {
     }
 
     fn originate(&mut self, now: Instant, request: Originate) -> Result<Reply, ControlError> {
+        if !request.call.is_callers() || self.calls.contains_key(&request.call) {
+            return Err(ControlError::IdInUse(request.call));
+        }
         let trunk = self
             .trunks
             .get(&request.trunk)
@@ -624,6 +640,7 @@ impl Engine {
             .originate(
                 now,
                 ua::Originate {
+                    call: request.call,
                     trunk: request.trunk.clone(),
                     to: request.to.clone(),
                     caller_id: request.caller_id.clone(),
@@ -635,7 +652,7 @@ impl Engine {
             .map_err(ua_error)?;
         rtp.start(call, self.net.clone());
         self.calls.insert(call, CallCtx::new(codecs, rtp, local, None));
-        Ok(Reply::Call { call })
+        Ok(Reply::Done)
     }
 
     fn accept(&mut self, now: Instant, call: CallId) -> Result<(), ControlError> {
@@ -724,6 +741,7 @@ fn random_token(rng: &mut SmallRng, len: usize) -> String {
 fn ua_error(e: UaError) -> ControlError {
     match e {
         UaError::UnknownCall(c) => ControlError::UnknownCall(c),
+        UaError::IdInUse(c) => ControlError::IdInUse(c),
         UaError::UnknownTrunk(t) => ControlError::UnknownTrunk(t),
         UaError::TrunkFull(_) | UaError::RateLimited(_) => ControlError::TrunkBusy(e.to_string()),
         UaError::WrongState { .. } => ControlError::WrongState(e.to_string()),

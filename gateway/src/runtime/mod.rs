@@ -8,10 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::bridge::player::Sound;
 use crate::control::{ControlError, Gateway};
+use crate::events::Journal;
 use crate::transport::{SipTransport, WebrtcSocket};
 use crate::trunk::Trunk;
 
@@ -31,6 +32,9 @@ pub struct Config {
     pub user_agent: String,
     /// A WAV file (8 kHz mono 16-bit) for held customers; a soft tone when absent.
     pub hold_music: Option<PathBuf>,
+    /// How many events the journal keeps for readers that are behind
+    /// ([`crate::events::DEFAULT_CAPACITY`]).
+    pub event_capacity: usize,
 }
 
 impl Default for Config {
@@ -42,6 +46,7 @@ impl Default for Config {
             trunks: Vec::new(),
             user_agent: concat!("dialer-gateway/", env!("CARGO_PKG_VERSION")).to_owned(),
             hold_music: None,
+            event_capacity: crate::events::DEFAULT_CAPACITY,
         }
     }
 }
@@ -154,6 +159,7 @@ pub struct Running {
     pub webrtc: SocketAddr,
     /// Numbers for `/metrics`.
     pub metrics: Arc<Metrics>,
+    events: Journal,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -167,6 +173,8 @@ impl Drop for Running {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        // Readers learn the gateway is gone once they have read everything it said.
+        self.events.close();
     }
 }
 
@@ -214,11 +222,11 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
         None => Sound::hold_tone(),
     };
     let (commands_tx, commands_rx) = mpsc::channel(1024);
-    let (events_tx, _) = broadcast::channel(4096);
+    let events = Journal::new(config.event_capacity);
     let metrics = Arc::new(Metrics::default());
     let (ready_tx, ready_rx) = oneshot::channel::<Result<Bound, StartError>>();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let setup = (config.clone(), events_tx.clone(), metrics.clone());
+    let setup = (config.clone(), events.clone(), metrics.clone());
     let thread = std::thread::Builder::new()
         .name("gateway-engine".into())
         .spawn(move || {
@@ -251,7 +259,7 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(StartError::Thread(std::io::Error::other("the engine thread ended"))),
     };
-    let gateway = Gateway::new(commands_tx, events_tx);
+    let gateway = Gateway::new(commands_tx, events.clone());
     let running = Running {
         sip_udp: bound.sip_udp,
         sip_tcp: bound.sip_tcp,
@@ -260,6 +268,7 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
             bound.webrtc.port(),
         ),
         metrics,
+        events,
         stop: Some(stop_tx),
         thread: Some(thread),
     };
@@ -272,7 +281,7 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
 /// Binds the sockets on the engine's runtime and builds the engine.
 async fn bind(
     config: &Config,
-    events: broadcast::Sender<crate::control::Event>,
+    events: Journal,
     metrics: Arc<Metrics>,
     hold: Sound,
 ) -> Result<(engine::Engine, mpsc::Receiver<crate::transport::NetEvent>, Bound), StartError> {

@@ -4,7 +4,9 @@
 //!
 //! Invariants: a connection without the right token gets 401 before the upgrade; every
 //! request frame gets one reply frame (a frame that is not a request gets a reply with id 0
-//! and an `invalid` error); events go to every connection.
+//! and an `invalid` error); events flow to a connection from its [`Command::Attach`] on, each
+//! once and in order, replayed from the journal after a reconnection when the client names
+//! the last one it saw.
 
 pub mod config;
 
@@ -19,10 +21,11 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::get;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::control::{ControlError, Gateway, Request, Response};
+use crate::control::{Command, ControlError, Gateway, Reply, Request, Response, Resume};
+use crate::events::{Read, Reader};
 use crate::runtime::Metrics;
 
 #[derive(Clone)]
@@ -81,7 +84,8 @@ async fn control(
 
 /// One control connection: requests in, replies and events out.
 async fn session(mut socket: WebSocket, gateway: Gateway) {
-    let mut events = gateway.subscribe();
+    // No events until the client attaches (and says where it stopped).
+    let mut events: Option<Reader> = None;
     let (replies_tx, mut replies) = mpsc::channel::<Response>(256);
     info!("control connection opened");
     loop {
@@ -93,6 +97,12 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
                     Some(Ok(_)) => continue,
                 };
                 match serde_json::from_str::<Request>(&text) {
+                    Ok(Request { id, command: Command::Attach { resume } }) => {
+                        let (reader, resumed) = attach(&gateway, resume);
+                        events = Some(reader);
+                        let instance = gateway.journal().instance();
+                        Response::Reply { id, result: Ok(Reply::Attached { instance, resumed }) }
+                    }
                     Ok(request) => {
                         // Commands run concurrently; each answers on the reply channel.
                         let gateway = gateway.clone();
@@ -107,13 +117,13 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
                 }
             }
             Some(reply) = replies.recv() => reply,
-            event = events.recv() => match event {
-                Ok(event) => Response::Event(event),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    debug!(n, "control connection lagged: events dropped");
-                    continue;
+            read = next_event(&mut events) => match read {
+                Read::Event(event) => Response::Event(event),
+                Read::Lost { missed } => {
+                    debug!(?missed, "control connection fell behind the journal");
+                    Response::Gap
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                Read::Closed => break,
             },
         };
         let Ok(text) = serde_json::to_string(&outgoing) else { continue };
@@ -122,6 +132,28 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
         }
     }
     info!("control connection closed");
+}
+
+/// The events for a connection that attached: after `resume` when this gateway still holds
+/// everything after it, else from now on (and `false`: the client missed some).
+fn attach(gateway: &Gateway, resume: Option<Resume>) -> (Reader, bool) {
+    let journal = gateway.journal();
+    match resume {
+        None => (journal.reader(), true),
+        Some(r) if r.instance == journal.instance() => match journal.reader_after(r.seq) {
+            Some(reader) => (reader, true),
+            None => (journal.reader(), false),
+        },
+        Some(_) => (journal.reader(), false),
+    }
+}
+
+/// The next event for an attached connection; never, before it attaches.
+async fn next_event(events: &mut Option<Reader>) -> Read {
+    match events {
+        Some(reader) => reader.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Where the binary listens, for its first output line.

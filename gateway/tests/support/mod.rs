@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gateway::control::{Event, Gateway};
-use tokio::sync::broadcast;
+use gateway::control::{CallId, Event, Gateway, Originate};
+use gateway::events::{Read, Reader};
 
 /// A sipp process, killed when dropped.
 pub struct Sipp {
@@ -142,21 +142,21 @@ pub fn tone_wav(path: &Path, secs: f64) {
 
 /// Waits up to `within` for the first event `pick` accepts.
 pub async fn wait_for<T>(
-    events: &mut broadcast::Receiver<Event>,
+    events: &mut Reader,
     within: Duration,
     mut pick: impl FnMut(&Event) -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + within;
     let mut seen = Vec::new();
     loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(event)) => {
-                if let Some(t) = pick(&event) {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Read::Event(e)) => {
+                if let Some(t) = pick(&e.event) {
                     return t;
                 }
-                seen.push(event);
+                seen.push(e.event);
             }
-            Ok(Err(e)) => panic!("event stream failed: {e}"),
+            Ok(other) => panic!("event stream failed: {other:?}"),
             Err(_) => panic!("no matching event within {within:?}; saw {seen:?}"),
         }
     }
@@ -180,7 +180,7 @@ pub async fn gateway_with_trunk(peer: SocketAddr) -> (Gateway, gateway::runtime:
 /// Waits for `call` to be answered, hangs it up, and checks it ends as answered.
 pub async fn answer_then_hang_up(
     gw: &Gateway,
-    events: &mut broadcast::Receiver<Event>,
+    events: &mut Reader,
     call: gateway::control::CallId,
     within: Duration,
 ) {
@@ -195,4 +195,17 @@ pub async fn answer_then_hang_up(
     })
     .await;
     assert_eq!(end.outcome, gateway::control::Outcome::Answered);
+}
+
+/// A call id no other call in this test binary has (outbound ids are the caller's to choose).
+pub fn fresh_call() -> CallId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    CallId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Places `request` and returns its call id.
+pub async fn place(gw: &Gateway, request: Originate) -> CallId {
+    let call = request.call;
+    gw.originate(request).await.expect("originate");
+    call
 }

@@ -246,6 +246,7 @@ fn main() {
         CampaignSettings::new(Name::parse("Simulated day").expect("name"), CampaignKind::Auto);
     settings.active = true;
     settings.trunk_id = Some(TrunkId(1));
+    settings.caller_id = Some(app::model::CallerId::parse("+12025550100").expect("caller ID"));
     settings.outbound_multiplier = args.multiplier;
     settings.max_cps = args.cps;
     settings.max_channels = args.channels;

@@ -76,6 +76,8 @@ pub enum EngineError {
     Inactive,
     #[error("The campaign has no trunk; ask an admin to choose one.")]
     NoTrunk,
+    #[error("The campaign has no caller ID; ask an admin to set one.")]
+    NoCallerId,
     #[error("No call with that id is known.")]
     UnknownCall,
     #[error(transparent)]
@@ -168,6 +170,9 @@ impl CampaignRun {
             Err(EngineError::Inactive)
         } else if self.config.settings.trunk_id.is_none() {
             Err(EngineError::NoTrunk)
+        } else if self.config.settings.caller_id.is_none() {
+            // Never a call without the campaign's own caller ID (compliance).
+            Err(EngineError::NoCallerId)
         } else {
             Ok(())
         }

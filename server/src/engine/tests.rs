@@ -33,6 +33,7 @@ fn config(kind: CampaignKind) -> CampaignConfig {
     let mut settings = CampaignSettings::new(Name::parse("Test").unwrap(), kind);
     settings.active = true;
     settings.trunk_id = Some(TrunkId(1));
+    settings.caller_id = Some(app::model::CallerId::parse("+12025550100").unwrap());
     settings.agents = vec![A1, A2, UserId(3), UserId(4), UserId(5)];
     settings.window = app::model::CallingWindow::new(0, 24 * 60).unwrap();
     settings.max_cps = 100.0;

@@ -2,9 +2,13 @@
 //! ([`Carrier`]) and runs agents' audio legs for the phone ([`Media`]), over the gateway's
 //! control API.
 //!
-//! Invariants: each engine call maps to at most one gateway call and back; gateway events
-//! that arrive before the originate reply has been recorded are held and replayed in order;
-//! each agent has at most one audio leg (a new one replaces the old); trunks are pushed to the
+//! Invariants: a call has one id on both sides — the engine's, chosen before the originate,
+//! so the gateway's events for it need no translation and cannot arrive "too early"; every
+//! gateway event reaches the dialer once, in order, through a bounded channel (a busy dialer
+//! slows the reader, the gateway's journal holds the rest); when events were lost (a restarted
+//! gateway, a reader further behind than the journal holds) the link asks the gateway what is
+//! still up and ends every other call and leg it knew, saying why — none stays stuck. Each
+//! agent has at most one audio leg (a new one replaces the old); trunks are pushed to the
 //! gateway from the database under stable ids (`trunk-<id>`).
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +19,7 @@ use app::model::phone::AudioState;
 use app::model::{CallOutcome, HangupBy, TrunkId, UserId};
 use gateway::codec::Codec;
 use gateway::control::{self as gw, AgentLegId, ControlError, Event, Gateway};
+use gateway::events::{Read, Reader};
 use gateway::sip::message::Transport;
 use tokio::sync::mpsc;
 
@@ -23,25 +28,27 @@ use crate::db::{Db, DbError, with_pool};
 use crate::engine::{CallEvent, CallId, Originate};
 use crate::phone::{LegEvent, Media, MediaError};
 
-/// Gateway events held for calls whose originate reply is not recorded yet (bounded).
-const MAX_PENDING: usize = 1024;
+/// The reason a call gets when the gateway no longer has it after lost events.
+pub const LOST_CALL: &str =
+    "the media gateway lost the call (it restarted or its events were lost)";
 
 #[derive(Default)]
-struct Maps {
-    calls: HashMap<CallId, gw::CallId>,
-    by_gateway: HashMap<gw::CallId, CallId>,
-    pending: HashMap<gw::CallId, Vec<Event>>,
+struct State {
+    /// Calls whose originate is on its way (their events may already come).
+    sending: HashSet<CallId>,
+    /// Calls the gateway confirmed and that have not ended: what a resynchronisation settles.
+    live: HashSet<CallId>,
     legs: HashMap<UserId, AgentLegId>,
     leg_agents: HashMap<AgentLegId, UserId>,
     /// Broadcast calls to hang up when their message has played.
-    playing: HashSet<gw::CallId>,
+    playing: HashSet<CallId>,
 }
 
 /// The link (cheap to clone).
 #[derive(Clone)]
 pub struct GatewayLink {
     gateway: Gateway,
-    maps: Arc<Mutex<Maps>>,
+    state: Arc<Mutex<State>>,
     calls_out: mpsc::Sender<CarrierEvent>,
     legs_out: mpsc::UnboundedSender<LegEvent>,
 }
@@ -49,6 +56,11 @@ pub struct GatewayLink {
 /// The gateway's id for a trunk of ours.
 pub fn trunk_id(id: TrunkId) -> gw::TrunkId {
     gw::TrunkId(format!("trunk-{}", id.0))
+}
+
+/// The same call, in the gateway's type.
+fn theirs(call: CallId) -> gw::CallId {
+    gw::CallId(call.0)
 }
 
 impl GatewayLink {
@@ -59,25 +71,72 @@ impl GatewayLink {
         calls_out: mpsc::Sender<CarrierEvent>,
         legs_out: mpsc::UnboundedSender<LegEvent>,
     ) -> GatewayLink {
-        let link = GatewayLink { gateway, maps: Arc::default(), calls_out, legs_out };
-        let events = link.gateway.subscribe();
+        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out };
+        let events = link.gateway.events();
         tokio::spawn(link.clone().follow(events));
         link
     }
 
-    fn maps(&self) -> MutexGuard<'_, Maps> {
-        self.maps.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn follow(self, mut events: tokio::sync::broadcast::Receiver<Event>) {
+    async fn follow(self, mut events: Reader) {
         loop {
-            match events.recv().await {
-                Ok(e) => self.event(e).await,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::error!(missed = n, "gateway events lagged; calls may be out of step");
+            match events.next().await {
+                Read::Event(e) => self.event(e.event).await,
+                Read::Lost { missed } => {
+                    tracing::warn!(?missed, "gateway events were lost; resynchronising");
+                    self.resync().await;
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Read::Closed => return,
             }
+        }
+    }
+
+    /// Asks the gateway what it still has and ends every call and leg it does not.
+    async fn resync(&self) {
+        // Only calls confirmed before the question: one still being placed may not be in the
+        // answer yet.
+        let (confirmed, known_legs): (Vec<CallId>, Vec<AgentLegId>) = {
+            let s = self.state();
+            (s.live.iter().copied().collect(), s.leg_agents.keys().copied().collect())
+        };
+        let mut wait = Duration::from_millis(100);
+        let (calls, legs) = loop {
+            match self.gateway.snapshot().await {
+                Ok(up) => break up,
+                Err(ControlError::Stopped) => return,
+                Err(e) => {
+                    // The connection is reopening: ask again shortly (events keep queueing).
+                    tracing::debug!(error = %e, "gateway snapshot failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        };
+        let calls: HashSet<gw::CallId> = calls.into_iter().collect();
+        let legs: HashSet<AgentLegId> = legs.into_iter().collect();
+        let lost_calls: Vec<CallId> =
+            confirmed.into_iter().filter(|c| !calls.contains(&theirs(*c))).collect();
+        let lost_legs: Vec<AgentLegId> =
+            known_legs.into_iter().filter(|l| !legs.contains(l)).collect();
+        tracing::warn!(
+            calls = lost_calls.len(),
+            legs = lost_legs.len(),
+            "gateway resynchronised: ending what it no longer has"
+        );
+        for leg in lost_legs {
+            self.leg(leg, AudioState::Closed, true);
+        }
+        for call in lost_calls {
+            let end = CallEvent::Ended {
+                outcome: CallOutcome::Failed,
+                sip_code: None,
+                reason: Some(LOST_CALL.into()),
+                by: HangupBy::System,
+            };
+            self.forward(call, end).await;
         }
     }
 
@@ -93,7 +152,7 @@ impl GatewayLink {
                 self.leg(leg, AudioState::Closed, true);
             }
             Event::PlaybackFinished { call } => {
-                if self.maps().playing.remove(&call) {
+                if self.state().playing.remove(&CallId(call.0)) {
                     let _ = self.gateway.hangup(call).await;
                 }
             }
@@ -102,26 +161,21 @@ impl GatewayLink {
                 tracing::info!(%call, %from, %to, "inbound call refused (no inbound routing)");
                 let _ = self.gateway.reject(call, 480).await;
             }
-            Event::CallRinging { call }
-            | Event::CallEarlyMedia { call }
-            | Event::CallAnswered { call }
-            | Event::CallEnded { call, .. } => {
-                let mapped = {
-                    let mut maps = self.maps();
-                    match maps.by_gateway.get(&call).copied() {
-                        Some(ours) => Some(ours),
-                        None => {
-                            if maps.pending.len() < MAX_PENDING || maps.pending.contains_key(&call)
-                            {
-                                maps.pending.entry(call).or_default().push(e.clone());
-                            }
-                            None
-                        }
-                    }
+            Event::CallRinging { call } | Event::CallEarlyMedia { call } => {
+                self.forward(CallId(call.0), CallEvent::Ringing).await;
+            }
+            Event::CallAnswered { call } => self.forward(CallId(call.0), CallEvent::Answered).await,
+            Event::CallEnded { call, end } => {
+                let event = CallEvent::Ended {
+                    outcome: outcome(end.outcome),
+                    sip_code: end.code,
+                    reason: Some(end.reason).filter(|r| !r.is_empty()),
+                    by: match end.by {
+                        gw::Side::Remote => HangupBy::Customer,
+                        gw::Side::Gateway => HangupBy::System,
+                    },
                 };
-                if let Some(ours) = mapped {
-                    self.forward(ours, call, e).await;
-                }
+                self.forward(CallId(call.0), event).await;
             }
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
@@ -132,14 +186,14 @@ impl GatewayLink {
 
     fn leg(&self, leg: AgentLegId, state: AudioState, gone: bool) {
         let agent = {
-            let mut maps = self.maps();
-            let agent = maps.leg_agents.get(&leg).copied();
+            let mut s = self.state();
+            let agent = s.leg_agents.get(&leg).copied();
             if gone {
-                maps.leg_agents.remove(&leg);
+                s.leg_agents.remove(&leg);
                 if let Some(a) = agent
-                    && maps.legs.get(&a) == Some(&leg)
+                    && s.legs.get(&a) == Some(&leg)
                 {
-                    maps.legs.remove(&a);
+                    s.legs.remove(&a);
                 }
             }
             agent
@@ -149,35 +203,32 @@ impl GatewayLink {
         }
     }
 
-    /// Passes a gateway call event to the dialer.
-    async fn forward(&self, ours: CallId, theirs: gw::CallId, e: Event) {
-        let event = match e {
-            Event::CallRinging { .. } | Event::CallEarlyMedia { .. } => CallEvent::Ringing,
-            Event::CallAnswered { .. } => CallEvent::Answered,
-            Event::CallEnded { end, .. } => {
-                {
-                    let mut maps = self.maps();
-                    maps.calls.remove(&ours);
-                    maps.by_gateway.remove(&theirs);
-                    maps.playing.remove(&theirs);
-                }
-                CallEvent::Ended {
-                    outcome: outcome(end.outcome),
-                    sip_code: end.code,
-                    reason: Some(end.reason).filter(|r| !r.is_empty()),
-                    by: match end.by {
-                        gw::Side::Remote => HangupBy::Customer,
-                        gw::Side::Gateway => HangupBy::System,
-                    },
-                }
+    /// Passes a call event to the dialer, waiting while it is busy (never dropping one). Only
+    /// calls this link placed are passed on, and nothing after their end.
+    async fn forward(&self, call: CallId, event: CallEvent) {
+        let ended = matches!(event, CallEvent::Ended { .. });
+        let known = {
+            let mut s = self.state();
+            if ended {
+                s.playing.remove(&call);
+                // (`|`: both sets lose it.)
+                s.live.remove(&call) | s.sending.remove(&call)
+            } else {
+                s.live.contains(&call) || s.sending.contains(&call)
             }
-            _ => return,
         };
-        let _ = self.calls_out.send(CarrierEvent { call: ours, event }).await;
-    }
-
-    fn gateway_call(&self, call: CallId) -> Result<gw::CallId, CarrierError> {
-        self.maps().calls.get(&call).copied().ok_or(CarrierError::UnknownCall)
+        if !known {
+            if !ended {
+                // Ours, but already settled (its originate reply was lost, say): a call nobody
+                // will handle must not stay up.
+                tracing::warn!(call = call.0, ?event, "hanging up a call the dialer has settled");
+                let _ = self.gateway.hangup(theirs(call)).await;
+            }
+            return;
+        }
+        if self.calls_out.send(CarrierEvent { call, event }).await.is_err() {
+            tracing::debug!(call = call.0, "the dialer has stopped");
+        }
     }
 
     /// Pushes every trunk in the database to the gateway.
@@ -267,56 +318,47 @@ impl Carrier for GatewayLink {
             o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
         let to = gw::PhoneNumber::new(o.phone.as_str())
             .map_err(|e| CarrierError::Originate(e.to_string()))?;
-        let from = o
-            .caller_id
-            .as_ref()
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_else(|| "anonymous".into());
-        let number = gw::PhoneNumber::new(&from).unwrap_or_else(|_| to.clone());
-        let caller_id =
-            gw::CallerId::new(number, None).map_err(|e| CarrierError::Originate(e.to_string()))?;
+        // Never a call without the campaign's own caller ID, and never a made-up one.
+        let from = o.caller_id.as_ref().ok_or_else(|| {
+            CarrierError::Originate("the campaign has no caller ID; no call placed".into())
+        })?;
+        let caller_id = gw::PhoneNumber::new(from.as_str())
+            .and_then(|number| gw::CallerId::new(number, None))
+            .map_err(|e| CarrierError::Originate(format!("caller ID {from}: {e}")))?;
         let request = gw::Originate {
+            call: theirs(o.call),
             trunk: trunk_id(trunk),
             to,
             caller_id,
             asserted_identity: None,
             ring_timeout_secs: o.ring_seconds,
         };
-        let theirs = self
-            .gateway
-            .originate(request)
-            .await
-            .map_err(|e| CarrierError::Originate(e.to_string()))?;
-        let held = {
-            let mut maps = self.maps();
-            maps.calls.insert(o.call, theirs);
-            maps.by_gateway.insert(theirs, o.call);
-            maps.pending.remove(&theirs).unwrap_or_default()
-        };
-        for e in held {
-            self.forward(o.call, theirs, e).await;
+        // Known before the request: its events may arrive before the reply.
+        self.state().sending.insert(o.call);
+        let result = self.gateway.originate(request).await;
+        let mut s = self.state();
+        // (Not live if it already ended while the reply was on its way.)
+        if s.sending.remove(&o.call) && result.is_ok() {
+            s.live.insert(o.call);
         }
-        Ok(())
+        // On an error the dialer ends the call itself.
+        result.map_err(|e| CarrierError::Originate(e.to_string()))
     }
 
     async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
-        let theirs = self.gateway_call(call)?;
-        let leg = self.maps().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
-        self.gateway.bridge(theirs, leg).await.map_err(unavailable)
+        let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
+        self.gateway.bridge(theirs(call), leg).await.map_err(unavailable)
     }
 
     async fn hangup(&self, call: CallId) {
-        if let Ok(theirs) = self.gateway_call(call)
-            && let Err(e) = self.gateway.hangup(theirs).await
-        {
+        if let Err(e) = self.gateway.hangup(theirs(call)).await {
             tracing::debug!(call = call.0, error = %e, "hang-up of a call the gateway no longer has");
         }
     }
 
     async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
-        let theirs = self.gateway_call(call)?;
-        self.maps().playing.insert(theirs);
-        self.gateway.play(theirs, file.into()).await.map_err(unavailable)
+        self.state().playing.insert(call);
+        self.gateway.play(theirs(call), file.into()).await.map_err(unavailable)
     }
 }
 
@@ -328,44 +370,45 @@ impl Media for GatewayLink {
             other => MediaError::Unavailable(other.to_string()),
         })?;
         let old = {
-            let mut maps = self.maps();
-            maps.leg_agents.insert(leg, agent);
-            maps.legs.insert(agent, leg)
+            let mut s = self.state();
+            s.leg_agents.insert(leg, agent);
+            s.legs.insert(agent, leg)
         };
         if let Some(old) = old {
-            self.maps().leg_agents.remove(&old);
+            self.state().leg_agents.remove(&old);
             let _ = self.gateway.close_agent_leg(old).await;
         }
         Ok(answer)
     }
 
     async fn close_leg(&self, agent: UserId) {
-        let leg = self.maps().legs.remove(&agent);
+        let leg = self.state().legs.remove(&agent);
         if let Some(leg) = leg {
             let _ = self.gateway.close_agent_leg(leg).await;
         }
     }
 
     async fn mute(&self, call: CallId, on: bool) -> Result<(), MediaError> {
-        let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        let r =
-            if on { self.gateway.mute(theirs).await } else { self.gateway.unmute(theirs).await };
-        r.map_err(|e| MediaError::Unavailable(e.to_string()))
+        let call = theirs(call);
+        let r = if on { self.gateway.mute(call).await } else { self.gateway.unmute(call).await };
+        r.map_err(media_error)
     }
 
     async fn hold(&self, call: CallId, on: bool) -> Result<(), MediaError> {
-        let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        let r =
-            if on { self.gateway.hold(theirs).await } else { self.gateway.unhold(theirs).await };
-        r.map_err(|e| MediaError::Unavailable(e.to_string()))
+        let call = theirs(call);
+        let r = if on { self.gateway.hold(call).await } else { self.gateway.unhold(call).await };
+        r.map_err(media_error)
     }
 
     async fn dtmf(&self, call: CallId, digits: &str) -> Result<(), MediaError> {
-        let theirs = self.gateway_call(call).map_err(|_| MediaError::NoCall)?;
-        self.gateway
-            .send_dtmf(theirs, digits)
-            .await
-            .map_err(|e| MediaError::Unavailable(e.to_string()))
+        self.gateway.send_dtmf(theirs(call), digits).await.map_err(media_error)
+    }
+}
+
+fn media_error(e: ControlError) -> MediaError {
+    match e {
+        ControlError::UnknownCall(_) => MediaError::NoCall,
+        other => MediaError::Unavailable(other.to_string()),
     }
 }
 

@@ -293,3 +293,83 @@ impl Client {
         res
     }
 }
+
+/// A real SIP peer: `sipp -sn uas -aa` on a free loopback UDP port. It answers OPTIONS and
+/// INVITEs with 200 OK; with [`Sipp::tracing`] it also writes every message it sees to a file.
+/// Killed when dropped.
+pub struct Sipp {
+    child: std::process::Child,
+    pub port: u16,
+    trace: Option<std::path::PathBuf>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Sipp {
+    pub fn start() -> Sipp {
+        Sipp::spawn(None)
+    }
+
+    /// Like [`Sipp::start`], logging every message it receives and sends (`-trace_msg`).
+    pub fn tracing() -> Sipp {
+        Sipp::spawn(Some(tempfile::tempdir().expect("temp dir")))
+    }
+
+    fn spawn(dir: Option<tempfile::TempDir>) -> Sipp {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let trace = dir.as_ref().map(|d| d.path().join("messages.log"));
+        let mut cmd = std::process::Command::new("sipp");
+        cmd.args(["-sn", "uas", "-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-timeout", "120s", "-nostdin"])
+            .current_dir(dir.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(t) = &trace {
+            cmd.arg("-trace_msg").arg("-message_file").arg(t);
+        }
+        let child = cmd.spawn().expect("sipp is installed (Debian sip-tester)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "sipp did not bind");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Sipp { child, port, trace, _dir: dir }
+    }
+
+    /// The INVITE requests sipp has received so far, each as its header lines (empty without
+    /// [`Sipp::tracing`]). Retransmissions count once (by Call-ID).
+    pub fn invites(&self) -> Vec<Vec<String>> {
+        let Some(log) = self.trace.as_ref().and_then(|t| std::fs::read_to_string(t).ok()) else {
+            return Vec::new();
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        // The log holds each message's start line and headers, then a blank line.
+        let mut lines = log.lines().map(|l| l.trim_end_matches('\r'));
+        while let Some(line) = lines.by_ref().find(|l| l.starts_with("INVITE ")) {
+            let mut invite = vec![line.to_string()];
+            invite.extend(lines.by_ref().take_while(|l| !l.is_empty()).map(String::from));
+            if let Some(call_id) = header(&invite, "call-id")
+                && seen.insert(call_id)
+            {
+                out.push(invite);
+            }
+        }
+        out
+    }
+}
+
+/// The value of header `name` (case-insensitive) among `lines`.
+pub fn header(lines: &[String], name: &str) -> Option<String> {
+    lines.iter().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -159,9 +159,12 @@ pub const OFFER_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_AUTH_ATTEMPTS: u32 = 2;
 
 impl UserAgent {
-    /// Places an outbound call: sends the INVITE through `trunk` (RFC 3261 §13.2.1) and
-    /// returns the new call's id. Progress arrives as events.
+    /// Places outbound call `req.call`: sends the INVITE through `trunk` (RFC 3261 §13.2.1).
+    /// Progress arrives as events.
     pub fn originate(&mut self, now: Instant, req: Originate) -> Result<CallId, UaError> {
+        if !req.call.is_callers() || self.calls.contains_key(&req.call) {
+            return Err(UaError::IdInUse(req.call));
+        }
         let trunk_state = self
             .trunks
             .get_mut(&req.trunk)
@@ -232,8 +235,7 @@ impl UserAgent {
         if let Some(t) = self.trunks.get_mut(&req.trunk) {
             t.recent_originates.push_back(now);
         }
-        let id = CallId(self.next_call);
-        self.next_call += 1;
+        let id = req.call;
         let mut call =
             Call::new(id, CallState::Calling, trunk.id.clone(), peer, transport, invite.clone());
         call.local_tag = local_tag;

@@ -45,6 +45,9 @@ pub enum UaError {
     /// No live call with this id.
     #[error("unknown call {0}")]
     UnknownCall(CallId),
+    /// An originate named a live call's id, or one from the gateway's own range.
+    #[error("call id {0} is in use or reserved")]
+    IdInUse(CallId),
     /// The trunk's `max_channels` calls are up.
     #[error("trunk {0} is at its channel limit")]
     TrunkFull(TrunkId),
@@ -210,6 +213,8 @@ pub enum ProbeResult {
 /// An outbound call request.
 #[derive(Debug, Clone)]
 pub struct Originate {
+    /// The call's id, chosen by the caller (below [`CallId::GATEWAY_FIRST`]).
+    pub call: CallId,
     /// Trunk to call through.
     pub trunk: TrunkId,
     /// Number to call.
@@ -332,7 +337,7 @@ impl UserAgent {
             transactions: HashMap::new(),
             calls: HashMap::new(),
             dialogs: HashMap::new(),
-            next_call: 1,
+            next_call: CallId::GATEWAY_FIRST,
             next_probe: 1,
             out: VecDeque::new(),
         }

@@ -159,6 +159,7 @@ impl Harness {
             .originate(
                 self.now,
                 Originate {
+                    call: fresh_call(),
                     trunk: TrunkId("carrier".into()),
                     to: PhoneNumber::new("5551234").unwrap(),
                     caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), Some("Acme"))
@@ -643,6 +644,7 @@ fn trunk_limits_refuse_originate() {
     });
     h.originate();
     let req = || Originate {
+        call: fresh_call(),
         trunk: TrunkId("carrier".into()),
         to: PhoneNumber::new("1").unwrap(),
         caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
@@ -657,6 +659,14 @@ fn trunk_limits_refuse_originate() {
     assert!(matches!(h.ua.originate(h.now, req()), Err(UaError::TrunkFull(_))));
     let unknown = Originate { trunk: TrunkId("nope".into()), ..req() };
     assert!(matches!(h.ua.originate(h.now, unknown), Err(UaError::UnknownTrunk(_))));
+    // Ids: a live call's, or one from the gateway's own range, are refused.
+    h.advance(secs(1.0));
+    let mut h = Harness::new();
+    let live = h.originate();
+    let taken = Originate { call: live, ..req() };
+    assert!(matches!(h.ua.originate(h.now, taken), Err(UaError::IdInUse(c)) if c == live));
+    let reserved = Originate { call: CallId(CallId::GATEWAY_FIRST), ..req() };
+    assert!(matches!(h.ua.originate(h.now, reserved), Err(UaError::IdInUse(_))));
     assert!(matches!(h.ua.hangup(h.now, CallId(999)), Err(UaError::UnknownCall(_))));
 }
 
@@ -737,6 +747,7 @@ fn asserted_identity_follows_the_trunk_mode_or_the_request() {
     h.ua.originate(
         h.now,
         Originate {
+            call: fresh_call(),
             trunk: TrunkId("carrier".into()),
             to: PhoneNumber::new("1").unwrap(),
             caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
@@ -764,4 +775,10 @@ fn an_inbound_call_nobody_takes_is_refused_with_480() {
     let ended = h.ended();
     assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(480)));
     assert_eq!(h.ua.call_count(), 0);
+}
+
+/// A call id no other test call has (ids are the caller's to choose).
+fn fresh_call() -> CallId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    CallId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -1,0 +1,203 @@
+//! The link between the dialer and a real media gateway carries every call event exactly
+//! once: thousands of calls to a carrier that refuses each at once, while the dialer reads
+//! slowly (the gateway never waits; its journal holds what the dialer has not read yet). And
+//! when the journal is too small to hold the backlog, the link says so and settles each call
+//! it lost track of with a clear reason — still exactly one end per call.
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use app::model::{CallOutcome, CallerId, CampaignId, PhoneNumber, TrunkId};
+use gateway::control::Trunk;
+use gateway::sip::message::Transport;
+use server::engine::{CallEvent, CallId, Originate};
+use server::runtime::carrier::{Carrier, CarrierEvent};
+use server::runtime::gateway_link::{GatewayLink, LOST_CALL, trunk_id};
+use tokio::sync::mpsc;
+
+/// A carrier that answers every INVITE with 486 Busy Here, on a thread of its own until the
+/// flag is dropped (each wait is bounded, so the thread ends by itself).
+struct BusyCarrier {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl BusyCarrier {
+    fn start() -> BusyCarrier {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+        let port = socket.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
+                let text = String::from_utf8_lossy(&buf[..n]);
+                if text.starts_with("INVITE ") {
+                    let _ = socket.send_to(busy(&text).as_bytes(), from);
+                }
+            }
+        });
+        BusyCarrier { port, stop }
+    }
+}
+
+impl Drop for BusyCarrier {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A 486 for `invite`, with its Via, From, To (tagged), Call-ID and CSeq.
+fn busy(invite: &str) -> String {
+    let mut out = String::from("SIP/2.0 486 Busy Here\r\n");
+    for line in invite.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+            "to" => out.push_str(&format!("{line};tag=busy\r\n")),
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// A gateway keeping `journal` events, with a trunk to `carrier` under the dialer's id 1.
+async fn gateway(
+    journal: usize,
+    carrier: u16,
+) -> (GatewayLink, gateway::runtime::Running, mpsc::Receiver<CarrierEvent>) {
+    let (gw, running) = gateway::runtime::start(gateway::runtime::Config {
+        event_capacity: journal,
+        ..gateway::runtime::Config::loopback()
+    })
+    .await
+    .expect("gateway starts");
+    let mut trunk = Trunk::new(&trunk_id(TrunkId(1)).0, "127.0.0.1", carrier, Transport::Udp);
+    trunk.keepalive_secs = 0;
+    gw.add_trunk(trunk).await.expect("trunk");
+    // A small channel: the dialer's side fills at once and the link has to wait.
+    let (calls_tx, calls_rx) = mpsc::channel(8);
+    let (legs_tx, _legs_rx) = mpsc::unbounded_channel();
+    (GatewayLink::start(gw, calls_tx, legs_tx), running, calls_rx)
+}
+
+fn originate(n: u64) -> Originate {
+    Originate {
+        call: CallId(n),
+        call_ref: format!("test-{n}"),
+        campaign: CampaignId(1),
+        trunk: Some(TrunkId(1)),
+        phone: PhoneNumber::parse(&format!("+1202555{:04}", n % 10_000)).expect("number"),
+        caller_id: Some(CallerId::parse("+12025550100").expect("caller ID")),
+        ring_seconds: 30,
+        agent: None,
+    }
+}
+
+/// Places `calls` calls (a few dozen at a time) and reads the dialer's side slowly until each
+/// has ended; returns every call's events.
+async fn flood(
+    link: &GatewayLink,
+    calls_rx: &mut mpsc::Receiver<CarrierEvent>,
+    calls: u64,
+) -> HashMap<CallId, Vec<CallEvent>> {
+    let placing = {
+        let link = link.clone();
+        tokio::spawn(async move {
+            let gate = Arc::new(tokio::sync::Semaphore::new(50));
+            let mut tasks = Vec::new();
+            for n in 1..=calls {
+                let permit = gate.clone().acquire_owned().await.expect("semaphore");
+                let link = link.clone();
+                tasks.push(tokio::spawn(async move {
+                    link.originate(&originate(n)).await.expect("originate");
+                    drop(permit);
+                }));
+            }
+            for t in tasks {
+                t.await.expect("originate task");
+            }
+        })
+    };
+    let mut seen: HashMap<CallId, Vec<CallEvent>> = HashMap::new();
+    let mut ended = 0;
+    let mut read = 0u64;
+    while ended < calls {
+        let e = tokio::time::timeout(Duration::from_secs(60), calls_rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("stuck: {ended} of {calls} calls ended"))
+            .expect("the link is up");
+        if matches!(e.event, CallEvent::Ended { .. }) {
+            ended += 1;
+        }
+        seen.entry(e.call).or_default().push(e.event);
+        read += 1;
+        // A slow dialer: a pause every few events.
+        if read % 16 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    placing.await.expect("placing");
+    // Nothing more comes for calls that have ended.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(e) = calls_rx.try_recv() {
+        seen.entry(e.call).or_default().push(e.event);
+    }
+    seen
+}
+
+fn ends(events: &[CallEvent]) -> Vec<(CallOutcome, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::Ended { outcome, reason, .. } => Some((*outcome, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_calls_to_a_slow_dialer_lose_no_event() {
+    let carrier = BusyCarrier::start();
+    let (link, _running, mut calls_rx) =
+        gateway(gateway::events::DEFAULT_CAPACITY, carrier.port).await;
+    let calls = 2_500;
+    let seen = flood(&link, &mut calls_rx, calls).await;
+    assert_eq!(seen.len(), calls as usize, "every call reported");
+    for (call, events) in &seen {
+        let ends = ends(events);
+        assert_eq!(ends.len(), 1, "{call:?} ends once: {events:?}");
+        assert_eq!(ends[0].0, CallOutcome::Busy, "{call:?}: {events:?}");
+        assert!(
+            matches!(events.last(), Some(CallEvent::Ended { .. })),
+            "nothing after the end of {call:?}: {events:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_overflow_is_said_and_every_call_still_ends_once() {
+    let carrier = BusyCarrier::start();
+    // Room for a handful of events only: a slow dialer falls off its end.
+    let (link, _running, mut calls_rx) = gateway(16, carrier.port).await;
+    let calls = 600;
+    let seen = flood(&link, &mut calls_rx, calls).await;
+    assert_eq!(seen.len(), calls as usize, "every call reported");
+    let mut lost = 0;
+    for (call, events) in &seen {
+        let ends = ends(events);
+        assert_eq!(ends.len(), 1, "{call:?} ends once: {events:?}");
+        match &ends[0] {
+            (CallOutcome::Busy, _) => {}
+            (CallOutcome::Failed, Some(reason)) if reason == LOST_CALL => lost += 1,
+            other => panic!("{call:?} ended as {other:?}"),
+        }
+    }
+    assert!(lost > 0, "the overflow happened and was settled with its reason");
+}
