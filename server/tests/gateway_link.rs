@@ -139,7 +139,7 @@ async fn flood(
         seen.entry(e.call).or_default().push(e.event);
         read += 1;
         // A slow dialer: a pause every few events.
-        if read % 16 == 0 {
+        if read.is_multiple_of(16) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

@@ -1,5 +1,5 @@
-//! SIP trunks as admins see them (the gateway's view of the same rows is in
-//! `runtime::gateway_link`).
+//! SIP trunks, the only SQL for them: as admins see them, and as `runtime::gateway_link`
+//! hands them to the gateway.
 
 use app::model::{Name, Trunk, TrunkId, TrunkSettings};
 

@@ -212,6 +212,13 @@ impl Engine {
     }
 
     /// Feeds one input. On `Err`, nothing changed and no output was produced.
+    /// Numbers this engine's calls from `first` on. Call ids are the engine's to choose and a
+    /// standalone gateway outlives a server restart, so each run starts somewhere new.
+    pub fn with_first_call(mut self, first: u64) -> Engine {
+        self.next_call = first.max(1);
+        self
+    }
+
     pub fn handle(&mut self, now: Now, input: Input) -> Result<(), EngineError> {
         match input {
             Input::Campaign(config) => self.load_campaign(now, config),

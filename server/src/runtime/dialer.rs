@@ -168,7 +168,10 @@ pub async fn start(
     let (events, _) = broadcast::channel(1024);
     let (writes_tx, writes) = mpsc::unbounded_channel();
     let (internal_tx, internal) = mpsc::unbounded_channel();
-    let mut engine = Engine::new(config.instance.clone());
+    // A fresh range of call ids for each run (2^32 calls each), below 2^53 so that JSON
+    // readers in any language keep them exact.
+    let first_call = ((rand::random::<u64>() % (1 << 20)) << 32) | 1;
+    let mut engine = Engine::new(config.instance.clone()).with_first_call(first_call);
     let now = clock.now();
     for c in db::campaigns::list(&db).await? {
         let dispositions = db::dispositions::for_campaign(&db, c.id).await?;

@@ -24,7 +24,7 @@ use gateway::sip::message::Transport;
 use tokio::sync::mpsc;
 
 use super::carrier::{Carrier, CarrierError, CarrierEvent};
-use crate::db::{Db, DbError, with_pool};
+use crate::db::{Db, DbError};
 use crate::engine::{CallEvent, CallId, Originate};
 use crate::phone::{LegEvent, Media, MediaError};
 
@@ -412,60 +412,102 @@ fn media_error(e: ControlError) -> MediaError {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TrunkRow {
-    id: i64,
-    host: String,
-    port: i64,
-    transport: String,
-    username: Option<String>,
-    password: Option<String>,
-    caller_id_mode: String,
-    codecs: String,
-    max_channels: i64,
-    max_cps: f64,
+/// The trunks table as the gateway wants it: every row read by `db::trunks` (the only SQL),
+/// each setting parsed strictly. A row that does not parse is refused with its reason, never
+/// pushed with a guessed setting.
+async fn load_trunks(db: &Db) -> Result<Vec<gw::Trunk>, DbError> {
+    let mut out = Vec::new();
+    for t in crate::db::trunks::list(db).await? {
+        match gateway_trunk(&t) {
+            Ok(trunk) => out.push(trunk),
+            Err(reason) => {
+                tracing::error!(trunk = t.id.0, %reason, "trunk not given to the gateway");
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// The trunks table as the gateway wants it.
-async fn load_trunks(db: &Db) -> Result<Vec<gw::Trunk>, DbError> {
-    let rows = with_pool!(db, pool => sqlx::query_as::<_, TrunkRow>(
-            "SELECT id, host, port, transport, username, password, caller_id_mode, codecs, max_channels, max_cps \
-             FROM trunks ORDER BY id")
-        .fetch_all(pool)
-        .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let transport = if r.transport == "tcp" { Transport::Tcp } else { Transport::Udp };
-            let mut t = gw::Trunk::new(
-                &trunk_id(TrunkId(r.id)).0,
-                &r.host,
-                u16::try_from(r.port).unwrap_or(5060),
-                transport,
-            );
-            t.username = r.username.filter(|u| !u.is_empty());
-            t.password = r.password.filter(|p| !p.is_empty());
-            t.caller_id_mode = if r.caller_id_mode == "pai" {
-                gw::CallerIdMode::FromAndPai
-            } else {
-                gw::CallerIdMode::From
-            };
-            let codecs: Vec<Codec> = r
-                .codecs
-                .split(',')
-                .filter_map(|c| match c.trim().to_ascii_uppercase().as_str() {
-                    "PCMU" => Some(Codec::Pcmu),
-                    "PCMA" => Some(Codec::Pcma),
-                    _ => None,
-                })
-                .collect();
-            if !codecs.is_empty() {
-                t.codecs = codecs;
-            }
-            t.max_channels = u32::try_from(r.max_channels).unwrap_or(0);
-            t.max_calls_per_second = r.max_cps.ceil().clamp(0.0, 10_000.0) as u32;
-            t.keepalive_secs = 30;
-            t
+/// One trunk's settings in the gateway's terms.
+fn gateway_trunk(t: &app::model::Trunk) -> Result<gw::Trunk, String> {
+    let s = &t.settings;
+    let transport = match s.transport.as_str() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        other => return Err(format!("unknown transport {other:?}")),
+    };
+    let caller_id_mode = match s.caller_id_mode.as_str() {
+        "from" => gw::CallerIdMode::From,
+        "pai" => gw::CallerIdMode::FromAndPai,
+        other => return Err(format!("unknown caller-ID mode {other:?}")),
+    };
+    let codecs = s
+        .codecs
+        .split(',')
+        .map(|c| match c.trim() {
+            "PCMU" => Ok(Codec::Pcmu),
+            "PCMA" => Ok(Codec::Pcma),
+            other => Err(format!("unknown codec {other:?}")),
         })
-        .collect())
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(s.max_cps.is_finite() && s.max_cps > 0.0) {
+        return Err(format!("calls per second {} is not a positive number", s.max_cps));
+    }
+    let mut trunk = gw::Trunk::new(&trunk_id(t.id).0, &s.host, s.port, transport);
+    trunk.username = Some(s.username.clone()).filter(|u| !u.is_empty());
+    trunk.password = Some(s.password.clone()).filter(|p| !p.is_empty());
+    trunk.caller_id_mode = caller_id_mode;
+    trunk.codecs = codecs;
+    trunk.max_channels = s.max_channels;
+    // The gateway counts whole calls per second; the engine paces fractions itself.
+    trunk.max_calls_per_second = s.max_cps.ceil().min(10_000.0) as u32;
+    trunk.keepalive_secs = 30;
+    Ok(trunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{Name, TrunkSettings};
+
+    fn row(change: impl FnOnce(&mut TrunkSettings)) -> app::model::Trunk {
+        let mut settings = TrunkSettings {
+            name: Name::parse("Carrier").unwrap(),
+            host: "sip.example.net".into(),
+            port: 5080,
+            transport: "tcp".into(),
+            username: "u".into(),
+            password: "p".into(),
+            caller_id_mode: "pai".into(),
+            codecs: "PCMA,PCMU".into(),
+            max_channels: 30,
+            max_cps: 2.5,
+        };
+        change(&mut settings);
+        app::model::Trunk { id: TrunkId(4), demo: false, settings, used_by: Vec::new() }
+    }
+
+    #[test]
+    fn trunk_rows_become_gateway_trunks_exactly() {
+        let t = gateway_trunk(&row(|_| {})).unwrap();
+        assert_eq!(t.id.0, "trunk-4");
+        assert_eq!((t.port, t.transport), (5080, Transport::Tcp));
+        assert_eq!(t.caller_id_mode, gw::CallerIdMode::FromAndPai);
+        assert_eq!(t.codecs, vec![Codec::Pcma, Codec::Pcmu]);
+        assert_eq!((t.max_channels, t.max_calls_per_second), (30, 3));
+        assert_eq!((t.username.as_deref(), t.password.as_deref()), (Some("u"), Some("p")));
+    }
+
+    #[test]
+    fn corrupt_rows_are_refused_never_guessed() {
+        for (what, bad) in [
+            ("transport", row(|s| s.transport = "tls".into())),
+            ("caller-ID mode", row(|s| s.caller_id_mode = "rpid".into())),
+            ("codec", row(|s| s.codecs = "PCMU,OPUS".into())),
+            ("calls per second", row(|s| s.max_cps = f64::NAN)),
+        ] {
+            let e = gateway_trunk(&bad).unwrap_err();
+            assert!(e.contains(what), "{what}: {e}");
+        }
+    }
 }
