@@ -5,6 +5,7 @@
 //! - [`config`]: settings from the environment and an optional TOML file;
 //! - [`startup`]: building and serving the HTTP application;
 //! - [`db`]: the only SQL;
+//! - [`engine`]: the sans-IO dialer engine (agents, campaigns, pacing, calls, preview);
 //! - [`record`]: what the engine asks to store, shared with [`db`] so the database layer
 //!   never depends on the engine;
 //! - [`auth`]: passwords, sessions, throttling, the login/logout routes;
