@@ -10,10 +10,10 @@
 //! ```
 //!
 //! Invariants: a call leaves `calls` exactly once, with exactly one `AttemptEnded` and one
-//! lead result (or, in wrap-up, the agent's disposition); every state but `Connected` and
-//! `WrapUp` has a guard time, so a carrier that never answers cannot hold a lead or a channel
-//! for ever. Helpers that end a call take the record by value: once removed, nothing can look
-//! it up again by mistake.
+//! lead result (the agent's disposition, if they submit one, just before it); every state but
+//! `Connected` and `WrapUp` has a guard time, so a carrier that never answers cannot hold a
+//! lead or a channel for ever. Helpers that end a call take the record by value: once
+//! removed, nothing can look it up again by mistake.
 
 use app::model::{
     CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters, PauseReason, UserId,
@@ -129,7 +129,10 @@ impl CallRec {
     /// Whether this call is being bridged to, talks to, or waits for the disposition of
     /// `agent`.
     pub(super) fn talks_to(&self, agent: UserId) -> bool {
-        matches!(self.state, CallState::Bridging(a) | CallState::Connected(a) | CallState::WrapUp(a) if a == agent)
+        match self.state {
+            CallState::Bridging(a) | CallState::Connected(a) | CallState::WrapUp(a) => a == agent,
+            _ => false,
+        }
     }
 
     /// Adds this call to its campaign's live counters.
@@ -453,7 +456,7 @@ impl Engine {
         let Some(camp) = self.campaigns.get(&rec.campaign) else {
             // Campaigns are never unloaded, so this is a slip elsewhere: give the lead back
             // untouched rather than lose it.
-            tracing::error!(lead = %rec.lead(), "a call's campaign is not loaded; releasing its lead");
+            tracing::error!(lead = %rec.lead(), "a call's campaign is not loaded; lead released");
             self.out.release(vec![rec.lead()], None);
             return;
         };
