@@ -5,6 +5,9 @@
 //! - [`config`]: settings from the environment and an optional TOML file;
 //! - [`startup`]: building and serving the HTTP application;
 //! - [`db`]: the only SQL;
+//! - [`engine`]: the sans-IO dialer engine (agents, campaigns, pacing, calls, preview);
+//! - [`record`]: what the engine asks to store, shared with [`db`] so the database layer
+//!   never depends on the engine;
 //! - [`auth`]: passwords, sessions, throttling, the login/logout routes;
 //! - [`backend`]: the implementations of the app's ports;
 //! - [`metrics`]: Prometheus metrics;
@@ -19,6 +22,7 @@ pub mod engine;
 pub mod lead;
 pub mod metrics;
 pub mod phone;
+pub mod record;
 pub mod render;
 pub mod runtime;
 pub mod startup;

@@ -6,7 +6,7 @@
 //! this server instance still holds the lead's lease (or nobody does): an instance that lost
 //! a lease never overwrites the lead's new owner.
 
-use crate::engine::Record;
+use crate::record::Record;
 
 use super::{Db, DbError, with_pool};
 

@@ -7,7 +7,7 @@ use app::model::{
 use std::time::{Duration, Instant};
 
 use super::agent::AfterWrapUp;
-use super::recycle::LeadFate;
+pub use crate::record::Record;
 
 /// The engine's id for a call (unique within one engine; `call_ref` is unique everywhere).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,83 +180,6 @@ pub enum Output {
     Notify {
         agent: UserId,
         event: AgentEvent,
-    },
-}
-
-/// A durable change, applied in the order emitted.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Record {
-    AttemptStarted {
-        call_ref: String,
-        lead: LeadId,
-        campaign: CampaignId,
-        agent: Option<UserId>,
-        trunk: Option<TrunkId>,
-        phone: PhoneNumber,
-        callback: Option<CallbackId>,
-        at: i64,
-    },
-    AttemptRinging {
-        call_ref: String,
-        at: i64,
-    },
-    AttemptAnswered {
-        call_ref: String,
-        at: i64,
-    },
-    AttemptBridged {
-        call_ref: String,
-        agent: UserId,
-        at: i64,
-    },
-    AttemptEnded {
-        call_ref: String,
-        at: i64,
-        outcome: CallOutcome,
-        sip_code: Option<u16>,
-        sip_reason: Option<String>,
-        by: HangupBy,
-    },
-    Disposed {
-        call_ref: String,
-        disposition: LeadStatus,
-        notes: String,
-        at: i64,
-    },
-    /// The lead's new status and place in the queue; its lease ends.
-    LeadResult {
-        lead: LeadId,
-        fate: LeadFate,
-        invalid_details: bool,
-    },
-    DncAdd {
-        phone: PhoneNumber,
-        campaign: CampaignId,
-        at: i64,
-    },
-    CallbackAdd {
-        lead: LeadId,
-        campaign: CampaignId,
-        agent: Option<UserId>,
-        due_at: i64,
-        at: i64,
-    },
-    SessionStarted {
-        agent: UserId,
-        campaign: CampaignId,
-        at: i64,
-    },
-    SessionEnded {
-        agent: UserId,
-        at: i64,
-        reason: String,
-    },
-    AgentState {
-        agent: UserId,
-        campaign: CampaignId,
-        status: AgentStatus,
-        call_ref: Option<String>,
-        at: i64,
     },
 }
 

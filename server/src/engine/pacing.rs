@@ -117,8 +117,9 @@ impl RateLimiter {
     /// When the next call may start, if none may now.
     pub fn next_slot(&mut self, now: Instant) -> Option<Instant> {
         self.expire(now);
-        (self.recent.len() >= self.limit)
-            .then(|| self.recent[self.recent.len() - self.limit] + self.window)
+        // The call `limit` back from the newest frees its slot when it leaves the window.
+        let oldest_in_limit = self.recent.len().checked_sub(self.limit)?;
+        self.recent.get(oldest_in_limit).map(|t| *t + self.window)
     }
 }
 

@@ -4,37 +4,9 @@
 //! Invariants: a lead is never made dialable again once it has had `max_attempts` dials
 //! (the campaign's cap, or the rule's if lower); final and do-not-call dispositions end it.
 
-use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind, LeadStatus};
+use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind};
 
-/// Where a lead goes after a result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialState {
-    /// Dialable again from `next_attempt_at`.
-    Ready,
-    /// Waiting for its scheduled callback.
-    Callback,
-    /// Never dialled again.
-    Done,
-}
-
-impl DialState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DialState::Ready => "ready",
-            DialState::Callback => "callback",
-            DialState::Done => "done",
-        }
-    }
-}
-
-/// A lead's new status and place in the queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeadFate {
-    pub status: LeadStatus,
-    pub dial_state: DialState,
-    /// Unix milliseconds; meaningful for `Ready` and `Callback`.
-    pub next_attempt_at: i64,
-}
+pub use crate::record::{DialState, LeadFate};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -87,7 +59,7 @@ pub fn after_disposition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{CampaignKind, DispositionId, Name, RetryRule};
+    use app::model::{CampaignKind, DispositionId, LeadStatus, Name, RetryRule};
 
     fn settings() -> CampaignSettings {
         let mut s = CampaignSettings::new(Name::parse("C").unwrap(), CampaignKind::Auto);

@@ -1,13 +1,17 @@
 //! The engine in virtual time: scenario tests for each campaign kind and rule, the bad inputs,
 //! and a property test over random event sequences.
 
+use super::recycle::{DialState, LeadFate};
 use super::*;
 use app::model::{
-    CampaignSettings, Contact, Disposition, DispositionId, Lead, LeadStatus, LeadsetId, Name,
-    PhoneNumber, RetryRule, TrunkId,
+    CallOutcome, CampaignKind, CampaignSettings, Contact, Disposition, DispositionId,
+    DispositionKind, HangupBy, Lead, LeadStatus, LeadsetId, Name, PauseReason, PhoneNumber,
+    RetryRule, TrunkId,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::collections::HashSet;
+use std::time::Duration;
 
 const A1: UserId = UserId(1);
 const A2: UserId = UserId(2);

@@ -1,0 +1,521 @@
+//! A live call: its record ([`CallRec`], [`CallState`]) and what happens to it — the
+//! carrier's events (ringing, answered, bridged, ended), the engine's own timeouts for a
+//! carrier that went quiet, an agent pressing Hang up — up to its one outcome.
+//!
+//! ```text
+//! Dialing ─▶ Ringing ─▶ (answered) ─┬▶ Bridging(agent) ─▶ Connected(agent) ─▶ WrapUp(agent)
+//!    │          │                   ├▶ Playing (broadcast)          │ agent logged out
+//!    │          │                   └▶ dropped (nobody free)        ▼
+//!    └──────────┴─▶ ended unconnected: busy, no answer, failed…   Abandoned
+//! ```
+//!
+//! Invariants: a call leaves `calls` exactly once, with exactly one `AttemptEnded` and one
+//! lead result (the agent's disposition, if they submit one, just before it); every state but
+//! `Connected` and `WrapUp` has a guard time, so a carrier that never answers cannot hold a
+//! lead or a channel for ever. Helpers that end a call take the record by value: once
+//! removed, nothing can look it up again by mistake.
+
+use app::model::{
+    CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters, PauseReason, UserId,
+};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::time::{Duration, Instant};
+
+use super::io::{AgentEvent, CallEvent, CallId, Output, QueuedLead, Record};
+use super::outbox::Outbox;
+use super::recycle::{DialState, LeadFate, after_outcome};
+use super::session::AgentRun;
+use super::{Engine, EngineError, Now};
+
+/// How long an answered call may wait for its bridge to an agent (also how long a call whose
+/// agent left may wait for the carrier to confirm the hang-up).
+pub(super) const BRIDGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a broadcast message may play.
+const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Hands out call ids, and call references unique across server instances.
+pub(super) struct CallIds {
+    instance: String,
+    next: u64,
+}
+
+impl CallIds {
+    pub(super) fn new(instance: String) -> CallIds {
+        CallIds { instance, next: 1 }
+    }
+
+    /// Continues numbering from `first` (at least 1).
+    pub(super) fn start_at(&mut self, first: u64) {
+        self.next = first.max(1);
+    }
+
+    /// A fresh id and its call reference.
+    pub(super) fn next(&mut self) -> (CallId, String) {
+        let call = CallId(self.next);
+        self.next += 1;
+        (call, format!("{}-{}", self.instance, call.0))
+    }
+}
+
+/// Where a call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CallState {
+    Dialing,
+    Ringing,
+    /// Answered; being bridged to this agent.
+    Bridging(UserId),
+    Connected(UserId),
+    /// Broadcast: the message is playing.
+    Playing,
+    /// Ended after talking to this agent; the disposition is due.
+    WrapUp(UserId),
+    /// Up, but its agent logged out: hung up, waiting for the carrier to confirm.
+    Abandoned,
+}
+
+pub(super) struct CallRec {
+    /// Its key in the engine's calls, kept here so a record taken out of the map can still
+    /// name its call.
+    pub(super) id: CallId,
+    pub(super) call_ref: String,
+    pub(super) campaign: CampaignId,
+    pub(super) queued: QueuedLead,
+    /// Preview calls belong to their agent from the start.
+    pub(super) agent: Option<UserId>,
+    pub(super) state: CallState,
+    /// When the engine stops waiting for the carrier.
+    pub(super) guard: Option<Instant>,
+    pub(super) hangup_by_agent: bool,
+}
+
+impl CallRec {
+    /// A call just placed, waiting for the carrier until `guard`.
+    pub(super) fn dialing(
+        id: CallId,
+        call_ref: String,
+        campaign: CampaignId,
+        queued: QueuedLead,
+        agent: Option<UserId>,
+        guard: Instant,
+    ) -> CallRec {
+        CallRec {
+            id,
+            call_ref,
+            campaign,
+            queued,
+            agent,
+            state: CallState::Dialing,
+            guard: Some(guard),
+            hangup_by_agent: false,
+        }
+    }
+
+    pub(super) fn lead(&self) -> LeadId {
+        self.queued.lead.id
+    }
+
+    /// Placed and not answered yet.
+    pub(super) fn in_flight(&self) -> bool {
+        matches!(self.state, CallState::Dialing | CallState::Ringing)
+    }
+
+    /// Answered and still holding a channel.
+    pub(super) fn is_up(&self) -> bool {
+        matches!(
+            self.state,
+            CallState::Bridging(_)
+                | CallState::Connected(_)
+                | CallState::Playing
+                | CallState::Abandoned
+        )
+    }
+
+    /// Whether this call is being bridged to, talks to, or waits for the disposition of
+    /// `agent`.
+    pub(super) fn talks_to(&self, agent: UserId) -> bool {
+        match self.state {
+            CallState::Bridging(a) | CallState::Connected(a) | CallState::WrapUp(a) => a == agent,
+            _ => false,
+        }
+    }
+
+    /// Adds this call to its campaign's live counters.
+    pub(super) fn count(&self, c: &mut LiveCounters) {
+        match self.state {
+            CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
+            CallState::Bridging(_) => c.calls_waiting += 1,
+            CallState::Connected(_) | CallState::Playing | CallState::Abandoned => {
+                c.calls_active += 1
+            }
+            CallState::WrapUp(_) => {}
+        }
+    }
+
+    /// The attempt's end, as stored.
+    fn attempt_ended(
+        &self,
+        now: Now,
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        reason: Option<String>,
+        by: HangupBy,
+    ) -> Record {
+        Record::AttemptEnded {
+            call_ref: self.call_ref.clone(),
+            at: now.wall,
+            outcome,
+            sip_code,
+            sip_reason: reason,
+            by,
+        }
+    }
+
+    /// The carrier reports ringing: recorded once, and shown to a preview agent.
+    fn ringing(&mut self, now: Now, out: &mut Outbox) {
+        if self.state != CallState::Dialing {
+            return;
+        }
+        self.state = CallState::Ringing;
+        out.record(Record::AttemptRinging { call_ref: self.call_ref.clone(), at: now.wall });
+        if let Some(agent) = self.agent {
+            out.notify(agent, AgentEvent::Ringing { call: self.id });
+        }
+    }
+
+    /// The carrier bridged the call to its agent: talking. Returns the agent, whose machine
+    /// and state the engine updates next.
+    fn bridged(&mut self, now: Now, out: &mut Outbox) -> Option<UserId> {
+        let CallState::Bridging(agent) = self.state else { return None };
+        self.state = CallState::Connected(agent);
+        self.guard = None;
+        out.record(Record::AttemptBridged { call_ref: self.call_ref.clone(), agent, at: now.wall });
+        let (call_ref, lead) = (self.call_ref.clone(), self.queued.lead.clone());
+        out.notify(agent, AgentEvent::Connected { call: self.id, call_ref, lead });
+        Some(agent)
+    }
+
+    /// Its agent logged out. Returns whether the call stays live: a call in wrap-up ends here
+    /// ("answered", no disposition); one that is up is hung up and waits for the carrier to
+    /// confirm; one still dialling is hung up.
+    pub(super) fn agent_left(&mut self, now: Now, out: &mut Outbox) -> bool {
+        self.agent = None;
+        match self.state {
+            CallState::WrapUp(_) => {
+                let fate = LeadFate {
+                    status: CallOutcome::Answered.lead_status(),
+                    dial_state: DialState::Done,
+                    next_attempt_at: now.wall,
+                };
+                out.record(Record::LeadResult { lead: self.lead(), fate, invalid_details: false });
+                false
+            }
+            CallState::Bridging(_) | CallState::Connected(_) => {
+                self.state = CallState::Abandoned;
+                self.guard = Some(now.at + BRIDGE_TIMEOUT);
+                out.push(Output::Hangup { call: self.id });
+                true
+            }
+            _ => {
+                out.push(Output::Hangup { call: self.id });
+                true
+            }
+        }
+    }
+}
+
+/// The longest-waiting ready agent of `campaign`, the callback's own agent first.
+fn longest_ready(
+    agents: &BTreeMap<UserId, AgentRun>,
+    campaign: CampaignId,
+    preferred: Option<UserId>,
+) -> Option<UserId> {
+    let ready = agents
+        .iter()
+        .filter(|(_, a)| a.campaign == campaign)
+        .filter_map(|(u, a)| a.machine.ready_since().map(|t| (*u, t)));
+    let mut ready: Vec<(UserId, Instant)> = ready.collect();
+    ready.sort_by_key(|(u, t)| (Some(*u) != preferred, *t, *u));
+    ready.first().map(|(u, _)| *u)
+}
+
+impl Engine {
+    pub(super) fn call_event(
+        &mut self,
+        now: Now,
+        call: CallId,
+        event: CallEvent,
+    ) -> Result<(), EngineError> {
+        let Entry::Occupied(mut entry) = self.calls.entry(call) else {
+            return Err(EngineError::UnknownCall);
+        };
+        let rec = entry.get_mut();
+        match event {
+            CallEvent::Ringing => rec.ringing(now, &mut self.out),
+            CallEvent::Answered => {
+                if rec.in_flight() {
+                    self.answered(now, call);
+                }
+            }
+            CallEvent::Bridged => {
+                if let Some(agent) = rec.bridged(now, &mut self.out) {
+                    let call_ref = rec.call_ref.clone();
+                    if let Some(run) = self.agents.get_mut(&agent) {
+                        run.machine.connected(call);
+                    }
+                    self.agent_changed(now, agent, Some(call_ref));
+                }
+            }
+            CallEvent::BridgeFailed => {
+                if let CallState::Bridging(agent) = rec.state {
+                    let rec = entry.remove();
+                    self.bridge_failed(now, rec, agent);
+                }
+            }
+            CallEvent::Ended { outcome, sip_code, reason, by } => {
+                self.ended(now, call, outcome, sip_code, reason, by);
+            }
+            CallEvent::OriginateFailed { reason } => {
+                self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
+            }
+        }
+        Ok(())
+    }
+
+    /// A call was answered: broadcast plays its message; agent calls go to their agent (the
+    /// preview agent, the callback's agent, else the longest-waiting ready one) or are
+    /// dropped when nobody is free.
+    fn answered(&mut self, now: Now, call: CallId) {
+        let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
+        let rec = entry.get_mut();
+        let Some(camp) = self.campaigns.get_mut(&rec.campaign) else {
+            // Campaigns are never unloaded, so this is a slip elsewhere: drop the call rather
+            // than leave the customer waiting for nobody.
+            tracing::error!(call = call.0, "answered call of a campaign not loaded");
+            self.out.push(Output::Hangup { call });
+            let rec = entry.remove();
+            let reason = Some("campaign not loaded".to_string());
+            self.finish_unconnected(now, rec, CallOutcome::Dropped, None, reason, HangupBy::System);
+            return;
+        };
+        camp.answered += 1;
+        self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
+        if camp.config.settings.kind == CampaignKind::Broadcast {
+            rec.state = CallState::Playing;
+            rec.guard = Some(now.at + PLAY_TIMEOUT);
+            let file = camp.config.settings.broadcast_file.clone().unwrap_or_default();
+            self.out.push(Output::Play { call, file });
+            return;
+        }
+        let reserved = match rec.agent {
+            // The preview agent is already reserved for this call.
+            Some(agent) => self.agents.contains_key(&agent).then_some(agent),
+            None => {
+                let preferred = rec.queued.callback.and_then(|c| c.agent);
+                let lead = rec.lead();
+                longest_ready(&self.agents, rec.campaign, preferred).filter(|a| {
+                    self.agents
+                        .get_mut(a)
+                        .is_some_and(|run| run.machine.reserve(lead, Some(call)).is_ok())
+                })
+            }
+        };
+        match reserved {
+            Some(agent) => {
+                rec.state = CallState::Bridging(agent);
+                rec.agent = Some(agent);
+                rec.guard = Some(now.at + BRIDGE_TIMEOUT);
+                let call_ref = rec.call_ref.clone();
+                self.out.push(Output::Bridge { call, agent });
+                self.agent_changed(now, agent, Some(call_ref));
+            }
+            None => {
+                // Nobody to talk to: a dropped call.
+                camp.dropped += 1;
+                self.out.push(Output::Hangup { call });
+                let rec = entry.remove();
+                self.finish_unconnected(
+                    now,
+                    rec,
+                    CallOutcome::Dropped,
+                    None,
+                    None,
+                    HangupBy::System,
+                );
+            }
+        }
+    }
+
+    /// The answered call could not reach its agent's audio: dropped, and the agent paused.
+    fn bridge_failed(&mut self, now: Now, rec: CallRec, agent: UserId) {
+        self.out.push(Output::Hangup { call: rec.id });
+        if let Some(run) = self.agents.get_mut(&agent) {
+            run.machine.unreserve(now.at);
+            // The agent's audio is not working: no more calls until they fix it.
+            let _ = run.machine.pause(now.at, PauseReason::system("audio connection lost"));
+            run.announce(agent, now, None, &mut self.out);
+        }
+        if let Some(camp) = self.campaigns.get_mut(&rec.campaign) {
+            camp.dropped += 1;
+        }
+        self.finish_unconnected(
+            now,
+            rec,
+            CallOutcome::Dropped,
+            None,
+            Some("agent audio unavailable".into()),
+            HangupBy::System,
+        );
+    }
+
+    fn ended(
+        &mut self,
+        now: Now,
+        call: CallId,
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        reason: Option<String>,
+        by: HangupBy,
+    ) {
+        let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
+        let rec = entry.get_mut();
+        let by = if rec.hangup_by_agent { HangupBy::Agent } else { by };
+        match rec.state {
+            CallState::Dialing | CallState::Ringing => {
+                // The carrier may report a call as answered and ended at once.
+                let outcome =
+                    if outcome == CallOutcome::Answered { CallOutcome::Dropped } else { outcome };
+                let rec = entry.remove();
+                self.finish_unconnected(now, rec, outcome, sip_code, reason, by);
+            }
+            CallState::Bridging(agent) | CallState::Connected(agent) => {
+                rec.state = CallState::WrapUp(agent);
+                rec.guard = None;
+                self.out.record(rec.attempt_ended(
+                    now,
+                    CallOutcome::Answered,
+                    sip_code,
+                    reason,
+                    by,
+                ));
+                let live = self
+                    .agents
+                    .get_mut(&agent)
+                    .is_some_and(|run| run.machine.call_ended(now.at, call));
+                if live {
+                    let call_ref = rec.call_ref.clone();
+                    self.out.notify(
+                        agent,
+                        AgentEvent::Ended { call, outcome: CallOutcome::Answered, by },
+                    );
+                    self.agent_changed(now, agent, Some(call_ref));
+                } else {
+                    let rec = entry.remove();
+                    self.finish_answered_without_agent(now, rec);
+                }
+            }
+            CallState::Playing | CallState::Abandoned => {
+                self.out.record(rec.attempt_ended(
+                    now,
+                    CallOutcome::Answered,
+                    sip_code,
+                    reason,
+                    by,
+                ));
+                let rec = entry.remove();
+                self.finish_answered_without_agent(now, rec);
+            }
+            CallState::WrapUp(_) => {}
+        }
+    }
+
+    /// Ends a call that was up with nobody to dispose it (broadcasts, agents who left).
+    fn finish_answered_without_agent(&mut self, now: Now, rec: CallRec) {
+        self.record_lead_result(now, &rec, CallOutcome::Answered);
+    }
+
+    /// Ends a call that never reached an agent: records the outcome, applies the retry rules,
+    /// and sends a preview agent back to ready.
+    fn finish_unconnected(
+        &mut self,
+        now: Now,
+        rec: CallRec,
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        reason: Option<String>,
+        by: HangupBy,
+    ) {
+        self.out.record(rec.attempt_ended(now, outcome, sip_code, reason, by));
+        self.record_lead_result(now, &rec, outcome);
+        if let Some(agent) = rec.agent
+            && let Some(run) = self.agents.get_mut(&agent)
+            && run.machine.unreserve(now.at)
+        {
+            self.out.notify(agent, AgentEvent::Ended { call: rec.id, outcome, by });
+            run.announce(agent, now, Some(rec.call_ref), &mut self.out);
+        }
+    }
+
+    /// Stores what `outcome` does to the call's lead under its campaign's retry rules.
+    fn record_lead_result(&mut self, now: Now, rec: &CallRec, outcome: CallOutcome) {
+        let Some(camp) = self.campaigns.get(&rec.campaign) else {
+            // Campaigns are never unloaded, so this is a slip elsewhere: give the lead back
+            // untouched rather than lose it.
+            tracing::error!(lead = %rec.lead(), "a call's campaign is not loaded; lead released");
+            self.out.release(vec![rec.lead()], None);
+            return;
+        };
+        let attempts = rec.queued.lead.attempts + 1;
+        let fate = after_outcome(&camp.config.settings, attempts, outcome, now.wall);
+        self.out.record(Record::LeadResult { lead: rec.lead(), fate, invalid_details: false });
+    }
+
+    /// The carrier went quiet past the call's guard time: the engine ends the call itself.
+    pub(super) fn call_timed_out(&mut self, now: Now, call: CallId) {
+        let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
+        self.out.push(Output::Hangup { call });
+        match entry.get().state {
+            CallState::Dialing | CallState::Ringing => {
+                let reason = Some("no answer from the carrier in time".to_string());
+                let rec = entry.remove();
+                self.finish_unconnected(
+                    now,
+                    rec,
+                    CallOutcome::NoAnswer,
+                    None,
+                    reason,
+                    HangupBy::System,
+                );
+            }
+            CallState::Bridging(agent) => {
+                let rec = entry.remove();
+                self.bridge_failed(now, rec, agent);
+            }
+            CallState::Playing | CallState::Abandoned => {
+                let reason = Some("hung up by the dialer".to_string());
+                self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
+            }
+            CallState::Connected(_) | CallState::WrapUp(_) => entry.get_mut().guard = None,
+        }
+    }
+
+    /// The agent pressed Hang up: their call (dialling, bridging or talking) is hung up; the
+    /// carrier's confirmation ends it.
+    pub(super) fn agent_hangup(&mut self, agent: UserId) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        let (call, rec) = self
+            .calls
+            .iter_mut()
+            .find(|(_, c)| match c.state {
+                CallState::Bridging(a) | CallState::Connected(a) => a == agent,
+                CallState::Dialing | CallState::Ringing => c.agent == Some(agent),
+                _ => false,
+            })
+            .ok_or(EngineError::NoCall)?;
+        rec.hangup_by_agent = true;
+        self.out.push(Output::Hangup { call: *call });
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+//! An agent's session in a campaign ([`AgentRun`]): logging in and out, Ready and Pause,
+//! submitting a disposition. The state machine itself is [`super::agent::AgentMachine`]; this
+//! is what the engine keeps around it and what each change records and announces.
+//!
+//! Invariants: an agent is logged in to at most one campaign, one they are assigned to; every
+//! state change is recorded and announced to their phone page; logging out leaves nothing
+//! behind — a previewed lead and callbacks queued for them alone are released, a call in
+//! wrap-up is given its result, a live call is hung up.
+
+use app::model::{AgentStatus, CampaignId, DispositionKind, PauseReason, UserId};
+use std::collections::btree_map::Entry;
+use std::time::{Duration, Instant};
+
+use super::agent::{AgentError, AgentMachine, AgentState};
+use super::io::{AgentEvent, QueuedLead, Record, Submission};
+use super::outbox::Outbox;
+use super::recycle::after_disposition;
+use super::{Engine, EngineError, Now};
+
+pub(super) struct AgentRun {
+    pub(super) campaign: CampaignId,
+    pub(super) machine: AgentMachine,
+    /// The lead shown for preview, before it is dialled.
+    pub(super) preview: Option<QueuedLead>,
+}
+
+impl AgentRun {
+    /// Ready and waiting for a call (or a lead to preview).
+    pub(super) fn is_ready(&self) -> bool {
+        matches!(self.machine.state(), AgentState::Ready { .. })
+    }
+
+    /// Records and announces this agent's current state.
+    pub(super) fn announce(
+        &self,
+        agent: UserId,
+        now: Now,
+        call_ref: Option<String>,
+        out: &mut Outbox,
+    ) {
+        let status = self.machine.status();
+        out.record(Record::AgentState {
+            agent,
+            campaign: self.campaign,
+            status: status.clone(),
+            call_ref,
+            at: now.wall,
+        });
+        out.notify(agent, AgentEvent::State(status));
+    }
+
+    /// Pauses the agent. A previewed lead is given up and returned, for release; on `Err`
+    /// nothing changed and the preview stays.
+    fn pause(
+        &mut self,
+        now: Instant,
+        reason: PauseReason,
+    ) -> Result<(bool, Option<QueuedLead>), AgentError> {
+        let changed = self.machine.pause(now, reason)?;
+        Ok((changed, self.preview.take()))
+    }
+}
+
+impl Engine {
+    /// Records and announces an agent's new state, if they are still logged in.
+    pub(super) fn agent_changed(&mut self, now: Now, agent: UserId, call_ref: Option<String>) {
+        if let Some(run) = self.agents.get(&agent) {
+            run.announce(agent, now, call_ref, &mut self.out);
+        }
+    }
+
+    pub(super) fn login(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        campaign: CampaignId,
+    ) -> Result<(), EngineError> {
+        let run = self.campaigns.get(&campaign).ok_or(EngineError::UnknownCampaign)?;
+        let s = &run.config.settings;
+        if !s.kind.has_agents() {
+            return Err(EngineError::NoAgents);
+        }
+        if !s.agents.contains(&agent) {
+            return Err(EngineError::NotAssigned);
+        }
+        if let Some(existing) = self.agents.get(&agent) {
+            return if existing.campaign == campaign {
+                // A second login to the same campaign (a reconnecting page) changes nothing.
+                self.out.notify(agent, AgentEvent::State(existing.machine.status()));
+                Ok(())
+            } else {
+                Err(EngineError::OtherCampaign)
+            };
+        }
+        let wrapup = Duration::from_secs(u64::from(s.wrapup_seconds));
+        let run =
+            AgentRun { campaign, machine: AgentMachine::logged_in(now.at, wrapup), preview: None };
+        self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
+        run.announce(agent, now, None, &mut self.out);
+        self.agents.insert(agent, run);
+        Ok(())
+    }
+
+    /// Logs an agent out of their campaign: their live call is hung up, a due disposition is
+    /// recorded as "answered" without one, leads held for them go back.
+    pub(super) fn logout(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        let run = self.agents.remove(&agent).ok_or(EngineError::NotLoggedIn)?;
+        let campaign = run.campaign;
+        if let Some(q) = run.preview {
+            self.out.release(vec![q.lead.id], Some(now.wall));
+        }
+        let out = &mut self.out;
+        self.calls.retain(|_, c| {
+            if c.agent != Some(agent) && !c.talks_to(agent) {
+                return true;
+            }
+            c.agent_left(now, out)
+        });
+        if let Some(camp) = self.campaigns.get_mut(&campaign) {
+            let theirs = camp.agent_left(agent);
+            self.out.release(theirs, None);
+        }
+        self.out.record(Record::AgentState {
+            agent,
+            campaign,
+            status: AgentStatus::LoggedOut,
+            call_ref: None,
+            at: now.wall,
+        });
+        self.out.record(Record::SessionEnded { agent, at: now.wall, reason: reason.to_string() });
+        self.out.notify(agent, AgentEvent::State(AgentStatus::LoggedOut));
+        Ok(())
+    }
+
+    pub(super) fn ready(&mut self, now: Now, agent: UserId) -> Result<(), EngineError> {
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        if run.machine.ready(now.at)? {
+            run.announce(agent, now, None, &mut self.out);
+        }
+        Ok(())
+    }
+
+    pub(super) fn pause(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        reason: PauseReason,
+    ) -> Result<(), EngineError> {
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        let (changed, preview) = run.pause(now.at, reason)?;
+        if let Some(q) = preview {
+            self.out.release(vec![q.lead.id], Some(now.wall));
+        }
+        if changed {
+            run.announce(agent, now, None, &mut self.out);
+        }
+        Ok(())
+    }
+
+    /// An agent's disposition: checked in full before anything changes, then the call ends
+    /// and its lead gets its result (a do-not-call entry or a callback as the kind says).
+    pub(super) fn submit(&mut self, now: Now, s: Submission) -> Result<(), EngineError> {
+        let Submission {
+            agent,
+            call,
+            disposition: code,
+            notes,
+            callback_at,
+            callback_mine,
+            invalid_details,
+            then,
+        } = s;
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        run.machine.check_submit(call)?;
+        let Entry::Occupied(entry) = self.calls.entry(call) else {
+            return Err(EngineError::UnknownCall);
+        };
+        let rec = entry.get();
+        let config = &self.campaigns.get(&rec.campaign).ok_or(EngineError::UnknownCampaign)?.config;
+        let disposition = config
+            .dispositions
+            .iter()
+            .find(|d| d.code == code)
+            .ok_or_else(|| EngineError::UnknownDisposition(code.to_string()))?;
+        if disposition.kind == DispositionKind::Callback
+            && callback_at.is_none_or(|t| t <= now.wall)
+        {
+            return Err(EngineError::CallbackTime);
+        }
+        let attempts = rec.queued.lead.attempts + 1;
+        let fate =
+            after_disposition(&config.settings, disposition, attempts, callback_at, now.wall);
+        let kind = disposition.kind;
+        // Cannot fail after `check_submit`; `?` still keeps "refused, nothing changed".
+        run.machine.submit(now.at, call, then)?;
+        let rec = entry.remove();
+        self.out.record(Record::Disposed {
+            call_ref: rec.call_ref.clone(),
+            disposition: code,
+            notes,
+            at: now.wall,
+        });
+        let lead = &rec.queued.lead;
+        if kind == DispositionKind::Dnc {
+            self.out.record(Record::DncAdd {
+                phone: lead.phone.clone(),
+                campaign: rec.campaign,
+                at: now.wall,
+            });
+        }
+        if kind == DispositionKind::Callback {
+            self.out.record(Record::CallbackAdd {
+                lead: lead.id,
+                campaign: rec.campaign,
+                agent: callback_mine.then_some(agent),
+                due_at: fate.next_attempt_at,
+                at: now.wall,
+            });
+        }
+        self.out.record(Record::LeadResult { lead: lead.id, fate, invalid_details });
+        run.announce(agent, now, Some(rec.call_ref), &mut self.out);
+        Ok(())
+    }
+}

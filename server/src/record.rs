@@ -1,0 +1,122 @@
+//! What the dialer engine asks to be stored: the durable changes it emits ([`Record`]) and
+//! where a lead goes after a result ([`LeadFate`]). Plain data, no behaviour beyond naming.
+//!
+//! It lives outside `engine` so the dependency arrow runs one way: the engine produces these
+//! records and `db::journal` applies them, and neither the database layer imports the engine
+//! nor the engine the database. `engine::Record`, `engine::io::Record` and
+//! `engine::recycle::{DialState, LeadFate}` re-export them, so those paths keep working.
+//!
+//! Invariant (kept by the engine, relied on by the journal): records are applied in the order
+//! emitted; an attempt is recorded before its call is placed.
+
+use app::model::{
+    AgentStatus, CallOutcome, CallbackId, CampaignId, HangupBy, LeadId, LeadStatus, PhoneNumber,
+    TrunkId, UserId,
+};
+
+/// Where a lead goes after a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialState {
+    /// Dialable again from `next_attempt_at`.
+    Ready,
+    /// Waiting for its scheduled callback.
+    Callback,
+    /// Never dialled again.
+    Done,
+}
+
+impl DialState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialState::Ready => "ready",
+            DialState::Callback => "callback",
+            DialState::Done => "done",
+        }
+    }
+}
+
+/// A lead's new status and place in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadFate {
+    pub status: LeadStatus,
+    pub dial_state: DialState,
+    /// Unix milliseconds; meaningful for `Ready` and `Callback`.
+    pub next_attempt_at: i64,
+}
+
+/// A durable change, applied in the order emitted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    AttemptStarted {
+        call_ref: String,
+        lead: LeadId,
+        campaign: CampaignId,
+        agent: Option<UserId>,
+        trunk: Option<TrunkId>,
+        phone: PhoneNumber,
+        callback: Option<CallbackId>,
+        at: i64,
+    },
+    AttemptRinging {
+        call_ref: String,
+        at: i64,
+    },
+    AttemptAnswered {
+        call_ref: String,
+        at: i64,
+    },
+    AttemptBridged {
+        call_ref: String,
+        agent: UserId,
+        at: i64,
+    },
+    AttemptEnded {
+        call_ref: String,
+        at: i64,
+        outcome: CallOutcome,
+        sip_code: Option<u16>,
+        sip_reason: Option<String>,
+        by: HangupBy,
+    },
+    Disposed {
+        call_ref: String,
+        disposition: LeadStatus,
+        notes: String,
+        at: i64,
+    },
+    /// The lead's new status and place in the queue; its lease ends.
+    LeadResult {
+        lead: LeadId,
+        fate: LeadFate,
+        invalid_details: bool,
+    },
+    DncAdd {
+        phone: PhoneNumber,
+        campaign: CampaignId,
+        at: i64,
+    },
+    CallbackAdd {
+        lead: LeadId,
+        campaign: CampaignId,
+        agent: Option<UserId>,
+        due_at: i64,
+        at: i64,
+    },
+    SessionStarted {
+        agent: UserId,
+        campaign: CampaignId,
+        at: i64,
+    },
+    SessionEnded {
+        agent: UserId,
+        at: i64,
+        reason: String,
+    },
+    AgentState {
+        agent: UserId,
+        campaign: CampaignId,
+        status: AgentStatus,
+        call_ref: Option<String>,
+        at: i64,
+    },
+}
