@@ -52,7 +52,8 @@ async function callAndBridge(tab, leg, number) {
         call,
         trunk: 'sipp',
         to: number,
-        caller_id: { number: '15550001000', name: 'E2E' },
+        caller_id: '15550001000',
+        caller_name: 'E2E',
         ring_timeout_secs: 20,
       });
       await window.waitEvent((e) => e.event === 'call_answered' && e.call === call, 15000);
@@ -84,7 +85,7 @@ test('agent hears the echoed tone through the gateway, across two calls on one l
   assert.ok(idle.packets > 40, `silence flows while unbridged (${idle.packets} packets in 1.5 s)`);
   assert.ok(idle.level < 0.01, `and it is silent (audioLevel ${idle.level})`);
 
-  const first = await callAndBridge(tab, leg, '5551001');
+  const first = await callAndBridge(tab, leg, '+15551001');
   await sleep(1000); // the echo and the jitter buffer settle
   const talk1 = await measure(tab, 2000);
   assert.ok(talk1.packets > 80, `audio packets keep arriving (${talk1.packets} in 2 s)`);
@@ -99,7 +100,7 @@ test('agent hears the echoed tone through the gateway, across two calls on one l
   assert.ok(between.packets > 40, 'silence again between calls');
   assert.ok(between.level < 0.01, `the leg is silent between calls (audioLevel ${between.level})`);
 
-  await callAndBridge(tab, leg, '5551002');
+  await callAndBridge(tab, leg, '+15551002');
   await sleep(1000);
   const talk2 = await measure(tab, 2000);
   assert.ok(talk2.packets > 80, `second call's audio arrives (${talk2.packets} in 2 s)`);

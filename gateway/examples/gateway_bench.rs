@@ -441,7 +441,7 @@ async fn main() -> Result<()> {
             let call = i as u64 + 1;
             control
                 .request(json!({"command": "originate", "call": call, "trunk": "sipp",
-                    "to": format!("{}", 100_000 + i), "caller_id": {"number": "1000"},
+                    "to": format!("+1555{:07}", i), "caller_id": "1000",
                     "ring_timeout_secs": 30}))
                 .await?;
             control

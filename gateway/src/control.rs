@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo(browser_offer: String) -> Result<(), Box<dyn std::error::Error>> {
-//! use gateway::control::{CallId, CallerId, Event, Originate, PhoneNumber, Trunk, TrunkId};
+//! use gateway::control::{CallId, CallerId, CallerName, Event, Originate, PhoneNumber, Trunk, TrunkId};
 //! use gateway::events::{Read, Sequenced};
 //! use gateway::sip::message::Transport;
 //! let (gateway, _running) = gateway::runtime::start(gateway::runtime::Config::default()).await?;
@@ -18,8 +18,9 @@
 //!     .originate(Originate {
 //!         call,
 //!         trunk: TrunkId("carrier".into()),
-//!         to: PhoneNumber::new("+15551234567")?,
-//!         caller_id: CallerId::new(PhoneNumber::new("+15550001000")?, Some("Acme"))?,
+//!         to: PhoneNumber::parse("+15551234567")?,
+//!         caller_id: CallerId::parse("+15550001000")?,
+//!         caller_name: Some(CallerName::parse("Acme")?),
 //!         asserted_identity: None,
 //!         ring_timeout_secs: 30,
 //!     })
@@ -57,7 +58,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::events::{Journal, Read, Reader};
 
 pub use crate::call::{
-    AgentLegId, CallEnd, CallId, CallerId, NumberError, Outcome, PhoneNumber, Side, TrunkId,
+    AgentLegId, CallEnd, CallId, CallOutcome, CallerId, CallerName, HangupBy, NumberError,
+    PhoneNumber, TrunkId,
 };
 pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{CallerIdMode, Trunk};
@@ -105,12 +107,15 @@ pub struct Originate {
     pub trunk: TrunkId,
     /// Number to call.
     pub to: PhoneNumber,
-    /// Identity in `From`.
+    /// Number in `From`.
     pub caller_id: CallerId,
+    /// Display name in `From`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_name: Option<CallerName>,
     /// Identity in `P-Asserted-Identity` (defaults to the caller ID when the trunk's
     /// caller-ID mode asks for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asserted_identity: Option<PhoneNumber>,
+    pub asserted_identity: Option<CallerId>,
     /// Seconds to ring before giving up with outcome `no_answer`.
     #[serde(default = "default_ring_secs")]
     pub ring_timeout_secs: u32,
@@ -656,7 +661,7 @@ mod tests {
     fn wire_format_is_tagged_snake_case() {
         let req: Request = serde_json::from_str(
             r#"{"id":3,"command":"originate","call":5,"trunk":"carrier","to":"+15551234",
-                "caller_id":{"number":"1000","name":"Acme"}}"#,
+                "caller_id":"1000","caller_name":"Acme"}"#,
         )
         .unwrap();
         assert_eq!(req.id, 3);
@@ -667,17 +672,17 @@ mod tests {
             event: Event::CallEnded {
                 call: CallId(7),
                 end: CallEnd {
-                    outcome: Outcome::Busy,
+                    outcome: CallOutcome::Busy,
                     code: Some(486),
                     reason: "Busy Here".into(),
-                    by: Side::Remote,
+                    by: HangupBy::Customer,
                 },
             },
         });
         let text = serde_json::to_string(&ended).unwrap();
         assert_eq!(
             text,
-            r#"{"event":{"seq":12,"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy Here","by":"remote"}}"#
+            r#"{"event":{"seq":12,"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy Here","by":"customer"}}"#
         );
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), ended);
         let reply =
@@ -723,9 +728,20 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_refused_at_the_edge() {
-        let bad = serde_json::from_str::<Request>(
-            r#"{"id":1,"command":"originate","call":1,"trunk":"t","to":"555;evil","caller_id":{"number":"1"}}"#,
-        );
-        assert!(bad.is_err());
+        let good = r#"{"id":1,"command":"originate","call":1,"trunk":"t","to":"+15551234","caller_id":"1000"}"#;
+        assert!(serde_json::from_str::<Request>(good).is_ok());
+        for (from, to) in [
+            (r#""+15551234""#, r#""+1555;evil""#),
+            (r#""+15551234""#, r#""5551234""#),
+            (r#""caller_id":"1000""#, r#""caller_id":"1000@evil""#),
+            (
+                r#""caller_id":"1000""#,
+                r#""caller_id":"1000","caller_name":"a
+Via: x""#,
+            ),
+        ] {
+            let bad = good.replace(from, to);
+            assert!(serde_json::from_str::<Request>(&bad).is_err(), "{bad}");
+        }
     }
 }

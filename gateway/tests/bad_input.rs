@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use gateway::control::{
-    CallId, CallerId, ControlError, Event, Originate, Outcome, PhoneNumber, TrunkId,
+    CallId, CallOutcome, CallerId, ControlError, Event, Originate, PhoneNumber, TrunkId,
 };
 use support::{Sipp, gateway_with_trunk, wait_for};
 use tokio::io::AsyncWriteExt;
@@ -62,8 +62,9 @@ async fn garbage_everywhere_then_a_normal_call() {
     let unknown_trunk = Originate {
         call: support::fresh_call(),
         trunk: TrunkId("nope".into()),
-        to: PhoneNumber::new("1").unwrap(),
-        caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+        to: PhoneNumber::parse("+15550001").unwrap(),
+        caller_id: CallerId::parse("1002").unwrap(),
+        caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 5,
     };
@@ -79,8 +80,9 @@ async fn garbage_everywhere_then_a_normal_call() {
     let normal = Originate {
         call: support::fresh_call(),
         trunk: TrunkId("sipp".into()),
-        to: PhoneNumber::new("5551234").unwrap(),
-        caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), None).unwrap(),
+        to: PhoneNumber::parse("+15551234").unwrap(),
+        caller_id: CallerId::parse("1000").unwrap(),
+        caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 10,
     };
@@ -106,7 +108,7 @@ async fn garbage_everywhere_then_a_normal_call() {
         _ => None,
     })
     .await;
-    assert_eq!(end.outcome, Outcome::Answered);
+    assert_eq!(end.outcome, CallOutcome::Answered);
     assert_eq!(sipp.wait_exit(WAIT), Some(0));
     // Wait for a metrics refresh, then: nothing left, the garbage counted.
     tokio::time::sleep(Duration::from_millis(1200)).await;

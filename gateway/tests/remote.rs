@@ -123,8 +123,9 @@ fn originate(to: &str) -> Originate {
     Originate {
         call: support::fresh_call(),
         trunk: TrunkId("sipp".into()),
-        to: PhoneNumber::new(to).unwrap(),
-        caller_id: CallerId::new(PhoneNumber::new("+15550001000").unwrap(), None).unwrap(),
+        to: PhoneNumber::parse(to).unwrap(),
+        caller_id: CallerId::parse("+15550001000").unwrap(),
+        caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 20,
     }
@@ -143,7 +144,7 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     .await
     .expect("trunk added over the control connection");
 
-    let call = support::place(&gw, originate("5551234")).await;
+    let call = support::place(&gw, originate("+15551234")).await;
     support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
 }
 
@@ -155,7 +156,7 @@ async fn the_gateways_errors_come_back_as_they_are() {
     assert!(matches!(garbage, Err(ControlError::Invalid(_))), "{garbage:?}");
     let unknown = gw.hangup(gateway::control::CallId(424242)).await;
     assert!(matches!(unknown, Err(ControlError::UnknownCall(_))), "{unknown:?}");
-    let no_trunk = gw.originate(originate("5551234")).await;
+    let no_trunk = gw.originate(originate("+15551234")).await;
     assert!(matches!(no_trunk, Err(ControlError::UnknownTrunk(_))), "{no_trunk:?}");
 }
 
@@ -254,7 +255,7 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
     })
     .await
     .expect("trunk added");
-    let call = support::place(&gw, originate("5551234")).await;
+    let call = support::place(&gw, originate("+15551234")).await;
     support::wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
@@ -276,5 +277,5 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
             other => panic!("expected the call's end after the outage, got {other:?}"),
         }
     };
-    assert_eq!(end.outcome, gateway::control::Outcome::Answered);
+    assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
 }

@@ -4,7 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use gateway::control::{CallerId, Event, Originate, Outcome, PhoneNumber, Side, TrunkId};
+use gateway::control::{
+    CallOutcome, CallerId, CallerName, Event, HangupBy, Originate, PhoneNumber, TrunkId,
+};
 use support::{Sipp, gateway_with_trunk, scenario, tone_wav, wait_for};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -13,9 +15,9 @@ fn originate(to: &str, ring_secs: u32) -> Originate {
     Originate {
         call: support::fresh_call(),
         trunk: TrunkId("sipp".into()),
-        to: PhoneNumber::new(to).unwrap(),
-        caller_id: CallerId::new(PhoneNumber::new("+15550001000").unwrap(), Some("Acme Sales"))
-            .unwrap(),
+        to: PhoneNumber::parse(to).unwrap(),
+        caller_id: CallerId::parse("+15550001000").unwrap(),
+        caller_name: Some(CallerName::parse("Acme Sales").unwrap()),
         asserted_identity: None,
         ring_timeout_secs: ring_secs,
     }
@@ -41,7 +43,7 @@ async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_dow
     tone_wav(&tone, 1.5);
     let recording = dir.path().join("call.wav");
 
-    let call = support::place(&gw, originate("5551234", 20)).await;
+    let call = support::place(&gw, originate("+15551234", 20)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
@@ -61,7 +63,7 @@ async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_dow
         _ => None,
     })
     .await;
-    assert_eq!((end.outcome, end.by), (Outcome::Answered, Side::Gateway));
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
     // sipp ends its one call only when our BYE arrived and was answered; exit 0 = success.
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp saw a complete call ending with our BYE");
 
@@ -82,7 +84,7 @@ async fn refused_call(code: u16) -> gateway::control::CallEnd {
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
     let mut events = gw.events();
-    let call = support::place(&gw, originate("5550000", 20)).await;
+    let call = support::place(&gw, originate("+15550000", 20)).await;
     let end = wait_for(&mut events, WAIT, |e| match e {
         Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
         _ => None,
@@ -94,11 +96,17 @@ async fn refused_call(code: u16) -> gateway::control::CallEnd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_congestion_and_invalid_number_outcomes() {
-    for (code, outcome) in
-        [(486, Outcome::Busy), (503, Outcome::Congestion), (404, Outcome::InvalidNumber)]
-    {
+    for (code, outcome) in [
+        (486, CallOutcome::Busy),
+        (503, CallOutcome::Congestion),
+        (404, CallOutcome::InvalidNumber),
+    ] {
         let end = refused_call(code).await;
-        assert_eq!((end.outcome, end.code, end.by), (outcome, Some(code), Side::Remote), "{code}");
+        assert_eq!(
+            (end.outcome, end.code, end.by),
+            (outcome, Some(code), HangupBy::Customer),
+            "{code}"
+        );
     }
 }
 
@@ -108,7 +116,7 @@ async fn a_trunk_that_never_answers_gives_no_answer() {
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
     let mut events = gw.events();
-    let call = support::place(&gw, originate("5550001", 2)).await;
+    let call = support::place(&gw, originate("+15550001", 2)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallRinging { call: c } if *c == call).then_some(())
     })
@@ -118,7 +126,7 @@ async fn a_trunk_that_never_answers_gives_no_answer() {
         _ => None,
     })
     .await;
-    assert_eq!((end.outcome, end.code), (Outcome::NoAnswer, Some(487)));
+    assert_eq!((end.outcome, end.code), (CallOutcome::NoAnswer, Some(487)));
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp saw CANCEL, sent 487 and got its ACK");
 }
 
@@ -159,7 +167,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
         _ => None,
     })
     .await;
-    assert_eq!((end.outcome, end.by), (Outcome::Answered, Side::Remote));
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::Customer));
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's call completed");
 }
 
@@ -169,7 +177,7 @@ async fn hold_and_unhold_are_reinvites_sendonly_then_sendrecv() {
     let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
     let mut events = gw.events();
-    let call = support::place(&gw, originate("5552000", 20)).await;
+    let call = support::place(&gw, originate("+15552000", 20)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
@@ -206,7 +214,7 @@ async fn outbound_call_over_tcp() {
     );
     gw.add_trunk(trunk).await.unwrap();
     let mut events = gw.events();
-    let call = support::place(&gw, originate("5553000", 20)).await;
+    let call = support::place(&gw, originate("+15553000", 20)).await;
     support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
 }

@@ -19,7 +19,7 @@ pub mod trunk;
 pub mod user;
 
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
-pub use call::{CallOutcome, HangupBy};
+pub use call::{CallOutcome, HangupBy, OutcomeStatus};
 pub use campaign::{
     AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm, CampaignKind,
     CampaignOverview, CampaignSettings, CampaignSummary, LeadStats, RetryRule,

@@ -1,42 +1,13 @@
-//! Validated short texts: names people give things, lead statuses, caller IDs, phone numbers.
+//! Validated short texts: names people give things, lead statuses (and, re-exported from the
+//! telephony vocabulary, caller IDs and phone numbers).
 //!
 //! Each type's constructor is the only way in and states its rule in its error message.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// Implements `Display`, `as_str` and a validating `Deserialize` for a `String` newtype with a
-/// `parse(&str) -> Result<Self, String>` constructor.
-macro_rules! text_type {
-    ($name:ident) => {
-        impl $name {
-            /// The validated text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                $name::parse(&raw).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
 /// A name people give a campaign, leadset, script or trunk: trimmed, 1–100 characters, no
 /// control characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(String);
-text_type!(Name);
+telephony::checked_text!(Name);
 
 impl Name {
     pub const MAX_LEN: usize = 100;
@@ -58,10 +29,9 @@ impl Name {
 
 /// A lead status or disposition code, like `NEW`, `SALE MADE` or `CALL BACK`: trimmed,
 /// uppercased, 1–32 characters of letters, digits, spaces, `_` and `-`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LeadStatus(String);
-text_type!(LeadStatus);
+telephony::checked_text!(LeadStatus);
 
 impl LeadStatus {
     pub const MAX_LEN: usize = 32;
@@ -89,54 +59,8 @@ impl LeadStatus {
     }
 }
 
-/// A phone number in E.164 form: `+`, then 8 to 15 digits, the first not zero.
-///
-/// Turning what people type (`(020) 7946 0958`, `0044…`) into this form needs a default
-/// country and numbering-plan data, which the server does when leads arrive.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct PhoneNumber(String);
-text_type!(PhoneNumber);
-
-impl PhoneNumber {
-    pub fn parse(raw: &str) -> Result<PhoneNumber, String> {
-        let s = raw.trim();
-        let digits = s.strip_prefix('+').ok_or("A phone number in E.164 form starts with '+'.")?;
-        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("A phone number in E.164 form has 8 to 15 digits after the '+'.".into());
-        }
-        if digits.starts_with('0') {
-            return Err("A country code never starts with 0.".into());
-        }
-        Ok(PhoneNumber(s.to_string()))
-    }
-
-    /// The digits after the `+`.
-    pub fn digits(&self) -> &str {
-        &self.0[1..]
-    }
-}
-
-/// The number a campaign presents to the people it calls: an optional `+` and 3 to 20 digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct CallerId(String);
-text_type!(CallerId);
-
-impl CallerId {
-    pub fn parse(raw: &str) -> Result<CallerId, String> {
-        let s: String =
-            raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
-        let digits = s.strip_prefix('+').unwrap_or(&s);
-        if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(
-                "A caller ID is a phone number: 3 to 20 digits, optionally starting with '+'."
-                    .into(),
-            );
-        }
-        Ok(CallerId(s))
-    }
-}
+// Phone numbers and caller IDs are the telephony vocabulary's, shared with the gateway.
+pub use telephony::{CallerId, PhoneNumber};
 
 #[cfg(test)]
 mod tests {
@@ -162,28 +86,5 @@ mod tests {
         assert!(LeadStatus::parse("a;b").is_err());
         assert!(LeadStatus::parse("").is_err());
         assert!(LeadStatus::parse(&"A".repeat(33)).is_err());
-    }
-
-    #[test]
-    fn phone_numbers_are_e164() {
-        assert_eq!(PhoneNumber::parse("+442079460958").unwrap().digits(), "442079460958");
-        for bad in [
-            "442079460958",
-            "+0123456789",
-            "+1234567",
-            "+1234567890123456",
-            "+1 202 555",
-            "+1202555abcd",
-        ] {
-            assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn caller_ids() {
-        assert_eq!(CallerId::parse("+1 (202) 555-0100").unwrap().as_str(), "+12025550100");
-        assert_eq!(CallerId::parse("100").unwrap().as_str(), "100");
-        assert!(CallerId::parse("12").is_err());
-        assert!(CallerId::parse("abc").is_err());
     }
 }

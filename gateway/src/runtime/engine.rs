@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use super::{Metrics, Snapshot};
 use crate::bridge::player::Sound;
 use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
-use crate::call::{AgentLegId, CallEnd, CallId, Outcome, Side, TrunkId};
+use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Envelope, Event, Op, Originate, Reply};
 use crate::events::Journal;
@@ -431,10 +431,10 @@ impl Engine {
             Err(e) => {
                 warn!(%call, error = %e, "unusable SDP from the trunk");
                 ctx.failure = Some(CallEnd {
-                    outcome: Outcome::Failed,
+                    outcome: CallOutcome::Failed,
                     code: Some(488),
                     reason: e.to_string(),
-                    by: Side::Gateway,
+                    by: HangupBy::System,
                 });
                 return Err(());
             }
@@ -644,6 +644,7 @@ impl Engine {
                     trunk: request.trunk.clone(),
                     to: request.to.clone(),
                     caller_id: request.caller_id.clone(),
+                    caller_name: request.caller_name.clone(),
                     asserted_identity: request.asserted_identity.clone(),
                     sdp: local.to_bytes(),
                     ring_timeout: request.ring_timeout(),
@@ -666,10 +667,10 @@ impl Engine {
             Err(e) => {
                 // RFC 3261 §13.3.1.3: an offer we cannot take is refused with 488.
                 ctx.failure = Some(CallEnd {
-                    outcome: Outcome::Failed,
+                    outcome: CallOutcome::Failed,
                     code: Some(488),
                     reason: e.to_string(),
-                    by: Side::Gateway,
+                    by: HangupBy::System,
                 });
                 let _ = self.ua.reject(now, call, 488);
                 return Err(ControlError::Invalid(e.to_string()));

@@ -48,9 +48,18 @@ impl Sipp {
     /// Starts sipp with `args` on a free port of 127.0.0.1, for one call, stopping by itself
     /// after 60 s in any case. Returns once its port is bound.
     pub fn start(args: &[&str]) -> Self {
-        let mut sipp = Self::spawn(free_udp_port(), &free_udp_port().to_string(), args);
-        sipp.wait_bound();
-        sipp
+        // A port found free can be taken by someone else (the gateway's own RTP sockets come
+        // from the same range) before sipp binds it: try again with others.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let mut sipp = Self::spawn(free_udp_port(), &free_udp_port().to_string(), args);
+            match sipp.wait_bound() {
+                Ok(()) => return sipp,
+                Err(e) if e.contains("Address already in use") => last = e,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("sipp found no free ports in 5 tries: {last}");
     }
 
     /// `sipp -sn uac` calling `target` (number 2000) from `port`; hangs up after 500 ms.
@@ -77,21 +86,21 @@ impl Sipp {
         Self::start(&["-sn", "uas", "-rtp_echo"])
     }
 
-    fn wait_bound(&mut self) {
+    fn wait_bound(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sipp exited with {status} before binding: {}", self.stderr());
+                return Err(format!("sipp exited with {status} before binding: {}", self.stderr()));
             }
             // sipp holds the port (UDP, or TCP with -t t1) once our bind fails.
             let held_udp = UdpSocket::bind(("127.0.0.1", self.port)).is_err();
             let held_tcp = std::net::TcpListener::bind(("127.0.0.1", self.port)).is_err();
             if held_udp || held_tcp {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("sipp did not bind port {} within 10 s", self.port);
+        Err(format!("sipp did not bind port {} within 10 s", self.port))
     }
 
     /// What sipp wrote to stderr so far.
@@ -194,7 +203,7 @@ pub async fn answer_then_hang_up(
         _ => None,
     })
     .await;
-    assert_eq!(end.outcome, gateway::control::Outcome::Answered);
+    assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
 }
 
 /// A call id no other call in this test binary has (outbound ids are the caller's to choose).

@@ -60,7 +60,7 @@ impl LeadRow {
         Ok(Lead {
             id: LeadId(self.id),
             leadset_id: LeadsetId(self.leadset_id),
-            phone: PhoneNumber::parse(&self.phone).map_err(|e| bad("phone", e))?,
+            phone: PhoneNumber::parse(&self.phone).map_err(|e| bad("phone", e.into()))?,
             status: LeadStatus::parse(&self.status).map_err(|e| bad("status", e))?,
             attempts: u32::try_from(self.attempts).map_err(|e| bad("attempts", e.to_string()))?,
             timezone: self.timezone.clone(),
@@ -635,7 +635,7 @@ pub async fn page(
                 |what: &str, e: String| DbError::Corrupt(format!("lead {} {what}: {e}", r.id));
             Ok(app::model::leadset::LeadRow {
                 id: LeadId(r.id),
-                phone: PhoneNumber::parse(&r.phone).map_err(|e| bad("phone", e))?,
+                phone: PhoneNumber::parse(&r.phone).map_err(|e| bad("phone", e.into()))?,
                 status: LeadStatus::parse(&r.status).map_err(|e| bad("status", e))?,
                 dial_state: r.dial_state,
                 attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),

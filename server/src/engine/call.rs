@@ -16,7 +16,8 @@
 //! removed, nothing can look it up again by mistake.
 
 use app::model::{
-    CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters, PauseReason, UserId,
+    CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters, OutcomeStatus,
+    PauseReason, UserId,
 };
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use super::agent::AfterWrapUp;
 pub use crate::record::Record;
 
-/// The engine's id for a call (unique within one engine; `call_ref` is unique everywhere).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallId(pub u64);
+/// A call's id: the engine chooses it (unique within one engine run; `call_ref` is unique
+/// everywhere) and the gateway knows the call by the same id.
+pub use telephony::CallId;
 
 /// The two clocks an input arrives with: a monotonic one for timers (immune to clock jumps)
 /// and the wall clock, in Unix milliseconds, for what is stored and for calling windows.

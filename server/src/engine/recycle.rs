@@ -4,7 +4,7 @@
 //! Invariants: a lead is never made dialable again once it has had `max_attempts` dials
 //! (the campaign's cap, or the rule's if lower); final and do-not-call dispositions end it.
 
-use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind};
+use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind, OutcomeStatus};
 
 pub use crate::record::{DialState, LeadFate};
 

@@ -245,7 +245,7 @@ pub fn normalise_phone(
         return Err("Not a valid phone number for its country.".into());
     }
     let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
-    PhoneNumber::parse(&e164)
+    PhoneNumber::parse(&e164).map_err(String::from)
 }
 
 /// The numbering plan's id for an ISO country code.

@@ -58,11 +58,6 @@ pub fn trunk_id(id: TrunkId) -> gw::TrunkId {
     gw::TrunkId(format!("trunk-{}", id.0))
 }
 
-/// The same call, in the gateway's type.
-fn theirs(call: CallId) -> gw::CallId {
-    gw::CallId(call.0)
-}
-
 impl GatewayLink {
     /// Links to `gateway`: call events go to `calls_out` (the dialer runtime), leg events to
     /// `legs_out` (the phone hub).
@@ -115,10 +110,10 @@ impl GatewayLink {
                 }
             }
         };
-        let calls: HashSet<gw::CallId> = calls.into_iter().collect();
+        let calls: HashSet<CallId> = calls.into_iter().collect();
         let legs: HashSet<AgentLegId> = legs.into_iter().collect();
         let lost_calls: Vec<CallId> =
-            confirmed.into_iter().filter(|c| !calls.contains(&theirs(*c))).collect();
+            confirmed.into_iter().filter(|c| !calls.contains(c)).collect();
         let lost_legs: Vec<AgentLegId> =
             known_legs.into_iter().filter(|l| !legs.contains(l)).collect();
         tracing::warn!(
@@ -152,7 +147,7 @@ impl GatewayLink {
                 self.leg(leg, AudioState::Closed, true);
             }
             Event::PlaybackFinished { call } => {
-                if self.state().playing.remove(&CallId(call.0)) {
+                if self.state().playing.remove(&call) {
                     let _ = self.gateway.hangup(call).await;
                 }
             }
@@ -162,20 +157,17 @@ impl GatewayLink {
                 let _ = self.gateway.reject(call, 480).await;
             }
             Event::CallRinging { call } | Event::CallEarlyMedia { call } => {
-                self.forward(CallId(call.0), CallEvent::Ringing).await;
+                self.forward(call, CallEvent::Ringing).await;
             }
-            Event::CallAnswered { call } => self.forward(CallId(call.0), CallEvent::Answered).await,
+            Event::CallAnswered { call } => self.forward(call, CallEvent::Answered).await,
             Event::CallEnded { call, end } => {
                 let event = CallEvent::Ended {
-                    outcome: outcome(end.outcome),
+                    outcome: end.outcome,
                     sip_code: end.code,
                     reason: Some(end.reason).filter(|r| !r.is_empty()),
-                    by: match end.by {
-                        gw::Side::Remote => HangupBy::Customer,
-                        gw::Side::Gateway => HangupBy::System,
-                    },
+                    by: end.by,
                 };
-                self.forward(CallId(call.0), event).await;
+                self.forward(call, event).await;
             }
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
@@ -222,7 +214,7 @@ impl GatewayLink {
                 // Ours, but already settled (its originate reply was lost, say): a call nobody
                 // will handle must not stay up.
                 tracing::warn!(call = call.0, ?event, "hanging up a call the dialer has settled");
-                let _ = self.gateway.hangup(theirs(call)).await;
+                let _ = self.gateway.hangup(call).await;
             }
             return;
         }
@@ -291,18 +283,6 @@ impl GatewayLink {
     }
 }
 
-fn outcome(o: gw::Outcome) -> CallOutcome {
-    match o {
-        gw::Outcome::Answered => CallOutcome::Answered,
-        gw::Outcome::Busy => CallOutcome::Busy,
-        gw::Outcome::NoAnswer | gw::Outcome::Cancelled => CallOutcome::NoAnswer,
-        gw::Outcome::Rejected => CallOutcome::Rejected,
-        gw::Outcome::InvalidNumber => CallOutcome::InvalidNumber,
-        gw::Outcome::Congestion => CallOutcome::Congestion,
-        gw::Outcome::Failed => CallOutcome::Failed,
-    }
-}
-
 fn unavailable(e: ControlError) -> CarrierError {
     match e {
         ControlError::UnknownCall(_) => CarrierError::UnknownCall,
@@ -316,20 +296,16 @@ impl Carrier for GatewayLink {
     async fn originate(&self, o: &Originate) -> Result<(), CarrierError> {
         let trunk =
             o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
-        let to = gw::PhoneNumber::new(o.phone.as_str())
-            .map_err(|e| CarrierError::Originate(e.to_string()))?;
         // Never a call without the campaign's own caller ID, and never a made-up one.
-        let from = o.caller_id.as_ref().ok_or_else(|| {
+        let caller_id = o.caller_id.clone().ok_or_else(|| {
             CarrierError::Originate("the campaign has no caller ID; no call placed".into())
         })?;
-        let caller_id = gw::PhoneNumber::new(from.as_str())
-            .and_then(|number| gw::CallerId::new(number, None))
-            .map_err(|e| CarrierError::Originate(format!("caller ID {from}: {e}")))?;
         let request = gw::Originate {
-            call: theirs(o.call),
+            call: o.call,
             trunk: trunk_id(trunk),
-            to,
+            to: o.phone.clone(),
             caller_id,
+            caller_name: None,
             asserted_identity: None,
             ring_timeout_secs: o.ring_seconds,
         };
@@ -347,18 +323,18 @@ impl Carrier for GatewayLink {
 
     async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
-        self.gateway.bridge(theirs(call), leg).await.map_err(unavailable)
+        self.gateway.bridge(call, leg).await.map_err(unavailable)
     }
 
     async fn hangup(&self, call: CallId) {
-        if let Err(e) = self.gateway.hangup(theirs(call)).await {
+        if let Err(e) = self.gateway.hangup(call).await {
             tracing::debug!(call = call.0, error = %e, "hang-up of a call the gateway no longer has");
         }
     }
 
     async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
         self.state().playing.insert(call);
-        self.gateway.play(theirs(call), file.into()).await.map_err(unavailable)
+        self.gateway.play(call, file.into()).await.map_err(unavailable)
     }
 }
 
@@ -389,19 +365,17 @@ impl Media for GatewayLink {
     }
 
     async fn mute(&self, call: CallId, on: bool) -> Result<(), MediaError> {
-        let call = theirs(call);
         let r = if on { self.gateway.mute(call).await } else { self.gateway.unmute(call).await };
         r.map_err(media_error)
     }
 
     async fn hold(&self, call: CallId, on: bool) -> Result<(), MediaError> {
-        let call = theirs(call);
         let r = if on { self.gateway.hold(call).await } else { self.gateway.unhold(call).await };
         r.map_err(media_error)
     }
 
     async fn dtmf(&self, call: CallId, digits: &str) -> Result<(), MediaError> {
-        self.gateway.send_dtmf(theirs(call), digits).await.map_err(media_error)
+        self.gateway.send_dtmf(call, digits).await.map_err(media_error)
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
-use crate::call::{CallEnd, CallId, Outcome, PhoneNumber, Side, TrunkId};
+use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
 use crate::sip::auth::Challenge;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
@@ -60,11 +60,9 @@ enum CancelReason {
 }
 
 impl CancelReason {
-    fn outcome(self) -> Outcome {
-        match self {
-            Self::RingTimeout => Outcome::NoAnswer,
-            Self::Command => Outcome::Cancelled,
-        }
+    /// Cancelled before an answer, by the timer or by a command: nobody answered.
+    fn outcome(self) -> CallOutcome {
+        CallOutcome::NoAnswer
     }
 }
 
@@ -196,19 +194,20 @@ impl UserAgent {
         let call_id = format!("{}@gateway", self.token());
         let uri_params = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
         let host = format!("{}:{}", trunk.host, trunk.port);
-        let caller_uri = format!("sip:{}@{}", req.caller_id.number.uri_user(), trunk.host);
+        let caller_uri = format!("sip:{}@{}", req.caller_id.as_str(), trunk.host);
         let bad = |_| UaError::UnknownTrunk(trunk.id.clone());
-        let from = NameAddr::with_display(req.caller_id.name.as_deref(), &caller_uri)
-            .map_err(bad)?
-            .with_tag(&local_tag);
-        let to = NameAddr::from_uri(&format!("sip:{}@{}", req.to.uri_user(), trunk.host))
-            .map_err(bad)?;
+        let from =
+            NameAddr::with_display(req.caller_name.as_ref().map(|n| n.as_str()), &caller_uri)
+                .map_err(bad)?
+                .with_tag(&local_tag);
+        let to =
+            NameAddr::from_uri(&format!("sip:{}@{}", req.to.as_str(), trunk.host)).map_err(bad)?;
         let mut headers = rsip::Headers::default();
         headers.push(make_header("Contact", format!("<{contact}>")));
         headers.push(make_header("Allow", message::ALLOW));
         headers.push(make_header("User-Agent", self.config.user_agent.clone()));
         let asserted = match (&req.asserted_identity, trunk.caller_id_mode) {
-            (Some(number), _) => Some(format!("sip:{}@{}", number.uri_user(), trunk.host)),
+            (Some(number), _) => Some(format!("sip:{}@{}", number.as_str(), trunk.host)),
             (None, CallerIdMode::FromAndPai) => Some(caller_uri.clone()),
             (None, CallerIdMode::From) => None,
         };
@@ -219,7 +218,7 @@ impl UserAgent {
         headers.push(make_header("Content-Type", "application/sdp"));
         let invite = Request {
             method: Method::Invite,
-            uri: format!("sip:{}@{host}{uri_params}", req.to.uri_user()),
+            uri: format!("sip:{}@{host}{uri_params}", req.to.as_str()),
             core: CoreHeaders {
                 via: vec![via],
                 from,
@@ -292,7 +291,13 @@ impl UserAgent {
             CallState::Offered => self.reject(now, id, 603),
             CallState::Confirmed => {
                 self.send_bye(now, id);
-                self.end(id, Outcome::Answered, None, "hung up by the gateway", Side::Gateway);
+                self.end(
+                    id,
+                    CallOutcome::Answered,
+                    None,
+                    "hung up by the gateway",
+                    HangupBy::System,
+                );
                 Ok(())
             }
         }
@@ -350,7 +355,7 @@ impl UserAgent {
         }
         let host = self.trunks.get(&call.trunk).map(|t| t.trunk.host.clone()).unwrap_or_default();
         let (mut request, peer, transport) = self.in_dialog_request(id, Method::Refer, "refer")?;
-        request.headers.push(make_header("Refer-To", format!("<sip:{}@{host}>", to.uri_user())));
+        request.headers.push(make_header("Refer-To", format!("<sip:{}@{host}>", to.as_str())));
         self.start_client(now, request, peer, transport, Owner::Call(id, Purpose::Refer));
         Ok(())
     }
@@ -408,16 +413,23 @@ impl UserAgent {
         self.drive(now, &key, Some(transaction::Input::Respond(response)));
         self.end(
             id,
-            Outcome::from_status(code),
+            CallOutcome::from_status(code),
             Some(code),
             status.default_reason(),
-            Side::Gateway,
+            HangupBy::System,
         );
         Ok(())
     }
 
     /// Forgets a call and reports how it ended.
-    fn end(&mut self, id: CallId, outcome: Outcome, code: Option<u16>, reason: &str, by: Side) {
+    fn end(
+        &mut self,
+        id: CallId,
+        outcome: CallOutcome,
+        code: Option<u16>,
+        reason: &str,
+        by: HangupBy,
+    ) {
         let Some(call) = self.calls.remove(&id) else { return };
         if let Some(dialog) = &call.dialog {
             self.dialogs.remove(dialog.id());
@@ -445,15 +457,21 @@ impl UserAgent {
                 // §8.1.3.1: no answer at all is treated as 408.
                 self.end(
                     id,
-                    Outcome::NoAnswer,
+                    CallOutcome::NoAnswer,
                     Some(408),
                     "no response from the trunk",
-                    Side::Gateway,
+                    HangupBy::System,
                 )
             }
             (Purpose::Invite, O::TransportFailed) => {
                 // §8.1.3.1: a transport failure is treated as 503.
-                self.end(id, Outcome::Congestion, Some(503), "transport error", Side::Gateway)
+                self.end(
+                    id,
+                    CallOutcome::Congestion,
+                    Some(503),
+                    "transport error",
+                    HangupBy::System,
+                )
             }
             (Purpose::Reinvite, O::Deliver(Message::Response(r))) => {
                 self.on_reinvite_response(now, id, r)
@@ -517,8 +535,8 @@ impl UserAgent {
             return;
         }
         let (outcome, by) = match cancelled {
-            Some(reason) if code == 487 => (reason.outcome(), Side::Gateway),
-            _ => (Outcome::from_status(code), Side::Remote),
+            Some(reason) if code == 487 => (reason.outcome(), HangupBy::System),
+            _ => (CallOutcome::from_status(code), HangupBy::Customer),
         };
         let reason = if response.reason.is_empty() {
             status.default_reason().to_owned()
@@ -578,7 +596,7 @@ impl UserAgent {
                     c.reason.outcome(),
                     Some(200),
                     "answered while cancelling",
-                    Side::Gateway,
+                    HangupBy::System,
                 );
             }
             None => self.emit(Event::Answered { call: id, sdp: response.body }),
@@ -655,7 +673,7 @@ impl UserAgent {
     /// Ends an established call whose dialog failed: BYE (best effort) and Ended.
     fn drop_after_failure(&mut self, now: Instant, id: CallId) {
         self.send_bye(now, id);
-        self.end(id, Outcome::Answered, None, "dialog failed", Side::Gateway);
+        self.end(id, CallOutcome::Answered, None, "dialog failed", HangupBy::System);
     }
 
     pub(super) fn resend_ack(&mut self, id: CallId) {
@@ -686,7 +704,7 @@ impl UserAgent {
         }
         if let Some(c) = call.cancelling.as_ref().filter(|c| c.give_up.is_some_and(|t| t <= now)) {
             let outcome = c.reason.outcome();
-            self.end(id, outcome, None, "no final response after CANCEL", Side::Gateway);
+            self.end(id, outcome, None, "no final response after CANCEL", HangupBy::System);
             return;
         }
         let Some(unacked) = call.unacked.as_mut() else { return };
@@ -694,7 +712,7 @@ impl UserAgent {
             // §13.3.1.4: no ACK within 64·T1 ends the dialog with BYE.
             call.unacked = None;
             self.send_bye(now, id);
-            self.end(id, Outcome::Failed, None, "no ACK for our 200 OK", Side::Gateway);
+            self.end(id, CallOutcome::Failed, None, "no ACK for our 200 OK", HangupBy::System);
         } else if unacked.resend.fire(now) {
             let (key, response) = (unacked.key.clone(), unacked.response.clone());
             let (transport, peer) = (call.transport, call.peer);
@@ -733,7 +751,7 @@ impl UserAgent {
             .invite
             .response(StatusCode::new(487).unwrap_or(StatusCode::OK), Some(&call.local_tag));
         self.drive(now, &invite_key, Some(transaction::Input::Respond(terminated)));
-        self.end(id, Outcome::Cancelled, Some(487), "caller cancelled", Side::Remote);
+        self.end(id, CallOutcome::NoAnswer, Some(487), "caller cancelled", HangupBy::Customer);
     }
 
     pub(super) fn on_in_dialog(
@@ -759,10 +777,10 @@ impl UserAgent {
                 let ok = request.response(StatusCode::OK, Some(&tag));
                 self.respond_statefully(now, &request, ok, source, transport);
                 let (outcome, reason) = match state {
-                    CallState::Confirmed => (Outcome::Answered, "hung up by the remote party"),
-                    _ => (Outcome::Failed, "BYE before answer"),
+                    CallState::Confirmed => (CallOutcome::Answered, "hung up by the remote party"),
+                    _ => (CallOutcome::Failed, "BYE before answer"),
                 };
-                self.end(id, outcome, None, reason, Side::Remote);
+                self.end(id, outcome, None, reason, HangupBy::Customer);
             }
             Method::Invite => self.on_remote_reinvite(now, transport, source, id, request),
             Method::Options | Method::Info | Method::Notify | Method::Update => {

@@ -23,7 +23,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
-use crate::call::{CallEnd, CallId, CallerId, PhoneNumber, TrunkId};
+use crate::call::{CallEnd, CallId, CallerId, CallerName, PhoneNumber, TrunkId};
 use crate::sip::dialog::DialogId;
 use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
@@ -219,11 +219,13 @@ pub struct Originate {
     pub trunk: TrunkId,
     /// Number to call.
     pub to: PhoneNumber,
-    /// Identity to present.
+    /// Number to present (in `From`).
     pub caller_id: CallerId,
+    /// Display name to present with it.
+    pub caller_name: Option<CallerName>,
     /// Identity for `P-Asserted-Identity`; when `None`, the caller ID is asserted if the
     /// trunk's caller-ID mode asks for it.
-    pub asserted_identity: Option<PhoneNumber>,
+    pub asserted_identity: Option<CallerId>,
     /// SDP offer.
     pub sdp: Vec<u8>,
     /// How long to ring before giving up (CANCEL, outcome no-answer).

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::call::{CallerId, Outcome, PhoneNumber, Side};
+use crate::call::{CallOutcome, CallerId, CallerName, HangupBy, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
 
 const TRUNK: &str = "127.0.0.1:5080";
@@ -161,9 +161,9 @@ impl Harness {
                 Originate {
                     call: fresh_call(),
                     trunk: TrunkId("carrier".into()),
-                    to: PhoneNumber::new("5551234").unwrap(),
-                    caller_id: CallerId::new(PhoneNumber::new("1000").unwrap(), Some("Acme"))
-                        .unwrap(),
+                    to: PhoneNumber::parse("+15551234").unwrap(),
+                    caller_id: CallerId::parse("1000").unwrap(),
+                    caller_name: Some(CallerName::parse("Acme").unwrap()),
                     asserted_identity: None,
                     sdp: SDP.to_vec(),
                     ring_timeout: Duration::from_secs(30),
@@ -203,7 +203,7 @@ fn outbound_call_answered_then_hung_up_by_us() {
     let mut h = Harness::new();
     let call = h.originate();
     let invite = h.last(Method::Invite);
-    assert_eq!(invite.uri, "sip:5551234@127.0.0.1:5080");
+    assert_eq!(invite.uri, "sip:+15551234@127.0.0.1:5080");
     assert_eq!(invite.core.from.display.as_deref(), Some("Acme"));
     assert!(invite.core.from.uri.starts_with("sip:1000@"));
     assert_eq!(invite.body, SDP);
@@ -227,10 +227,10 @@ fn outbound_call_answered_then_hung_up_by_us() {
     assert_eq!(
         h.ended(),
         [CallEnd {
-            outcome: Outcome::Answered,
+            outcome: CallOutcome::Answered,
             code: None,
             reason: "hung up by the gateway".into(),
-            by: Side::Gateway
+            by: HangupBy::System
         }]
     );
     h.assert_settles();
@@ -251,8 +251,8 @@ fn remote_bye_ends_the_call_and_is_answered() {
     h.receive(bye.as_bytes());
     assert_eq!(h.last_response().status.code(), 200);
     let ended = h.ended();
-    assert_eq!(ended[0].by, Side::Remote);
-    assert_eq!(ended[0].outcome, Outcome::Answered);
+    assert_eq!(ended[0].by, HangupBy::Customer);
+    assert_eq!(ended[0].outcome, CallOutcome::Answered);
     assert_eq!(h.ua.call_state(call), None);
     // A retransmitted BYE gets the same 200 (server transaction), not a 481.
     h.receive(bye.as_bytes());
@@ -263,18 +263,18 @@ fn remote_bye_ends_the_call_and_is_answered() {
 #[test]
 fn final_statuses_map_to_outcomes_and_are_acked() {
     for (code, outcome) in [
-        (486, Outcome::Busy),
-        (600, Outcome::Busy),
-        (480, Outcome::NoAnswer),
-        (408, Outcome::NoAnswer),
-        (403, Outcome::Rejected),
-        (603, Outcome::Rejected),
-        (404, Outcome::InvalidNumber),
-        (484, Outcome::InvalidNumber),
-        (503, Outcome::Congestion),
-        (500, Outcome::Congestion),
-        (488, Outcome::Failed),
-        (401, Outcome::Failed),
+        (486, CallOutcome::Busy),
+        (600, CallOutcome::Busy),
+        (480, CallOutcome::NoAnswer),
+        (408, CallOutcome::NoAnswer),
+        (403, CallOutcome::Rejected),
+        (603, CallOutcome::Rejected),
+        (404, CallOutcome::InvalidNumber),
+        (484, CallOutcome::InvalidNumber),
+        (503, CallOutcome::Congestion),
+        (500, CallOutcome::Congestion),
+        (488, CallOutcome::Failed),
+        (401, CallOutcome::Failed),
     ] {
         let mut h = Harness::new();
         h.originate();
@@ -297,7 +297,7 @@ fn silent_trunk_times_out_with_no_answer_after_timer_b() {
     let times: Vec<Duration> = h.sent.iter().map(|(t, _)| *t).collect();
     assert_eq!(times, [0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5].map(secs));
     let ended = h.ended();
-    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(408)));
+    assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::NoAnswer, Some(408)));
     h.assert_settles();
 }
 
@@ -314,8 +314,8 @@ fn ring_timeout_cancels_and_487_means_no_answer() {
     h.reply(&cancel, 200, "peer");
     h.reply(&invite, 487, "peer");
     let ended = h.ended();
-    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(487)));
-    assert_eq!(ended[0].by, Side::Gateway);
+    assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::NoAnswer, Some(487)));
+    assert_eq!(ended[0].by, HangupBy::System);
     h.assert_settles();
 }
 
@@ -331,7 +331,7 @@ fn cancel_waits_for_a_provisional_response() {
     let cancel = h.last(Method::Cancel);
     h.reply(&cancel, 200, "peer");
     h.reply(&invite, 487, "peer");
-    assert_eq!(h.ended()[0].outcome, Outcome::Cancelled);
+    assert_eq!(h.ended()[0].outcome, CallOutcome::NoAnswer);
     h.assert_settles();
 }
 
@@ -355,7 +355,7 @@ fn cancel_racing_a_200_ok_acks_then_byes() {
     h.reply(&bye, 200, "peer");
     let ended = h.ended();
     assert_eq!(ended.len(), 1);
-    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::Cancelled, Some(200)));
+    assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::NoAnswer, Some(200)));
     assert!(!h.events.iter().any(|e| matches!(e, Event::Answered { .. })));
     h.assert_settles();
 }
@@ -410,7 +410,7 @@ fn digest_challenge_is_answered_once() {
         .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"ghi\"");
     h.receive(&challenge.to_bytes());
     let ended = h.ended();
-    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::Failed, Some(401)));
+    assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::Failed, Some(401)));
     h.assert_settles();
 }
 
@@ -497,7 +497,7 @@ fn inbound_invite_cancelled_by_caller() {
     assert!(codes.contains(&(200, Method::Cancel)));
     assert!(codes.contains(&(487, Method::Invite)));
     let ended = h.ended();
-    assert_eq!((ended[0].outcome, ended[0].by), (Outcome::Cancelled, Side::Remote));
+    assert_eq!((ended[0].outcome, ended[0].by), (CallOutcome::NoAnswer, HangupBy::Customer));
     // The caller ACKs the 487.
     let ack = cancel.replace("CANCEL sip", "ACK sip").replace("CSeq: 7 CANCEL", "CSeq: 7 ACK");
     let ack =
@@ -646,8 +646,9 @@ fn trunk_limits_refuse_originate() {
     let req = || Originate {
         call: fresh_call(),
         trunk: TrunkId("carrier".into()),
-        to: PhoneNumber::new("1").unwrap(),
-        caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
+        to: PhoneNumber::parse("+15550001").unwrap(),
+        caller_id: CallerId::parse("1002").unwrap(),
+        caller_name: None,
         asserted_identity: None,
         sdp: SDP.to_vec(),
         ring_timeout: Duration::from_secs(30),
@@ -688,7 +689,7 @@ fn refer_transfers_and_reports_the_answer() {
     let call = h.originate();
     let invite = h.last(Method::Invite);
     h.reply(&invite, 200, "peer");
-    h.ua.refer(h.now, call, &PhoneNumber::new("+15550001111").unwrap()).unwrap();
+    h.ua.refer(h.now, call, &PhoneNumber::parse("+15550001111").unwrap()).unwrap();
     h.pump();
     let refer = h.last(Method::Refer);
     assert_eq!(refer.header("Refer-To"), Some("<sip:+15550001111@127.0.0.1>"));
@@ -749,9 +750,10 @@ fn asserted_identity_follows_the_trunk_mode_or_the_request() {
         Originate {
             call: fresh_call(),
             trunk: TrunkId("carrier".into()),
-            to: PhoneNumber::new("1").unwrap(),
-            caller_id: CallerId::new(PhoneNumber::new("2").unwrap(), None).unwrap(),
-            asserted_identity: Some(PhoneNumber::new("+4930123").unwrap()),
+            to: PhoneNumber::parse("+15550001").unwrap(),
+            caller_id: CallerId::parse("1002").unwrap(),
+            caller_name: None,
+            asserted_identity: Some(CallerId::parse("+4930123").unwrap()),
             sdp: SDP.to_vec(),
             ring_timeout: Duration::from_secs(30),
         },
@@ -773,7 +775,7 @@ fn an_inbound_call_nobody_takes_is_refused_with_480() {
     h.advance(call::OFFER_TIMEOUT);
     assert_eq!(h.last_response().status.code(), 480);
     let ended = h.ended();
-    assert_eq!((ended[0].outcome, ended[0].code), (Outcome::NoAnswer, Some(480)));
+    assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::NoAnswer, Some(480)));
     assert_eq!(h.ua.call_count(), 0);
 }
 
