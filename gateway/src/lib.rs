@@ -11,6 +11,7 @@ pub mod call;
 pub mod codec;
 pub mod control;
 pub mod events;
+pub mod handle;
 pub mod remote;
 pub mod rtp;
 pub mod runtime;
@@ -20,3 +21,5 @@ pub mod standalone;
 pub mod transport;
 pub mod trunk;
 pub mod webrtc;
+
+pub use handle::Gateway;

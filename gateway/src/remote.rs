@@ -28,7 +28,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, Request, header};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
-use crate::control::{Command, ControlError, Gateway, Reply, Response, Resume};
+use crate::Gateway;
+use crate::control::{Command, ControlError, Reply, Response, Resume};
 use crate::events::Journal;
 
 /// How long opening the connection may take.

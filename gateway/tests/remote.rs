@@ -9,9 +9,8 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use gateway::control::{
-    CallerId, ControlError, Event, Gateway, Originate, PhoneNumber, Trunk, TrunkId,
-};
+use gateway::Gateway;
+use gateway::control::{CallerId, ControlError, Event, Originate, PhoneNumber, Trunk, TrunkId};
 use gateway::events::{Read, Reader};
 use gateway::remote::{RemoteConfig, connect};
 use gateway::sip::message::Transport;

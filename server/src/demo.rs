@@ -17,7 +17,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gateway::control::{Event, Gateway, Trunk};
+use gateway::Gateway;
+use gateway::control::{Event, Trunk};
 use gateway::events::Read;
 use gateway::sip::message::Transport;
 

@@ -15,7 +15,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -54,26 +54,25 @@ pub struct AppState {
     throttle: Arc<Mutex<LoginThrottle>>,
 }
 
-impl AppState {
-    /// The rules for fetching lead files by URL, from the configuration.
-    pub fn url_rules(&self) -> UrlRules {
-        url_rules(&self.config)
-    }
-
-    /// The login throttle (a short, never-awaited critical section).
-    pub fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
-        // A panic while holding the lock cannot leave the counts inconsistent, so a poisoned
-        // lock is still usable.
-        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+// Each group of routes takes only the part of the state it uses.
+impl FromRef<AppState> for auth::AuthState {
+    fn from_ref(s: &AppState) -> Self {
+        auth::AuthState {
+            db: s.db.clone(),
+            config: s.config.clone(),
+            metrics: s.metrics.clone(),
+            throttle: s.throttle.clone(),
+        }
     }
 }
 
-/// The URL fetch rules a configuration sets.
-fn url_rules(config: &Config) -> UrlRules {
-    UrlRules {
-        allow: config.import_allow_networks.clone(),
-        max_bytes: config.import_max_bytes,
-        timeout: Duration::from_secs(u64::from(config.import_url_timeout_seconds)),
+impl FromRef<AppState> for lead::routes::ImportState {
+    fn from_ref(s: &AppState) -> Self {
+        lead::routes::ImportState {
+            db: s.db.clone(),
+            config: s.config.clone(),
+            imports: s.imports.clone(),
+        }
     }
 }
 
@@ -257,7 +256,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             live.clone(),
             Some(dialer.clone()),
             Some(admin_link),
-            url_rules(&config),
+            UrlRules::from_config(&config),
         ),
         imports: ImportJobs::default(),
         phone,
@@ -334,7 +333,10 @@ fn router(state: AppState, renderer: Renderer) -> Router {
         .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
         .merge(pages)
         .layer(middleware::from_fn(api_error_status))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            auth::AuthState::from_ref(&state),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
 }
@@ -423,7 +425,7 @@ async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLo
     let (password, first) = match configured {
         Some(p) => (Password::parse(p).map_err(StartError::AdminPassword)?, FirstLogin::FromConfig),
         None => {
-            let generated = generate_password();
+            let generated = crate::auth::password::generate();
             (
                 Password::parse(&generated).map_err(StartError::AdminPassword)?,
                 FirstLogin::Generated(generated),
@@ -440,12 +442,6 @@ async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLo
     }
 }
 
-/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
-pub(crate) fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
-}
-
 /// Deletes expired sessions once an hour so the table does not grow without bound.
 async fn purge_sessions(db: Db) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -456,18 +452,5 @@ async fn purge_sessions(db: Db) {
             Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
             Err(e) => tracing::warn!(error = %e, "cannot remove expired sessions"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::generate_password;
-
-    #[test]
-    fn generated_passwords_are_long_and_unambiguous() {
-        let p = generate_password();
-        assert_eq!(p.len(), 16);
-        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
-        assert_ne!(p, generate_password());
     }
 }

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::Gateway;
 use crate::bridge::player::Sound;
-use crate::control::{ControlError, Gateway};
+use crate::control::ControlError;
 use crate::events::Journal;
 use crate::transport::{SipTransport, WebrtcSocket};
 use crate::trunk::Trunk;

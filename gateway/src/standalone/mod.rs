@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::control::{Command, ControlError, Gateway, Reply, Request, Response, Resume};
+use crate::Gateway;
+use crate::control::{Command, ControlError, Reply, Request, Response, Resume};
 use crate::events::{Read, Reader};
 use crate::runtime::Metrics;
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gateway::control::{CallId, Event, Gateway, Originate};
+use gateway::Gateway;
+use gateway::control::{CallId, Event, Originate};
 use gateway::events::{Read, Reader};
 
 /// A sipp process, killed when dropped.

@@ -10,4 +10,4 @@ pub mod routes;
 pub mod session;
 pub mod throttle;
 
-pub use routes::{authenticate, login, logout};
+pub use routes::{AuthState, authenticate, login, logout};

@@ -47,8 +47,22 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Pa
     .await?)
 }
 
+/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn generated_passwords_are_long_and_unambiguous() {
+        let p = super::generate();
+        assert_eq!(p.len(), 16);
+        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(p, super::generate());
+    }
     use super::*;
 
     #[tokio::test]

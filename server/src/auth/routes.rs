@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use app::access::{Decision, access_for, decide, encode_component, login_url, safe_next};
@@ -22,9 +23,30 @@ use app::ports::Authenticated;
 use super::password;
 use super::session;
 use super::throttle::Key;
+use super::throttle::LoginThrottle;
+use crate::config::Config;
 use crate::config::CookieSecurity;
+use crate::db::Db;
 use crate::db::{self, sessions::NewSession};
-use crate::startup::AppState;
+use crate::metrics::Metrics;
+
+/// What the login, logout and authentication routes use of the application's state.
+#[derive(Clone)]
+pub struct AuthState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub throttle: Arc<Mutex<LoginThrottle>>,
+}
+
+impl AuthState {
+    /// The login throttle (a short, never-awaited critical section).
+    fn throttle(&self) -> MutexGuard<'_, LoginThrottle> {
+        // A panic while holding the lock cannot leave the counts inconsistent, so a poisoned
+        // lock is still usable.
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// The login form's fields; missing ones are empty so they get the "missing" message.
 #[derive(Debug, Deserialize)]
@@ -41,7 +63,7 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// `POST /auth/login`.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     headers: HeaderMap,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -127,7 +149,7 @@ pub async fn login(
 }
 
 /// `POST /auth/logout`: ends this session (if any) and clears the cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn logout(State(state): State<AuthState>, headers: HeaderMap) -> Response {
     if let Some(token) = session::token_from(&headers) {
         let hash = session::hash_token(&token);
         match db::sessions::lookup(&state.db, &hash, db::now_ms()).await {
@@ -148,7 +170,11 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// sends visitors of protected pages to the login page, and answers 403 (with the app's
 /// "no access" page) when a page is for another role. Server functions do their own role
 /// checks with the attached user.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AuthState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let cookie_present = session::has_cookie(req.headers());
     let who = match session::token_from(req.headers()) {
         Some(token) => {
@@ -220,7 +246,7 @@ fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -
 }
 
 /// Whether cookies for this request get `Secure`.
-fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+fn secure(state: &AuthState, headers: &HeaderMap) -> bool {
     match state.config.secure_cookies {
         CookieSecurity::Always => true,
         CookieSecurity::Never => false,

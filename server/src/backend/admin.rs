@@ -541,7 +541,7 @@ impl Admin for AdminBackend {
         let mut created = Vec::with_capacity(names.len());
         let mut rows = Vec::with_capacity(names.len());
         for username in names {
-            let pw = crate::startup::generate_password();
+            let pw = crate::auth::password::generate();
             let hash =
                 password::hash(pw.clone()).await.map_err(|e| internal("hashing a password", e))?;
             rows.push((username.clone(), hash));

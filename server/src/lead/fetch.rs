@@ -147,6 +147,17 @@ pub struct UrlRules {
     pub timeout: Duration,
 }
 
+impl UrlRules {
+    /// The rules a configuration sets.
+    pub fn from_config(config: &crate::config::Config) -> UrlRules {
+        UrlRules {
+            allow: config.import_allow_networks.clone(),
+            max_bytes: config.import_max_bytes,
+            timeout: Duration::from_secs(u64::from(config.import_url_timeout_seconds)),
+        }
+    }
+}
+
 /// Why a URL cannot be fetched. The messages are for the admin who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {

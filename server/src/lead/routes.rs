@@ -24,11 +24,28 @@ use app::model::leadset::{ColumnTarget, ImportMapping};
 use app::model::{ApiError, LeadsetId, Role};
 use app::ports::Authenticated;
 
-use super::fetch::Download;
+use super::fetch::{Download, UrlRules};
 use super::import::country_id;
+use super::jobs::ImportJobs;
 use super::jobs::{Importer, Job, JobError};
+use crate::config::Config;
 use crate::db;
-use crate::startup::AppState;
+use crate::db::Db;
+
+/// What the import routes use of the application's state.
+#[derive(Clone)]
+pub struct ImportState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub imports: ImportJobs,
+}
+
+impl ImportState {
+    /// The rules for fetching lead files by URL, from the configuration.
+    fn url_rules(&self) -> UrlRules {
+        UrlRules::from_config(&self.config)
+    }
+}
 
 /// The import form as JSON.
 #[derive(Debug, Deserialize)]
@@ -54,7 +71,7 @@ fn admin(who: Option<axum::Extension<Authenticated>>) -> Result<Authenticated, R
     }
 }
 
-fn job_of(state: &AppState, id: u64) -> Result<Arc<Job>, Response> {
+fn job_of(state: &ImportState, id: u64) -> Result<Arc<Job>, Response> {
     state
         .imports
         .get(id)
@@ -85,7 +102,7 @@ fn mapping(form: &NewImport) -> Result<ImportMapping, ApiError> {
 
 /// `POST /admin/leadsets/{id}/imports`.
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<ImportState>,
     who: Option<axum::Extension<Authenticated>>,
     Path(id): Path<i64>,
     form: Result<Json<NewImport>, axum::extract::rejection::JsonRejection>,
@@ -165,7 +182,7 @@ fn conclude(job: &Job, result: Result<app::model::leadset::ImportStatus, JobErro
 
 /// `POST /admin/imports/{job}/data`: the file itself.
 pub async fn upload(
-    State(state): State<AppState>,
+    State(state): State<ImportState>,
     who: Option<axum::Extension<Authenticated>>,
     Path(id): Path<u64>,
     body: Body,
@@ -218,7 +235,7 @@ pub async fn upload(
 
 /// `GET /admin/imports/{job}`.
 pub async fn status(
-    State(state): State<AppState>,
+    State(state): State<ImportState>,
     who: Option<axum::Extension<Authenticated>>,
     Path(id): Path<u64>,
 ) -> Response {
@@ -233,7 +250,7 @@ pub async fn status(
 
 /// `GET /admin/imports/{job}/errors.csv`.
 pub async fn errors_csv(
-    State(state): State<AppState>,
+    State(state): State<ImportState>,
     who: Option<axum::Extension<Authenticated>>,
     Path(id): Path<u64>,
 ) -> Response {

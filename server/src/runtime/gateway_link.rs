@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use app::model::phone::AudioState;
 use app::model::{CallOutcome, HangupBy, TrunkId, UserId};
+use gateway::Gateway;
 use gateway::codec::Codec;
-use gateway::control::{self as gw, AgentLegId, ControlError, Event, Gateway};
+use gateway::control::{self as gw, AgentLegId, ControlError, Event};
 use gateway::events::{Read, Reader};
 use gateway::sip::message::Transport;
 use tokio::sync::mpsc;
