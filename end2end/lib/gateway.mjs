@@ -73,7 +73,7 @@ export async function startGateway(trunkPort) {
   const bin = process.env.DIALER_GATEWAY_BIN ?? join(ROOT, 'target', 'debug', 'gateway');
   const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
   const config = join(dir, 'gateway.toml');
-  writeFileSync(config, `[[trunks]]\nid = "sipp"\nhost = "127.0.0.1"\nport = ${trunkPort}\n`);
+  writeFileSync(config, `[[trunks]]\nid = 1\nhost = "127.0.0.1"\nport = ${trunkPort}\n`);
   const child = spawn(bin, [], {
     env: {
       ...process.env,

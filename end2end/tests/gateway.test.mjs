@@ -50,7 +50,7 @@ async function callAndBridge(tab, leg, number) {
       await window.command({
         command: 'originate',
         call,
-        trunk: 'sipp',
+        trunk: 1,
         to: number,
         caller_id: '15550001000',
         caller_name: 'E2E',

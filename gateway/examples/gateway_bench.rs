@@ -440,7 +440,7 @@ async fn main() -> Result<()> {
             let _permit = permit;
             let call = i as u64 + 1;
             control
-                .request(json!({"command": "originate", "call": call, "trunk": "sipp",
+                .request(json!({"command": "originate", "call": call, "trunk": 1,
                     "to": format!("+1555{:07}", i), "caller_id": "1000",
                     "ring_timeout_secs": 30}))
                 .await?;

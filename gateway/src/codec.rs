@@ -1,73 +1,42 @@
 //! Audio codecs the gateway relays: G.711 μ-law (PCMU) and A-law (PCMA), 8 kHz, with their
 //! static RTP payload types (RFC 3551 §6).
 
-use serde::{Deserialize, Serialize};
+pub use telephony::Codec;
 
-/// A G.711 variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Codec {
-    /// μ-law, payload type 0.
-    Pcmu,
-    /// A-law, payload type 8.
-    Pcma,
-}
-
-impl Codec {
-    /// Static RTP payload type.
-    pub fn payload_type(self) -> u8 {
-        match self {
-            Self::Pcmu => 0,
-            Self::Pcma => 8,
-        }
-    }
-
-    /// SDP encoding name (`a=rtpmap`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pcmu => "PCMU",
-            Self::Pcma => "PCMA",
-        }
-    }
-
-    /// The codec with this static payload type.
-    pub fn from_payload_type(pt: u8) -> Option<Self> {
-        match pt {
-            0 => Some(Self::Pcmu),
-            8 => Some(Self::Pcma),
-            _ => None,
-        }
-    }
-}
-
-impl Codec {
+/// G.711 sample coding for each [`Codec`].
+pub trait G711: Copy + PartialEq {
     /// Encodes one 16-bit linear sample.
-    pub fn encode(self, sample: i16) -> u8 {
-        match self {
-            Self::Pcmu => linear_to_ulaw(sample),
-            Self::Pcma => linear_to_alaw(sample),
-        }
-    }
-
+    fn encode(self, sample: i16) -> u8;
     /// Decodes one sample to 16-bit linear.
-    pub fn decode(self, byte: u8) -> i16 {
-        match self {
-            Self::Pcmu => ulaw_to_linear(byte),
-            Self::Pcma => alaw_to_linear(byte),
-        }
-    }
+    fn decode(self, byte: u8) -> i16;
 
     /// The encoding of silence (linear 0).
-    pub fn silence(self) -> u8 {
+    fn silence(self) -> u8 {
         self.encode(0)
     }
 
     /// Re-encodes a payload from `self` to `to` in place (only when two legs disagree).
-    pub fn transcode(self, to: Self, payload: &mut [u8]) {
+    fn transcode(self, to: Self, payload: &mut [u8]) {
         if self != to {
             for b in payload {
                 *b = to.encode(self.decode(*b));
             }
+        }
+    }
+}
+
+impl G711 for Codec {
+    fn encode(self, sample: i16) -> u8 {
+        match self {
+            Codec::Pcmu => linear_to_ulaw(sample),
+            Codec::Pcma => linear_to_alaw(sample),
+        }
+    }
+
+    fn decode(self, byte: u8) -> i16 {
+        match self {
+            Codec::Pcmu => ulaw_to_linear(byte),
+            Codec::Pcma => alaw_to_linear(byte),
         }
     }
 }

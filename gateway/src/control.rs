@@ -11,14 +11,14 @@
 //! use gateway::events::{Read, Sequenced};
 //! use gateway::sip::message::Transport;
 //! let (gateway, _running) = gateway::runtime::start(gateway::runtime::Config::default()).await?;
-//! gateway.add_trunk(Trunk::new("carrier", "sip.example.net", 5060, Transport::Udp)).await?;
+//! gateway.add_trunk(Trunk::new(TrunkId(1), "sip.example.net", 5060, Transport::Udp)).await?;
 //! let mut events = gateway.events();
 //! let (leg, answer_sdp) = gateway.create_agent_leg(browser_offer).await?;
 //! let call = CallId(1);
 //! gateway
 //!     .originate(Originate {
 //!         call,
-//!         trunk: TrunkId("carrier".into()),
+//!         trunk: TrunkId(1),
 //!         to: PhoneNumber::parse("+15551234567")?,
 //!         caller_id: CallerId::parse("+15550001000")?,
 //!         caller_name: Some(CallerName::parse("Acme")?),
@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn wire_format_is_tagged_snake_case() {
         let req: Request = serde_json::from_str(
-            r#"{"id":3,"command":"originate","call":5,"trunk":"carrier","to":"+15551234",
+            r#"{"id":3,"command":"originate","call":5,"trunk":1,"to":"+15551234",
                 "caller_id":"1000","caller_name":"Acme"}"#,
         )
         .unwrap();
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_refused_at_the_edge() {
-        let good = r#"{"id":1,"command":"originate","call":1,"trunk":"t","to":"+15551234","caller_id":"1000"}"#;
+        let good = r#"{"id":1,"command":"originate","call":1,"trunk":1,"to":"+15551234","caller_id":"1000"}"#;
         assert!(serde_json::from_str::<Request>(good).is_ok());
         for (from, to) in [
             (r#""+15551234""#, r#""+1555;evil""#),

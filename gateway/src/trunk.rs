@@ -6,23 +6,13 @@ use crate::call::TrunkId;
 use crate::codec::Codec;
 use crate::sip::message::Transport;
 
-/// Whether the caller ID also goes in `P-Asserted-Identity` (RFC 3325), which many carriers
-/// require from trusted peers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallerIdMode {
-    /// Caller ID in `From` only.
-    #[default]
-    From,
-    /// Caller ID in `From` and `P-Asserted-Identity`.
-    FromAndPai,
-}
+pub use telephony::CallerIdMode;
 
 /// One configured SIP trunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trunk {
-    /// Name used in commands and events.
+    /// The trunk's id in commands and events (the server's database id).
     pub id: TrunkId,
     /// Host name or IP address of the trunk's SIP server.
     pub host: String,
@@ -69,9 +59,9 @@ fn default_codecs() -> Vec<Codec> {
 
 impl Trunk {
     /// A trunk at `host:port` over `transport` with the defaults for everything else.
-    pub fn new(id: &str, host: &str, port: u16, transport: Transport) -> Self {
+    pub fn new(id: TrunkId, host: &str, port: u16, transport: Transport) -> Self {
         Self {
-            id: TrunkId(id.to_owned()),
+            id,
             host: host.to_owned(),
             port,
             transport,

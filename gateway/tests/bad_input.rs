@@ -61,17 +61,14 @@ async fn garbage_everywhere_then_a_normal_call() {
     );
     let unknown_trunk = Originate {
         call: support::fresh_call(),
-        trunk: TrunkId("nope".into()),
+        trunk: TrunkId(99),
         to: PhoneNumber::parse("+15550001").unwrap(),
         caller_id: CallerId::parse("1002").unwrap(),
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 5,
     };
-    assert_eq!(
-        gw.originate(unknown_trunk).await,
-        Err(ControlError::UnknownTrunk(TrunkId("nope".into())))
-    );
+    assert_eq!(gw.originate(unknown_trunk).await, Err(ControlError::UnknownTrunk(TrunkId(99))));
     let missing =
         gw.play(gateway::control::CallId(1), "/nonexistent.wav".into()).await.unwrap_err();
     assert!(matches!(missing, ControlError::Invalid(_)), "{missing}");
@@ -79,7 +76,7 @@ async fn garbage_everywhere_then_a_normal_call() {
     // And a real call still goes through, start to end.
     let normal = Originate {
         call: support::fresh_call(),
-        trunk: TrunkId("sipp".into()),
+        trunk: TrunkId(1),
         to: PhoneNumber::parse("+15551234").unwrap(),
         caller_id: CallerId::parse("1000").unwrap(),
         caller_name: None,

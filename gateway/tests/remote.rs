@@ -121,7 +121,7 @@ async fn once_connected<T>(
 fn originate(to: &str) -> Originate {
     Originate {
         call: support::fresh_call(),
-        trunk: TrunkId("sipp".into()),
+        trunk: TrunkId(1),
         to: PhoneNumber::parse(to).unwrap(),
         caller_id: CallerId::parse("+15550001000").unwrap(),
         caller_name: None,
@@ -138,7 +138,8 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     let mut events = gw.events();
     let peer = sipp.addr();
     once_connected(async || {
-        gw.add_trunk(Trunk::new("sipp", &peer.ip().to_string(), peer.port(), Transport::Udp)).await
+        gw.add_trunk(Trunk::new(TrunkId(1), &peer.ip().to_string(), peer.port(), Transport::Udp))
+            .await
     })
     .await
     .expect("trunk added over the control connection");
@@ -250,7 +251,8 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
     let mut events = gw.events();
     let peer = sipp.addr();
     once_connected(async || {
-        gw.add_trunk(Trunk::new("sipp", &peer.ip().to_string(), peer.port(), Transport::Udp)).await
+        gw.add_trunk(Trunk::new(TrunkId(1), &peer.ip().to_string(), peer.port(), Transport::Udp))
+            .await
     })
     .await
     .expect("trunk added");

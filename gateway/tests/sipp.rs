@@ -14,7 +14,7 @@ const WAIT: Duration = Duration::from_secs(15);
 fn originate(to: &str, ring_secs: u32) -> Originate {
     Originate {
         call: support::fresh_call(),
-        trunk: TrunkId("sipp".into()),
+        trunk: TrunkId(1),
         to: PhoneNumber::parse(to).unwrap(),
         caller_id: CallerId::parse("+15550001000").unwrap(),
         caller_name: Some(CallerName::parse("Acme Sales").unwrap()),
@@ -137,7 +137,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
         gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
     let sipp_port = support::free_udp_port();
     let trunk = gateway::control::Trunk::new(
-        "sipp",
+        TrunkId(1),
         "127.0.0.1",
         sipp_port,
         gateway::sip::message::Transport::Udp,
@@ -148,7 +148,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
     let media = support::free_udp_port().to_string();
     let mut sipp = Sipp::start_uac(&target, sipp_port, &media);
     let (call, from, to) = wait_for(&mut events, WAIT, |e| match e {
-        Event::InboundCall { call, trunk, from, to } if trunk.0 == "sipp" => {
+        Event::InboundCall { call, trunk, from, to } if *trunk == TrunkId(1) => {
             Some((*call, from.clone(), to.clone()))
         }
         _ => None,
@@ -207,7 +207,7 @@ async fn outbound_call_over_tcp() {
     let (gw, _running) =
         gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
     let trunk = gateway::control::Trunk::new(
-        "sipp",
+        TrunkId(1),
         "127.0.0.1",
         sipp.port,
         gateway::sip::message::Transport::Tcp,
@@ -224,7 +224,7 @@ async fn a_probe_shows_the_trunks_answer_to_options() {
     // `-aa` makes sipp answer OPTIONS (and INFO, NOTIFY, UPDATE) with 200 OK.
     let sipp = Sipp::start(&["-sn", "uas", "-aa"]);
     let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
-    let result = gw.probe(TrunkId("sipp".into()), WAIT).await.expect("probe sent");
+    let result = gw.probe(TrunkId(1), WAIT).await.expect("probe sent");
     match result {
         gateway::control::ProbeResult::Answered { code, .. } => assert_eq!(code, 200),
         other => panic!("expected an answer, got {other:?}: {}", sipp.stderr()),
@@ -236,8 +236,8 @@ async fn a_probe_to_a_silent_trunk_times_out_and_an_unknown_trunk_is_refused() {
     // A bound socket that never answers.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let (gw, _running) = gateway_with_trunk(silent.local_addr().unwrap()).await;
-    let result = gw.probe(TrunkId("sipp".into()), Duration::from_secs(2)).await.expect("sent");
+    let result = gw.probe(TrunkId(1), Duration::from_secs(2)).await.expect("sent");
     assert_eq!(result, gateway::control::ProbeResult::TimedOut);
-    let unknown = gw.probe(TrunkId("nope".into()), Duration::from_secs(2)).await;
+    let unknown = gw.probe(TrunkId(99), Duration::from_secs(2)).await;
     assert!(matches!(unknown, Err(gateway::control::ControlError::UnknownTrunk(_))), "{unknown:?}");
 }

@@ -94,7 +94,7 @@ async fn customer(
     tone: std::path::PathBuf,
     answered: Arc<Mutex<Vec<Instant>>>,
 ) -> Result<(gateway::runtime::Running, SocketAddr)> {
-    let mut dialer = Trunk::new("dialer", "127.0.0.1", dialer_sip.port(), Transport::Udp);
+    let mut dialer = Trunk::new(TrunkId(1), "127.0.0.1", dialer_sip.port(), Transport::Udp);
     dialer.keepalive_secs = 0;
     let (gw, running) = gateway::runtime::start(gateway::runtime::Config {
         sip_listen: "127.0.0.1:0".parse()?,

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gateway::Gateway;
-use gateway::control::{Event, Trunk};
+use gateway::control::{Event, Trunk, TrunkId};
 use gateway::events::Read;
 use gateway::sip::message::Transport;
 
@@ -81,7 +81,7 @@ pub async fn start(
     let chime = std::env::temp_dir().join(format!("dialer-demo-chime-{}.wav", std::process::id()));
     std::fs::write(&chime, chime_wav())?;
     let mut trunk =
-        Trunk::new("dialer", &dialer_sip.ip().to_string(), dialer_sip.port(), Transport::Udp);
+        Trunk::new(TrunkId(1), &dialer_sip.ip().to_string(), dialer_sip.port(), Transport::Udp);
     trunk.keepalive_secs = 0;
     let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
         sip_listen: listen,

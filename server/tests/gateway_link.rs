@@ -15,7 +15,7 @@ use gateway::control::Trunk;
 use gateway::sip::message::Transport;
 use server::engine::{CallEvent, CallId, Originate};
 use server::runtime::carrier::{Carrier, CarrierEvent};
-use server::runtime::gateway_link::{GatewayLink, LOST_CALL, trunk_id};
+use server::runtime::gateway_link::{GatewayLink, LOST_CALL};
 use tokio::sync::mpsc;
 
 /// A carrier that answers every INVITE with 486 Busy Here, on a thread of its own until the
@@ -78,7 +78,7 @@ async fn gateway(
     })
     .await
     .expect("gateway starts");
-    let mut trunk = Trunk::new(&trunk_id(TrunkId(1)).0, "127.0.0.1", carrier, Transport::Udp);
+    let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", carrier, Transport::Udp);
     trunk.keepalive_secs = 0;
     gw.add_trunk(trunk).await.expect("trunk");
     // A small channel: the dialer's side fills at once and the link has to wait.

@@ -30,10 +30,11 @@ id_type!(
     LeadId,
     /// An agent script.
     ScriptId,
-    /// A SIP trunk.
-    TrunkId,
     /// A disposition.
     DispositionId,
     /// A scheduled callback.
     CallbackId,
 );
+
+/// A SIP trunk: the telephony vocabulary's id, the same number the gateway knows it by.
+pub use telephony::TrunkId;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::ids::TrunkId;
 use super::text::Name;
+pub use telephony::{CallerIdMode, Codec, Transport};
 
 /// A trunk's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,14 +19,12 @@ pub struct TrunkSettings {
     pub name: Name,
     pub host: String,
     pub port: u16,
-    /// `udp` or `tcp`.
-    pub transport: String,
+    pub transport: Transport,
     pub username: String,
     pub password: String,
-    /// `from` (caller ID in From) or `pai` (also as P-Asserted-Identity).
-    pub caller_id_mode: String,
-    /// Comma-separated, in order of preference: `PCMU,PCMA`.
-    pub codecs: String,
+    pub caller_id_mode: CallerIdMode,
+    /// In order of preference; never empty.
+    pub codecs: Vec<Codec>,
     pub max_channels: u32,
     pub max_cps: f64,
 }
@@ -77,11 +76,11 @@ impl TrunkForm {
             name: s.name.to_string(),
             host: s.host.clone(),
             port: s.port.to_string(),
-            transport: s.transport.clone(),
+            transport: s.transport.as_str().into(),
             username: s.username.clone(),
             password: s.password.clone(),
-            caller_id_mode: s.caller_id_mode.clone(),
-            codecs: s.codecs.clone(),
+            caller_id_mode: s.caller_id_mode.as_str().into(),
+            codecs: Codec::list_text(&s.codecs),
             max_channels: s.max_channels.to_string(),
             max_cps: s.max_cps.to_string(),
         }
@@ -106,10 +105,9 @@ impl TrunkForm {
                 ApiError::invalid("port", "The port is a number from 1 to 65535.")
             })?,
         };
-        let transport = match self.transport.trim().to_ascii_lowercase().as_str() {
-            "" | "udp" => "udp",
-            "tcp" => "tcp",
-            _ => return Err(ApiError::invalid("transport", "Choose UDP or TCP.")),
+        let transport = match self.transport.trim() {
+            "" => Transport::Udp,
+            t => Transport::parse(t).map_err(|e| ApiError::invalid("transport", e))?,
         };
         let (username, password) = (self.username.trim(), self.password.as_str());
         if username.chars().count() > 128 || password.chars().count() > 128 {
@@ -131,31 +129,13 @@ impl TrunkForm {
             ));
         }
         let caller_id_mode = match self.caller_id_mode.trim() {
-            "" | "from" => "from",
-            "pai" => "pai",
-            _ => {
-                return Err(ApiError::invalid(
-                    "caller_id_mode",
-                    "Choose From, or From and P-Asserted-Identity.",
-                ));
-            }
+            "" => CallerIdMode::From,
+            m => CallerIdMode::parse(m).map_err(|e| ApiError::invalid("caller_id_mode", e))?,
         };
-        let mut codecs = Vec::new();
-        for c in self.codecs.split(',').map(|c| c.trim().to_ascii_uppercase()) {
-            match c.as_str() {
-                "" => {}
-                "PCMU" | "PCMA" if !codecs.contains(&c) => codecs.push(c),
-                "PCMU" | "PCMA" => {}
-                _ => {
-                    return Err(ApiError::invalid(
-                        "codecs",
-                        format!("{c:?} is not a codec this dialer speaks: use PCMU and/or PCMA."),
-                    ));
-                }
-            }
-        }
+        let mut codecs =
+            Codec::parse_list(&self.codecs).map_err(|e| ApiError::invalid("codecs", e))?;
         if codecs.is_empty() {
-            codecs = vec!["PCMU".into(), "PCMA".into()];
+            codecs = Codec::ALL.to_vec();
         }
         let max_channels = self
             .max_channels
@@ -179,11 +159,11 @@ impl TrunkForm {
             name,
             host: host.to_string(),
             port,
-            transport: transport.into(),
+            transport,
             username: username.to_string(),
             password: password.to_string(),
-            caller_id_mode: caller_id_mode.into(),
-            codecs: codecs.join(","),
+            caller_id_mode,
+            codecs,
             max_channels,
             max_cps,
         })
@@ -235,17 +215,19 @@ mod tests {
     #[test]
     fn a_good_form_parses() {
         let t = form().parse().unwrap();
-        assert_eq!((t.port, t.codecs.as_str()), (5060, "PCMA,PCMU"));
+        assert_eq!((t.port, &t.codecs), (5060, &vec![Codec::Pcma, Codec::Pcmu]));
+        assert_eq!(TrunkForm::from_settings(&t).parse().unwrap(), t);
     }
 
     #[test]
     fn bad_fields_are_named() {
         type Change = fn(&mut TrunkForm);
-        let cases: [(&str, Change); 8] = [
+        let cases: [(&str, Change); 9] = [
             ("host", |f| f.host = "sip:x y".into()),
             ("port", |f| f.port = "0".into()),
             ("port", |f| f.port = "70000".into()),
             ("transport", |f| f.transport = "tls".into()),
+            ("caller_id_mode", |f| f.caller_id_mode = "rpid".into()),
             ("codecs", |f| f.codecs = "opus".into()),
             ("max_channels", |f| f.max_channels = "-1".into()),
             ("max_cps", |f| f.max_cps = "0".into()),

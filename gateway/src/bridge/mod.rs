@@ -28,7 +28,7 @@ use player::{Player, Sound};
 use stream::{FRAME, OutStream};
 
 use crate::call::{AgentLegId, CallId};
-use crate::codec::Codec;
+use crate::codec::{Codec, G711};
 use crate::rtp::dtmf::{self, Digit};
 use crate::rtp::{Header, Packet};
 

@@ -24,8 +24,8 @@ use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
 use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Event, Originate, Reply};
-use crate::handle::{Envelope, Op};
 use crate::events::Journal;
+use crate::handle::{Envelope, Op};
 use crate::sdp::{Direction, LocalDescription, SessionDescription};
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
@@ -510,7 +510,7 @@ impl Engine {
     fn on_op(&mut self, now: Instant, op: Op) -> Result<Reply, ControlError> {
         let result = match op {
             Op::AddTrunk(trunk, addr) => {
-                self.trunks.insert(trunk.id.clone(), trunk.clone());
+                self.trunks.insert(trunk.id, trunk.clone());
                 self.ua.add_trunk(now, trunk, addr);
                 Ok(Reply::Done)
             }
@@ -627,10 +627,8 @@ impl Engine {
         if !request.call.is_callers() || self.calls.contains_key(&request.call) {
             return Err(ControlError::IdInUse(request.call));
         }
-        let trunk = self
-            .trunks
-            .get(&request.trunk)
-            .ok_or_else(|| ControlError::UnknownTrunk(request.trunk.clone()))?;
+        let trunk =
+            self.trunks.get(&request.trunk).ok_or(ControlError::UnknownTrunk(request.trunk))?;
         let codecs = trunk.codecs.clone();
         let (mut rtp, local) = RtpSocket::bind(self.rtp_bind_ip())
             .map_err(|e| ControlError::TrunkBusy(format!("no RTP port: {e}")))?;
@@ -642,7 +640,7 @@ impl Engine {
                 now,
                 ua::Originate {
                     call: request.call,
-                    trunk: request.trunk.clone(),
+                    trunk: request.trunk,
                     to: request.to.clone(),
                     caller_id: request.caller_id.clone(),
                     caller_name: request.caller_name.clone(),

@@ -167,7 +167,7 @@ mod tests {
         let file = dir.path().join("gw.toml");
         std::fs::write(
             &file,
-            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\n\n[[trunks]]\nid = \"carrier\"\nhost = \"sip.example.net\"\ntransport = \"tcp\"\nmax_channels = 30\n",
+            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
         )
         .unwrap();
         let file_str = file.to_str().unwrap().to_owned();
@@ -183,6 +183,8 @@ mod tests {
         assert_eq!(s.trunks[0].port, 5060);
         assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);
         assert_eq!(s.trunks[0].max_channels, 30);
+        assert_eq!(s.trunks[0].id, crate::call::TrunkId(3));
+        assert_eq!(s.trunks[0].caller_id_mode, crate::trunk::CallerIdMode::Pai);
 
         let bad = |name: &str| (name == "DIALER_GATEWAY_SIP").then(|| "not-an-address".to_owned());
         let err = Settings::from_sources(bad, Path::new("/nonexistent")).unwrap_err();

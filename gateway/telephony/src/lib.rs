@@ -3,7 +3,8 @@
 //!
 //! - [`ids`]: call and agent-leg ids;
 //! - [`number`]: E.164 phone numbers, caller IDs and caller names;
-//! - [`outcome`]: how a call ended, and who ended it.
+//! - [`outcome`]: how a call ended, and who ended it;
+//! - [`trunk`]: a trunk's id and settings (transport, caller-ID mode, codecs).
 //!
 //! Parse, don't validate: every type here is checked when it is made (including when it is
 //! deserialised), so a value that exists is safe to store, show, and put in a SIP URI. Plain
@@ -12,10 +13,12 @@
 pub mod ids;
 pub mod number;
 pub mod outcome;
+pub mod trunk;
 
 pub use ids::{AgentLegId, CallId};
 pub use number::{CallerId, CallerName, NumberError, PhoneNumber};
 pub use outcome::{CallEnd, CallOutcome, HangupBy};
+pub use trunk::{CallerIdMode, Codec, Transport, TrunkError, TrunkId};
 
 #[doc(hidden)]
 pub use serde as __serde;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gateway::Gateway;
-use gateway::control::{CallId, Event, Originate};
+use gateway::control::{CallId, Event, Originate, TrunkId};
 use gateway::events::{Read, Reader};
 
 /// A sipp process, killed when dropped.
@@ -178,7 +178,7 @@ pub async fn gateway_with_trunk(peer: SocketAddr) -> (Gateway, gateway::runtime:
         .await
         .expect("gateway starts");
     let trunk = gateway::control::Trunk::new(
-        "sipp",
+        TrunkId(1),
         &peer.ip().to_string(),
         peer.port(),
         gateway::sip::message::Transport::Udp,

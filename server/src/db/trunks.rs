@@ -1,6 +1,7 @@
 //! SIP trunks, the only SQL for them: as admins see them, and as `runtime::gateway_link`
 //! hands them to the gateway.
 
+use app::model::trunk::{CallerIdMode, Codec, Transport};
 use app::model::{Name, Trunk, TrunkId, TrunkSettings};
 
 use super::{Db, DbError, with_pool};
@@ -56,11 +57,16 @@ async fn load(db: &Db, only: Option<TrunkId>) -> Result<Vec<Trunk>, DbError> {
                     name: Name::parse(&r.name).map_err(|e| corrupt("name", e))?,
                     host: r.host,
                     port: u16::try_from(r.port).map_err(|e| corrupt("port", e))?,
-                    transport: r.transport,
+                    transport: Transport::parse(&r.transport)
+                        .map_err(|e| corrupt("transport", e))?,
                     username: r.username.unwrap_or_default(),
                     password: r.password.unwrap_or_default(),
-                    caller_id_mode: r.caller_id_mode,
-                    codecs: r.codecs,
+                    caller_id_mode: CallerIdMode::parse(&r.caller_id_mode)
+                        .map_err(|e| corrupt("caller-ID mode", e))?,
+                    codecs: Codec::parse_list(&r.codecs)
+                        .ok()
+                        .filter(|c| !c.is_empty())
+                        .ok_or_else(|| corrupt("codecs", &r.codecs))?,
                     max_channels: u32::try_from(r.max_channels)
                         .map_err(|e| corrupt("max_channels", e))?,
                     max_cps: r.max_cps,
@@ -91,11 +97,11 @@ macro_rules! bind_trunk {
         $q.bind($s.name.as_str())
             .bind(&$s.host)
             .bind(i64::from($s.port))
-            .bind(&$s.transport)
+            .bind($s.transport.as_str())
             .bind(Some($s.username.as_str()).filter(|u| !u.is_empty()))
             .bind(Some($s.password.as_str()).filter(|p| !p.is_empty()))
-            .bind(&$s.caller_id_mode)
-            .bind(&$s.codecs)
+            .bind($s.caller_id_mode.as_str())
+            .bind(Codec::list_text(&$s.codecs))
             .bind(i64::from($s.max_channels))
             .bind($s.max_cps)
     };

@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use super::{field_message, route_id};
 use crate::api::admin::trunks::{SaveTrunk, TestTrunk, get_trunk, list_trunks};
+use crate::model::trunk::Codec;
 use crate::model::{Trunk, TrunkForm, TrunkSettings};
 use crate::pages::layout::Guarded;
 use crate::pages::widgets::{ErrorBanner, Outcome};
@@ -79,9 +80,9 @@ fn TrunkRow(t: Trunk) -> impl IntoView {
                 <a href=format!("/admin/trunks/{}", t.id)>{s.name.to_string()}</a>
                 {t.demo.then(|| view! { " " <span class="badge" data-testid="demo-badge">"demo"</span> })}
             </td>
-            <td>{format!("{}:{} ({})", s.host, s.port, s.transport.to_uppercase())}</td>
-            <td>{if s.caller_id_mode == "pai" { "From + P-Asserted-Identity" } else { "From" }}</td>
-            <td>{s.codecs.clone()}</td>
+            <td>{format!("{}:{} ({})", s.host, s.port, s.transport)}</td>
+            <td>{s.caller_id_mode.label()}</td>
+            <td>{Codec::list_text(&s.codecs)}</td>
             <td>{s.max_channels}</td>
             <td>{s.max_cps}</td>
             <td>{if used.is_empty() { "—".to_string() } else { used }}</td>

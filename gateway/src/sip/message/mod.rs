@@ -20,36 +20,8 @@ pub use parse::{ALLOW, Framing, MAX_MESSAGE, ParseError, Rejected, frame_stream,
 pub use rsip::Method;
 use rsip::headers::UntypedHeader;
 
-/// Transport a message travels on (the `Via` transport token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// Unreliable: the transaction layer retransmits (RFC 3261 §17.1.1.2).
-    Udp,
-    /// Reliable: no retransmissions; messages framed by `Content-Length`.
-    Tcp,
-}
-
-impl Transport {
-    /// The `Via` token.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Udp => "UDP",
-            Self::Tcp => "TCP",
-        }
-    }
-
-    /// True for transports that deliver reliably (no timer A/E/G retransmissions).
-    pub fn is_reliable(self) -> bool {
-        matches!(self, Self::Tcp)
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Transport a message travels on (its `Display` is the `Via` transport token).
+pub use telephony::Transport;
 
 /// A response status code, 100–699 (RFC 3261 §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -163,10 +163,8 @@ impl UserAgent {
         if !req.call.is_callers() || self.calls.contains_key(&req.call) {
             return Err(UaError::IdInUse(req.call));
         }
-        let trunk_state = self
-            .trunks
-            .get_mut(&req.trunk)
-            .ok_or_else(|| UaError::UnknownTrunk(req.trunk.clone()))?;
+        let trunk_state =
+            self.trunks.get_mut(&req.trunk).ok_or(UaError::UnknownTrunk(req.trunk))?;
         let trunk = trunk_state.trunk.clone();
         let peer = trunk_state.addr;
         if trunk.max_calls_per_second > 0 {
@@ -195,7 +193,7 @@ impl UserAgent {
         let uri_params = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
         let host = format!("{}:{}", trunk.host, trunk.port);
         let caller_uri = format!("sip:{}@{}", req.caller_id.as_str(), trunk.host);
-        let bad = |_| UaError::UnknownTrunk(trunk.id.clone());
+        let bad = |_| UaError::UnknownTrunk(trunk.id);
         let from =
             NameAddr::with_display(req.caller_name.as_ref().map(|n| n.as_str()), &caller_uri)
                 .map_err(bad)?
@@ -208,7 +206,7 @@ impl UserAgent {
         headers.push(make_header("User-Agent", self.config.user_agent.clone()));
         let asserted = match (&req.asserted_identity, trunk.caller_id_mode) {
             (Some(number), _) => Some(format!("sip:{}@{}", number.as_str(), trunk.host)),
-            (None, CallerIdMode::FromAndPai) => Some(caller_uri.clone()),
+            (None, CallerIdMode::Pai) => Some(caller_uri.clone()),
             (None, CallerIdMode::From) => None,
         };
         if let Some(uri) = asserted {
@@ -235,8 +233,7 @@ impl UserAgent {
             t.recent_originates.push_back(now);
         }
         let id = req.call;
-        let mut call =
-            Call::new(id, CallState::Calling, trunk.id.clone(), peer, transport, invite.clone());
+        let mut call = Call::new(id, CallState::Calling, trunk.id, peer, transport, invite.clone());
         call.local_tag = local_tag;
         call.local_sdp = req.sdp;
         call.ring_deadline = Some(now + req.ring_timeout);
@@ -860,7 +857,7 @@ impl UserAgent {
         invite: Request,
     ) {
         let Some(trunk) =
-            self.trunks.values().find(|t| t.addr.ip() == source.ip()).map(|t| t.trunk.id.clone())
+            self.trunks.values().find(|t| t.addr.ip() == source.ip()).map(|t| t.trunk.id)
         else {
             debug!(%source, "INVITE from an address that is no configured trunk");
             self.refuse(now, transport, source, &invite, Refusal::status(403));
@@ -889,7 +886,7 @@ impl UserAgent {
         let from = user_or_uri(&invite.core.from.uri);
         let to = user_or_uri(&invite.uri);
         let sdp = invite.body.clone();
-        let mut call = Call::new(id, CallState::Offered, trunk.clone(), source, transport, invite);
+        let mut call = Call::new(id, CallState::Offered, trunk, source, transport, invite);
         call.local_tag = local_tag;
         call.ring_deadline = Some(now + OFFER_TIMEOUT);
         self.calls.insert(id, call);

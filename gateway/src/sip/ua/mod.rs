@@ -350,7 +350,7 @@ impl UserAgent {
     pub fn add_trunk(&mut self, now: Instant, trunk: Trunk, addr: SocketAddr) {
         let next_ping = (trunk.keepalive_secs > 0).then_some(now);
         self.trunks.insert(
-            trunk.id.clone(),
+            trunk.id,
             TrunkState {
                 trunk,
                 addr,
@@ -566,7 +566,7 @@ impl UserAgent {
         let Some(state) = self.trunks.get_mut(trunk) else { return };
         if state.reachable != Some(reachable) {
             state.reachable = Some(reachable);
-            self.emit(Event::TrunkStatus { trunk: trunk.clone(), reachable });
+            self.emit(Event::TrunkStatus { trunk: *trunk, reachable });
         }
     }
 
@@ -726,7 +726,7 @@ impl UserAgent {
             .trunks
             .values()
             .filter(|t| t.next_ping.is_some_and(|p| p <= now))
-            .map(|t| t.trunk.id.clone())
+            .map(|t| t.trunk.id)
             .collect();
         for trunk in pings {
             self.ping(now, &trunk);
@@ -739,7 +739,7 @@ impl UserAgent {
         let Some(state) = self.trunks.get_mut(trunk) else { return };
         let interval = Duration::from_secs(u64::from(state.trunk.keepalive_secs));
         state.next_ping = (!interval.is_zero()).then_some(now + interval);
-        let _ = self.send_options(now, trunk, Owner::KeepAlive(trunk.clone()));
+        let _ = self.send_options(now, trunk, Owner::KeepAlive(*trunk));
     }
 
     /// Sends an OPTIONS to a trunk now, for someone who wants to see the answer (an admin's
@@ -753,7 +753,7 @@ impl UserAgent {
     }
 
     fn send_options(&mut self, now: Instant, trunk: &TrunkId, owner: Owner) -> Result<(), UaError> {
-        let state = self.trunks.get(trunk).ok_or_else(|| UaError::UnknownTrunk(trunk.clone()))?;
+        let state = self.trunks.get(trunk).ok_or(UaError::UnknownTrunk(*trunk))?;
         let (addr, host, port, transport) =
             (state.addr, state.trunk.host.clone(), state.trunk.port, state.trunk.transport);
         let via = self.new_via(transport)?;

@@ -41,7 +41,7 @@ impl Harness {
             timers: Timers::default(),
             seed: 7,
         });
-        let mut trunk = Trunk::new("carrier", "127.0.0.1", 5080, Transport::Udp);
+        let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         configure(&mut trunk);
         ua.add_trunk(start, trunk, trunk_addr());
         let mut h = Self {
@@ -160,7 +160,7 @@ impl Harness {
                 self.now,
                 Originate {
                     call: fresh_call(),
-                    trunk: TrunkId("carrier".into()),
+                    trunk: TrunkId(1),
                     to: PhoneNumber::parse("+15551234").unwrap(),
                     caller_id: CallerId::parse("1000").unwrap(),
                     caller_name: Some(CallerName::parse("Acme").unwrap()),
@@ -593,16 +593,13 @@ fn keepalive_options_report_trunk_status() {
     let ping = h.last(Method::Options);
     assert_eq!(ping.uri, "sip:127.0.0.1:5080");
     h.reply(&ping, 200, "t");
-    assert_eq!(
-        h.events,
-        [Event::TrunkStatus { trunk: TrunkId("carrier".into()), reachable: true }]
-    );
+    assert_eq!(h.events, [Event::TrunkStatus { trunk: TrunkId(1), reachable: true }]);
     h.advance(secs(20.0));
     assert_eq!(h.requests(Method::Options).len(), 2, "next keep-alive after 20 s");
     h.advance(secs(32.0));
     assert_eq!(
         h.events.last(),
-        Some(&Event::TrunkStatus { trunk: TrunkId("carrier".into()), reachable: false }),
+        Some(&Event::TrunkStatus { trunk: TrunkId(1), reachable: false }),
         "timer F: unreachable"
     );
 }
@@ -610,7 +607,7 @@ fn keepalive_options_report_trunk_status() {
 #[test]
 fn probes_report_the_answer_or_the_timeout_once_each() {
     let mut h = Harness::new();
-    let first = h.ua.probe(h.now, &TrunkId("carrier".into())).unwrap();
+    let first = h.ua.probe(h.now, &TrunkId(1)).unwrap();
     h.pump();
     let options = h.last(Method::Options);
     h.reply(&options, 404, "t");
@@ -623,7 +620,7 @@ fn probes_report_the_answer_or_the_timeout_once_each() {
         "a 4xx is an answer too: {:?}",
         h.events
     );
-    let second = h.ua.probe(h.now, &TrunkId("carrier".into())).unwrap();
+    let second = h.ua.probe(h.now, &TrunkId(1)).unwrap();
     assert_ne!(first, second);
     h.pump();
     h.advance(secs(40.0));
@@ -633,7 +630,7 @@ fn probes_report_the_answer_or_the_timeout_once_each() {
         "timer F"
     );
     assert_eq!(h.events.len(), 2, "one result per probe");
-    assert!(matches!(h.ua.probe(h.now, &TrunkId("nope".into())), Err(UaError::UnknownTrunk(_))));
+    assert!(matches!(h.ua.probe(h.now, &TrunkId(99)), Err(UaError::UnknownTrunk(_))));
 }
 
 #[test]
@@ -645,7 +642,7 @@ fn trunk_limits_refuse_originate() {
     h.originate();
     let req = || Originate {
         call: fresh_call(),
-        trunk: TrunkId("carrier".into()),
+        trunk: TrunkId(1),
         to: PhoneNumber::parse("+15550001").unwrap(),
         caller_id: CallerId::parse("1002").unwrap(),
         caller_name: None,
@@ -658,7 +655,7 @@ fn trunk_limits_refuse_originate() {
     h.ua.originate(h.now, req()).unwrap();
     h.advance(secs(1.0));
     assert!(matches!(h.ua.originate(h.now, req()), Err(UaError::TrunkFull(_))));
-    let unknown = Originate { trunk: TrunkId("nope".into()), ..req() };
+    let unknown = Originate { trunk: TrunkId(99), ..req() };
     assert!(matches!(h.ua.originate(h.now, unknown), Err(UaError::UnknownTrunk(_))));
     // Ids: a live call's, or one from the gateway's own range, are refused.
     h.advance(secs(1.0));
@@ -738,7 +735,7 @@ fn remote_reinvite_is_answered_with_our_sdp_and_old_cseq_refused() {
 
 #[test]
 fn asserted_identity_follows_the_trunk_mode_or_the_request() {
-    let mut h = Harness::with_trunk(|t| t.caller_id_mode = crate::trunk::CallerIdMode::FromAndPai);
+    let mut h = Harness::with_trunk(|t| t.caller_id_mode = crate::trunk::CallerIdMode::Pai);
     h.originate();
     let invite = h.last(Method::Invite);
     assert_eq!(invite.header("P-Asserted-Identity"), Some("<sip:1000@127.0.0.1>"));
@@ -749,7 +746,7 @@ fn asserted_identity_follows_the_trunk_mode_or_the_request() {
         h.now,
         Originate {
             call: fresh_call(),
-            trunk: TrunkId("carrier".into()),
+            trunk: TrunkId(1),
             to: PhoneNumber::parse("+15550001").unwrap(),
             caller_id: CallerId::parse("1002").unwrap(),
             caller_name: None,
