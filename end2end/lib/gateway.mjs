@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +21,15 @@ export async function freeUdpPort() {
   await new Promise((ok) => socket.bind(0, '127.0.0.1', ok));
   const { port } = socket.address();
   await new Promise((ok) => socket.close(ok));
+  return port;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freeTcpPort() {
+  const server = createTcpServer();
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
   return port;
 }
 
@@ -68,19 +78,25 @@ export async function startSipp(args) {
 /** `sipp -sn uas -rtp_echo` for `calls` calls on free loopback ports. */
 export const startEchoUas = (calls) => startSipp(['-sn', 'uas', '-rtp_echo', '-m', String(calls)]);
 
-/** Starts the gateway binary with one trunk ("sipp") at 127.0.0.1:`trunkPort`. */
-export async function startGateway(trunkPort) {
+/**
+ * Starts the gateway binary, with one trunk ("sipp") at 127.0.0.1:`trunkPort` unless that is
+ * null (a server then pushes its own trunks). It listens on free loopback ports, or on the ones
+ * `ports` names ({ http, sip, webrtc }), so that a gateway started again gets the same addresses.
+ */
+export async function startGateway(trunkPort, ports = {}) {
   const bin = process.env.DIALER_GATEWAY_BIN ?? join(ROOT, 'target', 'debug', 'gateway');
   const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
   const config = join(dir, 'gateway.toml');
-  writeFileSync(config, `[[trunks]]\nid = 1\nhost = "127.0.0.1"\nport = ${trunkPort}\n`);
+  const trunk = trunkPort == null ? '' : `[[trunks]]\nid = 1\nhost = "127.0.0.1"\nport = ${trunkPort}\n`;
+  writeFileSync(config, trunk);
+  const listen = (port) => `127.0.0.1:${port ?? 0}`;
   const child = spawn(bin, [], {
     env: {
       ...process.env,
       DIALER_GATEWAY_CONFIG: config,
-      DIALER_GATEWAY_HTTP: '127.0.0.1:0',
-      DIALER_GATEWAY_SIP: '127.0.0.1:0',
-      DIALER_GATEWAY_WEBRTC: '127.0.0.1:0',
+      DIALER_GATEWAY_HTTP: listen(ports.http),
+      DIALER_GATEWAY_SIP: listen(ports.sip),
+      DIALER_GATEWAY_WEBRTC: listen(ports.webrtc),
       DIALER_GATEWAY_TOKEN: TOKEN,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
     },
@@ -95,12 +111,28 @@ export async function startGateway(trunkPort) {
       const m = line.match(/http=(\S+)/);
       m ? ok(m[1]) : fail(new Error(`unexpected first line: ${line}`));
     });
+  }).catch(async (e) => {
+    await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
   return {
     http,
+    pid: child.pid,
     control: `ws://${http}/control?token=${TOKEN}`,
     async stop() {
       await stop(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    /** Kills it at once (SIGKILL by its pid, as a crash would) and waits until it is gone. */
+    async kill() {
+      if (!gone()) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(child.pid, 'SIGKILL');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        if (!gone()) throw new Error(`gateway ${child.pid} still runs after SIGKILL`);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

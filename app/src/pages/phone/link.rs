@@ -1,9 +1,16 @@
 //! The phone's connections, in the browser only: the WebSocket to the server (reconnecting
 //! after a blip, resuming the agent's state) and the WebRTC audio leg to the gateway (opened
 //! once per shift, kept while the socket reconnects).
+//!
+//! The audio leg is opened again, with backoff, when it is lost while the agent is on the
+//! page: when the server says the gateway closed or failed it (a restarted gateway has
+//! forgotten every leg), when the browser's own connection fails, or when an offer is not
+//! connected within [`LEG_TIMEOUT`]. The microphone is asked for once; each new leg sends the
+//! same tracks. One attempt is current at a time: a newer one makes older timers do nothing.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -19,6 +26,9 @@ use super::state::{AudioView, LinkState, PhoneState};
 use crate::model::CampaignId;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 
+/// How long an audio leg may take from offer to connected before it is tried again.
+const LEG_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The live connections of one phone page.
 pub struct Link {
     state: PhoneState,
@@ -33,6 +43,10 @@ pub struct Link {
     /// Whether the socket has been open before (the next open resumes instead of logging in).
     opened_once: RefCell<bool>,
     retries: RefCell<u32>,
+    /// Numbers the audio leg attempts: a timer acts only if its attempt is still the latest.
+    audio_attempt: Cell<u32>,
+    /// Audio legs lost or not connected in a row (the backoff); zero once one connects.
+    audio_retries: Cell<u32>,
 }
 
 impl Link {
@@ -48,6 +62,8 @@ impl Link {
             finished: RefCell::new(false),
             opened_once: RefCell::new(false),
             retries: RefCell::new(0),
+            audio_attempt: Cell::new(0),
+            audio_retries: Cell::new(0),
         });
         link.connect();
         link
@@ -109,9 +125,8 @@ impl Link {
             *r += 1;
             *r
         };
-        let delay = (1000u64 << n.min(4).saturating_sub(1)).min(10_000);
         let me = self.clone();
-        set_timeout(move || me.connect(), std::time::Duration::from_millis(delay));
+        set_timeout(move || me.connect(), backoff(n));
     }
 
     /// Sends a request if the socket is open.
@@ -131,6 +146,11 @@ impl Link {
         let start_audio = matches!(event, PhoneEvent::Welcome { .. }) && self.pc.borrow().is_none();
         match &event {
             PhoneEvent::Answer { sdp } => self.set_answer(sdp.clone()),
+            PhoneEvent::Audio { state: AudioState::Connected } => self.audio_retries.set(0),
+            // The gateway no longer has this leg: open another one.
+            PhoneEvent::Audio { state: AudioState::Closed | AudioState::Failed } => {
+                self.reopen_audio_later()
+            }
             PhoneEvent::TakenOver | PhoneEvent::LoggedOut => self.finish(),
             _ => {}
         }
@@ -165,6 +185,32 @@ impl Link {
                 return;
             }
         };
+        if *self.finished.borrow() {
+            stop_tracks(&stream);
+            return;
+        }
+        *self.mic.borrow_mut() = Some(stream);
+        self.open_leg().await;
+    }
+
+    /// Opens an audio leg with the microphone's tracks, replacing the current one: a new peer
+    /// connection, its offer to the server, and a timer that tries again if it does not
+    /// connect in time.
+    async fn open_leg(self: Rc<Self>) {
+        let Some(stream) = self.mic.borrow().clone() else { return };
+        let Some(window) = web_sys::window() else { return };
+        let attempt = self.audio_attempt.get().wrapping_add(1);
+        self.audio_attempt.set(attempt);
+        let me = self.clone();
+        set_timeout(
+            move || {
+                let current = me.audio_attempt.get() == attempt && !*me.finished.borrow();
+                if current && !me.state.audio.get_untracked().ok() {
+                    me.reopen_audio_later();
+                }
+            },
+            LEG_TIMEOUT,
+        );
         let pc = match RtcPeerConnection::new() {
             Ok(pc) => pc,
             Err(_) => {
@@ -172,6 +218,11 @@ impl Link {
                 return;
             }
         };
+        if let Some(old) = self.pc.borrow_mut().replace(pc.clone()) {
+            // Its state changes are no longer news.
+            old.set_onconnectionstatechange(None);
+            old.close();
+        }
         for track in stream.get_audio_tracks().iter() {
             let track: MediaStreamTrack = track.unchecked_into();
             pc.add_track_0(&track, &stream);
@@ -202,6 +253,12 @@ impl Link {
                 _ => AudioState::Connecting,
             };
             me.state.audio.set(AudioView::Leg(state));
+            match state {
+                AudioState::Connected => me.audio_retries.set(0),
+                // The browser gave up on the gateway (its consent checks went unanswered).
+                AudioState::Failed => me.reopen_audio_later(),
+                _ => {}
+            }
         }))));
         // Tests and support staff read the connection's statistics from here.
         let _ = js_sys::Reflect::set(&window, &"__dialerPeer".into(), &pc);
@@ -223,12 +280,35 @@ impl Link {
             self.state.audio.set(AudioView::Failed);
             return;
         }
-        *self.mic.borrow_mut() = Some(stream);
-        *self.pc.borrow_mut() = Some(pc.clone());
         // The gateway is ICE-lite and takes no trickled candidates: wait for gathering.
         wait_for_candidates(&pc).await;
+        if self.audio_attempt.get() != attempt || *self.finished.borrow() {
+            return;
+        }
         let sdp = pc.local_description().map(|d| d.sdp()).unwrap_or(sdp);
         self.send(&PhoneRequest::Offer { sdp });
+    }
+
+    /// Opens a new audio leg after 1, 2, 4… (at most 10) seconds, unless the page is done with
+    /// audio (logged out, taken over, or it never had a microphone).
+    fn reopen_audio_later(self: &Rc<Self>) {
+        if *self.finished.borrow() || self.mic.borrow().is_none() {
+            return;
+        }
+        // Older timers give way to this one.
+        let attempt = self.audio_attempt.get().wrapping_add(1);
+        self.audio_attempt.set(attempt);
+        let n = self.audio_retries.get().saturating_add(1);
+        self.audio_retries.set(n);
+        let me = self.clone();
+        set_timeout(
+            move || {
+                if me.audio_attempt.get() == attempt && !*me.finished.borrow() {
+                    wasm_bindgen_futures::spawn_local(me.open_leg());
+                }
+            },
+            backoff(n),
+        );
     }
 
     fn set_answer(&self, sdp: String) {
@@ -259,14 +339,23 @@ impl Link {
             pc.close();
         }
         if let Some(stream) = self.mic.borrow_mut().take() {
-            for t in stream.get_tracks().iter() {
-                t.unchecked_into::<MediaStreamTrack>().stop();
-            }
+            stop_tracks(&stream);
         }
         if let Some(ws) = self.ws.borrow_mut().take() {
             let _ = ws.close();
         }
         self.state.link.set(LinkState::Closed);
+    }
+}
+
+/// The wait before retry `n` (from 1): 1, 2, 4, 8, then 10 seconds.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis((1000u64 << (n.clamp(1, 5) - 1)).min(10_000))
+}
+
+fn stop_tracks(stream: &MediaStream) {
+    for t in stream.get_tracks().iter() {
+        t.unchecked_into::<MediaStreamTrack>().stop();
     }
 }
 
