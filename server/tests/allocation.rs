@@ -317,11 +317,16 @@ async fn racing_claimers_never_share_a_lead(b: Backend) {
     leads::insert_many(&f.db, f.leadset, &batch, 0).await.unwrap();
     // Four engines, each with its own connection pool, claim from the same campaign at once.
     let mut tasks = Vec::new();
+    // All four start claiming together: a claimer that connected first must not have the
+    // leads to itself before the others arrive (the race is the point).
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(4));
     for i in 0..4 {
         let url = f._guard.url.clone();
         let campaign = f.campaign;
+        let start = start.clone();
         tasks.push(tokio::spawn(async move {
             let db = Db::connect(&url).await.unwrap();
+            start.wait().await;
             let owner = format!("engine-{i}");
             let zones = all_zones();
             let mut got = Vec::new();
@@ -341,6 +346,9 @@ async fn racing_claimers_never_share_a_lead(b: Backend) {
                     break;
                 }
                 got.extend(batch.into_iter().map(|c| c.lead.id.0));
+                // An engine does other work between claims. (Without this pause SQLite, whose
+                // waiting writers sleep before they retry, may hand one claimer every batch.)
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
             db.close().await;
             got
