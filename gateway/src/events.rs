@@ -100,6 +100,7 @@ impl Journal {
         };
         Journal {
             shared: Arc::new(Shared {
+                // Below 2^53: exact in any JSON reader.
                 instance: rand::random::<u64>() >> 11,
                 state: Mutex::new(state),
                 appended: Notify::new(),

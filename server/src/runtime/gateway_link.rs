@@ -9,7 +9,7 @@
 //! gateway, a reader further behind than the journal holds) the link asks the gateway what is
 //! still up and ends every other call and leg it knew, saying why — none stays stuck. Each
 //! agent has at most one audio leg (a new one replaces the old); trunks are pushed to the
-//! gateway from the database under stable ids (`trunk-<id>`).
+//! gateway from the database under their own ids.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
