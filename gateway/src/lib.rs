@@ -9,6 +9,7 @@
 pub mod bridge;
 pub mod call;
 pub mod codec;
+pub(crate) mod core;
 pub mod control;
 pub mod events;
 pub mod handle;
