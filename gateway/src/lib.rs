@@ -9,8 +9,8 @@
 pub mod bridge;
 pub mod call;
 pub mod codec;
-pub(crate) mod core;
 pub mod control;
+pub(crate) mod core;
 pub mod events;
 pub mod handle;
 pub mod remote;

@@ -344,7 +344,11 @@ impl Core {
 
     /// When to send [`Input::Timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.bridge.poll_timeout().map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)))
+        Some(
+            self.bridge
+                .poll_timeout()
+                .map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)),
+        )
     }
 
     /// The user agent's view of a call.
@@ -516,7 +520,11 @@ impl Core {
         match output {
             bridge::Output::ToTrunk { call, remote, packet } => {
                 if self.calls.contains_key(&call) {
-                    self.out.push_back(Output::TrunkRtp { call, destination: remote, data: packet });
+                    self.out.push_back(Output::TrunkRtp {
+                        call,
+                        destination: remote,
+                        data: packet,
+                    });
                 }
             }
             bridge::Output::ToAgent { leg, header, payload } => {
@@ -685,10 +693,10 @@ impl Core {
             Op::Play(call, sound) => {
                 Some(self.bridge.play(call, sound).map(|_| Reply::Done).map_err(bridge_error))
             }
-            Op::Command(Command::Originate(request)) => {
-                self.originate(id, request).err().map(Err)
+            Op::Command(Command::Originate(request)) => self.originate(id, request).err().map(Err),
+            Op::Command(Command::Record { call, path }) => {
+                self.record(id, call, path).err().map(Err)
             }
-            Op::Command(Command::Record { call, path }) => self.record(id, call, path).err().map(Err),
             Op::Command(command) => Some(self.on_command(now, command)),
         }
     }
@@ -799,7 +807,8 @@ impl Core {
         {
             return Err(ControlError::IdInUse(call));
         }
-        let trunk = self.trunks.get(&request.trunk).ok_or(ControlError::UnknownTrunk(request.trunk))?;
+        let trunk =
+            self.trunks.get(&request.trunk).ok_or(ControlError::UnknownTrunk(request.trunk))?;
         let codecs = trunk.codecs.clone();
         self.binding.insert(call, Binding::Outbound { id, request, codecs });
         self.out.push_back(Output::BindRtp { call });
