@@ -55,6 +55,10 @@ struct Harness {
     bind_error: Option<String>,
     trunk_rtp: usize,
     browser: Option<Browser>,
+    /// Recording files opened, written and closed, and calls ended, in order.
+    files: Vec<String>,
+    /// Why the next recording file cannot be created, if it cannot.
+    file_error: Option<String>,
 }
 
 impl Harness {
@@ -85,6 +89,8 @@ impl Harness {
             bind_error: None,
             trunk_rtp: 0,
             browser: None,
+            files: Vec::new(),
+            file_error: None,
         };
         let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
@@ -119,11 +125,30 @@ impl Harness {
                         self.core.handle_input(self.now, Input::RtpBound { call, result });
                     }
                     Output::ReleaseRtp { call } => self.released.push(call),
-                    Output::OpenRecording { call, .. } => self
-                        .core
-                        .handle_input(self.now, Input::RecordingOpened { call, result: Ok(()) }),
-                    Output::Record { .. } | Output::CloseRecording { .. } | Output::Metrics(_) => {}
-                    Output::Event(e) => self.events.push(e),
+                    Output::OpenRecording { call, path } => {
+                        let result = match &self.file_error {
+                            Some(e) => Err(format!("{}: {e}", path.display())),
+                            None => {
+                                self.files.push(format!("open {call}"));
+                                Ok(())
+                            }
+                        };
+                        self.core.handle_input(self.now, Input::RecordingOpened { call, result });
+                    }
+                    Output::Record { call, samples } => {
+                        assert_eq!(samples.len(), 320, "20 ms of stereo at 8 kHz");
+                        if self.files.last() != Some(&format!("write {call}")) {
+                            self.files.push(format!("write {call}"));
+                        }
+                    }
+                    Output::CloseRecording { call } => self.files.push(format!("close {call}")),
+                    Output::Metrics(_) => {}
+                    Output::Event(e) => {
+                        if let Event::CallEnded { call, .. } = &e {
+                            self.files.push(format!("ended {call}"));
+                        }
+                        self.events.push(e)
+                    }
                     Output::Reply { id, result } => {
                         assert!(self.replies.insert(id, result).is_none(), "one reply per command");
                     }
@@ -534,5 +559,52 @@ fn an_agent_leg_that_never_connects_fails_after_the_timeout() {
         h.events.iter().any(|e| matches!(e, Event::AgentLegFailed { leg: l, .. } if *l == leg)),
         "{:?}",
         h.events
+    );
+}
+
+#[test]
+fn recordings_are_opened_written_and_closed_before_the_call_ends() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let record = |call| Command::Record { call: CallId(call), path: "/rec/7.wav".into() };
+    // Not answered yet: nothing to record.
+    assert!(matches!(h.command(record(7)), Err(ControlError::WrongState(_))));
+    assert_eq!(h.command(record(8)), Err(ControlError::UnknownCall(CallId(8))));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    h.file_error = Some("read-only file system".into());
+    let refused = h.command(record(7));
+    assert!(
+        matches!(&refused, Err(ControlError::Invalid(why)) if why.contains("/rec/7.wav")),
+        "{refused:?}"
+    );
+    h.file_error = None;
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    // Recording again replaces the file.
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    // A write failure stops the recording.
+    h.core.handle_input(h.now, Input::RecordingFailed { call: CallId(7) });
+    h.pump();
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    assert_eq!(h.command(Command::Hangup { call: CallId(7) }), Ok(Reply::Done));
+    let bye = h.last(Method::Bye);
+    h.reply(&bye, 200, None);
+    assert_eq!(
+        h.files,
+        [
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "ended call-7"
+        ]
     );
 }
