@@ -565,8 +565,8 @@ impl Core {
             }
             ua::Event::Ended { call, end } => {
                 if self.binding.remove(&call).is_some() {
-                    // Gone before its socket was ready (the application never heard of it).
-                    self.out.push_back(Output::ReleaseRtp { call });
+                    // Gone before its socket was ready: the application never heard of it,
+                    // and the socket is released when the bind is answered.
                     return;
                 }
                 let end = self.calls.get_mut(&call).and_then(|c| c.failure.take()).unwrap_or(end);
@@ -693,21 +693,23 @@ impl Core {
             Op::Play(call, sound) => {
                 Some(self.bridge.play(call, sound).map(|_| Reply::Done).map_err(bridge_error))
             }
-            Op::Command(Command::Originate(request)) => self.originate(id, request).err().map(Err),
-            Op::Command(Command::Record { call, path }) => {
-                self.record(id, call, path).err().map(Err)
-            }
-            Op::Command(command) => Some(self.on_command(now, command)),
+            Op::Command(command) => self.on_command(now, id, command),
         }
     }
 
-    fn on_command(&mut self, now: Instant, command: Command) -> Result<Reply, ControlError> {
+    /// The reply, or `None` when it comes later (originate and record).
+    fn on_command(
+        &mut self,
+        now: Instant,
+        id: u64,
+        command: Command,
+    ) -> Option<Result<Reply, ControlError>> {
         let done = |r: Result<(), ControlError>| r.map(|_| Reply::Done);
-        match command {
+        Some(match command {
             Command::CreateAgentLeg { offer } => self.create_leg(now, &offer),
             Command::CloseAgentLeg { leg } => {
                 if !self.leg_ctx.contains_key(&leg) {
-                    return Err(ControlError::UnknownLeg(leg));
+                    return Some(Err(ControlError::UnknownLeg(leg)));
                 }
                 self.drop_leg(leg, "closed by command");
                 Ok(Reply::Done)
@@ -715,9 +717,8 @@ impl Core {
             Command::AddTrunk { .. } | Command::Play { .. } => {
                 Err(ControlError::Invalid("sent through Gateway::execute only".into()))
             }
-            Command::Originate(_) | Command::Record { .. } => {
-                unreachable!("answered by on_op")
-            }
+            Command::Originate(request) => return self.originate(id, request).err().map(Err),
+            Command::Record { call, path } => return self.record(id, call, path).err().map(Err),
             // In-process there is no connection to resume: events are read from the journal.
             Command::Attach { resume } => Ok(Reply::Attached {
                 instance: self.instance,
@@ -738,7 +739,7 @@ impl Core {
             }
             Command::Bridge { call, leg } => {
                 if !self.leg_ctx.get(&leg).is_some_and(|l| l.connected) {
-                    return Err(self.leg_state_error(leg));
+                    return Some(Err(self.leg_state_error(leg)));
                 }
                 done(self.bridge.bridge(call, leg).map_err(|e| self.media_error(call, e)))
             }
@@ -758,7 +759,7 @@ impl Core {
             }
             Command::StopRecording { call } => {
                 if !self.calls.contains_key(&call) {
-                    return Err(ControlError::UnknownCall(call));
+                    return Some(Err(ControlError::UnknownCall(call)));
                 }
                 self.stop_recording(call);
                 Ok(Reply::Done)
@@ -767,7 +768,7 @@ impl Core {
             Command::Probe { trunk } => {
                 self.ua.probe(now, &trunk).map(|probe| Reply::Probe { probe }).map_err(ua_error)
             }
-        }
+        })
     }
 
     fn leg_state_error(&self, leg: AgentLegId) -> ControlError {

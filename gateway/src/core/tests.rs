@@ -53,6 +53,8 @@ struct Harness {
     released: Vec<CallId>,
     /// Why the next RTP socket binds fail, if they do.
     bind_error: Option<String>,
+    /// Binds asked for and not answered yet ([`Harness::answer_binds`] answers them).
+    deferred: Option<Vec<CallId>>,
     trunk_rtp: usize,
     browser: Option<Browser>,
     /// Recording files opened, written and closed, and calls ended, in order.
@@ -87,6 +89,7 @@ impl Harness {
             binds: Vec::new(),
             released: Vec::new(),
             bind_error: None,
+            deferred: None,
             trunk_rtp: 0,
             browser: None,
             files: Vec::new(),
@@ -117,6 +120,10 @@ impl Harness {
                     }
                     Output::BindRtp { call } => {
                         self.binds.push(call);
+                        if let Some(deferred) = &mut self.deferred {
+                            deferred.push(call);
+                            continue;
+                        }
                         let port = 30000 + self.binds.len() as u16 * 2;
                         let result = match &self.bind_error {
                             Some(e) => Err(e.clone()),
@@ -222,6 +229,15 @@ impl Harness {
         self.core.handle_input(self.now, Input::Command { id, op });
         self.pump();
         self.replies.remove(&id).expect("the command was answered")
+    }
+
+    /// Answers the binds held back so far, successfully.
+    fn answer_binds(&mut self) {
+        for call in self.deferred.as_mut().map(std::mem::take).unwrap_or_default() {
+            let result = Ok(addr("127.0.0.1:31000"));
+            self.core.handle_input(self.now, Input::RtpBound { call, result });
+            self.pump();
+        }
     }
 
     fn command(&mut self, command: Command) -> Result<Reply, ControlError> {
@@ -607,4 +623,48 @@ fn recordings_are_opened_written_and_closed_before_the_call_ends() {
             "ended call-7"
         ]
     );
+}
+
+#[test]
+fn an_originate_waits_for_its_socket_and_holds_its_id_meanwhile() {
+    let mut h = Harness::new();
+    h.deferred = Some(Vec::new());
+    h.sip.clear();
+    let request = Originate {
+        call: CallId(7),
+        trunk: TrunkId(1),
+        to: PhoneNumber::parse("+15551234").unwrap(),
+        caller_id: CallerId::parse("1000").unwrap(),
+        caller_name: None,
+        asserted_identity: None,
+        ring_timeout_secs: 30,
+    };
+    let op = Op::Command(Command::Originate(request));
+    h.core.handle_input(h.now, Input::Command { id: 100, op });
+    h.pump();
+    assert!(h.replies.is_empty(), "no reply before the socket is bound");
+    assert!(h.sip.is_empty(), "no INVITE before the socket is bound");
+    assert_eq!(h.originate(7, 1), Err(ControlError::IdInUse(CallId(7))));
+    h.answer_binds();
+    assert_eq!(h.replies.remove(&100), Some(Ok(Reply::Done)));
+    assert!(sdp_body(&h.last(Method::Invite)).contains("m=audio 31000 "));
+}
+
+#[test]
+fn an_inbound_call_cancelled_before_its_socket_is_bound_is_never_offered() {
+    let mut h = Harness::new();
+    h.deferred = Some(Vec::new());
+    let invite = String::from_utf8(inbound_invite(SDP)).unwrap();
+    h.receive(invite.as_bytes());
+    let cancel = invite
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\r\n", "");
+    let cancel =
+        format!("{}Content-Length: 0\r\n\r\n", &cancel[..cancel.find("Content-Length").unwrap()]);
+    h.receive(cancel.as_bytes());
+    assert_eq!(h.last_response().status.code(), 487);
+    h.answer_binds();
+    assert_eq!(h.released, h.binds, "the late socket is released once");
+    assert!(h.events.is_empty(), "the application never heard of it: {:?}", h.events);
 }
