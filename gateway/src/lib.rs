@@ -5,11 +5,18 @@
 //! (`handle(now, input)`), hands back what to send and what happened (`poll_output()`), and
 //! says when it next needs to be woken (`poll_timeout()`). It never reads the clock, sleeps,
 //! spawns or touches a socket, so the tests drive it in virtual time.
+//!
+//! The same holds one level up: `core` composes the user agent (`sip::ua`), the agent legs
+//! ([`webrtc`]) and the [`bridge`] into one sans-IO machine with every call rule, whose
+//! outputs include binding and releasing the calls' RTP sockets and writing recordings.
+//! [`runtime`] is the thin tokio shell that owns the sockets ([`transport`]), the files and
+//! the clock, and carries those outputs out.
 
 pub mod bridge;
 pub mod call;
 pub mod codec;
 pub mod control;
+pub(crate) mod core;
 pub mod events;
 pub mod handle;
 pub mod remote;

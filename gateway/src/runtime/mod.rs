@@ -1,5 +1,6 @@
-//! The tokio side: one task (the engine) owns the SIP user agent, the agent legs and the
-//! bridge, and drives them with real time and the sockets of [`transport`](crate::transport).
+//! The tokio side: one task (the engine) owns the sans-IO gateway core (the SIP user agent,
+//! the agent legs, the bridge and the call rules) and drives it with real time, the sockets
+//! of [`transport`](crate::transport) and the recording files.
 //! [`start`] returns the [`Gateway`] handle the server uses and a [`Running`] guard.
 
 mod engine;

@@ -1,0 +1,948 @@
+//! The gateway core: the sans-IO heart of a gateway. It composes the SIP user agent, the
+//! agent legs (str0m) and the bridge, keeps each call's context (codecs, our SDP, the
+//! negotiated media, an inbound offer until it is accepted, whether it is recorded), and
+//! holds every call rule: 503 for an offer from a trunk we do not know, 488 and a hang-up
+//! for SDP we cannot use, inbound calls offered to the application, bridging, hold,
+//! recording, the agent legs' connect timeout, the metrics snapshot.
+//!
+//! Like str0m's `Rtc` it is driven with one [`Core::handle_input`] (network datagrams,
+//! commands, results of what the shell was asked to do, time), one [`Core::poll_output`]
+//! (datagrams to send, sockets to bind and release, recording files to open, write and
+//! close, events for the journal, command replies, metrics) and one [`Core::poll_timeout`].
+//! The shell in [`crate::runtime`] owns the sockets, the files and the clock.
+//!
+//! Invariants:
+//! - nothing here reads the clock, sleeps, spawns, or touches a socket or a file; `now` comes
+//!   with every input;
+//! - every command input gets exactly one [`Output::Reply`] with its id (possibly after a
+//!   [`Output::BindRtp`] or [`Output::OpenRecording`] answered by the shell);
+//! - a call's RTP socket is asked for ([`Output::BindRtp`]) before the user agent learns
+//!   of an outbound call or the application of an inbound one, and released
+//!   ([`Output::ReleaseRtp`]) exactly once, when the user agent forgets the call or when the
+//!   call never got going;
+//! - an open recording is closed ([`Output::CloseRecording`]) before its call's
+//!   [`Event::CallEnded`];
+//! - an agent leg's bridge state lives exactly as long as its str0m instance;
+//! - each call ends with exactly one [`Event::CallEnded`].
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tracing::{debug, warn};
+
+use crate::bridge::player::Sound;
+use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
+use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
+use crate::codec::Codec;
+use crate::control::{Command, ControlError, Event, Originate, Reply};
+use crate::handle::Op;
+use crate::runtime::Snapshot;
+use crate::sdp::{Direction, LocalDescription, SessionDescription};
+use crate::sip::message::Transport;
+use crate::sip::transaction::Timers;
+use crate::sip::ua::{self, CallState, UaError, UserAgent};
+use crate::trunk::Trunk;
+use crate::webrtc::{LegEvent, Legs, LegsOutput};
+
+/// How long a new agent leg may take to connect before it is failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often the metrics snapshot is refreshed.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
+/// While legs or calls exist, how late a SIP or WebRTC timer may be served. Scanning every
+/// leg's and transaction's deadline after each packet batch would cost O(legs) per packet;
+/// a 5 ms cadence costs O(legs) 200 times a second, and no SIP, ICE or DTLS timer minds 5 ms.
+const HOUSEKEEPING: Duration = Duration::from_millis(5);
+
+/// What the core is built from.
+pub struct Config {
+    /// Address announced where a bound address is a wildcard.
+    pub advertise: IpAddr,
+    /// The SIP UDP socket's address.
+    pub sip_udp: SocketAddr,
+    /// The SIP TCP listener's address.
+    pub sip_tcp: SocketAddr,
+    /// The shared WebRTC socket's address.
+    pub webrtc: SocketAddr,
+    /// `User-Agent` / `Server` header value.
+    pub user_agent: String,
+    /// What held customers hear.
+    pub hold: Sound,
+    /// The event journal's instance (for [`Command::Attach`]).
+    pub instance: u64,
+    /// Seeds every random choice (tags, branches, SSRCs, ICE credentials).
+    pub seed: u64,
+}
+
+/// What the core is told.
+pub enum Input<'a> {
+    /// A SIP message (a UDP datagram or one framed TCP message).
+    Sip {
+        /// Transport it came on.
+        transport: Transport,
+        /// Sender.
+        source: SocketAddr,
+        /// Octets.
+        data: &'a [u8],
+    },
+    /// A datagram on a call's RTP socket.
+    TrunkRtp {
+        /// The call owning the socket.
+        call: CallId,
+        /// Octets.
+        data: &'a [u8],
+    },
+    /// A datagram on the shared WebRTC socket.
+    Webrtc {
+        /// Sender.
+        source: SocketAddr,
+        /// Octets.
+        data: &'a [u8],
+    },
+    /// A command; answered by an [`Output::Reply`] with the same `id`.
+    Command {
+        /// Chosen by the shell, echoed in the reply.
+        id: u64,
+        /// The command.
+        op: Op,
+    },
+    /// The answer to [`Output::BindRtp`]: the socket's local address, or why not.
+    RtpBound {
+        /// Call.
+        call: CallId,
+        /// Local address or the error.
+        result: Result<SocketAddr, String>,
+    },
+    /// The answer to [`Output::OpenRecording`].
+    RecordingOpened {
+        /// Call.
+        call: CallId,
+        /// Whether the file was created.
+        result: Result<(), String>,
+    },
+    /// Writing a recording failed: it is stopped (and the file closed).
+    RecordingFailed {
+        /// Call.
+        call: CallId,
+    },
+    /// Time passed: fire what is due.
+    Timeout,
+}
+
+/// What the core asks of its shell.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// Send a SIP message.
+    Sip(ua::Transmit),
+    /// Send an RTP datagram from `call`'s socket.
+    TrunkRtp {
+        /// Call.
+        call: CallId,
+        /// Destination.
+        destination: SocketAddr,
+        /// Octets.
+        data: Vec<u8>,
+    },
+    /// Send a datagram from the shared WebRTC socket.
+    Webrtc {
+        /// Destination.
+        destination: SocketAddr,
+        /// Octets.
+        data: Vec<u8>,
+    },
+    /// Bind an RTP socket for `call`, deliver its datagrams as [`Input::TrunkRtp`], and
+    /// answer with [`Input::RtpBound`].
+    BindRtp {
+        /// Call.
+        call: CallId,
+    },
+    /// Close `call`'s RTP socket.
+    ReleaseRtp {
+        /// Call.
+        call: CallId,
+    },
+    /// Create a WAV file (8 kHz, stereo, 16-bit) for `call` and answer with
+    /// [`Input::RecordingOpened`].
+    OpenRecording {
+        /// Call.
+        call: CallId,
+        /// Where.
+        path: PathBuf,
+    },
+    /// Append interleaved stereo samples to `call`'s recording.
+    Record {
+        /// Call.
+        call: CallId,
+        /// Samples.
+        samples: Vec<i16>,
+    },
+    /// Finalise and close `call`'s recording.
+    CloseRecording {
+        /// Call.
+        call: CallId,
+    },
+    /// An event for the journal.
+    Event(Event),
+    /// The reply to [`Input::Command`] `id`.
+    Reply {
+        /// The command's id.
+        id: u64,
+        /// The reply.
+        result: Result<Reply, ControlError>,
+    },
+    /// Fresh numbers for `/metrics` (about once a second).
+    Metrics(Snapshot),
+}
+
+struct CallCtx {
+    codecs: Vec<Codec>,
+    local: LocalDescription,
+    media: Option<TrunkMedia>,
+    /// Inbound: the trunk's offer until the call is accepted.
+    offer: Option<Vec<u8>>,
+    recording: bool,
+    /// Set when the gateway itself decided the call failed (e.g. no common codec in the
+    /// answer); reported instead of the user agent's outcome.
+    failure: Option<CallEnd>,
+}
+
+impl CallCtx {
+    fn new(codecs: Vec<Codec>, local: LocalDescription, offer: Option<Vec<u8>>) -> Self {
+        Self { codecs, local, media: None, offer, recording: false, failure: None }
+    }
+}
+
+/// A call waiting for its RTP socket.
+enum Binding {
+    Outbound { id: u64, request: Originate, codecs: Vec<Codec> },
+    Inbound { trunk: TrunkId, from: String, to: String, sdp: Vec<u8>, codecs: Vec<Codec> },
+}
+
+struct LegCtx {
+    connected: bool,
+    connect_by: Instant,
+}
+
+/// The sans-IO gateway: see the module docs.
+pub struct Core {
+    ua: UserAgent,
+    bridge: Bridge,
+    legs: Legs,
+    advertise: IpAddr,
+    instance: u64,
+    trunks: HashMap<TrunkId, Trunk>,
+    calls: HashMap<CallId, CallCtx>,
+    binding: HashMap<CallId, Binding>,
+    /// Recordings being opened, with the command waiting for it.
+    opening: HashMap<CallId, u64>,
+    leg_ctx: HashMap<AgentLegId, LegCtx>,
+    next_leg: u64,
+    rng: SmallRng,
+    calls_ended: u64,
+    next_metrics: Instant,
+    next_housekeeping: Instant,
+    /// The latest input's time.
+    now: Instant,
+    /// Set by inputs that may arm SIP timers: the housekeeping deadline is planned again
+    /// once the outputs are drained.
+    replan: bool,
+    out: VecDeque<Output>,
+}
+
+impl Core {
+    /// A core with no trunks, calls or legs.
+    pub fn new(now: Instant, config: Config) -> Self {
+        let advertise = config.advertise;
+        let public = |a: SocketAddr| SocketAddr::new(advertised(a.ip(), advertise), a.port());
+        let ua = UserAgent::new(ua::Config {
+            udp_addr: public(config.sip_udp),
+            tcp_addr: Some(public(config.sip_tcp)),
+            user_agent: config.user_agent,
+            timers: Timers::default(),
+            seed: config.seed,
+        });
+        Self {
+            ua,
+            bridge: Bridge::new(config.hold),
+            legs: Legs::new(public(config.webrtc)),
+            advertise,
+            instance: config.instance,
+            trunks: HashMap::new(),
+            calls: HashMap::new(),
+            binding: HashMap::new(),
+            opening: HashMap::new(),
+            leg_ctx: HashMap::new(),
+            next_leg: 1,
+            rng: SmallRng::seed_from_u64(config.seed ^ 0x9e37_79b9_7f4a_7c15),
+            calls_ended: 0,
+            next_metrics: now,
+            next_housekeeping: now,
+            now,
+            replan: false,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Takes one input at `now`.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        self.now = now;
+        match input {
+            Input::Sip { transport, source, data } => {
+                self.replan = true;
+                self.ua.handle(now, ua::Input::Received { transport, source, data })
+            }
+            Input::TrunkRtp { call, data } => {
+                self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
+            }
+            Input::Webrtc { source, data } => self.legs.receive(now, source, data),
+            Input::Command { id, op } => {
+                self.replan = true;
+                if let Some(result) = self.on_op(now, id, op) {
+                    if let Err(e) = &result {
+                        debug!(error = %e, "command refused");
+                    }
+                    self.out.push_back(Output::Reply { id, result });
+                }
+            }
+            Input::RtpBound { call, result } => {
+                self.replan = true;
+                self.on_bound(now, call, result);
+            }
+            Input::RecordingOpened { call, result } => self.on_recording_opened(call, result),
+            Input::RecordingFailed { call } => {
+                warn!(%call, "recording failed: stopped");
+                self.stop_recording(call);
+            }
+            Input::Timeout => {
+                self.replan = true;
+                self.on_timeout(now);
+            }
+        }
+    }
+
+    /// The next thing to do, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty() {
+            self.drain();
+        }
+        if let Some(output) = self.out.pop_front() {
+            return Some(output);
+        }
+        if std::mem::take(&mut self.replan) {
+            self.plan_housekeeping(self.now);
+        }
+        None
+    }
+
+    /// When to send [`Input::Timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(
+            self.bridge
+                .poll_timeout()
+                .map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)),
+        )
+    }
+
+    /// The user agent's view of a call.
+    #[cfg(test)]
+    pub fn call_state(&self, call: CallId) -> Option<CallState> {
+        self.ua.call_state(call)
+    }
+
+    /// When to next serve the user agent's, the legs' and the core's own timers: their
+    /// earliest deadline, and no later than [`HOUSEKEEPING`] from now while anything lives.
+    fn plan_housekeeping(&mut self, now: Instant) {
+        let connects = self.leg_ctx.values().filter(|l| !l.connected).map(|l| l.connect_by);
+        let exact = [self.ua.poll_timeout(), self.legs.poll_timeout(), Some(self.next_metrics)]
+            .into_iter()
+            .flatten()
+            .chain(connects)
+            .min()
+            .unwrap_or(now + Duration::from_secs(3600));
+        let busy = !self.legs.is_empty() || !self.calls.is_empty();
+        self.next_housekeeping = if busy { exact.min(now + HOUSEKEEPING) } else { exact };
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    // ----- inputs -----
+
+    fn on_timeout(&mut self, now: Instant) {
+        if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
+            self.bridge.handle(now, bridge::Input::Tick);
+        }
+        if now < self.next_housekeeping {
+            return;
+        }
+        if self.ua.poll_timeout().is_some_and(|t| t <= now) {
+            self.ua.handle(now, ua::Input::Timeout);
+        }
+        self.legs.handle_timeout(now);
+        let late: Vec<AgentLegId> = self
+            .leg_ctx
+            .iter()
+            .filter(|(_, l)| !l.connected && l.connect_by <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for leg in late {
+            self.drop_leg(leg, "the browser did not connect within 30 s");
+        }
+        if self.next_metrics <= now {
+            let snapshot = self.metrics();
+            self.out.push_back(Output::Metrics(snapshot));
+            self.next_metrics = now + METRICS_EVERY;
+        }
+    }
+
+    fn metrics(&self) -> Snapshot {
+        let mut s = Snapshot { calls_ended: self.calls_ended, ..Snapshot::default() };
+        for state in self.ua.call_states() {
+            match state {
+                CallState::Calling => s.calls_calling += 1,
+                CallState::Proceeding => s.calls_ringing += 1,
+                CallState::Offered => s.calls_offered += 1,
+                CallState::Confirmed => s.calls_answered += 1,
+            }
+        }
+        s.agent_legs = self.leg_ctx.len() as u64;
+        s.agent_legs_connected = self.leg_ctx.values().filter(|l| l.connected).count() as u64;
+        let stats = self.bridge.stats();
+        s.packets_relayed = stats.relayed;
+        s.packets_generated = stats.generated;
+        s.packets_dropped = stats.dropped + self.legs.unclaimed;
+        s
+    }
+
+    fn on_bound(&mut self, now: Instant, call: CallId, result: Result<SocketAddr, String>) {
+        let Some(binding) = self.binding.remove(&call) else {
+            // Nobody waits for it any more.
+            if result.is_ok() {
+                self.out.push_back(Output::ReleaseRtp { call });
+            }
+            return;
+        };
+        match binding {
+            Binding::Outbound { id, request, codecs } => {
+                let result = match result {
+                    Ok(local) => self.originate_bound(now, request, codecs, local),
+                    Err(e) => Err(ControlError::TrunkBusy(format!("no RTP port: {e}"))),
+                };
+                if let Err(e) = &result {
+                    debug!(error = %e, "command refused");
+                }
+                self.out.push_back(Output::Reply { id, result });
+            }
+            Binding::Inbound { trunk, from, to, sdp, codecs } => match result {
+                Ok(local) => {
+                    let session = self.rng.random::<u32>().into();
+                    let local = LocalDescription::offer(session, self.public(local), &codecs);
+                    self.calls.insert(call, CallCtx::new(codecs, local, Some(sdp)));
+                    self.emit(Event::InboundCall { call, trunk, from, to });
+                }
+                Err(e) => {
+                    warn!(error = %e, "no RTP port for an inbound call");
+                    let _ = self.ua.reject(now, call, 503);
+                }
+            },
+        }
+    }
+
+    fn on_recording_opened(&mut self, call: CallId, result: Result<(), String>) {
+        let Some(id) = self.opening.remove(&call) else {
+            if result.is_ok() {
+                self.out.push_back(Output::CloseRecording { call });
+            }
+            return;
+        };
+        let result = match result {
+            Err(e) => Err(ControlError::Invalid(e)),
+            Ok(()) => match self.bridge.set_recording(call, true) {
+                Ok(()) => {
+                    if let Some(ctx) = self.calls.get_mut(&call) {
+                        ctx.recording = true;
+                    }
+                    Ok(Reply::Done)
+                }
+                Err(e) => {
+                    self.out.push_back(Output::CloseRecording { call });
+                    Err(self.media_error(call, e))
+                }
+            },
+        };
+        self.out.push_back(Output::Reply { id, result });
+    }
+
+    // ----- outputs of the inner machines -----
+
+    /// Moves what the user agent, the bridge and the legs have to say into the queue,
+    /// acting on their events, until all three are quiet.
+    fn drain(&mut self) {
+        let now = self.now;
+        loop {
+            let mut progressed = false;
+            while let Some(output) = self.ua.poll_output() {
+                progressed = true;
+                match output {
+                    ua::Output::Transmit(t) => self.out.push_back(Output::Sip(t)),
+                    ua::Output::Event(e) => self.on_ua_event(now, e),
+                }
+            }
+            while let Some(output) = self.bridge.poll_output() {
+                progressed = true;
+                self.on_bridge_output(now, output);
+            }
+            while let Some(output) = self.legs.poll_output() {
+                progressed = true;
+                match output {
+                    LegsOutput::Transmit { destination, contents } => {
+                        self.out.push_back(Output::Webrtc { destination, data: contents })
+                    }
+                    LegsOutput::Event { leg, event } => self.on_leg_event(now, leg, event),
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn on_bridge_output(&mut self, now: Instant, output: bridge::Output) {
+        match output {
+            bridge::Output::ToTrunk { call, remote, packet } => {
+                if self.calls.contains_key(&call) {
+                    self.out.push_back(Output::TrunkRtp {
+                        call,
+                        destination: remote,
+                        data: packet,
+                    });
+                }
+            }
+            bridge::Output::ToAgent { leg, header, payload } => {
+                self.legs.write_rtp(now, leg, header, payload)
+            }
+            bridge::Output::Dtmf { source, digit } => {
+                let (call, leg) = match source {
+                    DtmfSource::Call(c) => (Some(c), None),
+                    DtmfSource::Leg(l) => (None, Some(l)),
+                };
+                self.emit(Event::DtmfReceived { call, leg, digit });
+            }
+            bridge::Output::PlayDone { call } => self.emit(Event::PlaybackFinished { call }),
+            bridge::Output::Record { call, samples } => {
+                if self.calls.get(&call).is_some_and(|c| c.recording) {
+                    self.out.push_back(Output::Record { call, samples });
+                }
+            }
+        }
+    }
+
+    fn on_ua_event(&mut self, now: Instant, event: ua::Event) {
+        match event {
+            ua::Event::Ringing { call } => self.emit(Event::CallRinging { call }),
+            ua::Event::EarlyMedia { call, sdp } => {
+                if self.set_remote_media(now, call, &sdp).is_ok() {
+                    self.emit(Event::CallEarlyMedia { call });
+                }
+            }
+            ua::Event::Answered { call, sdp } => {
+                let inbound =
+                    self.calls.get(&call).is_some_and(|c| c.media.is_some() && c.offer.is_none());
+                if inbound || self.set_remote_media(now, call, &sdp).is_ok() {
+                    self.emit(Event::CallAnswered { call });
+                } else {
+                    let _ = self.ua.hangup(now, call);
+                }
+            }
+            ua::Event::Ended { call, end } => {
+                if self.binding.remove(&call).is_some() {
+                    // Gone before its socket was ready: the application never heard of it,
+                    // and the socket is released when the bind is answered.
+                    return;
+                }
+                let end = self.calls.get_mut(&call).and_then(|c| c.failure.take()).unwrap_or(end);
+                self.stop_recording(call);
+                self.bridge.remove_call(call);
+                if self.calls.remove(&call).is_some() {
+                    self.out.push_back(Output::ReleaseRtp { call });
+                }
+                self.calls_ended += 1;
+                self.emit(Event::CallEnded { call, end });
+            }
+            ua::Event::Offered { call, trunk, from, to, sdp } => {
+                let Some(codecs) = self.trunks.get(&trunk).map(|t| t.codecs.clone()) else {
+                    let _ = self.ua.reject(now, call, 503);
+                    return;
+                };
+                self.binding.insert(call, Binding::Inbound { trunk, from, to, sdp, codecs });
+                self.out.push_back(Output::BindRtp { call });
+            }
+            ua::Event::RemoteUpdate { call, sdp } => {
+                let _ = self.set_remote_media(now, call, &sdp);
+            }
+            ua::Event::ReinviteDone { call, result } => {
+                if let Err(code) = result {
+                    debug!(%call, code, "re-INVITE refused");
+                }
+            }
+            ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
+            ua::Event::ProbeDone { probe, result } => {
+                self.emit(Event::ProbeResult { probe, result })
+            }
+            ua::Event::TrunkStatus { trunk, reachable } => {
+                self.emit(Event::TrunkStatus { trunk, reachable })
+            }
+        }
+    }
+
+    /// Negotiates the trunk's SDP and gives the bridge the media (first time) or the update.
+    fn set_remote_media(&mut self, now: Instant, call: CallId, sdp: &[u8]) -> Result<(), ()> {
+        let Some(ctx) = self.calls.get_mut(&call) else { return Err(()) };
+        let negotiated = SessionDescription::parse(sdp).and_then(|d| d.negotiate(&ctx.codecs));
+        let n = match negotiated {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(%call, error = %e, "unusable SDP from the trunk");
+                ctx.failure = Some(CallEnd {
+                    outcome: CallOutcome::Failed,
+                    code: Some(488),
+                    reason: e.to_string(),
+                    by: HangupBy::System,
+                });
+                return Err(());
+            }
+        };
+        let media = TrunkMedia {
+            codec: n.codec,
+            payload_type: n.payload_type,
+            telephone_event: n.telephone_event,
+            remote: n.remote,
+        };
+        if ctx.media.is_some() {
+            let _ = self.bridge.update_call(call, media);
+        } else {
+            let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
+            self.bridge.add_call(now, call, media, ssrc, seq, ts);
+        }
+        ctx.media = Some(media);
+        Ok(())
+    }
+
+    fn on_leg_event(&mut self, now: Instant, leg: AgentLegId, event: LegEvent) {
+        match event {
+            LegEvent::Connected => {
+                let Some(ctx) = self.leg_ctx.get_mut(&leg) else { return };
+                ctx.connected = true;
+                let Some(l) = self.legs.get_mut(leg) else { return };
+                let media = l.media();
+                let ssrc = l.ssrc().unwrap_or_else(|| self.rng.random());
+                let (seq, ts) = (self.rng.random::<u16>() & 0x7fff, self.rng.random());
+                self.bridge.add_leg(now, leg, media, ssrc, seq, ts);
+                self.emit(Event::AgentLegConnected { leg });
+            }
+            LegEvent::Rtp { header, payload } => {
+                self.bridge.handle(now, bridge::Input::AgentRtp { leg, header, payload: &payload })
+            }
+            LegEvent::Closed(reason) => self.drop_leg(leg, &reason),
+        }
+    }
+
+    fn drop_leg(&mut self, leg: AgentLegId, reason: &str) {
+        let Some(ctx) = self.leg_ctx.remove(&leg) else { return };
+        self.bridge.remove_leg(leg);
+        self.legs.remove(leg);
+        let reason = reason.to_owned();
+        self.emit(if ctx.connected {
+            Event::AgentLegClosed { leg, reason }
+        } else {
+            Event::AgentLegFailed { leg, reason }
+        });
+    }
+
+    fn stop_recording(&mut self, call: CallId) {
+        if let Some(ctx) = self.calls.get_mut(&call).filter(|c| c.recording) {
+            ctx.recording = false;
+            let _ = self.bridge.set_recording(call, false);
+            self.out.push_back(Output::CloseRecording { call });
+        }
+    }
+
+    fn public(&self, local: SocketAddr) -> SocketAddr {
+        SocketAddr::new(advertised(local.ip(), self.advertise), local.port())
+    }
+
+    // ----- commands -----
+
+    /// The reply, or `None` when it comes later (after a socket bind or a file open).
+    fn on_op(&mut self, now: Instant, id: u64, op: Op) -> Option<Result<Reply, ControlError>> {
+        match op {
+            Op::AddTrunk(trunk, addr) => {
+                self.trunks.insert(trunk.id, trunk.clone());
+                self.ua.add_trunk(now, trunk, addr);
+                Some(Ok(Reply::Done))
+            }
+            Op::Play(call, sound) => {
+                Some(self.bridge.play(call, sound).map(|_| Reply::Done).map_err(bridge_error))
+            }
+            Op::Command(command) => self.on_command(now, id, command),
+        }
+    }
+
+    /// The reply, or `None` when it comes later (originate and record).
+    fn on_command(
+        &mut self,
+        now: Instant,
+        id: u64,
+        command: Command,
+    ) -> Option<Result<Reply, ControlError>> {
+        let done = |r: Result<(), ControlError>| r.map(|_| Reply::Done);
+        Some(match command {
+            Command::CreateAgentLeg { offer } => self.create_leg(now, &offer),
+            Command::CloseAgentLeg { leg } => {
+                if !self.leg_ctx.contains_key(&leg) {
+                    return Some(Err(ControlError::UnknownLeg(leg)));
+                }
+                self.drop_leg(leg, "closed by command");
+                Ok(Reply::Done)
+            }
+            Command::AddTrunk { .. } | Command::Play { .. } => {
+                Err(ControlError::Invalid("sent through Gateway::execute only".into()))
+            }
+            Command::Originate(request) => return self.originate(id, request).err().map(Err),
+            Command::Record { call, path } => return self.record(id, call, path).err().map(Err),
+            // In-process there is no connection to resume: events are read from the journal.
+            Command::Attach { resume } => Ok(Reply::Attached {
+                instance: self.instance,
+                resumed: resume.is_none_or(|r| r.instance == self.instance),
+            }),
+            Command::Snapshot => {
+                let mut calls: Vec<CallId> = self.calls.keys().copied().collect();
+                let mut legs: Vec<AgentLegId> = self.leg_ctx.keys().copied().collect();
+                calls.sort_unstable();
+                legs.sort_unstable();
+                Ok(Reply::Snapshot { calls, legs })
+            }
+            Command::Cancel { call } => done(self.ua.cancel(now, call).map_err(ua_error)),
+            Command::Hangup { call } => done(self.ua.hangup(now, call).map_err(ua_error)),
+            Command::Accept { call } => done(self.accept(now, call)),
+            Command::Reject { call, code } => {
+                done(self.ua.reject(now, call, code).map_err(ua_error))
+            }
+            Command::Bridge { call, leg } => {
+                if !self.leg_ctx.get(&leg).is_some_and(|l| l.connected) {
+                    return Some(Err(self.leg_state_error(leg)));
+                }
+                done(self.bridge.bridge(call, leg).map_err(|e| self.media_error(call, e)))
+            }
+            Command::Unbridge { call } => {
+                done(self.bridge.unbridge(call).map_err(|e| self.media_error(call, e)))
+            }
+            Command::Hold { call } => done(self.set_hold(now, call, true)),
+            Command::Unhold { call } => done(self.set_hold(now, call, false)),
+            Command::Mute { call } => {
+                done(self.bridge.set_muted(call, true).map_err(|e| self.media_error(call, e)))
+            }
+            Command::Unmute { call } => {
+                done(self.bridge.set_muted(call, false).map_err(|e| self.media_error(call, e)))
+            }
+            Command::SendDtmf { call, digits } => {
+                done(self.bridge.send_dtmf(call, &digits).map_err(|e| self.media_error(call, e)))
+            }
+            Command::StopRecording { call } => {
+                if !self.calls.contains_key(&call) {
+                    return Some(Err(ControlError::UnknownCall(call)));
+                }
+                self.stop_recording(call);
+                Ok(Reply::Done)
+            }
+            Command::Transfer { call, to } => done(self.ua.refer(now, call, &to).map_err(ua_error)),
+            Command::Probe { trunk } => {
+                self.ua.probe(now, &trunk).map(|probe| Reply::Probe { probe }).map_err(ua_error)
+            }
+        })
+    }
+
+    fn leg_state_error(&self, leg: AgentLegId) -> ControlError {
+        if self.leg_ctx.contains_key(&leg) {
+            ControlError::WrongState(format!("{leg} is not connected yet"))
+        } else {
+            ControlError::UnknownLeg(leg)
+        }
+    }
+
+    fn media_error(&self, call: CallId, e: BridgeError) -> ControlError {
+        match e {
+            BridgeError::UnknownCall(_) if self.calls.contains_key(&call) => {
+                ControlError::WrongState(format!("{call} has no media yet (not answered)"))
+            }
+            e => bridge_error(e),
+        }
+    }
+
+    fn create_leg(&mut self, now: Instant, offer: &str) -> Result<Reply, ControlError> {
+        let leg = AgentLegId(self.next_leg);
+        self.next_leg += 1;
+        let ufrag = random_token(&mut self.rng, 8);
+        let pass = random_token(&mut self.rng, 24);
+        let answer = self
+            .legs
+            .create(now, leg, offer, ufrag, pass)
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        self.leg_ctx.insert(leg, LegCtx { connected: false, connect_by: now + CONNECT_TIMEOUT });
+        Ok(Reply::AgentLeg { leg, answer })
+    }
+
+    /// Checks the request and asks for the call's RTP socket; the reply follows the bind.
+    fn originate(&mut self, id: u64, request: Originate) -> Result<(), ControlError> {
+        let call = request.call;
+        if !call.is_callers() || self.calls.contains_key(&call) || self.binding.contains_key(&call)
+        {
+            return Err(ControlError::IdInUse(call));
+        }
+        let trunk =
+            self.trunks.get(&request.trunk).ok_or(ControlError::UnknownTrunk(request.trunk))?;
+        let codecs = trunk.codecs.clone();
+        self.binding.insert(call, Binding::Outbound { id, request, codecs });
+        self.out.push_back(Output::BindRtp { call });
+        Ok(())
+    }
+
+    fn originate_bound(
+        &mut self,
+        now: Instant,
+        request: Originate,
+        codecs: Vec<Codec>,
+        local: SocketAddr,
+    ) -> Result<Reply, ControlError> {
+        let session = self.rng.random::<u32>().into();
+        let local = LocalDescription::offer(session, self.public(local), &codecs);
+        let started = self.ua.originate(
+            now,
+            ua::Originate {
+                call: request.call,
+                trunk: request.trunk,
+                to: request.to.clone(),
+                caller_id: request.caller_id.clone(),
+                caller_name: request.caller_name.clone(),
+                asserted_identity: request.asserted_identity.clone(),
+                sdp: local.to_bytes(),
+                ring_timeout: request.ring_timeout(),
+            },
+        );
+        match started {
+            Ok(call) => {
+                self.calls.insert(call, CallCtx::new(codecs, local, None));
+                Ok(Reply::Done)
+            }
+            Err(e) => {
+                self.out.push_back(Output::ReleaseRtp { call: request.call });
+                Err(ua_error(e))
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant, call: CallId) -> Result<(), ControlError> {
+        let ctx = self.calls.get_mut(&call).ok_or(ControlError::UnknownCall(call))?;
+        let offer = ctx.offer.take().ok_or_else(|| {
+            ControlError::WrongState(format!("{call} is not an offered inbound call"))
+        })?;
+        let negotiated = SessionDescription::parse(&offer).and_then(|d| d.negotiate(&ctx.codecs));
+        let n = match negotiated {
+            Ok(n) => n,
+            Err(e) => {
+                // RFC 3261 §13.3.1.3: an offer we cannot take is refused with 488.
+                ctx.failure = Some(CallEnd {
+                    outcome: CallOutcome::Failed,
+                    code: Some(488),
+                    reason: e.to_string(),
+                    by: HangupBy::System,
+                });
+                let _ = self.ua.reject(now, call, 488);
+                return Err(ControlError::Invalid(e.to_string()));
+            }
+        };
+        ctx.local = LocalDescription::answer(ctx.local.session_id, ctx.local.rtp, &n);
+        let sdp = ctx.local.to_bytes();
+        let media = TrunkMedia {
+            codec: n.codec,
+            payload_type: n.payload_type,
+            telephone_event: n.telephone_event,
+            remote: n.remote,
+        };
+        ctx.media = Some(media);
+        let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
+        self.bridge.add_call(now, call, media, ssrc, seq, ts);
+        self.ua.answer(now, call, sdp).map_err(ua_error)
+    }
+
+    fn set_hold(&mut self, now: Instant, call: CallId, held: bool) -> Result<(), ControlError> {
+        let ctx = self.calls.get_mut(&call).ok_or(ControlError::UnknownCall(call))?;
+        let mut local = ctx.local.clone();
+        local.version += 1;
+        // RFC 3264 §8.4: hold is a sendonly offer; resuming returns to sendrecv.
+        local.direction = if held { Direction::SendOnly } else { Direction::SendRecv };
+        self.ua.reinvite(now, call, local.to_bytes()).map_err(ua_error)?;
+        if let Some(ctx) = self.calls.get_mut(&call) {
+            ctx.local = local;
+        }
+        self.bridge.set_held(call, held).map_err(|e| self.media_error(call, e))
+    }
+
+    /// Checks the call and asks for the file; the reply follows the open.
+    fn record(&mut self, id: u64, call: CallId, path: PathBuf) -> Result<(), ControlError> {
+        let ctx = self.calls.get(&call).ok_or(ControlError::UnknownCall(call))?;
+        if ctx.media.is_none() {
+            return Err(ControlError::WrongState(format!(
+                "{call} has no media yet (not answered)"
+            )));
+        }
+        if self.opening.contains_key(&call) {
+            return Err(ControlError::WrongState(format!("{call}: a recording is being opened")));
+        }
+        self.stop_recording(call);
+        self.opening.insert(call, id);
+        self.out.push_back(Output::OpenRecording { call, path });
+        Ok(())
+    }
+}
+
+/// `ip` unless it is a wildcard, then the advertised address.
+pub fn advertised(ip: IpAddr, advertise: IpAddr) -> IpAddr {
+    if ip.is_unspecified() { advertise } else { ip }
+}
+
+fn random_token(rng: &mut SmallRng, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+fn ua_error(e: UaError) -> ControlError {
+    match e {
+        UaError::UnknownCall(c) => ControlError::UnknownCall(c),
+        UaError::IdInUse(c) => ControlError::IdInUse(c),
+        UaError::UnknownTrunk(t) => ControlError::UnknownTrunk(t),
+        UaError::TrunkFull(_) | UaError::RateLimited(_) => ControlError::TrunkBusy(e.to_string()),
+        UaError::WrongState { .. } => ControlError::WrongState(e.to_string()),
+        UaError::BadStatus(_) | UaError::NoTransport(_) => ControlError::Invalid(e.to_string()),
+    }
+}
+
+fn bridge_error(e: BridgeError) -> ControlError {
+    match e {
+        BridgeError::UnknownCall(c) => ControlError::UnknownCall(c),
+        BridgeError::UnknownLeg(l) => ControlError::UnknownLeg(l),
+        BridgeError::LegBusy { .. } | BridgeError::NoDtmf(_) => {
+            ControlError::WrongState(e.to_string())
+        }
+        BridgeError::Digit(_) => ControlError::Invalid(e.to_string()),
+    }
+}

@@ -1,0 +1,670 @@
+//! The core in virtual time, with no sockets: a scripted trunk (SIP messages fed as
+//! datagrams), the shell's socket binds answered by the harness, and a str0m `Rtc` in memory
+//! as the agent's browser.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction as StrDirection, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event as RtcEvent, Input as RtcInput, Output as RtcOutput, Rtc};
+
+use super::*;
+use crate::call::{CallerId, PhoneNumber};
+use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+
+const TRUNK: &str = "127.0.0.1:5080";
+const WEBRTC: &str = "127.0.0.1:40000";
+const BROWSER: &str = "127.0.0.1:50000";
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+/// G.729 only: nothing in common with the trunk's G.711.
+const G729_SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+
+/// A PCMU octet that is not silence (0xff): the customer's voice.
+const VOICE: u8 = 0x55;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// The agent's browser: a str0m instance offering one audio track.
+struct Browser {
+    rtc: Rtc,
+    deadline: Option<Instant>,
+    connected: bool,
+    inbox: Vec<Vec<u8>>,
+    mid: Mid,
+    /// Audio frames received.
+    heard: usize,
+    /// Of those, frames carrying the customer's voice (not generated silence).
+    heard_customer: usize,
+}
+
+struct Harness {
+    core: Core,
+    now: Instant,
+    sip: Vec<Message>,
+    events: Vec<Event>,
+    replies: HashMap<u64, Result<Reply, ControlError>>,
+    next_id: u64,
+    binds: Vec<CallId>,
+    released: Vec<CallId>,
+    /// Why the next RTP socket binds fail, if they do.
+    bind_error: Option<String>,
+    /// Binds asked for and not answered yet ([`Harness::answer_binds`] answers them).
+    deferred: Option<Vec<CallId>>,
+    trunk_rtp: usize,
+    browser: Option<Browser>,
+    /// Recording files opened, written and closed, and calls ended, in order.
+    files: Vec<String>,
+    /// Why the next recording file cannot be created, if it cannot.
+    file_error: Option<String>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let now = Instant::now();
+        let core = Core::new(
+            now,
+            Config {
+                advertise: "127.0.0.1".parse().unwrap(),
+                sip_udp: addr("127.0.0.1:5060"),
+                sip_tcp: addr("127.0.0.1:5060"),
+                webrtc: addr(WEBRTC),
+                user_agent: "gateway-test".into(),
+                hold: Sound::hold_tone(),
+                instance: 1,
+                seed: 7,
+            },
+        );
+        let mut h = Self {
+            core,
+            now,
+            sip: Vec::new(),
+            events: Vec::new(),
+            replies: HashMap::new(),
+            next_id: 1,
+            binds: Vec::new(),
+            released: Vec::new(),
+            bind_error: None,
+            deferred: None,
+            trunk_rtp: 0,
+            browser: None,
+            files: Vec::new(),
+            file_error: None,
+        };
+        let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
+        assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
+        h
+    }
+
+    /// Carries out the core's outputs (and the browser's) until both are quiet.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(output) = self.core.poll_output() {
+                moved = true;
+                match output {
+                    Output::Sip(t) => {
+                        assert_eq!(t.destination, addr(TRUNK));
+                        self.sip.push(parse(&t.data).expect("we send valid SIP"));
+                    }
+                    Output::TrunkRtp { .. } => self.trunk_rtp += 1,
+                    Output::Webrtc { destination, data } => {
+                        assert_eq!(destination, addr(BROWSER));
+                        if let Some(b) = &mut self.browser {
+                            b.inbox.push(data);
+                        }
+                    }
+                    Output::BindRtp { call } => {
+                        self.binds.push(call);
+                        if let Some(deferred) = &mut self.deferred {
+                            deferred.push(call);
+                            continue;
+                        }
+                        let port = 30000 + self.binds.len() as u16 * 2;
+                        let result = match &self.bind_error {
+                            Some(e) => Err(e.clone()),
+                            None => Ok(SocketAddr::new("127.0.0.1".parse().unwrap(), port)),
+                        };
+                        self.core.handle_input(self.now, Input::RtpBound { call, result });
+                    }
+                    Output::ReleaseRtp { call } => self.released.push(call),
+                    Output::OpenRecording { call, path } => {
+                        let result = match &self.file_error {
+                            Some(e) => Err(format!("{}: {e}", path.display())),
+                            None => {
+                                self.files.push(format!("open {call}"));
+                                Ok(())
+                            }
+                        };
+                        self.core.handle_input(self.now, Input::RecordingOpened { call, result });
+                    }
+                    Output::Record { call, samples } => {
+                        assert_eq!(samples.len(), 320, "20 ms of stereo at 8 kHz");
+                        if self.files.last() != Some(&format!("write {call}")) {
+                            self.files.push(format!("write {call}"));
+                        }
+                    }
+                    Output::CloseRecording { call } => self.files.push(format!("close {call}")),
+                    Output::Metrics(_) => {}
+                    Output::Event(e) => {
+                        if let Event::CallEnded { call, .. } = &e {
+                            self.files.push(format!("ended {call}"));
+                        }
+                        self.events.push(e)
+                    }
+                    Output::Reply { id, result } => {
+                        assert!(self.replies.insert(id, result).is_none(), "one reply per command");
+                    }
+                }
+            }
+            if let Some(b) = &mut self.browser {
+                for data in std::mem::take(&mut b.inbox) {
+                    moved = true;
+                    let receive =
+                        Receive::new(Protocol::Udp, addr(WEBRTC), addr(BROWSER), &data).unwrap();
+                    b.rtc.handle_input(RtcInput::Receive(self.now, receive)).unwrap();
+                }
+                loop {
+                    match b.rtc.poll_output().unwrap() {
+                        RtcOutput::Timeout(t) => {
+                            b.deadline = Some(t);
+                            break;
+                        }
+                        RtcOutput::Transmit(t) => {
+                            moved = true;
+                            assert_eq!(t.destination, addr(WEBRTC));
+                            let data: Vec<u8> = t.contents.into();
+                            self.core.handle_input(
+                                self.now,
+                                Input::Webrtc { source: addr(BROWSER), data: &data },
+                            );
+                        }
+                        RtcOutput::Event(RtcEvent::Connected) => b.connected = true,
+                        RtcOutput::Event(RtcEvent::MediaData(m)) => {
+                            b.heard += 1;
+                            b.heard_customer += usize::from(m.data.contains(&VOICE));
+                        }
+                        RtcOutput::Event(_) => {}
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Fires every deadline (the core's and the browser's) up to `d` from now, in order.
+    fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        loop {
+            let core = self.core.poll_timeout();
+            let browser = self.browser.as_ref().and_then(|b| b.deadline);
+            let Some(next) = [core, browser].into_iter().flatten().min().filter(|t| *t <= until)
+            else {
+                break;
+            };
+            self.now = self.now.max(next);
+            if core.is_some_and(|t| t <= self.now) {
+                self.core.handle_input(self.now, Input::Timeout);
+            }
+            if let Some(b) = &mut self.browser
+                && b.deadline.is_some_and(|t| t <= self.now)
+            {
+                b.deadline = None;
+                b.rtc.handle_input(RtcInput::Timeout(self.now)).unwrap();
+            }
+            self.pump();
+        }
+        self.now = until;
+    }
+
+    fn op(&mut self, op: Op) -> Result<Reply, ControlError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.core.handle_input(self.now, Input::Command { id, op });
+        self.pump();
+        self.replies.remove(&id).expect("the command was answered")
+    }
+
+    /// Answers the binds held back so far, successfully.
+    fn answer_binds(&mut self) {
+        for call in self.deferred.as_mut().map(std::mem::take).unwrap_or_default() {
+            let result = Ok(addr("127.0.0.1:31000"));
+            self.core.handle_input(self.now, Input::RtpBound { call, result });
+            self.pump();
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Result<Reply, ControlError> {
+        self.op(Op::Command(command))
+    }
+
+    fn originate(&mut self, call: u64, trunk: i64) -> Result<Reply, ControlError> {
+        self.command(Command::Originate(Originate {
+            call: CallId(call),
+            trunk: TrunkId(trunk),
+            to: PhoneNumber::parse("+15551234").unwrap(),
+            caller_id: CallerId::parse("1000").unwrap(),
+            caller_name: None,
+            asserted_identity: None,
+            ring_timeout_secs: 30,
+        }))
+    }
+
+    /// A datagram from the trunk.
+    fn receive(&mut self, data: &[u8]) {
+        self.core.handle_input(
+            self.now,
+            Input::Sip { transport: Transport::Udp, source: addr(TRUNK), data },
+        );
+        self.pump();
+    }
+
+    fn reply(&mut self, request: &Request, code: u16, sdp: Option<&str>) -> Response {
+        let mut r = request
+            .response(StatusCode::new(code).unwrap(), Some("peer"))
+            .with_header("Contact", format!("<sip:callee@{TRUNK}>"));
+        if let Some(sdp) = sdp {
+            r = r.with_body("application/sdp", sdp.as_bytes().to_vec());
+        }
+        self.receive(&r.to_bytes());
+        r
+    }
+
+    fn requests(&self, method: Method) -> Vec<Request> {
+        self.sip
+            .iter()
+            .filter_map(|m| match m {
+                Message::Request(r) if r.method == method => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last(&self, method: Method) -> Request {
+        self.requests(method).pop().unwrap_or_else(|| panic!("no {method} sent"))
+    }
+
+    fn last_response(&self) -> Response {
+        self.sip
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                Message::Response(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a response was sent")
+    }
+
+    fn ended(&self) -> Vec<(CallId, CallEnd)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::CallEnded { call, end } => Some((*call, end.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Opens an agent leg from an in-memory browser and runs until both ends are connected.
+    fn connect_agent(&mut self) -> AgentLegId {
+        let mut rtc = Rtc::builder().clear_codecs().enable_pcmu(true, false).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr(BROWSER), "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, StrDirection::SendRecv, None, None, None);
+        let (offer, pending): (_, SdpPendingOffer) = api.apply().unwrap();
+        let reply = self.command(Command::CreateAgentLeg { offer: offer.to_sdp_string() });
+        let Ok(Reply::AgentLeg { leg, answer }) = reply else { panic!("{reply:?}") };
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+        self.browser = Some(Browser {
+            rtc,
+            deadline: None,
+            connected: false,
+            inbox: Vec::new(),
+            mid,
+            heard: 0,
+            heard_customer: 0,
+        });
+        self.pump();
+        for _ in 0..100 {
+            if self.events.contains(&Event::AgentLegConnected { leg }) {
+                break;
+            }
+            self.advance(Duration::from_millis(50));
+        }
+        assert!(self.events.contains(&Event::AgentLegConnected { leg }), "{:?}", self.events);
+        assert!(self.browser.as_ref().is_some_and(|b| b.connected));
+        leg
+    }
+}
+
+impl Harness {
+    /// The agent speaks: `frames` 20 ms PCMU frames from the browser, in real (virtual) time.
+    fn speak(&mut self, frames: u64) {
+        for i in 0..frames {
+            let now = self.now;
+            let b = self.browser.as_mut().expect("a browser");
+            let writer = b.rtc.writer(b.mid).expect("an audio writer");
+            let pt = writer.payload_params().next().expect("PCMU negotiated").pt();
+            let time = MediaTime::new(i * 160, Frequency::EIGHT_KHZ);
+            writer.write(pt, now, time, vec![0xffu8; 160]).unwrap();
+            self.pump();
+            self.advance(Duration::from_millis(20));
+        }
+    }
+
+    /// The customer speaks: `frames` PCMU packets on the call's RTP socket.
+    fn customer_speaks(&mut self, call: CallId, frames: u16) {
+        for i in 0..frames {
+            let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            packet[2..4].copy_from_slice(&(100 + i).to_be_bytes());
+            packet[4..8].copy_from_slice(&(u32::from(i) * 160).to_be_bytes());
+            packet.extend_from_slice(&[VOICE; 160]);
+            self.core.handle_input(self.now, Input::TrunkRtp { call, data: &packet });
+            self.pump();
+            self.advance(Duration::from_millis(20));
+        }
+    }
+}
+
+fn sdp_body(r: &Request) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+/// An INVITE from the trunk offering G.711.
+fn inbound_invite(sdp: &str) -> Vec<u8> {
+    format!(
+        "INVITE sip:2000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKin1\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: inbound-1\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@{TRUNK}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn originate_answer_bridge_hold_and_remote_bye() {
+    let mut h = Harness::new();
+    let leg = h.connect_agent();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    assert_eq!(h.binds, [CallId(7)], "the socket is bound before the INVITE");
+    let invite = h.last(Method::Invite);
+    assert!(sdp_body(&invite).contains("m=audio 30002 RTP/AVP"), "{}", sdp_body(&invite));
+    // Not answered: no media to bridge yet.
+    assert!(matches!(
+        h.command(Command::Bridge { call: CallId(7), leg }),
+        Err(ControlError::WrongState(_))
+    ));
+    h.reply(&invite, 180, None);
+    assert!(h.events.contains(&Event::CallRinging { call: CallId(7) }));
+    let ok = h.reply(&invite, 200, Some(SDP));
+    assert_eq!(h.last(Method::Ack).core.call_id, invite.core.call_id);
+    assert!(h.events.contains(&Event::CallAnswered { call: CallId(7) }));
+
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    // Media flows both ways: the agent's browser to the trunk and back.
+    let before = h.trunk_rtp;
+    h.speak(10);
+    assert!(h.trunk_rtp - before >= 5, "{} packets to the trunk", h.trunk_rtp - before);
+    h.customer_speaks(CallId(7), 10);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    assert!(heard >= 5, "the browser heard {heard} frames of the customer");
+
+    assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
+    let reinvite = h.last(Method::Invite);
+    assert_eq!(reinvite.core.cseq_seq, 2);
+    assert!(sdp_body(&reinvite).contains("a=sendonly"), "{}", sdp_body(&reinvite));
+    h.reply(&reinvite, 200, Some(SDP));
+    assert_eq!(h.last(Method::Ack).core.cseq_seq, 2);
+    assert_eq!(h.core.call_state(CallId(7)), Some(CallState::Confirmed));
+    // Held: the customer hears hold music, the agent no longer hears the customer.
+    let (before, heard) = (h.trunk_rtp, h.browser.as_ref().map_or(0, |b| b.heard_customer));
+    h.customer_speaks(CallId(7), 10);
+    assert!(h.trunk_rtp - before >= 5, "hold music: {} packets", h.trunk_rtp - before);
+    let b = h.browser.as_ref().unwrap();
+    assert_eq!(b.heard_customer, heard, "the agent hears only silence");
+
+    // The customer hangs up.
+    let bye = format!(
+        "BYE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye1\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    );
+    h.receive(bye.as_bytes());
+    assert_eq!(h.last_response().status.code(), 200);
+    h.advance(Duration::from_secs(40));
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].0, CallId(7));
+    assert_eq!((ended[0].1.outcome, ended[0].1.by), (CallOutcome::Answered, HangupBy::Customer));
+    assert_eq!(h.released, [CallId(7)], "the socket is released once");
+    // The agent leg outlives the call.
+    assert_eq!(
+        h.command(Command::Snapshot),
+        Ok(Reply::Snapshot { calls: vec![], legs: vec![leg] })
+    );
+}
+
+#[test]
+fn inbound_invite_is_offered_then_accepted() {
+    let mut h = Harness::new();
+    h.receive(&inbound_invite(SDP));
+    assert_eq!(h.last_response().status.code(), 100);
+    assert_eq!(h.binds.len(), 1, "a socket is bound before the call is offered");
+    let Some(Event::InboundCall { call, trunk, from, to }) = h.events.last().cloned() else {
+        panic!("{:?}", h.events)
+    };
+    assert_eq!(
+        (call, trunk, from.as_str(), to.as_str()),
+        (h.binds[0], TrunkId(1), "5559876", "2000")
+    );
+    assert!(call.0 >= CallId::GATEWAY_FIRST);
+    assert_eq!(h.core.call_state(call), Some(CallState::Offered));
+    assert_eq!(h.command(Command::Accept { call }), Ok(Reply::Done));
+    let ok = h.last_response();
+    assert_eq!(ok.status.code(), 200);
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(answer.contains("m=audio 30002 RTP/AVP 0"), "{answer}");
+    assert!(h.events.contains(&Event::CallAnswered { call }));
+    assert!(matches!(h.command(Command::Accept { call }), Err(ControlError::WrongState(_))));
+}
+
+#[test]
+fn inbound_invite_when_no_socket_can_be_bound_is_refused_with_503() {
+    let mut h = Harness::new();
+    h.bind_error = Some("no free port".into());
+    h.receive(&inbound_invite(SDP));
+    assert_eq!(h.last_response().status.code(), 503);
+    assert!(!h.events.iter().any(|e| matches!(e, Event::InboundCall { .. })));
+}
+
+#[test]
+fn originate_on_a_missing_trunk_sends_nothing() {
+    let mut h = Harness::new();
+    h.sip.clear();
+    assert_eq!(h.originate(7, 9), Err(ControlError::UnknownTrunk(TrunkId(9))));
+    assert!(h.sip.is_empty(), "no SIP sent");
+    assert!(h.binds.is_empty(), "no socket bound");
+    assert_eq!(h.command(Command::Snapshot), Ok(Reply::Snapshot { calls: vec![], legs: vec![] }));
+    // The id stays free.
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    assert_eq!(h.originate(7, 1), Err(ControlError::IdInUse(CallId(7))));
+}
+
+#[test]
+fn an_answer_with_no_common_codec_hangs_up() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(G729_SDP));
+    assert!(!h.events.contains(&Event::CallAnswered { call: CallId(7) }));
+    let bye = h.last(Method::Bye);
+    h.reply(&bye, 200, None);
+    h.advance(Duration::from_secs(40));
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    let end = &ended[0].1;
+    assert_eq!((end.outcome, end.code, end.by), (CallOutcome::Failed, Some(488), HangupBy::System));
+    assert!(end.reason.starts_with("no common codec"), "{}", end.reason);
+    assert_eq!(h.released, [CallId(7)]);
+}
+
+#[test]
+fn an_answer_that_is_not_sdp_hangs_up() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some("this is not SDP"));
+    let bye = h.last(Method::Bye);
+    h.reply(&bye, 200, None);
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!((ended[0].1.outcome, ended[0].1.code), (CallOutcome::Failed, Some(488)));
+    assert!(ended[0].1.reason.contains("SDP"), "{}", ended[0].1.reason);
+}
+
+#[test]
+fn a_failed_socket_bind_fails_the_originate_cleanly() {
+    let mut h = Harness::new();
+    h.sip.clear();
+    h.bind_error = Some("address in use".into());
+    let result = h.originate(7, 1);
+    assert!(
+        matches!(&result, Err(ControlError::TrunkBusy(why)) if why.contains("address in use")),
+        "{result:?}"
+    );
+    assert!(h.sip.is_empty(), "no INVITE");
+    assert!(h.ended().is_empty(), "no call to end");
+    assert_eq!(h.command(Command::Snapshot), Ok(Reply::Snapshot { calls: vec![], legs: vec![] }));
+    // Nothing is left behind: the same id can be used once sockets are available again.
+    h.bind_error = None;
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+}
+
+#[test]
+fn a_refused_originate_releases_its_socket() {
+    let mut h = Harness::new();
+    let mut trunk = Trunk::new(TrunkId(2), "127.0.0.1", 5080, Transport::Udp);
+    trunk.max_channels = 1;
+    assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
+    assert_eq!(h.originate(7, 2), Ok(Reply::Done));
+    assert!(matches!(h.originate(8, 2), Err(ControlError::TrunkBusy(_))));
+    assert_eq!(h.released, [CallId(8)]);
+}
+
+#[test]
+fn an_agent_leg_that_never_connects_fails_after_the_timeout() {
+    let mut h = Harness::new();
+    let offer = {
+        let mut rtc = Rtc::builder().clear_codecs().enable_pcmu(true, false).build(h.now);
+        let mut api = rtc.sdp_api();
+        api.add_media(MediaKind::Audio, StrDirection::SendRecv, None, None, None);
+        api.apply().unwrap().0.to_sdp_string()
+    };
+    let Ok(Reply::AgentLeg { leg, .. }) = h.command(Command::CreateAgentLeg { offer }) else {
+        panic!()
+    };
+    h.advance(CONNECT_TIMEOUT + Duration::from_secs(1));
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegFailed { leg: l, .. } if *l == leg)),
+        "{:?}",
+        h.events
+    );
+}
+
+#[test]
+fn recordings_are_opened_written_and_closed_before_the_call_ends() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let record = |call| Command::Record { call: CallId(call), path: "/rec/7.wav".into() };
+    // Not answered yet: nothing to record.
+    assert!(matches!(h.command(record(7)), Err(ControlError::WrongState(_))));
+    assert_eq!(h.command(record(8)), Err(ControlError::UnknownCall(CallId(8))));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    h.file_error = Some("read-only file system".into());
+    let refused = h.command(record(7));
+    assert!(
+        matches!(&refused, Err(ControlError::Invalid(why)) if why.contains("/rec/7.wav")),
+        "{refused:?}"
+    );
+    h.file_error = None;
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    // Recording again replaces the file.
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    // A write failure stops the recording.
+    h.core.handle_input(h.now, Input::RecordingFailed { call: CallId(7) });
+    h.pump();
+    assert_eq!(h.command(record(7)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 5);
+    assert_eq!(h.command(Command::Hangup { call: CallId(7) }), Ok(Reply::Done));
+    let bye = h.last(Method::Bye);
+    h.reply(&bye, 200, None);
+    assert_eq!(
+        h.files,
+        [
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "open call-7",
+            "write call-7",
+            "close call-7",
+            "ended call-7"
+        ]
+    );
+}
+
+#[test]
+fn an_originate_waits_for_its_socket_and_holds_its_id_meanwhile() {
+    let mut h = Harness::new();
+    h.deferred = Some(Vec::new());
+    h.sip.clear();
+    let request = Originate {
+        call: CallId(7),
+        trunk: TrunkId(1),
+        to: PhoneNumber::parse("+15551234").unwrap(),
+        caller_id: CallerId::parse("1000").unwrap(),
+        caller_name: None,
+        asserted_identity: None,
+        ring_timeout_secs: 30,
+    };
+    let op = Op::Command(Command::Originate(request));
+    h.core.handle_input(h.now, Input::Command { id: 100, op });
+    h.pump();
+    assert!(h.replies.is_empty(), "no reply before the socket is bound");
+    assert!(h.sip.is_empty(), "no INVITE before the socket is bound");
+    assert_eq!(h.originate(7, 1), Err(ControlError::IdInUse(CallId(7))));
+    h.answer_binds();
+    assert_eq!(h.replies.remove(&100), Some(Ok(Reply::Done)));
+    assert!(sdp_body(&h.last(Method::Invite)).contains("m=audio 31000 "));
+}
+
+#[test]
+fn an_inbound_call_cancelled_before_its_socket_is_bound_is_never_offered() {
+    let mut h = Harness::new();
+    h.deferred = Some(Vec::new());
+    let invite = String::from_utf8(inbound_invite(SDP)).unwrap();
+    h.receive(invite.as_bytes());
+    let cancel = invite
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Content-Type: application/sdp\r\n", "");
+    let cancel =
+        format!("{}Content-Length: 0\r\n\r\n", &cancel[..cancel.find("Content-Length").unwrap()]);
+    h.receive(cancel.as_bytes());
+    assert_eq!(h.last_response().status.code(), 487);
+    h.answer_binds();
+    assert_eq!(h.released, h.binds, "the late socket is released once");
+    assert!(h.events.is_empty(), "the application never heard of it: {:?}", h.events);
+}
