@@ -66,31 +66,7 @@ impl Config {
     }
 }
 
-/// Counters and gauges for `/metrics`, refreshed by the engine about once a second
-/// (packet counters on every refresh, states from a scan).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Outbound calls sent, no provisional response yet.
-    pub calls_calling: u64,
-    /// Outbound calls ringing or with early media.
-    pub calls_ringing: u64,
-    /// Inbound calls offered, not answered.
-    pub calls_offered: u64,
-    /// Answered calls.
-    pub calls_answered: u64,
-    /// Calls ended since start.
-    pub calls_ended: u64,
-    /// Agent legs.
-    pub agent_legs: u64,
-    /// Agent legs with ICE and DTLS up.
-    pub agent_legs_connected: u64,
-    /// RTP packets relayed between legs.
-    pub packets_relayed: u64,
-    /// RTP packets the gateway generated.
-    pub packets_generated: u64,
-    /// Packets dropped (garbage, unknown source, unnegotiated, muted or held).
-    pub packets_dropped: u64,
-}
+pub use crate::core::Snapshot;
 
 /// Shared view of the engine's numbers.
 #[derive(Debug, Default)]
