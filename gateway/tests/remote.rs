@@ -42,6 +42,17 @@ async fn standalone_with_handle(
     (addr, running, server, gw)
 }
 
+/// Gives the gateway trunk 1 to `sipp`, once the control connection is up.
+async fn add_sipp_trunk(gw: &Gateway, sipp: &Sipp) {
+    let peer = sipp.addr();
+    once_connected(async || {
+        gw.add_trunk(Trunk::new(TrunkId(1), &peer.ip().to_string(), peer.port(), Transport::Udp))
+            .await
+    })
+    .await
+    .expect("trunk added over the control connection");
+}
+
 /// A TCP relay in front of `target` that can be cut (open connections dropped, new ones
 /// refused) and mended, like a network path that fails for a while.
 struct Relay {
@@ -136,13 +147,7 @@ async fn a_call_through_a_standalone_gateway_is_answered_and_its_events_arrive()
     let (addr, _running, _server) = standalone("127.0.0.1:0".parse().unwrap()).await;
     let gw = remote(addr, TOKEN);
     let mut events = gw.events();
-    let peer = sipp.addr();
-    once_connected(async || {
-        gw.add_trunk(Trunk::new(TrunkId(1), &peer.ip().to_string(), peer.port(), Transport::Udp))
-            .await
-    })
-    .await
-    .expect("trunk added over the control connection");
+    add_sipp_trunk(&gw, &sipp).await;
 
     let call = support::place(&gw, originate("+15551234")).await;
     support::answer_then_hang_up(&gw, &mut events, call, WAIT).await;
@@ -249,13 +254,7 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
     let relay = Relay::start(addr).await;
     let gw = remote(relay.addr, TOKEN);
     let mut events = gw.events();
-    let peer = sipp.addr();
-    once_connected(async || {
-        gw.add_trunk(Trunk::new(TrunkId(1), &peer.ip().to_string(), peer.port(), Transport::Udp))
-            .await
-    })
-    .await
-    .expect("trunk added");
+    add_sipp_trunk(&gw, &sipp).await;
     let call = support::place(&gw, originate("+15551234")).await;
     support::wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())

@@ -656,13 +656,7 @@ fn an_inbound_call_cancelled_before_its_socket_is_bound_is_never_offered() {
     h.deferred = Some(Vec::new());
     let invite = String::from_utf8(inbound_invite(SDP)).unwrap();
     h.receive(invite.as_bytes());
-    let cancel = invite
-        .replacen("INVITE sip", "CANCEL sip", 1)
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Content-Type: application/sdp\r\n", "");
-    let cancel =
-        format!("{}Content-Length: 0\r\n\r\n", &cancel[..cancel.find("Content-Length").unwrap()]);
-    h.receive(cancel.as_bytes());
+    h.receive(crate::sip::ua::tests::cancel_of(&invite).as_bytes());
     assert_eq!(h.last_response().status.code(), 487);
     h.answer_binds();
     assert_eq!(h.released, h.binds, "the late socket is released once");

@@ -13,7 +13,7 @@
 
 mod call;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -485,12 +485,7 @@ fn inbound_invite_cancelled_by_caller() {
     let mut h = Harness::new();
     let invite = inbound_invite("z9hG4bKin2", "inbound-2", 7);
     h.receive(invite.as_bytes());
-    let cancel = invite
-        .replacen("INVITE sip", "CANCEL sip", 1)
-        .replace("CSeq: 7 INVITE", "CSeq: 7 CANCEL")
-        .replace("Content-Type: application/sdp\r\n", "");
-    let cancel =
-        format!("{}Content-Length: 0\r\n\r\n", &cancel[..cancel.find("Content-Length").unwrap()]);
+    let cancel = cancel_of(&invite);
     h.receive(cancel.as_bytes());
     let codes: Vec<(u16, Method)> =
         h.responses().iter().map(|r| (r.status.code(), r.core.cseq_method)).collect();
@@ -780,4 +775,15 @@ fn an_inbound_call_nobody_takes_is_refused_with_480() {
 fn fresh_call() -> CallId {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     CallId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The CANCEL a caller sends for `invite`: the same request URI, Via branch, tags, Call-ID and
+/// CSeq number (RFC 3261 §9.1), without a body.
+pub(crate) fn cancel_of(invite: &str) -> String {
+    let head = &invite[..invite.find("Content-Length").unwrap_or(invite.len())];
+    let cancel = head
+        .replacen("INVITE sip", "CANCEL sip", 1)
+        .replace(" INVITE\r\n", " CANCEL\r\n")
+        .replace("Content-Type: application/sdp\r\n", "");
+    format!("{cancel}Content-Length: 0\r\n\r\n")
 }
