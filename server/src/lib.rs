@@ -1,6 +1,6 @@
 //! The dialer server: serves the web app (Leptos SSR and server functions), authenticates
-//! users, stores everything in SQLite or PostgreSQL, and (with later parts) runs the dialer
-//! engine and drives the gateway.
+//! users, stores everything in SQLite or PostgreSQL, runs the dialer engine and drives the
+//! media gateway (embedded, or standalone over its control API).
 //!
 //! - [`config`]: settings from the environment and an optional TOML file;
 //! - [`startup`]: building and serving the HTTP application;
@@ -8,8 +8,12 @@
 //! - [`engine`]: the sans-IO dialer engine (agents, campaigns, pacing, calls, preview);
 //! - [`record`]: what the engine asks to store, shared with [`db`] so the database layer
 //!   never depends on the engine;
+//! - [`runtime`]: the tokio tasks that drive the engine, and the link to the gateway;
+//! - [`phone`]: the agent phones' WebSocket hub and their audio legs;
+//! - [`lead`]: lead import, time zones and the import routes;
 //! - [`auth`]: passwords, sessions, throttling, the login/logout routes;
 //! - [`backend`]: the implementations of the app's ports;
+//! - [`demo`]: the built-in demo trunk (a pretend carrier);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`render`]: server-side rendering on a thread of its own.
 

@@ -250,6 +250,24 @@ impl Runtime {
                 }
             };
             tokio::select! {
+                // What the network says has happened comes before commands issued since: a
+                // call that ended is ended before anyone asks to hang it up.
+                biased;
+                Some(event) = carrier_events.recv() => {
+                    self.call_event(event);
+                }
+                Some(done) = internal.recv() => match done {
+                    Internal::Claimed(campaign, leads) => {
+                        let _ = self.engine.handle(self.clock.now(), Input::LeadsClaimed { campaign, leads });
+                    }
+                    Internal::Call(event) => self.call_event(event),
+                    Internal::Remaining(counts) => self.remaining = counts,
+                    Internal::Reloaded(configs) => {
+                        for c in configs {
+                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+                        }
+                    }
+                },
                 command = commands.recv() => match command {
                     Some(Command::Input(input, reply)) => {
                         let result = self.engine.handle(self.clock.now(), input);
@@ -270,21 +288,6 @@ impl Runtime {
                     None => {
                         self.stop().await;
                         return;
-                    }
-                },
-                Some(event) = carrier_events.recv() => {
-                    self.call_event(event);
-                }
-                Some(done) = internal.recv() => match done {
-                    Internal::Claimed(campaign, leads) => {
-                        let _ = self.engine.handle(self.clock.now(), Input::LeadsClaimed { campaign, leads });
-                    }
-                    Internal::Call(event) => self.call_event(event),
-                    Internal::Remaining(counts) => self.remaining = counts,
-                    Internal::Reloaded(configs) => {
-                        for c in configs {
-                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
-                        }
                     }
                 },
                 () = sleep => self.engine.handle_timeout(self.clock.now()),

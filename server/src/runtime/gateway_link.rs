@@ -115,9 +115,8 @@ impl GatewayLink {
             legs = lost_legs.len(),
             "gateway resynchronised: ending what it no longer has"
         );
-        for leg in lost_legs {
-            self.leg(leg, AudioState::Closed, true);
-        }
+        // Calls first: an agent whose leg closes mid-call would otherwise be taken to have
+        // hung up.
         for call in lost_calls {
             let end = CallEvent::Ended {
                 outcome: CallOutcome::Failed,
@@ -126,6 +125,9 @@ impl GatewayLink {
                 by: HangupBy::System,
             };
             self.forward(call, end).await;
+        }
+        for leg in lost_legs {
+            self.leg(leg, AudioState::Closed, true);
         }
     }
 
