@@ -431,12 +431,7 @@ fn originate_answer_bridge_hold_and_remote_bye() {
     assert_eq!(b.heard_customer, heard, "the agent hears only silence");
 
     // The customer hangs up.
-    let bye = format!(
-        "BYE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye1\r\n\
-         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-        ok.core.to, invite.core.from, invite.core.call_id
-    );
-    h.receive(bye.as_bytes());
+    h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
     assert_eq!(h.last_response().status.code(), 200);
     h.advance(Duration::from_secs(40));
     let ended = h.ended();

@@ -243,11 +243,7 @@ fn remote_bye_ends_the_call_and_is_answered() {
     let invite = h.last(Method::Invite);
     let ok = h.reply(&invite, 200, "peer");
     // The peer hangs up: a BYE in the dialog (From/To swapped).
-    let bye = format!(
-        "BYE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye1\r\n\
-         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-        ok.core.to, invite.core.from, invite.core.call_id
-    );
+    let bye = bye_from_peer(&invite, &ok);
     h.receive(bye.as_bytes());
     assert_eq!(h.last_response().status.code(), 200);
     let ended = h.ended();
@@ -786,4 +782,14 @@ pub(crate) fn cancel_of(invite: &str) -> String {
         .replace(" INVITE\r\n", " CANCEL\r\n")
         .replace("Content-Type: application/sdp\r\n", "");
     format!("{cancel}Content-Length: 0\r\n\r\n")
+}
+
+/// The BYE the trunk sends to end the dialog our `invite` and its `ok` set up (From and To
+/// swapped, RFC 3261 §15).
+pub(crate) fn bye_from_peer(invite: &Request, ok: &Response) -> String {
+    format!(
+        "BYE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye1\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    )
 }
