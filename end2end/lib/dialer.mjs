@@ -139,7 +139,7 @@ export async function addLeads(page, url, { leadset, campaign, rows, columns = [
   }
   await page.click('[data-testid="upload"]');
   const done = page.locator('[data-testid="import-summary"][data-done="true"]');
-  const failed = page.locator('[data-testid="upload-error"]');
+  const failed = page.locator('[data-testid="import-error"]');
   await done.or(failed).first().waitFor({ timeout: 30_000 });
   if (await failed.count()) throw new Error(`upload refused: ${await failed.textContent()}`);
   return id;

@@ -40,10 +40,19 @@ async function stat(page, key) {
   return Number(await page.locator(`[data-stat="${key}"] .stat-value`).textContent());
 }
 
-/** Previews, checks the mapping and uploads; returns the finished summary text. */
-async function previewAndUpload(page, { startRow, columns }) {
+/**
+ * Previews, checks the page's guess (`guessed`: the start row and each column's target),
+ * changes the mapping where asked and uploads; returns the finished summary text.
+ */
+async function previewAndUpload(page, { startRow, columns, guessed }) {
   await page.click('[data-testid="preview"]');
   await page.locator('[data-testid="preview-grid"]').waitFor();
+  if (guessed) {
+    assert.equal(await page.inputValue('[data-testid="start-row"]'), String(guessed.startRow), 'guessed start row');
+    for (const [i, target] of Object.entries(guessed.columns)) {
+      assert.equal(await page.inputValue(`select[data-column="${i}"]`), target, `guessed column ${i}`);
+    }
+  }
   if (startRow !== undefined) await page.fill('[data-testid="start-row"]', String(startRow));
   for (const [i, target] of Object.entries(columns)) {
     await page.selectOption(`select[data-column="${i}"]`, target);
@@ -87,6 +96,7 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
   // Upload a CSV file: a header row (start row 2), mapped columns, bad rows reported.
   await page.goto(`${server.url}/admin/leadsets/${id}/upload`);
   await hydrated(page);
+  assert.match(await page.textContent('[data-testid="upload-target"]'), /Into the leadset E2E list \(campaign E2E campaign\), which has 0 leads now/);
   const csv = [
     'Phone,Status,First name,City,Plan',
     '(202) 555-0100,NEW,Ada,London,Gold',
@@ -102,8 +112,8 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
     buffer: Buffer.from(csv),
   });
   const fileSummary = await previewAndUpload(page, {
-    startRow: 2,
-    columns: { 0: 'phone', 1: 'status', 2: 'first_name', 3: 'city', 4: 'custom:plan' },
+    guessed: { startRow: 2, columns: { 0: 'phone', 1: 'status', 2: 'first_name', 3: 'city', 4: 'ignore' } },
+    columns: { 4: 'custom:plan' },
   });
   assert.match(fileSummary, /7 rows read, 3 imported, 1 duplicates, 2 rejected/);
   const errors = await page.locator('[data-testid="import-errors"] tbody tr').allTextContents();
@@ -120,7 +130,7 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
   // Upload pasted text: no header, so it starts at row 1.
   await page.click('[data-source="paste"]');
   await page.fill('[data-testid="lead-text"]', '2025550150;NEW\n2025550151;NEW\n');
-  const pasteSummary = await previewAndUpload(page, { startRow: 1, columns: { 0: 'phone', 1: 'status' } });
+  const pasteSummary = await previewAndUpload(page, { guessed: { startRow: 1, columns: { 0: 'phone', 1: 'status' } }, columns: {} });
   assert.match(pasteSummary, /2 imported, 0 duplicates, 0 rejected/);
 
   // Upload by URL: the server fetches the file.

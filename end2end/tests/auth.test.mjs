@@ -66,6 +66,8 @@ test('admin logs in, is throttled on a wrong user, creates an agent who cannot o
   assert.equal(new URL(agent.url()).pathname, '/');
   assert.match(await agent.textContent('h1'), /Welcome, agent1/);
   assert.equal(await agent.locator('nav a[href="/admin/users"]').count(), 0, 'no Users link for agents');
+  assert.equal(await agent.locator('[data-testid="home-cards"] a[href="/phone"]').count(), 1, 'the agent\'s home leads to the phone');
+  assert.equal(await agent.locator('a[href^="/admin"]').count(), 0, 'and nowhere an agent may not go');
 
   // Admin pages answer 403 with the "no access" page, and no data.
   const res = await agent.goto(`${server.url}/admin/users`);
@@ -91,6 +93,9 @@ test('pages and navigation work without JavaScript', async () => {
   await page.goto(`${server.url}/`);
   await logIn(page, 'admin', ADMIN_PASSWORD);
   assert.match(await page.textContent('h1'), /Welcome, admin/);
+  for (const href of ['/admin', '/admin/campaigns', '/admin/leadsets', '/admin/trunks', '/admin/users']) {
+    assert.equal(await page.locator(`[data-testid="home-cards"] a[href="${href}"]`).count(), 1, `the admin's home leads to ${href}`);
+  }
   await Promise.all([page.waitForURL(/\/admin$/), page.click('nav a[href="/admin"]')]);
   await page.locator('[data-stat="agents_logged_in"]').waitFor();
   await Promise.all([page.waitForURL(/\/admin\/users$/), page.click('nav a[href="/admin/users"]')]);

@@ -13,9 +13,9 @@ use crate::control::{
 };
 use crate::events::{Journal, Read, Reader};
 
-/// What reaches the gateway task: a command, with the slow parts (DNS, reading a WAV
-/// file) already done by the caller's task.
-pub(crate) enum Op {
+/// What reaches the gateway task (and [`crate::core::Input::Command`]): a command, with the
+/// slow parts (DNS, reading a WAV file) already done by the caller's task.
+pub enum Op {
     /// A command the engine carries out as is.
     Command(Command),
     /// [`Command::AddTrunk`] with its host resolved.

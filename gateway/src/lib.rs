@@ -10,13 +10,15 @@
 //! ([`webrtc`]) and the [`bridge`] into one sans-IO machine with every call rule, whose
 //! outputs include binding and releasing the calls' RTP sockets and writing recordings.
 //! [`runtime`] is the thin tokio shell that owns the sockets ([`transport`]), the files and
-//! the clock, and carries those outputs out.
+//! the clock, and carries those outputs out. The core is public so a host application can
+//! drive it in virtual time too: the server's tests wire it to the server's own engine with
+//! no sockets.
 
 pub mod bridge;
 pub mod call;
 pub mod codec;
 pub mod control;
-pub(crate) mod core;
+pub mod core;
 pub mod events;
 pub mod handle;
 pub mod remote;

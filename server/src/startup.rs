@@ -110,6 +110,8 @@ pub enum StartError {
     Render(std::io::Error),
     #[error("the demo trunk could not start: {0}")]
     Demo(#[from] crate::demo::DemoError),
+    #[error("there is no user named {0:?}")]
+    UnknownUser(String),
 }
 
 /// A server that is serving.
@@ -142,7 +144,8 @@ impl Running {
     pub fn banner(&self) -> String {
         let how = match &self.first_login {
             FirstLogin::Generated(pw) => format!(
-                "log in as admin with password {pw} (shown only now; change it under Account)"
+                "log in as admin with password {pw} (shown only now; change it under Account, \
+                 or get a new one with `scripts/run.sh reset-password admin`)"
             ),
             FirstLogin::FromConfig => {
                 "log in as admin with the password from DIALER_ADMIN_PASSWORD".to_string()
@@ -440,6 +443,32 @@ async fn ensure_first_admin(db: &Db, configured: Option<&str>) -> Result<FirstLo
         Err(e) if e.is_unique_violation() => Ok(FirstLogin::Existing),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Gives `username` a new generated password and ends its sessions: the way back in, from the
+/// command line (`server reset-password admin`), for an admin who missed the first start's
+/// password or lost their own. Returns the new password.
+pub async fn reset_password(config: &Config, username: &str) -> Result<String, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let result = reset_password_in(&db, username).await;
+    db.close().await;
+    result
+}
+
+async fn reset_password_in(db: &Db, username: &str) -> Result<String, StartError> {
+    let unknown = || StartError::UnknownUser(username.to_string());
+    let name = Username::parse(username).map_err(|_| unknown())?;
+    let user = db::users::by_username(db, &name).await?.ok_or_else(unknown)?;
+    let generated = password::generate();
+    let hash = password::hash(generated.clone()).await?;
+    let now = db::now_ms();
+    if !db::users::set_password_hash(db, app::model::UserId(user.id), &hash, now).await? {
+        return Err(unknown());
+    }
+    let ended = db::sessions::delete_for_user(db, app::model::UserId(user.id), None).await?;
+    tracing::info!(user = %name, sessions = ended, "password reset from the command line");
+    Ok(generated)
 }
 
 /// Deletes expired sessions once an hour so the table does not grow without bound.

@@ -202,8 +202,14 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
     assert_invalid(&res, "caller_id", "switched on without caller ID");
     let c = ok(&admin, "admin/campaigns/get", &[("id", &draft)]).await;
     assert_eq!(c["settings"]["active"], false, "still off");
+    // Nor without a trunk to call through: its agents would wait for ever.
+    let trunkless = with(&good, "state", "active");
+    assert_invalid(&save_campaign(&admin, &trunkless).await, "trunk_id", "active, no trunk");
     // A broadcast campaign cannot be active without its message.
-    let broadcast = with(&with(&good, "kind", "broadcast"), "state", "active");
+    let demo = ok(&admin, "admin/trunks/list", &[]).await[0]["id"].to_string();
+    let broadcast = [("kind", "broadcast"), ("state", "active"), ("trunk_id", demo.as_str())]
+        .iter()
+        .fold(good.clone(), |f, (k, v)| with(&f, k, v));
     assert_invalid(&save_campaign(&admin, &broadcast).await, "broadcast_file", "broadcast");
     let list = ok(&admin, "admin/campaigns/list", &[]).await;
     assert_eq!(list.as_array().unwrap().len(), 2, "nothing else stored: {list}");
@@ -242,7 +248,12 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
         (Some("SPRING"), Some(40))
     );
 
-    // Toggle.
+    // Toggle: not without a trunk, then with the demo trunk.
+    let res = admin.call("admin/campaigns/set_active", &[("id", &ids), ("active", "true")]).await;
+    assert_invalid(&res, "trunk_id", "switched on without a trunk");
+    let demo = ok(&admin, "admin/trunks/list", &[]).await[0]["id"].to_string();
+    let form = [vec![("id", ids.clone())], with(&campaign_form("SPRING"), "trunk_id", &demo)];
+    assert_eq!(save_campaign(&admin, &form.concat()).await.status, StatusCode::OK);
     ok(&admin, "admin/campaigns/set_active", &[("id", &ids), ("active", "true")]).await;
     let list = ok(&admin, "admin/campaigns/list", &[]).await;
     assert_eq!(list[0]["active"], true);

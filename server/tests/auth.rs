@@ -15,6 +15,7 @@ on_both_backends!(
     pages_and_server_functions_check_roles,
     disabled_users_cannot_log_in_and_lose_their_sessions,
     operations_endpoints_answer,
+    a_lost_admin_password_is_reset_from_the_command_line,
 );
 
 async fn first_start_creates_the_admin_and_login_works(b: Backend) {
@@ -260,4 +261,109 @@ async fn operations_endpoints_answer(b: Backend) {
         m.body
     );
     s.stop().await;
+}
+
+/// Runs the real `server` binary with `args` against the test's database, from an empty
+/// directory (no `dialer.toml` there): its exit status, stdout and stderr.
+async fn server_command(s: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env_remove("DIALER_CONFIG")
+        .env_remove("DIALER_DATABASE_URL")
+        .env("DATABASE_URL", &s.db.url)
+        .env("RUST_LOG", "warn");
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+async fn a_lost_admin_password_is_reset_from_the_command_line(b: Backend) {
+    let s = TestServer::start(b).await;
+    let before = s.admin().await;
+    let hashes = || async {
+        let users = server::db::users::list(s.database()).await.unwrap();
+        users.into_iter().map(|u| (u.id, u.password_hash)).collect::<Vec<_>>()
+    };
+    let unchanged = hashes().await;
+
+    // Someone who is not there, or a name that cannot be one: a clear error, nothing changed.
+    for who in ["nobody", "x'; DROP TABLE users;--", ""] {
+        let (ok, out, err) = server_command(&s, &["reset-password", who]).await;
+        assert!(!ok, "{who:?}: {out}");
+        assert!(err.contains("there is no user named"), "{who:?}: {err}");
+    }
+    let (ok, _, err) = server_command(&s, &["reset-pasword", "admin"]).await;
+    assert!(!ok && err.contains("usage:"), "a typo gets the usage: {err}");
+    assert_eq!(hashes().await, unchanged, "nothing changed");
+
+    let (ok, out, err) = server_command(&s, &["reset-password", "admin"]).await;
+    assert!(ok, "{err}");
+    let password = out
+        .strip_prefix("admin's new password: ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the new password is printed: {out}"));
+    assert_eq!(password.len(), 16, "{out}");
+    // The new password works, the old one does not, and old sessions are over.
+    let me = before.call("account/whoami", &[]).await.json();
+    assert!(me.is_null(), "the old session ended: {me}");
+    let mut old = s.client();
+    let to = old.login("admin", ADMIN_PASSWORD).await.location().unwrap_or_default().to_string();
+    assert!(to.starts_with("/login?error=invalid"), "{to}");
+    let c = s.login("admin", password).await;
+    assert_eq!(c.call("account/whoami", &[]).await.json()["username"], "admin");
+    s.stop().await;
+}
+
+/// The README's promise for a first start: the first line the server prints, before any log
+/// line, says where it runs and the new admin password, and that password works.
+#[tokio::test]
+async fn the_first_line_a_fresh_server_prints_says_how_to_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("output.txt");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(dir.path())
+        .env_remove("DIALER_CONFIG")
+        .env_remove("DIALER_DATABASE_URL")
+        .env_remove("DIALER_ADMIN_PASSWORD")
+        .env("DATABASE_URL", "sqlite://dialer.db")
+        .env("DIALER_LISTEN", "127.0.0.1:0")
+        .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
+        .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
+        .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        // Both streams into one file, in the order they were written.
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("the server binary starts");
+    let mut text = String::new();
+    for _ in 0..600 {
+        text = std::fs::read_to_string(&out_path).unwrap_or_default();
+        if text.contains("Dialer is running at") || server.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first = text.lines().next().unwrap_or_default().to_string();
+    let banner = first
+        .strip_prefix("Dialer is running at ")
+        .and_then(|rest| rest.split_once(" — log in as admin with password "));
+    let Some((url, rest)) = banner else {
+        let _ = server.kill();
+        panic!("the first line is not the banner:\n{text}");
+    };
+    let password = rest.split_whitespace().next().unwrap_or_default().to_string();
+    let client = Client::new(url);
+    let mut admin = client;
+    let res = admin.login("admin", &password).await;
+    let logged_in = res.location() == Some("/") && admin.cookie.is_some();
+    // The held start-up log lines follow the banner.
+    let after = std::fs::read_to_string(&out_path).unwrap_or_default();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(logged_in, "the printed password logs in: {:?}", res.location());
+    assert!(after.lines().skip(1).any(|l| l.contains("database ready")), "{after}");
 }

@@ -263,6 +263,13 @@ impl CampaignSettings {
             !self.active || self.caller_id.is_some(),
             "An active campaign needs a caller ID: the number customers see when it calls.",
         )?;
+        // An active campaign without a trunk would leave its agents waiting for calls that
+        // cannot be placed.
+        range(
+            "trunk_id",
+            !self.active || self.trunk_id.is_some(),
+            "An active campaign needs a trunk: the carrier its calls go out through.",
+        )?;
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -682,6 +689,8 @@ mod tests {
         s.active = true;
         assert_eq!(s.validate().unwrap_err().field(), Some("caller_id"));
         s.caller_id = Some(CallerId::parse("+12025550100").unwrap());
+        assert_eq!(s.validate().unwrap_err().field(), Some("trunk_id"));
+        s.trunk_id = Some(TrunkId(1));
         assert_eq!(s.validate(), Ok(()));
         s.kind = CampaignKind::Broadcast;
         assert_eq!(s.validate().unwrap_err().field(), Some("broadcast_file"));

@@ -253,6 +253,126 @@ pub struct ImportPreview {
     pub columns: usize,
 }
 
+/// The preview's best guess at how to read an upload: whether its first row is a header, and
+/// where each column goes. Only a guess; the admin can change every part of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportLayout {
+    /// The first row names the columns (so importing starts at row 2).
+    pub header: bool,
+    /// One target per column.
+    pub columns: Vec<ColumnTarget>,
+}
+
+impl ImportPreview {
+    /// Guesses the layout from the rows. A first row is a header when none of its cells looks
+    /// like a phone number while a later row's do, or (with no later row) when it names a
+    /// field. Columns are taken from the header's names, then the rest from what their cells
+    /// look like: mostly phone numbers → phone, mostly short words in capitals (`NEW`,
+    /// `CALLBACK`) → status, mostly `Area/City` → time zone. At most one column each gets
+    /// phone, status and time zone.
+    pub fn layout(&self) -> ImportLayout {
+        let first = self.rows.first().map(Vec::as_slice).unwrap_or_default();
+        let phone_in = |row: &[String]| row.iter().any(|c| looks_like_phone(c));
+        let named = first.iter().any(|c| header_name(c) != ColumnTarget::Ignore);
+        let header = !phone_in(first)
+            && if self.rows.len() > 1 {
+                self.rows[1..].iter().any(|r| phone_in(r)) || named
+            } else {
+                named
+            };
+        let data = if header { &self.rows[1.min(self.rows.len())..] } else { &self.rows[..] };
+        let mut columns = vec![ColumnTarget::Ignore; self.columns];
+        if header {
+            for (i, name) in first.iter().enumerate().take(self.columns) {
+                let target = header_name(name);
+                if target == ColumnTarget::Ignore || !columns.contains(&target) {
+                    columns[i] = target;
+                }
+            }
+        }
+        let kinds: [(ColumnTarget, CellTest); 3] = [
+            (ColumnTarget::Phone, looks_like_phone),
+            (ColumnTarget::Status, looks_like_status),
+            (ColumnTarget::Timezone, looks_like_zone),
+        ];
+        for (target, test) in kinds {
+            if columns.contains(&target) {
+                continue;
+            }
+            let mostly = |i: usize| {
+                let cells: Vec<&str> = data
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .map(|c| c.trim())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                !cells.is_empty() && cells.iter().filter(|c| test(c)).count() * 2 > cells.len()
+            };
+            if let Some(i) =
+                (0..self.columns).find(|&i| columns[i] == ColumnTarget::Ignore && mostly(i))
+            {
+                columns[i] = target;
+            }
+        }
+        ImportLayout { header, columns }
+    }
+}
+
+/// Whether a cell looks like a field's value.
+type CellTest = fn(&str) -> bool;
+
+/// What a header cell names, if it names a lead field.
+fn header_name(cell: &str) -> ColumnTarget {
+    let h: String = cell.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    let h = h.as_str();
+    match h {
+        _ if h.contains("phone") || ["number", "mobile", "tel", "msisdn"].contains(&h) => {
+            ColumnTarget::Phone
+        }
+        "status" | "lead_status" => ColumnTarget::Status,
+        "timezone" | "time_zone" | "tz" => ColumnTarget::Timezone,
+        "firstname" | "first" | "given_name" => ColumnTarget::Contact("first_name".into()),
+        "lastname" | "last" | "surname" | "family_name" => {
+            ColumnTarget::Contact("last_name".into())
+        }
+        "zip" | "postal_code" | "zipcode" => ColumnTarget::Contact("postcode".into()),
+        "e_mail" | "mail" => ColumnTarget::Contact("email".into()),
+        f if Contact::FIELDS.contains(&f) => ColumnTarget::Contact(f.to_string()),
+        _ => ColumnTarget::Ignore,
+    }
+}
+
+/// 7 to 15 digits once spaces, dashes, dots, brackets and a leading `+` are set aside.
+fn looks_like_phone(cell: &str) -> bool {
+    let cell = cell.trim();
+    let rest = cell.strip_prefix('+').unwrap_or(cell);
+    let digits = rest.chars().filter(char::is_ascii_digit).count();
+    rest.chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) && (7..=15).contains(&digits)
+}
+
+/// A status code as they are written: one to three words in capital letters (`NEW`,
+/// `CALL BACK`), at most 30 characters.
+fn looks_like_status(cell: &str) -> bool {
+    let cell = cell.trim();
+    !cell.is_empty()
+        && cell.len() <= 30
+        && cell.split(' ').count() <= 3
+        && cell.chars().any(|c| c.is_ascii_uppercase())
+        && cell.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || " _-".contains(c))
+}
+
+/// `Area/City`, as IANA time zones are written.
+fn looks_like_zone(cell: &str) -> bool {
+    let mut parts = cell.trim().split('/');
+    let area = parts.next().unwrap_or("");
+    let city = parts.next().unwrap_or("");
+    let word = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+    };
+    word(area) && word(city)
+}
+
 /// One row that was not imported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
@@ -305,6 +425,48 @@ pub struct DncReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn preview(rows: &[&str]) -> ImportPreview {
+        let rows: Vec<Vec<String>> =
+            rows.iter().map(|r| r.split(',').map(String::from).collect()).collect();
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        ImportPreview { delimiter: ',', rows, columns }
+    }
+
+    fn targets(values: &[&str]) -> Vec<ColumnTarget> {
+        values.iter().map(|v| ColumnTarget::parse(v).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_layout_is_guessed_from_a_header_or_from_the_cells() {
+        // Numbers and statuses with no header: nothing is skipped.
+        let l = preview(&["2025550100,NEW", "(202) 555-0101,NEW", "+1 202 555 0102,CALL BACK"])
+            .layout();
+        assert_eq!(l, ImportLayout { header: false, columns: targets(&["phone", "status"]) });
+        // A header names the columns; what it does not name is guessed from the cells.
+        let l = preview(&[
+            "First Name,Mobile,Lead Status,zone,plan",
+            "Ada,+442079460000,NEW,Europe/London,Gold",
+            "Bob,+442079460001,READY,Europe/London,Silver",
+        ])
+        .layout();
+        assert!(l.header);
+        assert_eq!(l.columns, targets(&["first_name", "phone", "status", "timezone", "ignore"]));
+        // A header of unknown names is still a header when the rows below hold numbers.
+        let l = preview(&["who,dial,code", "Ada,2025550100,NEW"]).layout();
+        assert_eq!(
+            l,
+            ImportLayout { header: true, columns: targets(&["ignore", "phone", "status"]) }
+        );
+        // Only one column each for phone and status; names and free text are left alone.
+        let l = preview(&["2025550100,2025550199,NEW,Ada,called twice"]).layout();
+        assert_eq!(l.columns, targets(&["phone", "ignore", "status", "ignore", "ignore"]));
+        // A single row naming fields is a header; one that does not, data.
+        assert!(preview(&["phone,status"]).layout().header);
+        assert!(!preview(&["Ada,Lovelace"]).layout().header);
+        // Nothing at all.
+        assert_eq!(preview(&[]).layout(), ImportLayout { header: false, columns: vec![] });
+    }
 
     #[test]
     fn countries() {

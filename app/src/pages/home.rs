@@ -29,23 +29,62 @@ fn Welcome() -> impl IntoView {
     }
 }
 
+/// A way into the work, on the home page.
+struct Card {
+    href: &'static str,
+    title: &'static str,
+    text: &'static str,
+}
+
+/// What each role comes here to do, first things first.
+fn cards(role: Role) -> Vec<Card> {
+    let card = |href, title, text| Card { href, title, text };
+    let mut cards = match role {
+        Role::Agent => vec![card(
+            "/phone",
+            "Phone",
+            "Take calls: pick your campaign, press Ready, talk, then choose a disposition.",
+        )],
+        Role::Supervisor => vec![
+            card("/admin", "Dashboard", "Agents and calls right now, per campaign."),
+            card("/admin/campaigns", "Campaigns", "Each campaign's agents, leads and results."),
+        ],
+        Role::Admin => vec![
+            card("/admin", "Dashboard", "Agents and calls right now, per campaign."),
+            card(
+                "/admin/campaigns",
+                "Campaigns",
+                "Set up a campaign: its trunk, caller ID, calling hours and agents; switch it on.",
+            ),
+            card("/admin/leadsets", "Leadsets", "Upload the numbers to call and follow each list."),
+            card("/admin/trunks", "Trunks", "The carriers calls go out through; test each one."),
+            card(
+                "/admin/users",
+                "Users",
+                "Create agents, supervisors and admins; change roles, reset passwords, disable accounts.",
+            ),
+        ],
+    };
+    cards.push(card("/account", "Account", "Change your password."));
+    cards
+}
+
 #[component]
 fn Cards(viewer: Viewer) -> impl IntoView {
-    let admin = viewer.role == Role::Admin;
+    let cards = cards(viewer.role)
+        .into_iter()
+        .map(|c| {
+            view! {
+                <a class="card link-card" href=c.href data-card=c.title>
+                    <h2>{c.title}</h2>
+                    <p>{c.text}</p>
+                </a>
+            }
+        })
+        .collect_view();
     view! {
         <h1>"Welcome, " {viewer.username.to_string()}</h1>
         <p class="muted">"You are signed in as " {viewer.role.label().to_lowercase()} "."</p>
-        <div class="cards">
-            {admin.then(|| view! {
-                <a class="card link-card" href="/admin/users">
-                    <h2>"Users"</h2>
-                    <p>"Create agents, supervisors and admins; change roles, reset passwords, disable accounts."</p>
-                </a>
-            })}
-            <a class="card link-card" href="/account">
-                <h2>"Account"</h2>
-                <p>"Change your password."</p>
-            </a>
-        </div>
+        <div class="cards" data-testid="home-cards">{cards}</div>
     }
 }

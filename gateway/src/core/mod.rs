@@ -25,6 +25,7 @@
 //! - an agent leg's bridge state lives exactly as long as its str0m instance;
 //! - each call ends with exactly one [`Event::CallEnded`].
 
+pub mod browser;
 #[cfg(test)]
 mod tests;
 

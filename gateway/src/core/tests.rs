@@ -6,11 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::{Direction as StrDirection, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event as RtcEvent, Input as RtcInput, Output as RtcOutput, Rtc};
-
+use super::browser::Browser;
 use super::*;
 use crate::call::{CallerId, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
@@ -27,19 +23,6 @@ const VOICE: u8 = 0x55;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
-}
-
-/// The agent's browser: a str0m instance offering one audio track.
-struct Browser {
-    rtc: Rtc,
-    deadline: Option<Instant>,
-    connected: bool,
-    inbox: Vec<Vec<u8>>,
-    mid: Mid,
-    /// Audio frames received.
-    heard: usize,
-    /// Of those, frames carrying the customer's voice (not generated silence).
-    heard_customer: usize,
 }
 
 struct Harness {
@@ -115,7 +98,7 @@ impl Harness {
                     Output::Webrtc { destination, data } => {
                         assert_eq!(destination, addr(BROWSER));
                         if let Some(b) = &mut self.browser {
-                            b.inbox.push(data);
+                            b.receive(data);
                         }
                     }
                     Output::BindRtp { call } => {
@@ -162,34 +145,12 @@ impl Harness {
                 }
             }
             if let Some(b) = &mut self.browser {
-                for data in std::mem::take(&mut b.inbox) {
+                for data in b.poll(self.now).unwrap() {
                     moved = true;
-                    let receive =
-                        Receive::new(Protocol::Udp, addr(WEBRTC), addr(BROWSER), &data).unwrap();
-                    b.rtc.handle_input(RtcInput::Receive(self.now, receive)).unwrap();
-                }
-                loop {
-                    match b.rtc.poll_output().unwrap() {
-                        RtcOutput::Timeout(t) => {
-                            b.deadline = Some(t);
-                            break;
-                        }
-                        RtcOutput::Transmit(t) => {
-                            moved = true;
-                            assert_eq!(t.destination, addr(WEBRTC));
-                            let data: Vec<u8> = t.contents.into();
-                            self.core.handle_input(
-                                self.now,
-                                Input::Webrtc { source: addr(BROWSER), data: &data },
-                            );
-                        }
-                        RtcOutput::Event(RtcEvent::Connected) => b.connected = true,
-                        RtcOutput::Event(RtcEvent::MediaData(m)) => {
-                            b.heard += 1;
-                            b.heard_customer += usize::from(m.data.contains(&VOICE));
-                        }
-                        RtcOutput::Event(_) => {}
-                    }
+                    self.core.handle_input(
+                        self.now,
+                        Input::Webrtc { source: addr(BROWSER), data: &data },
+                    );
                 }
             }
             if !moved {
@@ -203,7 +164,7 @@ impl Harness {
         let until = self.now + d;
         loop {
             let core = self.core.poll_timeout();
-            let browser = self.browser.as_ref().and_then(|b| b.deadline);
+            let browser = self.browser.as_ref().and_then(|b| b.timeout());
             let Some(next) = [core, browser].into_iter().flatten().min().filter(|t| *t <= until)
             else {
                 break;
@@ -213,10 +174,9 @@ impl Harness {
                 self.core.handle_input(self.now, Input::Timeout);
             }
             if let Some(b) = &mut self.browser
-                && b.deadline.is_some_and(|t| t <= self.now)
+                && b.timeout().is_some_and(|t| t <= self.now)
             {
-                b.deadline = None;
-                b.rtc.handle_input(RtcInput::Timeout(self.now)).unwrap();
+                b.handle_timeout(self.now).unwrap();
             }
             self.pump();
         }
@@ -313,23 +273,12 @@ impl Harness {
 
     /// Opens an agent leg from an in-memory browser and runs until both ends are connected.
     fn connect_agent(&mut self) -> AgentLegId {
-        let mut rtc = Rtc::builder().clear_codecs().enable_pcmu(true, false).build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr(BROWSER), "udp").unwrap());
-        let mut api = rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Audio, StrDirection::SendRecv, None, None, None);
-        let (offer, pending): (_, SdpPendingOffer) = api.apply().unwrap();
-        let reply = self.command(Command::CreateAgentLeg { offer: offer.to_sdp_string() });
+        let (mut browser, offer) =
+            Browser::offer(self.now, addr(BROWSER), addr(WEBRTC), VOICE).unwrap();
+        let reply = self.command(Command::CreateAgentLeg { offer });
         let Ok(Reply::AgentLeg { leg, answer }) = reply else { panic!("{reply:?}") };
-        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
-        self.browser = Some(Browser {
-            rtc,
-            deadline: None,
-            connected: false,
-            inbox: Vec::new(),
-            mid,
-            heard: 0,
-            heard_customer: 0,
-        });
+        browser.accept(&answer).unwrap();
+        self.browser = Some(browser);
         self.pump();
         for _ in 0..100 {
             if self.events.contains(&Event::AgentLegConnected { leg }) {
@@ -338,7 +287,7 @@ impl Harness {
             self.advance(Duration::from_millis(50));
         }
         assert!(self.events.contains(&Event::AgentLegConnected { leg }), "{:?}", self.events);
-        assert!(self.browser.as_ref().is_some_and(|b| b.connected));
+        assert!(self.browser.as_ref().is_some_and(|b| b.connected()));
         leg
     }
 }
@@ -346,13 +295,9 @@ impl Harness {
 impl Harness {
     /// The agent speaks: `frames` 20 ms PCMU frames from the browser, in real (virtual) time.
     fn speak(&mut self, frames: u64) {
-        for i in 0..frames {
-            let now = self.now;
+        for _ in 0..frames {
             let b = self.browser.as_mut().expect("a browser");
-            let writer = b.rtc.writer(b.mid).expect("an audio writer");
-            let pt = writer.payload_params().next().expect("PCMU negotiated").pt();
-            let time = MediaTime::new(i * 160, Frequency::EIGHT_KHZ);
-            writer.write(pt, now, time, vec![0xffu8; 160]).unwrap();
+            b.speak(self.now, 0xff).unwrap();
             self.pump();
             self.advance(Duration::from_millis(20));
         }
@@ -413,7 +358,7 @@ fn originate_answer_bridge_hold_and_remote_bye() {
     h.speak(10);
     assert!(h.trunk_rtp - before >= 5, "{} packets to the trunk", h.trunk_rtp - before);
     h.customer_speaks(CallId(7), 10);
-    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
     assert!(heard >= 5, "the browser heard {heard} frames of the customer");
 
     assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
@@ -424,11 +369,11 @@ fn originate_answer_bridge_hold_and_remote_bye() {
     assert_eq!(h.last(Method::Ack).core.cseq_seq, 2);
     assert_eq!(h.core.call_state(CallId(7)), Some(CallState::Confirmed));
     // Held: the customer hears hold music, the agent no longer hears the customer.
-    let (before, heard) = (h.trunk_rtp, h.browser.as_ref().map_or(0, |b| b.heard_customer));
+    let (before, heard) = (h.trunk_rtp, h.browser.as_ref().map_or(0, |b| b.heard_voice()));
     h.customer_speaks(CallId(7), 10);
     assert!(h.trunk_rtp - before >= 5, "hold music: {} packets", h.trunk_rtp - before);
     let b = h.browser.as_ref().unwrap();
-    assert_eq!(b.heard_customer, heard, "the agent hears only silence");
+    assert_eq!(b.heard_voice(), heard, "the agent hears only silence");
 
     // The customer hangs up.
     h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
@@ -556,12 +501,8 @@ fn a_refused_originate_releases_its_socket() {
 #[test]
 fn an_agent_leg_that_never_connects_fails_after_the_timeout() {
     let mut h = Harness::new();
-    let offer = {
-        let mut rtc = Rtc::builder().clear_codecs().enable_pcmu(true, false).build(h.now);
-        let mut api = rtc.sdp_api();
-        api.add_media(MediaKind::Audio, StrDirection::SendRecv, None, None, None);
-        api.apply().unwrap().0.to_sdp_string()
-    };
+    // A browser that never answers ICE: its offer only.
+    let (_, offer) = Browser::offer(h.now, addr(BROWSER), addr(WEBRTC), VOICE).unwrap();
     let Ok(Reply::AgentLeg { leg, .. }) = h.command(Command::CreateAgentLeg { offer }) else {
         panic!()
     };

@@ -152,18 +152,13 @@ impl GatewayLink {
                 tracing::info!(%call, %from, %to, "inbound call refused (no inbound routing)");
                 let _ = self.gateway.reject(call, 480).await;
             }
-            Event::CallRinging { call } | Event::CallEarlyMedia { call } => {
-                self.forward(call, CallEvent::Ringing).await;
-            }
-            Event::CallAnswered { call } => self.forward(call, CallEvent::Answered).await,
-            Event::CallEnded { call, end } => {
-                let event = CallEvent::Ended {
-                    outcome: end.outcome,
-                    sip_code: end.code,
-                    reason: Some(end.reason).filter(|r| !r.is_empty()),
-                    by: end.by,
-                };
-                self.forward(call, event).await;
+            Event::CallRinging { .. }
+            | Event::CallEarlyMedia { .. }
+            | Event::CallAnswered { .. }
+            | Event::CallEnded { .. } => {
+                if let Some(CarrierEvent { call, event }) = carrier_event(e) {
+                    self.forward(call, event).await;
+                }
             }
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
@@ -278,6 +273,45 @@ impl GatewayLink {
     }
 }
 
+/// The gateway's originate for the engine's: the same call id, the campaign's trunk and its
+/// own caller ID. Never a call without that caller ID, and never a made-up one.
+pub fn originate_request(o: &Originate) -> Result<gw::Originate, CarrierError> {
+    let trunk =
+        o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
+    let caller_id = o.caller_id.clone().ok_or_else(|| {
+        CarrierError::Originate("the campaign has no caller ID; no call placed".into())
+    })?;
+    Ok(gw::Originate {
+        call: o.call,
+        trunk,
+        to: o.phone.clone(),
+        caller_id,
+        caller_name: None,
+        asserted_identity: None,
+        ring_timeout_secs: o.ring_seconds,
+    })
+}
+
+/// What a gateway event says about a call, in the engine's words (`None` for events that are
+/// not about a call's progress). Calls have one id on both sides, so nothing is looked up.
+pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
+    let (call, event) = match e {
+        Event::CallRinging { call } | Event::CallEarlyMedia { call } => (call, CallEvent::Ringing),
+        Event::CallAnswered { call } => (call, CallEvent::Answered),
+        Event::CallEnded { call, end } => (
+            call,
+            CallEvent::Ended {
+                outcome: end.outcome,
+                sip_code: end.code,
+                reason: Some(end.reason).filter(|r| !r.is_empty()),
+                by: end.by,
+            },
+        ),
+        _ => return None,
+    };
+    Some(CarrierEvent { call, event })
+}
+
 fn unavailable(e: ControlError) -> CarrierError {
     match e {
         ControlError::UnknownCall(_) => CarrierError::UnknownCall,
@@ -289,21 +323,7 @@ fn unavailable(e: ControlError) -> CarrierError {
 #[async_trait::async_trait]
 impl Carrier for GatewayLink {
     async fn originate(&self, o: &Originate) -> Result<(), CarrierError> {
-        let trunk =
-            o.trunk.ok_or_else(|| CarrierError::Originate("the campaign has no trunk".into()))?;
-        // Never a call without the campaign's own caller ID, and never a made-up one.
-        let caller_id = o.caller_id.clone().ok_or_else(|| {
-            CarrierError::Originate("the campaign has no caller ID; no call placed".into())
-        })?;
-        let request = gw::Originate {
-            call: o.call,
-            trunk,
-            to: o.phone.clone(),
-            caller_id,
-            caller_name: None,
-            asserted_identity: None,
-            ring_timeout_secs: o.ring_seconds,
-        };
+        let request = originate_request(o)?;
         // Known before the request: its events may arrive before the reply.
         self.state().sending.insert(o.call);
         let result = self.gateway.originate(request).await;

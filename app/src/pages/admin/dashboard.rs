@@ -68,6 +68,7 @@ fn Board(d: Dashboard) -> impl IntoView {
                     <td>{n.agents_paused}</td>
                     <td>{n.agents_waiting}</td>
                     <td>{n.agents_in_call}</td>
+                    <td>{n.agents_wrapup}</td>
                     <td>{n.calls_active}</td>
                     <td>{n.calls_ringing}</td>
                     <td>{n.calls_waiting}</td>
@@ -84,6 +85,7 @@ fn Board(d: Dashboard) -> impl IntoView {
                 <Stat label="Paused" value=u64::from(t.agents_paused) key="agents_paused" />
                 <Stat label="Waiting" value=u64::from(t.agents_waiting) key="agents_waiting" />
                 <Stat label="In call" value=u64::from(t.agents_in_call) key="agents_in_call" />
+                <Stat label="Wrap-up" value=u64::from(t.agents_wrapup) key="agents_wrapup" />
             </div>
             <h2>"Calls"</h2>
             <div class="stats">
@@ -107,6 +109,7 @@ fn Board(d: Dashboard) -> impl IntoView {
                         <th>"Paused"</th>
                         <th>"Waiting"</th>
                         <th>"In call"</th>
+                        <th>"Wrap-up"</th>
                         <th>"Active calls"</th>
                         <th>"Ringing"</th>
                         <th>"Calls waiting"</th>

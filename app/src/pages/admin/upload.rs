@@ -10,9 +10,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::leadsets::{preview_text, preview_url};
+use crate::api::leadsets::{get_leadset_overview, preview_text, preview_url};
 use crate::model::Contact;
-use crate::model::leadset::{ImportPreview, ImportStatus};
+use crate::model::leadset::{ColumnTarget, ImportPreview, ImportStatus};
 use crate::pages::layout::Guarded;
 
 #[component]
@@ -54,7 +54,10 @@ struct State {
     columns: RwSignal<Vec<String>>,
     sent: RwSignal<(f64, f64)>,
     status: RwSignal<Option<ImportStatus>>,
+    /// Why the preview failed (shown by the Preview button).
     error: RwSignal<Option<String>>,
+    /// Why the upload failed (shown by the Upload button).
+    upload_error: RwSignal<Option<String>>,
     busy: RwSignal<bool>,
 }
 
@@ -75,18 +78,51 @@ fn Upload() -> impl IntoView {
         sent: RwSignal::new((0.0, 0.0)),
         status: RwSignal::new(None),
         error: RwSignal::new(None),
+        upload_error: RwSignal::new(None),
         busy: RwSignal::new(false),
+    };
+    // Which leadset this fills, said where the admin looks first.
+    let target = Resource::new(move || leadset.get(), get_leadset_overview);
+    let title = move || {
+        Suspend::new(async move {
+            match target.await {
+                Ok(o) => {
+                    let campaign = o
+                        .summary
+                        .campaign_name
+                        .map(|c| format!(" (campaign {c})"))
+                        .unwrap_or_default();
+                    view! {
+                        <p data-testid="upload-target">
+                            "Into the leadset " <strong>{o.summary.settings.name.to_string()}</strong>
+                            {campaign} ", which has " {o.summary.total} " leads now."
+                        </p>
+                    }
+                    .into_any()
+                }
+                Err(e) => {
+                    view! { <p class="banner error" role="alert">{e.to_string()}</p> }.into_any()
+                }
+            }
+        })
     };
     let tab = move |s: Source, label: &'static str, key: &'static str| {
         view! {
             <button type="button" class:active=move || st.source.get() == s data-source=key
-                on:click=move |_| { st.source.set(s); st.preview.set(None); st.status.set(None); st.error.set(None); }>
+                on:click=move |_| {
+                    st.source.set(s);
+                    st.preview.set(None);
+                    st.status.set(None);
+                    st.error.set(None);
+                    st.upload_error.set(None);
+                }>
                 {label}
             </button>
         }
     };
     view! {
         <h1>"Upload leads"</h1>
+        <Suspense fallback=|| ()>{title}</Suspense>
         <p><a href=move || format!("/admin/leadsets/{}", leadset.get())>"← Back to the leadset"</a></p>
         <noscript><p class="banner error">"Uploading needs JavaScript. Turn it on and reload this page."</p></noscript>
         <section class="card">
@@ -130,23 +166,6 @@ fn Upload() -> impl IntoView {
         </section>
         {move || st.preview.get().map(|p| view! { <Mapping p st /> })}
         {move || st.status.get().map(|s| view! { <Progress s st /> })}
-    }
-}
-
-/// The header cell's best guess at a lead field.
-fn guess(header: &str) -> String {
-    let h: String = header.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-    let h = h.as_str();
-    match h {
-        _ if h.contains("phone") || h == "number" || h == "mobile" || h == "tel" => "phone".into(),
-        "status" => "status".into(),
-        "timezone" | "time_zone" | "tz" => "timezone".into(),
-        "firstname" | "first" | "given_name" => "first_name".into(),
-        "lastname" | "last" | "surname" | "family_name" => "last_name".into(),
-        "zip" | "postal_code" | "zipcode" => "postcode".into(),
-        "e_mail" | "mail" => "email".into(),
-        f if Contact::FIELDS.contains(&f) => f.to_string(),
-        _ => "ignore".into(),
     }
 }
 
@@ -245,6 +264,7 @@ fn Mapping(p: ImportPreview, st: State) -> impl IntoView {
                 <button type="button" class="primary" data-testid="upload"
                     disabled=move || st.busy.get() on:click=move |_| upload(st)>"Upload"</button>
             </p>
+            {move || st.upload_error.get().map(|e| view! { <p class="banner error" role="alert" data-testid="import-error">{e}</p> })}
         </section>
     }
 }
@@ -292,6 +312,7 @@ fn Progress(s: ImportStatus, st: State) -> impl IntoView {
 /// Step 1: ask the server for the first rows.
 fn preview(st: State) {
     st.error.set(None);
+    st.upload_error.set(None);
     st.status.set(None);
     st.busy.set(true);
     let source = st.source.get_untracked();
@@ -320,22 +341,14 @@ fn preview(st: State) {
         st.busy.set(false);
         match result {
             Ok(p) => {
-                let first = p.rows.first().cloned().unwrap_or_default();
-                let header = first.iter().any(|c| !c.chars().any(|ch| ch.is_ascii_digit()));
+                let layout = p.layout();
+                // A new preview takes the guess; a re-read with another delimiter keeps the
+                // start row the admin may have set.
                 if st.preview.get_untracked().is_none() {
-                    st.start_row.set(if header { 2 } else { 1 });
+                    st.start_row.set(if layout.header { 2 } else { 1 });
                 }
                 st.delimiter.set(p.delimiter);
-                let cols = (0..p.columns)
-                    .map(|i| {
-                        if header {
-                            guess(first.get(i).map(String::as_str).unwrap_or(""))
-                        } else {
-                            "ignore".into()
-                        }
-                    })
-                    .collect();
-                st.columns.set(cols);
+                st.columns.set(layout.columns.iter().map(ColumnTarget::as_value).collect());
                 st.preview.set(Some(p));
             }
             Err(e) => st.error.set(Some(e.to_string())),
@@ -491,7 +504,7 @@ mod net {
     }
 
     pub async fn run(st: State) {
-        st.error.set(None);
+        st.upload_error.set(None);
         st.busy.set(true);
         st.sent.set((0.0, 0.0));
         let source = st.source.get_untracked();
@@ -586,7 +599,7 @@ mod net {
     fn finish(st: State, error: Option<String>) {
         st.busy.set(false);
         if error.is_some() {
-            st.error.set(error);
+            st.upload_error.set(error);
         }
     }
 }
