@@ -19,32 +19,66 @@ use server::runtime::gateway_link::{GatewayLink, LOST_CALL};
 use tokio::sync::mpsc;
 
 /// A carrier that answers every INVITE with 180 Ringing and then 486 Busy Here, on a thread of
-/// its own until the flag is dropped (each wait is bounded, so the thread ends by itself).
+/// its own until the flag is dropped (each wait is bounded, so the thread ends by itself). Like
+/// a real user agent it sends the 486 again every half second until the ACK comes (RFC 3261
+/// Timer G): in a burst of thousands of calls, datagrams are dropped by full socket buffers.
 struct BusyCarrier {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
+/// A 486 waiting for its ACK: the response, where to, when to send it again, sends left.
+type Unacked = (String, std::net::SocketAddr, std::time::Instant, u32);
+
 impl BusyCarrier {
     fn start() -> BusyCarrier {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        socket.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+        socket.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
         let port = socket.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65_536];
+            let mut unacked: HashMap<String, Unacked> = HashMap::new();
+            let again = Duration::from_millis(500);
             while !flag.load(Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
-                let text = String::from_utf8_lossy(&buf[..n]);
-                if text.starts_with("INVITE ") {
-                    let _ = socket.send_to(reply(&text, "180 Ringing").as_bytes(), from);
-                    let _ = socket.send_to(reply(&text, "486 Busy Here").as_bytes(), from);
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    let call_id = header(&text, "call-id");
+                    if text.starts_with("INVITE ") {
+                        let busy = reply(&text, "486 Busy Here");
+                        let _ = socket.send_to(reply(&text, "180 Ringing").as_bytes(), from);
+                        let _ = socket.send_to(busy.as_bytes(), from);
+                        let next = std::time::Instant::now() + again;
+                        unacked.entry(call_id).or_insert((busy, from, next, 6));
+                    } else if text.starts_with("ACK ") {
+                        unacked.remove(&call_id);
+                    }
                 }
+                let now = std::time::Instant::now();
+                unacked.retain(|_, (busy, to, next, left)| {
+                    if *next <= now {
+                        let _ = socket.send_to(busy.as_bytes(), *to);
+                        *next = now + again;
+                        *left -= 1;
+                    }
+                    *left > 0
+                });
             }
         });
         BusyCarrier { port, stop }
     }
+}
+
+/// The value of header `name` (lower case) in `message`.
+fn header(message: &str, name: &str) -> String {
+    message
+        .split("\r\n")
+        .find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            (n.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for BusyCarrier {
