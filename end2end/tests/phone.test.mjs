@@ -219,6 +219,56 @@ test('a dropped WebSocket mid-call keeps the call; the phone reconnects and carr
   await eventually(() => attempts('Blip')[0]?.disposition === 'SALE MADE', 10_000, 'disposition after the blip');
 });
 
+test('a reload mid-call keeps the call: the audio leg comes back to the same call and audio flows again', async () => {
+  const { page } = await campaign('Reload', { rows: [['2025550171', 'NEW', 'Edsger']] });
+  await openPhone(page, server.url, 'Reload');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await page.reload();
+  await hydrated(page);
+  // The page is back on the call, with its lead, and a new audio leg joins it.
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 15_000 });
+  assert.match(await page.textContent('[data-testid="lead-card"]'), /Edsger/);
+  assert.equal(await status(page), 'In call');
+  await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
+  const first = await inboundAudio(page, 1_000);
+  const later = await inboundAudio(page, 2_000);
+  assert.ok(later.packets > first.packets + 20, `packets keep arriving (${first.packets} then ${later.packets})`);
+  assert.ok(later.level > 0.05, `the echoed tone is heard again (audioLevel ${later.level})`);
+  const [a] = attempts('Reload');
+  assert.equal(a.ended_at, null, 'the call never ended');
+  await page.click('[data-testid="hangup"]');
+  await dispose(page, 'SALE MADE');
+  await eventually(() => attempts('Reload')[0]?.disposition === 'SALE MADE', 10_000, 'disposition after the reload');
+  assert.equal(attempts('Reload').length, 1, 'one call, never redialed');
+});
+
+test('a reload in wrap-up brings the form back with the notes typed so far; Submit records the disposition', async () => {
+  const { page } = await campaign('Wrap reload', { rows: [['2025550181', 'NEW', 'Frances']] });
+  await openPhone(page, server.url, 'Wrap reload');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await page.click('[data-testid="hangup"]');
+  await page.locator('[data-testid="wrapup"]').waitFor();
+  await page.fill('[data-testid="notes"]', 'Call her after lunch');
+  // (As a person would: not within milliseconds of typing.)
+  await new Promise((r) => setTimeout(r, 500));
+  await page.reload();
+  await hydrated(page);
+  await page.locator('[data-testid="wrapup"]').waitFor({ timeout: 15_000 });
+  assert.equal(await page.inputValue('[data-testid="notes"]'), 'Call her after lunch');
+  assert.match(await page.textContent('[data-testid="lead-card"]'), /Frances/);
+  assert.match(await page.textContent('[data-testid="wrapup-countdown"]'), /^\d\d:\d\d$/, 'the time left counts on');
+  await dispose(page, 'SALE MADE');
+  const [a] = await eventually(() => {
+    const r = attempts('Wrap reload');
+    return r[0]?.disposition ? r : null;
+  }, 10_000, 'the disposition');
+  assert.equal(a.disposition, 'SALE MADE');
+  assert.equal(a.notes, 'Call her after lunch');
+  await page.locator('[data-testid="wrapup"]').waitFor({ state: 'detached' });
+});
+
 test('closing the tab mid-call hangs up cleanly, the lead gets an outcome, the agent is logged out after the grace period', async () => {
   const { page } = await campaign('Closed', { rows: [['2025550161', 'NEW', 'Niklaus']] });
   await openPhone(page, server.url, 'Closed');

@@ -70,6 +70,11 @@ pub enum PhoneRequest {
     PreviewDial,
     PreviewSkip,
     Logout,
+    /// The wrap-up notes typed so far (kept by the server, so a reload does not lose them).
+    Draft {
+        call: u64,
+        notes: String,
+    },
 }
 
 /// What the phone page needs before the shift starts.
@@ -144,6 +149,15 @@ pub enum PhoneEvent {
         by: HangupBy,
     },
     WrapUpTimeout,
+    /// A page that comes back (a reload, a second login) while a disposition is due: the
+    /// wrap-up of `call` (its lead came in [`PhoneEvent::Connected`]) with the time left and
+    /// the notes typed so far.
+    WrapUp {
+        call: u64,
+        /// Zero once the wrap-up time is over (the disposition is still due).
+        seconds_left: u32,
+        notes: String,
+    },
     /// The request could not be done; nothing changed.
     Error {
         message: String,

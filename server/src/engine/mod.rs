@@ -45,7 +45,7 @@ mod session;
 
 use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, UserId};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
 pub use agent::{AfterWrapUp, AgentError, AgentMachine, AgentState};
@@ -226,6 +226,15 @@ impl Engine {
             .iter()
             .find(|(_, c)| c.talks_to(agent) || (c.agent == Some(agent) && c.in_flight()))
             .map(|(id, c)| (*id, c.call_ref.as_str(), &c.queued.lead))
+    }
+
+    /// The disposition an agent owes, if any: its call and the wrap-up time left at `now`
+    /// (zero once the wrap-up ran out; the disposition is still due then).
+    pub fn agent_wrapup(&self, agent: UserId, now: Instant) -> Option<(CallId, Duration)> {
+        let machine = &self.agents.get(&agent)?.machine;
+        let call = machine.disposition_due()?;
+        let left = machine.deadline().map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
+        Some((call, left))
     }
 
     /// The lead an agent is previewing.

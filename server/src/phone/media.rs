@@ -34,6 +34,8 @@ pub trait Media: Send + Sync + 'static {
     async fn open_leg(&self, agent: UserId, offer: String) -> Result<String, MediaError>;
     /// Closes the agent's audio leg, if any.
     async fn close_leg(&self, agent: UserId);
+    /// Connects the agent's current (new) audio leg to their call, which carries on.
+    async fn rejoin(&self, agent: UserId, call: CallId) -> Result<(), MediaError>;
     async fn mute(&self, call: CallId, on: bool) -> Result<(), MediaError>;
     async fn hold(&self, call: CallId, on: bool) -> Result<(), MediaError>;
     async fn dtmf(&self, call: CallId, digits: &str) -> Result<(), MediaError>;

@@ -7,8 +7,12 @@
 //! - a phone that disconnects keeps its agent logged in for a grace period (a network blip
 //!   must not cost the agent their call); after it the agent is logged out and their audio
 //!   leg closed;
-//! - when an agent's audio leg drops during a call, the call is hung up (the customer hears a
-//!   clean hang-up, the lead gets its result) — nobody talks to a dead line;
+//! - when an agent's audio leg drops during a call, the call waits for a new leg (a reloaded
+//!   page opens one at once) for [`LEG_GRACE`] at most; a new leg that connects in time is
+//!   bridged to the call, which carries on; otherwise the call is hung up (the customer hears
+//!   a clean hang-up, the lead gets its result) — nobody talks to a dead line for long;
+//! - a page that comes back (reload, second login, reconnect) is given the agent's whole
+//!   state: the call, or the wrap-up with its time left and the notes typed so far;
 //! - events reach each page in the order the dialer emitted them.
 
 pub mod media;
@@ -32,6 +36,13 @@ pub use media::{LegEvent, Media, MediaError};
 /// The longest message a phone may send (an SDP offer is a few kilobytes).
 const MAX_MESSAGE: usize = 64 * 1024;
 
+/// How long a call waits for its agent's new audio leg after the old one dropped (at most the
+/// phone's grace period): a reload takes a few seconds; a customer should not wait longer.
+pub const LEG_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest notes a disposition may carry.
+const MAX_NOTES: usize = 4000;
+
 struct Line {
     /// Which connection currently has the phone.
     conn: u64,
@@ -49,6 +60,10 @@ struct Inner {
     grace: Duration,
     lines: Mutex<HashMap<UserId, Line>>,
     next_conn: AtomicU64,
+    /// Per agent: the wrap-up notes typed so far, with their call (outlive the page).
+    drafts: Mutex<HashMap<UserId, (u64, String)>>,
+    /// Per agent: audio legs connected so far (a dropped leg's call waits for the next).
+    legs_connected: Mutex<HashMap<UserId, u64>>,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -71,6 +86,8 @@ impl PhoneHub {
             grace,
             lines: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
+            drafts: Mutex::new(HashMap::new()),
+            legs_connected: Mutex::new(HashMap::new()),
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -96,6 +113,14 @@ impl PhoneHub {
 
     fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Line>> {
         self.0.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn drafts(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (u64, String)>> {
+        self.0.drafts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn legs_connected(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u64>> {
+        self.0.legs_connected.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn send(&self, agent: UserId, event: PhoneEvent) {
@@ -129,14 +154,46 @@ impl PhoneHub {
 
     async fn leg_event(&self, e: LegEvent) {
         self.send(e.agent, PhoneEvent::Audio { state: e.state });
-        if matches!(e.state, AudioState::Closed | AudioState::Failed) {
-            // Nobody can talk on this call any more: end it cleanly.
-            if let Ok(Some(view)) = self.0.dialer.view(e.agent).await
-                && view.call.is_some()
-                && view.status == AgentStatus::InCall
-            {
-                let _ = self.0.dialer.input(Input::AgentHangup { agent: e.agent }).await;
+        let agent = e.agent;
+        let on_call = || async {
+            match self.0.dialer.view(agent).await {
+                Ok(Some(view)) if view.status == AgentStatus::InCall => {
+                    view.call.map(|(call, _, _)| call)
+                }
+                _ => None,
             }
+        };
+        match e.state {
+            AudioState::Connected => {
+                *self.legs_connected().entry(agent).or_default() += 1;
+                // A new leg while on a call (the page was reloaded, or its audio lost): the
+                // call carries on over it.
+                if let Some(call) = on_call().await {
+                    match self.0.media.rejoin(agent, call).await {
+                        Ok(()) => tracing::info!(%agent, call = call.0, "call rejoined over a new audio leg"),
+                        Err(e) => tracing::warn!(%agent, call = call.0, error = %e, "cannot rejoin the call"),
+                    }
+                }
+            }
+            AudioState::Closed | AudioState::Failed => {
+                if on_call().await.is_none() {
+                    return;
+                }
+                // Nobody can talk on this call until a new leg connects: give the page a
+                // moment to open one, then end the call cleanly.
+                let seen = self.legs_connected().get(&agent).copied().unwrap_or(0);
+                let hub = self.clone();
+                let wait = self.0.grace.min(LEG_GRACE);
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let back = hub.legs_connected().get(&agent).copied().unwrap_or(0) > seen;
+                    if !back && on_call_of(&hub, agent).await {
+                        tracing::info!(%agent, "no audio leg came back: hanging up the call");
+                        let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
+                    }
+                });
+            }
+            AudioState::Connecting => {}
         }
     }
 
@@ -259,7 +316,7 @@ impl PhoneHub {
                     Some(Ok(reason)) => AfterWrapUp::Pause(reason),
                     Some(Err(m)) => return Some(error(&m)),
                 };
-                if notes.chars().count() > 4000 {
+                if notes.chars().count() > MAX_NOTES {
                     return Some(error("Notes have at most 4000 characters."));
                 }
                 let s = Submission {
@@ -272,7 +329,18 @@ impl PhoneHub {
                     invalid_details,
                     then,
                 };
-                dialer.input(Input::AgentSubmit(s)).await
+                let result = dialer.input(Input::AgentSubmit(s)).await;
+                if result.is_ok() {
+                    self.drafts().remove(&agent);
+                }
+                result
+            }
+            PhoneRequest::Draft { call, notes } => {
+                if notes.chars().count() > MAX_NOTES {
+                    return Some(error("Notes have at most 4000 characters."));
+                }
+                self.drafts().insert(agent, (call, notes));
+                return None;
             }
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
@@ -280,6 +348,7 @@ impl PhoneHub {
             PhoneRequest::Logout => {
                 let result = dialer.input(Input::AgentLogout { agent }).await;
                 self.0.media.close_leg(agent).await;
+                self.drafts().remove(&agent);
                 return Some(match result {
                     Ok(()) | Err(DialerError::Engine(crate::engine::EngineError::NotLoggedIn)) => {
                         PhoneEvent::LoggedOut
@@ -308,8 +377,8 @@ impl PhoneHub {
     }
 
     async fn login(&self, agent: UserId, campaign: CampaignId) -> PhoneEvent {
-        let campaign_info = match load_campaign(&self.0.db, campaign).await {
-            Ok(Some(c)) => c,
+        match load_campaign(&self.0.db, campaign).await {
+            Ok(Some(_)) => {}
             Ok(None) => return error("That campaign does not exist."),
             Err(e) => {
                 tracing::error!(error = %e, "loading a campaign for a phone");
@@ -319,14 +388,9 @@ impl PhoneHub {
         if let Err(e) = self.0.dialer.input(Input::AgentLogin { agent, campaign }).await {
             return error(&e.to_string());
         }
-        if let Some(line) = self.lines().get_mut(&agent) {
-            line.script = campaign_info.1.clone();
-        }
-        let status = match self.0.dialer.view(agent).await {
-            Ok(Some(v)) => v.status,
-            _ => AgentStatus::LoggedOut,
-        };
-        PhoneEvent::Welcome { campaign: campaign_info.0, status }
+        // (A second login to the same campaign, from a reloaded page or another tab, changes
+        // nothing.) The page gets the agent's whole state, the call or wrap-up included.
+        self.resume(agent).await
     }
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
@@ -345,20 +409,25 @@ impl PhoneHub {
         if let Some((call, call_ref, lead)) = view.call {
             let script = fill_script(&script, &lead);
             self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
-            if view.status == AgentStatus::WrapUp {
-                self.send(
-                    agent,
-                    PhoneEvent::Ended {
-                        call: call.0,
-                        outcome: app::model::CallOutcome::Answered,
-                        by: app::model::HangupBy::Customer,
-                    },
-                );
+            if let Some((due, left)) = view.wrapup
+                && due == call
+            {
+                let notes = match self.drafts().get(&agent) {
+                    Some((c, notes)) if *c == call.0 => notes.clone(),
+                    _ => String::new(),
+                };
+                let seconds_left = u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
+                self.send(agent, PhoneEvent::WrapUp { call: call.0, seconds_left, notes });
             }
         }
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
         PhoneEvent::Welcome { campaign, status: view.status }
     }
+}
+
+/// Whether `agent` is talking on a call right now.
+async fn on_call_of(hub: &PhoneHub, agent: UserId) -> bool {
+    matches!(hub.0.dialer.view(agent).await, Ok(Some(v)) if v.status == AgentStatus::InCall && v.call.is_some())
 }
 
 /// Media commands on a live call.

@@ -64,6 +64,8 @@ pub struct AgentView {
     pub call: Option<(CallId, String, Lead)>,
     /// The lead being previewed.
     pub preview: Option<Lead>,
+    /// The disposition due, if any: its call and the wrap-up time left (zero once over).
+    pub wrapup: Option<(CallId, Duration)>,
 }
 
 enum Command {
@@ -317,6 +319,7 @@ impl Runtime {
                 .agent_call(agent)
                 .map(|(id, r, lead)| (id, r.to_string(), lead.clone())),
             preview: self.engine.agent_preview(agent).cloned(),
+            wrapup: self.engine.agent_wrapup(agent, self.clock.now().at),
         })
     }
 

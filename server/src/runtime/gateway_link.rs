@@ -379,6 +379,11 @@ impl Media for GatewayLink {
         }
     }
 
+    async fn rejoin(&self, agent: UserId, call: CallId) -> Result<(), MediaError> {
+        let leg = self.state().legs.get(&agent).copied().ok_or(MediaError::NoLeg)?;
+        self.gateway.bridge(call, leg).await.map_err(media_error)
+    }
+
     async fn mute(&self, call: CallId, on: bool) -> Result<(), MediaError> {
         let r = if on { self.gateway.mute(call).await } else { self.gateway.unmute(call).await };
         r.map_err(media_error)

@@ -408,7 +408,7 @@ fn WrapUp(
         .with_untracked(|c| c.as_ref().map(|c| c.dispositions.clone()).unwrap_or_default());
     let kinds: Vec<(LeadStatus, DispositionKind)> = dispositions.clone();
     let chosen = RwSignal::new(None::<String>);
-    let notes = RwSignal::new(String::new());
+    let notes = state.notes;
     let callback_at = RwSignal::new(String::new());
     let callback_mine = RwSignal::new(true);
     let invalid = RwSignal::new(false);
@@ -470,7 +470,14 @@ fn WrapUp(
             </Show>
             <label>
                 "Notes"
-                <textarea rows="3" maxlength="4000" on:input=move |ev| notes.set(event_target_value(&ev)) data-testid="notes"></textarea>
+                <textarea rows="3" maxlength="4000" data-testid="notes"
+                    prop:value=notes.get_untracked()
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        notes.set(text.clone());
+                        // Kept by the server too: a reload brings the notes back.
+                        send(PhoneRequest::Draft { call: wrap.call, notes: text });
+                    }></textarea>
             </label>
             <label class="choice">
                 <input type="checkbox" on:change=move |ev| invalid.set(event_target_checked(&ev)) />

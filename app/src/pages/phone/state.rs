@@ -78,6 +78,8 @@ pub struct PhoneState {
     pub ringing: RwSignal<bool>,
     pub preview: RwSignal<Option<Lead>>,
     pub wrapup: RwSignal<Option<WrapView>>,
+    /// The wrap-up notes typed so far (the server keeps a copy for a reloaded page).
+    pub notes: RwSignal<String>,
     pub notice: RwSignal<Option<String>>,
     pub muted: RwSignal<bool>,
     pub held: RwSignal<bool>,
@@ -98,6 +100,7 @@ impl PhoneState {
             ringing: RwSignal::new(false),
             preview: RwSignal::new(None),
             wrapup: RwSignal::new(None),
+            notes: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
             muted: RwSignal::new(false),
             held: RwSignal::new(false),
@@ -148,6 +151,7 @@ impl PhoneState {
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
                 if outcome == CallOutcome::Answered {
+                    self.notes.set(String::new());
                     let secs = self.campaign.with_untracked(|c| c.as_ref().map_or(30, |c| c.wrapup_seconds));
                     self.wrapup.set(Some(WrapView { call, deadline: now + f64::from(secs) * 1000.0, timed_out: false }));
                     if by == HangupBy::Customer {
@@ -168,6 +172,18 @@ impl PhoneState {
                 self.notice.set(Some(
                     "Wrap-up time is over: you are paused and get no calls until you submit the disposition.".into(),
                 ));
+            }
+            PhoneEvent::WrapUp { call, seconds_left, notes } => {
+                self.ringing.set(false);
+                self.notes.set(notes);
+                let timed_out = seconds_left == 0;
+                let deadline = now + f64::from(seconds_left) * 1000.0;
+                self.wrapup.set(Some(WrapView { call, deadline, timed_out }));
+                self.notice.set(Some(if timed_out {
+                    "Wrap-up time is over: submit the disposition of this call to take calls again.".into()
+                } else {
+                    "Your wrap-up is back: finish the disposition of this call.".into()
+                }));
             }
             PhoneEvent::Error { message } => self.notice.set(Some(message)),
             PhoneEvent::TakenOver => self.ended.set(Some(
@@ -267,6 +283,31 @@ mod tests {
             });
             assert!(s.wrapup.get_untracked().unwrap().timed_out);
             assert!(s.call.get_untracked().is_some());
+        });
+    }
+
+    #[test]
+    fn a_page_that_comes_back_gets_its_wrap_up_with_the_notes_and_the_time_left() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.now.set(5_000.0);
+            s.apply(PhoneEvent::Connected { call: 7, call_ref: "x-7".into(), lead: lead(), script: String::new() });
+            s.apply(PhoneEvent::WrapUp { call: 7, seconds_left: 12, notes: "wants a quote".into() });
+            s.apply(PhoneEvent::State { status: AgentStatus::WrapUp });
+            let w = s.wrapup.get_untracked().expect("the wrap-up is back");
+            assert_eq!((w.call, w.deadline, w.timed_out), (7, 17_000.0, false));
+            assert_eq!(s.notes.get_untracked(), "wants a quote");
+            assert!(s.call.get_untracked().is_some(), "with the lead on screen");
+            // Over already: still due, still on screen while paused.
+            s.apply(PhoneEvent::WrapUp { call: 7, seconds_left: 0, notes: String::new() });
+            s.apply(PhoneEvent::State {
+                status: AgentStatus::Paused { reason: crate::model::PauseReason::system("wrap-up timeout") },
+            });
+            assert!(s.wrapup.get_untracked().is_some_and(|w| w.timed_out));
+            // A new answered call starts with empty notes.
+            s.apply(PhoneEvent::Ended { call: 7, outcome: CallOutcome::Answered, by: HangupBy::Agent });
+            assert_eq!(s.notes.get_untracked(), "");
         });
     }
 
