@@ -170,8 +170,12 @@ impl PhoneHub {
                 // call carries on over it.
                 if let Some(call) = on_call().await {
                     match self.0.media.rejoin(agent, call).await {
-                        Ok(()) => tracing::info!(%agent, call = call.0, "call rejoined over a new audio leg"),
-                        Err(e) => tracing::warn!(%agent, call = call.0, error = %e, "cannot rejoin the call"),
+                        Ok(()) => {
+                            tracing::info!(%agent, call = call.0, "call rejoined over a new audio leg")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%agent, call = call.0, error = %e, "cannot rejoin the call")
+                        }
                     }
                 }
             }
@@ -416,7 +420,8 @@ impl PhoneHub {
                     Some((c, notes)) if *c == call.0 => notes.clone(),
                     _ => String::new(),
                 };
-                let seconds_left = u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
+                let seconds_left =
+                    u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
                 self.send(agent, PhoneEvent::WrapUp { call: call.0, seconds_left, notes });
             }
         }

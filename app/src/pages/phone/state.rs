@@ -292,8 +292,17 @@ mod tests {
         owner.with(|| {
             let s = PhoneState::new();
             s.now.set(5_000.0);
-            s.apply(PhoneEvent::Connected { call: 7, call_ref: "x-7".into(), lead: lead(), script: String::new() });
-            s.apply(PhoneEvent::WrapUp { call: 7, seconds_left: 12, notes: "wants a quote".into() });
+            s.apply(PhoneEvent::Connected {
+                call: 7,
+                call_ref: "x-7".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            s.apply(PhoneEvent::WrapUp {
+                call: 7,
+                seconds_left: 12,
+                notes: "wants a quote".into(),
+            });
             s.apply(PhoneEvent::State { status: AgentStatus::WrapUp });
             let w = s.wrapup.get_untracked().expect("the wrap-up is back");
             assert_eq!((w.call, w.deadline, w.timed_out), (7, 17_000.0, false));
@@ -302,11 +311,17 @@ mod tests {
             // Over already: still due, still on screen while paused.
             s.apply(PhoneEvent::WrapUp { call: 7, seconds_left: 0, notes: String::new() });
             s.apply(PhoneEvent::State {
-                status: AgentStatus::Paused { reason: crate::model::PauseReason::system("wrap-up timeout") },
+                status: AgentStatus::Paused {
+                    reason: crate::model::PauseReason::system("wrap-up timeout"),
+                },
             });
             assert!(s.wrapup.get_untracked().is_some_and(|w| w.timed_out));
             // A new answered call starts with empty notes.
-            s.apply(PhoneEvent::Ended { call: 7, outcome: CallOutcome::Answered, by: HangupBy::Agent });
+            s.apply(PhoneEvent::Ended {
+                call: 7,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Agent,
+            });
             assert_eq!(s.notes.get_untracked(), "");
         });
     }
