@@ -269,6 +269,63 @@ test('a reload in wrap-up brings the form back with the notes typed so far; Subm
   await page.locator('[data-testid="wrapup"]').waitFor({ state: 'detached' });
 });
 
+/** The `data-testid` of the focused element (or its tag and name when it has none). */
+const focused = (page) => page.evaluate(() => {
+  const e = document.activeElement;
+  return e?.dataset?.testid ?? `${e?.tagName?.toLowerCase()}[${e?.getAttribute('name') ?? ''}]`;
+});
+
+test('keyboard only: focus moves to what matters next and each change is announced', async () => {
+  const { page } = await campaign('Keys', { rows: [['2025550191', 'NEW', 'Margaret']] });
+  await openPhone(page, server.url, 'Keys');
+  const announce = page.locator('[data-testid="phone-announce"]');
+  // Paused at the start: Ready has the focus; Enter presses it.
+  await eventually(async () => (await focused(page)) === 'ready', 10_000, 'focus on Ready');
+  assert.match(await announce.textContent(), /^Paused/);
+  await page.keyboard.press('Enter');
+  // The call arrives: announced, and Hang up has the focus.
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await eventually(async () => (await focused(page)) === 'hangup', 10_000, 'focus on Hang up');
+  assert.equal(await announce.textContent(), 'Call connected: Margaret.');
+  await page.keyboard.press('Enter');
+  // Wrap-up: the first disposition has the focus (the first Tab does not skip them).
+  await page.locator('[data-testid="wrapup"]').waitFor();
+  await eventually(async () => (await focused(page)) === 'input[disposition]', 10_000, 'focus on the dispositions');
+  assert.match(await announce.textContent(), /^Call with Margaret ended/);
+  await page.keyboard.press('Space');
+  const chosen = await page.locator('input[name="disposition"]:checked').getAttribute('value');
+  assert.ok(chosen, 'Space chose a disposition');
+  await page.keyboard.type('x');
+  for (let i = 0; i < 12 && (await focused(page)) !== 'submit'; i++) await page.keyboard.press('Tab');
+  assert.equal(await focused(page), 'submit', 'Tab reaches Submit');
+  await page.keyboard.press('Enter');
+  // Ready again: Pause has the focus.
+  await page.locator('[data-testid="wrapup"]').waitFor({ state: 'detached' });
+  await eventually(async () => (await focused(page)) === 'pause', 10_000, 'focus on Pause');
+  await eventually(() => attempts('Keys')[0]?.disposition === chosen, 10_000, 'the disposition chosen by keyboard');
+});
+
+test('a phone taken over by another tab says so, and its "Open the phone again" takes it back', async () => {
+  const { page } = await campaign('Tabs', { rows: [['2025550195', 'NEW', 'Ida']] });
+  await openPhone(page, server.url, 'Tabs');
+  const other = await page.context().newPage();
+  await other.goto(`${server.url}/phone`);
+  await hydrated(other);
+  // The second tab carries on in the same campaign; the first is told.
+  await other.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="phone-ended"]').waitFor({ timeout: 15_000 });
+  assert.match(await page.textContent('[data-testid="phone-ended"]'), /another tab/);
+  assert.notEqual(await page.textContent('[data-testid="audio-state"]'), 'Audio connected', 'no badge says connected');
+  // Reopened here: this tab works again, the other one is told.
+  await page.click('[data-testid="reopen-phone"]');
+  await hydrated(page);
+  await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="link-state"]', { hasText: 'Online' }).waitFor();
+  await other.locator('[data-testid="phone-ended"]').waitFor({ timeout: 15_000 });
+  assert.match(await status(page), /^Paused/, 'still the same shift, still paused');
+  await other.close();
+});
+
 test('closing the tab mid-call hangs up cleanly, the lead gets an outcome, the agent is logged out after the grace period', async () => {
   const { page } = await campaign('Closed', { rows: [['2025550161', 'NEW', 'Niklaus']] });
   await openPhone(page, server.url, 'Closed');

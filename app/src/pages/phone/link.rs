@@ -336,7 +336,10 @@ impl Link {
     pub fn finish(&self) {
         *self.finished.borrow_mut() = true;
         if let Some(pc) = self.pc.borrow_mut().take() {
+            // (Closing fires no state change: say it here, so no badge still reads connected.)
+            pc.set_onconnectionstatechange(None);
             pc.close();
+            self.state.audio.set(AudioView::Leg(AudioState::Closed));
         }
         if let Some(stream) = self.mic.borrow_mut().take() {
             stop_tracks(&stream);

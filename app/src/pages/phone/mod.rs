@@ -17,7 +17,7 @@ use crate::api::phone::load_phone;
 use crate::model::phone::PhoneHome;
 use crate::model::phone::PhoneRequest;
 use crate::model::{AgentStatus, CampaignId, CampaignKind, DispositionKind, Lead, LeadStatus};
-use state::{AudioView, LinkState, PhoneState, WrapView, clock};
+use state::{AudioView, CallView, LinkState, PhoneState, WrapView, clock};
 
 #[component]
 pub fn PhonePage() -> impl IntoView {
@@ -156,8 +156,11 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let _ = campaign;
     let send = move |r: PhoneRequest| sender.send(r);
+    focus_follows_the_work(state);
     view! {
         <div class="phone" data-testid="phone">
+            // What a screen reader says at each change of state, and when a call arrives.
+            <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
             <StatusBar state send />
             {move || state.notice.get().map(|n| view! {
                 <p class="banner info" role="status" data-testid="phone-notice">
@@ -168,7 +171,9 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             {move || state.ended.get().map(|m| view! {
                 <section class="card status-page" data-testid="phone-ended">
                     <p>{m}</p>
-                    <p><a class="button" href="/phone">"Open the phone again"</a></p>
+                    // A full page load (not the router's same-page navigation): the phone
+                    // starts again here and takes the line back from the other tab.
+                    <p><a class="button" href="/phone" rel="external" data-testid="reopen-phone">"Open the phone again"</a></p>
                 </section>
             })}
             <Show when=move || state.ended.get().is_none()>
@@ -176,6 +181,63 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// The sentence for the live region: the agent's state, and the call or wrap-up in progress.
+fn announcement(state: PhoneState) -> String {
+    if let Some(ended) = state.ended.get() {
+        return ended;
+    }
+    let who = |c: &CallView| {
+        let contact = &c.lead.contact;
+        let name = format!("{} {}", contact.first_name, contact.last_name);
+        match name.trim() {
+            "" => c.lead.phone.to_string(),
+            name => name.to_string(),
+        }
+    };
+    match (state.status.get(), state.call.get(), state.wrapup.get()) {
+        (_, Some(c), Some(_)) => format!("Call with {} ended: choose a disposition.", who(&c)),
+        (_, Some(c), None) => format!("Call connected: {}.", who(&c)),
+        (AgentStatus::Reserved, None, _) => "A call is connecting.".into(),
+        (AgentStatus::Ready, None, _) => "Ready: waiting for a call.".into(),
+        (AgentStatus::Paused { reason }, None, _) => format!("Paused: {}.", reason.as_str()),
+        _ => String::new(),
+    }
+}
+
+/// Moves the keyboard focus to the control that matters next whenever the work changes:
+/// Ready when paused, Pause when waiting, Hang up on a call, the first disposition in
+/// wrap-up. Only on a change of that control, so typing notes is never interrupted.
+fn focus_follows_the_work(state: PhoneState) {
+    let target = Memo::new(move |_| {
+        if state.ended.get().is_some() {
+            return None;
+        }
+        Some(match (state.status.get(), state.call.with(Option::is_some), state.wrapup.with(Option::is_some)) {
+            (_, true, true) => r#"[data-testid="wrapup"] input[name="disposition"]"#,
+            (AgentStatus::InCall, true, false) => r#"[data-testid="hangup"]"#,
+            (AgentStatus::Paused { .. }, false, false) => r#"[data-testid="ready"]"#,
+            (AgentStatus::Ready, false, false) => r#"[data-testid="pause"]"#,
+            _ => return None,
+        })
+    });
+    Effect::new(move |_| {
+        let Some(selector) = target.get() else { return };
+        #[cfg(feature = "hydrate")]
+        request_animation_frame(move || {
+            use wasm_bindgen::JsCast;
+            let element = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector(selector).ok().flatten())
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(element) = element {
+                let _ = element.focus();
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = selector;
+    });
 }
 
 #[component]
