@@ -2,9 +2,13 @@
 //! [`NetEvent`]s for the gateway task, and sends what the sans-IO cores ask to send.
 //!
 //! - SIP over UDP: one socket; every datagram becomes a [`NetEvent::Sip`].
-//! - SIP over TCP: a listener on the same port, plus outgoing connections made on demand;
-//!   each connection is framed by `Content-Length` ([`sip::message::frame_stream`]) and
-//!   closed on a framing error or an oversized message.
+//! - SIP over TCP: a listener on the same port, plus outgoing connections made on demand.
+//!   Accepted and opened connections share one table by the far end's address, so a
+//!   response goes back over the connection its request came on (RFC 3261 §18.2.2) and a
+//!   request to a trunk reuses the connection the trunk last used. Each connection is framed
+//!   by `Content-Length` ([`sip::message::frame_stream`]) and closed on a framing error, an
+//!   oversized message, a read or write error, or the peer closing; it then leaves the
+//!   table, and the next message to that address opens a new connection.
 //! - RTP to trunks: one UDP socket per call (trunks, and sipp, send every call's media from
 //!   one port, so calls cannot share ours).
 //! - WebRTC: one UDP socket for every agent leg, read by the engine itself.
@@ -17,7 +21,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -58,10 +62,11 @@ pub enum NetEvent {
 fn spawn_udp_reader(
     socket: Arc<UdpSocket>,
     events: mpsc::Sender<NetEvent>,
+    size: usize,
     wrap: impl Fn(SocketAddr, Vec<u8>) -> NetEvent + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut buf = vec![0u8; size];
         loop {
             match socket.recv_from(&mut buf).await {
                 Ok((n, source)) => {
@@ -76,11 +81,60 @@ fn spawn_udp_reader(
     })
 }
 
+/// One TCP connection in the table: where its writer listens.
+struct Connection {
+    /// Distinguishes this connection from a later one to the same address, so that a
+    /// closing task never removes its successor.
+    id: u64,
+    /// Octets to write on the connection.
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+/// Every open SIP TCP connection, accepted or opened by us, by the far end's address.
+///
+/// Invariant: an entry exists exactly while its connection task runs (the task removes its
+/// own entry when it ends), so a message for a peer whose connection failed opens a new one.
+#[derive(Default)]
+struct Table {
+    connections: HashMap<SocketAddr, Connection>,
+    next_id: u64,
+}
+
+impl Table {
+    fn insert(&mut self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.connections.insert(peer, Connection { id, tx });
+        id
+    }
+
+    /// Removes `peer`'s entry if it is still connection `id`.
+    fn remove(&mut self, peer: SocketAddr, id: u64) {
+        if self.connections.get(&peer).is_some_and(|c| c.id == id) {
+            self.connections.remove(&peer);
+        }
+    }
+}
+
+/// The table, shared by the engine (which sends) and the connection tasks (which remove
+/// themselves). Every user runs on the engine's single thread, so the lock is never
+/// contended; it is a mutex only because tasks must be `Send`.
+type SharedTable = Arc<Mutex<Table>>;
+
+fn lock(table: &SharedTable) -> MutexGuard<'_, Table> {
+    // Nothing panics while holding the lock; if something did, the table is still usable.
+    table.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Messages queued per TCP connection before further ones are dropped (SIP recovers through
+/// its timers; a peer that reads this slowly is not keeping up anyway).
+const CONNECTION_QUEUE: usize = 256;
+
 /// The SIP transports.
 pub struct SipTransport {
     udp: Arc<UdpSocket>,
     tcp_local: SocketAddr,
-    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    table: SharedTable,
     events: mpsc::Sender<NetEvent>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -95,32 +149,12 @@ impl SipTransport {
             Err(_) => TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?,
         };
         let tcp_local = listener.local_addr()?;
-        let reader = spawn_udp_reader(udp.clone(), events.clone(), |source, data| NetEvent::Sip {
-            transport: Transport::Udp,
-            source,
-            data,
+        let reader = spawn_udp_reader(udp.clone(), events.clone(), MAX_DATAGRAM, |source, data| {
+            NetEvent::Sip { transport: Transport::Udp, source, data }
         });
-        let acceptor_events = events.clone();
-        let acceptor = tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        let (read, _write) = stream.into_split();
-                        // Inbound connections are read here; replies go out on a connection
-                        // of our own (RFC 3261 §18.2.2 allows either).
-                        tokio::spawn(read_stream(read, peer, acceptor_events.clone()));
-                    }
-                    Err(e) => warn!(error = %e, "TCP accept failed"),
-                }
-            }
-        });
-        Ok(Self {
-            udp,
-            tcp_local,
-            connections: HashMap::new(),
-            events,
-            tasks: vec![reader, acceptor],
-        })
+        let table = SharedTable::default();
+        let acceptor = tokio::spawn(accept_loop(listener, table.clone(), events.clone()));
+        Ok(Self { udp, tcp_local, table, events, tasks: vec![reader, acceptor] })
     }
 
     /// The UDP address.
@@ -133,8 +167,9 @@ impl SipTransport {
         self.tcp_local
     }
 
-    /// Sends a message; on TCP connects first if needed. Errors are logged: SIP recovers
-    /// through its timers.
+    /// Sends a message. On TCP it goes over the open connection with `destination` (the
+    /// one a request came on, RFC 3261 §18.2.2, or one we opened), else over a new one.
+    /// Errors are logged: SIP recovers through its timers.
     pub fn send(&mut self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
         match transport {
             Transport::Udp => {
@@ -142,17 +177,35 @@ impl SipTransport {
                     debug!(%destination, error = %e, "SIP UDP send failed");
                 }
             }
-            Transport::Tcp => {
-                let sender = self.connections.entry(destination).or_insert_with(|| {
-                    let (tx, rx) = mpsc::channel(256);
-                    tokio::spawn(write_stream(destination, rx, self.events.clone()));
-                    tx
-                });
-                if sender.try_send(data).is_err() {
-                    self.connections.remove(&destination);
-                }
-            }
+            Transport::Tcp => self.send_tcp(destination, data),
         }
+    }
+
+    fn send_tcp(&mut self, destination: SocketAddr, data: Vec<u8>) {
+        let mut table = lock(&self.table);
+        let data = match table.connections.get(&destination) {
+            None => data,
+            Some(connection) => match connection.tx.try_send(data) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    debug!(%destination, "SIP TCP connection not keeping up: message dropped");
+                    return;
+                }
+                // The connection ended and its task has not removed it yet: open a new one.
+                Err(mpsc::error::TrySendError::Closed(data)) => {
+                    if let Some(id) = table.connections.get(&destination).map(|c| c.id) {
+                        table.remove(destination, id);
+                    }
+                    data
+                }
+            },
+        };
+        let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+        // A fresh channel has room for one message.
+        let _ = tx.try_send(data);
+        let id = table.insert(destination, tx);
+        drop(table);
+        tokio::spawn(connect(destination, id, rx, self.table.clone(), self.events.clone()));
     }
 }
 
@@ -164,67 +217,94 @@ impl Drop for SipTransport {
     }
 }
 
-/// Connects to `destination`, writes what arrives on `rx`, reads replies from the same
-/// connection. Ends when the engine drops the sender or the connection fails.
-async fn write_stream(
-    destination: SocketAddr,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    events: mpsc::Sender<NetEvent>,
-) {
-    let stream = match TcpStream::connect(destination).await {
-        Ok(s) => s,
-        Err(e) => {
-            debug!(%destination, error = %e, "SIP TCP connect failed");
-            return;
-        }
-    };
-    let (read, mut write) = stream.into_split();
-    let reader = tokio::spawn(read_stream(read, destination, events));
-    while let Some(data) = rx.recv().await {
-        if let Err(e) = write.write_all(&data).await {
-            debug!(%destination, error = %e, "SIP TCP write failed");
-            break;
+/// Accepts SIP TCP connections and serves each in a task of its own.
+async fn accept_loop(listener: TcpListener, table: SharedTable, events: mpsc::Sender<NetEvent>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+                // Registered before its first message reaches the engine, so the response to
+                // that message finds this connection.
+                let id = lock(&table).insert(peer, tx);
+                tokio::spawn(serve(stream, peer, id, rx, table.clone(), events.clone()));
+            }
+            Err(e) => warn!(error = %e, "TCP accept failed"),
         }
     }
-    reader.abort();
 }
 
-/// Frames SIP messages from a TCP stream.
-async fn read_stream(
-    mut read: tokio::net::tcp::OwnedReadHalf,
-    peer: SocketAddr,
+/// Opens a connection to `destination` for the messages queued on `rx`, then serves it.
+async fn connect(
+    destination: SocketAddr,
+    id: u64,
+    rx: mpsc::Receiver<Vec<u8>>,
+    table: SharedTable,
     events: mpsc::Sender<NetEvent>,
 ) {
-    let mut buf: Vec<u8> = Vec::with_capacity(MAX_DATAGRAM);
-    let mut chunk = vec![0u8; MAX_DATAGRAM];
-    loop {
-        match frame_stream(&buf) {
-            Framing::Skip(n) => {
-                buf.drain(..n);
-                continue;
-            }
-            Framing::Message(n) => {
-                let data: Vec<u8> = buf.drain(..n).collect();
-                if events
-                    .send(NetEvent::Sip { transport: Transport::Tcp, source: peer, data })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                continue;
-            }
-            Framing::Invalid(e) => {
-                debug!(%peer, error = %e, "closing a SIP TCP connection that cannot be framed");
-                return;
-            }
-            Framing::Incomplete => {}
-        }
-        match read.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+    match TcpStream::connect(destination).await {
+        Ok(stream) => serve(stream, destination, id, rx, table, events).await,
+        Err(e) => {
+            debug!(%destination, error = %e, "SIP TCP connect failed");
+            lock(&table).remove(destination, id);
         }
     }
+}
+
+/// Serves one connection until either side ends it: frames SIP messages out of what
+/// arrives (by `Content-Length`), and writes what the engine queues. A framing error, a
+/// read or write error (reset, broken pipe) or the peer closing ends the connection and
+/// removes it from the table.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    table: SharedTable,
+    events: mpsc::Sender<NetEvent>,
+) {
+    let (mut read, mut write) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(MAX_DATAGRAM);
+    let mut chunk = vec![0u8; MAX_DATAGRAM];
+    'connection: loop {
+        // Deliver every whole message already buffered.
+        loop {
+            match frame_stream(&buf) {
+                Framing::Skip(n) => {
+                    buf.drain(..n);
+                }
+                Framing::Message(n) => {
+                    let data: Vec<u8> = buf.drain(..n).collect();
+                    let event = NetEvent::Sip { transport: Transport::Tcp, source: peer, data };
+                    if events.send(event).await.is_err() {
+                        break 'connection;
+                    }
+                }
+                Framing::Invalid(e) => {
+                    debug!(%peer, error = %e, "closing a SIP TCP connection that cannot be framed");
+                    break 'connection;
+                }
+                Framing::Incomplete => break,
+            }
+        }
+        tokio::select! {
+            received = read.read(&mut chunk) => match received {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) => {
+                    debug!(%peer, error = %e, "SIP TCP read failed");
+                    break;
+                }
+            },
+            queued = rx.recv() => {
+                let Some(data) = queued else { break };
+                if let Err(e) = write.write_all(&data).await {
+                    debug!(%peer, error = %e, "SIP TCP write failed");
+                    break;
+                }
+            }
+        }
+    }
+    lock(&table).remove(peer, id);
 }
 
 /// A trunk leg's RTP socket and its reader.
@@ -249,7 +329,7 @@ impl RtpSocket {
         if let Some(old) = self.reader.take() {
             old.abort();
         }
-        let reader = spawn_udp_reader(self.socket.clone(), events, move |_, data| {
+        let reader = spawn_udp_reader(self.socket.clone(), events, MAX_DATAGRAM, move |_, data| {
             NetEvent::TrunkRtp { call, data }
         });
         self.reader = Some(reader);

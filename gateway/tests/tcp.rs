@@ -1,0 +1,70 @@
+//! SIP over TCP against a running gateway: responses travel back over the connection the
+//! request came on (RFC 3261 §18.2.2), for plain clients and for sipp.
+
+mod support;
+
+use std::time::Duration;
+
+use gateway::control::{CallOutcome, Event, HangupBy, TrunkId};
+use gateway::sip::message::Transport;
+use support::{Sipp, read_sip, request, wait_for};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn gateway() -> (gateway::Gateway, gateway::runtime::Running) {
+    gateway::runtime::start(gateway::runtime::Config::loopback()).await.expect("gateway starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_come_back_on_the_requests_connection() {
+    let (_gw, running) = gateway().await;
+    let mut tcp = TcpStream::connect(running.sip_tcp).await.unwrap();
+    let local = tcp.local_addr().unwrap().to_string();
+    let mut buf = Vec::new();
+
+    tcp.write_all(request("OPTIONS", "TCP", &local, "z9hG4bKtcp1", "").as_bytes()).await.unwrap();
+    let ok = read_sip(&mut tcp, &mut buf, WAIT).await.expect("OPTIONS answered on our connection");
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    assert!(ok.contains("branch=z9hG4bKtcp1"), "{ok}");
+
+    // An INVITE from an address that is no trunk: refused, on the same connection.
+    tcp.write_all(request("INVITE", "TCP", &local, "z9hG4bKtcp2", "").as_bytes()).await.unwrap();
+    let refused = read_sip(&mut tcp, &mut buf, WAIT).await.expect("INVITE answered");
+    assert!(refused.starts_with("SIP/2.0 403 "), "{refused}");
+    assert!(refused.contains("branch=z9hG4bKtcp2"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_call_from_sipp_over_tcp() {
+    let (gw, running) = gateway().await;
+    let sipp_port = support::free_udp_port();
+    let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", sipp_port, Transport::Tcp);
+    gw.add_trunk(trunk).await.unwrap();
+    let mut events = gw.events();
+    let target = running.sip_tcp.to_string();
+    let media = support::free_udp_port().to_string();
+    let mut sipp = Sipp::spawn_args(
+        sipp_port,
+        &media,
+        &["-sn", "uac", &target, "-s", "2000", "-d", "500", "-t", "t1"],
+    );
+    let call = wait_for(&mut events, WAIT, |e| match e {
+        Event::InboundCall { call, trunk, .. } if *trunk == TrunkId(1) => Some(*call),
+        _ => None,
+    })
+    .await;
+    gw.accept(call).await.expect("accept");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::Customer));
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's TCP call completed: {}", sipp.stderr());
+}
