@@ -269,3 +269,29 @@ pub async fn read_sip<R: tokio::io::AsyncRead + Unpin>(
         }
     }
 }
+
+/// Every datagram that arrives on `socket` within `within` (bounded: at most 64).
+pub fn datagrams_within(socket: &UdpSocket, within: Duration) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_535];
+    while got.len() < 64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left)).expect("read timeout");
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => got.push(buf[..n].to_vec()),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// The next datagram on `socket` within `within`, if any.
+pub fn recv_one(socket: &UdpSocket, within: Duration) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 65_535];
+    socket.set_read_timeout(Some(within)).expect("read timeout");
+    socket.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
+}

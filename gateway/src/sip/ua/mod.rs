@@ -484,8 +484,10 @@ impl UserAgent {
         self.drive(now, &key, None);
     }
 
-    /// Answers `request` through a new non-INVITE server transaction, so that
-    /// retransmissions get the same answer (RFC 3261 §17.2.2).
+    /// Answers `request` through a new server transaction, so that retransmissions get the
+    /// same answer: an INVITE server transaction for an INVITE (its final response is
+    /// retransmitted on timer G until the ACK, which it absorbs, RFC 3261 §17.2.1), a
+    /// non-INVITE one for anything else (§17.2.2).
     fn respond_statefully(
         &mut self,
         now: Instant,
@@ -495,10 +497,12 @@ impl UserAgent {
         transport: Transport,
     ) {
         let key = Key::for_server(request);
-        let tx = Tx::ServerNonInvite(Box::new(ServerNonInvite::new(
-            transport.is_reliable(),
-            self.config.timers,
-        )));
+        let (reliable, timers) = (transport.is_reliable(), self.config.timers);
+        let tx = if request.method == Method::Invite {
+            Tx::ServerInvite(Box::new(ServerInvite::answering(reliable, timers)))
+        } else {
+            Tx::ServerNonInvite(Box::new(ServerNonInvite::new(reliable, timers)))
+        };
         self.transactions
             .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer: source, transport });
         self.drive(now, &key, Some(transaction::Input::Respond(response)));

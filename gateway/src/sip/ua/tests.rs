@@ -514,6 +514,36 @@ fn invite_from_unknown_address_is_forbidden() {
 }
 
 #[test]
+fn refused_invite_is_answered_once_per_retransmission_and_the_ack_ends_it() {
+    let mut h = Harness::new();
+    let stranger: SocketAddr = "10.9.9.9:5060".parse().unwrap();
+    let invite = "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKloop\r\n\
+                  From: <sip:1@x>;tag=a\r\nTo: <sip:2@y>\r\nCall-ID: loop\r\nCSeq: 1 INVITE\r\n\
+                  Content-Length: 0\r\n\r\n";
+    h.receive_from(stranger, invite.as_bytes());
+    assert_eq!(h.responses().len(), 1, "the refusal alone, no 100 Trying");
+    let forbidden = h.last_response();
+    assert_eq!(forbidden.status.code(), 403);
+    // No ACK yet: timer G repeats the refusal (RFC 3261 §17.2.1).
+    h.advance(secs(0.6));
+    assert_eq!(h.responses().len(), 2);
+    let ack = format!(
+        "ACK sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKloop\r\n\
+         From: <sip:1@x>;tag=a\r\nTo: {}\r\nCall-ID: loop\r\nCSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n",
+        forbidden.core.to
+    );
+    // The ACK (and its copies) are absorbed: no response answers them, ever.
+    for _ in 0..3 {
+        h.receive_from(stranger, ack.as_bytes());
+    }
+    h.advance(secs(40.0));
+    assert_eq!(h.responses().len(), 2, "nothing after the ACK");
+    assert!(h.events.is_empty());
+    h.assert_settles();
+}
+
+#[test]
 fn unknown_dialog_gets_481_and_options_get_200() {
     let mut h = Harness::new();
     let bye = format!(

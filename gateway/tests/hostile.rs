@@ -1,0 +1,56 @@
+//! A running gateway's SIP side against hostile or unusual peers over loopback UDP: refused
+//! INVITEs end with the ACK.
+
+mod support;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use support::{datagrams_within, recv_one, request};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn gateway() -> (gateway::Gateway, gateway::runtime::Running) {
+    gateway::runtime::start(gateway::runtime::Config::loopback()).await.expect("gateway starts")
+}
+
+fn socket() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").expect("a loopback socket")
+}
+
+fn text(datagram: &[u8]) -> String {
+    String::from_utf8_lossy(datagram).into_owned()
+}
+
+/// The value of the first `name` header field in a message.
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_invite_ends_with_the_ack() {
+    let (_gw, running) = gateway().await;
+    let peer = socket();
+    let local = peer.local_addr().unwrap().to_string();
+    let invite = request("INVITE", "UDP", &local, "z9hG4bKrefused", "");
+    peer.send_to(invite.as_bytes(), running.sip_udp).unwrap();
+    let first = recv_one(&peer, WAIT).map(|d| text(&d)).expect("the INVITE is answered");
+    assert!(first.starts_with("SIP/2.0 403 "), "no trunk at this address: {first}");
+    let to = header(&first, "To").expect("To").to_owned();
+    let ack = request("ACK", "UDP", &local, "z9hG4bKrefused", "")
+        .replace("To: <sip:2000@127.0.0.1>", &format!("To: {to}"));
+    // The ACK (sent three times, as a lossy network might deliver it) ends the transaction:
+    // it is never answered, and the refusal is not repeated.
+    for _ in 0..3 {
+        peer.send_to(ack.as_bytes(), running.sip_udp).unwrap();
+    }
+    let after = datagrams_within(&peer, Duration::from_secs(2));
+    assert!(
+        after.is_empty(),
+        "nothing after the ACK: {:?}",
+        after.iter().map(|d| text(d)).collect::<Vec<_>>()
+    );
+}
