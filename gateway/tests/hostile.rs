@@ -1,5 +1,5 @@
 //! A running gateway's SIP side against hostile or unusual peers over loopback UDP: refused
-//! INVITEs end with the ACK.
+//! INVITEs end with the ACK, malformed requests get clean answers.
 
 mod support;
 
@@ -53,4 +53,30 @@ async fn a_refused_invite_ends_with_the_ack() {
         "nothing after the ACK: {:?}",
         after.iter().map(|d| text(d)).collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_with_control_characters_gets_a_clean_400() {
+    let (_gw, running) = gateway().await;
+    let peer = socket();
+    let local = peer.local_addr().unwrap().to_string();
+    let invite = request("INVITE", "UDP", &local, "z9hG4bKctl", "Subject: nul\0here\r\n")
+        .replace("To: <sip:2000@127.0.0.1>", "To: <sip:2000@127.0.0.1>\u{8}");
+    peer.send_to(invite.as_bytes(), running.sip_udp).unwrap();
+    let got = datagrams_within(&peer, Duration::from_secs(2));
+    assert_eq!(got.len(), 1, "one answer");
+    let reply = text(&got[0]);
+    assert!(reply.starts_with("SIP/2.0 400 "), "{reply}");
+    let head = reply.split("\r\n\r\n").next().unwrap();
+    for line in head.split("\r\n") {
+        assert!(
+            !line.chars().any(|c| c.is_control() && c != '\t'),
+            "control character in {line:?}"
+        );
+    }
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        assert!(header(head, name).is_some(), "{name} missing: {head}");
+    }
+    assert!(header(head, "Via").unwrap().contains("branch=z9hG4bKctl"));
+    assert_eq!(header(head, "Call-ID"), Some("z9hG4bKctl@test"));
 }
