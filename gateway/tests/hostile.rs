@@ -1,5 +1,6 @@
 //! A running gateway's SIP side against hostile or unusual peers over loopback UDP: refused
-//! INVITEs end with the ACK, malformed requests get clean answers.
+//! INVITEs end with the ACK, malformed requests get clean answers, responses follow the
+//! `Via` (received, rport).
 
 mod support;
 
@@ -79,4 +80,34 @@ async fn a_request_with_control_characters_gets_a_clean_400() {
     }
     assert!(header(head, "Via").unwrap().contains("branch=z9hG4bKctl"));
     assert_eq!(header(head, "Call-ID"), Some("z9hG4bKctl@test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_follow_received_and_rport() {
+    let (_gw, running) = gateway().await;
+    let sender = socket();
+    let elsewhere = socket();
+    let sender_port = sender.local_addr().unwrap().port();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+
+    // rport asked for, sent-by a name that is not the source: the answer goes to the source
+    // port, stamped with received= and rport=.
+    let asked = request("OPTIONS", "UDP", "pbx.invalid:5999;rport", "z9hG4bKrport", "");
+    sender.send_to(asked.as_bytes(), running.sip_udp).unwrap();
+    let got = datagrams_within(&sender, Duration::from_secs(2));
+    assert_eq!(got.len(), 1, "answered at the source port");
+    let via = header(&text(&got[0]), "Via").unwrap().to_owned();
+    assert!(via.contains(&format!("rport={sender_port}")), "{via}");
+    assert!(via.contains("received=127.0.0.1"), "{via}");
+
+    // No rport: the answer goes to the sent-by port (RFC 3261 §18.2.2), not the source port;
+    // sent-by is the source address, so no received=.
+    let plain =
+        request("OPTIONS", "UDP", &format!("127.0.0.1:{elsewhere_port}"), "z9hG4bKplain", "");
+    sender.send_to(plain.as_bytes(), running.sip_udp).unwrap();
+    let there = datagrams_within(&elsewhere, Duration::from_secs(2));
+    assert_eq!(there.len(), 1, "answered at the Via's port");
+    let via = header(&text(&there[0]), "Via").unwrap().to_owned();
+    assert!(!via.contains("received=") && !via.contains("rport"), "{via}");
+    assert!(datagrams_within(&sender, Duration::from_millis(500)).is_empty());
 }

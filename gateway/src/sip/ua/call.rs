@@ -845,7 +845,8 @@ impl UserAgent {
         let key = Key::for_server(invite);
         let tx = ServerInvite::new(invite, transport.is_reliable(), self.config.timers);
         let tx = super::Tx::ServerInvite(Box::new(tx));
-        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer: source, transport });
+        let peer = super::response_destination(transport, source, invite);
+        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer, transport });
         key
     }
 

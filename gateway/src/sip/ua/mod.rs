@@ -406,7 +406,14 @@ impl UserAgent {
 
     fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
         match message::parse(data) {
-            Ok(Message::Request(request)) => self.on_request(now, transport, source, request),
+            Ok(Message::Request(mut request)) => {
+                // The server transport's receipt stamp (RFC 3261 §18.2.1, RFC 3581 §4): every
+                // response copies this Via.
+                if let Some(top) = request.core.via.first_mut() {
+                    *top = top.stamped(source);
+                }
+                self.on_request(now, transport, source, request)
+            }
             Ok(Message::Response(response)) => self.on_response(now, response),
             Err(rejected) => {
                 debug!(%source, error = %rejected.error, "refused SIP message");
@@ -503,8 +510,9 @@ impl UserAgent {
         } else {
             Tx::ServerNonInvite(Box::new(ServerNonInvite::new(reliable, timers)))
         };
+        let peer = response_destination(transport, source, request);
         self.transactions
-            .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer: source, transport });
+            .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer, transport });
         self.drive(now, &key, Some(transaction::Input::Respond(response)));
     }
 
@@ -775,6 +783,22 @@ impl UserAgent {
         }
         Ok(())
     }
+}
+
+/// Where responses to `request`, received from `source`, go (RFC 3261 §18.2.2, RFC 3581
+/// §4): on a reliable transport back over the connection it came on (the transport knows
+/// connections by the far end's address); on UDP to the source address, at the source port
+/// when the top `Via` asked for `rport`, else at its sent-by port (5060 when none).
+pub(crate) fn response_destination(
+    transport: Transport,
+    source: SocketAddr,
+    request: &Request,
+) -> SocketAddr {
+    let via = request.core.top_via();
+    if transport.is_reliable() || via.wants_rport() {
+        return source;
+    }
+    SocketAddr::new(source.ip(), via.host_port().1.unwrap_or(5060))
 }
 
 /// A refusal status, with an extra header field when the status calls for one.
