@@ -16,12 +16,19 @@
 //! Datagrams over [`MAX_DATAGRAM`] are truncated by the read buffer and dropped by the
 //! parsers, never buffered whole.
 //!
+//! TCP is bounded by [`TcpLimits`]: connections in total and per peer address (over either,
+//! an accepted connection is closed at once), an idle timeout, and a time limit for each
+//! message to arrive whole. Accept errors (out of file descriptors) back off and are logged
+//! at most once a second.
+//!
 //! [`sip::message::frame_stream`]: crate::sip::message::frame_stream
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -57,6 +64,62 @@ pub enum NetEvent {
     },
 }
 
+/// Limits on SIP over TCP: a hostile or broken peer cannot hold more than its share of
+/// connections (file descriptors), nor keep one open doing nothing, nor trickle a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections open at once, accepted and opened (accepting stops short of it).
+    pub max_connections: usize,
+    /// Accepted connections from one IP address.
+    pub max_per_peer: usize,
+    /// A connection with no traffic either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// A message must arrive whole within this long of its first octet.
+    pub header_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_per_peer: 32,
+            idle_timeout: Duration::from_secs(300),
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters of the SIP transport, shared with `/metrics`.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    tcp_connections: AtomicU64,
+    tcp_refused: AtomicU64,
+    tcp_timed_out: AtomicU64,
+    tcp_accept_errors: AtomicU64,
+}
+
+impl TransportStats {
+    /// SIP TCP connections open now (accepted and opened).
+    pub fn tcp_connections(&self) -> u64 {
+        self.tcp_connections.load(Ordering::Relaxed)
+    }
+
+    /// Accepted connections closed at once for being over a limit.
+    pub fn tcp_refused(&self) -> u64 {
+        self.tcp_refused.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed for idling or for a message that did not arrive in time.
+    pub fn tcp_timed_out(&self) -> u64 {
+        self.tcp_timed_out.load(Ordering::Relaxed)
+    }
+
+    /// Failed accepts (e.g. out of file descriptors).
+    pub fn tcp_accept_errors(&self) -> u64 {
+        self.tcp_accept_errors.load(Ordering::Relaxed)
+    }
+}
+
 /// Reads datagrams from `socket` forever, wrapping each with `wrap`; stops when the
 /// receiver is gone.
 fn spawn_udp_reader(
@@ -88,30 +151,71 @@ struct Connection {
     id: u64,
     /// Octets to write on the connection.
     tx: mpsc::Sender<Vec<u8>>,
+    /// Accepted (counted against its peer's limit) rather than opened by us.
+    inbound: bool,
 }
 
 /// Every open SIP TCP connection, accepted or opened by us, by the far end's address.
 ///
 /// Invariant: an entry exists exactly while its connection task runs (the task removes its
 /// own entry when it ends), so a message for a peer whose connection failed opens a new one.
-#[derive(Default)]
 struct Table {
     connections: HashMap<SocketAddr, Connection>,
+    /// Accepted connections per peer address; an address leaves the map with its last one.
+    accepted: HashMap<IpAddr, usize>,
     next_id: u64,
+    limits: TcpLimits,
+    stats: Arc<TransportStats>,
 }
 
 impl Table {
-    fn insert(&mut self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>) -> u64 {
+    fn new(limits: TcpLimits, stats: Arc<TransportStats>) -> Self {
+        Self { connections: HashMap::new(), accepted: HashMap::new(), next_id: 0, limits, stats }
+    }
+
+    /// Registers an accepted connection from `peer` unless that would break a limit.
+    fn admit(&mut self, peer: SocketAddr) -> Option<(u64, mpsc::Receiver<Vec<u8>>)> {
+        let from_peer = self.accepted.get(&peer.ip()).copied().unwrap_or(0);
+        if self.connections.len() >= self.limits.max_connections
+            || from_peer >= self.limits.max_per_peer
+        {
+            return None;
+        }
+        *self.accepted.entry(peer.ip()).or_default() += 1;
+        let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+        Some((self.insert(peer, tx, true), rx))
+    }
+
+    fn insert(&mut self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>, inbound: bool) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
-        self.connections.insert(peer, Connection { id, tx });
+        if let Some(old) = self.connections.insert(peer, Connection { id, tx, inbound }) {
+            // Its task still runs and will find its entry gone: count it out now.
+            self.forget(peer, &old);
+        }
+        self.stats.tcp_connections.store(self.connections.len() as u64, Ordering::Relaxed);
         id
     }
 
     /// Removes `peer`'s entry if it is still connection `id`.
     fn remove(&mut self, peer: SocketAddr, id: u64) {
-        if self.connections.get(&peer).is_some_and(|c| c.id == id) {
-            self.connections.remove(&peer);
+        if self.connections.get(&peer).is_some_and(|c| c.id == id)
+            && let Some(old) = self.connections.remove(&peer)
+        {
+            self.forget(peer, &old);
+        }
+        self.stats.tcp_connections.store(self.connections.len() as u64, Ordering::Relaxed);
+    }
+
+    fn forget(&mut self, peer: SocketAddr, connection: &Connection) {
+        if !connection.inbound {
+            return;
+        }
+        if let Some(n) = self.accepted.get_mut(&peer.ip()) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.accepted.remove(&peer.ip());
+            }
         }
     }
 }
@@ -141,7 +245,12 @@ pub struct SipTransport {
 
 impl SipTransport {
     /// Binds UDP and TCP on `listen` (port 0: a free port, the same for both when possible).
-    pub async fn bind(listen: SocketAddr, events: mpsc::Sender<NetEvent>) -> io::Result<Self> {
+    pub async fn bind(
+        listen: SocketAddr,
+        limits: TcpLimits,
+        stats: Arc<TransportStats>,
+        events: mpsc::Sender<NetEvent>,
+    ) -> io::Result<Self> {
         let udp = Arc::new(UdpSocket::bind(listen).await?);
         let port = udp.local_addr()?.port();
         let listener = match TcpListener::bind(SocketAddr::new(listen.ip(), port)).await {
@@ -152,7 +261,7 @@ impl SipTransport {
         let reader = spawn_udp_reader(udp.clone(), events.clone(), MAX_DATAGRAM, |source, data| {
             NetEvent::Sip { transport: Transport::Udp, source, data }
         });
-        let table = SharedTable::default();
+        let table = Arc::new(Mutex::new(Table::new(limits, stats)));
         let acceptor = tokio::spawn(accept_loop(listener, table.clone(), events.clone()));
         Ok(Self { udp, tcp_local, table, events, tasks: vec![reader, acceptor] })
     }
@@ -203,7 +312,7 @@ impl SipTransport {
         let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
         // A fresh channel has room for one message.
         let _ = tx.try_send(data);
-        let id = table.insert(destination, tx);
+        let id = table.insert(destination, tx, false);
         drop(table);
         tokio::spawn(connect(destination, id, rx, self.table.clone(), self.events.clone()));
     }
@@ -217,18 +326,45 @@ impl Drop for SipTransport {
     }
 }
 
-/// Accepts SIP TCP connections and serves each in a task of its own.
+/// Accepts SIP TCP connections and serves each in a task of its own; closes at once those
+/// over a limit.
 async fn accept_loop(listener: TcpListener, table: SharedTable, events: mpsc::Sender<NetEvent>) {
+    let mut backoff = Duration::ZERO;
+    let mut last_warning: Option<Instant> = None;
+    let mut unlogged = 0u64;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let (tx, rx) = mpsc::channel(CONNECTION_QUEUE);
+                backoff = Duration::ZERO;
                 // Registered before its first message reaches the engine, so the response to
                 // that message finds this connection.
-                let id = lock(&table).insert(peer, tx);
-                tokio::spawn(serve(stream, peer, id, rx, table.clone(), events.clone()));
+                let admitted = lock(&table).admit(peer);
+                match admitted {
+                    Some((id, rx)) => {
+                        tokio::spawn(serve(stream, peer, id, rx, table.clone(), events.clone()));
+                    }
+                    None => {
+                        lock(&table).stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+                        debug!(%peer, "SIP TCP connection over the limits: closed");
+                        drop(stream);
+                    }
+                }
             }
-            Err(e) => warn!(error = %e, "TCP accept failed"),
+            Err(e) => {
+                lock(&table).stats.tcp_accept_errors.fetch_add(1, Ordering::Relaxed);
+                // Out of file descriptors (EMFILE) fails every accept at once until some
+                // close: wait, doubling up to a second, instead of spinning on the error.
+                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                let now = Instant::now();
+                if last_warning.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                    warn!(error = %e, suppressed = unlogged, "SIP TCP accept failed");
+                    last_warning = Some(now);
+                    unlogged = 0;
+                } else {
+                    unlogged += 1;
+                }
+                tokio::time::sleep(backoff).await;
+            }
         }
     }
 }
@@ -241,10 +377,17 @@ async fn connect(
     table: SharedTable,
     events: mpsc::Sender<NetEvent>,
 ) {
-    match TcpStream::connect(destination).await {
-        Ok(stream) => serve(stream, destination, id, rx, table, events).await,
-        Err(e) => {
+    // A peer that never answers the SYN would hold the entry (and the queued messages) for
+    // the system's connect timeout, minutes: give up as soon as a slow message would.
+    let timeout = lock(&table).limits.header_timeout;
+    match tokio::time::timeout(timeout, TcpStream::connect(destination)).await {
+        Ok(Ok(stream)) => serve(stream, destination, id, rx, table, events).await,
+        Ok(Err(e)) => {
             debug!(%destination, error = %e, "SIP TCP connect failed");
+            lock(&table).remove(destination, id);
+        }
+        Err(_) => {
+            debug!(%destination, "SIP TCP connect timed out");
             lock(&table).remove(destination, id);
         }
     }
@@ -252,7 +395,8 @@ async fn connect(
 
 /// Serves one connection until either side ends it: frames SIP messages out of what
 /// arrives (by `Content-Length`), and writes what the engine queues. A framing error, a
-/// read or write error (reset, broken pipe) or the peer closing ends the connection and
+/// read or write error (reset, broken pipe), the peer closing, no traffic for the idle
+/// timeout, or a message not whole within the header timeout ends the connection and
 /// removes it from the table.
 async fn serve(
     stream: TcpStream,
@@ -262,9 +406,13 @@ async fn serve(
     table: SharedTable,
     events: mpsc::Sender<NetEvent>,
 ) {
+    let limits = lock(&table).limits;
     let (mut read, mut write) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(MAX_DATAGRAM);
     let mut chunk = vec![0u8; MAX_DATAGRAM];
+    let mut idle_until = Instant::now() + limits.idle_timeout;
+    // When the first octet of the message being read arrived.
+    let mut partial_since: Option<Instant> = None;
     'connection: loop {
         // Deliver every whole message already buffered.
         loop {
@@ -274,6 +422,7 @@ async fn serve(
                 }
                 Framing::Message(n) => {
                     let data: Vec<u8> = buf.drain(..n).collect();
+                    partial_since = None;
                     let event = NetEvent::Sip { transport: Transport::Tcp, source: peer, data };
                     if events.send(event).await.is_err() {
                         break 'connection;
@@ -286,10 +435,20 @@ async fn serve(
                 Framing::Incomplete => break,
             }
         }
+        if buf.is_empty() {
+            partial_since = None;
+        } else if partial_since.is_none() {
+            partial_since = Some(Instant::now());
+        }
+        let deadline =
+            partial_since.map_or(idle_until, |t| idle_until.min(t + limits.header_timeout));
         tokio::select! {
             received = read.read(&mut chunk) => match received {
                 Ok(0) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    idle_until = Instant::now() + limits.idle_timeout;
+                }
                 Err(e) => {
                     debug!(%peer, error = %e, "SIP TCP read failed");
                     break;
@@ -301,6 +460,12 @@ async fn serve(
                     debug!(%peer, error = %e, "SIP TCP write failed");
                     break;
                 }
+                idle_until = Instant::now() + limits.idle_timeout;
+            }
+            () = tokio::time::sleep_until(deadline.into()) => {
+                lock(&table).stats.tcp_timed_out.fetch_add(1, Ordering::Relaxed);
+                debug!(%peer, "SIP TCP connection idle or too slow: closed");
+                break;
             }
         }
     }

@@ -295,3 +295,17 @@ pub fn recv_one(socket: &UdpSocket, within: Duration) -> Option<Vec<u8>> {
     socket.set_read_timeout(Some(within)).expect("read timeout");
     socket.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
 }
+
+/// Polls `check` every 20 ms until it holds, for at most `within`.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
