@@ -296,6 +296,32 @@ pub fn recv_one(socket: &UdpSocket, within: Duration) -> Option<Vec<u8>> {
     socket.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
 }
 
+/// A response to `request` (its Via, From, To with `;tag=` added, Call-ID and CSeq lines as
+/// received) with no body.
+pub fn response_to(request: &str, code: u16, reason: &str) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for line in request.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            "to" | "t" if !line.contains(";tag=") => {
+                out.push_str(line);
+                out.push_str(";tag=peer1\r\n");
+            }
+            "to" | "t" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
 /// Polls `check` every 20 ms until it holds, for at most `within`.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
