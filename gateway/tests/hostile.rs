@@ -1,6 +1,6 @@
 //! A running gateway's SIP side against hostile or unusual peers over loopback UDP: refused
 //! INVITEs end with the ACK, malformed requests get clean answers, responses follow the
-//! `Via` (received, rport).
+//! `Via` (received, rport), large datagrams are read whole.
 
 mod support;
 
@@ -110,4 +110,20 @@ async fn responses_follow_received_and_rport() {
     let via = header(&text(&there[0]), "Via").unwrap().to_owned();
     assert!(!via.contains("received=") && !via.contains("rport"), "{via}");
     assert!(datagrams_within(&sender, Duration::from_millis(500)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_six_kilobyte_invite_over_udp_is_read_whole_and_answered() {
+    let (_gw, running) = gateway().await;
+    let peer = socket();
+    let local = peer.local_addr().unwrap().to_string();
+    // The padding sits in the header section: a datagram cut at 4 KB would have no end of
+    // headers and go unanswered.
+    let padding = format!("X-Padding: {}\r\n", "a".repeat(6000));
+    let invite = request("INVITE", "UDP", &local, "z9hG4bKbig", &padding);
+    assert!(invite.len() > 6000);
+    peer.send_to(invite.as_bytes(), running.sip_udp).unwrap();
+    let reply = recv_one(&peer, WAIT).map(|d| text(&d)).expect("the big INVITE is answered");
+    assert!(reply.starts_with("SIP/2.0 403 "), "parsed and refused as from no trunk: {reply}");
+    assert!(reply.contains("branch=z9hG4bKbig"));
 }

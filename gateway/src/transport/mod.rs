@@ -13,8 +13,8 @@
 //!   one port, so calls cannot share ours).
 //! - WebRTC: one UDP socket for every agent leg, read by the engine itself.
 //!
-//! Datagrams over [`MAX_DATAGRAM`] are truncated by the read buffer and dropped by the
-//! parsers, never buffered whole.
+//! SIP datagrams are read whole (up to [`MAX_SIP_DATAGRAM`]); media datagrams over
+//! [`MAX_DATAGRAM`] are truncated by the read buffer and dropped by the parsers.
 //!
 //! TCP is bounded by [`TcpLimits`]: connections in total and per peer address (over either,
 //! an accepted connection is closed at once), an idle timeout, and a time limit for each
@@ -39,9 +39,14 @@ use tracing::{debug, warn};
 use crate::call::CallId;
 use crate::sip::message::{Framing, Transport, frame_stream};
 
-/// Read buffer size: a jumbo-free Ethernet MTU with room to spare. Longer datagrams are cut
-/// and then refused by the parsers.
+/// Read buffer size for media (RTP, WebRTC): a jumbo-free Ethernet MTU with room to spare.
+/// Longer datagrams are cut and then refused by the parsers.
 pub const MAX_DATAGRAM: usize = 4096;
+
+/// Read buffer size for SIP over UDP: the largest UDP payload. SIP datagrams may exceed the
+/// MTU (IP fragments them; RFC 3261 §18.1.1 only asks senders to prefer TCP), and one cut
+/// short would be refused.
+pub const MAX_SIP_DATAGRAM: usize = 65_535;
 
 /// Something arrived.
 #[derive(Debug)]
@@ -258,9 +263,10 @@ impl SipTransport {
             Err(_) => TcpListener::bind(SocketAddr::new(listen.ip(), 0)).await?,
         };
         let tcp_local = listener.local_addr()?;
-        let reader = spawn_udp_reader(udp.clone(), events.clone(), MAX_DATAGRAM, |source, data| {
-            NetEvent::Sip { transport: Transport::Udp, source, data }
-        });
+        let reader =
+            spawn_udp_reader(udp.clone(), events.clone(), MAX_SIP_DATAGRAM, |source, data| {
+                NetEvent::Sip { transport: Transport::Udp, source, data }
+            });
         let table = Arc::new(Mutex::new(Table::new(limits, stats)));
         let acceptor = tokio::spawn(accept_loop(listener, table.clone(), events.clone()));
         Ok(Self { udp, tcp_local, table, events, tasks: vec![reader, acceptor] })

@@ -72,6 +72,9 @@ pub enum UaError {
     NoTransport(Transport),
 }
 
+/// Above this size a request should travel over TCP (RFC 3261 §18.1.1).
+const UDP_MTU_RULE: usize = 1300;
+
 /// Local settings of the user agent.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -480,6 +483,16 @@ impl UserAgent {
             warn!("request without an RFC 3261 branch not sent");
             return;
         };
+        // RFC 3261 §18.1.1 asks for a congestion-controlled transport above 1300 bytes (IP
+        // fragments are easily lost). A trunk has one transport, and one configured for UDP
+        // may not listen on TCP at all: send anyway, and say how to fix it.
+        if transport == Transport::Udp {
+            let size = request.to_bytes().len();
+            if size > UDP_MTU_RULE {
+                warn!(%peer, size, method = %request.method, "SIP request over 1300 bytes sent \
+                    over UDP; configure the trunk for TCP if it fragments badly");
+            }
+        }
         let reliable = transport.is_reliable();
         let timers = self.config.timers;
         let tx = if request.method == Method::Invite {
