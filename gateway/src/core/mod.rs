@@ -43,7 +43,7 @@ use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
-use crate::sdp::{Direction, LocalDescription, SessionDescription};
+use crate::sdp::{Direction, LocalDescription, SessionDescription, version_of};
 use crate::sip::message::Transport;
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
@@ -611,7 +611,11 @@ impl Core {
                 self.binding.insert(call, Binding::Inbound { trunk, from, to, sdp, codecs });
                 self.out.push_back(Output::BindRtp { call });
             }
-            ua::Event::RemoteUpdate { call, sdp } => {
+            ua::Event::RemoteUpdate { call, sdp, answer } => {
+                // Our next offer must carry a higher version than this answer (RFC 3264 §8).
+                if let (Some(ctx), Some(v)) = (self.calls.get_mut(&call), version_of(&answer)) {
+                    ctx.local.version = ctx.local.version.max(v);
+                }
                 let _ = self.set_remote_media(now, call, &sdp);
             }
             ua::Event::ReinviteDone { call, result } => {
@@ -659,6 +663,8 @@ impl Core {
             self.bridge.add_call(now, call, media, ssrc, seq, ts);
         }
         ctx.media = Some(media);
+        // A trunk that holds us (sendonly) or is inactive gets no media (RFC 3264 §5.1).
+        let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         Ok(())
     }
 
@@ -906,6 +912,7 @@ impl Core {
         ctx.media = Some(media);
         let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
         self.bridge.add_call(now, call, media, ssrc, seq, ts);
+        let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         self.ua.answer(now, call, sdp).map_err(ua_error)
     }
 

@@ -9,6 +9,7 @@ use tracing::debug;
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
 use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
+use crate::sdp::{Direction, direction_of, with_direction};
 use crate::sip::auth::Challenge;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
@@ -104,7 +105,11 @@ pub(super) struct Call {
     early_media_reported: bool,
     ack: Option<Vec<u8>>,
     unacked: Option<Unacked>,
+    /// Our re-INVITE's transaction is in flight.
     reinvite_pending: bool,
+    /// The direction we want (`sendonly` while we hold the peer): answers to the peer's
+    /// offers never go beyond it (RFC 3264 §6.1).
+    intent: Direction,
 }
 
 impl Call {
@@ -134,6 +139,7 @@ impl Call {
             ack: None,
             unacked: None,
             reinvite_pending: false,
+            intent: Direction::SendRecv,
         }
     }
 
@@ -336,6 +342,7 @@ impl UserAgent {
         request.headers.push(make_header("Content-Type", "application/sdp"));
         request.body = sdp.clone();
         if let Some(call) = self.calls.get_mut(&id) {
+            call.intent = direction_of(&sdp).unwrap_or(Direction::SendRecv);
             call.local_sdp = sdp;
             call.reinvite_pending = true;
         }
@@ -812,7 +819,13 @@ impl UserAgent {
             Owner::Call(id, Purpose::RemoteReinvite),
         );
         let Some(call) = self.calls.get_mut(&id) else { return };
-        // Our media does not change: answer with the SDP we last sent (RFC 3264 §8).
+        // Our media does not change, only its direction may (RFC 3264 §8): the offer's
+        // reversed, within what we want; a hold (sendonly) is answered recvonly (§6.1). The
+        // description keeps its version unless the direction changed.
+        if is_sdp(&request) {
+            let offered = direction_of(&request.body).unwrap_or(Direction::SendRecv);
+            call.local_sdp = with_direction(&call.local_sdp, call.intent.answer_to(offered));
+        }
         let response = request
             .response(StatusCode::OK, Some(&call.local_tag))
             .with_header("Contact", format!("<{contact}>"))
@@ -830,7 +843,8 @@ impl UserAgent {
         self.drive(now, &key, None);
         self.drive(now, &key, Some(transaction::Input::Respond(response)));
         if is_sdp(&request) {
-            self.emit(Event::RemoteUpdate { call: id, sdp: request.body });
+            let answer = self.calls.get(&id).map(|c| c.local_sdp.clone()).unwrap_or_default();
+            self.emit(Event::RemoteUpdate { call: id, sdp: request.body, answer });
         }
     }
 

@@ -165,6 +165,8 @@ pub enum Event {
         call: CallId,
         /// The peer's new SDP.
         sdp: Vec<u8>,
+        /// Our answer (its direction follows the offer's, RFC 3264 §6.1).
+        answer: Vec<u8>,
     },
     /// Our re-INVITE finished: the peer's SDP, or the status that refused it.
     ReinviteDone {

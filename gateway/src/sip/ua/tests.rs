@@ -741,7 +741,10 @@ fn remote_reinvite_is_answered_with_our_sdp_and_old_cseq_refused() {
     let answer = h.last_response();
     assert_eq!(answer.status.code(), 200);
     assert_eq!(answer.body, SDP, "our media did not change");
-    assert_eq!(h.events.last(), Some(&Event::RemoteUpdate { call, sdp: hold.to_vec() }));
+    assert_eq!(
+        h.events.last(),
+        Some(&Event::RemoteUpdate { call, sdp: hold.to_vec(), answer: SDP.to_vec() })
+    );
     let ack = format!(
         "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKre1a\r\n\
          From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 10 ACK\r\nContent-Length: 0\r\n\r\n",
@@ -822,4 +825,87 @@ pub(crate) fn bye_from_peer(invite: &Request, ok: &Response) -> String {
          From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         ok.core.to, invite.core.from, invite.core.call_id
     )
+}
+
+/// An outbound call answered by the trunk: its id, INVITE and 200 OK.
+fn answered_call(h: &mut Harness) -> (CallId, Request, Response) {
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, "peer");
+    (call, invite, ok)
+}
+
+/// A re-INVITE from the trunk in the dialog of `invite`/`ok` with `sdp`.
+pub(crate) fn remote_reinvite(
+    invite: &Request,
+    ok: &Response,
+    cseq: u32,
+    branch: &str,
+    sdp: &[u8],
+) -> Vec<u8> {
+    let mut text = format!(
+        "INVITE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+        ok.core.to,
+        invite.core.from,
+        invite.core.call_id,
+        sdp.len()
+    )
+    .into_bytes();
+    text.extend_from_slice(sdp);
+    text
+}
+
+/// The ACK the trunk sends for our 200 to its re-INVITE.
+pub(crate) fn remote_ack(invite: &Request, ok: &Response, cseq: u32, branch: &str) -> String {
+    format!(
+        "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    )
+}
+
+fn with_attribute(direction: &str) -> Vec<u8> {
+    let mut sdp = SDP.to_vec();
+    sdp.extend_from_slice(format!("a={direction}\r\n").as_bytes());
+    sdp
+}
+
+#[test]
+fn remote_hold_is_answered_recvonly_and_inactive_inactive() {
+    use crate::sdp::{Direction, direction_of, version_of};
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    let mut version = version_of(SDP).unwrap();
+    for (i, (offer, answer)) in [
+        ("sendonly", Direction::RecvOnly),
+        ("inactive", Direction::Inactive),
+        ("recvonly", Direction::SendOnly),
+        ("sendrecv", Direction::SendRecv),
+        ("sendrecv", Direction::SendRecv),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cseq = 10 + i as u32;
+        let branch = format!("z9hG4bKdir{i}");
+        h.receive(&remote_reinvite(&invite, &ok, cseq, &branch, &with_attribute(offer)));
+        let response = h.last_response();
+        assert_eq!(response.status.code(), 200, "{offer}");
+        assert_eq!(direction_of(&response.body), Some(answer), "{offer}");
+        // RFC 3264 §8: a changed answer has a higher version, an unchanged one the same.
+        let now_version = version_of(&response.body).unwrap();
+        assert_eq!(now_version, if i == 4 { version } else { version + 1 }, "{offer}");
+        version = now_version;
+        assert!(matches!(h.events.last(), Some(Event::RemoteUpdate { call: c, .. }) if *c == call));
+        h.receive(remote_ack(&invite, &ok, cseq, &format!("{branch}a")).as_bytes());
+    }
+    // While we hold the trunk, its sendrecv offer is answered sendonly.
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let ours = h.last(Method::Invite);
+    h.reply(&ours, 200, "peer");
+    h.receive(&remote_reinvite(&invite, &ok, 20, "z9hG4bKdir9", &with_attribute("sendrecv")));
+    assert_eq!(direction_of(&h.last_response().body), Some(Direction::SendOnly));
 }
