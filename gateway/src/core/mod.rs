@@ -237,11 +237,22 @@ struct CallCtx {
     /// Set when the gateway itself decided the call failed (e.g. no common codec in the
     /// answer); reported instead of the user agent's outcome.
     failure: Option<CallEnd>,
+    /// Our hold or resume re-INVITE awaiting the trunk's answer: whether it holds, and the
+    /// direction to return to if refused.
+    hold_pending: Option<(bool, Direction)>,
 }
 
 impl CallCtx {
     fn new(codecs: Vec<Codec>, local: LocalDescription, offer: Option<Vec<u8>>) -> Self {
-        Self { codecs, local, media: None, offer, recording: false, failure: None }
+        Self {
+            codecs,
+            local,
+            media: None,
+            offer,
+            recording: false,
+            failure: None,
+            hold_pending: None,
+        }
     }
 }
 
@@ -619,8 +630,20 @@ impl Core {
                 let _ = self.set_remote_media(now, call, &sdp);
             }
             ua::Event::ReinviteDone { call, result } => {
-                if let Err(code) = result {
-                    debug!(%call, code, "re-INVITE refused");
+                let Some(ctx) = self.calls.get_mut(&call) else { return };
+                let Some((held, previous)) = ctx.hold_pending.take() else { return };
+                match result {
+                    // The hold (or resume) is done only now that the peer accepted it.
+                    Ok(answer) => {
+                        let _ = self.bridge.set_held(call, held);
+                        if !answer.is_empty() {
+                            let _ = self.set_remote_media(now, call, &answer);
+                        }
+                    }
+                    Err(code) => {
+                        warn!(%call, code, held, "the trunk refused the hold re-INVITE");
+                        ctx.local.direction = previous;
+                    }
                 }
             }
             ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
@@ -916,17 +939,26 @@ impl Core {
         self.ua.answer(now, call, sdp).map_err(ua_error)
     }
 
+    /// Offers hold (or resume) in a re-INVITE; the bridge holds the customer once the trunk
+    /// accepts it ([`ua::Event::ReinviteDone`]).
     fn set_hold(&mut self, now: Instant, call: CallId, held: bool) -> Result<(), ControlError> {
         let ctx = self.calls.get_mut(&call).ok_or(ControlError::UnknownCall(call))?;
+        if ctx.media.is_none() {
+            return Err(ControlError::WrongState(format!(
+                "{call} has no media yet (not answered)"
+            )));
+        }
         let mut local = ctx.local.clone();
+        let previous = local.direction;
         local.version += 1;
         // RFC 3264 §8.4: hold is a sendonly offer; resuming returns to sendrecv.
         local.direction = if held { Direction::SendOnly } else { Direction::SendRecv };
         self.ua.reinvite(now, call, local.to_bytes()).map_err(ua_error)?;
         if let Some(ctx) = self.calls.get_mut(&call) {
             ctx.local = local;
+            ctx.hold_pending = Some((held, previous));
         }
-        self.bridge.set_held(call, held).map_err(|e| self.media_error(call, e))
+        Ok(())
     }
 
     /// Checks the call and asks for the file; the reply follows the open.

@@ -697,3 +697,34 @@ fn a_trunk_that_holds_us_gets_no_media_until_it_resumes() {
     h.speak(10);
     assert!(h.trunk_rtp - before >= 5, "media flows again after the resume");
 }
+
+#[test]
+fn our_hold_takes_effect_when_the_trunk_accepts_it() {
+    let mut h = Harness::new();
+    let leg = h.connect_agent();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
+    let reinvite = h.last(Method::Invite);
+    // Not accepted yet: the agent still hears the customer.
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert!(h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard, "not held yet");
+    // Refused: the call stays as it was, and a later hold offers sendonly again.
+    h.reply(&reinvite, 488, None);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert!(
+        h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard,
+        "a refused hold holds nothing"
+    );
+    assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
+    let again = h.last(Method::Invite);
+    assert!(sdp_body(&again).contains("a=sendonly"));
+    h.reply(&again, 200, Some(SDP));
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_customer), heard, "held once accepted");
+}

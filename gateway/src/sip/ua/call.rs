@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use tracing::debug;
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
@@ -107,6 +108,10 @@ pub(super) struct Call {
     unacked: Option<Unacked>,
     /// Our re-INVITE's transaction is in flight.
     reinvite_pending: bool,
+    /// Our re-INVITE met 491 Request Pending: when to send it again (RFC 3261 §14.1).
+    reinvite_retry: Option<Instant>,
+    /// 491s our current re-INVITE has met.
+    reinvite_tries: u32,
     /// The direction we want (`sendonly` while we hold the peer): answers to the peer's
     /// offers never go beyond it (RFC 3264 §6.1).
     intent: Direction,
@@ -139,6 +144,8 @@ impl Call {
             ack: None,
             unacked: None,
             reinvite_pending: false,
+            reinvite_retry: None,
+            reinvite_tries: 0,
             intent: Direction::SendRecv,
         }
     }
@@ -149,6 +156,7 @@ impl Call {
             self.cancelling.as_ref().and_then(|c| c.give_up),
             self.unacked.as_ref().and_then(|u| u.resend.due),
             self.unacked.as_ref().map(|u| u.give_up),
+            self.reinvite_retry,
         ]
         .into_iter()
         .flatten()
@@ -161,6 +169,9 @@ pub const OFFER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Authentication attempts per INVITE before a 401/407 is final.
 const MAX_AUTH_ATTEMPTS: u32 = 2;
+
+/// 491 Request Pending answers our re-INVITE may meet before it is given up.
+const MAX_491_RETRIES: u32 = 5;
 
 impl UserAgent {
     /// Places outbound call `req.call`: sends the INVITE through `trunk` (RFC 3261 §13.2.1).
@@ -331,21 +342,32 @@ impl UserAgent {
     }
 
     /// Sends a re-INVITE with new SDP (hold: `a=sendonly`; unhold: `a=sendrecv`). The result
-    /// arrives as [`Event::ReinviteDone`].
+    /// arrives as [`Event::ReinviteDone`], once the peer accepted or refused it: a 491 Request
+    /// Pending (both sides re-INVITEd at once) is retried after the RFC 3261 §14.1 wait.
     pub fn reinvite(&mut self, now: Instant, id: CallId, sdp: Vec<u8>) -> Result<(), UaError> {
         let call = self.calls.get(&id).ok_or(UaError::UnknownCall(id))?;
-        if call.state != CallState::Confirmed || call.reinvite_pending {
+        if call.state != CallState::Confirmed
+            || call.reinvite_pending
+            || call.reinvite_retry.is_some()
+        {
             return Err(UaError::WrongState { call: id, action: "re-INVITE", state: call.state });
         }
-        let (mut request, peer, transport) =
-            self.in_dialog_request(id, Method::Invite, "re-INVITE")?;
-        request.headers.push(make_header("Content-Type", "application/sdp"));
-        request.body = sdp.clone();
         if let Some(call) = self.calls.get_mut(&id) {
             call.intent = direction_of(&sdp).unwrap_or(Direction::SendRecv);
             call.local_sdp = sdp;
-            call.reinvite_pending = true;
+            call.reinvite_tries = 0;
         }
+        self.send_reinvite(now, id)
+    }
+
+    /// Sends the call's SDP in a re-INVITE (a new transaction and CSeq each time).
+    fn send_reinvite(&mut self, now: Instant, id: CallId) -> Result<(), UaError> {
+        let (mut request, peer, transport) =
+            self.in_dialog_request(id, Method::Invite, "re-INVITE")?;
+        let Some(call) = self.calls.get_mut(&id) else { return Err(UaError::UnknownCall(id)) };
+        request.headers.push(make_header("Content-Type", "application/sdp"));
+        request.body = call.local_sdp.clone();
+        call.reinvite_pending = true;
         self.start_client(now, request, peer, transport, Owner::Call(id, Purpose::Reinvite));
         Ok(())
     }
@@ -652,11 +674,25 @@ impl UserAgent {
             return;
         }
         let Some(transport) = self.calls.get(&id).map(|c| c.transport) else { return };
+        let code = response.status.code();
         if let Some(call) = self.calls.get_mut(&id) {
             call.reinvite_pending = false;
+            // §14.1: both sides re-INVITEd at once. Wait 2.1–4 s if we chose the Call-ID
+            // (we placed the call), 0–2 s if the peer did, in 10 ms steps, then try again:
+            // the waits differ so that one side goes first.
+            if code == 491 && call.reinvite_tries < MAX_491_RETRIES {
+                call.reinvite_tries += 1;
+                let steps = if call.id.is_callers() {
+                    self.rng.random_range(210..=400)
+                } else {
+                    self.rng.random_range(0..=200)
+                };
+                call.reinvite_retry = Some(now + Duration::from_millis(steps * 10));
+                debug!(%id, wait_ms = steps * 10, "re-INVITE met 491: trying again");
+                return;
+            }
         }
         if !response.status.is_success() {
-            let code = response.status.code();
             self.emit(Event::ReinviteDone { call: id, result: Err(code) });
             // §12.2.1.2: 481 and 408 to an in-dialog request end the dialog.
             if matches!(code, 481 | 408) {
@@ -695,6 +731,13 @@ impl UserAgent {
     }
 
     pub(super) fn on_call_timeout(&mut self, now: Instant, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.reinvite_retry.is_some_and(|t| t <= now) {
+            call.reinvite_retry = None;
+            if self.send_reinvite(now, id).is_err() {
+                self.emit(Event::ReinviteDone { call: id, result: Err(491) });
+            }
+        }
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.ring_deadline.is_some_and(|t| t <= now) {
             call.ring_deadline = None;
@@ -805,6 +848,7 @@ impl UserAgent {
         request: Request,
     ) {
         let Some(call) = self.calls.get(&id) else { return };
+        // A re-INVITE of ours waiting out a 491 is not in progress: the peer may go first.
         if call.state != CallState::Confirmed || call.reinvite_pending || call.unacked.is_some() {
             // §14.2: a re-INVITE while one is in progress gets 491.
             self.refuse(now, transport, source, &request, Refusal::status(491));

@@ -909,3 +909,97 @@ fn remote_hold_is_answered_recvonly_and_inactive_inactive() {
     h.receive(&remote_reinvite(&invite, &ok, 20, "z9hG4bKdir9", &with_attribute("sendrecv")));
     assert_eq!(direction_of(&h.last_response().body), Some(Direction::SendOnly));
 }
+
+#[test]
+fn a_reinvite_met_by_491_is_retried_after_the_wait_of_the_call_id_owner() {
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    let hold = with_attribute("sendonly");
+    h.ua.reinvite(h.now, call, hold.clone()).unwrap();
+    h.pump();
+    let first = h.last(Method::Invite);
+    let refused_at = h.now - h.start;
+    h.reply(&first, 491, "peer");
+    assert_eq!(h.last(Method::Ack).core.cseq_seq, first.core.cseq_seq, "the 491 is ACKed");
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::ReinviteDone { .. })),
+        "the hold is not done while it is retried"
+    );
+    // One re-INVITE at a time, even while waiting.
+    assert!(matches!(h.ua.reinvite(h.now, call, hold.clone()), Err(UaError::WrongState { .. })));
+    // The peer's own re-INVITE may go first meanwhile.
+    h.receive(&remote_reinvite(&invite, &ok, 30, "z9hG4bKmeanwhile", SDP));
+    assert_eq!(h.last_response().status.code(), 200);
+    h.receive(remote_ack(&invite, &ok, 30, "z9hG4bKmeanwhilea").as_bytes());
+    h.advance(secs(4.0));
+    let mut retries: Vec<(Duration, Request)> = h
+        .sent
+        .iter()
+        .filter_map(|(t, m)| match m {
+            Message::Request(r)
+                if r.method == Method::Invite && r.core.cseq_seq > first.core.cseq_seq =>
+            {
+                Some((*t, r.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // Timer A retransmits the retry itself: count transactions, not datagrams.
+    retries.dedup_by(|a, b| a.1.core.cseq_seq == b.1.core.cseq_seq);
+    assert_eq!(retries.len(), 1, "one retry");
+    let (at, retry) = &retries[0];
+    // We chose the Call-ID (we placed the call): 2.1 to 4 s (RFC 3261 §14.1).
+    let waited = *at - refused_at;
+    assert!(waited >= secs(2.1) && waited <= secs(4.0), "waited {waited:?}");
+    assert_eq!(retry.body, hold);
+    assert_ne!(retry.branch(), first.branch());
+    h.reply(retry, 200, "peer");
+    assert!(matches!(h.events.last(), Some(Event::ReinviteDone { result: Ok(_), .. })));
+}
+
+#[test]
+fn a_reinvite_on_an_inbound_call_waits_at_most_two_seconds_after_491() {
+    let mut h = Harness::new();
+    h.receive(inbound_invite("z9hG4bKin491", "inbound-491", 1).as_bytes());
+    let Some(Event::Offered { call, .. }) = h.events.first().cloned() else { panic!() };
+    h.ua.answer(h.now, call, SDP.to_vec()).unwrap();
+    h.pump();
+    let ok = h.last_response();
+    h.receive(
+        format!(
+            "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKa491\r\n\
+             From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: inbound-491\r\n\
+             CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            ok.core.to
+        )
+        .as_bytes(),
+    );
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let first = h.last(Method::Invite);
+    let refused_at = h.now - h.start;
+    h.reply(&first, 491, "caller");
+    h.advance(secs(2.0));
+    let retry = h.last(Method::Invite);
+    assert!(retry.core.cseq_seq > first.core.cseq_seq, "retried within 2 s");
+    let at = h
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, m)| matches!(m, Message::Request(r) if r.method == Method::Invite))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(at - refused_at <= secs(2.0));
+    // A peer that keeps answering 491 makes it give up in the end.
+    let mut last = retry;
+    for _ in 0..10 {
+        h.reply(&last, 491, "caller");
+        h.advance(secs(2.0));
+        last = h.last(Method::Invite);
+    }
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::ReinviteDone { call: c, result: Err(491) } if *c == call))
+    );
+}
