@@ -1,6 +1,7 @@
 //! A running gateway's SIP side against hostile or unusual peers over loopback UDP: refused
 //! INVITEs end with the ACK, malformed requests get clean answers, responses follow the
-//! `Via` (received, rport), large datagrams are read whole.
+//! `Via` (received, rport), large datagrams are read whole, and a stranger's flood is cut to
+//! its rate.
 
 mod support;
 
@@ -126,4 +127,31 @@ async fn a_six_kilobyte_invite_over_udp_is_read_whole_and_answered() {
     let reply = recv_one(&peer, WAIT).map(|d| text(&d)).expect("the big INVITE is answered");
     assert!(reply.starts_with("SIP/2.0 403 "), "parsed and refused as from no trunk: {reply}");
     assert!(reply.contains("branch=z9hG4bKbig"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_flooding_requests_is_cut_to_its_burst() {
+    let limit = gateway::runtime::RateLimit { per_second: 1, burst: 5 };
+    let (_gw, running) = gateway::runtime::start(gateway::runtime::Config {
+        sip_rate_limit: limit,
+        ..gateway::runtime::Config::loopback()
+    })
+    .await
+    .expect("gateway starts");
+    let peer = socket();
+    let local = peer.local_addr().unwrap().to_string();
+    for i in 0..30 {
+        let options = request("OPTIONS", "UDP", &local, &format!("z9hG4bKflood{i}"), "");
+        peer.send_to(options.as_bytes(), running.sip_udp).unwrap();
+    }
+    let answered = datagrams_within(&peer, Duration::from_secs(2)).len();
+    // The burst, plus at most what refilled while the test ran (one a second).
+    assert!((5..=8).contains(&answered), "{answered} of 30 answered");
+    let m = running.metrics.clone();
+    assert!(
+        support::eventually(WAIT, || m.snapshot().sip_rate_limited >= 22).await,
+        "the rest are counted: {:?}",
+        m.snapshot().sip_rate_limited
+    );
+    assert!(m.render().contains("gateway_sip_rate_limited_total "));
 }

@@ -45,6 +45,7 @@ use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
 use crate::sdp::{Direction, LocalDescription, SessionDescription, version_of};
 use crate::sip::message::Transport;
+use crate::sip::rate::RateLimit;
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
 use crate::trunk::Trunk;
@@ -74,6 +75,8 @@ pub struct Snapshot {
     pub packets_generated: u64,
     /// Packets dropped (garbage, unknown source, unnegotiated, muted or held).
     pub packets_dropped: u64,
+    /// SIP messages from non-trunk addresses dropped by the per-source rate limit.
+    pub sip_rate_limited: u64,
 }
 
 /// How long a new agent leg may take to connect before it is failed.
@@ -105,6 +108,8 @@ pub struct Config {
     pub instance: u64,
     /// Seeds every random choice (tags, branches, SSRCs, ICE credentials).
     pub seed: u64,
+    /// The per-source rate limit on SIP from addresses that are not trunks.
+    pub rate_limit: RateLimit,
 }
 
 /// What the core is told.
@@ -304,6 +309,7 @@ impl Core {
             user_agent: config.user_agent,
             timers: Timers::default(),
             seed: config.seed,
+            rate_limit: config.rate_limit,
         });
         Self {
             ua,
@@ -456,6 +462,7 @@ impl Core {
         s.packets_relayed = stats.relayed;
         s.packets_generated = stats.generated;
         s.packets_dropped = stats.dropped + self.legs.unclaimed;
+        s.sip_rate_limited = self.ua.rate_limited();
         s
     }
 

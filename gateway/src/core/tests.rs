@@ -14,6 +14,7 @@ use str0m::{Candidate, Event as RtcEvent, Input as RtcInput, Output as RtcOutput
 use super::*;
 use crate::call::{CallerId, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+use crate::sip::rate::RateLimit;
 
 const TRUNK: &str = "127.0.0.1:5080";
 const WEBRTC: &str = "127.0.0.1:40000";
@@ -79,6 +80,7 @@ impl Harness {
                 hold: Sound::hold_tone(),
                 instance: 1,
                 seed: 7,
+                rate_limit: RateLimit::default(),
             },
         );
         let mut h = Self {

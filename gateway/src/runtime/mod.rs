@@ -15,6 +15,7 @@ use crate::Gateway;
 use crate::bridge::player::Sound;
 use crate::control::ControlError;
 use crate::events::Journal;
+pub use crate::sip::rate::RateLimit;
 pub use crate::transport::TcpLimits;
 use crate::transport::{SipTransport, TransportStats, WebrtcSocket};
 use crate::trunk::Trunk;
@@ -40,6 +41,8 @@ pub struct Config {
     pub event_capacity: usize,
     /// Limits on SIP over TCP (connections, idle and read timeouts).
     pub tcp: TcpLimits,
+    /// Per-source rate limit on SIP from addresses that are not configured trunks.
+    pub sip_rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             hold_music: None,
             event_capacity: crate::events::DEFAULT_CAPACITY,
             tcp: TcpLimits::default(),
+            sip_rate_limit: RateLimit::default(),
         }
     }
 }
@@ -131,6 +135,12 @@ impl Metrics {
                 s.packets_generated,
             ),
             ("gateway_packets_dropped_total", "Packets dropped.", "counter", s.packets_dropped),
+            (
+                "gateway_sip_rate_limited_total",
+                "SIP messages from non-trunk addresses dropped by the per-source rate limit.",
+                "counter",
+                s.sip_rate_limited,
+            ),
             (
                 "gateway_sip_tcp_connections",
                 "SIP TCP connections open.",
@@ -327,6 +337,7 @@ async fn bind(
         metrics,
         user_agent: config.user_agent.clone(),
         hold,
+        rate_limit: config.sip_rate_limit,
     });
     Ok((engine, net_rx, Bound { sip_udp, sip_tcp, webrtc: webrtc_addr }))
 }

@@ -6,7 +6,9 @@
 //! tables (trunks exist only in the file: they are lists).
 //!
 //! SIP over TCP limits: `tcp_max_connections` (1024), `tcp_max_per_peer` (32),
-//! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10).
+//! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
+//! SIP from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
+//! `sip_rate_burst` (40).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::sip::rate::RateLimit;
 use crate::transport::TcpLimits;
 use crate::trunk::Trunk;
 
@@ -68,6 +71,8 @@ pub struct Settings {
     pub trunks: Vec<Trunk>,
     /// Limits on SIP over TCP.
     pub tcp: TcpLimits,
+    /// Per-source rate limit on SIP from addresses that are not trunks.
+    pub sip_rate: RateLimit,
 }
 
 impl Default for Settings {
@@ -81,6 +86,7 @@ impl Default for Settings {
             hold_music: None,
             trunks: Vec::new(),
             tcp: TcpLimits::default(),
+            sip_rate: RateLimit::default(),
         }
     }
 }
@@ -98,6 +104,8 @@ struct File {
     tcp_max_per_peer: Option<usize>,
     tcp_idle_timeout_secs: Option<u64>,
     tcp_header_timeout_secs: Option<u64>,
+    sip_rate_per_second: Option<u32>,
+    sip_rate_burst: Option<u32>,
     #[serde(default)]
     trunks: Vec<Trunk>,
 }
@@ -138,6 +146,8 @@ impl Settings {
             if let Some(secs) = file.tcp_header_timeout_secs {
                 s.tcp.header_timeout = Duration::from_secs(secs);
             }
+            s.sip_rate.per_second = file.sip_rate_per_second.unwrap_or(s.sip_rate.per_second);
+            s.sip_rate.burst = file.sip_rate_burst.unwrap_or(s.sip_rate.burst);
         }
         fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
         where
@@ -188,6 +198,12 @@ impl Settings {
             s.tcp.header_timeout =
                 Duration::from_secs(parse("DIALER_GATEWAY_TCP_HEADER_TIMEOUT_SECS", v)?);
         }
+        if let Some(v) = env("DIALER_GATEWAY_SIP_RATE_PER_SECOND") {
+            s.sip_rate.per_second = parse("DIALER_GATEWAY_SIP_RATE_PER_SECOND", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_SIP_RATE_BURST") {
+            s.sip_rate.burst = parse("DIALER_GATEWAY_SIP_RATE_BURST", v)?;
+        }
         Ok(s)
     }
 }
@@ -202,7 +218,7 @@ mod tests {
         let file = dir.path().join("gw.toml");
         std::fs::write(
             &file,
-            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\ntcp_max_per_peer = 8\ntcp_idle_timeout_secs = 60\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
+            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\ntcp_max_per_peer = 8\ntcp_idle_timeout_secs = 60\nsip_rate_burst = 100\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
         )
         .unwrap();
         let file_str = file.to_str().unwrap().to_owned();
@@ -224,6 +240,7 @@ mod tests {
                 ..TcpLimits::default()
             }
         );
+        assert_eq!(s.sip_rate, RateLimit { per_second: 20, burst: 100 });
         assert_eq!(s.trunks.len(), 1);
         assert_eq!(s.trunks[0].port, 5060);
         assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);

@@ -7,9 +7,12 @@
 //! (483), INVITEs from addresses that are not configured trunks (403), and malformed
 //! requests (400, via [`message::parse`](crate::sip::message::parse)).
 //!
+//! Messages from addresses that are not configured trunks pass a per-source rate limit
+//! first ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//!
 //! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
 //! forgotten (its remaining transactions finish on their own); no map grows without a
-//! deadline that removes the entry.
+//! deadline that removes the entry (or, for the rate limiter, without a bound).
 
 mod call;
 #[cfg(test)]
@@ -28,6 +31,7 @@ use crate::sip::dialog::DialogId;
 use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
 };
+use crate::sip::rate::{RateLimit, SourceLimiter};
 use crate::sip::transaction::{
     self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
 };
@@ -88,6 +92,9 @@ pub struct Config {
     pub timers: Timers,
     /// Seed for tags, branches and Call-IDs (random in production, fixed in tests).
     pub seed: u64,
+    /// How fast an address that is no configured trunk may send (beyond it, messages are
+    /// dropped unanswered).
+    pub rate_limit: RateLimit,
 }
 
 /// What the user agent is told besides commands.
@@ -331,6 +338,7 @@ pub struct UserAgent {
     dialogs: HashMap<DialogId, CallId>,
     next_call: u64,
     next_probe: u64,
+    strangers: SourceLimiter,
     out: VecDeque<Output>,
 }
 
@@ -339,6 +347,7 @@ impl UserAgent {
     pub fn new(config: Config) -> Self {
         Self {
             rng: SmallRng::seed_from_u64(config.seed),
+            strangers: SourceLimiter::new(config.rate_limit),
             config,
             trunks: HashMap::new(),
             transactions: HashMap::new(),
@@ -376,6 +385,11 @@ impl UserAgent {
         self.transactions.len()
     }
 
+    /// Messages dropped by the per-source rate limit since start.
+    pub fn rate_limited(&self) -> u64 {
+        self.strangers.dropped()
+    }
+
     /// The states of all live calls.
     pub fn call_states(&self) -> impl Iterator<Item = CallState> + '_ {
         self.calls.values().map(|c| c.state)
@@ -410,6 +424,11 @@ impl UserAgent {
     }
 
     fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
+        // Strangers are limited before any parsing: a flood costs a hash lookup per message.
+        let trusted = self.trunks.values().any(|t| t.addr.ip() == source.ip());
+        if !trusted && !self.strangers.allow(now, source.ip()) {
+            return;
+        }
         match message::parse(data) {
             Ok(Message::Request(mut request)) => {
                 // The server transport's receipt stamp (RFC 3261 §18.2.1, RFC 3581 §4): every

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::call::{CallOutcome, CallerId, CallerName, HangupBy, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+use crate::sip::rate::RateLimit;
 
 const TRUNK: &str = "127.0.0.1:5080";
 const SDP: &[u8] = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -40,6 +41,7 @@ impl Harness {
             user_agent: "gateway-test".into(),
             timers: Timers::default(),
             seed: 7,
+            rate_limit: RateLimit::default(),
         });
         let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         configure(&mut trunk);
@@ -408,6 +410,37 @@ fn digest_challenge_is_answered_once() {
     let ended = h.ended();
     assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::Failed, Some(401)));
     h.assert_settles();
+}
+
+#[test]
+fn strangers_are_rate_limited_and_trunks_are_not() {
+    let mut h = Harness::new();
+    let stranger: SocketAddr = "10.9.9.9:5060".parse().unwrap();
+    let options = |branch: u32, host: &str| {
+        format!(
+            "OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {host};branch=z9hG4bK{branch}\r\n\
+             From: <sip:a@b>;tag=x\r\nTo: <sip:c@d>\r\nCall-ID: rl{branch}\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    // At one instant: the burst of 40 is answered, the rest dropped silently.
+    for i in 0..100 {
+        h.receive_from(stranger, options(i, "10.9.9.9").as_bytes());
+    }
+    assert_eq!(h.responses().len(), 40);
+    assert_eq!(h.ua.rate_limited(), 60);
+    // A second later, 20 more tokens.
+    h.advance(secs(1.0));
+    for i in 100..200 {
+        h.receive_from(stranger, options(i, "10.9.9.9").as_bytes());
+    }
+    assert_eq!(h.responses().len(), 60);
+    // The trunk is never limited.
+    for i in 200..300 {
+        h.receive(options(i, TRUNK).as_bytes());
+    }
+    assert_eq!(h.responses().len(), 160);
+    assert_eq!(h.ua.rate_limited(), 140);
 }
 
 #[test]
