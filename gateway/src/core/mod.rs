@@ -28,7 +28,7 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -77,6 +77,9 @@ pub struct Snapshot {
     pub packets_dropped: u64,
     /// SIP messages from non-trunk addresses dropped by the per-source rate limit.
     pub sip_rate_limited: u64,
+    /// Per trunk: calls refused with 401/407 although the gateway answered the challenge
+    /// (wrong credentials, or a trunk that rejects them).
+    pub auth_failures: BTreeMap<TrunkId, u64>,
 }
 
 /// How long a new agent leg may take to connect before it is failed.
@@ -463,6 +466,7 @@ impl Core {
         s.packets_generated = stats.generated;
         s.packets_dropped = stats.dropped + self.legs.unclaimed;
         s.sip_rate_limited = self.ua.rate_limited();
+        s.auth_failures = self.ua.auth_failures().clone();
         s
     }
 

@@ -169,6 +169,14 @@ impl Metrics {
         for (name, help, kind, value) in counters {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
         }
+        out.push_str(
+            "# HELP gateway_trunk_auth_failures_total Calls a trunk refused with 401/407 \
+             after the gateway sent credentials.\n\
+             # TYPE gateway_trunk_auth_failures_total counter\n",
+        );
+        for (trunk, n) in &s.auth_failures {
+            out.push_str(&format!("gateway_trunk_auth_failures_total{{trunk=\"{trunk}\"}} {n}\n"));
+        }
         out
     }
 }

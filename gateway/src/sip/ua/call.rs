@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
 use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
@@ -554,11 +554,17 @@ impl UserAgent {
             return;
         }
         let cancelled = call.cancelling.as_ref().map(|c| c.reason);
-        if cancelled.is_none()
-            && matches!(code, 401 | 407)
-            && self.retry_with_auth(now, id, &response)
-        {
-            return;
+        if cancelled.is_none() && matches!(code, 401 | 407) {
+            if self.retry_with_auth(now, id, &response) {
+                return;
+            }
+            // Challenged again after we answered: the credentials are wrong or refused. Said
+            // once per failed call, with the trunk, so an admin can fix the trunk.
+            if let Some(call) = self.calls.get(&id).filter(|c| c.auth_attempts > 0) {
+                let trunk = call.trunk;
+                warn!(%trunk, call = %id, code, "the trunk refused the gateway's credentials");
+                *self.auth_failures.entry(trunk).or_default() += 1;
+            }
         }
         let (outcome, by) = match cancelled {
             Some(reason) if code == 487 => (reason.outcome(), HangupBy::System),

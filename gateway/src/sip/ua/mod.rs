@@ -18,7 +18,7 @@ mod call;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -339,6 +339,8 @@ pub struct UserAgent {
     next_call: u64,
     next_probe: u64,
     strangers: SourceLimiter,
+    /// Calls refused with 401/407 although we answered the challenge, per trunk.
+    auth_failures: BTreeMap<TrunkId, u64>,
     out: VecDeque<Output>,
 }
 
@@ -355,6 +357,7 @@ impl UserAgent {
             dialogs: HashMap::new(),
             next_call: CallId::GATEWAY_FIRST,
             next_probe: 1,
+            auth_failures: BTreeMap::new(),
             out: VecDeque::new(),
         }
     }
@@ -388,6 +391,11 @@ impl UserAgent {
     /// Messages dropped by the per-source rate limit since start.
     pub fn rate_limited(&self) -> u64 {
         self.strangers.dropped()
+    }
+
+    /// Calls each trunk refused with 401/407 after we sent credentials, since start.
+    pub fn auth_failures(&self) -> &BTreeMap<TrunkId, u64> {
+        &self.auth_failures
     }
 
     /// The states of all live calls.

@@ -409,6 +409,19 @@ fn digest_challenge_is_answered_once() {
     h.receive(&challenge.to_bytes());
     let ended = h.ended();
     assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::Failed, Some(401)));
+    // Counted once against the trunk: our credentials were refused.
+    assert_eq!(h.ua.auth_failures().get(&TrunkId(1)), Some(&1));
+    h.assert_settles();
+}
+
+#[test]
+fn a_challenge_without_credentials_to_answer_is_no_auth_failure() {
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 401, "peer");
+    assert_eq!(h.ended()[0].code, Some(401));
+    assert!(h.ua.auth_failures().is_empty(), "we sent no credentials: nothing was refused");
     h.assert_settles();
 }
 
