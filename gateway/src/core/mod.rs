@@ -75,7 +75,7 @@ pub struct Snapshot {
     pub packets_generated: u64,
     /// Packets dropped (garbage, unknown source, unnegotiated, muted or held).
     pub packets_dropped: u64,
-    /// SIP messages from non-trunk addresses dropped by the per-source rate limit.
+    /// SIP requests from non-trunk addresses dropped by the per-source rate limit.
     pub sip_rate_limited: u64,
     /// Per trunk: calls refused with 401/407 although the gateway answered the challenge
     /// (wrong credentials, or a trunk that rejects them).
@@ -111,7 +111,7 @@ pub struct Config {
     pub instance: u64,
     /// Seeds every random choice (tags, branches, SSRCs, ICE credentials).
     pub seed: u64,
-    /// The per-source rate limit on SIP from addresses that are not trunks.
+    /// The per-source rate limit on SIP requests from addresses that are not trunks.
     pub rate_limit: RateLimit,
 }
 

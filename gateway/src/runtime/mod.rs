@@ -41,7 +41,7 @@ pub struct Config {
     pub event_capacity: usize,
     /// Limits on SIP over TCP (connections, idle and read timeouts).
     pub tcp: TcpLimits,
-    /// Per-source rate limit on SIP from addresses that are not configured trunks.
+    /// Per-source rate limit on SIP requests from addresses that are not configured trunks.
     pub sip_rate_limit: RateLimit,
 }
 
@@ -137,7 +137,7 @@ impl Metrics {
             ("gateway_packets_dropped_total", "Packets dropped.", "counter", s.packets_dropped),
             (
                 "gateway_sip_rate_limited_total",
-                "SIP messages from non-trunk addresses dropped by the per-source rate limit.",
+                "SIP requests from non-trunk addresses dropped by the per-source rate limit.",
                 "counter",
                 s.sip_rate_limited,
             ),

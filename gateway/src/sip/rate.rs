@@ -1,7 +1,7 @@
-//! Per-source rate limiting of SIP from addresses that are not configured trunks, sans-IO: a
-//! token bucket per IP address (`rate` tokens a second, up to `burst`), fed with the time of
-//! each message. Messages beyond it are dropped silently by the caller: answering a flood
-//! would amplify it.
+//! Per-source rate limiting of SIP requests from addresses that are not configured trunks,
+//! sans-IO: a token bucket per IP address (`rate` tokens a second, up to `burst`), fed with
+//! the time of each request. Requests beyond it are dropped silently by the caller:
+//! answering a flood would amplify it.
 //!
 //! Invariants: the table holds at most [`MAX_SOURCES`] addresses; a bucket that has refilled
 //! completely carries no information and is pruned when the table grows; with a rate of 0

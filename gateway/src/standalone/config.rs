@@ -7,7 +7,7 @@
 //!
 //! SIP over TCP limits: `tcp_max_connections` (1024), `tcp_max_per_peer` (32),
 //! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
-//! SIP from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
+//! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
 //! `sip_rate_burst` (40).
 
 use std::net::{IpAddr, SocketAddr};
@@ -71,7 +71,7 @@ pub struct Settings {
     pub trunks: Vec<Trunk>,
     /// Limits on SIP over TCP.
     pub tcp: TcpLimits,
-    /// Per-source rate limit on SIP from addresses that are not trunks.
+    /// Per-source rate limit on SIP requests from addresses that are not trunks.
     pub sip_rate: RateLimit,
 }
 

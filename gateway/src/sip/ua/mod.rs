@@ -7,7 +7,7 @@
 //! (483), INVITEs from addresses that are not configured trunks (403), and malformed
 //! requests (400, via [`message::parse`](crate::sip::message::parse)).
 //!
-//! Messages from addresses that are not configured trunks pass a per-source rate limit
+//! Requests from addresses that are not configured trunks pass a per-source rate limit
 //! first ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
 //!
 //! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
@@ -432,8 +432,12 @@ impl UserAgent {
     }
 
     fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
-        // Strangers are limited before any parsing: a flood costs a hash lookup per message.
-        let trusted = self.trunks.values().any(|t| t.addr.ip() == source.ip());
+        // Requests (and garbage) from strangers are limited before any parsing: a flood
+        // costs a hash lookup per message, and is never answered. Responses are not: a trunk
+        // may answer from another address of its cluster than the one configured, and a
+        // response is never answered anyway.
+        let response = data.starts_with(b"SIP/");
+        let trusted = response || self.trunks.values().any(|t| t.addr.ip() == source.ip());
         if !trusted && !self.strangers.allow(now, source.ip()) {
             return;
         }

@@ -454,6 +454,18 @@ fn strangers_are_rate_limited_and_trunks_are_not() {
     }
     assert_eq!(h.responses().len(), 160);
     assert_eq!(h.ua.rate_limited(), 140);
+    // Nor are responses from another address (a trunk's cluster may answer from one): the
+    // INVITE's 180 and 200 from a stranger reach the call though the stranger's bucket is
+    // empty.
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    for code in [180, 200] {
+        let r = invite.response(StatusCode::new(code).unwrap(), Some("peer"));
+        let r = if code == 200 { r.with_body("application/sdp", SDP.to_vec()) } else { r };
+        h.receive_from(stranger, &r.to_bytes());
+    }
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed));
+    assert_eq!(h.ua.rate_limited(), 140);
 }
 
 #[test]
