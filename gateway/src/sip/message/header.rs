@@ -370,6 +370,24 @@ impl NameAddr {
         }
     }
 
+    /// This value without control characters, for echoing in a response: RFC 3261 §25.1
+    /// lets a quoted string carry any escaped octet (RFC 4475 intmeth has a NUL in a display
+    /// name), but nothing we send carries one. The URI and the tag are unchanged; the text is
+    /// kept as received when it has none.
+    pub fn without_controls(&self) -> Self {
+        if !self.raw.chars().any(char::is_control) {
+            return self.clone();
+        }
+        let strip = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+        let mut out = self.clone();
+        out.display = self.display.as_deref().map(strip);
+        for p in &mut out.params {
+            p.value = p.value.as_deref().map(strip);
+        }
+        out.raw = out.render();
+        out
+    }
+
     fn render(&self) -> String {
         let mut s = String::new();
         if let Some(d) = &self.display {
@@ -380,14 +398,7 @@ impl NameAddr {
         s.push('<');
         s.push_str(&self.uri);
         s.push('>');
-        for p in &self.params {
-            s.push(';');
-            s.push_str(&p.name);
-            if let Some(v) = &p.value {
-                s.push('=');
-                s.push_str(v);
-            }
-        }
+        s.push_str(&render_params(&self.params));
         s
     }
 }

@@ -359,8 +359,18 @@ fn build(raw: &RawMessage<'_>) -> Result<Message, ParseError> {
     if has_control(&raw.start) {
         return Err(ParseError::Control("the start line".into()));
     }
-    if let Some((name, _)) = raw.headers.iter().find(|(n, v)| has_control(n) || has_bare_control(v))
-    {
+    // Only fields that may hold quoted strings may hold escaped control characters: the ones
+    // a response copies besides From and To never may.
+    const STRICT: &[&str] = &["Via", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"];
+    let bad = |(n, v): &&(String, String)| {
+        has_control(n)
+            || if STRICT.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+                has_control(v)
+            } else {
+                has_bare_control(v)
+            }
+    };
+    if let Some((name, _)) = raw.headers.iter().find(bad) {
         let name = if has_control(name) { "a header name".to_owned() } else { name.clone() };
         return Err(ParseError::Control(name));
     }

@@ -264,3 +264,28 @@ fn a_request_missing_to_gets_a_complete_reply() {
     assert_eq!((r.core.cseq_seq, r.core.cseq_method), (0, Method::Options));
     assert_eq!(r.core.from.tag(), Some("f"));
 }
+
+#[test]
+fn escaped_control_characters_are_accepted_in_names_but_never_echoed() {
+    let options = "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKesc\r\n\
+                   From: \"BEL:\\\u{7} NUL:\\\0\" <sip:a@127.0.0.1>;tag=f1\r\n\
+                   To: \"DEL:\\\u{7f}\" <sip:2000@127.0.0.1>;x=\"a b\"\r\n\
+                   Call-ID: esc@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let Ok(Message::Request(request)) = parse(options.as_bytes()) else {
+        panic!("RFC 3261 quoted-pair allows escaped control characters")
+    };
+    let reply = request.response(StatusCode::OK, Some("t1")).to_bytes();
+    assert_clean_with_mandatory_headers("esc", &reply);
+    let Ok(Message::Response(r)) = parse(&reply) else { panic!("the reply parses") };
+    assert_eq!((r.core.from.uri.as_str(), r.core.from.tag()), ("sip:a@127.0.0.1", Some("f1")));
+    assert_eq!((r.core.to.uri.as_str(), r.core.to.tag()), ("sip:2000@127.0.0.1", Some("t1")));
+    assert_eq!(r.core.from.display.as_deref(), Some("BEL: NUL:"));
+    // A quoted parameter value keeps its quotes when the value is rendered again.
+    assert!(String::from_utf8_lossy(&reply).contains(";x=\"a b\""));
+
+    // Where no quoted string may stand, an escaped control character is still refused.
+    let call_id = options.replace("Call-ID: esc@test", "Call-ID: \"\\\u{7}\"@test");
+    let rejected = parse(call_id.as_bytes()).expect_err("refused");
+    assert!(matches!(rejected.error, ParseError::Control(_)), "{}", rejected.error);
+}
