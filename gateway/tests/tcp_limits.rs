@@ -62,9 +62,7 @@ fn open_file_limit() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_idle_connections_leave_udp_answering_and_the_table_shrinks() {
     let (_gw, running) = gateway(TcpLimits::default()).await;
-    // Each connection costs this process two descriptors (both ends live here) when
-    // admitted; stay well under the limit.
-    let count = 2000.min(open_file_limit().saturating_sub(200) / 2);
+    let count = flood_size();
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
         match TcpStream::connect(running.sip_tcp).await {
@@ -98,6 +96,56 @@ async fn thousands_of_idle_connections_leave_udp_answering_and_the_table_shrinks
         "closed connections leave the table"
     );
     assert!(udp_answers(&running, "z9hG4bKudp2"), "UDP answers after the flood");
+}
+
+/// How many connections a flood test opens: 2,000, or fewer where the descriptor limit is
+/// low. Each costs this process two descriptors when admitted (both ends live here), and
+/// two flood tests may run at once.
+fn flood_size() -> usize {
+    2000.min(open_file_limit().saturating_sub(200) / 4)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_table_of_idle_connections_leaves_udp_answering() {
+    // No per-peer limit to speak of: the total one holds.
+    let limits = TcpLimits { max_per_peer: 100_000, ..TcpLimits::default() };
+    let (_gw, running) = gateway(limits).await;
+    let count = flood_size();
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        match TcpStream::connect(running.sip_tcp).await {
+            Ok(s) => clients.push(s),
+            Err(e) => panic!("connect {} failed: {e}", clients.len()),
+        }
+    }
+    let m = running.metrics.clone();
+    let held = count.min(limits.max_connections) as u64;
+    assert!(
+        eventually(WAIT, || m.transport().tcp_refused() == count as u64 - held).await,
+        "beyond the total limit, connections are refused: {}",
+        m.transport().tcp_refused()
+    );
+    assert_eq!(m.transport().tcp_connections(), held, "a full table of idle connections");
+    assert!(udp_answers(&running, "z9hG4bKfull1"), "UDP answers with the table full");
+    // A few of the held ones are served (not all: this address is rate-limited too).
+    let mut served = 0;
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut probe = [0u8; 1];
+        if served < 5
+            && tokio::time::timeout(Duration::from_millis(1), client.peek(&mut probe))
+                .await
+                .is_err()
+        {
+            assert!(answers(client, &format!("z9hG4bKfull{i}")).await);
+            served += 1;
+        }
+    }
+    assert_eq!(served, 5);
+    drop(clients);
+    assert!(
+        eventually(WAIT, || m.transport().tcp_connections() == 0).await,
+        "closed connections leave the table"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
