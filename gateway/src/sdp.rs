@@ -122,12 +122,37 @@ pub fn version_of(sdp: &[u8]) -> Option<u64> {
     origin.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// `sdp` with an `o=` version above `floor` (RFC 3264 §8: each description we send has a
+/// higher version than the one before, whoever built it); unchanged when it already has.
+pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
+    if version_of(sdp).is_none_or(|v| v > floor) {
+        return sdp.to_vec();
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("o=") {
+            Some(origin) => {
+                let mut fields: Vec<&str> = origin.split(' ').collect();
+                let next = (floor + 1).to_string();
+                if let Some(v) = fields.get_mut(2) {
+                    *v = &next;
+                }
+                out.push_str("o=");
+                out.push_str(&fields.join(" "));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}
+
 /// Our description `sdp` with its direction attribute set to `direction`. When that changes
 /// it, the `o=` version is incremented (RFC 3264 §8: a changed description has a higher
-/// version); otherwise `sdp` comes back as it was.
+/// version); otherwise, or when `sdp` is no usable description, it comes back as it was.
 pub fn with_direction(sdp: &[u8], direction: Direction) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
-    if direction_of(sdp) == Some(direction) {
+    if direction_of(sdp).is_none_or(|d| d == direction) {
         return sdp.to_vec();
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -455,6 +480,19 @@ mod tests {
         let bare = with_direction(SIPP_OFFER.as_bytes(), Direction::Inactive);
         assert_eq!(direction_of(&bare), Some(Direction::Inactive));
         assert_eq!(version_of(&bare), Some(2353687638));
+    }
+
+    #[test]
+    fn versions_are_raised_above_a_floor_only_when_needed() {
+        let sdp = SIPP_OFFER.as_bytes();
+        assert_eq!(with_version_above(sdp, 1), sdp, "already above");
+        let raised = with_version_above(sdp, 2353687640);
+        assert_eq!(version_of(&raised), Some(2353687641));
+        assert_eq!(
+            String::from_utf8(raised).unwrap(),
+            SIPP_OFFER.replace(" 2353687637 ", " 2353687641 "),
+            "nothing else changes"
+        );
     }
 
     #[test]

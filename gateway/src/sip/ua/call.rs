@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
 use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
-use crate::sdp::{Direction, direction_of, with_direction};
+use crate::sdp::{Direction, direction_of, version_of, with_direction, with_version_above};
 use crate::sip::auth::Challenge;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
@@ -354,17 +354,24 @@ impl UserAgent {
         }
         if let Some(call) = self.calls.get_mut(&id) {
             call.intent = direction_of(&sdp).unwrap_or(Direction::SendRecv);
-            call.local_sdp = sdp;
+            // Our answers to the peer's offers may have raised the version meanwhile.
+            call.local_sdp = match version_of(&call.local_sdp) {
+                Some(v) => with_version_above(&sdp, v),
+                None => sdp,
+            };
             call.reinvite_tries = 0;
         }
         self.send_reinvite(now, id)
     }
 
-    /// Sends the call's SDP in a re-INVITE (a new transaction and CSeq each time).
+    /// Sends the call's SDP in a re-INVITE (a new transaction and CSeq each time), offering
+    /// the direction we want: an answer to the peer's offer while a 491 was waited out may
+    /// have changed it (and then the version grows).
     fn send_reinvite(&mut self, now: Instant, id: CallId) -> Result<(), UaError> {
         let (mut request, peer, transport) =
             self.in_dialog_request(id, Method::Invite, "re-INVITE")?;
         let Some(call) = self.calls.get_mut(&id) else { return Err(UaError::UnknownCall(id)) };
+        call.local_sdp = with_direction(&call.local_sdp, call.intent);
         request.headers.push(make_header("Content-Type", "application/sdp"));
         request.body = call.local_sdp.clone();
         call.reinvite_pending = true;

@@ -92,8 +92,8 @@ pub struct Config {
     pub timers: Timers,
     /// Seed for tags, branches and Call-IDs (random in production, fixed in tests).
     pub seed: u64,
-    /// How fast an address that is no configured trunk may send (beyond it, messages are
-    /// dropped unanswered).
+    /// How fast an address that is no configured trunk may send requests (beyond it, they
+    /// are dropped unanswered).
     pub rate_limit: RateLimit,
 }
 
@@ -388,7 +388,7 @@ impl UserAgent {
         self.transactions.len()
     }
 
-    /// Messages dropped by the per-source rate limit since start.
+    /// Requests dropped by the per-source rate limit since start.
     pub fn rate_limited(&self) -> u64 {
         self.strangers.dropped()
     }

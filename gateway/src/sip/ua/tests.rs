@@ -1009,7 +1009,8 @@ fn a_reinvite_met_by_491_is_retried_after_the_wait_of_the_call_id_owner() {
     // We chose the Call-ID (we placed the call): 2.1 to 4 s (RFC 3261 §14.1).
     let waited = *at - refused_at;
     assert!(waited >= secs(2.1) && waited <= secs(4.0), "waited {waited:?}");
-    assert_eq!(retry.body, hold);
+    assert_eq!(retry.body, first.body, "the same offer");
+    assert_eq!(crate::sdp::direction_of(&retry.body), crate::sdp::direction_of(&hold));
     assert_ne!(retry.branch(), first.branch());
     h.reply(retry, 200, "peer");
     assert!(matches!(h.events.last(), Some(Event::ReinviteDone { result: Ok(_), .. })));
@@ -1060,4 +1061,31 @@ fn a_reinvite_on_an_inbound_call_waits_at_most_two_seconds_after_491() {
             .iter()
             .any(|e| matches!(e, Event::ReinviteDone { call: c, result: Err(491) } if *c == call))
     );
+}
+
+#[test]
+fn a_retried_reinvite_offers_what_we_want_with_a_version_above_our_last_answer() {
+    use crate::sdp::{Direction, direction_of, version_of};
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    // We hold (accepted), then resume; the resume meets 491.
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let hold = h.last(Method::Invite);
+    h.reply(&hold, 200, "peer");
+    h.ua.reinvite(h.now, call, with_attribute("sendrecv")).unwrap();
+    h.pump();
+    let resume = h.last(Method::Invite);
+    h.reply(&resume, 491, "peer");
+    // Meanwhile the peer holds us: we want both ways again, so its sendonly is answered
+    // recvonly, with a version above our offers.
+    h.receive(&remote_reinvite(&invite, &ok, 40, "z9hG4bKcross", &with_attribute("sendonly")));
+    let answer = h.last_response().body;
+    assert_eq!(direction_of(&answer), Some(Direction::RecvOnly));
+    h.receive(remote_ack(&invite, &ok, 40, "z9hG4bKcrossa").as_bytes());
+    h.advance(secs(4.0));
+    let retry = h.last(Method::Invite);
+    assert!(retry.core.cseq_seq > resume.core.cseq_seq, "retried");
+    assert_eq!(direction_of(&retry.body), Some(Direction::SendRecv), "our resume, not our answer");
+    assert!(version_of(&retry.body) > version_of(&answer), "versions only grow");
 }
