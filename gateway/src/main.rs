@@ -31,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
         advertise: settings.advertise,
         trunks: settings.trunks.clone(),
         hold_music: settings.hold_music.clone(),
+        tcp: settings.tcp,
+        sip_rate_limit: settings.sip_rate,
         ..Config::default()
     };
     let (gateway, running) = runtime::start(config).await.context("starting the gateway")?;

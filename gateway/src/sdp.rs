@@ -60,6 +60,16 @@ impl Direction {
         }
     }
 
+    fn from_attribute(value: &str) -> Option<Self> {
+        Some(match value {
+            "sendrecv" => Self::SendRecv,
+            "sendonly" => Self::SendOnly,
+            "recvonly" => Self::RecvOnly,
+            "inactive" => Self::Inactive,
+            _ => return None,
+        })
+    }
+
     /// The direction an answer takes to this offer direction.
     pub fn reversed(self) -> Self {
         match self {
@@ -68,6 +78,116 @@ impl Direction {
             d => d,
         }
     }
+
+    /// The description's owner sends media.
+    pub fn sends(self) -> bool {
+        matches!(self, Self::SendRecv | Self::SendOnly)
+    }
+
+    /// The description's owner receives media.
+    pub fn receives(self) -> bool {
+        matches!(self, Self::SendRecv | Self::RecvOnly)
+    }
+
+    fn from_flags(sends: bool, receives: bool) -> Self {
+        match (sends, receives) {
+            (true, true) => Self::SendRecv,
+            (true, false) => Self::SendOnly,
+            (false, true) => Self::RecvOnly,
+            (false, false) => Self::Inactive,
+        }
+    }
+
+    /// Our answer's direction to an offer of `offer` when we want `self` (RFC 3264 §6.1): we
+    /// send only if we want to and the offerer receives, and receive only if we want to and
+    /// the offerer sends. So `sendonly` is answered `recvonly`, `recvonly` `sendonly`,
+    /// `inactive` `inactive`; and while we hold (`sendonly`) a `sendrecv` offer still gets
+    /// `sendonly`.
+    pub fn answer_to(self, offer: Direction) -> Self {
+        let theirs = offer.reversed();
+        Self::from_flags(self.sends() && theirs.sends(), self.receives() && theirs.receives())
+    }
+}
+
+/// The audio direction a description states (media level, else session level, else
+/// `sendrecv`); `None` when it is not a usable description.
+pub fn direction_of(sdp: &[u8]) -> Option<Direction> {
+    SessionDescription::parse(sdp).ok().map(|d| d.audio.direction)
+}
+
+/// The `o=` line's session version (RFC 4566 §5.2), if there is one.
+pub fn version_of(sdp: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(sdp).ok()?;
+    let origin = text.lines().find_map(|l| l.strip_prefix("o="))?;
+    origin.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// `sdp` with an `o=` version above `floor` (RFC 3264 §8: each description we send has a
+/// higher version than the one before, whoever built it); unchanged when it already has.
+pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
+    if version_of(sdp).is_none_or(|v| v > floor) {
+        return sdp.to_vec();
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("o=") {
+            Some(origin) => {
+                let mut fields: Vec<&str> = origin.split(' ').collect();
+                let next = (floor + 1).to_string();
+                if let Some(v) = fields.get_mut(2) {
+                    *v = &next;
+                }
+                out.push_str("o=");
+                out.push_str(&fields.join(" "));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}
+
+/// Our description `sdp` with its direction attribute set to `direction`. When that changes
+/// it, the `o=` version is incremented (RFC 3264 §8: a changed description has a higher
+/// version); otherwise, or when `sdp` is no usable description, it comes back as it was.
+pub fn with_direction(sdp: &[u8], direction: Direction) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
+    if direction_of(sdp).is_none_or(|d| d == direction) {
+        return sdp.to_vec();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut written = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\r', '\n']);
+        let eol = &line[bare.len()..];
+        if let Some(origin) = bare.strip_prefix("o=") {
+            let mut fields: Vec<String> = origin.split(' ').map(str::to_owned).collect();
+            if let Some(v) = fields.get_mut(2).and_then(|v| v.parse::<u64>().ok().map(|n| (v, n))) {
+                *v.0 = (v.1 + 1).to_string();
+            }
+            out.push_str("o=");
+            out.push_str(&fields.join(" "));
+            out.push_str(eol);
+        } else if bare.strip_prefix("a=").and_then(Direction::from_attribute).is_some() {
+            if !written {
+                out.push_str("a=");
+                out.push_str(direction.attribute());
+                out.push_str(eol);
+                written = true;
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !written {
+        if !out.ends_with('\n') {
+            out.push_str("\r\n");
+        }
+        out.push_str("a=");
+        out.push_str(direction.attribute());
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
 }
 
 /// The audio stream of a parsed description.
@@ -116,7 +236,11 @@ impl SessionDescription {
         let mut in_audio = false;
         let mut seen_audio = false;
         let mut rtpmap: Vec<(u8, String)> = Vec::new();
-        let mut direction = Direction::SendRecv;
+        // RFC 4566 §6: a direction attribute at session level applies to every medium that
+        // does not say otherwise.
+        let mut session_direction = Direction::SendRecv;
+        let mut media_direction = None;
+        let mut any_media = false;
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             let (kind, value) = line
                 .split_once('=')
@@ -127,6 +251,7 @@ impl SessionDescription {
                 "c" if in_audio => media_addr = Some(parse_connection(value)?),
                 "m" => {
                     in_audio = false;
+                    any_media = true;
                     if seen_audio {
                         continue;
                     }
@@ -161,19 +286,19 @@ impl SessionDescription {
                         {
                             rtpmap.push((pt, name.trim().to_ascii_lowercase()));
                         }
-                    } else {
-                        direction = match value {
-                            "sendrecv" => Direction::SendRecv,
-                            "sendonly" => Direction::SendOnly,
-                            "recvonly" => Direction::RecvOnly,
-                            "inactive" => Direction::Inactive,
-                            _ => direction,
-                        };
+                    } else if let Some(d) = Direction::from_attribute(value) {
+                        media_direction = Some(d);
+                    }
+                }
+                "a" if !any_media => {
+                    if let Some(d) = Direction::from_attribute(value) {
+                        session_direction = d;
                     }
                 }
                 _ => {}
             }
         }
+        let direction = media_direction.unwrap_or(session_direction);
         let (port, pts) = audio.ok_or(SdpError::NoAudio)?;
         let ip = media_addr.or(session_addr).ok_or(SdpError::NoConnection)?;
         let name_of = |pt: u8| rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, n)| n.as_str());
@@ -313,6 +438,62 @@ mod tests {
 
     const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+    #[test]
+    fn answers_reverse_the_offered_direction_within_what_we_want() {
+        use Direction::*;
+        // RFC 3264 §6.1 as the answerer who wants both ways.
+        for (offer, answer) in
+            [(SendOnly, RecvOnly), (RecvOnly, SendOnly), (Inactive, Inactive), (SendRecv, SendRecv)]
+        {
+            assert_eq!(SendRecv.answer_to(offer), answer, "{offer:?}");
+        }
+        // While we hold the peer, we keep only sending.
+        assert_eq!(SendOnly.answer_to(SendRecv), SendOnly);
+        assert_eq!(SendOnly.answer_to(SendOnly), Inactive);
+    }
+
+    #[test]
+    fn session_level_direction_applies_unless_the_medium_says_otherwise() {
+        let held = format!("{SIPP_OFFER}a=sendonly\r\n");
+        assert_eq!(direction_of(held.as_bytes()), Some(Direction::SendOnly));
+        let session = SIPP_OFFER.replace("t=0 0\r\n", "t=0 0\r\na=inactive\r\n");
+        assert_eq!(direction_of(session.as_bytes()), Some(Direction::Inactive));
+        let both = format!("{session}a=recvonly\r\n");
+        assert_eq!(direction_of(both.as_bytes()), Some(Direction::RecvOnly));
+        assert_eq!(direction_of(SIPP_OFFER.as_bytes()), Some(Direction::SendRecv));
+    }
+
+    #[test]
+    fn changing_our_direction_bumps_the_version_once() {
+        let ours = LocalDescription::offer(7, "192.0.2.9:4000".parse().unwrap(), &[Codec::Pcmu]);
+        let sdp = ours.to_bytes();
+        assert_eq!(version_of(&sdp), Some(1));
+        let held = with_direction(&sdp, Direction::RecvOnly);
+        assert_eq!(direction_of(&held), Some(Direction::RecvOnly));
+        assert_eq!(version_of(&held), Some(2));
+        let text = String::from_utf8(held.clone()).unwrap();
+        assert_eq!(text.matches("a=recvonly").count(), 1);
+        assert!(!text.contains("a=sendrecv"));
+        assert_eq!(with_direction(&held, Direction::RecvOnly), held, "unchanged: same version");
+        // A description with no direction attribute gets one.
+        let bare = with_direction(SIPP_OFFER.as_bytes(), Direction::Inactive);
+        assert_eq!(direction_of(&bare), Some(Direction::Inactive));
+        assert_eq!(version_of(&bare), Some(2353687638));
+    }
+
+    #[test]
+    fn versions_are_raised_above_a_floor_only_when_needed() {
+        let sdp = SIPP_OFFER.as_bytes();
+        assert_eq!(with_version_above(sdp, 1), sdp, "already above");
+        let raised = with_version_above(sdp, 2353687640);
+        assert_eq!(version_of(&raised), Some(2353687641));
+        assert_eq!(
+            String::from_utf8(raised).unwrap(),
+            SIPP_OFFER.replace(" 2353687637 ", " 2353687641 "),
+            "nothing else changes"
+        );
+    }
 
     #[test]
     fn static_payload_types_need_no_rtpmap() {

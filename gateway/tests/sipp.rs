@@ -202,6 +202,32 @@ async fn hold_and_unhold_are_reinvites_sendonly_then_sendrecv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_holds_the_call_gets_recvonly_then_sendrecv() {
+    let sf = scenario("remote_hold.xml");
+    let mut sipp = Sipp::start(&["-sf", sf.to_str().unwrap()]);
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("+15552001", 20)).await;
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    // sipp holds and resumes at once after its ACK; give those exchanges time on loopback.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    gw.hangup(call).await.expect("hangup");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallEnded { call: c, .. } if *c == call).then_some(())
+    })
+    .await;
+    assert_eq!(
+        sipp.wait_exit(WAIT),
+        Some(0),
+        "sipp got recvonly to its hold, sendrecv to its resume, then the BYE: {}",
+        sipp.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_over_tcp() {
     let mut sipp = Sipp::start(&["-sn", "uas", "-t", "t1"]);
     let (gw, _running) =

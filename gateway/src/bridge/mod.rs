@@ -191,6 +191,9 @@ struct CallSide {
     out: OutStream,
     leg: Option<AgentLegId>,
     held: bool,
+    /// False while the trunk's SDP says it does not receive (it holds us, or is inactive):
+    /// nothing is sent to it then.
+    listening: bool,
     muted: bool,
     player: Option<Player>,
     hold_player: Player,
@@ -282,6 +285,7 @@ impl Bridge {
                 out: OutStream::new(ssrc, seq, ts),
                 leg: None,
                 held: false,
+                listening: true,
                 muted: false,
                 player: None,
                 hold_player: Player::looping(self.hold_sound.clone()),
@@ -362,6 +366,13 @@ impl Bridge {
         if let Some(leg) = side.leg.take().and_then(|l| self.legs.get_mut(&l)) {
             leg.call = None;
         }
+        Ok(())
+    }
+
+    /// Whether the trunk receives media (its SDP direction is sendrecv or recvonly). While
+    /// it does not, the bridge sends it nothing (RFC 3264 §5.1).
+    pub fn set_listening(&mut self, call: CallId, listening: bool) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.listening = listening;
         Ok(())
     }
 
@@ -501,7 +512,7 @@ impl Bridge {
         if h.payload_type == leg.media.payload_type {
             // The customer hears the agent only when nothing else has the line.
             let Some((call_id, side)) =
-                call.filter(|(_, s)| !s.muted && !s.held && s.player.is_none())
+                call.filter(|(_, s)| !s.muted && !s.held && s.listening && s.player.is_none())
             else {
                 self.stats.dropped += 1;
                 return;
@@ -531,6 +542,7 @@ impl Bridge {
             if let Some(digit) = ended_digit(&mut leg.dtmf_in_last, h.timestamp, payload) {
                 self.out.push_back(Output::Dtmf { source: DtmfSource::Leg(leg_id), digit });
             }
+            let call = call.filter(|(_, s)| s.listening);
             match call.and_then(|(c, s)| s.media.telephone_event.map(|pt| (c, s, pt))) {
                 Some((call_id, side, pt)) => {
                     let header = side.out.relay(now, h.ssrc, h.sequence, h.timestamp, pt, h.marker);
@@ -552,7 +564,11 @@ impl Bridge {
 
     fn tick(&mut self, now: Instant) {
         for (&call_id, side) in &mut self.calls {
-            if let Some(packet) = generate_for_customer(now, call_id, side, &mut self.out) {
+            // Generated even for a trunk that does not listen, so playback and recording
+            // keep time; only the sending stops.
+            if let Some(packet) = generate_for_customer(now, call_id, side, &mut self.out)
+                && side.listening
+            {
                 self.out.push_back(Output::ToTrunk {
                     call: call_id,
                     remote: side.media.remote,

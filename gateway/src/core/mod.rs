@@ -29,7 +29,7 @@ pub mod browser;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -44,8 +44,9 @@ use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
-use crate::sdp::{Direction, LocalDescription, SessionDescription};
+use crate::sdp::{Direction, LocalDescription, SessionDescription, version_of};
 use crate::sip::message::Transport;
+use crate::sip::rate::RateLimit;
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
 use crate::trunk::Trunk;
@@ -75,6 +76,11 @@ pub struct Snapshot {
     pub packets_generated: u64,
     /// Packets dropped (garbage, unknown source, unnegotiated, muted or held).
     pub packets_dropped: u64,
+    /// SIP requests from non-trunk addresses dropped by the per-source rate limit.
+    pub sip_rate_limited: u64,
+    /// Per trunk: calls refused with 401/407 although the gateway answered the challenge
+    /// (wrong credentials, or a trunk that rejects them).
+    pub auth_failures: BTreeMap<TrunkId, u64>,
 }
 
 /// How long a new agent leg may take to connect before it is failed.
@@ -106,6 +112,8 @@ pub struct Config {
     pub instance: u64,
     /// Seeds every random choice (tags, branches, SSRCs, ICE credentials).
     pub seed: u64,
+    /// The per-source rate limit on SIP requests from addresses that are not trunks.
+    pub rate_limit: RateLimit,
 }
 
 /// What the core is told.
@@ -238,11 +246,22 @@ struct CallCtx {
     /// Set when the gateway itself decided the call failed (e.g. no common codec in the
     /// answer); reported instead of the user agent's outcome.
     failure: Option<CallEnd>,
+    /// Our hold or resume re-INVITE awaiting the trunk's answer: whether it holds, and the
+    /// direction to return to if refused.
+    hold_pending: Option<(bool, Direction)>,
 }
 
 impl CallCtx {
     fn new(codecs: Vec<Codec>, local: LocalDescription, offer: Option<Vec<u8>>) -> Self {
-        Self { codecs, local, media: None, offer, recording: false, failure: None }
+        Self {
+            codecs,
+            local,
+            media: None,
+            offer,
+            recording: false,
+            failure: None,
+            hold_pending: None,
+        }
     }
 }
 
@@ -294,6 +313,7 @@ impl Core {
             user_agent: config.user_agent,
             timers: Timers::default(),
             seed: config.seed,
+            rate_limit: config.rate_limit,
         });
         Self {
             ua,
@@ -446,6 +466,8 @@ impl Core {
         s.packets_relayed = stats.relayed;
         s.packets_generated = stats.generated;
         s.packets_dropped = stats.dropped + self.legs.unclaimed;
+        s.sip_rate_limited = self.ua.rate_limited();
+        s.auth_failures = self.ua.auth_failures().clone();
         s
     }
 
@@ -612,12 +634,28 @@ impl Core {
                 self.binding.insert(call, Binding::Inbound { trunk, from, to, sdp, codecs });
                 self.out.push_back(Output::BindRtp { call });
             }
-            ua::Event::RemoteUpdate { call, sdp } => {
+            ua::Event::RemoteUpdate { call, sdp, answer } => {
+                // Our next offer must carry a higher version than this answer (RFC 3264 §8).
+                if let (Some(ctx), Some(v)) = (self.calls.get_mut(&call), version_of(&answer)) {
+                    ctx.local.version = ctx.local.version.max(v);
+                }
                 let _ = self.set_remote_media(now, call, &sdp);
             }
             ua::Event::ReinviteDone { call, result } => {
-                if let Err(code) = result {
-                    debug!(%call, code, "re-INVITE refused");
+                let Some(ctx) = self.calls.get_mut(&call) else { return };
+                let Some((held, previous)) = ctx.hold_pending.take() else { return };
+                match result {
+                    // The hold (or resume) is done only now that the peer accepted it.
+                    Ok(answer) => {
+                        let _ = self.bridge.set_held(call, held);
+                        if !answer.is_empty() {
+                            let _ = self.set_remote_media(now, call, &answer);
+                        }
+                    }
+                    Err(code) => {
+                        warn!(%call, code, held, "the trunk refused the hold re-INVITE");
+                        ctx.local.direction = previous;
+                    }
                 }
             }
             ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
@@ -660,6 +698,8 @@ impl Core {
             self.bridge.add_call(now, call, media, ssrc, seq, ts);
         }
         ctx.media = Some(media);
+        // A trunk that holds us (sendonly) or is inactive gets no media (RFC 3264 §5.1).
+        let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         Ok(())
     }
 
@@ -907,20 +947,30 @@ impl Core {
         ctx.media = Some(media);
         let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
         self.bridge.add_call(now, call, media, ssrc, seq, ts);
+        let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         self.ua.answer(now, call, sdp).map_err(ua_error)
     }
 
+    /// Offers hold (or resume) in a re-INVITE; the bridge holds the customer once the trunk
+    /// accepts it ([`ua::Event::ReinviteDone`]).
     fn set_hold(&mut self, now: Instant, call: CallId, held: bool) -> Result<(), ControlError> {
         let ctx = self.calls.get_mut(&call).ok_or(ControlError::UnknownCall(call))?;
+        if ctx.media.is_none() {
+            return Err(ControlError::WrongState(format!(
+                "{call} has no media yet (not answered)"
+            )));
+        }
         let mut local = ctx.local.clone();
+        let previous = local.direction;
         local.version += 1;
         // RFC 3264 §8.4: hold is a sendonly offer; resuming returns to sendrecv.
         local.direction = if held { Direction::SendOnly } else { Direction::SendRecv };
         self.ua.reinvite(now, call, local.to_bytes()).map_err(ua_error)?;
         if let Some(ctx) = self.calls.get_mut(&call) {
             ctx.local = local;
+            ctx.hold_pending = Some((held, previous));
         }
-        self.bridge.set_held(call, held).map_err(|e| self.media_error(call, e))
+        Ok(())
     }
 
     /// Checks the call and asks for the file; the reply follows the open.

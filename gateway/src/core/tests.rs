@@ -10,6 +10,7 @@ use super::browser::Browser;
 use super::*;
 use crate::call::{CallerId, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+use crate::sip::rate::RateLimit;
 
 const TRUNK: &str = "127.0.0.1:5080";
 const WEBRTC: &str = "127.0.0.1:40000";
@@ -44,6 +45,8 @@ struct Harness {
     files: Vec<String>,
     /// Why the next recording file cannot be created, if it cannot.
     file_error: Option<String>,
+    /// RTP frames the customer has sent so far.
+    customer_frames: u16,
 }
 
 impl Harness {
@@ -60,6 +63,7 @@ impl Harness {
                 hold: Sound::hold_tone(),
                 instance: 1,
                 seed: 7,
+                rate_limit: RateLimit::default(),
             },
         );
         let mut h = Self {
@@ -77,6 +81,7 @@ impl Harness {
             browser: None,
             files: Vec::new(),
             file_error: None,
+            customer_frames: 0,
         };
         let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
@@ -305,7 +310,11 @@ impl Harness {
 
     /// The customer speaks: `frames` PCMU packets on the call's RTP socket.
     fn customer_speaks(&mut self, call: CallId, frames: u16) {
-        for i in 0..frames {
+        // Sequence numbers and timestamps continue from one call of this to the next, as a
+        // real stream's do (a receiver drops repeated ones).
+        let first = self.customer_frames;
+        self.customer_frames += frames;
+        for i in first..first + frames {
             let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
             packet[2..4].copy_from_slice(&(100 + i).to_be_bytes());
             packet[4..8].copy_from_slice(&(u32::from(i) * 160).to_be_bytes());
@@ -597,4 +606,68 @@ fn an_inbound_call_cancelled_before_its_socket_is_bound_is_never_offered() {
     h.answer_binds();
     assert_eq!(h.released, h.binds, "the late socket is released once");
     assert!(h.events.is_empty(), "the application never heard of it: {:?}", h.events);
+}
+
+#[test]
+fn a_trunk_that_holds_us_gets_no_media_until_it_resumes() {
+    use crate::sip::ua::tests::{remote_ack, remote_reinvite};
+    let mut h = Harness::new();
+    let leg = h.connect_agent();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    let before = h.trunk_rtp;
+    h.speak(10);
+    assert!(h.trunk_rtp - before >= 5, "media flows while both send and receive");
+
+    // The trunk holds us (RFC 3264 §8.4): answered recvonly, and nothing is sent to it.
+    let held = format!("{SDP}a=sendonly\r\n");
+    h.receive(&remote_reinvite(&invite, &ok, 10, "z9hG4bKhold", held.as_bytes()));
+    let answer = h.last_response();
+    assert_eq!(answer.status.code(), 200);
+    assert!(String::from_utf8_lossy(&answer.body).contains("a=recvonly"));
+    h.receive(remote_ack(&invite, &ok, 10, "z9hG4bKholda").as_bytes());
+    let before = h.trunk_rtp;
+    h.speak(10);
+    assert_eq!(h.trunk_rtp, before, "no RTP to a trunk that holds us");
+
+    // It resumes: media flows again.
+    h.receive(&remote_reinvite(&invite, &ok, 11, "z9hG4bKresume", SDP.as_bytes()));
+    assert!(String::from_utf8_lossy(&h.last_response().body).contains("a=sendrecv"));
+    h.receive(remote_ack(&invite, &ok, 11, "z9hG4bKresumea").as_bytes());
+    let before = h.trunk_rtp;
+    h.speak(10);
+    assert!(h.trunk_rtp - before >= 5, "media flows again after the resume");
+}
+
+#[test]
+fn our_hold_takes_effect_when_the_trunk_accepts_it() {
+    let mut h = Harness::new();
+    let leg = h.connect_agent();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
+    let reinvite = h.last(Method::Invite);
+    // Not accepted yet: the agent still hears the customer.
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert!(h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard, "not held yet");
+    // Refused: the call stays as it was, and a later hold offers sendonly again.
+    h.reply(&reinvite, 488, None);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert!(
+        h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard,
+        "a refused hold holds nothing"
+    );
+    assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
+    let again = h.last(Method::Invite);
+    assert!(sdp_body(&again).contains("a=sendonly"));
+    h.reply(&again, 200, Some(SDP));
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    h.customer_speaks(CallId(7), 10);
+    assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_customer), heard, "held once accepted");
 }

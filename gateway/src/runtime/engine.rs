@@ -43,6 +43,7 @@ pub(super) struct Setup {
     pub(super) metrics: Arc<Metrics>,
     pub(super) user_agent: String,
     pub(super) hold: Sound,
+    pub(super) rate_limit: crate::sip::rate::RateLimit,
 }
 
 pub(super) struct Engine {
@@ -72,6 +73,7 @@ impl Engine {
                 hold: setup.hold,
                 instance: setup.events.instance(),
                 seed: rand::random(),
+                rate_limit: setup.rate_limit,
             },
         );
         Self {

@@ -15,7 +15,9 @@ use crate::Gateway;
 use crate::bridge::player::Sound;
 use crate::control::ControlError;
 use crate::events::Journal;
-use crate::transport::{SipTransport, WebrtcSocket};
+pub use crate::sip::rate::RateLimit;
+pub use crate::transport::TcpLimits;
+use crate::transport::{SipTransport, TransportStats, WebrtcSocket};
 use crate::trunk::Trunk;
 
 /// Where the gateway listens and what it announces.
@@ -37,6 +39,10 @@ pub struct Config {
     /// How many events the journal keeps for readers that are behind
     /// ([`crate::events::DEFAULT_CAPACITY`]).
     pub event_capacity: usize,
+    /// Limits on SIP over TCP (connections, idle and read timeouts).
+    pub tcp: TcpLimits,
+    /// Per-source rate limit on SIP requests from addresses that are not configured trunks.
+    pub sip_rate_limit: RateLimit,
 }
 
 impl Default for Config {
@@ -49,6 +55,8 @@ impl Default for Config {
             user_agent: concat!("dialer-gateway/", env!("CARGO_PKG_VERSION")).to_owned(),
             hold_music: None,
             event_capacity: crate::events::DEFAULT_CAPACITY,
+            tcp: TcpLimits::default(),
+            sip_rate_limit: RateLimit::default(),
         }
     }
 }
@@ -68,18 +76,26 @@ impl Config {
 
 pub use crate::core::Snapshot;
 
-/// Shared view of the engine's numbers.
+/// Shared view of the engine's numbers and the SIP transport's counters.
 #[derive(Debug, Default)]
-pub struct Metrics(Mutex<Snapshot>);
+pub struct Metrics {
+    snapshot: Mutex<Snapshot>,
+    transport: Arc<TransportStats>,
+}
 
 impl Metrics {
     /// The latest snapshot.
     pub fn snapshot(&self) -> Snapshot {
-        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The SIP transport's counters (live).
+    pub fn transport(&self) -> &TransportStats {
+        &self.transport
     }
 
     fn store(&self, snapshot: Snapshot) {
-        if let Ok(mut s) = self.0.lock() {
+        if let Ok(mut s) = self.snapshot.lock() {
             *s = snapshot;
         }
     }
@@ -119,9 +135,47 @@ impl Metrics {
                 s.packets_generated,
             ),
             ("gateway_packets_dropped_total", "Packets dropped.", "counter", s.packets_dropped),
+            (
+                "gateway_sip_rate_limited_total",
+                "SIP requests from non-trunk addresses dropped by the per-source rate limit.",
+                "counter",
+                s.sip_rate_limited,
+            ),
+            (
+                "gateway_sip_tcp_connections",
+                "SIP TCP connections open.",
+                "gauge",
+                self.transport.tcp_connections(),
+            ),
+            (
+                "gateway_sip_tcp_refused_total",
+                "SIP TCP connections closed at accept for being over a limit.",
+                "counter",
+                self.transport.tcp_refused(),
+            ),
+            (
+                "gateway_sip_tcp_timed_out_total",
+                "SIP TCP connections closed for idling or a message arriving too slowly.",
+                "counter",
+                self.transport.tcp_timed_out(),
+            ),
+            (
+                "gateway_sip_tcp_accept_errors_total",
+                "Failed SIP TCP accepts (e.g. out of file descriptors).",
+                "counter",
+                self.transport.tcp_accept_errors(),
+            ),
         ];
         for (name, help, kind, value) in counters {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        out.push_str(
+            "# HELP gateway_trunk_auth_failures_total Calls a trunk refused with 401/407 \
+             after the gateway sent credentials.\n\
+             # TYPE gateway_trunk_auth_failures_total counter\n",
+        );
+        for (trunk, n) in &s.auth_failures {
+            out.push_str(&format!("gateway_trunk_auth_failures_total{{trunk=\"{trunk}\"}} {n}\n"));
         }
         out
     }
@@ -265,9 +319,14 @@ async fn bind(
 ) -> Result<(engine::Engine, mpsc::Receiver<crate::transport::NetEvent>, Bound), StartError> {
     let (net_tx, net_rx) = mpsc::channel(65_536);
     let bind_error = |what, addr| move |source| StartError::Bind { what, addr, source };
-    let sip = SipTransport::bind(config.sip_listen, net_tx.clone())
-        .await
-        .map_err(bind_error("SIP", config.sip_listen))?;
+    let sip = SipTransport::bind(
+        config.sip_listen,
+        config.tcp,
+        metrics.transport.clone(),
+        net_tx.clone(),
+    )
+    .await
+    .map_err(bind_error("SIP", config.sip_listen))?;
     let webrtc = WebrtcSocket::bind(config.webrtc_listen)
         .await
         .map_err(bind_error("WebRTC", config.webrtc_listen))?;
@@ -286,6 +345,7 @@ async fn bind(
         metrics,
         user_agent: config.user_agent.clone(),
         hold,
+        rate_limit: config.sip_rate_limit,
     });
     Ok((engine, net_rx, Bound { sip_udp, sip_tcp, webrtc: webrtc_addr }))
 }

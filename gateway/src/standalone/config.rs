@@ -4,12 +4,21 @@
 //! The file is `$DIALER_GATEWAY_CONFIG` if set, else `./gateway.toml` if it exists. Its
 //! keys are the environment names without the prefix, in lowercase, plus `[[trunks]]`
 //! tables (trunks exist only in the file: they are lists).
+//!
+//! SIP over TCP limits: `tcp_max_connections` (1024), `tcp_max_per_peer` (32),
+//! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
+//! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
+//! `sip_rate_burst` (40).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
+use crate::sip::rate::RateLimit;
+use crate::transport::TcpLimits;
 use crate::trunk::Trunk;
 
 /// Why the configuration could not be loaded.
@@ -60,6 +69,10 @@ pub struct Settings {
     pub hold_music: Option<PathBuf>,
     /// Trunks.
     pub trunks: Vec<Trunk>,
+    /// Limits on SIP over TCP.
+    pub tcp: TcpLimits,
+    /// Per-source rate limit on SIP requests from addresses that are not trunks.
+    pub sip_rate: RateLimit,
 }
 
 impl Default for Settings {
@@ -72,6 +85,8 @@ impl Default for Settings {
             token: None,
             hold_music: None,
             trunks: Vec::new(),
+            tcp: TcpLimits::default(),
+            sip_rate: RateLimit::default(),
         }
     }
 }
@@ -85,6 +100,12 @@ struct File {
     advertise: Option<IpAddr>,
     token: Option<String>,
     hold_music: Option<PathBuf>,
+    tcp_max_connections: Option<usize>,
+    tcp_max_per_peer: Option<usize>,
+    tcp_idle_timeout_secs: Option<u64>,
+    tcp_header_timeout_secs: Option<u64>,
+    sip_rate_per_second: Option<u32>,
+    sip_rate_burst: Option<u32>,
     #[serde(default)]
     trunks: Vec<Trunk>,
 }
@@ -117,6 +138,16 @@ impl Settings {
             s.token = file.token.or(s.token);
             s.hold_music = file.hold_music.or(s.hold_music);
             s.trunks = file.trunks;
+            s.tcp.max_connections = file.tcp_max_connections.unwrap_or(s.tcp.max_connections);
+            s.tcp.max_per_peer = file.tcp_max_per_peer.unwrap_or(s.tcp.max_per_peer);
+            if let Some(secs) = file.tcp_idle_timeout_secs {
+                s.tcp.idle_timeout = Duration::from_secs(secs);
+            }
+            if let Some(secs) = file.tcp_header_timeout_secs {
+                s.tcp.header_timeout = Duration::from_secs(secs);
+            }
+            s.sip_rate.per_second = file.sip_rate_per_second.unwrap_or(s.sip_rate.per_second);
+            s.sip_rate.burst = file.sip_rate_burst.unwrap_or(s.sip_rate.burst);
         }
         fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
         where
@@ -153,6 +184,26 @@ impl Settings {
         if let Some(v) = env("DIALER_GATEWAY_HOLD_MUSIC") {
             s.hold_music = Some(PathBuf::from(v));
         }
+        if let Some(v) = env("DIALER_GATEWAY_TCP_MAX_CONNECTIONS") {
+            s.tcp.max_connections = parse("DIALER_GATEWAY_TCP_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_TCP_MAX_PER_PEER") {
+            s.tcp.max_per_peer = parse("DIALER_GATEWAY_TCP_MAX_PER_PEER", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_TCP_IDLE_TIMEOUT_SECS") {
+            s.tcp.idle_timeout =
+                Duration::from_secs(parse("DIALER_GATEWAY_TCP_IDLE_TIMEOUT_SECS", v)?);
+        }
+        if let Some(v) = env("DIALER_GATEWAY_TCP_HEADER_TIMEOUT_SECS") {
+            s.tcp.header_timeout =
+                Duration::from_secs(parse("DIALER_GATEWAY_TCP_HEADER_TIMEOUT_SECS", v)?);
+        }
+        if let Some(v) = env("DIALER_GATEWAY_SIP_RATE_PER_SECOND") {
+            s.sip_rate.per_second = parse("DIALER_GATEWAY_SIP_RATE_PER_SECOND", v)?;
+        }
+        if let Some(v) = env("DIALER_GATEWAY_SIP_RATE_BURST") {
+            s.sip_rate.burst = parse("DIALER_GATEWAY_SIP_RATE_BURST", v)?;
+        }
         Ok(s)
     }
 }
@@ -167,18 +218,29 @@ mod tests {
         let file = dir.path().join("gw.toml");
         std::fs::write(
             &file,
-            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
+            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\ntcp_max_per_peer = 8\ntcp_idle_timeout_secs = 60\nsip_rate_burst = 100\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
         )
         .unwrap();
         let file_str = file.to_str().unwrap().to_owned();
         let env = |name: &str| match name {
             "DIALER_GATEWAY_CONFIG" => Some(file_str.clone()),
             "DIALER_GATEWAY_HTTP" => Some("127.0.0.1:9100".into()),
+            "DIALER_GATEWAY_TCP_MAX_CONNECTIONS" => Some("200".into()),
             _ => None,
         };
         let s = Settings::from_sources(env, Path::new("/nonexistent")).unwrap();
         assert_eq!(s.http, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(s.sip, "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            s.tcp,
+            TcpLimits {
+                max_connections: 200,
+                max_per_peer: 8,
+                idle_timeout: Duration::from_secs(60),
+                ..TcpLimits::default()
+            }
+        );
+        assert_eq!(s.sip_rate, RateLimit { per_second: 20, burst: 100 });
         assert_eq!(s.trunks.len(), 1);
         assert_eq!(s.trunks[0].port, 5060);
         assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);

@@ -68,6 +68,11 @@ impl Sipp {
         Self::spawn(port, media, &["-sn", "uac", target, "-s", "2000", "-d", "500"])
     }
 
+    /// sipp with `args` on `port` (not waiting for it to bind: for clients).
+    pub fn spawn_args(port: u16, media: &str, args: &[&str]) -> Self {
+        Self::spawn(port, media, args)
+    }
+
     fn spawn(port: u16, media: &str, args: &[&str]) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let child = Command::new(sipp_binary())
@@ -218,4 +223,115 @@ pub async fn place(gw: &Gateway, request: Originate) -> CallId {
     let call = request.call;
     gw.originate(request).await.expect("originate");
     call
+}
+
+/// A minimal SIP request from `via_host` (as `host:port`) with `extra` header lines
+/// (each ending in CRLF) and an empty body.
+pub fn request(method: &str, transport: &str, via_host: &str, branch: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} {via_host};branch={branch}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=t{branch}\r\nTo: <sip:2000@127.0.0.1>\r\n\
+         Call-ID: {branch}@test\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Reads one SIP message (header section and `Content-Length` body) from a stream, waiting
+/// at most `within`; `None` on timeout or when the peer closes first.
+pub async fn read_sip<R: tokio::io::AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+    within: Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    (name.trim().eq_ignore_ascii_case("content-length")
+                        || name.trim().eq_ignore_ascii_case("l"))
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                let message: Vec<u8> = buf.drain(..end + 4 + length).collect();
+                return Some(String::from_utf8_lossy(&message).into_owned());
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+/// Every datagram that arrives on `socket` within `within` (bounded: at most 64).
+pub fn datagrams_within(socket: &UdpSocket, within: Duration) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_535];
+    while got.len() < 64 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left)).expect("read timeout");
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => got.push(buf[..n].to_vec()),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// The next datagram on `socket` within `within`, if any.
+pub fn recv_one(socket: &UdpSocket, within: Duration) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 65_535];
+    socket.set_read_timeout(Some(within)).expect("read timeout");
+    socket.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
+}
+
+/// A response to `request` (its Via, From, To with `;tag=` added, Call-ID and CSeq lines as
+/// received) with no body.
+pub fn response_to(request: &str, code: u16, reason: &str) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for line in request.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "v" | "from" | "f" | "call-id" | "i" | "cseq" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            "to" | "t" if !line.contains(";tag=") => {
+                out.push_str(line);
+                out.push_str(";tag=peer1\r\n");
+            }
+            "to" | "t" => {
+                out.push_str(line);
+                out.push_str("\r\n");
+            }
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// Polls `check` every 20 ms until it holds, for at most `within`.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

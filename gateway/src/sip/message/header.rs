@@ -171,10 +171,76 @@ impl Via {
         self.branch().filter(|b| b.starts_with(BRANCH_COOKIE) && b.len() > BRANCH_COOKIE.len())
     }
 
-    /// The value exactly as received.
+    /// The value exactly as received (or as [`Via::stamped`] rewrote it).
     pub fn as_str(&self) -> &str {
         &self.raw
     }
+
+    /// The sent-by host (without brackets for IPv6) and port, if one was written.
+    pub fn host_port(&self) -> (&str, Option<u16>) {
+        if let Some(v6) = self.sent_by.strip_prefix('[') {
+            let (host, rest) = v6.split_once(']').unwrap_or((v6, ""));
+            return (host, rest.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+        match self.sent_by.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().ok()),
+            None => (&self.sent_by, None),
+        }
+    }
+
+    /// True when the `rport` parameter is present (RFC 3581 §3: the sender asks for
+    /// responses to its source port).
+    pub fn wants_rport(&self) -> bool {
+        find_param(&self.params, "rport").is_some()
+    }
+
+    /// This hop as a server transport records it on receipt from `source`: `received=` when
+    /// the sent-by host is not the source address (RFC 3261 §18.2.1) and `rport=` with the
+    /// source port when `rport` came empty (RFC 3581 §4). Unchanged otherwise.
+    pub fn stamped(&self, source: std::net::SocketAddr) -> Self {
+        let mut out = self.clone();
+        let ip = source.ip();
+        let same_host = self.host_port().0.parse::<std::net::IpAddr>().is_ok_and(|h| h == ip);
+        let mut changed = false;
+        if !same_host {
+            out.params.retain(|p| !p.name.eq_ignore_ascii_case("received"));
+            out.params.push(Param { name: "received".into(), value: Some(ip.to_string()) });
+            changed = true;
+        }
+        if let Some(rport) = out
+            .params
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case("rport") && p.value.is_none())
+        {
+            rport.value = Some(source.port().to_string());
+            changed = true;
+        }
+        if changed {
+            let head = self.raw.split(';').next().unwrap_or(&self.raw).trim_end();
+            out.raw = format!("{head}{}", render_params(&out.params));
+        }
+        out
+    }
+}
+
+/// `;name[=value]` for each parameter, quoting values that are not tokens or hosts.
+fn render_params(params: &[Param]) -> String {
+    let mut s = String::new();
+    for p in params {
+        s.push(';');
+        s.push_str(&p.name);
+        if let Some(v) = &p.value {
+            s.push('=');
+            if v.chars().all(|c| is_token_char(c) || "[]:".contains(c)) && !v.is_empty() {
+                s.push_str(v);
+            } else {
+                s.push('"');
+                s.push_str(&v.replace('\\', "\\\\").replace('"', "\\\""));
+                s.push('"');
+            }
+        }
+    }
+    s
 }
 
 /// `host[:port]` where host is a hostname, an IPv4 address or a bracketed IPv6 reference.
@@ -304,6 +370,24 @@ impl NameAddr {
         }
     }
 
+    /// This value without control characters, for echoing in a response: RFC 3261 §25.1
+    /// lets a quoted string carry any escaped octet (RFC 4475 intmeth has a NUL in a display
+    /// name), but nothing we send carries one. The URI and the tag are unchanged; the text is
+    /// kept as received when it has none.
+    pub fn without_controls(&self) -> Self {
+        if !self.raw.chars().any(char::is_control) {
+            return self.clone();
+        }
+        let strip = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+        let mut out = self.clone();
+        out.display = self.display.as_deref().map(strip);
+        for p in &mut out.params {
+            p.value = p.value.as_deref().map(strip);
+        }
+        out.raw = out.render();
+        out
+    }
+
     fn render(&self) -> String {
         let mut s = String::new();
         if let Some(d) = &self.display {
@@ -314,14 +398,7 @@ impl NameAddr {
         s.push('<');
         s.push_str(&self.uri);
         s.push('>');
-        for p in &self.params {
-            s.push(';');
-            s.push_str(&p.name);
-            if let Some(v) = &p.value {
-                s.push('=');
-                s.push_str(v);
-            }
-        }
+        s.push_str(&render_params(&self.params));
         s
     }
 }
@@ -410,6 +487,33 @@ mod tests {
         assert!(Via::parse("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").is_err());
         assert!(Via::parse("SIP/2.0/UDP").is_err());
         assert!(Via::parse("SIP/2.0/UDP host:99999").is_err());
+    }
+
+    #[test]
+    fn via_is_stamped_with_received_and_rport() {
+        let source: std::net::SocketAddr = "192.0.2.7:40001".parse().unwrap();
+        let v = Via::parse("SIP/2.0/UDP pbx.example.com:5070;branch=z9hG4bKa;rport").unwrap();
+        assert_eq!(v.host_port(), ("pbx.example.com", Some(5070)));
+        let stamped = v.stamped(source);
+        assert_eq!(
+            stamped.as_str(),
+            "SIP/2.0/UDP pbx.example.com:5070;branch=z9hG4bKa;rport=40001;received=192.0.2.7"
+        );
+        assert_eq!(Via::parse(stamped.as_str()).unwrap(), stamped, "the stamp parses back");
+        // Same host, no rport: nothing to add, the text stays byte-exact.
+        let plain = Via::parse("SIP/2.0/UDP 192.0.2.7:5060 ;branch=z9hG4bKb").unwrap();
+        assert_eq!(plain.stamped(source).as_str(), plain.as_str());
+        // Same host with rport: only rport is filled; a filled rport is left alone.
+        let asked = Via::parse("SIP/2.0/TCP 192.0.2.7;rport;branch=z9hG4bKc").unwrap();
+        assert_eq!(
+            asked.stamped(source).as_str(),
+            "SIP/2.0/TCP 192.0.2.7;rport=40001;branch=z9hG4bKc"
+        );
+        let filled = Via::parse("SIP/2.0/UDP 192.0.2.7;rport=9;branch=z9hG4bKd").unwrap();
+        assert_eq!(filled.stamped(source).as_str(), filled.as_str());
+        let v6 = Via::parse("SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bKe").unwrap();
+        assert_eq!(v6.host_port(), ("2001:db8::1", Some(5062)));
+        assert!(v6.stamped(source).as_str().ends_with(";received=192.0.2.7"));
     }
 
     #[test]

@@ -327,9 +327,12 @@ impl Request {
     }
 
     /// Builds a response to this request with the fields RFC 3261 §8.2.6.2 copies (all `Via`,
-    /// `From`, `To`, `Call-ID`, `CSeq`); `to_tag` is added to `To` when it has none.
+    /// `From`, `To`, `Call-ID`, `CSeq`); `to_tag` is added to `To` when it has none. Escaped
+    /// control characters in `From` and `To` are not echoed.
     pub fn response(&self, status: StatusCode, to_tag: Option<&str>) -> Response {
         let mut core = self.core.clone();
+        core.from = core.from.without_controls();
+        core.to = core.to.without_controls();
         if let (None, Some(tag)) = (core.to.tag(), to_tag) {
             core.to = core.to.with_tag(tag);
         }

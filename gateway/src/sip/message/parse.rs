@@ -41,6 +41,10 @@ pub enum ParseError {
     /// A header line with no colon or a non-token name.
     #[error("malformed header line: {0:?}")]
     HeaderLine(String),
+    /// A control character (other than HTAB) in the start line or a header field (RFC 3261
+    /// §25.1: TEXT-UTF8 and the header grammars exclude them). Names where, never echoes it.
+    #[error("control character in {0}")]
+    Control(String),
     /// A header value that fails its grammar.
     #[error(transparent)]
     Header(#[from] HeaderError),
@@ -352,6 +356,24 @@ pub fn parse(data: &[u8]) -> Result<Message, Rejected> {
 }
 
 fn build(raw: &RawMessage<'_>) -> Result<Message, ParseError> {
+    if has_control(&raw.start) {
+        return Err(ParseError::Control("the start line".into()));
+    }
+    // Only fields that may hold quoted strings may hold escaped control characters: the ones
+    // a response copies besides From and To never may.
+    const STRICT: &[&str] = &["Via", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"];
+    let bad = |(n, v): &&(String, String)| {
+        has_control(n)
+            || if STRICT.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+                has_control(v)
+            } else {
+                has_bare_control(v)
+            }
+    };
+    if let Some((name, _)) = raw.headers.iter().find(bad) {
+        let name = if has_control(name) { "a header name".to_owned() } else { name.clone() };
+        return Err(ParseError::Control(name));
+    }
     if let Some(status_line) = raw.start.strip_prefix("SIP/") {
         build_response(raw, status_line)
     } else {
@@ -506,35 +528,110 @@ fn build_response(raw: &RawMessage<'_>, status_line: &str) -> Result<Message, Pa
     }))
 }
 
+/// True when `s` holds a control character other than HTAB (CR and LF included: inside a
+/// logical header line they can only be bare ones).
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\t')
+}
+
+/// True when `value` holds a control character other than HTAB that is not escaped in a
+/// quoted string: RFC 3261 §25.1 `quoted-pair` allows `\` before any octet but CR and LF
+/// (RFC 4475 §3.1.1.3 intmeth has a BEL, a NUL and a DEL so escaped).
+fn has_bare_control(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        match c {
+            '\r' | '\n' => return true,
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c.is_control() && c != '\t' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `value` when it holds no control character (escaped or not: none is ever echoed).
+fn readable(value: &str) -> Option<&str> {
+    (!has_control(value)).then_some(value)
+}
+
+/// Stands in for a `From` or `To` that cannot be read (RFC 3261 §8.1.1.3's anonymous URI):
+/// the response still carries every mandatory header field, and never the unreadable text.
+const UNREADABLE_ADDRESS: &str = "<sip:anonymous@anonymous.invalid>";
+
 /// The response to a refused request, built from the raw header fields that identify it
-/// (RFC 3261 §8.2.6.2). `None` for ACK (never answered) or when there is no `Via` to follow.
+/// (RFC 3261 §8.2.6.2). `None` for ACK (never answered) or when there is no readable `Via`
+/// to follow.
+///
+/// Invariant: the response holds no control character but the CRLF line ends, and echoes
+/// only values that pass their grammar: an unreadable `From`/`To` is replaced by an
+/// anonymous address, an unreadable `Call-ID` by one derived from the request's octets, an
+/// unreadable `CSeq` by `0` and the Request-Line's method (left out when that is unreadable
+/// too).
 fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     use std::fmt::Write;
     if raw.start.starts_with("ACK ") {
         return None;
     }
-    let mut vias = raw.all("Via").peekable();
-    vias.peek()?;
+    // Every Via must be readable: the response retraces them (RFC 3261 §18.2.2). One of
+    // another SIP version is still echoed (RFC 4475 §3.3.4 badvers gets its 505).
+    let vias = raw.all("Via").map(readable).collect::<Option<Vec<&str>>>()?;
+    if vias.is_empty() {
+        return None;
+    }
     let status = error.status();
     let mut out = format!("SIP/2.0 {} {}\r\n", status, status.default_reason());
     for via in vias {
         let _ = write!(out, "Via: {via}\r\n");
     }
-    let call_id = raw.all("Call-ID").next();
-    for name in ["From", "To", "Call-ID", "CSeq"] {
-        let Some(value) = raw.all(name).next() else { continue };
-        let _ = write!(out, "{name}: {value}");
-        // RFC 3261 §8.2.6.2: a UAS adds a To tag to final responses; derive it from the
-        // Call-ID so that a retransmitted bad request gets the same answer.
-        if name == "To" && !value.to_ascii_lowercase().contains(";tag=") {
-            let _ = write!(out, ";tag=rej{:x}", fnv1a(call_id.unwrap_or("").as_bytes()));
-        }
-        out.push_str("\r\n");
+    let address = |name: &str| {
+        raw.all(name)
+            .next()
+            .and_then(readable)
+            .filter(|v| NameAddr::parse(v).is_ok())
+            .map(str::to_owned)
+    };
+    let from = address("From").unwrap_or_else(|| UNREADABLE_ADDRESS.to_owned());
+    let call_id = raw
+        .all("Call-ID")
+        .next()
+        .and_then(readable)
+        .filter(|v| !v.is_empty() && !v.contains(char::is_whitespace))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let seed: String = raw.headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
+            format!("unreadable-{:x}@gateway", fnv1a(seed.as_bytes()))
+        });
+    let mut to = address("To").unwrap_or_else(|| UNREADABLE_ADDRESS.to_owned());
+    // RFC 3261 §8.2.6.2: a UAS adds a To tag to final responses; derive it from the Call-ID
+    // so that a retransmitted bad request gets the same answer.
+    if NameAddr::parse(&to).ok().and_then(|a| a.tag().map(str::to_owned)).is_none() {
+        let _ = write!(to, ";tag=rej{:x}", fnv1a(call_id.as_bytes()));
+    }
+    let cseq = raw
+        .all("CSeq")
+        .next()
+        .and_then(readable)
+        .and_then(|v| CSeq::parse(v).ok())
+        .map(|c| c.to_string())
+        .or_else(|| {
+            let method = raw.start.split(' ').next().filter(|m| is_token(m))?;
+            Some(format!("0 {method}"))
+        });
+    let _ = write!(out, "From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n");
+    if let Some(cseq) = cseq {
+        let _ = write!(out, "CSeq: {cseq}\r\n");
     }
     if status.code() == 501 || status.code() == 405 {
         let _ = write!(out, "Allow: {ALLOW}\r\n");
     }
-    let warning = error.to_string().replace(['"', '\\'], "'");
+    let warning: String = error
+        .to_string()
+        .chars()
+        .map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c })
+        .collect();
     let _ = write!(out, "Warning: 399 gateway \"{warning}\"\r\nContent-Length: 0\r\n\r\n");
     Some(out.into_bytes())
 }

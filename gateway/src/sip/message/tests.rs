@@ -108,6 +108,7 @@ fn invalid_torture_requests_get_their_status() {
         let rejected = parse(&load(name)).expect_err(name);
         let reply = rejected.reply.unwrap_or_else(|| panic!("{name}: no reply"));
         assert_eq!(status_of(&reply), *want, "{name}: {}", rejected.error);
+        assert_clean_with_mandatory_headers(name, &reply);
         // When the identifying header fields were well-formed, so is the reply (otherwise it
         // echoes them as received, which is all the sender can match on; badvers has a SIP/7.0
         // Via, a CSeq with an unknown method cannot match). scalar02 is refused
@@ -203,4 +204,88 @@ fn garbage_and_truncations_never_panic() {
     }
     assert_eq!(parse(b"").unwrap_err().error, ParseError::NotSip);
     assert!(parse(&[0xff; 1500]).is_err());
+}
+
+/// A reply to a refused request: no control character but CRLF line ends, and each of the
+/// mandatory header fields once.
+fn assert_clean_with_mandatory_headers(name: &str, reply: &[u8]) {
+    let text = std::str::from_utf8(reply).unwrap_or_else(|_| panic!("{name}: reply not UTF-8"));
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    for line in head.split("\r\n") {
+        assert!(
+            !line.chars().any(|c| c.is_control() && c != '\t'),
+            "{name}: control character in {line:?}"
+        );
+    }
+    for field in ["Via: ", "From: ", "To: ", "Call-ID: ", "CSeq: "] {
+        assert!(head.contains(&format!("\r\n{field}")), "{name}: no {field}in {head}");
+    }
+}
+
+#[test]
+fn control_characters_are_refused_and_never_echoed() {
+    let invite = "INVITE sip:2000@127.0.0.1 SIP/2.0\r\n\
+                  Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKctl\r\n\
+                  From: <sip:a@127.0.0.1>;tag=f\0x\r\n\
+                  To: <sip:2000@127.0.0.1>\u{8}\r\n\
+                  Call-ID: ctl@test\r\nCSeq: 1 INVITE\r\n\
+                  Subject: nul\0 and bell\u{7}\r\nContent-Length: 0\r\n\r\n";
+    let rejected = parse(invite.as_bytes()).expect_err("control characters are refused");
+    assert!(matches!(rejected.error, ParseError::Control(_)), "{}", rejected.error);
+    let reply = rejected.reply.expect("a 400 goes back along the Via");
+    assert_eq!(status_of(&reply), 400);
+    assert_clean_with_mandatory_headers("ctl", &reply);
+    let Ok(Message::Response(r)) = parse(&reply) else {
+        panic!("reply does not parse: {}", String::from_utf8_lossy(&reply));
+    };
+    assert_eq!(r.core.top_via().branch(), Some("z9hG4bKctl"));
+    assert_eq!(r.core.call_id, "ctl@test");
+    assert_eq!((r.core.cseq_seq, r.core.cseq_method), (1, Method::Invite));
+    // The unreadable From and To are not echoed: an anonymous address stands in.
+    assert_eq!(r.core.from.uri, "sip:anonymous@anonymous.invalid");
+    assert_eq!(r.core.to.uri, "sip:anonymous@anonymous.invalid");
+    assert!(r.core.to.tag().is_some(), "a final response carries a To tag");
+
+    // A Via that cannot be read leaves nothing to answer along.
+    let bad_via = invite.replace("branch=z9hG4bKctl", "branch=z9hG4bK\u{1b}ctl");
+    assert_eq!(parse(bad_via.as_bytes()).expect_err("refused").reply, None);
+}
+
+#[test]
+fn a_request_missing_to_gets_a_complete_reply() {
+    let invite = "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\n\
+                  Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnoto\r\n\
+                  From: <sip:a@127.0.0.1>;tag=f\r\nCall-ID: noto@test\r\n\
+                  Content-Length: 0\r\n\r\n";
+    let reply = parse(invite.as_bytes()).expect_err("refused").reply.expect("answered");
+    assert_eq!(status_of(&reply), 400);
+    assert_clean_with_mandatory_headers("noto", &reply);
+    let Ok(Message::Response(r)) = parse(&reply) else { panic!("reply does not parse") };
+    assert_eq!((r.core.cseq_seq, r.core.cseq_method), (0, Method::Options));
+    assert_eq!(r.core.from.tag(), Some("f"));
+}
+
+#[test]
+fn escaped_control_characters_are_accepted_in_names_but_never_echoed() {
+    let options = "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKesc\r\n\
+                   From: \"BEL:\\\u{7} NUL:\\\0\" <sip:a@127.0.0.1>;tag=f1\r\n\
+                   To: \"DEL:\\\u{7f}\" <sip:2000@127.0.0.1>;x=\"a b\"\r\n\
+                   Call-ID: esc@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let Ok(Message::Request(request)) = parse(options.as_bytes()) else {
+        panic!("RFC 3261 quoted-pair allows escaped control characters")
+    };
+    let reply = request.response(StatusCode::OK, Some("t1")).to_bytes();
+    assert_clean_with_mandatory_headers("esc", &reply);
+    let Ok(Message::Response(r)) = parse(&reply) else { panic!("the reply parses") };
+    assert_eq!((r.core.from.uri.as_str(), r.core.from.tag()), ("sip:a@127.0.0.1", Some("f1")));
+    assert_eq!((r.core.to.uri.as_str(), r.core.to.tag()), ("sip:2000@127.0.0.1", Some("t1")));
+    assert_eq!(r.core.from.display.as_deref(), Some("BEL: NUL:"));
+    // A quoted parameter value keeps its quotes when the value is rendered again.
+    assert!(String::from_utf8_lossy(&reply).contains(";x=\"a b\""));
+
+    // Where no quoted string may stand, an escaped control character is still refused.
+    let call_id = options.replace("Call-ID: esc@test", "Call-ID: \"\\\u{7}\"@test");
+    let rejected = parse(call_id.as_bytes()).expect_err("refused");
+    assert!(matches!(rejected.error, ParseError::Control(_)), "{}", rejected.error);
 }

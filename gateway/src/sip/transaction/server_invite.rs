@@ -1,7 +1,8 @@
 //! INVITE server transaction (RFC 3261 §17.2.1, figure 7, with RFC 6026 §7.1 `Accepted`).
 //!
 //! Created in `Proceeding` with a 100 Trying sent at once (the TU may take longer than
-//! 200 ms to decide: it asks the control API). Retransmitted INVITEs get the last response
+//! 200 ms to decide: it asks the control API), or without one when the TU answers at once
+//! ([`ServerInvite::answering`]: refusals, whose final response follows immediately). Retransmitted INVITEs get the last response
 //! again. A 2xx from the TU moves to `Accepted` (the TU retransmits it until the ACK,
 //! §13.3.1.4, and ACKs are delivered to it) until timer L (64·T1). A 300–699 moves to
 //! `Completed`, retransmitted on timer G (T1 doubling to T2, UDP only) until the ACK
@@ -16,7 +17,9 @@ use crate::sip::message::{Message, Method, Request, Response, StatusCode};
 #[derive(Debug)]
 pub struct ServerInvite {
     m: Machine,
-    last_response: Response,
+    /// The latest response sent (none yet only for [`ServerInvite::answering`] before the
+    /// TU's response).
+    last_response: Option<Response>,
     timer_g: Backoff,
     timer_h: Option<Instant>,
     timer_i: Option<Instant>,
@@ -31,7 +34,19 @@ impl ServerInvite {
         m.send(trying.clone());
         Self {
             m,
-            last_response: trying,
+            last_response: Some(trying),
+            timer_g: Backoff::default(),
+            timer_h: None,
+            timer_i: None,
+            timer_l: None,
+        }
+    }
+
+    /// Starts the transaction for a received INVITE the TU answers at once (no 100 Trying).
+    pub fn answering(reliable: bool, timers: Timers) -> Self {
+        Self {
+            m: Machine::new(State::Proceeding, reliable, timers),
+            last_response: None,
             timer_g: Backoff::default(),
             timer_h: None,
             timer_i: None,
@@ -55,8 +70,11 @@ impl ServerInvite {
             Input::Respond(response) => self.on_respond(now, response),
             Input::TransportError => self.m.fail(Output::TransportFailed),
             Input::Timeout => {
-                if self.m.state == State::Completed && self.timer_g.fire(now) {
-                    self.m.send(self.last_response.clone());
+                if self.m.state == State::Completed
+                    && self.timer_g.fire(now)
+                    && let Some(last) = &self.last_response
+                {
+                    self.m.send(last.clone());
                 }
                 if fired(&mut self.timer_h, now) {
                     self.m.fail(Output::TimedOut);
@@ -71,7 +89,9 @@ impl ServerInvite {
     fn on_request(&mut self, now: Instant, request: Request) {
         match (request.method, self.m.state) {
             (Method::Invite, State::Proceeding | State::Completed) => {
-                self.m.send(self.last_response.clone());
+                if let Some(last) = &self.last_response {
+                    self.m.send(last.clone());
+                }
             }
             (Method::Ack, State::Completed) => {
                 self.m.state = State::Confirmed;
@@ -103,7 +123,7 @@ impl ServerInvite {
             _ => return,
         }
         self.m.send(response.clone());
-        self.last_response = response;
+        self.last_response = Some(response);
     }
 
     /// The next output, if any.

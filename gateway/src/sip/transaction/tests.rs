@@ -318,3 +318,30 @@ fn keys_match_requests_responses_acks_and_cancels() {
     let legacy = request("INVITE", "1234");
     assert!(matches!(Key::for_server(&legacy), Key::Legacy { .. }));
 }
+
+#[test]
+fn server_invite_answering_at_once_sends_only_the_refusal_and_absorbs_acks() {
+    let start = Instant::now();
+    let invite = request("INVITE", "z9hG4bKr");
+    let mut tx = ServerInvite::answering(false, Timers::default());
+    assert_eq!(tx.poll_output(), None, "no 100 Trying before an immediate answer");
+    let Message::Response(forbidden) = reply(&invite, 403) else { unreachable!() };
+    tx.handle(start, Input::Respond(forbidden.clone()));
+    let mut log = Log::default();
+    drain(&mut tx, start, start, &mut log);
+    // Timer G: the refusal again at 0.5 s while no ACK came.
+    tx.handle(start + secs(0.5), Input::Timeout);
+    drain(&mut tx, start, start + secs(0.5), &mut log);
+    assert_eq!(log.transmits(), [0.0, 0.5].map(secs));
+    // The ACK confirms; repeated ACKs and the rest of the timers send nothing more.
+    let ack = ack_for_non_2xx(&invite, &forbidden);
+    for i in 0..3 {
+        tx.handle(start + secs(0.6 + f64::from(i)), Input::Received(Message::Request(ack.clone())));
+        assert_eq!(tx.state(), State::Confirmed);
+    }
+    let mut after = Log::default();
+    run_until(&mut tx, start, secs(60.0), &mut after);
+    assert!(after.transmits().is_empty(), "nothing after the ACK: {:?}", after.0);
+    assert!(after.has(&Output::TimedOut).is_none(), "timer H was stopped by the ACK");
+    assert_eq!(tx.state(), State::Terminated, "timer I ended it");
+}

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tracing::debug;
+use rand::Rng;
+use tracing::{debug, warn};
 
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
 use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
+use crate::sdp::{Direction, direction_of, version_of, with_direction, with_version_above};
 use crate::sip::auth::Challenge;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
@@ -104,7 +106,15 @@ pub(super) struct Call {
     early_media_reported: bool,
     ack: Option<Vec<u8>>,
     unacked: Option<Unacked>,
+    /// Our re-INVITE's transaction is in flight.
     reinvite_pending: bool,
+    /// Our re-INVITE met 491 Request Pending: when to send it again (RFC 3261 §14.1).
+    reinvite_retry: Option<Instant>,
+    /// 491s our current re-INVITE has met.
+    reinvite_tries: u32,
+    /// The direction we want (`sendonly` while we hold the peer): answers to the peer's
+    /// offers never go beyond it (RFC 3264 §6.1).
+    intent: Direction,
 }
 
 impl Call {
@@ -134,6 +144,9 @@ impl Call {
             ack: None,
             unacked: None,
             reinvite_pending: false,
+            reinvite_retry: None,
+            reinvite_tries: 0,
+            intent: Direction::SendRecv,
         }
     }
 
@@ -143,6 +156,7 @@ impl Call {
             self.cancelling.as_ref().and_then(|c| c.give_up),
             self.unacked.as_ref().and_then(|u| u.resend.due),
             self.unacked.as_ref().map(|u| u.give_up),
+            self.reinvite_retry,
         ]
         .into_iter()
         .flatten()
@@ -155,6 +169,9 @@ pub const OFFER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Authentication attempts per INVITE before a 401/407 is final.
 const MAX_AUTH_ATTEMPTS: u32 = 2;
+
+/// 491 Request Pending answers our re-INVITE may meet before it is given up.
+const MAX_491_RETRIES: u32 = 5;
 
 impl UserAgent {
     /// Places outbound call `req.call`: sends the INVITE through `trunk` (RFC 3261 §13.2.1).
@@ -325,20 +342,39 @@ impl UserAgent {
     }
 
     /// Sends a re-INVITE with new SDP (hold: `a=sendonly`; unhold: `a=sendrecv`). The result
-    /// arrives as [`Event::ReinviteDone`].
+    /// arrives as [`Event::ReinviteDone`], once the peer accepted or refused it: a 491 Request
+    /// Pending (both sides re-INVITEd at once) is retried after the RFC 3261 §14.1 wait.
     pub fn reinvite(&mut self, now: Instant, id: CallId, sdp: Vec<u8>) -> Result<(), UaError> {
         let call = self.calls.get(&id).ok_or(UaError::UnknownCall(id))?;
-        if call.state != CallState::Confirmed || call.reinvite_pending {
+        if call.state != CallState::Confirmed
+            || call.reinvite_pending
+            || call.reinvite_retry.is_some()
+        {
             return Err(UaError::WrongState { call: id, action: "re-INVITE", state: call.state });
         }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.intent = direction_of(&sdp).unwrap_or(Direction::SendRecv);
+            // Our answers to the peer's offers may have raised the version meanwhile.
+            call.local_sdp = match version_of(&call.local_sdp) {
+                Some(v) => with_version_above(&sdp, v),
+                None => sdp,
+            };
+            call.reinvite_tries = 0;
+        }
+        self.send_reinvite(now, id)
+    }
+
+    /// Sends the call's SDP in a re-INVITE (a new transaction and CSeq each time), offering
+    /// the direction we want: an answer to the peer's offer while a 491 was waited out may
+    /// have changed it (and then the version grows).
+    fn send_reinvite(&mut self, now: Instant, id: CallId) -> Result<(), UaError> {
         let (mut request, peer, transport) =
             self.in_dialog_request(id, Method::Invite, "re-INVITE")?;
+        let Some(call) = self.calls.get_mut(&id) else { return Err(UaError::UnknownCall(id)) };
+        call.local_sdp = with_direction(&call.local_sdp, call.intent);
         request.headers.push(make_header("Content-Type", "application/sdp"));
-        request.body = sdp.clone();
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.local_sdp = sdp;
-            call.reinvite_pending = true;
-        }
+        request.body = call.local_sdp.clone();
+        call.reinvite_pending = true;
         self.start_client(now, request, peer, transport, Owner::Call(id, Purpose::Reinvite));
         Ok(())
     }
@@ -525,11 +561,17 @@ impl UserAgent {
             return;
         }
         let cancelled = call.cancelling.as_ref().map(|c| c.reason);
-        if cancelled.is_none()
-            && matches!(code, 401 | 407)
-            && self.retry_with_auth(now, id, &response)
-        {
-            return;
+        if cancelled.is_none() && matches!(code, 401 | 407) {
+            if self.retry_with_auth(now, id, &response) {
+                return;
+            }
+            // Challenged again after we answered: the credentials are wrong or refused. Said
+            // once per failed call, with the trunk, so an admin can fix the trunk.
+            if let Some(call) = self.calls.get(&id).filter(|c| c.auth_attempts > 0) {
+                let trunk = call.trunk;
+                warn!(%trunk, call = %id, code, "the trunk refused the gateway's credentials");
+                *self.auth_failures.entry(trunk).or_default() += 1;
+            }
         }
         let (outcome, by) = match cancelled {
             Some(reason) if code == 487 => (reason.outcome(), HangupBy::System),
@@ -645,11 +687,25 @@ impl UserAgent {
             return;
         }
         let Some(transport) = self.calls.get(&id).map(|c| c.transport) else { return };
+        let code = response.status.code();
         if let Some(call) = self.calls.get_mut(&id) {
             call.reinvite_pending = false;
+            // §14.1: both sides re-INVITEd at once. Wait 2.1–4 s if we chose the Call-ID
+            // (we placed the call), 0–2 s if the peer did, in 10 ms steps, then try again:
+            // the waits differ so that one side goes first.
+            if code == 491 && call.reinvite_tries < MAX_491_RETRIES {
+                call.reinvite_tries += 1;
+                let steps = if call.id.is_callers() {
+                    self.rng.random_range(210..=400)
+                } else {
+                    self.rng.random_range(0..=200)
+                };
+                call.reinvite_retry = Some(now + Duration::from_millis(steps * 10));
+                debug!(%id, wait_ms = steps * 10, "re-INVITE met 491: trying again");
+                return;
+            }
         }
         if !response.status.is_success() {
-            let code = response.status.code();
             self.emit(Event::ReinviteDone { call: id, result: Err(code) });
             // §12.2.1.2: 481 and 408 to an in-dialog request end the dialog.
             if matches!(code, 481 | 408) {
@@ -688,6 +744,13 @@ impl UserAgent {
     }
 
     pub(super) fn on_call_timeout(&mut self, now: Instant, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if call.reinvite_retry.is_some_and(|t| t <= now) {
+            call.reinvite_retry = None;
+            if self.send_reinvite(now, id).is_err() {
+                self.emit(Event::ReinviteDone { call: id, result: Err(491) });
+            }
+        }
         let Some(call) = self.calls.get_mut(&id) else { return };
         if call.ring_deadline.is_some_and(|t| t <= now) {
             call.ring_deadline = None;
@@ -798,6 +861,7 @@ impl UserAgent {
         request: Request,
     ) {
         let Some(call) = self.calls.get(&id) else { return };
+        // A re-INVITE of ours waiting out a 491 is not in progress: the peer may go first.
         if call.state != CallState::Confirmed || call.reinvite_pending || call.unacked.is_some() {
             // §14.2: a re-INVITE while one is in progress gets 491.
             self.refuse(now, transport, source, &request, Refusal::status(491));
@@ -812,7 +876,13 @@ impl UserAgent {
             Owner::Call(id, Purpose::RemoteReinvite),
         );
         let Some(call) = self.calls.get_mut(&id) else { return };
-        // Our media does not change: answer with the SDP we last sent (RFC 3264 §8).
+        // Our media does not change, only its direction may (RFC 3264 §8): the offer's
+        // reversed, within what we want; a hold (sendonly) is answered recvonly (§6.1). The
+        // description keeps its version unless the direction changed.
+        if is_sdp(&request) {
+            let offered = direction_of(&request.body).unwrap_or(Direction::SendRecv);
+            call.local_sdp = with_direction(&call.local_sdp, call.intent.answer_to(offered));
+        }
         let response = request
             .response(StatusCode::OK, Some(&call.local_tag))
             .with_header("Contact", format!("<{contact}>"))
@@ -830,7 +900,8 @@ impl UserAgent {
         self.drive(now, &key, None);
         self.drive(now, &key, Some(transaction::Input::Respond(response)));
         if is_sdp(&request) {
-            self.emit(Event::RemoteUpdate { call: id, sdp: request.body });
+            let answer = self.calls.get(&id).map(|c| c.local_sdp.clone()).unwrap_or_default();
+            self.emit(Event::RemoteUpdate { call: id, sdp: request.body, answer });
         }
     }
 
@@ -845,7 +916,8 @@ impl UserAgent {
         let key = Key::for_server(invite);
         let tx = ServerInvite::new(invite, transport.is_reliable(), self.config.timers);
         let tx = super::Tx::ServerInvite(Box::new(tx));
-        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer: source, transport });
+        let peer = super::response_destination(transport, source, invite);
+        self.transactions.insert(key.clone(), TxEntry { tx, owner, peer, transport });
         key
     }
 

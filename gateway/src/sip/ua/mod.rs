@@ -7,15 +7,18 @@
 //! (483), INVITEs from addresses that are not configured trunks (403), and malformed
 //! requests (400, via [`message::parse`](crate::sip::message::parse)).
 //!
+//! Requests from addresses that are not configured trunks pass a per-source rate limit
+//! first ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//!
 //! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
 //! forgotten (its remaining transactions finish on their own); no map grows without a
-//! deadline that removes the entry.
+//! deadline that removes the entry (or, for the rate limiter, without a bound).
 
 mod call;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,7 @@ use crate::sip::dialog::DialogId;
 use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
 };
+use crate::sip::rate::{RateLimit, SourceLimiter};
 use crate::sip::transaction::{
     self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
 };
@@ -72,6 +76,9 @@ pub enum UaError {
     NoTransport(Transport),
 }
 
+/// Above this size a request should travel over TCP (RFC 3261 §18.1.1).
+const UDP_MTU_RULE: usize = 1300;
+
 /// Local settings of the user agent.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,6 +92,9 @@ pub struct Config {
     pub timers: Timers,
     /// Seed for tags, branches and Call-IDs (random in production, fixed in tests).
     pub seed: u64,
+    /// How fast an address that is no configured trunk may send requests (beyond it, they
+    /// are dropped unanswered).
+    pub rate_limit: RateLimit,
 }
 
 /// What the user agent is told besides commands.
@@ -162,6 +172,8 @@ pub enum Event {
         call: CallId,
         /// The peer's new SDP.
         sdp: Vec<u8>,
+        /// Our answer (its direction follows the offer's, RFC 3264 §6.1).
+        answer: Vec<u8>,
     },
     /// Our re-INVITE finished: the peer's SDP, or the status that refused it.
     ReinviteDone {
@@ -326,6 +338,9 @@ pub struct UserAgent {
     dialogs: HashMap<DialogId, CallId>,
     next_call: u64,
     next_probe: u64,
+    strangers: SourceLimiter,
+    /// Calls refused with 401/407 although we answered the challenge, per trunk.
+    auth_failures: BTreeMap<TrunkId, u64>,
     out: VecDeque<Output>,
 }
 
@@ -334,6 +349,7 @@ impl UserAgent {
     pub fn new(config: Config) -> Self {
         Self {
             rng: SmallRng::seed_from_u64(config.seed),
+            strangers: SourceLimiter::new(config.rate_limit),
             config,
             trunks: HashMap::new(),
             transactions: HashMap::new(),
@@ -341,6 +357,7 @@ impl UserAgent {
             dialogs: HashMap::new(),
             next_call: CallId::GATEWAY_FIRST,
             next_probe: 1,
+            auth_failures: BTreeMap::new(),
             out: VecDeque::new(),
         }
     }
@@ -369,6 +386,16 @@ impl UserAgent {
     /// Number of live transactions (for leak tests).
     pub fn transaction_count(&self) -> usize {
         self.transactions.len()
+    }
+
+    /// Requests dropped by the per-source rate limit since start.
+    pub fn rate_limited(&self) -> u64 {
+        self.strangers.dropped()
+    }
+
+    /// Calls each trunk refused with 401/407 after we sent credentials, since start.
+    pub fn auth_failures(&self) -> &BTreeMap<TrunkId, u64> {
+        &self.auth_failures
     }
 
     /// The states of all live calls.
@@ -405,8 +432,24 @@ impl UserAgent {
     }
 
     fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
+        // Requests (and garbage) from strangers are limited before any parsing: a flood
+        // costs a hash lookup per message, and is never answered. Responses are not: a trunk
+        // may answer from another address of its cluster than the one configured, and a
+        // response is never answered anyway.
+        let response = data.starts_with(b"SIP/");
+        let trusted = response || self.trunks.values().any(|t| t.addr.ip() == source.ip());
+        if !trusted && !self.strangers.allow(now, source.ip()) {
+            return;
+        }
         match message::parse(data) {
-            Ok(Message::Request(request)) => self.on_request(now, transport, source, request),
+            Ok(Message::Request(mut request)) => {
+                // The server transport's receipt stamp (RFC 3261 §18.2.1, RFC 3581 §4): every
+                // response copies this Via.
+                if let Some(top) = request.core.via.first_mut() {
+                    *top = top.stamped(source);
+                }
+                self.on_request(now, transport, source, request)
+            }
             Ok(Message::Response(response)) => self.on_response(now, response),
             Err(rejected) => {
                 debug!(%source, error = %rejected.error, "refused SIP message");
@@ -473,6 +516,16 @@ impl UserAgent {
             warn!("request without an RFC 3261 branch not sent");
             return;
         };
+        // RFC 3261 §18.1.1 asks for a congestion-controlled transport above 1300 bytes (IP
+        // fragments are easily lost). A trunk has one transport, and one configured for UDP
+        // may not listen on TCP at all: send anyway, and say how to fix it.
+        if transport == Transport::Udp {
+            let size = request.to_bytes().len();
+            if size > UDP_MTU_RULE {
+                warn!(%peer, size, method = %request.method, "SIP request over 1300 bytes sent \
+                    over UDP; configure the trunk for TCP if it fragments badly");
+            }
+        }
         let reliable = transport.is_reliable();
         let timers = self.config.timers;
         let tx = if request.method == Method::Invite {
@@ -484,8 +537,10 @@ impl UserAgent {
         self.drive(now, &key, None);
     }
 
-    /// Answers `request` through a new non-INVITE server transaction, so that
-    /// retransmissions get the same answer (RFC 3261 §17.2.2).
+    /// Answers `request` through a new server transaction, so that retransmissions get the
+    /// same answer: an INVITE server transaction for an INVITE (its final response is
+    /// retransmitted on timer G until the ACK, which it absorbs, RFC 3261 §17.2.1), a
+    /// non-INVITE one for anything else (§17.2.2).
     fn respond_statefully(
         &mut self,
         now: Instant,
@@ -495,12 +550,15 @@ impl UserAgent {
         transport: Transport,
     ) {
         let key = Key::for_server(request);
-        let tx = Tx::ServerNonInvite(Box::new(ServerNonInvite::new(
-            transport.is_reliable(),
-            self.config.timers,
-        )));
+        let (reliable, timers) = (transport.is_reliable(), self.config.timers);
+        let tx = if request.method == Method::Invite {
+            Tx::ServerInvite(Box::new(ServerInvite::answering(reliable, timers)))
+        } else {
+            Tx::ServerNonInvite(Box::new(ServerNonInvite::new(reliable, timers)))
+        };
+        let peer = response_destination(transport, source, request);
         self.transactions
-            .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer: source, transport });
+            .insert(key.clone(), TxEntry { tx, owner: Owner::Nobody, peer, transport });
         self.drive(now, &key, Some(transaction::Input::Respond(response)));
     }
 
@@ -771,6 +829,22 @@ impl UserAgent {
         }
         Ok(())
     }
+}
+
+/// Where responses to `request`, received from `source`, go (RFC 3261 §18.2.2, RFC 3581
+/// §4): on a reliable transport back over the connection it came on (the transport knows
+/// connections by the far end's address); on UDP to the source address, at the source port
+/// when the top `Via` asked for `rport`, else at its sent-by port (5060 when none).
+pub(crate) fn response_destination(
+    transport: Transport,
+    source: SocketAddr,
+    request: &Request,
+) -> SocketAddr {
+    let via = request.core.top_via();
+    if transport.is_reliable() || via.wants_rport() {
+        return source;
+    }
+    SocketAddr::new(source.ip(), via.host_port().1.unwrap_or(5060))
 }
 
 /// A refusal status, with an extra header field when the status calls for one.

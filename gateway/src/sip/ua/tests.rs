@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::call::{CallOutcome, CallerId, CallerName, HangupBy, PhoneNumber};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
+use crate::sip::rate::RateLimit;
 
 const TRUNK: &str = "127.0.0.1:5080";
 const SDP: &[u8] = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -40,6 +41,7 @@ impl Harness {
             user_agent: "gateway-test".into(),
             timers: Timers::default(),
             seed: 7,
+            rate_limit: RateLimit::default(),
         });
         let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         configure(&mut trunk);
@@ -407,7 +409,63 @@ fn digest_challenge_is_answered_once() {
     h.receive(&challenge.to_bytes());
     let ended = h.ended();
     assert_eq!((ended[0].outcome, ended[0].code), (CallOutcome::Failed, Some(401)));
+    // Counted once against the trunk: our credentials were refused.
+    assert_eq!(h.ua.auth_failures().get(&TrunkId(1)), Some(&1));
     h.assert_settles();
+}
+
+#[test]
+fn a_challenge_without_credentials_to_answer_is_no_auth_failure() {
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 401, "peer");
+    assert_eq!(h.ended()[0].code, Some(401));
+    assert!(h.ua.auth_failures().is_empty(), "we sent no credentials: nothing was refused");
+    h.assert_settles();
+}
+
+#[test]
+fn strangers_are_rate_limited_and_trunks_are_not() {
+    let mut h = Harness::new();
+    let stranger: SocketAddr = "10.9.9.9:5060".parse().unwrap();
+    let options = |branch: u32, host: &str| {
+        format!(
+            "OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {host};branch=z9hG4bK{branch}\r\n\
+             From: <sip:a@b>;tag=x\r\nTo: <sip:c@d>\r\nCall-ID: rl{branch}\r\nCSeq: 1 OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    // At one instant: the burst of 40 is answered, the rest dropped silently.
+    for i in 0..100 {
+        h.receive_from(stranger, options(i, "10.9.9.9").as_bytes());
+    }
+    assert_eq!(h.responses().len(), 40);
+    assert_eq!(h.ua.rate_limited(), 60);
+    // A second later, 20 more tokens.
+    h.advance(secs(1.0));
+    for i in 100..200 {
+        h.receive_from(stranger, options(i, "10.9.9.9").as_bytes());
+    }
+    assert_eq!(h.responses().len(), 60);
+    // The trunk is never limited.
+    for i in 200..300 {
+        h.receive(options(i, TRUNK).as_bytes());
+    }
+    assert_eq!(h.responses().len(), 160);
+    assert_eq!(h.ua.rate_limited(), 140);
+    // Nor are responses from another address (a trunk's cluster may answer from one): the
+    // INVITE's 180 and 200 from a stranger reach the call though the stranger's bucket is
+    // empty.
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    for code in [180, 200] {
+        let r = invite.response(StatusCode::new(code).unwrap(), Some("peer"));
+        let r = if code == 200 { r.with_body("application/sdp", SDP.to_vec()) } else { r };
+        h.receive_from(stranger, &r.to_bytes());
+    }
+    assert_eq!(h.ua.call_state(call), Some(CallState::Confirmed));
+    assert_eq!(h.ua.rate_limited(), 140);
 }
 
 #[test]
@@ -509,6 +567,36 @@ fn invite_from_unknown_address_is_forbidden() {
     );
     h.receive_from("10.9.9.9:5060".parse().unwrap(), invite.as_bytes());
     assert_eq!(h.last_response().status.code(), 403);
+    assert!(h.events.is_empty());
+    h.assert_settles();
+}
+
+#[test]
+fn refused_invite_is_answered_once_per_retransmission_and_the_ack_ends_it() {
+    let mut h = Harness::new();
+    let stranger: SocketAddr = "10.9.9.9:5060".parse().unwrap();
+    let invite = "INVITE sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKloop\r\n\
+                  From: <sip:1@x>;tag=a\r\nTo: <sip:2@y>\r\nCall-ID: loop\r\nCSeq: 1 INVITE\r\n\
+                  Content-Length: 0\r\n\r\n";
+    h.receive_from(stranger, invite.as_bytes());
+    assert_eq!(h.responses().len(), 1, "the refusal alone, no 100 Trying");
+    let forbidden = h.last_response();
+    assert_eq!(forbidden.status.code(), 403);
+    // No ACK yet: timer G repeats the refusal (RFC 3261 §17.2.1).
+    h.advance(secs(0.6));
+    assert_eq!(h.responses().len(), 2);
+    let ack = format!(
+        "ACK sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKloop\r\n\
+         From: <sip:1@x>;tag=a\r\nTo: {}\r\nCall-ID: loop\r\nCSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n",
+        forbidden.core.to
+    );
+    // The ACK (and its copies) are absorbed: no response answers them, ever.
+    for _ in 0..3 {
+        h.receive_from(stranger, ack.as_bytes());
+    }
+    h.advance(secs(40.0));
+    assert_eq!(h.responses().len(), 2, "nothing after the ACK");
     assert!(h.events.is_empty());
     h.assert_settles();
 }
@@ -711,7 +799,10 @@ fn remote_reinvite_is_answered_with_our_sdp_and_old_cseq_refused() {
     let answer = h.last_response();
     assert_eq!(answer.status.code(), 200);
     assert_eq!(answer.body, SDP, "our media did not change");
-    assert_eq!(h.events.last(), Some(&Event::RemoteUpdate { call, sdp: hold.to_vec() }));
+    assert_eq!(
+        h.events.last(),
+        Some(&Event::RemoteUpdate { call, sdp: hold.to_vec(), answer: SDP.to_vec() })
+    );
     let ack = format!(
         "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKre1a\r\n\
          From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 10 ACK\r\nContent-Length: 0\r\n\r\n",
@@ -792,4 +883,209 @@ pub(crate) fn bye_from_peer(invite: &Request, ok: &Response) -> String {
          From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         ok.core.to, invite.core.from, invite.core.call_id
     )
+}
+
+/// An outbound call answered by the trunk: its id, INVITE and 200 OK.
+fn answered_call(h: &mut Harness) -> (CallId, Request, Response) {
+    let call = h.originate();
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, "peer");
+    (call, invite, ok)
+}
+
+/// A re-INVITE from the trunk in the dialog of `invite`/`ok` with `sdp`.
+pub(crate) fn remote_reinvite(
+    invite: &Request,
+    ok: &Response,
+    cseq: u32,
+    branch: &str,
+    sdp: &[u8],
+) -> Vec<u8> {
+    let mut text = format!(
+        "INVITE sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} INVITE\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+        ok.core.to,
+        invite.core.from,
+        invite.core.call_id,
+        sdp.len()
+    )
+    .into_bytes();
+    text.extend_from_slice(sdp);
+    text
+}
+
+/// The ACK the trunk sends for our 200 to its re-INVITE.
+pub(crate) fn remote_ack(invite: &Request, ok: &Response, cseq: u32, branch: &str) -> String {
+    format!(
+        "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+        ok.core.to, invite.core.from, invite.core.call_id
+    )
+}
+
+fn with_attribute(direction: &str) -> Vec<u8> {
+    let mut sdp = SDP.to_vec();
+    sdp.extend_from_slice(format!("a={direction}\r\n").as_bytes());
+    sdp
+}
+
+#[test]
+fn remote_hold_is_answered_recvonly_and_inactive_inactive() {
+    use crate::sdp::{Direction, direction_of, version_of};
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    let mut version = version_of(SDP).unwrap();
+    for (i, (offer, answer)) in [
+        ("sendonly", Direction::RecvOnly),
+        ("inactive", Direction::Inactive),
+        ("recvonly", Direction::SendOnly),
+        ("sendrecv", Direction::SendRecv),
+        ("sendrecv", Direction::SendRecv),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cseq = 10 + i as u32;
+        let branch = format!("z9hG4bKdir{i}");
+        h.receive(&remote_reinvite(&invite, &ok, cseq, &branch, &with_attribute(offer)));
+        let response = h.last_response();
+        assert_eq!(response.status.code(), 200, "{offer}");
+        assert_eq!(direction_of(&response.body), Some(answer), "{offer}");
+        // RFC 3264 §8: a changed answer has a higher version, an unchanged one the same.
+        let now_version = version_of(&response.body).unwrap();
+        assert_eq!(now_version, if i == 4 { version } else { version + 1 }, "{offer}");
+        version = now_version;
+        assert!(matches!(h.events.last(), Some(Event::RemoteUpdate { call: c, .. }) if *c == call));
+        h.receive(remote_ack(&invite, &ok, cseq, &format!("{branch}a")).as_bytes());
+    }
+    // While we hold the trunk, its sendrecv offer is answered sendonly.
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let ours = h.last(Method::Invite);
+    h.reply(&ours, 200, "peer");
+    h.receive(&remote_reinvite(&invite, &ok, 20, "z9hG4bKdir9", &with_attribute("sendrecv")));
+    assert_eq!(direction_of(&h.last_response().body), Some(Direction::SendOnly));
+}
+
+#[test]
+fn a_reinvite_met_by_491_is_retried_after_the_wait_of_the_call_id_owner() {
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    let hold = with_attribute("sendonly");
+    h.ua.reinvite(h.now, call, hold.clone()).unwrap();
+    h.pump();
+    let first = h.last(Method::Invite);
+    let refused_at = h.now - h.start;
+    h.reply(&first, 491, "peer");
+    assert_eq!(h.last(Method::Ack).core.cseq_seq, first.core.cseq_seq, "the 491 is ACKed");
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::ReinviteDone { .. })),
+        "the hold is not done while it is retried"
+    );
+    // One re-INVITE at a time, even while waiting.
+    assert!(matches!(h.ua.reinvite(h.now, call, hold.clone()), Err(UaError::WrongState { .. })));
+    // The peer's own re-INVITE may go first meanwhile.
+    h.receive(&remote_reinvite(&invite, &ok, 30, "z9hG4bKmeanwhile", SDP));
+    assert_eq!(h.last_response().status.code(), 200);
+    h.receive(remote_ack(&invite, &ok, 30, "z9hG4bKmeanwhilea").as_bytes());
+    h.advance(secs(4.0));
+    let mut retries: Vec<(Duration, Request)> = h
+        .sent
+        .iter()
+        .filter_map(|(t, m)| match m {
+            Message::Request(r)
+                if r.method == Method::Invite && r.core.cseq_seq > first.core.cseq_seq =>
+            {
+                Some((*t, r.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // Timer A retransmits the retry itself: count transactions, not datagrams.
+    retries.dedup_by(|a, b| a.1.core.cseq_seq == b.1.core.cseq_seq);
+    assert_eq!(retries.len(), 1, "one retry");
+    let (at, retry) = &retries[0];
+    // We chose the Call-ID (we placed the call): 2.1 to 4 s (RFC 3261 §14.1).
+    let waited = *at - refused_at;
+    assert!(waited >= secs(2.1) && waited <= secs(4.0), "waited {waited:?}");
+    assert_eq!(retry.body, first.body, "the same offer");
+    assert_eq!(crate::sdp::direction_of(&retry.body), crate::sdp::direction_of(&hold));
+    assert_ne!(retry.branch(), first.branch());
+    h.reply(retry, 200, "peer");
+    assert!(matches!(h.events.last(), Some(Event::ReinviteDone { result: Ok(_), .. })));
+}
+
+#[test]
+fn a_reinvite_on_an_inbound_call_waits_at_most_two_seconds_after_491() {
+    let mut h = Harness::new();
+    h.receive(inbound_invite("z9hG4bKin491", "inbound-491", 1).as_bytes());
+    let Some(Event::Offered { call, .. }) = h.events.first().cloned() else { panic!() };
+    h.ua.answer(h.now, call, SDP.to_vec()).unwrap();
+    h.pump();
+    let ok = h.last_response();
+    h.receive(
+        format!(
+            "ACK sip:gateway@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKa491\r\n\
+             From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: inbound-491\r\n\
+             CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            ok.core.to
+        )
+        .as_bytes(),
+    );
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let first = h.last(Method::Invite);
+    let refused_at = h.now - h.start;
+    h.reply(&first, 491, "caller");
+    h.advance(secs(2.0));
+    let retry = h.last(Method::Invite);
+    assert!(retry.core.cseq_seq > first.core.cseq_seq, "retried within 2 s");
+    let at = h
+        .sent
+        .iter()
+        .rev()
+        .find(|(_, m)| matches!(m, Message::Request(r) if r.method == Method::Invite))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(at - refused_at <= secs(2.0));
+    // A peer that keeps answering 491 makes it give up in the end.
+    let mut last = retry;
+    for _ in 0..10 {
+        h.reply(&last, 491, "caller");
+        h.advance(secs(2.0));
+        last = h.last(Method::Invite);
+    }
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::ReinviteDone { call: c, result: Err(491) } if *c == call))
+    );
+}
+
+#[test]
+fn a_retried_reinvite_offers_what_we_want_with_a_version_above_our_last_answer() {
+    use crate::sdp::{Direction, direction_of, version_of};
+    let mut h = Harness::new();
+    let (call, invite, ok) = answered_call(&mut h);
+    // We hold (accepted), then resume; the resume meets 491.
+    h.ua.reinvite(h.now, call, with_attribute("sendonly")).unwrap();
+    h.pump();
+    let hold = h.last(Method::Invite);
+    h.reply(&hold, 200, "peer");
+    h.ua.reinvite(h.now, call, with_attribute("sendrecv")).unwrap();
+    h.pump();
+    let resume = h.last(Method::Invite);
+    h.reply(&resume, 491, "peer");
+    // Meanwhile the peer holds us: we want both ways again, so its sendonly is answered
+    // recvonly, with a version above our offers.
+    h.receive(&remote_reinvite(&invite, &ok, 40, "z9hG4bKcross", &with_attribute("sendonly")));
+    let answer = h.last_response().body;
+    assert_eq!(direction_of(&answer), Some(Direction::RecvOnly));
+    h.receive(remote_ack(&invite, &ok, 40, "z9hG4bKcrossa").as_bytes());
+    h.advance(secs(4.0));
+    let retry = h.last(Method::Invite);
+    assert!(retry.core.cseq_seq > resume.core.cseq_seq, "retried");
+    assert_eq!(direction_of(&retry.body), Some(Direction::SendRecv), "our resume, not our answer");
+    assert!(version_of(&retry.body) > version_of(&answer), "versions only grow");
 }
