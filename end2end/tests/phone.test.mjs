@@ -326,22 +326,62 @@ test('a phone taken over by another tab says so, and its "Open the phone again" 
   await other.close();
 });
 
-test('closing the tab mid-call hangs up cleanly, the lead gets an outcome, the agent is logged out after the grace period', async () => {
-  const { page } = await campaign('Closed', { rows: [['2025550161', 'NEW', 'Niklaus']] });
+test('closing the tab mid-call hangs up cleanly; the wrap-up waits for the next login', async () => {
+  const { agent, page } = await campaign('Closed', { rows: [['2025550161', 'NEW', 'Niklaus']] });
   await openPhone(page, server.url, 'Closed');
   await page.click('[data-testid="ready"]');
   await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
   await page.close();
+  // Nobody is on the call any more: it ends cleanly (the audio leg does not come back).
   const [a] = await eventually(() => {
     const r = attempts('Closed');
     return r.length === 1 && r[0].ended_at ? r : null;
   }, (GRACE_SECONDS + 20) * 1000, 'the call ended');
   assert.equal(a.outcome, 'answered');
-  const sessions = await eventually(() => {
-    const r = query(server, `SELECT s.* FROM agent_sessions s JOIN users u ON u.id = s.agent_id WHERE u.username = 'closed-agent'`);
-    return r.length === 1 && r[0].ended_at ? r : null;
-  }, (GRACE_SECONDS + 20) * 1000, 'the agent logged out');
-  assert.ok(sessions[0].end_reason, 'with a reason');
+  // Past the grace period the agent is still logged in, paused, with the wrap-up due.
+  await new Promise((r) => setTimeout(r, (GRACE_SECONDS + 2) * 1000));
+  const session = () => query(server, `SELECT s.* FROM agent_sessions s JOIN users u ON u.id = s.agent_id WHERE u.username = '${agent}'`);
+  assert.equal(session()[0].ended_at, null, 'kept logged in for the disposition');
+  const back = await loggedIn(browser, server.url, agent, `${agent}-pass`);
+  await back.goto(`${server.url}/phone`);
+  await hydrated(back);
+  await back.locator('[data-testid="wrapup"]').waitFor({ timeout: 15_000 });
+  assert.match(await back.textContent('[data-testid="lead-card"]'), /Niklaus/);
+  await dispose(back, 'SALE MADE');
+  await eventually(() => attempts('Closed')[0]?.disposition === 'SALE MADE', 10_000, 'the disposition at the next login');
+  await back.close();
+});
+
+test('the header\'s Log out on a call asks first; confirmed, the call ends and the wrap-up is there at the next login', async () => {
+  const { agent, page } = await campaign('Leaving', { rows: [['2025550165', 'NEW', 'Tony']] });
+  await openPhone(page, server.url, 'Leaving');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  const logout = page.locator('.whoami button', { hasText: 'Log out' });
+  // Declined: nothing happens, the call goes on.
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+  await logout.click();
+  await eventually(() => asked, 5_000, 'a confirmation');
+  assert.match(asked, /You are on a call/);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(new URL(page.url()).pathname, '/phone');
+  assert.equal(await status(page), 'In call');
+  // Confirmed: logged out of the site, the call ended at once.
+  page.once('dialog', (d) => d.accept());
+  await Promise.all([page.waitForURL(/\/login\?done=logout/), logout.click()]);
+  const [a] = await eventually(() => {
+    const r = attempts('Leaving');
+    return r[0]?.ended_at ? r : null;
+  }, 5_000, 'the call ended with the logout');
+  assert.equal(a.outcome, 'answered');
+  // The next login: the wrap-up is there.
+  await logIn(page, agent, `${agent}-pass`);
+  await page.goto(`${server.url}/phone`);
+  await hydrated(page);
+  await page.locator('[data-testid="wrapup"]').waitFor({ timeout: 15_000 });
+  await dispose(page, 'SALE MADE', 'called back on her mobile');
+  await eventually(() => attempts('Leaving')[0]?.disposition === 'SALE MADE', 10_000, 'the disposition');
 });
 
 test('a refused microphone is explained, and the agent is not put in the queue', async () => {

@@ -62,6 +62,10 @@ impl FromRef<AppState> for auth::AuthState {
             config: s.config.clone(),
             metrics: s.metrics.clone(),
             throttle: s.throttle.clone(),
+            on_logout: {
+                let phone = s.phone.clone();
+                Arc::new(move |user| phone.logging_out(user))
+            },
         }
     }
 }

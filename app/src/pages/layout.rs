@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_location;
 
-use super::{Forbidden, ViewerResource};
+use super::{Forbidden, LeaveWarning, ViewerResource, confirm_leaving};
 use crate::access::{Decision, access_for, decide, login_url};
 use crate::model::{Role, Viewer};
 
@@ -58,6 +58,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 
 #[component]
 fn Nav(viewer: Viewer) -> impl IntoView {
+    let warning: LeaveWarning = expect_context();
     let items = NAV
         .iter()
         .filter(|item| item.roles.contains(&viewer.role))
@@ -72,7 +73,13 @@ fn Nav(viewer: Viewer) -> impl IntoView {
                     {viewer.role.label()}
                 </span>
             </span>
-            <form method="post" action="/auth/logout" class="inline">
+            <form method="post" action="/auth/logout" class="inline"
+                on:submit=move |ev| {
+                    // On a call or with a disposition due, ask first.
+                    if !confirm_leaving(warning.0.get_untracked()) {
+                        ev.prevent_default();
+                    }
+                }>
                 <button type="submit" class="link">"Log out"</button>
             </form>
         </div>

@@ -27,6 +27,26 @@ pub use status::{Forbidden, NotFound};
 #[derive(Clone, Copy)]
 pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>>);
 
+/// What leaving the site now would cost, said before the header's Log out goes ahead: the
+/// phone sets it while a call is up or a disposition is due (`None`: nothing to lose).
+#[derive(Clone, Copy)]
+pub struct LeaveWarning(pub RwSignal<Option<&'static str>>);
+
+/// Asks the person to confirm `warning` (a browser dialog); `true` to go ahead. Without a
+/// browser (server rendering) there is nobody to ask, and nothing is stopped.
+pub fn confirm_leaving(warning: Option<&str>) -> bool {
+    let Some(warning) = warning else { return true };
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window().and_then(|w| w.confirm_with_message(warning).ok()).unwrap_or(true)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = warning;
+        true
+    }
+}
+
 /// The HTML document around the app (server side only).
 pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
     view! {
@@ -54,6 +74,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = Resource::new_blocking(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
+    provide_context(LeaveWarning(RwSignal::new(None)));
 
     // A marker end-to-end tests wait for: clicks before hydration would do nothing.
     #[cfg(feature = "hydrate")]

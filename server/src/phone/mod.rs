@@ -6,7 +6,9 @@
 //! - one live phone per agent: a second tab takes over and the first is told so;
 //! - a phone that disconnects keeps its agent logged in for a grace period (a network blip
 //!   must not cost the agent their call); after it the agent is logged out and their audio
-//!   leg closed;
+//!   leg closed — unless a disposition is due: then the agent stays (paused) up to
+//!   [`WRAPUP_HOLD`] so the wrap-up is there at their next login;
+//! - an agent who logs out of the site with a call up has it ended cleanly at once;
 //! - when an agent's audio leg drops during a call, the call waits for a new leg (a reloaded
 //!   page opens one at once) for [`LEG_GRACE`] at most; a new leg that connects in time is
 //!   bridged to the call, which carries on; otherwise the call is hung up (the customer hears
@@ -39,6 +41,10 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// How long a call waits for its agent's new audio leg after the old one dropped (at most the
 /// phone's grace period): a reload takes a few seconds; a customer should not wait longer.
 pub const LEG_GRACE: Duration = Duration::from_secs(10);
+
+/// How long an agent whose phone went away with a disposition due stays logged in (paused) for
+/// it, so the wrap-up is there at the next login; then they are logged out as usual.
+pub const WRAPUP_HOLD: Duration = Duration::from_secs(30 * 60);
 
 /// The longest notes a disposition may carry.
 const MAX_NOTES: usize = 4000;
@@ -255,7 +261,7 @@ impl PhoneHub {
     }
 
     /// The page went away: unless it (or another tab) comes back within the grace period,
-    /// log the agent out.
+    /// log the agent out (after [`WRAPUP_HOLD`] if a disposition is due).
     fn disconnected(&self, agent: UserId, conn: u64) {
         match self.lines().get_mut(&agent) {
             Some(line) if line.conn == conn => line.connected = false,
@@ -263,13 +269,48 @@ impl PhoneHub {
         }
         let hub = self.clone();
         tokio::spawn(async move {
+            let gone = |hub: &PhoneHub| {
+                matches!(hub.lines().get(&agent), Some(l) if l.conn == conn && !l.connected)
+            };
             tokio::time::sleep(hub.0.grace).await;
-            let gone = matches!(hub.lines().get(&agent), Some(l) if l.conn == conn && !l.connected);
-            if gone {
-                hub.lines().remove(&agent);
-                let _ = hub.0.dialer.input(Input::AgentLogout { agent }).await;
-                hub.0.media.close_leg(agent).await;
-                tracing::info!(%agent, "phone gone: agent logged out");
+            if !gone(&hub) {
+                return;
+            }
+            // Still on a call nobody hears: end it cleanly (its disposition becomes due).
+            if on_call_of(&hub, agent).await {
+                let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
+                // (The wrap-up starts when the gateway confirms the end: a moment.)
+                for _ in 0..50 {
+                    if !on_call_of(&hub, agent).await {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            let due = matches!(hub.0.dialer.view(agent).await, Ok(Some(v)) if v.wrapup.is_some());
+            if due {
+                tracing::info!(%agent, "phone gone with a disposition due: kept for the next login");
+                tokio::time::sleep(WRAPUP_HOLD.saturating_sub(hub.0.grace)).await;
+                if !gone(&hub) {
+                    return;
+                }
+            }
+            hub.lines().remove(&agent);
+            let _ = hub.0.dialer.input(Input::AgentLogout { agent }).await;
+            hub.0.media.close_leg(agent).await;
+            hub.drafts().remove(&agent);
+            tracing::info!(%agent, "phone gone: agent logged out");
+        });
+    }
+
+    /// The agent is logging out of the site: a call they are on ends cleanly now (its wrap-up
+    /// waits for their next login) rather than leaving the customer to a dead line.
+    pub fn logging_out(&self, agent: UserId) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            if on_call_of(&hub, agent).await {
+                tracing::info!(%agent, "logging out of the site on a call: hanging it up");
+                let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
             }
         });
     }

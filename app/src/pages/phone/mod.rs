@@ -11,6 +11,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::LeaveWarning;
 use super::layout::Guarded;
 use super::widgets::ErrorBanner;
 use crate::api::phone::load_phone;
@@ -157,6 +158,7 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     let _ = campaign;
     let send = move |r: PhoneRequest| sender.send(r);
     focus_follows_the_work(state);
+    warn_before_leaving(state);
     view! {
         <div class="phone" data-testid="phone">
             // What a screen reader says at each change of state, and when a call arrives.
@@ -204,6 +206,40 @@ fn announcement(state: PhoneState) -> String {
         (AgentStatus::Paused { reason }, None, _) => format!("Paused: {}.", reason.as_str()),
         _ => String::new(),
     }
+}
+
+/// Keeps the header's Log out (and this page's own) from ending a call or dropping a due
+/// disposition without a word: the warning follows the call and the wrap-up.
+fn warn_before_leaving(state: PhoneState) {
+    let LeaveWarning(warning) = expect_context();
+    Effect::new(move |_| {
+        warning.set(leaving_costs(state, Leaving::Site));
+    });
+    on_cleanup(move || warning.set(None));
+}
+
+/// What the agent leaves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// The site (the header's Log out): the wrap-up waits for the next login.
+    Site,
+    /// The campaign (this page's Log out): the shift ends, the wrap-up with it.
+    Campaign,
+}
+
+/// What leaving now would cost, in words, if anything.
+fn leaving_costs(state: PhoneState, leaving: Leaving) -> Option<&'static str> {
+    let wrapup = state.wrapup.with(Option::is_some);
+    let call = state.call.with(Option::is_some);
+    if state.ended.get().is_some() || !(wrapup || call) {
+        return None;
+    }
+    Some(match (leaving, wrapup) {
+        (Leaving::Site, true) => "Your disposition for the last call is not submitted. Log out anyway? It will wait for you at your next login.",
+        (Leaving::Site, false) => "You are on a call. Log out anyway? The call will be ended; its disposition will wait for you at your next login.",
+        (Leaving::Campaign, true) => "Your disposition for the last call is not submitted. Log out of the campaign anyway? The call will be closed without it.",
+        (Leaving::Campaign, false) => "You are on a call. Log out of the campaign anyway? The call will be ended without a disposition.",
+    })
 }
 
 /// Moves the keyboard focus to the control that matters next whenever the work changes:
@@ -295,7 +331,12 @@ fn StatusBar(
                         "Pause"
                     </button>
                 </Show>
-                <button type="button" class="link" on:click=move |_| send(PhoneRequest::Logout) data-testid="phone-logout">
+                <button type="button" class="link" data-testid="phone-logout"
+                    on:click=move |_| {
+                        if super::confirm_leaving(leaving_costs(state, Leaving::Campaign)) {
+                            send(PhoneRequest::Logout);
+                        }
+                    }>
                     "Log out of the campaign"
                 </button>
             </div>
