@@ -269,9 +269,7 @@ impl PhoneHub {
         }
         let hub = self.clone();
         tokio::spawn(async move {
-            let gone = |hub: &PhoneHub| {
-                matches!(hub.lines().get(&agent), Some(l) if l.conn == conn && !l.connected)
-            };
+            let gone = |hub: &PhoneHub| matches!(hub.lines().get(&agent), Some(l) if l.conn == conn && !l.connected);
             tokio::time::sleep(hub.0.grace).await;
             if !gone(&hub) {
                 return;

@@ -235,10 +235,18 @@ fn leaving_costs(state: PhoneState, leaving: Leaving) -> Option<&'static str> {
         return None;
     }
     Some(match (leaving, wrapup) {
-        (Leaving::Site, true) => "Your disposition for the last call is not submitted. Log out anyway? It will wait for you at your next login.",
-        (Leaving::Site, false) => "You are on a call. Log out anyway? The call will be ended; its disposition will wait for you at your next login.",
-        (Leaving::Campaign, true) => "Your disposition for the last call is not submitted. Log out of the campaign anyway? The call will be closed without it.",
-        (Leaving::Campaign, false) => "You are on a call. Log out of the campaign anyway? The call will be ended without a disposition.",
+        (Leaving::Site, true) => {
+            "Your disposition for the last call is not submitted. Log out anyway? It will wait for you at your next login."
+        }
+        (Leaving::Site, false) => {
+            "You are on a call. Log out anyway? The call will be ended; its disposition will wait for you at your next login."
+        }
+        (Leaving::Campaign, true) => {
+            "Your disposition for the last call is not submitted. Log out of the campaign anyway? The call will be closed without it."
+        }
+        (Leaving::Campaign, false) => {
+            "You are on a call. Log out of the campaign anyway? The call will be ended without a disposition."
+        }
     })
 }
 
@@ -250,13 +258,19 @@ fn focus_follows_the_work(state: PhoneState) {
         if state.ended.get().is_some() {
             return None;
         }
-        Some(match (state.status.get(), state.call.with(Option::is_some), state.wrapup.with(Option::is_some)) {
-            (_, true, true) => r#"[data-testid="wrapup"] input[name="disposition"]"#,
-            (AgentStatus::InCall, true, false) => r#"[data-testid="hangup"]"#,
-            (AgentStatus::Paused { .. }, false, false) => r#"[data-testid="ready"]"#,
-            (AgentStatus::Ready, false, false) => r#"[data-testid="pause"]"#,
-            _ => return None,
-        })
+        Some(
+            match (
+                state.status.get(),
+                state.call.with(Option::is_some),
+                state.wrapup.with(Option::is_some),
+            ) {
+                (_, true, true) => r#"[data-testid="wrapup"] input[name="disposition"]"#,
+                (AgentStatus::InCall, true, false) => r#"[data-testid="hangup"]"#,
+                (AgentStatus::Paused { .. }, false, false) => r#"[data-testid="ready"]"#,
+                (AgentStatus::Ready, false, false) => r#"[data-testid="pause"]"#,
+                _ => return None,
+            },
+        )
     });
     Effect::new(move |_| {
         let Some(selector) = target.get() else { return };
