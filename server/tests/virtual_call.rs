@@ -78,6 +78,7 @@ impl Side {
             hold: Sound::hold_tone(),
             instance: seed,
             seed,
+            rate_limit: gateway::sip::rate::RateLimit::default(),
         };
         Side {
             core: Core::new(now, config),

@@ -652,22 +652,22 @@ fn our_hold_takes_effect_when_the_trunk_accepts_it() {
     assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
     let reinvite = h.last(Method::Invite);
     // Not accepted yet: the agent still hears the customer.
-    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
     h.customer_speaks(CallId(7), 10);
-    assert!(h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard, "not held yet");
+    assert!(h.browser.as_ref().map_or(0, |b| b.heard_voice()) > heard, "not held yet");
     // Refused: the call stays as it was, and a later hold offers sendonly again.
     h.reply(&reinvite, 488, None);
-    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
     h.customer_speaks(CallId(7), 10);
     assert!(
-        h.browser.as_ref().map_or(0, |b| b.heard_customer) > heard,
+        h.browser.as_ref().map_or(0, |b| b.heard_voice()) > heard,
         "a refused hold holds nothing"
     );
     assert_eq!(h.command(Command::Hold { call: CallId(7) }), Ok(Reply::Done));
     let again = h.last(Method::Invite);
     assert!(sdp_body(&again).contains("a=sendonly"));
     h.reply(&again, 200, Some(SDP));
-    let heard = h.browser.as_ref().map_or(0, |b| b.heard_customer);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
     h.customer_speaks(CallId(7), 10);
-    assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_customer), heard, "held once accepted");
+    assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_voice()), heard, "held once accepted");
 }
