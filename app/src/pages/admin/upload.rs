@@ -108,7 +108,8 @@ fn Upload() -> impl IntoView {
     };
     let tab = move |s: Source, label: &'static str, key: &'static str| {
         view! {
-            <button type="button" class:active=move || st.source.get() == s data-source=key
+            <button type="button" role="tab" aria-selected=move || (st.source.get() == s).to_string()
+                class:active=move || st.source.get() == s data-source=key
                 on:click=move |_| {
                     st.source.set(s);
                     st.preview.set(None);
@@ -127,7 +128,7 @@ fn Upload() -> impl IntoView {
         <noscript><p class="banner error">"Uploading needs JavaScript. Turn it on and reload this page."</p></noscript>
         <section class="card">
             <h2>"1. Choose the leads"</h2>
-            <div class="tabs" role="tablist">
+            <div class="tabs" role="tablist" aria-label="Where the leads come from">
                 {tab(Source::File, "File", "file")}
                 {tab(Source::Url, "URL", "url")}
                 {tab(Source::Paste, "Paste", "paste")}
@@ -138,7 +139,7 @@ fn Upload() -> impl IntoView {
                         on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
                         on:drop=move |ev: leptos::ev::DragEvent| dropped(ev, st)>
                         <p>"Drop a .csv file here, or "</p>
-                        <input type="file" accept=".csv,text/csv,text/plain" data-testid="lead-file"
+                        <input type="file" accept=".csv,text/csv,text/plain" data-testid="lead-file" aria-label="Lead file (CSV)"
                             on:change=move |ev| picked(ev, st) />
                         <p class="muted">{move || st.file_name.get()}</p>
                     </div>

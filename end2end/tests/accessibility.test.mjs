@@ -1,0 +1,132 @@
+// Every page passes an automated WCAG 2.1 A and AA check (axe-core, run in the page), as each
+// role that can open it: the visitor's pages, the admin portal with data in it, the
+// supervisor's pages, and the agent's phone before a shift, paused, on a call and in wrap-up
+// (the built-in demo trunk answers the call).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../lib/server.mjs';
+import { hydrated } from '../lib/browser.mjs';
+import {
+  addAgent, addCampaign, addLeads, asAdmin, launchWithMicrophone, loggedIn, openPhone, pickCampaign,
+} from '../lib/dialer.mjs';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const DEMO_TRUNK = 'Demo trunk (built-in)';
+
+let server;
+let browser;
+let dir;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dialer-a11y-'));
+  server = await startServer();
+  browser = await launchWithMicrophone(join(dir, 'tone.wav'));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs axe on the page as it is now; fails with every violation found, element by element. */
+async function check(page, what) {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return result.violations.map((v) => ({
+      rule: v.id,
+      help: v.help,
+      where: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+    }));
+  });
+  const text = violations.map((v) => `${v.rule}: ${v.help}\n    ${v.where.join('\n    ')}`).join('\n');
+  assert.equal(violations.length, 0, `${what} has accessibility violations:\n${text}`);
+}
+
+/** Opens `path` and checks it. */
+async function visit(page, path) {
+  await page.goto(`${server.url}${path}`);
+  await hydrated(page);
+  await check(page, path);
+}
+
+test('the visitor\'s pages', async () => {
+  const page = await (await browser.newContext()).newPage();
+  await visit(page, '/login');
+  await visit(page, '/nowhere');
+  await page.context().close();
+});
+
+test('every admin page, with data in it, and the supervisor\'s pages', async () => {
+  const admin = await asAdmin(browser, server.url);
+  await addAgent(admin, server.url, 'axe-agent', 'axe-agent-pass');
+  const overview = await addCampaign(admin, server.url, {
+    name: 'Checked', kind: 'auto', trunk: DEMO_TRUNK, agents: ['axe-agent'],
+  });
+  const campaign = new URL(overview).pathname;
+  const leadset = await addLeads(admin, server.url, {
+    leadset: 'Checked leads', campaign: 'Checked', rows: [['2025550111', 'NEW', 'Ada']],
+  });
+  for (const path of [
+    '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
+    '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
+    '/admin/scripts', '/admin/dispositions', '/admin/dnc',
+  ]) {
+    await visit(admin, path);
+  }
+  // The upload page at each step: choosing, then the column mapping.
+  await visit(admin, `/admin/leadsets/${leadset}/upload`);
+  await admin.click('[data-source="paste"]');
+  await admin.fill('[data-testid="lead-text"]', 'phone,status\n2025550112,NEW\n');
+  await admin.click('[data-testid="preview"]');
+  await admin.locator('[data-testid="preview-grid"]').waitFor();
+  await check(admin, 'the upload page with its column mapping');
+  await admin.click('[data-testid="upload"]');
+  await admin.locator('[data-testid="import-summary"][data-done="true"]').waitFor({ timeout: 30_000 });
+  await check(admin, 'the upload page with its report');
+
+  // A supervisor watches.
+  await admin.goto(`${server.url}/admin/users`);
+  await hydrated(admin);
+  const form = admin.locator('[data-testid="create-user"]');
+  await form.locator('input[name="username"]').fill('axe-supervisor');
+  await form.locator('select[name="role"]').selectOption('supervisor');
+  await form.locator('input[name="password"]').fill('axe-supervisor-pass');
+  await form.locator('button[type="submit"]').click();
+  await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
+  const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
+  for (const path of ['/', '/admin', '/admin/campaigns', campaign, `/admin/leadsets/${leadset}`]) {
+    await visit(supervisor, path);
+  }
+  await supervisor.context().close();
+  await admin.context().close();
+});
+
+test('the agent\'s phone: before the shift, paused, on a call and in wrap-up', async () => {
+  const admin = await asAdmin(browser, server.url);
+  await addAgent(admin, server.url, 'axe-caller', 'axe-caller-pass');
+  await addCampaign(admin, server.url, { name: 'Called', kind: 'auto', trunk: DEMO_TRUNK, agents: ['axe-caller'] });
+  await addLeads(admin, server.url, { leadset: 'Called leads', campaign: 'Called', rows: [['2025550121', 'NEW', 'Grace']] });
+  await admin.context().close();
+  const page = await loggedIn(browser, server.url, 'axe-caller', 'axe-caller-pass');
+  await visit(page, '/');
+  await page.goto(`${server.url}/phone`);
+  await hydrated(page);
+  await pickCampaign(page, 'Called');
+  await check(page, 'the phone\'s campaign picker');
+  await openPhone(page, server.url, 'Called');
+  await check(page, 'the phone, paused');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await check(page, 'the phone on a call');
+  await page.click('[data-testid="hangup"]');
+  await page.locator('[data-testid="wrapup"]').waitFor();
+  await check(page, 'the phone in wrap-up');
+  await page.context().close();
+});
