@@ -21,15 +21,17 @@ use tokio::sync::mpsc;
 
 /// A carrier that answers every INVITE with 180 Ringing and then 486 Busy Here, on a thread of
 /// its own until the flag is dropped (each wait is bounded, so the thread ends by itself). Like
-/// a real user agent it sends the 486 again every half second until the ACK comes (RFC 3261
-/// Timer G): in a burst of thousands of calls, datagrams are dropped by full socket buffers.
+/// a real user agent it sends the 486 again until the ACK comes, after 0.5, 1, 2, 4, 4… seconds
+/// for up to 32 (RFC 3261 Timers G and H): in a burst of thousands of calls, datagrams are
+/// dropped by full socket buffers.
 struct BusyCarrier {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
-/// A 486 waiting for its ACK: the response, where to, when to send it again, sends left.
-type Unacked = (String, std::net::SocketAddr, std::time::Instant, u32);
+/// A 486 waiting for its ACK: the response, where to, when to send it again, the wait after
+/// that, and when to give up.
+type Unacked = (String, std::net::SocketAddr, std::time::Instant, Duration, std::time::Instant);
 
 impl BusyCarrier {
     fn start() -> BusyCarrier {
@@ -50,20 +52,21 @@ impl BusyCarrier {
                         let busy = reply(&text, "486 Busy Here");
                         let _ = socket.send_to(reply(&text, "180 Ringing").as_bytes(), from);
                         let _ = socket.send_to(busy.as_bytes(), from);
-                        let next = std::time::Instant::now() + again;
-                        unacked.entry(call_id).or_insert((busy, from, next, 6));
+                        let now = std::time::Instant::now();
+                        let until = now + Duration::from_secs(32);
+                        unacked.entry(call_id).or_insert((busy, from, now + again, again, until));
                     } else if text.starts_with("ACK ") {
                         unacked.remove(&call_id);
                     }
                 }
                 let now = std::time::Instant::now();
-                unacked.retain(|_, (busy, to, next, left)| {
+                unacked.retain(|_, (busy, to, next, wait, until)| {
                     if *next <= now {
                         let _ = socket.send_to(busy.as_bytes(), *to);
-                        *next = now + again;
-                        *left -= 1;
+                        *wait = (*wait * 2).min(Duration::from_secs(4));
+                        *next = now + *wait;
                     }
-                    *left > 0
+                    now < *until
                 });
             }
         });
