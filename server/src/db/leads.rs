@@ -325,7 +325,7 @@ async fn lease(
 ) -> Result<Vec<LeadRow>, DbError> {
     let statement = |lock: &str| {
         format!(
-            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
+            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3, leased_at = $3 \
              WHERE id IN ({select}{lock}) RETURNING {}",
             lead_columns!()
         )

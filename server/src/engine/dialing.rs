@@ -28,6 +28,12 @@ use crate::lead::timezone::WindowCheck;
 /// carrier and ends it itself.
 const RING_GRACE: Duration = Duration::from_secs(15);
 
+/// When the engine stops waiting for the carrier on a call placed `now` that rings for up to
+/// `ring_seconds`.
+pub(super) fn ring_guard(now: Now, ring_seconds: u32) -> std::time::Instant {
+    now.at + Duration::from_secs(u64::from(ring_seconds)) + RING_GRACE
+}
+
 impl Engine {
     /// One pacing step for every campaign, in id order.
     pub(super) fn pace(&mut self, now: Now) {
@@ -150,8 +156,9 @@ impl CampaignRun {
         Some(target - queued)
     }
 
-    /// Places a call for `queued` (for `agent`, in preview): counted against the rate limit,
-    /// stored before it is originated. Returns the new call's record for the engine to keep.
+    /// Decides a call for `queued` (for `agent`, in preview): counted against the rate limit,
+    /// and its attempt sent to be stored; it is placed once stored
+    /// (`Input::AttemptStored`). Returns the new call's record for the engine to keep.
     pub(super) fn dial(
         &mut self,
         now: Now,
@@ -165,7 +172,7 @@ impl CampaignRun {
         self.limiter.record(now.at);
         self.dialed += 1;
         let s = &self.config.settings;
-        out.record(Record::AttemptStarted {
+        let record = Record::AttemptStarted {
             call_ref: call_ref.clone(),
             lead: queued.lead.id,
             campaign,
@@ -174,18 +181,18 @@ impl CampaignRun {
             phone: queued.lead.phone.clone(),
             callback: queued.callback.map(|c| c.id),
             at: now.wall,
-        });
-        out.push(Output::Originate(Originate {
+        };
+        out.push(Output::StoreAttempt { call, record });
+        let originate = Originate {
             call,
-            call_ref: call_ref.clone(),
+            call_ref,
             campaign,
             trunk: s.trunk_id,
             phone: queued.lead.phone.clone(),
             caller_id: s.caller_id.clone(),
             ring_seconds: s.ring_seconds,
             agent,
-        }));
-        let guard = now.at + Duration::from_secs(u64::from(s.ring_seconds)) + RING_GRACE;
-        CallRec::dialing(call, call_ref, campaign, queued, agent, guard)
+        };
+        CallRec::saving(queued, agent, originate)
     }
 }

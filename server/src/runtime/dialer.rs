@@ -5,6 +5,14 @@
 //! Invariants: engine records reach the database in the order the engine emitted them
 //! (one writer task, retrying until stored); every lead this instance holds keeps its lease
 //! renewed while held; leases of dead instances are expired so their leads return.
+//!
+//! Write-ahead dialling: the engine's [`Output::StoreAttempt`] goes down the same ordered
+//! path as every other record — the writer task — and the call is placed only when the
+//! writer reports the commit back to this loop ([`Input::AttemptStored`]), which then sees
+//! the engine's [`Output::Originate`]. So no INVITE leaves without its attempt row, the loop
+//! never waits for the database (the writer does, batching many attempts per commit), and
+//! under a write stall calls simply wait. An attempt the database refuses (the lead's lease
+//! is no longer ours) comes back as [`Input::AttemptRefused`] and is never placed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -180,7 +188,8 @@ pub async fn start(
             Input::Campaign(CampaignConfig { id: c.id, settings: c.settings, dispositions }),
         );
     }
-    let writer = tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes));
+    let writer =
+        tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
     let runtime = Runtime {
         engine,
         db,
@@ -203,12 +212,25 @@ enum Internal {
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>),
+    /// The writer committed these calls' attempts (`stored`), or refused them.
+    Attempts {
+        stored: Vec<CallId>,
+        refused: Vec<CallId>,
+    },
 }
 
 /// What the writer stores, in order.
 enum Write {
     Records(Vec<Record>),
-    Release { leads: Vec<app::model::LeadId>, next_attempt_at: Option<i64> },
+    /// A call's attempt: stored in order, then reported back so the call is placed.
+    Attempt {
+        call: CallId,
+        record: Record,
+    },
+    Release {
+        leads: Vec<app::model::LeadId>,
+        next_attempt_at: Option<i64>,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -265,6 +287,15 @@ impl Runtime {
                     Internal::Reloaded(configs) => {
                         for c in configs {
                             let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+                        }
+                    }
+                    Internal::Attempts { stored, refused } => {
+                        let now = self.clock.now();
+                        for call in stored {
+                            let _ = self.engine.handle(now, Input::AttemptStored { call });
+                        }
+                        for call in refused {
+                            let _ = self.engine.handle(now, Input::AttemptRefused { call });
                         }
                     }
                 },
@@ -334,9 +365,12 @@ impl Runtime {
                     self.flush_records(&mut records);
                     self.claim(campaign, count, agents);
                 }
-                Output::Originate(o) => {
-                    // The attempt is recorded before the call can progress.
+                Output::StoreAttempt { call, record } => {
                     self.flush_records(&mut records);
+                    let _ = self.writes.send(Write::Attempt { call, record });
+                }
+                Output::Originate(o) => {
+                    // Its attempt is already stored (the writer said so).
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
                     tokio::spawn(async move {
@@ -533,10 +567,24 @@ async fn load_campaigns(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaig
     Ok(out)
 }
 
+/// Records waiting for the writer's next commit, and the calls whose attempts are among them.
+#[derive(Default)]
+struct Pending {
+    records: Vec<Record>,
+    attempts: Vec<(String, CallId)>,
+}
+
 /// Stores engine records in order, batching what has queued up into one transaction, and
-/// retrying (never dropping) when the database is unavailable.
-async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<Write>) {
+/// retrying (never dropping) when the database is unavailable. After each commit, the calls
+/// whose attempts it held are reported to the runtime loop: stored (to be placed) or refused.
+async fn write_loop(
+    db: Db,
+    owner: String,
+    mut writes: mpsc::UnboundedReceiver<Write>,
+    internal: mpsc::UnboundedSender<Internal>,
+) {
     let now = || crate::db::now_ms();
+    let mut pending = Pending::default();
     while let Some(first) = writes.recv().await {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -545,12 +593,19 @@ async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<W
                 Err(_) => break,
             }
         }
-        let mut records = Vec::new();
         for w in batch {
             match w {
-                Write::Records(r) => records.extend(r),
+                Write::Records(r) => pending.records.extend(r),
+                Write::Attempt { call, record } => {
+                    let call_ref = match &record {
+                        Record::AttemptStarted { call_ref, .. } => call_ref.clone(),
+                        _ => String::new(),
+                    };
+                    pending.attempts.push((call_ref, call));
+                    pending.records.push(record);
+                }
                 Write::Release { leads, next_attempt_at } => {
-                    store_records(&db, &owner, &mut records).await;
+                    store_records(&db, &owner, &mut pending, &internal).await;
                     let mut delay = Duration::from_millis(100);
                     while let Err(e) =
                         db::leads::release(&db, &owner, &leads, next_attempt_at, now()).await
@@ -561,24 +616,43 @@ async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<W
                     }
                 }
                 Write::Flush(done) => {
-                    store_records(&db, &owner, &mut records).await;
+                    store_records(&db, &owner, &mut pending, &internal).await;
                     let _ = done.send(());
                 }
             }
         }
-        store_records(&db, &owner, &mut records).await;
+        store_records(&db, &owner, &mut pending, &internal).await;
     }
 }
 
-async fn store_records(db: &Db, owner: &str, records: &mut Vec<Record>) {
-    if records.is_empty() {
+async fn store_records(
+    db: &Db,
+    owner: &str,
+    pending: &mut Pending,
+    internal: &mpsc::UnboundedSender<Internal>,
+) {
+    if pending.records.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(100);
-    while let Err(e) = db::journal::apply(db, owner, records).await {
-        tracing::error!(error = %e, records = records.len(), "storing dialer records failed; retrying");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+    let refused = loop {
+        match db::journal::apply(db, owner, &pending.records).await {
+            Ok(refused) => break refused,
+            Err(e) => {
+                tracing::error!(error = %e, records = pending.records.len(), "storing dialer records failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    pending.records.clear();
+    if pending.attempts.is_empty() {
+        return;
     }
-    records.clear();
+    let (refused, stored): (Vec<_>, Vec<_>) =
+        pending.attempts.drain(..).partition(|(call_ref, _)| refused.contains(call_ref));
+    let _ = internal.send(Internal::Attempts {
+        stored: stored.into_iter().map(|(_, call)| call).collect(),
+        refused: refused.into_iter().map(|(_, call)| call).collect(),
+    });
 }
