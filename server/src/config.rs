@@ -46,8 +46,11 @@ pub struct Config {
     pub demo_sip_listen: SocketAddr,
     /// How long an agent whose phone page went away stays logged in.
     pub phone_grace_seconds: u32,
-    /// This server instance's name (in leases and call references); unique per process.
-    pub instance: String,
+    /// This server instance's name (in leases, call references and its heartbeat row), when
+    /// set; else [`Config::instance_name`] derives a stable one. Two servers running at once
+    /// must not share a name; a restarted server keeps its name, so it takes back its own
+    /// leases and calls at once.
+    pub instance: Option<String>,
     /// A standalone media gateway to drive instead of the embedded one.
     pub gateway: Option<gateway::remote::RemoteConfig>,
     /// Non-public networks lead files may be fetched from by URL (none by default).
@@ -73,7 +76,7 @@ impl Default for Config {
             demo_sip_listen: SocketAddr::from(([127, 0, 0, 1], 5062)),
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
-            instance: default_instance(),
+            instance: None,
             gateway: None,
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
@@ -82,17 +85,33 @@ impl Default for Config {
     }
 }
 
-/// `host-pid-random`: unique per process, readable in logs and the database.
-fn default_instance() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    let host: String =
-        host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-    format!(
-        "{}-{}-{:04x}",
-        if host.is_empty() { "dialer" } else { &host },
-        std::process::id(),
-        rand::random::<u16>()
-    )
+impl Config {
+    /// This instance's name: the configured one, else `HOST-HASH` where HASH comes from the
+    /// database URL and the working directory — the same for every restart of one
+    /// installation, different for two installations on one host (a relative SQLite path
+    /// names a different file in each directory).
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance {
+            return name.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host: String = host
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(32)
+            .collect();
+        let dir = std::env::current_dir().unwrap_or_default();
+        derived_instance(&host, &self.database_url, &dir.to_string_lossy())
+    }
+}
+
+/// `HOST-HASH` (see [`Config::instance_name`]).
+fn derived_instance(host: &str, database_url: &str, dir: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{database_url}\n{dir}").as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", if host.is_empty() { "dialer" } else { host })
 }
 
 /// Why the configuration could not be loaded.
@@ -304,7 +323,7 @@ impl Config {
             demo_sip_listen,
             media_address,
             phone_grace_seconds,
-            instance: env("DIALER_INSTANCE").or(f.instance).unwrap_or(d.instance),
+            instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),
             listen,
             database_url: env("DATABASE_URL")
                 .or_else(|| env("DIALER_DATABASE_URL"))
@@ -387,6 +406,24 @@ mod tests {
         let e = Config::from_sources(None, env(&[("DIALER_IMPORT_ALLOW_NETWORKS", "lan")]))
             .unwrap_err();
         assert!(e.to_string().contains("DIALER_IMPORT_ALLOW_NETWORKS"), "{e}");
+    }
+
+    #[test]
+    fn instance_names_are_stable_per_installation_unless_set() {
+        let a = Config::from_sources(None, env(&[])).unwrap();
+        let again = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(a.instance_name(), again.instance_name(), "a restart keeps its name");
+        let other =
+            Config::from_sources(None, env(&[("DATABASE_URL", "sqlite://other.db")])).unwrap();
+        assert_ne!(a.instance_name(), other.instance_name(), "another database, another name");
+        assert_ne!(
+            derived_instance("h", "sqlite://data/dialer.db", "/srv/a"),
+            derived_instance("h", "sqlite://data/dialer.db", "/srv/b"),
+            "the same relative path in another directory is another installation"
+        );
+        assert!(derived_instance("h", "x", "/").starts_with("h-"));
+        let set = Config::from_sources(None, env(&[("DIALER_INSTANCE", "east-1")])).unwrap();
+        assert_eq!(set.instance_name(), "east-1");
     }
 
     #[test]

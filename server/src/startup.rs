@@ -110,6 +110,8 @@ pub enum StartError {
     Render(std::io::Error),
     #[error("the demo trunk could not start: {0}")]
     Demo(#[from] crate::demo::DemoError),
+    #[error("the dialer could not start: {0}")]
+    Dialer(#[from] crate::runtime::dialer::StartError),
 }
 
 /// A server that is serving.
@@ -238,7 +240,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::new(link.clone()),
         call_events,
         Arc::new(SystemClock),
-        RuntimeConfig::new(config.instance.clone()),
+        RuntimeConfig::new(config.instance_name()),
         live_publisher,
     )
     .await?;

@@ -4,7 +4,9 @@
 //!
 //! Invariants: engine records reach the database in the order the engine emitted them
 //! (one writer task, retrying until stored); every lead this instance holds keeps its lease
-//! renewed while held; leases of dead instances are expired so their leads return.
+//! renewed while held; the instance registers (recovering its own previous run) before it
+//! claims anything, and keeps a heartbeat by which the others know it is alive — what dead
+//! instances left is taken back by [`super::liveness`].
 //!
 //! Write-ahead dialling: the engine's [`Output::StoreAttempt`] goes down the same ordered
 //! path as every other record — the writer task — and the call is placed only when the
@@ -25,6 +27,7 @@ use tokio::task::JoinHandle;
 use super::carrier::{Carrier, CarrierEvent};
 use super::clock::Clock;
 use super::live::LivePublisher;
+use super::liveness::{self, LivenessError, Me, Timing};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -35,14 +38,22 @@ use crate::lead::timezone::WindowCheck;
 /// Tunables of the runtime.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// This server instance's name: in call references and lead leases. Unique per process.
+    /// This server instance's name: in call references, lead leases and its heartbeat row.
+    /// Stable across restarts of one installation (so a restart takes back its own leases at
+    /// once); two live instances never share one.
     pub instance: String,
     /// How long a claimed lead stays leased without renewal.
     pub lease: Duration,
     /// How often held leases are renewed (well below `lease`).
     pub renew_every: Duration,
-    /// How often expired leases (of dead instances) are returned.
+    /// How often dead instances (and expired leases nobody's heartbeat covers) are looked
+    /// for and recovered.
     pub expire_every: Duration,
+    /// How often this instance's heartbeat is written.
+    pub heartbeat_every: Duration,
+    /// How old a heartbeat makes its instance dead: its calls are closed and its leads
+    /// taken back. Several heartbeats, so one slow write is not death.
+    pub dead_after: Duration,
     /// How often campaigns are reloaded from the database (edits by other instances).
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
@@ -56,7 +67,9 @@ impl RuntimeConfig {
             instance: instance.into(),
             lease: Duration::from_secs(180),
             renew_every: Duration::from_secs(60),
-            expire_every: Duration::from_secs(30),
+            expire_every: Duration::from_secs(2),
+            heartbeat_every: Duration::from_secs(2),
+            dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
         }
@@ -147,20 +160,33 @@ impl Dialer {
 pub struct Tasks {
     main: JoinHandle<()>,
     writer: JoinHandle<()>,
+    liveness: JoinHandle<()>,
 }
 
 impl Tasks {
-    /// Kills the runtime on the spot, as if the process died (tests).
+    /// Kills the runtime on the spot, as if the process died (tests): the heartbeat stops too.
     pub fn abort(self) {
         self.main.abort();
         self.writer.abort();
+        self.liveness.abort();
     }
 
     /// Waits for a stopped runtime's tasks to finish.
     pub async fn join(self) {
         let _ = self.main.await;
         let _ = self.writer.await;
+        self.liveness.abort();
+        let _ = self.liveness.await;
     }
+}
+
+/// Why the dialer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Liveness(#[from] LivenessError),
 }
 
 /// Loads the campaigns and starts the runtime. Carrier events arrive on `carrier_events`.
@@ -171,7 +197,14 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     config: RuntimeConfig,
     live: LivePublisher,
-) -> Result<(Dialer, Tasks), DbError> {
+) -> Result<(Dialer, Tasks), StartError> {
+    // Registered (and this instance's previous run recovered) before anything is claimed.
+    let timing = Timing {
+        heartbeat_every: config.heartbeat_every,
+        dead_after: config.dead_after,
+        sweep_every: config.expire_every,
+    };
+    let me = liveness::register(&db, &config.instance, &clock, timing).await?;
     let (commands_tx, commands) = mpsc::channel(256);
     let (events, _) = broadcast::channel(1024);
     let (writes_tx, writes) = mpsc::unbounded_channel();
@@ -190,6 +223,7 @@ pub async fn start(
     }
     let writer =
         tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
+    let liveness = tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing));
     let runtime = Runtime {
         engine,
         db,
@@ -201,9 +235,10 @@ pub async fn start(
         writes: writes_tx,
         internal: internal_tx,
         remaining: BTreeMap::new(),
+        me,
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal));
-    Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer }))
+    Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
 }
 
 /// Results of the runtime's own background work, fed back into the loop.
@@ -245,6 +280,7 @@ struct Runtime {
     writes: mpsc::UnboundedSender<Write>,
     internal: mpsc::UnboundedSender<Internal>,
     remaining: BTreeMap<CampaignId, u64>,
+    me: Me,
 }
 
 impl Runtime {
@@ -255,10 +291,9 @@ impl Runtime {
         mut internal: mpsc::UnboundedReceiver<Internal>,
     ) {
         let mut renew = tokio::time::interval(self.config.renew_every);
-        let mut expire = tokio::time::interval(self.config.expire_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
         let mut remaining = tokio::time::interval(self.config.remaining_every);
-        for t in [&mut renew, &mut expire, &mut reload, &mut remaining] {
+        for t in [&mut renew, &mut reload, &mut remaining] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         self.engine.handle_timeout(self.clock.now());
@@ -323,7 +358,6 @@ impl Runtime {
                 },
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 _ = renew.tick() => self.renew(),
-                _ = expire.tick() => self.expire(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
             }
@@ -443,7 +477,6 @@ impl Runtime {
         tokio::spawn(async move {
             let now = clock.now().wall;
             let claimed = async {
-                db::leads::expire_leases(&db, now).await?;
                 let zones = db::leads::zones(&db, campaign).await?;
                 let open = WindowCheck::default().open_zones(
                     window,
@@ -491,18 +524,6 @@ impl Runtime {
         });
     }
 
-    fn expire(&self) {
-        let db = self.db.clone();
-        let now = self.clock.now().wall;
-        tokio::spawn(async move {
-            match db::leads::expire_leases(&db, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(leads = n, "expired leases returned to the queue"),
-                Err(e) => tracing::error!(error = %e, "expiring leases failed"),
-            }
-        });
-    }
-
     async fn reload(&mut self, only: Option<CampaignId>) -> Result<(), DbError> {
         for c in load_campaigns(&self.db, only).await? {
             let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
@@ -544,13 +565,20 @@ impl Runtime {
         });
     }
 
-    /// Gives back queued leads and waits until everything is stored.
+    /// Gives back queued leads, hangs up the calls still up, waits until everything is
+    /// stored, then closes this instance's calls (cut off, by the recovery rules) and removes
+    /// its heartbeat row.
     async fn stop(&mut self) {
-        let held = self.engine.held_leads();
-        let _ = self.writes.send(Write::Release { leads: held, next_attempt_at: None });
+        let queued = self.engine.queued_leads();
+        let _ = self.writes.send(Write::Release { leads: queued, next_attempt_at: None });
+        for call in self.engine.live_calls() {
+            let carrier = self.carrier.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(2), carrier.hangup(call)).await;
+        }
         let (tx, rx) = oneshot::channel();
         let _ = self.writes.send(Write::Flush(tx));
         let _ = rx.await;
+        liveness::stop(&self.db, &self.me, self.clock.now().wall).await;
     }
 }
 
