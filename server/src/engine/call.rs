@@ -248,6 +248,45 @@ impl CallRec {
     }
 }
 
+/// Places the campaign's stored calls, in order, while its rate allows; asks to be woken for
+/// the next slot when some must wait.
+pub(super) fn place_stored(
+    now: Now,
+    run: &mut super::campaign::CampaignRun,
+    calls: &mut BTreeMap<CallId, CallRec>,
+    out: &mut Outbox,
+) {
+    while !run.stored.is_empty() && run.placer.available(now.at) > 0 {
+        if let Some(call) = run.stored.pop_front()
+            && place(now, call, calls, out)
+        {
+            run.placer.record(now.at);
+        }
+    }
+    if !run.stored.is_empty()
+        && let Some(t) = run.placer.next_slot(now.at)
+    {
+        run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+    }
+}
+
+/// Places a stored call (and hangs it up at once if that was asked while it was being
+/// stored). Returns whether a call was placed.
+fn place(now: Now, call: CallId, calls: &mut BTreeMap<CallId, CallRec>, out: &mut Outbox) -> bool {
+    let Some(rec) = calls.get_mut(&call) else { return false };
+    if rec.state != CallState::Saving {
+        return false;
+    }
+    let Some(originate) = rec.originate.take() else { return false };
+    rec.state = CallState::Dialing;
+    rec.guard = Some(super::dialing::ring_guard(now, originate.ring_seconds));
+    out.push(Output::Originate(*originate));
+    if rec.hangup_when_placed {
+        out.push(Output::Hangup { call });
+    }
+    true
+}
+
 /// The longest-waiting ready agent of `campaign`, the callback's own agent first.
 fn longest_ready(
     agents: &BTreeMap<UserId, AgentRun>,
@@ -557,20 +596,22 @@ impl Engine {
         Ok(())
     }
 
-    /// The call's attempt is durable: place it now (and hang it up at once if that was asked
-    /// while it was being stored).
+    /// The call's attempt is durable: it is placed as soon as the campaign's rate allows —
+    /// at once, normally; after a write stall, stored calls leave one rate slot at a time.
     pub(super) fn attempt_stored(&mut self, now: Now, call: CallId) -> Result<(), EngineError> {
-        let rec = self.calls.get_mut(&call).ok_or(EngineError::UnknownCall)?;
-        if rec.state != CallState::Saving {
+        let rec = self.calls.get(&call).ok_or(EngineError::UnknownCall)?;
+        if rec.state != CallState::Saving || rec.originate.is_none() {
             return Ok(());
         }
-        let Some(originate) = rec.originate.take() else { return Ok(()) };
-        rec.state = CallState::Dialing;
-        rec.guard = Some(super::dialing::ring_guard(now, originate.ring_seconds));
-        self.out.push(Output::Originate(*originate));
-        if rec.hangup_when_placed {
-            self.out.push(Output::Hangup { call });
+        let Some(run) = self.campaigns.get_mut(&rec.campaign) else {
+            // Campaigns are never unloaded; place it rather than leave it stuck.
+            place(now, call, &mut self.calls, &mut self.out);
+            return Ok(());
+        };
+        if !run.stored.contains(&call) {
+            run.stored.push_back(call);
         }
+        place_stored(now, run, &mut self.calls, &mut self.out);
         Ok(())
     }
 

@@ -42,6 +42,8 @@ impl Engine {
             let ready = ready_agents(&self.agents, id);
             let input = run.pacing_input(ready.len() as u32, &self.calls);
             run.wake_at = None;
+            // Calls already stored leave first, whatever else changed since.
+            super::call::place_stored(now, run, &mut self.calls, &mut self.out);
             if run.dialable().is_err() {
                 continue;
             }
@@ -57,8 +59,11 @@ impl Engine {
                 self.calls.insert(call, rec);
                 placed += 1;
             }
-            if placed < wanted && !run.hopper.is_empty() {
-                run.wake_at = run.limiter.next_slot(now.at);
+            if placed < wanted
+                && !run.hopper.is_empty()
+                && let Some(t) = run.limiter.next_slot(now.at)
+            {
+                run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
             }
             let agents: Vec<UserId> =
                 self.agents.iter().filter(|(_, a)| a.campaign == id).map(|(u, _)| *u).collect();

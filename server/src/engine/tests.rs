@@ -505,6 +505,42 @@ fn calls_are_placed_only_once_their_attempt_is_stored() {
 }
 
 #[test]
+fn attempts_stored_late_leave_no_faster_than_the_campaigns_rate() {
+    let mut c = config(CampaignKind::Broadcast);
+    c.settings.max_channels = 6;
+    c.settings.max_cps = 2.0;
+    let mut h = Harness::new(c);
+    h.take();
+    h.feed(1..=10);
+    // A write stall: calls are decided at the campaign's rate, none is stored.
+    let mut saving = Vec::new();
+    for _ in 0..3 {
+        saving.extend(h.take_raw().iter().filter_map(|o| match o {
+            Output::StoreAttempt { call, .. } => Some(*call),
+            _ => None,
+        }));
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(saving.len(), 6, "six calls decided over three seconds");
+    // The stall ends: every attempt is stored at once; calls still leave two a second.
+    h.take_raw();
+    for call in &saving {
+        h.input(Input::AttemptStored { call: *call }).unwrap();
+    }
+    let mut placed = originates(&h.take_raw()).len();
+    assert_eq!(placed, 2, "no burst above the rate");
+    assert!(h.engine.poll_timeout().is_some(), "woken for the next slot");
+    h.advance(Duration::from_millis(999));
+    assert!(originates(&h.take_raw()).is_empty());
+    h.advance(Duration::from_millis(1));
+    placed += originates(&h.take_raw()).len();
+    assert_eq!(placed, 4);
+    h.advance(Duration::from_secs(1));
+    placed += originates(&h.take_raw()).len();
+    assert_eq!(placed, 6, "every stored call placed, in time");
+}
+
+#[test]
 fn a_call_hung_up_while_its_attempt_is_stored_is_placed_then_hung_up() {
     let mut h = Harness::new(config(CampaignKind::Preview));
     h.ready(A1);
