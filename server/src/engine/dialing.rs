@@ -1,7 +1,8 @@
 //! Each pacing step of each campaign: give back queued leads whose calling window closed, ask
 //! the campaign's pacer ([`super::pacing`]) how many calls to start, cap that by the rate
-//! limiter, place the calls for the next eligible leads, and ask the database for more leads
-//! when the hopper runs low. Also placing one call, which preview agents do themselves.
+//! limiter, decide the calls for the next eligible leads, and ask the database for more leads
+//! when the hopper runs low. Also deciding one call, which preview agents do themselves. A
+//! decided call is placed only once its attempt is stored, at the campaign's rate (`call`).
 //!
 //! The pacers and the limiter are pure and stay in `pacing`; this is where the engine's
 //! agents, calls and hopper meet them.

@@ -110,7 +110,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A new engine. `instance` names this server instance in call references and leases.
+    /// A new engine. `instance` names this server instance (and run) in call references.
     pub fn new(instance: impl Into<String>) -> Engine {
         Engine {
             call_ids: CallIds::new(instance.into()),

@@ -212,7 +212,10 @@ pub async fn start(
     // A fresh range of call ids for each run (2^32 calls each), below 2^53 so that JSON
     // readers in any language keep them exact.
     let first_call = ((rand::random::<u64>() % (1 << 20)) << 32) | 1;
-    let mut engine = Engine::new(config.instance.clone()).with_first_call(first_call);
+    // Call references name the instance and this run: the name is the same after a restart,
+    // and a reference must never repeat (it is unique in the database).
+    let run = me.incarnation.get(..6).unwrap_or(&me.incarnation);
+    let mut engine = Engine::new(format!("{}-{run}", config.instance)).with_first_call(first_call);
     let now = clock.now();
     for c in db::campaigns::list(&db).await? {
         let dispositions = db::dispositions::for_campaign(&db, c.id).await?;
