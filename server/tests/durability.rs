@@ -21,7 +21,11 @@ use server::runtime::live;
 use support::{Backend, TestDatabase};
 use tokio::sync::mpsc;
 
-on_both_backends!(a_killed_runtime_loses_no_lead, four_runtimes_never_share_a_lead);
+on_both_backends!(
+    a_killed_runtime_loses_no_lead,
+    four_runtimes_never_share_a_lead,
+    a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops,
+);
 
 struct Setup {
     db: Db,
@@ -95,12 +99,22 @@ fn behaviour(o: &server::engine::Originate) -> SimBehaviour {
 
 /// Starts a runtime with its simulated carrier.
 async fn runtime(db: &Db, instance: &str, clock: Arc<dyn Clock>) -> (Dialer, Tasks) {
+    runtime_with(db, instance, clock, |_| {}).await
+}
+
+async fn runtime_with(
+    db: &Db,
+    instance: &str,
+    clock: Arc<dyn Clock>,
+    change: impl FnOnce(&mut RuntimeConfig),
+) -> (Dialer, Tasks) {
     let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
     let carrier = Arc::new(SimCarrier::new(tx, behaviour));
     let (publisher, _board) = live::channel();
     let mut config = RuntimeConfig::new(instance);
     config.renew_every = Duration::from_secs(5);
     config.expire_every = Duration::from_secs(1);
+    change(&mut config);
     dialer::start(db.clone(), carrier, rx, clock, config, publisher).await.unwrap()
 }
 
@@ -235,10 +249,17 @@ async fn a_killed_runtime_loses_no_lead(b: Backend) {
         Duration::from_secs(60),
     )
     .await;
+    let unfinished: Vec<(i64, String, Option<String>, i64, i64)> = {
+        let sql = "SELECT id, dial_state, lease_owner, attempts, next_attempt_at FROM leads WHERE dial_state <> 'done'";
+        match &s.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        }
+    };
     b_dialer.stop().await;
     b_agents.abort();
     b_tasks.join().await;
-    assert_eq!(done, 120, "every lead finished");
+    assert_eq!(done, 120, "every lead finished; unfinished: {unfinished:?}");
 
     let all = attempts(&s.db).await;
     assert_no_overlap(&all, crash_at);
@@ -302,4 +323,64 @@ async fn four_runtimes_never_share_a_lead(b: Backend) {
     let engines: HashSet<&str> = all.iter().filter_map(|a| a.call_ref.split('-').next()).collect();
     assert_eq!(engines.len(), 4, "all four runtimes dialled: {engines:?}");
     assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await, 0);
+}
+
+/// Short heartbeats: dead after one second.
+fn quick(c: &mut RuntimeConfig) {
+    c.heartbeat_every = Duration::from_millis(200);
+    c.dead_after = Duration::from_secs(1);
+    c.expire_every = Duration::from_millis(200);
+}
+
+async fn a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops(b: Backend) {
+    let s = setup(b, 3, 60).await;
+    // Calls that last: some are up when the runtime dies.
+    let (a, a_tasks) = runtime_with(&s.db, "a", Arc::new(SystemClock), quick).await;
+    let a_agents = work(a.clone(), s.campaign, s.agents.clone());
+    let (other, other_tasks) = runtime_with(&s.db, "other", Arc::new(SystemClock), quick).await;
+    let reached =
+        wait_until(&s.db, "SELECT COUNT(*) FROM call_attempts", 10, Duration::from_secs(30)).await;
+    assert!(reached >= 10, "the first runtime placed only {reached} calls");
+    a_tasks.abort();
+    a_agents.abort();
+    let held = count(&s.db, "SELECT COUNT(*) FROM leads WHERE lease_owner = 'a'").await;
+    assert!(held > 0, "the dead runtime held leads");
+
+    // The other instance (with no agents of its own) sees the heartbeat stop and takes back
+    // everything the dead one left, well within ten seconds.
+    let left = "SELECT (SELECT COUNT(*) FROM leads WHERE lease_owner = 'a') + \
+                (SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL AND instance = 'a')";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(&s.db, left).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the dead runtime's leftovers stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    other.stop().await;
+    other_tasks.join().await;
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM instances WHERE name = 'a'").await, 0);
+    assert_eq!(
+        count(&s.db, "SELECT COUNT(*) FROM leads WHERE dial_state = 'leased'").await,
+        0,
+        "nothing leased once both are gone"
+    );
+    let stuck =
+        count(&s.db, "SELECT COUNT(*) FROM leads WHERE dial_state = 'ready' AND attempts >= 3")
+            .await;
+    assert_eq!(stuck, 0, "no lead left ready without dials left");
+    let all = attempts(&s.db).await;
+    let per_lead: HashMap<i64, i64> = all.iter().fold(HashMap::new(), |mut m, a| {
+        *m.entry(a.lead).or_default() += 1;
+        m
+    });
+    let counters: Vec<(i64, i64)> = match &s.db {
+        Db::Sqlite(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+    };
+    for (lead, n) in counters {
+        assert_eq!(per_lead.get(&lead).copied().unwrap_or(0), n, "lead {lead} attempt count");
+    }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::carrier::{Carrier, CarrierEvent};
 use super::clock::Clock;
@@ -239,6 +239,7 @@ pub async fn start(
         internal: internal_tx,
         remaining: BTreeMap::new(),
         me,
+        background: JoinSet::new(),
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
@@ -284,6 +285,10 @@ struct Runtime {
     internal: mpsc::UnboundedSender<Internal>,
     remaining: BTreeMap<CampaignId, u64>,
     me: Me,
+    /// The runtime's own background work (claims, renewals, carrier commands): owned here,
+    /// so it ends with the runtime — an aborted runtime leaves nothing writing behind it,
+    /// as a dead process would not.
+    background: JoinSet<()>,
 }
 
 impl Runtime {
@@ -390,6 +395,8 @@ impl Runtime {
 
     /// Carries out everything the engine asked for, and publishes the counters.
     fn drain(&mut self) {
+        // Forget the background work that has finished.
+        while self.background.try_join_next().is_some() {}
         let mut records = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
@@ -410,7 +417,7 @@ impl Runtime {
                     // Its attempt is already stored (the writer said so).
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         if let Err(e) = carrier.originate(&o).await {
                             let event = CallEvent::OriginateFailed { reason: e.to_string() };
                             let _ =
@@ -421,7 +428,7 @@ impl Runtime {
                 Output::Bridge { call, agent } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         let event = match carrier.bridge(call, agent).await {
                             Ok(()) => CallEvent::Bridged,
                             Err(e) => {
@@ -434,11 +441,11 @@ impl Runtime {
                 }
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
-                    tokio::spawn(async move { carrier.hangup(call).await });
+                    self.background.spawn(async move { carrier.hangup(call).await });
                 }
                 Output::Play { call, file } => {
                     let carrier = self.carrier.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         if let Err(e) = carrier.play(call, &file).await {
                             tracing::warn!(call = call.0, error = %e, "playback failed");
                             carrier.hangup(call).await;
@@ -470,14 +477,14 @@ impl Runtime {
 
     /// Claims leads in the background: open zones are worked out for the campaign's window
     /// at this moment, then the database claims atomically.
-    fn claim(&self, campaign: CampaignId, count: u32, agents: Vec<UserId>) {
+    fn claim(&mut self, campaign: CampaignId, count: u32, agents: Vec<UserId>) {
         let Some(config) = self.engine.campaign(campaign) else { return };
         let window = config.settings.window;
         let max_attempts = config.settings.max_attempts;
         let (db, clock, internal) = (self.db.clone(), self.clock.clone(), self.internal.clone());
         let owner = self.config.instance.clone();
         let lease = self.config.lease;
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let now = clock.now().wall;
             let claimed = async {
                 let zones = db::leads::zones(&db, campaign).await?;
@@ -517,10 +524,10 @@ impl Runtime {
         });
     }
 
-    fn renew(&self) {
+    fn renew(&mut self) {
         let (db, owner) = (self.db.clone(), self.config.instance.clone());
         let until = self.clock.now().wall + self.config.lease.as_millis() as i64;
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = db::leads::renew_leases(&db, &owner, until).await {
                 tracing::error!(error = %e, "renewing lead leases failed");
             }
@@ -534,9 +541,9 @@ impl Runtime {
         Ok(())
     }
 
-    fn reload_in_background(&self) {
+    fn reload_in_background(&mut self) {
         let (db, internal) = (self.db.clone(), self.internal.clone());
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             match load_campaigns(&db, None).await {
                 Ok(configs) => {
                     let _ = internal.send(Internal::Reloaded(configs));
@@ -546,7 +553,7 @@ impl Runtime {
         });
     }
 
-    fn count_remaining(&self) {
+    fn count_remaining(&mut self) {
         let campaigns: Vec<(CampaignId, u32)> = self
             .engine
             .counters()
@@ -554,7 +561,7 @@ impl Runtime {
             .filter_map(|id| self.engine.campaign(*id).map(|c| (*id, c.settings.max_attempts)))
             .collect();
         let (db, internal) = (self.db.clone(), self.internal.clone());
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let mut counts = BTreeMap::new();
             for (id, max_attempts) in campaigns {
                 match db::leads::remaining(&db, id, max_attempts).await {
