@@ -135,6 +135,11 @@ impl CallRec {
         matches!(self.state, CallState::Saving | CallState::Dialing | CallState::Ringing)
     }
 
+    /// Placed at the carrier (whatever happened since).
+    pub(super) fn placed(&self) -> bool {
+        self.state != CallState::Saving
+    }
+
     /// Placed at the carrier and not answered yet.
     fn placed_unanswered(&self) -> bool {
         matches!(self.state, CallState::Dialing | CallState::Ringing)

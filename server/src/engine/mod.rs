@@ -222,9 +222,10 @@ impl Engine {
         queued.chain(previews).collect()
     }
 
-    /// Every call this engine has placed or is placing.
+    /// Every call this engine has placed at the carrier and not seen end (calls still being
+    /// stored are not placed: the carrier does not know them).
     pub fn live_calls(&self) -> Vec<CallId> {
-        self.calls.keys().copied().collect()
+        self.calls.iter().filter(|(_, c)| c.placed()).map(|(id, _)| *id).collect()
     }
 
     /// An agent's state, if logged in.
