@@ -25,6 +25,7 @@ on_both_backends!(
     a_killed_runtime_loses_no_lead,
     four_runtimes_never_share_a_lead,
     a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops,
+    a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results,
 );
 
 struct Setup {
@@ -382,5 +383,115 @@ async fn a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops(b: Back
     };
     for (lead, n) in counters {
         assert_eq!(per_lead.get(&lead).copied().unwrap_or(0), n, "lead {lead} attempt count");
+    }
+}
+
+/// A carrier that counts hang-ups, over a simulated one.
+struct Counting {
+    inner: SimCarrier,
+    hangups: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl server::runtime::carrier::Carrier for Counting {
+    async fn originate(
+        &self,
+        o: &server::engine::Originate,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.originate(o).await
+    }
+    async fn bridge(
+        &self,
+        call: server::engine::CallId,
+        agent: UserId,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.bridge(call, agent).await
+    }
+    async fn hangup(&self, call: server::engine::CallId) {
+        self.hangups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.hangup(call).await
+    }
+    async fn play(
+        &self,
+        call: server::engine::CallId,
+        file: &str,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.play(call, file).await
+    }
+}
+
+async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results(b: Backend) {
+    use server::db::instances;
+    use server::runtime::liveness;
+    let s = setup(b, 2, 10).await;
+    // Every call is answered and talks for a minute.
+    let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
+    let talk = |_: &server::engine::Originate| SimBehaviour::Answer {
+        ring: Duration::from_millis(3),
+        talk: Duration::from_secs(60),
+    };
+    let hangups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let carrier = Arc::new(Counting { inner: SimCarrier::new(tx, talk), hangups: hangups.clone() });
+    let (publisher, _board) = live::channel();
+    let mut config = RuntimeConfig::new("a");
+    quick(&mut config);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (a, tasks) =
+        dialer::start(s.db.clone(), carrier, rx, clock.clone(), config, publisher).await.unwrap();
+    let agents = work(a.clone(), s.campaign, s.agents.clone());
+    let talking = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM call_attempts WHERE bridged_at IS NOT NULL",
+        2,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(talking, 2, "both agents talking");
+
+    let up: Vec<String> = {
+        let sql =
+            "SELECT call_ref FROM call_attempts WHERE bridged_at IS NOT NULL ORDER BY call_ref";
+        match &s.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    };
+    // Its heartbeat was late (say): another instance declared it dead and recovered it.
+    let now = clock.now().wall;
+    assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
+    let done = liveness::recover(&s.db, "a", now).await.unwrap();
+    instances::finish_recovery(&s.db, "a", "judge").await.unwrap();
+    assert_eq!(done.closed, 2, "{done:?}");
+
+    // At its next heartbeat it learns so, hangs up both calls, and registers again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while hangups.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "calls still up at the dead instance");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM instances WHERE name = 'a' AND incarnation NOT LIKE 'recovering%'",
+        1,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(back, 1, "registered again");
+    // Its late writes (call ends, the agents' dispositions) change nothing recovery stored.
+    a.stop().await;
+    agents.abort();
+    tasks.join().await;
+    for call_ref in up {
+        let sql = "SELECT a.outcome, a.hangup_by, l.status, l.dial_state FROM call_attempts a \
+                   JOIN leads l ON l.id = a.lead_id WHERE a.call_ref = $1";
+        let row: (String, String, String, String) = match &s.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).bind(&call_ref).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as(sql).bind(&call_ref).fetch_one(p).await.unwrap(),
+        };
+        assert_eq!(
+            row,
+            ("dropped".into(), "system".into(), "DROPPED".into(), "done".into()),
+            "{call_ref}: answered and cut off is a dropped call, and so it stays"
+        );
     }
 }

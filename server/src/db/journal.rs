@@ -3,8 +3,9 @@
 //!
 //! Records are applied in the order the engine emitted them, many per transaction (the
 //! engine's throughput must not be one commit per event). A lead result only lands while
-//! this server instance still holds the lead's lease (or nobody does): an instance that lost
-//! a lease never overwrites the lead's new owner.
+//! this server instance still holds the lead's lease (or nobody does and the lead is not
+//! finished): an instance that lost a lease never overwrites the lead's new owner, nor the
+//! result recovery gave a lead after declaring that instance dead.
 //!
 //! An attempt is the fence of write-ahead dialling: it is stored (and the lead's attempt
 //! counter raised) only while this instance holds the lead's lease, and the call is placed
@@ -107,7 +108,7 @@ macro_rules! apply_one {
                 let done = sqlx::query(
                     "UPDATE leads SET status = $1, dial_state = $2, next_attempt_at = $3, \
                      invalid_details = (invalid_details OR $4), lease_owner = NULL, lease_expires_at = NULL, \
-                     updated_at = $3 WHERE id = $5 AND (lease_owner = $6 OR lease_owner IS NULL)",
+                     updated_at = $3 WHERE id = $5 AND (lease_owner = $6 OR (lease_owner IS NULL AND dial_state <> 'done'))",
                 )
                 .bind(fate.status.as_str())
                 .bind(fate.dial_state.as_str())

@@ -226,7 +226,9 @@ pub async fn start(
     }
     let writer =
         tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
-    let liveness = tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing));
+    let (dead_tx, declared_dead) = mpsc::unbounded_channel();
+    let liveness =
+        tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, dead_tx));
     let runtime = Runtime {
         engine,
         db,
@@ -241,7 +243,7 @@ pub async fn start(
         me,
         background: JoinSet::new(),
     };
-    let main = tokio::spawn(runtime.run(commands, carrier_events, internal));
+    let main = tokio::spawn(runtime.run(commands, carrier_events, internal, declared_dead));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
 }
 
@@ -297,6 +299,7 @@ impl Runtime {
         mut commands: mpsc::Receiver<Command>,
         mut carrier_events: mpsc::Receiver<CarrierEvent>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut declared_dead: mpsc::UnboundedReceiver<()>,
     ) {
         let mut renew = tokio::time::interval(self.config.renew_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
@@ -364,6 +367,7 @@ impl Runtime {
                         return;
                     }
                 },
+                Some(()) = declared_dead.recv() => self.hang_up_all("this instance was declared dead"),
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
@@ -473,6 +477,17 @@ impl Runtime {
             c.data_remaining = self.remaining.get(id).copied().unwrap_or(0);
         }
         self.live.publish(counters);
+    }
+
+    /// Hangs up every call placed: the database no longer counts them as this instance's.
+    /// Their ends come back as carrier events (whose records then change nothing).
+    fn hang_up_all(&mut self, why: &str) {
+        let calls = self.engine.live_calls();
+        tracing::warn!(calls = calls.len(), "{why}: hanging up its calls");
+        for call in calls {
+            let carrier = self.carrier.clone();
+            self.background.spawn(async move { carrier.hangup(call).await });
+        }
     }
 
     /// Claims leads in the background: open zones are worked out for the campaign's window

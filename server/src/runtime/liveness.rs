@@ -21,7 +21,9 @@
 //! live instances must not share a name). Leases that ran out with no instance row behind
 //! them (instances from before heartbeats existed) are recovered by the same rules.
 //!
-//! Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
+//! An instance that finds it was declared dead while it still ran (a heartbeat late beyond
+//! `dead_after`) hangs up the calls it still has: the database has closed them, and their
+//! leads may be dialled again elsewhere. Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
 //! what was left ([`db::recovery::Leftovers`]) and the campaigns' rules; the SQL is in
 //! [`db::recovery`] and [`db::instances`].
 
@@ -271,14 +273,16 @@ fn log_recovery(owner: &str, whose: &str, done: Recovered) {
     }
 }
 
-/// Writes the heartbeat; re-registers when this instance was declared dead meanwhile.
-pub async fn beat(db: &Db, me: &Me, now: i64) {
+/// Writes the heartbeat. Returns false when this instance was declared dead meanwhile (its
+/// row is gone or claimed by a recoverer): it registers again, and its caller must drop the
+/// calls it still has up — the database has closed them as cut off.
+pub async fn beat(db: &Db, me: &Me, now: i64) -> bool {
     match instances::heartbeat(db, &me.name, &me.incarnation, now).await {
-        Ok(true) => {}
+        Ok(true) => true,
         Ok(false) => {
             tracing::error!(
                 instance = %me.name,
-                "this instance was declared dead (its heartbeat was late) and its leads were taken back; registering again"
+                "this instance was declared dead (its heartbeat was late) and its calls and leads were taken back; hanging up its calls and registering again"
             );
             let row = Instance {
                 name: me.name.clone(),
@@ -292,8 +296,12 @@ pub async fn beat(db: &Db, me: &Me, now: i64) {
             if let Err(e) = instances::insert(db, &row).await {
                 tracing::error!(error = %e, "registering the instance again failed");
             }
+            false
         }
-        Err(e) => tracing::warn!(error = %e, "writing the heartbeat failed"),
+        Err(e) => {
+            tracing::warn!(error = %e, "writing the heartbeat failed");
+            true
+        }
     }
 }
 
@@ -316,8 +324,15 @@ pub async fn sweep(db: &Db, me: &Me, now: i64, dead_after: Duration) -> Result<(
     Ok(())
 }
 
-/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`.
-pub async fn run(db: Db, me: Me, clock: Arc<dyn Clock>, timing: Timing) {
+/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`. Each
+/// time the heartbeat finds this instance declared dead, `declared_dead` is told.
+pub async fn run(
+    db: Db,
+    me: Me,
+    clock: Arc<dyn Clock>,
+    timing: Timing,
+    declared_dead: tokio::sync::mpsc::UnboundedSender<()>,
+) {
     let mut heartbeat = tokio::time::interval(timing.heartbeat_every);
     let mut sweeps = tokio::time::interval(timing.sweep_every);
     for t in [&mut heartbeat, &mut sweeps] {
@@ -325,7 +340,11 @@ pub async fn run(db: Db, me: Me, clock: Arc<dyn Clock>, timing: Timing) {
     }
     loop {
         tokio::select! {
-            _ = heartbeat.tick() => beat(&db, &me, clock.now().wall).await,
+            _ = heartbeat.tick() => {
+                if !beat(&db, &me, clock.now().wall).await {
+                    let _ = declared_dead.send(());
+                }
+            }
             _ = sweeps.tick() => {
                 if let Err(e) = sweep(&db, &me, clock.now().wall, timing.dead_after).await {
                     tracing::warn!(error = %e, "looking for dead instances failed");
