@@ -51,6 +51,11 @@ pub struct Config {
     /// must not share a name; a restarted server keeps its name, so it takes back its own
     /// leases and calls at once.
     pub instance: Option<String>,
+    /// How often this instance writes its heartbeat.
+    pub heartbeat_seconds: u32,
+    /// How long a silent heartbeat takes to make an instance dead (its calls closed, its
+    /// leads taken back by the others). At least twice the heartbeat.
+    pub dead_after_seconds: u32,
     /// A standalone media gateway to drive instead of the embedded one.
     pub gateway: Option<gateway::remote::RemoteConfig>,
     /// Non-public networks lead files may be fetched from by URL (none by default).
@@ -77,6 +82,8 @@ impl Default for Config {
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
             instance: None,
+            heartbeat_seconds: 2,
+            dead_after_seconds: 7,
             gateway: None,
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
@@ -142,6 +149,8 @@ struct FileConfig {
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
     instance: Option<String>,
+    heartbeat_seconds: Option<u32>,
+    dead_after_seconds: Option<u32>,
     gateway_url: Option<String>,
     gateway_token: Option<String>,
     import_allow_networks: Option<String>,
@@ -259,6 +268,30 @@ impl Config {
             })?,
             None => f.phone_grace_seconds.unwrap_or(d.phone_grace_seconds),
         };
+        let seconds = |name: &'static str, file: Option<u32>, default: u32| match env(name) {
+            Some(v) => {
+                v.parse::<u32>().ok().filter(|n| (1..=3600).contains(n)).ok_or(ConfigError::Value {
+                    name,
+                    value: v,
+                    reason: "expected a whole number of seconds from 1 to 3600".into(),
+                })
+            }
+            None => Ok(file.unwrap_or(default)),
+        };
+        let heartbeat_seconds =
+            seconds("DIALER_HEARTBEAT_SECONDS", f.heartbeat_seconds, d.heartbeat_seconds)?;
+        let dead_after_seconds =
+            seconds("DIALER_DEAD_AFTER_SECONDS", f.dead_after_seconds, d.dead_after_seconds)?;
+        if dead_after_seconds < 2 * heartbeat_seconds {
+            return Err(ConfigError::Value {
+                name: "DIALER_DEAD_AFTER_SECONDS",
+                value: dead_after_seconds.to_string(),
+                reason: format!(
+                    "must be at least twice the heartbeat ({heartbeat_seconds} s), or one late \
+                     heartbeat would make a live server dead"
+                ),
+            });
+        }
         let gateway = match env("DIALER_GATEWAY_URL").or(f.gateway_url) {
             None => None,
             Some(url) => {
@@ -323,6 +356,8 @@ impl Config {
             demo_sip_listen,
             media_address,
             phone_grace_seconds,
+            heartbeat_seconds,
+            dead_after_seconds,
             instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),
             listen,
             database_url: env("DATABASE_URL")
@@ -424,6 +459,22 @@ mod tests {
         assert!(derived_instance("h", "x", "/").starts_with("h-"));
         let set = Config::from_sources(None, env(&[("DIALER_INSTANCE", "east-1")])).unwrap();
         assert_eq!(set.instance_name(), "east-1");
+    }
+
+    #[test]
+    fn heartbeats_are_tunable_but_never_dead_after_one_late_beat() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!((c.heartbeat_seconds, c.dead_after_seconds), (2, 7));
+        let c = Config::from_sources(
+            Some((Path::new("dialer.toml"), "heartbeat_seconds = 5\ndead_after_seconds = 20\n")),
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!((c.heartbeat_seconds, c.dead_after_seconds), (5, 20));
+        let e = Config::from_sources(None, env(&[("DIALER_DEAD_AFTER_SECONDS", "3")])).unwrap_err();
+        assert!(e.to_string().contains("twice the heartbeat"), "{e}");
+        let e = Config::from_sources(None, env(&[("DIALER_HEARTBEAT_SECONDS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("DIALER_HEARTBEAT_SECONDS"), "{e}");
     }
 
     #[test]

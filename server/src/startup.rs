@@ -240,7 +240,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::new(link.clone()),
         call_events,
         Arc::new(SystemClock),
-        RuntimeConfig::new(config.instance_name()),
+        RuntimeConfig {
+            heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
+            expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            ..RuntimeConfig::new(config.instance_name())
+        },
         live_publisher,
     )
     .await?;
