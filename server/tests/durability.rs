@@ -26,6 +26,7 @@ on_both_backends!(
     four_runtimes_never_share_a_lead,
     a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops,
     a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results,
+    a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing,
 );
 
 struct Setup {
@@ -420,11 +421,13 @@ impl server::runtime::carrier::Carrier for Counting {
     }
 }
 
-async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results(b: Backend) {
-    use server::db::instances;
-    use server::runtime::liveness;
-    let s = setup(b, 2, 10).await;
-    // Every call is answered and talks for a minute.
+type Talking =
+    (Dialer, Tasks, tokio::task::JoinHandle<()>, Arc<std::sync::atomic::AtomicUsize>, Vec<String>);
+
+/// Runtime "a" (short heartbeats) whose calls are all answered and talk for a minute, its
+/// agents working; returned once both agents talk, with its hang-up count and the
+/// references of the calls up.
+async fn talking_runtime(s: &Setup) -> Talking {
     let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
     let talk = |_: &server::engine::Originate| SimBehaviour::Answer {
         ring: Duration::from_millis(3),
@@ -437,7 +440,7 @@ async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_resu
     quick(&mut config);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (a, tasks) =
-        dialer::start(s.db.clone(), carrier, rx, clock.clone(), config, publisher).await.unwrap();
+        dialer::start(s.db.clone(), carrier, rx, clock, config, publisher).await.unwrap();
     let agents = work(a.clone(), s.campaign, s.agents.clone());
     let talking = wait_until(
         &s.db,
@@ -447,7 +450,6 @@ async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_resu
     )
     .await;
     assert_eq!(talking, 2, "both agents talking");
-
     let up: Vec<String> = {
         let sql =
             "SELECT call_ref FROM call_attempts WHERE bridged_at IS NOT NULL ORDER BY call_ref";
@@ -456,19 +458,32 @@ async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_resu
             Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
         }
     };
+    (a, tasks, agents, hangups, up)
+}
+
+/// Waits (bounded) until the carrier has seen `n` hang-ups.
+async fn wait_for_hangups(hangups: &std::sync::atomic::AtomicUsize, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while hangups.load(std::sync::atomic::Ordering::SeqCst) < n {
+        assert!(tokio::time::Instant::now() < deadline, "calls still up at the dead instance");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results(b: Backend) {
+    use server::db::instances;
+    use server::runtime::liveness;
+    let s = setup(b, 2, 10).await;
+    let (a, tasks, agents, hangups, up) = talking_runtime(&s).await;
     // Its heartbeat was late (say): another instance declared it dead and recovered it.
-    let now = clock.now().wall;
+    let now = SystemClock.now().wall;
     assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
     let done = liveness::recover(&s.db, "a", now).await.unwrap();
     instances::finish_recovery(&s.db, "a", "judge").await.unwrap();
     assert_eq!(done.closed, 2, "{done:?}");
 
     // At its next heartbeat it learns so, hangs up both calls, and registers again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while hangups.load(std::sync::atomic::Ordering::SeqCst) < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "calls still up at the dead instance");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_hangups(&hangups, 2).await;
     let back = wait_until(
         &s.db,
         "SELECT COUNT(*) FROM instances WHERE name = 'a' AND incarnation NOT LIKE 'recovering%'",
@@ -494,4 +509,57 @@ async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_resu
             "{call_ref}: answered and cut off is a dropped call, and so it stays"
         );
     }
+}
+
+async fn a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing(b: Backend) {
+    use server::db::instances::{self, Instance};
+    use server::runtime::liveness;
+    let s = setup(b, 2, 10).await;
+    let (a, tasks, agents, hangups, _up) = talking_runtime(&s).await;
+    // Declared dead, and a new process started under the same name, which holds a lead.
+    let now = SystemClock.now().wall;
+    assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
+    liveness::recover(&s.db, "a", now).await.unwrap();
+    let newcomer = Instance {
+        name: "a".into(),
+        started_at: now,
+        heartbeat_at: i64::MAX / 2,
+        host: "elsewhere".into(),
+        pid: 1,
+        process: "p".into(),
+        incarnation: "newcomer".into(),
+    };
+    instances::replace(&s.db, &newcomer).await.unwrap();
+    support::exec(
+        &s.db,
+        "UPDATE leads SET dial_state = 'leased', lease_owner = 'a', lease_expires_at = 9000000000000000 \
+         WHERE id = (SELECT MIN(id) FROM leads WHERE dial_state = 'ready')",
+    )
+    .await;
+    let attempts_before = count(&s.db, "SELECT COUNT(*) FROM call_attempts").await;
+    wait_for_hangups(&hangups, 2).await;
+    // Its agents are ready again, yet it places nothing more; stopping, it gives back and
+    // closes nothing (all of that is the newcomer's now).
+    let calls_after = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM call_attempts",
+        attempts_before + 1,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(calls_after, attempts_before, "no call after its name was taken");
+    a.stop().await;
+    agents.abort();
+    tasks.join().await;
+    assert_eq!(
+        count(
+            &s.db,
+            "SELECT COUNT(*) FROM leads WHERE dial_state = 'leased' AND lease_owner = 'a'"
+        )
+        .await,
+        1,
+        "the newcomer's lead untouched"
+    );
+    let row = instances::get(&s.db, "a").await.unwrap().unwrap();
+    assert_eq!(row.incarnation, "newcomer", "the name stays the newcomer's");
 }

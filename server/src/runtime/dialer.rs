@@ -27,7 +27,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::carrier::{Carrier, CarrierEvent};
 use super::clock::Clock;
 use super::live::LivePublisher;
-use super::liveness::{self, LivenessError, Me, Timing};
+use super::liveness::{self, Beat, LivenessError, Me, Timing};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -226,9 +226,9 @@ pub async fn start(
     }
     let writer =
         tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
-    let (dead_tx, declared_dead) = mpsc::unbounded_channel();
+    let (notices_tx, notices) = mpsc::unbounded_channel();
     let liveness =
-        tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, dead_tx));
+        tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
     let runtime = Runtime {
         engine,
         db,
@@ -242,8 +242,9 @@ pub async fn start(
         remaining: BTreeMap::new(),
         me,
         background: JoinSet::new(),
+        inert: false,
     };
-    let main = tokio::spawn(runtime.run(commands, carrier_events, internal, declared_dead));
+    let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
 }
 
@@ -291,6 +292,9 @@ struct Runtime {
     /// so it ends with the runtime — an aborted runtime leaves nothing writing behind it,
     /// as a dead process would not.
     background: JoinSet<()>,
+    /// Another process has this instance's name: claim nothing, place nothing, give back
+    /// nothing (what is leased under the name is the other process's).
+    inert: bool,
 }
 
 impl Runtime {
@@ -299,7 +303,7 @@ impl Runtime {
         mut commands: mpsc::Receiver<Command>,
         mut carrier_events: mpsc::Receiver<CarrierEvent>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
-        mut declared_dead: mpsc::UnboundedReceiver<()>,
+        mut liveness: mpsc::UnboundedReceiver<Beat>,
     ) {
         let mut renew = tokio::time::interval(self.config.renew_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
@@ -367,7 +371,12 @@ impl Runtime {
                         return;
                     }
                 },
-                Some(()) = declared_dead.recv() => self.hang_up_all("this instance was declared dead"),
+                Some(beat) = liveness.recv() => {
+                    self.hang_up_all("this instance was declared dead");
+                    if beat == Beat::NameTaken {
+                        self.inert = true;
+                    }
+                }
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
@@ -405,13 +414,20 @@ impl Runtime {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Record(r) => records.push(r),
+                // The leads are not an inert instance's any more (its name is another's).
+                Output::Release { .. } if self.inert => {}
                 Output::Release { leads, next_attempt_at } => {
                     self.flush_records(&mut records);
                     let _ = self.writes.send(Write::Release { leads, next_attempt_at });
                 }
+                // An inert instance's engine waits for ever for its claim.
+                Output::Claim { .. } if self.inert => {}
                 Output::Claim { campaign, count, agents } => {
                     self.flush_records(&mut records);
                     self.claim(campaign, count, agents);
+                }
+                Output::StoreAttempt { call, .. } if self.inert => {
+                    let _ = self.engine.handle(self.clock.now(), Input::AttemptRefused { call });
                 }
                 Output::StoreAttempt { call, record } => {
                     self.flush_records(&mut records);
@@ -594,6 +610,13 @@ impl Runtime {
     /// stored, then closes this instance's calls (cut off, by the recovery rules) and removes
     /// its heartbeat row.
     async fn stop(&mut self) {
+        if self.inert {
+            // Its name, leases and calls in the database are another process's now.
+            let (tx, rx) = oneshot::channel();
+            let _ = self.writes.send(Write::Flush(tx));
+            let _ = rx.await;
+            return;
+        }
         let queued = self.engine.queued_leads();
         let _ = self.writes.send(Write::Release { leads: queued, next_attempt_at: None });
         for call in self.engine.live_calls() {

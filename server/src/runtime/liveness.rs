@@ -23,7 +23,9 @@
 //!
 //! An instance that finds it was declared dead while it still ran (a heartbeat late beyond
 //! `dead_after`) hangs up the calls it still has: the database has closed them, and their
-//! leads may be dialled again elsewhere. Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
+//! leads may be dialled again elsewhere. If a new process has taken its name meanwhile, it
+//! also stops dialling for good (claims nothing, places nothing): the name is the lease
+//! owner, and two live holders would each take the other's leads for their own. Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
 //! what was left ([`db::recovery::Leftovers`]) and the campaigns' rules; the SQL is in
 //! [`db::recovery`] and [`db::instances`].
 
@@ -273,16 +275,27 @@ fn log_recovery(owner: &str, whose: &str, done: Recovered) {
     }
 }
 
-/// Writes the heartbeat. Returns false when this instance was declared dead meanwhile (its
-/// row is gone or claimed by a recoverer): it registers again, and its caller must drop the
-/// calls it still has up — the database has closed them as cut off.
-pub async fn beat(db: &Db, me: &Me, now: i64) -> bool {
+/// What a heartbeat found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beat {
+    /// Still registered: alive.
+    Alive,
+    /// This instance had been declared dead (its calls closed, its leads taken back) and is
+    /// registered again: it must drop the calls it still has up.
+    DeclaredDead,
+    /// Declared dead, and a new process has taken the name meanwhile: this one must stop
+    /// dialling altogether (two live processes never share a name).
+    NameTaken,
+}
+
+/// Writes the heartbeat, re-registering when this instance was declared dead meanwhile.
+pub async fn beat(db: &Db, me: &Me, now: i64) -> Beat {
     match instances::heartbeat(db, &me.name, &me.incarnation, now).await {
-        Ok(true) => true,
+        Ok(true) => Beat::Alive,
         Ok(false) => {
             tracing::error!(
                 instance = %me.name,
-                "this instance was declared dead (its heartbeat was late) and its calls and leads were taken back; hanging up its calls and registering again"
+                "this instance was declared dead (its heartbeat was late) and its calls and leads were taken back; hanging up its calls"
             );
             let row = Instance {
                 name: me.name.clone(),
@@ -293,14 +306,35 @@ pub async fn beat(db: &Db, me: &Me, now: i64) -> bool {
                 process: process_token().to_string(),
                 incarnation: me.incarnation.clone(),
             };
-            if let Err(e) = instances::insert(db, &row).await {
-                tracing::error!(error = %e, "registering the instance again failed");
+            match instances::insert(db, &row).await {
+                Ok(true) => {
+                    tracing::warn!(instance = %me.name, "registered again");
+                    Beat::DeclaredDead
+                }
+                Ok(false) => match instances::get(db, &me.name).await {
+                    // Still being recovered: registered at a later heartbeat.
+                    Ok(Some(r)) if r.incarnation.starts_with("recovering") => Beat::DeclaredDead,
+                    Ok(_) => {
+                        tracing::error!(
+                            instance = %me.name,
+                            "another process has taken this instance's name: this one stops dialling"
+                        );
+                        Beat::NameTaken
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the instance row failed");
+                        Beat::DeclaredDead
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "registering the instance again failed");
+                    Beat::DeclaredDead
+                }
             }
-            false
         }
         Err(e) => {
             tracing::warn!(error = %e, "writing the heartbeat failed");
-            true
+            Beat::Alive
         }
     }
 }
@@ -324,14 +358,15 @@ pub async fn sweep(db: &Db, me: &Me, now: i64, dead_after: Duration) -> Result<(
     Ok(())
 }
 
-/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`. Each
-/// time the heartbeat finds this instance declared dead, `declared_dead` is told.
+/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`.
+/// Whenever a heartbeat finds anything but [`Beat::Alive`], `notices` is told. Once the name
+/// is taken, this instance stops beating and sweeping: it is not alive any more.
 pub async fn run(
     db: Db,
     me: Me,
     clock: Arc<dyn Clock>,
     timing: Timing,
-    declared_dead: tokio::sync::mpsc::UnboundedSender<()>,
+    notices: tokio::sync::mpsc::UnboundedSender<Beat>,
 ) {
     let mut heartbeat = tokio::time::interval(timing.heartbeat_every);
     let mut sweeps = tokio::time::interval(timing.sweep_every);
@@ -340,11 +375,16 @@ pub async fn run(
     }
     loop {
         tokio::select! {
-            _ = heartbeat.tick() => {
-                if !beat(&db, &me, clock.now().wall).await {
-                    let _ = declared_dead.send(());
+            _ = heartbeat.tick() => match beat(&db, &me, clock.now().wall).await {
+                Beat::Alive => {}
+                Beat::DeclaredDead => {
+                    let _ = notices.send(Beat::DeclaredDead);
                 }
-            }
+                Beat::NameTaken => {
+                    let _ = notices.send(Beat::NameTaken);
+                    return;
+                }
+            },
             _ = sweeps.tick() => {
                 if let Err(e) = sweep(&db, &me, clock.now().wall, timing.dead_after).await {
                     tracing::warn!(error = %e, "looking for dead instances failed");
