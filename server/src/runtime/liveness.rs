@@ -25,7 +25,9 @@
 //! `dead_after`) hangs up the calls it still has: the database has closed them, and their
 //! leads may be dialled again elsewhere. If a new process has taken its name meanwhile, it
 //! also stops dialling for good (claims nothing, places nothing): the name is the lease
-//! owner, and two live holders would each take the other's leads for their own. Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
+//! owner, and two live holders would each take the other's leads for their own.
+//!
+//! Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
 //! what was left ([`db::recovery::Leftovers`]) and the campaigns' rules; the SQL is in
 //! [`db::recovery`] and [`db::instances`].
 
