@@ -46,8 +46,16 @@ pub struct Config {
     pub demo_sip_listen: SocketAddr,
     /// How long an agent whose phone page went away stays logged in.
     pub phone_grace_seconds: u32,
-    /// This server instance's name (in leases and call references); unique per process.
-    pub instance: String,
+    /// This server instance's name (in leases, call references and its heartbeat row), when
+    /// set; else [`Config::instance_name`] derives a stable one. Two servers running at once
+    /// must not share a name; a restarted server keeps its name, so it takes back its own
+    /// leases and calls at once.
+    pub instance: Option<String>,
+    /// How often this instance writes its heartbeat.
+    pub heartbeat_seconds: u32,
+    /// How long a silent heartbeat takes to make an instance dead (its calls closed, its
+    /// leads taken back by the others). At least twice the heartbeat.
+    pub dead_after_seconds: u32,
     /// A standalone media gateway to drive instead of the embedded one.
     pub gateway: Option<gateway::remote::RemoteConfig>,
     /// Non-public networks lead files may be fetched from by URL (none by default).
@@ -73,7 +81,9 @@ impl Default for Config {
             demo_sip_listen: SocketAddr::from(([127, 0, 0, 1], 5062)),
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
-            instance: default_instance(),
+            instance: None,
+            heartbeat_seconds: 2,
+            dead_after_seconds: 7,
             gateway: None,
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
@@ -82,17 +92,33 @@ impl Default for Config {
     }
 }
 
-/// `host-pid-random`: unique per process, readable in logs and the database.
-fn default_instance() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    let host: String =
-        host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-    format!(
-        "{}-{}-{:04x}",
-        if host.is_empty() { "dialer" } else { &host },
-        std::process::id(),
-        rand::random::<u16>()
-    )
+impl Config {
+    /// This instance's name: the configured one, else `HOST-HASH` where HASH comes from the
+    /// database URL and the working directory — the same for every restart of one
+    /// installation, different for two installations on one host (a relative SQLite path
+    /// names a different file in each directory).
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance {
+            return name.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let host: String = host
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(32)
+            .collect();
+        let dir = std::env::current_dir().unwrap_or_default();
+        derived_instance(&host, &self.database_url, &dir.to_string_lossy())
+    }
+}
+
+/// `HOST-HASH` (see [`Config::instance_name`]).
+fn derived_instance(host: &str, database_url: &str, dir: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{database_url}\n{dir}").as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", if host.is_empty() { "dialer" } else { host })
 }
 
 /// Why the configuration could not be loaded.
@@ -123,6 +149,8 @@ struct FileConfig {
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
     instance: Option<String>,
+    heartbeat_seconds: Option<u32>,
+    dead_after_seconds: Option<u32>,
     gateway_url: Option<String>,
     gateway_token: Option<String>,
     import_allow_networks: Option<String>,
@@ -240,6 +268,30 @@ impl Config {
             })?,
             None => f.phone_grace_seconds.unwrap_or(d.phone_grace_seconds),
         };
+        let seconds = |name: &'static str, file: Option<u32>, default: u32| match env(name) {
+            Some(v) => {
+                v.parse::<u32>().ok().filter(|n| (1..=3600).contains(n)).ok_or(ConfigError::Value {
+                    name,
+                    value: v,
+                    reason: "expected a whole number of seconds from 1 to 3600".into(),
+                })
+            }
+            None => Ok(file.unwrap_or(default)),
+        };
+        let heartbeat_seconds =
+            seconds("DIALER_HEARTBEAT_SECONDS", f.heartbeat_seconds, d.heartbeat_seconds)?;
+        let dead_after_seconds =
+            seconds("DIALER_DEAD_AFTER_SECONDS", f.dead_after_seconds, d.dead_after_seconds)?;
+        if dead_after_seconds < 2 * heartbeat_seconds {
+            return Err(ConfigError::Value {
+                name: "DIALER_DEAD_AFTER_SECONDS",
+                value: dead_after_seconds.to_string(),
+                reason: format!(
+                    "must be at least twice the heartbeat ({heartbeat_seconds} s), or one late \
+                     heartbeat would make a live server dead"
+                ),
+            });
+        }
         let gateway = match env("DIALER_GATEWAY_URL").or(f.gateway_url) {
             None => None,
             Some(url) => {
@@ -304,7 +356,9 @@ impl Config {
             demo_sip_listen,
             media_address,
             phone_grace_seconds,
-            instance: env("DIALER_INSTANCE").or(f.instance).unwrap_or(d.instance),
+            heartbeat_seconds,
+            dead_after_seconds,
+            instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),
             listen,
             database_url: env("DATABASE_URL")
                 .or_else(|| env("DIALER_DATABASE_URL"))
@@ -387,6 +441,40 @@ mod tests {
         let e = Config::from_sources(None, env(&[("DIALER_IMPORT_ALLOW_NETWORKS", "lan")]))
             .unwrap_err();
         assert!(e.to_string().contains("DIALER_IMPORT_ALLOW_NETWORKS"), "{e}");
+    }
+
+    #[test]
+    fn instance_names_are_stable_per_installation_unless_set() {
+        let a = Config::from_sources(None, env(&[])).unwrap();
+        let again = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(a.instance_name(), again.instance_name(), "a restart keeps its name");
+        let other =
+            Config::from_sources(None, env(&[("DATABASE_URL", "sqlite://other.db")])).unwrap();
+        assert_ne!(a.instance_name(), other.instance_name(), "another database, another name");
+        assert_ne!(
+            derived_instance("h", "sqlite://data/dialer.db", "/srv/a"),
+            derived_instance("h", "sqlite://data/dialer.db", "/srv/b"),
+            "the same relative path in another directory is another installation"
+        );
+        assert!(derived_instance("h", "x", "/").starts_with("h-"));
+        let set = Config::from_sources(None, env(&[("DIALER_INSTANCE", "east-1")])).unwrap();
+        assert_eq!(set.instance_name(), "east-1");
+    }
+
+    #[test]
+    fn heartbeats_are_tunable_but_never_dead_after_one_late_beat() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!((c.heartbeat_seconds, c.dead_after_seconds), (2, 7));
+        let c = Config::from_sources(
+            Some((Path::new("dialer.toml"), "heartbeat_seconds = 5\ndead_after_seconds = 20\n")),
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!((c.heartbeat_seconds, c.dead_after_seconds), (5, 20));
+        let e = Config::from_sources(None, env(&[("DIALER_DEAD_AFTER_SECONDS", "3")])).unwrap_err();
+        assert!(e.to_string().contains("twice the heartbeat"), "{e}");
+        let e = Config::from_sources(None, env(&[("DIALER_HEARTBEAT_SECONDS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("DIALER_HEARTBEAT_SECONDS"), "{e}");
     }
 
     #[test]

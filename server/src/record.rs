@@ -7,7 +7,8 @@
 //! `engine::recycle::{DialState, LeadFate}` re-export them, so those paths keep working.
 //!
 //! Invariant (kept by the engine, relied on by the journal): records are applied in the order
-//! emitted; an attempt is recorded before its call is placed.
+//! emitted; an attempt is stored (and the store confirmed) before its call is placed, and only while
+//! the lead's lease is this instance's.
 
 use app::model::{
     AgentStatus, CallOutcome, CallbackId, CampaignId, HangupBy, LeadId, LeadStatus, PhoneNumber,

@@ -116,6 +116,8 @@ pub enum StartError {
     Demo(#[from] crate::demo::DemoError),
     #[error("there is no user named {0:?}")]
     UnknownUser(String),
+    #[error("the dialer could not start: {0}")]
+    Dialer(#[from] crate::runtime::dialer::StartError),
 }
 
 /// A server that is serving.
@@ -245,7 +247,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::new(link.clone()),
         call_events,
         Arc::new(SystemClock),
-        RuntimeConfig::new(config.instance.clone()),
+        RuntimeConfig {
+            heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
+            expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            ..RuntimeConfig::new(config.instance_name())
+        },
         live_publisher,
     )
     .await?;

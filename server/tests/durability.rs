@@ -21,7 +21,13 @@ use server::runtime::live;
 use support::{Backend, TestDatabase};
 use tokio::sync::mpsc;
 
-on_both_backends!(a_killed_runtime_loses_no_lead, four_runtimes_never_share_a_lead);
+on_both_backends!(
+    a_killed_runtime_loses_no_lead,
+    four_runtimes_never_share_a_lead,
+    a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops,
+    a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results,
+    a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing,
+);
 
 struct Setup {
     db: Db,
@@ -95,12 +101,22 @@ fn behaviour(o: &server::engine::Originate) -> SimBehaviour {
 
 /// Starts a runtime with its simulated carrier.
 async fn runtime(db: &Db, instance: &str, clock: Arc<dyn Clock>) -> (Dialer, Tasks) {
+    runtime_with(db, instance, clock, |_| {}).await
+}
+
+async fn runtime_with(
+    db: &Db,
+    instance: &str,
+    clock: Arc<dyn Clock>,
+    change: impl FnOnce(&mut RuntimeConfig),
+) -> (Dialer, Tasks) {
     let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
     let carrier = Arc::new(SimCarrier::new(tx, behaviour));
     let (publisher, _board) = live::channel();
     let mut config = RuntimeConfig::new(instance);
     config.renew_every = Duration::from_secs(5);
     config.expire_every = Duration::from_secs(1);
+    change(&mut config);
     dialer::start(db.clone(), carrier, rx, clock, config, publisher).await.unwrap()
 }
 
@@ -235,10 +251,17 @@ async fn a_killed_runtime_loses_no_lead(b: Backend) {
         Duration::from_secs(60),
     )
     .await;
+    let unfinished: Vec<(i64, String, Option<String>, i64, i64)> = {
+        let sql = "SELECT id, dial_state, lease_owner, attempts, next_attempt_at FROM leads WHERE dial_state <> 'done'";
+        match &s.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        }
+    };
     b_dialer.stop().await;
     b_agents.abort();
     b_tasks.join().await;
-    assert_eq!(done, 120, "every lead finished");
+    assert_eq!(done, 120, "every lead finished; unfinished: {unfinished:?}");
 
     let all = attempts(&s.db).await;
     assert_no_overlap(&all, crash_at);
@@ -302,4 +325,241 @@ async fn four_runtimes_never_share_a_lead(b: Backend) {
     let engines: HashSet<&str> = all.iter().filter_map(|a| a.call_ref.split('-').next()).collect();
     assert_eq!(engines.len(), 4, "all four runtimes dialled: {engines:?}");
     assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await, 0);
+}
+
+/// Short heartbeats: dead after one second.
+fn quick(c: &mut RuntimeConfig) {
+    c.heartbeat_every = Duration::from_millis(200);
+    c.dead_after = Duration::from_secs(1);
+    c.expire_every = Duration::from_millis(200);
+}
+
+async fn a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops(b: Backend) {
+    let s = setup(b, 3, 60).await;
+    // Calls that last: some are up when the runtime dies.
+    let (a, a_tasks) = runtime_with(&s.db, "a", Arc::new(SystemClock), quick).await;
+    let a_agents = work(a.clone(), s.campaign, s.agents.clone());
+    let (other, other_tasks) = runtime_with(&s.db, "other", Arc::new(SystemClock), quick).await;
+    let reached =
+        wait_until(&s.db, "SELECT COUNT(*) FROM call_attempts", 10, Duration::from_secs(30)).await;
+    assert!(reached >= 10, "the first runtime placed only {reached} calls");
+    a_tasks.abort();
+    a_agents.abort();
+    let held = count(&s.db, "SELECT COUNT(*) FROM leads WHERE lease_owner = 'a'").await;
+    assert!(held > 0, "the dead runtime held leads");
+
+    // The other instance (with no agents of its own) sees the heartbeat stop and takes back
+    // everything the dead one left, well within ten seconds.
+    let left = "SELECT (SELECT COUNT(*) FROM leads WHERE lease_owner = 'a') + \
+                (SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL AND instance = 'a')";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count(&s.db, left).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the dead runtime's leftovers stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    other.stop().await;
+    other_tasks.join().await;
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM instances WHERE name = 'a'").await, 0);
+    assert_eq!(
+        count(&s.db, "SELECT COUNT(*) FROM leads WHERE dial_state = 'leased'").await,
+        0,
+        "nothing leased once both are gone"
+    );
+    let stuck =
+        count(&s.db, "SELECT COUNT(*) FROM leads WHERE dial_state = 'ready' AND attempts >= 3")
+            .await;
+    assert_eq!(stuck, 0, "no lead left ready without dials left");
+    let all = attempts(&s.db).await;
+    let per_lead: HashMap<i64, i64> = all.iter().fold(HashMap::new(), |mut m, a| {
+        *m.entry(a.lead).or_default() += 1;
+        m
+    });
+    let counters: Vec<(i64, i64)> = match &s.db {
+        Db::Sqlite(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as("SELECT id, attempts FROM leads").fetch_all(p).await.unwrap()
+        }
+    };
+    for (lead, n) in counters {
+        assert_eq!(per_lead.get(&lead).copied().unwrap_or(0), n, "lead {lead} attempt count");
+    }
+}
+
+/// A carrier that counts hang-ups, over a simulated one.
+struct Counting {
+    inner: SimCarrier,
+    hangups: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl server::runtime::carrier::Carrier for Counting {
+    async fn originate(
+        &self,
+        o: &server::engine::Originate,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.originate(o).await
+    }
+    async fn bridge(
+        &self,
+        call: server::engine::CallId,
+        agent: UserId,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.bridge(call, agent).await
+    }
+    async fn hangup(&self, call: server::engine::CallId) {
+        self.hangups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.hangup(call).await
+    }
+    async fn play(
+        &self,
+        call: server::engine::CallId,
+        file: &str,
+    ) -> Result<(), server::runtime::carrier::CarrierError> {
+        self.inner.play(call, file).await
+    }
+}
+
+type Talking =
+    (Dialer, Tasks, tokio::task::JoinHandle<()>, Arc<std::sync::atomic::AtomicUsize>, Vec<String>);
+
+/// Runtime "a" (short heartbeats) whose calls are all answered and talk for a minute, its
+/// agents working; returned once both agents talk, with its hang-up count and the
+/// references of the calls up.
+async fn talking_runtime(s: &Setup) -> Talking {
+    let (tx, rx) = mpsc::channel::<CarrierEvent>(1024);
+    let talk = |_: &server::engine::Originate| SimBehaviour::Answer {
+        ring: Duration::from_millis(3),
+        talk: Duration::from_secs(60),
+    };
+    let hangups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let carrier = Arc::new(Counting { inner: SimCarrier::new(tx, talk), hangups: hangups.clone() });
+    let (publisher, _board) = live::channel();
+    let mut config = RuntimeConfig::new("a");
+    quick(&mut config);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (a, tasks) =
+        dialer::start(s.db.clone(), carrier, rx, clock, config, publisher).await.unwrap();
+    let agents = work(a.clone(), s.campaign, s.agents.clone());
+    let talking = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM call_attempts WHERE bridged_at IS NOT NULL",
+        2,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(talking, 2, "both agents talking");
+    let up: Vec<String> = {
+        let sql =
+            "SELECT call_ref FROM call_attempts WHERE bridged_at IS NOT NULL ORDER BY call_ref";
+        match &s.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    };
+    (a, tasks, agents, hangups, up)
+}
+
+/// Waits (bounded) until the carrier has seen `n` hang-ups.
+async fn wait_for_hangups(hangups: &std::sync::atomic::AtomicUsize, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while hangups.load(std::sync::atomic::Ordering::SeqCst) < n {
+        assert!(tokio::time::Instant::now() < deadline, "calls still up at the dead instance");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results(b: Backend) {
+    use server::db::instances;
+    use server::runtime::liveness;
+    let s = setup(b, 2, 10).await;
+    let (a, tasks, agents, hangups, up) = talking_runtime(&s).await;
+    // Its heartbeat was late (say): another instance declared it dead and recovered it.
+    let now = SystemClock.now().wall;
+    assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
+    let done = liveness::recover(&s.db, "a", now).await.unwrap();
+    instances::finish_recovery(&s.db, "a", "judge").await.unwrap();
+    assert_eq!(done.closed, 2, "{done:?}");
+
+    // At its next heartbeat it learns so, hangs up both calls, and registers again.
+    wait_for_hangups(&hangups, 2).await;
+    let back = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM instances WHERE name = 'a' AND incarnation NOT LIKE 'recovering%'",
+        1,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(back, 1, "registered again");
+    // Its late writes (call ends, the agents' dispositions) change nothing recovery stored.
+    a.stop().await;
+    agents.abort();
+    tasks.join().await;
+    for call_ref in up {
+        let sql = "SELECT a.outcome, a.hangup_by, l.status, l.dial_state FROM call_attempts a \
+                   JOIN leads l ON l.id = a.lead_id WHERE a.call_ref = $1";
+        let row: (String, String, String, String) = match &s.db {
+            Db::Sqlite(p) => sqlx::query_as(sql).bind(&call_ref).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as(sql).bind(&call_ref).fetch_one(p).await.unwrap(),
+        };
+        assert_eq!(
+            row,
+            ("dropped".into(), "system".into(), "DROPPED".into(), "done".into()),
+            "{call_ref}: answered and cut off is a dropped call, and so it stays"
+        );
+    }
+}
+
+async fn a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing(b: Backend) {
+    use server::db::instances::{self, Instance};
+    use server::runtime::liveness;
+    let s = setup(b, 2, 10).await;
+    let (a, tasks, agents, hangups, _up) = talking_runtime(&s).await;
+    // Declared dead, and a new process started under the same name, which holds a lead.
+    let now = SystemClock.now().wall;
+    assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
+    liveness::recover(&s.db, "a", now).await.unwrap();
+    let newcomer = Instance {
+        name: "a".into(),
+        started_at: now,
+        heartbeat_at: i64::MAX / 2,
+        host: "elsewhere".into(),
+        pid: 1,
+        process: "p".into(),
+        incarnation: "newcomer".into(),
+    };
+    instances::replace(&s.db, &newcomer).await.unwrap();
+    support::exec(
+        &s.db,
+        "UPDATE leads SET dial_state = 'leased', lease_owner = 'a', lease_expires_at = 9000000000000000 \
+         WHERE id = (SELECT MIN(id) FROM leads WHERE dial_state = 'ready')",
+    )
+    .await;
+    let attempts_before = count(&s.db, "SELECT COUNT(*) FROM call_attempts").await;
+    wait_for_hangups(&hangups, 2).await;
+    // Its agents are ready again, yet it places nothing more; stopping, it gives back and
+    // closes nothing (all of that is the newcomer's now).
+    let calls_after = wait_until(
+        &s.db,
+        "SELECT COUNT(*) FROM call_attempts",
+        attempts_before + 1,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(calls_after, attempts_before, "no call after its name was taken");
+    a.stop().await;
+    agents.abort();
+    tasks.join().await;
+    assert_eq!(
+        count(
+            &s.db,
+            "SELECT COUNT(*) FROM leads WHERE dial_state = 'leased' AND lease_owner = 'a'"
+        )
+        .await,
+        1,
+        "the newcomer's lead untouched"
+    );
+    let row = instances::get(&s.db, "a").await.unwrap().unwrap();
+    assert_eq!(row.incarnation, "newcomer", "the name stays the newcomer's");
 }

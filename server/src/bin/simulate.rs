@@ -160,6 +160,10 @@ impl World {
                         .handle(self.now(ms), Input::LeadsClaimed { campaign: CAMPAIGN, leads });
                 }
                 Output::Release { leads, .. } => self.store.extend(leads),
+                // The simulated store keeps every attempt at once.
+                Output::StoreAttempt { call, .. } => {
+                    let _ = engine.handle(self.now(ms), Input::AttemptStored { call });
+                }
                 Output::Originate(o) => {
                     self.dialled += 1;
                     let ring = 1000 + self.exp_ms(8.0).min(25_000);

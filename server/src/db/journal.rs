@@ -3,8 +3,15 @@
 //!
 //! Records are applied in the order the engine emitted them, many per transaction (the
 //! engine's throughput must not be one commit per event). A lead result only lands while
-//! this server instance still holds the lead's lease (or nobody does): an instance that lost
-//! a lease never overwrites the lead's new owner.
+//! this server instance still holds the lead's lease (or nobody does and the lead is not
+//! finished): an instance that lost a lease never overwrites the lead's new owner, nor the
+//! result recovery gave a lead after declaring that instance dead.
+//!
+//! An attempt is the fence of write-ahead dialling: it is stored (and the lead's attempt
+//! counter raised) only while this instance holds the lead's lease, and the call is placed
+//! only after that commit. An attempt whose lease is gone is refused — not stored, and
+//! [`apply`] names it so the call is never placed. Progress and the end of an attempt land
+//! only while it is open: an attempt closed by crash recovery keeps that outcome.
 
 use crate::record::Record;
 
@@ -12,12 +19,27 @@ use super::{Db, DbError, with_pool};
 
 /// One record, inside the caller's transaction (expanded once per backend).
 macro_rules! apply_one {
-    ($tx:ident, $owner:ident, $r:ident) => {
+    ($tx:ident, $owner:ident, $r:ident, $refused:ident) => {
         match $r {
             Record::AttemptStarted { call_ref, lead, campaign, agent, trunk, phone, callback, at } => {
+                let leased = sqlx::query(
+                    "UPDATE leads SET attempts = attempts + 1, last_called_at = $1, updated_at = $1 \
+                     WHERE id = $2 AND lease_owner = $3 AND dial_state = 'leased'",
+                )
+                .bind(at)
+                .bind(lead.0)
+                .bind($owner)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+                if leased == 0 {
+                    $refused.push(call_ref.clone());
+                    // Applied inside the loop over records: on to the next one.
+                    continue;
+                }
                 sqlx::query(
-                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, agent_id, trunk_id, phone, dialed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, agent_id, trunk_id, phone, dialed_at, instance) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(call_ref)
                 .bind(lead.0)
@@ -26,13 +48,9 @@ macro_rules! apply_one {
                 .bind(trunk.map(|t| t.0))
                 .bind(phone.as_str())
                 .bind(at)
+                .bind($owner)
                 .execute(&mut *$tx)
                 .await?;
-                sqlx::query("UPDATE leads SET attempts = attempts + 1, last_called_at = $1, updated_at = $1 WHERE id = $2")
-                    .bind(at)
-                    .bind(lead.0)
-                    .execute(&mut *$tx)
-                    .await?;
                 if let Some(cb) = callback {
                     sqlx::query("UPDATE callbacks SET done_at = $1 WHERE id = $2 AND done_at IS NULL")
                         .bind(at)
@@ -42,21 +60,21 @@ macro_rules! apply_one {
                 }
             }
             Record::AttemptRinging { call_ref, at } => {
-                sqlx::query("UPDATE call_attempts SET ringing_at = $1 WHERE call_ref = $2")
+                sqlx::query("UPDATE call_attempts SET ringing_at = $1 WHERE call_ref = $2 AND ended_at IS NULL")
                     .bind(at)
                     .bind(call_ref)
                     .execute(&mut *$tx)
                     .await?;
             }
             Record::AttemptAnswered { call_ref, at } => {
-                sqlx::query("UPDATE call_attempts SET answered_at = $1 WHERE call_ref = $2")
+                sqlx::query("UPDATE call_attempts SET answered_at = $1 WHERE call_ref = $2 AND ended_at IS NULL")
                     .bind(at)
                     .bind(call_ref)
                     .execute(&mut *$tx)
                     .await?;
             }
             Record::AttemptBridged { call_ref, agent, at } => {
-                sqlx::query("UPDATE call_attempts SET bridged_at = $1, agent_id = $2 WHERE call_ref = $3")
+                sqlx::query("UPDATE call_attempts SET bridged_at = $1, agent_id = $2 WHERE call_ref = $3 AND ended_at IS NULL")
                     .bind(at)
                     .bind(agent.0)
                     .bind(call_ref)
@@ -66,7 +84,7 @@ macro_rules! apply_one {
             Record::AttemptEnded { call_ref, at, outcome, sip_code, sip_reason, by } => {
                 sqlx::query(
                     "UPDATE call_attempts SET ended_at = $1, outcome = $2, sip_code = $3, sip_reason = $4, hangup_by = $5 \
-                     WHERE call_ref = $6",
+                     WHERE call_ref = $6 AND ended_at IS NULL",
                 )
                 .bind(at)
                 .bind(outcome.as_str())
@@ -90,7 +108,7 @@ macro_rules! apply_one {
                 let done = sqlx::query(
                     "UPDATE leads SET status = $1, dial_state = $2, next_attempt_at = $3, \
                      invalid_details = (invalid_details OR $4), lease_owner = NULL, lease_expires_at = NULL, \
-                     updated_at = $3 WHERE id = $5 AND (lease_owner = $6 OR lease_owner IS NULL)",
+                     updated_at = $3 WHERE id = $5 AND (lease_owner = $6 OR (lease_owner IS NULL AND dial_state <> 'done'))",
                 )
                 .bind(fate.status.as_str())
                 .bind(fate.dial_state.as_str())
@@ -168,17 +186,20 @@ macro_rules! apply_one {
 }
 
 /// Applies `records`, in order, in one transaction. `owner` is this server instance.
-pub async fn apply(db: &Db, owner: &str, records: &[Record]) -> Result<(), DbError> {
+/// Returns the call references of the attempts refused because their lead's lease is not
+/// `owner`'s (those calls must never be placed); everything else is stored.
+pub async fn apply(db: &Db, owner: &str, records: &[Record]) -> Result<Vec<String>, DbError> {
+    let mut refused = Vec::new();
     if records.is_empty() {
-        return Ok(());
+        return Ok(refused);
     }
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         for r in records {
-            apply_one!(tx, owner, r);
+            apply_one!(tx, owner, r, refused);
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(())
     })?;
-    Ok(())
+    Ok(refused)
 }

@@ -6,7 +6,8 @@
 //!   statement: PostgreSQL skips rows another claimer holds (`FOR UPDATE SKIP LOCKED`), SQLite
 //!   serialises claimers (`BEGIN IMMEDIATE`). No lead is ever leased twice at once.
 //! - a lease names its owner (a server instance) and ends: results and releases clear it;
-//!   an owner that dies leaves leases that [`expire_leases`] returns to the queue.
+//!   an owner that dies leaves leases that `runtime::liveness` takes back (by the rules for
+//!   calls cut off), and a lease that runs out undialled is returned by [`expire_leases`].
 //! - a result from an owner that lost its lease never overwrites another owner's lease.
 
 use app::model::{
@@ -325,7 +326,7 @@ async fn lease(
 ) -> Result<Vec<LeadRow>, DbError> {
     let statement = |lock: &str| {
         format!(
-            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3 \
+            "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, updated_at = $3, leased_at = $3 \
              WHERE id IN ({select}{lock}) RETURNING {}",
             lead_columns!()
         )
@@ -460,11 +461,16 @@ pub async fn renew_leases(db: &Db, owner: &str, until: i64) -> Result<u64, DbErr
         .map(|r| r.rows_affected()))?)
 }
 
-/// Returns leads whose lease ran out (their owner died or stalled) to the queue.
+/// Returns leads whose lease ran out (their owner died or stalled) to the queue — only those
+/// not dialled during that lease: a lead whose call was placed needs the call's outcome and
+/// the campaign's rules (`runtime::liveness` recovers those), never a blind return to
+/// `ready`, which would redial a person who answered.
 pub async fn expire_leases(db: &Db, now: i64) -> Result<u64, DbError> {
     Ok(with_pool!(db, pool => sqlx::query(concat!(
             "UPDATE leads SET dial_state = ", unleased_state!(), ", lease_owner = NULL, lease_expires_at = NULL, \
-             updated_at = $1 WHERE dial_state = 'leased' AND lease_expires_at < $1"))
+             updated_at = $1 WHERE dial_state = 'leased' AND lease_expires_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.lead_id = leads.id \
+             AND a.dialed_at >= COALESCE(leads.leased_at, 0))"))
         .bind(now)
         .execute(pool)
         .await

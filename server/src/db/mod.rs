@@ -9,9 +9,11 @@
 pub mod campaigns;
 pub mod dispositions;
 pub mod dnc;
+pub mod instances;
 pub mod journal;
 pub mod leads;
 pub mod leadsets;
+pub mod recovery;
 pub mod scripts;
 pub mod sessions;
 pub mod trunks;

@@ -3,16 +3,23 @@
 //! carrier that went quiet, an agent pressing Hang up — up to its one outcome.
 //!
 //! ```text
-//! Dialing ─▶ Ringing ─▶ (answered) ─┬▶ Bridging(agent) ─▶ Connected(agent) ─▶ WrapUp(agent)
+//! Saving ─▶ Dialing ─▶ Ringing ─▶ (answered) ─┬▶ Bridging(agent) ─▶ Connected(agent) ─▶ WrapUp(agent)
 //!    │          │                   ├▶ Playing (broadcast)          │ agent logged out
 //!    │          │                   └▶ dropped (nobody free)        ▼
 //!    └──────────┴─▶ ended unconnected: busy, no answer, failed…   Abandoned
 //! ```
 //!
-//! Invariants: a call leaves `calls` exactly once, with exactly one `AttemptEnded` and one
-//! lead result (the agent's disposition, if they submit one, just before it); every state but
-//! `Connected` and `WrapUp` has a guard time, so a carrier that never answers cannot hold a
-//! lead or a channel for ever. Helpers that end a call take the record by value: once
+//! A call starts in `Saving`: its attempt is on its way to the database
+//! ([`Output::StoreAttempt`]) and nothing has been sent to the carrier. Only the database's
+//! answer ([`Input::AttemptStored`](super::Input::AttemptStored)) places it: no INVITE ever
+//! leaves without its attempt row (write-ahead). A refused attempt (the lead's lease is no
+//! longer this instance's) is dropped unplaced, with nothing recorded.
+//!
+//! Invariants: a placed call leaves `calls` exactly once, with exactly one `AttemptEnded` and
+//! one lead result (the agent's disposition, if they submit one, just before it); every
+//! state but `Saving`, `Connected` and `WrapUp` has a guard time, so a carrier that never
+//! answers cannot hold a lead or a channel for ever (`Saving` waits for the database on
+//! purpose: under a write stall calls wait rather than leave unrecorded). Helpers that end a call take the record by value: once
 //! removed, nothing can look it up again by mistake.
 
 use app::model::{
@@ -23,7 +30,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::time::{Duration, Instant};
 
-use super::io::{AgentEvent, CallEvent, CallId, Output, QueuedLead, Record};
+use super::io::{AgentEvent, CallEvent, CallId, Originate, Output, QueuedLead, Record};
 use super::outbox::Outbox;
 use super::recycle::{DialState, LeadFate, after_outcome};
 use super::session::AgentRun;
@@ -62,6 +69,8 @@ impl CallIds {
 /// Where a call is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum CallState {
+    /// The attempt is being stored; the call is not placed yet.
+    Saving,
     Dialing,
     Ringing,
     /// Answered; being bridged to this agent.
@@ -88,27 +97,32 @@ pub(super) struct CallRec {
     /// When the engine stops waiting for the carrier.
     pub(super) guard: Option<Instant>,
     pub(super) hangup_by_agent: bool,
+    /// The call to place once its attempt is stored (`Saving` only).
+    pub(super) originate: Option<Box<Originate>>,
+    /// Hung up (by its agent, or its agent left) while `Saving`: placed, then hung up at once,
+    /// so the stored attempt is a real dial.
+    pub(super) hangup_when_placed: bool,
 }
 
 impl CallRec {
-    /// A call just placed, waiting for the carrier until `guard`.
-    pub(super) fn dialing(
-        id: CallId,
-        call_ref: String,
-        campaign: CampaignId,
+    /// A call decided on, its attempt on its way to the database; placed as `originate` once
+    /// stored.
+    pub(super) fn saving(
         queued: QueuedLead,
         agent: Option<UserId>,
-        guard: Instant,
+        originate: Originate,
     ) -> CallRec {
         CallRec {
-            id,
-            call_ref,
-            campaign,
+            id: originate.call,
+            call_ref: originate.call_ref.clone(),
+            campaign: originate.campaign,
             queued,
             agent,
-            state: CallState::Dialing,
-            guard: Some(guard),
+            state: CallState::Saving,
+            guard: None,
             hangup_by_agent: false,
+            originate: Some(Box::new(originate)),
+            hangup_when_placed: false,
         }
     }
 
@@ -116,8 +130,18 @@ impl CallRec {
         self.queued.lead.id
     }
 
-    /// Placed and not answered yet.
+    /// Decided on (being stored, or placed) and not answered yet.
     pub(super) fn in_flight(&self) -> bool {
+        matches!(self.state, CallState::Saving | CallState::Dialing | CallState::Ringing)
+    }
+
+    /// Placed at the carrier (whatever happened since).
+    pub(super) fn placed(&self) -> bool {
+        self.state != CallState::Saving
+    }
+
+    /// Placed at the carrier and not answered yet.
+    fn placed_unanswered(&self) -> bool {
         matches!(self.state, CallState::Dialing | CallState::Ringing)
     }
 
@@ -144,7 +168,7 @@ impl CallRec {
     /// Adds this call to its campaign's live counters.
     pub(super) fn count(&self, c: &mut LiveCounters) {
         match self.state {
-            CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
+            CallState::Saving | CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
             CallState::Bridging(_) => c.calls_waiting += 1,
             CallState::Connected(_) | CallState::Playing | CallState::Abandoned => {
                 c.calls_active += 1
@@ -217,12 +241,55 @@ impl CallRec {
                 out.push(Output::Hangup { call: self.id });
                 true
             }
+            CallState::Saving => {
+                self.hangup_when_placed = true;
+                true
+            }
             _ => {
                 out.push(Output::Hangup { call: self.id });
                 true
             }
         }
     }
+}
+
+/// Places the campaign's stored calls, in order, while its rate allows; asks to be woken for
+/// the next slot when some must wait.
+pub(super) fn place_stored(
+    now: Now,
+    run: &mut super::campaign::CampaignRun,
+    calls: &mut BTreeMap<CallId, CallRec>,
+    out: &mut Outbox,
+) {
+    while !run.stored.is_empty() && run.placer.available(now.at) > 0 {
+        if let Some(call) = run.stored.pop_front()
+            && place(now, call, calls, out)
+        {
+            run.placer.record(now.at);
+        }
+    }
+    if !run.stored.is_empty()
+        && let Some(t) = run.placer.next_slot(now.at)
+    {
+        run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+    }
+}
+
+/// Places a stored call (and hangs it up at once if that was asked while it was being
+/// stored). Returns whether a call was placed.
+fn place(now: Now, call: CallId, calls: &mut BTreeMap<CallId, CallRec>, out: &mut Outbox) -> bool {
+    let Some(rec) = calls.get_mut(&call) else { return false };
+    if rec.state != CallState::Saving {
+        return false;
+    }
+    let Some(originate) = rec.originate.take() else { return false };
+    rec.state = CallState::Dialing;
+    rec.guard = Some(super::dialing::ring_guard(now, originate.ring_seconds));
+    out.push(Output::Originate(*originate));
+    if rec.hangup_when_placed {
+        out.push(Output::Hangup { call });
+    }
+    true
 }
 
 /// The longest-waiting ready agent of `campaign`, the callback's own agent first.
@@ -254,7 +321,7 @@ impl Engine {
         match event {
             CallEvent::Ringing => rec.ringing(now, &mut self.out),
             CallEvent::Answered => {
-                if rec.in_flight() {
+                if rec.placed_unanswered() {
                     self.answered(now, call);
                 }
             }
@@ -426,7 +493,8 @@ impl Engine {
                 let rec = entry.remove();
                 self.finish_answered_without_agent(now, rec);
             }
-            CallState::WrapUp(_) => {}
+            // Not placed yet: the carrier cannot know it.
+            CallState::Saving | CallState::WrapUp(_) => {}
         }
     }
 
@@ -474,6 +542,11 @@ impl Engine {
     /// The carrier went quiet past the call's guard time: the engine ends the call itself.
     pub(super) fn call_timed_out(&mut self, now: Now, call: CallId) {
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
+        if entry.get().state == CallState::Saving {
+            // Never guarded; nothing to hang up at the carrier.
+            entry.get_mut().guard = None;
+            return;
+        }
         self.out.push(Output::Hangup { call });
         match entry.get().state {
             CallState::Dialing | CallState::Ringing => {
@@ -496,7 +569,9 @@ impl Engine {
                 let reason = Some("hung up by the dialer".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }
-            CallState::Connected(_) | CallState::WrapUp(_) => entry.get_mut().guard = None,
+            CallState::Saving | CallState::Connected(_) | CallState::WrapUp(_) => {
+                entry.get_mut().guard = None
+            }
         }
     }
 
@@ -511,12 +586,60 @@ impl Engine {
             .iter_mut()
             .find(|(_, c)| match c.state {
                 CallState::Bridging(a) | CallState::Connected(a) => a == agent,
-                CallState::Dialing | CallState::Ringing => c.agent == Some(agent),
+                CallState::Saving | CallState::Dialing | CallState::Ringing => {
+                    c.agent == Some(agent)
+                }
                 _ => false,
             })
             .ok_or(EngineError::NoCall)?;
         rec.hangup_by_agent = true;
-        self.out.push(Output::Hangup { call: *call });
+        if rec.state == CallState::Saving {
+            rec.hangup_when_placed = true;
+        } else {
+            self.out.push(Output::Hangup { call: *call });
+        }
+        Ok(())
+    }
+
+    /// The call's attempt is durable: it is placed as soon as the campaign's rate allows —
+    /// at once, normally; after a write stall, stored calls leave one rate slot at a time.
+    pub(super) fn attempt_stored(&mut self, now: Now, call: CallId) -> Result<(), EngineError> {
+        let rec = self.calls.get(&call).ok_or(EngineError::UnknownCall)?;
+        if rec.state != CallState::Saving || rec.originate.is_none() {
+            return Ok(());
+        }
+        let Some(run) = self.campaigns.get_mut(&rec.campaign) else {
+            // Campaigns are never unloaded; place it rather than leave it stuck.
+            place(now, call, &mut self.calls, &mut self.out);
+            return Ok(());
+        };
+        if !run.stored.contains(&call) {
+            run.stored.push_back(call);
+        }
+        place_stored(now, run, &mut self.calls, &mut self.out);
+        Ok(())
+    }
+
+    /// The database refused the call's attempt: the lead's lease is no longer this instance's
+    /// (another instance took it back). The call is never placed and nothing is recorded; a
+    /// preview agent waiting for it is freed.
+    pub(super) fn attempt_refused(&mut self, now: Now, call: CallId) -> Result<(), EngineError> {
+        let Entry::Occupied(entry) = self.calls.entry(call) else {
+            return Err(EngineError::UnknownCall);
+        };
+        if entry.get().state != CallState::Saving {
+            return Ok(());
+        }
+        let rec = entry.remove();
+        tracing::warn!(lead = %rec.lead(), call_ref = %rec.call_ref, "attempt refused: the lead's lease was lost; not dialled");
+        if let Some(agent) = rec.agent
+            && let Some(run) = self.agents.get_mut(&agent)
+            && run.machine.unreserve(now.at)
+        {
+            let (outcome, by) = (CallOutcome::Failed, HangupBy::System);
+            self.out.notify(agent, AgentEvent::Ended { call: rec.id, outcome, by });
+            run.announce(agent, now, None, &mut self.out);
+        }
         Ok(())
     }
 }

@@ -22,6 +22,11 @@ pub(super) struct CampaignRun {
     pub(super) config: CampaignConfig,
     pub(super) pacer: Box<dyn Pacer>,
     pub(super) limiter: RateLimiter,
+    /// The same limit on placing calls: attempts stored late (after a write stall) come back
+    /// together, and must not leave as a burst above the campaign's rate.
+    pub(super) placer: RateLimiter,
+    /// Calls whose attempts are stored, waiting for a placing slot, in order.
+    pub(super) stored: VecDeque<super::io::CallId>,
     pub(super) hopper: VecDeque<QueuedLead>,
     pub(super) claim_pending: bool,
     pub(super) claim_again_at: Option<Instant>,
@@ -39,6 +44,8 @@ impl CampaignRun {
         CampaignRun {
             pacer: pacer_for(config.settings.kind),
             limiter: RateLimiter::new(config.settings.max_cps),
+            placer: RateLimiter::new(config.settings.max_cps),
+            stored: VecDeque::new(),
             config,
             hopper: VecDeque::new(),
             claim_pending: false,
@@ -64,6 +71,7 @@ impl CampaignRun {
         }
         if old.max_cps != config.settings.max_cps {
             self.limiter = RateLimiter::new(config.settings.max_cps);
+            self.placer = RateLimiter::new(config.settings.max_cps);
         }
         self.config = config;
     }

@@ -1,7 +1,8 @@
 //! Each pacing step of each campaign: give back queued leads whose calling window closed, ask
 //! the campaign's pacer ([`super::pacing`]) how many calls to start, cap that by the rate
-//! limiter, place the calls for the next eligible leads, and ask the database for more leads
-//! when the hopper runs low. Also placing one call, which preview agents do themselves.
+//! limiter, decide the calls for the next eligible leads, and ask the database for more leads
+//! when the hopper runs low. Also deciding one call, which preview agents do themselves. A
+//! decided call is placed only once its attempt is stored, at the campaign's rate (`call`).
 //!
 //! The pacers and the limiter are pure and stay in `pacing`; this is where the engine's
 //! agents, calls and hopper meet them.
@@ -28,6 +29,12 @@ use crate::lead::timezone::WindowCheck;
 /// carrier and ends it itself.
 const RING_GRACE: Duration = Duration::from_secs(15);
 
+/// When the engine stops waiting for the carrier on a call placed `now` that rings for up to
+/// `ring_seconds`.
+pub(super) fn ring_guard(now: Now, ring_seconds: u32) -> std::time::Instant {
+    now.at + Duration::from_secs(u64::from(ring_seconds)) + RING_GRACE
+}
+
 impl Engine {
     /// One pacing step for every campaign, in id order.
     pub(super) fn pace(&mut self, now: Now) {
@@ -36,6 +43,8 @@ impl Engine {
             let ready = ready_agents(&self.agents, id);
             let input = run.pacing_input(ready.len() as u32, &self.calls);
             run.wake_at = None;
+            // Calls already stored leave first, whatever else changed since.
+            super::call::place_stored(now, run, &mut self.calls, &mut self.out);
             if run.dialable().is_err() {
                 continue;
             }
@@ -51,8 +60,11 @@ impl Engine {
                 self.calls.insert(call, rec);
                 placed += 1;
             }
-            if placed < wanted && !run.hopper.is_empty() {
-                run.wake_at = run.limiter.next_slot(now.at);
+            if placed < wanted
+                && !run.hopper.is_empty()
+                && let Some(t) = run.limiter.next_slot(now.at)
+            {
+                run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
             }
             let agents: Vec<UserId> =
                 self.agents.iter().filter(|(_, a)| a.campaign == id).map(|(u, _)| *u).collect();
@@ -150,8 +162,9 @@ impl CampaignRun {
         Some(target - queued)
     }
 
-    /// Places a call for `queued` (for `agent`, in preview): counted against the rate limit,
-    /// stored before it is originated. Returns the new call's record for the engine to keep.
+    /// Decides a call for `queued` (for `agent`, in preview): counted against the rate limit,
+    /// and its attempt sent to be stored; it is placed once stored
+    /// (`Input::AttemptStored`). Returns the new call's record for the engine to keep.
     pub(super) fn dial(
         &mut self,
         now: Now,
@@ -165,7 +178,7 @@ impl CampaignRun {
         self.limiter.record(now.at);
         self.dialed += 1;
         let s = &self.config.settings;
-        out.record(Record::AttemptStarted {
+        let record = Record::AttemptStarted {
             call_ref: call_ref.clone(),
             lead: queued.lead.id,
             campaign,
@@ -174,18 +187,18 @@ impl CampaignRun {
             phone: queued.lead.phone.clone(),
             callback: queued.callback.map(|c| c.id),
             at: now.wall,
-        });
-        out.push(Output::Originate(Originate {
+        };
+        out.push(Output::StoreAttempt { call, record });
+        let originate = Originate {
             call,
-            call_ref: call_ref.clone(),
+            call_ref,
             campaign,
             trunk: s.trunk_id,
             phone: queued.lead.phone.clone(),
             caller_id: s.caller_id.clone(),
             ring_seconds: s.ring_seconds,
             agent,
-        }));
-        let guard = now.at + Duration::from_secs(u64::from(s.ring_seconds)) + RING_GRACE;
-        CallRec::dialing(call, call_ref, campaign, queued, agent, guard)
+        };
+        CallRec::saving(queued, agent, originate)
     }
 }

@@ -131,6 +131,15 @@ pub enum Input {
         call: CallId,
         event: CallEvent,
     },
+    /// The answer to an [`Output::StoreAttempt`]: the attempt is durable; the call is placed.
+    AttemptStored {
+        call: CallId,
+    },
+    /// The answer to an [`Output::StoreAttempt`] whose lead is no longer leased to this
+    /// instance: nothing was stored and the call is never placed.
+    AttemptRefused {
+        call: CallId,
+    },
 }
 
 /// A call to place.
@@ -161,6 +170,15 @@ pub enum Output {
         leads: Vec<LeadId>,
         next_attempt_at: Option<i64>,
     },
+    /// Store this call's attempt (a [`Record::AttemptStarted`], in order after every record
+    /// before it), then answer with [`Input::AttemptStored`] — or [`Input::AttemptRefused`]
+    /// when the lead's lease is no longer this instance's. Write-ahead: the call is placed
+    /// ([`Output::Originate`]) only after that answer, so every dial has its attempt row.
+    StoreAttempt {
+        call: CallId,
+        record: Record,
+    },
+    /// Place this call (its attempt is already stored).
     Originate(Originate),
     Bridge {
         call: CallId,

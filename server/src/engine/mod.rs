@@ -12,6 +12,8 @@
 //!   in flight never exceed ready agents × multiplier;
 //! - live calls never exceed the campaign's channels, and starts never exceed its calls per
 //!   second over any window ([`pacing::RateLimiter`]);
+//! - no call is placed before its attempt is stored (write-ahead: `Output::StoreAttempt`,
+//!   then `Input::AttemptStored`, then `Output::Originate`);
 //! - every call ends in exactly one outcome, every answered call with an agent gets a
 //!   disposition or a recorded result, and every claimed lead is either dialled, released or
 //!   given a result — none is lost.
@@ -108,7 +110,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A new engine. `instance` names this server instance in call references and leases.
+    /// A new engine. `instance` names this server instance (and run) in call references.
     pub fn new(instance: impl Into<String>) -> Engine {
         Engine {
             call_ids: CallIds::new(instance.into()),
@@ -142,6 +144,8 @@ impl Engine {
             Input::PreviewSkip { agent } => self.preview_skip(now, agent)?,
             Input::LeadsClaimed { campaign, leads } => self.leads_claimed(now, campaign, leads),
             Input::Call { call, event } => self.call_event(now, call, event)?,
+            Input::AttemptStored { call } => self.attempt_stored(now, call)?,
+            Input::AttemptRefused { call } => self.attempt_refused(now, call)?,
         }
         self.pace(now);
         Ok(())
@@ -208,6 +212,20 @@ impl Engine {
         let previews = self.agents.values().filter_map(|a| a.preview.as_ref().map(|q| q.lead.id));
         let calls = self.calls.values().map(CallRec::lead);
         queued.chain(previews).chain(calls).collect()
+    }
+
+    /// Leads waiting in hoppers or previews, not in a call: what a stopping instance gives
+    /// back untouched.
+    pub fn queued_leads(&self) -> Vec<LeadId> {
+        let queued = self.campaigns.values().flat_map(|c| c.hopper.iter().map(|q| q.lead.id));
+        let previews = self.agents.values().filter_map(|a| a.preview.as_ref().map(|q| q.lead.id));
+        queued.chain(previews).collect()
+    }
+
+    /// Every call this engine has placed at the carrier and not seen end (calls still being
+    /// stored are not placed: the carrier does not know them).
+    pub fn live_calls(&self) -> Vec<CallId> {
+        self.calls.iter().filter(|(_, c)| c.placed()).map(|(id, _)| *id).collect()
     }
 
     /// An agent's state, if logged in.

@@ -4,8 +4,8 @@
 //! `&mut` campaign, agent or call record and still emit outputs: the borrow checker then
 //! lets the record it already looked up do the work, with no second lookup that could miss.
 //!
-//! Invariant: outputs leave in the order they were pushed (a record of an attempt before the
-//! call is placed, a release before the claim that would refill the hopper).
+//! Invariant: outputs leave in the order they were pushed (the records before an attempt to
+//! store before it, a release before the claim that would refill the hopper).
 
 use app::model::{LeadId, UserId};
 use std::collections::VecDeque;

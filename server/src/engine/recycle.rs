@@ -28,6 +28,21 @@ pub fn after_outcome(
     }
 }
 
+/// The outcome of a call cut off by the end of the dialer instance that placed it (a crash,
+/// or a stop while it was up), as recovery stores it: a person who answered and was cut off
+/// is a dropped (abandoned) call — redialled only if the campaign has a rule for dropped
+/// calls; a call that rang unanswered follows the no-answer rule; one that never rang
+/// follows the failed rule.
+pub fn cut_off_outcome(rang: bool, answered: bool) -> CallOutcome {
+    if answered {
+        CallOutcome::Dropped
+    } else if rang {
+        CallOutcome::NoAnswer
+    } else {
+        CallOutcome::Failed
+    }
+}
+
 /// After an agent's disposition: `attempts` counts this dial; `callback_at` is the time the
 /// agent picked for a callback disposition.
 pub fn after_disposition(
@@ -113,6 +128,36 @@ mod tests {
         let f = after_outcome(&s, 1, CallOutcome::InvalidNumber, 0);
         assert_eq!((f.status.as_str(), f.dial_state), ("INVALID NUMBER", DialState::Done));
         assert_eq!(after_outcome(&s, 1, CallOutcome::Answered, 0).dial_state, DialState::Done);
+    }
+
+    #[test]
+    fn calls_cut_off_by_a_crash_follow_their_own_rules() {
+        let s = settings();
+        assert_eq!(cut_off_outcome(true, true), CallOutcome::Dropped);
+        assert_eq!(cut_off_outcome(false, true), CallOutcome::Dropped);
+        assert_eq!(cut_off_outcome(true, false), CallOutcome::NoAnswer);
+        assert_eq!(cut_off_outcome(false, false), CallOutcome::Failed);
+        // Answered and cut off: never dialled again without a rule for dropped calls…
+        let f = after_outcome(&s, 1, cut_off_outcome(true, true), 5);
+        assert_eq!((f.status.as_str(), f.dial_state), ("DROPPED", DialState::Done));
+        // …and with one, only after its wait.
+        let mut with_rule = settings();
+        with_rule.retry_rules.push(RetryRule {
+            outcome: CallOutcome::Dropped,
+            retry_minutes: 60,
+            max_attempts: 2,
+        });
+        let f = after_outcome(&with_rule, 1, CallOutcome::Dropped, 5);
+        assert_eq!((f.dial_state, f.next_attempt_at), (DialState::Ready, 5 + 60 * 60_000));
+        // Unanswered: the no-answer rule, within its cap.
+        assert_eq!(
+            after_outcome(&s, 1, cut_off_outcome(true, false), 0).dial_state,
+            DialState::Ready
+        );
+        assert_eq!(
+            after_outcome(&s, 4, cut_off_outcome(true, false), 0).dial_state,
+            DialState::Done
+        );
     }
 
     #[test]

@@ -87,7 +87,31 @@ impl Harness {
         self.engine.handle_timeout(self.now);
     }
 
+    /// Every output, with the store answering each attempt at once (as the runtime's writer
+    /// does once the attempt is committed).
     fn take(&mut self) -> Vec<Output> {
+        let mut all = Vec::new();
+        loop {
+            let out = self.take_raw();
+            let stored: Vec<CallId> = out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::StoreAttempt { call, .. } => Some(*call),
+                    _ => None,
+                })
+                .collect();
+            all.extend(out);
+            if stored.is_empty() {
+                return all;
+            }
+            for call in stored {
+                self.input(Input::AttemptStored { call }).unwrap();
+            }
+        }
+    }
+
+    /// Every output, attempts left unanswered.
+    fn take_raw(&mut self) -> Vec<Output> {
         std::iter::from_fn(|| self.engine.poll_output()).collect()
     }
 
@@ -176,9 +200,12 @@ fn auto_call_cycle_from_ready_to_disposition() {
     let call = dials[0].call;
     assert_eq!(dials[0].phone, lead(10).lead.phone);
     assert_eq!(dials[0].trunk, Some(TrunkId(1)));
-    let stored = out
-        .iter()
-        .position(|o| matches!(o, Output::Record(Record::AttemptStarted { lead: LeadId(10), .. })));
+    let stored = out.iter().position(|o| {
+        matches!(
+            o,
+            Output::StoreAttempt { record: Record::AttemptStarted { lead: LeadId(10), .. }, .. }
+        )
+    });
     let dialled = out.iter().position(|o| matches!(o, Output::Originate(_)));
     assert!(stored.unwrap() < dialled.unwrap(), "stored before dialling");
 
@@ -433,6 +460,116 @@ fn broadcast_plays_the_message_and_fills_channels() {
     );
     assert_eq!(originates(&out).len(), 1, "a channel freed, another call");
     assert_eq!(h.input(Input::AgentLogin { agent: A1, campaign: C1 }), Err(EngineError::NoAgents));
+}
+
+#[test]
+fn calls_are_placed_only_once_their_attempt_is_stored() {
+    let mut c = config(CampaignKind::Broadcast);
+    c.settings.max_channels = 2;
+    let mut h = Harness::new(c);
+    h.take();
+    h.feed(1..=5);
+    let out = h.take_raw();
+    assert!(originates(&out).is_empty(), "nothing dialled before its attempt is stored");
+    let stores: Vec<CallId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::StoreAttempt { call, record: Record::AttemptStarted { .. } } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stores.len(), 2, "two channels, two attempts on their way");
+    // A write stall: time passes, nothing is placed, no more calls are decided, none times out.
+    h.advance(Duration::from_secs(600));
+    let out = h.take_raw();
+    assert!(originates(&out).is_empty() && lead_results(&out).is_empty(), "{out:?}");
+    assert_eq!(h.engine.counters()[&C1].calls_ringing, 2, "waiting calls hold their channels");
+
+    h.input(Input::AttemptStored { call: stores[0] }).unwrap();
+    let dials = originates(&h.take_raw());
+    assert_eq!(dials.iter().map(|o| o.call).collect::<Vec<_>>(), [stores[0]]);
+    // Stored again (a duplicate answer): placed once only.
+    h.input(Input::AttemptStored { call: stores[0] }).unwrap();
+    assert!(originates(&h.take_raw()).is_empty());
+
+    // The other lead's lease was lost: never placed, nothing recorded, lead not held.
+    h.input(Input::AttemptRefused { call: stores[1] }).unwrap();
+    let out = h.take_raw();
+    assert!(originates(&out).is_empty() && lead_results(&out).is_empty());
+    assert!(!out.iter().any(|o| matches!(o, Output::Record(_))), "{out:?}");
+    assert!(!h.engine.held_leads().contains(&LeadId(2)));
+    assert_eq!(
+        h.input(Input::AttemptStored { call: CallId(u64::MAX) }),
+        Err(EngineError::UnknownCall)
+    );
+}
+
+#[test]
+fn attempts_stored_late_leave_no_faster_than_the_campaigns_rate() {
+    let mut c = config(CampaignKind::Broadcast);
+    c.settings.max_channels = 6;
+    c.settings.max_cps = 2.0;
+    let mut h = Harness::new(c);
+    h.take();
+    h.feed(1..=10);
+    // A write stall: calls are decided at the campaign's rate, none is stored.
+    let mut saving = Vec::new();
+    for _ in 0..3 {
+        saving.extend(h.take_raw().iter().filter_map(|o| match o {
+            Output::StoreAttempt { call, .. } => Some(*call),
+            _ => None,
+        }));
+        h.advance(Duration::from_secs(1));
+    }
+    assert_eq!(saving.len(), 6, "six calls decided over three seconds");
+    // The stall ends: every attempt is stored at once; calls still leave two a second.
+    h.take_raw();
+    for call in &saving {
+        h.input(Input::AttemptStored { call: *call }).unwrap();
+    }
+    let mut placed = originates(&h.take_raw()).len();
+    assert_eq!(placed, 2, "no burst above the rate");
+    assert!(h.engine.poll_timeout().is_some(), "woken for the next slot");
+    h.advance(Duration::from_millis(999));
+    assert!(originates(&h.take_raw()).is_empty());
+    h.advance(Duration::from_millis(1));
+    placed += originates(&h.take_raw()).len();
+    assert_eq!(placed, 4);
+    h.advance(Duration::from_secs(1));
+    placed += originates(&h.take_raw()).len();
+    assert_eq!(placed, 6, "every stored call placed, in time");
+}
+
+#[test]
+fn a_call_hung_up_while_its_attempt_is_stored_is_placed_then_hung_up() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    h.ready(A1);
+    h.input(Input::PreviewNext { agent: A1 }).unwrap();
+    h.feed([1]);
+    h.take();
+    h.input(Input::PreviewDial { agent: A1 }).unwrap();
+    let call = h
+        .take_raw()
+        .iter()
+        .find_map(|o| match o {
+            Output::StoreAttempt { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    h.input(Input::AgentHangup { agent: A1 }).unwrap();
+    assert!(!h.take_raw().iter().any(|o| matches!(o, Output::Hangup { .. })));
+    h.input(Input::AttemptStored { call }).unwrap();
+    let out = h.take_raw();
+    let placed = out.iter().position(|o| matches!(o, Output::Originate(_)));
+    let hung_up = out.iter().position(|o| matches!(o, Output::Hangup { call: c } if *c == call));
+    assert!(placed.unwrap() < hung_up.unwrap(), "the stored attempt is a real dial: {out:?}");
+    h.event(call, ended(CallOutcome::NoAnswer, HangupBy::System));
+    let out = h.take();
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Record(Record::AttemptEnded { by: HangupBy::Agent, .. })))
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
 }
 
 #[test]

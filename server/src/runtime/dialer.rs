@@ -4,7 +4,17 @@
 //!
 //! Invariants: engine records reach the database in the order the engine emitted them
 //! (one writer task, retrying until stored); every lead this instance holds keeps its lease
-//! renewed while held; leases of dead instances are expired so their leads return.
+//! renewed while held; the instance registers (recovering its own previous run) before it
+//! claims anything, and keeps a heartbeat by which the others know it is alive — what dead
+//! instances left is taken back by [`super::liveness`].
+//!
+//! Write-ahead dialling: the engine's [`Output::StoreAttempt`] goes down the same ordered
+//! path as every other record — the writer task — and the call is placed only when the
+//! writer reports the commit back to this loop ([`Input::AttemptStored`]), which then sees
+//! the engine's [`Output::Originate`]. So no INVITE leaves without its attempt row, the loop
+//! never waits for the database (the writer does, batching many attempts per commit), and
+//! under a write stall calls simply wait. An attempt the database refuses (the lead's lease
+//! is no longer ours) comes back as [`Input::AttemptRefused`] and is never placed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,11 +22,12 @@ use std::time::Duration;
 
 use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::carrier::{Carrier, CarrierEvent};
 use super::clock::Clock;
 use super::live::LivePublisher;
+use super::liveness::{self, Beat, LivenessError, Me, Timing};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -27,14 +38,22 @@ use crate::lead::timezone::WindowCheck;
 /// Tunables of the runtime.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// This server instance's name: in call references and lead leases. Unique per process.
+    /// This server instance's name: in call references, lead leases and its heartbeat row.
+    /// Stable across restarts of one installation (so a restart takes back its own leases at
+    /// once); two live instances never share one.
     pub instance: String,
     /// How long a claimed lead stays leased without renewal.
     pub lease: Duration,
     /// How often held leases are renewed (well below `lease`).
     pub renew_every: Duration,
-    /// How often expired leases (of dead instances) are returned.
+    /// How often dead instances (and expired leases nobody's heartbeat covers) are looked
+    /// for and recovered.
     pub expire_every: Duration,
+    /// How often this instance's heartbeat is written.
+    pub heartbeat_every: Duration,
+    /// How old a heartbeat makes its instance dead: its calls are closed and its leads
+    /// taken back. Several heartbeats, so one slow write is not death.
+    pub dead_after: Duration,
     /// How often campaigns are reloaded from the database (edits by other instances).
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
@@ -48,7 +67,9 @@ impl RuntimeConfig {
             instance: instance.into(),
             lease: Duration::from_secs(180),
             renew_every: Duration::from_secs(60),
-            expire_every: Duration::from_secs(30),
+            expire_every: Duration::from_secs(2),
+            heartbeat_every: Duration::from_secs(2),
+            dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
         }
@@ -141,20 +162,33 @@ impl Dialer {
 pub struct Tasks {
     main: JoinHandle<()>,
     writer: JoinHandle<()>,
+    liveness: JoinHandle<()>,
 }
 
 impl Tasks {
-    /// Kills the runtime on the spot, as if the process died (tests).
+    /// Kills the runtime on the spot, as if the process died (tests): the heartbeat stops too.
     pub fn abort(self) {
         self.main.abort();
         self.writer.abort();
+        self.liveness.abort();
     }
 
     /// Waits for a stopped runtime's tasks to finish.
     pub async fn join(self) {
         let _ = self.main.await;
         let _ = self.writer.await;
+        self.liveness.abort();
+        let _ = self.liveness.await;
     }
+}
+
+/// Why the dialer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Liveness(#[from] LivenessError),
 }
 
 /// Loads the campaigns and starts the runtime. Carrier events arrive on `carrier_events`.
@@ -165,7 +199,14 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     config: RuntimeConfig,
     live: LivePublisher,
-) -> Result<(Dialer, Tasks), DbError> {
+) -> Result<(Dialer, Tasks), StartError> {
+    // Registered (and this instance's previous run recovered) before anything is claimed.
+    let timing = Timing {
+        heartbeat_every: config.heartbeat_every,
+        dead_after: config.dead_after,
+        sweep_every: config.expire_every,
+    };
+    let me = liveness::register(&db, &config.instance, &clock, timing).await?;
     let (commands_tx, commands) = mpsc::channel(256);
     let (events, _) = broadcast::channel(1024);
     let (writes_tx, writes) = mpsc::unbounded_channel();
@@ -173,7 +214,10 @@ pub async fn start(
     // A fresh range of call ids for each run (2^32 calls each), below 2^53 so that JSON
     // readers in any language keep them exact.
     let first_call = ((rand::random::<u64>() % (1 << 20)) << 32) | 1;
-    let mut engine = Engine::new(config.instance.clone()).with_first_call(first_call);
+    // Call references name the instance and this run: the name is the same after a restart,
+    // and a reference must never repeat (it is unique in the database).
+    let run = me.incarnation.get(..6).unwrap_or(&me.incarnation);
+    let mut engine = Engine::new(format!("{}-{run}", config.instance)).with_first_call(first_call);
     let now = clock.now();
     for c in db::campaigns::list(&db).await? {
         let dispositions = db::dispositions::for_campaign(&db, c.id).await?;
@@ -182,7 +226,11 @@ pub async fn start(
             Input::Campaign(CampaignConfig { id: c.id, settings: c.settings, dispositions }),
         );
     }
-    let writer = tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes));
+    let writer =
+        tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
+    let (notices_tx, notices) = mpsc::unbounded_channel();
+    let liveness =
+        tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
     let runtime = Runtime {
         engine,
         db,
@@ -194,9 +242,12 @@ pub async fn start(
         writes: writes_tx,
         internal: internal_tx,
         remaining: BTreeMap::new(),
+        me,
+        background: JoinSet::new(),
+        inert: false,
     };
-    let main = tokio::spawn(runtime.run(commands, carrier_events, internal));
-    Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer }))
+    let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
+    Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
 }
 
 /// Results of the runtime's own background work, fed back into the loop.
@@ -205,12 +256,25 @@ enum Internal {
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>),
+    /// The writer committed these calls' attempts (`stored`), or refused them.
+    Attempts {
+        stored: Vec<CallId>,
+        refused: Vec<CallId>,
+    },
 }
 
 /// What the writer stores, in order.
 enum Write {
     Records(Vec<Record>),
-    Release { leads: Vec<app::model::LeadId>, next_attempt_at: Option<i64> },
+    /// A call's attempt: stored in order, then reported back so the call is placed.
+    Attempt {
+        call: CallId,
+        record: Record,
+    },
+    Release {
+        leads: Vec<app::model::LeadId>,
+        next_attempt_at: Option<i64>,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -225,6 +289,14 @@ struct Runtime {
     writes: mpsc::UnboundedSender<Write>,
     internal: mpsc::UnboundedSender<Internal>,
     remaining: BTreeMap<CampaignId, u64>,
+    me: Me,
+    /// The runtime's own background work (claims, renewals, carrier commands): owned here,
+    /// so it ends with the runtime — an aborted runtime leaves nothing writing behind it,
+    /// as a dead process would not.
+    background: JoinSet<()>,
+    /// Another process has this instance's name: claim nothing, place nothing, give back
+    /// nothing (what is leased under the name is the other process's).
+    inert: bool,
 }
 
 impl Runtime {
@@ -233,12 +305,12 @@ impl Runtime {
         mut commands: mpsc::Receiver<Command>,
         mut carrier_events: mpsc::Receiver<CarrierEvent>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut liveness: mpsc::UnboundedReceiver<Beat>,
     ) {
         let mut renew = tokio::time::interval(self.config.renew_every);
-        let mut expire = tokio::time::interval(self.config.expire_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
         let mut remaining = tokio::time::interval(self.config.remaining_every);
-        for t in [&mut renew, &mut expire, &mut reload, &mut remaining] {
+        for t in [&mut renew, &mut reload, &mut remaining] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         self.engine.handle_timeout(self.clock.now());
@@ -269,6 +341,15 @@ impl Runtime {
                             let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
                         }
                     }
+                    Internal::Attempts { stored, refused } => {
+                        let now = self.clock.now();
+                        for call in stored {
+                            let _ = self.engine.handle(now, Input::AttemptStored { call });
+                        }
+                        for call in refused {
+                            let _ = self.engine.handle(now, Input::AttemptRefused { call });
+                        }
+                    }
                 },
                 command = commands.recv() => match command {
                     Some(Command::Input(input, reply)) => {
@@ -292,9 +373,14 @@ impl Runtime {
                         return;
                     }
                 },
+                Some(beat) = liveness.recv() => {
+                    self.hang_up_all("this instance was declared dead");
+                    if beat == Beat::NameTaken {
+                        self.inert = true;
+                    }
+                }
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 _ = renew.tick() => self.renew(),
-                _ = expire.tick() => self.expire(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
             }
@@ -325,24 +411,36 @@ impl Runtime {
 
     /// Carries out everything the engine asked for, and publishes the counters.
     fn drain(&mut self) {
+        // Forget the background work that has finished.
+        while self.background.try_join_next().is_some() {}
         let mut records = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Record(r) => records.push(r),
+                // The leads are not an inert instance's any more (its name is another's).
+                Output::Release { .. } if self.inert => {}
                 Output::Release { leads, next_attempt_at } => {
                     self.flush_records(&mut records);
                     let _ = self.writes.send(Write::Release { leads, next_attempt_at });
                 }
+                // An inert instance's engine waits for ever for its claim.
+                Output::Claim { .. } if self.inert => {}
                 Output::Claim { campaign, count, agents } => {
                     self.flush_records(&mut records);
                     self.claim(campaign, count, agents);
                 }
-                Output::Originate(o) => {
-                    // The attempt is recorded before the call can progress.
+                Output::StoreAttempt { call, .. } if self.inert => {
+                    let _ = self.engine.handle(self.clock.now(), Input::AttemptRefused { call });
+                }
+                Output::StoreAttempt { call, record } => {
                     self.flush_records(&mut records);
+                    let _ = self.writes.send(Write::Attempt { call, record });
+                }
+                Output::Originate(o) => {
+                    // Its attempt is already stored (the writer said so).
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         if let Err(e) = carrier.originate(&o).await {
                             let event = CallEvent::OriginateFailed { reason: e.to_string() };
                             let _ =
@@ -353,7 +451,7 @@ impl Runtime {
                 Output::Bridge { call, agent } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         let event = match carrier.bridge(call, agent).await {
                             Ok(()) => CallEvent::Bridged,
                             Err(e) => {
@@ -366,11 +464,11 @@ impl Runtime {
                 }
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
-                    tokio::spawn(async move { carrier.hangup(call).await });
+                    self.background.spawn(async move { carrier.hangup(call).await });
                 }
                 Output::Play { call, file } => {
                     let carrier = self.carrier.clone();
-                    tokio::spawn(async move {
+                    self.background.spawn(async move {
                         if let Err(e) = carrier.play(call, &file).await {
                             tracing::warn!(call = call.0, error = %e, "playback failed");
                             carrier.hangup(call).await;
@@ -400,19 +498,29 @@ impl Runtime {
         self.live.publish(counters);
     }
 
+    /// Hangs up every call placed: the database no longer counts them as this instance's.
+    /// Their ends come back as carrier events (whose records then change nothing).
+    fn hang_up_all(&mut self, why: &str) {
+        let calls = self.engine.live_calls();
+        tracing::warn!(calls = calls.len(), "{why}: hanging up its calls");
+        for call in calls {
+            let carrier = self.carrier.clone();
+            self.background.spawn(async move { carrier.hangup(call).await });
+        }
+    }
+
     /// Claims leads in the background: open zones are worked out for the campaign's window
     /// at this moment, then the database claims atomically.
-    fn claim(&self, campaign: CampaignId, count: u32, agents: Vec<UserId>) {
+    fn claim(&mut self, campaign: CampaignId, count: u32, agents: Vec<UserId>) {
         let Some(config) = self.engine.campaign(campaign) else { return };
         let window = config.settings.window;
         let max_attempts = config.settings.max_attempts;
         let (db, clock, internal) = (self.db.clone(), self.clock.clone(), self.internal.clone());
         let owner = self.config.instance.clone();
         let lease = self.config.lease;
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let now = clock.now().wall;
             let claimed = async {
-                db::leads::expire_leases(&db, now).await?;
                 let zones = db::leads::zones(&db, campaign).await?;
                 let open = WindowCheck::default().open_zones(
                     window,
@@ -450,24 +558,12 @@ impl Runtime {
         });
     }
 
-    fn renew(&self) {
+    fn renew(&mut self) {
         let (db, owner) = (self.db.clone(), self.config.instance.clone());
         let until = self.clock.now().wall + self.config.lease.as_millis() as i64;
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = db::leads::renew_leases(&db, &owner, until).await {
                 tracing::error!(error = %e, "renewing lead leases failed");
-            }
-        });
-    }
-
-    fn expire(&self) {
-        let db = self.db.clone();
-        let now = self.clock.now().wall;
-        tokio::spawn(async move {
-            match db::leads::expire_leases(&db, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(leads = n, "expired leases returned to the queue"),
-                Err(e) => tracing::error!(error = %e, "expiring leases failed"),
             }
         });
     }
@@ -479,9 +575,9 @@ impl Runtime {
         Ok(())
     }
 
-    fn reload_in_background(&self) {
+    fn reload_in_background(&mut self) {
         let (db, internal) = (self.db.clone(), self.internal.clone());
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             match load_campaigns(&db, None).await {
                 Ok(configs) => {
                     let _ = internal.send(Internal::Reloaded(configs));
@@ -491,7 +587,7 @@ impl Runtime {
         });
     }
 
-    fn count_remaining(&self) {
+    fn count_remaining(&mut self) {
         let campaigns: Vec<(CampaignId, u32)> = self
             .engine
             .counters()
@@ -499,7 +595,7 @@ impl Runtime {
             .filter_map(|id| self.engine.campaign(*id).map(|c| (*id, c.settings.max_attempts)))
             .collect();
         let (db, internal) = (self.db.clone(), self.internal.clone());
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let mut counts = BTreeMap::new();
             for (id, max_attempts) in campaigns {
                 match db::leads::remaining(&db, id, max_attempts).await {
@@ -513,13 +609,27 @@ impl Runtime {
         });
     }
 
-    /// Gives back queued leads and waits until everything is stored.
+    /// Gives back queued leads, hangs up the calls still up, waits until everything is
+    /// stored, then closes this instance's calls (cut off, by the recovery rules) and removes
+    /// its heartbeat row.
     async fn stop(&mut self) {
-        let held = self.engine.held_leads();
-        let _ = self.writes.send(Write::Release { leads: held, next_attempt_at: None });
+        if self.inert {
+            // Its name, leases and calls in the database are another process's now.
+            let (tx, rx) = oneshot::channel();
+            let _ = self.writes.send(Write::Flush(tx));
+            let _ = rx.await;
+            return;
+        }
+        let queued = self.engine.queued_leads();
+        let _ = self.writes.send(Write::Release { leads: queued, next_attempt_at: None });
+        for call in self.engine.live_calls() {
+            let carrier = self.carrier.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(2), carrier.hangup(call)).await;
+        }
         let (tx, rx) = oneshot::channel();
         let _ = self.writes.send(Write::Flush(tx));
         let _ = rx.await;
+        liveness::stop(&self.db, &self.me, self.clock.now().wall).await;
     }
 }
 
@@ -536,10 +646,24 @@ async fn load_campaigns(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaig
     Ok(out)
 }
 
+/// Records waiting for the writer's next commit, and the calls whose attempts are among them.
+#[derive(Default)]
+struct Pending {
+    records: Vec<Record>,
+    attempts: Vec<(String, CallId)>,
+}
+
 /// Stores engine records in order, batching what has queued up into one transaction, and
-/// retrying (never dropping) when the database is unavailable.
-async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<Write>) {
+/// retrying (never dropping) when the database is unavailable. After each commit, the calls
+/// whose attempts it held are reported to the runtime loop: stored (to be placed) or refused.
+async fn write_loop(
+    db: Db,
+    owner: String,
+    mut writes: mpsc::UnboundedReceiver<Write>,
+    internal: mpsc::UnboundedSender<Internal>,
+) {
     let now = || crate::db::now_ms();
+    let mut pending = Pending::default();
     while let Some(first) = writes.recv().await {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -548,12 +672,19 @@ async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<W
                 Err(_) => break,
             }
         }
-        let mut records = Vec::new();
         for w in batch {
             match w {
-                Write::Records(r) => records.extend(r),
+                Write::Records(r) => pending.records.extend(r),
+                Write::Attempt { call, record } => {
+                    let call_ref = match &record {
+                        Record::AttemptStarted { call_ref, .. } => call_ref.clone(),
+                        _ => String::new(),
+                    };
+                    pending.attempts.push((call_ref, call));
+                    pending.records.push(record);
+                }
                 Write::Release { leads, next_attempt_at } => {
-                    store_records(&db, &owner, &mut records).await;
+                    store_records(&db, &owner, &mut pending, &internal).await;
                     let mut delay = Duration::from_millis(100);
                     while let Err(e) =
                         db::leads::release(&db, &owner, &leads, next_attempt_at, now()).await
@@ -564,24 +695,43 @@ async fn write_loop(db: Db, owner: String, mut writes: mpsc::UnboundedReceiver<W
                     }
                 }
                 Write::Flush(done) => {
-                    store_records(&db, &owner, &mut records).await;
+                    store_records(&db, &owner, &mut pending, &internal).await;
                     let _ = done.send(());
                 }
             }
         }
-        store_records(&db, &owner, &mut records).await;
+        store_records(&db, &owner, &mut pending, &internal).await;
     }
 }
 
-async fn store_records(db: &Db, owner: &str, records: &mut Vec<Record>) {
-    if records.is_empty() {
+async fn store_records(
+    db: &Db,
+    owner: &str,
+    pending: &mut Pending,
+    internal: &mpsc::UnboundedSender<Internal>,
+) {
+    if pending.records.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(100);
-    while let Err(e) = db::journal::apply(db, owner, records).await {
-        tracing::error!(error = %e, records = records.len(), "storing dialer records failed; retrying");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+    let refused = loop {
+        match db::journal::apply(db, owner, &pending.records).await {
+            Ok(refused) => break refused,
+            Err(e) => {
+                tracing::error!(error = %e, records = pending.records.len(), "storing dialer records failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    pending.records.clear();
+    if pending.attempts.is_empty() {
+        return;
     }
-    records.clear();
+    let (refused, stored): (Vec<_>, Vec<_>) =
+        pending.attempts.drain(..).partition(|(call_ref, _)| refused.contains(call_ref));
+    let _ = internal.send(Internal::Attempts {
+        stored: stored.into_iter().map(|(_, call)| call).collect(),
+        refused: refused.into_iter().map(|(_, call)| call).collect(),
+    });
 }

@@ -5,10 +5,12 @@
 //! - [`carrier`]: the trait the telephone network is reached through, and a simulated one;
 //! - [`clock`]: real (or, in tests, shifted) time;
 //! - [`gateway_link`]: the carrier and agent media over a media gateway;
-//! - [`live`]: the live counters dashboards read.
+//! - [`live`]: the live counters dashboards read;
+//! - [`liveness`]: instance heartbeats, and recovering what dead instances left.
 
 pub mod carrier;
 pub mod clock;
 pub mod dialer;
 pub mod gateway_link;
 pub mod live;
+pub mod liveness;

@@ -1,0 +1,532 @@
+//! Instance liveness and crash recovery: who is alive, and taking back what the dead left.
+//!
+//! Every dialer instance has a stable name (configured, or derived from the host and the
+//! database, so a restarted server is the same instance) and a row in `instances` whose
+//! heartbeat it refreshes every `heartbeat_every`. An instance whose heartbeat is older than
+//! `dead_after` is dead: any live instance claims its recovery (one wins) and
+//!
+//! - closes its open call attempts with a system outcome ([`recycle::cut_off_outcome`]): a
+//!   call answered and cut off is a dropped (abandoned) call, one that rang is unanswered,
+//!   one that never rang failed — and gives each lead the result the campaign's rules give
+//!   that outcome (so an answered lead is never redialled without a rule for dropped calls,
+//!   and a lead at its attempt cap is finished, never left "ready" and undialable);
+//! - gives each lead whose answered call ended without a result (its agent's disposition
+//!   never came) the result of that call;
+//! - gives back the leads it only had queued: dialable again, or done when out of attempts.
+//!
+//! A restarting instance does this for its own previous run at once, before it claims
+//! anything: when the row it finds under its name was written by a process of this host
+//! that no longer runs, it is its own dead predecessor. A row whose heartbeat is fresh is
+//! someone alive: the start waits until it goes stale, or fails when it keeps beating (two
+//! live instances must not share a name). Leases that ran out with no instance row behind
+//! them (instances from before heartbeats existed) are recovered by the same rules.
+//!
+//! An instance that finds it was declared dead while it still ran (a heartbeat late beyond
+//! `dead_after`) hangs up the calls it still has: the database has closed them, and their
+//! leads may be dialled again elsewhere. If a new process has taken its name meanwhile, it
+//! also stops dialling for good (claims nothing, places nothing): the name is the lease
+//! owner, and two live holders would each take the other's leads for their own.
+//!
+//! Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
+//! what was left ([`db::recovery::Leftovers`]) and the campaigns' rules; the SQL is in
+//! [`db::recovery`] and [`db::instances`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use app::model::{CampaignId, CampaignSettings, OutcomeStatus};
+
+use super::clock::Clock;
+use crate::db::instances::{self, Instance};
+use crate::db::recovery::{self, Leftovers, Repair};
+use crate::db::{self, Db, DbError};
+use crate::engine::recycle::{self, DialState, LeadFate};
+
+/// The reason stored with an attempt closed by recovery.
+pub const CUT_OFF_REASON: &str = "the dialer instance stopped while the call was up";
+
+/// Why liveness could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LivenessError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(
+        "the dialer instance name {0:?} is in use by a running server (its heartbeat keeps \
+         beating); give each server its own name with DIALER_INSTANCE"
+    )]
+    NameInUse(String),
+}
+
+/// Timings of liveness.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// How often this instance's heartbeat is written.
+    pub heartbeat_every: Duration,
+    /// How old a heartbeat makes its instance dead (several heartbeats).
+    pub dead_after: Duration,
+    /// How often dead instances and ownerless expired leases are looked for.
+    pub sweep_every: Duration,
+}
+
+/// This instance, as registered.
+#[derive(Clone, Debug)]
+pub struct Me {
+    pub name: String,
+    /// Random per start: a row with another incarnation is not ours any more.
+    pub incarnation: String,
+}
+
+/// What one recovery did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Open attempts closed.
+    pub closed: u64,
+    /// Leads given a result.
+    pub resolved: u64,
+    /// Queued leads given back.
+    pub released: u64,
+}
+
+impl Recovered {
+    pub fn is_empty(&self) -> bool {
+        *self == Recovered::default()
+    }
+}
+
+/// A random token for this process (tells a restarted process from the old one when both
+/// had the same pid, as in a restarted container).
+fn process_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| format!("{:016x}", rand::random::<u64>()))
+}
+
+/// This host's name, as the instance rows store it.
+pub fn host_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')).collect()
+}
+
+/// Whether the process that wrote `row` is known to be gone: it ran on this host, it is not
+/// this process, and no process with its pid runs now (or this one has its pid). Only
+/// answers yes when sure; elsewhere liveness waits for the heartbeat to go stale.
+fn predecessor_gone(row: &Instance, host: &str) -> bool {
+    if row.host != host
+        || row.process == process_token()
+        || row.incarnation.starts_with("recovering")
+    {
+        return false;
+    }
+    if row.pid == i64::from(std::process::id()) {
+        return true;
+    }
+    let proc_fs = std::path::Path::new("/proc/self");
+    proc_fs.exists() && !std::path::Path::new(&format!("/proc/{}", row.pid)).exists()
+}
+
+/// Registers this instance as `name`. A dead previous holder of the name (this very
+/// installation before a crash) is recovered first; a live one makes this fail once it has
+/// kept beating for `dead_after`.
+pub async fn register(
+    db: &Db,
+    name: &str,
+    clock: &Arc<dyn Clock>,
+    timing: Timing,
+) -> Result<Me, LivenessError> {
+    let me = Me { name: name.to_string(), incarnation: format!("{:016x}", rand::random::<u64>()) };
+    let host = host_name();
+    let dead_after = timing.dead_after.as_millis() as i64;
+    let mut first_seen: Option<(String, i64)> = None;
+    loop {
+        let now = clock.now().wall;
+        let row = Instance {
+            name: me.name.clone(),
+            started_at: now,
+            heartbeat_at: now,
+            host: host.clone(),
+            pid: i64::from(std::process::id()),
+            process: process_token().to_string(),
+            incarnation: me.incarnation.clone(),
+        };
+        if instances::insert(db, &row).await? {
+            tracing::info!(instance = %me.name, "dialer instance registered");
+            return Ok(me);
+        }
+        let Some(old) = instances::get(db, name).await? else { continue };
+        let stale = old.heartbeat_at < now - dead_after;
+        if stale || predecessor_gone(&old, &host) {
+            let won = instances::claim_recovery(
+                db,
+                name,
+                &me.incarnation,
+                now - dead_after,
+                Some(&old.incarnation),
+                now,
+            )
+            .await?;
+            if won {
+                let done = recover(db, name, now).await?;
+                log_recovery(name, "this instance's previous run", done);
+                instances::replace(db, &row).await?;
+                tracing::info!(instance = %me.name, "dialer instance registered");
+                return Ok(me);
+            }
+            continue;
+        }
+        // Someone holds the name and beats: wait to see whether it keeps beating.
+        match &first_seen {
+            Some((incarnation, beat))
+                if *incarnation != old.incarnation || *beat != old.heartbeat_at =>
+            {
+                return Err(LivenessError::NameInUse(name.to_string()));
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(instance = %name, "another process holds this instance name; waiting to see whether it is alive");
+                first_seen = Some((old.incarnation.clone(), old.heartbeat_at));
+            }
+        }
+        tokio::time::sleep(timing.heartbeat_every.min(Duration::from_millis(500))).await;
+    }
+}
+
+/// Takes back what `owner` left (see the module docs). `now` is the wall time recorded.
+pub async fn recover(db: &Db, owner: &str, now: i64) -> Result<Recovered, DbError> {
+    let left = recovery::leftovers(db, owner).await?;
+    if left == Leftovers::default() {
+        return Ok(Recovered::default());
+    }
+    let campaigns: BTreeMap<CampaignId, CampaignSettings> =
+        db::campaigns::list(db).await?.into_iter().map(|c| (c.id, c.settings)).collect();
+    let repairs = plan(&left, &campaigns, now);
+    recovery::apply(db, owner, &repairs).await?;
+    let mut done = Recovered::default();
+    for r in &repairs {
+        match r {
+            Repair::Close { .. } => done.closed += 1,
+            Repair::Fate { .. } => done.resolved += 1,
+            Repair::Release { .. } => done.released += 1,
+        }
+    }
+    Ok(done)
+}
+
+/// The repairs for what a dead instance left, by the campaigns' rules (pure).
+pub fn plan(
+    left: &Leftovers,
+    campaigns: &BTreeMap<CampaignId, CampaignSettings>,
+    now: i64,
+) -> Vec<Repair> {
+    let mut repairs = Vec::new();
+    let mut resolved = HashSet::new();
+    let fate = |campaign: Option<CampaignId>, attempts, outcome: app::model::CallOutcome| {
+        match campaign.and_then(|c| campaigns.get(&c)) {
+            Some(settings) => recycle::after_outcome(settings, attempts, outcome, now),
+            // No campaign to follow (deleted): never dial it again by accident.
+            None => LeadFate {
+                status: outcome.lead_status(),
+                dial_state: DialState::Done,
+                next_attempt_at: now,
+            },
+        }
+    };
+    for a in &left.open {
+        let outcome = recycle::cut_off_outcome(a.rang, a.answered);
+        repairs.push(Repair::Close {
+            call_ref: a.call_ref.clone(),
+            outcome,
+            reason: CUT_OFF_REASON.to_string(),
+            at: now,
+        });
+        if let (Some(lead), Some(attempts)) = (a.lead, a.lead_attempts)
+            && resolved.insert(lead)
+        {
+            repairs.push(Repair::Fate { lead, fate: fate(a.campaign, attempts, outcome) });
+        }
+    }
+    let leased: BTreeMap<_, _> = left.leased.iter().map(|l| (l.lead, l)).collect();
+    for u in &left.unresolved {
+        let Some(l) = leased.get(&u.lead) else { continue };
+        if resolved.insert(u.lead) {
+            repairs
+                .push(Repair::Fate { lead: u.lead, fate: fate(l.campaign, l.attempts, u.outcome) });
+        }
+    }
+    for l in &left.leased {
+        if resolved.contains(&l.lead) {
+            continue;
+        }
+        let max_attempts =
+            l.campaign.and_then(|c| campaigns.get(&c)).map_or(u32::MAX, |s| s.max_attempts);
+        repairs.push(Repair::Release { lead: l.lead, max_attempts, at: now });
+    }
+    repairs
+}
+
+fn log_recovery(owner: &str, whose: &str, done: Recovered) {
+    if done.is_empty() {
+        tracing::info!(instance = %owner, "recovered {whose}: nothing was left");
+    } else {
+        tracing::warn!(
+            instance = %owner,
+            attempts_closed = done.closed,
+            leads_resolved = done.resolved,
+            leads_released = done.released,
+            "recovered {whose}"
+        );
+    }
+}
+
+/// What a heartbeat found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beat {
+    /// Still registered: alive.
+    Alive,
+    /// This instance had been declared dead (its calls closed, its leads taken back) and is
+    /// registered again: it must drop the calls it still has up.
+    DeclaredDead,
+    /// Declared dead, and a new process has taken the name meanwhile: this one must stop
+    /// dialling altogether (two live processes never share a name).
+    NameTaken,
+}
+
+/// Writes the heartbeat, re-registering when this instance was declared dead meanwhile.
+pub async fn beat(db: &Db, me: &Me, now: i64) -> Beat {
+    match instances::heartbeat(db, &me.name, &me.incarnation, now).await {
+        Ok(true) => Beat::Alive,
+        Ok(false) => {
+            tracing::error!(
+                instance = %me.name,
+                "this instance was declared dead (its heartbeat was late) and its calls and leads were taken back; hanging up its calls"
+            );
+            let row = Instance {
+                name: me.name.clone(),
+                started_at: now,
+                heartbeat_at: now,
+                host: host_name(),
+                pid: i64::from(std::process::id()),
+                process: process_token().to_string(),
+                incarnation: me.incarnation.clone(),
+            };
+            match instances::insert(db, &row).await {
+                Ok(true) => {
+                    tracing::warn!(instance = %me.name, "registered again");
+                    Beat::DeclaredDead
+                }
+                Ok(false) => match instances::get(db, &me.name).await {
+                    // Still being recovered: registered at a later heartbeat.
+                    Ok(Some(r)) if r.incarnation.starts_with("recovering") => Beat::DeclaredDead,
+                    Ok(_) => {
+                        tracing::error!(
+                            instance = %me.name,
+                            "another process has taken this instance's name: this one stops dialling"
+                        );
+                        Beat::NameTaken
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the instance row failed");
+                        Beat::DeclaredDead
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "registering the instance again failed");
+                    Beat::DeclaredDead
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "writing the heartbeat failed");
+            Beat::Alive
+        }
+    }
+}
+
+/// Recovers every dead instance (other than `me`) and every ownerless expired lease.
+pub async fn sweep(db: &Db, me: &Me, now: i64, dead_after: Duration) -> Result<(), DbError> {
+    let stale_before = now - dead_after.as_millis() as i64;
+    for name in instances::dead(db, &me.name, stale_before).await? {
+        if instances::claim_recovery(db, &name, &me.incarnation, stale_before, None, now).await? {
+            let done = recover(db, &name, now).await?;
+            log_recovery(&name, "a dead instance", done);
+            instances::finish_recovery(db, &name, &me.incarnation).await?;
+        }
+    }
+    for owner in instances::expired_owners_without_row(db, now).await? {
+        if owner != me.name {
+            let done = recover(db, &owner, now).await?;
+            log_recovery(&owner, "expired leases of an instance without a heartbeat", done);
+        }
+    }
+    Ok(())
+}
+
+/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`.
+/// Whenever a heartbeat finds anything but [`Beat::Alive`], `notices` is told. Once the name
+/// is taken, this instance stops beating and sweeping: it is not alive any more.
+pub async fn run(
+    db: Db,
+    me: Me,
+    clock: Arc<dyn Clock>,
+    timing: Timing,
+    notices: tokio::sync::mpsc::UnboundedSender<Beat>,
+) {
+    let mut heartbeat = tokio::time::interval(timing.heartbeat_every);
+    let mut sweeps = tokio::time::interval(timing.sweep_every);
+    for t in [&mut heartbeat, &mut sweeps] {
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            _ = heartbeat.tick() => match beat(&db, &me, clock.now().wall).await {
+                Beat::Alive => {}
+                Beat::DeclaredDead => {
+                    let _ = notices.send(Beat::DeclaredDead);
+                }
+                Beat::NameTaken => {
+                    let _ = notices.send(Beat::NameTaken);
+                    return;
+                }
+            },
+            _ = sweeps.tick() => {
+                if let Err(e) = sweep(&db, &me, clock.now().wall, timing.dead_after).await {
+                    tracing::warn!(error = %e, "looking for dead instances failed");
+                }
+            }
+        }
+    }
+}
+
+/// A clean stop: closes this instance's own leftovers (calls still up are cut off) and
+/// removes its row, so nobody waits for its heartbeat to go stale.
+pub async fn stop(db: &Db, me: &Me, now: i64) {
+    match recover(db, &me.name, now).await {
+        Ok(done) => log_recovery(&me.name, "this instance on stopping", done),
+        Err(e) => tracing::error!(error = %e, "closing this instance's calls on stopping failed"),
+    }
+    if let Err(e) = instances::remove(db, &me.name, &me.incarnation).await {
+        tracing::warn!(error = %e, "removing the instance row failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{CallOutcome, CampaignKind, LeadId, LeadStatus, Name, RetryRule};
+    use db::recovery::{LeasedLead, OpenAttempt, UnresolvedAttempt};
+
+    const C: CampaignId = CampaignId(1);
+
+    fn campaigns(
+        max_attempts: u32,
+        rules: Vec<RetryRule>,
+    ) -> BTreeMap<CampaignId, CampaignSettings> {
+        let mut s = CampaignSettings::new(Name::parse("C").unwrap(), CampaignKind::Broadcast);
+        s.max_attempts = max_attempts;
+        s.retry_rules = rules;
+        BTreeMap::from([(C, s)])
+    }
+
+    fn leased(id: i64, attempts: u32) -> LeasedLead {
+        LeasedLead {
+            lead: LeadId(id),
+            status: LeadStatus::system("NEW"),
+            attempts,
+            campaign: Some(C),
+        }
+    }
+
+    fn open(id: i64, rang: bool, answered: bool, attempts: u32) -> OpenAttempt {
+        OpenAttempt {
+            call_ref: format!("x-{id}"),
+            lead: Some(LeadId(id)),
+            campaign: Some(C),
+            rang,
+            answered,
+            lead_attempts: Some(attempts),
+        }
+    }
+
+    fn fate_of(repairs: &[Repair], id: i64) -> Option<&LeadFate> {
+        repairs.iter().find_map(|r| match r {
+            Repair::Fate { lead, fate } if lead.0 == id => Some(fate),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn cut_off_calls_are_closed_and_their_leads_follow_the_rules() {
+        let no_answer =
+            RetryRule { outcome: CallOutcome::NoAnswer, retry_minutes: 10, max_attempts: 3 };
+        let c = campaigns(3, vec![no_answer]);
+        let left = Leftovers {
+            leased: vec![leased(1, 1), leased(2, 1), leased(3, 1), leased(4, 0), leased(5, 1)],
+            open: vec![open(1, true, true, 1), open(2, true, false, 1), open(3, false, false, 1)],
+            unresolved: vec![UnresolvedAttempt { lead: LeadId(5), outcome: CallOutcome::Answered }],
+        };
+        let r = plan(&left, &c, 1000);
+        let closed: Vec<(&str, CallOutcome)> = r
+            .iter()
+            .filter_map(|r| match r {
+                Repair::Close { call_ref, outcome, .. } => Some((call_ref.as_str(), *outcome)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            closed,
+            [
+                ("x-1", CallOutcome::Dropped),
+                ("x-2", CallOutcome::NoAnswer),
+                ("x-3", CallOutcome::Failed)
+            ]
+        );
+        let f = fate_of(&r, 1).unwrap();
+        assert_eq!(
+            (f.status.as_str(), f.dial_state),
+            ("DROPPED", DialState::Done),
+            "answered: no redial without a rule"
+        );
+        let f = fate_of(&r, 2).unwrap();
+        assert_eq!(
+            (f.dial_state, f.next_attempt_at),
+            (DialState::Ready, 1000 + 600_000),
+            "the no-answer rule"
+        );
+        assert_eq!(fate_of(&r, 3).unwrap().dial_state, DialState::Done, "no rule for failed calls");
+        let f = fate_of(&r, 5).unwrap();
+        assert_eq!(
+            (f.status.as_str(), f.dial_state),
+            ("ANSWERED", DialState::Done),
+            "wrap-up never finished"
+        );
+        assert!(
+            r.contains(&Repair::Release { lead: LeadId(4), max_attempts: 3, at: 1000 }),
+            "queued only: back"
+        );
+        assert_eq!(r.iter().filter(|r| matches!(r, Repair::Release { .. })).count(), 1);
+    }
+
+    #[test]
+    fn with_one_attempt_allowed_no_cut_off_lead_stays_undialable_and_unfinished() {
+        let rules =
+            vec![RetryRule { outcome: CallOutcome::NoAnswer, retry_minutes: 0, max_attempts: 5 }];
+        let c = campaigns(1, rules);
+        let left = Leftovers {
+            leased: vec![leased(1, 1)],
+            open: vec![open(1, true, false, 1)],
+            unresolved: vec![],
+        };
+        let r = plan(&left, &c, 0);
+        assert_eq!(fate_of(&r, 1).unwrap().dial_state, DialState::Done, "the campaign cap ends it");
+    }
+
+    #[test]
+    fn leads_of_deleted_campaigns_are_finished_not_lost() {
+        let left = Leftovers {
+            leased: vec![],
+            open: vec![OpenAttempt { campaign: Some(CampaignId(9)), ..open(1, false, true, 1) }],
+            unresolved: vec![],
+        };
+        let r = plan(&left, &BTreeMap::new(), 0);
+        assert_eq!(fate_of(&r, 1).unwrap().dial_state, DialState::Done);
+    }
+}

@@ -1,0 +1,317 @@
+//! Crash recovery against real databases: what a dead dialer instance left — calls up or
+//! ringing, an answered call waiting for its disposition, queued leads — is put right by the
+//! rules (answered and cut off is a dropped call, never redialled without a rule; a lead at
+//! its cap is finished), once; a restarted instance takes back its own leftovers at once; a
+//! live instance keeps its name; an attempt is stored only under its lead's lease. On SQLite
+//! and on PostgreSQL.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{
+    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, HangupBy,
+    LeadId, LeadStatus, LeadsetSettings, Name, PhoneNumber, RetryRule, TrunkId,
+};
+use server::db::instances::{self, Instance};
+use server::db::leads::{self, ClaimRequest};
+use server::db::{self, Db};
+use server::engine::Record;
+use server::runtime::clock::{Clock, SystemClock};
+use server::runtime::liveness::{self, LivenessError, Me, Timing};
+use support::{Backend, TestDatabase};
+
+on_both_backends!(
+    a_dead_instances_calls_and_leads_are_put_right_once,
+    a_restarted_instance_takes_back_its_own_leftovers_at_once,
+    a_live_instance_keeps_its_name,
+    expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules,
+);
+
+const NOW: i64 = 1_795_348_800_000;
+
+struct Fixture {
+    db: Db,
+    campaign: CampaignId,
+    _guard: TestDatabase,
+}
+
+/// A broadcast campaign (two dials at most; unanswered calls retried at once) with `n` leads.
+async fn fixture(b: Backend, n: u32) -> Fixture {
+    let guard = TestDatabase::new(b).await;
+    let db = Db::connect(&guard.url).await.unwrap();
+    db.migrate().await.unwrap();
+    support::exec(
+        &db,
+        "INSERT INTO trunks (name, host, created_at, updated_at) VALUES ('t', '127.0.0.1', 0, 0)",
+    )
+    .await;
+    let mut s = CampaignSettings::new(Name::parse("Rescue").unwrap(), CampaignKind::Broadcast);
+    s.active = true;
+    s.trunk_id = Some(TrunkId(1));
+    s.max_attempts = 2;
+    s.window = CallingWindow::new(0, 24 * 60).unwrap();
+    s.retry_rules =
+        vec![RetryRule { outcome: CallOutcome::NoAnswer, retry_minutes: 0, max_attempts: 2 }];
+    let campaign = db::campaigns::insert(&db, &s, 0).await.unwrap();
+    let leadset = db::leadsets::insert(
+        &db,
+        &LeadsetSettings {
+            name: Name::parse("L").unwrap(),
+            campaign_id: Some(campaign),
+            active: true,
+            description: String::new(),
+            default_country: "GB".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let batch: Vec<leads::NewLead> = (1..=n)
+        .map(|i| leads::NewLead {
+            phone: PhoneNumber::parse(&format!("+4420700{i:05}")).unwrap(),
+            status: LeadStatus::system("NEW"),
+            timezone: "Europe/London".into(),
+            contact: Contact::default(),
+            custom: Default::default(),
+        })
+        .collect();
+    leads::insert_many(&db, leadset, &batch, 0).await.unwrap();
+    Fixture { db, campaign, _guard: guard }
+}
+
+async fn claim_at(f: &Fixture, owner: &str, count: u32, now: i64) -> Vec<i64> {
+    let zones = vec!["Europe/London".to_string()];
+    let req = ClaimRequest {
+        campaign: f.campaign,
+        owner,
+        count,
+        now,
+        lease_until: now + 180_000,
+        open_zones: &zones,
+        agents: &[],
+        max_attempts: 2,
+    };
+    leads::claim(&f.db, &req).await.unwrap().into_iter().map(|c| c.lead.id.0).collect()
+}
+
+async fn claim(f: &Fixture, owner: &str, count: u32) -> Vec<i64> {
+    claim_at(f, owner, count, NOW).await
+}
+
+fn started(owner: &str, lead: i64, at: i64) -> Record {
+    Record::AttemptStarted {
+        call_ref: format!("{owner}-{lead}"),
+        lead: LeadId(lead),
+        campaign: CampaignId(1),
+        agent: None,
+        trunk: None,
+        phone: PhoneNumber::parse(&format!("+4420700{lead:05}")).unwrap(),
+        callback: None,
+        at,
+    }
+}
+
+async fn row(db: &Db, name: &str, heartbeat_at: i64, host: &str, pid: i64, process: &str) {
+    let r = Instance {
+        name: name.into(),
+        started_at: heartbeat_at,
+        heartbeat_at,
+        host: host.into(),
+        pid,
+        process: process.into(),
+        incarnation: "old".into(),
+    };
+    assert!(instances::insert(db, &r).await.unwrap());
+}
+
+/// (outcome, hangup_by) of an attempt.
+async fn attempt(db: &Db, call_ref: &str) -> (Option<String>, Option<String>, bool) {
+    let sql =
+        "SELECT outcome, hangup_by, ended_at IS NOT NULL FROM call_attempts WHERE call_ref = $1";
+    match db {
+        Db::Sqlite(p) => sqlx::query_as(sql).bind(call_ref).fetch_one(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_as(sql).bind(call_ref).fetch_one(p).await.unwrap(),
+    }
+}
+
+async fn lead(db: &Db, id: i64) -> (String, String, i64, Option<String>) {
+    let i = leads::dial_info(db, LeadId(id)).await.unwrap().unwrap();
+    (i.status, i.dial_state, i.attempts, i.lease_owner)
+}
+
+/// Every lead's attempt counter equals its stored attempts.
+async fn assert_counters_match_attempts(db: &Db) {
+    let sql = "SELECT l.id, l.attempts, (SELECT COUNT(*) FROM call_attempts a WHERE a.lead_id = l.id) FROM leads l";
+    let rows: Vec<(i64, i64, i64)> = match db {
+        Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    };
+    for (id, counter, stored) in rows {
+        assert_eq!(counter, stored, "lead {id}: counter {counter}, attempts stored {stored}");
+    }
+}
+
+fn me(name: &str) -> Me {
+    Me { name: name.into(), incarnation: "alive-1".into() }
+}
+
+async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
+    let f = fixture(b, 6).await;
+    assert_eq!(claim(&f, "dead", 6).await, [1, 2, 3, 4, 5, 6]);
+    let t = NOW + 1000;
+    let records = vec![
+        // Lead 1: answered, playing, when the instance died.
+        started("dead", 1, t),
+        Record::AttemptRinging { call_ref: "dead-1".into(), at: t + 1 },
+        Record::AttemptAnswered { call_ref: "dead-1".into(), at: t + 2 },
+        // Lead 2: ringing.
+        started("dead", 2, t),
+        Record::AttemptRinging { call_ref: "dead-2".into(), at: t + 1 },
+        // Lead 3: placed, nothing heard yet.
+        started("dead", 3, t),
+        // Lead 5: answered and ended, the disposition never came.
+        started("dead", 5, t),
+        Record::AttemptAnswered { call_ref: "dead-5".into(), at: t + 2 },
+        Record::AttemptEnded {
+            call_ref: "dead-5".into(),
+            at: t + 3,
+            outcome: CallOutcome::Answered,
+            sip_code: None,
+            sip_reason: None,
+            by: HangupBy::Customer,
+        },
+    ];
+    assert!(db::journal::apply(&f.db, "dead", &records).await.unwrap().is_empty());
+    // Leads 4 and 6 were only queued. The instance's heartbeat stopped long ago.
+    row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
+
+    let later = NOW + 60_000;
+    liveness::sweep(&f.db, &me("alive"), later, Duration::from_secs(7)).await.unwrap();
+
+    assert_eq!(
+        attempt(&f.db, "dead-1").await,
+        (Some("dropped".into()), Some("system".into()), true),
+        "answered and cut off: a dropped call"
+    );
+    assert_eq!(attempt(&f.db, "dead-2").await.0.as_deref(), Some("no_answer"));
+    assert_eq!(attempt(&f.db, "dead-3").await.0.as_deref(), Some("failed"));
+    assert_eq!(attempt(&f.db, "dead-5").await.0.as_deref(), Some("answered"), "kept");
+    assert_eq!(
+        lead(&f.db, 1).await,
+        ("DROPPED".into(), "done".into(), 1, None),
+        "no rule for dropped calls: never redialled"
+    );
+    assert_eq!(lead(&f.db, 2).await, ("NO ANSWER".into(), "ready".into(), 1, None), "its rule");
+    assert_eq!(lead(&f.db, 3).await, ("FAILED".into(), "done".into(), 1, None));
+    assert_eq!(lead(&f.db, 4).await, ("NEW".into(), "ready".into(), 0, None), "given back");
+    assert_eq!(lead(&f.db, 5).await, ("ANSWERED".into(), "done".into(), 1, None));
+    assert_eq!(lead(&f.db, 6).await, ("NEW".into(), "ready".into(), 0, None));
+    assert_eq!(instances::get(&f.db, "dead").await.unwrap(), None, "the dead row is gone");
+    assert_counters_match_attempts(&f.db).await;
+
+    // Nothing changes on a second look, nor when the dead instance's last writes land late:
+    // its attempt on a lead it no longer holds is refused, its call end keeps the recovery's.
+    liveness::sweep(&f.db, &me("alive"), later + 5000, Duration::from_secs(7)).await.unwrap();
+    let late = vec![
+        Record::AttemptEnded {
+            call_ref: "dead-1".into(),
+            at: later + 1,
+            outcome: CallOutcome::Answered,
+            sip_code: None,
+            sip_reason: None,
+            by: HangupBy::Customer,
+        },
+        started("dead", 4, later + 2),
+    ];
+    let refused = db::journal::apply(&f.db, "dead", &late).await.unwrap();
+    assert_eq!(refused, ["dead-4"], "no attempt without the lead's lease");
+    assert_eq!(attempt(&f.db, "dead-1").await.0.as_deref(), Some("dropped"));
+    assert_eq!(lead(&f.db, 4).await, ("NEW".into(), "ready".into(), 0, None));
+    assert_counters_match_attempts(&f.db).await;
+
+    // Lead 2 is dialable again; the finished ones are not.
+    let again = claim_at(&f, "alive", 10, later + 10_000).await;
+    assert_eq!(again, [2, 4, 6]);
+}
+
+async fn a_restarted_instance_takes_back_its_own_leftovers_at_once(b: Backend) {
+    let f = fixture(b, 3).await;
+    assert_eq!(claim(&f, "me", 3).await, [1, 2, 3]);
+    let records = vec![started("me", 1, NOW + 1)];
+    assert!(db::journal::apply(&f.db, "me", &records).await.unwrap().is_empty());
+    // The previous run of this installation, on this host, died a moment ago: its heartbeat
+    // is fresh but its process is gone (no such pid).
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now().wall;
+    row(&f.db, "me", now, &liveness::host_name(), 99_999_999, "gone").await;
+    let timing = Timing {
+        heartbeat_every: Duration::from_millis(100),
+        dead_after: Duration::from_secs(30),
+        sweep_every: Duration::from_millis(100),
+    };
+    let started_at = std::time::Instant::now();
+    let me = liveness::register(&f.db, "me", &clock, timing).await.unwrap();
+    assert!(
+        started_at.elapsed() < Duration::from_secs(30),
+        "no wait for the heartbeat to go stale"
+    );
+    assert_eq!(lead(&f.db, 1).await, ("FAILED".into(), "done".into(), 1, None));
+    assert_eq!(lead(&f.db, 2).await.1, "ready");
+    let row = instances::get(&f.db, "me").await.unwrap().unwrap();
+    assert_eq!(row.incarnation, me.incarnation, "the name is this run's now");
+    assert_counters_match_attempts(&f.db).await;
+}
+
+async fn a_live_instance_keeps_its_name(b: Backend) {
+    let f = fixture(b, 1).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    row(&f.db, "busy", clock.now().wall, "another-host", 1, "p").await;
+    assert_eq!(claim(&f, "busy", 1).await, [1]);
+    // It keeps beating.
+    let beating = {
+        let (db, clock) = (f.db.clone(), clock.clone());
+        tokio::spawn(async move {
+            loop {
+                instances::heartbeat(&db, "busy", "old", clock.now().wall).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let timing = Timing {
+        heartbeat_every: Duration::from_millis(100),
+        dead_after: Duration::from_secs(2),
+        sweep_every: Duration::from_millis(100),
+    };
+    let r = liveness::register(&f.db, "busy", &clock, timing).await;
+    beating.abort();
+    assert!(matches!(r, Err(LivenessError::NameInUse(_))), "{r:?}");
+    assert_eq!(lead(&f.db, 1).await.3.as_deref(), Some("busy"), "its lease untouched");
+    // Another instance's sweep leaves a live instance alone too.
+    liveness::sweep(&f.db, &me("other"), clock.now().wall, timing.dead_after).await.unwrap();
+    assert_eq!(lead(&f.db, 1).await.3.as_deref(), Some("busy"));
+}
+
+async fn expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules(b: Backend) {
+    let f = fixture(b, 2).await;
+    // An instance from before heartbeats: no row, and its attempt names no instance.
+    assert_eq!(claim(&f, "legacy", 2).await, [1, 2]);
+    assert!(
+        db::journal::apply(&f.db, "legacy", &[started("legacy", 1, NOW + 1)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    support::exec(&f.db, "UPDATE call_attempts SET instance = NULL").await;
+    support::exec(&f.db, "UPDATE call_attempts SET answered_at = 1795348801002").await;
+    // The lease has not run out: nothing happens.
+    liveness::sweep(&f.db, &me("alive"), NOW + 10_000, Duration::from_secs(7)).await.unwrap();
+    assert_eq!(lead(&f.db, 1).await.1, "leased");
+    // Once it has, the answered call is a dropped one, and the queued lead goes back.
+    let expired = NOW + 181_000;
+    liveness::sweep(&f.db, &me("alive"), expired, Duration::from_secs(7)).await.unwrap();
+    assert_eq!(attempt(&f.db, "legacy-1").await.0.as_deref(), Some("dropped"));
+    assert_eq!(lead(&f.db, 1).await, ("DROPPED".into(), "done".into(), 1, None));
+    assert_eq!(lead(&f.db, 2).await, ("NEW".into(), "ready".into(), 0, None));
+}
