@@ -202,6 +202,11 @@ impl World {
                     self.engine.handle(self.now, Input::LeadsClaimed { campaign, leads }).unwrap();
                 }
                 Output::Release { .. } => {}
+                // Stored at once (the database is not what these tests are about).
+                Output::StoreAttempt { call, record } => {
+                    self.records.push(record);
+                    self.engine.handle(self.now, Input::AttemptStored { call }).unwrap();
+                }
                 Output::Originate(o) => {
                     let result = originate_request(&o).map_err(|e| e.to_string()).and_then(|r| {
                         let op = Op::Command(Command::Originate(r));
