@@ -501,8 +501,8 @@ fn lead(id: i64) -> QueuedLead {
 }
 
 #[test]
-fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_ends_with_her_disposition() {
-    let talks = Duration::from_secs(5);
+fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_the_customers_keys_and_ends_with_her_disposition() {
+    let talks = Duration::from_secs(8);
     let mut w = World::new(1, Customer::Answers { after: Duration::from_secs(3), talks });
     w.leads = vec![lead(1)];
     w.ready();
@@ -528,6 +528,20 @@ fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_ends_with_her_dis
     let sent = w.carrier_rtp - sent;
     assert!(heard >= 40, "the agent heard {heard} frames of the customer in a second");
     assert!(sent >= 40, "the carrier got {sent} packets of the agent in a second");
+
+    // The customer keys in a number: each key reaches the agent, in order.
+    let keys = Command::SendDtmf { call: carried, digits: "42#".into() };
+    assert_eq!(w.command(false, Op::Command(keys)), Ok(Reply::Done));
+    w.advance(Duration::from_secs(2));
+    let pressed: String = w
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            AgentEvent::Digit { call: c, digit } if *c == call => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pressed, "42#", "the customer's keys, as the agent is told of them");
 
     // The customer hangs up: the agent is in wrap-up, then her disposition ends the lead.
     w.advance(talks);

@@ -149,6 +149,11 @@ pub enum PhoneEvent {
         by: HangupBy,
     },
     WrapUpTimeout,
+    /// The customer on the call pressed a key.
+    Digit {
+        call: u64,
+        digit: char,
+    },
     /// A page that comes back (a reload, a second login) while a disposition is due: the
     /// wrap-up of `call` (its lead came in [`PhoneEvent::Connected`]) with the time left and
     /// the notes typed so far.

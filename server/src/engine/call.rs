@@ -346,6 +346,13 @@ impl Engine {
             CallEvent::OriginateFailed { reason } => {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
+            CallEvent::Digit { digit } => {
+                // The agent talking to the customer sees it (an account number, a menu
+                // choice); keys pressed before the call reached an agent are not theirs.
+                if let CallState::Connected(agent) = rec.state {
+                    self.out.notify(agent, AgentEvent::Digit { call, digit });
+                }
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! twice is refused and logged); a campaign that cannot dial (inactive, no trunk) keeps no
 //! leads — they are released at once; its `config.id` is its key in the engine's map.
 
-use app::model::{CampaignId, LeadId, LiveCounters, UserId};
+use app::model::{CampaignId, CampaignKind, LeadId, LiveCounters, UserId};
 use std::collections::btree_map::Entry;
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -32,6 +32,10 @@ pub(super) struct CampaignRun {
     pub(super) claim_again_at: Option<Instant>,
     /// Preview agents who asked for a lead while none was queued.
     pub(super) preview_waiting: VecDeque<UserId>,
+    /// The last claim found nothing to dial and nothing is queued: ready agents of an auto
+    /// campaign have been told (once, and again whenever one becomes ready) that calls come
+    /// only when there are leads again.
+    pub(super) exhausted: bool,
     /// When pacing wants another look (calls-per-second slot, claim back-off).
     pub(super) wake_at: Option<Instant>,
     pub(super) dialed: u64,
@@ -51,6 +55,7 @@ impl CampaignRun {
             claim_pending: false,
             claim_again_at: None,
             preview_waiting: VecDeque::new(),
+            exhausted: false,
             wake_at: None,
             dialed: 0,
             answered: 0,
@@ -147,8 +152,17 @@ impl Engine {
             for agent in run.preview_waiting.drain(..) {
                 self.out.notify(agent, AgentEvent::NoLeads);
             }
+            let auto = run.config.settings.kind == CampaignKind::Auto;
+            if auto && run.hopper.is_empty() && !run.exhausted {
+                run.exhausted = true;
+                let ready = self.agents.iter().filter(|(_, a)| a.campaign == campaign && a.is_ready());
+                for (agent, _) in ready {
+                    self.out.notify(*agent, AgentEvent::NoLeads);
+                }
+            }
             return;
         }
+        run.exhausted = false;
         let mut unusable = Vec::new();
         for q in leads {
             if held.contains(&q.lead.id) {

@@ -87,6 +87,10 @@ pub enum CallEvent {
     OriginateFailed {
         reason: String,
     },
+    /// The customer pressed a key (`0`–`9`, `*`, `#`, `A`–`D`).
+    Digit {
+        digit: char,
+    },
 }
 
 /// Everything that can happen to the engine.
@@ -228,4 +232,9 @@ pub enum AgentEvent {
     },
     /// No disposition in time: you are paused.
     WrapUpTimeout,
+    /// The customer on your call pressed a key.
+    Digit {
+        call: CallId,
+        digit: char,
+    },
 }

@@ -141,6 +141,10 @@ impl Engine {
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         if run.machine.ready(now.at)? {
             run.announce(agent, now, None, &mut self.out);
+            // Nothing to dial right now: say so rather than leave them waiting in silence.
+            if self.campaigns.get(&run.campaign).is_some_and(|c| c.exhausted) {
+                self.out.notify(agent, AgentEvent::NoLeads);
+            }
         }
         Ok(())
     }

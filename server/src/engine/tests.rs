@@ -255,6 +255,32 @@ fn auto_call_cycle_from_ready_to_disposition() {
 }
 
 #[test]
+fn agents_of_a_campaign_with_nothing_to_dial_are_told_so_once_and_when_they_become_ready() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.take();
+    h.feed([]);
+    assert!(notified(&h.take(), A1).contains(&AgentEvent::NoLeads), "told at the first empty claim");
+    // Claims keep coming back empty: no news, no repeat.
+    h.advance(Duration::from_secs(5));
+    h.feed([]);
+    assert!(!notified(&h.take(), A1).contains(&AgentEvent::NoLeads), "told once");
+    // A second agent who becomes ready is told at once.
+    h.ready(A2);
+    assert!(notified(&h.take(), A2).contains(&AgentEvent::NoLeads));
+    // Leads again: calls, and the next empty spell is news again.
+    h.feed([1]);
+    h.advance(Duration::from_secs(1));
+    let out = h.take();
+    assert_eq!(originates(&out).len(), 1, "dialing again");
+    h.feed([]);
+    let out = h.take();
+    for agent in [A1, A2] {
+        assert!(notified(&out, agent).contains(&AgentEvent::NoLeads), "{agent} told again");
+    }
+}
+
+#[test]
 fn busy_leads_are_recycled_and_the_agent_stays_ready() {
     let mut h = Harness::new(config(CampaignKind::Auto));
     h.ready(A1);

@@ -154,6 +154,7 @@ impl PhoneHub {
                 PhoneEvent::Ended { call: call.0, outcome, by }
             }
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
+            AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
         };
         self.send(agent, event);
     }

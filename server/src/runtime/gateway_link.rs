@@ -155,7 +155,8 @@ impl GatewayLink {
             Event::CallRinging { .. }
             | Event::CallEarlyMedia { .. }
             | Event::CallAnswered { .. }
-            | Event::CallEnded { .. } => {
+            | Event::CallEnded { .. }
+            | Event::DtmfReceived { call: Some(_), leg: None, .. } => {
                 if let Some(CarrierEvent { call, event }) = carrier_event(e) {
                     self.forward(call, event).await;
                 }
@@ -298,6 +299,10 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
     let (call, event) = match e {
         Event::CallRinging { call } | Event::CallEarlyMedia { call } => (call, CallEvent::Ringing),
         Event::CallAnswered { call } => (call, CallEvent::Answered),
+        // Keys the customer pressed (those of the agent's own browser are not news).
+        Event::DtmfReceived { call: Some(call), leg: None, digit } => {
+            (call, CallEvent::Digit { digit })
+        }
         Event::CallEnded { call, end } => (
             call,
             CallEvent::Ended {

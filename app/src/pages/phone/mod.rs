@@ -464,6 +464,11 @@ fn LiveCall(
     view! {
         <section class="card live-call" data-testid="live-call">
             <h2>"On the call " <span class="timer" data-testid="call-timer">{move || clock(state.now.get() - since)}</span></h2>
+            <Show when=move || !state.customer_keys.get().is_empty()>
+                <p data-testid="customer-digits">
+                    "The customer pressed: " <strong class="digits">{move || state.customer_keys.get()}</strong>
+                </p>
+            </Show>
             <div class="row-form">
                 <button type="button" class="danger" on:click=move |_| send(PhoneRequest::Hangup) data-testid="hangup">"Hang up"</button>
                 <button

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::model::phone::{AudioState, PhoneCampaign, PhoneEvent};
-use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
+use crate::model::{AgentStatus, CallOutcome, CampaignKind, HangupBy, Lead};
 
 /// The server connection.
 // Driven by the browser-only link; the server only renders the first state.
@@ -81,6 +81,8 @@ pub struct PhoneState {
     /// The wrap-up notes typed so far (the server keeps a copy for a reloaded page).
     pub notes: RwSignal<String>,
     pub notice: RwSignal<Option<String>>,
+    /// Keys the customer pressed on this call, in order.
+    pub customer_keys: RwSignal<String>,
     pub muted: RwSignal<bool>,
     pub held: RwSignal<bool>,
     /// A ticking clock for the call timer and the wrap-up countdown (ms).
@@ -102,6 +104,7 @@ impl PhoneState {
             wrapup: RwSignal::new(None),
             notes: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
+            customer_keys: RwSignal::new(String::new()),
             muted: RwSignal::new(false),
             held: RwSignal::new(false),
             now: RwSignal::new(0.0),
@@ -138,7 +141,14 @@ impl PhoneState {
                 self.preview.set(Some(lead));
                 self.notice.set(None);
             }
-            PhoneEvent::NoLeads => self.notice.set(Some("There is no lead to call right now. Try again in a moment.".into())),
+            PhoneEvent::NoLeads => {
+                let auto = self.campaign.with_untracked(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Auto));
+                self.notice.set(Some(if auto {
+                    "Nothing left to dial in this campaign right now: calls come as soon as there are leads again.".into()
+                } else {
+                    "There is no lead to call right now. Try again in a moment.".into()
+                }));
+            }
             PhoneEvent::Ringing { .. } => self.ringing.set(true),
             PhoneEvent::Connected { call, call_ref, lead, script } => {
                 self.ringing.set(false);
@@ -146,6 +156,9 @@ impl PhoneState {
                 self.muted.set(false);
                 self.held.set(false);
                 self.notice.set(None);
+                if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
+                    self.customer_keys.set(String::new());
+                }
                 self.call.set(Some(CallView { call, call_ref, lead, script, since: now }));
             }
             PhoneEvent::Ended { call, outcome, by } => {
@@ -172,6 +185,11 @@ impl PhoneState {
                 self.notice.set(Some(
                     "Wrap-up time is over: you are paused and get no calls until you submit the disposition.".into(),
                 ));
+            }
+            PhoneEvent::Digit { call, digit } => {
+                if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                    self.customer_keys.update(|k| k.push(digit));
+                }
             }
             PhoneEvent::WrapUp { call, seconds_left, notes } => {
                 self.ringing.set(false);
@@ -323,6 +341,25 @@ mod tests {
                 by: HangupBy::Agent,
             });
             assert_eq!(s.notes.get_untracked(), "");
+        });
+    }
+
+    #[test]
+    fn the_customers_keys_show_on_their_call_only() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.apply(PhoneEvent::Connected { call: 3, call_ref: "x-3".into(), lead: lead(), script: String::new() });
+            for digit in ['4', '2', '#'] {
+                s.apply(PhoneEvent::Digit { call: 3, digit });
+            }
+            s.apply(PhoneEvent::Digit { call: 9, digit: '1' });
+            assert_eq!(s.customer_keys.get_untracked(), "42#");
+            // The same call again (a page that came back) keeps them; the next call starts clean.
+            s.apply(PhoneEvent::Connected { call: 3, call_ref: "x-3".into(), lead: lead(), script: String::new() });
+            assert_eq!(s.customer_keys.get_untracked(), "42#");
+            s.apply(PhoneEvent::Connected { call: 4, call_ref: "x-4".into(), lead: lead(), script: String::new() });
+            assert_eq!(s.customer_keys.get_untracked(), "");
         });
     }
 
