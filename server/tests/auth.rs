@@ -16,6 +16,7 @@ on_both_backends!(
     disabled_users_cannot_log_in_and_lose_their_sessions,
     operations_endpoints_answer,
     a_lost_admin_password_is_reset_from_the_command_line,
+    every_response_carries_the_security_headers,
 );
 
 async fn first_start_creates_the_admin_and_login_works(b: Backend) {
@@ -366,4 +367,29 @@ async fn the_first_line_a_fresh_server_prints_says_how_to_log_in() {
     server.wait().unwrap();
     assert!(logged_in, "the printed password logs in: {:?}", res.location());
     assert!(after.lines().skip(1).any(|l| l.contains("database ready")), "{after}");
+}
+
+async fn every_response_carries_the_security_headers(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let anonymous = s.client();
+    let responses = [
+        anonymous.get("/login").await,
+        anonymous.get("/healthz").await,
+        anonymous.get("/admin").await,
+        admin.get("/admin/campaigns").await,
+        admin.get("/pkg/dialer.css").await,
+        admin.call("account/whoami", &[]).await,
+    ];
+    for res in responses {
+        let header = |name: &str| res.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let csp = header("content-security-policy");
+        for part in ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "form-action 'self'"] {
+            assert!(csp.contains(part), "{}: CSP {csp:?} lacks {part}", res.status);
+        }
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "same-origin");
+    }
+    s.stop().await;
 }

@@ -219,7 +219,9 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
         .map(|(tid, name, demo)| {
             let v = tid.0.to_string();
             let sel = form.trunk_id == v;
-            let label = if *demo { format!("{name} (demo)") } else { name.to_string() };
+            // The demo trunk says so (its own name already does, unless renamed).
+            let named = name.as_str().to_lowercase().contains("demo");
+            let label = if *demo && !named { format!("{name} (demo)") } else { name.to_string() };
             view! { <option value=v selected=sel>{label}</option> }
         })
         .collect_view();
