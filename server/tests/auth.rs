@@ -384,7 +384,12 @@ async fn every_response_carries_the_security_headers(b: Backend) {
     for res in responses {
         let header = |name: &str| res.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
         let csp = header("content-security-policy");
-        for part in ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "form-action 'self'"] {
+        for part in [
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "form-action 'self'",
+        ] {
             assert!(csp.contains(part), "{}: CSP {csp:?} lacks {part}", res.status);
         }
         assert_eq!(header("x-frame-options"), "DENY");

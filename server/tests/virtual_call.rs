@@ -501,7 +501,8 @@ fn lead(id: i64) -> QueuedLead {
 }
 
 #[test]
-fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_the_customers_keys_and_ends_with_her_disposition() {
+fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_the_customers_keys_and_ends_with_her_disposition()
+ {
     let talks = Duration::from_secs(8);
     let mut w = World::new(1, Customer::Answers { after: Duration::from_secs(3), talks });
     w.leads = vec![lead(1)];

@@ -155,7 +155,8 @@ impl Engine {
             let auto = run.config.settings.kind == CampaignKind::Auto;
             if auto && run.hopper.is_empty() && !run.exhausted {
                 run.exhausted = true;
-                let ready = self.agents.iter().filter(|(_, a)| a.campaign == campaign && a.is_ready());
+                let ready =
+                    self.agents.iter().filter(|(_, a)| a.campaign == campaign && a.is_ready());
                 for (agent, _) in ready {
                     self.out.notify(*agent, AgentEvent::NoLeads);
                 }

@@ -260,7 +260,10 @@ fn agents_of_a_campaign_with_nothing_to_dial_are_told_so_once_and_when_they_beco
     h.ready(A1);
     h.take();
     h.feed([]);
-    assert!(notified(&h.take(), A1).contains(&AgentEvent::NoLeads), "told at the first empty claim");
+    assert!(
+        notified(&h.take(), A1).contains(&AgentEvent::NoLeads),
+        "told at the first empty claim"
+    );
     // Claims keep coming back empty: no news, no repeat.
     h.advance(Duration::from_secs(5));
     h.feed([]);

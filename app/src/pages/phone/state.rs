@@ -349,16 +349,31 @@ mod tests {
         let owner = Owner::new();
         owner.with(|| {
             let s = PhoneState::new();
-            s.apply(PhoneEvent::Connected { call: 3, call_ref: "x-3".into(), lead: lead(), script: String::new() });
+            s.apply(PhoneEvent::Connected {
+                call: 3,
+                call_ref: "x-3".into(),
+                lead: lead(),
+                script: String::new(),
+            });
             for digit in ['4', '2', '#'] {
                 s.apply(PhoneEvent::Digit { call: 3, digit });
             }
             s.apply(PhoneEvent::Digit { call: 9, digit: '1' });
             assert_eq!(s.customer_keys.get_untracked(), "42#");
             // The same call again (a page that came back) keeps them; the next call starts clean.
-            s.apply(PhoneEvent::Connected { call: 3, call_ref: "x-3".into(), lead: lead(), script: String::new() });
+            s.apply(PhoneEvent::Connected {
+                call: 3,
+                call_ref: "x-3".into(),
+                lead: lead(),
+                script: String::new(),
+            });
             assert_eq!(s.customer_keys.get_untracked(), "42#");
-            s.apply(PhoneEvent::Connected { call: 4, call_ref: "x-4".into(), lead: lead(), script: String::new() });
+            s.apply(PhoneEvent::Connected {
+                call: 4,
+                call_ref: "x-4".into(),
+                lead: lead(),
+                script: String::new(),
+            });
             assert_eq!(s.customer_keys.get_untracked(), "");
         });
     }
