@@ -102,6 +102,9 @@ pub(super) struct CallRec {
     /// Hung up (by its agent, or its agent left) while `Saving`: placed, then hung up at once,
     /// so the stored attempt is a real dial.
     pub(super) hangup_when_placed: bool,
+    /// Cancelled unanswered because the agents it was placed for paused or left: its lead is
+    /// dialled again at once instead of waiting out a retry rule.
+    pub(super) withdrawn: bool,
 }
 
 impl CallRec {
@@ -123,6 +126,7 @@ impl CallRec {
             hangup_by_agent: false,
             originate: Some(Box::new(originate)),
             hangup_when_placed: false,
+            withdrawn: false,
         }
     }
 
@@ -542,8 +546,48 @@ impl Engine {
             return;
         };
         let attempts = rec.queued.lead.attempts + 1;
-        let fate = after_outcome(&camp.config.settings, attempts, outcome, now.wall);
+        let mut fate = after_outcome(&camp.config.settings, attempts, outcome, now.wall);
+        // Withdrawn by the dialer itself, not turned down by the customer: no retry wait.
+        if rec.withdrawn && fate.dial_state == DialState::Ready {
+            fate.next_attempt_at = now.wall;
+        }
         self.out.record(Record::LeadResult { lead: rec.lead(), fate, invalid_details: false });
+    }
+
+    /// After an agent of auto `campaign` paused or left: the unanswered calls placed for the
+    /// agents still ready are at most ready × multiplier; the newest beyond that are
+    /// cancelled, so no customer answers into nobody (an abandoned call) because an agent
+    /// pressed Pause a moment after a call was placed for them.
+    pub(super) fn withdraw_excess_calls(&mut self, now: Now, campaign: CampaignId) {
+        let Some(camp) = self.campaigns.get(&campaign) else { return };
+        let settings = &camp.config.settings;
+        if settings.kind != CampaignKind::Auto {
+            return;
+        }
+        let ready = self.agents.values().filter(|a| a.campaign == campaign && a.is_ready()).count();
+        let allowed = (ready as f64 * settings.outbound_multiplier.max(1.0)).floor() as usize;
+        let mut unanswered: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.campaign == campaign && c.agent.is_none() && c.in_flight() && !c.withdrawn
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        // Newest first: ids grow as calls are placed.
+        unanswered.sort_unstable_by(|a, b| b.cmp(a));
+        let excess = unanswered.len().saturating_sub(allowed);
+        for call in unanswered.into_iter().take(excess) {
+            let Some(rec) = self.calls.get_mut(&call) else { continue };
+            rec.withdrawn = true;
+            if rec.state == CallState::Saving {
+                // (Its attempt is being stored: it is placed, then cancelled at once.)
+                rec.hangup_when_placed = true;
+            } else {
+                self.out.push(Output::Hangup { call });
+            }
+            tracing::debug!(call = call.0, %campaign, at = now.wall, "call withdrawn: its agents paused");
+        }
     }
 
     /// The carrier went quiet past the call's guard time: the engine ends the call itself.

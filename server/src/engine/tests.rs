@@ -255,6 +255,48 @@ fn auto_call_cycle_from_ready_to_disposition() {
 }
 
 #[test]
+fn pausing_right_after_a_call_was_placed_cancels_it_rather_than_drop_the_customer() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.ready(A2);
+    h.take();
+    h.feed([20, 21]);
+    let calls: Vec<CallId> = originates(&h.take()).iter().map(|o| o.call).collect();
+    assert_eq!(calls.len(), 2, "a call for each ready agent");
+    // A2 pauses a moment later: one ready agent left, so one call too many is in flight.
+    h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Break").unwrap() }).unwrap();
+    let out = h.take();
+    let hung: Vec<CallId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Hangup { call } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hung, [calls[1]], "the newest call is cancelled; the other stays for A1");
+    assert!(originates(&out).is_empty());
+    // The cancelled call ends unanswered: its lead is dialled again at once, no retry wait.
+    h.event(calls[1], ended(CallOutcome::NoAnswer, HangupBy::System));
+    let results = lead_results(&h.take());
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!((results[0].0, results[0].1.dial_state), (LeadId(21), DialState::Ready));
+    assert_eq!(results[0].1.next_attempt_at, h.now.wall);
+    // The other is answered and goes to the agent still ready: nobody answered into nobody.
+    h.event(calls[0], CallEvent::Answered);
+    let out = h.take();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Bridge { call, agent: A1 } if *call == calls[0]))
+    );
+    assert!(!out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. })
+    )));
+    // A paused agent's pause changes nothing more: no further calls to cancel.
+    h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Lunch").unwrap() }).unwrap();
+    assert!(!h.take().iter().any(|o| matches!(o, Output::Hangup { .. })));
+}
+
+#[test]
 fn agents_of_a_campaign_with_nothing_to_dial_are_told_so_once_and_when_they_become_ready() {
     let mut h = Harness::new(config(CampaignKind::Auto));
     h.ready(A1);
