@@ -159,23 +159,23 @@ impl PhoneHub {
         self.send(agent, event);
     }
 
+    /// The call `agent` is talking on right now, if any.
+    async fn talking(&self, agent: UserId) -> Option<CallId> {
+        match self.0.dialer.view(agent).await {
+            Ok(Some(view)) if view.status == AgentStatus::InCall => view.call.map(|(c, _, _)| c),
+            _ => None,
+        }
+    }
+
     async fn leg_event(&self, e: LegEvent) {
         self.send(e.agent, PhoneEvent::Audio { state: e.state });
         let agent = e.agent;
-        let on_call = || async {
-            match self.0.dialer.view(agent).await {
-                Ok(Some(view)) if view.status == AgentStatus::InCall => {
-                    view.call.map(|(call, _, _)| call)
-                }
-                _ => None,
-            }
-        };
         match e.state {
             AudioState::Connected => {
                 *self.legs_connected().entry(agent).or_default() += 1;
                 // A new leg while on a call (the page was reloaded, or its audio lost): the
                 // call carries on over it.
-                if let Some(call) = on_call().await {
+                if let Some(call) = self.talking(agent).await {
                     match self.0.media.rejoin(agent, call).await {
                         Ok(()) => {
                             tracing::info!(%agent, call = call.0, "call rejoined over a new audio leg")
@@ -187,7 +187,7 @@ impl PhoneHub {
                 }
             }
             AudioState::Closed | AudioState::Failed => {
-                if on_call().await.is_none() {
+                if self.talking(agent).await.is_none() {
                     return;
                 }
                 // Nobody can talk on this call until a new leg connects: give the page a
@@ -198,7 +198,7 @@ impl PhoneHub {
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
                     let back = hub.legs_connected().get(&agent).copied().unwrap_or(0) > seen;
-                    if !back && on_call_of(&hub, agent).await {
+                    if !back && hub.talking(agent).await.is_some() {
                         tracing::info!(%agent, "no audio leg came back: hanging up the call");
                         let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
                     }
@@ -276,11 +276,11 @@ impl PhoneHub {
                 return;
             }
             // Still on a call nobody hears: end it cleanly (its disposition becomes due).
-            if on_call_of(&hub, agent).await {
+            if hub.talking(agent).await.is_some() {
                 let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
                 // (The wrap-up starts when the gateway confirms the end: a moment.)
                 for _ in 0..50 {
-                    if !on_call_of(&hub, agent).await {
+                    if hub.talking(agent).await.is_none() {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -307,7 +307,7 @@ impl PhoneHub {
     pub fn logging_out(&self, agent: UserId) {
         let hub = self.clone();
         tokio::spawn(async move {
-            if on_call_of(&hub, agent).await {
+            if hub.talking(agent).await.is_some() {
                 tracing::info!(%agent, "logging out of the site on a call: hanging it up");
                 let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
             }
@@ -468,11 +468,6 @@ impl PhoneHub {
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
         PhoneEvent::Welcome { campaign, status: view.status }
     }
-}
-
-/// Whether `agent` is talking on a call right now.
-async fn on_call_of(hub: &PhoneHub, agent: UserId) -> bool {
-    matches!(hub.0.dialer.view(agent).await, Ok(Some(v)) if v.status == AgentStatus::InCall && v.call.is_some())
 }
 
 /// Media commands on a live call.
