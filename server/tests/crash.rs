@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use app::model::{Contact, LeadStatus, LeadsetId, PhoneNumber};
+use app::model::LeadsetId;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use server::db::{self, Db};
@@ -187,16 +187,8 @@ async fn campaign(
     .await
     .as_i64()
     .expect("leadset id");
-    let batch: Vec<db::leads::NewLead> = (0..leads)
-        .map(|n| db::leads::NewLead {
-            phone: PhoneNumber::parse(&format!("+1202555{n:04}")).unwrap(),
-            status: LeadStatus::system("NEW"),
-            timezone: "America/New_York".into(),
-            contact: Contact::default(),
-            custom: Default::default(),
-        })
-        .collect();
-    db::leads::insert_many(db, LeadsetId(leadset), &batch, db::now_ms()).await.unwrap();
+    let phone = |n: u32| format!("+1202555{n:04}");
+    support::add_new_leads(db, LeadsetId(leadset), leads, phone, "America/New_York").await;
     id
 }
 

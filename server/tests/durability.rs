@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{
-    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, LeadStatus,
-    LeadsetSettings, Name, PhoneNumber, RetryRule, TrunkId, UserId,
+    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, LeadStatus, Name,
+    RetryRule, TrunkId, UserId,
 };
 use server::db::{self, Db};
 use server::engine::{AfterWrapUp, AgentEvent, Input, Submission};
@@ -63,29 +63,9 @@ async fn setup(b: Backend, agents: usize, leads: u32) -> Setup {
     s.retry_rules =
         vec![RetryRule { outcome: CallOutcome::Busy, retry_minutes: 0, max_attempts: 3 }];
     let campaign = db::campaigns::insert(&db, &s, 0).await.unwrap();
-    let leadset = db::leadsets::insert(
-        &db,
-        &LeadsetSettings {
-            name: Name::parse("All").unwrap(),
-            campaign_id: Some(campaign),
-            active: true,
-            description: String::new(),
-            default_country: "GB".into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let batch: Vec<db::leads::NewLead> = (0..leads)
-        .map(|n| db::leads::NewLead {
-            phone: PhoneNumber::parse(&format!("+4420700{n:05}")).unwrap(),
-            status: LeadStatus::system("NEW"),
-            timezone: "Europe/London".into(),
-            contact: Contact::default(),
-            custom: Default::default(),
-        })
-        .collect();
-    db::leads::insert_many(&db, leadset, &batch, 0).await.unwrap();
+    let leadset = support::add_leadset(&db, "All", campaign).await;
+    let phone = |n: u32| format!("+4420700{n:05}");
+    support::add_new_leads(&db, leadset, leads, phone, "Europe/London").await;
     Setup { db, campaign, agents: ids, _guard: guard }
 }
 

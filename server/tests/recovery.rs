@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{
-    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, HangupBy,
-    LeadId, LeadStatus, LeadsetSettings, Name, PhoneNumber, RetryRule, TrunkId,
+    CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, HangupBy, LeadId, Name,
+    PhoneNumber, RetryRule, TrunkId,
 };
 use server::db::instances::{self, Instance};
 use server::db::leads::{self, ClaimRequest};
@@ -55,29 +55,9 @@ async fn fixture(b: Backend, n: u32) -> Fixture {
     s.retry_rules =
         vec![RetryRule { outcome: CallOutcome::NoAnswer, retry_minutes: 0, max_attempts: 2 }];
     let campaign = db::campaigns::insert(&db, &s, 0).await.unwrap();
-    let leadset = db::leadsets::insert(
-        &db,
-        &LeadsetSettings {
-            name: Name::parse("L").unwrap(),
-            campaign_id: Some(campaign),
-            active: true,
-            description: String::new(),
-            default_country: "GB".into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let batch: Vec<leads::NewLead> = (1..=n)
-        .map(|i| leads::NewLead {
-            phone: PhoneNumber::parse(&format!("+4420700{i:05}")).unwrap(),
-            status: LeadStatus::system("NEW"),
-            timezone: "Europe/London".into(),
-            contact: Contact::default(),
-            custom: Default::default(),
-        })
-        .collect();
-    leads::insert_many(&db, leadset, &batch, 0).await.unwrap();
+    let leadset = support::add_leadset(&db, "L", campaign).await;
+    let phone = |i: u32| format!("+4420700{:05}", i + 1);
+    support::add_new_leads(&db, leadset, n, phone, "Europe/London").await;
     Fixture { db, campaign, _guard: guard }
 }
 

@@ -25,18 +25,32 @@ pub struct Instance {
     pub incarnation: String,
 }
 
+/// The statement that stores an instance row (see [`bind_instance`]).
+macro_rules! insert_instance {
+    () => {
+        "INSERT INTO instances (name, started_at, heartbeat_at, host, pid, process, incarnation) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    };
+}
+
+/// Binds `row` to [`insert_instance`]'s parameters, in order.
+macro_rules! bind_instance {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.name)
+            .bind($row.started_at)
+            .bind($row.heartbeat_at)
+            .bind(&$row.host)
+            .bind($row.pid)
+            .bind(&$row.process)
+            .bind(&$row.incarnation)
+    };
+}
+
 /// Inserts `row` unless its name is taken. Returns whether it was inserted.
 pub async fn insert(db: &Db, row: &Instance) -> Result<bool, DbError> {
-    let n = with_pool!(db, pool => sqlx::query(
-            "INSERT INTO instances (name, started_at, heartbeat_at, host, pid, process, incarnation) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING")
-        .bind(&row.name)
-        .bind(row.started_at)
-        .bind(row.heartbeat_at)
-        .bind(&row.host)
-        .bind(row.pid)
-        .bind(&row.process)
-        .bind(&row.incarnation)
+    let sql = concat!(insert_instance!(), " ON CONFLICT (name) DO NOTHING");
+    let n = with_pool!(db, pool => bind_instance!(sqlx::query(sql), row)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
@@ -121,18 +135,7 @@ pub async fn replace(db: &Db, row: &Instance) -> Result<(), DbError> {
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query("DELETE FROM instances WHERE name = $1").bind(&row.name).execute(&mut *tx).await?;
-        sqlx::query(
-                "INSERT INTO instances (name, started_at, heartbeat_at, host, pid, process, incarnation) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&row.name)
-            .bind(row.started_at)
-            .bind(row.heartbeat_at)
-            .bind(&row.host)
-            .bind(row.pid)
-            .bind(&row.process)
-            .bind(&row.incarnation)
-            .execute(&mut *tx)
-            .await?;
+        bind_instance!(sqlx::query(insert_instance!()), row).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(())
     })?;

@@ -320,7 +320,7 @@ impl PhoneHub {
         let dialer = &self.0.dialer;
         let result = match request {
             PhoneRequest::Login { campaign } => return Some(self.login(agent, campaign).await),
-            PhoneRequest::Resume => return Some(self.resume(agent).await),
+            PhoneRequest::Resume => return Some(self.resume(agent, None).await),
             PhoneRequest::Offer { sdp } => {
                 return Some(match self.0.media.open_leg(agent, sdp).await {
                     Ok(answer) => PhoneEvent::Answer { sdp: answer },
@@ -421,8 +421,8 @@ impl PhoneHub {
     }
 
     async fn login(&self, agent: UserId, campaign: CampaignId) -> PhoneEvent {
-        match load_campaign(&self.0.db, campaign).await {
-            Ok(Some(_)) => {}
+        let loaded = match load_campaign(&self.0.db, campaign).await {
+            Ok(Some(loaded)) => loaded,
             Ok(None) => return error("That campaign does not exist."),
             Err(e) => {
                 tracing::error!(error = %e, "loading a campaign for a phone");
@@ -433,15 +433,20 @@ impl PhoneHub {
             return error(&e.to_string());
         }
         // (A second login to the same campaign, from a reloaded page or another tab, changes
-        // nothing.) The page gets the agent's whole state, the call or wrap-up included.
-        self.resume(agent).await
+        // nothing.) The page gets the agent's whole state, the call or wrap-up included; the
+        // login succeeded, so the agent is in the campaign just loaded.
+        self.resume(agent, Some(loaded)).await
     }
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
-    /// wrap-up or preview in progress.
-    async fn resume(&self, agent: UserId) -> PhoneEvent {
+    /// wrap-up or preview in progress. `loaded`: the agent's campaign, when already at hand.
+    async fn resume(&self, agent: UserId, loaded: Option<(PhoneCampaign, String)>) -> PhoneEvent {
         let Ok(Some(view)) = self.0.dialer.view(agent).await else { return PhoneEvent::LoggedOut };
-        let Ok(Some((campaign, script))) = load_campaign(&self.0.db, view.campaign).await else {
+        let loaded = match loaded {
+            Some(loaded) => Some(loaded),
+            None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
+        };
+        let Some((campaign, script)) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {

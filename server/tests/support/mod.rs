@@ -189,6 +189,45 @@ impl TestServer {
     }
 }
 
+/// `count` plain leads (status NEW, no contact details) into `leadset`: the phone number of
+/// lead `i` is `phone(i)`, all in time zone `zone`.
+pub async fn add_new_leads(
+    db: &server::db::Db,
+    leadset: app::model::LeadsetId,
+    count: u32,
+    phone: impl Fn(u32) -> String,
+    zone: &str,
+) {
+    let batch: Vec<server::db::leads::NewLead> = (0..count)
+        .map(|i| server::db::leads::NewLead {
+            phone: app::model::PhoneNumber::parse(&phone(i)).expect("a test number"),
+            status: app::model::LeadStatus::system("NEW"),
+            timezone: zone.into(),
+            contact: app::model::Contact::default(),
+            custom: Default::default(),
+        })
+        .collect();
+    server::db::leads::insert_many(db, leadset, &batch, server::db::now_ms())
+        .await
+        .expect("leads stored");
+}
+
+/// A new active leadset of `campaign`, stored directly (default country GB).
+pub async fn add_leadset(
+    db: &server::db::Db,
+    name: &str,
+    campaign: app::model::CampaignId,
+) -> app::model::LeadsetId {
+    let settings = app::model::LeadsetSettings {
+        name: app::model::Name::parse(name).expect("a leadset name"),
+        campaign_id: Some(campaign),
+        active: true,
+        description: String::new(),
+        default_country: "GB".into(),
+    };
+    server::db::leadsets::insert(db, &settings, 0).await.expect("leadset stored")
+}
+
 /// Runs a raw statement on the test's database (to age a session, say).
 pub async fn exec(db: &server::db::Db, sql: &'static str) {
     match db {
