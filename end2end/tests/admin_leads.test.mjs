@@ -67,7 +67,8 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
   // The campaign the leadset belongs to (its pages are another part of the admin portal).
   execFileSync('sqlite3', [
     `${server.dir}/dialer.db`,
-    "INSERT INTO campaigns (name, kind, created_at, updated_at) VALUES ('E2E campaign', 'auto', 0, 0)",
+    "INSERT INTO campaigns (name, kind, created_at, updated_at) VALUES ('E2E campaign', 'auto', 0, 0); " +
+      "INSERT INTO campaign_statuses (campaign_id, status) SELECT id, 'NEW' FROM campaigns WHERE name = 'E2E campaign'",
   ]);
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
@@ -146,8 +147,11 @@ test('an admin builds a leadset: create, upload three ways, add and edit leads, 
   // The leadset page shows the leads and the stats.
   await page.goto(`${server.url}/admin/leadsets/${id}`);
   await hydrated(page);
+  // The campaign takes NEW leads: the READY one is held back.
   assert.equal(await stat(page, 'total'), 7);
-  assert.equal(await stat(page, 'dialable'), 7);
+  assert.equal(await stat(page, 'dialable'), 6);
+  assert.equal(await stat(page, 'held_back'), 1);
+  assert.equal(await stat(page, 'remaining'), 6);
   assert.match(await page.locator('[data-testid="lead-count"]').textContent(), /^7 leads/);
   assert.match(await page.locator('tr[data-phone="+12025550103"]').textContent(), /<b>Carl<\/b>/, 'markup shown as text');
 

@@ -212,7 +212,8 @@ test('a dropped WebSocket mid-call keeps the call; the phone reconnects and carr
   await page.locator('[data-testid="link-state"]', { hasText: 'Online' }).waitFor({ timeout: 15_000 });
   await page.locator('[data-testid="live-call"]').waitFor();
   assert.equal(await status(page), 'In call');
-  const audio = await inboundAudio(page, 1_000);
+  // (Sampled over a few seconds: a busy machine can delay a frame or two after the blip.)
+  const audio = await inboundAudio(page, 3_000);
   assert.ok(audio.level > 0.05, 'the audio never stopped');
   await page.click('[data-testid="hangup"]');
   await dispose(page, 'SALE MADE');

@@ -46,6 +46,9 @@ pub struct Config {
     pub demo_sip_listen: SocketAddr,
     /// How long an agent whose phone page went away stays logged in.
     pub phone_grace_seconds: u32,
+    /// On SIGTERM or Ctrl-C: how long calls with agents (and their wrap-ups) may go on after
+    /// dialling stops, before the rest is hung up. 0 stops at once.
+    pub stop_grace_seconds: u32,
     /// This server instance's name (in leases, call references and its heartbeat row), when
     /// set; else [`Config::instance_name`] derives a stable one. Two servers running at once
     /// must not share a name; a restarted server keeps its name, so it takes back its own
@@ -81,6 +84,7 @@ impl Default for Config {
             demo_sip_listen: SocketAddr::from(([127, 0, 0, 1], 5062)),
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
+            stop_grace_seconds: 60,
             instance: None,
             heartbeat_seconds: 2,
             dead_after_seconds: 7,
@@ -148,6 +152,7 @@ struct FileConfig {
     demo_sip_listen: Option<String>,
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
+    stop_grace_seconds: Option<u32>,
     instance: Option<String>,
     heartbeat_seconds: Option<u32>,
     dead_after_seconds: Option<u32>,
@@ -268,6 +273,14 @@ impl Config {
             })?,
             None => f.phone_grace_seconds.unwrap_or(d.phone_grace_seconds),
         };
+        let stop_grace_seconds = match env("DIALER_STOP_GRACE_SECONDS") {
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 3600).ok_or(ConfigError::Value {
+                name: "DIALER_STOP_GRACE_SECONDS",
+                value: v,
+                reason: "expected a whole number of seconds from 0 to 3600".into(),
+            })?,
+            None => f.stop_grace_seconds.unwrap_or(d.stop_grace_seconds).min(3600),
+        };
         let seconds = |name: &'static str, file: Option<u32>, default: u32| match env(name) {
             Some(v) => {
                 v.parse::<u32>().ok().filter(|n| (1..=3600).contains(n)).ok_or(ConfigError::Value {
@@ -356,6 +369,7 @@ impl Config {
             demo_sip_listen,
             media_address,
             phone_grace_seconds,
+            stop_grace_seconds,
             heartbeat_seconds,
             dead_after_seconds,
             instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),

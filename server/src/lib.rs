@@ -24,6 +24,7 @@ pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod lead;
+pub mod live_events;
 pub mod metrics;
 pub mod phone;
 pub mod record;

@@ -1,5 +1,6 @@
 //! The `server` binary: load the configuration, start, print where to log in, serve until
-//! Ctrl-C or SIGTERM. `server reset-password USER` gives a user a new password instead.
+//! Ctrl-C or SIGTERM. `server reset-password USER` gives a user a new password instead;
+//! `server backup FILE` copies a SQLite database, also while a server runs on it.
 //!
 //! The line that says how to log in (with a fresh database's admin password) is the first
 //! thing the server prints: log lines written while it starts are held back until that line
@@ -14,7 +15,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 const USAGE: &str = "usage: server                        start the dialer (see README)
-       server reset-password USER    give USER a new password, printed once";
+       server reset-password USER    give USER a new password, printed once
+       server backup FILE            copy the SQLite database to FILE (docs/OPERATIONS.md)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,6 +40,13 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{user}'s new password: {password} (shown only now; their sessions were ended)"
             );
+            Ok(())
+        }
+        ["backup", file] => {
+            log.release();
+            let config = Config::load().context("loading the configuration")?;
+            startup::backup(&config, std::path::Path::new(file)).await?;
+            println!("database copied to {file}");
             Ok(())
         }
         ["-h" | "--help"] => {

@@ -80,6 +80,12 @@ impl FromRef<AppState> for lead::routes::ImportState {
     }
 }
 
+impl FromRef<AppState> for LiveBoard {
+    fn from_ref(s: &AppState) -> Self {
+        s.live.clone()
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
@@ -134,6 +140,8 @@ pub struct Running {
     /// The built-in demo trunk, while it exists.
     pub demo: Option<crate::demo::DemoTrunk>,
     dialer_tasks: Tasks,
+    /// How long calls with agents may finish once a stop is asked for.
+    stop_grace: Duration,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
@@ -161,9 +169,13 @@ impl Running {
         format!("Dialer is running at {} — {how}.", self.url())
     }
 
-    /// Stops accepting requests, lets those in flight finish, gives back queued leads, and
-    /// closes the database.
+    /// Stops dialling and lets the calls with agents finish (up to `stop_grace_seconds`),
+    /// then stops accepting requests, lets those in flight finish, gives back queued leads,
+    /// hangs up what is left, and closes the database.
     pub async fn stop(self) {
+        // Dialling stops first, while the web app still serves: agents on a call finish it
+        // and submit its disposition (up to the grace time), then the rest goes down.
+        self.dialer.stop_dialing(self.stop_grace).await;
         let _ = self.shutdown.send(());
         self.janitor.abort();
         self.dialer.stop().await;
@@ -186,6 +198,7 @@ impl Running {
 
 /// Connects, migrates, bootstraps and starts serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    let stop_grace = Duration::from_secs(u64::from(config.stop_grace_seconds));
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     tracing::info!(backend = db.backend(), url = %db::redact(&config.database_url), "database ready");
@@ -301,6 +314,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         gateway: gateway_running,
         demo,
         dialer_tasks,
+        stop_grace,
         shutdown,
         task,
         janitor,
@@ -338,6 +352,7 @@ fn router(state: AppState, renderer: Renderer) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws/phone", get(phone_socket))
+        .route("/live/events", get(crate::live_events::events))
         .route("/admin/leadsets/{id}/imports", post(lead::routes::create))
         .route("/admin/imports/{job}", get(lead::routes::status))
         .route(
@@ -503,6 +518,15 @@ async fn reset_password_in(db: &Db, username: &str) -> Result<String, StartError
     let ended = db::sessions::delete_for_user(db, app::model::UserId(user.id), None).await?;
     tracing::info!(user = %name, sessions = ended, "password reset from the command line");
     Ok(generated)
+}
+
+/// `server backup FILE`: a consistent copy of the SQLite database, taken while the dialer may
+/// be running (see `Db::backup_to`).
+pub async fn backup(config: &Config, to: &std::path::Path) -> Result<(), StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    let result = db.backup_to(to).await;
+    db.close().await;
+    Ok(result?)
 }
 
 /// Deletes expired sessions once an hour so the table does not grow without bound.

@@ -152,8 +152,14 @@ async fn claims_follow_status_attempts_retry_time_and_dnc(b: Backend) {
         leads::claim(&f.db, &request(&f, &zones, &[], 100, 1_795_348_900_000)).await.unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].lead.phone.as_str(), "+442070000005");
-    // Data remaining counts what may still be dialled (including what is leased now).
-    assert_eq!(leads::remaining(&f.db, f.campaign, 3).await.unwrap(), 4);
+    // The counts follow the same rules: the four claimed are in progress, the rest held back
+    // (a status the campaign does not take, the attempt cap, two do-not-call lists).
+    let counts = db::counts::campaign(&f.db, f.campaign).await.unwrap();
+    assert_eq!(
+        counts,
+        app::model::LeadCounts { total: 8, in_progress: 4, held_back: 4, ..Default::default() }
+    );
+    assert_eq!(counts.remaining(), 4);
 }
 
 async fn calling_windows_follow_each_leads_zone_and_daylight_saving(b: Backend) {
@@ -209,10 +215,11 @@ async fn inactive_leadsets_and_campaigns_give_nothing(b: Backend) {
     let got = leads::claim(&f.db, &request(&f, &zones, &[], 10, NOON_UTC)).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].lead.leadset_id, second);
+    let counts = db::counts::campaign(&f.db, f.campaign).await.unwrap();
     assert_eq!(
-        leads::remaining(&f.db, f.campaign, 3).await.unwrap(),
-        1,
-        "inactive leadsets do not count"
+        (counts.remaining(), counts.held_back),
+        (1, 1),
+        "a switched-off leadset's leads are held back"
     );
 }
 

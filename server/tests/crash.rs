@@ -17,83 +17,19 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use app::model::LeadsetId;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use server::db::{self, Db};
-use support::{Backend, Client, Sipp, TestDatabase};
+use support::{Backend, Client, ServerProc, Sipp, TestDatabase};
 
 on_both_backends!(kill_nine_at_three_moments_loses_nothing, a_write_stall_holds_calls_back);
 
 const CAP: u32 = 2;
 const DIAL_BACK_WITHIN: Duration = Duration::from_secs(10);
-
-/// The real server binary on `db_url`, run in `dir` (so every restart is the same
-/// installation, and takes the same instance name). Killed (SIGKILL) when dropped.
-struct ServerProc {
-    child: Child,
-    _stdout: ChildStdout,
-    url: String,
-}
-
-impl ServerProc {
-    async fn start(dir: &Path, db_url: &str, log: &Path) -> ServerProc {
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
-            .env("DIALER_CONFIG", "/dev/null")
-            .env("DATABASE_URL", db_url)
-            .env("DIALER_LISTEN", "127.0.0.1:0")
-            .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
-            .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
-            .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
-            .env("DIALER_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("the server binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (stdout, banner) = tokio::task::spawn_blocking(move || {
-            let mut reader = std::io::BufReader::new(stdout);
-            let mut banner = String::new();
-            let _ = reader.read_line(&mut banner);
-            (reader.into_inner(), banner)
-        })
-        .await
-        .unwrap();
-        let url = banner
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(log).unwrap_or_default();
-                panic!("no address in the banner {banner:?}; log:\n{log}")
-            })
-            .to_string();
-        ServerProc { child, _stdout: stdout, url }
-    }
-
-    /// SIGKILL: no shutdown, no releases, no last writes.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A `seconds`-long 440 Hz tone, 8 kHz mono: the broadcast message.
 fn message(dir: &Path, seconds: u32) -> PathBuf {
@@ -310,7 +246,9 @@ async fn assert_consistent(db: &Db, sipp: &Sipp, campaign: i64, leads: i64) -> u
         assert!(counter <= i64::from(CAP), "lead {lead} dialled {counter} times");
     }
     // The campaign's statistics equal a recount of the attempt rows.
-    let stats = db::campaigns::lead_stats(db, app::model::CampaignId(campaign), CAP).await.unwrap();
+    let id = app::model::CampaignId(campaign);
+    let leads_now = db::counts::campaign(db, id).await.unwrap();
+    let calls = db::counts::calls(db, db::counts::Calls::Campaign(id)).await.unwrap();
     let recount: Vec<(Option<String>, i64)> =
         rows(db, "SELECT outcome, COUNT(*) FROM call_attempts GROUP BY outcome").await;
     let by: HashMap<Option<String>, i64> = recount.into_iter().collect();
@@ -320,7 +258,7 @@ async fn assert_consistent(db: &Db, sipp: &Sipp, campaign: i64, leads: i64) -> u
         .map(|o| n(o))
         .sum();
     assert_eq!(
-        (stats.total, stats.in_progress, stats.answered, stats.dropped, stats.failed),
+        (leads_now.total, leads_now.in_progress, calls.answered, calls.dropped, calls.failed),
         (leads as u64, 0, n("answered"), n("dropped"), failed),
         "statistics against a recount: {by:?}"
     );

@@ -525,25 +525,6 @@ fn number<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, ApiError> {
     })
 }
 
-/// Lead counts for a campaign's overview.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeadStats {
-    /// Leads in the campaign's leadsets.
-    pub total: u64,
-    /// Leads the dialer may still call (ready or waiting for a callback, below the attempt
-    /// cap, not on a do-not-call list).
-    pub dialable: u64,
-    /// Leads claimed by a dialer right now.
-    pub in_progress: u64,
-    /// Calls answered.
-    pub answered: u64,
-    /// Calls that did not reach anybody (busy, no answer, rejected, invalid, congestion,
-    /// failed).
-    pub failed: u64,
-    /// Calls answered with no agent free, hung up by the dialer.
-    pub dropped: u64,
-}
-
 /// One line of the campaign list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CampaignSummary {
@@ -555,6 +536,7 @@ pub struct CampaignSummary {
     pub max_cps: f64,
     pub max_channels: u32,
     pub agents: u32,
+    /// `LeadCounts::remaining` of the campaign's leads.
     pub remaining: u64,
 }
 
@@ -576,7 +558,10 @@ pub struct CampaignOverview {
     pub assigned: Vec<AssignedAgent>,
     /// Enabled agents not assigned yet (for Manage Agents).
     pub unassigned: Vec<(UserId, super::user::Username)>,
-    pub stats: LeadStats,
+    /// The leads of all the campaign's leadsets.
+    pub leads: super::lead::LeadCounts,
+    /// The campaign's call attempts.
+    pub calls: super::lead::CallCounts,
     pub live: super::live::LiveCounters,
     /// The predefined dispositions, then the campaign's own.
     pub dispositions: Vec<super::disposition::Disposition>,

@@ -186,3 +186,69 @@ mod tests {
         assert!(!c.set("phone", "x".into()));
     }
 }
+
+/// Where a group of leads stands for the dialer. This is the one definition of every lead
+/// count the pages show (campaign list and overview, leadset list and page, dashboard); the
+/// server computes it in one query.
+///
+/// Invariant: every lead is in exactly one of `dialable`, `callback`, `in_progress`, `done`
+/// and `held_back`, so those five add up to `total`; `recyclable` is part of `dialable`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadCounts {
+    pub total: u64,
+    /// The dialer will call these, now or when their retry time comes: waiting in an active
+    /// leadset of a campaign, below its attempt cap, first dials only from the statuses the
+    /// campaign takes, not on a do-not-call list.
+    pub dialable: u64,
+    /// Of `dialable`: called before and waiting for another attempt.
+    pub recyclable: u64,
+    /// Waiting for a scheduled callback.
+    pub callback: u64,
+    /// Claimed by a dialer: being called, or queued to be called in a moment.
+    pub in_progress: u64,
+    /// Finished: a final disposition, the attempt cap reached, or do-not-call.
+    pub done: u64,
+    /// Not finished, yet no campaign will call them: their leadset is switched off or has no
+    /// campaign, their status is not one the campaign takes, their number is on a do-not-call
+    /// list, or the campaign's attempt cap was lowered below their attempts.
+    pub held_back: u64,
+}
+
+impl LeadCounts {
+    /// What the dialer still has to work through: dialable, callbacks and calls in progress.
+    pub fn remaining(&self) -> u64 {
+        self.dialable + self.callback + self.in_progress
+    }
+}
+
+impl std::ops::AddAssign for LeadCounts {
+    fn add_assign(&mut self, o: LeadCounts) {
+        self.total += o.total;
+        self.dialable += o.dialable;
+        self.recyclable += o.recyclable;
+        self.callback += o.callback;
+        self.in_progress += o.in_progress;
+        self.done += o.done;
+        self.held_back += o.held_back;
+    }
+}
+
+/// What happened to a group of call attempts: the one definition of every call count the
+/// pages show. `ringing` and `talking` are calls still open; the other three are closed
+/// calls by outcome (`answered` also counts open calls that were answered).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCounts {
+    /// Every attempt: each one is a real dial.
+    pub dialed: u64,
+    /// Placed and not answered yet.
+    pub ringing: u64,
+    /// Answered and still up.
+    pub talking: u64,
+    /// Answered by the person (connected to an agent or a message), still up or ended.
+    pub answered: u64,
+    /// Ended without reaching anybody: busy, no answer, rejected, invalid number, congestion,
+    /// failed.
+    pub failed: u64,
+    /// Answered with no agent free: hung up by the dialer (an abandoned call).
+    pub dropped: u64,
+}

@@ -47,8 +47,7 @@ pub struct LeadsetSummary {
     pub settings: LeadsetSettings,
     /// The campaign's name, when the leadset belongs to one.
     pub campaign_name: Option<String>,
-    pub total: u64,
-    pub dialable: u64,
+    pub leads: super::lead::LeadCounts,
 }
 
 /// A campaign as a choice in a form.
@@ -61,16 +60,9 @@ pub struct CampaignChoice {
 /// Counts for one leadset: leads, calls by state, dispositions, agents.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadsetStats {
-    pub total: u64,
-    /// Ready to be dialled now or later (not finished, not leased away).
-    pub dialable: u64,
-    /// Called before and waiting for another attempt.
-    pub recyclable: u64,
-    pub answered: u64,
-    pub failed: u64,
-    pub in_progress: u64,
-    pub ringing: u64,
-    pub dropped: u64,
+    pub leads: super::lead::LeadCounts,
+    /// The call attempts to this leadset's leads.
+    pub calls: super::lead::CallCounts,
     /// Disposition code and how many calls got it, most frequent first.
     pub dispositions: Vec<(String, u64)>,
     pub agents: Vec<AgentActivity>,

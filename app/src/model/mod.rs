@@ -22,12 +22,12 @@ pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason
 pub use call::{CallOutcome, HangupBy, OutcomeStatus};
 pub use campaign::{
     AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm, CampaignKind,
-    CampaignOverview, CampaignSettings, CampaignSummary, LeadStats, RetryRule,
+    CampaignOverview, CampaignSettings, CampaignSummary, RetryRule,
 };
 pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};
 pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId, TrunkId};
-pub use lead::{Contact, Lead, LeadsetSettings, fill_script};
+pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_script};
 pub use live::{CampaignLive, Dashboard, LiveCounters};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};

@@ -132,6 +132,9 @@ pub enum PhoneEvent {
     },
     /// Preview campaigns: nothing to call right now.
     NoLeads,
+    /// The server is stopping (maintenance): no new calls; the current call and its
+    /// disposition may finish.
+    Stopping,
     Ringing {
         call: u64,
     },

@@ -5,8 +5,11 @@
 
 mod account;
 pub mod admin;
+#[cfg(feature = "hydrate")]
+mod focus;
 mod home;
 mod layout;
+pub mod live;
 mod login;
 mod phone;
 mod status;
@@ -75,6 +78,8 @@ pub fn App() -> impl IntoView {
     let viewer = Resource::new_blocking(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
     provide_context(LeaveWarning(RwSignal::new(None)));
+    provide_context(widgets::LatestBanner::new());
+    provide_context(live::LiveFeed::new());
 
     // A marker end-to-end tests wait for: clicks before hydration would do nothing.
     #[cfg(feature = "hydrate")]
@@ -82,6 +87,7 @@ pub fn App() -> impl IntoView {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
+        focus::keep_focus();
     });
 
     view! {

@@ -2,22 +2,67 @@
 
 use leptos::prelude::*;
 
-use crate::model::ApiError;
+use crate::model::{ApiError, CallCounts, LeadCounts};
+
+/// Which form's outcome banner the page shows: only the latest to answer, so a stale "Saved."
+/// never stays stacked under the next message. Provided once by the app; `Outcome`s take a
+/// number each from `next`.
+#[derive(Clone, Copy)]
+pub struct LatestBanner {
+    shown: RwSignal<u64>,
+    next: StoredValue<u64>,
+}
+
+impl LatestBanner {
+    pub fn new() -> LatestBanner {
+        LatestBanner { shown: RwSignal::new(0), next: StoredValue::new(0) }
+    }
+
+    fn take_number(&self) -> u64 {
+        self.next.update_value(|n| *n += 1);
+        self.next.get_value()
+    }
+}
+
+impl Default for LatestBanner {
+    fn default() -> LatestBanner {
+        LatestBanner::new()
+    }
+}
 
 /// The outcome of a form's server call, as a banner: nothing while idle, the error in red, or
-/// `success` in green.
+/// `success` in green. Of all the outcomes on the page, only the one that answered last is
+/// shown (see `LatestBanner`).
 #[component]
 pub fn Outcome<T, F>(value: F, #[prop(into)] success: Signal<String>) -> impl IntoView
 where
     T: 'static,
     F: Fn() -> Option<Result<T, ApiError>> + Send + Sync + 'static,
 {
-    move || match value() {
-        None => None,
-        Some(Ok(_)) => {
-            Some(view! { <p class="banner ok" role="status">{success.get()}</p> }.into_any())
+    let latest = use_context::<LatestBanner>();
+    let me = latest.map(|l| l.take_number()).unwrap_or(0);
+    let value = std::sync::Arc::new(value);
+    let answered = value.clone();
+    // Effects run in the browser only, where answers arrive: each answer makes its banner
+    // the page's latest.
+    Effect::new(move |_| {
+        if answered().is_some()
+            && let Some(l) = latest
+        {
+            l.shown.set(me);
         }
-        Some(Err(error)) => Some(view! { <ErrorBanner error /> }.into_any()),
+    });
+    move || {
+        if latest.is_some_and(|l| l.shown.get() != me) {
+            return None;
+        }
+        match value() {
+            None => None,
+            Some(Ok(_)) => {
+                Some(view! { <p class="banner ok" role="status">{success.get()}</p> }.into_any())
+            }
+            Some(Err(error)) => Some(view! { <ErrorBanner error /> }.into_any()),
+        }
     }
 }
 
@@ -89,5 +134,95 @@ mod tests {
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
         assert_eq!(format_utc(1_795_307_400_000), "2026-11-22 00:30 UTC");
         assert_eq!(format_utc(-60_000), "1969-12-31 23:59 UTC");
+    }
+}
+
+/// A group of leads by where they stand (`LeadCounts`), the same tiles on every page that
+/// shows leads; each tile's title says what it counts.
+#[component]
+pub fn LeadTiles(counts: LeadCounts) -> impl IntoView {
+    let tiles = [
+        ("Total", counts.total, "total", "Every lead"),
+        (
+            "Remaining",
+            counts.remaining(),
+            "remaining",
+            "Dialable, callbacks and in progress: what the dialer still has to work through",
+        ),
+        (
+            "Dialable",
+            counts.dialable,
+            "dialable",
+            "Will be called, now or when their retry time comes",
+        ),
+        (
+            "Recyclable",
+            counts.recyclable,
+            "recyclable",
+            "Of the dialable: called before, waiting for another attempt",
+        ),
+        ("Callbacks", counts.callback, "callback", "Waiting for a scheduled callback"),
+        (
+            "In progress",
+            counts.in_progress,
+            "in_progress",
+            "Being called, or queued to be called in a moment",
+        ),
+        (
+            "Done",
+            counts.done,
+            "done",
+            "Finished: a final disposition, the attempt cap, or do-not-call",
+        ),
+        (
+            "Held back",
+            counts.held_back,
+            "held_back",
+            "Not finished, yet not called: leadset off or without a campaign, a status the campaign does not take, do-not-call, or over a lowered attempt cap",
+        ),
+    ];
+    view! {
+        <div class="stats" data-testid="lead-counts">
+            {tiles.into_iter().map(|(label, value, key, title)| view! { <Tile label value key title /> }).collect_view()}
+        </div>
+    }
+}
+
+/// A group of call attempts by what happened (`CallCounts`), the same tiles on every page.
+#[component]
+pub fn CallTiles(counts: CallCounts) -> impl IntoView {
+    let tiles = [
+        ("Dialled", counts.dialed, "dialed", "Every call placed"),
+        ("Ringing", counts.ringing, "ringing", "Placed, not answered yet"),
+        ("Talking", counts.talking, "talking", "Answered and still up"),
+        ("Answered", counts.answered, "answered", "Answered by the person, up or ended"),
+        (
+            "Failed",
+            counts.failed,
+            "failed",
+            "Busy, no answer, rejected, invalid number, congestion or failed",
+        ),
+        (
+            "Dropped",
+            counts.dropped,
+            "dropped",
+            "Answered with no agent free: hung up by the dialer",
+        ),
+    ];
+    view! {
+        <div class="stats" data-testid="call-counts">
+            {tiles.into_iter().map(|(label, value, key, title)| view! { <Tile label value key title /> }).collect_view()}
+        </div>
+    }
+}
+
+/// One tile with its explanation as a tooltip.
+#[component]
+fn Tile(label: &'static str, value: u64, key: &'static str, title: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat" data-stat=key title=title>
+            <span class="stat-value">{value}</span>
+            <span class="stat-label">{label}</span>
+        </div>
     }
 }

@@ -106,13 +106,12 @@ impl Admin for AdminBackend {
         let mut lines = Vec::with_capacity(campaigns.len());
         for c in campaigns {
             let mut counters = snapshot.get(&c.id).copied().unwrap_or_default();
-            // Campaigns the engine is not running have no live count: ask the database.
-            if !snapshot.contains_key(&c.id) {
-                counters.data_remaining =
-                    db::leads::remaining(&self.db, c.id, c.settings.max_attempts)
-                        .await
-                        .map_err(|e| internal("counting leads", e))?;
-            }
+            // Counted now, by the same rule as every other page (the dialer's own count is a
+            // few seconds old).
+            counters.data_remaining = db::counts::campaign(&self.db, c.id)
+                .await
+                .map_err(|e| internal("counting leads", e))?
+                .remaining();
             total += counters;
             lines.push(CampaignLive {
                 id: c.id,
@@ -129,9 +128,10 @@ impl Admin for AdminBackend {
             db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
         let mut out = Vec::with_capacity(campaigns.len());
         for c in campaigns {
-            let remaining = db::leads::remaining(&self.db, c.id, c.settings.max_attempts)
+            let remaining = db::counts::campaign(&self.db, c.id)
                 .await
-                .map_err(|e| internal("counting leads", e))?;
+                .map_err(|e| internal("counting leads", e))?
+                .remaining();
             let s = c.settings;
             out.push(CampaignSummary {
                 id: c.id,
@@ -195,9 +195,12 @@ impl Admin for AdminBackend {
                 unassigned.push((uid, username));
             }
         }
-        let stats = db::campaigns::lead_stats(&self.db, id, s.max_attempts)
+        let leads = db::counts::campaign(&self.db, id)
             .await
             .map_err(|e| internal("counting a campaign's leads", e))?;
+        let calls = db::counts::calls(&self.db, db::counts::Calls::Campaign(id))
+            .await
+            .map_err(|e| internal("counting a campaign's calls", e))?;
         let live = self.live.snapshot().get(&id).copied().unwrap_or_default();
         let dispositions = db::dispositions::for_campaign(&self.db, id)
             .await
@@ -207,7 +210,8 @@ impl Admin for AdminBackend {
             trunk,
             assigned,
             unassigned,
-            stats,
+            leads,
+            calls,
             live,
             dispositions,
             campaign,

@@ -477,22 +477,6 @@ pub async fn expire_leases(db: &Db, now: i64) -> Result<u64, DbError> {
         .map(|r| r.rows_affected()))?)
 }
 
-/// Leads of a campaign still to dial: ready in an active leadset with attempts left, or
-/// waiting for a callback (the dashboard's "data remaining").
-pub async fn remaining(db: &Db, campaign: CampaignId, max_attempts: u32) -> Result<u64, DbError> {
-    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM leads l WHERE l.leadset_id IN \
-             (SELECT id FROM leadsets WHERE campaign_id = $1 AND active) \
-             AND (l.dial_state IN ('leased', 'callback') OR (l.dial_state = 'ready' AND l.attempts < $2 \
-             AND (l.attempts > 0 OR l.status IN (SELECT status FROM campaign_statuses WHERE campaign_id = $1)) \
-             AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone AND (d.campaign_id IS NULL OR d.campaign_id = $1))))")
-        .bind(campaign.0)
-        .bind(i64::from(max_attempts))
-        .fetch_one(pool)
-        .await)?;
-    Ok(n as u64)
-}
-
 /// Inserts one upload batch into a leadset and records its new time zones, in one
 /// transaction. Returns, per lead, whether it was inserted (false: the leadset already had the
 /// number, or an earlier lead of this batch did).

@@ -1,5 +1,5 @@
 //! Leadsets: named lists of leads, each belonging to (at most) one campaign; their list with
-//! counts, and the statistics the leadset page shows.
+//! counts, and the statistics the leadset page shows (lead and call counts come from `counts`).
 
 use app::model::leadset::{AgentActivity, LeadsetStats, LeadsetSummary};
 use app::model::{CampaignId, LeadsetId, LeadsetSettings, Name};
@@ -76,8 +76,6 @@ struct SummaryRow {
     description: String,
     default_country: String,
     campaign_name: Option<String>,
-    total: i64,
-    dialable: i64,
 }
 
 /// Every leadset with its campaign's name and lead counts, by name.
@@ -93,14 +91,17 @@ pub async fn summary(db: &Db, id: LeadsetId) -> Result<Option<LeadsetSummary>, D
 async fn summaries(db: &Db, only: Option<LeadsetId>) -> Result<Vec<LeadsetSummary>, DbError> {
     let rows = with_pool!(db, pool => sqlx::query_as::<_, SummaryRow>(
             "SELECT s.id, s.name, s.campaign_id, s.active, s.description, s.default_country, \
-             c.name AS campaign_name, \
-             (SELECT COUNT(*) FROM leads l WHERE l.leadset_id = s.id) AS total, \
-             (SELECT COUNT(*) FROM leads l WHERE l.leadset_id = s.id AND l.dial_state = 'ready') AS dialable \
+             c.name AS campaign_name \
              FROM leadsets s LEFT JOIN campaigns c ON c.id = s.campaign_id \
              WHERE ($1 IS NULL OR s.id = $1) ORDER BY s.name")
         .bind(only.map(|i| i.0))
         .fetch_all(pool)
         .await)?;
+    let mut counts = super::counts::by_leadset(
+        db,
+        only.map_or(super::counts::Leads::All, super::counts::Leads::Leadset),
+    )
+    .await?;
     rows.into_iter()
         .map(|r| {
             Ok(LeadsetSummary {
@@ -114,8 +115,7 @@ async fn summaries(db: &Db, only: Option<LeadsetId>) -> Result<Vec<LeadsetSummar
                     default_country: r.default_country,
                 },
                 campaign_name: r.campaign_name,
-                total: r.total as u64,
-                dialable: r.dialable as u64,
+                leads: counts.remove(&LeadsetId(r.id)).unwrap_or_default(),
             })
         })
         .collect()
@@ -182,22 +182,6 @@ pub async fn delete(db: &Db, id: LeadsetId) -> Result<Deleted, DbError> {
 }
 
 #[derive(sqlx::FromRow)]
-struct CountRow {
-    total: i64,
-    dialable: i64,
-    recyclable: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct CallRow {
-    answered: i64,
-    failed: i64,
-    in_progress: i64,
-    ringing: i64,
-    dropped: i64,
-}
-
-#[derive(sqlx::FromRow)]
 struct AgentRow {
     username: String,
     calls: i64,
@@ -210,26 +194,7 @@ struct AgentRow {
 /// Lead, call, disposition and per-agent counts for one leadset, from the leads and the call
 /// attempt journal.
 pub async fn stats(db: &Db, id: LeadsetId) -> Result<LeadsetStats, DbError> {
-    let (counts, calls, dispositions, agents) = with_pool!(db, pool => {
-        let counts = sqlx::query_as::<_, CountRow>(
-                "SELECT COUNT(*) AS total, \
-                 COALESCE(SUM(CASE WHEN dial_state IN ('ready', 'callback') THEN 1 ELSE 0 END), 0) AS dialable, \
-                 COALESCE(SUM(CASE WHEN dial_state IN ('ready', 'callback') AND attempts > 0 THEN 1 ELSE 0 END), 0) AS recyclable \
-                 FROM leads WHERE leadset_id = $1")
-            .bind(id.0)
-            .fetch_one(pool)
-            .await?;
-        let calls = sqlx::query_as::<_, CallRow>(
-                "SELECT \
-                 COALESCE(SUM(CASE WHEN a.outcome = 'answered' OR (a.outcome IS NULL AND a.answered_at IS NOT NULL) THEN 1 ELSE 0 END), 0) AS answered, \
-                 COALESCE(SUM(CASE WHEN a.outcome IS NOT NULL AND a.outcome NOT IN ('answered', 'dropped') THEN 1 ELSE 0 END), 0) AS failed, \
-                 COALESCE(SUM(CASE WHEN a.ended_at IS NULL AND a.outcome IS NULL AND a.answered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS in_progress, \
-                 COALESCE(SUM(CASE WHEN a.ended_at IS NULL AND a.outcome IS NULL AND a.answered_at IS NULL THEN 1 ELSE 0 END), 0) AS ringing, \
-                 COALESCE(SUM(CASE WHEN a.outcome = 'dropped' THEN 1 ELSE 0 END), 0) AS dropped \
-                 FROM call_attempts a JOIN leads l ON l.id = a.lead_id WHERE l.leadset_id = $1")
-            .bind(id.0)
-            .fetch_one(pool)
-            .await?;
+    let (dispositions, agents) = with_pool!(db, pool => {
         let dispositions: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT a.disposition, COUNT(*) AS n FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
                  WHERE l.leadset_id = $1 AND a.disposition IS NOT NULL \
@@ -248,17 +213,11 @@ pub async fn stats(db: &Db, id: LeadsetId) -> Result<LeadsetStats, DbError> {
             .bind(id.0)
             .fetch_all(pool)
             .await?;
-        Ok::<_, sqlx::Error>((counts, calls, dispositions, agents))
+        Ok::<_, sqlx::Error>((dispositions, agents))
     })?;
     Ok(LeadsetStats {
-        total: counts.total as u64,
-        dialable: counts.dialable as u64,
-        recyclable: counts.recyclable as u64,
-        answered: calls.answered as u64,
-        failed: calls.failed as u64,
-        in_progress: calls.in_progress as u64,
-        ringing: calls.ringing as u64,
-        dropped: calls.dropped as u64,
+        leads: super::counts::leadset(db, id).await?,
+        calls: super::counts::calls(db, super::counts::Calls::Leadset(id)).await?,
         dispositions: dispositions.into_iter().map(|(d, n)| (d, n as u64)).collect(),
         agents: agents
             .into_iter()

@@ -7,6 +7,7 @@
 //! start-up. Times are stored as Unix milliseconds in BIGINT columns on both backends.
 
 pub mod campaigns;
+pub mod counts;
 pub mod dispositions;
 pub mod dnc;
 pub mod instances;
@@ -48,6 +49,12 @@ pub enum DbError {
     Corrupt(String),
     #[error(transparent)]
     Query(#[from] sqlx::Error),
+    #[error(
+        "a PostgreSQL database is backed up with pg_dump (see docs/OPERATIONS.md), not by the server"
+    )]
+    BackupByPgDump,
+    #[error("{0} exists already: a backup never overwrites a file")]
+    BackupExists(PathBuf),
 }
 
 impl DbError {
@@ -133,6 +140,18 @@ impl Db {
     }
 
     /// Closes every connection (waiting for those in use).
+    /// Writes a consistent copy of a SQLite database to `to` while the dialer may be running
+    /// (`VACUUM INTO`: one read transaction, so the copy is a single moment; WAL lets writers
+    /// carry on meanwhile). Refuses to overwrite a file, and PostgreSQL (use `pg_dump`).
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), DbError> {
+        let Db::Sqlite(pool) = self else { return Err(DbError::BackupByPgDump) };
+        if to.exists() {
+            return Err(DbError::BackupExists(to.to_path_buf()));
+        }
+        sqlx::query("VACUUM INTO $1").bind(to.to_string_lossy().into_owned()).execute(pool).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await)
     }

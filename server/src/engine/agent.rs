@@ -7,6 +7,10 @@
 //!                 └─────────────────────────────────────────────────────── no disposition in time)
 //! ```
 //!
+//! A call placed for an agent a moment before they pressed Pause, whose customer answered
+//! before the cancel reached the carrier, is still theirs (`take_while_paused`): they talk,
+//! and their pause resumes after it (Submit leaves them paused with their reason).
+//!
 //! Invariants: an agent with a disposition due cannot become ready until it is submitted
 //! (even after the wrap-up timeout paused them); only the call in wrap-up (or the one the
 //! timeout left pending) can be disposed, once. Logging out is the engine's job (it removes
@@ -74,6 +78,8 @@ pub struct AgentMachine {
     /// Calls already disposed, most recent last (to tell "twice" from "never yours").
     disposed: Vec<CallId>,
     wrapup: Duration,
+    /// The pause a call interrupted (`take_while_paused`): where the agent goes after it.
+    pause_after: Option<PauseReason>,
 }
 
 impl AgentMachine {
@@ -87,6 +93,7 @@ impl AgentMachine {
             due: None,
             disposed: Vec::new(),
             wrapup,
+            pause_after: None,
         }
     }
 
@@ -166,6 +173,20 @@ impl AgentMachine {
         }
     }
 
+    /// An answered call placed for this agent just before they paused (its cancel crossed the
+    /// answer): they take it rather than the customer answering into nobody, and go back to
+    /// their pause after it. Only from a pause with no disposition due.
+    pub fn take_while_paused(&mut self, lead: LeadId, call: CallId) -> Result<(), AgentError> {
+        match &self.state {
+            AgentState::Paused { reason, .. } if self.due.is_none() => {
+                self.pause_after = Some(reason.clone());
+                self.state = AgentState::Reserved { lead, call: Some(call) };
+                Ok(())
+            }
+            _ => Err(AgentError::NotReady),
+        }
+    }
+
     /// The previewed lead is being dialled.
     pub fn dialing(&mut self, call: CallId) -> Result<LeadId, AgentError> {
         match self.state {
@@ -177,10 +198,14 @@ impl AgentMachine {
         }
     }
 
-    /// The previewed lead was skipped, or its call did not connect: back to ready.
+    /// The previewed lead was skipped, or its call did not connect: back to ready (or to the
+    /// pause the call interrupted).
     pub fn unreserve(&mut self, now: Instant) -> bool {
         if matches!(self.state, AgentState::Reserved { .. }) {
-            self.state = AgentState::Ready { since: now };
+            self.state = match self.pause_after.take() {
+                Some(reason) => AgentState::Paused { reason, since: now },
+                None => AgentState::Ready { since: now },
+            };
             true
         } else {
             false
@@ -243,9 +268,11 @@ impl AgentMachine {
         if self.disposed.len() > 16 {
             self.disposed.remove(0);
         }
-        self.state = match then {
-            AfterWrapUp::Ready => AgentState::Ready { since: now },
-            AfterWrapUp::Pause(reason) => AgentState::Paused { reason, since: now },
+        let interrupted = self.pause_after.take();
+        self.state = match (then, interrupted) {
+            (AfterWrapUp::Pause(reason), _) => AgentState::Paused { reason, since: now },
+            (AfterWrapUp::Ready, Some(reason)) => AgentState::Paused { reason, since: now },
+            (AfterWrapUp::Ready, None) => AgentState::Ready { since: now },
         };
         Ok(())
     }
@@ -287,6 +314,45 @@ mod tests {
 
     fn pause(s: &str) -> PauseReason {
         PauseReason::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_call_answered_as_its_agent_paused_is_theirs_and_the_pause_resumes_after_it() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        a.pause(t0, pause("Break")).unwrap();
+        a.take_while_paused(LeadId(1), CallId(7)).unwrap();
+        assert_eq!(a.status(), AgentStatus::Reserved);
+        assert_eq!(a.pause(t0, pause("Lunch")), Err(AgentError::Busy), "mid-call");
+        assert!(a.connected(CallId(7)));
+        assert!(a.call_ended(t0, CallId(7)));
+        a.submit(t0, CallId(7), AfterWrapUp::Ready).unwrap();
+        assert_eq!(a.status(), AgentStatus::Paused { reason: pause("Break") });
+        // The next call is an ordinary one: Submit leaves them ready.
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(2), Some(CallId(8))).unwrap();
+        assert!(a.connected(CallId(8)));
+        assert!(a.call_ended(t0, CallId(8)));
+        a.submit(t0, CallId(8), AfterWrapUp::Ready).unwrap();
+        assert_eq!(a.status(), AgentStatus::Ready);
+    }
+
+    #[test]
+    fn only_a_paused_agent_with_nothing_due_takes_a_call_while_paused() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        assert_eq!(a.take_while_paused(LeadId(1), CallId(7)), Err(AgentError::NotReady));
+        a.reserve(LeadId(1), Some(CallId(7))).unwrap();
+        assert!(a.connected(CallId(7)));
+        assert!(a.call_ended(t0, CallId(7)));
+        assert!(a.on_timeout(t0 + WRAPUP));
+        // Paused by the wrap-up timeout with a disposition due: not theirs to take.
+        assert_eq!(a.take_while_paused(LeadId(2), CallId(8)), Err(AgentError::NotReady));
+        // A call that never connects gives the agent back their pause.
+        let (mut b, t0) = agent();
+        b.take_while_paused(LeadId(3), CallId(9)).unwrap();
+        assert!(b.unreserve(t0));
+        assert_eq!(b.status(), AgentStatus::Paused { reason: PauseReason::system("logged in") });
     }
 
     #[test]

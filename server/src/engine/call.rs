@@ -105,6 +105,9 @@ pub(super) struct CallRec {
     /// Cancelled unanswered because the agents it was placed for paused or left: its lead is
     /// dialled again at once instead of waiting out a retry rule.
     pub(super) withdrawn: bool,
+    /// The agent whose pause withdrew the call: if the customer answers before the cancel
+    /// reaches the carrier, the call is theirs (see `answered`).
+    pub(super) withdrawn_by: Option<UserId>,
 }
 
 impl CallRec {
@@ -127,6 +130,7 @@ impl CallRec {
             originate: Some(Box::new(originate)),
             hangup_when_placed: false,
             withdrawn: false,
+            withdrawn_by: None,
         }
     }
 
@@ -386,17 +390,30 @@ impl Engine {
             self.out.push(Output::Play { call, file });
             return;
         }
+        let lead = rec.lead();
         let reserved = match rec.agent {
+            // The preview agent hung up while it rang: the answer crossed their cancel.
+            Some(_) if rec.hangup_by_agent => None,
             // The preview agent is already reserved for this call.
             Some(agent) => self.agents.contains_key(&agent).then_some(agent),
             None => {
                 let preferred = rec.queued.callback.and_then(|c| c.agent);
-                let lead = rec.lead();
-                longest_ready(&self.agents, rec.campaign, preferred).filter(|a| {
-                    self.agents
-                        .get_mut(a)
-                        .is_some_and(|run| run.machine.reserve(lead, Some(call)).is_ok())
-                })
+                longest_ready(&self.agents, rec.campaign, preferred)
+                    .filter(|a| {
+                        self.agents
+                            .get_mut(a)
+                            .is_some_and(|run| run.machine.reserve(lead, Some(call)).is_ok())
+                    })
+                    // Nobody ready, and the call was withdrawn by an agent's pause but answered
+                    // before the cancel arrived: the agent who paused takes it.
+                    .or_else(|| {
+                        rec.withdrawn_by.filter(|a| {
+                            self.agents.get_mut(a).is_some_and(|run| {
+                                run.campaign == rec.campaign
+                                    && run.machine.take_while_paused(lead, call).is_ok()
+                            })
+                        })
+                    })
             }
         };
         match reserved {
@@ -557,15 +574,26 @@ impl Engine {
     /// After an agent of auto `campaign` paused or left: the unanswered calls placed for the
     /// agents still ready are at most ready × multiplier; the newest beyond that are
     /// cancelled, so no customer answers into nobody (an abandoned call) because an agent
-    /// pressed Pause a moment after a call was placed for them.
-    pub(super) fn withdraw_excess_calls(&mut self, now: Now, campaign: CampaignId) {
+    /// pressed Pause a moment after a call was placed for them. A stopping campaign (any
+    /// kind) keeps none.
+    pub(super) fn withdraw_excess_calls(
+        &mut self,
+        now: Now,
+        campaign: CampaignId,
+        paused: Option<UserId>,
+    ) {
         let Some(camp) = self.campaigns.get(&campaign) else { return };
         let settings = &camp.config.settings;
-        if settings.kind != CampaignKind::Auto {
+        // A stopping server keeps no unanswered call of any kind: nobody will take it.
+        let allowed = if camp.stopping {
+            0
+        } else if settings.kind == CampaignKind::Auto {
+            let ready =
+                self.agents.values().filter(|a| a.campaign == campaign && a.is_ready()).count();
+            (ready as f64 * settings.outbound_multiplier.max(1.0)).floor() as usize
+        } else {
             return;
-        }
-        let ready = self.agents.values().filter(|a| a.campaign == campaign && a.is_ready()).count();
-        let allowed = (ready as f64 * settings.outbound_multiplier.max(1.0)).floor() as usize;
+        };
         let mut unanswered: Vec<CallId> = self
             .calls
             .iter()
@@ -580,6 +608,7 @@ impl Engine {
         for call in unanswered.into_iter().take(excess) {
             let Some(rec) = self.calls.get_mut(&call) else { continue };
             rec.withdrawn = true;
+            rec.withdrawn_by = paused;
             if rec.state == CallState::Saving {
                 // (Its attempt is being stored: it is placed, then cancelled at once.)
                 rec.hangup_when_placed = true;
@@ -692,5 +721,29 @@ impl Engine {
             run.announce(agent, now, None, &mut self.out);
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// The server is stopping: every campaign refuses to place calls from now on, queued
+    /// leads go back to the database (another instance, or this one after a restart, dials
+    /// them), calls still ringing for nobody are cancelled, and every agent is told. Calls
+    /// with agents, messages playing and wrap-ups go on: `idle` says when they are done.
+    pub(super) fn stop_dialing(&mut self, now: Now) {
+        self.stopping = true;
+        let mut campaigns = Vec::with_capacity(self.campaigns.len());
+        for run in self.campaigns.values_mut() {
+            run.stopping = true;
+            let queued: Vec<LeadId> = run.hopper.drain(..).map(|q| q.lead.id).collect();
+            self.out.release(queued, None);
+            campaigns.push(run.id());
+        }
+        for campaign in campaigns {
+            self.withdraw_excess_calls(now, campaign, None);
+        }
+        for agent in self.agents.keys() {
+            self.out.notify(*agent, AgentEvent::Stopping);
+        }
+        tracing::info!(calls = self.calls.len(), at = now.wall, "dialling stopped");
     }
 }

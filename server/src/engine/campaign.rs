@@ -41,6 +41,8 @@ pub(super) struct CampaignRun {
     pub(super) dialed: u64,
     pub(super) answered: u64,
     pub(super) dropped: u64,
+    /// The server is stopping: no call is placed any more (see `Engine::stop_dialing`).
+    pub(super) stopping: bool,
 }
 
 impl CampaignRun {
@@ -57,6 +59,7 @@ impl CampaignRun {
             preview_waiting: VecDeque::new(),
             exhausted: false,
             wake_at: None,
+            stopping: false,
             dialed: 0,
             answered: 0,
             dropped: 0,
@@ -83,7 +86,9 @@ impl CampaignRun {
 
     /// Whether calls may be placed at all.
     pub(super) fn dialable(&self) -> Result<(), EngineError> {
-        if !self.config.settings.active {
+        if self.stopping {
+            Err(EngineError::Stopping)
+        } else if !self.config.settings.active {
             Err(EngineError::Inactive)
         } else if self.config.settings.trunk_id.is_none() {
             Err(EngineError::NoTrunk)
@@ -132,6 +137,7 @@ impl Engine {
             }
             Entry::Vacant(e) => e.insert(CampaignRun::new(config)),
         };
+        run.stopping |= self.stopping;
         if run.dialable().is_err() {
             let leads: Vec<LeadId> = run.hopper.drain(..).map(|q| q.lead.id).collect();
             self.out.release(leads, None);
@@ -142,7 +148,8 @@ impl Engine {
     /// for one are served first), or, if none came, the next claim waits a little.
     pub(super) fn leads_claimed(&mut self, now: Now, campaign: CampaignId, leads: Vec<QueuedLead>) {
         let held: HashSet<LeadId> = self.held_leads().into_iter().collect();
-        let Some(run) = self.campaigns.get_mut(&campaign) else {
+        let Some(run) = self.campaigns.get_mut(&campaign).filter(|r| !r.stopping) else {
+            // (A claim answered after the server began to stop: nobody will dial them here.)
             self.out.release(leads.into_iter().map(|q| q.lead.id).collect(), None);
             return;
         };

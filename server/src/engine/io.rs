@@ -144,6 +144,9 @@ pub enum Input {
     AttemptRefused {
         call: CallId,
     },
+    /// The server is stopping: place no more calls, give back queued leads, cancel the calls
+    /// still ringing for nobody; calls with agents and their wrap-ups go on.
+    StopDialing,
 }
 
 /// A call to place.
@@ -237,4 +240,6 @@ pub enum AgentEvent {
         call: CallId,
         digit: char,
     },
+    /// The server is stopping: no new calls; the current one and its disposition may finish.
+    Stopping,
 }

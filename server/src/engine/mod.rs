@@ -93,6 +93,8 @@ pub enum EngineError {
     NoCallerId,
     #[error("No call with that id is known.")]
     UnknownCall,
+    #[error("The dialer is stopping: no new calls. Finish your call and its disposition.")]
+    Stopping,
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
@@ -107,6 +109,8 @@ pub struct Engine {
     calls: BTreeMap<CallId, CallRec>,
     out: Outbox,
     windows: WindowCheck,
+    /// Dialling has stopped for good: the server is on its way down.
+    stopping: bool,
 }
 
 impl Engine {
@@ -119,6 +123,7 @@ impl Engine {
             calls: BTreeMap::new(),
             out: Outbox::default(),
             windows: WindowCheck::default(),
+            stopping: false,
         }
     }
 
@@ -146,6 +151,7 @@ impl Engine {
             Input::Call { call, event } => self.call_event(now, call, event)?,
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,
             Input::AttemptRefused { call } => self.attempt_refused(now, call)?,
+            Input::StopDialing => self.stop_dialing(now),
         }
         self.pace(now);
         Ok(())
@@ -173,6 +179,12 @@ impl Engine {
     }
 
     /// The next output to carry out, in order.
+    /// Nothing in hand: no call (ringing, up, or in wrap-up) and no disposition due. A
+    /// stopping server waits for this, up to its grace time.
+    pub fn idle(&self) -> bool {
+        self.calls.is_empty() && self.agents.values().all(|a| a.machine.disposition_due().is_none())
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop()
     }
@@ -224,6 +236,14 @@ impl Engine {
 
     /// Every call this engine has placed at the carrier and not seen end (calls still being
     /// stored are not placed: the carrier does not know them).
+    /// Calls up or ringing at the carrier (placed, and not ended into wrap-up).
+    pub fn calls_up(&self) -> usize {
+        self.calls
+            .values()
+            .filter(|c| c.placed() && !matches!(c.state, call::CallState::WrapUp(_)))
+            .count()
+    }
+
     pub fn live_calls(&self) -> Vec<CallId> {
         self.calls.iter().filter(|(_, c)| c.placed()).map(|(id, _)| *id).collect()
     }

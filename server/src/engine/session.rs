@@ -134,7 +134,7 @@ impl Engine {
         });
         self.out.record(Record::SessionEnded { agent, at: now.wall, reason: reason.to_string() });
         self.out.notify(agent, AgentEvent::State(AgentStatus::LoggedOut));
-        self.withdraw_excess_calls(now, campaign);
+        self.withdraw_excess_calls(now, campaign, None);
         Ok(())
     }
 
@@ -164,7 +164,7 @@ impl Engine {
         if changed {
             run.announce(agent, now, None, &mut self.out);
             let campaign = run.campaign;
-            self.withdraw_excess_calls(now, campaign);
+            self.withdraw_excess_calls(now, campaign, Some(agent));
         }
         Ok(())
     }

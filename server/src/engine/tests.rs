@@ -297,6 +297,116 @@ fn pausing_right_after_a_call_was_placed_cancels_it_rather_than_drop_the_custome
 }
 
 #[test]
+fn a_call_answered_as_its_cancel_left_goes_to_the_agent_who_paused() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.take();
+    h.feed([30]);
+    let call = originates(&h.take())[0].call;
+    h.event(call, CallEvent::Ringing);
+    let brk = PauseReason::parse("Break").unwrap();
+    h.input(Input::AgentPause { agent: A1, reason: brk.clone() }).unwrap();
+    assert!(h.take().iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    // The customer picked up before the cancel reached the carrier: the agent who paused
+    // takes the call (told it is connecting); nobody answers into nobody.
+    h.event(call, CallEvent::Answered);
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Bridge { call: c, agent: A1 } if *c == call)));
+    assert!(!out.iter().any(|o| matches!(o, Output::Hangup { .. })));
+    assert!(notified(&out, A1).contains(&AgentEvent::State(AgentStatus::Reserved)));
+    h.event(call, CallEvent::Bridged);
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    // After the call the agent is back on their break, with Submit as with Submit & Pause.
+    h.submit(A1, call, "SALE MADE").unwrap();
+    let out = h.take();
+    assert!(notified(&out, A1).contains(&AgentEvent::State(AgentStatus::Paused { reason: brk })));
+    h.feed([31]);
+    assert!(originates(&h.take()).is_empty(), "paused: no more calls");
+}
+
+#[test]
+fn an_answer_crossing_the_cancel_with_nobody_to_take_it_is_a_counted_drop() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.take();
+    h.feed([40]);
+    let call = originates(&h.take())[0].call;
+    h.event(call, CallEvent::Ringing);
+    h.input(Input::AgentLogout { agent: A1 }).unwrap();
+    h.take();
+    h.event(call, CallEvent::Answered);
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. })
+    )));
+    // An answer for a call the engine has settled is refused (the runtime hangs it up).
+    assert_eq!(
+        h.input(Input::Call { call, event: CallEvent::Answered }),
+        Err(EngineError::UnknownCall)
+    );
+}
+
+#[test]
+fn a_stopping_server_places_no_call_and_waits_for_the_agents_calls() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.ready(A2);
+    h.take();
+    h.feed([50, 51, 52]);
+    let calls: Vec<CallId> = originates(&h.take()).iter().map(|o| o.call).collect();
+    assert_eq!(calls.len(), 2);
+    answer_and_bridge(&mut h, calls[0]);
+    h.take();
+    assert!(!h.engine.idle());
+
+    h.input(Input::StopDialing).unwrap();
+    let out = h.take();
+    // The call ringing for nobody is cancelled, the queued lead goes back, both are told.
+    let hung: Vec<CallId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Hangup { call } => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hung, [calls[1]]);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &[LeadId(52)]))
+    );
+    for agent in [A1, A2] {
+        assert!(notified(&out, agent).contains(&AgentEvent::Stopping), "{agent:?} told");
+    }
+    h.event(calls[1], ended(CallOutcome::NoAnswer, HangupBy::System));
+    h.take();
+    // Leads that arrive now go straight back; a ready agent gets no call.
+    h.feed([53]);
+    let out = h.take();
+    assert!(originates(&out).is_empty());
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &[LeadId(53)]))
+    );
+    h.advance(Duration::from_secs(30));
+    assert!(originates(&h.take()).is_empty());
+    assert_eq!(h.input(Input::PreviewNext { agent: A2 }), Err(EngineError::NotPreview));
+
+    // The call with an agent goes on to its end and its disposition; then nothing is in hand.
+    let talking = [A1, A2]
+        .into_iter()
+        .find(|a| h.engine.agent_call(*a).is_some())
+        .expect("an agent on the call");
+    assert!(!h.engine.idle());
+    h.event(calls[0], ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    assert!(!h.engine.idle(), "a disposition is due");
+    h.submit(talking, calls[0], "SALE MADE").unwrap();
+    assert!(originates(&h.take()).is_empty());
+    assert!(h.engine.idle());
+}
+
+#[test]
 fn agents_of_a_campaign_with_nothing_to_dial_are_told_so_once_and_when_they_become_ready() {
     let mut h = Harness::new(config(CampaignKind::Auto));
     h.ready(A1);

@@ -155,6 +155,7 @@ impl PhoneHub {
             }
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
             AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
+            AgentEvent::Stopping => PhoneEvent::Stopping,
         };
         self.send(agent, event);
     }

@@ -93,6 +93,8 @@ enum Command {
     Input(Input, oneshot::Sender<Result<(), EngineError>>),
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
+    /// Stop dialling; answer once nothing is in hand, or after the grace time.
+    StopDialing(Duration, oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -149,12 +151,40 @@ impl Dialer {
         self.events.subscribe()
     }
 
+    /// Stops dialling for good and waits — up to `grace` — until the calls with agents have
+    /// ended and their dispositions are in (the web app keeps serving meanwhile, so agents
+    /// can finish). Then `stop` hangs up whatever is left.
+    pub async fn stop_dialing(&self, grace: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::StopDialing(grace, tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Stops dialling, gives back queued leads, stores what is pending.
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Stop(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// How long a stopping server waits for the carrier to confirm the hang-ups it sent when
+/// the grace time ran out.
+const HANG_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// A stop in progress: dialling has stopped; calls with agents may finish until `until`,
+/// then they are hung up and their ends awaited until `hanging_up`.
+struct Stopping {
+    until: tokio::time::Instant,
+    hanging_up: Option<tokio::time::Instant>,
+    reply: oneshot::Sender<()>,
+}
+
+impl Stopping {
+    fn next_deadline(&self) -> tokio::time::Instant {
+        self.hanging_up.unwrap_or(self.until)
     }
 }
 
@@ -315,11 +345,20 @@ impl Runtime {
         }
         self.engine.handle_timeout(self.clock.now());
         self.drain();
+        // Set while the server stops (see `Dialer::stop_dialing`).
+        let mut stopping: Option<Stopping> = None;
         loop {
             let wake = self.engine.poll_timeout();
             let sleep = async {
                 match wake {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let grace_ends = stopping.as_ref().map(Stopping::next_deadline);
+            let grace_over = async {
+                match grace_ends {
+                    Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -363,6 +402,15 @@ impl Runtime {
                     Some(Command::View(agent, reply)) => {
                         let _ = reply.send(self.view(agent));
                     }
+                    Some(Command::StopDialing(grace, reply)) => {
+                        let _ = self.engine.handle(self.clock.now(), Input::StopDialing);
+                        tracing::info!(
+                            grace_seconds = grace.as_secs(),
+                            "stopping: no new calls; calls with agents may finish"
+                        );
+                        let until = tokio::time::Instant::now() + grace;
+                        stopping = Some(Stopping { until, hanging_up: None, reply });
+                    }
                     Some(Command::Stop(reply)) => {
                         self.stop().await;
                         let _ = reply.send(());
@@ -380,19 +428,49 @@ impl Runtime {
                     }
                 }
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
+                () = grace_over => {}
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
             }
             self.drain();
+            if let Some(s) = &mut stopping {
+                let now = tokio::time::Instant::now();
+                let done = if self.engine.idle() {
+                    tracing::info!("stopping: every call has finished");
+                    true
+                } else if let Some(deadline) = s.hanging_up {
+                    // Ended through the engine, so each is stored as what it was (an answered
+                    // call hung up by the system), not as a call cut off by a crash.
+                    self.engine.calls_up() == 0 || now >= deadline
+                } else if now >= s.until {
+                    self.hang_up_all("stopping: the grace time is over");
+                    s.hanging_up = Some(now + HANG_UP_WAIT);
+                    false
+                } else {
+                    false
+                };
+                if done && let Some(s) = stopping.take() {
+                    let _ = s.reply.send(());
+                }
+            }
         }
     }
 
     fn call_event(&mut self, e: CarrierEvent) {
-        if let Err(err) =
-            self.engine.handle(self.clock.now(), Input::Call { call: e.call, event: e.event })
-        {
-            tracing::debug!(call = e.call.0, error = %err, "carrier event ignored");
+        let answered = matches!(e.event, CallEvent::Answered);
+        match self.engine.handle(self.clock.now(), Input::Call { call: e.call, event: e.event }) {
+            // A call this dialer has settled (given up on, say) was answered after all: a
+            // person is on the line whom nobody will talk to.
+            Err(EngineError::UnknownCall) if answered => {
+                tracing::warn!(call = e.call.0, "hanging up a settled call that was answered");
+                let carrier = self.carrier.clone();
+                self.background.spawn(async move {
+                    carrier.hangup(e.call).await;
+                });
+            }
+            Err(err) => tracing::debug!(call = e.call.0, error = %err, "carrier event ignored"),
+            Ok(()) => {}
         }
     }
 
@@ -588,19 +666,14 @@ impl Runtime {
     }
 
     fn count_remaining(&mut self) {
-        let campaigns: Vec<(CampaignId, u32)> = self
-            .engine
-            .counters()
-            .keys()
-            .filter_map(|id| self.engine.campaign(*id).map(|c| (*id, c.settings.max_attempts)))
-            .collect();
+        let campaigns: Vec<CampaignId> = self.engine.counters().keys().copied().collect();
         let (db, internal) = (self.db.clone(), self.internal.clone());
         self.background.spawn(async move {
             let mut counts = BTreeMap::new();
-            for (id, max_attempts) in campaigns {
-                match db::leads::remaining(&db, id, max_attempts).await {
+            for id in campaigns {
+                match db::counts::campaign(&db, id).await {
                     Ok(n) => {
-                        counts.insert(id, n);
+                        counts.insert(id, n.remaining());
                     }
                     Err(e) => tracing::warn!(error = %e, "counting remaining leads failed"),
                 }

@@ -47,6 +47,11 @@ impl LiveBoard {
     pub async fn changed(&mut self) -> bool {
         self.0.changed().await.is_ok()
     }
+
+    /// Takes whatever changed so far as seen: the next `changed` waits for something newer.
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,8 @@ impl TestServer {
             sip_listen: "127.0.0.1:0".parse().unwrap(),
             webrtc_listen: "127.0.0.1:0".parse().unwrap(),
             demo_sip_listen: "127.0.0.1:0".parse().unwrap(),
+            // Tests stop their servers at once unless they test the stop itself.
+            stop_grace_seconds: 0,
             ..Config::default()
         };
         change(&mut config);
@@ -407,6 +409,69 @@ pub fn header(lines: &[String], name: &str) -> Option<String> {
 }
 
 impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real server binary on `db_url`, run in `dir` (so every restart is the same
+/// installation, and takes the same instance name). Killed (SIGKILL) when dropped.
+pub struct ServerProc {
+    child: std::process::Child,
+    _stdout: std::process::ChildStdout,
+    pub url: String,
+}
+
+impl ServerProc {
+    pub async fn start(dir: &std::path::Path, db_url: &str, log: &std::path::Path) -> ServerProc {
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("DIALER_CONFIG", "/dev/null")
+            .env("DATABASE_URL", db_url)
+            .env("DIALER_LISTEN", "127.0.0.1:0")
+            .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
+            .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
+            .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
+            .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the server binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (stdout, banner) = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut banner = String::new();
+            let _ = reader.read_line(&mut banner);
+            (reader.into_inner(), banner)
+        })
+        .await
+        .unwrap();
+        let url = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                panic!("no address in the banner {banner:?}; log:\n{log}")
+            })
+            .to_string();
+        ServerProc { child, _stdout: stdout, url }
+    }
+
+    /// SIGKILL: no shutdown, no releases, no last writes.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -15,7 +15,8 @@ use crate::model::{
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, Outcome, Stat};
+use crate::pages::live::{LiveBadge, refreshed};
+use crate::pages::widgets::{CallTiles, ErrorBanner, LeadTiles, Outcome, Stat};
 
 #[component]
 pub fn CampaignsPage() -> impl IntoView {
@@ -393,6 +394,9 @@ fn Overview() -> impl IntoView {
         move || (id.get(), actions.toggle.version().get(), actions.assign.version().get()),
         |(id, _, _)| load_campaign_overview(id),
     );
+    // The numbers and agent states again on each pushed change; the forms stay as they are.
+    let fresh = refreshed(move || load_campaign_overview(id.get()));
+    let fresh = Signal::derive(move || fresh.get().and_then(Result::ok));
     let edit = can_edit();
     view! {
         <Outcome value=move || actions.toggle.value().get() success="Campaign state changed." />
@@ -400,7 +404,7 @@ fn Overview() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(o) => view! { <OverviewBody o actions edit=edit.get_untracked() /> }.into_any(),
+                    Ok(o) => view! { <OverviewBody o fresh actions edit=edit.get_untracked() /> }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -409,26 +413,50 @@ fn Overview() -> impl IntoView {
 }
 
 #[component]
-fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> impl IntoView {
+fn OverviewBody(
+    o: CampaignOverview,
+    /// The same overview fetched again after a pushed change (None until the first one).
+    fresh: Signal<Option<CampaignOverview>>,
+    actions: OverviewActions,
+    edit: bool,
+) -> impl IntoView {
     let c = &o.campaign;
     let s = &c.settings;
     let id = c.id.0;
     let active = s.active;
-    let queue: Vec<String> = o.queue().map(|a| a.username.to_string()).collect();
+    // Live values: the freshest copy's, else what the page rendered with.
+    let (first_leads, first_calls, first_live) = (o.leads, o.calls, o.live);
+    let leads = move || fresh.with(|f| f.as_ref().map(|f| f.leads)).unwrap_or(first_leads);
+    let calls = move || fresh.with(|f| f.as_ref().map(|f| f.calls)).unwrap_or(first_calls);
+    let live = move || fresh.with(|f| f.as_ref().map(|f| f.live)).unwrap_or(first_live);
+    let first_queue: Vec<String> = o.queue().map(|a| a.username.to_string()).collect();
+    let queue = move || {
+        fresh
+            .with(|f| f.as_ref().map(|f| f.queue().map(|a| a.username.to_string()).collect()))
+            .unwrap_or_else(|| first_queue.clone())
+    };
     let assigned = o
         .assigned
         .iter()
         .map(|a| {
-            let state = a
-                .status
-                .as_ref()
-                .map(|st| st.as_str().replace('_', " "))
-                .unwrap_or_else(|| "logged out".into());
-            let agent = a.id.0;
+            let agent = a.id;
+            let first = a.status.clone();
+            let state = move || {
+                fresh
+                    .with(|f| {
+                        f.as_ref().map(|f| {
+                            f.assigned.iter().find(|x| x.id == agent).and_then(|x| x.status.clone())
+                        })
+                    })
+                    .unwrap_or_else(|| first.clone())
+                    .map(|st| st.as_str().replace('_', " "))
+                    .unwrap_or_else(|| "logged out".into())
+            };
+            let agent = agent.0;
             view! {
                 <tr data-agent=a.username.to_string()>
                     <td class="strong">{a.username.to_string()}</td>
-                    <td>{state}</td>
+                    <td data-testid="agent-state">{state}</td>
                     <td>
                         {edit.then(|| view! {
                             <ActionForm action=actions.assign attr:class="inline">
@@ -461,10 +489,19 @@ fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> im
             }
         })
         .collect_view();
-    let st = o.stats;
-    let live = o.live;
+    let dry = move || {
+        (active && leads().remaining() == 0).then(|| {
+            view! {
+                <p class="banner warn" role="status" data-testid="campaign-dry">
+                    "No leads left to dial: agents in this campaign wait for nothing. Upload leads, "
+                    "switch a leadset on, or take more statuses (see Held back below)."
+                </p>
+            }
+        })
+    };
     view! {
-        <h1 data-testid="campaign-name">{s.name.to_string()}</h1>
+        <h1><span data-testid="campaign-name">{s.name.to_string()}</span> " " <LiveBadge /></h1>
+        {dry}
         <section class="card">
             <p>
                 {s.kind.label()} " · "
@@ -487,26 +524,29 @@ fn OverviewBody(o: CampaignOverview, actions: OverviewActions, edit: bool) -> im
         </section>
         <section class="card">
             <h2>"Leads"</h2>
-            <div class="stats" data-testid="lead-stats">
-                <Stat label="Total" value=st.total key="total" />
-                <Stat label="Dialable" value=st.dialable key="dialable" />
-                <Stat label="In progress" value=st.in_progress key="in_progress" />
-                <Stat label="Answered" value=st.answered key="answered" />
-                <Stat label="Failed" value=st.failed key="failed" />
-                <Stat label="Dropped" value=st.dropped key="dropped" />
-            </div>
+            {move || view! { <LeadTiles counts=leads() /> }}
+            <h2>"Calls"</h2>
+            {move || view! { <CallTiles counts=calls() /> }}
             <h2>"Right now"</h2>
-            <div class="stats">
-                <Stat label="Agents logged in" value=u64::from(live.agents_logged_in) key="agents_logged_in" />
-                <Stat label="Calls ringing" value=u64::from(live.calls_ringing) key="calls_ringing" />
-                <Stat label="Active calls" value=u64::from(live.calls_active) key="calls_active" />
-            </div>
+            {move || {
+                let live = live();
+                view! {
+                    <div class="stats">
+                        <Stat label="Agents logged in" value=u64::from(live.agents_logged_in) key="agents_logged_in" />
+                        <Stat label="Calls ringing" value=u64::from(live.calls_ringing) key="calls_ringing" />
+                        <Stat label="Active calls" value=u64::from(live.calls_active) key="calls_active" />
+                    </div>
+                }
+            }}
         </section>
         <section class="card">
             <h2>"Agents"</h2>
             <p data-testid="agent-queue">
                 "In queue: "
-                {if queue.is_empty() { "nobody".to_string() } else { queue.join(", ") }}
+                {move || {
+                    let queue = queue();
+                    if queue.is_empty() { "nobody".to_string() } else { queue.join(", ") }
+                }}
             </p>
             <table class="grid" data-testid="assigned-agents">
                 <thead><tr><th>"Agent"</th><th>"State"</th><th></th></tr></thead>

@@ -1,6 +1,7 @@
 //! The dialer dashboard (admins and supervisors): agents and calls by state and the data
 //! remaining, in total and per campaign, from the engine's live counters. It renders
-//! complete on the server and, once hydrated, refreshes itself every few seconds.
+//! complete on the server and, once hydrated, fetches its numbers again whenever the server
+//! pushes a change (`pages::live`): no polling.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,11 +9,8 @@ use leptos_meta::Title;
 use crate::api::admin::dashboard::load_dashboard;
 use crate::model::{Dashboard, LiveCounters};
 use crate::pages::layout::Guarded;
+use crate::pages::live::{LiveBadge, LiveFeed};
 use crate::pages::widgets::{ErrorBanner, Stat};
-
-/// How often the page asks for fresh numbers.
-#[cfg(feature = "hydrate")]
-const REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -26,19 +24,10 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn Numbers() -> impl IntoView {
-    let tick = RwSignal::new(0u64);
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH);
-        on_cleanup(move || {
-            if let Ok(h) = handle {
-                h.clear();
-            }
-        });
-    }
-    let data = Resource::new(move || tick.get(), |_| load_dashboard());
+    let live: LiveFeed = expect_context();
+    let data = Resource::new(move || live.version(), |_| load_dashboard());
     view! {
-        <h1>"Dialer dashboard"</h1>
+        <h1>"Dialer dashboard " <LiveBadge /></h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -53,6 +42,23 @@ fn Numbers() -> impl IntoView {
 #[component]
 fn Board(d: Dashboard) -> impl IntoView {
     let t: LiveCounters = d.total;
+    // Active campaigns with nothing left to dial: their agents wait for calls that cannot come.
+    let dry: Vec<String> = d
+        .campaigns
+        .iter()
+        .filter(|c| c.active && c.counters.data_remaining == 0)
+        .map(|c| c.name.to_string())
+        .collect();
+    let dry = (!dry.is_empty()).then(|| {
+        view! {
+            <p class="banner warn" role="status" data-testid="campaigns-dry">
+                {format!(
+                    "No leads left to dial in {}: upload leads, switch a leadset on, or take more statuses in the campaign.",
+                    dry.join(", ")
+                )}
+            </p>
+        }
+    });
     let rows = d
         .campaigns
         .into_iter()
@@ -78,6 +84,7 @@ fn Board(d: Dashboard) -> impl IntoView {
         })
         .collect_view();
     view! {
+        {dry}
         <section class="card" data-testid="dashboard">
             <h2>"Agents"</h2>
             <div class="stats">

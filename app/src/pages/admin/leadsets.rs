@@ -17,7 +17,10 @@ use crate::model::leadset::{
 use crate::model::{Contact, Role};
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, Outcome, Stat, format_utc, reset_on_success};
+use crate::pages::live::refreshed;
+use crate::pages::widgets::{
+    CallTiles, ErrorBanner, LeadTiles, Outcome, format_utc, reset_on_success,
+};
 
 #[component]
 pub fn LeadsetsPage() -> impl IntoView {
@@ -131,8 +134,8 @@ fn LeadsetTable(list: Vec<LeadsetSummary>, acts: ListActions) -> impl IntoView {
                         </ActionForm>
                     </td>
                     <td>{l.settings.description}</td>
-                    <td class="num">{l.total}</td>
-                    <td class="num">{l.dialable}</td>
+                    <td class="num">{l.leads.total}</td>
+                    <td class="num">{l.leads.dialable}</td>
                     <td>
                         <a href=format!("/admin/leadsets/{id}/upload")>"Upload"</a>
                         <ActionForm action=acts.delete attr:class="inline">
@@ -239,6 +242,9 @@ fn Overview(
     acts: PageActions,
     campaigns: Resource<Result<Vec<CampaignChoice>, crate::model::ApiError>>,
 ) -> impl IntoView {
+    let leadset = o.summary.id.0;
+    let fresh = refreshed(move || get_leadset_overview(leadset));
+    let first_stats = o.stats.clone();
     let s = &o.summary.settings;
     let id = o.summary.id.0;
     let on = s.active;
@@ -272,7 +278,11 @@ fn Overview(
             " · Default country: " {s.default_country.clone()}
             " · " {s.description.clone()}
         </p>
-        <Stats stats=o.stats />
+        {move || {
+            // Fresh numbers on each pushed change; the forms below stay as they are.
+            let stats = fresh.get().and_then(Result::ok).map(|f| f.stats);
+            view! { <Stats stats=stats.unwrap_or_else(|| first_stats.clone()) /> }
+        }}
         {admin_tools}
     }
 }
@@ -319,19 +329,9 @@ fn Stats(stats: LeadsetStats) -> impl IntoView {
     view! {
         <section class="card" data-testid="leadset-stats">
             <h2>"Leads"</h2>
-            <div class="stats">
-                <Stat label="Total" key="total" value=stats.total />
-                <Stat label="Dialable" key="dialable" value=stats.dialable />
-                <Stat label="Recyclable" key="recyclable" value=stats.recyclable />
-            </div>
+            <LeadTiles counts=stats.leads />
             <h2>"Calls"</h2>
-            <div class="stats">
-                <Stat label="Answered" key="answered" value=stats.answered />
-                <Stat label="Failed" key="failed" value=stats.failed />
-                <Stat label="In progress" key="in_progress" value=stats.in_progress />
-                <Stat label="Ringing" key="ringing" value=stats.ringing />
-                <Stat label="Dropped" key="dropped" value=stats.dropped />
-            </div>
+            <CallTiles counts=stats.calls />
             <h2>"Dispositions"</h2>
             {dispositions}
             <h2>"Agents"</h2>

@@ -95,7 +95,7 @@ fn Upload() -> impl IntoView {
                     view! {
                         <p data-testid="upload-target">
                             "Into the leadset " <strong>{o.summary.settings.name.to_string()}</strong>
-                            {campaign} ", which has " {o.summary.total} " leads now."
+                            {campaign} ", which has " {o.summary.leads.total} " leads now."
                         </p>
                     }
                     .into_any()

@@ -149,6 +149,9 @@ impl PhoneState {
                     "There is no lead to call right now. Try again in a moment.".into()
                 }));
             }
+            PhoneEvent::Stopping => self.notice.set(Some(
+                "The dialer is stopping for maintenance: finish this call and its disposition; no new calls will come.".into(),
+            )),
             PhoneEvent::Ringing { .. } => self.ringing.set(true),
             PhoneEvent::Connected { call, call_ref, lead, script } => {
                 self.ringing.set(false);

@@ -557,7 +557,7 @@ impl UserAgent {
             return;
         }
         if status.is_success() {
-            self.on_invite_success(now, id, response);
+            self.on_invite_success(id, response);
             return;
         }
         let cancelled = call.cancelling.as_ref().map(|c| c.reason);
@@ -585,7 +585,7 @@ impl UserAgent {
         self.end(id, outcome, Some(code), &reason, by);
     }
 
-    fn on_invite_success(&mut self, now: Instant, id: CallId, response: Response) {
+    fn on_invite_success(&mut self, id: CallId, response: Response) {
         let Some(call) = self.calls.get(&id) else { return };
         let transport = call.transport;
         let same_dialog = call
@@ -622,24 +622,17 @@ impl UserAgent {
         let ack = dialog.ack(call.invite.core.cseq_seq, via).to_bytes();
         call.ack = Some(ack.clone());
         call.ring_deadline = None;
-        let (peer, cancelling) = (call.peer, call.cancelling.take());
+        let (peer, cancelled) = (call.peer, call.cancelling.take().is_some());
         call.state = CallState::Confirmed;
         self.send_raw(transport, peer, ack);
-        match cancelling {
-            // The 200 OK won the race with our CANCEL: the call is up, so end it with BYE
-            // (§9.1: the CANCEL has no effect on an answered INVITE).
-            Some(c) => {
-                self.send_bye(now, id);
-                self.end(
-                    id,
-                    c.reason.outcome(),
-                    Some(200),
-                    "answered while cancelling",
-                    HangupBy::System,
-                );
-            }
-            None => self.emit(Event::Answered { call: id, sdp: response.body }),
+        if cancelled {
+            // The 200 OK won the race with our CANCEL (§9.1: a CANCEL has no effect on an
+            // answered INVITE). A person has picked up: the call's owner decides what happens
+            // to them — an agent who is free takes the call, or it is hung up as an abandoned
+            // call, counted as one — rather than the gateway cutting them off unrecorded.
+            debug!(%id, "answered while cancelling");
         }
+        self.emit(Event::Answered { call: id, sdp: response.body });
     }
 
     /// Re-sends the INVITE with credentials for a 401/407 challenge (RFC 3261 §22.2).

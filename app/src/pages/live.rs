@@ -1,0 +1,137 @@
+//! The admin portal's end of the live push channel (`/live/events`, Server-Sent Events): a
+//! version number that moves each time the server says something changed, for pages to
+//! fetch their live numbers again — no page polls. The channel opens the first time a page
+//! reads the version and stays open while the app runs; the browser reconnects it by itself,
+//! and on each (re)connection the version moves, so a page catches up on what it missed.
+//! `LiveBadge` tells people when the numbers are live and when they are not.
+
+use leptos::prelude::*;
+use std::future::Future;
+
+/// The live channel's state, provided once by the app.
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    version: RwSignal<u64>,
+    /// None until the first connection; then whether it is up.
+    online: RwSignal<Option<bool>>,
+    /// Whether the browser's EventSource exists yet (never, when rendering on the server).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    opened: StoredValue<bool>,
+}
+
+impl LiveFeed {
+    pub fn new() -> LiveFeed {
+        LiveFeed {
+            version: RwSignal::new(0),
+            online: RwSignal::new(None),
+            opened: StoredValue::new(false),
+        }
+    }
+
+    /// Moves whenever the server reports a change (tracked: a resource keyed on it fetches
+    /// again). Opens the channel on first use, in the browser.
+    pub fn version(&self) -> u64 {
+        self.open();
+        self.version.get()
+    }
+
+    /// Whether the channel is connected now (None: not connected yet).
+    pub fn online(&self) -> Option<bool> {
+        self.online.get()
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    fn open(&self) {}
+
+    #[cfg(feature = "hydrate")]
+    fn open(&self) {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        if self.opened.get_value() {
+            return;
+        }
+        self.opened.set_value(true);
+        let Ok(source) = web_sys::EventSource::new("/live/events") else {
+            return;
+        };
+        let (version, online) = (self.version, self.online);
+        let on_change = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |_| {
+            online.set(Some(true));
+            version.update(|v| *v += 1);
+        });
+        let _ =
+            source.add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref());
+        let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_| online.set(Some(false)));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // Both live as long as the page: the channel serves every admin page.
+        on_change.forget();
+        on_error.forget();
+    }
+}
+
+impl Default for LiveFeed {
+    fn default() -> LiveFeed {
+        LiveFeed::new()
+    }
+}
+
+/// Fresh copies of a page's live data, fetched again in the browser on each pushed change
+/// (`fetch` runs inside the tracking scope, so the signals it reads — a route's id — count
+/// too). `None` until the first change after the page loaded: until then the page shows what
+/// it rendered with. A plain signal, not a resource: nothing here takes part in server
+/// rendering or hydration (a resource read while rendering on the server would suspend the
+/// page). An answer older than one already shown is dropped.
+pub fn refreshed<T, Fut>(fetch: impl Fn() -> Fut + 'static) -> ReadSignal<Option<T>>
+where
+    T: Send + Sync + 'static,
+    Fut: Future<Output = T> + 'static,
+{
+    let (value, set) = signal(None::<T>);
+    #[cfg(feature = "hydrate")]
+    {
+        let feed: LiveFeed = expect_context();
+        let latest = StoredValue::new(0u64);
+        Effect::new(move |_| {
+            let version = feed.version();
+            if version == 0 {
+                return;
+            }
+            let pending = fetch();
+            latest.set_value(version);
+            leptos::task::spawn_local(async move {
+                let answer = pending.await;
+                if latest.get_value() == version {
+                    set.set(Some(answer));
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (fetch, set);
+    }
+    value
+}
+
+/// "Live" while pushed updates arrive, "Reconnecting…" when the channel is down.
+#[component]
+pub fn LiveBadge() -> impl IntoView {
+    let feed: LiveFeed = expect_context();
+    let (class, text) = (
+        move || match feed.online() {
+            Some(true) => "badge on",
+            _ => "badge off",
+        },
+        move || match feed.online() {
+            None => "Connecting…",
+            Some(true) => "Live",
+            Some(false) => "Reconnecting…",
+        },
+    );
+    view! {
+        <span class=class data-testid="live-state" role="status"
+            title="The numbers on this page update by themselves while live">
+            {text}
+        </span>
+    }
+}

@@ -1,0 +1,66 @@
+//! The live push channel for the admin portal: `GET /live/events`, Server-Sent Events for
+//! admins and supervisors. Each event says "something changed" — an agent's state, a call, a
+//! lead count — with a sequence number; pages showing live numbers fetch them again on each
+//! event, so no page polls. One channel serves every page (the dashboard, campaign and
+//! leadset pages, the campaign list).
+//!
+//! Invariants: a burst of changes becomes one event after a short settling time
+//! (`SETTLE`), so an event reaches pages well within a second of the change; a connection
+//! that opens (or comes back) gets one event at once, so a page catches up on what it missed
+//! while disconnected; idle connections get keep-alive comments so proxies keep them open.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use app::model::{ApiError, Role};
+use app::ports::Authenticated;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+
+use crate::runtime::live::LiveBoard;
+
+/// How long a change waits for the changes that come with it before it is sent.
+const SETTLE: Duration = Duration::from_millis(150);
+/// Comment lines on an idle connection, so nothing between gives up on it.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+fn refuse(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
+    (status, Json(e)).into_response()
+}
+
+/// `GET /live/events`: the push channel, for admins and supervisors.
+pub async fn events(
+    State(board): State<LiveBoard>,
+    who: Option<axum::Extension<Authenticated>>,
+) -> Response {
+    match who {
+        Some(axum::Extension(a)) if matches!(a.viewer.role, Role::Admin | Role::Supervisor) => {}
+        Some(_) => return refuse(ApiError::Forbidden),
+        None => return refuse(ApiError::Unauthenticated),
+    }
+    Sse::new(changes(board))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response()
+}
+
+/// One event now, then one per settled burst of changes, numbered from 1.
+fn changes(board: LiveBoard) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold((board, 0u64), |(mut board, seq)| async move {
+        if seq > 0 {
+            if !board.changed().await {
+                return None;
+            }
+            tokio::time::sleep(SETTLE).await;
+            // What changed meanwhile is in the same event.
+            board.mark_seen();
+        }
+        let seq = seq + 1;
+        let event = Event::default().event("changed").data(seq.to_string());
+        Some((Ok(event), (board, seq)))
+    })
+}
