@@ -249,6 +249,10 @@ struct CallCtx {
     /// Our hold or resume re-INVITE awaiting the trunk's answer: whether it holds, and the
     /// direction to return to if refused.
     hold_pending: Option<(bool, Direction)>,
+    /// A hold (`true`) or resume asked for while that re-INVITE is in flight: offered once
+    /// it completes, since a dialog has one INVITE transaction at a time (RFC 3261 §14.1).
+    /// The latest request wins; one that matches the outcome sends nothing.
+    hold_next: Option<bool>,
 }
 
 impl CallCtx {
@@ -261,6 +265,7 @@ impl CallCtx {
             recording: false,
             failure: None,
             hold_pending: None,
+            hold_next: None,
         }
     }
 }
@@ -657,6 +662,7 @@ impl Core {
                         ctx.local.direction = previous;
                     }
                 }
+                self.send_next_hold(now, call);
             }
             ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
             ua::Event::ProbeDone { probe, result } => {
@@ -960,6 +966,10 @@ impl Core {
                 "{call} has no media yet (not answered)"
             )));
         }
+        if ctx.hold_pending.is_some() {
+            ctx.hold_next = Some(held);
+            return Ok(());
+        }
         let mut local = ctx.local.clone();
         let previous = local.direction;
         local.version += 1;
@@ -971,6 +981,20 @@ impl Core {
             ctx.hold_pending = Some((held, previous));
         }
         Ok(())
+    }
+
+    /// Offers the hold or resume asked for while our last re-INVITE was in flight, unless
+    /// the call is already where it asked to be.
+    fn send_next_hold(&mut self, now: Instant, call: CallId) {
+        let Some(ctx) = self.calls.get_mut(&call) else { return };
+        let Some(held) = ctx.hold_next.take() else { return };
+        let wanted = if held { Direction::SendOnly } else { Direction::SendRecv };
+        if ctx.local.direction == wanted {
+            return;
+        }
+        if let Err(e) = self.set_hold(now, call, held) {
+            warn!(%call, held, error = %e, "a queued hold or resume could not be offered");
+        }
     }
 
     /// Checks the call and asks for the file; the reply follows the open.

@@ -671,3 +671,46 @@ fn our_hold_takes_effect_when_the_trunk_accepts_it() {
     h.customer_speaks(CallId(7), 10);
     assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_voice()), heard, "held once accepted");
 }
+
+#[test]
+fn a_hold_or_resume_asked_for_during_a_reinvite_is_offered_after_it() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    let call = CallId(7);
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    let hold = h.last(Method::Invite);
+    assert!(sdp_body(&hold).contains("a=sendonly"));
+
+    // Resume, hold, resume while the hold is in flight: accepted, nothing sent yet (one
+    // INVITE transaction at a time, RFC 3261 §14.1).
+    for command in [Command::Unhold { call }, Command::Hold { call }, Command::Unhold { call }] {
+        assert_eq!(h.command(command), Ok(Reply::Done));
+    }
+    assert_eq!(h.requests(Method::Invite).len(), 2, "only the call's INVITE and the hold");
+
+    // The hold is accepted: the latest wish, the resume, follows at once.
+    h.reply(&hold, 200, Some(&format!("{SDP}a=recvonly\r\n")));
+    assert_eq!(h.requests(Method::Invite).len(), 3);
+    let resume = h.last(Method::Invite);
+    assert!(sdp_body(&resume).contains("a=sendrecv"), "{}", sdp_body(&resume));
+    assert_eq!(h.requests(Method::Ack).len(), 2, "the hold's 200 OK was acknowledged first");
+
+    // A wish that matches the outcome sends nothing more.
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Unhold { call }), Ok(Reply::Done));
+    h.reply(&resume, 200, Some(SDP));
+    assert_eq!(h.requests(Method::Invite).len(), 3, "already resumed: no re-INVITE");
+
+    // A refused re-INVITE still lets the queued one go.
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    let refused = h.last(Method::Invite);
+    assert_eq!(h.command(Command::Unhold { call }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    h.reply(&refused, 488, None);
+    let retried = h.last(Method::Invite);
+    assert_eq!(h.requests(Method::Invite).len(), 5);
+    assert!(sdp_body(&retried).contains("a=sendonly"), "the hold offered again");
+    assert!(h.ended().is_empty(), "the call is still up: {:?}", h.ended());
+}
