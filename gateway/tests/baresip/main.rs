@@ -233,7 +233,7 @@ async fn hold_and_resume_from_each_side_use_rfc_3264_directions() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let later = far.audio().await;
     assert!(
-        later.received <= held.received + 2,
+        later.received <= held.received + 5,
         "the gateway kept sending to the party that held it: {held:?} then {later:?}"
     );
     far.command("resume", "").await;
