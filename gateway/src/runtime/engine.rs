@@ -44,6 +44,7 @@ pub(super) struct Setup {
     pub(super) user_agent: String,
     pub(super) hold: Sound,
     pub(super) rate_limit: crate::sip::rate::RateLimit,
+    pub(super) media_timeout: Option<std::time::Duration>,
 }
 
 pub(super) struct Engine {
@@ -74,6 +75,7 @@ impl Engine {
                 instance: setup.events.instance(),
                 seed: rand::random(),
                 rate_limit: setup.rate_limit,
+                media_timeout: setup.media_timeout,
             },
         );
         Self {

@@ -1,8 +1,9 @@
 //! The gateway against a real SIP user agent written elsewhere: baresip (Debian's
 //! `baresip`) as the carrier's far end, auto-answering on loopback. Outbound calls over UDP
 //! and TCP with audio both ways, the far end hanging up over TCP, hold and resume from each
-//! side with RFC 3264 directions, DTMF both ways (RFC 4733), and the far end killed and
-//! restarted between calls over TCP.
+//! side with RFC 3264 directions, DTMF both ways (RFC 4733), the far end killed and
+//! restarted between calls over TCP, and a call whose far end was killed ended by the media
+//! timeout.
 //!
 //! What baresip saw is read from its own reports: its SIP trace (the SDP directions), its
 //! `audio_debug` (packets received, the direction it negotiated) and its log (DTMF received).
@@ -26,9 +27,15 @@ async fn gateway_to(
     far: &Baresip,
     transport: Transport,
 ) -> (gateway::Gateway, gateway::runtime::Running) {
-    let (gw, running) = gateway::runtime::start(gateway::runtime::Config::loopback())
-        .await
-        .expect("gateway starts");
+    gateway_with(far, transport, gateway::runtime::Config::loopback()).await
+}
+
+async fn gateway_with(
+    far: &Baresip,
+    transport: Transport,
+    config: gateway::runtime::Config,
+) -> (gateway::Gateway, gateway::runtime::Running) {
+    let (gw, running) = gateway::runtime::start(config).await.expect("gateway starts");
     let trunk = gateway::control::Trunk::new(
         gateway::control::TrunkId(1),
         "127.0.0.1",
@@ -317,4 +324,26 @@ async fn a_far_end_killed_and_restarted_over_tcp_takes_the_next_call() {
     let end = ended(&mut events, third).await;
     assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
     far.wait_event("CALL_CLOSED", WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_far_end_was_killed_ends_by_the_media_timeout() {
+    let mut far = Baresip::start().await;
+    let config = gateway::runtime::Config {
+        media_timeout: Some(Duration::from_secs(2)),
+        ..gateway::runtime::Config::loopback()
+    };
+    let (gw, _running) = gateway_with(&far, Transport::Udp, config).await;
+    let mut events = gw.events();
+    let call = answered_call(&gw, &mut events, &mut far).await;
+    // Longer than the timeout with both sides sending: still up (the gateway's stream
+    // reaching baresip all along says so).
+    let (audio, ok) = far.audio_until(WAIT, |a| a.received >= 150).await;
+    assert!(ok, "the call stays up while baresip sends: {audio:?}");
+
+    // Killed: no BYE, no more RTP. The gateway ends the call itself.
+    far.kill();
+    let end = ended(&mut events, call).await;
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
+    assert_eq!(end.reason, "no audio from the carrier for 2 s");
 }
