@@ -134,6 +134,14 @@ pub enum Input<'a> {
         /// Octets.
         data: &'a [u8],
     },
+    /// SIP sent to `destination` over `transport` did not get there (a TCP connect or write
+    /// failed).
+    SipTransportFailed {
+        /// Transport.
+        transport: Transport,
+        /// The far end.
+        destination: SocketAddr,
+    },
     /// A datagram on a call's RTP socket.
     TrunkRtp {
         /// The call owning the socket.
@@ -370,6 +378,10 @@ impl Core {
             Input::Sip { transport, source, data } => {
                 self.replan = true;
                 self.ua.handle(now, ua::Input::Received { transport, source, data })
+            }
+            Input::SipTransportFailed { transport, destination } => {
+                self.replan = true;
+                self.ua.handle(now, ua::Input::TransportFailed { transport, destination })
             }
             Input::TrunkRtp { call, data } => {
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })

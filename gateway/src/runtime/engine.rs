@@ -24,6 +24,7 @@ use crate::control::{ControlError, Reply};
 use crate::core::{self, Core, Input, Output};
 use crate::events::Journal;
 use crate::handle::Envelope;
+use crate::sip::message::Transport;
 use crate::transport::{NetEvent, RtpSocket, SipTransport, WebrtcSocket};
 
 pub(super) use crate::core::advertised;
@@ -156,6 +157,10 @@ impl Engine {
             NetEvent::TrunkRtp { call, data } => {
                 self.core.handle_input(now, Input::TrunkRtp { call, data: &data })
             }
+            NetEvent::TcpFailed { peer } => self.core.handle_input(
+                now,
+                Input::SipTransportFailed { transport: Transport::Tcp, destination: peer },
+            ),
         }
     }
 

@@ -8,7 +8,9 @@
 //!   request to a trunk reuses the connection the trunk last used. Each connection is framed
 //!   by `Content-Length` ([`sip::message::frame_stream`]) and closed on a framing error, an
 //!   oversized message, a read or write error, or the peer closing; it then leaves the
-//!   table, and the next message to that address opens a new connection.
+//!   table, and the next message to that address opens a new connection. A connect or write
+//!   that fails is reported ([`NetEvent::TcpFailed`]): the transactions waiting on that peer
+//!   fail at once instead of on their timers.
 //! - RTP to trunks: one UDP socket per call (trunks, and sipp, send every call's media from
 //!   one port, so calls cannot share ours).
 //! - WebRTC: one UDP socket for every agent leg, read by the engine itself.
@@ -66,6 +68,12 @@ pub enum NetEvent {
         call: CallId,
         /// Octets.
         data: Vec<u8>,
+    },
+    /// SIP over TCP to `peer` could not be delivered: the connect failed or timed out, or a
+    /// write failed (the peer is gone). What was queued for it is lost.
+    TcpFailed {
+        /// The far end.
+        peer: SocketAddr,
     },
 }
 
@@ -284,7 +292,8 @@ impl SipTransport {
 
     /// Sends a message. On TCP it goes over the open connection with `destination` (the
     /// one a request came on, RFC 3261 §18.2.2, or one we opened), else over a new one.
-    /// Errors are logged: SIP recovers through its timers.
+    /// UDP errors are logged (SIP recovers through its timers); TCP ones are also reported
+    /// as [`NetEvent::TcpFailed`].
     pub fn send(&mut self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
         match transport {
             Transport::Udp => {
@@ -391,10 +400,12 @@ async fn connect(
         Ok(Err(e)) => {
             debug!(%destination, error = %e, "SIP TCP connect failed");
             lock(&table).remove(destination, id);
+            let _ = events.send(NetEvent::TcpFailed { peer: destination }).await;
         }
         Err(_) => {
             debug!(%destination, "SIP TCP connect timed out");
             lock(&table).remove(destination, id);
+            let _ = events.send(NetEvent::TcpFailed { peer: destination }).await;
         }
     }
 }
@@ -464,6 +475,8 @@ async fn serve(
                 let Some(data) = queued else { break };
                 if let Err(e) = write.write_all(&data).await {
                     debug!(%peer, error = %e, "SIP TCP write failed");
+                    lock(&table).remove(peer, id);
+                    let _ = events.send(NetEvent::TcpFailed { peer }).await;
                     break;
                 }
                 idle_until = Instant::now() + limits.idle_timeout;

@@ -2,7 +2,8 @@
 //! `baresip`) as the carrier's far end, auto-answering on loopback. Outbound calls over UDP
 //! and TCP with audio both ways, the far end hanging up over TCP, hold and resume from each
 //! side with RFC 3264 directions, DTMF both ways (RFC 4733), the far end killed and
-//! restarted between calls over TCP, and a call whose far end was killed ended by the media
+//! restarted between calls over TCP (a call placed while it is down fails at once as
+//! congestion, RFC 3261 §8.1.3.1), and a call whose far end was killed ended by the media
 //! timeout.
 //!
 //! What baresip saw is read from its own reports: its SIP trace (the SDP directions), its
@@ -346,4 +347,27 @@ async fn a_call_whose_far_end_was_killed_ends_by_the_media_timeout() {
     let end = ended(&mut events, call).await;
     assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
     assert_eq!(end.reason, "no audio from the carrier for 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_far_end_that_is_down_fails_as_congestion_until_it_is_back() {
+    let mut far = Baresip::start().await;
+    let (gw, _running) = gateway_to(&far, Transport::Tcp).await;
+    let mut events = gw.events();
+    let first = answered_call(&gw, &mut events, &mut far).await;
+    gw.hangup(first).await.expect("hangup");
+    ended(&mut events, first).await;
+    far.wait_event("CALL_CLOSED", WAIT).await;
+
+    // Down: the connection is refused, so the INVITE fails as 503 (a transport error), not
+    // as a 408 no-answer once timer B runs out 32 s later.
+    far.kill();
+    let down = support::place(&gw, originate()).await;
+    let end = ended(&mut events, down).await;
+    assert_eq!((end.outcome, end.code), (CallOutcome::Congestion, Some(503)), "{end:?}");
+
+    far.restart().await;
+    let back = answered_call(&gw, &mut events, &mut far).await;
+    gw.hangup(back).await.expect("hangup");
+    assert_eq!(ended(&mut events, back).await.outcome, CallOutcome::Answered);
 }
