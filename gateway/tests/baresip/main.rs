@@ -235,6 +235,11 @@ async fn hold_and_resume_from_each_side_use_rfc_3264_directions() {
 
     // baresip holds: the gateway answers recvonly and stops sending to the held party.
     far.command("hold", "").await;
+    // The gateway stops sending before it answers: count from its answer's arrival.
+    traced(&far, "the gateway's answer to baresip's hold", |m| {
+        !m.sent && m.is_response(200, "INVITE") && m.direction() == Some("recvonly")
+    })
+    .await;
     let (held, ok) = far.audio_until(WAIT, |a| a.direction == "sendonly").await;
     assert!(ok, "baresip's hold was answered: {held:?}");
     // A packet already on its way may still land; a stream would bring ~50 a second.
