@@ -3,8 +3,8 @@
 //! and TCP with audio both ways, the far end hanging up over TCP, hold and resume from each
 //! side with RFC 3264 directions, DTMF both ways (RFC 4733), the far end killed and
 //! restarted between calls over TCP (a call placed while it is down fails at once as
-//! congestion, RFC 3261 §8.1.3.1), and a call whose far end was killed ended by the media
-//! timeout.
+//! congestion, RFC 3261 §8.1.3.1), a call whose far end was killed ended by the media
+//! timeout, and a call from the carrier over TCP answered on its own connection.
 //!
 //! What baresip saw is read from its own reports: its SIP trace (the SDP directions), its
 //! `audio_debug` (packets received, the direction it negotiated) and its log (DTMF received).
@@ -375,4 +375,43 @@ async fn a_call_to_a_far_end_that_is_down_fails_as_congestion_until_it_is_back()
     let back = answered_call(&gw, &mut events, &mut far).await;
     gw.hangup(back).await.expect("hangup");
     assert_eq!(ended(&mut events, back).await.outcome, CallOutcome::Answered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_call_over_tcp_is_answered_on_the_carriers_connection() {
+    let mut far = Baresip::start().await;
+    let (gw, running) = gateway_to(&far, Transport::Tcp).await;
+    let mut events = gw.events();
+    let target = format!("sip:2000@{};transport=tcp", running.sip_tcp);
+    far.command("dial", &target).await;
+    let (call, to) = wait_for(&mut events, WAIT, |e| match e {
+        Event::InboundCall { call, trunk, to, .. } if *trunk == gateway::control::TrunkId(1) => {
+            Some((*call, to.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(to, "2000");
+    gw.accept(call).await.expect("accept");
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    far.wait_event("CALL_ESTABLISHED", WAIT).await;
+    let invite = traced(&far, "INVITE sent", |m| m.sent && m.is_request("INVITE")).await;
+    let ok =
+        traced(&far, "200 OK to its INVITE", |m| !m.sent && m.is_response(200, "INVITE")).await;
+    assert_eq!((invite.transport.as_str(), ok.transport.as_str()), ("TCP", "TCP"));
+    assert_eq!(
+        (ok.from.as_str(), ok.to.as_str()),
+        (invite.to.as_str(), invite.from.as_str()),
+        "the 200 OK came back over the INVITE's connection"
+    );
+    let (audio, ok) = far.audio_until(WAIT, |a| a.received >= 10 && a.sent >= 10).await;
+    assert!(ok, "audio flows both ways: {audio:?}");
+
+    far.command("hangup", "").await;
+    let end = ended(&mut events, call).await;
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::Customer));
+    traced(&far, "200 OK to its BYE", |m| !m.sent && m.is_response(200, "BYE")).await;
 }

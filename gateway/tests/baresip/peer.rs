@@ -103,16 +103,24 @@ pub struct Audio {
     pub sent: u64,
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Whether `port` can be bound for UDP and TCP on loopback right now.
 fn bindable(port: u16) -> bool {
     UdpSocket::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A loopback port free for UDP and TCP (bound and released: the OS does not hand it out
+/// again at once).
+fn free_port() -> u16 {
+    for _ in 0..100 {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("a free UDP port");
+        if bindable(port) {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP in 100 tries");
 }
 
 fn baresip_binary() -> PathBuf {
@@ -253,8 +261,12 @@ impl Baresip {
                 );
             }
             let log = std::fs::read(&log_path).unwrap_or_default();
-            let ready = String::from_utf8_lossy(log.get(start_offset..).unwrap_or_default())
-                .contains("baresip is ready.");
+            let log = String::from_utf8_lossy(log.get(start_offset..).unwrap_or_default());
+            // A port taken meanwhile (SIP, TLS or control): try others at once.
+            if log.contains("Address already in use") {
+                return fail(&mut child, "a port was taken".to_owned());
+            }
+            let ready = log.contains("baresip is ready.");
             if ready && let Ok(ctrl) = TcpStream::connect(("127.0.0.1", ctrl_port)).await {
                 return Ok((child, ctrl));
             }
