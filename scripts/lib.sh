@@ -105,6 +105,11 @@ ensure_sipp() {
     command -v sipp >/dev/null || apt_install sip-tester
 }
 
+# baresip: a real SIP user agent as the carrier's far end in the gateway's interop tests.
+ensure_baresip() {
+    command -v baresip >/dev/null || apt_install baresip
+}
+
 # Makes sure a PostgreSQL server answers and exports DIALER_TEST_POSTGRES_URL for the tests
 # (each test creates and drops a database of its own there).
 ensure_postgres() {

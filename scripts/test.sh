@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: every test — unit, integration on SQLite and PostgreSQL, and the browser
 # suite (Playwright driving Debian's Chromium). Installs what is missing; a missing
-# PostgreSQL, Chromium or sipp is an error, never a skip.
+# PostgreSQL, Chromium, sipp or baresip is an error, never a skip.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(date +%s)
@@ -11,6 +11,7 @@ ensure_wasm_split
 ensure_node_modules
 ensure_chromium
 ensure_sipp
+ensure_baresip
 ensure_postgres
 build_site
 

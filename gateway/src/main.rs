@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         hold_music: settings.hold_music.clone(),
         tcp: settings.tcp,
         sip_rate_limit: settings.sip_rate,
+        media_timeout: settings.media_timeout,
         ..Config::default()
     };
     let (gateway, running) = runtime::start(config).await.context("starting the gateway")?;

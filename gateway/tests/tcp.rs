@@ -1,6 +1,7 @@
 //! SIP over TCP against a running gateway: responses travel back over the connection the
 //! request came on (RFC 3261 §18.2.2), for plain clients and for sipp; a trunk that closed
-//! its connection gets the next request on a new one.
+//! its connection gets the next request on a new one; a trunk that is gone fails the call at
+//! once as congestion (RFC 3261 §8.1.3.1).
 
 mod support;
 
@@ -138,4 +139,33 @@ async fn a_trunk_that_closed_its_connection_gets_the_next_invite_on_a_new_one() 
     })
     .await;
     assert_eq!(end.code, Some(486), "the second INVITE reached the restarted trunk");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_tcp_trunk_that_is_gone_fails_at_once_as_congestion() {
+    let (gw, _running) = gateway().await;
+    let listener = listen_on("127.0.0.1:0".parse().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", addr.port(), Transport::Tcp);
+    gw.add_trunk(trunk).await.unwrap();
+    let mut events = gw.events();
+    let first = support::place(&gw, originate("+15551111")).await;
+    let stream = refuse_one_call(&listener).await;
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallEnded { call, .. } if *call == first).then_some(())
+    })
+    .await;
+
+    // The trunk goes away, and the next call follows at once: whether its INVITE finds the
+    // closed connection still listed or opens a new one that is refused, it is not sent into
+    // the void (to end as a 408 no-answer when timer B runs out).
+    drop(stream);
+    drop(listener);
+    let second = support::place(&gw, originate("+15552222")).await;
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call, end } if *call == second => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.code), (CallOutcome::Congestion, Some(503)), "{end:?}");
 }

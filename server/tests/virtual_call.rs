@@ -79,6 +79,7 @@ impl Side {
             instance: seed,
             seed,
             rate_limit: gateway::sip::rate::RateLimit::default(),
+            media_timeout: None,
         };
         Side {
             core: Core::new(now, config),

@@ -201,6 +201,8 @@ struct CallSide {
     dtmf_event_ts: Option<u32>,
     dtmf_in_last: Option<u32>,
     recording: Option<Recording>,
+    /// When the trunk's last RTP packet arrived (any payload type: a stream is alive).
+    heard: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -292,6 +294,7 @@ impl Bridge {
                 dtmf_out: VecDeque::new(),
                 dtmf_event_ts: None,
                 dtmf_in_last: None,
+                heard: None,
                 recording: None,
             },
         );
@@ -303,6 +306,11 @@ impl Bridge {
         let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
         side.media = media;
         Ok(())
+    }
+
+    /// When the call's trunk last sent an RTP packet, if it ever did.
+    pub fn heard(&self, call: CallId) -> Option<Instant> {
+        self.calls.get(&call).and_then(|side| side.heard)
     }
 
     /// Removes a trunk leg (call ended); its agent leg goes back to silence.
@@ -459,6 +467,7 @@ impl Bridge {
             self.stats.dropped += 1;
             return;
         };
+        side.heard = Some(now);
         let h = packet.header;
         let leg =
             side.leg.filter(|_| !side.held).and_then(|l| self.legs.get_mut(&l).map(|s| (l, s)));

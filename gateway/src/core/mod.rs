@@ -3,7 +3,8 @@
 //! negotiated media, an inbound offer until it is accepted, whether it is recorded), and
 //! holds every call rule: 503 for an offer from a trunk we do not know, 488 and a hang-up
 //! for SDP we cannot use, inbound calls offered to the application, bridging, hold,
-//! recording, the agent legs' connect timeout, the metrics snapshot.
+//! recording, the agent legs' connect timeout, the media-inactivity timeout (an answered call
+//! whose trunk stopped sending RTP is hung up), the metrics snapshot.
 //!
 //! Like str0m's `Rtc` it is driven with one [`Core::handle_input`] (network datagrams,
 //! commands, results of what the shell was asked to do, time), one [`Core::poll_output`]
@@ -23,7 +24,10 @@
 //! - an open recording is closed ([`Output::CloseRecording`]) before its call's
 //!   [`Event::CallEnded`];
 //! - an agent leg's bridge state lives exactly as long as its str0m instance;
-//! - each call ends with exactly one [`Event::CallEnded`].
+//! - each call ends with exactly one [`Event::CallEnded`];
+//! - a call is ended for silence only while its trunk ought to send: answered, its SDP
+//!   sending, ours receiving (a held or inactive stream is silent by right), and only after
+//!   the timeout has passed since its last packet and since its media last changed.
 
 pub mod browser;
 #[cfg(test)]
@@ -114,6 +118,9 @@ pub struct Config {
     pub seed: u64,
     /// The per-source rate limit on SIP requests from addresses that are not trunks.
     pub rate_limit: RateLimit,
+    /// How long an answered call may go without RTP from its trunk before it is hung up
+    /// (checked once a second); `None`: never.
+    pub media_timeout: Option<Duration>,
 }
 
 /// What the core is told.
@@ -126,6 +133,14 @@ pub enum Input<'a> {
         source: SocketAddr,
         /// Octets.
         data: &'a [u8],
+    },
+    /// SIP sent to `destination` over `transport` did not get there (a TCP connect or write
+    /// failed).
+    SipTransportFailed {
+        /// Transport.
+        transport: Transport,
+        /// The far end.
+        destination: SocketAddr,
     },
     /// A datagram on a call's RTP socket.
     TrunkRtp {
@@ -249,10 +264,24 @@ struct CallCtx {
     /// Our hold or resume re-INVITE awaiting the trunk's answer: whether it holds, and the
     /// direction to return to if refused.
     hold_pending: Option<(bool, Direction)>,
+    /// Whether the trunk's SDP says it sends media to us.
+    remote_sends: bool,
+    /// When the media last changed (answer, re-INVITE, hold): silence is counted from here
+    /// or from the last packet, whichever is later.
+    media_since: Instant,
+    /// A hold (`true`) or resume asked for while that re-INVITE is in flight: offered once
+    /// it completes, since a dialog has one INVITE transaction at a time (RFC 3261 §14.1).
+    /// The latest request wins; one that matches the outcome sends nothing.
+    hold_next: Option<bool>,
 }
 
 impl CallCtx {
-    fn new(codecs: Vec<Codec>, local: LocalDescription, offer: Option<Vec<u8>>) -> Self {
+    fn new(
+        now: Instant,
+        codecs: Vec<Codec>,
+        local: LocalDescription,
+        offer: Option<Vec<u8>>,
+    ) -> Self {
         Self {
             codecs,
             local,
@@ -261,6 +290,9 @@ impl CallCtx {
             recording: false,
             failure: None,
             hold_pending: None,
+            remote_sends: false,
+            media_since: now,
+            hold_next: None,
         }
     }
 }
@@ -283,6 +315,7 @@ pub struct Core {
     legs: Legs,
     advertise: IpAddr,
     instance: u64,
+    media_timeout: Option<Duration>,
     trunks: HashMap<TrunkId, Trunk>,
     calls: HashMap<CallId, CallCtx>,
     binding: HashMap<CallId, Binding>,
@@ -321,6 +354,7 @@ impl Core {
             legs: Legs::new(public(config.webrtc)),
             advertise,
             instance: config.instance,
+            media_timeout: config.media_timeout,
             trunks: HashMap::new(),
             calls: HashMap::new(),
             binding: HashMap::new(),
@@ -344,6 +378,10 @@ impl Core {
             Input::Sip { transport, source, data } => {
                 self.replan = true;
                 self.ua.handle(now, ua::Input::Received { transport, source, data })
+            }
+            Input::SipTransportFailed { transport, destination } => {
+                self.replan = true;
+                self.ua.handle(now, ua::Input::TransportFailed { transport, destination })
             }
             Input::TrunkRtp { call, data } => {
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
@@ -444,9 +482,43 @@ impl Core {
             self.drop_leg(leg, "the browser did not connect within 30 s");
         }
         if self.next_metrics <= now {
+            self.end_silent_calls(now);
             let snapshot = self.metrics();
             self.out.push_back(Output::Metrics(snapshot));
             self.next_metrics = now + METRICS_EVERY;
+        }
+    }
+
+    /// Hangs up the answered calls whose trunk ought to send and has sent nothing for the
+    /// media timeout: a far end that died (or lost its network) leaves no BYE behind.
+    fn end_silent_calls(&mut self, now: Instant) {
+        let Some(limit) = self.media_timeout else { return };
+        let silent: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(call, ctx)| {
+                let heard =
+                    self.bridge.heard(**call).map_or(ctx.media_since, |h| h.max(ctx.media_since));
+                ctx.media.is_some()
+                    && ctx.remote_sends
+                    && ctx.local.direction.receives()
+                    && self.ua.call_state(**call) == Some(CallState::Confirmed)
+                    && now.saturating_duration_since(heard) >= limit
+            })
+            .map(|(call, _)| *call)
+            .collect();
+        for call in silent {
+            let secs = limit.as_secs();
+            warn!(%call, secs, "no RTP from the trunk: hanging up");
+            if let Some(ctx) = self.calls.get_mut(&call) {
+                ctx.failure = Some(CallEnd {
+                    outcome: CallOutcome::Answered,
+                    code: None,
+                    reason: format!("no audio from the carrier for {secs} s"),
+                    by: HangupBy::System,
+                });
+            }
+            let _ = self.ua.hangup(now, call);
         }
     }
 
@@ -494,7 +566,7 @@ impl Core {
                 Ok(local) => {
                     let session = self.rng.random::<u32>().into();
                     let local = LocalDescription::offer(session, self.public(local), &codecs);
-                    self.calls.insert(call, CallCtx::new(codecs, local, Some(sdp)));
+                    self.calls.insert(call, CallCtx::new(now, codecs, local, Some(sdp)));
                     self.emit(Event::InboundCall { call, trunk, from, to });
                 }
                 Err(e) => {
@@ -657,6 +729,7 @@ impl Core {
                         ctx.local.direction = previous;
                     }
                 }
+                self.send_next_hold(now, call);
             }
             ua::Event::ReferDone { call, code } => self.emit(Event::TransferResult { call, code }),
             ua::Event::ProbeDone { probe, result } => {
@@ -698,6 +771,8 @@ impl Core {
             self.bridge.add_call(now, call, media, ssrc, seq, ts);
         }
         ctx.media = Some(media);
+        ctx.remote_sends = n.remote_direction.sends();
+        ctx.media_since = now;
         // A trunk that holds us (sendonly) or is inactive gets no media (RFC 3264 §5.1).
         let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         Ok(())
@@ -906,7 +981,7 @@ impl Core {
         );
         match started {
             Ok(call) => {
-                self.calls.insert(call, CallCtx::new(codecs, local, None));
+                self.calls.insert(call, CallCtx::new(now, codecs, local, None));
                 Ok(Reply::Done)
             }
             Err(e) => {
@@ -945,6 +1020,8 @@ impl Core {
             remote: n.remote,
         };
         ctx.media = Some(media);
+        ctx.remote_sends = n.remote_direction.sends();
+        ctx.media_since = now;
         let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
         self.bridge.add_call(now, call, media, ssrc, seq, ts);
         let _ = self.bridge.set_listening(call, n.remote_direction.receives());
@@ -960,6 +1037,10 @@ impl Core {
                 "{call} has no media yet (not answered)"
             )));
         }
+        if ctx.hold_pending.is_some() {
+            ctx.hold_next = Some(held);
+            return Ok(());
+        }
         let mut local = ctx.local.clone();
         let previous = local.direction;
         local.version += 1;
@@ -969,8 +1050,23 @@ impl Core {
         if let Some(ctx) = self.calls.get_mut(&call) {
             ctx.local = local;
             ctx.hold_pending = Some((held, previous));
+            ctx.media_since = now;
         }
         Ok(())
+    }
+
+    /// Offers the hold or resume asked for while our last re-INVITE was in flight, unless
+    /// the call is already where it asked to be.
+    fn send_next_hold(&mut self, now: Instant, call: CallId) {
+        let Some(ctx) = self.calls.get_mut(&call) else { return };
+        let Some(held) = ctx.hold_next.take() else { return };
+        let wanted = if held { Direction::SendOnly } else { Direction::SendRecv };
+        if ctx.local.direction == wanted {
+            return;
+        }
+        if let Err(e) = self.set_hold(now, call, held) {
+            warn!(%call, held, error = %e, "a queued hold or resume could not be offered");
+        }
     }
 
     /// Checks the call and asks for the file; the reply follows the open.

@@ -51,6 +51,11 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_media_timeout(None)
+    }
+
+    /// A harness whose core hangs up calls silent for `media_timeout`.
+    fn with_media_timeout(media_timeout: Option<Duration>) -> Self {
         let now = Instant::now();
         let core = Core::new(
             now,
@@ -64,6 +69,7 @@ impl Harness {
                 instance: 1,
                 seed: 7,
                 rate_limit: RateLimit::default(),
+                media_timeout,
             },
         );
         let mut h = Self {
@@ -670,4 +676,126 @@ fn our_hold_takes_effect_when_the_trunk_accepts_it() {
     let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
     h.customer_speaks(CallId(7), 10);
     assert_eq!(h.browser.as_ref().map_or(0, |b| b.heard_voice()), heard, "held once accepted");
+}
+
+#[test]
+fn a_hold_or_resume_asked_for_during_a_reinvite_is_offered_after_it() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    let call = CallId(7);
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    let hold = h.last(Method::Invite);
+    assert!(sdp_body(&hold).contains("a=sendonly"));
+
+    // Resume, hold, resume while the hold is in flight: accepted, nothing sent yet (one
+    // INVITE transaction at a time, RFC 3261 §14.1).
+    for command in [Command::Unhold { call }, Command::Hold { call }, Command::Unhold { call }] {
+        assert_eq!(h.command(command), Ok(Reply::Done));
+    }
+    assert_eq!(h.requests(Method::Invite).len(), 2, "only the call's INVITE and the hold");
+
+    // The hold is accepted: the latest wish, the resume, follows at once.
+    h.reply(&hold, 200, Some(&format!("{SDP}a=recvonly\r\n")));
+    assert_eq!(h.requests(Method::Invite).len(), 3);
+    let resume = h.last(Method::Invite);
+    assert!(sdp_body(&resume).contains("a=sendrecv"), "{}", sdp_body(&resume));
+    assert_eq!(h.requests(Method::Ack).len(), 2, "the hold's 200 OK was acknowledged first");
+
+    // A wish that matches the outcome sends nothing more.
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Unhold { call }), Ok(Reply::Done));
+    h.reply(&resume, 200, Some(SDP));
+    assert_eq!(h.requests(Method::Invite).len(), 3, "already resumed: no re-INVITE");
+
+    // A refused re-INVITE still lets the queued one go.
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    let refused = h.last(Method::Invite);
+    assert_eq!(h.command(Command::Unhold { call }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    h.reply(&refused, 488, None);
+    let retried = h.last(Method::Invite);
+    assert_eq!(h.requests(Method::Invite).len(), 5);
+    assert!(sdp_body(&retried).contains("a=sendonly"), "the hold offered again");
+    assert!(h.ended().is_empty(), "the call is still up: {:?}", h.ended());
+}
+
+/// An answered outbound call 7 on a core that hangs up after 30 s without RTP.
+fn answered_with_media_timeout() -> (Harness, Request, Response) {
+    let mut h = Harness::with_media_timeout(Some(Duration::from_secs(30)));
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    let ok = h.reply(&invite, 200, Some(SDP));
+    (h, invite, ok)
+}
+
+#[test]
+fn a_call_whose_trunk_stops_sending_rtp_is_hung_up_after_the_media_timeout() {
+    let (mut h, _, _) = answered_with_media_timeout();
+    // A minute of audio keeps it up.
+    h.customer_speaks(CallId(7), 3000);
+    assert!(h.ended().is_empty(), "{:?}", h.ended());
+    // Then the far end dies: silence.
+    h.advance(Duration::from_secs(29));
+    assert!(h.ended().is_empty(), "29 s of silence is not yet the timeout");
+    h.advance(Duration::from_secs(2));
+    let end = h.ended();
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert_eq!(end[0].1.outcome, CallOutcome::Answered);
+    assert_eq!(end[0].1.by, HangupBy::System);
+    assert_eq!(end[0].1.reason, "no audio from the carrier for 30 s");
+    assert!(!h.requests(Method::Bye).is_empty(), "the far end is told, in case it listens");
+    assert_eq!(h.released, vec![CallId(7)]);
+}
+
+#[test]
+fn a_call_that_never_hears_rtp_times_out_from_its_answer() {
+    let (mut h, _, _) = answered_with_media_timeout();
+    h.advance(Duration::from_secs(29));
+    assert!(h.ended().is_empty());
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.ended().len(), 1, "no packet at all since the 200 OK");
+}
+
+#[test]
+fn silence_on_hold_is_no_timeout_and_the_clock_restarts_at_the_resume() {
+    use crate::sip::ua::tests::{remote_ack, remote_reinvite};
+    let (mut h, invite, ok) = answered_with_media_timeout();
+    let call = CallId(7);
+    // We hold: the trunk answers recvonly and sends nothing, for as long as it likes.
+    assert_eq!(h.command(Command::Hold { call }), Ok(Reply::Done));
+    let hold = h.last(Method::Invite);
+    h.reply(&hold, 200, Some(&format!("{SDP}a=recvonly\r\n")));
+    h.advance(Duration::from_secs(120));
+    assert!(h.ended().is_empty(), "a held call is silent by right: {:?}", h.ended());
+    // Resumed: the timeout counts from the resume.
+    assert_eq!(h.command(Command::Unhold { call }), Ok(Reply::Done));
+    let resume = h.last(Method::Invite);
+    h.reply(&resume, 200, Some(SDP));
+    h.advance(Duration::from_secs(29));
+    assert!(h.ended().is_empty());
+    h.customer_speaks(call, 50);
+
+    // The trunk makes the stream inactive: silent by right too, until it sends again.
+    let inactive = format!("{SDP}a=inactive\r\n");
+    h.receive(&remote_reinvite(&invite, &ok, 10, "z9hG4bKinactive", inactive.as_bytes()));
+    assert!(String::from_utf8_lossy(&h.last_response().body).contains("a=inactive"));
+    h.receive(remote_ack(&invite, &ok, 10, "z9hG4bKinactivea").as_bytes());
+    h.advance(Duration::from_secs(120));
+    assert!(h.ended().is_empty(), "an inactive stream is silent by right: {:?}", h.ended());
+    h.receive(&remote_reinvite(&invite, &ok, 11, "z9hG4bKactive", SDP.as_bytes()));
+    h.receive(remote_ack(&invite, &ok, 11, "z9hG4bKactivea").as_bytes());
+    h.advance(Duration::from_secs(31));
+    assert_eq!(h.ended().len(), 1, "sending again, and silent for 30 s: {:?}", h.ended());
+}
+
+#[test]
+fn without_a_media_timeout_a_silent_call_stays_up() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    h.advance(Duration::from_secs(600));
+    assert!(h.ended().is_empty());
 }

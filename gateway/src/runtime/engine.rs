@@ -24,6 +24,7 @@ use crate::control::{ControlError, Reply};
 use crate::core::{self, Core, Input, Output};
 use crate::events::Journal;
 use crate::handle::Envelope;
+use crate::sip::message::Transport;
 use crate::transport::{NetEvent, RtpSocket, SipTransport, WebrtcSocket};
 
 pub(super) use crate::core::advertised;
@@ -44,6 +45,7 @@ pub(super) struct Setup {
     pub(super) user_agent: String,
     pub(super) hold: Sound,
     pub(super) rate_limit: crate::sip::rate::RateLimit,
+    pub(super) media_timeout: Option<std::time::Duration>,
 }
 
 pub(super) struct Engine {
@@ -74,6 +76,7 @@ impl Engine {
                 instance: setup.events.instance(),
                 seed: rand::random(),
                 rate_limit: setup.rate_limit,
+                media_timeout: setup.media_timeout,
             },
         );
         Self {
@@ -154,6 +157,10 @@ impl Engine {
             NetEvent::TrunkRtp { call, data } => {
                 self.core.handle_input(now, Input::TrunkRtp { call, data: &data })
             }
+            NetEvent::TcpFailed { peer } => self.core.handle_input(
+                now,
+                Input::SipTransportFailed { transport: Transport::Tcp, destination: peer },
+            ),
         }
     }
 

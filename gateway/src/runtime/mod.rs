@@ -43,6 +43,10 @@ pub struct Config {
     pub tcp: TcpLimits,
     /// Per-source rate limit on SIP requests from addresses that are not configured trunks.
     pub sip_rate_limit: RateLimit,
+    /// How long an answered call may go without RTP from its trunk (while the trunk ought to
+    /// send) before the gateway hangs it up; `None`: never. The standalone binary sets 30 s
+    /// ([`crate::standalone::config`]).
+    pub media_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             event_capacity: crate::events::DEFAULT_CAPACITY,
             tcp: TcpLimits::default(),
             sip_rate_limit: RateLimit::default(),
+            media_timeout: None,
         }
     }
 }
@@ -346,6 +351,7 @@ async fn bind(
         user_agent: config.user_agent.clone(),
         hold,
         rate_limit: config.sip_rate_limit,
+        media_timeout: config.media_timeout,
     });
     Ok((engine, net_rx, Bound { sip_udp, sip_tcp, webrtc: webrtc_addr }))
 }

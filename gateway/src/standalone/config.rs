@@ -8,7 +8,8 @@
 //! SIP over TCP limits: `tcp_max_connections` (1024), `tcp_max_per_peer` (32),
 //! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
 //! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
-//! `sip_rate_burst` (40).
+//! `sip_rate_burst` (40). An answered call whose trunk sent no RTP for `media_timeout_secs`
+//! (30, 0 for never) is hung up.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,16 @@ pub struct Settings {
     pub tcp: TcpLimits,
     /// Per-source rate limit on SIP requests from addresses that are not trunks.
     pub sip_rate: RateLimit,
+    /// How long an answered call may go without RTP from its trunk; `None`: never.
+    pub media_timeout: Option<Duration>,
+}
+
+/// The default media-inactivity timeout: a far end that died leaves no BYE behind.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `secs` as a timeout, where 0 means none.
+fn timeout_secs(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 impl Default for Settings {
@@ -87,6 +98,7 @@ impl Default for Settings {
             trunks: Vec::new(),
             tcp: TcpLimits::default(),
             sip_rate: RateLimit::default(),
+            media_timeout: Some(MEDIA_TIMEOUT),
         }
     }
 }
@@ -106,6 +118,7 @@ struct File {
     tcp_header_timeout_secs: Option<u64>,
     sip_rate_per_second: Option<u32>,
     sip_rate_burst: Option<u32>,
+    media_timeout_secs: Option<u64>,
     #[serde(default)]
     trunks: Vec<Trunk>,
 }
@@ -148,6 +161,9 @@ impl Settings {
             }
             s.sip_rate.per_second = file.sip_rate_per_second.unwrap_or(s.sip_rate.per_second);
             s.sip_rate.burst = file.sip_rate_burst.unwrap_or(s.sip_rate.burst);
+            if let Some(secs) = file.media_timeout_secs {
+                s.media_timeout = timeout_secs(secs);
+            }
         }
         fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
         where
@@ -204,6 +220,9 @@ impl Settings {
         if let Some(v) = env("DIALER_GATEWAY_SIP_RATE_BURST") {
             s.sip_rate.burst = parse("DIALER_GATEWAY_SIP_RATE_BURST", v)?;
         }
+        if let Some(v) = env("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS") {
+            s.media_timeout = timeout_secs(parse("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS", v)?);
+        }
         Ok(s)
     }
 }
@@ -218,7 +237,7 @@ mod tests {
         let file = dir.path().join("gw.toml");
         std::fs::write(
             &file,
-            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\ntcp_max_per_peer = 8\ntcp_idle_timeout_secs = 60\nsip_rate_burst = 100\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
+            "sip = \"127.0.0.1:5070\"\nhttp = \"127.0.0.1:9000\"\ntcp_max_per_peer = 8\ntcp_idle_timeout_secs = 60\nsip_rate_burst = 100\nmedia_timeout_secs = 0\n\n[[trunks]]\nid = 3\nhost = \"sip.example.net\"\ntransport = \"tcp\"\ncaller_id_mode = \"from_and_pai\"\nmax_channels = 30\n",
         )
         .unwrap();
         let file_str = file.to_str().unwrap().to_owned();
@@ -241,6 +260,14 @@ mod tests {
             }
         );
         assert_eq!(s.sip_rate, RateLimit { per_second: 20, burst: 100 });
+        assert_eq!(s.media_timeout, None, "0 switches the media timeout off");
+        let seconds = |name: &str| match name {
+            "DIALER_GATEWAY_CONFIG" => Some(file_str.clone()),
+            "DIALER_GATEWAY_MEDIA_TIMEOUT_SECS" => Some("45".into()),
+            _ => None,
+        };
+        let s45 = Settings::from_sources(seconds, Path::new("/nonexistent")).unwrap();
+        assert_eq!(s45.media_timeout, Some(Duration::from_secs(45)), "the environment wins");
         assert_eq!(s.trunks.len(), 1);
         assert_eq!(s.trunks[0].port, 5060);
         assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);
@@ -262,5 +289,6 @@ mod tests {
     fn defaults_work_on_a_laptop() {
         let s = Settings::from_sources(|_| None, Path::new("/nonexistent")).unwrap();
         assert_eq!(s, Settings::default());
+        assert_eq!(s.media_timeout, Some(Duration::from_secs(30)));
     }
 }

@@ -8,7 +8,9 @@
 //!   request to a trunk reuses the connection the trunk last used. Each connection is framed
 //!   by `Content-Length` ([`sip::message::frame_stream`]) and closed on a framing error, an
 //!   oversized message, a read or write error, or the peer closing; it then leaves the
-//!   table, and the next message to that address opens a new connection.
+//!   table, and the next message to that address opens a new connection. A connect or write
+//!   that fails is reported ([`NetEvent::TcpFailed`]): the transactions waiting on that peer
+//!   fail at once instead of on their timers.
 //! - RTP to trunks: one UDP socket per call (trunks, and sipp, send every call's media from
 //!   one port, so calls cannot share ours).
 //! - WebRTC: one UDP socket for every agent leg, read by the engine itself.
@@ -66,6 +68,13 @@ pub enum NetEvent {
         call: CallId,
         /// Octets.
         data: Vec<u8>,
+    },
+    /// SIP over TCP to `peer` could not be delivered: the connect failed or timed out, or
+    /// the connection ended (a write failed, the peer closed it) with messages unwritten.
+    /// They are lost.
+    TcpFailed {
+        /// The far end.
+        peer: SocketAddr,
     },
 }
 
@@ -284,7 +293,8 @@ impl SipTransport {
 
     /// Sends a message. On TCP it goes over the open connection with `destination` (the
     /// one a request came on, RFC 3261 §18.2.2, or one we opened), else over a new one.
-    /// Errors are logged: SIP recovers through its timers.
+    /// UDP errors are logged (SIP recovers through its timers); TCP ones are also reported
+    /// as [`NetEvent::TcpFailed`].
     pub fn send(&mut self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {
         match transport {
             Transport::Udp => {
@@ -391,10 +401,12 @@ async fn connect(
         Ok(Err(e)) => {
             debug!(%destination, error = %e, "SIP TCP connect failed");
             lock(&table).remove(destination, id);
+            let _ = events.send(NetEvent::TcpFailed { peer: destination }).await;
         }
         Err(_) => {
             debug!(%destination, "SIP TCP connect timed out");
             lock(&table).remove(destination, id);
+            let _ = events.send(NetEvent::TcpFailed { peer: destination }).await;
         }
     }
 }
@@ -403,7 +415,8 @@ async fn connect(
 /// arrives (by `Content-Length`), and writes what the engine queues. A framing error, a
 /// read or write error (reset, broken pipe), the peer closing, no traffic for the idle
 /// timeout, or a message not whole within the header timeout ends the connection and
-/// removes it from the table.
+/// removes it from the table; messages it could not write are reported lost
+/// ([`NetEvent::TcpFailed`]).
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -419,6 +432,8 @@ async fn serve(
     let mut idle_until = Instant::now() + limits.idle_timeout;
     // When the first octet of the message being read arrived.
     let mut partial_since: Option<Instant> = None;
+    // A message taken from the queue and not written when the connection ended.
+    let mut unsent = false;
     'connection: loop {
         // Deliver every whole message already buffered.
         loop {
@@ -462,8 +477,25 @@ async fn serve(
             },
             queued = rx.recv() => {
                 let Some(data) = queued else { break };
+                // A peer that closed the connection (or died: its kernel closes for it) may
+                // have said so already. Look before writing: a message written after the
+                // peer's FIN goes where nobody reads, and its transaction waits out a timer.
+                match read.try_read(&mut chunk) {
+                    Ok(0) => {
+                        unsent = true;
+                        break;
+                    }
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        debug!(%peer, error = %e, "SIP TCP read failed");
+                        unsent = true;
+                        break;
+                    }
+                }
                 if let Err(e) = write.write_all(&data).await {
                     debug!(%peer, error = %e, "SIP TCP write failed");
+                    unsent = true;
                     break;
                 }
                 idle_until = Instant::now() + limits.idle_timeout;
@@ -475,7 +507,17 @@ async fn serve(
             }
         }
     }
+    // Nothing more goes into this connection (a message sent from now on opens a new one);
+    // what was queued for it is lost, and the transactions waiting on it are told.
+    rx.close();
+    let mut lost = unsent;
+    while rx.try_recv().is_ok() {
+        lost = true;
+    }
     lock(&table).remove(peer, id);
+    if lost {
+        let _ = events.send(NetEvent::TcpFailed { peer }).await;
+    }
 }
 
 /// A trunk leg's RTP socket and its reader.

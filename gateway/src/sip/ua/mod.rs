@@ -109,6 +109,15 @@ pub enum Input<'a> {
         /// The message.
         data: &'a [u8],
     },
+    /// What was sent to `destination` over `transport` did not get there (a TCP connect or
+    /// write failed): every transaction waiting on it fails at once, RFC 3261 §17.1.4 (an
+    /// INVITE then ends as 503, §8.1.3.1), instead of on its timer.
+    TransportFailed {
+        /// Transport.
+        transport: Transport,
+        /// The far end.
+        destination: SocketAddr,
+    },
     /// Time passed: fire what is due.
     Timeout,
 }
@@ -413,6 +422,17 @@ impl UserAgent {
         match input {
             Input::Received { transport, source, data } => {
                 self.receive(now, transport, source, data)
+            }
+            Input::TransportFailed { transport, destination } => {
+                let failed: Vec<Key> = self
+                    .transactions
+                    .iter()
+                    .filter(|(_, e)| e.transport == transport && e.peer == destination)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in failed {
+                    self.drive(now, &key, Some(transaction::Input::TransportError));
+                }
             }
             Input::Timeout => self.on_timeout(now),
         }

@@ -300,6 +300,36 @@ fn silent_trunk_times_out_with_no_answer_after_timer_b() {
 }
 
 #[test]
+fn a_tcp_trunk_that_cannot_be_reached_fails_the_invite_at_once_as_503() {
+    let mut h = Harness::with_trunk(|t| t.transport = Transport::Tcp);
+    let call = h.originate();
+    assert_eq!(h.requests(Method::Invite).len(), 1);
+    // A failure elsewhere touches nothing.
+    let elsewhere = "127.0.0.1:5999".parse().unwrap();
+    h.ua.handle(
+        h.now,
+        Input::TransportFailed { transport: Transport::Tcp, destination: elsewhere },
+    );
+    let udp = Input::TransportFailed { transport: Transport::Udp, destination: trunk_addr() };
+    h.ua.handle(h.now, udp);
+    h.pump();
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    // The connection to the trunk could not be made: §8.1.3.1, treated as 503 now, not as
+    // 408 after timer B.
+    let failed = Input::TransportFailed { transport: Transport::Tcp, destination: trunk_addr() };
+    h.ua.handle(h.now, failed);
+    h.pump();
+    let end = h.events.iter().find_map(|e| match e {
+        Event::Ended { call: c, end } if *c == call => Some(end.clone()),
+        _ => None,
+    });
+    let end = end.expect("the call ended");
+    assert_eq!((end.outcome, end.code), (CallOutcome::Congestion, Some(503)));
+    assert_eq!(end.by, HangupBy::System);
+    h.assert_settles();
+}
+
+#[test]
 fn ring_timeout_cancels_and_487_means_no_answer() {
     let mut h = Harness::new();
     h.originate();
