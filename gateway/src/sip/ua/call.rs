@@ -764,6 +764,12 @@ impl UserAgent {
         }
         if let Some(c) = call.cancelling.as_ref().filter(|c| c.give_up.is_some_and(|t| t <= now)) {
             let outcome = c.reason.outcome();
+            // RFC 3261 §9.1: no final response 64·T1 after the CANCEL, so the INVITE's client
+            // transaction is destroyed too; in Proceeding it has no timer of its own and
+            // would wait for ever.
+            if let Some(key) = Key::for_client(&call.invite) {
+                self.transactions.remove(&key);
+            }
             self.end(id, outcome, None, "no final response after CANCEL", HangupBy::System);
             return;
         }

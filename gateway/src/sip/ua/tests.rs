@@ -318,6 +318,24 @@ fn ring_timeout_cancels_and_487_means_no_answer() {
 }
 
 #[test]
+fn a_trunk_silent_after_100_trying_leaves_no_transaction_behind() {
+    // 100 Trying, then nothing: not to the ring-timeout CANCEL, nor a final response. The
+    // call ends 64·T1 after the CANCEL, and the INVITE transaction (in Proceeding, which has
+    // no timer) goes with it (RFC 3261 §9.1).
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 100, "peer");
+    h.advance(secs(30.0));
+    h.last(Method::Cancel);
+    h.advance(secs(33.0));
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].outcome, CallOutcome::NoAnswer);
+    h.assert_settles();
+}
+
+#[test]
 fn cancel_waits_for_a_provisional_response() {
     let mut h = Harness::new();
     let call = h.originate();
