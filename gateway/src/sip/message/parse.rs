@@ -557,6 +557,9 @@ fn readable(value: &str) -> Option<&str> {
     (!has_control(value)).then_some(value)
 }
 
+/// Characters of the refusal reason a reply's `Warning` carries at most.
+const WARNING_MAX: usize = 160;
+
 /// Stands in for a `From` or `To` that cannot be read (RFC 3261 §8.1.1.3's anonymous URI):
 /// the response still carries every mandatory header field, and never the unreadable text.
 const UNREADABLE_ADDRESS: &str = "<sip:anonymous@anonymous.invalid>";
@@ -627,11 +630,17 @@ fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     if status.code() == 501 || status.code() == 405 {
         let _ = write!(out, "Allow: {ALLOW}\r\n");
     }
-    let warning: String = error
-        .to_string()
+    // The reason names the offending value, which may be most of the request: a bounded
+    // excerpt keeps the reply about as small as what it answers (no amplification).
+    let reason = error.to_string();
+    let mut warning: String = reason
         .chars()
+        .take(WARNING_MAX)
         .map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c })
         .collect();
+    if reason.chars().nth(WARNING_MAX).is_some() {
+        warning.push('…');
+    }
     let _ = write!(out, "Warning: 399 gateway \"{warning}\"\r\nContent-Length: 0\r\n\r\n");
     Some(out.into_bytes())
 }
