@@ -272,6 +272,34 @@ fn a_reply_never_echoes_a_huge_value_twice() {
 }
 
 #[test]
+fn a_reply_stays_within_the_largest_message() {
+    // A 60 KB Call-ID in a request refused for its CSeq: the reply stands in a Call-ID of its
+    // own rather than echo one that would take it over the largest message.
+    let huge = "c".repeat(60_000);
+    let options = format!(
+        "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcid\r\n\
+         From: <sip:a@127.0.0.1>;tag=f\r\nTo: <sip:2000@127.0.0.1>\r\nCall-ID: {huge}\r\n\
+         CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let reply = parse(options.as_bytes()).expect_err("refused").reply.expect("answered");
+    assert!(reply.len() < 1024, "{} octets", reply.len());
+    let Ok(Message::Response(r)) = parse(&reply) else { panic!("reply does not parse") };
+    assert!(r.core.call_id.starts_with("unreadable-"), "{}", r.core.call_id);
+    // Vias too large to echo within the limit: no reply at all.
+    let vias =
+        format!("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKv;x={}\r\n", "v".repeat(32_630));
+    let twice = options.replacen(
+        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcid\r\n",
+        &vias.repeat(2),
+        1,
+    );
+    let twice = twice.replace(&huge, "short@test");
+    assert!(twice.len() < MAX_MESSAGE);
+    let reply = parse(twice.as_bytes()).expect_err("refused").reply;
+    assert_eq!(reply.map(|r| r.len()), None, "for a request of {} octets", twice.len());
+}
+
+#[test]
 fn a_request_missing_to_gets_a_complete_reply() {
     let invite = "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\n\
                   Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnoto\r\n\
