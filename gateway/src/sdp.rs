@@ -119,7 +119,39 @@ pub fn direction_of(sdp: &[u8]) -> Option<Direction> {
 pub fn version_of(sdp: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(sdp).ok()?;
     let origin = text.lines().find_map(|l| l.strip_prefix("o="))?;
-    origin.split_whitespace().nth(2)?.parse().ok()
+    origin[version_field(origin)?].parse().ok()
+}
+
+/// Where the session version is in an `o=` value: its third field, fields being separated
+/// by any white space. Reading and rewriting the version use this one definition, so a
+/// version that reads as a number is the one that is raised.
+fn version_field(origin: &str) -> Option<std::ops::Range<usize>> {
+    let mut field = 0;
+    let mut start = None;
+    for (i, c) in origin.char_indices().chain(std::iter::once((origin.len(), ' '))) {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                if field == 2 {
+                    return Some(s..i);
+                }
+                field += 1;
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    None
+}
+
+/// `origin` with its version rewritten by `change` (unchanged when it has none).
+fn rewrite_version(origin: &str, change: impl FnOnce(u64) -> u64) -> String {
+    match version_field(origin) {
+        Some(range) => match origin[range.clone()].parse::<u64>() {
+            Ok(v) => format!("{}{}{}", &origin[..range.start], change(v), &origin[range.end..]),
+            Err(_) => origin.to_owned(),
+        },
+        None => origin.to_owned(),
+    }
 }
 
 /// `sdp` with an `o=` version above `floor` (RFC 3264 §8: each description we send has a
@@ -135,13 +167,8 @@ pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
     for line in text.split_inclusive('\n') {
         match line.strip_prefix("o=") {
             Some(origin) => {
-                let mut fields: Vec<&str> = origin.split(' ').collect();
-                let next = next.to_string();
-                if let Some(v) = fields.get_mut(2) {
-                    *v = &next;
-                }
                 out.push_str("o=");
-                out.push_str(&fields.join(" "));
+                out.push_str(&rewrite_version(origin, |_| next));
             }
             None => out.push_str(line),
         }
@@ -176,13 +203,9 @@ pub fn with_direction(sdp: &[u8], direction: Direction) -> Vec<u8> {
             seen_audio |= in_audio;
             out.push_str(line);
         } else if let Some(origin) = bare.strip_prefix("o=") {
-            let mut fields: Vec<String> = origin.split(' ').map(str::to_owned).collect();
-            if let Some(v) = fields.get_mut(2).and_then(|v| v.parse::<u64>().ok().map(|n| (v, n))) {
-                // At the top of the range the version stays (it cannot grow further).
-                *v.0 = v.1.saturating_add(1).to_string();
-            }
             out.push_str("o=");
-            out.push_str(&fields.join(" "));
+            // At the top of the range the version stays (it cannot grow further).
+            out.push_str(&rewrite_version(origin, |v| v.saturating_add(1)));
             out.push_str(eol);
         } else if in_audio
             && bare.trim_end().strip_prefix("a=").and_then(Direction::from_attribute).is_some()
@@ -536,6 +559,18 @@ mod tests {
             SIPP_OFFER.replace(" 2353687637 ", " 2353687641 "),
             "nothing else changes"
         );
+    }
+
+    #[test]
+    fn the_version_is_found_the_same_way_it_is_read() {
+        // Fields separated by a tab and a stray carriage return: still the third field.
+        let odd = SIPP_OFFER
+            .replace("o=user1 53655765 2353687637 IN", "o=user1\t53655765 2353687637\r IN");
+        assert_eq!(version_of(odd.as_bytes()), Some(2353687637));
+        let held = with_direction(odd.as_bytes(), Direction::SendOnly);
+        assert_eq!(version_of(&held), Some(2353687638));
+        let raised = with_version_above(odd.as_bytes(), 2353687640);
+        assert_eq!(version_of(&raised), Some(2353687641));
     }
 
     #[test]
