@@ -727,7 +727,7 @@ proptest! {
                 prop_assert_eq!(n.telephone_event, o.telephone_event);
                 // Our answer: the chosen codec, the peer's telephone-event type, and the
                 // direction RFC 3264 §6.1 gives the offer's.
-                let local: SocketAddr = "192.0.2.200:7000".parse().unwrap_or_else(|_| unreachable!());
+                let local: SocketAddr = "192.0.2.200:7000".parse().expect("an address");
                 let answer = LocalDescription::answer(9, local, &n).to_bytes();
                 let back = SessionDescription::parse(&answer)
                     .map_err(|e| TestCaseError::fail(format!("our answer is refused: {e}")))?;
@@ -807,7 +807,7 @@ struct Agent {
 impl Agent {
     fn new() -> Self {
         let now = Instant::now();
-        let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!());
+        let addr: SocketAddr = "127.0.0.1:5060".parse().expect("an address");
         let mut ua = UserAgent::new(ua::Config {
             udp_addr: addr,
             tcp_addr: Some(addr),
@@ -817,7 +817,7 @@ impl Agent {
             rate_limit: RateLimit::default(),
         });
         let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
-        ua.add_trunk(now, trunk, TRUNK.parse().unwrap_or_else(|_| unreachable!()));
+        ua.add_trunk(now, trunk, TRUNK.parse().expect("an address"));
         let mut agent = Self {
             ua,
             now,
@@ -867,7 +867,7 @@ impl Agent {
     }
 
     fn receive(&mut self, source: &str, tcp: bool, data: &[u8]) -> Result<(), TestCaseError> {
-        let source: SocketAddr = source.parse().unwrap_or_else(|_| unreachable!());
+        let source: SocketAddr = source.parse().expect("an address");
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
         self.trace.push(show(data));
         self.ua.handle(self.now, Input::Received { transport, source, data });
