@@ -42,6 +42,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         suite=gateway
         [ "$bin" = "$server_bin" ] && suite=server
         say "round $round: the $suite suite with $n cases per property (${left} s left)"
+        begun=$(date +%s)
         set +e
         # `timeout` stops the test process by its id when the time is up: that is the end of
         # the run, not a failure.
@@ -53,6 +54,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         elif [ "$rc" != 0 ]; then
             die "a generative property failed in round $round (see above for the input)"
         fi
+        say "the $suite suite passed with $n cases per property in $(( $(date +%s) - begun )) s"
     done
 done
 say "fuzzed for $(( $(date +%s) - started )) s: $round round(s), no failure"

@@ -104,7 +104,11 @@ fn args() -> Result<Args> {
             ),
         }
     }
-    if a.rates.is_empty() || !(1..=250).contains(&a.sources) || !(a.seconds > 0.0) {
+    if a.rates.is_empty()
+        || !(1..=250).contains(&a.sources)
+        || a.seconds.is_nan()
+        || a.seconds <= 0.0
+    {
         bail!("need at least one rate, 1 to 250 sources and a positive --seconds");
     }
     Ok(a)

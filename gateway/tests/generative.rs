@@ -616,8 +616,8 @@ fn format() -> impl Strategy<Value = (u8, Option<&'static str>, Option<Codec>, b
 fn offer() -> impl Strategy<Value = Offer> {
     (
         prop_oneof![
-            any::<[u8; 4]>().prop_map(|o| std::net::IpAddr::from(o)),
-            any::<[u16; 8]>().prop_map(|s| std::net::IpAddr::from(s)),
+            any::<[u8; 4]>().prop_map(std::net::IpAddr::from),
+            any::<[u16; 8]>().prop_map(std::net::IpAddr::from),
         ],
         1u16..,
         prop::collection::vec(format(), 1..6),
