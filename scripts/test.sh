@@ -18,6 +18,9 @@ build_site
 say "unit and integration tests (SQLite and PostgreSQL at ${DIALER_TEST_POSTGRES_URL%%@*}@…)"
 cargo test --workspace --all-targets >&2
 
+say "SIP flood smoke (loopback, one short step per transport)"
+"$ROOT/scripts/flood.sh" --smoke >&2
+
 say "browser tests (Chromium)"
 cargo build -p server -p gateway >&2
 (

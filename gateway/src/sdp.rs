@@ -119,13 +119,47 @@ pub fn direction_of(sdp: &[u8]) -> Option<Direction> {
 pub fn version_of(sdp: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(sdp).ok()?;
     let origin = text.lines().find_map(|l| l.strip_prefix("o="))?;
-    origin.split_whitespace().nth(2)?.parse().ok()
+    origin[version_field(origin)?].parse().ok()
+}
+
+/// Where the session version is in an `o=` value: its third field, fields being separated
+/// by any white space. Reading and rewriting the version use this one definition, so a
+/// version that reads as a number is the one that is raised.
+fn version_field(origin: &str) -> Option<std::ops::Range<usize>> {
+    let mut field = 0;
+    let mut start = None;
+    for (i, c) in origin.char_indices().chain(std::iter::once((origin.len(), ' '))) {
+        if c.is_whitespace() {
+            if let Some(s) = start.take() {
+                if field == 2 {
+                    return Some(s..i);
+                }
+                field += 1;
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    None
+}
+
+/// `origin` with its version rewritten by `change` (unchanged when it has none).
+fn rewrite_version(origin: &str, change: impl FnOnce(u64) -> u64) -> String {
+    match version_field(origin) {
+        Some(range) => match origin[range.clone()].parse::<u64>() {
+            Ok(v) => format!("{}{}{}", &origin[..range.start], change(v), &origin[range.end..]),
+            Err(_) => origin.to_owned(),
+        },
+        None => origin.to_owned(),
+    }
 }
 
 /// `sdp` with an `o=` version above `floor` (RFC 3264 §8: each description we send has a
 /// higher version than the one before, whoever built it); unchanged when it already has.
 pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
+    // A version at the top of its range cannot be raised: the description stays as it is.
+    let Some(next) = floor.checked_add(1) else { return sdp.to_vec() };
     if version_of(sdp).is_none_or(|v| v > floor) {
         return sdp.to_vec();
     }
@@ -133,13 +167,8 @@ pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
     for line in text.split_inclusive('\n') {
         match line.strip_prefix("o=") {
             Some(origin) => {
-                let mut fields: Vec<&str> = origin.split(' ').collect();
-                let next = (floor + 1).to_string();
-                if let Some(v) = fields.get_mut(2) {
-                    *v = &next;
-                }
                 out.push_str("o=");
-                out.push_str(&fields.join(" "));
+                out.push_str(&rewrite_version(origin, |_| next));
             }
             None => out.push_str(line),
         }
@@ -147,47 +176,63 @@ pub fn with_version_above(sdp: &[u8], floor: u64) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Our description `sdp` with its direction attribute set to `direction`. When that changes
-/// it, the `o=` version is incremented (RFC 3264 §8: a changed description has a higher
-/// version); otherwise, or when `sdp` is no usable description, it comes back as it was.
+/// Our description `sdp` with its audio stream's direction set to `direction`: the stream's
+/// own direction attributes are replaced by one at the end of its section (a media-level
+/// attribute wins over a session-level one, RFC 4566 §6); the session level and other media
+/// are left alone. When that changes the direction, the `o=` version is incremented (RFC 3264
+/// §8: a changed description has a higher version); otherwise, or when `sdp` is no usable
+/// description, it comes back as it was.
 pub fn with_direction(sdp: &[u8], direction: Direction) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(sdp) else { return sdp.to_vec() };
     if direction_of(sdp).is_none_or(|d| d == direction) {
         return sdp.to_vec();
     }
+    let attribute = format!("a={}\r\n", direction.attribute());
     let mut out = String::with_capacity(text.len() + 16);
-    let mut written = false;
+    // In the section of the audio stream `direction_of` reads (the first RTP audio one).
+    let (mut in_audio, mut seen_audio) = (false, false);
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\r', '\n']);
         let eol = &line[bare.len()..];
-        if let Some(origin) = bare.strip_prefix("o=") {
-            let mut fields: Vec<String> = origin.split(' ').map(str::to_owned).collect();
-            if let Some(v) = fields.get_mut(2).and_then(|v| v.parse::<u64>().ok().map(|n| (v, n))) {
-                *v.0 = (v.1 + 1).to_string();
+        if let Some(media) = bare.strip_prefix("m=") {
+            if in_audio {
+                end_line(&mut out);
+                out.push_str(&attribute);
             }
+            in_audio = !seen_audio && is_rtp_audio(media);
+            seen_audio |= in_audio;
+            out.push_str(line);
+        } else if let Some(origin) = bare.strip_prefix("o=") {
             out.push_str("o=");
-            out.push_str(&fields.join(" "));
+            // At the top of the range the version stays (it cannot grow further).
+            out.push_str(&rewrite_version(origin, |v| v.saturating_add(1)));
             out.push_str(eol);
-        } else if bare.strip_prefix("a=").and_then(Direction::from_attribute).is_some() {
-            if !written {
-                out.push_str("a=");
-                out.push_str(direction.attribute());
-                out.push_str(eol);
-                written = true;
-            }
+        } else if in_audio
+            && bare.trim_end().strip_prefix("a=").and_then(Direction::from_attribute).is_some()
+        {
+            // Replaced by the one written at the end of the section.
         } else {
             out.push_str(line);
         }
     }
-    if !written {
-        if !out.ends_with('\n') {
-            out.push_str("\r\n");
-        }
-        out.push_str("a=");
-        out.push_str(direction.attribute());
-        out.push_str("\r\n");
+    if in_audio {
+        end_line(&mut out);
+        out.push_str(&attribute);
     }
     out.into_bytes()
+}
+
+/// Ends the text with a line break if it has none.
+fn end_line(out: &mut String) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push_str("\r\n");
+    }
+}
+
+/// True when an `m=` line's value describes an RTP audio stream.
+fn is_rtp_audio(media: &str) -> bool {
+    let mut parts = media.split_whitespace();
+    parts.next() == Some("audio") && parts.nth(1).is_some_and(|p| p.starts_with("RTP/AVP"))
 }
 
 /// The audio stream of a parsed description.
@@ -247,7 +292,10 @@ impl SessionDescription {
                 .filter(|(k, _)| k.len() == 1)
                 .ok_or_else(|| SdpError::Malformed(format!("line {line:?}")))?;
             match kind {
-                "c" if !seen_audio => session_addr = Some(parse_connection(value)?),
+                // RFC 4566 §5.7: a c= line before the first m= line is the session's; one
+                // inside a media description is that medium's only (a video stream's
+                // address is not the audio's).
+                "c" if !any_media => session_addr = Some(parse_connection(value)?),
                 "c" if in_audio => media_addr = Some(parse_connection(value)?),
                 "m" => {
                     in_audio = false;
@@ -483,6 +531,24 @@ mod tests {
     }
 
     #[test]
+    fn the_direction_is_set_on_the_audio_stream_only() {
+        let sdp = "v=0\r\no=peer 1 5 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                   a=inactive\r\nm=video 5000 RTP/AVP 96\r\na=recvonly\r\n\
+                   m=audio 4000 RTP/AVP 0\r\na=sendonly\r\na=ptime:20\r\nm=text 6000 RTP/AVP 98\r\n";
+        let held = with_direction(sdp.as_bytes(), Direction::RecvOnly);
+        assert_eq!(direction_of(&held), Some(Direction::RecvOnly));
+        assert_eq!(version_of(&held), Some(6));
+        let text = String::from_utf8(held).unwrap();
+        assert!(text.contains("m=video 5000 RTP/AVP 96\r\na=recvonly\r\n"), "video untouched");
+        assert!(text.contains("t=0 0\r\na=inactive\r\n"), "session level untouched");
+        assert!(
+            text.contains("m=audio 4000 RTP/AVP 0\r\na=ptime:20\r\na=recvonly\r\nm=text"),
+            "{text}"
+        );
+        assert!(!text.contains("sendonly"));
+    }
+
+    #[test]
     fn versions_are_raised_above_a_floor_only_when_needed() {
         let sdp = SIPP_OFFER.as_bytes();
         assert_eq!(with_version_above(sdp, 1), sdp, "already above");
@@ -493,6 +559,27 @@ mod tests {
             SIPP_OFFER.replace(" 2353687637 ", " 2353687641 "),
             "nothing else changes"
         );
+    }
+
+    #[test]
+    fn the_version_is_found_the_same_way_it_is_read() {
+        // Fields separated by a tab and a stray carriage return: still the third field.
+        let odd = SIPP_OFFER
+            .replace("o=user1 53655765 2353687637 IN", "o=user1\t53655765 2353687637\r IN");
+        assert_eq!(version_of(odd.as_bytes()), Some(2353687637));
+        let held = with_direction(odd.as_bytes(), Direction::SendOnly);
+        assert_eq!(version_of(&held), Some(2353687638));
+        let raised = with_version_above(odd.as_bytes(), 2353687640);
+        assert_eq!(version_of(&raised), Some(2353687641));
+    }
+
+    #[test]
+    fn the_largest_version_never_overflows() {
+        let top = SIPP_OFFER.replace(" 2353687637 ", &format!(" {} ", u64::MAX));
+        let held = with_direction(top.as_bytes(), Direction::SendOnly);
+        assert_eq!(direction_of(&held), Some(Direction::SendOnly));
+        assert_eq!(version_of(&held), Some(u64::MAX));
+        assert_eq!(with_version_above(top.as_bytes(), u64::MAX), top.as_bytes());
     }
 
     #[test]
@@ -542,6 +629,24 @@ mod tests {
         assert_eq!(sdp.audio.rtp, "10.0.0.2:4000".parse().unwrap());
         let n = sdp.negotiate(&[Codec::Pcma]).unwrap();
         assert_eq!((n.payload_type, n.telephone_event), (97, Some(101)));
+    }
+
+    #[test]
+    fn another_mediums_connection_is_not_the_sessions() {
+        // Video (with its own c=) before audio: the audio uses the session's address.
+        let sdp = SessionDescription::parse(
+            b"v=0\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\nc=IN IP4 10.0.0.9\r\n\
+              m=audio 4000 RTP/AVP 0\r\n",
+        )
+        .unwrap();
+        assert_eq!(sdp.audio.rtp, "10.0.0.1:4000".parse().unwrap());
+        // Without a session address, audio with none of its own has none.
+        assert_eq!(
+            SessionDescription::parse(
+                b"v=0\r\nm=video 5000 RTP/AVP 96\r\nc=IN IP4 10.0.0.9\r\nm=audio 4000 RTP/AVP 0\r\n"
+            ),
+            Err(SdpError::NoConnection)
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ on_both_backends!(
     agents_are_created_in_bulk_all_or_nothing,
     roles_decide_who_watches_and_who_edits,
     turning_a_campaign_on_reaches_the_running_dialer,
+    negative_ids_name_nothing,
 );
 
 /// A field error on `field`, with a message.
@@ -631,5 +632,43 @@ async fn turning_a_campaign_on_reaches_the_running_dialer(b: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(n > 0, "the dialer never started the campaign");
+    s.stop().await;
+}
+
+/// A negative id is an id like any other that names no row: never "every row", so never
+/// another campaign, script or trunk than the one asked for.
+async fn negative_ids_name_nothing(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let script = ok(&admin, "admin/scripts/save", &[("name", "Hello"), ("body", "Hi")]).await;
+    let campaign = create_campaign(&admin, "Spring").await;
+    let agent = s.create_user(&admin, "ann", "agent", "agent-pass-1").await.to_string();
+    for id in ["-1", "-9223372036854775808"] {
+        for endpoint in ["admin/campaigns/get", "admin/scripts/get", "admin/trunks/get"] {
+            let res = admin.call(endpoint, &[("id", id)]).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{endpoint} {id}: {}", res.body);
+        }
+        let res = admin
+            .call(
+                "admin/campaigns/assign",
+                &[("campaign", id), ("agent", &agent), ("assigned", "true")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "assign to {id}: {}", res.body);
+        let res = admin
+            .call(
+                "leadsets/create",
+                &[("name", "Leads"), ("campaign_id", id), ("default_country", "US")],
+            )
+            .await;
+        assert_invalid(&res, "campaign_id", "a leadset of campaign {id}");
+    }
+    // The real ones are still there, unchanged.
+    let got = ok(&admin, "admin/campaigns/get", &[("id", &campaign.to_string())]).await;
+    assert_eq!(got["id"], campaign);
+    assert_eq!(
+        ok(&admin, "admin/scripts/get", &[("id", &script.to_string())]).await["name"],
+        "Hello"
+    );
     s.stop().await;
 }

@@ -7,7 +7,7 @@
 //! early dialog is confirmed by a 2xx (§13.2.2.4).
 
 use super::message::{
-    CoreHeaders, HeaderAccess, Method, NameAddr, Request, Response, Via, make_header,
+    CoreHeaders, HeaderAccess, Method, NameAddr, Request, Response, Via, make_header, uri_scheme,
 };
 
 /// Why a dialog operation was refused.
@@ -79,6 +79,14 @@ pub struct Dialog {
     route_set: Vec<String>,
 }
 
+/// A `Contact`'s URI when it can be the Request-URI of our in-dialog requests: a SIP or
+/// SIPS URI (RFC 3261 §8.1.1.8, §12.1.1). Any other is ignored and the target stays what it
+/// was, so our ACK and BYE are never requests the peer must refuse (416).
+fn target(contact: Option<NameAddr>) -> Option<String> {
+    let contact = contact?;
+    matches!(uri_scheme(&contact.uri).as_deref(), Some("sip" | "sips")).then_some(contact.uri)
+}
+
 impl Dialog {
     /// The UAC side, from a response to our INVITE carrying a To tag (§12.1.2): the route set
     /// is the `Record-Route` list reversed, the remote target the `Contact`.
@@ -97,8 +105,10 @@ impl Dialog {
             local_seq: invite.core.cseq_seq,
             remote_seq: None,
             local_uri: invite.core.from.clone(),
-            remote_uri: response.core.to.clone(),
-            remote_target: response.contact().map_or_else(|| invite.uri.clone(), |c| c.uri),
+            // What we write back in our requests never carries a control character, even an
+            // escaped one the peer sent (RFC 3261 §25.1 allows it; we never send one).
+            remote_uri: response.core.to.without_controls(),
+            remote_target: target(response.contact()).unwrap_or_else(|| invite.uri.clone()),
             route_set,
         })
     }
@@ -118,8 +128,9 @@ impl Dialog {
             local_seq: 1,
             remote_seq: Some(invite.core.cseq_seq),
             local_uri: invite.core.to.with_tag(local_tag),
-            remote_uri: invite.core.from.clone(),
-            remote_target: invite.contact().map_or_else(|| invite.uri.clone(), |c| c.uri),
+            // As in `uac`: no control character goes back out, escaped or not.
+            remote_uri: invite.core.from.without_controls(),
+            remote_target: target(invite.contact()).unwrap_or_else(|| invite.uri.clone()),
             route_set: invite
                 .header_values("Record-Route")
                 .into_iter()
@@ -147,8 +158,8 @@ impl Dialog {
     /// (§12.2.1.2, §13.2.2.4).
     pub fn confirm(&mut self, response: &Response) {
         self.state = DialogState::Confirmed;
-        if let Some(contact) = response.contact() {
-            self.remote_target = contact.uri;
+        if let Some(uri) = target(response.contact()) {
+            self.remote_target = uri;
         }
         let mut route_set: Vec<String> =
             response.header_values("Record-Route").into_iter().map(str::to_owned).collect();
@@ -275,6 +286,21 @@ mod tests {
         assert_eq!(bye.core.to.tag(), Some("theirs"));
         let reinvite = d.request(Method::Invite, via("z9hG4bKre"), "sip:gw@10.0.0.1:5060");
         assert_eq!(reinvite.core.cseq_seq, 3);
+    }
+
+    #[test]
+    fn a_contact_that_is_no_sip_uri_is_never_our_request_uri() {
+        let inv = invite();
+        let odd = inv
+            .response(StatusCode::OK, Some("theirs"))
+            .with_header("Contact", "<gip:far@192.0.2.9:5080>");
+        let mut d = Dialog::uac(&inv, &odd).unwrap();
+        assert_eq!(d.remote_target(), inv.uri, "the INVITE's Request-URI stays the target");
+        assert_eq!(d.ack(1, via("z9hG4bKack")).uri, inv.uri);
+        d.confirm(&odd);
+        assert_eq!(d.remote_target(), inv.uri);
+        d.confirm(&ok(&inv, &[]));
+        assert_eq!(d.remote_target(), "sip:callee@192.0.2.9:5080");
     }
 
     #[test]

@@ -166,29 +166,30 @@ pub async fn get(db: &Db, id: CampaignId) -> Result<Option<Campaign>, DbError> {
 }
 
 async fn load(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaign>, DbError> {
-    let filter = only.map(|c| c.0).unwrap_or(-1);
+    // NULL for every row: no id value, negative or not, stands for "all".
+    let filter: Option<i64> = only.map(|c| c.0);
     let (rows, statuses, rules, agents) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, CampaignRow>(concat!(
-            "SELECT ", campaign_columns!(), " FROM campaigns WHERE $1 < 0 OR id = $1 ORDER BY name"
+            "SELECT ", campaign_columns!(), " FROM campaigns WHERE $1 IS NULL OR id = $1 ORDER BY name"
         ))
         .bind(filter)
         .fetch_all(pool)
         .await?;
         let statuses = sqlx::query_as::<_, (i64, String)>(
-            "SELECT campaign_id, status FROM campaign_statuses WHERE $1 < 0 OR campaign_id = $1 ORDER BY status",
+            "SELECT campaign_id, status FROM campaign_statuses WHERE $1 IS NULL OR campaign_id = $1 ORDER BY status",
         )
         .bind(filter)
         .fetch_all(pool)
         .await?;
         let rules = sqlx::query_as::<_, RuleRow>(
             "SELECT campaign_id, outcome, retry_minutes, max_attempts FROM retry_rules \
-             WHERE $1 < 0 OR campaign_id = $1 ORDER BY outcome",
+             WHERE $1 IS NULL OR campaign_id = $1 ORDER BY outcome",
         )
         .bind(filter)
         .fetch_all(pool)
         .await?;
         let agents = sqlx::query_as::<_, (i64, i64)>(
-            "SELECT campaign_id, user_id FROM campaign_agents WHERE $1 < 0 OR campaign_id = $1 ORDER BY user_id",
+            "SELECT campaign_id, user_id FROM campaign_agents WHERE $1 IS NULL OR campaign_id = $1 ORDER BY user_id",
         )
         .bind(filter)
         .fetch_all(pool)

@@ -17,16 +17,17 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
 
 /// Every script by name (`only`: just that one), with the campaigns using each.
 async fn load(db: &Db, only: Option<ScriptId>) -> Result<Vec<Script>, DbError> {
-    let filter = only.map(|s| s.0).unwrap_or(-1);
+    // NULL for every row: no id value, negative or not, stands for "all".
+    let filter: Option<i64> = only.map(|s| s.0);
     let (rows, uses) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, ScriptRow>(
-            "SELECT id, name, body FROM scripts WHERE $1 < 0 OR id = $1 ORDER BY name")
+            "SELECT id, name, body FROM scripts WHERE $1 IS NULL OR id = $1 ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;
         let uses = sqlx::query_as::<_, (i64, String)>(
             "SELECT script_id, name FROM campaigns WHERE script_id IS NOT NULL \
-             AND ($1 < 0 OR script_id = $1) ORDER BY name")
+             AND ($1 IS NULL OR script_id = $1) ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;

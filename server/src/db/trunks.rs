@@ -27,17 +27,18 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
 }
 
 async fn load(db: &Db, only: Option<TrunkId>) -> Result<Vec<Trunk>, DbError> {
-    let filter = only.map(|t| t.0).unwrap_or(-1);
+    // NULL for every row: no id value, negative or not, stands for "all".
+    let filter: Option<i64> = only.map(|t| t.0);
     let (rows, uses) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, TrunkRow>(
             "SELECT id, name, host, port, transport, username, password, caller_id_mode, codecs, \
-             max_channels, max_cps, demo FROM trunks WHERE $1 < 0 OR id = $1 ORDER BY name")
+             max_channels, max_cps, demo FROM trunks WHERE $1 IS NULL OR id = $1 ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;
         let uses = sqlx::query_as::<_, (i64, String)>(
             "SELECT trunk_id, name FROM campaigns WHERE trunk_id IS NOT NULL \
-             AND ($1 < 0 OR trunk_id = $1) ORDER BY name")
+             AND ($1 IS NULL OR trunk_id = $1) ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;

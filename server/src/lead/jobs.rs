@@ -114,10 +114,14 @@ impl Job {
     }
 }
 
-/// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`
-/// or `@` is prefixed with `'` so spreadsheet programs do not run it as a formula.
+/// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return is prefixed with `'` so spreadsheet programs do not run it as
+/// a formula (OWASP CSV injection) — except an E.164 number, `+` and digits only, which no
+/// spreadsheet runs and which the report shows as it is.
 fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && !s.starts_with('+') {
+    let number =
+        s.strip_prefix('+').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
         format!("'{s}")
     } else {
         s.to_string()
@@ -383,5 +387,11 @@ mod tests {
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_cell("+12025550100"), "+12025550100");
+        // Anything else that starts like a formula is defused, a plus sign included.
+        assert_eq!(csv_cell("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("+"), "'+");
+        assert_eq!(csv_cell("+1 202"), "'+1 202");
+        assert_eq!(csv_cell("\t=1"), "'\t=1");
+        assert_eq!(csv_cell("-1"), "'-1");
     }
 }

@@ -345,9 +345,10 @@ impl NameAddr {
         &self.raw
     }
 
-    /// This value with `;tag=` set to `tag` (used by a UAS on `To`, RFC 3261 §8.2.6.2).
+    /// This value with `;tag=` set to `tag` (used by a UAS on `To`, RFC 3261 §8.2.6.2), and
+    /// without control characters: it is rewritten to be sent (see [`Self::without_controls`]).
     pub fn with_tag(&self, tag: &str) -> Self {
-        let mut out = self.clone();
+        let mut out = self.without_controls();
         out.params.retain(|p| !p.name.eq_ignore_ascii_case("tag"));
         out.params.push(Param { name: "tag".into(), value: Some(tag.to_owned()) });
         out.raw = out.render();
@@ -419,6 +420,13 @@ fn check_uri_syntax(uri: &str) -> Result<(), &'static str> {
     }
     if rest.is_empty() {
         return Err("empty URI");
+    }
+    // RFC 3986 §2 / RFC 3261 §25.1: these are never part of a URI unescaped. A peer's
+    // Contact becomes the Request-URI of our ACK and BYE, which must be valid.
+    if rest.contains(['"', '<', '>', '\\'])
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("characters not allowed in a URI");
     }
     Ok(())
 }
@@ -546,6 +554,9 @@ mod tests {
             "Watson, Thomas <sip:t.watson@example.org>",
             "sip:user@example.com?Route=%3Csip:sip.example.com%3E",
             "<sip:a@b",
+            "<sip:\"far@127.0.0.1>",
+            "<sip:a<b@example.com>",
+            "<sip:a\\b@example.com>",
             "<>",
             "nocolon",
         ] {

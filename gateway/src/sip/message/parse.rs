@@ -557,6 +557,19 @@ fn readable(value: &str) -> Option<&str> {
     (!has_control(value)).then_some(value)
 }
 
+/// Longest `From`, `To`, `Call-ID` or `CSeq` value a reply to a refused request echoes;
+/// a longer one is replaced like an unreadable one. Real values are far shorter, and a reply
+/// must stay within [`MAX_MESSAGE`] (and a datagram) whatever the request held.
+const ECHO_MAX: usize = 1024;
+
+/// `value` when it may be echoed: readable and not overlong.
+fn echoable(value: &str) -> Option<&str> {
+    readable(value).filter(|v| v.len() <= ECHO_MAX)
+}
+
+/// Characters of the refusal reason a reply's `Warning` carries at most.
+const WARNING_MAX: usize = 160;
+
 /// Stands in for a `From` or `To` that cannot be read (RFC 3261 §8.1.1.3's anonymous URI):
 /// the response still carries every mandatory header field, and never the unreadable text.
 const UNREADABLE_ADDRESS: &str = "<sip:anonymous@anonymous.invalid>";
@@ -565,7 +578,8 @@ const UNREADABLE_ADDRESS: &str = "<sip:anonymous@anonymous.invalid>";
 /// (RFC 3261 §8.2.6.2). `None` for ACK (never answered) or when there is no readable `Via`
 /// to follow.
 ///
-/// Invariant: the response holds no control character but the CRLF line ends, and echoes
+/// Invariant: the response is at most [`MAX_MESSAGE`] long, holds no control character but
+/// the CRLF line ends, and echoes
 /// only values that pass their grammar: an unreadable `From`/`To` is replaced by an
 /// anonymous address, an unreadable `Call-ID` by one derived from the request's octets, an
 /// unreadable `CSeq` by `0` and the Request-Line's method (left out when that is unreadable
@@ -589,7 +603,7 @@ fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     let address = |name: &str| {
         raw.all(name)
             .next()
-            .and_then(readable)
+            .and_then(echoable)
             .filter(|v| NameAddr::parse(v).is_ok())
             .map(str::to_owned)
     };
@@ -597,7 +611,7 @@ fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     let call_id = raw
         .all("Call-ID")
         .next()
-        .and_then(readable)
+        .and_then(echoable)
         .filter(|v| !v.is_empty() && !v.contains(char::is_whitespace))
         .map(str::to_owned)
         .unwrap_or_else(|| {
@@ -613,7 +627,7 @@ fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     let cseq = raw
         .all("CSeq")
         .next()
-        .and_then(readable)
+        .and_then(echoable)
         .and_then(|v| CSeq::parse(v).ok())
         .map(|c| c.to_string())
         .or_else(|| {
@@ -627,13 +641,21 @@ fn reject_reply(raw: &RawMessage<'_>, error: &ParseError) -> Option<Vec<u8>> {
     if status.code() == 501 || status.code() == 405 {
         let _ = write!(out, "Allow: {ALLOW}\r\n");
     }
-    let warning: String = error
-        .to_string()
+    // The reason names the offending value, which may be most of the request: a bounded
+    // excerpt keeps the reply about as small as what it answers (no amplification).
+    let reason = error.to_string();
+    let mut warning: String = reason
         .chars()
+        .take(WARNING_MAX)
         .map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c })
         .collect();
+    if reason.chars().nth(WARNING_MAX).is_some() {
+        warning.push('…');
+    }
     let _ = write!(out, "Warning: 399 gateway \"{warning}\"\r\nContent-Length: 0\r\n\r\n");
-    Some(out.into_bytes())
+    // Only the Vias, echoed whole (the reply retraces them), can still make it too large for
+    // any peer to take: then there is no reply.
+    (out.len() <= MAX_MESSAGE).then(|| out.into_bytes())
 }
 
 /// FNV-1a: a stable, dependency-free hash for deriving tags.

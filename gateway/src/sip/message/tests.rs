@@ -252,6 +252,54 @@ fn control_characters_are_refused_and_never_echoed() {
 }
 
 #[test]
+fn a_reply_never_echoes_a_huge_value_twice() {
+    // A 30 KB display name that breaks the address grammar: the reply stands in an anonymous
+    // From and says why in a Warning of bounded length, so it is never much larger than the
+    // request (no amplification) and never over the largest message a peer accepts.
+    let huge = "a\"".repeat(15_000);
+    let options = format!(
+        "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbig\r\n\
+         From: {huge} <sip:a@127.0.0.1>;tag=f\r\nTo: <sip:2000@127.0.0.1>\r\nCall-ID: big@test\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let rejected = parse(options.as_bytes()).expect_err("refused");
+    let reply = rejected.reply.expect("answered");
+    assert_eq!(status_of(&reply), 400);
+    assert!(reply.len() < 1024, "{} octets for a {} octet request", reply.len(), options.len());
+    let text = String::from_utf8(reply).unwrap();
+    let warning = text.lines().find(|l| l.starts_with("Warning: ")).expect("a Warning");
+    assert!(warning.len() < 300, "{warning}");
+}
+
+#[test]
+fn a_reply_stays_within_the_largest_message() {
+    // A 60 KB Call-ID in a request refused for its CSeq: the reply stands in a Call-ID of its
+    // own rather than echo one that would take it over the largest message.
+    let huge = "c".repeat(60_000);
+    let options = format!(
+        "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcid\r\n\
+         From: <sip:a@127.0.0.1>;tag=f\r\nTo: <sip:2000@127.0.0.1>\r\nCall-ID: {huge}\r\n\
+         CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let reply = parse(options.as_bytes()).expect_err("refused").reply.expect("answered");
+    assert!(reply.len() < 1024, "{} octets", reply.len());
+    let Ok(Message::Response(r)) = parse(&reply) else { panic!("reply does not parse") };
+    assert!(r.core.call_id.starts_with("unreadable-"), "{}", r.core.call_id);
+    // Vias too large to echo within the limit: no reply at all.
+    let vias =
+        format!("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKv;x={}\r\n", "v".repeat(32_630));
+    let twice = options.replacen(
+        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcid\r\n",
+        &vias.repeat(2),
+        1,
+    );
+    let twice = twice.replace(&huge, "short@test");
+    assert!(twice.len() < MAX_MESSAGE);
+    let reply = parse(twice.as_bytes()).expect_err("refused").reply;
+    assert_eq!(reply.map(|r| r.len()), None, "for a request of {} octets", twice.len());
+}
+
+#[test]
 fn a_request_missing_to_gets_a_complete_reply() {
     let invite = "OPTIONS sip:2000@127.0.0.1 SIP/2.0\r\n\
                   Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnoto\r\n\

@@ -585,6 +585,23 @@ impl UserAgent {
         self.end(id, outcome, Some(code), &reason, by);
     }
 
+    /// The client transaction of a call's INVITE (`key`) has ended. A call still waiting for
+    /// its answer then has nothing left that could answer it (a 2xx that made no dialog, such
+    /// as one without tags, leaves it so): it ends now rather than never.
+    pub(super) fn on_invite_transaction_ended(&mut self, id: CallId, key: &Key) {
+        let Some(call) = self.calls.get(&id) else { return };
+        let current = Key::for_client(&call.invite).is_some_and(|k| &k == key);
+        if current && matches!(call.state, CallState::Calling | CallState::Proceeding) {
+            self.end(
+                id,
+                CallOutcome::Failed,
+                None,
+                "no usable final response to the INVITE",
+                HangupBy::System,
+            );
+        }
+    }
+
     fn on_invite_success(&mut self, id: CallId, response: Response) {
         let Some(call) = self.calls.get(&id) else { return };
         let transport = call.transport;
@@ -757,6 +774,12 @@ impl UserAgent {
         }
         if let Some(c) = call.cancelling.as_ref().filter(|c| c.give_up.is_some_and(|t| t <= now)) {
             let outcome = c.reason.outcome();
+            // RFC 3261 §9.1: no final response 64·T1 after the CANCEL, so the INVITE's client
+            // transaction is destroyed too; in Proceeding it has no timer of its own and
+            // would wait for ever.
+            if let Some(key) = Key::for_client(&call.invite) {
+                self.transactions.remove(&key);
+            }
             self.end(id, outcome, None, "no final response after CANCEL", HangupBy::System);
             return;
         }

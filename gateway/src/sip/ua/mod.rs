@@ -604,11 +604,15 @@ impl UserAgent {
             }
         }
         let owner = entry.owner.clone();
-        if entry.tx.state() == transaction::State::Terminated {
+        let terminated = entry.tx.state() == transaction::State::Terminated;
+        if terminated {
             self.transactions.remove(key);
         }
         for output in delivered {
             self.on_transaction_output(now, &owner, output);
+        }
+        if let (true, Owner::Call(call, Purpose::Invite)) = (terminated, &owner) {
+            self.on_invite_transaction_ended(*call, key);
         }
     }
 

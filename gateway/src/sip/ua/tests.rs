@@ -348,6 +348,45 @@ fn ring_timeout_cancels_and_487_means_no_answer() {
 }
 
 #[test]
+fn a_trunk_silent_after_100_trying_leaves_no_transaction_behind() {
+    // 100 Trying, then nothing: not to the ring-timeout CANCEL, nor a final response. The
+    // call ends 64·T1 after the CANCEL, and the INVITE transaction (in Proceeding, which has
+    // no timer) goes with it (RFC 3261 §9.1).
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 100, "peer");
+    h.advance(secs(30.0));
+    h.last(Method::Cancel);
+    h.advance(secs(33.0));
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].outcome, CallOutcome::NoAnswer);
+    h.assert_settles();
+}
+
+#[test]
+fn a_2xx_that_makes_no_dialog_ends_the_call_with_its_transaction() {
+    // A 200 OK whose From lost its tag names no dialog: it cannot answer the call, and once
+    // the INVITE transaction is over (timer M) nothing else could. The call ends then.
+    let mut h = Harness::new();
+    h.originate();
+    let invite = h.last(Method::Invite);
+    let mut ok = invite
+        .response(StatusCode::OK, Some("far"))
+        .with_header("Contact", "<sip:callee@127.0.0.1:5080>")
+        .with_body("application/sdp", SDP.to_vec());
+    ok.core.from = crate::sip::message::NameAddr::parse("<sip:1000@127.0.0.1>").unwrap();
+    h.receive(&ok.to_bytes());
+    assert!(h.ended().is_empty(), "not answered, not over yet");
+    h.advance(secs(40.0));
+    let ended = h.ended();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].outcome, CallOutcome::Failed);
+    h.assert_settles();
+}
+
+#[test]
 fn cancel_waits_for_a_provisional_response() {
     let mut h = Harness::new();
     let call = h.originate();
@@ -568,6 +607,36 @@ fn inbound_call_is_offered_answered_and_acked() {
     assert_eq!(bye.core.from.tag(), ok.core.to.tag());
     h.reply(&bye, 200, "caller");
     h.assert_settles();
+}
+
+#[test]
+fn escaped_control_characters_from_the_caller_never_go_back_out() {
+    // RFC 3261 §25.1 lets a quoted display name carry an escaped NUL or BEL; the dialog's
+    // requests (BYE) carry the names without them, and every message we send parses.
+    let mut h = Harness::new();
+    let invite = inbound_invite("z9hG4bKctl", "inbound-ctl", 1)
+        .replace("From: <sip:5559876", "From: \"\\\u{7}bell\" <sip:5559876")
+        .replace("To: <sip:2000", "To: \"\\\0\" <sip:2000");
+    h.receive(invite.as_bytes());
+    let Some(Event::Offered { call, .. }) = h.events.first().cloned() else {
+        panic!("{:?}", h.events)
+    };
+    h.ua.answer(h.now, call, SDP.to_vec()).unwrap();
+    h.pump();
+    h.ua.hangup(h.now, call).unwrap();
+    h.pump();
+    let bye = h.last(Method::Bye);
+    for value in [bye.core.from.as_str(), bye.core.to.as_str()] {
+        assert!(!value.chars().any(char::is_control), "{value:?}");
+    }
+    assert_eq!(bye.core.to.display.as_deref(), Some("bell"));
+    for raw in &h.raw {
+        assert!(
+            !raw.iter().any(|&b| b < 0x20 && b != b'\r' && b != b'\n'),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
 }
 
 #[test]
