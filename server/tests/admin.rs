@@ -288,7 +288,7 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
     assert_invalid(&res, "agent", "unknown agent");
     let o = ok(&admin, "admin/campaigns/overview", &[("id", &ids)]).await;
     assert_eq!(o["assigned"][0]["username"], "ann");
-    assert_eq!(o["stats"]["total"], 0);
+    assert_eq!(o["leads"]["total"], 0);
     assert!(o["dispositions"].as_array().unwrap().len() >= 9, "predefined ones");
     assert_eq!(ok(&admin, "admin/campaigns/list", &[]).await[0]["agents"], 1);
     let agents = ok(&admin, "admin/agents/list", &[]).await;

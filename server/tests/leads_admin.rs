@@ -91,7 +91,7 @@ async fn leadsets_are_created_edited_toggled_and_deleted(b: Backend) {
     assert_eq!(list[0]["settings"]["default_country"], "GB");
     assert_eq!(list[0]["campaign_name"], "Spring");
     assert_eq!(list[0]["settings"]["active"], true);
-    assert_eq!(list[0]["total"], 0);
+    assert_eq!(list[0]["leads"]["total"], 0);
 
     let res = admin
         .call(
@@ -302,9 +302,9 @@ async fn a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report(b: Backe
     assert_eq!(zones, ["America/New_York", "Europe/London"]);
 
     let o = overview(&admin, id).await;
-    assert_eq!(o["stats"]["total"], 4);
-    assert_eq!(o["stats"]["dialable"], 4);
-    assert_eq!(o["stats"]["recyclable"], 0);
+    assert_eq!(o["stats"]["leads"]["total"], 4);
+    assert_eq!(o["stats"]["leads"]["dialable"], 4);
+    assert_eq!(o["stats"]["leads"]["recyclable"], 0);
     // The same file again: everything is a duplicate.
     let form = json!({
         "start_row": 2, "delimiter": ";",
@@ -356,7 +356,7 @@ async fn bad_uploads_are_refused_and_store_nothing(b: Backend) {
         let res = upload(&admin, id, mapping(1, &["phone", "status"]), f).await;
         assert_eq!(field_of(&res), "file", "{f:?}");
     }
-    assert_eq!(overview(&admin, id).await["stats"]["total"], 0, "nothing stored");
+    assert_eq!(overview(&admin, id).await["stats"]["leads"]["total"], 0, "nothing stored");
     s.stop().await;
 }
 
@@ -537,7 +537,7 @@ async fn url_imports_refuse_private_addresses_unless_allowed(b: Backend) {
         let res = admin.post_json(&format!("/admin/leadsets/{id}/imports"), &form).await;
         assert_eq!(field_of(&res), "url");
     }
-    assert_eq!(overview(&admin, id).await["stats"]["total"], 0);
+    assert_eq!(overview(&admin, id).await["stats"]["leads"]["total"], 0);
     s.stop().await;
 
     // On: the same URL previews and imports.
@@ -554,7 +554,7 @@ async fn url_imports_refuse_private_addresses_unless_allowed(b: Backend) {
     let job = res.json()["job"].as_u64().unwrap();
     let st = wait_done(&admin, job).await;
     assert_eq!(st["inserted"], 2, "{st}");
-    assert_eq!(overview(&admin, id).await["stats"]["total"], 2);
+    assert_eq!(overview(&admin, id).await["stats"]["leads"]["total"], 2);
     s.stop().await;
 }
 
@@ -723,7 +723,7 @@ async fn an_upload_cut_off_midway_ends_its_job_with_a_reason(b: Backend) {
     let failed = st["failed"].as_str().unwrap_or_default();
     assert!(failed.contains("interrupted"), "{st}");
     let o = overview(&admin, id).await;
-    assert_eq!(o["stats"]["total"], st["inserted"], "{st}");
+    assert_eq!(o["stats"]["leads"]["total"], st["inserted"], "{st}");
     // The job's file cannot be sent again: a new import is needed.
     let res =
         admin.post_body(&format!("/admin/imports/{job}/data"), b"2025550199,NEW\n".to_vec()).await;
@@ -822,8 +822,15 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
     let refused = server::db::journal::apply(s.database(), "test", &records).await.unwrap();
     assert!(refused.is_empty(), "{refused:?}");
     let st = &overview(&admin, id).await["stats"];
+    let calls = &st["calls"];
     assert_eq!(
-        [&st["answered"], &st["failed"], &st["in_progress"], &st["ringing"], &st["dropped"]],
+        [
+            &calls["answered"],
+            &calls["failed"],
+            &calls["talking"],
+            &calls["ringing"],
+            &calls["dropped"]
+        ],
         [2, 1, 1, 1, 0],
         "{st}"
     );
