@@ -181,11 +181,7 @@ pub fn LeadTiles(counts: LeadCounts) -> impl IntoView {
             "Not finished, yet not called: leadset off or without a campaign, a status the campaign does not take, do-not-call, or over a lowered attempt cap",
         ),
     ];
-    view! {
-        <div class="stats" data-testid="lead-counts">
-            {tiles.into_iter().map(|(label, value, key, title)| view! { <Tile label value key title /> }).collect_view()}
-        </div>
-    }
+    tile_row("lead-counts", tiles)
 }
 
 /// A group of call attempts by what happened (`CallCounts`), the same tiles on every page.
@@ -209,20 +205,24 @@ pub fn CallTiles(counts: CallCounts) -> impl IntoView {
             "Answered with no agent free: hung up by the dialer",
         ),
     ];
-    view! {
-        <div class="stats" data-testid="call-counts">
-            {tiles.into_iter().map(|(label, value, key, title)| view! { <Tile label value key title /> }).collect_view()}
-        </div>
-    }
+    tile_row("call-counts", tiles)
 }
 
-/// One tile with its explanation as a tooltip.
-#[component]
-fn Tile(label: &'static str, value: u64, key: &'static str, title: &'static str) -> impl IntoView {
-    view! {
-        <div class="stat" data-stat=key title=title>
-            <span class="stat-value">{value}</span>
-            <span class="stat-label">{label}</span>
-        </div>
-    }
+/// A `.stats` row of (label, value, key, explanation) tiles, the explanation as a tooltip.
+fn tile_row<const N: usize>(
+    id: &'static str,
+    tiles: [(&'static str, u64, &'static str, &'static str); N],
+) -> impl IntoView {
+    let tiles = tiles
+        .into_iter()
+        .map(|(label, value, key, title)| {
+            view! {
+                <div class="stat" data-stat=key title=title>
+                    <span class="stat-value">{value}</span>
+                    <span class="stat-label">{label}</span>
+                </div>
+            }
+        })
+        .collect_view();
+    view! { <div class="stats" data-testid=id>{tiles}</div> }
 }

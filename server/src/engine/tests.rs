@@ -161,6 +161,16 @@ fn lead_results(out: &[Output]) -> Vec<(LeadId, LeadFate)> {
         .collect()
 }
 
+/// The calls `out` hangs up, in order.
+fn hangups(out: &[Output]) -> Vec<CallId> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Hangup { call } => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
 fn notified(out: &[Output], agent: UserId) -> Vec<AgentEvent> {
     out.iter()
         .filter_map(|o| match o {
@@ -266,13 +276,7 @@ fn pausing_right_after_a_call_was_placed_cancels_it_rather_than_drop_the_custome
     // A2 pauses a moment later: one ready agent left, so one call too many is in flight.
     h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Break").unwrap() }).unwrap();
     let out = h.take();
-    let hung: Vec<CallId> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Hangup { call } => Some(*call),
-            _ => None,
-        })
-        .collect();
+    let hung = hangups(&out);
     assert_eq!(hung, [calls[1]], "the newest call is cancelled; the other stays for A1");
     assert!(originates(&out).is_empty());
     // The cancelled call ends unanswered: its lead is dialled again at once, no retry wait.
@@ -306,13 +310,13 @@ fn a_call_answered_as_its_cancel_left_goes_to_the_agent_who_paused() {
     h.event(call, CallEvent::Ringing);
     let brk = PauseReason::parse("Break").unwrap();
     h.input(Input::AgentPause { agent: A1, reason: brk.clone() }).unwrap();
-    assert!(h.take().iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(hangups(&h.take()).contains(&call));
     // The customer picked up before the cancel reached the carrier: the agent who paused
     // takes the call (told it is connecting); nobody answers into nobody.
     h.event(call, CallEvent::Answered);
     let out = h.take();
     assert!(out.iter().any(|o| matches!(o, Output::Bridge { call: c, agent: A1 } if *c == call)));
-    assert!(!out.iter().any(|o| matches!(o, Output::Hangup { .. })));
+    assert!(hangups(&out).is_empty());
     assert!(notified(&out, A1).contains(&AgentEvent::State(AgentStatus::Reserved)));
     h.event(call, CallEvent::Bridged);
     h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
@@ -337,7 +341,7 @@ fn an_answer_crossing_the_cancel_with_nobody_to_take_it_is_a_counted_drop() {
     h.take();
     h.event(call, CallEvent::Answered);
     let out = h.take();
-    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(hangups(&out).contains(&call));
     assert!(out.iter().any(|o| matches!(
         o,
         Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. })
@@ -365,13 +369,7 @@ fn a_stopping_server_places_no_call_and_waits_for_the_agents_calls() {
     h.input(Input::StopDialing).unwrap();
     let out = h.take();
     // The call ringing for nobody is cancelled, the queued lead goes back, both are told.
-    let hung: Vec<CallId> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Hangup { call } => Some(*call),
-            _ => None,
-        })
-        .collect();
+    let hung = hangups(&out);
     assert_eq!(hung, [calls[1]]);
     assert!(
         out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &[LeadId(52)]))
@@ -789,7 +787,7 @@ fn preview_get_next_call_and_skip() {
     answer_and_bridge(&mut h, call);
     assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
     h.input(Input::AgentHangup { agent: A1 }).unwrap();
-    assert!(h.take().iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(hangups(&h.take()).contains(&call));
     h.event(call, ended(CallOutcome::Answered, HangupBy::System));
     assert!(
         h.take()
@@ -1000,7 +998,7 @@ fn silent_carriers_do_not_leave_calls_stuck() {
     assert!(lead_results(&h.take()).is_empty());
     h.advance(Duration::from_secs(1)); // 30 s ring + 15 s grace
     let out = h.take();
-    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(hangups(&out).contains(&call));
     assert_eq!(lead_results(&out)[0].1.status.as_str(), "NO ANSWER");
     // A late event for the forgotten call is refused, changing nothing.
     assert_eq!(
@@ -1019,7 +1017,7 @@ fn logging_out_mid_call_hangs_up_and_finishes_the_lead() {
     h.take();
     h.input(Input::AgentLogout { agent: A1 }).unwrap();
     let out = h.take();
-    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call: c } if *c == call)));
+    assert!(hangups(&out).contains(&call));
     assert!(
         out.iter().any(|o| matches!(o, Output::Record(Record::SessionEnded { agent: A1, .. })))
     );
