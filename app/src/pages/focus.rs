@@ -3,8 +3,9 @@
 //! focus is replaced by a fresh copy of itself, and the browser drops focus. Whenever the
 //! DOM changes and focus is on the body while the last focused element is gone, focus goes
 //! to the element now at the same place in the page (same position, same kind), else to the
-//! newest message banner, else to the page's heading. A button disabled while its form is
-//! busy loses focus too: it gets it back when it is enabled again.
+//! newest message banner, else to the page's heading. After a move to another page (a link
+//! inside the page), focus goes to the new page's heading. A button disabled while its form
+//! is busy loses focus too: it gets it back when it is enabled again.
 //!
 //! Only a lost focus is restored: when people click elsewhere, the element they left is
 //! still in the page and nothing moves. Browser only (the module is compiled for hydration).
@@ -18,8 +19,9 @@ pub fn keep_focus() {
 
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
     let Some(body) = document.body() else { return };
-    // The last element that had focus, and its path from the body (child indices).
-    let last: Rc<RefCell<Option<(web_sys::Element, Vec<u32>)>>> = Rc::default();
+    // The last element that had focus, its path from the body (child indices) and the page
+    // it was on.
+    let last: Rc<RefCell<Option<(web_sys::Element, Vec<u32>, String)>>> = Rc::default();
     // The last focused element was disabled under the keyboard's hands (see `rescue`).
     let disabled_away: Rc<std::cell::Cell<bool>> = Rc::default();
 
@@ -29,7 +31,7 @@ pub fn keep_focus() {
         Closure::<dyn Fn(web_sys::Event)>::new(move |ev: web_sys::Event| {
             if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
                 let path = path_of(&el, &body);
-                *last.borrow_mut() = Some((el, path));
+                *last.borrow_mut() = Some((el, path, page()));
                 disabled_away.set(false);
             }
         })
@@ -41,7 +43,7 @@ pub fn keep_focus() {
         let document = document.clone();
         let body = body.clone();
         Closure::<dyn Fn(js_sys::Array, web_sys::MutationObserver)>::new(move |_, _| {
-            let Some((gone, path)) = last.borrow().clone() else { return };
+            let Some((gone, path, was_on)) = last.borrow().clone() else { return };
             let active = document.active_element();
             let focus_lost = active.as_ref().is_none_or(|a| a.is_same_node(Some(body.as_ref())));
             if gone.is_connected() {
@@ -65,8 +67,9 @@ pub fn keep_focus() {
             if !focus_lost {
                 return;
             }
+            let same_page = was_on == page();
             let target = at_path(&body, &path)
-                .filter(|el| el.tag_name() == gone.tag_name())
+                .filter(|el| same_page && el.tag_name() == gone.tag_name())
                 .or_else(|| document.query_selector("main .banner").ok().flatten())
                 .or_else(|| document.query_selector("main h1").ok().flatten());
             if let Some(el) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
@@ -87,6 +90,11 @@ pub fn keep_focus() {
     init.set_attribute_filter(&js_sys::Array::of1(&"disabled".into()));
     let _ = observer.observe_with_options(&body, &init);
     rescue.forget();
+}
+
+/// The page's path, to tell a page drawn again from another page.
+fn page() -> String {
+    web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default()
 }
 
 /// Child indices from `root` down to `el`.
