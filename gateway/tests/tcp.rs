@@ -5,13 +5,16 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway::control::{CallOutcome, Event, HangupBy, TrunkId};
+use gateway::Gateway;
+use gateway::control::{CallEnd, CallId, CallOutcome, Event, HangupBy, TrunkId};
+use gateway::events::Reader;
 use gateway::sip::message::Transport;
 use support::{Sipp, read_sip, request, wait_for};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -107,19 +110,12 @@ async fn refuse_one_call(listener: &tokio::net::TcpListener) -> TcpStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trunk_that_closed_its_connection_gets_the_next_invite_on_a_new_one() {
     let (gw, running) = gateway().await;
-    let listener = listen_on("127.0.0.1:0".parse().unwrap());
-    let addr = listener.local_addr().unwrap();
-    let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", addr.port(), Transport::Tcp);
-    gw.add_trunk(trunk).await.unwrap();
+    let (listener, addr) = tcp_trunk(&gw).await;
     let mut events = gw.events();
 
     let first = support::place(&gw, originate("+15551111")).await;
     let stream = refuse_one_call(&listener).await;
-    let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call, end } if *call == first => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = call_end(&mut events, first).await;
     assert_eq!(end.code, Some(486));
 
     // The trunk restarts: its connection and listener go, a new listener takes the port.
@@ -133,21 +129,14 @@ async fn a_trunk_that_closed_its_connection_gets_the_next_invite_on_a_new_one() 
     let listener = listen_on(addr);
     let second = support::place(&gw, originate("+15552222")).await;
     let _stream = refuse_one_call(&listener).await;
-    let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call, end } if *call == second => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = call_end(&mut events, second).await;
     assert_eq!(end.code, Some(486), "the second INVITE reached the restarted trunk");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_to_a_tcp_trunk_that_is_gone_fails_at_once_as_congestion() {
     let (gw, _running) = gateway().await;
-    let listener = listen_on("127.0.0.1:0".parse().unwrap());
-    let addr = listener.local_addr().unwrap();
-    let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", addr.port(), Transport::Tcp);
-    gw.add_trunk(trunk).await.unwrap();
+    let (listener, _) = tcp_trunk(&gw).await;
     let mut events = gw.events();
     let first = support::place(&gw, originate("+15551111")).await;
     let stream = refuse_one_call(&listener).await;
@@ -162,10 +151,24 @@ async fn a_call_to_a_tcp_trunk_that_is_gone_fails_at_once_as_congestion() {
     drop(stream);
     drop(listener);
     let second = support::place(&gw, originate("+15552222")).await;
-    let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call, end } if *call == second => Some(end.clone()),
+    let end = call_end(&mut events, second).await;
+    assert_eq!((end.outcome, end.code), (CallOutcome::Congestion, Some(503)), "{end:?}");
+}
+
+/// A listener standing for a TCP trunk, and that trunk (id 1) added to `gw`.
+async fn tcp_trunk(gw: &Gateway) -> (TcpListener, SocketAddr) {
+    let listener = listen_on("127.0.0.1:0".parse().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", addr.port(), Transport::Tcp);
+    gw.add_trunk(trunk).await.unwrap();
+    (listener, addr)
+}
+
+/// How `call` ended.
+async fn call_end(events: &mut Reader, call: CallId) -> CallEnd {
+    wait_for(events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
         _ => None,
     })
-    .await;
-    assert_eq!((end.outcome, end.code), (CallOutcome::Congestion, Some(503)), "{end:?}");
+    .await
 }
