@@ -26,7 +26,7 @@ macro_rules! dialable {
 
 /// Every lead's bucket, per leadset; `$1` one leadset or NULL, `$2` one campaign or NULL.
 const LEAD_COUNTS: &str = concat!(
-    "SELECT s.id AS leadset_id, COUNT(*) AS total, \
+    "SELECT s.id AS leadset_id, s.campaign_id, COUNT(*) AS total, \
      COALESCE(SUM(CASE WHEN ",
     dialable!(),
     " THEN 1 ELSE 0 END), 0) AS dialable, \
@@ -38,7 +38,7 @@ const LEAD_COUNTS: &str = concat!(
      COALESCE(SUM(CASE WHEN l.dial_state = 'done' THEN 1 ELSE 0 END), 0) AS done \
      FROM leads l JOIN leadsets s ON s.id = l.leadset_id LEFT JOIN campaigns c ON c.id = s.campaign_id \
      WHERE ($1 IS NULL OR s.id = $1) AND ($2 IS NULL OR s.campaign_id = $2) \
-     GROUP BY s.id"
+     GROUP BY s.id, s.campaign_id"
 );
 
 /// The call counts of the attempts `a` that `$filter` (with `$1`) selects.
@@ -60,6 +60,7 @@ macro_rules! call_counts {
 #[derive(sqlx::FromRow)]
 struct LeadRow {
     leadset_id: i64,
+    campaign_id: Option<i64>,
     total: i64,
     dialable: i64,
     recyclable: i64,
@@ -98,6 +99,10 @@ pub enum Leads {
 
 /// Lead counts per leadset. A leadset with no leads has no entry (its counts are all zero).
 pub async fn by_leadset(db: &Db, which: Leads) -> Result<HashMap<LeadsetId, LeadCounts>, DbError> {
+    Ok(rows(db, which).await?.iter().map(|r| (LeadsetId(r.leadset_id), r.counts())).collect())
+}
+
+async fn rows(db: &Db, which: Leads) -> Result<Vec<LeadRow>, DbError> {
     let (leadset, campaign) = match which {
         Leads::All => (None, None),
         Leads::Leadset(id) => (Some(id.0), None),
@@ -108,12 +113,24 @@ pub async fn by_leadset(db: &Db, which: Leads) -> Result<HashMap<LeadsetId, Lead
         .bind(campaign)
         .fetch_all(pool)
         .await)?;
-    Ok(rows.iter().map(|r| (LeadsetId(r.leadset_id), r.counts())).collect())
+    Ok(rows)
 }
 
 /// Lead counts of one leadset.
 pub async fn leadset(db: &Db, id: LeadsetId) -> Result<LeadCounts, DbError> {
     Ok(by_leadset(db, Leads::Leadset(id)).await?.remove(&id).unwrap_or_default())
+}
+
+/// Lead counts per campaign (its leadsets summed), every campaign at once: one query for a
+/// page that lists them all. A campaign with no leads has no entry.
+pub async fn by_campaign(db: &Db) -> Result<HashMap<CampaignId, LeadCounts>, DbError> {
+    let mut sums: HashMap<CampaignId, LeadCounts> = HashMap::new();
+    for r in rows(db, Leads::All).await? {
+        if let Some(c) = r.campaign_id {
+            *sums.entry(CampaignId(c)).or_default() += r.counts();
+        }
+    }
+    Ok(sums)
 }
 
 /// Lead counts of all the leadsets of a campaign, summed.
