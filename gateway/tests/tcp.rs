@@ -44,7 +44,7 @@ async fn responses_come_back_on_the_requests_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_from_sipp_over_tcp() {
     let (gw, running) = gateway().await;
-    let sipp_port = support::free_udp_port();
+    let sipp_port = support::free_port();
     let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", sipp_port, Transport::Tcp);
     gw.add_trunk(trunk).await.unwrap();
     let mut events = gw.events();
