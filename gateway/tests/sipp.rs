@@ -59,7 +59,7 @@ async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_dow
     gw.stop_recording(call).await.expect("stop recording");
     gw.hangup(call).await.expect("hangup");
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -86,7 +86,7 @@ async fn refused_call(code: u16) -> gateway::control::CallEnd {
     let mut events = gw.events();
     let call = support::place(&gw, originate("+15550000", 20)).await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -122,7 +122,7 @@ async fn a_trunk_that_never_answers_gives_no_answer() {
     })
     .await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -163,7 +163,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
     .await;
     // sipp's uac hangs up after its pause.
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;

@@ -72,7 +72,7 @@ async fn answered_call(gw: &gateway::Gateway, events: &mut Reader, far: &mut Bar
 
 async fn ended(events: &mut Reader, call: CallId) -> gateway::control::CallEnd {
     wait_for(events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await
