@@ -356,7 +356,8 @@ impl SessionDescription {
                         // read is ignored (the default port still works).
                         let (port, addr) = rtcp.trim().split_once(' ').unwrap_or((rtcp.trim(), ""));
                         rtcp_port = port.parse::<u16>().ok();
-                        rtcp_addr = (!addr.is_empty()).then(|| parse_connection(addr).ok()).flatten();
+                        rtcp_addr =
+                            (!addr.is_empty()).then(|| parse_connection(addr).ok()).flatten();
                     }
                 }
                 "a" if !any_media => {
@@ -436,7 +437,10 @@ impl SessionDescription {
             return Some(rtp);
         }
         self.audio.rtcp.or_else(|| {
-            rtp.port().checked_add(1).filter(|_| rtp.port() != 0).map(|p| SocketAddr::new(rtp.ip(), p))
+            rtp.port()
+                .checked_add(1)
+                .filter(|_| rtp.port() != 0)
+                .map(|p| SocketAddr::new(rtp.ip(), p))
         })
     }
 }

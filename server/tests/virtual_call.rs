@@ -80,6 +80,7 @@ impl Side {
             seed,
             rate_limit: gateway::sip::rate::RateLimit::default(),
             media_timeout: None,
+            wall_clock: std::time::SystemTime::now(),
         };
         Side {
             core: Core::new(now, config),

@@ -50,12 +50,12 @@ use tracing::{debug, warn};
 
 use crate::bridge::player::Sound;
 use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
-use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::call::CallQuality;
+use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Event, Originate, Reply};
-use crate::rtp::rtcp::{self, session::NtpClock};
 use crate::handle::Op;
+use crate::rtp::rtcp::{self, session::NtpClock};
 use crate::sdp::{Direction, LocalDescription, Negotiated, SessionDescription, version_of};
 use crate::sip::message::Transport;
 use crate::sip::rate::RateLimit;
@@ -665,10 +665,11 @@ impl Core {
             .calls
             .iter()
             .filter(|(call, ctx)| {
-                let heard = [self.bridge.heard(**call), ctx.rtcp.as_ref().and_then(|r| r.last_heard())]
-                    .into_iter()
-                    .flatten()
-                    .fold(ctx.media_since, Instant::max);
+                let heard =
+                    [self.bridge.heard(**call), ctx.rtcp.as_ref().and_then(|r| r.last_heard())]
+                        .into_iter()
+                        .flatten()
+                        .fold(ctx.media_since, Instant::max);
                 ctx.media.is_some()
                     && ctx.remote_sends
                     && ctx.local.direction.receives()
@@ -684,7 +685,9 @@ impl Core {
                 ctx.failure = Some(CallEnd {
                     outcome: CallOutcome::Answered,
                     code: None,
-                    reason: format!("{MEDIA_TIMEOUT_REASON}: no RTP or RTCP from the carrier for {secs} s"),
+                    reason: format!(
+                        "{MEDIA_TIMEOUT_REASON}: no RTP or RTCP from the carrier for {secs} s"
+                    ),
                     by: HangupBy::System,
                 });
             }

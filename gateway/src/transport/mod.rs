@@ -570,9 +570,10 @@ impl RtpSocket {
         for old in self.readers.drain(..) {
             old.abort();
         }
-        let rtp = spawn_udp_reader(self.socket.clone(), events.clone(), MAX_DATAGRAM, move |_, data| {
-            NetEvent::TrunkRtp { call, data }
-        });
+        let rtp =
+            spawn_udp_reader(self.socket.clone(), events.clone(), MAX_DATAGRAM, move |_, data| {
+                NetEvent::TrunkRtp { call, data }
+            });
         let rtcp = spawn_udp_reader(self.rtcp.clone(), events, MAX_DATAGRAM, move |_, data| {
             NetEvent::TrunkRtcp { call, data }
         });

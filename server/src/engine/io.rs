@@ -82,6 +82,8 @@ pub enum CallEvent {
         sip_code: Option<u16>,
         reason: Option<String>,
         by: HangupBy,
+        /// The carrier leg's media figures, when the call had media.
+        quality: Option<telephony::CallQuality>,
     },
     /// The call could not even be placed.
     OriginateFailed {

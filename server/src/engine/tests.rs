@@ -181,7 +181,7 @@ fn notified(out: &[Output], agent: UserId) -> Vec<AgentEvent> {
 }
 
 fn ended(outcome: CallOutcome, by: HangupBy) -> CallEvent {
-    CallEvent::Ended { outcome, sip_code: None, reason: None, by }
+    CallEvent::Ended { outcome, sip_code: None, reason: None, by, quality: None }
 }
 
 fn answer_and_bridge(h: &mut Harness, call: CallId) {
@@ -447,6 +447,7 @@ fn busy_leads_are_recycled_and_the_agent_stays_ready() {
             sip_code: Some(486),
             reason: Some("Busy Here".into()),
             by: HangupBy::Customer,
+            quality: None,
         },
     );
     let out = h.take();
@@ -815,6 +816,7 @@ fn preview_calls_that_fail_return_the_agent_to_ready() {
             sip_code: Some(480),
             reason: None,
             by: HangupBy::Customer,
+            quality: None,
         },
     );
     let out = h.take();

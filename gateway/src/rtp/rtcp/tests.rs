@@ -51,7 +51,8 @@ fn first_block(packet: &[u8]) -> (bool, Option<ReportBlock>) {
 #[test]
 fn our_compound_round_trips() {
     let mut out = Vec::new();
-    let info = SenderInfo { ntp: 0x0102_0304_0506_0708, rtp_timestamp: 9, packets: 10, octets: 1600 };
+    let info =
+        SenderInfo { ntp: 0x0102_0304_0506_0708, rtp_timestamp: 9, packets: 10, octets: 1600 };
     let block = ReportBlock {
         ssrc: THEIRS,
         fraction_lost: 51,
@@ -344,7 +345,10 @@ fn reports_go_out_every_randomised_interval_in_virtual_time() {
     for (_, p) in &reports {
         let packets = parse(p).unwrap();
         assert!(matches!(packets[0], Packet::ReceiverReport { ssrc: OURS, .. }));
-        assert_eq!(packets[1], Packet::SourceDescription(vec![(OURS, Some("gw@127.0.0.1".into()))]));
+        assert_eq!(
+            packets[1],
+            Packet::SourceDescription(vec![(OURS, Some("gw@127.0.0.1".into()))])
+        );
     }
     assert_eq!(s.quality().rtcp_sent, reports.len() as u64);
 }
