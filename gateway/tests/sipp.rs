@@ -302,6 +302,10 @@ async fn a_far_end_that_answers_and_sends_nothing_is_hung_up_by_the_media_timeou
     assert!(quality.packets_sent > 0, "the gateway sent all along: {quality:?}");
     // sipp took the gateway's BYE and finished its scenario.
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "{}", sipp.stderr());
-    let metrics = running.metrics.render();
-    assert!(metrics.contains("gateway_call_loss_ratio_count 1"), "{metrics}");
+    // The metrics snapshot is refreshed once a second.
+    let counted = support::eventually(WAIT, || {
+        running.metrics.render().contains("gateway_call_loss_ratio_count 1")
+    })
+    .await;
+    assert!(counted, "{}", running.metrics.render());
 }

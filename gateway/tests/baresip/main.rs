@@ -388,8 +388,13 @@ async fn the_far_ends_rtcp_reports_reach_the_figures_of_the_call() {
     assert!(quality.jitter_us < 20_000, "{quality:?}");
     let remote = quality.remote.expect("baresip reported on the gateway's stream");
     assert!(remote.packets_lost <= 1, "{remote:?}");
+    // The metrics snapshot is refreshed once a second.
+    let counted = support::eventually(WAIT, || {
+        running.metrics.render().contains("gateway_call_jitter_seconds_count 1")
+    })
+    .await;
     let metrics = running.metrics.render();
-    assert!(metrics.contains("gateway_call_jitter_seconds_count 1"), "{metrics}");
+    assert!(counted, "{metrics}");
     assert!(!metrics.contains("gateway_rtcp_received_total 0\n"), "{metrics}");
 }
 
