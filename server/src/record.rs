@@ -83,7 +83,7 @@ pub enum Record {
     /// (the dialer may have closed it before the gateway's end arrived, as for a drop).
     AttemptQuality {
         call_ref: String,
-        quality: telephony::CallQuality,
+        quality: Box<telephony::CallQuality>,
     },
     Disposed {
         call_ref: String,

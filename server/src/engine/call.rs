@@ -331,7 +331,7 @@ impl Engine {
             // Kept even when the attempt was closed already (a drop, a crash recovery):
             // the figures still describe what its call carried.
             let call_ref = self.call_ids.call_ref(call);
-            self.out.record(Record::AttemptQuality { call_ref, quality: *quality });
+            self.out.record(Record::AttemptQuality { call_ref, quality: quality.clone() });
         }
         let Entry::Occupied(mut entry) = self.calls.entry(call) else {
             return Err(EngineError::UnknownCall);

@@ -83,7 +83,8 @@ pub enum CallEvent {
         reason: Option<String>,
         by: HangupBy,
         /// The carrier leg's media figures, when the call had media.
-        quality: Option<telephony::CallQuality>,
+        /// (Boxed: it is large, and most events carry none.)
+        quality: Option<Box<telephony::CallQuality>>,
     },
     /// The call could not even be placed.
     OriginateFailed {

@@ -1280,14 +1280,14 @@ fn the_media_figures_of_a_call_are_stored_on_its_attempt_even_after_it_closed() 
         by: HangupBy::Customer,
         quality,
     };
-    h.event(call, end(Some(quality)));
+    h.event(call, end(Some(Box::new(quality))));
     let out = h.take();
     assert!(out.iter().any(|o| matches!(o,
-        Output::Record(Record::AttemptQuality { call_ref: r, quality: q }) if *r == call_ref && *q == quality)));
+        Output::Record(Record::AttemptQuality { call_ref: r, quality: q }) if *r == call_ref && **q == quality)));
     assert!(out.iter().any(|o| matches!(o, Output::Record(Record::AttemptEnded { .. }))));
     // An end reported after the engine is done with the call (it closed the attempt itself,
     // as for a drop) still leaves its figures on the attempt.
-    let _ = h.input(Input::Call { call, event: end(Some(quality)) });
+    let _ = h.input(Input::Call { call, event: end(Some(Box::new(quality))) });
     assert!(h.take().iter().any(|o| matches!(o,
         Output::Record(Record::AttemptQuality { call_ref: r, .. }) if *r == call_ref)));
 }

@@ -311,7 +311,7 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
                 sip_code: end.code,
                 reason: Some(end.reason).filter(|r| !r.is_empty()),
                 by: end.by,
-                quality,
+                quality: quality.map(Box::new),
             },
         ),
         _ => return None,
