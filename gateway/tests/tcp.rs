@@ -66,7 +66,7 @@ async fn inbound_call_from_sipp_over_tcp() {
     })
     .await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -167,7 +167,7 @@ async fn tcp_trunk(gw: &Gateway) -> (TcpListener, SocketAddr) {
 /// How `call` ended.
 async fn call_end(events: &mut Reader, call: CallId) -> CallEnd {
     wait_for(events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await

@@ -218,7 +218,7 @@ pub async fn answer_then_hang_up(
     .await;
     gw.hangup(call).await.expect("hangup");
     let end = wait_for(events, within, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
