@@ -81,6 +81,8 @@ pub trait Phone: Send + Sync + 'static {
 pub trait Admin: Send + Sync + 'static {
     /// The engine's live counters, in total and per campaign.
     async fn dashboard(&self) -> Result<Dashboard, ApiError>;
+    /// Every logged-in agent: state, since when, campaign, call (the supervisor's floor).
+    async fn floor(&self) -> Result<crate::model::Floor, ApiError>;
 
     async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError>;
     async fn campaign(&self, id: CampaignId) -> Result<Campaign, ApiError>;

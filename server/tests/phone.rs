@@ -19,6 +19,7 @@ on_both_backends!(
     bad_requests_are_refused_and_change_nothing,
     a_second_tab_takes_over,
     a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period,
+    supervisors_see_the_agent_on_the_floor,
 );
 
 type Socket =
@@ -223,5 +224,57 @@ async fn a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period(b: Bac
         assert!(tokio::time::Instant::now() < deadline, "the session was never closed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    s.stop().await;
+}
+
+/// The floor (`admin/floor`) as `who` sees it, waiting (bounded) until `want` holds.
+async fn floor_until(who: &Client, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = who.call("admin/floor", &[]).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let floor = res.json();
+        if want(&floor) {
+            return floor;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the floor never showed it: {floor}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn supervisors_see_the_agent_on_the_floor(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-123").await;
+    let sue = s.login("sue", "sue-pass-123").await;
+    let empty = floor_until(&sue, |_| true).await;
+    assert_eq!(empty["agents"], serde_json::json!([]), "nobody logged in");
+    let (ann, id, campaign) = agent(&s).await;
+
+    // Only admins and supervisors watch the floor.
+    assert_eq!(ann.call("admin/floor", &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.client().call("admin/floor", &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sue.get("/admin/floor").await.status, StatusCode::OK);
+    assert_eq!(ann.get("/admin/floor").await.status, StatusCode::FORBIDDEN);
+
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    let before = server::db::now_ms();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    let floor = floor_until(&sue, |f| f["agents"].as_array().is_some_and(|a| a.len() == 1)).await;
+    let line = &floor["agents"][0];
+    assert_eq!(line["username"], "ann");
+    assert_eq!(line["campaign_name"], "Phones");
+    assert_eq!(line["now"]["agent"], id.0);
+    assert_eq!(line["now"]["status"]["paused"]["reason"], "logged in");
+    let since = line["now"]["since"].as_i64().unwrap();
+    assert!(since >= before && since <= floor["at"].as_i64().unwrap(), "{floor}");
+
+    send(&mut ws, &PhoneRequest::Pause { reason: "Lunch".into() }).await;
+    let floor =
+        floor_until(&admin, |f| f["agents"][0]["now"]["status"]["paused"]["reason"] == "Lunch")
+            .await;
+    assert!(floor["agents"][0]["now"]["since"].as_i64().unwrap() >= since);
+    send(&mut ws, &PhoneRequest::Logout).await;
+    floor_until(&sue, |f| f["agents"] == serde_json::json!([])).await;
     s.stop().await;
 }

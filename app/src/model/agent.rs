@@ -63,6 +63,30 @@ impl AgentStatus {
             AgentStatus::WrapUp => "wrap_up",
         }
     }
+
+    /// The state in words, with the pause reason ("Paused: Lunch").
+    pub fn label(&self) -> String {
+        match self {
+            AgentStatus::LoggedOut => "Logged out".to_string(),
+            AgentStatus::Paused { reason } => format!("Paused: {}", reason.as_str()),
+            AgentStatus::Ready => "Ready".to_string(),
+            AgentStatus::Reserved => "Connecting…".to_string(),
+            AgentStatus::InCall => "In call".to_string(),
+            AgentStatus::WrapUp => "Wrap-up".to_string(),
+        }
+    }
+
+    /// Where the state sorts on the floor: waiting first, then on calls, then away.
+    pub fn rank(&self) -> u8 {
+        match self {
+            AgentStatus::Ready => 0,
+            AgentStatus::Reserved => 1,
+            AgentStatus::InCall => 2,
+            AgentStatus::WrapUp => 3,
+            AgentStatus::Paused { .. } => 4,
+            AgentStatus::LoggedOut => 5,
+        }
+    }
 }
 
 /// One line of the admins' agent list.

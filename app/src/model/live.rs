@@ -62,3 +62,112 @@ pub struct CampaignLive {
     pub active: bool,
     pub counters: LiveCounters,
 }
+
+/// One logged-in agent as the engine sees them: what a supervisor's floor is made of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentNow {
+    pub agent: super::user::UserId,
+    pub campaign: super::ids::CampaignId,
+    /// The state, with the pause reason when paused.
+    pub status: super::agent::AgentStatus,
+    /// When the agent entered this state (Unix ms): on a call, when it was connected.
+    pub since: i64,
+    /// The customer's number of the call the agent is on, being connected to, or wrapping up.
+    pub phone: Option<super::text::PhoneNumber>,
+}
+
+/// One line of the floor: an agent with the names a person reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloorAgent {
+    pub username: super::user::Username,
+    pub campaign_name: super::text::Name,
+    pub now: AgentNow,
+}
+
+/// Every logged-in agent right now, and the server's clock (Unix ms) so the page can count
+/// time in state on from the server's "now" rather than the browser's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Floor {
+    pub at: i64,
+    pub agents: Vec<FloorAgent>,
+}
+
+/// The columns the floor sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloorSort {
+    Agent,
+    Campaign,
+    /// Waiting, connecting, in call, wrap-up, paused (then by pause reason).
+    State,
+    /// Time in state, shortest first.
+    Time,
+}
+
+impl Floor {
+    /// The agents in the order of `by` (reversed when `descending`); ties by username, so
+    /// the order never jumps between two updates with the same data.
+    pub fn sorted(&self, by: FloorSort, descending: bool) -> Vec<FloorAgent> {
+        use std::cmp::Reverse;
+        let mut agents = self.agents.clone();
+        agents.sort_by(|a, b| {
+            let key = match by {
+                FloorSort::Agent => std::cmp::Ordering::Equal,
+                FloorSort::Campaign => a.campaign_name.as_str().cmp(b.campaign_name.as_str()),
+                FloorSort::State => (a.now.status.rank(), a.now.status.label())
+                    .cmp(&(b.now.status.rank(), b.now.status.label())),
+                FloorSort::Time => Reverse(a.now.since).cmp(&Reverse(b.now.since)),
+            };
+            let key = if descending { key.reverse() } else { key };
+            let name = a.username.as_str().cmp(b.username.as_str());
+            key.then(if by == FloorSort::Agent && descending { name.reverse() } else { name })
+        });
+        agents
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AgentStatus, CampaignId, Name, PauseReason, UserId, Username};
+
+    fn agent(name: &str, campaign: &str, status: AgentStatus, since: i64) -> FloorAgent {
+        FloorAgent {
+            username: Username::parse(name).unwrap(),
+            campaign_name: Name::parse(campaign).unwrap(),
+            now: AgentNow {
+                agent: UserId(since),
+                campaign: CampaignId(1),
+                status,
+                since,
+                phone: None,
+            },
+        }
+    }
+
+    fn names(v: Vec<FloorAgent>) -> Vec<String> {
+        v.into_iter().map(|a| a.username.to_string()).collect()
+    }
+
+    #[test]
+    fn the_floor_sorts_by_each_column_both_ways() {
+        let lunch = AgentStatus::Paused { reason: PauseReason::parse("Lunch").unwrap() };
+        let floor = Floor {
+            at: 100,
+            agents: vec![
+                agent("cat", "Loans", AgentStatus::InCall, 30),
+                agent("ann", "Sales", lunch, 10),
+                agent("bob", "Loans", AgentStatus::Ready, 50),
+                agent("dan", "Sales", AgentStatus::Ready, 20),
+            ],
+        };
+        assert_eq!(names(floor.sorted(FloorSort::Agent, false)), ["ann", "bob", "cat", "dan"]);
+        assert_eq!(names(floor.sorted(FloorSort::Agent, true)), ["dan", "cat", "bob", "ann"]);
+        // Ties keep the username order, either way.
+        assert_eq!(names(floor.sorted(FloorSort::Campaign, false)), ["bob", "cat", "ann", "dan"]);
+        assert_eq!(names(floor.sorted(FloorSort::Campaign, true)), ["ann", "dan", "bob", "cat"]);
+        assert_eq!(names(floor.sorted(FloorSort::State, false)), ["bob", "dan", "cat", "ann"]);
+        // Shortest in state first: the latest `since`.
+        assert_eq!(names(floor.sorted(FloorSort::Time, false)), ["bob", "cat", "dan", "ann"]);
+        assert_eq!(names(floor.sorted(FloorSort::Time, true)), ["ann", "dan", "cat", "bob"]);
+    }
+}

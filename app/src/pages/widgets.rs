@@ -226,3 +226,13 @@ fn tile_row<const N: usize>(
         .collect_view();
     view! { <div class="stats" data-testid=id>{tiles}</div> }
 }
+
+/// `mm:ss` for a duration in milliseconds (`h:mm:ss` from an hour on).
+pub fn clock(ms: f64) -> String {
+    let s = (ms.max(0.0) / 1000.0).floor() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}

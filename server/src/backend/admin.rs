@@ -14,7 +14,7 @@ use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
     Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters, Name, Role,
-    Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId,
+    Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId, Username,
 };
 use app::ports::Admin;
 
@@ -109,7 +109,7 @@ impl Admin for AdminBackend {
         let mut total = LiveCounters::default();
         let mut lines = Vec::with_capacity(campaigns.len());
         for c in campaigns {
-            let mut counters = snapshot.get(&c.id).copied().unwrap_or_default();
+            let mut counters = snapshot.counters.get(&c.id).copied().unwrap_or_default();
             counters.data_remaining = counts.get(&c.id).map_or(0, LeadCounts::remaining);
             total += counters;
             lines.push(CampaignLive {
@@ -120,6 +120,38 @@ impl Admin for AdminBackend {
             });
         }
         Ok(Dashboard { total, campaigns: lines })
+    }
+
+    async fn floor(&self) -> Result<app::model::Floor, ApiError> {
+        let live = self.live.snapshot();
+        if live.agents.is_empty() {
+            return Ok(app::model::Floor { at: db::now_ms(), agents: Vec::new() });
+        }
+        let users: BTreeMap<UserId, Username> = db::users::list(&self.db)
+            .await
+            .map_err(|e| internal("listing users", e))?
+            .into_iter()
+            .filter_map(|u| Some((UserId(u.id), u.username().ok()?)))
+            .collect();
+        let campaigns: BTreeMap<CampaignId, Name> = db::campaigns::list(&self.db)
+            .await
+            .map_err(|e| internal("listing campaigns", e))?
+            .into_iter()
+            .map(|c| (c.id, c.settings.name))
+            .collect();
+        // An agent or campaign deleted a moment ago is left out rather than shown nameless.
+        let agents = live
+            .agents
+            .iter()
+            .filter_map(|a| {
+                Some(app::model::FloorAgent {
+                    username: users.get(&a.agent)?.clone(),
+                    campaign_name: campaigns.get(&a.campaign)?.clone(),
+                    now: a.clone(),
+                })
+            })
+            .collect();
+        Ok(app::model::Floor { at: db::now_ms(), agents })
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError> {
@@ -199,7 +231,7 @@ impl Admin for AdminBackend {
         let calls = db::counts::calls(&self.db, db::counts::Calls::Campaign(id))
             .await
             .map_err(|e| internal("counting a campaign's calls", e))?;
-        let live = self.live.snapshot().get(&id).copied().unwrap_or_default();
+        let live = self.live.snapshot().counters.get(&id).copied().unwrap_or_default();
         let dispositions = db::dispositions::for_campaign(&self.db, id)
             .await
             .map_err(|e| internal("listing dispositions", e))?;

@@ -258,6 +258,21 @@ impl Engine {
         self.agents.get(&agent).map(|a| a.campaign)
     }
 
+    /// Every logged-in agent, by id: campaign, state and since when, and the number of the
+    /// call they are on or wrapping up (a supervisor's floor).
+    pub fn floor(&self) -> Vec<app::model::AgentNow> {
+        self.agents
+            .iter()
+            .map(|(&agent, run)| app::model::AgentNow {
+                agent,
+                campaign: run.campaign,
+                status: run.shown.0.clone(),
+                since: run.shown.1,
+                phone: self.agent_call(agent).map(|(_, _, lead)| lead.phone.clone()),
+            })
+            .collect()
+    }
+
     /// The agent's current call and its lead, if any (for a phone page that reconnects).
     pub fn agent_call(&self, agent: UserId) -> Option<(CallId, &str, &app::model::Lead)> {
         self.calls

@@ -22,6 +22,8 @@ pub(super) struct AgentRun {
     pub(super) machine: AgentMachine,
     /// The lead shown for preview, before it is dialled.
     pub(super) preview: Option<QueuedLead>,
+    /// The state last announced, and since when (Unix ms): a supervisor's "time in state".
+    pub(super) shown: (AgentStatus, i64),
 }
 
 impl AgentRun {
@@ -32,13 +34,16 @@ impl AgentRun {
 
     /// Records and announces this agent's current state.
     pub(super) fn announce(
-        &self,
+        &mut self,
         agent: UserId,
         now: Now,
         call_ref: Option<String>,
         out: &mut Outbox,
     ) {
         let status = self.machine.status();
+        if self.shown.0 != status {
+            self.shown = (status.clone(), now.wall);
+        }
         out.record(Record::AgentState {
             agent,
             campaign: self.campaign,
@@ -64,7 +69,7 @@ impl AgentRun {
 impl Engine {
     /// Records and announces an agent's new state, if they are still logged in.
     pub(super) fn agent_changed(&mut self, now: Now, agent: UserId, call_ref: Option<String>) {
-        if let Some(run) = self.agents.get(&agent) {
+        if let Some(run) = self.agents.get_mut(&agent) {
             run.announce(agent, now, call_ref, &mut self.out);
         }
     }
@@ -93,8 +98,9 @@ impl Engine {
             };
         }
         let wrapup = Duration::from_secs(u64::from(s.wrapup_seconds));
-        let run =
-            AgentRun { campaign, machine: AgentMachine::logged_in(now.at, wrapup), preview: None };
+        let machine = AgentMachine::logged_in(now.at, wrapup);
+        let shown = (machine.status(), now.wall);
+        let mut run = AgentRun { campaign, machine, preview: None, shown };
         self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
         run.announce(agent, now, None, &mut self.out);
         self.agents.insert(agent, run);

@@ -1291,3 +1291,46 @@ fn the_media_figures_of_a_call_are_stored_on_its_attempt_even_after_it_closed() 
     assert!(h.take().iter().any(|o| matches!(o,
         Output::Record(Record::AttemptQuality { call_ref: r, .. }) if *r == call_ref)));
 }
+
+#[test]
+fn the_floor_shows_each_agents_state_since_when_and_their_call() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    let login = h.now.wall;
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    let floor = h.engine.floor();
+    assert_eq!(floor.len(), 1);
+    assert_eq!((floor[0].agent, floor[0].campaign, floor[0].since), (A1, C1, login));
+    assert!(matches!(floor[0].status, AgentStatus::Paused { .. }));
+    assert_eq!(floor[0].phone, None);
+
+    h.advance(Duration::from_secs(5));
+    h.input(Input::AgentReady { agent: A1 }).unwrap();
+    let ready = h.now.wall;
+    h.feed([10]);
+    let call = originates(&h.take())[0].call;
+    let floor = h.engine.floor();
+    assert_eq!((floor[0].status.clone(), floor[0].since), (AgentStatus::Ready, ready));
+
+    // A second announcement of the same state keeps its start.
+    h.advance(Duration::from_secs(3));
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    assert_eq!(h.engine.floor()[0].since, ready);
+
+    h.advance(Duration::from_secs(2));
+    answer_and_bridge(&mut h, call);
+    let connected = h.now.wall;
+    let floor = h.engine.floor();
+    assert_eq!((floor[0].status.clone(), floor[0].since), (AgentStatus::InCall, connected));
+    assert_eq!(floor[0].phone, Some(lead(10).lead.phone));
+
+    h.advance(Duration::from_secs(40));
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    let floor = h.engine.floor();
+    assert_eq!((floor[0].status.clone(), floor[0].since), (AgentStatus::WrapUp, h.now.wall));
+    assert_eq!(floor[0].phone, Some(lead(10).lead.phone), "the call being wrapped up");
+    h.submit(A1, call, "SALE MADE").unwrap();
+    assert_eq!(h.engine.floor()[0].phone, None);
+
+    h.input(Input::AgentLogout { agent: A1 }).unwrap();
+    assert!(h.engine.floor().is_empty());
+}

@@ -573,7 +573,8 @@ impl Runtime {
         for (id, c) in counters.iter_mut() {
             c.data_remaining = self.remaining.get(id).copied().unwrap_or(0);
         }
-        self.live.publish(counters);
+        let agents = self.engine.floor();
+        self.live.publish(super::live::Live { counters, agents });
     }
 
     /// Hangs up every call placed: the database no longer counts them as this instance's.

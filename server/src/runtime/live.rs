@@ -1,13 +1,23 @@
-//! The live counters the engine publishes for dashboards: a cheap, always-current snapshot
-//! any number of readers can take.
+//! What the engine publishes for dashboards and the supervisor's floor — counters per
+//! campaign and every logged-in agent's state — as a cheap, always-current snapshot any
+//! number of readers can take. Readers are woken only when something in it changed.
 
-use app::model::{CampaignId, LiveCounters};
+use app::model::{AgentNow, CampaignId, LiveCounters};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// Counters per campaign.
-pub type Snapshot = Arc<BTreeMap<CampaignId, LiveCounters>>;
+/// The engine's state as dashboards see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Live {
+    /// Counters per campaign.
+    pub counters: BTreeMap<CampaignId, LiveCounters>,
+    /// Every logged-in agent, by id.
+    pub agents: Vec<AgentNow>,
+}
+
+/// The latest [`Live`], shared.
+pub type Snapshot = Arc<Live>;
 
 /// Where the runtime publishes counters.
 #[derive(Clone, Debug)]
@@ -25,12 +35,12 @@ pub fn channel() -> (LivePublisher, LiveBoard) {
 
 impl LivePublisher {
     /// Replaces the snapshot if it changed.
-    pub fn publish(&self, counters: BTreeMap<CampaignId, LiveCounters>) {
+    pub fn publish(&self, live: Live) {
         self.0.send_if_modified(|current| {
-            if **current == counters {
+            if **current == live {
                 false
             } else {
-                *current = Arc::new(counters);
+                *current = Arc::new(live);
                 true
             }
         });
@@ -38,7 +48,7 @@ impl LivePublisher {
 }
 
 impl LiveBoard {
-    /// The latest counters.
+    /// The latest state.
     pub fn snapshot(&self) -> Snapshot {
         self.0.borrow().clone()
     }
@@ -61,11 +71,16 @@ mod tests {
     #[tokio::test]
     async fn readers_see_what_was_published() {
         let (tx, mut rx) = channel();
-        assert!(rx.snapshot().is_empty());
-        let mut m = BTreeMap::new();
-        m.insert(CampaignId(1), LiveCounters { agents_logged_in: 2, ..LiveCounters::default() });
-        tx.publish(m.clone());
+        assert!(rx.snapshot().counters.is_empty());
+        let mut live = Live::default();
+        let two = LiveCounters { agents_logged_in: 2, ..LiveCounters::default() };
+        live.counters.insert(CampaignId(1), two);
+        tx.publish(live.clone());
         assert!(rx.changed().await);
-        assert_eq!(rx.snapshot()[&CampaignId(1)].agents_logged_in, 2);
+        assert_eq!(rx.snapshot().counters[&CampaignId(1)].agents_logged_in, 2);
+        // The same again wakes nobody.
+        rx.mark_seen();
+        tx.publish(live);
+        assert!(!rx.0.has_changed().unwrap());
     }
 }

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
+pub mod floor;
 pub mod scripts;
 pub mod trunks;
 

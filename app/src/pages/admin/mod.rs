@@ -1,6 +1,6 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! campaigns, agents, scripts, leadsets and their leads, lead upload, trunks, dispositions
-//! and the do-not-call list; and the section navigation every `/admin` page shows.
+//! floor (every agent now), campaigns, agents, scripts, leadsets and their leads, lead
+//! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
 //! only adds its tab to [`TABS`]. Supervisors see only the tabs they may open (see
@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
 pub mod dnc;
+pub mod floor;
 pub mod leadsets;
 pub mod scripts;
 pub mod trunks;
@@ -31,6 +32,7 @@ struct Tab {
 /// The admin section's tabs, in display order.
 const TABS: &[Tab] = &[
     Tab { href: "/admin", label: "Dashboard" },
+    Tab { href: "/admin/floor", label: "Floor" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
@@ -73,6 +75,7 @@ pub fn AdminPages() -> impl IntoView {
         let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         match segments(&path).as_slice() {
             [] => dashboard::DashboardPage().into_any(),
+            ["floor"] => floor::FloorPage().into_any(),
             ["campaigns"] => campaigns::CampaignsPage().into_any(),
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),

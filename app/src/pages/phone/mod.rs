@@ -299,14 +299,7 @@ fn StatusBar(
     let reasons = move || {
         state.campaign.with(|c| c.as_ref().map(|c| c.pause_reasons.clone()).unwrap_or_default())
     };
-    let status_label = move || match state.status.get() {
-        AgentStatus::LoggedOut => "Logged out".to_string(),
-        AgentStatus::Paused { reason } => format!("Paused: {}", reason.as_str()),
-        AgentStatus::Ready => "Ready".to_string(),
-        AgentStatus::Reserved => "Connecting…".to_string(),
-        AgentStatus::InCall => "In call".to_string(),
-        AgentStatus::WrapUp => "Wrap-up".to_string(),
-    };
+    let status_label = move || state.status.with(AgentStatus::label);
     let can_ready = move || {
         matches!(state.status.get(), AgentStatus::Paused { .. }) && state.wrapup.get().is_none()
     };

@@ -215,11 +215,7 @@ impl PhoneState {
     }
 }
 
-/// `mm:ss` for a duration in milliseconds.
-pub fn clock(ms: f64) -> String {
-    let s = (ms.max(0.0) / 1000.0).floor() as u64;
-    format!("{:02}:{:02}", s / 60, s % 60)
-}
+pub use crate::pages::widgets::clock;
 
 #[cfg(test)]
 mod tests {

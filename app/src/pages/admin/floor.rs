@@ -1,0 +1,155 @@
+//! The floor (admins and supervisors): every logged-in agent right now — state with the
+//! pause reason, time in state, campaign, and the number of the call they are on — sortable
+//! by any column. It renders complete on the server; once hydrated it fetches again on each
+//! pushed change (`pages::live`) and counts time in state on by itself every second, from the
+//! server's clock (the browser's may be off).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::admin::floor::load_floor;
+use crate::model::{AgentStatus, Floor, FloorAgent, FloorSort};
+use crate::pages::layout::Guarded;
+use crate::pages::live::{LiveBadge, LiveFeed};
+use crate::pages::widgets::{ErrorBanner, clock};
+
+#[component]
+pub fn FloorPage() -> impl IntoView {
+    view! {
+        <Title text="Floor" />
+        <Guarded>
+            <Board />
+        </Guarded>
+    }
+}
+
+#[component]
+fn Board() -> impl IntoView {
+    let live: LiveFeed = expect_context();
+    let data = Resource::new(move || live.version(), |_| load_floor());
+    // The browser's clock in ms, moved every second (0 while rendering on the server).
+    let now = RwSignal::new(0.0);
+    #[cfg(feature = "hydrate")]
+    {
+        now.set(js_sys::Date::now());
+        let tick = set_interval_with_handle(
+            move || now.set(js_sys::Date::now()),
+            std::time::Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(t) = tick {
+                t.clear();
+            }
+        });
+    }
+    let sort = RwSignal::new((FloorSort::State, false));
+    view! {
+        <h1>"Floor " <LiveBadge /></h1>
+        <p class="muted">"Every agent logged in to a campaign, as it happens."</p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(floor) => view! { <Agents floor now sort /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A sortable column header: a button that sorts by it, again to reverse.
+#[component]
+fn Header(label: &'static str, by: FloorSort, sort: RwSignal<(FloorSort, bool)>) -> impl IntoView {
+    let order = move || match sort.get() {
+        (s, false) if s == by => "ascending",
+        (s, true) if s == by => "descending",
+        _ => "none",
+    };
+    let click = move |_| {
+        sort.update(|(s, desc)| {
+            *desc = *s == by && !*desc;
+            *s = by;
+        })
+    };
+    view! {
+        <th aria-sort=order>
+            <button type="button" class="sort" on:click=click data-sort=label>
+                {label}
+                <span aria-hidden="true">
+                    {move || match order() {
+                        "ascending" => " ▲",
+                        "descending" => " ▼",
+                        _ => "",
+                    }}
+                </span>
+            </button>
+        </th>
+    }
+}
+
+#[component]
+fn Agents(floor: Floor, now: RwSignal<f64>, sort: RwSignal<(FloorSort, bool)>) -> impl IntoView {
+    if floor.agents.is_empty() {
+        return view! {
+            <p class="card muted" data-testid="floor-empty">"No agent is logged in to a campaign."</p>
+        }
+        .into_any();
+    }
+    // Time in state = the server's "now" when it answered, plus what the browser's clock
+    // has moved since this answer arrived.
+    let arrived = now.get_untracked();
+    let at = floor.at;
+    let row = move |a: FloorAgent| {
+        let since = a.now.since;
+        let phone = a.now.phone.as_ref().map_or_else(|| "—".to_string(), |p| p.to_string());
+        view! {
+            <tr data-agent=a.username.to_string() data-state=a.now.status.as_str()>
+                <td class="strong">{a.username.to_string()}</td>
+                <td>
+                    <a href=format!("/admin/campaigns/{}", a.now.campaign)>{a.campaign_name.to_string()}</a>
+                </td>
+                <td data-testid="floor-state">{a.now.status.label()}</td>
+                <td class="num" data-testid="floor-time">
+                    {move || clock((at - since) as f64 + now.get() - arrived)}
+                </td>
+                <td data-testid="floor-call">{phone}</td>
+            </tr>
+        }
+    };
+    let summary = {
+        let n =
+            |f: fn(&AgentStatus) -> bool| floor.agents.iter().filter(|a| f(&a.now.status)).count();
+        format!(
+            "{} logged in: {} waiting, {} on calls, {} in wrap-up, {} paused.",
+            floor.agents.len(),
+            n(|s| matches!(s, AgentStatus::Ready)),
+            n(|s| matches!(s, AgentStatus::InCall | AgentStatus::Reserved)),
+            n(|s| matches!(s, AgentStatus::WrapUp)),
+            n(|s| matches!(s, AgentStatus::Paused { .. })),
+        )
+    };
+    view! {
+        <section class="card">
+            <p data-testid="floor-summary">{summary}</p>
+            <table class="grid" data-testid="floor">
+                <caption class="sr-only">"Agents logged in; the column headers sort the table."</caption>
+                <thead>
+                    <tr>
+                        <Header label="Agent" by=FloorSort::Agent sort />
+                        <Header label="Campaign" by=FloorSort::Campaign sort />
+                        <Header label="State" by=FloorSort::State sort />
+                        <Header label="Time in state" by=FloorSort::Time sort />
+                        <th>"Call"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || {
+                        let (by, desc) = sort.get();
+                        floor.sorted(by, desc).into_iter().map(row).collect_view()
+                    }}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
