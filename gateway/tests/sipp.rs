@@ -314,11 +314,8 @@ async fn an_invite_from_the_trunks_host_but_another_port_is_refused() {
     let sf = refused_scenario(&dir, 403);
     let other_port = support::free_udp_port();
     let media = support::free_udp_port().to_string();
-    let mut sipp = Sipp::spawn_args(
-        other_port,
-        &media,
-        &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"],
-    );
+    let mut sipp =
+        Sipp::spawn_args(other_port, &media, &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"]);
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp got 403 and ACKed it: {}", sipp.stderr());
     let seen = events_so_far(&mut events);
     assert!(!seen.iter().any(|e| matches!(e, Event::InboundCall { .. })), "{seen:?}");
@@ -349,11 +346,8 @@ async fn a_digest_trunk_without_credentials_gets_401_and_nothing_else() {
     let sf = refused_scenario(&dir, 401);
     let media = support::free_udp_port().to_string();
     let target = running.sip_udp.to_string();
-    let mut sipp = Sipp::spawn_args(
-        trunk_port,
-        &media,
-        &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"],
-    );
+    let mut sipp =
+        Sipp::spawn_args(trunk_port, &media, &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"]);
     // sipp's final pause fails its call if anything but a repeat of the 401 comes after its
     // ACK: the INVITE server transaction absorbed the ACK.
     assert_eq!(sipp.wait_exit(WAIT), Some(0), "401, ACK, then quiet: {}", sipp.stderr());

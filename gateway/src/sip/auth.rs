@@ -107,18 +107,10 @@ pub struct Challenge {
 impl Challenge {
     /// Parses a `WWW-Authenticate` / `Proxy-Authenticate` value.
     pub fn parse(value: &str) -> Result<Self, AuthError> {
-        let value = value.trim();
-        let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return Err(AuthError::Scheme(scheme.to_owned()));
-        }
-        let params = parse_auth_params(rest)?;
-        let get = |name: &str| {
-            params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-        };
-        let realm = get("realm").ok_or_else(|| AuthError::Malformed("no realm".into()))?;
-        let nonce = get("nonce").ok_or_else(|| AuthError::Malformed("no nonce".into()))?;
-        let algorithm = get("algorithm").map_or(Ok(Algorithm::Md5), |a| Algorithm::parse(&a))?;
+        let params = Params::digest(value)?;
+        let get = |name: &str| params.get(name);
+        let (realm, nonce) = (params.need("realm")?, params.need("nonce")?);
+        let algorithm = params.algorithm()?;
         let qop_auth = match get("qop") {
             None => false,
             Some(qop) if qop.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")) => true,
@@ -206,18 +198,9 @@ impl Credentials {
         if value.chars().any(|c| c.is_control() && c != '\t') {
             return Err(AuthError::Malformed("control characters".into()));
         }
-        let value = value.trim();
-        let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return Err(AuthError::Scheme(scheme.to_owned()));
-        }
-        let params = parse_auth_params(rest)?;
-        let get = |name: &str| {
-            params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-        };
-        let need = |name: &str| get(name).ok_or_else(|| AuthError::Malformed(format!("no {name}")));
-        let algorithm = get("algorithm").map_or(Ok(Algorithm::Md5), |a| Algorithm::parse(&a))?;
-        let qop = match get("qop") {
+        let params = Params::digest(value)?;
+        let need = |name: &str| params.need(name);
+        let qop = match params.get("qop") {
             None => None,
             Some(q) if q.eq_ignore_ascii_case("auth") => Some((need("nc")?, need("cnonce")?)),
             Some(q) => return Err(AuthError::Qop(q)),
@@ -228,7 +211,7 @@ impl Credentials {
             nonce: need("nonce")?,
             uri: need("uri")?,
             response: need("response")?,
-            algorithm,
+            algorithm: params.algorithm()?,
             qop,
         })
     }
@@ -292,12 +275,7 @@ impl Verifier {
     /// A verifier for `realm` whose nonces are fresh for `lifetime` (and reported stale for
     /// as long again, then forgotten).
     pub fn new(realm: &str, lifetime: Duration) -> Self {
-        Self {
-            realm: realm.to_owned(),
-            lifetime,
-            issued: HashMap::new(),
-            order: VecDeque::new(),
-        }
+        Self { realm: realm.to_owned(), lifetime, issued: HashMap::new(), order: VecDeque::new() }
     }
 
     /// Nonces held (for leak tests).
@@ -396,6 +374,34 @@ impl Verifier {
 
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The parameters of a `Digest` challenge or credentials.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// `Digest a=b, c="d"` → its parameters; another scheme is refused.
+    fn digest(value: &str) -> Result<Self, AuthError> {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return Err(AuthError::Scheme(scheme.to_owned()));
+        }
+        parse_auth_params(rest).map(Self)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn need(&self, name: &str) -> Result<String, AuthError> {
+        self.get(name).ok_or_else(|| AuthError::Malformed(format!("no {name}")))
+    }
+
+    /// The algorithm, MD5 when none is named (RFC 2617 §3.2.1).
+    fn algorithm(&self) -> Result<Algorithm, AuthError> {
+        self.get("algorithm").map_or(Ok(Algorithm::Md5), |a| Algorithm::parse(&a))
+    }
 }
 
 /// `a=b, c="d,e"` → pairs, unquoting quoted values.
@@ -526,9 +532,8 @@ mod tests {
         assert_eq!((c.realm.as_str(), c.qop_auth, c.stale), ("gateway", true, false));
         assert_eq!(c.nonce, format!("{:032x}", 7));
         let auth = answer(&c, "carrier", "secret");
-        let check = |v: &mut Verifier, at| {
-            v.check(at, Some(&auth), "INVITE", URI, "carrier", "secret", 8)
-        };
+        let check =
+            |v: &mut Verifier, at| v.check(at, Some(&auth), "INVITE", URI, "carrier", "secret", 8);
         assert_eq!(check(&mut v, t0 + Duration::from_secs(1)), Verdict::Accept);
         assert!(v.is_empty(), "the nonce is used up");
         // The same INVITE replayed: its nonce is no longer known, so it is only challenged.
@@ -543,7 +548,10 @@ mod tests {
         c.qop_auth = false;
         let auth = answer(&c, "carrier", "secret");
         assert!(!auth.contains("qop"));
-        assert_eq!(v.check(t0, Some(&auth), "INVITE", URI, "carrier", "secret", 2), Verdict::Accept);
+        assert_eq!(
+            v.check(t0, Some(&auth), "INVITE", URI, "carrier", "secret", 2),
+            Verdict::Accept
+        );
     }
 
     #[test]
@@ -553,7 +561,8 @@ mod tests {
         let c = challenged(&mut v, t0, 1);
         let auth = answer(&c, "carrier", "secret");
         let late = t0 + LIFE;
-        let Verdict::Challenge(h) = v.check(late, Some(&auth), "INVITE", URI, "carrier", "secret", 2)
+        let Verdict::Challenge(h) =
+            v.check(late, Some(&auth), "INVITE", URI, "carrier", "secret", 2)
         else {
             panic!("stale nonce not challenged")
         };
@@ -581,8 +590,14 @@ mod tests {
         let check = |v: &mut Verifier, auth: &str| {
             v.check(t0, Some(auth), "INVITE", URI, "carrier", "secret", 9)
         };
-        assert_eq!(check(&mut v, &answer(&c, "carrier", "guess")), Verdict::Refuse("wrong password"));
-        assert_eq!(check(&mut v, &answer(&c, "mallory", "secret")), Verdict::Refuse("unknown user name"));
+        assert_eq!(
+            check(&mut v, &answer(&c, "carrier", "guess")),
+            Verdict::Refuse("wrong password")
+        );
+        assert_eq!(
+            check(&mut v, &answer(&c, "mallory", "secret")),
+            Verdict::Refuse("unknown user name")
+        );
         let other_uri = c.answer("carrier", "secret", "INVITE", "sip:9@x", "c", 1);
         assert!(matches!(check(&mut v, &other_uri), Verdict::Malformed(_)));
         // A response computed for another method does not prove this one.
@@ -590,10 +605,16 @@ mod tests {
         assert_eq!(check(&mut v, &bye), Verdict::Refuse("wrong password"));
         let mut foreign = c.clone();
         foreign.realm = "elsewhere".into();
-        assert!(matches!(check(&mut v, &answer(&foreign, "carrier", "secret")), Verdict::Challenge(_)));
+        assert!(matches!(
+            check(&mut v, &answer(&foreign, "carrier", "secret")),
+            Verdict::Challenge(_)
+        ));
         let mut unknown = c.clone();
         unknown.nonce = "feed".into();
-        assert!(matches!(check(&mut v, &answer(&unknown, "carrier", "secret")), Verdict::Challenge(_)));
+        assert!(matches!(
+            check(&mut v, &answer(&unknown, "carrier", "secret")),
+            Verdict::Challenge(_)
+        ));
         assert!(matches!(check(&mut v, "Basic Y2FycmllcjpzZWNyZXQ="), Verdict::Challenge(_)));
     }
 
@@ -607,7 +628,9 @@ mod tests {
         let cases = [
             format!("Digest realm=\"gateway\", nonce=\"{n}\", uri=\"{URI}\", response=\"0\""),
             format!("Digest username=\"carrier\", realm=\"gateway\", nonce=\"{n}\""),
-            format!("Digest username=\"carrier\", realm=\"gateway\", nonce=\"{n}\", uri=\"{URI}\", response=\"0\", qop=auth"),
+            format!(
+                "Digest username=\"carrier\", realm=\"gateway\", nonce=\"{n}\", uri=\"{URI}\", response=\"0\", qop=auth"
+            ),
             format!("Digest username=\"car\u{0}rier\", realm=\"gateway\", nonce=\"{n}\""),
             "Digest username=\"unterminated".to_owned(),
             "Digest garbage".to_owned(),
@@ -615,7 +638,10 @@ mod tests {
             "Digest".to_owned(),
             String::new(),
             huge,
-            format!("Digest username=\"carrier\", realm=\"gateway\", nonce=\"{n}\", uri=\"{URI}\", response=\"{}\"", "f".repeat(32)),
+            format!(
+                "Digest username=\"carrier\", realm=\"gateway\", nonce=\"{n}\", uri=\"{URI}\", response=\"{}\"",
+                "f".repeat(32)
+            ),
         ];
         for case in &cases {
             let verdict = v.check(t0, Some(case), "INVITE", URI, "carrier", "secret", 2);

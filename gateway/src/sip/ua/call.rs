@@ -565,7 +565,9 @@ impl UserAgent {
             return;
         }
         let cancelled = call.cancelling.as_ref().map(|c| c.reason);
-        if cancelled.is_none() && matches!(code, 401 | 407) && self.retry_with_auth(now, id, &response)
+        if cancelled.is_none()
+            && matches!(code, 401 | 407)
+            && self.retry_with_auth(now, id, &response)
         {
             return;
         }

@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
 use crate::call::{CallEnd, CallId, CallerId, CallerName, PhoneNumber, TrunkId};
+use crate::sip::auth::Verifier;
 use crate::sip::dialog::DialogId;
 use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
@@ -35,7 +36,6 @@ use crate::sip::rate::{RateLimit, SourceLimiter};
 use crate::sip::transaction::{
     self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
 };
-use crate::sip::auth::Verifier;
 use crate::trunk::{AuthDirection, Trunk};
 
 pub use call::CallState;

@@ -1210,7 +1210,10 @@ fn an_invite_from_the_trunks_host_but_another_port_is_a_strangers() {
 #[test]
 fn a_trunk_that_allows_any_port_is_matched_by_address() {
     let mut h = Harness::with_trunk(|t| t.any_port = true);
-    h.receive_from("127.0.0.1:40000".parse().unwrap(), inbound_invite("z9hG4bKany", "any", 1).as_bytes());
+    h.receive_from(
+        "127.0.0.1:40000".parse().unwrap(),
+        inbound_invite("z9hG4bKany", "any", 1).as_bytes(),
+    );
     assert!(matches!(h.events.first(), Some(Event::Offered { trunk: TrunkId(1), .. })));
 }
 
@@ -1260,10 +1263,13 @@ fn a_digest_trunk_is_challenged_and_its_right_answer_offered() {
     h.receive(retry.as_bytes());
     assert_eq!(h.last_response().status.code(), 100);
     assert!(
-        matches!(h.events.as_slice(), [
-            Event::TrunkAuthenticated { trunk: TrunkId(1), direction: AuthDirection::Inbound },
-            Event::Offered { trunk: TrunkId(1), .. },
-        ]),
+        matches!(
+            h.events.as_slice(),
+            [
+                Event::TrunkAuthenticated { trunk: TrunkId(1), direction: AuthDirection::Inbound },
+                Event::Offered { trunk: TrunkId(1), .. },
+            ]
+        ),
         "{:?}",
         h.events
     );
@@ -1324,7 +1330,8 @@ fn hostile_authorization_headers_are_never_accepted() {
         "Digest \"\"\"=,,,==".to_owned(),
     ];
     for (i, case) in cases.iter().enumerate() {
-        let invite = with_authorization(&inbound_invite(&format!("z9hG4bKh{i}"), &format!("h{i}"), 1), case);
+        let invite =
+            with_authorization(&inbound_invite(&format!("z9hG4bKh{i}"), &format!("h{i}"), 1), case);
         h.receive(invite.as_bytes());
         let code = h.last_response().status.code();
         assert!(matches!(code, 400 | 401 | 403), "case {i}: {code}");
@@ -1342,8 +1349,9 @@ fn a_digest_trunk_without_credentials_takes_no_call() {
     assert!(h.events.is_empty());
 }
 
-#[test]
-fn outbound_credentials_taken_are_reported_once_per_call() {
+/// An outbound call on a trunk with credentials, challenged once (401): the harness and our
+/// retry with credentials.
+fn call_retried_with_credentials() -> (Harness, Request) {
     let mut h = Harness::with_trunk(|t| {
         t.username = Some("acme".into());
         t.password = Some("secret".into());
@@ -1355,6 +1363,12 @@ fn outbound_credentials_taken_are_reported_once_per_call() {
         .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\"");
     h.receive(&challenge.to_bytes());
     let retry = h.last(Method::Invite);
+    (h, retry)
+}
+
+#[test]
+fn outbound_credentials_taken_are_reported_once_per_call() {
+    let (mut h, retry) = call_retried_with_credentials();
     h.reply(&retry, 200, "peer");
     h.reply(&retry, 200, "peer");
     let reports: Vec<_> = h
@@ -1370,17 +1384,7 @@ fn outbound_credentials_taken_are_reported_once_per_call() {
 
 #[test]
 fn a_403_after_our_credentials_is_an_auth_failure() {
-    let mut h = Harness::with_trunk(|t| {
-        t.username = Some("acme".into());
-        t.password = Some("secret".into());
-    });
-    h.originate();
-    let invite = h.last(Method::Invite);
-    let challenge = invite
-        .response(StatusCode::new(401).unwrap(), Some("px"))
-        .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\"");
-    h.receive(&challenge.to_bytes());
-    let retry = h.last(Method::Invite);
+    let (mut h, retry) = call_retried_with_credentials();
     h.reply(&retry, 403, "peer");
     assert!(h.events.contains(&Event::TrunkAuthFailed {
         trunk: TrunkId(1),
