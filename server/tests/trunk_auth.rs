@@ -1,7 +1,8 @@
 //! A trunk whose credentials fail is visible to its admin. A carrier (sipp) challenges every
 //! INVITE with 401 whatever credentials come; a broadcast campaign dials through it, and the
 //! trunk list and trunk page (the server functions they call) then say how many calls failed,
-//! when, and what the carrier answered — until the admin saves new credentials. The failure
+//! when, and what the carrier answered — until a call through it authenticates (the carrier
+//! at another port, taking the credentials) or the admin saves new credentials. The failure
 //! records themselves keep a carrier's reason phrase short and printable, and are cleared
 //! when a call authenticates again. On SQLite and on PostgreSQL.
 
@@ -9,6 +10,7 @@ mod support;
 
 use app::model::trunk::AuthDirection;
 use app::model::{Trunk, TrunkId};
+use server::db::trunks::record_auth_failure;
 use support::{Backend, Client, Sipp, TestServer, broadcast_campaign, ok};
 
 on_both_backends!(a_carrier_refusing_our_credentials_shows_on_the_trunk, failures_are_kept_tidy);
@@ -42,8 +44,9 @@ async fn a_carrier_refusing_our_credentials_shows_on_the_trunk(b: Backend) {
     let admin = s.admin().await;
     let sipp = Sipp::scenario("challenge_forever.xml");
     let id = save_trunk(&admin, "", sipp.port, "wrong").await;
-    broadcast_campaign(&admin, "Sales", &id, "+1 202 555 0100", &["2025550140", "2025550141"])
-        .await;
+    let leadset =
+        broadcast_campaign(&admin, "Sales", &id, "+1 202 555 0100", &["2025550140", "2025550141"])
+            .await;
 
     // Both calls fail on our credentials (each after the gateway's retries).
     let mut failures = None;
@@ -71,10 +74,35 @@ async fn a_carrier_refusing_our_credentials_shows_on_the_trunk(b: Backend) {
         serde_json::from_value(ok(&admin, "admin/trunks/get", &[("id", &id)]).await).unwrap();
     assert_eq!(one.auth_failures.as_ref(), Some(&failures));
 
-    // Saving the trunk unchanged keeps the warning; new credentials clear it.
-    save_trunk(&admin, &id, sipp.port, "wrong").await;
+    // Saving the trunk with the same credentials keeps the warning (here: the carrier moved to
+    // a port where it takes them).
+    let mended = Sipp::scenario("challenge_once.xml");
+    save_trunk(&admin, &id, mended.port, "wrong").await;
     assert!(trunks(&admin).await[0].auth_failures.is_some(), "same credentials, same problem");
-    save_trunk(&admin, &id, sipp.port, "right").await;
+    // The next call authenticates: the warning goes.
+    let args = [("leadset_id", leadset.as_str()), ("phone", "2025550142"), ("status", "NEW")];
+    ok(&admin, "leadsets/save_lead", &args).await;
+    let mut cleared = false;
+    for _ in 0..400 {
+        cleared = trunks(&admin).await[0].auth_failures.is_none();
+        if cleared {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(cleared, "a call that authenticated clears the warning");
+    // New credentials clear it too.
+    record_auth_failure(
+        s.database(),
+        TrunkId(id.parse().unwrap()),
+        1,
+        AuthDirection::Inbound,
+        403,
+        "Forbidden",
+    )
+    .await
+    .unwrap();
+    save_trunk(&admin, &id, mended.port, "new").await;
     assert_eq!(trunks(&admin).await[0].auth_failures, None, "new credentials: a fresh start");
     s.stop().await;
 }
@@ -85,7 +113,7 @@ async fn failures_are_kept_tidy(b: Backend) {
     let id = save_trunk(&admin, "", 5060, "secret").await;
     let trunk = TrunkId(id.parse().unwrap());
     let db = s.database();
-    use server::db::trunks::{MAX_REASON_CHARS, clear_auth_failures, record_auth_failure};
+    use server::db::trunks::{MAX_REASON_CHARS, clear_auth_failures};
     assert!(!clear_auth_failures(db, trunk).await.unwrap(), "nothing to clear");
     let hostile = format!("Forbidden\r\n\u{7}<script>{}", "x".repeat(10_000));
     assert!(

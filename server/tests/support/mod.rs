@@ -342,14 +342,15 @@ pub async fn ok(c: &Client, endpoint: &str, args: &[(&str, &str)]) -> serde_json
     res.json()
 }
 
-/// An active broadcast campaign on `trunk` presenting `caller_id`, with a leadset of `phones`.
+/// An active broadcast campaign on `trunk` presenting `caller_id`, with a leadset of `phones`;
+/// returns the leadset's id.
 pub async fn broadcast_campaign(
     admin: &Client,
     name: &str,
     trunk: &str,
     caller_id: &str,
     phones: &[&str],
-) {
+) -> String {
     let form = [
         ("name", name),
         ("kind", "broadcast"),
@@ -381,6 +382,7 @@ pub async fn broadcast_campaign(
         let args = [("leadset_id", leadset.as_str()), ("phone", phone), ("status", "NEW")];
         ok(admin, "leadsets/save_lead", &args).await;
     }
+    leadset
 }
 
 /// A real SIP peer: `sipp -sn uas -aa` on a free loopback UDP port (or another scenario). It
