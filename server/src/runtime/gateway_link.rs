@@ -510,8 +510,11 @@ fn gateway_trunk(t: &app::model::Trunk) -> Result<gw::Trunk, String> {
     trunk.max_calls_per_second = s.max_cps.ceil().min(10_000.0) as u32;
     trunk.keepalive_secs = 30;
     trunk.inbound_digest = s.inbound_auth;
-    // `any_port` stays off: a trunk is its host and port. (Admins cannot loosen that yet; a
-    // carrier sending from several ports needs it, see the README.)
+    // Over UDP a trunk sends from the port it listens on, so it is its host and port: another
+    // process on its host is a stranger. Over TCP a carrier calls on a connection it opens from
+    // an ephemeral port (RFC 3261 §18.1.1), so a TCP trunk can only be told by its address;
+    // its inbound digest is what keeps other processes on that host out.
+    trunk.any_port = s.transport == app::model::trunk::Transport::Tcp;
     Ok(trunk)
 }
 
@@ -554,7 +557,10 @@ mod tests {
         assert_eq!(t.codecs, vec![Codec::Pcma, Codec::Pcmu]);
         assert_eq!((t.max_channels, t.max_calls_per_second), (30, 3));
         assert_eq!((t.username.as_deref(), t.password.as_deref()), (Some("u"), Some("p")));
-        assert!(t.inbound_digest && !t.any_port);
+        assert!(t.inbound_digest);
+        assert!(t.any_port, "a TCP trunk calls from ephemeral ports");
+        let udp = gateway_trunk(&row(|s| s.transport = Transport::Udp)).unwrap();
+        assert!(!udp.any_port, "a UDP trunk is its host and port");
         let e = gateway_trunk(&row(|s| s.max_cps = f64::NAN)).unwrap_err();
         assert!(e.contains("calls per second"), "{e}");
     }
