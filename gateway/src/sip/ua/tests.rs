@@ -451,12 +451,7 @@ fn retransmitted_2xx_is_acked_again() {
 
 #[test]
 fn digest_challenge_is_answered_once() {
-    let mut h = Harness::with_trunk(|t| {
-        t.username = Some("acme".into());
-        t.password = Some("secret".into());
-    });
-    h.originate();
-    let invite = h.last(Method::Invite);
+    let (mut h, invite) = credentialed_call();
     let challenge = invite
         .response(StatusCode::new(407).unwrap(), Some("px"))
         .with_header("Proxy-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\", qop=\"auth\"");
@@ -1349,15 +1344,21 @@ fn a_digest_trunk_without_credentials_takes_no_call() {
     assert!(h.events.is_empty());
 }
 
-/// An outbound call on a trunk with credentials, challenged once (401): the harness and our
-/// retry with credentials.
-fn call_retried_with_credentials() -> (Harness, Request) {
+/// An outbound call on a trunk with credentials (acme/secret): the harness and its INVITE.
+fn credentialed_call() -> (Harness, Request) {
     let mut h = Harness::with_trunk(|t| {
         t.username = Some("acme".into());
         t.password = Some("secret".into());
     });
     h.originate();
     let invite = h.last(Method::Invite);
+    (h, invite)
+}
+
+/// An outbound call on a trunk with credentials, challenged once (401): the harness and our
+/// retry with credentials.
+fn call_retried_with_credentials() -> (Harness, Request) {
+    let (mut h, invite) = credentialed_call();
     let challenge = invite
         .response(StatusCode::new(401).unwrap(), Some("px"))
         .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\"");
