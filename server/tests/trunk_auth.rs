@@ -73,6 +73,22 @@ async fn a_carrier_refusing_our_credentials_shows_on_the_trunk(b: Backend) {
     let one: Trunk =
         serde_json::from_value(ok(&admin, "admin/trunks/get", &[("id", &id)]).await).unwrap();
     assert_eq!(one.auth_failures.as_ref(), Some(&failures));
+    // And both pages show it as an alert (as rendered on the server).
+    let when = failures.describe("");
+    let said = when.split_once(": ").expect("a time, then what failed").1;
+    for path in ["/admin/trunks".to_string(), format!("/admin/trunks/{id}")] {
+        let page = admin.get(&path).await;
+        let alert = page
+            .body
+            .split("data-testid=\"trunk-auth-failed\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path} has the warning: {}", page.body));
+        let alert = &alert[..alert.find("</p>").expect("the alert's end")];
+        assert!(page.body.contains(r#"role="alert""#), "{path}");
+        assert!(alert.contains("Authentication failed 2 times, last at "), "{path}: {alert}");
+        assert!(alert.contains(" UTC: "), "the time is in UTC: {alert}");
+        assert!(alert.contains(said), "{path}: {alert}");
+    }
 
     // Saving the trunk with the same credentials keeps the warning (here: the carrier moved to
     // a port where it takes them).
