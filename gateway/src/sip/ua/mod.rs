@@ -4,15 +4,25 @@
 //! It owns every transaction (keyed per RFC 3261 §17.1.3/§17.2.3), every dialog and every
 //! call, and answers what no call owns: OPTIONS (200), requests for unknown dialogs (481),
 //! methods it does not offer (405), unsupported extensions (420), exhausted Max-Forwards
-//! (483), INVITEs from addresses that are not configured trunks (403), and malformed
-//! requests (400, via [`message::parse`](crate::sip::message::parse)).
+//! (483), INVITEs from sources that are not configured trunks (403: a trunk is its address and
+//! port, [`Trunk::is_source`]), and malformed requests (400, via
+//! [`message::parse`](crate::sip::message::parse)). INVITEs from a trunk that must
+//! authenticate are challenged first (401, then 403 or 400 for a wrong or unreadable answer,
+//! RFC 3261 §22.1, [`auth::Verifier`](crate::sip::auth::Verifier)), always through an INVITE
+//! server transaction, which absorbs the refusal's ACK.
 //!
-//! Requests from addresses that are not configured trunks pass a per-source rate limit
-//! first ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//! Requests from sources that are not configured trunks pass a per-source rate limit first
+//! ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//!
+//! Credentials that fail either way are counted per trunk and reported
+//! ([`Event::TrunkAuthFailed`]); a call whose credentials were proven is reported too
+//! ([`Event::TrunkAuthenticated`]), so that whoever shows failures knows when they are mended.
 //!
 //! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
 //! forgotten (its remaining transactions finish on their own); no map grows without a
-//! deadline that removes the entry (or, for the rate limiter, without a bound).
+//! deadline that removes the entry (or, for the rate limiter and the challenge nonces,
+//! without a bound); no INVITE from a trunk that must authenticate is offered unless its
+//! credentials were proven.
 
 mod call;
 #[cfg(test)]
