@@ -6,10 +6,12 @@
 #
 #   scripts/flood.sh                 release build; 500, 1000, 2000, 4000 req/s, 3 s a step
 #   scripts/flood.sh --sources 200   the same flood spread over 200 loopback addresses
-#   scripts/flood.sh --smoke         CI: debug build, one short low step per transport; fails
-#                                    unless the probe is answered and the gateway survives
+#   scripts/flood.sh --smoke         CI: debug build, one short low step per transport and
+#                                    1,500 idle TCP connections; fails unless the probes are
+#                                    answered and the gateway survives
 #
-# Other arguments go to the program (--rates, --seconds, --sources, --transports). The whole
+# After the steps, 10,000 idle TCP connections are held while /healthz and UDP SIP are timed.
+# Other arguments go to the program (--rates, --seconds, --sources, --transports, --idle-tcp). The whole
 # run is bounded: the program is stopped by its process id after the time its steps need.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
@@ -19,7 +21,7 @@ args=()
 for a in "$@"; do
     if [ "$a" = --smoke ]; then
         profile=debug
-        args+=(--smoke --rates 200 --seconds 1)
+        args+=(--smoke --rates 200 --seconds 1 --idle-tcp 1500)
     else
         args+=("$a")
     fi

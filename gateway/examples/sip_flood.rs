@@ -12,6 +12,12 @@
 //! 100 ms from another loopback address (127.0.0.2, so the flood's per-source rate limit
 //! does not apply to it): p50, p99 and probes unanswered within a second.
 //!
+//! Then it opens `--idle-tcp N` TCP connections (default 10,000; 30 from each of the
+//! addresses 127.0.1.1 onwards, under the per-peer limit), leaves them idle, and while they are
+//! held times 50 `GET /healthz` and 50 UDP OPTIONS from 127.0.0.2: p50, p99, max and failures,
+//! with how many connections the gateway holds and how many it refused (its total limit is
+//! 1,024).
+//!
 //! Invariants: every address is a loopback one (the gateway listens on 127.0.0.1; floods
 //! come from 127.0.0.1 and, with `--sources N`, from 127.0.0.3 onwards); every step ends
 //! after its `--seconds`; the gateway process is killed by its process id when this program
@@ -56,6 +62,7 @@ struct Args {
     seconds: f64,
     sources: u8,
     transports: Vec<Transport>,
+    idle_tcp: usize,
     smoke: bool,
 }
 
@@ -70,6 +77,7 @@ fn args() -> Result<Args> {
         seconds: 3.0,
         sources: 1,
         transports: vec![Transport::Udp, Transport::Tcp],
+        idle_tcp: 10_000,
         smoke: false,
     };
     let mut it = std::env::args().skip(1);
@@ -97,10 +105,11 @@ fn args() -> Result<Args> {
                     })
                     .collect::<Result<_>>()?
             }
+            "--idle-tcp" => a.idle_tcp = next()?.parse().context("--idle-tcp: 0 to 60000")?,
             "--smoke" => a.smoke = true,
             other => bail!(
                 "unknown argument {other:?} (--gateway PATH --rates R,R --seconds S --sources N \
-                 --transports udp,tcp --smoke)"
+                 --transports udp,tcp --idle-tcp N --smoke)"
             ),
         }
     }
@@ -108,8 +117,12 @@ fn args() -> Result<Args> {
         || !(1..=250).contains(&a.sources)
         || a.seconds.is_nan()
         || a.seconds <= 0.0
+        || a.idle_tcp > 60_000
     {
-        bail!("need at least one rate, 1 to 250 sources and a positive --seconds");
+        bail!(
+            "need at least one rate, 1 to 250 sources, a positive --seconds and at most 60000 \
+             idle connections"
+        );
     }
     Ok(a)
 }
@@ -198,12 +211,17 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
     Ok(body.to_owned())
 }
 
-fn rate_limited(gw: &Gateway) -> Result<u64> {
+/// The value of an unlabelled metric in the gateway's `/metrics`.
+fn metric(gw: &Gateway, name: &str) -> Result<u64> {
     let text = http_get(gw.http, "/metrics")?;
     text.lines()
-        .find_map(|l| l.strip_prefix("gateway_sip_rate_limited_total "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
-        .context("no gateway_sip_rate_limited_total in /metrics")
+        .with_context(|| format!("no {name} in /metrics"))
+}
+
+fn rate_limited(gw: &Gateway) -> Result<u64> {
+    metric(gw, "gateway_sip_rate_limited_total")
 }
 
 /// CPU time (user + system) in clock ticks, and resident memory in KiB.
@@ -399,6 +417,13 @@ struct Probes {
 }
 
 impl Probes {
+    fn note(&mut self, rtt: Option<Duration>) {
+        match rtt {
+            Some(rtt) => self.rtts.push(rtt),
+            None => self.lost += 1,
+        }
+    }
+
     fn percentile(&self, p: f64) -> Option<Duration> {
         let mut v = self.rtts.clone();
         v.sort();
@@ -413,35 +438,89 @@ fn probe(target: SocketAddr, stop: Arc<AtomicBool>) -> Result<Probes> {
     let socket = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0))?;
     let local = socket.local_addr()?;
     let mut probes = Probes::default();
-    let mut buf = vec![0u8; 65_536];
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let branch = format!("z9hG4bKprobe{n}");
         let sent = Instant::now();
-        socket.send_to(&options(Transport::Udp, local, target, &branch), target)?;
-        let answered = loop {
-            let left = PROBE_WAIT.saturating_sub(sent.elapsed());
-            if left.is_zero() {
-                break false;
-            }
-            socket.set_read_timeout(Some(left))?;
-            match socket.recv(&mut buf) {
-                Ok(len) if buf[..len].windows(branch.len()).any(|w| w == branch.as_bytes()) => {
-                    break true;
-                }
-                Ok(_) => continue,
-                Err(_) => break false,
-            }
-        };
-        if answered {
-            probes.rtts.push(sent.elapsed());
-        } else {
-            probes.lost += 1;
-        }
+        probes.note(probe_once(&socket, local, target, n)?);
         std::thread::sleep(PROBE_EVERY.saturating_sub(sent.elapsed()));
     }
     Ok(probes)
+}
+
+/// One OPTIONS from `socket`: its round trip, or `None` when unanswered within [`PROBE_WAIT`].
+fn probe_once(
+    socket: &UdpSocket,
+    local: SocketAddr,
+    target: SocketAddr,
+    n: u64,
+) -> Result<Option<Duration>> {
+    let mut buf = vec![0u8; 65_536];
+    let branch = format!("z9hG4bKprobe{n}");
+    let sent = Instant::now();
+    socket.send_to(&options(Transport::Udp, local, target, &branch), target)?;
+    loop {
+        let left = PROBE_WAIT.saturating_sub(sent.elapsed());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        socket.set_read_timeout(Some(left))?;
+        match socket.recv(&mut buf) {
+            Ok(len) if buf[..len].windows(branch.len()).any(|w| w == branch.as_bytes()) => {
+                return Ok(Some(sent.elapsed()));
+            }
+            Ok(_) => continue,
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// What the gateway did while `opened` idle TCP connections were held.
+struct Idle {
+    opened: usize,
+    held: u64,
+    refused: u64,
+    healthz: Probes,
+    udp: Probes,
+}
+
+/// Opens `count` idle TCP connections, 30 from each address from 127.0.1.1 on, and probes
+/// `/healthz` and UDP SIP while they are held.
+fn idle_step(gw: &Gateway, count: usize) -> Result<Idle> {
+    const PER_ADDRESS: usize = 30;
+    let refused_before = metric(gw, "gateway_sip_tcp_refused_total")?;
+    let mut held = Vec::with_capacity(count);
+    for i in 0..count {
+        let a = i / PER_ADDRESS;
+        let from = Ipv4Addr::new(127, 0, 1 + (a / 250) as u8, 1 + (a % 250) as u8);
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.bind(&SocketAddr::from((from, 0)).into())?;
+        // Past the gateway's limit the kernel may still complete the handshake (the gateway
+        // then closes it) or time out on a full backlog: either way it is not held.
+        if socket.connect_timeout(&gw.sip.into(), Duration::from_secs(2)).is_ok() {
+            held.push(socket);
+        }
+    }
+    let opened = held.len();
+    // Let the accept loop catch up and the metrics refresh.
+    std::thread::sleep(METRICS_REFRESH);
+    let gateway_held = metric(gw, "gateway_sip_tcp_connections")?;
+    let refused = metric(gw, "gateway_sip_tcp_refused_total")?.saturating_sub(refused_before);
+    let socket = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0))?;
+    let local = socket.local_addr()?;
+    let (mut healthz, mut udp) = (Probes::default(), Probes::default());
+    for n in 0..50 {
+        let sent = Instant::now();
+        healthz.note(http_get(gw.http, "/healthz").ok().map(|_| sent.elapsed()));
+        udp.note(probe_once(&socket, local, gw.sip, 1_000_000 + n)?);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(held);
+    Ok(Idle { opened, held: gateway_held, refused, healthz, udp })
 }
 
 struct Step {
@@ -574,6 +653,24 @@ fn main() -> Result<()> {
             if !gw.alive() {
                 failures.push(format!("the gateway died during {} at {rate}/s", transport.name()));
                 break;
+            }
+        }
+    }
+    if args.idle_tcp > 0 && gw.alive() {
+        let idle = idle_step(&gw, args.idle_tcp)?;
+        println!(
+            "\n{} idle TCP connections opened; the gateway held {} and refused {}",
+            idle.opened, idle.held, idle.refused
+        );
+        println!("| while held | p50 ms | p99 ms | max ms | failed |");
+        println!("|---|---|---|---|---|");
+        for (name, p) in [("GET /healthz", &idle.healthz), ("UDP OPTIONS", &idle.udp)] {
+            let max = p.rtts.iter().max().copied();
+            let row = [p.percentile(0.5), p.percentile(0.99), max].map(ms);
+            println!("| {name} | {} | {} | {} | {} |", row[0], row[1], row[2], p.lost);
+            if p.lost > 0 {
+                failures
+                    .push(format!("{name}: {} of 50 failed with idle connections held", p.lost));
             }
         }
     }

@@ -2,6 +2,6 @@
 //! telephony crate's ids, numbers and outcomes, the same types the server uses.
 
 pub use telephony::{
-    AgentLegId, CallEnd, CallId, CallOutcome, CallerId, CallerName, HangupBy, NumberError,
-    PhoneNumber, TrunkId,
+    AgentLegId, CallEnd, CallId, CallOutcome, CallQuality, CallerId, CallerName, HangupBy,
+    NumberError, PhoneNumber, RemoteReport, TrunkId,
 };

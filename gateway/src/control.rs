@@ -56,8 +56,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::call::{
-    AgentLegId, CallEnd, CallId, CallOutcome, CallerId, CallerName, HangupBy, NumberError,
-    PhoneNumber, TrunkId,
+    AgentLegId, CallEnd, CallId, CallOutcome, CallQuality, CallerId, CallerName, HangupBy,
+    NumberError, PhoneNumber, RemoteReport, TrunkId,
 };
 pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{AuthDirection, CallerIdMode, Trunk};
@@ -348,6 +348,10 @@ pub enum Event {
         /// Outcome, SIP code, reason, who hung up.
         #[serde(flatten)]
         end: CallEnd,
+        /// The carrier leg's media figures (RTP counts, loss, jitter, round trip, the far
+        /// end's reports); absent for a call that never had media.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<CallQuality>,
     },
     /// A DTMF digit from the customer (`call`) or the agent's browser (`leg`).
     DtmfReceived {
@@ -472,6 +476,7 @@ mod tests {
                     reason: "Busy Here".into(),
                     by: HangupBy::Customer,
                 },
+                quality: None,
             },
         });
         let text = serde_json::to_string(&ended).unwrap();
@@ -496,6 +501,38 @@ mod tests {
         let err = Response::Reply { id: 2, result: Err(ControlError::UnknownCall(CallId(9))) };
         let text = serde_json::to_string(&err).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), err);
+    }
+
+    #[test]
+    fn a_call_end_carries_its_media_figures() {
+        let quality = CallQuality {
+            packets_sent: 250,
+            packets_received: 248,
+            packets_lost: 2,
+            jitter_us: 1_250,
+            rtt_us: Some(40_000),
+            remote: Some(RemoteReport { packets_lost: 1, fraction_lost: 3, jitter_us: 900 }),
+            ..CallQuality::default()
+        };
+        let ended = Event::CallEnded {
+            call: CallId(7),
+            end: CallEnd {
+                outcome: CallOutcome::Answered,
+                code: None,
+                reason: String::new(),
+                by: HangupBy::Customer,
+            },
+            quality: Some(quality),
+        };
+        let text = serde_json::to_string(&ended).unwrap();
+        assert!(text.contains(r#""quality":{"packets_sent":250"#), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), ended);
+        // A gateway that sends no figures is still understood.
+        let old = r#"{"event":"call_ended","call":7,"outcome":"busy","code":486,"reason":"Busy","by":"customer"}"#;
+        assert!(matches!(
+            serde_json::from_str::<Event>(old).unwrap(),
+            Event::CallEnded { quality: None, .. }
+        ));
     }
 
     #[test]

@@ -246,6 +246,10 @@ pub struct Audio {
     pub telephone_event: Option<u8>,
     /// Direction.
     pub direction: Direction,
+    /// Where to send RTCP when it says so (`a=rtcp`, RFC 3605); else the RTP port + 1.
+    pub rtcp: Option<SocketAddr>,
+    /// `a=rtcp-mux` (RFC 5761): RTCP shares the RTP port.
+    pub rtcp_mux: bool,
 }
 
 /// A parsed session description.
@@ -268,6 +272,12 @@ pub struct Negotiated {
     pub remote: SocketAddr,
     /// The peer's direction.
     pub remote_direction: Direction,
+    /// Where the peer receives RTCP: its RTP address when muxed, its `a=rtcp` address,
+    /// else the port after its RTP port (RFC 3550 §11); `None` when there is no such port.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// Whether RTCP is multiplexed on the RTP port (RFC 5761: we always offer it, so the
+    /// peer's `a=rtcp-mux` decides, in its offer or its answer).
+    pub rtcp_mux: bool,
 }
 
 impl SessionDescription {
@@ -286,6 +296,9 @@ impl SessionDescription {
         let mut session_direction = Direction::SendRecv;
         let mut media_direction = None;
         let mut any_media = false;
+        let mut rtcp_port = None;
+        let mut rtcp_addr = None;
+        let mut rtcp_mux = false;
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             let (kind, value) = line
                 .split_once('=')
@@ -336,6 +349,15 @@ impl SessionDescription {
                         }
                     } else if let Some(d) = Direction::from_attribute(value) {
                         media_direction = Some(d);
+                    } else if value == "rtcp-mux" {
+                        rtcp_mux = true;
+                    } else if let Some(rtcp) = value.strip_prefix("rtcp:") {
+                        // RFC 3605: `a=rtcp:port [nettype addrtype address]`; one we cannot
+                        // read is ignored (the default port still works).
+                        let (port, addr) = rtcp.trim().split_once(' ').unwrap_or((rtcp.trim(), ""));
+                        rtcp_port = port.parse::<u16>().ok();
+                        rtcp_addr =
+                            (!addr.is_empty()).then(|| parse_connection(addr).ok()).flatten();
                     }
                 }
                 "a" if !any_media => {
@@ -367,8 +389,16 @@ impl SessionDescription {
             .iter()
             .copied()
             .find(|&pt| name_of(pt).is_some_and(|n| n.starts_with("telephone-event/8000")));
+        let rtcp = rtcp_port.map(|p| SocketAddr::new(rtcp_addr.unwrap_or(ip), p));
         Ok(Self {
-            audio: Audio { rtp: SocketAddr::new(ip, port), formats, telephone_event, direction },
+            audio: Audio {
+                rtp: SocketAddr::new(ip, port),
+                formats,
+                telephone_event,
+                direction,
+                rtcp,
+                rtcp_mux,
+            },
         })
     }
 
@@ -395,6 +425,22 @@ impl SessionDescription {
             telephone_event: self.audio.telephone_event,
             remote: self.audio.rtp,
             remote_direction: self.audio.direction,
+            remote_rtcp: self.remote_rtcp(),
+            rtcp_mux: self.audio.rtcp_mux,
+        })
+    }
+
+    /// Where the peer receives RTCP (see [`Negotiated::remote_rtcp`]).
+    fn remote_rtcp(&self) -> Option<SocketAddr> {
+        let rtp = self.audio.rtp;
+        if self.audio.rtcp_mux {
+            return Some(rtp);
+        }
+        self.audio.rtcp.or_else(|| {
+            rtp.port()
+                .checked_add(1)
+                .filter(|_| rtp.port() != 0)
+                .map(|p| SocketAddr::new(rtp.ip(), p))
         })
     }
 }
@@ -427,6 +473,9 @@ pub struct LocalDescription {
     pub telephone_event: Option<u8>,
     /// Our direction.
     pub direction: Direction,
+    /// Whether we say `a=rtcp-mux`: always in offers (we take RTCP on both ports, so
+    /// offering it is safe, RFC 5761 §5.1.1), in answers when the offer had it.
+    pub rtcp_mux: bool,
 }
 
 impl LocalDescription {
@@ -439,6 +488,7 @@ impl LocalDescription {
             codecs: codecs.iter().map(|c| (c.payload_type(), *c)).collect(),
             telephone_event: Some(TELEPHONE_EVENT_PT),
             direction: Direction::SendRecv,
+            rtcp_mux: true,
         }
     }
 
@@ -451,6 +501,7 @@ impl LocalDescription {
             codecs: vec![(negotiated.payload_type, negotiated.codec)],
             telephone_event: negotiated.telephone_event,
             direction: negotiated.remote_direction.reversed(),
+            rtcp_mux: negotiated.rtcp_mux,
         }
     }
 
@@ -476,6 +527,9 @@ impl LocalDescription {
             let _ = write!(s, "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n");
         }
         let _ = write!(s, "a=ptime:20\r\na={}\r\n", self.direction.attribute());
+        if self.rtcp_mux {
+            s.push_str("a=rtcp-mux\r\n");
+        }
         s.into_bytes()
     }
 }
@@ -668,5 +722,34 @@ mod tests {
         assert!(
             SessionDescription::parse(b"v=0\r\nc=IN IP4 x\r\nm=audio 1 RTP/AVP 0\r\n").is_err()
         );
+    }
+
+    #[test]
+    fn rtcp_goes_to_the_next_port_the_rtcp_attribute_or_the_rtp_port_when_muxed() {
+        let ours = [Codec::Pcmu];
+        let plain = SessionDescription::parse(SIPP_OFFER.as_bytes()).unwrap();
+        let n = plain.negotiate(&ours).unwrap();
+        assert_eq!((n.remote_rtcp, n.rtcp_mux), (Some("127.0.0.1:6001".parse().unwrap()), false));
+        let port = format!("{SIPP_OFFER}a=rtcp:7000\r\n");
+        let n = SessionDescription::parse(port.as_bytes()).unwrap().negotiate(&ours).unwrap();
+        assert_eq!(n.remote_rtcp, Some("127.0.0.1:7000".parse().unwrap()));
+        let addr = format!("{SIPP_OFFER}a=rtcp:7002 IN IP4 192.0.2.5\r\n");
+        let n = SessionDescription::parse(addr.as_bytes()).unwrap().negotiate(&ours).unwrap();
+        assert_eq!(n.remote_rtcp, Some("192.0.2.5:7002".parse().unwrap()));
+        // Unreadable: the default port.
+        let junk = format!("{SIPP_OFFER}a=rtcp:lots\r\n");
+        let n = SessionDescription::parse(junk.as_bytes()).unwrap().negotiate(&ours).unwrap();
+        assert_eq!(n.remote_rtcp, Some("127.0.0.1:6001".parse().unwrap()));
+        let mux = format!("{SIPP_OFFER}a=rtcp-mux\r\na=rtcp:7000\r\n");
+        let n = SessionDescription::parse(mux.as_bytes()).unwrap().negotiate(&ours).unwrap();
+        assert_eq!((n.remote_rtcp, n.rtcp_mux), (Some("127.0.0.1:6000".parse().unwrap()), true));
+        // We offer mux, and answer it only when offered.
+        let offer = LocalDescription::offer(1, "192.0.2.9:4000".parse().unwrap(), &ours);
+        assert!(String::from_utf8(offer.to_bytes()).unwrap().contains("a=rtcp-mux\r\n"));
+        let answer = LocalDescription::answer(1, offer.rtp, &n);
+        assert!(String::from_utf8(answer.to_bytes()).unwrap().contains("a=rtcp-mux\r\n"));
+        let plain = plain.negotiate(&ours).unwrap();
+        let answer = LocalDescription::answer(1, offer.rtp, &plain);
+        assert!(!String::from_utf8(answer.to_bytes()).unwrap().contains("rtcp-mux"));
     }
 }

@@ -101,7 +101,7 @@ async fn garbage_everywhere_then_a_normal_call() {
     ));
     gw.hangup(call).await.unwrap();
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;

@@ -271,7 +271,7 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
     let end = loop {
         match next_read(&mut events).await {
             Read::Event(e) => match e.event {
-                Event::CallEnded { call: c, end } if c == call => break end,
+                Event::CallEnded { call: c, end, .. } if c == call => break end,
                 _ => {}
             },
             other => panic!("expected the call's end after the outage, got {other:?}"),

@@ -59,7 +59,7 @@ async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_dow
     gw.stop_recording(call).await.expect("stop recording");
     gw.hangup(call).await.expect("hangup");
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -86,7 +86,7 @@ async fn refused_call(code: u16) -> gateway::control::CallEnd {
     let mut events = gw.events();
     let call = support::place(&gw, originate("+15550000", 20)).await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -122,7 +122,7 @@ async fn a_trunk_that_never_answers_gives_no_answer() {
     })
     .await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -163,7 +163,7 @@ async fn inbound_call_from_sipp_reaches_the_control_api() {
     .await;
     // sipp's uac hangs up after its pause.
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -395,7 +395,7 @@ async fn a_digest_trunk_with_the_right_credentials_gets_its_call_through() {
     .await;
     gw.accept(call).await.expect("accept");
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -421,6 +421,48 @@ async fn a_digest_trunk_with_a_wrong_password_is_forbidden_and_reported() {
     assert!(!seen.iter().any(|e| matches!(e, Event::InboundCall { .. })), "{seen:?}");
     let counted = support::eventually(WAIT, || {
         running.metrics.render().contains("gateway_trunk_auth_failures_total{trunk=\"1\"} 1")
+    })
+    .await;
+    assert!(counted, "{}", running.metrics.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_end_that_answers_and_sends_nothing_is_hung_up_by_the_media_timeout() {
+    // sipp's built-in UAS answers with SDP and never sends RTP or RTCP.
+    let mut sipp = Sipp::start(&["-sn", "uas"]);
+    let config = gateway::runtime::Config {
+        media_timeout: Some(Duration::from_secs(2)),
+        ..gateway::runtime::Config::loopback()
+    };
+    let (gw, running) = gateway::runtime::start(config).await.expect("gateway starts");
+    let trunk = gateway::control::Trunk::new(
+        TrunkId(1),
+        "127.0.0.1",
+        sipp.addr().port(),
+        gateway::sip::message::Transport::Udp,
+    );
+    gw.add_trunk(trunk).await.expect("trunk added");
+    let mut events = gw.events();
+    let call = support::place(&gw, originate("+15551234", 20)).await;
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    let (end, quality) = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end, quality } if *c == call => Some((end.clone(), *quality)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
+    assert_eq!(end.reason, "media timeout: no RTP or RTCP from the carrier for 2 s");
+    let quality = quality.expect("the call had media: its figures come with its end");
+    assert_eq!((quality.packets_received, quality.rtcp_received), (0, 0));
+    assert!(quality.packets_sent > 0, "the gateway sent all along: {quality:?}");
+    // sipp took the gateway's BYE and finished its scenario.
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "{}", sipp.stderr());
+    // The metrics snapshot is refreshed once a second.
+    let counted = support::eventually(WAIT, || {
+        running.metrics.render().contains("gateway_call_loss_ratio_count 1")
     })
     .await;
     assert!(counted, "{}", running.metrics.render());

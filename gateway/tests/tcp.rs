@@ -44,7 +44,7 @@ async fn responses_come_back_on_the_requests_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_call_from_sipp_over_tcp() {
     let (gw, running) = gateway().await;
-    let sipp_port = support::free_udp_port();
+    let sipp_port = support::free_port();
     let trunk = gateway::control::Trunk::new(TrunkId(1), "127.0.0.1", sipp_port, Transport::Tcp);
     gw.add_trunk(trunk).await.unwrap();
     let mut events = gw.events();
@@ -66,7 +66,7 @@ async fn inbound_call_from_sipp_over_tcp() {
     })
     .await;
     let end = wait_for(&mut events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;
@@ -167,7 +167,7 @@ async fn tcp_trunk(gw: &Gateway) -> (TcpListener, SocketAddr) {
 /// How `call` ended.
 async fn call_end(events: &mut Reader, call: CallId) -> CallEnd {
     wait_for(events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await

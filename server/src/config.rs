@@ -67,6 +67,9 @@ pub struct Config {
     pub import_max_bytes: u64,
     /// How long fetching a lead file by URL may take in all.
     pub import_url_timeout_seconds: u32,
+    /// The embedded gateway hangs up an answered call whose carrier sent no RTP and no
+    /// RTCP for this long (a far end that died leaves no BYE); 0: never.
+    pub media_timeout_seconds: u32,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             media_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             phone_grace_seconds: 60,
             stop_grace_seconds: 60,
+            media_timeout_seconds: 30,
             instance: None,
             heartbeat_seconds: 2,
             dead_after_seconds: 7,
@@ -153,6 +157,7 @@ struct FileConfig {
     media_address: Option<String>,
     phone_grace_seconds: Option<u32>,
     stop_grace_seconds: Option<u32>,
+    media_timeout_seconds: Option<u32>,
     instance: Option<String>,
     heartbeat_seconds: Option<u32>,
     dead_after_seconds: Option<u32>,
@@ -281,6 +286,16 @@ impl Config {
             })?,
             None => f.stop_grace_seconds.unwrap_or(d.stop_grace_seconds).min(3600),
         };
+        let media_timeout_seconds = match env("DIALER_MEDIA_TIMEOUT_SECONDS") {
+            Some(v) => {
+                v.parse::<u32>().ok().filter(|n| *n <= 86_400).ok_or(ConfigError::Value {
+                    name: "DIALER_MEDIA_TIMEOUT_SECONDS",
+                    value: v,
+                    reason: "expected a whole number of seconds from 0 (off) to 86400".into(),
+                })?
+            }
+            None => f.media_timeout_seconds.unwrap_or(d.media_timeout_seconds).min(86_400),
+        };
         let seconds = |name: &'static str, file: Option<u32>, default: u32| match env(name) {
             Some(v) => {
                 v.parse::<u32>().ok().filter(|n| (1..=3600).contains(n)).ok_or(ConfigError::Value {
@@ -370,6 +385,7 @@ impl Config {
             media_address,
             phone_grace_seconds,
             stop_grace_seconds,
+            media_timeout_seconds,
             heartbeat_seconds,
             dead_after_seconds,
             instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),
@@ -439,6 +455,18 @@ mod tests {
         assert_eq!(c.session_hours, 8);
         assert!(c.trust_proxy);
         assert_eq!(c.database_url, "postgres://x@h/db");
+    }
+
+    #[test]
+    fn the_media_timeout_is_30_s_by_default_and_0_turns_it_off() {
+        assert_eq!(Config::from_sources(None, env(&[])).unwrap().media_timeout_seconds, 30);
+        let file = Some((Path::new("dialer.toml"), "media_timeout_seconds = 45\n"));
+        assert_eq!(Config::from_sources(file, env(&[])).unwrap().media_timeout_seconds, 45);
+        let off = env(&[("DIALER_MEDIA_TIMEOUT_SECONDS", "0")]);
+        assert_eq!(Config::from_sources(file, off).unwrap().media_timeout_seconds, 0);
+        let e = Config::from_sources(None, env(&[("DIALER_MEDIA_TIMEOUT_SECONDS", "soon")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("DIALER_MEDIA_TIMEOUT_SECONDS"), "{e}");
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub enum Record {
         sip_reason: Option<String>,
         by: HangupBy,
     },
+    /// The carrier leg's media figures, stored on the attempt whatever else happened to it
+    /// (the dialer may have closed it before the gateway's end arrived, as for a drop).
+    AttemptQuality {
+        call_ref: String,
+        quality: Box<telephony::CallQuality>,
+    },
     Disposed {
         call_ref: String,
         disposition: LeadStatus,

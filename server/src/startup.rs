@@ -224,6 +224,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 sip_listen: config.sip_listen,
                 webrtc_listen: config.webrtc_listen,
                 advertise: config.media_address,
+                media_timeout: (config.media_timeout_seconds > 0)
+                    .then(|| std::time::Duration::from_secs(config.media_timeout_seconds.into())),
                 ..gateway::runtime::Config::default()
             })
             .await?;

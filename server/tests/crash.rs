@@ -9,10 +9,11 @@
 //! connection in `BEGIN IMMEDIATE`; PostgreSQL: `LOCK TABLE call_attempts`): no INVITE
 //! without its attempt row. On SQLite and on PostgreSQL.
 //!
-//! An auto campaign (agents on WebRTC phones) is not driven here: headless agents need the
-//! browser suite's phone; the dialer's runtime path for answered calls is the same one the
-//! broadcast calls take up to the bridge, and the recovery rules for agent calls (wrap-up
-//! without a disposition) are covered by `tests/recovery.rs`.
+//!
+//! And an auto campaign worked by three headless agents (the phone WebSocket and a real WebRTC
+//! audio leg each, see `support::agent`) killed at three moments the same way: besides the
+//! above, every call that stayed answered was bridged to an agent, and the agents are back on
+//! the phone and taking calls after each restart.
 
 mod support;
 
@@ -24,9 +25,14 @@ use app::model::LeadsetId;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use server::db::{self, Db};
+use support::agent::HeadlessAgent;
 use support::{Backend, Client, ServerProc, Sipp, TestDatabase};
 
-on_both_backends!(kill_nine_at_three_moments_loses_nothing, a_write_stall_holds_calls_back);
+on_both_backends!(
+    kill_nine_at_three_moments_loses_nothing,
+    kill_nine_with_agents_on_the_phone,
+    a_write_stall_holds_calls_back
+);
 
 const CAP: u32 = 2;
 const DIAL_BACK_WITHIN: Duration = Duration::from_secs(10);
@@ -55,14 +61,22 @@ async fn ok(c: &Client, endpoint: &str, args: &[(&str, &str)]) -> serde_json::Va
     res.json()
 }
 
-/// A trunk to sipp, and an active broadcast campaign on it with `leads` numbers: at most
-/// `CAP` dials a lead, unanswered and failed calls retried at once, no rule for dropped
-/// calls. Returns the campaign id.
+/// How the test's campaign dials.
+enum Dialling<'a> {
+    /// Plays this file to whoever answers.
+    Broadcast(&'a Path),
+    /// Hands answered calls to these agents (user ids).
+    Auto(&'a [i64]),
+}
+
+/// A trunk to sipp, and an active campaign on it with `leads` numbers: at most `CAP` dials a
+/// lead, unanswered and failed calls retried at once, no rule for dropped calls. Returns the
+/// campaign id.
 async fn campaign(
     admin: &Client,
     db: &Db,
     sipp: u16,
-    file: &Path,
+    dialling: Dialling<'_>,
     channels: u32,
     leads: u32,
 ) -> i64 {
@@ -85,10 +99,14 @@ async fn campaign(
     )
     .await
     .to_string();
-    let (channels, cap, file) = (channels.to_string(), CAP.to_string(), file.to_string_lossy());
+    let (kind, file, agents) = match dialling {
+        Dialling::Broadcast(file) => ("broadcast", file.to_string_lossy(), &[][..]),
+        Dialling::Auto(agents) => ("auto", "".into(), agents),
+    };
+    let (channels, cap) = (channels.to_string(), CAP.to_string());
     let form = [
         ("name", "Crash"),
-        ("kind", "broadcast"),
+        ("kind", kind),
         ("state", "active"),
         ("script_id", ""),
         ("trunk_id", trunk.as_str()),
@@ -110,6 +128,11 @@ async fn campaign(
         ("attempts_failed", cap.as_str()),
     ];
     let id = ok(admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id");
+    for agent in agents {
+        let (campaign, agent) = (id.to_string(), agent.to_string());
+        let assign = [("campaign", campaign.as_str()), ("agent", &agent), ("assigned", "true")];
+        ok(admin, "admin/campaigns/assign", &assign).await;
+    }
     let leadset = ok(
         admin,
         "leadsets/create",
@@ -266,71 +289,178 @@ async fn assert_consistent(db: &Db, sipp: &Sipp, campaign: i64, leads: i64) -> u
     n("dropped")
 }
 
-/// Restarts the server and checks that it dials again within `DIAL_BACK_WITHIN`.
-async fn restart(dir: &Path, url: &str, log: &Path, sipp: &Sipp, db: &Db) -> ServerProc {
-    let before = sipp.invites().len();
-    let remaining = count(db, "SELECT COUNT(*) FROM leads WHERE dial_state <> 'done'").await;
-    let started = tokio::time::Instant::now();
-    let server = ServerProc::start(dir, url, log).await;
-    if remaining > 0 {
-        // Counted from the moment the process was started, start-up included.
-        let left = DIAL_BACK_WITHIN.saturating_sub(started.elapsed());
-        let seen = wait_for_invites(sipp, before + 1, left).await;
-        assert!(
-            seen > before,
-            "no call within {DIAL_BACK_WITHIN:?} of the restart ({remaining} leads left)"
-        );
-    }
-    server
-}
-
-async fn kill_nine_at_three_moments_loses_nothing(b: Backend) {
+/// Three moments to kill the server, from `DIALER_CRASH_SEED` (default 7): each after the
+/// k-th INVITE, plus a delay that lands it anywhere in a call's life (being stored, ringing,
+/// talking or playing, ending).
+fn crash_moments() -> (u64, [(usize, Duration); 3]) {
     let seed: u64 =
         std::env::var("DIALER_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    // Each moment: after the k-th INVITE, plus a delay that lands it anywhere in a call's
-    // life (being stored, ringing, playing, ending).
     let first = rng.random_range(4..=8);
     let second = first + rng.random_range(5..=9);
     let third = second + rng.random_range(5..=9);
     let moments =
         [first, second, third].map(|k| (k, Duration::from_millis(rng.random_range(0..1500))));
+    (seed, moments)
+}
 
-    let data = TestDatabase::new(b).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let file = message(dir.path(), 2);
+/// One installation of the real server binary on a test database, killed and restarted at
+/// will; `address` tells headless agents where the server is (`None` while it is down).
+struct Installation {
+    data: TestDatabase,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    server: Option<ServerProc>,
+    address: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl Installation {
+    async fn start(b: Backend) -> (Installation, Db) {
+        let data = TestDatabase::new(b).await;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        let server = ServerProc::start(dir.path(), &data.url, &log).await;
+        let db = Db::connect(&data.url).await.unwrap();
+        let (address, _) = tokio::sync::watch::channel(Some(server.url.clone()));
+        (Installation { data, dir, log, server: Some(server), address }, db)
+    }
+
+    fn url(&self) -> &str {
+        &self.server.as_ref().expect("running").url
+    }
+
+    async fn admin(&self) -> Client {
+        let mut admin = Client::new(self.url());
+        admin.login("admin", support::ADMIN_PASSWORD).await;
+        admin
+    }
+
+    fn kill(&mut self) {
+        self.address.send_replace(None);
+        if let Some(s) = self.server.take() {
+            s.kill();
+        }
+    }
+
+    /// Restarts the server and checks that it dials again within `DIAL_BACK_WITHIN`.
+    async fn restart(&mut self, sipp: &Sipp, db: &Db) {
+        let before = sipp.invites().len();
+        let remaining = count(db, "SELECT COUNT(*) FROM leads WHERE dial_state <> 'done'").await;
+        let started = tokio::time::Instant::now();
+        let server = ServerProc::start(self.dir.path(), &self.data.url, &self.log).await;
+        self.address.send_replace(Some(server.url.clone()));
+        self.server = Some(server);
+        if remaining > 0 {
+            // Counted from the moment the process was started, start-up included.
+            let left = DIAL_BACK_WITHIN.saturating_sub(started.elapsed());
+            let seen = wait_for_invites(sipp, before + 1, left).await;
+            assert!(
+                seen > before,
+                "no call within {DIAL_BACK_WITHIN:?} of the restart ({remaining} leads left)"
+            );
+        }
+    }
+
+    /// Kills the server at each moment and restarts it, checking write-ahead after each kill.
+    async fn crash_at(&mut self, seed: u64, moments: [(usize, Duration); 3], sipp: &Sipp, db: &Db) {
+        for (i, (at, delay)) in moments.into_iter().enumerate() {
+            let seen = wait_for_invites(sipp, at, Duration::from_secs(30)).await;
+            assert!(seen >= at, "seed {seed}: only {seen} INVITEs before crash {i}");
+            tokio::time::sleep(delay).await;
+            self.kill();
+            let open = count(db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await;
+            let when = format!("seed {seed}, crash {i}");
+            let dialed = assert_every_invite_has_its_attempt(db, sipp, &when).await;
+            eprintln!("seed {seed}: crash {i} after {dialed} INVITEs, {open} calls open");
+            self.restart(sipp, db).await;
+        }
+    }
+
+    /// Stops the server; checks that every restart recovered its predecessor and said so.
+    fn finish(mut self) {
+        self.kill();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(
+            log.contains("recovered this instance's previous run"),
+            "every restart recovers its predecessor, and says so:\n{log}"
+        );
+    }
+}
+
+async fn kill_nine_at_three_moments_loses_nothing(b: Backend) {
+    let (seed, moments) = crash_moments();
+    let (mut site, db) = Installation::start(b).await;
+    let file = message(site.dir.path(), 2);
     let sipp = Sipp::tracing();
     let leads: u32 = 36;
+    let admin = site.admin().await;
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Broadcast(&file), 5, leads).await;
 
-    let mut server = ServerProc::start(dir.path(), &data.url, &log).await;
-    let db = Db::connect(&data.url).await.unwrap();
-    let mut admin = Client::new(&server.url);
-    admin.login("admin", support::ADMIN_PASSWORD).await;
-    let campaign = campaign(&admin, &db, sipp.port, &file, 5, leads).await;
-
-    for (i, (at, delay)) in moments.into_iter().enumerate() {
-        let seen = wait_for_invites(&sipp, at, Duration::from_secs(30)).await;
-        assert!(seen >= at, "seed {seed}: only {seen} INVITEs before crash {i}");
-        tokio::time::sleep(delay).await;
-        server.kill();
-        let open = count(&db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await;
-        let dialed =
-            assert_every_invite_has_its_attempt(&db, &sipp, &format!("seed {seed}, crash {i}"))
-                .await;
-        eprintln!("seed {seed}: crash {i} after {dialed} INVITEs, {open} calls open");
-        server = restart(dir.path(), &data.url, &log, &sipp, &db).await;
-    }
+    site.crash_at(seed, moments, &sipp, &db).await;
     wait_until_finished(&db, i64::from(leads), Duration::from_secs(40)).await;
     let dropped = assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
     // Every call sipp answers plays for two seconds: some were up at each crash.
     assert!(dropped > 0, "answered calls cut off by a crash are counted as dropped");
-    server.kill();
-    let log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        log.contains("recovered this instance's previous run"),
-        "every restart recovers its predecessor, and says so:\n{log}"
+    site.finish();
+    db.close().await;
+}
+
+async fn kill_nine_with_agents_on_the_phone(b: Backend) {
+    let (seed, moments) = crash_moments();
+    let (mut site, db) = Installation::start(b).await;
+    let sipp = Sipp::tracing();
+    let leads: u32 = 36;
+    let admin = site.admin().await;
+    let mut ids = Vec::new();
+    for name in ["ann", "bob", "cat"] {
+        let res = admin
+            .call(
+                "users/create",
+                &[("username", name), ("role", "agent"), ("password", "agent-pass-1")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        ids.push(res.json()["id"].as_i64().expect("user id"));
+    }
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Auto(&ids), 3, leads).await;
+    let id = app::model::CampaignId(campaign);
+    // Each agent talks for its own time, so the kills find calls at different stages.
+    let agents: Vec<HeadlessAgent> = [("ann", 400), ("bob", 700), ("cat", 1000)]
+        .into_iter()
+        .map(|(name, talk)| {
+            let talk = Duration::from_millis(talk);
+            HeadlessAgent::spawn(name, "agent-pass-1", id, talk, site.address.subscribe())
+        })
+        .collect();
+
+    site.crash_at(seed, moments, &sipp, &db).await;
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(60)).await;
+    let dropped = assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    // A call still answered at its end was talking to an agent: none was answered with nobody
+    // to take it, and the agents' dispositions are stored on their calls.
+    let unbridged = count(
+        &db,
+        "SELECT COUNT(*) FROM call_attempts WHERE outcome = 'answered' \
+         AND (bridged_at IS NULL OR agent_id IS NULL)",
+    )
+    .await;
+    assert_eq!(unbridged, 0, "answered calls without an agent");
+    let disposed =
+        count(&db, "SELECT COUNT(*) FROM call_attempts WHERE disposition = 'SALE MADE'").await;
+    let submitted: u64 = agents.iter().map(|a| a.tally.submitted()).sum();
+    let taken: Vec<u64> = agents.iter().map(|a| a.tally.connected()).collect();
+    eprintln!(
+        "seed {seed}: calls taken by each agent {taken:?}, {disposed} dispositions stored of \
+         {submitted} sent, {dropped} calls dropped"
     );
+    assert!(disposed > 0 && disposed as u64 <= submitted, "{disposed} stored of {submitted} sent");
+    for (name, agent) in ["ann", "bob", "cat"].iter().zip(&agents) {
+        // One shift on the first run and one on each of the three restarts (at least).
+        assert!(agent.tally.shifts() >= 4, "{name} worked {} shifts", agent.tally.shifts());
+        assert!(agent.tally.connected() > 0, "{name} took no call");
+    }
+    drop(agents);
+    site.finish();
     db.close().await;
 }
 
@@ -366,20 +496,15 @@ async fn stall_writes(b: Backend, url: &str, hold: Duration) -> tokio::task::Joi
 }
 
 async fn a_write_stall_holds_calls_back(b: Backend) {
-    let data = TestDatabase::new(b).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let file = message(dir.path(), 1);
+    let (mut site, db) = Installation::start(b).await;
+    let file = message(site.dir.path(), 1);
     let sipp = Sipp::tracing();
     let leads: u32 = 24;
-    let server = ServerProc::start(dir.path(), &data.url, &log).await;
-    let db = Db::connect(&data.url).await.unwrap();
-    let mut admin = Client::new(&server.url);
-    admin.login("admin", support::ADMIN_PASSWORD).await;
-    let campaign = campaign(&admin, &db, sipp.port, &file, 4, leads).await;
+    let admin = site.admin().await;
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Broadcast(&file), 4, leads).await;
     assert!(wait_for_invites(&sipp, 4, Duration::from_secs(30)).await >= 4);
 
-    let stall = stall_writes(b, &data.url, Duration::from_secs(4)).await;
+    let stall = stall_writes(b, &site.data.url, Duration::from_secs(4)).await;
     let mut during = Vec::new();
     while !stall.is_finished() {
         during.push(assert_every_invite_has_its_attempt(&db, &sipp, "during the stall").await);
@@ -393,11 +518,11 @@ async fn a_write_stall_holds_calls_back(b: Backend) {
     }
     eprintln!("INVITEs seen during the stall: {during:?}");
     // And a crash right after loses nothing either.
-    server.kill();
+    site.kill();
     assert_every_invite_has_its_attempt(&db, &sipp, "after the stall and a crash").await;
-    let server = restart(dir.path(), &data.url, &log, &sipp, &db).await;
+    site.restart(&sipp, &db).await;
     wait_until_finished(&db, i64::from(leads), Duration::from_secs(40)).await;
     assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
-    server.kill();
+    site.finish();
     db.close().await;
 }

@@ -80,6 +80,7 @@ impl Side {
             seed,
             rate_limit: gateway::sip::rate::RateLimit::default(),
             media_timeout: None,
+            wall_clock: std::time::SystemTime::now(),
         };
         Side {
             core: Core::new(now, config),
@@ -267,6 +268,23 @@ impl World {
                         }
                         peer.core
                             .handle_input(self.now.at, CoreInput::TrunkRtp { call, data: &data });
+                    }
+                }
+                CoreOutput::TrunkRtcp { destination, data, mux, .. } => {
+                    // RTCP reaches the peer's RTP socket when muxed, else the one after it.
+                    let peer = if ours { &mut self.carrier } else { &mut self.gateway };
+                    let rtp = if mux {
+                        destination
+                    } else {
+                        std::net::SocketAddr::new(destination.ip(), destination.port() - 1)
+                    };
+                    if let Some((&call, _)) = peer.rtp.iter().find(|(_, a)| **a == rtp) {
+                        let input = if mux {
+                            CoreInput::TrunkRtp { call, data: &data }
+                        } else {
+                            CoreInput::TrunkRtcp { call, data: &data }
+                        };
+                        peer.core.handle_input(self.now.at, input);
                     }
                 }
                 CoreOutput::Webrtc { destination, data } => {

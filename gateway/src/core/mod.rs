@@ -4,7 +4,9 @@
 //! holds every call rule: 503 for an offer from a trunk we do not know, 488 and a hang-up
 //! for SDP we cannot use, inbound calls offered to the application, bridging, hold,
 //! recording, the agent legs' connect timeout, the media-inactivity timeout (an answered call
-//! whose trunk stopped sending RTP is hung up), the metrics snapshot.
+//! whose trunk stopped sending RTP and RTCP is hung up), RTCP on the carrier side (one
+//! [`rtcp::session::Session`] per call with media: our reports out, the far end's in, the
+//! call's media figures reported with its end), the metrics snapshot.
 //!
 //! Like str0m's `Rtc` it is driven with one [`Core::handle_input`] (network datagrams,
 //! commands, results of what the shell was asked to do, time), one [`Core::poll_output`]
@@ -27,7 +29,11 @@
 //! - each call ends with exactly one [`Event::CallEnded`];
 //! - a call is ended for silence only while its trunk ought to send: answered, its SDP
 //!   sending, ours receiving (a held or inactive stream is silent by right), and only after
-//!   the timeout has passed since its last packet and since its media last changed.
+//!   the timeout has passed since its last packet (RTP or valid RTCP) and since its media
+//!   last changed;
+//! - RTCP arriving on a call's RTP port (RFC 5761 multiplexing) is told apart by its packet
+//!   type and never reaches the bridge; a call's last RTCP (its BYE) is sent before its RTP
+//!   socket is released.
 
 pub mod browser;
 #[cfg(test)]
@@ -36,7 +42,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -44,11 +50,13 @@ use tracing::{debug, warn};
 
 use crate::bridge::player::Sound;
 use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
+use crate::call::CallQuality;
 use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::Codec;
 use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
-use crate::sdp::{Direction, LocalDescription, SessionDescription, version_of};
+use crate::rtp::rtcp::{self, session::NtpClock};
+use crate::sdp::{Direction, LocalDescription, Negotiated, SessionDescription, version_of};
 use crate::sip::message::Transport;
 use crate::sip::rate::RateLimit;
 use crate::sip::transaction::Timers;
@@ -85,10 +93,50 @@ pub struct Snapshot {
     /// Per trunk: calls refused with 401/407 although the gateway answered the challenge
     /// (wrong credentials, or a trunk that rejects them).
     pub auth_failures: BTreeMap<TrunkId, u64>,
+    /// RTCP compound packets sent to trunks.
+    pub rtcp_sent: u64,
+    /// RTCP compound packets from trunks accepted.
+    pub rtcp_received: u64,
+    /// RTCP datagrams from trunks dropped as malformed.
+    pub rtcp_dropped: u64,
+    /// Ended calls with media by their interarrival jitter (microseconds).
+    pub call_jitter: Histogram,
+    /// Ended calls with media by the share of packets lost on the way to us (millionths).
+    pub call_loss: Histogram,
+}
+
+/// A Prometheus histogram of values in millionths of their unit (seconds, ratios), so the
+/// snapshot compares exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram {
+    /// Observations at or below each of the bounds, then the total (`+Inf`).
+    pub cumulative: [u64; 7],
+    /// The sum of the observations, in millionths.
+    pub sum: u64,
+}
+
+impl Histogram {
+    /// Upper bounds of jitter buckets: 1, 5, 10, 20, 50 and 100 ms.
+    pub const JITTER_BOUNDS: [u64; 6] = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000];
+    /// Upper bounds of loss buckets: 0.1 %, 1 %, 2 %, 5 %, 10 % and 20 %.
+    pub const LOSS_BOUNDS: [u64; 6] = [1_000, 10_000, 20_000, 50_000, 100_000, 200_000];
+
+    fn observe(&mut self, bounds: &[u64; 6], value: u64) {
+        for (i, bound) in bounds.iter().enumerate() {
+            if value <= *bound {
+                self.cumulative[i] += 1;
+            }
+        }
+        self.cumulative[6] += 1;
+        self.sum += value;
+    }
 }
 
 /// How long a new agent leg may take to connect before it is failed.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a call ended by the media-inactivity timeout is told apart: its reason starts so.
+pub const MEDIA_TIMEOUT_REASON: &str = "media timeout";
 
 /// How often the metrics snapshot is refreshed.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
@@ -118,9 +166,12 @@ pub struct Config {
     pub seed: u64,
     /// The per-source rate limit on SIP requests from addresses that are not trunks.
     pub rate_limit: RateLimit,
-    /// How long an answered call may go without RTP from its trunk before it is hung up
-    /// (checked once a second); `None`: never.
+    /// How long an answered call may go without RTP or RTCP from its trunk before it is
+    /// hung up (checked once a second); `None`: never.
     pub media_timeout: Option<Duration>,
+    /// The wall-clock time at the `now` given to [`Core::new`]: RTCP sender reports carry
+    /// it (as NTP time); the core never reads a clock.
+    pub wall_clock: SystemTime,
 }
 
 /// What the core is told.
@@ -144,6 +195,13 @@ pub enum Input<'a> {
     },
     /// A datagram on a call's RTP socket.
     TrunkRtp {
+        /// The call owning the socket.
+        call: CallId,
+        /// Octets.
+        data: &'a [u8],
+    },
+    /// A datagram on a call's RTCP socket (its RTP port + 1).
+    TrunkRtcp {
         /// The call owning the socket.
         call: CallId,
         /// Octets.
@@ -199,6 +257,17 @@ pub enum Output {
         destination: SocketAddr,
         /// Octets.
         data: Vec<u8>,
+    },
+    /// Send an RTCP datagram from `call`'s RTCP socket, or from its RTP socket when `mux`.
+    TrunkRtcp {
+        /// Call.
+        call: CallId,
+        /// Destination.
+        destination: SocketAddr,
+        /// Octets.
+        data: Vec<u8>,
+        /// RTCP is multiplexed on the RTP port (RFC 5761).
+        mux: bool,
     },
     /// Send a datagram from the shared WebRTC socket.
     Webrtc {
@@ -273,6 +342,11 @@ struct CallCtx {
     /// it completes, since a dialog has one INVITE transaction at a time (RFC 3261 §14.1).
     /// The latest request wins; one that matches the outcome sends nothing.
     hold_next: Option<bool>,
+    /// RTCP and the media figures, from the first negotiated media on.
+    rtcp: Option<rtcp::session::Session>,
+    /// Where the trunk takes RTCP, and whether on its RTP port.
+    rtcp_remote: Option<SocketAddr>,
+    rtcp_mux: bool,
 }
 
 impl CallCtx {
@@ -293,6 +367,33 @@ impl CallCtx {
             remote_sends: false,
             media_since: now,
             hold_next: None,
+            rtcp: None,
+            rtcp_remote: None,
+            rtcp_mux: false,
+        }
+    }
+
+    /// Takes the negotiated media's RTCP side: starts the session on the first media (with
+    /// the SSRC the bridge sends under), follows the peer's RTCP address after.
+    fn set_rtcp(&mut self, now: Instant, n: &Negotiated, start: Option<(u32, u64, NtpClock)>) {
+        self.rtcp_remote = n.remote_rtcp;
+        self.rtcp_mux = n.rtcp_mux;
+        self.local.rtcp_mux = n.rtcp_mux;
+        match (&mut self.rtcp, start) {
+            (Some(session), _) => session.set_audio_payload_type(n.payload_type),
+            (None, Some((ssrc, seed, clock))) => {
+                self.rtcp = Some(rtcp::session::Session::new(
+                    now,
+                    rtcp::session::Config {
+                        ssrc,
+                        cname: format!("{:016x}@dialer-gateway", seed),
+                        clock,
+                        audio_payload_type: n.payload_type,
+                        seed,
+                    },
+                ));
+            }
+            (None, None) => {}
         }
     }
 }
@@ -316,6 +417,11 @@ pub struct Core {
     advertise: IpAddr,
     instance: u64,
     media_timeout: Option<Duration>,
+    ntp: NtpClock,
+    /// RTCP counters and the ended calls' figures, for the metrics snapshot.
+    rtcp_totals: (u64, u64, u64),
+    call_jitter: Histogram,
+    call_loss: Histogram,
     trunks: HashMap<TrunkId, Trunk>,
     calls: HashMap<CallId, CallCtx>,
     binding: HashMap<CallId, Binding>,
@@ -355,6 +461,10 @@ impl Core {
             advertise,
             instance: config.instance,
             media_timeout: config.media_timeout,
+            ntp: NtpClock::new(now, config.wall_clock),
+            rtcp_totals: (0, 0, 0),
+            call_jitter: Histogram::default(),
+            call_loss: Histogram::default(),
             trunks: HashMap::new(),
             calls: HashMap::new(),
             binding: HashMap::new(),
@@ -383,9 +493,17 @@ impl Core {
                 self.replan = true;
                 self.ua.handle(now, ua::Input::TransportFailed { transport, destination })
             }
+            Input::TrunkRtp { call, data } if rtcp::is_rtcp(data) => self.on_rtcp(now, call, data),
             Input::TrunkRtp { call, data } => {
+                if let (Ok(packet), Some(session)) = (
+                    crate::rtp::Packet::parse(data),
+                    self.calls.get_mut(&call).and_then(|c| c.rtcp.as_mut()),
+                ) {
+                    session.rtp_received(now, &packet.header, packet.payload.len());
+                }
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
             }
+            Input::TrunkRtcp { call, data } => self.on_rtcp(now, call, data),
             Input::Webrtc { source, data } => self.legs.receive(now, source, data),
             Input::Command { id, op } => {
                 self.replan = true;
@@ -459,6 +577,55 @@ impl Core {
         self.out.push_back(Output::Event(event));
     }
 
+    /// RTCP from a call's trunk; garbage is counted and dropped.
+    fn on_rtcp(&mut self, now: Instant, call: CallId, data: &[u8]) {
+        let Some(session) = self.calls.get_mut(&call).and_then(|c| c.rtcp.as_mut()) else {
+            self.rtcp_totals.2 += 1;
+            return;
+        };
+        match session.rtcp_received(now, data) {
+            Ok(()) => self.rtcp_totals.1 += 1,
+            Err(e) => {
+                self.rtcp_totals.2 += 1;
+                debug!(%call, error = %e, "RTCP dropped");
+            }
+        }
+    }
+
+    /// Sends the RTCP reports that are due.
+    fn send_reports(&mut self, now: Instant) {
+        for (call, ctx) in &mut self.calls {
+            let (Some(session), Some(destination)) = (ctx.rtcp.as_mut(), ctx.rtcp_remote) else {
+                continue;
+            };
+            if session.poll_timeout() > now {
+                continue;
+            }
+            session.handle_timeout(now);
+            while let Some(data) = session.poll_transmit() {
+                self.rtcp_totals.0 += 1;
+                let (call, mux) = (*call, ctx.rtcp_mux);
+                self.out.push_back(Output::TrunkRtcp { call, destination, data, mux });
+            }
+        }
+    }
+
+    /// A call's last RTCP (its BYE) and its figures, as it ends.
+    fn finish_rtcp(&mut self, now: Instant, call: CallId) -> Option<CallQuality> {
+        let ctx = self.calls.get_mut(&call)?;
+        let session = ctx.rtcp.as_mut()?;
+        if let Some(destination) = ctx.rtcp_remote {
+            let data = session.goodbye(now);
+            self.rtcp_totals.0 += 1;
+            self.out.push_back(Output::TrunkRtcp { call, destination, data, mux: ctx.rtcp_mux });
+        }
+        let quality = session.quality();
+        self.call_jitter.observe(&Histogram::JITTER_BOUNDS, u64::from(quality.jitter_us));
+        let loss = (quality.loss_ratio() * 1e6).round() as u64;
+        self.call_loss.observe(&Histogram::LOSS_BOUNDS, loss);
+        Some(quality)
+    }
+
     // ----- inputs -----
 
     fn on_timeout(&mut self, now: Instant) {
@@ -481,6 +648,7 @@ impl Core {
         for leg in late {
             self.drop_leg(leg, "the browser did not connect within 30 s");
         }
+        self.send_reports(now);
         if self.next_metrics <= now {
             self.end_silent_calls(now);
             let snapshot = self.metrics();
@@ -498,7 +666,10 @@ impl Core {
             .iter()
             .filter(|(call, ctx)| {
                 let heard =
-                    self.bridge.heard(**call).map_or(ctx.media_since, |h| h.max(ctx.media_since));
+                    [self.bridge.heard(**call), ctx.rtcp.as_ref().and_then(|r| r.last_heard())]
+                        .into_iter()
+                        .flatten()
+                        .fold(ctx.media_since, Instant::max);
                 ctx.media.is_some()
                     && ctx.remote_sends
                     && ctx.local.direction.receives()
@@ -509,12 +680,14 @@ impl Core {
             .collect();
         for call in silent {
             let secs = limit.as_secs();
-            warn!(%call, secs, "no RTP from the trunk: hanging up");
+            warn!(%call, secs, "no RTP or RTCP from the trunk: hanging up");
             if let Some(ctx) = self.calls.get_mut(&call) {
                 ctx.failure = Some(CallEnd {
                     outcome: CallOutcome::Answered,
                     code: None,
-                    reason: format!("no audio from the carrier for {secs} s"),
+                    reason: format!(
+                        "{MEDIA_TIMEOUT_REASON}: no RTP or RTCP from the carrier for {secs} s"
+                    ),
                     by: HangupBy::System,
                 });
             }
@@ -540,6 +713,9 @@ impl Core {
         s.packets_dropped = stats.dropped + self.legs.unclaimed;
         s.sip_rate_limited = self.ua.rate_limited();
         s.auth_failures = self.ua.auth_failures().clone();
+        (s.rtcp_sent, s.rtcp_received, s.rtcp_dropped) = self.rtcp_totals;
+        s.call_jitter = self.call_jitter.clone();
+        s.call_loss = self.call_loss.clone();
         s
     }
 
@@ -639,7 +815,12 @@ impl Core {
     fn on_bridge_output(&mut self, now: Instant, output: bridge::Output) {
         match output {
             bridge::Output::ToTrunk { call, remote, packet } => {
-                if self.calls.contains_key(&call) {
+                if let Some(ctx) = self.calls.get_mut(&call) {
+                    if let (Some(session), Ok(sent)) =
+                        (ctx.rtcp.as_mut(), crate::rtp::Packet::parse(&packet))
+                    {
+                        session.rtp_sent(now, &sent.header, sent.payload.len());
+                    }
                     self.out.push_back(Output::TrunkRtp {
                         call,
                         destination: remote,
@@ -690,13 +871,14 @@ impl Core {
                     return;
                 }
                 let end = self.calls.get_mut(&call).and_then(|c| c.failure.take()).unwrap_or(end);
+                let quality = self.finish_rtcp(now, call);
                 self.stop_recording(call);
                 self.bridge.remove_call(call);
                 if self.calls.remove(&call).is_some() {
                     self.out.push_back(Output::ReleaseRtp { call });
                 }
                 self.calls_ended += 1;
-                self.emit(Event::CallEnded { call, end });
+                self.emit(Event::CallEnded { call, end, quality });
             }
             ua::Event::Offered { call, trunk, from, to, sdp } => {
                 let Some(codecs) = self.trunks.get(&trunk).map(|t| t.codecs.clone()) else {
@@ -772,9 +954,11 @@ impl Core {
         };
         if ctx.media.is_some() {
             let _ = self.bridge.update_call(call, media);
+            ctx.set_rtcp(now, &n, None);
         } else {
             let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
             self.bridge.add_call(now, call, media, ssrc, seq, ts);
+            ctx.set_rtcp(now, &n, Some((ssrc, self.rng.random(), self.ntp)));
         }
         ctx.media = Some(media);
         ctx.remote_sends = n.remote_direction.sends();
@@ -1030,6 +1214,7 @@ impl Core {
         ctx.media_since = now;
         let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
         self.bridge.add_call(now, call, media, ssrc, seq, ts);
+        ctx.set_rtcp(now, &n, Some((ssrc, self.rng.random(), self.ntp)));
         let _ = self.bridge.set_listening(call, n.remote_direction.receives());
         self.ua.answer(now, call, sdp).map_err(ua_error)
     }

@@ -47,6 +47,8 @@ struct Harness {
     file_error: Option<String>,
     /// RTP frames the customer has sent so far.
     customer_frames: u16,
+    /// RTCP sent to trunks: call, destination, whether on the RTP port, octets.
+    rtcp: Vec<(CallId, SocketAddr, bool, Vec<u8>)>,
 }
 
 impl Harness {
@@ -70,6 +72,7 @@ impl Harness {
                 seed: 7,
                 rate_limit: RateLimit::default(),
                 media_timeout,
+                wall_clock: std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             },
         );
         let mut h = Self {
@@ -88,6 +91,7 @@ impl Harness {
             files: Vec::new(),
             file_error: None,
             customer_frames: 0,
+            rtcp: Vec::new(),
         };
         let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
@@ -106,6 +110,10 @@ impl Harness {
                         self.sip.push(parse(&t.data).expect("we send valid SIP"));
                     }
                     Output::TrunkRtp { .. } => self.trunk_rtp += 1,
+                    Output::TrunkRtcp { call, destination, data, mux } => {
+                        assert!(!self.released.contains(&call), "RTCP after the socket went");
+                        self.rtcp.push((call, destination, mux, data));
+                    }
                     Output::Webrtc { destination, data } => {
                         assert_eq!(destination, addr(BROWSER));
                         if let Some(b) = &mut self.browser {
@@ -276,7 +284,7 @@ impl Harness {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::CallEnded { call, end } => Some((*call, end.clone())),
+                Event::CallEnded { call, end, .. } => Some((*call, end.clone())),
                 _ => None,
             })
             .collect()
@@ -744,7 +752,7 @@ fn a_call_whose_trunk_stops_sending_rtp_is_hung_up_after_the_media_timeout() {
     assert_eq!(end.len(), 1, "{end:?}");
     assert_eq!(end[0].1.outcome, CallOutcome::Answered);
     assert_eq!(end[0].1.by, HangupBy::System);
-    assert_eq!(end[0].1.reason, "no audio from the carrier for 30 s");
+    assert_eq!(end[0].1.reason, "media timeout: no RTP or RTCP from the carrier for 30 s");
     assert!(!h.requests(Method::Bye).is_empty(), "the far end is told, in case it listens");
     assert_eq!(h.released, vec![CallId(7)]);
 }
@@ -798,4 +806,122 @@ fn without_a_media_timeout_a_silent_call_stays_up() {
     h.reply(&invite, 200, Some(SDP));
     h.advance(Duration::from_secs(600));
     assert!(h.ended().is_empty());
+}
+
+/// The figures the call's end reported.
+fn quality_of(h: &Harness, call: CallId) -> Option<crate::call::CallQuality> {
+    h.events.iter().find_map(|e| match e {
+        Event::CallEnded { call: c, quality, .. } if *c == call => Some(*quality),
+        _ => None,
+    })?
+}
+
+/// An RTCP receiver report from the trunk about `about`, with a CNAME.
+fn trunk_report(about: u32, lost: i32) -> Vec<u8> {
+    use crate::rtp::rtcp::{ReportBlock, write_report, write_sdes};
+    let mut rr = Vec::new();
+    let block =
+        ReportBlock { ssrc: about, cumulative_lost: lost, jitter: 24, ..ReportBlock::default() };
+    write_report(&mut rr, 0x1234_5678, None, &[block]);
+    write_sdes(&mut rr, 0x1234_5678, "carrier");
+    rr
+}
+
+#[test]
+fn rtcp_reports_go_to_the_port_after_rtp_and_the_figures_come_with_the_end() {
+    use crate::rtp::rtcp::{self, Packet};
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    assert!(sdp_body(&invite).contains("a=rtcp-mux"), "we offer RTCP multiplexing");
+    h.reply(&invite, 200, Some(SDP));
+    let call = CallId(7);
+    // Ten seconds of the customer's audio: our reports flow meanwhile.
+    h.customer_speaks(call, 500);
+    assert!(!h.rtcp.is_empty(), "a report within 10 s");
+    let (_, destination, mux, first) = h.rtcp[0].clone();
+    assert_eq!((destination, mux), (addr("127.0.0.1:4001"), false), "RTP port + 1, no mux");
+    let packets = rtcp::parse(&first).expect("our report parses");
+    let ours = match &packets[0] {
+        Packet::SenderReport { ssrc, blocks, .. } | Packet::ReceiverReport { ssrc, blocks } => {
+            assert_eq!(blocks[0].ssrc, 0x1234_5678, "a block about the customer's stream");
+            *ssrc
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(packets[1], Packet::SourceDescription(_)));
+    // The trunk reports on our stream, on the RTCP port and once on the RTP port (muxed).
+    h.core.handle_input(h.now, Input::TrunkRtcp { call, data: &trunk_report(ours, 3) });
+    h.core.handle_input(h.now, Input::TrunkRtp { call, data: &trunk_report(ours, 4) });
+    h.core.handle_input(h.now, Input::TrunkRtcp { call, data: b"garbage" });
+    h.pump();
+    assert_eq!(h.command(Command::Hangup { call }), Ok(Reply::Done));
+    let bye = h.last(Method::Bye);
+    h.reply(&bye, 200, None);
+    let q = quality_of(&h, call).expect("figures with the end");
+    assert_eq!((q.packets_received, q.octets_received, q.packets_lost), (500, 80_000, 0));
+    assert!(q.packets_sent > 0, "we sent the customer silence: {q:?}");
+    assert_eq!((q.rtcp_received, q.rtcp_dropped), (2, 1));
+    assert_eq!(q.rtcp_sent as usize, h.rtcp.len());
+    let remote = q.remote.expect("the trunk's view of us");
+    assert_eq!((remote.packets_lost, remote.jitter_us), (4, 3000));
+    // The last RTCP is a BYE, sent before the socket went.
+    let (_, _, _, last) = h.rtcp.last().unwrap();
+    assert_eq!(rtcp::parse(last).unwrap().last(), Some(&Packet::Goodbye(vec![ours])));
+    assert_eq!(h.released, vec![call]);
+}
+
+#[test]
+fn a_trunk_that_muxes_gets_rtcp_on_its_rtp_port_and_its_a_rtcp_port_is_honoured() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(&format!("{SDP}a=rtcp-mux\r\n")));
+    h.advance(Duration::from_secs(8));
+    let (_, destination, mux, _) = h.rtcp[0].clone();
+    assert_eq!((destination, mux), (addr("127.0.0.1:4000"), true));
+
+    let mut h = Harness::new();
+    assert_eq!(h.originate(8, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(&format!("{SDP}a=rtcp:4555\r\n")));
+    h.advance(Duration::from_secs(8));
+    let (_, destination, mux, _) = h.rtcp[0].clone();
+    assert_eq!((destination, mux), (addr("127.0.0.1:4555"), false));
+}
+
+#[test]
+fn rtcp_alone_keeps_a_call_from_the_media_timeout() {
+    let (mut h, _, _) = answered_with_media_timeout();
+    let call = CallId(7);
+    // No RTP at all, but the far end reports every 5 s: it is alive.
+    for _ in 0..12 {
+        h.advance(Duration::from_secs(5));
+        h.core.handle_input(h.now, Input::TrunkRtcp { call, data: &trunk_report(1, 0) });
+        h.pump();
+    }
+    assert!(h.ended().is_empty(), "a minute of RTCP only: {:?}", h.ended());
+    // Garbage is no sign of life.
+    for _ in 0..7 {
+        h.advance(Duration::from_secs(5));
+        h.core.handle_input(h.now, Input::TrunkRtcp { call, data: &[0x80, 201, 0, 40] });
+        h.pump();
+    }
+    let end = h.ended();
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert!(end[0].1.reason.starts_with(MEDIA_TIMEOUT_REASON), "{}", end[0].1.reason);
+    let q = quality_of(&h, call).unwrap();
+    // Five pieces of garbage came while the call was up (the timeout fired at 90 s).
+    assert_eq!((q.packets_received, q.rtcp_received, q.rtcp_dropped), (0, 12, 5));
+}
+
+#[test]
+fn a_call_that_never_had_media_reports_no_figures() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 486, None);
+    assert_eq!(h.ended().len(), 1);
+    assert_eq!(quality_of(&h, CallId(7)), None);
+    assert!(h.rtcp.is_empty());
 }

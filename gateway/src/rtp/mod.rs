@@ -5,6 +5,7 @@
 //! payload untouched; nothing here allocates on that path except the output buffer.
 
 pub mod dtmf;
+pub mod rtcp;
 
 /// Fixed RTP header length.
 pub const HEADER_LEN: usize = 12;

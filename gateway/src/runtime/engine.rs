@@ -77,6 +77,7 @@ impl Engine {
                 seed: rand::random(),
                 rate_limit: setup.rate_limit,
                 media_timeout: setup.media_timeout,
+                wall_clock: std::time::SystemTime::now(),
             },
         );
         Self {
@@ -157,6 +158,9 @@ impl Engine {
             NetEvent::TrunkRtp { call, data } => {
                 self.core.handle_input(now, Input::TrunkRtp { call, data: &data })
             }
+            NetEvent::TrunkRtcp { call, data } => {
+                self.core.handle_input(now, Input::TrunkRtcp { call, data: &data })
+            }
             NetEvent::TcpFailed { peer } => self.core.handle_input(
                 now,
                 Input::SipTransportFailed { transport: Transport::Tcp, destination: peer },
@@ -172,6 +176,11 @@ impl Engine {
                 Output::TrunkRtp { call, destination, data } => {
                     if let Some(rtp) = self.rtp.get(&call) {
                         rtp.send(&data, destination);
+                    }
+                }
+                Output::TrunkRtcp { call, destination, data, mux } => {
+                    if let Some(rtp) = self.rtp.get(&call) {
+                        rtp.send_rtcp(&data, destination, mux);
                     }
                 }
                 Output::Webrtc { destination, data } => {

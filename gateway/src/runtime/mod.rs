@@ -183,8 +183,56 @@ impl Metrics {
         for (trunk, n) in &s.auth_failures {
             out.push_str(&format!("gateway_trunk_auth_failures_total{{trunk=\"{trunk}\"}} {n}\n"));
         }
+        let rtcp = [
+            ("gateway_rtcp_sent_total", "RTCP compound packets sent to trunks.", s.rtcp_sent),
+            (
+                "gateway_rtcp_received_total",
+                "RTCP compound packets from trunks accepted.",
+                s.rtcp_received,
+            ),
+            (
+                "gateway_rtcp_dropped_total",
+                "RTCP datagrams from trunks dropped as malformed.",
+                s.rtcp_dropped,
+            ),
+        ];
+        for (name, help, value) in rtcp {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+        }
+        histogram(
+            &mut out,
+            "gateway_call_jitter_seconds",
+            "Ended calls by the interarrival jitter of the carrier's RTP (RFC 3550 A.8).",
+            &crate::core::Histogram::JITTER_BOUNDS,
+            &s.call_jitter,
+        );
+        histogram(
+            &mut out,
+            "gateway_call_loss_ratio",
+            "Ended calls by the share of the carrier's RTP packets lost on the way.",
+            &crate::core::Histogram::LOSS_BOUNDS,
+            &s.call_loss,
+        );
         out
     }
+}
+
+/// Appends a histogram in Prometheus text format; values are in millionths of the unit.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds: &[u64; 6],
+    h: &crate::core::Histogram,
+) {
+    let unit = |v: u64| v as f64 / 1e6;
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+    for (bound, n) in bounds.iter().zip(h.cumulative) {
+        out.push_str(&format!("{name}_bucket{{le=\"{}\"}} {n}\n", unit(*bound)));
+    }
+    let count = h.cumulative[6];
+    out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
+    out.push_str(&format!("{name}_sum {}\n{name}_count {count}\n", unit(h.sum)));
 }
 
 /// A running gateway. Dropping it stops the engine and closes every socket.

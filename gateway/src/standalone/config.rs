@@ -8,8 +8,8 @@
 //! SIP over TCP limits: `tcp_max_connections` (1024), `tcp_max_per_peer` (32),
 //! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
 //! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
-//! `sip_rate_burst` (40). An answered call whose trunk sent no RTP for `media_timeout_secs`
-//! (30, 0 for never) is hung up.
+//! `sip_rate_burst` (40). An answered call whose trunk sent no RTP and no RTCP for
+//! `media_timeout_secs` (30, 0 for never) is hung up.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

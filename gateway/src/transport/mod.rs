@@ -12,7 +12,8 @@
 //!   that fails is reported ([`NetEvent::TcpFailed`]): the transactions waiting on that peer
 //!   fail at once instead of on their timers.
 //! - RTP to trunks: one UDP socket per call (trunks, and sipp, send every call's media from
-//!   one port, so calls cannot share ours).
+//!   one port, so calls cannot share ours), on an even port with its RTCP socket on the next
+//!   one (RFC 3550 §11: a peer that is not told otherwise sends RTCP to RTP port + 1).
 //! - WebRTC: one UDP socket for every agent leg, read by the engine itself.
 //!
 //! SIP datagrams are read whole (up to [`MAX_SIP_DATAGRAM`]); media datagrams over
@@ -64,6 +65,13 @@ pub enum NetEvent {
     },
     /// A datagram on a trunk leg's RTP socket.
     TrunkRtp {
+        /// The call owning the socket.
+        call: CallId,
+        /// Octets.
+        data: Vec<u8>,
+    },
+    /// A datagram on a trunk leg's RTCP socket (its RTP port + 1).
+    TrunkRtcp {
         /// The call owning the socket.
         call: CallId,
         /// Octets.
@@ -520,32 +528,56 @@ async fn serve(
     }
 }
 
-/// A trunk leg's RTP socket and its reader.
+/// How many random port pairs [`RtpSocket::bind`] tries before it gives up.
+const PAIR_TRIES: usize = 64;
+
+/// A trunk leg's RTP socket and, on the next port, its RTCP socket, with their readers.
 pub struct RtpSocket {
     socket: Arc<UdpSocket>,
-    reader: Option<JoinHandle<()>>,
+    rtcp: Arc<UdpSocket>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl RtpSocket {
-    /// Binds a free port on `ip` (synchronously: binding never waits, and the gateway
-    /// task binds while it handles a command). Needs a tokio runtime.
+    /// Binds a free even port on `ip` for RTP and the odd one above it for RTCP
+    /// (synchronously: binding never waits, and the gateway task binds while it handles a
+    /// command). Needs a tokio runtime. Returns the RTP address.
     pub fn bind(ip: std::net::IpAddr) -> io::Result<(Self, SocketAddr)> {
-        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
-        socket.set_nonblocking(true)?;
-        let socket = Arc::new(UdpSocket::from_std(socket)?);
-        let local = socket.local_addr()?;
-        Ok((Self { socket, reader: None }, local))
+        let bind = |port| -> io::Result<Arc<UdpSocket>> {
+            let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+            socket.set_nonblocking(true)?;
+            Ok(Arc::new(UdpSocket::from_std(socket)?))
+        };
+        let mut last = io::Error::new(io::ErrorKind::AddrInUse, "no free RTP/RTCP port pair");
+        for _ in 0..PAIR_TRIES {
+            // The system picks a free port; an odd one, or one whose neighbour is taken, is
+            // let go and another asked for.
+            let socket = bind(0)?;
+            let local = socket.local_addr()?;
+            if local.port() % 2 != 0 || local.port() == u16::MAX {
+                continue;
+            }
+            match bind(local.port() + 1) {
+                Ok(rtcp) => return Ok((Self { socket, rtcp, readers: Vec::new() }, local)),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Starts forwarding datagrams as `call`'s (once the call id is known).
     pub fn start(&mut self, call: CallId, events: mpsc::Sender<NetEvent>) {
-        if let Some(old) = self.reader.take() {
+        for old in self.readers.drain(..) {
             old.abort();
         }
-        let reader = spawn_udp_reader(self.socket.clone(), events, MAX_DATAGRAM, move |_, data| {
-            NetEvent::TrunkRtp { call, data }
+        let rtp =
+            spawn_udp_reader(self.socket.clone(), events.clone(), MAX_DATAGRAM, move |_, data| {
+                NetEvent::TrunkRtp { call, data }
+            });
+        let rtcp = spawn_udp_reader(self.rtcp.clone(), events, MAX_DATAGRAM, move |_, data| {
+            NetEvent::TrunkRtcp { call, data }
         });
-        self.reader = Some(reader);
+        self.readers = vec![rtp, rtcp];
     }
 
     /// Sends a packet without waiting (UDP sends do not block in practice; a full buffer
@@ -553,11 +585,18 @@ impl RtpSocket {
     pub fn send(&self, packet: &[u8], destination: SocketAddr) -> bool {
         self.socket.try_send_to(packet, destination).is_ok()
     }
+
+    /// Sends an RTCP packet from the RTCP port, or from the RTP port when RTCP is
+    /// multiplexed (RFC 5761).
+    pub fn send_rtcp(&self, packet: &[u8], destination: SocketAddr, mux: bool) -> bool {
+        let socket = if mux { &self.socket } else { &self.rtcp };
+        socket.try_send_to(packet, destination).is_ok()
+    }
 }
 
 impl Drop for RtpSocket {
     fn drop(&mut self) {
-        if let Some(reader) = self.reader.take() {
+        for reader in self.readers.drain(..) {
             reader.abort();
         }
     }

@@ -4,6 +4,7 @@
 //! - [`ids`]: call and agent-leg ids;
 //! - [`number`]: E.164 phone numbers, caller IDs and caller names;
 //! - [`outcome`]: how a call ended, and who ended it;
+//! - [`quality`]: a call's media figures (RTP counts, loss, jitter, round trip);
 //! - [`trunk`]: a trunk's id and settings (transport, caller-ID mode, codecs).
 //!
 //! Parse, don't validate: every type here is checked when it is made (including when it is
@@ -13,11 +14,13 @@
 pub mod ids;
 pub mod number;
 pub mod outcome;
+pub mod quality;
 pub mod trunk;
 
 pub use ids::{AgentLegId, CallId};
 pub use number::{CallerId, CallerName, NumberError, PhoneNumber};
 pub use outcome::{CallEnd, CallOutcome, HangupBy};
+pub use quality::{CallQuality, RemoteReport};
 pub use trunk::{CallerIdMode, Codec, Transport, TrunkError, TrunkId};
 
 #[doc(hidden)]

@@ -75,7 +75,7 @@ async fn answered_call(gw: &gateway::Gateway, events: &mut Reader, far: &mut Bar
 
 async fn ended(events: &mut Reader, call: CallId) -> gateway::control::CallEnd {
     wait_for(events, WAIT, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await
@@ -354,7 +354,51 @@ async fn a_call_whose_far_end_was_killed_ends_by_the_media_timeout() {
     far.kill();
     let end = ended(&mut events, call).await;
     assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::System));
-    assert_eq!(end.reason, "no audio from the carrier for 2 s");
+    assert_eq!(end.reason, "media timeout: no RTP or RTCP from the carrier for 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_far_ends_rtcp_reports_reach_the_figures_of_the_call() {
+    let mut far = Baresip::start().await;
+    let (gw, running) = gateway_to(&far, Transport::Udp).await;
+    let mut events = gw.events();
+    let call = answered_call(&gw, &mut events, &mut far).await;
+    // baresip reports about every 5 s (and so do we): let two intervals pass with audio
+    // flowing both ways (the gateway sends silence to an unbridged customer).
+    let (audio, ok) = far.audio_until(WAIT, |a| a.received >= 50 && a.sent >= 50).await;
+    assert!(ok, "audio flows both ways: {audio:?}");
+    let reported = support::eventually(Duration::from_secs(20), || {
+        running.metrics.snapshot().rtcp_received >= 2
+    })
+    .await;
+    assert!(reported, "baresip's RTCP reached the gateway: {:?}", running.metrics.snapshot());
+    gw.hangup(call).await.expect("hangup");
+    let quality = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, quality, .. } if *c == call => Some(*quality),
+        _ => None,
+    })
+    .await
+    .expect("figures with the end");
+    far.wait_event("CALL_CLOSED", WAIT).await;
+    assert!(quality.packets_received >= 250, "baresip's audio was counted: {quality:?}");
+    assert!(quality.octets_received >= 250 * 160, "{quality:?}");
+    assert!(quality.packets_sent >= 250, "ours was counted: {quality:?}");
+    assert!(quality.rtcp_received >= 2, "{quality:?}");
+    assert_eq!(quality.rtcp_dropped, 0, "baresip's compounds all parse: {quality:?}");
+    assert!(quality.rtcp_sent >= 1, "{quality:?}");
+    // Loopback: nothing lost, little jitter, a round trip of well under a second.
+    assert_eq!(quality.packets_lost, 0, "{quality:?}");
+    assert!(quality.jitter_us < 20_000, "{quality:?}");
+    let remote = quality.remote.expect("baresip reported on the gateway's stream");
+    assert!(remote.packets_lost <= 1, "{remote:?}");
+    // The metrics snapshot is refreshed once a second.
+    let counted = support::eventually(WAIT, || {
+        running.metrics.render().contains("gateway_call_jitter_seconds_count 1")
+    })
+    .await;
+    let metrics = running.metrics.render();
+    assert!(counted, "{metrics}");
+    assert!(!metrics.contains("gateway_rtcp_received_total 0\n"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,19 @@ pub fn free_udp_port() -> u16 {
         .expect("a free port")
 }
 
+/// A loopback port free for UDP and for TCP alike (sipp over TCP binds its SIP port for
+/// both; a port free for UDP only can be a TCP connection's, and sipp then fails to start).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a free TCP port");
+        let port = tcp.local_addr().expect("bound").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP")
+}
+
 fn sipp_binary() -> PathBuf {
     let found = std::env::var_os("PATH")
         .into_iter()
@@ -205,7 +218,7 @@ pub async fn answer_then_hang_up(
     .await;
     gw.hangup(call).await.expect("hangup");
     let end = wait_for(events, within, |e| match e {
-        Event::CallEnded { call: c, end } if *c == call => Some(end.clone()),
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
         _ => None,
     })
     .await;

@@ -181,6 +181,7 @@ impl World {
                             sip_code: None,
                             reason: None,
                             by: HangupBy::Customer,
+                            quality: None,
                         };
                         self.at(when, Happening::Call(o.call, end));
                     }
@@ -194,6 +195,7 @@ impl World {
                         sip_code: None,
                         reason: None,
                         by: HangupBy::System,
+                        quality: None,
                     };
                     self.at(ms + 10, Happening::Call(call, end));
                 }
@@ -220,6 +222,7 @@ impl World {
                             sip_code: None,
                             reason: None,
                             by: HangupBy::Customer,
+                            quality: None,
                         };
                         self.at(ms + talk, Happening::Call(call, end));
                     }

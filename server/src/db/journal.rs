@@ -95,6 +95,37 @@ macro_rules! apply_one {
                 .execute(&mut *$tx)
                 .await?;
             }
+            Record::AttemptQuality { call_ref, quality } => {
+                let q = quality;
+                let remote = q.remote;
+                // Counts past i64 cannot happen in a call; saturate rather than wrap.
+                let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                sqlx::query(
+                    "UPDATE call_attempts SET media_packets_sent = $1, media_octets_sent = $2, \
+                     media_packets_received = $3, media_octets_received = $4, media_packets_lost = $5, \
+                     media_fraction_lost = $6, media_jitter_us = $7, media_rtt_us = $8, \
+                     media_rtcp_sent = $9, media_rtcp_received = $10, media_rtcp_dropped = $11, \
+                     remote_packets_lost = $12, remote_fraction_lost = $13, remote_jitter_us = $14 \
+                     WHERE call_ref = $15",
+                )
+                .bind(n(q.packets_sent))
+                .bind(n(q.octets_sent))
+                .bind(n(q.packets_received))
+                .bind(n(q.octets_received))
+                .bind(q.packets_lost)
+                .bind(i64::from(q.fraction_lost))
+                .bind(i64::from(q.jitter_us))
+                .bind(q.rtt_us.map(i64::from))
+                .bind(n(q.rtcp_sent))
+                .bind(n(q.rtcp_received))
+                .bind(n(q.rtcp_dropped))
+                .bind(remote.map(|r| r.packets_lost))
+                .bind(remote.map(|r| i64::from(r.fraction_lost)))
+                .bind(remote.map(|r| i64::from(r.jitter_us)))
+                .bind(call_ref)
+                .execute(&mut *$tx)
+                .await?;
+            }
             Record::Disposed { call_ref, disposition, notes, at } => {
                 sqlx::query("UPDATE call_attempts SET disposition = $1, notes = $2, disposed_at = $3 WHERE call_ref = $4")
                     .bind(disposition.as_str())

@@ -62,7 +62,12 @@ impl CallIds {
     pub(super) fn next(&mut self) -> (CallId, String) {
         let call = CallId(self.next);
         self.next += 1;
-        (call, format!("{}-{}", self.instance, call.0))
+        (call, self.call_ref(call))
+    }
+
+    /// The call reference of this instance's call `call`.
+    pub(super) fn call_ref(&self, call: CallId) -> String {
+        format!("{}-{}", self.instance, call.0)
     }
 }
 
@@ -322,6 +327,12 @@ impl Engine {
         call: CallId,
         event: CallEvent,
     ) -> Result<(), EngineError> {
+        if let CallEvent::Ended { quality: Some(quality), .. } = &event {
+            // Kept even when the attempt was closed already (a drop, a crash recovery):
+            // the figures still describe what its call carried.
+            let call_ref = self.call_ids.call_ref(call);
+            self.out.record(Record::AttemptQuality { call_ref, quality: quality.clone() });
+        }
         let Entry::Occupied(mut entry) = self.calls.entry(call) else {
             return Err(EngineError::UnknownCall);
         };
@@ -348,7 +359,7 @@ impl Engine {
                     self.bridge_failed(now, rec, agent);
                 }
             }
-            CallEvent::Ended { outcome, sip_code, reason, by } => {
+            CallEvent::Ended { outcome, sip_code, reason, by, .. } => {
                 self.ended(now, call, outcome, sip_code, reason, by);
             }
             CallEvent::OriginateFailed { reason } => {

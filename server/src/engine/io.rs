@@ -82,6 +82,9 @@ pub enum CallEvent {
         sip_code: Option<u16>,
         reason: Option<String>,
         by: HangupBy,
+        /// The carrier leg's media figures, when the call had media.
+        /// (Boxed: it is large, and most events carry none.)
+        quality: Option<Box<telephony::CallQuality>>,
     },
     /// The call could not even be placed.
     OriginateFailed {

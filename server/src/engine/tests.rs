@@ -181,7 +181,7 @@ fn notified(out: &[Output], agent: UserId) -> Vec<AgentEvent> {
 }
 
 fn ended(outcome: CallOutcome, by: HangupBy) -> CallEvent {
-    CallEvent::Ended { outcome, sip_code: None, reason: None, by }
+    CallEvent::Ended { outcome, sip_code: None, reason: None, by, quality: None }
 }
 
 fn answer_and_bridge(h: &mut Harness, call: CallId) {
@@ -447,6 +447,7 @@ fn busy_leads_are_recycled_and_the_agent_stays_ready() {
             sip_code: Some(486),
             reason: Some("Busy Here".into()),
             by: HangupBy::Customer,
+            quality: None,
         },
     );
     let out = h.take();
@@ -815,6 +816,7 @@ fn preview_calls_that_fail_return_the_agent_to_ready() {
             sip_code: Some(480),
             reason: None,
             by: HangupBy::Customer,
+            quality: None,
         },
     );
     let out = h.take();
@@ -1254,4 +1256,38 @@ fn run_random(seed: u64) -> (usize, usize) {
         );
     }
     (total_dialled, total_disposed)
+}
+
+#[test]
+fn the_media_figures_of_a_call_are_stored_on_its_attempt_even_after_it_closed() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1]);
+    let out = h.take();
+    let placed = &originates(&out)[0];
+    let (call, call_ref) = (placed.call, placed.call_ref.clone());
+    answer_and_bridge(&mut h, call);
+    let quality = telephony::CallQuality {
+        packets_received: 500,
+        packets_lost: 3,
+        jitter_us: 2_000,
+        ..telephony::CallQuality::default()
+    };
+    let end = |quality| CallEvent::Ended {
+        outcome: CallOutcome::Answered,
+        sip_code: None,
+        reason: None,
+        by: HangupBy::Customer,
+        quality,
+    };
+    h.event(call, end(Some(Box::new(quality))));
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Record(Record::AttemptQuality { call_ref: r, quality: q }) if *r == call_ref && **q == quality)));
+    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::AttemptEnded { .. }))));
+    // An end reported after the engine is done with the call (it closed the attempt itself,
+    // as for a drop) still leaves its figures on the attempt.
+    let _ = h.input(Input::Call { call, event: end(Some(Box::new(quality))) });
+    assert!(h.take().iter().any(|o| matches!(o,
+        Output::Record(Record::AttemptQuality { call_ref: r, .. }) if *r == call_ref)));
 }

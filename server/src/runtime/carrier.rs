@@ -98,6 +98,7 @@ impl Carrier for SimCarrier {
                             sip_code: None,
                             reason: None,
                             by: HangupBy::Customer,
+                            quality: None,
                         })
                         .await;
                     }
@@ -115,6 +116,7 @@ impl Carrier for SimCarrier {
                             sip_code: Some(200),
                             reason: None,
                             by: HangupBy::Customer,
+                            quality: None,
                         };
                         send(event).await;
                     }
@@ -135,6 +137,7 @@ impl Carrier for SimCarrier {
                 sip_code: None,
                 reason: None,
                 by: HangupBy::System,
+                quality: None,
             };
             let _ = self.events.send(CarrierEvent { call, event }).await;
         }

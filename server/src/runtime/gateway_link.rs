@@ -143,6 +143,7 @@ impl GatewayLink {
                 sip_code: None,
                 reason: Some(LOST_CALL.into()),
                 by: HangupBy::System,
+                quality: None,
             };
             self.forward(call, end).await;
         }
@@ -369,13 +370,14 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
         Event::DtmfReceived { call: Some(call), leg: None, digit } => {
             (call, CallEvent::Digit { digit })
         }
-        Event::CallEnded { call, end } => (
+        Event::CallEnded { call, end, quality } => (
             call,
             CallEvent::Ended {
                 outcome: end.outcome,
                 sip_code: end.code,
                 reason: Some(end.reason).filter(|r| !r.is_empty()),
                 by: end.by,
+                quality: quality.map(Box::new),
             },
         ),
         _ => return None,

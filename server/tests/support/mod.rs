@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
+
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use server::config::Config;

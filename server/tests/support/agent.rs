@@ -1,0 +1,300 @@
+//! A headless agent: logs in over HTTP, opens the phone WebSocket exactly as the phone page
+//! does, connects a real WebRTC audio leg (a str0m client on loopback) and works the campaign:
+//! Ready, hang up each call after a short talk, dispose it `SALE MADE`, Ready again. When the
+//! server goes away it waits for the next address and starts a new shift there, disposing a
+//! wrap-up the server kept for it first — what an agent does after a reload.
+//!
+//! The agent runs as a task until its [`HeadlessAgent`] is dropped; every wait in it is
+//! bounded by the server's own pace or by the test that owns it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use app::model::CampaignId;
+use app::model::phone::{AudioState, PhoneEvent, PhoneRequest};
+use futures_util::{SinkExt, StreamExt};
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What the agent did, for the test's assertions.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Calls the phone said were connected to this agent.
+    pub connected: AtomicU64,
+    /// Dispositions the agent sent.
+    pub submitted: AtomicU64,
+    /// Shifts started (one per server run the agent reached, plus reconnects).
+    pub shifts: AtomicU64,
+}
+
+impl Tally {
+    pub fn connected(&self) -> u64 {
+        self.connected.load(Ordering::Relaxed)
+    }
+    pub fn submitted(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
+    }
+    pub fn shifts(&self) -> u64 {
+        self.shifts.load(Ordering::Relaxed)
+    }
+}
+
+/// A running headless agent; stops when dropped.
+pub struct HeadlessAgent {
+    pub tally: Arc<Tally>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HeadlessAgent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HeadlessAgent {
+    /// Starts an agent working `campaign` on whichever server `server` names (`None` while
+    /// there is none). `talk` is how long it stays on each call before hanging up.
+    pub fn spawn(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
+        mut server: watch::Receiver<Option<String>>,
+    ) -> HeadlessAgent {
+        let tally = Arc::new(Tally::default());
+        let (username, password, t) = (username.to_string(), password.to_string(), tally.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let url = server.borrow_and_update().clone();
+                if let Some(url) = url {
+                    let shift = Shift { url: &url, username: &username, password: &password };
+                    let why = shift.work(campaign, talk, &t).await;
+                    eprintln!("agent {username}: shift on {url} ended: {why}");
+                }
+                // The next server, or the same one again a moment later (a refused login, a
+                // socket that dropped while the server lives on).
+                let _ = tokio::time::timeout(Duration::from_millis(200), server.changed()).await;
+            }
+        });
+        HeadlessAgent { tally, task }
+    }
+}
+
+struct Shift<'a> {
+    url: &'a str,
+    username: &'a str,
+    password: &'a str,
+}
+
+impl Shift<'_> {
+    /// One shift on one server, until its socket closes; returns why it ended.
+    async fn work(&self, campaign: CampaignId, talk: Duration, tally: &Tally) -> String {
+        let mut ws = match self.connect().await {
+            Ok(ws) => ws,
+            Err(e) => return e,
+        };
+        tally.shifts.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = send(&mut ws, &PhoneRequest::Login { campaign }).await {
+            return e;
+        }
+        let (socket, mut client) = match leg().await {
+            Ok(leg) => leg,
+            Err(e) => return e,
+        };
+        let mut api = client.sdp_api();
+        api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let Some((offer, pending)) = api.apply() else { return "no offer".into() };
+        if let Err(e) = send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await {
+            return e;
+        }
+        let mut rtc = Some((client, pending));
+        let mut last_submitted = None;
+        let mut audio: Option<tokio::task::JoinHandle<()>> = None;
+        let mut hang_up_at: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            let event = tokio::select! {
+                e = next(&mut ws) => match e {
+                    Ok(e) => e,
+                    Err(e) => break e,
+                },
+                _ = until(hang_up_at) => {
+                    hang_up_at = None;
+                    if let Err(e) = send(&mut ws, &PhoneRequest::Hangup).await {
+                        break e;
+                    }
+                    continue;
+                }
+            };
+            let reply = match event {
+                PhoneEvent::Answer { sdp } => {
+                    let Some((mut client, pending)) = rtc.take() else {
+                        break "a second answer".into();
+                    };
+                    let answer = match SdpAnswer::from_sdp_string(&sdp) {
+                        Ok(a) => a,
+                        Err(e) => break format!("unusable answer: {e}"),
+                    };
+                    if let Err(e) = client.sdp_api().accept_answer(pending, answer) {
+                        break format!("answer refused: {e}");
+                    }
+                    audio = Some(tokio::spawn(pump(socket.clone(), client)));
+                    None
+                }
+                PhoneEvent::Audio { state: AudioState::Connected } => Some(PhoneRequest::Ready),
+                PhoneEvent::Connected { .. } => {
+                    tally.connected.fetch_add(1, Ordering::Relaxed);
+                    hang_up_at = Some(tokio::time::Instant::now() + talk);
+                    None
+                }
+                PhoneEvent::Ended { call, .. } | PhoneEvent::WrapUp { call, .. }
+                    if last_submitted != Some(call) =>
+                {
+                    hang_up_at = None;
+                    last_submitted = Some(call);
+                    tally.submitted.fetch_add(1, Ordering::Relaxed);
+                    Some(submit(call))
+                }
+                PhoneEvent::TakenOver => break "taken over".into(),
+                PhoneEvent::LoggedOut => break "logged out".into(),
+                PhoneEvent::Error { message } => {
+                    eprintln!("agent {}: {message}", self.username);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(r) = reply
+                && let Err(e) = send(&mut ws, &r).await
+            {
+                break e;
+            }
+        };
+        if let Some(a) = audio {
+            a.abort();
+        }
+        outcome
+    }
+
+    /// Logs in and opens the phone socket.
+    async fn connect(&self) -> Result<Socket, String> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let res = http
+            .post(format!("{}/auth/login", self.url))
+            .form(&[("username", self.username), ("password", self.password)])
+            .send()
+            .await
+            .map_err(|e| format!("login: {e}"))?;
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("dialer_session="))
+            .and_then(|c| c.split(';').next())
+            .ok_or("login refused")?
+            .to_string();
+        let mut req = format!("{}/ws/phone", self.url.replace("http://", "ws://"))
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        req.headers_mut().insert("cookie", cookie.parse().map_err(|_| "cookie")?);
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| format!("phone socket: {e}"))?;
+        Ok(ws)
+    }
+}
+
+/// The disposition that ends each call: a sale, so the lead is finished.
+fn submit(call: u64) -> PhoneRequest {
+    PhoneRequest::Submit {
+        call,
+        disposition: "SALE MADE".into(),
+        notes: String::new(),
+        callback_at: None,
+        callback_mine: false,
+        invalid_details: false,
+        pause: None,
+    }
+}
+
+/// A WebRTC client for the agent's audio: G.711 μ-law, one host candidate on loopback.
+async fn leg() -> Result<(Arc<UdpSocket>, Rtc), String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_pcmu(true, false)
+        .set_rtp_mode(true)
+        .build(Instant::now());
+    let local = socket.local_addr().map_err(|e| e.to_string())?;
+    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+    Ok((Arc::new(socket), rtc))
+}
+
+/// Keeps the audio leg up (ICE, DTLS, SRTP); the agent hears and says nothing of interest.
+async fn pump(socket: Arc<UdpSocket>, mut rtc: Rtc) {
+    let local = socket.local_addr().expect("bound");
+    let mut buf = vec![0u8; 2000];
+    loop {
+        let timeout = loop {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(t)) => break t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Event(_)) => {}
+                Err(_) => return,
+            }
+        };
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = r
+                    && let Ok(recv) = Receive::new(Protocol::Udp, source, local, &buf[..n])
+                {
+                    let _ = rtc.handle_input(Input::Receive(Instant::now(), recv));
+                }
+            }
+            _ = tokio::time::sleep_until(timeout.into()) => {
+                let _ = rtc.handle_input(Input::Timeout(Instant::now()));
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`, or for ever without one.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send(ws: &mut Socket, r: &PhoneRequest) -> Result<(), String> {
+    let text = serde_json::to_string(r).map_err(|e| e.to_string())?;
+    ws.send(Message::Text(text.into())).await.map_err(|e| format!("phone socket: {e}"))
+}
+
+/// The next phone event; an error once the socket is closed.
+async fn next(ws: &mut Socket) -> Result<PhoneEvent, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                return serde_json::from_str(&t).map_err(|e| format!("event {t}: {e}"));
+            }
+            Some(Ok(Message::Close(_))) | None => return Err("socket closed".into()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("phone socket: {e}")),
+        }
+    }
+}
