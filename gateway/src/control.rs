@@ -60,7 +60,7 @@ pub use crate::call::{
     NumberError, PhoneNumber, RemoteReport, TrunkId,
 };
 pub use crate::sip::ua::ProbeResult;
-pub use crate::trunk::{CallerIdMode, Trunk};
+pub use crate::trunk::{AuthDirection, CallerIdMode, Trunk};
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -393,6 +393,25 @@ pub enum Event {
         trunk: TrunkId,
         /// Reachable or not.
         reachable: bool,
+    },
+    /// A trunk's credentials failed on a call (see [`crate::sip::ua::Event::TrunkAuthFailed`]):
+    /// what an admin must see to fix the trunk.
+    TrunkAuthFailed {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Which way the call went.
+        direction: AuthDirection,
+        /// The final status (the trunk's outbound, ours inbound).
+        code: u16,
+        /// Its reason phrase, or why we refused.
+        reason: String,
+    },
+    /// A call on a trunk that uses credentials authenticated: earlier failures are mended.
+    TrunkAuthenticated {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Which way the call went.
+        direction: AuthDirection,
     },
     /// The answer to a [`Command::Probe`] (exactly one per probe).
     ProbeResult {

@@ -268,6 +268,164 @@ async fn a_probe_to_a_silent_trunk_times_out_and_an_unknown_trunk_is_refused() {
     assert!(matches!(unknown, Err(gateway::control::ControlError::UnknownTrunk(_))), "{unknown:?}");
 }
 
+/// Everything the gateway has reported so far, without waiting.
+fn events_so_far(events: &mut gateway::events::Reader) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Some(gateway::events::Read::Event(e)) = events.try_next() {
+        out.push(e.event);
+    }
+    out
+}
+
+/// `inbound_refused.xml` expecting `code`, written to a file in `dir`.
+fn refused_scenario(dir: &tempfile::TempDir, code: u16) -> std::path::PathBuf {
+    let template = std::fs::read_to_string(scenario("inbound_refused.xml")).unwrap();
+    let sf = dir.path().join(format!("inbound_refused{code}.xml"));
+    std::fs::write(&sf, template.replace("[code]", &code.to_string())).unwrap();
+    sf
+}
+
+/// A gateway with one UDP trunk at 127.0.0.1:`trunk_port`, set up by `configure`.
+async fn gateway_with_inbound_trunk(
+    trunk_port: u16,
+    configure: impl FnOnce(&mut gateway::control::Trunk),
+) -> (gateway::Gateway, gateway::runtime::Running) {
+    let (gw, running) =
+        gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
+    let mut trunk = gateway::control::Trunk::new(
+        TrunkId(1),
+        "127.0.0.1",
+        trunk_port,
+        gateway::sip::message::Transport::Udp,
+    );
+    configure(&mut trunk);
+    gw.add_trunk(trunk).await.unwrap();
+    (gw, running)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_from_the_trunks_host_but_another_port_is_refused() {
+    let trunk_port = support::free_udp_port();
+    let (gw, running) = gateway_with_inbound_trunk(trunk_port, |_| {}).await;
+    let mut events = gw.events();
+    let target = running.sip_udp.to_string();
+    // Another process on the trunk's host: same address, another port.
+    let dir = tempfile::tempdir().unwrap();
+    let sf = refused_scenario(&dir, 403);
+    let other_port = support::free_udp_port();
+    let media = support::free_udp_port().to_string();
+    let mut sipp =
+        Sipp::spawn_args(other_port, &media, &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"]);
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp got 403 and ACKed it: {}", sipp.stderr());
+    let seen = events_so_far(&mut events);
+    assert!(!seen.iter().any(|e| matches!(e, Event::InboundCall { .. })), "{seen:?}");
+    // The trunk itself, from its own port, gets through.
+    let mut sipp = Sipp::start_uac(&target, trunk_port, &media);
+    let call = wait_for(&mut events, WAIT, |e| match e {
+        Event::InboundCall { call, trunk: TrunkId(1), .. } => Some(*call),
+        _ => None,
+    })
+    .await;
+    gw.accept(call).await.expect("accept");
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's call completed: {}", sipp.stderr());
+}
+
+/// Credentials of the digest trunk in these tests.
+fn digest_trunk(trunk: &mut gateway::control::Trunk) {
+    trunk.username = Some("carrier".into());
+    trunk.password = Some("s3cret".into());
+    trunk.inbound_digest = true;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_trunk_without_credentials_gets_401_and_nothing_else() {
+    let trunk_port = support::free_udp_port();
+    let (gw, running) = gateway_with_inbound_trunk(trunk_port, digest_trunk).await;
+    let mut events = gw.events();
+    let dir = tempfile::tempdir().unwrap();
+    let sf = refused_scenario(&dir, 401);
+    let media = support::free_udp_port().to_string();
+    let target = running.sip_udp.to_string();
+    let mut sipp =
+        Sipp::spawn_args(trunk_port, &media, &["-sf", sf.to_str().unwrap(), &target, "-s", "2000"]);
+    // sipp's final pause fails its call if anything but a repeat of the 401 comes after its
+    // ACK: the INVITE server transaction absorbed the ACK.
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "401, ACK, then quiet: {}", sipp.stderr());
+    let seen = events_so_far(&mut events);
+    assert!(seen.is_empty(), "no call offered, no failure counted for a challenge: {seen:?}");
+}
+
+/// sipp calling a digest trunk's gateway with `password`.
+fn digest_caller(trunk_port: u16, target: &str, password: &str) -> Sipp {
+    let media = support::free_udp_port().to_string();
+    let sf = scenario("inbound_digest.xml");
+    // sipp computes its digest over `sip:<remote ip>:<port>` unless told the Request-URI; the
+    // gateway holds it to RFC 2617 §3.2.2.5 (the digest-uri is the Request-URI).
+    let auth_uri = format!("2000@{target}");
+    Sipp::spawn_args(
+        trunk_port,
+        &media,
+        &[
+            "-sf",
+            sf.to_str().unwrap(),
+            target,
+            "-s",
+            "2000",
+            "-au",
+            "carrier",
+            "-ap",
+            password,
+            "-auth_uri",
+            &auth_uri,
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_trunk_with_the_right_credentials_gets_its_call_through() {
+    let trunk_port = support::free_udp_port();
+    let (gw, running) = gateway_with_inbound_trunk(trunk_port, digest_trunk).await;
+    let mut events = gw.events();
+    let mut sipp = digest_caller(trunk_port, &running.sip_udp.to_string(), "s3cret");
+    let call = wait_for(&mut events, WAIT, |e| match e {
+        Event::InboundCall { call, trunk: TrunkId(1), .. } => Some(*call),
+        Event::TrunkAuthFailed { .. } => panic!("refused: {e:?}"),
+        _ => None,
+    })
+    .await;
+    gw.accept(call).await.expect("accept");
+    let end = wait_for(&mut events, WAIT, |e| match e {
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((end.outcome, end.by), (CallOutcome::Answered, HangupBy::Customer));
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp's call completed: {}", sipp.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_trunk_with_a_wrong_password_is_forbidden_and_reported() {
+    let trunk_port = support::free_udp_port();
+    let (gw, running) = gateway_with_inbound_trunk(trunk_port, digest_trunk).await;
+    let mut events = gw.events();
+    let mut sipp = digest_caller(trunk_port, &running.sip_udp.to_string(), "guess");
+    let failure = wait_for(&mut events, WAIT, |e| match e {
+        Event::TrunkAuthFailed { trunk, direction, code, .. } => Some((*trunk, *direction, *code)),
+        Event::InboundCall { .. } => panic!("a wrong password got a call through"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(failure, (TrunkId(1), gateway::control::AuthDirection::Inbound, 403));
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp got 403 and ACKed it: {}", sipp.stderr());
+    let seen = events_so_far(&mut events);
+    assert!(!seen.iter().any(|e| matches!(e, Event::InboundCall { .. })), "{seen:?}");
+    let counted = support::eventually(WAIT, || {
+        running.metrics.render().contains("gateway_trunk_auth_failures_total{trunk=\"1\"} 1")
+    })
+    .await;
+    assert!(counted, "{}", running.metrics.render());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_far_end_that_answers_and_sends_nothing_is_hung_up_by_the_media_timeout() {
     // sipp's built-in UAS answers with SDP and never sends RTP or RTCP.

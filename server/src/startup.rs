@@ -243,7 +243,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
-    let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx);
+    let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
     let admin_link = link.clone();
     match reopened {
         // Embedded: configure it now, before the dialer starts.

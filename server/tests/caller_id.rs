@@ -6,16 +6,9 @@
 
 mod support;
 
-use reqwest::StatusCode;
-use support::{Backend, Client, Sipp, TestServer, header};
+use support::{Backend, Client, Sipp, TestServer, broadcast_campaign as campaign, header, ok};
 
 on_both_backends!(every_invite_carries_its_campaigns_caller_id);
-
-async fn ok(c: &Client, endpoint: &str, args: &[(&str, &str)]) -> serde_json::Value {
-    let res = c.call(endpoint, args).await;
-    assert_eq!(res.status, StatusCode::OK, "{endpoint} {args:?}: {}", res.body);
-    res.json()
-}
 
 /// Saves a trunk to sipp's port with `caller_id_mode` and returns its id.
 async fn trunk(admin: &Client, name: &str, port: u16, caller_id_mode: &str) -> String {
@@ -33,41 +26,6 @@ async fn trunk(admin: &Client, name: &str, port: u16, caller_id_mode: &str) -> S
         ("max_cps", "10"),
     ];
     ok(admin, "admin/trunks/save", &form).await.to_string()
-}
-
-/// An active broadcast campaign on `trunk` presenting `caller_id`, with a leadset of `phones`.
-async fn campaign(admin: &Client, name: &str, trunk: &str, caller_id: &str, phones: &[&str]) {
-    let form = [
-        ("name", name),
-        ("kind", "broadcast"),
-        ("state", "active"),
-        ("script_id", ""),
-        ("trunk_id", trunk),
-        ("notes", ""),
-        ("caller_id", caller_id),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", "5"),
-        ("max_cps", "10"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-        ("broadcast_file", "message.wav"),
-    ];
-    let id = ok(admin, "admin/campaigns/save", &form).await.to_string();
-    let leadset = ok(
-        admin,
-        "leadsets/create",
-        &[("name", name), ("campaign_id", &id), ("default_country", "US"), ("active", "on")],
-    )
-    .await
-    .to_string();
-    for phone in phones {
-        let args = [("leadset_id", leadset.as_str()), ("phone", phone), ("status", "NEW")];
-        ok(admin, "leadsets/save_lead", &args).await;
-    }
 }
 
 /// The user part of the SIP URI in a `From`/`To`/`P-Asserted-Identity` value or request line.

@@ -125,7 +125,7 @@ async fn gateway(
     let (calls_tx, calls_rx) = mpsc::channel(8);
     let (legs_tx, _legs_rx) = mpsc::unbounded_channel();
     let journal = gw.events();
-    (GatewayLink::start(gw, calls_tx, legs_tx), running, calls_rx, journal)
+    (GatewayLink::start(gw, calls_tx, legs_tx, None), running, calls_rx, journal)
 }
 
 fn originate(n: u64) -> Originate {

@@ -31,5 +31,5 @@ pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_scri
 pub use live::{AgentNow, CampaignLive, Dashboard, Floor, FloorAgent, FloorSort, LiveCounters};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
-pub use trunk::{Trunk, TrunkForm, TrunkSettings, TrunkTest};
+pub use trunk::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings, TrunkTest};
 pub use user::{Password, Role, UserId, UserSummary, Username, Viewer};

@@ -4,7 +4,12 @@
 //! Invariants (checked by [`TrunkForm::parse`]): host is a DNS name or IP address without
 //! spaces or a scheme; port 1–65535; transport udp or tcp; codecs a non-empty subset of PCMU
 //! and PCMA; channels 1–10000 and calls per second more than 0 and at most 1000; username and
-//! password at most 128 characters, both given or both empty.
+//! password at most 128 characters, both given or both empty; inbound authentication only
+//! with a username and password.
+//!
+//! A trunk's authentication failures ([`TrunkAuthFailures`]) are what its admin must see to
+//! fix it: kept by the server from the gateway's reports until a call on the trunk
+//! authenticates again or its credentials are changed.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +32,74 @@ pub struct TrunkSettings {
     pub codecs: Vec<Codec>,
     pub max_channels: u32,
     pub max_cps: f64,
+    /// Inbound INVITEs from the trunk must prove `username`/`password` (SIP digest).
+    #[serde(default)]
+    pub inbound_auth: bool,
+}
+
+/// Which way a call went when a trunk's credentials failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthDirection {
+    /// We called out; the carrier refused our credentials.
+    Outbound,
+    /// The carrier called in; we refused its credentials.
+    Inbound,
+}
+
+impl AuthDirection {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthDirection::Outbound => "outbound",
+            AuthDirection::Inbound => "inbound",
+        }
+    }
+
+    /// From [`AuthDirection::as_str`].
+    pub fn parse(s: &str) -> Result<AuthDirection, String> {
+        match s {
+            "outbound" => Ok(AuthDirection::Outbound),
+            "inbound" => Ok(AuthDirection::Inbound),
+            other => Err(format!("{other:?} is not a call direction")),
+        }
+    }
+}
+
+/// A trunk's authentication failures since a call on it last authenticated (or since its
+/// credentials were last changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrunkAuthFailures {
+    /// How many calls failed (at least 1).
+    pub count: u64,
+    /// When the last one failed (Unix milliseconds).
+    pub last_at: i64,
+    /// Which way that call went.
+    pub direction: AuthDirection,
+    /// Its SIP status (the carrier's outbound, ours inbound).
+    pub code: u16,
+    /// Its reason phrase (outbound: the carrier's words).
+    pub reason: String,
+}
+
+impl TrunkAuthFailures {
+    /// In words for the admin, with the last failure's time as `when`: what failed, and
+    /// what to do about it.
+    pub fn describe(&self, when: &str) -> String {
+        let times = match self.count {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
+        let (code, reason) = (self.code, self.reason.as_str());
+        let what = match self.direction {
+            AuthDirection::Outbound => format!("{code} {reason} from the carrier"),
+            AuthDirection::Inbound => {
+                format!("the carrier's incoming call was refused with {code} {reason}")
+            }
+        };
+        format!(
+            "Authentication failed {times}, last at {when}: {what} — check the username and password."
+        )
+    }
 }
 
 /// A stored trunk.
@@ -38,6 +111,9 @@ pub struct Trunk {
     pub settings: TrunkSettings,
     /// Names of the campaigns that dial through it.
     pub used_by: Vec<Name>,
+    /// Credentials failing on its calls, when they are.
+    #[serde(default)]
+    pub auth_failures: Option<TrunkAuthFailures>,
 }
 
 /// The trunk form as typed (every field text, so nothing is lost before it is checked).
@@ -54,6 +130,8 @@ pub struct TrunkForm {
     pub codecs: String,
     pub max_channels: String,
     pub max_cps: String,
+    /// A checkbox: `on` when ticked, absent (empty) when not.
+    pub inbound_auth: String,
 }
 
 impl TrunkForm {
@@ -83,6 +161,7 @@ impl TrunkForm {
             codecs: Codec::list_text(&s.codecs),
             max_channels: s.max_channels.to_string(),
             max_cps: s.max_cps.to_string(),
+            inbound_auth: if s.inbound_auth { "on".into() } else { String::new() },
         }
     }
 
@@ -155,6 +234,17 @@ impl TrunkForm {
             .ok_or_else(|| {
                 ApiError::invalid("max_cps", "Calls per second are more than 0 and at most 1000.")
             })?;
+        let inbound_auth = match self.inbound_auth.trim() {
+            "" | "off" | "false" => false,
+            "on" | "true" => true,
+            _ => return Err(ApiError::invalid("inbound_auth", "Tick the box, or leave it empty.")),
+        };
+        if inbound_auth && username.is_empty() {
+            return Err(ApiError::invalid(
+                "inbound_auth",
+                "Inbound authentication needs the trunk's username and password.",
+            ));
+        }
         Ok(TrunkSettings {
             name,
             host: host.to_string(),
@@ -166,6 +256,7 @@ impl TrunkForm {
             codecs,
             max_channels,
             max_cps,
+            inbound_auth,
         })
     }
 }
@@ -213,6 +304,42 @@ mod tests {
     }
 
     #[test]
+    fn inbound_authentication_is_a_checkbox_that_needs_credentials() {
+        let mut f = form();
+        (f.username, f.password, f.inbound_auth) = ("u".into(), "p".into(), "on".into());
+        let t = f.parse().unwrap();
+        assert!(t.inbound_auth);
+        assert_eq!(TrunkForm::from_settings(&t).parse().unwrap(), t);
+        assert!(!form().parse().unwrap().inbound_auth, "unticked by default");
+    }
+
+    #[test]
+    fn auth_failures_say_what_failed_and_what_to_do() {
+        let mut f = TrunkAuthFailures {
+            count: 12,
+            last_at: 0,
+            direction: AuthDirection::Outbound,
+            code: 403,
+            reason: "Forbidden".into(),
+        };
+        assert_eq!(
+            f.describe("20:41"),
+            "Authentication failed 12 times, last at 20:41: 403 Forbidden from the carrier — \
+             check the username and password."
+        );
+        (f.count, f.direction, f.reason) =
+            (1, AuthDirection::Inbound, "Forbidden: wrong password".into());
+        assert!(f.describe("20:41").starts_with(
+            "Authentication failed once, last at 20:41: the carrier's incoming call was refused \
+             with 403 Forbidden: wrong password"
+        ));
+        for d in [AuthDirection::Outbound, AuthDirection::Inbound] {
+            assert_eq!(AuthDirection::parse(d.as_str()), Ok(d));
+        }
+        assert!(AuthDirection::parse("sideways").is_err());
+    }
+
+    #[test]
     fn a_good_form_parses() {
         let t = form().parse().unwrap();
         assert_eq!((t.port, &t.codecs), (5060, &vec![Codec::Pcma, Codec::Pcmu]));
@@ -222,7 +349,7 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         type Change = fn(&mut TrunkForm);
-        let cases: [(&str, Change); 9] = [
+        let cases: [(&str, Change); 11] = [
             ("host", |f| f.host = "sip:x y".into()),
             ("port", |f| f.port = "0".into()),
             ("port", |f| f.port = "70000".into()),
@@ -232,6 +359,8 @@ mod tests {
             ("max_channels", |f| f.max_channels = "-1".into()),
             ("max_cps", |f| f.max_cps = "0".into()),
             ("password", |f| f.username = "u".into()),
+            ("inbound_auth", |f| f.inbound_auth = "on".into()),
+            ("inbound_auth", |f| f.inbound_auth = "yes please".into()),
         ];
         for (field, change) in cases {
             let mut f = form();

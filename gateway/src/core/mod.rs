@@ -920,6 +920,12 @@ impl Core {
             ua::Event::TrunkStatus { trunk, reachable } => {
                 self.emit(Event::TrunkStatus { trunk, reachable })
             }
+            ua::Event::TrunkAuthFailed { trunk, direction, code, reason } => {
+                self.emit(Event::TrunkAuthFailed { trunk, direction, code, reason })
+            }
+            ua::Event::TrunkAuthenticated { trunk, direction } => {
+                self.emit(Event::TrunkAuthenticated { trunk, direction })
+            }
         }
     }
 

@@ -175,8 +175,9 @@ impl Metrics {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
         }
         out.push_str(
-            "# HELP gateway_trunk_auth_failures_total Calls a trunk refused with 401/407 \
-             after the gateway sent credentials.\n\
+            "# HELP gateway_trunk_auth_failures_total Calls whose credentials failed: refused \
+             by the trunk (401/407/403) after the gateway sent credentials, or inbound \
+             INVITEs whose answer to the gateway's challenge was wrong.\n\
              # TYPE gateway_trunk_auth_failures_total counter\n",
         );
         for (trunk, n) in &s.auth_failures {

@@ -37,12 +37,15 @@ async fn gateway_with(
     config: gateway::runtime::Config,
 ) -> (gateway::Gateway, gateway::runtime::Running) {
     let (gw, running) = gateway::runtime::start(config).await.expect("gateway starts");
-    let trunk = gateway::control::Trunk::new(
+    let mut trunk = gateway::control::Trunk::new(
         gateway::control::TrunkId(1),
         "127.0.0.1",
         far.addr().port(),
         transport,
     );
+    // baresip, like a carrier, calls over TCP on a connection of its own from an ephemeral
+    // port: a TCP trunk is told by its address (as the server configures TCP trunks).
+    trunk.any_port = transport == Transport::Tcp;
     gw.add_trunk(trunk).await.expect("trunk added");
     (gw, running)
 }

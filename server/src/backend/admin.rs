@@ -464,9 +464,12 @@ impl Admin for AdminBackend {
         id: Option<TrunkId>,
         settings: TrunkSettings,
     ) -> Result<TrunkId, ApiError> {
-        let used_by = match id {
-            Some(id) => self.trunk(id).await?.used_by,
-            None => Vec::new(),
+        let (used_by, old_credentials) = match id {
+            Some(id) => {
+                let old = self.trunk(id).await?;
+                (old.used_by, Some((old.settings.username, old.settings.password)))
+            }
+            None => (Vec::new(), None),
         };
         let name_taken = db::trunks::name_taken(&self.db, &settings.name, id)
             .await
@@ -485,6 +488,13 @@ impl Admin for AdminBackend {
             Err(e) => return Err(internal("saving a trunk", e)),
         };
         tracing::info!(trunk = %saved, name = %settings.name, "trunk saved");
+        // New credentials deserve a fresh start: the failures were the old ones'.
+        let credentials = (settings.username.clone(), settings.password.clone());
+        if old_credentials.is_some_and(|old| old != credentials) {
+            db::trunks::clear_auth_failures(&self.db, saved)
+                .await
+                .map_err(|e| internal("clearing a trunk's authentication failures", e))?;
+        }
         if let Some(link) = &self.gateway
             && let Err(e) = link.sync_trunks(&self.db).await
         {

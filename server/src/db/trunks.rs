@@ -1,8 +1,12 @@
 //! SIP trunks, the only SQL for them: as admins see them, and as `runtime::gateway_link`
-//! hands them to the gateway.
+//! hands them to the gateway; and their authentication failures as the gateway reports them.
+//!
+//! Invariants: a trunk's failure count is 0 exactly when no last failure is stored (all
+//! columns of the last failure are set together); a stored reason is at most
+//! [`MAX_REASON_CHARS`] characters without control characters, whatever the carrier sent.
 
-use app::model::trunk::{CallerIdMode, Codec, Transport};
-use app::model::{Name, Trunk, TrunkId, TrunkSettings};
+use app::model::trunk::{AuthDirection, CallerIdMode, Codec, Transport};
+use app::model::{Name, Trunk, TrunkAuthFailures, TrunkId, TrunkSettings};
 
 use super::{Db, DbError, with_pool};
 
@@ -20,6 +24,33 @@ struct TrunkRow {
     max_channels: i64,
     max_cps: f64,
     demo: bool,
+    inbound_auth: bool,
+    auth_failures: i64,
+    auth_failed_at: Option<i64>,
+    auth_failure_direction: Option<String>,
+    auth_failure_code: Option<i64>,
+    auth_failure_reason: Option<String>,
+}
+
+impl TrunkRow {
+    /// The stored failures, when there are any.
+    fn auth_failures(&self) -> Result<Option<TrunkAuthFailures>, DbError> {
+        if self.auth_failures <= 0 {
+            return Ok(None);
+        }
+        let (Some(at), Some(direction), Some(code)) =
+            (self.auth_failed_at, &self.auth_failure_direction, self.auth_failure_code)
+        else {
+            return Err(corrupt("auth failure", "a count without its last failure"));
+        };
+        Ok(Some(TrunkAuthFailures {
+            count: self.auth_failures as u64,
+            last_at: at,
+            direction: AuthDirection::parse(direction).map_err(|e| corrupt("auth failure", e))?,
+            code: u16::try_from(code).map_err(|e| corrupt("auth failure code", e))?,
+            reason: self.auth_failure_reason.clone().unwrap_or_default(),
+        }))
+    }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
@@ -32,7 +63,9 @@ async fn load(db: &Db, only: Option<TrunkId>) -> Result<Vec<Trunk>, DbError> {
     let (rows, uses) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, TrunkRow>(
             "SELECT id, name, host, port, transport, username, password, caller_id_mode, codecs, \
-             max_channels, max_cps, demo FROM trunks WHERE $1 IS NULL OR id = $1 ORDER BY name")
+             max_channels, max_cps, demo, inbound_auth, auth_failures, auth_failed_at, \
+             auth_failure_direction, auth_failure_code, auth_failure_reason \
+             FROM trunks WHERE $1 IS NULL OR id = $1 ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;
@@ -51,8 +84,10 @@ async fn load(db: &Db, only: Option<TrunkId>) -> Result<Vec<Trunk>, DbError> {
                 .filter(|(t, _)| *t == r.id)
                 .map(|(_, n)| Name::parse(n).map_err(|e| corrupt("campaign name", e)))
                 .collect::<Result<_, _>>()?;
+            let auth_failures = r.auth_failures()?;
             Ok(Trunk {
                 id: TrunkId(r.id),
+                auth_failures,
                 demo: r.demo,
                 settings: TrunkSettings {
                     name: Name::parse(&r.name).map_err(|e| corrupt("name", e))?,
@@ -71,6 +106,7 @@ async fn load(db: &Db, only: Option<TrunkId>) -> Result<Vec<Trunk>, DbError> {
                     max_channels: u32::try_from(r.max_channels)
                         .map_err(|e| corrupt("max_channels", e))?,
                     max_cps: r.max_cps,
+                    inbound_auth: r.inbound_auth,
                 },
                 used_by,
             })
@@ -91,7 +127,7 @@ pub async fn name_taken(db: &Db, name: &Name, except: Option<TrunkId>) -> Result
     super::name_taken(db, super::Named::Trunks, name.as_str(), except.map(|x| x.0)).await
 }
 
-/// Binds `$1`–`$10` in the column order of `insert` and `update`. Empty credentials are
+/// Binds `$1`–`$11` in the column order of `insert` and `update`. Empty credentials are
 /// stored as NULL (no digest authentication).
 macro_rules! bind_trunk {
     ($q:expr, $s:expr) => {
@@ -105,14 +141,15 @@ macro_rules! bind_trunk {
             .bind(Codec::list_text(&$s.codecs))
             .bind(i64::from($s.max_channels))
             .bind($s.max_cps)
+            .bind($s.inbound_auth)
     };
 }
 
 pub async fn insert(db: &Db, s: &TrunkSettings, now: i64) -> Result<TrunkId, DbError> {
     let id: i64 = with_pool!(db, pool => bind_trunk!(sqlx::query_scalar(
             "INSERT INTO trunks (name, host, port, transport, username, password, caller_id_mode, \
-             codecs, max_channels, max_cps, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id"), s)
+             codecs, max_channels, max_cps, inbound_auth, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"), s)
         .bind(now)
         .fetch_one(pool)
         .await)?;
@@ -124,9 +161,56 @@ pub async fn update(db: &Db, id: TrunkId, s: &TrunkSettings, now: i64) -> Result
     let n = with_pool!(db, pool => bind_trunk!(sqlx::query(
             "UPDATE trunks SET name = $1, host = $2, port = $3, transport = $4, username = $5, \
              password = $6, caller_id_mode = $7, codecs = $8, max_channels = $9, max_cps = $10, \
-             updated_at = $11 WHERE id = $12"), s)
+             inbound_auth = $11, updated_at = $12 WHERE id = $13"), s)
         .bind(now)
         .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Longest reason phrase kept for a failure (a carrier's reason phrase is its own text).
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Counts one failed authentication on `trunk` and keeps it as the last one. Returns whether
+/// the trunk exists.
+pub async fn record_auth_failure(
+    db: &Db,
+    trunk: TrunkId,
+    at: i64,
+    direction: AuthDirection,
+    code: u16,
+    reason: &str,
+) -> Result<bool, DbError> {
+    let reason: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_REASON_CHARS)
+        .collect();
+    let n = with_pool!(db, pool => sqlx::query(
+            "UPDATE trunks SET auth_failures = auth_failures + 1, auth_failed_at = $1, \
+             auth_failure_direction = $2, auth_failure_code = $3, auth_failure_reason = $4 \
+             WHERE id = $5")
+        .bind(at)
+        .bind(direction.as_str())
+        .bind(i64::from(code))
+        .bind(reason.trim())
+        .bind(trunk.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Forgets `trunk`'s failures (a call authenticated, or its credentials changed). Returns
+/// whether there were any: a trunk without failures is not written to.
+pub async fn clear_auth_failures(db: &Db, trunk: TrunkId) -> Result<bool, DbError> {
+    let n = with_pool!(db, pool => sqlx::query(
+            "UPDATE trunks SET auth_failures = 0, auth_failed_at = NULL, \
+             auth_failure_direction = NULL, auth_failure_code = NULL, auth_failure_reason = NULL \
+             WHERE id = $1 AND auth_failures > 0")
+        .bind(trunk.0)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;

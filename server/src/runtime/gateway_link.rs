@@ -9,13 +9,16 @@
 //! gateway, a reader further behind than the journal holds) the link asks the gateway what is
 //! still up and ends every other call and leg it knew, saying why — none stays stuck. Each
 //! agent has at most one audio leg (a new one replaces the old); trunks are pushed to the
-//! gateway from the database under their own ids.
+//! gateway from the database under their own ids. What the gateway says about a trunk's
+//! credentials (failed, or proven again) is written to the trunk's row by a task of its own,
+//! in the order said, so a slow database never holds up call events.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use app::model::phone::AudioState;
+use app::model::trunk::AuthDirection;
 use app::model::{CallOutcome, HangupBy, TrunkId, UserId};
 use gateway::Gateway;
 use gateway::control::{self as gw, AgentLegId, ControlError, Event};
@@ -43,6 +46,13 @@ struct State {
     playing: HashSet<CallId>,
 }
 
+/// What the gateway said about a trunk's credentials, for its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TrunkAuth {
+    Failed { trunk: TrunkId, direction: AuthDirection, code: u16, reason: String },
+    Proven { trunk: TrunkId },
+}
+
 /// The link (cheap to clone).
 #[derive(Clone)]
 pub struct GatewayLink {
@@ -50,17 +60,27 @@ pub struct GatewayLink {
     state: Arc<Mutex<State>>,
     calls_out: mpsc::Sender<CarrierEvent>,
     legs_out: mpsc::UnboundedSender<LegEvent>,
+    /// To the task that records trunk authentication in the database (none: not recorded).
+    trunk_auth: Option<mpsc::UnboundedSender<TrunkAuth>>,
 }
 
 impl GatewayLink {
     /// Links to `gateway`: call events go to `calls_out` (the dialer runtime), leg events to
-    /// `legs_out` (the phone hub).
+    /// `legs_out` (the phone hub), and trunks' authentication failures (and their mending)
+    /// to their rows in `db`, when given.
     pub fn start(
         gateway: Gateway,
         calls_out: mpsc::Sender<CarrierEvent>,
         legs_out: mpsc::UnboundedSender<LegEvent>,
+        db: Option<Db>,
     ) -> GatewayLink {
-        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out };
+        // Unbounded, but at most one report per call the gateway handles.
+        let trunk_auth = db.map(|db| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(record_trunk_auth(db, rx));
+            tx
+        });
+        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out, trunk_auth };
         let events = link.gateway.events();
         tokio::spawn(link.clone().follow(events));
         link
@@ -162,10 +182,26 @@ impl GatewayLink {
                     self.forward(call, event).await;
                 }
             }
+            Event::TrunkAuthFailed { trunk, direction, code, reason } => {
+                let direction = match direction {
+                    gw::AuthDirection::Outbound => AuthDirection::Outbound,
+                    gw::AuthDirection::Inbound => AuthDirection::Inbound,
+                };
+                self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
+            }
+            Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
             | Event::TrunkStatus { .. }
             | Event::ProbeResult { .. } => {}
+        }
+    }
+
+    fn trunk_auth(&self, report: TrunkAuth) {
+        if let Some(tx) = &self.trunk_auth
+            && tx.send(report).is_err()
+        {
+            tracing::debug!("trunk authentication not recorded: the recorder has stopped");
         }
     }
 
@@ -272,6 +308,36 @@ impl GatewayLink {
                 }
             }
         });
+    }
+}
+
+/// Writes what the gateway says about trunks' credentials to their rows, in order, until the
+/// link is gone. A failed write is logged (the gateway's own log and metrics still have it).
+async fn record_trunk_auth(db: Db, mut reports: mpsc::UnboundedReceiver<TrunkAuth>) {
+    while let Some(report) = reports.recv().await {
+        let result = match &report {
+            TrunkAuth::Failed { trunk, direction, code, reason } => {
+                crate::db::trunks::record_auth_failure(
+                    &db,
+                    *trunk,
+                    crate::db::now_ms(),
+                    *direction,
+                    *code,
+                    reason,
+                )
+                .await
+            }
+            TrunkAuth::Proven { trunk } => {
+                let cleared = crate::db::trunks::clear_auth_failures(&db, *trunk).await;
+                if let Ok(true) = cleared {
+                    tracing::info!(%trunk, "the trunk's credentials work again");
+                }
+                cleared
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, ?report, "cannot record a trunk's authentication");
+        }
     }
 }
 
@@ -445,6 +511,12 @@ fn gateway_trunk(t: &app::model::Trunk) -> Result<gw::Trunk, String> {
     // The gateway counts whole calls per second; the engine paces fractions itself.
     trunk.max_calls_per_second = s.max_cps.ceil().min(10_000.0) as u32;
     trunk.keepalive_secs = 30;
+    trunk.inbound_digest = s.inbound_auth;
+    // Over UDP a trunk sends from the port it listens on, so it is its host and port: another
+    // process on its host is a stranger. Over TCP a carrier calls on a connection it opens from
+    // an ephemeral port (RFC 3261 §18.1.1), so a TCP trunk can only be told by its address;
+    // its inbound digest is what keeps other processes on that host out.
+    trunk.any_port = s.transport == app::model::trunk::Transport::Tcp;
     Ok(trunk)
 }
 
@@ -466,9 +538,16 @@ mod tests {
             codecs: vec![Codec::Pcma, Codec::Pcmu],
             max_channels: 30,
             max_cps: 2.5,
+            inbound_auth: true,
         };
         change(&mut settings);
-        app::model::Trunk { id: TrunkId(4), demo: false, settings, used_by: Vec::new() }
+        app::model::Trunk {
+            id: TrunkId(4),
+            demo: false,
+            settings,
+            used_by: Vec::new(),
+            auth_failures: None,
+        }
     }
 
     #[test]
@@ -480,6 +559,10 @@ mod tests {
         assert_eq!(t.codecs, vec![Codec::Pcma, Codec::Pcmu]);
         assert_eq!((t.max_channels, t.max_calls_per_second), (30, 3));
         assert_eq!((t.username.as_deref(), t.password.as_deref()), (Some("u"), Some("p")));
+        assert!(t.inbound_digest);
+        assert!(t.any_port, "a TCP trunk calls from ephemeral ports");
+        let udp = gateway_trunk(&row(|s| s.transport = Transport::Udp)).unwrap();
+        assert!(!udp.any_port, "a UDP trunk is its host and port");
         let e = gateway_trunk(&row(|s| s.max_cps = f64::NAN)).unwrap_err();
         assert!(e.contains("calls per second"), "{e}");
     }

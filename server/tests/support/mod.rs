@@ -337,8 +337,58 @@ impl Client {
     }
 }
 
-/// A real SIP peer: `sipp -sn uas -aa` on a free loopback UDP port. It answers OPTIONS and
-/// INVITEs with 200 OK; with [`Sipp::tracing`] it also writes every message it sees to a file.
+/// Calls server function `endpoint` and returns its JSON answer, which must be a success.
+pub async fn ok(c: &Client, endpoint: &str, args: &[(&str, &str)]) -> serde_json::Value {
+    let res = c.call(endpoint, args).await;
+    assert_eq!(res.status, StatusCode::OK, "{endpoint} {args:?}: {}", res.body);
+    res.json()
+}
+
+/// An active broadcast campaign on `trunk` presenting `caller_id`, with a leadset of `phones`;
+/// returns the leadset's id.
+pub async fn broadcast_campaign(
+    admin: &Client,
+    name: &str,
+    trunk: &str,
+    caller_id: &str,
+    phones: &[&str],
+) -> String {
+    let form = [
+        ("name", name),
+        ("kind", "broadcast"),
+        ("state", "active"),
+        ("script_id", ""),
+        ("trunk_id", trunk),
+        ("notes", ""),
+        ("caller_id", caller_id),
+        ("source_statuses", "NEW"),
+        ("outbound_multiplier", "1"),
+        ("max_channels", "5"),
+        ("max_cps", "10"),
+        ("max_attempts", "1"),
+        ("window_start", "00:00"),
+        ("window_end", "00:00"),
+        ("wrapup_seconds", "30"),
+        ("ring_seconds", "20"),
+        ("broadcast_file", "message.wav"),
+    ];
+    let id = ok(admin, "admin/campaigns/save", &form).await.to_string();
+    let leadset = ok(
+        admin,
+        "leadsets/create",
+        &[("name", name), ("campaign_id", &id), ("default_country", "US"), ("active", "on")],
+    )
+    .await
+    .to_string();
+    for phone in phones {
+        let args = [("leadset_id", leadset.as_str()), ("phone", phone), ("status", "NEW")];
+        ok(admin, "leadsets/save_lead", &args).await;
+    }
+    leadset
+}
+
+/// A real SIP peer: `sipp -sn uas -aa` on a free loopback UDP port (or another scenario). It
+/// answers OPTIONS and INVITEs with 200 OK; with [`Sipp::tracing`] it also writes every message it sees to a file.
 /// Killed when dropped.
 pub struct Sipp {
     child: std::process::Child,
@@ -349,19 +399,27 @@ pub struct Sipp {
 
 impl Sipp {
     pub fn start() -> Sipp {
-        Sipp::spawn(None)
+        Sipp::spawn(None, &["-sn", "uas"])
     }
 
     /// Like [`Sipp::start`], logging every message it receives and sends (`-trace_msg`).
     pub fn tracing() -> Sipp {
-        Sipp::spawn(Some(tempfile::tempdir().expect("temp dir")))
+        Sipp::spawn(Some(tempfile::tempdir().expect("temp dir")), &["-sn", "uas"])
     }
 
-    fn spawn(dir: Option<tempfile::TempDir>) -> Sipp {
+    /// sipp playing `scenario` from `server/tests/sipp/` for every call.
+    pub fn scenario(scenario: &str) -> Sipp {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(scenario);
+        Sipp::spawn(None, &["-sf", path.to_str().expect("a UTF-8 path")])
+    }
+
+    fn spawn(dir: Option<tempfile::TempDir>, scenario: &[&str]) -> Sipp {
         let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let trace = dir.as_ref().map(|d| d.path().join("messages.log"));
         let mut cmd = std::process::Command::new("sipp");
-        cmd.args(["-sn", "uas", "-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
+        cmd.args(scenario)
+            .args(["-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-timeout", "120s", "-nostdin"])
             .current_dir(dir.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()))
             .stdin(std::process::Stdio::null())

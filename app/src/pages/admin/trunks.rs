@@ -1,6 +1,9 @@
 //! SIP trunks (admins): the list with a Test button per trunk (a SIP OPTIONS, showing the
 //! status code and reason or the timeout), the add form and the edit page. The built-in demo
-//! trunk is labelled "demo".
+//! trunk is labelled "demo". A trunk whose credentials fail on its calls carries a warning (an
+//! alert, in the list and on its edit page) saying how often, when last, what the carrier
+//! said, and what to check; it goes once a call authenticates again or the credentials are
+//! changed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,9 +11,9 @@ use leptos_meta::Title;
 use super::{field_message, route_id};
 use crate::api::admin::trunks::{SaveTrunk, TestTrunk, get_trunk, list_trunks};
 use crate::model::trunk::Codec;
-use crate::model::{Trunk, TrunkForm, TrunkSettings};
+use crate::model::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings};
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, Outcome};
+use crate::pages::widgets::{ErrorBanner, Outcome, format_utc};
 
 #[component]
 pub fn TrunksPage() -> impl IntoView {
@@ -74,6 +77,13 @@ fn TrunkRow(t: Trunk) -> impl IntoView {
     let test = ServerAction::<TestTrunk>::new();
     let s = t.settings;
     let used = t.used_by.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+    let warning = t.auth_failures.map(|failures| {
+        view! {
+            <tr class="trunk-warning">
+                <td colspan="8"><AuthWarning failures /></td>
+            </tr>
+        }
+    });
     view! {
         <tr data-trunk=s.name.to_string()>
             <td class="strong">
@@ -101,7 +111,15 @@ fn TrunkRow(t: Trunk) -> impl IntoView {
                 </span>
             </td>
         </tr>
+        {warning}
     }
+}
+
+/// The warning for a trunk whose credentials fail.
+#[component]
+fn AuthWarning(failures: TrunkAuthFailures) -> impl IntoView {
+    let text = failures.describe(&format_utc(failures.last_at));
+    view! { <p class="banner warn" role="alert" data-testid="trunk-auth-failed">{text}</p> }
 }
 
 /// The trunk form (add, or edit when `id` is given).
@@ -134,6 +152,11 @@ fn TrunkEditor(
             </label>
             <label class="field">"Username" <input name="username" value=s.username.clone() autocomplete="off" />{note("username")}</label>
             <label class="field">"Password" <input name="password" type="password" value=s.password.clone() autocomplete="new-password" />{note("password")}</label>
+            <label class="check">
+                <input type="checkbox" name="inbound_auth" checked=s.inbound_auth == "on" />
+                " Calls from this trunk must authenticate (username and password)"
+                {note("inbound_auth")}
+            </label>
             <label class="field">
                 "Caller ID mode"
                 <select name="caller_id_mode">
@@ -172,7 +195,10 @@ fn EditTrunk() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match trunk.await {
-                        Ok(t) => view! { <TrunkEditor save id=Some(t.id.0) settings=Some(t.settings) /> }.into_any(),
+                        Ok(t) => view! {
+                            {t.auth_failures.map(|failures| view! { <AuthWarning failures /> })}
+                            <TrunkEditor save id=Some(t.id.0) settings=Some(t.settings) />
+                        }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }
                 })}

@@ -11,14 +11,14 @@ use tracing::{debug, warn};
 use super::{Event, Originate, Owner, Refusal, TxEntry, UaError, UserAgent};
 use crate::call::{CallEnd, CallId, CallOutcome, HangupBy, PhoneNumber, TrunkId};
 use crate::sdp::{Direction, direction_of, version_of, with_direction, with_version_above};
-use crate::sip::auth::Challenge;
+use crate::sip::auth::{Challenge, Verdict};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
     self, CoreHeaders, HeaderAccess, Message, Method, NameAddr, Request, Response, StatusCode,
     Transport, make_header,
 };
 use crate::sip::transaction::{self, Backoff, Key, ServerInvite, cancel_for};
-use crate::trunk::CallerIdMode;
+use crate::trunk::{AuthDirection, CallerIdMode};
 
 /// Where a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub(super) struct Call {
     ring_deadline: Option<Instant>,
     cancelling: Option<Cancelling>,
     auth_attempts: u32,
+    /// Whether the trunk's verdict on our credentials was reported (once per call).
+    auth_reported: bool,
     ringing_reported: bool,
     early_media_reported: bool,
     ack: Option<Vec<u8>>,
@@ -139,6 +141,7 @@ impl Call {
             ring_deadline: None,
             cancelling: None,
             auth_attempts: 0,
+            auth_reported: false,
             ringing_reported: false,
             early_media_reported: false,
             ack: None,
@@ -557,30 +560,26 @@ impl UserAgent {
             return;
         }
         if status.is_success() {
+            self.note_outbound_auth(id, code, &response.reason);
             self.on_invite_success(id, response);
             return;
         }
         let cancelled = call.cancelling.as_ref().map(|c| c.reason);
-        if cancelled.is_none() && matches!(code, 401 | 407) {
-            if self.retry_with_auth(now, id, &response) {
-                return;
-            }
-            // Challenged again after we answered: the credentials are wrong or refused. Said
-            // once per failed call, with the trunk, so an admin can fix the trunk.
-            if let Some(call) = self.calls.get(&id).filter(|c| c.auth_attempts > 0) {
-                let trunk = call.trunk;
-                warn!(%trunk, call = %id, code, "the trunk refused the gateway's credentials");
-                *self.auth_failures.entry(trunk).or_default() += 1;
-            }
+        if cancelled.is_none()
+            && matches!(code, 401 | 407)
+            && self.retry_with_auth(now, id, &response)
+        {
+            return;
         }
-        let (outcome, by) = match cancelled {
-            Some(reason) if code == 487 => (reason.outcome(), HangupBy::System),
-            _ => (CallOutcome::from_status(code), HangupBy::Customer),
-        };
         let reason = if response.reason.is_empty() {
             status.default_reason().to_owned()
         } else {
             response.reason.clone()
+        };
+        self.note_outbound_auth(id, code, &reason);
+        let (outcome, by) = match cancelled {
+            Some(reason) if code == 487 => (reason.outcome(), HangupBy::System),
+            _ => (CallOutcome::from_status(code), HangupBy::Customer),
         };
         self.end(id, outcome, Some(code), &reason, by);
     }
@@ -650,6 +649,27 @@ impl UserAgent {
             debug!(%id, "answered while cancelling");
         }
         self.emit(Event::Answered { call: id, sdp: response.body });
+    }
+
+    /// After we answered a challenge for call `id`, its final response `code` tells whether
+    /// the trunk took our credentials: challenged again (401/407: no attempts left) or
+    /// forbidden (403, how many carriers refuse a wrong password) is a failure, said once per
+    /// call with the trunk so that an admin can fix it; anything else proves them.
+    fn note_outbound_auth(&mut self, id: CallId, code: u16, reason: &str) {
+        let Some(call) =
+            self.calls.get_mut(&id).filter(|c| c.auth_attempts > 0 && !c.auth_reported)
+        else {
+            return;
+        };
+        // Once per call: a retransmitted 2xx must not count again.
+        call.auth_reported = true;
+        let trunk = call.trunk;
+        let direction = AuthDirection::Outbound;
+        if matches!(code, 401 | 403 | 407) {
+            self.auth_failed(trunk, direction, code, reason);
+        } else {
+            self.emit(Event::TrunkAuthenticated { trunk, direction });
+        }
     }
 
     /// Re-sends the INVITE with credentials for a 401/407 challenge (RFC 3261 §22.2).
@@ -944,13 +964,18 @@ impl UserAgent {
         source: SocketAddr,
         invite: Request,
     ) {
-        let Some(trunk) =
-            self.trunks.values().find(|t| t.addr.ip() == source.ip()).map(|t| t.trunk.id)
-        else {
+        let Some(state) = self.trunk_at(source) else {
             debug!(%source, "INVITE from an address that is no configured trunk");
             self.refuse(now, transport, source, &invite, Refusal::status(403));
             return;
         };
+        let trunk = state.trunk.id;
+        if let Some(credentials) = state.trunk.inbound_credentials() {
+            let credentials = credentials.map(|(u, p)| (u.to_owned(), p.to_owned()));
+            if !self.authenticate_inbound(now, transport, source, &invite, trunk, credentials) {
+                return;
+            }
+        }
         if !invite.body.is_empty() && !is_sdp(&invite) {
             let accept = Some(("Accept", "application/sdp".to_owned()));
             self.refuse(now, transport, source, &invite, Refusal { code: 415, header: accept });
@@ -980,6 +1005,61 @@ impl UserAgent {
         self.calls.insert(id, call);
         self.drive(now, &key, None);
         self.emit(Event::Offered { call: id, trunk, from, to, sdp });
+    }
+}
+
+impl UserAgent {
+    /// Checks the credentials of an INVITE from a trunk that must authenticate (RFC 3261
+    /// §22.1): true when they are proven; otherwise it was answered — 401 with a challenge,
+    /// 403 for wrong credentials, 400 for unreadable ones — through an INVITE server
+    /// transaction, which retransmits the answer and absorbs its ACK (§17.2.1).
+    fn authenticate_inbound(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        invite: &Request,
+        trunk: TrunkId,
+        credentials: Option<(String, String)>,
+    ) -> bool {
+        let direction = AuthDirection::Inbound;
+        let Some((username, password)) = credentials else {
+            warn!(%trunk, "the trunk must authenticate its calls but has no credentials set");
+            self.refuse(now, transport, source, invite, Refusal::status(403));
+            return false;
+        };
+        let random = self.rng.random::<u128>();
+        let verdict = self.verifier.check(
+            now,
+            invite.header("Authorization"),
+            "INVITE",
+            &invite.uri,
+            &username,
+            &password,
+            random,
+        );
+        match verdict {
+            Verdict::Accept => {
+                self.emit(Event::TrunkAuthenticated { trunk, direction });
+                true
+            }
+            Verdict::Challenge(value) => {
+                let header = Some(("WWW-Authenticate", value));
+                self.refuse(now, transport, source, invite, Refusal { code: 401, header });
+                false
+            }
+            Verdict::Refuse(why) => {
+                self.auth_failed(trunk, direction, 403, &format!("Forbidden: {why}"));
+                self.refuse(now, transport, source, invite, Refusal::status(403));
+                false
+            }
+            Verdict::Malformed(why) => {
+                self.auth_failed(trunk, direction, 400, &format!("Bad Request: {why}"));
+                let warning = Some(("Warning", "399 gateway \"malformed Authorization\"".into()));
+                self.refuse(now, transport, source, invite, Refusal { code: 400, header: warning });
+                false
+            }
+        }
     }
 }
 

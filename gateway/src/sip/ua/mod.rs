@@ -4,15 +4,25 @@
 //! It owns every transaction (keyed per RFC 3261 §17.1.3/§17.2.3), every dialog and every
 //! call, and answers what no call owns: OPTIONS (200), requests for unknown dialogs (481),
 //! methods it does not offer (405), unsupported extensions (420), exhausted Max-Forwards
-//! (483), INVITEs from addresses that are not configured trunks (403), and malformed
-//! requests (400, via [`message::parse`](crate::sip::message::parse)).
+//! (483), INVITEs from sources that are not configured trunks (403: a trunk is its address and
+//! port, [`Trunk::is_source`]), and malformed requests (400, via
+//! [`message::parse`](crate::sip::message::parse)). INVITEs from a trunk that must
+//! authenticate are challenged first (401, then 403 or 400 for a wrong or unreadable answer,
+//! RFC 3261 §22.1, [`auth::Verifier`](crate::sip::auth::Verifier)), always through an INVITE
+//! server transaction, which absorbs the refusal's ACK.
 //!
-//! Requests from addresses that are not configured trunks pass a per-source rate limit
-//! first ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//! Requests from sources that are not configured trunks pass a per-source rate limit first
+//! ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
+//!
+//! Credentials that fail either way are counted per trunk and reported
+//! ([`Event::TrunkAuthFailed`]); a call whose credentials were proven is reported too
+//! ([`Event::TrunkAuthenticated`]), so that whoever shows failures knows when they are mended.
 //!
 //! Invariants: every call ends with exactly one [`Event::Ended`]; a call that has ended is
 //! forgotten (its remaining transactions finish on their own); no map grows without a
-//! deadline that removes the entry (or, for the rate limiter, without a bound).
+//! deadline that removes the entry (or, for the rate limiter and the challenge nonces,
+//! without a bound); no INVITE from a trunk that must authenticate is offered unless its
+//! credentials were proven.
 
 mod call;
 #[cfg(test)]
@@ -27,6 +37,7 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
 use crate::call::{CallEnd, CallId, CallerId, CallerName, PhoneNumber, TrunkId};
+use crate::sip::auth::Verifier;
 use crate::sip::dialog::DialogId;
 use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
@@ -35,7 +46,7 @@ use crate::sip::rate::{RateLimit, SourceLimiter};
 use crate::sip::transaction::{
     self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
 };
-use crate::trunk::Trunk;
+use crate::trunk::{AuthDirection, Trunk};
 
 pub use call::CallState;
 use call::{Call, Purpose};
@@ -75,6 +86,14 @@ pub enum UaError {
     #[error("no local {0} address configured")]
     NoTransport(Transport),
 }
+
+/// The realm of our challenges to trunks (RFC 3261 §22.1: a string the trunk's
+/// administrator can recognise; the trunk's credentials are the same either way).
+const REALM: &str = "dialer-gateway";
+
+/// How long a challenge's nonce is fresh: long enough for a slow trunk to answer it, short
+/// enough that an old answer is not kept useful (stale ones get `stale=true` for as long again).
+const NONCE_LIFETIME: Duration = Duration::from_secs(30);
 
 /// Above this size a request should travel over TCP (RFC 3261 §18.1.1).
 const UDP_MTU_RULE: usize = 1300;
@@ -204,6 +223,26 @@ pub enum Event {
         trunk: TrunkId,
         /// Any response counts as reachable (RFC 3261 §11: a 4xx still proves life).
         reachable: bool,
+    },
+    /// A trunk's credentials failed: outbound, the trunk refused ours (401/407 again, or 403,
+    /// after we answered its challenge); inbound, its answer to our challenge was wrong (403)
+    /// or unreadable (400). Once per failed call.
+    TrunkAuthFailed {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Which way the call went.
+        direction: AuthDirection,
+        /// The final status (theirs outbound, ours inbound).
+        code: u16,
+        /// The reason phrase, or why we refused.
+        reason: String,
+    },
+    /// A call on a trunk that uses credentials authenticated (once per such call).
+    TrunkAuthenticated {
+        /// Trunk.
+        trunk: TrunkId,
+        /// Which way the call went.
+        direction: AuthDirection,
     },
     /// A probe (an OPTIONS sent on request, see [`UserAgent::probe`]) has its answer.
     ProbeDone {
@@ -348,7 +387,10 @@ pub struct UserAgent {
     next_call: u64,
     next_probe: u64,
     strangers: SourceLimiter,
-    /// Calls refused with 401/407 although we answered the challenge, per trunk.
+    /// Nonces of our challenges to trunks that must authenticate their INVITEs.
+    verifier: Verifier,
+    /// Calls whose credentials failed, per trunk: refused by the trunk although we answered
+    /// its challenge, or inbound INVITEs whose answer to ours was wrong.
     auth_failures: BTreeMap<TrunkId, u64>,
     out: VecDeque<Output>,
 }
@@ -366,6 +408,7 @@ impl UserAgent {
             dialogs: HashMap::new(),
             next_call: CallId::GATEWAY_FIRST,
             next_probe: 1,
+            verifier: Verifier::new(REALM, NONCE_LIFETIME),
             auth_failures: BTreeMap::new(),
             out: VecDeque::new(),
         }
@@ -402,7 +445,7 @@ impl UserAgent {
         self.strangers.dropped()
     }
 
-    /// Calls each trunk refused with 401/407 after we sent credentials, since start.
+    /// Calls whose credentials failed, per trunk, since start (both directions).
     pub fn auth_failures(&self) -> &BTreeMap<TrunkId, u64> {
         &self.auth_failures
     }
@@ -457,7 +500,7 @@ impl UserAgent {
         // may answer from another address of its cluster than the one configured, and a
         // response is never answered anyway.
         let response = data.starts_with(b"SIP/");
-        let trusted = response || self.trunks.values().any(|t| t.addr.ip() == source.ip());
+        let trusted = response || self.trunk_at(source).is_some();
         if !trusted && !self.strangers.allow(now, source.ip()) {
             return;
         }
@@ -478,6 +521,18 @@ impl UserAgent {
                 }
             }
         }
+    }
+
+    /// The trunk requests from `source` come from, if any ([`Trunk::is_source`]).
+    fn trunk_at(&self, source: SocketAddr) -> Option<&TrunkState> {
+        self.trunks.values().find(|t| t.trunk.is_source(t.addr, source))
+    }
+
+    /// Counts a failed authentication on `trunk`, says it once in the log and reports it.
+    fn auth_failed(&mut self, trunk: TrunkId, direction: AuthDirection, code: u16, reason: &str) {
+        warn!(%trunk, ?direction, code, %reason, "trunk authentication failed");
+        *self.auth_failures.entry(trunk).or_default() += 1;
+        self.emit(Event::TrunkAuthFailed { trunk, direction, code, reason: reason.to_owned() });
     }
 
     fn send_raw(&mut self, transport: Transport, destination: SocketAddr, data: Vec<u8>) {

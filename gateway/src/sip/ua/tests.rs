@@ -451,12 +451,7 @@ fn retransmitted_2xx_is_acked_again() {
 
 #[test]
 fn digest_challenge_is_answered_once() {
-    let mut h = Harness::with_trunk(|t| {
-        t.username = Some("acme".into());
-        t.password = Some("secret".into());
-    });
-    h.originate();
-    let invite = h.last(Method::Invite);
+    let (mut h, invite) = credentialed_call();
     let challenge = invite
         .response(StatusCode::new(407).unwrap(), Some("px"))
         .with_header("Proxy-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\", qop=\"auth\"");
@@ -1193,4 +1188,210 @@ fn a_retried_reinvite_offers_what_we_want_with_a_version_above_our_last_answer()
     assert!(retry.core.cseq_seq > resume.core.cseq_seq, "retried");
     assert_eq!(direction_of(&retry.body), Some(Direction::SendRecv), "our resume, not our answer");
     assert!(version_of(&retry.body) > version_of(&answer), "versions only grow");
+}
+
+#[test]
+fn an_invite_from_the_trunks_host_but_another_port_is_a_strangers() {
+    let mut h = Harness::new();
+    let invite = inbound_invite("z9hG4bKport", "port-1", 1);
+    h.receive_from("127.0.0.1:5081".parse().unwrap(), invite.as_bytes());
+    assert_eq!(h.last_response().status.code(), 403);
+    assert!(h.events.is_empty(), "nothing offered: {:?}", h.events);
+    // The same INVITE from the trunk's own port is offered.
+    h.receive(inbound_invite("z9hG4bKport2", "port-2", 1).as_bytes());
+    assert!(matches!(h.events.first(), Some(Event::Offered { trunk: TrunkId(1), .. })));
+}
+
+#[test]
+fn a_trunk_that_allows_any_port_is_matched_by_address() {
+    let mut h = Harness::with_trunk(|t| t.any_port = true);
+    h.receive_from(
+        "127.0.0.1:40000".parse().unwrap(),
+        inbound_invite("z9hG4bKany", "any", 1).as_bytes(),
+    );
+    assert!(matches!(h.events.first(), Some(Event::Offered { trunk: TrunkId(1), .. })));
+}
+
+fn digest_harness() -> Harness {
+    Harness::with_trunk(|t| {
+        t.username = Some("carrier".into());
+        t.password = Some("secret".into());
+        t.inbound_digest = true;
+    })
+}
+
+/// `invite` with an `Authorization` header field added.
+fn with_authorization(invite: &str, value: &str) -> String {
+    invite.replacen("Content-Type:", &format!("Authorization: {value}\r\nContent-Type:"), 1)
+}
+
+/// The ACK for a non-2xx final response to `inbound_invite(branch, call_id, 1)`.
+fn ack_for(branch: &str, call_id: &str, to: &str) -> String {
+    format!(
+        "ACK sip:2000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch={branch}\r\n\
+         From: <sip:5559876@127.0.0.1>;tag=caller\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_digest_trunk_is_challenged_and_its_right_answer_offered() {
+    let mut h = digest_harness();
+    h.receive(inbound_invite("z9hG4bKd1", "digest-1", 1).as_bytes());
+    let challenge = h.last_response();
+    assert_eq!(challenge.status.code(), 401);
+    assert!(h.events.is_empty(), "nothing offered before the credentials");
+    let header = challenge.header("WWW-Authenticate").expect("a challenge").to_owned();
+    // The 401 ends an INVITE server transaction: its ACK is absorbed, nothing answers it.
+    let ack = ack_for("z9hG4bKd1", "digest-1", &challenge.core.to.to_string());
+    h.receive(ack.as_bytes());
+    let responses = h.responses().len();
+    // (Within the nonce's 30 s: the retry below answers a fresh one.)
+    h.advance(secs(10.0));
+    assert_eq!(h.responses().len(), responses, "no retransmission after the ACK");
+    assert_eq!(h.ua.transaction_count(), 0, "timer I ended the transaction");
+    // The retry, as a trunk sends it: new branch, next CSeq, our nonce answered.
+    let c = crate::sip::auth::Challenge::parse(&header).unwrap();
+    assert!(c.qop_auth && !c.stale);
+    let answer = c.answer("carrier", "secret", "INVITE", "sip:2000@127.0.0.1", "cn", 1);
+    let retry = with_authorization(&inbound_invite("z9hG4bKd2", "digest-1", 2), &answer);
+    h.receive(retry.as_bytes());
+    assert_eq!(h.last_response().status.code(), 100);
+    assert!(
+        matches!(
+            h.events.as_slice(),
+            [
+                Event::TrunkAuthenticated { trunk: TrunkId(1), direction: AuthDirection::Inbound },
+                Event::Offered { trunk: TrunkId(1), .. },
+            ]
+        ),
+        "{:?}",
+        h.events
+    );
+    assert!(h.ua.auth_failures().is_empty());
+}
+
+#[test]
+fn a_late_right_answer_is_challenged_again_as_stale() {
+    let mut h = digest_harness();
+    h.receive(inbound_invite("z9hG4bKs1", "stale-1", 1).as_bytes());
+    let header = h.last_response().header("WWW-Authenticate").unwrap().to_owned();
+    h.advance(secs(31.0));
+    let c = crate::sip::auth::Challenge::parse(&header).unwrap();
+    let answer = c.answer("carrier", "secret", "INVITE", "sip:2000@127.0.0.1", "cn", 1);
+    h.receive(with_authorization(&inbound_invite("z9hG4bKs2", "stale-1", 2), &answer).as_bytes());
+    let again = h.last_response();
+    assert_eq!(again.status.code(), 401);
+    let c2 = crate::sip::auth::Challenge::parse(again.header("WWW-Authenticate").unwrap()).unwrap();
+    assert!(c2.stale && c2.nonce != c.nonce);
+    assert!(h.events.is_empty(), "a stale nonce is no failure: {:?}", h.events);
+}
+
+#[test]
+fn a_digest_trunks_wrong_answer_is_forbidden_and_reported() {
+    let mut h = digest_harness();
+    h.receive(inbound_invite("z9hG4bKw1", "wrong-1", 1).as_bytes());
+    let header = h.last_response().header("WWW-Authenticate").unwrap().to_owned();
+    let c = crate::sip::auth::Challenge::parse(&header).unwrap();
+    let answer = c.answer("carrier", "guess", "INVITE", "sip:2000@127.0.0.1", "cn", 1);
+    h.receive(with_authorization(&inbound_invite("z9hG4bKw2", "wrong-1", 2), &answer).as_bytes());
+    assert_eq!(h.last_response().status.code(), 403);
+    assert_eq!(
+        h.events,
+        [Event::TrunkAuthFailed {
+            trunk: TrunkId(1),
+            direction: AuthDirection::Inbound,
+            code: 403,
+            reason: "Forbidden: wrong password".into(),
+        }]
+    );
+    assert_eq!(h.ua.auth_failures().get(&TrunkId(1)), Some(&1));
+    h.assert_settles();
+}
+
+#[test]
+fn hostile_authorization_headers_are_never_accepted() {
+    let mut h = digest_harness();
+    let cases = [
+        "Digest username=\"carrier\"".to_owned(),
+        "Digest realm=\"dialer-gateway\", nonce=\"00\", uri=\"sip:2000@127.0.0.1\"".to_owned(),
+        format!("Digest username=\"{}\"", "x".repeat(5000)),
+        "Digest username=\"carrier\", realm=\"elsewhere\", nonce=\"1\", uri=\"u\", response=\"r\""
+            .to_owned(),
+        "Digest username=\"carrier\", realm=\"dialer-gateway\", nonce=\"feed\", \
+         uri=\"sip:2000@127.0.0.1\", response=\"00000000000000000000000000000000\""
+            .to_owned(),
+        "Basic Y2FycmllcjpzZWNyZXQ=".to_owned(),
+        "Digest \"\"\"=,,,==".to_owned(),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let invite =
+            with_authorization(&inbound_invite(&format!("z9hG4bKh{i}"), &format!("h{i}"), 1), case);
+        h.receive(invite.as_bytes());
+        let code = h.last_response().status.code();
+        assert!(matches!(code, 400 | 401 | 403), "case {i}: {code}");
+    }
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Offered { .. })), "{:?}", h.events);
+    assert_eq!(h.ua.call_count(), 0);
+    h.assert_settles();
+}
+
+#[test]
+fn a_digest_trunk_without_credentials_takes_no_call() {
+    let mut h = Harness::with_trunk(|t| t.inbound_digest = true);
+    h.receive(inbound_invite("z9hG4bKnc", "nocred", 1).as_bytes());
+    assert_eq!(h.last_response().status.code(), 403);
+    assert!(h.events.is_empty());
+}
+
+/// An outbound call on a trunk with credentials (acme/secret): the harness and its INVITE.
+fn credentialed_call() -> (Harness, Request) {
+    let mut h = Harness::with_trunk(|t| {
+        t.username = Some("acme".into());
+        t.password = Some("secret".into());
+    });
+    h.originate();
+    let invite = h.last(Method::Invite);
+    (h, invite)
+}
+
+/// An outbound call on a trunk with credentials, challenged once (401): the harness and our
+/// retry with credentials.
+fn call_retried_with_credentials() -> (Harness, Request) {
+    let (mut h, invite) = credentialed_call();
+    let challenge = invite
+        .response(StatusCode::new(401).unwrap(), Some("px"))
+        .with_header("WWW-Authenticate", "Digest realm=\"carrier\", nonce=\"abc\"");
+    h.receive(&challenge.to_bytes());
+    let retry = h.last(Method::Invite);
+    (h, retry)
+}
+
+#[test]
+fn outbound_credentials_taken_are_reported_once_per_call() {
+    let (mut h, retry) = call_retried_with_credentials();
+    h.reply(&retry, 200, "peer");
+    h.reply(&retry, 200, "peer");
+    let reports: Vec<_> = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::TrunkAuthenticated { .. } | Event::TrunkAuthFailed { .. }))
+        .collect();
+    assert_eq!(
+        reports,
+        [&Event::TrunkAuthenticated { trunk: TrunkId(1), direction: AuthDirection::Outbound }]
+    );
+}
+
+#[test]
+fn a_403_after_our_credentials_is_an_auth_failure() {
+    let (mut h, retry) = call_retried_with_credentials();
+    h.reply(&retry, 403, "peer");
+    assert!(h.events.contains(&Event::TrunkAuthFailed {
+        trunk: TrunkId(1),
+        direction: AuthDirection::Outbound,
+        code: 403,
+        reason: "Forbidden".into(),
+    }));
+    assert_eq!(h.ua.auth_failures().get(&TrunkId(1)), Some(&1));
 }
