@@ -464,6 +464,36 @@ async fn kill_nine_with_agents_on_the_phone(b: Backend) {
     db.close().await;
 }
 
+/// Every call answered since `since` (Unix ms) that played to its end has the media figures
+/// the gateway reported when it ended: our message went out, sipp's echo came back, and RTCP
+/// went out (sipp sends none). They are written just after the call's end: waited for, bounded.
+async fn assert_media_figures_stored(db: &Db, since: i64) {
+    type Figures = (String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let figures: Vec<Figures> = match db {
+            Db::Sqlite(p) => sqlx::query_as(FIGURES).bind(since).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as(FIGURES).bind(since).fetch_all(p).await.unwrap(),
+        };
+        assert!(!figures.is_empty(), "calls answered and played to their end after {since}");
+        let missing: Vec<&Figures> = figures.iter().filter(|f| f.1.is_none()).collect();
+        if missing.is_empty() {
+            for (call, sent, received, lost, rtcp) in &figures {
+                assert!(sent.unwrap() > 0 && received.unwrap() > 0, "{call}: RTP both ways");
+                assert!(lost.unwrap() <= 0, "{call}: nothing lost on loopback");
+                assert!(rtcp.unwrap() >= 1, "{call}: our reports and the closing BYE");
+            }
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no media figures stored for {missing:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const FIGURES: &str = "SELECT call_ref, media_packets_sent, media_packets_received, \
+     media_packets_lost, media_rtcp_sent FROM call_attempts \
+     WHERE outcome = 'answered' AND dialed_at >= $1";
+
 /// Holds the database's write lock for `hold` from a connection of the test's own.
 async fn stall_writes(b: Backend, url: &str, hold: Duration) -> tokio::task::JoinHandle<()> {
     use sqlx::Connection;
@@ -520,9 +550,11 @@ async fn a_write_stall_holds_calls_back(b: Backend) {
     // And a crash right after loses nothing either.
     site.kill();
     assert_every_invite_has_its_attempt(&db, &sipp, "after the stall and a crash").await;
+    let restarted = db::now_ms();
     site.restart(&sipp, &db).await;
     wait_until_finished(&db, i64::from(leads), Duration::from_secs(40)).await;
     assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    assert_media_figures_stored(&db, restarted).await;
     site.finish();
     db.close().await;
 }

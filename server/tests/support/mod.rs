@@ -388,7 +388,8 @@ pub async fn broadcast_campaign(
 }
 
 /// A real SIP peer: `sipp -sn uas -aa` on a free loopback UDP port (or another scenario). It
-/// answers OPTIONS and INVITEs with 200 OK; with [`Sipp::tracing`] it also writes every message it sees to a file.
+/// answers OPTIONS and INVITEs with 200 OK and echoes the RTP it gets; with [`Sipp::tracing`]
+/// it also writes every message it sees to a file.
 /// Killed when dropped.
 pub struct Sipp {
     child: std::process::Child,
@@ -417,9 +418,13 @@ impl Sipp {
     fn spawn(dir: Option<tempfile::TempDir>, scenario: &[&str]) -> Sipp {
         let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let trace = dir.as_ref().map(|d| d.path().join("messages.log"));
+        // Its own media port (sipp's default, 6000, would be shared by tests running at once),
+        // and every RTP packet echoed back: calls carry media both ways.
+        let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut cmd = std::process::Command::new("sipp");
         cmd.args(scenario)
             .args(["-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mp", &media.to_string(), "-rtp_echo"])
             .args(["-timeout", "120s", "-nostdin"])
             .current_dir(dir.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()))
             .stdin(std::process::Stdio::null())
