@@ -83,6 +83,13 @@ pub trait Admin: Send + Sync + 'static {
     async fn dashboard(&self) -> Result<Dashboard, ApiError>;
     /// Every logged-in agent: state, since when, campaign, call (the supervisor's floor).
     async fn floor(&self) -> Result<crate::model::Floor, ApiError>;
+    /// Pauses a logged-in agent or logs them out of their campaign, on `by`'s word.
+    async fn act_on_agent(
+        &self,
+        by: &Viewer,
+        agent: UserId,
+        action: crate::model::FloorAction,
+    ) -> Result<(), ApiError>;
 
     async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError>;
     async fn campaign(&self, id: CampaignId) -> Result<Campaign, ApiError>;

@@ -1,6 +1,7 @@
 // The floor (/admin/floor): every logged-in agent with their state, time in state, campaign
 // and call, updated by push as agents work, counting time on by itself, sortable by any
-// column from the keyboard.
+// column from the keyboard; a supervisor pauses an agent and logs one out (asked first when
+// that would end a call).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { startServer } from '../lib/server.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, asAdmin, echoUas, launchWithMicrophone, loggedIn,
-  openPhone, waitStatus,
+  openPhone, status, waitStatus,
 } from '../lib/dialer.mjs';
 
 let server;
@@ -82,6 +83,15 @@ test('the floor shows each agent as they work, by push, and sorts from the keybo
   await admin.locator('button[data-sort="Time in state"]').click();
   assert.deepEqual(await order(admin), ['gus', 'fiona'], 'shortest in state first');
 
+  // The supervisor pauses gus: his phone and the floor say so; he presses Ready again.
+  await row(admin, 'gus').locator('[data-testid="floor-pause"]').click();
+  await waitStatus(gus, 'Paused: Paused by a supervisor', 5_000);
+  await cell(admin, 'gus', 'state').filter({ hasText: /^Paused: Paused by a supervisor$/ }).waitFor({ timeout: 5_000 });
+  assert.match(await admin.textContent('[role="status"].banner'), /gus is paused/);
+  assert.ok(await row(admin, 'gus').locator('[data-testid="floor-pause"]').isDisabled(), 'already paused');
+  await gus.click('[data-testid="ready"]');
+  await cell(admin, 'gus', 'state').filter({ hasText: /^Ready$/ }).waitFor({ timeout: 5_000 });
+
   // A lead arrives: gus (the one ready) is on the call, with its number.
   const leads = await (await admin.context()).newPage();
   await addLeads(leads, server.url, { leadset: 'Floor leads', campaign: 'Floor', rows: [['2025550177', 'NEW', 'Ada']] });
@@ -89,6 +99,14 @@ test('the floor shows each agent as they work, by push, and sorts from the keybo
   await cell(admin, 'gus', 'state').filter({ hasText: /^In call$/ }).waitFor({ timeout: 5_000 });
   assert.match(await cell(admin, 'gus', 'call').textContent(), /2025550177/);
   assert.equal(await cell(admin, 'fiona', 'call').textContent(), '—');
+  // On a call he cannot be paused; logging him out asks first, and "no" changes nothing.
+  assert.ok(await row(admin, 'gus').locator('[data-testid="floor-pause"]').isDisabled());
+  let asked = '';
+  admin.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+  await row(admin, 'gus').locator('[data-testid="floor-logout"]').click();
+  assert.match(asked, /gus is on a call\. Log them out anyway\?/);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await status(gus), 'In call');
 
   // Hung up: wrap-up; the agent leaves: gone from the floor.
   await gus.click('[data-testid="hangup"]');
@@ -97,6 +115,10 @@ test('the floor shows each agent as they work, by push, and sorts from the keybo
   await row(admin, 'fiona').waitFor({ state: 'detached', timeout: 5_000 });
   assert.match(await admin.textContent('[data-testid="floor-summary"]'), /^1 logged in: 0 waiting, 0 on calls, 1 in wrap-up, 0 paused\.$/);
   await fiona.close();
+  // The supervisor logs gus out (in wrap-up, so nothing to ask): his phone says so.
+  await row(admin, 'gus').locator('[data-testid="floor-logout"]').click();
+  await gus.locator('[data-testid="phone-ended"]', { hasText: 'You are logged out of the campaign.' }).waitFor({ timeout: 5_000 });
+  await admin.locator('[data-testid="floor-empty"]').waitFor({ timeout: 5_000 });
   await gus.close();
   await leads.close();
   await admin.close();

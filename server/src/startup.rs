@@ -284,6 +284,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             db.clone(),
             live.clone(),
             Some(dialer.clone()),
+            Some(phone.clone()),
             Some(admin_link),
             UrlRules::from_config(&config),
         ),

@@ -331,6 +331,7 @@ struct Endpoint {
 
 const ROLES: &[&str] = &["admin", "supervisor", "agent", "Admin", "root", ""];
 const DISPOSITION_KINDS: &[&str] = &["final", "recyclable", "callback", "dnc", "other", ""];
+const FLOOR_ACTIONS: &[&str] = &["pause", "log_out", "Pause", "log out", ""];
 const STATUSES: &[&str] = &["NEW", "READY", "vip", "SALE", "new", "NE;W", ""];
 
 const fn ep(
@@ -371,6 +372,8 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     ep("phone/home", &[], true),
     ep("admin/dashboard", &[], true),
+    ep("admin/floor", &[], true),
+    ep("admin/floor/act", &[("agent", K::Id(F::Agent)), ("action", K::Word(FLOOR_ACTIONS))], false),
     ep("admin/agents/list", &[], true),
     Endpoint {
         path: "admin/agents/create",

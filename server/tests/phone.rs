@@ -20,6 +20,7 @@ on_both_backends!(
     a_second_tab_takes_over,
     a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period,
     supervisors_see_the_agent_on_the_floor,
+    supervisors_pause_and_log_out_agents,
 );
 
 type Socket =
@@ -276,5 +277,58 @@ async fn supervisors_see_the_agent_on_the_floor(b: Backend) {
     assert!(floor["agents"][0]["now"]["since"].as_i64().unwrap() >= since);
     send(&mut ws, &PhoneRequest::Logout).await;
     floor_until(&sue, |f| f["agents"] == serde_json::json!([])).await;
+    s.stop().await;
+}
+
+async fn supervisors_pause_and_log_out_agents(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-123").await;
+    let bob = s.create_user(&admin, "bob", "agent", "bob-pass-123").await.to_string();
+    let sue = s.login("sue", "sue-pass-123").await;
+    let (ann, id, campaign) = agent(&s).await;
+    let ann_id = id.0.to_string();
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    send(&mut ws, &PhoneRequest::Ready).await;
+    until(&mut ws, |e| *e == PhoneEvent::State { status: AgentStatus::Ready }).await;
+
+    // Refused, changing nothing: the wrong people, an unknown action, agents not on the floor.
+    async fn act(c: &Client, agent: &str, action: &str) -> support::Reply {
+        c.call("admin/floor/act", &[("agent", agent), ("action", action)]).await
+    }
+    assert_eq!(act(&ann, &ann_id, "pause").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(act(&s.client(), &ann_id, "pause").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(act(&sue, &ann_id, "explode").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(act(&sue, "999", "pause").await.status, StatusCode::NOT_FOUND);
+    let res = act(&sue, &bob, "log_out").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(res.body.contains("bob is not logged in to a campaign (any more)."), "{}", res.body);
+    assert_eq!(act(&sue, "x", "pause").await.status.as_u16() / 100, 4);
+    let floor = floor_until(&sue, |f| f["agents"][0]["now"]["status"] == "ready").await;
+    assert_eq!(floor["agents"].as_array().unwrap().len(), 1);
+
+    // A pause: the agent's phone and the floor say who paused them.
+    let res = act(&sue, &ann_id, "pause").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let paused = AgentStatus::Paused {
+        reason: app::model::PauseReason::parse(app::model::FloorAction::PAUSE_REASON).unwrap(),
+    };
+    until(&mut ws, |e| *e == PhoneEvent::State { status: paused.clone() }).await;
+    floor_until(&sue, |f| {
+        f["agents"][0]["now"]["status"]["paused"]["reason"] == app::model::FloorAction::PAUSE_REASON
+    })
+    .await;
+
+    // A log-out: the phone is told and closed, the floor is empty, a second one finds nobody.
+    let res = act(&admin, &ann_id, "log_out").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    until(&mut ws, |e| *e == PhoneEvent::LoggedOut).await;
+    floor_until(&sue, |f| f["agents"] == serde_json::json!([])).await;
+    assert_eq!(act(&sue, &ann_id, "log_out").await.status, StatusCode::NOT_FOUND);
+    // The agent can start a new shift.
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    floor_until(&sue, |f| f["agents"].as_array().is_some_and(|a| a.len() == 1)).await;
     s.stop().await;
 }

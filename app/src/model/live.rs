@@ -92,6 +92,35 @@ pub struct Floor {
     pub agents: Vec<FloorAgent>,
 }
 
+/// What a supervisor may do to an agent on the floor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FloorAction {
+    /// Pause them (not while they are on a call): no more calls until they press Ready.
+    Pause,
+    /// Log them out of their campaign: a call they are on ends, their phone says so.
+    LogOut,
+}
+
+impl FloorAction {
+    /// The reason a supervisor's pause shows, on the floor and on the agent's phone.
+    pub const PAUSE_REASON: &'static str = "Paused by a supervisor";
+
+    pub fn parse(raw: &str) -> Result<FloorAction, super::error::ApiError> {
+        match raw.trim() {
+            "pause" => Ok(FloorAction::Pause),
+            "log_out" => Ok(FloorAction::LogOut),
+            _ => Err(super::error::ApiError::invalid("action", "Choose Pause or Log out.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FloorAction::Pause => "pause",
+            FloorAction::LogOut => "log_out",
+        }
+    }
+}
+
 /// The columns the floor sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloorSort {
@@ -146,6 +175,17 @@ mod tests {
 
     fn names(v: Vec<FloorAgent>) -> Vec<String> {
         v.into_iter().map(|a| a.username.to_string()).collect()
+    }
+
+    #[test]
+    fn floor_actions_read_back_what_they_write() {
+        for a in [FloorAction::Pause, FloorAction::LogOut] {
+            assert_eq!(FloorAction::parse(a.as_str()).unwrap(), a);
+        }
+        for bad in ["", "Pause", "delete", "log out", "pause\0"] {
+            assert!(FloorAction::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(crate::model::PauseReason::parse(FloorAction::PAUSE_REASON).is_ok());
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};
 pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId, TrunkId};
 pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_script};
-pub use live::{AgentNow, CampaignLive, Dashboard, Floor, FloorAgent, FloorSort, LiveCounters};
+pub use live::{
+    AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
+};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
 pub use trunk::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings, TrunkTest};

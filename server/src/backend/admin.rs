@@ -10,17 +10,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::{AgentError, EngineError, Input};
+use crate::runtime::dialer::DialerError;
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
     Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters, Name, Role,
     Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId, Username,
+    Viewer,
 };
+use app::model::{FloorAction, PauseReason};
 use app::ports::Admin;
 
 use super::internal;
 use crate::auth::password;
 use crate::db::{self, Db};
+use crate::phone::PhoneHub;
 use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
@@ -33,6 +38,8 @@ pub struct AdminBackend {
     live: LiveBoard,
     /// The running dialer; `None` when this server runs without one.
     dialer: Option<Dialer>,
+    /// The agents' phones (a supervisor's log-out goes through them); `None` without a dialer.
+    phones: Option<PhoneHub>,
     /// The media gateway, for trunk tests; `None` without one.
     gateway: Option<GatewayLink>,
 }
@@ -42,9 +49,10 @@ impl AdminBackend {
         db: Db,
         live: LiveBoard,
         dialer: Option<Dialer>,
+        phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
     ) -> Self {
-        AdminBackend { db, live, dialer, gateway }
+        AdminBackend { db, live, dialer, phones, gateway }
     }
 
     /// Tells the running dialer a campaign changed. A failure is logged, not shown: the
@@ -152,6 +160,44 @@ impl Admin for AdminBackend {
             })
             .collect();
         Ok(app::model::Floor { at: db::now_ms(), agents })
+    }
+
+    async fn act_on_agent(
+        &self,
+        by: &Viewer,
+        agent: UserId,
+        action: FloorAction,
+    ) -> Result<(), ApiError> {
+        let (Some(dialer), Some(phones)) = (&self.dialer, &self.phones) else {
+            return Err(ApiError::Conflict("The dialer is not running.".into()));
+        };
+        let name = db::users::by_id(&self.db, agent)
+            .await
+            .map_err(|e| internal("loading a user", e))?
+            .and_then(|u| u.username().ok())
+            .ok_or_else(|| ApiError::NotFound("That agent does not exist (any more).".into()))?;
+        let result = match action {
+            FloorAction::Pause => {
+                let reason = PauseReason::system(FloorAction::PAUSE_REASON);
+                dialer.input(Input::AgentPause { agent, reason }).await
+            }
+            FloorAction::LogOut => phones.log_out_by_supervisor(agent).await,
+        };
+        // The engine's words are the agent's ("you are on a call"): say them for the watcher.
+        result.map_err(|e| match e {
+            DialerError::Engine(EngineError::NotLoggedIn) => {
+                ApiError::NotFound(format!("{name} is not logged in to a campaign (any more)."))
+            }
+            DialerError::Engine(EngineError::Agent(AgentError::Busy)) => {
+                ApiError::Conflict(format!(
+                    "{name} is on a call or in wrap-up: pause them when it ends, or log them out."
+                ))
+            }
+            DialerError::Engine(e) => ApiError::Conflict(format!("{name}: {e}")),
+            DialerError::Stopped => ApiError::Conflict("The dialer is not running.".into()),
+        })?;
+        tracing::info!(supervisor = %by.username, %agent, action = action.as_str(), "floor action");
+        Ok(())
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError> {

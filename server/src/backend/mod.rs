@@ -12,22 +12,25 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::lead::fetch::UrlRules;
+use crate::phone::PhoneHub;
 use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
-/// Builds the ports over a database, the engine's live counters, the running dialer and the
-/// media gateway, and the rules for fetching lead files by URL.
+/// Builds the ports over a database, the engine's live counters, the running dialer, the
+/// agents' phones and the media gateway, and the rules for fetching lead files by URL.
 pub fn ports(
     db: Db,
     live: LiveBoard,
     dialer: Option<Dialer>,
+    phones: Option<PhoneHub>,
     gateway: Option<GatewayLink>,
     url_rules: UrlRules,
 ) -> Ports {
+    let admin = admin::AdminBackend::new(db.clone(), live, dialer.clone(), phones, gateway);
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
-        admin: Arc::new(admin::AdminBackend::new(db.clone(), live, dialer.clone(), gateway)),
+        admin: Arc::new(admin),
         leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }

@@ -303,6 +303,16 @@ impl PhoneHub {
         });
     }
 
+    /// A supervisor logs the agent out of their campaign: a call they are on ends (its
+    /// disposition is recorded without one), the audio leg closes, and the page is told.
+    pub async fn log_out_by_supervisor(&self, agent: UserId) -> Result<(), DialerError> {
+        self.0.dialer.input(Input::AgentLogout { agent }).await?;
+        self.0.media.close_leg(agent).await;
+        self.drafts().remove(&agent);
+        self.send(agent, PhoneEvent::LoggedOut);
+        Ok(())
+    }
+
     /// The agent is logging out of the site: a call they are on ends cleanly now (its wrap-up
     /// waits for their next login) rather than leaving the customer to a dead line.
     pub fn logging_out(&self, agent: UserId) {

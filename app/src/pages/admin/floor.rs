@@ -1,17 +1,19 @@
 //! The floor (admins and supervisors): every logged-in agent right now — state with the
 //! pause reason, time in state, campaign, and the number of the call they are on — sortable
-//! by any column. It renders complete on the server; once hydrated it fetches again on each
+//! by any column, with a hand on each agent: pause them, or log them out of their campaign
+//! (asked first when that ends a call). It renders complete on the server; once hydrated it fetches again on each
 //! pushed change (`pages::live`) and counts time in state on by itself every second, from the
 //! server's clock (the browser's may be off).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::admin::floor::load_floor;
-use crate::model::{AgentStatus, Floor, FloorAgent, FloorSort};
+use crate::api::admin::floor::{ActOnAgent, load_floor};
+use crate::model::{AgentStatus, Floor, FloorAction, FloorAgent, FloorSort};
+use crate::pages::confirm_leaving;
 use crate::pages::layout::Guarded;
 use crate::pages::live::{LiveBadge, LiveFeed};
-use crate::pages::widgets::{ErrorBanner, clock};
+use crate::pages::widgets::{ErrorBanner, Outcome, clock};
 
 #[component]
 pub fn FloorPage() -> impl IntoView {
@@ -43,13 +45,17 @@ fn Board() -> impl IntoView {
         });
     }
     let sort = RwSignal::new((FloorSort::State, false));
+    let act = ServerAction::<ActOnAgent>::new();
+    // What the last action did, in words (the floor itself shows the change by push).
+    let done = RwSignal::new(String::new());
     view! {
         <h1>"Floor " <LiveBadge /></h1>
         <p class="muted">"Every agent logged in to a campaign, as it happens."</p>
+        <Outcome value=move || act.value().get() success=done />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(floor) => view! { <Agents floor now sort /> }.into_any(),
+                    Ok(floor) => view! { <Agents floor now sort act done /> }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -87,8 +93,58 @@ fn Header(label: &'static str, by: FloorSort, sort: RwSignal<(FloorSort, bool)>)
     }
 }
 
+/// Pause and Log out for one agent.
 #[component]
-fn Agents(floor: Floor, now: RwSignal<f64>, sort: RwSignal<(FloorSort, bool)>) -> impl IntoView {
+fn Hand(agent: FloorAgent, act: ServerAction<ActOnAgent>, done: RwSignal<String>) -> impl IntoView {
+    let name = agent.username.to_string();
+    let id = agent.now.agent.0;
+    let on_call = matches!(agent.now.status, AgentStatus::InCall | AgentStatus::Reserved);
+    // Pausing waits for the agent's call and wrap-up to end (the engine refuses it before).
+    let busy = on_call || agent.now.status == AgentStatus::WrapUp;
+    let paused = matches!(agent.now.status, AgentStatus::Paused { .. });
+    let pause = {
+        let name = name.clone();
+        move |_| {
+            done.set(format!("{name} is paused."));
+            act.dispatch(ActOnAgent { agent: id, action: FloorAction::Pause.as_str().into() });
+        }
+    };
+    let log_out = {
+        let name = name.clone();
+        move |_| {
+            let warning =
+                format!("{name} is on a call. Log them out anyway? The call will be ended.");
+            if confirm_leaving(on_call.then_some(warning.as_str())) {
+                done.set(format!("{name} is logged out of the campaign."));
+                act.dispatch(ActOnAgent { agent: id, action: FloorAction::LogOut.as_str().into() });
+            }
+        }
+    };
+    let pending = move || act.pending().get();
+    view! {
+        <td class="actions">
+            <button type="button" on:click=pause disabled=move || paused || busy || pending()
+                title=if busy { "On a call or in wrap-up: pause them when it ends" } else { "No more calls until they press Ready" }
+                aria-label=format!("Pause {name}") data-testid="floor-pause">
+                "Pause"
+            </button>
+            " "
+            <button type="button" class="danger" on:click=log_out disabled=pending
+                aria-label=format!("Log {name} out") data-testid="floor-logout">
+                "Log out"
+            </button>
+        </td>
+    }
+}
+
+#[component]
+fn Agents(
+    floor: Floor,
+    now: RwSignal<f64>,
+    sort: RwSignal<(FloorSort, bool)>,
+    act: ServerAction<ActOnAgent>,
+    done: RwSignal<String>,
+) -> impl IntoView {
     if floor.agents.is_empty() {
         return view! {
             <p class="card muted" data-testid="floor-empty">"No agent is logged in to a campaign."</p>
@@ -102,6 +158,7 @@ fn Agents(floor: Floor, now: RwSignal<f64>, sort: RwSignal<(FloorSort, bool)>) -
     let row = move |a: FloorAgent| {
         let since = a.now.since;
         let phone = a.now.phone.as_ref().map_or_else(|| "—".to_string(), |p| p.to_string());
+        let hand = a.clone();
         view! {
             <tr data-agent=a.username.to_string() data-state=a.now.status.as_str()>
                 <td class="strong">{a.username.to_string()}</td>
@@ -113,6 +170,7 @@ fn Agents(floor: Floor, now: RwSignal<f64>, sort: RwSignal<(FloorSort, bool)>) -
                     {move || clock((at - since) as f64 + now.get() - arrived)}
                 </td>
                 <td data-testid="floor-call">{phone}</td>
+                <Hand agent=hand act done />
             </tr>
         }
     };
@@ -140,6 +198,7 @@ fn Agents(floor: Floor, now: RwSignal<f64>, sort: RwSignal<(FloorSort, bool)>) -
                         <Header label="State" by=FloorSort::State sort />
                         <Header label="Time in state" by=FloorSort::Time sort />
                         <th>"Call"</th>
+                        <th><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>
