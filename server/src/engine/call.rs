@@ -229,7 +229,7 @@ impl CallRec {
         self.guard = None;
         out.record(Record::AttemptBridged { call_ref: self.call_ref.clone(), agent, at: now.wall });
         let (call_ref, lead) = (self.call_ref.clone(), self.queued.lead.clone());
-        out.notify(agent, AgentEvent::Connected { call: self.id, call_ref, lead });
+        out.notify(agent, AgentEvent::Connected { call: self.id, call_ref, lead: Box::new(lead) });
         Some(agent)
     }
 

@@ -215,20 +215,20 @@ pub enum Output {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentEvent {
     State(AgentStatus),
-    /// Preview: this lead is yours to look at; Call or Skip.
+    /// Preview: this lead is yours to look at; Call or Skip (boxed, as in `Connected`).
     Preview {
-        lead: Lead,
+        lead: Box<Lead>,
     },
     /// Preview: nothing to dial right now.
     NoLeads,
     Ringing {
         call: CallId,
     },
-    /// You are talking to this lead.
+    /// You are talking to this lead (boxed: the other notices are small).
     Connected {
         call: CallId,
         call_ref: String,
-        lead: Lead,
+        lead: Box<Lead>,
     },
     /// The call ended; a disposition is due (when `answered`).
     Ended {

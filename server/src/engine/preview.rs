@@ -63,7 +63,7 @@ impl Engine {
         if let Some(q) = &run.preview {
             // Already previewing: show it again (a reloaded page asks twice).
             let lead = q.lead.clone();
-            self.out.notify(agent, AgentEvent::Preview { lead });
+            self.out.notify(agent, AgentEvent::Preview { lead: Box::new(lead) });
             return Ok(());
         }
         if run.machine.ready_since().is_none() {
@@ -95,7 +95,7 @@ impl Engine {
             }
             let lead = q.lead.clone();
             run.preview = Some(q);
-            self.out.notify(agent, AgentEvent::Preview { lead });
+            self.out.notify(agent, AgentEvent::Preview { lead: Box::new(lead) });
             run.announce(agent, now, None, &mut self.out);
         }
     }

@@ -63,19 +63,19 @@ fn error(e: ApiError) -> Response {
     (status, Json(e)).into_response()
 }
 
-fn admin(who: Option<axum::Extension<Authenticated>>) -> Result<Authenticated, Response> {
+/// The admin making the request, or the refusal to send (boxed: a response is large).
+fn admin(who: Option<axum::Extension<Authenticated>>) -> Result<Authenticated, Box<Response>> {
     match who {
         Some(axum::Extension(a)) if a.viewer.role == Role::Admin => Ok(a),
-        Some(_) => Err(error(ApiError::Forbidden)),
-        None => Err(error(ApiError::Unauthenticated)),
+        Some(_) => Err(Box::new(error(ApiError::Forbidden))),
+        None => Err(Box::new(error(ApiError::Unauthenticated))),
     }
 }
 
-fn job_of(state: &ImportState, id: u64) -> Result<Arc<Job>, Response> {
-    state
-        .imports
-        .get(id)
-        .ok_or_else(|| error(ApiError::NotFound("That import does not exist (any more).".into())))
+fn job_of(state: &ImportState, id: u64) -> Result<Arc<Job>, Box<Response>> {
+    state.imports.get(id).ok_or_else(|| {
+        Box::new(error(ApiError::NotFound("That import does not exist (any more).".into())))
+    })
 }
 
 /// Parses the mapping; the error names the field.
@@ -109,7 +109,7 @@ pub async fn create(
 ) -> Response {
     let who = match admin(who) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(Json(form)) = form else {
         return error(ApiError::invalid("", "The import request was not understood."));
@@ -188,11 +188,11 @@ pub async fn upload(
     body: Body,
 ) -> Response {
     if let Err(r) = admin(who) {
-        return r;
+        return *r;
     }
     let job = match job_of(&state, id) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some((mapping, country)) = job.take_input() else {
         return error(ApiError::Conflict("This import has already received its file.".into()));
@@ -240,11 +240,11 @@ pub async fn status(
     Path(id): Path<u64>,
 ) -> Response {
     if let Err(r) = admin(who) {
-        return r;
+        return *r;
     }
     match job_of(&state, id) {
         Ok(job) => ([(header::CACHE_CONTROL, "no-store")], Json(job.status())).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -255,7 +255,7 @@ pub async fn errors_csv(
     Path(id): Path<u64>,
 ) -> Response {
     if let Err(r) = admin(who) {
-        return r;
+        return *r;
     }
     match job_of(&state, id) {
         Ok(job) => (
@@ -269,6 +269,6 @@ pub async fn errors_csv(
             job.errors_csv(),
         )
             .into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }

@@ -139,7 +139,7 @@ impl PhoneHub {
     fn notice(&self, agent: UserId, event: AgentEvent) {
         let event = match event {
             AgentEvent::State(status) => PhoneEvent::State { status },
-            AgentEvent::Preview { lead } => PhoneEvent::Preview { lead },
+            AgentEvent::Preview { lead } => PhoneEvent::Preview { lead: *lead },
             AgentEvent::NoLeads => PhoneEvent::NoLeads,
             AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
             AgentEvent::Connected { call, call_ref, lead } => {
@@ -148,7 +148,7 @@ impl PhoneHub {
                     .get(&agent)
                     .map(|l| fill_script(&l.script, &lead))
                     .unwrap_or_default();
-                PhoneEvent::Connected { call: call.0, call_ref, lead, script }
+                PhoneEvent::Connected { call: call.0, call_ref, lead: *lead, script }
             }
             AgentEvent::Ended { call, outcome, by } => {
                 PhoneEvent::Ended { call: call.0, outcome, by }

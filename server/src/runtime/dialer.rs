@@ -90,7 +90,8 @@ pub struct AgentView {
 }
 
 enum Command {
-    Input(Input, oneshot::Sender<Result<(), EngineError>>),
+    /// Boxed: an input can be large (a lead, a submission); the other commands are small.
+    Input(Box<Input>, oneshot::Sender<Result<(), EngineError>>),
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
     /// Stop dialling; answer once nothing is in hand, or after the grace time.
@@ -118,7 +119,10 @@ impl Dialer {
     /// Feeds an input (an agent's command) and waits for the engine's verdict.
     pub async fn input(&self, input: Input) -> Result<(), DialerError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Input(input, tx)).await.map_err(|_| DialerError::Stopped)?;
+        self.commands
+            .send(Command::Input(Box::new(input), tx))
+            .await
+            .map_err(|_| DialerError::Stopped)?;
         Ok(rx.await.map_err(|_| DialerError::Stopped)??)
     }
 
@@ -392,7 +396,7 @@ impl Runtime {
                 },
                 command = commands.recv() => match command {
                     Some(Command::Input(input, reply)) => {
-                        let result = self.engine.handle(self.clock.now(), input);
+                        let result = self.engine.handle(self.clock.now(), *input);
                         let _ = reply.send(result);
                     }
                     Some(Command::Reload(campaign, reply)) => {
