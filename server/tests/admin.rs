@@ -524,7 +524,6 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/campaigns/choices", vec![]),
         ("admin/campaigns/save", vec![("name", "Hacked"), ("kind", "auto")]),
         ("admin/campaigns/set_active", vec![("id", &id), ("active", "true")]),
-        ("admin/campaigns/assign", vec![("campaign", &id), ("agent", "1"), ("assigned", "true")]),
         ("admin/scripts/list", vec![]),
         ("admin/scripts/save", vec![("name", "x"), ("body", "y")]),
         ("admin/scripts/delete", vec![("id", "1")]),
@@ -578,6 +577,24 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     let overview = sup.get(&format!("/admin/campaigns/{id}")).await;
     assert!(!overview.body.contains("data-testid=\"toggle-state\""), "read only for supervisors");
     assert!(!overview.body.contains("href=\"/admin/scripts\""), "no tabs they cannot open");
+
+    // Staffing is theirs too: a supervisor assigns an agent and takes them off again; an
+    // agent cannot, and a supervisor cannot assign somebody who is no agent.
+    assert!(overview.body.contains("data-testid=\"add-agent\""), "supervisors manage agents");
+    let al = ok(&admin, "admin/agents/list", &[]).await[0]["id"].to_string();
+    let on = [("campaign", id.as_str()), ("agent", al.as_str()), ("assigned", "true")];
+    assert_eq!(agent.call("admin/campaigns/assign", &on).await.status, StatusCode::FORBIDDEN);
+    ok(&sup, "admin/campaigns/assign", &on).await;
+    let overview = ok(&sup, "admin/campaigns/overview", &[("id", &id)]).await;
+    assert_eq!(overview["assigned"][0]["username"], "al", "{overview}");
+    let res = sup
+        .call("admin/campaigns/assign", &[("campaign", &id), ("agent", "1"), ("assigned", "true")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "the admin is not an agent");
+    ok(&sup, "admin/campaigns/assign", &[("campaign", &id), ("agent", &al), ("assigned", "false")])
+        .await;
+    let overview = ok(&sup, "admin/campaigns/overview", &[("id", &id)]).await;
+    assert_eq!(overview["assigned"], serde_json::json!([]));
     s.stop().await;
 }
 

@@ -36,6 +36,15 @@ fn can_edit() -> Signal<bool> {
     })
 }
 
+/// Whether the signed-in user may staff campaigns (admins and supervisors).
+fn can_staff() -> Signal<bool> {
+    let ViewerResource(viewer) = expect_context();
+    Signal::derive(move || {
+        let role = viewer.get().and_then(|v| v.ok()).flatten().map(|v| v.role);
+        matches!(role, Some(Role::Admin | Role::Supervisor))
+    })
+}
+
 #[component]
 fn CampaignList() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_campaigns());
@@ -397,14 +406,14 @@ fn Overview() -> impl IntoView {
     // The numbers and agent states again on each pushed change; the forms stay as they are.
     let fresh = refreshed(move || load_campaign_overview(id.get()));
     let fresh = Signal::derive(move || fresh.get().and_then(Result::ok));
-    let edit = can_edit();
+    let (edit, staff) = (can_edit(), can_staff());
     view! {
         <Outcome value=move || actions.toggle.value().get() success="Campaign state changed." />
         <Outcome value=move || actions.assign.value().get() success="Agents updated." />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(o) => view! { <OverviewBody o fresh actions edit=edit.get_untracked() /> }.into_any(),
+                    Ok(o) => view! { <OverviewBody o fresh actions edit=edit.get_untracked() staff=staff.get_untracked() /> }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -418,7 +427,10 @@ fn OverviewBody(
     /// The same overview fetched again after a pushed change (None until the first one).
     fresh: Signal<Option<CampaignOverview>>,
     actions: OverviewActions,
+    /// May change the campaign (admins).
     edit: bool,
+    /// May assign agents to it (admins and supervisors).
+    staff: bool,
 ) -> impl IntoView {
     let c = &o.campaign;
     let s = &c.settings;
@@ -458,7 +470,7 @@ fn OverviewBody(
                     <td class="strong">{a.username.to_string()}</td>
                     <td data-testid="agent-state">{state}</td>
                     <td>
-                        {edit.then(|| view! {
+                        {staff.then(|| view! {
                             <ActionForm action=actions.assign attr:class="inline">
                                 <input type="hidden" name="campaign" value=id />
                                 <input type="hidden" name="agent" value=agent />
@@ -552,7 +564,7 @@ fn OverviewBody(
                 <thead><tr><th>"Agent"</th><th>"State"</th><th></th></tr></thead>
                 <tbody>{assigned}</tbody>
             </table>
-            {(edit && has_unassigned).then(|| view! {
+            {(staff && has_unassigned).then(|| view! {
                 <h3>"Manage agents"</h3>
                 <ActionForm action=actions.assign attr:class="row-form" attr:data-testid="add-agent">
                     <input type="hidden" name="campaign" value=id />
