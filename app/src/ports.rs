@@ -83,6 +83,12 @@ pub trait Admin: Send + Sync + 'static {
     async fn dashboard(&self) -> Result<Dashboard, ApiError>;
     /// Every logged-in agent: state, since when, campaign, call (the supervisor's floor).
     async fn floor(&self) -> Result<crate::model::Floor, ApiError>;
+    /// The calls `filter` selects: how many, and the newest `limit` of them.
+    async fn call_report(
+        &self,
+        filter: crate::model::CallFilter,
+        limit: u32,
+    ) -> Result<crate::model::CallReport, ApiError>;
     /// Pauses a logged-in agent or logs them out of their campaign, on `by`'s word.
     async fn act_on_agent(
         &self,

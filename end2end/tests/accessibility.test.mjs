@@ -76,7 +76,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   for (const path of [
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
-    '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor',
+    '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
   ]) {
     await visit(admin, path);
   }
@@ -101,7 +101,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/campaigns', campaign, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/calls', '/admin/campaigns', campaign, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
   await supervisor.context().close();

@@ -1,7 +1,7 @@
 // The floor (/admin/floor): every logged-in agent with their state, time in state, campaign
 // and call, updated by push as agents work, counting time on by itself, sortable by any
 // column from the keyboard; a supervisor pauses an agent and logs one out (asked first when
-// that would end a call).
+// that would end a call); the calls report then finds the call, on the page and in its CSV.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -120,6 +120,28 @@ test('the floor shows each agent as they work, by push, and sorts from the keybo
   await gus.locator('[data-testid="phone-ended"]', { hasText: 'You are logged out of the campaign.' }).waitFor({ timeout: 5_000 });
   await admin.locator('[data-testid="floor-empty"]').waitFor({ timeout: 5_000 });
   await gus.close();
+
+  // The calls report has gus's call; filtered by agent and outcome it is the only one, and
+  // its CSV says the same.
+  await admin.goto(`${server.url}/admin/calls`);
+  await hydrated(admin);
+  const filter = admin.locator('[data-testid="calls-filter"]');
+  await filter.locator('input[name="agent"]').fill('gus');
+  await filter.locator('select[name="outcome"]').selectOption('answered');
+  await Promise.all([admin.waitForURL(/agent=gus/), filter.locator('button[type="submit"]').click()]);
+  await hydrated(admin);
+  assert.equal(await admin.textContent('[data-testid="calls-summary"]'), '1 call.');
+  const call = admin.locator('[data-testid="calls"] tbody tr');
+  assert.equal(await call.count(), 1);
+  assert.match(await call.textContent(), /Floor.*gus.*2025550177.*Ada.*Answered/s);
+  assert.equal(await filter.locator('input[name="agent"]').inputValue(), 'gus', 'the filter stays as asked');
+  const href = await admin.getAttribute('[data-testid="calls-csv"]', 'href');
+  assert.equal(href, '/admin/calls.csv?agent=gus&outcome=answered');
+  const csv = await admin.request.get(`${server.url}${href}`);
+  assert.equal(csv.status(), 200);
+  const lines = (await csv.text()).trim().split('\r\n');
+  assert.equal(lines.length, 2);
+  assert.match(lines[1], /,Floor,gus,\+12025550177,Ada,answered,/);
   await leads.close();
   await admin.close();
 });

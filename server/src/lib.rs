@@ -29,5 +29,6 @@ pub mod metrics;
 pub mod phone;
 pub mod record;
 pub mod render;
+pub mod report;
 pub mod runtime;
 pub mod startup;

@@ -80,6 +80,12 @@ impl FromRef<AppState> for lead::routes::ImportState {
     }
 }
 
+impl FromRef<AppState> for Ports {
+    fn from_ref(s: &AppState) -> Self {
+        s.ports.clone()
+    }
+}
+
 impl FromRef<AppState> for LiveBoard {
     fn from_ref(s: &AppState) -> Self {
         s.live.clone()
@@ -363,6 +369,7 @@ fn router(state: AppState, renderer: Renderer) -> Router {
             post(lead::routes::upload).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
+        .route("/admin/calls.csv", get(crate::report::calls_csv_file))
         .merge(pages)
         .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(

@@ -331,6 +331,7 @@ struct Endpoint {
 
 const ROLES: &[&str] = &["admin", "supervisor", "agent", "Admin", "root", ""];
 const DISPOSITION_KINDS: &[&str] = &["final", "recyclable", "callback", "dnc", "other", ""];
+const OUTCOMES: &[&str] = &["answered", "busy", "no_answer", "dropped", "Answered", "x", ""];
 const FLOOR_ACTIONS: &[&str] = &["pause", "log_out", "Pause", "log out", ""];
 const STATUSES: &[&str] = &["NEW", "READY", "vip", "SALE", "new", "NE;W", ""];
 
@@ -373,6 +374,18 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("phone/home", &[], true),
     ep("admin/dashboard", &[], true),
     ep("admin/floor", &[], true),
+    ep(
+        "admin/reports/calls",
+        &[
+            ("campaign", K::Id(F::Campaign)),
+            ("agent", K::Text),
+            ("outcome", K::Word(OUTCOMES)),
+            ("disposition", K::Word(STATUSES)),
+            ("from", K::Text),
+            ("to", K::Text),
+        ],
+        true,
+    ),
     ep("admin/floor/act", &[("agent", K::Id(F::Agent)), ("action", K::Word(FLOOR_ACTIONS))], false),
     ep("admin/agents/list", &[], true),
     Endpoint {

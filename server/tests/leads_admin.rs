@@ -856,5 +856,93 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         [json!(["ann", 2, 1, 60, 1, t + 1]), json!(["bob", 1, 1, 0, 0, t + 2])],
         "{st}"
     );
+
+    // The calls report: the same calls, newest first, by every filter; its CSV too.
+    let report = |args: &'static [(&'static str, &'static str)]| {
+        let admin = &admin;
+        async move {
+            let mut all = vec![
+                ("campaign", ""),
+                ("agent", ""),
+                ("outcome", ""),
+                ("disposition", ""),
+                ("from", ""),
+                ("to", ""),
+            ];
+            for (k, v) in args {
+                all.retain(|(key, _)| key != k);
+                all.push((k, v));
+            }
+            admin.call("admin/reports/calls", &all).await
+        }
+    };
+    let refs = |r: &Value| -> Vec<String> {
+        r["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["call_ref"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = report(&[]).await.json();
+    assert_eq!(
+        (all["total"].clone(), refs(&all)),
+        (json!(4), ["c3", "c2", "c1", "c0"].map(String::from).to_vec()),
+        "{all}"
+    );
+    let sale = report(&[("disposition", "sale"), ("outcome", "answered")]).await.json();
+    assert_eq!(refs(&sale), ["c0"], "{sale}");
+    assert_eq!(
+        (&sale["calls"][0]["agent"], &sale["calls"][0]["talk_seconds"], &sale["calls"][0]["notes"]),
+        (&json!("ann"), &json!(60), &json!("two units"))
+    );
+    assert_eq!(refs(&report(&[("agent", "ann")]).await.json()), ["c1", "c0"]);
+    assert_eq!(refs(&report(&[("outcome", "busy")]).await.json()), ["c1"]);
+    // t is 2023-11-14 22:13:20 UTC.
+    assert_eq!(report(&[("from", "2023-11-14"), ("to", "2023-11-14")]).await.json()["total"], 4);
+    assert_eq!(report(&[("from", "2023-11-15")]).await.json()["total"], 0);
+    assert_eq!(report(&[("to", "2023-11-13")]).await.json()["total"], 0);
+    for (bad, field) in [
+        (&[("from", "2023-13-01")][..], "from"),
+        (&[("outcome", "exploded")][..], "outcome"),
+        (&[("campaign", "x")][..], "campaign"),
+        (&[("from", "2023-11-15"), ("to", "2023-11-14")][..], "to"),
+    ] {
+        let res = report(bad).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {}", res.body);
+        assert_eq!(res.json()["Invalid"]["field"], field, "{bad:?}");
+    }
+    let csv = admin.get("/admin/calls.csv?agent=ann").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(
+        lines[1].starts_with("c1,2023-11-14 22:13:20,") && lines[1].contains(",busy,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains(",answered,,60,SALE,two units"), "{}", lines[2]);
+    assert_eq!(
+        admin.get("/admin/calls.csv?from=someday").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    s.create_user(&admin, "al", "agent", "al-pass-12").await;
+    let sup = s.login("sue", "sue-pass-1").await;
+    assert_eq!(sup.get("/admin/calls.csv").await.status, StatusCode::OK);
+    let any = [
+        ("campaign", ""),
+        ("agent", ""),
+        ("outcome", ""),
+        ("disposition", ""),
+        ("from", ""),
+        ("to", ""),
+    ];
+    assert_eq!(sup.call("admin/reports/calls", &any).await.status, StatusCode::OK);
+    let agent = s.login("al", "al-pass-12").await;
+    assert_eq!(agent.get("/admin/calls.csv").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(agent.call("admin/reports/calls", &any).await.status, StatusCode::FORBIDDEN);
+    assert_ne!(s.client().get("/admin/calls.csv").await.status, StatusCode::OK);
     s.stop().await;
 }

@@ -13,6 +13,7 @@ pub mod lead;
 pub mod leadset;
 pub mod live;
 pub mod phone;
+pub mod report;
 pub mod script;
 pub mod text;
 pub mod trunk;
@@ -31,6 +32,7 @@ pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_scri
 pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
 };
+pub use report::{CallFilter, CallQuery, CallRecord, CallReport};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
 pub use trunk::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings, TrunkTest};

@@ -162,6 +162,20 @@ impl Admin for AdminBackend {
         Ok(app::model::Floor { at: db::now_ms(), agents })
     }
 
+    async fn call_report(
+        &self,
+        filter: app::model::CallFilter,
+        limit: u32,
+    ) -> Result<app::model::CallReport, ApiError> {
+        let total = db::reports::count(&self.db, &filter)
+            .await
+            .map_err(|e| internal("counting calls", e))?;
+        let calls = db::reports::calls(&self.db, &filter, limit)
+            .await
+            .map_err(|e| internal("listing calls", e))?;
+        Ok(app::model::CallReport { total, calls })
+    }
+
     async fn act_on_agent(
         &self,
         by: &Viewer,

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod leads;
 pub mod leadsets;
 pub mod recovery;
+pub mod reports;
 pub mod scripts;
 pub mod sessions;
 pub mod trunks;

@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
 pub mod floor;
+pub mod reports;
 pub mod scripts;
 pub mod trunks;
 

@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), campaigns, agents, scripts, leadsets and their leads, lead
+//! floor (every agent now), calls (the report), campaigns, agents, scripts, leadsets and their leads, lead
 //! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -7,6 +7,7 @@
 //! [`crate::access`]).
 
 pub mod agents;
+pub mod calls;
 pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
@@ -33,6 +34,7 @@ struct Tab {
 const TABS: &[Tab] = &[
     Tab { href: "/admin", label: "Dashboard" },
     Tab { href: "/admin/floor", label: "Floor" },
+    Tab { href: "/admin/calls", label: "Calls" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
@@ -76,6 +78,7 @@ pub fn AdminPages() -> impl IntoView {
         match segments(&path).as_slice() {
             [] => dashboard::DashboardPage().into_any(),
             ["floor"] => floor::FloorPage().into_any(),
+            ["calls"] => calls::CallsPage().into_any(),
             ["campaigns"] => campaigns::CampaignsPage().into_any(),
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),

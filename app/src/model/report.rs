@@ -1,0 +1,342 @@
+//! Call detail records for admins and supervisors: which calls a report shows (a
+//! [`CallFilter`], parsed whole from the page's query or refused with the field at fault),
+//! each call's line, and the CSV a report downloads as.
+//!
+//! Invariants: a filter's dates are whole UTC days, `from` inclusive and `to` inclusive, so
+//! `until` (the first millisecond after `to`) is always after `from`; a CSV cell never starts
+//! something a spreadsheet would run as a formula.
+
+use serde::{Deserialize, Serialize};
+
+use super::CallOutcome;
+use super::error::ApiError;
+use super::ids::CampaignId;
+use super::text::LeadStatus;
+use super::user::Username;
+
+/// Which calls a report shows; `None` everywhere is every call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallFilter {
+    pub campaign: Option<CampaignId>,
+    /// The agent's username.
+    pub agent: Option<Username>,
+    pub outcome: Option<CallOutcome>,
+    pub disposition: Option<LeadStatus>,
+    /// Dialled at or after (Unix ms, the start of a UTC day).
+    pub from: Option<i64>,
+    /// Dialled before (Unix ms, the start of the UTC day after the last one asked for).
+    pub until: Option<i64>,
+}
+
+/// The query fields of a report, as the page's form sends them (all text, empty or left out
+/// for "any").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallQuery {
+    pub campaign: String,
+    pub agent: String,
+    pub outcome: String,
+    pub disposition: String,
+    pub from: String,
+    pub to: String,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl CallQuery {
+    /// The filter these fields ask for, or the first field that is not understood.
+    pub fn parse(&self) -> Result<CallFilter, ApiError> {
+        let id = |field: &str, raw: &str| -> Result<Option<i64>, ApiError> {
+            match raw.trim() {
+                "" => Ok(None),
+                s => s
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::invalid(field, "Choose one from the list.")),
+            }
+        };
+        let day = |field: &str, raw: &str| -> Result<Option<i64>, ApiError> {
+            match raw.trim() {
+                "" => Ok(None),
+                s => day_start(s).map(Some).ok_or_else(|| {
+                    ApiError::invalid(field, "A date is written YYYY-MM-DD, like 2026-12-04.")
+                }),
+            }
+        };
+        let outcome =
+            match self.outcome.trim() {
+                "" => None,
+                s => Some(CallOutcome::parse(s).map_err(|_| {
+                    ApiError::invalid("outcome", "Choose an outcome from the list.")
+                })?),
+            };
+        let disposition = match self.disposition.trim() {
+            "" => None,
+            s => Some(LeadStatus::parse(s).map_err(|m| ApiError::invalid("disposition", m))?),
+        };
+        let from = day("from", &self.from)?;
+        let until = day("to", &self.to)?.map(|d| d + DAY_MS);
+        if let (Some(f), Some(u)) = (from, until)
+            && u <= f
+        {
+            return Err(ApiError::invalid("to", "The last day comes on or after the first."));
+        }
+        Ok(CallFilter {
+            campaign: id("campaign", &self.campaign)?.map(CampaignId),
+            agent: match self.agent.trim() {
+                "" => None,
+                s => Some(Username::parse(s).map_err(|m| ApiError::invalid("agent", m))?),
+            },
+            outcome,
+            disposition,
+            from,
+            until,
+        })
+    }
+
+    /// The query string that asks for these fields again (for the CSV link), keys with
+    /// nothing in them left out.
+    pub fn query_string(&self) -> String {
+        [
+            ("campaign", &self.campaign),
+            ("agent", &self.agent),
+            ("outcome", &self.outcome),
+            ("disposition", &self.disposition),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// Percent-encodes all but unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The first millisecond of a UTC day written `YYYY-MM-DD`.
+fn day_start(s: &str) -> Option<i64> {
+    let mut parts = s.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || d == 0
+        || d > days_in[m as usize - 1]
+    {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * DAY_MS)
+}
+
+/// One call of a report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub call_ref: String,
+    /// When it was dialled (Unix ms).
+    pub dialed_at: i64,
+    pub campaign: Option<String>,
+    pub agent: Option<String>,
+    pub phone: String,
+    /// The lead's name, as its contact fields have it.
+    pub lead: String,
+    /// `None` while the call is up.
+    pub outcome: Option<CallOutcome>,
+    pub sip_code: Option<i64>,
+    /// Talk time in seconds, as the agent stats count it: from the bridge to the agent (or the
+    /// answer, with no agent) to the end; answered calls that ended only.
+    pub talk_seconds: Option<i64>,
+    pub disposition: Option<String>,
+    pub notes: String,
+}
+
+/// A report: how many calls match, and the newest of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallReport {
+    pub total: u64,
+    pub calls: Vec<CallRecord>,
+}
+
+impl CallReport {
+    /// At most this many calls on the page (the CSV has them all).
+    pub const PAGE: u32 = 200;
+}
+
+/// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
+pub fn calls_csv(calls: &[CallRecord]) -> String {
+    let mut out = String::from(
+        "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n",
+    );
+    for c in calls {
+        let cells = [
+            c.call_ref.clone(),
+            utc_seconds(c.dialed_at),
+            c.campaign.clone().unwrap_or_default(),
+            c.agent.clone().unwrap_or_default(),
+            c.phone.clone(),
+            c.lead.clone(),
+            c.outcome.map_or(String::new(), |o| o.as_str().to_string()),
+            c.sip_code.map_or(String::new(), |n| n.to_string()),
+            c.talk_seconds.map_or(String::new(), |n| n.to_string()),
+            c.disposition.clone().unwrap_or_default(),
+            c.notes.clone(),
+        ];
+        let line: Vec<String> = cells.iter().map(|s| csv_cell(s)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn utc_seconds(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let rem = secs.rem_euclid(86_400);
+    let day = format_day(secs.div_euclid(86_400));
+    format!("{day} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's civil_from_days).
+fn format_day(z: i64) -> String {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return is prefixed with `'` so spreadsheet programs do not run it as
+/// a formula (OWASP CSV injection) — except an E.164 number, `+` and digits only, which no
+/// spreadsheet runs and which is shown as it is.
+pub fn csv_cell(s: &str) -> String {
+    let number =
+        s.strip_prefix('+').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r', ';']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(f: impl FnOnce(&mut CallQuery)) -> CallQuery {
+        let mut q = CallQuery::default();
+        f(&mut q);
+        q
+    }
+
+    #[test]
+    fn days_are_whole_utc_days_and_bad_fields_are_named() {
+        let q = query(|q| {
+            q.from = "2026-12-04".into();
+            q.to = " 2026-12-04 ".into();
+            q.outcome = "no_answer".into();
+            q.campaign = "3".into();
+        });
+        let f = q.parse().unwrap();
+        assert_eq!(f.from, Some(1_796_342_400_000));
+        assert_eq!(f.until, Some(1_796_342_400_000 + DAY_MS));
+        assert_eq!(
+            (f.outcome, f.campaign, f.agent),
+            (Some(CallOutcome::NoAnswer), Some(CampaignId(3)), None)
+        );
+        assert_eq!(day_start("2024-02-29"), Some(1_709_164_800_000));
+        assert_eq!(day_start("1970-01-01"), Some(0));
+        for (field, bad) in [
+            ("from", query(|q| q.from = "2026-02-30".into())),
+            ("from", query(|q| q.from = "2023-02-29".into())),
+            ("from", query(|q| q.from = "04/12/2026".into())),
+            ("from", query(|q| q.from = "2026-1-4".into())),
+            ("to", query(|q| q.to = "2026-12-04T00:00".into())),
+            (
+                "to",
+                query(|q| {
+                    q.from = "2026-12-05".into();
+                    q.to = "2026-12-04".into();
+                }),
+            ),
+            ("outcome", query(|q| q.outcome = "exploded".into())),
+            ("campaign", query(|q| q.campaign = "-1".into())),
+            ("agent", query(|q| q.agent = "a n n".into())),
+            ("disposition", query(|q| q.disposition = "A\u{0}B".into())),
+        ] {
+            assert_eq!(bad.parse().unwrap_err().field(), Some(field), "{bad:?}");
+        }
+        assert_eq!(CallQuery::default().parse().unwrap(), CallFilter::default());
+    }
+
+    #[test]
+    fn the_query_string_asks_again_for_what_was_asked() {
+        let q = query(|q| {
+            q.disposition = "SALE MADE".into();
+            q.from = "2026-12-01".into();
+        });
+        assert_eq!(q.query_string(), "disposition=SALE%20MADE&from=2026-12-01");
+        assert_eq!(CallQuery::default().query_string(), "");
+    }
+
+    #[test]
+    fn csv_lines_are_safe_in_a_spreadsheet() {
+        let call = CallRecord {
+            call_ref: "run-1".into(),
+            dialed_at: 1_796_342_400_000 + 3_723_000,
+            campaign: Some("Spring, 2026".into()),
+            agent: None,
+            phone: "+12025550100".into(),
+            lead: "=HYPERLINK(\"x\")".into(),
+            outcome: Some(CallOutcome::Answered),
+            sip_code: Some(200),
+            talk_seconds: Some(61),
+            disposition: Some("SALE MADE".into()),
+            notes: "line one\nline two".into(),
+        };
+        let csv = calls_csv(&[call]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(lines[0].starts_with("call,dialed_utc,campaign"));
+        assert_eq!(
+            lines[1],
+            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\""
+        );
+        assert_eq!(csv_cell("-5"), "'-5");
+        assert_eq!(csv_cell("+"), "'+");
+    }
+}
