@@ -217,22 +217,22 @@ pub fn calls_csv(calls: &[CallRecord]) -> String {
 fn utc_seconds(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let rem = secs.rem_euclid(86_400);
-    let day = format_day(secs.div_euclid(86_400));
-    format!("{day} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-/// `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's civil_from_days).
-fn format_day(z: i64) -> String {
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`,
@@ -336,7 +336,20 @@ mod tests {
             lines[1],
             "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\""
         );
-        assert_eq!(csv_cell("-5"), "'-5");
+    }
+
+    #[test]
+    fn report_cells_are_safe_in_spreadsheets() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("+12025550100"), "+12025550100");
+        // Anything else that starts like a formula is defused, a plus sign included.
+        assert_eq!(csv_cell("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
         assert_eq!(csv_cell("+"), "'+");
+        assert_eq!(csv_cell("+1 202"), "'+1 202");
+        assert_eq!(csv_cell("\t=1"), "'\t=1");
+        assert_eq!(csv_cell("-1"), "'-1");
     }
 }

@@ -13,6 +13,7 @@
 //!   as the leads).
 
 use app::model::leadset::{ImportMapping, ImportStatus, RowError};
+use app::model::report::csv_cell;
 use app::model::{LeadsetId, UserId};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -111,25 +112,6 @@ impl Job {
         s.done = true;
         s.failed = failure;
         *self.finished_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-    }
-}
-
-/// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`,
-/// `@`, tab or carriage return is prefixed with `'` so spreadsheet programs do not run it as
-/// a formula (OWASP CSV injection) — except an E.164 number, `+` and digits only, which no
-/// spreadsheet runs and which the report shows as it is.
-fn csv_cell(s: &str) -> String {
-    let number =
-        s.strip_prefix('+').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r', ';']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 
@@ -374,24 +356,4 @@ async fn write_batches(
         s.duplicates += dup;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn report_cells_are_safe_in_spreadsheets() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_cell("+12025550100"), "+12025550100");
-        // Anything else that starts like a formula is defused, a plus sign included.
-        assert_eq!(csv_cell("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
-        assert_eq!(csv_cell("+"), "'+");
-        assert_eq!(csv_cell("+1 202"), "'+1 202");
-        assert_eq!(csv_cell("\t=1"), "'\t=1");
-        assert_eq!(csv_cell("-1"), "'-1");
-    }
 }
