@@ -858,17 +858,18 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
     );
 
     // The calls report: the same calls, newest first, by every filter; its CSV too.
+    let any = [
+        ("campaign", ""),
+        ("agent", ""),
+        ("outcome", ""),
+        ("disposition", ""),
+        ("from", ""),
+        ("to", ""),
+    ];
     let report = |args: &'static [(&'static str, &'static str)]| {
         let admin = &admin;
         async move {
-            let mut all = vec![
-                ("campaign", ""),
-                ("agent", ""),
-                ("outcome", ""),
-                ("disposition", ""),
-                ("from", ""),
-                ("to", ""),
-            ];
+            let mut all = any.to_vec();
             for (k, v) in args {
                 all.retain(|(key, _)| key != k);
                 all.push((k, v));
@@ -931,14 +932,6 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
     s.create_user(&admin, "al", "agent", "al-pass-12").await;
     let sup = s.login("sue", "sue-pass-1").await;
     assert_eq!(sup.get("/admin/calls.csv").await.status, StatusCode::OK);
-    let any = [
-        ("campaign", ""),
-        ("agent", ""),
-        ("outcome", ""),
-        ("disposition", ""),
-        ("from", ""),
-        ("to", ""),
-    ];
     assert_eq!(sup.call("admin/reports/calls", &any).await.status, StatusCode::OK);
     let agent = s.login("al", "al-pass-12").await;
     assert_eq!(agent.get("/admin/calls.csv").await.status, StatusCode::FORBIDDEN);
