@@ -41,14 +41,16 @@ pub fn access_for(path: &str) -> Access {
     }
 }
 
-/// Admin pages: supervisors may watch (the dashboard, the floor, the calls report and its CSV,
+/// Admin pages: supervisors may watch (the dashboard, the floor, the reports and the CSV,
 /// the campaign list, each campaign's overview and each leadset's overview); everything that
 /// edits is for admins only.
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match rest.as_slice() {
-        [] | ["floor"] | ["calls"] | ["calls.csv"] | ["campaigns"] => Access::Roles(WATCH),
+        [] | ["floor"] | ["calls"] | ["calls.csv"] | ["agent-time"] | ["campaigns"] => {
+            Access::Roles(WATCH)
+        }
         ["campaigns", i] | ["leadsets", i] if id(i) => Access::Roles(WATCH),
         _ => Access::Roles(&[Role::Admin]),
     }
@@ -133,8 +135,7 @@ mod tests {
 
     #[test]
     fn supervisors_watch_the_dashboard_the_floor_and_campaign_overviews() {
-        for p in
-            ["/admin", "/admin/floor", "/admin/calls", "/admin/calls.csv", "/admin/campaigns/7"]
+        for p in ["/admin", "/admin/floor", "/admin/calls", "/admin/calls.csv", "/admin/agent-time"]
         {
             let a = access_for(p);
             assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");

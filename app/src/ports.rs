@@ -89,6 +89,8 @@ pub trait Admin: Send + Sync + 'static {
         filter: crate::model::CallFilter,
         limit: u32,
     ) -> Result<crate::model::CallReport, ApiError>;
+    /// Each agent's day that starts at `day` (a UTC day's first millisecond).
+    async fn agent_time(&self, day: i64) -> Result<crate::model::AgentTimeReport, ApiError>;
     /// Pauses a logged-in agent or logs them out of their campaign, on `by`'s word.
     async fn act_on_agent(
         &self,

@@ -77,6 +77,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
     '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
+    '/admin/agent-time',
   ]) {
     await visit(admin, path);
   }
@@ -101,7 +102,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/calls', '/admin/campaigns', campaign, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/calls', '/admin/agent-time', '/admin/campaigns', campaign, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
   await supervisor.context().close();

@@ -1,7 +1,8 @@
 // The floor (/admin/floor): every logged-in agent with their state, time in state, campaign
 // and call, updated by push as agents work, counting time on by itself, sortable by any
 // column from the keyboard; a supervisor pauses an agent and logs one out (asked first when
-// that would end a call); the calls report then finds the call, on the page and in its CSV.
+// that would end a call); the calls report then finds the call, on the page and in its CSV,
+// and the agent time report has both agents' day.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -142,6 +143,15 @@ test('the floor shows each agent as they work, by push, and sorts from the keybo
   const lines = (await csv.text()).trim().split('\r\n');
   assert.equal(lines.length, 2);
   assert.match(lines[1], /,Floor,gus,\+12025550177,Ada,answered,/);
+
+  // The agent time report of today: both agents, gus with his call handled.
+  await admin.click('[data-testid="admin-nav"] a[href="/admin/agent-time"]');
+  const gusDay = admin.locator('[data-testid="agent-time"] tr[data-agent="gus"]');
+  await gusDay.waitFor();
+  assert.equal(await gusDay.locator('[data-stat="calls"]').textContent(), '1');
+  assert.equal(await gusDay.locator('[data-stat="handled"]').textContent(), '1');
+  assert.equal(await gusDay.locator('[data-stat="conversion"]').textContent(), '0 %');
+  assert.match(await admin.textContent('[data-testid="agent-time"] tr[data-agent="fiona"]'), /logged in/);
   await leads.close();
   await admin.close();
 });

@@ -374,6 +374,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("phone/home", &[], true),
     ep("admin/dashboard", &[], true),
     ep("admin/floor", &[], true),
+    ep("admin/reports/agents", &[("day", K::Text)], true),
     ep(
         "admin/reports/calls",
         &[

@@ -937,5 +937,84 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
     assert_eq!(agent.get("/admin/calls.csv").await.status, StatusCode::FORBIDDEN);
     assert_eq!(agent.call("admin/reports/calls", &any).await.status, StatusCode::FORBIDDEN);
     assert_ne!(s.client().get("/admin/calls.csv").await.status, StatusCode::OK);
+
+    // The agent time report of that day: ann's states (recorded as the dialer records them)
+    // and both agents' calls, by the stat definitions.
+    use app::model::{AgentStatus, PauseReason};
+    let state = |status: AgentStatus, s: i64| Record::AgentState {
+        agent: ann,
+        campaign: CampaignId(camp),
+        status,
+        call_ref: None,
+        at: t + s * 1000,
+    };
+    let paused = |r: &str| AgentStatus::Paused { reason: PauseReason::parse(r).unwrap() };
+    let day = vec![
+        state(paused("logged in"), 0),
+        state(AgentStatus::Ready, 30),
+        state(AgentStatus::InCall, 90),
+        state(AgentStatus::WrapUp, 150),
+        state(paused("Lunch"), 180),
+        state(AgentStatus::LoggedOut, 300),
+    ];
+    assert!(server::db::journal::apply(s.database(), "test", &day).await.unwrap().is_empty());
+    let agents_on = |day: &'static str| {
+        let sup = &sup;
+        async move {
+            let res = sup.call("admin/reports/agents", &[("day", day)]).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.json()
+        }
+    };
+    let report = agents_on("2023-11-14").await;
+    let stats = |a: &Value| {
+        json!([
+            a["username"],
+            a["first_activity"],
+            a["last_activity"],
+            a["login_seconds"],
+            a["available_seconds"],
+            a["talk_seconds"],
+            a["wrapup_seconds"],
+            a["pause_seconds"],
+            a["break_seconds"],
+            a["pauses"],
+            a["calls"],
+            a["handled"],
+            a["sales"]
+        ])
+    };
+    let agents: Vec<Value> = report["agents"].as_array().unwrap().iter().map(stats).collect();
+    assert_eq!(
+        agents,
+        [
+            json!([
+                "ann",
+                t,
+                t + 300_000,
+                300,
+                60,
+                60,
+                30,
+                150,
+                120,
+                [["Lunch", 120], ["logged in", 30]],
+                2,
+                1,
+                0
+            ]),
+            json!(["bob", null, null, 0, 0, 0, 0, 0, 0, [], 1, 1, 0]),
+        ],
+        "{report}"
+    );
+    assert_eq!(agents_on("2023-11-15").await["agents"], json!([]));
+    let res = sup.call("admin/reports/agents", &[("day", "14/11/2023")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["Invalid"]["field"], "day");
+    assert_eq!(
+        agent.call("admin/reports/agents", &[("day", "")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(sup.get("/admin/agent-time?day=2023-11-14").await.status, StatusCode::OK);
     s.stop().await;
 }

@@ -235,6 +235,108 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// One agent's day, by the product's stat definitions: activity, time logged in and in each
+/// state (seconds), calls and how they went. Built by [`AgentDay::tally`] from the agent's
+/// state changes and calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentDay {
+    pub username: String,
+    /// The first and last state change of the day (Unix ms).
+    pub first_activity: Option<i64>,
+    pub last_activity: Option<i64>,
+    /// Logged in to a campaign, whatever the state.
+    pub login_seconds: i64,
+    /// Ready and waiting for a call.
+    pub available_seconds: i64,
+    /// On calls (being connected and talking).
+    pub talk_seconds: i64,
+    pub wrapup_seconds: i64,
+    /// Paused for any reason.
+    pub pause_seconds: i64,
+    /// Paused for a break ("Break" or "Lunch"): part of `pause_seconds`.
+    pub break_seconds: i64,
+    /// Pause time by reason, longest first.
+    pub pauses: Vec<(String, i64)>,
+    /// Calls placed for or handed to the agent.
+    pub calls: u64,
+    /// Of those, answered and connected to the agent.
+    pub handled: u64,
+    /// Handled calls disposed as a sale.
+    pub sales: u64,
+}
+
+/// One row of an agent's state log: the state's stable name, the pause reason, when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub state: String,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+impl AgentDay {
+    /// The pause reasons that count as a break.
+    pub const BREAKS: [&'static str; 2] = ["Break", "Lunch"];
+    /// The disposition that counts as a sale (conversion rate).
+    pub const SALE: &'static str = "SALE MADE";
+
+    /// Adds up `changes` (one agent's, in time order, within the day) as time in each state:
+    /// each state lasts until the next change, the last one until `until` (the day's end, or
+    /// now for today). `logged_out` counts for nothing.
+    pub fn tally(&mut self, changes: &[StateChange], until: i64) {
+        let mut pauses: std::collections::BTreeMap<String, i64> = Default::default();
+        for (i, c) in changes.iter().enumerate() {
+            let end = changes.get(i + 1).map_or(until, |n| n.at).max(c.at);
+            let seconds = (end - c.at) / 1000;
+            if c.state != "logged_out" {
+                self.login_seconds += seconds;
+            }
+            match c.state.as_str() {
+                "ready" => self.available_seconds += seconds,
+                "reserved" | "in_call" => self.talk_seconds += seconds,
+                "wrap_up" => self.wrapup_seconds += seconds,
+                "paused" => {
+                    self.pause_seconds += seconds;
+                    let reason = c.reason.clone().unwrap_or_default();
+                    if Self::BREAKS.contains(&reason.as_str()) {
+                        self.break_seconds += seconds;
+                    }
+                    *pauses.entry(reason).or_default() += seconds;
+                }
+                _ => {}
+            }
+        }
+        self.first_activity = changes.first().map(|c| c.at);
+        self.last_activity = changes.last().map(|c| c.at);
+        let mut pauses: Vec<(String, i64)> = pauses.into_iter().collect();
+        pauses.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.pauses = pauses;
+    }
+
+    /// Sales per handled call, in percent; `None` with no call handled.
+    pub fn conversion_percent(&self) -> Option<f64> {
+        (self.handled > 0).then(|| self.sales as f64 * 100.0 / self.handled as f64)
+    }
+}
+
+/// The agents' days of one UTC day.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentTimeReport {
+    /// The day's first millisecond (UTC).
+    pub day: i64,
+    pub agents: Vec<AgentDay>,
+}
+
+/// The day a report asks for (`YYYY-MM-DD`, UTC; empty for the day of `now`), as its first
+/// millisecond.
+pub fn parse_day(raw: &str, now: i64) -> Result<i64, ApiError> {
+    match raw.trim() {
+        "" => Ok(now.div_euclid(DAY_MS) * DAY_MS),
+        s => day_start(s).ok_or_else(|| {
+            ApiError::invalid("day", "A date is written YYYY-MM-DD, like 2026-12-04.")
+        }),
+    }
+}
+
 /// A CSV cell: quoted when it holds a delimiter, quote or line break; a leading `=`, `+`, `-`,
 /// `@`, tab or carriage return is prefixed with `'` so spreadsheet programs do not run it as
 /// a formula (OWASP CSV injection) — except an E.164 number, `+` and digits only, which no
@@ -336,6 +438,54 @@ mod tests {
             lines[1],
             "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\""
         );
+    }
+
+    #[test]
+    fn an_agents_day_adds_up_time_in_each_state() {
+        let at = |state: &str, reason: Option<&str>, s: i64| StateChange {
+            state: state.into(),
+            reason: reason.map(String::from),
+            at: 1_000_000 + s * 1000,
+        };
+        let changes = [
+            at("paused", Some("logged in"), 0),
+            at("ready", None, 30),
+            at("reserved", None, 90),
+            at("in_call", None, 95),
+            at("wrap_up", None, 215),
+            at("paused", Some("Lunch"), 245),
+            at("ready", None, 1_445),
+            at("paused", Some("Break"), 1_505),
+            at("logged_out", None, 1_565),
+            at("paused", Some("logged in"), 2_000),
+        ];
+        let mut day = AgentDay { handled: 4, sales: 1, ..AgentDay::default() };
+        day.tally(&changes, 1_000_000 + 2_010 * 1000);
+        assert_eq!((day.first_activity, day.last_activity), (Some(1_000_000), Some(3_000_000)));
+        assert_eq!(day.available_seconds, 60 + 60);
+        assert_eq!(day.talk_seconds, 5 + 120);
+        assert_eq!(day.wrapup_seconds, 30);
+        assert_eq!(day.pause_seconds, 30 + 1_200 + 60 + 10);
+        assert_eq!(day.break_seconds, 1_200 + 60);
+        assert_eq!(day.login_seconds, 1_565 + 10, "logged out time is not logged in");
+        assert_eq!(
+            day.pauses,
+            [("Lunch".to_string(), 1_200), ("Break".into(), 60), ("logged in".into(), 40)]
+        );
+        assert_eq!(day.conversion_percent(), Some(25.0));
+        assert_eq!(AgentDay::default().conversion_percent(), None);
+        // A change stamped after the end (a clock step) counts as nothing, not as negative.
+        let mut odd = AgentDay::default();
+        odd.tally(&[at("ready", None, 10)], 1_000_000);
+        assert_eq!(odd.available_seconds, 0);
+    }
+
+    #[test]
+    fn a_report_day_is_a_utc_day() {
+        let now = 1_796_342_400_000 + 5 * 3_600_000;
+        assert_eq!(parse_day("", now).unwrap(), 1_796_342_400_000);
+        assert_eq!(parse_day("2026-12-03", now).unwrap(), 1_796_342_400_000 - DAY_MS);
+        assert_eq!(parse_day("yesterday", now).unwrap_err().field(), Some("day"));
     }
 
     #[test]

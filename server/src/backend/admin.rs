@@ -176,6 +176,13 @@ impl Admin for AdminBackend {
         Ok(app::model::CallReport { total, calls })
     }
 
+    async fn agent_time(&self, day: i64) -> Result<app::model::AgentTimeReport, ApiError> {
+        let agents = db::reports::agent_days(&self.db, day, day + 86_400_000, db::now_ms())
+            .await
+            .map_err(|e| internal("adding up the agents' day", e))?;
+        Ok(app::model::AgentTimeReport { day, agents })
+    }
+
     async fn act_on_agent(
         &self,
         by: &Viewer,

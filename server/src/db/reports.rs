@@ -1,6 +1,10 @@
-//! Call detail records: the attempts a report's filter selects, newest first, with the names
-//! a person reads (campaign, agent, lead), and how many there are.
+//! Reports: call detail records (the attempts a report's filter selects, newest first, with
+//! the names a person reads, and how many there are), and each agent's day added up from
+//! their state changes and calls.
 
+use std::collections::BTreeMap;
+
+use app::model::report::{AgentDay, StateChange};
 use app::model::{CallFilter, CallOutcome, CallRecord};
 
 use super::{Db, DbError, with_pool};
@@ -88,4 +92,75 @@ pub async fn count(db: &Db, filter: &CallFilter) -> Result<u64, DbError> {
         .fetch_one(pool)
         .await)?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    agent_id: i64,
+    username: String,
+    state: String,
+    reason: Option<String>,
+    at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CallTally {
+    agent_id: i64,
+    username: String,
+    calls: i64,
+    handled: i64,
+    sales: i64,
+}
+
+/// Every agent with a state change or a call in `[from, until)`, with their day added up
+/// (see [`AgentDay::tally`]); states still going count up to `now` at most.
+pub async fn agent_days(
+    db: &Db,
+    from: i64,
+    until: i64,
+    now: i64,
+) -> Result<Vec<AgentDay>, DbError> {
+    let changes = with_pool!(db, pool => sqlx::query_as::<_, ChangeRow>(
+        "SELECT l.agent_id, u.username, l.state, l.reason, l.at FROM agent_state_log l \
+         JOIN users u ON u.id = l.agent_id WHERE l.at >= $1 AND l.at < $2 \
+         ORDER BY l.agent_id, l.at, l.id",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await)?;
+    let calls = with_pool!(db, pool => sqlx::query_as::<_, CallTally>(
+        "SELECT a.agent_id, u.username, COUNT(*) AS calls, \
+         COALESCE(SUM(CASE WHEN a.bridged_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
+         COALESCE(SUM(CASE WHEN a.bridged_at IS NOT NULL AND a.disposition = $3 THEN 1 ELSE 0 END), 0) AS sales \
+         FROM call_attempts a JOIN users u ON u.id = a.agent_id \
+         WHERE a.dialed_at >= $1 AND a.dialed_at < $2 GROUP BY a.agent_id, u.username",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(AgentDay::SALE)
+    .fetch_all(pool)
+    .await)?;
+    let mut days: BTreeMap<i64, (AgentDay, Vec<StateChange>)> = BTreeMap::new();
+    for r in changes {
+        let (day, list) = days.entry(r.agent_id).or_default();
+        day.username = r.username;
+        list.push(StateChange { state: r.state, reason: r.reason, at: r.at });
+    }
+    for c in calls {
+        let (day, _) = days.entry(c.agent_id).or_default();
+        day.username = c.username;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        (day.calls, day.handled, day.sales) = (n(c.calls), n(c.handled), n(c.sales));
+    }
+    let end = until.min(now);
+    let mut out: Vec<AgentDay> = days
+        .into_values()
+        .map(|(mut day, list)| {
+            day.tally(&list, end);
+            day
+        })
+        .collect();
+    out.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(out)
 }

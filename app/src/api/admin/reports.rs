@@ -1,7 +1,7 @@
 //! Reports for admins and supervisors: call detail records (the CSV of the same filter is
-//! served at `/admin/calls.csv`).
+//! served at `/admin/calls.csv`), and each agent's day.
 
-use crate::model::{ApiError, CallReport};
+use crate::model::{AgentTimeReport, ApiError, CallReport};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -23,4 +23,15 @@ pub async fn load_calls(
     guard::require(super::WATCHERS)?;
     let filter = CallQuery { campaign, agent, outcome, disposition, from, to }.parse()?;
     guard::ports()?.admin.call_report(filter, CallReport::PAGE).await
+}
+
+/// Each agent's time and calls on one UTC day (`YYYY-MM-DD`; empty for today).
+#[server(endpoint = "admin/reports/agents")]
+pub async fn load_agent_time(day: String) -> Result<AgentTimeReport, ApiError> {
+    guard::require(super::WATCHERS)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let day = crate::model::report::parse_day(&day, now)?;
+    guard::ports()?.admin.agent_time(day).await
 }

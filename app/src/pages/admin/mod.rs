@@ -1,11 +1,12 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), calls (the report), campaigns, agents, scripts, leadsets and their leads, lead
+//! floor (every agent now), the calls and agent time reports, campaigns, agents, scripts, leadsets and their leads, lead
 //! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
 //! only adds its tab to [`TABS`]. Supervisors see only the tabs they may open (see
 //! [`crate::access`]).
 
+pub mod agent_time;
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
@@ -35,6 +36,7 @@ const TABS: &[Tab] = &[
     Tab { href: "/admin", label: "Dashboard" },
     Tab { href: "/admin/floor", label: "Floor" },
     Tab { href: "/admin/calls", label: "Calls" },
+    Tab { href: "/admin/agent-time", label: "Agent time" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
@@ -79,6 +81,7 @@ pub fn AdminPages() -> impl IntoView {
             [] => dashboard::DashboardPage().into_any(),
             ["floor"] => floor::FloorPage().into_any(),
             ["calls"] => calls::CallsPage().into_any(),
+            ["agent-time"] => agent_time::AgentTimePage().into_any(),
             ["campaigns"] => campaigns::CampaignsPage().into_any(),
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
