@@ -178,6 +178,16 @@ impl CallRec {
         }
     }
 
+    /// The agent whose phone shows this call: the one it is bridged to, talks to or waits for
+    /// the disposition of, or (a preview call still ringing) the one it was placed for.
+    pub(super) fn shown_to(&self) -> Option<UserId> {
+        match self.state {
+            CallState::Bridging(a) | CallState::Connected(a) | CallState::WrapUp(a) => Some(a),
+            _ if self.in_flight() => self.agent,
+            _ => None,
+        }
+    }
+
     /// Adds this call to its campaign's live counters.
     pub(super) fn count(&self, c: &mut LiveCounters) {
         match self.state {

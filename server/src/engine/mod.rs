@@ -46,7 +46,7 @@ pub mod recycle;
 mod session;
 
 use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, UserId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
@@ -260,15 +260,22 @@ impl Engine {
 
     /// Every logged-in agent, by id: campaign, state and since when, and the number of the
     /// call they are on or wrapping up (a supervisor's floor).
+    ///
+    /// Runs on every published change: one pass over the calls, not one per agent.
     pub fn floor(&self) -> Vec<app::model::AgentNow> {
+        let phones: HashMap<UserId, &app::model::PhoneNumber> = self
+            .calls
+            .values()
+            .filter_map(|c| Some((c.shown_to()?, &c.queued.lead.phone)))
+            .collect();
         self.agents
             .iter()
-            .map(|(&agent, run)| app::model::AgentNow {
-                agent,
+            .map(|(agent, run)| app::model::AgentNow {
+                agent: *agent,
                 campaign: run.campaign,
                 status: run.shown.0.clone(),
                 since: run.shown.1,
-                phone: self.agent_call(agent).map(|(_, _, lead)| lead.phone.clone()),
+                phone: phones.get(agent).map(|p| (*p).clone()),
             })
             .collect()
     }
@@ -277,7 +284,7 @@ impl Engine {
     pub fn agent_call(&self, agent: UserId) -> Option<(CallId, &str, &app::model::Lead)> {
         self.calls
             .iter()
-            .find(|(_, c)| c.talks_to(agent) || (c.agent == Some(agent) && c.in_flight()))
+            .find(|(_, c)| c.shown_to() == Some(agent))
             .map(|(id, c)| (*id, c.call_ref.as_str(), &c.queued.lead))
     }
 
