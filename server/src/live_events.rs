@@ -12,11 +12,9 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use app::model::{ApiError, Role};
+use app::model::Role;
 use app::ports::Authenticated;
-use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -28,20 +26,13 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// Comment lines on an idle connection, so nothing between gives up on it.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-fn refuse(e: ApiError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
-    (status, Json(e)).into_response()
-}
-
 /// `GET /live/events`: the push channel, for admins and supervisors.
 pub async fn events(
     State(board): State<LiveBoard>,
     who: Option<axum::Extension<Authenticated>>,
 ) -> Response {
-    match who {
-        Some(axum::Extension(a)) if matches!(a.viewer.role, Role::Admin | Role::Supervisor) => {}
-        Some(_) => return refuse(ApiError::Forbidden),
-        None => return refuse(ApiError::Unauthenticated),
+    if let Err(e) = crate::auth::require(who, &[Role::Admin, Role::Supervisor]) {
+        return crate::auth::refusal(e);
     }
     Sse::new(changes(board))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))

@@ -5,28 +5,22 @@
 use app::model::report::calls_csv;
 use app::model::{ApiError, CallQuery, Role};
 use app::ports::{Authenticated, Ports};
-use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use crate::auth::refusal as refuse;
 
 /// The most calls one file holds.
 pub const MAX_ROWS: u32 = 100_000;
-
-fn refuse(e: ApiError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(e)).into_response()
-}
 
 pub async fn calls_csv_file(
     State(ports): State<Ports>,
     who: Option<axum::Extension<Authenticated>>,
     query: Result<Query<CallQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    match who {
-        Some(axum::Extension(a)) if matches!(a.viewer.role, Role::Admin | Role::Supervisor) => {}
-        Some(_) => return refuse(ApiError::Forbidden),
-        None => return refuse(ApiError::Unauthenticated),
+    if let Err(e) = crate::auth::require(who, &[Role::Admin, Role::Supervisor]) {
+        return refuse(e);
     }
     let Ok(Query(query)) = query else {
         return refuse(ApiError::invalid("", "The report's query was not understood."));

@@ -14,7 +14,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -28,6 +28,7 @@ use super::fetch::{Download, UrlRules};
 use super::import::country_id;
 use super::jobs::ImportJobs;
 use super::jobs::{Importer, Job, JobError};
+use crate::auth::refusal as error;
 use crate::config::Config;
 use crate::db;
 use crate::db::Db;
@@ -58,18 +59,9 @@ pub struct NewImport {
     pub url: Option<String>,
 }
 
-fn error(e: ApiError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(e)).into_response()
-}
-
 /// The admin making the request, or the refusal to send (boxed: a response is large).
 fn admin(who: Option<axum::Extension<Authenticated>>) -> Result<Authenticated, Box<Response>> {
-    match who {
-        Some(axum::Extension(a)) if a.viewer.role == Role::Admin => Ok(a),
-        Some(_) => Err(Box::new(error(ApiError::Forbidden))),
-        None => Err(Box::new(error(ApiError::Unauthenticated))),
-    }
+    crate::auth::require(who, &[Role::Admin]).map_err(|e| Box::new(error(e)))
 }
 
 fn job_of(state: &ImportState, id: u64) -> Result<Arc<Job>, Box<Response>> {
