@@ -41,16 +41,21 @@ pub fn access_for(path: &str) -> Access {
     }
 }
 
-/// Admin pages: supervisors may watch (the dashboard, the floor, the reports and the CSV,
+/// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
 /// the campaign list, each campaign's overview and each leadset's overview); everything that
 /// edits is for admins only.
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match rest.as_slice() {
-        [] | ["floor"] | ["calls"] | ["calls.csv"] | ["agent-time"] | ["campaigns"] => {
-            Access::Roles(WATCH)
-        }
+        []
+        | ["floor"]
+        | ["wallboard"]
+        | ["calls"]
+        | ["calls.csv"]
+        | ["agent-time"]
+        | ["hourly"]
+        | ["campaigns"] => Access::Roles(WATCH),
         ["campaigns", i] | ["leadsets", i] if id(i) => Access::Roles(WATCH),
         _ => Access::Roles(&[Role::Admin]),
     }
@@ -135,8 +140,15 @@ mod tests {
 
     #[test]
     fn supervisors_watch_the_dashboard_the_floor_and_campaign_overviews() {
-        for p in ["/admin", "/admin/floor", "/admin/calls", "/admin/calls.csv", "/admin/agent-time"]
-        {
+        for p in [
+            "/admin",
+            "/admin/floor",
+            "/admin/wallboard",
+            "/admin/calls",
+            "/admin/calls.csv",
+            "/admin/agent-time",
+            "/admin/hourly",
+        ] {
             let a = access_for(p);
             assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");
             assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow, "{p}");

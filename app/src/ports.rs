@@ -91,6 +91,18 @@ pub trait Admin: Send + Sync + 'static {
     ) -> Result<crate::model::CallReport, ApiError>;
     /// Each agent's day that starts at `day` (a UTC day's first millisecond).
     async fn agent_time(&self, day: i64) -> Result<crate::model::AgentTimeReport, ApiError>;
+    /// One campaign's (or, with `None`, every campaign's) calls on the UTC day that starts at
+    /// `day`, hour by hour.
+    async fn hourly(
+        &self,
+        day: i64,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::model::HourlyReport, ApiError>;
+    /// The supervisor's wallboard of one campaign, or of all with `None`.
+    async fn wallboard(
+        &self,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::model::Wallboard, ApiError>;
     /// Pauses a logged-in agent or logs them out of their campaign, on `by`'s word.
     async fn act_on_agent(
         &self,

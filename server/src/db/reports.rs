@@ -164,3 +164,59 @@ pub async fn agent_days(
     out.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(out)
 }
+
+#[derive(sqlx::FromRow)]
+struct HourRow {
+    hour: i64,
+    dialed: i64,
+    answered: i64,
+    dropped: i64,
+    handled: i64,
+    sales: i64,
+    talk_ms: i64,
+}
+
+/// The calls dialled on the UTC day that starts at `day`, added up per hour (hours without a
+/// call left out), for one campaign or all. Talk time is the handled calls' time from
+/// connection to hang-up (calls still up count nothing yet).
+pub async fn hourly(
+    db: &Db,
+    day: i64,
+    campaign: Option<app::model::CampaignId>,
+) -> Result<Vec<app::model::HourSummary>, DbError> {
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, HourRow>(
+        "SELECT (dialed_at - $1) / 3600000 AS hour, COUNT(*) AS dialed, \
+         COALESCE(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS answered, \
+         COALESCE(SUM(CASE WHEN outcome = $4 THEN 1 ELSE 0 END), 0) AS dropped, \
+         COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
+         COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL AND disposition = $5 THEN 1 ELSE 0 END), 0) AS sales, \
+         CAST(COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL AND ended_at IS NOT NULL \
+         THEN ended_at - bridged_at ELSE 0 END), 0) AS BIGINT) AS talk_ms \
+         FROM call_attempts WHERE dialed_at >= $1 AND dialed_at < $2 \
+         AND ($3 IS NULL OR campaign_id = $3) GROUP BY 1 ORDER BY 1",
+    )
+    .bind(day)
+    .bind(day + 86_400_000)
+    .bind(campaign.map(|c| c.0))
+    .bind(CallOutcome::Dropped.as_str())
+    .bind(AgentDay::SALE)
+    .fetch_all(pool)
+    .await)?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(app::model::HourSummary {
+                hour: u8::try_from(r.hour).ok().filter(|h| *h < 24)?,
+                calls: app::model::wallboard::Rates {
+                    dialed: n(r.dialed),
+                    answered: n(r.answered),
+                    dropped: n(r.dropped),
+                },
+                handled: n(r.handled),
+                sales: n(r.sales),
+                talk_seconds: r.talk_ms / 1000,
+            })
+        })
+        .collect())
+}
