@@ -177,11 +177,20 @@ impl CallReport {
     pub const PAGE: u32 = 200;
 }
 
+/// The calls CSV's first line.
+pub const CALLS_CSV_HEADER: &str =
+    "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n";
+
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {
-    let mut out = String::from(
-        "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n",
-    );
+    let mut out = String::from(CALLS_CSV_HEADER);
+    out.push_str(&calls_csv_rows(calls));
+    out
+}
+
+/// One CSV line per call, without the header (a long file is written a page at a time).
+pub fn calls_csv_rows(calls: &[CallRecord]) -> String {
+    let mut out = String::new();
     for c in calls {
         let cells = [
             c.call_ref.clone(),
@@ -201,6 +210,14 @@ pub fn calls_csv(calls: &[CallRecord]) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// Where a page of the calls report ends: the next page starts after this call (calls are
+/// ordered newest first, by dial time and then by row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCursor {
+    pub dialed_at: i64,
+    pub id: i64,
 }
 
 fn utc_seconds(ms: i64) -> String {

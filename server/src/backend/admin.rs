@@ -176,6 +176,18 @@ impl Admin for AdminBackend {
         Ok(app::model::CallReport { total, calls })
     }
 
+    async fn call_page(
+        &self,
+        filter: &app::model::CallFilter,
+        after: Option<app::model::report::CallCursor>,
+        limit: u32,
+    ) -> Result<(Vec<app::model::CallRecord>, Option<app::model::report::CallCursor>), ApiError>
+    {
+        db::reports::calls_after(&self.db, filter, after, limit)
+            .await
+            .map_err(|e| internal("listing calls", e))
+    }
+
     async fn agent_time(&self, day: i64) -> Result<app::model::AgentTimeReport, ApiError> {
         let agents = db::reports::agent_days(&self.db, day, day + 86_400_000, db::now_ms())
             .await

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::report::{AgentDay, StateChange};
+use app::model::report::{AgentDay, CallCursor, StateChange};
 use app::model::{CallFilter, CallOutcome, CallRecord};
 
 use super::{Db, DbError, with_pool};
@@ -22,13 +22,14 @@ macro_rules! matching {
 }
 
 const CALLS: &str = concat!(
-    "SELECT a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
+    "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
      COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
      CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
      THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
      a.disposition, a.notes ",
     matching!(),
-    " ORDER BY a.dialed_at DESC, a.id DESC LIMIT $7"
+    " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
+     ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9"
 );
 
 const COUNT: &str = concat!("SELECT COUNT(*) ", matching!());
@@ -48,6 +49,7 @@ macro_rules! bind_filter {
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    id: i64,
     call_ref: String,
     dialed_at: i64,
     campaign: Option<String>,
@@ -63,11 +65,29 @@ struct Row {
 
 /// The newest `limit` calls `filter` selects.
 pub async fn calls(db: &Db, filter: &CallFilter, limit: u32) -> Result<Vec<CallRecord>, DbError> {
+    Ok(calls_after(db, filter, None, limit).await?.0)
+}
+
+/// The next `limit` calls `filter` selects after `after` (from the newest without one), and
+/// where the page ends (`None` when it is the last). Keyset paging: each page costs the same
+/// however deep into a million calls it is.
+pub async fn calls_after(
+    db: &Db,
+    filter: &CallFilter,
+    after: Option<CallCursor>,
+    limit: u32,
+) -> Result<(Vec<CallRecord>, Option<CallCursor>), DbError> {
     let rows = with_pool!(db, pool => bind_filter!(sqlx::query_as::<_, Row>(CALLS), filter)
+        .bind(after.map(|c| c.dialed_at))
+        .bind(after.map(|c| c.id))
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-    Ok(rows
+    let next = rows
+        .last()
+        .filter(|_| rows.len() == limit as usize)
+        .map(|r| CallCursor { dialed_at: r.dialed_at, id: r.id });
+    let calls = rows
         .into_iter()
         .map(|r| CallRecord {
             call_ref: r.call_ref,
@@ -83,7 +103,8 @@ pub async fn calls(db: &Db, filter: &CallFilter, limit: u32) -> Result<Vec<CallR
             disposition: r.disposition,
             notes: r.notes,
         })
-        .collect())
+        .collect();
+    Ok((calls, next))
 }
 
 /// How many calls `filter` selects.
