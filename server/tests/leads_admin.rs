@@ -17,7 +17,7 @@ use server::lead::fetch::AllowedNetworks;
 on_both_backends!(
     leadsets_are_created_edited_toggled_and_deleted,
     bad_leadset_forms_get_field_errors_and_change_nothing,
-    only_admins_manage_leadsets_and_supervisors_read_overviews,
+    only_admins_manage_leadsets_and_supervisors_read_them,
     a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report,
     bad_uploads_are_refused_and_store_nothing,
     pasted_text_previews_and_imports,
@@ -193,7 +193,7 @@ async fn bad_leadset_forms_get_field_errors_and_change_nothing(b: Backend) {
     s.stop().await;
 }
 
-async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) {
+async fn only_admins_manage_leadsets_and_supervisors_read_them(b: Backend) {
     let s = TestServer::start(b).await;
     let admin = s.admin().await;
     let id = create_leadset(&admin, "Mine", None, "US").await;
@@ -203,9 +203,10 @@ async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) 
     let agent = s.login("agent", "agent-pass-123").await;
     let id_text = id.to_string();
     let id_s = id_text.as_str();
+    assert_eq!(sup.call("leadsets/list", &[]).await.status, StatusCode::OK, "supervisors read");
+    assert_eq!(agent.call("leadsets/list", &[]).await.status, StatusCode::FORBIDDEN);
     for c in [&sup, &agent] {
         for (endpoint, args) in [
-            ("leadsets/list", vec![]),
             ("leadsets/create", vec![("name", "X"), ("default_country", "US")]),
             ("leadsets/delete", vec![("id", id_s)]),
             ("leadsets/set_active", vec![("id", id_s), ("active", "false")]),
@@ -231,9 +232,12 @@ async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) 
         .post_json(&format!("/admin/leadsets/{id}/imports"), &mapping(1, &["phone", "status"]))
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    // Pages: the supervisor reads the overview, not the list.
+    // Pages: the supervisor reads the list (with no form) and the overview.
     assert_eq!(sup.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::OK);
-    assert_eq!(sup.get("/admin/leadsets").await.status, StatusCode::FORBIDDEN);
+    let list = sup.get("/admin/leadsets").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("data-leadset=\"Mine\""), "the leadset is listed");
+    assert!(!list.body.contains(">Delete<"), "no delete button for supervisors");
     assert_eq!(agent.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::FORBIDDEN);
     s.stop().await;
 }

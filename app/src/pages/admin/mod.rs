@@ -109,6 +109,19 @@ pub fn AdminPages() -> impl IntoView {
     }
 }
 
+/// Whether the signed-in user may edit (admins) rather than only watch (supervisors): pages
+/// both may open show their forms and buttons to admins only.
+pub(crate) fn can_edit() -> Signal<bool> {
+    let crate::pages::ViewerResource(viewer) = expect_context();
+    Signal::derive(move || {
+        viewer
+            .get()
+            .and_then(|v| v.ok())
+            .flatten()
+            .is_some_and(|v| v.role == crate::model::Role::Admin)
+    })
+}
+
 /// The id in a path like `/admin/campaigns/3`, or 0 (which no row has) when missing.
 pub(crate) fn route_id() -> Memo<i64> {
     let location = leptos_router::hooks::use_location();
