@@ -74,6 +74,9 @@ pub struct AgentNow {
     pub since: i64,
     /// The customer's number of the call the agent is on, being connected to, or wrapping up.
     pub phone: Option<super::text::PhoneNumber>,
+    /// What the agent's browser says is wrong with their audio now (empty: nothing).
+    #[serde(default)]
+    pub quality: Vec<super::quality::QualityWarning>,
 }
 
 /// One line of the floor: an agent with the names a person reads.
@@ -169,6 +172,7 @@ mod tests {
                 status,
                 since,
                 phone: None,
+                quality: Vec::new(),
             },
         }
     }

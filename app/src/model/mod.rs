@@ -13,6 +13,7 @@ pub mod lead;
 pub mod leadset;
 pub mod live;
 pub mod phone;
+pub mod quality;
 pub mod report;
 pub mod script;
 pub mod text;

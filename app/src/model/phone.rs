@@ -70,6 +70,11 @@ pub enum PhoneRequest {
     PreviewDial,
     PreviewSkip,
     Logout,
+    /// The call-quality warnings standing now, sent when they change (see
+    /// [`super::quality::QualityWatch`]).
+    Quality {
+        warnings: Vec<super::quality::QualityWarning>,
+    },
     /// The wrap-up notes typed so far (kept by the server, so a reload does not lose them).
     Draft {
         call: u64,

@@ -115,6 +115,12 @@ pub enum Input {
         agent: UserId,
         reason: PauseReason,
     },
+    /// The agent's browser reports the call-quality warnings standing now (all of them; an
+    /// empty list clears them).
+    AgentQuality {
+        agent: UserId,
+        warnings: Vec<app::model::quality::QualityWarning>,
+    },
     /// The agent pressed Hang up.
     AgentHangup {
         agent: UserId,

@@ -142,6 +142,12 @@ impl Engine {
             Input::AgentLogout { agent } => self.logout(now, agent, "logged out")?,
             Input::AgentReady { agent } => self.ready(now, agent)?,
             Input::AgentPause { agent, reason } => self.pause(now, agent, reason)?,
+            Input::AgentQuality { agent, mut warnings } => {
+                let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+                warnings.sort_unstable();
+                warnings.dedup();
+                run.quality = warnings;
+            }
             Input::AgentHangup { agent } => self.agent_hangup(agent)?,
             Input::AgentSubmit(s) => self.submit(now, s)?,
             Input::PreviewNext { agent } => self.preview_next(now, agent)?,
@@ -276,6 +282,7 @@ impl Engine {
                 status: run.shown.0.clone(),
                 since: run.shown.1,
                 phone: phones.get(agent).map(|p| (*p).clone()),
+                quality: run.quality.clone(),
             })
             .collect()
     }

@@ -24,6 +24,8 @@ pub(super) struct AgentRun {
     pub(super) preview: Option<QueuedLead>,
     /// The state last announced, and since when (Unix ms): a supervisor's "time in state".
     pub(super) shown: (AgentStatus, i64),
+    /// What the agent's browser last said is wrong with their audio (for the floor).
+    pub(super) quality: Vec<app::model::quality::QualityWarning>,
 }
 
 impl AgentRun {
@@ -100,7 +102,7 @@ impl Engine {
         let wrapup = Duration::from_secs(u64::from(s.wrapup_seconds));
         let machine = AgentMachine::logged_in(now.at, wrapup);
         let shown = (machine.status(), now.wall);
-        let mut run = AgentRun { campaign, machine, preview: None, shown };
+        let mut run = AgentRun { campaign, machine, preview: None, shown, quality: Vec::new() };
         self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
         run.announce(agent, now, None, &mut self.out);
         self.agents.insert(agent, run);

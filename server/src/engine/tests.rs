@@ -1334,3 +1334,24 @@ fn the_floor_shows_each_agents_state_since_when_and_their_call() {
     h.input(Input::AgentLogout { agent: A1 }).unwrap();
     assert!(h.engine.floor().is_empty());
 }
+
+#[test]
+fn the_floor_shows_what_the_agents_browser_says_of_their_audio() {
+    use app::model::quality::QualityWarning::{HighLoss, NoAudio};
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    let quality =
+        |h: &mut Harness, warnings: Vec<_>| h.input(Input::AgentQuality { agent: A1, warnings });
+    assert_eq!(quality(&mut h, vec![NoAudio]), Err(EngineError::NotLoggedIn));
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    assert!(h.engine.floor()[0].quality.is_empty());
+    h.take();
+    quality(&mut h, vec![NoAudio, HighLoss, NoAudio]).unwrap();
+    assert_eq!(h.engine.floor()[0].quality, [HighLoss, NoAudio], "each once, in order");
+    assert!(h.take().is_empty(), "nothing recorded or announced: it is the floor's only");
+    quality(&mut h, vec![]).unwrap();
+    assert!(h.engine.floor()[0].quality.is_empty(), "cleared");
+    quality(&mut h, vec![NoAudio]).unwrap();
+    h.input(Input::AgentLogout { agent: A1 }).unwrap();
+    h.input(Input::AgentLogin { agent: A1, campaign: C1 }).unwrap();
+    assert!(h.engine.floor()[0].quality.is_empty(), "a new shift starts clean");
+}

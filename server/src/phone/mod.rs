@@ -397,6 +397,9 @@ impl PhoneHub {
                 self.drafts().insert(agent, (call, notes));
                 return None;
             }
+            PhoneRequest::Quality { warnings } => {
+                dialer.input(Input::AgentQuality { agent, warnings }).await
+            }
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
             PhoneRequest::PreviewSkip => dialer.input(Input::PreviewSkip { agent }).await,

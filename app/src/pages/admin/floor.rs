@@ -1,5 +1,6 @@
 //! The floor (admins and supervisors): every logged-in agent right now — state with the
-//! pause reason, time in state, campaign, and the number of the call they are on — sortable
+//! pause reason, time in state, campaign, the number of the call they are on, and what their
+//! browser says of their audio (call-quality warnings) — sortable
 //! by any column, with a hand on each agent: pause them, or log them out of their campaign
 //! (asked first when that ends a call). It renders complete on the server; once hydrated it fetches again on each
 //! pushed change (`pages::live`) and counts time in state on by itself every second, from the
@@ -158,6 +159,12 @@ fn Agents(
     let row = move |a: FloorAgent| {
         let since = a.now.since;
         let phone = a.now.phone.as_ref().map_or_else(|| "—".to_string(), |p| p.to_string());
+        let audio = if a.now.quality.is_empty() {
+            view! { <td data-testid="floor-quality" class="muted">"OK"</td> }.into_any()
+        } else {
+            let words = a.now.quality.iter().map(|w| w.label()).collect::<Vec<_>>().join(", ");
+            view! { <td data-testid="floor-quality" class="warn-text">"⚠ " {words}</td> }.into_any()
+        };
         let hand = a.clone();
         view! {
             <tr data-agent=a.username.to_string() data-state=a.now.status.as_str()>
@@ -170,6 +177,7 @@ fn Agents(
                     {move || clock((at - since) as f64 + now.get() - arrived)}
                 </td>
                 <td data-testid="floor-call">{phone}</td>
+                {audio}
                 <Hand agent=hand act done />
             </tr>
         }
@@ -198,6 +206,7 @@ fn Agents(
                         <Header label="State" by=FloorSort::State sort />
                         <Header label="Time in state" by=FloorSort::Time sort />
                         <th>"Call"</th>
+                        <th>"Audio"</th>
                         <th><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>

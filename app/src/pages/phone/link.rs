@@ -25,6 +25,7 @@ use web_sys::{
 use super::state::{AudioView, LinkState, PhoneState};
 use crate::model::CampaignId;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
+use crate::model::quality::QualityWatch;
 
 /// How long an audio leg may take from offer to connected before it is tried again.
 const LEG_TIMEOUT: Duration = Duration::from_secs(15);
@@ -47,6 +48,10 @@ pub struct Link {
     audio_attempt: Cell<u32>,
     /// Audio legs lost or not connected in a row (the backoff); zero once one connects.
     audio_retries: Cell<u32>,
+    /// The call-quality rules, fed a sample a second, and the leg they were last fed from.
+    watch: RefCell<(QualityWatch, Option<RtcPeerConnection>)>,
+    /// The sampling timer, once audio started.
+    sampler: Cell<Option<i32>>,
 }
 
 impl Link {
@@ -64,6 +69,8 @@ impl Link {
             retries: RefCell::new(0),
             audio_attempt: Cell::new(0),
             audio_retries: Cell::new(0),
+            watch: RefCell::new((QualityWatch::default(), None)),
+            sampler: Cell::new(None),
         });
         link.connect();
         link
@@ -95,6 +102,11 @@ impl Link {
             } else {
                 PhoneRequest::Resume
             });
+            // What changed while the socket was down reaches the floor now.
+            let warnings = me.watch.borrow().0.warnings();
+            if !warnings.is_empty() {
+                me.send(&PhoneRequest::Quality { warnings });
+            }
         }))));
         let me = self.clone();
         ws.set_onmessage(Some(&self.keep(Closure::new(move |e: JsValue| {
@@ -190,7 +202,49 @@ impl Link {
             return;
         }
         *self.mic.borrow_mut() = Some(stream);
+        self.start_sampling();
         self.open_leg().await;
+    }
+
+    /// Judges the audio once a second for the rest of the shift. Only the warnings depend on
+    /// this timer: a background tab that slows it samples less often, and nothing else waits
+    /// on it.
+    fn start_sampling(self: &Rc<Self>) {
+        let Some(window) = web_sys::window() else { return };
+        let me = self.clone();
+        let tick = self.keep(Closure::new(move |_| {
+            wasm_bindgen_futures::spawn_local(me.clone().sample_quality());
+        }));
+        if let Ok(id) = window.set_interval_with_callback_and_timeout_and_arguments_0(&tick, 1000) {
+            self.sampler.set(Some(id));
+        }
+    }
+
+    /// One sample of the current leg; a change of the warnings is shown and sent.
+    async fn sample_quality(self: Rc<Self>) {
+        let Some(pc) = self.pc.borrow().clone() else { return };
+        // A leg still connecting has nothing to judge yet; a closed one is being replaced.
+        if matches!(
+            pc.connection_state(),
+            RtcPeerConnectionState::New
+                | RtcPeerConnectionState::Connecting
+                | RtcPeerConnectionState::Closed
+        ) {
+            return;
+        }
+        let Some(sample) = super::quality::read(&pc).await else { return };
+        let changed = {
+            let (watch, fed_from) = &mut *self.watch.borrow_mut();
+            if fed_from.as_ref() != Some(&pc) {
+                watch.new_leg();
+                *fed_from = Some(pc);
+            }
+            watch.sample(sample).then(|| watch.warnings())
+        };
+        if let Some(warnings) = changed {
+            self.state.quality.set(warnings.clone());
+            self.send(&PhoneRequest::Quality { warnings });
+        }
     }
 
     /// Opens an audio leg with the microphone's tracks, replacing the current one: a new peer
@@ -335,6 +389,9 @@ impl Link {
     /// Stops everything: no reconnects, audio closed.
     pub fn finish(&self) {
         *self.finished.borrow_mut() = true;
+        if let (Some(id), Some(w)) = (self.sampler.take(), web_sys::window()) {
+            w.clear_interval_with_handle(id);
+        }
         if let Some(pc) = self.pc.borrow_mut().take() {
             // (Closing fires no state change: say it here, so no badge still reads connected.)
             pc.set_onconnectionstatechange(None);

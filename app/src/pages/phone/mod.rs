@@ -6,6 +6,7 @@
 
 #[cfg(feature = "hydrate")]
 mod link;
+mod quality;
 pub mod state;
 
 use leptos::prelude::*;
@@ -164,6 +165,7 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             // What a screen reader says at each change of state, and when a call arrives.
             <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
             <StatusBar state send />
+            <quality::QualityBanner quality=state.quality />
             {move || state.notice.get().map(|n| view! {
                 <p class="banner info" role="status" data-testid="phone-notice">
                     {n}

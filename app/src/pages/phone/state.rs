@@ -89,6 +89,8 @@ pub struct PhoneState {
     pub now: RwSignal<f64>,
     /// Set when the shift ended on this page (logged out, or another tab took over).
     pub ended: RwSignal<Option<String>>,
+    /// What is wrong with the agent's audio now, as this browser judges it.
+    pub quality: RwSignal<Vec<crate::model::quality::QualityWarning>>,
 }
 
 impl PhoneState {
@@ -109,6 +111,7 @@ impl PhoneState {
             held: RwSignal::new(false),
             now: RwSignal::new(0.0),
             ended: RwSignal::new(None),
+            quality: RwSignal::new(Vec::new()),
         }
     }
 
