@@ -32,7 +32,7 @@ pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_scri
 pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
 };
-pub use report::{AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport};
+pub use report::{AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, MyDay};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
 pub use trunk::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings, TrunkTest};
