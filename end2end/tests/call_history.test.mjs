@@ -1,7 +1,7 @@
-// The agent's call history and a lead's earlier notes: a call is disposed as CALL BACK due
-// now with a note; the callback brings the same lead back, with that note shown beside it;
-// after a sale, the history lists both calls, newest first, with their notes. sipp is the
-// customer's carrier (answering and echoing).
+// The agent's call history and a lead's earlier notes: a call is disposed as CALL BACK due in
+// five seconds with a note; the callback brings the same lead back, with that note shown
+// beside it; after a sale, the history lists both calls, newest first, with their notes. sipp
+// is the customer's carrier (answering and echoing).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,11 +49,11 @@ test('call history with notes, and the notes of a lead\'s earlier calls on its n
   const wrapup = page.locator('[data-testid="wrapup"]');
   await wrapup.waitFor();
   await wrapup.locator('input[name="disposition"][value="CALL BACK"]').check();
-  // Due this minute (the field has minutes), in the browser's time zone: due at once.
+  // Due in five seconds, in the browser's time zone (with seconds: the field keeps them).
   const now = await page.evaluate(() => {
-    const d = new Date();
+    const d = new Date(Date.now() + 5_000);
     const p = (n) => String(n).padStart(2, '0');
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
   });
   await page.fill('[data-testid="callback-at"]', now);
   await page.fill('[data-testid="notes"]', 'Call after six, ask for Hope');

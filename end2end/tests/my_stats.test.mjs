@@ -13,7 +13,7 @@ import { startServer } from '../lib/server.mjs';
 import { startSipp } from '../lib/gateway.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
-  addAgent, addCampaign, addLeads, addScript, addTrunk, asAdmin, dispose, eventually,
+  addAgent, addCampaign, addLeads, addScript, addTrunk, asAdmin, eventually,
   launchWithMicrophone, loggedIn, openPhone, waitStatus,
 } from '../lib/dialer.mjs';
 
@@ -78,7 +78,9 @@ test('My Stats add up a scripted shift to the second, and the status bar follows
   // sipp hangs up after four seconds: wrap-up, a sale, then a pause for Lunch.
   await page.locator('[data-testid="wrapup"]').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('[data-testid="call-duration"]').count(), 0, 'no call duration after the call');
-  await dispose(page, 'SALE MADE', '', { pause: true });
+  await page.locator('[data-testid="wrapup"] input[name="disposition"][value="SALE MADE"]').check();
+  await page.selectOption('select[aria-label="Pause reason after submitting"]', 'Lunch');
+  await page.click('[data-testid="submit-pause"]');
   await waitStatus(page, 'Paused: Lunch');
   const lunchFrom = Date.now();
   await page.locator('[data-testid="state-timer"]', { hasText: /^On break 00:0[2-9]$/ }).waitFor({ timeout: 10_000 });
