@@ -7,8 +7,16 @@ use leptos::prelude::*;
 use super::state::{PhoneState, clock};
 use super::stats::local_time;
 use crate::api::phone::{load_lead_notes, load_my_calls};
-use crate::model::{CallRecord, CallReport};
+use crate::model::{ApiError, CallRecord, CallReport};
 use crate::pages::widgets::ErrorBanner;
+
+/// Runs a fetch in the background (browser only: the server renders the empty panel).
+fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(task);
+    #[cfg(not(feature = "hydrate"))]
+    drop(task);
+}
 
 #[component]
 pub fn CallHistory(state: PhoneState) -> impl IntoView {
@@ -16,9 +24,12 @@ pub fn CallHistory(state: PhoneState) -> impl IntoView {
     let page = RwSignal::new(0u32);
     // A finished call changes the history: fetch again when the wrap-up ends.
     let done = Memo::new(move |_| state.wrapup.with(Option::is_none));
-    let calls = LocalResource::new(move || {
+    let calls = RwSignal::new(None::<Result<CallReport, ApiError>>);
+    Effect::new(move |_| {
         let (open, page, _) = (open.get(), page.get(), done.get());
-        async move { if open { Some(load_my_calls(page).await) } else { None } }
+        if open {
+            spawn(async move { calls.set(Some(load_my_calls(page).await)) });
+        }
     });
     let pages = move |r: &CallReport| r.total.div_ceil(u64::from(CallReport::HISTORY_PAGE));
     view! {
@@ -30,35 +41,31 @@ pub fn CallHistory(state: PhoneState) -> impl IntoView {
                 </button>
             </h2>
             <Show when=move || open.get()>
-                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match calls.await {
-                            None => ().into_any(),
-                            Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
-                            Some(Ok(report)) if report.calls.is_empty() && page.get_untracked() == 0 => {
-                                view! { <p class="muted" data-testid="call-history-empty">"No calls yet."</p> }.into_any()
-                            }
-                            Some(Ok(report)) => {
-                                let last = pages(&report).saturating_sub(1);
-                                let at = page.get_untracked();
-                                view! {
-                                    <table class="grid" data-testid="call-history-table">
-                                        <thead><tr>
-                                            <th>"Time"</th><th>"Number"</th><th>"Lead"</th><th>"Duration"</th>
-                                            <th>"Outcome"</th><th>"Disposition"</th><th>"Notes"</th>
-                                        </tr></thead>
-                                        <tbody>{report.calls.into_iter().map(line).collect_view()}</tbody>
-                                    </table>
-                                    <nav class="row-form" aria-label="Call history pages">
-                                        <button type="button" disabled={at == 0} on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Newer"</button>
-                                        <span class="muted">{format!("Page {} of {} ({} calls)", at + 1, last + 1, report.total)}</span>
-                                        <button type="button" disabled={u64::from(at) >= last} on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
-                                    </nav>
-                                }.into_any()
-                            }
-                        }
-                    })}
-                </Transition>
+                {move || match calls.get() {
+                    None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+                    Some(Ok(report)) if report.calls.is_empty() && page.get_untracked() == 0 => {
+                        view! { <p class="muted" data-testid="call-history-empty">"No calls yet."</p> }.into_any()
+                    }
+                    Some(Ok(report)) => {
+                        let last = pages(&report).saturating_sub(1);
+                        let at = page.get_untracked();
+                        view! {
+                            <table class="grid" data-testid="call-history-table">
+                                <thead><tr>
+                                    <th>"Time"</th><th>"Number"</th><th>"Lead"</th><th>"Duration"</th>
+                                    <th>"Outcome"</th><th>"Disposition"</th><th>"Notes"</th>
+                                </tr></thead>
+                                <tbody>{report.calls.into_iter().map(line).collect_view()}</tbody>
+                            </table>
+                            <nav class="row-form" aria-label="Call history pages">
+                                <button type="button" disabled={at == 0} on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Newer"</button>
+                                <span class="muted">{format!("Page {} of {} ({} calls)", at + 1, last + 1, report.total)}</span>
+                                <button type="button" disabled={u64::from(at) >= last} on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
+                            </nav>
+                        }.into_any()
+                    }
+                }}
             </Show>
         </section>
     }
@@ -83,12 +90,15 @@ fn line(c: CallRecord) -> impl IntoView {
 #[component]
 pub fn LeadNotes(state: PhoneState) -> impl IntoView {
     let call = Memo::new(move |_| state.call.with(|c| c.as_ref().map(|c| c.call)));
-    let notes = LocalResource::new(move || {
-        let call = call.get();
-        async move { if call.is_some() { load_lead_notes().await.ok() } else { None } }
+    let notes = RwSignal::new(Vec::<CallRecord>::new());
+    Effect::new(move |_| {
+        notes.set(Vec::new());
+        if call.get().is_some() {
+            spawn(async move { notes.set(load_lead_notes().await.unwrap_or_default()) });
+        }
     });
     move || {
-        let earlier = notes.get().flatten().unwrap_or_default();
+        let earlier = notes.get();
         (!earlier.is_empty()).then(|| {
             view! {
                 <section class="card" data-testid="lead-notes">
