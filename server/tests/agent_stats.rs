@@ -237,10 +237,10 @@ async fn my_call_history_is_mine_newest_first_and_paged(b: Backend) {
     let t = 1_700_000_000_000;
     let mut records = Vec::new();
     // 23 calls of ann's, a minute apart, every third busy; 2 of bob's.
-    for n in 0..25 {
+    for (n, &lead) in leads.iter().enumerate() {
         let agent = if n < 23 { ann } else { bob };
         let disposition = (n % 3 != 2).then_some(("SALE MADE", "note"));
-        records.extend(call(n, leads[n], camp, agent, t + n as i64 * 60_000, disposition));
+        records.extend(call(n, lead, camp, agent, t + n as i64 * 60_000, disposition));
     }
     let refused = server::db::journal::apply(s.database(), "test", &records).await.unwrap();
     assert!(refused.is_empty(), "{refused:?}");
