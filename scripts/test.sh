@@ -21,6 +21,9 @@ cargo test --workspace --all-targets >&2
 say "SIP flood smoke (loopback, one short step per transport)"
 "$ROOT/scripts/flood.sh" --smoke >&2
 
+say "push latency smoke (20 agents, 10 calls, 5 s on loopback)"
+"$ROOT/scripts/push.sh" --smoke >&2
+
 say "browser tests (Chromium)"
 cargo build -p server -p gateway >&2
 (

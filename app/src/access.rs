@@ -41,16 +41,23 @@ pub fn access_for(path: &str) -> Access {
     }
 }
 
-/// Admin pages: supervisors may watch (the dashboard, the floor, the reports and the CSV,
-/// the campaign list, each campaign's overview and each leadset's overview); everything that
-/// edits is for admins only.
+/// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
+/// the campaign, agent and leadset lists, each campaign's overview and each leadset's
+/// overview); everything that edits is for admins only.
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match rest.as_slice() {
-        [] | ["floor"] | ["calls"] | ["calls.csv"] | ["agent-time"] | ["campaigns"] => {
-            Access::Roles(WATCH)
-        }
+        []
+        | ["floor"]
+        | ["wallboard"]
+        | ["calls"]
+        | ["calls.csv"]
+        | ["agent-time"]
+        | ["hourly"]
+        | ["campaigns"]
+        | ["agents"]
+        | ["leadsets"] => Access::Roles(WATCH),
         ["campaigns", i] | ["leadsets", i] if id(i) => Access::Roles(WATCH),
         _ => Access::Roles(&[Role::Admin]),
     }
@@ -122,7 +129,6 @@ mod tests {
             "/admin/campaigns/3/edit",
             "/admin/scripts",
             "/admin/trunks/1",
-            "/admin/agents",
             "/admin/dispositions",
         ] {
             let a = access_for(p);
@@ -135,8 +141,17 @@ mod tests {
 
     #[test]
     fn supervisors_watch_the_dashboard_the_floor_and_campaign_overviews() {
-        for p in ["/admin", "/admin/floor", "/admin/calls", "/admin/calls.csv", "/admin/agent-time"]
-        {
+        for p in [
+            "/admin",
+            "/admin/floor",
+            "/admin/wallboard",
+            "/admin/calls",
+            "/admin/calls.csv",
+            "/admin/agent-time",
+            "/admin/hourly",
+            "/admin/agents",
+            "/admin/leadsets",
+        ] {
             let a = access_for(p);
             assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");
             assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow, "{p}");
@@ -145,11 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn supervisors_read_leadset_overviews_only() {
+    fn supervisors_read_leadsets_but_upload_nothing() {
         let sup = viewer(Role::Supervisor);
         assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&sup)), Decision::Allow);
-        for p in ["/admin/leadsets", "/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/dnc"]
-        {
+        for p in ["/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/dnc"] {
             assert_eq!(decide(access_for(p), Some(&sup)), Decision::Forbidden, "{p}");
         }
         let agent = viewer(Role::Agent);

@@ -101,8 +101,28 @@ pub trait Admin: Send + Sync + 'static {
         filter: crate::model::CallFilter,
         limit: u32,
     ) -> Result<crate::model::CallReport, ApiError>;
+    /// The next `limit` calls `filter` selects after `after` (from the newest without one),
+    /// and where the next page starts (`None` after the last): the CSV, a page at a time.
+    async fn call_page(
+        &self,
+        filter: &crate::model::CallFilter,
+        after: Option<crate::model::report::CallCursor>,
+        limit: u32,
+    ) -> Result<(Vec<crate::model::CallRecord>, Option<crate::model::report::CallCursor>), ApiError>;
     /// Each agent's day that starts at `day` (a UTC day's first millisecond).
     async fn agent_time(&self, day: i64) -> Result<crate::model::AgentTimeReport, ApiError>;
+    /// One campaign's (or, with `None`, every campaign's) calls on the UTC day that starts at
+    /// `day`, hour by hour.
+    async fn hourly(
+        &self,
+        day: i64,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::model::HourlyReport, ApiError>;
+    /// The supervisor's wallboard of one campaign, or of all with `None`.
+    async fn wallboard(
+        &self,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::model::Wallboard, ApiError>;
     /// Pauses a logged-in agent or logs them out of their campaign, on `by`'s word.
     async fn act_on_agent(
         &self,

@@ -21,6 +21,29 @@ export function refusingUas(code, dir) {
   return startSipp(['-sf', file]);
 }
 
+/**
+ * sipp as a customer who lets the phone ring `ms` milliseconds, then answers and echoes the
+ * audio (`end2end/sipp/ring_then_answer.xml` with its ring time changed; written into `dir`).
+ */
+export function ringingUas(ms, dir) {
+  const scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'ring_then_answer.xml'), 'utf8');
+  const file = join(dir, `ring${ms}.xml`);
+  writeFileSync(file, scenario.replace('timeout="1000"', `timeout="${ms}"`));
+  return startSipp(['-sf', file, '-rtp_echo']);
+}
+
+/** A user with `role` (agent, supervisor or admin), created on the Users page. */
+export async function addUser(page, url, username, password, role) {
+  await page.goto(`${url}/admin/users`);
+  await hydrated(page);
+  const form = page.locator('[data-testid="create-user"]');
+  await form.locator('input[name="username"]').fill(username);
+  await form.locator('select[name="role"]').selectOption(role);
+  await form.locator('input[name="password"]').fill(password);
+  await form.locator('button[type="submit"]').click();
+  await page.locator(`tr[data-username="${username}"]`).waitFor();
+}
+
 /** A browser whose microphone is a tone (`wav`), allowed without asking. */
 export function launchWithMicrophone(wav) {
   toneWav(wav, 30);

@@ -195,6 +195,22 @@ pub enum Command {
         /// Call.
         call: CallId,
     },
+    /// Put a supervisor's agent leg on a call: listening, whispering to the agent, or barging
+    /// in (asked again: another mode, or another call). The call must be answered; the leg
+    /// must not be bridged to a call of its own.
+    Monitor {
+        /// Call.
+        call: CallId,
+        /// The supervisor's leg.
+        leg: AgentLegId,
+        /// What the supervisor does.
+        mode: crate::bridge::MonitorMode,
+    },
+    /// Take a supervisor's leg off the call it is on (nothing happens when it is on none).
+    StopMonitoring {
+        /// The supervisor's leg.
+        leg: AgentLegId,
+    },
     /// Put the customer on hold (re-INVITE sendonly, hold tone; the agent hears silence).
     Hold {
         /// Call.
@@ -497,6 +513,18 @@ mod tests {
         assert_eq!(
             attach.command,
             Command::Attach { resume: Some(Resume { instance: 9, seq: 41 }) }
+        );
+        let monitor: Request = serde_json::from_str(
+            r#"{"id":4,"command":"monitor","call":7,"leg":2,"mode":"whisper"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            monitor.command,
+            Command::Monitor {
+                call: CallId(7),
+                leg: AgentLegId(2),
+                mode: crate::bridge::MonitorMode::Whisper
+            }
         );
         let err = Response::Reply { id: 2, result: Err(ControlError::UnknownCall(CallId(9))) };
         let text = serde_json::to_string(&err).unwrap();

@@ -189,6 +189,21 @@ impl Gateway {
         self.done(Command::Unbridge { call }).await
     }
 
+    /// Puts a supervisor's leg on a call (listen, whisper or barge).
+    pub async fn monitor(
+        &self,
+        call: CallId,
+        leg: AgentLegId,
+        mode: crate::bridge::MonitorMode,
+    ) -> Result<(), ControlError> {
+        self.done(Command::Monitor { call, leg, mode }).await
+    }
+
+    /// Takes a supervisor's leg off the call it is on.
+    pub async fn stop_monitoring(&self, leg: AgentLegId) -> Result<(), ControlError> {
+        self.done(Command::StopMonitoring { leg }).await
+    }
+
     /// Holds a call.
     pub async fn hold(&self, call: CallId) -> Result<(), ControlError> {
         self.done(Command::Hold { call }).await

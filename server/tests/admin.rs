@@ -518,6 +518,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/dashboard", vec![]),
         ("admin/campaigns/list", vec![]),
         ("admin/campaigns/overview", vec![("id", &id)]),
+        ("admin/agents/list", vec![]),
+        ("leadsets/list", vec![]),
     ];
     let edit: &[(&str, Vec<(&str, &str)>)] = &[
         ("admin/campaigns/get", vec![("id", &id)]),
@@ -534,7 +536,6 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/trunks/list", vec![]),
         ("admin/trunks/save", vec![("name", "t"), ("host", "h")]),
         ("admin/trunks/test", vec![("id", "1")]),
-        ("admin/agents/list", vec![]),
         ("admin/agents/create", vec![("username", "zed"), ("password", "zed-pass-1")]),
         ("admin/agents/bulk", vec![("prefix", "z"), ("count", "2")]),
     ];
@@ -558,8 +559,15 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     );
     assert_eq!(ok(&admin, "admin/agents/list", &[]).await.as_array().unwrap().len(), 1);
 
-    // Pages: supervisors see the dashboard and overviews, not the editors.
-    let ok_pages = ["/admin", "/admin/campaigns", &format!("/admin/campaigns/{id}")];
+    // Pages: supervisors see the dashboard, the lists and overviews, not the editors; on the
+    // agent and leadset lists they find no forms.
+    let ok_pages = [
+        "/admin",
+        "/admin/campaigns",
+        &format!("/admin/campaigns/{id}"),
+        "/admin/agents",
+        "/admin/leadsets",
+    ];
     for p in ok_pages {
         assert_eq!(sup.get(p).await.status, StatusCode::OK, "supervisor {p}");
         assert_eq!(agent.get(p).await.status, StatusCode::FORBIDDEN, "agent {p}");
@@ -569,7 +577,6 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         &format!("/admin/campaigns/{id}/edit"),
         "/admin/scripts",
         "/admin/trunks",
-        "/admin/agents",
         "/admin/dispositions",
     ] {
         assert_eq!(sup.get(p).await.status, StatusCode::FORBIDDEN, "supervisor {p}");
@@ -577,6 +584,14 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     let overview = sup.get(&format!("/admin/campaigns/{id}")).await;
     assert!(!overview.body.contains("data-testid=\"toggle-state\""), "read only for supervisors");
     assert!(!overview.body.contains("href=\"/admin/scripts\""), "no tabs they cannot open");
+    let agents = sup.get("/admin/agents").await.body;
+    assert!(agents.contains("data-testid=\"agents-table\""), "the list");
+    assert!(!agents.contains("data-testid=\"create-agent\""), "no form: {agents}");
+    assert!(!agents.contains("data-testid=\"bulk-agents\""));
+    let leadsets = sup.get("/admin/leadsets").await.body;
+    assert!(!leadsets.contains("data-testid=\"create-leadset\""), "no form");
+    let mine = admin.get("/admin/agents").await.body;
+    assert!(mine.contains("data-testid=\"create-agent\""), "admins have the forms");
 
     // Staffing is theirs too: a supervisor assigns an agent and takes them off again; an
     // agent cannot, and a supervisor cannot assign somebody who is no agent.

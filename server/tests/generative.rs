@@ -374,7 +374,9 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("phone/home", &[], true),
     ep("admin/dashboard", &[], true),
     ep("admin/floor", &[], true),
+    ep("admin/wallboard", &[("campaign", K::Id(F::Campaign))], true),
     ep("admin/reports/agents", &[("day", K::Text)], true),
+    ep("admin/reports/hourly", &[("day", K::Text), ("campaign", K::Id(F::Campaign))], true),
     ep(
         "admin/reports/calls",
         &[

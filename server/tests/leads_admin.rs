@@ -17,7 +17,7 @@ use server::lead::fetch::AllowedNetworks;
 on_both_backends!(
     leadsets_are_created_edited_toggled_and_deleted,
     bad_leadset_forms_get_field_errors_and_change_nothing,
-    only_admins_manage_leadsets_and_supervisors_read_overviews,
+    only_admins_manage_leadsets_and_supervisors_read_them,
     a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report,
     bad_uploads_are_refused_and_store_nothing,
     pasted_text_previews_and_imports,
@@ -28,6 +28,8 @@ on_both_backends!(
     an_upload_cut_off_midway_ends_its_job_with_a_reason,
     many_dnc_numbers_are_added_at_once,
     leadset_stats_count_calls_dispositions_and_each_agents_work,
+    the_wallboard_draws_the_hour_and_the_rates_from_the_journal,
+    the_calls_csv_streams_every_call_a_page_at_a_time,
 );
 
 /// A campaign through the database (the campaign pages are another part of the portal).
@@ -191,7 +193,7 @@ async fn bad_leadset_forms_get_field_errors_and_change_nothing(b: Backend) {
     s.stop().await;
 }
 
-async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) {
+async fn only_admins_manage_leadsets_and_supervisors_read_them(b: Backend) {
     let s = TestServer::start(b).await;
     let admin = s.admin().await;
     let id = create_leadset(&admin, "Mine", None, "US").await;
@@ -201,9 +203,10 @@ async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) 
     let agent = s.login("agent", "agent-pass-123").await;
     let id_text = id.to_string();
     let id_s = id_text.as_str();
+    assert_eq!(sup.call("leadsets/list", &[]).await.status, StatusCode::OK, "supervisors read");
+    assert_eq!(agent.call("leadsets/list", &[]).await.status, StatusCode::FORBIDDEN);
     for c in [&sup, &agent] {
         for (endpoint, args) in [
-            ("leadsets/list", vec![]),
             ("leadsets/create", vec![("name", "X"), ("default_country", "US")]),
             ("leadsets/delete", vec![("id", id_s)]),
             ("leadsets/set_active", vec![("id", id_s), ("active", "false")]),
@@ -229,9 +232,12 @@ async fn only_admins_manage_leadsets_and_supervisors_read_overviews(b: Backend) 
         .post_json(&format!("/admin/leadsets/{id}/imports"), &mapping(1, &["phone", "status"]))
         .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-    // Pages: the supervisor reads the overview, not the list.
+    // Pages: the supervisor reads the list (with no form) and the overview.
     assert_eq!(sup.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::OK);
-    assert_eq!(sup.get("/admin/leadsets").await.status, StatusCode::FORBIDDEN);
+    let list = sup.get("/admin/leadsets").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("data-leadset=\"Mine\""), "the leadset is listed");
+    assert!(!list.body.contains(">Delete<"), "no delete button for supervisors");
     assert_eq!(agent.get(&format!("/admin/leadsets/{id}")).await.status, StatusCode::FORBIDDEN);
     s.stop().await;
 }
@@ -1018,5 +1024,303 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         StatusCode::FORBIDDEN
     );
     assert_eq!(sup.get("/admin/agent-time?day=2023-11-14").await.status, StatusCode::OK);
+    s.stop().await;
+}
+
+async fn the_wallboard_draws_the_hour_and_the_rates_from_the_journal(b: Backend) {
+    use app::model::call::{CallOutcome, HangupBy};
+    use app::model::wallboard::{
+        AgentChange, AgentsMinute, CallTimes, agents_by_minute, callers_by_minute, hour_start,
+    };
+    use app::model::{AgentStatus, CampaignId, LeadId, LeadStatus, PauseReason, PhoneNumber};
+    use app::model::{UserId, Wallboard};
+    use server::engine::Record;
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 86_400_000;
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let ann = UserId(s.create_user(&admin, "ann", "agent", "agent-pass-1").await);
+    let camp = campaign(&s, "Board").await;
+    let other = {
+        let settings =
+            CampaignSettings::new(Name::parse("Radio").unwrap(), CampaignKind::Broadcast);
+        server::db::campaigns::insert(s.database(), &settings, 0).await.unwrap().0
+    };
+    let mut leads = Vec::new();
+    for (list, c) in [("Board leads", camp), ("Radio leads", other)] {
+        let id = create_leadset(&admin, list, Some(c), "US").await;
+        for n in 0..4 {
+            let phone = format!("20255501{}{n}", if c == camp { 6 } else { 7 });
+            let args = [("leadset_id", id.to_string()), ("phone", phone), ("status", "NEW".into())];
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = admin.call("leadsets/save_lead", &args).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            leads.push(LeadId(res.json().as_i64().unwrap()));
+        }
+    }
+    support::exec(
+        s.database(),
+        "UPDATE leads SET dial_state = 'leased', lease_owner = 'test', lease_expires_at = 9000000000000000",
+    )
+    .await;
+
+    // Ten minutes ago: a sale, a drop and a no-answer in Board; a broadcast message played in
+    // Radio. One call ringing now. Before the hour: a drop 10 days ago (in the 30 days) and
+    // one 40 days ago (not).
+    let now = server::db::now_ms();
+    let t = now - 10 * MIN;
+    let mut n = 0;
+    let mut started = |campaign: i64, at: i64| {
+        n += 1;
+        let call_ref = format!("w{n}");
+        let lead = leads[if campaign == camp { n % 4 } else { 4 + n % 4 }];
+        let record = Record::AttemptStarted {
+            call_ref: call_ref.clone(),
+            lead,
+            campaign: CampaignId(campaign),
+            agent: None,
+            trunk: None,
+            phone: PhoneNumber::parse("+12025550160").unwrap(),
+            callback: None,
+            at,
+        };
+        (call_ref, record)
+    };
+    let ended = |call_ref: &str, at: i64, outcome: CallOutcome| Record::AttemptEnded {
+        call_ref: call_ref.into(),
+        at,
+        outcome,
+        sip_code: None,
+        sip_reason: None,
+        by: HangupBy::Customer,
+    };
+    let answered =
+        |call_ref: &str, at: i64| Record::AttemptAnswered { call_ref: call_ref.into(), at };
+    let mut records = Vec::new();
+    let (sale, r) = started(camp, t);
+    records.extend([
+        r,
+        answered(&sale, t + 5_000),
+        Record::AttemptBridged { call_ref: sale.clone(), agent: ann, at: t + 6_000 },
+        ended(&sale, t + 66_000, CallOutcome::Answered),
+        Record::Disposed {
+            call_ref: sale.clone(),
+            disposition: LeadStatus::parse("SALE MADE").unwrap(),
+            notes: String::new(),
+            at: t + 70_000,
+        },
+    ]);
+    let (drop, r) = started(camp, t + 1_000);
+    records.extend([r, answered(&drop, t + 5_000), ended(&drop, t + 5_500, CallOutcome::Dropped)]);
+    let (missed, r) = started(camp, t + 2_000);
+    records.extend([r, ended(&missed, t + 20_000, CallOutcome::NoAnswer)]);
+    let (played, r) = started(other, t + 3_000);
+    records.extend([
+        r,
+        answered(&played, t + 8_000),
+        ended(&played, t + 40_000, CallOutcome::Answered),
+    ]);
+    let (_, r) = started(camp, now - 1_000);
+    records.push(r);
+    for days in [10, 40] {
+        let at = now - days * DAY;
+        let (old, r) = started(camp, at);
+        records.extend([
+            r,
+            answered(&old, at + 5_000),
+            ended(&old, at + 6_000, CallOutcome::Dropped),
+        ]);
+    }
+    // Ann: ready since two hours ago, on the sale, wrap-up, ready again.
+    let state = |status: AgentStatus, at: i64| Record::AgentState {
+        agent: ann,
+        campaign: CampaignId(camp),
+        status,
+        call_ref: None,
+        at,
+    };
+    records.extend([
+        state(
+            AgentStatus::Paused { reason: PauseReason::parse("logged in").unwrap() },
+            now - 2 * 3_600_000,
+        ),
+        state(AgentStatus::Ready, now - 2 * 3_600_000 + 1_000),
+        state(AgentStatus::InCall, t + 6_000),
+        state(AgentStatus::WrapUp, t + 66_000),
+        state(AgentStatus::Ready, t + 80_000),
+    ]);
+    let refused = server::db::journal::apply(s.database(), "test", &records).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    let sup = s.login("sue", "sue-pass-1").await;
+    let board = |campaign: String| {
+        let sup = &sup;
+        async move {
+            let res = sup.call("admin/wallboard", &[("campaign", &campaign)]).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            serde_json::from_str::<Wallboard>(&res.body).unwrap()
+        }
+    };
+    let w = board(camp.to_string()).await;
+    let start = hour_start(w.at);
+    let call =
+        |dialed: i64, answered: Option<i64>, bridged: Option<i64>, ended: Option<i64>| CallTimes {
+            dialed_at: dialed,
+            answered_at: answered,
+            bridged_at: bridged,
+            ended_at: ended,
+            agentless: false,
+        };
+    let board_calls = [
+        call(t, Some(t + 5_000), Some(t + 6_000), Some(t + 66_000)),
+        call(t + 1_000, Some(t + 5_000), None, Some(t + 5_500)),
+        call(t + 2_000, None, None, Some(t + 20_000)),
+        call(now - 1_000, None, None, None),
+    ];
+    assert_eq!(w.callers, callers_by_minute(&board_calls, start, w.at));
+    assert_eq!(
+        w.callers.iter().map(|m| m.ringing).max(),
+        Some(3),
+        "three rang at once: {:?}",
+        w.callers
+    );
+    assert!(w.callers[59].ringing >= 1, "the call ringing now");
+    let change = |state: &str, at: i64| AgentChange { agent: ann.0, state: state.into(), at };
+    let ann_hour = [
+        change("ready", now - 2 * 3_600_000 + 1_000),
+        change("in_call", t + 6_000),
+        change("wrap_up", t + 66_000),
+        change("ready", t + 80_000),
+    ];
+    // Nobody is logged in to the running dialer: the running minute is all zero.
+    assert_eq!(w.agents, agents_by_minute(&ann_hour, start, AgentsMinute::default()));
+    assert_eq!(w.agents[0].waiting, 1, "ready since before the hour");
+    let today = now - now.rem_euclid(DAY) <= t;
+    if today {
+        assert_eq!((w.today.dialed, w.today.answered, w.today.dropped), (4, 2, 1));
+        assert_eq!(w.today.drop_percent(), Some(50.0));
+        assert_eq!(w.dispositions, [("SALE MADE".to_string(), 1)]);
+    }
+    assert_eq!((w.rolling.dialed, w.rolling.answered, w.rolling.dropped), (5, 3, 2));
+    assert_eq!(w.campaign, Some(CampaignId(camp)));
+    assert_eq!(w.dial_level, Some(1.0), "an auto campaign's multiplier");
+
+    // All campaigns: the broadcast call is in progress while its message plays.
+    let all = board(String::new()).await;
+    let mut every = board_calls.to_vec();
+    every.push(CallTimes {
+        agentless: true,
+        ..call(t + 3_000, Some(t + 8_000), None, Some(t + 40_000))
+    });
+    assert_eq!(all.callers, callers_by_minute(&every, hour_start(all.at), all.at));
+    assert_eq!(all.dial_level, None);
+    assert_eq!(all.campaigns.len(), 2);
+    if today {
+        assert_eq!((all.today.dialed, all.today.answered), (5, 3));
+    }
+
+    // The hourly summary of the day of those calls: Board's four (the ringing one if it is
+    // still that day), all in their hours, and the day's total.
+    let date = app::pages::widgets::format_utc(t)[..10].to_string();
+    let hourly =
+        sup.call("admin/reports/hourly", &[("day", &date), ("campaign", &camp.to_string())]).await;
+    assert_eq!(hourly.status, StatusCode::OK, "{}", hourly.body);
+    let hourly: app::model::HourlyReport = serde_json::from_str(&hourly.body).unwrap();
+    assert_eq!(hourly.hours.len(), 24);
+    let day_start = t - t.rem_euclid(DAY);
+    let hour_of = |at: i64| usize::try_from((at - day_start) / 3_600_000).unwrap();
+    assert!(hourly.hours[hour_of(t)].calls.dialed >= 1);
+    assert_eq!(hourly.hours[hour_of(t)].handled, 1, "{:?}", hourly.hours);
+    let total = hourly.total();
+    let ringing_that_day = u64::from(now - 1_000 < day_start + DAY);
+    assert_eq!(
+        (
+            total.calls.dialed,
+            total.calls.answered,
+            total.calls.dropped,
+            total.handled,
+            total.sales,
+            total.talk_seconds
+        ),
+        (3 + ringing_that_day, 2, 1, 1, 1, 60)
+    );
+    let all_day = sup.call("admin/reports/hourly", &[("day", &date), ("campaign", "")]).await;
+    let all_day: app::model::HourlyReport = serde_json::from_str(&all_day.body).unwrap();
+    assert_eq!(all_day.total().calls.dialed, 4 + ringing_that_day, "with Radio's call");
+    for (args, field) in [
+        ([("day", "2023-02-30"), ("campaign", "")], "day"),
+        ([("day", ""), ("campaign", "-3")], "campaign"),
+    ] {
+        let res = sup.call("admin/reports/hourly", &args).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{args:?}: {}", res.body);
+        assert_eq!(res.json()["Invalid"]["field"], field);
+    }
+    assert_eq!(
+        agent_may_not(&s, "admin/reports/hourly", &[("day", ""), ("campaign", "")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        sup.get(&format!("/admin/hourly?day={date}&campaign={camp}")).await.status,
+        StatusCode::OK
+    );
+
+    // Bad input: a campaign that is no id, one that does not exist; an agent may not look.
+    let res = sup.call("admin/wallboard", &[("campaign", "x")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["Invalid"]["field"], "campaign");
+    let res = sup.call("admin/wallboard", &[("campaign", "999999")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    assert_eq!(
+        agent_may_not(&s, "admin/wallboard", &[("campaign", "")]).await,
+        StatusCode::FORBIDDEN
+    );
+    let agent = s.login("ann", "agent-pass-1").await;
+    assert_eq!(agent.get("/admin/wallboard").await.status, StatusCode::FORBIDDEN);
+    let page = sup.get(&format!("/admin/wallboard?campaign={camp}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("data-chart=\"callers\""),
+        "the page renders its charts on the server"
+    );
+    let short = sup.get("/supervise").await;
+    assert!(short.status.is_redirection(), "{}", short.status);
+    assert_eq!(short.headers["location"], "/admin/wallboard");
+    s.stop().await;
+}
+
+/// The status an agent (ann) gets calling `endpoint`.
+async fn agent_may_not(s: &TestServer, endpoint: &str, args: &[(&str, &str)]) -> StatusCode {
+    s.login("ann", "agent-pass-1").await.call(endpoint, args).await.status
+}
+
+async fn the_calls_csv_streams_every_call_a_page_at_a_time(b: Backend) {
+    // More calls than two pages hold, three to a millisecond (pages must not split or repeat
+    // calls that tie on the dial time).
+    const CALLS: i64 = 12_345;
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let seed = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {CALLS}) \
+             INSERT INTO call_attempts (call_ref, phone, dialed_at, outcome) \
+             SELECT 'r' || i, '+12025550100', 1700000000000 + i / 3, \
+             CASE WHEN i % 2 = 0 THEN 'busy' ELSE 'answered' END FROM n"
+    );
+    support::exec(s.database(), Box::leak(seed.into_boxed_str())).await;
+    assert!(server::report::PAGE_ROWS < CALLS as u32 / 2, "the file spans pages");
+    let csv = admin.get("/admin/calls.csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len() as i64, CALLS + 1, "the header and every call");
+    let refs: Vec<i64> =
+        lines[1..].iter().map(|l| l.split(',').next().unwrap()[1..].parse().unwrap()).collect();
+    let mut want: Vec<i64> = (1..=CALLS).collect();
+    // Newest first: by dial time, then by row (the later insert first).
+    want.sort_by(|a, b| (b / 3, b).cmp(&(a / 3, a)));
+    assert_eq!(refs, want);
+    // The same paging with a filter: half of them.
+    let busy = admin.get("/admin/calls.csv?outcome=busy").await;
+    let rows = busy.body.split("\r\n").filter(|l| !l.is_empty()).count() as i64;
+    assert_eq!(rows, CALLS / 2 + 1);
     s.stop().await;
 }

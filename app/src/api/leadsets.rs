@@ -25,7 +25,7 @@ const TEXT_MAX_BYTES: usize = 1024 * 1024;
 /// Every leadset with its counts.
 #[server(endpoint = "leadsets/list")]
 pub async fn list_leadsets() -> Result<Vec<LeadsetSummary>, ApiError> {
-    guard::require(&[Role::Admin])?;
+    guard::require(&[Role::Admin, Role::Supervisor])?;
     guard::ports()?.leads.list_leadsets().await
 }
 

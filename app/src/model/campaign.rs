@@ -415,8 +415,8 @@ impl CampaignForm {
             "" | "inactive" => false,
             _ => return Err(ApiError::invalid("state", "Choose active or inactive.")),
         };
-        s.script_id = optional_id(&self.script_id, "script_id")?.map(ScriptId);
-        s.trunk_id = optional_id(&self.trunk_id, "trunk_id")?.map(TrunkId);
+        s.script_id = super::ids::optional_id("script_id", &self.script_id)?.map(ScriptId);
+        s.trunk_id = super::ids::optional_id("trunk_id", &self.trunk_id)?.map(TrunkId);
         s.notes = self.notes.replace("\r\n", "\n").trim().to_string();
         if s.notes.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(ApiError::invalid("notes", "Notes cannot contain control characters."));
@@ -495,18 +495,6 @@ impl CampaignForm {
         }
         s.validate()?;
         Ok(s)
-    }
-}
-
-fn optional_id(raw: &str, field: &str) -> Result<Option<i64>, ApiError> {
-    match raw.trim() {
-        "" => Ok(None),
-        x => x
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, "Choose one from the list.")),
     }
 }
 

@@ -38,3 +38,17 @@ id_type!(
 
 /// A SIP trunk: the telephony vocabulary's id, the same number the gateway knows it by.
 pub use telephony::TrunkId;
+
+/// A row id chosen from a list (empty for "any" or "none"): a positive whole number, or an
+/// error on `field`.
+pub fn optional_id(field: &str, raw: &str) -> Result<Option<i64>, super::error::ApiError> {
+    match raw.trim() {
+        "" => Ok(None),
+        s => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| super::error::ApiError::invalid(field, "Choose one from the list.")),
+    }
+}

@@ -18,6 +18,7 @@ pub mod script;
 pub mod text;
 pub mod trunk;
 pub mod user;
+pub mod wallboard;
 
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
 pub use call::{CallOutcome, HangupBy, OutcomeStatus};
@@ -32,8 +33,12 @@ pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_scri
 pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
 };
-pub use report::{AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, MyDay};
+pub use report::{
+    AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, HourSummary,
+    HourlyReport, MyDay,
+};
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};
 pub use trunk::{Trunk, TrunkAuthFailures, TrunkForm, TrunkSettings, TrunkTest};
 pub use user::{Password, Role, UserId, UserSummary, Username, Viewer};
+pub use wallboard::Wallboard;

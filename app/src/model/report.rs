@@ -46,17 +46,6 @@ const DAY_MS: i64 = 86_400_000;
 impl CallQuery {
     /// The filter these fields ask for, or the first field that is not understood.
     pub fn parse(&self) -> Result<CallFilter, ApiError> {
-        let id = |field: &str, raw: &str| -> Result<Option<i64>, ApiError> {
-            match raw.trim() {
-                "" => Ok(None),
-                s => s
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Some)
-                    .ok_or_else(|| ApiError::invalid(field, "Choose one from the list.")),
-            }
-        };
         let day = |field: &str, raw: &str| -> Result<Option<i64>, ApiError> {
             match raw.trim() {
                 "" => Ok(None),
@@ -84,7 +73,7 @@ impl CallQuery {
             return Err(ApiError::invalid("to", "The last day comes on or after the first."));
         }
         Ok(CallFilter {
-            campaign: id("campaign", &self.campaign)?.map(CampaignId),
+            campaign: super::ids::optional_id("campaign", &self.campaign)?.map(CampaignId),
             agent: match self.agent.trim() {
                 "" => None,
                 s => Some(Username::parse(s).map_err(|m| ApiError::invalid("agent", m))?),
@@ -190,11 +179,20 @@ impl CallReport {
     pub const HISTORY_PAGE: u32 = 20;
 }
 
+/// The calls CSV's first line.
+pub const CALLS_CSV_HEADER: &str =
+    "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n";
+
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {
-    let mut out = String::from(
-        "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n",
-    );
+    let mut out = String::from(CALLS_CSV_HEADER);
+    out.push_str(&calls_csv_rows(calls));
+    out
+}
+
+/// One CSV line per call, without the header (a long file is written a page at a time).
+pub fn calls_csv_rows(calls: &[CallRecord]) -> String {
+    let mut out = String::new();
     for c in calls {
         let cells = [
             c.call_ref.clone(),
@@ -214,6 +212,14 @@ pub fn calls_csv(calls: &[CallRecord]) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// Where a page of the calls report ends: the next page starts after this call (calls are
+/// ordered newest first, by dial time and then by row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCursor {
+    pub dialed_at: i64,
+    pub id: i64,
 }
 
 fn utc_seconds(ms: i64) -> String {
@@ -406,6 +412,80 @@ pub struct AgentTimeReport {
     pub agents: Vec<AgentDay>,
 }
 
+/// One hour of a campaign's day (or of all campaigns'): its calls and how they went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourSummary {
+    /// The hour of the day (UTC), 0–23.
+    pub hour: u8,
+    /// Dialled, answered, dropped (answered with nobody to take them).
+    pub calls: super::wallboard::Rates,
+    /// Answered and connected to an agent.
+    pub handled: u64,
+    /// Handled calls disposed as a sale.
+    pub sales: u64,
+    /// Time agents talked on the handled calls that ended.
+    pub talk_seconds: i64,
+}
+
+impl HourSummary {
+    /// Sales per handled call, in percent; `None` with no call handled.
+    pub fn conversion_percent(&self) -> Option<f64> {
+        (self.handled > 0).then(|| self.sales as f64 * 100.0 / self.handled as f64)
+    }
+
+    /// Average talk time per handled call, in whole seconds.
+    pub fn average_talk_seconds(&self) -> Option<i64> {
+        (self.handled > 0).then(|| self.talk_seconds / self.handled as i64)
+    }
+
+    /// Adds `o`'s calls to these (for the day's total).
+    pub fn add(&mut self, o: &HourSummary) {
+        self.calls.dialed += o.calls.dialed;
+        self.calls.answered += o.calls.answered;
+        self.calls.dropped += o.calls.dropped;
+        self.handled += o.handled;
+        self.sales += o.sales;
+        self.talk_seconds += o.talk_seconds;
+    }
+}
+
+/// A campaign's (or every campaign's) day hour by hour: the per-campaign hourly summary.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HourlyReport {
+    /// The day's first millisecond (UTC).
+    pub day: i64,
+    /// The campaign reported, or `None` for all.
+    pub campaign: Option<super::ids::CampaignId>,
+    /// Every campaign, for the picker.
+    pub campaigns: Vec<(super::ids::CampaignId, super::text::Name)>,
+    /// All 24 hours, in order, empty ones too.
+    pub hours: Vec<HourSummary>,
+}
+
+impl HourlyReport {
+    /// The 24 hours of a day from the hours that had calls (any order; an hour outside 0–23
+    /// is ignored).
+    pub fn every_hour(with_calls: &[HourSummary]) -> Vec<HourSummary> {
+        let mut hours: Vec<HourSummary> =
+            (0..24).map(|h| HourSummary { hour: h, ..HourSummary::default() }).collect();
+        for h in with_calls {
+            if let Some(slot) = hours.get_mut(usize::from(h.hour)) {
+                slot.add(h);
+            }
+        }
+        hours
+    }
+
+    /// The day's total.
+    pub fn total(&self) -> HourSummary {
+        let mut t = HourSummary::default();
+        for h in &self.hours {
+            t.add(h);
+        }
+        t
+    }
+}
+
 /// The day a report asks for (`YYYY-MM-DD`, UTC; empty for the day of `now`), as its first
 /// millisecond.
 pub fn parse_day(raw: &str, now: i64) -> Result<i64, ApiError> {
@@ -439,6 +519,36 @@ pub fn csv_cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_hourly_day_has_every_hour_and_adds_up() {
+        use super::super::wallboard::Rates;
+        let nine = HourSummary {
+            hour: 9,
+            calls: Rates { dialed: 10, answered: 4, dropped: 1 },
+            handled: 3,
+            sales: 1,
+            talk_seconds: 300,
+        };
+        let ten = HourSummary { hour: 10, handled: 1, talk_seconds: 60, ..nine };
+        let stray = HourSummary { hour: 24, ..nine };
+        let report = HourlyReport {
+            hours: HourlyReport::every_hour(&[ten, nine, stray]),
+            ..Default::default()
+        };
+        assert_eq!(report.hours.len(), 24);
+        assert!(report.hours.iter().enumerate().all(|(i, h)| usize::from(h.hour) == i));
+        assert_eq!(report.hours[9], nine);
+        assert_eq!(report.hours[0], HourSummary::default());
+        let total = report.total();
+        assert_eq!(
+            (total.calls.dialed, total.handled, total.sales, total.talk_seconds),
+            (20, 4, 2, 360)
+        );
+        assert_eq!(nine.conversion_percent().map(|p| p.round()), Some(33.0));
+        assert_eq!(nine.average_talk_seconds(), Some(100));
+        assert_eq!(report.hours[0].average_talk_seconds(), None);
+    }
 
     fn query(f: impl FnOnce(&mut CallQuery)) -> CallQuery {
         let mut q = CallQuery::default();

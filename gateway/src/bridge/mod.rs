@@ -1,13 +1,21 @@
 //! The call bridge, sans-IO: relays G.711 audio and RFC 4733 DTMF between trunk legs
 //! (customers) and agent legs (browsers), and generates what nobody speaks: silence to an
 //! agent between calls, a hold tone to a held customer, WAV playback, DTMF from commands.
+//! A supervisor's leg on a call ([`Bridge::monitor`]: listen, whisper, barge) turns that call
+//! to mixing: every voice on it is decoded and queued, and each tick everyone on the call
+//! gets the sum of the voices they may hear ([`mix`]).
 //!
 //! Invariants:
 //! - Each agent leg is one outgoing RTP stream (one SSRC) for its whole life; sequence
 //!   numbers and timestamps stay continuous across calls ([`stream::OutStream`]).
 //! - An agent leg hears exactly one source at a time: its bridged customer, or generated
 //!   silence (unbridged, or its customer is held). A customer hears the agent, or playback,
-//!   or the hold tone, or silence when muted or unbridged — never two at once.
+//!   or the hold tone, or silence when muted or unbridged — never two at once. Only on a
+//!   call with a supervisor do voices add up: the supervisor hears the customer and the
+//!   agent; the agent also hears a whispering or barging supervisor; the customer also hears
+//!   a barging one, never a listening or whispering one.
+//! - A leg is either an agent's (bridged to at most one call) or a supervisor's on at most
+//!   one call, never both at once.
 //! - Payloads pass through untouched when both legs use the same codec; μ-law/A-law are
 //!   converted only when they differ.
 //! - Packets that do not parse, come for unknown legs or carry unnegotiated payload types are
@@ -15,6 +23,7 @@
 //!
 //! The bridge is ticked every 20 ms (`poll_timeout`) while it has any leg.
 
+pub mod mix;
 pub mod player;
 pub mod stream;
 #[cfg(test)]
@@ -24,6 +33,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+pub use mix::MonitorMode;
+use mix::Voice;
 use player::{Player, Sound};
 use stream::{FRAME, OutStream};
 
@@ -203,7 +214,21 @@ struct CallSide {
     recording: Option<Recording>,
     /// When the trunk's last RTP packet arrived (any payload type: a stream is alive).
     heard: Option<Instant>,
+    /// The voices on the call while supervisors are on it (`None` without one).
+    mix: Option<Mixing>,
 }
+
+/// A call's voices while supervisors are on it.
+#[derive(Debug, Default)]
+struct Mixing {
+    customer: Voice,
+    agent: Voice,
+    /// Each supervisor's leg, what they do, and their voice.
+    monitors: Vec<(AgentLegId, MonitorMode, Voice)>,
+}
+
+/// One 20 ms frame of decoded samples.
+type Frame = [i16; FRAME as usize];
 
 #[derive(Debug)]
 struct LegSide {
@@ -211,6 +236,8 @@ struct LegSide {
     out: OutStream,
     call: Option<CallId>,
     dtmf_in_last: Option<u32>,
+    /// The call this (supervisor's) leg is on.
+    monitoring: Option<CallId>,
 }
 
 /// The bridge.
@@ -296,6 +323,7 @@ impl Bridge {
                 dtmf_in_last: None,
                 heard: None,
                 recording: None,
+                mix: None,
             },
         );
         self.start_ticking(now);
@@ -313,12 +341,17 @@ impl Bridge {
         self.calls.get(&call).and_then(|side| side.heard)
     }
 
-    /// Removes a trunk leg (call ended); its agent leg goes back to silence.
+    /// Removes a trunk leg (call ended); its agent leg and its supervisors' legs go back to
+    /// silence.
     pub fn remove_call(&mut self, call: CallId) {
-        if let Some(side) = self.calls.remove(&call)
-            && let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l))
-        {
+        let Some(side) = self.calls.remove(&call) else { return };
+        if let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l)) {
             leg.call = None;
+        }
+        for (l, ..) in side.mix.into_iter().flat_map(|m| m.monitors) {
+            if let Some(leg) = self.legs.get_mut(&l) {
+                leg.monitoring = None;
+            }
         }
     }
 
@@ -334,18 +367,84 @@ impl Bridge {
     ) {
         self.legs.insert(
             leg,
-            LegSide { media, out: OutStream::new(ssrc, seq, ts), call: None, dtmf_in_last: None },
+            LegSide {
+                media,
+                out: OutStream::new(ssrc, seq, ts),
+                call: None,
+                dtmf_in_last: None,
+                monitoring: None,
+            },
         );
         self.start_ticking(now);
     }
 
-    /// Removes an agent leg (closed or gone); its call stays up, unbridged.
+    /// Removes an agent leg (closed or gone); its call stays up, unbridged. A supervisor's
+    /// leg leaves the call it was on.
     pub fn remove_leg(&mut self, leg: AgentLegId) {
+        self.stop_monitoring(leg);
         if let Some(side) = self.legs.remove(&leg)
             && let Some(call) = side.call.and_then(|c| self.calls.get_mut(&c))
         {
             call.leg = None;
         }
+    }
+
+    /// Puts a supervisor's leg on a call: listening, whispering to the agent or barging in
+    /// ([`MonitorMode`]); asked again, changes the mode (or moves the leg from the call it
+    /// was on). A leg bridged to a call of its own is refused, and so is the call's own
+    /// agent leg. Several supervisors may be on one call.
+    pub fn monitor(
+        &mut self,
+        call: CallId,
+        leg: AgentLegId,
+        mode: MonitorMode,
+    ) -> Result<(), BridgeError> {
+        if !self.calls.contains_key(&call) {
+            return Err(BridgeError::UnknownCall(call));
+        }
+        let side = self.legs.get(&leg).ok_or(BridgeError::UnknownLeg(leg))?;
+        if let Some(own) = side.call {
+            return Err(BridgeError::LegBusy { leg, call: own });
+        }
+        if side.monitoring.is_some_and(|c| c != call) {
+            self.stop_monitoring(leg);
+        }
+        if let Some(mixing) = self.calls.get_mut(&call).map(|c| c.mix.get_or_insert_default()) {
+            match mixing.monitors.iter_mut().find(|(l, ..)| *l == leg) {
+                Some(on) => on.1 = mode,
+                None => mixing.monitors.push((leg, mode, Voice::default())),
+            }
+        }
+        if let Some(side) = self.legs.get_mut(&leg) {
+            side.monitoring = Some(call);
+        }
+        Ok(())
+    }
+
+    /// Takes a supervisor's leg off the call it is on (it hears silence again); the call goes
+    /// back to plain relaying when no supervisor is left on it. Nothing happens to a leg on
+    /// no call.
+    pub fn stop_monitoring(&mut self, leg: AgentLegId) {
+        let Some(call) = self.legs.get_mut(&leg).and_then(|l| l.monitoring.take()) else {
+            return;
+        };
+        if let Some(side) = self.calls.get_mut(&call)
+            && let Some(mixing) = side.mix.as_mut()
+        {
+            mixing.monitors.retain(|(l, ..)| *l != leg);
+            if mixing.monitors.is_empty() {
+                side.mix = None;
+            }
+        }
+    }
+
+    /// The supervisors' legs on a call, with what each does.
+    pub fn monitors(&self, call: CallId) -> Vec<(AgentLegId, MonitorMode)> {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.mix.as_ref())
+            .map(|m| m.monitors.iter().map(|(l, mode, _)| (*l, *mode)).collect())
+            .unwrap_or_default()
     }
 
     /// Connects a call to an agent leg. A call bridged elsewhere moves (transfer); a leg
@@ -355,7 +454,7 @@ impl Bridge {
             return Err(BridgeError::UnknownCall(call));
         }
         let leg_side = self.legs.get(&leg).ok_or(BridgeError::UnknownLeg(leg))?;
-        if let Some(other) = leg_side.call.filter(|c| *c != call) {
+        if let Some(other) = leg_side.call.filter(|c| *c != call).or(leg_side.monitoring) {
             return Err(BridgeError::LegBusy { leg, call: other });
         }
         self.unbridge(call)?;
@@ -472,8 +571,14 @@ impl Bridge {
         let leg =
             side.leg.filter(|_| !side.held).and_then(|l| self.legs.get_mut(&l).map(|s| (l, s)));
         if h.payload_type == side.media.payload_type {
+            let codec = side.media.codec;
             if let Some(rec) = side.recording.as_mut() {
-                rec.customer.extend(packet.payload.iter().map(|&b| side.media.codec.decode(b)));
+                rec.customer.extend(packet.payload.iter().map(|&b| codec.decode(b)));
+            }
+            if let Some(mixing) = side.mix.as_mut() {
+                // Heard at the next tick, by the agent and the supervisors.
+                mixing.customer.push(packet.payload.iter().map(|&b| codec.decode(b)));
+                return;
             }
             let Some((leg_id, leg)) = leg else {
                 self.stats.dropped += 1;
@@ -517,7 +622,28 @@ impl Bridge {
             self.stats.dropped += 1;
             return;
         };
-        let call = leg.call.and_then(|c| self.calls.get_mut(&c).map(|s| (c, s)));
+        if let Some(on) = leg.monitoring {
+            // A supervisor's voice, for whoever may hear it (their keys reach nobody).
+            let codec = leg.media.codec;
+            let voice = (h.payload_type == leg.media.payload_type)
+                .then(|| self.calls.get_mut(&on).and_then(|c| c.mix.as_mut()))
+                .flatten()
+                .and_then(|m| m.monitors.iter_mut().find(|(l, ..)| *l == leg_id));
+            match voice {
+                Some((_, _, voice)) => voice.push(payload.iter().map(|&b| codec.decode(b))),
+                None => self.stats.dropped += 1,
+            }
+            return;
+        }
+        let mut call = leg.call.and_then(|c| self.calls.get_mut(&c).map(|s| (c, s)));
+        if h.payload_type == leg.media.payload_type
+            && let Some(mixing) = call.as_mut().and_then(|(_, s)| s.mix.as_mut())
+        {
+            // Supervisors hear the agent even when the customer does not (mute, hold).
+            let codec = leg.media.codec;
+            mixing.agent.push(payload.iter().map(|&b| codec.decode(b)));
+            return;
+        }
         if h.payload_type == leg.media.payload_type {
             // The customer hears the agent only when nothing else has the line.
             let Some((call_id, side)) =
@@ -573,9 +699,39 @@ impl Bridge {
 
     fn tick(&mut self, now: Instant) {
         for (&call_id, side) in &mut self.calls {
+            let mixed = side.mix.as_mut().map(|m| {
+                let customer = m.customer.take_frame();
+                let agent = m.agent.take_frame();
+                let voices: Vec<(AgentLegId, MonitorMode, Frame)> =
+                    m.monitors.iter_mut().map(|(l, mode, v)| (*l, *mode, v.take_frame())).collect();
+                (customer, agent, voices)
+            });
+            // What the gateway itself plays (keys, a message, the hold sound) has the line;
+            // otherwise, on a mixed call, the customer hears the agent (unless muted) and any
+            // barging supervisor.
+            let gateway_speaks = !side.dtmf_out.is_empty() || side.player.is_some() || side.held;
+            let customer_frame = match &mixed {
+                Some((_, agent, voices)) if !gateway_speaks => {
+                    let mut heard: Vec<&Frame> = voices
+                        .iter()
+                        .filter(|(_, mode, _)| mode.customer_hears())
+                        .map(|(_, _, f)| f)
+                        .collect();
+                    if !side.muted && side.leg.is_some() {
+                        heard.push(agent);
+                    }
+                    let frame = mix::sum(heard);
+                    let codec = side.media.codec;
+                    if let Some(rec) = side.recording.as_mut() {
+                        rec.ours.extend(frame.iter().map(|&s| codec.decode(codec.encode(s))));
+                    }
+                    Some(encode_frame(side, now, &frame))
+                }
+                _ => generate_for_customer(now, call_id, side, &mut self.out),
+            };
             // Generated even for a trunk that does not listen, so playback and recording
             // keep time; only the sending stops.
-            if let Some(packet) = generate_for_customer(now, call_id, side, &mut self.out)
+            if let Some(packet) = customer_frame
                 && side.listening
             {
                 self.out.push_back(Output::ToTrunk {
@@ -584,6 +740,29 @@ impl Bridge {
                     packet,
                 });
                 self.stats.generated += 1;
+            }
+            if let Some((customer, agent, voices)) = mixed {
+                // The agent hears the customer (unless held) and whispering or barging
+                // supervisors; each supervisor hears the customer and the agent.
+                if let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l).map(|s| (l, s))) {
+                    let mut heard: Vec<&Frame> = voices
+                        .iter()
+                        .filter(|(_, mode, _)| mode.agent_hears())
+                        .map(|(_, _, f)| f)
+                        .collect();
+                    if !side.held {
+                        heard.push(&customer);
+                    }
+                    send_frame(&mut self.out, leg, now, &mix::sum(heard));
+                    self.stats.generated += 1;
+                }
+                let both = mix::sum([&customer, &agent]);
+                for (l, ..) in &voices {
+                    if let Some(leg) = self.legs.get_mut(l) {
+                        send_frame(&mut self.out, (*l, leg), now, &both);
+                        self.stats.generated += 1;
+                    }
+                }
             }
             if let Some(rec) = side.recording.as_mut() {
                 let mut samples = Vec::with_capacity(2 * FRAME as usize);
@@ -598,8 +777,14 @@ impl Bridge {
             }
         }
         for (&leg_id, leg) in &mut self.legs {
-            let listening = leg.call.and_then(|c| self.calls.get(&c)).is_some_and(|c| !c.held);
-            if !listening {
+            // Fed already: by its customer's packets, or (on a mixed call, or as a
+            // supervisor) by the calls' loop above.
+            let fed = leg.monitoring.is_some()
+                || leg
+                    .call
+                    .and_then(|c| self.calls.get(&c))
+                    .is_some_and(|c| !c.held || c.mix.is_some());
+            if !fed {
                 let header = leg.out.generate(now, leg.media.payload_type);
                 let payload = vec![leg.media.codec.silence(); FRAME as usize];
                 self.out.push_back(Output::ToAgent { leg: leg_id, header, payload });
@@ -656,6 +841,19 @@ fn generate_for_customer(
         rec.ours.extend(frame.iter().map(|&s| codec.decode(codec.encode(s))));
     }
     Some(encode_frame(side, now, &frame))
+}
+
+/// Sends a mixed frame on a leg, encoded in its codec.
+fn send_frame(
+    out: &mut VecDeque<Output>,
+    (leg_id, leg): (AgentLegId, &mut LegSide),
+    now: Instant,
+    frame: &Frame,
+) {
+    let header = leg.out.generate(now, leg.media.payload_type);
+    let codec = leg.media.codec;
+    let payload = frame.iter().map(|&s| codec.encode(s)).collect();
+    out.push_back(Output::ToAgent { leg: leg_id, header, payload });
 }
 
 fn encode_frame(side: &mut CallSide, now: Instant, frame: &[i16]) -> Vec<u8> {

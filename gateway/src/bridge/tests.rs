@@ -343,3 +343,182 @@ fn an_agent_leg_that_goes_away_leaves_the_call_up_and_unbridged() {
     assert_eq!(rig.bridge.poll_timeout(), None, "nothing left to tick");
     let _ = rig.t0;
 }
+
+// ----- supervisors on a call: listen, whisper, barge -----
+
+const SUP: AgentLegId = AgentLegId(20);
+const SUP2: AgentLegId = AgentLegId(21);
+
+/// 20 ms of μ-law at a constant level.
+fn level_frame(level: i16) -> Vec<u8> {
+    vec![Codec::Pcmu.encode(level); FRAME as usize]
+}
+
+/// The level of a μ-law frame (its first sample, decoded).
+fn level_of(payload: &[u8]) -> i16 {
+    Codec::Pcmu.decode(payload[0])
+}
+
+/// Within μ-law's quantisation of `want` (its steps are under 1/16 of the level).
+fn near(got: i16, want: i16) -> bool {
+    (i32::from(got) - i32::from(want)).abs() <= i32::from(want.unsigned_abs()) / 16 + 8
+}
+
+impl Rig {
+    fn with_supervisor(mode: MonitorMode) -> Rig {
+        let mut rig = Rig::new();
+        rig.bridge.add_leg(rig.now, SUP, agent(Codec::Pcmu), 0x5e, 1, 1);
+        rig.bridge.bridge(CALL, LEG).unwrap();
+        rig.bridge.monitor(CALL, SUP, mode).unwrap();
+        rig
+    }
+
+    fn leg_sends(&mut self, leg: AgentLegId, payload: &[u8]) {
+        let header =
+            Header { marker: false, payload_type: 0, sequence: 7, timestamp: 160, ssrc: 0x51 };
+        self.bridge.handle(self.now, Input::AgentRtp { leg, header, payload });
+        self.drain();
+    }
+
+    /// One 20 ms round: the customer speaks at 1000, the agent at 2000, each supervisor at
+    /// 4000; then a tick. Returns the levels heard by the agent, each supervisor and the
+    /// customer.
+    fn round(
+        &mut self,
+        supervisors: &[AgentLegId],
+    ) -> (Vec<i16>, Vec<(AgentLegId, i16)>, Vec<i16>) {
+        self.take();
+        self.trunk_sends(CALL, &rtp(0, 1, 0, 0x77, &level_frame(1000)));
+        self.agent_sends(0, 1, 0, &level_frame(2000));
+        for s in supervisors {
+            self.leg_sends(*s, &level_frame(4000));
+        }
+        self.run(20);
+        let out = self.take();
+        let agent = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::ToAgent { leg, payload, .. } if *leg == LEG => Some(level_of(payload)),
+                _ => None,
+            })
+            .collect();
+        let sups = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::ToAgent { leg, payload, .. } if *leg != LEG => {
+                    Some((*leg, level_of(payload)))
+                }
+                _ => None,
+            })
+            .collect();
+        let customer = to_trunk(&out).iter().map(|p| level_of(p.payload)).collect();
+        (agent, sups, customer)
+    }
+}
+
+#[test]
+fn a_listening_supervisor_hears_both_sides_and_nobody_hears_them() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Listen);
+    let (agent, sups, customer) = rig.round(&[SUP]);
+    assert!(matches!(agent[..], [l] if near(l, 1000)), "the agent hears the customer: {agent:?}");
+    assert!(matches!(sups[..], [(SUP, l)] if near(l, 3000)), "both: {sups:?}");
+    assert!(matches!(customer[..], [l] if near(l, 2000)), "the agent only: {customer:?}");
+    assert_eq!(rig.bridge.monitors(CALL), [(SUP, MonitorMode::Listen)]);
+}
+
+#[test]
+fn a_whisper_reaches_the_agent_only_and_a_barge_reaches_both() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Whisper);
+    let (agent, sups, customer) = rig.round(&[SUP]);
+    assert!(matches!(agent[..], [l] if near(l, 5000)), "customer + supervisor: {agent:?}");
+    assert!(matches!(sups[..], [(SUP, l)] if near(l, 3000)), "{sups:?}");
+    assert!(matches!(customer[..], [l] if near(l, 2000)), "not the whisper: {customer:?}");
+    // The same leg asked again: the mode changes, nothing else.
+    rig.bridge.monitor(CALL, SUP, MonitorMode::Barge).unwrap();
+    let (agent, sups, customer) = rig.round(&[SUP]);
+    assert!(matches!(agent[..], [l] if near(l, 5000)), "{agent:?}");
+    assert!(matches!(sups[..], [(SUP, l)] if near(l, 3000)), "{sups:?}");
+    assert!(matches!(customer[..], [l] if near(l, 6000)), "agent + supervisor: {customer:?}");
+    assert_eq!(rig.bridge.monitors(CALL), [(SUP, MonitorMode::Barge)]);
+}
+
+#[test]
+fn two_supervisors_on_one_call_and_the_call_back_to_relaying_when_they_leave() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Listen);
+    rig.bridge.add_leg(rig.now, SUP2, agent(Codec::Pcmu), 0x5f, 1, 1);
+    rig.bridge.monitor(CALL, SUP2, MonitorMode::Barge).unwrap();
+    let (agent, sups, customer) = rig.round(&[SUP, SUP2]);
+    assert_eq!(sups.len(), 2, "each supervisor gets a frame: {sups:?}");
+    assert!(sups.iter().all(|(_, l)| near(*l, 3000)), "{sups:?}");
+    assert!(matches!(agent[..], [l] if near(l, 5000)), "the barging one only: {agent:?}");
+    assert!(matches!(customer[..], [l] if near(l, 6000)), "{customer:?}");
+    rig.bridge.stop_monitoring(SUP2);
+    rig.bridge.stop_monitoring(SUP);
+    rig.bridge.stop_monitoring(SUP);
+    assert!(rig.bridge.monitors(CALL).is_empty());
+    // Plain relaying again: the customer's packet reaches the agent at once, untouched.
+    rig.take();
+    rig.trunk_sends(CALL, &rtp(0, 2, 160, 0x77, &level_frame(1000)));
+    let heard = rig.agent_heard();
+    assert_eq!(heard.len(), 1);
+    assert_eq!(heard[0].1, level_frame(1000));
+    // A supervisor off every call hears silence on each tick.
+    rig.run(20);
+    let silence = rig
+        .take()
+        .into_iter()
+        .filter(|o| matches!(o, Output::ToAgent { leg: SUP, payload, .. } if payload == &vec![0xff; 160]))
+        .count();
+    assert_eq!(silence, 1);
+}
+
+#[test]
+fn a_monitored_call_that_ends_leaves_its_supervisor_in_silence() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Barge);
+    rig.bridge.remove_call(CALL);
+    assert!(rig.bridge.monitors(CALL).is_empty());
+    rig.take();
+    rig.leg_sends(SUP, &level_frame(4000));
+    assert_eq!(rig.bridge.stats().dropped, 1, "a voice for no call is dropped");
+    rig.run(20);
+    let frames: Vec<Vec<u8>> = rig
+        .take()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::ToAgent { leg: SUP, payload, .. } => Some(payload),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(frames, [vec![0xff; 160]]);
+    // On to another call.
+    rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 1, 1, 1);
+    rig.bridge.monitor(CALL2, SUP, MonitorMode::Listen).unwrap();
+    assert_eq!(rig.bridge.monitors(CALL2), [(SUP, MonitorMode::Listen)]);
+}
+
+#[test]
+fn monitoring_refuses_what_cannot_be() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Listen);
+    assert_eq!(
+        rig.bridge.monitor(CALL2, SUP, MonitorMode::Listen),
+        Err(BridgeError::UnknownCall(CALL2))
+    );
+    assert_eq!(
+        rig.bridge.monitor(CALL, AgentLegId(99), MonitorMode::Listen),
+        Err(BridgeError::UnknownLeg(AgentLegId(99)))
+    );
+    assert_eq!(
+        rig.bridge.monitor(CALL, LEG, MonitorMode::Barge),
+        Err(BridgeError::LegBusy { leg: LEG, call: CALL }),
+        "the call's own agent"
+    );
+    rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 1, 1, 1);
+    assert_eq!(
+        rig.bridge.bridge(CALL2, SUP),
+        Err(BridgeError::LegBusy { leg: SUP, call: CALL }),
+        "a supervisor on a call takes no call of their own"
+    );
+    // A supervisor whose leg goes away leaves the call.
+    rig.bridge.remove_leg(SUP);
+    assert!(rig.bridge.monitors(CALL).is_empty());
+}

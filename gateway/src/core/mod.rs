@@ -1077,6 +1077,16 @@ impl Core {
             Command::Unbridge { call } => {
                 done(self.bridge.unbridge(call).map_err(|e| self.media_error(call, e)))
             }
+            Command::Monitor { call, leg, mode } => {
+                if !self.leg_ctx.get(&leg).is_some_and(|l| l.connected) {
+                    return Some(Err(self.leg_state_error(leg)));
+                }
+                done(self.bridge.monitor(call, leg, mode).map_err(|e| self.media_error(call, e)))
+            }
+            Command::StopMonitoring { leg } => {
+                self.bridge.stop_monitoring(leg);
+                done(Ok(()))
+            }
             Command::Hold { call } => done(self.set_hold(now, call, true)),
             Command::Unhold { call } => done(self.set_hold(now, call, false)),
             Command::Mute { call } => {

@@ -925,3 +925,28 @@ fn a_call_that_never_had_media_reports_no_figures() {
     assert_eq!(quality_of(&h, CallId(7)), None);
     assert!(h.rtcp.is_empty());
 }
+
+#[test]
+fn a_supervisor_leg_goes_on_an_answered_call_and_hears_the_customer() {
+    use crate::bridge::MonitorMode;
+    let mut h = Harness::new();
+    let leg = h.connect_agent();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    let monitor = |leg, mode| Command::Monitor { call: CallId(7), leg, mode };
+    assert!(
+        matches!(h.command(monitor(leg, MonitorMode::Listen)), Err(ControlError::WrongState(_))),
+        "not answered: no media to listen to"
+    );
+    assert!(h.command(monitor(AgentLegId(99), MonitorMode::Listen)).is_err(), "no such leg");
+    h.reply(&invite, 200, Some(SDP));
+    assert_eq!(h.command(monitor(leg, MonitorMode::Listen)), Ok(Reply::Done));
+    h.customer_speaks(CallId(7), 10);
+    let heard = h.browser.as_ref().map_or(0, |b| b.heard_voice());
+    assert!(heard >= 5, "the supervisor heard {heard} frames of the customer");
+    // A listening supervisor is not heard: nothing of theirs reaches the trunk but the
+    // gateway's own silence (the call has no agent).
+    assert_eq!(h.command(Command::StopMonitoring { leg }), Ok(Reply::Done));
+    assert_eq!(h.command(Command::StopMonitoring { leg }), Ok(Reply::Done), "twice is harmless");
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+}

@@ -170,10 +170,22 @@ impl Admin for AdminBackend {
         let total = db::reports::count(&self.db, &filter)
             .await
             .map_err(|e| internal("counting calls", e))?;
-        let calls = db::reports::calls(&self.db, &filter, limit, 0)
+        let calls = db::reports::calls(&self.db, &filter, limit)
             .await
             .map_err(|e| internal("listing calls", e))?;
         Ok(app::model::CallReport { total, calls })
+    }
+
+    async fn call_page(
+        &self,
+        filter: &app::model::CallFilter,
+        after: Option<app::model::report::CallCursor>,
+        limit: u32,
+    ) -> Result<(Vec<app::model::CallRecord>, Option<app::model::report::CallCursor>), ApiError>
+    {
+        db::reports::calls_after(&self.db, filter, after, limit)
+            .await
+            .map_err(|e| internal("listing calls", e))
     }
 
     async fn agent_time(&self, day: i64) -> Result<app::model::AgentTimeReport, ApiError> {
@@ -186,6 +198,107 @@ impl Admin for AdminBackend {
             .await
             .map_err(|e| internal("adding up the agents' day", e))?;
         Ok(app::model::AgentTimeReport { day, agents })
+    }
+
+    async fn hourly(
+        &self,
+        day: i64,
+        campaign: Option<CampaignId>,
+    ) -> Result<app::model::HourlyReport, ApiError> {
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
+        if let Some(id) = campaign
+            && !campaigns.iter().any(|c| c.id == id)
+        {
+            return Err(ApiError::NotFound("That campaign does not exist (any more).".into()));
+        }
+        let with_calls = db::reports::hourly(&self.db, day, campaign)
+            .await
+            .map_err(|e| internal("adding up the day's hours", e))?;
+        Ok(app::model::HourlyReport {
+            day,
+            campaign,
+            campaigns: campaigns.into_iter().map(|c| (c.id, c.settings.name)).collect(),
+            hours: app::model::HourlyReport::every_hour(&with_calls),
+        })
+    }
+
+    async fn wallboard(
+        &self,
+        campaign: Option<CampaignId>,
+    ) -> Result<app::model::Wallboard, ApiError> {
+        use app::model::wallboard::{
+            ABANDON_CAP_PERCENT, AgentsMinute, CallTimes, ROLLING_DAYS, agents_by_minute,
+            callers_by_minute, hour_start,
+        };
+        const DAY_MS: i64 = 86_400_000;
+        let now = db::now_ms();
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
+        let shown = match campaign {
+            None => None,
+            Some(id) => Some(campaigns.iter().find(|c| c.id == id).ok_or_else(|| {
+                ApiError::NotFound("That campaign does not exist (any more).".into())
+            })?),
+        };
+        // Right now: the dialer's counters of the campaigns shown, leads counted now.
+        let snapshot = self.live.snapshot();
+        let counts =
+            db::counts::by_campaign(&self.db).await.map_err(|e| internal("counting leads", e))?;
+        let mut live = LiveCounters::default();
+        for c in campaigns.iter().filter(|c| campaign.is_none_or(|id| id == c.id)) {
+            let mut counters = snapshot.counters.get(&c.id).copied().unwrap_or_default();
+            counters.data_remaining = counts.get(&c.id).map_or(0, LeadCounts::remaining);
+            live += counters;
+        }
+        // The hour, from what is stored.
+        let start = hour_start(now);
+        let agentless: std::collections::BTreeSet<i64> = campaigns
+            .iter()
+            .filter(|c| c.settings.kind == app::model::CampaignKind::Broadcast)
+            .map(|c| c.id.0)
+            .collect();
+        let calls: Vec<CallTimes> = db::wallboard::calls_in(&self.db, start, now + 1, campaign)
+            .await
+            .map_err(|e| internal("reading the hour's calls", e))?
+            .into_iter()
+            .map(|r| CallTimes {
+                dialed_at: r.dialed_at,
+                answered_at: r.answered_at,
+                bridged_at: r.bridged_at,
+                ended_at: r.ended_at,
+                agentless: r.campaign_id.is_some_and(|c| agentless.contains(&c)),
+            })
+            .collect();
+        let changes = db::wallboard::agent_changes(&self.db, start, now + 1, campaign)
+            .await
+            .map_err(|e| internal("reading the hour's agent states", e))?;
+        let today = now.div_euclid(DAY_MS) * DAY_MS;
+        let rates = |from: i64| db::wallboard::rates(&self.db, from, now + 1, campaign);
+        let (today_rates, rolling) = (
+            rates(today).await.map_err(|e| internal("counting today's calls", e))?,
+            rates(now - ROLLING_DAYS * DAY_MS)
+                .await
+                .map_err(|e| internal("counting the month's calls", e))?,
+        );
+        let dispositions = db::wallboard::dispositions(&self.db, today, now + 1, campaign)
+            .await
+            .map_err(|e| internal("counting today's dispositions", e))?;
+        Ok(app::model::Wallboard {
+            at: now,
+            campaign,
+            callers: callers_by_minute(&calls, start, now),
+            agents: agents_by_minute(&changes, start, AgentsMinute::from_live(&live)),
+            now: live,
+            dispositions,
+            today: today_rates,
+            rolling,
+            cap_percent: ABANDON_CAP_PERCENT,
+            dial_level: shown
+                .filter(|c| c.settings.kind == app::model::CampaignKind::Auto)
+                .map(|c| c.settings.outbound_multiplier),
+            campaigns: campaigns.into_iter().map(|c| (c.id, c.settings.name)).collect(),
+        })
     }
 
     async fn act_on_agent(

@@ -68,9 +68,10 @@ impl Phone for PhoneBackend {
         let total = db::reports::count(&self.db, &filter)
             .await
             .map_err(|e| internal("counting an agent's calls", e))?;
-        let calls = db::reports::calls(&self.db, &filter, size, u64::from(page) * u64::from(size))
-            .await
-            .map_err(|e| internal("listing an agent's calls", e))?;
+        let calls =
+            db::reports::calls_page(&self.db, &filter, size, u64::from(page) * u64::from(size))
+                .await
+                .map_err(|e| internal("listing an agent's calls", e))?;
         Ok(app::model::CallReport { total, calls })
     }
 

@@ -20,6 +20,7 @@ pub mod scripts;
 pub mod sessions;
 pub mod trunks;
 pub mod users;
+pub mod wallboard;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

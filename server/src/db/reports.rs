@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use app::model::report::{AgentDay, Session, StateChange};
+use app::model::report::{AgentDay, CallCursor, Session, StateChange};
 use app::model::{CallFilter, CallOutcome, CallRecord};
 
 use super::{Db, DbError, with_pool};
@@ -22,13 +22,14 @@ macro_rules! matching {
 }
 
 const CALLS: &str = concat!(
-    "SELECT a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
+    "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
      COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
      CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
      THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
      a.disposition, a.notes ",
     matching!(),
-    " ORDER BY a.dialed_at DESC, a.id DESC LIMIT $7 OFFSET $8"
+    " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
+     ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9 OFFSET $10"
 );
 
 const COUNT: &str = concat!("SELECT COUNT(*) ", matching!());
@@ -48,6 +49,7 @@ macro_rules! bind_filter {
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    id: i64,
     call_ref: String,
     dialed_at: i64,
     campaign: Option<String>,
@@ -61,14 +63,22 @@ struct Row {
     notes: String,
 }
 
-/// The newest `limit` calls `filter` selects, after skipping the `skip` newest (paging).
-pub async fn calls(
+/// The newest `limit` calls `filter` selects.
+pub async fn calls(db: &Db, filter: &CallFilter, limit: u32) -> Result<Vec<CallRecord>, DbError> {
+    Ok(calls_after(db, filter, None, limit).await?.0)
+}
+
+/// The newest `limit` calls `filter` selects after skipping the `skip` newest (numbered pages,
+/// as an agent's own call history has them: a few hundred calls a day at most).
+pub async fn calls_page(
     db: &Db,
     filter: &CallFilter,
     limit: u32,
     skip: u64,
 ) -> Result<Vec<CallRecord>, DbError> {
     let rows = with_pool!(db, pool => bind_filter!(sqlx::query_as::<_, Row>(CALLS), filter)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
         .bind(i64::from(limit))
         .bind(i64::try_from(skip).unwrap_or(i64::MAX))
         .fetch_all(pool)
@@ -85,7 +95,7 @@ pub async fn lead_notes(
     limit: u32,
 ) -> Result<Vec<CallRecord>, DbError> {
     let rows = with_pool!(db, pool => sqlx::query_as::<_, Row>(
-        "SELECT a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
+        "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
          COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
          CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
          THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
@@ -100,6 +110,29 @@ pub async fn lead_notes(
     .fetch_all(pool)
     .await)?;
     Ok(records(rows))
+}
+
+/// The next `limit` calls `filter` selects after `after` (from the newest without one), and
+/// where the page ends (`None` when it is the last). Keyset paging: each page costs the same
+/// however deep into a million calls it is.
+pub async fn calls_after(
+    db: &Db,
+    filter: &CallFilter,
+    after: Option<CallCursor>,
+    limit: u32,
+) -> Result<(Vec<CallRecord>, Option<CallCursor>), DbError> {
+    let rows = with_pool!(db, pool => bind_filter!(sqlx::query_as::<_, Row>(CALLS), filter)
+        .bind(after.map(|c| c.dialed_at))
+        .bind(after.map(|c| c.id))
+        .bind(i64::from(limit))
+        .bind(0i64)
+        .fetch_all(pool)
+        .await)?;
+    let next = rows
+        .last()
+        .filter(|_| rows.len() == limit as usize)
+        .map(|r| CallCursor { dialed_at: r.dialed_at, id: r.id });
+    Ok((records(rows), next))
 }
 
 fn records(rows: Vec<Row>) -> Vec<CallRecord> {
@@ -250,4 +283,62 @@ pub async fn agent_days(
         .collect();
     out.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct HourRow {
+    hour: i64,
+    dialed: i64,
+    answered: i64,
+    dropped: i64,
+    handled: i64,
+    sales: i64,
+    talk_ms: i64,
+}
+
+/// The calls dialled on the UTC day that starts at `day`, added up per hour (hours without a
+/// call left out), for one campaign or all. Sales are handled calls disposed with a
+/// disposition marked success, as in the agents' days. Talk time is the handled calls' time from
+/// connection to hang-up (calls still up count nothing yet).
+pub async fn hourly(
+    db: &Db,
+    day: i64,
+    campaign: Option<app::model::CampaignId>,
+) -> Result<Vec<app::model::HourSummary>, DbError> {
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, HourRow>(
+        "SELECT (dialed_at - $1) / 3600000 AS hour, COUNT(*) AS dialed, \
+         COALESCE(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS answered, \
+         COALESCE(SUM(CASE WHEN outcome = $4 THEN 1 ELSE 0 END), 0) AS dropped, \
+         COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
+         COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL AND EXISTS (SELECT 1 FROM dispositions d \
+           WHERE d.success AND d.code = call_attempts.disposition \
+           AND (d.campaign_id IS NULL OR d.campaign_id = call_attempts.campaign_id)) THEN 1 ELSE 0 END), 0) AS sales, \
+         CAST(COALESCE(SUM(CASE WHEN bridged_at IS NOT NULL AND ended_at IS NOT NULL \
+         THEN ended_at - bridged_at ELSE 0 END), 0) AS BIGINT) AS talk_ms \
+         FROM call_attempts WHERE dialed_at >= $1 AND dialed_at < $2 \
+         AND ($3 IS NULL OR campaign_id = $3) GROUP BY 1 ORDER BY 1",
+    )
+    .bind(day)
+    .bind(day + 86_400_000)
+    .bind(campaign.map(|c| c.0))
+    .bind(CallOutcome::Dropped.as_str())
+    .fetch_all(pool)
+    .await)?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(app::model::HourSummary {
+                hour: u8::try_from(r.hour).ok().filter(|h| *h < 24)?,
+                calls: app::model::wallboard::Rates {
+                    dialed: n(r.dialed),
+                    answered: n(r.answered),
+                    dropped: n(r.dropped),
+                },
+                handled: n(r.handled),
+                sales: n(r.sales),
+                talk_seconds: r.talk_ms / 1000,
+            })
+        })
+        .collect())
 }

@@ -1,18 +1,19 @@
-//! Agents (admins): the list with live state, creating one, and creating many at once.
+//! Agents: the list with live state (admins and supervisors), creating one, and creating many
+//! at once (admins).
 
 use crate::model::{AgentSummary, ApiError, CreatedAgent, UserSummary};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::EDITORS,
+    super::{EDITORS, WATCHERS},
     crate::api::guard,
     crate::model::{BulkAgents, Password, Role, Username},
 };
 
 #[server(endpoint = "admin/agents/list")]
 pub async fn list_agents() -> Result<Vec<AgentSummary>, ApiError> {
-    guard::require(EDITORS)?;
+    guard::require(WATCHERS)?;
     guard::ports()?.admin.agents().await
 }
 

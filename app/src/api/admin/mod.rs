@@ -10,6 +10,7 @@ pub mod floor;
 pub mod reports;
 pub mod scripts;
 pub mod trunks;
+pub mod wallboard;
 
 #[cfg(feature = "ssr")]
 use crate::model::Role;

@@ -1,7 +1,7 @@
 //! Reports for admins and supervisors: call detail records (the CSV of the same filter is
-//! served at `/admin/calls.csv`), and each agent's day.
+//! served at `/admin/calls.csv`), each agent's day, and a campaign's day hour by hour.
 
-use crate::model::{AgentTimeReport, ApiError, CallReport};
+use crate::model::{AgentTimeReport, ApiError, CallReport, HourlyReport};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -29,9 +29,24 @@ pub async fn load_calls(
 #[server(endpoint = "admin/reports/agents")]
 pub async fn load_agent_time(day: String) -> Result<AgentTimeReport, ApiError> {
     guard::require(super::WATCHERS)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let day = crate::model::report::parse_day(&day, now)?;
+    let day = crate::model::report::parse_day(&day, now_ms())?;
     guard::ports()?.admin.agent_time(day).await
+}
+
+/// One campaign's (its id; empty for all) calls on one UTC day (`YYYY-MM-DD`; empty for
+/// today), hour by hour.
+#[server(endpoint = "admin/reports/hourly")]
+pub async fn load_hourly(day: String, campaign: String) -> Result<HourlyReport, ApiError> {
+    guard::require(super::WATCHERS)?;
+    let day = crate::model::report::parse_day(&day, now_ms())?;
+    let campaign = crate::model::ids::optional_id("campaign", &campaign)?;
+    guard::ports()?.admin.hourly(day, campaign.map(crate::model::CampaignId)).await
+}
+
+/// The server's clock, for "today".
+#[cfg(feature = "ssr")]
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -1,5 +1,5 @@
-//! Agents (admins): the list with each agent's live state and campaigns, creating one, and
-//! creating many at once. Bulk creation shows the generated passwords once, with a CSV file
+//! Agents: the list with each agent's live state and campaigns (admins and supervisors),
+//! creating one, and creating many at once (admins: supervisors see no forms). Bulk creation shows the generated passwords once, with a CSV file
 //! to download; they are never stored in the clear, so they cannot be shown again.
 
 use leptos::prelude::*;
@@ -35,8 +35,10 @@ fn Agents() -> impl IntoView {
         _ => String::new(),
     });
     let bulk_err = move |f: &'static str| move || bulk.value().with(|v| field_message(v, f));
+    let edit = super::can_edit();
     view! {
         <h1>"Agents"</h1>
+        <Show when=move || edit.get()>
         <section class="card">
             <h2>"Create an agent"</h2>
             <Outcome value=move || one.value().get() success=created_one />
@@ -68,6 +70,7 @@ fn Agents() -> impl IntoView {
                 None => None,
             }}
         </section>
+        </Show>
         <section class="card">
             <h2>"All agents"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading agents…"</p> }>

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::can_edit;
 use super::{field_message, route_id};
 use crate::api::admin::campaigns::{
     AssignAgent, SaveCampaign, SetCampaignActive, get_campaign, list_campaigns,
@@ -26,14 +27,6 @@ pub fn CampaignsPage() -> impl IntoView {
             <CampaignList />
         </Guarded>
     }
-}
-
-/// Whether the signed-in user may edit (admins) rather than only watch (supervisors).
-fn can_edit() -> Signal<bool> {
-    let ViewerResource(viewer) = expect_context();
-    Signal::derive(move || {
-        viewer.get().and_then(|v| v.ok()).flatten().is_some_and(|v| v.role == Role::Admin)
-    })
 }
 
 /// Whether the signed-in user may staff campaigns (admins and supervisors).

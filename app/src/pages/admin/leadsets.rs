@@ -50,16 +50,19 @@ fn Leadsets() -> impl IntoView {
     let form = NodeRef::new();
     reset_on_success(form, move || create.value().get());
 
+    let edit = super::can_edit();
     view! {
         <h1>"Leadsets"</h1>
-        <section class="card">
-            <h2>"Create a leadset"</h2>
-            <Outcome value=move || create.value().get() success="Leadset created." />
-            <ActionForm action=create node_ref=form attr:class="row-form" attr:data-testid="create-leadset">
-                <LeadsetFields campaigns settings=None />
-                <button type="submit" class="primary">"Create leadset"</button>
-            </ActionForm>
-        </section>
+        <Show when=move || edit.get()>
+            <section class="card">
+                <h2>"Create a leadset"</h2>
+                <Outcome value=move || create.value().get() success="Leadset created." />
+                <ActionForm action=create node_ref=form attr:class="row-form" attr:data-testid="create-leadset">
+                    <LeadsetFields campaigns settings=None />
+                    <button type="submit" class="primary">"Create leadset"</button>
+                </ActionForm>
+            </section>
+        </Show>
         <section class="card">
             <h2>"All leadsets"</h2>
             <Outcome value=move || acts.active.value().get() success="State changed." />
@@ -68,7 +71,7 @@ fn Leadsets() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(l) if l.is_empty() => view! { <p class="muted">"No leadsets yet."</p> }.into_any(),
-                        Ok(l) => view! { <LeadsetTable list=l acts /> }.into_any(),
+                        Ok(l) => view! { <LeadsetTable list=l acts edit=edit.get_untracked() /> }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }
                 })}
@@ -115,7 +118,7 @@ fn LeadsetFields(
 }
 
 #[component]
-fn LeadsetTable(list: Vec<LeadsetSummary>, acts: ListActions) -> impl IntoView {
+fn LeadsetTable(list: Vec<LeadsetSummary>, acts: ListActions, edit: bool) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|l| {
@@ -127,21 +130,25 @@ fn LeadsetTable(list: Vec<LeadsetSummary>, acts: ListActions) -> impl IntoView {
                     <td>{l.campaign_name.unwrap_or_else(|| "—".into())}</td>
                     <td>
                         <span class=if on { "badge on" } else { "badge off" }>{if on { "Active" } else { "Inactive" }}</span>
-                        <ActionForm action=acts.active attr:class="inline">
-                            <input type="hidden" name="id" value=id />
-                            <input type="hidden" name="active" value=(!on).to_string() />
-                            <button type="submit">{if on { "Turn off" } else { "Turn on" }}</button>
-                        </ActionForm>
+                        {edit.then(|| view! {
+                            <ActionForm action=acts.active attr:class="inline">
+                                <input type="hidden" name="id" value=id />
+                                <input type="hidden" name="active" value=(!on).to_string() />
+                                <button type="submit">{if on { "Turn off" } else { "Turn on" }}</button>
+                            </ActionForm>
+                        })}
                     </td>
                     <td>{l.settings.description}</td>
                     <td class="num">{l.leads.total}</td>
                     <td class="num">{l.leads.dialable}</td>
                     <td>
-                        <a href=format!("/admin/leadsets/{id}/upload")>"Upload"</a>
-                        <ActionForm action=acts.delete attr:class="inline">
-                            <input type="hidden" name="id" value=id />
-                            <button type="submit" class="danger">"Delete"</button>
-                        </ActionForm>
+                        {edit.then(|| view! {
+                            <a href=format!("/admin/leadsets/{id}/upload")>"Upload"</a>
+                            <ActionForm action=acts.delete attr:class="inline">
+                                <input type="hidden" name="id" value=id />
+                                <button type="submit" class="danger">"Delete"</button>
+                            </ActionForm>
+                        })}
                     </td>
                 </tr>
             }

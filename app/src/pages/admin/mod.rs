@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), the calls and agent time reports, campaigns, agents, scripts, leadsets and their leads, lead
+//! floor (every agent now), the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns, agents, scripts, leadsets and their leads, lead
 //! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -10,14 +10,17 @@ pub mod agent_time;
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
+pub mod charts;
 pub mod dashboard;
 pub mod dispositions;
 pub mod dnc;
 pub mod floor;
+pub mod hourly;
 pub mod leadsets;
 pub mod scripts;
 pub mod trunks;
 pub mod upload;
+pub mod wallboard;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -35,8 +38,10 @@ struct Tab {
 const TABS: &[Tab] = &[
     Tab { href: "/admin", label: "Dashboard" },
     Tab { href: "/admin/floor", label: "Floor" },
+    Tab { href: "/admin/wallboard", label: "Wallboard" },
     Tab { href: "/admin/calls", label: "Calls" },
     Tab { href: "/admin/agent-time", label: "Agent time" },
+    Tab { href: "/admin/hourly", label: "Hourly" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
@@ -80,8 +85,10 @@ pub fn AdminPages() -> impl IntoView {
         match segments(&path).as_slice() {
             [] => dashboard::DashboardPage().into_any(),
             ["floor"] => floor::FloorPage().into_any(),
+            ["wallboard"] => wallboard::WallboardPage().into_any(),
             ["calls"] => calls::CallsPage().into_any(),
             ["agent-time"] => agent_time::AgentTimePage().into_any(),
+            ["hourly"] => hourly::HourlyPage().into_any(),
             ["campaigns"] => campaigns::CampaignsPage().into_any(),
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
@@ -100,6 +107,19 @@ pub fn AdminPages() -> impl IntoView {
             _ => super::NotFound().into_any(),
         }
     }
+}
+
+/// Whether the signed-in user may edit (admins) rather than only watch (supervisors): pages
+/// both may open show their forms and buttons to admins only.
+pub(crate) fn can_edit() -> Signal<bool> {
+    let crate::pages::ViewerResource(viewer) = expect_context();
+    Signal::derive(move || {
+        viewer
+            .get()
+            .and_then(|v| v.ok())
+            .flatten()
+            .is_some_and(|v| v.role == crate::model::Role::Admin)
+    })
 }
 
 /// The id in a path like `/admin/campaigns/3`, or 0 (which no row has) when missing.

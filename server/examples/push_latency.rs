@@ -1,0 +1,501 @@
+//! Benchmark (not a test): how soon does a supervisor's page see what happens on the floor?
+//!
+//! Starts the real server binary on a temporary SQLite database, with its demo trunk as the
+//! carrier, and puts a busy floor on it: `--agents` agents (500 by default) logged in over
+//! the phone WebSocket exactly as the phone page does, each switching between Ready and a
+//! break at random, and a broadcast campaign placing `--calls` calls (200) at the same time.
+//! A supervisor does what the floor page does: listens on the push channel
+//! (`/live/events`) and, on each event, fetches the floor (`admin/floor`). For every state
+//! change an agent asks for, the latency is the time from sending it to the first floor the
+//! supervisor fetched that shows it.
+//!
+//! ```text
+//! cargo build --release -p server
+//! cargo run --release -p server --example push_latency -- --agents 500 --calls 200 --seconds 60
+//! ```
+//!
+//! Options: `--server PATH` (default `target/release/server` of this workspace's target
+//! directory), `--rate N` state changes per second across the floor (default agents / 20:
+//! each agent changes every ~20 s). Prints the changes seen, p50 / p90 / p99 / max latency,
+//! the calls placed, and the server process's CPU (user + system, from `/proc`) and memory
+//! over the measurement. Everything runs on loopback; the run stops by itself.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const ADMIN_PASSWORD: &str = "bench-admin-pass";
+/// A change not seen by then counts as lost (and the agent moves on).
+const SEEN_LIMIT: Duration = Duration::from_secs(10);
+
+struct Args {
+    agents: usize,
+    calls: usize,
+    seconds: u64,
+    rate: f64,
+    server: PathBuf,
+}
+
+fn args() -> Result<Args> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let mut a = Args {
+        agents: 500,
+        calls: 200,
+        seconds: 60,
+        rate: 0.0,
+        server: target.join("release/server"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--agents" => a.agents = value.parse()?,
+            "--calls" => a.calls = value.parse()?,
+            "--seconds" => a.seconds = value.parse()?,
+            "--rate" => a.rate = value.parse()?,
+            "--server" => a.server = value.into(),
+            _ => bail!("unknown option {flag}"),
+        }
+    }
+    if a.agents == 0 || a.seconds == 0 {
+        bail!("--agents and --seconds must be at least 1");
+    }
+    if a.rate <= 0.0 {
+        a.rate = a.agents as f64 / 20.0;
+    }
+    Ok(a)
+}
+
+/// A logged-in HTTP client (the session cookie kept by hand, as a browser would send it).
+#[derive(Clone)]
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Session {
+    async fn login(
+        http: &reqwest::Client,
+        base: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Session> {
+        let res = http
+            .post(format!("{base}/auth/login"))
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await?;
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("dialer_session="))
+            .and_then(|c| c.split(';').next())
+            .with_context(|| format!("{user} could not log in ({})", res.status()))?
+            .to_string();
+        Ok(Session { http: http.clone(), base: base.to_string(), cookie })
+    }
+
+    /// Calls a server function and returns its JSON answer (an error unless 200).
+    async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> Result<Value> {
+        let res = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("cookie", &self.cookie)
+            .header("accept", "application/json")
+            .form(args)
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.text().await?;
+        if !status.is_success() {
+            bail!("{endpoint}: {status} {body}");
+        }
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+/// The server binary, started on loopback in `dir`; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &PathBuf, dir: &std::path::Path) -> Result<Server> {
+    use std::io::BufRead;
+    let mut child = Command::new(bin)
+        .current_dir(dir)
+        .env("DATABASE_URL", format!("sqlite://{}/dialer.db", dir.display()))
+        .env("DIALER_LISTEN", "127.0.0.1:0")
+        .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
+        .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
+        .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
+        .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("DIALER_STOP_GRACE_SECONDS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!("starting {} (build it: cargo build --release -p server)", bin.display())
+        })?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .with_context(|| format!("unexpected first line: {line}"))?
+        .to_string();
+    Ok(Server { child, base })
+}
+
+/// A 10 s 440 Hz tone as 8 kHz 16-bit mono WAV: the broadcast campaign's message.
+fn message_wav() -> Vec<u8> {
+    let samples: Vec<i16> = (0..80_000)
+        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let data = (samples.len() * 2) as u32;
+    let mut w = Vec::with_capacity(44 + data as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
+}
+
+/// A campaign form with the fields every campaign here shares.
+fn campaign_form<'a>(
+    name: &'a str,
+    kind: &'a str,
+    trunk: &'a str,
+    channels: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("kind", kind),
+        ("state", "inactive"),
+        ("script_id", ""),
+        ("trunk_id", trunk),
+        ("notes", ""),
+        ("caller_id", "+12025550100"),
+        ("source_statuses", "NEW"),
+        ("outbound_multiplier", "1"),
+        ("max_channels", channels),
+        ("max_cps", "20"),
+        ("max_attempts", "1"),
+        ("window_start", "00:00"),
+        ("window_end", "00:00"),
+        ("wrapup_seconds", "30"),
+        ("ring_seconds", "20"),
+        ("broadcast_file", "message.wav"),
+    ]
+}
+
+/// Milliseconds from the process's `/proc/<pid>/stat`: user + system CPU time.
+fn cpu_ms(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let rest = stat.rsplit_once(')').context("stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Ok(ticks * 10)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// What an agent asked for and when, until the supervisor sees it.
+#[derive(Clone, Copy)]
+struct Pending {
+    ready: bool,
+    sent: Instant,
+}
+
+#[derive(Default)]
+struct Seen {
+    pending: HashMap<String, Pending>,
+    latencies: Vec<Duration>,
+    lost: usize,
+    floors: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let a = args()?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("message.wav"), message_wav())?;
+    let server = start_server(&a.server, dir.path())?;
+    let pid = server.child.id();
+    let base = server.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let admin = Session::login(&http, &base, "admin", ADMIN_PASSWORD).await?;
+
+    // The floor: agents in an auto campaign without leads (they change state, get no calls).
+    let trunks = admin.call("admin/trunks/list", &[]).await?;
+    let trunk =
+        trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string();
+    let floor = admin
+        .call("admin/campaigns/save", &campaign_form("Floor", "auto", &trunk, "10"))
+        .await?
+        .to_string();
+    let mut accounts: Vec<(String, String)> = Vec::new();
+    let mut left = a.agents;
+    let mut batch = 0;
+    while left > 0 {
+        let n = left.min(500);
+        let prefix = format!("pl{batch}x");
+        let made = admin
+            .call("admin/agents/bulk", &[("prefix", &prefix), ("count", &n.to_string())])
+            .await?;
+        for m in made.as_array().context("bulk answer")? {
+            accounts.push((
+                m["username"].as_str().unwrap_or_default().into(),
+                m["password"].as_str().unwrap_or_default().into(),
+            ));
+        }
+        left -= n;
+        batch += 1;
+    }
+    let listed = admin.call("admin/agents/list", &[]).await?;
+    for agent in listed.as_array().context("agents")? {
+        let id = agent["id"].to_string();
+        admin
+            .call(
+                "admin/campaigns/assign",
+                &[("campaign", &floor), ("agent", &id), ("assigned", "true")],
+            )
+            .await?;
+    }
+    admin.call("admin/campaigns/set_active", &[("id", &floor), ("active", "true")]).await?;
+
+    // The calls: a broadcast campaign with a lead per call, numbers the demo trunk answers.
+    let calls = admin
+        .call("admin/campaigns/save", &campaign_form("Calls", "broadcast", &trunk, "60"))
+        .await?
+        .to_string();
+    let leadset = admin
+        .call(
+            "leadsets/create",
+            &[
+                ("name", "Calls"),
+                ("campaign_id", &calls),
+                ("default_country", "US"),
+                ("active", "on"),
+            ],
+        )
+        .await?
+        .to_string();
+    for i in 0..a.calls {
+        // Last digits 1–3 and 5–8: answered after two seconds (see the demo trunk).
+        let last = [1, 2, 3, 5, 6, 7, 8][i % 7];
+        let phone = format!("202555{:03}{last}", i % 1000);
+        admin
+            .call(
+                "leadsets/save_lead",
+                &[("leadset_id", &leadset), ("phone", &phone), ("status", "NEW")],
+            )
+            .await?;
+    }
+
+    // Every agent logs in and opens the phone socket (a few at a time: each login checks a
+    // password hash).
+    eprintln!("logging in {} agents…", accounts.len());
+    let ws_base = base.replacen("http://", "ws://", 1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Session)>(64);
+    let sem = Arc::new(tokio::sync::Semaphore::new(4));
+    for (user, pass) in accounts.clone() {
+        let (http, base, tx, sem) = (http.clone(), base.clone(), tx.clone(), sem.clone());
+        tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            if let Ok(s) = Session::login(&http, &base, &user, &pass).await {
+                let _ = tx.send((user, s)).await;
+            }
+        });
+    }
+    drop(tx);
+    let mut sockets = Vec::new();
+    while let Some((user, session)) = rx.recv().await {
+        let mut req = format!("{ws_base}/ws/phone").into_client_request()?;
+        req.headers_mut().insert("cookie", session.cookie.parse()?);
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+        ws.send(Message::text(
+            json!({ "login": { "campaign": floor.parse::<i64>()? } }).to_string(),
+        ))
+        .await?;
+        sockets.push((user, ws));
+    }
+    if sockets.len() != a.agents {
+        bail!("only {} of {} agents logged in", sockets.len(), a.agents);
+    }
+
+    // The supervisor: the push channel, and the floor fetched on each event.
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let supervisor = {
+        let (admin, seen) = (admin.clone(), seen.clone());
+        tokio::spawn(async move {
+            let mut res = admin
+                .http
+                .get(format!("{}/live/events", admin.base))
+                .header("cookie", &admin.cookie)
+                .send()
+                .await
+                .expect("the push channel");
+            while let Ok(Some(chunk)) = res.chunk().await {
+                if !String::from_utf8_lossy(&chunk).contains("event: changed") {
+                    continue;
+                }
+                let Ok(floor) = admin.call("admin/floor", &[]).await else { continue };
+                let at = Instant::now();
+                let mut s = seen.lock().unwrap();
+                s.floors += 1;
+                for agent in floor["agents"].as_array().into_iter().flatten() {
+                    let name = agent["username"].as_str().unwrap_or_default();
+                    let status = &agent["now"]["status"];
+                    let ready = status == "ready";
+                    let paused = status.get("paused").is_some();
+                    if let Some(p) = s.pending.get(name).copied()
+                        && ((p.ready && ready) || (!p.ready && paused))
+                    {
+                        s.pending.remove(name);
+                        s.latencies.push(at - p.sent);
+                    }
+                }
+            }
+        })
+    };
+    // Let the logins settle (every agent paused: "logged in") before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    eprintln!(
+        "measuring for {} s: {} agents, {:.0} changes/s, {} calls…",
+        a.seconds, a.agents, a.rate, a.calls
+    );
+    let cpu_before = cpu_ms(pid)?;
+    let started = Instant::now();
+    admin.call("admin/campaigns/set_active", &[("id", &calls), ("active", "true")]).await?;
+    let mut ready = vec![false; sockets.len()];
+    let mut next = 0usize;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let gap = Duration::from_secs_f64(1.0 / a.rate);
+    let mut tick = tokio::time::interval(gap);
+    while started.elapsed() < Duration::from_secs(a.seconds) {
+        tick.tick().await;
+        // A pseudo-random agent whose last change was seen (xorshift: reproducible runs).
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        next = (next + 1 + (rng % sockets.len() as u64) as usize) % sockets.len();
+        let (user, ws) = &mut sockets[next];
+        {
+            let mut s = seen.lock().unwrap();
+            if let Some(p) = s.pending.get(user.as_str()).copied() {
+                if p.sent.elapsed() < SEEN_LIMIT {
+                    continue;
+                }
+                s.pending.remove(user.as_str());
+                s.lost += 1;
+            }
+            ready[next] = !ready[next];
+            s.pending.insert(user.clone(), Pending { ready: ready[next], sent: Instant::now() });
+        }
+        let request =
+            if ready[next] { json!("ready") } else { json!({ "pause": { "reason": "Break" } }) };
+        ws.send(Message::text(request.to_string())).await?;
+        // The server's answers are not needed here; read what is waiting so sockets do not
+        // back up.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::ZERO, ws.next()).await {}
+    }
+    // The last changes get their time to be seen.
+    let deadline = Instant::now() + SEEN_LIMIT;
+    while Instant::now() < deadline && !seen.lock().unwrap().pending.is_empty() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_ms(pid)? - cpu_before;
+    let rss = rss_mb(pid);
+    let dashboard = admin.call("admin/dashboard", &[]).await?;
+    supervisor.abort();
+
+    let mut s = seen.lock().unwrap();
+    let lost = s.lost + s.pending.len();
+    s.latencies.sort();
+    let l = &s.latencies;
+    println!(
+        "agents {}  calls placed {}  changes seen {}  lost {}  floors fetched {}",
+        a.agents,
+        dashboard["total"]["calls_dialed"],
+        l.len(),
+        lost,
+        s.floors
+    );
+    println!(
+        "push latency (change sent → supervisor's floor shows it): p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
+        percentile(l, 0.5),
+        percentile(l, 0.9),
+        percentile(l, 0.99),
+        percentile(l, 1.0)
+    );
+    println!(
+        "server process: CPU {:.0} % of one core over {:.0} s (user + system), RSS {:.0} MB",
+        cpu as f64 / wall.as_millis() as f64 * 100.0,
+        wall.as_secs_f64(),
+        rss
+    );
+    if l.is_empty() {
+        bail!("no change was seen");
+    }
+    if lost > 0 {
+        bail!("{lost} changes never reached the supervisor's floor within {SEEN_LIMIT:?}");
+    }
+    Ok(())
+}
