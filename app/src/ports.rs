@@ -71,6 +71,18 @@ pub trait Accounts: Send + Sync + 'static {
 pub trait Phone: Send + Sync + 'static {
     /// The campaigns an agent can work in, and the one they are logged in to.
     async fn home(&self, agent: UserId) -> Result<PhoneHome, ApiError>;
+    /// My Stats: the agent's own day from `from` (the start of their day, Unix ms) to now.
+    async fn my_day(&self, agent: UserId, from: i64) -> Result<crate::model::MyDay, ApiError>;
+    /// The agent's own calls, newest first, `page` (from 0) of
+    /// [`crate::model::CallReport::HISTORY_PAGE`] calls, and how many there are in all.
+    async fn my_calls(
+        &self,
+        agent: &Viewer,
+        page: u32,
+    ) -> Result<crate::model::CallReport, ApiError>;
+    /// The notes of the earlier calls of the lead the agent is calling or previewing now
+    /// (none when there is no such lead).
+    async fn lead_notes(&self, agent: UserId) -> Result<Vec<crate::model::CallRecord>, ApiError>;
 }
 
 /// The admin portal: the dashboard, campaigns, scripts, dispositions, trunks and agents.

@@ -956,12 +956,14 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
     };
     let paused = |r: &str| AgentStatus::Paused { reason: PauseReason::parse(r).unwrap() };
     let day = vec![
+        Record::SessionStarted { agent: ann, campaign: CampaignId(camp), at: t },
         state(paused("logged in"), 0),
         state(AgentStatus::Ready, 30),
         state(AgentStatus::InCall, 90),
         state(AgentStatus::WrapUp, 150),
         state(paused("Lunch"), 180),
         state(AgentStatus::LoggedOut, 300),
+        Record::SessionEnded { agent: ann, at: t + 300_000, reason: "logout".into() },
     ];
     assert!(server::db::journal::apply(s.database(), "test", &day).await.unwrap().is_empty());
     let agents_on = |day: &'static str| {

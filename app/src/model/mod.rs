@@ -36,7 +36,7 @@ pub use live::{
 };
 pub use report::{
     AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, HourSummary,
-    HourlyReport,
+    HourlyReport, MyDay,
 };
 pub use script::{Script, ScriptBody};
 pub use text::{CallerId, LeadStatus, Name, PhoneNumber};

@@ -175,6 +175,8 @@ pub struct CallReport {
 impl CallReport {
     /// At most this many calls on the page (the CSV has them all).
     pub const PAGE: u32 = 200;
+    /// Calls on a page of an agent's own call history.
+    pub const HISTORY_PAGE: u32 = 20;
 }
 
 /// The calls CSV's first line.
@@ -243,11 +245,16 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// One agent's day, by the product's stat definitions: activity, time logged in and in each
 /// state (seconds), calls and how they went. Built by [`AgentDay::tally`] from the agent's
-/// state changes and calls.
+/// sessions, state changes and calls. The admins' agent time report and the agent's own My
+/// Stats are both this, so the figures are defined once.
+///
+/// Invariant: `login_seconds` is `available + talk + wrapup + pause` (every state an agent
+/// can be in while logged in is one of those), and `break_seconds` is part of
+/// `pause_seconds`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentDay {
     pub username: String,
-    /// The first and last state change of the day (Unix ms).
+    /// The first and last state change of the day (Unix ms): a login, a Ready, a call…
     pub first_activity: Option<i64>,
     pub last_activity: Option<i64>,
     /// Logged in to a campaign, whatever the state.
@@ -257,7 +264,7 @@ pub struct AgentDay {
     /// On calls (being connected and talking).
     pub talk_seconds: i64,
     pub wrapup_seconds: i64,
-    /// Paused for any reason.
+    /// Paused for any reason: not receiving calls.
     pub pause_seconds: i64,
     /// Paused for a break ("Break" or "Lunch"): part of `pause_seconds`.
     pub break_seconds: i64,
@@ -267,7 +274,8 @@ pub struct AgentDay {
     pub calls: u64,
     /// Of those, answered and connected to the agent.
     pub handled: u64,
-    /// Handled calls disposed as a sale.
+    /// Handled calls disposed with a disposition marked "success" (SALE MADE unless an admin
+    /// says otherwise).
     pub sales: u64,
 }
 
@@ -279,41 +287,105 @@ pub struct StateChange {
     pub at: i64,
 }
 
+/// One login to a campaign (Unix ms): from `start` to `end`, `None` while it lasts (or when
+/// the server stopped without closing it: see [`AgentDay::tally`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub start: i64,
+    pub end: Option<i64>,
+}
+
 impl AgentDay {
     /// The pause reasons that count as a break.
     pub const BREAKS: [&'static str; 2] = ["Break", "Lunch"];
-    /// The disposition that counts as a sale (conversion rate).
-    pub const SALE: &'static str = "SALE MADE";
 
-    /// Adds up `changes` (one agent's, in time order, within the day) as time in each state:
-    /// each state lasts until the next change, the last one until `until` (the day's end, or
-    /// now for today). `logged_out` counts for nothing.
-    pub fn tally(&mut self, changes: &[StateChange], until: i64) {
+    /// Adds up one agent's time in `[from, until)` (`until`: the day's end, or now for
+    /// today) from `changes` (in time order: the last change before `from`, if any, then the
+    /// day's) and `sessions` (in start order, every one that may overlap the day); `live`
+    /// says the agent is logged in right now.
+    ///
+    /// Each state lasts until the next change; a state that began before the day counts
+    /// from `from` (so a shift over midnight is split between the days). Time counts only
+    /// inside a session. A session a crashed server left behind (still open when the next
+    /// one started, closed only by a later logout, or open while the agent is not logged
+    /// in) ends at its last state change: when the server died is not known, and a crash
+    /// must never count as hours of Ready. Durations are added up in milliseconds and
+    /// rounded down to whole seconds once per figure.
+    pub fn tally(
+        &mut self,
+        changes: &[StateChange],
+        sessions: &[Session],
+        from: i64,
+        until: i64,
+        live: bool,
+    ) {
+        let open: Vec<(i64, i64)> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let next = sessions.get(i + 1).map_or(i64::MAX, |n| n.start);
+                let cut = match s.end {
+                    Some(end) => end > next,
+                    None => next < i64::MAX || !live,
+                };
+                let end = if cut {
+                    changes
+                        .iter()
+                        .filter(|c| c.at >= s.start && c.at < next)
+                        .map(|c| c.at)
+                        .max()
+                        .unwrap_or(s.start)
+                } else {
+                    s.end.unwrap_or(i64::MAX)
+                };
+                (s.start, end.min(next))
+            })
+            .collect();
+        let inside = |a: i64, b: i64| -> i64 {
+            open.iter().map(|&(s, e)| (b.min(e) - a.max(s)).max(0)).sum()
+        };
+        let (mut available, mut talk, mut wrapup, mut pause, mut other, mut breaks) =
+            (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
         let mut pauses: std::collections::BTreeMap<String, i64> = Default::default();
         for (i, c) in changes.iter().enumerate() {
-            let end = changes.get(i + 1).map_or(until, |n| n.at).max(c.at);
-            let seconds = (end - c.at) / 1000;
-            if c.state != "logged_out" {
-                self.login_seconds += seconds;
+            let start = c.at.max(from);
+            let end = changes.get(i + 1).map_or(until, |n| n.at).min(until);
+            if end <= start {
+                continue;
             }
+            let ms = inside(start, end);
             match c.state.as_str() {
-                "ready" => self.available_seconds += seconds,
-                "reserved" | "in_call" => self.talk_seconds += seconds,
-                "wrap_up" => self.wrapup_seconds += seconds,
+                "logged_out" => {}
+                "ready" => available += ms,
+                "reserved" | "in_call" => talk += ms,
+                "wrap_up" => wrapup += ms,
                 "paused" => {
-                    self.pause_seconds += seconds;
+                    pause += ms;
                     let reason = c.reason.clone().unwrap_or_default();
                     if Self::BREAKS.contains(&reason.as_str()) {
-                        self.break_seconds += seconds;
+                        breaks += ms;
                     }
-                    *pauses.entry(reason).or_default() += seconds;
+                    *pauses.entry(reason).or_default() += ms;
                 }
-                _ => {}
+                _ => other += ms,
             }
         }
-        self.first_activity = changes.first().map(|c| c.at);
-        self.last_activity = changes.last().map(|c| c.at);
-        let mut pauses: Vec<(String, i64)> = pauses.into_iter().collect();
+        let s = |ms: i64| ms / 1000;
+        self.available_seconds = s(available);
+        self.talk_seconds = s(talk);
+        self.wrapup_seconds = s(wrapup);
+        self.pause_seconds = s(pause);
+        self.break_seconds = s(breaks);
+        self.login_seconds = self.available_seconds
+            + self.talk_seconds
+            + self.wrapup_seconds
+            + self.pause_seconds
+            + s(other);
+        let mut today = changes.iter().filter(|c| c.at >= from && c.at < until);
+        self.first_activity = today.next().map(|c| c.at);
+        self.last_activity = changes.iter().rfind(|c| c.at >= from && c.at < until).map(|c| c.at);
+        let mut pauses: Vec<(String, i64)> =
+            pauses.into_iter().filter(|(_, ms)| *ms > 0).map(|(r, ms)| (r, s(ms))).collect();
         pauses.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         self.pauses = pauses;
     }
@@ -322,6 +394,14 @@ impl AgentDay {
     pub fn conversion_percent(&self) -> Option<f64> {
         (self.handled > 0).then(|| self.sales as f64 * 100.0 / self.handled as f64)
     }
+}
+
+/// The signed-in agent's own day so far (My Stats), as of `as_of` (the server's clock, Unix
+/// ms: the page measures the state it is in from it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MyDay {
+    pub as_of: i64,
+    pub stats: AgentDay,
 }
 
 /// The agents' days of one UTC day.
@@ -550,13 +630,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_agents_day_adds_up_time_in_each_state() {
-        let at = |state: &str, reason: Option<&str>, s: i64| StateChange {
+    fn at(state: &str, reason: Option<&str>, s: i64) -> StateChange {
+        StateChange {
             state: state.into(),
             reason: reason.map(String::from),
             at: 1_000_000 + s * 1000,
-        };
+        }
+    }
+
+    fn session(start: i64, end: Option<i64>) -> Session {
+        Session { start: 1_000_000 + start * 1000, end: end.map(|e| 1_000_000 + e * 1000) }
+    }
+
+    #[test]
+    fn an_agents_day_adds_up_time_in_each_state() {
         let changes = [
             at("paused", Some("logged in"), 0),
             at("ready", None, 30),
@@ -569,8 +656,9 @@ mod tests {
             at("logged_out", None, 1_565),
             at("paused", Some("logged in"), 2_000),
         ];
+        let sessions = [session(0, Some(1_565)), session(2_000, None)];
         let mut day = AgentDay { handled: 4, sales: 1, ..AgentDay::default() };
-        day.tally(&changes, 1_000_000 + 2_010 * 1000);
+        day.tally(&changes, &sessions, 0, 1_000_000 + 2_010 * 1000, true);
         assert_eq!((day.first_activity, day.last_activity), (Some(1_000_000), Some(3_000_000)));
         assert_eq!(day.available_seconds, 60 + 60);
         assert_eq!(day.talk_seconds, 5 + 120);
@@ -586,8 +674,73 @@ mod tests {
         assert_eq!(AgentDay::default().conversion_percent(), None);
         // A change stamped after the end (a clock step) counts as nothing, not as negative.
         let mut odd = AgentDay::default();
-        odd.tally(&[at("ready", None, 10)], 1_000_000);
+        odd.tally(&[at("ready", None, 10)], &[session(0, None)], 0, 1_000_000, true);
         assert_eq!(odd.available_seconds, 0);
+    }
+
+    #[test]
+    fn a_state_carried_over_midnight_counts_from_the_start_of_the_day() {
+        // Ready since 100 s before the day (at 1_000 s), a call at 1_050 s, logged out at 1_200 s.
+        let changes = [
+            at("ready", None, 900),
+            at("in_call", None, 1_050),
+            at("wrap_up", None, 1_110),
+            at("logged_out", None, 1_200),
+        ];
+        let from = 1_000_000 + 1_000 * 1000;
+        let mut day = AgentDay::default();
+        day.tally(&changes, &[session(850, Some(1_200))], from, from + 86_400_000, false);
+        assert_eq!(day.available_seconds, 50, "from midnight, not from when it began");
+        assert_eq!((day.talk_seconds, day.wrapup_seconds, day.login_seconds), (60, 90, 200));
+        assert_eq!(
+            day.first_activity,
+            Some(1_000_000 + 1_050_000),
+            "the carried state is no activity of the day"
+        );
+        // The day before ends at midnight: each second is counted on one day only.
+        let mut before = AgentDay::default();
+        before.tally(&changes, &[session(850, Some(1_200))], from - 86_400_000, from, false);
+        assert_eq!((before.available_seconds, before.login_seconds), (100, 100));
+    }
+
+    #[test]
+    fn a_session_a_crash_left_open_ends_at_the_next_login() {
+        // Ready at 10 s, then the server died (no logged_out row, the session never closed);
+        // the agent logged in again at 500 s and logged out at 560 s, which closed every open
+        // session of theirs.
+        let changes = [
+            at("paused", Some("logged in"), 0),
+            at("ready", None, 10),
+            at("paused", Some("logged in"), 500),
+            at("logged_out", None, 560),
+        ];
+        let sessions = [session(0, Some(560)), session(500, Some(560))];
+        let mut day = AgentDay::default();
+        day.tally(&changes, &sessions, 0, 1_000_000 + 3_600_000, false);
+        assert_eq!(day.available_seconds, 0, "the crash is not counted as Ready");
+        assert_eq!(day.pause_seconds, 10 + 60);
+        assert_eq!(day.login_seconds, 70);
+        // A state carried over midnight from a session that ended before it counts nothing.
+        let mut next = AgentDay::default();
+        next.tally(&changes[3..], &sessions, 1_000_000 + 600_000, 1_000_000 + 3_600_000, false);
+        assert_eq!(next.login_seconds, 0);
+        let mut stale = AgentDay::default();
+        stale.tally(
+            &changes[..2],
+            &sessions[..1],
+            1_000_000 + 600_000,
+            1_000_000 + 3_600_000,
+            false,
+        );
+        assert_eq!(stale.login_seconds, 0, "a Ready carried from a session closed before the day");
+        // A session still open: going on now if the agent is logged in, else cut by a crash.
+        let until = 1_000_000 + 100_000;
+        let mut going = AgentDay::default();
+        going.tally(&changes[..2], &[session(0, None)], 0, until, true);
+        assert_eq!((going.pause_seconds, going.available_seconds), (10, 90));
+        let mut lost = AgentDay::default();
+        lost.tally(&changes[..2], &[session(0, None)], 0, until, false);
+        assert_eq!((lost.pause_seconds, lost.available_seconds), (10, 0));
     }
 
     #[test]

@@ -189,7 +189,12 @@ impl Admin for AdminBackend {
     }
 
     async fn agent_time(&self, day: i64) -> Result<app::model::AgentTimeReport, ApiError> {
-        let agents = db::reports::agent_days(&self.db, day, day + 86_400_000, db::now_ms())
+        let logged_in: std::collections::HashSet<i64> =
+            self.live.snapshot().agents.iter().map(|a| a.agent.0).collect();
+        let agents =
+            db::reports::agent_days(&self.db, day, day + 86_400_000, db::now_ms(), None, |a| {
+                logged_in.contains(&a)
+            })
             .await
             .map_err(|e| internal("adding up the agents' day", e))?;
         Ok(app::model::AgentTimeReport { day, agents })

@@ -4,10 +4,14 @@
 //! server and the browser's audio) runs only after hydration, in [`link`]. [`state`] holds
 //! what is shown and how server events change it.
 
+mod history;
+mod keys;
 #[cfg(feature = "hydrate")]
 mod link;
 mod quality;
 pub mod state;
+mod stats;
+mod status_bar;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -123,6 +127,7 @@ fn Picker(home: PhoneHome, chosen: RwSignal<Option<CampaignId>>) -> impl IntoVie
             </form>
             <p class="muted">"Your browser will ask for the microphone: allow it so customers can hear you."</p>
         </section>
+        <stats::MyStats changed=String::new() tick=0.0 />
     }
     .into_any()
 }
@@ -160,6 +165,7 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     let send = move |r: PhoneRequest| sender.send(r);
     focus_follows_the_work(state);
     warn_before_leaving(state);
+    keys::listen(state, send);
     view! {
         <div class="phone" data-testid="phone">
             // What a screen reader says at each change of state, and when a call arrives.
@@ -183,6 +189,12 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             <Show when=move || state.ended.get().is_none()>
                 <Work state send />
             </Show>
+            <stats::MyStats
+                changed=Signal::derive(move || format!("{} {}", state.status.with(AgentStatus::label), state.ended.with(Option::is_some)))
+                tick=state.now
+            />
+            <history::CallHistory state />
+            <keys::ShortcutList />
         </div>
     }
 }
@@ -314,6 +326,7 @@ fn StatusBar(
             <div class="phone-bar-info">
                 <strong>{move || state.campaign.with(|c| c.as_ref().map(|c| c.name.to_string()).unwrap_or_default())}</strong>
                 <span class="badge" data-testid="agent-status">{status_label}</span>
+                <status_bar::StatusClock state />
                 <span class=move || if state.audio.get().ok() { "badge on" } else { "badge off" } data-testid="audio-state">
                     {move || state.audio.get().label()}
                 </span>
@@ -371,6 +384,7 @@ fn Work(
             view! {
                 <div class="phone-grid">
                     <LeadCard lead=call.lead.clone() />
+                    <history::LeadNotes state />
                     <section class="card">
                         <h2>"Script"</h2>
                         <div class="script" data-testid="script">{call.script.clone()}</div>
@@ -468,6 +482,7 @@ fn LiveCall(
                 <button type="button" class="danger" on:click=move |_| send(PhoneRequest::Hangup) data-testid="hangup">"Hang up"</button>
                 <button
                     type="button"
+                    data-testid="mute"
                     aria-pressed=move || state.muted.get().to_string()
                     on:click=move |_| {
                         let on = !state.muted.get_untracked();
@@ -479,6 +494,7 @@ fn LiveCall(
                 </button>
                 <button
                     type="button"
+                    data-testid="hold"
                     aria-pressed=move || state.held.get().to_string()
                     on:click=move |_| {
                         let on = !state.held.get_untracked();
