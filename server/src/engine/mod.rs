@@ -39,6 +39,7 @@ mod call;
 mod campaign;
 mod dialing;
 pub mod io;
+mod manual;
 mod outbox;
 pub mod pacing;
 mod preview;
@@ -85,6 +86,8 @@ pub enum EngineError {
     CallbackTime,
     #[error("All channels of this campaign are busy; try again in a moment.")]
     ChannelsBusy,
+    #[error("Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there.")]
+    OutsideWindow { zone: String, start: String, end: String },
     #[error("The campaign is not active.")]
     Inactive,
     #[error("The campaign has no trunk; ask an admin to choose one.")]
@@ -147,6 +150,7 @@ impl Engine {
             Input::PreviewNext { agent } => self.preview_next(now, agent)?,
             Input::PreviewDial { agent } => self.preview_dial(now, agent)?,
             Input::PreviewSkip { agent } => self.preview_skip(now, agent)?,
+            Input::ManualDial { agent, lead } => self.manual_dial(now, agent, *lead)?,
             Input::LeadsClaimed { campaign, leads } => self.leads_claimed(now, campaign, leads),
             Input::Call { call, event } => self.call_event(now, call, event)?,
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,

@@ -15,6 +15,7 @@ pub mod dispositions;
 pub mod dnc;
 pub mod floor;
 pub mod leadsets;
+pub mod phonebook;
 pub mod scripts;
 pub mod trunks;
 pub mod upload;
@@ -44,6 +45,7 @@ const TABS: &[Tab] = &[
     Tab { href: "/admin/trunks", label: "Trunks" },
     Tab { href: "/admin/dispositions", label: "Dispositions" },
     Tab { href: "/admin/dnc", label: "DNC" },
+    Tab { href: "/admin/phonebook", label: "Phonebook" },
     Tab { href: "/admin/users", label: "Users" },
 ];
 
@@ -96,6 +98,7 @@ pub fn AdminPages() -> impl IntoView {
             ["leadsets", i] if id(i) => leadsets::LeadsetPage().into_any(),
             ["leadsets", i, "upload"] if id(i) => upload::UploadPage().into_any(),
             ["dnc"] => dnc::DncPage().into_any(),
+            ["phonebook"] => phonebook::PhonebookPage().into_any(),
             ["users"] => super::users::UsersPage().into_any(),
             _ => super::NotFound().into_any(),
         }

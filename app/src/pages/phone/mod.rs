@@ -4,8 +4,11 @@
 //! server and the browser's audio) runs only after hydration, in [`link`]. [`state`] holds
 //! what is shown and how server events change it.
 
+mod callbacks;
+mod dialpad;
 #[cfg(feature = "hydrate")]
 mod link;
+mod phonebook;
 pub mod state;
 
 use leptos::prelude::*;
@@ -364,6 +367,7 @@ fn Work(
     let preview_campaign = move || {
         state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview))
     };
+    let dial_number = RwSignal::new(String::new());
     move || {
         if let Some(call) = state.call.get() {
             view! {
@@ -411,6 +415,9 @@ fn Work(
                         _ => view! { <p>"Paused. Press Ready to take calls."</p> }.into_any(),
                     }}
                 </section>
+                <dialpad::DialPad state number=dial_number send />
+                <phonebook::Phonebook number=dial_number send />
+                <callbacks::Callbacks />
             }
             .into_any()
         }
@@ -614,7 +621,7 @@ fn WrapUp(
 
 /// `2026-11-22T14:30` from a `datetime-local` input, in the browser's time zone, as Unix
 /// milliseconds.
-fn parse_local_datetime(s: &str) -> Option<i64> {
+pub(super) fn parse_local_datetime(s: &str) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
