@@ -50,6 +50,17 @@ async function dial(page, number) {
   await page.click('[data-testid="dial-call"]');
 }
 
+/** Waits for the call screen; says what the phone showed instead when it does not come. */
+async function connected(page) {
+  try {
+    await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  } catch (e) {
+    const seen = async (id) => (await page.locator(`[data-testid="${id}"]`).allTextContents()).join(' | ');
+    throw new Error(`no call: status "${await seen('agent-status')}", notice "${await seen('phone-notice')}", `
+      + `dial pad "${await seen('dialpad')}", attempts ${JSON.stringify(query(server, 'SELECT phone, outcome, sip_code, sip_reason FROM call_attempts'))}`);
+  }
+}
+
 async function notice(page, pattern) {
   const n = page.locator('[data-testid="phone-notice"]', { hasText: pattern });
   await n.waitFor({ timeout: 10_000 });
@@ -91,7 +102,7 @@ test('manual call from the dial pad: refusals first, then a call with two-way au
 
   // A number typed as people write it: the campaign's own lead, with two-way audio.
   await dial(page, '(202) 555-0161');
-  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await connected(page);
   assert.match(await page.textContent('[data-testid="lead-card"]'), /Mary/);
   const audio = await inboundAudio(page);
   assert.ok(audio.packets > 50, `packets arrive (${audio.packets})`);
@@ -113,7 +124,7 @@ test('manual call from the dial pad: refusals first, then a call with two-way au
 
   // The shared phonebook entry: one click calls it; a number the campaign did not have.
   await page.locator('[data-testid="phonebook"] button', { hasText: 'Loans desk' }).click();
-  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await connected(page);
   await page.click('[data-testid="hangup"]');
   await dispose(page, 'NOT INTERESTED');
   const rows = await eventually(() => {
@@ -152,8 +163,13 @@ test('a callback scheduled from a disposition is listed and delivered to its own
   await waitStatus(cara, 'Paused', 10_000);
 
   // Listed on her phone: lead, number, note, hers.
+  // (Refresh, as the agent would, should the list have been read just before it was stored.)
   const row = cara.locator('[data-testid="callback-row"]', { hasText: 'Rosa' });
-  await row.waitFor({ timeout: 10_000 });
+  await eventually(async () => {
+    if (await row.count()) return true;
+    await cara.click('[data-testid="callbacks-refresh"]');
+    return false;
+  }, 10_000, 'the callback listed');
   const text = await row.textContent();
   assert.match(text, /\+12025550171/);
   assert.match(text, /Call after lunch/);

@@ -10,9 +10,11 @@
 //! status, so the dialer never calls them on its own; after the call the campaign's retry
 //! and callback rules apply to them as to every lead.
 //!
-//! Invariants: a lead is leased here only from a state that is not `leased` (a lead in
-//! another call, or queued by the dialer, is refused, never taken twice); the lease is the
-//! same as a claim's, so the attempt is stored only while it is this instance's.
+//! Invariants: a lead is leased here only from a state that is not `leased` (a lead another
+//! instance holds is refused, never taken twice) or is already this instance's (queued in its
+//! own dialer, whose engine takes it out of the queue or refuses it while it is on a call);
+//! the lease is the same as a claim's, so the attempt is stored only while it is this
+//! instance's.
 
 use app::model::{CampaignId, Lead, LeadId, PhoneNumber};
 
@@ -30,11 +32,13 @@ pub enum ManualLeadError {
     Db(#[from] DbError),
 }
 
-/// The lead leased for a manual call, and whether it was created for it.
+/// The lead leased for a manual call, whether it was created for it, and whether this
+/// instance held it already (queued in its own dialer).
 #[derive(Clone, Debug)]
 pub struct ManualLead {
     pub lead: Lead,
     pub created: bool,
+    pub ours: bool,
 }
 
 /// The country a number without a country code belongs to in `campaign`: its first
@@ -63,6 +67,17 @@ pub async fn lease_lead(
     // then found.
     for _ in 0..2 {
         if let Some(id) = find(db, campaign, phone).await? {
+            // Already leased to this instance: queued in its own dialer, which hands it over
+            // (or refuses, when it is on a call there).
+            let ours: Option<i64> = with_pool!(db, pool => sqlx::query_scalar(
+                    "SELECT id FROM leads WHERE id = $1 AND dial_state = 'leased' AND lease_owner = $2")
+                .bind(id)
+                .bind(owner)
+                .fetch_optional(pool)
+                .await).map_err(DbError::from)?;
+            if ours.is_some() {
+                return Ok(ManualLead { lead: get(db, id).await?, created: false, ours: true });
+            }
             let leased: Option<i64> = with_pool!(db, pool => sqlx::query_scalar(
                     "UPDATE leads SET dial_state = 'leased', lease_owner = $1, lease_expires_at = $2, \
                      updated_at = $3, leased_at = $3 WHERE id = $4 AND dial_state <> 'leased' RETURNING id")
@@ -75,7 +90,7 @@ pub async fn lease_lead(
             if leased.is_none() {
                 return Err(ManualLeadError::Busy);
             }
-            return Ok(ManualLead { lead: get(db, id).await?, created: false });
+            return Ok(ManualLead { lead: get(db, id).await?, created: false, ours: false });
         }
         let leadset = manual_leadset(db, campaign, now).await?;
         let inserted: Result<i64, DbError> = with_pool!(db, pool => sqlx::query_scalar(
@@ -99,7 +114,7 @@ pub async fn lease_lead(
                     .execute(pool)
                     .await
                     .map(drop)).map_err(DbError::from)?;
-                return Ok(ManualLead { lead: get(db, id).await?, created: true });
+                return Ok(ManualLead { lead: get(db, id).await?, created: true, ours: false });
             }
             Err(e) if e.is_unique_violation() => continue,
             Err(e) => return Err(e.into()),
@@ -109,8 +124,12 @@ pub async fn lease_lead(
 }
 
 /// Gives back a lead leased for a manual call that was not placed after all: a lead created
-/// for it is removed again (it never had a call), an existing one is left as it was.
+/// for it is removed again (it never had a call), an existing one is left as it was (one this
+/// instance held already stays held).
 pub async fn give_back(db: &Db, owner: &str, lead: &ManualLead, now: i64) -> Result<(), DbError> {
+    if lead.ours {
+        return Ok(());
+    }
     if lead.created {
         with_pool!(db, pool => sqlx::query(
                 "DELETE FROM leads WHERE id = $1 AND lease_owner = $2 AND attempts = 0 \

@@ -11,6 +11,8 @@
 //!   their reason, a ready one is ready again after Submit);
 //! - never a call without the campaign's caller ID and trunk, in an inactive campaign, outside
 //!   the lead's calling window, or above the campaign's channels and calls per second;
+//! - a lead on a call or in a preview is refused; one queued in a hopper here is taken out of
+//!   it, so it is dialled once;
 //! - a ready agent who dials by hand is no longer ready: auto calls placed for them are
 //!   withdrawn as for a pause, so no customer answers into nobody.
 
@@ -27,9 +29,15 @@ impl Engine {
         agent: UserId,
         lead: Lead,
     ) -> Result<(), EngineError> {
+        let in_call = self.calls.values().any(|c| c.lead() == lead.id);
+        let previewed = (self.agents.values())
+            .any(|a| a.preview.as_ref().is_some_and(|q| q.lead.id == lead.id));
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         let camp = self.campaigns.get_mut(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
         camp.dialable()?;
+        if in_call || previewed {
+            return Err(EngineError::LeadBusy);
+        }
         let settings = &camp.config.settings;
         if !self.windows.is_open(settings.window, &lead.timezone, now.wall) {
             return Err(EngineError::OutsideWindow {
@@ -48,6 +56,8 @@ impl Engine {
         // Cannot fail after `check_manual`; `?` still keeps "refused, nothing changed".
         run.machine.manual(lead.id, call)?;
         let campaign = run.campaign;
+        // Queued here for the dialer already: the agent's call takes it (never dialled twice).
+        camp.hopper.retain(|q| q.lead.id != lead.id);
         let queued = QueuedLead { lead, callback: None };
         let rec = camp.dial(now, call, call_ref.clone(), queued, Some(agent), &mut self.out);
         self.calls.insert(call, rec);

@@ -88,6 +88,8 @@ pub enum EngineError {
     ChannelsBusy,
     #[error("Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there.")]
     OutsideWindow { zone: String, start: String, end: String },
+    #[error("This number's lead is on a call or being previewed right now; try again when it is done.")]
+    LeadBusy,
     #[error("The campaign is not active.")]
     Inactive,
     #[error("The campaign has no trunk; ask an admin to choose one.")]

@@ -11,13 +11,17 @@ use crate::model::callback::CallbackItem;
 use crate::pages::widgets::{ErrorBanner, format_utc};
 
 #[component]
-pub fn Callbacks() -> impl IntoView {
+pub fn Callbacks(state: super::state::PhoneState) -> impl IntoView {
     let reschedule = ServerAction::<RescheduleCallback>::new();
     let cancel = ServerAction::<CancelCallback>::new();
     let refresh = RwSignal::new(0u32);
     let only_mine = RwSignal::new(false);
     let list = Resource::new(
-        move || (reschedule.version().get(), cancel.version().get(), refresh.get()),
+        // Read again at each change of the agent's state too (a callback just scheduled, one
+        // just dialled).
+        move || {
+            (reschedule.version().get(), cancel.version().get(), refresh.get(), state.status.get())
+        },
         |_| list_callbacks(),
     );
     view! {

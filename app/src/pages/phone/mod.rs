@@ -417,7 +417,7 @@ fn Work(
                 </section>
                 <dialpad::DialPad state number=dial_number send />
                 <phonebook::Phonebook number=dial_number send />
-                <callbacks::Callbacks />
+                <callbacks::Callbacks state />
             }
             .into_any()
         }

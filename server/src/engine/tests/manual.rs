@@ -161,3 +161,28 @@ fn a_manual_call_in_a_preview_campaign_is_the_agents() {
             .any(|e| matches!(e, AgentEvent::Connected { lead, .. } if lead.id == LeadId(7)))
     );
 }
+
+#[test]
+fn a_lead_queued_here_is_taken_from_the_queue_and_one_on_a_call_is_refused() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    login(&mut h, A1);
+    login(&mut h, A2);
+    h.feed([10, 11]);
+    h.take();
+    // Lead 10 waits in the hopper: the manual call takes it, and the dialer never dials it.
+    manual(&mut h, A1, 10).unwrap();
+    let call = originates(&h.take())[0].call;
+    assert_eq!(manual(&mut h, A2, 10), Err(EngineError::LeadBusy), "on a call already");
+    h.input(Input::AgentReady { agent: A2 }).unwrap();
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 1);
+    assert_eq!(dials[0].phone, lead(11).lead.phone, "the auto call is for the other lead");
+    answer_and_bridge(&mut h, call);
+    let out = h.take();
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall), "{out:?}");
+    assert_eq!(
+        h.engine.held_leads().iter().filter(|l| **l == LeadId(10)).count(),
+        1,
+        "held once"
+    );
+}
