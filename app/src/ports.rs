@@ -285,7 +285,10 @@ pub trait Phonebook: Send + Sync + 'static {
 #[async_trait::async_trait]
 pub trait Callbacks: Send + Sync + 'static {
     /// Open callbacks, the soonest first.
-    async fn list(&self, agent: UserId) -> Result<Vec<crate::model::callback::CallbackItem>, ApiError>;
+    async fn list(
+        &self,
+        agent: UserId,
+    ) -> Result<Vec<crate::model::callback::CallbackItem>, ApiError>;
 
     /// Moves a callback to `due_at` (Unix ms), which must be in the future.
     async fn reschedule(

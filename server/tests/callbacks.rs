@@ -79,7 +79,8 @@ async fn agents_list_move_and_cancel_their_callbacks(b: Backend) {
     let l2 = lead("+442070000002").await;
     let l9 = lead("+442071100000").await;
     let insert = "INSERT INTO callbacks (lead_id, campaign_id, agent_id, due_at, created_at) VALUES ($1, $2, $3, $4, $5)";
-    let insert_anyone = "INSERT INTO callbacks (lead_id, campaign_id, due_at, created_at) VALUES ($1, $2, $3, $4)";
+    let insert_anyone =
+        "INSERT INTO callbacks (lead_id, campaign_id, due_at, created_at) VALUES ($1, $2, $3, $4)";
     // Ann's own (in two hours), anyone's in the shared campaign (in one hour), Bob's own in
     // the shared campaign, and anyone's in Bob's campaign (Ann is not in it).
     run(&db, insert, &[l0, shared.0, ann_id, now + 2 * hour, now]).await;
@@ -106,7 +107,9 @@ async fn agents_list_move_and_cancel_their_callbacks(b: Backend) {
     assert_eq!(ok(&bob, "callbacks/list", &[]).await.as_array().unwrap().len(), 3);
 
     // Into the past: refused, with a clear message; nothing moved.
-    let res = ann.call("callbacks/reschedule", &[("id", &mine), ("due_at", &(now - 60_000).to_string())]).await;
+    let res = ann
+        .call("callbacks/reschedule", &[("id", &mine), ("due_at", &(now - 60_000).to_string())])
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains("in the past"), "{}", res.body);
     let res = ann.call("callbacks/reschedule", &[("id", &mine)]).await;
@@ -114,8 +117,16 @@ async fn agents_list_move_and_cancel_their_callbacks(b: Backend) {
     assert_eq!(ok(&ann, "callbacks/list", &[]).await[1]["due_at"], now + 2 * hour);
 
     // Bob's own callbacks are not Ann's to touch; nor a supervisor's business here.
-    let bobs_id = ok(&bob, "callbacks/list", &[]).await.as_array().unwrap().iter()
-        .find(|c| c["lead"] == l2).unwrap()["id"].as_i64().unwrap().to_string();
+    let bobs_id = ok(&bob, "callbacks/list", &[])
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["lead"] == l2)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
     let res = ann.call("callbacks/cancel", &[("id", &bobs_id)]).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
     let later = (now + 3 * hour).to_string();
@@ -130,7 +141,8 @@ async fn agents_list_move_and_cancel_their_callbacks(b: Backend) {
     run(&db, "UPDATE leads SET dial_state = 'callback' WHERE id = $1", &[l1]).await;
 
     // Move: the new time is kept; the list reorders.
-    ok(&ann, "callbacks/reschedule", &[("id", &mine), ("due_at", &(now + hour / 2).to_string())]).await;
+    ok(&ann, "callbacks/reschedule", &[("id", &mine), ("due_at", &(now + hour / 2).to_string())])
+        .await;
     let list = ok(&ann, "callbacks/list", &[]).await;
     assert_eq!(list[0]["lead"], l0, "{list}");
     assert_eq!(list[0]["due_at"], now + hour / 2);

@@ -111,7 +111,8 @@ async fn the_dial_pad_places_calls_and_refuses_bad_ones(b: Backend) {
     let m = dial(&mut ws, "123").await.unwrap_err();
     assert!(m.contains("Cannot call"), "{m}");
     // On the do-not-call list.
-    support::exec(s.database(), "INSERT INTO dnc (phone, created_at) VALUES ('+12025550199', 0)").await;
+    support::exec(s.database(), "INSERT INTO dnc (phone, created_at) VALUES ('+12025550199', 0)")
+        .await;
     let m = dial(&mut ws, "(202) 555-0199").await.unwrap_err();
     assert!(m.contains("+12025550199") && m.contains("do-not-call"), "{m}");
     assert_eq!(count(&s, "SELECT COUNT(*) FROM call_attempts").await, 0);

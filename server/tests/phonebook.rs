@@ -20,7 +20,12 @@ async fn shared_and_personal_entries_and_who_may_touch_them(b: Backend) {
     let shared = ok(
         &admin,
         "phonebook/save",
-        &[("shared", "true"), ("name", "Loans desk"), ("phone", "(202) 555-0123"), ("note", "ext 4")],
+        &[
+            ("shared", "true"),
+            ("name", "Loans desk"),
+            ("phone", "(202) 555-0123"),
+            ("note", "ext 4"),
+        ],
     )
     .await
     .as_i64()
@@ -46,7 +51,15 @@ async fn shared_and_personal_entries_and_who_may_touch_them(b: Backend) {
     // An agent cannot add, change or delete shared entries.
     for (ep, args) in [
         ("phonebook/save", vec![("shared", "true"), ("name", "X"), ("phone", "2025550199")]),
-        ("phonebook/save", vec![("shared", "true"), ("id", shared.as_str()), ("name", "X"), ("phone", "2025550199")]),
+        (
+            "phonebook/save",
+            vec![
+                ("shared", "true"),
+                ("id", shared.as_str()),
+                ("name", "X"),
+                ("phone", "2025550199"),
+            ],
+        ),
         ("phonebook/delete", vec![("shared", "true"), ("id", shared.as_str())]),
     ] {
         let res = ann.call(ep, &args).await;
@@ -79,7 +92,8 @@ async fn shared_and_personal_entries_and_who_may_touch_them(b: Backend) {
     assert_eq!(ok(&ann, "phonebook/list", &[]).await.as_array().unwrap().len(), 2);
 
     // Owners change and delete their own; admins the shared ones.
-    ok(&ann, "phonebook/save", &[("id", &own), ("name", "Team lead"), ("phone", "+442079460958")]).await;
+    ok(&ann, "phonebook/save", &[("id", &own), ("name", "Team lead"), ("phone", "+442079460958")])
+        .await;
     ok(&admin, "phonebook/delete", &[("shared", "true"), ("id", &shared)]).await;
     let list = ok(&ann, "phonebook/list", &[]).await;
     let entries = list.as_array().unwrap();

@@ -2,8 +2,8 @@
 //! provided to Leptos through context.
 
 pub mod accounts;
-pub mod callbacks;
 pub mod admin;
+pub mod callbacks;
 pub mod leads;
 pub mod phone;
 pub mod phonebook;

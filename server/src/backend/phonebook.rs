@@ -27,7 +27,9 @@ fn gone() -> ApiError {
 #[async_trait::async_trait]
 impl Phonebook for PhonebookBackend {
     async fn list(&self, viewer: UserId) -> Result<Vec<PhonebookEntry>, ApiError> {
-        db::phonebook::list(&self.db, viewer).await.map_err(|e| internal("listing the phonebook", e))
+        db::phonebook::list(&self.db, viewer)
+            .await
+            .map_err(|e| internal("listing the phonebook", e))
     }
 
     async fn save(
@@ -46,10 +48,9 @@ impl Phonebook for PhonebookBackend {
                 .await
                 .map_err(|e| internal("adding a phonebook entry", e)),
             Some(id) => {
-                let changed =
-                    db::phonebook::update(&self.db, owner, id, &name, &phone, &note, now)
-                        .await
-                        .map_err(|e| internal("changing a phonebook entry", e))?;
+                let changed = db::phonebook::update(&self.db, owner, id, &name, &phone, &note, now)
+                    .await
+                    .map_err(|e| internal("changing a phonebook entry", e))?;
                 if changed { Ok(id) } else { Err(gone()) }
             }
         }

@@ -73,12 +73,13 @@ async fn state(db: &Db, agent: UserId, id: CallbackId) -> Result<(), CallbackCha
     let sql = format!(
         "SELECT l.dial_state FROM callbacks c JOIN leads l ON l.id = c.lead_id WHERE c.id = $2 AND {VISIBLE}"
     );
-    let dial_state: Option<String> = with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+    let dial_state: Option<String> =
+        with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
         .bind(agent.0)
         .bind(id.0)
         .fetch_optional(pool)
         .await)
-    .map_err(DbError::from)?;
+        .map_err(DbError::from)?;
     match dial_state.as_deref() {
         None => Err(CallbackChangeError::NotFound),
         Some("leased") => Err(CallbackChangeError::Dialling),

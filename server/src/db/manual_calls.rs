@@ -26,7 +26,9 @@ pub const MANUAL_STATUS: &str = "MANUAL";
 /// Why no lead was leased.
 #[derive(Debug, thiserror::Error)]
 pub enum ManualLeadError {
-    #[error("This number's lead is being dialled or waits in the dialer's queue right now; try again in a minute.")]
+    #[error(
+        "This number's lead is being dialled or waits in the dialer's queue right now; try again in a minute."
+    )]
     Busy,
     #[error(transparent)]
     Db(#[from] DbError),

@@ -86,9 +86,13 @@ pub enum EngineError {
     CallbackTime,
     #[error("All channels of this campaign are busy; try again in a moment.")]
     ChannelsBusy,
-    #[error("Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there.")]
+    #[error(
+        "Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there."
+    )]
     OutsideWindow { zone: String, start: String, end: String },
-    #[error("This number's lead is on a call or being previewed right now; try again when it is done.")]
+    #[error(
+        "This number's lead is on a call or being previewed right now; try again when it is done."
+    )]
     LeadBusy,
     #[error("The campaign is not active.")]
     Inactive,

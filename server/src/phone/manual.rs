@@ -32,7 +32,9 @@ impl PhoneHub {
             .unwrap_or_else(|_| country_id("US").expect("US is a country code"));
         let phone = match normalise_phone(number, country) {
             Ok(p) => p,
-            Err(m) if number.trim().is_empty() => return error(&format!("{m} Type a number to call.")),
+            Err(m) if number.trim().is_empty() => {
+                return error(&format!("{m} Type a number to call."));
+            }
             Err(m) => {
                 let shown: String = number.trim().chars().take(SHOWN).collect();
                 return error(&format!("Cannot call \u{201c}{shown}\u{201d}: {m}"));

@@ -98,7 +98,11 @@ enum Command {
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
     /// An agent dials a number by hand (`manual`).
-    ManualDial(UserId, app::model::PhoneNumber, oneshot::Sender<Result<(), manual::ManualDialError>>),
+    ManualDial(
+        UserId,
+        app::model::PhoneNumber,
+        oneshot::Sender<Result<(), manual::ManualDialError>>,
+    ),
     /// Stop dialling; answer once nothing is in hand, or after the grace time.
     StopDialing(Duration, oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),

@@ -24,10 +24,8 @@ pub fn PhonebookPage() -> impl IntoView {
 fn SharedPhonebook() -> impl IntoView {
     let save = ServerAction::<SavePhonebookEntry>::new();
     let delete = ServerAction::<DeletePhonebookEntry>::new();
-    let list = Resource::new(
-        move || (save.version().get(), delete.version().get()),
-        |_| list_phonebook(),
-    );
+    let list =
+        Resource::new(move || (save.version().get(), delete.version().get()), |_| list_phonebook());
     let saved = move || save.value().get();
     view! {
         <h1>"Phonebook"</h1>
@@ -76,7 +74,10 @@ fn SharedPhonebook() -> impl IntoView {
 }
 
 #[component]
-fn Entries(shared: Vec<PhonebookEntry>, delete: ServerAction<DeletePhonebookEntry>) -> impl IntoView {
+fn Entries(
+    shared: Vec<PhonebookEntry>,
+    delete: ServerAction<DeletePhonebookEntry>,
+) -> impl IntoView {
     let rows = shared
         .into_iter()
         .map(|e| {

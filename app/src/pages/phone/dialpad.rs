@@ -19,7 +19,8 @@ pub fn DialPad(
     number: RwSignal<String>,
     send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let idle = move || matches!(state.status.get(), AgentStatus::Ready | AgentStatus::Paused { .. });
+    let idle =
+        move || matches!(state.status.get(), AgentStatus::Ready | AgentStatus::Paused { .. });
     let calling = move || {
         matches!(state.status.get(), AgentStatus::Reserved).then(|| state.dialling.get()).flatten()
     };

@@ -35,13 +35,15 @@ fn a_due_callback_is_dialled_first_and_reaches_its_agent() {
     h.event(second[0].call, CallEvent::Answered);
     let out = h.take();
     assert!(
-        out.iter().any(|o| matches!(o, Output::Bridge { agent: A2, call } if *call == second[0].call)),
+        out.iter()
+            .any(|o| matches!(o, Output::Bridge { agent: A2, call } if *call == second[0].call)),
         "the ordinary call leaves A1 to their callback"
     );
     h.event(first[0].call, CallEvent::Answered);
     let out = h.take();
     assert!(
-        out.iter().any(|o| matches!(o, Output::Bridge { agent: A1, call } if *call == first[0].call)),
+        out.iter()
+            .any(|o| matches!(o, Output::Bridge { agent: A1, call } if *call == first[0].call)),
         "the callback reaches its agent"
     );
 }

@@ -180,9 +180,5 @@ fn a_lead_queued_here_is_taken_from_the_queue_and_one_on_a_call_is_refused() {
     answer_and_bridge(&mut h, call);
     let out = h.take();
     assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall), "{out:?}");
-    assert_eq!(
-        h.engine.held_leads().iter().filter(|l| **l == LeadId(10)).count(),
-        1,
-        "held once"
-    );
+    assert_eq!(h.engine.held_leads().iter().filter(|l| **l == LeadId(10)).count(), 1, "held once");
 }

@@ -73,15 +73,19 @@ impl Runtime {
                 manual_calls::lease_lead(&db, campaign, &phone, zone, &owner, lease_until, now)
                     .await
                     .map_err(|e| match e {
-                        manual_calls::ManualLeadError::Busy => {
-                            ManualDialError::Refused(manual_calls::ManualLeadError::Busy.to_string())
-                        }
+                        manual_calls::ManualLeadError::Busy => ManualDialError::Refused(
+                            manual_calls::ManualLeadError::Busy.to_string(),
+                        ),
                         manual_calls::ManualLeadError::Db(e) => internal_error(e),
                     })
             };
             match leased.await {
                 Ok(lead) => {
-                    let _ = internal.send(Internal::Manual(Box::new(ManualLead { agent, lead, reply })));
+                    let _ = internal.send(Internal::Manual(Box::new(ManualLead {
+                        agent,
+                        lead,
+                        reply,
+                    })));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e));
