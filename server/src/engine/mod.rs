@@ -25,6 +25,7 @@
 //! - [`pacing`]: the pure pacers and the rate limiter; `dialing`: each pacing step — how many
 //!   calls to place, for which leads, when to claim more — and placing a call;
 //! - `preview`: preview campaigns (get next lead, call, skip);
+//! - `manual`: an agent dialling a number by hand (the dial pad);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
