@@ -415,9 +415,13 @@ fn Work(
                         _ => view! { <p>"Paused. Press Ready to take calls."</p> }.into_any(),
                     }}
                 </section>
-                <dialpad::DialPad state number=dial_number send />
-                <phonebook::Phonebook number=dial_number send />
-                <callbacks::Callbacks state />
+                // Only once the server has welcomed the phone (never in the server's render, so
+                // a reloaded page hydrates without them and draws them afterwards).
+                <Show when=move || state.campaign.with(Option::is_some)>
+                    <dialpad::DialPad state number=dial_number send />
+                    <phonebook::Phonebook number=dial_number send />
+                    <callbacks::Callbacks state />
+                </Show>
             }
             .into_any()
         }
