@@ -278,4 +278,58 @@ pub struct Ports {
     pub phone: Arc<dyn Phone>,
     pub admin: Arc<dyn Admin>,
     pub leads: Arc<dyn Leads>,
+    pub phonebook: Arc<dyn Phonebook>,
+    pub callbacks: Arc<dyn Callbacks>,
+}
+
+/// The agents' phonebook (`crate::model::phonebook`). Callers check roles: only admins pass
+/// `owner: None` (shared entries); an owner's entry is changed only through that owner.
+#[async_trait::async_trait]
+pub trait Phonebook: Send + Sync + 'static {
+    /// The shared entries and `viewer`'s own, shared first, each part by name.
+    async fn list(
+        &self,
+        viewer: UserId,
+    ) -> Result<Vec<crate::model::phonebook::PhonebookEntry>, ApiError>;
+
+    /// Adds (`id` none) or changes an entry of `owner` (none: shared). `phone` as typed;
+    /// normalised to E.164. Another owner's entry is [`ApiError::NotFound`].
+    async fn save(
+        &self,
+        owner: Option<UserId>,
+        id: Option<crate::model::phonebook::PhonebookEntryId>,
+        name: Name,
+        phone: &str,
+        note: String,
+    ) -> Result<crate::model::phonebook::PhonebookEntryId, ApiError>;
+
+    /// Deletes an entry of `owner` (none: shared); another owner's is [`ApiError::NotFound`].
+    async fn delete(
+        &self,
+        owner: Option<UserId>,
+        id: crate::model::phonebook::PhonebookEntryId,
+    ) -> Result<(), ApiError>;
+}
+
+/// An agent's scheduled callbacks (`crate::model::callback`): theirs and those for anyone in
+/// the campaigns they are assigned to. Callers check that `agent` is an agent; a callback
+/// outside that set is [`ApiError::NotFound`].
+#[async_trait::async_trait]
+pub trait Callbacks: Send + Sync + 'static {
+    /// Open callbacks, the soonest first.
+    async fn list(
+        &self,
+        agent: UserId,
+    ) -> Result<Vec<crate::model::callback::CallbackItem>, ApiError>;
+
+    /// Moves a callback to `due_at` (Unix ms), which must be in the future.
+    async fn reschedule(
+        &self,
+        agent: UserId,
+        id: crate::model::CallbackId,
+        due_at: i64,
+    ) -> Result<(), ApiError>;
+
+    /// Cancels a callback: it is not made, and its lead is not called again for it.
+    async fn cancel(&self, agent: UserId, id: crate::model::CallbackId) -> Result<(), ApiError>;
 }

@@ -6,8 +6,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod callbacks;
 pub mod leadsets;
 pub mod phone;
+pub mod phonebook;
 pub mod users;
 
 #[cfg(feature = "ssr")]

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod call;
+pub mod callback;
 pub mod campaign;
 pub mod disposition;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod lead;
 pub mod leadset;
 pub mod live;
 pub mod phone;
+pub mod phonebook;
 pub mod quality;
 pub mod report;
 pub mod script;

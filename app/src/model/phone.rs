@@ -75,6 +75,10 @@ pub enum PhoneRequest {
     Quality {
         warnings: Vec<super::quality::QualityWarning>,
     },
+    /// Dial a number by hand (the dial pad), as typed or pasted; the server normalises it.
+    Dial {
+        number: String,
+    },
     /// The wrap-up notes typed so far (kept by the server, so a reload does not lose them).
     Draft {
         call: u64,
@@ -142,6 +146,10 @@ pub enum PhoneEvent {
     Stopping,
     Ringing {
         call: u64,
+    },
+    /// A manual call to this number (E.164) is being placed.
+    Dialling {
+        number: super::text::PhoneNumber,
     },
     /// Talking: the lead and the campaign script with its fields filled in.
     Connected {

@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod callbacks;
 pub mod leads;
 pub mod phone;
+pub mod phonebook;
 
 use app::model::ApiError;
 use app::ports::Ports;
@@ -32,6 +34,8 @@ pub fn ports(
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin),
         leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),
+        phonebook: Arc::new(phonebook::PhonebookBackend::new(db.clone())),
+        callbacks: Arc::new(callbacks::CallbacksBackend::new(db.clone())),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }
 }

@@ -6,6 +6,7 @@
 //! Migrations for both live side by side in `server/migrations/{sqlite,postgres}` and run at
 //! start-up. Times are stored as Unix milliseconds in BIGINT columns on both backends.
 
+pub mod callbacks;
 pub mod campaigns;
 pub mod counts;
 pub mod dispositions;
@@ -14,6 +15,8 @@ pub mod instances;
 pub mod journal;
 pub mod leads;
 pub mod leadsets;
+pub mod manual_calls;
+pub mod phonebook;
 pub mod recovery;
 pub mod reports;
 pub mod scripts;

@@ -187,6 +187,29 @@ impl AgentMachine {
         }
     }
 
+    /// Whether the agent may dial by hand now: ready with nothing reserved, or paused, and no
+    /// disposition due.
+    pub fn check_manual(&self) -> Result<(), AgentError> {
+        if self.due.is_some() {
+            return Err(AgentError::DispositionDue);
+        }
+        match self.state {
+            AgentState::Ready { .. } | AgentState::Paused { .. } => Ok(()),
+            _ => Err(AgentError::Busy),
+        }
+    }
+
+    /// The agent dials `lead` by hand (call `call`): a paused agent goes back to their pause
+    /// after it, a ready one is ready again.
+    pub fn manual(&mut self, lead: LeadId, call: CallId) -> Result<(), AgentError> {
+        self.check_manual()?;
+        if let AgentState::Paused { reason, .. } = &self.state {
+            self.pause_after = Some(reason.clone());
+        }
+        self.state = AgentState::Reserved { lead, call: Some(call) };
+        Ok(())
+    }
+
     /// The previewed lead is being dialled.
     pub fn dialing(&mut self, call: CallId) -> Result<LeadId, AgentError> {
         match self.state {

@@ -315,9 +315,11 @@ fn place(now: Now, call: CallId, calls: &mut BTreeMap<CallId, CallRec>, out: &mu
     true
 }
 
-/// The longest-waiting ready agent of `campaign`, the callback's own agent first.
+/// The longest-waiting ready agent of `campaign`, the callback's own agent first; agents
+/// whose own callback is ringing come last, so another call does not take them from it.
 fn longest_ready(
     agents: &BTreeMap<UserId, AgentRun>,
+    awaited: &[UserId],
     campaign: CampaignId,
     preferred: Option<UserId>,
 ) -> Option<UserId> {
@@ -326,7 +328,7 @@ fn longest_ready(
         .filter(|(_, a)| a.campaign == campaign)
         .filter_map(|(u, a)| a.machine.ready_since().map(|t| (*u, t)));
     let mut ready: Vec<(UserId, Instant)> = ready.collect();
-    ready.sort_by_key(|(u, t)| (Some(*u) != preferred, *t, *u));
+    ready.sort_by_key(|(u, t)| (Some(*u) != preferred, awaited.contains(u), *t, *u));
     ready.first().map(|(u, _)| *u)
 }
 
@@ -390,6 +392,13 @@ impl Engine {
     /// preview agent, the callback's agent, else the longest-waiting ready one) or are
     /// dropped when nobody is free.
     fn answered(&mut self, now: Now, call: CallId) {
+        // Agents whose own callback is on its way to them (other calls leave them free).
+        let awaited: Vec<UserId> = self
+            .calls
+            .iter()
+            .filter(|(id, c)| **id != call && c.in_flight())
+            .filter_map(|(_, c)| c.queued.callback.and_then(|cb| cb.agent))
+            .collect();
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
         let rec = entry.get_mut();
         let Some(camp) = self.campaigns.get_mut(&rec.campaign) else {
@@ -419,7 +428,7 @@ impl Engine {
             Some(agent) => self.agents.contains_key(&agent).then_some(agent),
             None => {
                 let preferred = rec.queued.callback.and_then(|c| c.agent);
-                longest_ready(&self.agents, rec.campaign, preferred)
+                longest_ready(&self.agents, &awaited, rec.campaign, preferred)
                     .filter(|a| {
                         self.agents
                             .get_mut(a)

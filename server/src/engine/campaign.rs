@@ -177,6 +177,11 @@ impl Engine {
                 // The database handed out a lead this engine already holds: a bug elsewhere;
                 // never dial it twice.
                 tracing::error!(lead = %q.lead.id, "claimed a lead that is already held");
+            } else if run.config.settings.active && q.callback.is_some() {
+                // Due callbacks go first: ahead of the ordinary leads queued by earlier
+                // claims, behind the callbacks already waiting.
+                let pos = run.hopper.iter().position(|x| x.callback.is_none());
+                run.hopper.insert(pos.unwrap_or(run.hopper.len()), q);
             } else if run.config.settings.active {
                 run.hopper.push_back(q);
             } else {

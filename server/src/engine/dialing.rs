@@ -90,9 +90,11 @@ impl CampaignRun {
     ) -> PacingInput {
         let (mut dialing, mut connected) = (0, 0);
         for c in calls.values().filter(|c| c.campaign == self.id()) {
-            if c.in_flight() {
+            // A call placed for its own agent (preview, manual) holds a channel but is not
+            // one the pacer placed for the ready agents: it does not count against them.
+            if c.in_flight() && c.agent.is_none() {
                 dialing += 1;
-            } else if c.is_up() {
+            } else if c.in_flight() || c.is_up() {
                 connected += 1;
             }
         }

@@ -135,6 +135,12 @@ pub enum Input {
     PreviewSkip {
         agent: UserId,
     },
+    /// The agent dials a number by hand: its lead (found or created for the number, leased to
+    /// this instance, not on a do-not-call list). Boxed, as in `AgentEvent::Connected`.
+    ManualDial {
+        agent: UserId,
+        lead: Box<Lead>,
+    },
     /// The answer to an [`Output::Claim`].
     LeadsClaimed {
         campaign: CampaignId,

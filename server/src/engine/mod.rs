@@ -25,6 +25,7 @@
 //! - [`pacing`]: the pure pacers and the rate limiter; `dialing`: each pacing step — how many
 //!   calls to place, for which leads, when to claim more — and placing a call;
 //! - `preview`: preview campaigns (get next lead, call, skip);
+//! - `manual`: an agent dialling a number by hand (the dial pad);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
@@ -39,6 +40,7 @@ mod call;
 mod campaign;
 mod dialing;
 pub mod io;
+mod manual;
 mod outbox;
 pub mod pacing;
 mod preview;
@@ -85,6 +87,14 @@ pub enum EngineError {
     CallbackTime,
     #[error("All channels of this campaign are busy; try again in a moment.")]
     ChannelsBusy,
+    #[error(
+        "Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there."
+    )]
+    OutsideWindow { zone: String, start: String, end: String },
+    #[error(
+        "This number's lead is on a call or being previewed right now; try again when it is done."
+    )]
+    LeadBusy,
     #[error("The campaign is not active.")]
     Inactive,
     #[error("The campaign has no trunk; ask an admin to choose one.")]
@@ -153,6 +163,7 @@ impl Engine {
             Input::PreviewNext { agent } => self.preview_next(now, agent)?,
             Input::PreviewDial { agent } => self.preview_dial(now, agent)?,
             Input::PreviewSkip { agent } => self.preview_skip(now, agent)?,
+            Input::ManualDial { agent, lead } => self.manual_dial(now, agent, *lead)?,
             Input::LeadsClaimed { campaign, leads } => self.leads_claimed(now, campaign, leads),
             Input::Call { call, event } => self.call_event(now, call, event)?,
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,

@@ -13,6 +13,9 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::time::Duration;
 
+mod callbacks;
+mod manual;
+
 const A1: UserId = UserId(1);
 const A2: UserId = UserId(2);
 const C1: CampaignId = CampaignId(1);

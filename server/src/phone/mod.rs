@@ -17,6 +17,7 @@
 //!   state: the call, or the wrap-up with its time left and the notes typed so far;
 //! - events reach each page in the order the dialer emitted them.
 
+mod manual;
 pub mod media;
 
 use std::collections::HashMap;
@@ -390,6 +391,7 @@ impl PhoneHub {
                 }
                 result
             }
+            PhoneRequest::Dial { number } => return Some(self.dial(agent, &number).await),
             PhoneRequest::Draft { call, notes } => {
                 if notes.chars().count() > MAX_NOTES {
                     return Some(error("Notes have at most 4000 characters."));

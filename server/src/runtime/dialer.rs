@@ -35,6 +35,9 @@ use crate::engine::{
 };
 use crate::lead::timezone::WindowCheck;
 
+mod manual;
+pub use manual::ManualDialError;
+
 /// Tunables of the runtime.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -94,6 +97,12 @@ enum Command {
     Input(Box<Input>, oneshot::Sender<Result<(), EngineError>>),
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
+    /// An agent dials a number by hand (`manual`).
+    ManualDial(
+        UserId,
+        app::model::PhoneNumber,
+        oneshot::Sender<Result<(), manual::ManualDialError>>,
+    ),
     /// Stop dialling; answer once nothing is in hand, or after the grace time.
     StopDialing(Duration, oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
@@ -141,6 +150,22 @@ impl Dialer {
             }
             Err(_) => Err(DialerError::Stopped),
         }
+    }
+
+    /// The agent dials `phone` by hand (the number's lead is found or created and leased,
+    /// the do-not-call list checked); answers once the call is decided (it is placed once its
+    /// attempt is stored) or refused.
+    pub async fn manual_dial(
+        &self,
+        agent: UserId,
+        phone: app::model::PhoneNumber,
+    ) -> Result<(), manual::ManualDialError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::ManualDial(agent, phone, tx))
+            .await
+            .map_err(|_| DialerError::Stopped)?;
+        rx.await.map_err(|_| DialerError::Stopped)?
     }
 
     /// An agent's state and current call or preview.
@@ -290,6 +315,8 @@ enum Internal {
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>),
+    /// A manual call's lead is leased (boxed: it carries a lead).
+    Manual(Box<manual::ManualLead>),
     /// The writer committed these calls' attempts (`stored`), or refused them.
     Attempts {
         stored: Vec<CallId>,
@@ -384,6 +411,7 @@ impl Runtime {
                             let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
                         }
                     }
+                    Internal::Manual(m) => self.manual_lead(*m),
                     Internal::Attempts { stored, refused } => {
                         let now = self.clock.now();
                         for call in stored {
@@ -402,6 +430,9 @@ impl Runtime {
                     Some(Command::Reload(campaign, reply)) => {
                         let result = self.reload(Some(campaign)).await;
                         let _ = reply.send(result);
+                    }
+                    Some(Command::ManualDial(agent, phone, reply)) => {
+                        self.manual_dial(agent, phone, reply);
                     }
                     Some(Command::View(agent, reply)) => {
                         let _ = reply.send(self.view(agent));

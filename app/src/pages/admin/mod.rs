@@ -17,6 +17,7 @@ pub mod dnc;
 pub mod floor;
 pub mod hourly;
 pub mod leadsets;
+pub mod phonebook;
 pub mod scripts;
 pub mod trunks;
 pub mod upload;
@@ -49,6 +50,7 @@ const TABS: &[Tab] = &[
     Tab { href: "/admin/trunks", label: "Trunks" },
     Tab { href: "/admin/dispositions", label: "Dispositions" },
     Tab { href: "/admin/dnc", label: "DNC" },
+    Tab { href: "/admin/phonebook", label: "Phonebook" },
     Tab { href: "/admin/users", label: "Users" },
 ];
 
@@ -103,6 +105,7 @@ pub fn AdminPages() -> impl IntoView {
             ["leadsets", i] if id(i) => leadsets::LeadsetPage().into_any(),
             ["leadsets", i, "upload"] if id(i) => upload::UploadPage().into_any(),
             ["dnc"] => dnc::DncPage().into_any(),
+            ["phonebook"] => phonebook::PhonebookPage().into_any(),
             ["users"] => super::users::UsersPage().into_any(),
             _ => super::NotFound().into_any(),
         }

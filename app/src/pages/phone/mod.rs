@@ -4,10 +4,13 @@
 //! server and the browser's audio) runs only after hydration, in [`link`]. [`state`] holds
 //! what is shown and how server events change it.
 
+mod callbacks;
+mod dialpad;
 mod history;
 mod keys;
 #[cfg(feature = "hydrate")]
 mod link;
+mod phonebook;
 mod quality;
 pub mod state;
 mod stats;
@@ -379,6 +382,7 @@ fn Work(
     let preview_campaign = move || {
         state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview))
     };
+    let dial_number = RwSignal::new(String::new());
     move || {
         if let Some(call) = state.call.get() {
             view! {
@@ -427,6 +431,13 @@ fn Work(
                         _ => view! { <p>"Paused. Press Ready to take calls."</p> }.into_any(),
                     }}
                 </section>
+                // Only once the server has welcomed the phone (never in the server's render, so
+                // a reloaded page hydrates without them and draws them afterwards).
+                <Show when=move || state.campaign.with(Option::is_some)>
+                    <dialpad::DialPad state number=dial_number send />
+                    <phonebook::Phonebook number=dial_number send />
+                    <callbacks::Callbacks state />
+                </Show>
             }
             .into_any()
         }
@@ -632,7 +643,7 @@ fn WrapUp(
 
 /// `2026-11-22T14:30` from a `datetime-local` input, in the browser's time zone, as Unix
 /// milliseconds.
-fn parse_local_datetime(s: &str) -> Option<i64> {
+pub(super) fn parse_local_datetime(s: &str) -> Option<i64> {
     if s.is_empty() {
         return None;
     }

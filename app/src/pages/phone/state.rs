@@ -76,6 +76,8 @@ pub struct PhoneState {
     pub status: RwSignal<AgentStatus>,
     pub call: RwSignal<Option<CallView>>,
     pub ringing: RwSignal<bool>,
+    /// The number of the manual call being placed (the dial pad), until it connects or ends.
+    pub dialling: RwSignal<Option<String>>,
     pub preview: RwSignal<Option<Lead>>,
     pub wrapup: RwSignal<Option<WrapView>>,
     /// The wrap-up notes typed so far (the server keeps a copy for a reloaded page).
@@ -102,6 +104,7 @@ impl PhoneState {
             status: RwSignal::new(AgentStatus::LoggedOut),
             call: RwSignal::new(None),
             ringing: RwSignal::new(false),
+            dialling: RwSignal::new(None),
             preview: RwSignal::new(None),
             wrapup: RwSignal::new(None),
             notes: RwSignal::new(String::new()),
@@ -130,6 +133,9 @@ impl PhoneState {
             PhoneEvent::State { status } => {
                 let idle = matches!(status, AgentStatus::Ready | AgentStatus::Paused { .. });
                 let due = self.wrapup.with_untracked(|w| w.is_some_and(|w| w.timed_out));
+                if idle {
+                    self.dialling.set(None);
+                }
                 if idle && !due {
                     // Ready or paused after a submit: the last call is done.
                     self.wrapup.set(None);
@@ -156,8 +162,13 @@ impl PhoneState {
                 "The dialer is stopping for maintenance: finish this call and its disposition; no new calls will come.".into(),
             )),
             PhoneEvent::Ringing { .. } => self.ringing.set(true),
+            PhoneEvent::Dialling { number } => {
+                self.dialling.set(Some(number.to_string()));
+                self.notice.set(None);
+            }
             PhoneEvent::Connected { call, call_ref, lead, script } => {
                 self.ringing.set(false);
+                self.dialling.set(None);
                 self.preview.set(None);
                 self.muted.set(false);
                 self.held.set(false);
@@ -169,6 +180,7 @@ impl PhoneState {
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
+                self.dialling.set(None);
                 if outcome == CallOutcome::Answered {
                     self.notes.set(String::new());
                     let secs = self.campaign.with_untracked(|c| c.as_ref().map_or(30, |c| c.wrapup_seconds));

@@ -1,0 +1,112 @@
+//! The agent's callbacks on the phone page: their own and those for anyone in their
+//! campaigns (a filter shows only theirs), with the due time, lead, number and the notes of
+//! the call that scheduled it; each can be moved to a new time (never into the past: the
+//! server says so) or cancelled. A callback is dialled by the dialer when due — to its own
+//! agent first — like any call.
+
+use leptos::prelude::*;
+
+use crate::api::callbacks::{CancelCallback, RescheduleCallback, list_callbacks};
+use crate::model::callback::CallbackItem;
+use crate::pages::widgets::{ErrorBanner, format_utc};
+
+#[component]
+pub fn Callbacks(state: super::state::PhoneState) -> impl IntoView {
+    let reschedule = ServerAction::<RescheduleCallback>::new();
+    let cancel = ServerAction::<CancelCallback>::new();
+    let refresh = RwSignal::new(0u32);
+    let only_mine = RwSignal::new(false);
+    let list = Resource::new(
+        // Read again at each change of the agent's state too (a callback just scheduled, one
+        // just dialled).
+        move || {
+            (reschedule.version().get(), cancel.version().get(), refresh.get(), state.status.get())
+        },
+        |_| list_callbacks(),
+    );
+    view! {
+        <section class="card callbacks" data-testid="callbacks" aria-labelledby="callbacks-title">
+            <h2 id="callbacks-title">"Callbacks"</h2>
+            <div class="row-form">
+                <label class="choice">
+                    <input type="checkbox" prop:checked=move || only_mine.get()
+                        on:change=move |ev| only_mine.set(event_target_checked(&ev)) data-testid="callbacks-mine" />
+                    "Only mine"
+                </label>
+                <button type="button" class="link" on:click=move |_| refresh.update(|n| *n += 1) data-testid="callbacks-refresh">
+                    "Refresh"
+                </button>
+            </div>
+            {move || {
+                let error = match (reschedule.value().get(), cancel.value().get()) {
+                    (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e),
+                    _ => None,
+                };
+                error.map(|error| view! { <ErrorBanner error /> })
+            }}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(l) => {
+                            let mine = only_mine.get();
+                            let l: Vec<CallbackItem> = l.into_iter().filter(|c| !mine || c.mine).collect();
+                            if l.is_empty() {
+                                view! { <p class="muted" data-testid="no-callbacks">"No callbacks."</p> }.into_any()
+                            } else {
+                                view! { <Rows l reschedule cancel /> }.into_any()
+                            }
+                        }
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Rows(
+    l: Vec<CallbackItem>,
+    reschedule: ServerAction<RescheduleCallback>,
+    cancel: ServerAction<CancelCallback>,
+) -> impl IntoView {
+    let rows = l
+        .into_iter()
+        .map(|c| {
+            let id = c.id.0;
+            let when = RwSignal::new(String::new());
+            let name = if c.lead_name.is_empty() { c.phone.to_string() } else { c.lead_name.clone() };
+            view! {
+                <tr data-testid="callback-row" data-callback=id>
+                    <td>{format_utc(c.due_at)}</td>
+                    <td>{name}</td>
+                    <td>{c.phone.to_string()}</td>
+                    <td>{c.campaign.to_string()}</td>
+                    <td>{if c.mine { "me" } else { "anyone" }}</td>
+                    <td>{c.note.clone()}</td>
+                    <td>
+                        <form class="inline" on:submit=move |ev| {
+                            ev.prevent_default();
+                            let due_at = super::parse_local_datetime(&when.get_untracked());
+                            reschedule.dispatch(RescheduleCallback { id, due_at });
+                        }>
+                            <input type="datetime-local" aria-label="New time" required=true
+                                on:input=move |ev| when.set(event_target_value(&ev)) data-testid="callback-new-time" />
+                            <button type="submit" data-testid="callback-reschedule">"Move"</button>
+                        </form>
+                        <button type="button" class="danger" data-testid="callback-cancel"
+                            on:click=move |_| { cancel.dispatch(CancelCallback { id }); }>
+                            "Cancel"
+                        </button>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="grid" data-testid="callbacks-table">
+            <thead><tr><th>"Due (UTC)"</th><th>"Lead"</th><th>"Number"</th><th>"Campaign"</th><th>"For"</th><th>"Note"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
