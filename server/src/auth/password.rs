@@ -1,5 +1,12 @@
 //! Password hashing with argon2id (the crate's defaults: RFC 9106's second recommended
 //! parameter set), run off the async runtime because each hash costs tens of milliseconds.
+//!
+//! Invariant: hashes run on a few threads of their own ([`HASHERS`]), at most one each. Each
+//! hash takes 19 MiB and a core, so a burst of logins (a shift starting, or a flood) queues
+//! here instead of taking the machine's memory; and the C allocator, which keeps freed large
+//! blocks in the arena of the thread that freed them, keeps at most one hash's memory per
+//! hashing thread (on the runtime's blocking threads a burst of 500 logins left an idle
+//! server at 1.2 GB).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -10,13 +17,59 @@ use std::sync::LazyLock;
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("no password hashing thread is running")]
+    Gone,
+}
+
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue: one thread per core, started on first use.
+static HASHERS: LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for i in 0..threads {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new().name(format!("password-{i}")).spawn(move || {
+            loop {
+                // The lock is held only to take the next job, not while it runs.
+                let job = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    // A job that panics loses its answer (the caller gets `Gone`), not the
+                    // thread.
+                    Ok(job) => {
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a password hashing thread");
+        }
+    }
+    std::sync::Mutex::new(tx)
+});
+
+/// Runs `work` on a hashing thread and waits for its answer.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    HASHERS.lock().map_err(|_| PasswordError::Gone)?.send(job).map_err(|_| PasswordError::Gone)?;
+    rx.await.map_err(|_| PasswordError::Gone)
 }
 
 /// Hashes a password into a PHC string (algorithm, parameters and salt included).
 pub async fn hash(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+    hashing(move || hash_blocking(&password)).await?
 }
 
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
@@ -36,7 +89,7 @@ static DUMMY_HASH: LazyLock<String> =
 /// Checks `password` against a stored hash; `None` (unknown user) checks against a dummy hash
 /// and is always false. A malformed stored hash counts as a mismatch.
 pub async fn verify(stored: Option<String>, password: String) -> Result<bool, PasswordError> {
-    Ok(tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let ok = PasswordHash::new(&stored)
@@ -44,7 +97,7 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Pa
             .unwrap_or(false);
         known && ok
     })
-    .await?)
+    .await
 }
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~92 bits.
