@@ -392,7 +392,7 @@ impl AgentDay {
 
     /// Sales per handled call, in percent; `None` with no call handled.
     pub fn conversion_percent(&self) -> Option<f64> {
-        (self.handled > 0).then(|| self.sales as f64 * 100.0 / self.handled as f64)
+        super::wallboard::percent(self.sales, self.handled)
     }
 }
 
@@ -430,7 +430,7 @@ pub struct HourSummary {
 impl HourSummary {
     /// Sales per handled call, in percent; `None` with no call handled.
     pub fn conversion_percent(&self) -> Option<f64> {
-        (self.handled > 0).then(|| self.sales as f64 * 100.0 / self.handled as f64)
+        super::wallboard::percent(self.sales, self.handled)
     }
 
     /// Average talk time per handled call, in whole seconds.

@@ -115,7 +115,8 @@ impl Rates {
     }
 }
 
-fn percent(part: u64, whole: u64) -> Option<f64> {
+/// `part` of `whole` in percent; `None` when there is no whole to take a share of.
+pub fn percent(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
 

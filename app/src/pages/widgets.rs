@@ -101,6 +101,11 @@ pub fn Stat(label: &'static str, value: u64, key: &'static str) -> impl IntoView
     }
 }
 
+/// A rate as people read it (`12.5 %`), or a dash when there is nothing to divide by.
+pub fn percent(p: Option<f64>) -> String {
+    p.map_or_else(|| "—".to_string(), |p| format!("{p:.1} %"))
+}
+
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC`, the same on server and browser (so
 /// hydration matches) and without a time-zone database.
 pub fn format_utc(ms: i64) -> String {

@@ -55,6 +55,22 @@ impl AdminBackend {
         AdminBackend { db, live, dialer, phones, gateway }
     }
 
+    /// Each campaign's live counters from the dialer, in the order given, with the leads
+    /// remaining counted now by the same rule as every other page (the dialer's own count is
+    /// a few seconds old), in one query for all campaigns.
+    async fn counters(&self, campaigns: &[Campaign]) -> Result<Vec<LiveCounters>, ApiError> {
+        let snapshot = self.live.snapshot();
+        let counts =
+            db::counts::by_campaign(&self.db).await.map_err(|e| internal("counting leads", e))?;
+        Ok(campaigns
+            .iter()
+            .map(|c| LiveCounters {
+                data_remaining: counts.get(&c.id).map_or(0, LeadCounts::remaining),
+                ..snapshot.counters.get(&c.id).copied().unwrap_or_default()
+            })
+            .collect())
+    }
+
     /// Tells the running dialer a campaign changed. A failure is logged, not shown: the
     /// change is stored and the dialer's periodic reload picks it up.
     async fn reload(&self, id: CampaignId) {
@@ -107,18 +123,12 @@ fn taken(what: &str, name: &Name) -> ApiError {
 #[async_trait::async_trait]
 impl Admin for AdminBackend {
     async fn dashboard(&self) -> Result<Dashboard, ApiError> {
-        let snapshot = self.live.snapshot();
         let campaigns =
             db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
-        // Counted now, by the same rule as every other page (the dialer's own count is a few
-        // seconds old), in one query for all campaigns.
-        let counts =
-            db::counts::by_campaign(&self.db).await.map_err(|e| internal("counting leads", e))?;
+        let counted = self.counters(&campaigns).await?;
         let mut total = LiveCounters::default();
         let mut lines = Vec::with_capacity(campaigns.len());
-        for c in campaigns {
-            let mut counters = snapshot.counters.get(&c.id).copied().unwrap_or_default();
-            counters.data_remaining = counts.get(&c.id).map_or(0, LeadCounts::remaining);
+        for (c, counters) in campaigns.into_iter().zip(counted) {
             total += counters;
             lines.push(CampaignLive {
                 id: c.id,
@@ -241,15 +251,12 @@ impl Admin for AdminBackend {
                 ApiError::NotFound("That campaign does not exist (any more).".into())
             })?),
         };
-        // Right now: the dialer's counters of the campaigns shown, leads counted now.
-        let snapshot = self.live.snapshot();
-        let counts =
-            db::counts::by_campaign(&self.db).await.map_err(|e| internal("counting leads", e))?;
+        // Right now: the dialer's counters of the campaigns shown.
         let mut live = LiveCounters::default();
-        for c in campaigns.iter().filter(|c| campaign.is_none_or(|id| id == c.id)) {
-            let mut counters = snapshot.counters.get(&c.id).copied().unwrap_or_default();
-            counters.data_remaining = counts.get(&c.id).map_or(0, LeadCounts::remaining);
-            live += counters;
+        for (c, counters) in campaigns.iter().zip(self.counters(&campaigns).await?) {
+            if campaign.is_none_or(|id| id == c.id) {
+                live += counters;
+            }
         }
         // The hour, from what is stored.
         let start = hour_start(now);

@@ -11,7 +11,7 @@ use super::charts::{ColumnChart, Series};
 use crate::api::admin::reports::load_hourly;
 use crate::model::{HourSummary, HourlyReport};
 use crate::pages::layout::Guarded;
-use crate::pages::widgets::{ErrorBanner, clock, format_utc};
+use crate::pages::widgets::{ErrorBanner, clock, format_utc, percent};
 
 #[component]
 pub fn HourlyPage() -> impl IntoView {
@@ -46,31 +46,14 @@ fn Report() -> impl IntoView {
 
 #[component]
 fn Filter(report: HourlyReport, day: String) -> impl IntoView {
-    let options = report
-        .campaigns
-        .iter()
-        .map(|(id, name)| {
-            view! { <option value=id.to_string() selected=report.campaign == Some(*id)>{name.to_string()}</option> }
-        })
-        .collect_view();
     view! {
         <form method="get" action="/admin/hourly" class="row-form card" data-testid="hourly-filter">
             <label class="field">"Day (UTC)" <input name="day" type="date" value=day /></label>
-            <label class="field">
-                "Campaign"
-                <select name="campaign">
-                    <option value="" selected=report.campaign.is_none()>"All campaigns"</option>
-                    {options}
-                </select>
-            </label>
+            <super::CampaignChoice campaigns=report.campaigns chosen=report.campaign />
             <button type="submit" class="primary">"Show"</button>
             <a href="/admin/hourly">"Today, all campaigns"</a>
         </form>
     }
-}
-
-fn percent(p: Option<f64>) -> String {
-    p.map_or_else(|| "—".to_string(), |p| format!("{p:.1} %"))
 }
 
 #[component]

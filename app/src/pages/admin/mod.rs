@@ -125,6 +125,29 @@ pub(crate) fn can_edit() -> Signal<bool> {
     })
 }
 
+/// The `campaign` field of a report's GET form: every campaign, or all of them (empty).
+#[component]
+pub(crate) fn CampaignChoice(
+    campaigns: Vec<(crate::model::CampaignId, crate::model::Name)>,
+    chosen: Option<crate::model::CampaignId>,
+) -> impl IntoView {
+    let options = campaigns
+        .into_iter()
+        .map(|(id, name)| {
+            view! { <option value=id.to_string() selected=chosen == Some(id)>{name.to_string()}</option> }
+        })
+        .collect_view();
+    view! {
+        <label class="field">
+            "Campaign"
+            <select name="campaign">
+                <option value="" selected=chosen.is_none()>"All campaigns"</option>
+                {options}
+            </select>
+        </label>
+    }
+}
+
 /// The id in a path like `/admin/campaigns/3`, or 0 (which no row has) when missing.
 pub(crate) fn route_id() -> Memo<i64> {
     let location = leptos_router::hooks::use_location();

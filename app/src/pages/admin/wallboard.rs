@@ -15,7 +15,7 @@ use crate::model::Wallboard;
 use crate::model::wallboard::{CapStanding, Rates};
 use crate::pages::layout::Guarded;
 use crate::pages::live::{LiveBadge, LiveFeed};
-use crate::pages::widgets::{ErrorBanner, Stat};
+use crate::pages::widgets::{ErrorBanner, Stat, percent};
 
 #[component]
 pub fn WallboardPage() -> impl IntoView {
@@ -50,22 +50,9 @@ fn Board() -> impl IntoView {
 /// screen can be bookmarked per campaign).
 #[component]
 fn Picker(board: Wallboard) -> impl IntoView {
-    let options = board
-        .campaigns
-        .iter()
-        .map(|(id, name)| {
-            view! { <option value=id.to_string() selected=board.campaign == Some(*id)>{name.to_string()}</option> }
-        })
-        .collect_view();
     view! {
         <form method="get" action="/admin/wallboard" class="row-form card" data-testid="wallboard-filter">
-            <label class="field">
-                "Campaign"
-                <select name="campaign">
-                    <option value="" selected=board.campaign.is_none()>"All campaigns"</option>
-                    {options}
-                </select>
-            </label>
+            <super::CampaignChoice campaigns=board.campaigns chosen=board.campaign />
             <button type="submit" class="primary">"Show"</button>
         </form>
     }
@@ -85,11 +72,6 @@ fn Figure(
             <span class="stat-label">{label}</span>
         </div>
     }
-}
-
-/// `12.5 %`, or a dash before there is anything to divide by.
-fn percent(p: Option<f64>) -> String {
-    p.map_or_else(|| "—".to_string(), |p| format!("{p:.1} %"))
 }
 
 fn standing_class(s: CapStanding) -> &'static str {
