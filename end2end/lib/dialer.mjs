@@ -2,10 +2,11 @@
 // the admin pages as an admin does it, an agent's browser with a fake microphone, and a look
 // into the server's SQLite database (through Python's sqlite3) to check what was stored.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hydrated, launch, logIn } from './browser.mjs';
-import { ADMIN_PASSWORD } from './server.mjs';
+import { ADMIN_PASSWORD, startServer } from './server.mjs';
 import { startSipp, toneWav } from './gateway.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -42,6 +43,30 @@ export async function addUser(page, url, username, password, role) {
   await form.locator('input[name="password"]').fill(password);
   await form.locator('button[type="submit"]').click();
   await page.locator(`tr[data-username="${username}"]`).waitFor();
+}
+
+/**
+ * What a phone test runs on: a server, sipp as the customers' carrier (`carrier()`: answering
+ * and echoing unless said otherwise) and a browser whose microphone is a tone, in a temp
+ * directory named after `name`; `stop()` ends them all and removes the directory.
+ */
+export async function stage(name, carrier = echoUas) {
+  const dir = mkdtempSync(join(tmpdir(), `dialer-${name}-`));
+  const server = await startServer();
+  const sipp = await carrier();
+  const browser = await launchWithMicrophone(join(dir, 'tone.wav'));
+  return {
+    server,
+    browser,
+    carrier: sipp,
+    dir,
+    async stop() {
+      await browser.close();
+      await server.stop();
+      await sipp.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A browser whose microphone is a tone (`wav`), allowed without asking. */

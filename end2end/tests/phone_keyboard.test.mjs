@@ -4,27 +4,20 @@
 // stay text. sipp is the customer's carrier (answering and echoing).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
 import {
-  addAgent, addCampaign, addLeads, addScript, addTrunk, asAdmin, echoUas, eventually,
-  launchWithMicrophone, loggedIn, openPhone, query, waitStatus,
+  addAgent, addCampaign, addLeads, addScript, addTrunk, asAdmin, eventually,
+  loggedIn, openPhone, query, waitStatus, stage,
 } from '../lib/dialer.mjs';
 
+let staged;
 let server;
 let browser;
-let echo;
-let dir;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dialer-keys-'));
-  server = await startServer();
-  echo = await echoUas();
-  browser = await launchWithMicrophone(join(dir, 'tone.wav'));
+  staged = await stage('keys');
+  ({ server, browser } = staged);
   const admin = await asAdmin(browser, server.url);
-  await addTrunk(admin, server.url, 'Echo', echo.port);
+  await addTrunk(admin, server.url, 'Echo', staged.carrier.port);
   await addScript(admin, server.url, 'Hi', 'Hello {first_name}.');
   await addAgent(admin, server.url, 'kay', 'kay-pass-1');
   await addCampaign(admin, server.url, { name: 'Keys', kind: 'auto', trunk: 'Echo', agents: ['kay'], script: 'Hi' });
@@ -33,10 +26,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await echo?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await staged?.stop();
 });
 
 const pressed = (page, id) => page.getAttribute(`[data-testid="${id}"]`, 'aria-pressed');
