@@ -130,7 +130,7 @@ export async function addAgent(page, url, username, password) {
  * with the calling window open all day; `fields` sets other inputs by name (e.g.
  * wrapup_seconds). Returns the overview page's URL.
  */
-export async function addCampaign(page, url, { name, kind, trunk, agents, script, fields = {} }) {
+export async function addCampaign(page, url, { name, kind, trunk, agents, script, fields = {}, beforeActive }) {
   await page.goto(`${url}/admin/campaigns/new`);
   await hydrated(page);
   const form = page.locator('[data-testid="campaign-form"]');
@@ -155,6 +155,8 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
     await add.locator('button[type="submit"]').click();
     await page.locator(`[data-testid="assigned-agents"] tr[data-agent="${agent}"]`).waitFor();
   }
+  // (Switching it on loads it into the dialer afresh: what the test set up before is seen.)
+  if (beforeActive) await beforeActive(Number(overview.match(/(\d+)$/)[1]));
   await page.locator('[data-testid="toggle-state"] button').click();
   await page.locator('[data-testid="campaign-state"]', { hasText: /^Active$/ }).waitFor();
   return overview;
@@ -254,6 +256,17 @@ print(json.dumps([dict(r) for r in db.execute(sys.argv[2]).fetchall()]))`;
   const out = spawnSync('python3', ['-c', script, join(server.dir, 'dialer.db'), sql], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`query failed: ${out.stderr}`);
   return JSON.parse(out.stdout);
+}
+
+/** Runs one SQL statement that changes the test server's SQLite database. */
+export function execute(server, sql) {
+  const script = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute(sys.argv[2])
+db.commit()`;
+  const out = spawnSync('python3', ['-c', script, join(server.dir, 'dialer.db'), sql], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`statement failed: ${out.stderr}`);
 }
 
 /** Polls `check` (which returns a truthy value when satisfied) for up to `ms`. */

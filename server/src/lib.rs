@@ -15,7 +15,8 @@
 //! - [`backend`]: the implementations of the app's ports;
 //! - [`demo`]: the built-in demo trunk (a pretend carrier);
 //! - [`metrics`]: Prometheus metrics;
-//! - [`render`]: server-side rendering on a thread of its own.
+//! - [`render`]: server-side rendering on a thread of its own;
+//! - [`simulator`]: a synthetic day of dialling through the engine in virtual time.
 
 pub mod auth;
 pub mod backend;
@@ -31,4 +32,5 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod runtime;
+pub mod simulator;
 pub mod startup;

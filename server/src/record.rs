@@ -11,8 +11,8 @@
 //! the lead's lease is this instance's.
 
 use app::model::{
-    AgentStatus, CallOutcome, CallbackId, CampaignId, HangupBy, LeadId, LeadStatus, PhoneNumber,
-    TrunkId, UserId,
+    AgentStatus, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId, LeadStatus,
+    PhoneNumber, TrunkId, UserId,
 };
 
 /// Where a lead goes after a result.
@@ -55,6 +55,9 @@ pub enum Record {
         agent: Option<UserId>,
         trunk: Option<TrunkId>,
         phone: PhoneNumber,
+        /// The number the customer sees (never absent on a call the engine placed; kept as
+        /// an option so the compliance report can tell).
+        caller_id: Option<CallerId>,
         callback: Option<CallbackId>,
         at: i64,
     },

@@ -55,6 +55,10 @@ fn campaign_form(name: &str) -> Vec<(&'static str, String)> {
         ("wrapup_seconds", "30".into()),
         ("ring_seconds", "25".into()),
         ("broadcast_file", String::new()),
+        ("abandon_cap", "2.5".into()),
+        ("abandon_window", "calendar_day".into()),
+        ("max_dial_level", "4".into()),
+        ("safe_harbor_file", "/var/lib/dialer/safe-harbor.wav".into()),
         ("retry_busy", "15".into()),
         ("attempts_busy", "4".into()),
         ("retry_no_answer", "60".into()),
@@ -159,7 +163,7 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
         ("name", "   ", "name"),
         ("name", &long, "name"),
         ("name", "spring", "name"),
-        ("kind", "predictive", "kind"),
+        ("kind", "robocall", "kind"),
         ("kind", "", "kind"),
         ("state", "maybe", "state"),
         ("script_id", "42", "script_id"),
@@ -183,6 +187,14 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
         ("window_end", "25:00", "window_end"),
         ("wrapup_seconds", "0", "wrapup_seconds"),
         ("ring_seconds", "-30", "ring_seconds"),
+        ("ring_seconds", "10", "ring_seconds"),
+        ("abandon_cap", "3.5", "abandon_cap"),
+        ("abandon_cap", "-1", "abandon_cap"),
+        ("abandon_cap", "NaN", "abandon_cap"),
+        ("abandon_window", "weekly", "abandon_window"),
+        ("max_dial_level", "0.5", "max_dial_level"),
+        ("max_dial_level", "11", "max_dial_level"),
+        ("safe_harbor_file", "message.mp3", "safe_harbor_file"),
         ("notes", &"x".repeat(2001), "notes"),
         ("broadcast_file", "message.mp3", "broadcast_file"),
         ("retry_busy", "-1", "retry_busy"),
@@ -248,6 +260,21 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
         (c["settings"]["name"].as_str(), c["settings"]["max_channels"].as_i64()),
         (Some("SPRING"), Some(40))
     );
+    assert_eq!(
+        (&c["settings"]["abandon_cap"], &c["settings"]["abandon_window"]),
+        (&serde_json::json!(2.5), &serde_json::json!("calendar_day"))
+    );
+    // Predictive: stored and read back as such, with its dial level and message.
+    let form =
+        [vec![("id", ids.clone())], with(&campaign_form("SPRING"), "kind", "predictive")].concat();
+    assert_eq!(save_campaign(&admin, &form).await.status, StatusCode::OK);
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &ids)]).await;
+    let st = &c["settings"];
+    assert_eq!(st["kind"], "predictive");
+    assert_eq!(st["max_dial_level"], 4.0);
+    assert_eq!(st["safe_harbor_file"], "/var/lib/dialer/safe-harbor.wav");
+    let listed = ok(&admin, "admin/campaigns/list", &[]).await;
+    assert!(listed.to_string().contains("\"predictive\""), "{listed}");
 
     // Toggle: not without a trunk, then with the demo trunk.
     let res = admin.call("admin/campaigns/set_active", &[("id", &ids), ("active", "true")]).await;

@@ -63,6 +63,7 @@ fn call(
         agent: Some(agent),
         trunk: None,
         phone: PhoneNumber::parse(&format!("+4420794609{n:02}")).unwrap(),
+        caller_id: None,
         callback: None,
         at,
     }];

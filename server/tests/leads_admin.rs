@@ -787,6 +787,7 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         agent,
         trunk: None,
         phone: PhoneNumber::parse(&format!("+1202555015{n}")).unwrap(),
+        caller_id: None,
         callback: None,
         at: t + n as i64,
     };
@@ -1081,6 +1082,7 @@ async fn the_wallboard_draws_the_hour_and_the_rates_from_the_journal(b: Backend)
             agent: None,
             trunk: None,
             phone: PhoneNumber::parse("+12025550160").unwrap(),
+            caller_id: None,
             callback: None,
             at,
         };

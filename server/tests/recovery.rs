@@ -27,6 +27,7 @@ on_both_backends!(
     a_restarted_instance_takes_back_its_own_leftovers_at_once,
     a_live_instance_keeps_its_name,
     expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules,
+    the_abandon_count_is_rebuilt_from_the_store_after_a_crash,
 );
 
 const NOW: i64 = 1_795_348_800_000;
@@ -88,6 +89,7 @@ fn started(owner: &str, lead: i64, at: i64) -> Record {
         agent: None,
         trunk: None,
         phone: PhoneNumber::parse(&format!("+4420700{lead:05}")).unwrap(),
+        caller_id: None,
         callback: None,
         at,
     }
@@ -135,6 +137,60 @@ async fn assert_counters_match_attempts(db: &Db) {
 
 fn me(name: &str) -> Me {
     Me { name: name.into(), incarnation: "alive-1".into() }
+}
+
+/// What a restarted dialer counts against a campaign's abandon cap is read back from the
+/// stored calls: answered ones, and those of them abandoned — including a call cut off by the
+/// crash itself — by UTC day, the month before and no further.
+async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
+    use server::engine::abandon::{AbandonBook, DayTally, day_of};
+    let f = fixture(b, 5).await;
+    assert_eq!(claim(&f, "dead", 5).await, [1, 2, 3, 4, 5]);
+    let ended = |lead: i64, at: i64, outcome| Record::AttemptEnded {
+        call_ref: format!("dead-{lead}"),
+        at,
+        outcome,
+        sip_code: None,
+        sip_reason: None,
+        by: HangupBy::System,
+    };
+    let answered =
+        |lead: i64, at: i64| Record::AttemptAnswered { call_ref: format!("dead-{lead}"), at };
+    let t = NOW + 1000;
+    let month_ago = NOW - 31 * 86_400_000;
+    let records = vec![
+        // Talked to an agent.
+        started("dead", 1, t),
+        answered(1, t + 5),
+        ended(1, t + 60_000, CallOutcome::Answered),
+        // Abandoned: nobody free.
+        started("dead", 2, t),
+        answered(2, t + 5),
+        ended(2, t + 2_005, CallOutcome::Dropped),
+        // Answered and up when the instance died.
+        started("dead", 3, t),
+        answered(3, t + 5),
+        // Not answered: not counted.
+        started("dead", 4, t),
+        ended(4, t + 25_000, CallOutcome::NoAnswer),
+        // Abandoned more than 30 days ago: outside every window.
+        started("dead", 5, month_ago),
+        answered(5, month_ago + 5),
+        ended(5, month_ago + 2_005, CallOutcome::Dropped),
+    ];
+    assert!(db::journal::apply(&f.db, "dead", &records).await.unwrap().is_empty());
+    row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
+    liveness::sweep(&f.db, &me("alive"), NOW + 120_000, Duration::from_secs(7)).await.unwrap();
+
+    let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30).await.unwrap();
+    assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 3, abandoned: 2 })]);
+    // Two of three abandoned: the restarted dialer may risk no call until many more answer.
+    let book = AbandonBook::new(&history);
+    assert_eq!(book.risk_allowed(3.0, app::model::AbandonWindow::Rolling30Days, NOW), 0);
+    assert!((book.rate(app::model::AbandonWindow::CalendarDay, NOW) - 2.0 / 3.0).abs() < 1e-9);
+    // Another campaign's count is its own.
+    let other = db::campaigns::abandons(&f.db, CampaignId(99), NOW, 30).await.unwrap();
+    assert!(other.is_empty());
 }
 
 async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {

@@ -139,7 +139,7 @@ impl World {
         let to_us = Trunk::new(TrunkId(1), "127.0.0.1", 5060, Transport::Udp);
         assert_eq!(w.command(false, Op::AddTrunk(to_us, addr(GATEWAY_SIP))), Ok(Reply::Done));
         w.connect_agent();
-        w.engine.handle(w.now, Input::Campaign(campaign(trunk))).unwrap();
+        w.engine.handle(w.now, Input::Campaign(Box::new(campaign(trunk)))).unwrap();
         w.engine.handle(w.now, Input::AgentLogin { agent: AGENT, campaign: CAMPAIGN }).unwrap();
         w.run();
         w
@@ -499,7 +499,7 @@ fn campaign(trunk: i64) -> CampaignConfig {
         d(1, "SALE MADE", DispositionKind::Final),
         d(2, "CALL BACK", DispositionKind::Callback),
     ];
-    CampaignConfig { id: CAMPAIGN, settings, dispositions }
+    CampaignConfig { id: CAMPAIGN, settings, dispositions, abandons: Vec::new() }
 }
 
 fn lead(id: i64) -> QueuedLead {

@@ -18,6 +18,8 @@ use super::user::UserId;
 pub enum CampaignKind {
     /// Progressive: dials for ready agents, never more calls than agents × multiplier.
     Auto,
+    /// Predictive: dials ahead for agents about to free up, within the abandon cap.
+    Predictive,
     /// The agent sees the lead first and presses Call (or Skip).
     Preview,
     /// No agents: plays a recorded message to whoever answers.
@@ -25,12 +27,17 @@ pub enum CampaignKind {
 }
 
 impl CampaignKind {
-    pub const ALL: [CampaignKind; 3] =
-        [CampaignKind::Auto, CampaignKind::Preview, CampaignKind::Broadcast];
+    pub const ALL: [CampaignKind; 4] = [
+        CampaignKind::Auto,
+        CampaignKind::Predictive,
+        CampaignKind::Preview,
+        CampaignKind::Broadcast,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CampaignKind::Auto => "auto",
+            CampaignKind::Predictive => "predictive",
             CampaignKind::Preview => "preview",
             CampaignKind::Broadcast => "broadcast",
         }
@@ -39,23 +46,79 @@ impl CampaignKind {
     pub fn label(self) -> &'static str {
         match self {
             CampaignKind::Auto => "Auto dialer",
+            CampaignKind::Predictive => "Predictive dialer",
             CampaignKind::Preview => "Preview dialer",
             CampaignKind::Broadcast => "Broadcast",
         }
     }
 
     pub fn parse(s: &str) -> Result<CampaignKind, String> {
-        CampaignKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| "Choose a campaign type: auto, preview or broadcast.".to_string())
+        CampaignKind::ALL.into_iter().find(|k| k.as_str() == s.trim()).ok_or_else(|| {
+            "Choose a campaign type: auto, predictive, preview or broadcast.".to_string()
+        })
     }
 
     /// Whether calls of this kind go to agents.
     pub fn has_agents(self) -> bool {
         !matches!(self, CampaignKind::Broadcast)
     }
+
+    /// Whether the dialer places calls for the campaign's ready agents (auto, predictive),
+    /// rather than agents dialling themselves or nobody taking the calls.
+    pub fn dials_for_agents(self) -> bool {
+        matches!(self, CampaignKind::Auto | CampaignKind::Predictive)
+    }
 }
+
+/// Over which time the abandon rate is kept under the campaign's cap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbandonWindow {
+    /// The last 30 days, rolling (the US rule).
+    #[default]
+    Rolling30Days,
+    /// Each calendar day (UTC) on its own (the UK rule), with no redial of an abandoned
+    /// call within 72 hours.
+    CalendarDay,
+}
+
+impl AbandonWindow {
+    pub const ALL: [AbandonWindow; 2] = [AbandonWindow::Rolling30Days, AbandonWindow::CalendarDay];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbandonWindow::Rolling30Days => "rolling_30_days",
+            AbandonWindow::CalendarDay => "calendar_day",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AbandonWindow::Rolling30Days => "Rolling 30 days (US)",
+            AbandonWindow::CalendarDay => "Each calendar day, no redial for 72 h (UK)",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<AbandonWindow, String> {
+        AbandonWindow::ALL.into_iter().find(|w| w.as_str() == s.trim()).ok_or_else(|| {
+            "Choose how abandoned calls are counted: rolling_30_days or calendar_day.".to_string()
+        })
+    }
+
+    /// How many whole UTC days, today included, the window spans.
+    pub const fn days(self) -> i64 {
+        match self {
+            AbandonWindow::Rolling30Days => 30,
+            AbandonWindow::CalendarDay => 1,
+        }
+    }
+}
+
+/// The legal ceiling on a campaign's abandon rate, in percent: answered calls that reach no
+/// agent within two seconds, over answered calls.
+pub const MAX_ABANDON_CAP_PERCENT: f64 = 3.0;
+/// The shortest a call may ring before the dialer gives up on it (no answer).
+pub const MIN_RING_SECONDS: u32 = 15;
 
 /// The hours a lead may be called, in the lead's own time zone: minutes after local midnight,
 /// from `start` (included) to `end` (excluded).
@@ -141,7 +204,9 @@ impl RetryRule {
             rule(CallOutcome::NoAnswer, 60, 5),
             rule(CallOutcome::Congestion, 5, 5),
             rule(CallOutcome::Failed, 60, 3),
-            rule(CallOutcome::Dropped, 10, 5),
+            // An abandoned customer was called and left with nobody: not again for three days
+            // (the UK rule; the engine enforces it in calendar-day campaigns whatever this says).
+            rule(CallOutcome::Dropped, 72 * 60, 5),
         ]
     }
 }
@@ -172,6 +237,15 @@ pub struct CampaignSettings {
     pub retry_rules: Vec<RetryRule>,
     /// The message a broadcast campaign plays (a WAV file on the server).
     pub broadcast_file: Option<String>,
+    /// The most abandoned calls the campaign may have, in percent of its answered calls over
+    /// `abandon_window` (auto and predictive campaigns).
+    pub abandon_cap: f64,
+    pub abandon_window: AbandonWindow,
+    /// Predictive: the most calls in flight per working agent.
+    pub max_dial_level: f64,
+    /// The message an answered call hears when no agent frees up within two seconds (who is
+    /// calling and a number to call back), a WAV file on the server; then the call ends.
+    pub safe_harbor_file: Option<String>,
     pub agents: Vec<UserId>,
 }
 
@@ -196,6 +270,10 @@ impl CampaignSettings {
             ring_seconds: 30,
             retry_rules: RetryRule::defaults(),
             broadcast_file: None,
+            abandon_cap: MAX_ABANDON_CAP_PERCENT,
+            abandon_window: AbandonWindow::default(),
+            max_dial_level: 3.0,
+            safe_harbor_file: None,
             agents: Vec::new(),
         }
     }
@@ -233,8 +311,19 @@ impl CampaignSettings {
         )?;
         range(
             "ring_seconds",
-            (5..=300).contains(&self.ring_seconds),
-            "Ring time is between 5 and 300 seconds.",
+            (MIN_RING_SECONDS..=300).contains(&self.ring_seconds),
+            "Ring time is between 15 and 300 seconds (a call rings at least 15 s before it counts as not answered).",
+        )?;
+        range(
+            "abandon_cap",
+            self.abandon_cap.is_finite()
+                && (0.0..=MAX_ABANDON_CAP_PERCENT).contains(&self.abandon_cap),
+            "The abandon cap is between 0 and 3 percent (3 % is the legal limit).",
+        )?;
+        range(
+            "max_dial_level",
+            self.max_dial_level.is_finite() && (1.0..=10.0).contains(&self.max_dial_level),
+            "The maximum dial level is between 1 and 10 calls per agent.",
         )?;
         range("notes", self.notes.chars().count() <= 2000, "Notes have at most 2000 characters.")?;
         let mut seen = Vec::new();
@@ -270,6 +359,15 @@ impl CampaignSettings {
             !self.active || self.trunk_id.is_some(),
             "An active campaign needs a trunk: the carrier its calls go out through.",
         )?;
+        // Compliance: a predictive campaign abandons some calls by design, and each of them
+        // must hear who called and how to call back.
+        if self.kind == CampaignKind::Predictive && self.active {
+            range(
+                "safe_harbor_file",
+                self.safe_harbor_file.as_deref().is_some_and(|f| !f.trim().is_empty()),
+                "A predictive campaign needs a safe-harbor message file before it can be active.",
+            )?;
+        }
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -319,6 +417,11 @@ pub struct CampaignForm {
     pub wrapup_seconds: String,
     pub ring_seconds: String,
     pub broadcast_file: String,
+    /// Percent.
+    pub abandon_cap: String,
+    pub abandon_window: String,
+    pub max_dial_level: String,
+    pub safe_harbor_file: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -361,6 +464,10 @@ impl CampaignForm {
             wrapup_seconds: s.wrapup_seconds.to_string(),
             ring_seconds: s.ring_seconds.to_string(),
             broadcast_file: s.broadcast_file.clone().unwrap_or_default(),
+            abandon_cap: s.abandon_cap.to_string(),
+            abandon_window: s.abandon_window.as_str().into(),
+            max_dial_level: s.max_dial_level.to_string(),
+            safe_harbor_file: s.safe_harbor_file.clone().unwrap_or_default(),
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -450,22 +557,19 @@ impl CampaignForm {
             .map_err(|m| ApiError::invalid("window_end", m))?;
         s.wrapup_seconds = number(&self.wrapup_seconds, "wrapup_seconds")?;
         s.ring_seconds = number(&self.ring_seconds, "ring_seconds")?;
-        s.broadcast_file = match self.broadcast_file.trim() {
-            "" => None,
-            f if f.chars().count() > 255 || f.chars().any(char::is_control) => {
-                return Err(ApiError::invalid(
-                    "broadcast_file",
-                    "The message file is a path of at most 255 characters.",
-                ));
-            }
-            f if !f.to_ascii_lowercase().ends_with(".wav") => {
-                return Err(ApiError::invalid(
-                    "broadcast_file",
-                    "The message file is a WAV file (its name ends in .wav).",
-                ));
-            }
-            f => Some(f.to_string()),
-        };
+        s.broadcast_file = wav_file("broadcast_file", &self.broadcast_file)?;
+        s.safe_harbor_file = wav_file("safe_harbor_file", &self.safe_harbor_file)?;
+        // Fields a form from before they existed leaves out keep their defaults.
+        if !self.abandon_cap.trim().is_empty() {
+            s.abandon_cap = number(&self.abandon_cap, "abandon_cap")?;
+        }
+        if !self.abandon_window.trim().is_empty() {
+            s.abandon_window = AbandonWindow::parse(&self.abandon_window)
+                .map_err(|m| ApiError::invalid("abandon_window", m))?;
+        }
+        if !self.max_dial_level.trim().is_empty() {
+            s.max_dial_level = number(&self.max_dial_level, "max_dial_level")?;
+        }
         s.retry_rules.clear();
         for o in CallOutcome::RETRYABLE {
             let Some((minutes, attempts)) = self.retry_fields(o) else { continue };
@@ -495,6 +599,20 @@ impl CampaignForm {
         }
         s.validate()?;
         Ok(s)
+    }
+}
+
+/// Parses an optional message file field: a `.wav` path on the server.
+fn wav_file(field: &str, raw: &str) -> Result<Option<String>, ApiError> {
+    match raw.trim() {
+        "" => Ok(None),
+        f if f.chars().count() > 255 || f.chars().any(char::is_control) => {
+            Err(ApiError::invalid(field, "The message file is a path of at most 255 characters."))
+        }
+        f if !f.to_ascii_lowercase().ends_with(".wav") => {
+            Err(ApiError::invalid(field, "The message file is a WAV file (its name ends in .wav)."))
+        }
+        f => Ok(Some(f.to_string())),
     }
 }
 
@@ -594,7 +712,7 @@ mod form_tests {
     #[test]
     fn bad_fields_are_named() {
         type Change = fn(&mut CampaignForm);
-        let cases: [(&str, Change); 10] = [
+        let cases: [(&str, Change); 16] = [
             ("name", |f| f.name = " ".into()),
             ("kind", |f| f.kind = "predictive!".into()),
             ("max_channels", |f| f.max_channels = "-1".into()),
@@ -605,6 +723,19 @@ mod form_tests {
             ("caller_id", |f| f.caller_id = "abc".into()),
             ("retry_busy", |f| f.retry_busy = "-5".into()),
             ("script_id", |f| f.script_id = "x".into()),
+            ("ring_seconds", |f| f.ring_seconds = "14".into()),
+            ("abandon_cap", |f| f.abandon_cap = "4".into()),
+            ("abandon_window", |f| f.abandon_window = "hourly".into()),
+            ("max_dial_level", |f| f.max_dial_level = "0".into()),
+            ("safe_harbor_file", |f| f.safe_harbor_file = "x.mp3".into()),
+            // A predictive campaign cannot go live without its safe-harbor message.
+            ("safe_harbor_file", |f| {
+                f.kind = "predictive".into();
+                f.state = "active".into();
+                f.caller_id = "+12025550100".into();
+                f.trunk_id = "1".into();
+                f.safe_harbor_file = String::new();
+            }),
         ];
         for (field, change) in cases {
             let mut f = form();

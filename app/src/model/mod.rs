@@ -26,8 +26,9 @@ pub mod wallboard;
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
 pub use call::{CallOutcome, HangupBy, OutcomeStatus};
 pub use campaign::{
-    AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm, CampaignKind,
-    CampaignOverview, CampaignSettings, CampaignSummary, RetryRule,
+    AbandonWindow, AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm,
+    CampaignKind, CampaignOverview, CampaignSettings, CampaignSummary, MAX_ABANDON_CAP_PERCENT,
+    MIN_RING_SECONDS, RetryRule,
 };
 pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};

@@ -28,9 +28,6 @@ pub const ROLLING_DAYS: i64 = 30;
 /// The longest call the hour looks back for: a call dialled earlier than this before the
 /// hour began is not drawn even if it is still up (it bounds the database's work).
 pub const LONGEST_CALL_MS: i64 = 4 * 3_600_000;
-/// The abandon cap the rates are held against, in percent of answered calls (the FTC's 3 %
-/// over 30 days). One value for every campaign until campaigns carry their own.
-pub const ABANDON_CAP_PERCENT: f64 = 3.0;
 
 /// The start of the wallboard's first minute for a board drawn at `now`.
 pub fn hour_start(now: i64) -> i64 {

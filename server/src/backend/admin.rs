@@ -238,8 +238,7 @@ impl Admin for AdminBackend {
         campaign: Option<CampaignId>,
     ) -> Result<app::model::Wallboard, ApiError> {
         use app::model::wallboard::{
-            ABANDON_CAP_PERCENT, AgentsMinute, CallTimes, ROLLING_DAYS, agents_by_minute,
-            callers_by_minute, hour_start,
+            AgentsMinute, CallTimes, ROLLING_DAYS, agents_by_minute, callers_by_minute, hour_start,
         };
         const DAY_MS: i64 = 86_400_000;
         let now = db::now_ms();
@@ -300,10 +299,20 @@ impl Admin for AdminBackend {
             dispositions,
             today: today_rates,
             rolling,
-            cap_percent: ABANDON_CAP_PERCENT,
-            dial_level: shown
-                .filter(|c| c.settings.kind == app::model::CampaignKind::Auto)
-                .map(|c| c.settings.outbound_multiplier),
+            // The campaign's own cap; for all campaigns the strictest of those that dial.
+            cap_percent: match shown {
+                Some(c) => c.settings.abandon_cap,
+                None => campaigns
+                    .iter()
+                    .filter(|c| c.settings.kind.dials_for_agents())
+                    .map(|c| c.settings.abandon_cap)
+                    .fold(app::model::MAX_ABANDON_CAP_PERCENT, f64::min),
+            },
+            dial_level: shown.and_then(|c| match c.settings.kind {
+                app::model::CampaignKind::Auto => Some(c.settings.outbound_multiplier),
+                app::model::CampaignKind::Predictive => Some(c.settings.max_dial_level),
+                _ => None,
+            }),
             campaigns: campaigns.into_iter().map(|c| (c.id, c.settings.name)).collect(),
         })
     }

@@ -1,8 +1,8 @@
 //! Campaigns with their source statuses, retry rules and agents.
 
 use app::model::{
-    CallOutcome, CallerId, CallingWindow, Campaign, CampaignId, CampaignKind, CampaignSettings,
-    LeadStatus, Name, RetryRule, ScriptId, TrunkId, UserId,
+    AbandonWindow, CallOutcome, CallerId, CallingWindow, Campaign, CampaignId, CampaignKind,
+    CampaignSettings, LeadStatus, Name, RetryRule, ScriptId, TrunkId, UserId,
 };
 
 use super::{Db, DbError, with_pool};
@@ -26,6 +26,11 @@ struct CampaignRow {
     wrapup_seconds: i64,
     ring_seconds: i64,
     broadcast_file: Option<String>,
+    pacing: String,
+    abandon_cap: f64,
+    abandon_window: String,
+    max_dial_level: f64,
+    safe_harbor_file: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,8 +45,26 @@ macro_rules! campaign_columns {
     () => {
         "id, name, kind, active, script_id, trunk_id, notes, caller_id, outbound_multiplier, \
          max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
-         ring_seconds, broadcast_file"
+         ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, max_dial_level, \
+         safe_harbor_file"
     };
+}
+
+/// A kind as stored: a predictive campaign is kind `auto` with pacing `predictive` (see
+/// migration 0024).
+fn stored_kind(kind: CampaignKind) -> (&'static str, &'static str) {
+    match kind {
+        CampaignKind::Predictive => (CampaignKind::Auto.as_str(), "predictive"),
+        k => (k.as_str(), "progressive"),
+    }
+}
+
+fn kind_of(kind: &str, pacing: &str) -> Result<CampaignKind, DbError> {
+    match (CampaignKind::parse(kind).map_err(|e| corrupt("kind", e))?, pacing) {
+        (CampaignKind::Auto, "predictive") => Ok(CampaignKind::Predictive),
+        (k, "progressive") => Ok(k),
+        (_, other) => Err(corrupt("pacing", other)),
+    }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
@@ -72,7 +95,7 @@ impl CampaignRow {
             id: CampaignId(self.id),
             settings: CampaignSettings {
                 name: Name::parse(&self.name).map_err(|e| corrupt("name", e))?,
-                kind: CampaignKind::parse(&self.kind).map_err(|e| corrupt("kind", e))?,
+                kind: kind_of(&self.kind, &self.pacing)?,
                 active: self.active,
                 script_id: self.script_id.map(ScriptId),
                 trunk_id: self.trunk_id.map(TrunkId),
@@ -88,18 +111,23 @@ impl CampaignRow {
                 ring_seconds: u32_of("ring_seconds", self.ring_seconds)?,
                 retry_rules: rules,
                 broadcast_file: self.broadcast_file,
+                abandon_cap: self.abandon_cap,
+                abandon_window: AbandonWindow::parse(&self.abandon_window)
+                    .map_err(|e| corrupt("abandon_window", e))?,
+                max_dial_level: self.max_dial_level,
+                safe_harbor_file: self.safe_harbor_file,
                 agents,
             },
         })
     }
 }
 
-/// Binds a campaign's settings as `$1`–`$16`, in the column order both `insert` and `update`
+/// Binds a campaign's settings as `$1`–`$21`, in the column order both `insert` and `update`
 /// use.
 macro_rules! bind_settings {
     ($q:expr, $s:expr) => {
         $q.bind($s.name.as_str())
-            .bind($s.kind.as_str())
+            .bind(stored_kind($s.kind).0)
             .bind($s.active)
             .bind($s.script_id.map(|x| x.0))
             .bind($s.trunk_id.map(|x| x.0))
@@ -114,6 +142,11 @@ macro_rules! bind_settings {
             .bind(i64::from($s.wrapup_seconds))
             .bind(i64::from($s.ring_seconds))
             .bind($s.broadcast_file.as_deref())
+            .bind(stored_kind($s.kind).1)
+            .bind($s.abandon_cap)
+            .bind($s.abandon_window.as_str())
+            .bind($s.max_dial_level)
+            .bind($s.safe_harbor_file.as_deref())
     };
 }
 
@@ -228,8 +261,10 @@ pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignI
         let id: i64 = bind_settings!(sqlx::query_scalar(
             "INSERT INTO campaigns (name, kind, active, script_id, trunk_id, notes, caller_id, \
              outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
-             wrapup_seconds, ring_seconds, broadcast_file, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+             wrapup_seconds, ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, \
+             max_dial_level, safe_harbor_file, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22, $22) \
              RETURNING id",
         ), s)
         .bind(now)
@@ -255,7 +290,9 @@ pub async fn update(
             "UPDATE campaigns SET name = $1, kind = $2, active = $3, script_id = $4, trunk_id = $5, \
              notes = $6, caller_id = $7, outbound_multiplier = $8, max_channels = $9, max_cps = $10, \
              max_attempts = $11, window_start = $12, window_end = $13, wrapup_seconds = $14, \
-             ring_seconds = $15, broadcast_file = $16, updated_at = $17 WHERE id = $18",
+             ring_seconds = $15, broadcast_file = $16, pacing = $17, abandon_cap = $18, \
+             abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22 \
+             WHERE id = $23",
         ), s)
         .bind(now)
         .bind(id.0)
@@ -289,22 +326,54 @@ pub async fn for_agent(
     db: &Db,
     agent: UserId,
 ) -> Result<Vec<(CampaignId, Name, CampaignKind, bool)>, DbError> {
-    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, String, String, bool)>(
-            "SELECT c.id, c.name, c.kind, c.active FROM campaigns c \
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, String, String, String, bool)>(
+            "SELECT c.id, c.name, c.kind, c.pacing, c.active FROM campaigns c \
              JOIN campaign_agents a ON a.campaign_id = c.id WHERE a.user_id = $1 ORDER BY c.name")
         .bind(agent.0)
         .fetch_all(pool)
         .await)?;
     rows.into_iter()
-        .map(|(id, name, kind, active)| {
+        .map(|(id, name, kind, pacing, active)| {
             Ok((
                 CampaignId(id),
                 Name::parse(&name).map_err(|e| corrupt("name", e))?,
-                CampaignKind::parse(&kind).map_err(|e| corrupt("kind", e))?,
+                kind_of(&kind, &pacing)?,
                 active,
             ))
         })
         .collect()
+}
+
+/// A campaign's answered and abandoned calls per UTC day over the last `days` days before
+/// `now` (Unix ms), for its abandon cap: answered is every call a person answered, abandoned
+/// those of them that ended dropped (no agent in time, or cut off by a crash).
+pub async fn abandons(
+    db: &Db,
+    id: CampaignId,
+    now: i64,
+    days: i64,
+) -> Result<crate::engine::abandon::AbandonHistory, DbError> {
+    const DAY_MS: i64 = 86_400_000;
+    let from = (now.div_euclid(DAY_MS) - days + 1) * DAY_MS;
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT answered_at / 86400000 AS day, COUNT(*), \
+             CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 \
+             GROUP BY answered_at / 86400000")
+        .bind(id.0)
+        .bind(from)
+        .fetch_all(pool)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, answered, abandoned)| {
+            let t = crate::engine::abandon::DayTally {
+                answered: answered.max(0) as u64,
+                abandoned: abandoned.max(0) as u64,
+            };
+            (day, t)
+        })
+        .collect())
 }
 
 /// The body of a campaign's script, if it has one.

@@ -21,7 +21,9 @@ use super::{Db, DbError, with_pool};
 macro_rules! apply_one {
     ($tx:ident, $owner:ident, $r:ident, $refused:ident) => {
         match $r {
-            Record::AttemptStarted { call_ref, lead, campaign, agent, trunk, phone, callback, at } => {
+            Record::AttemptStarted {
+                call_ref, lead, campaign, agent, trunk, phone, caller_id, callback, at,
+            } => {
                 let leased = sqlx::query(
                     "UPDATE leads SET attempts = attempts + 1, last_called_at = $1, updated_at = $1 \
                      WHERE id = $2 AND lease_owner = $3 AND dial_state = 'leased'",
@@ -38,8 +40,8 @@ macro_rules! apply_one {
                     continue;
                 }
                 sqlx::query(
-                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, agent_id, trunk_id, phone, dialed_at, instance) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, agent_id, trunk_id, phone, dialed_at, instance, caller_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(call_ref)
                 .bind(lead.0)
@@ -49,6 +51,7 @@ macro_rules! apply_one {
                 .bind(phone.as_str())
                 .bind(at)
                 .bind($owner)
+                .bind(caller_id.as_ref().map(|c| c.as_str()).unwrap_or(""))
                 .execute(&mut *$tx)
                 .await?;
                 if let Some(cb) = callback {

@@ -118,6 +118,10 @@ impl AgentMachine {
     }
 
     /// Since when the agent has been ready, if ready (longest-waiting agents get calls first).
+    pub fn is_paused(&self) -> bool {
+        matches!(self.state, AgentState::Paused { .. })
+    }
+
     pub fn ready_since(&self) -> Option<Instant> {
         match self.state {
             AgentState::Ready { since } => Some(since),

@@ -4,10 +4,16 @@
 //!
 //! ```text
 //! Saving ─▶ Dialing ─▶ Ringing ─▶ (answered) ─┬▶ Bridging(agent) ─▶ Connected(agent) ─▶ WrapUp(agent)
-//!    │          │                   ├▶ Playing (broadcast)          │ agent logged out
-//!    │          │                   └▶ dropped (nobody free)        ▼
-//!    └──────────┴─▶ ended unconnected: busy, no answer, failed…   Abandoned
+//!    │          │                   │     ▲                          │ agent logged out
+//!    │          │                   ├▶ Holding ─(2 s, nobody)─▶ SafeHarbor ▼
+//!    │          │                   ├▶ Playing (broadcast)         Abandoned
+//!    └──────────┴─▶ ended unconnected: busy, no answer, failed…
 //! ```
+//!
+//! An answered call of an auto or predictive campaign with no agent free waits in `Holding`
+//! up to [`SAFE_HARBOR_WAIT`] for one; then it is abandoned: the campaign's safe-harbor
+//! message plays (`SafeHarbor`) and the call ends, recorded as dropped. Every answer and
+//! every abandon is counted in the campaign's abandon book ([`super::abandon`]).
 //!
 //! A call starts in `Saving`: its attempt is on its way to the database
 //! ([`Output::StoreAttempt`]) and nothing has been sent to the carrier. Only the database's
@@ -32,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use super::io::{AgentEvent, CallEvent, CallId, Originate, Output, QueuedLead, Record};
 use super::outbox::Outbox;
+use super::pacing::{Observation, SAFE_HARBOR_WAIT};
 use super::recycle::{DialState, LeadFate, after_outcome};
 use super::session::AgentRun;
 use super::{Engine, EngineError, Now};
@@ -41,6 +48,11 @@ use super::{Engine, EngineError, Now};
 pub(super) const BRIDGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a broadcast message may play.
 const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Why a call was abandoned that a person answered just as the dialer cancelled it (its
+/// agents paused or left): no pacer could have avoided it.
+pub const ANSWERED_AS_CANCELLED: &str = "answered as the dialer cancelled it";
+/// The longest a safe-harbor message may play.
+const SAFE_HARBOR_PLAY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Hands out call ids, and call references unique across server instances.
 pub(super) struct CallIds {
@@ -83,6 +95,10 @@ pub(super) enum CallState {
     Connected(UserId),
     /// Broadcast: the message is playing.
     Playing,
+    /// Answered with no agent free: waiting (briefly) for one.
+    Holding,
+    /// Abandoned: the safe-harbor message is playing, then the call ends.
+    SafeHarbor,
     /// Ended after talking to this agent; the disposition is due.
     WrapUp(UserId),
     /// Up, but its agent logged out: hung up, waiting for the carrier to confirm.
@@ -113,6 +129,12 @@ pub(super) struct CallRec {
     /// The agent whose pause withdrew the call: if the customer answers before the cancel
     /// reaches the carrier, the call is theirs (see `answered`).
     pub(super) withdrawn_by: Option<UserId>,
+    /// When it was placed at the carrier.
+    pub(super) placed_at: Option<Instant>,
+    /// When it entered its current state (talking, wrap-up, holding), for the pacer.
+    pub(super) since: Option<Instant>,
+    /// Why it was abandoned (kept while the safe-harbor message plays, for the record).
+    pub(super) abandon_reason: Option<String>,
 }
 
 impl CallRec {
@@ -136,6 +158,9 @@ impl CallRec {
             hangup_when_placed: false,
             withdrawn: false,
             withdrawn_by: None,
+            placed_at: None,
+            since: None,
+            abandon_reason: None,
         }
     }
 
@@ -165,6 +190,8 @@ impl CallRec {
             CallState::Bridging(_)
                 | CallState::Connected(_)
                 | CallState::Playing
+                | CallState::Holding
+                | CallState::SafeHarbor
                 | CallState::Abandoned
         )
     }
@@ -192,10 +219,11 @@ impl CallRec {
     pub(super) fn count(&self, c: &mut LiveCounters) {
         match self.state {
             CallState::Saving | CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
-            CallState::Bridging(_) => c.calls_waiting += 1,
-            CallState::Connected(_) | CallState::Playing | CallState::Abandoned => {
-                c.calls_active += 1
-            }
+            CallState::Bridging(_) | CallState::Holding => c.calls_waiting += 1,
+            CallState::Connected(_)
+            | CallState::Playing
+            | CallState::SafeHarbor
+            | CallState::Abandoned => c.calls_active += 1,
             CallState::WrapUp(_) => {}
         }
     }
@@ -236,6 +264,7 @@ impl CallRec {
     fn bridged(&mut self, now: Now, out: &mut Outbox) -> Option<UserId> {
         let CallState::Bridging(agent) = self.state else { return None };
         self.state = CallState::Connected(agent);
+        self.since = Some(now.at);
         self.guard = None;
         out.record(Record::AttemptBridged { call_ref: self.call_ref.clone(), agent, at: now.wall });
         let (call_ref, lead) = (self.call_ref.clone(), self.queued.lead.clone());
@@ -307,6 +336,7 @@ fn place(now: Now, call: CallId, calls: &mut BTreeMap<CallId, CallRec>, out: &mu
     }
     let Some(originate) = rec.originate.take() else { return false };
     rec.state = CallState::Dialing;
+    rec.placed_at = Some(now.at);
     rec.guard = Some(super::dialing::ring_guard(now, originate.ring_seconds));
     out.push(Output::Originate(*originate));
     if rec.hangup_when_placed {
@@ -413,6 +443,12 @@ impl Engine {
         };
         camp.answered += 1;
         self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
+        if let Some(placed) = rec.placed_at {
+            camp.pacer.observe(Observation::Answered(now.at.saturating_duration_since(placed)));
+        }
+        if camp.config.settings.kind.has_agents() {
+            camp.book.answered(now.wall);
+        }
         if camp.config.settings.kind == CampaignKind::Broadcast {
             rec.state = CallState::Playing;
             rec.guard = Some(now.at + PLAY_TIMEOUT);
@@ -455,43 +491,91 @@ impl Engine {
                 self.out.push(Output::Bridge { call, agent });
                 self.agent_changed(now, agent, Some(call_ref));
             }
+            // (A call the dialer already cancelled is being hung up: it cannot wait.)
+            None if camp.config.settings.kind.dials_for_agents() && !rec.withdrawn => {
+                // Nobody free right now: the call waits a moment for an agent
+                // (`serve_holding`), then is abandoned.
+                rec.state = CallState::Holding;
+                rec.since = Some(now.at);
+                rec.guard = Some(now.at + SAFE_HARBOR_WAIT);
+            }
             None => {
-                // Nobody to talk to: a dropped call.
-                camp.dropped += 1;
-                self.out.push(Output::Hangup { call });
                 let rec = entry.remove();
-                self.finish_unconnected(
-                    now,
-                    rec,
-                    CallOutcome::Dropped,
-                    None,
-                    None,
-                    HangupBy::System,
-                );
+                self.abandon(now, rec, None);
             }
         }
     }
 
-    /// The answered call could not reach its agent's audio: dropped, and the agent paused.
-    fn bridge_failed(&mut self, now: Now, rec: CallRec, agent: UserId) {
+    /// Gives the campaign's answered calls waiting for an agent (oldest first) to the agents
+    /// ready now.
+    pub(super) fn serve_holding(&mut self, now: Now, campaign: CampaignId) {
+        let holding: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.campaign == campaign && c.state == CallState::Holding)
+            .map(|(id, _)| *id)
+            .collect();
+        for call in holding {
+            let Some(rec) = self.calls.get_mut(&call) else { continue };
+            let lead = rec.lead();
+            let preferred = rec.queued.callback.and_then(|c| c.agent);
+            let Some(agent) = longest_ready(&self.agents, &[], campaign, preferred).filter(|a| {
+                self.agents
+                    .get_mut(a)
+                    .is_some_and(|run| run.machine.reserve(lead, Some(call)).is_ok())
+            }) else {
+                return;
+            };
+            rec.state = CallState::Bridging(agent);
+            rec.agent = Some(agent);
+            rec.guard = Some(now.at + BRIDGE_TIMEOUT);
+            let call_ref = rec.call_ref.clone();
+            self.out.push(Output::Bridge { call, agent });
+            self.agent_changed(now, agent, Some(call_ref));
+        }
+    }
+
+    /// An answered call reached no agent in time: abandoned. It is counted against the
+    /// campaign's cap; the campaign's safe-harbor message plays if it has one (the call ends
+    /// when it finishes), else the call is hung up. Recorded as dropped either way.
+    fn abandon(&mut self, now: Now, mut rec: CallRec, reason: Option<String>) {
+        let reason = match reason {
+            None if rec.withdrawn => Some(ANSWERED_AS_CANCELLED.to_string()),
+            r => r,
+        };
+        let file = match self.campaigns.get_mut(&rec.campaign) {
+            Some(camp) => {
+                camp.dropped += 1;
+                camp.book.abandoned(now.wall);
+                camp.config.settings.safe_harbor_file.clone()
+            }
+            None => None,
+        }
+        // A call already being cancelled hears nothing more.
+        .filter(|_| !rec.withdrawn);
+        if let Some(file) = file {
+            rec.state = CallState::SafeHarbor;
+            rec.guard = Some(now.at + SAFE_HARBOR_PLAY_TIMEOUT);
+            rec.abandon_reason = reason;
+            self.out.push(Output::Play { call: rec.id, file });
+            self.calls.insert(rec.id, rec);
+            return;
+        }
         self.out.push(Output::Hangup { call: rec.id });
+        self.finish_unconnected(now, rec, CallOutcome::Dropped, None, reason, HangupBy::System);
+    }
+
+    /// The answered call could not reach its agent's audio: dropped, and the agent paused.
+    fn bridge_failed(&mut self, now: Now, mut rec: CallRec, agent: UserId) {
         if let Some(run) = self.agents.get_mut(&agent) {
             run.machine.unreserve(now.at);
             // The agent's audio is not working: no more calls until they fix it.
             let _ = run.machine.pause(now.at, PauseReason::system("audio connection lost"));
             run.announce(agent, now, None, &mut self.out);
         }
-        if let Some(camp) = self.campaigns.get_mut(&rec.campaign) {
-            camp.dropped += 1;
-        }
-        self.finish_unconnected(
-            now,
-            rec,
-            CallOutcome::Dropped,
-            None,
-            Some("agent audio unavailable".into()),
-            HangupBy::System,
-        );
+        // Not theirs any more: the agent was told and paused above.
+        rec.agent = None;
+        self.abandon(now, rec, Some("agent audio unavailable".into()));
     }
 
     fn ended(
@@ -515,7 +599,14 @@ impl Engine {
                 self.finish_unconnected(now, rec, outcome, sip_code, reason, by);
             }
             CallState::Bridging(agent) | CallState::Connected(agent) => {
+                if let (CallState::Connected(_), Some(since)) = (rec.state, rec.since)
+                    && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
+                {
+                    camp.pacer
+                        .observe(Observation::Talked(now.at.saturating_duration_since(since)));
+                }
                 rec.state = CallState::WrapUp(agent);
+                rec.since = Some(now.at);
                 rec.guard = None;
                 self.out.record(rec.attempt_ended(
                     now,
@@ -539,6 +630,21 @@ impl Engine {
                     let rec = entry.remove();
                     self.finish_answered_without_agent(now, rec);
                 }
+            }
+            CallState::Holding => {
+                // The customer hung up while waiting for an agent: abandoned.
+                let rec = entry.remove();
+                if let Some(camp) = self.campaigns.get_mut(&rec.campaign) {
+                    camp.dropped += 1;
+                    camp.book.abandoned(now.wall);
+                }
+                let reason = Some("hung up waiting for an agent".to_string());
+                self.finish_unconnected(now, rec, CallOutcome::Dropped, sip_code, reason, by);
+            }
+            CallState::SafeHarbor => {
+                let rec = entry.remove();
+                let reason = rec.abandon_reason.clone().or(reason);
+                self.finish_unconnected(now, rec, CallOutcome::Dropped, sip_code, reason, by);
             }
             CallState::Playing | CallState::Abandoned => {
                 self.out.record(rec.attempt_ended(
@@ -574,6 +680,16 @@ impl Engine {
     ) {
         self.out.record(rec.attempt_ended(now, outcome, sip_code, reason, by));
         self.record_lead_result(now, &rec, outcome);
+        // What the carrier said about a call that was not answered teaches the pacer how
+        // calls ring out; calls the dialer cancelled itself teach nothing.
+        if !matches!(outcome, CallOutcome::Answered | CallOutcome::Dropped)
+            && !rec.withdrawn
+            && !rec.hangup_by_agent
+            && let Some(placed) = rec.placed_at
+            && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
+        {
+            camp.pacer.observe(Observation::Unanswered(now.at.saturating_duration_since(placed)));
+        }
         if let Some(agent) = rec.agent
             && let Some(run) = self.agents.get_mut(&agent)
             && run.machine.unreserve(now.at)
@@ -617,10 +733,23 @@ impl Engine {
         // A stopping server keeps no unanswered call of any kind: nobody will take it.
         let allowed = if camp.stopping {
             0
-        } else if settings.kind == CampaignKind::Auto {
+        } else if settings.kind.dials_for_agents() {
             let ready =
                 self.agents.values().filter(|a| a.campaign == campaign && a.is_ready()).count();
-            (ready as f64 * settings.outbound_multiplier.max(1.0)).floor() as usize
+            // Within the abandon budget, whatever the pacer thought when it dialled.
+            let at_risk = ready + camp.risk_allowed(now) as usize;
+            let level = match settings.kind {
+                CampaignKind::Auto => ready as f64 * settings.outbound_multiplier.max(1.0),
+                _ => {
+                    let working = self
+                        .agents
+                        .values()
+                        .filter(|a| a.campaign == campaign && !a.machine.is_paused())
+                        .count();
+                    working as f64 * settings.max_dial_level.max(1.0)
+                }
+            };
+            (level.floor() as usize).min(at_risk)
         } else {
             return;
         };
@@ -657,6 +786,12 @@ impl Engine {
             entry.get_mut().guard = None;
             return;
         }
+        if entry.get().state == CallState::Holding {
+            // Nobody freed up within the safe-harbor wait.
+            let rec = entry.remove();
+            self.abandon(now, rec, Some("no agent free within 2 seconds".into()));
+            return;
+        }
         self.out.push(Output::Hangup { call });
         match entry.get().state {
             CallState::Dialing | CallState::Ringing => {
@@ -675,13 +810,18 @@ impl Engine {
                 let rec = entry.remove();
                 self.bridge_failed(now, rec, agent);
             }
+            CallState::SafeHarbor => {
+                let reason = Some("safe-harbor message did not finish".to_string());
+                self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
+            }
             CallState::Playing | CallState::Abandoned => {
                 let reason = Some("hung up by the dialer".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }
-            CallState::Saving | CallState::Connected(_) | CallState::WrapUp(_) => {
-                entry.get_mut().guard = None
-            }
+            CallState::Saving
+            | CallState::Holding
+            | CallState::Connected(_)
+            | CallState::WrapUp(_) => entry.get_mut().guard = None,
         }
     }
 

@@ -6,11 +6,12 @@
 //! twice is refused and logged); a campaign that cannot dial (inactive, no trunk) keeps no
 //! leads — they are released at once; its `config.id` is its key in the engine's map.
 
-use app::model::{CampaignId, CampaignKind, LeadId, LiveCounters, UserId};
+use app::model::{CampaignId, LeadId, LiveCounters, UserId};
 use std::collections::btree_map::Entry;
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::abandon::AbandonBook;
 use super::io::{AgentEvent, CampaignConfig, QueuedLead};
 use super::pacing::{Pacer, RateLimiter, pacer_for};
 use super::{Engine, EngineError, Now};
@@ -41,6 +42,8 @@ pub(super) struct CampaignRun {
     pub(super) dialed: u64,
     pub(super) answered: u64,
     pub(super) dropped: u64,
+    /// Answered and abandoned calls per day, for the abandon cap.
+    pub(super) book: AbandonBook,
     /// The server is stopping: no call is placed any more (see `Engine::stop_dialing`).
     pub(super) stopping: bool,
 }
@@ -48,6 +51,7 @@ pub(super) struct CampaignRun {
 impl CampaignRun {
     fn new(config: CampaignConfig) -> CampaignRun {
         CampaignRun {
+            book: AbandonBook::new(&config.abandons),
             pacer: pacer_for(config.settings.kind),
             limiter: RateLimiter::new(config.settings.max_cps),
             placer: RateLimiter::new(config.settings.max_cps),
@@ -81,6 +85,7 @@ impl CampaignRun {
             self.limiter = RateLimiter::new(config.settings.max_cps);
             self.placer = RateLimiter::new(config.settings.max_cps);
         }
+        self.book.merge(&config.abandons);
         self.config = config;
     }
 
@@ -98,6 +103,13 @@ impl CampaignRun {
         } else {
             Ok(())
         }
+    }
+
+    /// How many calls may be at risk of abandonment now (answered calls waiting for an
+    /// agent, calls in flight beyond the ready agents) under the campaign's cap.
+    pub(super) fn risk_allowed(&self, now: Now) -> u32 {
+        let s = &self.config.settings;
+        self.book.risk_allowed(s.abandon_cap, s.abandon_window, now.wall)
     }
 
     /// The campaign's own counters (agents and calls are added by the engine).
@@ -159,7 +171,7 @@ impl Engine {
             for agent in run.preview_waiting.drain(..) {
                 self.out.notify(agent, AgentEvent::NoLeads);
             }
-            let auto = run.config.settings.kind == CampaignKind::Auto;
+            let auto = run.config.settings.kind.dials_for_agents();
             if auto && run.hopper.is_empty() && !run.exhausted {
                 run.exhausted = true;
                 let ready =

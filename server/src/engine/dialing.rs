@@ -8,19 +8,22 @@
 //! agents, calls and hopper meet them.
 //!
 //! Invariants: a campaign that cannot dial places no call; no call is placed above the
-//! pacer's wish or the limiter's allowance; a callback meant for one agent waits until that
+//! pacer's wish or the limiter's allowance; calls that could be abandoned (answered ones
+//! waiting for an agent, and those in flight beyond the ready agents) never exceed the
+//! campaign's abandon budget ([`super::abandon`]), whatever its pacer wants; every call rings
+//! at least [`MIN_RING_SECONDS`]; a callback meant for one agent waits until that
 //! agent is ready; at most one claim per campaign is in flight, and none while an agent
 //! campaign has nobody logged in.
 
-use app::model::{CampaignId, CampaignKind, LeadId, UserId};
+use app::model::{CampaignId, CampaignKind, LeadId, MIN_RING_SECONDS, UserId};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use super::call::CallRec;
+use super::call::{CallRec, CallState};
 use super::campaign::CampaignRun;
 use super::io::{CallId, Originate, Output, QueuedLead, Record};
 use super::outbox::Outbox;
-use super::pacing::PacingInput;
+use super::pacing::{Busy, PacingInput, abandon_target};
 use super::session::AgentRun;
 use super::{Engine, Now};
 use crate::lead::timezone::WindowCheck;
@@ -38,10 +41,18 @@ pub(super) fn ring_guard(now: Now, ring_seconds: u32) -> std::time::Instant {
 impl Engine {
     /// One pacing step for every campaign, in id order.
     pub(super) fn pace(&mut self, now: Now) {
+        // Answered calls waiting for an agent come before any new call.
+        let ids: Vec<CampaignId> = self.campaigns.keys().copied().collect();
+        for id in ids {
+            self.serve_holding(now, id);
+        }
         for run in self.campaigns.values_mut() {
             let id = run.id();
             let ready = ready_agents(&self.agents, id);
-            let input = run.pacing_input(ready.len() as u32, &self.calls);
+            let working =
+                self.agents.values().filter(|a| a.campaign == id && !a.machine.is_paused()).count()
+                    as u32;
+            let input = run.pacing_input(now, ready.len() as u32, working, &self.calls);
             run.wake_at = None;
             // Calls already stored leave first, whatever else changed since.
             super::call::place_stored(now, run, &mut self.calls, &mut self.out);
@@ -50,7 +61,15 @@ impl Engine {
             }
             let closed = run.drop_closed_window_leads(now, &mut self.windows);
             self.out.release(closed, None);
-            let wanted = run.pacer.dials_wanted(now.at, &input);
+            let wanted = run.pacer.dials_wanted(now.at, &input).min(run.budget(now, &input));
+            // A pacer that forecasts from the passing of time looks again soon while anyone
+            // could take its calls.
+            if working > 0
+                && let Some(d) = run.pacer.wake_in()
+            {
+                let t = now.at + d;
+                run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+            }
             let allowed = run.limiter.available(now.at);
             let mut placed = 0;
             while placed < wanted.min(allowed) {
@@ -82,30 +101,57 @@ fn ready_agents(agents: &BTreeMap<UserId, AgentRun>, campaign: CampaignId) -> Ha
 }
 
 impl CampaignRun {
-    /// What the pacer sees: `ready_agents` of this campaign, and its live calls.
+    /// What the pacer sees: `ready_agents` and `working_agents` of this campaign, its live
+    /// calls, and how busy agents have been busy.
     pub(super) fn pacing_input(
         &self,
+        now: Now,
         ready_agents: u32,
+        working_agents: u32,
         calls: &BTreeMap<CallId, CallRec>,
     ) -> PacingInput {
-        let (mut dialing, mut connected) = (0, 0);
+        let s = &self.config.settings;
+        let rate = self.book.rate(s.abandon_window, now.wall);
+        let mut input = PacingInput {
+            ready_agents,
+            working_agents,
+            max_channels: s.max_channels,
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_target: abandon_target(s.abandon_cap / 100.0, rate),
+            ..PacingInput::default()
+        };
+        let elapsed = |t: Option<std::time::Instant>| {
+            t.map_or(Duration::ZERO, |t| now.at.saturating_duration_since(t))
+        };
         for c in calls.values().filter(|c| c.campaign == self.id()) {
             // A call placed for its own agent (preview, manual) holds a channel but is not
             // one the pacer placed for the ready agents: it does not count against them.
             if c.in_flight() && c.agent.is_none() {
-                dialing += 1;
+                input.dialing += 1;
+                input.dialing_for.push(elapsed(c.placed_at));
             } else if c.in_flight() || c.is_up() {
-                connected += 1;
+                input.connected += 1;
+            }
+            match c.state {
+                CallState::Holding => input.holding += 1,
+                CallState::Bridging(_) => input.busy.push(Busy::Talking(Duration::ZERO)),
+                CallState::Connected(_) => input.busy.push(Busy::Talking(elapsed(c.since))),
+                CallState::WrapUp(_) => input.busy.push(Busy::WrappingUp(elapsed(c.since))),
+                _ => {}
             }
         }
-        let settings = &self.config.settings;
-        PacingInput {
-            ready_agents,
-            dialing,
-            connected,
-            max_channels: settings.max_channels,
-            multiplier: settings.outbound_multiplier,
+        input
+    }
+
+    /// The most calls to place now under the abandon cap: calls that could be abandoned —
+    /// those holding for an agent, and those in flight beyond the ready agents — stay within
+    /// what the campaign's abandon book allows. At the cap this is 1:1.
+    fn budget(&self, now: Now, input: &PacingInput) -> u32 {
+        if !self.config.settings.kind.dials_for_agents() {
+            return u32::MAX;
         }
+        (input.ready_agents + self.risk_allowed(now)).saturating_sub(input.dialing + input.holding)
     }
 
     /// The next queued lead an auto/broadcast call may be placed for: callbacks for a
@@ -138,9 +184,12 @@ impl CampaignRun {
     fn claim_wanted(&mut self, now: Now, logged_in: u32) -> Option<u32> {
         let s = &self.config.settings;
         let target = match s.kind {
-            CampaignKind::Auto => {
-                let per_agent =
-                    (f64::from(logged_in) * s.outbound_multiplier.max(1.0) * 2.0) as u32;
+            CampaignKind::Auto | CampaignKind::Predictive => {
+                let level = match s.kind {
+                    CampaignKind::Predictive => s.max_dial_level,
+                    _ => s.outbound_multiplier,
+                };
+                let per_agent = (f64::from(logged_in) * level.max(1.0) * 2.0) as u32;
                 (per_agent + 5).clamp(10, 500)
             }
             CampaignKind::Broadcast => (s.max_channels * 2).clamp(10, 500),
@@ -187,6 +236,7 @@ impl CampaignRun {
             agent,
             trunk: s.trunk_id,
             phone: queued.lead.phone.clone(),
+            caller_id: s.caller_id.clone(),
             callback: queued.callback.map(|c| c.id),
             at: now.wall,
         };
@@ -198,7 +248,8 @@ impl CampaignRun {
             trunk: s.trunk_id,
             phone: queued.lead.phone.clone(),
             caller_id: s.caller_id.clone(),
-            ring_seconds: s.ring_seconds,
+            // Never shorter than the law's minimum, whatever an old setting says.
+            ring_seconds: s.ring_seconds.max(MIN_RING_SECONDS),
             agent,
         };
         CallRec::saving(queued, agent, originate)

@@ -35,6 +35,9 @@ pub struct CampaignConfig {
     pub settings: CampaignSettings,
     /// Predefined and this campaign's own dispositions.
     pub dispositions: Vec<Disposition>,
+    /// Its answered and abandoned calls per day as stored, for the abandon cap (the engine
+    /// keeps, per day, the larger of this and its own count).
+    pub abandons: super::abandon::AbandonHistory,
 }
 
 /// A claimed lead waiting to be dialled, with its callback if it is one.
@@ -99,8 +102,8 @@ pub enum CallEvent {
 /// Everything that can happen to the engine.
 #[derive(Clone, Debug)]
 pub enum Input {
-    /// Load or reload a campaign's settings.
-    Campaign(CampaignConfig),
+    /// Load or reload a campaign's settings (boxed: the largest input by far).
+    Campaign(Box<CampaignConfig>),
     AgentLogin {
         agent: UserId,
         campaign: CampaignId,

@@ -16,7 +16,7 @@
 //! - a ready agent who dials by hand is no longer ready: auto calls placed for them are
 //!   withdrawn as for a pause, so no customer answers into nobody.
 
-use app::model::{CampaignKind, Lead, UserId};
+use app::model::{Lead, UserId};
 
 use super::io::QueuedLead;
 use super::{Engine, EngineError, Now};
@@ -46,7 +46,7 @@ impl Engine {
                 end: settings.window.end_hhmm(),
             });
         }
-        let input = camp.pacing_input(0, &self.calls);
+        let input = camp.pacing_input(now, 0, 0, &self.calls);
         if input.free_channels() == 0 || camp.limiter.available(now.at) == 0 {
             return Err(EngineError::ChannelsBusy);
         }
@@ -65,7 +65,7 @@ impl Engine {
         let auto = self
             .campaigns
             .get(&campaign)
-            .is_some_and(|c| c.config.settings.kind == CampaignKind::Auto);
+            .is_some_and(|c| c.config.settings.kind.dials_for_agents());
         if was_ready && auto {
             // No longer waiting for an auto call: calls placed for them go, as for a pause.
             self.withdraw_excess_calls(now, campaign, None);

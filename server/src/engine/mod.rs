@@ -35,6 +35,7 @@
 //! modules above hold the handlers. Lookups that can miss are `let … else` or an
 //! [`EngineError`], never a panic: a slip must not take the dialer task down.
 
+pub mod abandon;
 pub mod agent;
 mod call;
 mod campaign;
@@ -53,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
 pub use agent::{AfterWrapUp, AgentError, AgentMachine, AgentState};
+pub use call::ANSWERED_AS_CANCELLED;
 use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
@@ -147,7 +149,7 @@ impl Engine {
     /// Feeds one input. On `Err`, nothing changed and no output was produced.
     pub fn handle(&mut self, now: Now, input: Input) -> Result<(), EngineError> {
         match input {
-            Input::Campaign(config) => self.load_campaign(config),
+            Input::Campaign(config) => self.load_campaign(*config),
             Input::AgentLogin { agent, campaign } => self.login(now, agent, campaign)?,
             Input::AgentLogout { agent } => self.logout(now, agent, "logged out")?,
             Input::AgentReady { agent } => self.ready(now, agent)?,

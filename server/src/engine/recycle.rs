@@ -4,11 +4,16 @@
 //! Invariants: a lead is never made dialable again once it has had `max_attempts` dials
 //! (the campaign's cap, or the rule's if lower); final and do-not-call dispositions end it.
 
-use app::model::{CallOutcome, CampaignSettings, Disposition, DispositionKind, OutcomeStatus};
+use app::model::{
+    AbandonWindow, CallOutcome, CampaignSettings, Disposition, DispositionKind, OutcomeStatus,
+};
 
 pub use crate::record::{DialState, LeadFate};
 
 const MINUTE_MS: i64 = 60_000;
+/// Where abandoned calls are counted per calendar day (the UK rule), a lead whose call was
+/// abandoned is not dialled again for this long, whatever the retry rules say.
+pub const NO_REDIAL_AFTER_ABANDON_MS: i64 = 72 * 60 * MINUTE_MS;
 
 /// After a call that reached no agent (or a broadcast): `attempts` counts this dial.
 pub fn after_outcome(
@@ -19,11 +24,15 @@ pub fn after_outcome(
 ) -> LeadFate {
     let status = outcome.lead_status();
     match settings.rule_for(outcome) {
-        Some(rule) if attempts < rule.max_attempts.min(settings.max_attempts) => LeadFate {
-            status,
-            dial_state: DialState::Ready,
-            next_attempt_at: now + i64::from(rule.retry_minutes) * MINUTE_MS,
-        },
+        Some(rule) if attempts < rule.max_attempts.min(settings.max_attempts) => {
+            let mut next_attempt_at = now + i64::from(rule.retry_minutes) * MINUTE_MS;
+            if outcome == CallOutcome::Dropped
+                && settings.abandon_window == AbandonWindow::CalendarDay
+            {
+                next_attempt_at = next_attempt_at.max(now + NO_REDIAL_AFTER_ABANDON_MS);
+            }
+            LeadFate { status, dial_state: DialState::Ready, next_attempt_at }
+        }
         _ => LeadFate { status, dial_state: DialState::Done, next_attempt_at: now },
     }
 }
@@ -149,6 +158,13 @@ mod tests {
         });
         let f = after_outcome(&with_rule, 1, CallOutcome::Dropped, 5);
         assert_eq!((f.dial_state, f.next_attempt_at), (DialState::Ready, 5 + 60 * 60_000));
+        // Counted per calendar day (UK): never within 72 hours, whatever the rule says.
+        with_rule.abandon_window = app::model::AbandonWindow::CalendarDay;
+        let f = after_outcome(&with_rule, 1, CallOutcome::Dropped, 5);
+        assert_eq!((f.dial_state, f.next_attempt_at), (DialState::Ready, 5 + 72 * 3_600_000));
+        // Other outcomes keep their own waits.
+        let f = after_outcome(&with_rule, 1, CallOutcome::Busy, 5);
+        assert!(f.next_attempt_at < 5 + 72 * 3_600_000);
         // Unanswered: the no-answer rule, within its cap.
         assert_eq!(
             after_outcome(&s, 1, cut_off_outcome(true, false), 0).dial_state,

@@ -214,6 +214,12 @@ impl Engine {
         // Cannot fail after `check_submit`; `?` still keeps "refused, nothing changed".
         run.machine.submit(now.at, call, then)?;
         let rec = entry.remove();
+        if let Some(since) = rec.since
+            && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
+        {
+            let took = now.at.saturating_duration_since(since);
+            camp.pacer.observe(super::pacing::Observation::WrappedUp(took));
+        }
         self.out.record(Record::Disposed {
             call_ref: rec.call_ref.clone(),
             disposition: code,

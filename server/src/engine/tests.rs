@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::time::Duration;
 
+mod abandon;
 mod callbacks;
 mod manual;
 
@@ -45,8 +46,17 @@ fn config(kind: CampaignKind) -> CampaignConfig {
     settings.window = app::model::CallingWindow::new(0, 24 * 60).unwrap();
     settings.max_cps = 100.0;
     settings.broadcast_file = Some("message.wav".into());
-    CampaignConfig { id: C1, settings, dispositions: dispositions() }
+    // A long record of answered calls: the abandon cap leaves room for the scenarios that
+    // dial ahead of their agents (tests of the cap itself set their own history).
+    let abandons = vec![(
+        super::abandon::day_of(START_WALL),
+        super::abandon::DayTally { answered: 100_000, abandoned: 0 },
+    )];
+    CampaignConfig { id: C1, settings, dispositions: dispositions(), abandons }
 }
+
+/// 2026-11-22 12:00 UTC: when every harness starts.
+const START_WALL: i64 = 1_795_348_800_000;
 
 fn lead(id: i64) -> QueuedLead {
     QueuedLead {
@@ -74,10 +84,9 @@ impl Harness {
     fn new(config: CampaignConfig) -> Harness {
         let mut h = Harness {
             engine: Engine::new("test"),
-            // 2026-11-22 12:00 UTC
-            now: Now { at: Instant::now(), wall: 1_795_348_800_000 },
+            now: Now { at: Instant::now(), wall: START_WALL },
         };
-        h.input(Input::Campaign(config)).unwrap();
+        h.input(Input::Campaign(Box::new(config))).unwrap();
         h
     }
 
@@ -550,6 +559,8 @@ fn answered_calls_without_a_free_agent_are_dropped() {
     answer_and_bridge(&mut h, dials[0].call);
     h.take();
     h.event(dials[1].call, CallEvent::Answered);
+    assert!(hangups(&h.take()).is_empty(), "held for an agent to free up");
+    h.advance(Duration::from_secs(2));
     let out = h.take();
     assert!(out.iter().any(|o| matches!(o, Output::Hangup { call } if *call == dials[1].call)));
     let results = lead_results(&out);
@@ -588,10 +599,10 @@ fn no_trunk_inactive_or_no_agents_means_no_calls() {
     assert!(originates(&h.take()).is_empty(), "no trunk");
     c.settings.trunk_id = Some(TrunkId(1));
     c.settings.active = false;
-    h.input(Input::Campaign(c.clone())).unwrap();
+    h.input(Input::Campaign(Box::new(c.clone()))).unwrap();
     assert!(originates(&h.take()).is_empty(), "inactive");
     c.settings.active = true;
-    h.input(Input::Campaign(c)).unwrap();
+    h.input(Input::Campaign(Box::new(c))).unwrap();
     let out = h.take();
     assert!(originates(&out).is_empty(), "leads were given back when it was stopped");
     h.feed([4]);
@@ -610,7 +621,7 @@ fn campaigns_without_channels_or_agents_place_no_calls() {
     );
     assert!(h.take().is_empty(), "no agents, no claims");
     c.settings.agents = vec![A1];
-    h.input(Input::Campaign(c)).unwrap();
+    h.input(Input::Campaign(Box::new(c))).unwrap();
     h.ready(A1);
     h.feed(1..=3);
     assert!(originates(&h.take()).is_empty(), "zero channels");
@@ -966,7 +977,7 @@ fn bad_logins_and_unknown_calls() {
     assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready));
     let mut other = config(CampaignKind::Auto);
     other.id = CampaignId(2);
-    h.input(Input::Campaign(other)).unwrap();
+    h.input(Input::Campaign(Box::new(other))).unwrap();
     assert_eq!(
         h.input(Input::AgentLogin { agent: A1, campaign: CampaignId(2) }),
         Err(EngineError::OtherCampaign)

@@ -278,12 +278,8 @@ pub async fn start(
     let run = me.incarnation.get(..6).unwrap_or(&me.incarnation);
     let mut engine = Engine::new(format!("{}-{run}", config.instance)).with_first_call(first_call);
     let now = clock.now();
-    for c in db::campaigns::list(&db).await? {
-        let dispositions = db::dispositions::for_campaign(&db, c.id).await?;
-        let _ = engine.handle(
-            now,
-            Input::Campaign(CampaignConfig { id: c.id, settings: c.settings, dispositions }),
-        );
+    for c in load_campaigns(&db, None, now.wall).await? {
+        let _ = engine.handle(now, Input::Campaign(Box::new(c)));
     }
     let writer =
         tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
@@ -408,7 +404,7 @@ impl Runtime {
                     Internal::Remaining(counts) => self.remaining = counts,
                     Internal::Reloaded(configs) => {
                         for c in configs {
-                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(Box::new(c)));
                         }
                     }
                     Internal::Manual(m) => self.manual_lead(*m),
@@ -683,16 +679,17 @@ impl Runtime {
     }
 
     async fn reload(&mut self, only: Option<CampaignId>) -> Result<(), DbError> {
-        for c in load_campaigns(&self.db, only).await? {
-            let _ = self.engine.handle(self.clock.now(), Input::Campaign(c));
+        for c in load_campaigns(&self.db, only, self.clock.now().wall).await? {
+            let _ = self.engine.handle(self.clock.now(), Input::Campaign(Box::new(c)));
         }
         Ok(())
     }
 
     fn reload_in_background(&mut self) {
         let (db, internal) = (self.db.clone(), self.internal.clone());
+        let now = self.clock.now().wall;
         self.background.spawn(async move {
-            match load_campaigns(&db, None).await {
+            match load_campaigns(&db, None, now).await {
                 Ok(configs) => {
                     let _ = internal.send(Internal::Reloaded(configs));
                 }
@@ -742,7 +739,17 @@ impl Runtime {
     }
 }
 
-async fn load_campaigns(db: &Db, only: Option<CampaignId>) -> Result<Vec<CampaignConfig>, DbError> {
+/// How many days of abandoned calls the engine is given at start: the longest window.
+const KEPT_ABANDON_DAYS: i64 = app::model::AbandonWindow::Rolling30Days.days();
+
+/// Campaigns as the engine runs them, with what the store holds of their answered and
+/// abandoned calls: a restart does not reset the abandon count, and calls other instances
+/// placed count too (the engine keeps the larger of its own and the stored count per day).
+async fn load_campaigns(
+    db: &Db,
+    only: Option<CampaignId>,
+    now: i64,
+) -> Result<Vec<CampaignConfig>, DbError> {
     let campaigns = match only {
         Some(id) => db::campaigns::get(db, id).await?.into_iter().collect(),
         None => db::campaigns::list(db).await?,
@@ -750,7 +757,8 @@ async fn load_campaigns(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaig
     let mut out = Vec::with_capacity(campaigns.len());
     for c in campaigns {
         let dispositions = db::dispositions::for_campaign(db, c.id).await?;
-        out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions });
+        let abandons = db::campaigns::abandons(db, c.id, now, KEPT_ABANDON_DAYS).await?;
+        out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions, abandons });
     }
     Ok(out)
 }

@@ -11,8 +11,8 @@ use crate::api::admin::campaigns::{
     load_campaign_choices, load_campaign_overview,
 };
 use crate::model::{
-    CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview, CampaignSettings,
-    CampaignSummary, Name, Role,
+    AbandonWindow, CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview,
+    CampaignSettings, CampaignSummary, Name, Role,
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
@@ -247,6 +247,13 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
             }
         })
         .collect_view();
+    let windows = AbandonWindow::ALL
+        .into_iter()
+        .map(|w| {
+            let selected = form.abandon_window == w.as_str();
+            view! { <option value=w.as_str() selected=selected>{w.label()}</option> }
+        })
+        .collect_view();
     let f = form.clone();
     view! {
         <Outcome value=move || save.value().get() success="Campaign saved." />
@@ -315,6 +322,27 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                         value=f.broadcast_file.clone()
                         error=err("broadcast_file")
                         hint="A WAV file on the server (broadcast campaigns)"
+                    />
+                </div>
+                <h3>"Abandoned calls"</h3>
+                <p class="muted">
+                    "An answered call that reaches no agent within 2 seconds is abandoned: it hears the safe-harbor message and ends. "
+                    "Auto and predictive campaigns never place calls that could take them over the cap."
+                </p>
+                <div class="row-form">
+                    <Field label="Abandon cap (%)" name="abandon_cap" value=f.abandon_cap.clone() error=err("abandon_cap") hint="At most 3 % of answered calls" />
+                    <label class="field">
+                        "Counted over"
+                        <select name="abandon_window">{windows}</select>
+                        {move || err("abandon_window").get().map(|m| view! { <small class="field-error">{m}</small> })}
+                    </label>
+                    <Field label="Max dial level" name="max_dial_level" value=f.max_dial_level.clone() error=err("max_dial_level") hint="Predictive: most calls in flight per working agent" />
+                    <Field
+                        label="Safe-harbor message file"
+                        name="safe_harbor_file"
+                        value=f.safe_harbor_file.clone()
+                        error=err("safe_harbor_file")
+                        hint="A WAV file on the server: who called and a number to call back"
                     />
                 </div>
                 <h3>"Retry rules"</h3>

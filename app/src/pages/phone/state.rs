@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::model::phone::{AudioState, PhoneCampaign, PhoneEvent};
-use crate::model::{AgentStatus, CallOutcome, CampaignKind, HangupBy, Lead};
+use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
 
 /// The server connection.
 // Driven by the browser-only link; the server only renders the first state.
@@ -151,7 +151,7 @@ impl PhoneState {
                 self.notice.set(None);
             }
             PhoneEvent::NoLeads => {
-                let auto = self.campaign.with_untracked(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Auto));
+                let auto = self.campaign.with_untracked(|c| c.as_ref().is_some_and(|c| c.kind.dials_for_agents()));
                 self.notice.set(Some(if auto {
                     "Nothing left to dial in this campaign right now: calls come as soon as there are leads again.".into()
                 } else {
