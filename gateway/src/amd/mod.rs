@@ -22,17 +22,23 @@
 //! [`Config::machine_greeting`] or has [`Config::max_words`] words; [`Verdict::Human`] as soon
 //! as a shorter greeting is followed by [`Config::after_greeting_silence`] of silence. When
 //! [`Config::window`] has passed without either (in audio heard or in time since the answer,
-//! whichever comes first), the last call is made on what was heard: a short greeting followed
-//! by some silence is a person, a greeting still going after [`Config::human_greeting`] is a
-//! machine, anything else — including a line silent from the start — is
-//! [`Verdict::Unsure`]. Silence is not called a machine (some detectors do): a person who
-//! picks up and waits for us to speak first is common, and the campaign decides what an
-//! unsure call gets.
+//! whichever comes first), the last call is made on what was heard: a greeting longer than
+//! [`Config::human_greeting`] is a machine's (it started late, as machines' often do), a
+//! shorter one followed by [`Config::final_silence`] is a person's, anything else —
+//! including a line silent from the start — is [`Verdict::Unsure`]. Silence is not called a
+//! machine (some detectors do): a person who picks up and waits for us to speak first is
+//! common, and the campaign decides what an unsure call gets.
+//!
+//! The defaults lean towards a person: a person hung up on as a machine is an abandoned call
+//! (and a lost customer), a machine passed to an agent costs a few seconds of their time.
+//! `scripts/amd.sh` measures them on synthetic and spoken greetings.
 //!
 //! Invariants:
 //! - exactly one [`Detection`] per detector ([`Detector::poll_output`] hands it out once), at
 //!   most [`Config::window`] after the start: [`Detector::poll_timeout`] names the deadline
-//!   until the verdict is reached, and the owner calls [`Detector::handle_timeout`] then;
+//!   until the verdict is reached, and the owner calls [`Detector::handle_timeout`] then (the
+//!   window's audio arriving late in one batch is still the window's: a verdict reached on it
+//!   counts as reached at the deadline);
 //! - audio the far end never sent (lost packets, a carrier that sends nothing during
 //!   silence) counts as silence when the deadline comes;
 //! - no input panics: empty or odd-length chunks are framed as they come, full-scale audio is
@@ -270,6 +276,11 @@ impl Detector {
     /// When [`Detector::handle_timeout`] must be called; `None` once the verdict is reached.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.detection.is_none().then_some(self.deadline)
+    }
+
+    /// When the verdict is due at the latest: the start plus [`Config::window`].
+    pub fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// The detection, once reached (whether or not handed out).
