@@ -11,7 +11,7 @@
 #
 #   scripts/amd.sh           the whole set (debug build: the detector is cheap)
 #   scripts/amd.sh --smoke   CI: a few greetings of each kind, bounded time
-#   scripts/amd.sh --verbose every greeting's verdict
+#   scripts/amd.sh --verbose every greeting's verdict (--mistakes: the wrong ones)
 #
 # A benchmark: it reports numbers and fails only if something breaks.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,8 +23,8 @@ verbose=()
 for a in "$@"; do
     case "$a" in
         --smoke) smoke=1 ;;
-        --verbose) verbose=(--verbose) ;;
-        *) die "unknown argument $a: scripts/amd.sh [--smoke] [--verbose]" ;;
+        --verbose | --mistakes) verbose=("$a") ;;
+        *) die "unknown argument $a: scripts/amd.sh [--smoke] [--verbose | --mistakes]" ;;
     esac
 done
 

@@ -11,7 +11,7 @@
 //! a call's audio after the answer.
 //!
 //! ```text
-//! cargo run --release -p gateway --example amd-accuracy -- [--synthetic N] [--dir DIR]... [--verbose]
+//! cargo run -p gateway --example amd-accuracy -- [--synthetic N] [--dir DIR]... [--verbose | --mistakes]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -20,6 +20,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use gateway::amd::synth::{Kind, clip};
 use gateway::amd::{Config, Detection, Detector, FRAME, FRAME_SAMPLES, Verdict};
+
+/// Which greetings' verdicts are printed one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    None,
+    /// `--mistakes`: the wrong ones.
+    Mistakes,
+    /// `--verbose`: all.
+    All,
+}
 
 const LABELS: [(&str, Kind); 3] =
     [("human", Kind::Human), ("machine", Kind::Machine), ("silence", Kind::Silence)];
@@ -37,13 +47,23 @@ fn expected(kind: Kind) -> Verdict {
 struct Tally {
     /// Per label (human, machine, silence): counts of human, machine, unsure verdicts.
     matrix: [[usize; 3]; 3],
-    times: Vec<Duration>,
+    /// Decision times, per label.
+    times: [Vec<Duration>; 3],
+    /// Processor time spent in the detector (wall clock of this process).
+    cpu: Duration,
 }
 
 impl Tally {
-    fn add(&mut self, kind: Kind, d: &Detection) {
+    fn add(&mut self, kind: Kind, samples: &[i16], show: Show, name: &str) -> Result<()> {
+        let started = Instant::now();
+        let d = detect(samples)?;
+        self.cpu += started.elapsed();
+        if show == Show::All || (show == Show::Mistakes && d.verdict != expected(kind)) {
+            println!("    {name}: {d:?}");
+        }
         self.matrix[kind as usize][d.verdict as usize] += 1;
-        self.times.push(d.after);
+        self.times[kind as usize].push(d.after);
+        Ok(())
     }
 
     fn print(&self, title: &str) {
@@ -54,8 +74,8 @@ impl Tally {
         }
         println!("{title}: {total} greetings");
         println!(
-            "  {:<10} {:>7} {:>7} {:>7} {:>9}",
-            "label", "human", "machine", "unsure", "correct"
+            "  {:<10} {:>7} {:>7} {:>7} {:>9} {:>10} {:>9}",
+            "label", "human", "machine", "unsure", "correct", "mean ms", "max ms"
         );
         let mut correct = 0;
         for (label, kind) in LABELS {
@@ -66,8 +86,9 @@ impl Tally {
             }
             let right = row[expected(kind) as usize];
             correct += right;
+            let (mean, max) = mean_max(&self.times[kind as usize]);
             println!(
-                "  {label:<10} {:>7} {:>7} {:>7} {:>8.1}%",
+                "  {label:<10} {:>7} {:>7} {:>7} {:>8.1}% {mean:>10.0} {max:>9}",
                 row[0],
                 row[1],
                 row[2],
@@ -77,17 +98,27 @@ impl Tally {
         // The costly mistakes: a person taken for a machine, a machine for a person.
         let h = self.matrix[Kind::Human as usize];
         let m = self.matrix[Kind::Machine as usize];
-        let mean = self.times.iter().sum::<Duration>().as_secs_f64() / self.times.len() as f64;
-        let max = self.times.iter().max().copied().unwrap_or_default();
+        let all: Vec<Duration> = self.times.iter().flatten().copied().collect();
+        let (mean, max) = mean_max(&all);
         println!(
             "  accuracy {:.1}%   human→machine {}   machine→human {}   decision mean {:.0} ms, max {} ms",
             100.0 * correct as f64 / total as f64,
             h[Verdict::Machine as usize],
             m[Verdict::Human as usize],
-            mean * 1000.0,
-            max.as_millis()
+            mean,
+            max
+        );
+        println!(
+            "  detector time {:.0} µs per greeting (this build)",
+            self.cpu.as_secs_f64() * 1e6 / total as f64
         );
     }
+}
+
+/// Mean and longest of `times`, in milliseconds.
+fn mean_max(times: &[Duration]) -> (f64, u128) {
+    let mean = times.iter().sum::<Duration>().as_secs_f64() * 1000.0 / times.len().max(1) as f64;
+    (mean, times.iter().max().copied().unwrap_or_default().as_millis())
 }
 
 /// Runs the detector over `samples` as a call's audio after the answer.
@@ -122,7 +153,7 @@ fn read_wav(path: &Path) -> Result<Vec<i16>> {
         .with_context(|| format!("{}", path.display()))
 }
 
-fn run_dir(dir: &Path, verbose: bool) -> Result<Tally> {
+fn run_dir(dir: &Path, show: Show) -> Result<Tally> {
     let mut tally = Tally::default();
     for (label, kind) in LABELS {
         let sub = dir.join(label);
@@ -135,17 +166,13 @@ fn run_dir(dir: &Path, verbose: bool) -> Result<Tally> {
             .collect();
         files.sort();
         for file in files {
-            let d = detect(&read_wav(&file)?)?;
-            if verbose {
-                println!("    {} {:?}", file.display(), d);
-            }
-            tally.add(kind, &d);
+            tally.add(kind, &read_wav(&file)?, show, &file.display().to_string())?;
         }
     }
     Ok(tally)
 }
 
-fn run_synthetic(per_condition: u64, verbose: bool) -> Result<Tally> {
+fn run_synthetic(per_condition: u64, show: Show) -> Result<Tally> {
     let mut tally = Tally::default();
     for (label, kind) in LABELS {
         for snr in [None, Some(30.0), Some(20.0), Some(10.0)] {
@@ -153,11 +180,8 @@ fn run_synthetic(per_condition: u64, verbose: bool) -> Result<Tally> {
                 // Machines' greetings of 3 to 6 s; the others' clips as long.
                 let seconds = 3.0 + (seed % 4) as f64;
                 let c = clip(kind, 1000 + seed, snr, seconds);
-                let d = detect(&c.samples)?;
-                if verbose && d.verdict != expected(kind) {
-                    println!("    {label} seed {} snr {snr:?}: {d:?}", 1000 + seed);
-                }
-                tally.add(kind, &d);
+                let name = format!("{label} seed {} snr {snr:?}", 1000 + seed);
+                tally.add(kind, &c.samples, show, &name)?;
             }
         }
     }
@@ -167,7 +191,7 @@ fn run_synthetic(per_condition: u64, verbose: bool) -> Result<Tally> {
 fn main() -> Result<()> {
     let mut synthetic = 0u64;
     let mut dirs = Vec::new();
-    let mut verbose = false;
+    let mut show = Show::None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -175,9 +199,10 @@ fn main() -> Result<()> {
                 synthetic = args.next().context("--synthetic needs a count")?.parse()?;
             }
             "--dir" => dirs.push(PathBuf::from(args.next().context("--dir needs a path")?)),
-            "--verbose" => verbose = true,
+            "--verbose" => show = Show::All,
+            "--mistakes" => show = Show::Mistakes,
             other => bail!(
-                "unknown argument {other}: amd-accuracy [--synthetic N] [--dir DIR]... [--verbose]"
+                "unknown argument {other}: amd-accuracy [--synthetic N] [--dir DIR]... [--verbose | --mistakes]"
             ),
         }
     }
@@ -194,12 +219,12 @@ fn main() -> Result<()> {
         config.after_greeting_silence.as_millis()
     );
     if synthetic > 0 {
-        run_synthetic(synthetic, verbose)?.print(&format!(
+        run_synthetic(synthetic, show)?.print(&format!(
             "synthetic ({synthetic} per label and noise level: clean, 30, 20, 10 dB SNR)"
         ));
     }
     for dir in dirs {
-        run_dir(&dir, verbose)?.print(&format!("recorded {}", dir.display()));
+        run_dir(&dir, show)?.print(&format!("recorded {}", dir.display()));
     }
     Ok(())
 }
