@@ -110,6 +110,12 @@ ensure_baresip() {
     command -v baresip >/dev/null || apt_install baresip
 }
 
+# espeak-ng and sox: the answering-machine detector's benchmark speaks its greetings with them.
+ensure_espeak() {
+    command -v espeak-ng >/dev/null || apt_install espeak-ng
+    command -v sox >/dev/null || apt_install sox
+}
+
 # Makes sure a PostgreSQL server answers and exports DIALER_TEST_POSTGRES_URL for the tests
 # (each test creates and drops a database of its own there).
 ensure_postgres() {

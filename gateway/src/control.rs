@@ -24,6 +24,7 @@
 //!         caller_name: Some(CallerName::parse("Acme")?),
 //!         asserted_identity: None,
 //!         ring_timeout_secs: 30,
+//!         amd: false,
 //!     })
 //!     .await?;
 //! while let Read::Event(Sequenced { event, .. }) = events.next().await {
@@ -55,6 +56,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::amd::Verdict;
 pub use crate::call::{
     AgentLegId, CallEnd, CallId, CallOutcome, CallQuality, CallerId, CallerName, HangupBy,
     NumberError, PhoneNumber, RemoteReport, TrunkId,
@@ -117,6 +119,10 @@ pub struct Originate {
     /// Seconds to ring before giving up with outcome `no_answer`.
     #[serde(default = "default_ring_secs")]
     pub ring_timeout_secs: u32,
+    /// Listen to the first seconds after the answer for an answering machine
+    /// ([`crate::amd`]) and report [`Event::MachineDetection`]; the call is not touched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub amd: bool,
 }
 
 fn default_ring_secs() -> u32 {
@@ -357,6 +363,19 @@ pub enum Event {
         /// Call.
         call: CallId,
     },
+    /// What answered a call placed with [`Originate::amd`]: exactly one per such call that is
+    /// answered, after its [`Event::CallAnswered`] and before its [`Event::CallEnded`]
+    /// (a call that ends first gets the verdict on what was heard by then). The gateway does
+    /// nothing more about it: hanging up, playing a message or passing the call on is the
+    /// application's choice.
+    MachineDetection {
+        /// Call.
+        call: CallId,
+        /// Human, machine or unsure.
+        verdict: Verdict,
+        /// Milliseconds from the answer to the verdict (at most 3,000).
+        after_ms: u64,
+    },
     /// The call is over.
     CallEnded {
         /// Call.
@@ -561,6 +580,37 @@ mod tests {
             serde_json::from_str::<Event>(old).unwrap(),
             Event::CallEnded { quality: None, .. }
         ));
+    }
+
+    #[test]
+    fn machine_detection_is_asked_for_and_reported_in_snake_case() {
+        let old = r#"{"id":1,"command":"originate","call":1,"trunk":1,"to":"+15551234","caller_id":"1000"}"#;
+        let Command::Originate(o) = serde_json::from_str::<Request>(old).unwrap().command else {
+            panic!()
+        };
+        assert!(!o.amd, "clients that do not know the option get no detection");
+        assert!(!serde_json::to_string(&o).unwrap().contains("amd"));
+        let asked = old.replace(r#""caller_id":"1000""#, r#""caller_id":"1000","amd":true"#);
+        let Command::Originate(o) = serde_json::from_str::<Request>(&asked).unwrap().command else {
+            panic!()
+        };
+        assert!(o.amd);
+        let e = Response::Event(Sequenced {
+            seq: 5,
+            event: Event::MachineDetection {
+                call: CallId(7),
+                verdict: Verdict::Machine,
+                after_ms: 2140,
+            },
+        });
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":{"seq":5,"event":"machine_detection","call":7,"verdict":"machine","after_ms":2140}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
+        let robot = text.replace(r#""verdict":"machine""#, r#""verdict":"robot""#);
+        assert!(serde_json::from_str::<Response>(&robot).is_err());
     }
 
     #[test]

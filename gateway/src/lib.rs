@@ -14,6 +14,7 @@
 //! drive it in virtual time too: the server's tests wire it to the server's own engine with
 //! no sockets.
 
+pub mod amd;
 pub mod bridge;
 pub mod call;
 pub mod codec;

@@ -67,6 +67,7 @@ async fn garbage_everywhere_then_a_normal_call() {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 5,
+        amd: false,
     };
     assert_eq!(gw.originate(unknown_trunk).await, Err(ControlError::UnknownTrunk(TrunkId(99))));
     let missing =
@@ -82,6 +83,7 @@ async fn garbage_everywhere_then_a_normal_call() {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 10,
+        amd: false,
     };
     // Call ids are the caller's below the gateway's own range, and one call's each.
     let reserved = CallId(CallId::GATEWAY_FIRST + 1);

@@ -138,6 +138,7 @@ fn originate(to: &str) -> Originate {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 20,
+        amd: false,
     }
 }
 

@@ -20,6 +20,7 @@ fn originate(to: &str, ring_secs: u32) -> Originate {
         caller_name: Some(CallerName::parse("Acme Sales").unwrap()),
         asserted_identity: None,
         ring_timeout_secs: ring_secs,
+        amd: false,
     }
 }
 
@@ -466,4 +467,73 @@ async fn a_far_end_that_answers_and_sends_nothing_is_hung_up_by_the_media_timeou
     })
     .await;
     assert!(counted, "{}", running.metrics.render());
+}
+
+/// Places a call with answering-machine detection to sipp's echo; after the answer the
+/// gateway plays `greeting` (if any) to sipp, which sends it back as the customer's audio.
+/// Returns the verdict and its time after the answer.
+async fn detect_through_echo(greeting: Option<&[i16]>) -> (gateway::control::Verdict, u64) {
+    let mut sipp = Sipp::echo_uas();
+    let (gw, _running) = gateway_with_trunk(sipp.addr()).await;
+    let mut events = gw.events();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("greeting.wav");
+    if let Some(samples) = greeting {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+        for s in samples {
+            w.write_sample(*s).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let call = support::place(&gw, Originate { amd: true, ..originate("+15551234", 20) }).await;
+    wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    if greeting.is_some() {
+        gw.play(call, wav).await.expect("play");
+    }
+    let found = wait_for(&mut events, WAIT, |e| match e {
+        Event::MachineDetection { call: c, verdict, after_ms } if *c == call => {
+            Some((*verdict, *after_ms))
+        }
+        _ => None,
+    })
+    .await;
+    // Nothing else was done to the call: it is up until we hang up.
+    gw.hangup(call).await.expect("the call is still up");
+    let mut detections = 0;
+    wait_for(&mut events, WAIT, |e| match e {
+        Event::MachineDetection { call: c, .. } if *c == call => {
+            detections += 1;
+            None
+        }
+        Event::CallEnded { call: c, .. } if *c == call => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(detections, 0, "one detection per call");
+    assert_eq!(sipp.wait_exit(WAIT), Some(0), "sipp saw a complete call ending with our BYE");
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_greeting_heard_over_rtp_is_reported_as_a_machine() {
+    use gateway::amd::synth::{Kind, clip};
+    let greeting = clip(Kind::Machine, 21, Some(25.0), 5.0);
+    let (verdict, after_ms) = detect_through_echo(Some(&greeting.samples)).await;
+    assert_eq!(verdict, gateway::control::Verdict::Machine, "after {after_ms} ms");
+    assert!(after_ms <= 3000, "{after_ms} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_line_is_reported_unsure_three_seconds_after_the_answer() {
+    let (verdict, after_ms) = detect_through_echo(None).await;
+    assert_eq!((verdict, after_ms), (gateway::control::Verdict::Unsure, 3000));
 }

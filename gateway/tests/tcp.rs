@@ -83,6 +83,7 @@ fn originate(to: &str) -> gateway::control::Originate {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 10,
+        amd: false,
     }
 }
 

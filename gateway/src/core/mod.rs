@@ -33,13 +33,18 @@
 //!   last changed;
 //! - RTCP arriving on a call's RTP port (RFC 5761 multiplexing) is told apart by its packet
 //!   type and never reaches the bridge; a call's last RTCP (its BYE) is sent before its RTP
-//!   socket is released.
+//!   socket is released;
+//! - a call placed with answering-machine detection ([`Originate::amd`]) has its trunk's
+//!   audio, decoded, fed to an [`amd::Detector`] from the answer on; it gets exactly one
+//!   [`Event::MachineDetection`], after its [`Event::CallAnswered`] and before its
+//!   [`Event::CallEnded`], at the latest at the detector's deadline (served exactly: it is
+//!   part of [`Core::poll_timeout`]). The detection never changes the call.
 
 pub mod browser;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -48,11 +53,12 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
+use crate::amd;
 use crate::bridge::player::Sound;
 use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
 use crate::call::CallQuality;
 use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
-use crate::codec::Codec;
+use crate::codec::{Codec, G711};
 use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
 use crate::rtp::rtcp::{self, session::NtpClock};
@@ -347,6 +353,10 @@ struct CallCtx {
     /// Where the trunk takes RTCP, and whether on its RTP port.
     rtcp_remote: Option<SocketAddr>,
     rtcp_mux: bool,
+    /// Whether answering-machine detection was asked for (outbound calls).
+    amd_wanted: bool,
+    /// The detector, from the answer until its verdict.
+    amd: Option<amd::Detector>,
 }
 
 impl CallCtx {
@@ -370,6 +380,8 @@ impl CallCtx {
             rtcp: None,
             rtcp_remote: None,
             rtcp_mux: false,
+            amd_wanted: false,
+            amd: None,
         }
     }
 
@@ -428,6 +440,8 @@ pub struct Core {
     /// Recordings being opened, with the command waiting for it.
     opening: HashMap<CallId, u64>,
     leg_ctx: HashMap<AgentLegId, LegCtx>,
+    /// The deadlines of the calls' answering-machine detectors.
+    amd_deadlines: BTreeSet<(Instant, CallId)>,
     next_leg: u64,
     rng: SmallRng,
     calls_ended: u64,
@@ -470,6 +484,7 @@ impl Core {
             binding: HashMap::new(),
             opening: HashMap::new(),
             leg_ctx: HashMap::new(),
+            amd_deadlines: BTreeSet::new(),
             next_leg: 1,
             rng: SmallRng::seed_from_u64(config.seed ^ 0x9e37_79b9_7f4a_7c15),
             calls_ended: 0,
@@ -495,11 +510,18 @@ impl Core {
             }
             Input::TrunkRtp { call, data } if rtcp::is_rtcp(data) => self.on_rtcp(now, call, data),
             Input::TrunkRtp { call, data } => {
-                if let (Ok(packet), Some(session)) = (
-                    crate::rtp::Packet::parse(data),
-                    self.calls.get_mut(&call).and_then(|c| c.rtcp.as_mut()),
-                ) {
-                    session.rtp_received(now, &packet.header, packet.payload.len());
+                if let (Ok(packet), Some(ctx)) =
+                    (crate::rtp::Packet::parse(data), self.calls.get_mut(&call))
+                {
+                    if let Some(session) = ctx.rtcp.as_mut() {
+                        session.rtp_received(now, &packet.header, packet.payload.len());
+                    }
+                    if let (Some(detector), Some(media)) = (ctx.amd.as_mut(), ctx.media)
+                        && packet.header.payload_type == media.payload_type
+                    {
+                        listen(detector, now, media.codec, packet.payload);
+                        self.amd_report(call);
+                    }
                 }
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
             }
@@ -546,11 +568,59 @@ impl Core {
 
     /// When to send [`Input::Timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let amd = self.amd_deadlines.first().map(|(t, _)| *t);
         Some(
-            self.bridge
-                .poll_timeout()
-                .map_or(self.next_housekeeping, |t| t.min(self.next_housekeeping)),
+            [self.bridge.poll_timeout(), amd]
+                .into_iter()
+                .flatten()
+                .fold(self.next_housekeeping, Instant::min),
         )
+    }
+
+    /// Starts answering-machine detection on a call just answered, if it was asked for.
+    fn amd_start(&mut self, now: Instant, call: CallId) {
+        let Some(ctx) = self.calls.get_mut(&call).filter(|c| c.amd_wanted && c.amd.is_none())
+        else {
+            return;
+        };
+        ctx.amd_wanted = false;
+        match amd::Detector::new(now, amd::Config::default()) {
+            Ok(detector) => {
+                self.amd_deadlines.insert((detector.deadline(), call));
+                ctx.amd = Some(detector);
+            }
+            Err(e) => warn!(%call, error = %e, "answering-machine detection not started"),
+        }
+    }
+
+    /// Reports a call's detection once its detector has reached it, and drops the detector.
+    fn amd_report(&mut self, call: CallId) {
+        let Some(ctx) = self.calls.get_mut(&call) else { return };
+        let Some(detection) = ctx.amd.as_mut().and_then(amd::Detector::poll_output) else {
+            return;
+        };
+        if let Some(detector) = ctx.amd.take() {
+            self.amd_deadlines.remove(&(detector.deadline(), call));
+        }
+        self.emit(Event::MachineDetection {
+            call,
+            verdict: detection.verdict,
+            after_ms: detection.after.as_millis() as u64,
+        });
+    }
+
+    /// Serves the detectors whose deadline has come.
+    fn amd_timeouts(&mut self, now: Instant) {
+        while let Some(&(deadline, call)) = self.amd_deadlines.first() {
+            if deadline > now {
+                return;
+            }
+            self.amd_deadlines.pop_first();
+            if let Some(detector) = self.calls.get_mut(&call).and_then(|c| c.amd.as_mut()) {
+                detector.handle_timeout(now);
+            }
+            self.amd_report(call);
+        }
     }
 
     /// The user agent's view of a call.
@@ -632,6 +702,7 @@ impl Core {
         if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
             self.bridge.handle(now, bridge::Input::Tick);
         }
+        self.amd_timeouts(now);
         if now < self.next_housekeeping {
             return;
         }
@@ -860,6 +931,7 @@ impl Core {
                     self.calls.get(&call).is_some_and(|c| c.media.is_some() && c.offer.is_none());
                 if inbound || self.set_remote_media(now, call, &sdp).is_ok() {
                     self.emit(Event::CallAnswered { call });
+                    self.amd_start(now, call);
                 } else {
                     let _ = self.ua.hangup(now, call);
                 }
@@ -869,6 +941,12 @@ impl Core {
                     // Gone before its socket was ready: the application never heard of it,
                     // and the socket is released when the bind is answered.
                     return;
+                }
+                // A detection still listening is concluded on what it heard: it comes before
+                // the end.
+                if let Some(detector) = self.calls.get_mut(&call).and_then(|c| c.amd.as_mut()) {
+                    detector.finish(now);
+                    self.amd_report(call);
                 }
                 let end = self.calls.get_mut(&call).and_then(|c| c.failure.take()).unwrap_or(end);
                 let quality = self.finish_rtcp(now, call);
@@ -1181,7 +1259,9 @@ impl Core {
         );
         match started {
             Ok(call) => {
-                self.calls.insert(call, CallCtx::new(now, codecs, local, None));
+                let mut ctx = CallCtx::new(now, codecs, local, None);
+                ctx.amd_wanted = request.amd;
+                self.calls.insert(call, ctx);
                 Ok(Reply::Done)
             }
             Err(e) => {
@@ -1285,6 +1365,17 @@ impl Core {
         self.opening.insert(call, id);
         self.out.push_back(Output::OpenRecording { call, path });
         Ok(())
+    }
+}
+
+/// Feeds a trunk packet's payload to a detector, decoded 20 ms at a time (no allocation).
+fn listen(detector: &mut amd::Detector, now: Instant, codec: Codec, payload: &[u8]) {
+    let mut frame = [0i16; amd::FRAME_SAMPLES];
+    for chunk in payload.chunks(amd::FRAME_SAMPLES) {
+        for (sample, byte) in frame.iter_mut().zip(chunk) {
+            *sample = codec.decode(*byte);
+        }
+        detector.push(now, &frame[..chunk.len()]);
     }
 }
 

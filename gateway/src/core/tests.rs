@@ -232,7 +232,56 @@ impl Harness {
             caller_name: None,
             asserted_identity: None,
             ring_timeout_secs: 30,
+            amd: false,
         }))
+    }
+
+    /// Places call `call` with answering-machine detection and has the trunk answer it;
+    /// returns the INVITE and the 200.
+    fn answered_with_amd(&mut self, call: u64) -> (Request, Response) {
+        let reply = self.command(Command::Originate(Originate {
+            call: CallId(call),
+            trunk: TrunkId(1),
+            to: PhoneNumber::parse("+15551234").unwrap(),
+            caller_id: CallerId::parse("1000").unwrap(),
+            caller_name: None,
+            asserted_identity: None,
+            ring_timeout_secs: 30,
+            amd: true,
+        }));
+        assert_eq!(reply, Ok(Reply::Done));
+        let invite = self.last(Method::Invite);
+        let ok = self.reply(&invite, 200, Some(SDP));
+        assert!(self.events.contains(&Event::CallAnswered { call: CallId(call) }));
+        (invite, ok)
+    }
+
+    /// The customer says `samples` (8 kHz linear), one PCMU packet each 20 ms.
+    fn customer_says(&mut self, call: CallId, samples: &[i16]) {
+        for frame in samples.chunks(160) {
+            let i = self.customer_frames;
+            self.customer_frames += 1;
+            let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            packet[2..4].copy_from_slice(&(100 + i).to_be_bytes());
+            packet[4..8].copy_from_slice(&(u32::from(i) * 160).to_be_bytes());
+            packet.extend(frame.iter().map(|s| Codec::Pcmu.encode(*s)));
+            self.core.handle_input(self.now, Input::TrunkRtp { call, data: &packet });
+            self.pump();
+            self.advance(Duration::from_millis(20));
+        }
+    }
+
+    /// The answering-machine detections reported: call, verdict, milliseconds after answer.
+    fn detections(&self) -> Vec<(CallId, crate::amd::Verdict, u64)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::MachineDetection { call, verdict, after_ms } => {
+                    Some((*call, *verdict, *after_ms))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// A datagram from the trunk.
@@ -597,6 +646,7 @@ fn an_originate_waits_for_its_socket_and_holds_its_id_meanwhile() {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 30,
+        amd: false,
     };
     let op = Op::Command(Command::Originate(request));
     h.core.handle_input(h.now, Input::Command { id: 100, op });
@@ -949,4 +999,70 @@ fn a_supervisor_leg_goes_on_an_answered_call_and_hears_the_customer() {
     assert_eq!(h.command(Command::StopMonitoring { leg }), Ok(Reply::Done));
     assert_eq!(h.command(Command::StopMonitoring { leg }), Ok(Reply::Done), "twice is harmless");
     assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+}
+
+#[test]
+fn a_machine_greeting_is_reported_once_and_the_call_stays_up() {
+    use crate::amd::{Verdict, synth};
+    let mut h = Harness::new();
+    let (invite, ok) = h.answered_with_amd(7);
+    let greeting = synth::clip(synth::Kind::Machine, 3, Some(25.0), 5.0);
+    h.customer_says(CallId(7), &greeting.samples);
+    let found = h.detections();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (call, verdict, after_ms) = found[0];
+    assert_eq!((call, verdict), (CallId(7), Verdict::Machine));
+    assert!(after_ms <= 3000, "{after_ms} ms");
+    let answered = h.events.iter().position(|e| *e == Event::CallAnswered { call: CallId(7) });
+    let detected = h.events.iter().position(|e| matches!(e, Event::MachineDetection { .. }));
+    assert!(answered < detected, "{:?}", h.events);
+    // The gateway leaves the call alone: the application decides.
+    assert!(h.ended().is_empty());
+    assert!(h.requests(Method::Bye).is_empty());
+    assert_eq!(h.core.call_state(CallId(7)), Some(CallState::Confirmed));
+    h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
+    h.advance(Duration::from_secs(5));
+    assert_eq!(h.detections().len(), 1, "one detection per call");
+    assert_eq!(h.ended().len(), 1);
+}
+
+#[test]
+fn a_hello_then_silence_is_a_person_and_a_silent_line_is_unsure_at_three_seconds() {
+    use crate::amd::{Verdict, synth};
+    let mut h = Harness::new();
+    h.answered_with_amd(7);
+    let hello = synth::clip(synth::Kind::Human, 4, Some(30.0), 4.0);
+    h.customer_says(CallId(7), &hello.samples);
+    assert_eq!(h.detections().iter().map(|d| d.1).collect::<Vec<_>>(), [Verdict::Human]);
+
+    // A line that sends nothing at all: the deadline is served exactly.
+    h.answered_with_amd(8);
+    h.advance(Duration::from_secs(10));
+    let silent: Vec<_> = h.detections().into_iter().filter(|d| d.0 == CallId(8)).collect();
+    assert_eq!(silent, [(CallId(8), Verdict::Unsure, 3000)]);
+}
+
+#[test]
+fn a_call_that_ends_while_listening_gets_its_verdict_before_its_end() {
+    let mut h = Harness::new();
+    let (invite, ok) = h.answered_with_amd(7);
+    h.customer_says(CallId(7), &[0; 8000]);
+    assert!(h.detections().is_empty(), "still listening after a second");
+    h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
+    h.advance(Duration::from_secs(5));
+    let detected = h.events.iter().position(|e| matches!(e, Event::MachineDetection { .. }));
+    let ended = h.events.iter().position(|e| matches!(e, Event::CallEnded { .. }));
+    assert!(detected.is_some() && detected < ended, "{:?}", h.events);
+    assert_eq!(h.detections().len(), 1);
+}
+
+#[test]
+fn calls_without_detection_report_none() {
+    let mut h = Harness::new();
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(SDP));
+    h.customer_speaks(CallId(7), 50);
+    h.advance(Duration::from_secs(5));
+    assert!(h.detections().is_empty());
 }

@@ -59,6 +59,7 @@ fn originate() -> Originate {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: 20,
+        amd: false,
     }
 }
 

@@ -190,6 +190,9 @@ impl GatewayLink {
                 self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
             }
             Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
+            // Handled by the campaign's answering-machine action (next step); the server does
+            // not ask for detection yet.
+            Event::MachineDetection { .. } => {}
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
             | Event::TrunkStatus { .. }
@@ -357,6 +360,7 @@ pub fn originate_request(o: &Originate) -> Result<gw::Originate, CarrierError> {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: o.ring_seconds,
+        amd: false,
     })
 }
 
