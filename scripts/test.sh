@@ -24,6 +24,12 @@ say "SIP flood smoke (loopback, one short step per transport)"
 say "push latency smoke (20 agents, 10 calls, 5 s on loopback)"
 "$ROOT/scripts/push.sh" --smoke >&2
 
+say "answering-machine detection smoke (a few synthetic and spoken greetings)"
+"$ROOT/scripts/amd.sh" --smoke >&2
+
+say "pacing simulation smoke (an hour of progressive and predictive, one seed)"
+"$TARGET/debug/simulate" --hours 1 --seeds 1 >&2
+
 say "browser tests (Chromium)"
 cargo build -p server -p gateway >&2
 (
