@@ -29,3 +29,20 @@ for f in "$pkg"/*.wasm; do
     [ "$name" = dialer_bg.wasm ] && continue
     line "  $name" "$(size "$f")" "$(gz "$f")"
 done
+# What opening each lazy page downloads in all: the files every page loads, the page's own
+# chunk and the shared chunks it needs (the chunk loader lists them, `[__chunk_N, …]`, after
+# the page's file name).
+echo "a lazy page in all (every page's files + its chunk + the shared chunks it needs):"
+first=0
+for f in dialer_bg.wasm dialer.js __wasm_split.js dialer.css; do
+    [ -f "$pkg/$f" ] && first=$((first + $(gz "$pkg/$f")))
+done
+grep -o 'split___[A-Za-z0-9_]*\.wasm[^]]*\]' "$pkg/__wasm_split.js" | while read -r entry; do
+    name=${entry%%.wasm*}
+    total=$((first + $(gz "$pkg/$name.wasm")))
+    for chunk in $(grep -o '__chunk_[0-9]*' <<<"$entry"); do
+        total=$((total + $(gz "$pkg/${chunk#__}.wasm")))
+    done
+    page=${name#split___}
+    awk -v f="  ${page%_route_view_*}" -v g="$total" 'BEGIN { printf "%-56s              gzip %7.1f KB\n", f, g / 1024 }'
+done

@@ -99,7 +99,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
-                    <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/*rest") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
@@ -111,6 +111,8 @@ pub fn App() -> impl IntoView {
 
 // Pages loaded on demand, each area its own chunk of the browser bundle, fetched the first time
 // someone opens it: an agent never downloads the admin pages, an admin never the phone. The
+// account page is one too: its form (`ActionForm`, which reads the form into the server
+// function's arguments) would otherwise put a query-string parser in what every page loads. The
 // whole admin section is one chunk (its pages share most of their code; one chunk per page
 // made a hundred small downloads), dispatched by path in `admin::AdminPages`.
 
@@ -125,6 +127,20 @@ impl LazyRoute for PhoneRoute {
 
     fn view(_this: Self) -> AnyView {
         phone::PhonePage().into_any()
+    }
+}
+
+#[derive(Debug)]
+struct AccountRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountRoute {
+    fn data() -> Self {
+        AccountRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        account::AccountPage().into_any()
     }
 }
 

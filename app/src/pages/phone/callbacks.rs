@@ -6,24 +6,39 @@
 
 use leptos::prelude::*;
 
-use crate::api::callbacks::{CancelCallback, RescheduleCallback, list_callbacks};
+use super::spawn;
+use crate::api::callbacks::{cancel_callback, list_callbacks, reschedule_callback};
+use crate::model::ApiError;
 use crate::model::callback::CallbackItem;
 use crate::pages::widgets::{ErrorBanner, format_utc};
 
+/// What the panel's requests left: the list (kept on screen while the next loads) and the
+/// last answer of a move and of a cancel.
+#[derive(Clone, Copy)]
+struct Lists {
+    list: RwSignal<Option<Result<Vec<CallbackItem>, ApiError>>>,
+    moved: RwSignal<Option<ApiError>>,
+    cancelled: RwSignal<Option<ApiError>>,
+    /// Bumped after each move or cancel: the list is read again.
+    done: RwSignal<u32>,
+}
+
 #[component]
 pub fn Callbacks(state: super::state::PhoneState) -> impl IntoView {
-    let reschedule = ServerAction::<RescheduleCallback>::new();
-    let cancel = ServerAction::<CancelCallback>::new();
+    let lists = Lists {
+        list: RwSignal::new(None),
+        moved: RwSignal::new(None),
+        cancelled: RwSignal::new(None),
+        done: RwSignal::new(0),
+    };
     let refresh = RwSignal::new(0u32);
     let only_mine = RwSignal::new(false);
-    let list = Resource::new(
-        // Read again at each change of the agent's state too (a callback just scheduled, one
-        // just dialled).
-        move || {
-            (reschedule.version().get(), cancel.version().get(), refresh.get(), state.status.get())
-        },
-        |_| list_callbacks(),
-    );
+    // Read again at each change of the agent's state too (a callback just scheduled, one
+    // just dialled).
+    Effect::new(move |_| {
+        let _ = (lists.done.get(), refresh.get(), state.status.get());
+        spawn(async move { lists.list.set(Some(list_callbacks().await)) });
+    });
     view! {
         <section class="card callbacks" data-testid="callbacks" aria-labelledby="callbacks-title">
             <h2 id="callbacks-title">"Callbacks"</h2>
@@ -37,39 +52,26 @@ pub fn Callbacks(state: super::state::PhoneState) -> impl IntoView {
                     "Refresh"
                 </button>
             </div>
-            {move || {
-                let error = match (reschedule.value().get(), cancel.value().get()) {
-                    (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e),
-                    _ => None,
-                };
-                error.map(|error| view! { <ErrorBanner error /> })
-            }}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match list.await {
-                        Ok(l) => {
-                            let mine = only_mine.get();
-                            let l: Vec<CallbackItem> = l.into_iter().filter(|c| !mine || c.mine).collect();
-                            if l.is_empty() {
-                                view! { <p class="muted" data-testid="no-callbacks">"No callbacks."</p> }.into_any()
-                            } else {
-                                view! { <Rows l reschedule cancel /> }.into_any()
-                            }
-                        }
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+            {move || lists.moved.get().or_else(|| lists.cancelled.get()).map(|error| view! { <ErrorBanner error /> })}
+            {move || match lists.list.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Ok(l)) => {
+                    let mine = only_mine.get();
+                    let l: Vec<CallbackItem> = l.into_iter().filter(|c| !mine || c.mine).collect();
+                    if l.is_empty() {
+                        view! { <p class="muted" data-testid="no-callbacks">"No callbacks."</p> }.into_any()
+                    } else {
+                        view! { <Rows l lists /> }.into_any()
                     }
-                })}
-            </Transition>
+                }
+                Some(Err(error)) => view! { <ErrorBanner error /> }.into_any(),
+            }}
         </section>
     }
 }
 
 #[component]
-fn Rows(
-    l: Vec<CallbackItem>,
-    reschedule: ServerAction<RescheduleCallback>,
-    cancel: ServerAction<CancelCallback>,
-) -> impl IntoView {
+fn Rows(l: Vec<CallbackItem>, lists: Lists) -> impl IntoView {
     let rows = l
         .into_iter()
         .map(|c| {
@@ -88,14 +90,20 @@ fn Rows(
                         <form class="inline" on:submit=move |ev| {
                             ev.prevent_default();
                             let due_at = super::parse_local_datetime(&when.get_untracked());
-                            reschedule.dispatch(RescheduleCallback { id, due_at });
+                            spawn(async move {
+                                lists.moved.set(reschedule_callback(id, due_at).await.err());
+                                lists.done.update(|n| *n += 1);
+                            });
                         }>
                             <input type="datetime-local" aria-label="New time" required=true
                                 on:input=move |ev| when.set(event_target_value(&ev)) data-testid="callback-new-time" />
                             <button type="submit" data-testid="callback-reschedule">"Move"</button>
                         </form>
                         <button type="button" class="danger" data-testid="callback-cancel"
-                            on:click=move |_| { cancel.dispatch(CancelCallback { id }); }>
+                            on:click=move |_| spawn(async move {
+                                lists.cancelled.set(cancel_callback(id).await.err());
+                                lists.done.update(|n| *n += 1);
+                            })>
                             "Cancel"
                         </button>
                     </td>

@@ -4,19 +4,12 @@
 
 use leptos::prelude::*;
 
+use super::spawn;
 use super::state::{PhoneState, clock};
 use super::stats::local_time;
 use crate::api::phone::{load_lead_notes, load_my_calls};
 use crate::model::{ApiError, CallRecord, CallReport};
 use crate::pages::widgets::ErrorBanner;
-
-/// Runs a fetch in the background (browser only: the server renders the empty panel).
-fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
-    #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(task);
-    #[cfg(not(feature = "hydrate"))]
-    drop(task);
-}
 
 #[component]
 pub fn CallHistory(state: PhoneState) -> impl IntoView {

@@ -28,6 +28,16 @@ use crate::model::phone::PhoneRequest;
 use crate::model::{AgentStatus, CampaignId, CampaignKind, DispositionKind, Lead, LeadStatus};
 use state::{AudioView, CallView, LinkState, PhoneState, WrapView, clock};
 
+/// Runs a fetch in the background (browser only: the server renders the empty panels). The
+/// panels load with plain tasks writing signals, not resources and server actions: the same
+/// requests for much less code in the phone's bundle.
+fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(task);
+    #[cfg(not(feature = "hydrate"))]
+    drop(task);
+}
+
 #[component]
 pub fn PhonePage() -> impl IntoView {
     view! {
