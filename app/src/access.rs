@@ -55,6 +55,8 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["calls.csv"]
         | ["agent-time"]
         | ["hourly"]
+        | ["compliance"]
+        | ["compliance.csv"]
         | ["campaigns"]
         | ["agents"]
         | ["leadsets"] => Access::Roles(WATCH),
@@ -149,6 +151,8 @@ mod tests {
             "/admin/calls.csv",
             "/admin/agent-time",
             "/admin/hourly",
+            "/admin/compliance",
+            "/admin/compliance.csv",
             "/admin/agents",
             "/admin/leadsets",
         ] {

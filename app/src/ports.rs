@@ -118,6 +118,12 @@ pub trait Admin: Send + Sync + 'static {
         day: i64,
         campaign: Option<CampaignId>,
     ) -> Result<crate::model::HourlyReport, ApiError>;
+    /// One campaign's compliance over the last 30 days (`None`: the first campaign that dials,
+    /// else the first).
+    async fn compliance(
+        &self,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::model::compliance::ComplianceReport, ApiError>;
     /// The supervisor's wallboard of one campaign, or of all with `None`.
     async fn wallboard(
         &self,

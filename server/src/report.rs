@@ -55,6 +55,44 @@ pub async fn calls_csv_file(
         .into_response()
 }
 
+/// The query of `GET /admin/compliance.csv`.
+#[derive(serde::Deserialize)]
+pub struct ComplianceQuery {
+    #[serde(default)]
+    campaign: String,
+}
+
+/// `GET /admin/compliance.csv?campaign=N`: the compliance report's 30 days as CSV (small: one
+/// row per day, written at once).
+pub async fn compliance_csv_file(
+    State(ports): State<Ports>,
+    who: Option<axum::Extension<Authenticated>>,
+    query: Result<Query<ComplianceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(e) = crate::auth::require(who, &[Role::Admin, Role::Supervisor]) {
+        return refuse(e);
+    }
+    let Ok(Query(query)) = query else {
+        return refuse(ApiError::invalid("", "The report's query was not understood."));
+    };
+    let campaign = match app::model::ids::optional_id("campaign", &query.campaign) {
+        Ok(c) => c.map(app::model::CampaignId),
+        Err(e) => return refuse(e),
+    };
+    match ports.admin.compliance(campaign).await {
+        Ok(report) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"compliance.csv\""),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            app::model::compliance::compliance_csv(&report),
+        )
+            .into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
 /// What is left to write: the page read last, and where the next one starts.
 enum Next {
     Page(String, Option<CallCursor>),

@@ -370,6 +370,7 @@ fn router(state: AppState, renderer: Renderer) -> Router {
         )
         .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
         .route("/admin/calls.csv", get(crate::report::calls_csv_file))
+        .route("/admin/compliance.csv", get(crate::report::compliance_csv_file))
         // The supervisor's short address for the wallboard.
         .route("/supervise", get(|| async { axum::response::Redirect::to("/admin/wallboard") }))
         .merge(pages)

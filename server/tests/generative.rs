@@ -377,6 +377,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("admin/wallboard", &[("campaign", K::Id(F::Campaign))], true),
     ep("admin/reports/agents", &[("day", K::Text)], true),
     ep("admin/reports/hourly", &[("day", K::Text), ("campaign", K::Id(F::Campaign))], true),
+    ep("admin/reports/compliance", &[("campaign", K::Id(F::Campaign))], true),
     ep(
         "admin/reports/calls",
         &[

@@ -30,6 +30,7 @@ on_both_backends!(
     leadset_stats_count_calls_dispositions_and_each_agents_work,
     the_wallboard_draws_the_hour_and_the_rates_from_the_journal,
     the_calls_csv_streams_every_call_a_page_at_a_time,
+    the_compliance_report_counts_what_must_be_zero,
 );
 
 /// A campaign through the database (the campaign pages are another part of the portal).
@@ -1325,4 +1326,137 @@ async fn the_calls_csv_streams_every_call_a_page_at_a_time(b: Backend) {
     let rows = busy.body.split("\r\n").filter(|l| !l.is_empty()).count() as i64;
     assert_eq!(rows, CALLS / 2 + 1);
     s.stop().await;
+}
+
+/// The compliance report counts, per UTC day, what the law asks about: answered and
+/// abandoned calls with the daily and rolling rates against the campaign's cap, and the
+/// counts that must be zero — calls outside the window in the lead's own time, without
+/// caller ID, and redials within 72 hours of an abandoned call — with the same as CSV.
+async fn the_compliance_report_counts_what_must_be_zero(b: Backend) {
+    use app::model::call::{CallOutcome, HangupBy};
+    use app::model::compliance::ComplianceReport;
+    use app::model::{CallerId, CallingWindow, LeadId, PhoneNumber};
+    use server::engine::Record;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 86_400_000;
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    s.create_user(&admin, "ann", "agent", "agent-pass-1").await;
+    // Calls from 09:00 to 17:00 in New York: 14:00–22:00 UTC in winter.
+    let mut settings = CampaignSettings::new(Name::parse("Lawful").unwrap(), CampaignKind::Auto);
+    settings.window = CallingWindow::new(9 * 60, 17 * 60).unwrap();
+    settings.abandon_cap = 2.0;
+    let db = s.database();
+    let camp = server::db::campaigns::insert(db, &settings, 0).await.unwrap();
+    let leadset = support::add_leadset(db, "Lawful leads", camp).await;
+    support::add_new_leads(
+        db,
+        leadset,
+        3,
+        |i| format!("+1212555{:04}", 100 + i),
+        "America/New_York",
+    )
+    .await;
+    support::exec(
+        db,
+        "UPDATE leads SET dial_state = 'leased', lease_owner = 'test', lease_expires_at = 9000000000000000",
+    )
+    .await;
+    // A new database: the leads are 1, 2 and 3.
+    let lead_ids = [LeadId(1), LeadId(2), LeadId(3)];
+    let now = server::db::now_ms();
+    let yesterday = now.div_euclid(DAY) * DAY - DAY;
+    let caller = Some(CallerId::parse("+12025550100").unwrap());
+    let started =
+        |n: usize, lead: LeadId, at: i64, caller_id: Option<CallerId>| Record::AttemptStarted {
+            call_ref: format!("c{n}"),
+            lead,
+            campaign: camp,
+            agent: None,
+            trunk: None,
+            phone: PhoneNumber::parse("+12125550100").unwrap(),
+            caller_id,
+            callback: None,
+            at,
+        };
+    let ended = |n: usize, at: i64, outcome| Record::AttemptEnded {
+        call_ref: format!("c{n}"),
+        at,
+        outcome,
+        sip_code: None,
+        sip_reason: None,
+        by: HangupBy::System,
+    };
+    let answered = |n: usize, at: i64| Record::AttemptAnswered { call_ref: format!("c{n}"), at };
+    let t = yesterday + 15 * HOUR;
+    let records = vec![
+        // Talked, inside the window.
+        started(1, lead_ids[0], t, caller.clone()),
+        answered(1, t + 5_000),
+        ended(1, t + 90_000, CallOutcome::Answered),
+        // Abandoned, then dialled again an hour later: a redial within 72 h.
+        started(2, lead_ids[1], t + 60_000, caller.clone()),
+        answered(2, t + 65_000),
+        ended(2, t + 67_000, CallOutcome::Dropped),
+        started(3, lead_ids[1], t + HOUR, caller.clone()),
+        ended(3, t + HOUR + 25_000, CallOutcome::NoAnswer),
+        // 03:00 UTC is 22:00 in New York: outside the window, and without caller ID.
+        started(4, lead_ids[2], yesterday + 3 * HOUR, None),
+        ended(4, yesterday + 3 * HOUR + 25_000, CallOutcome::NoAnswer),
+    ];
+    let refused = server::db::journal::apply(db, "test", &records).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    let sup = s.login("sue", "sue-pass-1").await;
+    let res = sup.call("admin/reports/compliance", &[("campaign", &camp.0.to_string())]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let report: ComplianceReport = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(report.campaign, Some(camp));
+    assert_eq!(report.cap_percent, 2.0);
+    assert_eq!(report.days.len(), 30);
+    assert_eq!(report.days[1].day, yesterday, "newest first: today, then yesterday");
+    let d = &report.days[1];
+    assert_eq!(
+        (
+            d.dialed,
+            d.answered,
+            d.abandoned,
+            d.outside_hours,
+            d.without_caller_id,
+            d.redials_after_abandon
+        ),
+        (4, 2, 1, 1, 1, 1)
+    );
+    assert_eq!(d.abandon_percent(), Some(50.0));
+    assert_eq!((report.days[0].rolling_answered, report.days[0].rolling_abandoned), (2, 1));
+    assert_eq!(report.days_over_cap(), 2, "yesterday and today carry the abandon over 30 days");
+    // With no campaign named, the first that dials; the page renders.
+    let first = sup.call("admin/reports/compliance", &[("campaign", "")]).await;
+    assert_eq!(serde_json::from_str::<ComplianceReport>(&first.body).unwrap().campaign, Some(camp));
+    assert_eq!(sup.get("/admin/compliance").await.status, StatusCode::OK);
+
+    // The CSV: a header and the 30 days, yesterday's line with its counts.
+    let csv = sup.get(&format!("/admin/compliance.csv?campaign={}", camp.0)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 31, "{}", csv.body);
+    assert!(lines[2].starts_with("Lawful,") && lines[2].contains(",4,2,1,50.00,"), "{}", lines[2]);
+    assert!(lines[2].ends_with(",2,1,1,1"), "{}", lines[2]);
+
+    // Bad input and the wrong people.
+    let res = sup.call("admin/reports/compliance", &[("campaign", "x")]).await;
+    assert_eq!(field_of(&res), "campaign");
+    let res = sup.call("admin/reports/compliance", &[("campaign", "99999")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        sup.get("/admin/compliance.csv?campaign=x").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        agent_may_not(&s, "admin/reports/compliance", &[("campaign", "")]).await,
+        StatusCode::FORBIDDEN
+    );
+    let ann = s.login("ann", "agent-pass-1").await;
+    assert_eq!(ann.get("/admin/compliance.csv").await.status, StatusCode::FORBIDDEN);
 }

@@ -25,6 +25,7 @@ pub mod wallboard;
 
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
 pub use call::{CallOutcome, HangupBy, OutcomeStatus};
+pub mod compliance;
 pub use campaign::{
     AbandonWindow, AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm,
     CampaignKind, CampaignOverview, CampaignSettings, CampaignSummary, MAX_ABANDON_CAP_PERCENT,

@@ -128,6 +128,15 @@ pub enum CapStanding {
 }
 
 impl CapStanding {
+    /// The class a rate is shown with (none, `near`, `over`).
+    pub fn class(self) -> &'static str {
+        match self {
+            CapStanding::Clear => "",
+            CapStanding::Near => "near",
+            CapStanding::Over => "over",
+        }
+    }
+
     pub fn of(drop_percent: Option<f64>, cap: f64) -> CapStanding {
         match drop_percent {
             Some(p) if p >= cap => CapStanding::Over,

@@ -233,6 +233,53 @@ impl Admin for AdminBackend {
         })
     }
 
+    async fn compliance(
+        &self,
+        campaign: Option<CampaignId>,
+    ) -> Result<app::model::compliance::ComplianceReport, ApiError> {
+        use app::model::compliance::{ComplianceReport, REPORT_DAYS};
+        const DAY_MS: i64 = 86_400_000;
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
+        let shown = match campaign {
+            Some(id) => Some(campaigns.iter().find(|c| c.id == id).ok_or_else(|| {
+                ApiError::NotFound("That campaign does not exist (any more).".into())
+            })?),
+            None => campaigns
+                .iter()
+                .find(|c| c.settings.kind.dials_for_agents())
+                .or_else(|| campaigns.first()),
+        };
+        let choices = campaigns.iter().map(|c| (c.id, c.settings.name.clone())).collect();
+        let Some(c) = shown else {
+            return Ok(ComplianceReport { campaigns: choices, ..ComplianceReport::default() });
+        };
+        let now = db::now_ms();
+        // Twice the period: each shown day's rolling 30 days reach back that far.
+        let days = 2 * REPORT_DAYS;
+        let from = (now.div_euclid(DAY_MS) - days + 1) * DAY_MS;
+        let mut counts = db::compliance::days(&self.db, c.id, c.settings.window, from)
+            .await
+            .map_err(|e| internal("counting the campaign's calls", e))?;
+        let abandons = db::campaigns::abandons(&self.db, c.id, now, days)
+            .await
+            .map_err(|e| internal("counting abandoned calls", e))?;
+        counts.extend(abandons.into_iter().map(|(day, t)| app::model::compliance::ComplianceDay {
+            day: day * DAY_MS,
+            answered: t.answered,
+            abandoned: t.abandoned,
+            ..Default::default()
+        }));
+        Ok(ComplianceReport {
+            campaign: Some(c.id),
+            name: Some(c.settings.name.clone()),
+            cap_percent: c.settings.abandon_cap,
+            window: c.settings.abandon_window,
+            days: ComplianceReport::days_from(&counts, now),
+            campaigns: choices,
+        })
+    }
+
     async fn wallboard(
         &self,
         campaign: Option<CampaignId>,

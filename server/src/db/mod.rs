@@ -8,6 +8,7 @@
 
 pub mod callbacks;
 pub mod campaigns;
+pub mod compliance;
 pub mod counts;
 pub mod dispositions;
 pub mod dnc;

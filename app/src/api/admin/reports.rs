@@ -43,6 +43,16 @@ pub async fn load_hourly(day: String, campaign: String) -> Result<HourlyReport, 
     guard::ports()?.admin.hourly(day, campaign.map(crate::model::CampaignId)).await
 }
 
+/// One campaign's (its id; empty for the first that dials) compliance over the last 30 days.
+#[server(endpoint = "admin/reports/compliance")]
+pub async fn load_compliance(
+    campaign: String,
+) -> Result<crate::model::compliance::ComplianceReport, ApiError> {
+    guard::require(super::WATCHERS)?;
+    let campaign = crate::model::ids::optional_id("campaign", &campaign)?;
+    guard::ports()?.admin.compliance(campaign.map(crate::model::CampaignId)).await
+}
+
 /// The server's clock, for "today".
 #[cfg(feature = "ssr")]
 fn now_ms() -> i64 {

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod calls;
 pub mod campaigns;
 pub mod charts;
+pub mod compliance;
 pub mod dashboard;
 pub mod dispositions;
 pub mod dnc;
@@ -43,6 +44,7 @@ const TABS: &[Tab] = &[
     Tab { href: "/admin/calls", label: "Calls" },
     Tab { href: "/admin/agent-time", label: "Agent time" },
     Tab { href: "/admin/hourly", label: "Hourly" },
+    Tab { href: "/admin/compliance", label: "Compliance" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
@@ -91,6 +93,7 @@ pub fn AdminPages() -> impl IntoView {
             ["calls"] => calls::CallsPage().into_any(),
             ["agent-time"] => agent_time::AgentTimePage().into_any(),
             ["hourly"] => hourly::HourlyPage().into_any(),
+            ["compliance"] => compliance::CompliancePage().into_any(),
             ["campaigns"] => campaigns::CampaignsPage().into_any(),
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),

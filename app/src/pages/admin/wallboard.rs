@@ -74,19 +74,11 @@ fn Figure(
     }
 }
 
-fn standing_class(s: CapStanding) -> &'static str {
-    match s {
-        CapStanding::Clear => "",
-        CapStanding::Near => "near",
-        CapStanding::Over => "over",
-    }
-}
-
 /// The drop rate of `rates` against the cap, with what it is made of.
 #[component]
 fn DropRate(label: &'static str, key: &'static str, rates: Rates, cap: f64) -> impl IntoView {
     let p = rates.drop_percent();
-    let class = standing_class(CapStanding::of(p, cap));
+    let class = CapStanding::of(p, cap).class();
     let label = format!("{label}: {} of {} answered", rates.dropped, rates.answered);
     view! { <Figure label value=percent(p) key class /> }
 }
