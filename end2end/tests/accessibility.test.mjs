@@ -77,7 +77,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
     '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
-    '/admin/agent-time',
+    '/admin/agent-time', '/admin/compliance',
   ]) {
     await visit(admin, path);
   }
@@ -102,7 +102,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/campaigns', '/admin/agents', '/admin/leadsets', campaign, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/leadsets', campaign, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
   await supervisor.context().close();
