@@ -4,7 +4,10 @@
 //! [`PAGE_ROWS`] calls at a time (keyset paging, so the millionth call costs what the first
 //! does), and memory stays that of one page.
 //!
-//! Invariant: a file either ends after its last call or is cut off as an error (the
+//! `GET /admin/compliance.csv`: a campaign's compliance report (`campaign`), its 30 days as
+//! CSV, written at once (one row a day).
+//!
+//! Invariant: a calls file either ends after its last call or is cut off as an error (the
 //! connection is reset), never a clean end without all its rows: a download that fails
 //! halfway looks failed to the browser.
 
@@ -28,11 +31,9 @@ pub async fn calls_csv_file(
     who: Option<axum::Extension<Authenticated>>,
     query: Result<Query<CallQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(e) = crate::auth::require(who, &[Role::Admin, Role::Supervisor]) {
-        return refuse(e);
-    }
-    let Ok(Query(query)) = query else {
-        return refuse(ApiError::invalid("", "The report's query was not understood."));
+    let query = match watcher_query(who, query) {
+        Ok(q) => q,
+        Err(e) => return refuse(e),
     };
     let filter = match query.parse() {
         Ok(f) => f,
@@ -55,6 +56,19 @@ pub async fn calls_csv_file(
         .into_response()
 }
 
+/// A report's query for an admin or a supervisor; otherwise why not (not signed in as one,
+/// or a query that does not parse).
+fn watcher_query<Q>(
+    who: Option<axum::Extension<Authenticated>>,
+    query: Result<Query<Q>, axum::extract::rejection::QueryRejection>,
+) -> Result<Q, ApiError> {
+    crate::auth::require(who, &[Role::Admin, Role::Supervisor])?;
+    match query {
+        Ok(Query(q)) => Ok(q),
+        Err(_) => Err(ApiError::invalid("", "The report's query was not understood.")),
+    }
+}
+
 /// The query of `GET /admin/compliance.csv`.
 #[derive(serde::Deserialize)]
 pub struct ComplianceQuery {
@@ -69,11 +83,9 @@ pub async fn compliance_csv_file(
     who: Option<axum::Extension<Authenticated>>,
     query: Result<Query<ComplianceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(e) = crate::auth::require(who, &[Role::Admin, Role::Supervisor]) {
-        return refuse(e);
-    }
-    let Ok(Query(query)) = query else {
-        return refuse(ApiError::invalid("", "The report's query was not understood."));
+    let query = match watcher_query(who, query) {
+        Ok(q) => q,
+        Err(e) => return refuse(e),
     };
     let campaign = match app::model::ids::optional_id("campaign", &query.campaign) {
         Ok(c) => c.map(app::model::CampaignId),

@@ -259,6 +259,16 @@ impl CallRec {
         }
     }
 
+    /// The answered call goes to `agent` (already reserved for it): bridging starts, guarded.
+    /// Returns its reference, for the agent's state record.
+    fn bridge_to(&mut self, now: Now, agent: UserId, out: &mut Outbox) -> String {
+        self.state = CallState::Bridging(agent);
+        self.agent = Some(agent);
+        self.guard = Some(now.at + BRIDGE_TIMEOUT);
+        out.push(Output::Bridge { call: self.id, agent });
+        self.call_ref.clone()
+    }
+
     /// The carrier bridged the call to its agent: talking. Returns the agent, whose machine
     /// and state the engine updates next.
     fn bridged(&mut self, now: Now, out: &mut Outbox) -> Option<UserId> {
@@ -484,11 +494,7 @@ impl Engine {
         };
         match reserved {
             Some(agent) => {
-                rec.state = CallState::Bridging(agent);
-                rec.agent = Some(agent);
-                rec.guard = Some(now.at + BRIDGE_TIMEOUT);
-                let call_ref = rec.call_ref.clone();
-                self.out.push(Output::Bridge { call, agent });
+                let call_ref = rec.bridge_to(now, agent, &mut self.out);
                 self.agent_changed(now, agent, Some(call_ref));
             }
             // (A call the dialer already cancelled is being hung up: it cannot wait.)
@@ -526,11 +532,7 @@ impl Engine {
             }) else {
                 return;
             };
-            rec.state = CallState::Bridging(agent);
-            rec.agent = Some(agent);
-            rec.guard = Some(now.at + BRIDGE_TIMEOUT);
-            let call_ref = rec.call_ref.clone();
-            self.out.push(Output::Bridge { call, agent });
+            let call_ref = rec.bridge_to(now, agent, &mut self.out);
             self.agent_changed(now, agent, Some(call_ref));
         }
     }
