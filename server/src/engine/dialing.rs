@@ -144,6 +144,16 @@ impl CampaignRun {
         input
     }
 
+    /// Channels of the campaign not taken by a call being placed, ringing or up (for calls an
+    /// agent places by hand: no pacing forecast is needed to know this).
+    pub(super) fn free_channels(&self, calls: &BTreeMap<CallId, CallRec>) -> u32 {
+        let taken = calls
+            .values()
+            .filter(|c| c.campaign == self.id() && (c.in_flight() || c.is_up()))
+            .count() as u32;
+        self.config.settings.max_channels.saturating_sub(taken)
+    }
+
     /// The most calls to place now under the abandon cap: calls that could be abandoned —
     /// those holding for an agent, and those in flight beyond the ready agents — stay within
     /// what the campaign's abandon book allows. At the cap this is 1:1.

@@ -46,8 +46,7 @@ impl Engine {
                 end: settings.window.end_hhmm(),
             });
         }
-        let input = camp.pacing_input(now, 0, 0, &self.calls);
-        if input.free_channels() == 0 || camp.limiter.available(now.at) == 0 {
+        if camp.free_channels(&self.calls) == 0 || camp.limiter.available(now.at) == 0 {
             return Err(EngineError::ChannelsBusy);
         }
         run.machine.check_manual()?;

@@ -295,31 +295,19 @@ impl PredictivePacer {
         self.answered.len() + self.unanswered.len() >= MIN_SAMPLES
     }
 
-    /// The chance a call in flight for `elapsed` is answered within `within` more (`None`:
-    /// ever): of the past calls still unanswered at `elapsed`, the share answered by then.
-    /// Until enough calls were seen, 1 (cautious: every call answers, at once).
-    fn answered_within(&self, elapsed: Duration, within: Option<Duration>) -> f64 {
+    /// The chance a call in flight for `elapsed` is answered: of the past calls still
+    /// unanswered at `elapsed`, the share that was answered. Until enough calls were seen, 1
+    /// (cautious: every call answers).
+    fn answer_chance(&self, elapsed: Duration) -> f64 {
         if !self.trained() {
             return 1.0;
         }
         let (na, nn) = (f64::from(self.answered.len()), f64::from(self.unanswered.len()));
-        let alive_a = self.answered.longer_than(elapsed);
-        let alive_n = self.unanswered.longer_than(elapsed);
-        let (by, share_by) = match within {
-            None => (alive_a, 1.0),
-            Some(w) => {
-                let later = self.answered.longer_than(elapsed + w);
-                let share = if na > 0.0 {
-                    (na - f64::from(self.answered.longer_than(w))) / na
-                } else {
-                    0.0
-                };
-                (alive_a - later, share)
-            }
-        };
+        let alive_a = f64::from(self.answered.longer_than(elapsed));
+        let alive_n = f64::from(self.unanswered.longer_than(elapsed));
         // Two pseudo-calls at the overall rate keep a thin tail from saying 0 or 1.
         let overall = na / (na + nn);
-        (f64::from(by) + 2.0 * overall * share_by) / (f64::from(alive_a + alive_n) + 2.0)
+        (alive_a + 2.0 * overall) / (alive_a + alive_n + 2.0)
     }
 
     /// The chance a busy agent is free within `within`.
@@ -352,12 +340,11 @@ impl PredictivePacer {
         let free = Distribution::certain(input.ready_agents)
             .with_chances(input.busy.iter().map(|b| self.frees_within(*b, horizon)));
         // Answers: the holding calls for sure, each call in flight by chance.
-        let chances: Vec<f64> =
-            input.dialing_for.iter().map(|e| self.answered_within(*e, None)).collect();
+        let chances: Vec<f64> = input.dialing_for.iter().map(|e| self.answer_chance(*e)).collect();
         let mut expected = f64::from(input.holding) + chances.iter().sum::<f64>();
         let mut answers = Distribution::certain(input.holding).with_chances(chances.into_iter());
         let shortfall = Shortfall::of(&free, answers.max() + most);
-        let fresh = self.answered_within(Duration::ZERO, None);
+        let fresh = self.answer_chance(Duration::ZERO);
         let aim = input.abandon_target;
         let mut wanted = 0;
         while wanted < most {

@@ -105,8 +105,7 @@ impl Engine {
         let (run, camp) = preview_parts(&mut self.agents, &mut self.campaigns, agent)?;
         let q = run.preview.take().ok_or(EngineError::NoPreview)?;
         // Preview agents dial themselves: only free channels matter, not ready agents.
-        let input = camp.pacing_input(now, 0, 0, &self.calls);
-        if input.free_channels() == 0 || camp.limiter.available(now.at) == 0 {
+        if camp.free_channels(&self.calls) == 0 || camp.limiter.available(now.at) == 0 {
             run.preview = Some(q);
             return Err(EngineError::ChannelsBusy);
         }
