@@ -136,6 +136,17 @@ pub trait Admin: Send + Sync + 'static {
         agent: UserId,
         action: crate::model::FloorAction,
     ) -> Result<(), ApiError>;
+    /// Opens `by`'s own audio leg (the browser's SDP offer; returns the answer), replacing
+    /// one they had.
+    async fn open_monitor_leg(&self, by: &Viewer, offer: String) -> Result<String, ApiError>;
+    /// Puts `by`'s audio leg on the call `agent` is on in `mode`, or (`None`) takes it off
+    /// and closes it.
+    async fn monitor(
+        &self,
+        by: &Viewer,
+        agent: UserId,
+        mode: Option<crate::model::MonitorMode>,
+    ) -> Result<(), ApiError>;
 
     async fn campaigns(&self) -> Result<Vec<CampaignSummary>, ApiError>;
     async fn campaign(&self, id: CampaignId) -> Result<Campaign, ApiError>;

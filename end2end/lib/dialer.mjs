@@ -69,9 +69,9 @@ export async function stage(name, carrier = echoUas) {
   };
 }
 
-/** A browser whose microphone is a tone (`wav`), allowed without asking. */
-export function launchWithMicrophone(wav) {
-  toneWav(wav, 30);
+/** A browser whose microphone is a tone (`wav`, 440 Hz unless `hz` says), allowed without asking. */
+export function launchWithMicrophone(wav, hz = 440) {
+  toneWav(wav, 30, hz);
   return launch([
     '--use-fake-ui-for-media-stream',
     '--use-fake-device-for-media-stream',

@@ -138,8 +138,8 @@ export async function startGateway(trunkPort, ports = {}) {
   };
 }
 
-/** Writes a 440 Hz tone, 48 kHz mono 16-bit, for --use-file-for-fake-audio-capture. */
-export function toneWav(path, seconds = 5) {
+/** Writes a tone (440 Hz unless `hz` says), 48 kHz mono 16-bit, for --use-file-for-fake-audio-capture. */
+export function toneWav(path, seconds = 5, hz = 440) {
   const rate = 48_000;
   const n = rate * seconds;
   const data = Buffer.alloc(44 + n * 2);
@@ -156,7 +156,7 @@ export function toneWav(path, seconds = 5) {
   data.write('data', 36);
   data.writeUInt32LE(n * 2, 40);
   for (let i = 0; i < n; i++) {
-    data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 12_000), 44 + i * 2);
+    data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 12_000), 44 + i * 2);
   }
   writeFileSync(path, data);
 }

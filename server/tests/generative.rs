@@ -333,6 +333,7 @@ const ROLES: &[&str] = &["admin", "supervisor", "agent", "Admin", "root", ""];
 const DISPOSITION_KINDS: &[&str] = &["final", "recyclable", "callback", "dnc", "other", ""];
 const OUTCOMES: &[&str] = &["answered", "busy", "no_answer", "dropped", "Answered", "x", ""];
 const FLOOR_ACTIONS: &[&str] = &["pause", "log_out", "Pause", "log out", ""];
+const MONITOR_MODES: &[&str] = &["listen", "whisper", "barge", "stop", "Listen", "spy", ""];
 const STATUSES: &[&str] = &["NEW", "READY", "vip", "SALE", "new", "NE;W", ""];
 
 const fn ep(
@@ -410,6 +411,13 @@ const ENDPOINTS: &[Endpoint] = &[
         true,
     ),
     ep("admin/floor/act", &[("agent", K::Id(F::Agent)), ("action", K::Word(FLOOR_ACTIONS))], false),
+    // (No database change: an audio leg and monitoring live in the media gateway.)
+    ep("admin/floor/audio", &[("offer", K::Text)], true),
+    ep(
+        "admin/floor/monitor",
+        &[("agent", K::Id(F::Agent)), ("mode", K::Word(MONITOR_MODES))],
+        true,
+    ),
     ep("admin/agents/list", &[], true),
     Endpoint {
         path: "admin/agents/create",

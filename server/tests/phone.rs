@@ -308,6 +308,36 @@ async fn supervisors_pause_and_log_out_agents(b: Backend) {
     let floor = floor_until(&sue, |f| f["agents"][0]["now"]["status"] == "ready").await;
     assert_eq!(floor["agents"].as_array().unwrap().len(), 1);
 
+    // Listening in: refused with the reason, for the wrong people, a mode nobody knows, an
+    // agent who is not on a call, and an offer that is not SDP; Stop with nothing on is fine.
+    async fn monitor(c: &Client, agent: &str, mode: &str) -> support::Reply {
+        c.call("admin/floor/monitor", &[("agent", agent), ("mode", mode)]).await
+    }
+    assert_eq!(monitor(&ann, &ann_id, "listen").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.client()
+            .call("admin/floor/monitor", &[("agent", &ann_id), ("mode", "listen")])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ann.call("admin/floor/audio", &[("offer", "v=0")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(monitor(&sue, &ann_id, "spy").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(monitor(&sue, "999", "listen").await.status, StatusCode::NOT_FOUND);
+    let res = monitor(&sue, &bob, "whisper").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(res.body.contains("bob is not logged in to a campaign"), "{}", res.body);
+    let res = monitor(&sue, &ann_id, "barge").await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(res.body.contains("ann is not on a call right now."), "{}", res.body);
+    let res = sue.call("admin/floor/audio", &[("offer", "v=0 this is not SDP")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("audio offer"), "{}", res.body);
+    assert_eq!(monitor(&sue, &ann_id, "stop").await.status, StatusCode::OK);
+
     // A pause: the agent's phone and the floor say who paused them.
     let res = act(&sue, &ann_id, "pause").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);

@@ -124,6 +124,58 @@ impl FloorAction {
     }
 }
 
+/// What a supervisor does on an agent's call, over their own audio leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MonitorMode {
+    /// Hears the customer and the agent; nobody hears the supervisor.
+    Listen,
+    /// Hears both; the agent hears the supervisor, the customer does not.
+    Whisper,
+    /// Hears both; both hear the supervisor (a three-way call).
+    Barge,
+}
+
+impl MonitorMode {
+    pub const ALL: [MonitorMode; 3] =
+        [MonitorMode::Listen, MonitorMode::Whisper, MonitorMode::Barge];
+
+    /// The mode asked for, or `None` for "stop".
+    pub fn parse(raw: &str) -> Result<Option<MonitorMode>, super::error::ApiError> {
+        match raw.trim() {
+            "stop" => Ok(None),
+            m => Self::ALL.into_iter().find(|x| x.as_str() == m).map(Some).ok_or_else(|| {
+                super::error::ApiError::invalid("mode", "Choose Listen, Whisper, Barge or Stop.")
+            }),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
+
+    /// The button's word.
+    pub fn label(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "Listen",
+            MonitorMode::Whisper => "Whisper",
+            MonitorMode::Barge => "Barge in",
+        }
+    }
+
+    /// What the supervisor is doing, for the panel: "Listening to ann".
+    pub fn doing(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "Listening to",
+            MonitorMode::Whisper => "Whispering to",
+            MonitorMode::Barge => "On the call with",
+        }
+    }
+}
+
 /// The columns the floor sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloorSort {
@@ -188,6 +240,13 @@ mod tests {
         }
         for bad in ["", "Pause", "delete", "log out", "pause\0"] {
             assert!(FloorAction::parse(bad).is_err(), "{bad:?}");
+        }
+        for m in MonitorMode::ALL {
+            assert_eq!(MonitorMode::parse(m.as_str()).unwrap(), Some(m));
+        }
+        assert_eq!(MonitorMode::parse("stop").unwrap(), None);
+        for bad in ["", "Listen", "spy", "barge in", "stop\0"] {
+            assert!(MonitorMode::parse(bad).is_err(), "{bad:?}");
         }
         assert!(crate::model::PauseReason::parse(FloorAction::PAUSE_REASON).is_ok());
     }

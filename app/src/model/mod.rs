@@ -37,6 +37,7 @@ pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId
 pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_script};
 pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
+    MonitorMode,
 };
 pub use report::{
     AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, HourSummary,

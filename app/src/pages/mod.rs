@@ -14,6 +14,8 @@ mod login;
 mod phone;
 mod status;
 mod users;
+#[cfg(feature = "hydrate")]
+pub mod webrtc;
 pub mod widgets;
 
 use leptos::prelude::*;

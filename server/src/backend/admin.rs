@@ -19,13 +19,13 @@ use app::model::{
     Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId, Username,
     Viewer,
 };
-use app::model::{FloorAction, PauseReason};
+use app::model::{FloorAction, MonitorMode, PauseReason};
 use app::ports::Admin;
 
 use super::internal;
 use crate::auth::password;
 use crate::db::{self, Db};
-use crate::phone::PhoneHub;
+use crate::phone::{Media, MediaError, PhoneHub};
 use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
@@ -53,6 +53,15 @@ impl AdminBackend {
         gateway: Option<GatewayLink>,
     ) -> Self {
         AdminBackend { db, live, dialer, phones, gateway }
+    }
+
+    /// An agent's username, for the watcher's messages.
+    async fn agent_name(&self, agent: UserId) -> Result<Username, ApiError> {
+        db::users::by_id(&self.db, agent)
+            .await
+            .map_err(|e| internal("loading a user", e))?
+            .and_then(|u| u.username().ok())
+            .ok_or_else(|| ApiError::NotFound("That agent does not exist (any more).".into()))
     }
 
     /// Each campaign's live counters from the dialer, in the order given, with the leads
@@ -373,11 +382,7 @@ impl Admin for AdminBackend {
         let (Some(dialer), Some(phones)) = (&self.dialer, &self.phones) else {
             return Err(ApiError::Conflict("The dialer is not running.".into()));
         };
-        let name = db::users::by_id(&self.db, agent)
-            .await
-            .map_err(|e| internal("loading a user", e))?
-            .and_then(|u| u.username().ok())
-            .ok_or_else(|| ApiError::NotFound("That agent does not exist (any more).".into()))?;
+        let name = self.agent_name(agent).await?;
         let result = match action {
             FloorAction::Pause => {
                 let reason = PauseReason::system(FloorAction::PAUSE_REASON);
@@ -399,6 +404,53 @@ impl Admin for AdminBackend {
             DialerError::Stopped => ApiError::Conflict("The dialer is not running.".into()),
         })?;
         tracing::info!(supervisor = %by.username, %agent, action = action.as_str(), "floor action");
+        Ok(())
+    }
+
+    async fn open_monitor_leg(&self, by: &Viewer, offer: String) -> Result<String, ApiError> {
+        let gateway = self.gateway.as_ref().ok_or_else(no_gateway)?;
+        gateway.open_leg(by.id, offer).await.map_err(|e| match e {
+            MediaError::BadOffer(why) => {
+                tracing::info!(supervisor = %by.username, %why, "audio offer refused");
+                ApiError::invalid(
+                    "offer",
+                    "The browser's audio offer was not usable; reload the page.",
+                )
+            }
+            other => ApiError::Conflict(other.to_string()),
+        })
+    }
+
+    async fn monitor(
+        &self,
+        by: &Viewer,
+        agent: UserId,
+        mode: Option<MonitorMode>,
+    ) -> Result<(), ApiError> {
+        let (Some(dialer), Some(gateway)) = (&self.dialer, &self.gateway) else {
+            return Err(no_gateway());
+        };
+        let Some(mode) = mode else {
+            gateway.stop_monitoring(by.id).await;
+            tracing::info!(supervisor = %by.username, "monitoring stopped");
+            return Ok(());
+        };
+        let name = self.agent_name(agent).await?;
+        let view = dialer.view(agent).await.map_err(|_| no_gateway())?.ok_or_else(|| {
+            ApiError::NotFound(format!("{name} is not logged in to a campaign (any more)."))
+        })?;
+        let call = match (view.status, view.call) {
+            (app::model::AgentStatus::InCall, Some((call, _, _))) => call,
+            _ => return Err(ApiError::Conflict(format!("{name} is not on a call right now."))),
+        };
+        gateway.monitor(by.id, call, mode).await.map_err(|e| match e {
+            MediaError::NoLeg => ApiError::Conflict(
+                "Your audio is not connected: allow the microphone and try again.".into(),
+            ),
+            MediaError::NoCall => ApiError::Conflict(format!("{name}'s call has just ended.")),
+            other => ApiError::Conflict(other.to_string()),
+        })?;
+        tracing::info!(supervisor = %by.username, %agent, call = call.0, mode = mode.as_str(), "monitoring");
         Ok(())
     }
 
@@ -864,4 +916,8 @@ fn in_use_by(what: &str, name: &Name, users: &[Name]) -> ApiError {
         if list.len() == 1 { "" } else { "s" },
         list.join(", ")
     ))
+}
+
+fn no_gateway() -> ApiError {
+    ApiError::Conflict("The dialer and its media gateway are not running.".into())
 }

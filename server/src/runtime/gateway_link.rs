@@ -430,6 +430,34 @@ impl Carrier for GatewayLink {
     }
 }
 
+impl GatewayLink {
+    /// Puts `listener`'s audio leg (opened with [`Media::open_leg`]) on `call` in `mode`; asked
+    /// again, changes the mode or moves the leg to another call.
+    pub async fn monitor(
+        &self,
+        listener: UserId,
+        call: CallId,
+        mode: app::model::MonitorMode,
+    ) -> Result<(), MediaError> {
+        let leg = self.state().legs.get(&listener).copied().ok_or(MediaError::NoLeg)?;
+        let mode = match mode {
+            app::model::MonitorMode::Listen => gateway::bridge::MonitorMode::Listen,
+            app::model::MonitorMode::Whisper => gateway::bridge::MonitorMode::Whisper,
+            app::model::MonitorMode::Barge => gateway::bridge::MonitorMode::Barge,
+        };
+        self.gateway.monitor(call, leg, mode).await.map_err(media_error)
+    }
+
+    /// Takes `listener`'s audio leg off the call it is on, and closes it.
+    pub async fn stop_monitoring(&self, listener: UserId) {
+        let leg = self.state().legs.get(&listener).copied();
+        if let Some(leg) = leg {
+            let _ = self.gateway.stop_monitoring(leg).await;
+        }
+        self.close_leg(listener).await;
+    }
+}
+
 #[async_trait::async_trait]
 impl Media for GatewayLink {
     async fn open_leg(&self, agent: UserId, offer: String) -> Result<String, MediaError> {

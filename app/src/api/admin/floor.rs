@@ -2,7 +2,7 @@
 
 use crate::model::{ApiError, Floor};
 #[cfg(feature = "ssr")]
-use crate::model::{FloorAction, UserId};
+use crate::model::{FloorAction, MonitorMode, UserId};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -21,4 +21,21 @@ pub async fn act_on_agent(agent: i64, action: String) -> Result<(), ApiError> {
     let who = guard::require(super::WATCHERS)?;
     let action = FloorAction::parse(&action)?;
     guard::ports()?.admin.act_on_agent(&who.viewer, UserId(agent), action).await
+}
+
+/// Opens the watcher's own audio leg from their browser's offer (kept for the calls they
+/// listen to next); returns the gateway's answer.
+#[server(endpoint = "admin/floor/audio")]
+pub async fn monitor_audio(offer: String) -> Result<String, ApiError> {
+    let who = guard::require(super::WATCHERS)?;
+    guard::ports()?.admin.open_monitor_leg(&who.viewer, offer).await
+}
+
+/// Listens to, whispers to or barges in on the call `agent` is on, over the watcher's audio
+/// leg; `stop` takes the watcher off it and closes their leg.
+#[server(endpoint = "admin/floor/monitor")]
+pub async fn monitor_call(agent: i64, mode: String) -> Result<(), ApiError> {
+    let who = guard::require(super::WATCHERS)?;
+    let mode = MonitorMode::parse(&mode)?;
+    guard::ports()?.admin.monitor(&who.viewer, UserId(agent), mode).await
 }

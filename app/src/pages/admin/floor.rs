@@ -4,7 +4,8 @@
 //! by any column, with a hand on each agent: pause them, or log them out of their campaign
 //! (asked first when that ends a call). It renders complete on the server; once hydrated it fetches again on each
 //! pushed change (`pages::live`) and counts time in state on by itself every second, from the
-//! server's clock (the browser's may be off).
+//! server's clock (the browser's may be off). A watcher can listen to an agent's call,
+//! whisper to the agent or barge in (`super::monitor`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,6 +16,8 @@ use crate::pages::confirm_leaving;
 use crate::pages::layout::Guarded;
 use crate::pages::live::{LiveBadge, LiveFeed};
 use crate::pages::widgets::{ErrorBanner, Outcome, clock};
+
+use super::monitor::{Monitor, MonitorButtons, MonitorPanel};
 
 #[component]
 pub fn FloorPage() -> impl IntoView {
@@ -49,14 +52,17 @@ fn Board() -> impl IntoView {
     let act = ServerAction::<ActOnAgent>::new();
     // What the last action did, in words (the floor itself shows the change by push).
     let done = RwSignal::new(String::new());
+    let monitor = Monitor::on_page();
+    let latest = Signal::derive(move || data.get().and_then(Result::ok));
     view! {
         <h1>"Floor " <LiveBadge /></h1>
         <p class="muted">"Every agent logged in to a campaign, as it happens."</p>
         <Outcome value=move || act.value().get() success=done />
+        <MonitorPanel monitor floor=latest />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(floor) => view! { <Agents floor now sort act done /> }.into_any(),
+                    Ok(floor) => view! { <Agents floor now sort act done monitor /> }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -94,9 +100,14 @@ fn Header(label: &'static str, by: FloorSort, sort: RwSignal<(FloorSort, bool)>)
     }
 }
 
-/// Pause and Log out for one agent.
+/// Listen/Whisper/Barge while they are on a call; Pause and Log out for one agent.
 #[component]
-fn Hand(agent: FloorAgent, act: ServerAction<ActOnAgent>, done: RwSignal<String>) -> impl IntoView {
+fn Hand(
+    agent: FloorAgent,
+    act: ServerAction<ActOnAgent>,
+    done: RwSignal<String>,
+    monitor: Monitor,
+) -> impl IntoView {
     let name = agent.username.to_string();
     let id = agent.now.agent.0;
     let on_call = matches!(agent.now.status, AgentStatus::InCall | AgentStatus::Reserved);
@@ -122,8 +133,11 @@ fn Hand(agent: FloorAgent, act: ServerAction<ActOnAgent>, done: RwSignal<String>
         }
     };
     let pending = move || act.pending().get();
+    let listen = (agent.now.status == AgentStatus::InCall)
+        .then(|| view! { <MonitorButtons monitor agent=agent.now.agent name=name.clone() /> });
     view! {
         <td class="actions">
+            {listen}
             <button type="button" on:click=pause disabled=move || paused || busy || pending()
                 title=if busy { "On a call or in wrap-up: pause them when it ends" } else { "No more calls until they press Ready" }
                 aria-label=format!("Pause {name}") data-testid="floor-pause">
@@ -145,6 +159,7 @@ fn Agents(
     sort: RwSignal<(FloorSort, bool)>,
     act: ServerAction<ActOnAgent>,
     done: RwSignal<String>,
+    monitor: Monitor,
 ) -> impl IntoView {
     if floor.agents.is_empty() {
         return view! {
@@ -178,7 +193,7 @@ fn Agents(
                 </td>
                 <td data-testid="floor-call">{phone}</td>
                 {audio}
-                <Hand agent=hand act done />
+                <Hand agent=hand act done monitor />
             </tr>
         }
     };

@@ -18,6 +18,7 @@ pub mod dnc;
 pub mod floor;
 pub mod hourly;
 pub mod leadsets;
+pub mod monitor;
 pub mod phonebook;
 pub mod scripts;
 pub mod trunks;

@@ -18,14 +18,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent,
-    RtcPeerConnection, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent, WebSocket,
+    RtcPeerConnection, RtcPeerConnectionState, RtcTrackEvent, WebSocket,
 };
 
 use super::state::{AudioView, LinkState, PhoneState};
 use crate::model::CampaignId;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
+use crate::pages::webrtc;
 
 /// How long an audio leg may take from offer to connected before it is tried again.
 const LEG_TIMEOUT: Duration = Duration::from_secs(15);
@@ -198,7 +198,7 @@ impl Link {
             }
         };
         if *self.finished.borrow() {
-            stop_tracks(&stream);
+            webrtc::stop_tracks(&stream);
             return;
         }
         *self.mic.borrow_mut() = Some(stream);
@@ -317,29 +317,13 @@ impl Link {
         // Tests and support staff read the connection's statistics from here.
         let _ = js_sys::Reflect::set(&window, &"__dialerPeer".into(), &pc);
         self.state.audio.set(AudioView::Leg(AudioState::Connecting));
-        let offer = match JsFuture::from(pc.create_offer()).await {
-            Ok(o) => o,
-            Err(_) => {
-                self.state.audio.set(AudioView::Failed);
-                return;
-            }
-        };
-        let sdp = js_sys::Reflect::get(&offer, &"sdp".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-        init.set_sdp(&sdp);
-        if JsFuture::from(pc.set_local_description(&init)).await.is_err() {
+        let Some(sdp) = webrtc::local_offer(&pc).await else {
             self.state.audio.set(AudioView::Failed);
             return;
-        }
-        // The gateway is ICE-lite and takes no trickled candidates: wait for gathering.
-        wait_for_candidates(&pc).await;
+        };
         if self.audio_attempt.get() != attempt || *self.finished.borrow() {
             return;
         }
-        let sdp = pc.local_description().map(|d| d.sdp()).unwrap_or(sdp);
         self.send(&PhoneRequest::Offer { sdp });
     }
 
@@ -369,9 +353,7 @@ impl Link {
         let Some(pc) = self.pc.borrow().clone() else { return };
         let state = self.state;
         wasm_bindgen_futures::spawn_local(async move {
-            let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-            init.set_sdp(&sdp);
-            if JsFuture::from(pc.set_remote_description(&init)).await.is_err() {
+            if !webrtc::set_answer(&pc, &sdp).await {
                 state.audio.set(AudioView::Failed);
             }
         });
@@ -399,7 +381,7 @@ impl Link {
             self.state.audio.set(AudioView::Leg(AudioState::Closed));
         }
         if let Some(stream) = self.mic.borrow_mut().take() {
-            stop_tracks(&stream);
+            webrtc::stop_tracks(&stream);
         }
         if let Some(ws) = self.ws.borrow_mut().take() {
             let _ = ws.close();
@@ -413,38 +395,9 @@ fn backoff(n: u32) -> Duration {
     Duration::from_millis((1000u64 << (n.clamp(1, 5) - 1)).min(10_000))
 }
 
-fn stop_tracks(stream: &MediaStream) {
-    for t in stream.get_tracks().iter() {
-        t.unchecked_into::<MediaStreamTrack>().stop();
-    }
-}
-
 /// `ws://` or `wss://` and this page's host.
 fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
     Some(format!("{scheme}://{}/ws/phone", location.host().ok()?))
-}
-
-/// Resolves when ICE gathering is complete (host candidates only: a few milliseconds), or
-/// after two seconds at most.
-async fn wait_for_candidates(pc: &RtcPeerConnection) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let done = resolve.clone();
-        let watched = pc.clone();
-        let check = Closure::<dyn FnMut()>::new(move || {
-            if watched.ice_gathering_state() == web_sys::RtcIceGatheringState::Complete {
-                let _ = done.call0(&JsValue::NULL);
-            }
-        });
-        pc.set_onicegatheringstatechange(Some(check.as_ref().unchecked_ref()));
-        check.forget();
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 2000);
-        }
-        if pc.ice_gathering_state() == web_sys::RtcIceGatheringState::Complete {
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
