@@ -416,6 +416,14 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict("me-4").await, (None, None, Some("dropped".to_string())));
     let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30).await.unwrap();
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 2, abandoned: 1 })]);
+    // The call detail records show it.
+    let calls = db::reports::calls(&f.db, &app::model::CallFilter::default(), 10).await.unwrap();
+    let shown = |r: &str| calls.iter().find(|c| c.call_ref == r).and_then(|c| c.amd_verdict);
+    assert_eq!(shown("me-1"), Some(AmdVerdict::Machine));
+    assert_eq!(shown("me-2"), Some(AmdVerdict::Human));
+    assert_eq!(shown("me-4"), None);
+    let csv = app::model::report::calls_csv(&calls);
+    assert!(csv.lines().any(|l| l.starts_with("me-1,") && l.ends_with(",machine")), "{csv}");
     // A verdict for an attempt already closed changes nothing.
     let late = vec![detected(1, AmdVerdict::Human, 100)];
     assert!(db::journal::apply(&f.db, "me", &late).await.unwrap().is_empty());
