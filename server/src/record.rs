@@ -11,8 +11,8 @@
 //! the lead's lease is this instance's.
 
 use app::model::{
-    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId, LeadStatus,
-    PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId,
+    LeadStatus, PhoneNumber, TrunkId, UserId,
 };
 
 /// Where a lead goes after a result.

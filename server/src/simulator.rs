@@ -15,9 +15,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use app::model::{
-    AgentStatus, AmdVerdict, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind, CampaignSettings,
-    Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId, LeadStatus,
-    LeadsetId, Name, PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind,
+    CampaignSettings, Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId,
+    LeadStatus, LeadsetId, Name, PhoneNumber, TrunkId, UserId,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,8 +25,8 @@ use rand::{Rng, SeedableRng};
 use crate::engine::abandon::AbandonHistory;
 use crate::engine::recycle::DialState;
 use crate::engine::{
-    ANSWERED_AS_CANCELLED, AfterWrapUp, HUNG_UP_DETECTING, AgentEvent, CallEvent, CallId, CampaignConfig, Engine,
-    Input, Now, Output, QueuedLead, Record, Submission,
+    ANSWERED_AS_CANCELLED, AfterWrapUp, AgentEvent, CallEvent, CallId, CampaignConfig, Engine,
+    HUNG_UP_DETECTING, Input, Now, Output, QueuedLead, Record, Submission,
 };
 
 const CAMPAIGN: CampaignId = CampaignId(1);
@@ -253,7 +253,10 @@ impl World {
         } else {
             AmdVerdict::Human
         };
-        self.at(answer + after_ms, Happening::Call(call, CallEvent::Detected { verdict, after_ms }));
+        self.at(
+            answer + after_ms,
+            Happening::Call(call, CallEvent::Detected { verdict, after_ms }),
+        );
     }
 
     /// Carries out the engine's outputs at virtual time `ms`.

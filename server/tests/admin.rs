@@ -284,13 +284,19 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
     assert_eq!(st["kind"], "predictive");
     assert_eq!(st["max_dial_level"], 4.0);
     assert_eq!(st["safe_harbor_file"], "/var/lib/dialer/safe-harbor.wav");
-    assert_eq!((&st["amd"], &st["machine_action"]), (&serde_json::json!(false), &serde_json::json!("hangup")));
+    assert_eq!(
+        (&st["amd"], &st["machine_action"]),
+        (&serde_json::json!(false), &serde_json::json!("hangup"))
+    );
     // Answering-machine detection, leaving a message: stored, read back, shown.
     let amd = [("kind", "predictive"), ("amd", "on"), ("machine_action", "leave_message")]
         .iter()
         .fold(campaign_form("SPRING"), |f, (k, v)| with(&f, k, v));
     let amd = with(&amd, "machine_file", "/var/lib/dialer/machine.wav");
-    assert_eq!(save_campaign(&admin, &[vec![("id", ids.clone())], amd].concat()).await.status, StatusCode::OK);
+    assert_eq!(
+        save_campaign(&admin, &[vec![("id", ids.clone())], amd].concat()).await.status,
+        StatusCode::OK
+    );
     let c = ok(&admin, "admin/campaigns/get", &[("id", &ids)]).await;
     let st = &c["settings"];
     assert_eq!(st["amd"], true);

@@ -183,8 +183,7 @@ impl CallReport {
 }
 
 /// The calls CSV's first line.
-pub const CALLS_CSV_HEADER: &str =
-    "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict\r\n";
+pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict\r\n";
 
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {

@@ -920,7 +920,8 @@ impl Engine {
         }
         if entry.get().state == CallState::Detecting {
             // No verdict in time: unsure, which is handled as a person.
-            let waited = entry.get().since.map_or(DETECT_GUARD, |t| now.at.saturating_duration_since(t));
+            let waited =
+                entry.get().since.map_or(DETECT_GUARD, |t| now.at.saturating_duration_since(t));
             let after_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
             self.detected(now, call, AmdVerdict::Unsure, after_ms);
             return;

@@ -1,8 +1,8 @@
 //! The engine's inputs and outputs: everything that goes in or comes out of the sans-IO core.
 
 use app::model::{
-    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings, Disposition,
-    HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings,
+    Disposition, HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
 };
 use std::time::{Duration, Instant};
 

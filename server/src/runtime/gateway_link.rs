@@ -580,7 +580,8 @@ mod tests {
             (gw::Verdict::Machine, AmdVerdict::Machine),
             (gw::Verdict::Unsure, AmdVerdict::Unsure),
         ] {
-            let e = Event::MachineDetection { call: CallId(7), verdict: gw_verdict, after_ms: 1200 };
+            let e =
+                Event::MachineDetection { call: CallId(7), verdict: gw_verdict, after_ms: 1200 };
             let CarrierEvent { call, event } = carrier_event(e).unwrap();
             assert_eq!(call, CallId(7));
             assert_eq!(event, CallEvent::Detected { verdict, after_ms: 1200 });

@@ -11,8 +11,8 @@ use crate::api::admin::campaigns::{
     load_campaign_choices, load_campaign_overview,
 };
 use crate::model::{
-    AbandonWindow, CallOutcome, CampaignChoices, MachineAction, CampaignForm, CampaignKind, CampaignOverview,
-    CampaignSettings, CampaignSummary, Name, Role,
+    AbandonWindow, CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview,
+    CampaignSettings, CampaignSummary, MachineAction, Name, Role,
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;

@@ -5,8 +5,8 @@
 //! no agent; a person who hangs up while detected is an abandoned call.
 
 use super::*;
-use crate::engine::call::{DETECT_GUARD, HUNG_UP_DETECTING};
 use crate::engine::abandon::{DayTally, day_of};
+use crate::engine::call::{DETECT_GUARD, HUNG_UP_DETECTING};
 use crate::engine::pacing::{AutoPacer, Observation, Pacer, PacingInput};
 use app::model::{AbandonWindow, AmdVerdict, MachineAction};
 use std::sync::{Arc, Mutex};
