@@ -416,6 +416,9 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict("me-4").await, (None, None, Some("dropped".to_string())));
     let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30).await.unwrap();
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 2, abandoned: 1 })]);
+    // The wallboard's abandon rate counts the same answers.
+    let rates = db::wallboard::rates(&f.db, NOW, NOW + 60_000, None).await.unwrap();
+    assert_eq!((rates.dialed, rates.answered, rates.dropped), (4, 2, 1));
     // The call detail records show it.
     let calls = db::reports::calls(&f.db, &app::model::CallFilter::default(), 10).await.unwrap();
     let shown = |r: &str| calls.iter().find(|c| c.call_ref == r).and_then(|c| c.amd_verdict);
