@@ -2,7 +2,9 @@
 //!
 //! Invariants (checked by [`CampaignSettings::validate`]): the calling window is a non-empty
 //! part of one day; multiplier, channels, calls per second, attempts and timers are positive
-//! and within sane caps; retry rules name each outcome at most once.
+//! and within sane caps; retry rules name each outcome at most once; answering-machine
+//! detection is only on auto and predictive campaigns, and leaving a message on machines has
+//! its message file.
 
 use serde::{Deserialize, Serialize};
 
