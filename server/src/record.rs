@@ -11,8 +11,8 @@
 //! the lead's lease is this instance's.
 
 use app::model::{
-    AgentStatus, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId, LeadStatus,
-    PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId,
+    LeadStatus, PhoneNumber, TrunkId, UserId,
 };
 
 /// Where a lead goes after a result.
@@ -68,6 +68,13 @@ pub enum Record {
     AttemptAnswered {
         call_ref: String,
         at: i64,
+    },
+    /// What answered the call, as answering-machine detection judged it, `after_ms` after
+    /// the answer (no verdict in time is recorded as unsure).
+    AttemptDetected {
+        call_ref: String,
+        verdict: AmdVerdict,
+        after_ms: u64,
     },
     AttemptBridged {
         call_ref: String,

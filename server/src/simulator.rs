@@ -1,5 +1,6 @@
 //! A synthetic day of dialling through the real engine in virtual time: agents, a carrier
-//! whose people answer, ring out, talk and wrap up as a seeded generator says. What a contact
+//! whose people (and answering machines, when the campaign detects them) answer, ring out,
+//! talk and wrap up as a seeded generator says. What a contact
 //! centre looks at comes out — talk minutes per agent-hour, how long agents wait, how many
 //! answered calls were abandoned — for any pacer, so progressive and predictive can be put
 //! side by side (`simulate`, the portal's pacing simulator) and the abandon cap checked over
@@ -14,9 +15,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use app::model::{
-    AgentStatus, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind, CampaignSettings,
-    Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId, LeadStatus,
-    LeadsetId, Name, PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind,
+    CampaignSettings, Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId,
+    LeadStatus, LeadsetId, Name, PhoneNumber, TrunkId, UserId,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,7 +26,7 @@ use crate::engine::abandon::AbandonHistory;
 use crate::engine::recycle::DialState;
 use crate::engine::{
     ANSWERED_AS_CANCELLED, AfterWrapUp, AgentEvent, CallEvent, CallId, CampaignConfig, Engine,
-    Input, Now, Output, QueuedLead, Record, Submission,
+    HUNG_UP_DETECTING, Input, Now, Output, QueuedLead, Record, Submission,
 };
 
 const CAMPAIGN: CampaignId = CampaignId(1);
@@ -57,6 +58,11 @@ pub struct Workload {
     pub agents_leave: Option<(f64, f64)>,
     /// Answered and abandoned calls the campaign had before the day.
     pub history: AbandonHistory,
+    /// With answering-machine detection (machines hung up): the share of answers that are
+    /// machines. `None`: no detection, every answer is a person.
+    pub machine_rate: Option<f64>,
+    /// With detection: the share of the people who hang up before the verdict.
+    pub early_hangup: f64,
 }
 
 impl Default for Workload {
@@ -78,6 +84,8 @@ impl Default for Workload {
             channels: 500,
             agents_leave: None,
             history: Vec::new(),
+            machine_rate: None,
+            early_hangup: 0.0,
         }
     }
 }
@@ -99,8 +107,11 @@ pub struct DayReport {
     /// Abandoned calls a person answered just as the dialer cancelled them because their
     /// agents left (no pacer can avoid those; they count in `abandoned` all the same).
     pub cancel_races: u64,
-    /// Whether an abandon the pacing could have avoided ever found the rate (history and
-    /// cancel races included) over the cap.
+    /// Abandoned calls whose person hung up before the answering-machine verdict (no pacer
+    /// can avoid those either; they count in `abandoned` all the same).
+    pub hung_up_detecting: u64,
+    /// Whether an abandon the pacing could have avoided ever found the rate (history, cancel
+    /// races and hang-ups before the verdict included) over the cap.
     pub breached: bool,
     pub engine_steps: u64,
 }
@@ -143,6 +154,8 @@ struct World {
     picked_up: std::collections::HashSet<CallId>,
     /// Answered and abandoned as the law counts them, history included.
     counted: (u64, u64),
+    /// Calls answered with detection whose answer is not counted yet (see `carry_out`).
+    undecided: std::collections::HashSet<String>,
 }
 
 impl World {
@@ -194,12 +207,20 @@ impl World {
         CallEvent::Ended { outcome, sip_code: None, reason: None, by, quality: None }
     }
 
-    /// An answered call was abandoned: the rate as the law counts it, now.
-    fn count_abandon(&mut self, race: bool) {
+    /// An answered call was abandoned (`sip_reason` says why): the rate as the law counts it,
+    /// now.
+    fn count_abandon(&mut self, sip_reason: Option<&str>) {
         self.counted.1 += 1;
-        if race {
-            self.report.cancel_races += 1;
-            return;
+        match sip_reason {
+            Some(ANSWERED_AS_CANCELLED) => {
+                self.report.cancel_races += 1;
+                return;
+            }
+            Some(HUNG_UP_DETECTING) => {
+                self.report.hung_up_detecting += 1;
+                return;
+            }
+            _ => {}
         }
         let (answered, dropped) = self.counted;
         let rate = 100.0 * dropped as f64 / answered.max(1) as f64;
@@ -209,6 +230,33 @@ impl World {
         if answered >= 100 {
             self.report.worst_rate_percent = self.report.worst_rate_percent.max(rate);
         }
+    }
+
+    /// A person answered (as the law counts answers).
+    fn count_answer(&mut self) {
+        self.report.answered += 1;
+        self.counted.0 += 1;
+    }
+
+    /// A call placed with detection, answered at `answer`: a machine's verdict, or a person's
+    /// — who may hang up before it comes. The detector takes 1 to 3 seconds.
+    fn detect(&mut self, call: CallId, answer: u64) {
+        let machine = self.w.machine_rate.unwrap_or(0.0).clamp(0.0, 1.0);
+        let after_ms = self.rng.random_range(1000..=3000u64);
+        let verdict = if self.rng.random_bool(machine) {
+            AmdVerdict::Machine
+        } else if self.rng.random_bool(self.w.early_hangup.clamp(0.0, 1.0)) {
+            let gone = answer + self.rng.random_range(100..after_ms);
+            let end = Self::end_event(HangupBy::Customer, CallOutcome::Answered);
+            self.at(gone, Happening::Call(call, end));
+            return;
+        } else {
+            AmdVerdict::Human
+        };
+        self.at(
+            answer + after_ms,
+            Happening::Call(call, CallEvent::Detected { verdict, after_ms }),
+        );
     }
 
     /// Carries out the engine's outputs at virtual time `ms`.
@@ -239,10 +287,11 @@ impl World {
                     if self.rng.random_bool(self.w.answer_rate.clamp(0.0, 1.0)) {
                         let (lo, hi) = self.w.answer_after;
                         let after = self.rng.random_range(lo..=hi.max(lo));
-                        self.at(
-                            ms + Self::secs(after),
-                            Happening::Call(o.call, CallEvent::Answered),
-                        );
+                        let answer = ms + Self::secs(after);
+                        self.at(answer, Happening::Call(o.call, CallEvent::Answered));
+                        if o.amd {
+                            self.detect(o.call, answer);
+                        }
                     } else {
                         let end = Self::end_event(HangupBy::Customer, CallOutcome::NoAnswer);
                         let when = ms + Self::secs(self.w.no_answer_after);
@@ -259,16 +308,36 @@ impl World {
                     self.at(ms + 8000, Happening::Call(call, end));
                 }
                 Output::Record(Record::AttemptEnded {
+                    call_ref,
                     outcome: CallOutcome::Dropped,
                     sip_reason,
                     ..
                 }) => {
+                    if self.undecided.remove(&call_ref) {
+                        self.count_answer();
+                    }
                     self.report.abandoned += 1;
-                    self.count_abandon(sip_reason.as_deref() == Some(ANSWERED_AS_CANCELLED));
+                    self.count_abandon(sip_reason.as_deref());
                 }
-                Output::Record(Record::AttemptAnswered { .. }) => {
-                    self.report.answered += 1;
-                    self.counted.0 += 1;
+                // With detection, an answer is a live one from its verdict on (machines
+                // never), or once it reached an agent or was abandoned without one (a person
+                // who hung up before the verdict, a call answered as it was cancelled).
+                Output::Record(Record::AttemptAnswered { call_ref, .. }) => {
+                    if self.w.machine_rate.is_some() {
+                        self.undecided.insert(call_ref);
+                    } else {
+                        self.count_answer();
+                    }
+                }
+                Output::Record(Record::AttemptDetected { call_ref, verdict, .. }) => {
+                    if self.undecided.remove(&call_ref) && verdict != AmdVerdict::Machine {
+                        self.count_answer();
+                    }
+                }
+                Output::Record(Record::AttemptBridged { call_ref, .. }) => {
+                    if self.undecided.remove(&call_ref) {
+                        self.count_answer();
+                    }
                 }
                 Output::Record(Record::LeadResult { lead, fate, .. }) => {
                     if fate.dial_state == DialState::Ready {
@@ -308,6 +377,7 @@ fn campaign(w: &Workload, kind: CampaignKind) -> CampaignConfig {
     settings.trunk_id = Some(TrunkId(1));
     settings.caller_id = Some(CallerId::parse("+12025550100").expect("a valid caller ID"));
     settings.safe_harbor_file = Some("safe-harbor.wav".into());
+    settings.amd = w.machine_rate.is_some();
     settings.outbound_multiplier = w.multiplier;
     settings.max_dial_level = w.max_dial_level;
     settings.abandon_cap = w.abandon_cap;
@@ -357,6 +427,7 @@ pub fn run_day(w: &Workload, kind: CampaignKind, seed: u64) -> DayReport {
         connected_at: HashMap::new(),
         picked_up: Default::default(),
         counted,
+        undecided: Default::default(),
     };
     let mut engine = Engine::new("sim");
     let _ = engine.handle(start, Input::Campaign(Box::new(campaign(w, kind))));

@@ -59,6 +59,9 @@ fn campaign_form(name: &str) -> Vec<(&'static str, String)> {
         ("abandon_window", "calendar_day".into()),
         ("max_dial_level", "4".into()),
         ("safe_harbor_file", "/var/lib/dialer/safe-harbor.wav".into()),
+        ("amd", String::new()),
+        ("machine_action", "hangup".into()),
+        ("machine_file", String::new()),
         ("retry_busy", "15".into()),
         ("attempts_busy", "4".into()),
         ("retry_no_answer", "60".into()),
@@ -195,6 +198,9 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
         ("max_dial_level", "0.5", "max_dial_level"),
         ("max_dial_level", "11", "max_dial_level"),
         ("safe_harbor_file", "message.mp3", "safe_harbor_file"),
+        ("amd", "maybe", "amd"),
+        ("machine_action", "voicemail", "machine_action"),
+        ("machine_file", "machine.mp3", "machine_file"),
         ("notes", &"x".repeat(2001), "notes"),
         ("broadcast_file", "message.mp3", "broadcast_file"),
         ("retry_busy", "-1", "retry_busy"),
@@ -224,6 +230,11 @@ async fn campaigns_validate_every_field_and_change_nothing_when_wrong(b: Backend
         .iter()
         .fold(good.clone(), |f, (k, v)| with(&f, k, v));
     assert_invalid(&save_campaign(&admin, &broadcast).await, "broadcast_file", "broadcast");
+    // Leaving a message on machines needs the message; detection needs agents to wait for.
+    let no_message = with(&with(&good, "amd", "on"), "machine_action", "leave_message");
+    assert_invalid(&save_campaign(&admin, &no_message).await, "machine_file", "no machine file");
+    let preview = with(&with(&good, "amd", "on"), "kind", "preview");
+    assert_invalid(&save_campaign(&admin, &preview).await, "amd", "detection in preview");
     let list = ok(&admin, "admin/campaigns/list", &[]).await;
     assert_eq!(list.as_array().unwrap().len(), 2, "nothing else stored: {list}");
     // Unknown campaign ids.
@@ -273,6 +284,28 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
     assert_eq!(st["kind"], "predictive");
     assert_eq!(st["max_dial_level"], 4.0);
     assert_eq!(st["safe_harbor_file"], "/var/lib/dialer/safe-harbor.wav");
+    assert_eq!(
+        (&st["amd"], &st["machine_action"]),
+        (&serde_json::json!(false), &serde_json::json!("hangup"))
+    );
+    // Answering-machine detection, leaving a message: stored, read back, shown.
+    let amd = [("kind", "predictive"), ("amd", "on"), ("machine_action", "leave_message")]
+        .iter()
+        .fold(campaign_form("SPRING"), |f, (k, v)| with(&f, k, v));
+    let amd = with(&amd, "machine_file", "/var/lib/dialer/machine.wav");
+    assert_eq!(
+        save_campaign(&admin, &[vec![("id", ids.clone())], amd].concat()).await.status,
+        StatusCode::OK
+    );
+    let c = ok(&admin, "admin/campaigns/get", &[("id", &ids)]).await;
+    let st = &c["settings"];
+    assert_eq!(st["amd"], true);
+    assert_eq!(st["machine_action"], "leave_message");
+    assert_eq!(st["machine_file"], "/var/lib/dialer/machine.wav");
+    let page = admin.get(&format!("/admin/campaigns/{id}")).await;
+    assert!(page.body.contains("detected, leave the machine message"), "{}", page.body);
+    let edit = admin.get(&format!("/admin/campaigns/{id}/edit")).await;
+    assert!(edit.body.contains("/var/lib/dialer/machine.wav"), "the form shows it");
     let listed = ok(&admin, "admin/campaigns/list", &[]).await;
     assert!(listed.to_string().contains("\"predictive\""), "{listed}");
 

@@ -140,6 +140,7 @@ fn originate(n: u64) -> Originate {
         // arrive, and must not become a ring timeout.
         ring_seconds: 300,
         agent: None,
+        amd: false,
     }
 }
 

@@ -28,6 +28,7 @@ on_both_backends!(
     a_live_instance_keeps_its_name,
     expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules,
     the_abandon_count_is_rebuilt_from_the_store_after_a_crash,
+    machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count,
 );
 
 const NOW: i64 = 1_795_348_800_000;
@@ -350,4 +351,84 @@ async fn expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules(b: B
     assert_eq!(attempt(&f.db, "legacy-1").await.0.as_deref(), Some("dropped"));
     assert_eq!(lead(&f.db, 1).await, ("DROPPED".into(), "done".into(), 1, None));
     assert_eq!(lead(&f.db, 2).await, ("NEW".into(), "ready".into(), 0, None));
+}
+
+/// The answering-machine verdict lands on its attempt; machines are not live answers, so the
+/// abandon count leaves them out — ended as machines or still up as one — while a call hung
+/// up before its verdict counts answered and abandoned.
+async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(b: Backend) {
+    use app::model::AmdVerdict;
+    use server::engine::abandon::{DayTally, day_of};
+    let f = fixture(b, 4).await;
+    assert_eq!(claim(&f, "me", 4).await, [1, 2, 3, 4]);
+    let t = NOW + 1000;
+    let answered = |lead: i64| Record::AttemptAnswered { call_ref: format!("me-{lead}"), at: t };
+    let detected = |lead: i64, verdict, after_ms| Record::AttemptDetected {
+        call_ref: format!("me-{lead}"),
+        verdict,
+        after_ms,
+    };
+    let ended = |lead: i64, outcome| Record::AttemptEnded {
+        call_ref: format!("me-{lead}"),
+        at: t + 30_000,
+        outcome,
+        sip_code: None,
+        sip_reason: None,
+        by: HangupBy::System,
+    };
+    let records = vec![
+        // A machine, hung up.
+        started("me", 1, t),
+        answered(1),
+        detected(1, AmdVerdict::Machine, 2600),
+        ended(1, CallOutcome::Machine),
+        // A person, who talked to an agent.
+        started("me", 2, t),
+        answered(2),
+        detected(2, AmdVerdict::Human, 900),
+        ended(2, CallOutcome::Answered),
+        // A machine hearing the campaign's message right now.
+        started("me", 3, t),
+        answered(3),
+        detected(3, AmdVerdict::Machine, 2100),
+        // Hung up before the verdict: abandoned.
+        started("me", 4, t),
+        answered(4),
+        ended(4, CallOutcome::Dropped),
+    ];
+    assert!(db::journal::apply(&f.db, "me", &records).await.unwrap().is_empty());
+    let sql = "SELECT amd_verdict, amd_after_ms, outcome FROM call_attempts WHERE call_ref = $1";
+    let verdict = |call_ref: &'static str| {
+        let db = &f.db;
+        async move {
+            let row: (Option<String>, Option<i64>, Option<String>) = match db {
+                Db::Sqlite(p) => sqlx::query_as(sql).bind(call_ref).fetch_one(p).await.unwrap(),
+                Db::Postgres(p) => sqlx::query_as(sql).bind(call_ref).fetch_one(p).await.unwrap(),
+            };
+            row
+        }
+    };
+    let machine = (Some("machine".to_string()), Some(2600), Some("machine".to_string()));
+    assert_eq!(verdict("me-1").await, machine);
+    let human = (Some("human".to_string()), Some(900), Some("answered".to_string()));
+    assert_eq!(verdict("me-2").await, human);
+    assert_eq!(verdict("me-3").await, (Some("machine".to_string()), Some(2100), None));
+    assert_eq!(verdict("me-4").await, (None, None, Some("dropped".to_string())));
+    let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30).await.unwrap();
+    assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 2, abandoned: 1 })]);
+    // The wallboard's abandon rate counts the same answers.
+    let rates = db::wallboard::rates(&f.db, NOW, NOW + 60_000, None).await.unwrap();
+    assert_eq!((rates.dialed, rates.answered, rates.dropped), (4, 2, 1));
+    // The call detail records show it.
+    let calls = db::reports::calls(&f.db, &app::model::CallFilter::default(), 10).await.unwrap();
+    let shown = |r: &str| calls.iter().find(|c| c.call_ref == r).and_then(|c| c.amd_verdict);
+    assert_eq!(shown("me-1"), Some(AmdVerdict::Machine));
+    assert_eq!(shown("me-2"), Some(AmdVerdict::Human));
+    assert_eq!(shown("me-4"), None);
+    let csv = app::model::report::calls_csv(&calls);
+    assert!(csv.lines().any(|l| l.starts_with("me-1,") && l.ends_with(",machine")), "{csv}");
+    // A verdict for an attempt already closed changes nothing.
+    let late = vec![detected(1, AmdVerdict::Human, 100)];
+    assert!(db::journal::apply(&f.db, "me", &late).await.unwrap().is_empty());
+    assert_eq!(verdict("me-1").await, machine);
 }

@@ -3,7 +3,8 @@
 //! cross the seam through the link's own translation (`originate_request`, `carrier_event`)
 //! into the gateway core; the core speaks real SIP and RTP to a second gateway core playing
 //! the customer's carrier (it takes our INVITEs as inbound calls and answers, refuses or
-//! ignores them as each test says); the agent's audio is a str0m browser in memory. Every
+//! ignores them as each test says, and may play a person's or an answering machine's voice
+//! into them); the agent's audio is a str0m browser in memory. Every
 //! clock is one virtual clock, advanced from deadline to deadline, so a minute of calling
 //! takes milliseconds and nothing sleeps.
 
@@ -26,8 +27,8 @@ use gateway::sip::message::Transport;
 use gateway::trunk::Trunk;
 use server::engine::recycle::{DialState, LeadFate};
 use server::engine::{
-    AfterWrapUp, AgentEvent, CallEvent, CallId, CampaignConfig, Engine, Input, Now, Output,
-    QueuedLead, Record, Submission,
+    AfterWrapUp, AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Now,
+    Output, QueuedLead, Record, Submission,
 };
 use server::runtime::gateway_link::{carrier_event, originate_request};
 
@@ -314,7 +315,12 @@ impl World {
                     if ours {
                         if let Some(c) = carrier_event(e) {
                             let input = Input::Call { call: c.call, event: c.event };
-                            self.engine.handle(self.now, input).unwrap();
+                            // The end of a call the engine settled itself (a machine hung up)
+                            // is news to nobody: the dialer runtime ignores it too.
+                            match self.engine.handle(self.now, input) {
+                                Ok(()) | Err(EngineError::UnknownCall) => {}
+                                Err(e) => panic!("engine refused a gateway event: {e}"),
+                            }
                         }
                     } else if let Event::InboundCall { call, .. } = e {
                         self.offered(call);
@@ -659,5 +665,84 @@ fn a_trunk_the_gateway_does_not_know_fails_the_attempt_and_frees_the_agent() {
     assert!(reason.is_some_and(|r| r.contains("trunk 9")), "the reason names the trunk");
     assert!(w.carrier.events.is_empty(), "nothing reached the carrier");
     assert_eq!(w.engine.agent_status(AGENT), Some(AgentStatus::Ready), "the agent is not stuck");
+    w.assert_nothing_left();
+}
+
+/// The campaign with answering-machine detection on, machines hung up.
+fn detecting(w: &mut World) {
+    let mut c = campaign(1);
+    c.settings.amd = true;
+    c.settings.machine_action = app::model::MachineAction::Hangup;
+    w.input(Input::Campaign(Box::new(c)));
+}
+
+/// Once the carrier has answered the call, the customer's side plays `clip` into it.
+fn answer_with(w: &mut World, clip: gateway::amd::synth::Kind, seed: u64) -> GwCallId {
+    assert!(w.until(Duration::from_secs(5), |w| w.offered_call().is_some()), "no call offered");
+    let (carried, ..) = w.offered_call().unwrap();
+    let answered =
+        |w: &World| w.records.iter().any(|r| matches!(r, Record::AttemptAnswered { .. }));
+    assert!(w.until(Duration::from_secs(5), answered), "not answered");
+    let sound = gateway::amd::synth::clip(clip, seed, Some(25.0), 5.0);
+    assert_eq!(w.command(false, Op::Play(carried, Sound::new(sound.samples))), Ok(Reply::Done));
+    carried
+}
+
+fn verdicts(w: &World) -> Vec<(app::model::AmdVerdict, u64)> {
+    w.records
+        .iter()
+        .filter_map(|r| match r {
+            Record::AttemptDetected { verdict, after_ms, .. } => Some((*verdict, *after_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_machine_greeting_is_detected_by_the_gateway_and_the_call_hung_up_without_the_agent() {
+    let talks = Duration::from_secs(600);
+    let mut w = World::new(1, Customer::Answers { after: Duration::from_secs(1), talks });
+    detecting(&mut w);
+    w.leads = vec![lead(6)];
+    w.ready();
+    answer_with(&mut w, gateway::amd::synth::Kind::Machine, 3);
+    assert_eq!(w.engine.agent_status(AGENT), Some(AgentStatus::Ready), "nobody for the agent yet");
+    assert!(w.until(Duration::from_secs(5), |w| !w.ended().is_empty()), "the call ended");
+    let found = verdicts(&w);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, app::model::AmdVerdict::Machine);
+    assert!(found[0].1 <= 3000, "within 3 s of the answer: {found:?}");
+    assert_eq!(w.ended(), [(CallOutcome::Machine, None, HangupBy::System)]);
+    assert!(w.connected_call().is_none(), "the agent never heard the machine");
+    assert_eq!(w.engine.agent_status(AGENT), Some(AgentStatus::Ready));
+    let fates = w.fates();
+    assert_eq!(fates[0].1.status, LeadStatus::system("MACHINE"));
+    assert_eq!(fates[0].1.dial_state, DialState::Ready, "redialled later, like no answer");
+    w.advance(Duration::from_secs(2));
+    let carrier_end = w.carrier.events.iter().any(|e| matches!(e, Event::CallEnded { .. }));
+    assert!(carrier_end, "our BYE reached the carrier");
+    w.advance(Duration::from_secs(40));
+    w.assert_nothing_left();
+}
+
+#[test]
+fn a_person_saying_hello_reaches_the_agent_once_the_gateway_says_so() {
+    let talks = Duration::from_secs(8);
+    let mut w = World::new(1, Customer::Answers { after: Duration::from_secs(1), talks });
+    detecting(&mut w);
+    w.leads = vec![lead(7)];
+    w.ready();
+    answer_with(&mut w, gateway::amd::synth::Kind::Human, 4);
+    assert!(w.connected_call().is_none(), "not before the verdict");
+    assert!(w.until(Duration::from_secs(4), |w| w.connected_call().is_some()), "connected");
+    let found = verdicts(&w);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, app::model::AmdVerdict::Human);
+    assert_eq!(w.engine.agent_status(AGENT), Some(AgentStatus::InCall));
+    let call = w.connected_call().unwrap();
+    w.advance(talks);
+    assert_eq!(w.ended(), [(CallOutcome::Answered, None, HangupBy::Customer)]);
+    w.submit(call, "SALE MADE");
+    w.advance(Duration::from_secs(40));
     w.assert_nothing_left();
 }

@@ -21,6 +21,7 @@ impl OutcomeStatus for CallOutcome {
             CallOutcome::Congestion => "CONGESTION",
             CallOutcome::Failed => "FAILED",
             CallOutcome::Dropped => "DROPPED",
+            CallOutcome::Machine => "MACHINE",
         })
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! Invariants (checked by [`CampaignSettings::validate`]): the calling window is a non-empty
 //! part of one day; multiplier, channels, calls per second, attempts and timers are positive
-//! and within sane caps; retry rules name each outcome at most once.
+//! and within sane caps; retry rules name each outcome at most once; answering-machine
+//! detection is only on auto and predictive campaigns, and leaving a message on machines has
+//! its message file.
 
 use serde::{Deserialize, Serialize};
 
+use super::amd::MachineAction;
 use super::call::CallOutcome;
 use super::error::ApiError;
 use super::ids::{CampaignId, ScriptId, TrunkId};
@@ -207,6 +210,8 @@ impl RetryRule {
             // An abandoned customer was called and left with nobody: not again for three days
             // (the UK rule; the engine enforces it in calendar-day campaigns whatever this says).
             rule(CallOutcome::Dropped, 72 * 60, 5),
+            // A machine answered: nobody was reached, so like a call nobody answered.
+            rule(CallOutcome::Machine, 60, 5),
         ]
     }
 }
@@ -246,6 +251,14 @@ pub struct CampaignSettings {
     /// The message an answered call hears when no agent frees up within two seconds (who is
     /// calling and a number to call back), a WAV file on the server; then the call ends.
     pub safe_harbor_file: Option<String>,
+    /// Answering-machine detection (auto and predictive campaigns): an answered call goes to
+    /// an agent only once the gateway says a person answered (or cannot tell).
+    pub amd: bool,
+    /// What a call a machine answered gets.
+    pub machine_action: MachineAction,
+    /// The message left on machines ([`MachineAction::LeaveMessage`]), a WAV file on the
+    /// server.
+    pub machine_file: Option<String>,
     pub agents: Vec<UserId>,
 }
 
@@ -274,6 +287,9 @@ impl CampaignSettings {
             abandon_window: AbandonWindow::default(),
             max_dial_level: 3.0,
             safe_harbor_file: None,
+            amd: false,
+            machine_action: MachineAction::default(),
+            machine_file: None,
             agents: Vec::new(),
         }
     }
@@ -368,6 +384,20 @@ impl CampaignSettings {
                 "A predictive campaign needs a safe-harbor message file before it can be active.",
             )?;
         }
+        // Detection holds answered calls back from agents: only campaigns that dial for their
+        // agents have a use for it.
+        range(
+            "amd",
+            !self.amd || self.kind.dials_for_agents(),
+            "Answering-machine detection is for auto and predictive campaigns.",
+        )?;
+        if self.amd && self.machine_action == MachineAction::LeaveMessage {
+            range(
+                "machine_file",
+                self.machine_file.as_deref().is_some_and(|f| !f.trim().is_empty()),
+                "Leaving a message on machines needs the message file.",
+            )?;
+        }
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -422,6 +452,10 @@ pub struct CampaignForm {
     pub abandon_window: String,
     pub max_dial_level: String,
     pub safe_harbor_file: String,
+    /// `on` (a checkbox) or empty.
+    pub amd: String,
+    pub machine_action: String,
+    pub machine_file: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -436,6 +470,8 @@ pub struct CampaignForm {
     pub attempts_failed: String,
     pub retry_dropped: String,
     pub attempts_dropped: String,
+    pub retry_machine: String,
+    pub attempts_machine: String,
 }
 
 impl CampaignForm {
@@ -468,6 +504,9 @@ impl CampaignForm {
             abandon_window: s.abandon_window.as_str().into(),
             max_dial_level: s.max_dial_level.to_string(),
             safe_harbor_file: s.safe_harbor_file.clone().unwrap_or_default(),
+            amd: if s.amd { "on" } else { "" }.into(),
+            machine_action: s.machine_action.as_str().into(),
+            machine_file: s.machine_file.clone().unwrap_or_default(),
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -491,6 +530,7 @@ impl CampaignForm {
             CallOutcome::Congestion => (&self.retry_congestion, &self.attempts_congestion),
             CallOutcome::Failed => (&self.retry_failed, &self.attempts_failed),
             CallOutcome::Dropped => (&self.retry_dropped, &self.attempts_dropped),
+            CallOutcome::Machine => (&self.retry_machine, &self.attempts_machine),
             CallOutcome::Answered => return None,
         })
     }
@@ -506,6 +546,7 @@ impl CampaignForm {
             CallOutcome::Congestion => (&mut self.retry_congestion, &mut self.attempts_congestion),
             CallOutcome::Failed => (&mut self.retry_failed, &mut self.attempts_failed),
             CallOutcome::Dropped => (&mut self.retry_dropped, &mut self.attempts_dropped),
+            CallOutcome::Machine => (&mut self.retry_machine, &mut self.attempts_machine),
             CallOutcome::Answered => return None,
         })
     }
@@ -570,6 +611,16 @@ impl CampaignForm {
         if !self.max_dial_level.trim().is_empty() {
             s.max_dial_level = number(&self.max_dial_level, "max_dial_level")?;
         }
+        s.amd = match self.amd.trim() {
+            "on" | "true" => true,
+            "" | "off" | "false" => false,
+            _ => return Err(ApiError::invalid("amd", "Answering-machine detection is on or off.")),
+        };
+        if !self.machine_action.trim().is_empty() {
+            s.machine_action = MachineAction::parse(&self.machine_action)
+                .map_err(|m| ApiError::invalid("machine_action", m))?;
+        }
+        s.machine_file = wav_file("machine_file", &self.machine_file)?;
         s.retry_rules.clear();
         for o in CallOutcome::RETRYABLE {
             let Some((minutes, attempts)) = self.retry_fields(o) else { continue };
@@ -710,9 +761,33 @@ mod form_tests {
     }
 
     #[test]
+    fn machine_settings_round_trip() {
+        let mut f = form();
+        f.amd = "on".into();
+        f.machine_action = "leave_message".into();
+        f.machine_file = " /srv/msg/machine.wav ".into();
+        let s = f.parse().unwrap();
+        assert!(s.amd);
+        assert_eq!(s.machine_action, MachineAction::LeaveMessage);
+        assert_eq!(s.machine_file.as_deref(), Some("/srv/msg/machine.wav"));
+        assert_eq!(CampaignForm::from_settings(&s).parse().unwrap(), s);
+        // Off by default; a form from before the fields existed keeps the defaults.
+        let s = form().parse().unwrap();
+        assert!(!s.amd);
+        assert_eq!(s.machine_action, MachineAction::Hangup);
+        let mut old = form();
+        old.machine_action = String::new();
+        assert_eq!(old.parse().unwrap().machine_action, MachineAction::Hangup);
+        // Without detection the message file is not needed.
+        let mut off = form();
+        off.machine_action = "leave_message".into();
+        assert!(off.parse().is_ok());
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         type Change = fn(&mut CampaignForm);
-        let cases: [(&str, Change); 16] = [
+        let cases: [(&str, Change); 20] = [
             ("name", |f| f.name = " ".into()),
             ("kind", |f| f.kind = "predictive!".into()),
             ("max_channels", |f| f.max_channels = "-1".into()),
@@ -728,6 +803,17 @@ mod form_tests {
             ("abandon_window", |f| f.abandon_window = "hourly".into()),
             ("max_dial_level", |f| f.max_dial_level = "0".into()),
             ("safe_harbor_file", |f| f.safe_harbor_file = "x.mp3".into()),
+            ("amd", |f| f.amd = "maybe".into()),
+            ("machine_action", |f| f.machine_action = "voicemail".into()),
+            ("machine_file", |f| {
+                f.amd = "on".into();
+                f.machine_action = "leave_message".into();
+                f.machine_file = String::new();
+            }),
+            ("amd", |f| {
+                f.amd = "on".into();
+                f.kind = "preview".into();
+            }),
             // A predictive campaign cannot go live without its safe-harbor message.
             ("safe_harbor_file", |f| {
                 f.kind = "predictive".into();

@@ -247,7 +247,7 @@ pub struct CallCounts {
     /// Answered by the person (connected to an agent or a message), still up or ended.
     pub answered: u64,
     /// Ended without reaching anybody: busy, no answer, rejected, invalid number, congestion,
-    /// failed.
+    /// failed, or an answering machine.
     pub failed: u64,
     /// Answered with no agent free: hung up by the dialer (an abandoned call).
     pub dropped: u64,

@@ -4,6 +4,7 @@
 //! for both the browser (`hydrate`) and the server (`ssr`); nothing here performs I/O.
 
 pub mod agent;
+pub mod amd;
 pub mod call;
 pub mod callback;
 pub mod campaign;
@@ -24,6 +25,7 @@ pub mod user;
 pub mod wallboard;
 
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};
+pub use amd::{AmdVerdict, MachineAction};
 pub use call::{CallOutcome, HangupBy, OutcomeStatus};
 pub mod compliance;
 pub use campaign::{

@@ -163,6 +163,9 @@ pub struct CallRecord {
     pub talk_seconds: Option<i64>,
     pub disposition: Option<String>,
     pub notes: String,
+    /// What answered, when the campaign detected answering machines.
+    #[serde(default)]
+    pub amd_verdict: Option<super::amd::AmdVerdict>,
 }
 
 /// A report: how many calls match, and the newest of them.
@@ -180,8 +183,7 @@ impl CallReport {
 }
 
 /// The calls CSV's first line.
-pub const CALLS_CSV_HEADER: &str =
-    "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes\r\n";
+pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict\r\n";
 
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {
@@ -206,6 +208,7 @@ pub fn calls_csv_rows(calls: &[CallRecord]) -> String {
             c.talk_seconds.map_or(String::new(), |n| n.to_string()),
             c.disposition.clone().unwrap_or_default(),
             c.notes.clone(),
+            c.amd_verdict.map_or(String::new(), |v| v.as_str().to_string()),
         ];
         let line: Vec<String> = cells.iter().map(|s| csv_cell(s)).collect();
         out.push_str(&line.join(","));
@@ -626,13 +629,14 @@ mod tests {
             talk_seconds: Some(61),
             disposition: Some("SALE MADE".into()),
             notes: "line one\nline two".into(),
+            amd_verdict: Some(crate::model::AmdVerdict::Human),
         };
         let csv = calls_csv(&[call]);
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[0].starts_with("call,dialed_utc,campaign"));
         assert_eq!(
             lines[1],
-            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\""
+            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\",human"
         );
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Invariant: every call ends in exactly one [`CallOutcome`]; the gateway reports the ones the
 //! network decides (from the SIP status, or its own timers), the dialer adds
-//! [`CallOutcome::Dropped`] (answered, but no agent was free).
+//! [`CallOutcome::Dropped`] (answered, but no agent was free) and [`CallOutcome::Machine`]
+//! (answered by an answering machine).
 
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +27,14 @@ pub enum CallOutcome {
     Failed,
     /// Answered, but no agent was free to take it: the dialer hung up.
     Dropped,
+    /// Answered by an answering machine (the dialer's detection said so): hung up, or left
+    /// the campaign's message. Nobody was reached; redialled like a call nobody answered.
+    Machine,
 }
 
 impl CallOutcome {
     /// Outcomes that retry rules apply to (all but `Answered`).
-    pub const RETRYABLE: [CallOutcome; 7] = [
+    pub const RETRYABLE: [CallOutcome; 8] = [
         CallOutcome::Busy,
         CallOutcome::NoAnswer,
         CallOutcome::Rejected,
@@ -38,6 +42,7 @@ impl CallOutcome {
         CallOutcome::Congestion,
         CallOutcome::Failed,
         CallOutcome::Dropped,
+        CallOutcome::Machine,
     ];
 
     /// The outcome of a final response to an INVITE.
@@ -64,6 +69,7 @@ impl CallOutcome {
             CallOutcome::Congestion => "congestion",
             CallOutcome::Failed => "failed",
             CallOutcome::Dropped => "dropped",
+            CallOutcome::Machine => "machine",
         }
     }
 
@@ -86,6 +92,7 @@ impl CallOutcome {
             CallOutcome::Congestion => "Congestion",
             CallOutcome::Failed => "Failed",
             CallOutcome::Dropped => "Dropped",
+            CallOutcome::Machine => "Answering machine",
         }
     }
 }

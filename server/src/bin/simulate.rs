@@ -44,6 +44,10 @@ fn parse_args() -> Result<Args, String> {
             "--multiplier" => w.multiplier = num(&value)?.clamp(1.0, 10.0),
             "--max-dial-level" => w.max_dial_level = num(&value)?.clamp(1.0, 10.0),
             "--cap" => w.abandon_cap = num(&value)?.clamp(0.0, 3.0),
+            // Answering-machine detection on: this share of the answers are machines.
+            "--machines" => w.machine_rate = Some(num(&value)?.clamp(0.0, 1.0)),
+            // With detection: this share of the people hang up before the verdict.
+            "--early-hangups" => w.early_hangup = num(&value)?.clamp(0.0, 1.0),
             // Calls answered (none abandoned) earlier in the accounting window.
             "--history" => {
                 let answered = num(&value)?.max(0.0) as u64;

@@ -2,7 +2,7 @@
 
 use app::model::{
     AbandonWindow, CallOutcome, CallerId, CallingWindow, Campaign, CampaignId, CampaignKind,
-    CampaignSettings, LeadStatus, Name, RetryRule, ScriptId, TrunkId, UserId,
+    CampaignSettings, LeadStatus, MachineAction, Name, RetryRule, ScriptId, TrunkId, UserId,
 };
 
 use super::{Db, DbError, with_pool};
@@ -31,6 +31,9 @@ struct CampaignRow {
     abandon_window: String,
     max_dial_level: f64,
     safe_harbor_file: Option<String>,
+    amd: bool,
+    machine_action: String,
+    machine_file: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,7 +49,7 @@ macro_rules! campaign_columns {
         "id, name, kind, active, script_id, trunk_id, notes, caller_id, outbound_multiplier, \
          max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
          ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, max_dial_level, \
-         safe_harbor_file"
+         safe_harbor_file, amd, machine_action, machine_file"
     };
 }
 
@@ -116,6 +119,10 @@ impl CampaignRow {
                     .map_err(|e| corrupt("abandon_window", e))?,
                 max_dial_level: self.max_dial_level,
                 safe_harbor_file: self.safe_harbor_file,
+                amd: self.amd,
+                machine_action: MachineAction::parse(&self.machine_action)
+                    .map_err(|e| corrupt("machine_action", e))?,
+                machine_file: self.machine_file,
                 agents,
             },
         })
@@ -147,6 +154,14 @@ macro_rules! bind_settings {
             .bind($s.abandon_window.as_str())
             .bind($s.max_dial_level)
             .bind($s.safe_harbor_file.as_deref())
+    };
+}
+
+/// Binds the settings added since (detection, the machine action and its file) as the next
+/// three parameters, after the time (and, in `update`, the id).
+macro_rules! bind_later_settings {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.amd).bind($s.machine_action.as_str()).bind($s.machine_file.as_deref())
     };
 }
 
@@ -258,16 +273,17 @@ async fn load(db: &Db, only: Option<CampaignId>) -> Result<Vec<Campaign>, DbErro
 pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignId, DbError> {
     let id = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let id: i64 = bind_settings!(sqlx::query_scalar(
+        let id: i64 = bind_later_settings!(bind_settings!(sqlx::query_scalar(
             "INSERT INTO campaigns (name, kind, active, script_id, trunk_id, notes, caller_id, \
              outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
              wrapup_seconds, ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, \
-             max_dial_level, safe_harbor_file, created_at, updated_at) \
+             max_dial_level, safe_harbor_file, created_at, updated_at, amd, machine_action, \
+             machine_file) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $22) \
+             $18, $19, $20, $21, $22, $22, $23, $24, $25) \
              RETURNING id",
         ), s)
-        .bind(now)
+        .bind(now), s)
         .fetch_one(&mut *tx)
         .await?;
         replace_children!(tx, id, s);
@@ -286,16 +302,17 @@ pub async fn update(
 ) -> Result<bool, DbError> {
     let found = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let n = bind_settings!(sqlx::query(
+        let n = bind_later_settings!(bind_settings!(sqlx::query(
             "UPDATE campaigns SET name = $1, kind = $2, active = $3, script_id = $4, trunk_id = $5, \
              notes = $6, caller_id = $7, outbound_multiplier = $8, max_channels = $9, max_cps = $10, \
              max_attempts = $11, window_start = $12, window_end = $13, wrapup_seconds = $14, \
              ring_seconds = $15, broadcast_file = $16, pacing = $17, abandon_cap = $18, \
-             abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22 \
+             abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22, \
+             amd = $24, machine_action = $25, machine_file = $26 \
              WHERE id = $23",
         ), s)
         .bind(now)
-        .bind(id.0)
+        .bind(id.0), s)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -346,7 +363,10 @@ pub async fn for_agent(
 
 /// A campaign's answered and abandoned calls per UTC day over the last `days` days before
 /// `now` (Unix ms), for its abandon cap: answered is every call a person answered, abandoned
-/// those of them that ended dropped (no agent in time, or cut off by a crash).
+/// those of them that ended dropped (no agent in time, or cut off by a crash). Calls a
+/// machine answered are not live answers and are left out — those ended as machines, and
+/// those still up that detection called a machine (a machine passed to an agent counts once
+/// it ends, as answered or dropped).
 pub async fn abandons(
     db: &Db,
     id: CampaignId,
@@ -359,6 +379,8 @@ pub async fn abandons(
             "SELECT answered_at / 86400000 AS day, COUNT(*), \
              CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
              FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 \
+             AND (outcome IS NULL OR outcome <> 'machine') \
+             AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
              GROUP BY answered_at / 86400000")
         .bind(id.0)
         .bind(from)

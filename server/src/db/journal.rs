@@ -76,6 +76,14 @@ macro_rules! apply_one {
                     .execute(&mut *$tx)
                     .await?;
             }
+            Record::AttemptDetected { call_ref, verdict, after_ms } => {
+                sqlx::query("UPDATE call_attempts SET amd_verdict = $1, amd_after_ms = $2 WHERE call_ref = $3 AND ended_at IS NULL")
+                    .bind(verdict.as_str())
+                    .bind(i64::try_from(*after_ms).unwrap_or(i64::MAX))
+                    .bind(call_ref)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
             Record::AttemptBridged { call_ref, agent, at } => {
                 sqlx::query("UPDATE call_attempts SET bridged_at = $1, agent_id = $2 WHERE call_ref = $3 AND ended_at IS NULL")
                     .bind(at)

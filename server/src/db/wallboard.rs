@@ -99,6 +99,8 @@ struct RatesRow {
 }
 
 /// Calls dialled in `[from, until)`, how many were answered, how many of those dropped.
+/// Answered counts people only, as the abandon cap does (`campaigns::abandons`): calls a
+/// machine answered are left out.
 pub async fn rates(
     db: &Db,
     from: i64,
@@ -107,7 +109,9 @@ pub async fn rates(
 ) -> Result<Rates, DbError> {
     let r = with_pool!(db, pool => sqlx::query_as::<_, RatesRow>(
         "SELECT COUNT(*) AS dialed, \
-         COALESCE(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS answered, \
+         COALESCE(SUM(CASE WHEN answered_at IS NOT NULL AND (outcome IS NULL OR outcome <> 'machine') \
+         AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
+         THEN 1 ELSE 0 END), 0) AS answered, \
          COALESCE(SUM(CASE WHEN outcome = $4 THEN 1 ELSE 0 END), 0) AS dropped \
          FROM call_attempts WHERE dialed_at >= $1 AND dialed_at < $2 \
          AND ($3 IS NULL OR campaign_id = $3)",

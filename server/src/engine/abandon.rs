@@ -2,14 +2,15 @@
 //! allow the pacer to risk.
 //!
 //! An abandoned call is one a person answered and no agent reached within the safe-harbor
-//! wait (two seconds). The law caps the abandon rate — abandoned over answered — per campaign,
+//! wait (two seconds; from the end of their greeting where answering machines are detected,
+//! and a person who hangs up before the verdict is one too). Machines are not answers here. The law caps the abandon rate — abandoned over answered — per campaign,
 //! over a rolling 30 days (US) or each calendar day (UK). The book starts from what the
 //! database recorded (so a restart keeps the count) and adds each answer and abandon as it
 //! happens.
 //!
 //! The rule every dialling campaign obeys ([`AbandonBook::risk_allowed`]): calls that could
-//! still be abandoned — answered calls waiting for an agent, and calls in flight beyond the
-//! ready agents — never exceed what the cap leaves, counting each of them as answered and
+//! still be abandoned — answered calls waiting for an agent (or for the answering-machine
+//! verdict), and calls in flight beyond the ready agents — never exceed what the cap leaves, counting each of them as answered and
 //! abandoned. So even if every one of them were abandoned the rate would stay within the cap;
 //! a campaign at its cap dials one call per ready agent (1:1), which abandons nobody.
 //!

@@ -7,8 +7,20 @@
 //!    │          │                   │     ▲                          │ agent logged out
 //!    │          │                   ├▶ Holding ─(2 s, nobody)─▶ SafeHarbor ▼
 //!    │          │                   ├▶ Playing (broadcast)         Abandoned
+//!    │          │                   └▶ Detecting ─(person, unsure)─▶ as answered, above
+//!    │          │                          └─(machine)─▶ hung up, or MachineMessage, or as a person
 //!    └──────────┴─▶ ended unconnected: busy, no answer, failed…
 //! ```
+//!
+//! With answering-machine detection (a campaign setting; asked for in the call's
+//! [`Originate`]), an answered call waits in `Detecting` for the gateway's verdict, guarded by
+//! [`DETECT_GUARD`] (no verdict in time is unsure). A person, or unsure, is an answered call
+//! from the verdict on: the safe-harbor wait for an agent starts then, at the end of the
+//! person's greeting. A machine gets the campaign's action: hung up, or its message played
+//! (`MachineMessage`), both recorded with outcome machine; or passed on as a person. Machines
+//! are not live answers: the abandon book does not count them and the pacer learns them as
+//! calls that needed no agent. A person who hangs up while still `Detecting` reached no agent:
+//! answered and abandoned.
 //!
 //! An answered call of an auto or predictive campaign with no agent free waits in `Holding`
 //! up to [`SAFE_HARBOR_WAIT`] for one; then it is abandoned: the campaign's safe-harbor
@@ -29,8 +41,8 @@
 //! removed, nothing can look it up again by mistake.
 
 use app::model::{
-    CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters, OutcomeStatus,
-    PauseReason, UserId,
+    AmdVerdict, CallOutcome, CampaignId, CampaignKind, HangupBy, LeadId, LiveCounters,
+    MachineAction, OutcomeStatus, PauseReason, UserId,
 };
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -53,6 +65,14 @@ const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const ANSWERED_AS_CANCELLED: &str = "answered as the dialer cancelled it";
 /// The longest a safe-harbor message may play.
 const SAFE_HARBOR_PLAY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest an answered call waits for the answering-machine verdict: the gateway gives one
+/// within 3 s of the answer; a little more covers its way here. Then the call is unsure.
+pub(super) const DETECT_GUARD: Duration = Duration::from_millis(3500);
+/// The longest a machine's message may play.
+const MACHINE_PLAY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Why a call ended that a person hung up while the dialer was still telling them from a
+/// machine.
+pub const HUNG_UP_DETECTING: &str = "hung up before the answering-machine check was done";
 
 /// Hands out call ids, and call references unique across server instances.
 pub(super) struct CallIds {
@@ -103,6 +123,10 @@ pub(super) enum CallState {
     WrapUp(UserId),
     /// Up, but its agent logged out: hung up, waiting for the carrier to confirm.
     Abandoned,
+    /// Answered; waiting for the answering-machine verdict before it goes to an agent.
+    Detecting,
+    /// A machine answered: the campaign's message is playing, then the call ends.
+    MachineMessage,
 }
 
 pub(super) struct CallRec {
@@ -135,6 +159,8 @@ pub(super) struct CallRec {
     pub(super) since: Option<Instant>,
     /// Why it was abandoned (kept while the safe-harbor message plays, for the record).
     pub(super) abandon_reason: Option<String>,
+    /// Placed with answering-machine detection: once answered, it waits for the verdict.
+    pub(super) detect: bool,
 }
 
 impl CallRec {
@@ -154,6 +180,7 @@ impl CallRec {
             state: CallState::Saving,
             guard: None,
             hangup_by_agent: false,
+            detect: originate.amd,
             originate: Some(Box::new(originate)),
             hangup_when_placed: false,
             withdrawn: false,
@@ -193,6 +220,8 @@ impl CallRec {
                 | CallState::Holding
                 | CallState::SafeHarbor
                 | CallState::Abandoned
+                | CallState::Detecting
+                | CallState::MachineMessage
         )
     }
 
@@ -219,11 +248,14 @@ impl CallRec {
     pub(super) fn count(&self, c: &mut LiveCounters) {
         match self.state {
             CallState::Saving | CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
-            CallState::Bridging(_) | CallState::Holding => c.calls_waiting += 1,
+            CallState::Bridging(_) | CallState::Holding | CallState::Detecting => {
+                c.calls_waiting += 1
+            }
             CallState::Connected(_)
             | CallState::Playing
             | CallState::SafeHarbor
-            | CallState::Abandoned => c.calls_active += 1,
+            | CallState::Abandoned
+            | CallState::MachineMessage => c.calls_active += 1,
             CallState::WrapUp(_) => {}
         }
     }
@@ -417,6 +449,11 @@ impl Engine {
             CallEvent::OriginateFailed { reason } => {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
+            CallEvent::Detected { verdict, after_ms } => {
+                if rec.state == CallState::Detecting {
+                    self.detected(now, call, verdict, after_ms);
+                }
+            }
             CallEvent::Digit { digit } => {
                 // The agent talking to the customer sees it (an account number, a menu
                 // choice); keys pressed before the call reached an agent are not theirs.
@@ -428,17 +465,9 @@ impl Engine {
         Ok(())
     }
 
-    /// A call was answered: broadcast plays its message; agent calls go to their agent (the
-    /// preview agent, the callback's agent, else the longest-waiting ready one) or are
-    /// dropped when nobody is free.
+    /// A call was answered: broadcast plays its message; a call placed with detection waits
+    /// for the verdict; agent calls go to their agent ([`Engine::give_to_agent`]).
     fn answered(&mut self, now: Now, call: CallId) {
-        // Agents whose own callback is on its way to them (other calls leave them free).
-        let awaited: Vec<UserId> = self
-            .calls
-            .iter()
-            .filter(|(id, c)| **id != call && c.in_flight())
-            .filter_map(|(_, c)| c.queued.callback.and_then(|cb| cb.agent))
-            .collect();
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
         let rec = entry.get_mut();
         let Some(camp) = self.campaigns.get_mut(&rec.campaign) else {
@@ -453,6 +482,15 @@ impl Engine {
         };
         camp.answered += 1;
         self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
+        // (A call the dialer already cancelled is being hung up: nothing to wait for.)
+        if rec.detect && !rec.withdrawn {
+            // Who answered is not known yet: neither the pacer nor the abandon book hears of
+            // it until the verdict.
+            rec.state = CallState::Detecting;
+            rec.since = Some(now.at);
+            rec.guard = Some(now.at + DETECT_GUARD);
+            return;
+        }
         if let Some(placed) = rec.placed_at {
             camp.pacer.observe(Observation::Answered(now.at.saturating_duration_since(placed)));
         }
@@ -466,6 +504,23 @@ impl Engine {
             self.out.push(Output::Play { call, file });
             return;
         }
+        self.give_to_agent(now, call);
+    }
+
+    /// An answered call a person is on (as far as the dialer knows) goes to its agent: the
+    /// preview agent, the callback's agent, else the longest-waiting ready one; with nobody
+    /// free it holds for one (auto, predictive) or is dropped.
+    fn give_to_agent(&mut self, now: Now, call: CallId) {
+        // Agents whose own callback is on its way to them (other calls leave them free).
+        let awaited: Vec<UserId> = self
+            .calls
+            .iter()
+            .filter(|(id, c)| **id != call && (c.in_flight() || c.state == CallState::Detecting))
+            .filter_map(|(_, c)| c.queued.callback.and_then(|cb| cb.agent))
+            .collect();
+        let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
+        let rec = entry.get_mut();
+        let Some(camp) = self.campaigns.get(&rec.campaign) else { return };
         let lead = rec.lead();
         let reserved = match rec.agent {
             // The preview agent hung up while it rang: the answer crossed their cancel.
@@ -500,7 +555,8 @@ impl Engine {
             // (A call the dialer already cancelled is being hung up: it cannot wait.)
             None if camp.config.settings.kind.dials_for_agents() && !rec.withdrawn => {
                 // Nobody free right now: the call waits a moment for an agent
-                // (`serve_holding`), then is abandoned.
+                // (`serve_holding`), then is abandoned. The moment counts from now: the
+                // answer, or the end of the person's greeting when it was being detected.
                 rec.state = CallState::Holding;
                 rec.since = Some(now.at);
                 rec.guard = Some(now.at + SAFE_HARBOR_WAIT);
@@ -510,6 +566,52 @@ impl Engine {
                 self.abandon(now, rec, None);
             }
         }
+    }
+
+    /// The answering-machine verdict on a call in `Detecting` (unsure when none came in time).
+    /// A person, or unsure, or a machine the campaign passes on, is a live answer from now;
+    /// another machine gets the campaign's action and is recorded as a machine.
+    fn detected(&mut self, now: Now, call: CallId, verdict: AmdVerdict, after_ms: u64) {
+        let Some(rec) = self.calls.get_mut(&call).filter(|c| c.state == CallState::Detecting)
+        else {
+            return;
+        };
+        self.out.record(Record::AttemptDetected {
+            call_ref: rec.call_ref.clone(),
+            verdict,
+            after_ms,
+        });
+        let Some(camp) = self.campaigns.get_mut(&rec.campaign) else { return };
+        let action = camp.config.settings.machine_action;
+        let elapsed = rec.placed_at.map(|p| now.at.saturating_duration_since(p));
+        let live = verdict != AmdVerdict::Machine || action == MachineAction::PassToAgent;
+        if live {
+            // An agent is needed from now on: that is when the pacer counts it answered.
+            if let Some(d) = elapsed {
+                camp.pacer.observe(Observation::Answered(d));
+            }
+            camp.book.answered(now.wall);
+            self.give_to_agent(now, call);
+            return;
+        }
+        // A machine needed no agent: for the pacer, like a call nobody answered.
+        if let Some(d) = elapsed {
+            camp.pacer.observe(Observation::Unanswered(d));
+        }
+        let message = match action {
+            MachineAction::LeaveMessage => camp.config.settings.machine_file.clone(),
+            MachineAction::Hangup | MachineAction::PassToAgent => None,
+        };
+        if let Some(file) = message {
+            rec.state = CallState::MachineMessage;
+            rec.guard = Some(now.at + MACHINE_PLAY_TIMEOUT);
+            self.out.push(Output::Play { call, file });
+            return;
+        }
+        self.out.push(Output::Hangup { call });
+        let Some(rec) = self.calls.remove(&call) else { return };
+        let reason = Some("answering machine".to_string());
+        self.finish_unconnected(now, rec, CallOutcome::Machine, None, reason, HangupBy::System);
     }
 
     /// Gives the campaign's answered calls waiting for an agent (oldest first) to the agents
@@ -648,6 +750,27 @@ impl Engine {
                 let reason = rec.abandon_reason.clone().or(reason);
                 self.finish_unconnected(now, rec, CallOutcome::Dropped, sip_code, reason, by);
             }
+            CallState::Detecting => {
+                // Hung up before the verdict: whoever it was reached no agent. Counted as a
+                // person (the cap must hold whoever it was): answered, and abandoned.
+                let rec = entry.remove();
+                if let Some(camp) = self.campaigns.get_mut(&rec.campaign) {
+                    camp.dropped += 1;
+                    camp.book.answered(now.wall);
+                    camp.book.abandoned(now.wall);
+                    if let Some(placed) = rec.placed_at {
+                        let d = now.at.saturating_duration_since(placed);
+                        camp.pacer.observe(Observation::Answered(d));
+                    }
+                }
+                let reason = Some(HUNG_UP_DETECTING.to_string());
+                self.finish_unconnected(now, rec, CallOutcome::Dropped, sip_code, reason, by);
+            }
+            CallState::MachineMessage => {
+                let rec = entry.remove();
+                let reason = Some("answering machine; message left".to_string());
+                self.finish_unconnected(now, rec, CallOutcome::Machine, sip_code, reason, by);
+            }
             CallState::Playing | CallState::Abandoned => {
                 self.out.record(rec.attempt_ended(
                     now,
@@ -684,7 +807,8 @@ impl Engine {
         self.record_lead_result(now, &rec, outcome);
         // What the carrier said about a call that was not answered teaches the pacer how
         // calls ring out; calls the dialer cancelled itself teach nothing.
-        if !matches!(outcome, CallOutcome::Answered | CallOutcome::Dropped)
+        // (A machine was learnt from at its verdict.)
+        if !matches!(outcome, CallOutcome::Answered | CallOutcome::Dropped | CallOutcome::Machine)
             && !rec.withdrawn
             && !rec.hangup_by_agent
             && let Some(placed) = rec.placed_at
@@ -794,6 +918,14 @@ impl Engine {
             self.abandon(now, rec, Some("no agent free within 2 seconds".into()));
             return;
         }
+        if entry.get().state == CallState::Detecting {
+            // No verdict in time: unsure, which is handled as a person.
+            let waited =
+                entry.get().since.map_or(DETECT_GUARD, |t| now.at.saturating_duration_since(t));
+            let after_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            self.detected(now, call, AmdVerdict::Unsure, after_ms);
+            return;
+        }
         self.out.push(Output::Hangup { call });
         match entry.get().state {
             CallState::Dialing | CallState::Ringing => {
@@ -816,12 +948,17 @@ impl Engine {
                 let reason = Some("safe-harbor message did not finish".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }
+            CallState::MachineMessage => {
+                let reason = Some("machine message did not finish".to_string());
+                self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
+            }
             CallState::Playing | CallState::Abandoned => {
                 let reason = Some("hung up by the dialer".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }
             CallState::Saving
             | CallState::Holding
+            | CallState::Detecting
             | CallState::Connected(_)
             | CallState::WrapUp(_) => entry.get_mut().guard = None,
         }

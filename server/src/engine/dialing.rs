@@ -127,7 +127,9 @@ impl CampaignRun {
         for c in calls.values().filter(|c| c.campaign == self.id()) {
             // A call placed for its own agent (preview, manual) holds a channel but is not
             // one the pacer placed for the ready agents: it does not count against them.
-            if c.in_flight() && c.agent.is_none() {
+            // A call answered and still being told from a machine may yet need an agent (and
+            // be abandoned): it counts as one in flight until the verdict.
+            if (c.in_flight() || c.state == CallState::Detecting) && c.agent.is_none() {
                 input.dialing += 1;
                 input.dialing_for.push(elapsed(c.placed_at));
             } else if c.in_flight() || c.is_up() {
@@ -261,6 +263,9 @@ impl CampaignRun {
             // Never shorter than the law's minimum, whatever an old setting says.
             ring_seconds: s.ring_seconds.max(MIN_RING_SECONDS),
             agent,
+            // Detection only where a call waits for whichever agent is free: an agent who
+            // placed the call (preview, by hand) is already on the line.
+            amd: s.amd && s.kind.dials_for_agents() && agent.is_none(),
         };
         CallRec::saving(queued, agent, originate)
     }

@@ -1,8 +1,8 @@
 //! The engine's inputs and outputs: everything that goes in or comes out of the sans-IO core.
 
 use app::model::{
-    AgentStatus, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings, Disposition,
-    HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
+    AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings,
+    Disposition, HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
 };
 use std::time::{Duration, Instant};
 
@@ -97,6 +97,11 @@ pub enum CallEvent {
     Digit {
         digit: char,
     },
+    /// What answered a call placed with [`Originate::amd`], `after_ms` after the answer.
+    Detected {
+        verdict: AmdVerdict,
+        after_ms: u64,
+    },
 }
 
 /// Everything that can happen to the engine.
@@ -179,6 +184,9 @@ pub struct Originate {
     pub ring_seconds: u32,
     /// The agent the call is for (preview), if already known.
     pub agent: Option<UserId>,
+    /// Listen for an answering machine after the answer and report it
+    /// ([`CallEvent::Detected`]).
+    pub amd: bool,
 }
 
 /// What the engine asks the world to do.
@@ -212,7 +220,7 @@ pub enum Output {
     Hangup {
         call: CallId,
     },
-    /// Play the file to the call, then hang up (broadcast).
+    /// Play the file to the call, then hang up (broadcast, safe harbor, a machine's message).
     Play {
         call: CallId,
         file: String,

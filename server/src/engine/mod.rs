@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
 pub use agent::{AfterWrapUp, AgentError, AgentMachine, AgentState};
-pub use call::ANSWERED_AS_CANCELLED;
+pub use call::{ANSWERED_AS_CANCELLED, HUNG_UP_DETECTING};
 use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use app::model::phone::AudioState;
 use app::model::trunk::AuthDirection;
-use app::model::{CallOutcome, HangupBy, TrunkId, UserId};
+use app::model::{AmdVerdict, CallOutcome, HangupBy, TrunkId, UserId};
 use gateway::Gateway;
 use gateway::control::{self as gw, AgentLegId, ControlError, Event};
 use gateway::events::{Read, Reader};
@@ -177,6 +177,7 @@ impl GatewayLink {
             | Event::CallEarlyMedia { .. }
             | Event::CallAnswered { .. }
             | Event::CallEnded { .. }
+            | Event::MachineDetection { .. }
             | Event::DtmfReceived { call: Some(_), leg: None, .. } => {
                 if let Some(CarrierEvent { call, event }) = carrier_event(e) {
                     self.forward(call, event).await;
@@ -190,9 +191,6 @@ impl GatewayLink {
                 self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
             }
             Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
-            // Handled by the campaign's answering-machine action (next step); the server does
-            // not ask for detection yet.
-            Event::MachineDetection { .. } => {}
             Event::DtmfReceived { .. }
             | Event::TransferResult { .. }
             | Event::TrunkStatus { .. }
@@ -360,7 +358,7 @@ pub fn originate_request(o: &Originate) -> Result<gw::Originate, CarrierError> {
         caller_name: None,
         asserted_identity: None,
         ring_timeout_secs: o.ring_seconds,
-        amd: false,
+        amd: o.amd,
     })
 }
 
@@ -370,6 +368,14 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
     let (call, event) = match e {
         Event::CallRinging { call } | Event::CallEarlyMedia { call } => (call, CallEvent::Ringing),
         Event::CallAnswered { call } => (call, CallEvent::Answered),
+        Event::MachineDetection { call, verdict, after_ms } => {
+            let verdict = match verdict {
+                gw::Verdict::Human => AmdVerdict::Human,
+                gw::Verdict::Machine => AmdVerdict::Machine,
+                gw::Verdict::Unsure => AmdVerdict::Unsure,
+            };
+            (call, CallEvent::Detected { verdict, after_ms })
+        }
         // Keys the customer pressed (those of the agent's own browser are not news).
         Event::DtmfReceived { call: Some(call), leg: None, digit } => {
             (call, CallEvent::Digit { digit })
@@ -579,6 +585,34 @@ mod tests {
             settings,
             used_by: Vec::new(),
             auth_failures: None,
+        }
+    }
+
+    #[test]
+    fn detection_is_asked_for_and_its_verdict_reaches_the_engine() {
+        let o = Originate {
+            call: CallId(7),
+            call_ref: "test-7".into(),
+            campaign: app::model::CampaignId(1),
+            trunk: Some(TrunkId(4)),
+            phone: app::model::PhoneNumber::parse("+442079400001").unwrap(),
+            caller_id: Some(app::model::CallerId::parse("+12025550100").unwrap()),
+            ring_seconds: 30,
+            agent: None,
+            amd: true,
+        };
+        assert!(originate_request(&o).unwrap().amd);
+        assert!(!originate_request(&Originate { amd: false, ..o }).unwrap().amd);
+        for (gw_verdict, verdict) in [
+            (gw::Verdict::Human, AmdVerdict::Human),
+            (gw::Verdict::Machine, AmdVerdict::Machine),
+            (gw::Verdict::Unsure, AmdVerdict::Unsure),
+        ] {
+            let e =
+                Event::MachineDetection { call: CallId(7), verdict: gw_verdict, after_ms: 1200 };
+            let CarrierEvent { call, event } = carrier_event(e).unwrap();
+            assert_eq!(call, CallId(7));
+            assert_eq!(event, CallEvent::Detected { verdict, after_ms: 1200 });
         }
     }
 

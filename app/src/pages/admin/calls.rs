@@ -156,6 +156,11 @@ fn Table(report: CallReport, csv: String) -> impl IntoView {
 fn row(c: CallRecord) -> impl IntoView {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
     let outcome = c.outcome.map_or_else(|| "In progress".to_string(), |o| o.label().to_string());
+    // What detection said, where the campaign asked (a machine's outcome says it already).
+    let verdict = c
+        .amd_verdict
+        .filter(|_| c.outcome != Some(crate::model::CallOutcome::Machine))
+        .map(|v| view! { <small class="muted" data-testid="call-amd">{format!(" · {}", v.label())}</small> });
     let talk = c.talk_seconds.map(|s| format!("{}:{:02}", s / 60, s % 60));
     view! {
         <tr data-call=c.call_ref>
@@ -164,7 +169,7 @@ fn row(c: CallRecord) -> impl IntoView {
             <td>{dash(c.agent)}</td>
             <td>{c.phone}</td>
             <td>{c.lead}</td>
-            <td data-testid="call-outcome">{outcome}</td>
+            <td data-testid="call-outcome">{outcome}{verdict}</td>
             <td class="num">{dash(talk)}</td>
             <td>{dash(c.disposition)}</td>
             <td>{c.notes}</td>

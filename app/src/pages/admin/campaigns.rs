@@ -12,7 +12,7 @@ use crate::api::admin::campaigns::{
 };
 use crate::model::{
     AbandonWindow, CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview,
-    CampaignSettings, CampaignSummary, Name, Role,
+    CampaignSettings, CampaignSummary, MachineAction, Name, Role,
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
@@ -254,6 +254,13 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
             view! { <option value=w.as_str() selected=selected>{w.label()}</option> }
         })
         .collect_view();
+    let machine_actions = MachineAction::ALL
+        .into_iter()
+        .map(|a| {
+            let selected = form.machine_action == a.as_str();
+            view! { <option value=a.as_str() selected=selected>{a.label()}</option> }
+        })
+        .collect_view();
     let f = form.clone();
     view! {
         <Outcome value=move || save.value().get() success="Campaign saved." />
@@ -345,6 +352,32 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                         hint="A WAV file on the server: who called and a number to call back"
                     />
                 </div>
+                <h3>"Answering machines"</h3>
+                <p class="muted">
+                    "With detection on (auto and predictive campaigns), an answered call reaches an agent only once the first seconds of audio tell a person from a machine (at most about 3 seconds); "
+                    "a call that cannot be told goes to an agent as a person. The 2 seconds for an agent count from then."
+                </p>
+                <div class="row-form">
+                    <label class="field">
+                        <span>
+                            <input type="checkbox" name="amd" value="on" checked=f.amd == "on" />
+                            " Detect answering machines"
+                        </span>
+                        {move || err("amd").get().map(|m| view! { <small class="field-error" data-field="amd">{m}</small> })}
+                    </label>
+                    <label class="field">
+                        "When a machine answers"
+                        <select name="machine_action">{machine_actions}</select>
+                        {move || err("machine_action").get().map(|m| view! { <small class="field-error" data-field="machine_action">{m}</small> })}
+                    </label>
+                    <Field
+                        label="Machine message file"
+                        name="machine_file"
+                        value=f.machine_file.clone()
+                        error=err("machine_file")
+                        hint="A WAV file on the server (8 kHz mono 16-bit), played from the verdict; start it with a few seconds of silence for the beep"
+                    />
+                </div>
                 <h3>"Retry rules"</h3>
                 <p class="muted">"Per call outcome: minutes before the lead is dialled again, and the most attempts. Leave minutes empty for no retry."</p>
                 <table class="grid compact" data-testid="retry-rules">
@@ -382,6 +415,7 @@ fn retry_name(o: CallOutcome) -> &'static str {
         CallOutcome::Congestion => "retry_congestion",
         CallOutcome::Failed => "retry_failed",
         CallOutcome::Dropped => "retry_dropped",
+        CallOutcome::Machine => "retry_machine",
         CallOutcome::Answered => "",
     }
 }
@@ -395,6 +429,7 @@ fn attempts_name(o: CallOutcome) -> &'static str {
         CallOutcome::Congestion => "attempts_congestion",
         CallOutcome::Failed => "attempts_failed",
         CallOutcome::Dropped => "attempts_dropped",
+        CallOutcome::Machine => "attempts_machine",
         CallOutcome::Answered => "",
     }
 }
@@ -543,6 +578,14 @@ fn OverviewBody(
                 </span>
                 " · Script: " {o.script.map(|n| n.to_string()).unwrap_or_else(|| "none".into())}
                 " · Trunk: " {o.trunk.map(|n| n.to_string()).unwrap_or_else(|| "none".into())}
+                " · Answering machines: "
+                <span data-testid="campaign-amd">
+                    {if s.amd {
+                        format!("detected, {}", s.machine_action.label().to_lowercase())
+                    } else {
+                        "not detected".to_string()
+                    }}
+                </span>
             </p>
             {edit.then(|| view! {
                 <div class="row-form">

@@ -1,7 +1,7 @@
 //! The abandon cap in virtual time: answered calls held for an agent up to two seconds, the
 //! safe-harbor message after that, the budget that keeps every campaign's dialling within its
-//! cap, the ring minimum, predictive pacing's refusals — and, over random workloads and both
-//! pacers, a simulated day that never goes over the cap.
+//! cap, the ring minimum, predictive pacing's refusals — and, over random workloads (some with
+//! answering machines detected) and both pacers, a simulated day that never goes over the cap.
 
 use super::*;
 use crate::engine::abandon::{DayTally, day_of};
@@ -268,13 +268,26 @@ fn random_workload(rng: &mut StdRng) -> (Workload, CampaignKind) {
         channels: rng.random_range(1..200),
         agents_leave: rng.random_bool(0.3).then(|| (rng.random_range(60.0..2400.0), 0.5)),
         history,
+        machine_rate: None,
+        early_hangup: 0.0,
     };
     let kind = if rng.random_bool(0.5) { CampaignKind::Predictive } else { CampaignKind::Auto };
+    // (Drawn last, so the workloads above stay what they were for each seed.)
+    let w = if rng.random_bool(0.4) {
+        Workload {
+            machine_rate: Some(rng.random_range(0.0..0.6)),
+            early_hangup: rng.random_range(0.0..0.1),
+            ..w
+        }
+    } else {
+        w
+    };
     (w, kind)
 }
 
 #[test]
 fn no_workload_takes_a_campaign_over_its_abandon_cap() {
+    let mut detected_days = (0, 0);
     for seed in 0..40 {
         let mut rng = StdRng::seed_from_u64(seed);
         let (w, kind) = random_workload(&mut rng);
@@ -290,7 +303,27 @@ fn no_workload_takes_a_campaign_over_its_abandon_cap() {
         if w.agents_leave.is_none() {
             assert_eq!(day.cancel_races, 0, "seed {seed}: cancels only when agents leave");
         }
+        if w.machine_rate.is_none() {
+            assert_eq!(day.hung_up_detecting, 0, "seed {seed}: only with detection");
+        } else {
+            detected_days.0 += 1;
+            detected_days.1 += day.hung_up_detecting;
+        }
     }
+    let (days, hung_up) = detected_days;
+    assert!(days >= 5 && hung_up > 0, "machines and early hang-ups were simulated");
+}
+
+#[test]
+fn machines_are_not_live_answers_in_a_simulated_day() {
+    let base = Workload { hours: 1.0, ..Workload::default() };
+    let people = run_day(&base, CampaignKind::Predictive, 3);
+    let half_machines = Workload { machine_rate: Some(0.5), ..base };
+    let day = run_day(&half_machines, CampaignKind::Predictive, 3);
+    assert!(!day.breached && !people.breached);
+    // About half the answers were machines: hung up, and not counted as answered.
+    assert!(day.answered * 10 < people.answered * 7, "{day:?} against {people:?}");
+    assert!(day.answered > 0 && day.hung_up_detecting == 0);
 }
 
 #[test]
