@@ -8,7 +8,10 @@
 //! changes how a campaign dials, the running dialer reloads that campaign at once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
@@ -42,6 +45,8 @@ pub struct AdminBackend {
     phones: Option<PhoneHub>,
     /// The media gateway, for trunk tests; `None` without one.
     gateway: Option<GatewayLink>,
+    /// One pacing simulation at a time: each takes a core for seconds.
+    simulator: Arc<Semaphore>,
 }
 
 impl AdminBackend {
@@ -52,7 +57,7 @@ impl AdminBackend {
         phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
     ) -> Self {
-        AdminBackend { db, live, dialer, phones, gateway }
+        AdminBackend { db, live, dialer, phones, gateway, simulator: Arc::new(Semaphore::new(1)) }
     }
 
     /// Each campaign's live counters from the dialer, in the order given, with the leads
@@ -277,6 +282,84 @@ impl Admin for AdminBackend {
             window: c.settings.abandon_window,
             days: ComplianceReport::days_from(&counts, now),
             campaigns: choices,
+        })
+    }
+
+    async fn simulation_setup(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<app::model::simulation::SimulationSetup, ApiError> {
+        use app::model::simulation::{SimulationSetup, MIN_MEASURED_CALLS, MIN_MEASURED_TALKS};
+        const HISTORY_MS: i64 = 30 * 86_400_000;
+        let c = self.existing_campaign(campaign).await?;
+        let h = db::campaigns::call_history(&self.db, c.id, db::now_ms() - HISTORY_MS)
+            .await
+            .map_err(|e| internal("measuring the campaign's calls", e))?;
+        let s = &c.settings;
+        let talk_s = h.talk_ms as f64 / 1000.0;
+        Ok(SimulationSetup {
+            campaign: c.id,
+            name: s.name.clone(),
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            form: SimulationSetup::form_for(
+                s.agents.len(),
+                s.wrapup_seconds,
+                (h.finished, h.answered),
+                (h.talked, talk_s),
+            ),
+            measured_calls: (h.finished >= MIN_MEASURED_CALLS).then_some(h.finished),
+            measured_talks: (h.talked >= MIN_MEASURED_TALKS).then_some(h.talked),
+        })
+    }
+
+    async fn simulate(
+        &self,
+        campaign: CampaignId,
+        workload: app::model::simulation::Workload,
+    ) -> Result<app::model::simulation::SimulationReport, ApiError> {
+        use crate::simulator::{Workload, pacer_result};
+        use app::model::CampaignKind;
+        let c = self.existing_campaign(campaign).await?;
+        let permit = self.simulator.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Conflict(
+                "The simulator is busy with another run. Try again in a moment.".into(),
+            )
+        })?;
+        let s = &c.settings;
+        let w = Workload {
+            agents: workload.agents,
+            hours: workload.hours,
+            answer_rate: workload.answer_percent / 100.0,
+            talk: workload.talk_seconds,
+            wrapup: workload.wrapup_seconds,
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            // The trunk's lines and call rate are left out: the question is what each
+            // pacer makes of the agents' time, not what this trunk allows.
+            ..Workload::default()
+        };
+        let seeds = workload.seeds;
+        // Seconds of work for a core: off the async threads, and one run at a time.
+        let (progressive, predictive) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            (
+                pacer_result(&w, CampaignKind::Auto, seeds),
+                pacer_result(&w, CampaignKind::Predictive, seeds),
+            )
+        })
+        .await
+        .map_err(|e| internal("simulating pacing", e))?;
+        tracing::info!(campaign = %c.id, agents = workload.agents, hours = workload.hours, seeds, "pacing simulated");
+        Ok(app::model::simulation::SimulationReport {
+            workload,
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            progressive,
+            predictive,
         })
     }
 
