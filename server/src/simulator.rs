@@ -13,12 +13,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
+use app::model::simulation::{PacerResult, Spread};
 use app::model::{
     AgentStatus, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind, CampaignSettings,
     Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId, LeadStatus,
     LeadsetId, Name, PhoneNumber, TrunkId, UserId,
 };
-use app::model::simulation::{PacerResult, Spread};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -795,7 +795,10 @@ async fn the_pacing_simulator_starts_from_the_campaign_and_compares_the_pacers(b
         rows.push(format!("('h{i}', {id}, '+12025550100', {row})"));
     }
     let old = now - 40 * day;
-    rows.push(format!("('old', {id}, '+12025550100', {old}, {old}, {old}, {}, 'answered')", old + 9_000_000));
+    rows.push(format!(
+        "('old', {id}, '+12025550100', {old}, {old}, {old}, {}, 'answered')",
+        old + 9_000_000
+    ));
     rows.push(format!("('ringing', {id}, '+12025550100', {now}, NULL, NULL, NULL, NULL)"));
     let sql = format!(
         "INSERT INTO call_attempts (call_ref, campaign_id, phone, dialed_at, answered_at, \
@@ -866,7 +869,10 @@ async fn the_pacing_simulator_starts_from_the_campaign_and_compares_the_pacers(b
     let res = run(vec![]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let report: SimulationReport = serde_json::from_str(&res.body).expect("a report");
-    assert_eq!((report.workload.agents, report.workload.seeds, report.workload.hours), (10, 2, 1.0));
+    assert_eq!(
+        (report.workload.agents, report.workload.seeds, report.workload.hours),
+        (10, 2, 1.0)
+    );
     assert_eq!((report.multiplier, report.max_dial_level, report.abandon_cap), (1.0, 4.0, 2.5));
     let (pro, pre) = (report.progressive, report.predictive);
     for (name, r) in [("progressive", pro), ("predictive", pre)] {

@@ -133,13 +133,16 @@ fn whole(raw: &str, field: &str, lo: u32, hi: u32, unit: &str) -> Result<u32, Ap
     match raw.parse::<i64>() {
         Ok(n) if (i64::from(lo)..=i64::from(hi)).contains(&n) => Ok(n as u32),
         Ok(n) => Err(ApiError::invalid(field, format!("{n} is out of range. {}", range()))),
-        Err(_) => Err(ApiError::invalid(field, format!("{raw:?} is not a whole number. {}", range()))),
+        Err(_) => {
+            Err(ApiError::invalid(field, format!("{raw:?} is not a whole number. {}", range())))
+        }
     }
 }
 
 fn decimal(raw: &str, field: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, ApiError> {
     let raw = raw.trim();
-    let range = || format!("Enter a number from {} to {} ({unit}).", trim_number(lo), trim_number(hi));
+    let range =
+        || format!("Enter a number from {} to {} ({unit}).", trim_number(lo), trim_number(hi));
     if raw.is_empty() {
         return Err(ApiError::invalid(field, range()));
     }
@@ -213,7 +216,12 @@ impl SimulationSetup {
     /// `wrapup` from the campaign (within the form's range), and the measured `answer`
     /// (finished calls, answered ones) and `talk` (talked calls, their total seconds) where
     /// there are enough of them.
-    pub fn form_for(agents: usize, wrapup: u32, answer: (u64, u64), talk: (u64, f64)) -> SimulationForm {
+    pub fn form_for(
+        agents: usize,
+        wrapup: u32,
+        answer: (u64, u64),
+        talk: (u64, f64),
+    ) -> SimulationForm {
         let agents = match u32::try_from(agents) {
             Ok(0) => REFERENCE_AGENTS,
             Ok(n) => n.min(MAX_AGENTS),

@@ -1,5 +1,6 @@
 //! The admin portal over the database, the engine's live counters, the running dialer and
-//! the media gateway.
+//! the media gateway, and the pacing simulator (the engine in virtual time on a blocking
+//! thread, one run at a time per server).
 //!
 //! Rules enforced here (the model has checked each field's form already): names of
 //! campaigns, scripts and trunks are unique ignoring case; a campaign names only scripts and
@@ -289,7 +290,7 @@ impl Admin for AdminBackend {
         &self,
         campaign: CampaignId,
     ) -> Result<app::model::simulation::SimulationSetup, ApiError> {
-        use app::model::simulation::{SimulationSetup, MIN_MEASURED_CALLS, MIN_MEASURED_TALKS};
+        use app::model::simulation::{MIN_MEASURED_CALLS, MIN_MEASURED_TALKS, SimulationSetup};
         const HISTORY_MS: i64 = 30 * 86_400_000;
         let c = self.existing_campaign(campaign).await?;
         let h = db::campaigns::call_history(&self.db, c.id, db::now_ms() - HISTORY_MS)

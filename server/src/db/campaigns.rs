@@ -389,8 +389,7 @@ pub struct CallHistory {
 
 /// See [`CallHistory`].
 pub async fn call_history(db: &Db, id: CampaignId, from: i64) -> Result<CallHistory, DbError> {
-    let (finished, answered, talked, talk_ms) =
-        with_pool!(db, pool => sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<i64>)>(
+    let (finished, answered, talked, talk_ms) = with_pool!(db, pool => sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<i64>)>(
             "SELECT COUNT(*), \
              CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN outcome = $3 AND bridged_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \

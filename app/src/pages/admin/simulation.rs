@@ -59,7 +59,7 @@ fn Workbench(setup: SimulationSetup) -> impl IntoView {
         None => format!("{what}: the reference value (fewer than {min} calls in the last 30 days)"),
     };
     let sources = format!(
-        "{}; {}.",
+        "{}. {}.",
         measured(setup.measured_calls, "Answer rate", MIN_MEASURED_CALLS),
         measured(setup.measured_talks, "Talk time", MIN_MEASURED_TALKS),
     );
@@ -118,7 +118,9 @@ fn Results(report: SimulationReport) -> impl IntoView {
         .iter()
         .map(|(key, label, _)| view! { <th scope="col" data-pacer=*key>{label.clone()}</th> })
         .collect_view();
-    let row = |key: &'static str, label: &'static str, cell: &dyn Fn(&PacerResult) -> (String, &'static str)| {
+    let row = |key: &'static str,
+               label: &'static str,
+               cell: &dyn Fn(&PacerResult) -> (String, &'static str)| {
         let cells = pacers
             .iter()
             .map(|(pacer, _, r)| {
@@ -146,7 +148,10 @@ fn Results(report: SimulationReport) -> impl IntoView {
     let talk = Series {
         label: "Talk minutes per agent-hour",
         class: "a-talking",
-        values: pacers.iter().map(|(_, _, r)| r.talk_per_agent_hour.mean.round().max(0.0) as u32).collect(),
+        values: pacers
+            .iter()
+            .map(|(_, _, r)| r.talk_per_agent_hour.mean.round().max(0.0) as u32)
+            .collect(),
     };
     let labels = pacers.iter().map(|(_, label, _)| label.clone()).collect();
     view! {
@@ -156,9 +161,10 @@ fn Results(report: SimulationReport) -> impl IntoView {
                 {format!(
                     "A simulation of the workload entered: {} agents for {} h, {} % of calls \
                      answered after 5–15 s (the rest ring out after 25 s), talk {} s on average, \
-                     wrap-up {} s; {} run(s) of each pacer. Each run starts with no answered calls \
-                     in the abandon count, so predictive dials cautiously at first. Abandons are \
-                     against the cap of {cap} %.",
+                     wrap-up {} s; {} run(s) of each pacer, with as many lines as the pacing asks \
+                     for (the campaign's channel and call-rate limits are left out). Each run \
+                     starts with no answered calls in the abandon count, so predictive dials \
+                     cautiously at first. Abandons are against the cap of {cap} %.",
                     w.agents, w.hours, w.answer_percent, w.talk_seconds, w.wrapup_seconds, w.seeds,
                 )}
             </p>
