@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
@@ -47,7 +47,27 @@ pub struct AdminBackend {
     /// The media gateway, for trunk tests; `None` without one.
     gateway: Option<GatewayLink>,
     /// One pacing simulation at a time: each takes a core for seconds.
-    simulator: Arc<Semaphore>,
+    simulator: OneRun,
+}
+
+/// One run at a time: a second one while the first holds its permit is refused, not queued
+/// (queued runs would pile up behind a slow one while their callers give up).
+#[derive(Clone)]
+struct OneRun(Arc<Semaphore>);
+
+impl OneRun {
+    fn new() -> OneRun {
+        OneRun(Arc::new(Semaphore::new(1)))
+    }
+
+    /// The permit to run, held until dropped; [`ApiError::Conflict`] while another run holds it.
+    fn start(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.0.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Conflict(
+                "The simulator is busy with another run. Try again in a moment.".into(),
+            )
+        })
+    }
 }
 
 impl AdminBackend {
@@ -58,7 +78,7 @@ impl AdminBackend {
         phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
     ) -> Self {
-        AdminBackend { db, live, dialer, phones, gateway, simulator: Arc::new(Semaphore::new(1)) }
+        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new() }
     }
 
     /// Each campaign's live counters from the dialer, in the order given, with the leads
@@ -323,11 +343,7 @@ impl Admin for AdminBackend {
         use crate::simulator::{Workload, pacer_result};
         use app::model::CampaignKind;
         let c = self.existing_campaign(campaign).await?;
-        let permit = self.simulator.clone().try_acquire_owned().map_err(|_| {
-            ApiError::Conflict(
-                "The simulator is busy with another run. Try again in a moment.".into(),
-            )
-        })?;
+        let permit = self.simulator.start()?;
         let s = &c.settings;
         let w = Workload {
             agents: workload.agents,
@@ -948,4 +964,21 @@ fn in_use_by(what: &str, name: &Name, users: &[Name]) -> ApiError {
         if list.len() == 1 { "" } else { "s" },
         list.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_simulation_runs_at_a_time_and_the_next_may_start_after_it() {
+        let slot = OneRun::new();
+        let first = slot.start().expect("free at first");
+        let busy = slot.start().expect_err("busy while the first runs");
+        assert_eq!(busy.status(), 409);
+        assert!(busy.to_string().contains("Try again"), "{busy}");
+        assert!(slot.clone().start().is_err(), "one slot per server, however it is shared");
+        drop(first);
+        assert!(slot.start().is_ok(), "free again once the first is done");
+    }
 }
