@@ -42,8 +42,8 @@ pub fn access_for(path: &str) -> Access {
 }
 
 /// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
-/// the campaign, agent and leadset lists, each campaign's overview and each leadset's
-/// overview); everything that edits is for admins only.
+/// the campaign, agent and leadset lists, each campaign's overview and pacing simulator and each
+/// leadset's overview); everything that edits is for admins only.
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -60,7 +60,9 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["campaigns"]
         | ["agents"]
         | ["leadsets"] => Access::Roles(WATCH),
-        ["campaigns", i] | ["leadsets", i] if id(i) => Access::Roles(WATCH),
+        ["campaigns", i] | ["leadsets", i] | ["campaigns", i, "simulate"] if id(i) => {
+            Access::Roles(WATCH)
+        }
         _ => Access::Roles(&[Role::Admin]),
     }
 }
@@ -129,6 +131,7 @@ mod tests {
             "/admin/users",
             "/admin/campaigns/new",
             "/admin/campaigns/3/edit",
+            "/admin/campaigns/x/simulate",
             "/admin/scripts",
             "/admin/trunks/1",
             "/admin/dispositions",
@@ -155,6 +158,7 @@ mod tests {
             "/admin/compliance.csv",
             "/admin/agents",
             "/admin/leadsets",
+            "/admin/campaigns/3/simulate",
         ] {
             let a = access_for(p);
             assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");

@@ -124,6 +124,22 @@ pub trait Admin: Send + Sync + 'static {
         &self,
         campaign: Option<CampaignId>,
     ) -> Result<crate::model::compliance::ComplianceReport, ApiError>;
+    /// What the pacing simulator starts from for a campaign: its pacing settings and the
+    /// form filled from it (agents, wrap-up, and its answer rate and talk time over the last
+    /// 30 days where it has enough calls).
+    async fn simulation_setup(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<crate::model::simulation::SimulationSetup, ApiError>;
+    /// Runs `workload` through the real engine in virtual time with progressive (auto at the
+    /// campaign's multiplier) and predictive pacing (the campaign's maximum dial level and
+    /// abandon cap), once per seed. One run at a time per server: another one meanwhile is
+    /// [`ApiError::Conflict`].
+    async fn simulate(
+        &self,
+        campaign: CampaignId,
+        workload: crate::model::simulation::Workload,
+    ) -> Result<crate::model::simulation::SimulationReport, ApiError>;
     /// The supervisor's wallboard of one campaign, or of all with `None`.
     async fn wallboard(
         &self,

@@ -77,7 +77,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
     '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
-    '/admin/agent-time', '/admin/compliance',
+    '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`,
   ]) {
     await visit(admin, path);
   }
@@ -102,9 +102,19 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/leadsets', campaign, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
+  // The simulator with its results: a short run as the supervisor.
+  await supervisor.goto(`${server.url}${campaign}/simulate`);
+  await hydrated(supervisor);
+  const sim = supervisor.locator('[data-testid="simulation-form"]');
+  await sim.locator('input[name="agents"]').fill('2');
+  await sim.locator('input[name="hours"]').fill('0.25');
+  await sim.locator('input[name="seeds"]').fill('1');
+  await supervisor.click('[data-testid="simulate"]');
+  await supervisor.locator('[data-testid="simulation-result"]').waitFor({ timeout: 60_000 });
+  await check(supervisor, 'the pacing simulator with its results');
   await supervisor.context().close();
   await admin.context().close();
 });

@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
+use app::model::simulation::{PacerResult, Spread};
 use app::model::{
     AgentStatus, AmdVerdict, CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind,
     CampaignSettings, Contact, Disposition, DispositionId, DispositionKind, HangupBy, Lead, LeadId,
@@ -524,4 +525,19 @@ pub fn run_day(w: &Workload, kind: CampaignKind, seed: u64) -> DayReport {
     r.talking_percent = share(sum("in_call") + sum("reserved"));
     r.wrapup_percent = share(sum("wrap_up"));
     r
+}
+
+/// `w` with a campaign of `kind`, once for each seed from 1 to `seeds`, summed up as the
+/// portal's pacing simulator shows it.
+pub fn pacer_result(w: &Workload, kind: CampaignKind, seeds: u32) -> PacerResult {
+    let days: Vec<DayReport> = (1..=u64::from(seeds)).map(|seed| run_day(w, kind, seed)).collect();
+    let spread = |f: fn(&DayReport) -> f64| Spread::of(&days.iter().map(f).collect::<Vec<_>>());
+    PacerResult {
+        talk_per_agent_hour: spread(|d| d.talk_per_agent_hour),
+        waiting_percent: spread(|d| d.waiting_percent),
+        abandon_percent: spread(DayReport::abandon_percent),
+        placed: spread(|d| d.dialled as f64),
+        answered: spread(|d| d.answered as f64),
+        runs_over_cap: days.iter().filter(|d| d.breached).count() as u32,
+    }
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     roles_decide_who_watches_and_who_edits,
     turning_a_campaign_on_reaches_the_running_dialer,
     negative_ids_name_nothing,
+    the_pacing_simulator_starts_from_the_campaign_and_compares_the_pacers,
 );
 
 /// A field error on `field`, with a message.
@@ -580,6 +581,19 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/campaigns/overview", vec![("id", &id)]),
         ("admin/agents/list", vec![]),
         ("leadsets/list", vec![]),
+        ("admin/simulation/setup", vec![("campaign", &id)]),
+        (
+            "admin/simulation/run",
+            vec![
+                ("campaign", &id),
+                ("agents", "1"),
+                ("answer_rate", "25"),
+                ("talk_seconds", "90"),
+                ("wrapup_seconds", "10"),
+                ("hours", "0.25"),
+                ("seeds", "1"),
+            ],
+        ),
     ];
     let edit: &[(&str, Vec<(&str, &str)>)] = &[
         ("admin/campaigns/get", vec![("id", &id)]),
@@ -625,6 +639,7 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         "/admin",
         "/admin/campaigns",
         &format!("/admin/campaigns/{id}"),
+        &format!("/admin/campaigns/{id}/simulate"),
         "/admin/agents",
         "/admin/leadsets",
     ];
@@ -762,5 +777,163 @@ async fn negative_ids_name_nothing(b: Backend) {
         ok(&admin, "admin/scripts/get", &[("id", &script.to_string())]).await["name"],
         "Hello"
     );
+    s.stop().await;
+}
+
+/// The pacing simulator: its form starts from the campaign (agents assigned, wrap-up, and the
+/// answer rate and talk time of its last 30 days once it has enough calls, else the reference
+/// 25 % and 90 s); each bad field is refused by name before anything runs, and so is a run
+/// over the budget; a run gives progressive and predictive side by side, predictive talking
+/// more per agent-hour on the reference workload without going over the cap.
+async fn the_pacing_simulator_starts_from_the_campaign_and_compares_the_pacers(b: Backend) {
+    use app::model::simulation::{SimulationReport, SimulationSetup};
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let form = with(&campaign_form("Paced"), "outbound_multiplier", "1");
+    let form = with(&form, "wrapup_seconds", "20");
+    let res = save_campaign(&admin, &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let id = res.json().as_i64().expect("campaign id").to_string();
+
+    // No agents and no calls yet: the reference workload with the campaign's settings.
+    let setup: SimulationSetup =
+        serde_json::from_value(ok(&admin, "admin/simulation/setup", &[("campaign", &id)]).await)
+            .expect("a setup");
+    assert_eq!(setup.name.as_str(), "Paced");
+    assert_eq!((setup.multiplier, setup.max_dial_level, setup.abandon_cap), (1.0, 4.0, 2.5));
+    let f = &setup.form;
+    assert_eq!(
+        [&f.agents, &f.answer_rate, &f.talk_seconds, &f.wrapup_seconds, &f.hours, &f.seeds],
+        ["20", "25", "90", "20", "1", "3"]
+    );
+    assert_eq!((setup.measured_calls, setup.measured_talks), (None, None));
+
+    // Two agents, and 40 finished calls of the last days: 12 answered, 10 of them talked
+    // for two minutes, 2 abandoned; one older than 30 days and one still ringing left out.
+    for name in ["pat", "sam"] {
+        let agent = s.create_user(&admin, name, "agent", "agent-pass-1").await.to_string();
+        let args = [("campaign", id.as_str()), ("agent", agent.as_str()), ("assigned", "true")];
+        ok(&admin, "admin/campaigns/assign", &args).await;
+    }
+    let now = server::db::now_ms();
+    let day = 86_400_000;
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let at = now - day - i * 60_000;
+        let row = match i {
+            0..10 => format!("{at}, {}, {}, {}, 'answered'", at + 5_000, at + 5_100, at + 125_100),
+            10..12 => format!("{at}, {}, NULL, {}, 'dropped'", at + 5_000, at + 7_000),
+            _ => format!("{at}, NULL, NULL, {}, 'no_answer'", at + 25_000),
+        };
+        rows.push(format!("('h{i}', {id}, '+12025550100', {row})"));
+    }
+    let old = now - 40 * day;
+    rows.push(format!(
+        "('old', {id}, '+12025550100', {old}, {old}, {old}, {}, 'answered')",
+        old + 9_000_000
+    ));
+    rows.push(format!("('ringing', {id}, '+12025550100', {now}, NULL, NULL, NULL, NULL)"));
+    let sql = format!(
+        "INSERT INTO call_attempts (call_ref, campaign_id, phone, dialed_at, answered_at, \
+         bridged_at, ended_at, outcome) VALUES {}",
+        rows.join(", ")
+    );
+    support::exec(s.database(), Box::leak(sql.into_boxed_str())).await;
+    let setup: SimulationSetup =
+        serde_json::from_value(ok(&admin, "admin/simulation/setup", &[("campaign", &id)]).await)
+            .expect("a setup");
+    let f = &setup.form;
+    assert_eq!(
+        [&f.agents, &f.answer_rate, &f.talk_seconds, &f.wrapup_seconds],
+        ["2", "30", "120", "20"],
+        "{setup:?}"
+    );
+    assert_eq!((setup.measured_calls, setup.measured_talks), (Some(40), Some(10)));
+
+    // Bad fields, each named; a campaign that does not exist; nothing runs.
+    let good = [
+        ("campaign", id.clone()),
+        ("agents", "10".to_string()),
+        ("answer_rate", "25".into()),
+        ("talk_seconds", "90".into()),
+        ("wrapup_seconds", "10".into()),
+        ("hours", "1".into()),
+        ("seeds", "2".into()),
+    ];
+    let run = |changes: Vec<(&'static str, &'static str)>| {
+        let mut args = good.to_vec();
+        for (field, value) in changes {
+            match args.iter_mut().find(|(k, _)| *k == field) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => args.push((field, value.to_string())),
+            }
+        }
+        let admin = &admin;
+        async move {
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            admin.call("admin/simulation/run", &args).await
+        }
+    };
+    let bad: &[(&str, &[&str])] = &[
+        ("agents", &["0", "-1", "501", "2.5", "many", ""]),
+        ("answer_rate", &["-5", "101", "NaN", "1e309", "x"]),
+        ("talk_seconds", &["0", "-90", "3601", "inf"]),
+        ("wrapup_seconds", &["-1", "601", "NaN"]),
+        ("hours", &["0", "0.1", "9", "-1"]),
+        ("seeds", &["0", "11", "-2", "1.5"]),
+    ];
+    for (field, values) in bad {
+        for value in *values {
+            let res = run(vec![(*field, *value)]).await;
+            assert_invalid(&res, field, &format!("{field} = {value:?}"));
+        }
+    }
+    let res = run(vec![("agents", "300"), ("hours", "2"), ("seeds", "1")]).await;
+    assert_invalid(&res, "seeds", "over the budget");
+    assert!(res.json()["Invalid"]["message"].as_str().unwrap().contains("fewer"), "{}", res.body);
+    let res = run(vec![("campaign", "99999")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    let res = run(vec![("campaign", "x")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = admin.call("admin/simulation/setup", &[("campaign", "99999")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+
+    // The reference workload: 10 agents, a quarter answered, 90 s talk, an hour, two seeds.
+    let res = run(vec![]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let report: SimulationReport = serde_json::from_str(&res.body).expect("a report");
+    assert_eq!(
+        (report.workload.agents, report.workload.seeds, report.workload.hours),
+        (10, 2, 1.0)
+    );
+    assert_eq!((report.multiplier, report.max_dial_level, report.abandon_cap), (1.0, 4.0, 2.5));
+    let (pro, pre) = (report.progressive, report.predictive);
+    for (name, r) in [("progressive", pro), ("predictive", pre)] {
+        assert!(r.placed.min > 0.0 && r.answered.min > 0.0, "{name} placed calls: {r:?}");
+        assert!(r.answered.mean < r.placed.mean, "{name}: a quarter answered: {r:?}");
+        assert!(r.talk_per_agent_hour.min > 0.0, "{name} talked: {r:?}");
+        assert!(r.talk_per_agent_hour.min <= r.talk_per_agent_hour.mean);
+        assert!(r.talk_per_agent_hour.mean <= r.talk_per_agent_hour.max);
+        assert!(r.talk_per_agent_hour.max <= 60.0, "{name}: at most an hour an hour: {r:?}");
+        assert!((0.0..=100.0).contains(&r.waiting_percent.mean), "{name}: {r:?}");
+        assert_eq!(r.runs_over_cap, 0, "{name} kept to the cap: {r:?}");
+    }
+    assert_eq!(pro.abandon_percent.max, 0.0, "one call per waiting agent abandons none");
+    assert!(
+        pre.talk_per_agent_hour.mean >= pro.talk_per_agent_hour.mean,
+        "predictive talks more: {pre:?} against {pro:?}"
+    );
+    assert!(pre.waiting_percent.mean <= pro.waiting_percent.mean, "and waits less");
+    // The same run gives the same answer (seeded).
+    let again: SimulationReport = serde_json::from_str(&run(vec![]).await.body).expect("a report");
+    assert_eq!(again, report);
+
+    // The page, linked from the overview.
+    let overview = admin.get(&format!("/admin/campaigns/{id}")).await.body;
+    assert!(overview.contains(&format!("href=\"/admin/campaigns/{id}/simulate\"")), "a link");
+    let page = admin.get(&format!("/admin/campaigns/{id}/simulate")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-testid=\"simulation-form\""), "{}", page.body);
+    assert!(page.body.contains("value=\"30\""), "the measured answer rate in the form");
     s.stop().await;
 }

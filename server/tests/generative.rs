@@ -398,6 +398,22 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("admin/reports/agents", &[("day", K::Text)], true),
     ep("admin/reports/hourly", &[("day", K::Text), ("campaign", K::Id(F::Campaign))], true),
     ep("admin/reports/compliance", &[("campaign", K::Id(F::Campaign))], true),
+    ep("admin/simulation/setup", &[("campaign", K::Id(F::Campaign))], true),
+    // Small numbers make valid runs now and then (a few agents for a few hours): a run
+    // stores nothing.
+    ep(
+        "admin/simulation/run",
+        &[
+            ("campaign", K::Id(F::Campaign)),
+            ("agents", K::Number),
+            ("answer_rate", K::Number),
+            ("talk_seconds", K::Number),
+            ("wrapup_seconds", K::Number),
+            ("hours", K::Number),
+            ("seeds", K::Number),
+        ],
+        true,
+    ),
     ep(
         "admin/reports/calls",
         &[

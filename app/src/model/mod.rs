@@ -19,6 +19,7 @@ pub mod phonebook;
 pub mod quality;
 pub mod report;
 pub mod script;
+pub mod simulation;
 pub mod text;
 pub mod trunk;
 pub mod user;

@@ -1,5 +1,6 @@
 //! The admin portal over the database, the engine's live counters, the running dialer and
-//! the media gateway.
+//! the media gateway, and the pacing simulator (the engine in virtual time on a blocking
+//! thread, one run at a time per server).
 //!
 //! Rules enforced here (the model has checked each field's form already): names of
 //! campaigns, scripts and trunks are unique ignoring case; a campaign names only scripts and
@@ -8,7 +9,10 @@
 //! changes how a campaign dials, the running dialer reloads that campaign at once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
@@ -42,6 +46,28 @@ pub struct AdminBackend {
     phones: Option<PhoneHub>,
     /// The media gateway, for trunk tests; `None` without one.
     gateway: Option<GatewayLink>,
+    /// One pacing simulation at a time: each takes a core for seconds.
+    simulator: OneRun,
+}
+
+/// One run at a time: a second one while the first holds its permit is refused, not queued
+/// (queued runs would pile up behind a slow one while their callers give up).
+#[derive(Clone)]
+struct OneRun(Arc<Semaphore>);
+
+impl OneRun {
+    fn new() -> OneRun {
+        OneRun(Arc::new(Semaphore::new(1)))
+    }
+
+    /// The permit to run, held until dropped; [`ApiError::Conflict`] while another run holds it.
+    fn start(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.0.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Conflict(
+                "The simulator is busy with another run. Try again in a moment.".into(),
+            )
+        })
+    }
 }
 
 impl AdminBackend {
@@ -52,7 +78,7 @@ impl AdminBackend {
         phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
     ) -> Self {
-        AdminBackend { db, live, dialer, phones, gateway }
+        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new() }
     }
 
     /// An agent's username, for the watcher's messages.
@@ -286,6 +312,80 @@ impl Admin for AdminBackend {
             window: c.settings.abandon_window,
             days: ComplianceReport::days_from(&counts, now),
             campaigns: choices,
+        })
+    }
+
+    async fn simulation_setup(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<app::model::simulation::SimulationSetup, ApiError> {
+        use app::model::simulation::{MIN_MEASURED_CALLS, MIN_MEASURED_TALKS, SimulationSetup};
+        const HISTORY_MS: i64 = 30 * 86_400_000;
+        let c = self.existing_campaign(campaign).await?;
+        let h = db::campaigns::call_history(&self.db, c.id, db::now_ms() - HISTORY_MS)
+            .await
+            .map_err(|e| internal("measuring the campaign's calls", e))?;
+        let s = &c.settings;
+        let talk_s = h.talk_ms as f64 / 1000.0;
+        Ok(SimulationSetup {
+            campaign: c.id,
+            name: s.name.clone(),
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            form: SimulationSetup::form_for(
+                s.agents.len(),
+                s.wrapup_seconds,
+                (h.finished, h.answered),
+                (h.talked, talk_s),
+            ),
+            measured_calls: (h.finished >= MIN_MEASURED_CALLS).then_some(h.finished),
+            measured_talks: (h.talked >= MIN_MEASURED_TALKS).then_some(h.talked),
+        })
+    }
+
+    async fn simulate(
+        &self,
+        campaign: CampaignId,
+        workload: app::model::simulation::Workload,
+    ) -> Result<app::model::simulation::SimulationReport, ApiError> {
+        use crate::simulator::{Workload, pacer_result};
+        use app::model::CampaignKind;
+        let c = self.existing_campaign(campaign).await?;
+        let permit = self.simulator.start()?;
+        let s = &c.settings;
+        let w = Workload {
+            agents: workload.agents,
+            hours: workload.hours,
+            answer_rate: workload.answer_percent / 100.0,
+            talk: workload.talk_seconds,
+            wrapup: workload.wrapup_seconds,
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            // The trunk's lines and call rate are left out: the question is what each
+            // pacer makes of the agents' time, not what this trunk allows.
+            ..Workload::default()
+        };
+        let seeds = workload.seeds;
+        // Seconds of work for a core: off the async threads, and one run at a time.
+        let (progressive, predictive) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            (
+                pacer_result(&w, CampaignKind::Auto, seeds),
+                pacer_result(&w, CampaignKind::Predictive, seeds),
+            )
+        })
+        .await
+        .map_err(|e| internal("simulating pacing", e))?;
+        tracing::info!(campaign = %c.id, agents = workload.agents, hours = workload.hours, seeds, "pacing simulated");
+        Ok(app::model::simulation::SimulationReport {
+            workload,
+            multiplier: s.outbound_multiplier,
+            max_dial_level: s.max_dial_level,
+            abandon_cap: s.abandon_cap,
+            progressive,
+            predictive,
         })
     }
 
@@ -920,4 +1020,21 @@ fn in_use_by(what: &str, name: &Name, users: &[Name]) -> ApiError {
 
 fn no_gateway() -> ApiError {
     ApiError::Conflict("The dialer and its media gateway are not running.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_simulation_runs_at_a_time_and_the_next_may_start_after_it() {
+        let slot = OneRun::new();
+        let first = slot.start().expect("free at first");
+        let busy = slot.start().expect_err("busy while the first runs");
+        assert_eq!(busy.status(), 409);
+        assert!(busy.to_string().contains("Try again"), "{busy}");
+        assert!(slot.clone().start().is_err(), "one slot per server, however it is shared");
+        drop(first);
+        assert!(slot.start().is_ok(), "free again once the first is done");
+    }
 }

@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use app::model::CampaignKind;
+use app::model::simulation::Spread;
 use server::simulator::{DayReport, Workload, run_day};
 
 struct Args {
@@ -73,11 +74,8 @@ fn parse_args() -> Result<Args, String> {
 
 /// Mean, lowest and highest of a figure over the seeds.
 fn spread(days: &[DayReport], f: impl Fn(&DayReport) -> f64) -> (f64, f64, f64) {
-    let values: Vec<f64> = days.iter().map(f).collect();
-    let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (mean, lo, hi)
+    let s = Spread::of(&days.iter().map(f).collect::<Vec<_>>());
+    (s.mean, s.min, s.max)
 }
 
 fn main() {

@@ -398,6 +398,40 @@ pub async fn abandons(
         .collect())
 }
 
+/// How a campaign's calls went since `from` (Unix ms), for the pacing simulator: calls
+/// finished, those a person answered, those talked with an agent, and their talk time in
+/// all (ms, from the bridge to the end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallHistory {
+    pub finished: u64,
+    pub answered: u64,
+    pub talked: u64,
+    pub talk_ms: u64,
+}
+
+/// See [`CallHistory`].
+pub async fn call_history(db: &Db, id: CampaignId, from: i64) -> Result<CallHistory, DbError> {
+    let (finished, answered, talked, talk_ms) = with_pool!(db, pool => sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, Option<i64>)>(
+            "SELECT COUNT(*), \
+             CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome = $3 AND bridged_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome = $3 AND bridged_at IS NOT NULL AND ended_at > bridged_at \
+             THEN ended_at - bridged_at ELSE 0 END) AS BIGINT) \
+             FROM call_attempts WHERE campaign_id = $1 AND dialed_at >= $2 AND ended_at IS NOT NULL")
+        .bind(id.0)
+        .bind(from)
+        .bind(app::model::CallOutcome::Answered.as_str())
+        .fetch_one(pool)
+        .await)?;
+    let count = |n: Option<i64>| u64::try_from(n.unwrap_or(0)).unwrap_or(0);
+    Ok(CallHistory {
+        finished: count(Some(finished)),
+        answered: count(answered),
+        talked: count(talked),
+        talk_ms: count(talk_ms),
+    })
+}
+
 /// The body of a campaign's script, if it has one.
 pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbError> {
     Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(

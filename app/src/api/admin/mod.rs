@@ -9,6 +9,7 @@ pub mod dispositions;
 pub mod floor;
 pub mod reports;
 pub mod scripts;
+pub mod simulation;
 pub mod trunks;
 pub mod wallboard;
 

@@ -172,7 +172,7 @@ fn EditorLoader(id: Option<i64>) -> impl IntoView {
 
 /// A labelled text input that shows its field's error under it.
 #[component]
-fn Field(
+pub(crate) fn Field(
     label: &'static str,
     name: &'static str,
     value: String,
@@ -597,6 +597,7 @@ fn OverviewBody(
                     <a class="button" href=format!("/admin/campaigns/{id}/edit")>"Edit"</a>
                 </div>
             })}
+            <p><a href=format!("/admin/campaigns/{id}/simulate") data-testid="simulate-link">"Pacing simulator"</a></p>
         </section>
         <section class="card">
             <h2>"Leads"</h2>

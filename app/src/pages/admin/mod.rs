@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns, agents, scripts, leadsets and their leads, lead
+//! floor (every agent now), the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads, lead
 //! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -21,6 +21,7 @@ pub mod leadsets;
 pub mod monitor;
 pub mod phonebook;
 pub mod scripts;
+pub mod simulation;
 pub mod trunks;
 pub mod upload;
 pub mod wallboard;
@@ -99,6 +100,7 @@ pub fn AdminPages() -> impl IntoView {
             ["campaigns", "new"] => campaigns::NewCampaignPage().into_any(),
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
             ["campaigns", i, "edit"] if id(i) => campaigns::EditCampaignPage().into_any(),
+            ["campaigns", i, "simulate"] if id(i) => simulation::SimulationPage().into_any(),
             ["scripts"] => scripts::ScriptsPage().into_any(),
             ["scripts", i] if id(i) => scripts::ScriptPage().into_any(),
             ["dispositions"] => dispositions::DispositionsPage().into_any(),
