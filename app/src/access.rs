@@ -42,8 +42,9 @@ pub fn access_for(path: &str) -> Access {
 }
 
 /// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
-/// the campaign, agent and leadset lists, each campaign's overview and pacing simulator and each
-/// leadset's overview); everything that edits is for admins only.
+/// the campaign, agent, script, disposition and leadset lists, each campaign's overview and
+/// pacing simulator, each script and each leadset's overview) and see no form that changes
+/// them; everything that edits is for admins only (trunks hold credentials: admins only).
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -59,8 +60,12 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["compliance.csv"]
         | ["campaigns"]
         | ["agents"]
+        | ["scripts"]
+        | ["dispositions"]
         | ["leadsets"] => Access::Roles(WATCH),
-        ["campaigns", i] | ["leadsets", i] | ["campaigns", i, "simulate"] if id(i) => {
+        ["campaigns", i] | ["leadsets", i] | ["scripts", i] | ["campaigns", i, "simulate"]
+            if id(i) =>
+        {
             Access::Roles(WATCH)
         }
         _ => Access::Roles(&[Role::Admin]),
@@ -132,9 +137,10 @@ mod tests {
             "/admin/campaigns/new",
             "/admin/campaigns/3/edit",
             "/admin/campaigns/x/simulate",
-            "/admin/scripts",
+            "/admin/scripts/new",
+            "/admin/trunks",
             "/admin/trunks/1",
-            "/admin/dispositions",
+            "/admin/dnc",
         ] {
             let a = access_for(p);
             assert_eq!(decide(a, None), Decision::Login, "{p}");
@@ -145,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn supervisors_watch_the_dashboard_the_floor_and_campaign_overviews() {
+    fn supervisors_watch_the_dashboard_the_floor_campaign_overviews_scripts_and_dispositions() {
         for p in [
             "/admin",
             "/admin/floor",
@@ -158,6 +164,9 @@ mod tests {
             "/admin/compliance.csv",
             "/admin/agents",
             "/admin/leadsets",
+            "/admin/scripts",
+            "/admin/scripts/4",
+            "/admin/dispositions",
             "/admin/campaigns/3/simulate",
         ] {
             let a = access_for(p);

@@ -7,8 +7,8 @@
 // its peer connection's statistics (`getStats`).
 //
 // Listen: the supervisor hears the call; neither the agent nor the customer hears them.
-// Whisper: the agent hears the supervisor; the customer does not. Barge: both do. When the
-// call ends the supervisor's panel says so.
+// Whisper: the agent hears the supervisor; the customer does not. Barge: both do. A second
+// supervisor listens to the same call meanwhile. When the call ends their panels say so.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -198,9 +198,22 @@ test('a supervisor listens, whispers and barges in from the floor; each hears wh
   assert.ok((await loudest(agent, '__dialerPeer')) > HEARD, 'the agent still hears her');
   assert.ok((await loudest(sup, '__dialerMonitorPeer')) > HEARD, 'she still hears the call');
 
+  // A second supervisor listens to the same call: both are on it.
+  await addUser(admin, server.url, 'sid', 'sid-pass-123', 'supervisor');
+  const sid = await loggedIn(supervisorBrowser, server.url, 'sid', 'sid-pass-123');
+  await sid.goto(`${server.url}/admin/floor`);
+  await hydrated(sid);
+  await sid.locator('[data-testid="floor"] tr[data-agent="ava"] [data-testid="floor-listen"]').click();
+  await panelSays(sid, 'Listening to ava');
+  await eventually(async () => (await loudest(sid, '__dialerMonitorPeer', 1_000)) > HEARD, 15_000, 'the second supervisor hears the call');
+  heard = await customerHears();
+  assert.ok(heard.supervisor > 0.1, `Sue is still on the call (${JSON.stringify(heard)})`);
+
   // The call ends: her panel says so.
   await agent.click('[data-testid="hangup"]');
-  await sup.locator('[data-testid="monitor-ended"]', { hasText: "ava's call has ended." }).waitFor({ timeout: 15_000 });
+  for (const page of [sup, sid]) {
+    await page.locator('[data-testid="monitor-ended"]', { hasText: "ava's call has ended." }).waitFor({ timeout: 15_000 });
+  }
   await dispose(agent, 'NOT INTERESTED');
   await waitStatus(agent, 'Ready', 10_000);
   await sup.click('[data-testid="monitor-stop"]');

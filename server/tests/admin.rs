@@ -581,6 +581,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/campaigns/overview", vec![("id", &id)]),
         ("admin/agents/list", vec![]),
         ("leadsets/list", vec![]),
+        ("admin/scripts/list", vec![]),
+        ("admin/dispositions/list", vec![]),
         ("admin/simulation/setup", vec![("campaign", &id)]),
         (
             "admin/simulation/run",
@@ -600,11 +602,9 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/campaigns/choices", vec![]),
         ("admin/campaigns/save", vec![("name", "Hacked"), ("kind", "auto")]),
         ("admin/campaigns/set_active", vec![("id", &id), ("active", "true")]),
-        ("admin/scripts/list", vec![]),
         ("admin/scripts/save", vec![("name", "x"), ("body", "y")]),
         ("admin/scripts/delete", vec![("id", "1")]),
         ("admin/scripts/preview", vec![("body", "y")]),
-        ("admin/dispositions/list", vec![]),
         ("admin/dispositions/add", vec![("campaign", &id), ("code", "X"), ("kind", "final")]),
         ("admin/dispositions/delete", vec![("id", "1")]),
         ("admin/trunks/list", vec![]),
@@ -634,7 +634,7 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     assert_eq!(ok(&admin, "admin/agents/list", &[]).await.as_array().unwrap().len(), 1);
 
     // Pages: supervisors see the dashboard, the lists and overviews, not the editors; on the
-    // agent and leadset lists they find no forms.
+    // agent, leadset, script and disposition lists they find no forms.
     let ok_pages = [
         "/admin",
         "/admin/campaigns",
@@ -642,6 +642,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         &format!("/admin/campaigns/{id}/simulate"),
         "/admin/agents",
         "/admin/leadsets",
+        "/admin/scripts",
+        "/admin/dispositions",
     ];
     for p in ok_pages {
         assert_eq!(sup.get(p).await.status, StatusCode::OK, "supervisor {p}");
@@ -650,15 +652,22 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     for p in [
         "/admin/campaigns/new",
         &format!("/admin/campaigns/{id}/edit"),
-        "/admin/scripts",
         "/admin/trunks",
-        "/admin/dispositions",
+        "/admin/dnc",
+        "/admin/users",
     ] {
         assert_eq!(sup.get(p).await.status, StatusCode::FORBIDDEN, "supervisor {p}");
     }
     let overview = sup.get(&format!("/admin/campaigns/{id}")).await;
     assert!(!overview.body.contains("data-testid=\"toggle-state\""), "read only for supervisors");
-    assert!(!overview.body.contains("href=\"/admin/scripts\""), "no tabs they cannot open");
+    assert!(!overview.body.contains("href=\"/admin/trunks\""), "no tabs they cannot open");
+    assert!(overview.body.contains("href=\"/admin/scripts\""), "the tabs they can");
+    let scripts = sup.get("/admin/scripts").await.body;
+    assert!(!scripts.contains("data-testid=\"script-form\""), "no script form: {scripts}");
+    let dispositions = sup.get("/admin/dispositions").await.body;
+    assert!(dispositions.contains("data-testid=\"dispositions-table\""), "the list");
+    assert!(!dispositions.contains("data-testid=\"add-disposition\""), "no form");
+    assert!(!dispositions.contains(">Delete<"), "no delete buttons");
     let agents = sup.get("/admin/agents").await.body;
     assert!(agents.contains("data-testid=\"agents-table\""), "the list");
     assert!(!agents.contains("data-testid=\"create-agent\""), "no form: {agents}");

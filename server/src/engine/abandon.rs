@@ -3,19 +3,19 @@
 //!
 //! An abandoned call is one a person answered and no agent reached within the safe-harbor
 //! wait (two seconds; from the end of their greeting where answering machines are detected,
-//! and a person who hangs up before the verdict is one too). Machines are not answers here. The law caps the abandon rate — abandoned over answered — per campaign,
-//! over a rolling 30 days (US) or each calendar day (UK). The book starts from what the
-//! database recorded (so a restart keeps the count) and adds each answer and abandon as it
-//! happens.
+//! and a person who hangs up before the verdict is one too). Machines are not answers here.
+//! The law caps the abandon rate — abandoned over answered — per campaign, over a rolling 30
+//! days (US) or each calendar day (UK). The book starts from what the database recorded (so a
+//! restart keeps the count) and adds each answer and abandon as it happens.
 //!
 //! The rule every dialling campaign obeys ([`AbandonBook::risk_allowed`]): calls that could
 //! still be abandoned — answered calls waiting for an agent (or for the answering-machine
-//! verdict), and calls in flight beyond the ready agents — never exceed what the cap leaves, counting each of them as answered and
-//! abandoned. So even if every one of them were abandoned the rate would stay within the cap;
+//! verdict), and calls in flight beyond the ready agents — never exceed what the cap leaves,
+//! counting each of them as answered and abandoned. So even if every one of them were abandoned the rate would stay within the cap;
 //! a campaign at its cap dials one call per ready agent (1:1), which abandons nobody.
 //!
 //! Invariants: days older than the longest window (30 days) are forgotten; counts only grow
-//! within a day.
+//! within a day; a wall clock that jumps either way never widens what may be risked.
 
 use app::model::AbandonWindow;
 use std::collections::BTreeMap;
@@ -82,12 +82,15 @@ impl AbandonBook {
         self.today(wall).abandoned += 1;
     }
 
-    /// Answered and abandoned calls within `window` as of `wall`.
+    /// Answered and abandoned calls within `window` as of `wall`. Days after `wall`'s exist
+    /// only when the clock has stepped back: their abandons count (the cap must still hold
+    /// once the clock is right again), their answers do not (they may lie outside the window
+    /// the clock's day is judged in) — so a clock jump can only tighten the budget.
     pub fn tally(&self, window: AbandonWindow, wall: i64) -> DayTally {
         let today = day_of(wall);
         let from = today - window.days() + 1;
-        self.days.range(from..=today).fold(DayTally::default(), |acc, (_, t)| DayTally {
-            answered: acc.answered + t.answered,
+        self.days.range(from..).fold(DayTally::default(), |acc, (day, t)| DayTally {
+            answered: acc.answered + if *day <= today { t.answered } else { 0 },
             abandoned: acc.abandoned + t.abandoned,
         })
     }
@@ -171,6 +174,32 @@ mod tests {
         b.answered(200 * DAY_MS);
         assert_eq!(b.days.len(), 1);
         assert_eq!(day_of(-1), -1, "before 1970 still has a day");
+    }
+
+    #[test]
+    fn a_clock_jump_only_tightens_the_budget() {
+        // Yesterday clean; today few answers, most of them abandoned.
+        let b = AbandonBook::new(&[
+            (129, DayTally { answered: 1000, abandoned: 0 }),
+            (130, DayTally { answered: 10, abandoned: 10 }),
+        ]);
+        let now = 130 * DAY_MS + 1000;
+        // (10 + k) / (1010 + k) ≤ 3 % ⇔ k ≤ 20.9
+        assert_eq!(b.risk_allowed(3.0, W, now), 20);
+        // Back a day: today's abandons still count, its answers do not.
+        let back = now - DAY_MS;
+        assert_eq!(b.tally(W, back), DayTally { answered: 1000, abandoned: 10 });
+        assert_eq!(b.risk_allowed(3.0, W, back), 20);
+        assert_eq!(
+            b.tally(AbandonWindow::CalendarDay, back),
+            DayTally { answered: 1000, abandoned: 10 },
+            "not the 1000 answers alone, which would allow 30"
+        );
+        // Back a week: nothing answered by then, so nothing to risk.
+        assert_eq!(b.tally(W, now - 7 * DAY_MS), DayTally { answered: 0, abandoned: 10 });
+        assert_eq!(b.risk_allowed(3.0, W, now - 7 * DAY_MS), 0);
+        // Forward past the window: nothing answered in it either.
+        assert_eq!(b.risk_allowed(3.0, W, now + 31 * DAY_MS), 0);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! Dispositions: the predefined set and each campaign's own (admins).
+//! Dispositions: the predefined set and each campaign's own (admins edit; supervisors read).
 
 use crate::model::{ApiError, Disposition, DispositionId, Name};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::EDITORS,
+    super::{EDITORS, WATCHERS},
     crate::api::guard,
     crate::model::{CampaignId, DispositionKind, LeadStatus},
 };
@@ -13,7 +13,7 @@ use {
 /// Every disposition, with its campaign's name (none: predefined).
 #[server(endpoint = "admin/dispositions/list")]
 pub async fn list_dispositions() -> Result<Vec<(Disposition, Option<Name>)>, ApiError> {
-    guard::require(EDITORS)?;
+    guard::require(WATCHERS)?;
     guard::ports()?.admin.dispositions().await
 }
 

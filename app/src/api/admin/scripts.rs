@@ -1,24 +1,24 @@
-//! Agent scripts (admins).
+//! Agent scripts: admins edit them; supervisors read them.
 
 use crate::model::{ApiError, Script, ScriptId};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::EDITORS,
+    super::{EDITORS, WATCHERS},
     crate::api::guard,
     crate::model::{Name, ScriptBody},
 };
 
 #[server(endpoint = "admin/scripts/list")]
 pub async fn list_scripts() -> Result<Vec<Script>, ApiError> {
-    guard::require(EDITORS)?;
+    guard::require(WATCHERS)?;
     guard::ports()?.admin.scripts().await
 }
 
 #[server(endpoint = "admin/scripts/get")]
 pub async fn get_script(id: i64) -> Result<Script, ApiError> {
-    guard::require(EDITORS)?;
+    guard::require(WATCHERS)?;
     guard::ports()?.admin.script(ScriptId(id)).await
 }
 

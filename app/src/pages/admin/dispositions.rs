@@ -1,5 +1,6 @@
-//! Dispositions (admins): the predefined set and each campaign's own, with what each does to
-//! its lead (final, recyclable, callback, do not call); adding and deleting custom ones.
+//! Dispositions: the predefined set and each campaign's own, with what each does to its lead
+//! (final, recyclable, callback, do not call); admins add and delete custom ones, supervisors
+//! read them.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -34,6 +35,7 @@ fn Dispositions() -> impl IntoView {
     let form = NodeRef::new();
     reset_on_success(form, move || add.value().get());
     let err = move |field: &'static str| move || add.value().with(|v| field_message(v, field));
+    let edit = super::can_edit();
     let kinds = || {
         DispositionKind::ALL
             .iter()
@@ -46,6 +48,8 @@ fn Dispositions() -> impl IntoView {
             {move || Suspend::new(async move {
                 match list.await {
                     Ok((list, campaigns)) => view! {
+                        // (Who may edit is known before the page renders and does not change.)
+                        {edit.get_untracked().then(|| view! {
                         <section class="card">
                             <h2>"Add a custom disposition"</h2>
                             <Outcome value=move || add.value().get() success="Disposition added." />
@@ -72,10 +76,11 @@ fn Dispositions() -> impl IntoView {
                                 <button type="submit" class="primary">"Add disposition"</button>
                             </ActionForm>
                         </section>
+                        })}
                         <section class="card">
                             <h2>"All dispositions"</h2>
                             <Outcome value=move || delete.value().get() success="Disposition deleted." />
-                            <DispositionTable list delete />
+                            <DispositionTable list delete edit />
                         </section>
                     }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
@@ -98,11 +103,13 @@ fn CampaignSelect(campaigns: Vec<CampaignSummary>) -> impl IntoView {
 fn DispositionTable(
     list: Vec<(Disposition, Option<Name>)>,
     delete: ServerAction<DeleteDisposition>,
+    edit: Signal<bool>,
 ) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|(d, campaign)| {
             let custom = campaign.is_some();
+            let deletable = move || custom && edit.get();
             let campaign_attr = campaign.as_ref().map(|c| c.to_string()).unwrap_or_default();
             let campaign_label =
                 campaign.map(|c| c.to_string()).unwrap_or_else(|| "Predefined".into());
@@ -118,12 +125,12 @@ fn DispositionTable(
                     <td>{retry}</td>
                     <td>{campaign_label}</td>
                     <td>
-                        {custom.then(|| view! {
+                        <Show when=deletable>
                             <ActionForm action=delete attr:class="inline">
                                 <input type="hidden" name="id" value=d.id.0 />
                                 <button type="submit">"Delete"</button>
                             </ActionForm>
-                        })}
+                        </Show>
                     </td>
                 </tr>
             }

@@ -1,6 +1,7 @@
-//! Agent scripts (admins): the list with add and delete, and the editor with a preview
-//! filled from a sample lead. The preview updates as one types once the page has hydrated;
-//! without JavaScript it shows the saved text.
+//! Agent scripts: the list with add and delete, and the editor with a preview filled from a
+//! sample lead (admins); supervisors read the list and each script with its preview. The
+//! preview updates as one types once the page has hydrated; without JavaScript it shows the
+//! saved text.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -28,6 +29,7 @@ fn ScriptList() -> impl IntoView {
     let delete = ServerAction::<DeleteScript>::new();
     let list =
         Resource::new(move || (save.version().get(), delete.version().get()), |_| list_scripts());
+    let edit = super::can_edit();
     view! {
         <h1>"Scripts"</h1>
         <section class="card">
@@ -37,21 +39,27 @@ fn ScriptList() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No scripts yet."</p> }.into_any(),
-                        Ok(list) => view! { <ScriptTable list delete /> }.into_any(),
+                        Ok(list) => view! { <ScriptTable list delete edit /> }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
-        <section class="card">
-            <h2>"Add a script"</h2>
-            <ScriptEditor save id=None name=String::new() body=String::new() />
-        </section>
+        <Show when=move || edit.get()>
+            <section class="card">
+                <h2>"Add a script"</h2>
+                <ScriptEditor save id=None name=String::new() body=String::new() />
+            </section>
+        </Show>
     }
 }
 
 #[component]
-fn ScriptTable(list: Vec<Script>, delete: ServerAction<DeleteScript>) -> impl IntoView {
+fn ScriptTable(
+    list: Vec<Script>,
+    delete: ServerAction<DeleteScript>,
+    edit: Signal<bool>,
+) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|s| {
@@ -61,11 +69,13 @@ fn ScriptTable(list: Vec<Script>, delete: ServerAction<DeleteScript>) -> impl In
                     <td class="strong"><a href=format!("/admin/scripts/{}", s.id)>{s.name.to_string()}</a></td>
                     <td>{if used.is_empty() { "—".to_string() } else { used }}</td>
                     <td>
-                        <a href=format!("/admin/scripts/{}", s.id)>"Edit"</a>
-                        <ActionForm action=delete attr:class="inline">
-                            <input type="hidden" name="id" value=s.id.0 />
-                            <button type="submit">"Delete"</button>
-                        </ActionForm>
+                        <Show when=move || edit.get()>
+                            <a href=format!("/admin/scripts/{}", s.id)>"Edit"</a>
+                            <ActionForm action=delete attr:class="inline">
+                                <input type="hidden" name="id" value=s.id.0 />
+                                <button type="submit">"Delete"</button>
+                            </ActionForm>
+                        </Show>
                     </td>
                 </tr>
             }
@@ -119,7 +129,7 @@ fn ScriptEditor(
 #[component]
 pub fn ScriptPage() -> impl IntoView {
     view! {
-        <Title text="Edit script" />
+        <Title text="Script" />
         <Guarded>
             <EditScript />
         </Guarded>
@@ -131,15 +141,22 @@ fn EditScript() -> impl IntoView {
     let id = route_id();
     let save = ServerAction::<SaveScript>::new();
     let script = Resource::new(move || id.get(), get_script);
+    let edit = super::can_edit();
     view! {
-        <h1>"Edit script"</h1>
+        <h1>{move || if edit.get() { "Edit script" } else { "Script" }}</h1>
         <p><a href="/admin/scripts">"← All scripts"</a></p>
         <section class="card">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match script.await {
-                        Ok(s) => view! {
+                        Ok(s) if edit.get_untracked() => view! {
                             <ScriptEditor save id=Some(s.id.0) name=s.name.to_string() body=s.body.as_str().to_string() />
+                        }.into_any(),
+                        Ok(s) => view! {
+                            <h2 data-testid="script-name">{s.name.to_string()}</h2>
+                            <pre class="script" data-testid="script-text">{s.body.as_str().to_string()}</pre>
+                            <h3>"Preview with a sample lead"</h3>
+                            <div class="script" data-testid="script-preview">{preview(s.body.as_str())}</div>
                         }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }

@@ -160,6 +160,26 @@ fn no_call_is_placed_that_could_take_the_campaign_over_its_cap() {
 }
 
 #[test]
+fn a_wall_clock_jump_never_widens_the_budget() {
+    let dials_after_jump = |jump: i64| {
+        // Today: (2 + k) / (100 + k) ≤ 3 % allows one call ahead of the ready agent.
+        let mut c = with_history(CampaignKind::Auto, 100, 2);
+        c.settings.outbound_multiplier = 3.0;
+        let mut h = Harness::new(c);
+        h.now.wall += jump;
+        h.ready(A1);
+        h.feed(1..=10);
+        originates(&h.take()).len()
+    };
+    assert_eq!(dials_after_jump(0), 2);
+    assert_eq!(dials_after_jump(3_600_000), 2, "an hour on: the same day");
+    // Back a day: today's answers lie ahead of the clock and allow nothing; its abandons count.
+    assert_eq!(dials_after_jump(-86_400_000), 1);
+    // Forward past the 30 days: nothing answered in the window.
+    assert_eq!(dials_after_jump(31 * 86_400_000), 1);
+}
+
+#[test]
 fn abandons_as_they_happen_close_the_budget() {
     // Room for exactly one call ahead: (0 + k) / (34 + k) ≤ 3 % ⇔ k ≤ 1.05.
     let mut c = auto_x2(34, 0);
