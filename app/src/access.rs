@@ -42,7 +42,7 @@ pub fn access_for(path: &str) -> Access {
 }
 
 /// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
-/// the campaign, agent, script, disposition and leadset lists, each campaign's overview and
+/// the campaign, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
 /// pacing simulator, each script and each leadset's overview) and see no form that changes
 /// them; everything that edits is for admins only (trunks hold credentials: admins only).
 fn admin_access(rest: Vec<&str>) -> Access {
@@ -62,6 +62,7 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["agents"]
         | ["scripts"]
         | ["dispositions"]
+        | ["dnc"]
         | ["leadsets"] => Access::Roles(WATCH),
         ["campaigns", i] | ["leadsets", i] | ["scripts", i] | ["campaigns", i, "simulate"]
             if id(i) =>
@@ -140,7 +141,7 @@ mod tests {
             "/admin/scripts/new",
             "/admin/trunks",
             "/admin/trunks/1",
-            "/admin/dnc",
+            "/admin/users",
         ] {
             let a = access_for(p);
             assert_eq!(decide(a, None), Decision::Login, "{p}");
@@ -151,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn supervisors_watch_the_dashboard_the_floor_campaign_overviews_scripts_and_dispositions() {
+    fn supervisors_watch_the_floor_reports_and_every_list_but_trunks_and_users() {
         for p in [
             "/admin",
             "/admin/floor",
@@ -167,6 +168,7 @@ mod tests {
             "/admin/scripts",
             "/admin/scripts/4",
             "/admin/dispositions",
+            "/admin/dnc",
             "/admin/campaigns/3/simulate",
         ] {
             let a = access_for(p);
@@ -180,7 +182,7 @@ mod tests {
     fn supervisors_read_leadsets_but_upload_nothing() {
         let sup = viewer(Role::Supervisor);
         assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&sup)), Decision::Allow);
-        for p in ["/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/dnc"] {
+        for p in ["/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/phonebook"] {
             assert_eq!(decide(access_for(p), Some(&sup)), Decision::Forbidden, "{p}");
         }
         let agent = viewer(Role::Agent);

@@ -102,7 +102,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
   // The simulator with its results: a short run as the supervisor.

@@ -583,6 +583,7 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("leadsets/list", vec![]),
         ("admin/scripts/list", vec![]),
         ("admin/dispositions/list", vec![]),
+        ("dnc/list", vec![]),
         ("admin/simulation/setup", vec![("campaign", &id)]),
         (
             "admin/simulation/run",
@@ -607,6 +608,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/scripts/preview", vec![("body", "y")]),
         ("admin/dispositions/add", vec![("campaign", &id), ("code", "X"), ("kind", "final")]),
         ("admin/dispositions/delete", vec![("id", "1")]),
+        ("dnc/add", vec![("numbers", "2025550100")]),
+        ("dnc/remove", vec![("id", "1")]),
         ("admin/trunks/list", vec![]),
         ("admin/trunks/save", vec![("name", "t"), ("host", "h")]),
         ("admin/trunks/test", vec![("id", "1")]),
@@ -644,6 +647,7 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         "/admin/leadsets",
         "/admin/scripts",
         "/admin/dispositions",
+        "/admin/dnc",
     ];
     for p in ok_pages {
         assert_eq!(sup.get(p).await.status, StatusCode::OK, "supervisor {p}");
@@ -653,8 +657,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         "/admin/campaigns/new",
         &format!("/admin/campaigns/{id}/edit"),
         "/admin/trunks",
-        "/admin/dnc",
         "/admin/users",
+        "/admin/phonebook",
     ] {
         assert_eq!(sup.get(p).await.status, StatusCode::FORBIDDEN, "supervisor {p}");
     }
@@ -668,6 +672,8 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
     assert!(dispositions.contains("data-testid=\"dispositions-table\""), "the list");
     assert!(!dispositions.contains("data-testid=\"add-disposition\""), "no form");
     assert!(!dispositions.contains(">Delete<"), "no delete buttons");
+    let dnc = sup.get("/admin/dnc").await.body;
+    assert!(!dnc.contains("data-testid=\"add-dnc\""), "no form: {dnc}");
     let agents = sup.get("/admin/agents").await.body;
     assert!(agents.contains("data-testid=\"agents-table\""), "the list");
     assert!(!agents.contains("data-testid=\"create-agent\""), "no form: {agents}");

@@ -211,7 +211,7 @@ pub async fn preview_url(
 /// Do-not-call entries whose number contains the digits searched for.
 #[server(endpoint = "dnc/list")]
 pub async fn list_dnc(#[server(default)] search: String) -> Result<Vec<DncEntry>, ApiError> {
-    guard::require(&[Role::Admin])?;
+    guard::require(&[Role::Admin, Role::Supervisor])?;
     guard::ports()?.leads.list_dnc(&search).await
 }
 

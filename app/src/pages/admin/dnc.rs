@@ -1,6 +1,7 @@
-//! The do-not-call list (admins): add numbers typed or pasted (or read from a chosen file into
-//! the box, with JavaScript), globally or for one campaign; search; remove. The report after
-//! adding says what was added, what was listed already and which lines were not numbers.
+//! The do-not-call list: admins add numbers typed or pasted (or read from a chosen file into
+//! the box, with JavaScript), globally or for one campaign, search and remove them;
+//! supervisors search and read. The report after adding says what was added, what was listed
+//! already and which lines were not numbers.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,11 +32,17 @@ fn Dnc() -> impl IntoView {
         move || (search(), add.version().get(), remove.version().get()),
         |(q, _, _)| list_dnc(q),
     );
-    let campaigns = Resource::new(|| (), |_| campaign_choices());
+    // (Who may edit is known before the page renders and does not change.)
+    let edit = super::can_edit().get_untracked();
+    let campaigns = Resource::new(
+        move || edit,
+        |edit| async move { if edit { campaign_choices().await } else { Ok(Vec::new()) } },
+    );
     let text = NodeRef::<leptos::html::Textarea>::new();
 
     view! {
         <h1>"Do not call"</h1>
+        {edit.then(|| view! {
         <section class="card">
             <h2>"Add numbers"</h2>
             {move || add.value().get().map(|r| match r {
@@ -72,6 +79,7 @@ fn Dnc() -> impl IntoView {
                 </div>
             </ActionForm>
         </section>
+        })}
         <section class="card">
             <h2>"Listed numbers"</h2>
             {move || match remove.value().get() {
@@ -86,7 +94,7 @@ fn Dnc() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(l) if l.is_empty() => view! { <p class="muted">"No numbers."</p> }.into_any(),
-                        Ok(l) => view! { <DncTable l remove /> }.into_any(),
+                        Ok(l) => view! { <DncTable l remove edit /> }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }
                 })}
@@ -145,7 +153,7 @@ fn Report(r: DncReport) -> impl IntoView {
 }
 
 #[component]
-fn DncTable(l: Vec<DncEntry>, remove: ServerAction<RemoveDnc>) -> impl IntoView {
+fn DncTable(l: Vec<DncEntry>, remove: ServerAction<RemoveDnc>, edit: bool) -> impl IntoView {
     let rows = l
         .into_iter()
         .map(|e| {
@@ -156,10 +164,12 @@ fn DncTable(l: Vec<DncEntry>, remove: ServerAction<RemoveDnc>) -> impl IntoView 
                     <td>{e.note}</td>
                     <td>{format_utc(e.created_at)}</td>
                     <td>
-                        <ActionForm action=remove attr:class="inline">
-                            <input type="hidden" name="id" value=e.id />
-                            <button type="submit" class="danger">"Remove"</button>
-                        </ActionForm>
+                        {edit.then(|| view! {
+                            <ActionForm action=remove attr:class="inline">
+                                <input type="hidden" name="id" value=e.id />
+                                <button type="submit" class="danger">"Remove"</button>
+                            </ActionForm>
+                        })}
                     </td>
                 </tr>
             }
