@@ -206,6 +206,12 @@ pub trait Admin: Send + Sync + 'static {
     ) -> Result<DispositionId, ApiError>;
     /// Only a campaign's own dispositions can be deleted.
     async fn delete_disposition(&self, id: DispositionId) -> Result<(), ApiError>;
+    /// Marks a disposition as counting (or not) as a converted call in the agents' stats.
+    async fn set_disposition_success(
+        &self,
+        id: DispositionId,
+        success: bool,
+    ) -> Result<(), ApiError>;
 
     async fn trunks(&self) -> Result<Vec<Trunk>, ApiError>;
     async fn trunk(&self, id: TrunkId) -> Result<Trunk, ApiError>;

@@ -1,5 +1,5 @@
 // The admin portal as an admin uses it: a script, a campaign with it, three agents made in
-// bulk and assigned, the campaign switched on, a custom disposition, a trunk tested against a
+// bulk and assigned, the campaign switched on, a custom disposition marked as a success, a trunk tested against a
 // real sipp, and the dashboard's numbers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -162,6 +162,12 @@ test('an admin sets up a campaign end to end', async () => {
   await disp.locator('select[name="kind"]').selectOption('callback');
   await disp.locator('button[type="submit"]').click();
   await page.locator('tr[data-code="INTERESTED"][data-campaign="Spring"]').waitFor();
+  // It counts as a success in the agents' conversion rate, as SALE MADE does.
+  const interested = page.locator('tr[data-code="INTERESTED"][data-campaign="Spring"]');
+  assert.match(await interested.locator('[data-testid="disposition-success"]').textContent(), /^—/);
+  assert.match(await page.locator('tr[data-code="SALE MADE"] [data-testid="disposition-success"]').textContent(), /✓ Success/);
+  await interested.locator('[data-testid="toggle-success"]').click();
+  await interested.locator('[data-testid="disposition-success"]', { hasText: '✓ Success' }).waitFor();
 
   // The dashboard shows numbers, and is live (its updates come by push: tests/live.test.mjs).
   await page.goto(`${server.url}/admin`);

@@ -396,6 +396,7 @@ fn campaign(w: &Workload, kind: CampaignKind) -> CampaignConfig {
         code: LeadStatus::system("NOT INTERESTED"),
         kind: DispositionKind::Final,
         retry_minutes: 0,
+        success: false,
     };
     CampaignConfig {
         id: CAMPAIGN,

@@ -429,6 +429,31 @@ async fn custom_dispositions_are_checked_and_predefined_ones_stay(b: Backend) {
     // The agents' list for the campaign has the custom one after the predefined ones.
     let o = ok(&admin, "admin/campaigns/overview", &[("id", &id)]).await;
     assert_eq!(o["dispositions"].as_array().unwrap().last().unwrap()["code"], "TRY LATER");
+
+    // The success flag: SALE MADE by default; an admin marks another and unmarks it; an
+    // unknown disposition is not found, a flag that is no yes/no is refused.
+    let success = |admin_list: &Value, code: &str| {
+        admin_list.as_array().unwrap().iter().find(|d| d[0]["code"] == code).unwrap()[0]["success"]
+            .as_bool()
+            .unwrap()
+    };
+    let all = ok(&admin, "admin/dispositions/list", &[]).await;
+    assert!(success(&all, "SALE MADE"));
+    assert!(!success(&all, "TRY LATER"));
+    let later =
+        all.as_array().unwrap().iter().find(|d| d[0]["code"] == "TRY LATER").unwrap()[0]["id"]
+            .to_string();
+    ok(&admin, "admin/dispositions/success", &[("id", &later), ("success", "true")]).await;
+    let all = ok(&admin, "admin/dispositions/list", &[]).await;
+    assert!(success(&all, "TRY LATER") && success(&all, "SALE MADE"));
+    ok(&admin, "admin/dispositions/success", &[("id", &later), ("success", "false")]).await;
+    assert!(!success(&ok(&admin, "admin/dispositions/list", &[]).await, "TRY LATER"));
+    let res =
+        admin.call("admin/dispositions/success", &[("id", "99999"), ("success", "true")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    let res = admin.call("admin/dispositions/success", &[("id", &later), ("success", "yes")]).await;
+    assert_eq!(res.status.as_u16() / 100, 4, "{}", res.body);
+    assert!(!success(&ok(&admin, "admin/dispositions/list", &[]).await, "TRY LATER"));
     s.stop().await;
 }
 
@@ -608,6 +633,7 @@ async fn roles_decide_who_watches_and_who_edits(b: Backend) {
         ("admin/scripts/preview", vec![("body", "y")]),
         ("admin/dispositions/add", vec![("campaign", &id), ("code", "X"), ("kind", "final")]),
         ("admin/dispositions/delete", vec![("id", "1")]),
+        ("admin/dispositions/success", vec![("id", "1"), ("success", "true")]),
         ("dnc/add", vec![("numbers", "2025550100")]),
         ("dnc/remove", vec![("id", "1")]),
         ("admin/trunks/list", vec![]),

@@ -458,6 +458,7 @@ const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     ep("admin/dispositions/list", &[], true),
+    ep("admin/dispositions/success", &[("id", K::Id(F::Disposition)), ("success", K::Bool)], false),
     ep(
         "admin/dispositions/add",
         &[

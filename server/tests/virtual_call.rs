@@ -500,6 +500,7 @@ fn campaign(trunk: i64) -> CampaignConfig {
         code: LeadStatus::parse(code).unwrap(),
         kind,
         retry_minutes: 30,
+        success: code == "SALE MADE",
     };
     let dispositions = vec![
         d(1, "SALE MADE", DispositionKind::Final),

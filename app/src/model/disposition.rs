@@ -63,4 +63,8 @@ pub struct Disposition {
     pub kind: DispositionKind,
     /// For recyclable ones: minutes before the lead is dialled again.
     pub retry_minutes: u32,
+    /// Counts as a converted call in the agents' stats (SALE MADE by default; admins mark
+    /// others).
+    #[serde(default)]
+    pub success: bool,
 }

@@ -829,6 +829,22 @@ impl Admin for AdminBackend {
         }
     }
 
+    async fn set_disposition_success(
+        &self,
+        id: DispositionId,
+        success: bool,
+    ) -> Result<(), ApiError> {
+        let found = db::dispositions::set_success(&self.db, id, success)
+            .await
+            .map_err(|e| internal("marking a disposition", e))?;
+        if !found {
+            return Err(ApiError::NotFound("That disposition does not exist (any more).".into()));
+        }
+        // (Only the stats read it, from the database: the dialer has nothing to reload.)
+        tracing::info!(disposition = id.0, success, "disposition success flag set");
+        Ok(())
+    }
+
     async fn delete_disposition(&self, id: DispositionId) -> Result<(), ApiError> {
         let owner = db::dispositions::owner(&self.db, id)
             .await

@@ -11,6 +11,7 @@ struct DispositionRow {
     code: String,
     kind: String,
     retry_minutes: i64,
+    success: bool,
 }
 
 impl DispositionRow {
@@ -22,6 +23,7 @@ impl DispositionRow {
             code: LeadStatus::parse(&self.code).map_err(bad)?,
             kind: DispositionKind::parse(&self.kind).map_err(bad)?,
             retry_minutes: u32::try_from(self.retry_minutes).map_err(|e| bad(e.to_string()))?,
+            success: self.success,
         })
     }
 }
@@ -30,7 +32,7 @@ impl DispositionRow {
 /// campaign's own, in display order.
 pub async fn for_campaign(db: &Db, campaign: CampaignId) -> Result<Vec<Disposition>, DbError> {
     let rows = with_pool!(db, pool => sqlx::query_as::<_, DispositionRow>(
-            "SELECT id, campaign_id, code, kind, retry_minutes FROM dispositions \
+            "SELECT id, campaign_id, code, kind, retry_minutes, success FROM dispositions \
              WHERE campaign_id IS NULL OR campaign_id = $1 \
              ORDER BY campaign_id IS NOT NULL, position, code")
         .bind(campaign.0)
@@ -70,7 +72,7 @@ pub async fn all(db: &Db) -> Result<Vec<(Disposition, Option<String>)>, DbError>
         campaign_name: Option<String>,
     }
     let rows = with_pool!(db, pool => sqlx::query_as::<_, Row>(
-            "SELECT d.id, d.campaign_id, d.code, d.kind, d.retry_minutes, c.name AS campaign_name \
+            "SELECT d.id, d.campaign_id, d.code, d.kind, d.retry_minutes, d.success, c.name AS campaign_name \
              FROM dispositions d LEFT JOIN campaigns c ON c.id = d.campaign_id \
              ORDER BY d.campaign_id IS NOT NULL, c.name, d.position, d.code")
         .fetch_all(pool)
@@ -98,6 +100,18 @@ pub async fn owner(db: &Db, id: DispositionId) -> Result<Option<Option<CampaignI
         .fetch_optional(pool)
         .await)?;
     Ok(row.map(|c| c.map(CampaignId)))
+}
+
+/// Marks a disposition (predefined or a campaign's own) as a success or not; whether it exists.
+pub async fn set_success(db: &Db, id: DispositionId, success: bool) -> Result<bool, DbError> {
+    let n = with_pool!(db, pool => sqlx::query(
+            "UPDATE dispositions SET success = $1 WHERE id = $2")
+        .bind(success)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// Deletes a campaign's own disposition (never a predefined one).

@@ -102,6 +102,7 @@ mod tests {
             code: LeadStatus::parse(code).unwrap(),
             kind,
             retry_minutes: 30,
+            success: false,
         }
     }
 

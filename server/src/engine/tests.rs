@@ -29,6 +29,7 @@ fn dispositions() -> Vec<Disposition> {
         code: LeadStatus::parse(code).unwrap(),
         kind,
         retry_minutes: 30,
+        success: code == "SALE MADE",
     };
     vec![
         d(1, "SALE MADE", DispositionKind::Final),

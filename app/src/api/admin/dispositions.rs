@@ -54,3 +54,11 @@ pub async fn delete_disposition(id: i64) -> Result<(), ApiError> {
     guard::require(EDITORS)?;
     guard::ports()?.admin.delete_disposition(DispositionId(id)).await
 }
+
+/// Marks a disposition (predefined or a campaign's own) as counting as a converted call in
+/// the agents' stats, or not.
+#[server(endpoint = "admin/dispositions/success")]
+pub async fn set_disposition_success(id: i64, success: bool) -> Result<(), ApiError> {
+    guard::require(EDITORS)?;
+    guard::ports()?.admin.set_disposition_success(DispositionId(id), success).await
+}

@@ -7,7 +7,9 @@ use leptos_meta::Title;
 
 use super::field_message;
 use crate::api::admin::campaigns::list_campaigns;
-use crate::api::admin::dispositions::{AddDisposition, DeleteDisposition, list_dispositions};
+use crate::api::admin::dispositions::{
+    AddDisposition, DeleteDisposition, SetDispositionSuccess, list_dispositions,
+};
 use crate::model::{CampaignSummary, Disposition, DispositionKind, Name};
 use crate::pages::layout::Guarded;
 use crate::pages::widgets::{ErrorBanner, Outcome, reset_on_success};
@@ -26,8 +28,9 @@ pub fn DispositionsPage() -> impl IntoView {
 fn Dispositions() -> impl IntoView {
     let add = ServerAction::<AddDisposition>::new();
     let delete = ServerAction::<DeleteDisposition>::new();
+    let mark = ServerAction::<SetDispositionSuccess>::new();
     let list = Resource::new(
-        move || (add.version().get(), delete.version().get()),
+        move || (add.version().get(), delete.version().get(), mark.version().get()),
         |_| async {
             Ok::<_, crate::model::ApiError>((list_dispositions().await?, list_campaigns().await?))
         },
@@ -80,7 +83,8 @@ fn Dispositions() -> impl IntoView {
                         <section class="card">
                             <h2>"All dispositions"</h2>
                             <Outcome value=move || delete.value().get() success="Disposition deleted." />
-                            <DispositionTable list delete edit />
+                            <Outcome value=move || mark.value().get() success="Saved: conversion rates count the dispositions marked as a success." />
+                            <DispositionTable list delete mark edit />
                         </section>
                     }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
@@ -103,6 +107,7 @@ fn CampaignSelect(campaigns: Vec<CampaignSummary>) -> impl IntoView {
 fn DispositionTable(
     list: Vec<(Disposition, Option<Name>)>,
     delete: ServerAction<DeleteDisposition>,
+    mark: ServerAction<SetDispositionSuccess>,
     edit: Signal<bool>,
 ) -> impl IntoView {
     let rows = list
@@ -124,6 +129,19 @@ fn DispositionTable(
                     <td>{d.kind.label()}</td>
                     <td>{retry}</td>
                     <td>{campaign_label}</td>
+                    <td data-testid="disposition-success">
+                        {if d.success { "✓ Success" } else { "—" }}
+                        <Show when=move || edit.get()>
+                            " "
+                            <ActionForm action=mark attr:class="inline">
+                                <input type="hidden" name="id" value=d.id.0 />
+                                <input type="hidden" name="success" value=if d.success { "false" } else { "true" } />
+                                <button type="submit" data-testid="toggle-success">
+                                    {if d.success { "Not a success" } else { "Mark as success" }}
+                                </button>
+                            </ActionForm>
+                        </Show>
+                    </td>
                     <td>
                         <Show when=deletable>
                             <ActionForm action=delete attr:class="inline">
@@ -138,7 +156,7 @@ fn DispositionTable(
         .collect_view();
     view! {
         <table class="grid" data-testid="dispositions-table">
-            <thead><tr><th>"Code"</th><th>"Kind"</th><th>"Retry"</th><th>"Campaign"</th><th></th></tr></thead>
+            <thead><tr><th>"Code"</th><th>"Kind"</th><th>"Retry"</th><th>"Campaign"</th><th title="Counts as a converted call in the agents' stats">"Success"</th><th></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
