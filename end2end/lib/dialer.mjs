@@ -80,9 +80,9 @@ export function launchWithMicrophone(wav, hz = 440) {
   ]);
 }
 
-/** A page logged in as `username`. */
-export async function loggedIn(browser, url, username, password) {
-  const page = await (await browser.newContext()).newPage();
+/** A page logged in as `username` (`options`: the browser context's, e.g. its `timezoneId`). */
+export async function loggedIn(browser, url, username, password, options = {}) {
+  const page = await (await browser.newContext(options)).newPage();
   await page.goto(`${url}/login`);
   await logIn(page, username, password);
   return page;

@@ -149,7 +149,8 @@ test('a callback scheduled from a disposition is listed and delivered to its own
   await addAgent(admin, server.url, 'otto', 'otto-pass-12');
   await addCampaign(admin, server.url, { name: 'Callbacks', kind: 'auto', trunk: 'Echo', agents: ['cara', 'otto'], script: 'Greeting' });
   await addLeads(admin, server.url, { leadset: 'Callback leads', campaign: 'Callbacks', rows: [['2025550171', 'NEW', 'Rosa']] });
-  const cara = await loggedIn(browser, server.url, 'cara', 'cara-pass-12');
+  // Cara works from India (UTC+5:30): her callbacks read in her time, as she types them.
+  const cara = await loggedIn(browser, server.url, 'cara', 'cara-pass-12', { timezoneId: 'Asia/Kolkata' });
   await openPhone(cara, server.url, 'Callbacks');
   await cara.click('[data-testid="ready"]');
   await cara.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
@@ -157,7 +158,8 @@ test('a callback scheduled from a disposition is listed and delivered to its own
   const wrapup = cara.locator('[data-testid="wrapup"]');
   await wrapup.locator('input[name="disposition"][value="CALL BACK"]').check();
   // A few seconds ahead; "only I take this callback" is ticked by default.
-  await cara.fill('[data-testid="callback-at"]', await localInput(cara, 8_000));
+  const typed = await localInput(cara, 8_000);
+  await cara.fill('[data-testid="callback-at"]', typed);
   await cara.fill('[data-testid="notes"]', 'Call after lunch');
   await cara.click('[data-testid="submit-pause"]');
   await waitStatus(cara, 'Paused', 10_000);
@@ -174,6 +176,7 @@ test('a callback scheduled from a disposition is listed and delivered to its own
   assert.match(text, /\+12025550171/);
   assert.match(text, /Call after lunch/);
   assert.match(text, /me/);
+  assert.equal(await row.locator('[data-testid="callback-due"]').textContent(), typed.slice(0, 16).replace('T', ' '), 'in her own time');
 
   // Another agent of the campaign is ready and has waited longer: the callback is still Cara's.
   const otto = await loggedIn(browser, server.url, 'otto', 'otto-pass-12');

@@ -2,7 +2,8 @@
 //! campaigns (a filter shows only theirs), with the due time, lead, number and the notes of
 //! the call that scheduled it; each can be moved to a new time (never into the past: the
 //! server says so) or cancelled. A callback is dialled by the dialer when due — to its own
-//! agent first — like any call.
+//! agent first — like any call. Times read in the agent's own time zone (the browser's), as
+//! they were typed when the callback was scheduled: the list renders in the browser only.
 
 use leptos::prelude::*;
 
@@ -10,7 +11,7 @@ use super::spawn;
 use crate::api::callbacks::{cancel_callback, list_callbacks, reschedule_callback};
 use crate::model::ApiError;
 use crate::model::callback::CallbackItem;
-use crate::pages::widgets::{ErrorBanner, format_utc};
+use crate::pages::widgets::ErrorBanner;
 
 /// What the panel's requests left: the list (kept on screen while the next loads) and the
 /// last answer of a move and of a cancel.
@@ -80,7 +81,7 @@ fn Rows(l: Vec<CallbackItem>, lists: Lists) -> impl IntoView {
             let name = if c.lead_name.is_empty() { c.phone.to_string() } else { c.lead_name.clone() };
             view! {
                 <tr data-testid="callback-row" data-callback=id>
-                    <td>{format_utc(c.due_at)}</td>
+                    <td data-testid="callback-due">{super::format_local_datetime(c.due_at)}</td>
                     <td>{name}</td>
                     <td>{c.phone.to_string()}</td>
                     <td>{c.campaign.to_string()}</td>
@@ -113,7 +114,7 @@ fn Rows(l: Vec<CallbackItem>, lists: Lists) -> impl IntoView {
         .collect_view();
     view! {
         <table class="grid" data-testid="callbacks-table">
-            <thead><tr><th>"Due (UTC)"</th><th>"Lead"</th><th>"Number"</th><th>"Campaign"</th><th>"For"</th><th>"Note"</th><th></th></tr></thead>
+            <thead><tr><th>"Due"</th><th>"Lead"</th><th>"Number"</th><th>"Campaign"</th><th>"For"</th><th>"Note"</th><th></th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }

@@ -651,6 +651,27 @@ fn WrapUp(
     }
 }
 
+/// Unix milliseconds as `2026-11-22 14:30` in the browser's time zone — the time the agent
+/// typed when they scheduled it. Only for what renders in the browser alone (the server does
+/// not know the agent's zone); elsewhere it reads in UTC.
+pub(super) fn format_local_datetime(ms: i64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        if d.get_time().is_finite() {
+            return format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                d.get_full_year(),
+                d.get_month() + 1,
+                d.get_date(),
+                d.get_hours(),
+                d.get_minutes()
+            );
+        }
+    }
+    crate::pages::widgets::format_utc(ms)
+}
+
 /// `2026-11-22T14:30` from a `datetime-local` input, in the browser's time zone, as Unix
 /// milliseconds.
 pub(super) fn parse_local_datetime(s: &str) -> Option<i64> {
