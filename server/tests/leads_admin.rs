@@ -206,13 +206,15 @@ async fn only_admins_manage_leadsets_and_supervisors_read_them(b: Backend) {
     let id_s = id_text.as_str();
     assert_eq!(sup.call("leadsets/list", &[]).await.status, StatusCode::OK, "supervisors read");
     assert_eq!(agent.call("leadsets/list", &[]).await.status, StatusCode::FORBIDDEN);
+    // The do-not-call list too: supervisors read it, agents do not.
+    assert_eq!(sup.call("dnc/list", &[]).await.status, StatusCode::OK);
+    assert_eq!(agent.call("dnc/list", &[]).await.status, StatusCode::FORBIDDEN);
     for c in [&sup, &agent] {
         for (endpoint, args) in [
             ("leadsets/create", vec![("name", "X"), ("default_country", "US")]),
             ("leadsets/delete", vec![("id", id_s)]),
             ("leadsets/set_active", vec![("id", id_s), ("active", "false")]),
             ("leadsets/preview_text", vec![("text", "a,b")]),
-            ("dnc/list", vec![]),
             ("dnc/add", vec![("numbers", "2025550100")]),
         ] {
             let res = c.call(endpoint, &args).await;
