@@ -251,6 +251,10 @@ pub enum Command {
         call: CallId,
         /// File on the gateway's machine.
         path: PathBuf,
+        /// Wait for an answering machine's beep (or its silence) first ([`crate::amd::cue`]):
+        /// for a message left on a machine.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_beep: bool,
     },
     /// Record both directions of the call to a stereo WAV file until it ends or
     /// [`Command::StopRecording`].

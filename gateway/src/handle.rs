@@ -20,8 +20,8 @@ pub enum Op {
     Command(Command),
     /// [`Command::AddTrunk`] with its host resolved.
     AddTrunk(Trunk, std::net::SocketAddr),
-    /// [`Command::Play`] with the file read.
-    Play(CallId, crate::bridge::player::Sound),
+    /// [`Command::Play`] with the file read, and whether it waits for a machine's beep.
+    Play(CallId, crate::bridge::player::Sound, bool),
 }
 
 /// An operation on its way to the gateway task, with where to send the reply.
@@ -96,7 +96,9 @@ impl Gateway {
                 let addr = crate::runtime::resolve(&trunk).await?;
                 Op::AddTrunk(trunk, addr)
             }
-            Command::Play { call, path } => Op::Play(call, crate::runtime::load_wav(path).await?),
+            Command::Play { call, path, after_beep } => {
+                Op::Play(call, crate::runtime::load_wav(path).await?, after_beep)
+            }
             command => Op::Command(command),
         };
         let (reply, answer) = oneshot::channel();
@@ -231,7 +233,13 @@ impl Gateway {
 
     /// Plays a WAV file to the customer.
     pub async fn play(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
-        self.done(Command::Play { call, path }).await
+        self.done(Command::Play { call, path, after_beep: false }).await
+    }
+
+    /// Plays a WAV file to an answering machine once it is recording: after its beep
+    /// ([`crate::amd::cue`]).
+    pub async fn play_after_beep(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
+        self.done(Command::Play { call, path, after_beep: true }).await
     }
 
     /// Records the call to a WAV file.

@@ -548,7 +548,7 @@ fn an_answered_call_reaches_the_agent_with_audio_both_ways_and_the_customers_key
     // Audio flows both ways while they talk: the carrier plays the customer's voice.
     // (A sound whose every sample is the voice octet's, so the browser hears that octet.)
     let voice = Sound::new(vec![Codec::Pcmu.decode(VOICE); 8_000]);
-    assert_eq!(w.command(false, Op::Play(carried, voice)), Ok(Reply::Done));
+    assert_eq!(w.command(false, Op::Play(carried, voice, false)), Ok(Reply::Done));
     let (heard, sent) = (w.browser.heard_voice(), w.carrier_rtp);
     w.advance(Duration::from_secs(1));
     let heard = w.browser.heard_voice() - heard;
@@ -685,7 +685,10 @@ fn answer_with(w: &mut World, clip: gateway::amd::synth::Kind, seed: u64) -> GwC
         |w: &World| w.records.iter().any(|r| matches!(r, Record::AttemptAnswered { .. }));
     assert!(w.until(Duration::from_secs(5), answered), "not answered");
     let sound = gateway::amd::synth::clip(clip, seed, Some(25.0), 5.0);
-    assert_eq!(w.command(false, Op::Play(carried, Sound::new(sound.samples))), Ok(Reply::Done));
+    assert_eq!(
+        w.command(false, Op::Play(carried, Sound::new(sound.samples), false)),
+        Ok(Reply::Done)
+    );
     carried
 }
 

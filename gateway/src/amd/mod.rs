@@ -46,6 +46,7 @@
 //! - memory is fixed at construction (one level per frame of the window); nothing is
 //!   allocated per frame.
 
+pub mod cue;
 pub mod synth;
 #[cfg(test)]
 mod tests;

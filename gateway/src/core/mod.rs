@@ -357,6 +357,8 @@ struct CallCtx {
     amd_wanted: bool,
     /// The detector, from the answer until its verdict.
     amd: Option<amd::Detector>,
+    /// A message waiting for a machine's beep, and what listens for it.
+    message: Option<(amd::cue::Cue, Sound)>,
 }
 
 impl CallCtx {
@@ -382,6 +384,7 @@ impl CallCtx {
             rtcp_mux: false,
             amd_wanted: false,
             amd: None,
+            message: None,
         }
     }
 
@@ -522,6 +525,19 @@ impl Core {
                         listen(detector, now, media.codec, packet.payload);
                         self.amd_report(call);
                     }
+                    if let Some(ctx) = self.calls.get_mut(&call)
+                        && let (Some((cue, _)), Some(media)) = (ctx.message.as_mut(), ctx.media)
+                        && packet.header.payload_type == media.payload_type
+                    {
+                        let mut frame = [0i16; amd::FRAME_SAMPLES];
+                        for chunk in packet.payload.chunks(amd::FRAME_SAMPLES) {
+                            for (sample, byte) in frame.iter_mut().zip(chunk) {
+                                *sample = media.codec.decode(*byte);
+                            }
+                            cue.push(now, &frame[..chunk.len()]);
+                        }
+                        self.message_cued(call);
+                    }
                 }
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
             }
@@ -569,8 +585,14 @@ impl Core {
     /// When to send [`Input::Timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let amd = self.amd_deadlines.first().map(|(t, _)| *t);
+        // (Messages waiting for a beep are few: one per machine being left a message.)
+        let cue = self
+            .calls
+            .values()
+            .filter_map(|c| c.message.as_ref().and_then(|(cue, _)| cue.poll_timeout()))
+            .min();
         Some(
-            [self.bridge.poll_timeout(), amd]
+            [self.bridge.poll_timeout(), amd, cue]
                 .into_iter()
                 .flatten()
                 .fold(self.next_housekeeping, Instant::min),
@@ -607,6 +629,37 @@ impl Core {
             verdict: detection.verdict,
             after_ms: detection.after.as_millis() as u64,
         });
+    }
+
+    /// Starts a call's message once its cue came (its beep ended, or silence, or the longest
+    /// wait): [`Event::PlaybackFinished`] follows as for any playback.
+    fn message_cued(&mut self, call: CallId) {
+        let Some(ctx) = self.calls.get_mut(&call) else { return };
+        let Some(reason) = ctx.message.as_ref().and_then(|(cue, _)| cue.fired()) else { return };
+        let Some((_, sound)) = ctx.message.take() else { return };
+        debug!(%call, ?reason, "message cued");
+        if let Err(e) = self.bridge.play(call, sound) {
+            warn!(%call, error = %e, "message not played");
+        }
+        self.replan = true;
+    }
+
+    /// Serves the messages waiting for a beep whose time has come.
+    fn cue_timeouts(&mut self, now: Instant) {
+        let due: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.message.as_ref().and_then(|(cue, _)| cue.poll_timeout()).is_some_and(|t| t <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for call in due {
+            if let Some((cue, _)) = self.calls.get_mut(&call).and_then(|c| c.message.as_mut()) {
+                cue.handle_timeout(now);
+            }
+            self.message_cued(call);
+        }
     }
 
     /// Serves the detectors whose deadline has come.
@@ -703,6 +756,7 @@ impl Core {
             self.bridge.handle(now, bridge::Input::Tick);
         }
         self.amd_timeouts(now);
+        self.cue_timeouts(now);
         if now < self.next_housekeeping {
             return;
         }
@@ -1099,9 +1153,18 @@ impl Core {
                 self.ua.add_trunk(now, trunk, addr);
                 Some(Ok(Reply::Done))
             }
-            Op::Play(call, sound) => {
+            Op::Play(call, sound, false) => {
                 Some(self.bridge.play(call, sound).map(|_| Reply::Done).map_err(bridge_error))
             }
+            // The message waits for the machine's beep; the cue listens from now on.
+            Op::Play(call, sound, true) => Some(match self.calls.get_mut(&call) {
+                Some(ctx) if ctx.media.is_some() => {
+                    ctx.message = Some((amd::cue::Cue::new(now), sound));
+                    Ok(Reply::Done)
+                }
+                Some(_) => Err(ControlError::WrongState(format!("{call} is not answered"))),
+                None => Err(ControlError::UnknownCall(call)),
+            }),
             Op::Command(command) => self.on_command(now, id, command),
         }
     }

@@ -1057,6 +1057,56 @@ fn a_call_that_ends_while_listening_gets_its_verdict_before_its_end() {
 }
 
 #[test]
+fn a_message_for_a_machine_waits_for_its_beep() {
+    use crate::amd::synth;
+    use crate::bridge::player::Sound;
+    let mut h = Harness::new();
+    h.answered_with_amd(7);
+    let greeting = synth::clip(synth::Kind::Machine, 5, Some(30.0), 3.0);
+    h.customer_says(CallId(7), &greeting.samples);
+    // A fifth of a second of message, asked for while the greeting still goes on.
+    let message = Sound::new(vec![4000; 1600]);
+    assert_eq!(h.op(Op::Play(CallId(7), message, true)), Ok(Reply::Done));
+    let finished = |h: &Harness| {
+        h.events.iter().filter(|e| **e == Event::PlaybackFinished { call: CallId(7) }).count()
+    };
+    let more = synth::clip(synth::Kind::Machine, 6, Some(30.0), 3.0);
+    h.customer_says(CallId(7), &more.samples);
+    assert_eq!(finished(&h), 0, "not while the greeting goes on");
+    let beep: Vec<i16> = (0..3200)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 8000.0).sin()) as i16
+        })
+        .collect();
+    h.customer_says(CallId(7), &beep);
+    assert_eq!(finished(&h), 0, "not during the beep");
+    h.customer_says(CallId(7), &[0; 8000]);
+    assert_eq!(finished(&h), 1, "played once the beep ended: {:?}", h.events);
+
+    // Not for a call that is not there or not answered.
+    let other = Sound::new(vec![0; 160]);
+    assert_eq!(
+        h.op(Op::Play(CallId(99), other.clone(), true)),
+        Err(ControlError::UnknownCall(CallId(99)))
+    );
+    assert_eq!(h.originate(8, 1), Ok(Reply::Done));
+    assert!(matches!(h.op(Op::Play(CallId(8), other, true)), Err(ControlError::WrongState(_))));
+}
+
+#[test]
+fn a_machine_that_never_beeps_gets_its_message_after_silence() {
+    use crate::bridge::player::Sound;
+    let mut h = Harness::new();
+    h.answered_with_amd(7);
+    assert_eq!(h.op(Op::Play(CallId(7), Sound::new(vec![4000; 800]), true)), Ok(Reply::Done));
+    // Nothing arrives from the line at all: silence, counted in time.
+    h.advance(Duration::from_secs(2));
+    assert!(!h.events.contains(&Event::PlaybackFinished { call: CallId(7) }));
+    h.advance(Duration::from_secs(2));
+    assert!(h.events.contains(&Event::PlaybackFinished { call: CallId(7) }), "{:?}", h.events);
+}
+
+#[test]
 fn calls_without_detection_report_none() {
     let mut h = Harness::new();
     assert_eq!(h.originate(7, 1), Ok(Reply::Done));

@@ -501,7 +501,7 @@ impl Engine {
             rec.state = CallState::Playing;
             rec.guard = Some(now.at + PLAY_TIMEOUT);
             let file = camp.config.settings.broadcast_file.clone().unwrap_or_default();
-            self.out.push(Output::Play { call, file });
+            self.out.push(Output::Play { call, file, after_beep: false });
             return;
         }
         self.give_to_agent(now, call);
@@ -605,7 +605,8 @@ impl Engine {
         if let Some(file) = message {
             rec.state = CallState::MachineMessage;
             rec.guard = Some(now.at + MACHINE_PLAY_TIMEOUT);
-            self.out.push(Output::Play { call, file });
+            // Left on the machine's recording: after its beep.
+            self.out.push(Output::Play { call, file, after_beep: true });
             return;
         }
         self.out.push(Output::Hangup { call });
@@ -661,7 +662,7 @@ impl Engine {
             rec.state = CallState::SafeHarbor;
             rec.guard = Some(now.at + SAFE_HARBOR_PLAY_TIMEOUT);
             rec.abandon_reason = reason;
-            self.out.push(Output::Play { call: rec.id, file });
+            self.out.push(Output::Play { call: rec.id, file, after_beep: false });
             self.calls.insert(rec.id, rec);
             return;
         }

@@ -220,10 +220,12 @@ pub enum Output {
     Hangup {
         call: CallId,
     },
-    /// Play the file to the call, then hang up (broadcast, safe harbor, a machine's message).
+    /// Play the file to the call, then hang up (broadcast, safe harbor, a machine's message);
+    /// `after_beep`: once the answering machine records (after its beep).
     Play {
         call: CallId,
         file: String,
+        after_beep: bool,
     },
     /// Store this, in order.
     Record(Record),

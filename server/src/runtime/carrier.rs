@@ -43,6 +43,11 @@ pub trait Carrier: Send + Sync + 'static {
     async fn hangup(&self, call: CallId);
     /// Plays a file to an answered call, then hangs up.
     async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError>;
+    /// Leaves a message on an answering machine: plays the file once it records (after its
+    /// beep), then hangs up. A carrier that cannot hear the beep plays it at once.
+    async fn leave_message(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
+        self.play(call, file).await
+    }
 }
 
 /// How a simulated number behaves.

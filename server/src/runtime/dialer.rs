@@ -575,10 +575,15 @@ impl Runtime {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move { carrier.hangup(call).await });
                 }
-                Output::Play { call, file } => {
+                Output::Play { call, file, after_beep } => {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move {
-                        if let Err(e) = carrier.play(call, &file).await {
+                        let played = if after_beep {
+                            carrier.leave_message(call, &file).await
+                        } else {
+                            carrier.play(call, &file).await
+                        };
+                        if let Err(e) = played {
                             tracing::warn!(call = call.0, error = %e, "playback failed");
                             carrier.hangup(call).await;
                         }

@@ -434,6 +434,11 @@ impl Carrier for GatewayLink {
         self.state().playing.insert(call);
         self.gateway.play(call, file.into()).await.map_err(unavailable)
     }
+
+    async fn leave_message(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
+        self.state().playing.insert(call);
+        self.gateway.play_after_beep(call, file.into()).await.map_err(unavailable)
+    }
 }
 
 impl GatewayLink {

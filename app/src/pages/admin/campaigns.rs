@@ -375,7 +375,7 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                         name="machine_file"
                         value=f.machine_file.clone()
                         error=err("machine_file")
-                        hint="A WAV file on the server (8 kHz mono 16-bit), played from the verdict; start it with a few seconds of silence for the beep"
+                        hint="A WAV file on the server (8 kHz mono 16-bit), played once the machine records: after its beep"
                     />
                 </div>
                 <h3>"Retry rules"</h3>

@@ -27,7 +27,7 @@ fn dropped(out: &[Output]) -> usize {
 fn plays(out: &[Output]) -> Vec<(CallId, String)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Play { call, file } => Some((*call, file.clone())),
+            Output::Play { call, file, after_beep: false } => Some((*call, file.clone())),
             _ => None,
         })
         .collect()

@@ -81,13 +81,18 @@ fn verdicts(out: &[Output]) -> Vec<(AmdVerdict, u64)> {
         .collect()
 }
 
-fn plays(out: &[Output]) -> Vec<(CallId, String)> {
+/// What plays, and whether after a machine's beep.
+fn plays_when(out: &[Output]) -> Vec<(CallId, String, bool)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Play { call, file } => Some((*call, file.clone())),
+            Output::Play { call, file, after_beep } => Some((*call, file.clone(), *after_beep)),
             _ => None,
         })
         .collect()
+}
+
+fn plays(out: &[Output]) -> Vec<(CallId, String)> {
+    plays_when(out).into_iter().map(|(c, f, _)| (c, f)).collect()
 }
 
 /// One ready agent, one call placed for them and answered: the call waits for the verdict.
@@ -182,7 +187,7 @@ fn a_person_with_nobody_free_holds_two_seconds_from_the_verdict() {
     assert!(plays(&h.take()).is_empty(), "the 2 seconds run from the verdict");
     h.advance(Duration::from_millis(1));
     let out = h.take();
-    assert_eq!(plays(&out), vec![(second, "safe-harbor.wav".to_string())]);
+    assert_eq!(plays_when(&out), vec![(second, "safe-harbor.wav".to_string(), false)], "at once");
     assert_eq!(h.engine.counters()[&C1].calls_dropped, 1);
     h.event(second, ended(CallOutcome::Answered, HangupBy::System));
     assert_eq!(ends(&h.take())[0].0, CallOutcome::Dropped);
@@ -246,7 +251,7 @@ fn a_machine_hears_the_message_then_the_call_ends() {
     let call = answered_detecting(&mut h);
     h.event(call, detected(AmdVerdict::Machine, 2100));
     let out = h.take();
-    assert_eq!(plays(&out), vec![(call, "machine.wav".to_string())]);
+    assert_eq!(plays_when(&out), vec![(call, "machine.wav".to_string(), true)], "after the beep");
     assert!(hangups(&out).is_empty() && ends(&out).is_empty(), "the message plays first");
     assert_eq!(h.engine.counters()[&C1].calls_active, 1);
     h.advance(Duration::from_secs(20));
