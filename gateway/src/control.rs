@@ -379,6 +379,10 @@ pub enum Event {
         verdict: Verdict,
         /// Milliseconds from the answer to the verdict (at most 3,000).
         after_ms: u64,
+        /// The call ended before the detector had decided: the verdict rests on what was
+        /// heard until then (a person who hung up while being listened to).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cut_short: bool,
     },
     /// The call is over.
     CallEnded {
@@ -605,6 +609,7 @@ mod tests {
                 call: CallId(7),
                 verdict: Verdict::Machine,
                 after_ms: 2140,
+                cut_short: false,
             },
         });
         let text = serde_json::to_string(&e).unwrap();

@@ -500,7 +500,7 @@ async fn detect_through_echo(greeting: Option<&[i16]>) -> (gateway::control::Ver
         gw.play(call, wav).await.expect("play");
     }
     let found = wait_for(&mut events, WAIT, |e| match e {
-        Event::MachineDetection { call: c, verdict, after_ms } if *c == call => {
+        Event::MachineDetection { call: c, verdict, after_ms, .. } if *c == call => {
             Some((*verdict, *after_ms))
         }
         _ => None,

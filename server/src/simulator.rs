@@ -256,7 +256,7 @@ impl World {
         };
         self.at(
             answer + after_ms,
-            Happening::Call(call, CallEvent::Detected { verdict, after_ms }),
+            Happening::Call(call, CallEvent::Detected { verdict, after_ms, cut_short: false }),
         );
     }
 

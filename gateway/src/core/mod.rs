@@ -523,7 +523,7 @@ impl Core {
                         && packet.header.payload_type == media.payload_type
                     {
                         listen(detector, now, media.codec, packet.payload);
-                        self.amd_report(call);
+                        self.amd_report(call, false);
                     }
                     if let Some(ctx) = self.calls.get_mut(&call)
                         && let (Some((cue, _)), Some(media)) = (ctx.message.as_mut(), ctx.media)
@@ -615,8 +615,9 @@ impl Core {
         }
     }
 
-    /// Reports a call's detection once its detector has reached it, and drops the detector.
-    fn amd_report(&mut self, call: CallId) {
+    /// Reports a call's detection once its detector has reached it, and drops the detector;
+    /// `cut_short` when the call's end made it decide.
+    fn amd_report(&mut self, call: CallId, cut_short: bool) {
         let Some(ctx) = self.calls.get_mut(&call) else { return };
         let Some(detection) = ctx.amd.as_mut().and_then(amd::Detector::poll_output) else {
             return;
@@ -628,6 +629,7 @@ impl Core {
             call,
             verdict: detection.verdict,
             after_ms: detection.after.as_millis() as u64,
+            cut_short,
         });
     }
 
@@ -672,7 +674,7 @@ impl Core {
             if let Some(detector) = self.calls.get_mut(&call).and_then(|c| c.amd.as_mut()) {
                 detector.handle_timeout(now);
             }
-            self.amd_report(call);
+            self.amd_report(call, false);
         }
     }
 
@@ -999,8 +1001,9 @@ impl Core {
                 // A detection still listening is concluded on what it heard: it comes before
                 // the end.
                 if let Some(detector) = self.calls.get_mut(&call).and_then(|c| c.amd.as_mut()) {
+                    let undecided = detector.detection().is_none();
                     detector.finish(now);
-                    self.amd_report(call);
+                    self.amd_report(call, undecided);
                 }
                 let end = self.calls.get_mut(&call).and_then(|c| c.failure.take()).unwrap_or(end);
                 let quality = self.finish_rtcp(now, call);

@@ -276,7 +276,7 @@ impl Harness {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::MachineDetection { call, verdict, after_ms } => {
+                Event::MachineDetection { call, verdict, after_ms, .. } => {
                     Some((*call, *verdict, *after_ms))
                 }
                 _ => None,
@@ -1012,6 +1012,7 @@ fn a_machine_greeting_is_reported_once_and_the_call_stays_up() {
     assert_eq!(found.len(), 1, "{found:?}");
     let (call, verdict, after_ms) = found[0];
     assert_eq!((call, verdict), (CallId(7), Verdict::Machine));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::MachineDetection { cut_short: true, .. })));
     assert!(after_ms <= 3000, "{after_ms} ms");
     let answered = h.events.iter().position(|e| *e == Event::CallAnswered { call: CallId(7) });
     let detected = h.events.iter().position(|e| matches!(e, Event::MachineDetection { .. }));
@@ -1054,6 +1055,8 @@ fn a_call_that_ends_while_listening_gets_its_verdict_before_its_end() {
     let ended = h.events.iter().position(|e| matches!(e, Event::CallEnded { .. }));
     assert!(detected.is_some() && detected < ended, "{:?}", h.events);
     assert_eq!(h.detections().len(), 1);
+    let cut = h.events.iter().any(|e| matches!(e, Event::MachineDetection { cut_short: true, .. }));
+    assert!(cut, "the verdict says the end made it: {:?}", h.events);
 }
 
 #[test]

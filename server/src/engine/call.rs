@@ -449,7 +449,17 @@ impl Engine {
             CallEvent::OriginateFailed { reason } => {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
-            CallEvent::Detected { verdict, after_ms } => {
+            // A person who hung up while being listened to reached no agent: the end that
+            // follows counts them abandoned; no agent is handed a call already gone.
+            CallEvent::Detected { verdict, after_ms, cut_short: true }
+                if verdict != AmdVerdict::Machine =>
+            {
+                if rec.state == CallState::Detecting {
+                    let call_ref = rec.call_ref.clone();
+                    self.out.record(Record::AttemptDetected { call_ref, verdict, after_ms });
+                }
+            }
+            CallEvent::Detected { verdict, after_ms, .. } => {
                 if rec.state == CallState::Detecting {
                     self.detected(now, call, verdict, after_ms);
                 }

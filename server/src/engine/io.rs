@@ -98,9 +98,11 @@ pub enum CallEvent {
         digit: char,
     },
     /// What answered a call placed with [`Originate::amd`], `after_ms` after the answer.
+    /// `cut_short`: the call ended before the detector decided (its end follows).
     Detected {
         verdict: AmdVerdict,
         after_ms: u64,
+        cut_short: bool,
     },
 }
 

@@ -368,13 +368,13 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
     let (call, event) = match e {
         Event::CallRinging { call } | Event::CallEarlyMedia { call } => (call, CallEvent::Ringing),
         Event::CallAnswered { call } => (call, CallEvent::Answered),
-        Event::MachineDetection { call, verdict, after_ms } => {
+        Event::MachineDetection { call, verdict, after_ms, cut_short } => {
             let verdict = match verdict {
                 gw::Verdict::Human => AmdVerdict::Human,
                 gw::Verdict::Machine => AmdVerdict::Machine,
                 gw::Verdict::Unsure => AmdVerdict::Unsure,
             };
-            (call, CallEvent::Detected { verdict, after_ms })
+            (call, CallEvent::Detected { verdict, after_ms, cut_short })
         }
         // Keys the customer pressed (those of the agent's own browser are not news).
         Event::DtmfReceived { call: Some(call), leg: None, digit } => {
@@ -613,11 +613,17 @@ mod tests {
             (gw::Verdict::Machine, AmdVerdict::Machine),
             (gw::Verdict::Unsure, AmdVerdict::Unsure),
         ] {
-            let e =
-                Event::MachineDetection { call: CallId(7), verdict: gw_verdict, after_ms: 1200 };
-            let CarrierEvent { call, event } = carrier_event(e).unwrap();
-            assert_eq!(call, CallId(7));
-            assert_eq!(event, CallEvent::Detected { verdict, after_ms: 1200 });
+            for cut_short in [false, true] {
+                let e = Event::MachineDetection {
+                    call: CallId(7),
+                    verdict: gw_verdict,
+                    after_ms: 1200,
+                    cut_short,
+                };
+                let CarrierEvent { call, event } = carrier_event(e).unwrap();
+                assert_eq!(call, CallId(7));
+                assert_eq!(event, CallEvent::Detected { verdict, after_ms: 1200, cut_short });
+            }
         }
     }
 

@@ -49,7 +49,7 @@ fn today(h: &Harness) -> DayTally {
 }
 
 fn detected(verdict: AmdVerdict, after_ms: u64) -> CallEvent {
-    CallEvent::Detected { verdict, after_ms }
+    CallEvent::Detected { verdict, after_ms, cut_short: false }
 }
 
 fn bridged_to(out: &[Output], call: CallId) -> Option<UserId> {
@@ -191,6 +191,30 @@ fn a_person_with_nobody_free_holds_two_seconds_from_the_verdict() {
     assert_eq!(h.engine.counters()[&C1].calls_dropped, 1);
     h.event(second, ended(CallOutcome::Answered, HangupBy::System));
     assert_eq!(ends(&h.take())[0].0, CallOutcome::Dropped);
+}
+
+#[test]
+fn a_verdict_the_hang_up_cut_short_hands_no_agent_a_call_already_gone() {
+    let mut h = Harness::new(amd_config(MachineAction::Hangup));
+    let before = today(&h);
+    let call = answered_detecting(&mut h);
+    h.now = h.now.plus(Duration::from_millis(900));
+    // The gateway's verdict on a hello cut short by the hang-up, then the end.
+    let verdict =
+        CallEvent::Detected { verdict: AmdVerdict::Human, after_ms: 900, cut_short: true };
+    h.event(call, verdict);
+    let out = h.take();
+    assert_eq!(bridged_to(&out, call), None, "no agent for a call already gone");
+    assert_eq!(verdicts(&out).len(), 1, "the verdict is stored");
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(ends(&out), vec![(CallOutcome::Dropped, Some(HUNG_UP_DETECTING.to_string()))]);
+    assert_eq!(
+        today(&h),
+        DayTally { answered: before.answered + 1, abandoned: before.abandoned + 1 },
+        "answered and abandoned"
+    );
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::Ready), "the agent never had it");
 }
 
 #[test]
