@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{FRAME_SAMPLES, RATE, frame_level};
+use super::{FRAME_SAMPLES, Framer, RATE, frame_level};
 
 /// The shortest tone taken for a beep.
 pub const MIN_BEEP: Duration = Duration::from_millis(100);
@@ -59,8 +59,7 @@ pub struct Cue {
     started: Instant,
     /// When the last sound was heard (the start, before any).
     last_sound: Instant,
-    pending: [i16; FRAME_SAMPLES],
-    pending_len: usize,
+    framer: Framer,
     /// Tonal frames in a row, and the frequency of the last one.
     tone_frames: u32,
     tone_hz: f64,
@@ -73,8 +72,7 @@ impl Cue {
         Cue {
             started: now,
             last_sound: now,
-            pending: [0; FRAME_SAMPLES],
-            pending_len: 0,
+            framer: Framer::default(),
             tone_frames: 0,
             tone_hz: 0.0,
             fired: None,
@@ -109,14 +107,9 @@ impl Cue {
     /// The customer's audio heard at `now`.
     pub fn push(&mut self, now: Instant, mut samples: &[i16]) {
         while self.fired.is_none() && !samples.is_empty() {
-            let take = (FRAME_SAMPLES - self.pending_len).min(samples.len());
-            self.pending[self.pending_len..self.pending_len + take]
-                .copy_from_slice(&samples[..take]);
-            self.pending_len += take;
-            samples = &samples[take..];
-            if self.pending_len == FRAME_SAMPLES {
-                self.pending_len = 0;
-                let frame = self.pending;
+            let frame;
+            (frame, samples) = self.framer.fill(samples);
+            if let Some(frame) = frame {
                 self.frame(now, &frame);
             }
         }

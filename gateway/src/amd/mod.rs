@@ -203,8 +203,7 @@ pub struct Detector {
     /// The same levels, sorted: the floor is read from it.
     sorted: Vec<f32>,
     /// Samples of the frame being filled.
-    pending: [i16; FRAME_SAMPLES],
-    pending_len: usize,
+    framer: Framer,
     detection: Option<Detection>,
     delivered: bool,
 }
@@ -221,8 +220,7 @@ impl Detector {
             levels: Vec::with_capacity(frames),
             max_frames: frames,
             sorted: Vec::with_capacity(frames),
-            pending: [0; FRAME_SAMPLES],
-            pending_len: 0,
+            framer: Framer::default(),
             detection: None,
             delivered: false,
         })
@@ -232,15 +230,10 @@ impl Detector {
     /// Ignored once the verdict is reached.
     pub fn push(&mut self, now: Instant, mut samples: &[i16]) {
         while self.detection.is_none() && !samples.is_empty() {
-            let take = (FRAME_SAMPLES - self.pending_len).min(samples.len());
-            self.pending[self.pending_len..self.pending_len + take]
-                .copy_from_slice(&samples[..take]);
-            self.pending_len += take;
-            samples = &samples[take..];
-            if self.pending_len == FRAME_SAMPLES {
-                self.pending_len = 0;
-                let level = frame_level(&self.pending);
-                self.on_frame(now, level);
+            let frame;
+            (frame, samples) = self.framer.fill(samples);
+            if let Some(frame) = frame {
+                self.on_frame(now, frame_level(&frame));
             }
         }
         if self.detection.is_none() && now >= self.deadline {
@@ -404,6 +397,34 @@ impl Detector {
             greeting: FRAME * greeting,
             words: a.words,
         });
+    }
+}
+
+/// Cuts audio that arrives in chunks of any length into whole 20 ms frames.
+#[derive(Debug, Clone)]
+pub struct Framer {
+    pending: [i16; FRAME_SAMPLES],
+    len: usize,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer { pending: [0; FRAME_SAMPLES], len: 0 }
+    }
+}
+
+impl Framer {
+    /// Takes `samples` up to the end of the frame being filled: that frame when it is
+    /// complete, and the samples not taken yet.
+    pub fn fill<'a>(&mut self, samples: &'a [i16]) -> (Option<[i16; FRAME_SAMPLES]>, &'a [i16]) {
+        let take = (FRAME_SAMPLES - self.len).min(samples.len());
+        self.pending[self.len..self.len + take].copy_from_slice(&samples[..take]);
+        self.len += take;
+        if self.len < FRAME_SAMPLES {
+            return (None, &samples[take..]);
+        }
+        self.len = 0;
+        (Some(self.pending), &samples[take..])
     }
 }
 
