@@ -110,24 +110,41 @@ fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::tas
             dialer.input(Input::AgentReady { agent: *a }).await.unwrap();
         }
         let mut n = 0u32;
-        while let Ok((agent, event)) = events.recv().await {
-            if !agents.contains(&agent) {
-                continue;
-            }
-            if let AgentEvent::Ended { call, outcome: CallOutcome::Answered, .. } = event {
-                n += 1;
-                let code = if n.is_multiple_of(2) { "SALE MADE" } else { "NOT INTERESTED" };
-                let s = Submission {
-                    agent,
-                    call,
-                    disposition: LeadStatus::system(code),
-                    notes: String::new(),
-                    callback_at: None,
-                    callback_mine: false,
-                    invalid_details: false,
-                    then: AfterWrapUp::Ready,
-                };
-                let _ = dialer.input(Input::AgentSubmit(s)).await;
+        let submit = |agent: UserId, call, n: u32| {
+            let code = if n.is_multiple_of(2) { "SALE MADE" } else { "NOT INTERESTED" };
+            Input::AgentSubmit(Submission {
+                agent,
+                call,
+                disposition: LeadStatus::system(code),
+                notes: String::new(),
+                callback_at: None,
+                callback_mine: false,
+                invalid_details: false,
+                then: AfterWrapUp::Ready,
+            })
+        };
+        loop {
+            match events.recv().await {
+                Ok((agent, AgentEvent::Ended { call, outcome: CallOutcome::Answered, .. }))
+                    if agents.contains(&agent) =>
+                {
+                    n += 1;
+                    let _ = dialer.input(submit(agent, call, n)).await;
+                }
+                Ok(_) => {}
+                // Fell behind a busy machine: the calls that ended meanwhile are the agents'
+                // dispositions due, read from the dialer itself.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    for a in &agents {
+                        if let Ok(Some(view)) = dialer.view(*a).await
+                            && let Some((call, _)) = view.wrapup
+                        {
+                            n += 1;
+                            let _ = dialer.input(submit(*a, call, n)).await;
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     })
