@@ -25,11 +25,15 @@ export function refusingUas(code, dir) {
 /**
  * sipp as a customer who lets the phone ring `ms` milliseconds, then answers and echoes the
  * audio (`end2end/sipp/ring_then_answer.xml` with its ring time changed; written into `dir`).
+ * With `audioTo` (a UDP port on 127.0.0.1), the answer sends the call's audio there instead:
+ * the test hears what the customer would, and speaks for them.
  */
-export function ringingUas(ms, dir) {
-  const scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'ring_then_answer.xml'), 'utf8');
+export function ringingUas(ms, dir, { audioTo } = {}) {
+  let scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'ring_then_answer.xml'), 'utf8')
+    .replace('timeout="1000"', `timeout="${ms}"`);
+  if (audioTo) scenario = scenario.replace('m=audio [media_port]', `m=audio ${audioTo}`);
   const file = join(dir, `ring${ms}.xml`);
-  writeFileSync(file, scenario.replace('timeout="1000"', `timeout="${ms}"`));
+  writeFileSync(file, scenario);
   return startSipp(['-sf', file, '-rtp_echo']);
 }
 

@@ -12,18 +12,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
 import { hydrated } from '../lib/browser.mjs';
-import { startSipp } from '../lib/gateway.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, addUser, asAdmin, dispose, eventually,
-  launchWithMicrophone, loggedIn, openPhone, waitStatus,
+  launchWithMicrophone, loggedIn, openPhone, ringingUas, waitStatus,
 } from '../lib/dialer.mjs';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const AGENT_HZ = 440;
 const SUPERVISOR_HZ = 1000;
 /** Inbound audio levels (`getStats` audioLevel, 0–1): a tone heard through the gateway's mix
@@ -128,10 +126,7 @@ before(async () => {
     customer.seq += 1;
     customer.socket.send(p, customer.peer.port, customer.peer.address);
   }, 20);
-  const scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'ring_then_answer.xml'), 'utf8');
-  const file = join(dir, 'answer_to_test.xml');
-  writeFileSync(file, scenario.replace('m=audio [media_port]', `m=audio ${customer.socket.address().port}`));
-  carrier = await startSipp(['-sf', file]);
+  carrier = await ringingUas(1_000, dir, { audioTo: customer.socket.address().port });
   server = await startServer();
   agentBrowser = await launchWithMicrophone(join(dir, 'agent.wav'), AGENT_HZ);
   supervisorBrowser = await launchWithMicrophone(join(dir, 'supervisor.wav'), SUPERVISOR_HZ);

@@ -12,18 +12,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
 import { hydrated } from '../lib/browser.mjs';
-import { startSipp } from '../lib/gateway.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, eventually, execute,
-  launchWithMicrophone, loggedIn, openPhone, query, waitStatus,
+  launchWithMicrophone, loggedIn, openPhone, query, ringingUas, waitStatus,
 } from '../lib/dialer.mjs';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 /** How long the customers let the phone ring: time for the agent to dial by hand meanwhile. */
 const RING_MS = 6_000;
 /** The safe-harbor message's length, in 20 ms packets. */
@@ -75,12 +73,7 @@ before(async () => {
     }
   });
   await new Promise((ok) => media.bind(0, '127.0.0.1', ok));
-  const scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'ring_then_answer.xml'), 'utf8');
-  const file = join(dir, 'answer_to_test.xml');
-  writeFileSync(file, scenario
-    .replace('timeout="1000"', `timeout="${RING_MS}"`)
-    .replace('m=audio [media_port]', `m=audio ${media.address().port}`));
-  carrier = await startSipp(['-sf', file]);
+  carrier = await ringingUas(RING_MS, dir, { audioTo: media.address().port });
   server = await startServer();
   browser = await launchWithMicrophone(join(dir, 'tone.wav'));
 });

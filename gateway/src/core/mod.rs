@@ -445,6 +445,9 @@ pub struct Core {
     leg_ctx: HashMap<AgentLegId, LegCtx>,
     /// The deadlines of the calls' answering-machine detectors.
     amd_deadlines: BTreeSet<(Instant, CallId)>,
+    /// Calls with a message waiting for a machine's beep (their cue's deadline moves with
+    /// each sound, so the calls are kept rather than the deadlines).
+    messages: BTreeSet<CallId>,
     next_leg: u64,
     rng: SmallRng,
     calls_ended: u64,
@@ -488,6 +491,7 @@ impl Core {
             opening: HashMap::new(),
             leg_ctx: HashMap::new(),
             amd_deadlines: BTreeSet::new(),
+            messages: BTreeSet::new(),
             next_leg: 1,
             rng: SmallRng::seed_from_u64(config.seed ^ 0x9e37_79b9_7f4a_7c15),
             calls_ended: 0,
@@ -522,20 +526,14 @@ impl Core {
                     if let (Some(detector), Some(media)) = (ctx.amd.as_mut(), ctx.media)
                         && packet.header.payload_type == media.payload_type
                     {
-                        listen(detector, now, media.codec, packet.payload);
+                        decode(media.codec, packet.payload, |frame| detector.push(now, frame));
                         self.amd_report(call, false);
                     }
                     if let Some(ctx) = self.calls.get_mut(&call)
                         && let (Some((cue, _)), Some(media)) = (ctx.message.as_mut(), ctx.media)
                         && packet.header.payload_type == media.payload_type
                     {
-                        let mut frame = [0i16; amd::FRAME_SAMPLES];
-                        for chunk in packet.payload.chunks(amd::FRAME_SAMPLES) {
-                            for (sample, byte) in frame.iter_mut().zip(chunk) {
-                                *sample = media.codec.decode(*byte);
-                            }
-                            cue.push(now, &frame[..chunk.len()]);
-                        }
+                        decode(media.codec, packet.payload, |frame| cue.push(now, frame));
                         self.message_cued(call);
                     }
                 }
@@ -585,11 +583,10 @@ impl Core {
     /// When to send [`Input::Timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let amd = self.amd_deadlines.first().map(|(t, _)| *t);
-        // (Messages waiting for a beep are few: one per machine being left a message.)
         let cue = self
-            .calls
-            .values()
-            .filter_map(|c| c.message.as_ref().and_then(|(cue, _)| cue.poll_timeout()))
+            .messages
+            .iter()
+            .filter_map(|call| self.calls.get(call)?.message.as_ref()?.0.poll_timeout())
             .min();
         Some(
             [self.bridge.poll_timeout(), amd, cue]
@@ -639,6 +636,7 @@ impl Core {
         let Some(ctx) = self.calls.get_mut(&call) else { return };
         let Some(reason) = ctx.message.as_ref().and_then(|(cue, _)| cue.fired()) else { return };
         let Some((_, sound)) = ctx.message.take() else { return };
+        self.messages.remove(&call);
         debug!(%call, ?reason, "message cued");
         if let Err(e) = self.bridge.play(call, sound) {
             warn!(%call, error = %e, "message not played");
@@ -648,13 +646,15 @@ impl Core {
 
     /// Serves the messages waiting for a beep whose time has come.
     fn cue_timeouts(&mut self, now: Instant) {
-        let due: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| {
-                c.message.as_ref().and_then(|(cue, _)| cue.poll_timeout()).is_some_and(|t| t <= now)
+        // (Calls that ended with their message still waiting leave the set here.)
+        let calls = &self.calls;
+        self.messages.retain(|call| calls.get(call).is_some_and(|c| c.message.is_some()));
+        let due: Vec<CallId> = (self.messages.iter())
+            .filter(|call| {
+                let cue = self.calls.get(call).and_then(|c| c.message.as_ref());
+                cue.and_then(|(cue, _)| cue.poll_timeout()).is_some_and(|t| t <= now)
             })
-            .map(|(id, _)| *id)
+            .copied()
             .collect();
         for call in due {
             if let Some((cue, _)) = self.calls.get_mut(&call).and_then(|c| c.message.as_mut()) {
@@ -1163,6 +1163,7 @@ impl Core {
             Op::Play(call, sound, true) => Some(match self.calls.get_mut(&call) {
                 Some(ctx) if ctx.media.is_some() => {
                     ctx.message = Some((amd::cue::Cue::new(now), sound));
+                    self.messages.insert(call);
                     Ok(Reply::Done)
                 }
                 Some(_) => Err(ControlError::WrongState(format!("{call} is not answered"))),
@@ -1434,14 +1435,15 @@ impl Core {
     }
 }
 
-/// Feeds a trunk packet's payload to a detector, decoded 20 ms at a time (no allocation).
-fn listen(detector: &mut amd::Detector, now: Instant, codec: Codec, payload: &[u8]) {
+/// Decodes a trunk packet's payload 20 ms at a time (no allocation) for a listener: the
+/// answering-machine detector, or a message's cue.
+fn decode(codec: Codec, payload: &[u8], mut listener: impl FnMut(&[i16])) {
     let mut frame = [0i16; amd::FRAME_SAMPLES];
     for chunk in payload.chunks(amd::FRAME_SAMPLES) {
         for (sample, byte) in frame.iter_mut().zip(chunk) {
             *sample = codec.decode(*byte);
         }
-        detector.push(now, &frame[..chunk.len()]);
+        listener(&frame[..chunk.len()]);
     }
 }
 

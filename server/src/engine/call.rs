@@ -449,19 +449,9 @@ impl Engine {
             CallEvent::OriginateFailed { reason } => {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
-            // A person who hung up while being listened to reached no agent: the end that
-            // follows counts them abandoned; no agent is handed a call already gone.
-            CallEvent::Detected { verdict, after_ms, cut_short: true }
-                if verdict != AmdVerdict::Machine =>
-            {
+            CallEvent::Detected { verdict, after_ms, cut_short } => {
                 if rec.state == CallState::Detecting {
-                    let call_ref = rec.call_ref.clone();
-                    self.out.record(Record::AttemptDetected { call_ref, verdict, after_ms });
-                }
-            }
-            CallEvent::Detected { verdict, after_ms, .. } => {
-                if rec.state == CallState::Detecting {
-                    self.detected(now, call, verdict, after_ms);
+                    self.detected(now, call, verdict, after_ms, cut_short);
                 }
             }
             CallEvent::Digit { digit } => {
@@ -580,8 +570,17 @@ impl Engine {
 
     /// The answering-machine verdict on a call in `Detecting` (unsure when none came in time).
     /// A person, or unsure, or a machine the campaign passes on, is a live answer from now;
-    /// another machine gets the campaign's action and is recorded as a machine.
-    fn detected(&mut self, now: Now, call: CallId, verdict: AmdVerdict, after_ms: u64) {
+    /// another machine gets the campaign's action and is recorded as a machine. A person whose
+    /// hang-up cut the verdict short (`cut_short`) reached no agent: the end
+    /// that follows counts them abandoned, and no agent is handed a call already gone.
+    fn detected(
+        &mut self,
+        now: Now,
+        call: CallId,
+        verdict: AmdVerdict,
+        after_ms: u64,
+        cut_short: bool,
+    ) {
         let Some(rec) = self.calls.get_mut(&call).filter(|c| c.state == CallState::Detecting)
         else {
             return;
@@ -591,6 +590,9 @@ impl Engine {
             verdict,
             after_ms,
         });
+        if cut_short && verdict != AmdVerdict::Machine {
+            return;
+        }
         let Some(camp) = self.campaigns.get_mut(&rec.campaign) else { return };
         let action = camp.config.settings.machine_action;
         let elapsed = rec.placed_at.map(|p| now.at.saturating_duration_since(p));
@@ -934,7 +936,7 @@ impl Engine {
             let waited =
                 entry.get().since.map_or(DETECT_GUARD, |t| now.at.saturating_duration_since(t));
             let after_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
-            self.detected(now, call, AmdVerdict::Unsure, after_ms);
+            self.detected(now, call, AmdVerdict::Unsure, after_ms, false);
             return;
         }
         self.out.push(Output::Hangup { call });
