@@ -37,6 +37,19 @@ export function ringingUas(ms, dir, { audioTo } = {}) {
   return startSipp(['-sf', file, '-rtp_echo']);
 }
 
+/**
+ * sipp as a customer who answers at once and accepts the dialer's re-INVITEs (hold and resume,
+ * as in a warm transfer): `end2end/sipp/answer_and_hold.xml`, written into `dir`. With
+ * `audioTo`, as in `ringingUas`, the call's audio goes to that UDP port of the test.
+ */
+export function holdingUas(dir, { audioTo } = {}) {
+  let scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'answer_and_hold.xml'), 'utf8');
+  if (audioTo) scenario = scenario.replaceAll('m=audio [media_port]', `m=audio ${audioTo}`);
+  const file = join(dir, 'answer_and_hold.xml');
+  writeFileSync(file, scenario);
+  return startSipp(['-sf', file, '-rtp_echo']);
+}
+
 /** A user with `role` (agent, supervisor or admin), created on the Users page. */
 export async function addUser(page, url, username, password, role) {
   await page.goto(`${url}/admin/users`);

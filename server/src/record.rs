@@ -45,6 +45,14 @@ pub struct LeadFate {
     pub next_attempt_at: i64,
 }
 
+/// Where a call was transferred.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferTo {
+    Agent(UserId),
+    /// An outside number (the carrier takes the customer there).
+    Number(PhoneNumber),
+}
+
 /// A durable change, applied in the order emitted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -79,6 +87,16 @@ pub enum Record {
     AttemptBridged {
         call_ref: String,
         agent: UserId,
+        at: i64,
+    },
+    /// A transfer of the call from its agent to a colleague or an outside number: done, or
+    /// not (cancelled after the two talked, refused, or cut short).
+    Transferred {
+        call_ref: String,
+        from: UserId,
+        to: TransferTo,
+        warm: bool,
+        completed: bool,
         at: i64,
     },
     AttemptEnded {

@@ -299,9 +299,11 @@ impl World {
                         self.at(when, Happening::Call(o.call, end));
                     }
                 }
-                Output::Bridge { call, .. } => {
+                Output::Bridge { call, .. } | Output::HandOver { call, .. } => {
                     self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
                 }
+                // Simulated agents never transfer.
+                Output::Consult { .. } | Output::Refer { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
                 // The safe-harbor message: eight seconds, then the call ends.
                 Output::Play { call, .. } => {

@@ -166,6 +166,19 @@ async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
     send(&mut ws, &submit).await;
     let m = error(&mut ws).await;
     assert!(m.contains("not waiting for your disposition"), "{m}");
+    // Transfers with no call to transfer, and to a department that is not there.
+    send(&mut ws, &PhoneRequest::Transfer { to: UserId(999), warm: false }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("nothing to transfer"), "{m}");
+    send(&mut ws, &PhoneRequest::TransferOut { department: "Nowhere".into() }).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("nothing to transfer"), "{m}");
+    send(&mut ws, &PhoneRequest::TransferComplete).await;
+    let m = error(&mut ws).await;
+    assert!(m.contains("not handing a call over"), "{m}");
+    send(&mut ws, &PhoneRequest::Colleagues).await;
+    let e = until(&mut ws, |e| matches!(e, PhoneEvent::Colleagues { .. })).await;
+    assert_eq!(e, PhoneEvent::Colleagues { agents: vec![] }, "nobody else logged in");
     // A huge message is refused by the socket itself.
     let huge = "x".repeat(100 * 1024);
     let _ = ws.send(Message::Text(huge.into())).await;

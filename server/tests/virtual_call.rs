@@ -233,6 +233,11 @@ impl World {
                     let _ = self.command(true, Op::Command(Command::Hangup { call }));
                 }
                 Output::Play { call, .. } => panic!("no broadcast here ({call})"),
+                Output::Consult { call, .. }
+                | Output::HandOver { call, .. }
+                | Output::Refer { call, .. } => {
+                    panic!("no transfers here ({call})")
+                }
                 Output::Record(r) => self.records.push(r),
                 Output::Notify { agent, event } => {
                     assert_eq!(agent, AGENT);

@@ -259,6 +259,8 @@ pub struct CampaignSettings {
     /// The message left on machines ([`MachineAction::LeaveMessage`]), a WAV file on the
     /// server.
     pub machine_file: Option<String>,
+    /// Outside numbers agents can send a customer to.
+    pub departments: super::transfer::Departments,
     pub agents: Vec<UserId>,
 }
 
@@ -290,6 +292,7 @@ impl CampaignSettings {
             amd: false,
             machine_action: MachineAction::default(),
             machine_file: None,
+            departments: super::transfer::Departments::default(),
             agents: Vec::new(),
         }
     }
@@ -456,6 +459,8 @@ pub struct CampaignForm {
     pub amd: String,
     pub machine_action: String,
     pub machine_file: String,
+    /// One `Name: number` per line.
+    pub departments: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -507,6 +512,7 @@ impl CampaignForm {
             amd: if s.amd { "on" } else { "" }.into(),
             machine_action: s.machine_action.as_str().into(),
             machine_file: s.machine_file.clone().unwrap_or_default(),
+            departments: s.departments.to_text(),
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -621,6 +627,8 @@ impl CampaignForm {
                 .map_err(|m| ApiError::invalid("machine_action", m))?;
         }
         s.machine_file = wav_file("machine_file", &self.machine_file)?;
+        s.departments = super::transfer::Departments::parse(&self.departments)
+            .map_err(|m| ApiError::invalid("departments", m))?;
         s.retry_rules.clear();
         for o in CallOutcome::RETRYABLE {
             let Some((minutes, attempts)) = self.retry_fields(o) else { continue };

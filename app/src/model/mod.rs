@@ -21,6 +21,7 @@ pub mod report;
 pub mod script;
 pub mod simulation;
 pub mod text;
+pub mod transfer;
 pub mod trunk;
 pub mod user;
 pub mod wallboard;

@@ -18,6 +18,7 @@ use super::disposition::DispositionKind;
 use super::ids::CampaignId;
 use super::lead::Lead;
 use super::text::{LeadStatus, Name};
+use super::user::UserId;
 
 /// What the phone page asks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,53 @@ pub enum PhoneRequest {
         call: u64,
         notes: String,
     },
+    /// Who I could hand my call to: answered with [`PhoneEvent::Colleagues`].
+    Colleagues,
+    /// Hand my call to a colleague: at once (`warm: false`), or after talking to them first
+    /// while the customer is on hold (`warm: true`; then complete or cancel).
+    Transfer {
+        to: UserId,
+        warm: bool,
+    },
+    /// Warm transfer: the colleague takes the call now.
+    TransferComplete,
+    /// Warm transfer: back to the customer; the colleague is free again.
+    TransferCancel,
+    /// Send the customer to one of the campaign's departments (an outside number).
+    TransferOut {
+        department: String,
+    },
+}
+
+/// A colleague I could hand a call to: an agent logged in to my campaign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Colleague {
+    pub id: UserId,
+    pub name: String,
+    pub status: AgentStatus,
+}
+
+/// A step of a transfer, told to the agents in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferNotice {
+    /// (To the colleague.) `from` is handing you this call and talks to you first; the
+    /// customer is on hold.
+    Offered { call: u64, from: String, lead: Box<Lead> },
+    /// (To the transferring agent.) You are talking to `with`; the customer is on hold.
+    Consulting { call: u64, with: String },
+    /// The consultation ended without a transfer (cancelled, or the call or a colleague
+    /// went away).
+    Cancelled { call: u64 },
+    /// (To the transferring agent.) The call is `to`'s now.
+    Done { call: u64, to: String },
+    /// The call could not reach the colleague, or the carrier refused the department's
+    /// number; it is still (or again) yours.
+    Failed { call: u64 },
+    /// The carrier is asked to take the customer to this department.
+    Referring { call: u64, to: String },
+    /// The carrier took the customer to the department; the call ends here (then dispose).
+    Referred { call: u64, to: String },
 }
 
 /// What the phone page needs before the shift starts.
@@ -104,6 +152,9 @@ pub struct PhoneCampaign {
     pub dispositions: Vec<(LeadStatus, DispositionKind)>,
     pub wrapup_seconds: u32,
     pub pause_reasons: Vec<String>,
+    /// The departments a call can be transferred to, by name.
+    #[serde(default)]
+    pub departments: Vec<String>,
 }
 
 /// The audio leg's state.
@@ -183,6 +234,11 @@ pub enum PhoneEvent {
     Error {
         message: String,
     },
+    /// The agents a call can be handed to (answers [`PhoneRequest::Colleagues`]).
+    Colleagues {
+        agents: Vec<Colleague>,
+    },
+    Transfer(TransferNotice),
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,
@@ -209,5 +265,12 @@ mod tests {
         assert_eq!(e, r#"{"error":{"message":"No"}}"#);
         let s = serde_json::to_string(&PhoneEvent::State { status: AgentStatus::Ready }).unwrap();
         assert_eq!(s, r#"{"state":{"status":"ready"}}"#);
+        let r: PhoneRequest = serde_json::from_str(r#"{"transfer":{"to":4,"warm":true}}"#).unwrap();
+        assert_eq!(r, PhoneRequest::Transfer { to: UserId(4), warm: true });
+        let t = PhoneEvent::Transfer(TransferNotice::Done { call: 2, to: "bea".into() });
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"transfer":{"done":{"call":2,"to":"bea"}}}"#
+        );
     }
 }

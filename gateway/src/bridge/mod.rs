@@ -13,7 +13,9 @@
 //!   or the hold tone, or silence when muted or unbridged — never two at once. Only on a
 //!   call with a supervisor do voices add up: the supervisor hears the customer and the
 //!   agent; the agent also hears a whispering or barging supervisor; the customer also hears
-//!   a barging one, never a listening or whispering one.
+//!   a barging one, never a listening or whispering one. A held customer is heard by nobody
+//!   (a colleague consulted before a transfer whispers on the held call: only the agent and
+//!   the colleague talk).
 //! - A leg is either an agent's (bridged to at most one call) or a supervisor's on at most
 //!   one call, never both at once.
 //! - Payloads pass through untouched when both legs use the same codec; μ-law/A-law are
@@ -756,7 +758,9 @@ impl Bridge {
                     send_frame(&mut self.out, leg, now, &mix::sum(heard));
                     self.stats.generated += 1;
                 }
-                let both = mix::sum([&customer, &agent]);
+                // A held customer is heard by nobody: this is how an agent consults a
+                // colleague before a transfer (the colleague's leg whispers on the held call).
+                let both = if side.held { agent } else { mix::sum([&customer, &agent]) };
                 for (l, ..) in &voices {
                     if let Some(leg) = self.legs.get_mut(l) {
                         send_frame(&mut self.out, (*l, leg), now, &both);

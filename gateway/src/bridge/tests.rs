@@ -443,6 +443,22 @@ fn a_whisper_reaches_the_agent_only_and_a_barge_reaches_both() {
 }
 
 #[test]
+fn a_colleague_consulted_on_a_held_call_talks_with_the_agent_while_the_customer_hears_hold() {
+    let mut rig = Rig::with_supervisor(MonitorMode::Whisper);
+    rig.bridge.set_held(CALL, true).unwrap();
+    let (agent, sups, customer) = rig.round(&[SUP]);
+    assert!(matches!(agent[..], [l] if near(l, 4000)), "the colleague only: {agent:?}");
+    assert!(matches!(sups[..], [(SUP, l)] if near(l, 2000)), "the agent only: {sups:?}");
+    assert!(
+        customer.iter().all(|l| !near(*l, 2000) && !near(*l, 4000) && !near(*l, 6000)),
+        "the customer hears neither of them: {customer:?}"
+    );
+    rig.bridge.set_held(CALL, false).unwrap();
+    let (_, sups, _) = rig.round(&[SUP]);
+    assert!(matches!(sups[..], [(SUP, l)] if near(l, 3000)), "both again: {sups:?}");
+}
+
+#[test]
 fn two_supervisors_on_one_call_and_the_call_back_to_relaying_when_they_leave() {
     let mut rig = Rig::with_supervisor(MonitorMode::Listen);
     rig.bridge.add_leg(rig.now, SUP2, agent(Codec::Pcmu), 0x5f, 1, 1);

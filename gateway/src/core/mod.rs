@@ -1389,11 +1389,16 @@ impl Core {
             ctx.hold_next = Some(held);
             return Ok(());
         }
+        let wanted = if held { Direction::SendOnly } else { Direction::SendRecv };
+        if ctx.local.direction == wanted {
+            // Already there (a transfer resumes a call that may not be held): no offer.
+            return Ok(());
+        }
         let mut local = ctx.local.clone();
         let previous = local.direction;
         local.version += 1;
         // RFC 3264 §8.4: hold is a sendonly offer; resuming returns to sendrecv.
-        local.direction = if held { Direction::SendOnly } else { Direction::SendRecv };
+        local.direction = wanted;
         self.ua.reinvite(now, call, local.to_bytes()).map_err(ua_error)?;
         if let Some(ctx) = self.calls.get_mut(&call) {
             ctx.local = local;

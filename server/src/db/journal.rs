@@ -13,7 +13,7 @@
 //! [`apply`] names it so the call is never placed. Progress and the end of an attempt land
 //! only while it is open: an attempt closed by crash recovery keeps that outcome.
 
-use crate::record::Record;
+use crate::record::{Record, TransferTo};
 
 use super::{Db, DbError, with_pool};
 
@@ -85,12 +85,32 @@ macro_rules! apply_one {
                     .await?;
             }
             Record::AttemptBridged { call_ref, agent, at } => {
-                sqlx::query("UPDATE call_attempts SET bridged_at = $1, agent_id = $2 WHERE call_ref = $3 AND ended_at IS NULL")
+                // A transfer bridges again: the call is the new agent's, answered when it was.
+                sqlx::query("UPDATE call_attempts SET bridged_at = COALESCE(bridged_at, $1), agent_id = $2 WHERE call_ref = $3 AND ended_at IS NULL")
                     .bind(at)
                     .bind(agent.0)
                     .bind(call_ref)
                     .execute(&mut *$tx)
                     .await?;
+            }
+            Record::Transferred { call_ref, from, to, warm, completed, at } => {
+                let (agent, number) = match to {
+                    TransferTo::Agent(a) => (Some(a.0), None),
+                    TransferTo::Number(n) => (None, Some(n.as_str())),
+                };
+                sqlx::query(
+                    "INSERT INTO call_transfers (call_ref, from_agent, to_agent, to_number, warm, completed, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(call_ref)
+                .bind(from.0)
+                .bind(agent)
+                .bind(number)
+                .bind(*warm)
+                .bind(*completed)
+                .bind(*at)
+                .execute(&mut *$tx)
+                .await?;
             }
             Record::AttemptEnded { call_ref, at, outcome, sip_code, sip_reason, by } => {
                 sqlx::query(

@@ -265,6 +265,22 @@ impl AgentMachine {
     }
 
     /// Whether `call` is this agent's current call (bridging, talking or in wrap-up).
+    /// The agent handed their call to a colleague (a transfer): free again, with no
+    /// disposition due — the colleague disposes of the call. Ready, or back to the pause
+    /// the call interrupted. False (nothing changed) when not talking on `call`.
+    pub fn handed_over(&mut self, now: Instant, call: CallId) -> bool {
+        match self.state {
+            AgentState::InCall { call: c } if c == call => {
+                self.state = match self.pause_after.take() {
+                    Some(reason) => AgentState::Paused { reason, since: now },
+                    None => AgentState::Ready { since: now },
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn has_call(&self, call: CallId) -> bool {
         match self.state {
             AgentState::InCall { call: c } | AgentState::WrapUp { call: c, .. } => c == call,
@@ -380,6 +396,25 @@ mod tests {
         b.take_while_paused(LeadId(3), CallId(9)).unwrap();
         assert!(b.unreserve(t0));
         assert_eq!(b.status(), AgentStatus::Paused { reason: PauseReason::system("logged in") });
+    }
+
+    #[test]
+    fn an_agent_who_hands_a_call_over_is_free_with_nothing_due() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(7))).unwrap();
+        assert!(!a.handed_over(t0, CallId(7)), "not talking yet");
+        assert!(a.connected(CallId(7)));
+        assert!(!a.handed_over(t0, CallId(8)), "another call");
+        assert!(a.handed_over(t0, CallId(7)));
+        assert_eq!(a.status(), AgentStatus::Ready);
+        assert_eq!(a.disposition_due(), None);
+        // A call taken while paused: the pause resumes after handing it over.
+        a.pause(t0, pause("Break")).unwrap();
+        a.take_while_paused(LeadId(2), CallId(9)).unwrap();
+        assert!(a.connected(CallId(9)));
+        assert!(a.handed_over(t0, CallId(9)));
+        assert_eq!(a.status(), AgentStatus::Paused { reason: pause("Break") });
     }
 
     #[test]

@@ -161,6 +161,14 @@ pub(super) struct CallRec {
     pub(super) abandon_reason: Option<String>,
     /// Placed with answering-machine detection: once answered, it waits for the verdict.
     pub(super) detect: bool,
+    /// Warm transfer: the colleague its agent is talking to while the customer is on hold
+    /// (reserved for the call).
+    pub(super) consult: Option<UserId>,
+    /// A transfer under way (`Bridging` to the colleague): the agent handing it over, who
+    /// keeps it until the colleague's audio has it, and whether they talked first (warm).
+    pub(super) transfer_from: Option<(UserId, bool)>,
+    /// The outside number the carrier was asked to take the customer to, until it answers.
+    pub(super) referring: Option<app::model::PhoneNumber>,
 }
 
 impl CallRec {
@@ -188,6 +196,9 @@ impl CallRec {
             placed_at: None,
             since: None,
             abandon_reason: None,
+            consult: None,
+            transfer_from: None,
+            referring: None,
         }
     }
 
@@ -429,12 +440,19 @@ impl Engine {
                 }
             }
             CallEvent::Bridged => {
+                let transfer = match rec.state {
+                    CallState::Bridging(_) => rec.transfer_from.take(),
+                    _ => None,
+                };
                 if let Some(agent) = rec.bridged(now, &mut self.out) {
                     let call_ref = rec.call_ref.clone();
                     if let Some(run) = self.agents.get_mut(&agent) {
                         run.machine.connected(call);
                     }
                     self.agent_changed(now, agent, Some(call_ref));
+                    if let Some((from, warm)) = transfer {
+                        self.transfer_done(now, call, from, warm);
+                    }
                 }
             }
             CallEvent::BridgeFailed => {
@@ -449,6 +467,7 @@ impl Engine {
             CallEvent::OriginateFailed { reason } => {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
+            CallEvent::Referred { code } => self.referred(now, call, code),
             CallEvent::Detected { verdict, after_ms, cut_short } => {
                 if rec.state == CallState::Detecting {
                     self.detected(now, call, verdict, after_ms, cut_short);
@@ -682,8 +701,10 @@ impl Engine {
         self.finish_unconnected(now, rec, CallOutcome::Dropped, None, reason, HangupBy::System);
     }
 
-    /// The answered call could not reach its agent's audio: dropped, and the agent paused.
-    fn bridge_failed(&mut self, now: Now, mut rec: CallRec, agent: UserId) {
+    /// The answered call could not reach its agent's audio: dropped, and the agent paused —
+    /// unless it was being transferred: then it goes back to the agent handing it over.
+    fn bridge_failed(&mut self, now: Now, rec: CallRec, agent: UserId) {
+        let Some(mut rec) = self.transfer_failed(now, rec, agent) else { return };
         if let Some(run) = self.agents.get_mut(&agent) {
             run.machine.unreserve(now.at);
             // The agent's audio is not working: no more calls until they fix it.
@@ -704,6 +725,8 @@ impl Engine {
         reason: Option<String>,
         by: HangupBy,
     ) {
+        // A transfer under way ends with the call: the agent who had it keeps it.
+        self.end_transfer(now, call, false);
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
         let rec = entry.get_mut();
         let by = if rec.hangup_by_agent { HangupBy::Agent } else { by };
@@ -937,6 +960,14 @@ impl Engine {
                 entry.get().since.map_or(DETECT_GUARD, |t| now.at.saturating_duration_since(t));
             let after_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
             self.detected(now, call, AmdVerdict::Unsure, after_ms, false);
+            return;
+        }
+        if let (CallState::Bridging(colleague), Some(_)) =
+            (entry.get().state, entry.get().transfer_from)
+        {
+            // A transfer the colleague's audio never took: the call goes back, not down.
+            let rec = entry.remove();
+            self.bridge_failed(now, rec, colleague);
             return;
         }
         self.out.push(Output::Hangup { call });

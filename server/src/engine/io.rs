@@ -97,6 +97,11 @@ pub enum CallEvent {
     Digit {
         digit: char,
     },
+    /// The carrier's answer to an [`Output::Refer`]: a SIP status (2xx: it takes the
+    /// customer to the number; anything else, or no answer, refused).
+    Referred {
+        code: u16,
+    },
     /// What answered a call placed with [`Originate::amd`], `after_ms` after the answer.
     /// `cut_short`: the call ended before the detector decided (its end follows).
     Detected {
@@ -172,6 +177,27 @@ pub enum Input {
     /// The server is stopping: place no more calls, give back queued leads, cancel the calls
     /// still ringing for nobody; calls with agents and their wrap-ups go on.
     StopDialing,
+    /// The agent hands their call to a ready colleague of their campaign: at once, or (warm)
+    /// after talking to them while the customer is on hold ([`super::transfer`]).
+    Transfer {
+        agent: UserId,
+        to: UserId,
+        warm: bool,
+    },
+    /// Warm transfer: the consulted colleague takes the call.
+    TransferComplete {
+        agent: UserId,
+    },
+    /// Warm transfer: the agent goes back to the customer; the colleague is free again.
+    TransferCancel {
+        agent: UserId,
+    },
+    /// The agent sends their customer to one of their campaign's departments (an outside
+    /// number): the carrier is asked to take the call there (SIP REFER).
+    TransferOut {
+        agent: UserId,
+        department: String,
+    },
 }
 
 /// A call to place.
@@ -221,6 +247,24 @@ pub enum Output {
     },
     Hangup {
         call: CallId,
+    },
+    /// Warm transfer: put the customer on hold and let `agent` talk with the call's agent
+    /// (`on`), or end that (`!on`: the colleague hears silence, the customer comes back).
+    Consult {
+        call: CallId,
+        agent: UserId,
+        on: bool,
+    },
+    /// Ask the carrier to take the customer to `to` (answered with `CallEvent::Referred`).
+    Refer {
+        call: CallId,
+        to: PhoneNumber,
+    },
+    /// A transfer: the call moves to `agent`'s audio (off a consultation, off hold); answered
+    /// like [`Output::Bridge`], with `CallEvent::Bridged` or `BridgeFailed`.
+    HandOver {
+        call: CallId,
+        agent: UserId,
     },
     /// Play the file to the call, then hang up (broadcast, safe harbor, a machine's message);
     /// `after_beep`: once the answering machine records (after its beep).
@@ -272,4 +316,26 @@ pub enum AgentEvent {
     },
     /// The server is stopping: no new calls; the current one and its disposition may finish.
     Stopping,
+    /// A step of a transfer this agent is in.
+    Transfer(TransferStep),
+}
+
+/// A step of a transfer, as the engine tells it (the phone names the colleagues).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferStep {
+    /// (To the colleague.) `from` is handing you this call and talks to you first.
+    Offered { call: CallId, from: UserId, lead: Box<Lead> },
+    /// (To the transferring agent.) You are talking to `with`; the customer is on hold.
+    Consulting { call: CallId, with: UserId },
+    /// The consultation ended without a transfer.
+    Cancelled { call: CallId },
+    /// (To the transferring agent.) The call is `to`'s now.
+    Done { call: CallId, to: UserId },
+    /// The call could not reach the colleague (or the carrier refused the outside number); it
+    /// is back with you.
+    Failed { call: CallId },
+    /// (To the agent.) The carrier is asked to take the customer to `to`.
+    Referring { call: CallId, to: PhoneNumber },
+    /// (To the agent.) The carrier took the customer to `to`; the call ends here.
+    Referred { call: CallId, to: PhoneNumber },
 }

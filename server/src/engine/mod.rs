@@ -27,6 +27,7 @@
 //! - `preview`: preview campaigns (get next lead, call, skip);
 //! - `manual`: an agent dialling a number by hand (the dial pad);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
+//! - `transfer`: an agent handing their call to a colleague, blind or warm;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
 //!   database layer.
@@ -47,6 +48,7 @@ pub mod pacing;
 mod preview;
 pub mod recycle;
 mod session;
+mod transfer;
 
 use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, UserId};
 use std::collections::{BTreeMap, HashMap};
@@ -59,7 +61,7 @@ use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
     AgentEvent, CallEvent, CallId, Callback, CampaignConfig, Input, Now, Originate, Output,
-    QueuedLead, Record, Submission,
+    QueuedLead, Record, Submission, TransferStep,
 };
 use outbox::Outbox;
 use session::AgentRun;
@@ -107,6 +109,20 @@ pub enum EngineError {
     UnknownCall,
     #[error("The dialer is stopping: no new calls. Finish your call and its disposition.")]
     Stopping,
+    #[error("You are not on a call: there is nothing to transfer.")]
+    NothingToTransfer,
+    #[error("You are already handing this call over; complete or cancel that first.")]
+    TransferUnderWay,
+    #[error("You are not handing a call over.")]
+    NoTransfer,
+    #[error("That is you: choose a colleague.")]
+    TransferToSelf,
+    #[error("That colleague is no longer logged in to your campaign.")]
+    ColleagueGone,
+    #[error("That colleague is not free right now (on a call, in wrap-up or paused).")]
+    ColleagueBusy,
+    #[error("Your campaign has no department called {0:?}.")]
+    UnknownDepartment(String),
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
@@ -171,6 +187,10 @@ impl Engine {
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,
             Input::AttemptRefused { call } => self.attempt_refused(now, call)?,
             Input::StopDialing => self.stop_dialing(now),
+            Input::Transfer { agent, to, warm } => self.transfer(now, agent, to, warm)?,
+            Input::TransferComplete { agent } => self.transfer_complete(now, agent)?,
+            Input::TransferCancel { agent } => self.transfer_cancel(now, agent)?,
+            Input::TransferOut { agent, department } => self.transfer_out(agent, &department)?,
         }
         self.pace(now);
         Ok(())

@@ -117,6 +117,11 @@ impl Engine {
         agent: UserId,
         reason: &str,
     ) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        // Transfers they are in end first: calls stay with (or go back to) whoever had them.
+        self.leave_transfers(now, agent);
         let run = self.agents.remove(&agent).ok_or(EngineError::NotLoggedIn)?;
         let campaign = run.campaign;
         if let Some(q) = run.preview {

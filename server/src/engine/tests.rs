@@ -17,6 +17,7 @@ mod abandon;
 mod amd;
 mod callbacks;
 mod manual;
+mod transfer;
 
 const A1: UserId = UserId(1);
 const A2: UserId = UserId(2);

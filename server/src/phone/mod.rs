@@ -25,14 +25,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::model::phone::{AudioState, PhoneCampaign, PhoneEvent, PhoneRequest};
+use app::model::phone::{
+    AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
+};
 use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, UserId, fill_script};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::db::{self, Db};
-use crate::engine::{AfterWrapUp, AgentEvent, CallId, Input, Submission};
+use crate::engine::{AfterWrapUp, AgentEvent, CallId, Input, Submission, TransferStep};
 use crate::runtime::dialer::{Dialer, DialerError};
 pub use media::{LegEvent, Media, MediaError};
 
@@ -58,6 +60,8 @@ struct Line {
     connected: bool,
     /// The campaign's script, filled in for each call.
     script: String,
+    /// The campaign's departments (name, number), to name a transfer's destination.
+    departments: Vec<(String, app::model::PhoneNumber)>,
 }
 
 struct Inner {
@@ -71,6 +75,8 @@ struct Inner {
     drafts: Mutex<HashMap<UserId, (u64, String)>>,
     /// Per agent: audio legs connected so far (a dropped leg's call waits for the next).
     legs_connected: Mutex<HashMap<UserId, u64>>,
+    /// Names of the agents who logged in through this hub (a transfer names the colleague).
+    names: Mutex<HashMap<UserId, String>>,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -95,6 +101,7 @@ impl PhoneHub {
             next_conn: AtomicU64::new(1),
             drafts: Mutex::new(HashMap::new()),
             legs_connected: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -130,6 +137,27 @@ impl PhoneHub {
         self.0.legs_connected.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, String>> {
+        self.0.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A department's number as the agent knows it: "Loans (+12025550199)".
+    fn department(&self, agent: UserId, phone: &app::model::PhoneNumber) -> String {
+        let lines = self.lines();
+        let name = lines
+            .get(&agent)
+            .and_then(|l| l.departments.iter().find(|(_, p)| p == phone).map(|(n, _)| n.clone()));
+        match name {
+            Some(name) => format!("{name} ({phone})"),
+            None => phone.to_string(),
+        }
+    }
+
+    /// An agent's name as colleagues see it.
+    fn name(&self, agent: UserId) -> String {
+        self.names().get(&agent).cloned().unwrap_or_else(|| format!("agent {agent}"))
+    }
+
     fn send(&self, agent: UserId, event: PhoneEvent) {
         if let Some(line) = self.lines().get(&agent) {
             let _ = line.tx.send(event);
@@ -157,6 +185,25 @@ impl PhoneHub {
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
             AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
             AgentEvent::Stopping => PhoneEvent::Stopping,
+            AgentEvent::Transfer(step) => PhoneEvent::Transfer(match step {
+                TransferStep::Offered { call, from, lead } => {
+                    TransferNotice::Offered { call: call.0, from: self.name(from), lead }
+                }
+                TransferStep::Consulting { call, with } => {
+                    TransferNotice::Consulting { call: call.0, with: self.name(with) }
+                }
+                TransferStep::Cancelled { call } => TransferNotice::Cancelled { call: call.0 },
+                TransferStep::Done { call, to } => {
+                    TransferNotice::Done { call: call.0, to: self.name(to) }
+                }
+                TransferStep::Failed { call } => TransferNotice::Failed { call: call.0 },
+                TransferStep::Referring { call, to } => {
+                    TransferNotice::Referring { call: call.0, to: self.department(agent, &to) }
+                }
+                TransferStep::Referred { call, to } => {
+                    TransferNotice::Referred { call: call.0, to: self.department(agent, &to) }
+                }
+            }),
         };
         self.send(agent, event);
     }
@@ -214,13 +261,16 @@ impl PhoneHub {
     pub async fn serve(self, agent: UserId, socket: WebSocket) {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let previous =
-            self.lines().insert(agent, Line { conn, tx, connected: true, script: String::new() });
+        let previous = self.lines().insert(
+            agent,
+            Line { conn, tx, connected: true, script: String::new(), departments: Vec::new() },
+        );
         if let Some(old) = previous {
             // Another tab had the phone: it hands over (keeping the campaign's script).
             let _ = old.tx.send(PhoneEvent::TakenOver);
             if let Some(line) = self.lines().get_mut(&agent) {
                 line.script = old.script;
+                line.departments = old.departments;
             }
         }
         let (mut sink, mut stream) = socket.split();
@@ -402,6 +452,15 @@ impl PhoneHub {
             PhoneRequest::Quality { warnings } => {
                 dialer.input(Input::AgentQuality { agent, warnings }).await
             }
+            PhoneRequest::Colleagues => return Some(self.colleagues(agent).await),
+            PhoneRequest::Transfer { to, warm } => {
+                dialer.input(Input::Transfer { agent, to, warm }).await
+            }
+            PhoneRequest::TransferComplete => dialer.input(Input::TransferComplete { agent }).await,
+            PhoneRequest::TransferCancel => dialer.input(Input::TransferCancel { agent }).await,
+            PhoneRequest::TransferOut { department } => {
+                dialer.input(Input::TransferOut { agent, department }).await
+            }
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
             PhoneRequest::PreviewSkip => dialer.input(Input::PreviewSkip { agent }).await,
@@ -436,6 +495,28 @@ impl PhoneHub {
         result.err().map(|e| error(&e.to_string()))
     }
 
+    /// The other agents of `agent`'s campaign, with their states (ready ones first): whom a
+    /// call can be handed to.
+    async fn colleagues(&self, agent: UserId) -> PhoneEvent {
+        let Ok(floor) = self.0.dialer.floor().await else {
+            return error("The dialer is not running.");
+        };
+        let Some(mine) = floor.iter().find(|a| a.agent == agent).map(|a| a.campaign) else {
+            return error("You are not logged in to a campaign.");
+        };
+        let mut agents: Vec<(i64, Colleague)> = floor
+            .into_iter()
+            .filter(|a| a.campaign == mine && a.agent != agent)
+            .map(|a| {
+                let name = self.name(a.agent);
+                (a.since, Colleague { id: a.agent, name, status: a.status })
+            })
+            .collect();
+        // Ready first, the longest waiting at the top (who a call would reach anyway).
+        agents.sort_by_key(|(since, c)| (c.status != AgentStatus::Ready, *since));
+        PhoneEvent::Colleagues { agents: agents.into_iter().map(|(_, c)| c).collect() }
+    }
+
     async fn login(&self, agent: UserId, campaign: CampaignId) -> PhoneEvent {
         let loaded = match load_campaign(&self.0.db, campaign).await {
             Ok(Some(loaded)) => loaded,
@@ -448,6 +529,9 @@ impl PhoneHub {
         if let Err(e) = self.0.dialer.input(Input::AgentLogin { agent, campaign }).await {
             return error(&e.to_string());
         }
+        if let Ok(Some(user)) = db::users::by_id(&self.0.db, agent).await {
+            self.names().insert(agent, user.username);
+        }
         // (A second login to the same campaign, from a reloaded page or another tab, changes
         // nothing.) The page gets the agent's whole state, the call or wrap-up included; the
         // login succeeded, so the agent is in the campaign just loaded.
@@ -456,17 +540,18 @@ impl PhoneHub {
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
     /// wrap-up or preview in progress. `loaded`: the agent's campaign, when already at hand.
-    async fn resume(&self, agent: UserId, loaded: Option<(PhoneCampaign, String)>) -> PhoneEvent {
+    async fn resume(&self, agent: UserId, loaded: Option<Loaded>) -> PhoneEvent {
         let Ok(Some(view)) = self.0.dialer.view(agent).await else { return PhoneEvent::LoggedOut };
         let loaded = match loaded {
             Some(loaded) => Some(loaded),
             None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
         };
-        let Some((campaign, script)) = loaded else {
+        let Some(Loaded { campaign, script, departments }) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {
             line.script = script.clone();
+            line.departments = departments;
         }
         if let Some(lead) = view.preview {
             self.send(agent, PhoneEvent::Preview { lead });
@@ -511,14 +596,20 @@ where
     sink.send(Message::Text(text.into())).await
 }
 
-/// The campaign as the phone needs it, and its script.
-async fn load_campaign(
-    db: &Db,
-    id: CampaignId,
-) -> Result<Option<(PhoneCampaign, String)>, db::DbError> {
+/// A campaign as the phone needs it: what the page is sent, and what the hub keeps.
+struct Loaded {
+    campaign: PhoneCampaign,
+    script: String,
+    departments: Vec<(String, app::model::PhoneNumber)>,
+}
+
+/// The campaign as the phone needs it, its script and its departments.
+async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
     let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();
+    let departments: Vec<(String, app::model::PhoneNumber)> =
+        c.settings.departments.iter().map(|d| (d.name.to_string(), d.phone.clone())).collect();
     let campaign = PhoneCampaign {
         id,
         name: c.settings.name,
@@ -526,6 +617,7 @@ async fn load_campaign(
         dispositions: dispositions.into_iter().map(|d| (d.code, d.kind)).collect(),
         wrapup_seconds: c.settings.wrapup_seconds,
         pause_reasons: PauseReason::CHOICES.iter().map(|s| s.to_string()).collect(),
+        departments: departments.iter().map(|(name, _)| name.clone()).collect(),
     };
-    Ok(Some((campaign, script)))
+    Ok(Some(Loaded { campaign, script, departments }))
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{CallOutcome, HangupBy, UserId};
+use app::model::{CallOutcome, HangupBy, PhoneNumber, UserId};
 use tokio::sync::mpsc;
 
 use crate::engine::{CallEvent, CallId, Originate};
@@ -47,6 +47,21 @@ pub trait Carrier: Send + Sync + 'static {
     /// beep), then hangs up. A carrier that cannot hear the beep plays it at once.
     async fn leave_message(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
         self.play(call, file).await
+    }
+    /// Warm transfer: `on`, the customer is held and `agent`'s audio joins the call to talk
+    /// with its agent; off, it leaves (and stays open) and the customer is back. A carrier
+    /// without agents' audio cannot.
+    async fn consult(&self, _call: CallId, _agent: UserId, _on: bool) -> Result<(), CarrierError> {
+        Err(CarrierError::Unavailable("this carrier cannot hold a consultation".into()))
+    }
+    /// A transfer: the call moves to `agent`'s audio, off any consultation and off hold;
+    /// `Ok` once bridged.
+    async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
+        self.bridge(call, agent).await
+    }
+    /// Asks the carrier to take the customer to `to`; its answer comes as a `Referred` event.
+    async fn refer(&self, _call: CallId, _to: &PhoneNumber) -> Result<(), CarrierError> {
+        Err(CarrierError::Unavailable("this carrier cannot transfer calls".into()))
     }
 }
 
@@ -149,6 +164,18 @@ impl Carrier for SimCarrier {
     }
 
     async fn play(&self, call: CallId, _file: &str) -> Result<(), CarrierError> {
+        self.hangup(call).await;
+        Ok(())
+    }
+
+    async fn consult(&self, _call: CallId, _agent: UserId, _on: bool) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    /// A simulated carrier takes every customer where it is asked to, and ends the call.
+    async fn refer(&self, call: CallId, _to: &PhoneNumber) -> Result<(), CarrierError> {
+        let event = CallEvent::Referred { code: 202 };
+        let _ = self.events.send(CarrierEvent { call, event }).await;
         self.hangup(call).await;
         Ok(())
     }

@@ -97,6 +97,8 @@ enum Command {
     Input(Box<Input>, oneshot::Sender<Result<(), EngineError>>),
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
+    /// Every logged-in agent and their state.
+    Floor(oneshot::Sender<Vec<app::model::AgentNow>>),
     /// An agent dials a number by hand (`manual`).
     ManualDial(
         UserId,
@@ -172,6 +174,13 @@ impl Dialer {
     pub async fn view(&self, agent: UserId) -> Result<Option<AgentView>, DialerError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::View(agent, tx)).await.map_err(|_| DialerError::Stopped)?;
+        rx.await.map_err(|_| DialerError::Stopped)
+    }
+
+    /// Every logged-in agent of this instance: campaign, state and since when.
+    pub async fn floor(&self) -> Result<Vec<app::model::AgentNow>, DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Floor(tx)).await.map_err(|_| DialerError::Stopped)?;
         rx.await.map_err(|_| DialerError::Stopped)
     }
 
@@ -433,6 +442,9 @@ impl Runtime {
                     Some(Command::View(agent, reply)) => {
                         let _ = reply.send(self.view(agent));
                     }
+                    Some(Command::Floor(reply)) => {
+                        let _ = reply.send(self.engine.floor());
+                    }
                     Some(Command::StopDialing(grace, reply)) => {
                         let _ = self.engine.handle(self.clock.now(), Input::StopDialing);
                         tracing::info!(
@@ -574,6 +586,42 @@ impl Runtime {
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move { carrier.hangup(call).await });
+                }
+                Output::Consult { call, agent, on } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.consult(call, agent, on).await {
+                            // The call or the colleague's audio went away: their own events
+                            // end the consultation.
+                            tracing::warn!(call = call.0, %agent, on, error = %e, "consultation");
+                        }
+                    });
+                }
+                Output::Refer { call, to } => {
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.refer(call, &to).await {
+                            tracing::warn!(call = call.0, error = %e, "transfer to a number not sent");
+                            // Never asked is refused: the call stays with its agent.
+                            let event = CallEvent::Referred { code: 503 };
+                            let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+                        }
+                    });
+                }
+                Output::HandOver { call, agent } => {
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    self.background.spawn(async move {
+                        let event = match carrier.hand_over(call, agent).await {
+                            Ok(()) => CallEvent::Bridged,
+                            Err(e) => {
+                                tracing::warn!(call = call.0, %agent, error = %e, "transfer failed");
+                                CallEvent::BridgeFailed
+                            }
+                        };
+                        let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+                    });
                 }
                 Output::Play { call, file, after_beep } => {
                     let carrier = self.carrier.clone();

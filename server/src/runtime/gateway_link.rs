@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use app::model::phone::AudioState;
 use app::model::trunk::AuthDirection;
-use app::model::{AmdVerdict, CallOutcome, HangupBy, TrunkId, UserId};
+use app::model::{AmdVerdict, CallOutcome, HangupBy, PhoneNumber, TrunkId, UserId};
 use gateway::Gateway;
 use gateway::control::{self as gw, AgentLegId, ControlError, Event};
 use gateway::events::{Read, Reader};
@@ -178,6 +178,7 @@ impl GatewayLink {
             | Event::CallAnswered { .. }
             | Event::CallEnded { .. }
             | Event::MachineDetection { .. }
+            | Event::TransferResult { .. }
             | Event::DtmfReceived { call: Some(_), leg: None, .. } => {
                 if let Some(CarrierEvent { call, event }) = carrier_event(e) {
                     self.forward(call, event).await;
@@ -191,10 +192,7 @@ impl GatewayLink {
                 self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
             }
             Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
-            Event::DtmfReceived { .. }
-            | Event::TransferResult { .. }
-            | Event::TrunkStatus { .. }
-            | Event::ProbeResult { .. } => {}
+            Event::DtmfReceived { .. } | Event::TrunkStatus { .. } | Event::ProbeResult { .. } => {}
         }
     }
 
@@ -376,6 +374,7 @@ pub fn carrier_event(e: Event) -> Option<CarrierEvent> {
             };
             (call, CallEvent::Detected { verdict, after_ms, cut_short })
         }
+        Event::TransferResult { call, code } => (call, CallEvent::Referred { code }),
         // Keys the customer pressed (those of the agent's own browser are not news).
         Event::DtmfReceived { call: Some(call), leg: None, digit } => {
             (call, CallEvent::Digit { digit })
@@ -438,6 +437,32 @@ impl Carrier for GatewayLink {
     async fn leave_message(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
         self.state().playing.insert(call);
         self.gateway.play_after_beep(call, file.into()).await.map_err(unavailable)
+    }
+
+    async fn consult(&self, call: CallId, agent: UserId, on: bool) -> Result<(), CarrierError> {
+        let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
+        if on {
+            // Held first, so the customer never hears the two talk.
+            self.gateway.hold(call).await.map_err(unavailable)?;
+            let mode = gateway::bridge::MonitorMode::Whisper;
+            self.gateway.monitor(call, leg, mode).await.map_err(unavailable)
+        } else {
+            self.gateway.stop_monitoring(leg).await.map_err(unavailable)?;
+            self.gateway.unhold(call).await.map_err(unavailable)
+        }
+    }
+
+    async fn refer(&self, call: CallId, to: &PhoneNumber) -> Result<(), CarrierError> {
+        self.gateway.transfer(call, to.clone()).await.map_err(unavailable)
+    }
+
+    async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
+        let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
+        // In order: off the consultation (a leg on a call as a listener cannot be bridged),
+        // onto the call, then the customer off hold to talk to them.
+        self.gateway.stop_monitoring(leg).await.map_err(unavailable)?;
+        self.gateway.bridge(call, leg).await.map_err(unavailable)?;
+        self.gateway.unhold(call).await.map_err(unavailable)
     }
 }
 

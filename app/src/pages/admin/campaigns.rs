@@ -378,6 +378,12 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                         hint="A WAV file on the server (8 kHz mono 16-bit), played once the machine records: after its beep"
                     />
                 </div>
+                <label class="field">
+                    "Transfer departments"
+                    <textarea name="departments" rows="3" maxlength="2000" aria-describedby="departments-hint">{f.departments.clone()}</textarea>
+                    <small class="muted" id="departments-hint">"One per line, Name: number (e.g. Loans: +1 202 555 0199). Agents on a call can send the customer there."</small>
+                    {move || err("departments").get().map(|m| view! { <small class="field-error" data-field="departments">{m}</small> })}
+                </label>
                 <h3>"Retry rules"</h3>
                 <p class="muted">"Per call outcome: minutes before the lead is dialled again, and the most attempts. Leave minutes empty for no retry."</p>
                 <table class="grid compact" data-testid="retry-rules">

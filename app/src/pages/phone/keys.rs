@@ -12,12 +12,13 @@ use super::state::PhoneState;
 use crate::model::phone::PhoneRequest;
 
 /// What a key does, in the page's words.
-pub(super) const SHORTCUTS: [(&str, &str); 12] = [
+pub(super) const SHORTCUTS: [(&str, &str); 13] = [
     ("R", "Ready"),
     ("P", "Pause (with the reason chosen next to it)"),
     ("H", "Hang up"),
     ("M", "Mute or unmute"),
     ("L", "Hold or resume"),
+    ("T", "On a call: transfer (choose the colleague)"),
     ("0–9, *, #", "On a call: send the keypad digit"),
     ("1–9", "In wrap-up: choose that disposition"),
     ("Ctrl+Enter", "Submit (also in the notes)"),
@@ -86,6 +87,7 @@ fn action(
         ('h', _) => Action::Press("hangup"),
         ('m', _) => Action::Press("mute"),
         ('l', _) => Action::Press("hold"),
+        ('t', _) => Action::Press("transfer-open"),
         ('n', _) => Action::Press("next-lead"),
         ('c', _) => Action::Press("preview-call"),
         ('s', _) => Action::Press("preview-skip"),
@@ -214,6 +216,7 @@ mod tests {
         assert_eq!(a("0", Stage::WrapUp), None, "dispositions are 1 to 9");
         assert_eq!(a("5", Stage::Other), None);
         assert_eq!(a("h", Stage::OnCall), Some(Action::Press("hangup")));
+        assert_eq!(a("t", Stage::OnCall), Some(Action::Press("transfer-open")));
         assert_eq!(a("Escape", Stage::Other), Some(Action::Dismiss));
         assert_eq!(a("F5", Stage::Other), None);
         assert_eq!(a("x", Stage::Other), None);
@@ -242,6 +245,7 @@ mod tests {
             "H",
             "M",
             "L",
+            "T",
             "0–9",
             "1–9",
             "Ctrl+Enter",

@@ -15,6 +15,7 @@ mod quality;
 pub mod state;
 mod stats;
 mod status_bar;
+mod transfer;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -410,6 +411,8 @@ fn Work(
                 </div>
             }
             .into_any()
+        } else if let Some(state::TransferView::Offered { from, lead }) = state.transfer.get() {
+            view! { <transfer::Offered from lead=*lead /> }.into_any()
         } else if let Some(lead) = state.preview.get() {
             view! {
                 <div class="phone-grid">
@@ -529,6 +532,7 @@ fn LiveCall(
                     "Keypad"
                 </button>
             </div>
+            <transfer::Transfer state send />
             <Show when=move || keypad.get()>
                 <div class="keypad" role="group" aria-label="Keypad">
                     {"123456789*0#".chars().map(|d| view! {

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::phone::{AudioState, PhoneCampaign, PhoneEvent};
+use crate::model::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
 use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
 
 /// The server connection.
@@ -67,6 +67,17 @@ pub struct WrapView {
     pub timed_out: bool,
 }
 
+/// A transfer this agent is in, while it lasts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TransferView {
+    /// Talking to this colleague before handing the call over; the customer is on hold.
+    Consulting { with: String },
+    /// This colleague is handing their call (this lead) over and talks to us first.
+    Offered { from: String, lead: Box<Lead> },
+    /// The carrier took the customer to this department; the call is ending.
+    Referred { to: String },
+}
+
 /// Everything the phone page shows.
 #[derive(Clone, Copy)]
 pub struct PhoneState {
@@ -93,6 +104,9 @@ pub struct PhoneState {
     pub ended: RwSignal<Option<String>>,
     /// What is wrong with the agent's audio now, as this browser judges it.
     pub quality: RwSignal<Vec<crate::model::quality::QualityWarning>>,
+    /// Whom a call can be handed to (as last asked).
+    pub colleagues: RwSignal<Vec<Colleague>>,
+    pub transfer: RwSignal<Option<TransferView>>,
 }
 
 impl PhoneState {
@@ -115,6 +129,8 @@ impl PhoneState {
             now: RwSignal::new(0.0),
             ended: RwSignal::new(None),
             quality: RwSignal::new(Vec::new()),
+            colleagues: RwSignal::new(Vec::new()),
+            transfer: RwSignal::new(None),
         }
     }
 
@@ -176,6 +192,7 @@ impl PhoneState {
                 if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
                     self.customer_keys.set(String::new());
                 }
+                self.transfer.set(None);
                 self.call.set(Some(CallView { call, call_ref, lead, script, since: now }));
             }
             PhoneEvent::Ended { call, outcome, by } => {
@@ -185,7 +202,12 @@ impl PhoneState {
                     self.notes.set(String::new());
                     let secs = self.campaign.with_untracked(|c| c.as_ref().map_or(30, |c| c.wrapup_seconds));
                     self.wrapup.set(Some(WrapView { call, deadline: now + f64::from(secs) * 1000.0, timed_out: false }));
-                    if by == HangupBy::Customer {
+                    if let Some(TransferView::Referred { to }) = self.transfer.get_untracked() {
+                        self.transfer.set(None);
+                        self.notice.set(Some(format!(
+                            "The customer was transferred to {to}. Choose the call's disposition."
+                        )));
+                    } else if by == HangupBy::Customer {
                         self.notice.set(Some("The customer hung up.".into()));
                     }
                 } else {
@@ -222,10 +244,67 @@ impl PhoneState {
                 }));
             }
             PhoneEvent::Error { message } => self.notice.set(Some(message)),
+            PhoneEvent::Colleagues { agents } => self.colleagues.set(agents),
+            PhoneEvent::Transfer(step) => self.transfer_step(step),
             PhoneEvent::TakenOver => self.ended.set(Some(
                 "The phone was opened in another tab or window; it works there now. Close this one.".into(),
             )),
             PhoneEvent::LoggedOut => self.ended.set(Some("You are logged out of the campaign.".into())),
+        }
+    }
+}
+
+impl PhoneState {
+    /// A step of a transfer this agent is in.
+    fn transfer_step(&self, step: TransferNotice) {
+        match step {
+            TransferNotice::Offered { from, lead, .. } => {
+                self.notice.set(Some(format!(
+                    "{from} is transferring a call to you and talks to you first."
+                )));
+                self.transfer.set(Some(TransferView::Offered { from, lead }));
+            }
+            TransferNotice::Consulting { with, .. } => {
+                // The dialer holds the customer while the two talk.
+                self.held.set(true);
+                self.transfer.set(Some(TransferView::Consulting { with }));
+            }
+            TransferNotice::Cancelled { .. } => {
+                let mine = self
+                    .transfer
+                    .with_untracked(|t| matches!(t, Some(TransferView::Consulting { .. })));
+                self.transfer.set(None);
+                if mine {
+                    self.held.set(false);
+                    self.notice
+                        .set(Some("Transfer cancelled: you are back with the customer.".into()));
+                } else {
+                    self.notice.set(Some("The transfer was cancelled.".into()));
+                }
+            }
+            TransferNotice::Done { to, .. } => {
+                // The call is the colleague's, disposition included: nothing left here.
+                self.transfer.set(None);
+                self.call.set(None);
+                self.held.set(false);
+                self.muted.set(false);
+                self.customer_keys.set(String::new());
+                self.notice.set(Some(format!("The call is with {to} now.")));
+            }
+            TransferNotice::Failed { .. } => {
+                self.transfer.set(None);
+                self.notice
+                    .set(Some("The transfer did not go through: the call is still yours.".into()));
+            }
+            TransferNotice::Referring { to, .. } => {
+                self.notice.set(Some(format!("Transferring the customer to {to}…")));
+            }
+            TransferNotice::Referred { to, .. } => {
+                self.notice.set(Some(format!(
+                    "The customer is on their way to {to}: the call ends here."
+                )));
+                self.transfer.set(Some(TransferView::Referred { to }));
+            }
         }
     }
 }
@@ -267,6 +346,7 @@ mod tests {
                     dispositions: vec![],
                     wrapup_seconds: 30,
                     pause_reasons: vec![],
+                    departments: vec![],
                 },
                 status: AgentStatus::Ready,
             });
@@ -288,6 +368,52 @@ mod tests {
             assert!(s.call.get_untracked().is_some(), "the lead stays on screen during wrap-up");
             s.apply(PhoneEvent::State { status: AgentStatus::Ready });
             assert!(s.call.get_untracked().is_none() && s.wrapup.get_untracked().is_none());
+        });
+    }
+
+    #[test]
+    fn a_transfer_holds_the_customer_while_consulting_and_leaves_nothing_once_done() {
+        use crate::model::phone::TransferNotice;
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            s.apply(PhoneEvent::Transfer(TransferNotice::Consulting {
+                call: 5,
+                with: "bob".into(),
+            }));
+            assert!(s.held.get_untracked(), "the customer is on hold meanwhile");
+            assert_eq!(
+                s.transfer.get_untracked(),
+                Some(TransferView::Consulting { with: "bob".into() })
+            );
+            s.apply(PhoneEvent::Transfer(TransferNotice::Cancelled { call: 5 }));
+            assert!(!s.held.get_untracked() && s.transfer.get_untracked().is_none());
+            assert!(s.call.get_untracked().is_some(), "back with the customer");
+            s.apply(PhoneEvent::Transfer(TransferNotice::Done { call: 5, to: "bob".into() }));
+            assert!(s.call.get_untracked().is_none(), "nothing to dispose");
+            assert_eq!(s.notice.get_untracked().as_deref(), Some("The call is with bob now."));
+
+            // The colleague: offered, then the call connects to them.
+            let b = PhoneState::new();
+            b.apply(PhoneEvent::Transfer(TransferNotice::Offered {
+                call: 5,
+                from: "ann".into(),
+                lead: Box::new(lead()),
+            }));
+            assert!(matches!(b.transfer.get_untracked(), Some(TransferView::Offered { .. })));
+            b.apply(PhoneEvent::Connected {
+                call: 5,
+                call_ref: "x-5".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            assert!(b.transfer.get_untracked().is_none() && b.call.get_untracked().is_some());
         });
     }
 
