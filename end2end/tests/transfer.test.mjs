@@ -4,8 +4,8 @@
 // customer would (μ-law decoded, the two tones told apart by their frequency) and speaks for
 // the customer (a 1800 Hz tone). What each browser hears comes from `getStats`.
 //
-// Warm: Ann talks to Bob first while the customer hears hold (neither agent); she cancels and
-// is back with the customer; then talks to Bob again and completes: the customer hears Bob, Bob
+// Warm: Ann talks to Bob first while the customer hears hold (neither agent); her page reloaded
+// meanwhile comes back to the consultation; she cancels and is back with the customer; then talks to Bob again and completes: the customer hears Bob, Bob
 // hears the customer and sees the lead, Ann is free with nothing to dispose. Blind: the next
 // call goes straight to Bob. A department (an outside number): the carrier is asked to take
 // the third customer there (sipp accepts the REFER and ends the call), and Ann disposes of
@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
+import { hydrated } from '../lib/browser.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, eventually, holdingUas,
   launchWithMicrophone, loggedIn, openPhone, query, waitStatus,
@@ -181,6 +182,12 @@ test('warm transfer (cancelled, then completed) and blind transfer between two a
     return h.ann < 0.05 && h.bob < 0.05 ? h : null;
   }, 15_000, 'the customer hears neither agent while held');
   assert.ok(held.samples > 0, 'the customer hears the hold sound meanwhile');
+
+  // Ann reloads her page mid-consultation: it comes back talking to Bob, the customer held.
+  await ann.reload();
+  await hydrated(ann);
+  await ann.locator('[data-testid="consulting"]', { hasText: 'bob' }).waitFor({ timeout: 20_000 });
+  await ann.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
 
   // Cancel: Ann is back with the customer; Bob is free.
   await ann.click('[data-testid="transfer-cancel"]');

@@ -33,6 +33,23 @@ use super::{Engine, EngineError, Now};
 use crate::record::TransferTo;
 
 impl Engine {
+    /// The warm transfer `agent` is in, as the step that began it (for a page that comes
+    /// back mid-consultation): consulting a colleague, or offered a colleague's call.
+    pub fn agent_transfer(&self, agent: UserId) -> Option<TransferStep> {
+        self.calls.iter().find_map(|(id, c)| {
+            let with = c.consult?;
+            let CallState::Connected(from) = c.state else { return None };
+            if from == agent {
+                Some(TransferStep::Consulting { call: *id, with })
+            } else if with == agent {
+                let lead = Box::new(c.queued.lead.clone());
+                Some(TransferStep::Offered { call: *id, from, lead })
+            } else {
+                None
+            }
+        })
+    }
+
     /// The call `agent` talks on, with no transfer under way.
     fn talking_call(&self, agent: UserId) -> Result<CallId, EngineError> {
         let (id, rec) = self

@@ -185,27 +185,32 @@ impl PhoneHub {
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
             AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
             AgentEvent::Stopping => PhoneEvent::Stopping,
-            AgentEvent::Transfer(step) => PhoneEvent::Transfer(match step {
-                TransferStep::Offered { call, from, lead } => {
-                    TransferNotice::Offered { call: call.0, from: self.name(from), lead }
-                }
-                TransferStep::Consulting { call, with } => {
-                    TransferNotice::Consulting { call: call.0, with: self.name(with) }
-                }
-                TransferStep::Cancelled { call } => TransferNotice::Cancelled { call: call.0 },
-                TransferStep::Done { call, to } => {
-                    TransferNotice::Done { call: call.0, to: self.name(to) }
-                }
-                TransferStep::Failed { call } => TransferNotice::Failed { call: call.0 },
-                TransferStep::Referring { call, to } => {
-                    TransferNotice::Referring { call: call.0, to: self.department(agent, &to) }
-                }
-                TransferStep::Referred { call, to } => {
-                    TransferNotice::Referred { call: call.0, to: self.department(agent, &to) }
-                }
-            }),
+            AgentEvent::Transfer(step) => PhoneEvent::Transfer(self.transfer_notice(agent, step)),
         };
         self.send(agent, event);
+    }
+
+    /// A transfer step in the page's words (colleagues and departments by name).
+    fn transfer_notice(&self, agent: UserId, step: TransferStep) -> TransferNotice {
+        match step {
+            TransferStep::Offered { call, from, lead } => {
+                TransferNotice::Offered { call: call.0, from: self.name(from), lead }
+            }
+            TransferStep::Consulting { call, with } => {
+                TransferNotice::Consulting { call: call.0, with: self.name(with) }
+            }
+            TransferStep::Cancelled { call } => TransferNotice::Cancelled { call: call.0 },
+            TransferStep::Done { call, to } => {
+                TransferNotice::Done { call: call.0, to: self.name(to) }
+            }
+            TransferStep::Failed { call } => TransferNotice::Failed { call: call.0 },
+            TransferStep::Referring { call, to } => {
+                TransferNotice::Referring { call: call.0, to: self.department(agent, &to) }
+            }
+            TransferStep::Referred { call, to } => {
+                TransferNotice::Referred { call: call.0, to: self.department(agent, &to) }
+            }
+        }
     }
 
     /// The call `agent` is talking on right now, if any.
@@ -570,6 +575,10 @@ impl PhoneHub {
                     u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
                 self.send(agent, PhoneEvent::WrapUp { call: call.0, seconds_left, notes });
             }
+        }
+        if let Some(step) = view.transfer {
+            // Mid-consultation: the page shows it again (the customer is still on hold).
+            self.send(agent, PhoneEvent::Transfer(self.transfer_notice(agent, step)));
         }
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
         PhoneEvent::Welcome { campaign, status: view.status }

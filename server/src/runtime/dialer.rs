@@ -90,6 +90,9 @@ pub struct AgentView {
     pub preview: Option<Lead>,
     /// The disposition due, if any: its call and the wrap-up time left (zero once over).
     pub wrapup: Option<(CallId, Duration)>,
+    /// A warm transfer the agent is in (consulting a colleague, or being consulted), as the
+    /// step that began it.
+    pub transfer: Option<crate::engine::TransferStep>,
 }
 
 enum Command {
@@ -527,6 +530,7 @@ impl Runtime {
                 .map(|(id, r, lead)| (id, r.to_string(), lead.clone())),
             preview: self.engine.agent_preview(agent).cloned(),
             wrapup: self.engine.agent_wrapup(agent, self.clock.now().at),
+            transfer: self.engine.agent_transfer(agent),
         })
     }
 

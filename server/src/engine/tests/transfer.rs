@@ -119,6 +119,12 @@ fn a_warm_transfer_talks_first_and_can_be_cancelled_then_completed() {
     assert_eq!(steps(&out, A1), [TransferStep::Consulting { call, with: A2 }]);
     assert_eq!(h.engine.agent_status(A2), Some(AgentStatus::Reserved));
     assert_eq!(transfer(&mut h, A3, false), Err(EngineError::TransferUnderWay));
+    // A page that comes back mid-consultation is told where it was.
+    assert_eq!(h.engine.agent_transfer(A1), Some(TransferStep::Consulting { call, with: A2 }));
+    assert!(matches!(
+        h.engine.agent_transfer(A2),
+        Some(TransferStep::Offered { call: c, from: A1, .. }) if c == call
+    ));
 
     h.input(Input::TransferCancel { agent: A1 }).unwrap();
     let out = h.take();
@@ -128,6 +134,7 @@ fn a_warm_transfer_talks_first_and_can_be_cancelled_then_completed() {
     assert_eq!(transfers(&out), [(A1, A2, true, false)]);
     assert_eq!(h.engine.agent_status(A2), Some(AgentStatus::Ready));
     assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
+    assert_eq!(h.engine.agent_transfer(A1), None);
     assert_eq!(h.input(Input::TransferComplete { agent: A1 }), Err(EngineError::NoTransfer));
 
     transfer(&mut h, A2, true).unwrap();
