@@ -84,6 +84,10 @@ pub enum PhoneRequest {
         call: u64,
         notes: String,
     },
+    /// The agent dismissed this message ([`super::notice::Notice::id`]): not shown again.
+    Dismiss {
+        notice: i64,
+    },
 }
 
 /// What the phone page needs before the shift starts.
@@ -183,6 +187,12 @@ pub enum PhoneEvent {
     Error {
         message: String,
     },
+    /// A message from an admin, or an alert about the campaign, for the notice area.
+    Notice(super::notice::Notice),
+    /// The campaign was turned off (no calls come from it) or on again by an admin.
+    CampaignActive {
+        active: bool,
+    },
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,
@@ -209,5 +219,15 @@ mod tests {
         assert_eq!(e, r#"{"error":{"message":"No"}}"#);
         let s = serde_json::to_string(&PhoneEvent::State { status: AgentStatus::Ready }).unwrap();
         assert_eq!(s, r#"{"state":{"status":"ready"}}"#);
+        let n = super::super::notice::Notice {
+            id: 4,
+            kind: super::super::notice::NoticeKind::System,
+            text: "Hi".into(),
+            at: 9,
+        };
+        let s = serde_json::to_string(&PhoneEvent::Notice(n)).unwrap();
+        assert_eq!(s, r#"{"notice":{"id":4,"kind":"system","text":"Hi","at":9}}"#);
+        let r: PhoneRequest = serde_json::from_str(r#"{"dismiss":{"notice":4}}"#).unwrap();
+        assert_eq!(r, PhoneRequest::Dismiss { notice: 4 });
     }
 }

@@ -172,6 +172,17 @@ pub enum Input {
     /// The server is stopping: place no more calls, give back queued leads, cancel the calls
     /// still ringing for nobody; calls with agents and their wrap-ups go on.
     StopDialing,
+    /// What a claim saw of the campaign's calling window (sent with its answer): `open` in at
+    /// least one time zone of the campaign's leads (or it has none), or closed in all of them.
+    CallingWindow {
+        campaign: CampaignId,
+        open: bool,
+    },
+    /// The media gateway's keep-alives to a trunk are answered again, or no longer.
+    TrunkStatus {
+        trunk: TrunkId,
+        reachable: bool,
+    },
 }
 
 /// A call to place.
@@ -272,4 +283,22 @@ pub enum AgentEvent {
     },
     /// The server is stopping: no new calls; the current one and its disposition may finish.
     Stopping,
+    /// Something stops (or no longer stops) the campaign's calls.
+    Alert(CampaignAlert),
+}
+
+/// What stops a campaign's calls, told to its logged-in agents when it starts (and, where it
+/// says, when it ends) — see `alert`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CampaignAlert {
+    /// An admin turned the campaign off: no more calls come from it.
+    TurnedOff,
+    /// …and on again.
+    TurnedOn,
+    /// The calling window is closed in every time zone of the campaign's leads.
+    WindowClosed,
+    /// The campaign's trunk does not answer the media gateway's keep-alives.
+    TrunkDown,
+    /// …and answers again.
+    TrunkUp,
 }

@@ -26,6 +26,7 @@
 //!   calls to place, for which leads, when to claim more — and placing a call;
 //! - `preview`: preview campaigns (get next lead, call, skip);
 //! - `manual`: an agent dialling a number by hand (the dial pad);
+//! - `alert`: campaign alerts for agents (turned off, calling window closed, trunk down);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
@@ -37,6 +38,7 @@
 
 pub mod abandon;
 pub mod agent;
+mod alert;
 mod call;
 mod campaign;
 mod dialing;
@@ -48,8 +50,8 @@ mod preview;
 pub mod recycle;
 mod session;
 
-use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, UserId};
-use std::collections::{BTreeMap, HashMap};
+use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, TrunkId, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
@@ -58,8 +60,8 @@ pub use call::{ANSWERED_AS_CANCELLED, HUNG_UP_DETECTING};
 use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
-    AgentEvent, CallEvent, CallId, Callback, CampaignConfig, Input, Now, Originate, Output,
-    QueuedLead, Record, Submission,
+    AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, Input, Now, Originate,
+    Output, QueuedLead, Record, Submission,
 };
 use outbox::Outbox;
 use session::AgentRun;
@@ -123,6 +125,8 @@ pub struct Engine {
     windows: WindowCheck,
     /// Dialling has stopped for good: the server is on its way down.
     stopping: bool,
+    /// Trunks the media gateway finds unreachable now.
+    trunks_down: BTreeSet<TrunkId>,
 }
 
 impl Engine {
@@ -136,6 +140,7 @@ impl Engine {
             out: Outbox::default(),
             windows: WindowCheck::default(),
             stopping: false,
+            trunks_down: BTreeSet::new(),
         }
     }
 
@@ -171,6 +176,8 @@ impl Engine {
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,
             Input::AttemptRefused { call } => self.attempt_refused(now, call)?,
             Input::StopDialing => self.stop_dialing(now),
+            Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
+            Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
         }
         self.pace(now);
         Ok(())

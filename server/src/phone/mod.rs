@@ -15,16 +15,21 @@
 //!   a clean hang-up, the lead gets its result) — nobody talks to a dead line for long;
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
 //!   state: the call, or the wrap-up with its time left and the notes typed so far;
-//! - events reach each page in the order the dialer emitted them.
+//! - events reach each page in the order the dialer emitted them;
+//! - a message to agents reaches every connected phone it is for at once, and a phone that
+//!   logs in (or comes back) within [`Broadcast::SHOWN_FOR_MS`] of it, unless its agent
+//!   dismissed it (remembered by this process); campaign alerts become notices, and a
+//!   campaign turned off is said again to a page that comes back.
 
 mod manual;
 pub mod media;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{AudioState, PhoneCampaign, PhoneEvent, PhoneRequest};
 use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, UserId, fill_script};
 use axum::extract::ws::{Message, WebSocket};
@@ -32,7 +37,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::db::{self, Db};
-use crate::engine::{AfterWrapUp, AgentEvent, CallId, Input, Submission};
+use crate::engine::{AfterWrapUp, AgentEvent, CallId, CampaignAlert, Input, Submission};
 use crate::runtime::dialer::{Dialer, DialerError};
 pub use media::{LegEvent, Media, MediaError};
 
@@ -50,6 +55,9 @@ pub const WRAPUP_HOLD: Duration = Duration::from_secs(30 * 60);
 /// The longest notes a disposition may carry.
 const MAX_NOTES: usize = 4000;
 
+/// The most dismissed messages remembered per agent.
+const MAX_DISMISSED: usize = 256;
+
 struct Line {
     /// Which connection currently has the phone.
     conn: u64,
@@ -58,6 +66,8 @@ struct Line {
     connected: bool,
     /// The campaign's script, filled in for each call.
     script: String,
+    /// The campaign the agent is logged in to (once welcomed): which messages are theirs.
+    campaign: Option<CampaignId>,
 }
 
 struct Inner {
@@ -71,6 +81,8 @@ struct Inner {
     drafts: Mutex<HashMap<UserId, (u64, String)>>,
     /// Per agent: audio legs connected so far (a dropped leg's call waits for the next).
     legs_connected: Mutex<HashMap<UserId, u64>>,
+    /// Per agent: the messages they dismissed (not shown to their next page).
+    dismissed: Mutex<HashMap<UserId, HashSet<i64>>>,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -95,6 +107,7 @@ impl PhoneHub {
             next_conn: AtomicU64::new(1),
             drafts: Mutex::new(HashMap::new()),
             legs_connected: Mutex::new(HashMap::new()),
+            dismissed: Mutex::new(HashMap::new()),
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -130,6 +143,50 @@ impl PhoneHub {
         self.0.legs_connected.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn dismissed(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, HashSet<i64>>> {
+        self.0.dismissed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Shows a message to agents on the connected phones it is for.
+    pub fn broadcast(&self, b: &Broadcast) {
+        let notice = b.notice();
+        let campaign = b.campaign.as_ref().map(|(id, _)| *id);
+        for line in self.lines().values() {
+            if line.campaign.is_some() && (campaign.is_none() || line.campaign == campaign) {
+                let _ = line.tx.send(PhoneEvent::Notice(notice.clone()));
+            }
+        }
+    }
+
+    /// Tells the agent's page of a campaign alert: a notice, and the campaign's state when it
+    /// changed.
+    fn alert(&self, agent: UserId, alert: CampaignAlert) {
+        let (active, text) = match alert {
+            CampaignAlert::TurnedOff => (
+                Some(false),
+                "An admin turned this campaign off: no more calls come from it. Finish what is in hand, then log out and choose another campaign.",
+            ),
+            CampaignAlert::TurnedOn => {
+                (Some(true), "This campaign is on again: calls come when you are ready.")
+            }
+            CampaignAlert::WindowClosed => (
+                None,
+                "Nobody in this campaign can be called now: it is outside the calling hours of every lead's time zone. Calls come again when the hours begin.",
+            ),
+            CampaignAlert::TrunkDown => (
+                None,
+                "The campaign's phone line (its trunk) is not answering: calls cannot go out until it is back.",
+            ),
+            CampaignAlert::TrunkUp => (None, "The campaign's phone line (its trunk) is back."),
+        };
+        if let Some(active) = active {
+            self.send(agent, PhoneEvent::CampaignActive { active });
+        }
+        let notice =
+            Notice { id: 0, kind: NoticeKind::Campaign, text: text.into(), at: db::now_ms() };
+        self.send(agent, PhoneEvent::Notice(notice));
+    }
+
     fn send(&self, agent: UserId, event: PhoneEvent) {
         if let Some(line) = self.lines().get(&agent) {
             let _ = line.tx.send(event);
@@ -157,6 +214,7 @@ impl PhoneHub {
             AgentEvent::WrapUpTimeout => PhoneEvent::WrapUpTimeout,
             AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
             AgentEvent::Stopping => PhoneEvent::Stopping,
+            AgentEvent::Alert(alert) => return self.alert(agent, alert),
         };
         self.send(agent, event);
     }
@@ -214,13 +272,14 @@ impl PhoneHub {
     pub async fn serve(self, agent: UserId, socket: WebSocket) {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let previous =
-            self.lines().insert(agent, Line { conn, tx, connected: true, script: String::new() });
+        let line = Line { conn, tx, connected: true, script: String::new(), campaign: None };
+        let previous = self.lines().insert(agent, line);
         if let Some(old) = previous {
             // Another tab had the phone: it hands over (keeping the campaign's script).
             let _ = old.tx.send(PhoneEvent::TakenOver);
             if let Some(line) = self.lines().get_mut(&agent) {
                 line.script = old.script;
+                line.campaign = old.campaign;
             }
         }
         let (mut sink, mut stream) = socket.split();
@@ -399,6 +458,17 @@ impl PhoneHub {
                 self.drafts().insert(agent, (call, notes));
                 return None;
             }
+            PhoneRequest::Dismiss { notice } => {
+                let mut dismissed = self.dismissed();
+                let theirs = dismissed.entry(agent).or_default();
+                // (Bounded: messages are shown for an hour; a long shift's dismissals of
+                // older ones no longer matter.)
+                if theirs.len() >= MAX_DISMISSED {
+                    theirs.clear();
+                }
+                theirs.insert(notice);
+                return None;
+            }
             PhoneRequest::Quality { warnings } => {
                 dialer.input(Input::AgentQuality { agent, warnings }).await
             }
@@ -455,18 +525,20 @@ impl PhoneHub {
     }
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
-    /// wrap-up or preview in progress. `loaded`: the agent's campaign, when already at hand.
-    async fn resume(&self, agent: UserId, loaded: Option<(PhoneCampaign, String)>) -> PhoneEvent {
+    /// wrap-up or preview in progress; then the campaign's state when it is off, and this
+    /// hour's messages for the agent. `loaded`: the agent's campaign, when already at hand.
+    async fn resume(&self, agent: UserId, loaded: Option<Loaded>) -> PhoneEvent {
         let Ok(Some(view)) = self.0.dialer.view(agent).await else { return PhoneEvent::LoggedOut };
         let loaded = match loaded {
             Some(loaded) => Some(loaded),
             None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
         };
-        let Some((campaign, script)) = loaded else {
+        let Some(Loaded { campaign, script, active }) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {
             line.script = script.clone();
+            line.campaign = Some(campaign.id);
         }
         if let Some(lead) = view.preview {
             self.send(agent, PhoneEvent::Preview { lead });
@@ -487,7 +559,28 @@ impl PhoneHub {
             }
         }
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
+        if !active {
+            self.send(agent, PhoneEvent::CampaignActive { active: false });
+        }
+        self.recent_messages(agent, campaign.id).await;
         PhoneEvent::Welcome { campaign, status: view.status }
+    }
+
+    /// Sends the agent this hour's messages for them, oldest first, but those they dismissed.
+    async fn recent_messages(&self, agent: UserId, campaign: CampaignId) {
+        let since = db::now_ms() - Broadcast::SHOWN_FOR_MS;
+        let messages = match db::broadcasts::for_campaign(&self.0.db, campaign, since).await {
+            Ok(m) => m,
+            Err(e) => {
+                // (The phone works without them; the live ones still come.)
+                tracing::warn!(error = %e, "loading messages for a phone");
+                return;
+            }
+        };
+        let dismissed = self.dismissed().get(&agent).cloned().unwrap_or_default();
+        for b in messages.iter().filter(|b| !dismissed.contains(&b.id.0)) {
+            self.send(agent, PhoneEvent::Notice(b.notice()));
+        }
     }
 }
 
@@ -511,11 +604,15 @@ where
     sink.send(Message::Text(text.into())).await
 }
 
+/// A campaign as the phone needs it, its script, and whether it is on.
+struct Loaded {
+    campaign: PhoneCampaign,
+    script: String,
+    active: bool,
+}
+
 /// The campaign as the phone needs it, and its script.
-async fn load_campaign(
-    db: &Db,
-    id: CampaignId,
-) -> Result<Option<(PhoneCampaign, String)>, db::DbError> {
+async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
     let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();
@@ -527,5 +624,5 @@ async fn load_campaign(
         wrapup_seconds: c.settings.wrapup_seconds,
         pause_reasons: PauseReason::CHOICES.iter().map(|s| s.to_string()).collect(),
     };
-    Ok(Some((campaign, script)))
+    Ok(Some(Loaded { campaign, script, active: c.settings.active }))
 }
