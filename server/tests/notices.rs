@@ -178,8 +178,9 @@ async fn messages_and_campaign_alerts_reach_the_phones_they_are_for(b: Backend) 
     // A phone that comes back (a reload, another tab) sees this hour's messages for her,
     // oldest first, but none she dismissed.
     send(&mut ws, &PhoneRequest::Dismiss { notice: everyone }).await;
-    // (The dismissal is taken before the next connection's login.)
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // (An answer on the same socket: the dismissal before it has been taken.)
+    send(&mut ws, &PhoneRequest::Dtmf { digits: String::new() }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Error { .. })).await;
     let mut ws = phone(&s, &ann, sales).await;
     let n = notice(&mut ws, NoticeKind::System).await;
     assert_eq!(n.text, "From admin: Sales up", "the dismissed one stays dismissed");

@@ -164,7 +164,7 @@ impl PhoneHub {
         let (active, text) = match alert {
             CampaignAlert::TurnedOff => (
                 Some(false),
-                "An admin turned this campaign off: no more calls come from it. Finish what is in hand, then log out and choose another campaign.",
+                "This campaign was turned off by an admin: no more calls come from it. Finish what is in hand, then log out and choose another campaign.",
             ),
             CampaignAlert::TurnedOn => {
                 (Some(true), "This campaign is on again: calls come when you are ready.")
