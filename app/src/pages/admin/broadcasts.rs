@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use crate::api::admin::broadcasts::{SendBroadcast, load_broadcasts};
 use crate::model::notice::{Broadcast, BroadcastText};
+use crate::model::{CampaignId, Name};
 use crate::pages::admin::field_message;
 use crate::pages::layout::Guarded;
 use crate::pages::widgets::{ErrorBanner, format_utc, reset_on_success};
@@ -28,11 +29,6 @@ fn Broadcasts() -> impl IntoView {
     let sent = move || send.value().get();
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(form, sent);
-    let choices = move || {
-        page.get().and_then(Result::ok).map(|p| p.campaigns).unwrap_or_default().into_iter().map(
-            |(id, name)| view! { <option value=id.0.to_string()>{format!("Agents of {name}")}</option> },
-        ).collect_view()
-    };
     view! {
         <h1>"Messages to agents"</h1>
         <section class="card">
@@ -47,6 +43,44 @@ fn Broadcasts() -> impl IntoView {
                 Some(Err(error)) if error.field().is_none() => Some(view! { <ErrorBanner error /> }.into_any()),
                 _ => None,
             }}
+            // (Drawn with the campaigns it offers, once they are loaded: the same on the server
+            // and in the browser.)
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) => view! { <BroadcastForm campaigns=p.campaigns send form /> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        <section class="card">
+            <h2>"Latest messages"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) if p.recent.is_empty() => view! { <p class="muted">"No messages yet."</p> }.into_any(),
+                        Ok(p) => view! { <Sent recent=p.recent /> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn BroadcastForm(
+    campaigns: Vec<(CampaignId, Name)>,
+    send: ServerAction<SendBroadcast>,
+    form: NodeRef<leptos::html::Form>,
+) -> impl IntoView {
+    let sent = move || send.value().get();
+    let choices = campaigns
+        .into_iter()
+        .map(|(id, name)| view! { <option value=id.0.to_string()>{format!("Agents of {name}")}</option> })
+        .collect_view();
+    view! {
             <ActionForm action=send node_ref=form attr:class="stack" attr:data-testid="send-broadcast">
                 <label>
                     "To"
@@ -64,19 +98,6 @@ fn Broadcasts() -> impl IntoView {
                 })}
                 <div><button type="submit" class="primary">"Send"</button></div>
             </ActionForm>
-        </section>
-        <section class="card">
-            <h2>"Latest messages"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(p) if p.recent.is_empty() => view! { <p class="muted">"No messages yet."</p> }.into_any(),
-                        Ok(p) => view! { <Sent recent=p.recent /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
     }
 }
 
