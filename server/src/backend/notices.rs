@@ -29,7 +29,7 @@ impl Notices for NoticesBackend {
             .map_err(|e| internal("listing campaigns for messages", e))?;
         let mut campaigns: Vec<_> =
             campaigns.into_iter().map(|c| (c.id, c.settings.name)).collect();
-        campaigns.sort_by(|a, b| a.1.as_str().to_lowercase().cmp(&b.1.as_str().to_lowercase()));
+        campaigns.sort_by_key(|c| c.1.as_str().to_lowercase());
         let recent = db::broadcasts::recent(&self.db, BroadcastPage::RECENT)
             .await
             .map_err(|e| internal("listing messages to agents", e))?;
