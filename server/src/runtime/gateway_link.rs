@@ -46,6 +46,9 @@ struct State {
     playing: HashSet<CallId>,
     /// Where a trunk's reachability goes when it changes (see [`GatewayLink::trunk_status`]).
     trunk_status: Option<mpsc::UnboundedSender<(TrunkId, bool)>>,
+    /// Trunks whose keep-alives go unanswered now. (The gateway says so again after each
+    /// push of the trunks, which starts their keep-alives afresh: said on once.)
+    unreachable: HashSet<TrunkId>,
 }
 
 /// What the gateway said about a trunk's credentials, for its row.
@@ -203,10 +206,21 @@ impl GatewayLink {
             }
             Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
             Event::TrunkStatus { trunk, reachable } => {
-                if !reachable {
+                let mut s = self.state();
+                let changed = if reachable {
+                    s.unreachable.remove(&trunk)
+                } else {
+                    s.unreachable.insert(trunk)
+                };
+                if !changed {
+                    return;
+                }
+                if reachable {
+                    tracing::info!(%trunk, "trunk reachable again");
+                } else {
                     tracing::warn!(%trunk, "trunk unreachable (its keep-alives go unanswered)");
                 }
-                if let Some(tx) = &self.state().trunk_status {
+                if let Some(tx) = &s.trunk_status {
                     let _ = tx.send((trunk, reachable));
                 }
             }
