@@ -1,7 +1,7 @@
 //! Notices on the agent phone, against a real server on SQLite and PostgreSQL: messages to
 //! agents (stored, checked, refused to agents, delivered live to the phones they are for and
 //! again to a phone that comes back within the hour, unless dismissed) and the alert of a
-//! campaign turned off.
+//! campaign turned off, and of a calling window closed in every zone of a campaign's leads.
 
 mod support;
 
@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 on_both_backends!(
     messages_are_stored_checked_and_only_for_admins_and_supervisors,
     messages_and_campaign_alerts_reach_the_phones_they_are_for,
+    a_closed_calling_window_is_told_once_to_the_ready_agent,
 );
 
 type Socket =
@@ -199,5 +200,36 @@ async fn messages_and_campaign_alerts_reach_the_phones_they_are_for(b: Backend) 
     until(&mut ws, |e| *e == PhoneEvent::CampaignActive { active: true }).await;
     let n = notice(&mut ws, NoticeKind::Campaign).await;
     assert!(n.text.contains("on again"), "{}", n.text);
+    s.stop().await;
+}
+
+async fn a_closed_calling_window_is_told_once_to_the_ready_agent(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let ann_id = UserId(s.create_user(&admin, "ann", "agent", "ann-pass-123").await);
+    trunk(&s).await;
+    let sales = campaign(&s, "Sales", vec![ann_id]).await;
+    // Its leads are all in UTC, and its window is an hour that is not now there.
+    let hour = (server::db::now_ms() / 3_600_000) % 24;
+    let start = if hour < 12 { 18 * 60 } else { 6 * 60 };
+    let db = s.database();
+    let mut c = server::db::campaigns::get(db, sales).await.unwrap().unwrap().settings;
+    c.window = CallingWindow::new(start, start + 60).unwrap();
+    server::db::campaigns::update(db, sales, &c, 0).await.unwrap();
+    let leadset = support::add_leadset(db, "Sales leads", sales).await;
+    support::add_new_leads(db, leadset, 3, |i| format!("+4420794600{i:02}"), "UTC").await;
+    s.running.as_ref().unwrap().dialer.reload(sales).await.unwrap();
+
+    let ann = s.login("ann", "ann-pass-123").await;
+    let mut ws = phone(&s, &ann, sales).await;
+    send(&mut ws, &PhoneRequest::Ready).await;
+    let n = notice(&mut ws, NoticeKind::Campaign).await;
+    assert!(n.text.contains("outside the calling hours"), "{}", n.text);
+    // The dialer keeps looking (every few seconds): no repeat, and no "nothing to dial".
+    let quiet = tokio::time::timeout(Duration::from_secs(6), async {
+        until(&mut ws, |e| matches!(e, PhoneEvent::Notice(_) | PhoneEvent::NoLeads)).await
+    })
+    .await;
+    assert!(quiet.is_err(), "told once: {quiet:?}");
     s.stop().await;
 }
