@@ -16,7 +16,8 @@
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
 //!   state: the call, or the wrap-up with its time left and the notes typed so far;
 //! - events reach each page in the order the dialer emitted them;
-//! - a message to agents reaches every connected phone it is for at once, and a phone that
+//! - a message to agents reaches every phone connected here that it is for at once (phones
+//!   on other instances get it when they next log in or come back), and a phone that
 //!   logs in (or comes back) within [`Broadcast::SHOWN_FOR_MS`] of it, unless its agent
 //!   dismissed it (remembered by this process); campaign alerts become notices, and a
 //!   campaign turned off is said again to a page that comes back.
