@@ -41,7 +41,8 @@ pub fn access_for(path: &str) -> Access {
     }
 }
 
-/// Admin pages: supervisors may watch (the dashboard, the floor, the wallboard, the reports and the CSV,
+/// Admin pages: supervisors may watch (the dashboard, the floor and its messages to agents — a
+/// supervisor acts on the floor, so they may write to agents too —, the wallboard, the reports and the CSV,
 /// the campaign, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
 /// pacing simulator, each script and each leadset's overview) and see no form that changes
 /// them; everything that edits is for admins only (trunks hold credentials: admins only).
@@ -51,6 +52,7 @@ fn admin_access(rest: Vec<&str>) -> Access {
     match rest.as_slice() {
         []
         | ["floor"]
+        | ["broadcasts"]
         | ["wallboard"]
         | ["calls"]
         | ["calls.csv"]
@@ -156,6 +158,7 @@ mod tests {
         for p in [
             "/admin",
             "/admin/floor",
+            "/admin/broadcasts",
             "/admin/wallboard",
             "/admin/calls",
             "/admin/calls.csv",

@@ -319,6 +319,23 @@ pub struct Ports {
     pub leads: Arc<dyn Leads>,
     pub phonebook: Arc<dyn Phonebook>,
     pub callbacks: Arc<dyn Callbacks>,
+    pub notices: Arc<dyn Notices>,
+}
+
+/// Messages to agents (roles are the server functions' to check).
+#[async_trait::async_trait]
+pub trait Notices: Send + Sync + 'static {
+    /// The campaigns a message can be for, and the latest messages.
+    async fn page(&self) -> Result<crate::model::notice::BroadcastPage, ApiError>;
+    /// Stores `text` from `by` for the agents of `campaign` (none: every agent) and shows it
+    /// at once on the phones of those logged in. An unknown campaign is
+    /// [`ApiError::Invalid`] on `campaign`.
+    async fn send(
+        &self,
+        by: &Viewer,
+        campaign: Option<CampaignId>,
+        text: crate::model::notice::BroadcastText,
+    ) -> Result<crate::model::notice::Broadcast, ApiError>;
 }
 
 /// The agents' phonebook (`crate::model::phonebook`). Callers check roles: only admins pass

@@ -81,6 +81,12 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   ]) {
     await visit(admin, path);
   }
+  // Messages to agents, with one sent.
+  await visit(admin, '/admin/broadcasts');
+  await admin.fill('[data-testid="send-broadcast"] textarea[name="text"]', 'Team meeting at 3');
+  await admin.click('[data-testid="send-broadcast"] button[type="submit"]');
+  await admin.locator('[data-testid="broadcasts"]').waitFor();
+  await check(admin, 'the messages page with a message sent');
   // The upload page at each step: choosing, then the column mapping.
   await visit(admin, `/admin/leadsets/${leadset}/upload`);
   await admin.click('[data-source="paste"]');
@@ -102,7 +108,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
     await visit(supervisor, path);
   }
   // The simulator with its results: a short run as the supervisor.

@@ -250,6 +250,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
+    let mut trunk_status = link.trunk_status();
     let admin_link = link.clone();
     match reopened {
         // Embedded: configure it now, before the dialer starts.
@@ -277,6 +278,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         live_publisher,
     )
     .await?;
+    // Trunks going down and coming back: the dialer tells the agents of their campaigns.
+    let trunk_dialer = dialer.clone();
+    tokio::spawn(async move {
+        while let Some((trunk, reachable)) = trunk_status.recv().await {
+            let input = crate::engine::Input::TrunkStatus { trunk, reachable };
+            if trunk_dialer.input(input).await.is_err() {
+                return;
+            }
+        }
+    });
     let phone = PhoneHub::start(
         dialer.clone(),
         Arc::new(link),

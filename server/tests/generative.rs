@@ -427,6 +427,8 @@ const ENDPOINTS: &[Endpoint] = &[
         true,
     ),
     ep("admin/floor/act", &[("agent", K::Id(F::Agent)), ("action", K::Word(FLOOR_ACTIONS))], false),
+    ep("admin/broadcasts/list", &[], true),
+    ep("admin/broadcasts/send", &[("campaign", K::Id(F::Campaign)), ("text", K::Text)], false),
     // (No database change: an audio leg and monitoring live in the media gateway.)
     ep("admin/floor/audio", &[("offer", K::Text)], true),
     ep(

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod lead;
 pub mod leadset;
 pub mod live;
+pub mod notice;
 pub mod phone;
 pub mod phonebook;
 pub mod quality;

@@ -85,6 +85,10 @@ pub enum PhoneRequest {
         call: u64,
         notes: String,
     },
+    /// The agent dismissed this message ([`super::notice::Notice::id`]): not shown again.
+    Dismiss {
+        notice: i64,
+    },
     /// Who I could hand my call to: answered with [`PhoneEvent::Colleagues`].
     Colleagues,
     /// Hand my call to a colleague: at once (`warm: false`), or after talking to them first
@@ -239,6 +243,12 @@ pub enum PhoneEvent {
         agents: Vec<Colleague>,
     },
     Transfer(TransferNotice),
+    /// A message from an admin, or an alert about the campaign, for the notice area.
+    Notice(super::notice::Notice),
+    /// The campaign was turned off (no calls come from it) or on again by an admin.
+    CampaignActive {
+        active: bool,
+    },
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,
@@ -272,5 +282,15 @@ mod tests {
             serde_json::to_string(&t).unwrap(),
             r#"{"transfer":{"done":{"call":2,"to":"bea"}}}"#
         );
+        let n = super::super::notice::Notice {
+            id: 4,
+            kind: super::super::notice::NoticeKind::System,
+            text: "Hi".into(),
+            at: 9,
+        };
+        let s = serde_json::to_string(&PhoneEvent::Notice(n)).unwrap();
+        assert_eq!(s, r#"{"notice":{"id":4,"kind":"system","text":"Hi","at":9}}"#);
+        let r: PhoneRequest = serde_json::from_str(r#"{"dismiss":{"notice":4}}"#).unwrap();
+        assert_eq!(r, PhoneRequest::Dismiss { notice: 4 });
     }
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod callbacks;
 pub mod leads;
+pub mod notices;
 pub mod phone;
 pub mod phonebook;
 
@@ -29,6 +30,7 @@ pub fn ports(
     gateway: Option<GatewayLink>,
     url_rules: UrlRules,
 ) -> Ports {
+    let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
     let admin = admin::AdminBackend::new(db.clone(), live, dialer.clone(), phones, gateway);
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
@@ -36,6 +38,7 @@ pub fn ports(
         leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),
         phonebook: Arc::new(phonebook::PhonebookBackend::new(db.clone())),
         callbacks: Arc::new(callbacks::CallbacksBackend::new(db.clone())),
+        notices: Arc::new(notices),
         phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
     }
 }

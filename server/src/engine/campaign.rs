@@ -37,6 +37,9 @@ pub(super) struct CampaignRun {
     /// campaign have been told (once, and again whenever one becomes ready) that calls come
     /// only when there are leads again.
     pub(super) exhausted: bool,
+    /// The last claim found the calling window closed in every time zone of the campaign's
+    /// leads (its agents have been told: see `alert`).
+    pub(super) window_closed: bool,
     /// When pacing wants another look (calls-per-second slot, claim back-off).
     pub(super) wake_at: Option<Instant>,
     pub(super) dialed: u64,
@@ -62,6 +65,7 @@ impl CampaignRun {
             claim_again_at: None,
             preview_waiting: VecDeque::new(),
             exhausted: false,
+            window_closed: false,
             wake_at: None,
             stopping: false,
             dialed: 0,
@@ -141,9 +145,13 @@ impl Engine {
         for a in self.agents.values_mut().filter(|a| a.campaign == config.id) {
             a.machine.set_wrapup(wrapup);
         }
+        let id = config.id;
+        // (A first load is no news to anyone.)
+        let mut was_active = config.settings.active;
         let run = match self.campaigns.entry(config.id) {
             Entry::Occupied(e) => {
                 let run = e.into_mut();
+                was_active = run.config.settings.active;
                 run.reload(config);
                 run
             }
@@ -154,6 +162,7 @@ impl Engine {
             let leads: Vec<LeadId> = run.hopper.drain(..).map(|q| q.lead.id).collect();
             self.out.release(leads, None);
         }
+        self.campaign_switched(id, was_active);
     }
 
     /// The database's answer to a claim: the leads join the hopper (preview agents waiting
@@ -172,7 +181,8 @@ impl Engine {
                 self.out.notify(agent, AgentEvent::NoLeads);
             }
             let auto = run.config.settings.kind.dials_for_agents();
-            if auto && run.hopper.is_empty() && !run.exhausted {
+            // (Outside the calling window there may well be leads: that alert is said instead.)
+            if auto && run.hopper.is_empty() && !run.exhausted && !run.window_closed {
                 run.exhausted = true;
                 let ready =
                     self.agents.iter().filter(|(_, a)| a.campaign == campaign && a.is_ready());

@@ -198,6 +198,17 @@ pub enum Input {
         agent: UserId,
         department: String,
     },
+    /// What a claim saw of the campaign's calling window (sent with its answer): `open` in at
+    /// least one time zone of the campaign's leads (or it has none), or closed in all of them.
+    CallingWindow {
+        campaign: CampaignId,
+        open: bool,
+    },
+    /// The media gateway's keep-alives to a trunk are answered again, or no longer.
+    TrunkStatus {
+        trunk: TrunkId,
+        reachable: bool,
+    },
 }
 
 /// A call to place.
@@ -318,6 +329,8 @@ pub enum AgentEvent {
     Stopping,
     /// A step of a transfer this agent is in.
     Transfer(TransferStep),
+    /// Something stops (or no longer stops) the campaign's calls.
+    Alert(CampaignAlert),
 }
 
 /// A step of a transfer, as the engine tells it (the phone names the colleagues).
@@ -338,4 +351,20 @@ pub enum TransferStep {
     Referring { call: CallId, to: PhoneNumber },
     /// (To the agent.) The carrier took the customer to `to`; the call ends here.
     Referred { call: CallId, to: PhoneNumber },
+}
+
+/// What stops a campaign's calls, told to its logged-in agents when it starts (and, where it
+/// says, when it ends) — see `alert`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CampaignAlert {
+    /// An admin turned the campaign off: no more calls come from it.
+    TurnedOff,
+    /// …and on again.
+    TurnedOn,
+    /// The calling window is closed in every time zone of the campaign's leads.
+    WindowClosed,
+    /// The campaign's trunk does not answer the media gateway's keep-alives.
+    TrunkDown,
+    /// …and answers again.
+    TrunkUp,
 }

@@ -26,6 +26,7 @@
 //!   calls to place, for which leads, when to claim more — and placing a call;
 //! - `preview`: preview campaigns (get next lead, call, skip);
 //! - `manual`: an agent dialling a number by hand (the dial pad);
+//! - `alert`: campaign alerts for agents (turned off, calling window closed, trunk down);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - `transfer`: an agent handing their call to a colleague, blind or warm;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
@@ -38,6 +39,7 @@
 
 pub mod abandon;
 pub mod agent;
+mod alert;
 mod call;
 mod campaign;
 mod dialing;
@@ -50,8 +52,8 @@ pub mod recycle;
 mod session;
 mod transfer;
 
-use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, UserId};
-use std::collections::{BTreeMap, HashMap};
+use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, TrunkId, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::lead::timezone::WindowCheck;
@@ -60,8 +62,8 @@ pub use call::{ANSWERED_AS_CANCELLED, HUNG_UP_DETECTING};
 use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
-    AgentEvent, CallEvent, CallId, Callback, CampaignConfig, Input, Now, Originate, Output,
-    QueuedLead, Record, Submission, TransferStep,
+    AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, Input, Now, Originate,
+    Output, QueuedLead, Record, Submission, TransferStep,
 };
 use outbox::Outbox;
 use session::AgentRun;
@@ -139,6 +141,8 @@ pub struct Engine {
     windows: WindowCheck,
     /// Dialling has stopped for good: the server is on its way down.
     stopping: bool,
+    /// Trunks the media gateway finds unreachable now.
+    trunks_down: BTreeSet<TrunkId>,
 }
 
 impl Engine {
@@ -152,6 +156,7 @@ impl Engine {
             out: Outbox::default(),
             windows: WindowCheck::default(),
             stopping: false,
+            trunks_down: BTreeSet::new(),
         }
     }
 
@@ -191,6 +196,8 @@ impl Engine {
             Input::TransferComplete { agent } => self.transfer_complete(now, agent)?,
             Input::TransferCancel { agent } => self.transfer_cancel(now, agent)?,
             Input::TransferOut { agent, department } => self.transfer_out(agent, &department)?,
+            Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
+            Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
         }
         self.pace(now);
         Ok(())

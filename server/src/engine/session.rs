@@ -94,6 +94,7 @@ impl Engine {
             return if existing.campaign == campaign {
                 // A second login to the same campaign (a reconnecting page) changes nothing.
                 self.out.notify(agent, AgentEvent::State(existing.machine.status()));
+                self.standing_alerts(agent, campaign);
                 Ok(())
             } else {
                 Err(EngineError::OtherCampaign)
@@ -106,6 +107,7 @@ impl Engine {
         self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
         run.announce(agent, now, None, &mut self.out);
         self.agents.insert(agent, run);
+        self.standing_alerts(agent, campaign);
         Ok(())
     }
 

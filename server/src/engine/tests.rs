@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 mod abandon;
+mod alerts;
 mod amd;
 mod callbacks;
 mod manual;

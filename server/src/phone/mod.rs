@@ -15,16 +15,22 @@
 //!   a clean hang-up, the lead gets its result) — nobody talks to a dead line for long;
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
 //!   state: the call, or the wrap-up with its time left and the notes typed so far;
-//! - events reach each page in the order the dialer emitted them.
+//! - events reach each page in the order the dialer emitted them;
+//! - a message to agents reaches every phone connected here that it is for at once (phones
+//!   on other instances get it when they next log in or come back), and a phone that
+//!   logs in (or comes back) within [`Broadcast::SHOWN_FOR_MS`] of it, unless its agent
+//!   dismissed it (remembered by this process); campaign alerts become notices, and a
+//!   campaign turned off is said again to a page that comes back.
 
 mod manual;
 pub mod media;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{
     AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
 };
@@ -34,7 +40,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::db::{self, Db};
-use crate::engine::{AfterWrapUp, AgentEvent, CallId, Input, Submission, TransferStep};
+use crate::engine::{
+    AfterWrapUp, AgentEvent, CallId, CampaignAlert, Input, Submission, TransferStep,
+};
 use crate::runtime::dialer::{Dialer, DialerError};
 pub use media::{LegEvent, Media, MediaError};
 
@@ -52,6 +60,9 @@ pub const WRAPUP_HOLD: Duration = Duration::from_secs(30 * 60);
 /// The longest notes a disposition may carry.
 const MAX_NOTES: usize = 4000;
 
+/// The most dismissed messages remembered per agent.
+const MAX_DISMISSED: usize = 256;
+
 struct Line {
     /// Which connection currently has the phone.
     conn: u64,
@@ -62,6 +73,8 @@ struct Line {
     script: String,
     /// The campaign's departments (name, number), to name a transfer's destination.
     departments: Vec<(String, app::model::PhoneNumber)>,
+    /// The campaign the agent is logged in to (once welcomed): which messages are theirs.
+    campaign: Option<CampaignId>,
 }
 
 struct Inner {
@@ -77,6 +90,8 @@ struct Inner {
     legs_connected: Mutex<HashMap<UserId, u64>>,
     /// Names of the agents who logged in through this hub (a transfer names the colleague).
     names: Mutex<HashMap<UserId, String>>,
+    /// Per agent: the messages they dismissed (not shown to their next page).
+    dismissed: Mutex<HashMap<UserId, HashSet<i64>>>,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -102,6 +117,7 @@ impl PhoneHub {
             drafts: Mutex::new(HashMap::new()),
             legs_connected: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
+            dismissed: Mutex::new(HashMap::new()),
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -158,6 +174,50 @@ impl PhoneHub {
         self.names().get(&agent).cloned().unwrap_or_else(|| format!("agent {agent}"))
     }
 
+    fn dismissed(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, HashSet<i64>>> {
+        self.0.dismissed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Shows a message to agents on the connected phones it is for.
+    pub fn broadcast(&self, b: &Broadcast) {
+        let notice = b.notice();
+        let campaign = b.campaign.as_ref().map(|(id, _)| *id);
+        for line in self.lines().values() {
+            if line.campaign.is_some() && (campaign.is_none() || line.campaign == campaign) {
+                let _ = line.tx.send(PhoneEvent::Notice(notice.clone()));
+            }
+        }
+    }
+
+    /// Tells the agent's page of a campaign alert: a notice, and the campaign's state when it
+    /// changed.
+    fn alert(&self, agent: UserId, alert: CampaignAlert) {
+        let (active, text) = match alert {
+            CampaignAlert::TurnedOff => (
+                Some(false),
+                "This campaign was turned off by an admin: no more calls come from it. Finish what is in hand, then log out and choose another campaign.",
+            ),
+            CampaignAlert::TurnedOn => {
+                (Some(true), "This campaign is on again: calls come when you are ready.")
+            }
+            CampaignAlert::WindowClosed => (
+                None,
+                "Nobody in this campaign can be called now: it is outside the calling hours of every lead's time zone. Calls come again when the hours begin.",
+            ),
+            CampaignAlert::TrunkDown => (
+                None,
+                "The campaign's phone line (its trunk) is not answering: calls cannot go out until it is back.",
+            ),
+            CampaignAlert::TrunkUp => (None, "The campaign's phone line (its trunk) is back."),
+        };
+        if let Some(active) = active {
+            self.send(agent, PhoneEvent::CampaignActive { active });
+        }
+        let notice =
+            Notice { id: 0, kind: NoticeKind::Campaign, text: text.into(), at: db::now_ms() };
+        self.send(agent, PhoneEvent::Notice(notice));
+    }
+
     fn send(&self, agent: UserId, event: PhoneEvent) {
         if let Some(line) = self.lines().get(&agent) {
             let _ = line.tx.send(event);
@@ -186,6 +246,7 @@ impl PhoneHub {
             AgentEvent::Digit { call, digit } => PhoneEvent::Digit { call: call.0, digit },
             AgentEvent::Stopping => PhoneEvent::Stopping,
             AgentEvent::Transfer(step) => PhoneEvent::Transfer(self.transfer_notice(agent, step)),
+            AgentEvent::Alert(alert) => return self.alert(agent, alert),
         };
         self.send(agent, event);
     }
@@ -266,16 +327,22 @@ impl PhoneHub {
     pub async fn serve(self, agent: UserId, socket: WebSocket) {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let previous = self.lines().insert(
-            agent,
-            Line { conn, tx, connected: true, script: String::new(), departments: Vec::new() },
-        );
+        let line = Line {
+            conn,
+            tx,
+            connected: true,
+            script: String::new(),
+            departments: Vec::new(),
+            campaign: None,
+        };
+        let previous = self.lines().insert(agent, line);
         if let Some(old) = previous {
             // Another tab had the phone: it hands over (keeping the campaign's script).
             let _ = old.tx.send(PhoneEvent::TakenOver);
             if let Some(line) = self.lines().get_mut(&agent) {
                 line.script = old.script;
                 line.departments = old.departments;
+                line.campaign = old.campaign;
             }
         }
         let (mut sink, mut stream) = socket.split();
@@ -454,6 +521,17 @@ impl PhoneHub {
                 self.drafts().insert(agent, (call, notes));
                 return None;
             }
+            PhoneRequest::Dismiss { notice } => {
+                let mut dismissed = self.dismissed();
+                let theirs = dismissed.entry(agent).or_default();
+                // (Bounded: messages are shown for an hour; a long shift's dismissals of
+                // older ones no longer matter.)
+                if theirs.len() >= MAX_DISMISSED {
+                    theirs.clear();
+                }
+                theirs.insert(notice);
+                return None;
+            }
             PhoneRequest::Quality { warnings } => {
                 dialer.input(Input::AgentQuality { agent, warnings }).await
             }
@@ -544,19 +622,21 @@ impl PhoneHub {
     }
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,
-    /// wrap-up or preview in progress. `loaded`: the agent's campaign, when already at hand.
+    /// wrap-up or preview in progress; then the campaign's state when it is off, and this
+    /// hour's messages for the agent. `loaded`: the agent's campaign, when already at hand.
     async fn resume(&self, agent: UserId, loaded: Option<Loaded>) -> PhoneEvent {
         let Ok(Some(view)) = self.0.dialer.view(agent).await else { return PhoneEvent::LoggedOut };
         let loaded = match loaded {
             Some(loaded) => Some(loaded),
             None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
         };
-        let Some(Loaded { campaign, script, departments }) = loaded else {
+        let Some(Loaded { campaign, script, departments, active }) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {
             line.script = script.clone();
             line.departments = departments;
+            line.campaign = Some(campaign.id);
         }
         if let Some(lead) = view.preview {
             self.send(agent, PhoneEvent::Preview { lead });
@@ -581,7 +661,28 @@ impl PhoneHub {
             self.send(agent, PhoneEvent::Transfer(self.transfer_notice(agent, step)));
         }
         self.send(agent, PhoneEvent::State { status: view.status.clone() });
+        if !active {
+            self.send(agent, PhoneEvent::CampaignActive { active: false });
+        }
+        self.recent_messages(agent, campaign.id).await;
         PhoneEvent::Welcome { campaign, status: view.status }
+    }
+
+    /// Sends the agent this hour's messages for them, oldest first, but those they dismissed.
+    async fn recent_messages(&self, agent: UserId, campaign: CampaignId) {
+        let since = db::now_ms() - Broadcast::SHOWN_FOR_MS;
+        let messages = match db::broadcasts::for_campaign(&self.0.db, campaign, since).await {
+            Ok(m) => m,
+            Err(e) => {
+                // (The phone works without them; the live ones still come.)
+                tracing::warn!(error = %e, "loading messages for a phone");
+                return;
+            }
+        };
+        let dismissed = self.dismissed().get(&agent).cloned().unwrap_or_default();
+        for b in messages.iter().filter(|b| !dismissed.contains(&b.id.0)) {
+            self.send(agent, PhoneEvent::Notice(b.notice()));
+        }
     }
 }
 
@@ -605,14 +706,16 @@ where
     sink.send(Message::Text(text.into())).await
 }
 
-/// A campaign as the phone needs it: what the page is sent, and what the hub keeps.
+/// A campaign as the phone needs it: what the page is sent, and what the hub keeps (its
+/// script, its departments, whether it is on).
 struct Loaded {
     campaign: PhoneCampaign,
     script: String,
     departments: Vec<(String, app::model::PhoneNumber)>,
+    active: bool,
 }
 
-/// The campaign as the phone needs it, its script and its departments.
+/// The campaign as the phone needs it, its script, its departments and whether it is on.
 async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
@@ -628,5 +731,5 @@ async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::Db
         pause_reasons: PauseReason::CHOICES.iter().map(|s| s.to_string()).collect(),
         departments: departments.iter().map(|(name, _)| name.clone()).collect(),
     };
-    Ok(Some(Loaded { campaign, script, departments }))
+    Ok(Some(Loaded { campaign, script, departments, active: c.settings.active }))
 }

@@ -320,6 +320,8 @@ pub async fn start(
 /// Results of the runtime's own background work, fed back into the loop.
 enum Internal {
     Claimed(CampaignId, Vec<QueuedLead>),
+    /// What a claim saw of the campaign's calling window: open in some zone of its leads.
+    Window(CampaignId, bool),
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>),
@@ -411,6 +413,9 @@ impl Runtime {
                 Some(done) = internal.recv() => match done {
                     Internal::Claimed(campaign, leads) => {
                         let _ = self.engine.handle(self.clock.now(), Input::LeadsClaimed { campaign, leads });
+                    }
+                    Internal::Window(campaign, open) => {
+                        let _ = self.engine.handle(self.clock.now(), Input::CallingWindow { campaign, open });
                     }
                     Internal::Call(event) => self.call_event(event),
                     Internal::Remaining(counts) => self.remaining = counts,
@@ -694,6 +699,9 @@ impl Runtime {
                     zones.iter().map(String::as_str),
                     now,
                 );
+                // Told before the claim's answer, so an empty claim is known for what it is.
+                let _ =
+                    internal.send(Internal::Window(campaign, zones.is_empty() || !open.is_empty()));
                 let req = ClaimRequest {
                     campaign,
                     owner: &owner,

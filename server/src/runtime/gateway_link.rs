@@ -44,6 +44,11 @@ struct State {
     leg_agents: HashMap<AgentLegId, UserId>,
     /// Broadcast calls to hang up when their message has played.
     playing: HashSet<CallId>,
+    /// Where a trunk's reachability goes when it changes (see [`GatewayLink::trunk_status`]).
+    trunk_status: Option<mpsc::UnboundedSender<(TrunkId, bool)>>,
+    /// Trunks whose keep-alives go unanswered now. (The gateway says so again after each
+    /// push of the trunks, which starts their keep-alives afresh: said on once.)
+    unreachable: HashSet<TrunkId>,
 }
 
 /// What the gateway said about a trunk's credentials, for its row.
@@ -84,6 +89,15 @@ impl GatewayLink {
         let events = link.gateway.events();
         tokio::spawn(link.clone().follow(events));
         link
+    }
+
+    /// Trunks' reachability as the gateway's keep-alives find it, from now on: each change,
+    /// once (for the dialer, which tells the agents of the trunk's campaigns). A second call
+    /// takes the reports from the first.
+    pub fn trunk_status(&self) -> mpsc::UnboundedReceiver<(TrunkId, bool)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state().trunk_status = Some(tx);
+        rx
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -192,7 +206,26 @@ impl GatewayLink {
                 self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
             }
             Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
-            Event::DtmfReceived { .. } | Event::TrunkStatus { .. } | Event::ProbeResult { .. } => {}
+            Event::TrunkStatus { trunk, reachable } => {
+                let mut s = self.state();
+                let changed = if reachable {
+                    s.unreachable.remove(&trunk)
+                } else {
+                    s.unreachable.insert(trunk)
+                };
+                if !changed {
+                    return;
+                }
+                if reachable {
+                    tracing::info!(%trunk, "trunk reachable again");
+                } else {
+                    tracing::warn!(%trunk, "trunk unreachable (its keep-alives go unanswered)");
+                }
+                if let Some(tx) = &s.trunk_status {
+                    let _ = tx.send((trunk, reachable));
+                }
+            }
+            Event::DtmfReceived { .. } | Event::ProbeResult { .. } => {}
         }
     }
 

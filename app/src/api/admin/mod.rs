@@ -3,6 +3,7 @@
 //! the read-only dashboard and campaign overviews.
 
 pub mod agents;
+pub mod broadcasts;
 pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;

@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads, lead
+//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads, lead
 //! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -8,6 +8,7 @@
 
 pub mod agent_time;
 pub mod agents;
+pub mod broadcasts;
 pub mod calls;
 pub mod campaigns;
 pub mod charts;
@@ -42,6 +43,7 @@ struct Tab {
 const TABS: &[Tab] = &[
     Tab { href: "/admin", label: "Dashboard" },
     Tab { href: "/admin/floor", label: "Floor" },
+    Tab { href: "/admin/broadcasts", label: "Messages" },
     Tab { href: "/admin/wallboard", label: "Wallboard" },
     Tab { href: "/admin/calls", label: "Calls" },
     Tab { href: "/admin/agent-time", label: "Agent time" },
@@ -91,6 +93,7 @@ pub fn AdminPages() -> impl IntoView {
         match segments(&path).as_slice() {
             [] => dashboard::DashboardPage().into_any(),
             ["floor"] => floor::FloorPage().into_any(),
+            ["broadcasts"] => broadcasts::BroadcastsPage().into_any(),
             ["wallboard"] => wallboard::WallboardPage().into_any(),
             ["calls"] => calls::CallsPage().into_any(),
             ["agent-time"] => agent_time::AgentTimePage().into_any(),

@@ -25,7 +25,7 @@ pub(super) const SHORTCUTS: [(&str, &str); 13] = [
     ("Ctrl+Shift+Enter", "Submit & pause (also in the notes)"),
     ("N", "Preview: get the next lead"),
     ("C / S", "Preview: call or skip the lead"),
-    ("Esc", "Dismiss the message"),
+    ("Esc", "Dismiss the newest notice"),
 ];
 
 /// What a key press asks for.
@@ -140,8 +140,8 @@ pub fn listen(state: PhoneState, send: impl Fn(PhoneRequest) + Copy + Send + Syn
                     true
                 }
                 Action::Dismiss => {
-                    let shown = state.notice.get_untracked().is_some();
-                    state.notice.set(None);
+                    let shown = state.notices.with_untracked(|l| !l.is_empty());
+                    super::notices::dismiss(state, send, 0);
                     shown
                 }
             };

@@ -23,6 +23,7 @@ use web_sys::{
 
 use super::state::{AudioView, LinkState, PhoneState};
 use crate::model::CampaignId;
+use crate::model::notice::NoticeKind;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
 use crate::pages::webrtc;
@@ -115,9 +116,10 @@ impl Link {
             };
             match serde_json::from_str::<PhoneEvent>(&text) {
                 Ok(event) => me.event(event),
-                Err(_) => me.state.notice.set(Some(
-                    "The server sent something this page does not understand; reload it.".into(),
-                )),
+                Err(_) => me.state.say(
+                    NoticeKind::Error,
+                    "The server sent something this page does not understand; reload it.",
+                ),
             }
         }))));
         let me = self.clone();
@@ -150,7 +152,7 @@ impl Link {
                     let _ = ws.send_with_str(&text);
                 }
             }
-            _ => self.state.notice.set(Some("Not connected to the server; reconnecting…".into())),
+            _ => self.state.say(NoticeKind::Error, "Not connected to the server; reconnecting…"),
         }
     }
 

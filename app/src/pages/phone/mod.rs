@@ -10,6 +10,7 @@ mod history;
 mod keys;
 #[cfg(feature = "hydrate")]
 mod link;
+mod notices;
 mod phonebook;
 mod quality;
 pub mod state;
@@ -186,12 +187,7 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
             <StatusBar state send />
             <quality::QualityBanner quality=state.quality />
-            {move || state.notice.get().map(|n| view! {
-                <p class="banner info" role="status" data-testid="phone-notice">
-                    {n}
-                    <button type="button" class="link" on:click=move |_| state.notice.set(None)>"Dismiss"</button>
-                </p>
-            })}
+            <notices::Notices state send />
             {move || state.ended.get().map(|m| view! {
                 <section class="card status-page" data-testid="phone-ended">
                     <p>{m}</p>
@@ -340,6 +336,11 @@ fn StatusBar(
             <div class="phone-bar-info">
                 <strong>{move || state.campaign.with(|c| c.as_ref().map(|c| c.name.to_string()).unwrap_or_default())}</strong>
                 <span class="badge" data-testid="agent-status">{status_label}</span>
+                <Show when=move || state.campaign_off.get()>
+                    <span class="badge off" data-testid="campaign-off" title="An admin turned this campaign off: no calls come from it.">
+                        "Campaign off"
+                    </span>
+                </Show>
                 <status_bar::StatusClock state />
                 <span class=move || if state.audio.get().ok() { "badge on" } else { "badge off" } data-testid="audio-state">
                     {move || state.audio.get().label()}
@@ -580,7 +581,7 @@ fn WrapUp(
     };
     let submit = move |pause: Option<String>| {
         let Some(disposition) = chosen.get_untracked() else {
-            state.notice.set(Some("Pick a disposition first.".into()));
+            state.say(crate::model::notice::NoticeKind::Info, "Pick a disposition first.");
             return;
         };
         let callback_at = parse_local_datetime(&callback_at.get_untracked());

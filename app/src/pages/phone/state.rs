@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::model::notice::{Notice, NoticeKind};
 use crate::model::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
 use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
 
@@ -78,6 +79,14 @@ pub enum TransferView {
     Referred { to: String },
 }
 
+/// What an agent of an auto campaign is told when the campaign has nothing left to dial (a
+/// campaign alert: it stays until a call comes, or it is dismissed).
+const NOTHING_TO_DIAL: &str =
+    "Nothing left to dial in this campaign right now: calls come as soon as there are leads again.";
+
+/// The most notices shown at once: a new one pushes the oldest out.
+pub const MAX_NOTICES: usize = 5;
+
 /// Everything the phone page shows.
 #[derive(Clone, Copy)]
 pub struct PhoneState {
@@ -93,7 +102,10 @@ pub struct PhoneState {
     pub wrapup: RwSignal<Option<WrapView>>,
     /// The wrap-up notes typed so far (the server keeps a copy for a reloaded page).
     pub notes: RwSignal<String>,
-    pub notice: RwSignal<Option<String>>,
+    /// The notice area, newest first (at most [`MAX_NOTICES`]).
+    pub notices: RwSignal<Vec<Notice>>,
+    /// An admin turned the campaign off while the agent is in it: no calls come from it.
+    pub campaign_off: RwSignal<bool>,
     /// Keys the customer pressed on this call, in order.
     pub customer_keys: RwSignal<String>,
     pub muted: RwSignal<bool>,
@@ -122,7 +134,8 @@ impl PhoneState {
             preview: RwSignal::new(None),
             wrapup: RwSignal::new(None),
             notes: RwSignal::new(String::new()),
-            notice: RwSignal::new(None),
+            notices: RwSignal::new(Vec::new()),
+            campaign_off: RwSignal::new(false),
             customer_keys: RwSignal::new(String::new()),
             muted: RwSignal::new(false),
             held: RwSignal::new(false),
@@ -134,6 +147,48 @@ impl PhoneState {
         }
     }
 
+    /// Shows a notice of the moment, on top.
+    pub fn say(&self, kind: NoticeKind, text: impl Into<String>) {
+        let at = self.now.get_untracked() as i64;
+        self.show(Notice { id: 0, kind, text: text.into(), at });
+    }
+
+    /// Shows a notice on top. A message already shown (the same id, sent again to a page that
+    /// came back) stays where it is; the same notice of the moment again moves up rather than
+    /// doubling; a new hint replaces the previous one (hints are about the work at hand).
+    pub fn show(&self, notice: Notice) {
+        self.notices.update(|list| {
+            if notice.id != 0 && list.iter().any(|n| n.id == notice.id) {
+                return;
+            }
+            list.retain(|n| {
+                let same = n.kind == notice.kind && n.text == notice.text;
+                !(same || (notice.kind == NoticeKind::Info && n.kind == NoticeKind::Info))
+            });
+            list.insert(0, notice);
+            list.truncate(MAX_NOTICES);
+        });
+    }
+
+    /// The work moved on: hints go; messages, alerts and errors stay until dismissed.
+    pub fn clear_hints(&self) {
+        if self.notices.with_untracked(|l| l.iter().any(|n| n.kind == NoticeKind::Info)) {
+            self.notices.update(|l| l.retain(|n| n.kind != NoticeKind::Info));
+        }
+    }
+
+    /// Takes away the notice at `index` (0: the newest); returns its id when it was a stored
+    /// message, for the server to forget it.
+    pub fn dismiss(&self, index: usize) -> Option<i64> {
+        let mut gone = None;
+        self.notices.update(|l| {
+            if index < l.len() {
+                gone = Some(l.remove(index).id);
+            }
+        });
+        gone.filter(|id| *id != 0)
+    }
+
     /// Applies one event from the server.
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub fn apply(&self, event: PhoneEvent) {
@@ -143,6 +198,8 @@ impl PhoneState {
                 self.campaign.set(Some(campaign));
                 self.status.set(status);
                 self.ended.set(None);
+                // (The server says so next when the campaign is off.)
+                self.campaign_off.set(false);
             }
             PhoneEvent::Answer { .. } => {}
             PhoneEvent::Audio { state } => self.audio.set(AudioView::Leg(state)),
@@ -164,23 +221,24 @@ impl PhoneState {
             }
             PhoneEvent::Preview { lead } => {
                 self.preview.set(Some(lead));
-                self.notice.set(None);
+                self.clear_hints();
             }
             PhoneEvent::NoLeads => {
                 let auto = self.campaign.with_untracked(|c| c.as_ref().is_some_and(|c| c.kind.dials_for_agents()));
-                self.notice.set(Some(if auto {
-                    "Nothing left to dial in this campaign right now: calls come as soon as there are leads again.".into()
+                if auto {
+                    self.say(NoticeKind::Campaign, NOTHING_TO_DIAL);
                 } else {
-                    "There is no lead to call right now. Try again in a moment.".into()
-                }));
+                    self.say(NoticeKind::Info, "There is no lead to call right now. Try again in a moment.");
+                }
             }
-            PhoneEvent::Stopping => self.notice.set(Some(
-                "The dialer is stopping for maintenance: finish this call and its disposition; no new calls will come.".into(),
-            )),
+            PhoneEvent::Stopping => self.say(
+                NoticeKind::System,
+                "The dialer is stopping for maintenance: finish this call and its disposition; no new calls will come.",
+            ),
             PhoneEvent::Ringing { .. } => self.ringing.set(true),
             PhoneEvent::Dialling { number } => {
                 self.dialling.set(Some(number.to_string()));
-                self.notice.set(None);
+                self.clear_hints();
             }
             PhoneEvent::Connected { call, call_ref, lead, script } => {
                 self.ringing.set(false);
@@ -188,7 +246,11 @@ impl PhoneState {
                 self.preview.set(None);
                 self.muted.set(false);
                 self.held.set(false);
-                self.notice.set(None);
+                self.clear_hints();
+                // A call came: there were leads after all.
+                if self.notices.with_untracked(|l| l.iter().any(|n| n.text == NOTHING_TO_DIAL)) {
+                    self.notices.update(|l| l.retain(|n| n.text != NOTHING_TO_DIAL));
+                }
                 if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
                     self.customer_keys.set(String::new());
                 }
@@ -204,16 +266,17 @@ impl PhoneState {
                     self.wrapup.set(Some(WrapView { call, deadline: now + f64::from(secs) * 1000.0, timed_out: false }));
                     if let Some(TransferView::Referred { to }) = self.transfer.get_untracked() {
                         self.transfer.set(None);
-                        self.notice.set(Some(format!(
-                            "The customer was transferred to {to}. Choose the call's disposition."
-                        )));
+                        self.say(
+                            NoticeKind::Info,
+                            format!("The customer was transferred to {to}. Choose the call's disposition."),
+                        );
                     } else if by == HangupBy::Customer {
-                        self.notice.set(Some("The customer hung up.".into()));
+                        self.say(NoticeKind::Info, "The customer hung up.");
                     }
                 } else {
                     self.call.set(None);
                     self.preview.set(None);
-                    self.notice.set(Some(format!("The call did not connect: {}.", outcome.label().to_lowercase())));
+                    self.say(NoticeKind::Info, format!("The call did not connect: {}.", outcome.label().to_lowercase()));
                 }
             }
             PhoneEvent::WrapUpTimeout => {
@@ -222,9 +285,10 @@ impl PhoneState {
                         w.timed_out = true;
                     }
                 });
-                self.notice.set(Some(
-                    "Wrap-up time is over: you are paused and get no calls until you submit the disposition.".into(),
-                ));
+                self.say(
+                    NoticeKind::Info,
+                    "Wrap-up time is over: you are paused and get no calls until you submit the disposition.",
+                );
             }
             PhoneEvent::Digit { call, digit } => {
                 if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
@@ -237,13 +301,18 @@ impl PhoneState {
                 let timed_out = seconds_left == 0;
                 let deadline = now + f64::from(seconds_left) * 1000.0;
                 self.wrapup.set(Some(WrapView { call, deadline, timed_out }));
-                self.notice.set(Some(if timed_out {
-                    "Wrap-up time is over: submit the disposition of this call to take calls again.".into()
-                } else {
-                    "Your wrap-up is back: finish the disposition of this call.".into()
-                }));
+                self.say(
+                    NoticeKind::Info,
+                    if timed_out {
+                        "Wrap-up time is over: submit the disposition of this call to take calls again."
+                    } else {
+                        "Your wrap-up is back: finish the disposition of this call."
+                    },
+                );
             }
-            PhoneEvent::Error { message } => self.notice.set(Some(message)),
+            PhoneEvent::Error { message } => self.say(NoticeKind::Error, message),
+            PhoneEvent::Notice(notice) => self.show(notice),
+            PhoneEvent::CampaignActive { active } => self.campaign_off.set(!active),
             PhoneEvent::Colleagues { agents } => self.colleagues.set(agents),
             PhoneEvent::Transfer(step) => self.transfer_step(step),
             PhoneEvent::TakenOver => self.ended.set(Some(
@@ -259,9 +328,10 @@ impl PhoneState {
     fn transfer_step(&self, step: TransferNotice) {
         match step {
             TransferNotice::Offered { from, lead, .. } => {
-                self.notice.set(Some(format!(
-                    "{from} is transferring a call to you and talks to you first."
-                )));
+                self.say(
+                    NoticeKind::Info,
+                    format!("{from} is transferring a call to you and talks to you first."),
+                );
                 self.transfer.set(Some(TransferView::Offered { from, lead }));
             }
             TransferNotice::Consulting { with, .. } => {
@@ -276,10 +346,12 @@ impl PhoneState {
                 self.transfer.set(None);
                 if mine {
                     self.held.set(false);
-                    self.notice
-                        .set(Some("Transfer cancelled: you are back with the customer.".into()));
+                    self.say(
+                        NoticeKind::Info,
+                        "Transfer cancelled: you are back with the customer.",
+                    );
                 } else {
-                    self.notice.set(Some("The transfer was cancelled.".into()));
+                    self.say(NoticeKind::Info, "The transfer was cancelled.");
                 }
             }
             TransferNotice::Done { to, .. } => {
@@ -289,20 +361,24 @@ impl PhoneState {
                 self.held.set(false);
                 self.muted.set(false);
                 self.customer_keys.set(String::new());
-                self.notice.set(Some(format!("The call is with {to} now.")));
+                self.say(NoticeKind::Info, format!("The call is with {to} now."));
             }
             TransferNotice::Failed { .. } => {
                 self.transfer.set(None);
-                self.notice
-                    .set(Some("The transfer did not go through: the call is still yours.".into()));
+                // It matters: the agent thought the call was gone.
+                self.say(
+                    NoticeKind::Error,
+                    "The transfer did not go through: the call is still yours.",
+                );
             }
             TransferNotice::Referring { to, .. } => {
-                self.notice.set(Some(format!("Transferring the customer to {to}…")));
+                self.say(NoticeKind::Info, format!("Transferring the customer to {to}…"));
             }
             TransferNotice::Referred { to, .. } => {
-                self.notice.set(Some(format!(
-                    "The customer is on their way to {to}: the call ends here."
-                )));
+                self.say(
+                    NoticeKind::Info,
+                    format!("The customer is on their way to {to}: the call ends here."),
+                );
                 self.transfer.set(Some(TransferView::Referred { to }));
             }
         }
@@ -397,7 +473,10 @@ mod tests {
             assert!(s.call.get_untracked().is_some(), "back with the customer");
             s.apply(PhoneEvent::Transfer(TransferNotice::Done { call: 5, to: "bob".into() }));
             assert!(s.call.get_untracked().is_none(), "nothing to dispose");
-            assert_eq!(s.notice.get_untracked().as_deref(), Some("The call is with bob now."));
+            assert_eq!(
+                s.notices.get_untracked().first().map(|n| n.text.clone()).as_deref(),
+                Some("The call is with bob now.")
+            );
 
             // The colleague: offered, then the call connects to them.
             let b = PhoneState::new();
@@ -515,6 +594,58 @@ mod tests {
                 script: String::new(),
             });
             assert_eq!(s.customer_keys.get_untracked(), "");
+        });
+    }
+
+    #[test]
+    fn notices_stack_newest_first_bounded_without_doubles() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.say(NoticeKind::Info, "The customer hung up.");
+            s.say(NoticeKind::Info, "Pick a disposition first.");
+            let texts = |s: &PhoneState| {
+                s.notices.get_untracked().into_iter().map(|n| n.text).collect::<Vec<_>>()
+            };
+            assert_eq!(texts(&s), ["Pick a disposition first."], "a new hint replaces the last");
+            s.apply(PhoneEvent::Error { message: "No".into() });
+            let message = Notice { id: 7, kind: NoticeKind::System, text: "Meeting".into(), at: 1 };
+            s.apply(PhoneEvent::Notice(message.clone()));
+            // Sent again to a page that came back: shown once.
+            s.apply(PhoneEvent::Notice(message));
+            s.apply(PhoneEvent::Error { message: "No".into() });
+            assert_eq!(texts(&s), ["No", "Meeting", "Pick a disposition first."]);
+            for i in 0..10 {
+                s.apply(PhoneEvent::Error { message: format!("E{i}") });
+            }
+            assert_eq!(s.notices.get_untracked().len(), MAX_NOTICES);
+            assert_eq!(texts(&s)[0], "E9", "newest first");
+            // Dismissing a stored message names it for the server; others do not.
+            s.apply(PhoneEvent::Notice(Notice {
+                id: 8,
+                kind: NoticeKind::System,
+                text: "Lunch".into(),
+                at: 2,
+            }));
+            assert_eq!(s.dismiss(0), Some(8));
+            assert_eq!(s.dismiss(0), None, "an error of the moment");
+            assert_eq!(s.dismiss(99), None);
+            assert_eq!(s.notices.get_untracked().len(), MAX_NOTICES - 2);
+            // A connected call takes the hints away, and the campaign's "nothing to dial".
+            s.say(NoticeKind::Info, "Hint");
+            s.apply(PhoneEvent::NoLeads);
+            s.apply(PhoneEvent::Connected {
+                call: 1,
+                call_ref: "x-1".into(),
+                lead: lead(),
+                script: String::new(),
+            });
+            assert!(s.notices.get_untracked().iter().all(|n| n.kind == NoticeKind::Error));
+            // The campaign turned off and on.
+            s.apply(PhoneEvent::CampaignActive { active: false });
+            assert!(s.campaign_off.get_untracked());
+            s.apply(PhoneEvent::CampaignActive { active: true });
+            assert!(!s.campaign_off.get_untracked());
         });
     }
 
