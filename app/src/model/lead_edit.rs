@@ -75,13 +75,13 @@ pub fn field_label(field: &str) -> String {
         "phone" => "Phone".into(),
         "timezone" => "Time zone".into(),
         "postcode" => "Postcode".into(),
+        // (Field names are ASCII: no Unicode case tables needed.)
         f => {
-            let spaced = f.replace('_', " ");
-            let mut chars = spaced.chars();
-            match chars.next() {
-                Some(c) => c.to_uppercase().chain(chars).collect(),
-                None => String::new(),
+            let mut label = f.replace('_', " ");
+            if let Some(first) = label.get_mut(..1) {
+                first.make_ascii_uppercase();
             }
+            label
         }
     }
 }
