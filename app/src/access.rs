@@ -44,8 +44,9 @@ pub fn access_for(path: &str) -> Access {
 /// Admin pages: supervisors may watch (the dashboard, the floor and its messages to agents — a
 /// supervisor acts on the floor, so they may write to agents too —, the wallboard, the reports and the CSV,
 /// the campaign, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
-/// pacing simulator, each script and each leadset's overview) and see no form that changes
-/// them; everything that edits is for admins only (trunks hold credentials: admins only).
+/// pacing simulator, each script, each leadset's overview, each lead's page with its corrections)
+/// and see no form that changes them; everything that edits is for admins only (trunks hold
+/// credentials: admins only).
 fn admin_access(rest: Vec<&str>) -> Access {
     const WATCH: &[Role] = &[Role::Admin, Role::Supervisor];
     let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -66,7 +67,11 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["dispositions"]
         | ["dnc"]
         | ["leadsets"] => Access::Roles(WATCH),
-        ["campaigns", i] | ["leadsets", i] | ["scripts", i] | ["campaigns", i, "simulate"]
+        ["campaigns", i]
+        | ["leadsets", i]
+        | ["leads", i]
+        | ["scripts", i]
+        | ["campaigns", i, "simulate"]
             if id(i) =>
         {
             Access::Roles(WATCH)
@@ -185,11 +190,14 @@ mod tests {
     fn supervisors_read_leadsets_but_upload_nothing() {
         let sup = viewer(Role::Supervisor);
         assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&sup)), Decision::Allow);
+        assert_eq!(decide(access_for("/admin/leads/7"), Some(&sup)), Decision::Allow);
+        assert_eq!(decide(access_for("/admin/leads/x"), Some(&sup)), Decision::Forbidden);
         for p in ["/admin/leadsets/12/upload", "/admin/leadsets/x", "/admin/phonebook"] {
             assert_eq!(decide(access_for(p), Some(&sup)), Decision::Forbidden, "{p}");
         }
         let agent = viewer(Role::Agent);
         assert_eq!(decide(access_for("/admin/leadsets/12"), Some(&agent)), Decision::Forbidden);
+        assert_eq!(decide(access_for("/admin/leads/7"), Some(&agent)), Decision::Forbidden);
     }
 
     #[test]

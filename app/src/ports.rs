@@ -83,6 +83,17 @@ pub trait Phone: Send + Sync + 'static {
     /// The notes of the earlier calls of the lead the agent is calling or previewing now
     /// (none when there is no such lead).
     async fn lead_notes(&self, agent: UserId) -> Result<Vec<crate::model::CallRecord>, ApiError>;
+    /// Corrects the number (`phone` as typed) and contact fields of `lead`, which must be the
+    /// lead of the agent's own call or wrap-up right now (else [`ApiError::Conflict`]), and
+    /// audits each changed field in the same transaction; a number that is not one, or that
+    /// the leadset already has, is [`ApiError::Invalid`] on `phone`. Returns the lead as stored.
+    async fn edit_lead(
+        &self,
+        agent: &Viewer,
+        lead: LeadId,
+        phone: &str,
+        contact: Contact,
+    ) -> Result<crate::model::Lead, ApiError>;
 }
 
 /// The admin portal: the dashboard, campaigns, scripts, dispositions, trunks and agents.
@@ -260,13 +271,21 @@ pub trait Leads: Send + Sync + 'static {
     /// The leadset page: settings and statistics.
     async fn leadset_overview(&self, id: LeadsetId) -> Result<LeadsetOverview, ApiError>;
 
-    /// A page of the leadset's leads whose number, name or status contains `search`.
+    /// A page of the leadset's leads whose number, name or status contains `search` (only
+    /// those flagged as having invalid details with `invalid_only`).
     async fn list_leads(
         &self,
         id: LeadsetId,
         search: &str,
+        invalid_only: bool,
         page: u32,
     ) -> Result<LeadPage, ApiError>;
+
+    /// A lead with its leadset's name and every audited correction of its details.
+    async fn lead_history(
+        &self,
+        lead: LeadId,
+    ) -> Result<crate::model::lead_edit::LeadHistory, ApiError>;
 
     /// Adds (`lead` = None) or changes a lead; `phone` as typed.
     async fn save_lead(

@@ -1,7 +1,7 @@
 // Every page passes an automated WCAG 2.1 A and AA check (axe-core, run in the page), as each
 // role that can open it: the visitor's pages, the admin portal with data in it, the
-// supervisor's pages, and the agent's phone before a shift, paused, on a call and in wrap-up
-// (the built-in demo trunk answers the call).
+// supervisor's pages, and the agent's phone before a shift, paused, on a call (with Edit lead
+// open) and in wrap-up (the built-in demo trunk answers the call).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -73,11 +73,15 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   const leadset = await addLeads(admin, server.url, {
     leadset: 'Checked leads', campaign: 'Checked', rows: [['2025550111', 'NEW', 'Ada']],
   });
+  // A lead's page, reached from the leadset's data.
+  await admin.goto(`${server.url}/admin/leadsets/${leadset}`);
+  await hydrated(admin);
+  const lead = await admin.locator('[data-testid="leads-table"] a', { hasText: 'History' }).first().getAttribute('href');
   for (const path of [
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
     '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
-    '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`,
+    '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`, lead, `/admin/leadsets/${leadset}?invalid=1`,
   ]) {
     await visit(admin, path);
   }
@@ -108,7 +112,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`, lead]) {
     await visit(supervisor, path);
   }
   // The simulator with its results: a short run as the supervisor.
@@ -142,6 +146,9 @@ test('the agent\'s phone: before the shift, paused, on a call and in wrap-up', a
   await page.click('[data-testid="ready"]');
   await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
   await check(page, 'the phone on a call');
+  await page.click('[data-testid="edit-lead"]');
+  await page.locator('[data-testid="lead-edit-form"]').waitFor();
+  await check(page, 'the phone on a call with Edit lead open');
   await page.click('[data-testid="hangup"]');
   await page.locator('[data-testid="wrapup"]').waitFor();
   await check(page, 'the phone in wrap-up');

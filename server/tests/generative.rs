@@ -376,6 +376,23 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("phone/stats", &[("from", K::Number)], true),
     ep("phone/history", &[("page", K::Number)], true),
     ep("phone/lead-notes", &[], true),
+    ep(
+        "phone/lead-edit",
+        &[
+            ("lead", K::Id(F::None)),
+            ("phone", K::Text),
+            ("first_name", K::Text),
+            ("last_name", K::Text),
+            ("address", K::Text),
+            ("city", K::Text),
+            ("state", K::Text),
+            ("postcode", K::Text),
+            ("email", K::Text),
+            ("gender", K::Text),
+            ("comments", K::Text),
+        ],
+        false,
+    ),
     ep("callbacks/list", &[], true),
     ep("callbacks/cancel", &[("id", K::Id(F::None))], false),
     ep("callbacks/reschedule", &[("id", K::Id(F::None)), ("due_at", K::Number)], false),
@@ -515,9 +532,15 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("leadsets/overview", &[("id", K::Id(F::Leadset))], true),
     ep(
         "leadsets/leads",
-        &[("id", K::Id(F::Leadset)), ("search", K::Text), ("page", K::Number)],
+        &[
+            ("id", K::Id(F::Leadset)),
+            ("search", K::Text),
+            ("page", K::Number),
+            ("invalid", K::Bool),
+        ],
         true,
     ),
+    ep("leadsets/lead_history", &[("id", K::Id(F::None))], true),
     ep(
         "leadsets/save_lead",
         &[

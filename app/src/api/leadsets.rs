@@ -5,6 +5,7 @@
 //! `/admin/imports/{job}…`), not through a server function.
 
 use crate::model::ApiError;
+use crate::model::lead_edit::LeadHistory;
 use crate::model::leadset::{
     CampaignChoice, DncEntry, DncReport, ImportPreview, LeadPage, LeadsetOverview, LeadsetSummary,
 };
@@ -115,14 +116,28 @@ pub async fn get_leadset_overview(id: i64) -> Result<LeadsetOverview, ApiError> 
     guard::ports()?.leads.leadset_overview(LeadsetId(id)).await
 }
 
-/// A page of a leadset's leads matching `search`.
+/// A page of a leadset's leads matching `search` (only those an agent flagged as having
+/// invalid details with `invalid`).
 #[server(endpoint = "leadsets/leads")]
-pub async fn list_leads(id: i64, search: String, page: u32) -> Result<LeadPage, ApiError> {
+pub async fn list_leads(
+    id: i64,
+    search: String,
+    page: u32,
+    #[server(default)] invalid: bool,
+) -> Result<LeadPage, ApiError> {
     guard::require(&[Role::Admin, Role::Supervisor])?;
     if search.chars().count() > 100 {
         return Err(ApiError::invalid("search", "Search for at most 100 characters."));
     }
-    guard::ports()?.leads.list_leads(LeadsetId(id), &search, page).await
+    guard::ports()?.leads.list_leads(LeadsetId(id), &search, invalid, page).await
+}
+
+/// A lead, its leadset's name and every correction made to its details (who, when, field,
+/// before and after), newest first.
+#[server(endpoint = "leadsets/lead_history")]
+pub async fn get_lead_history(id: i64) -> Result<LeadHistory, ApiError> {
+    guard::require(&[Role::Admin, Role::Supervisor])?;
+    guard::ports()?.leads.lead_history(LeadId(id)).await
 }
 
 /// Adds a lead (no `lead_id`) or changes one.
@@ -145,24 +160,24 @@ pub async fn save_lead(
 ) -> Result<LeadId, ApiError> {
     guard::require(&[Role::Admin])?;
     let status = LeadStatus::parse(&status).map_err(|m| ApiError::invalid("status", m))?;
-    let mut contact = Contact::default();
-    for (field, value) in [
-        ("first_name", first_name),
-        ("last_name", last_name),
-        ("address", address),
-        ("city", city),
-        ("state", state),
-        ("postcode", postcode),
-        ("email", email),
-        ("gender", gender),
-        ("comments", comments),
-    ] {
-        contact.set(field, parse_field(&value).map_err(|m| ApiError::invalid(field, m))?);
-    }
+    let contact = contact_of([
+        first_name, last_name, address, city, state, postcode, email, gender, comments,
+    ])?;
     guard::ports()?
         .leads
         .save_lead(LeadsetId(leadset_id), lead_id.map(LeadId), &phone, status, contact)
         .await
+}
+
+/// The contact fields of a lead form, in [`Contact::FIELDS`] order, each checked with
+/// [`parse_field`] (an error names its field).
+#[cfg(feature = "ssr")]
+pub(crate) fn contact_of(values: [String; 9]) -> Result<Contact, ApiError> {
+    let mut contact = Contact::default();
+    for (field, value) in Contact::FIELDS.into_iter().zip(values) {
+        contact.set(field, parse_field(&value).map_err(|m| ApiError::invalid(field, m))?);
+    }
+    Ok(contact)
 }
 
 /// Reads an optional delimiter choice (`auto`/empty: detect).

@@ -2,11 +2,14 @@
 
 use leptos::prelude::*;
 
-use crate::model::ApiError;
 use crate::model::phone::PhoneHome;
+use crate::model::{ApiError, Lead};
 
 #[cfg(feature = "ssr")]
-use {super::guard, crate::model::Role};
+use {
+    super::guard,
+    crate::model::{LeadId, Role},
+};
 
 /// The campaigns the signed-in agent can work in, and the one they are in now.
 #[server(endpoint = "phone/home")]
@@ -35,4 +38,30 @@ pub async fn load_my_calls(page: u32) -> Result<crate::model::CallReport, ApiErr
 pub async fn load_lead_notes() -> Result<Vec<crate::model::CallRecord>, ApiError> {
     let who = guard::require(&[Role::Agent])?;
     guard::ports()?.phone.lead_notes(who.viewer.id).await
+}
+
+/// Corrects the details of the lead on the signed-in agent's call or wrap-up (no other lead):
+/// `phone` as people write it (read with the leadset's country), the contact fields trimmed.
+/// Each changed field is audited; a save without a change writes nothing. Answers the lead as
+/// stored.
+#[server(endpoint = "phone/lead-edit")]
+#[allow(clippy::too_many_arguments)]
+pub async fn edit_lead(
+    lead: i64,
+    phone: String,
+    #[server(default)] first_name: String,
+    #[server(default)] last_name: String,
+    #[server(default)] address: String,
+    #[server(default)] city: String,
+    #[server(default)] state: String,
+    #[server(default)] postcode: String,
+    #[server(default)] email: String,
+    #[server(default)] gender: String,
+    #[server(default)] comments: String,
+) -> Result<Lead, ApiError> {
+    let who = guard::require(&[Role::Agent])?;
+    let contact = super::leadsets::contact_of([
+        first_name, last_name, address, city, state, postcode, email, gender, comments,
+    ])?;
+    guard::ports()?.phone.edit_lead(&who.viewer, LeadId(lead), &phone, contact).await
 }

@@ -95,6 +95,8 @@ pub struct LeadPage {
     pub leads: Vec<LeadRow>,
     /// Leads matching the search in all pages.
     pub matching: u64,
+    /// Leads of the whole leadset an agent flagged as having invalid details.
+    pub invalid: u64,
     /// 1-based.
     pub page: u32,
     pub per_page: u32,
@@ -110,6 +112,8 @@ pub struct LeadRow {
     pub attempts: u32,
     pub timezone: String,
     pub contact: Contact,
+    /// An agent flagged the details as wrong.
+    pub invalid_details: bool,
 }
 
 /// The longest value a lead field (uploaded or typed) may have.

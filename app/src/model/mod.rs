@@ -12,6 +12,7 @@ pub mod disposition;
 pub mod error;
 pub mod ids;
 pub mod lead;
+pub mod lead_edit;
 pub mod leadset;
 pub mod live;
 pub mod notice;

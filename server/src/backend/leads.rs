@@ -5,6 +5,7 @@
 //! (normalised with the leadset's or the chosen country), once per leadset and once per DNC
 //! scope; every lead's time zone is listed in `leadset_zones`.
 
+use app::model::lead_edit::LeadHistory;
 use app::model::leadset::{
     CampaignChoice, Country, DncEntry, DncReport, ImportPreview, LeadPage, LeadsetOverview,
     LeadsetSummary, RowError,
@@ -145,15 +146,37 @@ impl Leads for LeadsBackend {
         &self,
         id: LeadsetId,
         search: &str,
+        invalid_only: bool,
         page: u32,
     ) -> Result<LeadPage, ApiError> {
         self.leadset(id).await?;
         let page = page.max(1);
         let offset = u64::from(page - 1) * u64::from(PER_PAGE);
-        let (leads, matching) = db::leads::page(&self.db, id, search, offset, PER_PAGE)
+        let (leads, matching) =
+            db::leads::page_of(&self.db, id, search, invalid_only, offset, PER_PAGE)
+                .await
+                .map_err(|e| internal("listing leads", e))?;
+        let invalid = db::leads::invalid_count(&self.db, id)
             .await
-            .map_err(|e| internal("listing leads", e))?;
-        Ok(LeadPage { leads, matching, page, per_page: PER_PAGE })
+            .map_err(|e| internal("counting leads with invalid details", e))?;
+        Ok(LeadPage { leads, matching, invalid, page, per_page: PER_PAGE })
+    }
+
+    async fn lead_history(&self, id: LeadId) -> Result<LeadHistory, ApiError> {
+        let lead =
+            db::leads::get(&self.db, id)
+                .await
+                .map_err(|e| internal("loading a lead", e))?
+                .ok_or_else(|| ApiError::NotFound("That lead does not exist (any more).".into()))?;
+        let leadset_name = db::leadsets::get(&self.db, lead.leadset_id)
+            .await
+            .map_err(|e| internal("loading a leadset", e))?
+            .map(|(_, s)| s.name.to_string())
+            .unwrap_or_default();
+        let edits = db::lead_edits::history(&self.db, id)
+            .await
+            .map_err(|e| internal("reading a lead's corrections", e))?;
+        Ok(LeadHistory { lead, leadset_name, edits })
     }
 
     async fn save_lead(

@@ -1,11 +1,15 @@
 //! The agent phone's page data.
 
+use app::model::lead_edit::LeadDetails;
 use app::model::phone::PhoneHome;
-use app::model::{ApiError, UserId};
+use app::model::{ApiError, Contact, Lead, LeadId, UserId, Viewer};
 use app::ports::Phone;
 
 use super::internal;
+use crate::db::lead_edits::Corrected;
 use crate::db::{self, Db};
+use crate::lead::import::{country_id, normalise_phone};
+use crate::lead::timezone::zone_for_number;
 use crate::runtime::dialer::Dialer;
 
 pub struct PhoneBackend {
@@ -89,5 +93,75 @@ impl Phone for PhoneBackend {
         db::reports::lead_notes(&self.db, lead.0, &call_ref, 20)
             .await
             .map_err(|e| internal("listing a lead's notes", e))
+    }
+
+    async fn edit_lead(
+        &self,
+        agent: &Viewer,
+        lead: LeadId,
+        phone: &str,
+        contact: Contact,
+    ) -> Result<Lead, ApiError> {
+        // The lead on the agent's own call or wrap-up, as the running dialer sees it now. (A
+        // disposition sent a moment after this check does not undo the correction: the lead
+        // was the agent's when they saved it.)
+        let view = match &self.dialer {
+            Some(d) => d.view(agent.id).await.ok().flatten(),
+            None => None,
+        };
+        match view.and_then(|v| v.call).map(|(_, _, held)| held.id) {
+            None => {
+                return Err(ApiError::Conflict(
+                    "You have no call or wrap-up right now: a lead's details can be changed \
+                     only while its call or wrap-up is on your phone."
+                        .into(),
+                ));
+            }
+            Some(held) if held != lead => {
+                return Err(ApiError::Conflict(
+                    "This lead is not the one on your call: you can change only the details \
+                     of the lead on your phone."
+                        .into(),
+                ));
+            }
+            Some(_) => {}
+        }
+        let current = db::leads::get(&self.db, lead)
+            .await
+            .map_err(|e| internal("loading a lead", e))?
+            .ok_or_else(|| ApiError::NotFound("That lead does not exist (any more).".into()))?;
+        let country = db::leadsets::get(&self.db, current.leadset_id)
+            .await
+            .map_err(|e| internal("loading a leadset", e))?
+            .map_or_else(|| "US".to_string(), |(_, s)| s.default_country);
+        let country = country_id(&country).map_err(|e| internal("a leadset's country", e))?;
+        let phone = normalise_phone(phone, country).map_err(|m| ApiError::invalid("phone", m))?;
+        // A new number brings its own time zone (as on import); the same number keeps the
+        // lead's, which an upload may have set.
+        let timezone = if phone == current.phone {
+            current.timezone.clone()
+        } else {
+            zone_for_number(&phone).to_string()
+        };
+        let old = LeadDetails::of(&current);
+        let new = LeadDetails { phone, timezone, contact };
+        match db::lead_edits::correct(&self.db, lead, agent.id, &old, &new, db::now_ms()).await {
+            Ok(Corrected::Done(changed)) => {
+                if changed > 0 {
+                    tracing::info!(lead = lead.0, agent = %agent.username, changed, "lead details corrected");
+                }
+                let mut stored = current;
+                new.apply_to(&mut stored);
+                Ok(stored)
+            }
+            Ok(Corrected::Stale) => Err(ApiError::Conflict(
+                "The lead's details were changed by someone else meanwhile. Check them and save again."
+                    .into(),
+            )),
+            Err(e) if e.is_unique_violation() => {
+                Err(ApiError::invalid("phone", "This leadset already has this number."))
+            }
+            Err(e) => Err(internal("correcting a lead", e)),
+        }
     }
 }

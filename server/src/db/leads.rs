@@ -573,6 +573,7 @@ struct TableRow {
     email: String,
     gender: String,
     comments: String,
+    invalid_details: bool,
 }
 
 /// Escapes `%`, `_` and `\` so a search is a plain substring match.
@@ -588,6 +589,15 @@ fn like_pattern(search: &str) -> String {
     p
 }
 
+/// The leadset data table's filter: `$1` the leadset, `$2` the search pattern.
+macro_rules! page_filter {
+    () => {
+        "leadset_id = $1 AND ($2 = '%%' OR phone LIKE $2 ESCAPE '\\' \
+         OR LOWER(first_name) LIKE LOWER($2) ESCAPE '\\' OR LOWER(last_name) LIKE LOWER($2) ESCAPE '\\' \
+         OR status LIKE UPPER($2) ESCAPE '\\')"
+    };
+}
+
 /// A page of a leadset's leads (by id) whose number, name or status contains `search`, and
 /// how many match in all.
 pub async fn page(
@@ -597,21 +607,59 @@ pub async fn page(
     offset: u64,
     limit: u32,
 ) -> Result<(Vec<app::model::leadset::LeadRow>, u64), DbError> {
+    page_of(db, leadset, search, false, offset, limit).await
+}
+
+/// How many of a leadset's leads an agent flagged as having invalid details.
+pub async fn invalid_count(db: &Db, leadset: LeadsetId) -> Result<u64, DbError> {
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM leads WHERE leadset_id = $1 AND invalid_details")
+        .bind(leadset.0)
+        .fetch_one(pool)
+        .await)?;
+    Ok(n as u64)
+}
+
+/// Like [`page`], with only the leads flagged as having invalid details when `invalid_only`.
+pub async fn page_of(
+    db: &Db,
+    leadset: LeadsetId,
+    search: &str,
+    invalid_only: bool,
+    offset: u64,
+    limit: u32,
+) -> Result<(Vec<app::model::leadset::LeadRow>, u64), DbError> {
     let pattern = like_pattern(search.trim());
-    let filter = "leadset_id = $1 AND ($2 = '%%' OR phone LIKE $2 ESCAPE '\\' \
-                  OR LOWER(first_name) LIKE LOWER($2) ESCAPE '\\' OR LOWER(last_name) LIKE LOWER($2) ESCAPE '\\' \
-                  OR status LIKE UPPER($2) ESCAPE '\\')";
-    let (rows, total) = with_pool!(db, pool => {
-        let rows = sqlx::query_as::<_, TableRow>(sqlx::AssertSqlSafe(format!(
+    let (select, count) = if invalid_only {
+        (
+            concat!(
                 "SELECT id, phone, status, dial_state, attempts, timezone, first_name, last_name, address, city, \
-                 state, postcode, email, gender, comments FROM leads WHERE {filter} ORDER BY id LIMIT $3 OFFSET $4")))
+                 state, postcode, email, gender, comments, invalid_details FROM leads WHERE ",
+                page_filter!(),
+                " AND invalid_details ORDER BY id LIMIT $3 OFFSET $4"
+            ),
+            concat!("SELECT COUNT(*) FROM leads WHERE ", page_filter!(), " AND invalid_details"),
+        )
+    } else {
+        (
+            concat!(
+                "SELECT id, phone, status, dial_state, attempts, timezone, first_name, last_name, address, city, \
+                 state, postcode, email, gender, comments, invalid_details FROM leads WHERE ",
+                page_filter!(),
+                " ORDER BY id LIMIT $3 OFFSET $4"
+            ),
+            concat!("SELECT COUNT(*) FROM leads WHERE ", page_filter!()),
+        )
+    };
+    let (rows, total) = with_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, TableRow>(select)
             .bind(leadset.0)
             .bind(&pattern)
             .bind(i64::from(limit))
             .bind(offset as i64)
             .fetch_all(pool)
             .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM leads WHERE {filter}")))
+        let total: i64 = sqlx::query_scalar(count)
             .bind(leadset.0)
             .bind(&pattern)
             .fetch_one(pool)
@@ -641,6 +689,7 @@ pub async fn page(
                     gender: r.gender,
                     comments: r.comments,
                 },
+                invalid_details: r.invalid_details,
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;

@@ -15,6 +15,7 @@ pub mod dispositions;
 pub mod dnc;
 pub mod instances;
 pub mod journal;
+pub mod lead_edits;
 pub mod leads;
 pub mod leadsets;
 pub mod manual_calls;

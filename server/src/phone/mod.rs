@@ -14,7 +14,8 @@
 //!   bridged to the call, which carries on; otherwise the call is hung up (the customer hears
 //!   a clean hang-up, the lead gets its result) — nobody talks to a dead line for long;
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
-//!   state: the call, or the wrap-up with its time left and the notes typed so far;
+//!   state: the call (with the lead's details as stored, corrections included), or the
+//!   wrap-up with its time left and the notes typed so far;
 //! - events reach each page in the order the dialer emitted them;
 //! - a message to agents reaches every phone connected here that it is for at once (phones
 //!   on other instances get it when they next log in or come back), and a phone that
@@ -30,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::model::lead_edit::LeadDetails;
 use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{
     AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
@@ -641,7 +643,12 @@ impl PhoneHub {
         if let Some(lead) = view.preview {
             self.send(agent, PhoneEvent::Preview { lead });
         }
-        if let Some((call, call_ref, lead)) = view.call {
+        if let Some((call, call_ref, mut lead)) = view.call {
+            // The details as stored: the agent may have corrected them on this call (the
+            // dialer keeps the lead as it was claimed).
+            if let Ok(Some(stored)) = db::leads::get(&self.0.db, lead.id).await {
+                LeadDetails::of(&stored).apply_to(&mut lead);
+            }
             let script = fill_script(&script, &lead);
             self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
             if let Some((due, left)) = view.wrapup

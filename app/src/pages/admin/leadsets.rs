@@ -1,7 +1,9 @@
 //! Leadsets (admins): the list with create, state toggle and delete; and one leadset's page
 //! (admins and supervisors read it; admins edit): settings, lead and call statistics,
 //! dispositions, per-agent activity, and the leadset data — a paged, searchable table of leads
-//! with Add lead and per-lead edit. Everything works as plain forms without JavaScript.
+//! with Add lead and per-lead edit, how many leads agents flagged as having invalid details (and
+//! those leads alone), and each lead's history of corrections a link away. Everything works as
+//! plain forms without JavaScript.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -192,6 +194,8 @@ fn Leadset() -> impl IntoView {
     let id = move || route.get();
     let search = move || query.read().get("q").unwrap_or_default();
     let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1);
+    // Only the leads an agent flagged as having invalid details.
+    let invalid = move || query.read().get("invalid").is_some_and(|v| v == "1");
     let ViewerResource(viewer) = expect_context();
     let acts = PageActions {
         update: ServerAction::new(),
@@ -203,8 +207,8 @@ fn Leadset() -> impl IntoView {
     };
     let overview = Resource::new(move || (id(), versions()), |(id, _)| get_leadset_overview(id));
     let leads = Resource::new(
-        move || (id(), search(), page(), versions()),
-        |(id, q, p, _)| list_leads(id, q, p),
+        move || (id(), search(), page(), invalid(), versions()),
+        |(id, q, p, invalid, _)| list_leads(id, q, p, invalid),
     );
     let campaigns = Resource::new(|| (), |_| campaign_choices());
 
@@ -223,13 +227,14 @@ fn Leadset() -> impl IntoView {
             <Outcome value=move || acts.save.value().get() success="Lead saved." />
             <form method="get" class="row-form" role="search">
                 <input name="q" type="search" placeholder="Number, name or status" aria-label="Search leads" value=search />
+                {move || invalid().then(|| view! { <input type="hidden" name="invalid" value="1" /> })}
                 <button type="submit">"Search"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading leads…"</p> }>
                 {move || Suspend::new(async move {
                     let is_admin = matches!(viewer.await, Ok(Some(v)) if v.role == Role::Admin);
                     match leads.await {
-                        Ok(p) => view! { <LeadTable p id=id() q=search() is_admin save=acts.save /> }.into_any(),
+                        Ok(p) => view! { <LeadTable p id=id() q=search() invalid=invalid() is_admin save=acts.save /> }.into_any(),
                         Err(error) => view! { <ErrorBanner error /> }.into_any(),
                     }
                 })}
@@ -352,12 +357,29 @@ fn LeadTable(
     p: LeadPage,
     id: i64,
     q: String,
+    invalid: bool,
     is_admin: bool,
     save: ServerAction<SaveLead>,
 ) -> impl IntoView {
     let pages = p.matching.div_ceil(u64::from(p.per_page)).max(1);
+    let only = if invalid { "&invalid=1" } else { "" };
     let link = move |n: u64| {
-        format!("/admin/leadsets/{id}?q={}&page={n}", crate::access::encode_component(&q))
+        format!("/admin/leadsets/{id}?q={}&page={n}{only}", crate::access::encode_component(&q))
+    };
+    let badge = if p.invalid > 0 { "badge off" } else { "badge" };
+    let flagged = match p.invalid {
+        1 => "1 lead with invalid details".to_string(),
+        n => format!("{n} leads with invalid details"),
+    };
+    // Agents flag leads whose details are wrong when they dispose a call: here they are found.
+    let filter = if invalid {
+        view! { <a href=format!("/admin/leadsets/{id}") data-testid="invalid-filter">"Show all leads"</a> }
+            .into_any()
+    } else if p.invalid > 0 {
+        view! { <a href=format!("/admin/leadsets/{id}?invalid=1") data-testid="invalid-filter">"Show only these"</a> }
+            .into_any()
+    } else {
+        ().into_any()
     };
     let prev = (u64::from(p.page) > 1)
         .then(|| view! { <a href=link(u64::from(p.page) - 1)>"← Previous"</a> });
@@ -369,6 +391,10 @@ fn LeadTable(
         .map(|l| view! { <LeadLine l leadset=id is_admin save /> })
         .collect_view();
     view! {
+        <p data-testid="invalid-count">
+            <span class=badge>{flagged}</span> " " {filter}
+            {invalid.then(|| view! { " " <span class="muted">"(showing only these)"</span> })}
+        </p>
         <table class="grid" data-testid="leads-table">
             <thead>
                 <tr>
@@ -393,6 +419,7 @@ fn LeadLine(
 ) -> impl IntoView {
     let name = format!("{} {}", l.contact.first_name, l.contact.last_name).trim().to_string();
     let (phone, status, contact) = (l.phone.to_string(), l.status.to_string(), l.contact.clone());
+    let lead = l.id.0;
     let edit = is_admin.then(move || {
         view! {
             <details>
@@ -414,8 +441,14 @@ fn LeadLine(
             <td>{l.contact.city.clone()}</td>
             <td>{l.timezone}</td>
             <td class="num">{l.attempts}</td>
-            <td>{l.dial_state}</td>
-            <td>{edit}</td>
+            <td>
+                {l.dial_state}
+                {l.invalid_details.then(|| view! { " " <span class="badge off">"Invalid details"</span> })}
+            </td>
+            <td>
+                <a href=format!("/admin/leads/{lead}")>"History"</a>
+                {edit}
+            </td>
         </tr>
     }
 }

@@ -1,6 +1,6 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads, lead
-//! upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
+//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads (each
+//! lead's page with its corrections), lead upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
 //! only adds its tab to [`TABS`]. Supervisors see only the tabs they may open (see
@@ -18,6 +18,7 @@ pub mod dispositions;
 pub mod dnc;
 pub mod floor;
 pub mod hourly;
+pub mod lead;
 pub mod leadsets;
 pub mod monitor;
 pub mod phonebook;
@@ -113,6 +114,7 @@ pub fn AdminPages() -> impl IntoView {
             ["leadsets"] => leadsets::LeadsetsPage().into_any(),
             ["leadsets", i] if id(i) => leadsets::LeadsetPage().into_any(),
             ["leadsets", i, "upload"] if id(i) => upload::UploadPage().into_any(),
+            ["leads", i] if id(i) => lead::LeadPage().into_any(),
             ["dnc"] => dnc::DncPage().into_any(),
             ["phonebook"] => phonebook::PhonebookPage().into_any(),
             ["users"] => super::users::UsersPage().into_any(),

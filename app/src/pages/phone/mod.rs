@@ -8,6 +8,7 @@ mod callbacks;
 mod dialpad;
 mod history;
 mod keys;
+mod lead;
 #[cfg(feature = "hydrate")]
 mod link;
 mod notices;
@@ -395,19 +396,24 @@ fn Work(
         state.campaign.with(|c| c.as_ref().is_some_and(|c| c.kind == CampaignKind::Preview))
     };
     let dial_number = RwSignal::new(String::new());
+    // The call's grid is drawn again for another call (or the same one resumed), not when only
+    // its lead's details change (a correction): the wrap-up form keeps what the agent chose.
+    let on_call = Memo::new(move |_| {
+        state.call.with(|c| c.as_ref().map(|c| (c.call, c.script.clone(), c.since)))
+    });
     move || {
-        if let Some(call) = state.call.get() {
+        if let Some((_, script, since)) = on_call.get() {
             view! {
                 <div class="phone-grid">
-                    <LeadCard lead=call.lead.clone() />
+                    <lead::LeadPanel state />
                     <history::LeadNotes state />
                     <section class="card">
                         <h2>"Script"</h2>
-                        <div class="script" data-testid="script">{call.script.clone()}</div>
+                        <div class="script" data-testid="script">{script}</div>
                     </section>
                     {move || match state.wrapup.get() {
                         Some(w) => view! { <WrapUp state wrap=w send /> }.into_any(),
-                        None => view! { <LiveCall state since=call.since send /> }.into_any(),
+                        None => view! { <LiveCall state since send /> }.into_any(),
                     }}
                 </div>
             }
@@ -458,8 +464,9 @@ fn Work(
     }
 }
 
+/// The lead's details; `children` (the call's Edit lead form) go below them.
 #[component]
-fn LeadCard(lead: Lead) -> impl IntoView {
+fn LeadCard(lead: Lead, #[prop(optional)] children: Option<Children>) -> impl IntoView {
     let c = &lead.contact;
     let name = format!("{} {}", c.first_name, c.last_name).trim().to_string();
     let rows: Vec<(&'static str, String)> = vec![
@@ -482,6 +489,7 @@ fn LeadCard(lead: Lead) -> impl IntoView {
                 {rows.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
                 {custom.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>
+            {children.map(|c| c())}
         </section>
     }
 }
