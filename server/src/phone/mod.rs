@@ -15,7 +15,10 @@
 //!   a clean hang-up, the lead gets its result) — nobody talks to a dead line for long;
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
 //!   state: the call, or the wrap-up with its time left and the notes typed so far;
-//! - events reach each page in the order the dialer emitted them.
+//! - events reach each page in the order the dialer emitted them;
+//! - nothing on the page's timers decides anything here: the page never has to send to keep
+//!   its socket (the server pings it, see [`PING_EVERY`]), and the wrap-up's end, the grace
+//!   periods and the hang-up of a call without audio are all timed on the server.
 
 mod manual;
 pub mod media;
@@ -51,6 +54,12 @@ pub const WRAPUP_HOLD: Duration = Duration::from_secs(30 * 60);
 
 /// The longest notes a disposition may carry.
 const MAX_NOTES: usize = 4000;
+
+/// How often the server pings an open phone socket. The page never has to send anything to
+/// keep its socket: a phone in a background tab runs its timers late, so the server keeps the
+/// line busy (proxies close idle sockets, often after a minute) and the browser answers each
+/// ping by itself, timers or not.
+const PING_EVERY: Duration = Duration::from_secs(20);
 
 struct Line {
     /// Which connection currently has the phone.
@@ -274,8 +283,17 @@ impl PhoneHub {
             }
         }
         let (mut sink, mut stream) = socket.split();
+        let start = tokio::time::Instant::now() + PING_EVERY;
+        let mut ping = tokio::time::interval_at(start, PING_EVERY);
+        // (Late ticks are not worth a burst of pings.)
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                }
                 incoming = stream.next() => match incoming {
                     Some(Ok(Message::Text(text))) => {
                         let reply = if text.len() > MAX_MESSAGE {
