@@ -101,6 +101,12 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
+# Xvfb: a display for the browser test that needs Chromium in a window (a background tab
+# exists only there; headless Chromium shows every page as visible). The test starts its own.
+ensure_xvfb() {
+    command -v Xvfb >/dev/null || apt_install xvfb
+}
+
 ensure_sipp() {
     command -v sipp >/dev/null || apt_install sip-tester
 }

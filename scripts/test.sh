@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: every test — unit, integration on SQLite and PostgreSQL, and the browser
 # suite (Playwright driving Debian's Chromium). Installs what is missing; a missing
-# PostgreSQL, Chromium, sipp or baresip is an error, never a skip.
+# PostgreSQL, Chromium, Xvfb, sipp or baresip is an error, never a skip.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(date +%s)
@@ -10,6 +10,7 @@ ensure_wasm_bindgen
 ensure_wasm_split
 ensure_node_modules
 ensure_chromium
+ensure_xvfb
 ensure_sipp
 ensure_baresip
 ensure_postgres
@@ -30,7 +31,7 @@ say "answering-machine detection smoke (a few synthetic and spoken greetings)"
 say "pacing simulation smoke (an hour of progressive and predictive, one seed)"
 "$TARGET/debug/simulate" --hours 1 --seeds 1 >&2
 
-say "browser tests (Chromium)"
+say "browser tests (Chromium; the background-tab test for ${DIALER_HIDDEN_MINUTES:-2} minutes)"
 cargo build -p server -p gateway >&2
 (
     cd end2end

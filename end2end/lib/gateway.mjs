@@ -42,8 +42,11 @@ async function stop(child) {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-/** Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. */
-export async function startSipp(args) {
+/**
+ * Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. sipp
+ * quits after `timeoutSeconds` whatever it is doing (a test that hangs cannot leave it behind).
+ */
+export async function startSipp(args, { timeoutSeconds = 300 } = {}) {
   if (spawnSync('sipp', ['-v']).error) {
     throw new Error('sipp is not installed: install Debian sip-tester (apt-get install -y sip-tester)');
   }
@@ -51,7 +54,7 @@ export async function startSipp(args) {
   const media = await freeUdpPort();
   const child = spawn(
     'sipp',
-    [...args, '-i', '127.0.0.1', '-p', String(port), '-mp', String(media), '-timeout', '300s', '-nostdin'],
+    [...args, '-i', '127.0.0.1', '-p', String(port), '-mp', String(media), '-timeout', `${timeoutSeconds}s`, '-nostdin'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

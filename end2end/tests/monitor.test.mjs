@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
+import { loudest, share, ulaw } from '../lib/audio.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, addUser, asAdmin, dispose, eventually,
@@ -44,54 +45,12 @@ const customer = {
   timer: null,
 };
 
-/** G.711 μ-law byte to a linear sample. */
-function ulaw(byte) {
-  const b = ~byte & 0xff;
-  const magnitude = ((((b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84;
-  return b & 0x80 ? -magnitude : magnitude;
-}
-
-/** The share of the signal's energy at `hz` (Goertzel over 8 kHz samples): near 1 for a pure tone. */
-function share(samples, hz) {
-  if (samples.length < 800) return 0;
-  const w = (2 * Math.PI * hz) / 8000;
-  const coeff = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const x of samples) {
-    const s0 = x + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    energy += x * x;
-  }
-  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  return energy === 0 ? 0 : (2 * power) / (samples.length * energy);
-}
-
 /** What the customer hears over the next `ms`: the share of each tone. */
 async function customerHears(ms = 1_500) {
   customer.samples = [];
   await new Promise((r) => setTimeout(r, ms));
   const s = customer.samples;
   return { agent: share(s, AGENT_HZ), supervisor: share(s, SUPERVISOR_HZ), samples: s.length };
-}
-
-/** The loudest inbound audio `page` hears over `ms` on the peer connection `peer` names. */
-async function loudest(page, peer, ms = 1_500) {
-  let level = 0;
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const now = await page.evaluate(async (name) => {
-      const pc = window[name];
-      if (!pc) return 0;
-      const stats = [...(await pc.getStats()).values()];
-      return Math.max(0, ...stats.filter((r) => r.type === 'inbound-rtp' && r.kind === 'audio').map((r) => r.audioLevel ?? 0));
-    }, peer);
-    level = Math.max(level, now);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return level;
 }
 
 /** Waits for the supervisor's panel to read `text`; says what the page said instead. */

@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
+import { loudest, share, toUlaw, ulaw } from '../lib/audio.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, eventually, holdingUas,
@@ -38,64 +39,12 @@ let dir;
 /** The customer: what reaches them (as samples) and their voice, a tone. */
 const customer = { socket: null, samples: [], peer: null, seq: 0, timer: null };
 
-/** G.711 μ-law byte to a linear sample. */
-function ulaw(byte) {
-  const b = ~byte & 0xff;
-  const magnitude = ((((b & 0x0f) << 3) + 0x84) << ((b >> 4) & 7)) - 0x84;
-  return b & 0x80 ? -magnitude : magnitude;
-}
-
-/** A linear sample to G.711 μ-law. */
-function toUlaw(sample) {
-  const sign = sample < 0 ? 0x80 : 0;
-  let m = Math.min(Math.abs(sample), 32635) + 0x84;
-  let exponent = 7;
-  for (let mask = 0x4000; (m & mask) === 0 && exponent > 0; mask >>= 1) exponent -= 1;
-  const mantissa = (m >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-/** The share of the signal's energy at `hz` (Goertzel over 8 kHz samples): near 1 for a pure tone. */
-function share(samples, hz) {
-  if (samples.length < 800) return 0;
-  const w = (2 * Math.PI * hz) / 8000;
-  const coeff = 2 * Math.cos(w);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const x of samples) {
-    const s0 = x + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    energy += x * x;
-  }
-  const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  return energy === 0 ? 0 : (2 * power) / (samples.length * energy);
-}
-
 /** What the customer hears over the next `ms`: the share of each agent's tone. */
 async function customerHears(ms = 1_500) {
   customer.samples = [];
   await new Promise((r) => setTimeout(r, ms));
   const s = customer.samples;
   return { ann: share(s, ANN_HZ), bob: share(s, BOB_HZ), samples: s.length };
-}
-
-/** The loudest inbound audio `page`'s phone hears over `ms`. */
-async function loudest(page, ms = 1_500) {
-  let level = 0;
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const now = await page.evaluate(async () => {
-      const pc = window.__dialerPeer;
-      if (!pc) return 0;
-      const stats = [...(await pc.getStats()).values()];
-      return Math.max(0, ...stats.filter((r) => r.type === 'inbound-rtp' && r.kind === 'audio').map((r) => r.audioLevel ?? 0));
-    });
-    level = Math.max(level, now);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return level;
 }
 
 before(async () => {
@@ -176,7 +125,7 @@ test('warm transfer (cancelled, then completed) and blind transfer between two a
   await offered.waitFor({ timeout: 10_000 });
   assert.match(await offered.textContent(), /ann/);
   assert.match(await offered.textContent(), /Cleo/, 'Bob sees the lead');
-  await eventually(async () => (await loudest(bob, 1_000)) > HEARD, 15_000, 'Bob hears Ann');
+  await eventually(async () => (await loudest(bob, '__dialerPeer', 1_000)) > HEARD, 15_000, 'Bob hears Ann');
   const held = await eventually(async () => {
     const h = await customerHears(1_000);
     return h.ann < 0.05 && h.bob < 0.05 ? h : null;

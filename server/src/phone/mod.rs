@@ -21,7 +21,10 @@
 //!   on other instances get it when they next log in or come back), and a phone that
 //!   logs in (or comes back) within [`Broadcast::SHOWN_FOR_MS`] of it, unless its agent
 //!   dismissed it (remembered by this process); campaign alerts become notices, and a
-//!   campaign turned off is said again to a page that comes back.
+//!   campaign turned off is said again to a page that comes back;
+//! - nothing on the page's timers decides anything here: the page never has to send to keep
+//!   its socket (the server pings it, see [`PING_EVERY`]), and the wrap-up's end, the grace
+//!   periods and the hang-up of a call without audio are all timed on the server.
 
 mod manual;
 pub mod media;
@@ -64,6 +67,12 @@ const MAX_NOTES: usize = 4000;
 
 /// The most dismissed messages remembered per agent.
 const MAX_DISMISSED: usize = 256;
+
+/// How often the server pings an open phone socket. The page never has to send anything to
+/// keep its socket: a phone in a background tab runs its timers late, so the server keeps the
+/// line busy (proxies close idle sockets, often after a minute) and the browser answers each
+/// ping by itself, timers or not.
+const PING_EVERY: Duration = Duration::from_secs(20);
 
 struct Line {
     /// Which connection currently has the phone.
@@ -348,8 +357,17 @@ impl PhoneHub {
             }
         }
         let (mut sink, mut stream) = socket.split();
+        let start = tokio::time::Instant::now() + PING_EVERY;
+        let mut ping = tokio::time::interval_at(start, PING_EVERY);
+        // (Late ticks are not worth a burst of pings.)
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                }
                 incoming = stream.next() => match incoming {
                     Some(Ok(Message::Text(text))) => {
                         let reply = if text.len() > MAX_MESSAGE {

@@ -9,8 +9,8 @@
 
 use leptos::prelude::*;
 
-use super::spawn;
 use super::state::PhoneState;
+use super::{focus, spawn};
 use crate::api::phone::edit_lead;
 use crate::model::{ApiError, Lead};
 use crate::pages::widgets::ErrorBanner;
@@ -150,21 +150,4 @@ fn EditLead(
             </div>
         </form>
     }
-}
-
-/// Moves the keyboard focus to the first element `selector` finds, once it is drawn.
-fn focus(selector: &'static str) {
-    #[cfg(feature = "hydrate")]
-    request_animation_frame(move || {
-        use wasm_bindgen::JsCast;
-        let element = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector(selector).ok().flatten())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-        if let Some(element) = element {
-            let _ = element.focus();
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = selector;
 }

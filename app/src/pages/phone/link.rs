@@ -131,7 +131,10 @@ impl Link {
         *self.ws.borrow_mut() = Some(ws);
     }
 
-    /// Tries again after 1, 2, 4… (at most 10) seconds.
+    /// Tries again after 1, 2, 4… (at most 10) seconds. In a background tab the browser may
+    /// run this timer late (to the next second; a minute-long delay applies only to chained
+    /// timers on pages without WebRTC, and this one starts from the close event): well inside
+    /// the server's grace period, which is what decides whether the agent stays logged in.
     fn reconnect_later(self: &Rc<Self>) {
         self.state.link.set(LinkState::Reconnecting);
         let n = {
@@ -168,6 +171,11 @@ impl Link {
             PhoneEvent::TakenOver | PhoneEvent::LoggedOut => self.finish(),
             _ => {}
         }
+        // The call's start and the wrap-up's deadline are stamped from the clock: read it now,
+        // at the event. The page's ticking clock is a timer, and a background tab's timers run
+        // late (once a second, or once a minute after five minutes hidden): stamped from the
+        // last tick, a call could start, and a wrap-up end, up to a minute early on screen.
+        self.state.now.set(js_sys::Date::now());
         self.state.apply(event);
         if start_audio {
             let me = self.clone();

@@ -298,21 +298,27 @@ fn focus_follows_the_work(state: PhoneState) {
         )
     });
     Effect::new(move |_| {
-        let Some(selector) = target.get() else { return };
-        #[cfg(feature = "hydrate")]
-        request_animation_frame(move || {
-            use wasm_bindgen::JsCast;
-            let element = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.query_selector(selector).ok().flatten())
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-            if let Some(element) = element {
-                let _ = element.focus();
-            }
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = selector;
+        if let Some(selector) = target.get() {
+            focus(selector);
+        }
     });
+}
+
+/// Moves the keyboard focus to the first element `selector` finds, once it is drawn.
+fn focus(selector: &'static str) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        use wasm_bindgen::JsCast;
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector(selector).ok().flatten())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(element) = element {
+            let _ = element.focus();
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
 }
 
 #[component]

@@ -110,7 +110,9 @@ pub struct PhoneState {
     pub customer_keys: RwSignal<String>,
     pub muted: RwSignal<bool>,
     pub held: RwSignal<bool>,
-    /// A ticking clock for the call timer and the wrap-up countdown (ms).
+    /// A ticking clock for the call timer and the wrap-up countdown (ms). Display only: a
+    /// background tab ticks it late, so it is set afresh at each server event (what is stamped
+    /// from it) and nothing is decided on it — the wrap-up's end is the server's.
     pub now: RwSignal<f64>,
     /// Set when the shift ended on this page (logged out, or another tab took over).
     pub ended: RwSignal<Option<String>>,
