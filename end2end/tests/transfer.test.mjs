@@ -169,6 +169,9 @@ test('warm transfer (cancelled, then completed) and blind transfer between two a
   await addLeads(admin, server.url, { leadset: 'Second', campaign: 'Handover', rows: [['2025550142', 'NEW', 'Dora']] });
   await ann.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
   assert.match(await ann.textContent('[data-testid="lead-card"]'), /Dora/);
+  // Ann had muted herself: mute belongs to her, not to the call Bob takes.
+  await ann.click('[data-testid="mute"]');
+  await eventually(async () => (await customerHears(1_000)).ann < 0.05, 10_000, 'Ann muted');
   await transferTo(ann, 'bob', 'transfer-blind');
   await bob.locator('[data-testid="live-call"]').waitFor({ timeout: 15_000 });
   assert.match(await bob.textContent('[data-testid="lead-card"]'), /Dora/);

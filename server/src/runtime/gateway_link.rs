@@ -492,9 +492,11 @@ impl Carrier for GatewayLink {
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
         // In order: off the consultation (a leg on a call as a listener cannot be bridged),
-        // onto the call, then the customer off hold to talk to them.
+        // onto the call, then the customer off hold and the line unmuted (mute belongs to the
+        // call, and the new agent's page starts unmuted) to talk to them.
         self.gateway.stop_monitoring(leg).await.map_err(unavailable)?;
         self.gateway.bridge(call, leg).await.map_err(unavailable)?;
+        self.gateway.unmute(call).await.map_err(unavailable)?;
         self.gateway.unhold(call).await.map_err(unavailable)
     }
 }
