@@ -6,20 +6,15 @@
 
 mod support;
 
-use std::time::Duration;
-
 use app::model::phone::{PhoneEvent, PhoneRequest};
 use app::model::{
     AgentStatus, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
 };
-use futures_util::{SinkExt, StreamExt};
+use support::phone_socket::{Socket, send, until};
 use support::{Backend, Client, TestServer};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(the_dial_pad_places_calls_and_refuses_bad_ones);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An agent of an active auto campaign whose trunk never answers (nothing listens there),
 /// calling window `window`.
@@ -46,29 +41,6 @@ async fn open(s: &TestServer, cookie: Option<&str>) -> Socket {
         req.headers_mut().insert("cookie", c.parse().unwrap());
     }
     tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws).unwrap()
-}
-
-async fn send(ws: &mut Socket, r: &PhoneRequest) {
-    ws.send(Message::Text(serde_json::to_string(r).unwrap().into())).await.unwrap();
-}
-
-/// Events until one matches, waiting at most 10 s in all.
-async fn until(ws: &mut Socket, want: impl Fn(&PhoneEvent) -> bool) -> PhoneEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .expect("the expected event within 10 s")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            let e: PhoneEvent = serde_json::from_str(&t).expect("a phone event");
-            if want(&e) {
-                return e;
-            }
-        }
-    }
 }
 
 /// Dials `number` and returns the answer: the number dialled, or the error's message.

@@ -12,19 +12,16 @@ use app::model::phone::{PhoneEvent, PhoneRequest};
 use app::model::{
     CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
 };
-use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
+use support::phone_socket::{Socket, send, until};
 use support::{Backend, Client, TestServer, ok};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
     messages_are_stored_checked_and_only_for_admins_and_supervisors,
     messages_and_campaign_alerts_reach_the_phones_they_are_for,
     a_closed_calling_window_is_told_once_to_the_ready_agent,
 );
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An active auto campaign named `name` with `agents`, loaded by the dialer.
 async fn campaign(s: &TestServer, name: &str, agents: Vec<UserId>) -> CampaignId {
@@ -49,29 +46,6 @@ async fn open(s: &TestServer, agent: &Client) -> Socket {
         format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
     req.headers_mut().insert("cookie", agent.cookie.as_deref().unwrap().parse().unwrap());
     tokio_tungstenite::connect_async(req).await.expect("the phone opens").0
-}
-
-async fn send(ws: &mut Socket, r: &PhoneRequest) {
-    ws.send(Message::Text(serde_json::to_string(r).unwrap().into())).await.unwrap();
-}
-
-/// Events until one matches, waiting at most 10 s in all.
-async fn until(ws: &mut Socket, want: impl Fn(&PhoneEvent) -> bool) -> PhoneEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .expect("the expected event within 10 s")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(t) = msg {
-            let e: PhoneEvent = serde_json::from_str(&t).expect("a phone event");
-            if want(&e) {
-                return e;
-            }
-        }
-    }
 }
 
 /// The next notice of `kind`.
