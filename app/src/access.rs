@@ -35,7 +35,7 @@ pub fn access_for(path: &str) -> Access {
     match first {
         "" | "account" => Access::SignedIn,
         "admin" => admin_access(segments.filter(|s| !s.is_empty()).collect()),
-        "phone" => Access::Roles(&[Role::Agent]),
+        "phone" => Access::Roles(Role::ON_THE_PHONE),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
     }
@@ -201,9 +201,10 @@ mod tests {
     }
 
     #[test]
-    fn the_phone_is_for_agents() {
+    fn the_phone_is_for_agents_and_supervisors() {
         let a = access_for("/phone");
         assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow);
         assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Forbidden);
         assert_eq!(decide(a, None), Decision::Login);
     }

@@ -86,14 +86,15 @@ pub trait Phone: Send + Sync + 'static {
     /// Corrects the number (`phone` as typed) and contact fields of `lead`, which must be the
     /// lead of the agent's own call or wrap-up right now (else [`ApiError::Conflict`]), and
     /// audits each changed field in the same transaction; a number that is not one, or that
-    /// the leadset already has, is [`ApiError::Invalid`] on `phone`. Returns the lead as stored.
+    /// the leadset already has, is [`ApiError::Invalid`] on `phone`. Returns the lead as stored
+    /// and the campaign's script filled with it.
     async fn edit_lead(
         &self,
         agent: &Viewer,
         lead: LeadId,
         phone: &str,
         contact: Contact,
-    ) -> Result<crate::model::Lead, ApiError>;
+    ) -> Result<crate::model::lead_edit::SavedLead, ApiError>;
 }
 
 /// The admin portal: the dashboard, campaigns, scripts, dispositions, trunks and agents.

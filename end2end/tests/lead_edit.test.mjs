@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hydrated } from '../lib/browser.mjs';
 import {
-  addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, eventually, loggedIn, openPhone, query,
+  addAgent, addCampaign, addLeads, addScript, addTrunk, asAdmin, dispose, eventually, loggedIn, openPhone, query,
   stage, waitStatus,
 } from '../lib/dialer.mjs';
 
@@ -23,7 +23,8 @@ before(async () => {
   const admin = await asAdmin(browser, server.url);
   await addTrunk(admin, server.url, 'Echo', staged.carrier.port);
   await addAgent(admin, server.url, 'eve', 'eve-pass-1');
-  await addCampaign(admin, server.url, { name: 'Corrections', kind: 'auto', trunk: 'Echo', agents: ['eve'] });
+  await addScript(admin, server.url, 'Greeting', 'Good morning {first_name}, this is Eve.');
+  await addCampaign(admin, server.url, { name: 'Corrections', kind: 'auto', trunk: 'Echo', agents: ['eve'], script: 'Greeting' });
   leadset = await addLeads(admin, server.url, { leadset: 'Corrections leads', campaign: 'Corrections', rows: [['2025550181', 'NEW', 'Hope']] });
   await admin.close();
 });
@@ -69,11 +70,14 @@ test('the agent corrects the lead on the call and in wrap-up; an admin reads eve
   await page.locator('[data-testid="lead-saved"]').waitFor();
   await page.locator('[data-testid="lead-card"] h2', { hasText: 'Hopeful Lovelace' }).waitFor();
   assert.match(await card.textContent(), /hope@example\.com/);
+  // The script reads the corrected name at once, as it does after a reload.
+  await page.locator('[data-testid="script"]', { hasText: 'Good morning Hopeful, this is Eve.' }).waitFor();
   await page.reload();
   await hydrated(page);
   await page.locator('[data-testid="live-call"]').waitFor({ timeout: 15_000 });
   await page.locator('[data-testid="lead-card"] h2', { hasText: 'Hopeful Lovelace' }).waitFor();
   assert.match(await card.textContent(), /hope@example\.com/);
+  await page.locator('[data-testid="script"]', { hasText: 'Good morning Hopeful, this is Eve.' }).waitFor();
 
   // In wrap-up too; then the disposition, flagging the details as invalid.
   await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });

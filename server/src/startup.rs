@@ -417,19 +417,19 @@ async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// `GET /ws/phone`: the agent phone's WebSocket (agents only).
+/// `GET /ws/phone`: the agent phone's WebSocket (agents, and supervisors taking calls).
 async fn phone_socket(
     State(state): State<AppState>,
     who: Option<axum::Extension<app::ports::Authenticated>>,
     ws: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
     match who {
-        Some(axum::Extension(a)) if a.viewer.role == Role::Agent => {
+        Some(axum::Extension(a)) if Role::ON_THE_PHONE.contains(&a.viewer.role) => {
             let agent = a.viewer.id;
             ws.max_message_size(64 * 1024)
                 .on_upgrade(move |socket| state.phone.serve(agent, socket))
         }
-        Some(_) => (StatusCode::FORBIDDEN, "The phone is for agents.").into_response(),
+        Some(_) => (StatusCode::FORBIDDEN, "The phone is for agents and supervisors.").into_response(),
         None => (StatusCode::UNAUTHORIZED, "Log in first.").into_response(),
     }
 }

@@ -39,11 +39,14 @@ async fn campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
     )
     .await
     .to_string();
+    let script = ok(admin, "admin/scripts/save", &[("name", "Hello"), ("body", "Hi {first_name}!")])
+        .await
+        .to_string();
     let form = [
         ("name", "Corrections"),
         ("kind", "auto"),
         ("state", "active"),
-        ("script_id", ""),
+        ("script_id", script.as_str()),
         ("trunk_id", trunk.as_str()),
         ("notes", ""),
         ("caller_id", "+1 202 555 0100"),
@@ -176,10 +179,11 @@ async fn the_agent_on_the_call_corrects_the_lead_and_every_change_is_audited(b: 
         assert_eq!(res.status, StatusCode::CONFLICT, "{wrong}: {}", res.body);
     }
     let sam_c = s.login("sam", "sam-pass-123").await;
-    for c in [&admin, &sam_c] {
-        let res = edit(c, &form(lead, "+12025550181", "Mallory", "")).await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
-    }
+    let res = edit(&admin, &form(lead, "+12025550181", "Mallory", "")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    // A supervisor may work the phone, but this call is not theirs.
+    let res = edit(&sam_c, &form(lead, "+12025550181", "Mallory", "")).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
     assert_eq!(stored(&s, lead).await, before, "nothing changed");
     assert_eq!(stored(&s, other).await.contact.first_name, "Hope");
     assert!(audit(&s, lead).await.is_empty());
@@ -194,10 +198,11 @@ async fn the_agent_on_the_call_corrects_the_lead_and_every_change_is_audited(b: 
     let res = edit(&ann_c, &form(lead, "(202) 555-0182", "  Hopeful ", "hope@example.com")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let back = res.json();
-    assert_eq!(back["phone"], "+12025550182");
-    assert_eq!(back["contact"]["first_name"], "Hopeful");
-    assert_eq!(back["contact"]["email"], "hope@example.com");
-    assert_eq!(back["attempts"], json!(before.attempts), "the dialer's fields are kept");
+    assert_eq!(back["lead"]["phone"], "+12025550182");
+    assert_eq!(back["lead"]["contact"]["first_name"], "Hopeful");
+    assert_eq!(back["lead"]["contact"]["email"], "hope@example.com");
+    assert_eq!(back["lead"]["attempts"], json!(before.attempts), "the dialer's fields are kept");
+    assert_eq!(back["script"], "Hi Hopeful!", "the script reads the corrected name");
     let now = stored(&s, lead).await;
     assert_eq!(
         (now.phone.as_str(), now.contact.first_name.as_str(), now.contact.email.as_str()),

@@ -21,6 +21,7 @@ on_both_backends!(
     a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period,
     supervisors_see_the_agent_on_the_floor,
     supervisors_pause_and_log_out_agents,
+    a_supervisor_on_the_phone_is_a_colleague_to_hand_calls_to,
 );
 
 type Socket =
@@ -373,5 +374,67 @@ async fn supervisors_pause_and_log_out_agents(b: Backend) {
     let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
     send(&mut ws, &PhoneRequest::Login { campaign }).await;
     floor_until(&sue, |f| f["agents"].as_array().is_some_and(|a| a.len() == 1)).await;
+    s.stop().await;
+}
+
+/// A supervisor assigned to a campaign works its phone too: agents see them among their
+/// colleagues, marked as the supervisor, to hand a customer who asks for a manager. Admins
+/// are neither assigned nor let on the phone.
+async fn a_supervisor_on_the_phone_is_a_colleague_to_hand_calls_to(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let sue = s.create_user(&admin, "sue", "supervisor", "sue-pass-123").await;
+    let (ann, ann_id, campaign) = agent(&s).await;
+    let (c, sue_id) = (campaign.0.to_string(), sue.to_string());
+    let assign = |who: String| {
+        let (admin, c) = (&admin, c.clone());
+        async move {
+            let args = [("campaign", c.as_str()), ("agent", who.as_str()), ("assigned", "true")];
+            admin.call("admin/campaigns/assign", &args).await
+        }
+    };
+    let res = assign(sue_id).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let admin_name = app::model::Username::parse("admin").unwrap();
+    let admin_id = server::db::users::by_username(s.database(), &admin_name)
+        .await
+        .unwrap()
+        .expect("the admin")
+        .id
+        .to_string();
+    let res = assign(admin_id).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["Invalid"]["field"], "agent");
+
+    let sue_c = s.login("sue", "sue-pass-123").await;
+    assert_eq!(sue_c.get("/phone").await.status, StatusCode::OK);
+    let home = sue_c.call("phone/home", &[]).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert_eq!(home.json()["campaigns"][0][1], "Phones");
+    let mut sue_ws = open(&s, sue_c.cookie.as_deref()).await.expect("a supervisor's phone");
+    send(&mut sue_ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut sue_ws, |e| matches!(e, PhoneEvent::State { .. })).await;
+    send(&mut sue_ws, &PhoneRequest::Pause { reason: "Break".into() }).await;
+    until(&mut sue_ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Paused { .. } })).await;
+
+    let mut ann_ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ann_ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ann_ws, |e| matches!(e, PhoneEvent::State { .. })).await;
+    send(&mut ann_ws, &PhoneRequest::Colleagues).await;
+    let PhoneEvent::Colleagues { agents } =
+        until(&mut ann_ws, |e| matches!(e, PhoneEvent::Colleagues { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert_eq!((agents[0].id.0, agents[0].name.as_str(), agents[0].supervisor), (sue, "sue", true));
+    // …and Sue sees Ann as an agent.
+    send(&mut sue_ws, &PhoneRequest::Colleagues).await;
+    let PhoneEvent::Colleagues { agents } =
+        until(&mut sue_ws, |e| matches!(e, PhoneEvent::Colleagues { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(agents.iter().map(|c| (c.id, c.supervisor)).collect::<Vec<_>>(), [(ann_id, false)]);
     s.stop().await;
 }

@@ -98,6 +98,14 @@ pub struct LeadEdit {
     pub new: String,
 }
 
+/// A correction saved from the phone: the lead as stored, and the call's script filled anew
+/// with it (so the agent reads the corrected name at once; empty when the campaign has none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLead {
+    pub lead: Lead,
+    pub script: String,
+}
+
 /// A lead's page for admins and supervisors: the lead as stored, its leadset, and every
 /// change made to its details, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

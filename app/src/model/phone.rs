@@ -107,12 +107,16 @@ pub enum PhoneRequest {
     },
 }
 
-/// A colleague I could hand a call to: an agent logged in to my campaign.
+/// A colleague I could hand a call to: an agent (or a supervisor taking calls) logged in to
+/// my campaign.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Colleague {
     pub id: UserId,
     pub name: String,
     pub status: AgentStatus,
+    /// A supervisor: whom an agent hands a customer who asks for a manager.
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 /// A step of a transfer, told to the agents in it.

@@ -24,6 +24,10 @@ impl Role {
     /// All roles, in the order the UI lists them.
     pub const ALL: [Role; 3] = [Role::Admin, Role::Supervisor, Role::Agent];
 
+    /// Who works the phone: agents, and supervisors who take calls themselves (escalations
+    /// handed to them by agents' transfers) when assigned to a campaign.
+    pub const ON_THE_PHONE: &'static [Role] = &[Role::Agent, Role::Supervisor];
+
     /// The stable lowercase name stored in the database and used in forms.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -48,6 +48,11 @@ fn cards(role: Role) -> Vec<Card> {
         Role::Supervisor => vec![
             card("/admin", "Dashboard", "Agents and calls right now, per campaign."),
             card("/admin/campaigns", "Campaigns", "Each campaign's agents, leads and results."),
+            card(
+                "/phone",
+                "Phone",
+                "Take calls yourself: the calls agents hand to you, in a campaign you are assigned to.",
+            ),
         ],
         Role::Admin => vec![
             card("/admin", "Dashboard", "Agents and calls right now, per campaign."),

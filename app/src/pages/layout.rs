@@ -19,7 +19,7 @@ struct NavItem {
 /// The navigation, in display order. Only pages that exist are listed, each for its roles.
 const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
-    NavItem { href: "/phone", label: "Phone", roles: &[Role::Agent] },
+    NavItem { href: "/phone", label: "Phone", roles: Role::ON_THE_PHONE },
     NavItem { href: "/admin", label: "Admin", roles: &[Role::Admin, Role::Supervisor] },
     NavItem { href: "/account", label: "Account", roles: &Role::ALL },
 ];

@@ -4,9 +4,10 @@
 //!
 //! Rules enforced here (the model has checked each field's form already): names of
 //! campaigns, scripts and trunks are unique ignoring case; a campaign names only scripts and
-//! trunks that exist and agents who are agents; a script in use is never deleted; predefined
-//! dispositions are never deleted; bulk agent creation is all or nothing. After anything that
-//! changes how a campaign dials, the running dialer reloads that campaign at once.
+//! trunks that exist, and staff who work the phone (agents, supervisors); a script in use is
+//! never deleted; predefined dispositions are never deleted; bulk agent creation is all or
+//! nothing. After anything that changes how a campaign dials, the running dialer reloads that
+//! campaign at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -609,12 +610,11 @@ impl Admin for AdminBackend {
                 .map(|x| x.settings.name),
             None => None,
         };
-        let agents = db::users::agents_with_campaigns(&self.db)
-            .await
-            .map_err(|e| internal("listing agents", e))?;
+        let agents =
+            db::users::phone_users(&self.db).await.map_err(|e| internal("listing agents", e))?;
         let mut assigned = Vec::new();
         let mut unassigned = Vec::new();
-        for (row, _) in agents {
+        for row in agents {
             let username = row.username().map_err(|e| internal("reading a user", e))?;
             let uid = UserId(row.id);
             if s.agents.contains(&uid) {
@@ -708,8 +708,11 @@ impl Admin for AdminBackend {
             .await
             .map_err(|e| internal("loading a user", e))?
             .ok_or_else(|| ApiError::invalid("agent", "That agent does not exist."))?;
-        if assigned && user.role().ok() != Some(Role::Agent) {
-            return Err(ApiError::invalid("agent", "Only agents can be assigned to a campaign."));
+        if assigned && !user.role().is_ok_and(|r| Role::ON_THE_PHONE.contains(&r)) {
+            return Err(ApiError::invalid(
+                "agent",
+                "Only agents and supervisors can be assigned to a campaign.",
+            ));
         }
         db::campaigns::set_agent(&self.db, campaign, agent, assigned)
             .await

@@ -1,8 +1,9 @@
 //! The agent phone's page data.
 
-use app::model::lead_edit::LeadDetails;
+use app::model::fill_script;
+use app::model::lead_edit::{LeadDetails, SavedLead};
 use app::model::phone::PhoneHome;
-use app::model::{ApiError, Contact, Lead, LeadId, UserId, Viewer};
+use app::model::{ApiError, Contact, LeadId, UserId, Viewer};
 use app::ports::Phone;
 
 use super::internal;
@@ -101,7 +102,7 @@ impl Phone for PhoneBackend {
         lead: LeadId,
         phone: &str,
         contact: Contact,
-    ) -> Result<Lead, ApiError> {
+    ) -> Result<SavedLead, ApiError> {
         // The lead on the agent's own call or wrap-up, as the running dialer sees it now. (A
         // disposition sent a moment after this check does not undo the correction: the lead
         // was the agent's when they saved it.)
@@ -109,6 +110,7 @@ impl Phone for PhoneBackend {
             Some(d) => d.view(agent.id).await.ok().flatten(),
             None => None,
         };
+        let campaign = view.as_ref().map(|v| v.campaign);
         match view.and_then(|v| v.call).map(|(_, _, held)| held.id) {
             None => {
                 return Err(ApiError::Conflict(
@@ -152,7 +154,16 @@ impl Phone for PhoneBackend {
                 }
                 let mut stored = current;
                 new.apply_to(&mut stored);
-                Ok(stored)
+                // The script as the agent reads it, filled with the corrected details.
+                let script = match campaign {
+                    Some(c) => db::campaigns::script_body(&self.db, c)
+                        .await
+                        .map_err(|e| internal("loading a campaign's script", e))?
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                let script = fill_script(&script, &stored);
+                Ok(SavedLead { lead: stored, script })
             }
             Ok(Corrected::Stale) => Err(ApiError::Conflict(
                 "The lead's details were changed by someone else meanwhile. Check them and save again."

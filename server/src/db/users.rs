@@ -220,6 +220,17 @@ pub async fn existing(db: &Db, names: &[Username]) -> Result<Vec<String>, DbErro
     Ok(found)
 }
 
+/// Everyone who may work the phone (agents and supervisors), by name: whom a campaign can
+/// be staffed with.
+pub async fn phone_users(db: &Db) -> Result<Vec<UserRow>, DbError> {
+    let sql = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE role IN ('agent', 'supervisor') ORDER BY username"
+    );
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, UserRow>(sql).fetch_all(pool).await)?)
+}
+
 /// Every agent with the names of the campaigns they are assigned to.
 pub async fn agents_with_campaigns(db: &Db) -> Result<Vec<(UserRow, Vec<String>)>, DbError> {
     let sql =

@@ -101,6 +101,8 @@ struct Inner {
     legs_connected: Mutex<HashMap<UserId, u64>>,
     /// Names of the agents who logged in through this hub (a transfer names the colleague).
     names: Mutex<HashMap<UserId, String>>,
+    /// Those of them who are supervisors (taking calls handed to a manager).
+    supervisors: Mutex<HashSet<UserId>>,
     /// Per agent: the messages they dismissed (not shown to their next page).
     dismissed: Mutex<HashMap<UserId, HashSet<i64>>>,
 }
@@ -128,6 +130,7 @@ impl PhoneHub {
             drafts: Mutex::new(HashMap::new()),
             legs_connected: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
+            supervisors: Mutex::new(HashSet::new()),
             dismissed: Mutex::new(HashMap::new()),
         }));
         let mut notices = hub.0.dialer.subscribe();
@@ -166,6 +169,10 @@ impl PhoneHub {
 
     fn names(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, String>> {
         self.0.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn supervisors(&self) -> std::sync::MutexGuard<'_, HashSet<UserId>> {
+        self.0.supervisors.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A department's number as the agent knows it: "Loans (+12025550199)".
@@ -612,7 +619,8 @@ impl PhoneHub {
             .filter(|a| a.campaign == mine && a.agent != agent)
             .map(|a| {
                 let name = self.name(a.agent);
-                (a.since, Colleague { id: a.agent, name, status: a.status })
+                let supervisor = self.supervisors().contains(&a.agent);
+                (a.since, Colleague { id: a.agent, name, status: a.status, supervisor })
             })
             .collect();
         // Ready first, the longest waiting at the top (who a call would reach anyway).
@@ -633,6 +641,11 @@ impl PhoneHub {
             return error(&e.to_string());
         }
         if let Ok(Some(user)) = db::users::by_id(&self.0.db, agent).await {
+            if matches!(user.role(), Ok(app::model::Role::Supervisor)) {
+                self.supervisors().insert(agent);
+            } else {
+                self.supervisors().remove(&agent);
+            }
             self.names().insert(agent, user.username);
         }
         // (A second login to the same campaign, from a reloaded page or another tab, changes

@@ -96,12 +96,13 @@ fn EditLead(
             .await;
             busy.set(false);
             match result {
-                Ok(stored) => {
+                Ok(edited) => {
                     state.call.update(|c| {
                         if let Some(c) = c.as_mut()
-                            && c.lead.id == stored.id
+                            && c.lead.id == edited.lead.id
                         {
-                            c.lead = stored;
+                            c.lead = edited.lead;
+                            c.script = edited.script;
                         }
                     });
                     saved.set(true);

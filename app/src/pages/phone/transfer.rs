@@ -56,7 +56,7 @@ pub(super) fn Transfer(
                 <Show when=move || open.get()>
                     <table class="table" data-testid="colleagues">
                         <caption>"Colleagues in this campaign"</caption>
-                        <thead><tr><th scope="col">"Agent"</th><th scope="col">"State"</th><th scope="col">"Transfer"</th></tr></thead>
+                        <thead><tr><th scope="col">"Colleague"</th><th scope="col">"State"</th><th scope="col">"Transfer"</th></tr></thead>
                         <tbody>
                             {move || {
                                 let agents = state.colleagues.get();
@@ -68,7 +68,7 @@ pub(super) fn Transfer(
                                     let id = c.id;
                                     view! {
                                         <tr data-testid="colleague" data-name=c.name.clone()>
-                                            <td>{c.name.clone()}</td>
+                                            <td>{c.name.clone()}{c.supervisor.then_some(view! { " " <span class="badge role-supervisor" data-testid="colleague-supervisor">"Supervisor"</span> })}</td>
                                             <td>{c.status.label()}</td>
                                             <td class="row-form">
                                                 <button type="button" disabled=!free on:click=move |_| start(id, false) data-testid="transfer-blind">"Transfer"</button>
