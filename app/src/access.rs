@@ -43,7 +43,7 @@ pub fn access_for(path: &str) -> Access {
 
 /// Admin pages: supervisors may watch (the dashboard, the floor and its messages to agents — a
 /// supervisor acts on the floor, so they may write to agents too —, the wallboard, the reports and the CSV,
-/// the campaign, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
+/// the campaign, inbound queue, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
 /// pacing simulator, each script, each leadset's overview, each lead's page with its corrections)
 /// and see no form that changes them; everything that edits is for admins only (trunks hold
 /// credentials: admins only).
@@ -62,6 +62,7 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["compliance"]
         | ["compliance.csv"]
         | ["campaigns"]
+        | ["queues"]
         | ["agents"]
         | ["scripts"]
         | ["dispositions"]

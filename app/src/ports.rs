@@ -196,6 +196,19 @@ pub trait Admin: Send + Sync + 'static {
         assigned: bool,
     ) -> Result<(), ApiError>;
 
+    /// Every inbound queue by name, and the campaigns a queue can name (id, name).
+    async fn queues(
+        &self,
+    ) -> Result<(Vec<crate::model::inbound::Queue>, Vec<(i64, String)>), ApiError>;
+    /// Adds (no `id`) or replaces a queue; its campaigns must exist and its numbers must
+    /// ring no other queue ([`ApiError::Invalid`] on `campaigns`, `numbers` or `name`).
+    async fn save_queue(
+        &self,
+        id: Option<crate::model::QueueId>,
+        settings: crate::model::inbound::QueueSettings,
+    ) -> Result<crate::model::QueueId, ApiError>;
+    async fn delete_queue(&self, id: crate::model::QueueId) -> Result<(), ApiError>;
+
     async fn scripts(&self) -> Result<Vec<Script>, ApiError>;
     async fn script(&self, id: ScriptId) -> Result<Script, ApiError>;
     async fn save_script(

@@ -67,7 +67,7 @@ test('an admin sets up a campaign end to end', async () => {
   // A script, previewed with a sample lead as it is typed.
   await page.goto(`${server.url}/admin/scripts`);
   await hydrated(page);
-  assert.equal(await page.locator('[data-testid="admin-nav"] a').count(), 17, 'all admin tabs');
+  assert.equal(await page.locator('[data-testid="admin-nav"] a').count(), 18, 'all admin tabs');
   const scriptForm = page.locator('[data-testid="script-form"]');
   await scriptForm.locator('input[name="name"]').fill('Welcome');
   await scriptForm.locator('textarea[name="body"]').fill('Hello {first_name} from {city}, about {plan}.');

@@ -256,6 +256,17 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         after_beep: bool,
     },
+    /// Play waiting music to an answered call nobody talks to yet (a caller in a queue): the
+    /// file looped (8 kHz mono 16-bit PCM WAV), or the hold tone without one, until the call
+    /// is bridged to an agent leg. A message played meanwhile ([`Command::Play`]) has the
+    /// line; the music comes back after it.
+    Music {
+        /// Call.
+        call: CallId,
+        /// File on the gateway's machine (none: the hold tone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+    },
     /// Record both directions of the call to a stereo WAV file until it ends or
     /// [`Command::StopRecording`].
     Record {

@@ -22,6 +22,8 @@ pub enum Op {
     AddTrunk(Trunk, std::net::SocketAddr),
     /// [`Command::Play`] with the file read, and whether it waits for a machine's beep.
     Play(CallId, crate::bridge::player::Sound, bool),
+    /// [`Command::Music`] with its file read (none: the hold tone).
+    Music(CallId, Option<crate::bridge::player::Sound>),
 }
 
 /// An operation on its way to the gateway task, with where to send the reply.
@@ -98,6 +100,13 @@ impl Gateway {
             }
             Command::Play { call, path, after_beep } => {
                 Op::Play(call, crate::runtime::load_wav(path).await?, after_beep)
+            }
+            Command::Music { call, path } => {
+                let sound = match path {
+                    Some(path) => Some(crate::runtime::load_wav(path).await?),
+                    None => None,
+                };
+                Op::Music(call, sound)
             }
             command => Op::Command(command),
         };
@@ -240,6 +249,11 @@ impl Gateway {
     /// ([`crate::amd::cue`]).
     pub async fn play_after_beep(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
         self.done(Command::Play { call, path, after_beep: true }).await
+    }
+
+    /// Plays waiting music (the file looped, or the hold tone) to a call until it is bridged.
+    pub async fn music(&self, call: CallId, path: Option<PathBuf>) -> Result<(), ControlError> {
+        self.done(Command::Music { call, path }).await
     }
 
     /// Records the call to a WAV file.

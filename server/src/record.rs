@@ -12,7 +12,7 @@
 
 use app::model::{
     AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, HangupBy, LeadId,
-    LeadStatus, PhoneNumber, TrunkId, UserId,
+    LeadStatus, PhoneNumber, QueueId, TrunkId, UserId,
 };
 
 /// Where a lead goes after a result.
@@ -84,9 +84,21 @@ pub enum Record {
         verdict: AmdVerdict,
         after_ms: u64,
     },
+    /// A customer called one of `queue`'s numbers (the attempt, marked inbound).
+    InboundStarted {
+        call_ref: String,
+        lead: LeadId,
+        campaign: CampaignId,
+        queue: QueueId,
+        trunk: Option<TrunkId>,
+        phone: PhoneNumber,
+        at: i64,
+    },
     AttemptBridged {
         call_ref: String,
         agent: UserId,
+        /// The agent's campaign (an inbound call belongs to the campaign of whoever took it).
+        campaign: CampaignId,
         at: i64,
     },
     /// A transfer of the call from its agent to a colleague or an outside number: done, or

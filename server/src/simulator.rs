@@ -302,8 +302,12 @@ impl World {
                 Output::Bridge { call, .. } | Output::HandOver { call, .. } => {
                     self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
                 }
-                // Simulated agents never transfer.
-                Output::Consult { .. } | Output::Refer { .. } => {}
+                // Simulated agents never transfer, and nobody calls the simulated campaign.
+                Output::Consult { .. }
+                | Output::Refer { .. }
+                | Output::Accept { .. }
+                | Output::Reject { .. }
+                | Output::Music { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
                 // The safe-harbor message: eight seconds, then the call ends.
                 Output::Play { call, .. } => {

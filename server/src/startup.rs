@@ -429,7 +429,9 @@ async fn phone_socket(
             ws.max_message_size(64 * 1024)
                 .on_upgrade(move |socket| state.phone.serve(agent, socket))
         }
-        Some(_) => (StatusCode::FORBIDDEN, "The phone is for agents and supervisors.").into_response(),
+        Some(_) => {
+            (StatusCode::FORBIDDEN, "The phone is for agents and supervisors.").into_response()
+        }
         None => (StatusCode::UNAUTHORIZED, "Log in first.").into_response(),
     }
 }

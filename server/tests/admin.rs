@@ -326,7 +326,7 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
 
     // Staff it.
     let a1 = s.create_user(&admin, "ann", "agent", "ann-pass-1").await;
-    let sup = s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
+    let ada = s.create_user(&admin, "ada", "admin", "ada-pass-1").await;
     ok(
         &admin,
         "admin/campaigns/assign",
@@ -336,10 +336,10 @@ async fn campaigns_are_edited_toggled_and_staffed(b: Backend) {
     let res = admin
         .call(
             "admin/campaigns/assign",
-            &[("campaign", &ids), ("agent", &sup.to_string()), ("assigned", "true")],
+            &[("campaign", &ids), ("agent", &ada.to_string()), ("assigned", "true")],
         )
         .await;
-    assert_invalid(&res, "agent", "a supervisor is not an agent");
+    assert_invalid(&res, "agent", "an admin does not work the phone");
     let res = admin
         .call(
             "admin/campaigns/assign",

@@ -78,7 +78,12 @@ fn call(
     match disposition {
         Some((code, notes)) => out.extend([
             Record::AttemptAnswered { call_ref: call_ref.clone(), at: at + 1_000 },
-            Record::AttemptBridged { call_ref: call_ref.clone(), agent, at: at + 1_000 },
+            Record::AttemptBridged {
+                call_ref: call_ref.clone(),
+                agent,
+                campaign: camp,
+                at: at + 1_000,
+            },
             ended(at + 31_000, CallOutcome::Answered),
             Record::Disposed {
                 call_ref: call_ref.clone(),

@@ -498,6 +498,21 @@ const ENDPOINTS: &[Endpoint] = &[
     ),
     ep("admin/scripts/delete", &[("id", K::Id(F::Script))], false),
     ep("admin/scripts/preview", &[("body", K::Text)], true),
+    ep("admin/queues/list", &[], true),
+    ep(
+        "admin/queues/save",
+        &[
+            ("id", K::Id(F::None)),
+            ("name", K::Text),
+            ("numbers", K::Text),
+            ("campaigns", K::Text),
+            ("max_wait_seconds", K::Number),
+            ("music_file", K::Text),
+            ("closed_file", K::Text),
+        ],
+        false,
+    ),
+    ep("admin/queues/delete", &[("id", K::Id(F::None))], false),
     ep("admin/trunks/list", &[], true),
     ep("admin/trunks/get", &[("id", K::Id(F::Trunk))], true),
     // A real trunk's test waits for its answer (up to 32 s): wrong ids only.

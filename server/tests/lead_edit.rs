@@ -39,9 +39,10 @@ async fn campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
     )
     .await
     .to_string();
-    let script = ok(admin, "admin/scripts/save", &[("name", "Hello"), ("body", "Hi {first_name}!")])
-        .await
-        .to_string();
+    let script =
+        ok(admin, "admin/scripts/save", &[("name", "Hello"), ("body", "Hi {first_name}!")])
+            .await
+            .to_string();
     let form = [
         ("name", "Corrections"),
         ("kind", "auto"),

@@ -806,7 +806,12 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         // Ann: a 60-second sale, and a busy number in preview.
         started(0, None),
         Record::AttemptAnswered { call_ref: "c0".into(), at: t + 5_000 },
-        Record::AttemptBridged { call_ref: "c0".into(), agent: ann, at: t + 6_000 },
+        Record::AttemptBridged {
+            call_ref: "c0".into(),
+            agent: ann,
+            campaign: CampaignId(camp),
+            at: t + 6_000,
+        },
         ended(0, t + 66_000, CallOutcome::Answered),
         Record::Disposed {
             call_ref: "c0".into(),
@@ -819,7 +824,12 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         // Bob: talking now.
         started(2, None),
         Record::AttemptAnswered { call_ref: "c2".into(), at: t + 2_000 },
-        Record::AttemptBridged { call_ref: "c2".into(), agent: bob, at: t + 3_000 },
+        Record::AttemptBridged {
+            call_ref: "c2".into(),
+            agent: bob,
+            campaign: CampaignId(camp),
+            at: t + 3_000,
+        },
         // Nobody's: still ringing.
         started(3, None),
     ];
@@ -1106,7 +1116,12 @@ async fn the_wallboard_draws_the_hour_and_the_rates_from_the_journal(b: Backend)
     records.extend([
         r,
         answered(&sale, t + 5_000),
-        Record::AttemptBridged { call_ref: sale.clone(), agent: ann, at: t + 6_000 },
+        Record::AttemptBridged {
+            call_ref: sale.clone(),
+            agent: ann,
+            campaign: CampaignId(camp),
+            at: t + 6_000,
+        },
         ended(&sale, t + 66_000, CallOutcome::Answered),
         Record::Disposed {
             call_ref: sale.clone(),

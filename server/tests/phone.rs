@@ -415,7 +415,8 @@ async fn a_supervisor_on_the_phone_is_a_colleague_to_hand_calls_to(b: Backend) {
     send(&mut sue_ws, &PhoneRequest::Login { campaign }).await;
     until(&mut sue_ws, |e| matches!(e, PhoneEvent::State { .. })).await;
     send(&mut sue_ws, &PhoneRequest::Pause { reason: "Break".into() }).await;
-    until(&mut sue_ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Paused { .. } })).await;
+    until(&mut sue_ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Paused { .. } }))
+        .await;
 
     let mut ann_ws = open(&s, ann.cookie.as_deref()).await.unwrap();
     send(&mut ann_ws, &PhoneRequest::Login { campaign }).await;

@@ -238,6 +238,11 @@ impl World {
                 | Output::Refer { call, .. } => {
                     panic!("no transfers here ({call})")
                 }
+                Output::Accept { call }
+                | Output::Reject { call, .. }
+                | Output::Music { call, .. } => {
+                    panic!("nobody calls in here ({call})")
+                }
                 Output::Record(r) => self.records.push(r),
                 Output::Notify { agent, event } => {
                     assert_eq!(agent, AGENT);

@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::model::phone::PhoneHome;
 use crate::model::ApiError;
 use crate::model::lead_edit::SavedLead;
+use crate::model::phone::PhoneHome;
 
 #[cfg(feature = "ssr")]
 use {

@@ -662,7 +662,7 @@ impl CampaignForm {
 }
 
 /// Parses an optional message file field: a `.wav` path on the server.
-fn wav_file(field: &str, raw: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn wav_file(field: &str, raw: &str) -> Result<Option<String>, ApiError> {
     match raw.trim() {
         "" => Ok(None),
         f if f.chars().count() > 255 || f.chars().any(char::is_control) => {

@@ -34,6 +34,8 @@ id_type!(
     DispositionId,
     /// A scheduled callback.
     CallbackId,
+    /// An inbound queue (numbers customers call, and the campaigns that take the calls).
+    QueueId,
 );
 
 /// A SIP trunk: the telephony vocabulary's id, the same number the gateway knows it by.

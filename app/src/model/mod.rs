@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod disposition;
 pub mod error;
 pub mod ids;
+pub mod inbound;
 pub mod lead;
 pub mod lead_edit;
 pub mod leadset;
@@ -39,7 +40,9 @@ pub use campaign::{
 };
 pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};
-pub use ids::{CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, ScriptId, TrunkId};
+pub use ids::{
+    CallbackId, CampaignId, DispositionId, LeadId, LeadsetId, QueueId, ScriptId, TrunkId,
+};
 pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_script};
 pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,

@@ -210,6 +210,8 @@ struct CallSide {
     muted: bool,
     player: Option<Player>,
     hold_player: Player,
+    /// Waiting music for a call nobody talks to yet (a caller in a queue), until bridged.
+    music: Option<Player>,
     dtmf_out: VecDeque<DtmfFrame>,
     dtmf_event_ts: Option<u32>,
     dtmf_in_last: Option<u32>,
@@ -320,6 +322,7 @@ impl Bridge {
                 muted: false,
                 player: None,
                 hold_player: Player::looping(self.hold_sound.clone()),
+                music: None,
                 dtmf_out: VecDeque::new(),
                 dtmf_event_ts: None,
                 dtmf_in_last: None,
@@ -462,6 +465,7 @@ impl Bridge {
         self.unbridge(call)?;
         if let Some(side) = self.calls.get_mut(&call) {
             side.leg = Some(leg);
+            side.music = None;
         }
         if let Some(side) = self.legs.get_mut(&leg) {
             side.call = Some(call);
@@ -494,6 +498,15 @@ impl Bridge {
     /// Mute: the agent's audio no longer reaches the customer (silence instead).
     pub fn set_muted(&mut self, call: CallId, muted: bool) -> Result<(), BridgeError> {
         self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.muted = muted;
+        Ok(())
+    }
+
+    /// Plays waiting music to a call nobody talks to yet: `sound` looped (none: the hold
+    /// sound) until the call is bridged to a leg. A playback ([`Bridge::play`]) goes first.
+    pub fn set_music(&mut self, call: CallId, sound: Option<Sound>) -> Result<(), BridgeError> {
+        let sound = sound.unwrap_or_else(|| self.hold_sound.clone());
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.music =
+            Some(Player::looping(sound));
         Ok(())
     }
 
@@ -711,7 +724,10 @@ impl Bridge {
             // What the gateway itself plays (keys, a message, the hold sound) has the line;
             // otherwise, on a mixed call, the customer hears the agent (unless muted) and any
             // barging supervisor.
-            let gateway_speaks = !side.dtmf_out.is_empty() || side.player.is_some() || side.held;
+            let gateway_speaks = !side.dtmf_out.is_empty()
+                || side.player.is_some()
+                || side.held
+                || side.music.is_some();
             let customer_frame = match &mixed {
                 Some((_, agent, voices)) if !gateway_speaks => {
                     let mut heard: Vec<&Frame> = voices
@@ -838,6 +854,9 @@ fn generate_for_customer(
     let frame = match frame {
         Some(frame) => frame,
         None if side.held => side.hold_player.next_frame().unwrap_or([0; FRAME as usize]),
+        None if side.music.is_some() => {
+            side.music.as_mut().and_then(Player::next_frame).unwrap_or([0; FRAME as usize])
+        }
         None if side.muted || side.leg.is_none() => [0; FRAME as usize],
         None => return None,
     };

@@ -271,6 +271,48 @@ fn playback_runs_to_the_end_and_is_reported() {
 }
 
 #[test]
+fn a_waiting_caller_hears_the_music_looped_between_messages_until_an_agent_takes_the_call() {
+    let mut rig = Rig::new();
+    let music = Codec::Pcmu.encode(2000);
+    rig.bridge.set_music(CALL, Some(Sound::new(vec![2000; 240]))).unwrap();
+    rig.run(100);
+    let out = rig.take();
+    let frames = to_trunk(&out);
+    assert_eq!(frames.len(), 5, "one frame per 20 ms, the 30 ms sound looped");
+    assert!(frames.iter().all(|p| p.payload.iter().all(|&b| b == music)), "music, never silence");
+    assert!(!out.contains(&Output::PlayDone { call: CALL }), "music never ends by itself");
+
+    // A message (the caller's position, say) has the line; the music comes back after it.
+    rig.bridge.play(CALL, Sound::new(vec![4000; 320])).unwrap();
+    rig.run(80);
+    let out = rig.take();
+    let frames = to_trunk(&out);
+    assert!(frames[..2].iter().all(|p| p.payload.iter().all(|&b| b == Codec::Pcmu.encode(4000))));
+    assert!(out.contains(&Output::PlayDone { call: CALL }));
+    assert!(frames[2..].iter().all(|p| p.payload.iter().all(|&b| b == music)), "music again");
+
+    // Bridged: the agent and the caller talk, no music.
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.take();
+    rig.agent_sends(0, 1, 160, &[0x22; 160]);
+    let heard = to_trunk(&rig.take()).iter().map(|p| p.payload.to_vec()).collect::<Vec<_>>();
+    assert_eq!(heard, [vec![0x22; 160]], "the agent's voice relayed");
+    rig.run(100);
+    assert!(to_trunk(&rig.take()).iter().all(|p| p.payload.iter().all(|&b| b != music)));
+}
+
+#[test]
+fn the_hold_tone_is_the_music_without_a_file() {
+    let mut rig = Rig::new();
+    rig.bridge.set_music(CALL, None).unwrap();
+    rig.run(100);
+    let tone = to_trunk(&rig.take()).into_iter().map(|p| p.payload.to_vec()).collect::<Vec<_>>();
+    assert_eq!(tone.len(), 5);
+    assert!(tone.iter().any(|p| p.iter().any(|&b| b != 0xff)), "a tone, not silence");
+    assert!(rig.bridge.set_music(CallId(999), None).is_err(), "an unknown call is refused");
+}
+
+#[test]
 fn recording_captures_both_directions() {
     let mut rig = Rig::new();
     rig.bridge.bridge(CALL, LEG).unwrap();

@@ -1156,6 +1156,9 @@ impl Core {
                 self.ua.add_trunk(now, trunk, addr);
                 Some(Ok(Reply::Done))
             }
+            Op::Music(call, sound) => {
+                Some(self.bridge.set_music(call, sound).map(|_| Reply::Done).map_err(bridge_error))
+            }
             Op::Play(call, sound, false) => {
                 Some(self.bridge.play(call, sound).map(|_| Reply::Done).map_err(bridge_error))
             }
@@ -1190,7 +1193,7 @@ impl Core {
                 self.drop_leg(leg, "closed by command");
                 Ok(Reply::Done)
             }
-            Command::AddTrunk { .. } | Command::Play { .. } => {
+            Command::AddTrunk { .. } | Command::Play { .. } | Command::Music { .. } => {
                 Err(ControlError::Invalid("sent through Gateway::execute only".into()))
             }
             Command::Originate(request) => return self.originate(id, request).err().map(Err),

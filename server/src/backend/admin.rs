@@ -763,6 +763,56 @@ impl Admin for AdminBackend {
         }
     }
 
+    async fn queues(
+        &self,
+    ) -> Result<(Vec<app::model::inbound::Queue>, Vec<(i64, String)>), ApiError> {
+        let queues =
+            db::inbound::list(&self.db).await.map_err(|e| internal("listing queues", e))?;
+        let campaigns = db::campaigns::list(&self.db)
+            .await
+            .map_err(|e| internal("listing campaigns", e))?
+            .into_iter()
+            .map(|c| (c.id.0, c.settings.name.to_string()))
+            .collect();
+        Ok((queues, campaigns))
+    }
+
+    async fn save_queue(
+        &self,
+        id: Option<app::model::QueueId>,
+        settings: app::model::inbound::QueueSettings,
+    ) -> Result<app::model::QueueId, ApiError> {
+        for c in &settings.campaigns {
+            let found = db::campaigns::get(&self.db, *c)
+                .await
+                .map_err(|e| internal("loading a campaign", e))?;
+            if found.is_none() {
+                return Err(ApiError::invalid("campaigns", "A chosen campaign does not exist."));
+            }
+        }
+        use db::inbound::SaveError;
+        match db::inbound::save(&self.db, id, &settings, db::now_ms()).await {
+            Ok(saved) => {
+                tracing::info!(queue = %saved, name = %settings.name, "inbound queue saved");
+                Ok(saved)
+            }
+            Err(e @ SaveError::NumberTaken(_)) => Err(ApiError::invalid("numbers", e.to_string())),
+            Err(e @ SaveError::NameTaken(_)) => Err(ApiError::invalid("name", e.to_string())),
+            Err(e @ SaveError::NotFound) => Err(ApiError::NotFound(e.to_string())),
+            Err(SaveError::Db(e)) => Err(internal("saving a queue", e)),
+        }
+    }
+
+    async fn delete_queue(&self, id: app::model::QueueId) -> Result<(), ApiError> {
+        let deleted =
+            db::inbound::delete(&self.db, id).await.map_err(|e| internal("deleting a queue", e))?;
+        if !deleted {
+            return Err(ApiError::NotFound("That queue does not exist (any more).".into()));
+        }
+        tracing::info!(queue = %id, "inbound queue deleted");
+        Ok(())
+    }
+
     async fn delete_script(&self, id: ScriptId) -> Result<(), ApiError> {
         let script = self.script(id).await?;
         if !script.used_by.is_empty() {

@@ -384,7 +384,7 @@ pub async fn abandons(
     let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT answered_at / 86400000 AS day, COUNT(*), \
              CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 \
+             FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 AND NOT inbound \
              AND (outcome IS NULL OR outcome <> 'machine') \
              AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
              GROUP BY answered_at / 86400000")
@@ -423,7 +423,8 @@ pub async fn call_history(db: &Db, id: CampaignId, from: i64) -> Result<CallHist
              CAST(SUM(CASE WHEN outcome = $3 AND bridged_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN outcome = $3 AND bridged_at IS NOT NULL AND ended_at > bridged_at \
              THEN ended_at - bridged_at ELSE 0 END) AS BIGINT) \
-             FROM call_attempts WHERE campaign_id = $1 AND dialed_at >= $2 AND ended_at IS NOT NULL")
+             FROM call_attempts WHERE campaign_id = $1 AND dialed_at >= $2 AND ended_at IS NOT NULL \
+             AND NOT inbound")
         .bind(id.0)
         .bind(from)
         .bind(app::model::CallOutcome::Answered.as_str())

@@ -27,7 +27,7 @@ pub async fn days(
     let dialled = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT dialed_at / 86400000, COUNT(*), \
              CAST(SUM(CASE WHEN caller_id = '' THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM call_attempts WHERE campaign_id = $1 AND dialed_at >= $2 \
+             FROM call_attempts WHERE campaign_id = $1 AND dialed_at >= $2 AND NOT inbound \
              GROUP BY dialed_at / 86400000")
         .bind(campaign.0)
         .bind(from)
@@ -42,7 +42,8 @@ pub async fn days(
     // time (the callback is marked done at the moment its call is placed).
     let placed = with_pool!(db, pool => sqlx::query_as::<_, (i64, String)>(
             "SELECT a.dialed_at, l.timezone FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
-             WHERE a.campaign_id = $1 AND a.dialed_at >= $2 AND NOT EXISTS (SELECT 1 FROM callbacks c \
+             WHERE a.campaign_id = $1 AND a.dialed_at >= $2 AND NOT a.inbound \
+             AND NOT EXISTS (SELECT 1 FROM callbacks c \
              WHERE c.lead_id = a.lead_id AND c.done_at = a.dialed_at)")
         .bind(campaign.0)
         .bind(from)
@@ -56,7 +57,8 @@ pub async fn days(
     }
     let redials = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64)>(
             "SELECT a.dialed_at / 86400000, COUNT(*) FROM call_attempts a \
-             WHERE a.campaign_id = $1 AND a.dialed_at >= $2 AND EXISTS (SELECT 1 FROM call_attempts d \
+             WHERE a.campaign_id = $1 AND a.dialed_at >= $2 AND NOT a.inbound \
+             AND EXISTS (SELECT 1 FROM call_attempts d \
              WHERE d.lead_id = a.lead_id AND d.outcome = $3 AND d.answered_at IS NOT NULL \
              AND d.ended_at <= a.dialed_at AND d.ended_at > a.dialed_at - $4) \
              GROUP BY a.dialed_at / 86400000")

@@ -84,14 +84,33 @@ macro_rules! apply_one {
                     .execute(&mut *$tx)
                     .await?;
             }
-            Record::AttemptBridged { call_ref, agent, at } => {
+            Record::AttemptBridged { call_ref, agent, campaign, at } => {
                 // A transfer bridges again: the call is the new agent's, answered when it was.
-                sqlx::query("UPDATE call_attempts SET bridged_at = COALESCE(bridged_at, $1), agent_id = $2 WHERE call_ref = $3 AND ended_at IS NULL")
+                // (An inbound call is the campaign's of the agent who took it.)
+                sqlx::query("UPDATE call_attempts SET bridged_at = COALESCE(bridged_at, $1), agent_id = $2, campaign_id = $3 WHERE call_ref = $4 AND ended_at IS NULL")
                     .bind(at)
                     .bind(agent.0)
+                    .bind(campaign.0)
                     .bind(call_ref)
                     .execute(&mut *$tx)
                     .await?;
+            }
+            Record::InboundStarted { call_ref, lead, campaign, queue, trunk, phone, at } => {
+                // Not a dial: the lead's attempts stay as they are.
+                sqlx::query(
+                    "INSERT INTO call_attempts (call_ref, lead_id, campaign_id, trunk_id, phone, dialed_at, instance, caller_id, inbound, queue_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, '', TRUE, $8)",
+                )
+                .bind(call_ref)
+                .bind(lead.0)
+                .bind(campaign.0)
+                .bind(trunk.map(|t| t.0))
+                .bind(phone.as_str())
+                .bind(at)
+                .bind($owner)
+                .bind(queue.0)
+                .execute(&mut *$tx)
+                .await?;
             }
             Record::Transferred { call_ref, from, to, warm, completed, at } => {
                 let (agent, number) = match to {

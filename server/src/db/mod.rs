@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod counts;
 pub mod dispositions;
 pub mod dnc;
+pub mod inbound;
 pub mod instances;
 pub mod journal;
 pub mod lead_edits;

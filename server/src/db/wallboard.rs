@@ -113,7 +113,7 @@ pub async fn rates(
          AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
          THEN 1 ELSE 0 END), 0) AS answered, \
          COALESCE(SUM(CASE WHEN outcome = $4 THEN 1 ELSE 0 END), 0) AS dropped \
-         FROM call_attempts WHERE dialed_at >= $1 AND dialed_at < $2 \
+         FROM call_attempts WHERE dialed_at >= $1 AND dialed_at < $2 AND NOT inbound \
          AND ($3 IS NULL OR campaign_id = $3)",
     )
     .bind(from)

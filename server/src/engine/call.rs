@@ -127,6 +127,12 @@ pub(super) enum CallState {
     Detecting,
     /// A machine answered: the campaign's message is playing, then the call ends.
     MachineMessage,
+    /// Inbound: offered by the carrier, not answered yet.
+    Offered,
+    /// Inbound: answered, waiting in this queue for an agent (hearing its music).
+    Queued(app::model::QueueId),
+    /// Inbound: nobody can take it; the closed message is playing, then the call ends.
+    Closing,
 }
 
 pub(super) struct CallRec {
@@ -169,6 +175,8 @@ pub(super) struct CallRec {
     pub(super) transfer_from: Option<(UserId, bool)>,
     /// The outside number the carrier was asked to take the customer to, until it answers.
     pub(super) referring: Option<app::model::PhoneNumber>,
+    /// A customer's call to this inbound queue (none: a call the dialer placed).
+    pub(super) inbound: Option<app::model::QueueId>,
 }
 
 impl CallRec {
@@ -179,17 +187,32 @@ impl CallRec {
         agent: Option<UserId>,
         originate: Originate,
     ) -> CallRec {
+        let mut rec =
+            CallRec::new(originate.call, originate.call_ref.clone(), originate.campaign, queued);
+        rec.agent = agent;
+        rec.detect = originate.amd;
+        rec.originate = Some(Box::new(originate));
+        rec
+    }
+
+    /// A call to `queued`'s lead in `campaign`, `Saving`, with nothing else decided yet.
+    pub(super) fn new(
+        id: CallId,
+        call_ref: String,
+        campaign: CampaignId,
+        queued: QueuedLead,
+    ) -> CallRec {
         CallRec {
-            id: originate.call,
-            call_ref: originate.call_ref.clone(),
-            campaign: originate.campaign,
+            id,
+            call_ref,
+            campaign,
             queued,
-            agent,
+            agent: None,
             state: CallState::Saving,
             guard: None,
             hangup_by_agent: false,
-            detect: originate.amd,
-            originate: Some(Box::new(originate)),
+            detect: false,
+            originate: None,
             hangup_when_placed: false,
             withdrawn: false,
             withdrawn_by: None,
@@ -199,6 +222,7 @@ impl CallRec {
             consult: None,
             transfer_from: None,
             referring: None,
+            inbound: None,
         }
     }
 
@@ -233,6 +257,8 @@ impl CallRec {
                 | CallState::Abandoned
                 | CallState::Detecting
                 | CallState::MachineMessage
+                | CallState::Queued(_)
+                | CallState::Closing
         )
     }
 
@@ -258,15 +284,19 @@ impl CallRec {
     /// Adds this call to its campaign's live counters.
     pub(super) fn count(&self, c: &mut LiveCounters) {
         match self.state {
-            CallState::Saving | CallState::Dialing | CallState::Ringing => c.calls_ringing += 1,
-            CallState::Bridging(_) | CallState::Holding | CallState::Detecting => {
-                c.calls_waiting += 1
+            CallState::Saving | CallState::Dialing | CallState::Ringing | CallState::Offered => {
+                c.calls_ringing += 1
             }
+            CallState::Bridging(_)
+            | CallState::Holding
+            | CallState::Detecting
+            | CallState::Queued(_) => c.calls_waiting += 1,
             CallState::Connected(_)
             | CallState::Playing
             | CallState::SafeHarbor
             | CallState::Abandoned
-            | CallState::MachineMessage => c.calls_active += 1,
+            | CallState::MachineMessage
+            | CallState::Closing => c.calls_active += 1,
             CallState::WrapUp(_) => {}
         }
     }
@@ -304,7 +334,7 @@ impl CallRec {
 
     /// The answered call goes to `agent` (already reserved for it): bridging starts, guarded.
     /// Returns its reference, for the agent's state record.
-    fn bridge_to(&mut self, now: Now, agent: UserId, out: &mut Outbox) -> String {
+    pub(super) fn bridge_to(&mut self, now: Now, agent: UserId, out: &mut Outbox) -> String {
         self.state = CallState::Bridging(agent);
         self.agent = Some(agent);
         self.guard = Some(now.at + BRIDGE_TIMEOUT);
@@ -319,7 +349,12 @@ impl CallRec {
         self.state = CallState::Connected(agent);
         self.since = Some(now.at);
         self.guard = None;
-        out.record(Record::AttemptBridged { call_ref: self.call_ref.clone(), agent, at: now.wall });
+        out.record(Record::AttemptBridged {
+            call_ref: self.call_ref.clone(),
+            agent,
+            campaign: self.campaign,
+            at: now.wall,
+        });
         let (call_ref, lead) = (self.call_ref.clone(), self.queued.lead.clone());
         out.notify(agent, AgentEvent::Connected { call: self.id, call_ref, lead: Box::new(lead) });
         Some(agent)
@@ -468,6 +503,8 @@ impl Engine {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
             CallEvent::Referred { code } => self.referred(now, call, code),
+            // Routed by the runtime, which hands the engine `Input::Inbound` instead.
+            CallEvent::Offered { .. } => {}
             CallEvent::Detected { verdict, after_ms, cut_short } => {
                 if rec.state == CallState::Detecting {
                     self.detected(now, call, verdict, after_ms, cut_short);
@@ -711,6 +748,11 @@ impl Engine {
             let _ = run.machine.pause(now.at, PauseReason::system("audio connection lost"));
             run.announce(agent, now, None, &mut self.out);
         }
+        // An inbound caller goes back to the queue, first in line: nobody drops them.
+        if let Some(queue) = rec.inbound {
+            self.requeue(rec, queue);
+            return;
+        }
         // Not theirs any more: the agent was told and paused above.
         rec.agent = None;
         self.abandon(now, rec, Some("agent audio unavailable".into()));
@@ -806,6 +848,28 @@ impl Engine {
                 let rec = entry.remove();
                 let reason = Some("answering machine; message left".to_string());
                 self.finish_unconnected(now, rec, CallOutcome::Machine, sip_code, reason, by);
+            }
+            CallState::Offered | CallState::Queued(_) => {
+                let rec = entry.remove();
+                let reason = Some(super::inbound::HUNG_UP_IN_QUEUE.to_string());
+                let outcome = if rec.state == CallState::Offered {
+                    CallOutcome::NoAnswer
+                } else {
+                    CallOutcome::Dropped
+                };
+                self.finish_inbound_unconnected(now, rec, outcome, sip_code, reason, by);
+            }
+            CallState::Closing => {
+                let rec = entry.remove();
+                let reason = rec.abandon_reason.clone().or(reason);
+                self.finish_inbound_unconnected(
+                    now,
+                    rec,
+                    CallOutcome::Dropped,
+                    sip_code,
+                    reason,
+                    by,
+                );
             }
             CallState::Playing | CallState::Abandoned => {
                 self.out.record(rec.attempt_ended(
@@ -954,6 +1018,11 @@ impl Engine {
             self.abandon(now, rec, Some("no agent free within 2 seconds".into()));
             return;
         }
+        if matches!(entry.get().state, CallState::Queued(_)) {
+            // Nobody took the caller within the queue's longest wait.
+            self.queue_timed_out(now, call);
+            return;
+        }
         if entry.get().state == CallState::Detecting {
             // No verdict in time: unsure, which is handled as a person.
             let waited =
@@ -996,6 +1065,10 @@ impl Engine {
                 let reason = Some("machine message did not finish".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }
+            CallState::Closing => {
+                let reason = Some("the closed message did not finish".to_string());
+                self.ended(now, call, CallOutcome::Dropped, None, reason, HangupBy::System);
+            }
             CallState::Playing | CallState::Abandoned => {
                 let reason = Some("hung up by the dialer".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
@@ -1004,7 +1077,9 @@ impl Engine {
             | CallState::Holding
             | CallState::Detecting
             | CallState::Connected(_)
-            | CallState::WrapUp(_) => entry.get_mut().guard = None,
+            | CallState::WrapUp(_)
+            | CallState::Offered
+            | CallState::Queued(_) => entry.get_mut().guard = None,
         }
     }
 

@@ -46,6 +46,8 @@ impl Engine {
         for id in ids {
             self.serve_holding(now, id);
         }
+        // Then callers waiting in inbound queues, before any outbound call is placed.
+        self.serve_queues(now);
         for run in self.campaigns.values_mut() {
             let id = run.id();
             let ready = ready_agents(&self.agents, id);

@@ -2,7 +2,8 @@
 
 use app::model::{
     AgentStatus, AmdVerdict, CallOutcome, CallbackId, CallerId, CampaignId, CampaignSettings,
-    Disposition, HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, TrunkId, UserId,
+    Disposition, HangupBy, Lead, LeadId, LeadStatus, PauseReason, PhoneNumber, QueueId, TrunkId,
+    UserId,
 };
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,13 @@ pub enum CallEvent {
     /// customer to the number; anything else, or no answer, refused).
     Referred {
         code: u16,
+    },
+    /// A customer calls one of our numbers on `trunk` (`from` and `to` as the carrier sent
+    /// them). The runtime routes it ([`super::inbound`]); the engine never sees this.
+    Offered {
+        trunk: TrunkId,
+        from: String,
+        to: String,
     },
     /// What answered a call placed with [`Originate::amd`], `after_ms` after the answer.
     /// `cut_short`: the call ended before the detector decided (its end follows).
@@ -209,6 +217,32 @@ pub enum Input {
         trunk: TrunkId,
         reachable: bool,
     },
+    /// A customer calls a queue's number (boxed: it carries a lead).
+    Inbound(Box<InboundCall>),
+}
+
+/// An inbound queue as the engine routes its calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub id: QueueId,
+    /// The campaigns whose agents take its calls; the first owns a call nobody took yet.
+    pub campaigns: Vec<CampaignId>,
+    /// How long a caller waits for an agent.
+    pub max_wait: Duration,
+    /// Waiting music (none: the hold tone).
+    pub music: Option<String>,
+    /// Played to a caller nobody can take, then the call ends (none: it just ends).
+    pub closed_file: Option<String>,
+}
+
+/// A customer's call to a queue, as the runtime found it: the gateway's call (its id is the
+/// gateway's), the queue of the number called, and the caller's lead, leased to this instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundCall {
+    pub call: CallId,
+    pub queue: QueueConfig,
+    pub lead: Box<Lead>,
+    pub trunk: Option<TrunkId>,
 }
 
 /// A call to place.
@@ -283,6 +317,21 @@ pub enum Output {
         call: CallId,
         file: String,
         after_beep: bool,
+    },
+    /// Answer an inbound call.
+    Accept {
+        call: CallId,
+    },
+    /// Refuse an inbound call with a SIP status.
+    Reject {
+        call: CallId,
+        code: u16,
+    },
+    /// Play waiting music (the file looped; none: the hold tone) to a queued caller until the
+    /// call is bridged.
+    Music {
+        call: CallId,
+        file: Option<String>,
     },
     /// Store this, in order.
     Record(Record),

@@ -29,6 +29,7 @@
 //! - `alert`: campaign alerts for agents (turned off, calling window closed, trunk down);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - `transfer`: an agent handing their call to a colleague, blind or warm;
+//! - [`inbound`]: customers calling a queue's number, waiting for an agent;
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
 //!   database layer.
@@ -43,6 +44,7 @@ mod alert;
 mod call;
 mod campaign;
 mod dialing;
+pub mod inbound;
 pub mod io;
 mod manual;
 mod outbox;
@@ -62,8 +64,8 @@ pub use call::{ANSWERED_AS_CANCELLED, HUNG_UP_DETECTING};
 use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
-    AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, Input, Now, Originate,
-    Output, QueuedLead, Record, Submission, TransferStep,
+    AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, InboundCall, Input,
+    Now, Originate, Output, QueueConfig, QueuedLead, Record, Submission, TransferStep,
 };
 use outbox::Outbox;
 use session::AgentRun;
@@ -125,6 +127,8 @@ pub enum EngineError {
     ColleagueBusy,
     #[error("Your campaign has no department called {0:?}.")]
     UnknownDepartment(String),
+    #[error("A call with that id is already here.")]
+    CallExists,
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
@@ -143,6 +147,8 @@ pub struct Engine {
     stopping: bool,
     /// Trunks the media gateway finds unreachable now.
     trunks_down: BTreeSet<TrunkId>,
+    /// Inbound queues, by id.
+    queues: BTreeMap<app::model::QueueId, QueueConfig>,
 }
 
 impl Engine {
@@ -157,6 +163,7 @@ impl Engine {
             windows: WindowCheck::default(),
             stopping: false,
             trunks_down: BTreeSet::new(),
+            queues: BTreeMap::new(),
         }
     }
 
@@ -198,6 +205,7 @@ impl Engine {
             Input::TransferOut { agent, department } => self.transfer_out(agent, &department)?,
             Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
             Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
+            Input::Inbound(call) => self.inbound(now, *call)?,
         }
         self.pace(now);
         Ok(())

@@ -17,6 +17,7 @@ mod abandon;
 mod alerts;
 mod amd;
 mod callbacks;
+mod inbound;
 mod manual;
 mod transfer;
 

@@ -59,6 +59,18 @@ pub trait Carrier: Send + Sync + 'static {
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         self.bridge(call, agent).await
     }
+    /// Answers a call the carrier offered (`CallEvent::Offered`). A carrier that takes no
+    /// calls in cannot.
+    async fn accept(&self, _call: CallId) -> Result<(), CarrierError> {
+        Err(CarrierError::Unavailable("this carrier takes no inbound calls".into()))
+    }
+    /// Refuses a call the carrier offered, with a SIP status.
+    async fn reject(&self, _call: CallId, _code: u16) {}
+    /// Plays waiting music to an answered call until it is bridged (`file` looped; none: the
+    /// hold tone). A carrier without it leaves the caller in silence.
+    async fn music(&self, _call: CallId, _file: Option<&str>) -> Result<(), CarrierError> {
+        Ok(())
+    }
     /// Asks the carrier to take the customer to `to`; its answer comes as a `Referred` event.
     async fn refer(&self, _call: CallId, _to: &PhoneNumber) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot transfer calls".into()))

@@ -35,6 +35,7 @@ use crate::engine::{
 };
 use crate::lead::timezone::WindowCheck;
 
+mod inbound;
 mod manual;
 pub use manual::ManualDialError;
 
@@ -327,6 +328,8 @@ enum Internal {
     Reloaded(Vec<CampaignConfig>),
     /// A manual call's lead is leased (boxed: it carries a lead).
     Manual(Box<manual::ManualLead>),
+    /// An inbound call's queue and lead are found.
+    Inbound(Box<inbound::Routed>),
     /// The writer committed these calls' attempts (`stored`), or refused them.
     Attempts {
         stored: Vec<CallId>,
@@ -425,6 +428,7 @@ impl Runtime {
                         }
                     }
                     Internal::Manual(m) => self.manual_lead(*m),
+                    Internal::Inbound(r) => self.inbound(*r),
                     Internal::Attempts { stored, refused } => {
                         let now = self.clock.now();
                         for call in stored {
@@ -509,6 +513,10 @@ impl Runtime {
     }
 
     fn call_event(&mut self, e: CarrierEvent) {
+        if let CallEvent::Offered { trunk, from, to } = e.event {
+            self.offered(e.call, trunk, from, to);
+            return;
+        }
         let answered = matches!(e.event, CallEvent::Answered);
         match self.engine.handle(self.clock.now(), Input::Call { call: e.call, event: e.event }) {
             // A call this dialer has settled (given up on, say) was answered after all: a
@@ -643,6 +651,29 @@ impl Runtime {
                         if let Err(e) = played {
                             tracing::warn!(call = call.0, error = %e, "playback failed");
                             carrier.hangup(call).await;
+                        }
+                    });
+                }
+                Output::Accept { call } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.accept(call).await {
+                            // The caller went (their end follows) or the offer timed out.
+                            tracing::warn!(call = call.0, error = %e, "inbound call not answered");
+                            carrier.hangup(call).await;
+                        }
+                    });
+                }
+                Output::Reject { call, code } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move { carrier.reject(call, code).await });
+                }
+                Output::Music { call, file } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.music(call, file.as_deref()).await {
+                            // The caller waits in silence rather than being hung up.
+                            tracing::warn!(call = call.0, error = %e, "waiting music not played");
                         }
                     });
                 }

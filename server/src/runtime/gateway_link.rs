@@ -182,10 +182,11 @@ impl GatewayLink {
                     let _ = self.gateway.hangup(call).await;
                 }
             }
-            Event::InboundCall { call, from, to, .. } => {
-                // Inbound calls are not routed to agents yet: refuse them politely.
-                tracing::info!(%call, %from, %to, "inbound call refused (no inbound routing)");
-                let _ = self.gateway.reject(call, 480).await;
+            Event::InboundCall { call, trunk, from, to } => {
+                // The dialer routes it (to a queue, or refused); its events are ours from now.
+                tracing::info!(%call, %from, %to, "inbound call offered");
+                self.state().live.insert(call);
+                self.forward(call, CallEvent::Offered { trunk, from, to }).await;
             }
             Event::CallRinging { .. }
             | Event::CallEarlyMedia { .. }
@@ -483,6 +484,20 @@ impl Carrier for GatewayLink {
             self.gateway.stop_monitoring(leg).await.map_err(unavailable)?;
             self.gateway.unhold(call).await.map_err(unavailable)
         }
+    }
+
+    async fn accept(&self, call: CallId) -> Result<(), CarrierError> {
+        self.gateway.accept(call).await.map_err(unavailable)
+    }
+
+    async fn reject(&self, call: CallId, code: u16) {
+        if let Err(e) = self.gateway.reject(call, code).await {
+            tracing::debug!(call = call.0, error = %e, "inbound call already gone");
+        }
+    }
+
+    async fn music(&self, call: CallId, file: Option<&str>) -> Result<(), CarrierError> {
+        self.gateway.music(call, file.map(Into::into)).await.map_err(unavailable)
     }
 
     async fn refer(&self, call: CallId, to: &PhoneNumber) -> Result<(), CarrierError> {

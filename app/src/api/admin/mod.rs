@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod dashboard;
 pub mod dispositions;
 pub mod floor;
+pub mod queues;
 pub mod reports;
 pub mod scripts;
 pub mod simulation;

@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), agents, scripts, leadsets and their leads (each
+//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), inbound queues, agents, scripts, leadsets and their leads (each
 //! lead's page with its corrections), lead upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -22,6 +22,7 @@ pub mod lead;
 pub mod leadsets;
 pub mod monitor;
 pub mod phonebook;
+pub mod queues;
 pub mod scripts;
 pub mod simulation;
 pub mod trunks;
@@ -51,6 +52,7 @@ const TABS: &[Tab] = &[
     Tab { href: "/admin/hourly", label: "Hourly" },
     Tab { href: "/admin/compliance", label: "Compliance" },
     Tab { href: "/admin/campaigns", label: "Campaigns" },
+    Tab { href: "/admin/queues", label: "Queues" },
     Tab { href: "/admin/agents", label: "Agents" },
     Tab { href: "/admin/scripts", label: "Scripts" },
     Tab { href: "/admin/leadsets", label: "Leadsets" },
@@ -105,6 +107,7 @@ pub fn AdminPages() -> impl IntoView {
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
             ["campaigns", i, "edit"] if id(i) => campaigns::EditCampaignPage().into_any(),
             ["campaigns", i, "simulate"] if id(i) => simulation::SimulationPage().into_any(),
+            ["queues"] => queues::QueuesPage().into_any(),
             ["scripts"] => scripts::ScriptsPage().into_any(),
             ["scripts", i] if id(i) => scripts::ScriptPage().into_any(),
             ["dispositions"] => dispositions::DispositionsPage().into_any(),

@@ -1,0 +1,223 @@
+//! Inbound calls through the real server and its embedded gateway, on SQLite and PostgreSQL,
+//! with sipp as the customer calling in: admins set up a queue (bad input refused, nothing
+//! saved); a call to an unknown number is refused 404, one with nobody logged in 480; a call
+//! while an agent is ready reaches her — bridged, talked, disposed — and is stored as an
+//! inbound attempt of her campaign, with a lead made for the caller's number.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::model::CampaignId;
+use reqwest::StatusCode;
+use support::agent::HeadlessAgent;
+use support::{Backend, Client, TestServer, ok};
+
+on_both_backends!(a_caller_waits_in_the_queue_and_reaches_the_ready_agent);
+
+const CALLER: &str = "+12025550111";
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// sipp calling `number` at `gateway` from `port` as [`CALLER`]: `answered` stays on the line
+/// `hold_ms` and hangs up; otherwise it expects the refusal `code`.
+fn call_in(gateway: &str, port: u16, number: &str, outcome: Result<u64, u16>) -> Child {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp");
+    let (scenario, pause) = match outcome {
+        Ok(hold_ms) => (dir.join("inbound_call.xml"), hold_ms.to_string()),
+        Err(code) => {
+            let template = std::fs::read_to_string(dir.join("inbound_refused.xml")).unwrap();
+            let path = std::env::temp_dir().join(format!("inbound_refused_{code}_{port}.xml"));
+            std::fs::write(&path, template.replace("[code]", &code.to_string())).unwrap();
+            (path, "0".into())
+        }
+    };
+    let media = free_udp_port().to_string();
+    Command::new("sipp")
+        .args(["-sf", scenario.to_str().unwrap(), gateway, "-s", number])
+        .args(["-key", "caller", CALLER, "-d", &pause])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media])
+        .args(["-m", "1", "-timeout", "60s", "-nostdin"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp is installed (Debian sip-tester)")
+}
+
+/// sipp's exit status (0: the scenario went as written), waiting at most 40 s.
+async fn exit(mut sipp: Child) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        if let Some(status) = sipp.try_wait().unwrap() {
+            return status.code();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+    None
+}
+
+async fn save_queue(c: &Client, args: Vec<(&'static str, String)>) -> support::Reply {
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.call("admin/queues/save", &args).await
+}
+
+/// The inbound attempts: the caller's number, campaign, agent, outcome, disposition.
+type Attempt = (String, i64, Option<i64>, Option<String>, Option<String>);
+
+async fn inbound_attempts(s: &TestServer) -> Vec<Attempt> {
+    let q = "SELECT phone, campaign_id, agent_id, outcome, disposition FROM call_attempts \
+             WHERE inbound ORDER BY id";
+    match s.database() {
+        server::db::Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await,
+        server::db::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
+    }
+    .expect("attempts")
+}
+
+async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
+    s.create_user(&admin, "sue", "supervisor", "sue-pass-123").await;
+    let gateway = s.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
+    // The carrier's trunk is the caller's own address: calls come in from it.
+    let caller_port = free_udp_port();
+    let port = caller_port.to_string();
+    let trunk = ok(
+        &admin,
+        "admin/trunks/save",
+        &[
+            ("name", "carrier"),
+            ("host", "127.0.0.1"),
+            ("port", &port),
+            ("transport", "udp"),
+            ("username", ""),
+            ("password", ""),
+            ("caller_id_mode", "from"),
+            ("codecs", "PCMU"),
+            ("max_channels", "5"),
+            ("max_cps", "5"),
+        ],
+    )
+    .await
+    .to_string();
+    // An auto campaign with no leads: its agent only takes the calls that come in.
+    let form = [
+        ("name", "Support"),
+        ("kind", "auto"),
+        ("state", "active"),
+        ("script_id", ""),
+        ("trunk_id", trunk.as_str()),
+        ("notes", ""),
+        ("caller_id", "+1 202 555 0100"),
+        ("source_statuses", "NEW"),
+        ("outbound_multiplier", "1"),
+        ("max_channels", "2"),
+        ("max_cps", "5"),
+        ("max_attempts", "1"),
+        ("window_start", "00:00"),
+        ("window_end", "00:00"),
+        ("wrapup_seconds", "30"),
+        ("ring_seconds", "20"),
+        ("broadcast_file", ""),
+    ];
+    let camp = ok(&admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id");
+    let (c, a) = (camp.to_string(), ann.to_string());
+    ok(&admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
+        .await;
+
+    // The queue, and what is refused on the way (nothing saved).
+    let queue =
+        |name: &'static str, numbers: &'static str, campaigns: String, wait: &'static str| {
+            vec![
+                ("name", name.to_string()),
+                ("numbers", numbers.to_string()),
+                ("campaigns", campaigns),
+                ("max_wait_seconds", wait.to_string()),
+            ]
+        };
+    for (args, field) in [
+        (queue("Help", "", c.clone(), "60"), "numbers"),
+        (queue("Help", "202 555 0150", c.clone(), "60"), "numbers"),
+        (queue("Help", "+1 202 555 0150", String::new(), "60"), "campaigns"),
+        (queue("Help", "+1 202 555 0150", "424242".into(), "60"), "campaigns"),
+        (queue("Help", "+1 202 555 0150", "x".into(), "60"), "campaigns"),
+        (queue("Help", "+1 202 555 0150", c.clone(), "5"), "max_wait_seconds"),
+        (queue(" ", "+1 202 555 0150", c.clone(), "60"), "name"),
+    ] {
+        let res = save_queue(&admin, args).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", res.body);
+        assert_eq!(res.json()["Invalid"]["field"], field, "{}", res.body);
+    }
+    let sue = s.login("sue", "sue-pass-123").await;
+    let ann_c = s.login("ann", "ann-pass-123").await;
+    for who in [&sue, &ann_c] {
+        let res = save_queue(who, queue("Help", "+1 202 555 0150", c.clone(), "60")).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    }
+    assert_eq!(ann_c.call("admin/queues/list", &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(ok(&sue, "admin/queues/list", &[]).await[0], serde_json::json!([]));
+    let res = save_queue(&admin, queue("Help", "+1 (202) 555-0150", c.clone(), "60")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = save_queue(&admin, queue("Other", "+12025550150", c.clone(), "60")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.json()["Invalid"]["field"], "numbers", "a number rings one queue");
+    let listed = ok(&sue, "admin/queues/list", &[]).await;
+    assert_eq!(listed[0].as_array().unwrap().len(), 1);
+    assert_eq!(listed[0][0]["settings"]["numbers"][0], "+12025550150");
+    assert_eq!(listed[0][0]["settings"]["campaigns"][0], camp);
+
+    // A number no queue has: 404. Nobody logged in: 480. Neither reaches anyone.
+    let sipp = call_in(&gateway, caller_port, "2025550199", Err(404));
+    assert_eq!(exit(sipp).await, Some(0), "sipp was refused with 404");
+    let sipp = call_in(&gateway, caller_port, "2025550150", Err(480));
+    assert_eq!(exit(sipp).await, Some(0), "sipp was refused with 480");
+
+    // Ann is ready: the caller reaches her, talks, hangs up; she disposes.
+    let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
+    let agent =
+        HeadlessAgent::spawn("ann", "ann-pass-123", CampaignId(camp), Duration::from_secs(30), url);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while ok(&admin, "admin/floor", &[]).await["agents"][0]["now"]["status"] != "ready" {
+        assert!(tokio::time::Instant::now() < deadline, "ann never got ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sipp = call_in(&gateway, caller_port, "+12025550150", Ok(2_000));
+    assert_eq!(exit(sipp).await, Some(0), "answered, heard for 2 s, hung up");
+    assert_eq!(agent.tally.connected(), 1, "the call reached ann");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let attempts = loop {
+        let attempts = inbound_attempts(&s).await;
+        if attempts.last().is_some_and(|a| a.4.is_some()) {
+            break attempts;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no disposition: {attempts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        attempts,
+        [
+            (CALLER.into(), camp, None, Some("no_answer".into()), None),
+            (CALLER.into(), camp, Some(ann), Some("answered".into()), Some("SALE MADE".into())),
+        ],
+        "the 404 stored nothing; the 480 and the call taken, each once"
+    );
+    let leads: Vec<(String, String)> = {
+        let q = "SELECT l.phone, s.name FROM leads l JOIN leadsets s ON s.id = l.leadset_id";
+        match s.database() {
+            server::db::Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await,
+            server::db::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
+        }
+        .unwrap()
+    };
+    assert_eq!(leads.len(), 1, "one lead for the caller: {leads:?}");
+    assert_eq!(leads[0].0, CALLER);
+    drop(agent);
+    s.stop().await;
+}
