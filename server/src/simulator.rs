@@ -303,7 +303,8 @@ impl World {
                     self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
                 }
                 // Simulated agents never transfer.
-                Output::Consult { .. } | Output::Refer { .. } => {}
+                // Nothing to simulate: no transfers, and a recording changes no call.
+                Output::Consult { .. } | Output::Refer { .. } | Output::Recording { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
                 // The safe-harbor message: eight seconds, then the call ends.
                 Output::Play { call, .. } => {

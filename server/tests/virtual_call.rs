@@ -238,6 +238,7 @@ impl World {
                 | Output::Refer { call, .. } => {
                     panic!("no transfers here ({call})")
                 }
+                Output::Recording { call, .. } => panic!("no recording here ({call})"),
                 Output::Record(r) => self.records.push(r),
                 Output::Notify { agent, event } => {
                     assert_eq!(agent, AGENT);

@@ -169,6 +169,8 @@ pub(super) struct CallRec {
     pub(super) transfer_from: Option<(UserId, bool)>,
     /// The outside number the carrier was asked to take the customer to, until it answers.
     pub(super) referring: Option<app::model::PhoneNumber>,
+    /// Its recording (`recording`).
+    pub(super) recording: super::recording::CallRecording,
 }
 
 impl CallRec {
@@ -199,6 +201,7 @@ impl CallRec {
             consult: None,
             transfer_from: None,
             referring: None,
+            recording: super::recording::CallRecording::None,
         }
     }
 
@@ -445,6 +448,8 @@ impl Engine {
                     _ => None,
                 };
                 if let Some(agent) = rec.bridged(now, &mut self.out) {
+                    let mode = self.campaigns.get(&rec.campaign).map(|c| c.config.settings.recording);
+                    rec.on_bridged(mode.unwrap_or_default(), &mut self.out);
                     let call_ref = rec.call_ref.clone();
                     if let Some(run) = self.agents.get_mut(&agent) {
                         run.machine.connected(call);
@@ -729,6 +734,7 @@ impl Engine {
         self.end_transfer(now, call, false);
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
         let rec = entry.get_mut();
+        rec.recording_call_ended(&mut self.out);
         let by = if rec.hangup_by_agent { HangupBy::Agent } else { by };
         match rec.state {
             CallState::Dialing | CallState::Ringing => {

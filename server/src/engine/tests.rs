@@ -18,6 +18,7 @@ mod alerts;
 mod amd;
 mod callbacks;
 mod manual;
+mod recording;
 mod transfer;
 
 const A1: UserId = UserId(1);
