@@ -118,7 +118,7 @@ async fn the_recording_setting_round_trips_and_bad_values_change_nothing(b: Back
 
 /// A trunk to sipp, an active campaign recording every call (as `form` says) worked by
 /// `agent`, and one lead to call; returns the campaign's id.
-async fn recorded_campaign(s: &TestServer, admin: &Client, sipp: u16, agent: i64) -> i64 {
+async fn recorded_campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
     let port = sipp.to_string();
     let trunk = ok(
         admin,
@@ -219,7 +219,7 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
     s.create_user(&admin, "bob", "agent", "bob-pass-123").await;
     s.create_user(&admin, "sam", "supervisor", "sam-pass-123").await;
-    let camp = recorded_campaign(&s, &admin, sipp.port, ann).await;
+    let camp = recorded_campaign(&admin, sipp.port, ann).await;
 
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
     let agent = HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
@@ -261,7 +261,7 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     // Bad ids and traversal: 404, nothing outside the directory.
     std::fs::write(dir.path().join("secret.wav"), b"secret").expect("a file outside");
     for bad in ["/recordings/0", "/recordings/-1", "/recordings/999999", "/recordings/1.wav",
-        "/recordings/%2e%2e", "/recordings/..%2fsecret.wav", "/recordings/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]
+        "/recordings/..%2fsecret.wav", "/recordings/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]
     {
         let (status, _, body) = fetch(&admin, &s.url, bad, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
@@ -269,7 +269,10 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     }
     let addr = s.url.trim_start_matches("http://");
     let cookie = admin.cookie.clone().unwrap_or_default();
-    for bad in ["/recordings/../../etc/passwd", "/recordings/../secret.wav"] {
+    // (Sent as written: an HTTP client would resolve the dots itself.)
+    for bad in ["/recordings/../../etc/passwd", "/recordings/../secret.wav", "/recordings/%2e%2e",
+        "/recordings/%2e%2e/secret.wav", "/recordings/..%2f..%2fetc%2fpasswd"]
+    {
         assert_eq!(raw_get(addr, bad, &cookie).await, 404, "{bad}");
     }
 
@@ -312,23 +315,26 @@ async fn an_unwritable_directory_fails_the_recording_not_the_call(b: Backend) {
     let s = TestServer::start_with(b, move |c| c.recordings_dir = Some(recordings)).await;
     let admin = s.admin().await;
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
-    let camp = recorded_campaign(&s, &admin, sipp.port, ann).await;
+    let camp = recorded_campaign(&admin, sipp.port, ann).await;
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
     let agent = HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
     let (attempt, _, _) = attempt_when(&s, "failed").await;
     // The call went on: the agent talked, hung up and disposed of it.
+    let q = "SELECT disposition FROM call_attempts WHERE id = $1";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while agent.tally.submitted() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the call was not finished");
+    loop {
+        let disposition: Option<String> = match s.database() {
+            server::db::Db::Sqlite(p) => sqlx::query_scalar(q).bind(attempt).fetch_one(p).await,
+            server::db::Db::Postgres(p) => sqlx::query_scalar(q).bind(attempt).fetch_one(p).await,
+        }
+        .expect("the attempt");
+        if disposition.as_deref() == Some("SALE MADE") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the call was not finished: {disposition:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let q = "SELECT disposition FROM call_attempts WHERE id = $1";
-    let disposition: Option<String> = match s.database() {
-        server::db::Db::Sqlite(p) => sqlx::query_scalar(q).bind(attempt).fetch_one(p).await,
-        server::db::Db::Postgres(p) => sqlx::query_scalar(q).bind(attempt).fetch_one(p).await,
-    }
-    .expect("the attempt");
-    assert_eq!(disposition.as_deref(), Some("SALE MADE"));
+    assert!(agent.tally.submitted() >= 1);
     assert!(!Path::new(dir.path()).join("recordings").exists());
     s.stop().await;
 }
