@@ -34,7 +34,7 @@ after(async () => {
   await staged?.stop();
 });
 
-test('a recorded call is played back from the call history', async () => {
+test('a recorded call is played back from the call history', async (t) => {
   const page = await loggedIn(browser, server.url, 'rae', 'rae-pass-1');
   await openPhone(page, server.url, 'Recorded');
   await page.click('[data-testid="ready"]');
@@ -62,6 +62,7 @@ test('a recorded call is played back from the call history', async () => {
     audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
     audio.addEventListener('error', () => reject(new Error(`audio error ${audio.error?.code}`)));
   }));
+  t.diagnostic(`recording ${duration.toFixed(2)} s, call ${talked.toFixed(2)} s`);
   assert.ok(Math.abs(duration - talked) < 1, `recording ${duration} s, call ${talked} s`);
   const download = page.locator('[data-testid="call-history-table"] [data-testid="recording-download"]');
   assert.equal(await download.getAttribute('href'), `/recordings/${attempt.id}`);
