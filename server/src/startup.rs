@@ -57,7 +57,10 @@ pub struct AppState {
 // Each group of routes takes only the part of the state it uses.
 impl FromRef<AppState> for crate::recording::routes::RecordingsState {
     fn from_ref(s: &AppState) -> Self {
-        crate::recording::routes::RecordingsState { db: s.db.clone(), dir: s.config.recordings_dir() }
+        crate::recording::routes::RecordingsState {
+            db: s.db.clone(),
+            dir: s.config.recordings_dir(),
+        }
     }
 }
 

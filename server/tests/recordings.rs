@@ -90,7 +90,10 @@ async fn the_recording_setting_round_trips_and_bad_values_change_nothing(b: Back
         let res = save(&admin, &edit(f)).await;
         assert_eq!(res.status, StatusCode::OK, "{mode}: {}", res.body);
         let st = settings(&admin, id).await;
-        assert_eq!((st["recording"].as_str(), &st["recording_retention"]), (Some(mode), &want_days));
+        assert_eq!(
+            (st["recording"].as_str(), &st["recording_retention"]),
+            (Some(mode), &want_days)
+        );
     }
     let before = settings(&admin, id).await;
     let cases: &[(&str, &str, &str)] = &[
@@ -170,7 +173,10 @@ async fn attempt_when(s: &TestServer, want: &str) -> (i64, Option<String>, Optio
         if let Some(row) = rows.iter().find(|r| r.2.as_deref() == Some(want)) {
             return row.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no attempt's recording is {want}: {rows:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt's recording is {want}: {rows:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -222,7 +228,8 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     let camp = recorded_campaign(&admin, sipp.port, ann).await;
 
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
-    let agent = HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
+    let agent =
+        HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
     let (attempt, path, _) = attempt_when(&s, "done").await;
     assert!(agent.tally.connected() >= 1);
     drop(agent);
@@ -260,9 +267,14 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Bad ids and traversal: 404, nothing outside the directory.
     std::fs::write(dir.path().join("secret.wav"), b"secret").expect("a file outside");
-    for bad in ["/recordings/0", "/recordings/-1", "/recordings/999999", "/recordings/1.wav",
-        "/recordings/..%2fsecret.wav", "/recordings/%2e%2e%2f%2e%2e%2fetc%2fpasswd"]
-    {
+    for bad in [
+        "/recordings/0",
+        "/recordings/-1",
+        "/recordings/999999",
+        "/recordings/1.wav",
+        "/recordings/..%2fsecret.wav",
+        "/recordings/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    ] {
         let (status, _, body) = fetch(&admin, &s.url, bad, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
         assert!(!body.starts_with(b"root:") && body != b"secret", "{bad}");
@@ -270,16 +282,27 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     let addr = s.url.trim_start_matches("http://");
     let cookie = admin.cookie.clone().unwrap_or_default();
     // (Sent as written: an HTTP client would resolve the dots itself.)
-    for bad in ["/recordings/../../etc/passwd", "/recordings/../secret.wav", "/recordings/%2e%2e",
-        "/recordings/%2e%2e/secret.wav", "/recordings/..%2f..%2fetc%2fpasswd"]
-    {
+    for bad in [
+        "/recordings/../../etc/passwd",
+        "/recordings/../secret.wav",
+        "/recordings/%2e%2e",
+        "/recordings/%2e%2e/secret.wav",
+        "/recordings/..%2f..%2fetc%2fpasswd",
+    ] {
         assert_eq!(raw_get(addr, bad, &cookie).await, 404, "{bad}");
     }
 
     // The call history and the calls report point at it.
     let mine = ok(&ann_c, "phone/history", &[("page", "0")]).await;
     assert_eq!(mine["calls"][0]["recording"], attempt, "{mine}");
-    let any = [("campaign", ""), ("agent", ""), ("outcome", ""), ("disposition", ""), ("from", ""), ("to", "")];
+    let any = [
+        ("campaign", ""),
+        ("agent", ""),
+        ("outcome", ""),
+        ("disposition", ""),
+        ("from", ""),
+        ("to", ""),
+    ];
     let report = ok(&admin, "admin/reports/calls", &any).await;
     let listed = report["calls"].as_array().unwrap().iter().any(|c| c["recording"] == attempt);
     assert!(listed, "{report}");
@@ -317,7 +340,8 @@ async fn an_unwritable_directory_fails_the_recording_not_the_call(b: Backend) {
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
     let camp = recorded_campaign(&admin, sipp.port, ann).await;
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
-    let agent = HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
+    let agent =
+        HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
     let (attempt, _, _) = attempt_when(&s, "failed").await;
     // The call went on: the agent talked, hung up and disposed of it.
     let q = "SELECT disposition FROM call_attempts WHERE id = $1";
@@ -331,7 +355,10 @@ async fn an_unwritable_directory_fails_the_recording_not_the_call(b: Backend) {
         if disposition.as_deref() == Some("SALE MADE") {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the call was not finished: {disposition:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call was not finished: {disposition:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(agent.tally.submitted() >= 1);

@@ -34,10 +34,12 @@ pub struct Kept {
 
 /// The attempt id of the call `call_ref`.
 pub async fn attempt_id(db: &Db, call_ref: &str) -> Result<Option<i64>, DbError> {
-    Ok(with_pool!(db, pool => sqlx::query_scalar("SELECT id FROM call_attempts WHERE call_ref = $1")
+    Ok(
+        with_pool!(db, pool => sqlx::query_scalar("SELECT id FROM call_attempts WHERE call_ref = $1")
         .bind(call_ref)
         .fetch_optional(pool)
-        .await)?)
+        .await)?,
+    )
 }
 
 /// The attempt's recording started (`Recording`) or could not (`Failed`), into `path`.
@@ -73,9 +75,12 @@ pub async fn finished(db: &Db, attempt: i64, state: RecordingState) -> Result<()
     Ok(())
 }
 
+/// An attempt's id, recording path and state, and agent, as read.
+type StoredRow = (i64, Option<String>, Option<String>, Option<i64>);
+
 /// The recording of attempt `attempt`, if it has one.
 pub async fn get(db: &Db, attempt: i64) -> Result<Option<Stored>, DbError> {
-    let row: Option<(i64, Option<String>, Option<String>, Option<i64>)> = with_pool!(db, pool => sqlx::query_as(
+    let row: Option<StoredRow> = with_pool!(db, pool => sqlx::query_as(
         "SELECT id, recording_path, recording_state, agent_id FROM call_attempts WHERE id = $1")
         .bind(attempt)
         .fetch_optional(pool)

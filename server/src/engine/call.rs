@@ -448,7 +448,8 @@ impl Engine {
                     _ => None,
                 };
                 if let Some(agent) = rec.bridged(now, &mut self.out) {
-                    let mode = self.campaigns.get(&rec.campaign).map(|c| c.config.settings.recording);
+                    let mode =
+                        self.campaigns.get(&rec.campaign).map(|c| c.config.settings.recording);
                     rec.on_bridged(mode.unwrap_or_default(), &mut self.out);
                     let call_ref = rec.call_ref.clone();
                     if let Some(run) = self.agents.get_mut(&agent) {

@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn the_default_directory_is_next_to_the_database() {
         assert_eq!(default_dir("sqlite://data/dialer.db"), PathBuf::from("data/recordings"));
-        assert_eq!(default_dir("sqlite:///tmp/x/d.db?mode=rwc"), PathBuf::from("/tmp/x/recordings"));
+        assert_eq!(
+            default_dir("sqlite:///tmp/x/d.db?mode=rwc"),
+            PathBuf::from("/tmp/x/recordings")
+        );
         assert_eq!(default_dir("sqlite://d.db"), PathBuf::from("recordings"));
         assert_eq!(default_dir("postgres://u@h/db"), PathBuf::from("data/recordings"));
     }

@@ -102,7 +102,19 @@ mod tests {
     #[test]
     fn only_plain_positive_numbers_are_attempt_ids() {
         assert_eq!(attempt_of("42"), Some(42));
-        for bad in ["", "0", "-1", "+1", "..", "../../etc/passwd", "%2e%2e", "1.wav", "1e3", " 1", "9999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "..",
+            "../../etc/passwd",
+            "%2e%2e",
+            "1.wav",
+            "1e3",
+            " 1",
+            "9999999999999999999",
+        ] {
             assert_eq!(attempt_of(bad), None, "{bad}");
         }
     }

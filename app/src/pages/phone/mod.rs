@@ -511,7 +511,8 @@ fn LiveCall(
     let key = move |d: char| send(PhoneRequest::Dtmf { digits: d.to_string() });
     let on_demand = move || {
         state.campaign.with(|c| {
-            c.as_ref().is_some_and(|c| c.recording == crate::model::recording::RecordingMode::OnDemand)
+            c.as_ref()
+                .is_some_and(|c| c.recording == crate::model::recording::RecordingMode::OnDemand)
         })
     };
     view! {
