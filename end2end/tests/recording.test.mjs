@@ -27,6 +27,11 @@ before(async () => {
     fields: { recording: 'all', recording_retention_days: '30' },
   });
   await addLeads(admin, server.url, { leadset: 'Recorded leads', campaign: 'Recorded', rows: [['2025550181', 'NEW', 'Hope']] });
+  await addAgent(admin, server.url, 'ode', 'ode-pass-1');
+  await addCampaign(admin, server.url, {
+    name: 'On demand', kind: 'auto', trunk: 'Echo', agents: ['ode'], fields: { recording: 'on_demand' },
+  });
+  await addLeads(admin, server.url, { leadset: 'On demand leads', campaign: 'On demand', rows: [['2025550182', 'NEW', 'Faith']] });
   await admin.close();
 });
 
@@ -75,5 +80,49 @@ test('a recorded call is played back from the call history', async (t) => {
   const res = await ned.request.get(`${server.url}/recordings/${attempt.id}`);
   assert.equal(res.status(), 404);
   await ned.close();
+  await page.close();
+});
+
+/** Waits for the history's player and answers its audio's duration once loaded. */
+async function playerDuration(page) {
+  await page.click('[data-testid="call-history-toggle"]');
+  const player = page.locator('[data-testid="call-history-table"] [data-testid="recording-player"]');
+  await player.waitFor({ timeout: 10_000 });
+  return player.evaluate((audio) => new Promise((resolve, reject) => {
+    if (audio.readyState >= 1) resolve(audio.duration);
+    audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
+    audio.addEventListener('error', () => reject(new Error(`audio error ${audio.error?.code}`)));
+  }));
+}
+
+test('on demand, the agent records part of the call from the keyboard', async (t) => {
+  const page = await loggedIn(browser, server.url, 'ode', 'ode-pass-1');
+  await openPhone(page, server.url, 'On demand');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  const record = page.locator('[data-testid="record"]');
+  const indicator = page.locator('[data-testid="recording-indicator"]');
+  assert.equal(await record.textContent(), 'Record');
+  assert.equal(await record.getAttribute('aria-pressed'), 'false');
+  assert.equal(await indicator.count(), 0, 'not recorded until asked');
+  await page.waitForTimeout(1_000);
+  await record.focus();
+  await page.keyboard.press('Enter');
+  await indicator.waitFor({ timeout: 10_000 });
+  const started = Date.now();
+  assert.equal(await record.getAttribute('aria-pressed'), 'true');
+  assert.equal(await record.textContent(), 'Stop recording');
+  await page.waitForTimeout(3_000);
+  await record.focus();
+  await page.keyboard.press('Enter');
+  await indicator.waitFor({ state: 'detached', timeout: 10_000 });
+  const recorded = (Date.now() - started) / 1000;
+  await page.waitForTimeout(1_000);
+  await page.click('[data-testid="hangup"]');
+  await dispose(page, 'SALE MADE', '', { pause: true });
+  await waitStatus(page, 'Paused');
+  const duration = await playerDuration(page);
+  t.diagnostic(`recording ${duration.toFixed(2)} s, recorded for ${recorded.toFixed(2)} s of the call`);
+  assert.ok(Math.abs(duration - recorded) < 1, `recording ${duration} s, asked for ${recorded} s`);
   await page.close();
 });
