@@ -145,7 +145,7 @@ export async function addAgent(page, url, username, password) {
 /**
  * Creates a campaign (`kind`: auto or preview) on `trunk` with `agents` assigned, switched on,
  * with the calling window open all day; `fields` sets other inputs by name (e.g.
- * wrapup_seconds). Returns the overview page's URL.
+ * wrapup_seconds; a select gets the option with that value). Returns the overview page's URL.
  */
 export async function addCampaign(page, url, { name, kind, trunk, agents, script, fields = {}, beforeActive }) {
   await page.goto(`${url}/admin/campaigns/new`);
@@ -160,7 +160,9 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
   await form.locator('input[name="max_cps"]').fill('10');
   await form.locator('input[name="caller_id"]').fill('+1 202 555 0100');
   for (const [field, value] of Object.entries(fields)) {
-    await form.locator(`[name="${field}"]`).fill(String(value));
+    const input = form.locator(`[name="${field}"]`);
+    if (await input.evaluate((e) => e.tagName === 'SELECT')) await input.selectOption(String(value));
+    else await input.fill(String(value));
   }
   await form.locator('button[type="submit"]').click();
   await page.waitForURL(/\/admin\/campaigns\/\d+$/);

@@ -70,6 +70,9 @@ pub struct Config {
     /// The embedded gateway hangs up an answered call whose carrier sent no RTP and no
     /// RTCP for this long (a far end that died leaves no BYE); 0: never.
     pub media_timeout_seconds: u32,
+    /// Where call recordings are written (`DIALER_RECORDINGS_DIR`); none: `recordings` in
+    /// the data directory (see [`Config::recordings_dir`]).
+    pub recordings_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -96,11 +99,20 @@ impl Default for Config {
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
             import_url_timeout_seconds: 300,
+            recordings_dir: None,
         }
     }
 }
 
 impl Config {
+    /// Where call recordings go: the configured directory, else `recordings` next to the
+    /// SQLite database (`data/recordings` with PostgreSQL).
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.recordings_dir
+            .clone()
+            .unwrap_or_else(|| crate::recording::default_dir(&self.database_url))
+    }
+
     /// This instance's name: the configured one, else `HOST-HASH` where HASH comes from the
     /// database URL and the working directory — the same for every restart of one
     /// installation, different for two installations on one host (a relative SQLite path
@@ -166,6 +178,7 @@ struct FileConfig {
     import_allow_networks: Option<String>,
     import_max_bytes: Option<u64>,
     import_url_timeout_seconds: Option<u32>,
+    recordings_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -403,6 +416,7 @@ impl Config {
                 .map(PathBuf::from)
                 .or(f.site_root)
                 .unwrap_or(d.site_root),
+            recordings_dir: env("DIALER_RECORDINGS_DIR").map(PathBuf::from).or(f.recordings_dir),
         })
     }
 }

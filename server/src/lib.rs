@@ -29,6 +29,7 @@ pub mod live_events;
 pub mod metrics;
 pub mod phone;
 pub mod record;
+pub mod recording;
 pub mod render;
 pub mod report;
 pub mod runtime;

@@ -55,6 +55,15 @@ pub struct AppState {
 }
 
 // Each group of routes takes only the part of the state it uses.
+impl FromRef<AppState> for crate::recording::routes::RecordingsState {
+    fn from_ref(s: &AppState) -> Self {
+        crate::recording::routes::RecordingsState {
+            db: s.db.clone(),
+            dir: s.config.recordings_dir(),
+        }
+    }
+}
+
 impl FromRef<AppState> for auth::AuthState {
     fn from_ref(s: &AppState) -> Self {
         auth::AuthState {
@@ -273,6 +282,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            recordings_dir: config.recordings_dir(),
             ..RuntimeConfig::new(config.instance_name())
         },
         live_publisher,
@@ -324,7 +334,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })
             .await
     });
-    let janitor = tokio::spawn(purge_sessions(db.clone()));
+    // Expired sessions hourly; recordings past their campaign's retention daily.
+    let recordings = crate::recording::purge::run_daily(
+        db.clone(),
+        state.config.recordings_dir(),
+        Arc::new(SystemClock),
+    );
+    let db_for_janitor = db.clone();
+    let janitor = tokio::spawn(async move {
+        tokio::join!(purge_sessions(db_for_janitor), recordings);
+    });
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
@@ -382,6 +401,7 @@ fn router(state: AppState, renderer: Renderer) -> Router {
         .route("/admin/imports/{job}/errors.csv", get(lead::routes::errors_csv))
         .route("/admin/calls.csv", get(crate::report::calls_csv_file))
         .route("/admin/compliance.csv", get(crate::report::compliance_csv_file))
+        .route("/recordings/{attempt}", get(crate::recording::routes::recording))
         // The supervisor's short address for the wallboard.
         .route("/supervise", get(|| async { axum::response::Redirect::to("/admin/wallboard") }))
         .merge(pages)

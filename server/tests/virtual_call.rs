@@ -243,6 +243,7 @@ impl World {
                 | Output::Music { call, .. } => {
                     panic!("nobody calls in here ({call})")
                 }
+                Output::Recording { call, .. } => panic!("no recording here ({call})"),
                 Output::Record(r) => self.records.push(r),
                 Output::Notify { agent, event } => {
                     assert_eq!(agent, AGENT);

@@ -261,6 +261,12 @@ pub struct CampaignSettings {
     pub machine_file: Option<String>,
     /// Outside numbers agents can send a customer to.
     pub departments: super::transfer::Departments,
+    /// Whether calls are recorded: never, every call, or when the agent asks.
+    #[serde(default)]
+    pub recording: super::recording::RecordingMode,
+    /// How long recordings are kept.
+    #[serde(default)]
+    pub recording_retention: super::recording::Retention,
     pub agents: Vec<UserId>,
 }
 
@@ -293,6 +299,8 @@ impl CampaignSettings {
             machine_action: MachineAction::default(),
             machine_file: None,
             departments: super::transfer::Departments::default(),
+            recording: super::recording::RecordingMode::Off,
+            recording_retention: super::recording::Retention::default(),
             agents: Vec::new(),
         }
     }
@@ -401,6 +409,13 @@ impl CampaignSettings {
                 "Leaving a message on machines needs the message file.",
             )?;
         }
+        // A broadcast call never reaches an agent: there is no conversation to record.
+        range(
+            "recording",
+            self.recording == super::recording::RecordingMode::Off
+                || self.kind != CampaignKind::Broadcast,
+            "Broadcast calls have no agent: recording is for campaigns with agents.",
+        )?;
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -461,6 +476,10 @@ pub struct CampaignForm {
     pub machine_file: String,
     /// One `Name: number` per line.
     pub departments: String,
+    /// `off`, `all` or `on_demand`.
+    pub recording: String,
+    /// Days; blank or 0 keeps recordings.
+    pub recording_retention_days: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -513,6 +532,11 @@ impl CampaignForm {
             machine_action: s.machine_action.as_str().into(),
             machine_file: s.machine_file.clone().unwrap_or_default(),
             departments: s.departments.to_text(),
+            recording: s.recording.as_str().into(),
+            recording_retention_days: match s.recording_retention.get() {
+                Some(d) => d.to_string(),
+                None => String::new(),
+            },
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -629,6 +653,12 @@ impl CampaignForm {
         s.machine_file = wav_file("machine_file", &self.machine_file)?;
         s.departments = super::transfer::Departments::parse(&self.departments)
             .map_err(|m| ApiError::invalid("departments", m))?;
+        if !self.recording.trim().is_empty() {
+            s.recording = super::recording::RecordingMode::parse(&self.recording)
+                .map_err(|m| ApiError::invalid("recording", m))?;
+        }
+        s.recording_retention = super::recording::Retention::parse(&self.recording_retention_days)
+            .map_err(|m| ApiError::invalid("recording_retention_days", m))?;
         s.retry_rules.clear();
         for o in CallOutcome::RETRYABLE {
             let Some((minutes, attempts)) = self.retry_fields(o) else { continue };

@@ -77,6 +77,9 @@ pub struct AgentNow {
     /// What the agent's browser says is wrong with their audio now (empty: nothing).
     #[serde(default)]
     pub quality: Vec<super::quality::QualityWarning>,
+    /// The agent's call is being recorded.
+    #[serde(default)]
+    pub recording: bool,
 }
 
 /// One line of the floor: an agent with the names a person reads.
@@ -225,6 +228,7 @@ mod tests {
                 since,
                 phone: None,
                 quality: Vec::new(),
+                recording: false,
             },
         }
     }

@@ -20,6 +20,7 @@ pub mod notice;
 pub mod phone;
 pub mod phonebook;
 pub mod quality;
+pub mod recording;
 pub mod report;
 pub mod script;
 pub mod simulation;

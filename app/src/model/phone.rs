@@ -105,6 +105,10 @@ pub enum PhoneRequest {
     TransferOut {
         department: String,
     },
+    /// Start (`on`) or stop recording my call (campaigns that record on demand).
+    Record {
+        on: bool,
+    },
 }
 
 /// A colleague I could hand a call to: an agent (or a supervisor taking calls) logged in to
@@ -163,6 +167,9 @@ pub struct PhoneCampaign {
     /// The departments a call can be transferred to, by name.
     #[serde(default)]
     pub departments: Vec<String>,
+    /// Whether calls are recorded (on demand: the agent starts and stops it).
+    #[serde(default)]
+    pub recording: super::recording::RecordingMode,
 }
 
 /// The audio leg's state.
@@ -252,6 +259,11 @@ pub enum PhoneEvent {
     /// The campaign was turned off (no calls come from it) or on again by an admin.
     CampaignActive {
         active: bool,
+    },
+    /// The call is being recorded (`on`), or no longer.
+    Recording {
+        call: u64,
+        on: bool,
     },
     /// The phone was opened in another tab, which now has it.
     TakenOver,

@@ -166,6 +166,9 @@ pub struct CallRecord {
     /// What answered, when the campaign detected answering machines.
     #[serde(default)]
     pub amd_verdict: Option<super::amd::AmdVerdict>,
+    /// The attempt's id when its recording can be played (`/recordings/{id}`).
+    #[serde(default)]
+    pub recording: Option<i64>,
 }
 
 /// A report: how many calls match, and the newest of them.
@@ -630,6 +633,7 @@ mod tests {
             disposition: Some("SALE MADE".into()),
             notes: "line one\nline two".into(),
             amd_verdict: Some(crate::model::AmdVerdict::Human),
+            recording: None,
         };
         let csv = calls_csv(&[call]);
         let lines: Vec<&str> = csv.split("\r\n").collect();

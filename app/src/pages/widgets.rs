@@ -106,6 +106,17 @@ pub fn percent(p: Option<f64>) -> String {
     p.map_or_else(|| "—".to_string(), |p| format!("{p:.1} %"))
 }
 
+/// A call recording's player (it loads only the file's header until played) and download
+/// link, served by `GET /recordings/{attempt}`.
+pub fn recording_player(attempt: i64) -> impl IntoView {
+    let src = format!("/recordings/{attempt}");
+    view! {
+        <audio controls preload="metadata" src=src.clone() aria-label="Call recording" data-testid="recording-player"></audio>
+        " "
+        <a href=src download=format!("call-{attempt}.wav") data-testid="recording-download">"Download"</a>
+    }
+}
+
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC`, the same on server and browser (so
 /// hydration matches) and without a time-zone database.
 pub fn format_utc(ms: i64) -> String {

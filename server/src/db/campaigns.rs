@@ -35,6 +35,8 @@ struct CampaignRow {
     machine_action: String,
     machine_file: Option<String>,
     departments: String,
+    recording: String,
+    recording_retention_days: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,7 +52,8 @@ macro_rules! campaign_columns {
         "id, name, kind, active, script_id, trunk_id, notes, caller_id, outbound_multiplier, \
          max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
          ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, max_dial_level, \
-         safe_harbor_file, amd, machine_action, machine_file, departments"
+         safe_harbor_file, amd, machine_action, machine_file, departments, recording, \
+         recording_retention_days"
     };
 }
 
@@ -126,6 +129,13 @@ impl CampaignRow {
                 machine_file: self.machine_file,
                 departments: app::model::transfer::Departments::parse(&self.departments)
                     .map_err(|e| corrupt("departments", e))?,
+                recording: app::model::recording::RecordingMode::parse(&self.recording)
+                    .map_err(|e| corrupt("recording", e))?,
+                recording_retention: app::model::recording::Retention::days(u32_of(
+                    "recording_retention_days",
+                    self.recording_retention_days,
+                )?)
+                .map_err(|e| corrupt("recording_retention_days", e))?,
                 agents,
             },
         })
@@ -161,13 +171,16 @@ macro_rules! bind_settings {
 }
 
 /// Binds the settings added since (detection, the machine action and its file, the
-/// departments) as the next four parameters, after the time (and, in `update`, the id).
+/// departments, recording and its retention) as the next six parameters, after the time
+/// (and, in `update`, the id).
 macro_rules! bind_later_settings {
     ($q:expr, $s:expr) => {
         $q.bind($s.amd)
             .bind($s.machine_action.as_str())
             .bind($s.machine_file.as_deref())
             .bind($s.departments.to_text())
+            .bind($s.recording.as_str())
+            .bind(i64::from($s.recording_retention.as_days()))
     };
 }
 
@@ -284,9 +297,9 @@ pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignI
              outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
              wrapup_seconds, ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, \
              max_dial_level, safe_harbor_file, created_at, updated_at, amd, machine_action, \
-             machine_file, departments) \
+             machine_file, departments, recording, recording_retention_days) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26) \
+             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28) \
              RETURNING id",
         ), s)
         .bind(now), s)
@@ -314,7 +327,8 @@ pub async fn update(
              max_attempts = $11, window_start = $12, window_end = $13, wrapup_seconds = $14, \
              ring_seconds = $15, broadcast_file = $16, pacing = $17, abandon_cap = $18, \
              abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22, \
-             amd = $24, machine_action = $25, machine_file = $26, departments = $27 \
+             amd = $24, machine_action = $25, machine_file = $26, departments = $27, \
+             recording = $28, recording_retention_days = $29 \
              WHERE id = $23",
         ), s)
         .bind(now)

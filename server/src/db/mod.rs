@@ -21,6 +21,7 @@ pub mod leads;
 pub mod leadsets;
 pub mod manual_calls;
 pub mod phonebook;
+pub mod recordings;
 pub mod recovery;
 pub mod reports;
 pub mod scripts;

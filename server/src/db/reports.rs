@@ -26,7 +26,8 @@ const CALLS: &str = concat!(
      COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
      CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
      THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
-     a.disposition, a.notes, a.amd_verdict ",
+     a.disposition, a.notes, a.amd_verdict, \
+     CASE WHEN a.recording_state = 'done' THEN a.id END AS recording ",
     matching!(),
     " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
      ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9 OFFSET $10"
@@ -62,6 +63,7 @@ struct Row {
     disposition: Option<String>,
     notes: String,
     amd_verdict: Option<String>,
+    recording: Option<i64>,
 }
 
 /// The newest `limit` calls `filter` selects.
@@ -100,7 +102,8 @@ pub async fn lead_notes(
          COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
          CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
          THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
-         a.disposition, a.notes, a.amd_verdict FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
+         a.disposition, a.notes, a.amd_verdict, \
+         CASE WHEN a.recording_state = 'done' THEN a.id END AS recording FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
          LEFT JOIN users u ON u.id = a.agent_id LEFT JOIN leads l ON l.id = a.lead_id \
          WHERE a.lead_id = $1 AND a.call_ref <> $2 AND a.notes <> '' \
          ORDER BY a.dialed_at DESC, a.id DESC LIMIT $3",
@@ -152,6 +155,7 @@ fn records(rows: Vec<Row>) -> Vec<CallRecord> {
             disposition: r.disposition,
             notes: r.notes,
             amd_verdict: r.amd_verdict.and_then(|v| AmdVerdict::parse(&v).ok()),
+            recording: r.recording,
         })
         .collect()
 }

@@ -177,6 +177,8 @@ pub(super) struct CallRec {
     pub(super) referring: Option<app::model::PhoneNumber>,
     /// A customer's call to this inbound queue (none: a call the dialer placed).
     pub(super) inbound: Option<app::model::QueueId>,
+    /// Its recording (`recording`).
+    pub(super) recording: super::recording::CallRecording,
 }
 
 impl CallRec {
@@ -223,6 +225,7 @@ impl CallRec {
             transfer_from: None,
             referring: None,
             inbound: None,
+            recording: super::recording::CallRecording::None,
         }
     }
 
@@ -480,6 +483,9 @@ impl Engine {
                     _ => None,
                 };
                 if let Some(agent) = rec.bridged(now, &mut self.out) {
+                    let mode =
+                        self.campaigns.get(&rec.campaign).map(|c| c.config.settings.recording);
+                    rec.on_bridged(mode.unwrap_or_default(), &mut self.out);
                     let call_ref = rec.call_ref.clone();
                     if let Some(run) = self.agents.get_mut(&agent) {
                         run.machine.connected(call);
@@ -771,6 +777,7 @@ impl Engine {
         self.end_transfer(now, call, false);
         let Entry::Occupied(mut entry) = self.calls.entry(call) else { return };
         let rec = entry.get_mut();
+        rec.recording_call_ended(&mut self.out);
         let by = if rec.hangup_by_agent { HangupBy::Agent } else { by };
         match rec.state {
             CallState::Dialing | CallState::Ringing => {

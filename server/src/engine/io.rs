@@ -217,6 +217,11 @@ pub enum Input {
         trunk: TrunkId,
         reachable: bool,
     },
+    /// The agent starts (`on`) or stops recording their call (on-demand campaigns).
+    AgentRecording {
+        agent: UserId,
+        on: bool,
+    },
     /// A customer calls a queue's number (boxed: it carries a lead).
     Inbound(Box<InboundCall>),
 }
@@ -335,11 +340,27 @@ pub enum Output {
     },
     /// Store this, in order.
     Record(Record),
+    /// A step of a call's recording (see `recording`): start it, stop it, or the call with
+    /// it ended (the carrier closed the file).
+    Recording {
+        call: CallId,
+        call_ref: String,
+        step: RecordingStep,
+    },
     /// Tell an agent's phone page.
     Notify {
         agent: UserId,
         event: AgentEvent,
     },
+}
+
+/// A step of a call's recording, for the runtime to carry out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordingStep {
+    Start,
+    Stop,
+    /// The call ended while recorded: the recording is complete.
+    CallEnded,
 }
 
 /// What an agent's phone page is told.
@@ -380,6 +401,11 @@ pub enum AgentEvent {
     Transfer(TransferStep),
     /// Something stops (or no longer stops) the campaign's calls.
     Alert(CampaignAlert),
+    /// Your call is being recorded (`on`), or no longer.
+    Recording {
+        call: CallId,
+        on: bool,
+    },
 }
 
 /// A step of a transfer, as the engine tells it (the phone names the colleagues).

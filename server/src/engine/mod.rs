@@ -50,6 +50,7 @@ mod manual;
 mod outbox;
 pub mod pacing;
 mod preview;
+mod recording;
 pub mod recycle;
 mod session;
 mod transfer;
@@ -65,7 +66,8 @@ use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
     AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, InboundCall, Input,
-    Now, Originate, Output, QueueConfig, QueuedLead, Record, Submission, TransferStep,
+    Now, Originate, Output, QueueConfig, QueuedLead, Record, RecordingStep, Submission,
+    TransferStep,
 };
 use outbox::Outbox;
 use session::AgentRun;
@@ -73,6 +75,18 @@ use session::AgentRun;
 /// Why an input was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
+    #[error("This campaign does not record calls.")]
+    RecordingOff,
+    #[error("This campaign records every call: there is nothing to start or stop.")]
+    RecordingAutomatic,
+    #[error("You are not talking on a call: there is nothing to record.")]
+    NothingToRecord,
+    #[error("This call is already being recorded.")]
+    AlreadyRecording,
+    #[error("This call is not being recorded.")]
+    NotRecording,
+    #[error("This call was recorded once already; a call has one recording.")]
+    RecordedOnce,
     #[error("That campaign is not running.")]
     UnknownCampaign,
     #[error("You are not logged in to a campaign.")]
@@ -206,6 +220,7 @@ impl Engine {
             Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
             Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
             Input::Inbound(call) => self.inbound(now, *call)?,
+            Input::AgentRecording { agent, on } => self.agent_recording_request(agent, on)?,
         }
         self.pace(now);
         Ok(())
@@ -331,6 +346,7 @@ impl Engine {
                 since: run.shown.1,
                 phone: phones.get(agent).map(|p| (*p).clone()),
                 quality: run.quality.clone(),
+                recording: self.agent_recording(*agent),
             })
             .collect()
     }

@@ -19,6 +19,7 @@ mod amd;
 mod callbacks;
 mod inbound;
 mod manual;
+mod recording;
 mod transfer;
 
 const A1: UserId = UserId(1);

@@ -265,6 +265,7 @@ impl PhoneHub {
             AgentEvent::Stopping => PhoneEvent::Stopping,
             AgentEvent::Transfer(step) => PhoneEvent::Transfer(self.transfer_notice(agent, step)),
             AgentEvent::Alert(alert) => return self.alert(agent, alert),
+            AgentEvent::Recording { call, on } => PhoneEvent::Recording { call: call.0, on },
         };
         self.send(agent, event);
     }
@@ -571,6 +572,7 @@ impl PhoneHub {
             PhoneRequest::TransferOut { department } => {
                 dialer.input(Input::TransferOut { agent, department }).await
             }
+            PhoneRequest::Record { on } => dialer.input(Input::AgentRecording { agent, on }).await,
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
             PhoneRequest::PreviewSkip => dialer.input(Input::PreviewSkip { agent }).await,
@@ -682,6 +684,9 @@ impl PhoneHub {
             }
             let script = fill_script(&script, &lead);
             self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
+            if view.recording {
+                self.send(agent, PhoneEvent::Recording { call: call.0, on: true });
+            }
             if let Some((due, left)) = view.wrapup
                 && due == call
             {
@@ -768,6 +773,7 @@ async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::Db
         wrapup_seconds: c.settings.wrapup_seconds,
         pause_reasons: PauseReason::CHOICES.iter().map(|s| s.to_string()).collect(),
         departments: departments.iter().map(|(name, _)| name.clone()).collect(),
+        recording: c.settings.recording,
     };
     Ok(Some(Loaded { campaign, script, departments, active: c.settings.active }))
 }

@@ -4,6 +4,7 @@
 //! A carrier reports what happens to calls as [`CarrierEvent`]s on the channel it was built
 //! with; the runtime turns them into engine inputs.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,12 @@ pub trait Carrier: Send + Sync + 'static {
     /// Asks the carrier to take the customer to `to`; its answer comes as a `Referred` event.
     async fn refer(&self, _call: CallId, _to: &PhoneNumber) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot transfer calls".into()))
+    }
+    /// Starts recording both directions of an answered call to a stereo WAV file at `to`
+    /// (`Some`: created, on the carrier's machine), or stops it (`None`). A recording ends
+    /// with its call anyway; `Ok` once the file is open (or closed).
+    async fn record(&self, _call: CallId, _to: Option<&Path>) -> Result<(), CarrierError> {
+        Err(CarrierError::Unavailable("this carrier cannot record calls".into()))
     }
 }
 

@@ -62,6 +62,9 @@ pub struct RuntimeConfig {
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
     pub remaining_every: Duration,
+    /// Where call recordings are written (the gateway writes them: embedded, the same
+    /// machine).
+    pub recordings_dir: std::path::PathBuf,
 }
 
 impl RuntimeConfig {
@@ -76,6 +79,7 @@ impl RuntimeConfig {
             dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
+            recordings_dir: std::path::PathBuf::from("data/recordings"),
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct AgentView {
     /// A warm transfer the agent is in (consulting a colleague, or being consulted), as the
     /// step that began it.
     pub transfer: Option<crate::engine::TransferStep>,
+    /// Whether the current call is being recorded.
+    pub recording: bool,
 }
 
 enum Command {
@@ -299,8 +305,15 @@ pub async fn start(
     let (notices_tx, notices) = mpsc::unbounded_channel();
     let liveness =
         tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
+    let recorder = super::recorder::start(
+        db.clone(),
+        carrier.clone(),
+        clock.clone(),
+        config.recordings_dir.clone(),
+    );
     let runtime = Runtime {
         engine,
+        recorder,
         db,
         carrier,
         clock,
@@ -354,6 +367,8 @@ enum Write {
 
 struct Runtime {
     engine: Engine,
+    /// Carries out recording steps, in order (`super::recorder`).
+    recorder: mpsc::UnboundedSender<super::recorder::Job>,
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
@@ -544,6 +559,7 @@ impl Runtime {
             preview: self.engine.agent_preview(agent).cloned(),
             wrapup: self.engine.agent_wrapup(agent, self.clock.now().at),
             transfer: self.engine.agent_transfer(agent),
+            recording: self.engine.agent_recording(agent),
         })
     }
 
@@ -679,6 +695,9 @@ impl Runtime {
                 }
                 Output::Notify { agent, event } => {
                     let _ = self.events.send((agent, event));
+                }
+                Output::Recording { call, call_ref, step } => {
+                    let _ = self.recorder.send(super::recorder::Job { call, call_ref, step });
                 }
             }
         }

@@ -504,6 +504,14 @@ impl Carrier for GatewayLink {
         self.gateway.transfer(call, to.clone()).await.map_err(unavailable)
     }
 
+    async fn record(&self, call: CallId, to: Option<&std::path::Path>) -> Result<(), CarrierError> {
+        match to {
+            Some(path) => self.gateway.record(call, path.to_path_buf()).await,
+            None => self.gateway.stop_recording(call).await,
+        }
+        .map_err(unavailable)
+    }
+
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
         // In order: off the consultation (a leg on a call as a listener cannot be bridged),

@@ -6,7 +6,8 @@
 //! - [`clock`]: real (or, in tests, shifted) time;
 //! - [`gateway_link`]: the carrier and agent media over a media gateway;
 //! - [`live`]: the live counters dashboards read;
-//! - [`liveness`]: instance heartbeats, and recovering what dead instances left.
+//! - [`liveness`]: instance heartbeats, and recovering what dead instances left;
+//! - [`recorder`]: call recordings the engine decides on, asked of the carrier and stored.
 
 pub mod carrier;
 pub mod clock;
@@ -14,3 +15,4 @@ pub mod dialer;
 pub mod gateway_link;
 pub mod live;
 pub mod liveness;
+pub mod recorder;

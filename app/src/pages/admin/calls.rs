@@ -145,6 +145,7 @@ fn Table(report: CallReport, csv: String) -> impl IntoView {
                         <th>"Talk"</th>
                         <th>"Disposition"</th>
                         <th>"Notes"</th>
+                        <th>"Recording"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -173,6 +174,7 @@ fn row(c: CallRecord) -> impl IntoView {
             <td class="num">{dash(talk)}</td>
             <td>{dash(c.disposition)}</td>
             <td>{c.notes}</td>
+            <td>{c.recording.map(crate::pages::widgets::recording_player)}</td>
         </tr>
     }
 }

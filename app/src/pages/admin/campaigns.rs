@@ -261,6 +261,13 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
             view! { <option value=a.as_str() selected=selected>{a.label()}</option> }
         })
         .collect_view();
+    let recording_modes = crate::model::recording::RecordingMode::ALL
+        .into_iter()
+        .map(|m| {
+            let selected = form.recording == m.as_str();
+            view! { <option value=m.as_str() selected=selected>{m.label()}</option> }
+        })
+        .collect_view();
     let f = form.clone();
     view! {
         <Outcome value=move || save.value().get() success="Campaign saved." />
@@ -384,6 +391,21 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                     <small class="muted" id="departments-hint">"One per line, Name: number (e.g. Loans: +1 202 555 0199). Agents on a call can send the customer there."</small>
                     {move || err("departments").get().map(|m| view! { <small class="field-error" data-field="departments">{m}</small> })}
                 </label>
+                <h3>"Call recording"</h3>
+                <div class="row-form">
+                    <label class="field">
+                        "Record calls"
+                        <select name="recording">{recording_modes}</select>
+                        {move || err("recording").get().map(|m| view! { <small class="field-error" data-field="recording">{m}</small> })}
+                    </label>
+                    <Field
+                        label="Keep recordings (days)"
+                        name="recording_retention_days"
+                        value=f.recording_retention_days.clone()
+                        error=err("recording_retention_days")
+                        hint="Blank or 0 keeps them; older ones are deleted daily"
+                    />
+                </div>
                 <h3>"Retry rules"</h3>
                 <p class="muted">"Per call outcome: minutes before the lead is dialled again, and the most attempts. Leave minutes empty for no retry."</p>
                 <table class="grid compact" data-testid="retry-rules">

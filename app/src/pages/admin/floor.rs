@@ -191,7 +191,7 @@ fn Agents(
                 <td class="num" data-testid="floor-time">
                     {move || clock((at - since) as f64 + now.get() - arrived)}
                 </td>
-                <td data-testid="floor-call">{phone}</td>
+                <td data-testid="floor-call">{phone}{a.now.recording.then(|| view! { <small class="recording" data-testid="floor-recording">" ● Recording"</small> })}</td>
                 {audio}
                 <Hand agent=hand act done monitor />
             </tr>

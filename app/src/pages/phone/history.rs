@@ -47,7 +47,7 @@ pub fn CallHistory(state: PhoneState) -> impl IntoView {
                             <table class="grid" data-testid="call-history-table">
                                 <thead><tr>
                                     <th>"Time"</th><th>"Number"</th><th>"Lead"</th><th>"Duration"</th>
-                                    <th>"Outcome"</th><th>"Disposition"</th><th>"Notes"</th>
+                                    <th>"Outcome"</th><th>"Disposition"</th><th>"Notes"</th><th>"Recording"</th>
                                 </tr></thead>
                                 <tbody>{report.calls.into_iter().map(line).collect_view()}</tbody>
                             </table>
@@ -75,6 +75,7 @@ fn line(c: CallRecord) -> impl IntoView {
             <td>{c.outcome.map_or("—", |o| o.label())}</td>
             <td>{dash(c.disposition.clone())}</td>
             <td class="notes">{c.notes.clone()}</td>
+            <td>{c.recording.map(crate::pages::widgets::recording_player)}</td>
         </tr>
     }
 }

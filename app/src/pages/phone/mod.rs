@@ -509,6 +509,12 @@ fn LiveCall(
     let keypad = RwSignal::new(false);
     let typed = RwSignal::new(String::new());
     let key = move |d: char| send(PhoneRequest::Dtmf { digits: d.to_string() });
+    let on_demand = move || {
+        state.campaign.with(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.recording == crate::model::recording::RecordingMode::OnDemand)
+        })
+    };
     view! {
         <section class="card live-call" data-testid="live-call">
             <h2>"On the call " <span class="timer" data-testid="call-timer">{move || clock(state.now.get() - since)}</span></h2>
@@ -546,7 +552,16 @@ fn LiveCall(
                 <button type="button" aria-expanded=move || keypad.get().to_string() on:click=move |_| keypad.update(|k| *k = !*k)>
                     "Keypad"
                 </button>
+                <Show when=on_demand>
+                    <button type="button" data-testid="record" aria-pressed=move || state.recording.get().to_string()
+                        on:click=move |_| send(PhoneRequest::Record { on: !state.recording.get_untracked() })>
+                        {move || if state.recording.get() { "Stop recording" } else { "Record" }}
+                    </button>
+                </Show>
             </div>
+            <Show when=move || state.recording.get()>
+                <p class="recording" role="status" data-testid="recording-indicator">"● Recording"</p>
+            </Show>
             <transfer::Transfer state send />
             <Show when=move || keypad.get()>
                 <div class="keypad" role="group" aria-label="Keypad">

@@ -121,6 +121,8 @@ pub struct PhoneState {
     /// Whom a call can be handed to (as last asked).
     pub colleagues: RwSignal<Vec<Colleague>>,
     pub transfer: RwSignal<Option<TransferView>>,
+    /// The call is being recorded (as the server says).
+    pub recording: RwSignal<bool>,
 }
 
 impl PhoneState {
@@ -146,6 +148,7 @@ impl PhoneState {
             quality: RwSignal::new(Vec::new()),
             colleagues: RwSignal::new(Vec::new()),
             transfer: RwSignal::new(None),
+            recording: RwSignal::new(false),
         }
     }
 
@@ -255,12 +258,14 @@ impl PhoneState {
                 }
                 if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
                     self.customer_keys.set(String::new());
+                    self.recording.set(false);
                 }
                 self.transfer.set(None);
                 self.call.set(Some(CallView { call, call_ref, lead, script, since: now }));
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
+                self.recording.set(false);
                 self.dialling.set(None);
                 if outcome == CallOutcome::Answered {
                     self.notes.set(String::new());
@@ -317,6 +322,11 @@ impl PhoneState {
             PhoneEvent::CampaignActive { active } => self.campaign_off.set(!active),
             PhoneEvent::Colleagues { agents } => self.colleagues.set(agents),
             PhoneEvent::Transfer(step) => self.transfer_step(step),
+            PhoneEvent::Recording { call, on } => {
+                if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                    self.recording.set(on);
+                }
+            }
             PhoneEvent::TakenOver => self.ended.set(Some(
                 "The phone was opened in another tab or window; it works there now. Close this one.".into(),
             )),
@@ -425,6 +435,7 @@ mod tests {
                     wrapup_seconds: 30,
                     pause_reasons: vec![],
                     departments: vec![],
+                    recording: Default::default(),
                 },
                 status: AgentStatus::Ready,
             });

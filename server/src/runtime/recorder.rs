@@ -1,0 +1,109 @@
+//! The recorder: carries out the engine's recording steps ([`Output::Recording`]) — asks the
+//! carrier to record into the file named after the call's attempt, and stores the
+//! recording's state with the attempt.
+//!
+//! Invariants: steps are carried out one at a time in the order the engine emitted them (one
+//! task), so a call's end never overtakes its start; a recording that cannot be started (the
+//! directory cannot be created or written, a full disk, the carrier refuses) never touches
+//! the call — the attempt is marked failed and the failure logged; the file is
+//! `<recordings dir>/<attempt id>.wav` and nothing else.
+//!
+//! [`Output::Recording`]: crate::engine::Output::Recording
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::model::recording::RecordingState;
+use tokio::sync::mpsc;
+
+use super::carrier::Carrier;
+use super::clock::Clock;
+use crate::db::{self, Db};
+use crate::engine::{CallId, RecordingStep};
+use crate::recording::RecordingFile;
+
+/// One step for the recorder.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub call: CallId,
+    pub call_ref: String,
+    pub step: RecordingStep,
+}
+
+/// Starts the recorder task; steps go to the returned sender.
+pub fn start(
+    db: Db,
+    carrier: Arc<dyn Carrier>,
+    clock: Arc<dyn Clock>,
+    dir: PathBuf,
+) -> mpsc::UnboundedSender<Job> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    tokio::spawn(async move {
+        let recorder = Recorder { db, carrier, clock, dir };
+        while let Some(job) = rx.recv().await {
+            recorder.run(job).await;
+        }
+    });
+    tx
+}
+
+struct Recorder {
+    db: Db,
+    carrier: Arc<dyn Carrier>,
+    clock: Arc<dyn Clock>,
+    dir: PathBuf,
+}
+
+impl Recorder {
+    async fn run(&self, job: Job) {
+        let attempt = match db::recordings::attempt_id(&self.db, &job.call_ref).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                tracing::warn!(call = %job.call_ref, "no attempt for a recorded call");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(call = %job.call_ref, error = %e, "cannot find a recorded call");
+                return;
+            }
+        };
+        let result = match job.step {
+            RecordingStep::Start => self.start(job.call, attempt).await,
+            RecordingStep::Stop => {
+                if let Err(e) = self.carrier.record(job.call, None).await {
+                    // The call may have ended meanwhile: the file was closed with it.
+                    tracing::debug!(call = %job.call_ref, error = %e, "stopping a recording");
+                }
+                db::recordings::finished(&self.db, attempt, RecordingState::Done).await
+            }
+            RecordingStep::CallEnded => {
+                db::recordings::finished(&self.db, attempt, RecordingState::Done).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(call = %job.call_ref, error = %e, "cannot store a recording's state");
+        }
+    }
+
+    async fn start(&self, call: CallId, attempt: i64) -> Result<(), db::DbError> {
+        let file = RecordingFile::for_attempt(attempt);
+        let path = file.path_in(&self.dir);
+        let opened = match tokio::fs::create_dir_all(&self.dir).await {
+            Err(e) => Err(format!("cannot create {}: {e}", self.dir.display())),
+            // The gateway creates the file itself: it needs the full path.
+            Ok(()) => match std::path::absolute(&path) {
+                Err(e) => Err(format!("{}: {e}", path.display())),
+                Ok(abs) => self.carrier.record(call, Some(&abs)).await.map_err(|e| e.to_string()),
+            },
+        };
+        let state = match opened {
+            Ok(()) => RecordingState::Recording,
+            Err(why) => {
+                // The call goes on unrecorded; the attempt says so.
+                tracing::error!(attempt, error = %why, "a call could not be recorded");
+                RecordingState::Failed
+            }
+        };
+        db::recordings::started(&self.db, attempt, &file.name(), state, self.clock.now().wall).await
+    }
+}
