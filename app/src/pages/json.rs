@@ -1,0 +1,33 @@
+//! The codec of the pages' resources: JSON, read from bytes.
+//!
+//! A resource's value is written into the server-rendered page and read back when the page
+//! hydrates; the server functions read their answers (JSON) from bytes. serde generates a
+//! type's JSON reader once per kind of input, so Leptos' default resource codec (reading from
+//! a `&str`) would put a second copy of every answer type's reader in the browser bundle.
+//! Reading from bytes everywhere keeps one copy. Invariant: what this codec reads is what
+//! `serde_json` wrote, so the bytes are UTF-8 and the two readers accept the same input.
+
+use leptos::server::codee::{Decoder, Encoder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// JSON written as a string, read from its bytes (see the module docs).
+pub struct Json;
+
+impl<T: Serialize> Encoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: DeserializeOwned> Decoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(encoded: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(encoded.as_bytes())
+    }
+}
