@@ -31,3 +31,34 @@ impl<T: DeserializeOwned> Decoder<T> for Json {
         serde_json::from_slice(encoded.as_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ApiError, Role, Viewer};
+
+    type Answer = Result<Option<Viewer>, ApiError>;
+
+    fn round_trip(answer: &Answer) -> Answer {
+        let text = <Json as Encoder<Answer>>::encode(answer).unwrap();
+        <Json as Decoder<Answer>>::decode(&text).unwrap()
+    }
+
+    #[test]
+    fn what_the_server_writes_the_page_reads_back() {
+        let viewer: Viewer =
+            serde_json::from_str(r#"{"id":3,"username":"zoe","role":"agent"}"#).unwrap();
+        assert_eq!(viewer.role, Role::Agent);
+        let answer: Answer = Ok(Some(viewer));
+        assert_eq!(round_trip(&answer), answer);
+        assert_eq!(round_trip(&Ok(None)), Ok(None));
+        assert_eq!(round_trip(&Err(ApiError::Forbidden)), Err(ApiError::Forbidden));
+    }
+
+    #[test]
+    fn anything_else_is_an_error() {
+        for bad in ["", "{", r#"{"Ok":{"id":"three"}}"#, r#""Ok""#] {
+            assert!(<Json as Decoder<Answer>>::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+}
