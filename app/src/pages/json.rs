@@ -4,9 +4,13 @@
 //! hydrates; the server functions read their answers (JSON) from bytes. serde generates a
 //! type's JSON reader once per kind of input, so Leptos' default resource codec (reading from
 //! a `&str`) would put a second copy of every answer type's reader in the browser bundle.
-//! Reading from bytes everywhere keeps one copy. Invariant: what this codec reads is what
+//! Reading from bytes everywhere keeps one copy: create resources with [`resource`] and
+//! [`blocking_resource`] rather than `Resource::new`. Invariant: what this codec reads is what
 //! `serde_json` wrote, so the bytes are UTF-8 and the two readers accept the same input.
 
+use std::future::Future;
+
+use leptos::prelude::Resource;
 use leptos::server::codee::{Decoder, Encoder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +34,34 @@ impl<T: DeserializeOwned> Decoder<T> for Json {
     fn decode(encoded: &str) -> Result<T, serde_json::Error> {
         serde_json::from_slice(encoded.as_bytes())
     }
+}
+
+/// `Resource::new` with this codec: fetched again when `source` changes.
+#[track_caller]
+pub fn resource<T, S, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T, Json>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    S: PartialEq + Clone + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
+/// `Resource::new_blocking` with this codec: the server sends nothing of the page before it.
+#[track_caller]
+pub fn blocking_resource<T, S, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T, Json>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    S: PartialEq + Clone + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, true)
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let viewer = Resource::new_with_options(|| (), |_| whoami(), true);
+    let viewer = json::blocking_resource(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
     provide_context(LeaveWarning(RwSignal::new(None)));
     provide_context(widgets::LatestBanner::new());
