@@ -8,6 +8,7 @@ pub mod admin;
 #[cfg(feature = "hydrate")]
 mod focus;
 mod home;
+pub mod json;
 mod layout;
 pub mod live;
 mod login;
@@ -30,7 +31,7 @@ pub use status::{Forbidden, NotFound};
 
 /// The signed-in user, loaded once per page load and shared through context.
 #[derive(Clone, Copy)]
-pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>>);
+pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>, json::Json>);
 
 /// What leaving the site now would cost, said before the header's Log out goes ahead: the
 /// phone sets it while a call is up or a disposition is due (`None`: nothing to lose).
@@ -77,7 +78,7 @@ pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let viewer = Resource::new_blocking(|| (), |_| whoami());
+    let viewer = json::blocking_resource(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
     provide_context(LeaveWarning(RwSignal::new(None)));
     provide_context(widgets::LatestBanner::new());

@@ -35,7 +35,7 @@ fn Users() -> impl IntoView {
         disabled: ServerAction::new(),
         reset: ServerAction::new(),
     };
-    let users = Resource::new(
+    let users = crate::pages::json::resource(
         move || {
             (
                 create.version().get(),

@@ -26,7 +26,7 @@ pub fn AgentTimePage() -> impl IntoView {
 fn Report() -> impl IntoView {
     let query = use_query_map();
     let day = Memo::new(move |_| query.read().get("day").unwrap_or_default());
-    let report = Resource::new(move || day.get(), load_agent_time);
+    let report = crate::pages::json::resource(move || day.get(), load_agent_time);
     view! {
         <h1>"Agent time"</h1>
         <form method="get" action="/admin/agent-time" class="row-form card" data-testid="agent-time-filter">

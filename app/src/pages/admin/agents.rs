@@ -26,8 +26,10 @@ pub fn AgentsPage() -> impl IntoView {
 fn Agents() -> impl IntoView {
     let one = ServerAction::<CreateAgent>::new();
     let bulk = ServerAction::<CreateAgents>::new();
-    let list =
-        Resource::new(move || (one.version().get(), bulk.version().get()), |_| list_agents());
+    let list = crate::pages::json::resource(
+        move || (one.version().get(), bulk.version().get()),
+        |_| list_agents(),
+    );
     let one_form = NodeRef::new();
     reset_on_success(one_form, move || one.value().get());
     let created_one = Signal::derive(move || match one.value().get() {

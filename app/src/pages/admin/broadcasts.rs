@@ -25,7 +25,7 @@ pub fn BroadcastsPage() -> impl IntoView {
 #[component]
 fn Broadcasts() -> impl IntoView {
     let send = ServerAction::<SendBroadcast>::new();
-    let page = Resource::new(move || send.version().get(), |_| load_broadcasts());
+    let page = crate::pages::json::resource(move || send.version().get(), |_| load_broadcasts());
     let sent = move || send.value().get();
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(form, sent);

@@ -38,11 +38,11 @@ fn Calls() -> impl IntoView {
             to: f("to"),
         }
     });
-    let report = Resource::new(
+    let report = crate::pages::json::resource(
         move || asked.get(),
         |q| load_calls(q.campaign, q.agent, q.outcome, q.disposition, q.from, q.to),
     );
-    let campaigns = Resource::new(|| (), |_| list_campaigns());
+    let campaigns = crate::pages::json::resource(|| (), |_| list_campaigns());
     view! {
         <h1>"Calls"</h1>
         <section class="card">

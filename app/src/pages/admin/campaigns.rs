@@ -40,7 +40,7 @@ fn can_staff() -> Signal<bool> {
 
 #[component]
 fn CampaignList() -> impl IntoView {
-    let list = Resource::new(|| (), |_| list_campaigns());
+    let list = crate::pages::json::resource(|| (), |_| list_campaigns());
     let edit = can_edit();
     view! {
         <h1>"Campaigns"</h1>
@@ -135,7 +135,7 @@ pub fn EditCampaignPage() -> impl IntoView {
 /// Loads what the form needs, then shows it.
 #[component]
 fn EditorLoader(id: Option<i64>) -> impl IntoView {
-    let data = Resource::new(
+    let data = crate::pages::json::resource(
         move || id,
         |id| async move {
             let choices = load_campaign_choices().await?;
@@ -483,7 +483,7 @@ struct OverviewActions {
 fn Overview() -> impl IntoView {
     let id = route_id();
     let actions = OverviewActions { toggle: ServerAction::new(), assign: ServerAction::new() };
-    let data = Resource::new(
+    let data = crate::pages::json::resource(
         move || (id.get(), actions.toggle.version().get(), actions.assign.version().get()),
         |(id, _, _)| load_campaign_overview(id),
     );

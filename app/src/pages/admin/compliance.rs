@@ -28,7 +28,7 @@ pub fn CompliancePage() -> impl IntoView {
 fn Report() -> impl IntoView {
     let query = use_query_map();
     let asked = Memo::new(move |_| query.read().get("campaign").unwrap_or_default());
-    let report = Resource::new(move || asked.get(), load_compliance);
+    let report = crate::pages::json::resource(move || asked.get(), load_compliance);
     view! {
         <h1>"Compliance"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -25,7 +25,7 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn Numbers() -> impl IntoView {
     let live: LiveFeed = expect_context();
-    let data = Resource::new(move || live.version(), |_| load_dashboard());
+    let data = crate::pages::json::resource(move || live.version(), |_| load_dashboard());
     view! {
         <h1>"Dialer dashboard " <LiveBadge /></h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -29,7 +29,7 @@ fn Dispositions() -> impl IntoView {
     let add = ServerAction::<AddDisposition>::new();
     let delete = ServerAction::<DeleteDisposition>::new();
     let mark = ServerAction::<SetDispositionSuccess>::new();
-    let list = Resource::new(
+    let list = crate::pages::json::resource(
         move || (add.version().get(), delete.version().get(), mark.version().get()),
         |_| async {
             Ok::<_, crate::model::ApiError>((list_dispositions().await?, list_campaigns().await?))

@@ -28,13 +28,13 @@ fn Dnc() -> impl IntoView {
     let remove = ServerAction::<RemoveDnc>::new();
     let query = use_query_map();
     let search = move || query.read().get("q").unwrap_or_default();
-    let list = Resource::new(
+    let list = crate::pages::json::resource(
         move || (search(), add.version().get(), remove.version().get()),
         |(q, _, _)| list_dnc(q),
     );
     // (Who may edit is known before the page renders and does not change.)
     let edit = super::can_edit().get_untracked();
-    let campaigns = Resource::new(
+    let campaigns = crate::pages::json::resource(
         move || edit,
         |edit| async move { if edit { campaign_choices().await } else { Ok(Vec::new()) } },
     );

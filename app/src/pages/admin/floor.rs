@@ -32,7 +32,7 @@ pub fn FloorPage() -> impl IntoView {
 #[component]
 fn Board() -> impl IntoView {
     let live: LiveFeed = expect_context();
-    let data = Resource::new(move || live.version(), |_| load_floor());
+    let data = crate::pages::json::resource(move || live.version(), |_| load_floor());
     // The browser's clock in ms, moved every second (0 while rendering on the server).
     let now = RwSignal::new(0.0);
     #[cfg(feature = "hydrate")]

@@ -30,7 +30,10 @@ fn Report() -> impl IntoView {
         let q = query.read();
         (q.get("day").unwrap_or_default(), q.get("campaign").unwrap_or_default())
     });
-    let report = Resource::new(move || asked.get(), |(day, campaign)| load_hourly(day, campaign));
+    let report = crate::pages::json::resource(
+        move || asked.get(),
+        |(day, campaign)| load_hourly(day, campaign),
+    );
     view! {
         <h1>"Hourly summary"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

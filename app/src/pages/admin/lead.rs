@@ -24,7 +24,7 @@ pub fn LeadPage() -> impl IntoView {
 #[component]
 fn Lead() -> impl IntoView {
     let route = super::route_id();
-    let history = Resource::new(move || route.get(), get_lead_history);
+    let history = crate::pages::json::resource(move || route.get(), get_lead_history);
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -44,11 +44,11 @@ struct ListActions {
 fn Leadsets() -> impl IntoView {
     let create = ServerAction::<CreateLeadset>::new();
     let acts = ListActions { active: ServerAction::new(), delete: ServerAction::new() };
-    let list = Resource::new(
+    let list = crate::pages::json::resource(
         move || (create.version().get(), acts.active.version().get(), acts.delete.version().get()),
         |_| list_leadsets(),
     );
-    let campaigns = Resource::new(|| (), |_| campaign_choices());
+    let campaigns = crate::pages::json::resource(|| (), |_| campaign_choices());
     let form = NodeRef::new();
     reset_on_success(form, move || create.value().get());
 
@@ -85,7 +85,10 @@ fn Leadsets() -> impl IntoView {
 /// The settings fields shared by the create and edit forms.
 #[component]
 fn LeadsetFields(
-    campaigns: Resource<Result<Vec<CampaignChoice>, crate::model::ApiError>>,
+    campaigns: Resource<
+        Result<Vec<CampaignChoice>, crate::model::ApiError>,
+        crate::pages::json::Json,
+    >,
     settings: Option<LeadsetSummary>,
 ) -> impl IntoView {
     let s = settings.as_ref().map(|s| s.settings.clone());
@@ -205,12 +208,15 @@ fn Leadset() -> impl IntoView {
     let versions = move || {
         (acts.update.version().get(), acts.active.version().get(), acts.save.version().get())
     };
-    let overview = Resource::new(move || (id(), versions()), |(id, _)| get_leadset_overview(id));
-    let leads = Resource::new(
+    let overview = crate::pages::json::resource(
+        move || (id(), versions()),
+        |(id, _)| get_leadset_overview(id),
+    );
+    let leads = crate::pages::json::resource(
         move || (id(), search(), page(), invalid(), versions()),
         |(id, q, p, invalid, _)| list_leads(id, q, p, invalid),
     );
-    let campaigns = Resource::new(|| (), |_| campaign_choices());
+    let campaigns = crate::pages::json::resource(|| (), |_| campaign_choices());
 
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -252,7 +258,10 @@ fn Overview(
     o: LeadsetOverview,
     is_admin: bool,
     acts: PageActions,
-    campaigns: Resource<Result<Vec<CampaignChoice>, crate::model::ApiError>>,
+    campaigns: Resource<
+        Result<Vec<CampaignChoice>, crate::model::ApiError>,
+        crate::pages::json::Json,
+    >,
 ) -> impl IntoView {
     let leadset = o.summary.id.0;
     let fresh = refreshed(move || get_leadset_overview(leadset));

@@ -24,8 +24,10 @@ pub fn PhonebookPage() -> impl IntoView {
 fn SharedPhonebook() -> impl IntoView {
     let save = ServerAction::<SavePhonebookEntry>::new();
     let delete = ServerAction::<DeletePhonebookEntry>::new();
-    let list =
-        Resource::new(move || (save.version().get(), delete.version().get()), |_| list_phonebook());
+    let list = crate::pages::json::resource(
+        move || (save.version().get(), delete.version().get()),
+        |_| list_phonebook(),
+    );
     let saved = move || save.value().get();
     view! {
         <h1>"Phonebook"</h1>

@@ -27,8 +27,10 @@ pub fn ScriptsPage() -> impl IntoView {
 fn ScriptList() -> impl IntoView {
     let save = ServerAction::<SaveScript>::new();
     let delete = ServerAction::<DeleteScript>::new();
-    let list =
-        Resource::new(move || (save.version().get(), delete.version().get()), |_| list_scripts());
+    let list = crate::pages::json::resource(
+        move || (save.version().get(), delete.version().get()),
+        |_| list_scripts(),
+    );
     let edit = super::can_edit();
     view! {
         <h1>"Scripts"</h1>
@@ -140,7 +142,7 @@ pub fn ScriptPage() -> impl IntoView {
 fn EditScript() -> impl IntoView {
     let id = route_id();
     let save = ServerAction::<SaveScript>::new();
-    let script = Resource::new(move || id.get(), get_script);
+    let script = crate::pages::json::resource(move || id.get(), get_script);
     let edit = super::can_edit();
     view! {
         <h1>{move || if edit.get() { "Edit script" } else { "Script" }}</h1>

@@ -32,7 +32,7 @@ pub fn SimulationPage() -> impl IntoView {
 #[component]
 fn Simulator() -> impl IntoView {
     let id = route_id();
-    let setup = Resource::new(move || id.get(), load_simulation_setup);
+    let setup = crate::pages::json::resource(move || id.get(), load_simulation_setup);
     view! {
         <h1>"Pacing simulator"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

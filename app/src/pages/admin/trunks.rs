@@ -28,7 +28,7 @@ pub fn TrunksPage() -> impl IntoView {
 #[component]
 fn TrunkList() -> impl IntoView {
     let save = ServerAction::<SaveTrunk>::new();
-    let list = Resource::new(move || save.version().get(), |_| list_trunks());
+    let list = crate::pages::json::resource(move || save.version().get(), |_| list_trunks());
     view! {
         <h1>"Trunks"</h1>
         <section class="card">
@@ -187,7 +187,7 @@ pub fn TrunkPage() -> impl IntoView {
 fn EditTrunk() -> impl IntoView {
     let id = route_id();
     let save = ServerAction::<SaveTrunk>::new();
-    let trunk = Resource::new(move || id.get(), get_trunk);
+    let trunk = crate::pages::json::resource(move || id.get(), get_trunk);
     view! {
         <h1>"Edit trunk"</h1>
         <p><a href="/admin/trunks">"← All trunks"</a></p>

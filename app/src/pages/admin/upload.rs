@@ -82,7 +82,7 @@ fn Upload() -> impl IntoView {
         busy: RwSignal::new(false),
     };
     // Which leadset this fills, said where the admin looks first.
-    let target = Resource::new(move || leadset.get(), get_leadset_overview);
+    let target = crate::pages::json::resource(move || leadset.get(), get_leadset_overview);
     let title = move || {
         Suspend::new(async move {
             match target.await {

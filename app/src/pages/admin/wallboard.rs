@@ -32,7 +32,10 @@ fn Board() -> impl IntoView {
     let live: LiveFeed = expect_context();
     let query = use_query_map();
     let campaign = Memo::new(move |_| query.read().get("campaign").unwrap_or_default());
-    let data = Resource::new(move || (campaign.get(), live.version()), |(c, _)| load_wallboard(c));
+    let data = crate::pages::json::resource(
+        move || (campaign.get(), live.version()),
+        |(c, _)| load_wallboard(c),
+    );
     view! {
         <h1>"Wallboard " <LiveBadge /></h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

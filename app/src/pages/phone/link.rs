@@ -114,7 +114,9 @@ impl Link {
             let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else {
                 return;
             };
-            match serde_json::from_str::<PhoneEvent>(&text) {
+            // From bytes, as the server functions read their answers: one JSON reader per
+            // type in the bundle (see `pages::json`).
+            match serde_json::from_slice::<PhoneEvent>(text.as_bytes()) {
                 Ok(event) => me.event(event),
                 Err(_) => me.state.say(
                     NoticeKind::Error,

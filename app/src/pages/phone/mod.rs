@@ -23,6 +23,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::LeaveWarning;
+use super::json;
 use super::layout::Guarded;
 use super::widgets::ErrorBanner;
 use crate::api::phone::load_phone;
@@ -76,7 +77,7 @@ impl Sender {
 
 #[component]
 fn Phone() -> impl IntoView {
-    let home = Resource::new(|| (), |_| load_phone());
+    let home = json::resource(|| (), |_| load_phone());
     let chosen = RwSignal::new(None::<CampaignId>);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -283,7 +283,9 @@ impl PhoneState {
                 } else {
                     self.call.set(None);
                     self.preview.set(None);
-                    self.say(NoticeKind::Info, format!("The call did not connect: {}.", outcome.label().to_lowercase()));
+                    // An ASCII label: no Unicode case tables in the phone's bundle.
+                    let outcome = outcome.label().to_ascii_lowercase();
+                    self.say(NoticeKind::Info, format!("The call did not connect: {outcome}."));
                 }
             }
             PhoneEvent::WrapUpTimeout => {
