@@ -63,8 +63,10 @@ impl Fields {
 fn Queues() -> impl IntoView {
     let save = ServerAction::<SaveQueue>::new();
     let delete = ServerAction::<DeleteQueue>::new();
-    let list =
-        Resource::new(move || (save.version().get(), delete.version().get()), |_| list_queues());
+    let list = crate::pages::json::resource(
+        move || (save.version().get(), delete.version().get()),
+        |_| list_queues(),
+    );
     let fields = Fields::new();
     let edit = can_edit();
     // A saved queue empties the form for the next one.
