@@ -80,7 +80,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   for (const path of [
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
-    '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls',
+    '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls', '/admin/queues',
     '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`, lead, `/admin/leadsets/${leadset}?invalid=1`,
   ]) {
     await visit(admin, path);
@@ -112,7 +112,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`, lead]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/queues', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`, lead]) {
     await visit(supervisor, path);
   }
   // The simulator with its results: a short run as the supervisor.
