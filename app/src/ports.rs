@@ -64,6 +64,21 @@ pub trait Accounts: Send + Sync + 'static {
         current: &str,
         new: Password,
     ) -> Result<(), ApiError>;
+
+    /// Saves the signed-in user's own display name and theme; returns their profile as saved.
+    async fn save_own_look(
+        &self,
+        who: &Authenticated,
+        name: crate::model::DisplayName,
+        theme: crate::model::Theme,
+    ) -> Result<crate::model::Profile, ApiError>;
+
+    /// Saves the signed-in user's own phone audio devices; returns their profile as saved.
+    async fn save_own_audio_devices(
+        &self,
+        who: &Authenticated,
+        devices: crate::model::AudioDevices,
+    ) -> Result<crate::model::Profile, ApiError>;
 }
 
 /// The agent phone's page data (the live part runs over the phone's WebSocket).

@@ -18,6 +18,7 @@ pub mod live;
 pub mod notice;
 pub mod phone;
 pub mod phonebook;
+pub mod profile;
 pub mod quality;
 pub mod report;
 pub mod script;
@@ -45,6 +46,7 @@ pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
     MonitorMode,
 };
+pub use profile::{AudioDevices, DeviceId, DisplayName, Profile, Theme};
 pub use report::{
     AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, HourSummary,
     HourlyReport, MyDay,

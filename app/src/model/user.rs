@@ -152,12 +152,25 @@ impl fmt::Debug for Password {
     }
 }
 
-/// The signed-in person making a request.
+/// The signed-in person making a request, with their own choices (see
+/// [`super::profile`]): every page has them from its first render, so the server-rendered
+/// page already wears the user's theme.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
     pub id: UserId,
     pub username: Username,
     pub role: Role,
+    pub profile: super::profile::Profile,
+}
+
+impl Viewer {
+    /// The name other people see: the chosen display name, else the username.
+    pub fn shown_name(&self) -> &str {
+        match &self.profile.display_name {
+            Some(name) => name.as_str(),
+            None => self.username.as_str(),
+        }
+    }
 }
 
 /// One row of the users list.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_location;
 
-use super::{Forbidden, LeaveWarning, ViewerResource, confirm_leaving};
+use super::{Forbidden, LeaveWarning, SavedProfile, ViewerResource, confirm_leaving};
 use crate::access::{Decision, access_for, decide, login_url};
 use crate::model::{Role, Viewer};
 
@@ -21,7 +21,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
     NavItem { href: "/phone", label: "Phone", roles: &[Role::Agent] },
     NavItem { href: "/admin", label: "Admin", roles: &[Role::Admin, Role::Supervisor] },
-    NavItem { href: "/account", label: "Account", roles: &Role::ALL },
+    NavItem { href: "/account", label: "My profile", roles: &Role::ALL },
 ];
 
 /// The top bar and the page's main area.
@@ -59,6 +59,13 @@ pub fn Layout(children: Children) -> impl IntoView {
 #[component]
 fn Nav(viewer: Viewer) -> impl IntoView {
     let warning: LeaveWarning = expect_context();
+    let SavedProfile(saved) = expect_context();
+    // The name colleagues see, the moment My Profile saves a new one.
+    let loaded_name = viewer.shown_name().to_string();
+    let shown = move || match saved.get().and_then(|p| p.display_name) {
+        Some(name) => name.to_string(),
+        None => loaded_name.clone(),
+    };
     let items = NAV
         .iter()
         .filter(|item| item.roles.contains(&viewer.role))
@@ -68,7 +75,7 @@ fn Nav(viewer: Viewer) -> impl IntoView {
         <nav class="mainnav" aria-label="Main">{items}</nav>
         <div class="whoami">
             <span class="user" data-testid="whoami">
-                {viewer.username.to_string()}
+                {shown}
                 <span class=format!("badge role-{}", viewer.role.as_str())>
                     {viewer.role.label()}
                 </span>

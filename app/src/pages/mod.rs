@@ -24,13 +24,41 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::api::auth::whoami;
-use crate::model::{ApiError, Viewer};
+use crate::model::{ApiError, Profile, Theme, Viewer};
 
 pub use status::{Forbidden, NotFound};
 
 /// The signed-in user, loaded once per page load and shared through context.
 #[derive(Clone, Copy)]
 pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>>);
+
+/// The viewer's profile as saved on My Profile during this page load: newer than the one in
+/// [`ViewerResource`], which is read once per load (reloading that resource would render every
+/// page again and lose what the person was doing). `None` until a save.
+#[derive(Clone, Copy)]
+pub struct SavedProfile(pub RwSignal<Option<Profile>>);
+
+/// The viewer's profile as it is now (untracked): the latest save, else the page load's.
+pub fn current_profile() -> Option<Profile> {
+    let saved = use_context::<SavedProfile>().and_then(|SavedProfile(p)| p.get_untracked());
+    saved.or_else(|| {
+        let ViewerResource(viewer) = use_context()?;
+        viewer.get_untracked()?.ok()?.map(|v| v.profile)
+    })
+}
+
+/// The theme of the person this page is rendered for (the default for a visitor). Read from
+/// the request on the server, so the first paint already has the right colours.
+fn request_theme() -> Theme {
+    #[cfg(feature = "ssr")]
+    {
+        crate::api::guard::authenticated().map(|a| a.viewer.profile.theme).unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        Theme::default()
+    }
+}
 
 /// What leaving the site now would cost, said before the header's Log out goes ahead: the
 /// phone sets it while a call is up or a disposition is due (`None`: nothing to lose).
@@ -54,9 +82,12 @@ pub fn confirm_leaving(warning: Option<&str>) -> bool {
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+    // The theme is an attribute of the document itself, outside what hydrates, so it is right
+    // from the first byte; My Profile changes it in place when the person picks another.
+    let theme = request_theme().as_str();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -79,6 +110,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = Resource::new_blocking(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
+    provide_context(SavedProfile(RwSignal::new(None)));
     provide_context(LeaveWarning(RwSignal::new(None)));
     provide_context(widgets::LatestBanner::new());
     provide_context(live::LiveFeed::new());

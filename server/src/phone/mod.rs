@@ -633,7 +633,7 @@ impl PhoneHub {
             return error(&e.to_string());
         }
         if let Ok(Some(user)) = db::users::by_id(&self.0.db, agent).await {
-            self.names().insert(agent, user.username);
+            self.names().insert(agent, user.shown_name());
         }
         // (A second login to the same campaign, from a reloaded page or another tab, changes
         // nothing.) The page gets the agent's whole state, the call or wrap-up included; the

@@ -7,6 +7,9 @@
 //! forgotten every leg), when the browser's own connection fails, or when an offer is not
 //! connected within [`LEG_TIMEOUT`]. The microphone is asked for once; each new leg sends the
 //! same tracks. One attempt is current at a time: a newer one makes older timers do nothing.
+//!
+//! The microphone and speaker are the ones chosen in My Profile when this browser has them,
+//! else the default ones, with a note saying so.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -22,7 +25,7 @@ use web_sys::{
 };
 
 use super::state::{AudioView, LinkState, PhoneState};
-use crate::model::CampaignId;
+use crate::model::{AudioDevices, CampaignId};
 use crate::model::notice::NoticeKind;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
@@ -31,10 +34,27 @@ use crate::pages::webrtc;
 /// How long an audio leg may take from offer to connected before it is tried again.
 const LEG_TIMEOUT: Duration = Duration::from_secs(15);
 
+const MICROPHONE_MISSING: &str = "The microphone chosen in My Profile is not connected to this browser: the phone uses the default one.";
+const SPEAKER_MISSING: &str = "The speaker chosen in My Profile is not connected to this browser: the phone uses the default one.";
+
+/// The browser's id of the device `stream`'s microphone track records from.
+fn device_of(stream: &MediaStream) -> Option<String> {
+    let track = stream.get_audio_tracks().get(0);
+    let settings = js_sys::Reflect::get(&track, &"getSettings".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?
+        .call0(&track)
+        .ok()?;
+    js_sys::Reflect::get(&settings, &"deviceId".into()).ok()?.as_string()
+}
+
 /// The live connections of one phone page.
 pub struct Link {
     state: PhoneState,
     campaign: CampaignId,
+    /// The microphone and speaker chosen in My Profile.
+    devices: AudioDevices,
     ws: RefCell<Option<WebSocket>>,
     pc: RefCell<Option<RtcPeerConnection>>,
     mic: RefCell<Option<MediaStream>>,
@@ -57,10 +77,11 @@ pub struct Link {
 
 impl Link {
     /// Opens the socket; audio starts once the server welcomes the agent.
-    pub fn start(state: PhoneState, campaign: CampaignId) -> Rc<Link> {
+    pub fn start(state: PhoneState, campaign: CampaignId, devices: AudioDevices) -> Rc<Link> {
         let link = Rc::new(Link {
             state,
             campaign,
+            devices,
             ws: RefCell::new(None),
             pc: RefCell::new(None),
             mic: RefCell::new(None),
@@ -195,7 +216,7 @@ impl Link {
             }
         };
         let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&JsValue::TRUE);
+        constraints.set_audio(&self.microphone());
         let stream = match devices.get_user_media_with_constraints(&constraints) {
             Ok(p) => JsFuture::from(p).await,
             Err(e) => Err(e),
@@ -211,9 +232,42 @@ impl Link {
             webrtc::stop_tracks(&stream);
             return;
         }
+        if let Some(chosen) = &self.devices.input
+            && device_of(&stream).as_deref() != Some(chosen.as_str())
+        {
+            self.state.say(NoticeKind::Error, MICROPHONE_MISSING);
+        }
         *self.mic.borrow_mut() = Some(stream);
         self.start_sampling();
         self.open_leg().await;
+    }
+
+    /// The microphone to ask for: the chosen one if this browser has it (`ideal`, not
+    /// `exact`: a missing device gives the default microphone rather than none).
+    fn microphone(&self) -> JsValue {
+        let Some(chosen) = &self.devices.input else { return JsValue::TRUE };
+        let device = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&device, &"ideal".into(), &chosen.as_str().into());
+        let audio = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&audio, &"deviceId".into(), &device);
+        audio.into()
+    }
+
+    /// Plays the customer through the chosen speaker, where the browser can choose one
+    /// (`HTMLMediaElement.setSinkId`); a missing speaker leaves the default one, and a note.
+    fn use_speaker(&self, speaker: &HtmlAudioElement) {
+        let Some(chosen) = &self.devices.output else { return };
+        let set_sink = js_sys::Reflect::get(speaker, &"setSinkId".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let Some(set_sink) = set_sink else { return };
+        let Ok(done) = set_sink.call1(speaker, &chosen.as_str().into()) else { return };
+        let state = self.state;
+        wasm_bindgen_futures::spawn_local(async move {
+            if JsFuture::from(js_sys::Promise::resolve(&done)).await.is_err() {
+                state.say(NoticeKind::Error, SPEAKER_MISSING);
+            }
+        });
     }
 
     /// Judges the audio once a second for the rest of the shift. Only the warnings depend on
@@ -295,6 +349,7 @@ impl Link {
         let speaker: Option<HtmlAudioElement> = HtmlAudioElement::new().ok();
         if let Some(s) = &speaker {
             s.set_autoplay(true);
+            self.use_speaker(s);
         }
         pc.set_ontrack(Some(&self.keep(Closure::new(move |e: JsValue| {
             let (Some(e), Some(s)) = (e.dyn_ref::<RtcTrackEvent>(), speaker.as_ref()) else {
