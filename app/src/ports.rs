@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct Authenticated {
     /// Who is signed in.
     pub viewer: Viewer,
+    /// Their My Profile choices, checked (the viewer carries what pages need of them).
+    pub profile: crate::model::Profile,
     /// The session's row id, so actions can keep or end exactly this session.
     pub session_id: i64,
 }

@@ -27,8 +27,17 @@ async fn devices(c: &Client, input: &str, output: &str) -> support::Reply {
     c.call("account/audio_devices", &[("input", input), ("output", output)]).await
 }
 
+/// What the server keeps of `c`'s profile: the viewer's choices and the theme its pages wear.
 async fn profile(c: &Client) -> serde_json::Value {
-    c.call("account/whoami", &[]).await.json()["profile"].clone()
+    let me = c.call("account/whoami", &[]).await.json();
+    let page = c.get("/account").await;
+    let tag = html_tag(&page.body);
+    let theme = tag.split("data-theme=\"").nth(1).and_then(|t| t.split('"').next());
+    serde_json::json!({
+        "display_name": me["display_name"],
+        "theme": theme.expect("a theme"),
+        "audio": { "input": me["audio_input"], "output": me["audio_output"] },
+    })
 }
 
 async fn everybody_keeps_their_own_profile(b: Backend) {
@@ -111,7 +120,12 @@ async fn bad_profiles_are_refused_and_change_nothing(b: Backend) {
     ];
     for (name, theme, field) in names {
         let res = save(&bob, name, theme).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}/{theme:?}: {}", res.body);
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name:?}/{theme:?}: {}",
+            res.body
+        );
         assert_eq!(res.json()["Invalid"]["field"], *field, "{name:?}/{theme:?}");
         assert!(!res.json()["Invalid"]["message"].as_str().unwrap().is_empty());
     }
@@ -205,7 +219,10 @@ async fn colleagues_and_the_floor_see_the_display_name(b: Backend) {
     send(&mut bob_ws, &PhoneRequest::Colleagues).await;
     let e = until(&mut bob_ws, |e| matches!(e, PhoneEvent::Colleagues { .. })).await;
     let PhoneEvent::Colleagues { agents } = e else { unreachable!() };
-    assert_eq!(agents.iter().map(|a| (a.id, a.name.as_str())).collect::<Vec<_>>(), [(ann_id, "Ann Lee")]);
+    assert_eq!(
+        agents.iter().map(|a| (a.id, a.name.as_str())).collect::<Vec<_>>(),
+        [(ann_id, "Ann Lee")]
+    );
     send(&mut ann_ws, &PhoneRequest::Colleagues).await;
     let e = until(&mut ann_ws, |e| matches!(e, PhoneEvent::Colleagues { .. })).await;
     let PhoneEvent::Colleagues { agents } = e else { unreachable!() };
@@ -215,7 +232,8 @@ async fn colleagues_and_the_floor_see_the_display_name(b: Backend) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let row = loop {
         let floor = admin.call("admin/floor", &[]).await.json();
-        let ann = floor["agents"].as_array().unwrap().iter().find(|a| a["username"] == "ann").cloned();
+        let ann =
+            floor["agents"].as_array().unwrap().iter().find(|a| a["username"] == "ann").cloned();
         if let Some(row) = ann {
             break row;
         }

@@ -40,7 +40,8 @@ impl DisplayName {
 /// Control characters, and the invisible formatting ones that reorder or hide text (bidi
 /// overrides, zero-width joiners): a name with them can read as another person's.
 fn is_disguising(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The interface's colours, remembered per user and applied by the server-rendered page.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_location;
 
-use super::{Forbidden, LeaveWarning, SavedProfile, ViewerResource, confirm_leaving};
+use super::{Forbidden, LeaveWarning, ViewerResource, confirm_leaving};
 use crate::access::{Decision, access_for, decide, login_url};
 use crate::model::{Role, Viewer};
 
@@ -59,13 +59,6 @@ pub fn Layout(children: Children) -> impl IntoView {
 #[component]
 fn Nav(viewer: Viewer) -> impl IntoView {
     let warning: LeaveWarning = expect_context();
-    let SavedProfile(saved) = expect_context();
-    // The name colleagues see, the moment My Profile saves a new one.
-    let loaded_name = viewer.shown_name().to_string();
-    let shown = move || match saved.get().and_then(|p| p.display_name) {
-        Some(name) => name.to_string(),
-        None => loaded_name.clone(),
-    };
     let items = NAV
         .iter()
         .filter(|item| item.roles.contains(&viewer.role))
@@ -75,7 +68,7 @@ fn Nav(viewer: Viewer) -> impl IntoView {
         <nav class="mainnav" aria-label="Main">{items}</nav>
         <div class="whoami">
             <span class="user" data-testid="whoami">
-                {shown}
+                {viewer.shown_name().to_string()}
                 <span class=format!("badge role-{}", viewer.role.as_str())>
                     {viewer.role.label()}
                 </span>

@@ -24,7 +24,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::api::auth::whoami;
-use crate::model::{ApiError, Profile, Theme, Viewer};
+use crate::model::{ApiError, Theme, Viewer};
 
 pub use status::{Forbidden, NotFound};
 
@@ -32,29 +32,40 @@ pub use status::{Forbidden, NotFound};
 #[derive(Clone, Copy)]
 pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>>);
 
-/// The viewer's profile as saved on My Profile during this page load: newer than the one in
-/// [`ViewerResource`], which is read once per load (reloading that resource would render every
-/// page again and lose what the person was doing). `None` until a save.
-#[derive(Clone, Copy)]
-pub struct SavedProfile(pub RwSignal<Option<Profile>>);
-
-/// The viewer's profile as it is now (untracked): the latest save, else the page load's.
-pub fn current_profile() -> Option<Profile> {
-    let saved = use_context::<SavedProfile>().and_then(|SavedProfile(p)| p.get_untracked());
-    saved.or_else(|| {
-        let ViewerResource(viewer) = use_context()?;
-        viewer.get_untracked()?.ok()?.map(|v| v.profile)
-    })
+/// The phone's microphone and speaker as the browser names them; `None`: its default.
+#[derive(Clone, Debug, Default)]
+pub struct ChosenAudio {
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
 }
 
-/// The theme of the person this page is rendered for (the default for a visitor). Read from
-/// the request on the server, so the first paint already has the right colours.
-fn request_theme() -> Theme {
+/// The viewer's chosen audio devices as they are now (My Profile updates the viewer in place
+/// when it saves them).
+pub fn chosen_audio() -> ChosenAudio {
+    let viewer = use_context::<ViewerResource>()
+        .and_then(|ViewerResource(v)| v.get_untracked())
+        .and_then(|v| v.ok().flatten());
+    viewer
+        .map(|v| ChosenAudio { microphone: v.audio_input, speaker: v.audio_output })
+        .unwrap_or_default()
+}
+
+/// The theme the page wears (the default for a visitor). On the server it comes from the
+/// request, so the first paint already has the right colours; in the browser from the page.
+pub fn page_theme() -> Theme {
     #[cfg(feature = "ssr")]
     {
-        crate::api::guard::authenticated().map(|a| a.viewer.profile.theme).unwrap_or_default()
+        crate::api::guard::authenticated().map(|a| a.profile.theme).unwrap_or_default()
     }
-    #[cfg(not(feature = "ssr"))]
+    #[cfg(feature = "hydrate")]
+    {
+        document()
+            .document_element()
+            .and_then(|root| root.get_attribute("data-theme"))
+            .and_then(|t| Theme::parse(&t).ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
         Theme::default()
     }
@@ -84,7 +95,7 @@ pub fn confirm_leaving(warning: Option<&str>) -> bool {
 pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
     // The theme is an attribute of the document itself, outside what hydrates, so it is right
     // from the first byte; My Profile changes it in place when the person picks another.
-    let theme = request_theme().as_str();
+    let theme = page_theme().as_str();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme>
@@ -110,7 +121,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = Resource::new_blocking(|| (), |_| whoami());
     provide_context(ViewerResource(viewer));
-    provide_context(SavedProfile(RwSignal::new(None)));
     provide_context(LeaveWarning(RwSignal::new(None)));
     provide_context(widgets::LatestBanner::new());
     provide_context(live::LiveFeed::new());

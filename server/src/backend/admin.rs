@@ -19,9 +19,9 @@ use crate::runtime::dialer::DialerError;
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
-    DisplayName, Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters, Name, Role,
-    Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId, Username,
-    Viewer,
+    DisplayName, Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters,
+    Name, Role, Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId,
+    Username, Viewer,
 };
 use app::model::{FloorAction, MonitorMode, PauseReason};
 use app::ports::Admin;

@@ -41,7 +41,9 @@ impl UserRow {
     pub fn profile(&self) -> Result<Profile, DbError> {
         let corrupt = |what: &str, v: &str| DbError::Corrupt(format!("{what} {v:?}"));
         let device = |v: &Option<String>| {
-            v.as_deref().map(|d| DeviceId::parse(d).map_err(|_| corrupt("audio device", d))).transpose()
+            v.as_deref()
+                .map(|d| DeviceId::parse(d).map_err(|_| corrupt("audio device", d)))
+                .transpose()
         };
         Ok(Profile {
             display_name: self
@@ -64,12 +66,7 @@ impl UserRow {
 
     /// The row as the signed-in viewer.
     pub fn viewer(&self) -> Result<Viewer, DbError> {
-        Ok(Viewer {
-            id: UserId(self.id),
-            username: self.username()?,
-            role: self.role()?,
-            profile: self.profile()?,
-        })
+        Ok(Viewer::new(UserId(self.id), self.username()?, self.role()?, &self.profile()?))
     }
 
     /// The row as a line of the users list.

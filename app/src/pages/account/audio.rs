@@ -9,9 +9,8 @@
 
 use leptos::prelude::*;
 
-use super::remember;
+use super::{current_profile, remember};
 use crate::api::profile::SaveAudioDevices;
-use crate::pages::current_profile;
 use crate::pages::widgets::Outcome;
 
 /// One device the browser offers.
@@ -32,14 +31,14 @@ struct Devices {
 #[component]
 pub fn AudioDevicesForm() -> impl IntoView {
     let action = ServerAction::<SaveAudioDevices>::new();
-    let saved = current_profile().unwrap_or_default().audio;
+    let saved = current_profile().audio;
     let input = RwSignal::new(saved.input.map(|d| d.to_string()).unwrap_or_default());
     let output = RwSignal::new(saved.output.map(|d| d.to_string()).unwrap_or_default());
     let devices = RwSignal::new(Devices::default());
     let problem = RwSignal::new(None::<&'static str>);
     Effect::new(move |_| {
         if let Some(Ok(saved)) = action.value().get() {
-            remember(saved);
+            remember(&saved);
         }
     });
     // What the browser shows without asking (everything, once the microphone was allowed).
@@ -122,7 +121,8 @@ fn DeviceChoice(
         let mut shown: Vec<(String, String)> =
             list.iter().map(|d| (d.id.clone(), d.label.clone())).collect();
         if !id.is_empty() && !list.iter().any(|d| d.id == id) {
-            let note = if list.is_empty() { "Chosen device" } else { "Chosen device (not found here)" };
+            let note =
+                if list.is_empty() { "Chosen device" } else { "Chosen device (not found here)" };
             shown.push((id.clone(), note.to_string()));
         }
         shown
@@ -163,13 +163,13 @@ mod browser {
     /// it go at once), which is what makes browsers name them.
     pub async fn devices(ask: bool) -> Result<Devices, &'static str> {
         const NO_DEVICES: &str = "This browser does not list audio devices.";
-        let media = web_sys::window()
-            .and_then(|w| w.navigator().media_devices().ok())
-            .ok_or(NO_DEVICES)?;
+        let media =
+            web_sys::window().and_then(|w| w.navigator().media_devices().ok()).ok_or(NO_DEVICES)?;
         if ask {
             let constraints = MediaStreamConstraints::new();
             constraints.set_audio(&wasm_bindgen::JsValue::TRUE);
-            let asked = media.get_user_media_with_constraints(&constraints).map_err(|_| NO_DEVICES)?;
+            let asked =
+                media.get_user_media_with_constraints(&constraints).map_err(|_| NO_DEVICES)?;
             let stream = JsFuture::from(asked).await.map_err(|_| {
                 "The browser did not allow the microphone, so it does not name your devices. Allow it in the address bar and try again."
             })?;

@@ -1,9 +1,10 @@
 //! My Profile, the signed-in user's own page: the name colleagues see, the interface theme,
 //! the phone's audio devices ([`audio`]) and the password.
 //!
-//! Every field starts from the profile as it is now ([`current_profile`]); a save that
-//! succeeds becomes the page load's profile ([`SavedProfile`]), so the header, the theme and a
-//! phone opened next without a reload all use it.
+//! Every field starts from the profile as it is now ([`current_profile`]). A save that
+//! succeeds updates the page load's viewer in place, without re-rendering (which would lose
+//! what the person was doing), so a phone opened next without a reload uses it; the theme
+//! changes at once, the header's name with the next page load.
 
 mod audio;
 
@@ -12,10 +13,10 @@ use leptos_meta::Title;
 
 use super::layout::Guarded;
 use super::widgets::{Outcome, reset_on_success};
-use super::{SavedProfile, ViewerResource, current_profile};
+use super::{ViewerResource, page_theme};
 use crate::api::auth::ChangePassword;
 use crate::api::profile::SaveProfile;
-use crate::model::{Profile, Theme};
+use crate::model::{AudioDevices, DeviceId, DisplayName, Profile, Theme, Viewer};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -29,18 +30,39 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-/// Makes a saved profile the page's: the header and the next phone use it at once.
-fn remember(profile: Profile) {
-    if let Some(SavedProfile(saved)) = use_context::<SavedProfile>() {
-        saved.set(Some(profile));
+/// The viewer's profile as it is now: the viewer's choices (checked by the server) and the
+/// theme the page wears.
+fn current_profile() -> Profile {
+    let ViewerResource(viewer) = expect_context();
+    let Some(viewer) = viewer.get_untracked().and_then(|v| v.ok().flatten()) else {
+        return Profile::default();
+    };
+    let device = |id: Option<String>| id.and_then(|d| DeviceId::parse(&d).ok());
+    Profile {
+        display_name: viewer.display_name.and_then(|n| DisplayName::parse(&n).ok()),
+        theme: page_theme(),
+        audio: AudioDevices {
+            input: device(viewer.audio_input),
+            output: device(viewer.audio_output),
+        },
     }
+}
+
+/// Makes a saved profile the page load's (untracked: nothing re-renders).
+fn remember(profile: &Profile) {
+    let Some(ViewerResource(viewer)) = use_context() else { return };
+    viewer.update_untracked(|loaded| {
+        if let Some(Ok(Some(v))) = loaded {
+            *v = Viewer::new(v.id, v.username.clone(), v.role, profile);
+        }
+    });
 }
 
 /// The name colleagues see and the theme.
 #[component]
 fn LookForm() -> impl IntoView {
     let action = ServerAction::<SaveProfile>::new();
-    let profile = current_profile().unwrap_or_default();
+    let profile = current_profile();
     // The username stands in until a display name is chosen: it is what colleagues see now.
     let name = match &profile.display_name {
         Some(name) => name.to_string(),
@@ -56,7 +78,7 @@ fn LookForm() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(saved)) = action.value().get() {
             apply_theme(saved.theme);
-            remember(saved);
+            remember(&saved);
         }
     });
     let themes = Theme::ALL

@@ -25,11 +25,11 @@ use web_sys::{
 };
 
 use super::state::{AudioView, LinkState, PhoneState};
-use crate::model::{AudioDevices, CampaignId};
+use crate::model::CampaignId;
 use crate::model::notice::NoticeKind;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
-use crate::pages::webrtc;
+use crate::pages::{ChosenAudio, webrtc};
 
 /// How long an audio leg may take from offer to connected before it is tried again.
 const LEG_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,16 +37,25 @@ const LEG_TIMEOUT: Duration = Duration::from_secs(15);
 const MICROPHONE_MISSING: &str = "The microphone chosen in My Profile is not connected to this browser: the phone uses the default one.";
 const SPEAKER_MISSING: &str = "The speaker chosen in My Profile is not connected to this browser: the phone uses the default one.";
 
-/// The browser's id of the device `stream`'s microphone track records from.
-fn device_of(stream: &MediaStream) -> Option<String> {
-    let track = stream.get_audio_tracks().get(0);
-    let settings = js_sys::Reflect::get(&track, &"getSettings".into())
-        .ok()?
-        .dyn_into::<js_sys::Function>()
-        .ok()?
-        .call0(&track)
-        .ok()?;
-    js_sys::Reflect::get(&settings, &"deviceId".into()).ok()?.as_string()
+/// Opens the microphone: `device` exactly, or the default one. (Not `ideal`: Chromium 156 gave
+/// the default microphone for an `ideal` device that it had.)
+async fn microphone(
+    media: &web_sys::MediaDevices,
+    device: Option<&str>,
+) -> Result<JsValue, JsValue> {
+    let audio = match device {
+        None => JsValue::TRUE,
+        Some(id) => {
+            let exact = js_sys::Object::new();
+            js_sys::Reflect::set(&exact, &"exact".into(), &id.into())?;
+            let audio = js_sys::Object::new();
+            js_sys::Reflect::set(&audio, &"deviceId".into(), &exact)?;
+            audio.into()
+        }
+    };
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio(&audio);
+    JsFuture::from(media.get_user_media_with_constraints(&constraints)?).await
 }
 
 /// The live connections of one phone page.
@@ -54,7 +63,7 @@ pub struct Link {
     state: PhoneState,
     campaign: CampaignId,
     /// The microphone and speaker chosen in My Profile.
-    devices: AudioDevices,
+    chosen: ChosenAudio,
     ws: RefCell<Option<WebSocket>>,
     pc: RefCell<Option<RtcPeerConnection>>,
     mic: RefCell<Option<MediaStream>>,
@@ -77,11 +86,11 @@ pub struct Link {
 
 impl Link {
     /// Opens the socket; audio starts once the server welcomes the agent.
-    pub fn start(state: PhoneState, campaign: CampaignId, devices: AudioDevices) -> Rc<Link> {
+    pub fn start(state: PhoneState, campaign: CampaignId, chosen: ChosenAudio) -> Rc<Link> {
         let link = Rc::new(Link {
             state,
             campaign,
-            devices,
+            chosen,
             ws: RefCell::new(None),
             pc: RefCell::new(None),
             mic: RefCell::new(None),
@@ -215,12 +224,15 @@ impl Link {
                 return;
             }
         };
-        let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&self.microphone());
-        let stream = match devices.get_user_media_with_constraints(&constraints) {
-            Ok(p) => JsFuture::from(p).await,
-            Err(e) => Err(e),
-        };
+        let mut stream = microphone(&devices, self.chosen.microphone.as_deref()).await;
+        // The chosen microphone is not in this browser (ids are per browser): the default
+        // one, and a note. (A refused microphone is refused again, and said below.)
+        if stream.is_err() && self.chosen.microphone.is_some() {
+            stream = microphone(&devices, None).await;
+            if stream.is_ok() {
+                self.state.say(NoticeKind::Error, MICROPHONE_MISSING);
+            }
+        }
         let stream: MediaStream = match stream {
             Ok(s) => s.unchecked_into(),
             Err(_) => {
@@ -232,31 +244,15 @@ impl Link {
             webrtc::stop_tracks(&stream);
             return;
         }
-        if let Some(chosen) = &self.devices.input
-            && device_of(&stream).as_deref() != Some(chosen.as_str())
-        {
-            self.state.say(NoticeKind::Error, MICROPHONE_MISSING);
-        }
         *self.mic.borrow_mut() = Some(stream);
         self.start_sampling();
         self.open_leg().await;
     }
 
-    /// The microphone to ask for: the chosen one if this browser has it (`ideal`, not
-    /// `exact`: a missing device gives the default microphone rather than none).
-    fn microphone(&self) -> JsValue {
-        let Some(chosen) = &self.devices.input else { return JsValue::TRUE };
-        let device = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&device, &"ideal".into(), &chosen.as_str().into());
-        let audio = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&audio, &"deviceId".into(), &device);
-        audio.into()
-    }
-
     /// Plays the customer through the chosen speaker, where the browser can choose one
     /// (`HTMLMediaElement.setSinkId`); a missing speaker leaves the default one, and a note.
     fn use_speaker(&self, speaker: &HtmlAudioElement) {
-        let Some(chosen) = &self.devices.output else { return };
+        let Some(chosen) = &self.chosen.speaker else { return };
         let set_sink = js_sys::Reflect::get(speaker, &"setSinkId".into())
             .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());

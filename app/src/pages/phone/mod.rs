@@ -158,8 +158,8 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     };
     #[cfg(feature = "hydrate")]
     {
-        let devices = crate::pages::current_profile().map(|p| p.audio).unwrap_or_default();
-        sender.link.set_value(Some(link::Link::start(state, campaign, devices)));
+        let audio = crate::pages::chosen_audio();
+        sender.link.set_value(Some(link::Link::start(state, campaign, audio)));
         let started = js_sys::Date::now();
         state.now.set(started);
         let tick = set_interval_with_handle(
