@@ -136,7 +136,7 @@ mod tests {
     use crate::model::{UserId, Username};
 
     fn viewer(role: Role) -> Viewer {
-        Viewer { id: UserId(1), username: Username::parse("u").unwrap(), role }
+        Viewer::new(UserId(1), Username::parse("u").unwrap(), role, &Default::default())
     }
 
     #[test]

@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct Authenticated {
     /// Who is signed in.
     pub viewer: Viewer,
+    /// Their My Profile choices, checked (the viewer carries what pages need of them).
+    pub profile: crate::model::Profile,
     /// The session's row id, so actions can keep or end exactly this session.
     pub session_id: i64,
 }
@@ -64,6 +66,21 @@ pub trait Accounts: Send + Sync + 'static {
         current: &str,
         new: Password,
     ) -> Result<(), ApiError>;
+
+    /// Saves the signed-in user's own display name and theme; returns their profile as saved.
+    async fn save_own_look(
+        &self,
+        who: &Authenticated,
+        name: crate::model::DisplayName,
+        theme: crate::model::Theme,
+    ) -> Result<crate::model::Profile, ApiError>;
+
+    /// Saves the signed-in user's own phone audio devices; returns their profile as saved.
+    async fn save_own_audio_devices(
+        &self,
+        who: &Authenticated,
+        devices: crate::model::AudioDevices,
+    ) -> Result<crate::model::Profile, ApiError>;
 }
 
 /// The agent phone's page data (the live part runs over the phone's WebSocket).

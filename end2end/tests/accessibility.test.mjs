@@ -1,7 +1,8 @@
 // Every page passes an automated WCAG 2.1 A and AA check (axe-core, run in the page), as each
 // role that can open it: the visitor's pages, the admin portal with data in it, the
 // supervisor's pages, and the agent's phone before a shift, paused, on a call (with Edit lead
-// open) and in wrap-up (the built-in demo trunk answers the call).
+// open) and in wrap-up (the built-in demo trunk answers the call); and in each theme of My
+// Profile, the profile page and the phone (paused and on a call).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -152,5 +153,43 @@ test('the agent\'s phone: before the shift, paused, on a call and in wrap-up', a
   await page.click('[data-testid="hangup"]');
   await page.locator('[data-testid="wrapup"]').waitFor();
   await check(page, 'the phone in wrap-up');
+  await page.context().close();
+});
+
+test('each theme: My Profile and the phone, paused and on a call', async () => {
+  const admin = await asAdmin(browser, server.url);
+  await addAgent(admin, server.url, 'axe-themed', 'axe-themed-pass');
+  await addCampaign(admin, server.url, { name: 'Themed', kind: 'auto', trunk: DEMO_TRUNK, agents: ['axe-themed'] });
+  await addLeads(admin, server.url, { leadset: 'Themed leads', campaign: 'Themed', rows: [['2025550131', 'NEW', 'Ida']] });
+  await admin.context().close();
+  const page = await loggedIn(browser, server.url, 'axe-themed', 'axe-themed-pass');
+  /** Picks `theme` on My Profile, lists the devices, and checks the page. */
+  const profileIn = async (theme) => {
+    await page.goto(`${server.url}/account`);
+    await hydrated(page);
+    const form = page.locator('[data-testid="profile"]');
+    await form.locator(`input[name="theme"][value="${theme}"]`).check();
+    await form.locator('button[type="submit"]').click();
+    await form.locator('.banner.ok').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+    await page.click('[data-testid="find-devices"]');
+    await page.waitForFunction(() => document.querySelectorAll('select[name="input"] option').length > 1);
+    await check(page, `My Profile, ${theme}`);
+  };
+  await profileIn('dark');
+  await openPhone(page, server.url, 'Themed');
+  await check(page, 'the phone, paused, dark');
+  await profileIn('high-contrast');
+  // Back to the phone, still logged in to the campaign.
+  await page.goto(`${server.url}/phone`);
+  await hydrated(page);
+  await page.locator('[data-testid="audio-state"]', { hasText: 'Audio connected' }).waitFor({ timeout: 30_000 });
+  await check(page, 'the phone, paused, high-contrast');
+  await page.click('[data-testid="ready"]');
+  await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+  await check(page, 'the phone on a call, high-contrast');
+  await page.click('[data-testid="hangup"]');
+  await page.locator('[data-testid="wrapup"]').waitFor();
+  await check(page, 'the phone in wrap-up, high-contrast');
   await page.context().close();
 });

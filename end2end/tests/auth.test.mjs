@@ -101,7 +101,7 @@ test('pages and navigation work without JavaScript', async () => {
   await Promise.all([page.waitForURL(/\/admin\/users$/), page.click('nav a[href="/admin/users"]')]);
   await page.locator('tr[data-username="admin"]').waitFor();
   await Promise.all([page.waitForURL(/\/account$/), page.click('nav a[href="/account"]')]);
-  assert.equal(await page.textContent('h1'), 'Change password');
+  assert.equal(await page.textContent('h1'), 'My profile');
   const res = await page.goto(`${server.url}/nowhere`);
   assert.equal(res.status(), 404);
   assert.match(await page.textContent('h1'), /Page not found/);

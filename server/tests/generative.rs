@@ -334,6 +334,7 @@ const DISPOSITION_KINDS: &[&str] = &["final", "recyclable", "callback", "dnc", "
 const OUTCOMES: &[&str] = &["answered", "busy", "no_answer", "dropped", "Answered", "x", ""];
 const FLOOR_ACTIONS: &[&str] = &["pause", "log_out", "Pause", "log out", ""];
 const MONITOR_MODES: &[&str] = &["listen", "whisper", "barge", "stop", "Listen", "spy", ""];
+const THEMES: &[&str] = &["light", "dark", "high-contrast", "Dark", "contrast", ""];
 const STATUSES: &[&str] = &["NEW", "READY", "vip", "SALE", "new", "NE;W", ""];
 
 const fn ep(
@@ -357,6 +358,8 @@ const ENDPOINTS: &[Endpoint] = &[
         read_only: false,
         expensive: true,
     },
+    ep("account/profile", &[("display_name", K::Text), ("theme", K::Word(THEMES))], false),
+    ep("account/audio_devices", &[("input", K::Text), ("output", K::Text)], false),
     ep("users/list", &[], true),
     Endpoint {
         path: "users/create",

@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod leadsets;
 pub mod phone;
 pub mod phonebook;
+pub mod profile;
 pub mod users;
 
 #[cfg(feature = "ssr")]

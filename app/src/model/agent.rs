@@ -94,6 +94,8 @@ impl AgentStatus {
 pub struct AgentSummary {
     pub id: super::user::UserId,
     pub username: super::user::Username,
+    /// The name the agent chose to be shown by (My Profile), if any.
+    pub display_name: Option<super::profile::DisplayName>,
     pub disabled: bool,
     /// The campaigns the agent is assigned to.
     pub campaigns: Vec<super::text::Name>,

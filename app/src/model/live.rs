@@ -86,8 +86,17 @@ pub struct AgentNow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FloorAgent {
     pub username: super::user::Username,
+    /// The name the agent chose to be shown by (My Profile), if any.
+    pub display_name: Option<super::profile::DisplayName>,
     pub campaign_name: super::text::Name,
     pub now: AgentNow,
+}
+
+impl FloorAgent {
+    /// The name a person reads: the display name, else the username.
+    pub fn shown_name(&self) -> &str {
+        self.display_name.as_ref().map_or(self.username.as_str(), |n| n.as_str())
+    }
 }
 
 /// Every logged-in agent right now, and the server's clock (Unix ms) so the page can count
@@ -220,6 +229,7 @@ mod tests {
     fn agent(name: &str, campaign: &str, status: AgentStatus, since: i64) -> FloorAgent {
         FloorAgent {
             username: Username::parse(name).unwrap(),
+            display_name: None,
             campaign_name: Name::parse(campaign).unwrap(),
             now: AgentNow {
                 agent: UserId(since),

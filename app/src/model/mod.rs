@@ -19,6 +19,7 @@ pub mod live;
 pub mod notice;
 pub mod phone;
 pub mod phonebook;
+pub mod profile;
 pub mod quality;
 pub mod recording;
 pub mod report;
@@ -49,6 +50,7 @@ pub use live::{
     AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
     MonitorMode,
 };
+pub use profile::{AudioDevices, DeviceId, DisplayName, Profile, Theme};
 pub use report::{
     AgentDay, AgentTimeReport, CallFilter, CallQuery, CallRecord, CallReport, HourSummary,
     HourlyReport, MyDay,

@@ -70,7 +70,7 @@ fn cards(role: Role) -> Vec<Card> {
             ),
         ],
     };
-    cards.push(card("/account", "Account", "Change your password."));
+    cards.push(card("/account", "My profile", "Your name, theme, phone audio and password."));
     cards
 }
 

@@ -21,7 +21,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
     NavItem { href: "/phone", label: "Phone", roles: Role::ON_THE_PHONE },
     NavItem { href: "/admin", label: "Admin", roles: &[Role::Admin, Role::Supervisor] },
-    NavItem { href: "/account", label: "Account", roles: &Role::ALL },
+    NavItem { href: "/account", label: "My profile", roles: &Role::ALL },
 ];
 
 /// The top bar and the page's main area.
@@ -68,7 +68,7 @@ fn Nav(viewer: Viewer) -> impl IntoView {
         <nav class="mainnav" aria-label="Main">{items}</nav>
         <div class="whoami">
             <span class="user" data-testid="whoami">
-                {viewer.username.to_string()}
+                {viewer.shown_name().to_string()}
                 <span class=format!("badge role-{}", viewer.role.as_str())>
                     {viewer.role.label()}
                 </span>

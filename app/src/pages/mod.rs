@@ -25,13 +25,52 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::api::auth::whoami;
-use crate::model::{ApiError, Viewer};
+use crate::model::{ApiError, Theme, Viewer};
 
 pub use status::{Forbidden, NotFound};
 
 /// The signed-in user, loaded once per page load and shared through context.
 #[derive(Clone, Copy)]
 pub struct ViewerResource(pub Resource<Result<Option<Viewer>, ApiError>, json::Json>);
+
+/// The phone's microphone and speaker as the browser names them; `None`: its default.
+#[derive(Clone, Debug, Default)]
+pub struct ChosenAudio {
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+}
+
+/// The viewer's chosen audio devices as they are now (My Profile updates the viewer in place
+/// when it saves them).
+pub fn chosen_audio() -> ChosenAudio {
+    let viewer = use_context::<ViewerResource>()
+        .and_then(|ViewerResource(v)| v.get_untracked())
+        .and_then(|v| v.ok().flatten());
+    viewer
+        .map(|v| ChosenAudio { microphone: v.audio_input, speaker: v.audio_output })
+        .unwrap_or_default()
+}
+
+/// The theme the page wears (the default for a visitor). On the server it comes from the
+/// request, so the first paint already has the right colours; in the browser from the page.
+pub fn page_theme() -> Theme {
+    #[cfg(feature = "ssr")]
+    {
+        crate::api::guard::authenticated().map(|a| a.profile.theme).unwrap_or_default()
+    }
+    #[cfg(feature = "hydrate")]
+    {
+        document()
+            .document_element()
+            .and_then(|root| root.get_attribute("data-theme"))
+            .and_then(|t| Theme::parse(&t).ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Theme::default()
+    }
+}
 
 /// What leaving the site now would cost, said before the header's Log out goes ahead: the
 /// phone sets it while a call is up or a disposition is due (`None`: nothing to lose).
@@ -55,9 +94,12 @@ pub fn confirm_leaving(warning: Option<&str>) -> bool {
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: leptos::config::LeptosOptions) -> impl IntoView {
+    // The theme is an attribute of the document itself, outside what hydrates, so it is right
+    // from the first byte; My Profile changes it in place when the person picks another.
+    let theme = page_theme().as_str();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

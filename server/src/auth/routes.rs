@@ -184,11 +184,15 @@ pub async fn authenticate(
         Some(token) => {
             match db::sessions::lookup(&state.db, &session::hash_token(&token), db::now_ms()).await
             {
-                Ok(found) => found.and_then(|(session_id, user)| match user.viewer() {
-                    Ok(viewer) => Some(Authenticated { viewer, session_id }),
-                    Err(e) => {
-                        tracing::error!(error = %e, "session user is not valid");
-                        None
+                Ok(found) => found.and_then(|(session_id, user)| {
+                    match user.viewer().and_then(|v| Ok((v, user.profile()?))) {
+                        Ok((viewer, profile)) => {
+                            Some(Authenticated { viewer, profile, session_id })
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "session user is not valid");
+                            None
+                        }
                     }
                 }),
                 Err(e) => return unavailable(e),

@@ -2,9 +2,13 @@
 //!
 //! Rules enforced here: usernames are unique; there is always at least one enabled admin;
 //! admins do not change their own role or disable themselves (another admin must); a
-//! password reset or a disable ends the user's sessions at once.
+//! password reset or a disable ends the user's sessions at once; a profile is changed only by
+//! its owner (the self-service calls take the user from the session, never from the request).
 
-use app::model::{ApiError, Password, Role, UserId, UserSummary, Username, Viewer};
+use app::model::{
+    ApiError, AudioDevices, DisplayName, Password, Profile, Role, Theme, UserId, UserSummary,
+    Username, Viewer,
+};
 use app::ports::{Accounts, Authenticated};
 
 use super::internal;
@@ -25,6 +29,11 @@ impl AccountsBackend {
             .await
             .map_err(|e| internal("loading a user", e))?
             .ok_or_else(|| ApiError::NotFound("That user does not exist (any more).".into()))
+    }
+
+    /// The user's profile as stored now.
+    async fn profile(&self, id: UserId) -> Result<Profile, ApiError> {
+        self.existing(id).await?.profile().map_err(|e| internal("reading a profile", e))
     }
 
     async fn end_sessions(&self, id: UserId, keep: Option<i64>) -> Result<(), ApiError> {
@@ -141,5 +150,36 @@ impl Accounts for AccountsBackend {
         self.end_sessions(who.viewer.id, Some(who.session_id)).await?;
         tracing::info!(user = %row.username, "password changed by its owner");
         Ok(())
+    }
+
+    async fn save_own_look(
+        &self,
+        who: &Authenticated,
+        name: DisplayName,
+        theme: Theme,
+    ) -> Result<Profile, ApiError> {
+        let found = users::set_look(&self.db, who.viewer.id, &name, theme, db::now_ms())
+            .await
+            .map_err(|e| internal("saving a profile", e))?;
+        if !found {
+            return Err(ApiError::NotFound("That user does not exist (any more).".into()));
+        }
+        tracing::info!(user = %who.viewer.username, theme = theme.as_str(), "profile saved");
+        self.profile(who.viewer.id).await
+    }
+
+    async fn save_own_audio_devices(
+        &self,
+        who: &Authenticated,
+        devices: AudioDevices,
+    ) -> Result<Profile, ApiError> {
+        let found = users::set_audio_devices(&self.db, who.viewer.id, &devices, db::now_ms())
+            .await
+            .map_err(|e| internal("saving audio devices", e))?;
+        if !found {
+            return Err(ApiError::NotFound("That user does not exist (any more).".into()));
+        }
+        tracing::info!(user = %who.viewer.username, "audio devices saved");
+        self.profile(who.viewer.id).await
     }
 }

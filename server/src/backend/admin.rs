@@ -20,9 +20,9 @@ use crate::runtime::dialer::DialerError;
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
-    Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters, Name, Role,
-    Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId, Username,
-    Viewer,
+    DisplayName, Disposition, DispositionId, DispositionKind, LeadCounts, LeadStatus, LiveCounters,
+    Name, Role, Script, ScriptBody, ScriptId, Trunk, TrunkId, TrunkSettings, TrunkTest, UserId,
+    Username, Viewer,
 };
 use app::model::{FloorAction, MonitorMode, PauseReason};
 use app::ports::Admin;
@@ -181,11 +181,14 @@ impl Admin for AdminBackend {
         if live.agents.is_empty() {
             return Ok(app::model::Floor { at: db::now_ms(), agents: Vec::new() });
         }
-        let users: BTreeMap<UserId, Username> = db::users::list(&self.db)
+        let users: BTreeMap<UserId, (Username, Option<DisplayName>)> = db::users::list(&self.db)
             .await
             .map_err(|e| internal("listing users", e))?
             .into_iter()
-            .filter_map(|u| Some((UserId(u.id), u.username().ok()?)))
+            .filter_map(|u| {
+                let shown = u.profile().ok()?.display_name;
+                Some((UserId(u.id), (u.username().ok()?, shown)))
+            })
             .collect();
         let campaigns: BTreeMap<CampaignId, Name> = db::campaigns::list(&self.db)
             .await
@@ -198,8 +201,10 @@ impl Admin for AdminBackend {
             .agents
             .iter()
             .filter_map(|a| {
+                let (username, display_name) = users.get(&a.agent)?.clone();
                 Some(app::model::FloorAgent {
-                    username: users.get(&a.agent)?.clone(),
+                    username,
+                    display_name,
                     campaign_name: campaigns.get(&a.campaign)?.clone(),
                     now: a.clone(),
                 })
@@ -1022,6 +1027,10 @@ impl Admin for AdminBackend {
             out.push(AgentSummary {
                 id: UserId(row.id),
                 username: row.username().map_err(|e| internal("reading a user", e))?,
+                display_name: row
+                    .profile()
+                    .map_err(|e| internal("reading a profile", e))?
+                    .display_name,
                 disabled: row.disabled,
                 campaigns: campaigns
                     .iter()

@@ -46,7 +46,8 @@ pub async fn lookup(
     now: i64,
 ) -> Result<Option<(i64, UserRow)>, DbError> {
     let sql = "SELECT s.id AS session_id, u.id, u.username, u.role, u.password_hash, u.disabled, \
-               u.created_at, u.updated_at, u.last_login_at \
+               u.created_at, u.updated_at, u.last_login_at, u.display_name, u.theme, \
+               u.audio_input, u.audio_output \
                FROM sessions s JOIN users u ON u.id = s.user_id \
                WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
     let row = with_pool!(db, pool => sqlx::query_as::<_, SessionUser>(sql)

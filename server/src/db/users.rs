@@ -1,7 +1,10 @@
 //! Users: accounts with a role and an argon2 password hash. Usernames are stored normalised
 //! (see `app::model::Username`), so the UNIQUE constraint is case-insensitive in effect.
 
-use app::model::{Role, UserId, UserSummary, Username, Viewer};
+use app::model::{
+    AudioDevices, DeviceId, DisplayName, Profile, Role, Theme, UserId, UserSummary, Username,
+    Viewer,
+};
 
 use super::{Db, DbError, with_pool};
 
@@ -16,6 +19,10 @@ pub struct UserRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
+    pub display_name: Option<String>,
+    pub theme: String,
+    pub audio_input: Option<String>,
+    pub audio_output: Option<String>,
 }
 
 impl UserRow {
@@ -30,9 +37,36 @@ impl UserRow {
             .map_err(|_| DbError::Corrupt(format!("username {:?}", self.username)))
     }
 
+    /// The user's own choices, checked.
+    pub fn profile(&self) -> Result<Profile, DbError> {
+        let corrupt = |what: &str, v: &str| DbError::Corrupt(format!("{what} {v:?}"));
+        let device = |v: &Option<String>| {
+            v.as_deref()
+                .map(|d| DeviceId::parse(d).map_err(|_| corrupt("audio device", d)))
+                .transpose()
+        };
+        Ok(Profile {
+            display_name: self
+                .display_name
+                .as_deref()
+                .map(|n| DisplayName::parse(n).map_err(|_| corrupt("display name", n)))
+                .transpose()?,
+            theme: Theme::parse(&self.theme).map_err(|_| corrupt("theme", &self.theme))?,
+            audio: AudioDevices {
+                input: device(&self.audio_input)?,
+                output: device(&self.audio_output)?,
+            },
+        })
+    }
+
+    /// The name other people see: the display name, else the username.
+    pub fn shown_name(&self) -> String {
+        self.display_name.clone().unwrap_or_else(|| self.username.clone())
+    }
+
     /// The row as the signed-in viewer.
     pub fn viewer(&self) -> Result<Viewer, DbError> {
-        Ok(Viewer { id: UserId(self.id), username: self.username()?, role: self.role()? })
+        Ok(Viewer::new(UserId(self.id), self.username()?, self.role()?, &self.profile()?))
     }
 
     /// The row as a line of the users list.
@@ -51,7 +85,8 @@ impl UserRow {
 /// The columns of [`UserRow`], for `concat!` into statements.
 macro_rules! user_columns {
     () => {
-        "id, username, role, password_hash, disabled, created_at, updated_at, last_login_at"
+        "id, username, role, password_hash, disabled, created_at, updated_at, last_login_at, \
+         display_name, theme, audio_input, audio_output"
     };
 }
 
@@ -156,6 +191,46 @@ pub async fn set_password_hash(db: &Db, id: UserId, hash: &str, now: i64) -> Res
     let done = with_pool!(db, pool => sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Saves a user's display name and theme. Returns whether the user exists.
+pub async fn set_look(
+    db: &Db,
+    id: UserId,
+    name: &DisplayName,
+    theme: Theme,
+    now: i64,
+) -> Result<bool, DbError> {
+    let done = with_pool!(db, pool => sqlx::query(
+            "UPDATE users SET display_name = $1, theme = $2, updated_at = $3 WHERE id = $4")
+        .bind(name.as_str())
+        .bind(theme.as_str())
+        .bind(now)
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Saves a user's phone audio devices (`None`: the browser's default). Returns whether the
+/// user exists.
+pub async fn set_audio_devices(
+    db: &Db,
+    id: UserId,
+    devices: &AudioDevices,
+    now: i64,
+) -> Result<bool, DbError> {
+    let done = with_pool!(db, pool => sqlx::query(
+            "UPDATE users SET audio_input = $1, audio_output = $2, updated_at = $3 WHERE id = $4")
+        .bind(devices.input.as_ref().map(DeviceId::as_str))
+        .bind(devices.output.as_ref().map(DeviceId::as_str))
         .bind(now)
         .bind(id.0)
         .execute(pool)

@@ -648,7 +648,7 @@ impl PhoneHub {
             } else {
                 self.supervisors().remove(&agent);
             }
-            self.names().insert(agent, user.username);
+            self.names().insert(agent, user.shown_name());
         }
         // (A second login to the same campaign, from a reloaded page or another tab, changes
         // nothing.) The page gets the agent's whole state, the call or wrap-up included; the

@@ -139,7 +139,10 @@ fn AgentTable(list: Vec<AgentSummary>) -> impl IntoView {
             let campaigns = a.campaigns.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
             view! {
                 <tr data-agent=a.username.to_string() class:disabled=a.disabled>
-                    <td class="strong">{a.username.to_string()}</td>
+                    <td>
+                        <span class="strong">{a.username.to_string()}</span>
+                        {a.display_name.map(|n| view! { <span class="muted">" (" {n.to_string()} ")"</span> })}
+                    </td>
                     <td>{state}</td>
                     <td>{if campaigns.is_empty() { "—".to_string() } else { campaigns }}</td>
                     <td>{if a.disabled { "Disabled" } else { "Active" }}</td>

@@ -108,7 +108,7 @@ fn Hand(
     done: RwSignal<String>,
     monitor: Monitor,
 ) -> impl IntoView {
-    let name = agent.username.to_string();
+    let name = agent.shown_name().to_string();
     let id = agent.now.agent.0;
     let on_call = matches!(agent.now.status, AgentStatus::InCall | AgentStatus::Reserved);
     // Pausing waits for the agent's call and wrap-up to end (the engine refuses it before).
@@ -183,7 +183,10 @@ fn Agents(
         let hand = a.clone();
         view! {
             <tr data-agent=a.username.to_string() data-state=a.now.status.as_str()>
-                <td class="strong">{a.username.to_string()}</td>
+                <td>
+                    <span class="strong" data-testid="floor-name">{a.shown_name().to_string()}</span>
+                    {a.display_name.is_some().then(|| view! { <span class="muted">" (" {a.username.to_string()} ")"</span> })}
+                </td>
                 <td>
                     <a href=format!("/admin/campaigns/{}", a.now.campaign)>{a.campaign_name.to_string()}</a>
                 </td>

@@ -7,6 +7,9 @@
 //! forgotten every leg), when the browser's own connection fails, or when an offer is not
 //! connected within [`LEG_TIMEOUT`]. The microphone is asked for once; each new leg sends the
 //! same tracks. One attempt is current at a time: a newer one makes older timers do nothing.
+//!
+//! The microphone and speaker are the ones chosen in My Profile when this browser has them,
+//! else the default ones, with a note saying so.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -26,15 +29,41 @@ use crate::model::CampaignId;
 use crate::model::notice::NoticeKind;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
-use crate::pages::webrtc;
+use crate::pages::{ChosenAudio, webrtc};
 
 /// How long an audio leg may take from offer to connected before it is tried again.
 const LEG_TIMEOUT: Duration = Duration::from_secs(15);
+
+const MICROPHONE_MISSING: &str = "The microphone chosen in My Profile is not connected to this browser: the phone uses the default one.";
+const SPEAKER_MISSING: &str = "The speaker chosen in My Profile is not connected to this browser: the phone uses the default one.";
+
+/// Opens the microphone: `device` exactly, or the default one. (Not `ideal`: Chromium 156 gave
+/// the default microphone for an `ideal` device that it had.)
+async fn microphone(
+    media: &web_sys::MediaDevices,
+    device: Option<&str>,
+) -> Result<JsValue, JsValue> {
+    let audio = match device {
+        None => JsValue::TRUE,
+        Some(id) => {
+            let exact = js_sys::Object::new();
+            js_sys::Reflect::set(&exact, &"exact".into(), &id.into())?;
+            let audio = js_sys::Object::new();
+            js_sys::Reflect::set(&audio, &"deviceId".into(), &exact)?;
+            audio.into()
+        }
+    };
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio(&audio);
+    JsFuture::from(media.get_user_media_with_constraints(&constraints)?).await
+}
 
 /// The live connections of one phone page.
 pub struct Link {
     state: PhoneState,
     campaign: CampaignId,
+    /// The microphone and speaker chosen in My Profile.
+    chosen: ChosenAudio,
     ws: RefCell<Option<WebSocket>>,
     pc: RefCell<Option<RtcPeerConnection>>,
     mic: RefCell<Option<MediaStream>>,
@@ -57,10 +86,11 @@ pub struct Link {
 
 impl Link {
     /// Opens the socket; audio starts once the server welcomes the agent.
-    pub fn start(state: PhoneState, campaign: CampaignId) -> Rc<Link> {
+    pub fn start(state: PhoneState, campaign: CampaignId, chosen: ChosenAudio) -> Rc<Link> {
         let link = Rc::new(Link {
             state,
             campaign,
+            chosen,
             ws: RefCell::new(None),
             pc: RefCell::new(None),
             mic: RefCell::new(None),
@@ -196,12 +226,15 @@ impl Link {
                 return;
             }
         };
-        let constraints = MediaStreamConstraints::new();
-        constraints.set_audio(&JsValue::TRUE);
-        let stream = match devices.get_user_media_with_constraints(&constraints) {
-            Ok(p) => JsFuture::from(p).await,
-            Err(e) => Err(e),
-        };
+        let mut stream = microphone(&devices, self.chosen.microphone.as_deref()).await;
+        // The chosen microphone is not in this browser (ids are per browser): the default
+        // one, and a note. (A refused microphone is refused again, and said below.)
+        if stream.is_err() && self.chosen.microphone.is_some() {
+            stream = microphone(&devices, None).await;
+            if stream.is_ok() {
+                self.state.say(NoticeKind::Error, MICROPHONE_MISSING);
+            }
+        }
         let stream: MediaStream = match stream {
             Ok(s) => s.unchecked_into(),
             Err(_) => {
@@ -216,6 +249,23 @@ impl Link {
         *self.mic.borrow_mut() = Some(stream);
         self.start_sampling();
         self.open_leg().await;
+    }
+
+    /// Plays the customer through the chosen speaker, where the browser can choose one
+    /// (`HTMLMediaElement.setSinkId`); a missing speaker leaves the default one, and a note.
+    fn use_speaker(&self, speaker: &HtmlAudioElement) {
+        let Some(chosen) = &self.chosen.speaker else { return };
+        let set_sink = js_sys::Reflect::get(speaker, &"setSinkId".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let Some(set_sink) = set_sink else { return };
+        let Ok(done) = set_sink.call1(speaker, &chosen.as_str().into()) else { return };
+        let state = self.state;
+        wasm_bindgen_futures::spawn_local(async move {
+            if JsFuture::from(js_sys::Promise::resolve(&done)).await.is_err() {
+                state.say(NoticeKind::Error, SPEAKER_MISSING);
+            }
+        });
     }
 
     /// Judges the audio once a second for the rest of the shift. Only the warnings depend on
@@ -297,6 +347,7 @@ impl Link {
         let speaker: Option<HtmlAudioElement> = HtmlAudioElement::new().ok();
         if let Some(s) = &speaker {
             s.set_autoplay(true);
+            self.use_speaker(s);
         }
         pc.set_ontrack(Some(&self.keep(Closure::new(move |e: JsValue| {
             let (Some(e), Some(s)) = (e.dyn_ref::<RtcTrackEvent>(), speaker.as_ref()) else {

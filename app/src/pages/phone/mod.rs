@@ -159,7 +159,8 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     };
     #[cfg(feature = "hydrate")]
     {
-        sender.link.set_value(Some(link::Link::start(state, campaign)));
+        let audio = crate::pages::chosen_audio();
+        sender.link.set_value(Some(link::Link::start(state, campaign, audio)));
         let started = js_sys::Date::now();
         state.now.set(started);
         let tick = set_interval_with_handle(
