@@ -80,25 +80,7 @@ async fn campaign(
     channels: u32,
     leads: u32,
 ) -> i64 {
-    let port = sipp.to_string();
-    let trunk = ok(
-        admin,
-        "admin/trunks/save",
-        &[
-            ("name", "sipp"),
-            ("host", "127.0.0.1"),
-            ("port", &port),
-            ("transport", "udp"),
-            ("username", ""),
-            ("password", ""),
-            ("caller_id_mode", "from"),
-            ("codecs", "PCMU"),
-            ("max_channels", "50"),
-            ("max_cps", "50"),
-        ],
-    )
-    .await
-    .to_string();
+    let trunk = support::udp_trunk(admin, "sipp", sipp, 50).await;
     let (kind, file, agents) = match dialling {
         Dialling::Broadcast(file) => ("broadcast", file.to_string_lossy(), &[][..]),
         Dialling::Auto(agents) => ("auto", "".into(), agents),

@@ -88,25 +88,7 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
     let gateway = s.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
     // The carrier's trunk is the caller's own address: calls come in from it.
     let caller_port = free_udp_port();
-    let port = caller_port.to_string();
-    let trunk = ok(
-        &admin,
-        "admin/trunks/save",
-        &[
-            ("name", "carrier"),
-            ("host", "127.0.0.1"),
-            ("port", &port),
-            ("transport", "udp"),
-            ("username", ""),
-            ("password", ""),
-            ("caller_id_mode", "from"),
-            ("codecs", "PCMU"),
-            ("max_channels", "5"),
-            ("max_cps", "5"),
-        ],
-    )
-    .await
-    .to_string();
+    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
     // An auto campaign with no leads: its agent only takes the calls that come in.
     let form = [
         ("name", "Support"),

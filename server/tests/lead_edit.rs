@@ -20,25 +20,7 @@ on_both_backends!(the_agent_on_the_call_corrects_the_lead_and_every_change_is_au
 
 /// A trunk to sipp and an active auto campaign on it worked by `agent`; returns the campaign.
 async fn campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
-    let port = sipp.to_string();
-    let trunk = ok(
-        admin,
-        "admin/trunks/save",
-        &[
-            ("name", "sipp"),
-            ("host", "127.0.0.1"),
-            ("port", &port),
-            ("transport", "udp"),
-            ("username", ""),
-            ("password", ""),
-            ("caller_id_mode", "from"),
-            ("codecs", "PCMU"),
-            ("max_channels", "5"),
-            ("max_cps", "5"),
-        ],
-    )
-    .await
-    .to_string();
+    let trunk = support::udp_trunk(admin, "sipp", sipp, 5).await;
     let script =
         ok(admin, "admin/scripts/save", &[("name", "Hello"), ("body", "Hi {first_name}!")])
             .await

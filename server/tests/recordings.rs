@@ -122,25 +122,7 @@ async fn the_recording_setting_round_trips_and_bad_values_change_nothing(b: Back
 /// A trunk to sipp, an active campaign recording every call (as `form` says) worked by
 /// `agent`, and one lead to call; returns the campaign's id.
 async fn recorded_campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
-    let port = sipp.to_string();
-    let trunk = ok(
-        admin,
-        "admin/trunks/save",
-        &[
-            ("name", "sipp"),
-            ("host", "127.0.0.1"),
-            ("port", &port),
-            ("transport", "udp"),
-            ("username", ""),
-            ("password", ""),
-            ("caller_id_mode", "from"),
-            ("codecs", "PCMU"),
-            ("max_channels", "5"),
-            ("max_cps", "5"),
-        ],
-    )
-    .await
-    .to_string();
+    let trunk = support::udp_trunk(admin, "sipp", sipp, 5).await;
     let res = save(admin, &form("Recorded", &trunk, "active")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let id = res.json().as_i64().expect("campaign id");

@@ -405,19 +405,21 @@ fn Work(
     };
     let dial_number = RwSignal::new(String::new());
     // The call's grid is drawn again for another call (or the same one resumed), not when only
-    // its lead's details change (a correction): the wrap-up form keeps what the agent chose.
-    let on_call = Memo::new(move |_| {
-        state.call.with(|c| c.as_ref().map(|c| (c.call, c.script.clone(), c.since)))
+    // its lead's details change (a correction): the wrap-up form keeps what the agent chose,
+    // and the script, filled anew with the correction, changes in place.
+    let on_call = Memo::new(move |_| state.call.with(|c| c.as_ref().map(|c| (c.call, c.since))));
+    let script = Memo::new(move |_| {
+        state.call.with(|c| c.as_ref().map(|c| c.script.clone()).unwrap_or_default())
     });
     move || {
-        if let Some((_, script, since)) = on_call.get() {
+        if let Some((_, since)) = on_call.get() {
             view! {
                 <div class="phone-grid">
                     <lead::LeadPanel state />
                     <history::LeadNotes state />
                     <section class="card">
                         <h2>"Script"</h2>
-                        <div class="script" data-testid="script">{script}</div>
+                        <div class="script" data-testid="script">{move || script.get()}</div>
                     </section>
                     {move || match state.wrapup.get() {
                         Some(w) => view! { <WrapUp state wrap=w send /> }.into_any(),
