@@ -503,10 +503,13 @@ impl Bridge {
 
     /// Plays waiting music to a call nobody talks to yet: `sound` looped (none: the hold
     /// sound) until the call is bridged to a leg. A playback ([`Bridge::play`]) goes first.
+    /// On a call already bridged (the agent came first) it does nothing.
     pub fn set_music(&mut self, call: CallId, sound: Option<Sound>) -> Result<(), BridgeError> {
         let sound = sound.unwrap_or_else(|| self.hold_sound.clone());
-        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.music =
-            Some(Player::looping(sound));
+        let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
+        if side.leg.is_none() {
+            side.music = Some(Player::looping(sound));
+        }
         Ok(())
     }
 

@@ -299,6 +299,10 @@ fn a_waiting_caller_hears_the_music_looped_between_messages_until_an_agent_takes
     assert_eq!(heard, [vec![0x22; 160]], "the agent's voice relayed");
     rig.run(100);
     assert!(to_trunk(&rig.take()).iter().all(|p| p.payload.iter().all(|&b| b != music)));
+    // Music asked for after the agent came (the two crossed): nothing changes.
+    rig.bridge.set_music(CALL, Some(Sound::new(vec![2000; 240]))).unwrap();
+    rig.run(100);
+    assert!(to_trunk(&rig.take()).iter().all(|p| p.payload.iter().all(|&b| b != music)));
 }
 
 #[test]

@@ -475,6 +475,8 @@ impl Engine {
             CallEvent::Answered => {
                 if rec.placed_unanswered() {
                     self.answered(now, call);
+                } else if rec.state == CallState::Offered {
+                    self.inbound_answered(now, call);
                 }
             }
             CallEvent::Bridged => {
@@ -1023,6 +1025,15 @@ impl Engine {
             // Nobody freed up within the safe-harbor wait.
             let rec = entry.remove();
             self.abandon(now, rec, Some("no agent free within 2 seconds".into()));
+            return;
+        }
+        if entry.get().state == CallState::Offered {
+            // Accepted, and the carrier never said it answered: given up.
+            self.out.push(Output::Hangup { call });
+            let rec = entry.remove();
+            let reason = Some("the carrier did not answer the call in time".to_string());
+            let outcome = CallOutcome::NoAnswer;
+            self.finish_inbound_unconnected(now, rec, outcome, None, reason, HangupBy::System);
             return;
         }
         if matches!(entry.get().state, CallState::Queued(_)) {

@@ -32,6 +32,8 @@ use super::io::{CallId, InboundCall, Output, QueuedLead, Record};
 use super::session::AgentRun;
 use super::{Engine, EngineError, Now};
 
+/// How long the carrier may take to answer a call the engine accepted.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the closed message may play.
 const CLOSED_PLAY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// The SIP status for a caller nobody can take and no message to tell them.
@@ -62,8 +64,7 @@ impl Engine {
         }
         let staffed =
             !self.stopping && self.agents.values().any(|a| queue.campaigns.contains(&a.campaign));
-        let (max_wait, music, closed) =
-            (queue.max_wait, queue.music.clone(), queue.closed_file.clone());
+        let closed = queue.closed_file.clone();
         let queue_id = queue.id;
         self.queues.insert(queue_id, queue);
         for run in self.campaigns.values_mut() {
@@ -81,17 +82,37 @@ impl Engine {
             at: now.wall,
         });
         let mut rec = CallRec::inbound(c.call, call_ref, campaign, queue_id, *c.lead);
-        if !staffed {
-            self.closed(now, rec, NOBODY_LOGGED_IN, closed);
+        if !staffed && closed.is_none() {
+            self.closed(now, rec, NOBODY_LOGGED_IN, None);
             return Ok(());
         }
-        self.accept(now, &rec);
-        self.out.push(Output::Music { call: c.call, file: music });
-        rec.state = CallState::Queued(queue_id);
+        // Answered first; the caller queues (or hears the closed message) once the carrier
+        // says the call is up, so nothing is played or bridged on a call not yet answered.
+        self.out.push(Output::Accept { call: c.call });
+        if !staffed {
+            rec.abandon_reason = Some(NOBODY_LOGGED_IN.to_string());
+        }
+        rec.guard = Some(now.at + ACCEPT_TIMEOUT);
         rec.since = Some(now.at);
-        rec.guard = Some(now.at + max_wait);
         self.calls.insert(c.call, rec);
         Ok(())
+    }
+
+    /// The carrier answered an inbound call: it queues with its music (its longest wait counted
+    /// from its arrival), or hears the closed message when nobody could take it.
+    pub(super) fn inbound_answered(&mut self, now: Now, call: CallId) {
+        let Some(mut rec) = self.calls.remove(&call) else { return };
+        self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
+        let Some(queue) = rec.inbound.and_then(|q| self.queues.get(&q)).cloned() else { return };
+        if let Some(why) = rec.abandon_reason.take() {
+            rec.state = CallState::Closing;
+            self.closed(now, rec, &why, queue.closed_file.clone());
+            return;
+        }
+        rec.state = CallState::Queued(queue.id);
+        rec.guard = rec.since.map(|since| since + queue.max_wait);
+        self.out.push(Output::Music { call, file: queue.music.clone() });
+        self.calls.insert(call, rec);
     }
 
     /// A caller nobody can take: the closed message, when the queue has one, then the end;
@@ -100,9 +121,6 @@ impl Engine {
         let answered = rec.state != CallState::Offered;
         match file {
             Some(file) => {
-                if !answered {
-                    self.accept(now, &rec);
-                }
                 rec.state = CallState::Closing;
                 rec.guard = Some(now.at + CLOSED_PLAY_TIMEOUT);
                 rec.abandon_reason = Some(why.to_string());
@@ -121,12 +139,6 @@ impl Engine {
                 self.finish_inbound_unconnected(now, rec, outcome, code, reason, HangupBy::System);
             }
         }
-    }
-
-    /// Answers the caller (the attempt is answered from now).
-    fn accept(&mut self, now: Now, rec: &CallRec) {
-        self.out.push(Output::Accept { call: rec.id });
-        self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
     }
 
     /// A queued call that waited its longest: closed.
