@@ -9,6 +9,8 @@
 //! their campaigns dial for fewer agents).
 //!
 //! Invariants:
+//! - nothing is played to or bridged with a call before the carrier says it is answered
+//!   (`Offered` until then, guarded);
 //! - a caller is answered only when someone of the queue's campaigns is logged in; otherwise
 //!   the queue's closed message plays (the call is answered for it), or the call is refused
 //!   (480) without one;

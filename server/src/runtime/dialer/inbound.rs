@@ -1,7 +1,7 @@
 //! Inbound calls in the runtime: the carrier offers a call; in the background (the loop never
 //! waits for the database) the queue is found by the number called and the caller's lead by
 //! theirs — the campaign's lead for the number, else a new one, leased to this instance as for
-//! a manual call (`db::manual_calls`) — then the engine queues the call ([`super::super::super::engine::inbound`]).
+//! a manual call (`db::manual_calls`) — then the engine queues the call (`crate::engine::inbound`).
 //!
 //! Refusals, each with its SIP status and nothing left behind: a number no queue has (404), a
 //! caller who hides their number (433: a lead needs one), a lead another instance holds (486),
