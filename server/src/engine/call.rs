@@ -305,7 +305,7 @@ impl CallRec {
     }
 
     /// The attempt's end, as stored.
-    fn attempt_ended(
+    pub(super) fn attempt_ended(
         &self,
         now: Now,
         outcome: CallOutcome,

@@ -66,7 +66,7 @@ impl Engine {
         }
         let staffed =
             !self.stopping && self.agents.values().any(|a| queue.campaigns.contains(&a.campaign));
-        let closed = queue.closed_file.clone();
+        let has_message = queue.closed_file.is_some();
         let queue_id = queue.id;
         self.queues.insert(queue_id, queue);
         for run in self.campaigns.values_mut() {
@@ -84,7 +84,7 @@ impl Engine {
             at: now.wall,
         });
         let mut rec = CallRec::inbound(c.call, call_ref, campaign, queue_id, *c.lead);
-        if !staffed && closed.is_none() {
+        if !staffed && !has_message {
             self.closed(now, rec, NOBODY_LOGGED_IN, None);
             return Ok(());
         }
@@ -162,14 +162,7 @@ impl Engine {
         reason: Option<String>,
         by: HangupBy,
     ) {
-        self.out.record(Record::AttemptEnded {
-            call_ref: rec.call_ref.clone(),
-            at: now.wall,
-            outcome,
-            sip_code,
-            sip_reason: reason,
-            by,
-        });
+        self.out.record(rec.attempt_ended(now, outcome, sip_code, reason, by));
         self.out.release(vec![rec.lead()], None);
     }
 
