@@ -100,6 +100,12 @@ pub trait Phone: Send + Sync + 'static {
     /// The notes of the earlier calls of the lead the agent is calling or previewing now
     /// (none when there is no such lead).
     async fn lead_notes(&self, agent: UserId) -> Result<Vec<crate::model::CallRecord>, ApiError>;
+    /// The Call Queue: the callers waiting in the queues of the campaign the agent is logged
+    /// in to, the longest waiting first (none when they are logged in to none).
+    async fn call_queue(
+        &self,
+        agent: UserId,
+    ) -> Result<Vec<crate::model::inbound::WaitingCaller>, ApiError>;
     /// Corrects the number (`phone` as typed) and contact fields of `lead`, which must be the
     /// lead of the agent's own call or wrap-up right now (else [`ApiError::Conflict`]), and
     /// audits each changed field in the same transaction; a number that is not one, or that
@@ -370,6 +376,21 @@ pub struct Ports {
     pub phonebook: Arc<dyn Phonebook>,
     pub callbacks: Arc<dyn Callbacks>,
     pub notices: Arc<dyn Notices>,
+    pub voicemails: Arc<dyn Voicemails>,
+}
+
+/// Voicemails (`crate::model::voicemail`) as a user on the phone sees them: those of the
+/// queues whose campaigns they are assigned to. Another is [`ApiError::NotFound`].
+#[async_trait::async_trait]
+pub trait Voicemails: Send + Sync + 'static {
+    /// The newest first (at most 200).
+    async fn list(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<crate::model::voicemail::VoicemailItem>, ApiError>;
+
+    /// Marks the message of `attempt` dealt with by `user`, or not any more.
+    async fn handled(&self, user: UserId, attempt: i64, handled: bool) -> Result<(), ApiError>;
 }
 
 /// Messages to agents (roles are the server functions' to check).

@@ -3,7 +3,12 @@
 // their voice, a 1800 Hz tone). With both agents paused the caller waits, hearing the hold
 // tone; Ann gets ready and takes the call — the caller hears her, she hears the caller
 // (getStats on her page). Then Bob gets ready before Ann is free again: the next caller goes
-// to Bob, who has waited longest, and Ann stays ready.
+// to Bob, who has waited longest, and Ann stays ready. A waiting caller shows in the agents'
+// Call Queue and on the floor. Then nobody is logged in: the queue
+// sends callers to its voicemail — the caller hears the greeting (a 600 Hz tone here) and
+// speaks; Ann finds the message under Voicemails, plays it and marks it done. Last, blending:
+// Ann on a campaign that dials leads, with a caller waiting in its queue, gets the caller
+// before the dialer places any outbound call for her, then the outbound calls.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,8 +21,8 @@ import { freeUdpPort } from '../lib/gateway.mjs';
 import { loudest, share, toUlaw, ulaw } from '../lib/audio.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
-  addAgent, addCampaign, addTrunk, asAdmin, dispose, eventually, launchWithMicrophone, loggedIn,
-  openPhone, query, waitStatus,
+  addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, echoUas, eventually, launchWithMicrophone,
+  loggedIn, openPhone, query, waitStatus,
 } from '../lib/dialer.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -27,14 +32,19 @@ const CALLER_HZ = 1800;
 /** The hold tone the gateway plays when a queue has no music file. */
 const HOLD_HZ = 425;
 const HEARD = 0.01;
+/** The voicemail greeting's tone. */
+const GREETING_HZ = 600;
 
 let server;
 let sipPort;
 let carrierPort;
 let annBrowser;
+let outbound;
 let bobBrowser;
 let dir;
 const callers = [];
+/** The agents' phone pages of the first test. */
+const phones = {};
 
 /** The caller's side: what reaches them (as samples) and their voice. */
 const caller = { socket: null, samples: [], packets: 0, peer: null, seq: 0, timer: null };
@@ -46,18 +56,21 @@ async function callerHears(ms = 1_500) {
   // The hold tone sounds 0.4 s in every 3 s: judged from its first sound to its last (a window
   // shorter than 3 s holds one burst at most, so its phase runs on).
   const sound = s.slice(s.findIndex((x) => x !== 0), s.findLastIndex((x) => x !== 0) + 1);
-  return { hold: share(sound, HOLD_HZ), ann: share(s, ANN_HZ), bob: share(s, BOB_HZ), samples: s.length };
+  return {
+    hold: share(sound, HOLD_HZ), ann: share(s, ANN_HZ), bob: share(s, BOB_HZ), greeting: share(s, GREETING_HZ),
+    samples: s.length,
+  };
 }
 
-/** sipp calling the queue's number from the carrier's address, staying on the line 60 s. */
-function callIn() {
+/** sipp calling `number` from the carrier's address, staying on the line `ms`. */
+function callIn(ms = 60_000, number = '2025550150') {
   const scenario = readFileSync(join(ROOT, 'end2end', 'sipp', 'inbound_call.xml'), 'utf8')
     .replaceAll('m=audio [media_port]', `m=audio ${caller.socket.address().port}`);
   const file = join(dir, `inbound_call_${callers.length}.xml`);
   writeFileSync(file, scenario);
   const child = spawn('sipp', [
-    '-sf', file, `127.0.0.1:${sipPort}`, '-s', '2025550150', '-key', 'caller', '+12025550111',
-    '-d', '60000', '-i', '127.0.0.1', '-p', String(carrierPort), '-m', '1', '-timeout', '120s', '-nostdin',
+    '-sf', file, `127.0.0.1:${sipPort}`, '-s', number, '-key', 'caller', '+12025550111',
+    '-d', String(ms), '-i', '127.0.0.1', '-p', String(carrierPort), '-m', '1', '-timeout', '120s', '-nostdin',
   ], { stdio: 'ignore' });
   callers.push(child);
   return child;
@@ -96,6 +109,7 @@ before(async () => {
 
 after(async () => {
   for (const c of callers) if (c.exitCode === null) c.kill('SIGKILL');
+  await outbound?.stop();
   await annBrowser?.close();
   await bobBrowser?.close();
   await server?.stop();
@@ -131,11 +145,16 @@ test('a caller waits with the hold tone, then reaches the agent ready longest, w
   await openPhone(ann, server.url, 'Help desk');
   const bob = await loggedIn(bobBrowser, server.url, 'bob', 'bob-pass-123');
   await openPhone(bob, server.url, 'Help desk');
+  Object.assign(phones, { ann, bob });
 
   // Both paused (as after login): the caller waits, hearing the hold tone.
   callIn();
   await eventually(async () => (await callerHears(1_200)).hold > 0.5, 20_000, 'the caller hears the hold tone');
   assert.equal(await ann.locator('[data-testid="live-call"]').count(), 0);
+  // Ann's Call Queue and the supervisors' floor show who waits.
+  await ann.locator('[data-testid="call-queue-row"]', { hasText: '+12025550111' }).waitFor({ timeout: 10_000 });
+  await admin.goto(`${server.url}/admin/floor`);
+  await admin.locator('[data-testid="floor-waiting-row"]', { hasText: '+12025550111' }).waitFor({ timeout: 10_000 });
 
   // Ann gets ready: the call is hers; each hears the other.
   await ann.click('[data-testid="ready"]');
@@ -143,6 +162,7 @@ test('a caller waits with the hold tone, then reaches the agent ready longest, w
   assert.match(await ann.locator('[data-testid="lead-card"]').textContent(), /\+12025550111|202.*555.*0111/);
   await eventually(async () => (await callerHears(1_000)).ann > 0.5, 15_000, 'the caller hears Ann');
   await eventually(async () => (await loudest(ann, '__dialerPeer', 1_000)) > HEARD, 15_000, 'Ann hears the caller');
+  await admin.locator('[data-testid="floor-waiting-none"]').waitFor({ timeout: 10_000 });
 
   // Bob gets ready while Ann talks; Ann hangs up, disposes and is ready again after him.
   await bob.click('[data-testid="ready"]');
@@ -161,4 +181,125 @@ test('a caller waits with the hold tone, then reaches the agent ready longest, w
 
   const rows = query(server, "SELECT a.inbound, u.username, a.disposition FROM call_attempts a JOIN users u ON u.id = a.agent_id ORDER BY a.id");
   assert.deepEqual(rows.map((r) => [r.inbound, r.username, r.disposition]), [[1, 'ann', 'SALE MADE'], [1, 'bob', null]]);
+});
+
+/** A WAV file of `seconds` of a `hz` tone, 8 kHz mono 16-bit (the gateway's prompt format). */
+function toneWav(path, hz, seconds) {
+  const n = Math.round(8000 * seconds);
+  const wav = Buffer.alloc(44 + n * 2);
+  wav.write('RIFF', 0);
+  wav.writeUInt32LE(36 + n * 2, 4);
+  wav.write('WAVEfmt ', 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(8000, 24);
+  wav.writeUInt32LE(16000, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36);
+  wav.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i += 1) wav.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * hz * i / 8000)), 44 + i * 2);
+  writeFileSync(path, wav);
+  return path;
+}
+
+test('nobody logged in: the caller leaves a voicemail, which an agent of the queue plays and marks done', async () => {
+  const greeting = toneWav(join(dir, 'greeting.wav'), GREETING_HZ, 1.5);
+  const admin = await asAdmin(annBrowser, server.url);
+  await admin.goto(`${server.url}/admin/queues`);
+  await hydrated(admin);
+  await admin.locator('tr[data-queue="Help"] [data-testid="queue-edit"]').click();
+  const form = admin.locator('[data-testid="queue-form"]');
+  await form.locator('[data-testid="queue-overflow-choice"]').selectOption('voicemail');
+  // Voicemail without its greeting: refused, nothing saved.
+  await form.locator('button[type="submit"]').click();
+  await admin.locator('[data-testid="queue-error"]', { hasText: 'greeting' }).waitFor();
+  await form.locator('[data-testid="queue-greeting"]').fill(greeting);
+  await form.locator('button[type="submit"]').click();
+  await admin.locator('[data-testid="queue-saved"]').waitFor();
+  await eventually(async () => /voicemail/.test(await admin.locator('tr[data-queue="Help"] [data-testid="queue-overflow"]').textContent()), 5_000, 'the list says voicemail');
+
+  // Everyone logs out of the campaign (Bob hangs up his caller first).
+  await phones.bob.click('[data-testid="hangup"]');
+  await dispose(phones.bob, 'SALE MADE', 'called in');
+  for (const page of [phones.ann, phones.bob]) {
+    page.once('dialog', (d) => d.accept());
+    await page.click('[data-testid="phone-logout"]');
+  }
+  await eventually(() => callers.every((c) => c.exitCode !== null), 15_000, 'the callers hung up');
+
+  // The caller hears the greeting, then speaks (the 1800 Hz voice) for a few seconds.
+  const started = Date.now();
+  const voicemail = callIn(6_000);
+  await eventually(async () => (await callerHears(600)).greeting > 0.5, 10_000, 'the caller hears the greeting');
+  await eventually(() => voicemail.exitCode !== null, 20_000, 'the caller hung up after the message');
+  const called = (Date.now() - started) / 1000;
+  assert.equal(voicemail.exitCode, 0, 'the call was answered and ended cleanly');
+
+  const stored = () => query(server, "SELECT v.attempt_id, v.queue_id, v.handled_by, a.inbound, a.recording_state, a.agent_id FROM voicemails v JOIN call_attempts a ON a.id = v.attempt_id");
+  await eventually(() => stored()[0]?.recording_state === 'done', 10_000, 'the message is stored whole');
+  const [row] = stored();
+  assert.deepEqual([row.inbound, row.recording_state, row.agent_id, row.handled_by], [1, 'done', null, null]);
+
+  // Ann logs in to the campaign again and finds it under Voicemails, plays it, marks it done.
+  const ann = await loggedIn(annBrowser, server.url, 'ann', 'ann-pass-123');
+  await openPhone(ann, server.url, 'Help desk');
+  const item = ann.locator(`[data-testid="voicemail-row"][data-attempt="${row.attempt_id}"]`);
+  await item.waitFor({ timeout: 10_000 });
+  assert.match(await item.locator('[data-testid="voicemail-from"]').textContent(), /\+12025550111/);
+  const duration = await item.locator('[data-testid="voicemail-player"]').evaluate((audio) => new Promise((resolve, reject) => {
+    if (audio.readyState >= 1) resolve(audio.duration);
+    audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
+    audio.addEventListener('error', () => reject(new Error(`audio error ${audio.error?.code}`)));
+  }));
+  // The message: after the 1.5 s greeting, until the caller hung up 6 s after the answer.
+  assert.ok(duration > 3 && duration < called, `message ${duration} s in a call of ${called} s`);
+  await item.locator('[data-testid="voicemail-done"]').click();
+  await eventually(async () => /ann/.test(await item.locator('[data-testid="voicemail-handled"]').textContent().catch(() => '')), 10_000, 'marked done by Ann');
+  assert.equal(query(server, 'SELECT handled_by FROM voicemails')[0].handled_by !== null, true);
+  ann.once('dialog', (d) => d.accept());
+  await ann.click('[data-testid="phone-logout"]');
+});
+
+test('blending: a caller waiting in the queue reaches the agent before any outbound call', async () => {
+  outbound = await echoUas();
+  const admin = await asAdmin(annBrowser, server.url);
+  await addTrunk(admin, server.url, 'Outbound', outbound.port);
+  await addCampaign(admin, server.url, { name: 'Blend', kind: 'auto', trunk: 'Outbound', agents: ['ann'] });
+  await addLeads(admin, server.url, {
+    leadset: 'Blend leads', campaign: 'Blend', rows: [['+12025550181', 'NEW', 'Lee'], ['+12025550182', 'NEW', 'Max']],
+  });
+  await admin.goto(`${server.url}/admin/queues`);
+  await hydrated(admin);
+  const form = admin.locator('[data-testid="queue-form"]');
+  await form.locator('input[name="name"]').fill('Blend in');
+  await form.locator('textarea[name="numbers"]').fill('+1 202 555 0151');
+  await form.locator('[data-testid="queue-campaign"][data-name="Blend"]').check();
+  await form.locator('button[type="submit"]').click();
+  await admin.locator('tr[data-queue="Blend in"]').waitFor();
+
+  // Ann logs in to Blend, paused: nothing is dialled; a customer calls and waits.
+  const ann = await loggedIn(annBrowser, server.url, 'ann', 'ann-pass-123');
+  await openPhone(ann, server.url, 'Blend');
+  callIn(60_000, '2025550151');
+  await eventually(async () => (await callerHears(1_200)).hold > 0.5, 20_000, 'the caller waits with the hold tone');
+  await ann.locator('[data-testid="call-queue-row"]', { hasText: '+12025550111' }).waitFor({ timeout: 10_000 });
+
+  // Ready: the caller first, and no outbound call placed for her meanwhile.
+  await ann.click('[data-testid="ready"]');
+  await ann.locator('[data-testid="live-call"]').waitFor({ timeout: 15_000 });
+  assert.match(await ann.locator('[data-testid="lead-card"]').textContent(), /\+12025550111|202.*555.*0111/);
+  const placed = () => query(server, "SELECT a.phone FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id WHERE NOT a.inbound AND c.name = 'Blend'");
+  assert.deepEqual(placed(), [], 'no outbound call before the waiting caller');
+  await eventually(async () => (await callerHears(1_000)).ann > 0.5, 15_000, 'the caller hears Ann');
+
+  // Then the dialer calls the campaign's leads for her.
+  await ann.click('[data-testid="hangup"]');
+  await dispose(ann, 'SALE MADE', 'called in');
+  await ann.locator('[data-testid="live-call"]').waitFor({ timeout: 20_000 });
+  assert.match(await ann.locator('[data-testid="lead-card"]').textContent(), /Lee|Max/);
+  assert.equal(placed().length >= 1, true);
+  await ann.click('[data-testid="hangup"]');
+  await dispose(ann, 'SALE MADE', 'outbound', { pause: true });
 });

@@ -267,6 +267,12 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<PathBuf>,
     },
+    /// Stop a call's waiting music ([`Command::Music`]): the caller hears silence, or the
+    /// message being played (a voicemail greeting before the message is recorded).
+    StopMusic {
+        /// Call.
+        call: CallId,
+    },
     /// Record both directions of the call to a stereo WAV file until it ends or
     /// [`Command::StopRecording`].
     Record {

@@ -256,6 +256,11 @@ impl Gateway {
         self.done(Command::Music { call, path }).await
     }
 
+    /// Stops a call's waiting music.
+    pub async fn stop_music(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::StopMusic { call }).await
+    }
+
     /// Records the call to a WAV file.
     pub async fn record(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
         self.done(Command::Record { call, path }).await

@@ -94,6 +94,13 @@ pub enum Record {
         phone: PhoneNumber,
         at: i64,
     },
+    /// The caller of an inbound call nobody could take is leaving a message (the call's
+    /// recording), listed under `queue`'s voicemails.
+    VoicemailStarted {
+        call_ref: String,
+        queue: QueueId,
+        at: i64,
+    },
     AttemptBridged {
         call_ref: String,
         agent: UserId,

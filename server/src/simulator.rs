@@ -309,7 +309,9 @@ impl World {
                 | Output::Recording { .. }
                 | Output::Accept { .. }
                 | Output::Reject { .. }
-                | Output::Music { .. } => {}
+                | Output::Music { .. }
+                | Output::MusicOff { .. }
+                | Output::Prompt { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
                 // The safe-harbor message: eight seconds, then the call ends.
                 Output::Play { call, .. } => {

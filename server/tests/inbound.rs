@@ -2,7 +2,10 @@
 //! with sipp as the customer calling in: admins set up a queue (bad input refused, nothing
 //! saved); a call to an unknown number is refused 404, one with nobody logged in 480; a call
 //! while an agent is ready reaches her — bridged, talked, disposed — and is stored as an
-//! inbound attempt of her campaign, with a lead made for the caller's number.
+//! inbound attempt of her campaign, with a lead made for the caller's number. A queue whose
+//! callers nobody can take sends them to its voicemail (overflow choices checked, a queue
+//! others overflow to kept): the message is the call's recording, listed for, played by and
+//! marked done by the agents of the queue's campaigns — nobody else.
 
 mod support;
 
@@ -15,6 +18,7 @@ use support::agent::HeadlessAgent;
 use support::{Backend, Client, TestServer, ok};
 
 on_both_backends!(a_caller_waits_in_the_queue_and_reaches_the_ready_agent);
+on_both_backends!(a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents);
 
 const CALLER: &str = "+12025550111";
 
@@ -201,5 +205,174 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
     assert_eq!(leads.len(), 1, "one lead for the caller: {leads:?}");
     assert_eq!(leads[0].0, CALLER);
     drop(agent);
+    s.stop().await;
+}
+
+/// One second of a 600 Hz tone, 8 kHz mono 16-bit: a voicemail greeting.
+fn greeting_wav(path: &std::path::Path) {
+    let samples: Vec<i16> = (0..8000)
+        .map(|i| {
+            (8000.0 * (2.0 * std::f64::consts::PI * 600.0 * f64::from(i) / 8000.0).sin()) as i16
+        })
+        .collect();
+    let data = samples.len() as u32 * 2;
+    let mut wav = Vec::with_capacity(44 + data as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    for (v, n) in [(16u32, 4), (1, 2), (1, 2), (8000, 4), (16000, 4), (2, 2), (16, 2)] {
+        wav.extend_from_slice(&v.to_le_bytes()[..n]);
+    }
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap();
+}
+
+async fn a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    let s = TestServer::start_with(b, |c| c.recordings_dir = Some(recordings.clone())).await;
+    let admin = s.admin().await;
+    let ann_id = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
+    let bob_id = s.create_user(&admin, "bob", "agent", "bob-pass-123").await;
+    let gateway = s.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
+    let caller_port = free_udp_port();
+    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
+    let mut ids = Vec::new();
+    for (name, agent) in [("Support", ann_id), ("Sales", bob_id)] {
+        let form = [
+            ("name", name),
+            ("kind", "preview"),
+            ("state", "active"),
+            ("script_id", ""),
+            ("trunk_id", trunk.as_str()),
+            ("notes", ""),
+            ("caller_id", "+1 202 555 0100"),
+            ("source_statuses", "NEW"),
+            ("outbound_multiplier", "1"),
+            ("max_channels", "2"),
+            ("max_cps", "5"),
+            ("max_attempts", "1"),
+            ("window_start", "00:00"),
+            ("window_end", "00:00"),
+            ("wrapup_seconds", "30"),
+            ("ring_seconds", "20"),
+            ("broadcast_file", ""),
+        ];
+        let camp = ok(&admin, "admin/campaigns/save", &form).await.as_i64().unwrap().to_string();
+        let a = agent.to_string();
+        let args = [("campaign", camp.as_str()), ("agent", a.as_str()), ("assigned", "true")];
+        ok(&admin, "admin/campaigns/assign", &args).await;
+        ids.push(camp);
+    }
+    let greeting = dir.path().join("greeting.wav");
+    greeting_wav(&greeting);
+    let queue = |name: &str, number: &str, overflow: &str, target: &str, greeting: &str| {
+        vec![
+            ("name", name.to_string()),
+            ("numbers", number.to_string()),
+            ("campaigns", ids[0].clone()),
+            ("max_wait_seconds", "60".to_string()),
+            ("overflow", overflow.to_string()),
+            ("overflow_queue", target.to_string()),
+            ("voicemail_greeting", greeting.to_string()),
+        ]
+    };
+    let later = ok(
+        &admin,
+        "admin/queues/save",
+        &[
+            ("name", "Later"),
+            ("numbers", "+12025550160"),
+            ("campaigns", &ids[0]),
+            ("max_wait_seconds", "60"),
+        ],
+    )
+    .await
+    .to_string();
+    let g = greeting.to_str().unwrap();
+    for (args, field) in [
+        (queue("Help", "+12025550150", "voicemail", "", ""), "voicemail_greeting"),
+        (queue("Help", "+12025550150", "queue", "", ""), "overflow_queue"),
+        (queue("Help", "+12025550150", "queue", "424242", ""), "overflow_queue"),
+        (queue("Help", "+12025550150", "sideways", "", ""), "overflow"),
+    ] {
+        let res = save_queue(&admin, args).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", res.body);
+        assert_eq!(res.json()["Invalid"]["field"], field, "{}", res.body);
+    }
+    let help = ok(
+        &admin,
+        "admin/queues/save",
+        &queue("Help", "+12025550150", "queue", &later, "")
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .to_string();
+    // A queue others overflow to stays; a queue never overflows to itself.
+    let res = admin.call("admin/queues/delete", &[("id", later.as_str())]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.body.contains("Help"), "{}", res.body);
+    let mut own = queue("Help", "+12025550150", "queue", &help, "");
+    own.push(("id", help.clone()));
+    let res = save_queue(&admin, own).await;
+    assert_eq!(res.json()["Invalid"]["field"], "overflow_queue", "{}", res.body);
+    let mut vm = queue("Help", "+12025550150", "voicemail", "", g);
+    vm.push(("id", help.clone()));
+    assert_eq!(save_queue(&admin, vm).await.status, StatusCode::OK);
+    assert_eq!(
+        admin.call("admin/queues/delete", &[("id", later.as_str())]).await.status,
+        StatusCode::OK
+    );
+
+    // Nobody is logged in: the caller hears the greeting, speaks, hangs up after 4 s.
+    let sipp = call_in(&gateway, caller_port, "+12025550150", Ok(4_000));
+    assert_eq!(exit(sipp).await, Some(0), "answered for the voicemail, then hung up");
+
+    let ann = s.login("ann", "ann-pass-123").await;
+    let bob = s.login("bob", "bob-pass-123").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let item = loop {
+        let list = ok(&ann, "voicemails/list", &[]).await;
+        if list[0]["playable"] == true && !list[0]["seconds"].is_null() {
+            break list[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no playable voicemail: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(item["phone"], CALLER);
+    assert_eq!(item["queue"], "Help");
+    let seconds = item["seconds"].as_i64().unwrap();
+    assert!((2..=4).contains(&seconds), "the message after the 1 s greeting: {seconds} s");
+    assert!(item["handled_by"].is_null());
+    let attempt = item["attempt"].to_string();
+
+    // The message is the call's recording: the queue's agent hears it, nobody else.
+    let wav = ann.get(&format!("/recordings/{attempt}")).await;
+    assert_eq!(wav.status, StatusCode::OK);
+    assert_eq!(wav.headers["content-type"], "audio/wav");
+    let bytes: u64 = wav.headers["content-length"].to_str().unwrap().parse().unwrap();
+    // Stereo 16-bit at 8 kHz: 32 000 bytes a second.
+    assert!(bytes > 44 + 2 * 32_000, "{bytes} bytes");
+    assert_eq!(bob.get(&format!("/recordings/{attempt}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(ok(&bob, "voicemails/list", &[]).await, serde_json::json!([]));
+    let res = bob.call("voicemails/handled", &[("attempt", &attempt), ("handled", "true")]).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    assert_eq!(admin.call("voicemails/list", &[]).await.status, StatusCode::FORBIDDEN);
+
+    ok(&ann, "voicemails/handled", &[("attempt", &attempt), ("handled", "true")]).await;
+    let list = ok(&ann, "voicemails/list", &[]).await;
+    assert_eq!(list[0]["handled_by"], "ann");
+    ok(&ann, "voicemails/handled", &[("attempt", &attempt), ("handled", "false")]).await;
+    assert!(ok(&ann, "voicemails/list", &[]).await[0]["handled_by"].is_null());
+
+    let attempts = inbound_attempts(&s).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!((attempts[0].2, attempts[0].3.as_deref()), (None, Some("answered")));
     s.stop().await;
 }

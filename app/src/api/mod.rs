@@ -12,6 +12,7 @@ pub mod phone;
 pub mod phonebook;
 pub mod profile;
 pub mod users;
+pub mod voicemails;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod guard {

@@ -45,6 +45,13 @@ pub async fn load_lead_notes() -> Result<Vec<crate::model::CallRecord>, ApiError
 /// `phone` as people write it (read with the leadset's country), the contact fields trimmed.
 /// Each changed field is audited; a save without a change writes nothing. Answers the lead as
 /// stored and the call's script filled anew with it.
+/// The callers waiting in the queues of the agent's campaign, the longest waiting first.
+#[server(endpoint = "phone/call-queue")]
+pub async fn load_call_queue() -> Result<Vec<crate::model::inbound::WaitingCaller>, ApiError> {
+    let who = guard::require(Role::ON_THE_PHONE)?;
+    guard::ports()?.phone.call_queue(who.viewer.id).await
+}
+
 #[server(endpoint = "phone/lead-edit")]
 #[allow(clippy::too_many_arguments)]
 pub async fn edit_lead(

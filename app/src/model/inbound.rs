@@ -1,16 +1,18 @@
 //! Inbound queues: the numbers customers call (DIDs), and the campaigns whose agents take
 //! those calls, as an admin sets them up.
 //!
-//! A call to one of a queue's numbers waits in the queue, hearing its music, until the
-//! longest-waiting ready agent of any of its campaigns is free; a caller nobody takes within
-//! the longest wait hears the closed message (when there is one) and the call ends, as it does
-//! at once when nobody of the queue's campaigns is logged in.
+//! A call to one of a queue's numbers waits in the queue, hearing its music (and, when the
+//! queue has position prompts, its place in line every [`ANNOUNCE_EVERY_SECONDS`] seconds),
+//! until the longest-ready agent of any of its campaigns is free. A caller nobody takes —
+//! nobody of the queue's campaigns is logged in, or the longest wait is over — goes where the
+//! queue's [`Overflow`] says: the closed message and the end, a voicemail, or another queue.
 //!
 //! Invariants of [`QueueSettings`]: a [`Name`]; 1 to [`QueueSettings::MAX_NUMBERS`] numbers,
 //! each E.164 and each once; 1 to [`QueueSettings::MAX_CAMPAIGNS`] campaigns, each once, in
 //! the order the admin chose (the first owns a call nobody has taken yet); a longest wait of
 //! [`QueueSettings::MIN_WAIT`] to [`QueueSettings::MAX_WAIT`] seconds; sound files are `.wav`
-//! paths. That no number belongs to two queues is the database's to keep (it is unique there).
+//! paths; a voicemail overflow has its greeting. That no number belongs to two queues, and
+//! that a queue overflows to another queue that exists, are the database's to keep.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +35,81 @@ pub struct QueueSettings {
     /// Played to a caller nobody can take (nobody logged in, or the longest wait is over),
     /// before the call ends; none: the call just ends.
     pub closed_file: Option<String>,
+    /// Where a caller nobody can take goes.
+    pub overflow: Overflow,
+    /// Played before a voicemail is recorded ("… leave a message after the tone", the tone
+    /// included).
+    pub voicemail_greeting: Option<String>,
+    /// A folder of `position-1.wav` … `position-9.wav` and `position-more.wav` telling a
+    /// caller their place in line; none: no announcements.
+    pub position_prompts: Option<String>,
+}
+
+/// How often a waiting caller hears their place in line.
+pub const ANNOUNCE_EVERY_SECONDS: u64 = 30;
+
+/// How many times a caller may overflow to another queue; then the last queue's closed
+/// message plays (a ring of queues overflowing to each other ends).
+pub const MAX_OVERFLOWS: u8 = 3;
+
+/// The places in line with a prompt of their own; further back is `position-more.wav`.
+pub const ANNOUNCED_POSITIONS: usize = 9;
+
+/// The prompt telling a caller they are `position` (1: next) in line, in `folder`.
+pub fn position_prompt(folder: &str, position: usize) -> String {
+    let folder = folder.trim_end_matches('/');
+    match position {
+        1..=ANNOUNCED_POSITIONS => format!("{folder}/position-{position}.wav"),
+        _ => format!("{folder}/position-more.wav"),
+    }
+}
+
+/// Where a caller nobody can take goes: nobody of the queue's campaigns is logged in when
+/// they call, or nobody took them within the longest wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overflow {
+    /// The closed message, when there is one; then the call ends.
+    #[default]
+    Close,
+    /// The caller leaves a message after the greeting; the agents of the queue's campaigns
+    /// find it under Voicemails.
+    Voicemail,
+    /// The caller moves to another queue and waits there.
+    Queue(QueueId),
+}
+
+impl Overflow {
+    /// The form's word for it (`queue` needs the queue chosen besides).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Overflow::Close => "close",
+            Overflow::Voicemail => "voicemail",
+            Overflow::Queue(_) => "queue",
+        }
+    }
+
+    /// The queue it moves callers to, if any.
+    pub fn queue(self) -> Option<QueueId> {
+        match self {
+            Overflow::Queue(q) => Some(q),
+            _ => None,
+        }
+    }
+}
+
+/// A caller waiting in a queue right now, longest waiting first where listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingCaller {
+    pub queue: QueueId,
+    /// The queue's name, where the list was read for people (none: straight from the dialer).
+    pub queue_name: Option<Name>,
+    /// The campaigns whose agents take the queue's calls.
+    pub campaigns: Vec<CampaignId>,
+    pub phone: PhoneNumber,
+    /// The caller's lead's name (empty: a lead made for the call).
+    pub lead_name: String,
+    /// Waiting since (Unix ms): in this queue, or in the one they overflowed from.
+    pub since: i64,
 }
 
 /// A stored queue.
@@ -51,6 +128,12 @@ pub struct QueueForm {
     pub max_wait_seconds: String,
     pub music_file: String,
     pub closed_file: String,
+    /// `close`, `voicemail` or `queue`.
+    pub overflow: String,
+    /// The queue for `overflow` = `queue`.
+    pub overflow_queue: i64,
+    pub voicemail_greeting: String,
+    pub position_prompts: String,
 }
 
 impl QueueSettings {
@@ -68,6 +151,10 @@ impl QueueSettings {
             max_wait_seconds: self.max_wait_seconds.to_string(),
             music_file: self.music_file.clone().unwrap_or_default(),
             closed_file: self.closed_file.clone().unwrap_or_default(),
+            overflow: self.overflow.kind().to_string(),
+            overflow_queue: self.overflow.queue().map_or(0, |q| q.0),
+            voicemail_greeting: self.voicemail_greeting.clone().unwrap_or_default(),
+            position_prompts: self.position_prompts.clone().unwrap_or_default(),
         }
     }
 }
@@ -112,6 +199,29 @@ impl QueueForm {
                     ),
                 )
             })?;
+        let voicemail_greeting =
+            super::campaign::wav_file("voicemail_greeting", &self.voicemail_greeting)?;
+        let overflow = match self.overflow.trim() {
+            "" | "close" => Overflow::Close,
+            "voicemail" if voicemail_greeting.is_none() => {
+                return Err(ApiError::invalid(
+                    "voicemail_greeting",
+                    "A voicemail needs its greeting: a .wav asking for a message after the tone.",
+                ));
+            }
+            "voicemail" => Overflow::Voicemail,
+            "queue" if self.overflow_queue > 0 => Overflow::Queue(QueueId(self.overflow_queue)),
+            "queue" => {
+                return Err(ApiError::invalid(
+                    "overflow_queue",
+                    "Choose the queue callers move to.",
+                ));
+            }
+            other => {
+                let m = format!("{other:?} is not a choice here: close, voicemail or queue.");
+                return Err(ApiError::invalid("overflow", m));
+            }
+        };
         Ok(QueueSettings {
             name,
             numbers,
@@ -119,7 +229,23 @@ impl QueueForm {
             max_wait_seconds,
             music_file: super::campaign::wav_file("music_file", &self.music_file)?,
             closed_file: super::campaign::wav_file("closed_file", &self.closed_file)?,
+            overflow,
+            voicemail_greeting,
+            position_prompts: prompts_folder(&self.position_prompts)?,
         })
+    }
+}
+
+/// A folder of position prompts as typed: a path of at most 255 characters, no control
+/// characters; empty: none.
+fn prompts_folder(raw: &str) -> Result<Option<String>, ApiError> {
+    match raw.trim() {
+        "" => Ok(None),
+        f if f.chars().count() > 255 || f.chars().any(char::is_control) => Err(ApiError::invalid(
+            "position_prompts",
+            "The folder is a path of at most 255 characters.",
+        )),
+        f => Ok(Some(f.to_string())),
     }
 }
 
@@ -171,6 +297,10 @@ mod tests {
             max_wait_seconds: "120".into(),
             music_file: "/srv/music.wav".into(),
             closed_file: String::new(),
+            overflow: "queue".into(),
+            overflow_queue: 7,
+            voicemail_greeting: String::new(),
+            position_prompts: "/srv/prompts/".into(),
         }
     }
 
@@ -185,7 +315,23 @@ mod tests {
         assert_eq!(s.campaigns, [CampaignId(3), CampaignId(1)], "in the admin's order");
         assert_eq!((s.max_wait_seconds, s.music_file.as_deref()), (120, Some("/srv/music.wav")));
         assert_eq!(s.closed_file, None);
+        assert_eq!(s.overflow, Overflow::Queue(QueueId(7)));
         assert_eq!(s.to_form().parse().unwrap(), s);
+        let mut v = form();
+        (v.overflow, v.voicemail_greeting) = ("voicemail".into(), "/srv/vm.wav".into());
+        let v = v.parse().unwrap();
+        assert_eq!(
+            (v.overflow, v.voicemail_greeting.as_deref()),
+            (Overflow::Voicemail, Some("/srv/vm.wav"))
+        );
+        assert_eq!(v.to_form().parse().unwrap(), v);
+    }
+
+    #[test]
+    fn position_prompts_are_named_by_place() {
+        assert_eq!(position_prompt("/srv/prompts/", 1), "/srv/prompts/position-1.wav");
+        assert_eq!(position_prompt("/srv/prompts", 9), "/srv/prompts/position-9.wav");
+        assert_eq!(position_prompt("/srv/prompts", 10), "/srv/prompts/position-more.wav");
     }
 
     #[test]
@@ -212,6 +358,14 @@ mod tests {
         bad(|q| q.max_wait_seconds = "soon".into(), "max_wait_seconds");
         bad(|q| q.music_file = "/srv/music.mp3".into(), "music_file");
         bad(|q| q.closed_file = "x\u{1}.wav".into(), "closed_file");
+        bad(|q| q.overflow = "pray".into(), "overflow");
+        bad(|q| q.overflow_queue = 0, "overflow_queue");
+        bad(|q| q.overflow = "voicemail".into(), "voicemail_greeting");
+        bad(
+            |q| (q.overflow, q.voicemail_greeting) = ("voicemail".into(), "vm.mp3".into()),
+            "voicemail_greeting",
+        );
+        bad(|q| q.position_prompts = "a\u{7}b".into(), "position_prompts");
     }
 
     #[test]

@@ -99,12 +99,14 @@ impl FloorAgent {
     }
 }
 
-/// Every logged-in agent right now, and the server's clock (Unix ms) so the page can count
+/// Every logged-in agent and every caller waiting in a queue right now, and the server's clock (Unix ms) so the page can count
 /// time in state on from the server's "now" rather than the browser's.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Floor {
     pub at: i64,
     pub agents: Vec<FloorAgent>,
+    /// The callers waiting in inbound queues, the longest waiting first.
+    pub waiting: Vec<super::inbound::WaitingCaller>,
 }
 
 /// What a supervisor may do to an agent on the floor.
@@ -276,6 +278,7 @@ mod tests {
                 agent("bob", "Loans", AgentStatus::Ready, 50),
                 agent("dan", "Sales", AgentStatus::Ready, 20),
             ],
+            waiting: Vec::new(),
         };
         assert_eq!(names(floor.sorted(FloorSort::Agent, false)), ["ann", "bob", "cat", "dan"]);
         assert_eq!(names(floor.sorted(FloorSort::Agent, true)), ["dan", "cat", "bob", "ann"]);

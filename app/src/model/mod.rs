@@ -29,6 +29,7 @@ pub mod text;
 pub mod transfer;
 pub mod trunk;
 pub mod user;
+pub mod voicemail;
 pub mod wallboard;
 
 pub use agent::{AgentStatus, AgentSummary, BulkAgents, CreatedAgent, PauseReason};

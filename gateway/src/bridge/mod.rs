@@ -513,6 +513,12 @@ impl Bridge {
         Ok(())
     }
 
+    /// Stops a call's waiting music (a playback goes on).
+    pub fn stop_music(&mut self, call: CallId) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.music = None;
+        Ok(())
+    }
+
     /// Plays `sound` to the customer once (replacing any playback); [`Output::PlayDone`]
     /// follows.
     pub fn play(&mut self, call: CallId, sound: Sound) -> Result<(), BridgeError> {

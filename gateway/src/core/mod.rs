@@ -1246,6 +1246,9 @@ impl Core {
             Command::SendDtmf { call, digits } => {
                 done(self.bridge.send_dtmf(call, &digits).map_err(|e| self.media_error(call, e)))
             }
+            Command::StopMusic { call } => {
+                done(self.bridge.stop_music(call).map_err(|e| self.media_error(call, e)))
+            }
             Command::StopRecording { call } => {
                 if !self.calls.contains_key(&call) {
                     return Some(Err(ControlError::UnknownCall(call)));

@@ -178,8 +178,11 @@ impl Admin for AdminBackend {
 
     async fn floor(&self) -> Result<app::model::Floor, ApiError> {
         let live = self.live.snapshot();
+        let waiting = db::inbound::named(&self.db, &live.waiting)
+            .await
+            .map_err(|e| internal("naming the waiting callers' queues", e))?;
         if live.agents.is_empty() {
-            return Ok(app::model::Floor { at: db::now_ms(), agents: Vec::new() });
+            return Ok(app::model::Floor { at: db::now_ms(), agents: Vec::new(), waiting });
         }
         let users: BTreeMap<UserId, (Username, Option<DisplayName>)> = db::users::list(&self.db)
             .await
@@ -210,7 +213,7 @@ impl Admin for AdminBackend {
                 })
             })
             .collect();
-        Ok(app::model::Floor { at: db::now_ms(), agents })
+        Ok(app::model::Floor { at: db::now_ms(), agents, waiting })
     }
 
     async fn call_report(
@@ -804,13 +807,21 @@ impl Admin for AdminBackend {
             Err(e @ SaveError::NumberTaken(_)) => Err(ApiError::invalid("numbers", e.to_string())),
             Err(e @ SaveError::NameTaken(_)) => Err(ApiError::invalid("name", e.to_string())),
             Err(e @ SaveError::NotFound) => Err(ApiError::NotFound(e.to_string())),
+            Err(e @ (SaveError::OverflowToItself | SaveError::NoOverflowQueue)) => {
+                Err(ApiError::invalid("overflow_queue", e.to_string()))
+            }
+            Err(e @ SaveError::OverflowTarget(_)) => Err(ApiError::Conflict(e.to_string())),
             Err(SaveError::Db(e)) => Err(internal("saving a queue", e)),
         }
     }
 
     async fn delete_queue(&self, id: app::model::QueueId) -> Result<(), ApiError> {
-        let deleted =
-            db::inbound::delete(&self.db, id).await.map_err(|e| internal("deleting a queue", e))?;
+        use db::inbound::SaveError;
+        let deleted = match db::inbound::delete(&self.db, id).await {
+            Ok(deleted) => deleted,
+            Err(e @ SaveError::OverflowTarget(_)) => return Err(ApiError::Conflict(e.to_string())),
+            Err(e) => return Err(internal("deleting a queue", e)),
+        };
         if !deleted {
             return Err(ApiError::NotFound("That queue does not exist (any more).".into()));
         }

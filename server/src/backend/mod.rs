@@ -8,6 +8,7 @@ pub mod leads;
 pub mod notices;
 pub mod phone;
 pub mod phonebook;
+pub mod voicemails;
 
 use app::model::ApiError;
 use app::ports::Ports;
@@ -31,7 +32,8 @@ pub fn ports(
     url_rules: UrlRules,
 ) -> Ports {
     let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
-    let admin = admin::AdminBackend::new(db.clone(), live, dialer.clone(), phones, gateway);
+    let admin =
+        admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin),
@@ -39,7 +41,8 @@ pub fn ports(
         phonebook: Arc::new(phonebook::PhonebookBackend::new(db.clone())),
         callbacks: Arc::new(callbacks::CallbacksBackend::new(db.clone())),
         notices: Arc::new(notices),
-        phone: Arc::new(phone::PhoneBackend::new(db, dialer)),
+        voicemails: Arc::new(voicemails::VoicemailsBackend::new(db.clone())),
+        phone: Arc::new(phone::PhoneBackend::new(db, dialer, live)),
     }
 }
 

@@ -12,16 +12,19 @@ use crate::db::{self, Db};
 use crate::lead::import::{country_id, normalise_phone};
 use crate::lead::timezone::zone_for_number;
 use crate::runtime::dialer::Dialer;
+use crate::runtime::live::LiveBoard;
 
 pub struct PhoneBackend {
     db: Db,
     /// The running dialer; `None` when this server runs without one.
     dialer: Option<Dialer>,
+    /// What the dialer publishes (the callers waiting in queues).
+    live: LiveBoard,
 }
 
 impl PhoneBackend {
-    pub fn new(db: Db, dialer: Option<Dialer>) -> Self {
-        PhoneBackend { db, dialer }
+    pub fn new(db: Db, dialer: Option<Dialer>, live: LiveBoard) -> Self {
+        PhoneBackend { db, dialer, live }
     }
 }
 
@@ -94,6 +97,24 @@ impl Phone for PhoneBackend {
         db::reports::lead_notes(&self.db, lead.0, &call_ref, 20)
             .await
             .map_err(|e| internal("listing a lead's notes", e))
+    }
+
+    async fn call_queue(
+        &self,
+        agent: UserId,
+    ) -> Result<Vec<app::model::inbound::WaitingCaller>, ApiError> {
+        let view = match &self.dialer {
+            Some(d) => d.view(agent).await.ok().flatten(),
+            None => None,
+        };
+        let Some(campaign) = view.map(|v| v.campaign) else { return Ok(Vec::new()) };
+        let waiting: Vec<_> = (self.live.snapshot().waiting.iter())
+            .filter(|w| w.campaigns.contains(&campaign))
+            .cloned()
+            .collect();
+        db::inbound::named(&self.db, &waiting)
+            .await
+            .map_err(|e| internal("naming the waiting callers' queues", e))
     }
 
     async fn edit_lead(

@@ -5,7 +5,7 @@
 //! so a router never sees half a queue; a number another queue has is refused
 //! ([`SaveError::NumberTaken`]) and nothing is written.
 
-use app::model::inbound::{Queue, QueueSettings};
+use app::model::inbound::{Overflow, Queue, QueueSettings, WaitingCaller};
 use app::model::{CampaignId, Name, PhoneNumber, QueueId};
 
 use super::{Db, DbError, with_pool};
@@ -19,6 +19,12 @@ pub enum SaveError {
     NameTaken(Name),
     #[error("That queue does not exist (any more).")]
     NotFound,
+    #[error("A queue cannot overflow to itself: choose another queue.")]
+    OverflowToItself,
+    #[error("The queue callers overflow to does not exist (any more).")]
+    NoOverflowQueue,
+    #[error("{0} overflows to this queue: change that first.")]
+    OverflowTarget(Name),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -30,6 +36,21 @@ struct QueueRow {
     max_wait_seconds: i64,
     music_file: Option<String>,
     closed_file: Option<String>,
+    overflow: String,
+    overflow_queue_id: Option<i64>,
+    voicemail_greeting: Option<String>,
+    position_prompts: Option<String>,
+}
+
+impl QueueRow {
+    fn overflow(&self) -> Result<Overflow, DbError> {
+        match (self.overflow.as_str(), self.overflow_queue_id) {
+            ("close", _) => Ok(Overflow::Close),
+            ("voicemail", _) => Ok(Overflow::Voicemail),
+            ("queue", Some(q)) => Ok(Overflow::Queue(QueueId(q))),
+            (other, q) => Err(corrupt("overflow", format!("{other:?} to {q:?}"))),
+        }
+    }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
@@ -41,7 +62,8 @@ async fn load(db: &Db, only: Option<QueueId>) -> Result<Vec<Queue>, DbError> {
     let filter: Option<i64> = only.map(|q| q.0);
     let (rows, numbers, campaigns) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, QueueRow>(
-            "SELECT id, name, max_wait_seconds, music_file, closed_file FROM inbound_queues \
+            "SELECT id, name, max_wait_seconds, music_file, closed_file, overflow, \
+             overflow_queue_id, voicemail_greeting, position_prompts FROM inbound_queues \
              WHERE $1 IS NULL OR id = $1 ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
@@ -62,6 +84,7 @@ async fn load(db: &Db, only: Option<QueueId>) -> Result<Vec<Queue>, DbError> {
     })?;
     rows.into_iter()
         .map(|r| {
+            let overflow = r.overflow()?;
             let numbers = (numbers.iter())
                 .filter(|(q, _)| *q == r.id)
                 .map(|(_, n)| PhoneNumber::parse(n).map_err(|e| corrupt("number", e)))
@@ -78,6 +101,9 @@ async fn load(db: &Db, only: Option<QueueId>) -> Result<Vec<Queue>, DbError> {
                         .map_err(|e| corrupt("longest wait", e))?,
                     music_file: r.music_file,
                     closed_file: r.closed_file,
+                    overflow,
+                    voicemail_greeting: r.voicemail_greeting,
+                    position_prompts: r.position_prompts,
                 },
             })
         })
@@ -115,6 +141,14 @@ pub async fn save(
     if id.is_some() && !others.iter().any(|q| mine(&q)) {
         return Err(SaveError::NotFound);
     }
+    if let Some(target) = s.overflow.queue() {
+        if Some(target) == id {
+            return Err(SaveError::OverflowToItself);
+        }
+        if !others.iter().any(|q| q.id == target) {
+            return Err(SaveError::NoOverflowQueue);
+        }
+    }
     match write(db, id, s, now).await {
         Ok(id) => Ok(QueueId(id)),
         // Another save took a number meanwhile: the key says so.
@@ -134,13 +168,18 @@ async fn write(db: &Db, id: Option<QueueId>, s: &QueueSettings, now: i64) -> Res
             Some(id) => {
                 sqlx::query(
                     "UPDATE inbound_queues SET name = $1, max_wait_seconds = $2, music_file = $3, \
-                     closed_file = $4, updated_at = $5 WHERE id = $6")
+                     closed_file = $4, updated_at = $5, overflow = $7, overflow_queue_id = $8, \
+                     voicemail_greeting = $9, position_prompts = $10 WHERE id = $6")
                     .bind(s.name.as_str())
                     .bind(wait)
                     .bind(s.music_file.as_deref())
                     .bind(s.closed_file.as_deref())
                     .bind(now)
                     .bind(id.0)
+                    .bind(s.overflow.kind())
+                    .bind(s.overflow.queue().map(|q| q.0))
+                    .bind(s.voicemail_greeting.as_deref())
+                    .bind(s.position_prompts.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 for table in [
@@ -154,12 +193,17 @@ async fn write(db: &Db, id: Option<QueueId>, s: &QueueSettings, now: i64) -> Res
             None => {
                 sqlx::query_scalar(
                     "INSERT INTO inbound_queues (name, max_wait_seconds, music_file, closed_file, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id")
+                     created_at, updated_at, overflow, overflow_queue_id, voicemail_greeting, \
+                     position_prompts) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9) RETURNING id")
                     .bind(s.name.as_str())
                     .bind(wait)
                     .bind(s.music_file.as_deref())
                     .bind(s.closed_file.as_deref())
                     .bind(now)
+                    .bind(s.overflow.kind())
+                    .bind(s.overflow.queue().map(|q| q.0))
+                    .bind(s.voicemail_greeting.as_deref())
+                    .bind(s.position_prompts.as_deref())
                     .fetch_one(&mut *tx)
                     .await?
             }
@@ -187,8 +231,16 @@ async fn write(db: &Db, id: Option<QueueId>, s: &QueueSettings, now: i64) -> Res
     Ok(id)
 }
 
-/// Deletes a queue; calls waiting in it finish as they are. Whether it existed.
-pub async fn delete(db: &Db, id: QueueId) -> Result<bool, DbError> {
+/// Deletes a queue; calls waiting in it finish as they are. Whether it existed; refused
+/// while another queue overflows to it.
+pub async fn delete(db: &Db, id: QueueId) -> Result<bool, SaveError> {
+    if let Some(q) = list(db).await?.into_iter().find(|q| q.settings.overflow.queue() == Some(id)) {
+        return Err(SaveError::OverflowTarget(q.settings.name));
+    }
+    Ok(remove(db, id).await?)
+}
+
+async fn remove(db: &Db, id: QueueId) -> Result<bool, DbError> {
     let n = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         for sql in [
@@ -208,10 +260,43 @@ pub async fn delete(db: &Db, id: QueueId) -> Result<bool, DbError> {
     Ok(n > 0)
 }
 
-/// The queue a call to `to` (as the carrier sent it) is for: the queue that has the number.
-pub async fn route(db: &Db, to: &str) -> Result<Option<Queue>, DbError> {
+/// The waiting callers with their queues' names (read only when someone waits).
+pub async fn named(db: &Db, waiting: &[WaitingCaller]) -> Result<Vec<WaitingCaller>, DbError> {
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
     let queues = list(db).await?;
-    Ok(queues
-        .into_iter()
-        .find(|q| q.settings.numbers.iter().any(|n| app::model::inbound::dialled(n, to))))
+    Ok(waiting
+        .iter()
+        .map(|w| WaitingCaller {
+            queue_name: queues.iter().find(|q| q.id == w.queue).map(|q| q.settings.name.clone()),
+            ..w.clone()
+        })
+        .collect())
+}
+
+/// The queue a call to `to` (as the carrier sent it) is for — the queue that has the number —
+/// then the queues its callers overflow to, in order, at most [`MAX_OVERFLOWS`], each once.
+///
+/// [`MAX_OVERFLOWS`]: app::model::inbound::MAX_OVERFLOWS
+pub async fn route(db: &Db, to: &str) -> Result<Option<(Queue, Vec<Queue>)>, DbError> {
+    let mut queues = list(db).await?;
+    let Some(first) = queues
+        .iter()
+        .position(|q| q.settings.numbers.iter().any(|n| app::model::inbound::dialled(n, to)))
+    else {
+        return Ok(None);
+    };
+    let first = queues.swap_remove(first);
+    let mut chain: Vec<Queue> = Vec::new();
+    let mut next = first.settings.overflow.queue();
+    let most = usize::from(app::model::inbound::MAX_OVERFLOWS);
+    while let Some(id) = next.filter(|_| chain.len() < most) {
+        // A queue already in the chain ends it (taken out of `queues` when it joined).
+        let Some(i) = queues.iter().position(|q| q.id == id) else { break };
+        let q = queues.swap_remove(i);
+        next = q.settings.overflow.queue();
+        chain.push(q);
+    }
+    Ok(Some((first, chain)))
 }

@@ -112,6 +112,18 @@ macro_rules! apply_one {
                 .execute(&mut *$tx)
                 .await?;
             }
+            Record::VoicemailStarted { call_ref, queue, at } => {
+                sqlx::query(
+                    "INSERT INTO voicemails (attempt_id, queue_id, left_at) \
+                     SELECT id, $2, $3 FROM call_attempts WHERE call_ref = $1 \
+                     ON CONFLICT (attempt_id) DO NOTHING",
+                )
+                .bind(call_ref)
+                .bind(queue.0)
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
             Record::Transferred { call_ref, from, to, warm, completed, at } => {
                 let (agent, number) = match to {
                     TransferTo::Agent(a) => (Some(a.0), None),

@@ -28,6 +28,7 @@ pub mod scripts;
 pub mod sessions;
 pub mod trunks;
 pub mod users;
+pub mod voicemails;
 pub mod wallboard;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

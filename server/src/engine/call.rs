@@ -133,6 +133,10 @@ pub(super) enum CallState {
     Queued(app::model::QueueId),
     /// Inbound: nobody can take it; the closed message is playing, then the call ends.
     Closing,
+    /// Inbound: nobody can take it; the voicemail greeting is playing.
+    Greeting,
+    /// Inbound: the caller's message is being recorded.
+    Voicemail,
 }
 
 pub(super) struct CallRec {
@@ -175,8 +179,8 @@ pub(super) struct CallRec {
     pub(super) transfer_from: Option<(UserId, bool)>,
     /// The outside number the carrier was asked to take the customer to, until it answers.
     pub(super) referring: Option<app::model::PhoneNumber>,
-    /// A customer's call to this inbound queue (none: a call the dialer placed).
-    pub(super) inbound: Option<app::model::QueueId>,
+    /// A customer's call to a queue (none: a call the dialer placed).
+    pub(super) inbound: Option<super::inbound::Caller>,
     /// Its recording (`recording`).
     pub(super) recording: super::recording::CallRecording,
 }
@@ -262,6 +266,8 @@ impl CallRec {
                 | CallState::MachineMessage
                 | CallState::Queued(_)
                 | CallState::Closing
+                | CallState::Greeting
+                | CallState::Voicemail
         )
     }
 
@@ -299,7 +305,9 @@ impl CallRec {
             | CallState::SafeHarbor
             | CallState::Abandoned
             | CallState::MachineMessage
-            | CallState::Closing => c.calls_active += 1,
+            | CallState::Closing
+            | CallState::Greeting
+            | CallState::Voicemail => c.calls_active += 1,
             CallState::WrapUp(_) => {}
         }
     }
@@ -511,6 +519,11 @@ impl Engine {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
             CallEvent::Referred { code } => self.referred(now, call, code),
+            CallEvent::Played => {
+                if rec.state == CallState::Greeting {
+                    self.greeted(now, call);
+                }
+            }
             // Routed by the runtime, which hands the engine `Input::Inbound` instead.
             CallEvent::Offered { .. } => {}
             CallEvent::Detected { verdict, after_ms, cut_short } => {
@@ -757,8 +770,8 @@ impl Engine {
             run.announce(agent, now, None, &mut self.out);
         }
         // An inbound caller goes back to the queue, first in line: nobody drops them.
-        if let Some(queue) = rec.inbound {
-            self.requeue(rec, queue);
+        if rec.inbound.is_some() {
+            self.requeue(now, rec);
             return;
         }
         // Not theirs any more: the agent was told and paused above.
@@ -867,6 +880,10 @@ impl Engine {
                     CallOutcome::Dropped
                 };
                 self.finish_inbound_unconnected(now, rec, outcome, sip_code, reason, by);
+            }
+            CallState::Greeting | CallState::Voicemail => {
+                let rec = entry.remove();
+                self.voicemail_ended(now, rec, sip_code, by);
             }
             CallState::Closing => {
                 let rec = entry.remove();
@@ -1086,6 +1103,11 @@ impl Engine {
             CallState::Closing => {
                 let reason = Some("the closed message did not finish".to_string());
                 self.ended(now, call, CallOutcome::Dropped, None, reason, HangupBy::System);
+            }
+            CallState::Greeting | CallState::Voicemail => {
+                // The greeting never finished, or the message reached its longest.
+                self.out.push(Output::Hangup { call });
+                self.ended(now, call, CallOutcome::Answered, None, None, HangupBy::System);
             }
             CallState::Playing | CallState::Abandoned => {
                 let reason = Some("hung up by the dialer".to_string());

@@ -8,14 +8,29 @@
 //! placed (blending: agents who take an inbound call are no longer ready, so the pacers of
 //! their campaigns dial for fewer agents).
 //!
+//! A caller nobody can take — nobody of the queue's campaigns is logged in when they call, or
+//! nobody took them within the longest wait — goes where the queue's overflow says:
+//!
+//! ```text
+//! Offered ─answered─▶ Queued(q) ─agent─▶ Bridging ─▶ Connected …
+//!    │                   ├─longest wait, overflow to r─▶ Queued(r)   (at most MAX_OVERFLOWS)
+//!    │                   ├─longest wait, voicemail─▶ Greeting ─played─▶ Voicemail ─end─▶ ·
+//!    │                   └─longest wait, close─▶ Closing ─end─▶ ·
+//!    └─nobody logged in: the first staffed queue of the overflow chain, else its exit
+//! ```
+//!
 //! Invariants:
 //! - nothing is played to or bridged with a call before the carrier says it is answered
 //!   (`Offered` until then, guarded);
-//! - a caller is answered only when someone of the queue's campaigns is logged in; otherwise
-//!   the queue's closed message plays (the call is answered for it), or the call is refused
-//!   (480) without one;
-//! - a queued call waits at most the queue's longest wait; then the closed message plays, or
-//!   the call ends;
+//! - a caller is answered only when someone can take them (a queue of the overflow chain is
+//!   staffed), or to hear the closed message or leave a voicemail; otherwise the call is
+//!   refused (480);
+//! - a queued call waits at most its queue's longest wait, then overflows; a caller overflows
+//!   at most [`MAX_OVERFLOWS`] times, then the queue's closed message plays, or the call ends;
+//! - a voicemail is the call's recording, started once the greeting has played and ended
+//!   with the call, at most [`VOICEMAIL_LONGEST`] long;
+//! - a queue with position prompts tells each waiting caller their place in line every
+//!   [`ANNOUNCE_EVERY_SECONDS`] seconds, counting only callers of the same queue ahead;
 //! - an agent whose audio fails to take the call does not lose it: it goes back to the queue,
 //!   first in line;
 //! - the call belongs to the campaign of the agent who takes it (its disposition is that
@@ -25,12 +40,13 @@
 //! - a lead held by a live call or a preview here is refused (the runtime refuses the call as
 //!   busy); one queued in a hopper is taken out of it, so it is not dialled while they talk.
 
+use app::model::inbound::{ANNOUNCE_EVERY_SECONDS, MAX_OVERFLOWS, WaitingCaller, position_prompt};
 use app::model::{CallOutcome, CampaignId, HangupBy, Lead, QueueId, UserId};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::call::{CallRec, CallState};
-use super::io::{CallId, InboundCall, Output, QueuedLead, Record};
+use super::io::{CallId, InboundCall, Output, QueueExit, QueuedLead, Record};
 use super::session::AgentRun;
 use super::{Engine, EngineError, Now};
 
@@ -40,9 +56,30 @@ const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSED_PLAY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// The SIP status for a caller nobody can take and no message to tell them.
 const CLOSED_STATUS: u16 = 480;
+/// How long a voicemail greeting may play.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+/// The longest message a caller may leave.
+pub const VOICEMAIL_LONGEST: Duration = Duration::from_secs(2 * 60);
+/// How often a waiting caller hears their place in line.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(ANNOUNCE_EVERY_SECONDS);
+
+/// What the engine keeps of a customer's call to a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Caller {
+    /// The queue it is in (or was last in).
+    pub(super) queue: QueueId,
+    /// How many times it overflowed to another queue.
+    pub(super) overflows: u8,
+    /// When it next hears its place in line (queued in a queue with position prompts).
+    pub(super) announce_at: Option<Instant>,
+    /// Waiting since (Unix ms), for people to read.
+    pub(super) since_wall: i64,
+}
 
 /// Why a queued call ended without an agent.
 pub const HUNG_UP_IN_QUEUE: &str = "the caller hung up waiting in the queue";
+pub const HUNG_UP_IN_GREETING: &str = "the caller hung up during the voicemail greeting";
+pub const VOICEMAIL_LEFT: &str = "the caller left a voicemail";
 pub const NOBODY_LOGGED_IN: &str = "nobody of the queue's campaigns is logged in";
 pub const WAITED_TOO_LONG: &str = "no agent took the call within the queue's longest wait";
 
@@ -53,8 +90,7 @@ impl Engine {
         if self.calls.contains_key(&c.call) {
             return Err(EngineError::CallExists);
         }
-        let queue = c.queue;
-        let campaign = (queue.campaigns.iter())
+        let campaign = (c.queue.campaigns.iter())
             .copied()
             .find(|id| self.campaigns.contains_key(id))
             .ok_or(EngineError::UnknownCampaign)?;
@@ -64,11 +100,17 @@ impl Engine {
         if held {
             return Err(EngineError::LeadBusy);
         }
-        let staffed =
-            !self.stopping && self.agents.values().any(|a| queue.campaigns.contains(&a.campaign));
-        let has_message = queue.closed_file.is_some();
-        let queue_id = queue.id;
-        self.queues.insert(queue_id, queue);
+        let called = c.queue.id;
+        for q in std::iter::once(c.queue).chain(c.overflow) {
+            self.queues.insert(q.id, q);
+        }
+        let mut caller =
+            Caller { queue: called, overflows: 0, announce_at: None, since_wall: now.wall };
+        let staffed = self.first_staffed(&mut caller);
+        let answers = self.queues.get(&caller.queue).is_some_and(|q| match &q.overflow {
+            QueueExit::Voicemail { .. } => true,
+            QueueExit::Close | QueueExit::Queue(_) => q.closed_file.is_some(),
+        });
         for run in self.campaigns.values_mut() {
             // Queued here for the dialer: the caller's own call takes it (never dialled meanwhile).
             run.hopper.retain(|q| q.lead.id != c.lead.id);
@@ -78,13 +120,13 @@ impl Engine {
             call_ref: call_ref.clone(),
             lead: c.lead.id,
             campaign,
-            queue: queue_id,
+            queue: called,
             trunk: c.trunk,
             phone: c.lead.phone.clone(),
             at: now.wall,
         });
-        let mut rec = CallRec::inbound(c.call, call_ref, campaign, queue_id, *c.lead);
-        if !staffed && !has_message {
+        let mut rec = CallRec::inbound(c.call, call_ref, campaign, caller, *c.lead);
+        if !staffed && !answers {
             self.closed(now, rec, NOBODY_LOGGED_IN, None);
             return Ok(());
         }
@@ -101,20 +143,130 @@ impl Engine {
     }
 
     /// The carrier answered an inbound call: it queues with its music (its longest wait counted
-    /// from its arrival), or hears the closed message when nobody could take it.
+    /// from its arrival), or goes where its queue sends callers nobody can take.
     pub(super) fn inbound_answered(&mut self, now: Now, call: CallId) {
         let Some(mut rec) = self.calls.remove(&call) else { return };
         self.out.record(Record::AttemptAnswered { call_ref: rec.call_ref.clone(), at: now.wall });
-        let Some(queue) = rec.inbound.and_then(|q| self.queues.get(&q)).cloned() else { return };
+        rec.state = CallState::Closing;
         if let Some(why) = rec.abandon_reason.take() {
-            rec.state = CallState::Closing;
-            self.closed(now, rec, &why, queue.closed_file.clone());
+            self.exit(now, rec, &why);
             return;
         }
+        let since = rec.since.unwrap_or(now.at);
+        self.enter_queue(now, rec, since);
+    }
+
+    /// Queues the (answered) call in its caller's queue, its longest wait counted from `since`.
+    /// (A queue the engine does not know — never, as calls bring theirs — closes the call.)
+    fn enter_queue(&mut self, now: Now, mut rec: CallRec, since: Instant) {
+        let queue = rec.inbound.and_then(|c| self.queues.get(&c.queue));
+        let (Some(queue), Some(caller)) = (queue, rec.inbound.as_mut()) else {
+            self.closed(now, rec, WAITED_TOO_LONG, None);
+            return;
+        };
+        caller.announce_at = queue.position_prompts.as_ref().map(|_| now.at + ANNOUNCE_EVERY);
+        let waited = i64::try_from(now.at.saturating_duration_since(since).as_millis());
+        caller.since_wall = now.wall - waited.unwrap_or(0);
         rec.state = CallState::Queued(queue.id);
-        rec.guard = rec.since.map(|since| since + queue.max_wait);
-        self.out.push(Output::Music { call, file: queue.music.clone() });
-        self.calls.insert(call, rec);
+        rec.since = Some(since);
+        rec.guard = Some(since + queue.max_wait);
+        self.out.push(Output::Music { call: rec.id, file: queue.music.clone() });
+        self.calls.insert(rec.id, rec);
+    }
+
+    /// Whether anyone of these campaigns is logged in (and the server is not stopping).
+    fn staffed(&self, campaigns: &[CampaignId]) -> bool {
+        !self.stopping && self.agents.values().any(|a| campaigns.contains(&a.campaign))
+    }
+
+    /// Moves the caller along their queue's overflow chain to the first queue someone could
+    /// take them from (whether there is one); the caller ends in the last queue tried.
+    fn first_staffed(&self, caller: &mut Caller) -> bool {
+        loop {
+            let Some(q) = self.queues.get(&caller.queue) else { return false };
+            if self.staffed(&q.campaigns) {
+                return true;
+            }
+            match q.overflow {
+                QueueExit::Queue(next)
+                    if caller.overflows < MAX_OVERFLOWS && self.queues.contains_key(&next) =>
+                {
+                    caller.overflows += 1;
+                    caller.queue = next;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// An answered caller nobody can take: the voicemail or the closed message of their queue.
+    fn exit(&mut self, now: Now, mut rec: CallRec, why: &str) {
+        let queue = rec.inbound.and_then(|c| self.queues.get(&c.queue));
+        match queue.map(|q| (q.overflow.clone(), q.closed_file.clone())) {
+            Some((QueueExit::Voicemail { greeting }, _)) => {
+                rec.state = CallState::Greeting;
+                rec.guard = Some(now.at + GREETING_TIMEOUT);
+                rec.abandon_reason = Some(why.to_string());
+                self.out.push(Output::MusicOff { call: rec.id });
+                self.out.push(Output::Prompt { call: rec.id, file: greeting });
+                self.calls.insert(rec.id, rec);
+            }
+            Some((_, file)) => self.closed(now, rec, why, file),
+            None => self.closed(now, rec, why, None),
+        }
+    }
+
+    /// The voicemail greeting played: the caller's message is recorded (the call's
+    /// recording), at most [`VOICEMAIL_LONGEST`].
+    pub(super) fn greeted(&mut self, now: Now, call: CallId) {
+        let Some(rec) = self.calls.get_mut(&call) else { return };
+        let Some(caller) = rec.inbound else { return };
+        rec.state = CallState::Voicemail;
+        rec.guard = Some(now.at + VOICEMAIL_LONGEST);
+        rec.start_recording(&mut self.out);
+        let call_ref = rec.call_ref.clone();
+        self.out.record(Record::VoicemailStarted { call_ref, queue: caller.queue, at: now.wall });
+    }
+
+    /// A call that was greeted for a voicemail ended (the caller hung up, or the message
+    /// reached its longest): a message left, or none if it ended in the greeting.
+    pub(super) fn voicemail_ended(
+        &mut self,
+        now: Now,
+        rec: CallRec,
+        sip_code: Option<u16>,
+        by: HangupBy,
+    ) {
+        let (outcome, why) = match rec.state {
+            CallState::Voicemail => (CallOutcome::Answered, VOICEMAIL_LEFT),
+            _ => (CallOutcome::Dropped, HUNG_UP_IN_GREETING),
+        };
+        self.finish_inbound_unconnected(now, rec, outcome, sip_code, Some(why.into()), by);
+    }
+
+    /// Tells every waiting caller whose turn it is their place in line (queues with position
+    /// prompts), every [`ANNOUNCE_EVERY`].
+    pub(super) fn announce_positions(&mut self, now: Now) {
+        let due: Vec<CallId> = (self.calls.iter())
+            .filter(|(_, c)| matches!(c.state, CallState::Queued(_)))
+            .filter(|(_, c)| c.inbound.and_then(|i| i.announce_at).is_some_and(|t| t <= now.at))
+            .map(|(id, _)| *id)
+            .collect();
+        for call in due {
+            let Some(rec) = self.calls.get(&call) else { continue };
+            let CallState::Queued(queue) = rec.state else { continue };
+            let key = (rec.since, call);
+            let ahead = (self.calls.iter())
+                .filter(|(id, c)| c.state == CallState::Queued(queue) && (c.since, **id) < key)
+                .count();
+            let folder = self.queues.get(&queue).and_then(|q| q.position_prompts.clone());
+            if let Some(folder) = folder {
+                self.out.push(Output::Prompt { call, file: position_prompt(&folder, ahead + 1) });
+            }
+            if let Some(caller) = self.calls.get_mut(&call).and_then(|c| c.inbound.as_mut()) {
+                caller.announce_at = Some(now.at + ANNOUNCE_EVERY);
+            }
+        }
     }
 
     /// A caller nobody can take: the closed message, when the queue has one, then the end;
@@ -143,12 +295,30 @@ impl Engine {
         }
     }
 
-    /// A queued call that waited its longest: closed.
+    /// A queued call that waited its longest: on to the queue it overflows to (waiting there
+    /// afresh), or to its queue's voicemail or closed message.
     pub(super) fn queue_timed_out(&mut self, now: Now, call: CallId) {
-        let Some(rec) = self.calls.remove(&call) else { return };
-        let file =
-            rec.inbound.and_then(|q| self.queues.get(&q)).and_then(|q| q.closed_file.clone());
-        self.closed(now, rec, WAITED_TOO_LONG, file);
+        let Some(mut rec) = self.calls.remove(&call) else { return };
+        let Some(mut caller) = rec.inbound else { return };
+        let next = self.queues.get(&caller.queue).and_then(|q| match q.overflow {
+            QueueExit::Queue(next) => Some(next),
+            _ => None,
+        });
+        match next.filter(|n| caller.overflows < MAX_OVERFLOWS && self.queues.contains_key(n)) {
+            Some(next) => {
+                caller.overflows += 1;
+                caller.queue = next;
+                let staffed = self.first_staffed(&mut caller);
+                rec.inbound = Some(caller);
+                rec.state = CallState::Closing;
+                if staffed {
+                    self.enter_queue(now, rec, now.at);
+                } else {
+                    self.exit(now, rec, NOBODY_LOGGED_IN);
+                }
+            }
+            None => self.exit(now, rec, WAITED_TOO_LONG),
+        }
     }
 
     /// An inbound call that ends without having reached an agent: its attempt ends and its
@@ -164,6 +334,28 @@ impl Engine {
     ) {
         self.out.record(rec.attempt_ended(now, outcome, sip_code, reason, by));
         self.out.release(vec![rec.lead()], None);
+    }
+
+    /// The callers waiting in queues, the longest waiting first (the agents' Call Queue and
+    /// the floor).
+    pub fn waiting(&self) -> Vec<WaitingCaller> {
+        let mut waiting: Vec<WaitingCaller> = (self.calls.values())
+            .filter_map(|c| {
+                let CallState::Queued(queue) = c.state else { return None };
+                let lead = &c.queued.lead;
+                let name = format!("{} {}", lead.contact.first_name, lead.contact.last_name);
+                Some(WaitingCaller {
+                    queue,
+                    queue_name: None,
+                    campaigns: self.queues.get(&queue).map(|q| q.campaigns.clone())?,
+                    phone: lead.phone.clone(),
+                    lead_name: name.trim().to_string(),
+                    since: c.inbound?.since_wall,
+                })
+            })
+            .collect();
+        waiting.sort_by_key(|w| w.since);
+        waiting
     }
 
     /// Gives queued calls, the longest waiting first, to the longest-ready agents of their
@@ -208,15 +400,10 @@ impl Engine {
 
     /// An inbound call whose agent's audio could not take it goes back to the queue, first in
     /// line (it keeps its place and its longest wait).
-    pub(super) fn requeue(&mut self, mut rec: CallRec, queue: QueueId) {
-        let q = self.queues.get(&queue);
-        let music = q.and_then(|q| q.music.clone());
-        let deadline = rec.since.zip(q.map(|q| q.max_wait)).map(|(since, wait)| since + wait);
-        rec.state = CallState::Queued(queue);
+    pub(super) fn requeue(&mut self, now: Now, mut rec: CallRec) {
         rec.agent = None;
-        rec.guard = deadline;
-        self.out.push(Output::Music { call: rec.id, file: music });
-        self.calls.insert(rec.id, rec);
+        let since = rec.since.unwrap_or(now.at);
+        self.enter_queue(now, rec, since);
     }
 }
 
@@ -238,12 +425,12 @@ impl CallRec {
         call: CallId,
         call_ref: String,
         campaign: CampaignId,
-        queue: QueueId,
+        caller: Caller,
         lead: Lead,
     ) -> CallRec {
         let mut rec = CallRec::new(call, call_ref, campaign, QueuedLead { lead, callback: None });
         rec.state = CallState::Offered;
-        rec.inbound = Some(queue);
+        rec.inbound = Some(caller);
         rec
     }
 }

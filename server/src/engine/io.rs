@@ -94,6 +94,8 @@ pub enum CallEvent {
     OriginateFailed {
         reason: String,
     },
+    /// An [`Output::Prompt`] finished playing.
+    Played,
     /// The customer pressed a key (`0`–`9`, `*`, `#`, `A`–`D`).
     Digit {
         digit: char,
@@ -238,6 +240,22 @@ pub struct QueueConfig {
     pub music: Option<String>,
     /// Played to a caller nobody can take, then the call ends (none: it just ends).
     pub closed_file: Option<String>,
+    /// Where a caller nobody can take goes.
+    pub overflow: QueueExit,
+    /// The folder of position prompts (none: no announcements).
+    pub position_prompts: Option<String>,
+}
+
+/// Where a queue's caller nobody can take goes, as the engine carries it out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum QueueExit {
+    /// The closed message, when there is one; then the call ends.
+    #[default]
+    Close,
+    /// The greeting, then the caller's message is recorded.
+    Voicemail { greeting: String },
+    /// Another queue (whose settings come with the call: [`InboundCall::overflow`]).
+    Queue(QueueId),
 }
 
 /// A customer's call to a queue, as the runtime found it: the gateway's call (its id is the
@@ -246,6 +264,8 @@ pub struct QueueConfig {
 pub struct InboundCall {
     pub call: CallId,
     pub queue: QueueConfig,
+    /// The queues its callers overflow to, in order (the runtime follows the chain).
+    pub overflow: Vec<QueueConfig>,
     pub lead: Box<Lead>,
     pub trunk: Option<TrunkId>,
 }
@@ -331,6 +351,16 @@ pub enum Output {
     Reject {
         call: CallId,
         code: u16,
+    },
+    /// Play the file to an answered call and keep it (a voicemail greeting, a caller's place
+    /// in line); [`CallEvent::Played`] follows. Waiting music pauses meanwhile.
+    Prompt {
+        call: CallId,
+        file: String,
+    },
+    /// Stop a call's waiting music (before a voicemail greeting).
+    MusicOff {
+        call: CallId,
     },
     /// Play waiting music (the file looped; none: the hold tone) to a queued caller until the
     /// call is bridged.

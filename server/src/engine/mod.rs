@@ -66,7 +66,7 @@ use call::{CallIds, CallRec};
 use campaign::CampaignRun;
 pub use io::{
     AgentEvent, CallEvent, CallId, Callback, CampaignAlert, CampaignConfig, InboundCall, Input,
-    Now, Originate, Output, QueueConfig, QueuedLead, Record, RecordingStep, Submission,
+    Now, Originate, Output, QueueConfig, QueueExit, QueuedLead, Record, RecordingStep, Submission,
     TransferStep,
 };
 use outbox::Outbox;
@@ -244,6 +244,7 @@ impl Engine {
         for call in stuck {
             self.call_timed_out(now, call);
         }
+        self.announce_positions(now);
         self.pace(now);
     }
 
@@ -261,7 +262,9 @@ impl Engine {
     /// When [`Engine::handle_timeout`] should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let agents = self.agents.values().filter_map(|a| a.machine.deadline());
-        let calls = self.calls.values().filter_map(|c| c.guard);
+        let calls = (self.calls.values())
+            .flat_map(|c| [c.guard, c.inbound.and_then(|i| i.announce_at)])
+            .flatten();
         let campaigns = self.campaigns.values().filter_map(|c| c.wake_at);
         agents.chain(calls).chain(campaigns).min()
     }

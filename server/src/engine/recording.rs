@@ -37,7 +37,7 @@ pub(super) enum CallRecording {
 
 impl CallRec {
     /// Starts the recording, telling the agent (if the call has one).
-    fn start_recording(&mut self, out: &mut Outbox) {
+    pub(super) fn start_recording(&mut self, out: &mut Outbox) {
         self.recording = CallRecording::On;
         let (call, call_ref) = (self.id, self.call_ref.clone());
         out.push(Output::Recording { call, call_ref, step: RecordingStep::Start });

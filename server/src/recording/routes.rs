@@ -2,7 +2,7 @@
 //! and the download link — with HTTP ranges, so the player can seek.
 //!
 //! Who may: admins and supervisors, any recording; an agent, the recordings of their own
-//! calls (the attempt's agent). Anyone else is refused (401 signed out; 404 for an agent
+//! calls (the attempt's agent) and the voicemails of their campaigns' queues. Anyone else is refused (401 signed out; 404 for an agent
 //! asking for another's call, so its existence is not told).
 //!
 //! Invariants: the file served is the one [`RecordingFile`] names for the attempt inside the
@@ -65,7 +65,15 @@ pub async fn recording(
         }
     };
     if who.viewer.role == Role::Agent && stored.agent != Some(who.viewer.id) {
-        return not_found();
+        // A voicemail has no agent: it is for the agents of its queue's campaigns.
+        match db::voicemails::may_hear(&state.db, who.viewer.id, attempt).await {
+            Ok(true) => {}
+            Ok(false) => return not_found(),
+            Err(e) => {
+                tracing::error!(error = %e, attempt, "cannot look up a voicemail");
+                return refusal(ApiError::Internal);
+            }
+        }
     }
     if stored.state != RecordingState::Done {
         return not_found();

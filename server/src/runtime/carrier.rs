@@ -67,6 +67,15 @@ pub trait Carrier: Send + Sync + 'static {
     }
     /// Refuses a call the carrier offered, with a SIP status.
     async fn reject(&self, _call: CallId, _code: u16) {}
+    /// Plays the file to an answered call and keeps the call; a `Played` event follows once
+    /// it has played. A carrier that cannot play refuses (the runtime then tells it played).
+    async fn prompt(&self, _call: CallId, _file: &str) -> Result<(), CarrierError> {
+        Err(CarrierError::Unavailable("this carrier cannot play prompts".into()))
+    }
+    /// Stops an answered call's waiting music.
+    async fn music_off(&self, _call: CallId) -> Result<(), CarrierError> {
+        Ok(())
+    }
     /// Plays waiting music to an answered call until it is bridged (`file` looped; none: the
     /// hold tone). A carrier without it leaves the caller in silence.
     async fn music(&self, _call: CallId, _file: Option<&str>) -> Result<(), CarrierError> {
@@ -188,6 +197,12 @@ impl Carrier for SimCarrier {
     }
 
     async fn consult(&self, _call: CallId, _agent: UserId, _on: bool) -> Result<(), CarrierError> {
+        Ok(())
+    }
+
+    /// A simulated carrier's prompts take no time.
+    async fn prompt(&self, call: CallId, _file: &str) -> Result<(), CarrierError> {
+        let _ = self.events.send(CarrierEvent { call, event: CallEvent::Played }).await;
         Ok(())
     }
 

@@ -684,6 +684,27 @@ impl Runtime {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move { carrier.reject(call, code).await });
                 }
+                Output::Prompt { call, file } => {
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.prompt(call, &file).await {
+                            // Told as played: a missing greeting must not keep a caller from
+                            // leaving their message.
+                            tracing::warn!(call = call.0, %file, error = %e, "prompt not played");
+                            let event = CallEvent::Played;
+                            let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+                        }
+                    });
+                }
+                Output::MusicOff { call } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.music_off(call).await {
+                            tracing::debug!(call = call.0, error = %e, "waiting music not stopped");
+                        }
+                    });
+                }
                 Output::Music { call, file } => {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move {
@@ -717,7 +738,8 @@ impl Runtime {
             c.data_remaining = self.remaining.get(id).copied().unwrap_or(0);
         }
         let agents = self.engine.floor();
-        self.live.publish(super::live::Live { counters, agents });
+        let waiting = self.engine.waiting();
+        self.live.publish(super::live::Live { counters, agents, waiting });
     }
 
     /// Hangs up every call placed: the database no longer counts them as this instance's.

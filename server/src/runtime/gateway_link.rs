@@ -178,8 +178,12 @@ impl GatewayLink {
                 self.leg(leg, AudioState::Closed, true);
             }
             Event::PlaybackFinished { call } => {
+                // A message ends its call; a prompt (a greeting, a place in line) is the
+                // dialer's to follow.
                 if self.state().playing.remove(&call) {
                     let _ = self.gateway.hangup(call).await;
+                } else {
+                    self.forward(call, CallEvent::Played).await;
                 }
             }
             Event::InboundCall { call, trunk, from, to } => {
@@ -498,6 +502,14 @@ impl Carrier for GatewayLink {
 
     async fn music(&self, call: CallId, file: Option<&str>) -> Result<(), CarrierError> {
         self.gateway.music(call, file.map(Into::into)).await.map_err(unavailable)
+    }
+
+    async fn music_off(&self, call: CallId) -> Result<(), CarrierError> {
+        self.gateway.stop_music(call).await.map_err(unavailable)
+    }
+
+    async fn prompt(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
+        self.gateway.play(call, file.into()).await.map_err(unavailable)
     }
 
     async fn refer(&self, call: CallId, to: &PhoneNumber) -> Result<(), CarrierError> {

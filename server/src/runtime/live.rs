@@ -1,5 +1,5 @@
 //! What the engine publishes for dashboards and the supervisor's floor — counters per
-//! campaign and every logged-in agent's state — as a cheap, always-current snapshot any
+//! campaign, every logged-in agent's state and the callers waiting in queues — as a cheap, always-current snapshot any
 //! number of readers can take. Readers are woken only when something in it changed.
 
 use app::model::{AgentNow, CampaignId, LiveCounters};
@@ -14,6 +14,8 @@ pub struct Live {
     pub counters: BTreeMap<CampaignId, LiveCounters>,
     /// Every logged-in agent, by id.
     pub agents: Vec<AgentNow>,
+    /// The callers waiting in inbound queues, the longest waiting first.
+    pub waiting: Vec<app::model::inbound::WaitingCaller>,
 }
 
 /// The latest [`Live`], shared.

@@ -22,6 +22,7 @@ pub async fn list_queues() -> Result<(Vec<Queue>, Vec<(i64, String)>), ApiError>
 /// Creates a queue (`id` empty) or saves an edit. `campaigns`: campaign ids, comma-separated,
 /// first one first.
 #[server(endpoint = "admin/queues/save")]
+#[allow(clippy::too_many_arguments)]
 pub async fn save_queue(
     #[server(default)] id: Option<i64>,
     name: String,
@@ -30,6 +31,10 @@ pub async fn save_queue(
     max_wait_seconds: String,
     #[server(default)] music_file: String,
     #[server(default)] closed_file: String,
+    #[server(default)] overflow: String,
+    #[server(default)] overflow_queue: String,
+    #[server(default)] voicemail_greeting: String,
+    #[server(default)] position_prompts: String,
 ) -> Result<QueueId, ApiError> {
     guard::require(EDITORS)?;
     let campaigns = campaigns
@@ -39,7 +44,24 @@ pub async fn save_queue(
         .map(|c| c.parse::<i64>())
         .collect::<Result<Vec<i64>, _>>()
         .map_err(|_| ApiError::invalid("campaigns", "Choose campaigns from the list."))?;
-    let form = QueueForm { name, numbers, campaigns, max_wait_seconds, music_file, closed_file };
+    let overflow_queue = match overflow_queue.trim() {
+        "" => 0,
+        q => q
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid("overflow_queue", "Choose a queue from the list."))?,
+    };
+    let form = QueueForm {
+        name,
+        numbers,
+        campaigns,
+        max_wait_seconds,
+        music_file,
+        closed_file,
+        overflow,
+        overflow_queue,
+        voicemail_greeting,
+        position_prompts,
+    };
     let settings = form.parse()?;
     guard::ports()?.admin.save_queue(id.map(QueueId), settings).await
 }

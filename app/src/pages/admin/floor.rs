@@ -1,4 +1,5 @@
-//! The floor (admins and supervisors): every logged-in agent right now — state with the
+//! The floor (admins and supervisors): the callers waiting in inbound queues, and every
+//! logged-in agent right now — state with the
 //! pause reason, time in state, campaign, the number of the call they are on, and what their
 //! browser says of their audio (call-quality warnings) — sortable
 //! by any column, with a hand on each agent: pause them, or log them out of their campaign
@@ -11,6 +12,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::admin::floor::{ActOnAgent, load_floor};
+use crate::model::inbound::WaitingCaller;
 use crate::model::{AgentStatus, Floor, FloorAction, FloorAgent, FloorSort};
 use crate::pages::confirm_leaving;
 use crate::pages::layout::Guarded;
@@ -62,12 +64,61 @@ fn Board() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(floor) => view! { <Agents floor now sort act done monitor /> }.into_any(),
+                    Ok(floor) => {
+                        let waiting = floor.waiting.clone();
+                        let at = floor.at;
+                        view! {
+                            <Waiting waiting at now />
+                            <Agents floor now sort act done monitor />
+                        }
+                        .into_any()
+                    }
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
         </Transition>
     }
+}
+
+/// The callers waiting in inbound queues, the longest waiting first, their wait counted on
+/// from the server's clock like the agents' time in state.
+#[component]
+fn Waiting(waiting: Vec<WaitingCaller>, at: i64, now: RwSignal<f64>) -> impl IntoView {
+    if waiting.is_empty() {
+        return view! { <p class="muted" data-testid="floor-waiting-none">"No caller is waiting in a queue."</p> }
+            .into_any();
+    }
+    let arrived = now.get_untracked();
+    let count = waiting.len();
+    let rows = waiting
+        .into_iter()
+        .map(|w| {
+            let who = if w.lead_name.is_empty() {
+                w.phone.to_string()
+            } else {
+                format!("{} ({})", w.lead_name, w.phone)
+            };
+            let queue = w.queue_name.map_or_else(|| format!("#{}", w.queue), |n| n.to_string());
+            let since = w.since;
+            view! {
+                <tr data-testid="floor-waiting-row">
+                    <td>{queue}</td>
+                    <td data-testid="floor-waiting-caller">{who}</td>
+                    <td class="num">{move || clock((at - since) as f64 + now.get() - arrived)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" data-testid="floor-waiting">
+            <h2>{format!("Callers waiting: {count}")}</h2>
+            <table class="grid">
+                <thead><tr><th>"Queue"</th><th>"Caller"</th><th>"Waiting"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any()
 }
 
 /// A sortable column header: a button that sorts by it, again to reverse.

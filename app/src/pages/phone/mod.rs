@@ -4,6 +4,7 @@
 //! server and the browser's audio) runs only after hydration, in [`link`]. [`state`] holds
 //! what is shown and how server events change it.
 
+mod call_queue;
 mod callbacks;
 mod dialpad;
 mod history;
@@ -18,6 +19,7 @@ pub mod state;
 mod stats;
 mod status_bar;
 mod transfer;
+mod voicemails;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -467,6 +469,8 @@ fn Work(
                     <dialpad::DialPad state number=dial_number send />
                     <phonebook::Phonebook number=dial_number send />
                     <callbacks::Callbacks state />
+                    <call_queue::CallQueue state />
+                    <voicemails::Voicemails state />
                 </Show>
             }
             .into_any()

@@ -1,12 +1,19 @@
 //! Inbound calls in virtual time: callers queue with music and reach the longest-ready agent
 //! of the queue's campaigns, the longest-waiting caller first; nobody logged in, the longest
 //! wait, a caller hanging up and an agent's audio failing each end (or requeue) the call as
-//! the queue says, the lead untouched; inbound callers come before outbound calls.
+//! the queue says, the lead untouched; inbound callers come before outbound calls; callers
+//! nobody takes overflow to another queue or leave a voicemail; waiting callers hear their
+//! place in line.
 
 use super::*;
+use crate::engine::QueueExit;
 use crate::engine::call::CallState;
-use crate::engine::inbound::{HUNG_UP_IN_QUEUE, NOBODY_LOGGED_IN, WAITED_TOO_LONG};
+use crate::engine::inbound::{
+    HUNG_UP_IN_GREETING, HUNG_UP_IN_QUEUE, NOBODY_LOGGED_IN, VOICEMAIL_LEFT, VOICEMAIL_LONGEST,
+    WAITED_TOO_LONG,
+};
 use app::model::QueueId;
+use app::model::inbound::MAX_OVERFLOWS;
 
 const C2: CampaignId = CampaignId(2);
 const Q: QueueId = QueueId(7);
@@ -18,6 +25,8 @@ fn queue(closed: Option<&str>) -> QueueConfig {
         max_wait: Duration::from_secs(60),
         music: Some("music.wav".into()),
         closed_file: closed.map(Into::into),
+        overflow: QueueExit::Close,
+        position_prompts: None,
     }
 }
 
@@ -28,9 +37,21 @@ fn caller(n: u64) -> CallId {
 
 /// A caller's call, answered by the carrier as soon as the engine accepts it.
 fn call_in(h: &mut Harness, n: u64, lead_id: i64, closed: Option<&str>) -> Result<(), EngineError> {
+    call_to(h, n, lead_id, queue(closed), vec![])
+}
+
+/// A caller's call to `queue` (overflowing along `overflow`), answered as soon as accepted.
+fn call_to(
+    h: &mut Harness,
+    n: u64,
+    lead_id: i64,
+    queue: QueueConfig,
+    overflow: Vec<QueueConfig>,
+) -> Result<(), EngineError> {
     h.input(Input::Inbound(Box::new(InboundCall {
         call: caller(n),
-        queue: queue(closed),
+        queue,
+        overflow,
         lead: Box::new(lead(lead_id).lead),
         trunk: Some(TrunkId(1)),
     })))?;
@@ -255,9 +276,206 @@ fn a_lead_on_a_call_or_a_call_twice_is_refused_and_changes_nothing() {
     let refused = h.input(Input::Inbound(Box::new(InboundCall {
         call: caller(3),
         queue: other,
+        overflow: vec![],
         lead: Box::new(lead(52).lead),
         trunk: None,
     })));
     assert_eq!(refused, Err(EngineError::UnknownCampaign), "a queue of no loaded campaign");
     assert!(h.take().is_empty());
+}
+
+fn voicemail_queue() -> QueueConfig {
+    QueueConfig { overflow: QueueExit::Voicemail { greeting: "vm.wav".into() }, ..queue(None) }
+}
+
+fn prompts(out: &[Output]) -> Vec<(CallId, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Prompt { call, file } => Some((*call, file.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn recording_steps(out: &[Output]) -> Vec<RecordingStep> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Recording { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn nobody_logged_in_leaves_a_voicemail_after_the_greeting() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    call_to(&mut h, 1, 50, voicemail_queue(), vec![]).unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Accept { .. })), "answered for the message");
+    assert!(!out.iter().any(|o| matches!(o, Output::Music { .. })), "no waiting");
+    let music_off = out.iter().position(|o| matches!(o, Output::MusicOff { .. }));
+    let greeting = out.iter().position(|o| matches!(o, Output::Prompt { .. }));
+    assert!(music_off < greeting && music_off.is_some(), "silence, then the greeting: {out:?}");
+    assert_eq!(prompts(&out), [(caller(1), "vm.wav".to_string())]);
+    assert!(recording_steps(&out).is_empty(), "nothing recorded during the greeting");
+
+    h.advance(Duration::from_secs(4));
+    h.event(caller(1), CallEvent::Played);
+    let out = h.take();
+    assert_eq!(recording_steps(&out), [RecordingStep::Start]);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Record(Record::VoicemailStarted { queue: Q, .. })))
+    );
+
+    h.advance(Duration::from_secs(20));
+    h.event(caller(1), ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(recording_steps(&out), [RecordingStep::CallEnded]);
+    assert_eq!(ends(&out), [(CallOutcome::Answered, Some(VOICEMAIL_LEFT.to_string()))]);
+    assert_eq!(released(&out), [LeadId(50)], "the lead goes back as it was");
+    assert!(lead_results(&out).is_empty(), "a message changes nothing about dialling the lead");
+    assert!(h.engine.calls.is_empty());
+}
+
+#[test]
+fn a_voicemail_ends_at_its_longest_and_a_caller_gone_in_the_greeting_left_none() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    call_to(&mut h, 1, 50, voicemail_queue(), vec![]).unwrap();
+    h.event(caller(1), CallEvent::Played);
+    h.take();
+    h.advance(VOICEMAIL_LONGEST - Duration::from_secs(1));
+    assert!(!h.take().iter().any(|o| matches!(o, Output::Hangup { .. })));
+    h.advance(Duration::from_secs(1));
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(o, Output::Hangup { call } if *call == caller(1))));
+    assert_eq!(recording_steps(&out), [RecordingStep::CallEnded]);
+    assert_eq!(ends(&out), [(CallOutcome::Answered, Some(VOICEMAIL_LEFT.to_string()))]);
+
+    call_to(&mut h, 2, 51, voicemail_queue(), vec![]).unwrap();
+    h.take();
+    h.event(caller(2), ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert!(recording_steps(&out).is_empty());
+    assert!(!out.iter().any(|o| matches!(o, Output::Record(Record::VoicemailStarted { .. }))));
+    assert_eq!(ends(&out), [(CallOutcome::Dropped, Some(HUNG_UP_IN_GREETING.to_string()))]);
+}
+
+#[test]
+fn a_caller_waiting_too_long_leaves_a_voicemail() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    login(&mut h, A1, C1);
+    call_to(&mut h, 1, 50, voicemail_queue(), vec![]).unwrap();
+    assert!(prompts(&h.take()).is_empty(), "Ann is logged in: the caller waits");
+    h.advance(Duration::from_secs(60));
+    assert_eq!(prompts(&h.take()), [(caller(1), "vm.wav".to_string())]);
+    h.event(caller(1), CallEvent::Played);
+    assert_eq!(recording_steps(&h.take()), [RecordingStep::Start]);
+    // Ann getting ready now changes nothing: the caller is leaving a message.
+    h.input(Input::AgentReady { agent: A1 }).unwrap();
+    assert!(bridges(&h.take()).is_empty());
+}
+
+const Q2: QueueId = QueueId(8);
+
+/// The second queue: the second campaign's agents take its calls.
+fn second_queue() -> QueueConfig {
+    QueueConfig {
+        id: Q2,
+        campaigns: vec![C2],
+        music: Some("other.wav".into()),
+        max_wait: Duration::from_secs(30),
+        ..queue(Some("closed.wav"))
+    }
+}
+
+#[test]
+fn a_caller_nobody_takes_overflows_to_the_next_queue_and_waits_there_afresh() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    with_second_campaign(&mut h);
+    login(&mut h, A1, C1);
+    login(&mut h, A2, C2);
+    let first = QueueConfig { campaigns: vec![C1], overflow: QueueExit::Queue(Q2), ..queue(None) };
+    call_to(&mut h, 1, 50, first.clone(), vec![second_queue()]).unwrap();
+    h.take();
+    assert_eq!(h.engine.calls[&caller(1)].state, CallState::Queued(Q));
+
+    h.advance(Duration::from_secs(60));
+    let out = h.take();
+    assert_eq!(h.engine.calls[&caller(1)].state, CallState::Queued(Q2));
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Music { call, file: Some(f) } if *call == caller(1) && f == "other.wav")));
+    assert!(ends(&out).is_empty());
+    // Ann (first queue only) gets ready: the caller is not hers any more; Bob's is.
+    h.input(Input::AgentReady { agent: A1 }).unwrap();
+    assert!(bridges(&h.take()).is_empty());
+    h.input(Input::AgentReady { agent: A2 }).unwrap();
+    assert_eq!(bridges(&h.take()), [(caller(1), A2)]);
+
+    // Nobody of the first queue logged in: a caller goes straight to the second.
+    h.input(Input::AgentLogout { agent: A1 }).unwrap();
+    call_to(&mut h, 2, 51, first, vec![second_queue()]).unwrap();
+    h.take();
+    assert_eq!(h.engine.calls[&caller(2)].state, CallState::Queued(Q2));
+    // Its longest wait there is the second queue's (30 s), then its closed message.
+    h.advance(Duration::from_secs(30));
+    assert!(h.take().iter().any(|o| matches!(o,
+        Output::Play { call, file, .. } if *call == caller(2) && file == "closed.wav")));
+}
+
+#[test]
+fn overflowing_queues_in_a_ring_stop_after_the_most_overflows() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    with_second_campaign(&mut h);
+    login(&mut h, A1, C1);
+    login(&mut h, A2, C2);
+    let first = QueueConfig { campaigns: vec![C1], overflow: QueueExit::Queue(Q2), ..queue(None) };
+    let second = QueueConfig { overflow: QueueExit::Queue(Q), ..second_queue() };
+    call_to(&mut h, 1, 50, first, vec![second]).unwrap();
+    h.take();
+    let mut states = vec![CallState::Queued(Q)];
+    for _ in 0..60 {
+        h.advance(Duration::from_secs(10));
+        h.take();
+        let state = h.engine.calls.get(&caller(1)).map(|c| c.state);
+        let Some(state) = state else { break };
+        if states.last() != Some(&state) {
+            states.push(state);
+        }
+    }
+    let (q, q2) = (CallState::Queued(Q), CallState::Queued(Q2));
+    assert_eq!(usize::from(MAX_OVERFLOWS), 3);
+    assert_eq!(states, [q, q2, q, q2, CallState::Closing], "three overflows, then the exit");
+}
+
+#[test]
+fn waiting_callers_hear_their_place_in_line_every_30_seconds() {
+    let mut h = Harness::new(config(CampaignKind::Preview));
+    login(&mut h, A1, C1);
+    let q = QueueConfig {
+        position_prompts: Some("/srv/prompts".into()),
+        max_wait: Duration::from_secs(600),
+        ..queue(None)
+    };
+    call_to(&mut h, 1, 50, q.clone(), vec![]).unwrap();
+    h.advance(Duration::from_secs(10));
+    call_to(&mut h, 2, 51, q.clone(), vec![]).unwrap();
+    h.take();
+    h.advance(Duration::from_secs(20));
+    assert_eq!(prompts(&h.take()), [(caller(1), "/srv/prompts/position-1.wav".to_string())]);
+    h.advance(Duration::from_secs(10));
+    assert_eq!(prompts(&h.take()), [(caller(2), "/srv/prompts/position-2.wav".to_string())]);
+    // A prompt played leaves the caller waiting (their music comes back at the carrier).
+    h.event(caller(2), CallEvent::Played);
+    assert_eq!(h.engine.calls[&caller(2)].state, CallState::Queued(Q));
+
+    h.event(caller(1), ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    h.advance(Duration::from_secs(30));
+    assert_eq!(prompts(&h.take()), [(caller(2), "/srv/prompts/position-1.wav".to_string())]);
+
+    // Without prompts, nobody is told anything.
+    call_in(&mut h, 3, 52, None).unwrap();
+    h.take();
+    h.advance(Duration::from_secs(31));
+    assert!(prompts(&h.take()).iter().all(|(c, _)| *c != caller(3)));
 }

@@ -10,11 +10,11 @@
 use std::time::Duration;
 
 use app::model::TrunkId;
-use app::model::inbound::Queue;
+use app::model::inbound::{Overflow, Queue};
 
 use super::{Internal, Runtime};
 use crate::db::{self, Db, inbound, manual_calls};
-use crate::engine::{CallId, EngineError, InboundCall, Input, QueueConfig};
+use crate::engine::{CallId, EngineError, InboundCall, Input, QueueConfig, QueueExit};
 use crate::lead::import::{country_id, normalise_phone};
 
 /// Why an offered call was refused before it reached the engine.
@@ -106,7 +106,8 @@ async fn route(
     from: &str,
     to: &str,
 ) -> Result<Routed, Refusal> {
-    let queue = inbound::route(db, to).await?.ok_or_else(|| Refusal::UnknownNumber(to.into()))?;
+    let (queue, overflow) =
+        inbound::route(db, to).await?.ok_or_else(|| Refusal::UnknownNumber(to.into()))?;
     let campaign =
         *queue.settings.campaigns.first().ok_or_else(|| Refusal::UnknownNumber(to.into()))?;
     let country = manual_calls::country(db, campaign).await?;
@@ -123,6 +124,7 @@ async fn route(
     let call = InboundCall {
         call,
         queue: config(&queue),
+        overflow: overflow.iter().map(config).collect(),
         lead: Box::new(lead.lead.clone()),
         trunk: Some(trunk),
     };
@@ -137,5 +139,13 @@ fn config(q: &Queue) -> QueueConfig {
         max_wait: Duration::from_secs(u64::from(q.settings.max_wait_seconds)),
         music: q.settings.music_file.clone(),
         closed_file: q.settings.closed_file.clone(),
+        overflow: match (q.settings.overflow, &q.settings.voicemail_greeting) {
+            (Overflow::Queue(next), _) => QueueExit::Queue(next),
+            (Overflow::Voicemail, Some(greeting)) => {
+                QueueExit::Voicemail { greeting: greeting.clone() }
+            }
+            (Overflow::Voicemail, None) | (Overflow::Close, _) => QueueExit::Close,
+        },
+        position_prompts: q.settings.position_prompts.clone(),
     }
 }
