@@ -317,6 +317,25 @@ fn the_hold_tone_is_the_music_without_a_file() {
 }
 
 #[test]
+fn music_stopped_leaves_a_greeting_alone_and_then_silence() {
+    let mut rig = Rig::new();
+    let music = Codec::Pcmu.encode(2000);
+    rig.bridge.set_music(CALL, Some(Sound::new(vec![2000; 240]))).unwrap();
+    rig.run(40);
+    rig.take();
+    // A voicemail greeting: the music stops, the greeting plays, then nothing comes back.
+    rig.bridge.stop_music(CALL).unwrap();
+    rig.bridge.play(CALL, Sound::new(vec![4000; 320])).unwrap();
+    rig.run(100);
+    let out = rig.take();
+    assert!(out.contains(&Output::PlayDone { call: CALL }));
+    let frames = to_trunk(&out);
+    assert!(frames[..2].iter().all(|p| p.payload.iter().all(|&b| b == Codec::Pcmu.encode(4000))));
+    assert!(frames.iter().all(|p| p.payload.iter().all(|&b| b != music)), "no music after it");
+    assert!(rig.bridge.stop_music(CallId(999)).is_err(), "an unknown call is refused");
+}
+
+#[test]
 fn recording_captures_both_directions() {
     let mut rig = Rig::new();
     rig.bridge.bridge(CALL, LEG).unwrap();

@@ -32,8 +32,7 @@ pub fn ports(
     url_rules: UrlRules,
 ) -> Ports {
     let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
-    let admin =
-        admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
+    let admin = admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
     Ports {
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin),

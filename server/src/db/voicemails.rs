@@ -85,8 +85,8 @@ pub async fn set_handled(
         .bind(at)
         .bind(attempt)
         .execute(pool)
-        .await)?
-    .rows_affected();
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
