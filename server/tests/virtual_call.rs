@@ -240,7 +240,9 @@ impl World {
                 }
                 Output::Accept { call }
                 | Output::Reject { call, .. }
-                | Output::Music { call, .. } => {
+                | Output::Music { call, .. }
+                | Output::MusicOff { call }
+                | Output::Prompt { call, .. } => {
                     panic!("nobody calls in here ({call})")
                 }
                 Output::Recording { call, .. } => panic!("no recording here ({call})"),
