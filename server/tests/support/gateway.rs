@@ -48,7 +48,7 @@ impl StandaloneGateway {
             .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "warn")
             .env("DIALER_GATEWAY_CONFIG", "/dev/null")
             .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
             .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
