@@ -61,6 +61,7 @@ pub use crate::call::{
     AgentLegId, CallEnd, CallId, CallOutcome, CallQuality, CallerId, CallerName, HangupBy,
     NumberError, PhoneNumber, RemoteReport, TrunkId,
 };
+pub use crate::recording::{RecordingName, RecordingResult, RecordingStatus};
 pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{AuthDirection, CallerIdMode, Trunk};
 
@@ -274,12 +275,19 @@ pub enum Command {
         call: CallId,
     },
     /// Record both directions of the call to a stereo WAV file until it ends or
-    /// [`Command::StopRecording`].
+    /// [`Command::StopRecording`]; [`Event::RecordingEnded`] says how it ended. Recording a
+    /// call again ends its recording first.
     Record {
         /// Call.
         call: CallId,
-        /// File to create on the gateway's machine.
-        path: PathBuf,
+        /// The file to create in the gateway's recordings directory (a plain `NAME.wav`).
+        name: RecordingName,
+    },
+    /// What became of a recording; replies [`Reply::Recording`]. For a client that missed its
+    /// [`Event::RecordingEnded`] (it restarted).
+    RecordingStatus {
+        /// The recording's file.
+        name: RecordingName,
     },
     /// Stop a recording.
     StopRecording {
@@ -327,6 +335,12 @@ pub enum Reply {
         /// was asked for but cannot be honoured: the client has missed events and must
         /// resynchronise with [`Command::Snapshot`].
         resumed: bool,
+    },
+    /// What became of a recording ([`Command::RecordingStatus`]).
+    Recording {
+        /// Its status.
+        #[serde(flatten)]
+        status: RecordingStatus,
     },
     /// The calls and agent legs the gateway has.
     Snapshot {
@@ -434,6 +448,19 @@ pub enum Event {
         from: String,
         /// Called number.
         to: String,
+    },
+    /// A recording ended: complete (the call ended, or [`Command::StopRecording`]), or failed
+    /// (writing it failed — a full disk, any I/O error: nothing more is written, and the call
+    /// goes on untouched). Exactly one per recording that was opened; a call's comes before
+    /// its [`Event::CallEnded`] when the call's end closes it.
+    RecordingEnded {
+        /// Call.
+        call: CallId,
+        /// The recording's file.
+        name: RecordingName,
+        /// Done with its length, or failed with the reason.
+        #[serde(flatten)]
+        result: RecordingResult,
     },
     /// A [`Command::Play`] finished.
     PlaybackFinished {
@@ -637,6 +664,47 @@ mod tests {
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
         let robot = text.replace(r#""verdict":"machine""#, r#""verdict":"robot""#);
         assert!(serde_json::from_str::<Response>(&robot).is_err());
+    }
+
+    #[test]
+    fn recordings_are_named_files_and_their_ends_are_reported() {
+        let rec: Request =
+            serde_json::from_str(r#"{"id":2,"command":"record","call":7,"name":"42.wav"}"#)
+                .unwrap();
+        assert_eq!(
+            rec.command,
+            Command::Record { call: CallId(7), name: RecordingName::parse("42.wav").unwrap() }
+        );
+        for bad in [r#""/tmp/42.wav""#, r#""../42.wav""#, r#""42""#] {
+            let text = format!(r#"{{"id":2,"command":"record","call":7,"name":{bad}}}"#);
+            assert!(serde_json::from_str::<Request>(&text).is_err(), "{bad}");
+        }
+        let failed = Response::Event(Sequenced {
+            seq: 9,
+            event: Event::RecordingEnded {
+                call: CallId(7),
+                name: RecordingName::parse("42.wav").unwrap(),
+                result: RecordingResult::Failed {
+                    reason: "No space left on device (os error 28)".into(),
+                },
+            },
+        });
+        let text = serde_json::to_string(&failed).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":{"seq":9,"event":"recording_ended","call":7,"name":"42.wav","result":"failed","reason":"No space left on device (os error 28)"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), failed);
+        let status = Response::Reply {
+            id: 3,
+            result: Ok(Reply::Recording { status: RecordingStatus::Done { duration_ms: 4000 } }),
+        };
+        let text = serde_json::to_string(&status).unwrap();
+        assert_eq!(
+            text,
+            r#"{"reply":{"id":3,"result":{"Ok":{"ok":"recording","status":"done","duration_ms":4000}}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), status);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::control::{
     Trunk, TrunkId,
 };
 use crate::events::{Journal, Read, Reader};
+use crate::recording::{Ledger, RecordingName, RecordingStatus};
 
 /// What reaches the gateway task (and [`crate::core::Input::Command`]): a command, with the
 /// slow parts (DNS, reading a WAV file) already done by the caller's task.
@@ -40,6 +41,9 @@ pub(crate) struct Envelope {
 pub struct Gateway {
     link: Link,
     events: Journal,
+    /// What became of this gateway's recordings (none: a standalone gateway's, asked over
+    /// its control connection).
+    recordings: Option<Ledger>,
 }
 
 /// Where a handle's commands go.
@@ -52,12 +56,31 @@ enum Link {
 }
 
 impl Gateway {
-    pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: Journal) -> Self {
-        Self { link: Link::Local(commands), events }
+    pub(crate) fn new(commands: mpsc::Sender<Envelope>, events: Journal, ledger: Ledger) -> Self {
+        Self { link: Link::Local(commands), events, recordings: Some(ledger) }
     }
 
     pub(crate) fn remote(commands: mpsc::Sender<crate::remote::Pending>, events: Journal) -> Self {
-        Self { link: Link::Remote(commands), events }
+        Self { link: Link::Remote(commands), events, recordings: None }
+    }
+
+    /// The recordings of a gateway in this process: their directory and what became of each
+    /// (the standalone binary serves the files from it). `None` for a standalone gateway
+    /// driven over its control connection.
+    pub fn recordings(&self) -> Option<&Ledger> {
+        self.recordings.as_ref()
+    }
+
+    /// What became of recording `name` (for a client that missed its
+    /// [`Event::RecordingEnded`]).
+    pub async fn recording_status(
+        &self,
+        name: RecordingName,
+    ) -> Result<RecordingStatus, ControlError> {
+        match self.execute(Command::RecordingStatus { name }).await? {
+            Reply::Recording { status } => Ok(status),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
     }
 
     /// The events from now on, each once and in order (see [`crate::events`]): a reader that
@@ -94,6 +117,13 @@ impl Gateway {
             }
         };
         let op = match command {
+            Command::RecordingStatus { name } => {
+                let status = match &self.recordings {
+                    Some(ledger) => ledger.status(&name),
+                    None => RecordingStatus::Unknown,
+                };
+                return Ok(Reply::Recording { status });
+            }
             Command::AddTrunk { trunk } => {
                 let addr = crate::runtime::resolve(&trunk).await?;
                 Op::AddTrunk(trunk, addr)
@@ -261,9 +291,9 @@ impl Gateway {
         self.done(Command::StopMusic { call }).await
     }
 
-    /// Records the call to a WAV file.
-    pub async fn record(&self, call: CallId, path: PathBuf) -> Result<(), ControlError> {
-        self.done(Command::Record { call, path }).await
+    /// Records the call to a WAV file in the gateway's recordings directory.
+    pub async fn record(&self, call: CallId, name: RecordingName) -> Result<(), ControlError> {
+        self.done(Command::Record { call, name }).await
     }
 
     /// Stops recording.

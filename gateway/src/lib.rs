@@ -22,6 +22,7 @@ pub mod control;
 pub mod core;
 pub mod events;
 pub mod handle;
+pub mod recording;
 pub mod remote;
 pub mod rtp;
 pub mod runtime;

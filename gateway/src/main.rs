@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         tcp: settings.tcp,
         sip_rate_limit: settings.sip_rate,
         media_timeout: settings.media_timeout,
+        recordings_dir: settings.recordings.clone(),
         ..Config::default()
     };
     let (gateway, running) = runtime::start(config).await.context("starting the gateway")?;

@@ -52,9 +52,17 @@ pub(crate) struct Pending {
 
 /// Where a standalone gateway is and how to authenticate to it: checked when made, so a
 /// value of this type always connects to a well-formed address.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RemoteConfig {
     request: Request<()>,
+    token: String,
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("RemoteConfig").field("endpoint", &self.endpoint()).finish_non_exhaustive()
+    }
 }
 
 impl RemoteConfig {
@@ -62,12 +70,24 @@ impl RemoteConfig {
     /// (the control path `/control` is added when missing); `token` is the shared secret
     /// the gateway was started with.
     pub fn new(url: &str, token: &str) -> Result<RemoteConfig, RemoteError> {
-        Ok(RemoteConfig { request: control_request(url, token)? })
+        Ok(RemoteConfig { request: control_request(url, token)?, token: token.trim().to_owned() })
     }
 
     /// The control endpoint, for logs (the token is not part of it).
     pub fn endpoint(&self) -> String {
         self.request.uri().to_string()
+    }
+
+    /// The gateway's HTTP address, e.g. `http://10.0.0.5:8090`: where its recordings are
+    /// fetched (`/recordings/{name}`).
+    pub fn http_base(&self) -> String {
+        let uri = self.request.uri();
+        format!("http://{}", uri.authority().map(|a| a.as_str()).unwrap_or_default())
+    }
+
+    /// The shared secret (for the gateway's HTTP API: `Authorization: Bearer …`).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 }
 
@@ -327,6 +347,9 @@ mod tests {
             let request = control_request(url, "secret").unwrap();
             assert_eq!(request.uri().to_string(), "ws://127.0.0.1:8090/control");
             assert_eq!(request.headers()[header::AUTHORIZATION], "Bearer secret");
+            let config = RemoteConfig::new(url, "secret").unwrap();
+            assert_eq!(config.http_base(), "http://127.0.0.1:8090");
+            assert!(!format!("{config:?}").contains("secret"));
         }
     }
 

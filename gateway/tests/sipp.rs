@@ -37,19 +37,24 @@ fn loudness(path: &std::path::Path, channel: usize) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_to_echo_uas_is_answered_echoes_audio_and_bye_tears_it_down() {
     let mut sipp = Sipp::echo_uas();
-    let (gw, running) = gateway_with_trunk(sipp.addr()).await;
-    let mut events = gw.events();
     let dir = tempfile::tempdir().unwrap();
+    let config = gateway::runtime::Config {
+        recordings_dir: dir.path().to_path_buf(),
+        ..gateway::runtime::Config::loopback()
+    };
+    let (gw, running) = support::gateway_with_trunk_and(sipp.addr(), config).await;
+    let mut events = gw.events();
     let tone = dir.path().join("tone.wav");
     tone_wav(&tone, 1.5);
     let recording = dir.path().join("call.wav");
+    let name = gateway::recording::RecordingName::parse("call.wav").unwrap();
 
     let call = support::place(&gw, originate("+15551234", 20)).await;
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
     .await;
-    gw.record(call, recording.clone()).await.expect("record");
+    gw.record(call, name).await.expect("record");
     gw.play(call, tone).await.expect("play");
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::PlaybackFinished { call: c } if *c == call).then_some(())

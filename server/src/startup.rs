@@ -60,6 +60,7 @@ impl FromRef<AppState> for crate::recording::routes::RecordingsState {
         crate::recording::routes::RecordingsState {
             db: s.db.clone(),
             dir: s.config.recordings_dir(),
+            gateway_token: s.config.gateway.as_ref().map(|g| g.token().to_owned()),
         }
     }
 }
@@ -236,6 +237,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (gateway, gateway_running, demo, reopened) = match &config.gateway {
         None => {
             let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
+                // The embedded gateway writes into the server's own directory.
+                recordings_dir: config.recordings_dir(),
                 sip_listen: config.sip_listen,
                 webrtc_listen: config.webrtc_listen,
                 advertise: config.media_address,
@@ -261,6 +264,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
     let mut trunk_status = link.trunk_status();
     let admin_link = link.clone();
+    // Where this server's recordings are: the standalone gateway's, or its own directory.
+    let recordings_gateway = config.gateway.as_ref().map(|g| g.http_base());
+    tokio::spawn(crate::recording::gateway::store_reports(
+        db.clone(),
+        link.recording_reports(),
+        recordings_gateway.clone(),
+    ));
     match reopened {
         // Embedded: configure it now, before the dialer starts.
         None => {
@@ -269,8 +279,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
         // Standalone: configure it each time the control connection opens (a restarted
-        // gateway has forgotten its trunks).
-        Some(opened) => link.sync_trunks_on_connect(db.clone(), opened),
+        // gateway has forgotten its trunks), and ask it about recordings whose end this
+        // server missed.
+        Some(opened) => {
+            if let Some(address) = recordings_gateway.clone() {
+                tokio::spawn(crate::recording::gateway::settle_unfinished(
+                    db.clone(),
+                    link.gateway().clone(),
+                    address,
+                    opened.clone(),
+                ));
+            }
+            link.sync_trunks_on_connect(db.clone(), opened);
+        }
     }
     link.keep_trunks_synced(db.clone(), Duration::from_secs(30));
     let (dialer, dialer_tasks) = crate::runtime::dialer::start(
@@ -282,7 +303,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
-            recordings_dir: config.recordings_dir(),
+            recordings_gateway: recordings_gateway.clone(),
             ..RuntimeConfig::new(config.instance_name())
         },
         live_publisher,

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use support::agent::HeadlessAgent;
+use support::recording::{attempt_when, fetch, form, raw_get, recorded_campaign, save, with};
 use support::{Backend, Client, Sipp, TestServer, ok};
 
 on_both_backends!(
@@ -28,45 +29,6 @@ on_both_backends!(
 
 /// How long the headless agent stays on each call.
 const TALK: Duration = Duration::from_secs(4);
-
-/// A campaign form with everything else good, as `(field, value)` pairs.
-fn form(name: &str, trunk: &str, state: &str) -> Vec<(&'static str, String)> {
-    [
-        ("name", name),
-        ("kind", "auto"),
-        ("state", state),
-        ("script_id", ""),
-        ("trunk_id", trunk),
-        ("notes", ""),
-        ("caller_id", "+1 202 555 0100"),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", "1"),
-        ("max_cps", "5"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-        ("broadcast_file", ""),
-        ("recording", "all"),
-        ("recording_retention_days", "30"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.to_string()))
-    .collect()
-}
-
-fn with(form: &[(&'static str, String)], field: &str, value: &str) -> Vec<(&'static str, String)> {
-    form.iter()
-        .map(|(k, v)| (*k, if *k == field { value.to_string() } else { v.clone() }))
-        .collect()
-}
-
-async fn save(c: &Client, form: &[(&'static str, String)]) -> support::Reply {
-    let args: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    c.call("admin/campaigns/save", &args).await
-}
 
 async fn settings(c: &Client, id: i64) -> serde_json::Value {
     ok(c, "admin/campaigns/get", &[("id", &id.to_string())]).await["settings"].clone()
@@ -119,84 +81,6 @@ async fn the_recording_setting_round_trips_and_bad_values_change_nothing(b: Back
     s.stop().await;
 }
 
-/// A trunk to sipp, an active campaign recording every call (as `form` says) worked by
-/// `agent`, and one lead to call; returns the campaign's id.
-async fn recorded_campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
-    let trunk = support::udp_trunk(admin, "sipp", sipp, 5).await;
-    let res = save(admin, &form("Recorded", &trunk, "active")).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let id = res.json().as_i64().expect("campaign id");
-    let (c, a) = (id.to_string(), agent.to_string());
-    ok(admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
-        .await;
-    let leadset = ok(
-        admin,
-        "leadsets/create",
-        &[("name", "People"), ("campaign_id", &c), ("default_country", "US"), ("active", "on")],
-    )
-    .await
-    .to_string();
-    let args = [("leadset_id", leadset.as_str()), ("phone", "2025550181"), ("status", "NEW")];
-    ok(admin, "leadsets/save_lead", &args).await;
-    id
-}
-
-/// The call's attempt: id, recording path and state (once its state is `want`, waiting at
-/// most 30 s).
-async fn attempt_when(s: &TestServer, want: &str) -> (i64, Option<String>, Option<String>) {
-    let q = "SELECT id, recording_path, recording_state FROM call_attempts ORDER BY id";
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows: Vec<(i64, Option<String>, Option<String>)> = match s.database() {
-            server::db::Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await,
-            server::db::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
-        }
-        .expect("attempts");
-        if let Some(row) = rows.iter().find(|r| r.2.as_deref() == Some(want)) {
-            return row.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no attempt's recording is {want}: {rows:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A GET with the client's session (if any) and extra headers; status, headers, bytes.
-async fn fetch(
-    c: &Client,
-    base: &str,
-    path: &str,
-    range: Option<&str>,
-) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-    let http = reqwest::Client::new();
-    let mut req = http.get(format!("{base}{path}"));
-    if let Some(cookie) = &c.cookie {
-        req = req.header("cookie", cookie);
-    }
-    if let Some(r) = range {
-        req = req.header("range", r);
-    }
-    let res = req.send().await.expect("request");
-    let (status, headers) = (res.status(), res.headers().clone());
-    (status, headers, res.bytes().await.expect("body").to_vec())
-}
-
-/// A raw request line, so nothing normalises the path on the way (`..` stays `..`).
-async fn raw_get(addr: &str, path: &str, cookie: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    );
-    tcp.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    let _ = tcp.read_to_end(&mut buf).await;
-    let text = String::from_utf8_lossy(&buf);
-    text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-}
-
 async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: Backend) {
     let dir = tempfile::tempdir().expect("temp dir");
     let recordings: PathBuf = dir.path().join("recordings");
@@ -212,7 +96,7 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
     let agent =
         HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
-    let (attempt, path, _) = attempt_when(&s, "done").await;
+    let (attempt, path, _) = attempt_when(s.database(), "done").await;
     assert!(agent.tally.connected() >= 1);
     drop(agent);
     assert_eq!(path.as_deref(), Some(format!("{attempt}.wav").as_str()), "named after the attempt");
@@ -304,7 +188,7 @@ async fn a_recorded_call_is_a_stereo_wav_served_to_those_allowed_then_purged(b: 
     assert!(file.exists());
     assert_eq!(purge(at + 30 * day).await.expect("purge"), 1);
     assert!(!file.exists(), "deleted");
-    attempt_when(&s, "purged").await;
+    attempt_when(s.database(), "purged").await;
     let (status, _, _) = fetch(&admin, &s.url, &route, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "purged");
     s.stop().await;
@@ -324,7 +208,7 @@ async fn an_unwritable_directory_fails_the_recording_not_the_call(b: Backend) {
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
     let agent =
         HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
-    let (attempt, _, _) = attempt_when(&s, "failed").await;
+    let (attempt, _, _) = attempt_when(s.database(), "failed").await;
     // The call went on: the agent talked, hung up and disposed of it.
     let q = "SELECT disposition FROM call_attempts WHERE id = $1";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -52,6 +52,9 @@ impl AddAssign for LiveCounters {
 pub struct Dashboard {
     pub total: LiveCounters,
     pub campaigns: Vec<CampaignLive>,
+    /// Call recordings that failed lately (none: all went well).
+    #[serde(default)]
+    pub recording_failures: Option<super::recording::RecordingFailures>,
 }
 
 /// One campaign's line on the dashboard.

@@ -125,6 +125,25 @@ impl RecordingState {
     }
 }
 
+/// Recordings that failed lately (a full disk where the gateway writes them, any write
+/// error): the alert admins and supervisors see on the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingFailures {
+    /// How many in the last [`RecordingFailures::WINDOW_HOURS`] hours.
+    pub count: u64,
+    /// The latest one's call attempt.
+    pub latest_attempt: i64,
+    /// When it was started (Unix ms).
+    pub latest_at: i64,
+    /// Why it failed, as the gateway said.
+    pub reason: String,
+}
+
+impl RecordingFailures {
+    /// How far back the alert looks.
+    pub const WINDOW_HOURS: i64 = 24;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

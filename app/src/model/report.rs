@@ -169,6 +169,9 @@ pub struct CallRecord {
     /// The attempt's id when its recording can be played (`/recordings/{id}`).
     #[serde(default)]
     pub recording: Option<i64>,
+    /// The call's recording failed (a full disk, say): what there is cannot be played.
+    #[serde(default)]
+    pub recording_failed: bool,
 }
 
 /// A report: how many calls match, and the newest of them.
@@ -634,6 +637,7 @@ mod tests {
             notes: "line one\nline two".into(),
             amd_verdict: Some(crate::model::AmdVerdict::Human),
             recording: None,
+            recording_failed: false,
         };
         let csv = calls_csv(&[call]);
         let lines: Vec<&str> = csv.split("\r\n").collect();

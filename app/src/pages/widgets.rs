@@ -117,6 +117,19 @@ pub fn recording_player(attempt: i64) -> impl IntoView {
     }
 }
 
+/// A call's recording cell: the player when it can be played, "Recording failed" when it
+/// failed (nothing otherwise).
+pub fn recording_cell(recording: Option<i64>, failed: bool) -> impl IntoView {
+    match (recording, failed) {
+        (Some(attempt), _) => Some(recording_player(attempt).into_any()),
+        (None, true) => Some(
+            view! { <span class="muted" data-testid="recording-failed">"Recording failed"</span> }
+                .into_any(),
+        ),
+        (None, false) => None,
+    }
+}
+
 /// Formats Unix milliseconds as `YYYY-MM-DD HH:MM UTC`, the same on server and browser (so
 /// hydration matches) and without a time-zone database.
 pub fn format_utc(ms: i64) -> String {

@@ -46,7 +46,6 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
@@ -61,6 +60,7 @@ use crate::call::{AgentLegId, CallEnd, CallId, CallOutcome, HangupBy, TrunkId};
 use crate::codec::{Codec, G711};
 use crate::control::{Command, ControlError, Event, Originate, Reply};
 use crate::handle::Op;
+use crate::recording::RecordingName;
 use crate::rtp::rtcp::{self, session::NtpClock};
 use crate::sdp::{Direction, LocalDescription, Negotiated, SessionDescription, version_of};
 use crate::sip::message::Transport;
@@ -298,8 +298,8 @@ pub enum Output {
     OpenRecording {
         /// Call.
         call: CallId,
-        /// Where.
-        path: PathBuf,
+        /// The file, in the shell's recordings directory.
+        name: RecordingName,
     },
     /// Append interleaved stereo samples to `call`'s recording.
     Record {
@@ -1197,7 +1197,10 @@ impl Core {
                 Err(ControlError::Invalid("sent through Gateway::execute only".into()))
             }
             Command::Originate(request) => return self.originate(id, request).err().map(Err),
-            Command::Record { call, path } => return self.record(id, call, path).err().map(Err),
+            Command::Record { call, name } => return self.record(id, call, name).err().map(Err),
+            Command::RecordingStatus { .. } => {
+                Err(ControlError::Invalid("sent through Gateway::execute only".into()))
+            }
             // In-process there is no connection to resume: events are read from the journal.
             Command::Attach { resume } => Ok(Reply::Attached {
                 instance: self.instance,
@@ -1429,7 +1432,7 @@ impl Core {
     }
 
     /// Checks the call and asks for the file; the reply follows the open.
-    fn record(&mut self, id: u64, call: CallId, path: PathBuf) -> Result<(), ControlError> {
+    fn record(&mut self, id: u64, call: CallId, name: RecordingName) -> Result<(), ControlError> {
         let ctx = self.calls.get(&call).ok_or(ControlError::UnknownCall(call))?;
         if ctx.media.is_none() {
             return Err(ControlError::WrongState(format!(
@@ -1441,7 +1444,7 @@ impl Core {
         }
         self.stop_recording(call);
         self.opening.insert(call, id);
-        self.out.push_back(Output::OpenRecording { call, path });
+        self.out.push_back(Output::OpenRecording { call, name });
         Ok(())
     }
 }

@@ -134,9 +134,9 @@ impl Harness {
                         self.core.handle_input(self.now, Input::RtpBound { call, result });
                     }
                     Output::ReleaseRtp { call } => self.released.push(call),
-                    Output::OpenRecording { call, path } => {
+                    Output::OpenRecording { call, name } => {
                         let result = match &self.file_error {
-                            Some(e) => Err(format!("{}: {e}", path.display())),
+                            Some(e) => Err(format!("{name}: {e}")),
                             None => {
                                 self.files.push(format!("open {call}"));
                                 Ok(())
@@ -590,7 +590,8 @@ fn an_agent_leg_that_never_connects_fails_after_the_timeout() {
 fn recordings_are_opened_written_and_closed_before_the_call_ends() {
     let mut h = Harness::new();
     assert_eq!(h.originate(7, 1), Ok(Reply::Done));
-    let record = |call| Command::Record { call: CallId(call), path: "/rec/7.wav".into() };
+    let name = crate::recording::RecordingName::parse("7.wav").unwrap();
+    let record = |call| Command::Record { call: CallId(call), name: name.clone() };
     // Not answered yet: nothing to record.
     assert!(matches!(h.command(record(7)), Err(ControlError::WrongState(_))));
     assert_eq!(h.command(record(8)), Err(ControlError::UnknownCall(CallId(8))));
@@ -599,7 +600,7 @@ fn recordings_are_opened_written_and_closed_before_the_call_ends() {
     h.file_error = Some("read-only file system".into());
     let refused = h.command(record(7));
     assert!(
-        matches!(&refused, Err(ControlError::Invalid(why)) if why.contains("/rec/7.wav")),
+        matches!(&refused, Err(ControlError::Invalid(why)) if why.contains("7.wav")),
         "{refused:?}"
     );
     h.file_error = None;

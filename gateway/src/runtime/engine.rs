@@ -20,16 +20,19 @@ use tracing::{info, warn};
 use super::Metrics;
 use crate::bridge::player::Sound;
 use crate::call::CallId;
+use crate::control::Event;
 use crate::control::{ControlError, Reply};
 use crate::core::{self, Core, Input, Output};
 use crate::events::Journal;
 use crate::handle::Envelope;
+use crate::recording::{Ended, Fuse, Ledger, Open, RecordingResult, RecordingStatus};
 use crate::sip::message::Transport;
 use crate::transport::{NetEvent, RtpSocket, SipTransport, WebrtcSocket};
 
 pub(super) use crate::core::advertised;
 
-type Recorder = hound::WavWriter<BufWriter<File>>;
+/// A recording file as written: buffered, over a fuse that blows at the first write error.
+type RecordingFile = BufWriter<Fuse<File>>;
 
 /// What the engine is built from.
 pub(super) struct Setup {
@@ -46,6 +49,7 @@ pub(super) struct Setup {
     pub(super) hold: Sound,
     pub(super) rate_limit: crate::sip::rate::RateLimit,
     pub(super) media_timeout: Option<std::time::Duration>,
+    pub(super) recordings: Ledger,
 }
 
 pub(super) struct Engine {
@@ -57,7 +61,8 @@ pub(super) struct Engine {
     events: Journal,
     metrics: Arc<Metrics>,
     rtp: HashMap<CallId, RtpSocket>,
-    recordings: HashMap<CallId, Recorder>,
+    recordings: Open<RecordingFile>,
+    ledger: Ledger,
     replies: HashMap<u64, oneshot::Sender<Result<Reply, ControlError>>>,
     next_reply: u64,
 }
@@ -89,7 +94,8 @@ impl Engine {
             events: setup.events,
             metrics: setup.metrics,
             rtp: HashMap::new(),
-            recordings: HashMap::new(),
+            recordings: Open::default(),
+            ledger: setup.recordings,
             replies: HashMap::new(),
             next_reply: 0,
         }
@@ -168,6 +174,17 @@ impl Engine {
         }
     }
 
+    /// Notes how a recording ended and tells the clients (once per recording: [`Open`]
+    /// hands each end out once).
+    fn recording_ended(&mut self, ended: Ended) {
+        self.ledger.set(&ended.name, ended.result.clone().into());
+        self.events.push(Event::RecordingEnded {
+            call: ended.call,
+            name: ended.name,
+            result: ended.result,
+        });
+    }
+
     /// Carries out everything the core asks until it is quiet.
     fn execute(&mut self) {
         while let Some(output) = self.core.poll_output() {
@@ -201,36 +218,42 @@ impl Engine {
                 Output::ReleaseRtp { call } => {
                     self.rtp.remove(&call);
                 }
-                Output::OpenRecording { call, path } => {
-                    let spec = hound::WavSpec {
-                        channels: 2,
-                        sample_rate: 8000,
-                        bits_per_sample: 16,
-                        sample_format: hound::SampleFormat::Int,
-                    };
-                    let result = match hound::WavWriter::create(&path, spec) {
-                        Ok(writer) => {
-                            self.recordings.insert(call, writer);
-                            Ok(())
+                Output::OpenRecording { call, name } => {
+                    let path = name.path_in(self.ledger.dir());
+                    let created = std::fs::create_dir_all(self.ledger.dir())
+                        .and_then(|()| File::create(&path))
+                        .map_err(|e| format!("{}: {e}", path.display()));
+                    let (before, result) = match created {
+                        Ok(file) => {
+                            let file = BufWriter::new(Fuse::new(file));
+                            let (before, opened) = self.recordings.open(call, name.clone(), file);
+                            (before, opened.map_err(|e| format!("{}: {e}", path.display())))
                         }
-                        Err(e) => Err(format!("{}: {e}", path.display())),
+                        Err(e) => (self.recordings.close(call), Err(e)),
                     };
+                    if let Some(ended) = before {
+                        self.recording_ended(ended);
+                    }
+                    if result.is_ok() {
+                        self.ledger.set(&name, RecordingStatus::Recording);
+                    }
                     self.core.handle_input(Instant::now(), Input::RecordingOpened { call, result });
                 }
                 Output::Record { call, samples } => {
-                    let failed = self
-                        .recordings
-                        .get_mut(&call)
-                        .is_some_and(|w| samples.iter().any(|&s| w.write_sample(s).is_err()));
-                    if failed {
+                    if let Some(ended) = self.recordings.write(call, &samples) {
+                        if let RecordingResult::Failed { reason } = &ended.result {
+                            warn!(%call, name = %ended.name, %reason, "recording failed: stopped, the call goes on");
+                        }
+                        self.recording_ended(ended);
                         self.core.handle_input(Instant::now(), Input::RecordingFailed { call });
                     }
                 }
                 Output::CloseRecording { call } => {
-                    if let Some(writer) = self.recordings.remove(&call)
-                        && let Err(e) = writer.finalize()
-                    {
-                        warn!(%call, error = %e, "recording not finalised");
+                    if let Some(ended) = self.recordings.close(call) {
+                        if let RecordingResult::Failed { reason } = &ended.result {
+                            warn!(%call, name = %ended.name, %reason, "recording not finalised");
+                        }
+                        self.recording_ended(ended);
                     }
                 }
                 Output::Event(event) => {

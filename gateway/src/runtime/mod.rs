@@ -47,6 +47,9 @@ pub struct Config {
     /// send) before the gateway hangs it up; `None`: never. The standalone binary sets 30 s
     /// ([`crate::standalone::config`]).
     pub media_timeout: Option<std::time::Duration>,
+    /// Where call recordings are written ([`crate::control::Command::Record`] names a file in
+    /// it); created when the first recording starts.
+    pub recordings_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             tcp: TcpLimits::default(),
             sip_rate_limit: RateLimit::default(),
             media_timeout: None,
+            recordings_dir: PathBuf::from("recordings"),
         }
     }
 }
@@ -312,7 +316,8 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
     let metrics = Arc::new(Metrics::default());
     let (ready_tx, ready_rx) = oneshot::channel::<Result<Bound, StartError>>();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let setup = (config.clone(), events.clone(), metrics.clone());
+    let ledger = crate::recording::Ledger::new(config.recordings_dir.clone());
+    let setup = (config.clone(), events.clone(), metrics.clone(), ledger.clone());
     let thread = std::thread::Builder::new()
         .name("gateway-engine".into())
         .spawn(move || {
@@ -324,8 +329,8 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
                 }
             };
             runtime.block_on(async move {
-                let (config, events, metrics) = setup;
-                match bind(&config, events, metrics, hold).await {
+                let (config, events, metrics, ledger) = setup;
+                match bind(&config, events, metrics, hold, ledger).await {
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                     }
@@ -345,7 +350,7 @@ pub async fn start(config: Config) -> Result<(Gateway, Running), StartError> {
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(StartError::Thread(std::io::Error::other("the engine thread ended"))),
     };
-    let gateway = Gateway::new(commands_tx, events.clone());
+    let gateway = Gateway::new(commands_tx, events.clone(), ledger);
     let running = Running {
         sip_udp: bound.sip_udp,
         sip_tcp: bound.sip_tcp,
@@ -370,6 +375,7 @@ async fn bind(
     events: Journal,
     metrics: Arc<Metrics>,
     hold: Sound,
+    recordings: crate::recording::Ledger,
 ) -> Result<(engine::Engine, mpsc::Receiver<crate::transport::NetEvent>, Bound), StartError> {
     let (net_tx, net_rx) = mpsc::channel(65_536);
     let bind_error = |what, addr| move |source| StartError::Bind { what, addr, source };
@@ -401,6 +407,7 @@ async fn bind(
         hold,
         rate_limit: config.sip_rate_limit,
         media_timeout: config.media_timeout,
+        recordings,
     });
     Ok((engine, net_rx, Bound { sip_udp, sip_tcp, webrtc: webrtc_addr }))
 }

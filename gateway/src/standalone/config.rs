@@ -9,7 +9,8 @@
 //! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
 //! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
 //! `sip_rate_burst` (40). An answered call whose trunk sent no RTP and no RTCP for
-//! `media_timeout_secs` (30, 0 for never) is hung up.
+//! `media_timeout_secs` (30, 0 for never) is hung up. Call recordings are written to
+//! `recordings` (`DIALER_GATEWAY_RECORDINGS`, default `./recordings`) and served from there.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub struct Settings {
     pub sip_rate: RateLimit,
     /// How long an answered call may go without RTP from its trunk; `None`: never.
     pub media_timeout: Option<Duration>,
+    /// Where call recordings are written (and served from).
+    pub recordings: PathBuf,
 }
 
 /// The default media-inactivity timeout: a far end that died leaves no BYE behind.
@@ -99,6 +102,7 @@ impl Default for Settings {
             tcp: TcpLimits::default(),
             sip_rate: RateLimit::default(),
             media_timeout: Some(MEDIA_TIMEOUT),
+            recordings: PathBuf::from("recordings"),
         }
     }
 }
@@ -119,6 +123,7 @@ struct File {
     sip_rate_per_second: Option<u32>,
     sip_rate_burst: Option<u32>,
     media_timeout_secs: Option<u64>,
+    recordings: Option<PathBuf>,
     #[serde(default)]
     trunks: Vec<Trunk>,
 }
@@ -164,6 +169,7 @@ impl Settings {
             if let Some(secs) = file.media_timeout_secs {
                 s.media_timeout = timeout_secs(secs);
             }
+            s.recordings = file.recordings.unwrap_or(s.recordings);
         }
         fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
         where
@@ -223,6 +229,16 @@ impl Settings {
         if let Some(v) = env("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS") {
             s.media_timeout = timeout_secs(parse("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS", v)?);
         }
+        if let Some(v) = env("DIALER_GATEWAY_RECORDINGS") {
+            if v.trim().is_empty() {
+                return Err(ConfigError::Env {
+                    name: "DIALER_GATEWAY_RECORDINGS".into(),
+                    value: v,
+                    reason: "name a directory".into(),
+                });
+            }
+            s.recordings = PathBuf::from(v);
+        }
         Ok(s)
     }
 }
@@ -245,10 +261,12 @@ mod tests {
             "DIALER_GATEWAY_CONFIG" => Some(file_str.clone()),
             "DIALER_GATEWAY_HTTP" => Some("127.0.0.1:9100".into()),
             "DIALER_GATEWAY_TCP_MAX_CONNECTIONS" => Some("200".into()),
+            "DIALER_GATEWAY_RECORDINGS" => Some("/var/spool/calls".into()),
             _ => None,
         };
         let s = Settings::from_sources(env, Path::new("/nonexistent")).unwrap();
         assert_eq!(s.http, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(s.recordings, PathBuf::from("/var/spool/calls"));
         assert_eq!(s.sip, "127.0.0.1:5070".parse().unwrap());
         assert_eq!(
             s.tcp,
@@ -280,6 +298,9 @@ mod tests {
         assert!(err.to_string().starts_with("DIALER_GATEWAY_SIP=\"not-an-address\""), "{err}");
         let short = |name: &str| (name == "DIALER_GATEWAY_TOKEN").then(|| "short".to_owned());
         assert!(Settings::from_sources(short, Path::new("/nonexistent")).is_err());
+        let blank = |name: &str| (name == "DIALER_GATEWAY_RECORDINGS").then(|| " ".to_owned());
+        let err = Settings::from_sources(blank, Path::new("/nonexistent")).unwrap_err();
+        assert!(err.to_string().contains("DIALER_GATEWAY_RECORDINGS"), "{err}");
         std::fs::write(&file, "nonsense = 1\n").unwrap();
         let err = Settings::from_sources(env, Path::new("/nonexistent")).unwrap_err();
         assert!(matches!(err, ConfigError::File { .. }), "{err}");
@@ -290,5 +311,6 @@ mod tests {
         let s = Settings::from_sources(|_| None, Path::new("/nonexistent")).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(s.media_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(s.recordings, PathBuf::from("recordings"));
     }
 }

@@ -1,8 +1,14 @@
-//! The standalone `gateway` binary's HTTP side: `/healthz`, `/metrics` (Prometheus text) and
+//! The standalone `gateway` binary's HTTP side: `/healthz`, `/metrics` (Prometheus text),
 //! `/control`, the control API as a WebSocket speaking JSON [`Request`]s and [`Response`]s,
-//! authenticated with a shared token (`?token=…` or `Authorization: Bearer …`).
+//! and `/recordings/{name}`, a finished call recording from the gateway's recordings
+//! directory (with HTTP ranges) — both authenticated with a shared token (`?token=…` or
+//! `Authorization: Bearer …`).
 //!
-//! Invariants: a connection without the right token gets 401 before the upgrade; every
+//! Invariants: a request without the right token gets 401 (before the upgrade, before a
+//! recording's name is even looked at); only files named as recordings are served, from the
+//! recordings directory only — any other name (a path, `..`, an encoded slash) is a 404
+//! before the filesystem is touched — and only once complete (a recording being written is a
+//! 409, a failed one a 404); every
 //! request frame gets one reply frame (a frame that is not a request gets a reply with id 0
 //! and an `invalid` error); events flow to a connection from its [`Command::Attach`] on, each
 //! once and in order, replayed from the journal after a reconnection when the client names
@@ -15,18 +21,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::get;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+use tracing::{debug, info, warn};
 
 use crate::Gateway;
 use crate::control::{Command, ControlError, Reply, Request, Response, Resume};
 use crate::events::{Read, Reader};
+use crate::recording::{RecordingName, RecordingStatus};
 use crate::runtime::Metrics;
 
 #[derive(Clone)]
@@ -43,6 +52,7 @@ pub fn router(gateway: Gateway, metrics: Arc<Metrics>, token: &str) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
         .route("/control", get(control))
+        .route("/recordings/{name}", get(recording))
         .with_state(state)
 }
 
@@ -64,20 +74,66 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// Whether the request carries the token (query or bearer). Digests are compared, so the
+/// time taken does not depend on how much of the token matched.
+fn authorised(state: &AppState, query: Option<String>, headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    query.or(bearer).map(|t| digest(&t)) == Some(state.token_digest)
+}
+
+/// `GET /recordings/{name}`: a complete recording as `audio/wav`, with ranges.
+async fn recording(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+    Path(raw): Path<String>,
+    request: axum::extract::Request,
+) -> HttpResponse {
+    if !authorised(&state, query.token, request.headers()) {
+        return (StatusCode::UNAUTHORIZED, "a valid token is required").into_response();
+    }
+    let not_found = || (StatusCode::NOT_FOUND, "no such recording").into_response();
+    let (Ok(name), Some(ledger)) = (RecordingName::parse(&raw), state.gateway.recordings()) else {
+        return not_found();
+    };
+    let ledger = ledger.clone();
+    let lookup = name.clone();
+    let status = tokio::task::spawn_blocking(move || ledger.status(&lookup)).await;
+    match status {
+        Ok(RecordingStatus::Done { .. }) => {}
+        Ok(RecordingStatus::Recording) => {
+            return (StatusCode::CONFLICT, "the recording is still being written").into_response();
+        }
+        Ok(RecordingStatus::Failed { .. } | RecordingStatus::Unknown) | Err(_) => {
+            return not_found();
+        }
+    }
+    let Some(ledger) = state.gateway.recordings() else { return not_found() };
+    let path = name.path_in(ledger.dir());
+    match ServeFile::new(&path).oneshot(request).await {
+        Ok(res) if res.status() != StatusCode::NOT_FOUND => {
+            let mut res = res.into_response();
+            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+            res
+        }
+        Ok(_) => not_found(),
+        Err(e) => {
+            warn!(error = %e, %name, "cannot read a recording");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the recording cannot be read").into_response()
+        }
+    }
+}
+
 async fn control(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    // Comparing digests: the time taken does not depend on how much of the token matched.
-    let presented = query.token.or(bearer).map(|t| digest(&t));
-    if presented != Some(state.token_digest) {
+    if !authorised(&state, query.token, &headers) {
         return (StatusCode::UNAUTHORIZED, "a valid token is required").into_response();
     }
     upgrade.on_upgrade(move |socket| session(socket, state.gateway))

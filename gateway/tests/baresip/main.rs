@@ -133,18 +133,23 @@ fn reinvites(far: &Baresip) -> Vec<(String, String, bool)> {
 
 async fn outbound_call_carries_audio_both_ways(transport: Transport) {
     let mut far = Baresip::start().await;
-    let (gw, _running) = gateway_to(&far, transport).await;
-    let mut events = gw.events();
     let dir = tempfile::tempdir().unwrap();
+    let config = gateway::runtime::Config {
+        recordings_dir: dir.path().to_path_buf(),
+        ..gateway::runtime::Config::loopback()
+    };
+    let (gw, _running) = gateway_with(&far, transport, config).await;
+    let mut events = gw.events();
     let tone = dir.path().join("tone.wav");
     support::tone_wav(&tone, 1.5);
     let recording = dir.path().join("call.wav");
+    let name = gateway::recording::RecordingName::parse("call.wav").unwrap();
 
     let call = answered_call(&gw, &mut events, &mut far).await;
     let invite = traced(&far, "INVITE", |m| m.is_request("INVITE") && !m.sent).await;
     let wire = if transport == Transport::Tcp { "TCP" } else { "UDP" };
     assert_eq!(invite.transport, wire, "the INVITE reached baresip over {wire}");
-    gw.record(call, recording.clone()).await.expect("record");
+    gw.record(call, name).await.expect("record");
     gw.play(call, tone).await.expect("play");
     wait_for(&mut events, WAIT, |e| {
         matches!(e, Event::PlaybackFinished { call: c } if *c == call).then_some(())

@@ -192,9 +192,15 @@ pub async fn wait_for<T>(
 
 /// A gateway on loopback with one trunk pointing at `peer`.
 pub async fn gateway_with_trunk(peer: SocketAddr) -> (Gateway, gateway::runtime::Running) {
-    let (gw, running) = gateway::runtime::start(gateway::runtime::Config::loopback())
-        .await
-        .expect("gateway starts");
+    gateway_with_trunk_and(peer, gateway::runtime::Config::loopback()).await
+}
+
+/// Like [`gateway_with_trunk`], with `config` (on loopback).
+pub async fn gateway_with_trunk_and(
+    peer: SocketAddr,
+    config: gateway::runtime::Config,
+) -> (Gateway, gateway::runtime::Running) {
+    let (gw, running) = gateway::runtime::start(config).await.expect("gateway starts");
     let trunk = gateway::control::Trunk::new(
         TrunkId(1),
         &peer.ip().to_string(),

@@ -173,7 +173,19 @@ impl Admin for AdminBackend {
                 counters,
             });
         }
-        Ok(Dashboard { total, campaigns: lines })
+        let since =
+            db::now_ms() - app::model::recording::RecordingFailures::WINDOW_HOURS * 3_600_000;
+        let failed = db::recordings::failures_since(&self.db, since)
+            .await
+            .map_err(|e| internal("counting failed recordings", e))?;
+        let recording_failures =
+            failed.latest.map(|(attempt, at, reason)| app::model::recording::RecordingFailures {
+                count: u64::try_from(failed.count).unwrap_or(0),
+                latest_attempt: attempt,
+                latest_at: at,
+                reason: reason.unwrap_or_else(|| "no reason was given".into()),
+            });
+        Ok(Dashboard { total, campaigns: lines, recording_failures })
     }
 
     async fn floor(&self) -> Result<app::model::Floor, ApiError> {

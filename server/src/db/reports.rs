@@ -27,7 +27,8 @@ const CALLS: &str = concat!(
      CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
      THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
      a.disposition, a.notes, a.amd_verdict, \
-     CASE WHEN a.recording_state = 'done' THEN a.id END AS recording ",
+     CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
+     CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed ",
     matching!(),
     " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
      ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9 OFFSET $10"
@@ -64,6 +65,7 @@ struct Row {
     notes: String,
     amd_verdict: Option<String>,
     recording: Option<i64>,
+    recording_failed: i32,
 }
 
 /// The newest `limit` calls `filter` selects.
@@ -103,7 +105,9 @@ pub async fn lead_notes(
          CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
          THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
          a.disposition, a.notes, a.amd_verdict, \
-         CASE WHEN a.recording_state = 'done' THEN a.id END AS recording FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
+         CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
+         CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed \
+         FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
          LEFT JOIN users u ON u.id = a.agent_id LEFT JOIN leads l ON l.id = a.lead_id \
          WHERE a.lead_id = $1 AND a.call_ref <> $2 AND a.notes <> '' \
          ORDER BY a.dialed_at DESC, a.id DESC LIMIT $3",
@@ -156,6 +160,7 @@ fn records(rows: Vec<Row>) -> Vec<CallRecord> {
             notes: r.notes,
             amd_verdict: r.amd_verdict.and_then(|v| AmdVerdict::parse(&v).ok()),
             recording: r.recording,
+            recording_failed: r.recording_failed != 0,
         })
         .collect()
 }

@@ -4,11 +4,11 @@
 //! A carrier reports what happens to calls as [`CarrierEvent`]s on the channel it was built
 //! with; the runtime turns them into engine inputs.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{CallOutcome, HangupBy, PhoneNumber, UserId};
+use gateway::recording::RecordingName;
 use tokio::sync::mpsc;
 
 use crate::engine::{CallEvent, CallId, Originate};
@@ -85,10 +85,11 @@ pub trait Carrier: Send + Sync + 'static {
     async fn refer(&self, _call: CallId, _to: &PhoneNumber) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot transfer calls".into()))
     }
-    /// Starts recording both directions of an answered call to a stereo WAV file at `to`
-    /// (`Some`: created, on the carrier's machine), or stops it (`None`). A recording ends
-    /// with its call anyway; `Ok` once the file is open (or closed).
-    async fn record(&self, _call: CallId, _to: Option<&Path>) -> Result<(), CarrierError> {
+    /// Starts recording both directions of an answered call to a stereo WAV file named `to`
+    /// (`Some`: created in the carrier's recordings directory, on its machine), or stops it
+    /// (`None`). A recording ends with its call anyway; `Ok` once the file is open (or
+    /// closed).
+    async fn record(&self, _call: CallId, _to: Option<&RecordingName>) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot record calls".into()))
     }
 }

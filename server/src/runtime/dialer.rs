@@ -62,9 +62,10 @@ pub struct RuntimeConfig {
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
     pub remaining_every: Duration,
-    /// Where call recordings are written (the gateway writes them: embedded, the same
-    /// machine).
-    pub recordings_dir: std::path::PathBuf,
+    /// The standalone gateway's HTTP address, stored with each recording it writes (its
+    /// files are fetched from there); `None`: the embedded gateway writes into the server's
+    /// own recordings directory.
+    pub recordings_gateway: Option<String>,
 }
 
 impl RuntimeConfig {
@@ -79,7 +80,7 @@ impl RuntimeConfig {
             dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
-            recordings_dir: std::path::PathBuf::from("data/recordings"),
+            recordings_gateway: None,
         }
     }
 }
@@ -309,7 +310,7 @@ pub async fn start(
         db.clone(),
         carrier.clone(),
         clock.clone(),
-        config.recordings_dir.clone(),
+        config.recordings_gateway.clone(),
     );
     let runtime = Runtime {
         engine,

@@ -49,6 +49,17 @@ struct State {
     /// Trunks whose keep-alives go unanswered now. (The gateway says so again after each
     /// push of the trunks, which starts their keep-alives afresh: said on once.)
     unreachable: HashSet<TrunkId>,
+    /// Where the gateway's word on each recording's end goes (see
+    /// [`GatewayLink::recording_reports`]).
+    recording_reports: Option<mpsc::UnboundedSender<RecordingReport>>,
+}
+
+/// What the gateway said of a recording's end: done with its length, or failed (a full disk)
+/// with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingReport {
+    pub name: gw::RecordingName,
+    pub result: gw::RecordingResult,
 }
 
 /// What the gateway said about a trunk's credentials, for its row.
@@ -98,6 +109,20 @@ impl GatewayLink {
         let (tx, rx) = mpsc::unbounded_channel();
         self.state().trunk_status = Some(tx);
         rx
+    }
+
+    /// The gateway's word on each recording's end, from now on, in order, whether or not this
+    /// server placed the call (one placed before a restart is still recorded, and its end is
+    /// news). A second call takes the reports from the first.
+    pub fn recording_reports(&self) -> mpsc::UnboundedReceiver<RecordingReport> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state().recording_reports = Some(tx);
+        rx
+    }
+
+    /// The gateway's handle (for asking it about recordings).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -228,6 +253,17 @@ impl GatewayLink {
                 }
                 if let Some(tx) = &s.trunk_status {
                     let _ = tx.send((trunk, reachable));
+                }
+            }
+            Event::RecordingEnded { call, name, result } => {
+                if let gw::RecordingResult::Failed { reason } = &result {
+                    tracing::error!(call = call.0, %name, %reason, "a call's recording failed; the call goes on");
+                }
+                let s = self.state();
+                if let Some(tx) = &s.recording_reports
+                    && tx.send(RecordingReport { name, result }).is_err()
+                {
+                    tracing::warn!("a recording's end not stored: its task has stopped");
                 }
             }
             Event::DtmfReceived { .. } | Event::ProbeResult { .. } => {}
@@ -516,9 +552,13 @@ impl Carrier for GatewayLink {
         self.gateway.transfer(call, to.clone()).await.map_err(unavailable)
     }
 
-    async fn record(&self, call: CallId, to: Option<&std::path::Path>) -> Result<(), CarrierError> {
+    async fn record(
+        &self,
+        call: CallId,
+        to: Option<&gw::RecordingName>,
+    ) -> Result<(), CarrierError> {
         match to {
-            Some(path) => self.gateway.record(call, path.to_path_buf()).await,
+            Some(name) => self.gateway.record(call, name.clone()).await,
             None => self.gateway.stop_recording(call).await,
         }
         .map_err(unavailable)

@@ -1,16 +1,18 @@
 //! The recorder: carries out the engine's recording steps ([`Output::Recording`]) — asks the
 //! carrier to record into the file named after the call's attempt, and stores the
-//! recording's state with the attempt.
+//! recording's state with the attempt, and where the file is (the server's own directory for
+//! the embedded gateway, the standalone gateway's address otherwise).
 //!
 //! Invariants: steps are carried out one at a time in the order the engine emitted them (one
 //! task), so a call's end never overtakes its start; a recording that cannot be started (the
 //! directory cannot be created or written, a full disk, the carrier refuses) never touches
 //! the call — the attempt is marked failed and the failure logged; the file is
-//! `<recordings dir>/<attempt id>.wav` and nothing else.
+//! `<attempt id>.wav` in the gateway's recordings directory and nothing else. How a
+//! recording ended is the gateway's to say (`recording::gateway`); the engine's "the call
+//! ended" only marks one still under way done, for a gateway that says nothing.
 //!
 //! [`Output::Recording`]: crate::engine::Output::Recording
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use app::model::recording::RecordingState;
@@ -35,11 +37,11 @@ pub fn start(
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
-    dir: PathBuf,
+    gateway: Option<String>,
 ) -> mpsc::UnboundedSender<Job> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     tokio::spawn(async move {
-        let recorder = Recorder { db, carrier, clock, dir };
+        let recorder = Recorder { db, carrier, clock, gateway };
         while let Some(job) = rx.recv().await {
             recorder.run(job).await;
         }
@@ -51,7 +53,8 @@ struct Recorder {
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
-    dir: PathBuf,
+    /// The standalone gateway's address (its recordings are there); `None`: embedded.
+    gateway: Option<String>,
 }
 
 impl Recorder {
@@ -87,23 +90,26 @@ impl Recorder {
 
     async fn start(&self, call: CallId, attempt: i64) -> Result<(), db::DbError> {
         let file = RecordingFile::for_attempt(attempt);
-        let path = file.path_in(&self.dir);
-        let opened = match tokio::fs::create_dir_all(&self.dir).await {
-            Err(e) => Err(format!("cannot create {}: {e}", self.dir.display())),
-            // The gateway creates the file itself: it needs the full path.
-            Ok(()) => match std::path::absolute(&path) {
-                Err(e) => Err(format!("{}: {e}", path.display())),
-                Ok(abs) => self.carrier.record(call, Some(&abs)).await.map_err(|e| e.to_string()),
-            },
-        };
-        let state = match opened {
-            Ok(()) => RecordingState::Recording,
-            Err(why) => {
+        // The gateway creates the file (and its directory) itself.
+        let (state, error) = match self.carrier.record(call, Some(&file.gateway_name())).await {
+            Ok(()) => (RecordingState::Recording, None),
+            Err(e) => {
                 // The call goes on unrecorded; the attempt says so.
-                tracing::error!(attempt, error = %why, "a call could not be recorded");
-                RecordingState::Failed
+                tracing::error!(attempt, error = %e, "a call could not be recorded");
+                (RecordingState::Failed, Some(e.to_string()))
             }
         };
-        db::recordings::started(&self.db, attempt, &file.name(), state, self.clock.now().wall).await
+        let now = self.clock.now().wall;
+        let gateway = self.gateway.as_deref();
+        db::recordings::started(
+            &self.db,
+            attempt,
+            &file.name(),
+            gateway,
+            state,
+            error.as_deref(),
+            now,
+        )
+        .await
     }
 }

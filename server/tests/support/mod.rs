@@ -9,7 +9,9 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod gateway;
 pub mod phone_socket;
+pub mod recording;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -511,6 +513,16 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub async fn start(dir: &std::path::Path, db_url: &str, log: &std::path::Path) -> ServerProc {
+        ServerProc::start_with(dir, db_url, log, &[]).await
+    }
+
+    /// Like [`ServerProc::start`], with more environment variables.
+    pub async fn start_with(
+        dir: &std::path::Path,
+        db_url: &str,
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .current_dir(dir)
@@ -524,6 +536,7 @@ impl ServerProc {
             .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
             .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
             .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)

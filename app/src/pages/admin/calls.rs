@@ -174,7 +174,7 @@ fn row(c: CallRecord) -> impl IntoView {
             <td class="num">{dash(talk)}</td>
             <td>{dash(c.disposition)}</td>
             <td>{c.notes}</td>
-            <td>{c.recording.map(crate::pages::widgets::recording_player)}</td>
+            <td>{crate::pages::widgets::recording_cell(c.recording, c.recording_failed)}</td>
         </tr>
     }
 }

@@ -59,6 +59,21 @@ fn Board(d: Dashboard) -> impl IntoView {
             </p>
         }
     });
+    // Recordings failing (a full disk where the gateway writes them): calls go on unrecorded.
+    let recordings = d.recording_failures.map(|f| {
+        let calls = if f.count == 1 { "1 call".to_string() } else { format!("{} calls", f.count) };
+        view! {
+            <p class="banner error" role="alert" data-testid="recordings-failing">
+                {format!(
+                    "Call recording failed for {calls} in the last {} hours: the calls went on, unrecorded from the failure. The latest (call {}, started {}): {}. Check the space and permissions where the media gateway writes recordings.",
+                    crate::model::recording::RecordingFailures::WINDOW_HOURS,
+                    f.latest_attempt,
+                    crate::pages::widgets::format_utc(f.latest_at),
+                    f.reason,
+                )}
+            </p>
+        }
+    });
     let rows = d
         .campaigns
         .into_iter()
@@ -84,6 +99,7 @@ fn Board(d: Dashboard) -> impl IntoView {
         })
         .collect_view();
     view! {
+        {recordings}
         {dry}
         <section class="card" data-testid="dashboard">
             <h2>"Agents"</h2>

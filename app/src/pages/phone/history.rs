@@ -75,7 +75,7 @@ fn line(c: CallRecord) -> impl IntoView {
             <td>{c.outcome.map_or("—", |o| o.label())}</td>
             <td>{dash(c.disposition.clone())}</td>
             <td class="notes">{c.notes.clone()}</td>
-            <td>{c.recording.map(crate::pages::widgets::recording_player)}</td>
+            <td>{crate::pages::widgets::recording_cell(c.recording, c.recording_failed)}</td>
         </tr>
     }
 }

@@ -1,0 +1,91 @@
+//! The real standalone `gateway` binary as its own process, on loopback with free ports, its
+//! recordings in a directory the test chooses. Killed (SIGKILL, by its pid) when dropped.
+//!
+//! The binary is `$DIALER_GATEWAY_BIN` when set, else the one cargo built next to this test
+//! (`target/<profile>/gateway`), built first with cargo when it is not there yet.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The control token every test gateway is started with.
+pub const TOKEN: &str = "server-test-gateway-token-0123";
+
+/// A running standalone gateway.
+pub struct StandaloneGateway {
+    child: Child,
+    /// Its HTTP address, `127.0.0.1:PORT`.
+    pub http: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Where the gateway binary is (built now if needed).
+fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("DIALER_GATEWAY_BIN") {
+        return PathBuf::from(bin);
+    }
+    // target/<profile>/deps/<this test> → target/<profile>/gateway
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("gateway");
+    if !bin.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "gateway", "--bin", "gateway"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the gateway binary builds");
+    }
+    bin
+}
+
+impl StandaloneGateway {
+    /// Starts one writing recordings into `recordings`.
+    pub fn start(recordings: &Path) -> StandaloneGateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(binary())
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("DIALER_GATEWAY_CONFIG", "/dev/null")
+            .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_WEBRTC", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_ADVERTISE", "127.0.0.1")
+            .env("DIALER_GATEWAY_TOKEN", TOKEN)
+            .env("DIALER_GATEWAY_RECORDINGS", recordings)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the gateway binary starts");
+        let mut banner = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut banner);
+        let http = banner
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http="))
+            .unwrap_or_else(|| panic!("no HTTP address in the gateway's banner {banner:?}"))
+            .to_string();
+        StandaloneGateway { child, http, _dir: dir }
+    }
+
+    /// The control URL the server is given (`DIALER_GATEWAY_URL`).
+    pub fn control_url(&self) -> String {
+        format!("ws://{}", self.http)
+    }
+
+    /// The server's configuration for it.
+    pub fn remote(&self) -> gateway::remote::RemoteConfig {
+        gateway::remote::RemoteConfig::new(&self.control_url(), TOKEN).expect("a valid URL")
+    }
+}
+
+impl Drop for StandaloneGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
