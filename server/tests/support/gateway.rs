@@ -1,8 +1,9 @@
 //! The real standalone `gateway` binary as its own process, on loopback with free ports, its
 //! recordings in a directory the test chooses. Killed (SIGKILL, by its pid) when dropped.
 //!
-//! The binary is `$DIALER_GATEWAY_BIN` when set, else the one cargo built next to this test
-//! (`target/<profile>/gateway`), built first with cargo when it is not there yet.
+//! The binary is `$DIALER_GATEWAY_BIN` when set, else the one cargo builds next to this test
+//! (`target/<profile>/gateway`): built once per test run, so a binary left by an older
+//! build (a kept target directory) is never the one tested.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -19,25 +20,29 @@ pub struct StandaloneGateway {
     _dir: tempfile::TempDir,
 }
 
-/// Where the gateway binary is (built now if needed).
+/// Where the gateway binary is (brought up to date by cargo on first use).
 fn binary() -> PathBuf {
     if let Some(bin) = std::env::var_os("DIALER_GATEWAY_BIN") {
         return PathBuf::from(bin);
     }
-    // target/<profile>/deps/<this test> → target/<profile>/gateway
-    let exe = std::env::current_exe().expect("the test's path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let bin = profile_dir.join("gateway");
-    if !bin.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "gateway", "--bin", "gateway"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the gateway binary builds");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<this test> → target/<profile>/gateway
+            let exe = std::env::current_exe().expect("the test's path");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-p", "gateway", "--bin", "gateway"]);
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build.arg("--release");
+            }
+            let status =
+                build.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("cargo runs");
+            assert!(status.success(), "the gateway binary builds");
+            profile_dir.join("gateway")
+        })
+        .clone()
 }
 
 impl StandaloneGateway {
