@@ -511,6 +511,16 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub async fn start(dir: &std::path::Path, db_url: &str, log: &std::path::Path) -> ServerProc {
+        ServerProc::start_with_env(dir, db_url, log, &[]).await
+    }
+
+    /// Like [`ServerProc::start`], with more environment variables.
+    pub async fn start_with_env(
+        dir: &std::path::Path,
+        db_url: &str,
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> ServerProc {
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .current_dir(dir)
@@ -524,6 +534,7 @@ impl ServerProc {
             .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
             .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
             .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
