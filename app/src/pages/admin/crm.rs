@@ -29,8 +29,8 @@ pub fn CrmPage() -> impl IntoView {
 fn Crm() -> impl IntoView {
     let id = route_id();
     let save = ServerAction::<SaveCrm>::new();
-    // The form is drawn again after a save that succeeded (showing what is stored), never
-    // after a refused one (which keeps what the admin typed, with the error beside it).
+    // The settings are loaded again after a save that succeeded (showing what is stored),
+    // never after a refused one (which keeps what the admin typed, with the error beside it).
     let saved = RwSignal::new(0u32);
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(()))) {
@@ -93,6 +93,15 @@ fn Settings(page: CrmData, save: ServerAction<SaveCrm>, edit: bool) -> impl Into
         }
     };
     let help = placeholder_help(&page.custom_fields);
+    // A saved secret is not left in its field (the form is updated in place after a save).
+    let secret = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(())))
+            && let Some(input) = secret.get()
+        {
+            input.set_value("");
+        }
+    });
     let back = view! {
         <p><a href=format!("/admin/campaigns/{id}")>{format!("← {}", page.name)}</a></p>
     };
@@ -160,7 +169,7 @@ fn Settings(page: CrmData, save: ServerAction<SaveCrm>, edit: bool) -> impl Into
                 <label class="field">
                     "Secret"
                     <input name="webhook_secret" type="password" autocomplete="new-password"
-                        aria-describedby="crm-secret-hint" />
+                        aria-describedby="crm-secret-hint" node_ref=secret />
                     <small class="muted" id="crm-secret-hint" data-testid="crm-secret-hint">{secret_hint}</small>
                     {err("webhook_secret")}
                 </label>
