@@ -124,7 +124,7 @@ impl CrmUrlTemplate {
         }
         for part in parts(s)? {
             if let Part::Field(name) = part
-                && !builtin_placeholders().iter().any(|p| *p == name)
+                && !builtin_placeholders().contains(&name)
                 && !custom.iter().any(|c| c == name)
             {
                 return Err(TemplateError::Unknown {
