@@ -43,8 +43,8 @@ pub fn access_for(path: &str) -> Access {
 
 /// Admin pages: supervisors may watch (the dashboard, the floor and its messages to agents — a
 /// supervisor acts on the floor, so they may write to agents too —, the wallboard, the reports and the CSV,
-/// the campaign, inbound queue, agent, script, disposition, do-not-call and leadset lists, each campaign's overview and
-/// pacing simulator, each script, each leadset's overview, each lead's page with its corrections)
+/// the campaign, inbound queue, agent, script, disposition, do-not-call and leadset lists, each campaign's overview,
+/// pacing simulator and CRM integration (its settings read only, and the webhook's delivery log), each script, each leadset's overview, each lead's page with its corrections)
 /// and see no form that changes them; everything that edits is for admins only (trunks hold
 /// credentials: admins only).
 fn admin_access(rest: Vec<&str>) -> Access {
@@ -73,6 +73,7 @@ fn admin_access(rest: Vec<&str>) -> Access {
         | ["leads", i]
         | ["scripts", i]
         | ["campaigns", i, "simulate"]
+        | ["campaigns", i, "crm"]
             if id(i) =>
         {
             Access::Roles(WATCH)
@@ -179,6 +180,7 @@ mod tests {
             "/admin/dispositions",
             "/admin/dnc",
             "/admin/campaigns/3/simulate",
+            "/admin/campaigns/3/crm",
         ] {
             let a = access_for(p);
             assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow, "{p}");

@@ -377,6 +377,7 @@ pub struct Ports {
     pub callbacks: Arc<dyn Callbacks>,
     pub notices: Arc<dyn Notices>,
     pub voicemails: Arc<dyn Voicemails>,
+    pub crm: Arc<dyn Crm>,
 }
 
 /// Voicemails (`crate::model::voicemail`) as a user on the phone sees them: those of the
@@ -391,6 +392,20 @@ pub trait Voicemails: Send + Sync + 'static {
 
     /// Marks the message of `attempt` dealt with by `user`, or not any more.
     async fn handled(&self, user: UserId, attempt: i64, handled: bool) -> Result<(), ApiError>;
+}
+
+/// A campaign's CRM integration (`crate::model::crm`). Roles are the server functions' to
+/// check.
+#[async_trait::async_trait]
+pub trait Crm: Send + Sync + 'static {
+    /// The campaign's CRM settings (never the secret), the custom fields its template may
+    /// use, and its latest webhook deliveries. An unknown campaign is [`ApiError::NotFound`].
+    async fn page(&self, campaign: CampaignId) -> Result<crate::model::crm::CrmPage, ApiError>;
+
+    /// Saves the CRM address template and the webhook, all or nothing: a bad field is
+    /// [`ApiError::Invalid`] on it and nothing is stored. An empty `webhook_secret` keeps the
+    /// stored one; an empty `webhook_url` removes the webhook (and its secret).
+    async fn save(&self, form: crate::model::crm::CrmForm) -> Result<(), ApiError>;
 }
 
 /// Messages to agents (roles are the server functions' to check).

@@ -183,9 +183,10 @@ export async function addCampaign(page, url, { name, kind, trunk, agents, script
 
 /**
  * Creates a leadset for `campaign` and pastes `rows` into it, mapping the columns in order to
- * `columns` (lead fields: phone, status, first_name, …).
+ * `columns` (lead fields: phone, status, first_name, …, or `custom:NAME` with NAME made from
+ * the column's first row), from row `startRow` on (2 skips a header row).
  */
-export async function addLeads(page, url, { leadset, campaign, rows, columns = ['phone', 'status', 'first_name'] }) {
+export async function addLeads(page, url, { leadset, campaign, rows, columns = ['phone', 'status', 'first_name'], startRow = 1 }) {
   await page.goto(`${url}/admin/leadsets`);
   await hydrated(page);
   const form = page.locator('[data-testid="create-leadset"]');
@@ -202,7 +203,7 @@ export async function addLeads(page, url, { leadset, campaign, rows, columns = [
   await page.fill('[data-testid="lead-text"]', rows.map((r) => r.join(',')).join('\n') + '\n');
   await page.click('[data-testid="preview"]');
   await page.locator('[data-testid="preview-grid"]').waitFor();
-  await page.fill('[data-testid="start-row"]', '1');
+  await page.fill('[data-testid="start-row"]', String(startRow));
   for (const [i, field] of columns.entries()) {
     await page.selectOption(`select[data-column="${i}"]`, field);
   }

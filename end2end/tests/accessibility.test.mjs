@@ -6,16 +6,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
 import { hydrated } from '../lib/browser.mjs';
+import { check } from '../lib/axe.mjs';
 import {
   addAgent, addCampaign, addLeads, asAdmin, launchWithMicrophone, loggedIn, openPhone, pickCampaign,
 } from '../lib/dialer.mjs';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const DEMO_TRUNK = 'Demo trunk (built-in)';
 
 let server;
@@ -33,22 +32,6 @@ after(async () => {
   await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** Runs axe on the page as it is now; fails with every violation found, element by element. */
-async function check(page, what) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
-    return result.violations.map((v) => ({
-      rule: v.id,
-      help: v.help,
-      where: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
-    }));
-  });
-  const text = violations.map((v) => `${v.rule}: ${v.help}\n    ${v.where.join('\n    ')}`).join('\n');
-  assert.equal(violations.length, 0, `${what} has accessibility violations:\n${text}`);
-}
 
 /** Opens `path` and checks it. */
 async function visit(page, path) {
@@ -82,7 +65,8 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
     '/', '/account', '/admin', '/admin/campaigns', '/admin/campaigns/new', campaign, `${campaign}/edit`,
     '/admin/leadsets', `/admin/leadsets/${leadset}`, '/admin/users', '/admin/agents', '/admin/trunks',
     '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/floor', '/admin/calls', '/admin/queues',
-    '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`, lead, `/admin/leadsets/${leadset}?invalid=1`,
+    '/admin/agent-time', '/admin/compliance', `${campaign}/simulate`, `${campaign}/crm`, lead,
+    `/admin/leadsets/${leadset}?invalid=1`,
   ]) {
     await visit(admin, path);
   }
@@ -113,7 +97,7 @@ test('every admin page, with data in it, and the supervisor\'s pages', async () 
   await form.locator('button[type="submit"]').click();
   await admin.locator('tr[data-username="axe-supervisor"]').waitFor();
   const supervisor = await loggedIn(browser, server.url, 'axe-supervisor', 'axe-supervisor-pass');
-  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/queues', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `/admin/leadsets/${leadset}`, lead]) {
+  for (const path of ['/', '/admin', '/admin/floor', '/admin/broadcasts', '/admin/wallboard', '/admin/calls', '/admin/agent-time', '/admin/hourly', '/admin/compliance', '/admin/campaigns', '/admin/queues', '/admin/agents', '/admin/scripts', '/admin/dispositions', '/admin/dnc', '/admin/leadsets', campaign, `${campaign}/simulate`, `${campaign}/crm`, `/admin/leadsets/${leadset}`, lead]) {
     await visit(supervisor, path);
   }
   // The simulator with its results: a short run as the supervisor.

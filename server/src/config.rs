@@ -61,7 +61,8 @@ pub struct Config {
     pub dead_after_seconds: u32,
     /// A standalone media gateway to drive instead of the embedded one.
     pub gateway: Option<gateway::remote::RemoteConfig>,
-    /// Non-public networks lead files may be fetched from by URL (none by default).
+    /// Non-public networks lead files may be fetched from by URL, and campaigns' webhooks
+    /// may be posted to (none by default).
     pub import_allow_networks: AllowedNetworks,
     /// The largest lead file accepted (upload or URL), in bytes.
     pub import_max_bytes: u64,

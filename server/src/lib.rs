@@ -16,7 +16,8 @@
 //! - [`demo`]: the built-in demo trunk (a pretend carrier);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`render`]: server-side rendering on a thread of its own;
-//! - [`simulator`]: a synthetic day of dialling through the engine in virtual time.
+//! - [`simulator`]: a synthetic day of dialling through the engine in virtual time;
+//! - [`webhook`]: delivering call events to campaigns' webhooks (the CRM integration).
 
 pub mod auth;
 pub mod backend;
@@ -35,3 +36,4 @@ pub mod report;
 pub mod runtime;
 pub mod simulator;
 pub mod startup;
+pub mod webhook;

@@ -140,6 +140,8 @@ pub enum StartError {
     UnknownUser(String),
     #[error("the dialer could not start: {0}")]
     Dialer(#[from] crate::runtime::dialer::StartError),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhook::WebhookError),
 }
 
 /// A server that is serving.
@@ -161,6 +163,8 @@ pub struct Running {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     janitor: JoinHandle<()>,
+    /// The webhook sender (see [`crate::webhook`]).
+    webhooks: JoinHandle<()>,
     render: RenderThread,
 }
 
@@ -196,6 +200,9 @@ impl Running {
         self.janitor.abort();
         self.dialer.stop().await;
         self.dialer_tasks.join().await;
+        // (After the dialer: the last dispositions' events are stored; what is not delivered
+        // yet waits in the outbox for the next start.)
+        self.webhooks.abort();
         match self.task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
@@ -365,6 +372,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let janitor = tokio::spawn(async move {
         tokio::join!(purge_sessions(db_for_janitor), recordings);
     });
+    // Call events to campaigns' webhooks, from the outbox (what an earlier run left too).
+    let sender =
+        crate::webhook::Webhooks::new(db.clone(), state.config.import_allow_networks.clone())?;
+    let webhooks = tokio::spawn(sender.run(Arc::new(SystemClock)));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
@@ -378,6 +389,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         task,
         janitor,
+        webhooks,
         render,
     })
 }
@@ -439,11 +451,15 @@ fn router(state: AppState, renderer: Renderer) -> Router {
 /// What every response may do in a browser: scripts, styles, images and connections from this
 /// site only (the WebAssembly bundle compiled, the page's inline hydration script allowed),
 /// no plug-ins, no framing by other sites (clickjacking), forms posted only here, no content
-/// sniffing, and no full URLs leaked to other sites.
+/// sniffing, and no full URLs leaked to other sites. Frames may show any web page: the phone's
+/// CRM panel shows the campaign's CRM, wherever an admin's template points (it is sandboxed
+/// there, and the CRM is another origin: it cannot reach into the dialer's page). The rule is
+/// the same on every page because the phone is often reached by navigating inside the app,
+/// which keeps the first page's policy.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
     script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
-    form-action 'self'; frame-ancestors 'none'";
+    form-action 'self'; frame-ancestors 'none'; frame-src http: https:";
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;

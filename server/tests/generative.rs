@@ -482,6 +482,17 @@ const ENDPOINTS: &[Endpoint] = &[
         &[("campaign", K::Id(F::Campaign)), ("agent", K::Id(F::Agent)), ("assigned", K::Bool)],
         false,
     ),
+    ep("admin/crm/page", &[("campaign", K::Id(F::Campaign))], true),
+    ep(
+        "admin/crm/save",
+        &[
+            ("campaign", K::Id(F::Campaign)),
+            ("url_template", K::Text),
+            ("webhook_url", K::Url),
+            ("webhook_secret", K::Text),
+        ],
+        false,
+    ),
     ep("admin/dispositions/list", &[], true),
     ep("admin/dispositions/success", &[("id", K::Id(F::Disposition)), ("success", K::Bool)], false),
     ep(

@@ -223,6 +223,10 @@ pub enum PhoneEvent {
         call_ref: String,
         lead: Lead,
         script: String,
+        /// The campaign's CRM address for this lead (see [`super::crm::CrmUrlTemplate`]),
+        /// when the campaign has one: the phone shows it in its CRM panel.
+        #[serde(default)]
+        crm: Option<String>,
     },
     /// The call ended; after an answered call a disposition is due.
     Ended {

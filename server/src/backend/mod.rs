@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod callbacks;
+pub mod crm;
 pub mod leads;
 pub mod notices;
 pub mod phone;
@@ -22,7 +23,8 @@ use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
 /// Builds the ports over a database, the engine's live counters, the running dialer, the
-/// agents' phones and the media gateway, and the rules for fetching lead files by URL.
+/// agents' phones and the media gateway, and the rules for fetching lead files by URL (which
+/// webhook addresses follow too).
 pub fn ports(
     db: Db,
     live: LiveBoard,
@@ -32,8 +34,11 @@ pub fn ports(
     url_rules: UrlRules,
 ) -> Ports {
     let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
-    let admin = admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
+    let admin =
+        admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
+    let crm = crm::CrmBackend::new(db.clone(), url_rules.allow.clone());
     Ports {
+        crm: Arc::new(crm),
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin),
         leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),

@@ -12,6 +12,10 @@
 //! only after that commit. An attempt whose lease is gone is refused — not stored, and
 //! [`apply`] names it so the call is never placed. Progress and the end of an attempt land
 //! only while it is open: an attempt closed by crash recovery keeps that outcome.
+//!
+//! A call's first bridge to an agent and its disposition also queue a delivery to the
+//! campaign's webhook (if it has one) in the same transaction: the event is stored exactly
+//! when the record is, so a crash loses neither (`crate::webhook` delivers them).
 
 use crate::record::{Record, TransferTo};
 
@@ -85,6 +89,19 @@ macro_rules! apply_one {
                     .await?;
             }
             Record::AttemptBridged { call_ref, agent, campaign, at } => {
+                // The campaign's webhook hears of the call once, when it first reaches an
+                // agent (a transfer bridges again), in this transaction (see db::crm).
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (campaign_id, event, call_ref, url, occurred_at, next_try_at) \
+                     SELECT w.campaign_id, 'call.answered', a.call_ref, w.webhook_url, $1, $1 \
+                     FROM call_attempts a JOIN campaign_crm w ON w.campaign_id = $2 \
+                     WHERE a.call_ref = $3 AND a.bridged_at IS NULL AND a.ended_at IS NULL AND w.webhook_url <> ''",
+                )
+                .bind(at)
+                .bind(campaign.0)
+                .bind(call_ref)
+                .execute(&mut *$tx)
+                .await?;
                 // A transfer bridges again: the call is the new agent's, answered when it was.
                 // (An inbound call is the campaign's of the agent who took it.)
                 sqlx::query("UPDATE call_attempts SET bridged_at = COALESCE(bridged_at, $1), agent_id = $2, campaign_id = $3 WHERE call_ref = $4 AND ended_at IS NULL")
@@ -196,6 +213,17 @@ macro_rules! apply_one {
                     .bind(call_ref)
                     .execute(&mut *$tx)
                     .await?;
+                // The call's end, with its disposition, for the campaign's webhook.
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (campaign_id, event, call_ref, url, occurred_at, next_try_at) \
+                     SELECT w.campaign_id, 'call.ended', a.call_ref, w.webhook_url, $1, $1 \
+                     FROM call_attempts a JOIN campaign_crm w ON w.campaign_id = a.campaign_id \
+                     WHERE a.call_ref = $2 AND w.webhook_url <> ''",
+                )
+                .bind(at)
+                .bind(call_ref)
+                .execute(&mut *$tx)
+                .await?;
             }
             Record::LeadResult { lead, fate, invalid_details } => {
                 let done = sqlx::query(

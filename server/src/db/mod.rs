@@ -11,6 +11,7 @@ pub mod callbacks;
 pub mod campaigns;
 pub mod compliance;
 pub mod counts;
+pub mod crm;
 pub mod dispositions;
 pub mod dnc;
 pub mod inbound;

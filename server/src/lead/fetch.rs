@@ -219,9 +219,16 @@ fn check_target(url: &reqwest::Url, allow: &AllowedNetworks) -> Result<(), Fetch
 }
 
 /// Resolves names and keeps only addresses the rules allow; a name with none left fails with
-/// [`FetchError::Private`], which [`classify`] finds again in reqwest's error.
-struct GuardedResolver {
+/// [`FetchError::Private`], which [`classify`] finds again in reqwest's error. (Webhook
+/// deliveries connect through it too.)
+pub(crate) struct GuardedResolver {
     allow: AllowedNetworks,
+}
+
+impl GuardedResolver {
+    pub(crate) fn new(allow: AllowedNetworks) -> GuardedResolver {
+        GuardedResolver { allow }
+    }
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
@@ -245,7 +252,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 }
 
 /// Finds our own error in reqwest's chain, else describes the failure.
-fn classify(e: reqwest::Error) -> FetchError {
+pub(crate) fn classify(e: reqwest::Error) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
         if let Some(f) = s.downcast_ref::<FetchError>() {
@@ -294,7 +301,7 @@ impl Download {
         });
         let client = reqwest::Client::builder()
             .redirect(policy)
-            .dns_resolver(Arc::new(GuardedResolver { allow: rules.allow.clone() }))
+            .dns_resolver(Arc::new(GuardedResolver::new(rules.allow.clone())))
             .timeout(rules.timeout)
             .connect_timeout(rules.timeout.min(Duration::from_secs(10)))
             .no_proxy()

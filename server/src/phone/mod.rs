@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::model::crm::CrmUrlTemplate;
 use app::model::lead_edit::LeadDetails;
 use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{
@@ -82,6 +83,8 @@ struct Line {
     connected: bool,
     /// The campaign's script, filled in for each call.
     script: String,
+    /// The campaign's CRM address, filled in for each call.
+    crm: Option<CrmUrlTemplate>,
     /// The campaign's departments (name, number), to name a transfer's destination.
     departments: Vec<(String, app::model::PhoneNumber)>,
     /// The campaign the agent is logged in to (once welcomed): which messages are theirs.
@@ -250,12 +253,14 @@ impl PhoneHub {
             AgentEvent::NoLeads => PhoneEvent::NoLeads,
             AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
             AgentEvent::Connected { call, call_ref, lead } => {
-                let script = self
+                let (script, crm) = self
                     .lines()
                     .get(&agent)
-                    .map(|l| fill_script(&l.script, &lead))
+                    .map(|l| {
+                        (fill_script(&l.script, &lead), l.crm.as_ref().map(|t| t.render(&lead)))
+                    })
                     .unwrap_or_default();
-                PhoneEvent::Connected { call: call.0, call_ref, lead: *lead, script }
+                PhoneEvent::Connected { call: call.0, call_ref, lead: *lead, script, crm }
             }
             AgentEvent::Ended { call, outcome, by } => {
                 PhoneEvent::Ended { call: call.0, outcome, by }
@@ -351,6 +356,7 @@ impl PhoneHub {
             tx,
             connected: true,
             script: String::new(),
+            crm: None,
             departments: Vec::new(),
             campaign: None,
         };
@@ -360,6 +366,7 @@ impl PhoneHub {
             let _ = old.tx.send(PhoneEvent::TakenOver);
             if let Some(line) = self.lines().get_mut(&agent) {
                 line.script = old.script;
+                line.crm = old.crm;
                 line.departments = old.departments;
                 line.campaign = old.campaign;
             }
@@ -665,11 +672,12 @@ impl PhoneHub {
             Some(loaded) => Some(loaded),
             None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
         };
-        let Some(Loaded { campaign, script, departments, active }) = loaded else {
+        let Some(Loaded { campaign, script, crm, departments, active }) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {
             line.script = script.clone();
+            line.crm = crm.clone();
             line.departments = departments;
             line.campaign = Some(campaign.id);
         }
@@ -683,7 +691,9 @@ impl PhoneHub {
                 LeadDetails::of(&stored).apply_to(&mut lead);
             }
             let script = fill_script(&script, &lead);
-            self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script });
+            // (The CRM panel opens the record of the lead as corrected, too.)
+            let crm = crm.as_ref().map(|t| t.render(&lead));
+            self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script, crm });
             if view.recording {
                 self.send(agent, PhoneEvent::Recording { call: call.0, on: true });
             }
@@ -754,15 +764,21 @@ where
 struct Loaded {
     campaign: PhoneCampaign,
     script: String,
+    crm: Option<CrmUrlTemplate>,
     departments: Vec<(String, app::model::PhoneNumber)>,
     active: bool,
 }
 
-/// The campaign as the phone needs it, its script, its departments and whether it is on.
+/// The campaign as the phone needs it, its script, its CRM address template, its departments
+/// and whether it is on.
 async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
     let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();
+    let crm = db::crm::settings(db, id).await?;
+    // (Checked when saved; a row edited by hand that is no template gives no panel.)
+    let crm =
+        Some(crm.url_template).filter(|t| !t.is_empty()).and_then(|t| CrmUrlTemplate::stored(&t));
     let departments: Vec<(String, app::model::PhoneNumber)> =
         c.settings.departments.iter().map(|d| (d.name.to_string(), d.phone.clone())).collect();
     let campaign = PhoneCampaign {
@@ -775,5 +791,5 @@ async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::Db
         departments: departments.iter().map(|(name, _)| name.clone()).collect(),
         recording: c.settings.recording,
     };
-    Ok(Some(Loaded { campaign, script, departments, active: c.settings.active }))
+    Ok(Some(Loaded { campaign, script, crm, departments, active: c.settings.active }))
 }

@@ -35,6 +35,8 @@ pub struct Tally {
     pub submitted: AtomicU64,
     /// Shifts started (one per server run the agent reached, plus reconnects).
     pub shifts: AtomicU64,
+    /// The CRM address each connected call came with, in order.
+    pub crm: std::sync::Mutex<Vec<Option<String>>>,
 }
 
 impl Tally {
@@ -46,6 +48,9 @@ impl Tally {
     }
     pub fn shifts(&self) -> u64 {
         self.shifts.load(Ordering::Relaxed)
+    }
+    pub fn crm(&self) -> Vec<Option<String>> {
+        self.crm.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -151,7 +156,8 @@ impl Shift<'_> {
                     None
                 }
                 PhoneEvent::Audio { state: AudioState::Connected } => Some(PhoneRequest::Ready),
-                PhoneEvent::Connected { .. } => {
+                PhoneEvent::Connected { crm, .. } => {
+                    tally.crm.lock().unwrap_or_else(|p| p.into_inner()).push(crm);
                     tally.connected.fetch_add(1, Ordering::Relaxed);
                     hang_up_at = Some(tokio::time::Instant::now() + talk);
                     None

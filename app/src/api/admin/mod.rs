@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod broadcasts;
 pub mod campaigns;
+pub mod crm;
 pub mod dashboard;
 pub mod dispositions;
 pub mod floor;

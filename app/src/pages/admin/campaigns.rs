@@ -625,7 +625,11 @@ fn OverviewBody(
                     <a class="button" href=format!("/admin/campaigns/{id}/edit")>"Edit"</a>
                 </div>
             })}
-            <p><a href=format!("/admin/campaigns/{id}/simulate") data-testid="simulate-link">"Pacing simulator"</a></p>
+            <p>
+                <a href=format!("/admin/campaigns/{id}/simulate") data-testid="simulate-link">"Pacing simulator"</a>
+                " · "
+                <a href=format!("/admin/campaigns/{id}/crm") data-testid="crm-link">"CRM integration"</a>
+            </p>
         </section>
         <section class="card">
             <h2>"Leads"</h2>

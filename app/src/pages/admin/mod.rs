@@ -1,5 +1,5 @@
 //! The admin portal's pages, one module per area (each becomes its own route): dashboard,
-//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator), inbound queues, agents, scripts, leadsets and their leads (each
+//! floor (every agent now), messages to agents, the wallboard (charts of the last hour and today), the calls, agent time and hourly reports, campaigns (with each one's pacing simulator and CRM integration), inbound queues, agents, scripts, leadsets and their leads (each
 //! lead's page with its corrections), lead upload, trunks, dispositions and the do-not-call list; and the section navigation every `/admin` page shows.
 //!
 //! [`AdminNav`] is rendered by the layout on every path under `/admin`, so a new admin area
@@ -13,6 +13,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod charts;
 pub mod compliance;
+pub mod crm;
 pub mod dashboard;
 pub mod dispositions;
 pub mod dnc;
@@ -107,6 +108,7 @@ pub fn AdminPages() -> impl IntoView {
             ["campaigns", i] if id(i) => campaigns::CampaignOverviewPage().into_any(),
             ["campaigns", i, "edit"] if id(i) => campaigns::EditCampaignPage().into_any(),
             ["campaigns", i, "simulate"] if id(i) => simulation::SimulationPage().into_any(),
+            ["campaigns", i, "crm"] if id(i) => crm::CrmPage().into_any(),
             ["queues"] => queues::QueuesPage().into_any(),
             ["scripts"] => scripts::ScriptsPage().into_any(),
             ["scripts", i] if id(i) => scripts::ScriptPage().into_any(),

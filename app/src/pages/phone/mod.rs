@@ -397,6 +397,27 @@ fn StatusBar(
     }
 }
 
+/// The lead's page in the campaign's CRM, sandboxed (scripts, forms and pop-ups, in its own
+/// origin; no navigating the phone away), with a link to open it in a new tab for a CRM that
+/// refuses to be framed (a browser cannot tell the page which one does).
+#[component]
+fn CrmPanel(url: String) -> impl IntoView {
+    view! {
+        <section class="card crm-panel" data-testid="crm-panel">
+            <div class="row-form">
+                <h2>"CRM"</h2>
+                <a href=url.clone() target="_blank" rel="noopener noreferrer" data-testid="crm-open">
+                    "Open in new tab"
+                </a>
+            </div>
+            <iframe src=url title="The lead in the CRM" data-testid="crm-frame"
+                sandbox="allow-scripts allow-forms allow-same-origin allow-popups"
+                referrerpolicy="no-referrer"></iframe>
+            <p class="muted">"Empty above? Your CRM does not allow being shown here: open it in a new tab."</p>
+        </section>
+    }
+}
+
 #[component]
 fn Work(
     state: PhoneState,
@@ -413,6 +434,9 @@ fn Work(
     let script = Memo::new(move |_| {
         state.call.with(|c| c.as_ref().map(|c| c.script.clone()).unwrap_or_default())
     });
+    // The CRM page is loaded once per call: a correction of the lead does not reload it (the
+    // agent may be typing in it).
+    let crm = Memo::new(move |_| state.call.with(|c| c.as_ref().and_then(|c| c.crm.clone())));
     move || {
         if let Some((_, since)) = on_call.get() {
             view! {
@@ -423,6 +447,7 @@ fn Work(
                         <h2>"Script"</h2>
                         <div class="script" data-testid="script">{move || script.get()}</div>
                     </section>
+                    {move || crm.get().map(|url| view! { <CrmPanel url /> })}
                     {move || match state.wrapup.get() {
                         Some(w) => view! { <WrapUp state wrap=w send /> }.into_any(),
                         None => view! { <LiveCall state since send /> }.into_any(),

@@ -56,6 +56,8 @@ pub struct CallView {
     pub call_ref: String,
     pub lead: Lead,
     pub script: String,
+    /// The lead's page in the campaign's CRM, if it has one.
+    pub crm: Option<String>,
     /// When it connected (ms, the page's clock).
     pub since: f64,
 }
@@ -245,7 +247,7 @@ impl PhoneState {
                 self.dialling.set(Some(number.to_string()));
                 self.clear_hints();
             }
-            PhoneEvent::Connected { call, call_ref, lead, script } => {
+            PhoneEvent::Connected { call, call_ref, lead, script, crm } => {
                 self.ringing.set(false);
                 self.dialling.set(None);
                 self.preview.set(None);
@@ -261,7 +263,7 @@ impl PhoneState {
                     self.recording.set(false);
                 }
                 self.transfer.set(None);
-                self.call.set(Some(CallView { call, call_ref, lead, script, since: now }));
+                self.call.set(Some(CallView { call, call_ref, lead, script, crm, since: now }));
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
@@ -447,6 +449,7 @@ mod tests {
                 call_ref: "x-5".into(),
                 lead: lead(),
                 script: "Hi".into(),
+                crm: None,
             });
             assert_eq!(s.call.get_untracked().unwrap().since, 1000.0);
             s.apply(PhoneEvent::Ended {
@@ -473,6 +476,7 @@ mod tests {
                 call_ref: "x-5".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             s.apply(PhoneEvent::Transfer(TransferNotice::Consulting {
                 call: 5,
@@ -506,6 +510,7 @@ mod tests {
                 call_ref: "x-5".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             assert!(b.transfer.get_untracked().is_none() && b.call.get_untracked().is_some());
         });
@@ -521,6 +526,7 @@ mod tests {
                 call_ref: "x-5".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             s.apply(PhoneEvent::Ended {
                 call: 5,
@@ -549,6 +555,7 @@ mod tests {
                 call_ref: "x-7".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             s.apply(PhoneEvent::WrapUp {
                 call: 7,
@@ -588,6 +595,7 @@ mod tests {
                 call_ref: "x-3".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             for digit in ['4', '2', '#'] {
                 s.apply(PhoneEvent::Digit { call: 3, digit });
@@ -600,6 +608,7 @@ mod tests {
                 call_ref: "x-3".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             assert_eq!(s.customer_keys.get_untracked(), "42#");
             s.apply(PhoneEvent::Connected {
@@ -607,6 +616,7 @@ mod tests {
                 call_ref: "x-4".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             assert_eq!(s.customer_keys.get_untracked(), "");
         });
@@ -654,6 +664,7 @@ mod tests {
                 call_ref: "x-1".into(),
                 lead: lead(),
                 script: String::new(),
+                crm: None,
             });
             assert!(s.notices.get_untracked().iter().all(|n| n.kind == NoticeKind::Error));
             // The campaign turned off and on.
