@@ -8,6 +8,10 @@
 //! Enums are externally tagged: `"ready"` for a variant without fields, `{"submit": {…}}`
 //! with them. (An internally tagged form, `{"type": "submit", …}`, makes serde buffer every
 //! message and costs the phone's browser bundle about 10 KB.)
+//!
+//! The server writes [`PhoneEvent`]s with serde; the page reads them with a hand-written
+//! decoder, [`super::phone_decode`] (much less code in its bundle): a new variant or field of
+//! an event, or of a type inside one, is also added there (its test lists every variant).
 
 use serde::{Deserialize, Serialize};
 
