@@ -63,6 +63,7 @@ impl Decode for PhoneEvent {
                     call_ref: f.req("call_ref")?,
                     lead: f.req("lead")?,
                     script: f.req("script")?,
+                    crm: f.opt("crm")?,
                 }
             }
             "ended" => {
@@ -335,6 +336,7 @@ mod tests {
                 call_ref: "c-9".into(),
                 lead: lead(12),
                 script: "Hello {first_name}".into(),
+                crm: Some("https://crm.example/c?phone=%2B1".into()),
             },
             PhoneEvent::WrapUpTimeout,
             PhoneEvent::Digit { call: 6, digit: '#' },

@@ -34,8 +34,7 @@ pub fn ports(
     url_rules: UrlRules,
 ) -> Ports {
     let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
-    let admin =
-        admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
+    let admin = admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
     let crm = crm::CrmBackend::new(db.clone(), url_rules.allow.clone());
     Ports {
         crm: Arc::new(crm),
