@@ -141,10 +141,9 @@ export async function startGateway(trunkPort, ports = {}) {
   };
 }
 
-/** Writes a tone (440 Hz unless `hz` says), 48 kHz mono 16-bit, for --use-file-for-fake-audio-capture. */
-export function toneWav(path, seconds = 5, hz = 440) {
-  const rate = 48_000;
-  const n = rate * seconds;
+/** Writes a tone (440 Hz unless `hz` says), mono 16-bit at `rate` (48 kHz for --use-file-for-fake-audio-capture; 8 kHz for what the gateway plays). */
+export function toneWav(path, seconds = 5, hz = 440, rate = 48_000) {
+  const n = Math.round(rate * seconds);
   const data = Buffer.alloc(44 + n * 2);
   data.write('RIFF', 0);
   data.writeUInt32LE(36 + n * 2, 4);

@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
-import { freeUdpPort } from '../lib/gateway.mjs';
+import { freeUdpPort, toneWav } from '../lib/gateway.mjs';
 import { loudest, share, toUlaw, ulaw } from '../lib/audio.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
@@ -183,29 +183,10 @@ test('a caller waits with the hold tone, then reaches the agent ready longest, w
   assert.deepEqual(rows.map((r) => [r.inbound, r.username, r.disposition]), [[1, 'ann', 'SALE MADE'], [1, 'bob', null]]);
 });
 
-/** A WAV file of `seconds` of a `hz` tone, 8 kHz mono 16-bit (the gateway's prompt format). */
-function toneWav(path, hz, seconds) {
-  const n = Math.round(8000 * seconds);
-  const wav = Buffer.alloc(44 + n * 2);
-  wav.write('RIFF', 0);
-  wav.writeUInt32LE(36 + n * 2, 4);
-  wav.write('WAVEfmt ', 8);
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20);
-  wav.writeUInt16LE(1, 22);
-  wav.writeUInt32LE(8000, 24);
-  wav.writeUInt32LE(16000, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36);
-  wav.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i += 1) wav.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * hz * i / 8000)), 44 + i * 2);
-  writeFileSync(path, wav);
-  return path;
-}
-
 test('nobody logged in: the caller leaves a voicemail, which an agent of the queue plays and marks done', async () => {
-  const greeting = toneWav(join(dir, 'greeting.wav'), GREETING_HZ, 1.5);
+  // The gateway plays 8 kHz mono 16-bit PCM.
+  const greeting = join(dir, 'greeting.wav');
+  toneWav(greeting, 1.5, GREETING_HZ, 8_000);
   const admin = await asAdmin(annBrowser, server.url);
   await admin.goto(`${server.url}/admin/queues`);
   await hydrated(admin);

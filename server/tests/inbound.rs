@@ -66,6 +66,30 @@ async fn exit(mut sipp: Child) -> Option<i32> {
     None
 }
 
+/// An active campaign of `kind` calling through `trunk` at any hour; its id.
+async fn save_campaign(admin: &Client, name: &str, kind: &str, trunk: &str) -> i64 {
+    let form = [
+        ("name", name),
+        ("kind", kind),
+        ("state", "active"),
+        ("script_id", ""),
+        ("trunk_id", trunk),
+        ("notes", ""),
+        ("caller_id", "+1 202 555 0100"),
+        ("source_statuses", "NEW"),
+        ("outbound_multiplier", "1"),
+        ("max_channels", "2"),
+        ("max_cps", "5"),
+        ("max_attempts", "1"),
+        ("window_start", "00:00"),
+        ("window_end", "00:00"),
+        ("wrapup_seconds", "30"),
+        ("ring_seconds", "20"),
+        ("broadcast_file", ""),
+    ];
+    ok(admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id")
+}
+
 async fn save_queue(c: &Client, args: Vec<(&'static str, String)>) -> support::Reply {
     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
     c.call("admin/queues/save", &args).await
@@ -94,26 +118,7 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
     let caller_port = free_udp_port();
     let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
     // An auto campaign with no leads: its agent only takes the calls that come in.
-    let form = [
-        ("name", "Support"),
-        ("kind", "auto"),
-        ("state", "active"),
-        ("script_id", ""),
-        ("trunk_id", trunk.as_str()),
-        ("notes", ""),
-        ("caller_id", "+1 202 555 0100"),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", "2"),
-        ("max_cps", "5"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-        ("broadcast_file", ""),
-    ];
-    let camp = ok(&admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id");
+    let camp = save_campaign(&admin, "Support", "auto", &trunk).await;
     let (c, a) = (camp.to_string(), ann.to_string());
     ok(&admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
         .await;
@@ -243,26 +248,7 @@ async fn a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents(b: Backe
     let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
     let mut ids = Vec::new();
     for (name, agent) in [("Support", ann_id), ("Sales", bob_id)] {
-        let form = [
-            ("name", name),
-            ("kind", "preview"),
-            ("state", "active"),
-            ("script_id", ""),
-            ("trunk_id", trunk.as_str()),
-            ("notes", ""),
-            ("caller_id", "+1 202 555 0100"),
-            ("source_statuses", "NEW"),
-            ("outbound_multiplier", "1"),
-            ("max_channels", "2"),
-            ("max_cps", "5"),
-            ("max_attempts", "1"),
-            ("window_start", "00:00"),
-            ("window_end", "00:00"),
-            ("wrapup_seconds", "30"),
-            ("ring_seconds", "20"),
-            ("broadcast_file", ""),
-        ];
-        let camp = ok(&admin, "admin/campaigns/save", &form).await.as_i64().unwrap().to_string();
+        let camp = save_campaign(&admin, name, "preview", &trunk).await.to_string();
         let a = agent.to_string();
         let args = [("campaign", camp.as_str()), ("agent", a.as_str()), ("assigned", "true")];
         ok(&admin, "admin/campaigns/assign", &args).await;
