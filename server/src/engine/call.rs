@@ -524,6 +524,7 @@ impl Engine {
                     self.greeted(now, call);
                 }
             }
+            CallEvent::RecordingFailed => rec.recording_failed(&mut self.out),
             // Routed by the runtime, which hands the engine `Input::Inbound` instead.
             CallEvent::Offered { .. } => {}
             CallEvent::Detected { verdict, after_ms, cut_short } => {

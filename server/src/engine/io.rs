@@ -96,6 +96,8 @@ pub enum CallEvent {
     },
     /// An [`Output::Prompt`] finished playing.
     Played,
+    /// The call's recording stopped on an error (a full disk); the call goes on.
+    RecordingFailed,
     /// The customer pressed a key (`0`–`9`, `*`, `#`, `A`–`D`).
     Digit {
         digit: char,

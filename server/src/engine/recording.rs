@@ -11,8 +11,9 @@
 //! cannot be written is the runtime's to mark failed: the call goes on whatever happens.
 //!
 //! Invariants: a call is recorded at most once (one file per attempt — a recording stopped by
-//! its agent is not started again, which would overwrite it); every `Start` is followed by
-//! exactly one `Stop` or `CallEnded`; only the agent talking on the call of an on-demand
+//! its agent, or by the carrier on an error, is not started again, which would overwrite it);
+//! every `Start` is followed by exactly one `Stop` or `CallEnded`, but for a recording the
+//! carrier stopped on an error (`RecordingFailed`: its file is closed already); only the agent talking on the call of an on-demand
 //! campaign starts or stops it; the agent is told each change ([`AgentEvent::Recording`]).
 
 use app::model::UserId;
@@ -58,6 +59,17 @@ impl CallRec {
                 }
             }
             CallRecording::None | CallRecording::Over => {}
+        }
+    }
+
+    /// The carrier could not go on recording (a full disk): the recording is over — never
+    /// started again, which would overwrite what was written — and the agent is told.
+    pub(super) fn recording_failed(&mut self, out: &mut Outbox) {
+        if self.recording == CallRecording::On {
+            self.recording = CallRecording::Over;
+            if let Some(agent) = self.shown_to() {
+                out.notify(agent, AgentEvent::Recording { call: self.id, on: false });
+            }
         }
     }
 

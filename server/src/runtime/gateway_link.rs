@@ -256,14 +256,22 @@ impl GatewayLink {
                 }
             }
             Event::RecordingEnded { call, name, result } => {
+                let failed = matches!(result, gw::RecordingResult::Failed { .. });
                 if let gw::RecordingResult::Failed { reason } = &result {
                     tracing::error!(call = call.0, %name, %reason, "a call's recording failed; the call goes on");
                 }
-                let s = self.state();
-                if let Some(tx) = &s.recording_reports
-                    && tx.send(RecordingReport { name, result }).is_err()
-                {
-                    tracing::warn!("a recording's end not stored: its task has stopped");
+                let live = {
+                    let s = self.state();
+                    if let Some(tx) = &s.recording_reports
+                        && tx.send(RecordingReport { name, result }).is_err()
+                    {
+                        tracing::warn!("a recording's end not stored: its task has stopped");
+                    }
+                    s.live.contains(&call)
+                };
+                // The call goes on: its agent and the floor stop showing it recorded.
+                if failed && live {
+                    self.forward(call, CallEvent::RecordingFailed).await;
                 }
             }
             Event::DtmfReceived { .. } | Event::ProbeResult { .. } => {}

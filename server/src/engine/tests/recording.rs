@@ -154,3 +154,24 @@ fn requests_that_cannot_be_done_are_refused_and_change_nothing() {
     );
     assert!(steps(&h.take()).is_empty());
 }
+
+#[test]
+fn a_recording_the_carrier_stopped_on_an_error_is_shown_off_and_never_restarted() {
+    let (mut h, call) = answered(RecordingMode::All);
+    h.event(call, CallEvent::Bridged);
+    h.take();
+    assert!(h.engine.agent_recording(A1));
+    // A full disk: the call goes on, the agent and the floor stop showing it recorded.
+    h.event(call, CallEvent::RecordingFailed);
+    let out = h.take();
+    assert_eq!(shown(&out, A1), [false]);
+    assert!(steps(&out).is_empty(), "the carrier stopped it already");
+    assert!(!h.engine.agent_recording(A1));
+    assert!(!h.engine.floor()[0].recording);
+    // Told twice: nothing more.
+    h.event(call, CallEvent::RecordingFailed);
+    assert!(h.take().is_empty());
+    // Its end asks nothing of the recorder: the file is closed.
+    h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
+    assert!(steps(&h.take()).is_empty());
+}
