@@ -21,7 +21,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use support::agent::HeadlessAgent;
 use support::gateway::{StandaloneGateway, TOKEN};
-use support::recording::{attempt_when, fetch, recorded_campaign};
+use support::recording::{attempt_when, fetch, floor_shows_the_call_unrecorded, recorded_campaign};
 use support::{Backend, Client, ServerProc, Sipp, TestDatabase, TestServer, ok};
 
 on_both_backends!(
@@ -280,17 +280,7 @@ async fn a_full_disk_fails_the_recording_not_the_call_and_admins_are_told(b: Bac
     let reason = reason.expect("a reason");
     assert!(reason.contains("No space left on device"), "{reason}");
     // While the call goes on, the floor (and the agent's phone) stop showing it recorded.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let floor = ok(&admin, "admin/floor", &[]).await;
-        let now = &floor["agents"][0]["now"];
-        if now["status"] == "in_call" && now["recording"] == false {
-            break;
-        }
-        assert!(now["status"] == "in_call", "the call ended still shown recorded: {floor}");
-        assert!(tokio::time::Instant::now() < deadline, "still shown recorded: {floor}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    floor_shows_the_call_unrecorded(&admin).await;
 
     // The call went on: the agent talked, hung up and disposed of it.
     let q = "SELECT disposition FROM call_attempts WHERE id = $1";

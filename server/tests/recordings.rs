@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use support::agent::HeadlessAgent;
-use support::recording::{attempt_when, fetch, form, raw_get, recorded_campaign, save, with};
+use support::recording::{
+    attempt_when, fetch, floor_shows_the_call_unrecorded, form, raw_get, recorded_campaign, save,
+    with,
+};
 use support::{Backend, Client, Sipp, TestServer, ok};
 
 on_both_backends!(
@@ -209,6 +212,8 @@ async fn an_unwritable_directory_fails_the_recording_not_the_call(b: Backend) {
     let agent =
         HeadlessAgent::spawn("ann", "ann-pass-123", app::model::CampaignId(camp), TALK, url);
     let (attempt, _, _) = attempt_when(s.database(), "failed").await;
+    // While the call goes on, the floor (and the agent's phone) do not show it recorded.
+    floor_shows_the_call_unrecorded(&admin).await;
     // The call went on: the agent talked, hung up and disposed of it.
     let q = "SELECT disposition FROM call_attempts WHERE id = $1";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -306,11 +306,19 @@ pub async fn start(
     let (notices_tx, notices) = mpsc::unbounded_channel();
     let liveness =
         tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
+    let failed: super::recorder::Failed = {
+        let internal = internal_tx.clone();
+        Box::new(move |call| {
+            let event = CallEvent::RecordingFailed;
+            let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+        })
+    };
     let recorder = super::recorder::start(
         db.clone(),
         carrier.clone(),
         clock.clone(),
         config.recordings_gateway.clone(),
+        failed,
     );
     let runtime = Runtime {
         engine,

@@ -32,16 +32,20 @@ pub struct Job {
     pub step: RecordingStep,
 }
 
+/// Tells the dialer a call's recording could not start (the call goes on unrecorded).
+pub type Failed = Box<dyn Fn(CallId) + Send + Sync>;
+
 /// Starts the recorder task; steps go to the returned sender.
 pub fn start(
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
     gateway: Option<String>,
+    failed: Failed,
 ) -> mpsc::UnboundedSender<Job> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     tokio::spawn(async move {
-        let recorder = Recorder { db, carrier, clock, gateway };
+        let recorder = Recorder { db, carrier, clock, gateway, failed };
         while let Some(job) = rx.recv().await {
             recorder.run(job).await;
         }
@@ -55,6 +59,7 @@ struct Recorder {
     clock: Arc<dyn Clock>,
     /// The standalone gateway's address (its recordings are there); `None`: embedded.
     gateway: Option<String>,
+    failed: Failed,
 }
 
 impl Recorder {
@@ -94,8 +99,10 @@ impl Recorder {
         let (state, error) = match self.carrier.record(call, Some(&file.gateway_name())).await {
             Ok(()) => (RecordingState::Recording, None),
             Err(e) => {
-                // The call goes on unrecorded; the attempt says so.
+                // The call goes on unrecorded; the attempt says so, and its agent and the
+                // floor stop showing it recorded.
                 tracing::error!(attempt, error = %e, "a call could not be recorded");
+                (self.failed)(call);
                 (RecordingState::Failed, Some(e.to_string()))
             }
         };

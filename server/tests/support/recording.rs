@@ -130,3 +130,19 @@ pub async fn raw_get(addr: &str, path: &str, cookie: &str) -> u16 {
     let text = String::from_utf8_lossy(&buf);
     text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
+
+/// Waits (at most 10 s, while the first agent on the floor is still on their call) until the
+/// floor shows that call as not recorded.
+pub async fn floor_shows_the_call_unrecorded(admin: &Client) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let floor = ok(admin, "admin/floor", &[]).await;
+        let now = &floor["agents"][0]["now"];
+        if now["status"] == "in_call" && now["recording"] == false {
+            return;
+        }
+        assert!(now["status"] == "in_call", "the call ended still shown recorded: {floor}");
+        assert!(tokio::time::Instant::now() < deadline, "still shown recorded: {floor}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
