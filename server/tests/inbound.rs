@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use app::model::CampaignId;
 use reqwest::StatusCode;
 use support::agent::HeadlessAgent;
+use support::recording::{form, save, with};
 use support::{Backend, Client, TestServer, ok};
 
 on_both_backends!(a_caller_waits_in_the_queue_and_reaches_the_ready_agent);
@@ -66,28 +67,12 @@ async fn exit(mut sipp: Child) -> Option<i32> {
     None
 }
 
-/// An active campaign of `kind` calling through `trunk` at any hour; its id.
+/// An active campaign of `kind` calling through `trunk` at any hour, not recorded; its id.
 async fn save_campaign(admin: &Client, name: &str, kind: &str, trunk: &str) -> i64 {
-    let form = [
-        ("name", name),
-        ("kind", kind),
-        ("state", "active"),
-        ("script_id", ""),
-        ("trunk_id", trunk),
-        ("notes", ""),
-        ("caller_id", "+1 202 555 0100"),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", "2"),
-        ("max_cps", "5"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-        ("broadcast_file", ""),
-    ];
-    ok(admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id")
+    let form = with(&with(&form(name, trunk, "active"), "kind", kind), "recording", "off");
+    let res = save(admin, &with(&form, "max_channels", "2")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.json().as_i64().expect("campaign id")
 }
 
 async fn save_queue(c: &Client, args: Vec<(&'static str, String)>) -> support::Reply {
