@@ -101,8 +101,8 @@ impl Overflow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingCaller {
     pub queue: QueueId,
-    /// The queue's name, where the list was read for people (none: straight from the dialer).
-    pub queue_name: Option<Name>,
+    /// The queue's name (as it was when the caller called).
+    pub queue_name: Name,
     /// The campaigns whose agents take the queue's calls.
     pub campaigns: Vec<CampaignId>,
     pub phone: PhoneNumber,

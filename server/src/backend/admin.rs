@@ -190,9 +190,7 @@ impl Admin for AdminBackend {
 
     async fn floor(&self) -> Result<app::model::Floor, ApiError> {
         let live = self.live.snapshot();
-        let waiting = db::inbound::named(&self.db, &live.waiting)
-            .await
-            .map_err(|e| internal("naming the waiting callers' queues", e))?;
+        let waiting = live.waiting.clone();
         if live.agents.is_empty() {
             return Ok(app::model::Floor { at: db::now_ms(), agents: Vec::new(), waiting });
         }

@@ -108,13 +108,10 @@ impl Phone for PhoneBackend {
             None => None,
         };
         let Some(campaign) = view.map(|v| v.campaign) else { return Ok(Vec::new()) };
-        let waiting: Vec<_> = (self.live.snapshot().waiting.iter())
+        Ok((self.live.snapshot().waiting.iter())
             .filter(|w| w.campaigns.contains(&campaign))
             .cloned()
-            .collect();
-        db::inbound::named(&self.db, &waiting)
-            .await
-            .map_err(|e| internal("naming the waiting callers' queues", e))
+            .collect())
     }
 
     async fn edit_lead(

@@ -5,7 +5,7 @@
 //! so a router never sees half a queue; a number another queue has is refused
 //! ([`SaveError::NumberTaken`]) and nothing is written.
 
-use app::model::inbound::{Overflow, Queue, QueueSettings, WaitingCaller};
+use app::model::inbound::{Overflow, Queue, QueueSettings};
 use app::model::{CampaignId, Name, PhoneNumber, QueueId};
 
 use super::{Db, DbError, with_pool};
@@ -258,21 +258,6 @@ async fn remove(db: &Db, id: QueueId) -> Result<bool, DbError> {
         Ok::<_, sqlx::Error>(n)
     })?;
     Ok(n > 0)
-}
-
-/// The waiting callers with their queues' names (read only when someone waits).
-pub async fn named(db: &Db, waiting: &[WaitingCaller]) -> Result<Vec<WaitingCaller>, DbError> {
-    if waiting.is_empty() {
-        return Ok(Vec::new());
-    }
-    let queues = list(db).await?;
-    Ok(waiting
-        .iter()
-        .map(|w| WaitingCaller {
-            queue_name: queues.iter().find(|q| q.id == w.queue).map(|q| q.settings.name.clone()),
-            ..w.clone()
-        })
-        .collect())
 }
 
 /// The queue a call to `to` (as the carrier sent it) is for — the queue that has the number —

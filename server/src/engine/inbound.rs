@@ -346,7 +346,7 @@ impl Engine {
                 let name = format!("{} {}", lead.contact.first_name, lead.contact.last_name);
                 Some(WaitingCaller {
                     queue,
-                    queue_name: None,
+                    queue_name: self.queues.get(&queue)?.name.clone(),
                     campaigns: self.queues.get(&queue).map(|q| q.campaigns.clone())?,
                     phone: lead.phone.clone(),
                     lead_name: name.trim().to_string(),

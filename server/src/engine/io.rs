@@ -234,6 +234,8 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueConfig {
     pub id: QueueId,
+    /// For people to read (the Call Queue, the floor).
+    pub name: app::model::Name,
     /// The campaigns whose agents take its calls; the first owns a call nobody took yet.
     pub campaigns: Vec<CampaignId>,
     /// How long a caller waits for an agent.

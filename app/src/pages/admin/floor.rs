@@ -98,7 +98,7 @@ fn Waiting(waiting: Vec<WaitingCaller>, at: i64, now: RwSignal<f64>) -> impl Int
             } else {
                 format!("{} ({})", w.lead_name, w.phone)
             };
-            let queue = w.queue_name.map_or_else(|| format!("#{}", w.queue), |n| n.to_string());
+            let queue = w.queue_name.to_string();
             let since = w.since;
             view! {
                 <tr data-testid="floor-waiting-row">

@@ -41,7 +41,7 @@ pub fn CallQueue(state: super::state::PhoneState) -> impl IntoView {
                         .into_iter()
                         .map(|w| {
                             let who = if w.lead_name.is_empty() { w.phone.to_string() } else { format!("{} ({})", w.lead_name, w.phone) };
-                            let queue = w.queue_name.map_or_else(String::new, |n| n.to_string());
+                            let queue = w.queue_name.to_string();
                             let since = w.since as f64;
                             view! {
                                 <tr data-testid="call-queue-row">

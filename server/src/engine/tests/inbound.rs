@@ -21,6 +21,7 @@ const Q: QueueId = QueueId(7);
 fn queue(closed: Option<&str>) -> QueueConfig {
     QueueConfig {
         id: Q,
+        name: app::model::Name::parse("Help").unwrap(),
         campaigns: vec![C1, C2],
         max_wait: Duration::from_secs(60),
         music: Some("music.wav".into()),

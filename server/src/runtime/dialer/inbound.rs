@@ -135,6 +135,7 @@ async fn route(
 fn config(q: &Queue) -> QueueConfig {
     QueueConfig {
         id: q.id,
+        name: q.settings.name.clone(),
         campaigns: q.settings.campaigns.clone(),
         max_wait: Duration::from_secs(u64::from(q.settings.max_wait_seconds)),
         music: q.settings.music_file.clone(),
