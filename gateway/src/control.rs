@@ -274,6 +274,13 @@ pub enum Command {
         /// Call.
         call: CallId,
     },
+    /// Stop the message playing to a call ([`Command::Play`]) without ending the call, and
+    /// without [`Event::PlaybackFinished`]: the caller hears their agent, the waiting music,
+    /// or silence (a broadcast's customer pressed a key).
+    StopPlayback {
+        /// Call.
+        call: CallId,
+    },
     /// Record both directions of the call to a stereo WAV file until it ends or
     /// [`Command::StopRecording`]; [`Event::RecordingEnded`] says how it ended. Recording a
     /// call again ends its recording first.

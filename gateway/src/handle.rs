@@ -291,6 +291,11 @@ impl Gateway {
         self.done(Command::StopMusic { call }).await
     }
 
+    /// Stops the message playing to a call (no playback-finished event follows).
+    pub async fn stop_playback(&self, call: CallId) -> Result<(), ControlError> {
+        self.done(Command::StopPlayback { call }).await
+    }
+
     /// Records the call to a WAV file in the gateway's recordings directory.
     pub async fn record(&self, call: CallId, name: RecordingName) -> Result<(), ControlError> {
         self.done(Command::Record { call, name }).await

@@ -144,9 +144,22 @@ pub enum Record {
         fate: LeadFate,
         invalid_details: bool,
     },
+    /// The number goes on the do-not-call list: `campaign`'s (an agent's DNC disposition), or
+    /// every campaign's (none: the customer asked, pressing the broadcast's DNC key); `note`
+    /// says how it came there.
     DncAdd {
         phone: PhoneNumber,
-        campaign: CampaignId,
+        campaign: Option<CampaignId>,
+        note: &'static str,
+        at: i64,
+    },
+    /// What became of a key the customer pressed on a broadcast call; `campaign`, when given,
+    /// is the campaign the attempt belongs to from now on (the linked campaign, whose agent
+    /// takes the customer and whose abandon count the call is in).
+    KeyPressed {
+        call_ref: String,
+        outcome: app::model::keypad::KeyOutcome,
+        campaign: Option<CampaignId>,
         at: i64,
     },
     CallbackAdd {

@@ -311,6 +311,7 @@ impl World {
                 | Output::Reject { .. }
                 | Output::Music { .. }
                 | Output::MusicOff { .. }
+                | Output::StopPlayback { .. }
                 | Output::Prompt { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
                 // The safe-harbor message: eight seconds, then the call ends.

@@ -267,6 +267,24 @@ pub struct CampaignSettings {
     /// How long recordings are kept.
     #[serde(default)]
     pub recording_retention: super::recording::Retention,
+    /// Broadcast: the keys a customer may press and what each does (empty: none).
+    #[serde(default)]
+    pub keypad: super::keypad::KeyMap,
+    /// Broadcast: the campaign (with agents) whose ready agents take a customer who pressed
+    /// the agent key.
+    #[serde(default)]
+    pub linked_campaign: Option<CampaignId>,
+    /// Broadcast: what a customer who pressed the agent key hears while an agent frees up
+    /// (none: the hold tone), a WAV file on the server.
+    #[serde(default)]
+    pub hold_file: Option<String>,
+    /// Broadcast: played when the agent key is pressed and nobody of the linked campaign is
+    /// logged in (none: the call just ends).
+    #[serde(default)]
+    pub no_agent_file: Option<String>,
+    /// Broadcast: the confirmation played after the do-not-call key (none: the call ends).
+    #[serde(default)]
+    pub dnc_file: Option<String>,
     pub agents: Vec<UserId>,
 }
 
@@ -301,6 +319,11 @@ impl CampaignSettings {
             departments: super::transfer::Departments::default(),
             recording: super::recording::RecordingMode::Off,
             recording_retention: super::recording::Retention::default(),
+            keypad: super::keypad::KeyMap::default(),
+            linked_campaign: None,
+            hold_file: None,
+            no_agent_file: None,
+            dnc_file: None,
             agents: Vec::new(),
         }
     }
@@ -416,6 +439,24 @@ impl CampaignSettings {
                 || self.kind != CampaignKind::Broadcast,
             "Broadcast calls have no agent: recording is for campaigns with agents.",
         )?;
+        // The keypad and the agents it leads to belong to broadcast messages; a linked campaign
+        // is checked against the stored ones by the server (it exists, has agents, not itself).
+        let broadcast = self.kind == CampaignKind::Broadcast;
+        range(
+            "keypad",
+            broadcast || self.keypad.is_empty(),
+            "Keys a customer presses are for broadcast campaigns.",
+        )?;
+        range(
+            "linked_campaign",
+            broadcast || self.linked_campaign.is_none(),
+            "Only a broadcast campaign passes its customers to another campaign's agents.",
+        )?;
+        range(
+            "linked_campaign",
+            !self.keypad.has(super::keypad::KeyAction::Agent) || self.linked_campaign.is_some(),
+            "A key that passes the customer to an agent needs the campaign whose agents take them.",
+        )?;
         if self.kind == CampaignKind::Broadcast && self.active {
             range(
                 "broadcast_file",
@@ -480,6 +521,13 @@ pub struct CampaignForm {
     pub recording: String,
     /// Days; blank or 0 keeps recordings.
     pub recording_retention_days: String,
+    /// Broadcast: `1=agent, 2=repeat, 9=dnc`.
+    pub keypad: String,
+    /// Broadcast: the id of the campaign whose agents take a customer's call (blank: none).
+    pub linked_campaign: String,
+    pub hold_file: String,
+    pub no_agent_file: String,
+    pub dnc_file: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -537,6 +585,11 @@ impl CampaignForm {
                 Some(d) => d.to_string(),
                 None => String::new(),
             },
+            keypad: s.keypad.to_text(),
+            linked_campaign: s.linked_campaign.map(|c| c.0.to_string()).unwrap_or_default(),
+            hold_file: s.hold_file.clone().unwrap_or_default(),
+            no_agent_file: s.no_agent_file.clone().unwrap_or_default(),
+            dnc_file: s.dnc_file.clone().unwrap_or_default(),
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -659,6 +712,13 @@ impl CampaignForm {
         }
         s.recording_retention = super::recording::Retention::parse(&self.recording_retention_days)
             .map_err(|m| ApiError::invalid("recording_retention_days", m))?;
+        s.keypad = super::keypad::KeyMap::parse(&self.keypad)
+            .map_err(|m| ApiError::invalid("keypad", m))?;
+        s.linked_campaign =
+            super::ids::optional_id("linked_campaign", &self.linked_campaign)?.map(CampaignId);
+        s.hold_file = wav_file("hold_file", &self.hold_file)?;
+        s.no_agent_file = wav_file("no_agent_file", &self.no_agent_file)?;
+        s.dnc_file = wav_file("dnc_file", &self.dnc_file)?;
         s.retry_rules.clear();
         for o in CallOutcome::RETRYABLE {
             let Some((minutes, attempts)) = self.retry_fields(o) else { continue };
@@ -775,6 +835,9 @@ pub struct CampaignChoices {
     pub scripts: Vec<(ScriptId, Name)>,
     /// Trunks, the demo one marked `true`.
     pub trunks: Vec<(TrunkId, Name, bool)>,
+    /// Campaigns with agents, which a broadcast may pass its customers to.
+    #[serde(default)]
+    pub agent_campaigns: Vec<(CampaignId, Name)>,
 }
 
 #[cfg(test)]
@@ -820,6 +883,41 @@ mod form_tests {
         let mut off = form();
         off.machine_action = "leave_message".into();
         assert!(off.parse().is_ok());
+    }
+
+    #[test]
+    fn a_broadcasts_keys_read_back_and_are_checked() {
+        let mut f = form();
+        f.kind = "broadcast".into();
+        f.keypad = "9=dnc, 1=agent".into();
+        f.linked_campaign = "7".into();
+        f.hold_file = "/srv/msg/hold.wav".into();
+        f.dnc_file = "/srv/msg/dnc.wav".into();
+        let s = f.parse().unwrap();
+        assert_eq!(s.keypad.action('1'), Some(super::super::keypad::KeyAction::Agent));
+        assert_eq!(s.linked_campaign, Some(CampaignId(7)));
+        assert_eq!(s.hold_file.as_deref(), Some("/srv/msg/hold.wav"));
+        assert_eq!(s.no_agent_file, None);
+        assert_eq!(CampaignForm::from_settings(&s).parse().unwrap(), s);
+        type Change = fn(&mut CampaignForm);
+        let cases: [(&str, Change); 6] = [
+            ("keypad", |f| f.keypad = "1=agent, 1=dnc".into()),
+            ("keypad", |f| f.keypad = "x=dnc".into()),
+            ("linked_campaign", |f| f.linked_campaign = String::new()),
+            ("linked_campaign", |f| f.linked_campaign = "seven".into()),
+            ("hold_file", |f| f.hold_file = "hold.mp3".into()),
+            // Keys and a linked campaign are a broadcast's.
+            ("keypad", |f| f.kind = "auto".into()),
+        ];
+        for (field, change) in cases {
+            let mut bad = f.clone();
+            change(&mut bad);
+            assert_eq!(bad.parse().unwrap_err().field(), Some(field), "{field}");
+        }
+        let mut linked_only = f.clone();
+        linked_only.kind = "auto".into();
+        linked_only.keypad = String::new();
+        assert_eq!(linked_only.parse().unwrap_err().field(), Some("linked_campaign"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod inbound;
 pub mod json_decode;
+pub mod keypad;
 pub mod lead;
 pub mod lead_edit;
 pub mod leadset;

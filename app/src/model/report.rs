@@ -172,6 +172,10 @@ pub struct CallRecord {
     /// The call's recording failed (a full disk, say): what there is cannot be played.
     #[serde(default)]
     pub recording_failed: bool,
+    /// What a key the customer pressed on a broadcast came to (pressed 1: connected or
+    /// abandoned; the DNC key…).
+    #[serde(default)]
+    pub key_outcome: Option<super::keypad::KeyOutcome>,
 }
 
 /// A report: how many calls match, and the newest of them.
@@ -638,6 +642,7 @@ mod tests {
             amd_verdict: Some(crate::model::AmdVerdict::Human),
             recording: None,
             recording_failed: false,
+            key_outcome: None,
         };
         let csv = calls_csv(&[call]);
         let lines: Vec<&str> = csv.split("\r\n").collect();

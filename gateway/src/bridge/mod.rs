@@ -519,6 +519,13 @@ impl Bridge {
         Ok(())
     }
 
+    /// Stops the playback to the customer, if any; no [`Output::PlayDone`] follows. Waiting
+    /// music, the agent, or silence has the line again.
+    pub fn stop_playback(&mut self, call: CallId) -> Result<(), BridgeError> {
+        self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?.player = None;
+        Ok(())
+    }
+
     /// Plays `sound` to the customer once (replacing any playback); [`Output::PlayDone`]
     /// follows.
     pub fn play(&mut self, call: CallId, sound: Sound) -> Result<(), BridgeError> {

@@ -336,6 +336,40 @@ fn music_stopped_leaves_a_greeting_alone_and_then_silence() {
 }
 
 #[test]
+fn a_stopped_message_gives_the_line_to_the_music_or_the_agent_and_reports_nothing() {
+    let mut rig = Rig::new();
+    let message = Codec::Pcmu.encode(4000);
+    let music = Codec::Pcmu.encode(2000);
+    // A broadcast's message; the customer presses a key: the message stops, the hold music
+    // plays while an agent frees up.
+    rig.bridge.play(CALL, Sound::new(vec![4000; 8000])).unwrap();
+    rig.run(40);
+    rig.take();
+    rig.bridge.stop_playback(CALL).unwrap();
+    rig.bridge.set_music(CALL, Some(Sound::new(vec![2000; 240]))).unwrap();
+    rig.run(100);
+    let out = rig.take();
+    assert!(!out.contains(&Output::PlayDone { call: CALL }), "stopped, not finished");
+    let frames = to_trunk(&out);
+    assert!(!frames.is_empty());
+    assert!(frames.iter().all(|p| p.payload.iter().all(|&b| b == music)), "music, no message");
+    // The agent takes the call: their voice, nothing else.
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    rig.take();
+    rig.agent_sends(0, 1, 160, &[0x22; 160]);
+    let heard = to_trunk(&rig.take()).iter().map(|p| p.payload.to_vec()).collect::<Vec<_>>();
+    assert_eq!(heard, [vec![0x22; 160]], "the agent's voice relayed");
+    // A message still playing when the agent comes would have the line: stopped, it does not.
+    rig.bridge.play(CALL, Sound::new(vec![4000; 8000])).unwrap();
+    rig.bridge.stop_playback(CALL).unwrap();
+    rig.agent_sends(0, 2, 320, &[0x23; 160]);
+    rig.run(60);
+    let out = rig.take();
+    assert!(to_trunk(&out).iter().all(|p| p.payload.iter().all(|&b| b != message)));
+    assert!(rig.bridge.stop_playback(CallId(999)).is_err(), "an unknown call is refused");
+}
+
+#[test]
 fn recording_captures_both_directions() {
     let mut rig = Rig::new();
     rig.bridge.bridge(CALL, LEG).unwrap();

@@ -1252,6 +1252,9 @@ impl Core {
             Command::StopMusic { call } => {
                 done(self.bridge.stop_music(call).map_err(|e| self.media_error(call, e)))
             }
+            Command::StopPlayback { call } => {
+                done(self.bridge.stop_playback(call).map_err(|e| self.media_error(call, e)))
+            }
             Command::StopRecording { call } => {
                 if !self.calls.contains_key(&call) {
                     return Some(Err(ControlError::UnknownCall(call)));

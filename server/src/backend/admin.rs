@@ -125,7 +125,30 @@ impl AdminBackend {
     }
 
     /// Checks what a campaign's settings point at.
-    async fn check_references(&self, s: &CampaignSettings) -> Result<(), ApiError> {
+    /// Checks that what the settings of campaign `id` (none: a new one) name exists: the
+    /// script, the trunk, and the campaign a broadcast passes its customers to — another one,
+    /// with agents.
+    async fn check_references(
+        &self,
+        id: Option<CampaignId>,
+        s: &CampaignSettings,
+    ) -> Result<(), ApiError> {
+        if let Some(linked) = s.linked_campaign {
+            let bad = |m: &str| Err(ApiError::invalid("linked_campaign", m));
+            if Some(linked) == id {
+                return bad("A campaign cannot pass its customers to itself: choose a campaign with agents.");
+            }
+            let found = db::campaigns::get(&self.db, linked)
+                .await
+                .map_err(|e| internal("loading a campaign", e))?;
+            match found {
+                None => return bad("That campaign does not exist (any more)."),
+                Some(c) if !c.settings.kind.has_agents() => {
+                    return bad("That is a broadcast campaign, which has no agents: choose a campaign with agents.");
+                }
+                Some(_) => {}
+            }
+        }
         if let Some(script) = s.script_id {
             let found = db::scripts::get(&self.db, script)
                 .await
@@ -605,9 +628,15 @@ impl Admin for AdminBackend {
         let scripts =
             db::scripts::list(&self.db).await.map_err(|e| internal("listing scripts", e))?;
         let trunks = db::trunks::list(&self.db).await.map_err(|e| internal("listing trunks", e))?;
+        let campaigns =
+            db::campaigns::list(&self.db).await.map_err(|e| internal("listing campaigns", e))?;
         Ok(CampaignChoices {
             scripts: scripts.into_iter().map(|s| (s.id, s.name)).collect(),
             trunks: trunks.into_iter().map(|t| (t.id, t.settings.name, t.demo)).collect(),
+            agent_campaigns: (campaigns.into_iter())
+                .filter(|c| c.settings.kind.has_agents())
+                .map(|c| (c.id, c.settings.name))
+                .collect(),
         })
     }
 
@@ -680,7 +709,7 @@ impl Admin for AdminBackend {
         if name_taken {
             return Err(taken("campaign", &settings.name));
         }
-        self.check_references(&settings).await?;
+        self.check_references(id, &settings).await?;
         let now = db::now_ms();
         let stored = match id {
             None => db::campaigns::insert(&self.db, &settings, now).await,

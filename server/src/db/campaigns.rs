@@ -37,6 +37,11 @@ struct CampaignRow {
     departments: String,
     recording: String,
     recording_retention_days: i64,
+    keypad: String,
+    linked_campaign_id: Option<i64>,
+    hold_file: Option<String>,
+    no_agent_file: Option<String>,
+    dnc_file: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,7 +58,7 @@ macro_rules! campaign_columns {
          max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
          ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, max_dial_level, \
          safe_harbor_file, amd, machine_action, machine_file, departments, recording, \
-         recording_retention_days"
+         recording_retention_days, keypad, linked_campaign_id, hold_file, no_agent_file, dnc_file"
     };
 }
 
@@ -136,6 +141,12 @@ impl CampaignRow {
                     self.recording_retention_days,
                 )?)
                 .map_err(|e| corrupt("recording_retention_days", e))?,
+                keypad: app::model::keypad::KeyMap::parse(&self.keypad)
+                    .map_err(|e| corrupt("keypad", e))?,
+                linked_campaign: self.linked_campaign_id.map(CampaignId),
+                hold_file: self.hold_file,
+                no_agent_file: self.no_agent_file,
+                dnc_file: self.dnc_file,
                 agents,
             },
         })
@@ -171,8 +182,8 @@ macro_rules! bind_settings {
 }
 
 /// Binds the settings added since (detection, the machine action and its file, the
-/// departments, recording and its retention) as the next six parameters, after the time
-/// (and, in `update`, the id).
+/// departments, recording and its retention, the broadcast keypad and what goes with it) as
+/// the next eleven parameters, after the time (and, in `update`, the id).
 macro_rules! bind_later_settings {
     ($q:expr, $s:expr) => {
         $q.bind($s.amd)
@@ -181,6 +192,11 @@ macro_rules! bind_later_settings {
             .bind($s.departments.to_text())
             .bind($s.recording.as_str())
             .bind(i64::from($s.recording_retention.as_days()))
+            .bind($s.keypad.to_text())
+            .bind($s.linked_campaign.map(|c| c.0))
+            .bind($s.hold_file.as_deref())
+            .bind($s.no_agent_file.as_deref())
+            .bind($s.dnc_file.as_deref())
     };
 }
 
@@ -297,9 +313,10 @@ pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignI
              outbound_multiplier, max_channels, max_cps, max_attempts, window_start, window_end, \
              wrapup_seconds, ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, \
              max_dial_level, safe_harbor_file, created_at, updated_at, amd, machine_action, \
-             machine_file, departments, recording, recording_retention_days) \
+             machine_file, departments, recording, recording_retention_days, keypad, \
+             linked_campaign_id, hold_file, no_agent_file, dnc_file) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28) \
+             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
              RETURNING id",
         ), s)
         .bind(now), s)
@@ -328,7 +345,8 @@ pub async fn update(
              ring_seconds = $15, broadcast_file = $16, pacing = $17, abandon_cap = $18, \
              abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22, \
              amd = $24, machine_action = $25, machine_file = $26, departments = $27, \
-             recording = $28, recording_retention_days = $29 \
+             recording = $28, recording_retention_days = $29, keypad = $30, \
+             linked_campaign_id = $31, hold_file = $32, no_agent_file = $33, dnc_file = $34 \
              WHERE id = $23",
         ), s)
         .bind(now)

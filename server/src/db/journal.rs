@@ -243,14 +243,26 @@ macro_rules! apply_one {
                     tracing::warn!(lead = %lead, "lead result not stored: the lease belongs to another instance");
                 }
             }
-            Record::DncAdd { phone, campaign, at } => {
+            Record::DncAdd { phone, campaign, note, at } => {
                 sqlx::query(
-                    "INSERT INTO dnc (phone, campaign_id, note, created_at) VALUES ($1, $2, 'disposition', $3) \
+                    "INSERT INTO dnc (phone, campaign_id, note, created_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(phone.as_str())
-                .bind(campaign.0)
+                .bind(campaign.map(|c| c.0))
+                .bind(*note)
                 .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            Record::KeyPressed { call_ref, outcome, campaign, at: _ } => {
+                sqlx::query(
+                    "UPDATE call_attempts SET key_outcome = $1, campaign_id = COALESCE($2, campaign_id) \
+                     WHERE call_ref = $3",
+                )
+                .bind(outcome.as_str())
+                .bind(campaign.map(|c| c.0))
+                .bind(call_ref)
                 .execute(&mut *$tx)
                 .await?;
             }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use app::model::report::{AgentDay, CallCursor, Session, StateChange};
+use app::model::keypad::KeyOutcome;
 use app::model::{AmdVerdict, CallFilter, CallOutcome, CallRecord};
 
 use super::{Db, DbError, with_pool};
@@ -28,7 +29,7 @@ const CALLS: &str = concat!(
      THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
      a.disposition, a.notes, a.amd_verdict, \
      CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
-     CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed ",
+     CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed, a.key_outcome ",
     matching!(),
     " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
      ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9 OFFSET $10"
@@ -66,6 +67,7 @@ struct Row {
     amd_verdict: Option<String>,
     recording: Option<i64>,
     recording_failed: i32,
+    key_outcome: Option<String>,
 }
 
 /// The newest `limit` calls `filter` selects.
@@ -106,7 +108,7 @@ pub async fn lead_notes(
          THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
          a.disposition, a.notes, a.amd_verdict, \
          CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
-         CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed \
+         CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed, a.key_outcome \
          FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
          LEFT JOIN users u ON u.id = a.agent_id LEFT JOIN leads l ON l.id = a.lead_id \
          WHERE a.lead_id = $1 AND a.call_ref <> $2 AND a.notes <> '' \
@@ -161,6 +163,7 @@ fn records(rows: Vec<Row>) -> Vec<CallRecord> {
             amd_verdict: r.amd_verdict.and_then(|v| AmdVerdict::parse(&v).ok()),
             recording: r.recording,
             recording_failed: r.recording_failed != 0,
+            key_outcome: r.key_outcome.and_then(|k| KeyOutcome::parse(&k).ok()),
         })
         .collect()
 }

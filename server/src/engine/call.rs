@@ -6,7 +6,7 @@
 //! Saving ─▶ Dialing ─▶ Ringing ─▶ (answered) ─┬▶ Bridging(agent) ─▶ Connected(agent) ─▶ WrapUp(agent)
 //!    │          │                   │     ▲                          │ agent logged out
 //!    │          │                   ├▶ Holding ─(2 s, nobody)─▶ SafeHarbor ▼
-//!    │          │                   ├▶ Playing (broadcast)         Abandoned
+//!    │          │                   ├▶ Playing (broadcast; keys: `keypad`) Abandoned
 //!    │          │                   └▶ Detecting ─(person, unsure)─▶ as answered, above
 //!    │          │                          └─(machine)─▶ hung up, or MachineMessage, or as a person
 //!    └──────────┴─▶ ended unconnected: busy, no answer, failed…
@@ -21,6 +21,10 @@
 //! are not live answers: the abandon book does not count them and the pacer learns them as
 //! calls that needed no agent. A person who hangs up while still `Detecting` reached no agent:
 //! answered and abandoned.
+//!
+//! A broadcast whose campaign has keys plays its message as a prompt and listens for them
+//! ([`super::keypad`]): the agent key moves the call to the linked campaign, `Holding` for its
+//! agents like any answered call of that campaign.
 //!
 //! An answered call of an auto or predictive campaign with no agent free waits in `Holding`
 //! up to [`SAFE_HARBOR_WAIT`] for one; then it is abandoned: the campaign's safe-harbor
@@ -59,7 +63,7 @@ use super::{Engine, EngineError, Now};
 /// agent left may wait for the carrier to confirm the hang-up).
 pub(super) const BRIDGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a broadcast message may play.
-const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub(super) const PLAY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Why a call was abandoned that a person answered just as the dialer cancelled it (its
 /// agents paused or left): no pacer could have avoided it.
 pub const ANSWERED_AS_CANCELLED: &str = "answered as the dialer cancelled it";
@@ -113,8 +117,10 @@ pub(super) enum CallState {
     /// Answered; being bridged to this agent.
     Bridging(UserId),
     Connected(UserId),
-    /// Broadcast: the message is playing.
+    /// Broadcast: the message is playing (or, after a key, the closing message).
     Playing,
+    /// Broadcast with keys: the message has played; a key may still come ([`super::keypad`]).
+    Listening,
     /// Answered with no agent free: waiting (briefly) for one.
     Holding,
     /// Abandoned: the safe-harbor message is playing, then the call ends.
@@ -183,6 +189,10 @@ pub(super) struct CallRec {
     pub(super) inbound: Option<super::inbound::Caller>,
     /// Its recording (`recording`).
     pub(super) recording: super::recording::CallRecording,
+    /// A broadcast call whose campaign has keys: its message is a prompt, and keys count.
+    pub(super) listens: bool,
+    /// What the customer's key press on a broadcast call came to, once one decided it.
+    pub(super) key: Option<app::model::keypad::KeyOutcome>,
 }
 
 impl CallRec {
@@ -230,6 +240,8 @@ impl CallRec {
             referring: None,
             inbound: None,
             recording: super::recording::CallRecording::None,
+            listens: false,
+            key: None,
         }
     }
 
@@ -259,6 +271,7 @@ impl CallRec {
             CallState::Bridging(_)
                 | CallState::Connected(_)
                 | CallState::Playing
+                | CallState::Listening
                 | CallState::Holding
                 | CallState::SafeHarbor
                 | CallState::Abandoned
@@ -302,6 +315,7 @@ impl CallRec {
             | CallState::Queued(_) => c.calls_waiting += 1,
             CallState::Connected(_)
             | CallState::Playing
+            | CallState::Listening
             | CallState::SafeHarbor
             | CallState::Abandoned
             | CallState::MachineMessage
@@ -366,6 +380,7 @@ impl CallRec {
             campaign: self.campaign,
             at: now.wall,
         });
+        self.key_decided(now, app::model::keypad::KeyOutcome::Connected, out);
         let (call_ref, lead) = (self.call_ref.clone(), self.queued.lead.clone());
         out.notify(agent, AgentEvent::Connected { call: self.id, call_ref, lead: Box::new(lead) });
         Some(agent)
@@ -519,11 +534,11 @@ impl Engine {
                 self.ended(now, call, CallOutcome::Failed, None, Some(reason), HangupBy::System);
             }
             CallEvent::Referred { code } => self.referred(now, call, code),
-            CallEvent::Played => {
-                if rec.state == CallState::Greeting {
-                    self.greeted(now, call);
-                }
-            }
+            CallEvent::Played => match rec.state {
+                CallState::Greeting => self.greeted(now, call),
+                CallState::Playing => self.message_played(now, call),
+                _ => {}
+            },
             CallEvent::RecordingFailed => rec.recording_failed(&mut self.out),
             // Routed by the runtime, which hands the engine `Input::Inbound` instead.
             CallEvent::Offered { .. } => {}
@@ -532,13 +547,16 @@ impl Engine {
                     self.detected(now, call, verdict, after_ms, cut_short);
                 }
             }
-            CallEvent::Digit { digit } => {
+            CallEvent::Digit { digit } => match rec.state {
                 // The agent talking to the customer sees it (an account number, a menu
                 // choice); keys pressed before the call reached an agent are not theirs.
-                if let CallState::Connected(agent) = rec.state {
+                CallState::Connected(agent) => {
                     self.out.notify(agent, AgentEvent::Digit { call, digit });
                 }
-            }
+                // A broadcast's keypad (press 1 for an agent…).
+                CallState::Playing | CallState::Listening => self.key_pressed(now, call, digit),
+                _ => {}
+            },
         }
         Ok(())
     }
@@ -579,7 +597,14 @@ impl Engine {
             rec.state = CallState::Playing;
             rec.guard = Some(now.at + PLAY_TIMEOUT);
             let file = camp.config.settings.broadcast_file.clone().unwrap_or_default();
-            self.out.push(Output::Play { call, file, after_beep: false });
+            // With keys to press the call stays up after the message ([`super::keypad`]);
+            // without, the carrier hangs up once it has played.
+            rec.listens = !camp.config.settings.keypad.is_empty();
+            if rec.listens {
+                self.out.push(Output::Prompt { call, file });
+            } else {
+                self.out.push(Output::Play { call, file, after_beep: false });
+            }
             return;
         }
         self.give_to_agent(now, call);
@@ -734,6 +759,7 @@ impl Engine {
     /// campaign's cap; the campaign's safe-harbor message plays if it has one (the call ends
     /// when it finishes), else the call is hung up. Recorded as dropped either way.
     fn abandon(&mut self, now: Now, mut rec: CallRec, reason: Option<String>) {
+        rec.key_decided(now, app::model::keypad::KeyOutcome::Abandoned, &mut self.out);
         let reason = match reason {
             None if rec.withdrawn => Some(ANSWERED_AS_CANCELLED.to_string()),
             r => r,
@@ -838,7 +864,8 @@ impl Engine {
             }
             CallState::Holding => {
                 // The customer hung up while waiting for an agent: abandoned.
-                let rec = entry.remove();
+                let mut rec = entry.remove();
+                rec.key_decided(now, app::model::keypad::KeyOutcome::Abandoned, &mut self.out);
                 if let Some(camp) = self.campaigns.get_mut(&rec.campaign) {
                     camp.dropped += 1;
                     camp.book.abandoned(now.wall);
@@ -898,7 +925,9 @@ impl Engine {
                     by,
                 );
             }
-            CallState::Playing | CallState::Abandoned => {
+            CallState::Playing | CallState::Listening | CallState::Abandoned => {
+                // (A closing message after a key says why the call ended.)
+                let reason = rec.abandon_reason.clone().or(reason);
                 self.out.record(rec.attempt_ended(
                     now,
                     CallOutcome::Answered,
@@ -1110,7 +1139,7 @@ impl Engine {
                 self.out.push(Output::Hangup { call });
                 self.ended(now, call, CallOutcome::Answered, None, None, HangupBy::System);
             }
-            CallState::Playing | CallState::Abandoned => {
+            CallState::Playing | CallState::Listening | CallState::Abandoned => {
                 let reason = Some("hung up by the dialer".to_string());
                 self.ended(now, call, CallOutcome::Answered, None, reason, HangupBy::System);
             }

@@ -366,6 +366,11 @@ pub enum Output {
     MusicOff {
         call: CallId,
     },
+    /// Stop the message playing to a call, keeping the call (a broadcast customer pressed a
+    /// key: the agent or the hold music takes the line).
+    StopPlayback {
+        call: CallId,
+    },
     /// Play waiting music (the file looped; none: the hold tone) to a queued caller until the
     /// call is bridged.
     Music {

@@ -30,6 +30,7 @@
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - `transfer`: an agent handing their call to a colleague, blind or warm;
 //! - [`inbound`]: customers calling a queue's number, waiting for an agent;
+//! - [`keypad`]: keys a broadcast's customer presses (an agent, do-not-call, again);
 //! - [`recycle`]: what a result does to a lead; [`io`]: inputs and outputs; `outbox`: the
 //!   queue of outputs. The records themselves live in [`crate::record`], shared with the
 //!   database layer.
@@ -46,6 +47,7 @@ mod campaign;
 mod dialing;
 pub mod inbound;
 pub mod io;
+pub mod keypad;
 mod manual;
 mod outbox;
 pub mod pacing;

@@ -237,7 +237,8 @@ impl Engine {
         if kind == DispositionKind::Dnc {
             self.out.record(Record::DncAdd {
                 phone: lead.phone.clone(),
-                campaign: rec.campaign,
+                campaign: Some(rec.campaign),
+                note: "disposition",
                 at: now.wall,
             });
         }

@@ -18,6 +18,7 @@ mod alerts;
 mod amd;
 mod callbacks;
 mod inbound;
+mod keypad;
 mod manual;
 mod recording;
 mod transfer;
@@ -916,7 +917,7 @@ fn dnc_dispositions_add_the_number() {
     h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
     h.submit(A1, call, "DO NOT CALL").unwrap();
     let out = h.take();
-    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::DncAdd { phone, campaign: C1, .. }) if *phone == lead(1).lead.phone)));
+    assert!(out.iter().any(|o| matches!(o, Output::Record(Record::DncAdd { phone, campaign: Some(C1), .. }) if *phone == lead(1).lead.phone)));
 }
 
 #[test]

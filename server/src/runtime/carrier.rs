@@ -72,6 +72,11 @@ pub trait Carrier: Send + Sync + 'static {
     async fn prompt(&self, _call: CallId, _file: &str) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot play prompts".into()))
     }
+    /// Stops the message playing to an answered call, keeping the call; no `Played` follows.
+    /// A carrier that cannot play has nothing to stop.
+    async fn stop_playback(&self, _call: CallId) -> Result<(), CarrierError> {
+        Ok(())
+    }
     /// Stops an answered call's waiting music.
     async fn music_off(&self, _call: CallId) -> Result<(), CarrierError> {
         Ok(())

@@ -714,6 +714,14 @@ impl Runtime {
                         }
                     });
                 }
+                Output::StopPlayback { call } => {
+                    let carrier = self.carrier.clone();
+                    self.background.spawn(async move {
+                        if let Err(e) = carrier.stop_playback(call).await {
+                            tracing::debug!(call = call.0, error = %e, "message not stopped");
+                        }
+                    });
+                }
                 Output::Music { call, file } => {
                     let carrier = self.carrier.clone();
                     self.background.spawn(async move {

@@ -552,6 +552,12 @@ impl Carrier for GatewayLink {
         self.gateway.stop_music(call).await.map_err(unavailable)
     }
 
+    async fn stop_playback(&self, call: CallId) -> Result<(), CarrierError> {
+        // A message stopped is not followed by its end: it hangs up nothing.
+        self.state().playing.remove(&call);
+        self.gateway.stop_playback(call).await.map_err(unavailable)
+    }
+
     async fn prompt(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
         self.gateway.play(call, file.into()).await.map_err(unavailable)
     }

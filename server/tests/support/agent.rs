@@ -15,9 +15,9 @@ use app::model::CampaignId;
 use app::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use futures_util::{SinkExt, StreamExt};
 use str0m::change::SdpAnswer;
-use str0m::media::{Direction, MediaKind};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -37,6 +37,8 @@ pub struct Tally {
     pub shifts: AtomicU64,
     /// The CRM address each connected call came with, in order.
     pub crm: std::sync::Mutex<Vec<Option<String>>>,
+    /// Audio frames heard carrying the customer's voice octet (a talking agent only).
+    pub heard_voice: AtomicU64,
 }
 
 impl Tally {
@@ -48,6 +50,9 @@ impl Tally {
     }
     pub fn shifts(&self) -> u64 {
         self.shifts.load(Ordering::Relaxed)
+    }
+    pub fn heard_voice(&self) -> u64 {
+        self.heard_voice.load(Ordering::Relaxed)
     }
     pub fn crm(&self) -> Vec<Option<String>> {
         self.crm.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -74,7 +79,21 @@ impl HeadlessAgent {
         password: &str,
         campaign: CampaignId,
         talk: Duration,
+        server: watch::Receiver<Option<String>>,
+    ) -> HeadlessAgent {
+        HeadlessAgent::spawn_talking(username, password, campaign, talk, server, None)
+    }
+
+    /// Like [`HeadlessAgent::spawn`], with an agent who talks: with `voice`, it sends 20 ms
+    /// PCMU frames of the octet `voice.says` all along and counts the frames it hears that
+    /// carry `voice.hears` ([`Tally::heard_voice`]) — audio proven both ways.
+    pub fn spawn_talking(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
         mut server: watch::Receiver<Option<String>>,
+        voice: Option<Voice>,
     ) -> HeadlessAgent {
         let tally = Arc::new(Tally::default());
         let (username, password, t) = (username.to_string(), password.to_string(), tally.clone());
@@ -82,7 +101,8 @@ impl HeadlessAgent {
             loop {
                 let url = server.borrow_and_update().clone();
                 if let Some(url) = url {
-                    let shift = Shift { url: &url, username: &username, password: &password };
+                    let shift =
+                        Shift { url: &url, username: &username, password: &password, voice };
                     let why = shift.work(campaign, talk, &t).await;
                     eprintln!("agent {username}: shift on {url} ended: {why}");
                 }
@@ -95,15 +115,23 @@ impl HeadlessAgent {
     }
 }
 
+/// What a talking agent says and listens for: PCMU octets marking each side's voice.
+#[derive(Clone, Copy, Debug)]
+pub struct Voice {
+    pub says: u8,
+    pub hears: u8,
+}
+
 struct Shift<'a> {
     url: &'a str,
     username: &'a str,
     password: &'a str,
+    voice: Option<Voice>,
 }
 
 impl Shift<'_> {
     /// One shift on one server, until its socket closes; returns why it ended.
-    async fn work(&self, campaign: CampaignId, talk: Duration, tally: &Tally) -> String {
+    async fn work(&self, campaign: CampaignId, talk: Duration, tally: &Arc<Tally>) -> String {
         let mut ws = match self.connect().await {
             Ok(ws) => ws,
             Err(e) => return e,
@@ -112,12 +140,12 @@ impl Shift<'_> {
         if let Err(e) = send(&mut ws, &PhoneRequest::Login { campaign }).await {
             return e;
         }
-        let (socket, mut client) = match leg().await {
+        let (socket, mut client) = match leg(self.voice.is_none()).await {
             Ok(leg) => leg,
             Err(e) => return e,
         };
         let mut api = client.sdp_api();
-        api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let Some((offer, pending)) = api.apply() else { return "no offer".into() };
         if let Err(e) = send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await {
             return e;
@@ -152,7 +180,8 @@ impl Shift<'_> {
                     if let Err(e) = client.sdp_api().accept_answer(pending, answer) {
                         break format!("answer refused: {e}");
                     }
-                    audio = Some(tokio::spawn(pump(socket.clone(), client)));
+                    let talking = self.voice.map(|v| (mid, v, tally.clone()));
+                    audio = Some(tokio::spawn(pump(socket.clone(), client, talking)));
                     None
                 }
                 PhoneEvent::Audio { state: AudioState::Connected } => Some(PhoneRequest::Ready),
@@ -235,23 +264,27 @@ fn submit(call: u64) -> PhoneRequest {
     }
 }
 
-/// A WebRTC client for the agent's audio: G.711 μ-law, one host candidate on loopback.
-async fn leg() -> Result<(Arc<UdpSocket>, Rtc), String> {
+/// A WebRTC client for the agent's audio: G.711 μ-law, one host candidate on loopback;
+/// RTP mode (packets passed through, nothing to decode) unless the agent talks.
+async fn leg(rtp_mode: bool) -> Result<(Arc<UdpSocket>, Rtc), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let mut rtc = Rtc::builder()
         .clear_codecs()
         .enable_pcmu(true, false)
-        .set_rtp_mode(true)
+        .set_rtp_mode(rtp_mode)
         .build(Instant::now());
     let local = socket.local_addr().map_err(|e| e.to_string())?;
     rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
     Ok((Arc::new(socket), rtc))
 }
 
-/// Keeps the audio leg up (ICE, DTLS, SRTP); the agent hears and says nothing of interest.
-async fn pump(socket: Arc<UdpSocket>, mut rtc: Rtc) {
+/// Keeps the audio leg up (ICE, DTLS, SRTP). A silent agent hears and says nothing of
+/// interest; a talking one (`talking`) speaks every 20 ms and counts the voice it hears.
+async fn pump(socket: Arc<UdpSocket>, mut rtc: Rtc, talking: Option<(Mid, Voice, Arc<Tally>)>) {
     let local = socket.local_addr().expect("bound");
     let mut buf = vec![0u8; 2000];
+    let mut frame = tokio::time::interval(Duration::from_millis(20));
+    let mut spoken: u64 = 0;
     loop {
         let timeout = loop {
             match rtc.poll_output() {
@@ -259,11 +292,28 @@ async fn pump(socket: Arc<UdpSocket>, mut rtc: Rtc) {
                 Ok(Output::Transmit(t)) => {
                     let _ = socket.send_to(&t.contents, t.destination).await;
                 }
+                Ok(Output::Event(Event::MediaData(m))) => {
+                    if let Some((_, voice, tally)) = &talking
+                        && m.data.contains(&voice.hears)
+                    {
+                        tally.heard_voice.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 Ok(Output::Event(_)) => {}
                 Err(_) => return,
             }
         };
         tokio::select! {
+            _ = frame.tick(), if talking.is_some() => {
+                if let Some((mid, voice, _)) = &talking
+                    && let Some(writer) = rtc.writer(*mid)
+                    && let Some(pt) = writer.payload_params().next().map(|p| p.pt())
+                {
+                    let time = MediaTime::new(spoken * 160, Frequency::EIGHT_KHZ);
+                    let _ = writer.write(pt, Instant::now(), time, vec![voice.says; 160]);
+                    spoken += 1;
+                }
+            }
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = r
                     && let Ok(recv) = Receive::new(Protocol::Udp, source, local, &buf[..n])

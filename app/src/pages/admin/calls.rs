@@ -162,6 +162,9 @@ fn row(c: CallRecord) -> impl IntoView {
         .amd_verdict
         .filter(|_| c.outcome != Some(crate::model::CallOutcome::Machine))
         .map(|v| view! { <small class="muted" data-testid="call-amd">{format!(" · {}", v.label())}</small> });
+    let key = c.key_outcome.map(|k| {
+        view! { <small class="muted" data-testid="call-key">{format!(" · {}", k.label())}</small> }
+    });
     let talk = c.talk_seconds.map(|s| format!("{}:{:02}", s / 60, s % 60));
     view! {
         <tr data-call=c.call_ref>
@@ -170,7 +173,7 @@ fn row(c: CallRecord) -> impl IntoView {
             <td>{dash(c.agent)}</td>
             <td>{c.phone}</td>
             <td>{c.lead}</td>
-            <td data-testid="call-outcome">{outcome}{verdict}</td>
+            <td data-testid="call-outcome">{outcome}{verdict}{key}</td>
             <td class="num">{dash(talk)}</td>
             <td>{dash(c.disposition)}</td>
             <td>{c.notes}</td>

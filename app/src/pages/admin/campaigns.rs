@@ -268,6 +268,16 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
             view! { <option value=m.as_str() selected=selected>{m.label()}</option> }
         })
         .collect_view();
+    let linked_options = choices
+        .agent_campaigns
+        .iter()
+        .filter(|(cid, _)| Some(cid.0) != id)
+        .map(|(cid, name)| {
+            let v = cid.0.to_string();
+            let sel = form.linked_campaign == v;
+            view! { <option value=v selected=sel>{name.to_string()}</option> }
+        })
+        .collect_view();
     let f = form.clone();
     view! {
         <Outcome value=move || save.value().get() success="Campaign saved." />
@@ -337,6 +347,32 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                         error=err("broadcast_file")
                         hint="A WAV file on the server (broadcast campaigns)"
                     />
+                </div>
+                <h3>"Broadcast keys"</h3>
+                <p class="muted">
+                    "Keys a customer may press during the message or in the 5 seconds after it (broadcast campaigns). "
+                    "agent: the message stops and a ready agent of the linked campaign takes the call (the customer holds at most 2 seconds for one, then is abandoned in that campaign's count); "
+                    "dnc: the number goes on the do-not-call list; repeat: the message plays again. Other keys are ignored."
+                </p>
+                <div class="row-form">
+                    <Field
+                        label="Keys"
+                        name="keypad"
+                        value=f.keypad.clone()
+                        error=err("keypad")
+                        hint="e.g. 1=agent, 2=repeat, 9=dnc (keys 0-9, * and #)"
+                    />
+                    <label class="field">
+                        "Agents from campaign"
+                        <select name="linked_campaign">
+                            <option value="" selected=f.linked_campaign.is_empty()>"(none)"</option>
+                            {linked_options}
+                        </select>
+                        {move || err("linked_campaign").get().map(|m| view! { <small class="field-error" data-field="linked_campaign">{m}</small> })}
+                    </label>
+                    <Field label="Hold music file" name="hold_file" value=f.hold_file.clone() error=err("hold_file") hint="A WAV file on the server; blank: the hold tone" />
+                    <Field label="Nobody-logged-in message file" name="no_agent_file" value=f.no_agent_file.clone() error=err("no_agent_file") hint="Played when nobody of the linked campaign is logged in; blank: the call ends" />
+                    <Field label="Do-not-call confirmation file" name="dnc_file" value=f.dnc_file.clone() error=err("dnc_file") hint="Played after the dnc key; blank: the call ends" />
                 </div>
                 <h3>"Abandoned calls"</h3>
                 <p class="muted">
