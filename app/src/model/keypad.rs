@@ -34,9 +34,10 @@ impl KeyAction {
 
     pub fn parse(s: &str) -> Result<KeyAction, String> {
         let s = s.trim().to_ascii_lowercase();
-        KeyAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            format!("{s:?} is not a key action: use agent, dnc or repeat.")
-        })
+        KeyAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a key action: use agent, dnc or repeat."))
     }
 }
 

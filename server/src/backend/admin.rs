@@ -136,7 +136,9 @@ impl AdminBackend {
         if let Some(linked) = s.linked_campaign {
             let bad = |m: &str| Err(ApiError::invalid("linked_campaign", m));
             if Some(linked) == id {
-                return bad("A campaign cannot pass its customers to itself: choose a campaign with agents.");
+                return bad(
+                    "A campaign cannot pass its customers to itself: choose a campaign with agents.",
+                );
             }
             let found = db::campaigns::get(&self.db, linked)
                 .await
@@ -144,7 +146,9 @@ impl AdminBackend {
             match found {
                 None => return bad("That campaign does not exist (any more)."),
                 Some(c) if !c.settings.kind.has_agents() => {
-                    return bad("That is a broadcast campaign, which has no agents: choose a campaign with agents.");
+                    return bad(
+                        "That is a broadcast campaign, which has no agents: choose a campaign with agents.",
+                    );
                 }
                 Some(_) => {}
             }

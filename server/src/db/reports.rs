@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use app::model::report::{AgentDay, CallCursor, Session, StateChange};
 use app::model::keypad::KeyOutcome;
+use app::model::report::{AgentDay, CallCursor, Session, StateChange};
 use app::model::{AmdVerdict, CallFilter, CallOutcome, CallRecord};
 
 use super::{Db, DbError, with_pool};

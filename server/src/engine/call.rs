@@ -193,6 +193,9 @@ pub(super) struct CallRec {
     pub(super) listens: bool,
     /// What the customer's key press on a broadcast call came to, once one decided it.
     pub(super) key: Option<app::model::keypad::KeyOutcome>,
+    /// The broadcast that placed the call, once it went to its linked campaign: the line is
+    /// still one of the broadcast's channels until the call ends.
+    pub(super) handed_from: Option<CampaignId>,
 }
 
 impl CallRec {
@@ -242,6 +245,7 @@ impl CallRec {
             recording: super::recording::CallRecording::None,
             listens: false,
             key: None,
+            handed_from: None,
         }
     }
 

@@ -145,6 +145,10 @@ impl CampaignRun {
                 _ => {}
             }
         }
+        // Calls it handed to its linked campaign (a broadcast's customer asked for an agent)
+        // still hold its lines.
+        input.connected +=
+            calls.values().filter(|c| c.handed_from == Some(self.id()) && c.is_up()).count() as u32;
         input
     }
 
@@ -153,7 +157,10 @@ impl CampaignRun {
     pub(super) fn free_channels(&self, calls: &BTreeMap<CallId, CallRec>) -> u32 {
         let taken = calls
             .values()
-            .filter(|c| c.campaign == self.id() && (c.in_flight() || c.is_up()))
+            .filter(|c| {
+                (c.campaign == self.id() || c.handed_from == Some(self.id()))
+                    && (c.in_flight() || c.is_up())
+            })
             .count() as u32;
         self.config.settings.max_channels.saturating_sub(taken)
     }

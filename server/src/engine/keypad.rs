@@ -22,7 +22,8 @@
 //! - a customer who asks for an agent becomes a live answer of the linked campaign: counted
 //!   answered in its abandon book at the press, then held at most the safe-harbor wait like
 //!   any answered call of that campaign, and abandoned (its safe-harbor message, counted
-//!   there) if no agent frees up; the attempt moves to the linked campaign at the press;
+//!   there) if no agent frees up; the attempt moves to the linked campaign at the press, and
+//!   the line stays one of the broadcast's channels until the call ends;
 //! - each decided press is recorded on the attempt ([`KeyOutcome`]): waiting, then connected
 //!   or abandoned; nobody logged in; DNC.
 
@@ -141,6 +142,7 @@ impl Engine {
         };
         // From here on the call is the linked campaign's: its agents, its abandon book.
         rec.key = Some(KeyOutcome::Waiting);
+        rec.handed_from = Some(rec.campaign);
         rec.campaign = linked;
         rec.state = CallState::Holding;
         rec.since = Some(now.at);

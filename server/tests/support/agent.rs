@@ -307,11 +307,13 @@ async fn pump(socket: Arc<UdpSocket>, mut rtc: Rtc, talking: Option<(Mid, Voice,
             _ = frame.tick(), if talking.is_some() => {
                 if let Some((mid, voice, _)) = &talking
                     && let Some(writer) = rtc.writer(*mid)
-                    && let Some(pt) = writer.payload_params().next().map(|p| p.pt())
                 {
-                    let time = MediaTime::new(spoken * 160, Frequency::EIGHT_KHZ);
-                    let _ = writer.write(pt, Instant::now(), time, vec![voice.says; 160]);
-                    spoken += 1;
+                    let pt = writer.payload_params().next().map(|p| p.pt());
+                    if let Some(pt) = pt {
+                        let time = MediaTime::new(spoken * 160, Frequency::EIGHT_KHZ);
+                        let _ = writer.write(pt, Instant::now(), time, vec![voice.says; 160]);
+                        spoken += 1;
+                    }
                 }
             }
             r = socket.recv_from(&mut buf) => {

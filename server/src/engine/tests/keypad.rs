@@ -46,7 +46,9 @@ fn answered_broadcast(h: &mut Harness, broadcast: CampaignConfig) -> CallId {
     h.event(call, CallEvent::Answered);
     let out = h.take();
     assert!(
-        out.iter().any(|o| matches!(o, Output::Prompt { call: c, file } if *c == call && file == "message.wav")),
+        out.iter().any(
+            |o| matches!(o, Output::Prompt { call: c, file } if *c == call && file == "message.wav")
+        ),
         "the message plays and the call stays up after it: {out:?}"
     );
     call
@@ -114,8 +116,10 @@ fn one_stops_the_message_and_bridges_the_customer_to_a_ready_agent() {
     h.event(call, CallEvent::Bridged);
     let out = h.take();
     assert_eq!(key_records(&out), [(KeyOutcome::Connected, None)]);
-    assert!(out.iter().any(|o| matches!(o,
-        Output::Record(Record::AttemptBridged { agent: A1, campaign: C1, .. }))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptBridged { agent: A1, campaign: C1, .. })
+    )));
     assert!(notified(&out, A1).iter().any(|e| matches!(e,
         AgentEvent::Connected { call: c, lead, .. } if *c == call && lead.id == LeadId(100))));
     // Pressed again while talking: the agent sees the key; the broadcast does nothing more.
@@ -123,8 +127,14 @@ fn one_stops_the_message_and_bridges_the_customer_to_a_ready_agent() {
     assert!(key_records(&out).is_empty() && bridges(&out).is_empty());
     assert!(notified(&out, A1).contains(&AgentEvent::Digit { call, digit: '1' }));
 
+    // The line is still one of the broadcast's (one channel): its next lead waits.
+    h.input(Input::LeadsClaimed { campaign: B, leads: vec![lead(101)] }).unwrap();
+    assert!(originates(&h.take()).is_empty(), "the broadcast's one channel is taken");
+
     h.event(call, ended(CallOutcome::Answered, HangupBy::Customer));
-    h.take();
+    let next = originates(&h.take());
+    assert_eq!(next.len(), 1, "the line is free: the broadcast's next call");
+    assert_eq!((next[0].campaign, &next[0].phone), (B, &lead(101).lead.phone));
     h.submit(A1, call, "SALE MADE").unwrap();
     let out = h.take();
     assert_eq!(lead_results(&out)[0].0, LeadId(100), "the agent's disposition ends the lead");
@@ -179,8 +189,10 @@ fn a_hold_past_the_safe_harbor_wait_is_abandoned_in_the_linked_campaigns_count()
     assert!(bridges(&h.take()).is_empty());
     h.event(call, ended(CallOutcome::Answered, HangupBy::System));
     let out = h.take();
-    assert!(out.iter().any(|o| matches!(o,
-        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. }))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Dropped, .. })
+    )));
 
     // A customer who hangs up while holding is abandoned too.
     let mut h = Harness::new(agents_campaign());
@@ -247,7 +259,9 @@ fn two_repeats_the_message_and_the_call_ends_a_moment_after_it() {
     let mut h = Harness::new(agents_campaign());
     let call = answered_broadcast(&mut h, broadcast());
     let out = key(&mut h, call, '2');
-    assert!(out.iter().any(|o| matches!(o, Output::Prompt { call: c, file } if *c == call && file == "message.wav")));
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Prompt { call: c, file } if *c == call && file == "message.wav")
+    ));
     assert!(key_records(&out).is_empty());
     h.event(call, CallEvent::Played);
     assert!(calls_only(h.take()).is_empty(), "a moment to press a key after the message");
@@ -261,8 +275,10 @@ fn two_repeats_the_message_and_the_call_ends_a_moment_after_it() {
     h.advance(Duration::from_millis(1));
     let out = h.take();
     assert_eq!(hangups(&out), [call], "no key: the call ends");
-    assert!(out.iter().any(|o| matches!(o,
-        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Answered, .. }))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptEnded { outcome: CallOutcome::Answered, .. })
+    )));
 }
 
 #[test]
