@@ -242,6 +242,7 @@ impl World {
                 | Output::Reject { call, .. }
                 | Output::Music { call, .. }
                 | Output::MusicOff { call }
+                | Output::StopPlayback { call }
                 | Output::Prompt { call, .. } => {
                     panic!("nobody calls in here ({call})")
                 }
