@@ -34,21 +34,7 @@ fn free_udp_port() -> u16 {
 
 /// Twenty seconds of a constant level, 8 kHz mono 16-bit: the broadcast's message.
 fn message_wav(path: &std::path::Path) {
-    let samples = vec![2000i16; 8000 * 20];
-    let data = samples.len() as u32 * 2;
-    let mut wav = Vec::with_capacity(44 + data as usize);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    for (v, n) in [(16u32, 4), (1, 2), (1, 2), (8000, 4), (16000, 4), (2, 2), (16, 2)] {
-        wav.extend_from_slice(&v.to_le_bytes()[..n]);
-    }
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap();
+    support::write_wav(path, &vec![2000i16; 8000 * 20]);
 }
 
 /// The sipp process, killed (by its id) when dropped, whatever the test did.

@@ -205,20 +205,7 @@ fn greeting_wav(path: &std::path::Path) {
             (8000.0 * (2.0 * std::f64::consts::PI * 600.0 * f64::from(i) / 8000.0).sin()) as i16
         })
         .collect();
-    let data = samples.len() as u32 * 2;
-    let mut wav = Vec::with_capacity(44 + data as usize);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    for (v, n) in [(16u32, 4), (1, 2), (1, 2), (8000, 4), (16000, 4), (2, 2), (16, 2)] {
-        wav.extend_from_slice(&v.to_le_bytes()[..n]);
-    }
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap();
+    support::write_wav(path, &samples);
 }
 
 async fn a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents(b: Backend) {

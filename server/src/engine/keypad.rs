@@ -51,16 +51,23 @@ impl CallRec {
     /// Records what became of the customer's request for an agent (once they pressed for one
     /// and were waiting).
     pub(super) fn key_decided(&mut self, now: Now, outcome: KeyOutcome, out: &mut Outbox) {
-        if self.key != Some(KeyOutcome::Waiting) {
-            return;
+        if self.key == Some(KeyOutcome::Waiting) {
+            self.record_key(now, outcome, None, out);
         }
+    }
+
+    /// What the customer's key came to, kept and recorded on the attempt (which moves to
+    /// `campaign`, when given).
+    fn record_key(
+        &mut self,
+        now: Now,
+        outcome: KeyOutcome,
+        campaign: Option<app::model::CampaignId>,
+        out: &mut Outbox,
+    ) {
         self.key = Some(outcome);
-        out.record(Record::KeyPressed {
-            call_ref: self.call_ref.clone(),
-            outcome,
-            campaign: None,
-            at: now.wall,
-        });
+        let call_ref = self.call_ref.clone();
+        out.record(Record::KeyPressed { call_ref, outcome, campaign, at: now.wall });
     }
 }
 
@@ -98,19 +105,13 @@ impl Engine {
             }
             KeyAction::Dnc => {
                 let file = settings.dnc_file.clone();
-                rec.key = Some(KeyOutcome::Dnc);
                 self.out.record(Record::DncAdd {
                     phone: rec.queued.lead.phone.clone(),
                     campaign: None,
                     note: DNC_NOTE,
                     at: now.wall,
                 });
-                self.out.record(Record::KeyPressed {
-                    call_ref: rec.call_ref.clone(),
-                    outcome: KeyOutcome::Dnc,
-                    campaign: None,
-                    at: now.wall,
-                });
+                rec.record_key(now, KeyOutcome::Dnc, None, &mut self.out);
                 farewell(now, rec, file, PRESSED_DNC, &mut self.out);
             }
             KeyAction::Agent => self.press_for_agent(now, call),
@@ -130,30 +131,18 @@ impl Engine {
             .filter(|l| self.campaigns.get(l).is_some_and(|c| c.config.settings.kind.has_agents()))
             .filter(|l| !self.stopping && self.agents.values().any(|a| a.campaign == *l));
         let Some(linked) = linked else {
-            rec.key = Some(KeyOutcome::NoAgent);
-            self.out.record(Record::KeyPressed {
-                call_ref: rec.call_ref.clone(),
-                outcome: KeyOutcome::NoAgent,
-                campaign: None,
-                at: now.wall,
-            });
+            rec.record_key(now, KeyOutcome::NoAgent, None, &mut self.out);
             farewell(now, rec, nobody_file, NOBODY_TO_TAKE, &mut self.out);
             return;
         };
         // From here on the call is the linked campaign's: its agents, its abandon book.
-        rec.key = Some(KeyOutcome::Waiting);
+        rec.record_key(now, KeyOutcome::Waiting, Some(linked), &mut self.out);
         rec.handed_from = Some(rec.campaign);
         rec.campaign = linked;
         rec.state = CallState::Holding;
         rec.since = Some(now.at);
         rec.guard = Some(now.at + SAFE_HARBOR_WAIT);
         self.out.push(Output::StopPlayback { call });
-        self.out.record(Record::KeyPressed {
-            call_ref: rec.call_ref.clone(),
-            outcome: KeyOutcome::Waiting,
-            campaign: Some(linked),
-            at: now.wall,
-        });
         if let Some(camp) = self.campaigns.get_mut(&linked) {
             camp.answered += 1;
             camp.book.answered(now.wall);

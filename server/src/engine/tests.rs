@@ -180,6 +180,16 @@ fn lead_results(out: &[Output]) -> Vec<(LeadId, LeadFate)> {
         .collect()
 }
 
+/// The calls `out` bridges to agents, in order.
+fn bridges(out: &[Output]) -> Vec<(CallId, UserId)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Bridge { call, agent } => Some((*call, *agent)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The calls `out` hangs up, in order.
 fn hangups(out: &[Output]) -> Vec<CallId> {
     out.iter()

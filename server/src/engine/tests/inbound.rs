@@ -74,15 +74,6 @@ fn login(h: &mut Harness, agent: UserId, campaign: CampaignId) {
     h.input(Input::AgentLogin { agent, campaign }).unwrap();
 }
 
-fn bridges(out: &[Output]) -> Vec<(CallId, UserId)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Bridge { call, agent } => Some((*call, *agent)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn ends(out: &[Output]) -> Vec<(CallOutcome, Option<String>)> {
     out.iter()
         .filter_map(|o| match o {

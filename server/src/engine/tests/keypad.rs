@@ -77,15 +77,6 @@ fn key_records(out: &[Output]) -> Vec<(KeyOutcome, Option<CampaignId>)> {
         .collect()
 }
 
-fn bridges(out: &[Output]) -> Vec<(CallId, UserId)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Bridge { call, agent } => Some((*call, *agent)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn plays(out: &[Output]) -> Vec<String> {
     out.iter()
         .filter_map(|o| match o {
