@@ -36,6 +36,8 @@ pub fn access_for(path: &str) -> Access {
         "" | "account" => Access::SignedIn,
         "admin" => admin_access(segments.filter(|s| !s.is_empty()).collect()),
         "phone" => Access::Roles(Role::ON_THE_PHONE),
+        // Agents chat from the phone; this page is the others' (the live channel is theirs).
+        "chat" => Access::Roles(&[Role::Admin, Role::Supervisor]),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
     }
