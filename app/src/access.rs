@@ -215,6 +215,15 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_page_is_for_admins_and_supervisors_agents_chat_on_the_phone() {
+        let a = access_for("/chat");
+        assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden);
+        assert_eq!(decide(a, None), Decision::Login);
+    }
+
+    #[test]
     fn home_and_account_need_a_session() {
         for p in ["/", "", "/account"] {
             assert_eq!(decide(access_for(p), None), Decision::Login, "{p}");

@@ -9,32 +9,26 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../lib/server.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
-  addAgent, addCampaign, addLeads, addTrunk, addUser, asAdmin, dispose, holdingUas,
-  launchWithMicrophone, loggedIn, openPhone, waitStatus,
+  addAgent, addCampaign, addLeads, addTrunk, addUser, asAdmin, dispose, holdingUas, loggedIn,
+  openPhone, stage, waitStatus,
 } from '../lib/dialer.mjs';
 
 const MARKUP = '<b>x</b> <img src=x onerror="window.__chatRan=1">';
 
-let server;
-let carrier;
-let browser;
-let dir;
+let on;
+/** Where the carrier's scenario is written. */
+let sippDir;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dialer-chat-'));
-  carrier = await holdingUas(dir);
-  server = await startServer();
-  browser = await launchWithMicrophone(join(dir, 'tone.wav'));
+  sippDir = mkdtempSync(join(tmpdir(), 'dialer-chat-sipp-'));
+  on = await stage('chat', () => holdingUas(sippDir));
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await carrier?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await on?.stop();
+  if (sippDir) rmSync(sippDir, { recursive: true, force: true });
 });
 
 /** Whether two elements' boxes overlap on screen. */
@@ -50,6 +44,7 @@ async function openConversation(page, name) {
 }
 
 test('an agent on a call and her supervisor chat live; counts show and clear', async () => {
+  const { server, browser, carrier } = on;
   const admin = await asAdmin(browser, server.url);
   await addTrunk(admin, server.url, 'Carrier', carrier.port);
   await addAgent(admin, server.url, 'ann', 'ann-pass-123');
