@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { check } from '../lib/axe.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, addUser, asAdmin, dispose, holdingUas, loggedIn,
@@ -65,6 +66,7 @@ test('an agent on a call and her supervisor chat live; counts show and clear', a
   await sue.fill('[data-testid="chat-box"]', MARKUP);
   await sue.click('[data-testid="chat-send"]');
   await sue.locator('[data-testid="chat-text"]', { hasText: '<b>x</b>' }).waitFor();
+  await check(sue, 'the Chat page');
 
   // On the call, the status bar counts it; Alt+C opens the chat beside the call.
   const unread = ann.locator('[data-testid="chat-unread"]');
@@ -80,6 +82,7 @@ test('an agent on a call and her supervisor chat live; counts show and clear', a
   assert.equal(await drawer.locator('[data-testid="chat-messages"] b, [data-testid="chat-messages"] img').count(), 0);
   assert.equal(await ann.evaluate(() => window.__chatRan), undefined, 'nothing in it ran');
   await unread.waitFor({ state: 'detached', timeout: 5_000 });
+  await check(ann, 'the phone with the chat open on a call');
 
   // The call controls are in view, not under the drawer, and work.
   for (const id of ['hangup', 'mute', 'hold', 'agent-status']) {
