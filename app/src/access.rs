@@ -36,6 +36,8 @@ pub fn access_for(path: &str) -> Access {
         "" | "account" => Access::SignedIn,
         "admin" => admin_access(segments.filter(|s| !s.is_empty()).collect()),
         "phone" => Access::Roles(Role::ON_THE_PHONE),
+        // Agents chat from the phone; this page is the others' (the live channel is theirs).
+        "chat" => Access::Roles(&[Role::Admin, Role::Supervisor]),
         // The login page, and every unknown path (which answers 404 to anyone).
         _ => Access::Public,
     }
@@ -209,6 +211,15 @@ mod tests {
         assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Allow);
         assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow);
         assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Forbidden);
+        assert_eq!(decide(a, None), Decision::Login);
+    }
+
+    #[test]
+    fn the_chat_page_is_for_admins_and_supervisors_agents_chat_on_the_phone() {
+        let a = access_for("/chat");
+        assert_eq!(decide(a, Some(&viewer(Role::Admin))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Supervisor))), Decision::Allow);
+        assert_eq!(decide(a, Some(&viewer(Role::Agent))), Decision::Forbidden);
         assert_eq!(decide(a, None), Decision::Login);
     }
 

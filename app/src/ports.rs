@@ -378,6 +378,39 @@ pub struct Ports {
     pub notices: Arc<dyn Notices>,
     pub voicemails: Arc<dyn Voicemails>,
     pub crm: Arc<dyn Crm>,
+    pub chat: Arc<dyn Chat>,
+}
+
+/// Chat (`crate::model::chat`): one to one and campaign rooms, for everyone signed in. The
+/// implementation applies the model's rules of who may reach whom; refusals are
+/// [`ApiError::Invalid`] on the field at fault (`to`, `broadcast`), a flood is
+/// [`ApiError::Conflict`], with words for people.
+#[async_trait::async_trait]
+pub trait Chat: Send + Sync + 'static {
+    /// `me`'s rooms and the people they can write to, with their unread counts.
+    async fn overview(&self, me: UserId) -> Result<crate::model::chat::ChatOverview, ApiError>;
+    /// A page of a conversation `me` is in: the latest, or those before message `before`.
+    async fn history(
+        &self,
+        me: UserId,
+        with: crate::model::chat::Conversation,
+        before: Option<i64>,
+    ) -> Result<crate::model::chat::ChatPage, ApiError>;
+    /// Stores a message and delivers it at once to its readers' open pages.
+    async fn send(
+        &self,
+        me: UserId,
+        to: crate::model::chat::Conversation,
+        text: crate::model::chat::ChatText,
+        broadcast: bool,
+    ) -> Result<crate::model::chat::ChatMessage, ApiError>;
+    /// Marks a conversation read by `me` up to message `up_to`.
+    async fn read(
+        &self,
+        me: UserId,
+        with: crate::model::chat::Conversation,
+        up_to: i64,
+    ) -> Result<(), ApiError>;
 }
 
 /// Voicemails (`crate::model::voicemail`) as a user on the phone sees them: those of the

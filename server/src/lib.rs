@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -49,6 +49,8 @@ pub struct AppState {
     pub phone: PhoneHub,
     /// Live counters from the dialer engine.
     pub live: LiveBoard,
+    /// Rings the live channel of pages whose user has a new chat message.
+    pub chat: crate::chat::ChatBell,
     /// Lead imports in progress (and recently finished).
     pub imports: ImportJobs,
     throttle: Arc<Mutex<LoginThrottle>>,
@@ -99,6 +101,12 @@ impl FromRef<AppState> for Ports {
 impl FromRef<AppState> for LiveBoard {
     fn from_ref(s: &AppState) -> Self {
         s.live.clone()
+    }
+}
+
+impl FromRef<AppState> for crate::chat::ChatBell {
+    fn from_ref(s: &AppState) -> Self {
+        s.chat.clone()
     }
 }
 
@@ -333,6 +341,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
     );
+    let chat_bell = crate::chat::ChatBell::default();
     let state = AppState {
         leptos,
         ports: crate::backend::ports(
@@ -342,7 +351,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Some(phone.clone()),
             Some(admin_link),
             UrlRules::from_config(&config),
+            chat_bell.clone(),
         ),
+        chat: chat_bell,
         imports: ImportJobs::default(),
         phone,
         live,

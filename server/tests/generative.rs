@@ -403,6 +403,10 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("callbacks/cancel", &[("id", K::Id(F::None))], false),
     ep("callbacks/reschedule", &[("id", K::Id(F::None)), ("due_at", K::Number)], false),
     ep("phonebook/list", &[], true),
+    ep("chat/overview", &[], true),
+    ep("chat/history", &[("with", K::Text), ("before", K::Number)], true),
+    ep("chat/send", &[("to", K::Text), ("text", K::Text), ("broadcast", K::Bool)], false),
+    ep("chat/read", &[("with", K::Text), ("up_to", K::Number)], false),
     ep(
         "phonebook/save",
         &[

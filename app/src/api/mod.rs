@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod callbacks;
+pub mod chat;
 pub mod leadsets;
 pub mod phone;
 pub mod phonebook;

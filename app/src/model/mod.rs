@@ -8,6 +8,7 @@ pub mod amd;
 pub mod call;
 pub mod callback;
 pub mod campaign;
+pub mod chat;
 pub mod crm;
 pub mod disposition;
 pub mod error;

@@ -65,19 +65,25 @@ impl BroadcastText {
     pub const MAX_LEN: usize = 500;
 
     pub fn parse(raw: &str) -> Result<BroadcastText, String> {
-        // (A browser's form sends line breaks as CR LF.)
-        let s = raw.trim().replace("\r\n", "\n");
-        if s.is_empty() {
-            return Err("Enter a message.".into());
-        }
-        if s.chars().count() > Self::MAX_LEN {
-            return Err(format!("A message has at most {} characters.", Self::MAX_LEN));
-        }
-        if s.chars().any(|c| c.is_control() && c != '\n') {
-            return Err("A message cannot contain control characters (tabs…).".into());
-        }
-        Ok(BroadcastText(s))
+        message_text(raw, Self::MAX_LEN).map(BroadcastText)
     }
+}
+
+/// A message people write to people (a broadcast, a chat message): trimmed, 1–`max`
+/// characters, no control characters but line breaks (CR LF read as LF).
+pub(crate) fn message_text(raw: &str, max: usize) -> Result<String, String> {
+    // (A browser's form sends line breaks as CR LF.)
+    let s = raw.trim().replace("\r\n", "\n");
+    if s.is_empty() {
+        return Err("Enter a message.".into());
+    }
+    if s.chars().count() > max {
+        return Err(format!("A message has at most {max} characters."));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n') {
+        return Err("A message cannot contain control characters (tabs…).".into());
+    }
+    Ok(s)
 }
 
 /// A message sent to agents, as the admin portal lists it.

@@ -273,6 +273,10 @@ pub enum PhoneEvent {
         call: u64,
         on: bool,
     },
+    /// A chat message for this user (one to one, or in a room they are in).
+    Chat {
+        message: super::chat::ChatMessage,
+    },
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,

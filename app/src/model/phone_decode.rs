@@ -11,6 +11,7 @@
 use super::agent::{AgentStatus, PauseReason};
 use super::call::{CallOutcome, HangupBy};
 use super::campaign::CampaignKind;
+use super::chat::ChatMessage;
 use super::disposition::DispositionKind;
 use super::ids::{CampaignId, LeadId, LeadsetId};
 use super::json_decode::{Decode, DecodeError, Reader};
@@ -93,6 +94,7 @@ impl Decode for PhoneEvent {
                 let f = v.fields()?;
                 PhoneEvent::Recording { call: f.req("call")?, on: f.req("on")? }
             }
+            "chat" => PhoneEvent::Chat { message: v.fields()?.req("message")? },
             _ => return Err(v.unknown()),
         })
     }
@@ -212,6 +214,22 @@ impl Decode for Notice {
             kind: f.req("kind")?,
             text: f.req("text")?,
             at: f.req("at")?,
+        })
+    }
+}
+
+impl Decode for ChatMessage {
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        let f = r.fields()?;
+        Ok(ChatMessage {
+            id: f.req("id")?,
+            at: f.req("at")?,
+            from: f.req("from")?,
+            author: f.req("author")?,
+            room: f.req("room")?,
+            to: f.req("to")?,
+            text: f.req("text")?,
+            broadcast: f.req("broadcast")?,
         })
     }
 }
@@ -360,6 +378,30 @@ mod tests {
             },
             PhoneEvent::CampaignActive { active: true },
             PhoneEvent::Recording { call: 9, on: true },
+            PhoneEvent::Chat {
+                message: ChatMessage {
+                    id: 3,
+                    at: 1_700_000_000_000,
+                    from: UserId(4),
+                    author: "Bea \"B\" <b>".into(),
+                    room: None,
+                    to: Some(UserId(5)),
+                    text: "line one\nline two".into(),
+                    broadcast: false,
+                },
+            },
+            PhoneEvent::Chat {
+                message: ChatMessage {
+                    id: 4,
+                    at: 1,
+                    from: UserId(6),
+                    author: "Sue".into(),
+                    room: Some(CampaignId(2)),
+                    to: None,
+                    text: "Everyone: lunch at 1".into(),
+                    broadcast: true,
+                },
+            },
             PhoneEvent::TakenOver,
             PhoneEvent::LoggedOut,
         ];
@@ -433,6 +475,7 @@ mod tests {
             PhoneEvent::Notice(_) => "notice",
             PhoneEvent::CampaignActive { .. } => "campaign_active",
             PhoneEvent::Recording { .. } => "recording",
+            PhoneEvent::Chat { .. } => "chat",
             PhoneEvent::TakenOver => "taken_over",
             PhoneEvent::LoggedOut => "logged_out",
         }
@@ -458,7 +501,7 @@ mod tests {
         let mut seen: Vec<_> = events.iter().map(variant).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), 22, "{seen:?}");
+        assert_eq!(seen.len(), 23, "{seen:?}");
     }
 
     #[test]

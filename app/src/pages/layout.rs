@@ -21,6 +21,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/", label: "Home", roles: &Role::ALL },
     NavItem { href: "/phone", label: "Phone", roles: Role::ON_THE_PHONE },
     NavItem { href: "/admin", label: "Admin", roles: &[Role::Admin, Role::Supervisor] },
+    NavItem { href: "/chat", label: "Chat", roles: &[Role::Admin, Role::Supervisor] },
     NavItem { href: "/account", label: "My profile", roles: &Role::ALL },
 ];
 
@@ -62,7 +63,11 @@ fn Nav(viewer: Viewer) -> impl IntoView {
     let items = NAV
         .iter()
         .filter(|item| item.roles.contains(&viewer.role))
-        .map(|item| view! { <A href=item.href exact=true>{item.label}</A> })
+        .map(|item| {
+            // Chat's unread count rides the live channel (admins' and supervisors' pages).
+            let count = (item.href == "/chat").then(|| view! { <super::chat::ChatNavCount /> });
+            view! { <A href=item.href exact=true>{item.label} {count}</A> }
+        })
         .collect_view();
     view! {
         <nav class="mainnav" aria-label="Main">{items}</nav>

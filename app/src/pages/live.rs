@@ -12,6 +12,9 @@ use std::future::Future;
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
     version: RwSignal<u64>,
+    /// Moves when the reader's chat changed (a message for them, a read mark of theirs), and
+    /// at each (re)connection.
+    chat: RwSignal<u64>,
     /// None until the first connection; then whether it is up.
     online: RwSignal<Option<bool>>,
     /// Whether the browser's EventSource exists yet (never, when rendering on the server).
@@ -23,6 +26,7 @@ impl LiveFeed {
     pub fn new() -> LiveFeed {
         LiveFeed {
             version: RwSignal::new(0),
+            chat: RwSignal::new(0),
             online: RwSignal::new(None),
             opened: StoredValue::new(false),
         }
@@ -33,6 +37,12 @@ impl LiveFeed {
     pub fn version(&self) -> u64 {
         self.open();
         self.version.get()
+    }
+
+    /// Moves whenever the reader's chat changed (tracked, like [`LiveFeed::version`]).
+    pub fn chat_version(&self) -> u64 {
+        self.open();
+        self.chat.get()
     }
 
     /// Whether the channel is connected now (None: not connected yet).
@@ -54,13 +64,22 @@ impl LiveFeed {
         let Ok(source) = web_sys::EventSource::new("/live/events") else {
             return;
         };
-        let (version, online) = (self.version, self.online);
+        let (version, online, chat) = (self.version, self.online, self.chat);
         let on_change = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |_| {
+            // A (re)connection: the chat may have changed meanwhile too.
+            if online.get_untracked() != Some(true) {
+                chat.update(|v| *v += 1);
+            }
             online.set(Some(true));
             version.update(|v| *v += 1);
         });
         let _ =
             source.add_event_listener_with_callback("changed", on_change.as_ref().unchecked_ref());
+        let on_chat = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |_| {
+            chat.update(|v| *v += 1);
+        });
+        let _ = source.add_event_listener_with_callback("chat", on_chat.as_ref().unchecked_ref());
+        on_chat.forget();
         let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_| online.set(Some(false)));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // Both live as long as the page: the channel serves every admin page.

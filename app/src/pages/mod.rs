@@ -5,6 +5,7 @@
 
 mod account;
 pub mod admin;
+mod chat;
 #[cfg(feature = "hydrate")]
 mod focus;
 mod home;
@@ -148,6 +149,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/admin/*rest") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/phone") view={Lazy::<PhoneRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/chat") view=chat::ChatPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod callbacks;
+pub mod chat;
 pub mod crm;
 pub mod leads;
 pub mod notices;
@@ -24,7 +25,7 @@ use crate::runtime::live::LiveBoard;
 
 /// Builds the ports over a database, the engine's live counters, the running dialer, the
 /// agents' phones and the media gateway, and the rules for fetching lead files by URL (which
-/// webhook addresses follow too).
+/// webhook addresses follow too), and the bell that tells open pages of new chat messages.
 pub fn ports(
     db: Db,
     live: LiveBoard,
@@ -32,12 +33,15 @@ pub fn ports(
     phones: Option<PhoneHub>,
     gateway: Option<GatewayLink>,
     url_rules: UrlRules,
+    bell: crate::chat::ChatBell,
 ) -> Ports {
+    let chat = chat::ChatBackend::new(db.clone(), phones.clone(), bell);
     let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
     let admin = admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
     let crm = crm::CrmBackend::new(db.clone(), url_rules.allow.clone());
     Ports {
         crm: Arc::new(crm),
+        chat: Arc::new(chat),
         accounts: Arc::new(accounts::AccountsBackend::new(db.clone())),
         admin: Arc::new(admin),
         leads: Arc::new(leads::LeadsBackend::new(db.clone(), url_rules)),

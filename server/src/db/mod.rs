@@ -9,6 +9,7 @@
 pub mod broadcasts;
 pub mod callbacks;
 pub mod campaigns;
+pub mod chat;
 pub mod compliance;
 pub mod counts;
 pub mod crm;

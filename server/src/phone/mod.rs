@@ -22,6 +22,7 @@
 //!   logs in (or comes back) within [`Broadcast::SHOWN_FOR_MS`] of it, unless its agent
 //!   dismissed it (remembered by this process); campaign alerts become notices, and a
 //!   campaign turned off is said again to a page that comes back;
+//! - a chat message reaches the phones of its readers connected here at once;
 //! - nothing on the page's timers decides anything here: the page never has to send to keep
 //!   its socket (the server pings it, see [`PING_EVERY`]), and the wrap-up's end, the grace
 //!   periods and the hang-up of a call without audio are all timed on the server.
@@ -206,6 +207,15 @@ impl PhoneHub {
         for line in self.lines().values() {
             if line.campaign.is_some() && (campaign.is_none() || line.campaign == campaign) {
                 let _ = line.tx.send(PhoneEvent::Notice(notice.clone()));
+            }
+        }
+    }
+
+    /// Delivers a chat message to the connected phones of its readers.
+    pub fn chat(&self, readers: &[UserId], message: &app::model::chat::ChatMessage) {
+        for (user, line) in self.lines().iter() {
+            if readers.contains(user) {
+                let _ = line.tx.send(PhoneEvent::Chat { message: message.clone() });
             }
         }
     }

@@ -12,7 +12,7 @@ use super::state::PhoneState;
 use crate::model::phone::PhoneRequest;
 
 /// What a key does, in the page's words.
-pub(super) const SHORTCUTS: [(&str, &str); 13] = [
+pub(super) const SHORTCUTS: [(&str, &str); 14] = [
     ("R", "Ready"),
     ("P", "Pause (with the reason chosen next to it)"),
     ("H", "Hang up"),
@@ -26,6 +26,7 @@ pub(super) const SHORTCUTS: [(&str, &str); 13] = [
     ("N", "Preview: get the next lead"),
     ("C / S", "Preview: call or skip the lead"),
     ("Esc", "Dismiss the newest notice"),
+    ("Alt+C", "Open or close the chat (also while typing in it)"),
 ];
 
 /// What a key press asks for.
@@ -62,7 +63,9 @@ fn action(
     stage: Stage,
 ) -> Option<Action> {
     if alt {
-        return None;
+        // The chat's key works from its message box too, so one can close it and go back
+        // to the call; Alt with anything else is the browser's.
+        return (!ctrl && key.eq_ignore_ascii_case("c")).then_some(Action::Press("chat-toggle"));
     }
     if ctrl {
         return match (key, shift, stage) {
@@ -233,6 +236,16 @@ mod tests {
         // Ctrl with other keys is the browser's (copy, paste, reload…); Alt too.
         assert_eq!(action("r", true, false, false, false, Stage::Other), None);
         assert_eq!(action("r", false, false, true, false, Stage::Other), None);
+        // Alt+C opens or closes the chat, wherever the focus is, on a call too.
+        for (in_text, stage) in
+            [(false, Stage::OnCall), (true, Stage::WrapUp), (true, Stage::Other)]
+        {
+            assert_eq!(
+                action("c", false, false, true, in_text, stage),
+                Some(Action::Press("chat-toggle"))
+            );
+        }
+        assert_eq!(action("c", true, false, true, false, Stage::Other), None);
         assert_eq!(action("Enter", true, false, false, false, Stage::OnCall), None);
     }
 
@@ -254,6 +267,7 @@ mod tests {
             "C",
             "S",
             "Esc",
+            "Alt+C",
         ] {
             assert!(listed.contains(key), "{key} is not listed");
         }

@@ -25,6 +25,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::LeaveWarning;
+use super::chat::{ChatPanel, ChatView};
 use super::json;
 use super::layout::Guarded;
 use super::widgets::ErrorBanner;
@@ -186,11 +187,24 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     focus_follows_the_work(state);
     warn_before_leaving(state);
     keys::listen(state, send);
+    let chat = ChatView::new(state.chat_tick.into(), state.chat_open.into());
     view! {
-        <div class="phone" data-testid="phone">
+        <div class=move || if state.chat_open.get() { "phone chat-open" } else { "phone" } data-testid="phone">
             // What a screen reader says at each change of state, and when a call arrives.
             <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
-            <StatusBar state send />
+            <StatusBar state send chat />
+            // Beside the work, never over it: the call controls, the wrap-up and the status
+            // bar stay in view and usable while the chat is open.
+            <Show when=move || state.chat_open.get()>
+                <aside class="card chat-drawer" aria-label="Chat" data-testid="chat-drawer">
+                    <div class="chat-drawer-head">
+                        <h2>"Chat"</h2>
+                        <button type="button" class="link" data-testid="chat-close"
+                            on:click=move |_| state.chat_open.set(false)>"Close"</button>
+                    </div>
+                    <ChatPanel view=chat />
+                </aside>
+            </Show>
             <quality::QualityBanner quality=state.quality />
             <notices::Notices state send />
             {move || state.ended.get().map(|m| view! {
@@ -329,6 +343,7 @@ fn focus(selector: &'static str) {
 fn StatusBar(
     state: PhoneState,
     send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
+    chat: ChatView,
 ) -> impl IntoView {
     let reason = RwSignal::new("Break".to_string());
     let reasons = move || {
@@ -366,6 +381,18 @@ fn StatusBar(
                 </span>
             </div>
             <div class="phone-bar-actions">
+                <button type="button" data-testid="chat-toggle" aria-keyshortcuts="Alt+C"
+                    aria-expanded=move || state.chat_open.get().to_string()
+                    title="Chat with your colleagues, supervisors and admins (Alt+C)"
+                    on:click=move |_| state.chat_open.update(|o| *o = !*o)>
+                    "Chat"
+                    {move || {
+                        let n = chat.unread();
+                        (n > 0).then(|| view! {
+                            " " <span class="badge unread" data-testid="chat-unread" aria-label=format!("{n} unread")>{n}</span>
+                        })
+                    }}
+                </button>
                 <Show when=can_ready>
                     <button type="button" class="primary" on:click=move |_| send(PhoneRequest::Ready) data-testid="ready">
                         "Ready"

@@ -125,6 +125,11 @@ pub struct PhoneState {
     pub transfer: RwSignal<Option<TransferView>>,
     /// The call is being recorded (as the server says).
     pub recording: RwSignal<bool>,
+    /// Moves when a chat message arrives (and when the phone is welcomed back): the chat
+    /// fetches again.
+    pub chat_tick: RwSignal<u64>,
+    /// Whether the chat drawer is open.
+    pub chat_open: RwSignal<bool>,
 }
 
 impl PhoneState {
@@ -151,6 +156,8 @@ impl PhoneState {
             colleagues: RwSignal::new(Vec::new()),
             transfer: RwSignal::new(None),
             recording: RwSignal::new(false),
+            chat_tick: RwSignal::new(0),
+            chat_open: RwSignal::new(false),
         }
     }
 
@@ -205,6 +212,8 @@ impl PhoneState {
                 self.campaign.set(Some(campaign));
                 self.status.set(status);
                 self.ended.set(None);
+                // (Back after a blip: messages may have come meanwhile.)
+                self.chat_tick.update(|t| *t += 1);
                 // (The server says so next when the campaign is off.)
                 self.campaign_off.set(false);
             }
@@ -334,6 +343,7 @@ impl PhoneState {
             PhoneEvent::TakenOver => self.ended.set(Some(
                 "The phone was opened in another tab or window; it works there now. Close this one.".into(),
             )),
+            PhoneEvent::Chat { .. } => self.chat_tick.update(|t| *t += 1),
             PhoneEvent::LoggedOut => self.ended.set(Some("You are logged out of the campaign.".into())),
         }
     }
