@@ -91,12 +91,16 @@ fn Phone() -> impl IntoView {
                             // Already logged in (a reload): carry on.
                             chosen.set(Some(current));
                         }
+                        let sip_phone = home.sip_phone.clone();
                         view! {
                             <Show
                                 when=move || chosen.get().is_some()
                                 fallback=move || view! { <Picker home=home.clone() chosen /> }
                             >
-                                <Console campaign=chosen.get_untracked().unwrap_or(CampaignId(0)) />
+                                <Console
+                                    campaign=chosen.get_untracked().unwrap_or(CampaignId(0))
+                                    sip_phone=sip_phone.clone()
+                                />
                             </Show>
                         }
                         .into_any()
@@ -153,7 +157,10 @@ fn Picker(home: PhoneHome, chosen: RwSignal<Option<CampaignId>>) -> impl IntoVie
 
 /// The working phone: status bar, the call or lead, the wrap-up.
 #[component]
-fn Console(campaign: CampaignId) -> impl IntoView {
+fn Console(
+    campaign: CampaignId,
+    sip_phone: Option<crate::model::sip_phone::SipUser>,
+) -> impl IntoView {
     let state = PhoneState::new();
     let sender = Sender {
         #[cfg(feature = "hydrate")]
@@ -162,7 +169,8 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let audio = crate::pages::chosen_audio();
-        sender.link.set_value(Some(link::Link::start(state, campaign, audio)));
+        let on_phone = sip_phone.is_some();
+        sender.link.set_value(Some(link::Link::start(state, campaign, audio, on_phone)));
         let started = js_sys::Date::now();
         state.now.set(started);
         let tick = set_interval_with_handle(
@@ -191,6 +199,12 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             // What a screen reader says at each change of state, and when a call arrives.
             <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
             <StatusBar state send />
+            {sip_phone.map(|user| view! {
+                <p class="muted" data-testid="sip-audio">
+                    "Your calls ring on your SIP phone " <strong>{user.to_string()}</strong>
+                    ": pick it up when it rings, and keep it off the hook during your shift."
+                </p>
+            })}
             <quality::QualityBanner quality=state.quality />
             <notices::Notices state send />
             {move || state.ended.get().map(|m| view! {
