@@ -275,6 +275,14 @@ pub trait Admin: Send + Sync + 'static {
     async fn agents(&self) -> Result<Vec<AgentSummary>, ApiError>;
     /// Creates all of the agents or none (a taken name refuses the whole request).
     async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError>;
+    /// Gives an agent a SIP phone or changes it (the gateway learns it at once).
+    async fn set_sip_phone(
+        &self,
+        agent: crate::model::Username,
+        form: crate::model::sip_phone::SipPhoneForm,
+    ) -> Result<(), ApiError>;
+    /// Takes an agent's SIP phone away (unregistering it).
+    async fn remove_sip_phone(&self, agent: crate::model::UserId) -> Result<(), ApiError>;
 }
 
 /// Leadsets, their leads, and the do-not-call list (admins; supervisors read overviews).

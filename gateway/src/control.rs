@@ -64,6 +64,7 @@ pub use crate::call::{
 pub use crate::recording::{RecordingName, RecordingResult, RecordingStatus};
 pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{AuthDirection, CallerIdMode, Trunk};
+pub use telephony::sip_phone::{SipPhoneAccount, SipRegistration, SipUser};
 
 /// Why a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -155,6 +156,15 @@ pub enum Command {
     CreateAgentLeg {
         /// The browser's offer.
         offer: String,
+    },
+    /// Start an agent leg on an agent's registered SIP phone: the gateway calls the phone;
+    /// replies [`Reply::AgentLeg`] (with no SDP) once the call is on its way, and
+    /// [`Event::AgentLegConnected`] follows when the phone answers ([`Event::AgentLegFailed`]
+    /// when it does not within 30 s). Closing the leg hangs the phone up; the phone hanging up
+    /// closes the leg.
+    CallPhone {
+        /// The phone's account.
+        user: SipUser,
     },
     /// Close an agent leg (its call, if any, stays up unbridged).
     CloseAgentLeg {
@@ -313,6 +323,14 @@ pub enum Command {
     Probe {
         /// Trunk.
         trunk: TrunkId,
+    },
+    /// Set the accounts agents' SIP phones register with (all of them: the list replaces the
+    /// last). A phone whose account is gone or changed is unregistered; the phones that stay
+    /// registered are reported again ([`Event::PhoneRegistered`]), so a client that just
+    /// attached learns them.
+    SetPhones {
+        /// The accounts.
+        accounts: Vec<SipPhoneAccount>,
     },
 }
 
@@ -506,6 +524,29 @@ pub enum Event {
         trunk: TrunkId,
         /// Which way the call went.
         direction: AuthDirection,
+    },
+    /// An agent's SIP phone registered, or refreshed its registration.
+    PhoneRegistered {
+        /// The registration.
+        #[serde(flatten)]
+        registration: SipRegistration,
+    },
+    /// An agent's SIP phone is no longer registered.
+    PhoneUnregistered {
+        /// Its account.
+        user: SipUser,
+        /// Why: unregistered, expired, account removed, account changed.
+        reason: String,
+    },
+    /// A REGISTER was refused: a wrong password, an unknown user name, unreadable
+    /// credentials, or a throttled address.
+    PhoneAuthFailed {
+        /// The user name it claimed.
+        user: String,
+        /// Where it came from (`ip:port`).
+        source: String,
+        /// Why.
+        reason: String,
     },
     /// The answer to a [`Command::Probe`] (exactly one per probe).
     ProbeResult {

@@ -160,6 +160,17 @@ impl Gateway {
         }
     }
 
+    /// Starts an agent leg on `user`'s registered SIP phone ([`Command::CallPhone`]).
+    pub async fn call_phone(
+        &self,
+        user: crate::control::SipUser,
+    ) -> Result<AgentLegId, ControlError> {
+        match self.execute(Command::CallPhone { user }).await? {
+            Reply::AgentLeg { leg, .. } => Ok(leg),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// Closes an agent leg.
     pub async fn close_agent_leg(&self, leg: AgentLegId) -> Result<(), ControlError> {
         self.done(Command::CloseAgentLeg { leg }).await
@@ -168,6 +179,14 @@ impl Gateway {
     /// Adds or replaces a trunk.
     pub async fn add_trunk(&self, trunk: Trunk) -> Result<(), ControlError> {
         self.done(Command::AddTrunk { trunk }).await
+    }
+
+    /// Sets the accounts agents' SIP phones register with ([`Command::SetPhones`]).
+    pub async fn set_phones(
+        &self,
+        accounts: Vec<crate::control::SipPhoneAccount>,
+    ) -> Result<(), ControlError> {
+        self.done(Command::SetPhones { accounts }).await
     }
 
     /// Sends an OPTIONS to `trunk` and waits up to `wait` for the answer; no answer by then

@@ -292,6 +292,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             if let Err(e) = link.sync_trunks(&db).await {
                 tracing::error!(error = %e, "cannot load trunks for the gateway");
             }
+            if let Err(e) = link.sync_phones(&db, true).await {
+                tracing::error!(error = %e, "cannot load SIP phones for the gateway");
+            }
         }
         // Standalone: configure it each time the control connection opens (a restarted
         // gateway has forgotten its trunks), and ask it about recordings whose end this

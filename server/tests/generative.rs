@@ -472,10 +472,26 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         path: "admin/agents/bulk",
-        args: &[("prefix", K::Text), ("count", K::Number)],
+        args: &[
+            ("prefix", K::Text),
+            ("count", K::Number),
+            ("sip", K::Word(&["none", "udp", "tcp", "TCP", "sctp", ""])),
+        ],
         read_only: false,
         expensive: true,
     },
+    ep(
+        "admin/agents/sip_phone",
+        &[
+            ("agent", K::Text),
+            ("sip_user", K::Text),
+            ("sip_secret", K::Text),
+            ("sip_transport", K::Word(&["udp", "tcp", "UDP", "sctp", ""])),
+            ("sip_codecs", K::Text),
+        ],
+        false,
+    ),
+    ep("admin/agents/sip_phone_remove", &[("agent", K::Id(F::Agent))], false),
     ep("admin/campaigns/list", &[], true),
     ep("admin/campaigns/get", &[("id", K::Id(F::Campaign))], true),
     ep("admin/campaigns/choices", &[], true),

@@ -30,6 +30,7 @@ pub mod recording;
 pub mod report;
 pub mod script;
 pub mod simulation;
+pub mod sip_phone;
 pub mod text;
 pub mod transfer;
 pub mod trunk;

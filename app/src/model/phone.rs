@@ -38,6 +38,8 @@ pub enum PhoneRequest {
     Offer {
         sdp: String,
     },
+    /// Audio on the agent's SIP phone instead: the gateway calls it.
+    CallPhone,
     Ready,
     Pause {
         reason: String,
@@ -157,6 +159,8 @@ pub struct PhoneHome {
     pub campaigns: Vec<(CampaignId, Name, CampaignKind)>,
     /// The campaign the agent is logged in to right now (a reloaded page carries on).
     pub current: Option<CampaignId>,
+    /// The agent's SIP phone, when they have one: their audio is on it, not in the browser.
+    pub sip_phone: Option<super::sip_phone::SipUser>,
 }
 
 /// The campaign as the phone needs it.

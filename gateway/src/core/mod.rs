@@ -25,7 +25,12 @@
 //!   call never got going;
 //! - an open recording is closed ([`Output::CloseRecording`]) before its call's
 //!   [`Event::CallEnded`];
-//! - an agent leg's bridge state lives exactly as long as its str0m instance;
+//! - an agent leg's bridge state lives exactly as long as its str0m instance, or for a leg on
+//!   an agent's SIP phone (a call the gateway places to the phone's registration,
+//!   [`Command::CallPhone`]) from the phone's answer to the end of that call; the phone's plain
+//!   RTP enters and leaves the bridge as the leg's, and its call is never the application's
+//!   (no [`Event::CallAnswered`] or [`Event::CallEnded`] for it; its socket is released once,
+//!   when the user agent says the call is over);
 //! - each call ends with exactly one [`Event::CallEnded`];
 //! - a call is ended for silence only while its trunk ought to send: answered, its SDP
 //!   sending, ours receiving (a held or inactive stream is silent by right), and only after
@@ -53,6 +58,7 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
 use crate::amd;
+use crate::bridge::AgentMedia;
 use crate::bridge::player::Sound;
 use crate::bridge::{self, Bridge, BridgeError, DtmfSource, TrunkMedia};
 use crate::call::CallQuality;
@@ -65,10 +71,12 @@ use crate::rtp::rtcp::{self, session::NtpClock};
 use crate::sdp::{Direction, LocalDescription, Negotiated, SessionDescription, version_of};
 use crate::sip::message::Transport;
 use crate::sip::rate::RateLimit;
+use crate::sip::registrar;
 use crate::sip::transaction::Timers;
 use crate::sip::ua::{self, CallState, UaError, UserAgent};
 use crate::trunk::Trunk;
 use crate::webrtc::{LegEvent, Legs, LegsOutput};
+use telephony::sip_phone::SipUser;
 
 /// Counters and gauges for `/metrics`, refreshed by the engine about once a second
 /// (packet counters on every refresh, states from a scan).
@@ -415,8 +423,34 @@ impl CallCtx {
 
 /// A call waiting for its RTP socket.
 enum Binding {
-    Outbound { id: u64, request: Originate, codecs: Vec<Codec> },
-    Inbound { trunk: TrunkId, from: String, to: String, sdp: Vec<u8>, codecs: Vec<Codec> },
+    Outbound {
+        id: u64,
+        request: Originate,
+        codecs: Vec<Codec>,
+    },
+    Inbound {
+        trunk: TrunkId,
+        from: String,
+        to: String,
+        sdp: Vec<u8>,
+        codecs: Vec<Codec>,
+    },
+    /// The call to an agent's SIP phone that will carry agent leg `leg`.
+    Phone {
+        id: u64,
+        leg: AgentLegId,
+        user: SipUser,
+        codecs: Vec<Codec>,
+    },
+}
+
+/// An agent leg carried by a SIP phone: the gateway's call to the phone, and where the phone
+/// takes RTP once it answered. Its RTP travels on the call's socket, plain (no SRTP), in
+/// and out of the bridge as any agent leg's.
+struct PhoneLeg {
+    call: CallId,
+    codecs: Vec<Codec>,
+    remote: Option<SocketAddr>,
 }
 
 struct LegCtx {
@@ -443,6 +477,9 @@ pub struct Core {
     /// Recordings being opened, with the command waiting for it.
     opening: HashMap<CallId, u64>,
     leg_ctx: HashMap<AgentLegId, LegCtx>,
+    /// Agent legs on SIP phones, and the leg of each call to a phone.
+    phone_legs: HashMap<AgentLegId, PhoneLeg>,
+    phone_calls: HashMap<CallId, AgentLegId>,
     /// The deadlines of the calls' answering-machine detectors.
     amd_deadlines: BTreeSet<(Instant, CallId)>,
     /// Calls with a message waiting for a machine's beep (their cue's deadline moves with
@@ -490,6 +527,8 @@ impl Core {
             binding: HashMap::new(),
             opening: HashMap::new(),
             leg_ctx: HashMap::new(),
+            phone_legs: HashMap::new(),
+            phone_calls: HashMap::new(),
             amd_deadlines: BTreeSet::new(),
             messages: BTreeSet::new(),
             next_leg: 1,
@@ -514,6 +553,9 @@ impl Core {
             Input::SipTransportFailed { transport, destination } => {
                 self.replan = true;
                 self.ua.handle(now, ua::Input::TransportFailed { transport, destination })
+            }
+            Input::TrunkRtp { call, data } if self.phone_calls.contains_key(&call) => {
+                self.phone_rtp(now, call, data)
             }
             Input::TrunkRtp { call, data } if rtcp::is_rtcp(data) => self.on_rtcp(now, call, data),
             Input::TrunkRtp { call, data } => {
@@ -865,6 +907,20 @@ impl Core {
                 }
                 self.out.push_back(Output::Reply { id, result });
             }
+            Binding::Phone { id, leg, user, codecs } => {
+                let result = match result {
+                    Ok(_) if !self.leg_ctx.contains_key(&leg) => {
+                        self.out.push_back(Output::ReleaseRtp { call });
+                        Err(ControlError::UnknownLeg(leg))
+                    }
+                    Ok(local) => self.call_phone_bound(now, call, leg, &user, codecs, local),
+                    Err(e) => Err(ControlError::WrongState(format!("no RTP port: {e}"))),
+                };
+                if result.is_err() {
+                    self.leg_ctx.remove(&leg);
+                }
+                self.out.push_back(Output::Reply { id, result });
+            }
             Binding::Inbound { trunk, from, to, sdp, codecs } => match result {
                 Ok(local) => {
                     let session = self.rng.random::<u32>().into();
@@ -955,9 +1011,16 @@ impl Core {
                     });
                 }
             }
-            bridge::Output::ToAgent { leg, header, payload } => {
-                self.legs.write_rtp(now, leg, header, payload)
-            }
+            bridge::Output::ToAgent { leg, header, payload } => match self.phone_legs.get(&leg) {
+                Some(PhoneLeg { call, remote: Some(destination), .. }) => {
+                    let mut data = Vec::with_capacity(12 + payload.len());
+                    header.write(&payload, &mut data);
+                    let (call, destination) = (*call, *destination);
+                    self.out.push_back(Output::TrunkRtp { call, destination, data });
+                }
+                Some(_) => {}
+                None => self.legs.write_rtp(now, leg, header, payload),
+            },
             bridge::Output::Dtmf { source, digit } => {
                 let (call, leg) = match source {
                     DtmfSource::Call(c) => (Some(c), None),
@@ -975,6 +1038,22 @@ impl Core {
     }
 
     fn on_ua_event(&mut self, now: Instant, event: ua::Event) {
+        let phone_call = match &event {
+            ua::Event::Ringing { call }
+            | ua::Event::EarlyMedia { call, .. }
+            | ua::Event::Answered { call, .. }
+            | ua::Event::Ended { call, .. }
+            | ua::Event::RemoteUpdate { call, .. }
+            | ua::Event::ReinviteDone { call, .. }
+            | ua::Event::ReferDone { call, .. } => Some(*call),
+            _ => None,
+        };
+        if let Some(call) = phone_call
+            && let Some(leg) = self.phone_calls.get(&call).copied()
+        {
+            self.on_phone_event(now, leg, event);
+            return;
+        }
         match event {
             ua::Event::Ringing { call } => self.emit(Event::CallRinging { call }),
             ua::Event::EarlyMedia { call, sdp } => {
@@ -1061,6 +1140,17 @@ impl Core {
             ua::Event::TrunkAuthenticated { trunk, direction } => {
                 self.emit(Event::TrunkAuthenticated { trunk, direction })
             }
+            ua::Event::Phone(change) => self.emit(match change {
+                registrar::Change::Registered(registration) => {
+                    Event::PhoneRegistered { registration }
+                }
+                registrar::Change::Unregistered { user, reason } => {
+                    Event::PhoneUnregistered { user, reason: reason.to_owned() }
+                }
+                registrar::Change::AuthFailed { user, source, reason } => {
+                    Event::PhoneAuthFailed { user, source: source.to_string(), reason }
+                }
+            }),
         }
     }
 
@@ -1126,6 +1216,14 @@ impl Core {
         let Some(ctx) = self.leg_ctx.remove(&leg) else { return };
         self.bridge.remove_leg(leg);
         self.legs.remove(leg);
+        if let Some(phone) = self.phone_legs.remove(&leg) {
+            // The phone's call ends with the leg; its socket goes when the user agent says the
+            // call is over (or now, when it has forgotten it already).
+            if self.ua.hangup(self.now, phone.call).is_err() {
+                self.phone_calls.remove(&phone.call);
+                self.out.push_back(Output::ReleaseRtp { call: phone.call });
+            }
+        }
         let reason = reason.to_owned();
         self.emit(if ctx.connected {
             Event::AgentLegClosed { leg, reason }
@@ -1186,6 +1284,7 @@ impl Core {
         let done = |r: Result<(), ControlError>| r.map(|_| Reply::Done);
         Some(match command {
             Command::CreateAgentLeg { offer } => self.create_leg(now, &offer),
+            Command::CallPhone { user } => return self.call_phone(now, id, user).err().map(Err),
             Command::CloseAgentLeg { leg } => {
                 if !self.leg_ctx.contains_key(&leg) {
                     return Some(Err(ControlError::UnknownLeg(leg)));
@@ -1266,6 +1365,10 @@ impl Core {
             Command::Probe { trunk } => {
                 self.ua.probe(now, &trunk).map(|probe| Reply::Probe { probe }).map_err(ua_error)
             }
+            Command::SetPhones { accounts } => {
+                self.ua.set_phone_accounts(accounts);
+                Ok(Reply::Done)
+            }
         })
     }
 
@@ -1297,6 +1400,98 @@ impl Core {
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
         self.leg_ctx.insert(leg, LegCtx { connected: false, connect_by: now + CONNECT_TIMEOUT });
         Ok(Reply::AgentLeg { leg, answer })
+    }
+
+    /// Starts an agent leg on `user`'s registered SIP phone: asks for the RTP socket of the
+    /// call to it; the reply ([`Reply::AgentLeg`], no SDP) follows the bind, and
+    /// [`Event::AgentLegConnected`] the phone's answer.
+    fn call_phone(&mut self, now: Instant, id: u64, user: SipUser) -> Result<(), ControlError> {
+        let Some((account, _, _)) = self.ua.phone(&user) else {
+            return Err(ua_error(UaError::PhoneNotRegistered(user)));
+        };
+        let codecs = account.codecs.clone();
+        let leg = AgentLegId(self.next_leg);
+        self.next_leg += 1;
+        let call = self.ua.reserve_call_id();
+        // A phone rings until someone picks it up: as long as a browser may take to connect.
+        self.leg_ctx.insert(leg, LegCtx { connected: false, connect_by: now + CONNECT_TIMEOUT });
+        self.binding.insert(call, Binding::Phone { id, leg, user, codecs });
+        self.out.push_back(Output::BindRtp { call });
+        Ok(())
+    }
+
+    fn call_phone_bound(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        leg: AgentLegId,
+        user: &SipUser,
+        codecs: Vec<Codec>,
+        local: SocketAddr,
+    ) -> Result<Reply, ControlError> {
+        let session = self.rng.random::<u32>().into();
+        let offer = LocalDescription::offer(session, self.public(local), &codecs);
+        if let Err(e) = self.ua.call_phone(now, call, user, offer.to_bytes(), CONNECT_TIMEOUT) {
+            self.out.push_back(Output::ReleaseRtp { call });
+            return Err(ua_error(e));
+        }
+        self.phone_legs.insert(leg, PhoneLeg { call, codecs, remote: None });
+        self.phone_calls.insert(call, leg);
+        Ok(Reply::AgentLeg { leg, answer: String::new() })
+    }
+
+    /// What the user agent says of a call to a SIP phone: its answer connects the leg, its
+    /// end closes it; the rest is between the gateway and the phone.
+    fn on_phone_event(&mut self, now: Instant, leg: AgentLegId, event: ua::Event) {
+        match event {
+            ua::Event::Answered { sdp, .. } | ua::Event::RemoteUpdate { sdp, .. } => {
+                let Some(phone) = self.phone_legs.get_mut(&leg) else { return };
+                let negotiated =
+                    SessionDescription::parse(&sdp).and_then(|d| d.negotiate(&phone.codecs));
+                let n = match negotiated {
+                    Ok(n) => n,
+                    Err(e) => {
+                        warn!(%leg, error = %e, "unusable SDP from a SIP phone");
+                        return self.drop_leg(leg, &format!("the SIP phone's SDP: {e}"));
+                    }
+                };
+                let first = phone.remote.is_none();
+                phone.remote = Some(n.remote);
+                let Some(ctx) = self.leg_ctx.get_mut(&leg) else { return };
+                if first {
+                    ctx.connected = true;
+                    let media = AgentMedia {
+                        codec: n.codec,
+                        payload_type: n.payload_type,
+                        telephone_event: n.telephone_event,
+                    };
+                    let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
+                    self.bridge.add_leg(now, leg, media, ssrc, seq, ts);
+                    self.emit(Event::AgentLegConnected { leg });
+                }
+            }
+            ua::Event::Ended { call, end } => {
+                self.phone_calls.remove(&call);
+                self.out.push_back(Output::ReleaseRtp { call });
+                // (Nothing more when the leg was closed first.)
+                self.phone_legs.remove(&leg);
+                self.drop_leg(leg, &format!("the SIP phone's call ended: {}", end.reason));
+            }
+            _ => {}
+        }
+    }
+
+    /// RTP from a SIP phone: into the bridge as its agent leg's voice (RTCP is dropped).
+    fn phone_rtp(&mut self, now: Instant, call: CallId, data: &[u8]) {
+        let Some(leg) = self.phone_calls.get(&call).copied() else { return };
+        if rtcp::is_rtcp(data) {
+            return;
+        }
+        if let Ok(packet) = crate::rtp::Packet::parse(data) {
+            let input =
+                bridge::Input::AgentRtp { leg, header: packet.header, payload: packet.payload };
+            self.bridge.handle(now, input);
+        }
     }
 
     /// Checks the request and asks for the call's RTP socket; the reply follows the bind.
@@ -1482,6 +1677,7 @@ fn ua_error(e: UaError) -> ControlError {
         UaError::TrunkFull(_) | UaError::RateLimited(_) => ControlError::TrunkBusy(e.to_string()),
         UaError::WrongState { .. } => ControlError::WrongState(e.to_string()),
         UaError::BadStatus(_) | UaError::NoTransport(_) => ControlError::Invalid(e.to_string()),
+        UaError::PhoneNotRegistered(_) => ControlError::WrongState(e.to_string()),
     }
 }
 

@@ -49,6 +49,8 @@ struct Harness {
     customer_frames: u16,
     /// RTCP sent to trunks: call, destination, whether on the RTP port, octets.
     rtcp: Vec<(CallId, SocketAddr, bool, Vec<u8>)>,
+    /// RTP sent from calls' sockets, when [`Harness::keep_rtp`] asks: call, destination, octets.
+    rtp_out: Option<Vec<(CallId, SocketAddr, Vec<u8>)>>,
 }
 
 impl Harness {
@@ -92,6 +94,7 @@ impl Harness {
             file_error: None,
             customer_frames: 0,
             rtcp: Vec::new(),
+            rtp_out: None,
         };
         let trunk = Trunk::new(TrunkId(1), "127.0.0.1", 5080, Transport::Udp);
         assert_eq!(h.op(Op::AddTrunk(trunk, addr(TRUNK))), Ok(Reply::Done));
@@ -109,7 +112,12 @@ impl Harness {
                         assert_eq!(t.destination, addr(TRUNK));
                         self.sip.push(parse(&t.data).expect("we send valid SIP"));
                     }
-                    Output::TrunkRtp { .. } => self.trunk_rtp += 1,
+                    Output::TrunkRtp { call, destination, data } => {
+                        self.trunk_rtp += 1;
+                        if let Some(out) = &mut self.rtp_out {
+                            out.push((call, destination, data));
+                        }
+                    }
                     Output::TrunkRtcp { call, destination, data, mux } => {
                         assert!(!self.released.contains(&call), "RTCP after the socket went");
                         self.rtcp.push((call, destination, mux, data));
@@ -1119,4 +1127,159 @@ fn calls_without_detection_report_none() {
     h.customer_speaks(CallId(7), 50);
     h.advance(Duration::from_secs(5));
     assert!(h.detections().is_empty());
+}
+
+// ----- agents' SIP phones -----
+
+/// The phone's answer: A-law only, its media at port 4100.
+const PHONE_SDP: &str = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4100 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn ann() -> SipUser {
+    SipUser::parse("ann01").unwrap()
+}
+
+/// Gives Ann a phone (A-law only) and registers it from the trunk's address (the harness's
+/// one peer), answering the challenge.
+fn register_phone(h: &mut Harness) {
+    let account = crate::control::SipPhoneAccount::new(
+        ann(),
+        telephony::sip_phone::SipSecret::parse("right-pass").unwrap(),
+        Transport::Udp,
+        vec![Codec::Pcma],
+    )
+    .unwrap();
+    assert_eq!(h.command(Command::SetPhones { accounts: vec![account] }), Ok(Reply::Done));
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKreg{cseq}\r\n\
+             From: <sip:ann01@127.0.0.1>;tag=ph\r\nTo: <sip:ann01@127.0.0.1>\r\nCall-ID: reg\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <sip:ann01@{TRUNK}>\r\nExpires: 600\r\n{auth}\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    h.receive(register(1, "").as_bytes());
+    let challenge = h.last_response();
+    assert_eq!(challenge.status.code(), 401);
+    let challenge = crate::sip::auth::Challenge::parse(
+        crate::sip::message::HeaderAccess::header(&challenge, "WWW-Authenticate").unwrap(),
+    )
+    .unwrap();
+    let answer = challenge.answer("ann01", "right-pass", "REGISTER", "sip:127.0.0.1:5060", "cn", 1);
+    h.receive(register(2, &format!("Authorization: {answer}\r\n")).as_bytes());
+    let ok = h.last_response();
+    assert_eq!(ok.status.code(), 200, "{ok:?} {:?}", h.events);
+}
+
+/// An RTP packet: payload type `pt`, sequence `seq`, 160 octets of `byte`.
+fn rtp(pt: u8, seq: u16, byte: u8) -> Vec<u8> {
+    let mut packet = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0xef, 0x01];
+    packet[2..4].copy_from_slice(&seq.to_be_bytes());
+    packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    packet.extend_from_slice(&[byte; 160]);
+    packet
+}
+
+#[test]
+fn a_registered_sip_phone_carries_an_agent_leg_bridged_to_a_customer() {
+    let mut h = Harness::new();
+    // Not registered yet: refused at once, nothing bound.
+    let early = h.command(Command::CallPhone { user: ann() });
+    assert!(matches!(early, Err(ControlError::WrongState(_))), "{early:?}");
+    assert!(h.binds.is_empty());
+    register_phone(&mut h);
+    assert!(h.events.iter().any(|e| matches!(e, Event::PhoneRegistered { registration }
+        if registration.user == ann() && registration.contact == format!("sip:ann01@{TRUNK}"))));
+
+    // The gateway calls the phone at its Contact, offering the phone's codecs only.
+    let reply = h.command(Command::CallPhone { user: ann() });
+    let Ok(Reply::AgentLeg { leg, answer }) = reply else { panic!("{reply:?}") };
+    assert!(answer.is_empty(), "no SDP for the browser: the phone has its own");
+    let phone_call = h.binds[0];
+    assert!(phone_call.0 >= CallId::GATEWAY_FIRST, "the gateway's own call id");
+    let invite = h.last(Method::Invite);
+    assert_eq!(invite.uri, format!("sip:ann01@{TRUNK}"));
+    assert!(sdp_body(&invite).contains("m=audio 30002 RTP/AVP 8 101"), "{}", sdp_body(&invite));
+    assert!(!h.events.contains(&Event::AgentLegConnected { leg }), "ringing is not connected");
+    let ok = h.reply(&invite, 200, Some(PHONE_SDP));
+    assert_eq!(h.last(Method::Ack).core.call_id, invite.core.call_id);
+    assert!(h.events.contains(&Event::AgentLegConnected { leg }));
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::CallAnswered { .. })),
+        "no call for the app"
+    );
+
+    // A customer answers and is bridged to the phone's leg: audio both ways, converted
+    // between the customer's μ-law and the phone's A-law.
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    let customer_ok = h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    h.rtp_out = Some(Vec::new());
+    h.customer_speaks(CallId(7), 5);
+    let heard = |h: &Harness, call: CallId, to: &str, pt: u8, byte: u8| {
+        (h.rtp_out.iter().flatten())
+            .filter(|(c, d, data)| *c == call && *d == addr(to) && data.len() == 172)
+            .filter(|(_, _, data)| data[1] & 0x7f == pt && data[12..].iter().all(|b| *b == byte))
+            .count()
+    };
+    let voice_alaw = Codec::Pcma.encode(Codec::Pcmu.decode(VOICE));
+    let to_phone = heard(&h, phone_call, "127.0.0.1:4100", 8, voice_alaw);
+    assert!(to_phone >= 4, "the phone heard {to_phone} frames of the customer");
+    let agent_alaw = Codec::Pcma.encode(1200);
+    for seq in 0..5 {
+        let data = rtp(8, seq, agent_alaw);
+        h.core.handle_input(h.now, Input::TrunkRtp { call: phone_call, data: &data });
+        h.pump();
+        h.advance(Duration::from_millis(20));
+    }
+    let agent_ulaw = Codec::Pcmu.encode(Codec::Pcma.decode(agent_alaw));
+    let to_customer = heard(&h, CallId(7), "127.0.0.1:4000", 0, agent_ulaw);
+    assert!(to_customer >= 4, "the customer heard {to_customer} frames of the agent");
+
+    // The agent hangs the phone up: the leg closes, its socket goes, the customer stays.
+    h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
+    assert_eq!(h.last_response().status.code(), 200);
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegClosed { leg: l, .. } if *l == leg))
+    );
+    assert!(h.released.contains(&phone_call));
+    assert!(h.ended().is_empty(), "the phone's call is no call of the app: {:?}", h.ended());
+    assert_eq!(
+        h.command(Command::Snapshot),
+        Ok(Reply::Snapshot { calls: vec![CallId(7)], legs: vec![] })
+    );
+    let _ = customer_ok;
+}
+
+#[test]
+fn a_sip_phone_nobody_picks_up_fails_its_leg_and_a_closed_leg_hangs_the_phone_up() {
+    let mut h = Harness::new();
+    register_phone(&mut h);
+    let Ok(Reply::AgentLeg { leg, .. }) = h.command(Command::CallPhone { user: ann() }) else {
+        panic!()
+    };
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 180, None);
+    h.advance(CONNECT_TIMEOUT + Duration::from_secs(1));
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegFailed { leg: l, .. } if *l == leg))
+    );
+    assert_eq!(h.last(Method::Cancel).core.call_id, invite.core.call_id, "the ringing stops");
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.released, [h.binds[0]], "its socket goes once");
+
+    // A leg that answered, closed by command: the phone gets a BYE.
+    let Ok(Reply::AgentLeg { leg, .. }) = h.command(Command::CallPhone { user: ann() }) else {
+        panic!()
+    };
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(PHONE_SDP));
+    assert!(h.events.contains(&Event::AgentLegConnected { leg }));
+    assert_eq!(h.command(Command::CloseAgentLeg { leg }), Ok(Reply::Done));
+    assert_eq!(h.last(Method::Bye).core.call_id, invite.core.call_id);
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegClosed { leg: l, .. } if *l == leg))
+    );
+    assert!(h.ended().is_empty());
+    assert_eq!(h.command(Command::Snapshot), Ok(Reply::Snapshot { calls: vec![], legs: vec![] }));
 }

@@ -9,5 +9,6 @@ pub mod auth;
 pub mod dialog;
 pub mod message;
 pub mod rate;
+pub mod registrar;
 pub mod transaction;
 pub mod ua;

@@ -5,6 +5,7 @@
 //! - [`number`]: E.164 phone numbers, caller IDs and caller names;
 //! - [`outcome`]: how a call ended, and who ended it;
 //! - [`quality`]: a call's media figures (RTP counts, loss, jitter, round trip);
+//! - [`sip_phone`]: an agent's SIP phone account and its registration;
 //! - [`trunk`]: a trunk's id and settings (transport, caller-ID mode, codecs).
 //!
 //! Parse, don't validate: every type here is checked when it is made (including when it is
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod number;
 pub mod outcome;
 pub mod quality;
+pub mod sip_phone;
 pub mod trunk;
 
 pub use ids::{AgentLegId, CallId};

@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
+use app::model::sip_phone::{SipPhoneAccount, SipPhoneError, SipPhoneForm, SipSecret, SipUser};
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
@@ -1072,6 +1073,9 @@ impl Admin for AdminBackend {
             .into_iter()
             .map(|c| (c.id, c.settings.name))
             .collect();
+        let mut phones = db::sip_phones::summaries(&self.db, db::now_ms())
+            .await
+            .map_err(|e| internal("listing SIP phones", e))?;
         let mut out = Vec::with_capacity(rows.len());
         for (row, campaigns) in rows {
             let live = self
@@ -1092,9 +1096,50 @@ impl Admin for AdminBackend {
                     .collect::<Result<_, _>>()
                     .map_err(|e| internal("reading a campaign name", e))?,
                 live,
+                sip: phones.remove(&UserId(row.id)),
             });
         }
         Ok(out)
+    }
+
+    async fn set_sip_phone(&self, agent: Username, form: SipPhoneForm) -> Result<(), ApiError> {
+        let no_agent = || ApiError::invalid("agent", format!("There is no agent {agent}."));
+        let row = db::users::by_username(&self.db, &agent)
+            .await
+            .map_err(|e| internal("finding an agent", e))?
+            .ok_or_else(no_agent)?;
+        match db::sip_phones::set(&self.db, UserId(row.id), &form).await {
+            Ok(db::sip_phones::Saved::Saved) => {}
+            Ok(db::sip_phones::Saved::NotAnAgent) => return Err(no_agent()),
+            Ok(db::sip_phones::Saved::NeedsSecret) => {
+                return Err(ApiError::invalid(
+                    "sip_secret",
+                    "Choose a password for the new phone.",
+                ));
+            }
+            Err(e) if e.is_unique_violation() => {
+                return Err(ApiError::invalid(
+                    "sip_user",
+                    format!("Another agent's phone is {}. Choose another user name.", form.user),
+                ));
+            }
+            Err(e) => return Err(internal("saving a SIP phone", e)),
+        }
+        tracing::info!(%agent, sip_user = %form.user, "SIP phone saved");
+        self.push_phones().await;
+        Ok(())
+    }
+
+    async fn remove_sip_phone(&self, agent: UserId) -> Result<(), ApiError> {
+        let removed = db::sip_phones::remove(&self.db, agent)
+            .await
+            .map_err(|e| internal("removing a SIP phone", e))?;
+        if !removed {
+            return Err(ApiError::NotFound("This agent has no SIP phone.".into()));
+        }
+        tracing::info!(agent = agent.0, "SIP phone removed");
+        self.push_phones().await;
+        Ok(())
     }
 
     async fn create_agents(&self, bulk: BulkAgents) -> Result<Vec<CreatedAgent>, ApiError> {
@@ -1114,18 +1159,27 @@ impl Admin for AdminBackend {
         if !taken.is_empty() {
             return Err(clash(taken));
         }
+        let phones = match &bulk.sip {
+            Some(template) => Some(self.bulk_phones(&names, template).await?),
+            None => None,
+        };
         let mut created = Vec::with_capacity(names.len());
         let mut rows = Vec::with_capacity(names.len());
-        for username in names {
+        for (i, username) in names.into_iter().enumerate() {
             let pw = crate::auth::password::generate();
             let hash =
                 password::hash(pw.clone()).await.map_err(|e| internal("hashing a password", e))?;
-            rows.push((username.clone(), hash));
-            created.push(CreatedAgent { username, password: pw });
+            let phone = phones.as_ref().map(|p| p[i].clone());
+            let sip_password = phone.as_ref().map(|p| p.secret.expose().to_owned());
+            rows.push((username.clone(), hash, phone));
+            created.push(CreatedAgent { username, password: pw, sip_password });
         }
         match db::users::insert_agents(&self.db, &rows, db::now_ms()).await {
             Ok(()) => {
-                tracing::info!(count = created.len(), prefix = %bulk.prefix, "agents created in bulk");
+                tracing::info!(count = created.len(), prefix = %bulk.prefix, phones = bulk.sip.is_some(), "agents created in bulk");
+                if bulk.sip.is_some() {
+                    self.push_phones().await;
+                }
                 Ok(created)
             }
             Err(e) if e.is_unique_violation() => {
@@ -1148,6 +1202,52 @@ fn in_use_by(what: &str, name: &Name, users: &[Name]) -> ApiError {
         if list.len() == 1 { "" } else { "s" },
         list.join(", ")
     ))
+}
+
+impl AdminBackend {
+    /// One SIP phone per new agent from `template`, named after the agent, with a generated
+    /// password; refused when another agent's phone has one of the names.
+    async fn bulk_phones(
+        &self,
+        names: &[Username],
+        template: &app::model::agent::SipTemplate,
+    ) -> Result<Vec<SipPhoneAccount>, ApiError> {
+        let bad = |e: SipPhoneError| ApiError::invalid("prefix", e);
+        let users = names
+            .iter()
+            .map(|u| SipUser::parse(u.as_str()).map_err(bad))
+            .collect::<Result<Vec<_>, _>>()?;
+        let taken = db::sip_phones::existing(&self.db, &users)
+            .await
+            .map_err(|e| internal("checking SIP user names", e))?;
+        if !taken.is_empty() {
+            return Err(ApiError::invalid(
+                "prefix",
+                format!(
+                    "These SIP phone names are taken: {}. Nothing was created; choose another prefix.",
+                    taken.join(", ")
+                ),
+            ));
+        }
+        users
+            .into_iter()
+            .map(|user| {
+                let secret = SipSecret::parse(&crate::auth::password::generate()).map_err(bad)?;
+                SipPhoneAccount::new(user, secret, template.transport, template.codecs.clone())
+                    .map_err(bad)
+            })
+            .collect()
+    }
+
+    /// Hands the gateway the phone accounts as stored now (a failure is logged: the link
+    /// pushes them again within its sync period).
+    async fn push_phones(&self) {
+        if let Some(link) = &self.gateway
+            && let Err(e) = link.sync_phones(&self.db, true).await
+        {
+            tracing::warn!(error = %e, "cannot push SIP phones to the gateway");
+        }
+    }
 }
 
 fn no_gateway() -> ApiError {

@@ -43,7 +43,10 @@ impl Phone for PhoneBackend {
             Some(d) => d.view(agent).await.ok().flatten().map(|v| v.campaign),
             None => None,
         };
-        Ok(PhoneHome { campaigns, current })
+        let sip_phone = db::sip_phones::user_of(&self.db, agent)
+            .await
+            .map_err(|e| internal("reading an agent's SIP phone", e))?;
+        Ok(PhoneHome { campaigns, current, sip_phone })
     }
 
     async fn my_day(&self, agent: UserId, from: i64) -> Result<app::model::MyDay, ApiError> {

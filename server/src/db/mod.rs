@@ -28,6 +28,7 @@ pub mod recovery;
 pub mod reports;
 pub mod scripts;
 pub mod sessions;
+pub mod sip_phones;
 pub mod trunks;
 pub mod users;
 pub mod voicemails;

@@ -6,6 +6,8 @@ use app::model::{
     Viewer,
 };
 
+use app::model::sip_phone::SipPhoneAccount;
+
 use super::{Db, DbError, with_pool};
 
 /// A `users` row.
@@ -250,24 +252,36 @@ pub async fn touch_login(db: &Db, id: UserId, now: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Inserts agents in one transaction: all of them, or none when any name is taken (the
-/// unique violation rolls the whole batch back).
+/// Inserts agents, each with its SIP phone if given, in one transaction: all of them, or none
+/// when any name is taken (the unique violation rolls the whole batch back).
 pub async fn insert_agents(
     db: &Db,
-    agents: &[(Username, String)],
+    agents: &[(Username, String, Option<SipPhoneAccount>)],
     now: i64,
 ) -> Result<(), DbError> {
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        for (username, hash) in agents {
-            sqlx::query(
+        for (username, hash, phone) in agents {
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO users (username, role, password_hash, disabled, created_at, updated_at) \
-                 VALUES ($1, 'agent', $2, FALSE, $3, $3)")
+                 VALUES ($1, 'agent', $2, FALSE, $3, $3) RETURNING id")
                 .bind(username.as_str())
                 .bind(hash)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+            if let Some(p) = phone {
+                sqlx::query(
+                    "INSERT INTO agent_sip_phones (user_id, sip_user, secret, transport, codecs) \
+                     VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id)
+                    .bind(p.user.as_str())
+                    .bind(p.secret.expose())
+                    .bind(p.transport.as_str())
+                    .bind(app::model::trunk::Codec::list_text(&p.codecs))
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await
     })?;

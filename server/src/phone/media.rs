@@ -1,5 +1,6 @@
 //! What the phone needs from the media gateway: an audio leg per agent (the browser's SDP
-//! offer in, the answer out) and in-call controls. The gateway link implements it; the
+//! offer in, the answer out; or a call to the agent's registered SIP phone) and in-call
+//! controls. The gateway link implements it; the
 //! events of each agent's leg come back as [`LegEvent`]s.
 
 use app::model::UserId;
@@ -18,6 +19,8 @@ pub enum MediaError {
     NoCall,
     #[error("The media gateway is unavailable: {0}")]
     Unavailable(String),
+    #[error("Your SIP phone {0} is not registered: check that it is on and signed in.")]
+    PhoneNotRegistered(String),
 }
 
 /// A change of an agent's audio leg.
@@ -32,6 +35,14 @@ pub struct LegEvent {
 pub trait Media: Send + Sync + 'static {
     /// Opens (or replaces) the agent's audio leg from the browser's offer; returns the answer.
     async fn open_leg(&self, agent: UserId, offer: String) -> Result<String, MediaError>;
+    /// Opens (or replaces) the agent's audio leg on their registered SIP phone `user`: the
+    /// gateway calls the phone; the leg's events follow as for a browser's. `true`: the
+    /// agent's phone leg is up already (nothing was done).
+    async fn open_phone_leg(
+        &self,
+        agent: UserId,
+        user: app::model::sip_phone::SipUser,
+    ) -> Result<bool, MediaError>;
     /// Closes the agent's audio leg, if any.
     async fn close_leg(&self, agent: UserId);
     /// Connects the agent's current (new) audio leg to their call, which carries on.

@@ -308,6 +308,27 @@ impl PhoneHub {
         }
     }
 
+    /// Opens the agent's audio leg on their SIP phone. A phone that cannot be called (none,
+    /// not registered) fails the audio, so that the page tries again after its backoff.
+    async fn call_phone(&self, agent: UserId) -> PhoneEvent {
+        let user = match crate::db::sip_phones::user_of(&self.0.db, agent).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error("You have no SIP phone: ask an admin, or reload the phone."),
+            Err(e) => {
+                tracing::error!(%agent, error = %e, "cannot read an agent's SIP phone");
+                return error("Your SIP phone cannot be looked up right now; try again.");
+            }
+        };
+        match self.0.media.open_phone_leg(agent, user).await {
+            Ok(false) => PhoneEvent::Audio { state: AudioState::Connecting },
+            Ok(true) => PhoneEvent::Audio { state: AudioState::Connected },
+            Err(e) => {
+                self.send(agent, PhoneEvent::Audio { state: AudioState::Failed });
+                error(&e.to_string())
+            }
+        }
+    }
+
     /// The call `agent` is talking on right now, if any.
     async fn talking(&self, agent: UserId) -> Option<CallId> {
         match self.0.dialer.view(agent).await {
@@ -506,6 +527,7 @@ impl PhoneHub {
                     Err(e) => error(&e.to_string()),
                 });
             }
+            PhoneRequest::CallPhone => return Some(self.call_phone(agent).await),
             PhoneRequest::Ready => dialer.input(Input::AgentReady { agent }).await,
             PhoneRequest::Pause { reason } => match PauseReason::parse(&reason) {
                 Ok(reason) => dialer.input(Input::AgentPause { agent, reason }).await,

@@ -21,7 +21,9 @@ use app::model::phone::AudioState;
 use app::model::trunk::AuthDirection;
 use app::model::{AmdVerdict, CallOutcome, HangupBy, PhoneNumber, TrunkId, UserId};
 use gateway::Gateway;
-use gateway::control::{self as gw, AgentLegId, ControlError, Event};
+use gateway::control::{
+    self as gw, AgentLegId, ControlError, Event, SipPhoneAccount, SipRegistration, SipUser,
+};
 use gateway::events::{Read, Reader};
 use tokio::sync::mpsc;
 
@@ -42,6 +44,9 @@ struct State {
     live: HashSet<CallId>,
     legs: HashMap<UserId, AgentLegId>,
     leg_agents: HashMap<AgentLegId, UserId>,
+    /// Legs on SIP phones: ringing, and answered (a page reloaded keeps an answered one).
+    phones: HashSet<AgentLegId>,
+    phones_up: HashSet<AgentLegId>,
     /// Broadcast calls to hang up when their message has played.
     playing: HashSet<CallId>,
     /// Where a trunk's reachability goes when it changes (see [`GatewayLink::trunk_status`]).
@@ -52,6 +57,8 @@ struct State {
     /// Where the gateway's word on each recording's end goes (see
     /// [`GatewayLink::recording_reports`]).
     recording_reports: Option<mpsc::UnboundedSender<RecordingReport>>,
+    /// The SIP phone accounts last handed to the gateway (none: not yet, or a new connection).
+    phones_pushed: Option<Vec<SipPhoneAccount>>,
 }
 
 /// What the gateway said of a recording's end: done with its length, or failed (a full disk)
@@ -62,11 +69,14 @@ pub struct RecordingReport {
     pub result: gw::RecordingResult,
 }
 
-/// What the gateway said about a trunk's credentials, for its row.
+/// What the gateway said about a trunk's credentials or an agent's SIP phone, for its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum TrunkAuth {
-    Failed { trunk: TrunkId, direction: AuthDirection, code: u16, reason: String },
-    Proven { trunk: TrunkId },
+enum RowReport {
+    TrunkFailed { trunk: TrunkId, direction: AuthDirection, code: u16, reason: String },
+    TrunkProven { trunk: TrunkId },
+    PhoneRegistered(SipRegistration),
+    PhoneUnregistered(SipUser),
+    PhoneRefused { user: String, reason: String },
 }
 
 /// The link (cheap to clone).
@@ -76,8 +86,9 @@ pub struct GatewayLink {
     state: Arc<Mutex<State>>,
     calls_out: mpsc::Sender<CarrierEvent>,
     legs_out: mpsc::UnboundedSender<LegEvent>,
-    /// To the task that records trunk authentication in the database (none: not recorded).
-    trunk_auth: Option<mpsc::UnboundedSender<TrunkAuth>>,
+    /// To the task that records trunks' authentication and phones' registrations in the
+    /// database (none: not recorded).
+    rows: Option<mpsc::UnboundedSender<RowReport>>,
 }
 
 impl GatewayLink {
@@ -90,13 +101,13 @@ impl GatewayLink {
         legs_out: mpsc::UnboundedSender<LegEvent>,
         db: Option<Db>,
     ) -> GatewayLink {
-        // Unbounded, but at most one report per call the gateway handles.
-        let trunk_auth = db.map(|db| {
+        // Unbounded, but at most one report per call or REGISTER the gateway handles.
+        let rows = db.map(|db| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(record_trunk_auth(db, rx));
+            tokio::spawn(record_rows(db, rx));
             tx
         });
-        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out, trunk_auth };
+        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out, rows };
         let events = link.gateway.events();
         tokio::spawn(link.clone().follow(events));
         link
@@ -193,7 +204,15 @@ impl GatewayLink {
 
     async fn event(&self, e: Event) {
         match e {
-            Event::AgentLegConnected { leg } => self.leg(leg, AudioState::Connected, false),
+            Event::AgentLegConnected { leg } => {
+                {
+                    let mut s = self.state();
+                    if s.phones.remove(&leg) {
+                        s.phones_up.insert(leg);
+                    }
+                }
+                self.leg(leg, AudioState::Connected, false)
+            }
             Event::AgentLegFailed { leg, reason } => {
                 tracing::warn!(%leg, %reason, "agent audio leg failed");
                 self.leg(leg, AudioState::Failed, true);
@@ -233,9 +252,23 @@ impl GatewayLink {
                     gw::AuthDirection::Outbound => AuthDirection::Outbound,
                     gw::AuthDirection::Inbound => AuthDirection::Inbound,
                 };
-                self.trunk_auth(TrunkAuth::Failed { trunk, direction, code, reason });
+                self.report(RowReport::TrunkFailed { trunk, direction, code, reason });
             }
-            Event::TrunkAuthenticated { trunk, .. } => self.trunk_auth(TrunkAuth::Proven { trunk }),
+            Event::TrunkAuthenticated { trunk, .. } => {
+                self.report(RowReport::TrunkProven { trunk })
+            }
+            Event::PhoneRegistered { registration } => {
+                tracing::info!(sip_user = %registration.user, source = %registration.source, "SIP phone registered");
+                self.report(RowReport::PhoneRegistered(registration));
+            }
+            Event::PhoneUnregistered { user, reason } => {
+                tracing::info!(sip_user = %user, %reason, "SIP phone unregistered");
+                self.report(RowReport::PhoneUnregistered(user));
+            }
+            Event::PhoneAuthFailed { user, source, reason } => {
+                tracing::warn!(sip_user = %user, %source, %reason, "SIP phone registration refused");
+                self.report(RowReport::PhoneRefused { user, reason });
+            }
             Event::TrunkStatus { trunk, reachable } => {
                 let mut s = self.state();
                 let changed = if reachable {
@@ -278,11 +311,11 @@ impl GatewayLink {
         }
     }
 
-    fn trunk_auth(&self, report: TrunkAuth) {
-        if let Some(tx) = &self.trunk_auth
+    fn report(&self, report: RowReport) {
+        if let Some(tx) = &self.rows
             && tx.send(report).is_err()
         {
-            tracing::debug!("trunk authentication not recorded: the recorder has stopped");
+            tracing::debug!("a gateway report not recorded: the recorder has stopped");
         }
     }
 
@@ -291,6 +324,8 @@ impl GatewayLink {
             let mut s = self.state();
             let agent = s.leg_agents.get(&leg).copied();
             if gone {
+                s.phones.remove(&leg);
+                s.phones_up.remove(&leg);
                 s.leg_agents.remove(&leg);
                 if let Some(a) = agent
                     && s.legs.get(&a) == Some(&leg)
@@ -346,6 +381,21 @@ impl GatewayLink {
         Ok(n)
     }
 
+    /// Hands the gateway the SIP phone accounts in the database, unless they are the ones it
+    /// was last given (`force`: hand them anyway — a new connection, an admin's edit).
+    pub async fn sync_phones(&self, db: &Db, force: bool) -> Result<usize, DbError> {
+        let accounts = crate::db::sip_phones::accounts(db).await?;
+        let n = accounts.len();
+        if !force && self.state().phones_pushed.as_ref() == Some(&accounts) {
+            return Ok(n);
+        }
+        match self.gateway.set_phones(accounts.clone()).await {
+            Ok(()) => self.state().phones_pushed = Some(accounts),
+            Err(e) => tracing::error!(error = %e, "the gateway refused the SIP phones"),
+        }
+        Ok(n)
+    }
+
     /// Sends trunk `id` an OPTIONS now and waits up to `wait` for its answer. The trunk's
     /// current settings are pushed to the gateway first, so a trunk saved a moment ago is
     /// tested as saved. `Ok(None)`: no such trunk.
@@ -373,11 +423,15 @@ impl GatewayLink {
                     Ok(n) => tracing::info!(trunks = n, "trunks sent to the gateway"),
                     Err(e) => tracing::warn!(error = %e, "cannot load trunks for the gateway"),
                 }
+                if let Err(e) = link.sync_phones(&db, true).await {
+                    tracing::warn!(error = %e, "cannot load SIP phones for the gateway");
+                }
             }
         });
     }
 
-    /// Keeps the gateway's trunks in step with the database (edits by admins).
+    /// Keeps the gateway's trunks and SIP phones in step with the database (edits by admins,
+    /// here or on another instance; agents disabled).
     pub fn keep_trunks_synced(&self, db: Db, every: Duration) {
         let link = self.clone();
         tokio::spawn(async move {
@@ -387,37 +441,41 @@ impl GatewayLink {
                 if let Err(e) = link.sync_trunks(&db).await {
                     tracing::warn!(error = %e, "cannot load trunks for the gateway");
                 }
+                if let Err(e) = link.sync_phones(&db, false).await {
+                    tracing::warn!(error = %e, "cannot load SIP phones for the gateway");
+                }
             }
         });
     }
 }
 
-/// Writes what the gateway says about trunks' credentials to their rows, in order, until the
-/// link is gone. A failed write is logged (the gateway's own log and metrics still have it).
-async fn record_trunk_auth(db: Db, mut reports: mpsc::UnboundedReceiver<TrunkAuth>) {
+/// Writes what the gateway says about trunks' credentials and phones' registrations to their
+/// rows, in order, until the link is gone. A failed write is logged (the gateway's own log
+/// and metrics still have it).
+async fn record_rows(db: Db, mut reports: mpsc::UnboundedReceiver<RowReport>) {
+    use crate::db::{now_ms, sip_phones, trunks};
     while let Some(report) = reports.recv().await {
         let result = match &report {
-            TrunkAuth::Failed { trunk, direction, code, reason } => {
-                crate::db::trunks::record_auth_failure(
-                    &db,
-                    *trunk,
-                    crate::db::now_ms(),
-                    *direction,
-                    *code,
-                    reason,
-                )
-                .await
+            RowReport::TrunkFailed { trunk, direction, code, reason } => {
+                trunks::record_auth_failure(&db, *trunk, now_ms(), *direction, *code, reason)
+                    .await
+                    .map(drop)
             }
-            TrunkAuth::Proven { trunk } => {
-                let cleared = crate::db::trunks::clear_auth_failures(&db, *trunk).await;
+            RowReport::TrunkProven { trunk } => {
+                let cleared = trunks::clear_auth_failures(&db, *trunk).await;
                 if let Ok(true) = cleared {
                     tracing::info!(%trunk, "the trunk's credentials work again");
                 }
-                cleared
+                cleared.map(|_| ())
+            }
+            RowReport::PhoneRegistered(r) => sip_phones::record_registered(&db, r, now_ms()).await,
+            RowReport::PhoneUnregistered(user) => sip_phones::record_unregistered(&db, user).await,
+            RowReport::PhoneRefused { user, reason } => {
+                sip_phones::record_failure(&db, user, reason, now_ms()).await
             }
         };
         if let Err(e) = result {
-            tracing::warn!(error = %e, ?report, "cannot record a trunk's authentication");
+            tracing::warn!(error = %e, ?report, "cannot record what the gateway said");
         }
     }
 }
@@ -625,16 +683,26 @@ impl Media for GatewayLink {
             ControlError::Invalid(m) => MediaError::BadOffer(m),
             other => MediaError::Unavailable(other.to_string()),
         })?;
-        let old = {
-            let mut s = self.state();
-            s.leg_agents.insert(leg, agent);
-            s.legs.insert(agent, leg)
-        };
-        if let Some(old) = old {
-            self.state().leg_agents.remove(&old);
-            let _ = self.gateway.close_agent_leg(old).await;
-        }
+        self.replace_leg(agent, leg).await;
         Ok(answer)
+    }
+
+    async fn open_phone_leg(&self, agent: UserId, user: SipUser) -> Result<bool, MediaError> {
+        // A phone already off the hook for this agent (the page was reloaded) stays as it is.
+        let up = {
+            let s = self.state();
+            s.legs.get(&agent).is_some_and(|leg| s.phones_up.contains(leg))
+        };
+        if up {
+            return Ok(true);
+        }
+        let leg = self.gateway.call_phone(user.clone()).await.map_err(|e| match e {
+            ControlError::WrongState(_) => MediaError::PhoneNotRegistered(user.to_string()),
+            other => MediaError::Unavailable(other.to_string()),
+        })?;
+        self.state().phones.insert(leg);
+        self.replace_leg(agent, leg).await;
+        Ok(false)
     }
 
     async fn close_leg(&self, agent: UserId) {
@@ -661,6 +729,21 @@ impl Media for GatewayLink {
 
     async fn dtmf(&self, call: CallId, digits: &str) -> Result<(), MediaError> {
         self.gateway.send_dtmf(call, digits).await.map_err(media_error)
+    }
+}
+
+impl GatewayLink {
+    /// Makes `leg` the agent's one audio leg, closing the one it replaces.
+    async fn replace_leg(&self, agent: UserId, leg: AgentLegId) {
+        let old = {
+            let mut s = self.state();
+            s.leg_agents.insert(leg, agent);
+            s.legs.insert(agent, leg)
+        };
+        if let Some(old) = old {
+            self.state().leg_agents.remove(&old);
+            let _ = self.gateway.close_agent_leg(old).await;
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Link {
     campaign: CampaignId,
     /// The microphone and speaker chosen in My Profile.
     chosen: ChosenAudio,
+    /// The agent's SIP phone, when the audio is on it (no microphone, no peer connection).
+    sip_phone: bool,
     ws: RefCell<Option<WebSocket>>,
     pc: RefCell<Option<RtcPeerConnection>>,
     mic: RefCell<Option<MediaStream>>,
@@ -86,11 +88,17 @@ pub struct Link {
 
 impl Link {
     /// Opens the socket; audio starts once the server welcomes the agent.
-    pub fn start(state: PhoneState, campaign: CampaignId, chosen: ChosenAudio) -> Rc<Link> {
+    pub fn start(
+        state: PhoneState,
+        campaign: CampaignId,
+        chosen: ChosenAudio,
+        sip_phone: bool,
+    ) -> Rc<Link> {
         let link = Rc::new(Link {
             state,
             campaign,
             chosen,
+            sip_phone,
             ws: RefCell::new(None),
             pc: RefCell::new(None),
             mic: RefCell::new(None),
@@ -191,7 +199,9 @@ impl Link {
     }
 
     fn event(self: &Rc<Self>, event: PhoneEvent) {
-        let start_audio = matches!(event, PhoneEvent::Welcome { .. }) && self.pc.borrow().is_none();
+        // (A SIP phone is called once: a resumed socket finds its leg still up.)
+        let audio_started = self.pc.borrow().is_some() || self.audio_attempt.get() > 0;
+        let start_audio = matches!(event, PhoneEvent::Welcome { .. }) && !audio_started;
         match &event {
             PhoneEvent::Answer { sdp } => self.set_answer(sdp.clone()),
             PhoneEvent::Audio { state: AudioState::Connected } => self.audio_retries.set(0),
@@ -214,8 +224,13 @@ impl Link {
         }
     }
 
-    /// Asks for the microphone once, then offers audio to the gateway.
+    /// Asks for the microphone once, then offers audio to the gateway; or has the gateway
+    /// call the agent's SIP phone.
     async fn start_audio(self: Rc<Self>) {
+        if self.sip_phone {
+            self.call_phone();
+            return;
+        }
         self.state.audio.set(AudioView::AskingMicrophone);
         let Some(window) = web_sys::window() else { return };
         let devices = match window.navigator().media_devices() {
@@ -389,10 +404,17 @@ impl Link {
         self.send(&PhoneRequest::Offer { sdp });
     }
 
+    /// Has the gateway call the agent's SIP phone (the server says how it goes).
+    fn call_phone(&self) {
+        self.audio_attempt.set(self.audio_attempt.get().wrapping_add(1));
+        self.state.audio.set(AudioView::Leg(AudioState::Connecting));
+        self.send(&PhoneRequest::CallPhone);
+    }
+
     /// Opens a new audio leg after 1, 2, 4… (at most 10) seconds, unless the page is done with
     /// audio (logged out, taken over, or it never had a microphone).
     fn reopen_audio_later(self: &Rc<Self>) {
-        if *self.finished.borrow() || self.mic.borrow().is_none() {
+        if *self.finished.borrow() || (self.mic.borrow().is_none() && !self.sip_phone) {
             return;
         }
         // Older timers give way to this one.
@@ -404,7 +426,11 @@ impl Link {
         set_timeout(
             move || {
                 if me.audio_attempt.get() == attempt && !*me.finished.borrow() {
-                    wasm_bindgen_futures::spawn_local(me.open_leg());
+                    if me.sip_phone {
+                        me.call_phone();
+                    } else {
+                        wasm_bindgen_futures::spawn_local(me.open_leg());
+                    }
                 }
             },
             backoff(n),

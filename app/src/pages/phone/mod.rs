@@ -92,12 +92,16 @@ fn Phone() -> impl IntoView {
                             // Already logged in (a reload): carry on.
                             chosen.set(Some(current));
                         }
+                        let sip_phone = home.sip_phone.clone();
                         view! {
                             <Show
                                 when=move || chosen.get().is_some()
                                 fallback=move || view! { <Picker home=home.clone() chosen /> }
                             >
-                                <Console campaign=chosen.get_untracked().unwrap_or(CampaignId(0)) />
+                                <Console
+                                    campaign=chosen.get_untracked().unwrap_or(CampaignId(0))
+                                    sip_phone=sip_phone.clone()
+                                />
                             </Show>
                         }
                         .into_any()
@@ -154,7 +158,10 @@ fn Picker(home: PhoneHome, chosen: RwSignal<Option<CampaignId>>) -> impl IntoVie
 
 /// The working phone: status bar, the call or lead, the wrap-up.
 #[component]
-fn Console(campaign: CampaignId) -> impl IntoView {
+fn Console(
+    campaign: CampaignId,
+    sip_phone: Option<crate::model::sip_phone::SipUser>,
+) -> impl IntoView {
     let state = PhoneState::new();
     let sender = Sender {
         #[cfg(feature = "hydrate")]
@@ -163,7 +170,8 @@ fn Console(campaign: CampaignId) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let audio = crate::pages::chosen_audio();
-        sender.link.set_value(Some(link::Link::start(state, campaign, audio)));
+        let on_phone = sip_phone.is_some();
+        sender.link.set_value(Some(link::Link::start(state, campaign, audio, on_phone)));
         let started = js_sys::Date::now();
         state.now.set(started);
         let tick = set_interval_with_handle(
@@ -193,6 +201,12 @@ fn Console(campaign: CampaignId) -> impl IntoView {
             // What a screen reader says at each change of state, and when a call arrives.
             <p class="sr-only" aria-live="assertive" data-testid="phone-announce">{move || announcement(state)}</p>
             <StatusBar state send chat />
+            {sip_phone.map(|user| view! {
+                <p class="muted" data-testid="sip-audio">
+                    "Your calls ring on your SIP phone " <strong>{user.to_string()}</strong>
+                    ": pick it up when it rings, and keep it off the hook during your shift."
+                </p>
+            })}
             // Beside the work, never over it: the call controls, the wrap-up and the status
             // bar stay in view and usable while the chat is open.
             <Show when=move || state.chat_open.get()>

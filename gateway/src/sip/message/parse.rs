@@ -15,7 +15,7 @@ use super::{CoreHeaders, Message, Method, Request, Response, StatusCode, make_he
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Methods this user agent implements, for `Allow` (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, REGISTER";
 
 /// Why a message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

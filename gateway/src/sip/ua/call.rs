@@ -19,6 +19,7 @@ use crate::sip::message::{
 };
 use crate::sip::transaction::{self, Backoff, Key, ServerInvite, cancel_for};
 use crate::trunk::{AuthDirection, CallerIdMode};
+use telephony::sip_phone::SipUser;
 
 /// Where a call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,8 @@ struct Unacked {
 pub(super) struct Call {
     pub(super) id: CallId,
     pub(super) state: CallState,
-    trunk: TrunkId,
+    /// The trunk it goes through; none for a call to an agent's SIP phone.
+    trunk: Option<TrunkId>,
     peer: SocketAddr,
     transport: Transport,
     /// Outbound: the latest initial INVITE we sent. Inbound: the INVITE received.
@@ -123,7 +125,7 @@ impl Call {
     fn new(
         id: CallId,
         state: CallState,
-        trunk: TrunkId,
+        trunk: Option<TrunkId>,
         peer: SocketAddr,
         transport: Transport,
         invite: Request,
@@ -200,7 +202,7 @@ impl UserAgent {
             }
         }
         if trunk.max_channels > 0 {
-            let active = self.calls.values().filter(|c| c.trunk == trunk.id).count();
+            let active = self.calls.values().filter(|c| c.trunk == Some(trunk.id)).count();
             if active >= trunk.max_channels as usize {
                 return Err(UaError::TrunkFull(trunk.id));
             }
@@ -253,7 +255,8 @@ impl UserAgent {
             t.recent_originates.push_back(now);
         }
         let id = req.call;
-        let mut call = Call::new(id, CallState::Calling, trunk.id, peer, transport, invite.clone());
+        let mut call =
+            Call::new(id, CallState::Calling, Some(trunk.id), peer, transport, invite.clone());
         call.local_tag = local_tag;
         call.local_sdp = req.sdp;
         call.ring_deadline = Some(now + req.ring_timeout);
@@ -261,6 +264,72 @@ impl UserAgent {
         debug!(%id, to = %req.to, trunk = %trunk.id, "originate");
         self.start_client(now, invite, peer, transport, Owner::Call(id, Purpose::Invite));
         Ok(id)
+    }
+
+    /// A fresh id from the gateway's own range, for a call the gateway places itself (to an
+    /// agent's SIP phone: [`UserAgent::call_phone`]).
+    pub fn reserve_call_id(&mut self) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        id
+    }
+
+    /// Calls the registered SIP phone of `user` (an agent's audio leg) as call `id` (from
+    /// [`UserAgent::reserve_call_id`]): an INVITE with our `sdp` to the phone's `Contact`, sent
+    /// to the address its REGISTER came from (the phone may sit behind a NAT that only lets
+    /// that address in), over the transport of its account.
+    pub fn call_phone(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        user: &SipUser,
+        sdp: Vec<u8>,
+        ring_timeout: Duration,
+    ) -> Result<(), UaError> {
+        if id.is_callers() || self.calls.contains_key(&id) {
+            return Err(UaError::IdInUse(id));
+        }
+        let not_registered = || UaError::PhoneNotRegistered(user.clone());
+        let (account, peer, contact) = self.registrar.binding(user).ok_or_else(not_registered)?;
+        let (transport, contact) = (account.transport, contact.to_owned());
+        let via = self.new_via(transport)?;
+        let our_contact = self.contact_uri(transport)?;
+        let local_tag = self.token();
+        let call_id = format!("{}@gateway", self.token());
+        let local = self.local_addr(transport)?;
+        let from = NameAddr::with_display(Some("Dialer"), &format!("sip:dialer@{local}"))
+            .map_err(|_| not_registered())?
+            .with_tag(&local_tag);
+        let to =
+            NameAddr::from_uri(&format!("sip:{user}@{local}")).map_err(|_| not_registered())?;
+        let mut headers = rsip::Headers::default();
+        headers.push(make_header("Contact", format!("<{our_contact}>")));
+        headers.push(make_header("Allow", message::ALLOW));
+        headers.push(make_header("User-Agent", self.config.user_agent.clone()));
+        headers.push(make_header("Content-Type", "application/sdp"));
+        let invite = Request {
+            method: Method::Invite,
+            uri: contact,
+            core: CoreHeaders {
+                via: vec![via],
+                from,
+                to,
+                call_id,
+                cseq_seq: 1,
+                cseq_method: Method::Invite,
+            },
+            max_forwards: 70,
+            headers,
+            body: sdp.clone(),
+        };
+        let mut call = Call::new(id, CallState::Calling, None, peer, transport, invite.clone());
+        call.local_tag = local_tag;
+        call.local_sdp = sdp;
+        call.ring_deadline = Some(now + ring_timeout);
+        self.calls.insert(id, call);
+        debug!(%id, %user, %peer, "calling an agent's SIP phone");
+        self.start_client(now, invite, peer, transport, Owner::Call(id, Purpose::Invite));
+        Ok(())
     }
 
     /// Cancels an outbound call that is not answered yet (RFC 3261 §9.1).
@@ -389,7 +458,9 @@ impl UserAgent {
         if call.state != CallState::Confirmed {
             return Err(UaError::WrongState { call: id, action: "refer", state: call.state });
         }
-        let host = self.trunks.get(&call.trunk).map(|t| t.trunk.host.clone()).unwrap_or_default();
+        let host = (call.trunk.and_then(|t| self.trunks.get(&t)))
+            .map(|t| t.trunk.host.clone())
+            .unwrap_or_default();
         let (mut request, peer, transport) = self.in_dialog_request(id, Method::Refer, "refer")?;
         request.headers.push(make_header("Refer-To", format!("<sip:{}@{host}>", to.as_str())));
         self.start_client(now, request, peer, transport, Owner::Call(id, Purpose::Refer));
@@ -663,7 +734,7 @@ impl UserAgent {
         };
         // Once per call: a retransmitted 2xx must not count again.
         call.auth_reported = true;
-        let trunk = call.trunk;
+        let Some(trunk) = call.trunk else { return };
         let direction = AuthDirection::Outbound;
         if matches!(code, 401 | 403 | 407) {
             self.auth_failed(trunk, direction, code, reason);
@@ -676,7 +747,8 @@ impl UserAgent {
     /// False when there is nothing to answer with or the attempts are used up.
     fn retry_with_auth(&mut self, now: Instant, id: CallId, response: &Response) -> bool {
         let Some(call) = self.calls.get(&id) else { return false };
-        let Some(trunk) = self.trunks.get(&call.trunk).map(|t| t.trunk.clone()) else {
+        let Some(trunk) = call.trunk.and_then(|t| self.trunks.get(&t)).map(|t| t.trunk.clone())
+        else {
             return false;
         };
         let (Some(user), Some(password)) = (trunk.username, trunk.password) else { return false };
@@ -999,7 +1071,7 @@ impl UserAgent {
         let from = user_or_uri(&invite.core.from.uri);
         let to = user_or_uri(&invite.uri);
         let sdp = invite.body.clone();
-        let mut call = Call::new(id, CallState::Offered, trunk, source, transport, invite);
+        let mut call = Call::new(id, CallState::Offered, Some(trunk), source, transport, invite);
         call.local_tag = local_tag;
         call.ring_deadline = Some(now + OFFER_TIMEOUT);
         self.calls.insert(id, call);

@@ -14,6 +14,11 @@
 //! Requests from sources that are not configured trunks pass a per-source rate limit first
 //! ([`rate`](crate::sip::rate)); beyond it they are dropped unanswered.
 //!
+//! REGISTERs are agents' SIP phones registering: the [`registrar`](crate::sip::registrar)
+//! decides the answer (digest authentication against the phone accounts set with
+//! [`UserAgent::set_phone_accounts`], throttled failures, one binding per account) and its
+//! changes are reported as [`Event::Phone`].
+//!
 //! Credentials that fail either way are counted per trunk and reported
 //! ([`Event::TrunkAuthFailed`]); a call whose credentials were proven is reported too
 //! ([`Event::TrunkAuthenticated`]), so that whoever shows failures knows when they are mended.
@@ -43,6 +48,7 @@ use crate::sip::message::{
     self, ALLOW, HeaderAccess, Message, Method, Request, Response, StatusCode, Transport, Via,
 };
 use crate::sip::rate::{RateLimit, SourceLimiter};
+use crate::sip::registrar::{self, Registrar};
 use crate::sip::transaction::{
     self, ClientInvite, ClientNonInvite, Key, ServerInvite, ServerNonInvite, Timers,
 };
@@ -85,6 +91,9 @@ pub enum UaError {
     /// The trunk has no address for this transport configured locally.
     #[error("no local {0} address configured")]
     NoTransport(Transport),
+    /// The agent's SIP phone is not registered (or has no account).
+    #[error("the SIP phone {0} is not registered")]
+    PhoneNotRegistered(telephony::sip_phone::SipUser),
 }
 
 /// The realm of our challenges to trunks (RFC 3261 §22.1: a string the trunk's
@@ -244,6 +253,9 @@ pub enum Event {
         /// Which way the call went.
         direction: AuthDirection,
     },
+    /// An agent's SIP phone registered, went away, or failed to prove its password
+    /// ([`registrar`]).
+    Phone(registrar::Change),
     /// A probe (an OPTIONS sent on request, see [`UserAgent::probe`]) has its answer.
     ProbeDone {
         /// The probe, as [`UserAgent::probe`] numbered it.
@@ -389,6 +401,8 @@ pub struct UserAgent {
     strangers: SourceLimiter,
     /// Nonces of our challenges to trunks that must authenticate their INVITEs.
     verifier: Verifier,
+    /// Agents' SIP phones: their accounts and where each is registered.
+    registrar: Registrar,
     /// Calls whose credentials failed, per trunk: refused by the trunk although we answered
     /// its challenge, or inbound INVITEs whose answer to ours was wrong.
     auth_failures: BTreeMap<TrunkId, u64>,
@@ -409,6 +423,7 @@ impl UserAgent {
             next_call: CallId::GATEWAY_FIRST,
             next_probe: 1,
             verifier: Verifier::new(REALM, NONCE_LIFETIME),
+            registrar: Registrar::new(REALM, NONCE_LIFETIME),
             auth_failures: BTreeMap::new(),
             out: VecDeque::new(),
         }
@@ -491,7 +506,7 @@ impl UserAgent {
         let tx = self.transactions.values().filter_map(|e| e.tx.poll_timeout());
         let calls = self.calls.values().filter_map(Call::poll_timeout);
         let pings = self.trunks.values().filter_map(|t| t.next_ping);
-        tx.chain(calls).chain(pings).min()
+        tx.chain(calls).chain(pings).chain(self.registrar.poll_timeout()).min()
     }
 
     fn receive(&mut self, now: Instant, transport: Transport, source: SocketAddr, data: &[u8]) {
@@ -784,7 +799,57 @@ impl UserAgent {
                 self.respond_statefully(now, &request, response, source, transport);
             }
             Method::Bye => self.refuse(now, transport, source, &request, Refusal::status(481)),
+            Method::Register => self.on_register(now, transport, source, request),
             _ => self.refuse(now, transport, source, &request, Refusal::status(405)),
+        }
+    }
+
+    /// A phone's REGISTER: the registrar decides, a non-INVITE server transaction answers
+    /// (and repeats the answer to retransmissions).
+    fn on_register(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        request: Request,
+    ) {
+        let random = self.rng.random::<u128>();
+        let answer = self.registrar.register(now, &request, source, transport, random);
+        let tag = self.token();
+        let status = StatusCode::new(answer.code).unwrap_or(StatusCode::OK);
+        let mut response = request.response(status, Some(&tag));
+        if !answer.reason.is_empty() {
+            response.reason = answer.reason.to_owned();
+        }
+        for (name, value) in answer.headers {
+            response = response.with_header(name, value);
+        }
+        response = response.with_header("Server", self.config.user_agent.clone());
+        self.respond_statefully(now, &request, response, source, transport);
+        self.report_phones();
+    }
+
+    /// Sets the accounts agents' SIP phones register with (see [`Registrar::set_accounts`]).
+    pub fn set_phone_accounts(&mut self, accounts: Vec<telephony::sip_phone::SipPhoneAccount>) {
+        self.registrar.set_accounts(accounts);
+        self.report_phones();
+    }
+
+    /// Where a registered phone is reached: its account, the address its REGISTER came from,
+    /// and its `Contact` URI.
+    pub fn phone(
+        &self,
+        user: &telephony::sip_phone::SipUser,
+    ) -> Option<(&telephony::sip_phone::SipPhoneAccount, SocketAddr, &str)> {
+        self.registrar.binding(user)
+    }
+
+    fn report_phones(&mut self) {
+        while let Some(change) = self.registrar.poll_change() {
+            if let registrar::Change::AuthFailed { user, source, reason } = &change {
+                warn!(%user, %source, %reason, "SIP phone registration refused");
+            }
+            self.emit(Event::Phone(change));
         }
     }
 
@@ -867,6 +932,10 @@ impl UserAgent {
             .collect();
         for trunk in pings {
             self.ping(now, &trunk);
+        }
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now) {
+            self.registrar.handle_timeout(now);
+            self.report_phones();
         }
     }
 

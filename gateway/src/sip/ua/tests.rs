@@ -717,8 +717,13 @@ fn unknown_dialog_gets_481_and_options_get_200() {
     let ok = h.last_response();
     assert_eq!(ok.status.code(), 200);
     assert_eq!(ok.header("Allow"), Some(message::ALLOW));
+    // A REGISTER is a phone's: challenged (no account is known, which the answer must not
+    // tell), and nothing happened yet.
     let register = options.replace("OPTIONS", "REGISTER").replace("z9hG4bKopt", "z9hG4bKreg");
     h.receive(register.as_bytes());
+    assert_eq!(h.last_response().status.code(), 401);
+    let unsupported = options.replace("OPTIONS", "SUBSCRIBE").replace("z9hG4bKopt", "z9hG4bKsub");
+    h.receive(unsupported.as_bytes());
     assert_eq!(h.last_response().status.code(), 405);
     assert!(h.events.is_empty());
     h.assert_settles();
@@ -734,10 +739,11 @@ fn rfc4475_application_layer_cases() {
         ("bext01", Some(420)),
         ("zeromf", Some(483)),
         ("invut", Some(403)), // from an address that is no trunk: refused before the body
-        ("regaut01", Some(405)),
-        ("cparam01", Some(405)),
-        ("unksm2", Some(405)),
-        ("escnull", Some(405)),
+        // REGISTERs: challenged for a phone account's password, whatever they carry.
+        ("regaut01", Some(401)),
+        ("cparam01", Some(401)),
+        ("unksm2", Some(401)),
+        ("escnull", Some(401)),
         ("insuf", Some(400)),
         ("unkscm", Some(416)),
         ("novelsc", Some(416)),
