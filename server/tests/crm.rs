@@ -405,6 +405,7 @@ fn answered_call(call_ref: &str, lead: LeadId, campaign: i64, agent: i64, at: i6
             call_ref: call_ref.into(),
             disposition: LeadStatus::system("SALE MADE"),
             notes: "Wants the gold plan".into(),
+            form: Default::default(),
             at: at + 12_000,
         },
     ]
