@@ -14,7 +14,8 @@ use app::model::{CampaignId, LeadId};
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::agent::{Form, HeadlessAgent};
-use support::{Backend, Client, Sipp, TestServer, ok};
+use support::recording::{self, with};
+use support::{Backend, Client, Sipp, TestServer, eventually, ok};
 
 on_both_backends!(scripts_with_forms_are_checked_and_their_values_kept_with_the_call);
 
@@ -40,25 +41,10 @@ async fn save(admin: &Client, body: &str, form: &str) -> support::Reply {
 /// An active auto campaign on a trunk to sipp using `script`, worked by `agent`.
 async fn campaign(admin: &Client, sipp: u16, script: &str, agent: i64) -> i64 {
     let trunk = support::udp_trunk(admin, "sipp", sipp, 5).await;
-    let form = [
-        ("name", "Forms"),
-        ("kind", "auto"),
-        ("state", "active"),
-        ("script_id", script),
-        ("trunk_id", trunk.as_str()),
-        ("notes", ""),
-        ("caller_id", "+1 202 555 0100"),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", "1"),
-        ("max_cps", "5"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-    ];
-    let id = ok(admin, "admin/campaigns/save", &form).await.as_i64().expect("campaign id");
+    let form = with(&recording::form("Forms", &trunk, "active"), "script_id", script);
+    let form = with(&form, "recording", "off");
+    let args: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let id = ok(admin, "admin/campaigns/save", &args).await.as_i64().expect("campaign id");
     let (c, a) = (id.to_string(), agent.to_string());
     ok(admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
         .await;
@@ -77,19 +63,6 @@ async fn attempt_forms(s: &TestServer) -> Vec<String> {
         server::db::Db::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await,
     }
     .expect("attempts")
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let limit = Duration::from_secs(40);
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn scripts_with_forms_are_checked_and_their_values_kept_with_the_call(b: Backend) {
@@ -185,7 +158,7 @@ async fn scripts_with_forms_are_checked_and_their_values_kept_with_the_call(b: B
             form(&[("budget", "120.5"), ("visit", "2026-12-24"), ("product", "Gold")]),
         ],
     );
-    let stored = eventually("the accepted disposition", async || {
+    let stored = eventually("the accepted disposition", Duration::from_secs(40), async || {
         attempt_forms(&s).await.into_iter().find(|f| f != "{}")
     })
     .await;

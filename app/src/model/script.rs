@@ -181,18 +181,24 @@ impl ScriptBody {
     }
 }
 
-impl From<ScriptBody> for String {
-    fn from(b: ScriptBody) -> String {
-        b.raw
-    }
-}
+/// Serde reads and writes these as the text they were written as, parsed again when read.
+macro_rules! stored_as_text {
+    ($($name:ident => $parse:path),*) => {$(
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.raw
+            }
+        }
 
-impl TryFrom<String> for ScriptBody {
-    type Error = ScriptError;
-    fn try_from(s: String) -> Result<ScriptBody, ScriptError> {
-        ScriptBody::stored(&s)
-    }
+        impl TryFrom<String> for $name {
+            type Error = ScriptError;
+            fn try_from(s: String) -> Result<$name, ScriptError> {
+                $parse(&s)
+            }
+        }
+    )*};
 }
+stored_as_text!(ScriptBody => ScriptBody::stored, ScriptForm => ScriptForm::parse);
 
 /// The steps of a script's text: one untitled step when it has no step lines.
 fn steps_of(s: &str) -> Result<Vec<Step>, ScriptError> {
@@ -463,19 +469,6 @@ impl ScriptForm {
             }
         }
         if errors.is_empty() { Ok(FormValues(values)) } else { Err(errors) }
-    }
-}
-
-impl From<ScriptForm> for String {
-    fn from(f: ScriptForm) -> String {
-        f.raw
-    }
-}
-
-impl TryFrom<String> for ScriptForm {
-    type Error = ScriptError;
-    fn try_from(s: String) -> Result<ScriptForm, ScriptError> {
-        ScriptForm::parse(&s)
     }
 }
 
