@@ -239,7 +239,11 @@ pub trait Admin: Send + Sync + 'static {
         id: Option<ScriptId>,
         name: Name,
         body: ScriptBody,
+        form: crate::model::script::ScriptForm,
     ) -> Result<ScriptId, ApiError>;
+    /// The custom field names leads have (what a script's placeholders may name besides
+    /// the fields every lead has).
+    async fn custom_fields(&self) -> Result<Vec<String>, ApiError>;
     /// Refused while a campaign uses the script.
     async fn delete_script(&self, id: ScriptId) -> Result<(), ApiError>;
 

@@ -70,8 +70,8 @@ test('an admin sets up a campaign end to end', async () => {
   assert.equal(await page.locator('[data-testid="admin-nav"] a').count(), 18, 'all admin tabs');
   const scriptForm = page.locator('[data-testid="script-form"]');
   await scriptForm.locator('input[name="name"]').fill('Welcome');
-  await scriptForm.locator('textarea[name="body"]').fill('Hello {first_name} from {city}, about {plan}.');
-  assert.equal(await page.textContent('[data-testid="script-preview"]'), 'Hello Ada from London, about Gold.');
+  await scriptForm.locator('textarea[name="body"]').fill('Hello {first_name} from {city}, {comments}.');
+  assert.equal(await page.textContent('[data-testid="script-preview"]'), 'Hello Ada from London, Prefers afternoons.');
   await scriptForm.locator('button[type="submit"]').click();
   await page.locator('tr[data-script="Welcome"]').waitFor();
 

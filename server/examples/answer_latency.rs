@@ -424,6 +424,7 @@ async fn main() -> Result<()> {
                 callback_at: None,
                 callback_mine: false,
                 invalid_details: false,
+                form: Default::default(),
                 pause,
             },
         )

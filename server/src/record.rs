@@ -136,6 +136,9 @@ pub enum Record {
         call_ref: String,
         disposition: LeadStatus,
         notes: String,
+        /// The values of the script's form: kept with the attempt and merged into the
+        /// lead's custom fields.
+        form: app::model::script::FormValues,
         at: i64,
     },
     /// The lead's new status and place in the queue; its lease ends.

@@ -499,6 +499,7 @@ pub fn run_day(w: &Workload, kind: CampaignKind, seed: u64) -> DayReport {
                         callback_at: None,
                         callback_mine: false,
                         invalid_details: false,
+                        form: Default::default(),
                         then: AfterWrapUp::Ready,
                     };
                     let _ = engine.handle(now, Input::AgentSubmit(s));

@@ -122,10 +122,10 @@ async fn scripts_are_checked_previewed_and_kept_while_in_use(b: Backend) {
     assert!(page.body.contains("&lt;b&gt;x&lt;/b&gt;"), "escaped on the page");
     assert!(!page.body.contains("<b>x</b>"));
 
-    // Preview fills lead fields; unknown placeholders stay visible.
+    // Preview fills lead fields; a missing value is a visible blank.
     let preview =
         ok(&admin, "admin/scripts/preview", &[("body", "Hi {first_name} {plan} {nope}")]).await;
-    assert_eq!(preview, "Hi Ada Gold {nope}");
+    assert_eq!(preview, "Hi Ada Gold ___");
 
     // Edit, unknown ids.
     ok(

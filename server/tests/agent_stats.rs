@@ -89,6 +89,7 @@ fn call(
                 call_ref: call_ref.clone(),
                 disposition: LeadStatus::parse(code).unwrap(),
                 notes: notes.into(),
+                form: Default::default(),
                 at: at + 40_000,
             },
         ]),

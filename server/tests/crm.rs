@@ -25,7 +25,7 @@ use server::record::Record;
 use server::webhook::Webhooks;
 use server::webhook::schedule::MAX_TRIES;
 use support::agent::HeadlessAgent;
-use support::{Backend, Client, ServerProc, Sipp, TestDatabase, TestServer, ok};
+use support::{Backend, Client, ServerProc, Sipp, TestDatabase, TestServer, eventually, ok};
 
 on_both_backends!(
     settings_are_checked_and_saved_whole,
@@ -405,6 +405,7 @@ fn answered_call(call_ref: &str, lead: LeadId, campaign: i64, agent: i64, at: i6
             call_ref: call_ref.into(),
             disposition: LeadStatus::system("SALE MADE"),
             notes: "Wants the gold plan".into(),
+            form: Default::default(),
             at: at + 12_000,
         },
     ]
@@ -614,22 +615,6 @@ async fn a_private_address_is_never_contacted_unless_allowed(b: Backend) {
     }
     assert!(receiver.got().is_empty(), "nothing reached the private address");
     db.close().await;
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually<T>(
-    what: &str,
-    limit: Duration,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn the_phone_brings_each_calls_crm_address_and_the_webhook_hears_of_the_call(b: Backend) {

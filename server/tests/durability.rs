@@ -120,6 +120,7 @@ fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::tas
                 callback_at: None,
                 callback_mine: false,
                 invalid_details: false,
+                form: Default::default(),
                 then: AfterWrapUp::Ready,
             })
         };

@@ -530,7 +530,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("admin/scripts/get", &[("id", K::Id(F::Script))], true),
     ep(
         "admin/scripts/save",
-        &[("id", K::Id(F::Script)), ("name", K::Text), ("body", K::Text)],
+        &[("id", K::Id(F::Script)), ("name", K::Text), ("body", K::Text), ("form", K::Text)],
         false,
     ),
     ep("admin/scripts/delete", &[("id", K::Id(F::Script))], false),

@@ -817,6 +817,7 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
             call_ref: "c0".into(),
             disposition: LeadStatus::parse("SALE").unwrap(),
             notes: "two units".into(),
+            form: Default::default(),
             at: t + 70_000,
         },
         started(1, Some(ann)),
@@ -1127,6 +1128,7 @@ async fn the_wallboard_draws_the_hour_and_the_rates_from_the_journal(b: Backend)
             call_ref: sale.clone(),
             disposition: LeadStatus::parse("SALE MADE").unwrap(),
             notes: String::new(),
+            form: Default::default(),
             at: t + 70_000,
         },
     ]);

@@ -162,6 +162,7 @@ async fn bad_requests_are_refused_and_change_nothing(b: Backend) {
         callback_at: None,
         callback_mine: false,
         invalid_details: false,
+        form: Default::default(),
         pause: None,
     };
     send(&mut ws, &submit).await;

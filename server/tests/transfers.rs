@@ -66,6 +66,7 @@ fn submit(agent: UserId, call: CallId, code: &'static str) -> Input {
         callback_at: None,
         callback_mine: false,
         invalid_details: false,
+        form: Default::default(),
         then: AfterWrapUp::Ready,
     })
 }

@@ -456,6 +456,7 @@ impl World {
             callback_at: None,
             callback_mine: false,
             invalid_details: false,
+            form: Default::default(),
             then: AfterWrapUp::Pause(app::model::PauseReason::system("wrap-up done")),
         };
         self.input(Input::AgentSubmit(submission));

@@ -113,6 +113,9 @@ pub struct LeadHistory {
     pub lead: Lead,
     pub leadset_name: String,
     pub edits: Vec<LeadEdit>,
+    /// Its calls, newest first, with their dispositions, notes and form values.
+    #[serde(default)]
+    pub calls: Vec<super::report::CallRecord>,
 }
 
 #[cfg(test)]

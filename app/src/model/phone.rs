@@ -14,6 +14,7 @@
 //! an event, or of a type inside one, is also added there (its test lists every variant).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::agent::AgentStatus;
 use super::call::{CallOutcome, HangupBy};
@@ -21,6 +22,7 @@ use super::campaign::CampaignKind;
 use super::disposition::DispositionKind;
 use super::ids::CampaignId;
 use super::lead::Lead;
+use super::script::{ScriptBody, ScriptForm};
 use super::text::{LeadStatus, Name};
 use super::user::UserId;
 
@@ -69,6 +71,9 @@ pub enum PhoneRequest {
         callback_mine: bool,
         #[serde(default)]
         invalid_details: bool,
+        /// The values typed into the script's form, by field name.
+        #[serde(default)]
+        form: BTreeMap<String, String>,
         /// Pause afterwards with this reason ("Submit & pause").
         #[serde(default)]
         pause: Option<String>,
@@ -86,10 +91,13 @@ pub enum PhoneRequest {
     Dial {
         number: String,
     },
-    /// The wrap-up notes typed so far (kept by the server, so a reload does not lose them).
+    /// The wrap-up notes and the script form's values typed so far (kept by the server, so a
+    /// reload does not lose them).
     Draft {
         call: u64,
         notes: String,
+        #[serde(default)]
+        form: BTreeMap<String, String>,
     },
     /// The agent dismissed this message ([`super::notice::Notice::id`]): not shown again.
     Dismiss {
@@ -225,12 +233,19 @@ pub enum PhoneEvent {
     Dialling {
         number: super::text::PhoneNumber,
     },
-    /// Talking: the lead and the campaign script with its fields filled in.
+    /// Talking: the lead, the campaign's script (the page fills its placeholders from the
+    /// lead, so a correction shows at once) and its form.
     Connected {
         call: u64,
         call_ref: String,
         lead: Lead,
-        script: String,
+        script: Option<ScriptBody>,
+        /// The form the agent fills during the call (sent back with the disposition).
+        #[serde(default)]
+        form: ScriptForm,
+        /// The form's values typed so far (a reloaded page gets them back).
+        #[serde(default)]
+        values: BTreeMap<String, String>,
         /// The campaign's CRM address for this lead (see [`super::crm::CrmUrlTemplate`]),
         /// when the campaign has one: the phone shows it in its CRM panel.
         #[serde(default)]

@@ -19,6 +19,7 @@ use super::lead::{Contact, Lead};
 use super::notice::{Notice, NoticeKind};
 use super::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
 use super::recording::RecordingMode;
+use super::script::{ScriptBody, ScriptForm};
 use super::text::{LeadStatus, Name, PhoneNumber};
 use super::user::UserId;
 
@@ -64,6 +65,8 @@ impl Decode for PhoneEvent {
                     call_ref: f.req("call_ref")?,
                     lead: f.req("lead")?,
                     script: f.req("script")?,
+                    form: f.opt("form")?,
+                    values: f.opt("values")?,
                     crm: f.opt("crm")?,
                 }
             }
@@ -259,6 +262,19 @@ macro_rules! decode_text {
 }
 decode_text!(Name, LeadStatus, PhoneNumber, PauseReason);
 
+/// A script and its form as stored: their text, parsed again.
+macro_rules! decode_stored {
+    ($($name:ident => $parse:path),*) => {$(
+        impl Decode for $name {
+            fn decode(r: &mut Reader<'_>) -> Result<Self> {
+                let at = r.invalid();
+                $parse(&r.string()?).map_err(|_| at)
+            }
+        }
+    )*};
+}
+decode_stored!(ScriptBody => ScriptBody::stored, ScriptForm => ScriptForm::parse);
+
 /// Enums without fields: their name, as serde writes it.
 macro_rules! decode_names {
     ($name:ident { $($text:literal => $variant:ident),* $(,)? }) => {
@@ -353,7 +369,9 @@ mod tests {
                 call: u64::MAX,
                 call_ref: "c-9".into(),
                 lead: lead(12),
-                script: "Hello {first_name}".into(),
+                script: Some(ScriptBody::stored("# a: A\nHello {first_name}\n> Yes -> a").unwrap()),
+                form: ScriptForm::parse("x | X | choice: A, B | required").unwrap(),
+                values: [("x".to_string(), "A \"b\"".to_string())].into(),
                 crm: Some("https://crm.example/c?phone=%2B1".into()),
             },
             PhoneEvent::WrapUpTimeout,

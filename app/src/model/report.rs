@@ -118,7 +118,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The first millisecond of a UTC day written `YYYY-MM-DD`.
-fn day_start(s: &str) -> Option<i64> {
+pub(crate) fn day_start(s: &str) -> Option<i64> {
     let mut parts = s.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
@@ -176,6 +176,9 @@ pub struct CallRecord {
     /// abandoned; the DNC key…).
     #[serde(default)]
     pub key_outcome: Option<super::keypad::KeyOutcome>,
+    /// The values the agent typed into the script's form.
+    #[serde(default)]
+    pub form: super::script::FormValues,
 }
 
 /// A report: how many calls match, and the newest of them.
@@ -193,7 +196,7 @@ impl CallReport {
 }
 
 /// The calls CSV's first line.
-pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict\r\n";
+pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict,form\r\n";
 
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {
@@ -219,6 +222,9 @@ pub fn calls_csv_rows(calls: &[CallRecord]) -> String {
             c.disposition.clone().unwrap_or_default(),
             c.notes.clone(),
             c.amd_verdict.map_or(String::new(), |v| v.as_str().to_string()),
+            // One cell for the script's form, `name: value; …`: a report spans campaigns
+            // whose scripts ask different things, and its header is written before the rows.
+            c.form.summary(),
         ];
         let line: Vec<String> = cells.iter().map(|s| csv_cell(s)).collect();
         out.push_str(&line.join(","));
@@ -643,13 +649,14 @@ mod tests {
             recording: None,
             recording_failed: false,
             key_outcome: None,
+            form: crate::model::script::FormValues::stored(r#"{"budget":"=1+1","product":"Gold"}"#),
         };
         let csv = calls_csv(&[call]);
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[0].starts_with("call,dialed_utc,campaign"));
         assert_eq!(
             lines[1],
-            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\",human"
+            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\",human,\"budget: =1+1; product: Gold\""
         );
     }
 

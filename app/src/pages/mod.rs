@@ -14,6 +14,7 @@ mod layout;
 pub mod live;
 mod login;
 mod phone;
+pub mod script_panel;
 mod status;
 mod users;
 #[cfg(feature = "hydrate")]

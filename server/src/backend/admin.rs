@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
 use app::model::sip_phone::{SipPhoneAccount, SipPhoneError, SipPhoneForm, SipSecret, SipUser};
+use app::model::script::ScriptForm;
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,
@@ -790,6 +791,7 @@ impl Admin for AdminBackend {
         id: Option<ScriptId>,
         name: Name,
         body: ScriptBody,
+        form: ScriptForm,
     ) -> Result<ScriptId, ApiError> {
         if let Some(id) = id {
             self.script(id).await?;
@@ -802,8 +804,10 @@ impl Admin for AdminBackend {
         }
         let now = db::now_ms();
         let stored = match id {
-            None => db::scripts::insert(&self.db, &name, &body, now).await,
-            Some(id) => db::scripts::update(&self.db, id, &name, &body, now).await.map(|_| id),
+            None => db::scripts::insert(&self.db, &name, &body, &form, now).await,
+            Some(id) => {
+                db::scripts::update(&self.db, id, &name, &body, &form, now).await.map(|_| id)
+            }
         };
         match stored {
             Ok(id) => {
@@ -813,6 +817,10 @@ impl Admin for AdminBackend {
             Err(e) if e.is_unique_violation() => Err(taken("script", &name)),
             Err(e) => Err(internal("saving a script", e)),
         }
+    }
+
+    async fn custom_fields(&self) -> Result<Vec<String>, ApiError> {
+        db::scripts::custom_fields(&self.db).await.map_err(|e| internal("listing custom fields", e))
     }
 
     async fn queues(

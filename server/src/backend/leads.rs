@@ -21,6 +21,9 @@ use crate::lead::fetch::{Download, UrlRules};
 use crate::lead::import::{self, HEAD_BYTES, check_head, country_id, normalise_phone};
 use crate::lead::timezone;
 
+/// The most calls a lead's page lists (a lead is called a handful of times).
+const LEAD_CALLS: u32 = 100;
+
 /// Leads per page in the leadset data table.
 pub const PER_PAGE: u32 = 50;
 
@@ -176,7 +179,10 @@ impl Leads for LeadsBackend {
         let edits = db::lead_edits::history(&self.db, id)
             .await
             .map_err(|e| internal("reading a lead's corrections", e))?;
-        Ok(LeadHistory { lead, leadset_name, edits })
+        let calls = db::reports::lead_calls(&self.db, id.0, LEAD_CALLS)
+            .await
+            .map_err(|e| internal("reading a lead's calls", e))?;
+        Ok(LeadHistory { lead, leadset_name, edits, calls })
     }
 
     async fn save_lead(

@@ -480,6 +480,26 @@ pub async fn script_body(db: &Db, id: CampaignId) -> Result<Option<String>, DbEr
         .await)?)
 }
 
+/// A campaign's script and its form, if it has a script.
+pub async fn script(
+    db: &Db,
+    id: CampaignId,
+) -> Result<Option<(app::model::ScriptBody, app::model::script::ScriptForm)>, DbError> {
+    let row = with_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+            "SELECT s.body, s.form FROM scripts s JOIN campaigns c ON c.script_id = s.id WHERE c.id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?;
+    let Some((body, form)) = row else { return Ok(None) };
+    let corrupt = |what: &str, e: app::model::script::ScriptError| {
+        DbError::Corrupt(format!("script {what}: {e}"))
+    };
+    Ok(Some((
+        app::model::ScriptBody::stored(&body).map_err(|e| corrupt("body", e))?,
+        app::model::script::ScriptForm::parse(&form).map_err(|e| corrupt("form", e))?,
+    )))
+}
+
 /// Whether another campaign (not `except`) has this name, ignoring case.
 pub async fn name_taken(db: &Db, name: &Name, except: Option<CampaignId>) -> Result<bool, DbError> {
     super::name_taken(db, super::Named::Campaigns, name.as_str(), except.map(|x| x.0)).await

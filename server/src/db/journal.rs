@@ -21,6 +21,17 @@ use crate::record::{Record, TransferTo};
 
 use super::{Db, DbError, with_pool};
 
+/// A lead's custom fields (their JSON) with a form's values laid over them. (Unreadable
+/// stored fields start afresh: the lead's page could not show them either.)
+fn merge_custom(custom: &str, form: &app::model::script::FormValues) -> String {
+    let mut fields: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(custom).unwrap_or_default();
+    for (k, v) in form.iter() {
+        fields.insert(k.clone(), v.clone());
+    }
+    serde_json::to_string(&fields).unwrap_or_else(|_| "{}".into())
+}
+
 /// One record, inside the caller's transaction (expanded once per backend).
 macro_rules! apply_one {
     ($tx:ident, $owner:ident, $r:ident, $refused:ident) => {
@@ -205,14 +216,33 @@ macro_rules! apply_one {
                 .execute(&mut *$tx)
                 .await?;
             }
-            Record::Disposed { call_ref, disposition, notes, at } => {
-                sqlx::query("UPDATE call_attempts SET disposition = $1, notes = $2, disposed_at = $3 WHERE call_ref = $4")
+            Record::Disposed { call_ref, disposition, notes, form, at } => {
+                sqlx::query("UPDATE call_attempts SET disposition = $1, notes = $2, disposed_at = $3, form = $5 WHERE call_ref = $4")
                     .bind(disposition.as_str())
                     .bind(notes)
                     .bind(at)
                     .bind(call_ref)
+                    .bind(form.to_json())
                     .execute(&mut *$tx)
                     .await?;
+                // The form's values become the lead's (custom fields by the same names), so
+                // the next call's script and the lead's page show them.
+                if !form.is_empty() {
+                    let lead = sqlx::query_as::<_, (i64, String)>(
+                        "SELECT l.id, l.custom FROM leads l JOIN call_attempts a ON a.lead_id = l.id WHERE a.call_ref = $1",
+                    )
+                    .bind(call_ref)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                    if let Some((id, custom)) = lead {
+                        let custom = merge_custom(&custom, form);
+                        sqlx::query("UPDATE leads SET custom = $1 WHERE id = $2")
+                            .bind(custom)
+                            .bind(id)
+                            .execute(&mut *$tx)
+                            .await?;
+                    }
+                }
                 // The call's end, with its disposition, for the campaign's webhook.
                 sqlx::query(
                     "INSERT INTO webhook_deliveries (campaign_id, event, call_ref, url, occurred_at, next_try_at) \

@@ -22,14 +22,33 @@ macro_rules! matching {
     };
 }
 
+/// The columns of a [`Row`], from the attempts `a` and their campaign `c`, agent `u` and
+/// lead `l`.
+macro_rules! columns {
+    () => {
+        "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
+         COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
+         CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
+         THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
+         a.disposition, a.notes, a.amd_verdict, a.form, \
+         CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
+         CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed, \
+         a.key_outcome "
+    };
+}
+
+/// The attempts of one lead `$1` but the call `$2`; `$3`: only those with notes or form
+/// values; newest first, at most `$4`.
+const LEAD_CALLS: &str = concat!(
+    columns!(),
+    "FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
+     LEFT JOIN users u ON u.id = a.agent_id LEFT JOIN leads l ON l.id = a.lead_id \
+     WHERE a.lead_id = $1 AND a.call_ref <> $2 AND ($3 = 0 OR a.notes <> '' OR a.form <> '{}') \
+     ORDER BY a.dialed_at DESC, a.id DESC LIMIT $4"
+);
+
 const CALLS: &str = concat!(
-    "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
-     COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
-     CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
-     THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
-     a.disposition, a.notes, a.amd_verdict, \
-     CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
-     CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed, a.key_outcome ",
+    columns!(),
     matching!(),
     " AND ($7 IS NULL OR a.dialed_at < $7 OR (a.dialed_at = $7 AND a.id < $8)) \
      ORDER BY a.dialed_at DESC, a.id DESC LIMIT $9 OFFSET $10"
@@ -68,6 +87,7 @@ struct Row {
     recording: Option<i64>,
     recording_failed: i32,
     key_outcome: Option<String>,
+    form: String,
 }
 
 /// The newest `limit` calls `filter` selects.
@@ -101,24 +121,28 @@ pub async fn lead_notes(
     call_ref: &str,
     limit: u32,
 ) -> Result<Vec<CallRecord>, DbError> {
-    let rows = with_pool!(db, pool => sqlx::query_as::<_, Row>(
-        "SELECT a.id, a.call_ref, a.dialed_at, c.name AS campaign, u.username AS agent, a.phone, \
-         COALESCE(TRIM(l.first_name || ' ' || l.last_name), '') AS lead, a.outcome, a.sip_code, \
-         CASE WHEN a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL \
-         THEN (a.ended_at - COALESCE(a.bridged_at, a.answered_at)) / 1000 END AS talk_seconds, \
-         a.disposition, a.notes, a.amd_verdict, \
-         CASE WHEN a.recording_state = 'done' THEN a.id END AS recording, \
-         CASE WHEN a.recording_state = 'failed' THEN 1 ELSE 0 END AS recording_failed, a.key_outcome \
-         FROM call_attempts a LEFT JOIN campaigns c ON c.id = a.campaign_id \
-         LEFT JOIN users u ON u.id = a.agent_id LEFT JOIN leads l ON l.id = a.lead_id \
-         WHERE a.lead_id = $1 AND a.call_ref <> $2 AND a.notes <> '' \
-         ORDER BY a.dialed_at DESC, a.id DESC LIMIT $3",
-    )
-    .bind(lead)
-    .bind(call_ref)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await)?;
+    lead_calls_where(db, lead, call_ref, true, limit).await
+}
+
+/// Every call of `lead`, newest first (at most `limit`): its history on the lead's page.
+pub async fn lead_calls(db: &Db, lead: i64, limit: u32) -> Result<Vec<CallRecord>, DbError> {
+    lead_calls_where(db, lead, "", false, limit).await
+}
+
+async fn lead_calls_where(
+    db: &Db,
+    lead: i64,
+    except: &str,
+    noted: bool,
+    limit: u32,
+) -> Result<Vec<CallRecord>, DbError> {
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, Row>(LEAD_CALLS)
+        .bind(lead)
+        .bind(except)
+        .bind(i64::from(noted))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
     Ok(records(rows))
 }
 
@@ -164,6 +188,7 @@ fn records(rows: Vec<Row>) -> Vec<CallRecord> {
             recording: r.recording,
             recording_failed: r.recording_failed != 0,
             key_outcome: r.key_outcome.and_then(|k| KeyOutcome::parse(&k).ok()),
+            form: app::model::script::FormValues::stored(&r.form),
         })
         .collect()
 }

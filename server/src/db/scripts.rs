@@ -1,5 +1,6 @@
-//! Agent scripts, and which campaigns use them.
+//! Agent scripts with their forms, and which campaigns use them.
 
+use app::model::script::ScriptForm;
 use app::model::{Name, Script, ScriptBody, ScriptId};
 
 use super::{Db, DbError, with_pool};
@@ -9,6 +10,7 @@ struct ScriptRow {
     id: i64,
     name: String,
     body: String,
+    form: String,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> DbError {
@@ -21,7 +23,7 @@ async fn load(db: &Db, only: Option<ScriptId>) -> Result<Vec<Script>, DbError> {
     let filter: Option<i64> = only.map(|s| s.0);
     let (rows, uses) = with_pool!(db, pool => {
         let rows = sqlx::query_as::<_, ScriptRow>(
-            "SELECT id, name, body FROM scripts WHERE $1 IS NULL OR id = $1 ORDER BY name")
+            "SELECT id, name, body, form FROM scripts WHERE $1 IS NULL OR id = $1 ORDER BY name")
             .bind(filter)
             .fetch_all(pool)
             .await?;
@@ -43,7 +45,8 @@ async fn load(db: &Db, only: Option<ScriptId>) -> Result<Vec<Script>, DbError> {
             Ok(Script {
                 id: ScriptId(r.id),
                 name: Name::parse(&r.name).map_err(|e| corrupt("name", e))?,
-                body: ScriptBody::parse(&r.body).map_err(|e| corrupt("body", e))?,
+                body: ScriptBody::stored(&r.body).map_err(|e| corrupt("body", e))?,
+                form: ScriptForm::parse(&r.form).map_err(|e| corrupt("form", e))?,
                 used_by,
             })
         })
@@ -68,13 +71,15 @@ pub async fn insert(
     db: &Db,
     name: &Name,
     body: &ScriptBody,
+    form: &ScriptForm,
     now: i64,
 ) -> Result<ScriptId, DbError> {
     let id: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "INSERT INTO scripts (name, body, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id")
+            "INSERT INTO scripts (name, body, form, created_at, updated_at) VALUES ($1, $2, $4, $3, $3) RETURNING id")
         .bind(name.as_str())
         .bind(body.as_str())
         .bind(now)
+        .bind(form.as_str())
         .fetch_one(pool)
         .await)?;
     Ok(ScriptId(id))
@@ -86,14 +91,16 @@ pub async fn update(
     id: ScriptId,
     name: &Name,
     body: &ScriptBody,
+    form: &ScriptForm,
     now: i64,
 ) -> Result<bool, DbError> {
     let n = with_pool!(db, pool => sqlx::query(
-            "UPDATE scripts SET name = $1, body = $2, updated_at = $3 WHERE id = $4")
+            "UPDATE scripts SET name = $1, body = $2, updated_at = $3, form = $5 WHERE id = $4")
         .bind(name.as_str())
         .bind(body.as_str())
         .bind(now)
         .bind(id.0)
+        .bind(form.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
@@ -111,4 +118,34 @@ pub async fn delete_unused(db: &Db, id: ScriptId) -> Result<bool, DbError> {
         .await
         .map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// The most custom field names a script's placeholders are checked against.
+const MAX_CUSTOM_FIELDS: i64 = 500;
+
+/// The custom field names any lead has, by name: what a script's `{placeholder}` may name
+/// besides the fields every lead has. (Reads every lead with custom fields: an admin saving
+/// a script, not the dialer.)
+pub async fn custom_fields(db: &Db) -> Result<Vec<String>, DbError> {
+    let rows: Vec<String> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT j.key FROM leads l, json_each(l.custom) j \
+                 WHERE l.custom <> '{}' ORDER BY 1 LIMIT $1",
+            )
+            .bind(MAX_CUSTOM_FIELDS)
+            .fetch_all(pool)
+            .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT k FROM leads l, jsonb_object_keys(l.custom::jsonb) k \
+                 WHERE l.custom <> '{}' ORDER BY 1 LIMIT $1",
+            )
+            .bind(MAX_CUSTOM_FIELDS)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(rows)
 }

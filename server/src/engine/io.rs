@@ -69,6 +69,8 @@ pub struct Submission {
     pub callback_mine: bool,
     /// The agent flagged the lead's details as wrong.
     pub invalid_details: bool,
+    /// The values of the script's form (checked against it).
+    pub form: app::model::script::FormValues,
     pub then: AfterWrapUp,
 }
 

@@ -195,6 +195,7 @@ impl Engine {
             callback_at,
             callback_mine,
             invalid_details,
+            form,
             then,
         } = s;
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
@@ -231,6 +232,7 @@ impl Engine {
             call_ref: rec.call_ref.clone(),
             disposition: code,
             notes,
+            form,
             at: now.wall,
         });
         let lead = &rec.queued.lead;

@@ -157,6 +157,7 @@ impl Harness {
             callback_at: None,
             callback_mine: false,
             invalid_details: false,
+            form: Default::default(),
             then: AfterWrapUp::Ready,
         }))
     }
@@ -538,6 +539,7 @@ fn submit_and_pause_stops_calls() {
         callback_at: None,
         callback_mine: false,
         invalid_details: true,
+        form: Default::default(),
         then: AfterWrapUp::Pause(PauseReason::parse("Lunch").unwrap()),
     }))
     .unwrap();
@@ -903,6 +905,7 @@ fn callback_dispositions_schedule_the_lead() {
         callback_at: None,
         callback_mine: true,
         invalid_details: false,
+        form: Default::default(),
         then: AfterWrapUp::Ready,
     };
     assert_eq!(h.input(Input::AgentSubmit(s.clone())), Err(EngineError::CallbackTime));

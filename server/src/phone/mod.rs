@@ -30,7 +30,7 @@
 mod manual;
 pub mod media;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,7 +41,8 @@ use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{
     AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
 };
-use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, UserId, fill_script};
+use app::model::script::{FormValues, ScriptForm};
+use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, ScriptBody, UserId};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -82,14 +83,23 @@ struct Line {
     /// Where events for that connection go.
     tx: mpsc::UnboundedSender<PhoneEvent>,
     connected: bool,
-    /// The campaign's script, filled in for each call.
-    script: String,
+    /// The campaign's script (filled in by the page for each call) and its form (which
+    /// checks the values a disposition brings).
+    script: Option<ScriptBody>,
+    form: ScriptForm,
     /// The campaign's CRM address, filled in for each call.
     crm: Option<CrmUrlTemplate>,
     /// The campaign's departments (name, number), to name a transfer's destination.
     departments: Vec<(String, app::model::PhoneNumber)>,
     /// The campaign the agent is logged in to (once welcomed): which messages are theirs.
     campaign: Option<CampaignId>,
+}
+
+/// What an agent typed for a call before submitting it.
+struct Draft {
+    call: u64,
+    notes: String,
+    form: BTreeMap<String, String>,
 }
 
 struct Inner {
@@ -99,8 +109,9 @@ struct Inner {
     grace: Duration,
     lines: Mutex<HashMap<UserId, Line>>,
     next_conn: AtomicU64,
-    /// Per agent: the wrap-up notes typed so far, with their call (outlive the page).
-    drafts: Mutex<HashMap<UserId, (u64, String)>>,
+    /// Per agent: the wrap-up notes and the script form's values typed so far, with their
+    /// call (outlive the page).
+    drafts: Mutex<HashMap<UserId, Draft>>,
     /// Per agent: audio legs connected so far (a dropped leg's call waits for the next).
     legs_connected: Mutex<HashMap<UserId, u64>>,
     /// Names of the agents who logged in through this hub (a transfer names the colleague).
@@ -163,7 +174,7 @@ impl PhoneHub {
         self.0.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn drafts(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (u64, String)>> {
+    fn drafts(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Draft>> {
         self.0.drafts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -263,14 +274,23 @@ impl PhoneHub {
             AgentEvent::NoLeads => PhoneEvent::NoLeads,
             AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
             AgentEvent::Connected { call, call_ref, lead } => {
-                let (script, crm) = self
+                let (script, form, crm) = self
                     .lines()
                     .get(&agent)
                     .map(|l| {
-                        (fill_script(&l.script, &lead), l.crm.as_ref().map(|t| t.render(&lead)))
+                        (l.script.clone(), l.form.clone(), l.crm.as_ref().map(|t| t.render(&lead)))
                     })
                     .unwrap_or_default();
-                PhoneEvent::Connected { call: call.0, call_ref, lead: *lead, script, crm }
+                let values = BTreeMap::new();
+                PhoneEvent::Connected {
+                    call: call.0,
+                    call_ref,
+                    lead: *lead,
+                    script,
+                    form,
+                    values,
+                    crm,
+                }
             }
             AgentEvent::Ended { call, outcome, by } => {
                 PhoneEvent::Ended { call: call.0, outcome, by }
@@ -386,7 +406,8 @@ impl PhoneHub {
             conn,
             tx,
             connected: true,
-            script: String::new(),
+            script: None,
+            form: ScriptForm::default(),
             crm: None,
             departments: Vec::new(),
             campaign: None,
@@ -397,6 +418,7 @@ impl PhoneHub {
             let _ = old.tx.send(PhoneEvent::TakenOver);
             if let Some(line) = self.lines().get_mut(&agent) {
                 line.script = old.script;
+                line.form = old.form;
                 line.crm = old.crm;
                 line.departments = old.departments;
                 line.campaign = old.campaign;
@@ -550,8 +572,23 @@ impl PhoneHub {
                 callback_at,
                 callback_mine,
                 invalid_details,
+                form,
                 pause,
             } => {
+                // Checked against the campaign's form as this page was sent it: a required
+                // field left empty or a value of the wrong kind refuses the whole disposition.
+                let checked = self
+                    .lines()
+                    .get(&agent)
+                    .map(|l| l.form.check(&form))
+                    .unwrap_or(Ok(FormValues::default()));
+                let form = match checked {
+                    Ok(values) => values,
+                    Err(errors) => {
+                        let all: Vec<String> = errors.iter().map(|(_, e)| e.to_string()).collect();
+                        return Some(error(&all.join(" ")));
+                    }
+                };
                 let disposition = match LeadStatus::parse(&disposition) {
                     Ok(d) => d,
                     Err(m) => return Some(error(&m)),
@@ -572,6 +609,7 @@ impl PhoneHub {
                     callback_at,
                     callback_mine,
                     invalid_details,
+                    form,
                     then,
                 };
                 let result = dialer.input(Input::AgentSubmit(s)).await;
@@ -581,11 +619,19 @@ impl PhoneHub {
                 result
             }
             PhoneRequest::Dial { number } => return Some(self.dial(agent, &number).await),
-            PhoneRequest::Draft { call, notes } => {
+            PhoneRequest::Draft { call, notes, form } => {
                 if notes.chars().count() > MAX_NOTES {
                     return Some(error("Notes have at most 4000 characters."));
                 }
-                self.drafts().insert(agent, (call, notes));
+                // Kept as typed (checked at submit), within what a form can hold.
+                let too_big = form.len() > ScriptForm::MAX_FIELDS
+                    || form
+                        .iter()
+                        .any(|(k, v)| k.len() > 32 || v.chars().count() > FormValues::MAX_LEN);
+                if too_big {
+                    return Some(error("The form's values are too long to keep."));
+                }
+                self.drafts().insert(agent, Draft { call, notes, form });
                 return None;
             }
             PhoneRequest::Dismiss { notice } => {
@@ -704,11 +750,12 @@ impl PhoneHub {
             Some(loaded) => Some(loaded),
             None => load_campaign(&self.0.db, view.campaign).await.ok().flatten(),
         };
-        let Some(Loaded { campaign, script, crm, departments, active }) = loaded else {
+        let Some(Loaded { campaign, script, form, crm, departments, active }) = loaded else {
             return error("The server cannot load the campaign right now. Try again.");
         };
         if let Some(line) = self.lines().get_mut(&agent) {
             line.script = script.clone();
+            line.form = form.clone();
             line.crm = crm.clone();
             line.departments = departments;
             line.campaign = Some(campaign.id);
@@ -722,20 +769,21 @@ impl PhoneHub {
             if let Ok(Some(stored)) = db::leads::get(&self.0.db, lead.id).await {
                 LeadDetails::of(&stored).apply_to(&mut lead);
             }
-            let script = fill_script(&script, &lead);
             // (The CRM panel opens the record of the lead as corrected, too.)
             let crm = crm.as_ref().map(|t| t.render(&lead));
-            self.send(agent, PhoneEvent::Connected { call: call.0, call_ref, lead, script, crm });
+            let (notes, values) = match self.drafts().get(&agent) {
+                Some(d) if d.call == call.0 => (d.notes.clone(), d.form.clone()),
+                _ => Default::default(),
+            };
+            let connected =
+                PhoneEvent::Connected { call: call.0, call_ref, lead, script, form, values, crm };
+            self.send(agent, connected);
             if view.recording {
                 self.send(agent, PhoneEvent::Recording { call: call.0, on: true });
             }
             if let Some((due, left)) = view.wrapup
                 && due == call
             {
-                let notes = match self.drafts().get(&agent) {
-                    Some((c, notes)) if *c == call.0 => notes.clone(),
-                    _ => String::new(),
-                };
                 let seconds_left =
                     u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
                 self.send(agent, PhoneEvent::WrapUp { call: call.0, seconds_left, notes });
@@ -795,7 +843,8 @@ where
 /// script, its departments, whether it is on).
 struct Loaded {
     campaign: PhoneCampaign,
-    script: String,
+    script: Option<ScriptBody>,
+    form: ScriptForm,
     crm: Option<CrmUrlTemplate>,
     departments: Vec<(String, app::model::PhoneNumber)>,
     active: bool,
@@ -806,7 +855,10 @@ struct Loaded {
 async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::DbError> {
     let Some(c) = db::campaigns::get(db, id).await? else { return Ok(None) };
     let dispositions = db::dispositions::for_campaign(db, id).await?;
-    let script = db::campaigns::script_body(db, id).await?.unwrap_or_default();
+    let (script, form) = match db::campaigns::script(db, id).await? {
+        Some((body, form)) => (Some(body), form),
+        None => (None, ScriptForm::default()),
+    };
     let crm = db::crm::settings(db, id).await?;
     // (Checked when saved; a row edited by hand that is no template gives no panel.)
     let crm =
@@ -823,5 +875,5 @@ async fn load_campaign(db: &Db, id: CampaignId) -> Result<Option<Loaded>, db::Db
         departments: departments.iter().map(|(name, _)| name.clone()).collect(),
         recording: c.settings.recording,
     };
-    Ok(Some(Loaded { campaign, script, crm, departments, active: c.settings.active }))
+    Ok(Some(Loaded { campaign, script, form, crm, departments, active: c.settings.active }))
 }

@@ -39,6 +39,10 @@ pub struct Tally {
     pub crm: std::sync::Mutex<Vec<Option<String>>>,
     /// Audio frames heard carrying the customer's voice octet (a talking agent only).
     pub heard_voice: AtomicU64,
+    /// The script's form each connected call came with (its text), in order.
+    pub forms: std::sync::Mutex<Vec<String>>,
+    /// The errors the phone answered with, in order.
+    pub errors: std::sync::Mutex<Vec<String>>,
 }
 
 impl Tally {
@@ -56,6 +60,12 @@ impl Tally {
     }
     pub fn crm(&self) -> Vec<Option<String>> {
         self.crm.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn forms(&self) -> Vec<String> {
+        self.forms.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn errors(&self) -> Vec<String> {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -81,7 +91,7 @@ impl HeadlessAgent {
         talk: Duration,
         server: watch::Receiver<Option<String>>,
     ) -> HeadlessAgent {
-        HeadlessAgent::spawn_talking(username, password, campaign, talk, server, None)
+        Self::spawn_with(username, password, campaign, talk, server, None, Vec::new())
     }
 
     /// Like [`HeadlessAgent::spawn`], with an agent who talks: with `voice`, it sends 20 ms
@@ -92,8 +102,33 @@ impl HeadlessAgent {
         password: &str,
         campaign: CampaignId,
         talk: Duration,
+        server: watch::Receiver<Option<String>>,
+        voice: Option<Voice>,
+    ) -> HeadlessAgent {
+        Self::spawn_with(username, password, campaign, talk, server, voice, Vec::new())
+    }
+
+    /// As [`HeadlessAgent::spawn`], filling the script's form of each call's disposition with
+    /// `forms[0]`; when the phone refuses it, trying again with the next one.
+    pub fn spawn_with_forms(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
+        server: watch::Receiver<Option<String>>,
+        forms: Vec<Form>,
+    ) -> HeadlessAgent {
+        Self::spawn_with(username, password, campaign, talk, server, None, forms)
+    }
+
+    fn spawn_with(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
         mut server: watch::Receiver<Option<String>>,
         voice: Option<Voice>,
+        forms: Vec<Form>,
     ) -> HeadlessAgent {
         let tally = Arc::new(Tally::default());
         let (username, password, t) = (username.to_string(), password.to_string(), tally.clone());
@@ -101,8 +136,13 @@ impl HeadlessAgent {
             loop {
                 let url = server.borrow_and_update().clone();
                 if let Some(url) = url {
-                    let shift =
-                        Shift { url: &url, username: &username, password: &password, voice };
+                    let shift = Shift {
+                        url: &url,
+                        username: &username,
+                        password: &password,
+                        voice,
+                        forms: &forms,
+                    };
                     let why = shift.work(campaign, talk, &t).await;
                     eprintln!("agent {username}: shift on {url} ended: {why}");
                 }
@@ -122,11 +162,15 @@ pub struct Voice {
     pub hears: u8,
 }
 
+/// The values of a script's form, by field name.
+pub type Form = std::collections::BTreeMap<String, String>;
+
 struct Shift<'a> {
     url: &'a str,
     username: &'a str,
     password: &'a str,
     voice: Option<Voice>,
+    forms: &'a [Form],
 }
 
 impl Shift<'_> {
@@ -152,6 +196,8 @@ impl Shift<'_> {
         }
         let mut rtc = Some((client, pending));
         let mut last_submitted = None;
+        // Which of `forms` the last disposition carried.
+        let mut tried = 0;
         let mut audio: Option<tokio::task::JoinHandle<()>> = None;
         let mut hang_up_at: Option<tokio::time::Instant> = None;
         let outcome = loop {
@@ -185,8 +231,13 @@ impl Shift<'_> {
                     None
                 }
                 PhoneEvent::Audio { state: AudioState::Connected } => Some(PhoneRequest::Ready),
-                PhoneEvent::Connected { crm, .. } => {
+                PhoneEvent::Connected { crm, form, .. } => {
                     tally.crm.lock().unwrap_or_else(|p| p.into_inner()).push(crm);
+                    tally
+                        .forms
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(form.as_str().into());
                     tally.connected.fetch_add(1, Ordering::Relaxed);
                     hang_up_at = Some(tokio::time::Instant::now() + talk);
                     None
@@ -197,13 +248,22 @@ impl Shift<'_> {
                     hang_up_at = None;
                     last_submitted = Some(call);
                     tally.submitted.fetch_add(1, Ordering::Relaxed);
-                    Some(submit(call))
+                    tried = 0;
+                    Some(submit(call, self.forms.first().cloned().unwrap_or_default()))
                 }
                 PhoneEvent::TakenOver => break "taken over".into(),
                 PhoneEvent::LoggedOut => break "logged out".into(),
                 PhoneEvent::Error { message } => {
                     eprintln!("agent {}: {message}", self.username);
-                    None
+                    tally.errors.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+                    // A refused disposition: again with the next form, if there is one.
+                    match (last_submitted, self.forms.get(tried + 1)) {
+                        (Some(call), Some(form)) => {
+                            tried += 1;
+                            Some(submit(call, form.clone()))
+                        }
+                        _ => None,
+                    }
                 }
                 _ => None,
             };
@@ -252,7 +312,7 @@ impl Shift<'_> {
 }
 
 /// The disposition that ends each call: a sale, so the lead is finished.
-fn submit(call: u64) -> PhoneRequest {
+fn submit(call: u64, form: Form) -> PhoneRequest {
     PhoneRequest::Submit {
         call,
         disposition: "SALE MADE".into(),
@@ -260,6 +320,7 @@ fn submit(call: u64) -> PhoneRequest {
         callback_at: None,
         callback_mine: false,
         invalid_details: false,
+        form,
         pause: None,
     }
 }

@@ -594,3 +594,19 @@ pub fn write_wav(path: &std::path::Path, samples: &[i16]) {
     }
     std::fs::write(path, wav).unwrap();
 }
+
+/// Waits (bounded) until `check` holds.
+pub async fn eventually<T>(
+    what: &str,
+    limit: std::time::Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what} within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -176,7 +176,7 @@ fn row(c: CallRecord) -> impl IntoView {
             <td data-testid="call-outcome">{outcome}{verdict}{key}</td>
             <td class="num">{dash(talk)}</td>
             <td>{dash(c.disposition)}</td>
-            <td>{c.notes}</td>
+            <td>{c.notes}{crate::pages::script_panel::form_values(&c.form)}</td>
             <td>{crate::pages::widgets::recording_cell(c.recording, c.recording_failed)}</td>
         </tr>
     }

@@ -84,6 +84,33 @@ fn History(h: LeadHistory) -> impl IntoView {
         }
         .into_any()
     };
+    let calls = if h.calls.is_empty() {
+        view! { <p class="muted" data-testid="no-lead-calls">"No calls to this lead yet."</p> }
+            .into_any()
+    } else {
+        let rows = h
+            .calls
+            .into_iter()
+            .map(|c| {
+                view! {
+                    <tr data-call=c.call_ref.clone()>
+                        <td>{format_utc(c.dialed_at)}</td>
+                        <td>{c.agent.clone().unwrap_or_else(|| "—".into())}</td>
+                        <td>{c.outcome.map_or("—", |o| o.label())}</td>
+                        <td>{c.disposition.clone().unwrap_or_else(|| "—".into())}</td>
+                        <td>{c.notes.clone()}{crate::pages::script_panel::form_values(&c.form)}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="grid" data-testid="lead-calls">
+                <thead><tr><th>"When"</th><th>"Agent"</th><th>"Outcome"</th><th>"Disposition"</th><th>"Notes and form"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
     let leadset = l.leadset_id.0;
     view! {
         <h1>{title}</h1>
@@ -94,6 +121,10 @@ fn History(h: LeadHistory) -> impl IntoView {
         <section class="card">
             <h2>"Details"</h2>
             <dl class="facts">{facts}</dl>
+        </section>
+        <section class="card">
+            <h2>"Calls"</h2>
+            {calls}
         </section>
         <section class="card">
             <h2>"Changes to the details"</h2>

@@ -74,7 +74,7 @@ fn line(c: CallRecord) -> impl IntoView {
             <td class="num">{c.talk_seconds.map_or_else(|| "—".to_string(), |s| clock(s as f64 * 1000.0))}</td>
             <td>{c.outcome.map_or("—", |o| o.label())}</td>
             <td>{dash(c.disposition.clone())}</td>
-            <td class="notes">{c.notes.clone()}</td>
+            <td class="notes">{c.notes.clone()}{crate::pages::script_panel::form_values(&c.form)}</td>
             <td>{crate::pages::widgets::recording_cell(c.recording, c.recording_failed)}</td>
         </tr>
     }
@@ -102,6 +102,7 @@ pub fn LeadNotes(state: PhoneState) -> impl IntoView {
                             <li>
                                 <span class="muted">{format!("{} {} · {}", crate::pages::widgets::format_utc(c.dialed_at), c.agent.clone().unwrap_or_default(), c.disposition.clone().unwrap_or_default())}</span>
                                 <p>{c.notes.clone()}</p>
+                                {crate::pages::script_panel::form_values(&c.form)}
                             </li>
                         }).collect_view()}
                     </ul>

@@ -101,8 +101,8 @@ fn EditLead(
                         if let Some(c) = c.as_mut()
                             && c.lead.id == edited.lead.id
                         {
+                            // The script panel fills itself anew from the corrected lead.
                             c.lead = edited.lead;
-                            c.script = edited.script;
                         }
                     });
                     saved.set(true);

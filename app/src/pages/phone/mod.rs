@@ -28,10 +28,12 @@ use super::LeaveWarning;
 use super::chat::{ChatPanel, ChatView};
 use super::json;
 use super::layout::Guarded;
+use super::script_panel::{ScriptFormFields, ScriptSteps};
 use super::widgets::ErrorBanner;
 use crate::api::phone::load_phone;
 use crate::model::phone::PhoneHome;
 use crate::model::phone::PhoneRequest;
+use crate::model::script::sample_lead;
 use crate::model::{AgentStatus, CampaignId, CampaignKind, DispositionKind, Lead, LeadStatus};
 use state::{AudioView, CallView, LinkState, PhoneState, WrapView, clock};
 
@@ -472,8 +474,20 @@ fn Work(
     // its lead's details change (a correction): the wrap-up form keeps what the agent chose,
     // and the script, filled anew with the correction, changes in place.
     let on_call = Memo::new(move |_| state.call.with(|c| c.as_ref().map(|c| (c.call, c.since))));
-    let script = Memo::new(move |_| {
-        state.call.with(|c| c.as_ref().map(|c| c.script.clone()).unwrap_or_default())
+    let script = Memo::new(move |_| state.call.with(|c| c.as_ref().and_then(|c| c.script.clone())));
+    let form = Memo::new(move |_| {
+        state.call.with(|c| c.as_ref().map(|c| c.form.clone()).unwrap_or_default())
+    });
+    let lead = Memo::new(move |_| {
+        state.call.with(|c| c.as_ref().map(|c| c.lead.clone())).unwrap_or_else(sample_lead)
+    });
+    // The form's values as they are typed, kept by the server too: a reload brings them back.
+    Effect::new(move |first: Option<()>| {
+        let form = state.script.values.get();
+        let call = state.call.with_untracked(|c| c.as_ref().map(|c| c.call));
+        if let (Some(_), Some(call)) = (first, call) {
+            send(PhoneRequest::Draft { call, notes: state.notes.get_untracked(), form });
+        }
     });
     // The CRM page is loaded once per call: a correction of the lead does not reload it (the
     // agent may be typing in it).
@@ -484,9 +498,10 @@ fn Work(
                 <div class="phone-grid">
                     <lead::LeadPanel state />
                     <history::LeadNotes state />
-                    <section class="card">
+                    <section class="card" data-testid="script-panel">
                         <h2>"Script"</h2>
-                        <div class="script" data-testid="script">{move || script.get()}</div>
+                        <ScriptSteps body=script lead st=state.script text_id="script" />
+                        <ScriptFormFields form st=state.script />
                     </section>
                     {move || crm.get().map(|url| view! { <CrmPanel url /> })}
                     {move || match state.wrapup.get() {
@@ -687,6 +702,17 @@ fn WrapUp(
             state.say(crate::model::notice::NoticeKind::Info, "Pick a disposition first.");
             return;
         };
+        // A required field left empty (or a value of the wrong kind) is shown next to its
+        // field, and nothing is sent.
+        let form =
+            state.call.with_untracked(|c| c.as_ref().map(|c| c.form.clone())).unwrap_or_default();
+        let Some(values) = state.script.check(&form) else {
+            state.say(
+                crate::model::notice::NoticeKind::Info,
+                "Complete the script's form first: see the marked fields.",
+            );
+            return;
+        };
         let callback_at = parse_local_datetime(&callback_at.get_untracked());
         send(PhoneRequest::Submit {
             call: wrap.call,
@@ -695,6 +721,7 @@ fn WrapUp(
             callback_at,
             callback_mine: callback_mine.get_untracked(),
             invalid_details: invalid.get_untracked(),
+            form: values.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             pause,
         });
     };
@@ -738,7 +765,8 @@ fn WrapUp(
                         let text = event_target_value(&ev);
                         notes.set(text.clone());
                         // Kept by the server too: a reload brings the notes back.
-                        send(PhoneRequest::Draft { call: wrap.call, notes: text });
+                        let form = state.script.values.get_untracked();
+                        send(PhoneRequest::Draft { call: wrap.call, notes: text, form });
                     }></textarea>
             </label>
             <label class="choice">

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::model::notice::{Notice, NoticeKind};
 use crate::model::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
-use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead};
+use crate::model::script::ScriptForm;
+use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead, ScriptBody};
 
 /// The server connection.
 // Driven by the browser-only link; the server only renders the first state.
@@ -55,7 +56,10 @@ pub struct CallView {
     pub call: u64,
     pub call_ref: String,
     pub lead: Lead,
-    pub script: String,
+    /// The campaign's script, filled from `lead` as it is shown.
+    pub script: Option<ScriptBody>,
+    /// The script's form.
+    pub form: ScriptForm,
     /// The lead's page in the campaign's CRM, if it has one.
     pub crm: Option<String>,
     /// When it connected (ms, the page's clock).
@@ -104,6 +108,8 @@ pub struct PhoneState {
     pub wrapup: RwSignal<Option<WrapView>>,
     /// The wrap-up notes typed so far (the server keeps a copy for a reloaded page).
     pub notes: RwSignal<String>,
+    /// Where the agent is in the call's script, and what they typed into its form.
+    pub script: crate::pages::script_panel::ScriptState,
     /// The notice area, newest first (at most [`MAX_NOTICES`]).
     pub notices: RwSignal<Vec<Notice>>,
     /// An admin turned the campaign off while the agent is in it: no calls come from it.
@@ -145,6 +151,7 @@ impl PhoneState {
             preview: RwSignal::new(None),
             wrapup: RwSignal::new(None),
             notes: RwSignal::new(String::new()),
+            script: crate::pages::script_panel::ScriptState::new(),
             notices: RwSignal::new(Vec::new()),
             campaign_off: RwSignal::new(false),
             customer_keys: RwSignal::new(String::new()),
@@ -256,7 +263,7 @@ impl PhoneState {
                 self.dialling.set(Some(number.to_string()));
                 self.clear_hints();
             }
-            PhoneEvent::Connected { call, call_ref, lead, script, crm } => {
+            PhoneEvent::Connected { call, call_ref, lead, script, form, values, crm } => {
                 self.ringing.set(false);
                 self.dialling.set(None);
                 self.preview.set(None);
@@ -270,9 +277,14 @@ impl PhoneState {
                 if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
                     self.customer_keys.set(String::new());
                     self.recording.set(false);
+                    self.script.reset();
+                }
+                // A reloaded page: what was typed into the form before.
+                if !values.is_empty() {
+                    self.script.values.set(values);
                 }
                 self.transfer.set(None);
-                self.call.set(Some(CallView { call, call_ref, lead, script, crm, since: now }));
+                self.call.set(Some(CallView { call, call_ref, lead, script, form, crm, since: now }));
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
@@ -458,7 +470,9 @@ mod tests {
                 call: 5,
                 call_ref: "x-5".into(),
                 lead: lead(),
-                script: "Hi".into(),
+                script: ScriptBody::stored("Hi").ok(),
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             assert_eq!(s.call.get_untracked().unwrap().since, 1000.0);
@@ -476,6 +490,37 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_brings_the_form_back_and_a_new_call_starts_the_script_over() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            let connected = |call: u64, values: &[(&str, &str)]| PhoneEvent::Connected {
+                call,
+                call_ref: format!("x-{call}"),
+                lead: lead(),
+                script: ScriptBody::stored("# a\nHi\n> On -> b\n# b\nBye").ok(),
+                form: ScriptForm::parse("budget | Budget | number").unwrap(),
+                values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                crm: None,
+            };
+            s.apply(connected(5, &[("budget", "12")]));
+            assert_eq!(
+                s.script.values.get_untracked().get("budget").map(String::as_str),
+                Some("12")
+            );
+            s.script.path.set(vec![crate::model::script::StepKey::parse("b").unwrap()]);
+            // The same call again (a reload without a draft) keeps where the agent is.
+            s.apply(connected(5, &[]));
+            assert_eq!(s.script.path.get_untracked().len(), 1);
+            assert_eq!(s.script.values.get_untracked().len(), 1);
+            // The next call starts over with an empty form.
+            s.apply(connected(6, &[]));
+            assert!(s.script.path.get_untracked().is_empty());
+            assert!(s.script.values.get_untracked().is_empty());
+        });
+    }
+
+    #[test]
     fn a_transfer_holds_the_customer_while_consulting_and_leaves_nothing_once_done() {
         use crate::model::phone::TransferNotice;
         let owner = Owner::new();
@@ -485,7 +530,9 @@ mod tests {
                 call: 5,
                 call_ref: "x-5".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             s.apply(PhoneEvent::Transfer(TransferNotice::Consulting {
@@ -519,7 +566,9 @@ mod tests {
                 call: 5,
                 call_ref: "x-5".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             assert!(b.transfer.get_untracked().is_none() && b.call.get_untracked().is_some());
@@ -535,7 +584,9 @@ mod tests {
                 call: 5,
                 call_ref: "x-5".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             s.apply(PhoneEvent::Ended {
@@ -564,7 +615,9 @@ mod tests {
                 call: 7,
                 call_ref: "x-7".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             s.apply(PhoneEvent::WrapUp {
@@ -604,7 +657,9 @@ mod tests {
                 call: 3,
                 call_ref: "x-3".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             for digit in ['4', '2', '#'] {
@@ -617,7 +672,9 @@ mod tests {
                 call: 3,
                 call_ref: "x-3".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             assert_eq!(s.customer_keys.get_untracked(), "42#");
@@ -625,7 +682,9 @@ mod tests {
                 call: 4,
                 call_ref: "x-4".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             assert_eq!(s.customer_keys.get_untracked(), "");
@@ -673,7 +732,9 @@ mod tests {
                 call: 1,
                 call_ref: "x-1".into(),
                 lead: lead(),
-                script: String::new(),
+                script: None,
+                form: ScriptForm::default(),
+                values: Default::default(),
                 crm: None,
             });
             assert!(s.notices.get_untracked().iter().all(|n| n.kind == NoticeKind::Error));
