@@ -15,7 +15,7 @@ use app::model::CampaignId;
 use reqwest::StatusCode;
 use support::agent::{HeadlessAgent, Voice};
 use support::recording::{form, save, with};
-use support::{Backend, Client, TestServer, ok};
+use support::{Backend, Client, TestServer, free_udp_port, ok};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
@@ -27,10 +27,6 @@ const CUSTOMER_SAYS: u8 = 0x55;
 /// The message's PCMU octet (its constant level, 2000).
 const MESSAGE: u8 = 0xbf;
 const PHONES: [&str; 2] = ["+12025550161", "+12025550162"];
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Twenty seconds of a constant level, 8 kHz mono 16-bit: the broadcast's message.
 fn message_wav(path: &std::path::Path) {

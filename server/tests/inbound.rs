@@ -10,22 +10,18 @@
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::model::CampaignId;
 use reqwest::StatusCode;
 use support::agent::HeadlessAgent;
 use support::recording::{form, save, with};
-use support::{Backend, Client, TestServer, ok};
+use support::{Backend, Client, TestServer, free_udp_port, ok, sipp_exit};
 
 on_both_backends!(a_caller_waits_in_the_queue_and_reaches_the_ready_agent);
 on_both_backends!(a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents);
 
 const CALLER: &str = "+12025550111";
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// sipp calling `number` at `gateway` from `port` as [`CALLER`]: `answered` stays on the line
 /// `hold_ms` and hangs up; otherwise it expects the refusal `code`.
@@ -51,20 +47,6 @@ fn call_in(gateway: &str, port: u16, number: &str, outcome: Result<u64, u16>) ->
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp is installed (Debian sip-tester)")
-}
-
-/// sipp's exit status (0: the scenario went as written), waiting at most 40 s.
-async fn exit(mut sipp: Child) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while Instant::now() < deadline {
-        if let Some(status) = sipp.try_wait().unwrap() {
-            return status.code();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = sipp.kill();
-    let _ = sipp.wait();
-    None
 }
 
 /// An active campaign of `kind` calling through `trunk` at any hour, not recorded; its id.
@@ -151,9 +133,9 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
 
     // A number no queue has: 404. Nobody logged in: 480. Neither reaches anyone.
     let sipp = call_in(&gateway, caller_port, "2025550199", Err(404));
-    assert_eq!(exit(sipp).await, Some(0), "sipp was refused with 404");
+    assert_eq!(sipp_exit(sipp).await, Some(0), "sipp was refused with 404");
     let sipp = call_in(&gateway, caller_port, "2025550150", Err(480));
-    assert_eq!(exit(sipp).await, Some(0), "sipp was refused with 480");
+    assert_eq!(sipp_exit(sipp).await, Some(0), "sipp was refused with 480");
 
     // Ann is ready: the caller reaches her, talks, hangs up; she disposes.
     let (_tx, url) = tokio::sync::watch::channel(Some(s.url.clone()));
@@ -165,7 +147,7 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let sipp = call_in(&gateway, caller_port, "+12025550150", Ok(2_000));
-    assert_eq!(exit(sipp).await, Some(0), "answered, heard for 2 s, hung up");
+    assert_eq!(sipp_exit(sipp).await, Some(0), "answered, heard for 2 s, hung up");
     assert_eq!(agent.tally.connected(), 1, "the call reached ann");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let attempts = loop {
@@ -290,7 +272,7 @@ async fn a_caller_nobody_takes_leaves_a_voicemail_for_the_queues_agents(b: Backe
 
     // Nobody is logged in: the caller hears the greeting, speaks, hangs up after 4 s.
     let sipp = call_in(&gateway, caller_port, "+12025550150", Ok(4_000));
-    assert_eq!(exit(sipp).await, Some(0), "answered for the voicemail, then hung up");
+    assert_eq!(sipp_exit(sipp).await, Some(0), "answered for the voicemail, then hung up");
 
     let ann = s.login("ann", "ann-pass-123").await;
     let bob = s.login("bob", "bob-pass-123").await;

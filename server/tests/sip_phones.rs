@@ -11,19 +11,15 @@
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::model::AgentSummary;
-use support::{Backend, Client, TestServer, ok};
+use support::{Backend, Client, TestServer, free_udp_port, ok, sipp_exit};
 
 on_both_backends!(
     a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled,
     a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways,
 );
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// sipp playing `scenario` from `tests/sipp/` with its `[name]`s replaced by `vars`, from
 /// `port`; towards `gateway` when it starts by sending (none: it waits for a call).
@@ -65,20 +61,6 @@ fn register_from(
     let code = code.to_string();
     let vars = [("user", user), ("secret", secret), ("code", code.as_str())];
     sipp(scenario, &vars, Some(gateway), port)
-}
-
-/// sipp's exit status (0: the scenario went as written), waiting at most 40 s.
-async fn exit(mut sipp: Child) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while Instant::now() < deadline {
-        if let Some(status) = sipp.try_wait().unwrap() {
-            return status.code();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = sipp.kill();
-    let _ = sipp.wait();
-    None
 }
 
 async fn agents(admin: &Client) -> Vec<AgentSummary> {
@@ -169,7 +151,10 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
     assert!(phone.registration.is_none() && phone.failure.is_none());
 
     // The phone registers: the list says where from, over what, and until when.
-    assert_eq!(exit(register(&gateway, "register", "ann.desk", "desk-pass-1", 200)).await, Some(0));
+    assert_eq!(
+        sipp_exit(register(&gateway, "register", "ann.desk", "desk-pass-1", 200)).await,
+        Some(0)
+    );
     let ann = ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
     let registration = ann.sip.unwrap().registration.unwrap();
     assert!(registration.source.starts_with("127.0.0.1:"), "{registration:?}");
@@ -180,7 +165,7 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
 
     // A wrong password: refused, and the agents list says why; the registration stays.
     assert_eq!(
-        exit(register(&gateway, "register", "ann.desk", "wrong-pass-1", 403)).await,
+        sipp_exit(register(&gateway, "register", "ann.desk", "wrong-pass-1", 403)).await,
         Some(0)
     );
     let ann = ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.failure.is_some())).await;
@@ -191,10 +176,10 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
     // Four more: the address is throttled, and even the right password is refused unchecked.
     for _ in 0..4 {
         let wrong = register(&gateway, "register", "ann.desk", "wrong-pass-1", 403);
-        assert_eq!(exit(wrong).await, Some(0));
+        assert_eq!(sipp_exit(wrong).await, Some(0));
     }
     let blocked = register(&gateway, "register_blocked", "ann.desk", "desk-pass-1", 403);
-    assert_eq!(exit(blocked).await, Some(0));
+    assert_eq!(sipp_exit(blocked).await, Some(0));
     let ann = ann_when(&admin, |a| {
         a.sip
             .as_ref()
@@ -205,7 +190,10 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
     assert!(ann.sip.unwrap().registration.is_some(), "a refused attempt does not unregister");
 
     // A user name no phone has is refused the same way as a wrong password.
-    assert_eq!(exit(register(&gateway, "register", "nobody.x", "desk-pass-1", 403)).await, Some(0));
+    assert_eq!(
+        sipp_exit(register(&gateway, "register", "nobody.x", "desk-pass-1", 403)).await,
+        Some(0)
+    );
 
     // Ann's phone removed: unregistered at the gateway, and gone from the list.
     let ann_id = ann.id.0.to_string();
@@ -264,7 +252,10 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
         phone.map(|p| (p.user.to_string(), p.codecs_text())),
         Some(("desk02".into(), "PCMU,PCMA".into()))
     );
-    assert_eq!(exit(register(&gateway, "register", "desk01", &sip_password, 200)).await, Some(0));
+    assert_eq!(
+        sipp_exit(register(&gateway, "register", "desk01", &sip_password, 200)).await,
+        Some(0)
+    );
     s.stop().await;
 }
 
@@ -306,7 +297,7 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
     let phone_port = free_udp_port();
     let registered =
         register_from(&gateway, phone_port, "register", "ann.desk", "desk-pass-1", 200);
-    assert_eq!(exit(registered).await, Some(0));
+    assert_eq!(sipp_exit(registered).await, Some(0));
     ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
     let media = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let media_port = media.local_addr().unwrap().port().to_string();
@@ -373,7 +364,11 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
         matches!(e, PhoneEvent::LoggedOut | PhoneEvent::State { status: AgentStatus::LoggedOut })
     })
     .await;
-    assert_eq!(exit(phone).await, Some(0), "the phone was answered, then hung up by the dialer");
+    assert_eq!(
+        sipp_exit(phone).await,
+        Some(0),
+        "the phone was answered, then hung up by the dialer"
+    );
     drop(carrier);
     s.stop().await;
 }

@@ -17,8 +17,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::engine::{AgentError, EngineError, Input};
 use crate::runtime::dialer::DialerError;
-use app::model::sip_phone::{SipPhoneAccount, SipPhoneError, SipPhoneForm, SipSecret, SipUser};
 use app::model::script::ScriptForm;
+use app::model::sip_phone::{SipPhoneAccount, SipPhoneError, SipPhoneForm, SipSecret, SipUser};
 use app::model::{
     AgentSummary, ApiError, AssignedAgent, BulkAgents, Campaign, CampaignChoices, CampaignId,
     CampaignLive, CampaignOverview, CampaignSettings, CampaignSummary, CreatedAgent, Dashboard,

@@ -577,6 +577,26 @@ impl Drop for ServerProc {
     }
 }
 
+/// A loopback UDP port free a moment ago (for a sipp or a media socket to bind).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A sipp process's exit status (0: its scenario went as written), waiting at most 40 s
+/// (then it is killed: `None`).
+pub async fn sipp_exit(mut sipp: std::process::Child) -> Option<i32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = sipp.try_wait().unwrap() {
+            return status.code();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = sipp.kill();
+    let _ = sipp.wait();
+    None
+}
+
 /// Writes `samples` as a WAV file the gateway plays: 8 kHz mono 16-bit PCM.
 pub fn write_wav(path: &std::path::Path, samples: &[i16]) {
     let data = samples.len() as u32 * 2;

@@ -15,7 +15,7 @@ use crate::sip::auth::{Challenge, Verdict};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{
     self, CoreHeaders, HeaderAccess, Message, Method, NameAddr, Request, Response, StatusCode,
-    Transport, make_header,
+    Transport, Via, make_header,
 };
 use crate::sip::transaction::{self, Backoff, Key, ServerInvite, cancel_for};
 use crate::trunk::{AuthDirection, CallerIdMode};
@@ -235,35 +235,28 @@ impl UserAgent {
             // RFC 3325 §9.1.
             headers.push(make_header("P-Asserted-Identity", format!("<{uri}>")));
         }
-        headers.push(make_header("Content-Type", "application/sdp"));
-        let invite = Request {
-            method: Method::Invite,
-            uri: format!("sip:{}@{host}{uri_params}", req.to.as_str()),
-            core: CoreHeaders {
-                via: vec![via],
-                from,
-                to,
-                call_id,
-                cseq_seq: 1,
-                cseq_method: Method::Invite,
-            },
-            max_forwards: 70,
-            headers,
-            body: req.sdp.clone(),
-        };
+        let uri = format!("sip:{}@{host}{uri_params}", req.to.as_str());
+        let invite = initial_invite(uri, via, from, to, call_id, headers, req.sdp);
         if let Some(t) = self.trunks.get_mut(&req.trunk) {
             t.recent_originates.push_back(now);
         }
         let id = req.call;
-        let mut call =
-            Call::new(id, CallState::Calling, Some(trunk.id), peer, transport, invite.clone());
-        call.local_tag = local_tag;
-        call.local_sdp = req.sdp;
-        call.ring_deadline = Some(now + req.ring_timeout);
-        self.calls.insert(id, call);
         debug!(%id, to = %req.to, trunk = %trunk.id, "originate");
-        self.start_client(now, invite, peer, transport, Owner::Call(id, Purpose::Invite));
+        let call = Call::new(id, CallState::Calling, Some(trunk.id), peer, transport, invite);
+        self.start_outbound(now, call, local_tag, req.ring_timeout);
         Ok(id)
+    }
+
+    /// Keeps outbound call `call` (its INVITE just built) with our tag and its ring deadline,
+    /// and sends the INVITE.
+    fn start_outbound(&mut self, now: Instant, mut call: Call, tag: String, ring: Duration) {
+        call.local_tag = tag;
+        call.local_sdp = call.invite.body.clone();
+        call.ring_deadline = Some(now + ring);
+        let (id, invite, peer, transport) =
+            (call.id, call.invite.clone(), call.peer, call.transport);
+        self.calls.insert(id, call);
+        self.start_client(now, invite, peer, transport, Owner::Call(id, Purpose::Invite));
     }
 
     /// A fresh id from the gateway's own range, for a call the gateway places itself (to an
@@ -306,29 +299,10 @@ impl UserAgent {
         headers.push(make_header("Contact", format!("<{our_contact}>")));
         headers.push(make_header("Allow", message::ALLOW));
         headers.push(make_header("User-Agent", self.config.user_agent.clone()));
-        headers.push(make_header("Content-Type", "application/sdp"));
-        let invite = Request {
-            method: Method::Invite,
-            uri: contact,
-            core: CoreHeaders {
-                via: vec![via],
-                from,
-                to,
-                call_id,
-                cseq_seq: 1,
-                cseq_method: Method::Invite,
-            },
-            max_forwards: 70,
-            headers,
-            body: sdp.clone(),
-        };
-        let mut call = Call::new(id, CallState::Calling, None, peer, transport, invite.clone());
-        call.local_tag = local_tag;
-        call.local_sdp = sdp;
-        call.ring_deadline = Some(now + ring_timeout);
-        self.calls.insert(id, call);
+        let invite = initial_invite(contact, via, from, to, call_id, headers, sdp);
         debug!(%id, %user, %peer, "calling an agent's SIP phone");
-        self.start_client(now, invite, peer, transport, Owner::Call(id, Purpose::Invite));
+        let call = Call::new(id, CallState::Calling, None, peer, transport, invite);
+        self.start_outbound(now, call, local_tag, ring_timeout);
         Ok(())
     }
 
@@ -1132,6 +1106,35 @@ impl UserAgent {
                 false
             }
         }
+    }
+}
+
+/// An initial INVITE of ours (CSeq 1, RFC 3261 §8.1.1) to `uri` with our offer `sdp`; `headers`
+/// are the ones beyond the core (`Contact`, `Allow`, …); `Content-Type` is added here.
+fn initial_invite(
+    uri: String,
+    via: Via,
+    from: NameAddr,
+    to: NameAddr,
+    call_id: String,
+    mut headers: rsip::Headers,
+    sdp: Vec<u8>,
+) -> Request {
+    headers.push(make_header("Content-Type", "application/sdp"));
+    Request {
+        method: Method::Invite,
+        uri,
+        core: CoreHeaders {
+            via: vec![via],
+            from,
+            to,
+            call_id,
+            cseq_seq: 1,
+            cseq_method: Method::Invite,
+        },
+        max_forwards: 70,
+        headers,
+        body: sdp,
     }
 }
 
