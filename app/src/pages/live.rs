@@ -133,15 +133,22 @@ where
 }
 
 /// "Live" while pushed updates arrive, "Reconnecting…" when the channel is down.
+///
+/// The channel may connect before the badge hydrates (the navigation's chat count opens it
+/// before a lazily loaded page's badge exists), and hydration keeps the server's text: the
+/// badge shows the channel's state only once mounted, so its first change is drawn.
 #[component]
 pub fn LiveBadge() -> impl IntoView {
     let feed: LiveFeed = expect_context();
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    let online = move || if mounted.get() { feed.online() } else { None };
     let (class, text) = (
-        move || match feed.online() {
+        move || match online() {
             Some(true) => "badge on",
             _ => "badge off",
         },
-        move || match feed.online() {
+        move || match online() {
             None => "Connecting…",
             Some(true) => "Live",
             Some(false) => "Reconnecting…",
