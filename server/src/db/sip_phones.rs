@@ -101,12 +101,23 @@ pub async fn user_of(db: &Db, agent: UserId) -> Result<Option<SipUser>, DbError>
 
 /// Which of these SIP user names a phone has already.
 pub async fn existing(db: &Db, users: &[SipUser]) -> Result<Vec<String>, DbError> {
-    let names: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
-    let taken: Vec<String> = with_pool!(db, pool => sqlx::query_scalar(
-        "SELECT sip_user FROM agent_sip_phones ORDER BY sip_user")
-        .fetch_all(pool)
-        .await)?;
-    Ok(taken.into_iter().filter(|t| names.contains(t)).collect())
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One placeholder per name (as `users::existing` does): only these rows are read.
+    let placeholders: Vec<String> = (1..=users.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT sip_user FROM agent_sip_phones WHERE sip_user IN ({}) ORDER BY sip_user",
+        placeholders.join(", ")
+    );
+    let taken: Vec<String> = with_pool!(db, pool => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        for u in users {
+            q = q.bind(u.as_str());
+        }
+        q.fetch_all(pool).await
+    })?;
+    Ok(taken)
 }
 
 /// What [`set`] did.
