@@ -302,9 +302,11 @@ impl World {
                 Output::Bridge { call, .. } | Output::HandOver { call, .. } => {
                     self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
                 }
-                // Nothing to simulate: simulated agents never transfer, a recording changes no
-                // call, and nobody calls the simulated campaign.
+                // Nothing to simulate: simulated agents never transfer nor take a second line,
+                // a recording changes no call, and nobody calls the simulated campaign.
                 Output::Consult { .. }
+                | Output::Park { .. }
+                | Output::Resume { .. }
                 | Output::Refer { .. }
                 | Output::Recording { .. }
                 | Output::Accept { .. }

@@ -238,6 +238,9 @@ impl World {
                 | Output::Refer { call, .. } => {
                     panic!("no transfers here ({call})")
                 }
+                Output::Park { call } | Output::Resume { call, .. } => {
+                    panic!("no second lines here ({call})")
+                }
                 Output::Accept { call }
                 | Output::Reject { call, .. }
                 | Output::Music { call, .. }

@@ -285,7 +285,20 @@ pub struct CampaignSettings {
     /// Broadcast: the confirmation played after the do-not-call key (none: the call ends).
     #[serde(default)]
     pub dnc_file: Option<String>,
+    /// The most calls an agent has at once: the one they talk on and those on hold on their
+    /// other lines (1: no second line).
+    #[serde(default = "default_lines")]
+    pub lines_per_agent: u8,
     pub agents: Vec<UserId>,
+}
+
+/// Lines per agent unless a campaign says otherwise: their call and one on hold.
+pub const DEFAULT_LINES_PER_AGENT: u8 = 2;
+/// The most lines per agent a campaign may allow.
+pub const MAX_LINES_PER_AGENT: u8 = 4;
+
+fn default_lines() -> u8 {
+    DEFAULT_LINES_PER_AGENT
 }
 
 impl CampaignSettings {
@@ -324,6 +337,7 @@ impl CampaignSettings {
             hold_file: None,
             no_agent_file: None,
             dnc_file: None,
+            lines_per_agent: DEFAULT_LINES_PER_AGENT,
             agents: Vec::new(),
         }
     }
@@ -358,6 +372,11 @@ impl CampaignSettings {
             "wrapup_seconds",
             (5..=3600).contains(&self.wrapup_seconds),
             "Wrap-up time is between 5 and 3600 seconds.",
+        )?;
+        range(
+            "lines_per_agent",
+            (1..=MAX_LINES_PER_AGENT).contains(&self.lines_per_agent),
+            "Lines per agent are between 1 (no second line) and 4.",
         )?;
         range(
             "ring_seconds",
@@ -528,6 +547,7 @@ pub struct CampaignForm {
     pub hold_file: String,
     pub no_agent_file: String,
     pub dnc_file: String,
+    pub lines_per_agent: String,
     pub retry_busy: String,
     pub attempts_busy: String,
     pub retry_no_answer: String,
@@ -590,6 +610,7 @@ impl CampaignForm {
             hold_file: s.hold_file.clone().unwrap_or_default(),
             no_agent_file: s.no_agent_file.clone().unwrap_or_default(),
             dnc_file: s.dnc_file.clone().unwrap_or_default(),
+            lines_per_agent: s.lines_per_agent.to_string(),
             ..CampaignForm::default()
         };
         for r in &s.retry_rules {
@@ -681,6 +702,10 @@ impl CampaignForm {
             .map_err(|m| ApiError::invalid("window_end", m))?;
         s.wrapup_seconds = number(&self.wrapup_seconds, "wrapup_seconds")?;
         s.ring_seconds = number(&self.ring_seconds, "ring_seconds")?;
+        // (A form from before the field existed keeps the default.)
+        if !self.lines_per_agent.trim().is_empty() {
+            s.lines_per_agent = number(&self.lines_per_agent, "lines_per_agent")?;
+        }
         s.broadcast_file = wav_file("broadcast_file", &self.broadcast_file)?;
         s.safe_harbor_file = wav_file("safe_harbor_file", &self.safe_harbor_file)?;
         // Fields a form from before they existed leaves out keep their defaults.

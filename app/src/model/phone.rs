@@ -123,6 +123,39 @@ pub enum PhoneRequest {
     Record {
         on: bool,
     },
+    /// Back to my call on hold on another line (the call I talk on, if any, goes on hold).
+    /// A new line is a [`PhoneRequest::Dial`] during a call.
+    SwitchLine {
+        call: u64,
+    },
+    /// Hang up my call on hold on another line.
+    HangupLine {
+        call: u64,
+    },
+}
+
+/// Where one of an agent's lines is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    /// Being placed (not answered yet).
+    Dialling,
+    /// The call the agent talks on.
+    Talking,
+    /// On hold while the agent is on another line.
+    Held,
+    /// Over; its disposition is due.
+    Ended,
+}
+
+/// One of an agent's calls while they have more than one ([`PhoneEvent::Lines`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneLine {
+    pub call: u64,
+    pub lead: Lead,
+    pub state: LineState,
+    /// Seconds since it connected (talking or held; zero otherwise).
+    pub seconds: u32,
 }
 
 /// A colleague I could hand a call to: an agent (or a supervisor taking calls) logged in to
@@ -295,6 +328,11 @@ pub enum PhoneEvent {
     /// A chat message for this user (one to one, or in a room they are in).
     Chat {
         message: super::chat::ChatMessage,
+    },
+    /// The agent's lines, oldest first, each time one changes while they have more than one
+    /// call (a held line, a second call, dispositions due); empty when back to one.
+    Lines {
+        lines: Vec<PhoneLine>,
     },
     /// The phone was opened in another tab, which now has it.
     TakenOver,

@@ -17,7 +17,9 @@ use super::ids::{CampaignId, LeadId, LeadsetId};
 use super::json_decode::{Decode, DecodeError, Reader};
 use super::lead::{Contact, Lead};
 use super::notice::{Notice, NoticeKind};
-use super::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
+use super::phone::{
+    AudioState, Colleague, LineState, PhoneCampaign, PhoneEvent, PhoneLine, TransferNotice,
+};
 use super::recording::RecordingMode;
 use super::script::{ScriptBody, ScriptForm};
 use super::text::{LeadStatus, Name, PhoneNumber};
@@ -98,7 +100,20 @@ impl Decode for PhoneEvent {
                 PhoneEvent::Recording { call: f.req("call")?, on: f.req("on")? }
             }
             "chat" => PhoneEvent::Chat { message: v.fields()?.req("message")? },
+            "lines" => PhoneEvent::Lines { lines: v.fields()?.req("lines")? },
             _ => return Err(v.unknown()),
+        })
+    }
+}
+
+impl Decode for PhoneLine {
+    fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        let f = r.fields()?;
+        Ok(PhoneLine {
+            call: f.req("call")?,
+            lead: f.req("lead")?,
+            state: f.req("state")?,
+            seconds: f.req("seconds")?,
         })
     }
 }
@@ -298,6 +313,9 @@ decode_names!(CampaignKind {
 decode_names!(DispositionKind {
     "final" => Final, "recyclable" => Recyclable, "callback" => Callback, "dnc" => Dnc,
 });
+decode_names!(LineState {
+    "dialling" => Dialling, "talking" => Talking, "held" => Held, "ended" => Ended
+});
 decode_names!(RecordingMode { "off" => Off, "all" => All, "on_demand" => OnDemand });
 decode_names!(CallOutcome {
     "answered" => Answered, "busy" => Busy, "no_answer" => NoAnswer, "rejected" => Rejected,
@@ -420,6 +438,15 @@ mod tests {
                     broadcast: true,
                 },
             },
+            PhoneEvent::Lines {
+                lines: vec![
+                    PhoneLine { call: 1, lead: lead(3), state: LineState::Held, seconds: 61 },
+                    PhoneLine { call: 2, lead: lead(4), state: LineState::Talking, seconds: 5 },
+                    PhoneLine { call: 3, lead: lead(5), state: LineState::Dialling, seconds: 0 },
+                    PhoneLine { call: 4, lead: lead(6), state: LineState::Ended, seconds: 0 },
+                ],
+            },
+            PhoneEvent::Lines { lines: vec![] },
             PhoneEvent::TakenOver,
             PhoneEvent::LoggedOut,
         ];
@@ -494,6 +521,7 @@ mod tests {
             PhoneEvent::CampaignActive { .. } => "campaign_active",
             PhoneEvent::Recording { .. } => "recording",
             PhoneEvent::Chat { .. } => "chat",
+            PhoneEvent::Lines { .. } => "lines",
             PhoneEvent::TakenOver => "taken_over",
             PhoneEvent::LoggedOut => "logged_out",
         }
@@ -519,7 +547,7 @@ mod tests {
         let mut seen: Vec<_> = events.iter().map(variant).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), 23, "{seen:?}");
+        assert_eq!(seen.len(), 24, "{seen:?}");
     }
 
     #[test]

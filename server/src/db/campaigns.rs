@@ -42,6 +42,7 @@ struct CampaignRow {
     hold_file: Option<String>,
     no_agent_file: Option<String>,
     dnc_file: Option<String>,
+    lines_per_agent: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,7 +59,8 @@ macro_rules! campaign_columns {
          max_channels, max_cps, max_attempts, window_start, window_end, wrapup_seconds, \
          ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, max_dial_level, \
          safe_harbor_file, amd, machine_action, machine_file, departments, recording, \
-         recording_retention_days, keypad, linked_campaign_id, hold_file, no_agent_file, dnc_file"
+         recording_retention_days, keypad, linked_campaign_id, hold_file, no_agent_file, dnc_file, \
+         lines_per_agent"
     };
 }
 
@@ -147,6 +149,8 @@ impl CampaignRow {
                 hold_file: self.hold_file,
                 no_agent_file: self.no_agent_file,
                 dnc_file: self.dnc_file,
+                lines_per_agent: u8::try_from(self.lines_per_agent)
+                    .map_err(|e| corrupt("lines_per_agent", e))?,
                 agents,
             },
         })
@@ -182,8 +186,8 @@ macro_rules! bind_settings {
 }
 
 /// Binds the settings added since (detection, the machine action and its file, the
-/// departments, recording and its retention, the broadcast keypad and what goes with it) as
-/// the next eleven parameters, after the time (and, in `update`, the id).
+/// departments, recording and its retention, the broadcast keypad and what goes with it,
+/// lines per agent) as the next twelve parameters, after the time (and, in `update`, the id).
 macro_rules! bind_later_settings {
     ($q:expr, $s:expr) => {
         $q.bind($s.amd)
@@ -197,6 +201,7 @@ macro_rules! bind_later_settings {
             .bind($s.hold_file.as_deref())
             .bind($s.no_agent_file.as_deref())
             .bind($s.dnc_file.as_deref())
+            .bind(i64::from($s.lines_per_agent))
     };
 }
 
@@ -314,9 +319,10 @@ pub async fn insert(db: &Db, s: &CampaignSettings, now: i64) -> Result<CampaignI
              wrapup_seconds, ring_seconds, broadcast_file, pacing, abandon_cap, abandon_window, \
              max_dial_level, safe_harbor_file, created_at, updated_at, amd, machine_action, \
              machine_file, departments, recording, recording_retention_days, keypad, \
-             linked_campaign_id, hold_file, no_agent_file, dnc_file) \
+             linked_campaign_id, hold_file, no_agent_file, dnc_file, lines_per_agent) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
+             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
+             $34) \
              RETURNING id",
         ), s)
         .bind(now), s)
@@ -346,7 +352,8 @@ pub async fn update(
              abandon_window = $19, max_dial_level = $20, safe_harbor_file = $21, updated_at = $22, \
              amd = $24, machine_action = $25, machine_file = $26, departments = $27, \
              recording = $28, recording_retention_days = $29, keypad = $30, \
-             linked_campaign_id = $31, hold_file = $32, no_agent_file = $33, dnc_file = $34 \
+             linked_campaign_id = $31, hold_file = $32, no_agent_file = $33, dnc_file = $34, \
+             lines_per_agent = $35 \
              WHERE id = $23",
         ), s)
         .bind(now)

@@ -7,19 +7,29 @@
 //!                 └─────────────────────────────────────────────────────── no disposition in time)
 //! ```
 //!
+//! Call lines: an agent talking on a call may hold it and place a second one
+//! (`new_line`); the held call is a *line* of theirs, and `switch` goes back to it (holding
+//! the other). With every live line on hold (the other ended or never connected) the agent is
+//! `OnHold` until they resume one. A line that ends leaves its disposition due; the wrap-up
+//! starts when no line is live, and takes the dispositions one after the other.
+//!
 //! A call placed for an agent a moment before they pressed Pause, whose customer answered
 //! before the cancel reached the carrier, is still theirs (`take_while_paused`): they talk,
 //! and their pause resumes after it (Submit leaves them paused with their reason).
 //!
 //! Invariants: an agent with a disposition due cannot become ready until it is submitted
-//! (even after the wrap-up timeout paused them); only the call in wrap-up (or the one the
-//! timeout left pending) can be disposed, once. Logging out is the engine's job (it removes
+//! (even after the wrap-up timeout paused them); only calls that ended can be disposed, each
+//! once; an agent never has more live lines (the active call and the held ones) than their
+//! campaign's line limit, and a held line is never also the active call. Logging out is the engine's job (it removes
 //! the machine); "logged out" is therefore not a state here.
 
 use app::model::{AgentStatus, LeadId, PauseReason};
 use std::time::{Duration, Instant};
 
 use super::CallId;
+
+/// Live lines an agent has at once unless their campaign says otherwise.
+const DEFAULT_LINES: u8 = app::model::campaign::DEFAULT_LINES_PER_AGENT;
 
 /// Where an agent is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +55,9 @@ pub enum AgentState {
         call: CallId,
         deadline: Instant,
     },
+    /// Every live line of theirs is on hold (the call they were on ended, or never
+    /// connected): they resume one, or place another.
+    OnHold,
 }
 
 /// Why an agent command was refused; nothing changed.
@@ -60,6 +73,14 @@ pub enum AgentError {
     AlreadyDisposed,
     #[error("Press Ready or get a lead first.")]
     NotReady,
+    #[error("All your lines are in use ({0}): hang up one first.")]
+    LineLimit(u8),
+    #[error("A new line is for when you are on a call; dial from the dial pad.")]
+    NoLineToHold,
+    #[error("That call is not one of your lines on hold.")]
+    NotYourLine,
+    #[error("Your new call is still being placed: hang it up or wait for it to connect first.")]
+    LineDialling,
 }
 
 /// What an agent does after submitting a disposition.
@@ -73,8 +94,12 @@ pub enum AfterWrapUp {
 #[derive(Clone, Debug)]
 pub struct AgentMachine {
     state: AgentState,
-    /// The call whose disposition is due (set at hang-up, cleared by submit).
-    due: Option<CallId>,
+    /// Calls whose disposition is due, oldest first (added at each end, removed by submit).
+    due: Vec<CallId>,
+    /// Their other live lines, on hold, oldest first (never the active call).
+    held: Vec<CallId>,
+    /// The most live lines at once (the campaign's setting; at least 1).
+    max_lines: u8,
     /// Calls already disposed, most recent last (to tell "twice" from "never yours").
     disposed: Vec<CallId>,
     wrapup: Duration,
@@ -90,7 +115,9 @@ impl AgentMachine {
                 reason: PauseReason::system(PauseReason::LOGGED_IN),
                 since: now,
             },
-            due: None,
+            due: Vec::new(),
+            held: Vec::new(),
+            max_lines: DEFAULT_LINES,
             disposed: Vec::new(),
             wrapup,
             pause_after: None,
@@ -101,9 +128,89 @@ impl AgentMachine {
         &self.state
     }
 
-    /// The call whose disposition is due, if any.
+    /// The call whose disposition is due first (the oldest), if any.
     pub fn disposition_due(&self) -> Option<CallId> {
-        self.due
+        self.due.first().copied()
+    }
+
+    /// Every call whose disposition is due, oldest first.
+    pub fn dispositions_due(&self) -> &[CallId] {
+        &self.due
+    }
+
+    /// Their live lines on hold, oldest first.
+    pub fn held_lines(&self) -> &[CallId] {
+        &self.held
+    }
+
+    /// Sets the most live lines an agent has at once (at least 1) from the next line on.
+    pub fn set_max_lines(&mut self, lines: u8) {
+        self.max_lines = lines.max(1);
+    }
+
+    /// Whether a line may be added now: talking (or with every line on hold) and below the
+    /// limit.
+    pub fn check_new_line(&self) -> Result<(), AgentError> {
+        match self.state {
+            AgentState::InCall { .. } | AgentState::OnHold => {}
+            AgentState::Reserved { call: Some(_), .. } if !self.held.is_empty() => {
+                return Err(AgentError::LineDialling);
+            }
+            _ => return Err(AgentError::NoLineToHold),
+        }
+        let live = self.held.len() + usize::from(matches!(self.state, AgentState::InCall { .. }));
+        if live >= usize::from(self.max_lines) {
+            return Err(AgentError::LineLimit(self.max_lines));
+        }
+        Ok(())
+    }
+
+    /// A new line: the call talked on (if any) goes on hold, and `call` to `lead` is being
+    /// placed. Returns the call put on hold.
+    pub fn new_line(&mut self, lead: LeadId, call: CallId) -> Result<Option<CallId>, AgentError> {
+        self.check_new_line()?;
+        let parked = match self.state {
+            AgentState::InCall { call: active } => {
+                self.held.push(active);
+                Some(active)
+            }
+            _ => None,
+        };
+        self.state = AgentState::Reserved { lead, call: Some(call) };
+        Ok(parked)
+    }
+
+    /// Back to the held line `call`: the call talked on (if any) goes on hold in its place.
+    /// Returns the call put on hold.
+    pub fn switch(&mut self, call: CallId) -> Result<Option<CallId>, AgentError> {
+        let Some(at) = self.held.iter().position(|c| *c == call) else {
+            return Err(AgentError::NotYourLine);
+        };
+        let parked = match self.state {
+            AgentState::InCall { call: active } => Some(active),
+            AgentState::OnHold => None,
+            AgentState::Reserved { call: Some(_), .. } => return Err(AgentError::LineDialling),
+            _ => return Err(AgentError::NotYourLine),
+        };
+        self.held.remove(at);
+        self.held.extend(parked);
+        self.state = AgentState::InCall { call };
+        Ok(parked)
+    }
+
+    /// Where the agent goes when the call they were on is over and others are on hold, or
+    /// nothing is: on hold, the wrap-up (a disposition due), or free.
+    fn after_line(&mut self, now: Instant, last: CallId) {
+        self.state = if !self.held.is_empty() {
+            AgentState::OnHold
+        } else if !self.due.is_empty() {
+            AgentState::WrapUp { call: last, deadline: now + self.wrapup }
+        } else {
+            match self.pause_after.take() {
+                Some(reason) => AgentState::Paused { reason, since: now },
+                None => AgentState::Ready { since: now },
+            }
+        };
     }
 
     /// The state as shown to people and logged.
@@ -112,7 +219,7 @@ impl AgentMachine {
             AgentState::Paused { reason, .. } => AgentStatus::Paused { reason: reason.clone() },
             AgentState::Ready { .. } => AgentStatus::Ready,
             AgentState::Reserved { .. } => AgentStatus::Reserved,
-            AgentState::InCall { .. } => AgentStatus::InCall,
+            AgentState::InCall { .. } | AgentState::OnHold => AgentStatus::InCall,
             AgentState::WrapUp { .. } => AgentStatus::WrapUp,
         }
     }
@@ -136,7 +243,7 @@ impl AgentMachine {
 
     /// "Ready": from paused (or already ready).
     pub fn ready(&mut self, now: Instant) -> Result<bool, AgentError> {
-        if self.due.is_some() {
+        if !self.due.is_empty() {
             return Err(AgentError::DispositionDue);
         }
         match self.state {
@@ -182,7 +289,7 @@ impl AgentMachine {
     /// their pause after it. Only from a pause with no disposition due.
     pub fn take_while_paused(&mut self, lead: LeadId, call: CallId) -> Result<(), AgentError> {
         match &self.state {
-            AgentState::Paused { reason, .. } if self.due.is_none() => {
+            AgentState::Paused { reason, .. } if self.due.is_empty() => {
                 self.pause_after = Some(reason.clone());
                 self.state = AgentState::Reserved { lead, call: Some(call) };
                 Ok(())
@@ -194,7 +301,7 @@ impl AgentMachine {
     /// Whether the agent may dial by hand now: ready with nothing reserved, or paused, and no
     /// disposition due.
     pub fn check_manual(&self) -> Result<(), AgentError> {
-        if self.due.is_some() {
+        if !self.due.is_empty() {
             return Err(AgentError::DispositionDue);
         }
         match self.state {
@@ -227,15 +334,21 @@ impl AgentMachine {
 
     /// The previewed lead was skipped, or its call did not connect: back to ready (or to the
     /// pause the call interrupted).
+    /// With lines on hold, the agent is back with them (on hold).
     pub fn unreserve(&mut self, now: Instant) -> bool {
-        if matches!(self.state, AgentState::Reserved { .. }) {
-            self.state = match self.pause_after.take() {
-                Some(reason) => AgentState::Paused { reason, since: now },
-                None => AgentState::Ready { since: now },
-            };
-            true
-        } else {
-            false
+        match self.state {
+            AgentState::Reserved { .. } if !self.held.is_empty() => {
+                self.state = AgentState::OnHold;
+                true
+            }
+            AgentState::Reserved { .. } => {
+                self.state = match self.pause_after.take() {
+                    Some(reason) => AgentState::Paused { reason, since: now },
+                    None => AgentState::Ready { since: now },
+                };
+                true
+            }
+            _ => false,
         }
     }
 
@@ -250,14 +363,23 @@ impl AgentMachine {
         }
     }
 
-    /// The call ended (either side hung up): wrap-up starts, a disposition is due.
+    /// The call ended (either side hung up): its disposition is due. The wrap-up starts
+    /// when no line is live any more; a held line that ended leaves the agent where they are.
     pub fn call_ended(&mut self, now: Instant, call: CallId) -> bool {
+        if let Some(at) = self.held.iter().position(|c| *c == call) {
+            self.held.remove(at);
+            self.due.push(call);
+            if self.state == AgentState::OnHold {
+                self.after_line(now, call);
+            }
+            return true;
+        }
         match self.state {
             AgentState::InCall { call: c } | AgentState::Reserved { call: Some(c), .. }
                 if c == call =>
             {
-                self.state = AgentState::WrapUp { call, deadline: now + self.wrapup };
-                self.due = Some(call);
+                self.due.push(call);
+                self.after_line(now, call);
                 true
             }
             _ => false,
@@ -268,9 +390,14 @@ impl AgentMachine {
     /// The agent handed their call to a colleague (a transfer): free again, with no
     /// disposition due — the colleague disposes of the call. Ready, or back to the pause
     /// the call interrupted. False (nothing changed) when not talking on `call`.
+    /// (With lines on hold, they are back with them.)
     pub fn handed_over(&mut self, now: Instant, call: CallId) -> bool {
         match self.state {
             AgentState::InCall { call: c } if c == call => {
+                if !self.held.is_empty() {
+                    self.state = AgentState::OnHold;
+                    return true;
+                }
                 self.state = match self.pause_after.take() {
                     Some(reason) => AgentState::Paused { reason, since: now },
                     None => AgentState::Ready { since: now },
@@ -281,24 +408,30 @@ impl AgentMachine {
         }
     }
 
+    /// Whether `call` is this agent's: the active call, a line on hold, or a disposition due.
     pub fn has_call(&self, call: CallId) -> bool {
-        match self.state {
+        let active = match self.state {
             AgentState::InCall { call: c } | AgentState::WrapUp { call: c, .. } => c == call,
             AgentState::Reserved { call: Some(c), .. } => c == call,
-            _ => self.due == Some(call),
-        }
+            _ => false,
+        };
+        active || self.held.contains(&call) || self.due.contains(&call)
     }
 
     /// Checks that `call`'s disposition may be submitted now, without changing anything.
     pub fn check_submit(&self, call: CallId) -> Result<(), AgentError> {
-        match self.due {
-            Some(c) if c == call => Ok(()),
-            _ if self.disposed.contains(&call) => Err(AgentError::AlreadyDisposed),
-            _ => Err(AgentError::NotYourCall),
+        if self.due.contains(&call) {
+            Ok(())
+        } else if self.disposed.contains(&call) {
+            Err(AgentError::AlreadyDisposed)
+        } else {
+            Err(AgentError::NotYourCall)
         }
     }
 
-    /// Submits the disposition of `call`, then ready or paused.
+    /// Submits the disposition of `call`. The last one due, with no line live, ends the
+    /// wrap-up: ready or paused as asked. Another still due keeps the wrap-up going (with a
+    /// fresh wrap-up time for it); a disposition given during a call changes nothing else.
     pub fn submit(
         &mut self,
         now: Instant,
@@ -306,10 +439,19 @@ impl AgentMachine {
         then: AfterWrapUp,
     ) -> Result<(), AgentError> {
         self.check_submit(call)?;
-        self.due = None;
+        self.due.retain(|c| *c != call);
         self.disposed.push(call);
         if self.disposed.len() > 16 {
             self.disposed.remove(0);
+        }
+        match (&self.state, self.due.first()) {
+            (AgentState::WrapUp { .. } | AgentState::Paused { .. }, None) => {}
+            (AgentState::WrapUp { .. }, Some(&next)) => {
+                self.state = AgentState::WrapUp { call: next, deadline: now + self.wrapup };
+                return Ok(());
+            }
+            // During a call, or paused by the timeout with more still due.
+            _ => return Ok(()),
         }
         let interrupted = self.pause_after.take();
         self.state = match (then, interrupted) {
@@ -415,6 +557,75 @@ mod tests {
         assert!(a.connected(CallId(9)));
         assert!(a.handed_over(t0, CallId(9)));
         assert_eq!(a.status(), AgentStatus::Paused { reason: pause("Break") });
+    }
+
+    #[test]
+    fn two_lines_switch_end_in_any_order_and_every_call_is_disposed() {
+        let (mut a, t0) = agent();
+        assert_eq!(a.check_new_line(), Err(AgentError::NoLineToHold), "not on a call");
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        assert!(a.connected(CallId(1)));
+        assert_eq!(a.new_line(LeadId(2), CallId(2)), Ok(Some(CallId(1))));
+        assert_eq!(a.held_lines(), [CallId(1)]);
+        assert_eq!(a.status(), AgentStatus::Reserved);
+        assert_eq!(a.check_new_line(), Err(AgentError::LineDialling), "still being placed");
+        assert_eq!(a.switch(CallId(1)), Err(AgentError::LineDialling));
+        assert!(a.connected(CallId(2)));
+        assert_eq!(a.new_line(LeadId(3), CallId(3)), Err(AgentError::LineLimit(2)));
+        assert_eq!(a.switch(CallId(2)), Err(AgentError::NotYourLine), "the call talked on");
+        assert_eq!(a.switch(CallId(1)), Ok(Some(CallId(2))));
+        assert_eq!(a.state(), &AgentState::InCall { call: CallId(1) });
+        assert_eq!(a.held_lines(), [CallId(2)]);
+        // The held customer hangs up: due, and the agent talks on.
+        assert!(a.call_ended(t0, CallId(2)));
+        assert_eq!(a.state(), &AgentState::InCall { call: CallId(1) });
+        assert_eq!(a.pause(t0, pause("Break")), Err(AgentError::Busy));
+        assert!(a.call_ended(t0, CallId(1)));
+        assert_eq!(a.state(), &AgentState::WrapUp { call: CallId(1), deadline: t0 + WRAPUP });
+        assert_eq!(a.dispositions_due(), [CallId(2), CallId(1)]);
+        let later = t0 + Duration::from_secs(20);
+        a.submit(later, CallId(1), AfterWrapUp::Ready).unwrap();
+        assert_eq!(
+            a.state(),
+            &AgentState::WrapUp { call: CallId(2), deadline: later + WRAPUP },
+            "the next one, with its own wrap-up time"
+        );
+        assert_eq!(a.ready(later), Err(AgentError::DispositionDue));
+        a.submit(later, CallId(2), AfterWrapUp::Ready).unwrap();
+        assert_eq!(a.status(), AgentStatus::Ready);
+    }
+
+    #[test]
+    fn a_new_line_that_fails_or_ends_leaves_the_agent_with_their_held_customer() {
+        let (mut a, t0) = agent();
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        a.connected(CallId(1));
+        a.new_line(LeadId(2), CallId(2)).unwrap();
+        assert!(a.unreserve(t0), "not answered");
+        assert_eq!(a.state(), &AgentState::OnHold);
+        assert_eq!(a.status(), AgentStatus::InCall);
+        assert_eq!(a.ready(t0), Err(AgentError::Busy));
+        // Another line from hold, then that one ends: on hold again, its disposition due.
+        assert_eq!(a.new_line(LeadId(3), CallId(3)), Ok(None));
+        a.connected(CallId(3));
+        assert!(a.call_ended(t0, CallId(3)));
+        assert_eq!(a.state(), &AgentState::OnHold);
+        // A disposition given while a customer waits changes nothing else.
+        a.submit(t0, CallId(3), AfterWrapUp::Ready).unwrap();
+        assert_eq!(a.state(), &AgentState::OnHold);
+        assert_eq!(a.switch(CallId(1)), Ok(None));
+        assert!(a.call_ended(t0, CallId(1)));
+        a.submit(t0, CallId(1), AfterWrapUp::Pause(pause("Lunch"))).unwrap();
+        assert_eq!(a.status(), AgentStatus::Paused { reason: pause("Lunch") });
+        // One line only: no second.
+        let (mut b, t0) = agent();
+        b.set_max_lines(1);
+        b.ready(t0).unwrap();
+        b.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        b.connected(CallId(1));
+        assert_eq!(b.check_new_line(), Err(AgentError::LineLimit(1)));
     }
 
     #[test]

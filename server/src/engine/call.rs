@@ -117,6 +117,9 @@ pub(super) enum CallState {
     /// Answered; being bridged to this agent.
     Bridging(UserId),
     Connected(UserId),
+    /// Talked to this agent, now on hold while they talk on another of their lines
+    /// ([`super::line`]): the customer hears the hold sound, the agent's audio is elsewhere.
+    Parked(UserId),
     /// Broadcast: the message is playing (or, after a key, the closing message).
     Playing,
     /// Broadcast with keys: the message has played; a key may still come ([`super::keypad`]).
@@ -274,6 +277,7 @@ impl CallRec {
             self.state,
             CallState::Bridging(_)
                 | CallState::Connected(_)
+                | CallState::Parked(_)
                 | CallState::Playing
                 | CallState::Listening
                 | CallState::Holding
@@ -288,11 +292,14 @@ impl CallRec {
         )
     }
 
-    /// Whether this call is being bridged to, talks to, or waits for the disposition of
-    /// `agent`.
+    /// Whether this call is being bridged to, talks to (or is held on a line of), or waits
+    /// for the disposition of `agent`.
     pub(super) fn talks_to(&self, agent: UserId) -> bool {
         match self.state {
-            CallState::Bridging(a) | CallState::Connected(a) | CallState::WrapUp(a) => a == agent,
+            CallState::Bridging(a)
+            | CallState::Connected(a)
+            | CallState::Parked(a)
+            | CallState::WrapUp(a) => a == agent,
             _ => false,
         }
     }
@@ -318,6 +325,7 @@ impl CallRec {
             | CallState::Detecting
             | CallState::Queued(_) => c.calls_waiting += 1,
             CallState::Connected(_)
+            | CallState::Parked(_)
             | CallState::Playing
             | CallState::Listening
             | CallState::SafeHarbor
@@ -405,7 +413,7 @@ impl CallRec {
                 out.record(Record::LeadResult { lead: self.lead(), fate, invalid_details: false });
                 false
             }
-            CallState::Bridging(_) | CallState::Connected(_) => {
+            CallState::Bridging(_) | CallState::Connected(_) | CallState::Parked(_) => {
                 self.state = CallState::Abandoned;
                 self.guard = Some(now.at + BRIDGE_TIMEOUT);
                 out.push(Output::Hangup { call: self.id });
@@ -520,6 +528,7 @@ impl Engine {
                         run.machine.connected(call);
                     }
                     self.agent_changed(now, agent, Some(call_ref));
+                    self.lines_changed(now, agent);
                     if let Some((from, warm)) = transfer {
                         self.transfer_done(now, call, from, warm);
                     }
@@ -833,8 +842,9 @@ impl Engine {
                 let rec = entry.remove();
                 self.finish_unconnected(now, rec, outcome, sip_code, reason, by);
             }
-            CallState::Bridging(agent) | CallState::Connected(agent) => {
-                if let (CallState::Connected(_), Some(since)) = (rec.state, rec.since)
+            CallState::Bridging(agent) | CallState::Connected(agent) | CallState::Parked(agent) => {
+                if let (CallState::Connected(_) | CallState::Parked(_), Some(since)) =
+                    (rec.state, rec.since)
                     && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
                 {
                     camp.pacer
@@ -861,6 +871,7 @@ impl Engine {
                         AgentEvent::Ended { call, outcome: CallOutcome::Answered, by },
                     );
                     self.agent_changed(now, agent, Some(call_ref));
+                    self.lines_changed(now, agent);
                 } else {
                     let rec = entry.remove();
                     self.finish_answered_without_agent(now, rec);
@@ -982,6 +993,7 @@ impl Engine {
         {
             self.out.notify(agent, AgentEvent::Ended { call: rec.id, outcome, by });
             run.announce(agent, now, Some(rec.call_ref), &mut self.out);
+            self.lines_changed(now, agent);
         }
     }
 
@@ -1151,6 +1163,7 @@ impl Engine {
             | CallState::Holding
             | CallState::Detecting
             | CallState::Connected(_)
+            | CallState::Parked(_)
             | CallState::WrapUp(_)
             | CallState::Offered
             | CallState::Queued(_) => entry.get_mut().guard = None,

@@ -144,6 +144,7 @@ impl Engine {
         let wrapup = Duration::from_secs(u64::from(config.settings.wrapup_seconds));
         for a in self.agents.values_mut().filter(|a| a.campaign == config.id) {
             a.machine.set_wrapup(wrapup);
+            a.machine.set_max_lines(config.settings.lines_per_agent);
         }
         let id = config.id;
         // (A first load is no news to anyone.)

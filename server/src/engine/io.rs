@@ -228,6 +228,16 @@ pub enum Input {
         agent: UserId,
         on: bool,
     },
+    /// The agent goes back to their call on hold on another line ([`super::line`]).
+    SwitchLine {
+        agent: UserId,
+        call: CallId,
+    },
+    /// The agent hangs up their call on hold on another line.
+    HangupLine {
+        agent: UserId,
+        call: CallId,
+    },
     /// A customer calls a queue's number (boxed: it carries a lead).
     Inbound(Box<InboundCall>),
 }
@@ -323,6 +333,18 @@ pub enum Output {
     },
     Hangup {
         call: CallId,
+    },
+    /// Call lines: put the customer on hold and take the call off its agent's audio (they
+    /// talk on another line).
+    Park {
+        call: CallId,
+    },
+    /// Call lines: `call` comes back to `agent`'s audio and off hold; `park`, the call they
+    /// talked on, goes on hold first (as [`Output::Park`]).
+    Resume {
+        call: CallId,
+        agent: UserId,
+        park: Option<CallId>,
     },
     /// Warm transfer: put the customer on hold and let `agent` talk with the call's agent
     /// (`on`), or end that (`!on`: the colleague hears silence, the customer comes back).
@@ -446,6 +468,18 @@ pub enum AgentEvent {
     Recording {
         call: CallId,
         on: bool,
+    },
+    /// Your lines, each time one changes while you have more than one call; empty once back
+    /// to one.
+    Lines(Vec<app::model::phone::PhoneLine>),
+    /// The next disposition due, once the last is in (calls of several lines): its wrap-up
+    /// starts now.
+    NextDisposition {
+        call: CallId,
+        call_ref: String,
+        lead: Box<Lead>,
+        /// Wrap-up time left (zero when the wrap-up timeout already paused the agent).
+        seconds_left: u32,
     },
 }
 

@@ -5,8 +5,11 @@
 //! rest with the same rules as every other call and places it the same way (write-ahead:
 //! `Output::StoreAttempt`, then `Input::AttemptStored`, then `Output::Originate`).
 //!
+//! An agent on a call who dials adds a line instead ([`super::line`]): the same rules, and
+//! their customer goes on hold.
+//!
 //! Invariants:
-//! - only an idle agent dials by hand: paused (nothing due) or ready with no call reserved for
+//! - only an idle agent dials by hand (or one on a call, as a new line): paused (nothing due) or ready with no call reserved for
 //!   them; after the call they are back where they were (a paused agent stays paused with
 //!   their reason, a ready one is ready again after Submit);
 //! - never a call without the campaign's caller ID and trunk, in an inactive campaign, outside
@@ -49,6 +52,12 @@ impl Engine {
         if camp.free_channels(&self.calls) == 0 || camp.limiter.available(now.at) == 0 {
             return Err(EngineError::ChannelsBusy);
         }
+        if self.dials_a_line(agent) {
+            // On a call: the number is a new line, the customer goes on hold.
+            return self.line_dial(now, agent, lead);
+        }
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        let camp = self.campaigns.get_mut(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
         run.machine.check_manual()?;
         let was_ready = run.is_ready();
         let (call, call_ref) = self.call_ids.next();
@@ -82,7 +91,11 @@ impl Engine {
         let run = self.agents.get(&agent).ok_or(EngineError::NotLoggedIn)?;
         let camp = self.campaigns.get(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
         camp.dialable()?;
-        run.machine.check_manual()?;
+        if self.dials_a_line(agent) {
+            run.machine.check_new_line()?;
+        } else {
+            run.machine.check_manual()?;
+        }
         Ok((run.campaign, camp.config.settings.window))
     }
 }

@@ -25,7 +25,8 @@
 //! - [`pacing`]: the pure pacers and the rate limiter; `dialing`: each pacing step — how many
 //!   calls to place, for which leads, when to claim more — and placing a call;
 //! - `preview`: preview campaigns (get next lead, call, skip);
-//! - `manual`: an agent dialling a number by hand (the dial pad);
+//! - `manual`: an agent dialling a number by hand (the dial pad); `line`: a second call while
+//!   the first is on hold, switching between them;
 //! - `alert`: campaign alerts for agents (turned off, calling window closed, trunk down);
 //! - `call`: a live call and what the carrier says about it, up to its outcome;
 //! - `transfer`: an agent handing their call to a colleague, blind or warm;
@@ -48,6 +49,7 @@ mod dialing;
 pub mod inbound;
 pub mod io;
 pub mod keypad;
+mod line;
 mod manual;
 mod outbox;
 pub mod pacing;
@@ -223,6 +225,8 @@ impl Engine {
             Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
             Input::Inbound(call) => self.inbound(now, *call)?,
             Input::AgentRecording { agent, on } => self.agent_recording_request(agent, on)?,
+            Input::SwitchLine { agent, call } => self.switch_line(now, agent, call)?,
+            Input::HangupLine { agent, call } => self.hangup_line(agent, call)?,
         }
         self.pace(now);
         Ok(())
@@ -281,7 +285,9 @@ impl Engine {
             match a.machine.state() {
                 AgentState::Paused { .. } => c.agents_paused += 1,
                 AgentState::Ready { .. } => c.agents_waiting += 1,
-                AgentState::Reserved { .. } | AgentState::InCall { .. } => c.agents_in_call += 1,
+                AgentState::Reserved { .. } | AgentState::InCall { .. } | AgentState::OnHold => {
+                    c.agents_in_call += 1
+                }
                 AgentState::WrapUp { .. } => c.agents_wrapup += 1,
             }
         }
@@ -316,6 +322,16 @@ impl Engine {
             .values()
             .filter(|c| c.placed() && !matches!(c.state, call::CallState::WrapUp(_)))
             .count()
+    }
+
+    /// Whether the engine still has `call` (placed or not, up to its disposition).
+    pub fn knows_call(&self, call: CallId) -> bool {
+        self.calls.contains_key(&call)
+    }
+
+    /// How many calls the engine has (placed or not, up to their dispositions).
+    pub fn live_call_count(&self) -> usize {
+        self.calls.len()
     }
 
     pub fn live_calls(&self) -> Vec<CallId> {
@@ -357,20 +373,35 @@ impl Engine {
     }
 
     /// The agent's current call and its lead, if any (for a phone page that reconnects).
+    /// With several lines, the call they talk on (or are placing) comes first, then the one
+    /// whose wrap-up is under way; a call on hold is never it.
     pub fn agent_call(&self, agent: UserId) -> Option<(CallId, &str, &app::model::Lead)> {
-        self.calls
-            .iter()
-            .find(|(_, c)| c.shown_to() == Some(agent))
-            .map(|(id, c)| (*id, c.call_ref.as_str(), &c.queued.lead))
+        let theirs = || self.calls.values().filter(move |c| c.shown_to() == Some(agent));
+        let active = theirs().find(|c| !matches!(c.state, call::CallState::WrapUp(_)));
+        let wrapping = || self.calls.get(&self.wrapup_call(agent)?);
+        active
+            .or_else(wrapping)
+            .or_else(|| theirs().next())
+            .map(|c| (c.id, c.call_ref.as_str(), &c.queued.lead))
     }
 
     /// The disposition an agent owes, if any: its call and the wrap-up time left at `now`
     /// (zero once the wrap-up ran out; the disposition is still due then).
     pub fn agent_wrapup(&self, agent: UserId, now: Instant) -> Option<(CallId, Duration)> {
         let machine = &self.agents.get(&agent)?.machine;
-        let call = machine.disposition_due()?;
+        let call = self.wrapup_call(agent)?;
         let left = machine.deadline().map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
         Some((call, left))
+    }
+
+    /// The call whose disposition the agent gives next: the one in wrap-up, else the oldest
+    /// due.
+    fn wrapup_call(&self, agent: UserId) -> Option<CallId> {
+        let machine = &self.agents.get(&agent)?.machine;
+        match machine.state() {
+            AgentState::WrapUp { call, .. } => Some(*call),
+            _ => machine.disposition_due(),
+        }
     }
 
     /// The lead an agent is previewing.

@@ -26,6 +26,8 @@ pub(super) struct AgentRun {
     pub(super) shown: (AgentStatus, i64),
     /// What the agent's browser last said is wrong with their audio (for the floor).
     pub(super) quality: Vec<app::model::quality::QualityWarning>,
+    /// Their phone was last told of several lines ([`super::line`]).
+    pub(super) lines_shown: bool,
 }
 
 impl AgentRun {
@@ -101,9 +103,17 @@ impl Engine {
             };
         }
         let wrapup = Duration::from_secs(u64::from(s.wrapup_seconds));
-        let machine = AgentMachine::logged_in(now.at, wrapup);
+        let mut machine = AgentMachine::logged_in(now.at, wrapup);
+        machine.set_max_lines(s.lines_per_agent);
         let shown = (machine.status(), now.wall);
-        let mut run = AgentRun { campaign, machine, preview: None, shown, quality: Vec::new() };
+        let mut run = AgentRun {
+            campaign,
+            machine,
+            preview: None,
+            shown,
+            quality: Vec::new(),
+            lines_shown: false,
+        };
         self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
         run.announce(agent, now, None, &mut self.out);
         self.agents.insert(agent, run);
@@ -255,6 +265,23 @@ impl Engine {
         }
         self.out.record(Record::LeadResult { lead: lead.id, fate, invalid_details });
         run.announce(agent, now, Some(rec.call_ref), &mut self.out);
+        // Calls of several lines: the next disposition's wrap-up starts now.
+        let next = match run.machine.state() {
+            AgentState::WrapUp { call, .. } => Some(*call),
+            // Paused by the wrap-up timeout with more still due: they are next all the same.
+            AgentState::Paused { .. } => run.machine.disposition_due(),
+            _ => None,
+        };
+        if let Some(next) = next.and_then(|c| self.calls.get(&c)) {
+            let (call, call_ref) = (next.id, next.call_ref.clone());
+            let lead = Box::new(next.queued.lead.clone());
+            let left =
+                run.machine.deadline().map_or(0, |d| d.saturating_duration_since(now.at).as_secs());
+            let seconds_left = u32::try_from(left).unwrap_or(u32::MAX);
+            let next = AgentEvent::NextDisposition { call, call_ref, lead, seconds_left };
+            self.out.notify(agent, next);
+        }
+        self.lines_changed(now, agent);
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ mod amd;
 mod callbacks;
 mod inbound;
 mod keypad;
+mod lines;
 mod manual;
 mod recording;
 mod transfer;

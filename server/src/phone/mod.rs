@@ -39,10 +39,10 @@ use app::model::crm::CrmUrlTemplate;
 use app::model::lead_edit::LeadDetails;
 use app::model::notice::{Broadcast, Notice, NoticeKind};
 use app::model::phone::{
-    AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
+    AudioState, Colleague, LineState, PhoneCampaign, PhoneEvent, PhoneRequest, TransferNotice,
 };
 use app::model::script::{FormValues, ScriptForm};
-use app::model::{AgentStatus, CampaignId, LeadStatus, PauseReason, ScriptBody, UserId};
+use app::model::{AgentStatus, CampaignId, Lead, LeadStatus, PauseReason, ScriptBody, UserId};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -274,24 +274,18 @@ impl PhoneHub {
             AgentEvent::NoLeads => PhoneEvent::NoLeads,
             AgentEvent::Ringing { call } => PhoneEvent::Ringing { call: call.0 },
             AgentEvent::Connected { call, call_ref, lead } => {
-                let (script, form, crm) = self
-                    .lines()
-                    .get(&agent)
-                    .map(|l| {
-                        (l.script.clone(), l.form.clone(), l.crm.as_ref().map(|t| t.render(&lead)))
-                    })
-                    .unwrap_or_default();
-                let values = BTreeMap::new();
-                PhoneEvent::Connected {
-                    call: call.0,
-                    call_ref,
-                    lead: *lead,
-                    script,
-                    form,
-                    values,
-                    crm,
-                }
+                self.connected(agent, call, call_ref, *lead)
             }
+            AgentEvent::NextDisposition { call, call_ref, lead, seconds_left } => {
+                let connected = self.connected(agent, call, call_ref, *lead);
+                self.send(agent, connected);
+                let notes = match self.drafts().get(&agent) {
+                    Some(d) if d.call == call.0 => d.notes.clone(),
+                    _ => String::new(),
+                };
+                PhoneEvent::WrapUp { call: call.0, seconds_left, notes }
+            }
+            AgentEvent::Lines(lines) => PhoneEvent::Lines { lines },
             AgentEvent::Ended { call, outcome, by } => {
                 PhoneEvent::Ended { call: call.0, outcome, by }
             }
@@ -303,6 +297,21 @@ impl PhoneHub {
             AgentEvent::Recording { call, on } => PhoneEvent::Recording { call: call.0, on },
         };
         self.send(agent, event);
+    }
+
+    /// A call on the agent's screen: its lead with the campaign's script, form and CRM page
+    /// (the form's values typed so far, when the server keeps a draft of them).
+    fn connected(&self, agent: UserId, call: CallId, call_ref: String, lead: Lead) -> PhoneEvent {
+        let (script, form, crm) = self
+            .lines()
+            .get(&agent)
+            .map(|l| (l.script.clone(), l.form.clone(), l.crm.as_ref().map(|t| t.render(&lead))))
+            .unwrap_or_default();
+        let values = match self.drafts().get(&agent) {
+            Some(d) if d.call == call.0 => d.form.clone(),
+            _ => BTreeMap::new(),
+        };
+        PhoneEvent::Connected { call: call.0, call_ref, lead, script, form, values, crm }
     }
 
     /// A transfer step in the page's words (colleagues and departments by name).
@@ -533,6 +542,15 @@ impl PhoneHub {
                 tracing::info!(%agent, "logging out of the site on a call: hanging it up");
                 let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
             }
+            // Customers on hold on their other lines are not left waiting for nobody.
+            let held = match hub.0.dialer.view(agent).await {
+                Ok(Some(view)) => view.lines,
+                _ => Vec::new(),
+            };
+            for line in held.into_iter().filter(|l| l.state == LineState::Held) {
+                let call = CallId(line.call);
+                let _ = hub.0.dialer.input(Input::HangupLine { agent, call }).await;
+            }
         });
     }
 
@@ -658,6 +676,12 @@ impl PhoneHub {
                 dialer.input(Input::TransferOut { agent, department }).await
             }
             PhoneRequest::Record { on } => dialer.input(Input::AgentRecording { agent, on }).await,
+            PhoneRequest::SwitchLine { call } => {
+                dialer.input(Input::SwitchLine { agent, call: CallId(call) }).await
+            }
+            PhoneRequest::HangupLine { call } => {
+                dialer.input(Input::HangupLine { agent, call: CallId(call) }).await
+            }
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,
             PhoneRequest::PreviewSkip => dialer.input(Input::PreviewSkip { agent }).await,
@@ -788,6 +812,9 @@ impl PhoneHub {
                     u32::try_from(left.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
                 self.send(agent, PhoneEvent::WrapUp { call: call.0, seconds_left, notes });
             }
+        }
+        if !view.lines.is_empty() {
+            self.send(agent, PhoneEvent::Lines { lines: view.lines });
         }
         if let Some(step) = view.transfer {
             // Mid-consultation: the page shows it again (the customer is still on hold).

@@ -60,6 +60,21 @@ pub trait Carrier: Send + Sync + 'static {
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         self.bridge(call, agent).await
     }
+    /// Call lines: the customer on hold, and the call off its agent's audio (the agent talks
+    /// on another line). A carrier without agents' audio has nothing to move.
+    async fn park(&self, _call: CallId) -> Result<(), CarrierError> {
+        Ok(())
+    }
+    /// Call lines: `call` back on `agent`'s audio and off hold, after `park` (the call they
+    /// talked on) is parked, in that order.
+    async fn resume(
+        &self,
+        _call: CallId,
+        _agent: UserId,
+        _park: Option<CallId>,
+    ) -> Result<(), CarrierError> {
+        Ok(())
+    }
     /// Answers a call the carrier offered (`CallEvent::Offered`). A carrier that takes no
     /// calls in cannot.
     async fn accept(&self, _call: CallId) -> Result<(), CarrierError> {

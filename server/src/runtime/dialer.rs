@@ -3,7 +3,8 @@
 //! — claims and stores through the database, calls through the carrier, notices to agents.
 //!
 //! Invariants: engine records reach the database in the order the engine emitted them
-//! (one writer task, retrying until stored); every lead this instance holds keeps its lease
+//! (one writer task, retrying until stored); each call's carrier commands reach the carrier
+//! in the order the engine emitted them (a lane per call), calls side by side; every lead this instance holds keeps its lease
 //! renewed while held; the instance registers (recovering its own previous run) before it
 //! claims anything, and keeps a heartbeat by which the others know it is alive — what dead
 //! instances left is taken back by [`super::liveness`].
@@ -16,7 +17,9 @@
 //! under a write stall calls simply wait. An attempt the database refuses (the lead's lease
 //! is no longer ours) comes back as [`Input::AttemptRefused`] and is never placed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +104,8 @@ pub struct AgentView {
     pub transfer: Option<crate::engine::TransferStep>,
     /// Whether the current call is being recorded.
     pub recording: bool,
+    /// Their lines, while they have more than one call (see `engine::line`).
+    pub lines: Vec<app::model::phone::PhoneLine>,
 }
 
 enum Command {
@@ -334,6 +339,7 @@ pub async fn start(
         remaining: BTreeMap::new(),
         me,
         background: JoinSet::new(),
+        lanes: HashMap::new(),
         inert: false,
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
@@ -374,6 +380,9 @@ enum Write {
     Flush(oneshot::Sender<()>),
 }
 
+/// A carrier command waiting its turn on its call's lane.
+type LaneJob = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 struct Runtime {
     engine: Engine,
     /// Carries out recording steps, in order (`super::recorder`).
@@ -392,6 +401,8 @@ struct Runtime {
     /// so it ends with the runtime — an aborted runtime leaves nothing writing behind it,
     /// as a dead process would not.
     background: JoinSet<()>,
+    /// Each call's carrier commands, in order ([`Runtime::on_lane`]).
+    lanes: HashMap<CallId, mpsc::UnboundedSender<LaneJob>>,
     /// Another process has this instance's name: claim nothing, place nothing, give back
     /// nothing (what is leased under the name is the other process's).
     inert: bool,
@@ -569,6 +580,7 @@ impl Runtime {
             wrapup: self.engine.agent_wrapup(agent, self.clock.now().at),
             transfer: self.engine.agent_transfer(agent),
             recording: self.engine.agent_recording(agent),
+            lines: self.engine.agent_lines_shown(agent, self.clock.now().at),
         })
     }
 
@@ -603,7 +615,7 @@ impl Runtime {
                     // Its attempt is already stored (the writer said so).
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(o.call, async move {
                         if let Err(e) = carrier.originate(&o).await {
                             let event = CallEvent::OriginateFailed { reason: e.to_string() };
                             let _ =
@@ -614,7 +626,7 @@ impl Runtime {
                 Output::Bridge { call, agent } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         let event = match carrier.bridge(call, agent).await {
                             Ok(()) => CallEvent::Bridged,
                             Err(e) => {
@@ -627,11 +639,11 @@ impl Runtime {
                 }
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move { carrier.hangup(call).await });
+                    self.on_lane(call, async move { carrier.hangup(call).await });
                 }
                 Output::Consult { call, agent, on } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.consult(call, agent, on).await {
                             // The call or the colleague's audio went away: their own events
                             // end the consultation.
@@ -642,7 +654,7 @@ impl Runtime {
                 Output::Refer { call, to } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.refer(call, &to).await {
                             tracing::warn!(call = call.0, error = %e, "transfer to a number not sent");
                             // Never asked is refused: the call stays with its agent.
@@ -654,7 +666,7 @@ impl Runtime {
                 Output::HandOver { call, agent } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         let event = match carrier.hand_over(call, agent).await {
                             Ok(()) => CallEvent::Bridged,
                             Err(e) => {
@@ -667,7 +679,7 @@ impl Runtime {
                 }
                 Output::Play { call, file, after_beep } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         let played = if after_beep {
                             carrier.leave_message(call, &file).await
                         } else {
@@ -681,7 +693,7 @@ impl Runtime {
                 }
                 Output::Accept { call } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.accept(call).await {
                             // The caller went (their end follows) or the offer timed out.
                             tracing::warn!(call = call.0, error = %e, "inbound call not answered");
@@ -691,12 +703,12 @@ impl Runtime {
                 }
                 Output::Reject { call, code } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move { carrier.reject(call, code).await });
+                    self.on_lane(call, async move { carrier.reject(call, code).await });
                 }
                 Output::Prompt { call, file } => {
                     let carrier = self.carrier.clone();
                     let internal = self.internal.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.prompt(call, &file).await {
                             // Told as played: a missing greeting must not keep a caller from
                             // leaving their message.
@@ -708,7 +720,7 @@ impl Runtime {
                 }
                 Output::MusicOff { call } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.music_off(call).await {
                             tracing::debug!(call = call.0, error = %e, "waiting music not stopped");
                         }
@@ -716,7 +728,7 @@ impl Runtime {
                 }
                 Output::StopPlayback { call } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.stop_playback(call).await {
                             tracing::debug!(call = call.0, error = %e, "message not stopped");
                         }
@@ -724,10 +736,26 @@ impl Runtime {
                 }
                 Output::Music { call, file } => {
                     let carrier = self.carrier.clone();
-                    self.background.spawn(async move {
+                    self.on_lane(call, async move {
                         if let Err(e) = carrier.music(call, file.as_deref()).await {
                             // The caller waits in silence rather than being hung up.
                             tracing::warn!(call = call.0, error = %e, "waiting music not played");
+                        }
+                    });
+                }
+                Output::Park { call } => {
+                    let carrier = self.carrier.clone();
+                    self.on_lane(call, async move {
+                        if let Err(e) = carrier.park(call).await {
+                            tracing::warn!(call = call.0, error = %e, "line not put on hold");
+                        }
+                    });
+                }
+                Output::Resume { call, agent, park } => {
+                    let carrier = self.carrier.clone();
+                    self.on_lane(call, async move {
+                        if let Err(e) = carrier.resume(call, agent, park).await {
+                            tracing::warn!(call = call.0, %agent, error = %e, "line not resumed");
                         }
                     });
                 }
@@ -740,7 +768,35 @@ impl Runtime {
             }
         }
         self.flush_records(&mut records);
+        // A call the engine is done with needs no lane: its last commands still run.
+        if self.lanes.len() > self.engine.live_call_count() {
+            let engine = &self.engine;
+            self.lanes.retain(|call, _| engine.knows_call(*call));
+        }
         self.publish();
+    }
+
+    /// Runs `job`, a carrier command for `call`, after the call's earlier ones: the gateway
+    /// gets each call's commands in the engine's order (a hold before the unbridge that
+    /// follows it, a prompt before the stop of its playback), while calls go side by side.
+    fn on_lane(&mut self, call: CallId, job: impl Future<Output = ()> + Send + 'static) {
+        let job: LaneJob = Box::pin(job);
+        let job = match self.lanes.get(&call) {
+            Some(lane) => match lane.send(job) {
+                Ok(()) => return,
+                // Its lane had ended (dropped when the call was settled, and emptied since).
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (lane, mut jobs) = mpsc::unbounded_channel::<LaneJob>();
+        let _ = lane.send(job);
+        self.background.spawn(async move {
+            while let Some(job) = jobs.recv().await {
+                job.await;
+            }
+        });
+        self.lanes.insert(call, lane);
     }
 
     fn flush_records(&self, records: &mut Vec<Record>) {

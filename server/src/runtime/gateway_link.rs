@@ -636,6 +636,28 @@ impl Carrier for GatewayLink {
         .map_err(unavailable)
     }
 
+    async fn park(&self, call: CallId) -> Result<(), CarrierError> {
+        // Held first: the customer never hears silence, nor the agent's other call.
+        self.gateway.hold(call).await.map_err(unavailable)?;
+        self.gateway.unbridge(call).await.map_err(unavailable)
+    }
+
+    async fn resume(
+        &self,
+        call: CallId,
+        agent: UserId,
+        park: Option<CallId>,
+    ) -> Result<(), CarrierError> {
+        if let Some(other) = park {
+            self.park(other).await?;
+        }
+        let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
+        // Onto the agent's audio, unmuted (their page starts a line unmuted), then off hold.
+        self.gateway.bridge(call, leg).await.map_err(unavailable)?;
+        self.gateway.unmute(call).await.map_err(unavailable)?;
+        self.gateway.unhold(call).await.map_err(unavailable)
+    }
+
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
         // In order: off the consultation (a leg on a call as a listener cannot be bridged),

@@ -340,6 +340,7 @@ fn CampaignEditor(id: Option<i64>, form: CampaignForm, choices: CampaignChoices)
                     <Field label="Calling window until" name="window_end" value=f.window_end.clone() kind="time" error=err("window_end") hint="In the lead's own time zone; 00:00 is midnight at the end of the day." />
                     <Field label="Wrap-up seconds" name="wrapup_seconds" value=f.wrapup_seconds.clone() error=err("wrapup_seconds") />
                     <Field label="Ring seconds" name="ring_seconds" value=f.ring_seconds.clone() error=err("ring_seconds") />
+                    <Field label="Lines per agent" name="lines_per_agent" value=f.lines_per_agent.clone() error=err("lines_per_agent") hint="Calls an agent may have at once: the one they talk on and those on hold (1 to 4; 1: no second line)" />
                     <Field
                         label="Broadcast message file"
                         name="broadcast_file"

@@ -12,13 +12,15 @@ use super::state::PhoneState;
 use crate::model::phone::PhoneRequest;
 
 /// What a key does, in the page's words.
-pub(super) const SHORTCUTS: [(&str, &str); 14] = [
+pub(super) const SHORTCUTS: [(&str, &str); 16] = [
     ("R", "Ready"),
     ("P", "Pause (with the reason chosen next to it)"),
     ("H", "Hang up"),
     ("M", "Mute or unmute"),
     ("L", "Hold or resume"),
     ("T", "On a call: transfer (choose the colleague)"),
+    ("A", "On a call: another line (the customer is held while you call a number)"),
+    ("W", "Switch to your call on hold"),
     ("0–9, *, #", "On a call: send the keypad digit"),
     ("1–9", "In wrap-up: choose that disposition"),
     ("Ctrl+Enter", "Submit (also in the notes)"),
@@ -91,6 +93,8 @@ fn action(
         ('m', _) => Action::Press("mute"),
         ('l', _) => Action::Press("hold"),
         ('t', _) => Action::Press("transfer-open"),
+        ('a', _) => Action::Press("new-line-open"),
+        ('w', _) => Action::Press("line-switch"),
         ('n', _) => Action::Press("next-lead"),
         ('c', _) => Action::Press("preview-call"),
         ('s', _) => Action::Press("preview-skip"),
@@ -259,6 +263,8 @@ mod tests {
             "M",
             "L",
             "T",
+            "A",
+            "W",
             "0–9",
             "1–9",
             "Ctrl+Enter",

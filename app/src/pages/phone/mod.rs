@@ -10,6 +10,7 @@ mod dialpad;
 mod history;
 mod keys;
 mod lead;
+mod lines;
 #[cfg(feature = "hydrate")]
 mod link;
 mod notices;
@@ -232,6 +233,7 @@ fn Console(
                 </section>
             })}
             <Show when=move || state.ended.get().is_none()>
+                <lines::LinesPanel state send />
                 <Work state send />
             </Show>
             <stats::MyStats
@@ -540,6 +542,9 @@ fn Work(
                         }.into_any(),
                         (AgentStatus::Ready, false) => view! { <p>"Ready: waiting for the next call…"</p> }.into_any(),
                         (AgentStatus::Reserved, _) => view! { <p>"Connecting a call…"</p> }.into_any(),
+                        (AgentStatus::InCall, _) => view! {
+                            <p>"Your customer is on hold: switch back to them on their line above."</p>
+                        }.into_any(),
                         (AgentStatus::LoggedOut, _) => view! { <p>"Logging in…"</p> }.into_any(),
                         _ => view! { <p>"Paused. Press Ready to take calls."</p> }.into_any(),
                     }}
@@ -641,6 +646,7 @@ fn LiveCall(
                 <button type="button" aria-expanded=move || keypad.get().to_string() on:click=move |_| keypad.update(|k| *k = !*k)>
                     "Keypad"
                 </button>
+                <lines::NewLine state send />
                 <Show when=on_demand>
                     <button type="button" data-testid="record" aria-pressed=move || state.recording.get().to_string()
                         on:click=move |_| send(PhoneRequest::Record { on: !state.recording.get_untracked() })>

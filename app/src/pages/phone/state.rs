@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use crate::model::notice::{Notice, NoticeKind};
-use crate::model::phone::{AudioState, Colleague, PhoneCampaign, PhoneEvent, TransferNotice};
+use crate::model::phone::{
+    AudioState, Colleague, PhoneCampaign, PhoneEvent, PhoneLine, TransferNotice,
+};
 use crate::model::script::ScriptForm;
 use crate::model::{AgentStatus, CallOutcome, HangupBy, Lead, ScriptBody};
 
@@ -74,6 +76,16 @@ pub struct WrapView {
     pub timed_out: bool,
 }
 
+/// A call of another line, as it was left on screen: shown again as it was when the agent
+/// comes back to it (its timer, the script's form, the notes, a wrap-up under way).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StashedCall {
+    pub view: CallView,
+    pub values: std::collections::BTreeMap<String, String>,
+    pub notes: String,
+    pub wrapup: Option<WrapView>,
+}
+
 /// A transfer this agent is in, while it lasts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TransferView {
@@ -136,6 +148,10 @@ pub struct PhoneState {
     pub chat_tick: RwSignal<u64>,
     /// Whether the chat drawer is open.
     pub chat_open: RwSignal<bool>,
+    /// The agent's lines while they have more than one call (as the server last said).
+    pub lines: RwSignal<Vec<PhoneLine>>,
+    /// The other lines' calls as they were left on screen.
+    pub stash: RwSignal<Vec<StashedCall>>,
 }
 
 impl PhoneState {
@@ -165,7 +181,45 @@ impl PhoneState {
             recording: RwSignal::new(false),
             chat_tick: RwSignal::new(0),
             chat_open: RwSignal::new(false),
+            lines: RwSignal::new(Vec::new()),
+            stash: RwSignal::new(Vec::new()),
         }
+    }
+
+    /// Keeps the call on screen for when the agent comes back to its line, and clears the
+    /// screen for another.
+    fn stash_current(&self) {
+        let Some(view) = self.call.get_untracked() else { return };
+        let stashed = StashedCall {
+            values: self.script.values.get_untracked(),
+            notes: self.notes.get_untracked(),
+            wrapup: self.wrapup.get_untracked(),
+            view,
+        };
+        self.stash.update(|s| {
+            s.retain(|c| c.view.call != stashed.view.call);
+            s.push(stashed);
+        });
+        self.call.set(None);
+        self.wrapup.set(None);
+        self.notes.set(String::new());
+        self.script.reset();
+    }
+
+    /// Takes `call`'s stashed screen back, if there is one.
+    fn unstash(&self, call: u64) -> Option<StashedCall> {
+        let mut found = None;
+        self.stash.update(|s| {
+            if let Some(at) = s.iter().position(|c| c.view.call == call) {
+                found = Some(s.remove(at));
+            }
+        });
+        found
+    }
+
+    /// Whether `call` is one of the agent's lines (as last told).
+    fn is_line(&self, call: u64) -> bool {
+        self.lines.with_untracked(|l| l.iter().any(|l| l.call == call))
     }
 
     /// Shows a notice of the moment, on top.
@@ -236,6 +290,7 @@ impl PhoneState {
                     // Ready or paused after a submit: the last call is done.
                     self.wrapup.set(None);
                     self.call.set(None);
+                    self.stash.set(Vec::new());
                 }
                 if status == AgentStatus::LoggedOut {
                     self.ended.set(Some("You are logged out of the campaign.".into()));
@@ -260,6 +315,10 @@ impl PhoneState {
             ),
             PhoneEvent::Ringing { .. } => self.ringing.set(true),
             PhoneEvent::Dialling { number } => {
+                // A new line: the call talked on is on hold now, kept for coming back to.
+                if self.wrapup.with_untracked(Option::is_none) {
+                    self.stash_current();
+                }
                 self.dialling.set(Some(number.to_string()));
                 self.clear_hints();
             }
@@ -274,17 +333,43 @@ impl PhoneState {
                 if self.notices.with_untracked(|l| l.iter().any(|n| n.text == NOTHING_TO_DIAL)) {
                     self.notices.update(|l| l.retain(|n| n.text != NOTHING_TO_DIAL));
                 }
-                if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call) {
+                let shown = self.call.with_untracked(|c| c.as_ref().map(|c| c.call));
+                if shown.is_some_and(|c| c != call && self.is_line(c)) {
+                    // Another line: the call on screen waits on its own line.
+                    self.stash_current();
+                }
+                let mut since = now;
+                if shown != Some(call) {
                     self.customer_keys.set(String::new());
                     self.recording.set(false);
                     self.script.reset();
+                    self.wrapup.set(None);
+                    if let Some(back) = self.unstash(call) {
+                        // Back to a line: as it was left.
+                        since = back.view.since;
+                        self.script.values.set(back.values);
+                        self.notes.set(back.notes);
+                        self.wrapup.set(back.wrapup);
+                    }
                 }
                 // A reloaded page: what was typed into the form before.
                 if !values.is_empty() {
                     self.script.values.set(values);
                 }
                 self.transfer.set(None);
-                self.call.set(Some(CallView { call, call_ref, lead, script, form, crm, since: now }));
+                self.call.set(Some(CallView { call, call_ref, lead, script, form, crm, since }));
+            }
+            PhoneEvent::Ended { call, outcome: CallOutcome::Answered, .. }
+                if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call)
+                    && self.is_line(call) =>
+            {
+                // Another line's call (one on hold): it waits for its disposition there.
+                self.say(NoticeKind::Info, "A call on hold ended: its disposition comes after your other call.");
+                self.stash.update(|s| {
+                    if let Some(c) = s.iter_mut().find(|c| c.view.call == call) {
+                        c.wrapup = None;
+                    }
+                });
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
@@ -356,6 +441,11 @@ impl PhoneState {
                 "The phone was opened in another tab or window; it works there now. Close this one.".into(),
             )),
             PhoneEvent::Chat { .. } => self.chat_tick.update(|t| *t += 1),
+            PhoneEvent::Lines { lines } => {
+                // The screens of calls no longer the agent's (disposed) go.
+                self.stash.update(|s| s.retain(|c| lines.iter().any(|l| l.call == c.view.call)));
+                self.lines.set(lines);
+            }
             PhoneEvent::LoggedOut => self.ended.set(Some("You are logged out of the campaign.".into())),
         }
     }

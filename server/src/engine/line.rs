@@ -1,0 +1,173 @@
+//! Call lines: an agent on a call holds their customer and places a second call, goes back
+//! and forth between the two, and hangs up either.
+//!
+//! ```text
+//! Connected(a) ──new line (a manual call)──▶ Parked(a) ──switch──▶ Connected(a)
+//!                                                │                    (the other Parked)
+//!                                                └─hang up / customer gone─▶ WrapUp(a)
+//! ```
+//!
+//! A held line is a call in `Parked`: the customer hears the hold sound and the agent's
+//! audio is on their other call ([`Output::Park`]); switching brings it back to the agent's
+//! audio and off hold, holding the other first ([`Output::Resume`], one step at the carrier so
+//! the agent's audio is never on two calls). Each line's call is an ordinary call otherwise:
+//! its own attempt, lead, timer and outcome; the agent's state machine
+//! ([`super::agent::AgentMachine`]) keeps which lines are held and which dispositions are due.
+//!
+//! Invariants: a line is only ever added during a call and within the campaign's line limit
+//! (the dial goes through every rule of a manual call: window, channels, do-not-call, caller
+//! ID); a held call is never what the agent's hang-up, keypad, mute or transfer act on; every
+//! line that was answered gets its disposition — the wrap-up starts once no line is live and
+//! takes them one after the other; the agent's phone is told the lines each time they change.
+
+use app::model::phone::{LineState, PhoneLine};
+use app::model::{Lead, UserId};
+
+use super::agent::AgentState;
+use super::call::CallState;
+use super::io::{AgentEvent, CallId, Output, QueuedLead};
+use super::{Engine, EngineError, Now};
+
+impl Engine {
+    /// A manual call as a new line: the call the agent talks on goes on hold, and `lead` is
+    /// dialled (the caller has checked the rules every manual call follows).
+    pub(super) fn line_dial(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        lead: Lead,
+    ) -> Result<(), EngineError> {
+        // A call in a transfer stays where it is until the transfer is done.
+        let active = self.calls.values().find(|c| c.state == CallState::Connected(agent));
+        if active.is_some_and(|c| c.consult.is_some() || c.referring.is_some()) {
+            return Err(EngineError::TransferUnderWay);
+        }
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        run.machine.check_new_line()?;
+        let camp = self.campaigns.get_mut(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
+        let (call, call_ref) = self.call_ids.next();
+        // Cannot fail after `check_new_line`; `?` still keeps "refused, nothing changed".
+        let parked = run.machine.new_line(lead.id, call)?;
+        camp.hopper.retain(|q| q.lead.id != lead.id);
+        let queued = QueuedLead { lead, callback: None };
+        let rec = camp.dial(now, call, call_ref.clone(), queued, Some(agent), &mut self.out);
+        if let Some(held) = parked.and_then(|p| self.calls.get_mut(&p)) {
+            held.state = CallState::Parked(agent);
+            self.out.push(Output::Park { call: held.id });
+        }
+        self.calls.insert(call, rec);
+        run.announce(agent, now, Some(call_ref), &mut self.out);
+        self.lines_changed(now, agent);
+        Ok(())
+    }
+
+    /// The agent goes back to `call`, one of their lines on hold.
+    pub(super) fn switch_line(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        call: CallId,
+    ) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        let talking = self.calls.values().find(|c| c.state == CallState::Connected(agent));
+        if talking.is_some_and(|c| c.consult.is_some() || c.referring.is_some()) {
+            return Err(EngineError::TransferUnderWay);
+        }
+        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
+            return Err(super::AgentError::NotYourLine.into());
+        }
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        let park = run.machine.switch(call)?;
+        if let Some(held) = park.and_then(|p| self.calls.get_mut(&p)) {
+            held.state = CallState::Parked(agent);
+        }
+        let Some(rec) = self.calls.get_mut(&call) else { return Err(EngineError::UnknownCall) };
+        rec.state = CallState::Connected(agent);
+        self.out.push(Output::Resume { call, agent, park });
+        let (call_ref, lead) = (rec.call_ref.clone(), Box::new(rec.queued.lead.clone()));
+        self.out.notify(agent, AgentEvent::Connected { call, call_ref: call_ref.clone(), lead });
+        run.announce(agent, now, Some(call_ref), &mut self.out);
+        self.lines_changed(now, agent);
+        Ok(())
+    }
+
+    /// The agent hangs up `call`, one of their lines on hold; its end follows from the
+    /// carrier as for any call.
+    pub(super) fn hangup_line(&mut self, agent: UserId, call: CallId) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        let rec = self
+            .calls
+            .get_mut(&call)
+            .filter(|c| c.state == CallState::Parked(agent))
+            .ok_or(super::AgentError::NotYourLine)?;
+        rec.hangup_by_agent = true;
+        self.out.push(Output::Hangup { call });
+        Ok(())
+    }
+
+    /// The agent's lines, oldest first: every call of theirs that is being placed, talked on,
+    /// held, or waits for its disposition.
+    fn agent_lines(&self, agent: UserId, now: std::time::Instant) -> Vec<PhoneLine> {
+        let Some(run) = self.agents.get(&agent) else { return Vec::new() };
+        let due = run.machine.dispositions_due();
+        self.calls
+            .values()
+            .filter_map(|c| {
+                let state = match c.state {
+                    CallState::Connected(a) | CallState::Bridging(a) if a == agent => {
+                        LineState::Talking
+                    }
+                    CallState::Parked(a) if a == agent => LineState::Held,
+                    CallState::WrapUp(a) if a == agent && due.contains(&c.id) => LineState::Ended,
+                    _ if c.in_flight() && c.agent == Some(agent) => LineState::Dialling,
+                    _ => return None,
+                };
+                let seconds = match (state, c.since) {
+                    (LineState::Talking | LineState::Held, Some(since)) => {
+                        u32::try_from(now.saturating_duration_since(since).as_secs())
+                            .unwrap_or(u32::MAX)
+                    }
+                    _ => 0,
+                };
+                Some(PhoneLine { call: c.id.0, lead: c.queued.lead.clone(), state, seconds })
+            })
+            .collect()
+    }
+
+    /// The agent's lines as their phone shows them: all of them while there is more than one
+    /// call (or one on hold), else none.
+    pub fn agent_lines_shown(&self, agent: UserId, now: std::time::Instant) -> Vec<PhoneLine> {
+        let lines = self.agent_lines(agent, now);
+        if several(&lines) { lines } else { Vec::new() }
+    }
+
+    /// Tells the agent their lines when they have more than one call (or a held one), and
+    /// once more, empty, when they are back to one.
+    pub(super) fn lines_changed(&mut self, now: Now, agent: UserId) {
+        let lines = self.agent_lines(agent, now.at);
+        let several = several(&lines);
+        let Some(run) = self.agents.get_mut(&agent) else { return };
+        if several || run.lines_shown {
+            run.lines_shown = several;
+            let lines = if several { lines } else { Vec::new() };
+            self.out.notify(agent, AgentEvent::Lines(lines));
+        }
+    }
+
+    /// Whether the agent talks on a call or has lines on hold: a dial is a new line then.
+    pub(super) fn dials_a_line(&self, agent: UserId) -> bool {
+        self.agents.get(&agent).is_some_and(|run| {
+            matches!(run.machine.state(), AgentState::InCall { .. } | AgentState::OnHold)
+                || !run.machine.held_lines().is_empty()
+        })
+    }
+}
+
+/// Whether lines are worth showing: more than one call, or one on hold.
+fn several(lines: &[PhoneLine]) -> bool {
+    lines.len() > 1 || lines.iter().any(|l| l.state == LineState::Held)
+}
