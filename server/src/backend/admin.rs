@@ -678,6 +678,7 @@ impl Admin for AdminBackend {
                 unassigned.push((uid, username));
             }
         }
+        let computed_at = db::now_ms();
         let leads = db::counts::campaign(&self.db, id)
             .await
             .map_err(|e| internal("counting a campaign's leads", e))?;
@@ -698,6 +699,7 @@ impl Admin for AdminBackend {
             live,
             dispositions,
             campaign,
+            computed_at,
         })
     }
 
