@@ -1419,3 +1419,70 @@ fn garbage_from_a_sip_phone_is_dropped_and_never_passes_for_audio() {
     assert_eq!(reports[0].1.packets_received, 0, "nothing counted as its audio");
     assert!(h.core.metrics().packets_dropped >= 200, "counted as dropped");
 }
+
+#[test]
+fn a_sip_phones_receiver_reports_give_the_round_trip() {
+    use crate::rtp::rtcp::{self, Packet, ReportBlock};
+    let mut h = Harness::new();
+    let (leg, phone_call) = phone_answered(&mut h);
+    // A customer bridged to the phone: the gateway sends the phone RTP, and so sender reports.
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    let mut stream: (u16, u32) = (0, 0);
+    let mut both_talk = |h: &mut Harness, ms: u64| {
+        for _ in 0..ms / 20 {
+            let (seq, _) = stream;
+            let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            packet[2..4].copy_from_slice(&seq.to_be_bytes());
+            packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            packet.extend_from_slice(&[VOICE; 160]);
+            h.core.handle_input(h.now, Input::TrunkRtp { call: CallId(7), data: &packet });
+            phone_talks(h, phone_call, &mut stream, 20, |_| false);
+        }
+    };
+    let started = h.now;
+    let (ours, lsr) = loop {
+        both_talk(&mut h, 20);
+        let sent =
+            (h.rtcp.iter()).filter(|(c, ..)| *c == phone_call).find_map(|(_, _, _, data)| {
+                rtcp::parse(data).ok()?.into_iter().find_map(|p| match p {
+                    Packet::SenderReport { ssrc, info, .. } => {
+                        Some((ssrc, (info.ntp >> 16) as u32))
+                    }
+                    _ => None,
+                })
+            });
+        if let Some(sr) = sent {
+            break sr;
+        }
+        assert!(h.now < started + Duration::from_secs(10), "no sender report to the phone");
+    };
+    assert!(phone_warnings(&h, leg).is_empty());
+    // The phone's receiver report about it comes back half a second later (sent at once).
+    both_talk(&mut h, 500);
+    let mut rr = Vec::new();
+    let block = ReportBlock {
+        ssrc: ours,
+        fraction_lost: 0,
+        cumulative_lost: 0,
+        highest_seq: 0,
+        jitter: 0,
+        lsr,
+        dlsr: 0,
+    };
+    rtcp::write_report(&mut rr, 0xabcd_ef01, None, &[block]);
+    h.core.handle_input(h.now, Input::TrunkRtcp { call: phone_call, data: &rr });
+    h.pump();
+    // A round trip of half a second (give or take the 20 ms the report waited to be seen):
+    // over 400 ms, crossed by three seconds in a row.
+    both_talk(&mut h, 3_000);
+    assert!(
+        phone_warnings(&h, leg).contains(&QualityWarning::HighRtt),
+        "{:?}",
+        phone_reports(&h, leg)
+    );
+    let (_, figures) = phone_reports(&h, leg).pop().unwrap();
+    assert!((500..=521).contains(&figures.rtt_ms.unwrap()), "{figures:?}");
+}
