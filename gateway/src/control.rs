@@ -64,6 +64,7 @@ pub use crate::call::{
 pub use crate::recording::{RecordingName, RecordingResult, RecordingStatus};
 pub use crate::sip::ua::ProbeResult;
 pub use crate::trunk::{AuthDirection, CallerIdMode, Trunk};
+pub use telephony::quality_watch::{QualityFigures, QualityWarning};
 pub use telephony::sip_phone::{SipPhoneAccount, SipRegistration, SipUser};
 
 /// Why a command failed.
@@ -548,6 +549,20 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// How an agent's SIP phone sounds (the leg of a [`Command::CallPhone`], from its answer
+    /// on): the warnings standing by the rules the agent's browser uses, and the figures of
+    /// the last second, from the RTP the phone sends and its RTCP reports. Said at the first
+    /// second that heard its audio (or earlier when its silence raised a warning), at each
+    /// change of the warnings, and every 10 seconds in between.
+    PhoneQuality {
+        /// Leg.
+        leg: AgentLegId,
+        /// The warnings standing (none: the audio is good).
+        warnings: Vec<QualityWarning>,
+        /// Round trip, jitter, loss, packets.
+        #[serde(flatten)]
+        figures: QualityFigures,
+    },
     /// The answer to a [`Command::Probe`] (exactly one per probe).
     ProbeResult {
         /// The probe's number.
@@ -776,6 +791,31 @@ mod tests {
         });
         let text = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn phone_quality_round_trips() {
+        let e = Response::Event(Sequenced {
+            seq: 4,
+            event: Event::PhoneQuality {
+                leg: AgentLegId(3),
+                warnings: vec![QualityWarning::HighLoss],
+                figures: QualityFigures {
+                    rtt_ms: None,
+                    jitter_ms: Some(2),
+                    loss_permille: Some(51),
+                    packets_received: 250,
+                },
+            },
+        });
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            text,
+            r#"{"event":{"seq":4,"event":"phone_quality","leg":3,"warnings":["high_loss"],"jitter_ms":2,"loss_permille":51,"packets_received":250}}"#
+        );
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), e);
+        let unknown = text.replace("high_loss", "too_loud");
+        assert!(serde_json::from_str::<Response>(&unknown).is_err(), "{unknown}");
     }
 
     #[test]

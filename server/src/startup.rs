@@ -278,6 +278,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
     let mut trunk_status = link.trunk_status();
+    let mut phone_warnings = link.phone_warnings();
     let admin_link = link.clone();
     // Where this server's recordings are: the standalone gateway's, or its own directory.
     let recordings_gateway = config.gateway.as_ref().map(|g| g.http_base());
@@ -333,6 +334,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         while let Some((trunk, reachable)) = trunk_status.recv().await {
             let input = crate::engine::Input::TrunkStatus { trunk, reachable };
             if trunk_dialer.input(input).await.is_err() {
+                return;
+            }
+        }
+    });
+    // Agents' SIP phones as the gateway judges them: kept by the dialer for the floor, as
+    // the browser's own reports are (an agent no longer logged in has nothing to keep).
+    let quality_dialer = dialer.clone();
+    tokio::spawn(async move {
+        while let Some((agent, warnings)) = phone_warnings.recv().await {
+            let input = crate::engine::Input::AgentQuality { agent, warnings };
+            if let Err(crate::runtime::dialer::DialerError::Stopped) =
+                quality_dialer.input(input).await
+            {
                 return;
             }
         }

@@ -318,6 +318,15 @@ async fn a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list(b: Bac
     let listed = ok(&admin, "dnc/list", &[("search", &called_second[2..])]).await;
     assert_eq!(listed[0]["phone"], called_second, "on the do-not-call list: {listed}");
 
+    // The calls report says what each key came to, in its key_outcome column.
+    let csv = admin.get("/admin/calls.csv").await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let phones = support::csv_column(&csv.body, "phone");
+    let keys = support::csv_column(&csv.body, "key_outcome");
+    let key_of = |phone: &str| phones.iter().position(|p| p == phone).map(|i| keys[i].as_str());
+    assert_eq!(key_of(&all[0].0), Some("connected"), "{}", csv.body);
+    assert_eq!(key_of(&called_second), Some("dnc"), "{}", csv.body);
+
     // The lead given another chance to be dialled: the list keeps it from being called.
     let reopen = "UPDATE leads SET dial_state = 'ready', status = 'NEW', attempts = 0, \
                   next_attempt_at = 0 WHERE phone = $1";

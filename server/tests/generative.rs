@@ -27,8 +27,9 @@ use app::model::{LeadsetId, LeadsetSettings, Name, UserId};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use server::db::Db;
-use server::lead::import::{CsvStream, country_id};
+use server::lead::import::country_id;
 use server::lead::jobs::{ImportJobs, Importer, JobError};
+use support::read_csv;
 use support::{Backend, Client, TestDatabase, TestServer};
 
 fn config(cases: u32) -> ProptestConfig {
@@ -155,18 +156,6 @@ fn lead_file() -> impl Strategy<Value = LeadFile> {
                 LeadFile { bytes, mapping, chunk }
             },
         )
-}
-
-/// Reads a CSV report back into its cells.
-fn read_csv(text: &str) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    let mut reader = CsvStream::new(',');
-    let mut keep = |_: u64, fields: &[&[u8]]| {
-        out.push(fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
-    };
-    reader.feed(text.as_bytes(), &mut keep);
-    reader.finish(&mut keep);
-    out
 }
 
 /// True when a spreadsheet would run `cell` as a formula (OWASP CSV injection): it starts

@@ -6,7 +6,9 @@
 //! no longer register. Then the phone carries an agent's shift: registered (sipp as the
 //! phone), called by the gateway when the agent's web phone asks, it takes an auto-dialled
 //! call with audio both ways (its media a socket of the test, the customer sipp echoing what
-//! it hears), and the agent logging out hangs it up.
+//! it hears), and the agent logging out hangs it up. And how a phone sounds reaches the agents
+//! list: sipp talking through the phone is judged good by the gateway, with its figures, until
+//! the agent logs out.
 
 mod support;
 
@@ -19,6 +21,7 @@ use support::{Backend, Client, TestServer, free_udp_port, ok, sipp_exit};
 on_both_backends!(
     a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled,
     a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways,
+    how_a_sip_phone_sounds_reaches_the_agents_list,
 );
 
 /// sipp playing `scenario` from `tests/sipp/` with its `[name]`s replaced by `vars`, from
@@ -370,5 +373,79 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
         "the phone was answered, then hung up by the dialer"
     );
     drop(carrier);
+    s.stop().await;
+}
+
+async fn how_a_sip_phone_sounds_reaches_the_agents_list(b: Backend) {
+    use app::model::phone::{AudioState, PhoneEvent, PhoneRequest};
+    use app::model::{AgentStatus, CampaignKind, CampaignSettings, Name};
+    use support::phone_socket::{send, until};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let ann = app::model::UserId(s.create_user(&admin, "ann", "agent", "ann-pass-123").await);
+    let gateway = s.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
+    let mut c = CampaignSettings::new(Name::parse("Desk phones").unwrap(), CampaignKind::Auto);
+    c.active = true;
+    c.agents = vec![ann];
+    let campaign = server::db::campaigns::insert(s.database(), &c, 0).await.unwrap();
+    s.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
+    let desk = [
+        ("agent", "ann"),
+        ("sip_user", "ann.desk"),
+        ("sip_secret", "desk-pass-1"),
+        ("sip_transport", "udp"),
+        ("sip_codecs", "PCMA"),
+    ];
+    ok(&admin, "admin/agents/sip_phone", &desk).await;
+    let phone_port = free_udp_port();
+    let registered =
+        register_from(&gateway, phone_port, "register", "ann.desk", "desk-pass-1", 200);
+    assert_eq!(sipp_exit(registered).await, Some(0));
+    let ann_line =
+        ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
+    assert_eq!(ann_line.quality, None, "logged out: no call quality");
+    assert_eq!(ann_line.sip.unwrap().quality, None, "not carrying a shift: not judged");
+    let phone = sipp("phone_streams", &[("user", "ann.desk")], None, phone_port);
+
+    // Ann's shift on the desk phone: the gateway calls it, it answers and talks.
+    let web = s.login("ann", "ann-pass-123").await;
+    let mut req =
+        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
+    req.headers_mut().insert("cookie", web.cookie.as_deref().unwrap().parse().unwrap());
+    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    send(&mut ws, &PhoneRequest::CallPhone).await;
+    until(&mut ws, |e| *e == PhoneEvent::Audio { state: AudioState::Connected }).await;
+
+    // Within a second or two of its first words, the agents list says how it sounds: good,
+    // from the packets the gateway counted (sipp's recording is clean: no loss, little jitter).
+    let line = ann_when(&admin, |a| {
+        a.sip
+            .as_ref()
+            .and_then(|p| p.quality.as_ref())
+            .is_some_and(|q| q.figures.packets_received > 0)
+    })
+    .await;
+    let quality = line.sip.unwrap().quality.unwrap();
+    assert!(quality.warnings.is_empty(), "{quality:?}");
+    assert_eq!(quality.figures.loss_permille, Some(0), "{quality:?}");
+    assert!(quality.figures.jitter_ms.is_some_and(|j| j < 30), "{quality:?}");
+    assert_eq!(quality.figures.rtt_ms, None, "sipp sends no RTCP: the round trip is unknown");
+    assert_eq!(line.quality, Some(vec![]), "the floor's word on Ann: nothing wrong");
+    let floor = ok(&admin, "admin/floor", &[]).await;
+    assert_eq!(floor["agents"][0]["now"]["quality"], serde_json::json!([]), "{floor}");
+
+    // Ann logs out: the phone is hung up, and the list no longer judges it.
+    send(&mut ws, &PhoneRequest::Logout).await;
+    until(&mut ws, |e| {
+        matches!(e, PhoneEvent::LoggedOut | PhoneEvent::State { status: AgentStatus::LoggedOut })
+    })
+    .await;
+    let line = ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.quality.is_none())).await;
+    assert_eq!(line.quality, None);
+    assert_eq!(sipp_exit(phone).await, Some(0), "the phone talked, then was hung up");
     s.stop().await;
 }

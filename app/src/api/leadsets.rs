@@ -7,7 +7,8 @@
 use crate::model::ApiError;
 use crate::model::lead_edit::LeadHistory;
 use crate::model::leadset::{
-    CampaignChoice, DncEntry, DncReport, ImportPreview, LeadPage, LeadsetOverview, LeadsetSummary,
+    CampaignChoice, DncEntry, DncReport, ImportPreview, LeadPage, LeadsetOverview, LeadsetStats,
+    LeadsetSummary,
 };
 use crate::model::{LeadId, LeadsetId};
 use leptos::prelude::*;
@@ -114,6 +115,13 @@ pub async fn set_leadset_active(id: i64, active: bool) -> Result<(), ApiError> {
 pub async fn get_leadset_overview(id: i64) -> Result<LeadsetOverview, ApiError> {
     guard::require(&[Role::Admin, Role::Supervisor])?;
     guard::ports()?.leads.leadset_overview(LeadsetId(id)).await
+}
+
+/// A leadset's statistics counted afresh (its page's Refresh Lead Stats).
+#[server(endpoint = "leadsets/stats")]
+pub async fn get_leadset_stats(id: i64) -> Result<LeadsetStats, ApiError> {
+    guard::require(&[Role::Admin, Role::Supervisor])?;
+    Ok(guard::ports()?.leads.leadset_overview(LeadsetId(id)).await?.stats)
 }
 
 /// A page of a leadset's leads matching `search` (only those an agent flagged as having

@@ -103,6 +103,10 @@ pub struct AgentSummary {
     pub live: Option<(AgentStatus, super::text::Name)>,
     /// The agent's SIP phone, if they have one.
     pub sip: Option<super::sip_phone::SipPhoneSummary>,
+    /// What is wrong with the agent's audio now, by their browser or their SIP phone (empty:
+    /// nothing), when logged in.
+    #[serde(default)]
+    pub quality: Option<Vec<super::quality::QualityWarning>>,
 }
 
 /// An agent account made by bulk creation, with its generated password (shown once), and its

@@ -845,9 +845,26 @@ pub struct CampaignOverview {
     pub live: super::live::LiveCounters,
     /// The predefined dispositions, then the campaign's own.
     pub dispositions: Vec<super::disposition::Disposition>,
+    /// When the database counted `leads` and `calls` (Unix ms).
+    #[serde(default)]
+    pub computed_at: i64,
+}
+
+/// A campaign's Lead Stats: its leads and calls as the database counted them when asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadStats {
+    pub leads: super::lead::LeadCounts,
+    pub calls: super::lead::CallCounts,
+    /// When (Unix ms).
+    pub computed_at: i64,
 }
 
 impl CampaignOverview {
+    /// Its Lead Stats.
+    pub fn lead_stats(&self) -> LeadStats {
+        LeadStats { leads: self.leads, calls: self.calls, computed_at: self.computed_at }
+    }
+
     /// Agents ready and waiting for a call in this campaign.
     pub fn queue(&self) -> impl Iterator<Item = &AssignedAgent> {
         self.assigned.iter().filter(|a| a.status == Some(super::agent::AgentStatus::Ready))

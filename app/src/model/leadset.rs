@@ -66,6 +66,9 @@ pub struct LeadsetStats {
     /// Disposition code and how many calls got it, most frequent first.
     pub dispositions: Vec<(String, u64)>,
     pub agents: Vec<AgentActivity>,
+    /// When the database counted them (Unix ms): they are counted when asked, not pushed.
+    #[serde(default)]
+    pub computed_at: i64,
 }
 
 /// What one agent did with this leadset's leads.

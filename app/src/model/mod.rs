@@ -44,8 +44,8 @@ pub use call::{CallOutcome, HangupBy, OutcomeStatus};
 pub mod compliance;
 pub use campaign::{
     AbandonWindow, AssignedAgent, CallingWindow, Campaign, CampaignChoices, CampaignForm,
-    CampaignKind, CampaignOverview, CampaignSettings, CampaignSummary, MAX_ABANDON_CAP_PERCENT,
-    MIN_RING_SECONDS, RetryRule,
+    CampaignKind, CampaignOverview, CampaignSettings, CampaignSummary, LeadStats,
+    MAX_ABANDON_CAP_PERCENT, MIN_RING_SECONDS, RetryRule,
 };
 pub use disposition::{Disposition, DispositionKind};
 pub use error::{ApiError, FieldError};

@@ -196,7 +196,7 @@ impl CallReport {
 }
 
 /// The calls CSV's first line.
-pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict,form\r\n";
+pub const CALLS_CSV_HEADER: &str = "call,dialed_utc,campaign,agent,phone,lead,outcome,sip_code,talk_seconds,disposition,notes,amd_verdict,form,key_outcome\r\n";
 
 /// The CSV header and one line per call (times as UTC `YYYY-MM-DD HH:MM:SS`).
 pub fn calls_csv(calls: &[CallRecord]) -> String {
@@ -225,6 +225,8 @@ pub fn calls_csv_rows(calls: &[CallRecord]) -> String {
             // One cell for the script's form, `name: value; …`: a report spans campaigns
             // whose scripts ask different things, and its header is written before the rows.
             c.form.summary(),
+            // What a key pressed on a broadcast came to (pressed 1: connected…; 9: dnc).
+            c.key_outcome.map_or(String::new(), |k| k.as_str().to_string()),
         ];
         let line: Vec<String> = cells.iter().map(|s| csv_cell(s)).collect();
         out.push_str(&line.join(","));
@@ -651,13 +653,18 @@ mod tests {
             key_outcome: None,
             form: crate::model::script::FormValues::stored(r#"{"budget":"=1+1","product":"Gold"}"#),
         };
-        let csv = calls_csv(&[call]);
+        let csv = calls_csv(std::slice::from_ref(&call));
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[0].starts_with("call,dialed_utc,campaign"));
         assert_eq!(
             lines[1],
-            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\",human,\"budget: =1+1; product: Gold\""
+            "run-1,2026-12-04 01:02:03,\"Spring, 2026\",,+12025550100,\"'=HYPERLINK(\"\"x\"\")\",answered,200,61,SALE MADE,\"line one\nline two\",human,\"budget: =1+1; product: Gold\","
         );
+        let pressed =
+            CallRecord { key_outcome: Some(crate::model::keypad::KeyOutcome::Dnc), ..call };
+        let header: Vec<&str> = CALLS_CSV_HEADER.trim_end().split(',').collect();
+        assert_eq!(header.last(), Some(&"key_outcome"), "the newest column comes last");
+        assert!(calls_csv_rows(&[pressed]).ends_with(",dnc\r\n"));
     }
 
     fn at(state: &str, reason: Option<&str>, s: i64) -> StateChange {

@@ -1,6 +1,7 @@
 //! Agents' SIP phones as the agents page shows and edits them: the account (user name,
 //! password, transport, codecs; the telephony vocabulary's checked types) and what the gateway
-//! last said of it — registered where and until when, or its last refused registration.
+//! last said of it — registered where and until when, or its last refused registration, and
+//! how the phone sounds while it carries the agent's shift.
 //!
 //! Invariant: a [`SipPhoneForm`] that parsed is a complete account (user name, a password or
 //! "keep the current one", a transport, at least one codec).
@@ -36,6 +37,32 @@ pub struct SipPhoneSummary {
     pub registration: Option<PhoneRegistration>,
     /// The last refused registration: why, and when (epoch ms).
     pub failure: Option<(String, i64)>,
+    /// How the phone sounds, while it carries the agent's shift (none: it does not, or the
+    /// gateway has heard nothing of it yet).
+    #[serde(default)]
+    pub quality: Option<PhoneQuality>,
+}
+
+/// What the media gateway last said of a SIP phone's audio: the warnings standing (the rules
+/// the browser's are judged by) and the figures of that second.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneQuality {
+    pub warnings: Vec<super::quality::QualityWarning>,
+    pub figures: super::quality::QualityFigures,
+    /// When it was said (epoch ms).
+    pub at: i64,
+}
+
+impl PhoneQuality {
+    /// The figures as people read them: `jitter 2 ms · loss 0.0 % · round trip unknown`.
+    pub fn figures_text(&self) -> String {
+        let f = &self.figures;
+        let ms = |v: Option<u32>| v.map_or_else(|| "unknown".to_string(), |v| format!("{v} ms"));
+        let loss = f
+            .loss_permille
+            .map_or_else(|| "unknown".to_string(), |p| format!("{}.{} %", p / 10, p % 10));
+        format!("jitter {} · loss {loss} · round trip {}", ms(f.jitter_ms), ms(f.rtt_ms))
+    }
 }
 
 impl SipPhoneSummary {
@@ -81,6 +108,21 @@ impl SipPhoneForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        let q = PhoneQuality {
+            warnings: vec![],
+            figures: super::super::quality::QualityFigures {
+                rtt_ms: None,
+                jitter_ms: Some(2),
+                loss_permille: Some(51),
+                packets_received: 50,
+            },
+            at: 0,
+        };
+        assert_eq!(q.figures_text(), "jitter 2 ms · loss 5.1 % · round trip unknown");
+    }
 
     #[test]
     fn a_form_names_the_field_in_error() {

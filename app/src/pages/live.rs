@@ -132,6 +132,62 @@ where
     value
 }
 
+/// Figures fetched again when a person asks (a page's Refresh Lead Stats): the latest answer,
+/// whether a fetch is running, and the asking. Asking while a fetch runs asks nothing more, so
+/// a button pressed twice quickly computes once.
+pub struct OnDemand<T: Send + Sync + 'static> {
+    /// The latest answer (None until the first).
+    pub answer: ReadSignal<Option<Result<T, crate::model::ApiError>>>,
+    /// A fetch is running.
+    pub busy: ReadSignal<bool>,
+    /// Fetches again, unless a fetch is running.
+    pub ask: Callback<()>,
+}
+
+impl<T: Send + Sync + 'static> Clone for OnDemand<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for OnDemand<T> {}
+
+/// Figures fetched by `fetch` whenever asked (see [`OnDemand`]); browser only (nothing asks
+/// while rendering on the server).
+pub fn on_demand<T, Fut>(fetch: impl Fn() -> Fut + Send + Sync + 'static) -> OnDemand<T>
+where
+    T: Send + Sync + 'static,
+    Fut: Future<Output = Result<T, crate::model::ApiError>> + 'static,
+{
+    let (answer, set_answer) = signal(None);
+    let (busy, set_busy) = signal(false);
+    let ask = Callback::new(move |()| {
+        if busy.get_untracked() {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        {
+            set_busy.set(true);
+            let pending = fetch();
+            leptos::task::spawn_local(async move {
+                set_answer.set(Some(pending.await));
+                set_busy.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (&fetch, set_answer, set_busy);
+        }
+    });
+    OnDemand { answer, busy, ask }
+}
+
+/// The newest of some copies of figures, by when each was computed (`at`); the later of two
+/// computed at the same moment.
+pub fn newest<T>(copies: impl IntoIterator<Item = Option<T>>, at: impl Fn(&T) -> i64) -> Option<T> {
+    copies.into_iter().flatten().max_by_key(|c| at(c))
+}
+
 /// "Live" while pushed updates arrive, "Reconnecting…" when the channel is down.
 ///
 /// The channel may connect before the badge hydrates (the navigation's chat count opens it

@@ -140,9 +140,80 @@ pub fn format_utc(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
 }
 
+/// Formats Unix milliseconds as `HH:MM:SS UTC` (see [`format_utc`]).
+pub fn format_clock(ms: i64) -> String {
+    let rem = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Unix milliseconds as an HTML `datetime` (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+fn html_datetime(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    let rem = ms.rem_euclid(86_400_000);
+    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+}
+
+/// Figures the database counts when asked rather than pushed live: when they were computed,
+/// and the button that computes them again ("Computed at 22:30:08 UTC"). While a
+/// computation runs the button says so (`aria-busy`) and a second press asks nothing more; it
+/// stays focusable throughout (`aria-disabled`, not `disabled`), so a keyboard user keeps
+/// their place, and the time is a status that screen readers announce when it moves.
+#[component]
+pub fn Recompute(
+    /// The button's words (`Refresh Lead Stats`).
+    label: &'static str,
+    /// When the figures shown were computed (Unix ms).
+    #[prop(into)]
+    at: Signal<i64>,
+    /// A computation is running.
+    #[prop(into)]
+    busy: Signal<bool>,
+    /// Why the last one failed, if it did.
+    #[prop(into)]
+    error: Signal<Option<ApiError>>,
+    /// Asks for a computation.
+    ask: Callback<()>,
+    /// Names it for tests (`data-testid`).
+    key: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="recompute" data-testid=key>
+            <button
+                type="button"
+                aria-busy=move || busy.get().to_string()
+                aria-disabled=move || busy.get().to_string()
+                on:click=move |_| ask.run(())
+            >
+                {label}
+            </button>
+            " "
+            <span role="status" class="muted">
+                {move || if busy.get() {
+                    view! { "Computing…" }.into_any()
+                } else {
+                    let at = at.get();
+                    view! {
+                        "Computed at "
+                        <time datetime=html_datetime(at) data-at=at>{format_clock(at)}</time>
+                    }
+                    .into_any()
+                }}
+            </span>
+            {move || error.get().map(|error| view! { <ErrorBanner error /> })}
+        </div>
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_clock, format_utc, html_datetime};
+
+    #[test]
+    fn clock_times_read_to_the_second() {
+        assert_eq!(format_clock(951_782_400_000 + 3_723_456), "01:02:03 UTC");
+        assert_eq!(html_datetime(951_782_400_000 + 3_723_456), "2000-02-29T01:02:03.456Z");
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -30,7 +30,9 @@
 //!   [`Command::CallPhone`]) from the phone's answer to the end of that call; the phone's plain
 //!   RTP enters and leaves the bridge as the leg's, and its call is never the application's
 //!   (no [`Event::CallAnswered`] or [`Event::CallEnded`] for it; its socket is released once,
-//!   when the user agent says the call is over);
+//!   when the user agent says the call is over); from its answer the phone's audio is judged
+//!   once a second ([`phone_quality`]: RTP of the negotiated payload types only, RTCP
+//!   exchanged with the phone) and reported as [`Event::PhoneQuality`];
 //! - each call ends with exactly one [`Event::CallEnded`];
 //! - a call is ended for silence only while its trunk ought to send: answered, its SDP
 //!   sending, ours receiving (a held or inactive stream is silent by right), and only after
@@ -46,6 +48,7 @@
 //!   part of [`Core::poll_timeout`]). The detection never changes the call.
 
 pub mod browser;
+mod phone_quality;
 #[cfg(test)]
 mod tests;
 
@@ -451,6 +454,11 @@ struct PhoneLeg {
     call: CallId,
     codecs: Vec<Codec>,
     remote: Option<SocketAddr>,
+    /// Where the phone takes RTCP, and whether on its RTP port (from its SDP).
+    rtcp_remote: Option<SocketAddr>,
+    rtcp_mux: bool,
+    /// How its audio sounds, from its answer on.
+    quality: Option<phone_quality::PhoneQuality>,
 }
 
 struct LegCtx {
@@ -480,6 +488,8 @@ pub struct Core {
     /// Agent legs on SIP phones, and the leg of each call to a phone.
     phone_legs: HashMap<AgentLegId, PhoneLeg>,
     phone_calls: HashMap<CallId, AgentLegId>,
+    /// Datagrams from SIP phones that were neither RTP nor valid RTCP.
+    phone_dropped: u64,
     /// The deadlines of the calls' answering-machine detectors.
     amd_deadlines: BTreeSet<(Instant, CallId)>,
     /// Calls with a message waiting for a machine's beep (their cue's deadline moves with
@@ -529,6 +539,7 @@ impl Core {
             leg_ctx: HashMap::new(),
             phone_legs: HashMap::new(),
             phone_calls: HashMap::new(),
+            phone_dropped: 0,
             amd_deadlines: BTreeSet::new(),
             messages: BTreeSet::new(),
             next_leg: 1,
@@ -580,6 +591,9 @@ impl Core {
                     }
                 }
                 self.bridge.handle(now, bridge::Input::TrunkRtp { call, data })
+            }
+            Input::TrunkRtcp { call, data } if self.phone_calls.contains_key(&call) => {
+                self.phone_rtcp(now, call, data)
             }
             Input::TrunkRtcp { call, data } => self.on_rtcp(now, call, data),
             Input::Webrtc { source, data } => self.legs.receive(now, source, data),
@@ -730,10 +744,12 @@ impl Core {
     /// earliest deadline, and no later than [`HOUSEKEEPING`] from now while anything lives.
     fn plan_housekeeping(&mut self, now: Instant) {
         let connects = self.leg_ctx.values().filter(|l| !l.connected).map(|l| l.connect_by);
+        let phones = self.phone_legs.values().filter_map(|p| p.quality.as_ref());
         let exact = [self.ua.poll_timeout(), self.legs.poll_timeout(), Some(self.next_metrics)]
             .into_iter()
             .flatten()
             .chain(connects)
+            .chain(phones.map(phone_quality::PhoneQuality::poll_timeout))
             .min()
             .unwrap_or(now + Duration::from_secs(3600));
         let busy = !self.legs.is_empty() || !self.calls.is_empty();
@@ -773,6 +789,30 @@ impl Core {
                 self.rtcp_totals.0 += 1;
                 let (call, mux) = (*call, ctx.rtcp_mux);
                 self.out.push_back(Output::TrunkRtcp { call, destination, data, mux });
+            }
+        }
+    }
+
+    /// Judges the SIP phones whose second is up, reporting what is due, and sends them the
+    /// RTCP that is due.
+    fn judge_phones(&mut self, now: Instant) {
+        for (leg, phone) in &mut self.phone_legs {
+            let Some(quality) = phone.quality.as_mut() else { continue };
+            if quality.poll_timeout() > now {
+                continue;
+            }
+            if let Some(report) = quality.handle_timeout(now) {
+                self.out.push_back(Output::Event(Event::PhoneQuality {
+                    leg: *leg,
+                    warnings: report.warnings,
+                    figures: report.figures,
+                }));
+            }
+            while let Some(data) = quality.poll_transmit() {
+                if let Some(destination) = phone.rtcp_remote {
+                    let (call, mux) = (phone.call, phone.rtcp_mux);
+                    self.out.push_back(Output::TrunkRtcp { call, destination, data, mux });
+                }
             }
         }
     }
@@ -818,6 +858,7 @@ impl Core {
             self.drop_leg(leg, "the browser did not connect within 30 s");
         }
         self.send_reports(now);
+        self.judge_phones(now);
         if self.next_metrics <= now {
             self.end_silent_calls(now);
             let snapshot = self.metrics();
@@ -879,7 +920,7 @@ impl Core {
         let stats = self.bridge.stats();
         s.packets_relayed = stats.relayed;
         s.packets_generated = stats.generated;
-        s.packets_dropped = stats.dropped + self.legs.unclaimed;
+        s.packets_dropped = stats.dropped + self.legs.unclaimed + self.phone_dropped;
         s.sip_rate_limited = self.ua.rate_limited();
         s.auth_failures = self.ua.auth_failures().clone();
         (s.rtcp_sent, s.rtcp_received, s.rtcp_dropped) = self.rtcp_totals;
@@ -1011,8 +1052,12 @@ impl Core {
                     });
                 }
             }
-            bridge::Output::ToAgent { leg, header, payload } => match self.phone_legs.get(&leg) {
-                Some(PhoneLeg { call, remote: Some(destination), .. }) => {
+            bridge::Output::ToAgent { leg, header, payload } => match self.phone_legs.get_mut(&leg)
+            {
+                Some(PhoneLeg { call, remote: Some(destination), quality, .. }) => {
+                    if let Some(quality) = quality {
+                        quality.sent(now, &header, payload.len());
+                    }
                     let mut data = Vec::with_capacity(12 + payload.len());
                     header.write(&payload, &mut data);
                     let (call, destination) = (*call, *destination);
@@ -1435,7 +1480,15 @@ impl Core {
             self.out.push_back(Output::ReleaseRtp { call });
             return Err(ua_error(e));
         }
-        self.phone_legs.insert(leg, PhoneLeg { call, codecs, remote: None });
+        let phone = PhoneLeg {
+            call,
+            codecs,
+            remote: None,
+            rtcp_remote: None,
+            rtcp_mux: false,
+            quality: None,
+        };
+        self.phone_legs.insert(leg, phone);
         self.phone_calls.insert(call, leg);
         Ok(Reply::AgentLeg { leg, answer: String::new() })
     }
@@ -1457,6 +1510,11 @@ impl Core {
                 };
                 let first = phone.remote.is_none();
                 phone.remote = Some(n.remote);
+                phone.rtcp_remote = n.remote_rtcp;
+                phone.rtcp_mux = n.rtcp_mux;
+                if let Some(quality) = phone.quality.as_mut() {
+                    quality.set_payload_types(n.payload_type, n.telephone_event);
+                }
                 let Some(ctx) = self.leg_ctx.get_mut(&leg) else { return };
                 if first {
                     ctx.connected = true;
@@ -1467,6 +1525,24 @@ impl Core {
                     };
                     let (ssrc, seq, ts) = (self.rng.random(), self.rng.random(), self.rng.random());
                     self.bridge.add_leg(now, leg, media, ssrc, seq, ts);
+                    // (Seeded from the leg's own SSRC: no draw from the core's generator.)
+                    let seed = u64::from(ssrc) << 32 | leg.0;
+                    let rtcp = rtcp::session::Config {
+                        ssrc,
+                        cname: format!("{seed:016x}@dialer-gateway"),
+                        clock: self.ntp,
+                        audio_payload_type: n.payload_type,
+                        seed,
+                    };
+                    let quality = phone_quality::PhoneQuality::new(
+                        now,
+                        n.payload_type,
+                        n.telephone_event,
+                        rtcp,
+                    );
+                    if let Some(phone) = self.phone_legs.get_mut(&leg) {
+                        phone.quality = Some(quality);
+                    }
                     self.emit(Event::AgentLegConnected { leg });
                 }
             }
@@ -1481,16 +1557,38 @@ impl Core {
         }
     }
 
-    /// RTP from a SIP phone: into the bridge as its agent leg's voice (RTCP is dropped).
+    /// RTP from a SIP phone: judged as its audio (when of a negotiated payload type) and into
+    /// the bridge as its agent leg's voice; RTCP on the RTP port (RFC 5761) goes to its
+    /// judge; anything else is counted and dropped.
     fn phone_rtp(&mut self, now: Instant, call: CallId, data: &[u8]) {
         let Some(leg) = self.phone_calls.get(&call).copied() else { return };
         if rtcp::is_rtcp(data) {
-            return;
+            return self.phone_rtcp(now, call, data);
         }
-        if let Ok(packet) = crate::rtp::Packet::parse(data) {
-            let input =
-                bridge::Input::AgentRtp { leg, header: packet.header, payload: packet.payload };
-            self.bridge.handle(now, input);
+        let Ok(packet) = crate::rtp::Packet::parse(data) else {
+            self.phone_dropped += 1;
+            return;
+        };
+        if let Some(quality) = self.phone_legs.get_mut(&leg).and_then(|p| p.quality.as_mut()) {
+            // (A payload type the phone did not negotiate is the bridge's to drop.)
+            quality.received(now, &packet.header, packet.payload.len());
+        }
+        let input = bridge::Input::AgentRtp { leg, header: packet.header, payload: packet.payload };
+        self.bridge.handle(now, input);
+    }
+
+    /// RTCP from a SIP phone, for its judge; a malformed datagram is counted and dropped.
+    fn phone_rtcp(&mut self, now: Instant, call: CallId, data: &[u8]) {
+        let leg = self.phone_calls.get(&call).copied();
+        let quality =
+            leg.and_then(|l| self.phone_legs.get_mut(&l)).and_then(|p| p.quality.as_mut());
+        let Some(quality) = quality else {
+            self.phone_dropped += 1;
+            return;
+        };
+        if let Err(e) = quality.rtcp_received(now, data) {
+            self.phone_dropped += 1;
+            debug!(%call, error = %e, "RTCP from a SIP phone dropped");
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::browser::Browser;
 use super::*;
 use crate::call::{CallerId, PhoneNumber};
+use crate::control::{QualityFigures, QualityWarning};
 use crate::sip::message::{Message, Method, Request, Response, StatusCode, parse};
 use crate::sip::rate::RateLimit;
 
@@ -1282,4 +1283,206 @@ fn a_sip_phone_nobody_picks_up_fails_its_leg_and_a_closed_leg_hangs_the_phone_up
     );
     assert!(h.ended().is_empty());
     assert_eq!(h.command(Command::Snapshot), Ok(Reply::Snapshot { calls: vec![], legs: vec![] }));
+}
+
+// ----- how a SIP phone sounds -----
+
+/// Ann's phone, answered: its leg and the gateway's call to it.
+fn phone_answered(h: &mut Harness) -> (AgentLegId, CallId) {
+    register_phone(h);
+    let Ok(Reply::AgentLeg { leg, .. }) = h.command(Command::CallPhone { user: ann() }) else {
+        panic!()
+    };
+    let call = *h.binds.last().unwrap();
+    let invite = h.last(Method::Invite);
+    h.reply(&invite, 200, Some(PHONE_SDP));
+    assert!(h.events.contains(&Event::AgentLegConnected { leg }));
+    (leg, call)
+}
+
+/// The phone talks for `ms` milliseconds: an A-law packet every 20 ms, its sequence number
+/// and timestamp going on from `stream`'s, but for those `lost` leaves out (the time passes
+/// all the same).
+fn phone_talks(
+    h: &mut Harness,
+    call: CallId,
+    stream: &mut (u16, u32),
+    ms: u64,
+    lost: impl Fn(u16) -> bool,
+) {
+    for _ in 0..ms / 20 {
+        let (seq, ts) = *stream;
+        if !lost(seq) {
+            let mut data = rtp(8, seq, 0x55);
+            data[4..8].copy_from_slice(&ts.to_be_bytes());
+            h.core.handle_input(h.now, Input::TrunkRtp { call, data: &data });
+            h.pump();
+        }
+        *stream = (seq.wrapping_add(1), ts.wrapping_add(160));
+        h.advance(Duration::from_millis(20));
+    }
+}
+
+/// What the gateway said of `leg`'s sound so far, in order.
+fn phone_reports(h: &Harness, leg: AgentLegId) -> Vec<(Vec<QualityWarning>, QualityFigures)> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PhoneQuality { leg: l, warnings, figures } if *l == leg => {
+                Some((warnings.clone(), *figures))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The warnings standing by the latest report (none before the first).
+fn phone_warnings(h: &Harness, leg: AgentLegId) -> Vec<QualityWarning> {
+    phone_reports(h, leg).pop().map(|(w, _)| w).unwrap_or_default()
+}
+
+#[test]
+fn a_sip_phones_clean_stream_is_judged_good() {
+    let mut h = Harness::new();
+    let (leg, call) = phone_answered(&mut h);
+    let mut stream = (65_000, 4_000_000_000);
+    phone_talks(&mut h, call, &mut stream, 12_000, |_| false);
+    let reports = phone_reports(&h, leg);
+    assert_eq!(reports.len(), 2, "its first whole second heard, then 10 s on: {reports:?}");
+    for (warnings, figures) in &reports {
+        assert!(warnings.is_empty(), "{reports:?}");
+        assert_eq!(
+            (figures.jitter_ms, figures.loss_permille, figures.rtt_ms),
+            (Some(0), Some(0), None)
+        );
+    }
+    assert_eq!(reports[0].1.packets_received, 100, "its first two seconds");
+    assert_eq!(reports[1].1.packets_received, 600, "across the sequence number's wrap");
+}
+
+#[test]
+fn five_percent_loss_warns_after_three_seconds_of_five_and_clears_after_five_good() {
+    let mut h = Harness::new();
+    let (leg, call) = phone_answered(&mut h);
+    let mut stream = (0, 0);
+    phone_talks(&mut h, call, &mut stream, 2_000, |_| false);
+    let lossy = |s: u16| s % 20 == 7;
+    for _ in 0..3 {
+        assert!(phone_warnings(&h, leg).is_empty(), "not before the third lossy second");
+        phone_talks(&mut h, call, &mut stream, 1_000, lossy);
+    }
+    assert_eq!(phone_warnings(&h, leg), [QualityWarning::HighLoss]);
+    let (_, figures) = phone_reports(&h, leg).pop().unwrap();
+    assert!((40..=60).contains(&figures.loss_permille.unwrap()), "{figures:?}");
+    for _ in 0..4 {
+        phone_talks(&mut h, call, &mut stream, 1_000, |_| false);
+        assert_eq!(phone_warnings(&h, leg), [QualityWarning::HighLoss], "not cleared yet");
+    }
+    phone_talks(&mut h, call, &mut stream, 1_000, |_| false);
+    assert!(phone_warnings(&h, leg).is_empty(), "five good seconds clear it");
+}
+
+#[test]
+fn a_sip_phone_silent_for_three_seconds_has_no_audio() {
+    let mut h = Harness::new();
+    let (leg, call) = phone_answered(&mut h);
+    let mut stream = (0, 0);
+    phone_talks(&mut h, call, &mut stream, 2_000, |_| false);
+    h.advance(Duration::from_secs(2));
+    assert!(phone_warnings(&h, leg).is_empty(), "two silent seconds are not enough");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(phone_warnings(&h, leg), [QualityWarning::NoAudio]);
+    // It speaks again: cleared after five good seconds.
+    phone_talks(&mut h, call, &mut stream, 5_000, |_| false);
+    assert!(phone_warnings(&h, leg).is_empty());
+}
+
+#[test]
+fn garbage_from_a_sip_phone_is_dropped_and_never_passes_for_audio() {
+    let mut h = Harness::new();
+    let (leg, call) = phone_answered(&mut h);
+    let mut g729 = rtp(18, 1, 0x55);
+    for n in 0..200u16 {
+        let mut junk = vec![0u8; usize::from(n % 40)];
+        junk.iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8).wrapping_mul(n as u8));
+        // Not RTP; RTP of a type the phone did not offer; an RTCP header with nothing after.
+        h.core.handle_input(h.now, Input::TrunkRtp { call, data: &junk });
+        g729[2..4].copy_from_slice(&n.to_be_bytes());
+        h.core.handle_input(h.now, Input::TrunkRtp { call, data: &g729 });
+        h.core.handle_input(h.now, Input::TrunkRtcp { call, data: &[0x81, 201, 0, 7] });
+        h.pump();
+        h.advance(Duration::from_millis(20));
+    }
+    let reports = phone_reports(&h, leg);
+    assert!(!reports.is_empty(), "its silence is reported");
+    assert!(reports.iter().all(|(w, _)| w == &[QualityWarning::NoAudio]), "{reports:?}");
+    assert_eq!(reports[0].1.packets_received, 0, "nothing counted as its audio");
+    assert!(h.core.metrics().packets_dropped >= 200, "counted as dropped");
+}
+
+#[test]
+fn a_sip_phones_receiver_reports_give_the_round_trip() {
+    use crate::rtp::rtcp::{self, Packet, ReportBlock};
+    let mut h = Harness::new();
+    let (leg, phone_call) = phone_answered(&mut h);
+    // A customer bridged to the phone: the gateway sends the phone RTP, and so sender reports.
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    let mut stream: (u16, u32) = (0, 0);
+    let mut both_talk = |h: &mut Harness, ms: u64| {
+        for _ in 0..ms / 20 {
+            let (seq, _) = stream;
+            let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            packet[2..4].copy_from_slice(&seq.to_be_bytes());
+            packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            packet.extend_from_slice(&[VOICE; 160]);
+            h.core.handle_input(h.now, Input::TrunkRtp { call: CallId(7), data: &packet });
+            phone_talks(h, phone_call, &mut stream, 20, |_| false);
+        }
+    };
+    let started = h.now;
+    let (ours, lsr) = loop {
+        both_talk(&mut h, 20);
+        let sent =
+            (h.rtcp.iter()).filter(|(c, ..)| *c == phone_call).find_map(|(_, _, _, data)| {
+                rtcp::parse(data).ok()?.into_iter().find_map(|p| match p {
+                    Packet::SenderReport { ssrc, info, .. } => {
+                        Some((ssrc, (info.ntp >> 16) as u32))
+                    }
+                    _ => None,
+                })
+            });
+        if let Some(sr) = sent {
+            break sr;
+        }
+        assert!(h.now < started + Duration::from_secs(10), "no sender report to the phone");
+    };
+    assert!(phone_warnings(&h, leg).is_empty());
+    // The phone's receiver report about it comes back half a second later (sent at once).
+    both_talk(&mut h, 500);
+    let mut rr = Vec::new();
+    let block = ReportBlock {
+        ssrc: ours,
+        fraction_lost: 0,
+        cumulative_lost: 0,
+        highest_seq: 0,
+        jitter: 0,
+        lsr,
+        dlsr: 0,
+    };
+    rtcp::write_report(&mut rr, 0xabcd_ef01, None, &[block]);
+    h.core.handle_input(h.now, Input::TrunkRtcp { call: phone_call, data: &rr });
+    h.pump();
+    // A round trip of half a second (give or take the 20 ms the report waited to be seen):
+    // over 400 ms, crossed by three seconds in a row.
+    both_talk(&mut h, 3_000);
+    assert!(
+        phone_warnings(&h, leg).contains(&QualityWarning::HighRtt),
+        "{:?}",
+        phone_reports(&h, leg)
+    );
+    let (_, figures) = phone_reports(&h, leg).pop().unwrap();
+    assert!((500..=521).contains(&figures.rtt_ms.unwrap()), "{figures:?}");
 }

@@ -5,6 +5,7 @@
 //! - [`number`]: E.164 phone numbers, caller IDs and caller names;
 //! - [`outcome`]: how a call ended, and who ended it;
 //! - [`quality`]: a call's media figures (RTP counts, loss, jitter, round trip);
+//! - [`quality_watch`]: call-quality warnings, judged alike for browsers and SIP phones;
 //! - [`sip_phone`]: an agent's SIP phone account and its registration;
 //! - [`trunk`]: a trunk's id and settings (transport, caller-ID mode, codecs).
 //!
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod number;
 pub mod outcome;
 pub mod quality;
+pub mod quality_watch;
 pub mod sip_phone;
 pub mod trunk;
 

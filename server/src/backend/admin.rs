@@ -678,6 +678,7 @@ impl Admin for AdminBackend {
                 unassigned.push((uid, username));
             }
         }
+        let computed_at = db::now_ms();
         let leads = db::counts::campaign(&self.db, id)
             .await
             .map_err(|e| internal("counting a campaign's leads", e))?;
@@ -698,6 +699,7 @@ impl Admin for AdminBackend {
             live,
             dispositions,
             campaign,
+            computed_at,
         })
     }
 
@@ -1084,12 +1086,22 @@ impl Admin for AdminBackend {
         let mut phones = db::sip_phones::summaries(&self.db, db::now_ms())
             .await
             .map_err(|e| internal("listing SIP phones", e))?;
+        let floor = self.live.snapshot();
         let mut out = Vec::with_capacity(rows.len());
         for (row, campaigns) in rows {
             let live = self
                 .agent_state(UserId(row.id))
                 .await
                 .and_then(|(st, c)| names.get(&c).map(|n| (st, n.clone())));
+            // Logged in: what their browser or SIP phone last said is wrong (often nothing).
+            let quality = live.as_ref().map(|_| {
+                let now = floor.agents.iter().find(|a| a.agent.0 == row.id);
+                now.map(|a| a.quality.clone()).unwrap_or_default()
+            });
+            let sip = phones.remove(&UserId(row.id)).map(|mut phone| {
+                phone.quality = self.gateway.as_ref().and_then(|g| g.phone_quality(UserId(row.id)));
+                phone
+            });
             out.push(AgentSummary {
                 id: UserId(row.id),
                 username: row.username().map_err(|e| internal("reading a user", e))?,
@@ -1104,7 +1116,8 @@ impl Admin for AdminBackend {
                     .collect::<Result<_, _>>()
                     .map_err(|e| internal("reading a campaign name", e))?,
                 live,
-                sip: phones.remove(&UserId(row.id)),
+                sip,
+                quality,
             });
         }
         Ok(out)

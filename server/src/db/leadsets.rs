@@ -230,5 +230,6 @@ pub async fn stats(db: &Db, id: LeadsetId) -> Result<LeadsetStats, DbError> {
                 last_call_at: a.last_call_at,
             })
             .collect(),
+        computed_at: super::now_ms(),
     })
 }

@@ -62,7 +62,7 @@ impl Row {
             _ => None,
         };
         let failure = self.failure.zip(self.failure_at);
-        Ok(SipPhoneSummary { user, transport, codecs, registration, failure })
+        Ok(SipPhoneSummary { user, transport, codecs, registration, failure, quality: None })
     }
 }
 

@@ -11,13 +11,18 @@
 //! agent has at most one audio leg (a new one replaces the old); trunks are pushed to the
 //! gateway from the database under their own ids. What the gateway says about a trunk's
 //! credentials (failed, or proven again) is written to the trunk's row by a task of its own,
-//! in the order said, so a slow database never holds up call events.
+//! in the order said, so a slow database never holds up call events. What the gateway hears
+//! of an agent's SIP phone (its warnings and figures) is kept for the agents page while the
+//! phone's leg is the agent's, and each change of its warnings goes to the dialer, which keeps
+//! every agent's warnings for the floor (as the browser's own reports do).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use app::model::phone::AudioState;
+use app::model::quality::QualityWarning;
+use app::model::sip_phone::PhoneQuality;
 use app::model::trunk::AuthDirection;
 use app::model::{AmdVerdict, CallOutcome, HangupBy, PhoneNumber, TrunkId, UserId};
 use gateway::Gateway;
@@ -59,6 +64,11 @@ struct State {
     recording_reports: Option<mpsc::UnboundedSender<RecordingReport>>,
     /// The SIP phone accounts last handed to the gateway (none: not yet, or a new connection).
     phones_pushed: Option<Vec<SipPhoneAccount>>,
+    /// What the gateway last said of each agent's SIP phone audio, and of which leg (kept
+    /// until that leg is gone).
+    phone_quality: HashMap<UserId, (AgentLegId, PhoneQuality)>,
+    /// Where changes of those warnings go (see [`GatewayLink::phone_warnings`]).
+    phone_warnings: Option<mpsc::UnboundedSender<(UserId, Vec<QualityWarning>)>>,
 }
 
 /// What the gateway said of a recording's end: done with its length, or failed (a full disk)
@@ -129,6 +139,21 @@ impl GatewayLink {
         let (tx, rx) = mpsc::unbounded_channel();
         self.state().recording_reports = Some(tx);
         rx
+    }
+
+    /// The warnings of agents' SIP phones as the gateway judges them, from now on: each
+    /// change, once, with the agent (for the dialer, which keeps them for the floor). A
+    /// second call takes the reports from the first.
+    pub fn phone_warnings(&self) -> mpsc::UnboundedReceiver<(UserId, Vec<QualityWarning>)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state().phone_warnings = Some(tx);
+        rx
+    }
+
+    /// What the gateway last said of `agent`'s SIP phone audio, while the phone carries
+    /// their shift.
+    pub fn phone_quality(&self, agent: UserId) -> Option<PhoneQuality> {
+        self.state().phone_quality.get(&agent).map(|(_, q)| q.clone())
     }
 
     /// The gateway's handle (for asking it about recordings).
@@ -307,7 +332,39 @@ impl GatewayLink {
                     self.forward(call, CallEvent::RecordingFailed).await;
                 }
             }
+            Event::PhoneQuality { leg, warnings, figures } => {
+                self.phone_judged(leg, warnings, figures)
+            }
             Event::DtmfReceived { .. } | Event::ProbeResult { .. } => {}
+        }
+    }
+
+    /// Keeps what the gateway said of a SIP phone's audio for its agent (while the leg is
+    /// theirs), and passes a change of its warnings on.
+    fn phone_judged(
+        &self,
+        leg: AgentLegId,
+        warnings: Vec<QualityWarning>,
+        figures: gw::QualityFigures,
+    ) {
+        let mut s = self.state();
+        let Some(agent) = s.leg_agents.get(&leg).copied() else { return };
+        if s.legs.get(&agent) != Some(&leg) {
+            return;
+        }
+        let at = crate::db::now_ms();
+        let quality = PhoneQuality { warnings: warnings.clone(), figures, at };
+        let before = s.phone_quality.insert(agent, (leg, quality));
+        if before.is_some_and(|(_, b)| b.warnings == warnings) {
+            return;
+        }
+        if warnings.is_empty() {
+            tracing::info!(agent = agent.0, "SIP phone audio good");
+        } else {
+            tracing::warn!(agent = agent.0, ?warnings, ?figures, "SIP phone audio warnings");
+        }
+        if let Some(tx) = &s.phone_warnings {
+            let _ = tx.send((agent, warnings));
         }
     }
 
@@ -331,6 +388,20 @@ impl GatewayLink {
                     && s.legs.get(&a) == Some(&leg)
                 {
                     s.legs.remove(&a);
+                }
+                // What the gateway said of a phone goes with its leg (its warnings too).
+                let mut cleared = Vec::new();
+                s.phone_quality.retain(|a, (l, q)| {
+                    let gone = *l == leg;
+                    if gone && !q.warnings.is_empty() {
+                        cleared.push(*a);
+                    }
+                    !gone
+                });
+                if let Some(tx) = &s.phone_warnings {
+                    for a in cleared {
+                        let _ = tx.send((a, Vec::new()));
+                    }
                 }
             }
             agent

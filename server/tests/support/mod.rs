@@ -578,6 +578,29 @@ impl Drop for ServerProc {
 }
 
 /// A loopback UDP port free a moment ago (for a sipp or a media socket to bind).
+/// Reads a CSV report back into its cells (with the importer's own reader).
+pub fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut reader = server::lead::import::CsvStream::new(',');
+    let mut keep = |_: u64, fields: &[&[u8]]| {
+        out.push(fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+    };
+    reader.feed(text.as_bytes(), &mut keep);
+    reader.finish(&mut keep);
+    out
+}
+
+/// One column of a CSV report, found by its header: each row's cell under `name`.
+pub fn csv_column(text: &str, name: &str) -> Vec<String> {
+    let rows = read_csv(text);
+    let Some((header, rows)) = rows.split_first() else { panic!("an empty CSV file") };
+    let i = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no {name} column: {header:?}"));
+    rows.iter().map(|r| r.get(i).cloned().unwrap_or_default()).collect()
+}
+
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

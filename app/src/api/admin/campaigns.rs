@@ -3,7 +3,7 @@
 
 use crate::model::{
     ApiError, Campaign, CampaignChoices, CampaignForm, CampaignId, CampaignOverview,
-    CampaignSummary,
+    CampaignSummary, LeadStats,
 };
 use leptos::prelude::*;
 
@@ -32,6 +32,13 @@ pub async fn get_campaign(id: i64) -> Result<Campaign, ApiError> {
 pub async fn load_campaign_choices() -> Result<CampaignChoices, ApiError> {
     guard::require(EDITORS)?;
     guard::ports()?.admin.campaign_choices().await
+}
+
+/// A campaign's Lead Stats counted afresh (its overview's Refresh Lead Stats).
+#[server(endpoint = "admin/campaigns/lead_stats")]
+pub async fn load_campaign_lead_stats(id: i64) -> Result<LeadStats, ApiError> {
+    guard::require(WATCHERS)?;
+    Ok(guard::ports()?.admin.campaign_overview(CampaignId(id)).await?.lead_stats())
 }
 
 #[server(endpoint = "admin/campaigns/overview")]

@@ -1,7 +1,12 @@
-//! Agents: the list with each agent's live state, campaigns and SIP phone (registered where,
-//! over what, with which codecs, or why it was refused) for admins and supervisors; creating
-//! one, many at once, and giving an agent a SIP phone (admins: supervisors see no forms). Bulk creation shows the generated passwords once, with a CSV file
-//! to download; they are never stored in the clear, so they cannot be shown again.
+//! Agents: the list with each agent's live state, call quality, campaigns and SIP phone
+//! (registered where, over what, with which codecs, or why it was refused, and how it sounds
+//! while it carries the agent's shift) for admins and supervisors; creating one, many at
+//! once, and giving an agent a SIP phone (admins: supervisors see no forms). Bulk creation
+//! shows the generated passwords once, with a CSV file to download; they are never stored in
+//! the clear, so they cannot be shown again.
+//!
+//! The list follows the live channel (states and warnings change as they happen), so it has
+//! no Refresh button.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,8 +16,10 @@ use crate::api::admin::agents::{
     CreateAgent, CreateAgents, RemoveSipPhone, SetSipPhone, list_agents,
 };
 use crate::model::agent::agents_csv;
+use crate::model::quality::QualityWarning;
 use crate::model::{AgentSummary, CreatedAgent};
 use crate::pages::layout::Guarded;
+use crate::pages::live::{LiveBadge, LiveFeed};
 use crate::pages::widgets::{ErrorBanner, Outcome, format_utc, reset_on_success};
 
 #[component]
@@ -31,6 +38,8 @@ fn Agents() -> impl IntoView {
     let bulk = ServerAction::<CreateAgents>::new();
     let phone = ServerAction::<SetSipPhone>::new();
     let unphone = ServerAction::<RemoveSipPhone>::new();
+    let live: LiveFeed = expect_context();
+    // Read again after each change here, and on each pushed change (states, warnings).
     let list = crate::pages::json::resource(
         move || {
             (
@@ -38,6 +47,7 @@ fn Agents() -> impl IntoView {
                 bulk.version().get(),
                 phone.version().get(),
                 unphone.version().get(),
+                live.version(),
             )
         },
         |_| list_agents(),
@@ -51,7 +61,7 @@ fn Agents() -> impl IntoView {
     let bulk_err = move |f: &'static str| move || bulk.value().with(|v| field_message(v, f));
     let edit = super::can_edit();
     view! {
-        <h1>"Agents"</h1>
+        <h1>"Agents " <LiveBadge /></h1>
         <Show when=move || edit.get()>
         <section class="card">
             <h2>"Create an agent"</h2>
@@ -222,14 +232,35 @@ fn sip_cell(sip: Option<crate::model::sip_phone::SipPhoneSummary>) -> impl IntoV
     let failure = p.failure.clone().map(|(why, at)| {
         view! { <br /><small class="field-error" data-sip="failure">"Refused " {format_utc(at)} ": " {why}</small> }
     });
+    // How it sounds to the gateway, while it carries the agent's shift.
+    let quality = p.quality.clone().map(|q| {
+        let figures = q.figures_text();
+        view! {
+            <br />
+            <small data-testid="sip-quality">
+                "Call quality: " {warnings_badge(&q.warnings)} " " <span class="muted">{figures}</span>
+            </small>
+        }
+    });
     view! {
         <span class="strong">{p.user.to_string()}</span>
         " · " {p.transport.to_string()} " · " {p.codecs_text()}
         <br />
         {status}
         {failure}
+        {quality}
     }
     .into_any()
+}
+
+/// "Good", or the warnings standing, as a badge.
+fn warnings_badge(warnings: &[QualityWarning]) -> AnyView {
+    if warnings.is_empty() {
+        view! { <span class="badge on" data-quality="good">"Good"</span> }.into_any()
+    } else {
+        let words: Vec<&str> = warnings.iter().map(|w| w.label()).collect();
+        view! { <span class="badge off" data-quality="warn">{words.join(", ")}</span> }.into_any()
+    }
 }
 
 #[component]
@@ -254,6 +285,12 @@ fn AgentTable(
                         {a.display_name.map(|n| view! { <span class="muted">" (" {n.to_string()} ")"</span> })}
                     </td>
                     <td>{state}</td>
+                    <td data-testid="quality-cell">
+                        {match &a.quality {
+                            Some(warnings) => warnings_badge(warnings),
+                            None => view! { <span class="muted">"—"</span> }.into_any(),
+                        }}
+                    </td>
                     <td>{if campaigns.is_empty() { "—".to_string() } else { campaigns }}</td>
                     <td>{if a.disabled { "Disabled" } else { "Active" }}</td>
                     <td data-testid="sip-cell">
@@ -274,7 +311,7 @@ fn AgentTable(
         .collect_view();
     view! {
         <table class="grid" data-testid="agents-table">
-            <thead><tr><th>"Agent"</th><th>"State"</th><th>"Campaigns"</th><th>"Account"</th><th>"SIP phone"</th></tr></thead>
+            <thead><tr><th>"Agent"</th><th>"State"</th><th>"Call quality"</th><th>"Campaigns"</th><th>"Account"</th><th>"SIP phone"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }

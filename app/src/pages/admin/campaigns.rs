@@ -1,5 +1,10 @@
 //! Campaigns: the list and each campaign's overview (admins and supervisors; supervisors
 //! read only), and the form that creates and edits them (admins).
+//!
+//! The overview's live figures (agents' states, the queue, calls right now) follow the live
+//! channel, so its agents list has no Refresh button; its Lead Stats are counted by the
+//! database when asked — again on each pushed change, and with Refresh Lead Stats, which says
+//! when they were computed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,7 +13,7 @@ use super::can_edit;
 use super::{field_message, route_id};
 use crate::api::admin::campaigns::{
     AssignAgent, SaveCampaign, SetCampaignActive, get_campaign, list_campaigns,
-    load_campaign_choices, load_campaign_overview,
+    load_campaign_choices, load_campaign_lead_stats, load_campaign_overview,
 };
 use crate::model::{
     AbandonWindow, CallOutcome, CampaignChoices, CampaignForm, CampaignKind, CampaignOverview,
@@ -16,8 +21,8 @@ use crate::model::{
 };
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::live::{LiveBadge, refreshed};
-use crate::pages::widgets::{CallTiles, ErrorBanner, LeadTiles, Outcome, Stat};
+use crate::pages::live::{LiveBadge, newest, on_demand, refreshed};
+use crate::pages::widgets::{CallTiles, ErrorBanner, LeadTiles, Outcome, Recompute, Stat};
 
 #[component]
 pub fn CampaignsPage() -> impl IntoView {
@@ -558,10 +563,19 @@ fn OverviewBody(
     let id = c.id.0;
     let active = s.active;
     // Live values: the freshest copy's, else what the page rendered with.
-    let (first_leads, first_calls, first_live) = (o.leads, o.calls, o.live);
-    let leads = move || fresh.with(|f| f.as_ref().map(|f| f.leads)).unwrap_or(first_leads);
-    let calls = move || fresh.with(|f| f.as_ref().map(|f| f.calls)).unwrap_or(first_calls);
+    let first_live = o.live;
     let live = move || fresh.with(|f| f.as_ref().map(|f| f.live)).unwrap_or(first_live);
+    // Lead Stats: the newest count, the page's own, a pushed change's or the one asked for.
+    let asked = on_demand(move || load_campaign_lead_stats(id));
+    let first_stats = o.lead_stats();
+    let stats = Signal::derive(move || {
+        let pushed = fresh.with(|f| f.as_ref().map(CampaignOverview::lead_stats));
+        let answer = asked.answer.get().and_then(Result::ok);
+        newest([Some(first_stats), pushed, answer], |s| s.computed_at).unwrap_or(first_stats)
+    });
+    let leads = move || stats.get().leads;
+    let calls = move || stats.get().calls;
+    let stats_error = Signal::derive(move || asked.answer.get().and_then(Result::err));
     let first_queue: Vec<String> = o.queue().map(|a| a.username.to_string()).collect();
     let queue = move || {
         fresh
@@ -668,7 +682,15 @@ fn OverviewBody(
                 <a href=format!("/admin/campaigns/{id}/crm") data-testid="crm-link">"CRM integration"</a>
             </p>
         </section>
-        <section class="card">
+        <section class="card" data-testid="lead-stats">
+            <Recompute
+                label="Refresh Lead Stats"
+                at=Signal::derive(move || stats.get().computed_at)
+                busy=asked.busy
+                error=stats_error
+                ask=asked.ask
+                key="lead-stats-computed"
+            />
             <h2>"Leads"</h2>
             {move || view! { <LeadTiles counts=leads() /> }}
             <h2>"Calls"</h2>

@@ -4,6 +4,9 @@
 //! with Add lead and per-lead edit, how many leads agents flagged as having invalid details (and
 //! those leads alone), and each lead's history of corrections a link away. Everything works as
 //! plain forms without JavaScript.
+//!
+//! The statistics are counted by the database when asked: again on each pushed change, and
+//! with Refresh Lead Stats (the Leadset Dashboard's), which says when they were computed.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::leadsets::{
     CreateLeadset, DeleteLeadset, SaveLead, SetLeadsetActive, UpdateLeadset, campaign_choices,
-    get_leadset_overview, list_leads, list_leadsets,
+    get_leadset_overview, get_leadset_stats, list_leads, list_leadsets,
 };
 use crate::model::leadset::{
     CampaignChoice, LeadPage, LeadRow, LeadsetOverview, LeadsetStats, LeadsetSummary,
@@ -19,9 +22,9 @@ use crate::model::leadset::{
 use crate::model::{Contact, Role};
 use crate::pages::ViewerResource;
 use crate::pages::layout::Guarded;
-use crate::pages::live::refreshed;
+use crate::pages::live::{newest, on_demand, refreshed};
 use crate::pages::widgets::{
-    CallTiles, ErrorBanner, LeadTiles, Outcome, format_utc, reset_on_success,
+    CallTiles, ErrorBanner, LeadTiles, Outcome, Recompute, format_utc, reset_on_success,
 };
 
 #[component]
@@ -265,7 +268,15 @@ fn Overview(
 ) -> impl IntoView {
     let leadset = o.summary.id.0;
     let fresh = refreshed(move || get_leadset_overview(leadset));
+    let asked = on_demand(move || get_leadset_stats(leadset));
     let first_stats = o.stats.clone();
+    // The newest count: the page's own, a pushed change's, or the one asked for.
+    let stats = Signal::derive(move || {
+        let pushed = fresh.get().and_then(Result::ok).map(|f| f.stats);
+        let answer = asked.answer.get().and_then(Result::ok);
+        newest([Some(first_stats.clone()), pushed, answer], |s| s.computed_at).unwrap_or_default()
+    });
+    let error = Signal::derive(move || asked.answer.get().and_then(Result::err));
     let s = &o.summary.settings;
     let id = o.summary.id.0;
     let on = s.active;
@@ -299,11 +310,18 @@ fn Overview(
             " · Default country: " {s.default_country.clone()}
             " · " {s.description.clone()}
         </p>
-        {move || {
-            // Fresh numbers on each pushed change; the forms below stay as they are.
-            let stats = fresh.get().and_then(Result::ok).map(|f| f.stats);
-            view! { <Stats stats=stats.unwrap_or_else(|| first_stats.clone()) /> }
-        }}
+        <section class="card" data-testid="leadset-stats">
+            <Recompute
+                label="Refresh Lead Stats"
+                at=Signal::derive(move || stats.with(|s| s.computed_at))
+                busy=asked.busy
+                error
+                ask=asked.ask
+                key="leadset-stats-computed"
+            />
+            // Fresh numbers on each change; the button and the forms below stay as they are.
+            {move || view! { <Stats stats=stats.get() /> }}
+        </section>
         {admin_tools}
     }
 }
@@ -348,16 +366,14 @@ fn Stats(stats: LeadsetStats) -> impl IntoView {
         .into_any()
     };
     view! {
-        <section class="card" data-testid="leadset-stats">
-            <h2>"Leads"</h2>
-            <LeadTiles counts=stats.leads />
-            <h2>"Calls"</h2>
-            <CallTiles counts=stats.calls />
-            <h2>"Dispositions"</h2>
-            {dispositions}
-            <h2>"Agents"</h2>
-            {agents}
-        </section>
+        <h2>"Leads"</h2>
+        <LeadTiles counts=stats.leads />
+        <h2>"Calls"</h2>
+        <CallTiles counts=stats.calls />
+        <h2>"Dispositions"</h2>
+        {dispositions}
+        <h2>"Agents"</h2>
+        {agents}
     }
 }
 
