@@ -485,6 +485,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("admin/campaigns/get", &[("id", K::Id(F::Campaign))], true),
     ep("admin/campaigns/choices", &[], true),
     ep("admin/campaigns/overview", &[("id", K::Id(F::Campaign))], true),
+    ep("admin/campaigns/lead_stats", &[("id", K::Id(F::Campaign))], true),
     ep("admin/campaigns/set_active", &[("id", K::Id(F::Campaign)), ("active", K::Bool)], false),
     ep(
         "admin/campaigns/assign",
@@ -575,6 +576,7 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("leadsets/delete", &[("id", K::Id(F::Leadset))], false),
     ep("leadsets/set_active", &[("id", K::Id(F::Leadset)), ("active", K::Bool)], false),
     ep("leadsets/overview", &[("id", K::Id(F::Leadset))], true),
+    ep("leadsets/stats", &[("id", K::Id(F::Leadset))], true),
     ep(
         "leadsets/leads",
         &[

@@ -83,6 +83,24 @@ async fn ann_when(admin: &Client, done: impl Fn(&AgentSummary) -> bool) -> Agent
     panic!("the agents list never showed what was expected");
 }
 
+/// Ann's desk phone (`ann.desk`, UDP, `codecs`) set by the admin and registered from a port
+/// of its own: the port, and Ann's line of the agents list once it shows the registration.
+async fn desk_phone_registered(admin: &Client, gateway: &str, codecs: &str) -> (u16, AgentSummary) {
+    let desk = [
+        ("agent", "ann"),
+        ("sip_user", "ann.desk"),
+        ("sip_secret", "desk-pass-1"),
+        ("sip_transport", "udp"),
+        ("sip_codecs", codecs),
+    ];
+    ok(admin, "admin/agents/sip_phone", &desk).await;
+    let port = free_udp_port();
+    let registered = register_from(gateway, port, "register", "ann.desk", "desk-pass-1", 200);
+    assert_eq!(sipp_exit(registered).await, Some(0));
+    let ann = ann_when(admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
+    (port, ann)
+}
+
 async fn set_phone(
     c: &Client,
     agent: &str,
@@ -289,19 +307,7 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
 
     // Ann's desk phone registers from its port; then it waits there for the dialer's call,
     // its media a socket of this test.
-    let desk = [
-        ("agent", "ann"),
-        ("sip_user", "ann.desk"),
-        ("sip_secret", "desk-pass-1"),
-        ("sip_transport", "udp"),
-        ("sip_codecs", "PCMU"),
-    ];
-    ok(&admin, "admin/agents/sip_phone", &desk).await;
-    let phone_port = free_udp_port();
-    let registered =
-        register_from(&gateway, phone_port, "register", "ann.desk", "desk-pass-1", 200);
-    assert_eq!(sipp_exit(registered).await, Some(0));
-    ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
+    let (phone_port, _) = desk_phone_registered(&admin, &gateway, "PCMU").await;
     let media = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let media_port = media.local_addr().unwrap().port().to_string();
     let vars = [("user", "ann.desk"), ("media", media_port.as_str())];
@@ -391,20 +397,7 @@ async fn how_a_sip_phone_sounds_reaches_the_agents_list(b: Backend) {
     c.agents = vec![ann];
     let campaign = server::db::campaigns::insert(s.database(), &c, 0).await.unwrap();
     s.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
-    let desk = [
-        ("agent", "ann"),
-        ("sip_user", "ann.desk"),
-        ("sip_secret", "desk-pass-1"),
-        ("sip_transport", "udp"),
-        ("sip_codecs", "PCMA"),
-    ];
-    ok(&admin, "admin/agents/sip_phone", &desk).await;
-    let phone_port = free_udp_port();
-    let registered =
-        register_from(&gateway, phone_port, "register", "ann.desk", "desk-pass-1", 200);
-    assert_eq!(sipp_exit(registered).await, Some(0));
-    let ann_line =
-        ann_when(&admin, |a| a.sip.as_ref().is_some_and(|p| p.registration.is_some())).await;
+    let (phone_port, ann_line) = desk_phone_registered(&admin, &gateway, "PCMA").await;
     assert_eq!(ann_line.quality, None, "logged out: no call quality");
     assert_eq!(ann_line.sip.unwrap().quality, None, "not carrying a shift: not judged");
     let phone = sipp("phone_streams", &[("user", "ann.desk")], None, phone_port);

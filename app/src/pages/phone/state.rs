@@ -842,4 +842,83 @@ mod tests {
         assert_eq!(clock(61_999.0), "01:01");
         assert_eq!(clock(-5.0), "00:00");
     }
+
+    fn connected(call: u64, name: &str) -> PhoneEvent {
+        let mut lead = lead();
+        lead.id = LeadId(call as i64);
+        lead.contact.first_name = name.into();
+        PhoneEvent::Connected {
+            call,
+            call_ref: format!("x-{call}"),
+            lead,
+            script: None,
+            form: ScriptForm::default(),
+            values: Default::default(),
+            crm: None,
+        }
+    }
+
+    fn line(call: u64, state: crate::model::phone::LineState) -> PhoneLine {
+        let mut lead = lead();
+        lead.id = LeadId(call as i64);
+        PhoneLine { call, lead, state, seconds: 0 }
+    }
+
+    #[test]
+    fn a_second_line_keeps_the_first_call_as_it_was_for_coming_back_to_it() {
+        use crate::model::phone::LineState::{Dialling, Ended, Held, Talking};
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.now.set(1000.0);
+            s.apply(connected(1, "Ann"));
+            s.script.values.set([("budget".to_string(), "120".to_string())].into());
+            s.notes.set("Ann wants a quote".into());
+            // Another line: Ann's screen waits, the page shows the number being called.
+            s.now.set(5000.0);
+            s.apply(PhoneEvent::Dialling { number: PhoneNumber::parse("+12025550182").unwrap() });
+            assert!(s.call.get_untracked().is_none());
+            assert_eq!(s.dialling.get_untracked().as_deref(), Some("+12025550182"));
+            s.apply(PhoneEvent::Lines { lines: vec![line(1, Held), line(2, Dialling)] });
+            s.apply(connected(2, "Ben"));
+            s.apply(PhoneEvent::Lines { lines: vec![line(1, Held), line(2, Talking)] });
+            assert_eq!(s.call.get_untracked().unwrap().lead.contact.first_name, "Ben");
+            assert!(s.script.values.get_untracked().is_empty(), "Ben's form starts empty");
+            // Back to Ann: her timer, form and notes as she left them; Ben waits in turn.
+            s.script.values.set([("budget".to_string(), "90".to_string())].into());
+            s.now.set(9000.0);
+            s.apply(connected(1, "Ann"));
+            let ann = s.call.get_untracked().unwrap();
+            assert_eq!((ann.call, ann.since), (1, 1000.0));
+            assert_eq!(s.script.values.get_untracked()["budget"], "120");
+            assert_eq!(s.notes.get_untracked(), "Ann wants a quote");
+            s.apply(PhoneEvent::Lines { lines: vec![line(1, Talking), line(2, Held)] });
+            // Ben's held line ends: Ann's call stays on screen, no wrap-up yet.
+            s.apply(PhoneEvent::Ended {
+                call: 2,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Agent,
+            });
+            assert_eq!(s.call.get_untracked().unwrap().call, 1);
+            assert!(s.wrapup.get_untracked().is_none());
+            s.apply(PhoneEvent::Lines { lines: vec![line(1, Talking), line(2, Ended)] });
+            // Ann's ends: her wrap-up; then Ben's comes with what was typed for him.
+            s.apply(PhoneEvent::Ended {
+                call: 1,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Customer,
+            });
+            assert_eq!(s.wrapup.get_untracked().unwrap().call, 1);
+            s.apply(PhoneEvent::State { status: AgentStatus::WrapUp });
+            s.apply(connected(2, "Ben"));
+            s.apply(PhoneEvent::WrapUp { call: 2, seconds_left: 30, notes: String::new() });
+            assert_eq!(s.call.get_untracked().unwrap().call, 2);
+            assert_eq!(s.wrapup.get_untracked().unwrap().call, 2);
+            assert_eq!(s.script.values.get_untracked()["budget"], "90");
+            s.apply(PhoneEvent::Lines { lines: vec![] });
+            assert!(s.stash.get_untracked().is_empty(), "disposed calls leave nothing behind");
+            s.apply(PhoneEvent::State { status: AgentStatus::Ready });
+            assert!(s.call.get_untracked().is_none() && s.lines.get_untracked().is_empty());
+        });
+    }
 }
