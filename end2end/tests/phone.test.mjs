@@ -165,9 +165,10 @@ test('wrap-up runs out: the agent is paused with "wrap-up timeout" and gets no m
   await waitStatus(page, 'Paused: wrap-up timeout', 20_000);
   await new Promise((r) => setTimeout(r, 3_000));
   assert.equal(attempts('Slow').length, 1, 'the second lead is not dialed');
-  // The disposition is still due and can be given.
+  // The disposition is still due and can be given; then the wrap-up closes.
   await dispose(page, 'SALE MADE');
   await eventually(() => attempts('Slow')[0].disposition === 'SALE MADE', 10_000, 'late disposition');
+  await page.locator('[data-testid="wrapup"]').waitFor({ state: 'detached', timeout: 10_000 });
 });
 
 test('a disposition sent twice is stored once', async () => {

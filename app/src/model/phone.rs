@@ -334,6 +334,10 @@ pub enum PhoneEvent {
     Lines {
         lines: Vec<PhoneLine>,
     },
+    /// The disposition of `call` is stored: its wrap-up is over (the answer to a Submit).
+    Disposed {
+        call: u64,
+    },
     /// The phone was opened in another tab, which now has it.
     TakenOver,
     LoggedOut,

@@ -101,6 +101,7 @@ impl Decode for PhoneEvent {
             }
             "chat" => PhoneEvent::Chat { message: v.fields()?.req("message")? },
             "lines" => PhoneEvent::Lines { lines: v.fields()?.req("lines")? },
+            "disposed" => PhoneEvent::Disposed { call: v.fields()?.req("call")? },
             _ => return Err(v.unknown()),
         })
     }
@@ -447,6 +448,7 @@ mod tests {
                 ],
             },
             PhoneEvent::Lines { lines: vec![] },
+            PhoneEvent::Disposed { call: 12 },
             PhoneEvent::TakenOver,
             PhoneEvent::LoggedOut,
         ];
@@ -522,6 +524,7 @@ mod tests {
             PhoneEvent::Recording { .. } => "recording",
             PhoneEvent::Chat { .. } => "chat",
             PhoneEvent::Lines { .. } => "lines",
+            PhoneEvent::Disposed { .. } => "disposed",
             PhoneEvent::TakenOver => "taken_over",
             PhoneEvent::LoggedOut => "logged_out",
         }
@@ -547,7 +550,7 @@ mod tests {
         let mut seen: Vec<_> = events.iter().map(variant).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), 24, "{seen:?}");
+        assert_eq!(seen.len(), 25, "{seen:?}");
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! their customer goes on hold.
 //!
 //! Invariants:
-//! - only an idle agent dials by hand (or one on a call, as a new line): paused (nothing due) or ready with no call reserved for
-//!   them; after the call they are back where they were (a paused agent stays paused with
-//!   their reason, a ready one is ready again after Submit);
+//! - only an idle agent dials by hand (or one on a call, as a new line): paused (nothing
+//!   due) or ready with no call reserved for them; after the call they are back where they
+//!   were (a paused agent stays paused with their reason, a ready one is ready again after
+//!   Submit);
 //! - never a call without the campaign's caller ID and trunk, in an inactive campaign, outside
 //!   the lead's calling window, or above the campaign's channels and calls per second;
 //! - a lead on a call or in a preview is refused; one queued in a hopper here is taken out of

@@ -633,6 +633,7 @@ impl PhoneHub {
                 let result = dialer.input(Input::AgentSubmit(s)).await;
                 if result.is_ok() {
                     self.drafts().remove(&agent);
+                    return Some(PhoneEvent::Disposed { call });
                 }
                 result
             }

@@ -441,6 +441,17 @@ impl PhoneState {
                 "The phone was opened in another tab or window; it works there now. Close this one.".into(),
             )),
             PhoneEvent::Chat { .. } => self.chat_tick.update(|t| *t += 1),
+            PhoneEvent::Disposed { call } => {
+                // Stored: this call's wrap-up is over, also one the timeout left on screen (the
+                // pause that follows does not say so). A next one, if any, comes on its own.
+                if self.wrapup.with_untracked(|w| w.is_some_and(|w| w.call == call)) {
+                    self.wrapup.set(None);
+                    self.notes.set(String::new());
+                    if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                        self.call.set(None);
+                    }
+                }
+            }
             PhoneEvent::Lines { lines } => {
                 // The screens of calls no longer the agent's (disposed) go.
                 self.stash.update(|s| s.retain(|c| lines.iter().any(|l| l.call == c.view.call)));
@@ -862,6 +873,32 @@ mod tests {
         let mut lead = lead();
         lead.id = LeadId(call as i64);
         PhoneLine { call, lead, state, seconds: 0 }
+    }
+
+    #[test]
+    fn a_disposition_given_after_the_wrap_up_ran_out_closes_the_wrap_up() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let s = PhoneState::new();
+            s.apply(connected(7, "Alan"));
+            s.apply(PhoneEvent::Ended {
+                call: 7,
+                outcome: CallOutcome::Answered,
+                by: HangupBy::Agent,
+            });
+            s.apply(PhoneEvent::WrapUpTimeout);
+            let paused = AgentStatus::Paused {
+                reason: crate::model::PauseReason::system("wrap-up timeout"),
+            };
+            s.apply(PhoneEvent::State { status: paused.clone() });
+            assert!(s.wrapup.get_untracked().is_some(), "still due: the form stays");
+            // Another call's answer changes nothing here.
+            s.apply(PhoneEvent::Disposed { call: 6 });
+            assert!(s.wrapup.get_untracked().is_some());
+            s.apply(PhoneEvent::Disposed { call: 7 });
+            s.apply(PhoneEvent::State { status: paused });
+            assert!(s.wrapup.get_untracked().is_none() && s.call.get_untracked().is_none());
+        });
     }
 
     #[test]
