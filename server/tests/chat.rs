@@ -6,13 +6,12 @@
 mod support;
 
 use app::model::chat::ChatMessage;
-use app::model::phone::{PhoneEvent, PhoneRequest};
+use app::model::phone::PhoneEvent;
 use app::model::{CampaignId, CampaignKind, CampaignSettings, Name, UserId};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::phone_socket::{Socket, send, until};
+use support::phone_socket::{self, Socket, until};
 use support::{Backend, Client, TestServer, ok};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(people_chat_one_to_one_and_in_rooms, bad_input_and_floods_are_refused);
 
@@ -28,13 +27,7 @@ async fn campaign(s: &TestServer, name: &str, people: Vec<UserId>) -> CampaignId
 
 /// Opens `who`'s phone and logs in to `campaign`.
 async fn phone(s: &TestServer, who: &Client, campaign: CampaignId) -> Socket {
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    req.headers_mut().insert("cookie", who.cookie.as_deref().unwrap().parse().unwrap());
-    let mut ws = tokio_tungstenite::connect_async(req).await.expect("the phone opens").0;
-    send(&mut ws, &PhoneRequest::Login { campaign }).await;
-    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
-    ws
+    phone_socket::logged_in(&s.url, who.cookie.as_deref(), campaign).await
 }
 
 /// The next chat message from `author` the phone is given.

@@ -10,9 +10,8 @@ use app::model::phone::{PhoneEvent, PhoneRequest};
 use app::model::{
     AgentStatus, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
 };
-use support::phone_socket::{Socket, send, until};
+use support::phone_socket::{self, Socket, send, until};
 use support::{Backend, Client, TestServer};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(the_dial_pad_places_calls_and_refuses_bad_ones);
 
@@ -35,12 +34,7 @@ async fn agent(s: &TestServer, window: CallingWindow) -> (Client, UserId, Campai
 }
 
 async fn open(s: &TestServer, cookie: Option<&str>) -> Socket {
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws).unwrap()
+    phone_socket::connect(&s.url, cookie).await.unwrap()
 }
 
 /// Dials `number` and returns the answer: the number dialled, or the error's message.

@@ -13,9 +13,8 @@ use app::model::{
     CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
 };
 use reqwest::StatusCode;
-use support::phone_socket::{Socket, send, until};
+use support::phone_socket::{self, Socket, send, until};
 use support::{Backend, Client, TestServer, ok};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
     messages_are_stored_checked_and_only_for_admins_and_supervisors,
@@ -42,10 +41,7 @@ async fn trunk(s: &TestServer) {
 }
 
 async fn open(s: &TestServer, agent: &Client) -> Socket {
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    req.headers_mut().insert("cookie", agent.cookie.as_deref().unwrap().parse().unwrap());
-    tokio_tungstenite::connect_async(req).await.expect("the phone opens").0
+    phone_socket::connect(&s.url, agent.cookie.as_deref()).await.expect("the phone opens")
 }
 
 /// The next notice of `kind`.

@@ -12,7 +12,7 @@ use app::model::{
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use support::{Backend, Client, TestServer};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::Message;
 
 on_both_backends!(
     only_signed_in_agents_open_the_phone,
@@ -48,12 +48,7 @@ async fn open(
     s: &TestServer,
     cookie: Option<&str>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+    support::phone_socket::connect(&s.url, cookie).await
 }
 
 async fn send(ws: &mut Socket, r: &PhoneRequest) {

@@ -8,9 +8,8 @@ mod support;
 use app::model::phone::{PhoneEvent, PhoneRequest};
 use app::model::{CallingWindow, CampaignKind, CampaignSettings, Name, TrunkId, UserId};
 use reqwest::StatusCode;
-use support::phone_socket::{Socket, send, until};
+use support::phone_socket::{self, Socket, send, until};
 use support::{Backend, Client, TestServer};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_both_backends!(
     everybody_keeps_their_own_profile,
@@ -181,12 +180,7 @@ async fn the_page_wears_the_theme_from_its_first_byte(b: Backend) {
 }
 
 async fn open(s: &TestServer, cookie: Option<&str>) -> Socket {
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(req).await.expect("the phone socket opens").0
+    phone_socket::connect(&s.url, cookie).await.expect("the phone socket opens")
 }
 
 async fn colleagues_and_the_floor_see_the_display_name(b: Backend) {

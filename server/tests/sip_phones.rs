@@ -283,8 +283,7 @@ async fn a_sip_phone_registers_and_a_wrong_password_is_refused_and_throttled(b: 
 async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend) {
     use app::model::phone::{AudioState, PhoneEvent, PhoneRequest};
     use app::model::{AgentStatus, CallingWindow, CampaignKind, CampaignSettings, Name, TrunkId};
-    use support::phone_socket::{send, until};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use support::phone_socket::{logged_in, send, until};
 
     let s = TestServer::start(b).await;
     let admin = s.admin().await;
@@ -317,12 +316,7 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
     let web = s.login("ann", "ann-pass-123").await;
     let home = ok(&web, "phone/home", &[]).await;
     assert_eq!(home["sip_phone"], "ann.desk", "{home}");
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    req.headers_mut().insert("cookie", web.cookie.as_deref().unwrap().parse().unwrap());
-    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
-    send(&mut ws, &PhoneRequest::Login { campaign }).await;
-    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    let mut ws = logged_in(&s.url, web.cookie.as_deref(), campaign).await;
     send(&mut ws, &PhoneRequest::CallPhone).await;
     until(&mut ws, |e| *e == PhoneEvent::Audio { state: AudioState::Connected }).await;
     // Asked again (a reloaded page): the phone that is up stays up, nobody calls it twice.
@@ -385,8 +379,7 @@ async fn a_sip_phone_takes_an_auto_dialled_call_with_audio_both_ways(b: Backend)
 async fn how_a_sip_phone_sounds_reaches_the_agents_list(b: Backend) {
     use app::model::phone::{AudioState, PhoneEvent, PhoneRequest};
     use app::model::{AgentStatus, CampaignKind, CampaignSettings, Name};
-    use support::phone_socket::{send, until};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use support::phone_socket::{logged_in, send, until};
 
     let s = TestServer::start(b).await;
     let admin = s.admin().await;
@@ -404,12 +397,7 @@ async fn how_a_sip_phone_sounds_reaches_the_agents_list(b: Backend) {
 
     // Ann's shift on the desk phone: the gateway calls it, it answers and talks.
     let web = s.login("ann", "ann-pass-123").await;
-    let mut req =
-        format!("{}/ws/phone", s.url.replace("http://", "ws://")).into_client_request().unwrap();
-    req.headers_mut().insert("cookie", web.cookie.as_deref().unwrap().parse().unwrap());
-    let mut ws = tokio_tungstenite::connect_async(req).await.unwrap().0;
-    send(&mut ws, &PhoneRequest::Login { campaign }).await;
-    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    let mut ws = logged_in(&s.url, web.cookie.as_deref(), campaign).await;
     send(&mut ws, &PhoneRequest::CallPhone).await;
     until(&mut ws, |e| *e == PhoneEvent::Audio { state: AudioState::Connected }).await;
 

@@ -143,6 +143,16 @@ impl AgentMachine {
         &self.held
     }
 
+    /// Whether the agent has more than one call (placed, talked on, held, or with its
+    /// disposition due), or one on hold: what their phone shows as lines.
+    pub fn has_several_lines(&self) -> bool {
+        let active = matches!(
+            self.state,
+            AgentState::InCall { .. } | AgentState::Reserved { call: Some(_), .. }
+        );
+        !self.held.is_empty() || self.due.len() + usize::from(active) > 1
+    }
+
     /// Sets the most live lines an agent has at once (at least 1) from the next line on.
     pub fn set_max_lines(&mut self, lines: u8) {
         self.max_lines = lines.max(1);

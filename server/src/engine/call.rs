@@ -256,6 +256,12 @@ impl CallRec {
         self.queued.lead.id
     }
 
+    /// Being handed over: its agent consults a colleague, or the carrier was asked to take
+    /// the customer to an outside number.
+    pub(super) fn transferring(&self) -> bool {
+        self.consult.is_some() || self.referring.is_some()
+    }
+
     /// Decided on (being stored, or placed) and not answered yet.
     pub(super) fn in_flight(&self) -> bool {
         matches!(self.state, CallState::Saving | CallState::Dialing | CallState::Ringing)

@@ -37,11 +37,7 @@ impl Engine {
         agent: UserId,
         lead: Lead,
     ) -> Result<(), EngineError> {
-        // A call in a transfer stays where it is until the transfer is done.
-        let active = self.calls.values().find(|c| c.state == CallState::Connected(agent));
-        if active.is_some_and(|c| c.consult.is_some() || c.referring.is_some()) {
-            return Err(EngineError::TransferUnderWay);
-        }
+        self.check_no_transfer(agent)?;
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         run.machine.check_new_line()?;
         let camp = self.campaigns.get_mut(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
@@ -71,10 +67,7 @@ impl Engine {
         if !self.agents.contains_key(&agent) {
             return Err(EngineError::NotLoggedIn);
         }
-        let talking = self.calls.values().find(|c| c.state == CallState::Connected(agent));
-        if talking.is_some_and(|c| c.consult.is_some() || c.referring.is_some()) {
-            return Err(EngineError::TransferUnderWay);
-        }
+        self.check_no_transfer(agent)?;
         if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
             return Err(super::AgentError::NotYourLine.into());
         }
@@ -141,21 +134,26 @@ impl Engine {
     /// The agent's lines as their phone shows them: all of them while there is more than one
     /// call (or one on hold), else none.
     pub fn agent_lines_shown(&self, agent: UserId, now: std::time::Instant) -> Vec<PhoneLine> {
-        let lines = self.agent_lines(agent, now);
-        if several(&lines) { lines } else { Vec::new() }
+        match self.agents.get(&agent) {
+            Some(run) if run.machine.has_several_lines() => self.agent_lines(agent, now),
+            _ => Vec::new(),
+        }
     }
 
     /// Tells the agent their lines when they have more than one call (or a held one), and
-    /// once more, empty, when they are back to one.
+    /// once more, empty, when they are back to one. The machine says which, so an agent with
+    /// one call costs no look through the calls.
     pub(super) fn lines_changed(&mut self, now: Now, agent: UserId) {
-        let lines = self.agent_lines(agent, now.at);
-        let several = several(&lines);
-        let Some(run) = self.agents.get_mut(&agent) else { return };
-        if several || run.lines_shown {
-            run.lines_shown = several;
-            let lines = if several { lines } else { Vec::new() };
-            self.out.notify(agent, AgentEvent::Lines(lines));
+        let Some(run) = self.agents.get(&agent) else { return };
+        let several = run.machine.has_several_lines();
+        if !several && !run.lines_shown {
+            return;
         }
+        let lines = self.agent_lines_shown(agent, now.at);
+        if let Some(run) = self.agents.get_mut(&agent) {
+            run.lines_shown = several;
+        }
+        self.out.notify(agent, AgentEvent::Lines(lines));
     }
 
     /// Whether the agent talks on a call or has lines on hold: a dial is a new line then.
@@ -165,9 +163,4 @@ impl Engine {
                 || !run.machine.held_lines().is_empty()
         })
     }
-}
-
-/// Whether lines are worth showing: more than one call, or one on hold.
-fn several(lines: &[PhoneLine]) -> bool {
-    lines.len() > 1 || lines.iter().any(|l| l.state == LineState::Held)
 }

@@ -57,10 +57,20 @@ impl Engine {
             .iter()
             .find(|(_, c)| c.state == CallState::Connected(agent))
             .ok_or(EngineError::NothingToTransfer)?;
-        if rec.consult.is_some() || rec.referring.is_some() {
+        if rec.transferring() {
             return Err(EngineError::TransferUnderWay);
         }
         Ok(*id)
+    }
+
+    /// Refused while the call `agent` talks on is being handed over (a consultation, or the
+    /// carrier asked to take it to a department): it stays where it is until that is done.
+    pub(super) fn check_no_transfer(&self, agent: UserId) -> Result<(), EngineError> {
+        let talking = self.calls.values().find(|c| c.state == CallState::Connected(agent));
+        match talking {
+            Some(c) if c.transferring() => Err(EngineError::TransferUnderWay),
+            _ => Ok(()),
+        }
     }
 
     /// The agent sends their customer to one of their campaign's departments.

@@ -51,7 +51,7 @@ use crate::db::{self, Db};
 use crate::engine::{
     AfterWrapUp, AgentEvent, CallId, CampaignAlert, Input, Submission, TransferStep,
 };
-use crate::runtime::dialer::{Dialer, DialerError};
+use crate::runtime::dialer::{AgentView, Dialer, DialerError};
 pub use media::{LegEvent, Media, MediaError};
 
 /// The longest message a phone may send (an SDP offer is a few kilobytes).
@@ -360,10 +360,7 @@ impl PhoneHub {
 
     /// The call `agent` is talking on right now, if any.
     async fn talking(&self, agent: UserId) -> Option<CallId> {
-        match self.0.dialer.view(agent).await {
-            Ok(Some(view)) if view.status == AgentStatus::InCall => view.call.map(|(c, _, _)| c),
-            _ => None,
-        }
+        talking_on(&self.0.dialer.view(agent).await.ok()??)
     }
 
     async fn leg_event(&self, e: LegEvent) {
@@ -538,16 +535,13 @@ impl PhoneHub {
     pub fn logging_out(&self, agent: UserId) {
         let hub = self.clone();
         tokio::spawn(async move {
-            if hub.talking(agent).await.is_some() {
+            let Ok(Some(view)) = hub.0.dialer.view(agent).await else { return };
+            if talking_on(&view).is_some() {
                 tracing::info!(%agent, "logging out of the site on a call: hanging it up");
                 let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
             }
             // Customers on hold on their other lines are not left waiting for nobody.
-            let held = match hub.0.dialer.view(agent).await {
-                Ok(Some(view)) => view.lines,
-                _ => Vec::new(),
-            };
-            for line in held.into_iter().filter(|l| l.state == LineState::Held) {
+            for line in view.lines.into_iter().filter(|l| l.state == LineState::Held) {
                 let call = CallId(line.call);
                 let _ = hub.0.dialer.input(Input::HangupLine { agent, call }).await;
             }
@@ -852,6 +846,12 @@ enum InCall {
     Mute(bool),
     Hold(bool),
     Dtmf(String),
+}
+
+/// The call an agent in `view` is talking on, if any.
+fn talking_on(view: &AgentView) -> Option<CallId> {
+    let (call, _, _) = view.call.as_ref().filter(|_| view.status == AgentStatus::InCall)?;
+    Some(*call)
 }
 
 fn error(message: &str) -> PhoneEvent {

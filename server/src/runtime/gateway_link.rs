@@ -723,18 +723,21 @@ impl Carrier for GatewayLink {
             self.park(other).await?;
         }
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
-        // Onto the agent's audio, unmuted (their page starts a line unmuted), then off hold.
-        self.gateway.bridge(call, leg).await.map_err(unavailable)?;
-        self.gateway.unmute(call).await.map_err(unavailable)?;
-        self.gateway.unhold(call).await.map_err(unavailable)
+        self.talk_on(call, leg).await
     }
 
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
-        // In order: off the consultation (a leg on a call as a listener cannot be bridged),
-        // onto the call, then the customer off hold and the line unmuted (mute belongs to the
-        // call, and the new agent's page starts unmuted) to talk to them.
+        // Off the consultation first: a leg on a call as a listener cannot be bridged.
         self.gateway.stop_monitoring(leg).await.map_err(unavailable)?;
+        self.talk_on(call, leg).await
+    }
+}
+
+impl GatewayLink {
+    /// `call` onto `leg`, unmuted and off hold, in that order: the agent talks to the customer
+    /// (mute belongs to the call, and a page starts a call unmuted).
+    async fn talk_on(&self, call: CallId, leg: AgentLegId) -> Result<(), CarrierError> {
         self.gateway.bridge(call, leg).await.map_err(unavailable)?;
         self.gateway.unmute(call).await.map_err(unavailable)?;
         self.gateway.unhold(call).await.map_err(unavailable)

@@ -3,12 +3,35 @@
 
 use std::time::Duration;
 
+use app::model::CampaignId;
 use app::model::phone::{PhoneEvent, PhoneRequest};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the phone's socket on the server at `url` (`http://…`), as the holder of `cookie`
+/// (a session) or as nobody.
+pub async fn connect(
+    url: &str,
+    cookie: Option<&str>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/ws/phone", url.replace("http://", "ws://")).into_client_request()?;
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().expect("a cookie header"));
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+/// Opens the phone's socket as the holder of `cookie` and logs in to `campaign`.
+pub async fn logged_in(url: &str, cookie: Option<&str>, campaign: CampaignId) -> Socket {
+    let mut ws = connect(url, cookie).await.expect("the phone opens");
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    ws
+}
 
 pub async fn send(ws: &mut Socket, r: &PhoneRequest) {
     ws.send(Message::Text(serde_json::to_string(r).unwrap().into())).await.unwrap();

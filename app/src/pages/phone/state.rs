@@ -217,6 +217,11 @@ impl PhoneState {
         found
     }
 
+    /// The call on screen, if any.
+    fn shown_call(&self) -> Option<u64> {
+        self.call.with_untracked(|c| c.as_ref().map(|c| c.call))
+    }
+
     /// Whether `call` is one of the agent's lines (as last told).
     fn is_line(&self, call: u64) -> bool {
         self.lines.with_untracked(|l| l.iter().any(|l| l.call == call))
@@ -333,7 +338,7 @@ impl PhoneState {
                 if self.notices.with_untracked(|l| l.iter().any(|n| n.text == NOTHING_TO_DIAL)) {
                     self.notices.update(|l| l.retain(|n| n.text != NOTHING_TO_DIAL));
                 }
-                let shown = self.call.with_untracked(|c| c.as_ref().map(|c| c.call));
+                let shown = self.shown_call();
                 if shown.is_some_and(|c| c != call && self.is_line(c)) {
                     // Another line: the call on screen waits on its own line.
                     self.stash_current();
@@ -360,16 +365,10 @@ impl PhoneState {
                 self.call.set(Some(CallView { call, call_ref, lead, script, form, crm, since }));
             }
             PhoneEvent::Ended { call, outcome: CallOutcome::Answered, .. }
-                if self.call.with_untracked(|c| c.as_ref().map(|c| c.call)) != Some(call)
-                    && self.is_line(call) =>
+                if self.shown_call() != Some(call) && self.is_line(call) =>
             {
                 // Another line's call (one on hold): it waits for its disposition there.
                 self.say(NoticeKind::Info, "A call on hold ended: its disposition comes after your other call.");
-                self.stash.update(|s| {
-                    if let Some(c) = s.iter_mut().find(|c| c.view.call == call) {
-                        c.wrapup = None;
-                    }
-                });
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);
@@ -408,7 +407,7 @@ impl PhoneState {
                 );
             }
             PhoneEvent::Digit { call, digit } => {
-                if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                if self.shown_call() == Some(call) {
                     self.customer_keys.update(|k| k.push(digit));
                 }
             }
@@ -433,7 +432,7 @@ impl PhoneState {
             PhoneEvent::Colleagues { agents } => self.colleagues.set(agents),
             PhoneEvent::Transfer(step) => self.transfer_step(step),
             PhoneEvent::Recording { call, on } => {
-                if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                if self.shown_call() == Some(call) {
                     self.recording.set(on);
                 }
             }
@@ -447,7 +446,7 @@ impl PhoneState {
                 if self.wrapup.with_untracked(|w| w.is_some_and(|w| w.call == call)) {
                     self.wrapup.set(None);
                     self.notes.set(String::new());
-                    if self.call.with_untracked(|c| c.as_ref().is_some_and(|c| c.call == call)) {
+                    if self.shown_call() == Some(call) {
                         self.call.set(None);
                     }
                 }
