@@ -8,7 +8,10 @@
 // sends callers to its voicemail — the caller hears the greeting (a 600 Hz tone here) and
 // speaks; Ann finds the message under Voicemails, plays it and marks it done. Last, blending:
 // Ann on a campaign that dials leads, with a caller waiting in its queue, gets the caller
-// before the dialer places any outbound call for her, then the outbound calls.
+// before the dialer places any outbound call for her, then the outbound calls. And on a
+// call: Cy, talking to a customer she dialled, takes a waiting caller on a second line from
+// her Call Queue — her customer is held, the caller hears her — hangs up on the caller and
+// goes back to her customer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,8 +24,8 @@ import { freeUdpPort, toneWav } from '../lib/gateway.mjs';
 import { loudest, share, toUlaw, ulaw } from '../lib/audio.mjs';
 import { hydrated } from '../lib/browser.mjs';
 import {
-  addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, echoUas, eventually, launchWithMicrophone,
-  loggedIn, openPhone, query, waitStatus,
+  addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, echoUas, eventually, holdingUas,
+  launchWithMicrophone, loggedIn, openPhone, query, waitStatus,
 } from '../lib/dialer.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -40,6 +43,8 @@ let sipPort;
 let carrierPort;
 let annBrowser;
 let outbound;
+/** The carrier of the customers an agent calls and then puts on hold. */
+let holding;
 let bobBrowser;
 let dir;
 const callers = [];
@@ -110,6 +115,7 @@ before(async () => {
 after(async () => {
   for (const c of callers) if (c.exitCode === null) c.kill('SIGKILL');
   await outbound?.stop();
+  await holding?.stop();
   await annBrowser?.close();
   await bobBrowser?.close();
   await server?.stop();
@@ -283,4 +289,59 @@ test('blending: a caller waiting in the queue reaches the agent before any outbo
   assert.equal(placed().length >= 1, true);
   await ann.click('[data-testid="hangup"]');
   await dispose(ann, 'SALE MADE', 'outbound', { pause: true });
+});
+
+test('on a call, an agent takes a waiting caller on a second line from her Call Queue', async () => {
+  holding = await holdingUas(dir);
+  const admin = await asAdmin(annBrowser, server.url);
+  await addTrunk(admin, server.url, 'Second lines', holding.port);
+  await addAgent(admin, server.url, 'cy', 'cy-pass-1234');
+  await addCampaign(admin, server.url, { name: 'Desk', kind: 'auto', trunk: 'Second lines', agents: ['cy'] });
+  await admin.goto(`${server.url}/admin/queues`);
+  await hydrated(admin);
+  const form = admin.locator('[data-testid="queue-form"]');
+  await form.locator('input[name="name"]').fill('Desk in');
+  await form.locator('textarea[name="numbers"]').fill('+1 202 555 0152');
+  await form.locator('[data-testid="queue-campaign"][data-name="Desk"]').check();
+  await form.locator('button[type="submit"]').click();
+  await admin.locator('tr[data-queue="Desk in"]').waitFor();
+
+  // Cy calls a customer from the dial pad and talks.
+  const cy = await loggedIn(annBrowser, server.url, 'cy', 'cy-pass-1234');
+  await openPhone(cy, server.url, 'Desk');
+  await waitStatus(cy, 'Paused');
+  await cy.fill('[data-testid="dial-number"]', '2025550177');
+  await cy.click('[data-testid="dial-call"]');
+  await cy.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
+
+  // A caller waits (hearing the hold tone): Take, in her Call Queue, puts them on a new line.
+  callIn(60_000, '2025550152');
+  await eventually(async () => (await callerHears(1_200)).hold > 0.5, 20_000, 'the caller waits with the hold tone');
+  const row = cy.locator('[data-testid="call-queue-row"]', { hasText: '+12025550111' });
+  await row.waitFor({ timeout: 10_000 });
+  await row.locator('[data-testid="call-queue-take"]').click();
+  await cy.locator('[data-testid="lead-card"]', { hasText: '0111' }).waitFor({ timeout: 15_000 });
+  const states = () => cy.locator('[data-testid="line"]').evaluateAll((rows) => rows.map((r) => r.dataset.state));
+  await eventually(async () => JSON.stringify(await states()) === '["held","talking"]', 15_000, 'the customer held, the caller talking');
+  await eventually(async () => (await callerHears(1_000)).ann > 0.5, 15_000, 'the caller hears Cy');
+  await eventually(async () => (await loudest(cy, '__dialerPeer', 1_000)) > HEARD, 15_000, 'Cy hears the caller');
+  await cy.locator('[data-testid="call-queue-row"]').waitFor({ state: 'detached', timeout: 10_000 });
+
+  // She hangs up on the caller and goes back to her customer, who was on hold.
+  await cy.click('[data-testid="hangup"]');
+  await eventually(async () => JSON.stringify(await states()) === '["held","ended"]', 15_000, 'the caller gone');
+  await cy.click('[data-testid="line-switch"]');
+  await eventually(async () => JSON.stringify(await states()) === '["talking","ended"]', 15_000, 'back to the customer');
+  await eventually(async () => (await loudest(cy, '__dialerPeer', 1_000)) > HEARD, 15_000, 'Cy hears her customer again');
+
+  // Both calls are disposed of, the last to end first; the taken call is Cy's inbound call.
+  await cy.click('[data-testid="hangup"]');
+  await dispose(cy, 'SALE MADE', 'the customer I called');
+  await cy.locator('[data-testid="wrapup"]').waitFor();
+  await dispose(cy, 'NOT INTERESTED', 'the caller I took', { pause: true });
+  const rows = await eventually(() => {
+    const r = query(server, "SELECT a.inbound, a.disposition FROM call_attempts a JOIN users u ON u.id = a.agent_id WHERE u.username = 'cy' ORDER BY a.id");
+    return r.length === 2 && r.every((a) => a.disposition) ? r : null;
+  }, 10_000, "both of Cy's calls stored with their dispositions");
+  assert.deepEqual(rows.map((r) => [r.inbound, r.disposition]), [[0, 'SALE MADE'], [1, 'NOT INTERESTED']]);
 });

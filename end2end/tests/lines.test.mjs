@@ -9,6 +9,11 @@
 // lines are in use) with nothing dialled. She switches back to Ann (Ann hears her again, Ben
 // is held), hangs up Ben's held line, finishes with Ann, and disposes of both calls one after
 // the other; both are stored with their dispositions and Lina is back on her pause.
+//
+// Jo joins her two lines: the customers stop echoing and speak tones of their own, so each
+// one's voice is told apart where the other hears it. Held, Cyd hears neither Jo nor Dee;
+// joined (J), Cyd hears Jo and Dee, Dee hears Jo and Cyd, and Jo hears them. Cyd hangs up:
+// Jo talks on with Dee, and disposes of both.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -16,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../lib/server.mjs';
-import { share, ulaw } from '../lib/audio.mjs';
+import { share, toUlaw, ulaw } from '../lib/audio.mjs';
 import { check } from '../lib/axe.mjs';
 import {
   addAgent, addCampaign, addLeads, addTrunk, asAdmin, dispose, eventually, holdingUas,
@@ -30,15 +35,18 @@ let carrier;
 let browser;
 let dir;
 
-/** What reaches the customers: samples by the gateway port each call's audio comes from. */
-const customers = { socket: null, byPort: new Map(), order: [] };
+/**
+ * What reaches the customers: samples by the gateway port each call's audio comes from. Each
+ * customer echoes what they hear, or (`voices`: gateway port → Hz) speaks a tone of their own.
+ */
+const customers = { socket: null, byPort: new Map(), order: [], echo: true, voices: new Map(), seq: 0, timer: null };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dialer-lines-'));
   customers.socket = createSocket('udp4');
   customers.socket.on('message', (packet, from) => {
     // Each customer says back what they hear (an echo), so the agent hears the line they are on.
-    customers.socket.send(packet, from.port, from.address);
+    if (customers.echo) customers.socket.send(packet, from.port, from.address);
     if ((packet[1] & 0x7f) !== 0) return;
     if (!customers.byPort.has(from.port)) {
       customers.byPort.set(from.port, []);
@@ -48,6 +56,23 @@ before(async () => {
     for (const b of packet.subarray(12 + (packet[0] & 0x0f) * 4)) samples.push(ulaw(b));
   });
   await new Promise((ok) => customers.socket.bind(0, '127.0.0.1', ok));
+  // The customers' own voices, 20 ms at a time.
+  customers.timer = setInterval(() => {
+    const seq = customers.seq;
+    customers.seq += 1;
+    for (const [port, hz] of customers.voices) {
+      const p = Buffer.alloc(12 + 160);
+      p[0] = 0x80;
+      p.writeUInt16BE(seq & 0xffff, 2);
+      p.writeUInt32BE((seq * 160) >>> 0, 4);
+      p.writeUInt32BE(port, 8);
+      for (let i = 0; i < 160; i += 1) {
+        // As loud as the agent's voice reaches them (the browser evens out her microphone).
+        p[12 + i] = toUlaw(Math.round(1500 * Math.sin((2 * Math.PI * hz * (seq * 160 + i)) / 8000)));
+      }
+      customers.socket.send(p, port, '127.0.0.1');
+    }
+  }, 20);
   carrier = await holdingUas(dir, { audioTo: customers.socket.address().port });
   server = await startServer();
   browser = await launchWithMicrophone(join(dir, 'lina.wav'), LINA_HZ);
@@ -57,17 +82,27 @@ after(async () => {
   await browser?.close();
   await server?.stop();
   await carrier?.stop();
+  clearInterval(customers.timer);
   customers.socket?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** How much of Lina's tone the `n`-th customer (0: the first call's) hears over `ms`. */
-async function hearsLina(n, ms = 1_500) {
-  const port = await eventually(() => customers.order[n], 10_000, `audio of call ${n + 1}`);
+/** The gateway port the `n`-th call's audio (0: the first call's) comes from. */
+const portOf = (n) => eventually(() => customers.order[n], 10_000, `audio of call ${n + 1}`);
+
+/** How much of each tone in `hzs` the `n`-th customer hears over `ms`. */
+async function hears(n, hzs, ms = 1_500) {
+  const port = await portOf(n);
   customers.byPort.set(port, []);
   await new Promise((r) => setTimeout(r, ms));
   const samples = customers.byPort.get(port);
-  return { share: share(samples, LINA_HZ), samples: samples.length };
+  return { ...Object.fromEntries(hzs.map((hz) => [hz, share(samples, hz)])), samples: samples.length };
+}
+
+/** How much of Lina's tone the `n`-th customer hears over `ms`. */
+async function hearsLina(n, ms = 1_500) {
+  const heard = await hears(n, [LINA_HZ], ms);
+  return { share: heard[LINA_HZ], samples: heard.samples };
 }
 
 const attempts = () => query(server, `SELECT a.id, a.outcome, a.disposition, a.agent_id,
@@ -170,5 +205,76 @@ test('an agent holds a customer, calls a second one, switches back, hangs up eit
   assert.deepEqual(rows.map((a) => [a.first_name, a.outcome, a.disposition, a.lead_status]), [
     ['Ann', 'answered', 'SALE MADE', 'SALE MADE'],
     ['Ben', 'answered', 'NOT INTERESTED', 'NOT INTERESTED'],
+  ]);
+});
+
+test('an agent joins her two lines: both customers and she hear each other, and either can go', async () => {
+  const CYD_HZ = 700;
+  const DEE_HZ = 1100;
+  const admin = await asAdmin(browser, server.url);
+  await addTrunk(admin, server.url, 'Carrier two', carrier.port);
+  await addAgent(admin, server.url, 'jo', 'jo-pass-1234');
+  await addCampaign(admin, server.url, { name: 'Joins', kind: 'auto', trunk: 'Carrier two', agents: ['jo'] });
+  await addLeads(admin, server.url, {
+    leadset: 'Join leads', campaign: 'Joins',
+    rows: [['2025550191', 'NEW', 'Cyd'], ['2025550192', 'NEW', 'Dee']],
+  });
+  const before = customers.order.length;
+  customers.echo = false;
+
+  const page = await loggedIn(browser, server.url, 'jo', 'jo-pass-1234');
+  await openPhone(page, server.url, 'Joins');
+  await waitStatus(page, 'Paused');
+  await page.fill('[data-testid="dial-number"]', '2025550191');
+  await page.click('[data-testid="dial-call"]');
+  await talkingTo(page, 'Cyd');
+  customers.voices.set(await portOf(before), CYD_HZ);
+  await page.click('[data-testid="new-line-open"]');
+  await page.fill('[data-testid="new-line-number"]', '2025550192');
+  await page.click('[data-testid="new-line-call"]');
+  await talkingTo(page, 'Dee');
+  await linesAre(page, ['Cyd:held', 'Dee:talking']);
+  customers.voices.set(await portOf(before + 1), DEE_HZ);
+
+  const held = await hears(before, [LINA_HZ, DEE_HZ]);
+  assert.ok(held.samples > 4000 && held[LINA_HZ] < 0.2 && held[DEE_HZ] < 0.1,
+    `Cyd on hold hears neither Jo nor Dee: ${JSON.stringify(held)}`);
+
+  // J joins Cyd to the call with Dee.
+  await page.locator('body').click({ position: { x: 1, y: 1 } });
+  await page.keyboard.press('j');
+  await linesAre(page, ['Cyd:joined', 'Dee:talking']);
+  const cyd = await hears(before, [LINA_HZ, DEE_HZ]);
+  assert.ok(cyd[LINA_HZ] > 0.1 && cyd[DEE_HZ] > 0.1, `Cyd hears Jo and Dee: ${JSON.stringify(cyd)}`);
+  const dee = await hears(before + 1, [LINA_HZ, CYD_HZ]);
+  assert.ok(dee[LINA_HZ] > 0.1 && dee[CYD_HZ] > 0.1, `Dee hears Jo and Cyd: ${JSON.stringify(dee)}`);
+  const jo = await inboundAudio(page);
+  assert.ok(jo.level > 0.01, `Jo hears them (${JSON.stringify(jo)})`);
+  assert.equal(await page.locator('[data-testid="line-switch"]').count(), 0, 'no switching while joined');
+  await check(page, 'the phone with joined lines');
+
+  // Dee (the call talked on) hangs up from here: Jo talks on with Cyd, who hears her alone.
+  customers.voices.delete(await portOf(before + 1));
+  await page.click('[data-testid="hangup"]');
+  await talkingTo(page, 'Cyd');
+  await linesAre(page, ['Cyd:talking', 'Dee:ended']);
+  const alone = await hears(before, [LINA_HZ, DEE_HZ]);
+  assert.ok(alone[LINA_HZ] > 0.5 && alone[DEE_HZ] < 0.05, `Cyd hears Jo only: ${JSON.stringify(alone)}`);
+  const cydOnly = await inboundAudio(page);
+  assert.ok(cydOnly.level > 0.01, `Jo hears Cyd (${JSON.stringify(cydOnly)})`);
+
+  await page.click('[data-testid="hangup"]');
+  await page.locator('[data-testid="lead-card"]', { hasText: 'Cyd' }).waitFor();
+  await dispose(page, 'SALE MADE', 'Cyd, joined with Dee');
+  await page.locator('[data-testid="lead-card"]', { hasText: 'Dee' }).waitFor({ timeout: 10_000 });
+  await dispose(page, 'NOT INTERESTED', 'Dee, joined with Cyd');
+  await waitStatus(page, 'Paused', 10_000);
+  const rows = await eventually(() => {
+    const r = attempts().filter((a) => ['Cyd', 'Dee'].includes(a.first_name));
+    return r.length === 2 && r.every((a) => a.disposition) ? r : null;
+  }, 10_000, 'both joined calls stored with their dispositions');
+  assert.deepEqual(rows.map((a) => [a.first_name, a.outcome, a.disposition]), [
+    ['Cyd', 'answered', 'SALE MADE'],
+    ['Dee', 'answered', 'NOT INTERESTED'],
   ]);
 });

@@ -229,6 +229,15 @@ pub enum Command {
         /// The supervisor's leg.
         leg: AgentLegId,
     },
+    /// Join a call to the conversation on another (an agent joins their lines): both
+    /// customers and the agent hear each other. `call` must be on no agent's leg; it leaves
+    /// when bridged or unbridged, and is on its own again when `into` ends.
+    Join {
+        /// The call joining (typically a line on hold).
+        call: CallId,
+        /// The call the agent talks on.
+        into: CallId,
+    },
     /// Put the customer on hold (re-INVITE sendonly, hold tone; the agent hears silence).
     Hold {
         /// Call.

@@ -264,6 +264,11 @@ impl Gateway {
         self.done(Command::StopMonitoring { leg }).await
     }
 
+    /// Joins `call` to the conversation on `into` (see [`Command::Join`]).
+    pub async fn join(&self, call: CallId, into: CallId) -> Result<(), ControlError> {
+        self.done(Command::Join { call, into }).await
+    }
+
     /// Holds a call.
     pub async fn hold(&self, call: CallId) -> Result<(), ControlError> {
         self.done(Command::Hold { call }).await

@@ -299,13 +299,16 @@ impl World {
                         self.at(when, Happening::Call(o.call, end));
                     }
                 }
-                Output::Bridge { call, .. } | Output::HandOver { call, .. } => {
+                Output::Bridge { call, .. }
+                | Output::BridgeLine { call, .. }
+                | Output::HandOver { call, .. } => {
                     self.at(ms + 20, Happening::Call(call, CallEvent::Bridged))
                 }
                 // Nothing to simulate: simulated agents never transfer nor take a second line,
                 // a recording changes no call, and nobody calls the simulated campaign.
                 Output::Consult { .. }
                 | Output::Park { .. }
+                | Output::Join { .. }
                 | Output::Resume { .. }
                 | Output::Refer { .. }
                 | Output::Recording { .. }

@@ -173,6 +173,8 @@ pub struct Running {
     janitor: JoinHandle<()>,
     /// The webhook sender (see [`crate::webhook`]).
     webhooks: JoinHandle<()>,
+    /// This instance's share of the floor (see [`crate::runtime::floor`]).
+    floor: crate::runtime::floor::Floor,
     render: RenderThread,
 }
 
@@ -211,6 +213,7 @@ impl Running {
         // (After the dialer: the last dispositions' events are stored; what is not delivered
         // yet waits in the outbox for the next start.)
         self.webhooks.abort();
+        self.floor.stop().await;
         match self.task.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
@@ -351,6 +354,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         }
     });
+    // What dashboards read: this instance's board, with its peers' on PostgreSQL.
+    let (live, floor) = crate::runtime::floor::start(db.clone(), config.instance_name(), live);
     let phone = PhoneHub::start(
         dialer.clone(),
         Arc::new(link),
@@ -418,6 +423,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         task,
         janitor,
         webhooks,
+        floor,
         render,
     })
 }

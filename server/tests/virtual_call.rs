@@ -238,7 +238,10 @@ impl World {
                 | Output::Refer { call, .. } => {
                     panic!("no transfers here ({call})")
                 }
-                Output::Park { call } | Output::Resume { call, .. } => {
+                Output::Park { call }
+                | Output::Resume { call, .. }
+                | Output::Join { call, .. }
+                | Output::BridgeLine { call, .. } => {
                     panic!("no second lines here ({call})")
                 }
                 Output::Accept { call }

@@ -100,6 +100,8 @@ impl Overflow {
 /// A caller waiting in a queue right now, longest waiting first where listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingCaller {
+    /// The caller's call: what an agent on a call asks for to take them on a new line.
+    pub call: u64,
     pub queue: QueueId,
     /// The queue's name (as it was when the caller called).
     pub queue_name: Name,

@@ -128,8 +128,18 @@ pub enum PhoneRequest {
     SwitchLine {
         call: u64,
     },
-    /// Hang up my call on hold on another line.
+    /// Hang up my call on hold (or joined) on another line.
     HangupLine {
+        call: u64,
+    },
+    /// Join my call on hold on another line to the call I talk on: both customers and I
+    /// hear each other.
+    JoinLine {
+        call: u64,
+    },
+    /// On a call: take this caller waiting in one of my queues on a new line (my customer
+    /// goes on hold).
+    TakeCaller {
         call: u64,
     },
 }
@@ -144,6 +154,8 @@ pub enum LineState {
     Talking,
     /// On hold while the agent is on another line.
     Held,
+    /// Joined to the call the agent talks on (everyone hears everyone).
+    Joined,
     /// Over; its disposition is due.
     Ended,
 }

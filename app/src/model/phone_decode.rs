@@ -315,7 +315,8 @@ decode_names!(DispositionKind {
     "final" => Final, "recyclable" => Recyclable, "callback" => Callback, "dnc" => Dnc,
 });
 decode_names!(LineState {
-    "dialling" => Dialling, "talking" => Talking, "held" => Held, "ended" => Ended
+    "dialling" => Dialling, "talking" => Talking, "held" => Held, "joined" => Joined,
+    "ended" => Ended,
 });
 decode_names!(RecordingMode { "off" => Off, "all" => All, "on_demand" => OnDemand });
 decode_names!(CallOutcome {
@@ -445,6 +446,7 @@ mod tests {
                     PhoneLine { call: 2, lead: lead(4), state: LineState::Talking, seconds: 5 },
                     PhoneLine { call: 3, lead: lead(5), state: LineState::Dialling, seconds: 0 },
                     PhoneLine { call: 4, lead: lead(6), state: LineState::Ended, seconds: 0 },
+                    PhoneLine { call: 5, lead: lead(7), state: LineState::Joined, seconds: 9 },
                 ],
             },
             PhoneEvent::Lines { lines: vec![] },

@@ -3,7 +3,9 @@
 //! agent between calls, a hold tone to a held customer, WAV playback, DTMF from commands.
 //! A supervisor's leg on a call ([`Bridge::monitor`]: listen, whisper, barge) turns that call
 //! to mixing: every voice on it is decoded and queued, and each tick everyone on the call
-//! gets the sum of the voices they may hear ([`mix`]).
+//! gets the sum of the voices they may hear ([`mix`]). So does a call another call is
+//! joined to ([`Bridge::join`]: an agent joins their two lines): both customers and the
+//! agent hear each other.
 //!
 //! Invariants:
 //! - Each agent leg is one outgoing RTP stream (one SSRC) for its whole life; sequence
@@ -15,7 +17,10 @@
 //!   agent; the agent also hears a whispering or barging supervisor; the customer also hears
 //!   a barging one, never a listening or whispering one. A held customer is heard by nobody
 //!   (a colleague consulted before a transfer whispers on the held call: only the agent and
-//!   the colleague talk).
+//!   the colleague talk). On joined calls each customer hears the agent (unless muted) and
+//!   every other customer on the conversation (unless held), and the agent hears them all.
+//! - A call is joined to at most one other (its *host*, bridged to the agent's leg), and a
+//!   host is never joined to another call: a conversation is one host and its guests.
 //! - A leg is either an agent's (bridged to at most one call) or a supervisor's on at most
 //!   one call, never both at once.
 //! - Payloads pass through untouched when both legs use the same codec; μ-law/A-law are
@@ -68,6 +73,14 @@ pub enum BridgeError {
     /// The call has no negotiated telephone-event payload type.
     #[error("{0} did not negotiate telephone-event")]
     NoDtmf(CallId),
+    /// The call cannot join that conversation (why).
+    #[error("{call} cannot be joined: {reason}")]
+    NotJoinable {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: &'static str,
+    },
     /// A DTMF digit string with a bad character.
     #[error(transparent)]
     Digit(#[from] dtmf::DtmfError),
@@ -218,21 +231,70 @@ struct CallSide {
     recording: Option<Recording>,
     /// When the trunk's last RTP packet arrived (any payload type: a stream is alive).
     heard: Option<Instant>,
-    /// The voices on the call while supervisors are on it (`None` without one).
+    /// The voices on the call while supervisors or joined calls are on it (`None` without).
     mix: Option<Mixing>,
+    /// The call whose conversation this one is joined to: its customer is heard there, and
+    /// hears it, instead of through a leg of its own.
+    joined_to: Option<CallId>,
 }
 
-/// A call's voices while supervisors are on it.
+impl CallSide {
+    /// Whether the gateway itself has the customer's line (keys, a message, the hold
+    /// sound, waiting music): nothing else reaches the customer meanwhile.
+    fn gateway_speaks(&self) -> bool {
+        !self.dtmf_out.is_empty() || self.player.is_some() || self.held || self.music.is_some()
+    }
+}
+
+/// A call's voices while supervisors or joined calls are on it.
 #[derive(Debug, Default)]
 struct Mixing {
     customer: Voice,
     agent: Voice,
     /// Each supervisor's leg, what they do, and their voice.
     monitors: Vec<(AgentLegId, MonitorMode, Voice)>,
+    /// The calls joined to this one, each with its customer's voice.
+    guests: Vec<(CallId, Voice)>,
+}
+
+impl Mixing {
+    /// Nobody but the call's own customer and agent: back to plain relaying.
+    fn is_empty(&self) -> bool {
+        self.monitors.is_empty() && self.guests.is_empty()
+    }
 }
 
 /// One 20 ms frame of decoded samples.
 type Frame = [i16; FRAME as usize];
+
+/// One tick's frame of every voice on a mixed call.
+struct Frames {
+    customer: Frame,
+    agent: Frame,
+    monitors: Vec<(AgentLegId, MonitorMode, Frame)>,
+    guests: Vec<(CallId, Frame)>,
+}
+
+impl Frames {
+    fn take(m: &mut Mixing) -> Frames {
+        Frames {
+            customer: m.customer.take_frame(),
+            agent: m.agent.take_frame(),
+            monitors: m.monitors.iter_mut().map(|(l, mode, v)| (*l, *mode, v.take_frame())).collect(),
+            guests: m.guests.iter_mut().map(|(c, v)| (*c, v.take_frame())).collect(),
+        }
+    }
+
+    /// The supervisors every customer on the call hears.
+    fn barging(&self) -> impl Iterator<Item = &Frame> {
+        self.monitors.iter().filter(|(_, mode, _)| mode.customer_hears()).map(|(_, _, f)| f)
+    }
+
+    /// The joined customers' voices.
+    fn guests(&self) -> impl Iterator<Item = &Frame> {
+        self.guests.iter().map(|(_, f)| f)
+    }
+}
 
 #[derive(Debug)]
 struct LegSide {
@@ -329,6 +391,7 @@ impl Bridge {
                 heard: None,
                 recording: None,
                 mix: None,
+                joined_to: None,
             },
         );
         self.start_ticking(now);
@@ -347,15 +410,23 @@ impl Bridge {
     }
 
     /// Removes a trunk leg (call ended); its agent leg and its supervisors' legs go back to
-    /// silence.
+    /// silence, calls joined to it are on their own (unbridged), and a joined call leaves
+    /// its conversation.
     pub fn remove_call(&mut self, call: CallId) {
+        self.leave(call);
         let Some(side) = self.calls.remove(&call) else { return };
         if let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l)) {
             leg.call = None;
         }
-        for (l, ..) in side.mix.into_iter().flat_map(|m| m.monitors) {
+        let Some(mixing) = side.mix else { return };
+        for (l, ..) in mixing.monitors {
             if let Some(leg) = self.legs.get_mut(&l) {
                 leg.monitoring = None;
+            }
+        }
+        for (guest, _) in mixing.guests {
+            if let Some(side) = self.calls.get_mut(&guest) {
+                side.joined_to = None;
             }
         }
     }
@@ -437,7 +508,7 @@ impl Bridge {
             && let Some(mixing) = side.mix.as_mut()
         {
             mixing.monitors.retain(|(l, ..)| *l != leg);
-            if mixing.monitors.is_empty() {
+            if mixing.is_empty() {
                 side.mix = None;
             }
         }
@@ -452,8 +523,66 @@ impl Bridge {
             .unwrap_or_default()
     }
 
-    /// Connects a call to an agent leg. A call bridged elsewhere moves (transfer); a leg
-    /// bridged to another call is refused.
+    /// Joins `call` (a customer on no agent's audio, typically a line on hold) to the
+    /// conversation on `into` (the call the agent talks on): from the next tick each customer
+    /// hears the other and the agent, and the agent hears both. Asked again with another
+    /// `into`, the call moves; it leaves when bridged, unbridged or removed, and is on its own
+    /// again (unbridged) when `into` ends. Refused: a call joined to itself, a call on an
+    /// agent's leg or with calls joined to it, and joining a call that is itself joined.
+    pub fn join(&mut self, call: CallId, into: CallId) -> Result<(), BridgeError> {
+        let (guest, host) = match (self.calls.get(&call), self.calls.get(&into)) {
+            (Some(g), Some(h)) => (g, h),
+            (None, _) => return Err(BridgeError::UnknownCall(call)),
+            (_, None) => return Err(BridgeError::UnknownCall(into)),
+        };
+        let reason = if call == into {
+            Some("a call cannot join itself")
+        } else if guest.leg.is_some() {
+            Some("it is on an agent's audio")
+        } else if guest.mix.as_ref().is_some_and(|m| !m.guests.is_empty()) {
+            Some("other calls are joined to it")
+        } else if host.joined_to.is_some() {
+            Some("the call it would join is joined to another")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(BridgeError::NotJoinable { call, reason });
+        }
+        self.leave(call);
+        if let Some(side) = self.calls.get_mut(&into) {
+            side.mix.get_or_insert_default().guests.push((call, Voice::default()));
+        }
+        if let Some(side) = self.calls.get_mut(&call) {
+            side.joined_to = Some(into);
+            side.music = None;
+        }
+        Ok(())
+    }
+
+    /// The call `call` is joined to, if any.
+    pub fn joined_to(&self, call: CallId) -> Option<CallId> {
+        self.calls.get(&call).and_then(|c| c.joined_to)
+    }
+
+    /// Takes `call` out of the conversation it is joined to (nothing happens when it is in
+    /// none); the host goes back to plain relaying when nobody else is on it.
+    fn leave(&mut self, call: CallId) {
+        let Some(host) = self.calls.get_mut(&call).and_then(|c| c.joined_to.take()) else {
+            return;
+        };
+        if let Some(side) = self.calls.get_mut(&host)
+            && let Some(mixing) = side.mix.as_mut()
+        {
+            mixing.guests.retain(|(c, _)| *c != call);
+            if mixing.is_empty() {
+                side.mix = None;
+            }
+        }
+    }
+
+    /// Connects a call to an agent leg. A call bridged elsewhere moves (transfer), and a
+    /// joined one leaves its conversation; a leg bridged to another call is refused.
     pub fn bridge(&mut self, call: CallId, leg: AgentLegId) -> Result<(), BridgeError> {
         if !self.calls.contains_key(&call) {
             return Err(BridgeError::UnknownCall(call));
@@ -473,8 +602,10 @@ impl Bridge {
         Ok(())
     }
 
-    /// Disconnects a call from its agent leg (both stay up).
+    /// Disconnects a call from its agent leg, or from the conversation it is joined to (all
+    /// stay up).
     pub fn unbridge(&mut self, call: CallId) -> Result<(), BridgeError> {
+        self.leave(call);
         let side = self.calls.get_mut(&call).ok_or(BridgeError::UnknownCall(call))?;
         if let Some(leg) = side.leg.take().and_then(|l| self.legs.get_mut(&l)) {
             leg.call = None;
@@ -599,6 +730,10 @@ impl Bridge {
         };
         side.heard = Some(now);
         let h = packet.header;
+        if let Some(host) = side.joined_to {
+            self.on_joined_rtp(call, host, &packet);
+            return;
+        }
         let leg =
             side.leg.filter(|_| !side.held).and_then(|l| self.legs.get_mut(&l).map(|s| (l, s)));
         if h.payload_type == side.media.payload_type {
@@ -642,6 +777,40 @@ impl Bridge {
                     self.stats.relayed += 1;
                 }
                 None => self.stats.dropped += 1,
+            }
+        } else {
+            self.stats.dropped += 1;
+        }
+    }
+
+    /// A packet from a joined customer: their voice goes to the conversation they are in
+    /// (not while held: a held customer is heard by nobody); their keys are reported, not
+    /// relayed (they would reach nobody's phone).
+    fn on_joined_rtp(&mut self, call: CallId, host: CallId, packet: &Packet<'_>) {
+        let Some(side) = self.calls.get_mut(&call) else { return };
+        let h = packet.header;
+        if h.payload_type == side.media.payload_type {
+            let codec = side.media.codec;
+            let samples: Vec<i16> = packet.payload.iter().map(|&b| codec.decode(b)).collect();
+            if let Some(rec) = side.recording.as_mut() {
+                rec.customer.extend(&samples);
+            }
+            if side.held {
+                self.stats.dropped += 1;
+                return;
+            }
+            let voice = self
+                .calls
+                .get_mut(&host)
+                .and_then(|c| c.mix.as_mut())
+                .and_then(|m| m.guests.iter_mut().find(|(c, _)| *c == call));
+            match voice {
+                Some((_, voice)) => voice.push(samples),
+                None => self.stats.dropped += 1,
+            }
+        } else if Some(h.payload_type) == side.media.telephone_event {
+            if let Some(digit) = ended_digit(&mut side.dtmf_in_last, h.timestamp, packet.payload) {
+                self.out.push_back(Output::Dtmf { source: DtmfSource::Call(call), digit });
             }
         } else {
             self.stats.dropped += 1;
@@ -729,38 +898,27 @@ impl Bridge {
     }
 
     fn tick(&mut self, now: Instant) {
+        // What joined customers hear, sent once every conversation's voices are taken.
+        let mut to_guests: Vec<(CallId, Frame)> = Vec::new();
         for (&call_id, side) in &mut self.calls {
-            let mixed = side.mix.as_mut().map(|m| {
-                let customer = m.customer.take_frame();
-                let agent = m.agent.take_frame();
-                let voices: Vec<(AgentLegId, MonitorMode, Frame)> =
-                    m.monitors.iter_mut().map(|(l, mode, v)| (*l, *mode, v.take_frame())).collect();
-                (customer, agent, voices)
-            });
+            let mixed = side.mix.as_mut().map(Frames::take);
             // What the gateway itself plays (keys, a message, the hold sound) has the line;
-            // otherwise, on a mixed call, the customer hears the agent (unless muted) and any
-            // barging supervisor.
-            let gateway_speaks = !side.dtmf_out.is_empty()
-                || side.player.is_some()
-                || side.held
-                || side.music.is_some();
+            // otherwise, on a mixed call, the customer hears the agent (unless muted), any
+            // barging supervisor and the joined customers.
+            let gateway_speaks = side.gateway_speaks();
+            let agent_heard = !side.muted && side.leg.is_some();
             let customer_frame = match &mixed {
-                Some((_, agent, voices)) if !gateway_speaks => {
-                    let mut heard: Vec<&Frame> = voices
-                        .iter()
-                        .filter(|(_, mode, _)| mode.customer_hears())
-                        .map(|(_, _, f)| f)
-                        .collect();
-                    if !side.muted && side.leg.is_some() {
-                        heard.push(agent);
+                Some(frames) if !gateway_speaks => {
+                    let mut heard: Vec<&Frame> = frames.barging().chain(frames.guests()).collect();
+                    if agent_heard {
+                        heard.push(&frames.agent);
                     }
                     let frame = mix::sum(heard);
-                    let codec = side.media.codec;
-                    if let Some(rec) = side.recording.as_mut() {
-                        rec.ours.extend(frame.iter().map(|&s| codec.decode(codec.encode(s))));
-                    }
+                    record_ours(side, &frame);
                     Some(encode_frame(side, now, &frame))
                 }
+                // Fed by the conversation it is joined to, below.
+                _ if side.joined_to.is_some() && !gateway_speaks => None,
                 _ => generate_for_customer(now, call_id, side, &mut self.out),
             };
             // Generated even for a trunk that does not listen, so playback and recording
@@ -775,29 +933,40 @@ impl Bridge {
                 });
                 self.stats.generated += 1;
             }
-            if let Some((customer, agent, voices)) = mixed {
-                // The agent hears the customer (unless held) and whispering or barging
-                // supervisors; each supervisor hears the customer and the agent.
+            if let Some(frames) = mixed {
+                // A held customer is heard by nobody: this is how an agent consults a
+                // colleague before a transfer (the colleague's leg whispers on the held call).
+                let customer = (!side.held).then_some(&frames.customer);
+                // The agent hears the customer, the joined customers and whispering or
+                // barging supervisors.
                 if let Some(leg) = side.leg.and_then(|l| self.legs.get_mut(&l).map(|s| (l, s))) {
-                    let mut heard: Vec<&Frame> = voices
+                    let heard = frames
+                        .monitors
                         .iter()
                         .filter(|(_, mode, _)| mode.agent_hears())
                         .map(|(_, _, f)| f)
-                        .collect();
-                    if !side.held {
-                        heard.push(&customer);
-                    }
+                        .chain(frames.guests())
+                        .chain(customer);
                     send_frame(&mut self.out, leg, now, &mix::sum(heard));
                     self.stats.generated += 1;
                 }
-                // A held customer is heard by nobody: this is how an agent consults a
-                // colleague before a transfer (the colleague's leg whispers on the held call).
-                let both = if side.held { agent } else { mix::sum([&customer, &agent]) };
-                for (l, ..) in &voices {
+                // Each supervisor hears everyone but the other supervisors.
+                let everyone =
+                    mix::sum(frames.guests().chain(customer).chain([&frames.agent]));
+                for (l, ..) in &frames.monitors {
                     if let Some(leg) = self.legs.get_mut(l) {
-                        send_frame(&mut self.out, (*l, leg), now, &both);
+                        send_frame(&mut self.out, (*l, leg), now, &everyone);
                         self.stats.generated += 1;
                     }
+                }
+                // Each joined customer hears everyone on the call but themselves.
+                for (guest, _) in &frames.guests {
+                    let others = frames.guests.iter().filter(|(g, _)| g != guest).map(|(_, f)| f);
+                    let heard = others
+                        .chain(frames.barging())
+                        .chain(customer)
+                        .chain(agent_heard.then_some(&frames.agent));
+                    to_guests.push((*guest, mix::sum(heard)));
                 }
             }
             if let Some(rec) = side.recording.as_mut() {
@@ -810,6 +979,18 @@ impl Bridge {
                 rec.customer.truncate(FRAME as usize * 10);
                 rec.ours.truncate(FRAME as usize * 10);
                 self.out.push_back(Output::Record { call: call_id, samples });
+            }
+        }
+        for (call, frame) in to_guests {
+            let Some(side) = self.calls.get_mut(&call) else { continue };
+            if side.joined_to.is_none() || side.gateway_speaks() {
+                continue;
+            }
+            record_ours(side, &frame);
+            let packet = encode_frame(side, now, &frame);
+            if side.listening {
+                self.out.push_back(Output::ToTrunk { call, remote: side.media.remote, packet });
+                self.stats.generated += 1;
             }
         }
         for (&leg_id, leg) in &mut self.legs {
@@ -838,7 +1019,6 @@ fn generate_for_customer(
     side: &mut CallSide,
     out: &mut VecDeque<Output>,
 ) -> Option<Vec<u8>> {
-    let codec = side.media.codec;
     match side.dtmf_out.pop_front() {
         Some(DtmfFrame::Event { payload, first }) => {
             let pt = side.media.telephone_event.unwrap_or(side.media.payload_type);
@@ -876,10 +1056,17 @@ fn generate_for_customer(
         None if side.muted || side.leg.is_none() => [0; FRAME as usize],
         None => return None,
     };
+    record_ours(side, &frame);
+    Some(encode_frame(side, now, &frame))
+}
+
+/// Adds what the customer hears this tick to the call's recording, if it records: as the
+/// customer hears it, through the codec.
+fn record_ours(side: &mut CallSide, frame: &Frame) {
+    let codec = side.media.codec;
     if let Some(rec) = side.recording.as_mut() {
         rec.ours.extend(frame.iter().map(|&s| codec.decode(codec.encode(s))));
     }
-    Some(encode_frame(side, now, &frame))
 }
 
 /// Sends a mixed frame on a leg, encoded in its codec.

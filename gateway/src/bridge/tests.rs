@@ -637,3 +637,146 @@ fn monitoring_refuses_what_cannot_be() {
     rig.bridge.remove_leg(SUP);
     assert!(rig.bridge.monitors(CALL).is_empty());
 }
+
+const CALL3: CallId = CallId(3);
+
+/// Levels heard in one round on joined calls.
+#[derive(Debug)]
+struct Heard {
+    agent: Vec<i16>,
+    /// By the customer of [`CALL`] (the call the agent talks on).
+    host: Vec<i16>,
+    /// By the customer of [`CALL2`] (joined to it).
+    guest: Vec<i16>,
+    supervisor: Vec<i16>,
+}
+
+impl Rig {
+    /// The agent talks on `CALL`, and `CALL2` (on hold before, now back) is joined to it.
+    fn joined() -> Rig {
+        let mut rig = Rig::new();
+        rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 0x2222, 1, 1);
+        rig.bridge.bridge(CALL, LEG).unwrap();
+        rig.bridge.join(CALL2, CALL).unwrap();
+        rig
+    }
+
+    /// One 20 ms round: `CALL`'s customer speaks at 1000, the agent at 2000, `CALL2`'s
+    /// customer at 8000; then a tick.
+    fn joined_round(&mut self) -> Heard {
+        self.take();
+        self.trunk_sends(CALL, &rtp(0, 1, 0, 0x77, &level_frame(1000)));
+        self.agent_sends(0, 1, 0, &level_frame(2000));
+        self.trunk_sends(CALL2, &rtp(0, 1, 0, 0x78, &level_frame(8000)));
+        self.run(20);
+        let out = self.take();
+        let mut heard = Heard { agent: vec![], host: vec![], guest: vec![], supervisor: vec![] };
+        for o in &out {
+            match o {
+                Output::ToAgent { leg: LEG, payload, .. } => heard.agent.push(level_of(payload)),
+                Output::ToAgent { payload, .. } => heard.supervisor.push(level_of(payload)),
+                Output::ToTrunk { call, packet, .. } => {
+                    let level = level_of(Packet::parse(packet).unwrap().payload);
+                    if *call == CALL { heard.host.push(level) } else { heard.guest.push(level) }
+                }
+                _ => {}
+            }
+        }
+        heard
+    }
+}
+
+#[test]
+fn joined_customers_and_the_agent_hear_each_other() {
+    let mut rig = Rig::joined();
+    assert_eq!(rig.bridge.joined_to(CALL2), Some(CALL));
+    let h = rig.joined_round();
+    assert!(matches!(h.agent[..], [l] if near(l, 9000)), "both customers: {h:?}");
+    assert!(matches!(h.host[..], [l] if near(l, 10000)), "the agent and the other: {h:?}");
+    assert!(matches!(h.guest[..], [l] if near(l, 3000)), "the agent and the other: {h:?}");
+    // Mute: neither customer hears the agent; the agent still hears both.
+    rig.bridge.set_muted(CALL, true).unwrap();
+    let h = rig.joined_round();
+    assert!(matches!(h.agent[..], [l] if near(l, 9000)), "{h:?}");
+    assert!(matches!(h.host[..], [l] if near(l, 8000)), "the other customer only: {h:?}");
+    assert!(matches!(h.guest[..], [l] if near(l, 1000)), "the other customer only: {h:?}");
+}
+
+#[test]
+fn a_held_joined_customer_hears_the_hold_sound_and_is_heard_by_nobody() {
+    let mut rig = Rig::joined();
+    rig.bridge.set_held(CALL2, true).unwrap();
+    let h = rig.joined_round();
+    assert!(matches!(h.agent[..], [l] if near(l, 1000)), "their own customer: {h:?}");
+    assert!(matches!(h.host[..], [l] if near(l, 2000)), "the agent: {h:?}");
+    assert!(
+        matches!(h.guest[..], [l] if !near(l, 3000) && !near(l, 2000)),
+        "the hold sound, not the conversation: {h:?}"
+    );
+    rig.bridge.set_held(CALL2, false).unwrap();
+    let h = rig.joined_round();
+    assert!(matches!(h.guest[..], [l] if near(l, 3000)), "back in it: {h:?}");
+}
+
+#[test]
+fn a_supervisor_on_joined_calls_hears_everyone() {
+    let mut rig = Rig::joined();
+    rig.bridge.add_leg(rig.now, SUP, agent(Codec::Pcmu), 0x5e, 1, 1);
+    rig.bridge.monitor(CALL, SUP, MonitorMode::Listen).unwrap();
+    let h = rig.joined_round();
+    assert!(matches!(h.supervisor[..], [l] if near(l, 11000)), "{h:?}");
+    // The supervisor leaving keeps the calls joined.
+    rig.bridge.stop_monitoring(SUP);
+    let h = rig.joined_round();
+    assert!(matches!(h.guest[..], [l] if near(l, 3000)), "{h:?}");
+}
+
+#[test]
+fn when_the_call_talked_on_ends_the_joined_one_is_on_its_own_and_can_be_bridged() {
+    let mut rig = Rig::joined();
+    rig.bridge.remove_call(CALL);
+    assert_eq!(rig.bridge.joined_to(CALL2), None);
+    let h = rig.joined_round();
+    assert!(matches!(h.guest[..], [0]), "silence, nobody is on it: {h:?}");
+    rig.bridge.bridge(CALL2, LEG).unwrap();
+    rig.take();
+    rig.trunk_sends(CALL2, &rtp(0, 2, 160, 0x78, &level_frame(8000)));
+    let heard = rig.agent_heard();
+    assert_eq!(heard.len(), 1, "plain relaying: {heard:?}");
+    assert_eq!(heard[0].1, level_frame(8000));
+}
+
+#[test]
+fn a_joined_call_leaves_when_unbridged_and_the_other_goes_back_to_relaying() {
+    let mut rig = Rig::joined();
+    rig.bridge.unbridge(CALL2).unwrap();
+    assert_eq!(rig.bridge.joined_to(CALL2), None);
+    rig.take();
+    rig.trunk_sends(CALL, &rtp(0, 2, 160, 0x77, &level_frame(1000)));
+    let heard = rig.agent_heard();
+    assert_eq!(heard.len(), 1, "relayed at once, not mixed: {heard:?}");
+    assert_eq!(heard[0].1, level_frame(1000));
+    // Joined again, and then it ends: the call talked on is back to relaying.
+    rig.bridge.join(CALL2, CALL).unwrap();
+    rig.bridge.remove_call(CALL2);
+    rig.take();
+    rig.trunk_sends(CALL, &rtp(0, 3, 320, 0x77, &level_frame(1000)));
+    assert_eq!(rig.agent_heard().len(), 1);
+}
+
+#[test]
+fn joining_refuses_what_cannot_be() {
+    let mut rig = Rig::joined();
+    let not_joinable = |r: Result<(), BridgeError>| matches!(r, Err(BridgeError::NotJoinable { .. }));
+    assert_eq!(rig.bridge.join(CALL3, CALL), Err(BridgeError::UnknownCall(CALL3)));
+    assert_eq!(rig.bridge.join(CALL2, CALL3), Err(BridgeError::UnknownCall(CALL3)));
+    assert!(not_joinable(rig.bridge.join(CALL2, CALL2)), "itself");
+    assert!(not_joinable(rig.bridge.join(CALL, CALL2)), "the call on the agent's audio");
+    rig.bridge.add_call(rig.now, CALL3, trunk(Codec::Pcmu), 3, 1, 1);
+    assert!(not_joinable(rig.bridge.join(CALL3, CALL2)), "into a call that is joined itself");
+    // A third call may join the same conversation; nothing refused changed anything.
+    rig.bridge.join(CALL3, CALL).unwrap();
+    assert_eq!(rig.bridge.joined_to(CALL2), Some(CALL));
+    assert_eq!(rig.bridge.joined_to(CALL3), Some(CALL));
+    assert_eq!(rig.bridge.bridged_leg(CALL), Some(LEG));
+}

@@ -1382,6 +1382,14 @@ impl Core {
                 self.bridge.stop_monitoring(leg);
                 done(Ok(()))
             }
+            Command::Join { call, into } => {
+                // Either call may be the one without media.
+                let which = |e: &BridgeError| match e {
+                    BridgeError::UnknownCall(c) => *c,
+                    _ => call,
+                };
+                done(self.bridge.join(call, into).map_err(|e| self.media_error(which(&e), e)))
+            }
             Command::Hold { call } => done(self.set_hold(now, call, true)),
             Command::Unhold { call } => done(self.set_hold(now, call, false)),
             Command::Mute { call } => {
@@ -1783,9 +1791,9 @@ fn bridge_error(e: BridgeError) -> ControlError {
     match e {
         BridgeError::UnknownCall(c) => ControlError::UnknownCall(c),
         BridgeError::UnknownLeg(l) => ControlError::UnknownLeg(l),
-        BridgeError::LegBusy { .. } | BridgeError::NoDtmf(_) => {
-            ControlError::WrongState(e.to_string())
-        }
+        BridgeError::LegBusy { .. }
+        | BridgeError::NoDtmf(_)
+        | BridgeError::NotJoinable { .. } => ControlError::WrongState(e.to_string()),
         BridgeError::Digit(_) => ControlError::Invalid(e.to_string()),
     }
 }

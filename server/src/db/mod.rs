@@ -15,6 +15,7 @@ pub mod counts;
 pub mod crm;
 pub mod dispositions;
 pub mod dnc;
+pub mod floor;
 pub mod inbound;
 pub mod instances;
 pub mod journal;

@@ -11,7 +11,9 @@
 //! (`new_line`); the held call is a *line* of theirs, and `switch` goes back to it (holding
 //! the other). With every live line on hold (the other ended or never connected) the agent is
 //! `OnHold` until they resume one. A line that ends leaves its disposition due; the wrap-up
-//! starts when no line is live, and takes the dispositions one after the other.
+//! starts when no line is live, and takes the dispositions one after the other. A held line
+//! may be *joined* to the call they talk on (`join`): everyone hears everyone, and when the
+//! call talked on ends the oldest joined line becomes the call talked on.
 //!
 //! A call placed for an agent a moment before they pressed Pause, whose customer answered
 //! before the cancel reached the carrier, is still theirs (`take_while_paused`): they talk,
@@ -20,8 +22,10 @@
 //! Invariants: an agent with a disposition due cannot become ready until it is submitted
 //! (even after the wrap-up timeout paused them); only calls that ended can be disposed, each
 //! once; an agent never has more live lines (the active call and the held ones) than their
-//! campaign's line limit, and a held line is never also the active call. Logging out is the engine's job (it removes
-//! the machine); "logged out" is therefore not a state here.
+//! campaign's line limit; a line is at most one of the active call, held or joined; lines are
+//! joined only to the active call, and while any are, no line is added or switched to.
+//! Logging out is the engine's job (it removes the machine); "logged out" is therefore not a
+//! state here.
 
 use app::model::{AgentStatus, LeadId, PauseReason};
 use std::time::{Duration, Instant};
@@ -81,6 +85,10 @@ pub enum AgentError {
     NotYourLine,
     #[error("Your new call is still being placed: hang it up or wait for it to connect first.")]
     LineDialling,
+    #[error("Join brings a call on hold into the call you are talking on: talk on one first.")]
+    NothingToJoin,
+    #[error("Your lines are joined: hang up one of them first.")]
+    LinesJoined,
 }
 
 /// What an agent does after submitting a disposition.
@@ -98,6 +106,8 @@ pub struct AgentMachine {
     due: Vec<CallId>,
     /// Their other live lines, on hold, oldest first (never the active call).
     held: Vec<CallId>,
+    /// Lines joined to the active call, oldest first (never the active call, never held).
+    joined: Vec<CallId>,
     /// The most live lines at once (the campaign's setting; at least 1).
     max_lines: u8,
     /// Calls already disposed, most recent last (to tell "twice" from "never yours").
@@ -117,6 +127,7 @@ impl AgentMachine {
             },
             due: Vec::new(),
             held: Vec::new(),
+            joined: Vec::new(),
             max_lines: DEFAULT_LINES,
             disposed: Vec::new(),
             wrapup,
@@ -143,14 +154,19 @@ impl AgentMachine {
         &self.held
     }
 
-    /// Whether the agent has more than one call (placed, talked on, held, or with its
-    /// disposition due), or one on hold: what their phone shows as lines.
+    /// Their lines joined to the call they talk on, oldest first.
+    pub fn joined_lines(&self) -> &[CallId] {
+        &self.joined
+    }
+
+    /// Whether the agent has more than one call (placed, talked on, held, joined, or with
+    /// its disposition due), or one on hold: what their phone shows as lines.
     pub fn has_several_lines(&self) -> bool {
         let active = matches!(
             self.state,
             AgentState::InCall { .. } | AgentState::Reserved { call: Some(_), .. }
         );
-        !self.held.is_empty() || self.due.len() + usize::from(active) > 1
+        !self.held.is_empty() || !self.joined.is_empty() || self.due.len() + usize::from(active) > 1
     }
 
     /// Sets the most live lines an agent has at once (at least 1) from the next line on.
@@ -161,6 +177,9 @@ impl AgentMachine {
     /// Whether a line may be added now: talking (or with every line on hold) and below the
     /// limit.
     pub fn check_new_line(&self) -> Result<(), AgentError> {
+        if !self.joined.is_empty() {
+            return Err(AgentError::LinesJoined);
+        }
         match self.state {
             AgentState::InCall { .. } | AgentState::OnHold => {}
             AgentState::Reserved { call: Some(_), .. } if !self.held.is_empty() => {
@@ -193,6 +212,9 @@ impl AgentMachine {
     /// Back to the held line `call`: the call talked on (if any) goes on hold in its place.
     /// Returns the call put on hold.
     pub fn switch(&mut self, call: CallId) -> Result<Option<CallId>, AgentError> {
+        if !self.joined.is_empty() {
+            return Err(AgentError::LinesJoined);
+        }
         let Some(at) = self.held.iter().position(|c| *c == call) else {
             return Err(AgentError::NotYourLine);
         };
@@ -206,6 +228,22 @@ impl AgentMachine {
         self.held.extend(parked);
         self.state = AgentState::InCall { call };
         Ok(parked)
+    }
+
+    /// Joins the held line `call` to the call talked on; returns that call.
+    pub fn join(&mut self, call: CallId) -> Result<CallId, AgentError> {
+        let Some(at) = self.held.iter().position(|c| *c == call) else {
+            return Err(AgentError::NotYourLine);
+        };
+        let AgentState::InCall { call: active } = self.state else {
+            return Err(match self.state {
+                AgentState::Reserved { call: Some(_), .. } => AgentError::LineDialling,
+                _ => AgentError::NothingToJoin,
+            });
+        };
+        self.held.remove(at);
+        self.joined.push(call);
+        Ok(active)
     }
 
     /// Where the agent goes when the call they were on is over and others are on hold, or
@@ -375,7 +413,19 @@ impl AgentMachine {
 
     /// The call ended (either side hung up): its disposition is due. The wrap-up starts
     /// when no line is live any more; a held line that ended leaves the agent where they are.
+    /// A joined line that ended is simply due; when the call talked on ends, the oldest
+    /// joined line becomes the call talked on (the others stay joined to it).
     pub fn call_ended(&mut self, now: Instant, call: CallId) -> bool {
+        if let Some(at) = self.joined.iter().position(|c| *c == call) {
+            self.joined.remove(at);
+            self.due.push(call);
+            return true;
+        }
+        if self.state == (AgentState::InCall { call }) && !self.joined.is_empty() {
+            self.due.push(call);
+            self.state = AgentState::InCall { call: self.joined.remove(0) };
+            return true;
+        }
         if let Some(at) = self.held.iter().position(|c| *c == call) {
             self.held.remove(at);
             self.due.push(call);
@@ -425,7 +475,7 @@ impl AgentMachine {
             AgentState::Reserved { call: Some(c), .. } => c == call,
             _ => false,
         };
-        active || self.held.contains(&call) || self.due.contains(&call)
+        active || self.held.contains(&call) || self.joined.contains(&call) || self.due.contains(&call)
     }
 
     /// Checks that `call`'s disposition may be submitted now, without changing anything.
@@ -636,6 +686,48 @@ mod tests {
         b.reserve(LeadId(1), Some(CallId(1))).unwrap();
         b.connected(CallId(1));
         assert_eq!(b.check_new_line(), Err(AgentError::LineLimit(1)));
+    }
+
+    #[test]
+    fn joined_lines_carry_on_when_the_call_talked_on_ends() {
+        let (mut a, t0) = agent();
+        a.set_max_lines(3);
+        a.ready(t0).unwrap();
+        a.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        a.connected(CallId(1));
+        assert_eq!(a.join(CallId(1)), Err(AgentError::NotYourLine), "the call talked on");
+        a.new_line(LeadId(2), CallId(2)).unwrap();
+        assert_eq!(a.join(CallId(1)), Err(AgentError::LineDialling), "the new one rings");
+        a.connected(CallId(2));
+        assert_eq!(a.join(CallId(1)), Ok(CallId(2)));
+        assert!(a.held_lines().is_empty());
+        assert_eq!(a.joined_lines(), [CallId(1)]);
+        assert!(a.has_call(CallId(1)) && a.has_several_lines());
+        assert_eq!(a.check_new_line(), Err(AgentError::LinesJoined));
+        assert_eq!(a.switch(CallId(1)), Err(AgentError::LinesJoined));
+        // The call talked on ends: the joined one is talked on, the other's disposition due.
+        assert!(a.call_ended(t0, CallId(2)));
+        assert_eq!(a.state(), &AgentState::InCall { call: CallId(1) });
+        assert!(a.joined_lines().is_empty());
+        assert_eq!(a.dispositions_due(), [CallId(2)]);
+        assert!(a.call_ended(t0, CallId(1)));
+        assert_eq!(a.state(), &AgentState::WrapUp { call: CallId(1), deadline: t0 + WRAPUP });
+        assert_eq!(a.dispositions_due(), [CallId(2), CallId(1)]);
+        // A joined line that ends leaves the agent on the call they talk on.
+        let (mut b, t0) = agent();
+        b.ready(t0).unwrap();
+        b.reserve(LeadId(1), Some(CallId(1))).unwrap();
+        b.connected(CallId(1));
+        b.new_line(LeadId(2), CallId(2)).unwrap();
+        assert!(b.unreserve(t0));
+        assert_eq!(b.join(CallId(1)), Err(AgentError::NothingToJoin), "every line on hold");
+        b.new_line(LeadId(3), CallId(3)).unwrap();
+        b.connected(CallId(3));
+        b.join(CallId(1)).unwrap();
+        assert!(b.call_ended(t0, CallId(1)));
+        assert_eq!(b.state(), &AgentState::InCall { call: CallId(3) });
+        assert_eq!(b.dispositions_due(), [CallId(1)]);
+        assert!(b.new_line(LeadId(4), CallId(4)).is_ok(), "not joined any more");
     }
 
     #[test]

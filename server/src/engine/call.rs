@@ -120,6 +120,9 @@ pub(super) enum CallState {
     /// Talked to this agent, now on hold while they talk on another of their lines
     /// ([`super::line`]): the customer hears the hold sound, the agent's audio is elsewhere.
     Parked(UserId),
+    /// A line of this agent's joined to the call they talk on ([`super::line`]): its
+    /// customer, the agent and the other customer all hear each other.
+    Joined(UserId),
     /// Broadcast: the message is playing (or, after a key, the closing message).
     Playing,
     /// Broadcast with keys: the message has played; a key may still come ([`super::keypad`]).
@@ -284,6 +287,7 @@ impl CallRec {
             CallState::Bridging(_)
                 | CallState::Connected(_)
                 | CallState::Parked(_)
+                | CallState::Joined(_)
                 | CallState::Playing
                 | CallState::Listening
                 | CallState::Holding
@@ -305,6 +309,7 @@ impl CallRec {
             CallState::Bridging(a)
             | CallState::Connected(a)
             | CallState::Parked(a)
+            | CallState::Joined(a)
             | CallState::WrapUp(a) => a == agent,
             _ => false,
         }
@@ -332,6 +337,7 @@ impl CallRec {
             | CallState::Queued(_) => c.calls_waiting += 1,
             CallState::Connected(_)
             | CallState::Parked(_)
+            | CallState::Joined(_)
             | CallState::Playing
             | CallState::Listening
             | CallState::SafeHarbor
@@ -378,11 +384,16 @@ impl CallRec {
     /// The answered call goes to `agent` (already reserved for it): bridging starts, guarded.
     /// Returns its reference, for the agent's state record.
     pub(super) fn bridge_to(&mut self, now: Now, agent: UserId, out: &mut Outbox) -> String {
+        self.start_bridging(now, agent);
+        out.push(Output::Bridge { call: self.id, agent });
+        self.call_ref.clone()
+    }
+
+    /// Bridging to `agent` starts, guarded; the caller asks the carrier for it.
+    pub(super) fn start_bridging(&mut self, now: Now, agent: UserId) {
         self.state = CallState::Bridging(agent);
         self.agent = Some(agent);
         self.guard = Some(now.at + BRIDGE_TIMEOUT);
-        out.push(Output::Bridge { call: self.id, agent });
-        self.call_ref.clone()
     }
 
     /// The carrier bridged the call to its agent: talking. Returns the agent, whose machine
@@ -419,7 +430,10 @@ impl CallRec {
                 out.record(Record::LeadResult { lead: self.lead(), fate, invalid_details: false });
                 false
             }
-            CallState::Bridging(_) | CallState::Connected(_) | CallState::Parked(_) => {
+            CallState::Bridging(_)
+            | CallState::Connected(_)
+            | CallState::Parked(_)
+            | CallState::Joined(_) => {
                 self.state = CallState::Abandoned;
                 self.guard = Some(now.at + BRIDGE_TIMEOUT);
                 out.push(Output::Hangup { call: self.id });
@@ -815,6 +829,8 @@ impl Engine {
             let _ = run.machine.pause(now.at, PauseReason::system("audio connection lost"));
             run.announce(agent, now, None, &mut self.out);
         }
+        // A caller taken on a new line that did not get there is not one of the lines.
+        self.lines_changed(now, agent);
         // An inbound caller goes back to the queue, first in line: nobody drops them.
         if rec.inbound.is_some() {
             self.requeue(now, rec);
@@ -848,8 +864,14 @@ impl Engine {
                 let rec = entry.remove();
                 self.finish_unconnected(now, rec, outcome, sip_code, reason, by);
             }
-            CallState::Bridging(agent) | CallState::Connected(agent) | CallState::Parked(agent) => {
-                if let (CallState::Connected(_) | CallState::Parked(_), Some(since)) =
+            CallState::Bridging(agent)
+            | CallState::Connected(agent)
+            | CallState::Parked(agent)
+            | CallState::Joined(agent) => {
+                if let (
+                    CallState::Connected(_) | CallState::Parked(_) | CallState::Joined(_),
+                    Some(since),
+                ) =
                     (rec.state, rec.since)
                     && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
                 {
@@ -877,6 +899,7 @@ impl Engine {
                         AgentEvent::Ended { call, outcome: CallOutcome::Answered, by },
                     );
                     self.agent_changed(now, agent, Some(call_ref));
+                    self.joined_line_carries_on(now, agent);
                     self.lines_changed(now, agent);
                 } else {
                     let rec = entry.remove();
@@ -1170,6 +1193,7 @@ impl Engine {
             | CallState::Detecting
             | CallState::Connected(_)
             | CallState::Parked(_)
+            | CallState::Joined(_)
             | CallState::WrapUp(_)
             | CallState::Offered
             | CallState::Queued(_) => entry.get_mut().guard = None,

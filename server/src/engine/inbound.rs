@@ -345,6 +345,7 @@ impl Engine {
                 let lead = &c.queued.lead;
                 let name = format!("{} {}", lead.contact.first_name, lead.contact.last_name);
                 Some(WaitingCaller {
+                    call: c.id.0,
                     queue,
                     queue_name: self.queues.get(&queue)?.name.clone(),
                     campaigns: self.queues.get(&queue).map(|q| q.campaigns.clone())?,
@@ -396,6 +397,42 @@ impl Engine {
                 self.withdraw_excess_calls(now, campaign, None);
             }
         }
+    }
+
+    /// The agent, on a call, takes `call`, a caller waiting in a queue of their campaign, on a
+    /// new line (within their line limit, as a manual second line): the customer they talk
+    /// to goes on hold, and the caller comes to their audio. If it does not get there, the
+    /// caller goes back to the queue, first in line, as for any agent whose audio fails.
+    pub(super) fn take_caller(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        call: CallId,
+    ) -> Result<(), EngineError> {
+        let campaign = self.agents.get(&agent).ok_or(EngineError::NotLoggedIn)?.campaign;
+        self.check_no_transfer(agent)?;
+        let queue = match self.calls.get(&call).map(|c| c.state) {
+            Some(CallState::Queued(queue)) => queue,
+            _ => return Err(EngineError::CallerGone),
+        };
+        if !self.queues.get(&queue).is_some_and(|q| q.campaigns.contains(&campaign)) {
+            return Err(EngineError::CallerGone);
+        }
+        let (Some(run), Some(rec)) = (self.agents.get_mut(&agent), self.calls.get(&call)) else {
+            return Err(EngineError::CallerGone);
+        };
+        let park = run.machine.new_line(rec.lead(), call)?;
+        if let Some(held) = park.and_then(|p| self.calls.get_mut(&p)) {
+            held.state = CallState::Parked(agent);
+        }
+        let Some(rec) = self.calls.get_mut(&call) else { return Err(EngineError::CallerGone) };
+        rec.campaign = campaign;
+        rec.start_bridging(now, agent);
+        self.out.push(Output::BridgeLine { call, agent, park });
+        let call_ref = rec.call_ref.clone();
+        self.agent_changed(now, agent, Some(call_ref));
+        self.lines_changed(now, agent);
+        Ok(())
     }
 
     /// An inbound call whose agent's audio could not take it goes back to the queue, first in

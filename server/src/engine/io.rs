@@ -233,8 +233,18 @@ pub enum Input {
         agent: UserId,
         call: CallId,
     },
-    /// The agent hangs up their call on hold on another line.
+    /// The agent hangs up their call on hold (or joined) on another line.
     HangupLine {
+        agent: UserId,
+        call: CallId,
+    },
+    /// The agent joins their call on hold on another line to the call they talk on.
+    JoinLine {
+        agent: UserId,
+        call: CallId,
+    },
+    /// The agent, on a call, takes a caller waiting in one of their queues on a new line.
+    TakeCaller {
         agent: UserId,
         call: CallId,
     },
@@ -331,6 +341,14 @@ pub enum Output {
         call: CallId,
         agent: UserId,
     },
+    /// Call lines: a waiting caller taken on a new line. `park` (the call the agent talked
+    /// on) goes on hold and off their audio as [`Output::Park`], then `call` is bridged to
+    /// `agent`, in that order; answered like [`Output::Bridge`].
+    BridgeLine {
+        call: CallId,
+        agent: UserId,
+        park: Option<CallId>,
+    },
     Hangup {
         call: CallId,
     },
@@ -345,6 +363,12 @@ pub enum Output {
         call: CallId,
         agent: UserId,
         park: Option<CallId>,
+    },
+    /// Call lines: take `call` off hold into the conversation on `into` (the call its agent
+    /// talks on): both customers and the agent hear each other.
+    Join {
+        call: CallId,
+        into: CallId,
     },
     /// Warm transfer: put the customer on hold and let `agent` talk with the call's agent
     /// (`on`), or end that (`!on`: the colleague hears silence, the customer comes back).

@@ -1,10 +1,12 @@
 //! Call lines: an agent on a call holds their customer and places a second call, goes back
-//! and forth between the two, and hangs up either.
+//! and forth between the two, joins them into one conversation, and hangs up either.
 //!
 //! ```text
 //! Connected(a) ──new line (a manual call)──▶ Parked(a) ──switch──▶ Connected(a)
-//!                                                │                    (the other Parked)
-//!                                                └─hang up / customer gone─▶ WrapUp(a)
+//!                                              │  │                  (the other Parked)
+//!                                              │  └─join─▶ Joined(a) ──the call talked on
+//!                                              │              │        ends──▶ Connected(a)
+//!                                              └──────────────┴─hang up / customer gone─▶ WrapUp(a)
 //! ```
 //!
 //! A held line is a call in `Parked`: the customer hears the hold sound and the agent's
@@ -13,6 +15,13 @@
 //! the agent's audio is never on two calls). Each line's call is an ordinary call otherwise:
 //! its own attempt, lead, timer and outcome; the agent's state machine
 //! ([`super::agent::AgentMachine`]) keeps which lines are held and which dispositions are due.
+//!
+//! A joined line ([`Output::Join`]) is off hold and in the conversation of the call the agent
+//! talks on: both customers and the agent hear each other. The agent's hang-up, keypad and
+//! mute act on the call talked on; when it ends, the oldest joined line becomes the call
+//! talked on (back on the agent's audio, the others joined to it again), so hanging up
+//! either customer leaves the agent with the other. While lines are joined, no line is added
+//! or switched to and no transfer starts: each would split the conversation silently.
 //!
 //! Invariants: a line is only ever added during a call and within the campaign's line limit
 //! (the dial goes through every rule of a manual call: window, channels, do-not-call, caller
@@ -68,6 +77,7 @@ impl Engine {
             return Err(EngineError::NotLoggedIn);
         }
         self.check_no_transfer(agent)?;
+        self.check_not_joined(agent)?;
         if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
             return Err(super::AgentError::NotYourLine.into());
         }
@@ -86,8 +96,52 @@ impl Engine {
         Ok(())
     }
 
-    /// The agent hangs up `call`, one of their lines on hold; its end follows from the
-    /// carrier as for any call.
+    /// The agent joins `call`, one of their lines on hold, to the call they talk on.
+    pub(super) fn join_line(
+        &mut self,
+        now: Now,
+        agent: UserId,
+        call: CallId,
+    ) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        self.check_no_transfer(agent)?;
+        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
+            return Err(super::AgentError::NotYourLine.into());
+        }
+        let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
+        let into = run.machine.join(call)?;
+        if let Some(rec) = self.calls.get_mut(&call) {
+            rec.state = CallState::Joined(agent);
+        }
+        self.out.push(Output::Join { call, into });
+        self.lines_changed(now, agent);
+        Ok(())
+    }
+
+    /// After the call `agent` talked on ended: if the machine moved them onto a joined line,
+    /// that call comes back to their audio (it was in the other's conversation, which is
+    /// gone) and any other joined lines join it.
+    pub(super) fn joined_line_carries_on(&mut self, now: Now, agent: UserId) {
+        let Some(run) = self.agents.get_mut(&agent) else { return };
+        let AgentState::InCall { call } = *run.machine.state() else { return };
+        let Some(rec) = self.calls.get_mut(&call).filter(|c| c.state == CallState::Joined(agent))
+        else {
+            return;
+        };
+        rec.state = CallState::Connected(agent);
+        self.out.push(Output::Resume { call, agent, park: None });
+        for &other in run.machine.joined_lines() {
+            self.out.push(Output::Join { call: other, into: call });
+        }
+        let (call_ref, lead) = (rec.call_ref.clone(), Box::new(rec.queued.lead.clone()));
+        self.out.notify(agent, AgentEvent::Connected { call, call_ref: call_ref.clone(), lead });
+        run.announce(agent, now, Some(call_ref), &mut self.out);
+    }
+
+    /// The agent hangs up `call`, one of their lines on hold or joined; its end follows
+    /// from the carrier as for any call.
     pub(super) fn hangup_line(&mut self, agent: UserId, call: CallId) -> Result<(), EngineError> {
         if !self.agents.contains_key(&agent) {
             return Err(EngineError::NotLoggedIn);
@@ -95,7 +149,7 @@ impl Engine {
         let rec = self
             .calls
             .get_mut(&call)
-            .filter(|c| c.state == CallState::Parked(agent))
+            .filter(|c| matches!(c.state, CallState::Parked(a) | CallState::Joined(a) if a == agent))
             .ok_or(super::AgentError::NotYourLine)?;
         rec.hangup_by_agent = true;
         self.out.push(Output::Hangup { call });
@@ -115,12 +169,13 @@ impl Engine {
                         LineState::Talking
                     }
                     CallState::Parked(a) if a == agent => LineState::Held,
+                    CallState::Joined(a) if a == agent => LineState::Joined,
                     CallState::WrapUp(a) if a == agent && due.contains(&c.id) => LineState::Ended,
                     _ if c.in_flight() && c.agent == Some(agent) => LineState::Dialling,
                     _ => return None,
                 };
                 let seconds = match (state, c.since) {
-                    (LineState::Talking | LineState::Held, Some(since)) => {
+                    (LineState::Talking | LineState::Held | LineState::Joined, Some(since)) => {
                         u32::try_from(now.saturating_duration_since(since).as_secs())
                             .unwrap_or(u32::MAX)
                     }
@@ -154,6 +209,17 @@ impl Engine {
             run.lines_shown = several;
         }
         self.out.notify(agent, AgentEvent::Lines(lines));
+    }
+
+    /// Refused while the agent's lines are joined (a switch or a transfer would split the
+    /// conversation).
+    pub(super) fn check_not_joined(&self, agent: UserId) -> Result<(), EngineError> {
+        match self.agents.get(&agent) {
+            Some(run) if !run.machine.joined_lines().is_empty() => {
+                Err(super::AgentError::LinesJoined.into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether the agent talks on a call or has lines on hold: a dial is a new line then.

@@ -147,6 +147,8 @@ pub enum EngineError {
     UnknownDepartment(String),
     #[error("A call with that id is already here.")]
     CallExists,
+    #[error("That caller is no longer waiting in your queues (taken by a colleague, or gone).")]
+    CallerGone,
     #[error(transparent)]
     Agent(#[from] AgentError),
 }
@@ -227,6 +229,8 @@ impl Engine {
             Input::AgentRecording { agent, on } => self.agent_recording_request(agent, on)?,
             Input::SwitchLine { agent, call } => self.switch_line(now, agent, call)?,
             Input::HangupLine { agent, call } => self.hangup_line(agent, call)?,
+            Input::JoinLine { agent, call } => self.join_line(now, agent, call)?,
+            Input::TakeCaller { agent, call } => self.take_caller(now, agent, call)?,
         }
         self.pace(now);
         Ok(())

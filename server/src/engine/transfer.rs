@@ -50,8 +50,9 @@ impl Engine {
         })
     }
 
-    /// The call `agent` talks on, with no transfer under way.
+    /// The call `agent` talks on, with no transfer under way and no line joined to it.
     fn talking_call(&self, agent: UserId) -> Result<CallId, EngineError> {
+        self.check_not_joined(agent)?;
         let (id, rec) = self
             .calls
             .iter()

@@ -541,7 +541,10 @@ impl PhoneHub {
                 let _ = hub.0.dialer.input(Input::AgentHangup { agent }).await;
             }
             // Customers on hold on their other lines are not left waiting for nobody.
-            for line in view.lines.into_iter().filter(|l| l.state == LineState::Held) {
+            let waiting = |l: &app::model::phone::PhoneLine| {
+                matches!(l.state, LineState::Held | LineState::Joined)
+            };
+            for line in view.lines.into_iter().filter(waiting) {
                 let call = CallId(line.call);
                 let _ = hub.0.dialer.input(Input::HangupLine { agent, call }).await;
             }
@@ -676,6 +679,12 @@ impl PhoneHub {
             }
             PhoneRequest::HangupLine { call } => {
                 dialer.input(Input::HangupLine { agent, call: CallId(call) }).await
+            }
+            PhoneRequest::JoinLine { call } => {
+                dialer.input(Input::JoinLine { agent, call: CallId(call) }).await
+            }
+            PhoneRequest::TakeCaller { call } => {
+                dialer.input(Input::TakeCaller { agent, call: CallId(call) }).await
             }
             PhoneRequest::PreviewNext => dialer.input(Input::PreviewNext { agent }).await,
             PhoneRequest::PreviewDial => dialer.input(Input::PreviewDial { agent }).await,

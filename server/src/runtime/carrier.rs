@@ -75,6 +75,24 @@ pub trait Carrier: Send + Sync + 'static {
     ) -> Result<(), CarrierError> {
         Ok(())
     }
+    /// Call lines: a waiting caller taken on a new line: `park` parked (as
+    /// [`Carrier::park`]), then `call` bridged to `agent` (as [`Carrier::bridge`]).
+    async fn bridge_line(
+        &self,
+        call: CallId,
+        agent: UserId,
+        park: Option<CallId>,
+    ) -> Result<(), CarrierError> {
+        if let Some(park) = park {
+            self.park(park).await?;
+        }
+        self.bridge(call, agent).await
+    }
+    /// Call lines: `call` off hold and into the conversation on `into`, the call its agent
+    /// talks on (both customers and the agent hear each other).
+    async fn join(&self, _call: CallId, _into: CallId) -> Result<(), CarrierError> {
+        Ok(())
+    }
     /// Answers a call the carrier offered (`CallEvent::Offered`). A carrier that takes no
     /// calls in cannot.
     async fn accept(&self, _call: CallId) -> Result<(), CarrierError> {

@@ -637,6 +637,22 @@ impl Runtime {
                         let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
                     });
                 }
+                Output::BridgeLine { call, agent, park } => {
+                    let carrier = self.carrier.clone();
+                    let internal = self.internal.clone();
+                    // On the lane of the call put on hold: the agent's audio is off it before
+                    // the caller is bridged there.
+                    self.on_lane(park.unwrap_or(call), async move {
+                        let event = match carrier.bridge_line(call, agent, park).await {
+                            Ok(()) => CallEvent::Bridged,
+                            Err(e) => {
+                                tracing::warn!(call = call.0, %agent, error = %e, "caller not taken");
+                                CallEvent::BridgeFailed
+                            }
+                        };
+                        let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
+                    });
+                }
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
                     self.on_lane(call, async move { carrier.hangup(call).await });
@@ -756,6 +772,16 @@ impl Runtime {
                     self.on_lane(call, async move {
                         if let Err(e) = carrier.resume(call, agent, park).await {
                             tracing::warn!(call = call.0, %agent, error = %e, "line not resumed");
+                        }
+                    });
+                }
+                Output::Join { call, into } => {
+                    let carrier = self.carrier.clone();
+                    // On the lane of the call talked on: after its own bridging, and in
+                    // order with a joined line that takes its place.
+                    self.on_lane(into, async move {
+                        if let Err(e) = carrier.join(call, into).await {
+                            tracing::warn!(call = call.0, into = into.0, error = %e, "line not joined");
                         }
                     });
                 }

@@ -726,6 +726,13 @@ impl Carrier for GatewayLink {
         self.talk_on(call, leg).await
     }
 
+    async fn join(&self, call: CallId, into: CallId) -> Result<(), CarrierError> {
+        // Into the conversation first, then off hold: the customer goes from the hold sound
+        // straight to the others' voices.
+        self.gateway.join(call, into).await.map_err(unavailable)?;
+        self.gateway.unhold(call).await.map_err(unavailable)
+    }
+
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
         let leg = self.state().legs.get(&agent).copied().ok_or(CarrierError::NoAgentLeg)?;
         // Off the consultation first: a leg on a call as a listener cannot be bridged.

@@ -12,6 +12,7 @@
 pub mod carrier;
 pub mod clock;
 pub mod dialer;
+pub mod floor;
 pub mod gateway_link;
 pub mod live;
 pub mod liveness;

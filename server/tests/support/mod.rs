@@ -150,6 +150,26 @@ impl TestServer {
         TestServer { url: running.url(), running: Some(running), db }
     }
 
+    /// A second server (instance `instance`) on `first`'s database, as a second machine of one
+    /// installation would be; its database is `first`'s to remove.
+    pub async fn start_beside(first: &TestServer, instance: &str) -> TestServer {
+        let url = first.db.url.clone();
+        let db = TestDatabase { url: url.clone(), _dir: None, _pg: None };
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: url,
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            sip_listen: "127.0.0.1:0".parse().unwrap(),
+            webrtc_listen: "127.0.0.1:0".parse().unwrap(),
+            demo_sip_listen: "127.0.0.1:0".parse().unwrap(),
+            stop_grace_seconds: 0,
+            instance: Some(instance.into()),
+            ..Config::default()
+        };
+        let running = startup::start(config).await.expect("the second server starts");
+        TestServer { url: running.url(), running: Some(running), db }
+    }
+
     /// The server's database pool, to check what was stored.
     pub fn database(&self) -> &server::db::Db {
         &self.running.as_ref().expect("running").db

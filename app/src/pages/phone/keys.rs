@@ -12,7 +12,7 @@ use super::state::PhoneState;
 use crate::model::phone::PhoneRequest;
 
 /// What a key does, in the page's words.
-pub(super) const SHORTCUTS: [(&str, &str); 16] = [
+pub(super) const SHORTCUTS: [(&str, &str); 17] = [
     ("R", "Ready"),
     ("P", "Pause (with the reason chosen next to it)"),
     ("H", "Hang up"),
@@ -21,6 +21,7 @@ pub(super) const SHORTCUTS: [(&str, &str); 16] = [
     ("T", "On a call: transfer (choose the colleague)"),
     ("A", "On a call: another line (the customer is held while you call a number)"),
     ("W", "Switch to your call on hold"),
+    ("J", "Join your call on hold to the call you are on"),
     ("0–9, *, #", "On a call: send the keypad digit"),
     ("1–9", "In wrap-up: choose that disposition"),
     ("Ctrl+Enter", "Submit (also in the notes)"),
@@ -95,6 +96,7 @@ fn action(
         ('t', _) => Action::Press("transfer-open"),
         ('a', _) => Action::Press("new-line-open"),
         ('w', _) => Action::Press("line-switch"),
+        ('j', _) => Action::Press("line-join"),
         ('n', _) => Action::Press("next-lead"),
         ('c', _) => Action::Press("preview-call"),
         ('s', _) => Action::Press("preview-skip"),
@@ -265,6 +267,7 @@ mod tests {
             "T",
             "A",
             "W",
+            "J",
             "0–9",
             "1–9",
             "Ctrl+Enter",

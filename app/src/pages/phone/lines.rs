@@ -1,6 +1,7 @@
 //! Call lines on the phone: while an agent has more than one call, every line with its lead,
-//! its state and its own timer, with Switch and Hang up for a call on hold; and, on a call,
-//! "Another line" — the customer is held while the agent calls a number.
+//! its state and its own timer, with Switch, Join and Hang up for a call on hold (Hang up for
+//! a joined one); and, on a call, "Another line" — the customer is held while the agent calls
+//! a number.
 //!
 //! The server decides (line limit, calling rules, which call is where); the page shows what
 //! it was last told ([`PhoneState::lines`]) and asks.
@@ -27,10 +28,15 @@ pub fn LinesPanel(
                 <h2 id="lines-title">"Your lines"</h2>
                 <ol class="line-list">
                     {move || {
+                        let lines = state.lines.get();
+                        let on = Conversation {
+                            talking: lines.iter().any(|l| l.state == LineState::Talking),
+                            joined: lines.iter().any(|l| l.state == LineState::Joined),
+                        };
                         let mut first_held = true;
-                        state.lines.get().into_iter().enumerate().map(|(i, line)| {
-                            let switch_key = line.state == LineState::Held && std::mem::take(&mut first_held);
-                            view! { <Line number=i + 1 line told state send switch_key /> }
+                        lines.into_iter().enumerate().map(|(i, line)| {
+                            let keys = line.state == LineState::Held && std::mem::take(&mut first_held);
+                            view! { <Line number=i + 1 line told state send keys on /> }
                         }).collect_view()
                     }}
                 </ol>
@@ -39,7 +45,16 @@ pub fn LinesPanel(
     }
 }
 
-/// One line: "Line 2 · Jane Doe · on hold 01:12 · Switch · Hang up".
+/// What the agent's lines make possible for one on hold.
+#[derive(Clone, Copy)]
+struct Conversation {
+    /// The agent talks on a line: a held one can be joined to it.
+    talking: bool,
+    /// Lines are joined: none can be switched to until one is hung up.
+    joined: bool,
+}
+
+/// One line: "Line 2 · Jane Doe · on hold 01:12 · Switch · Join · Hang up".
 #[component]
 fn Line(
     number: usize,
@@ -47,8 +62,9 @@ fn Line(
     told: Memo<f64>,
     state: PhoneState,
     send: impl Fn(PhoneRequest) + Copy + Send + Sync + 'static,
-    /// This line's Switch is the one the W key presses.
-    switch_key: bool,
+    /// This line's Switch and Join are the ones the W and J keys press.
+    keys: bool,
+    on: Conversation,
 ) -> impl IntoView {
     let contact = &line.lead.contact;
     let name = format!("{} {}", contact.first_name, contact.last_name).trim().to_string();
@@ -60,9 +76,10 @@ fn Line(
         LineState::Dialling => "calling…",
         LineState::Talking => "on this line",
         LineState::Held => "on hold",
+        LineState::Joined => "joined: in this call",
         LineState::Ended => "ended: disposition due",
     };
-    let timed = matches!(line.state, LineState::Talking | LineState::Held);
+    let timed = matches!(line.state, LineState::Talking | LineState::Held | LineState::Joined);
     let held = line.state == LineState::Held;
     let switch = move |_| {
         // The microphone is on for the customer coming back (mute belongs to a call).
@@ -72,6 +89,11 @@ fn Line(
         }
         send(PhoneRequest::SwitchLine { call });
     };
+    let key_id = |id: &'static str, other: &'static str| if keys { id } else { other };
+    let hangup = matches!(line.state, LineState::Held | LineState::Joined).then(|| view! {
+        " " <button type="button" class="danger" on:click=move |_| send(PhoneRequest::HangupLine { call })
+            data-testid="line-hangup">"Hang up"</button>
+    });
     view! {
         <li class=if held { "line held" } else { "line" } data-testid="line" data-call=call.to_string()
             data-state=format!("{:?}", line.state).to_ascii_lowercase()>
@@ -82,14 +104,19 @@ fn Line(
             {timed.then(|| view! {
                 " " <span class="timer" data-testid="line-timer">{move || clock(seconds + state.now.get() - told.get())}</span>
             })}
-            {held.then(|| view! {
+            {(held && !on.joined).then(|| view! {
                 " " <button type="button" class="primary" on:click=switch
-                    data-testid=if switch_key { "line-switch" } else { "line-switch-other" }
-                    aria-keyshortcuts=if switch_key { Some("W") } else { None }
+                    data-testid=key_id("line-switch", "line-switch-other")
+                    aria-keyshortcuts=keys.then_some("W")
                     title="Hold the call you are on and talk to this customer">"Switch"</button>
-                " " <button type="button" class="danger" on:click=move |_| send(PhoneRequest::HangupLine { call })
-                    data-testid="line-hangup">"Hang up"</button>
             })}
+            {(held && on.talking).then(|| view! {
+                " " <button type="button" on:click=move |_| send(PhoneRequest::JoinLine { call })
+                    data-testid=key_id("line-join", "line-join-other")
+                    aria-keyshortcuts=keys.then_some("J")
+                    title="Bring this customer into the call you are on: everyone hears everyone">"Join"</button>
+            })}
+            {hangup}
         </li>
     }
 }

@@ -508,7 +508,10 @@ fn Work(
                     {move || crm.get().map(|url| view! { <CrmPanel url /> })}
                     {move || match state.wrapup.get() {
                         Some(w) => view! { <WrapUp state wrap=w send /> }.into_any(),
-                        None => view! { <LiveCall state since send /> }.into_any(),
+                        None => view! {
+                            <LiveCall state since send />
+                            <call_queue::CallQueue state send only_waiting=true />
+                        }.into_any(),
                     }}
                 </div>
             }
@@ -555,7 +558,7 @@ fn Work(
                     <dialpad::DialPad state number=dial_number send />
                     <phonebook::Phonebook number=dial_number send />
                     <callbacks::Callbacks state />
-                    <call_queue::CallQueue state />
+                    <call_queue::CallQueue state send />
                     <voicemails::Voicemails state />
                 </Show>
             }

@@ -367,8 +367,8 @@ impl PhoneState {
             PhoneEvent::Ended { call, outcome: CallOutcome::Answered, .. }
                 if self.shown_call() != Some(call) && self.is_line(call) =>
             {
-                // Another line's call (one on hold): it waits for its disposition there.
-                self.say(NoticeKind::Info, "A call on hold ended: its disposition comes after your other call.");
+                // Another line's call (on hold or joined): it waits for its disposition there.
+                self.say(NoticeKind::Info, "A call on another line ended: its disposition comes after your other call.");
             }
             PhoneEvent::Ended { call, outcome, by } => {
                 self.ringing.set(false);

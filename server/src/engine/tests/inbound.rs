@@ -471,3 +471,102 @@ fn waiting_callers_hear_their_place_in_line_every_30_seconds() {
     h.advance(Duration::from_secs(31));
     assert!(prompts(&h.take()).iter().all(|(c, _)| *c != caller(3)));
 }
+
+fn bridge_lines(out: &[Output]) -> Vec<(CallId, UserId, Option<CallId>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::BridgeLine { call, agent, park } => Some((*call, *agent, *park)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn line_states(out: &[Output], agent: UserId) -> Option<Vec<(u64, app::model::phone::LineState)>> {
+    notified(out, agent).into_iter().rev().find_map(|e| match e {
+        AgentEvent::Lines(lines) => Some(lines.iter().map(|l| (l.call, l.state)).collect()),
+        _ => None,
+    })
+}
+
+/// A1 logged in to C1 (auto, paused) and talking to lead 40's customer, dialled by hand.
+fn talking_on_c1() -> (Harness, CallId) {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    login(&mut h, A1, C1);
+    h.input(Input::ManualDial { agent: A1, lead: Box::new(lead(40).lead) }).unwrap();
+    let first = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, first);
+    h.take();
+    (h, first)
+}
+
+#[test]
+fn an_agent_on_a_call_takes_a_waiting_caller_on_a_second_line() {
+    use app::model::phone::LineState::{Ended, Held, Talking};
+    let (mut h, first) = talking_on_c1();
+    call_in(&mut h, 1, 50, None).unwrap();
+    h.take();
+    assert_eq!(h.engine.waiting().iter().map(|w| w.call).collect::<Vec<_>>(), [caller(1).0]);
+
+    h.input(Input::TakeCaller { agent: A1, call: caller(1) }).unwrap();
+    let out = h.take();
+    assert_eq!(bridge_lines(&out), [(caller(1), A1, Some(first))], "held first, then bridged");
+    assert!(bridges(&out).is_empty(), "one command for both, in order");
+    assert!(h.engine.waiting().is_empty(), "no longer waiting for anyone else");
+    h.event(caller(1), CallEvent::Bridged);
+    let out = h.take();
+    assert_eq!(line_states(&out, A1), Some(vec![(first.0, Held), (caller(1).0, Talking)]));
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(caller(1)));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Record(Record::AttemptBridged { agent: A1, campaign: C1, .. })
+    )));
+
+    // A third line is past the limit: another caller stays in the queue.
+    call_in(&mut h, 2, 51, None).unwrap();
+    h.take();
+    assert_eq!(
+        h.input(Input::TakeCaller { agent: A1, call: caller(2) }),
+        Err(EngineError::Agent(AgentError::LineLimit(2)))
+    );
+    assert_eq!(h.engine.waiting().len(), 1);
+
+    // The caller hangs up: back to the first customer, both disposed of in turn.
+    h.event(caller(1), ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(line_states(&out, A1), Some(vec![(first.0, Held), (caller(1).0, Ended)]));
+    h.input(Input::SwitchLine { agent: A1, call: first }).unwrap();
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(first));
+}
+
+#[test]
+fn taking_a_caller_refuses_what_cannot_be_and_a_failed_bridge_puts_them_back_in_line() {
+    let (mut h, first) = talking_on_c1();
+    call_in(&mut h, 1, 50, None).unwrap();
+    h.take();
+    let gone = EngineError::CallerGone;
+    assert_eq!(h.input(Input::TakeCaller { agent: A1, call: first }), Err(gone.clone()));
+    assert_eq!(h.input(Input::TakeCaller { agent: A1, call: caller(9) }), Err(gone.clone()));
+    assert_eq!(
+        h.input(Input::TakeCaller { agent: UserId(77), call: caller(1) }),
+        Err(EngineError::NotLoggedIn)
+    );
+    // An agent of a campaign the queue does not serve.
+    let mut c3 = config(CampaignKind::Preview);
+    c3.id = CampaignId(3);
+    h.input(Input::Campaign(Box::new(c3))).unwrap();
+    login(&mut h, A2, CampaignId(3));
+    assert_eq!(h.input(Input::TakeCaller { agent: A2, call: caller(1) }), Err(gone));
+    assert!(bridge_lines(&h.take()).is_empty());
+    assert_eq!(h.engine.waiting().len(), 1, "still waiting");
+
+    // The agent's audio fails to take the caller: back in line, the agent with their customer
+    // on hold.
+    h.input(Input::TakeCaller { agent: A1, call: caller(1) }).unwrap();
+    h.take();
+    h.event(caller(1), CallEvent::BridgeFailed);
+    h.take();
+    assert_eq!(h.engine.waiting().len(), 1, "back in the queue");
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall), "on hold with the first");
+    h.input(Input::SwitchLine { agent: A1, call: first }).unwrap();
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(first));
+}

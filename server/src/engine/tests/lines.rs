@@ -264,3 +264,156 @@ fn logging_out_with_a_line_on_hold_ends_both_calls() {
     ended.sort();
     assert_eq!(ended, [first, second]);
 }
+
+fn joins(out: &[Output]) -> Vec<(CallId, CallId)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Join { call, into } => Some((*call, *into)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn joined_lines_are_one_conversation_and_the_other_customer_stays_when_one_goes() {
+    let (mut h, first, second) = two_lines();
+    h.advance(Duration::from_secs(5));
+    h.take();
+    h.input(Input::JoinLine { agent: A1, call: first }).unwrap();
+    let out = h.take();
+    assert_eq!(joins(&out), [(first, second)], "the held customer into the call talked on");
+    assert!(parks(&out).is_empty() && resumes(&out).is_empty());
+    assert_eq!(
+        last_lines(&out),
+        Some(vec![(first.0, LineState::Joined), (second.0, LineState::Talking)])
+    );
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(second), "hang-up, mute act on it");
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
+
+    // While joined: no new line, no switch, no transfer — each would split the conversation.
+    let joined = EngineError::Agent(AgentError::LinesJoined);
+    let mut c = config(CampaignKind::Auto);
+    c.settings.lines_per_agent = 3;
+    h.input(Input::Campaign(Box::new(c))).unwrap();
+    h.take();
+    assert_eq!(manual(&mut h, 42), Err(joined.clone()));
+    assert_eq!(h.input(Input::SwitchLine { agent: A1, call: first }), Err(joined.clone()));
+    h.input(Input::AgentLogin { agent: A2, campaign: C1 }).unwrap();
+    h.take();
+    assert_eq!(h.input(Input::Transfer { agent: A1, to: A2, warm: false }), Err(joined.clone()));
+    let out = h.take();
+    assert!(originates(&out).is_empty() && parks(&out).is_empty() && hangups(&out).is_empty());
+
+    // The customer of the call talked on hangs up: the agent talks on with the other one,
+    // back on their audio.
+    h.advance(Duration::from_secs(5));
+    h.event(second, ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(resumes(&out), [(first, None)]);
+    assert!(
+        notified(&out, A1)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Connected { call, .. } if *call == first)),
+        "the phone shows the first call again"
+    );
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(first));
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::InCall));
+    assert_eq!(
+        last_lines(&out),
+        Some(vec![(first.0, LineState::Talking), (second.0, LineState::Ended)])
+    );
+
+    // The agent hangs up: both dispositions, then back to the pause they dialled from.
+    h.input(Input::AgentHangup { agent: A1 }).unwrap();
+    assert_eq!(hangups(&h.take()), [first]);
+    h.event(first, ended(CallOutcome::Answered, HangupBy::Agent));
+    h.take();
+    assert_eq!(h.engine.agent_status(A1), Some(AgentStatus::WrapUp));
+    for call in [first, second] {
+        let due = h.engine.agent_wrapup(A1, h.now.at).map(|w| w.0).unwrap();
+        assert_eq!(due, call, "the last call to end first");
+        h.submit(A1, due, "SALE MADE").unwrap();
+        h.take();
+    }
+    assert!(matches!(h.engine.agent_status(A1), Some(AgentStatus::Paused { .. })));
+    assert!(h.engine.idle(), "nothing left in hand");
+}
+
+#[test]
+fn a_joined_line_hung_up_leaves_the_agent_on_the_call_they_talk_on() {
+    let (mut h, first, second) = two_lines();
+    h.input(Input::JoinLine { agent: A1, call: first }).unwrap();
+    h.take();
+    h.input(Input::HangupLine { agent: A1, call: first }).unwrap();
+    assert_eq!(hangups(&h.take()), [first]);
+    h.event(first, ended(CallOutcome::Answered, HangupBy::Agent));
+    let out = h.take();
+    assert!(resumes(&out).is_empty(), "the call talked on never left the agent's audio");
+    assert_eq!(h.engine.agent_call(A1).map(|c| c.0), Some(second));
+    assert_eq!(
+        last_lines(&out),
+        Some(vec![(first.0, LineState::Ended), (second.0, LineState::Talking)])
+    );
+    // Not joined any more: another line may be placed again.
+    manual(&mut h, 42).unwrap();
+    let out = h.take();
+    assert_eq!(parks(&out), [second]);
+    assert_eq!(originates(&out).len(), 1);
+}
+
+#[test]
+fn with_three_lines_joined_the_oldest_carries_on_and_the_other_joins_it_again() {
+    let (mut h, first, second) = two_lines();
+    let mut c = config(CampaignKind::Auto);
+    c.settings.lines_per_agent = 3;
+    h.input(Input::Campaign(Box::new(c))).unwrap();
+    manual(&mut h, 42).unwrap();
+    let third = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, third);
+    h.take();
+    h.input(Input::JoinLine { agent: A1, call: first }).unwrap();
+    h.input(Input::JoinLine { agent: A1, call: second }).unwrap();
+    assert_eq!(joins(&h.take()), [(first, third), (second, third)]);
+    h.event(third, ended(CallOutcome::Answered, HangupBy::Customer));
+    let out = h.take();
+    assert_eq!(resumes(&out), [(first, None)]);
+    assert_eq!(joins(&out), [(second, first)], "the other joins the call now talked on");
+    assert_eq!(
+        last_lines(&out),
+        Some(vec![
+            (first.0, LineState::Talking),
+            (second.0, LineState::Joined),
+            (third.0, LineState::Ended)
+        ])
+    );
+}
+
+#[test]
+fn joining_what_is_not_a_held_line_of_yours_is_refused() {
+    let (mut h, first, second) = two_lines();
+    let not_yours = EngineError::Agent(AgentError::NotYourLine);
+    assert_eq!(h.input(Input::JoinLine { agent: A1, call: second }), Err(not_yours.clone()));
+    assert_eq!(h.input(Input::JoinLine { agent: A1, call: CallId(999) }), Err(not_yours.clone()));
+    h.input(Input::AgentLogin { agent: A2, campaign: C1 }).unwrap();
+    assert_eq!(h.input(Input::JoinLine { agent: A2, call: first }), Err(not_yours));
+    assert_eq!(
+        h.input(Input::JoinLine { agent: UserId(77), call: first }),
+        Err(EngineError::NotLoggedIn)
+    );
+    assert!(joins(&h.take()).is_empty());
+    // The call talked on ended: every line is on hold, there is nothing to join it to.
+    h.event(second, ended(CallOutcome::Answered, HangupBy::Customer));
+    h.take();
+    assert_eq!(
+        h.input(Input::JoinLine { agent: A1, call: first }),
+        Err(EngineError::Agent(AgentError::NothingToJoin))
+    );
+    // The new line still rings: join waits.
+    let (mut h, first) = talking();
+    manual(&mut h, 41).unwrap();
+    h.take();
+    assert_eq!(
+        h.input(Input::JoinLine { agent: A1, call: first }),
+        Err(EngineError::Agent(AgentError::LineDialling))
+    );
+}

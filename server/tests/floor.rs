@@ -1,0 +1,86 @@
+//! One floor across instances: two servers on one PostgreSQL database, an agent logged in
+//! on each; the supervisor's floor and the dashboard of either show both agents and add up
+//! their campaign's counters, and an instance that stops leaves the other's floor.
+//! (On SQLite there is one instance: every other test is its floor.)
+
+mod support;
+
+use std::time::Duration;
+
+use app::model::{CampaignId, CampaignKind, CampaignSettings, Name, UserId};
+use support::phone_socket;
+use support::{Backend, Client, TestServer, ok};
+
+/// A preview campaign (it never dials by itself) staffed with `agents`, loaded by both
+/// instances.
+async fn campaign(servers: [&TestServer; 2], agents: Vec<UserId>) -> CampaignId {
+    let mut c = CampaignSettings::new(Name::parse("Floor").unwrap(), CampaignKind::Preview);
+    c.active = true;
+    c.agents = agents;
+    let id = server::db::campaigns::insert(servers[0].database(), &c, 0).await.unwrap();
+    for s in servers {
+        s.running.as_ref().unwrap().dialer.reload(id).await.unwrap();
+    }
+    id
+}
+
+/// The usernames on `admin`'s floor once they are `want`, waiting up to 5 s.
+async fn floor_shows(admin: &Client, want: &[&str], which: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let floor = ok(admin, "admin/floor", &[]).await;
+        let names: Vec<String> = floor["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_string())
+            .collect();
+        if names == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{which}'s floor shows {names:?}, not {want:?}, after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The campaign's logged-in agents as `admin`'s dashboard counts them.
+async fn logged_in(admin: &Client, campaign: CampaignId) -> u64 {
+    let d = ok(admin, "admin/dashboard", &[]).await;
+    let line = d["campaigns"].as_array().unwrap().iter().find(|c| c["id"] == campaign.0);
+    line.unwrap()["counters"]["agents_logged_in"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_show_one_floor() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let east_admin = east.admin().await;
+    let west_admin = west.admin().await;
+    let ann = east.create_user(&east_admin, "ann", "agent", "ann-pass-1234").await;
+    let bob = east.create_user(&east_admin, "bob", "agent", "bob-pass-1234").await;
+    let campaign = campaign([&east, &west], vec![UserId(ann), UserId(bob)]).await;
+
+    // Ann's phone is served by east, Bob's by west (sessions are in the shared database).
+    let ann_client = east.login("ann", "ann-pass-1234").await;
+    let bob_client = west.login("bob", "bob-pass-1234").await;
+    let _ann_phone =
+        phone_socket::logged_in(&east.url, ann_client.cookie.as_deref(), campaign).await;
+    let bob_phone =
+        phone_socket::logged_in(&west.url, bob_client.cookie.as_deref(), campaign).await;
+
+    floor_shows(&east_admin, &["ann", "bob"], "east").await;
+    floor_shows(&west_admin, &["ann", "bob"], "west").await;
+    assert_eq!(logged_in(&east_admin, campaign).await, 2, "east counts both");
+    assert_eq!(logged_in(&west_admin, campaign).await, 2, "west counts both");
+
+    // West stops: its agent leaves east's floor.
+    drop(bob_phone);
+    west.stop().await;
+    floor_shows(&east_admin, &["ann"], "east").await;
+    assert_eq!(logged_in(&east_admin, campaign).await, 1);
+    east.stop().await;
+}
