@@ -3,9 +3,11 @@
 //!
 //! The phone page hears of a message over its own socket (the phone hub sends the message
 //! itself); the admin portal's pages over the live channel (`/live/events`, a `chat` event
-//! that says "fetch again"), which listens to this bell. The bell rings only for readers
-//! whose pages are connected to this process (several instances: those on another one hear
-//! of it at their next fetch).
+//! that says "fetch again"), which listens to this bell. With several instances on one
+//! PostgreSQL database, the bell also tells the others ([`ChatBell::tell_peers`]: a
+//! notification naming the message and its readers), and each delivers it to the pages
+//! connected to it ([`ChatBell::deliver_from_peers`]); a notification lost to a reconnect
+//! costs the reader nothing but the wait until their next fetch (the message is stored).
 //!
 //! The flood limit is sans-IO: it is given `now` and decides, so it is tested in virtual time.
 
@@ -15,26 +17,111 @@ use std::time::Duration;
 
 use app::model::UserId;
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::db::{self, Db};
+use crate::phone::PhoneHub;
 
 /// How many rings may wait for a slow reader before it is told it missed some (it then
 /// fetches again anyway).
 const BACKLOG: usize = 256;
 
+/// The notification channel of chat between instances.
+pub const CHANNEL: &str = "dialer_chat";
+
+/// Readers named in one notification at most (PostgreSQL takes 8000 bytes a payload).
+const READERS_PER_NOTE: usize = 300;
+
 /// Tells listening pages which users have something new in their chat.
 #[derive(Clone)]
-pub struct ChatBell(broadcast::Sender<Arc<Vec<UserId>>>);
+pub struct ChatBell {
+    rings: broadcast::Sender<Arc<Vec<UserId>>>,
+    /// The database and this instance's name, to tell the other instances.
+    peers: Option<(Db, Arc<str>)>,
+}
 
 impl Default for ChatBell {
     fn default() -> ChatBell {
-        ChatBell(broadcast::channel(BACKLOG).0)
+        ChatBell { rings: broadcast::channel(BACKLOG).0, peers: None }
+    }
+}
+
+/// What one instance tells the others: a message (or, with none, a read mark) for readers.
+#[derive(Debug, PartialEq, Eq)]
+struct Note {
+    message: Option<i64>,
+    readers: Vec<UserId>,
+    instance: String,
+}
+
+impl Note {
+    /// `MESSAGE READER,READER,… INSTANCE` (message 0: a read mark; the instance last, as it
+    /// may hold any character).
+    fn encode(&self) -> String {
+        let readers: Vec<String> = self.readers.iter().map(|r| r.0.to_string()).collect();
+        format!("{} {} {}", self.message.unwrap_or(0), readers.join(","), self.instance)
+    }
+
+    fn decode(text: &str) -> Option<Note> {
+        let mut parts = text.splitn(3, ' ');
+        let message: i64 = parts.next()?.parse().ok()?;
+        let readers = parts
+            .next()?
+            .split(',')
+            .map(|r| r.parse().ok().map(UserId))
+            .collect::<Option<Vec<UserId>>>()?;
+        let instance = parts.next()?.to_string();
+        Some(Note { message: (message > 0).then_some(message), readers, instance })
     }
 }
 
 impl ChatBell {
+    /// A bell that also tells the other instances on `db` (PostgreSQL), as `instance`.
+    pub fn shared(db: Db, instance: &str) -> ChatBell {
+        let peers = matches!(db, Db::Postgres(_)).then(|| (db, Arc::from(instance)));
+        ChatBell { peers, ..ChatBell::default() }
+    }
+
     /// Rings for these readers.
     pub fn ring(&self, readers: Vec<UserId>) {
         // (Nobody listening is fine: no admin page is open.)
-        let _ = self.0.send(Arc::new(readers));
+        let _ = self.rings.send(Arc::new(readers));
+    }
+
+    /// Tells the other instances that `message` (none: a read mark) is there for `readers`.
+    /// A failure is logged: the message is stored, readers elsewhere see it at their next
+    /// fetch.
+    pub async fn tell_peers(&self, message: Option<i64>, readers: &[UserId]) {
+        let Some((db, instance)) = &self.peers else { return };
+        for chunk in readers.chunks(READERS_PER_NOTE) {
+            let note = Note { message, readers: chunk.to_vec(), instance: instance.to_string() };
+            if let Err(e) = db::notify::send(db, CHANNEL, &note.encode()).await {
+                tracing::warn!(error = %e, "other instances do not hear of a chat message");
+            }
+        }
+    }
+
+    /// Delivers what the other instances tell of, to this instance's phones and pages, until
+    /// the database closes. Nothing to do on SQLite (none).
+    pub fn deliver_from_peers(&self, phones: PhoneHub) -> Option<JoinHandle<()>> {
+        let (db, me) = self.peers.clone()?;
+        let (mut notes, _listener) = db::notify::listen(&db, CHANNEL)?;
+        let bell = self.clone();
+        Some(tokio::spawn(async move {
+            while let Some(text) = notes.recv().await {
+                let Some(note) = Note::decode(&text).filter(|n| *n.instance != *me) else {
+                    continue;
+                };
+                if let Some(id) = note.message {
+                    match db::chat::get(&db, id).await {
+                        Ok(Some(message)) => phones.chat(&note.readers, &message),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "a chat message from another instance was not read"),
+                    }
+                }
+                bell.ring(note.readers);
+            }
+        }))
     }
 
     /// Waits for the next ring for `reader`: true when there is one (or rings were missed),
@@ -51,7 +138,7 @@ impl ChatBell {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<UserId>>> {
-        self.0.subscribe()
+        self.rings.subscribe()
     }
 }
 
@@ -109,6 +196,22 @@ mod tests {
         assert_eq!(limit.admit(ann, s(10)), Ok(()), "the first one left the window");
         assert_eq!(limit.admit(ann, s(10)), Err(s(1)));
         assert_eq!(limit.admit(ann, s(30)), Ok(()));
+    }
+
+    #[test]
+    fn notes_between_instances_read_back() {
+        let note = Note {
+            message: Some(42),
+            readers: vec![UserId(3), UserId(17)],
+            instance: "east 1|x".into(),
+        };
+        assert_eq!(note.encode(), "42 3,17 east 1|x");
+        assert_eq!(Note::decode(&note.encode()), Some(note));
+        let read = Note { message: None, readers: vec![UserId(5)], instance: "w".into() };
+        assert_eq!(Note::decode(&read.encode()), Some(read));
+        for bad in ["", "x 1 a", "1 a,b w", "1 2", "-"] {
+            assert_eq!(Note::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[tokio::test]

@@ -363,7 +363,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
     );
-    let chat_bell = crate::chat::ChatBell::default();
+    let chat_bell = crate::chat::ChatBell::shared(db.clone(), &config.instance_name());
+    // Messages sent through another instance, to the phones and pages connected here (it
+    // ends when the database closes).
+    let _peers_chat = chat_bell.deliver_from_peers(phone.clone());
     let state = AppState {
         leptos,
         ports: crate::backend::ports(

@@ -1,14 +1,16 @@
-//! One floor across instances: two servers on one PostgreSQL database, an agent logged in
-//! on each; the supervisor's floor and the dashboard of either show both agents and add up
-//! their campaign's counters, and an instance that stops leaves the other's floor.
+//! Several instances on one PostgreSQL database, an agent's phone on each: the supervisor's
+//! floor and the dashboard of either show both agents and add up their campaign's counters,
+//! and an instance that stops leaves the other's floor; a chat message sent through one
+//! instance reaches the phone connected to the other, one to one and in the campaign's room.
 //! (On SQLite there is one instance: every other test is its floor.)
 
 mod support;
 
 use std::time::Duration;
 
+use app::model::phone::PhoneEvent;
 use app::model::{CampaignId, CampaignKind, CampaignSettings, Name, UserId};
-use support::phone_socket;
+use support::phone_socket::{self, until};
 use support::{Backend, Client, TestServer, ok};
 
 /// A preview campaign (it never dials by itself) staffed with `agents`, loaded by both
@@ -82,5 +84,39 @@ async fn two_instances_show_one_floor() {
     west.stop().await;
     floor_shows(&east_admin, &["ann"], "east").await;
     assert_eq!(logged_in(&east_admin, campaign).await, 1);
+    east.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_message_reaches_a_phone_on_another_instance() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let admin = east.admin().await;
+    let ann = east.create_user(&admin, "ann", "agent", "ann-pass-1234").await;
+    let bob = east.create_user(&admin, "bob", "agent", "bob-pass-1234").await;
+    let campaign = campaign([&east, &west], vec![UserId(ann), UserId(bob)]).await;
+    let ann_client = east.login("ann", "ann-pass-1234").await;
+    let bob_client = west.login("bob", "bob-pass-1234").await;
+    let mut ann_phone =
+        phone_socket::logged_in(&east.url, ann_client.cookie.as_deref(), campaign).await;
+    let mut bob_phone =
+        phone_socket::logged_in(&west.url, bob_client.cookie.as_deref(), campaign).await;
+
+    // Bob writes through west; Ann's phone, on east, gets it.
+    ok(&bob_client, "chat/send", &[("to", &format!("user:{ann}")), ("text", "Hi Ann")]).await;
+    let got = until(&mut ann_phone, |e| matches!(e, PhoneEvent::Chat { .. })).await;
+    let PhoneEvent::Chat { message } = got else { unreachable!() };
+    assert_eq!((message.text.as_str(), message.from), ("Hi Ann", UserId(bob)));
+    // Ann answers in the campaign's room through east; Bob's phone, on west, gets it.
+    let room = format!("room:{}", campaign.0);
+    ok(&ann_client, "chat/send", &[("to", &room), ("text", "Room hello")]).await;
+    let got = until(&mut bob_phone, |e| {
+        matches!(e, PhoneEvent::Chat { message } if message.text == "Room hello")
+    })
+    .await;
+    let PhoneEvent::Chat { message } = got else { unreachable!() };
+    assert_eq!(message.room, Some(campaign));
+    west.stop().await;
     east.stop().await;
 }

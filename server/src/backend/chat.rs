@@ -187,7 +187,8 @@ impl Chat for ChatBackend {
         if let Some(phones) = &self.phones {
             phones.chat(&readers, &message);
         }
-        self.bell.ring(readers);
+        self.bell.ring(readers.clone());
+        self.bell.tell_peers(Some(id), &readers).await;
         Ok(message)
     }
 
@@ -198,6 +199,7 @@ impl Chat for ChatBackend {
             .map_err(|e| internal("marking chat read", e))?;
         // The reader's other pages: their counts drop too.
         self.bell.ring(vec![me]);
+        self.bell.tell_peers(None, &[me]).await;
         Ok(())
     }
 }

@@ -15,10 +15,7 @@ pub async fn store(db: &Db, instance: &str, body: &str, now: i64) -> Result<(), 
                ON CONFLICT (instance) DO UPDATE SET body = excluded.body, \
                updated_at = excluded.updated_at";
     with_pool!(db, pool => sqlx::query(sql).bind(instance).bind(body).bind(now).execute(pool).await.map(drop))?;
-    if let Db::Postgres(pool) = db {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(instance).execute(pool).await?;
-    }
-    Ok(())
+    super::notify::send(db, CHANNEL, instance).await
 }
 
 /// Every other instance's snapshot written at or after `fresh_since` (Unix ms): (instance,
@@ -48,8 +45,5 @@ pub async fn remove(db: &Db, instance: &str) -> Result<(), DbError> {
         .execute(pool)
         .await
         .map(drop))?;
-    if let Db::Postgres(pool) = db {
-        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(instance).execute(pool).await?;
-    }
-    Ok(())
+    super::notify::send(db, CHANNEL, instance).await
 }

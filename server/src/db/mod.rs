@@ -16,6 +16,7 @@ pub mod crm;
 pub mod dispositions;
 pub mod dnc;
 pub mod floor;
+pub mod notify;
 pub mod inbound;
 pub mod instances;
 pub mod journal;

@@ -189,11 +189,10 @@ impl Shared {
 }
 
 async fn run(db: Db, instance: String, own: LiveBoard, publisher: LivePublisher) {
-    let (notified, mut notes) = mpsc::unbounded_channel::<String>();
-    // The listener in a task of its own: its receive is not cut short by the loop below.
-    let listener = match &db {
-        Db::Postgres(pool) => Some(tokio::spawn(listen(pool.clone(), notified))),
-        Db::Sqlite(_) => None,
+    let (mut notes, listener) = match db::notify::listen(&db, db::floor::CHANNEL) {
+        Some((notes, task)) => (notes, Some(task)),
+        // (Not reached: the floor runs on PostgreSQL only.)
+        None => (mpsc::unbounded_channel().1, None),
     };
     let mut watch = own.clone();
     let mut shared =
@@ -231,38 +230,6 @@ async fn run(db: Db, instance: String, own: LiveBoard, publisher: LivePublisher)
     }
     if let Some(listener) = listener {
         listener.abort();
-    }
-}
-
-/// Forwards the names in the floor's notifications until the pool closes.
-async fn listen(pool: sqlx::PgPool, notified: mpsc::UnboundedSender<String>) {
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for the floor's changes; retrying");
-                tokio::time::sleep(REFRESH).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(db::floor::CHANNEL).await {
-            tracing::warn!(error = %e, "cannot listen for the floor's changes; retrying");
-            tokio::time::sleep(REFRESH).await;
-            continue;
-        }
-        loop {
-            match listener.recv().await {
-                Ok(note) => {
-                    if notified.send(note.payload().to_string()).is_err() {
-                        return;
-                    }
-                }
-                Err(sqlx::Error::PoolClosed) => return,
-                // Reconnects on the next receive; the periodic read covers the gap.
-                Err(e) => tracing::debug!(error = %e, "the floor's listener lost its connection"),
-            }
-        }
     }
 }
 
