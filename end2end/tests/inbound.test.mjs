@@ -81,6 +81,18 @@ function callIn(ms = 60_000, number = '2025550150') {
   return child;
 }
 
+/** A queue made on its page: its name, one number, and the campaign whose agents take it. */
+async function addQueue(admin, name, number, campaign) {
+  await admin.goto(`${server.url}/admin/queues`);
+  await hydrated(admin);
+  const form = admin.locator('[data-testid="queue-form"]');
+  await form.locator('input[name="name"]').fill(name);
+  await form.locator('textarea[name="numbers"]').fill(number);
+  await form.locator(`[data-testid="queue-campaign"][data-name="${campaign}"]`).check();
+  await form.locator('button[type="submit"]').click();
+  await admin.locator(`tr[data-queue="${name}"]`).waitFor();
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dialer-inbound-'));
   caller.socket = createSocket('udp4');
@@ -257,14 +269,7 @@ test('blending: a caller waiting in the queue reaches the agent before any outbo
   await addLeads(admin, server.url, {
     leadset: 'Blend leads', campaign: 'Blend', rows: [['+12025550181', 'NEW', 'Lee'], ['+12025550182', 'NEW', 'Max']],
   });
-  await admin.goto(`${server.url}/admin/queues`);
-  await hydrated(admin);
-  const form = admin.locator('[data-testid="queue-form"]');
-  await form.locator('input[name="name"]').fill('Blend in');
-  await form.locator('textarea[name="numbers"]').fill('+1 202 555 0151');
-  await form.locator('[data-testid="queue-campaign"][data-name="Blend"]').check();
-  await form.locator('button[type="submit"]').click();
-  await admin.locator('tr[data-queue="Blend in"]').waitFor();
+  await addQueue(admin, 'Blend in', '+1 202 555 0151', 'Blend');
 
   // Ann logs in to Blend, paused: nothing is dialled; a customer calls and waits.
   const ann = await loggedIn(annBrowser, server.url, 'ann', 'ann-pass-123');
@@ -297,14 +302,7 @@ test('on a call, an agent takes a waiting caller on a second line from her Call 
   await addTrunk(admin, server.url, 'Second lines', holding.port);
   await addAgent(admin, server.url, 'cy', 'cy-pass-1234');
   await addCampaign(admin, server.url, { name: 'Desk', kind: 'auto', trunk: 'Second lines', agents: ['cy'] });
-  await admin.goto(`${server.url}/admin/queues`);
-  await hydrated(admin);
-  const form = admin.locator('[data-testid="queue-form"]');
-  await form.locator('input[name="name"]').fill('Desk in');
-  await form.locator('textarea[name="numbers"]').fill('+1 202 555 0152');
-  await form.locator('[data-testid="queue-campaign"][data-name="Desk"]').check();
-  await form.locator('button[type="submit"]').click();
-  await admin.locator('tr[data-queue="Desk in"]').waitFor();
+  await addQueue(admin, 'Desk in', '+1 202 555 0152', 'Desk');
 
   // Cy calls a customer from the dial pad and talks.
   const cy = await loggedIn(annBrowser, server.url, 'cy', 'cy-pass-1234');

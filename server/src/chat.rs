@@ -116,7 +116,9 @@ impl ChatBell {
                     match db::chat::get(&db, id).await {
                         Ok(Some(message)) => phones.chat(&note.readers, &message),
                         Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "a chat message from another instance was not read"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a chat message from another instance was not read")
+                        }
                     }
                 }
                 bell.ring(note.readers);

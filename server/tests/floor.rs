@@ -55,24 +55,44 @@ async fn logged_in(admin: &Client, campaign: CampaignId) -> u64 {
     line.unwrap()["counters"]["agents_logged_in"].as_u64().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_show_one_floor() {
+/// Two instances, east and west, on one database; agents Ann and Bob of one campaign, Ann's
+/// phone served by east and Bob's by west (sessions are in the shared database).
+struct Pair {
+    east: TestServer,
+    west: TestServer,
+    campaign: CampaignId,
+    ann: (UserId, Client, phone_socket::Socket),
+    bob: (UserId, Client, phone_socket::Socket),
+}
+
+async fn pair() -> Pair {
     let east =
         TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
     let west = TestServer::start_beside(&east, "west").await;
-    let east_admin = east.admin().await;
-    let west_admin = west.admin().await;
-    let ann = east.create_user(&east_admin, "ann", "agent", "ann-pass-1234").await;
-    let bob = east.create_user(&east_admin, "bob", "agent", "bob-pass-1234").await;
-    let campaign = campaign([&east, &west], vec![UserId(ann), UserId(bob)]).await;
-
-    // Ann's phone is served by east, Bob's by west (sessions are in the shared database).
+    let admin = east.admin().await;
+    let ann = UserId(east.create_user(&admin, "ann", "agent", "ann-pass-1234").await);
+    let bob = UserId(east.create_user(&admin, "bob", "agent", "bob-pass-1234").await);
+    let campaign = campaign([&east, &west], vec![ann, bob]).await;
     let ann_client = east.login("ann", "ann-pass-1234").await;
     let bob_client = west.login("bob", "bob-pass-1234").await;
-    let _ann_phone =
+    let ann_phone =
         phone_socket::logged_in(&east.url, ann_client.cookie.as_deref(), campaign).await;
     let bob_phone =
         phone_socket::logged_in(&west.url, bob_client.cookie.as_deref(), campaign).await;
+    Pair {
+        east,
+        west,
+        campaign,
+        ann: (ann, ann_client, ann_phone),
+        bob: (bob, bob_client, bob_phone),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_show_one_floor() {
+    let Pair { east, west, campaign, ann: _ann, bob: (_, _, bob_phone) } = pair().await;
+    let east_admin = east.admin().await;
+    let west_admin = west.admin().await;
 
     floor_shows(&east_admin, &["ann", "bob"], "east").await;
     floor_shows(&west_admin, &["ann", "bob"], "west").await;
@@ -89,31 +109,21 @@ async fn two_instances_show_one_floor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_message_reaches_a_phone_on_another_instance() {
-    let east =
-        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
-    let west = TestServer::start_beside(&east, "west").await;
-    let admin = east.admin().await;
-    let ann = east.create_user(&admin, "ann", "agent", "ann-pass-1234").await;
-    let bob = east.create_user(&admin, "bob", "agent", "bob-pass-1234").await;
-    let campaign = campaign([&east, &west], vec![UserId(ann), UserId(bob)]).await;
-    let ann_client = east.login("ann", "ann-pass-1234").await;
-    let bob_client = west.login("bob", "bob-pass-1234").await;
-    let mut ann_phone =
-        phone_socket::logged_in(&east.url, ann_client.cookie.as_deref(), campaign).await;
-    let mut bob_phone =
-        phone_socket::logged_in(&west.url, bob_client.cookie.as_deref(), campaign).await;
+    let Pair { east, west, campaign, ann: (ann, ann_client, mut ann_phone), bob } = pair().await;
+    let (bob, bob_client, mut bob_phone) = bob;
 
     // Bob writes through west; Ann's phone, on east, gets it.
-    ok(&bob_client, "chat/send", &[("to", &format!("user:{ann}")), ("text", "Hi Ann")]).await;
+    ok(&bob_client, "chat/send", &[("to", &format!("user:{}", ann.0)), ("text", "Hi Ann")]).await;
     let got = until(&mut ann_phone, |e| matches!(e, PhoneEvent::Chat { .. })).await;
     let PhoneEvent::Chat { message } = got else { unreachable!() };
-    assert_eq!((message.text.as_str(), message.from), ("Hi Ann", UserId(bob)));
+    assert_eq!((message.text.as_str(), message.from), ("Hi Ann", bob));
     // Ann answers in the campaign's room through east; Bob's phone, on west, gets it.
     let room = format!("room:{}", campaign.0);
     ok(&ann_client, "chat/send", &[("to", &room), ("text", "Room hello")]).await;
-    let got = until(&mut bob_phone, |e| {
-        matches!(e, PhoneEvent::Chat { message } if message.text == "Room hello")
-    })
+    let got = until(
+        &mut bob_phone,
+        |e| matches!(e, PhoneEvent::Chat { message } if message.text == "Room hello"),
+    )
     .await;
     let PhoneEvent::Chat { message } = got else { unreachable!() };
     assert_eq!(message.room, Some(campaign));

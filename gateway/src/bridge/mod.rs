@@ -280,7 +280,11 @@ impl Frames {
         Frames {
             customer: m.customer.take_frame(),
             agent: m.agent.take_frame(),
-            monitors: m.monitors.iter_mut().map(|(l, mode, v)| (*l, *mode, v.take_frame())).collect(),
+            monitors: m
+                .monitors
+                .iter_mut()
+                .map(|(l, mode, v)| (*l, *mode, v.take_frame()))
+                .collect(),
             guests: m.guests.iter_mut().map(|(c, v)| (*c, v.take_frame())).collect(),
         }
     }
@@ -951,8 +955,7 @@ impl Bridge {
                     self.stats.generated += 1;
                 }
                 // Each supervisor hears everyone but the other supervisors.
-                let everyone =
-                    mix::sum(frames.guests().chain(customer).chain([&frames.agent]));
+                let everyone = mix::sum(frames.guests().chain(customer).chain([&frames.agent]));
                 for (l, ..) in &frames.monitors {
                     if let Some(leg) = self.legs.get_mut(l) {
                         send_frame(&mut self.out, (*l, leg), now, &everyone);

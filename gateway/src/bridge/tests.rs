@@ -767,7 +767,8 @@ fn a_joined_call_leaves_when_unbridged_and_the_other_goes_back_to_relaying() {
 #[test]
 fn joining_refuses_what_cannot_be() {
     let mut rig = Rig::joined();
-    let not_joinable = |r: Result<(), BridgeError>| matches!(r, Err(BridgeError::NotJoinable { .. }));
+    let not_joinable =
+        |r: Result<(), BridgeError>| matches!(r, Err(BridgeError::NotJoinable { .. }));
     assert_eq!(rig.bridge.join(CALL3, CALL), Err(BridgeError::UnknownCall(CALL3)));
     assert_eq!(rig.bridge.join(CALL2, CALL3), Err(BridgeError::UnknownCall(CALL3)));
     assert!(not_joinable(rig.bridge.join(CALL2, CALL2)), "itself");

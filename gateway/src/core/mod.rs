@@ -1791,9 +1791,9 @@ fn bridge_error(e: BridgeError) -> ControlError {
     match e {
         BridgeError::UnknownCall(c) => ControlError::UnknownCall(c),
         BridgeError::UnknownLeg(l) => ControlError::UnknownLeg(l),
-        BridgeError::LegBusy { .. }
-        | BridgeError::NoDtmf(_)
-        | BridgeError::NotJoinable { .. } => ControlError::WrongState(e.to_string()),
+        BridgeError::LegBusy { .. } | BridgeError::NoDtmf(_) | BridgeError::NotJoinable { .. } => {
+            ControlError::WrongState(e.to_string())
+        }
         BridgeError::Digit(_) => ControlError::Invalid(e.to_string()),
     }
 }

@@ -27,7 +27,10 @@ pub async fn send(db: &Db, channel: &str, payload: &str) -> Result<(), DbError> 
 
 /// Forwards `channel`'s payloads, from a task of its own (so a receiver's `select!` never
 /// cuts a receive short); none on SQLite.
-pub fn listen(db: &Db, channel: &'static str) -> Option<(mpsc::UnboundedReceiver<String>, JoinHandle<()>)> {
+pub fn listen(
+    db: &Db,
+    channel: &'static str,
+) -> Option<(mpsc::UnboundedReceiver<String>, JoinHandle<()>)> {
     let Db::Postgres(pool) = db else { return None };
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(forward(pool.clone(), channel, tx));

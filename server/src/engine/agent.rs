@@ -475,7 +475,10 @@ impl AgentMachine {
             AgentState::Reserved { call: Some(c), .. } => c == call,
             _ => false,
         };
-        active || self.held.contains(&call) || self.joined.contains(&call) || self.due.contains(&call)
+        active
+            || self.held.contains(&call)
+            || self.joined.contains(&call)
+            || self.due.contains(&call)
     }
 
     /// Checks that `call`'s disposition may be submitted now, without changing anything.

@@ -871,8 +871,7 @@ impl Engine {
                 if let (
                     CallState::Connected(_) | CallState::Parked(_) | CallState::Joined(_),
                     Some(since),
-                ) =
-                    (rec.state, rec.since)
+                ) = (rec.state, rec.since)
                     && let Some(camp) = self.campaigns.get_mut(&rec.campaign)
                 {
                     camp.pacer

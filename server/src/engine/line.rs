@@ -73,27 +73,43 @@ impl Engine {
         agent: UserId,
         call: CallId,
     ) -> Result<(), EngineError> {
-        if !self.agents.contains_key(&agent) {
-            return Err(EngineError::NotLoggedIn);
-        }
-        self.check_no_transfer(agent)?;
         self.check_not_joined(agent)?;
-        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
-            return Err(super::AgentError::NotYourLine.into());
-        }
+        self.check_held_line(agent, call)?;
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         let park = run.machine.switch(call)?;
         if let Some(held) = park.and_then(|p| self.calls.get_mut(&p)) {
             held.state = CallState::Parked(agent);
         }
-        let Some(rec) = self.calls.get_mut(&call) else { return Err(EngineError::UnknownCall) };
+        self.talk_on_line(now, agent, call, park);
+        self.lines_changed(now, agent);
+        Ok(())
+    }
+
+    /// The agent is logged in with no transfer under way, and `call` is one of their lines on
+    /// hold.
+    fn check_held_line(&self, agent: UserId, call: CallId) -> Result<(), EngineError> {
+        if !self.agents.contains_key(&agent) {
+            return Err(EngineError::NotLoggedIn);
+        }
+        self.check_no_transfer(agent)?;
+        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
+            return Err(super::AgentError::NotYourLine.into());
+        }
+        Ok(())
+    }
+
+    /// `call` (one of `agent`'s lines) is the call they talk on now: back on their audio and
+    /// off hold, `park` held first ([`Output::Resume`]), and their phone shows it.
+    fn talk_on_line(&mut self, now: Now, agent: UserId, call: CallId, park: Option<CallId>) {
+        let (Some(run), Some(rec)) = (self.agents.get_mut(&agent), self.calls.get_mut(&call))
+        else {
+            return;
+        };
         rec.state = CallState::Connected(agent);
         self.out.push(Output::Resume { call, agent, park });
         let (call_ref, lead) = (rec.call_ref.clone(), Box::new(rec.queued.lead.clone()));
         self.out.notify(agent, AgentEvent::Connected { call, call_ref: call_ref.clone(), lead });
         run.announce(agent, now, Some(call_ref), &mut self.out);
-        self.lines_changed(now, agent);
-        Ok(())
     }
 
     /// The agent joins `call`, one of their lines on hold, to the call they talk on.
@@ -103,13 +119,7 @@ impl Engine {
         agent: UserId,
         call: CallId,
     ) -> Result<(), EngineError> {
-        if !self.agents.contains_key(&agent) {
-            return Err(EngineError::NotLoggedIn);
-        }
-        self.check_no_transfer(agent)?;
-        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Parked(agent)) {
-            return Err(super::AgentError::NotYourLine.into());
-        }
+        self.check_held_line(agent, call)?;
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         let into = run.machine.join(call)?;
         if let Some(rec) = self.calls.get_mut(&call) {
@@ -124,20 +134,16 @@ impl Engine {
     /// that call comes back to their audio (it was in the other's conversation, which is
     /// gone) and any other joined lines join it.
     pub(super) fn joined_line_carries_on(&mut self, now: Now, agent: UserId) {
-        let Some(run) = self.agents.get_mut(&agent) else { return };
+        let Some(run) = self.agents.get(&agent) else { return };
         let AgentState::InCall { call } = *run.machine.state() else { return };
-        let Some(rec) = self.calls.get_mut(&call).filter(|c| c.state == CallState::Joined(agent))
-        else {
+        if self.calls.get(&call).map(|c| c.state) != Some(CallState::Joined(agent)) {
             return;
-        };
-        rec.state = CallState::Connected(agent);
-        self.out.push(Output::Resume { call, agent, park: None });
-        for &other in run.machine.joined_lines() {
+        }
+        let others = run.machine.joined_lines().to_vec();
+        self.talk_on_line(now, agent, call, None);
+        for other in others {
             self.out.push(Output::Join { call: other, into: call });
         }
-        let (call_ref, lead) = (rec.call_ref.clone(), Box::new(rec.queued.lead.clone()));
-        self.out.notify(agent, AgentEvent::Connected { call, call_ref: call_ref.clone(), lead });
-        run.announce(agent, now, Some(call_ref), &mut self.out);
     }
 
     /// The agent hangs up `call`, one of their lines on hold or joined; its end follows
@@ -149,7 +155,9 @@ impl Engine {
         let rec = self
             .calls
             .get_mut(&call)
-            .filter(|c| matches!(c.state, CallState::Parked(a) | CallState::Joined(a) if a == agent))
+            .filter(
+                |c| matches!(c.state, CallState::Parked(a) | CallState::Joined(a) if a == agent),
+            )
             .ok_or(super::AgentError::NotYourLine)?;
         rec.hangup_by_agent = true;
         self.out.push(Output::Hangup { call });

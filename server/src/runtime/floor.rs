@@ -144,7 +144,9 @@ impl Shared {
         };
         match db::floor::store(&self.db, &self.instance, &body, db::now_ms()).await {
             Ok(()) => self.written = Some(snapshot),
-            Err(e) => tracing::warn!(error = %e, "the floor does not see this instance's change yet"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the floor does not see this instance's change yet")
+            }
         }
     }
 
@@ -195,8 +197,7 @@ async fn run(db: Db, instance: String, own: LiveBoard, publisher: LivePublisher)
         None => (mpsc::unbounded_channel().1, None),
     };
     let mut watch = own.clone();
-    let mut shared =
-        Shared { db, instance, own, peers: BTreeMap::new(), publisher, written: None };
+    let mut shared = Shared { db, instance, own, peers: BTreeMap::new(), publisher, written: None };
     shared.write(true).await;
     shared.read_peers().await;
     shared.publish();
@@ -251,7 +252,11 @@ mod tests {
     }
 
     fn counters(logged_in: u32, remaining: u64) -> LiveCounters {
-        LiveCounters { agents_logged_in: logged_in, data_remaining: remaining, ..Default::default() }
+        LiveCounters {
+            agents_logged_in: logged_in,
+            data_remaining: remaining,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -8,10 +8,10 @@ use leptos::prelude::*;
 
 use super::spawn;
 use crate::api::phone::load_call_queue;
+use crate::model::AgentStatus;
 use crate::model::ApiError;
 use crate::model::inbound::WaitingCaller;
 use crate::model::phone::PhoneRequest;
-use crate::model::AgentStatus;
 use crate::pages::widgets::{ErrorBanner, clock};
 
 /// How often the list is read again (seconds).
@@ -33,7 +33,9 @@ pub fn CallQueue(
         let _ = (beat.get(), state.status.get());
         spawn(async move { list.set(Some(load_call_queue().await)) });
     });
-    let waiting = move || list.with(|l| l.as_ref().and_then(|l| l.as_ref().ok()).is_some_and(|l| !l.is_empty()));
+    let waiting = move || {
+        list.with(|l| l.as_ref().and_then(|l| l.as_ref().ok()).is_some_and(|l| !l.is_empty()))
+    };
     view! {
         <Show when=move || !only_waiting || waiting()>
         <section class="card call-queue" data-testid="call-queue" aria-labelledby="call-queue-title">
