@@ -106,7 +106,8 @@ test('manual call from the dial pad: refusals first, then a call with two-way au
   assert.match(await page.textContent('[data-testid="lead-card"]'), /Mary/);
   const audio = await inboundAudio(page);
   assert.ok(audio.packets > 50, `packets arrive (${audio.packets})`);
-  assert.ok(audio.level > 0.05, `the echoed tone is heard (audioLevel ${audio.level})`);
+  // Silence reads 0; the echo, evened out by the browser, was seen as low as 0.048 under load.
+  assert.ok(audio.level > 0.02, `the echoed tone is heard (audioLevel ${audio.level})`);
   await page.click('[data-testid="hangup"]');
   await dispose(page, 'SALE MADE', 'Dialled by hand');
   await waitStatus(page, 'Paused', 10_000);
