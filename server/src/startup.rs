@@ -251,6 +251,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .site_addr(addr)
         .build();
     // The media gateway, embedded, and the dialer runtime driving calls through it.
+    // This server's name among the instances sharing the database (read once).
+    let instance = config.instance_name();
     let (live_publisher, live) = crate::runtime::live::channel();
     let (gateway, gateway_running, demo, reopened) = match &config.gateway {
         None => {
@@ -326,7 +328,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             recordings_gateway: recordings_gateway.clone(),
-            ..RuntimeConfig::new(config.instance_name())
+            ..RuntimeConfig::new(instance.clone())
         },
         live_publisher,
     )
@@ -355,7 +357,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     });
     // What dashboards read: this instance's board, with its peers' on PostgreSQL.
-    let (live, floor) = crate::runtime::floor::start(db.clone(), config.instance_name(), live);
+    let (live, floor) = crate::runtime::floor::start(db.clone(), instance.clone(), live);
     let phone = PhoneHub::start(
         dialer.clone(),
         Arc::new(link),
@@ -363,7 +365,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
     );
-    let chat_bell = crate::chat::ChatBell::shared(db.clone(), &config.instance_name());
+    let chat_bell = crate::chat::ChatBell::shared(db.clone(), &instance);
     // Messages sent through another instance, to the phones and pages connected here (it
     // ends when the database closes).
     let _peers_chat = chat_bell.deliver_from_peers(phone.clone());

@@ -85,9 +85,10 @@ pub fn merge<'a>(own: &Live, peers: impl IntoIterator<Item = &'a Live>) -> Live 
     floor
 }
 
-/// The floor's task; [`Floor::stop`] takes the instance off the floor.
+/// The floor's tasks (sharing, and listening for the peers); [`Floor::stop`] takes the
+/// instance off the floor.
 pub struct Floor {
-    task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
     db: Db,
     instance: String,
 }
@@ -95,20 +96,20 @@ pub struct Floor {
 /// Starts sharing `own` (this instance's board) under `instance`'s name; returns the board
 /// of the whole floor. On SQLite that is `own`.
 pub fn start(db: Db, instance: String, own: LiveBoard) -> (LiveBoard, Floor) {
-    if !matches!(db, Db::Postgres(_)) {
-        return (own, Floor { task: None, db, instance });
-    }
+    let Some((notes, listener)) = db::notify::listen(&db, db::floor::CHANNEL) else {
+        return (own, Floor { tasks: Vec::new(), db, instance });
+    };
     let (publisher, board) = live::channel();
     publisher.publish((*own.snapshot()).clone());
-    let task = tokio::spawn(run(db.clone(), instance.clone(), own, publisher));
-    (board, Floor { task: Some(task), db, instance })
+    let task = tokio::spawn(run(db.clone(), instance.clone(), own, publisher, notes));
+    (board, Floor { tasks: vec![task, listener], db, instance })
 }
 
 impl Floor {
     /// Stops sharing and removes this instance's snapshot (its agents and calls are gone).
     pub async fn stop(self) {
-        if let Some(task) = self.task {
-            task.abort();
+        if !self.tasks.is_empty() {
+            self.tasks.iter().for_each(JoinHandle::abort);
             if let Err(e) = db::floor::remove(&self.db, &self.instance).await {
                 tracing::warn!(error = %e, "the floor still shows this instance until it goes stale");
             }
@@ -190,12 +191,14 @@ impl Shared {
     }
 }
 
-async fn run(db: Db, instance: String, own: LiveBoard, publisher: LivePublisher) {
-    let (mut notes, listener) = match db::notify::listen(&db, db::floor::CHANNEL) {
-        Some((notes, task)) => (notes, Some(task)),
-        // (Not reached: the floor runs on PostgreSQL only.)
-        None => (mpsc::unbounded_channel().1, None),
-    };
+/// Shares `own` and merges the peers' snapshots named in `notes` until `own` closes.
+async fn run(
+    db: Db,
+    instance: String,
+    own: LiveBoard,
+    publisher: LivePublisher,
+    mut notes: mpsc::UnboundedReceiver<String>,
+) {
     let mut watch = own.clone();
     let mut shared = Shared { db, instance, own, peers: BTreeMap::new(), publisher, written: None };
     shared.write(true).await;
@@ -228,9 +231,6 @@ async fn run(db: Db, instance: String, own: LiveBoard, publisher: LivePublisher)
                 shared.publish();
             }
         }
-    }
-    if let Some(listener) = listener {
-        listener.abort();
     }
 }
 
