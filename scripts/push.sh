@@ -9,6 +9,9 @@
 #   scripts/push.sh            release build; 500 agents, 200 calls, 60 s
 #   scripts/push.sh --smoke    CI: debug build, 20 agents, 10 calls, 5 s; fails unless
 #                              changes are seen
+#   scripts/push.sh --postgres postgres://postgres@127.0.0.1:5432/postgres
+#                              one floor across instances: two servers on a database
+#                              created there, agents on one, the floor watched on the other
 #
 # Other arguments go to the program (--agents, --calls, --seconds, --rate). The run is bounded:
 # the program stops by itself, and `timeout` stops it past PUSH_LIMIT_SECONDS (the server it

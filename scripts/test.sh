@@ -25,6 +25,9 @@ say "SIP flood smoke (loopback, one short step per transport)"
 say "push latency smoke (20 agents, 10 calls, 5 s on loopback)"
 "$ROOT/scripts/push.sh" --smoke >&2
 
+say "push latency smoke across two instances on PostgreSQL (agents on one, the floor watched on the other)"
+"$ROOT/scripts/push.sh" --smoke --postgres "$DIALER_TEST_POSTGRES_URL" >&2
+
 say "answering-machine detection smoke (a few synthetic and spoken greetings)"
 "$ROOT/scripts/amd.sh" --smoke >&2
 

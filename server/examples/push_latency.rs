@@ -19,6 +19,12 @@
 //! each agent changes every ~20 s). Prints the changes seen, p50 / p90 / p99 / max latency,
 //! the calls placed, and the server process's CPU (user + system, from `/proc`) and memory
 //! over the measurement. Everything runs on loopback; the run stops by itself.
+//!
+//! `--postgres URL` (a PostgreSQL server's admin URL) measures one floor across instances
+//! instead: a database is created for the run (dropped after), two server processes share it
+//! (instances `east` and `west`), the agents' phones are on `east` and the supervisor watches
+//! `west`, so each latency is a change on one instance reaching a dashboard on the other
+//! through PostgreSQL. The CPU and memory printed are `east`'s.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -42,6 +48,7 @@ struct Args {
     seconds: u64,
     rate: f64,
     server: PathBuf,
+    postgres: Option<String>,
 }
 
 fn args() -> Result<Args> {
@@ -54,6 +61,7 @@ fn args() -> Result<Args> {
         seconds: 60,
         rate: 0.0,
         server: target.join("release/server"),
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,6 +72,7 @@ fn args() -> Result<Args> {
             "--seconds" => a.seconds = value.parse()?,
             "--rate" => a.rate = value.parse()?,
             "--server" => a.server = value.into(),
+            "--postgres" => a.postgres = Some(value),
             _ => bail!("unknown option {flag}"),
         }
     }
@@ -140,11 +149,50 @@ impl Drop for Server {
     }
 }
 
-fn start_server(bin: &PathBuf, dir: &std::path::Path) -> Result<Server> {
+/// Where the servers keep their data: a SQLite file in the run's directory, or a database
+/// created on a PostgreSQL server for the run (dropped by [`Database::drop_pg`]).
+struct Database {
+    url: String,
+    /// The PostgreSQL server's admin URL and the database's name.
+    pg: Option<(String, String)>,
+}
+
+impl Database {
+    async fn new(postgres: Option<&str>, dir: &std::path::Path) -> Result<Database> {
+        use sqlx::{Connection, Executor};
+        let Some(admin) = postgres else {
+            return Ok(Database { url: format!("sqlite://{}/dialer.db", dir.display()), pg: None });
+        };
+        let name = format!("dialer_push_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin).await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+        let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap_or(admin.len())]);
+        Ok(Database { url, pg: Some((admin.to_string(), name)) })
+    }
+
+    /// Drops the run's PostgreSQL database (its servers must be stopped first).
+    async fn drop_pg(&self) -> Result<()> {
+        use sqlx::{Connection, Executor};
+        if let Some((admin, name)) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(admin).await?;
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            conn.execute(sqlx::AssertSqlSafe(drop)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn start_server(
+    bin: &PathBuf,
+    dir: &std::path::Path,
+    db: &Database,
+    instance: &str,
+) -> Result<Server> {
     use std::io::BufRead;
     let mut child = Command::new(bin)
         .current_dir(dir)
-        .env("DATABASE_URL", format!("sqlite://{}/dialer.db", dir.display()))
+        .env("DATABASE_URL", &db.url)
+        .env("DIALER_INSTANCE", instance)
         .env("DIALER_LISTEN", "127.0.0.1:0")
         .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
         .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
@@ -271,9 +319,23 @@ async fn main() -> Result<()> {
     let a = args()?;
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("message.wav"), message_wav())?;
-    let server = start_server(&a.server, dir.path())?;
+    let db = Database::new(a.postgres.as_deref(), dir.path()).await?;
+    let result = measure(&a, dir.path(), &db).await;
+    // (Its servers are stopped by now: `measure` owns them.)
+    db.drop_pg().await?;
+    result
+}
+
+async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
+    let server = start_server(&a.server, dir, db, "east")?;
     let pid = server.child.id();
     let base = server.base.clone();
+    // Across instances, the supervisor watches the other one.
+    let watched = match db.pg {
+        Some(_) => Some(start_server(&a.server, dir, db, "west")?),
+        None => None,
+    };
+    let watched_base = watched.as_ref().map_or(base.clone(), |w| w.base.clone());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
@@ -380,8 +442,9 @@ async fn main() -> Result<()> {
 
     // The supervisor: the push channel, and the floor fetched on each event.
     let seen = Arc::new(Mutex::new(Seen::default()));
+    let watcher = Session::login(&http, &watched_base, "admin", ADMIN_PASSWORD).await?;
     let supervisor = {
-        let (admin, seen) = (admin.clone(), seen.clone());
+        let (admin, seen) = (watcher, seen.clone());
         tokio::spawn(async move {
             let mut res = admin
                 .http
@@ -478,8 +541,9 @@ async fn main() -> Result<()> {
         lost,
         s.floors
     );
+    let across = if db.pg.is_some() { " on the other instance" } else { "" };
     println!(
-        "push latency (change sent → supervisor's floor shows it): p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
+        "push latency (change sent → supervisor's floor{across} shows it): p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
         percentile(l, 0.5),
         percentile(l, 0.9),
         percentile(l, 0.99),

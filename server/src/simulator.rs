@@ -133,6 +133,8 @@ enum Happening {
     Leave(Vec<UserId>),
     /// The dialer's hang-up reaches the carrier: the call ends, answered or not by then.
     HangUp(CallId),
+    /// The dialer's cancel reaches the carrier: a call still ringing ends unanswered.
+    Cancel(CallId),
 }
 
 struct World {
@@ -319,6 +321,7 @@ impl World {
                 | Output::StopPlayback { .. }
                 | Output::Prompt { .. } => {}
                 Output::Hangup { call } => self.at(ms + 10, Happening::HangUp(call)),
+                Output::Cancel { call } => self.at(ms + 10, Happening::Cancel(call)),
                 // The safe-harbor message: eight seconds, then the call ends.
                 Output::Play { call, .. } => {
                     let end = Self::end_event(HangupBy::System, CallOutcome::Answered);
@@ -495,6 +498,12 @@ pub fn run_day(w: &Workload, kind: CampaignKind, seed: u64) -> DayReport {
                     let end = World::end_event(HangupBy::System, outcome);
                     let _ = engine.handle(now, Input::Call { call, event: end });
                 }
+                // Only a call still ringing is cancelled; an answered one stays up.
+                Some(Happening::Cancel(call)) if world.picked_up.insert(call) => {
+                    let end = World::end_event(HangupBy::System, CallOutcome::NoAnswer);
+                    let _ = engine.handle(now, Input::Call { call, event: end });
+                }
+                Some(Happening::Cancel(_)) => {}
                 Some(Happening::Submit(agent, call)) => {
                     let s = Submission {
                         agent,

@@ -369,6 +369,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Messages sent through another instance, to the phones and pages connected here (it
     // ends when the database closes).
     let _peers_chat = chat_bell.deliver_from_peers(phone.clone());
+    let me: Arc<str> = Arc::from(instance.as_str());
+    let _peers_notices =
+        crate::backend::notices::deliver_from_peers(&db, me.clone(), phone.clone());
+    // Admins' edits made through another instance, applied here at once.
+    let _peers_changes =
+        crate::runtime::changes::follow(&db, me.clone(), dialer.clone(), admin_link.clone());
     let state = AppState {
         leptos,
         ports: crate::backend::ports(
@@ -378,7 +384,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Some(phone.clone()),
             Some(admin_link),
             UrlRules::from_config(&config),
-            chat_bell.clone(),
+            crate::backend::Peers { instance: me, bell: chat_bell.clone() },
         ),
         chat: chat_bell,
         imports: ImportJobs::default(),

@@ -14,6 +14,10 @@
 //! audio leg each, see `support::agent`) killed at three moments the same way: besides the
 //! above, every call that stayed answered was bridged to an agent, and the agents are back on
 //! the phone and taking calls after each restart.
+//!
+//! And two server processes on one PostgreSQL database, a broadcast campaign active on both:
+//! one instance dials it (its pacing lease); `kill -9` of that one, and the other takes the
+//! campaign over within the lease's time; at the end the same consistency as above.
 
 mod support;
 
@@ -538,5 +542,83 @@ async fn a_write_stall_holds_calls_back(b: Backend) {
     assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
     assert_media_figures_stored(&db, restarted).await;
     site.finish();
+    db.close().await;
+}
+
+/// How soon another instance dials an agentless campaign after its pacer died: its lease
+/// runs out (`runtime::pacers::LEASE`), and the next renewal round takes it.
+const TAKE_OVER_WITHIN: Duration = Duration::from_secs(5);
+
+/// The call references of the attempts `instance` placed (`instance-run-n`), oldest first.
+async fn placed_by(db: &Db, instance: &str) -> Vec<(String, i64)> {
+    let all: Vec<(String, i64)> =
+        rows(db, "SELECT call_ref, dialed_at FROM call_attempts ORDER BY dialed_at, id").await;
+    all.into_iter().filter(|(r, _)| r.starts_with(&format!("{instance}-"))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nine() {
+    let data = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&data.url).await.unwrap();
+    let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: &Path, instance: &'static str| {
+        let log = dir.join("server.log");
+        let env = [
+            ("DIALER_INSTANCE", instance),
+            // The dead instance's calls closed and leads given back soon after the kill.
+            ("DIALER_HEARTBEAT_SECONDS", "1"),
+            ("DIALER_DEAD_AFTER_SECONDS", "3"),
+        ];
+        let (dir, url) = (dir.to_path_buf(), data.url.clone());
+        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
+    };
+    let east = start(east_dir.path(), "east").await;
+    let west = start(west_dir.path(), "west").await;
+    let file = message(east_dir.path(), 2);
+    let sipp = Sipp::tracing();
+    let leads: u32 = 40;
+    let mut admin = Client::new(&east.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    // Saved active through east: east takes its pacing at once.
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Broadcast(&file), 5, leads).await;
+    // (West heard of the trunk and the campaign at once: east announced its edits.)
+
+    let seen = wait_for_invites(&sipp, 12, Duration::from_secs(30)).await;
+    assert!(seen >= 12, "only {seen} INVITEs");
+    // One pacer: every call so far is east's, though west runs the campaign too.
+    let east_calls = placed_by(&db, "east").await.len();
+    assert!(east_calls >= 12, "east placed {east_calls} calls");
+    assert_eq!(placed_by(&db, "west").await, [], "west dialled a campaign east paces");
+
+    east.kill();
+    let killed_at = db::now_ms();
+    let dialed = assert_every_invite_has_its_attempt(&db, &sipp, "after the kill").await;
+    // West takes the campaign over once east's lease runs out.
+    let deadline = tokio::time::Instant::now() + TAKE_OVER_WITHIN * 3;
+    let first = loop {
+        if let Some((_, at)) = placed_by(&db, "west").await.first() {
+            break *at;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = Duration::from_millis(u64::try_from(first - killed_at).unwrap_or(0));
+    eprintln!("east killed after {dialed} INVITEs; west's first call {took:?} later");
+    assert!(took <= TAKE_OVER_WITHIN, "west dialled {took:?} after east's kill");
+
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(60)).await;
+    assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    let (east_calls, west_calls) =
+        (placed_by(&db, "east").await.len(), placed_by(&db, "west").await.len());
+    let outcomes: Vec<(Option<String>, i64)> =
+        rows(&db, "SELECT outcome, COUNT(*) FROM call_attempts GROUP BY outcome").await;
+    eprintln!("calls placed: east {east_calls}, west {west_calls}; outcomes {outcomes:?}");
+    // West's gateway had the trunk east saved (told at once): none of its calls failed.
+    assert!(!outcomes.iter().any(|(o, _)| o.as_deref() == Some("failed")), "{outcomes:?}");
+    assert!(
+        placed_by(&db, "east").await.iter().all(|(_, at)| *at <= killed_at),
+        "nothing dialled by east after its death"
+    );
+    drop(west);
     db.close().await;
 }

@@ -1,13 +1,15 @@
 //! Several instances on one PostgreSQL database, an agent's phone on each: the supervisor's
 //! floor and the dashboard of either show both agents and add up their campaign's counters,
 //! and an instance that stops leaves the other's floor; a chat message sent through one
-//! instance reaches the phone connected to the other, one to one and in the campaign's room.
+//! instance reaches the phone connected to the other, one to one and in the campaign's room;
+//! a message to agents sent through one shows on the phones of both, once.
 //! (On SQLite there is one instance: every other test is its floor.)
 
 mod support;
 
 use std::time::Duration;
 
+use app::model::notice::NoticeKind;
 use app::model::phone::PhoneEvent;
 use app::model::{CampaignId, CampaignKind, CampaignSettings, Name, UserId};
 use support::phone_socket::{self, until};
@@ -127,6 +129,44 @@ async fn a_chat_message_reaches_a_phone_on_another_instance() {
     .await;
     let PhoneEvent::Chat { message } = got else { unreachable!() };
     assert_eq!(message.room, Some(campaign));
+    west.stop().await;
+    east.stop().await;
+}
+
+/// The next system message on `ws`: its text.
+async fn system_message(ws: &mut phone_socket::Socket) -> String {
+    // (Shown with its author: "From admin: …".)
+    let is_system =
+        |e: &PhoneEvent| matches!(e, PhoneEvent::Notice(n) if n.kind == NoticeKind::System);
+    match until(ws, is_system).await {
+        PhoneEvent::Notice(n) => n.text,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_to_agents_shows_on_the_phones_of_every_instance_once() {
+    let Pair { east, west, campaign, ann: (_, _, mut ann_phone), bob: (_, _, mut bob_phone) } =
+        pair().await;
+    let (east_admin, west_admin) = (east.admin().await, west.admin().await);
+
+    let id = campaign.0.to_string();
+    let args = [("campaign", id.as_str()), ("text", "Team meeting at 3")];
+    ok(&west_admin, "admin/broadcasts/send", &args).await;
+    assert_eq!(
+        system_message(&mut ann_phone).await,
+        "From admin: Team meeting at 3",
+        "on east, from west"
+    );
+    assert_eq!(
+        system_message(&mut bob_phone).await,
+        "From admin: Team meeting at 3",
+        "on west itself"
+    );
+    ok(&east_admin, "admin/broadcasts/send", &[("text", "Lunch is in")]).await;
+    // The next message each phone shows is the second: the first came once.
+    assert_eq!(system_message(&mut ann_phone).await, "From admin: Lunch is in");
+    assert_eq!(system_message(&mut bob_phone).await, "From admin: Lunch is in");
     west.stop().await;
     east.stop().await;
 }

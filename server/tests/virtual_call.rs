@@ -232,6 +232,9 @@ impl World {
                 Output::Hangup { call } => {
                     let _ = self.command(true, Op::Command(Command::Hangup { call }));
                 }
+                Output::Cancel { call } => {
+                    let _ = self.command(true, Op::Command(Command::Cancel { call }));
+                }
                 Output::Play { call, .. } => panic!("no broadcast here ({call})"),
                 Output::Consult { call, .. }
                 | Output::HandOver { call, .. }

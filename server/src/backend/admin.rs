@@ -33,6 +33,7 @@ use super::internal;
 use crate::auth::password;
 use crate::db::{self, Db};
 use crate::phone::{Media, MediaError, PhoneHub};
+use crate::runtime::changes::{self, Change};
 use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
@@ -51,6 +52,8 @@ pub struct AdminBackend {
     gateway: Option<GatewayLink>,
     /// One pacing simulation at a time: each takes a core for seconds.
     simulator: OneRun,
+    /// This instance's name: edits are announced to the others under it.
+    instance: Arc<str>,
 }
 
 /// One run at a time: a second one while the first holds its permit is refused, not queued
@@ -80,8 +83,14 @@ impl AdminBackend {
         dialer: Option<Dialer>,
         phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
+        instance: Arc<str>,
     ) -> Self {
-        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new() }
+        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new(), instance }
+    }
+
+    /// Tells the other instances of an edit applied here.
+    async fn announce(&self, change: Change) {
+        changes::announce(&self.db, &self.instance, change).await;
     }
 
     /// An agent's username, for the watcher's messages.
@@ -109,14 +118,15 @@ impl AdminBackend {
             .collect())
     }
 
-    /// Tells the running dialer a campaign changed. A failure is logged, not shown: the
-    /// change is stored and the dialer's periodic reload picks it up.
+    /// Tells the running dialer, and the other instances', a campaign changed. A failure is
+    /// logged, not shown: the change is stored and the dialers' periodic reload picks it up.
     async fn reload(&self, id: CampaignId) {
         if let Some(d) = &self.dialer
             && let Err(e) = d.reload(id).await
         {
             tracing::warn!(error = %e, campaign = %id, "the dialer did not reload a campaign");
         }
+        self.announce(Change::Campaign(id)).await;
     }
 
     async fn existing_campaign(&self, id: CampaignId) -> Result<Campaign, ApiError> {
@@ -1039,6 +1049,7 @@ impl Admin for AdminBackend {
         {
             tracing::warn!(error = %e, "cannot push trunks to the gateway");
         }
+        self.announce(Change::Trunks).await;
         // Campaigns dialling through it take the new limits.
         if !used_by.is_empty() {
             let campaigns = db::campaigns::list(&self.db)
@@ -1268,6 +1279,7 @@ impl AdminBackend {
         {
             tracing::warn!(error = %e, "cannot push SIP phones to the gateway");
         }
+        self.announce(Change::Phones).await;
     }
 }
 

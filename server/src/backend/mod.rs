@@ -23,9 +23,16 @@ use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
+/// This server among the others on its database: its name (what it tells them is signed
+/// with it), and the bell that tells open pages — here and there — of new chat messages.
+pub struct Peers {
+    pub instance: Arc<str>,
+    pub bell: crate::chat::ChatBell,
+}
+
 /// Builds the ports over a database, the engine's live counters, the running dialer, the
 /// agents' phones and the media gateway, and the rules for fetching lead files by URL (which
-/// webhook addresses follow too), and the bell that tells open pages of new chat messages.
+/// webhook addresses follow too), and this server among its peers.
 pub fn ports(
     db: Db,
     live: LiveBoard,
@@ -33,11 +40,19 @@ pub fn ports(
     phones: Option<PhoneHub>,
     gateway: Option<GatewayLink>,
     url_rules: UrlRules,
-    bell: crate::chat::ChatBell,
+    peers: Peers,
 ) -> Ports {
+    let Peers { instance, bell } = peers;
     let chat = chat::ChatBackend::new(db.clone(), phones.clone(), bell);
-    let notices = notices::NoticesBackend::new(db.clone(), phones.clone());
-    let admin = admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway);
+    let notices = notices::NoticesBackend::new(db.clone(), phones.clone(), instance.clone());
+    let admin = admin::AdminBackend::new(
+        db.clone(),
+        live.clone(),
+        dialer.clone(),
+        phones,
+        gateway,
+        instance,
+    );
     let crm = crm::CrmBackend::new(db.clone(), url_rules.allow.clone());
     Ports {
         crm: Arc::new(crm),

@@ -63,12 +63,17 @@ pub async fn insert(
         .bind(now)
         .fetch_one(pool)
         .await)?;
+    get(db, id).await?.ok_or_else(|| DbError::Corrupt(format!("broadcast {id} not stored")))
+}
+
+/// One broadcast, if stored.
+pub async fn get(db: &Db, id: i64) -> Result<Option<Broadcast>, DbError> {
     let sql = concat!(select!(), " WHERE b.id = $1");
     let row = with_pool!(db, pool => sqlx::query_as::<_, Row>(sql)
         .bind(id)
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await)?;
-    row.into_broadcast()
+    row.map(Row::into_broadcast).transpose()
 }
 
 /// The newest `limit` broadcasts, newest first.

@@ -24,6 +24,7 @@ pub mod leads;
 pub mod leadsets;
 pub mod manual_calls;
 pub mod notify;
+pub mod pacers;
 pub mod phonebook;
 pub mod recordings;
 pub mod recovery;

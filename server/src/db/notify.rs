@@ -1,11 +1,12 @@
 //! PostgreSQL notifications between instances (`NOTIFY` / `LISTEN`): what one instance tells
-//! the others sharing its database (the floor's snapshots, chat messages). On SQLite there is
-//! one instance, so nothing is sent and nothing listens.
+//! the others sharing its database (the floor's snapshots, chat messages, messages to agents,
+//! admins' edits). On SQLite there is one instance, so nothing is sent and nothing listens.
 //!
 //! Invariant: a listener forwards every payload it receives, in order, until the pool closes;
 //! across a lost connection it reconnects, and what was sent meanwhile is lost — each user of
 //! it covers that gap in its own way (the floor reads every row again every few seconds; a
-//! chat message is in the database, fetched at the reader's next look).
+//! chat message or a message to agents is in the database, fetched at the reader's next look
+//! or login; edits are reloaded every 30 s).
 
 use std::time::Duration;
 

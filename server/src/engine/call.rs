@@ -486,7 +486,8 @@ fn place(now: Now, call: CallId, calls: &mut BTreeMap<CallId, CallRec>, out: &mu
     rec.guard = Some(super::dialing::ring_guard(now, originate.ring_seconds));
     out.push(Output::Originate(*originate));
     if rec.hangup_when_placed {
-        out.push(Output::Hangup { call });
+        // Withdrawn while stored: cancelled, never hung up if answered meanwhile.
+        out.push(if rec.withdrawn { Output::Cancel { call } } else { Output::Hangup { call } });
     }
     true
 }
@@ -1098,7 +1099,10 @@ impl Engine {
                 // (Its attempt is being stored: it is placed, then cancelled at once.)
                 rec.hangup_when_placed = true;
             } else {
-                self.out.push(Output::Hangup { call });
+                // A cancel, not a hang-up: an answer already on its way keeps the call up
+                // and reaches an agent (or is abandoned) here, never ended behind the
+                // engine's back while it bridges.
+                self.out.push(Output::Cancel { call });
             }
             tracing::debug!(call = call.0, %campaign, at = now.wall, "call withdrawn: its agents paused");
         }

@@ -166,16 +166,38 @@ impl Engine {
         self.campaign_switched(id, was_active);
     }
 
+    /// Whether this instance paces `campaign` ([`super::Input::Pacing`]).
+    pub(super) fn pacing(&mut self, campaign: CampaignId, here: bool) {
+        if here {
+            self.paced_elsewhere.remove(&campaign);
+            return;
+        }
+        if self.paced_elsewhere.insert(campaign)
+            && let Some(run) = self.campaigns.get_mut(&campaign)
+        {
+            // The instance that paces it now claims its own.
+            let leads: Vec<LeadId> = run.hopper.drain(..).map(|q| q.lead.id).collect();
+            self.out.release(leads, None);
+            tracing::info!(%campaign, "campaign paced by another instance");
+        }
+    }
+
     /// The database's answer to a claim: the leads join the hopper (preview agents waiting
     /// for one are served first), or, if none came, the next claim waits a little.
     pub(super) fn leads_claimed(&mut self, now: Now, campaign: CampaignId, leads: Vec<QueuedLead>) {
         let held: HashSet<LeadId> = self.held_leads().into_iter().collect();
+        let elsewhere = self.paced_elsewhere.contains(&campaign);
         let Some(run) = self.campaigns.get_mut(&campaign).filter(|r| !r.stopping) else {
             // (A claim answered after the server began to stop: nobody will dial them here.)
             self.out.release(leads.into_iter().map(|q| q.lead.id).collect(), None);
             return;
         };
         run.claim_pending = false;
+        if elsewhere {
+            // Answered after another instance took the campaign: its leads are for it.
+            self.out.release(leads.into_iter().map(|q| q.lead.id).collect(), None);
+            return;
+        }
         if leads.is_empty() {
             run.claim_again_at = Some(now.at + EMPTY_CLAIM_BACKOFF);
             for agent in run.preview_waiting.drain(..) {

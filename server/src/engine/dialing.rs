@@ -58,7 +58,7 @@ impl Engine {
             run.wake_at = None;
             // Calls already stored leave first, whatever else changed since.
             super::call::place_stored(now, run, &mut self.calls, &mut self.out);
-            if run.dialable().is_err() {
+            if run.dialable().is_err() || self.paced_elsewhere.contains(&id) {
                 continue;
             }
             let closed = run.drop_closed_window_leads(now, &mut self.windows);

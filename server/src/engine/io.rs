@@ -191,6 +191,14 @@ pub enum Input {
     /// The server is stopping: place no more calls, give back queued leads, cancel the calls
     /// still ringing for nobody; calls with agents and their wrap-ups go on.
     StopDialing,
+    /// Whether this instance paces `campaign` (every campaign is, until told otherwise).
+    /// Not `here`: another instance dials it — nothing is claimed or placed for it here, its
+    /// queued leads are given back; calls already placed go on. Agentless campaigns are
+    /// paced by one instance at a time (`runtime::pacers`).
+    Pacing {
+        campaign: CampaignId,
+        here: bool,
+    },
     /// The agent hands their call to a ready colleague of their campaign: at once, or (warm)
     /// after talking to them while the customer is on hold ([`super::transfer`]).
     Transfer {
@@ -350,6 +358,13 @@ pub enum Output {
         park: Option<CallId>,
     },
     Hangup {
+        call: CallId,
+    },
+    /// Withdraws a call not answered yet: cancelled while it rings. Unlike
+    /// [`Output::Hangup`] it never ends an answered call: one answered as the cancel went
+    /// out stays up, and its answer reaches the engine, which gives it to an agent or
+    /// abandons it (so the dialer's view and the carrier's never part).
+    Cancel {
         call: CallId,
     },
     /// Call lines: put the customer on hold and take the call off its agent's audio (they

@@ -167,6 +167,9 @@ pub struct Engine {
     stopping: bool,
     /// Trunks the media gateway finds unreachable now.
     trunks_down: BTreeSet<TrunkId>,
+    /// Campaigns another instance paces ([`Input::Pacing`]): nothing is claimed or dialled
+    /// for them here. Kept apart from the campaigns, so it may be said before one is loaded.
+    paced_elsewhere: BTreeSet<CampaignId>,
     /// Inbound queues, by id.
     queues: BTreeMap<app::model::QueueId, QueueConfig>,
 }
@@ -183,6 +186,7 @@ impl Engine {
             windows: WindowCheck::default(),
             stopping: false,
             trunks_down: BTreeSet::new(),
+            paced_elsewhere: BTreeSet::new(),
             queues: BTreeMap::new(),
         }
     }
@@ -219,6 +223,7 @@ impl Engine {
             Input::AttemptStored { call } => self.attempt_stored(now, call)?,
             Input::AttemptRefused { call } => self.attempt_refused(now, call)?,
             Input::StopDialing => self.stop_dialing(now),
+            Input::Pacing { campaign, here } => self.pacing(campaign, here),
             Input::Transfer { agent, to, warm } => self.transfer(now, agent, to, warm)?,
             Input::TransferComplete { agent } => self.transfer_complete(now, agent)?,
             Input::TransferCancel { agent } => self.transfer_cancel(now, agent)?,

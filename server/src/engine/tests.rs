@@ -202,6 +202,16 @@ fn hangups(out: &[Output]) -> Vec<CallId> {
         .collect()
 }
 
+/// The calls withdrawn: cancelled while they ring, left up if answered meanwhile.
+fn cancels(out: &[Output]) -> Vec<CallId> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Cancel { call } => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
 fn notified(out: &[Output], agent: UserId) -> Vec<AgentEvent> {
     out.iter()
         .filter_map(|o| match o {
@@ -307,8 +317,8 @@ fn pausing_right_after_a_call_was_placed_cancels_it_rather_than_drop_the_custome
     // A2 pauses a moment later: one ready agent left, so one call too many is in flight.
     h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Break").unwrap() }).unwrap();
     let out = h.take();
-    let hung = hangups(&out);
-    assert_eq!(hung, [calls[1]], "the newest call is cancelled; the other stays for A1");
+    assert_eq!(cancels(&out), [calls[1]], "the newest call is cancelled; the other stays for A1");
+    assert!(hangups(&out).is_empty(), "withdrawn by a cancel, never a hang-up");
     assert!(originates(&out).is_empty());
     // The cancelled call ends unanswered: its lead is dialled again at once, no retry wait.
     h.event(calls[1], ended(CallOutcome::NoAnswer, HangupBy::System));
@@ -328,7 +338,8 @@ fn pausing_right_after_a_call_was_placed_cancels_it_rather_than_drop_the_custome
     )));
     // A paused agent's pause changes nothing more: no further calls to cancel.
     h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Lunch").unwrap() }).unwrap();
-    assert!(!h.take().iter().any(|o| matches!(o, Output::Hangup { .. })));
+    let out = h.take();
+    assert!(hangups(&out).is_empty() && cancels(&out).is_empty());
 }
 
 #[test]
@@ -341,7 +352,7 @@ fn a_call_answered_as_its_cancel_left_goes_to_the_agent_who_paused() {
     h.event(call, CallEvent::Ringing);
     let brk = PauseReason::parse("Break").unwrap();
     h.input(Input::AgentPause { agent: A1, reason: brk.clone() }).unwrap();
-    assert!(hangups(&h.take()).contains(&call));
+    assert_eq!(cancels(&h.take()), [call]);
     // The customer picked up before the cancel reached the carrier: the agent who paused
     // takes the call (told it is connecting); nobody answers into nobody.
     h.event(call, CallEvent::Answered);
@@ -400,8 +411,7 @@ fn a_stopping_server_places_no_call_and_waits_for_the_agents_calls() {
     h.input(Input::StopDialing).unwrap();
     let out = h.take();
     // The call ringing for nobody is cancelled, the queued lead goes back, both are told.
-    let hung = hangups(&out);
-    assert_eq!(hung, [calls[1]]);
+    assert_eq!(cancels(&out), [calls[1]]);
     assert!(
         out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &[LeadId(52)]))
     );
@@ -674,6 +684,46 @@ fn broadcast_plays_the_message_and_fills_channels() {
     );
     assert_eq!(originates(&out).len(), 1, "a channel freed, another call");
     assert_eq!(h.input(Input::AgentLogin { agent: A1, campaign: C1 }), Err(EngineError::NoAgents));
+}
+
+#[test]
+fn a_campaign_paced_by_another_instance_is_neither_claimed_nor_dialled_here() {
+    let claims = |out: &[Output]| out.iter().filter(|o| matches!(o, Output::Claim { .. })).count();
+    let mut c = config(CampaignKind::Broadcast);
+    c.settings.max_channels = 2;
+    // Told before the campaign is loaded (as the runtime does): not one claim slips out.
+    let mut h =
+        Harness { engine: Engine::new("test"), now: Now { at: Instant::now(), wall: START_WALL } };
+    h.input(Input::Pacing { campaign: C1, here: false }).unwrap();
+    h.input(Input::Campaign(Box::new(c))).unwrap();
+    h.advance(Duration::from_secs(5));
+    assert_eq!(claims(&h.take()), 0, "another instance claims its leads");
+    // This instance takes the campaign over: it claims and dials.
+    h.input(Input::Pacing { campaign: C1, here: true }).unwrap();
+    assert_eq!(claims(&h.take()), 1);
+    h.feed(1..=5);
+    let dials = originates(&h.take());
+    assert_eq!(dials.len(), 2);
+    // It loses the campaign: its queued leads go back, its calls go on, nothing more is dialled.
+    h.input(Input::Pacing { campaign: C1, here: false }).unwrap();
+    let out = h.take();
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Release { leads, .. } if leads == &[LeadId(3), LeadId(4), LeadId(5)]
+    )));
+    assert!(hangups(&out).is_empty() && cancels(&out).is_empty(), "its calls go on");
+    h.event(dials[0].call, ended(CallOutcome::NoAnswer, HangupBy::Customer));
+    let out = h.take();
+    assert!(originates(&out).is_empty() && claims(&out) == 0, "a channel freed: nothing here");
+    // A claim answered after it went elsewhere is given back, and the next claim is asked
+    // once it is paced here again.
+    h.feed([9]);
+    let out = h.take();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Release { leads, .. } if leads == &[LeadId(9)]))
+    );
+    h.input(Input::Pacing { campaign: C1, here: true }).unwrap();
+    assert_eq!(claims(&h.take()), 1);
 }
 
 #[test]

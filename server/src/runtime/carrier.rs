@@ -42,6 +42,11 @@ pub trait Carrier: Send + Sync + 'static {
     async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError>;
     /// Ends a call (or cancels it while it rings); an `Ended` event follows.
     async fn hangup(&self, call: CallId);
+    /// Cancels a call while it rings; a call already answered is left up (its answer
+    /// arrives as an event). A carrier that cannot tell the two apart hangs up.
+    async fn cancel(&self, call: CallId) {
+        self.hangup(call).await
+    }
     /// Plays a file to an answered call, then hangs up.
     async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError>;
     /// Leaves a message on an answering machine: plays the file once it records (after its

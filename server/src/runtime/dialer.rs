@@ -27,10 +27,11 @@ use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::carrier::{Carrier, CarrierEvent};
+use super::carrier::{Carrier, CarrierError, CarrierEvent};
 use super::clock::Clock;
 use super::live::LivePublisher;
 use super::liveness::{self, Beat, LivenessError, Me, Timing};
+use super::pacers::{self, Pacers};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -302,10 +303,9 @@ pub async fn start(
     // and a reference must never repeat (it is unique in the database).
     let run = me.incarnation.get(..6).unwrap_or(&me.incarnation);
     let mut engine = Engine::new(format!("{}-{run}", config.instance)).with_first_call(first_call);
-    let now = clock.now();
-    for c in load_campaigns(&db, None, now.wall).await? {
-        let _ = engine.handle(now, Input::Campaign(Box::new(c)));
-    }
+    let mut pacers = Pacers::default();
+    let configs = load_campaigns(&db, None, clock.now().wall).await?;
+    admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
     let writer =
         tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
     let (notices_tx, notices) = mpsc::unbounded_channel();
@@ -341,6 +341,7 @@ pub async fn start(
         background: JoinSet::new(),
         lanes: HashMap::new(),
         inert: false,
+        pacers,
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
@@ -354,6 +355,8 @@ enum Internal {
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>),
+    /// A round of pacing leases came back: which campaigns are held, until when (Unix ms).
+    Paced(Vec<(CampaignId, bool)>, i64),
     /// A manual call's lead is leased (boxed: it carries a lead).
     Manual(Box<manual::ManualLead>),
     /// An inbound call's queue and lead are found.
@@ -406,6 +409,8 @@ struct Runtime {
     /// Another process has this instance's name: claim nothing, place nothing, give back
     /// nothing (what is leased under the name is the other process's).
     inert: bool,
+    /// The agentless campaigns this instance paces (leases in the database).
+    pacers: Pacers,
 }
 
 impl Runtime {
@@ -419,7 +424,8 @@ impl Runtime {
         let mut renew = tokio::time::interval(self.config.renew_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
         let mut remaining = tokio::time::interval(self.config.remaining_every);
-        for t in [&mut renew, &mut reload, &mut remaining] {
+        let mut pacing = tokio::time::interval(pacers::RENEW);
+        for t in [&mut renew, &mut reload, &mut remaining, &mut pacing] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         self.engine.handle_timeout(self.clock.now());
@@ -458,10 +464,12 @@ impl Runtime {
                     Internal::Call(event) => self.call_event(event),
                     Internal::Remaining(counts) => self.remaining = counts,
                     Internal::Reloaded(configs) => {
+                        let now = self.clock.now();
                         for c in configs {
-                            let _ = self.engine.handle(self.clock.now(), Input::Campaign(Box::new(c)));
+                            feed(&mut self.engine, &mut self.pacers, now, c);
                         }
                     }
+                    Internal::Paced(results, until) => self.paced(&results, until),
                     Internal::Manual(m) => self.manual_lead(*m),
                     Internal::Inbound(r) => self.inbound(*r),
                     Internal::Attempts { stored, refused } => {
@@ -522,6 +530,7 @@ impl Runtime {
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
+                _ = pacing.tick() => self.renew_pacing(),
             }
             self.drain();
             if let Some(s) = &mut stopping {
@@ -629,6 +638,12 @@ impl Runtime {
                     self.on_lane(call, async move {
                         let event = match carrier.bridge(call, agent).await {
                             Ok(()) => CallEvent::Bridged,
+                            // The customer's call ended at the carrier first: its end is on
+                            // its way and settles the call; the agent's audio is not at fault.
+                            Err(CarrierError::UnknownCall) => {
+                                tracing::debug!(call = call.0, %agent, "bridge of a call already ended");
+                                return;
+                            }
                             Err(e) => {
                                 tracing::warn!(call = call.0, %agent, error = %e, "bridge failed");
                                 CallEvent::BridgeFailed
@@ -656,6 +671,10 @@ impl Runtime {
                 Output::Hangup { call } => {
                     let carrier = self.carrier.clone();
                     self.on_lane(call, async move { carrier.hangup(call).await });
+                }
+                Output::Cancel { call } => {
+                    let carrier = self.carrier.clone();
+                    self.on_lane(call, async move { carrier.cancel(call).await });
                 }
                 Output::Consult { call, agent, on } => {
                     let carrier = self.carrier.clone();
@@ -915,10 +934,46 @@ impl Runtime {
     }
 
     async fn reload(&mut self, only: Option<CampaignId>) -> Result<(), DbError> {
-        for c in load_campaigns(&self.db, only, self.clock.now().wall).await? {
-            let _ = self.engine.handle(self.clock.now(), Input::Campaign(Box::new(c)));
-        }
+        let configs = load_campaigns(&self.db, only, self.clock.now().wall).await?;
+        let (engine, pacers) = (&mut self.engine, &mut self.pacers);
+        admit(&self.db, &self.config.instance, engine, pacers, &*self.clock, configs).await;
         Ok(())
+    }
+
+    /// Pacing leases: the ones not renewed in time stop here; the wanted ones are taken or
+    /// renewed and the unwanted given up, in the background ([`Internal::Paced`]).
+    fn renew_pacing(&mut self) {
+        if self.inert {
+            return;
+        }
+        let now = self.clock.now();
+        for campaign in self.pacers.expired(now.wall) {
+            tracing::warn!(%campaign, "pacing lease not renewed in time: not dialling it here");
+            let _ = self.engine.handle(now, Input::Pacing { campaign, here: false });
+        }
+        let (wanted, unwanted) = (self.pacers.wanted(), self.pacers.unwanted());
+        if wanted.is_empty() && unwanted.is_empty() {
+            return;
+        }
+        let (db, instance, internal) =
+            (self.db.clone(), self.config.instance.clone(), self.internal.clone());
+        self.background.spawn(async move {
+            for campaign in unwanted {
+                if let Err(e) = db::pacers::release(&db, campaign, &instance).await {
+                    tracing::warn!(error = %e, %campaign, "giving up a pacing lease failed");
+                }
+            }
+            let (results, until) = hold_leases(&db, &instance, &wanted, now.wall).await;
+            let _ = internal.send(Internal::Paced(results, until));
+        });
+    }
+
+    fn paced(&mut self, results: &[(CampaignId, bool)], until: i64) {
+        let now = self.clock.now();
+        for (campaign, here) in self.pacers.renewed(results, until, now.wall) {
+            tracing::info!(%campaign, here, "campaign pacing changed hands");
+            let _ = self.engine.handle(now, Input::Pacing { campaign, here });
+        }
     }
 
     fn reload_in_background(&mut self) {
@@ -971,8 +1026,64 @@ impl Runtime {
         let (tx, rx) = oneshot::channel();
         let _ = self.writes.send(Write::Flush(tx));
         let _ = rx.await;
+        // Another instance takes the agentless campaigns at its next renewal.
+        if let Err(e) = db::pacers::release_all(&self.db, &self.config.instance).await {
+            tracing::warn!(error = %e, "giving up pacing leases failed");
+        }
         liveness::stop(&self.db, &self.me, self.clock.now().wall).await;
     }
+}
+
+/// Gives the engine campaigns as loaded, each told first whether this instance paces it;
+/// the leases of agentless campaigns not held yet are asked for at once, so a campaign just
+/// turned on is dialled without waiting for the next renewal.
+async fn admit(
+    db: &Db,
+    instance: &str,
+    engine: &mut Engine,
+    pacers: &mut Pacers,
+    clock: &dyn Clock,
+    configs: Vec<CampaignConfig>,
+) {
+    let wall = clock.now().wall;
+    let unheld: Vec<CampaignId> =
+        configs.iter().filter(|c| !pacers.loaded(c.id, &c.settings, wall)).map(|c| c.id).collect();
+    if !unheld.is_empty() {
+        let (results, until) = hold_leases(db, instance, &unheld, wall).await;
+        pacers.renewed(&results, until, clock.now().wall);
+    }
+    let now = clock.now();
+    for c in configs {
+        feed(engine, pacers, now, c);
+    }
+}
+
+/// One campaign into the engine, told first whether it is paced here (so a campaign paced
+/// elsewhere is never dialled here, not even once between the two).
+fn feed(engine: &mut Engine, pacers: &mut Pacers, now: crate::engine::Now, c: CampaignConfig) {
+    let here = pacers.loaded(c.id, &c.settings, now.wall);
+    let _ = engine.handle(now, Input::Pacing { campaign: c.id, here });
+    let _ = engine.handle(now, Input::Campaign(Box::new(c)));
+}
+
+/// Takes or renews the pacing leases of `campaigns` as of `now` (Unix ms): which are held,
+/// and until when. One the database does not answer for is not held.
+async fn hold_leases(
+    db: &Db,
+    instance: &str,
+    campaigns: &[CampaignId],
+    now: i64,
+) -> (Vec<(CampaignId, bool)>, i64) {
+    let until = now + pacers::LEASE.as_millis() as i64;
+    let mut results = Vec::with_capacity(campaigns.len());
+    for &campaign in campaigns {
+        let held = db::pacers::hold(db, campaign, instance, now, until).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, %campaign, "pacing lease not taken");
+            false
+        });
+        results.push((campaign, held));
+    }
+    (results, until)
 }
 
 /// How many days of abandoned calls the engine is given at start: the longest window.

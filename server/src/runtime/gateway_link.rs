@@ -640,6 +640,13 @@ impl Carrier for GatewayLink {
         }
     }
 
+    async fn cancel(&self, call: CallId) {
+        if let Err(e) = self.gateway.cancel(call).await {
+            // Answered as the cancel went: the answer is on its way to the dialer.
+            tracing::debug!(call = call.0, error = %e, "cancel of a call no longer ringing");
+        }
+    }
+
     async fn play(&self, call: CallId, file: &str) -> Result<(), CarrierError> {
         self.state().playing.insert(call);
         self.gateway.play(call, file.into()).await.map_err(unavailable)

@@ -2,18 +2,22 @@
 //! and carrier events, and carry out what it asks.
 //!
 //! - [`dialer`]: the runtime task and its [`dialer::Dialer`] handle;
+//! - [`changes`]: admins' edits told to the other instances, and applied there;
 //! - [`carrier`]: the trait the telephone network is reached through, and a simulated one;
 //! - [`clock`]: real (or, in tests, shifted) time;
 //! - [`gateway_link`]: the carrier and agent media over a media gateway;
 //! - [`live`]: the live counters dashboards read;
 //! - [`liveness`]: instance heartbeats, and recovering what dead instances left;
+//! - [`pacers`]: which instance dials each agentless campaign (a lease in the database);
 //! - [`recorder`]: call recordings the engine decides on, asked of the carrier and stored.
 
 pub mod carrier;
+pub mod changes;
 pub mod clock;
 pub mod dialer;
 pub mod floor;
 pub mod gateway_link;
 pub mod live;
 pub mod liveness;
+pub mod pacers;
 pub mod recorder;

@@ -207,9 +207,9 @@ fn agents_pausing_take_the_calls_ahead_back_within_the_budget() {
     assert_eq!(dials.len(), 2, "a pacer that knows nothing yet dials 1:1");
     h.input(Input::AgentPause { agent: A1, reason: PauseReason::parse("Break").unwrap() }).unwrap();
     // Budget (1000 answered, 3 %) is 30, and one working agent allows 5: both stay.
-    assert!(hangups(&h.take()).is_empty());
+    assert!(cancels(&h.take()).is_empty());
     h.input(Input::AgentPause { agent: A2, reason: PauseReason::parse("Break").unwrap() }).unwrap();
-    assert_eq!(hangups(&h.take()).len(), 2, "nobody working: nobody to take them");
+    assert_eq!(cancels(&h.take()).len(), 2, "nobody working: nobody to take them");
     let mut tight = with_history(CampaignKind::Predictive, 0, 0);
     tight.settings.max_dial_level = 5.0;
     let mut h = Harness::new(tight);
@@ -217,7 +217,7 @@ fn agents_pausing_take_the_calls_ahead_back_within_the_budget() {
     h.feed(1..=20);
     assert_eq!(originates(&h.take()).len(), 1);
     h.input(Input::AgentPause { agent: A1, reason: PauseReason::parse("Break").unwrap() }).unwrap();
-    assert_eq!(hangups(&h.take()).len(), 1, "no budget: the call for the paused agent goes");
+    assert_eq!(cancels(&h.take()).len(), 1, "no budget: the call for the paused agent goes");
 }
 
 #[test]

@@ -247,7 +247,7 @@ fn inbound_callers_come_before_outbound_calls_which_are_withdrawn() {
     call_in(&mut h, 1, 50, None).unwrap();
     let out = h.take();
     assert_eq!(bridges(&out), [(caller(1), A1)], "the waiting caller first");
-    assert_eq!(hangups(&out), [placed[0].call], "the outbound call placed for her goes");
+    assert_eq!(cancels(&out), [placed[0].call], "the outbound call placed for her goes");
     assert!(originates(&out).is_empty(), "nor a new one while she talks");
 }
 

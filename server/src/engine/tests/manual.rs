@@ -78,7 +78,7 @@ fn a_ready_agent_dialling_by_hand_gets_no_auto_call_and_is_ready_after() {
 
     manual(&mut h, A1, 50).unwrap();
     let out = h.take();
-    assert_eq!(hangups(&out), vec![auto[0].call], "the auto call placed for them is withdrawn");
+    assert_eq!(cancels(&out), vec![auto[0].call], "the auto call placed for them is withdrawn");
     let dials = originates(&out);
     assert_eq!(dials.len(), 1, "only the manual call, no new auto call");
     assert_eq!(dials[0].phone, lead(50).lead.phone);
