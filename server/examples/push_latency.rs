@@ -170,6 +170,17 @@ impl Database {
         Ok(Database { url, pg: Some((admin.to_string(), name)) })
     }
 
+    /// PostgreSQL's count of the run's database's committed transactions and of rows
+    /// written (inserted, updated, deleted) so far; none on SQLite.
+    async fn activity(&self) -> Result<Option<(i64, i64)>> {
+        use sqlx::Connection;
+        let Some((admin, name)) = &self.pg else { return Ok(None) };
+        let mut conn = sqlx::PgConnection::connect(admin).await?;
+        let sql = "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted \
+                   FROM pg_stat_database WHERE datname = $1";
+        Ok(Some(sqlx::query_as(sql).bind(name).fetch_one(&mut conn).await?))
+    }
+
     /// Drops the run's PostgreSQL database (its servers must be stopped first).
     async fn drop_pg(&self) -> Result<()> {
         use sqlx::{Connection, Executor};
@@ -484,6 +495,7 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
         a.seconds, a.agents, a.rate, a.calls
     );
     let cpu_before = cpu_ms(pid)?;
+    let activity_before = db.activity().await?;
     let started = Instant::now();
     admin.call("admin/campaigns/set_active", &[("id", &calls), ("active", "true")]).await?;
     let mut ready = vec![false; sockets.len()];
@@ -525,6 +537,11 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
     }
     let wall = started.elapsed();
     let cpu = cpu_ms(pid)? - cpu_before;
+    // (Each server's statistics reach PostgreSQL within a second of their work.)
+    if activity_before.is_some() {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let activity_after = db.activity().await?;
     let rss = rss_mb(pid);
     let dashboard = admin.call("admin/dashboard", &[]).await?;
     supervisor.abort();
@@ -555,6 +572,15 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
         wall.as_secs_f64(),
         rss
     );
+    if let (Some((tx0, rows0)), Some((tx1, rows1))) = (activity_before, activity_after) {
+        let (tx, rows) = ((tx1 - tx0) as f64, (rows1 - rows0) as f64);
+        let secs = wall.as_secs_f64();
+        println!(
+            "database (both servers): {tx:.0} transactions committed, {rows:.0} rows written over {secs:.0} s ({:.1} transactions/s, {:.1} rows/s)",
+            tx / secs,
+            rows / secs
+        );
+    }
     if l.is_empty() {
         bail!("no change was seen");
     }

@@ -3,9 +3,10 @@
 //! PostgreSQL, so the dashboards, the supervisor floor and the agents' lists of whichever
 //! instance serves a page show the whole floor.
 //!
-//! Each instance writes its own snapshot (`floor_snapshots`, JSON) when it changes — at most
-//! every [`FLUSH`] — and every [`REFRESH`] anyway, and the database notifies the peers, which
-//! read that row and publish the merge of their own snapshot and their peers' ([`merge`]).
+//! Each instance writes its own snapshot (`floor_snapshots`, JSON) when it changes — at once,
+//! then at most every [`FLUSH`] — and every [`REFRESH`] anyway, and the database notifies the
+//! peers, which read that row and publish the merge of their own snapshot and their peers'
+//! ([`merge`]).
 //! Every [`REFRESH`] each instance also reads all its peers' rows again, so a notification
 //! lost to a reconnect costs at most that long, and a peer whose row was not written for
 //! [`STALE_AFTER`] (it died) leaves the floor. An instance that stops removes its row.
@@ -29,8 +30,11 @@ use tokio::task::JoinHandle;
 use super::live::{self, Live, LiveBoard, LivePublisher, Snapshot};
 use crate::db::{self, Db};
 
-/// The least time between two writes of a changed snapshot.
-pub const FLUSH: Duration = Duration::from_millis(100);
+/// The least time between two writes of a changed snapshot. A change after a quiet spell is
+/// written at once; changes closer together are written together, this long after the last
+/// write. (Half the push channel's settling time: a change reaches a page on another
+/// instance within a quarter of a second.)
+pub const FLUSH: Duration = Duration::from_millis(50);
 /// How often a snapshot is written even when unchanged (peers see the instance is alive), and
 /// the peers' rows are read again.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -204,20 +208,35 @@ async fn run(
     shared.write(true).await;
     shared.read_peers().await;
     shared.publish();
-    let mut flush = tokio::time::interval(FLUSH);
     let mut refresh = tokio::time::interval(REFRESH);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When the last write was, and when the next is due (a change waiting for its turn).
+    let mut written_at = tokio::time::Instant::now();
+    let mut due: Option<tokio::time::Instant> = None;
     loop {
+        let flush = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             changed = watch.changed() => {
                 if !changed {
                     break;
                 }
                 shared.publish();
+                if due.is_none() {
+                    due = Some((written_at + FLUSH).max(tokio::time::Instant::now()));
+                }
             }
-            _ = flush.tick() => shared.write(false).await,
+            () = flush => {
+                due = None;
+                written_at = tokio::time::Instant::now();
+                shared.write(false).await;
+            }
             _ = refresh.tick() => {
+                written_at = tokio::time::Instant::now();
                 shared.write(true).await;
                 shared.read_peers().await;
                 shared.publish();
