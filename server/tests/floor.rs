@@ -2,7 +2,8 @@
 //! floor and the dashboard of either show both agents and add up their campaign's counters,
 //! and an instance that stops leaves the other's floor; a chat message sent through one
 //! instance reaches the phone connected to the other, one to one and in the campaign's room;
-//! a message to agents sent through one shows on the phones of both, once.
+//! a message to agents sent through one shows on the phones of both, once; a broadcast
+//! campaign is paced by one of them, and handed to the other as soon as its pacer stops.
 //! (On SQLite there is one instance: every other test is its floor.)
 
 mod support;
@@ -167,6 +168,39 @@ async fn a_message_to_agents_shows_on_the_phones_of_every_instance_once() {
     // The next message each phone shows is the second: the first came once.
     assert_eq!(system_message(&mut ann_phone).await, "From admin: Lunch is in");
     assert_eq!(system_message(&mut bob_phone).await, "From admin: Lunch is in");
+    west.stop().await;
+    east.stop().await;
+}
+
+/// The instance holding `campaign`'s pacing lease.
+async fn pacer(server: &TestServer, campaign: CampaignId) -> Option<String> {
+    let held = server::db::pacers::holder(server.database(), campaign).await.unwrap();
+    held.map(|(instance, _)| instance)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_campaign_is_paced_by_one_instance_and_handed_over_as_it_stops() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let mut c = CampaignSettings::new(Name::parse("Reminders").unwrap(), CampaignKind::Broadcast);
+    c.active = true;
+    let id = server::db::campaigns::insert(east.database(), &c, 0).await.unwrap();
+    // East loads it first and takes its pacing; west, loading it after, leaves it to east.
+    for s in [&east, &west] {
+        s.running.as_ref().unwrap().dialer.reload(id).await.unwrap();
+    }
+    assert_eq!(pacer(&east, id).await.as_deref(), Some("east"));
+
+    // East stops dialling (a graceful stop): its lease is given up before the stop answers,
+    // and west takes the campaign at its next renewal, without waiting for the lease to end.
+    east.running.as_ref().unwrap().dialer.stop_dialing(Duration::ZERO).await;
+    assert_ne!(pacer(&east, id).await.as_deref(), Some("east"), "given up at once");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while pacer(&east, id).await.as_deref() != Some("west") {
+        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     west.stop().await;
     east.stop().await;
 }

@@ -502,6 +502,7 @@ impl Runtime {
                     }
                     Some(Command::StopDialing(grace, reply)) => {
                         let _ = self.engine.handle(self.clock.now(), Input::StopDialing);
+                        self.give_up_pacing().await;
                         tracing::info!(
                             grace_seconds = grace.as_secs(),
                             "stopping: no new calls; calls with agents may finish"
@@ -966,6 +967,16 @@ impl Runtime {
             let (results, until) = hold_leases(&db, &instance, &wanted, now.wall).await;
             let _ = internal.send(Internal::Paced(results, until));
         });
+    }
+
+    /// Dialling stops here: the pacing leases are given up at once (before the stop is
+    /// answered), so other instances dial the agentless campaigns while this one's agents
+    /// finish their calls.
+    async fn give_up_pacing(&mut self) {
+        self.pacers.close();
+        if let Err(e) = db::pacers::release_all(&self.db, &self.config.instance).await {
+            tracing::warn!(error = %e, "giving up pacing leases failed: they run out by themselves");
+        }
     }
 
     fn paced(&mut self, results: &[(CampaignId, bool)], until: i64) {

@@ -37,13 +37,15 @@ pub struct Pacers {
     wanted: BTreeSet<CampaignId>,
     /// Those this instance holds, until when (Unix ms).
     held: BTreeMap<CampaignId, i64>,
+    /// The instance is stopping: it wants no lease any more.
+    closed: bool,
 }
 
 impl Pacers {
     /// Notes a campaign as loaded from the database; returns whether it is paced here at
     /// `now` (Unix ms), for the engine to be told before it loads the campaign.
     pub fn loaded(&mut self, id: CampaignId, settings: &CampaignSettings, now: i64) -> bool {
-        if leased(settings) {
+        if leased(settings) && !self.closed {
             self.wanted.insert(id);
         } else {
             self.wanted.remove(&id);
@@ -81,6 +83,10 @@ impl Pacers {
         until: i64,
         now: i64,
     ) -> Vec<(CampaignId, bool)> {
+        if self.closed {
+            // (A round asked before the instance began to stop: nothing to pace any more.)
+            return Vec::new();
+        }
         let mut changed = Vec::new();
         for &(campaign, held) in results {
             let before = self.paces(campaign, now);
@@ -95,6 +101,14 @@ impl Pacers {
             }
         }
         changed
+    }
+
+    /// The instance stops dialling: it wants no lease from now on, and forgets those it held
+    /// (to be given up at once, so another instance need not wait for them to run out).
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.wanted.clear();
+        self.held.clear();
     }
 
     /// Leases past their time at `now` with no renewal back: pacing stops here. Returns
@@ -155,6 +169,19 @@ mod tests {
         assert_eq!(p.expired(3000), [C]);
         assert!(!p.paces(C, 3000));
         assert!(p.expired(4000).is_empty(), "said once");
+    }
+
+    #[test]
+    fn a_stopping_instance_wants_no_lease_any_more() {
+        let mut p = Pacers::default();
+        p.loaded(C, &settings(CampaignKind::Broadcast, true), 0);
+        p.renewed(&[(C, true)], 3000, 0);
+        p.close();
+        assert!(p.wanted().is_empty() && p.unwanted().is_empty());
+        // A reload while it stops asks for nothing either.
+        p.loaded(C, &settings(CampaignKind::Broadcast, true), 100);
+        assert!(p.wanted().is_empty());
+        assert!(p.renewed(&[(C, true)], 4000, 200).is_empty(), "a late answer changes nothing");
     }
 
     #[test]
