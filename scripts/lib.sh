@@ -122,6 +122,11 @@ ensure_espeak() {
     command -v sox >/dev/null || apt_install sox
 }
 
+# nginx: the load balancer in front of the one-machine cluster (scripts/cluster.sh).
+ensure_nginx() {
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+}
+
 # Makes sure a PostgreSQL server answers and exports DIALER_TEST_POSTGRES_URL for the tests
 # (each test creates and drops a database of its own there).
 ensure_postgres() {

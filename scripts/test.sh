@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: every test — unit, integration on SQLite and PostgreSQL, and the browser
 # suite (Playwright driving Debian's Chromium). Installs what is missing; a missing
-# PostgreSQL, Chromium, Xvfb, sipp or baresip is an error, never a skip.
+# PostgreSQL, Chromium, Xvfb, sipp, baresip or nginx is an error, never a skip.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(date +%s)
@@ -27,6 +27,9 @@ say "push latency smoke (20 agents, 10 calls, 5 s on loopback)"
 
 say "push latency smoke across two instances on PostgreSQL (agents on one, the floor watched on the other)"
 "$ROOT/scripts/push.sh" --smoke --postgres "$DIALER_TEST_POSTGRES_URL" >&2
+
+say "cluster smoke (PostgreSQL, two servers, two gateways, the demo trunk, nginx)"
+"$ROOT/scripts/cluster.sh" --smoke >&2
 
 say "answering-machine detection smoke (a few synthetic and spoken greetings)"
 "$ROOT/scripts/amd.sh" --smoke >&2

@@ -4,8 +4,8 @@
 //! The phone page hears of a message over its own socket (the phone hub sends the message
 //! itself); the admin portal's pages over the live channel (`/live/events`, a `chat` event
 //! that says "fetch again"), which listens to this bell. With several instances on one
-//! PostgreSQL database, the bell also tells the others ([`ChatBell::tell_peers`]: a
-//! notification naming the message and its readers), and each delivers it to the pages
+//! PostgreSQL database, the bell also tells the others ([`ChatBell::tell_peers`]: a note on
+//! the instance's bus naming the message and its readers), and each delivers it to the pages
 //! connected to it ([`ChatBell::deliver_from_peers`]); a notification lost to a reconnect
 //! costs the reader nothing but the wait until their next fetch (the message is stored).
 //!
@@ -19,15 +19,13 @@ use app::model::UserId;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::db::{self, Db};
+use crate::db;
+use crate::db::notify::{Bus, Channel};
 use crate::phone::PhoneHub;
 
 /// How many rings may wait for a slow reader before it is told it missed some (it then
 /// fetches again anyway).
 const BACKLOG: usize = 256;
-
-/// The notification channel of chat between instances.
-pub const CHANNEL: &str = "dialer_chat";
 
 /// Readers named in one notification at most (PostgreSQL takes 8000 bytes a payload).
 const READERS_PER_NOTE: usize = 300;
@@ -36,13 +34,13 @@ const READERS_PER_NOTE: usize = 300;
 #[derive(Clone)]
 pub struct ChatBell {
     rings: broadcast::Sender<Arc<Vec<UserId>>>,
-    /// The database and this instance's name, to tell the other instances.
-    peers: Option<(Db, Arc<str>)>,
+    /// To the other instances.
+    bus: Bus,
 }
 
 impl Default for ChatBell {
     fn default() -> ChatBell {
-        ChatBell { rings: broadcast::channel(BACKLOG).0, peers: None }
+        ChatBell { rings: broadcast::channel(BACKLOG).0, bus: Bus::alone() }
     }
 }
 
@@ -51,35 +49,30 @@ impl Default for ChatBell {
 struct Note {
     message: Option<i64>,
     readers: Vec<UserId>,
-    instance: String,
 }
 
 impl Note {
-    /// `MESSAGE READER,READER,… INSTANCE` (message 0: a read mark; the instance last, as it
-    /// may hold any character).
+    /// `MESSAGE READER,READER,…` (message 0: a read mark).
     fn encode(&self) -> String {
         let readers: Vec<String> = self.readers.iter().map(|r| r.0.to_string()).collect();
-        format!("{} {} {}", self.message.unwrap_or(0), readers.join(","), self.instance)
+        format!("{} {}", self.message.unwrap_or(0), readers.join(","))
     }
 
     fn decode(text: &str) -> Option<Note> {
-        let mut parts = text.splitn(3, ' ');
-        let message: i64 = parts.next()?.parse().ok()?;
-        let readers = parts
-            .next()?
+        let (message, readers) = text.split_once(' ')?;
+        let message: i64 = message.parse().ok()?;
+        let readers = readers
             .split(',')
             .map(|r| r.parse().ok().map(UserId))
             .collect::<Option<Vec<UserId>>>()?;
-        let instance = parts.next()?.to_string();
-        Some(Note { message: (message > 0).then_some(message), readers, instance })
+        Some(Note { message: (message > 0).then_some(message), readers })
     }
 }
 
 impl ChatBell {
-    /// A bell that also tells the other instances on `db` (PostgreSQL), as `instance`.
-    pub fn shared(db: Db, instance: &str) -> ChatBell {
-        let peers = matches!(db, Db::Postgres(_)).then(|| (db, Arc::from(instance)));
-        ChatBell { peers, ..ChatBell::default() }
+    /// A bell that also tells the other instances on `bus`.
+    pub fn shared(bus: Bus) -> ChatBell {
+        ChatBell { bus, ..ChatBell::default() }
     }
 
     /// Rings for these readers.
@@ -92,26 +85,25 @@ impl ChatBell {
     /// A failure is logged: the message is stored, readers elsewhere see it at their next
     /// fetch.
     pub async fn tell_peers(&self, message: Option<i64>, readers: &[UserId]) {
-        let Some((db, instance)) = &self.peers else { return };
+        if !self.bus.is_shared() {
+            return;
+        }
         for chunk in readers.chunks(READERS_PER_NOTE) {
-            let note = Note { message, readers: chunk.to_vec(), instance: instance.to_string() };
-            if let Err(e) = db::notify::send(db, CHANNEL, &note.encode()).await {
+            let note = Note { message, readers: chunk.to_vec() };
+            if let Err(e) = self.bus.send(Channel::Chat, &note.encode()).await {
                 tracing::warn!(error = %e, "other instances do not hear of a chat message");
             }
         }
     }
 
-    /// Delivers what the other instances tell of, to this instance's phones and pages, until
-    /// the database closes. Nothing to do on SQLite (none).
-    pub fn deliver_from_peers(&self, phones: PhoneHub) -> Option<JoinHandle<()>> {
-        let (db, me) = self.peers.clone()?;
-        let (mut notes, _listener) = db::notify::listen(&db, CHANNEL)?;
+    /// Delivers what the other instances tell of (the messages read from `db`), to this
+    /// instance's phones and pages, until the bus stops. Nothing to do on SQLite (none).
+    pub fn deliver_from_peers(&self, db: db::Db, phones: PhoneHub) -> Option<JoinHandle<()>> {
+        let mut notes = self.bus.subscribe(Channel::Chat)?;
         let bell = self.clone();
         Some(tokio::spawn(async move {
-            while let Some(text) = notes.recv().await {
-                let Some(note) = Note::decode(&text).filter(|n| *n.instance != *me) else {
-                    continue;
-                };
+            while let Some(note) = notes.recv().await {
+                let Some(note) = Note::decode(&note.body) else { continue };
                 if let Some(id) = note.message {
                     match db::chat::get(&db, id).await {
                         Ok(Some(message)) => phones.chat(&note.readers, &message),
@@ -202,16 +194,12 @@ mod tests {
 
     #[test]
     fn notes_between_instances_read_back() {
-        let note = Note {
-            message: Some(42),
-            readers: vec![UserId(3), UserId(17)],
-            instance: "east 1|x".into(),
-        };
-        assert_eq!(note.encode(), "42 3,17 east 1|x");
+        let note = Note { message: Some(42), readers: vec![UserId(3), UserId(17)] };
+        assert_eq!(note.encode(), "42 3,17");
         assert_eq!(Note::decode(&note.encode()), Some(note));
-        let read = Note { message: None, readers: vec![UserId(5)], instance: "w".into() };
+        let read = Note { message: None, readers: vec![UserId(5)] };
         assert_eq!(Note::decode(&read.encode()), Some(read));
-        for bad in ["", "x 1 a", "1 a,b w", "1 2", "-"] {
+        for bad in ["", "x 1", "1 a,b", "1 2 w", "-"] {
             assert_eq!(Note::decode(bad), None, "{bad:?}");
         }
     }

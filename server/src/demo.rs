@@ -12,6 +12,12 @@
 //! It exists only while the trunks table has the demo row (created on a database without
 //! trunks), and is labelled "demo" wherever trunks are shown. It is not a carrier: nothing
 //! leaves this machine.
+//!
+//! A server with the embedded gateway runs its own demo trunk, answering that gateway only, and
+//! gives its gateway the demo row with its own demo trunk's address (so servers sharing one
+//! database each reach their own). Servers driving standalone gateways run none: `server
+//! demo-trunk GATEWAY_SIP…` runs one for all of them as a process of its own (the one-machine
+//! cluster does), and the row holds its address.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,12 +59,12 @@ pub enum DemoError {
 }
 
 /// On a database without trunks, adds the demo trunk; whenever the demo trunk exists, starts
-/// it on `listen`, answering calls from the dialer's gateway at `dialer_sip`, and records
-/// where it listens. Returns `None` when there is no demo trunk.
+/// it on `listen`, answering calls from the dialer's gateways at `gateways` (their SIP
+/// addresses), and records where it listens. Returns `None` when there is no demo trunk.
 pub async fn start(
     db: &Db,
     listen: SocketAddr,
-    dialer_sip: SocketAddr,
+    gateways: &[SocketAddr],
 ) -> Result<Option<DemoTrunk>, DemoError> {
     let now = db::now_ms();
     let has_trunks: i64 = with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM trunks").fetch_one(pool).await)?;
@@ -80,14 +86,21 @@ pub async fn start(
     }
     let chime = std::env::temp_dir().join(format!("dialer-demo-chime-{}.wav", std::process::id()));
     std::fs::write(&chime, chime_wav())?;
-    let mut trunk =
-        Trunk::new(TrunkId(1), &dialer_sip.ip().to_string(), dialer_sip.port(), Transport::Udp);
-    trunk.keepalive_secs = 0;
+    // Each of the dialer's gateways is a "trunk" of the pretend carrier: the calls it accepts.
+    let trunks = (1..)
+        .zip(gateways)
+        .map(|(id, sip)| {
+            let mut trunk =
+                Trunk::new(TrunkId(id), &sip.ip().to_string(), sip.port(), Transport::Udp);
+            trunk.keepalive_secs = 0;
+            trunk
+        })
+        .collect();
     let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
         sip_listen: listen,
         webrtc_listen: SocketAddr::new(listen.ip(), 0),
         advertise: listen.ip(),
-        trunks: vec![trunk],
+        trunks,
         user_agent: "dialer-demo-trunk".into(),
         hold_music: None,
         ..gateway::runtime::Config::default()
@@ -209,6 +222,69 @@ mod tests {
         assert_eq!(behaviour("+15551230"), Behaviour::NoSuchNumber);
         assert_eq!(behaviour("+15551231"), Behaviour::Answer);
         assert_eq!(behaviour("sip-user"), Behaviour::Answer);
+    }
+
+    /// What `gateway` hears of a call to the demo trunk at `demo`: answered, or ended first.
+    async fn answered(gateway: &Gateway, demo: SocketAddr) -> bool {
+        use gateway::control::{CallId, CallerId, Originate, PhoneNumber};
+        gateway
+            .add_trunk(Trunk::new(TrunkId(7), &demo.ip().to_string(), demo.port(), Transport::Udp))
+            .await
+            .unwrap();
+        let mut events = gateway.events();
+        let call = CallId(1);
+        let originate = Originate {
+            call,
+            trunk: TrunkId(7),
+            to: PhoneNumber::parse("+12025550101").unwrap(),
+            caller_id: CallerId::parse("+12025550100").unwrap(),
+            caller_name: None,
+            asserted_identity: None,
+            ring_timeout_secs: 10,
+            amd: false,
+        };
+        gateway.originate(originate).await.unwrap();
+        loop {
+            // (Bounded: the call rings for 10 s at most; the demo answers after two.)
+            let read = tokio::time::timeout(Duration::from_secs(20), events.next()).await;
+            match read.expect("the call neither answered nor ended") {
+                Read::Event(e) => match e.event {
+                    Event::CallAnswered { call: c } if c == call => return true,
+                    Event::CallEnded { call: c, .. } if c == call => return false,
+                    _ => {}
+                },
+                Read::Lost { .. } => {}
+                Read::Closed => panic!("the gateway stopped"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn one_demo_trunk_answers_every_gateway_it_serves_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("demo.db").display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut gateways = Vec::new();
+        for _ in 0..3 {
+            let started = gateway::runtime::start(gateway::runtime::Config {
+                sip_listen: loopback,
+                webrtc_listen: loopback,
+                advertise: loopback.ip(),
+                ..gateway::runtime::Config::default()
+            })
+            .await
+            .unwrap();
+            gateways.push(started);
+        }
+        // Two servers' gateways are served; the third is a stranger.
+        let served: Vec<SocketAddr> = gateways[..2].iter().map(|(_, r)| r.sip_udp).collect();
+        let demo = start(&db, loopback, &served).await.unwrap().expect("a database without trunks");
+        for (i, (gateway, _)) in gateways.iter().enumerate() {
+            assert_eq!(answered(gateway, demo.sip).await, i < 2, "gateway {i}");
+        }
     }
 
     #[test]

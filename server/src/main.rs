@@ -1,6 +1,7 @@
 //! The `server` binary: load the configuration, start, print where to log in, serve until
 //! Ctrl-C or SIGTERM. `server reset-password USER` gives a user a new password instead;
-//! `server backup FILE` copies a SQLite database, also while a server runs on it.
+//! `server backup FILE` copies a SQLite database, also while a server runs on it; `server
+//! demo-trunk GATEWAY_SIP…` runs the demo trunk for servers driving standalone gateways.
 //!
 //! The line that says how to log in (with a fresh database's admin password) is the first
 //! thing the server prints: log lines written while it starts are held back until that line
@@ -16,7 +17,10 @@ use tracing_subscriber::fmt::MakeWriter;
 
 const USAGE: &str = "usage: server                        start the dialer (see README)
        server reset-password USER    give USER a new password, printed once
-       server backup FILE            copy the SQLite database to FILE (docs/OPERATIONS.md)";
+       server backup FILE            copy the SQLite database to FILE (docs/OPERATIONS.md)
+       server demo-trunk GATEWAY_SIP…
+                                     run the demo trunk on DIALER_DEMO_SIP_LISTEN for standalone
+                                     gateways at these SIP addresses (docs/DEPLOY.md)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -47,6 +51,29 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::load().context("loading the configuration")?;
             startup::backup(&config, std::path::Path::new(file)).await?;
             println!("database copied to {file}");
+            Ok(())
+        }
+        ["demo-trunk", gateways @ ..] if !gateways.is_empty() => {
+            log.release();
+            let gateways = gateways
+                .iter()
+                .map(|g| {
+                    g.parse::<std::net::SocketAddr>().with_context(|| {
+                        format!(
+                            "{g:?} is not a gateway's SIP address (IP:PORT, e.g. 127.0.0.1:5071)"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let config = Config::load().context("loading the configuration")?;
+            let demo = startup::demo_trunk(&config, &gateways).await?;
+            println!(
+                "Demo trunk answering on {} for the gateways at {}",
+                demo.sip,
+                gateways.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+            std::io::stdout().flush()?;
+            shutdown_signal().await;
             Ok(())
         }
         ["-h" | "--help"] => {

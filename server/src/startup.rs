@@ -146,6 +146,11 @@ pub enum StartError {
     Demo(#[from] crate::demo::DemoError),
     #[error("there is no user named {0:?}")]
     UnknownUser(String),
+    #[error(
+        "the database has trunks and none of them is the demo trunk: there is nothing for a demo \
+         trunk to answer (it is added only to a database without trunks)"
+    )]
+    NoDemoTrunk,
     #[error("the dialer could not start: {0}")]
     Dialer(#[from] crate::runtime::dialer::StartError),
     #[error(transparent)]
@@ -268,12 +273,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })
             .await?;
             tracing::info!(sip = %running.sip_udp, webrtc = %running.webrtc, "media gateway ready");
-            let demo = crate::demo::start(&db, config.demo_sip_listen, running.sip_udp).await?;
+            let demo = crate::demo::start(&db, config.demo_sip_listen, &[running.sip_udp]).await?;
             (gateway, Some(running), demo, None)
         }
         Some(remote) => {
-            // The demo trunk answers only the embedded gateway: a standalone one is for real
-            // trunks.
+            // No demo trunk of its own: standalone gateways reach real trunks, or the demo trunk
+            // run as a process of its own (`server demo-trunk`, see `crate::demo`).
             tracing::info!(control = %remote.endpoint(), "driving a standalone media gateway");
             let connection = gateway::remote::connect(remote.clone());
             (connection.gateway, None, None, Some(connection.opened))
@@ -282,6 +287,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
     let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
+    if let Some(demo) = &demo {
+        link.use_demo_trunk(demo.sip);
+    }
     let mut trunk_status = link.trunk_status();
     let mut phone_warnings = link.phone_warnings();
     let admin_link = link.clone();
@@ -357,7 +365,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     });
     // What dashboards read: this instance's board, with its peers' on PostgreSQL.
-    let (live, floor) = crate::runtime::floor::start(db.clone(), instance.clone(), live);
+    // What this instance tells the others on its database, and hears from them.
+    let bus = crate::db::notify::Bus::start(&db, &instance);
+    let (live, floor) =
+        crate::runtime::floor::start(db.clone(), bus.clone(), instance.clone(), live);
     let phone = PhoneHub::start(
         dialer.clone(),
         Arc::new(link),
@@ -365,16 +376,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
     );
-    let chat_bell = crate::chat::ChatBell::shared(db.clone(), &instance);
-    // Messages sent through another instance, to the phones and pages connected here (it
-    // ends when the database closes).
-    let _peers_chat = chat_bell.deliver_from_peers(phone.clone());
-    let me: Arc<str> = Arc::from(instance.as_str());
-    let _peers_notices =
-        crate::backend::notices::deliver_from_peers(&db, me.clone(), phone.clone());
+    let chat_bell = crate::chat::ChatBell::shared(bus.clone());
+    // Messages sent through another instance, to the phones and pages connected here (they
+    // end when the bus stops).
+    let _peers_chat = chat_bell.deliver_from_peers(db.clone(), phone.clone());
+    let _peers_notices = crate::backend::notices::deliver_from_peers(&db, &bus, phone.clone());
     // Admins' edits made through another instance, applied here at once.
     let _peers_changes =
-        crate::runtime::changes::follow(&db, me.clone(), dialer.clone(), admin_link.clone());
+        crate::runtime::changes::follow(&db, &bus, dialer.clone(), admin_link.clone());
     let state = AppState {
         leptos,
         ports: crate::backend::ports(
@@ -384,7 +393,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Some(phone.clone()),
             Some(admin_link),
             UrlRules::from_config(&config),
-            crate::backend::Peers { instance: me, bell: chat_bell.clone() },
+            crate::backend::Peers { bus, bell: chat_bell.clone() },
         ),
         chat: chat_bell,
         imports: ImportJobs::default(),
@@ -646,6 +655,20 @@ async fn reset_password_in(db: &Db, username: &str) -> Result<String, StartError
     let ended = db::sessions::delete_for_user(db, app::model::UserId(user.id), None).await?;
     tracing::info!(user = %name, sessions = ended, "password reset from the command line");
     Ok(generated)
+}
+
+/// `server demo-trunk GATEWAY_SIP…`: the demo trunk as a process of its own, answering the
+/// standalone gateways at `gateways` (their SIP addresses) on `config.demo_sip_listen`, for
+/// servers that drive standalone gateways (see [`crate::demo`]). Runs until dropped.
+pub async fn demo_trunk(
+    config: &Config,
+    gateways: &[SocketAddr],
+) -> Result<crate::demo::DemoTrunk, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let demo = crate::demo::start(&db, config.demo_sip_listen, gateways).await;
+    db.close().await;
+    demo?.ok_or(StartError::NoDemoTrunk)
 }
 
 /// `server backup FILE`: a consistent copy of the SQLite database, taken while the dialer may

@@ -52,8 +52,8 @@ pub struct AdminBackend {
     gateway: Option<GatewayLink>,
     /// One pacing simulation at a time: each takes a core for seconds.
     simulator: OneRun,
-    /// This instance's name: edits are announced to the others under it.
-    instance: Arc<str>,
+    /// To the other instances: edits are announced on it.
+    bus: crate::db::notify::Bus,
 }
 
 /// One run at a time: a second one while the first holds its permit is refused, not queued
@@ -83,14 +83,14 @@ impl AdminBackend {
         dialer: Option<Dialer>,
         phones: Option<PhoneHub>,
         gateway: Option<GatewayLink>,
-        instance: Arc<str>,
+        bus: crate::db::notify::Bus,
     ) -> Self {
-        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new(), instance }
+        AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new(), bus }
     }
 
     /// Tells the other instances of an edit applied here.
     async fn announce(&self, change: Change) {
-        changes::announce(&self.db, &self.instance, change).await;
+        changes::announce(&self.bus, change).await;
     }
 
     /// An agent's username, for the watcher's messages.

@@ -23,10 +23,10 @@ use crate::runtime::dialer::Dialer;
 use crate::runtime::gateway_link::GatewayLink;
 use crate::runtime::live::LiveBoard;
 
-/// This server among the others on its database: its name (what it tells them is signed
-/// with it), and the bell that tells open pages — here and there — of new chat messages.
+/// This server among the others on its database: its bus to them, and the bell that tells
+/// open pages — here and there — of new chat messages.
 pub struct Peers {
-    pub instance: Arc<str>,
+    pub bus: crate::db::notify::Bus,
     pub bell: crate::chat::ChatBell,
 }
 
@@ -42,17 +42,11 @@ pub fn ports(
     url_rules: UrlRules,
     peers: Peers,
 ) -> Ports {
-    let Peers { instance, bell } = peers;
+    let Peers { bus, bell } = peers;
     let chat = chat::ChatBackend::new(db.clone(), phones.clone(), bell);
-    let notices = notices::NoticesBackend::new(db.clone(), phones.clone(), instance.clone());
-    let admin = admin::AdminBackend::new(
-        db.clone(),
-        live.clone(),
-        dialer.clone(),
-        phones,
-        gateway,
-        instance,
-    );
+    let notices = notices::NoticesBackend::new(db.clone(), phones.clone(), bus.clone());
+    let admin =
+        admin::AdminBackend::new(db.clone(), live.clone(), dialer.clone(), phones, gateway, bus);
     let crm = crm::CrmBackend::new(db.clone(), url_rules.allow.clone());
     Ports {
         crm: Arc::new(crm),

@@ -3,11 +3,9 @@
 //! hub). Roles are the server functions' to check.
 //!
 //! With several instances on one PostgreSQL database, the instance that stores a message
-//! tells the others (`NOTIFY dialer_notices`, payload `ID INSTANCE`), and each shows it on
+//! tells the others on its bus ([`Channel::Notices`], the message's id), and each shows it on
 //! the phones connected to it ([`deliver_from_peers`]). One lost to a reconnect reaches its
 //! agents at their next login, as for an agent who was not logged in.
-
-use std::sync::Arc;
 
 use app::model::notice::{Broadcast, BroadcastPage, BroadcastText};
 use app::model::{ApiError, CampaignId, Viewer};
@@ -15,45 +13,31 @@ use app::ports::Notices;
 use tokio::task::JoinHandle;
 
 use super::internal;
+use crate::db::notify::{Bus, Channel};
 use crate::db::{self, Db};
 use crate::phone::PhoneHub;
-
-/// The notification channel of messages to agents between instances.
-pub const CHANNEL: &str = "dialer_notices";
 
 pub struct NoticesBackend {
     db: Db,
     phones: Option<PhoneHub>,
-    /// This instance's name, so it does not show its own messages twice.
-    instance: Arc<str>,
+    /// To the other instances.
+    bus: Bus,
 }
 
 impl NoticesBackend {
-    pub fn new(db: Db, phones: Option<PhoneHub>, instance: Arc<str>) -> NoticesBackend {
-        NoticesBackend { db, phones, instance }
+    pub fn new(db: Db, phones: Option<PhoneHub>, bus: Bus) -> NoticesBackend {
+        NoticesBackend { db, phones, bus }
     }
 }
 
-/// The payload that tells the other instances of broadcast `id` (the instance last: it may
-/// hold any character).
-fn note(id: i64, instance: &str) -> String {
-    format!("{id} {instance}")
-}
-
-/// A payload from another instance than `me`: the broadcast's id.
-fn read_note(text: &str, me: &str) -> Option<i64> {
-    let (id, from) = text.split_once(' ')?;
-    (from != me).then(|| id.parse().ok()).flatten()
-}
-
-/// Shows what other instances store on the phones connected here, until the database
-/// closes. Nothing to do on SQLite (none).
-pub fn deliver_from_peers(db: &Db, me: Arc<str>, phones: PhoneHub) -> Option<JoinHandle<()>> {
-    let (mut notes, _listener) = db::notify::listen(db, CHANNEL)?;
+/// Shows what other instances store on the phones connected here, until the bus stops.
+/// Nothing to do on SQLite (none).
+pub fn deliver_from_peers(db: &Db, bus: &Bus, phones: PhoneHub) -> Option<JoinHandle<()>> {
+    let mut notes = bus.subscribe(Channel::Notices)?;
     let db = db.clone();
     Some(tokio::spawn(async move {
-        while let Some(text) = notes.recv().await {
-            let Some(id) = read_note(&text, &me) else { continue };
+        while let Some(note) = notes.recv().await {
+            let Ok(id) = note.body.parse() else { continue };
             match db::broadcasts::get(&db, id).await {
                 Ok(Some(b)) => phones.broadcast(&b),
                 Ok(None) => {}
@@ -102,23 +86,9 @@ impl Notices for NoticesBackend {
             phones.broadcast(&b);
         }
         // (Stored: an agent elsewhere who misses this sees it at their next login.)
-        if let Err(e) = db::notify::send(&self.db, CHANNEL, &note(b.id.0, &self.instance)).await {
+        if let Err(e) = self.bus.send(Channel::Notices, &b.id.0.to_string()).await {
             tracing::warn!(error = %e, "other instances do not hear of a message to agents");
         }
         Ok(b)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notes_name_the_message_and_are_skipped_by_their_own_instance() {
-        let text = note(42, "east 1");
-        assert_eq!(read_note(&text, "west"), Some(42));
-        assert_eq!(read_note(&text, "east 1"), None, "its own");
-        assert_eq!(read_note("x east", "west"), None);
-        assert_eq!(read_note("42", "west"), None);
     }
 }

@@ -1,21 +1,17 @@
 //! The live snapshots dialer instances share (`floor_snapshots`, one row per instance), for
 //! [`crate::runtime::floor`].
 //!
-//! Invariants: an instance writes only its own row; on PostgreSQL every write is followed by
-//! a notification on [`CHANNEL`] naming the instance, so peers read it at once.
+//! Invariant: an instance writes only its own row (and tells its peers, through its bus).
 
 use super::{Db, DbError, with_pool};
 
-/// The notification channel; the payload is the name of the instance whose row changed.
-pub const CHANNEL: &str = "dialer_floor";
-
-/// Stores `instance`'s snapshot `body` (JSON) as of `now` (Unix ms), and tells the peers.
+/// Stores `instance`'s snapshot `body` (JSON) as of `now` (Unix ms).
 pub async fn store(db: &Db, instance: &str, body: &str, now: i64) -> Result<(), DbError> {
     let sql = "INSERT INTO floor_snapshots (instance, body, updated_at) VALUES ($1, $2, $3) \
                ON CONFLICT (instance) DO UPDATE SET body = excluded.body, \
                updated_at = excluded.updated_at";
     with_pool!(db, pool => sqlx::query(sql).bind(instance).bind(body).bind(now).execute(pool).await.map(drop))?;
-    super::notify::send(db, CHANNEL, instance).await
+    Ok(())
 }
 
 /// Every other instance's snapshot written at or after `fresh_since` (Unix ms): (instance,
@@ -45,5 +41,5 @@ pub async fn remove(db: &Db, instance: &str) -> Result<(), DbError> {
         .execute(pool)
         .await
         .map(drop))?;
-    super::notify::send(db, CHANNEL, instance).await
+    Ok(())
 }

@@ -4,8 +4,8 @@
 //! instance serves a page show the whole floor.
 //!
 //! Each instance writes its own snapshot (`floor_snapshots`, JSON) when it changes — at once,
-//! then at most every [`FLUSH`] — and every [`REFRESH`] anyway, and the database notifies the
-//! peers, which read that row and publish the merge of their own snapshot and their peers'
+//! then at most every [`FLUSH`] — and every [`REFRESH`] anyway, and tells the peers on its
+//! bus ([`Channel::Floor`]), which read that row and publish the merge of their own snapshot and their peers'
 //! ([`merge`]).
 //! Every [`REFRESH`] each instance also reads all its peers' rows again, so a notification
 //! lost to a reconnect costs at most that long, and a peer whose row was not written for
@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::live::{self, Live, LiveBoard, LivePublisher, Snapshot};
+use crate::db::notify::{Bus, Channel, Note};
 use crate::db::{self, Db};
 
 /// The least time between two writes of a changed snapshot. A change after a quiet spell is
@@ -92,29 +93,43 @@ pub fn merge<'a>(own: &Live, peers: impl IntoIterator<Item = &'a Live>) -> Live 
 /// The floor's tasks (sharing, and listening for the peers); [`Floor::stop`] takes the
 /// instance off the floor.
 pub struct Floor {
-    tasks: Vec<JoinHandle<()>>,
+    task: Option<JoinHandle<()>>,
     db: Db,
+    bus: Bus,
     instance: String,
 }
 
-/// Starts sharing `own` (this instance's board) under `instance`'s name; returns the board
-/// of the whole floor. On SQLite that is `own`.
-pub fn start(db: Db, instance: String, own: LiveBoard) -> (LiveBoard, Floor) {
-    let Some((notes, listener)) = db::notify::listen(&db, db::floor::CHANNEL) else {
-        return (own, Floor { tasks: Vec::new(), db, instance });
+/// Starts sharing `own` (this instance's board) under `instance`'s name, telling the peers on
+/// `bus`; returns the board of the whole floor. On SQLite (the bus alone) that is `own`.
+pub fn start(db: Db, bus: Bus, instance: String, own: LiveBoard) -> (LiveBoard, Floor) {
+    let Some(notes) = bus.subscribe(Channel::Floor) else {
+        return (own, Floor { task: None, db, bus, instance });
     };
     let (publisher, board) = live::channel();
     publisher.publish((*own.snapshot()).clone());
-    let task = tokio::spawn(run(db.clone(), instance.clone(), own, publisher, notes));
-    (board, Floor { tasks: vec![task, listener], db, instance })
+    let shared = Shared {
+        db: db.clone(),
+        bus: bus.clone(),
+        instance: instance.clone(),
+        own,
+        peers: BTreeMap::new(),
+        publisher,
+        written: None,
+    };
+    let task = tokio::spawn(run(shared, notes));
+    (board, Floor { task: Some(task), db, bus, instance })
 }
 
 impl Floor {
     /// Stops sharing and removes this instance's snapshot (its agents and calls are gone).
     pub async fn stop(self) {
-        if !self.tasks.is_empty() {
-            self.tasks.iter().for_each(JoinHandle::abort);
-            if let Err(e) = db::floor::remove(&self.db, &self.instance).await {
+        if let Some(task) = self.task {
+            task.abort();
+            let removed = db::floor::remove(&self.db, &self.instance).await;
+            if let Err(e) = match removed {
+                Ok(()) => self.bus.send(Channel::Floor, "").await,
+                Err(e) => Err(e),
+            } {
                 tracing::warn!(error = %e, "the floor still shows this instance until it goes stale");
             }
         }
@@ -124,6 +139,7 @@ impl Floor {
 /// What the task knows of the floor.
 struct Shared {
     db: Db,
+    bus: Bus,
     instance: String,
     own: LiveBoard,
     peers: BTreeMap<String, Live>,
@@ -147,8 +163,14 @@ impl Shared {
             Ok(body) => body,
             Err(e) => return tracing::error!(error = %e, "the live snapshot cannot be written"),
         };
-        match db::floor::store(&self.db, &self.instance, &body, db::now_ms()).await {
-            Ok(()) => self.written = Some(snapshot),
+        let stored = db::floor::store(&self.db, &self.instance, &body, db::now_ms()).await;
+        match stored {
+            Ok(()) => {
+                self.written = Some(snapshot);
+                if let Err(e) = self.bus.send(Channel::Floor, "").await {
+                    tracing::warn!(error = %e, "the peers hear of this instance's change at their next refresh");
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the floor does not see this instance's change yet")
             }
@@ -161,9 +183,6 @@ impl Shared {
 
     /// Reads one peer's row again (it was written, or removed).
     async fn read_peer(&mut self, peer: String) {
-        if peer == self.instance {
-            return;
-        }
         match db::floor::peer(&self.db, &peer, Self::fresh_since()).await {
             Ok(Some(body)) => match serde_json::from_str::<Stored>(&body) {
                 Ok(stored) => {
@@ -195,16 +214,10 @@ impl Shared {
     }
 }
 
-/// Shares `own` and merges the peers' snapshots named in `notes` until `own` closes.
-async fn run(
-    db: Db,
-    instance: String,
-    own: LiveBoard,
-    publisher: LivePublisher,
-    mut notes: mpsc::UnboundedReceiver<String>,
-) {
-    let mut watch = own.clone();
-    let mut shared = Shared { db, instance, own, peers: BTreeMap::new(), publisher, written: None };
+/// Shares the board and merges the peers' snapshots whose change `notes` tell of, until the
+/// board closes.
+async fn run(mut shared: Shared, mut notes: mpsc::UnboundedReceiver<Note>) {
+    let mut watch = shared.own.clone();
     shared.write(true).await;
     shared.read_peers().await;
     shared.publish();
@@ -241,11 +254,11 @@ async fn run(
                 shared.read_peers().await;
                 shared.publish();
             }
-            Some(peer) = notes.recv() => {
-                shared.read_peer(peer).await;
+            Some(note) = notes.recv() => {
+                shared.read_peer(note.from).await;
                 // Several notes at once: one merge.
-                while let Ok(peer) = notes.try_recv() {
-                    shared.read_peer(peer).await;
+                while let Ok(note) = notes.try_recv() {
+                    shared.read_peer(note.from).await;
                 }
                 shared.publish();
             }

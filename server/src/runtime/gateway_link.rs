@@ -64,6 +64,10 @@ struct State {
     recording_reports: Option<mpsc::UnboundedSender<RecordingReport>>,
     /// The SIP phone accounts last handed to the gateway (none: not yet, or a new connection).
     phones_pushed: Option<Vec<SipPhoneAccount>>,
+    /// This server's own demo trunk (embedded gateway): the demo row is given to the gateway
+    /// with this address rather than the row's (another server's, when several share the
+    /// database). None: the row's address.
+    demo_trunk: Option<std::net::SocketAddr>,
     /// What the gateway last said of each agent's SIP phone audio, and of which leg (kept
     /// until that leg is gone).
     phone_quality: HashMap<UserId, (AgentLegId, PhoneQuality)>,
@@ -159,6 +163,12 @@ impl GatewayLink {
     /// The gateway's handle (for asking it about recordings).
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
+    }
+
+    /// Gives the gateway the demo trunk at `sip`, this server's own, whatever address its row
+    /// holds (see [`crate::demo`]).
+    pub fn use_demo_trunk(&self, sip: std::net::SocketAddr) {
+        self.state().demo_trunk = Some(sip);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -441,7 +451,8 @@ impl GatewayLink {
 
     /// Pushes every trunk in the database to the gateway.
     pub async fn sync_trunks(&self, db: &Db) -> Result<usize, DbError> {
-        let rows = load_trunks(db).await?;
+        let demo = self.state().demo_trunk;
+        let rows = load_trunks(db, demo).await?;
         let n = rows.len();
         for t in rows {
             let id = t.id;
@@ -476,7 +487,8 @@ impl GatewayLink {
         id: TrunkId,
         wait: Duration,
     ) -> Result<Option<Result<gw::ProbeResult, ControlError>>, DbError> {
-        let Some(trunk) = load_trunks(db).await?.into_iter().find(|t| t.id == id) else {
+        let demo = self.state().demo_trunk;
+        let Some(trunk) = load_trunks(db, demo).await?.into_iter().find(|t| t.id == id) else {
             return Ok(None);
         };
         if let Err(e) = self.gateway.add_trunk(trunk).await {
@@ -867,9 +879,16 @@ fn media_error(e: ControlError) -> MediaError {
 /// The trunks table as the gateway wants it: every row read by `db::trunks` (the only SQL),
 /// each setting parsed strictly. A row that does not parse is refused with its reason, never
 /// pushed with a guessed setting.
-async fn load_trunks(db: &Db) -> Result<Vec<gw::Trunk>, DbError> {
+async fn load_trunks(
+    db: &Db,
+    demo: Option<std::net::SocketAddr>,
+) -> Result<Vec<gw::Trunk>, DbError> {
     let mut out = Vec::new();
-    for t in crate::db::trunks::list(db).await? {
+    for mut t in crate::db::trunks::list(db).await? {
+        if let (true, Some(sip)) = (t.demo, demo) {
+            t.settings.host = sip.ip().to_string();
+            t.settings.port = sip.port();
+        }
         match gateway_trunk(&t) {
             Ok(trunk) => out.push(trunk),
             Err(reason) => {
