@@ -17,7 +17,9 @@
 //!
 //! And two server processes on one PostgreSQL database, a broadcast campaign active on both:
 //! one instance dials it (its pacing lease); `kill -9` of that one, and the other takes the
-//! campaign over within the lease's time; at the end the same consistency as above.
+//! campaign over within the lease's time; at the end the same consistency as above. And two
+//! such processes dialling one trunk at once (a broadcast campaign paced by each): the trunk's
+//! channels and calls per second hold across both, by the attempts' times and by sipp's.
 
 mod support;
 
@@ -85,17 +87,31 @@ async fn campaign(
     leads: u32,
 ) -> i64 {
     let trunk = support::udp_trunk(admin, "sipp", sipp, 50).await;
+    campaign_on(admin, db, &trunk, "Crash", dialling, channels, (0, leads)).await
+}
+
+/// The same on trunk `trunk`, named `name`, with the numbers `+1202555NNNN` for NNNN in
+/// `first .. first + count` (`numbers`).
+async fn campaign_on(
+    admin: &Client,
+    db: &Db,
+    trunk: &str,
+    name: &str,
+    dialling: Dialling<'_>,
+    channels: u32,
+    numbers: (u32, u32),
+) -> i64 {
     let (kind, file, agents) = match dialling {
         Dialling::Broadcast(file) => ("broadcast", file.to_string_lossy(), &[][..]),
         Dialling::Auto(agents) => ("auto", "".into(), agents),
     };
     let (channels, cap) = (channels.to_string(), CAP.to_string());
     let form = [
-        ("name", "Crash"),
+        ("name", name),
         ("kind", kind),
         ("state", "active"),
         ("script_id", ""),
-        ("trunk_id", trunk.as_str()),
+        ("trunk_id", trunk),
         ("notes", ""),
         ("caller_id", "+1 202 555 0100"),
         ("source_statuses", "NEW"),
@@ -123,7 +139,7 @@ async fn campaign(
         admin,
         "leadsets/create",
         &[
-            ("name", "Crash"),
+            ("name", name),
             ("campaign_id", &id.to_string()),
             ("default_country", "US"),
             ("active", "on"),
@@ -132,8 +148,9 @@ async fn campaign(
     .await
     .as_i64()
     .expect("leadset id");
-    let phone = |n: u32| format!("+1202555{n:04}");
-    support::add_new_leads(db, LeadsetId(leadset), leads, phone, "America/New_York").await;
+    let (first, count) = numbers;
+    let phone = |n: u32| format!("+1202555{:04}", first + n);
+    support::add_new_leads(db, LeadsetId(leadset), count, phone, "America/New_York").await;
     id
 }
 
@@ -626,5 +643,93 @@ async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nin
         "nothing dialled by east after its death"
     );
     drop(west);
+    db.close().await;
+}
+
+/// The most intervals of `spans` (start, end; an end is open) that overlap at one moment.
+fn most_at_once(spans: &[(i64, i64)]) -> usize {
+    let mut edges: Vec<(i64, i32)> = spans.iter().flat_map(|(a, b)| [(*a, 1), (*b, -1)]).collect();
+    // At one instant, ends before starts: a call ending as another starts holds one channel.
+    edges.sort_unstable();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// The most of the sorted `times` within any window of `width`.
+fn most_within(times: &[f64], width: f64) -> usize {
+    let mut first = 0;
+    let mut most = 0;
+    for (i, t) in times.iter().enumerate() {
+        while t - times[first] >= width {
+            first += 1;
+        }
+        most = most.max(i + 1 - first);
+    }
+    most
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_dialling_one_trunk_keep_its_limits_between_them() {
+    const CHANNELS: u32 = 4;
+    let data = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&data.url).await.unwrap();
+    let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: &Path, instance: &'static str| {
+        let log = dir.join("server.log");
+        let env = [("DIALER_INSTANCE", instance), ("DIALER_HEARTBEAT_SECONDS", "1")];
+        let (dir, url) = (dir.to_path_buf(), data.url.clone());
+        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
+    };
+    let east = start(east_dir.path(), "east").await;
+    let west = start(west_dir.path(), "west").await;
+    let sipp = Sipp::tracing();
+    let login = |url: String| async move {
+        let mut admin = Client::new(&url);
+        admin.login("admin", support::ADMIN_PASSWORD).await;
+        admin
+    };
+    let (on_east, on_west) = (login(east.url.clone()).await, login(west.url.clone()).await);
+    // One trunk: 4 channels, 4 calls a second. Each campaign alone would take 5 and 10.
+    let trunk = support::udp_trunk(&on_east, "sipp", sipp.port, CHANNELS).await;
+    let leads = 16;
+    // Saved active through each server: each paces its own (its pacing lease).
+    let file = message(east_dir.path(), 2);
+    campaign_on(&on_east, &db, &trunk, "East", Dialling::Broadcast(&file), 5, (0, leads)).await;
+    let file = message(west_dir.path(), 2);
+    campaign_on(&on_west, &db, &trunk, "West", Dialling::Broadcast(&file), 5, (100, leads)).await;
+    wait_until_finished(&db, i64::from(2 * leads), Duration::from_secs(90)).await;
+    assert_every_invite_has_its_attempt(&db, &sipp, "at the end").await;
+    let outcomes: Vec<(Option<String>, i64)> =
+        rows(&db, "SELECT outcome, COUNT(*) FROM call_attempts GROUP BY outcome").await;
+    assert_eq!(
+        outcomes,
+        [(Some("answered".to_string()), i64::from(2 * leads))],
+        "every lead answered once, none refused for the trunk's limits"
+    );
+
+    let (east_calls, west_calls) =
+        (placed_by(&db, "east").await.len(), placed_by(&db, "west").await.len());
+    eprintln!("calls placed: east {east_calls}, west {west_calls}");
+    assert!(east_calls > 0 && west_calls > 0, "both servers dialled through the trunk");
+    let spans: Vec<(i64, i64)> =
+        rows(&db, "SELECT dialed_at, ended_at FROM call_attempts WHERE ended_at IS NOT NULL").await;
+    assert_eq!(spans.len() as u32, east_calls as u32 + west_calls as u32, "every call ended");
+    let at_once = most_at_once(&spans);
+    assert!(at_once <= CHANNELS as usize, "{at_once} calls at once on {CHANNELS} channels");
+    let mut decided: Vec<f64> = spans.iter().map(|(a, _)| *a as f64 / 1000.0).collect();
+    decided.sort_by(f64::total_cmp);
+    let per_second = most_within(&decided, 1.0);
+    assert!(per_second <= CHANNELS as usize, "{per_second} calls decided within a second");
+    // At the carrier: the network may bring two a little closer; within 0.9 s, never more.
+    let invites = sipp.invite_times();
+    assert_eq!(invites.len(), spans.len(), "one INVITE a call");
+    let at_carrier = most_within(&invites, 0.9);
+    assert!(at_carrier <= CHANNELS as usize, "{at_carrier} INVITEs within 0.9 s at sipp");
+    eprintln!("most at once {at_once}, most a second {per_second}, at sipp {at_carrier}");
+    drop((east, west));
     db.close().await;
 }

@@ -1049,6 +1049,10 @@ impl Admin for AdminBackend {
         {
             tracing::warn!(error = %e, "cannot push trunks to the gateway");
         }
+        // (A failure is logged by the dialer; its periodic reload follows.)
+        if let Some(d) = &self.dialer {
+            let _ = d.reload_trunks().await;
+        }
         self.announce(Change::Trunks).await;
         // Campaigns dialling through it take the new limits.
         if !used_by.is_empty() {

@@ -80,6 +80,29 @@ pub async fn heartbeat(db: &Db, name: &str, incarnation: &str, now: i64) -> Resu
     Ok(n == 1)
 }
 
+/// Writes the trunks instance `name` dials through (ids, comma-separated), as of `now`
+/// (`runtime::trunk_shares`).
+pub async fn say_trunks(db: &Db, name: &str, trunks: &str, now: i64) -> Result<(), DbError> {
+    with_pool!(db, pool => sqlx::query(
+            "UPDATE instances SET trunks = $1, trunks_at = $2 WHERE name = $3")
+        .bind(trunks)
+        .bind(now)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(drop))?;
+    Ok(())
+}
+
+/// Every instance that said its trunks at or after `fresh_since`, with what it said, by name.
+pub async fn saying_trunks(db: &Db, fresh_since: i64) -> Result<Vec<(String, String)>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
+            "SELECT name, trunks FROM instances WHERE trunks_at >= $1 ORDER BY name")
+        .bind(fresh_since)
+        .fetch_all(pool)
+        .await)?)
+}
+
 /// Names of instances other than `except` whose heartbeat is older than `stale_before`.
 pub async fn dead(db: &Db, except: &str, stale_before: i64) -> Result<Vec<String>, DbError> {
     Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(

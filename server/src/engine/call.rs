@@ -451,25 +451,34 @@ impl CallRec {
     }
 }
 
-/// Places the campaign's stored calls, in order, while its rate allows; asks to be woken for
-/// the next slot when some must wait.
+/// Places the campaign's stored calls, in order, while its rate — and its trunk's, when the
+/// engine limits the trunk — allows; asks to be woken for the next slot when some must wait.
 pub(super) fn place_stored(
     now: Now,
     run: &mut super::campaign::CampaignRun,
+    mut trunk: Option<&mut super::trunk::TrunkRun>,
     calls: &mut BTreeMap<CallId, CallRec>,
     out: &mut Outbox,
 ) {
-    while !run.stored.is_empty() && run.placer.available(now.at) > 0 {
+    while !run.stored.is_empty()
+        && run.placer.available(now.at) > 0
+        && trunk.as_mut().is_none_or(|t| t.placeable(now.at) > 0)
+    {
         if let Some(call) = run.stored.pop_front()
             && place(now, call, calls, out)
         {
             run.placer.record(now.at);
+            if let Some(t) = trunk.as_mut() {
+                t.placed(now.at);
+            }
         }
     }
-    if !run.stored.is_empty()
-        && let Some(t) = run.placer.next_slot(now.at)
-    {
-        run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+    if !run.stored.is_empty() {
+        let slots =
+            [run.placer.next_slot(now.at), trunk.as_mut().and_then(|t| t.next_place_slot(now.at))];
+        if let Some(t) = slots.into_iter().flatten().max() {
+            run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+        }
     }
 }
 
@@ -1244,7 +1253,8 @@ impl Engine {
         if !run.stored.contains(&call) {
             run.stored.push_back(call);
         }
-        place_stored(now, run, &mut self.calls, &mut self.out);
+        let trunk = run.config.settings.trunk_id.and_then(|t| self.trunks.get_mut(&t));
+        place_stored(now, run, trunk, &mut self.calls, &mut self.out);
         Ok(())
     }
 

@@ -1,14 +1,16 @@
 //! Each pacing step of each campaign: give back queued leads whose calling window closed, ask
 //! the campaign's pacer ([`super::pacing`]) how many calls to start, cap that by the rate
-//! limiter, decide the calls for the next eligible leads, and ask the database for more leads
-//! when the hopper runs low. Also deciding one call, which preview agents do themselves. A
-//! decided call is placed only once its attempt is stored, at the campaign's rate (`call`).
+//! limiter and by this instance's part of the campaign's trunk ([`super::trunk`]: its free
+//! channels and rate, shared with the other campaigns on it, which take turns), decide the
+//! calls for the next eligible leads, and ask the database for more leads when the hopper runs
+//! low. Also deciding one call, which preview agents do themselves. A decided call is placed
+//! only once its attempt is stored, at the campaign's rate and the trunk's (`call`).
 //!
 //! The pacers and the limiter are pure and stay in `pacing`; this is where the engine's
 //! agents, calls and hopper meet them.
 //!
 //! Invariants: a campaign that cannot dial places no call; no call is placed above the
-//! pacer's wish or the limiter's allowance; calls that could be abandoned (answered ones
+//! pacer's wish, the limiter's allowance or the trunk's part; calls that could be abandoned (answered ones
 //! waiting for an agent, and those in flight beyond the ready agents) never exceed the
 //! campaign's abandon budget ([`super::abandon`]), whatever its pacer wants; every call rings
 //! at least [`MIN_RING_SECONDS`]; a callback meant for one agent waits until that
@@ -48,16 +50,33 @@ impl Engine {
         }
         // Then callers waiting in inbound queues, before any outbound call is placed.
         self.serve_queues(now);
-        for run in self.campaigns.values_mut() {
-            let id = run.id();
+        // Channels taken on each trunk, by every campaign (kept up to date as calls are
+        // decided below).
+        let mut trunk_use = super::trunk::trunk_use(&self.calls, &self.campaigns_trunks());
+        // In id order, starting after the campaign that last took a call through a limited
+        // trunk: campaigns sharing a trunk take turns at its free slots.
+        let turn = self.trunk_turn;
+        let (mut order, first): (Vec<CampaignId>, Vec<CampaignId>) =
+            self.campaigns.keys().copied().partition(|id| turn.is_some_and(|t| *id > t));
+        order.extend(first);
+        for id in order {
+            let Some(run) = self.campaigns.get_mut(&id) else { continue };
             let ready = ready_agents(&self.agents, id);
             let working =
                 self.agents.values().filter(|a| a.campaign == id && !a.machine.is_paused()).count()
                     as u32;
             let input = run.pacing_input(now, ready.len() as u32, working, &self.calls);
             run.wake_at = None;
+            let trunk_id = run.config.settings.trunk_id;
+            let mut trunk = trunk_id.and_then(|t| self.trunks.get_mut(&t));
             // Calls already stored leave first, whatever else changed since.
-            super::call::place_stored(now, run, &mut self.calls, &mut self.out);
+            super::call::place_stored(
+                now,
+                run,
+                trunk.as_deref_mut(),
+                &mut self.calls,
+                &mut self.out,
+            );
             if run.dialable().is_err() || self.paced_elsewhere.contains(&id) {
                 continue;
             }
@@ -72,20 +91,37 @@ impl Engine {
                 let t = now.at + d;
                 run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
             }
-            let allowed = run.limiter.available(now.at);
+            let mut allowed = run.limiter.available(now.at);
+            // The trunk's part for this instance: its free channels and its rate, shared with
+            // the other campaigns on it.
+            let wanted = match (&mut trunk, trunk_id) {
+                (Some(t), Some(tid)) => {
+                    allowed = allowed.min(t.available(now.at));
+                    let used = trunk_use.get(&tid).copied().unwrap_or(0);
+                    wanted.min(t.channels().saturating_sub(used))
+                }
+                _ => wanted,
+            };
             let mut placed = 0;
             while placed < wanted.min(allowed) {
                 let Some(q) = run.take_auto_lead(&ready) else { break };
                 let (call, call_ref) = self.call_ids.next();
                 let rec = run.dial(now, call, call_ref, q, None, &mut self.out);
                 self.calls.insert(call, rec);
+                if let (Some(t), Some(tid)) = (&mut trunk, trunk_id) {
+                    t.record(now.at);
+                    *trunk_use.entry(tid).or_default() += 1;
+                    self.trunk_turn = Some(id);
+                }
                 placed += 1;
             }
-            if placed < wanted
-                && !run.hopper.is_empty()
-                && let Some(t) = run.limiter.next_slot(now.at)
-            {
-                run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+            if placed < wanted && !run.hopper.is_empty() {
+                // Whichever rate holds the next call back.
+                let slots =
+                    [run.limiter.next_slot(now.at), trunk.and_then(|t| t.next_slot(now.at))];
+                if let Some(t) = slots.into_iter().flatten().max() {
+                    run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
+                }
             }
             let agents: Vec<UserId> =
                 self.agents.iter().filter(|(_, a)| a.campaign == id).map(|(u, _)| *u).collect();

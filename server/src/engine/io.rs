@@ -231,6 +231,13 @@ pub enum Input {
         trunk: TrunkId,
         reachable: bool,
     },
+    /// Every trunk's limits (a trunk not listed is no longer limited here): calls through a
+    /// trunk keep to its channels and calls per second, whichever campaign places them
+    /// ([`super::trunk`]).
+    Trunks(Vec<(TrunkId, super::trunk::TrunkLimits)>),
+    /// This instance's part of each trunk, among the instances dialling through it
+    /// ([`super::trunk::FloorShares`]; every trunk whole until told otherwise).
+    Floor(super::trunk::FloorShares),
     /// The agent starts (`on`) or stops recording their call (on-demand campaigns).
     AgentRecording {
         agent: UserId,

@@ -60,8 +60,8 @@ impl Engine {
             held.state = CallState::Parked(agent);
             self.out.push(Output::Park { call: held.id });
         }
-        self.calls.insert(call, rec);
         run.announce(agent, now, Some(call_ref), &mut self.out);
+        self.dialled(now.at, call, rec);
         self.lines_changed(now, agent);
         Ok(())
     }

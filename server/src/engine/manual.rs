@@ -36,6 +36,8 @@ impl Engine {
         let in_call = self.calls.values().any(|c| c.lead() == lead.id);
         let previewed = (self.agents.values())
             .any(|a| a.preview.as_ref().is_some_and(|q| q.lead.id == lead.id));
+        let campaign = self.agents.get(&agent).ok_or(EngineError::NotLoggedIn)?.campaign;
+        let trunk_room = self.trunk_room(now.at, campaign);
         let run = self.agents.get_mut(&agent).ok_or(EngineError::NotLoggedIn)?;
         let camp = self.campaigns.get_mut(&run.campaign).ok_or(EngineError::UnknownCampaign)?;
         camp.dialable()?;
@@ -50,7 +52,10 @@ impl Engine {
                 end: settings.window.end_hhmm(),
             });
         }
-        if camp.free_channels(&self.calls) == 0 || camp.limiter.available(now.at) == 0 {
+        if camp.free_channels(&self.calls) == 0
+            || camp.limiter.available(now.at) == 0
+            || trunk_room == 0
+        {
             return Err(EngineError::ChannelsBusy);
         }
         if self.dials_a_line(agent) {
@@ -69,8 +74,8 @@ impl Engine {
         camp.hopper.retain(|q| q.lead.id != lead.id);
         let queued = QueuedLead { lead, callback: None };
         let rec = camp.dial(now, call, call_ref.clone(), queued, Some(agent), &mut self.out);
-        self.calls.insert(call, rec);
         run.announce(agent, now, Some(call_ref), &mut self.out);
+        self.dialled(now.at, call, rec);
         let auto = self
             .campaigns
             .get(&campaign)

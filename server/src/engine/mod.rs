@@ -58,6 +58,7 @@ mod recording;
 pub mod recycle;
 mod session;
 mod transfer;
+pub mod trunk;
 
 use app::model::{AgentStatus, CampaignId, LeadId, LiveCounters, TrunkId, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -167,6 +168,13 @@ pub struct Engine {
     stopping: bool,
     /// Trunks the media gateway finds unreachable now.
     trunks_down: BTreeSet<TrunkId>,
+    /// Trunks' limits and this instance's part of them ([`trunk`]).
+    trunks: BTreeMap<TrunkId, trunk::TrunkRun>,
+    /// This instance's part of each trunk.
+    shares: trunk::FloorShares,
+    /// The campaign that last took a call through a limited trunk: pacing starts after it
+    /// next time, so campaigns sharing a trunk take turns.
+    trunk_turn: Option<CampaignId>,
     /// Campaigns another instance paces ([`Input::Pacing`]): nothing is claimed or dialled
     /// for them here. Kept apart from the campaigns, so it may be said before one is loaded.
     paced_elsewhere: BTreeSet<CampaignId>,
@@ -186,6 +194,9 @@ impl Engine {
             windows: WindowCheck::default(),
             stopping: false,
             trunks_down: BTreeSet::new(),
+            trunks: BTreeMap::new(),
+            shares: trunk::FloorShares::default(),
+            trunk_turn: None,
             paced_elsewhere: BTreeSet::new(),
             queues: BTreeMap::new(),
         }
@@ -230,6 +241,8 @@ impl Engine {
             Input::TransferOut { agent, department } => self.transfer_out(agent, &department)?,
             Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
             Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
+            Input::Trunks(trunks) => self.load_trunks(trunks),
+            Input::Floor(shares) => self.set_shares(shares),
             Input::Inbound(call) => self.inbound(now, *call)?,
             Input::AgentRecording { agent, on } => self.agent_recording_request(agent, on)?,
             Input::SwitchLine { agent, call } => self.switch_line(now, agent, call)?,

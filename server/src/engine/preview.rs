@@ -102,10 +102,15 @@ impl Engine {
 
     /// "Call": dials the previewed lead, if a channel and a calls-per-second slot are free.
     pub(super) fn preview_dial(&mut self, now: Now, agent: UserId) -> Result<(), EngineError> {
+        let campaign = self.agents.get(&agent).ok_or(EngineError::NotLoggedIn)?.campaign;
+        let trunk_room = self.trunk_room(now.at, campaign);
         let (run, camp) = preview_parts(&mut self.agents, &mut self.campaigns, agent)?;
         let q = run.preview.take().ok_or(EngineError::NoPreview)?;
         // Preview agents dial themselves: only free channels matter, not ready agents.
-        if camp.free_channels(&self.calls) == 0 || camp.limiter.available(now.at) == 0 {
+        if camp.free_channels(&self.calls) == 0
+            || camp.limiter.available(now.at) == 0
+            || trunk_room == 0
+        {
             run.preview = Some(q);
             return Err(EngineError::ChannelsBusy);
         }
@@ -115,7 +120,7 @@ impl Engine {
             return Err(e.into());
         }
         let rec = camp.dial(now, call, call_ref, q, Some(agent), &mut self.out);
-        self.calls.insert(call, rec);
+        self.dialled(now.at, call, rec);
         Ok(())
     }
 

@@ -23,6 +23,7 @@ mod lines;
 mod manual;
 mod recording;
 mod transfer;
+mod trunks;
 
 const A1: UserId = UserId(1);
 const A2: UserId = UserId(2);
@@ -1200,10 +1201,26 @@ fn run_random(seed: u64) -> (usize, usize) {
     c.settings.retry_rules =
         vec![RetryRule { outcome: CallOutcome::Busy, retry_minutes: 0, max_attempts: 3 }];
     let multiplier = c.settings.outbound_multiplier;
-    let channels = c.settings.max_channels;
-    let cps_limit = if c.settings.max_cps >= 1.0 { c.settings.max_cps as usize } else { 1 };
-    let cps_window = if c.settings.max_cps >= 1.0 { 1.0 } else { 1.0 / c.settings.max_cps };
+    let mut channels = c.settings.max_channels;
+    // (How many calls may start within how long, for a rate as the limiter keeps it.)
+    let rate_limit = |cps: f64| if cps >= 1.0 { (cps as usize, 1.0) } else { (1, 1.0 / cps) };
+    let mut rates = vec![rate_limit(c.settings.max_cps)];
     let mut h = Harness::new(c);
+    // Half the runs dial through a trunk tighter than the campaign, as one of several
+    // instances or alone.
+    if rng.random_bool(0.5) {
+        use super::trunk::{FloorShare, FloorShares, TrunkLimits};
+        let limits = TrunkLimits {
+            max_channels: rng.random_range(1..6),
+            max_cps: [0.5, 1.0, 2.0, 4.0][rng.random_range(0..4)],
+        };
+        let instances = rng.random_range(1..4);
+        let share = FloorShare { instances, rank: rng.random_range(0..instances) };
+        h.input(Input::Floor(FloorShares { default: share, trunks: Default::default() })).unwrap();
+        h.input(Input::Trunks(vec![(TrunkId(1), limits)])).unwrap();
+        channels = channels.min(share.channels(limits.max_channels));
+        rates.push(rate_limit(share.cps(limits.max_cps).unwrap()));
+    }
 
     // The lead store: ids not yet claimed; released and recycled ones come back.
     let mut store: Vec<i64> = (1..=60).collect();
@@ -1307,12 +1324,14 @@ fn run_random(seed: u64) -> (usize, usize) {
         let counters = h.engine.counters()[&C1];
         let up = counters.calls_ringing + counters.calls_waiting + counters.calls_active;
         assert!(up <= channels, "{ctx}: {up} calls on {channels} channels");
-        // Invariant: calls per second over any window.
+        // Invariant: calls per second over any window, the campaign's and the trunk's part.
         if let Some(last) = starts.last() {
-            let window = Duration::from_secs_f64(cps_window);
-            let recent =
-                starts.iter().filter(|t| last.saturating_duration_since(**t) < window).count();
-            assert!(recent <= cps_limit, "{ctx}: {recent} starts within {window:?}");
+            for (limit, seconds) in &rates {
+                let window = Duration::from_secs_f64(*seconds);
+                let recent =
+                    starts.iter().filter(|t| last.saturating_duration_since(**t) < window).count();
+                assert!(recent <= *limit, "{ctx}: {recent} starts within {window:?}");
+            }
         }
         // Invariant: auto campaigns dial only for ready agents.
         if kind == CampaignKind::Auto && !dialled.is_empty() {

@@ -1,6 +1,7 @@
 //! Admins' edits told to the other instances on one PostgreSQL database, so they take effect
 //! everywhere at once: a campaign saved or turned on or off is reloaded by every instance's
-//! dialer, trunks and SIP phone accounts are pushed to every instance's gateway.
+//! dialer, trunks go to every instance's dialer (their limits) and gateway, SIP phone
+//! accounts to every instance's gateway.
 //!
 //! The instance that stores the edit applies it itself, then [`announce`]s it on its bus
 //! ([`Channel::Changes`], `KIND [ID]`); every other instance applies it on hearing it
@@ -73,6 +74,7 @@ pub fn follow(db: &Db, bus: &Bus, dialer: Dialer, gateway: GatewayLink) -> Optio
                     if let Err(e) = gateway.sync_trunks(&db).await {
                         tracing::warn!(error = %e, "cannot push trunks to the gateway");
                     }
+                    let _ = dialer.reload_trunks().await;
                 }
                 Change::Phones => {
                     if let Err(e) = gateway.sync_phones(&db, true).await {

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, UserId};
+use app::model::{AgentStatus, CampaignId, Lead, LiveCounters, TrunkId, UserId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -32,7 +32,9 @@ use super::clock::Clock;
 use super::live::LivePublisher;
 use super::liveness::{self, Beat, LivenessError, Me, Timing};
 use super::pacers::{self, Pacers};
+use super::trunk_shares::{self, TrunkShares};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
+use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
     Record,
@@ -113,6 +115,8 @@ enum Command {
     /// Boxed: an input can be large (a lead, a submission); the other commands are small.
     Input(Box<Input>, oneshot::Sender<Result<(), EngineError>>),
     Reload(CampaignId, oneshot::Sender<Result<(), DbError>>),
+    /// The trunks' limits again (an admin's edit).
+    ReloadTrunks(oneshot::Sender<Result<(), DbError>>),
     View(UserId, oneshot::Sender<Option<AgentView>>),
     /// Every logged-in agent and their state.
     Floor(oneshot::Sender<Vec<app::model::AgentNow>>),
@@ -165,6 +169,20 @@ impl Dialer {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, %campaign, "cannot reload campaign");
+                Err(DialerError::Stopped)
+            }
+            Err(_) => Err(DialerError::Stopped),
+        }
+    }
+
+    /// Loads the trunks' limits again (after an admin's edit, here or on another instance).
+    pub async fn reload_trunks(&self) -> Result<(), DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::ReloadTrunks(tx)).await.map_err(|_| DialerError::Stopped)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot reload the trunks' limits");
                 Err(DialerError::Stopped)
             }
             Err(_) => Err(DialerError::Stopped),
@@ -304,6 +322,19 @@ pub async fn start(
     let run = me.incarnation.get(..6).unwrap_or(&me.incarnation);
     let mut engine = Engine::new(format!("{}-{run}", config.instance)).with_first_call(first_call);
     let mut pacers = Pacers::default();
+    // The trunks' limits, and this instance's part of them, before any campaign may dial.
+    let trunks = load_trunks(&db).await?;
+    let _ = engine.handle(clock.now(), Input::Trunks(trunks));
+    let mut parts = TrunkShares::default();
+    let parts_until = {
+        let now = clock.now().wall;
+        let said = parts.round(&engine.trunks_in_use());
+        db::instances::say_trunks(&db, &me.name, &said, now).await?;
+        let rows =
+            db::instances::saying_trunks(&db, now - millis(trunk_shares::PART_LEASE)).await?;
+        let _ = engine.handle(clock.now(), Input::Floor(parts.shares(&me.name, &rows)));
+        now + millis(trunk_shares::PART_LEASE)
+    };
     let configs = load_campaigns(&db, None, clock.now().wall).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
     let writer =
@@ -342,6 +373,10 @@ pub async fn start(
         lanes: HashMap::new(),
         inert: false,
         pacers,
+        parts,
+        parts_round: 0,
+        parts_round_sent: 0,
+        parts_until: Some(parts_until),
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
@@ -354,9 +389,15 @@ enum Internal {
     Window(CampaignId, bool),
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
-    Reloaded(Vec<CampaignConfig>),
+    Reloaded(Vec<CampaignConfig>, Vec<(TrunkId, TrunkLimits)>),
     /// A round of pacing leases came back: which campaigns are held, until when (Unix ms).
     Paced(Vec<(CampaignId, bool)>, i64),
+    /// A round of trunk parts came back: this instance's parts, decided at `at` (Unix ms).
+    Parts {
+        round: u64,
+        shares: FloorShares,
+        at: i64,
+    },
     /// A manual call's lead is leased (boxed: it carries a lead).
     Manual(Box<manual::ManualLead>),
     /// An inbound call's queue and lead are found.
@@ -411,6 +452,14 @@ struct Runtime {
     inert: bool,
     /// The agentless campaigns this instance paces (leases in the database).
     pacers: Pacers,
+    /// What this instance has said of the trunks it dials through ([`trunk_shares`]).
+    parts: TrunkShares,
+    /// The round whose parts are in force (an older one coming back late is ignored).
+    parts_round: u64,
+    /// The last round sent.
+    parts_round_sent: u64,
+    /// When the parts in force end (Unix ms) unless a round renews them.
+    parts_until: Option<i64>,
 }
 
 impl Runtime {
@@ -463,13 +512,21 @@ impl Runtime {
                     }
                     Internal::Call(event) => self.call_event(event),
                     Internal::Remaining(counts) => self.remaining = counts,
-                    Internal::Reloaded(configs) => {
+                    Internal::Reloaded(configs, trunks) => {
                         let now = self.clock.now();
+                        let _ = self.engine.handle(now, Input::Trunks(trunks));
                         for c in configs {
                             feed(&mut self.engine, &mut self.pacers, now, c);
                         }
                     }
                     Internal::Paced(results, until) => self.paced(&results, until),
+                    Internal::Parts { round, shares, at } => {
+                        if round > self.parts_round {
+                            self.parts_round = round;
+                            self.parts_until = Some(at + millis(trunk_shares::PART_LEASE));
+                            let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
+                        }
+                    }
                     Internal::Manual(m) => self.manual_lead(*m),
                     Internal::Inbound(r) => self.inbound(*r),
                     Internal::Attempts { stored, refused } => {
@@ -489,6 +546,16 @@ impl Runtime {
                     }
                     Some(Command::Reload(campaign, reply)) => {
                         let result = self.reload(Some(campaign)).await;
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::ReloadTrunks(reply)) => {
+                        let result = match load_trunks(&self.db).await {
+                            Ok(trunks) => {
+                                let _ = self.engine.handle(self.clock.now(), Input::Trunks(trunks));
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        };
                         let _ = reply.send(result);
                     }
                     Some(Command::ManualDial(agent, phone, reply)) => {
@@ -531,7 +598,10 @@ impl Runtime {
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
-                _ = pacing.tick() => self.renew_pacing(),
+                _ = pacing.tick() => {
+                    self.renew_pacing();
+                    self.say_trunks();
+                }
             }
             self.drain();
             if let Some(s) = &mut stopping {
@@ -979,6 +1049,45 @@ impl Runtime {
         }
     }
 
+    /// A round of trunk parts: parts not renewed in time end here (no part at all); the trunks
+    /// used now are said, and the parts they give are decided, in the background
+    /// ([`Internal::Parts`]).
+    fn say_trunks(&mut self) {
+        if self.inert {
+            return;
+        }
+        let now = self.clock.now();
+        if self.parts_until.is_some_and(|until| now.wall > until) {
+            tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
+            self.parts_until = None;
+            let none = FloorShares {
+                default: crate::engine::trunk::FloorShare { instances: 0, rank: 0 },
+                trunks: BTreeMap::new(),
+            };
+            let _ = self.engine.handle(now, Input::Floor(none));
+        }
+        let said = self.parts.round(&self.engine.trunks_in_use());
+        self.parts_round_sent += 1;
+        let round = self.parts_round_sent;
+        let parts = self.parts.clone();
+        let (db, me, internal) =
+            (self.db.clone(), self.config.instance.clone(), self.internal.clone());
+        self.background.spawn(async move {
+            let lease = millis(trunk_shares::PART_LEASE);
+            let decided = async {
+                db::instances::say_trunks(&db, &me, &said, now.wall).await?;
+                let rows = db::instances::saying_trunks(&db, now.wall - lease).await?;
+                Ok::<_, DbError>(parts.shares(&me, &rows))
+            };
+            match decided.await {
+                Ok(shares) => {
+                    let _ = internal.send(Internal::Parts { round, shares, at: now.wall });
+                }
+                Err(e) => tracing::warn!(error = %e, "saying this instance's trunks failed"),
+            }
+        });
+    }
+
     fn paced(&mut self, results: &[(CampaignId, bool)], until: i64) {
         let now = self.clock.now();
         for (campaign, here) in self.pacers.renewed(results, until, now.wall) {
@@ -991,9 +1100,12 @@ impl Runtime {
         let (db, internal) = (self.db.clone(), self.internal.clone());
         let now = self.clock.now().wall;
         self.background.spawn(async move {
-            match load_campaigns(&db, None, now).await {
-                Ok(configs) => {
-                    let _ = internal.send(Internal::Reloaded(configs));
+            let loaded = async {
+                Ok::<_, DbError>((load_campaigns(&db, None, now).await?, load_trunks(&db).await?))
+            };
+            match loaded.await {
+                Ok((configs, trunks)) => {
+                    let _ = internal.send(Internal::Reloaded(configs, trunks));
                 }
                 Err(e) => tracing::error!(error = %e, "reloading campaigns failed"),
             }
@@ -1119,6 +1231,22 @@ async fn load_campaigns(
         out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions, abandons });
     }
     Ok(out)
+}
+
+/// Every trunk's limits, for the engine.
+async fn load_trunks(db: &Db) -> Result<Vec<(TrunkId, TrunkLimits)>, DbError> {
+    let trunks = db::trunks::list(db).await?;
+    Ok(trunks
+        .into_iter()
+        .map(|t| {
+            let (max_channels, max_cps) = (t.settings.max_channels, t.settings.max_cps);
+            (t.id, TrunkLimits { max_channels, max_cps })
+        })
+        .collect())
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Records waiting for the writer's next commit, and the calls whose attempts are among them.

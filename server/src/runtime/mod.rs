@@ -21,3 +21,4 @@ pub mod live;
 pub mod liveness;
 pub mod pacers;
 pub mod recorder;
+pub mod trunk_shares;

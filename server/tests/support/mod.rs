@@ -485,6 +485,39 @@ impl Sipp {
         Sipp { child, port, trace, _dir: dir }
     }
 
+    /// When sipp received each INVITE so far (seconds, from midnight of the day its log
+    /// started; empty without [`Sipp::tracing`]), in order. Retransmissions count once.
+    pub fn invite_times(&self) -> Vec<f64> {
+        let Some(log) = self.trace.as_ref().and_then(|t| std::fs::read_to_string(t).ok()) else {
+            return Vec::new();
+        };
+        // Each message follows a line `----… YYYY-MM-DD HH:MM:SS.ffffff`.
+        let (mut first_day, mut at) = (None::<String>, 0.0);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut lines = log.lines().map(|l| l.trim_end_matches('\r'));
+        while let Some(line) = lines.next() {
+            if line.starts_with("-----") {
+                let mut stamp = line.split_whitespace().skip(1);
+                let (Some(d), Some(t)) = (stamp.next(), stamp.next()) else { continue };
+                let first = first_day.get_or_insert_with(|| d.to_string());
+                let parts: Vec<f64> = t.split(':').filter_map(|p| p.parse().ok()).collect();
+                if let [h, m, s] = parts[..] {
+                    // (A run across midnight: the next day's times follow on.)
+                    let next_day = if d != first.as_str() { 86_400.0 } else { 0.0 };
+                    at = next_day + h * 3600.0 + m * 60.0 + s;
+                }
+            } else if line.starts_with("INVITE ") {
+                let headers: Vec<String> =
+                    lines.by_ref().take_while(|l| !l.is_empty()).map(String::from).collect();
+                if header(&headers, "call-id").is_some_and(|id| seen.insert(id)) {
+                    out.push(at);
+                }
+            }
+        }
+        out
+    }
+
     /// The INVITE requests sipp has received so far, each as its header lines (empty without
     /// [`Sipp::tracing`]). Retransmissions count once (by Call-ID).
     pub fn invites(&self) -> Vec<Vec<String>> {

@@ -1,0 +1,167 @@
+//! Each trunk's part for this instance among the instances dialling through it. Every
+//! [`ROUND`] each instance writes the trunks it dials through (`instances.trunks`, with the
+//! time) and reads what the others wrote; the engine keeps calls within the parts
+//! ([`crate::engine::trunk`]).
+//!
+//! Rules, safety first — the parts in force never add up to more than a trunk's channels and
+//! calls per second:
+//!
+//! - parts hold for [`PART_LEASE`] by the instance's own clock after the round that decided
+//!   them; a round that does not come back in time leaves it no part at all (as a pacing
+//!   lease does), so a peer whose word is older than that is not dialling, and is not counted;
+//! - an instance with no peer counted has every trunk whole;
+//! - among others, an instance dials through a trunk only once it has said it uses it for
+//!   [`SETTLE`] rounds: by then every peer has read that and taken its own part down; until
+//!   then (and for trunks it does not say) its part is none;
+//! - the part is an even split among the instances saying the trunk, the channels that do
+//!   not divide evenly going to the first names;
+//! - a trunk an instance stops using is still said for [`LINGER`] rounds, so agents logging
+//!   out and in do not make everyone's parts flap.
+//!
+//! So a broadcast campaign taken over from an instance that died is dialled at once with the
+//! whole trunk once the dead one's word is older than [`PART_LEASE`] (and no other instance
+//! is counted); among others, after [`SETTLE`] rounds.
+//!
+//! Sans-IO: the runtime feeds it rounds and the rows it reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use app::model::TrunkId;
+
+use crate::engine::trunk::{FloorShare, FloorShares};
+
+/// How often an instance says its trunks and reads the others'.
+pub const ROUND: Duration = Duration::from_secs(1);
+/// How long the parts a round decided hold (and how fresh a peer's word must be to count).
+pub const PART_LEASE: Duration = Duration::from_millis(1500);
+/// Rounds a trunk is said before this instance dials through it among others.
+pub const SETTLE: u64 = 2;
+/// Rounds a trunk is still said after this instance stopped using it.
+pub const LINGER: u64 = 60;
+
+/// What this instance has said of its trunks.
+#[derive(Clone, Debug, Default)]
+pub struct TrunkShares {
+    /// Rounds so far.
+    beat: u64,
+    /// Each trunk said: the heartbeat it was first said at, and the last one it was used at.
+    said: BTreeMap<TrunkId, (u64, u64)>,
+}
+
+impl TrunkShares {
+    /// One round, `using` the trunks the engine dials through now: returns what to write
+    /// (trunk ids, comma-separated).
+    pub fn round(&mut self, using: &BTreeSet<TrunkId>) -> String {
+        self.beat += 1;
+        let beat = self.beat;
+        for trunk in using {
+            self.said.entry(*trunk).or_insert((beat, beat)).1 = beat;
+        }
+        self.said.retain(|_, (_, last)| beat - *last <= LINGER);
+        let ids: Vec<String> = self.said.keys().map(|t| t.0.to_string()).collect();
+        ids.join(",")
+    }
+
+    /// This instance's parts, `me` among the rows (name, trunks said) written within
+    /// [`PART_LEASE`], read after this round's own was written.
+    pub fn shares(&self, me: &str, live: &[(String, String)]) -> FloorShares {
+        let peers: Vec<(&str, BTreeSet<TrunkId>)> = live
+            .iter()
+            .filter(|(name, _)| name != me)
+            .map(|(name, trunks)| (name.as_str(), parse(trunks)))
+            .collect();
+        if peers.is_empty() {
+            return FloorShares::default();
+        }
+        let none = FloorShare { instances: 0, rank: 0 };
+        let trunks = self
+            .said
+            .iter()
+            .filter(|(_, (first, _))| self.beat - first >= SETTLE)
+            .map(|(trunk, _)| {
+                let mut users: Vec<&str> = peers
+                    .iter()
+                    .filter(|(_, trunks)| trunks.contains(trunk))
+                    .map(|(name, _)| *name)
+                    .collect();
+                users.push(me);
+                users.sort_unstable();
+                let rank = users.iter().position(|u| *u == me).unwrap_or(0) as u32;
+                (*trunk, FloorShare { instances: users.len() as u32, rank })
+            })
+            .collect();
+        FloorShares { default: none, trunks }
+    }
+}
+
+/// The trunks a row says (ids that do not read are skipped: a newer version's word).
+fn parse(trunks: &str) -> BTreeSet<TrunkId> {
+    trunks.split(',').filter_map(|t| t.trim().parse().ok()).map(TrunkId).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T1: TrunkId = TrunkId(1);
+    const T2: TrunkId = TrunkId(2);
+
+    fn rows(rows: &[(&str, &str)]) -> Vec<(String, String)> {
+        rows.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect()
+    }
+
+    fn share(instances: u32, rank: u32) -> FloorShare {
+        FloorShare { instances, rank }
+    }
+
+    #[test]
+    fn alone_every_trunk_is_whole_at_once() {
+        let mut s = TrunkShares::default();
+        assert_eq!(s.round(&[T1].into()), "1");
+        assert_eq!(s.shares("east", &rows(&[("east", "1")])), FloorShares::default());
+        assert_eq!(s.shares("east", &[]), FloorShares::default(), "its own row not read yet");
+    }
+
+    #[test]
+    fn among_others_a_trunk_is_dialled_once_said_long_enough_and_split_evenly() {
+        let mut west = TrunkShares::default();
+        let live = |w: &str| rows(&[("east", "1,2"), ("west", w)]);
+        let said = west.round(&[T1].into());
+        let first = west.shares("west", &live(&said));
+        assert_eq!(first.of(T1), share(0, 0), "just said: the peers have not read it yet");
+        assert_eq!(first.of(T2), share(0, 0), "not said at all");
+        west.round(&[T1].into());
+        let said = west.round(&[T1].into());
+        let settled = west.shares("west", &live(&said));
+        assert_eq!(settled.of(T1), share(2, 1), "east and west say it; west is second");
+        assert_eq!(settled.of(T2), share(0, 0));
+        // East's view of the same rows: the first of two on trunk 1, alone on trunk 2.
+        let mut east = TrunkShares::default();
+        for _ in 0..=SETTLE {
+            east.round(&[T1, T2].into());
+        }
+        let e = east.shares("east", &live("1"));
+        assert_eq!((e.of(T1), e.of(T2)), (share(2, 0), share(1, 0)));
+    }
+
+    #[test]
+    fn a_trunk_no_longer_used_is_said_a_while_then_dropped() {
+        let mut s = TrunkShares::default();
+        s.round(&[T1, T2].into());
+        for _ in 0..LINGER {
+            assert_eq!(s.round(&[T1].into()), "1,2");
+        }
+        assert_eq!(s.round(&[T1].into()), "1");
+        // Used again: said again, and settling again before it is dialled among others.
+        s.round(&[T1, T2].into());
+        let shares = s.shares("a", &rows(&[("a", "1,2"), ("b", "")]));
+        assert_eq!((shares.of(T1), shares.of(T2)), (share(1, 0), share(0, 0)));
+    }
+
+    #[test]
+    fn what_a_peer_says_is_read_leniently() {
+        assert_eq!(parse(""), BTreeSet::new());
+        assert_eq!(parse("1, 2,x,,3"), [TrunkId(1), TrunkId(2), TrunkId(3)].into());
+    }
+}
