@@ -19,7 +19,11 @@
 //! one instance dials it (its pacing lease); `kill -9` of that one, and the other takes the
 //! campaign over within the lease's time; at the end the same consistency as above. And two
 //! such processes dialling one trunk at once (a broadcast campaign paced by each): the trunk's
-//! channels and calls per second hold across both, by the attempts' times and by sipp's.
+//! channels and calls per second hold across both, by the attempts' times and by sipp's. And
+//! one of two such processes cut off from the database by a relay that drops everything
+//! (a partition): it stops dialling and hangs up its calls before the other may take them
+//! back, the other takes the campaign over, and once let back it comes back declared dead,
+//! with nothing stale: the same consistency at the end.
 
 mod support;
 
@@ -646,6 +650,22 @@ async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nin
     db.close().await;
 }
 
+/// The server's log in `dir`, without its colours.
+fn server_log(dir: &Path) -> String {
+    let raw = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence: up to its final letter.
+            chars.by_ref().find(char::is_ascii_alphabetic);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The most intervals of `spans` (start, end; an end is open) that overlap at one moment.
 fn most_at_once(spans: &[(i64, i64)]) -> usize {
     let mut edges: Vec<(i64, i32)> = spans.iter().flat_map(|(a, b)| [(*a, 1), (*b, -1)]).collect();
@@ -730,6 +750,79 @@ async fn two_servers_dialling_one_trunk_keep_its_limits_between_them() {
     let at_carrier = most_within(&invites, 0.9);
     assert!(at_carrier <= CHANNELS as usize, "{at_carrier} INVITEs within 0.9 s at sipp");
     eprintln!("most at once {at_once}, most a second {per_second}, at sipp {at_carrier}");
+    drop((east, west));
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_cut_off_from_the_database_stops_and_comes_back_without_stale_state() {
+    let data = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&data.url).await.unwrap();
+    let relay = support::relay::DbRelay::start(&data.url).await;
+    let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: &Path, instance: &'static str, url: String| {
+        let log = dir.join("server.log");
+        let env = [
+            ("DIALER_INSTANCE", instance),
+            ("DIALER_HEARTBEAT_SECONDS", "1"),
+            ("DIALER_DEAD_AFTER_SECONDS", "3"),
+        ];
+        let dir = dir.to_path_buf();
+        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
+    };
+    // East reaches the database through the relay; west directly.
+    let east = start(east_dir.path(), "east", relay.url(&data.url)).await;
+    let west = start(west_dir.path(), "west", data.url.clone()).await;
+    // Calls long enough to be up when east is cut off.
+    let file = message(east_dir.path(), 8);
+    let sipp = Sipp::tracing();
+    let leads: u32 = 20;
+    let mut admin = Client::new(&east.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    // Saved active through east: east paces it.
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Broadcast(&file), 5, leads).await;
+    let seen = wait_for_invites(&sipp, 5, Duration::from_secs(30)).await;
+    assert!(seen >= 5, "only {seen} INVITEs");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(placed_by(&db, "west").await, [], "west dialled a campaign east paces");
+
+    relay.cut();
+    let cut_at = db::now_ms();
+    // West takes the campaign over once east's lease runs out (east cannot renew it).
+    let deadline = tokio::time::Instant::now() + TAKE_OVER_WITHIN * 3;
+    let first = loop {
+        if let Some((_, at)) = placed_by(&db, "west").await.first() {
+            break *at;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = Duration::from_millis(u64::try_from(first - cut_at).unwrap_or(0));
+    eprintln!("east cut off; west's first call {took:?} later");
+    assert!(took <= TAKE_OVER_WITHIN, "west dialled {took:?} after east was cut off");
+    // Cut off for longer than it takes to be declared dead, then let back.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    relay.heal();
+
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(90)).await;
+    assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    // Nothing of east's after the cut: it could store no attempt, so it placed no call (and
+    // none decided before, stored late, went out once it was back).
+    let late: Vec<(String, i64)> =
+        placed_by(&db, "east").await.into_iter().filter(|(_, at)| *at > cut_at).collect();
+    assert_eq!(late, [], "east dialled after it was cut off");
+    // East hung up the calls it had up, before west declared it dead and closed them.
+    let (log, west_log) = (server_log(east_dir.path()), server_log(west_dir.path()));
+    let at = |log: &str, words: &str| -> Option<(String, String)> {
+        let line = log.lines().find(|l| l.contains(words))?;
+        Some((line.get(..26)?.to_string(), line.to_string()))
+    };
+    let hung_up = at(&log, "lost its database").expect("east hung up its calls when cut off");
+    let recovered = at(&west_log, "recovered a dead instance").expect("west recovered east");
+    eprintln!("cut off at {cut_at}:\n  {}\n  {}", hung_up.1, recovered.1);
+    assert!(!hung_up.1.contains("calls=0"), "east had calls up when cut off: {}", hung_up.1);
+    assert!(hung_up.0 < recovered.0, "east hung up before west took its calls back");
+    assert!(log.contains("registered again"), "east came back declared dead:\n{log}");
     drop((east, west));
     db.close().await;
 }

@@ -103,6 +103,17 @@ pub async fn saying_trunks(db: &Db, fresh_since: i64) -> Result<Vec<(String, Str
         .await)?)
 }
 
+/// Whether an instance other than `me` wrote its heartbeat at or after `fresh_since`.
+pub async fn others_alive(db: &Db, me: &str, fresh_since: i64) -> Result<bool, DbError> {
+    let n: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM instances WHERE name <> $1 AND heartbeat_at >= $2")
+        .bind(me)
+        .bind(fresh_since)
+        .fetch_one(pool)
+        .await)?;
+    Ok(n > 0)
+}
+
 /// Names of instances other than `except` whose heartbeat is older than `stale_before`.
 pub async fn dead(db: &Db, except: &str, stale_before: i64) -> Result<Vec<String>, DbError> {
     Ok(with_pool!(db, pool => sqlx::query_scalar::<_, String>(

@@ -120,7 +120,14 @@ impl Db {
                 .map_err(connect_err)?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            // The database finds a session whose client went silent (a partition, a killed
+            // host) within seconds, not the system's two hours, and ends it: its transaction's
+            // locks must not hold up the instance that recovers the lost one's calls.
+            let opts = PgConnectOptions::from_str(url).map_err(connect_err)?.options([
+                ("tcp_keepalives_idle", "3"),
+                ("tcp_keepalives_interval", "1"),
+                ("tcp_keepalives_count", "3"),
+            ]);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

@@ -588,7 +588,11 @@ impl Runtime {
                     }
                 },
                 Some(beat) = liveness.recv() => {
-                    self.hang_up_all("this instance was declared dead");
+                    if beat == Beat::CutOff {
+                        self.hang_up_all("this instance lost its database (the others take its calls and leads back)");
+                    } else {
+                        self.hang_up_all("this instance was declared dead");
+                    }
                     if beat == Beat::NameTaken {
                         self.inert = true;
                     }

@@ -21,6 +21,13 @@
 //! live instances must not share a name). Leases that ran out with no instance row behind
 //! them (instances from before heartbeats existed) are recovered by the same rules.
 //!
+//! An instance that cannot write its heartbeat for `dead_after` less two heartbeats (cut off
+//! from the database, or the database away) while other instances beat hangs up its calls
+//! before they may declare it dead and close them: a call the database has closed, whose lead may be dialled again
+//! elsewhere, must not stay up (the customer could be called twice at once). Each heartbeat
+//! is given one heartbeat's time: a connection that hangs (a partition drops packets, it does
+//! not refuse them) counts as a failed write.
+//!
 //! An instance that finds it was declared dead while it still ran (a heartbeat late beyond
 //! `dead_after`) hangs up the calls it still has: the database has closed them, and their
 //! leads may be dialled again elsewhere. If a new process has taken its name meanwhile, it
@@ -67,6 +74,15 @@ pub struct Timing {
     pub dead_after: Duration,
     /// How often dead instances and ownerless expired leases are looked for.
     pub sweep_every: Duration,
+}
+
+impl Timing {
+    /// How long heartbeats may fail before this instance hangs up its calls: two heartbeats
+    /// before the others may find it dead (a failed heartbeat is known only a heartbeat after
+    /// it was sent), at least one heartbeat.
+    pub fn cut_off_after(&self) -> Duration {
+        self.dead_after.saturating_sub(self.heartbeat_every * 2).max(self.heartbeat_every)
+    }
 }
 
 /// This instance, as registered.
@@ -288,6 +304,11 @@ pub enum Beat {
     /// Declared dead, and a new process has taken the name meanwhile: this one must stop
     /// dialling altogether (two live processes never share a name).
     NameTaken,
+    /// Not written (the database did not answer in time).
+    Unwritten,
+    /// Not written for so long that the others may soon declare this instance dead: it must
+    /// hang up its calls now (told once per outage).
+    CutOff,
 }
 
 /// Writes the heartbeat, re-registering when this instance was declared dead meanwhile.
@@ -336,7 +357,7 @@ pub async fn beat(db: &Db, me: &Me, now: i64) -> Beat {
         }
         Err(e) => {
             tracing::warn!(error = %e, "writing the heartbeat failed");
-            Beat::Alive
+            Beat::Unwritten
         }
     }
 }
@@ -360,9 +381,41 @@ pub async fn sweep(db: &Db, me: &Me, now: i64, dead_after: Duration) -> Result<(
     Ok(())
 }
 
-/// The background loop: heartbeat every `heartbeat_every`, sweep every `sweep_every`.
-/// Whenever a heartbeat finds anything but [`Beat::Alive`], `notices` is told. Once the name
-/// is taken, this instance stops beating and sweeping: it is not alive any more.
+/// When heartbeats failing call for hanging up the calls: the sans-IO half of the heartbeat
+/// loop. Only with other instances beating (one that could declare this one dead and take its
+/// calls back): alone, a database outage leaves the calls up.
+#[derive(Debug)]
+struct Fence {
+    /// The last heartbeat written (Unix ms).
+    written_at: i64,
+    /// How long heartbeats may fail (ms).
+    after: i64,
+    /// Whether other instances were beating at the last look.
+    peers: bool,
+    /// The calls were hung up in this outage already.
+    done: bool,
+}
+
+impl Fence {
+    /// A heartbeat at `now`, `written` or not: true (once per outage) when the calls must be
+    /// hung up now.
+    fn heartbeat(&mut self, now: i64, written: bool) -> bool {
+        if written {
+            (self.written_at, self.done) = (now, false);
+            return false;
+        }
+        let due = self.peers && !self.done && now - self.written_at >= self.after;
+        self.done |= due;
+        due
+    }
+}
+
+/// The background loop: heartbeat every `heartbeat_every` (each given that long: a hanging
+/// connection is a failed write), and sweeps every `sweep_every` in a task of their own (a
+/// recovery, or a database that hangs, never holds a heartbeat up). Whenever a heartbeat finds
+/// this instance declared dead, `notices` is told, and once per outage when heartbeats have
+/// failed for [`Timing::cut_off_after`] while other instances beat ([`Beat::CutOff`]). Once
+/// the name is taken, this instance stops beating and sweeping: it is not alive any more.
 pub async fn run(
     db: Db,
     me: Me,
@@ -370,29 +423,74 @@ pub async fn run(
     timing: Timing,
     notices: tokio::sync::mpsc::UnboundedSender<Beat>,
 ) {
-    let mut heartbeat = tokio::time::interval(timing.heartbeat_every);
-    let mut sweeps = tokio::time::interval(timing.sweep_every);
-    for t in [&mut heartbeat, &mut sweeps] {
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    }
-    loop {
-        tokio::select! {
-            _ = heartbeat.tick() => match beat(&db, &me, clock.now().wall).await {
-                Beat::Alive => {}
-                Beat::DeclaredDead => {
-                    let _ = notices.send(Beat::DeclaredDead);
-                }
-                Beat::NameTaken => {
-                    let _ = notices.send(Beat::NameTaken);
-                    return;
-                }
-            },
-            _ = sweeps.tick() => {
+    let sweeps = {
+        let (db, me, clock) = (db.clone(), me.clone(), clock.clone());
+        tokio::spawn(async move {
+            let mut sweeps = tokio::time::interval(timing.sweep_every);
+            sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                sweeps.tick().await;
                 if let Err(e) = sweep(&db, &me, clock.now().wall, timing.dead_after).await {
                     tracing::warn!(error = %e, "looking for dead instances failed");
                 }
             }
+        })
+    };
+    let _sweeps = AbortOnDrop(sweeps);
+    let mut heartbeat = tokio::time::interval(timing.heartbeat_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Registering wrote the first heartbeat.
+    let mut fence = Fence {
+        written_at: clock.now().wall,
+        after: i64::try_from(timing.cut_off_after().as_millis()).unwrap_or(i64::MAX),
+        peers: false,
+        done: false,
+    };
+    let dead_after = i64::try_from(timing.dead_after.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        heartbeat.tick().await;
+        let now = clock.now().wall;
+        let wrote = async {
+            let beat = beat(&db, &me, now).await;
+            if matches!(beat, Beat::Alive | Beat::DeclaredDead) {
+                match instances::others_alive(&db, &me.name, now - dead_after).await {
+                    Ok(peers) => fence.peers = peers,
+                    Err(e) => tracing::warn!(error = %e, "counting the other instances failed"),
+                }
+            }
+            beat
+        };
+        let beat = tokio::time::timeout(timing.heartbeat_every, wrote).await;
+        let beat = beat.unwrap_or(Beat::Unwritten);
+        // (Written: as of when it was sent. Not: known now, a heartbeat's time later maybe.)
+        let at =
+            if matches!(beat, Beat::Alive | Beat::DeclaredDead) { now } else { clock.now().wall };
+        if fence.heartbeat(at, matches!(beat, Beat::Alive | Beat::DeclaredDead)) {
+            tracing::error!(
+                instance = %me.name,
+                "the heartbeat could not be written for too long: the other instances may declare this one dead"
+            );
+            let _ = notices.send(Beat::CutOff);
         }
+        match beat {
+            Beat::Alive | Beat::Unwritten | Beat::CutOff => {}
+            Beat::DeclaredDead => {
+                let _ = notices.send(Beat::DeclaredDead);
+            }
+            Beat::NameTaken => {
+                let _ = notices.send(Beat::NameTaken);
+                return;
+            }
+        }
+    }
+}
+
+/// Aborts a task when dropped (the sweeps end with the heartbeats).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -415,6 +513,20 @@ mod tests {
     use db::recovery::{LeasedLead, OpenAttempt, UnresolvedAttempt};
 
     const C: CampaignId = CampaignId(1);
+
+    #[test]
+    fn calls_are_hung_up_once_per_outage_and_only_with_others_beating() {
+        let mut alone = Fence { written_at: 0, after: 5_000, peers: false, done: false };
+        assert!(!alone.heartbeat(60_000, false), "alone: nobody takes the calls back");
+        let mut f = Fence { written_at: 0, after: 5_000, peers: true, done: false };
+        assert!(!f.heartbeat(2_000, true));
+        assert!(!f.heartbeat(4_000, false));
+        assert!(!f.heartbeat(6_999, false), "not yet: written at 2 s");
+        assert!(f.heartbeat(7_000, false), "5 s without a heartbeat");
+        assert!(!f.heartbeat(9_000, false), "once per outage");
+        assert!(!f.heartbeat(10_000, true), "back");
+        assert!(f.heartbeat(15_000, false), "the next outage");
+    }
 
     fn campaigns(
         max_attempts: u32,

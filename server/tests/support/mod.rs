@@ -12,6 +12,7 @@ pub mod agent;
 pub mod gateway;
 pub mod phone_socket;
 pub mod recording;
+pub mod relay;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
