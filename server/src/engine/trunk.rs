@@ -53,6 +53,11 @@ pub struct FloorShares {
 }
 
 impl FloorShares {
+    /// No part of any trunk (parts not renewed in time).
+    pub fn none() -> FloorShares {
+        FloorShares { default: FloorShare { instances: 0, rank: 0 }, trunks: BTreeMap::new() }
+    }
+
     pub fn of(&self, trunk: TrunkId) -> FloorShare {
         self.trunks.get(&trunk).copied().unwrap_or(self.default)
     }

@@ -333,7 +333,7 @@ pub async fn start(
         let rows =
             db::instances::saying_trunks(&db, now - millis(trunk_shares::PART_LEASE)).await?;
         let _ = engine.handle(clock.now(), Input::Floor(parts.shares(&me.name, &rows)));
-        now + millis(trunk_shares::PART_LEASE)
+        now + millis(trunk_shares::HELD)
     };
     let configs = load_campaigns(&db, None, clock.now().wall).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
@@ -496,6 +496,18 @@ impl Runtime {
                     None => std::future::pending().await,
                 }
             };
+            // The trunk parts in force end on time, not at the next round (the others stop
+            // counting this instance then).
+            let parts_end = self.parts_until.map(|until| {
+                let left = u64::try_from(until - self.clock.now().wall).unwrap_or(0);
+                tokio::time::Instant::now() + Duration::from_millis(left)
+            });
+            let parts_over = async {
+                match parts_end {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 // What the network says has happened comes before commands issued since: a
                 // call that ended is ended before anyone asks to hang it up.
@@ -523,7 +535,7 @@ impl Runtime {
                     Internal::Parts { round, shares, at } => {
                         if round > self.parts_round {
                             self.parts_round = round;
-                            self.parts_until = Some(at + millis(trunk_shares::PART_LEASE));
+                            self.parts_until = Some(at + millis(trunk_shares::HELD));
                             let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
                         }
                     }
@@ -599,6 +611,11 @@ impl Runtime {
                 }
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 () = grace_over => {}
+                () = parts_over => {
+                    tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
+                    self.parts_until = None;
+                    let _ = self.engine.handle(self.clock.now(), Input::Floor(FloorShares::none()));
+                }
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
                 _ = remaining.tick() => self.count_remaining(),
@@ -1053,23 +1070,14 @@ impl Runtime {
         }
     }
 
-    /// A round of trunk parts: parts not renewed in time end here (no part at all); the trunks
-    /// used now are said, and the parts they give are decided, in the background
-    /// ([`Internal::Parts`]).
+    /// A round of trunk parts: the trunks used now are said, and the parts they give are
+    /// decided, in the background ([`Internal::Parts`]). (Parts not renewed in time end by
+    /// themselves: `parts_until`.)
     fn say_trunks(&mut self) {
         if self.inert {
             return;
         }
         let now = self.clock.now();
-        if self.parts_until.is_some_and(|until| now.wall > until) {
-            tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
-            self.parts_until = None;
-            let none = FloorShares {
-                default: crate::engine::trunk::FloorShare { instances: 0, rank: 0 },
-                trunks: BTreeMap::new(),
-            };
-            let _ = self.engine.handle(now, Input::Floor(none));
-        }
         let said = self.parts.round(&self.engine.trunks_in_use());
         self.parts_round_sent += 1;
         let round = self.parts_round_sent;

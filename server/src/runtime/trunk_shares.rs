@@ -6,9 +6,10 @@
 //! Rules, safety first — the parts in force never add up to more than a trunk's channels and
 //! calls per second:
 //!
-//! - parts hold for [`PART_LEASE`] by the instance's own clock after the round that decided
-//!   them; a round that does not come back in time leaves it no part at all (as a pacing
-//!   lease does), so a peer whose word is older than that is not dialling, and is not counted;
+//! - parts hold for [`HELD`] by the instance's own clock from the start of the round that
+//!   decided them; a round that does not come back in time leaves it no part at all (as a
+//!   pacing lease does), so a peer whose word is older than [`PART_LEASE`] is not dialling,
+//!   and is not counted;
 //! - an instance with no peer counted has every trunk whole;
 //! - among others, an instance dials through a trunk only once it has said it uses it for
 //!   [`SETTLE`] rounds: by then every peer has read that and taken its own part down; until
@@ -33,8 +34,14 @@ use crate::engine::trunk::{FloorShare, FloorShares};
 
 /// How often an instance says its trunks and reads the others'.
 pub const ROUND: Duration = Duration::from_secs(1);
-/// How long the parts a round decided hold (and how fresh a peer's word must be to count).
-pub const PART_LEASE: Duration = Duration::from_millis(1500);
+/// How fresh a peer's word must be to count (from the start of the round that wrote it).
+/// Shorter than a pacing lease ([`super::pacers::LEASE`]): a broadcast campaign taken over
+/// from an instance that died finds the dead one's word too old to count.
+pub const PART_LEASE: Duration = Duration::from_secs(2);
+/// How long the parts a round decided hold, from the start of that round: less than
+/// [`PART_LEASE`], so an instance's parts have ended before the others stop counting it; more
+/// than a [`ROUND`], so a round coming back a little late does not stop the calls.
+pub const HELD: Duration = Duration::from_millis(1800);
 /// Rounds a trunk is said before this instance dials through it among others.
 pub const SETTLE: u64 = 2;
 /// Rounds a trunk is still said after this instance stopped using it.
