@@ -46,9 +46,12 @@ async fn setup(b: Backend, agents: usize, leads: u32) -> Setup {
         let row = db::users::insert(&db, &name, app::model::Role::Agent, "x", 0).await.unwrap();
         ids.push(UserId(row.id));
     }
+    // A trunk that is not what limits the dialling here (its channels and calls per second
+    // hold across all the runtimes on the database).
     support::exec(
         &db,
-        "INSERT INTO trunks (name, host, created_at, updated_at) VALUES ('sim', '127.0.0.1', 0, 0)",
+        "INSERT INTO trunks (name, host, max_channels, max_cps, created_at, updated_at) \
+         VALUES ('sim', '127.0.0.1', 500, 500, 0, 0)",
     )
     .await;
     let mut s = CampaignSettings::new(Name::parse("Durable").unwrap(), CampaignKind::Auto);

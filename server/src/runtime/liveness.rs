@@ -3,7 +3,9 @@
 //! Every dialer instance has a stable name (configured, or derived from the host and the
 //! database, so a restarted server is the same instance) and a row in `instances` whose
 //! heartbeat it refreshes every `heartbeat_every`. An instance whose heartbeat is older than
-//! `dead_after` is dead: any live instance claims its recovery (one wins) and
+//! `dead_after` is dead: any live instance that has itself been beating without a break for
+//! `dead_after` (so a database coming back from an outage, with every heartbeat stale, does
+//! not make the first instance back take everyone's calls) claims its recovery (one wins) and
 //!
 //! - closes its open call attempts with a system outcome ([`recycle::cut_off_outcome`]): a
 //!   call answered and cut off is a dropped (abandoned) call, one that rang is unanswered,
@@ -394,6 +396,8 @@ struct Fence {
     peers: bool,
     /// The calls were hung up in this outage already.
     done: bool,
+    /// Since when heartbeats have been written without a break (none: failing now).
+    beating_since: Option<i64>,
 }
 
 impl Fence {
@@ -402,11 +406,22 @@ impl Fence {
     fn heartbeat(&mut self, now: i64, written: bool) -> bool {
         if written {
             (self.written_at, self.done) = (now, false);
+            self.beating_since.get_or_insert(now);
             return false;
         }
+        self.beating_since = None;
         let due = self.peers && !self.done && now - self.written_at >= self.after;
         self.done |= due;
         due
+    }
+
+    /// Whether this instance may declare others dead at `now`: only after beating without a
+    /// break for `dead_after` (ms). One that was cut off itself, or that found the database
+    /// away, cannot tell the others' silence from its own: when a database comes back after
+    /// an outage every heartbeat is stale, and the first instance back must not take the
+    /// calls and leads of all the others, who are as alive as it is.
+    fn may_sweep(&self, now: i64, dead_after: i64) -> bool {
+        self.beating_since.is_some_and(|since| now - since >= dead_after)
     }
 }
 
@@ -423,13 +438,18 @@ pub async fn run(
     timing: Timing,
     notices: tokio::sync::mpsc::UnboundedSender<Beat>,
 ) {
+    // Whether the sweeps may declare others dead now (see `Fence::may_sweep`).
+    let may_sweep = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sweeps = {
-        let (db, me, clock) = (db.clone(), me.clone(), clock.clone());
+        let (db, me, clock, may_sweep) = (db.clone(), me.clone(), clock.clone(), may_sweep.clone());
         tokio::spawn(async move {
             let mut sweeps = tokio::time::interval(timing.sweep_every);
             sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 sweeps.tick().await;
+                if !may_sweep.load(std::sync::atomic::Ordering::Relaxed) {
+                    continue;
+                }
                 if let Err(e) = sweep(&db, &me, clock.now().wall, timing.dead_after).await {
                     tracing::warn!(error = %e, "looking for dead instances failed");
                 }
@@ -445,6 +465,7 @@ pub async fn run(
         after: i64::try_from(timing.cut_off_after().as_millis()).unwrap_or(i64::MAX),
         peers: false,
         done: false,
+        beating_since: Some(clock.now().wall),
     };
     let dead_after = i64::try_from(timing.dead_after.as_millis()).unwrap_or(i64::MAX);
     loop {
@@ -465,7 +486,9 @@ pub async fn run(
         // (Written: as of when it was sent. Not: known now, a heartbeat's time later maybe.)
         let at =
             if matches!(beat, Beat::Alive | Beat::DeclaredDead) { now } else { clock.now().wall };
-        if fence.heartbeat(at, matches!(beat, Beat::Alive | Beat::DeclaredDead)) {
+        let cut_off = fence.heartbeat(at, matches!(beat, Beat::Alive | Beat::DeclaredDead));
+        may_sweep.store(fence.may_sweep(at, dead_after), std::sync::atomic::Ordering::Relaxed);
+        if cut_off {
             tracing::error!(
                 instance = %me.name,
                 "the heartbeat could not be written for too long: the other instances may declare this one dead"
@@ -516,9 +539,16 @@ mod tests {
 
     #[test]
     fn calls_are_hung_up_once_per_outage_and_only_with_others_beating() {
-        let mut alone = Fence { written_at: 0, after: 5_000, peers: false, done: false };
+        let fence = |peers| Fence {
+            written_at: 0,
+            after: 5_000,
+            peers,
+            done: false,
+            beating_since: Some(0),
+        };
+        let mut alone = fence(false);
         assert!(!alone.heartbeat(60_000, false), "alone: nobody takes the calls back");
-        let mut f = Fence { written_at: 0, after: 5_000, peers: true, done: false };
+        let mut f = fence(true);
         assert!(!f.heartbeat(2_000, true));
         assert!(!f.heartbeat(4_000, false));
         assert!(!f.heartbeat(6_999, false), "not yet: written at 2 s");
@@ -526,6 +556,20 @@ mod tests {
         assert!(!f.heartbeat(9_000, false), "once per outage");
         assert!(!f.heartbeat(10_000, true), "back");
         assert!(f.heartbeat(15_000, false), "the next outage");
+    }
+
+    #[test]
+    fn others_are_declared_dead_only_after_beating_unbroken_for_as_long() {
+        let mut f =
+            Fence { written_at: 0, after: 5_000, peers: true, done: false, beating_since: Some(0) };
+        assert!(!f.may_sweep(6_999, 7_000), "just started");
+        assert!(f.may_sweep(7_000, 7_000));
+        f.heartbeat(8_000, false);
+        assert!(!f.may_sweep(8_000, 7_000), "failing: its own silence looks like theirs");
+        f.heartbeat(20_000, true);
+        assert!(!f.may_sweep(26_999, 7_000), "back from an outage: the others are coming back too");
+        f.heartbeat(22_000, true);
+        assert!(f.may_sweep(27_000, 7_000), "beating since 20 s");
     }
 
     fn campaigns(
