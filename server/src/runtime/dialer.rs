@@ -326,14 +326,15 @@ pub async fn start(
     let trunks = load_trunks(&db).await?;
     let _ = engine.handle(clock.now(), Input::Trunks(trunks));
     let mut parts = TrunkShares::default();
-    let parts_until = {
+    let (parts_until, parts_in_force) = {
         let now = clock.now().wall;
         let said = parts.round(&engine.trunks_in_use());
         db::instances::say_trunks(&db, &me.name, &said, now).await?;
         let rows =
             db::instances::saying_trunks(&db, now - millis(trunk_shares::PART_LEASE)).await?;
-        let _ = engine.handle(clock.now(), Input::Floor(parts.shares(&me.name, &rows)));
-        now + millis(trunk_shares::HELD)
+        let shares = parts.shares(&me.name, &rows);
+        let _ = engine.handle(clock.now(), Input::Floor(shares.clone()));
+        (now + millis(trunk_shares::HELD), shares)
     };
     let configs = load_campaigns(&db, None, clock.now().wall).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
@@ -377,6 +378,7 @@ pub async fn start(
         parts_round: 0,
         parts_round_sent: 0,
         parts_until: Some(parts_until),
+        parts_in_force,
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
     Ok((Dialer { commands: commands_tx, events }, Tasks { main, writer, liveness }))
@@ -460,6 +462,8 @@ struct Runtime {
     parts_round_sent: u64,
     /// When the parts in force end (Unix ms) unless a round renews them.
     parts_until: Option<i64>,
+    /// The parts the engine was told last.
+    parts_in_force: FloorShares,
 }
 
 impl Runtime {
@@ -536,7 +540,11 @@ impl Runtime {
                         if round > self.parts_round {
                             self.parts_round = round;
                             self.parts_until = Some(at + millis(trunk_shares::HELD));
-                            let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
+                            // (Told only when they change: an input is a pacing step.)
+                            if self.parts_in_force != shares {
+                                self.parts_in_force = shares.clone();
+                                let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
+                            }
                         }
                     }
                     Internal::Manual(m) => self.manual_lead(*m),
@@ -614,6 +622,7 @@ impl Runtime {
                 () = parts_over => {
                     tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
                     self.parts_until = None;
+                    self.parts_in_force = FloorShares::none();
                     let _ = self.engine.handle(self.clock.now(), Input::Floor(FloorShares::none()));
                 }
                 _ = renew.tick() => self.renew(),
