@@ -177,8 +177,11 @@ pub enum Record {
         campaign: CampaignId,
         at: i64,
     },
+    /// Ends the agent's session that began at `started` (and any older one still open):
+    /// never one begun later, on another instance the agent went on to.
     SessionEnded {
         agent: UserId,
+        started: i64,
         at: i64,
         reason: String,
     },

@@ -375,6 +375,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         leg_events,
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
+        bus.clone(),
     );
     let chat_bell = crate::chat::ChatBell::shared(bus.clone());
     // Messages sent through another instance, to the phones and pages connected here (they

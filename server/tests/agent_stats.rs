@@ -135,16 +135,26 @@ async fn my_stats_follow_the_definitions_across_midnight_and_a_crash(b: Backend)
         state(AgentStatus::Ready, 442.0),
         state(paused("Coaching"), 502.0),
         state(AgentStatus::LoggedOut, 562.0),
-        Record::SessionEnded { agent: ann, at: at(562.0), reason: "logout".into() },
+        Record::SessionEnded {
+            agent: ann,
+            started: at(-600.0),
+            at: at(562.0),
+            reason: "logout".into(),
+        },
         // Logged in again, Ready — then the server died: no logged_out, the session open.
         Record::SessionStarted { agent: ann, campaign: camp, at: at(1000.0) },
         state(paused("logged in"), 1000.0),
         state(AgentStatus::Ready, 1010.0),
-        // Back after the restart; this logout closes both sessions.
+        // Back after the restart: this session ends the one left open, this logout ends it.
         Record::SessionStarted { agent: ann, campaign: camp, at: at(2000.0) },
         state(paused("logged in"), 2000.0),
         state(AgentStatus::LoggedOut, 2030.0),
-        Record::SessionEnded { agent: ann, at: at(2030.0), reason: "logout".into() },
+        Record::SessionEnded {
+            agent: ann,
+            started: at(2000.0),
+            at: at(2030.0),
+            reason: "logout".into(),
+        },
     ];
     // Ann's calls of the day: a sale, a refusal, an upgrade (a success too), a busy number;
     // one from the day before and one of bob's, which do not count.

@@ -24,6 +24,11 @@
 //! (a partition): it stops dialling and hangs up its calls before the other may take them
 //! back, the other takes the campaign over, and once let back it comes back declared dead,
 //! with nothing stale: the same consistency at the end.
+//!
+//! And the database itself crashed mid-campaign (a PostgreSQL of the test's own, stopped
+//! `immediate` and started again) under an auto campaign worked by headless agents: the
+//! agents are told it is away and back, no call goes out without its stored attempt, the
+//! server dials again within 10 s of its return, and at the end the same consistency.
 
 mod support;
 
@@ -577,6 +582,19 @@ async fn placed_by(db: &Db, instance: &str) -> Vec<(String, i64)> {
     all.into_iter().filter(|(r, _)| r.starts_with(&format!("{instance}-"))).collect()
 }
 
+/// When `instance` placed its first call (Unix ms), waited for up to three times
+/// [`TAKE_OVER_WITHIN`].
+async fn first_call_by(db: &Db, instance: &str) -> i64 {
+    let deadline = tokio::time::Instant::now() + TAKE_OVER_WITHIN * 3;
+    loop {
+        if let Some((_, at)) = placed_by(db, instance).await.first() {
+            return *at;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{instance} never took the campaign over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nine() {
     let data = TestDatabase::new(Backend::Postgres).await;
@@ -615,14 +633,7 @@ async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nin
     let killed_at = db::now_ms();
     let dialed = assert_every_invite_has_its_attempt(&db, &sipp, "after the kill").await;
     // West takes the campaign over once east's lease runs out.
-    let deadline = tokio::time::Instant::now() + TAKE_OVER_WITHIN * 3;
-    let first = loop {
-        if let Some((_, at)) = placed_by(&db, "west").await.first() {
-            break *at;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let first = first_call_by(&db, "west").await;
     let took = Duration::from_millis(u64::try_from(first - killed_at).unwrap_or(0));
     eprintln!("east killed after {dialed} INVITEs; west's first call {took:?} later");
     assert!(took <= TAKE_OVER_WITHIN, "west dialled {took:?} after east's kill");
@@ -789,14 +800,7 @@ async fn a_server_cut_off_from_the_database_stops_and_comes_back_without_stale_s
     relay.cut();
     let cut_at = db::now_ms();
     // West takes the campaign over once east's lease runs out (east cannot renew it).
-    let deadline = tokio::time::Instant::now() + TAKE_OVER_WITHIN * 3;
-    let first = loop {
-        if let Some((_, at)) = placed_by(&db, "west").await.first() {
-            break *at;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign over");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let first = first_call_by(&db, "west").await;
     let took = Duration::from_millis(u64::try_from(first - cut_at).unwrap_or(0));
     eprintln!("east cut off; west's first call {took:?} later");
     assert!(took <= TAKE_OVER_WITHIN, "west dialled {took:?} after east was cut off");
@@ -824,5 +828,174 @@ async fn a_server_cut_off_from_the_database_stops_and_comes_back_without_stale_s
     assert!(hung_up.0 < recovered.0, "east hung up before west took its calls back");
     assert!(log.contains("registered again"), "east came back declared dead:\n{log}");
     drop((east, west));
+    db.close().await;
+}
+
+/// Waits until each agent's phone has shown a notice containing `words`.
+async fn wait_for_notice(agents: &[(&str, HeadlessAgent)], words: &str, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let missing: Vec<&str> = agents
+            .iter()
+            .filter(|(_, a)| !a.tally.notices().iter().any(|n| n.contains(words)))
+            .map(|(name, _)| *name)
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "agents not told {words:?} within {limit:?}: {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_crash_mid_campaign_loses_nothing_and_tells_the_agents() {
+    // A PostgreSQL of the test's own: it is crashed and started again.
+    let pg = support::own_postgres::OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let env = [("DIALER_HEARTBEAT_SECONDS", "1"), ("DIALER_DEAD_AFTER_SECONDS", "3")];
+    let server = ServerProc::start_with(dir.path(), &pg.url(), &log, &env).await;
+    let db = Db::connect(&pg.url()).await.unwrap();
+    let sipp = Sipp::tracing();
+    let leads: u32 = 30;
+    let mut admin = Client::new(&server.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for name in ["ann", "bob", "cat"] {
+        let args = [("username", name), ("role", "agent"), ("password", "agent-pass-1")];
+        ids.push(ok(&admin, "users/create", &args).await["id"].as_i64().expect("user id"));
+    }
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Auto(&ids), 3, leads).await;
+    let (_address, watch) = tokio::sync::watch::channel(Some(server.url.clone()));
+    let agents: Vec<(&str, HeadlessAgent)> = [("ann", 400), ("bob", 700), ("cat", 1000)]
+        .into_iter()
+        .map(|(name, talk)| {
+            let id = app::model::CampaignId(campaign);
+            let talk = Duration::from_millis(talk);
+            (name, HeadlessAgent::spawn(name, "agent-pass-1", id, talk, watch.clone()))
+        })
+        .collect();
+    let seen = wait_for_invites(&sipp, 6, Duration::from_secs(30)).await;
+    assert!(seen >= 6, "only {seen} INVITEs");
+
+    pg.crash();
+    let at_crash = sipp.invites().len();
+    // The agents are told (a heartbeat fails within two heartbeats of the crash).
+    wait_for_notice(&agents, "lost its database", Duration::from_secs(5)).await;
+    // Away a while longer: only calls stored before the crash may still go out.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = sipp.invites().len() - at_crash;
+    assert!(during <= 3, "{during} calls placed while the database was away (3 channels)");
+
+    pg.start_again();
+    let before = sipp.invites().len();
+    let seen = wait_for_invites(&sipp, before + 1, DIAL_BACK_WITHIN).await;
+    assert!(seen > before, "no call within {DIAL_BACK_WITHIN:?} of the database's return");
+    wait_for_notice(&agents, "database back", Duration::from_secs(5)).await;
+    eprintln!("{at_crash} INVITEs before the crash, {during} while away");
+
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(90)).await;
+    assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    // Every call still answered at its end was talking to an agent.
+    let unbridged = count(
+        &db,
+        "SELECT COUNT(*) FROM call_attempts WHERE outcome = 'answered' \
+         AND (bridged_at IS NULL OR agent_id IS NULL)",
+    )
+    .await;
+    assert_eq!(unbridged, 0, "answered calls without an agent");
+    for (name, agent) in &agents {
+        assert_eq!(agent.tally.shifts(), 1, "{name} stayed on the phone through the outage");
+        assert!(agent.tally.connected() > 0, "{name} took no call");
+    }
+    let log = server_log(dir.path());
+    assert!(log.contains("the database is away"), "the server says so:\n{log}");
+    drop(agents);
+    drop(server);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
+    let data = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&data.url).await.unwrap();
+    let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: &Path, instance: &'static str| {
+        let log = dir.join("server.log");
+        let env = [
+            ("DIALER_INSTANCE", instance),
+            ("DIALER_HEARTBEAT_SECONDS", "1"),
+            ("DIALER_DEAD_AFTER_SECONDS", "3"),
+        ];
+        let (dir, url) = (dir.to_path_buf(), data.url.clone());
+        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
+    };
+    let east = start(east_dir.path(), "east").await;
+    let west = start(west_dir.path(), "west").await;
+    let sipp = Sipp::tracing();
+    let leads: u32 = 24;
+    let mut admin = Client::new(&east.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    let mut ids = Vec::new();
+    for name in ["ann", "bob"] {
+        let args = [("username", name), ("role", "agent"), ("password", "agent-pass-1")];
+        ids.push(ok(&admin, "users/create", &args).await["id"].as_i64().expect("user id"));
+    }
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Auto(&ids), 2, leads).await;
+    // The load balancer sends both phones to east first.
+    let (address, _) = tokio::sync::watch::channel(Some(east.url.clone()));
+    let agents: Vec<(&str, HeadlessAgent)> = [("ann", 400), ("bob", 700)]
+        .into_iter()
+        .map(|(name, talk)| {
+            let id = app::model::CampaignId(campaign);
+            let talk = Duration::from_millis(talk);
+            let agent =
+                HeadlessAgent::spawn_rejoining(name, "agent-pass-1", id, talk, address.subscribe());
+            (name, agent)
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while agents.iter().any(|(_, a)| a.tally.connected() == 0) {
+        assert!(tokio::time::Instant::now() < deadline, "the agents took no call on east");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    east.kill();
+    // East is gone: the load balancer sends the phones to west.
+    address.send_replace(Some(west.url.clone()));
+    let taken: Vec<u64> = agents.iter().map(|(_, a)| a.tally.connected()).collect();
+    let moved = tokio::time::Instant::now();
+    // Each carries its shift on at west: logged in again with no login of its own, Ready again
+    // once its audio is back, and taking calls there.
+    let deadline = moved + Duration::from_secs(20);
+    for ((name, agent), before) in agents.iter().zip(&taken) {
+        while agent.tally.connected() <= *before {
+            assert!(tokio::time::Instant::now() < deadline, "{name} took no call on west");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        eprintln!("{name}: a call on west {:?} after the move", moved.elapsed());
+        assert_eq!(agent.tally.shifts(), 2, "{name}: one shift on east, carried on at west");
+    }
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(90)).await;
+    assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    // One shift each, carried on: east's session ended as carried on, west's still open.
+    let sessions: Vec<(i64, Option<String>)> =
+        rows(&db, "SELECT agent_id, end_reason FROM agent_sessions ORDER BY id").await;
+    for id in &ids {
+        let theirs: Vec<Option<String>> =
+            sessions.iter().filter(|(a, _)| a == id).map(|(_, r)| r.clone()).collect();
+        let carried = Some(db::journal::SESSION_CARRIED_ON.to_string());
+        assert_eq!(theirs, [carried, None], "agent {id}: {sessions:?}");
+    }
+    assert!(
+        server_log(west_dir.path()).contains("an agent's shift carried on here"),
+        "west says so"
+    );
+    drop(agents);
+    drop(west);
     db.close().await;
 }

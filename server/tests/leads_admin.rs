@@ -978,7 +978,7 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         state(AgentStatus::WrapUp, 150),
         state(paused("Lunch"), 180),
         state(AgentStatus::LoggedOut, 300),
-        Record::SessionEnded { agent: ann, at: t + 300_000, reason: "logout".into() },
+        Record::SessionEnded { agent: ann, started: t, at: t + 300_000, reason: "logout".into() },
     ];
     assert!(server::db::journal::apply(s.database(), "test", &day).await.unwrap().is_empty());
     let agents_on = |day: &'static str| {

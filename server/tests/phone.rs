@@ -19,6 +19,7 @@ on_both_backends!(
     bad_requests_are_refused_and_change_nothing,
     a_second_tab_takes_over,
     a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period,
+    a_reconnecting_phone_carries_on_only_a_shift_still_going_on,
     supervisors_see_the_agent_on_the_floor,
     supervisors_pause_and_log_out_agents,
     a_supervisor_on_the_phone_is_a_colleague_to_hand_calls_to,
@@ -236,6 +237,123 @@ async fn a_phone_that_goes_away_logs_the_agent_out_after_the_grace_period(b: Bac
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     s.stop().await;
+}
+
+/// The agent's shifts (`agent_sessions`): how each ended, oldest first (none: going on).
+async fn shifts(db: &server::db::Db) -> Vec<Option<String>> {
+    let sql = "SELECT end_reason FROM agent_sessions ORDER BY id";
+    match db {
+        server::db::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        server::db::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    }
+}
+
+/// Waits (bounded) until the agent's shifts are `want`.
+async fn shifts_until(db: &server::db::Db, want: &[Option<&str>]) {
+    let want: Vec<Option<String>> = want.iter().map(|w| w.map(String::from)).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = shifts(db).await;
+        if now == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "shifts {now:?}, not {want:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_reconnecting_phone_carries_on_only_a_shift_still_going_on(b: Backend) {
+    let s = TestServer::start_with(b, |c| c.phone_grace_seconds = 1).await;
+    let (ann, id, campaign) = agent(&s).await;
+    let dialer = s.running.as_ref().unwrap().dialer.clone();
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    send(&mut ws, &PhoneRequest::Ready).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Ready })).await;
+    drop(ws);
+    // Back within the grace period: the state as it was, nothing started again.
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Rejoin { campaign, ready: true }).await;
+    let e = until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(matches!(e, PhoneEvent::Welcome { status: AgentStatus::Ready, .. }), "{e:?}");
+    shifts_until(s.database(), &[None]).await;
+    drop(ws);
+    // Back after it: logged out meanwhile, and told so.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while dialer.view(id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the agent was never logged out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shifts_until(s.database(), &[Some("logged out")]).await;
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Rejoin { campaign, ready: true }).await;
+    assert_eq!(until(&mut ws, |e| matches!(e, PhoneEvent::LoggedOut)).await, PhoneEvent::LoggedOut);
+    assert!(dialer.view(id).await.unwrap().is_none(), "a shift that ended is not started again");
+    // A shift a dead run of the server left going on: carried on, logged in again, with a new
+    // audio leg asked for (the old one was on the dead run's gateway).
+    let open_shift = format!(
+        "INSERT INTO agent_sessions (agent_id, campaign_id, started_at) VALUES ({}, {}, 1)",
+        id.0, campaign.0
+    );
+    support::exec(s.database(), open_shift.leak()).await;
+    let mut ws = open(&s, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Rejoin { campaign, ready: false }).await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match next(&mut ws).await {
+            e @ PhoneEvent::Welcome { .. } => seen.push(e),
+            e @ PhoneEvent::Audio { .. } => seen.push(e),
+            _ => {}
+        }
+    }
+    assert!(
+        seen.contains(&PhoneEvent::Audio { state: app::model::phone::AudioState::Closed }),
+        "a new audio leg asked for: {seen:?}"
+    );
+    assert!(dialer.view(id).await.unwrap().is_some(), "logged in again");
+    let carried = server::db::journal::SESSION_CARRIED_ON;
+    shifts_until(s.database(), &[Some("logged out"), Some(carried), None]).await;
+    drop(ws);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
+    let east = TestServer::start(Backend::Postgres).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let (ann, id, campaign) = agent(&east).await;
+    west.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
+    let (on_east, on_west) = (
+        east.running.as_ref().unwrap().dialer.clone(),
+        west.running.as_ref().unwrap().dialer.clone(),
+    );
+    let mut first = open(&east, ann.cookie.as_deref()).await.unwrap();
+    send(&mut first, &PhoneRequest::Login { campaign }).await;
+    until(&mut first, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    // The load balancer sends the page's next socket to west (the session is in the database).
+    let mut second =
+        support::phone_socket::connect(&west.url, ann.cookie.as_deref()).await.unwrap();
+    send(&mut second, &PhoneRequest::Rejoin { campaign, ready: false }).await;
+    let e = until(&mut second, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(matches!(e, PhoneEvent::Welcome { campaign: c, .. } if c.id == campaign));
+    assert!(on_west.view(id).await.unwrap().is_some(), "logged in at west");
+    // East hears of it: the page still open there is taken over, and ann leaves east.
+    assert_eq!(
+        until(&mut first, |e| matches!(e, PhoneEvent::TakenOver)).await,
+        PhoneEvent::TakenOver
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while on_east.view(id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "east kept the agent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One shift, carried on: east's ended so, west's going on; no "logged out" anywhere.
+    let carried = server::db::journal::SESSION_CARRIED_ON;
+    shifts_until(east.database(), &[Some(carried), None]).await;
+    drop((first, second));
+    west.stop().await;
+    east.stop().await;
 }
 
 /// The floor (`admin/floor`) as `who` sees it, waiting (bounded) until `want` holds.

@@ -2,8 +2,8 @@
 //!
 //! The page sends [`PhoneRequest`]s; the server answers with [`PhoneEvent`]s, some in reply
 //! (an SDP answer, an error) and most pushed as the dialer decides (a lead to preview, a call
-//! connected, wrap-up timed out). A reconnecting page sends [`PhoneRequest::Resume`] and gets
-//! the agent's whole state again.
+//! connected, wrap-up timed out). A reconnecting page sends [`PhoneRequest::Rejoin`] and gets
+//! the agent's whole state again, on whichever instance it reached.
 //!
 //! Enums are externally tagged: `"ready"` for a variant without fields, `{"submit": {…}}`
 //! with them. (An internally tagged form, `{"type": "submit", …}`, makes serde buffer every
@@ -36,6 +36,14 @@ pub enum PhoneRequest {
     },
     /// After a reconnect: send me my state again.
     Resume,
+    /// After a reconnect, from a page that may have reached another instance (its own died,
+    /// or the load balancer moved it): my state, as [`PhoneRequest::Resume`]; and when this
+    /// instance does not have me but my shift in `campaign` never ended, carry it on here —
+    /// logged in again, Ready again once my audio is back if I was `ready`.
+    Rejoin {
+        campaign: CampaignId,
+        ready: bool,
+    },
     /// The browser's SDP offer for its audio leg.
     Offer {
         sdp: String,

@@ -21,6 +21,10 @@ use crate::record::{Record, TransferTo};
 
 use super::{Db, DbError, with_pool};
 
+/// Why a session left open (its instance died, or the agent's phone went on to another
+/// instance) ended: the agent's next session carries the shift on.
+pub const SESSION_CARRIED_ON: &str = "carried on in a new session";
+
 /// A lead's custom fields (their JSON) with a form's values laid over them. (Unreadable
 /// stored fields start afresh: the lead's page could not show them either.)
 fn merge_custom(custom: &str, form: &app::model::script::FormValues) -> String {
@@ -309,6 +313,17 @@ macro_rules! apply_one {
                 .await?;
             }
             Record::SessionStarted { agent, campaign, at } => {
+                // A session still open is one whose instance died (or one the agent's phone
+                // left for this instance): this one carries the shift on.
+                sqlx::query(
+                    "UPDATE agent_sessions SET ended_at = $1, end_reason = $2 \
+                     WHERE agent_id = $3 AND ended_at IS NULL AND started_at <= $1",
+                )
+                .bind(at)
+                .bind(SESSION_CARRIED_ON)
+                .bind(agent.0)
+                .execute(&mut *$tx)
+                .await?;
                 sqlx::query("INSERT INTO agent_sessions (agent_id, campaign_id, started_at) VALUES ($1, $2, $3)")
                     .bind(agent.0)
                     .bind(campaign.0)
@@ -316,13 +331,15 @@ macro_rules! apply_one {
                     .execute(&mut *$tx)
                     .await?;
             }
-            Record::SessionEnded { agent, at, reason } => {
+            Record::SessionEnded { agent, started, at, reason } => {
                 sqlx::query(
-                    "UPDATE agent_sessions SET ended_at = $1, end_reason = $2 WHERE agent_id = $3 AND ended_at IS NULL",
+                    "UPDATE agent_sessions SET ended_at = $1, end_reason = $2 \
+                     WHERE agent_id = $3 AND ended_at IS NULL AND started_at <= $4",
                 )
                 .bind(at)
                 .bind(reason)
                 .bind(agent.0)
+                .bind(started)
                 .execute(&mut *$tx)
                 .await?;
             }

@@ -6,6 +6,7 @@
 //! Migrations for both live side by side in `server/migrations/{sqlite,postgres}` and run at
 //! start-up. Times are stored as Unix milliseconds in BIGINT columns on both backends.
 
+pub mod agent_sessions;
 pub mod broadcasts;
 pub mod callbacks;
 pub mod campaigns;

@@ -1,6 +1,6 @@
 //! PostgreSQL notifications between instances (`NOTIFY` / `LISTEN`): what one instance tells
 //! the others sharing its database ([`Channel`]: the floor's snapshots, chat messages, messages
-//! to agents, admins' edits), through one [`Bus`] per instance. On SQLite there is one
+//! to agents, admins' edits, phones moving between instances), through one [`Bus`] per instance. On SQLite there is one
 //! instance, so nothing is sent and nothing listens.
 //!
 //! Invariants: every note is signed with its sender's instance name, and an instance never
@@ -35,10 +35,13 @@ pub enum Channel {
     Notices,
     /// An admin changed a campaign, the trunks or the SIP phones (`crate::runtime::changes`).
     Changes,
+    /// An agent's phone came to the sender, and their shift with it (`crate::phone`).
+    Phones,
 }
 
 impl Channel {
-    const ALL: [Channel; 4] = [Channel::Floor, Channel::Chat, Channel::Notices, Channel::Changes];
+    const ALL: [Channel; 5] =
+        [Channel::Floor, Channel::Chat, Channel::Notices, Channel::Changes, Channel::Phones];
 
     fn name(self) -> &'static str {
         match self {
@@ -46,6 +49,7 @@ impl Channel {
             Channel::Chat => "dialer_chat",
             Channel::Notices => "dialer_notices",
             Channel::Changes => "dialer_changes",
+            Channel::Phones => "dialer_phones",
         }
     }
 

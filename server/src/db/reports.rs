@@ -240,15 +240,18 @@ pub async fn agent_days(
     let end = until.min(now);
     // Each agent's sessions that may overlap the day; a session a crash left open is bounded
     // by the next one, which (being open too, or closed by the logout that closed both) is
-    // always among these.
+    // always among these. One the next session ended as carried on was left open as well
+    // (its instance died, or the phone left it): read as open, it ends at its last change.
     let sessions = with_pool!(db, pool => sqlx::query_as::<_, SessionRow>(
-        "SELECT agent_id, started_at, ended_at FROM agent_sessions \
+        "SELECT agent_id, started_at, \
+         CASE WHEN end_reason = $4 THEN NULL ELSE ended_at END AS ended_at FROM agent_sessions \
          WHERE started_at < $2 AND (ended_at IS NULL OR ended_at > $1) \
          AND ($3 IS NULL OR agent_id = $3) ORDER BY agent_id, started_at, id",
     )
     .bind(from)
     .bind(until)
     .bind(agent)
+    .bind(super::journal::SESSION_CARRIED_ON)
     .fetch_all(pool)
     .await)?;
     // The state each agent logged in at the day's start was in: their last change before it.

@@ -1,8 +1,9 @@
 //! Campaign alerts: what stops a campaign's calls — an admin turned it off, the calling window
-//! is closed in every time zone of its leads, its trunk does not answer — told to the
-//! campaign's logged-in agents ([`AgentEvent::Alert`]).
+//! is closed in every time zone of its leads, its trunk does not answer, the database is away
+//! — told to the campaign's logged-in agents ([`AgentEvent::Alert`]).
 //!
-//! Invariants: each condition is kept per campaign (the trunk's per trunk) and an alert goes
+//! Invariants: each condition is kept per campaign (the trunk's per trunk, the database's for
+//! the whole instance) and an alert goes
 //! out only when the condition changes — when it starts, and for the campaign and the trunk
 //! when it ends — never again while it lasts; an agent who logs in while a window or trunk
 //! alert holds is told at once (a campaign turned off shows on the phone from the campaign's
@@ -71,6 +72,21 @@ impl Engine {
         }
     }
 
+    /// Whether this instance reaches its database: while it does not, pacing starts no call
+    /// (`pace`) and manual dials are refused; every logged-in agent is told when it goes and
+    /// when it is back.
+    pub(super) fn database_status(&mut self, reachable: bool) {
+        if self.database_away != reachable {
+            return;
+        }
+        self.database_away = !reachable;
+        let alert =
+            if reachable { CampaignAlert::DatabaseBack } else { CampaignAlert::DatabaseAway };
+        for agent in self.agents.keys() {
+            self.out.notify(*agent, AgentEvent::Alert(alert));
+        }
+    }
+
     /// An agent just logged in to `campaign` (or their page came back): the alerts that hold
     /// now.
     pub(super) fn standing_alerts(&mut self, agent: UserId, campaign: CampaignId) {
@@ -80,6 +96,9 @@ impl Engine {
         }
         if run.config.settings.trunk_id.is_some_and(|t| self.trunks_down.contains(&t)) {
             self.out.notify(agent, AgentEvent::Alert(CampaignAlert::TrunkDown));
+        }
+        if self.database_away {
+            self.out.notify(agent, AgentEvent::Alert(CampaignAlert::DatabaseAway));
         }
     }
 }

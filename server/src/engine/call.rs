@@ -462,20 +462,22 @@ pub(super) fn place_stored(
 ) {
     while !run.stored.is_empty()
         && run.placer.available(now.at) > 0
-        && trunk.as_mut().is_none_or(|t| t.placeable(now.at) > 0)
+        && trunk.as_mut().is_none_or(|t| t.placing.available(now.at) > 0)
     {
         if let Some(call) = run.stored.pop_front()
             && place(now, call, calls, out)
         {
             run.placer.record(now.at);
             if let Some(t) = trunk.as_mut() {
-                t.placed(now.at);
+                t.placing.record(now.at);
             }
         }
     }
     if !run.stored.is_empty() {
-        let slots =
-            [run.placer.next_slot(now.at), trunk.as_mut().and_then(|t| t.next_place_slot(now.at))];
+        let slots = [
+            run.placer.next_slot(now.at),
+            trunk.as_mut().and_then(|t| t.placing.next_slot(now.at)),
+        ];
         if let Some(t) = slots.into_iter().flatten().max() {
             run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
         }

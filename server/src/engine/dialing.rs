@@ -77,7 +77,7 @@ impl Engine {
                 &mut self.calls,
                 &mut self.out,
             );
-            if run.dialable().is_err() || self.paced_elsewhere.contains(&id) {
+            if run.dialable().is_err() || self.paced_elsewhere.contains(&id) || self.database_away {
                 continue;
             }
             let closed = run.drop_closed_window_leads(now, &mut self.windows);
@@ -96,7 +96,7 @@ impl Engine {
             // the other campaigns on it.
             let wanted = match (&mut trunk, trunk_id) {
                 (Some(t), Some(tid)) => {
-                    allowed = allowed.min(t.available(now.at));
+                    allowed = allowed.min(t.decided.available(now.at));
                     let used = trunk_use.get(&tid).copied().unwrap_or(0);
                     wanted.min(t.channels().saturating_sub(used))
                 }
@@ -109,7 +109,7 @@ impl Engine {
                 let rec = run.dial(now, call, call_ref, q, None, &mut self.out);
                 self.calls.insert(call, rec);
                 if let (Some(t), Some(tid)) = (&mut trunk, trunk_id) {
-                    t.record(now.at);
+                    t.decided.record(now.at);
                     *trunk_use.entry(tid).or_default() += 1;
                     self.trunk_turn = Some(id);
                 }
@@ -117,8 +117,10 @@ impl Engine {
             }
             if placed < wanted && !run.hopper.is_empty() {
                 // Whichever rate holds the next call back.
-                let slots =
-                    [run.limiter.next_slot(now.at), trunk.and_then(|t| t.next_slot(now.at))];
+                let slots = [
+                    run.limiter.next_slot(now.at),
+                    trunk.and_then(|t| t.decided.next_slot(now.at)),
+                ];
                 if let Some(t) = slots.into_iter().flatten().max() {
                     run.wake_at = Some(run.wake_at.map_or(t, |w| w.min(t)));
                 }

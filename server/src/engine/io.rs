@@ -137,6 +137,12 @@ pub enum Input {
     AgentLogout {
         agent: UserId,
     },
+    /// The agent's phone went on to another instance (and their shift with it): they leave
+    /// this one as on logging out — a call they are on here ends, leads held for them go back
+    /// — but their session does not end, and no "logged out" is recorded or told.
+    AgentMoved {
+        agent: UserId,
+    },
     AgentReady {
         agent: UserId,
     },
@@ -229,6 +235,12 @@ pub enum Input {
     /// The media gateway's keep-alives to a trunk are answered again, or no longer.
     TrunkStatus {
         trunk: TrunkId,
+        reachable: bool,
+    },
+    /// Whether this instance reaches its database (its heartbeats are written). While it does
+    /// not, no call is started (none could be stored before it is placed) and every agent is
+    /// told, and told again when it is back.
+    Database {
         reachable: bool,
     },
     /// Every trunk's limits (a trunk not listed is no longer limited here): calls through a
@@ -563,4 +575,8 @@ pub enum CampaignAlert {
     TrunkDown,
     /// …and answers again.
     TrunkUp,
+    /// The server cannot reach its database: no call can be stored, so none goes out.
+    DatabaseAway,
+    /// …and reaches it again.
+    DatabaseBack,
 }

@@ -52,6 +52,9 @@ impl Engine {
                 end: settings.window.end_hhmm(),
             });
         }
+        if self.database_away {
+            return Err(EngineError::DatabaseAway);
+        }
         if camp.free_channels(&self.calls) == 0
             || camp.limiter.available(now.at) == 0
             || trunk_room == 0

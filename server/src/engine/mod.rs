@@ -115,6 +115,10 @@ pub enum EngineError {
     #[error("All channels of this campaign are busy; try again in a moment.")]
     ChannelsBusy,
     #[error(
+        "The dialer cannot reach its database right now: no call can go out until it is back. Try again in a moment."
+    )]
+    DatabaseAway,
+    #[error(
         "Outside the calling window: this number's time zone is {zone}, and the campaign calls between {start} and {end} there."
     )]
     OutsideWindow { zone: String, start: String, end: String },
@@ -168,6 +172,8 @@ pub struct Engine {
     stopping: bool,
     /// Trunks the media gateway finds unreachable now.
     trunks_down: BTreeSet<TrunkId>,
+    /// The database does not take this instance's writes now ([`Input::Database`]).
+    database_away: bool,
     /// Trunks' limits and this instance's part of them ([`trunk`]).
     trunks: BTreeMap<TrunkId, trunk::TrunkRun>,
     /// This instance's part of each trunk.
@@ -194,6 +200,7 @@ impl Engine {
             windows: WindowCheck::default(),
             stopping: false,
             trunks_down: BTreeSet::new(),
+            database_away: false,
             trunks: BTreeMap::new(),
             shares: trunk::FloorShares::default(),
             trunk_turn: None,
@@ -215,6 +222,7 @@ impl Engine {
             Input::Campaign(config) => self.load_campaign(*config),
             Input::AgentLogin { agent, campaign } => self.login(now, agent, campaign)?,
             Input::AgentLogout { agent } => self.logout(now, agent, "logged out")?,
+            Input::AgentMoved { agent } => self.moved(now, agent)?,
             Input::AgentReady { agent } => self.ready(now, agent)?,
             Input::AgentPause { agent, reason } => self.pause(now, agent, reason)?,
             Input::AgentQuality { agent, mut warnings } => {
@@ -241,6 +249,7 @@ impl Engine {
             Input::TransferOut { agent, department } => self.transfer_out(agent, &department)?,
             Input::CallingWindow { campaign, open } => self.calling_window(campaign, open),
             Input::TrunkStatus { trunk, reachable } => self.trunk_status(trunk, reachable),
+            Input::Database { reachable } => self.database_status(reachable),
             Input::Trunks(trunks) => self.load_trunks(trunks),
             Input::Floor(shares) => self.set_shares(shares),
             Input::Inbound(call) => self.inbound(now, *call)?,

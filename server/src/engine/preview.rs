@@ -106,6 +106,10 @@ impl Engine {
         let trunk_room = self.trunk_room(now.at, campaign);
         let (run, camp) = preview_parts(&mut self.agents, &mut self.campaigns, agent)?;
         let q = run.preview.take().ok_or(EngineError::NoPreview)?;
+        if self.database_away {
+            run.preview = Some(q);
+            return Err(EngineError::DatabaseAway);
+        }
         // Preview agents dial themselves: only free channels matter, not ready agents.
         if camp.free_channels(&self.calls) == 0
             || camp.limiter.available(now.at) == 0

@@ -28,6 +28,8 @@ pub(super) struct AgentRun {
     pub(super) quality: Vec<app::model::quality::QualityWarning>,
     /// Their phone was last told of several lines ([`super::line`]).
     pub(super) lines_shown: bool,
+    /// When their session here began (Unix ms).
+    pub(super) since: i64,
 }
 
 impl AgentRun {
@@ -113,6 +115,7 @@ impl Engine {
             shown,
             quality: Vec::new(),
             lines_shown: false,
+            since: now.wall,
         };
         self.out.record(Record::SessionStarted { agent, campaign, at: now.wall });
         run.announce(agent, now, None, &mut self.out);
@@ -129,6 +132,35 @@ impl Engine {
         agent: UserId,
         reason: &str,
     ) -> Result<(), EngineError> {
+        let (campaign, started) = self.leave(now, agent)?;
+        self.out.record(Record::AgentState {
+            agent,
+            campaign,
+            status: AgentStatus::LoggedOut,
+            call_ref: None,
+            at: now.wall,
+        });
+        self.out.record(Record::SessionEnded {
+            agent,
+            started,
+            at: now.wall,
+            reason: reason.to_string(),
+        });
+        self.out.notify(agent, AgentEvent::State(AgentStatus::LoggedOut));
+        Ok(())
+    }
+
+    /// The agent's phone went on to another instance ([`Input::AgentMoved`]): they leave as on
+    /// logging out, and their session goes on there.
+    pub(super) fn moved(&mut self, now: Now, agent: UserId) -> Result<(), EngineError> {
+        self.leave(now, agent).map(|_| ())
+    }
+
+    /// Takes the agent out of the engine: their transfers end, their call is hung up, a due
+    /// disposition is recorded without one, leads held for them go back, and calls placed for
+    /// them beyond what the others can take are withdrawn. Their campaign and when their
+    /// session began.
+    fn leave(&mut self, now: Now, agent: UserId) -> Result<(CampaignId, i64), EngineError> {
         if !self.agents.contains_key(&agent) {
             return Err(EngineError::NotLoggedIn);
         }
@@ -150,17 +182,8 @@ impl Engine {
             let theirs = camp.agent_left(agent);
             self.out.release(theirs, None);
         }
-        self.out.record(Record::AgentState {
-            agent,
-            campaign,
-            status: AgentStatus::LoggedOut,
-            call_ref: None,
-            at: now.wall,
-        });
-        self.out.record(Record::SessionEnded { agent, at: now.wall, reason: reason.to_string() });
-        self.out.notify(agent, AgentEvent::State(AgentStatus::LoggedOut));
         self.withdraw_excess_calls(now, campaign, None);
-        Ok(())
+        Ok((campaign, run.since))
     }
 
     pub(super) fn ready(&mut self, now: Now, agent: UserId) -> Result<(), EngineError> {

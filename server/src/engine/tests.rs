@@ -1120,6 +1120,35 @@ fn logging_out_mid_call_hangs_up_and_finishes_the_lead() {
 }
 
 #[test]
+fn an_agent_whose_phone_moved_leaves_with_their_shift_going_on() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    h.ready(A1);
+    h.feed([1, 2]);
+    let call = originates(&h.take())[0].call;
+    answer_and_bridge(&mut h, call);
+    h.take();
+    h.input(Input::AgentMoved { agent: A1 }).unwrap();
+    let out = h.take();
+    // Gone from here as on logging out: the call here ends...
+    assert!(hangups(&out).contains(&call));
+    assert_eq!(h.engine.agent_status(A1), None);
+    // ...but the shift goes on elsewhere: not ended, no "logged out", nothing told.
+    let shift_ended = |o: &Output| {
+        matches!(
+            o,
+            Output::Record(Record::SessionEnded { .. })
+                | Output::Record(Record::AgentState { status: AgentStatus::LoggedOut, .. })
+        )
+    };
+    assert!(!out.iter().any(shift_ended), "{out:?}");
+    let logged_out = |e: &AgentEvent| matches!(e, AgentEvent::State(AgentStatus::LoggedOut));
+    assert!(!notified(&out, A1).iter().any(logged_out), "the page is elsewhere");
+    h.event(call, ended(CallOutcome::Answered, HangupBy::System));
+    assert_eq!(lead_results(&h.take())[0].1.status.as_str(), "ANSWERED");
+    assert_eq!(h.input(Input::AgentMoved { agent: A1 }), Err(EngineError::NotLoggedIn));
+}
+
+#[test]
 fn a_bridge_that_fails_drops_the_call_and_pauses_the_agent() {
     let mut h = Harness::new(config(CampaignKind::Auto));
     h.ready(A1);

@@ -84,21 +84,16 @@ impl FloorShare {
 pub(super) struct TrunkRun {
     limits: TrunkLimits,
     share: FloorShare,
-    /// Calls decided, against this instance's calls per second (none: no part yet).
-    limiter: Option<RateLimiter>,
+    /// Calls decided, against this instance's calls per second.
+    pub(super) decided: PartRate,
     /// Calls placed, against the same.
-    placer: Option<RateLimiter>,
+    pub(super) placing: PartRate,
 }
 
 impl TrunkRun {
     fn new(limits: TrunkLimits, share: FloorShare) -> TrunkRun {
         let rate = share.cps(limits.max_cps);
-        TrunkRun {
-            limits,
-            share,
-            limiter: rate.map(RateLimiter::new),
-            placer: rate.map(RateLimiter::new),
-        }
+        TrunkRun { limits, share, decided: PartRate::new(rate), placing: PartRate::new(rate) }
     }
 
     /// New limits or a new share: the rate limiters start afresh only if the rate changed,
@@ -116,37 +111,32 @@ impl TrunkRun {
     pub(super) fn channels(&self) -> u32 {
         self.share.channels(self.limits.max_channels)
     }
+}
 
-    /// Calls that may be decided now.
-    pub(super) fn available(&mut self, now: Instant) -> u32 {
-        self.limiter.as_mut().map_or(0, |l| l.available(now))
+/// Calls per second against this instance's part of a trunk; with no part (none yet, or
+/// none while the parts are not known), no call at all.
+pub(super) struct PartRate(Option<RateLimiter>);
+
+impl PartRate {
+    fn new(cps: Option<f64>) -> PartRate {
+        PartRate(cps.map(RateLimiter::new))
     }
 
+    /// Calls that may go now.
+    pub(super) fn available(&mut self, now: Instant) -> u32 {
+        self.0.as_mut().map_or(0, |l| l.available(now))
+    }
+
+    /// One went now.
     pub(super) fn record(&mut self, now: Instant) {
-        if let Some(l) = &mut self.limiter {
+        if let Some(l) = &mut self.0 {
             l.record(now);
         }
     }
 
-    /// When the next call may be decided, if none may now (none: not before the share
-    /// changes).
+    /// When the next may go, if none may now (none: not before the part changes).
     pub(super) fn next_slot(&mut self, now: Instant) -> Option<Instant> {
-        self.limiter.as_mut()?.next_slot(now)
-    }
-
-    /// Calls that may be placed now.
-    pub(super) fn placeable(&mut self, now: Instant) -> u32 {
-        self.placer.as_mut().map_or(0, |l| l.available(now))
-    }
-
-    pub(super) fn placed(&mut self, now: Instant) {
-        if let Some(p) = &mut self.placer {
-            p.record(now);
-        }
-    }
-
-    pub(super) fn next_place_slot(&mut self, now: Instant) -> Option<Instant> {
-        self.placer.as_mut()?.next_slot(now)
+        self.0.as_mut()?.next_slot(now)
     }
 }
 
@@ -206,13 +196,13 @@ impl Engine {
         let Some(trunk) = self.trunk_of(campaign) else { return u32::MAX };
         let used = trunk_use(&self.calls, &self.campaigns_trunks()).get(&trunk).copied();
         let run = self.trunks.get_mut(&trunk).expect("trunk_of checked it");
-        run.channels().saturating_sub(used.unwrap_or(0)).min(run.available(now))
+        run.channels().saturating_sub(used.unwrap_or(0)).min(run.decided.available(now))
     }
 
     /// Keeps a call just decided (by an agent: preview, by hand), counted against its trunk.
     pub(super) fn dialled(&mut self, now: Instant, call: CallId, rec: CallRec) {
         if let Some(trunk) = self.trunk_of(rec.campaign) {
-            self.trunks.get_mut(&trunk).expect("trunk_of checked it").record(now);
+            self.trunks.get_mut(&trunk).expect("trunk_of checked it").decided.record(now);
         }
         self.calls.insert(call, rec);
     }

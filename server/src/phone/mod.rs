@@ -16,6 +16,12 @@
 //! - a page that comes back (reload, second login, reconnect) is given the agent's whole
 //!   state: the call (with the lead's details as stored, corrections included), or the
 //!   wrap-up with its time left and the notes typed so far;
+//! - a page that reconnects to an instance that does not have its agent (theirs died, or
+//!   the load balancer moved the page) carries the shift on there when it never ended: the
+//!   agent is logged in again, the page opens a new audio leg on this instance's gateway, and
+//!   an agent who was Ready is Ready again once it connects. The other instances hear of it
+//!   ([`Channel::Phones`]) and let the agent go at once (without ending their shift): one
+//!   instance has an agent at a time;
 //! - events reach each page in the order the dialer emitted them;
 //! - a message to agents reaches every phone connected here that it is for at once (phones
 //!   on other instances get it when they next log in or come back), and a phone that
@@ -47,6 +53,7 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::db::notify::{Bus, Channel};
 use crate::db::{self, Db};
 use crate::engine::{
     AfterWrapUp, AgentEvent, CallId, CampaignAlert, Input, Submission, TransferStep,
@@ -120,6 +127,10 @@ struct Inner {
     supervisors: Mutex<HashSet<UserId>>,
     /// Per agent: the messages they dismissed (not shown to their next page).
     dismissed: Mutex<HashMap<UserId, HashSet<i64>>>,
+    /// Agents whose shift came here Ready: Ready again once their audio leg connects.
+    ready_on_audio: Mutex<HashSet<UserId>>,
+    /// Tells the other instances of phones that came here.
+    bus: Bus,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -127,13 +138,15 @@ struct Inner {
 pub struct PhoneHub(Arc<Inner>);
 
 impl PhoneHub {
-    /// Starts the hub: it follows the dialer's notices and the media legs' events.
+    /// Starts the hub: it follows the dialer's notices, the media legs' events and the phones
+    /// that went to other instances (`bus`).
     pub fn start(
         dialer: Dialer,
         media: Arc<dyn Media>,
         mut leg_events: mpsc::UnboundedReceiver<LegEvent>,
         db: Db,
         grace: Duration,
+        bus: Bus,
     ) -> PhoneHub {
         let hub = PhoneHub(Arc::new(Inner {
             dialer,
@@ -147,6 +160,8 @@ impl PhoneHub {
             names: Mutex::new(HashMap::new()),
             supervisors: Mutex::new(HashSet::new()),
             dismissed: Mutex::new(HashMap::new()),
+            ready_on_audio: Mutex::new(HashSet::new()),
+            bus,
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -167,6 +182,16 @@ impl PhoneHub {
                 h.leg_event(e).await;
             }
         });
+        if let Some(mut notes) = hub.0.bus.subscribe(Channel::Phones) {
+            let h = hub.clone();
+            tokio::spawn(async move {
+                while let Some(note) = notes.recv().await {
+                    if let Ok(agent) = note.body.parse::<i64>() {
+                        h.moved_away(UserId(agent), &note.from).await;
+                    }
+                }
+            });
+        }
         hub
     }
 
@@ -251,6 +276,13 @@ impl PhoneHub {
                 "The campaign's phone line (its trunk) is not answering: calls cannot go out until it is back.",
             ),
             CampaignAlert::TrunkUp => (None, "The campaign's phone line (its trunk) is back."),
+            CampaignAlert::DatabaseAway => (
+                None,
+                "The dialer has lost its database: no new calls go out until it is back. A call you are on goes on.",
+            ),
+            CampaignAlert::DatabaseBack => {
+                (None, "The dialer has its database back: calls come again.")
+            }
         };
         if let Some(active) = active {
             self.send(agent, PhoneEvent::CampaignActive { active });
@@ -369,6 +401,14 @@ impl PhoneHub {
         match e.state {
             AudioState::Connected => {
                 *self.legs_connected().entry(agent).or_default() += 1;
+                let ready =
+                    self.0.ready_on_audio.lock().unwrap_or_else(|p| p.into_inner()).remove(&agent);
+                if ready {
+                    // Their shift came here Ready: Ready again, now that they can hear.
+                    if let Err(e) = self.0.dialer.input(Input::AgentReady { agent }).await {
+                        tracing::warn!(%agent, error = %e, "cannot make a moved agent ready again");
+                    }
+                }
                 // A new leg while on a call (the page was reloaded, or its audio lost): the
                 // call carries on over it.
                 if let Some(call) = self.talking(agent).await {
@@ -558,6 +598,9 @@ impl PhoneHub {
         let result = match request {
             PhoneRequest::Login { campaign } => return Some(self.login(agent, campaign).await),
             PhoneRequest::Resume => return Some(self.resume(agent, None).await),
+            PhoneRequest::Rejoin { campaign, ready } => {
+                return Some(self.rejoin(agent, campaign, ready).await);
+            }
             PhoneRequest::Offer { sdp } => {
                 return Some(match self.0.media.open_leg(agent, sdp).await {
                     Ok(answer) => PhoneEvent::Answer { sdp: answer },
@@ -767,6 +810,57 @@ impl PhoneHub {
         // nothing.) The page gets the agent's whole state, the call or wrap-up included; the
         // login succeeded, so the agent is in the campaign just loaded.
         self.resume(agent, Some(loaded)).await
+    }
+
+    /// A page reconnecting, maybe to another instance than before: the agent's state here, or
+    /// their shift carried on here when it is still going on (see the module's invariants).
+    async fn rejoin(&self, agent: UserId, campaign: CampaignId, ready: bool) -> PhoneEvent {
+        if matches!(self.0.dialer.view(agent).await, Ok(Some(_))) {
+            return self.resume(agent, None).await;
+        }
+        match db::agent_sessions::open_in(&self.0.db, agent, campaign).await {
+            Ok(true) => {}
+            // Logged out meanwhile (away too long, by a supervisor, from another page).
+            Ok(false) => return PhoneEvent::LoggedOut,
+            Err(e) => {
+                tracing::error!(%agent, error = %e, "cannot read an agent's shift");
+                return error("The server cannot find your shift right now. Try again.");
+            }
+        }
+        let welcome = self.login(agent, campaign).await;
+        if !matches!(welcome, PhoneEvent::Welcome { .. }) {
+            return welcome;
+        }
+        tracing::info!(%agent, %campaign, ready, "an agent's shift carried on here");
+        if ready {
+            self.0.ready_on_audio.lock().unwrap_or_else(|p| p.into_inner()).insert(agent);
+        }
+        // Their audio leg was on another gateway (or one restarted with this server): the
+        // page opens a new one here.
+        self.send(agent, PhoneEvent::Audio { state: AudioState::Closed });
+        if let Err(e) = self.0.bus.send(Channel::Phones, &agent.0.to_string()).await {
+            tracing::warn!(%agent, error = %e, "cannot tell the other instances a phone came here");
+        }
+        welcome
+    }
+
+    /// `agent`'s phone went on to instance `to`: if they are here, they leave (a page still
+    /// open here is taken over, as by a second tab) without ending their shift.
+    async fn moved_away(&self, agent: UserId, to: &str) {
+        let line = self.lines().remove(&agent);
+        if let Some(line) = &line {
+            let _ = line.tx.send(PhoneEvent::TakenOver);
+        }
+        self.0.ready_on_audio.lock().unwrap_or_else(|p| p.into_inner()).remove(&agent);
+        self.drafts().remove(&agent);
+        match self.0.dialer.input(Input::AgentMoved { agent }).await {
+            Ok(()) => {
+                tracing::info!(%agent, to, "an agent's shift went on to another instance");
+                self.0.media.close_leg(agent).await;
+            }
+            Err(DialerError::Engine(crate::engine::EngineError::NotLoggedIn)) => {}
+            Err(e) => tracing::warn!(%agent, error = %e, "cannot let a moved agent go"),
+        }
     }
 
     /// A reconnecting page gets the agent's whole state: campaign, status, and the call,

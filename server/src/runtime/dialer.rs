@@ -30,9 +30,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::carrier::{Carrier, CarrierError, CarrierEvent};
 use super::clock::Clock;
 use super::live::LivePublisher;
-use super::liveness::{self, Beat, LivenessError, Me, Timing};
+use super::liveness::{self, LivenessError, Me, Notice, Timing};
 use super::pacers::{self, Pacers};
-use super::trunk_shares::{self, TrunkShares};
+use super::trunk_shares::{self, PartsInForce, TrunkShares};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
@@ -326,7 +326,7 @@ pub async fn start(
     let trunks = load_trunks(&db).await?;
     let _ = engine.handle(clock.now(), Input::Trunks(trunks));
     let mut parts = TrunkShares::default();
-    let (parts_until, parts_in_force) = {
+    let parts_in_force = {
         let now = clock.now().wall;
         let said = parts.round(&engine.trunks_in_use());
         db::instances::say_trunks(&db, &me.name, &said, now).await?;
@@ -334,7 +334,7 @@ pub async fn start(
             db::instances::saying_trunks(&db, now - millis(trunk_shares::PART_LEASE)).await?;
         let shares = parts.shares(&me.name, &rows);
         let _ = engine.handle(clock.now(), Input::Floor(shares.clone()));
-        (now + millis(trunk_shares::HELD), shares)
+        PartsInForce::new(shares, now)
     };
     let configs = load_campaigns(&db, None, clock.now().wall).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
@@ -375,9 +375,6 @@ pub async fn start(
         inert: false,
         pacers,
         parts,
-        parts_round: 0,
-        parts_round_sent: 0,
-        parts_until: Some(parts_until),
         parts_in_force,
     };
     let main = tokio::spawn(runtime.run(commands, carrier_events, internal, notices));
@@ -456,14 +453,8 @@ struct Runtime {
     pacers: Pacers,
     /// What this instance has said of the trunks it dials through ([`trunk_shares`]).
     parts: TrunkShares,
-    /// The round whose parts are in force (an older one coming back late is ignored).
-    parts_round: u64,
-    /// The last round sent.
-    parts_round_sent: u64,
-    /// When the parts in force end (Unix ms) unless a round renews them.
-    parts_until: Option<i64>,
-    /// The parts the engine was told last.
-    parts_in_force: FloorShares,
+    /// This instance's trunk parts now, and until when.
+    parts_in_force: PartsInForce,
 }
 
 impl Runtime {
@@ -472,7 +463,7 @@ impl Runtime {
         mut commands: mpsc::Receiver<Command>,
         mut carrier_events: mpsc::Receiver<CarrierEvent>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
-        mut liveness: mpsc::UnboundedReceiver<Beat>,
+        mut liveness: mpsc::UnboundedReceiver<Notice>,
     ) {
         let mut renew = tokio::time::interval(self.config.renew_every);
         let mut reload = tokio::time::interval(self.config.reload_every);
@@ -502,7 +493,7 @@ impl Runtime {
             };
             // The trunk parts in force end on time, not at the next round (the others stop
             // counting this instance then).
-            let parts_end = self.parts_until.map(|until| {
+            let parts_end = self.parts_in_force.until().map(|until| {
                 let left = u64::try_from(until - self.clock.now().wall).unwrap_or(0);
                 tokio::time::Instant::now() + Duration::from_millis(left)
             });
@@ -537,14 +528,8 @@ impl Runtime {
                     }
                     Internal::Paced(results, until) => self.paced(&results, until),
                     Internal::Parts { round, shares, at } => {
-                        if round > self.parts_round {
-                            self.parts_round = round;
-                            self.parts_until = Some(at + millis(trunk_shares::HELD));
-                            // (Told only when they change: an input is a pacing step.)
-                            if self.parts_in_force != shares {
-                                self.parts_in_force = shares.clone();
-                                let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
-                            }
+                        if let Some(shares) = self.parts_in_force.decided(round, shares, at) {
+                            let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
                         }
                     }
                     Internal::Manual(m) => self.manual_lead(*m),
@@ -607,23 +592,25 @@ impl Runtime {
                         return;
                     }
                 },
-                Some(beat) = liveness.recv() => {
-                    if beat == Beat::CutOff {
-                        self.hang_up_all("this instance lost its database (the others take its calls and leads back)");
-                    } else {
-                        self.hang_up_all("this instance was declared dead");
+                Some(notice) = liveness.recv() => match notice {
+                    Notice::Database { reachable } => {
+                        let _ = self.engine.handle(self.clock.now(), Input::Database { reachable });
                     }
-                    if beat == Beat::NameTaken {
+                    Notice::CutOff => {
+                        self.hang_up_all("this instance lost its database (the others take its calls and leads back)");
+                    }
+                    Notice::DeclaredDead => self.hang_up_all("this instance was declared dead"),
+                    Notice::NameTaken => {
+                        self.hang_up_all("this instance was declared dead");
                         self.inert = true;
                     }
-                }
+                },
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 () = grace_over => {}
                 () = parts_over => {
                     tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
-                    self.parts_until = None;
-                    self.parts_in_force = FloorShares::none();
-                    let _ = self.engine.handle(self.clock.now(), Input::Floor(FloorShares::none()));
+                    let none = self.parts_in_force.ended();
+                    let _ = self.engine.handle(self.clock.now(), Input::Floor(none));
                 }
                 _ = renew.tick() => self.renew(),
                 _ = reload.tick() => self.reload_in_background(),
@@ -1081,15 +1068,14 @@ impl Runtime {
 
     /// A round of trunk parts: the trunks used now are said, and the parts they give are
     /// decided, in the background ([`Internal::Parts`]). (Parts not renewed in time end by
-    /// themselves: `parts_until`.)
+    /// themselves: [`PartsInForce::until`].)
     fn say_trunks(&mut self) {
         if self.inert {
             return;
         }
         let now = self.clock.now();
         let said = self.parts.round(&self.engine.trunks_in_use());
-        self.parts_round_sent += 1;
-        let round = self.parts_round_sent;
+        let round = self.parts_in_force.send();
         let parts = self.parts.clone();
         let (db, me, internal) =
             (self.db.clone(), self.config.instance.clone(), self.internal.clone());

@@ -308,9 +308,22 @@ pub enum Beat {
     NameTaken,
     /// Not written (the database did not answer in time).
     Unwritten,
-    /// Not written for so long that the others may soon declare this instance dead: it must
-    /// hang up its calls now (told once per outage).
+}
+
+/// What the heartbeat loop tells the runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// This instance had been declared dead and is registered again ([`Beat::DeclaredDead`]).
+    DeclaredDead,
+    /// Another process has its name ([`Beat::NameTaken`]): it must stop dialling for good.
+    NameTaken,
+    /// Heartbeats have failed for so long that the others may soon declare this instance
+    /// dead: it must hang up its calls now (told once per outage).
     CutOff,
+    /// The database took a heartbeat again after failing one, or failed one after taking
+    /// them (told on each change): while it is away no call can be stored, and agents are
+    /// told.
+    Database { reachable: bool },
 }
 
 /// Writes the heartbeat, re-registering when this instance was declared dead meanwhile.
@@ -400,6 +413,24 @@ struct Fence {
     beating_since: Option<i64>,
 }
 
+/// The database's reachability as heartbeats find it: news only when it changes.
+#[derive(Debug, Default)]
+struct Reach {
+    /// The last heartbeat failed.
+    away: bool,
+}
+
+impl Reach {
+    /// A heartbeat, `written` or not (it had a whole heartbeat's time): `Some(reachable)`
+    /// when that is news.
+    fn heartbeat(&mut self, written: bool) -> Option<bool> {
+        (self.away == written).then(|| {
+            self.away = !written;
+            written
+        })
+    }
+}
+
 impl Fence {
     /// A heartbeat at `now`, `written` or not: true (once per outage) when the calls must be
     /// hung up now.
@@ -429,14 +460,15 @@ impl Fence {
 /// connection is a failed write), and sweeps every `sweep_every` in a task of their own (a
 /// recovery, or a database that hangs, never holds a heartbeat up). Whenever a heartbeat finds
 /// this instance declared dead, `notices` is told, and once per outage when heartbeats have
-/// failed for [`Timing::cut_off_after`] while other instances beat ([`Beat::CutOff`]). Once
-/// the name is taken, this instance stops beating and sweeping: it is not alive any more.
+/// failed for [`Timing::cut_off_after`] while other instances beat ([`Notice::CutOff`]); and
+/// whenever the database goes away or comes back ([`Notice::Database`]). Once the name is
+/// taken, this instance stops beating and sweeping: it is not alive any more.
 pub async fn run(
     db: Db,
     me: Me,
     clock: Arc<dyn Clock>,
     timing: Timing,
-    notices: tokio::sync::mpsc::UnboundedSender<Beat>,
+    notices: tokio::sync::mpsc::UnboundedSender<Notice>,
 ) {
     // Whether the sweeps may declare others dead now (see `Fence::may_sweep`).
     let may_sweep = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -467,6 +499,7 @@ pub async fn run(
         done: false,
         beating_since: Some(clock.now().wall),
     };
+    let mut reach = Reach::default();
     let dead_after = i64::try_from(timing.dead_after.as_millis()).unwrap_or(i64::MAX);
     loop {
         heartbeat.tick().await;
@@ -486,22 +519,31 @@ pub async fn run(
         // (Written: as of when it was sent. Not: known now, a heartbeat's time later maybe.)
         let at =
             if matches!(beat, Beat::Alive | Beat::DeclaredDead) { now } else { clock.now().wall };
-        let cut_off = fence.heartbeat(at, matches!(beat, Beat::Alive | Beat::DeclaredDead));
+        let written = matches!(beat, Beat::Alive | Beat::DeclaredDead);
+        let cut_off = fence.heartbeat(at, written);
         may_sweep.store(fence.may_sweep(at, dead_after), std::sync::atomic::Ordering::Relaxed);
+        if let Some(reachable) = reach.heartbeat(written || beat == Beat::NameTaken) {
+            if reachable {
+                tracing::warn!(instance = %me.name, "the database is back");
+            } else {
+                tracing::error!(instance = %me.name, "the database is away: no new calls until it is back");
+            }
+            let _ = notices.send(Notice::Database { reachable });
+        }
         if cut_off {
             tracing::error!(
                 instance = %me.name,
                 "the heartbeat could not be written for too long: the other instances may declare this one dead"
             );
-            let _ = notices.send(Beat::CutOff);
+            let _ = notices.send(Notice::CutOff);
         }
         match beat {
-            Beat::Alive | Beat::Unwritten | Beat::CutOff => {}
+            Beat::Alive | Beat::Unwritten => {}
             Beat::DeclaredDead => {
-                let _ = notices.send(Beat::DeclaredDead);
+                let _ = notices.send(Notice::DeclaredDead);
             }
             Beat::NameTaken => {
-                let _ = notices.send(Beat::NameTaken);
+                let _ = notices.send(Notice::NameTaken);
                 return;
             }
         }
@@ -556,6 +598,17 @@ mod tests {
         assert!(!f.heartbeat(9_000, false), "once per outage");
         assert!(!f.heartbeat(10_000, true), "back");
         assert!(f.heartbeat(15_000, false), "the next outage");
+    }
+
+    #[test]
+    fn the_database_is_told_away_and_back_only_when_that_changes() {
+        let mut r = Reach::default();
+        assert_eq!(r.heartbeat(true), None, "reachable from the start: no news");
+        assert_eq!(r.heartbeat(false), Some(false));
+        assert_eq!(r.heartbeat(false), None, "told once");
+        assert_eq!(r.heartbeat(true), Some(true));
+        assert_eq!(r.heartbeat(true), None);
+        assert_eq!(r.heartbeat(false), Some(false), "the next outage");
     }
 
     #[test]

@@ -102,6 +102,65 @@ impl TrunkShares {
     }
 }
 
+/// The parts in force, held by the round that decided them ([`HELD`] from its start). Rounds
+/// run in the background and may come back out of order or not at all: an older round than
+/// the one in force is ignored, and parts not renewed in time end by themselves (none at all
+/// until a round comes back).
+#[derive(Clone, Debug)]
+pub struct PartsInForce {
+    /// The last round sent.
+    sent: u64,
+    /// The round whose parts are in force.
+    round: u64,
+    /// When they end (Unix ms) unless a round renews them; none: ended.
+    until: Option<i64>,
+    /// The parts the engine was told last.
+    shares: FloorShares,
+}
+
+impl PartsInForce {
+    /// The parts decided at start-up by a round that began at `at` (Unix ms).
+    pub fn new(shares: FloorShares, at: i64) -> PartsInForce {
+        PartsInForce { sent: 0, round: 0, until: Some(at + millis(HELD)), shares }
+    }
+
+    /// A new round goes out: its number.
+    pub fn send(&mut self) -> u64 {
+        self.sent += 1;
+        self.sent
+    }
+
+    /// Round `round`, begun at `at` (Unix ms), decided `shares`: the parts the engine must be
+    /// told, when they differ from those it has (each telling is a pacing step).
+    pub fn decided(&mut self, round: u64, shares: FloorShares, at: i64) -> Option<FloorShares> {
+        if round <= self.round {
+            return None;
+        }
+        self.round = round;
+        self.until = Some(at + millis(HELD));
+        (self.shares != shares).then(|| {
+            self.shares = shares.clone();
+            shares
+        })
+    }
+
+    /// When the parts in force end (Unix ms), unless a round renews them first.
+    pub fn until(&self) -> Option<i64> {
+        self.until
+    }
+
+    /// Their time is up: no part at all, which the engine must be told.
+    pub fn ended(&mut self) -> FloorShares {
+        self.until = None;
+        self.shares = FloorShares::none();
+        self.shares.clone()
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The trunks a row says (ids that do not read are skipped: a newer version's word).
 fn parse(trunks: &str) -> BTreeSet<TrunkId> {
     trunks.split(',').filter_map(|t| t.trim().parse().ok()).map(TrunkId).collect()
@@ -164,6 +223,25 @@ mod tests {
         s.round(&[T1, T2].into());
         let shares = s.shares("a", &rows(&[("a", "1,2"), ("b", "")]));
         assert_eq!((shares.of(T1), shares.of(T2)), (share(1, 0), share(0, 0)));
+    }
+
+    #[test]
+    fn parts_hold_from_their_round_and_a_late_round_changes_nothing() {
+        let half = FloorShares { default: share(0, 0), trunks: [(T1, share(2, 0))].into() };
+        let mut p = PartsInForce::new(FloorShares::default(), 10_000);
+        assert_eq!(p.until(), Some(11_800));
+        let (first, second) = (p.send(), p.send());
+        assert_eq!(p.decided(second, half.clone(), 12_000), Some(half.clone()), "news");
+        assert_eq!(p.until(), Some(13_800), "held from the start of its round");
+        assert_eq!(p.decided(first, FloorShares::default(), 11_000), None, "older: ignored");
+        assert_eq!(p.until(), Some(13_800));
+        let third = p.send();
+        assert_eq!(p.decided(third, half.clone(), 13_000), None, "the same: not told again");
+        assert_eq!(p.until(), Some(14_800), "but renewed");
+        assert_eq!(p.ended(), FloorShares::none(), "not renewed in time: no part at all");
+        assert_eq!(p.until(), None);
+        let fourth = p.send();
+        assert_eq!(p.decided(fourth, half.clone(), 16_000), Some(half), "back: told again");
     }
 
     #[test]

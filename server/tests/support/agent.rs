@@ -2,7 +2,10 @@
 //! does, connects a real WebRTC audio leg (a str0m client on loopback) and works the campaign:
 //! Ready, hang up each call after a short talk, dispose it `SALE MADE`, Ready again. When the
 //! server goes away it waits for the next address and starts a new shift there, disposing a
-//! wrap-up the server kept for it first — what an agent does after a reload.
+//! wrap-up the server kept for it first — what an agent does after a reload. A rejoining agent
+//! ([`HeadlessAgent::spawn_rejoining`]) does what the phone page does when its socket comes
+//! back, on whichever server: it asks to carry its shift on (`Rejoin`, Ready), and leaves
+//! being Ready again to the server.
 //!
 //! The agent runs as a task until its [`HeadlessAgent`] is dropped; every wait in it is
 //! bounded by the server's own pace or by the test that owns it.
@@ -43,6 +46,8 @@ pub struct Tally {
     pub forms: std::sync::Mutex<Vec<String>>,
     /// The errors the phone answered with, in order.
     pub errors: std::sync::Mutex<Vec<String>>,
+    /// The notices the phone showed (their text), in order.
+    pub notices: std::sync::Mutex<Vec<String>>,
 }
 
 impl Tally {
@@ -66,6 +71,9 @@ impl Tally {
     }
     pub fn errors(&self) -> Vec<String> {
         self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn notices(&self) -> Vec<String> {
+        self.notices.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -92,6 +100,18 @@ impl HeadlessAgent {
         server: watch::Receiver<Option<String>>,
     ) -> HeadlessAgent {
         Self::spawn_with(username, password, campaign, talk, server, None, Vec::new())
+    }
+
+    /// Like [`HeadlessAgent::spawn`], but every shift after the first carries the last one on
+    /// (`Rejoin`), as the phone page's reconnect does; Ready again is the server's doing.
+    pub fn spawn_rejoining(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
+        server: watch::Receiver<Option<String>>,
+    ) -> HeadlessAgent {
+        Self::start(username, password, campaign, talk, server, None, Vec::new(), true)
     }
 
     /// Like [`HeadlessAgent::spawn`], with an agent who talks: with `voice`, it sends 20 ms
@@ -126,9 +146,23 @@ impl HeadlessAgent {
         password: &str,
         campaign: CampaignId,
         talk: Duration,
+        server: watch::Receiver<Option<String>>,
+        voice: Option<Voice>,
+        forms: Vec<Form>,
+    ) -> HeadlessAgent {
+        Self::start(username, password, campaign, talk, server, voice, forms, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        username: &str,
+        password: &str,
+        campaign: CampaignId,
+        talk: Duration,
         mut server: watch::Receiver<Option<String>>,
         voice: Option<Voice>,
         forms: Vec<Form>,
+        rejoining: bool,
     ) -> HeadlessAgent {
         let tally = Arc::new(Tally::default());
         let (username, password, t) = (username.to_string(), password.to_string(), tally.clone());
@@ -142,6 +176,7 @@ impl HeadlessAgent {
                         password: &password,
                         voice,
                         forms: &forms,
+                        rejoin: rejoining && t.shifts() > 0,
                     };
                     let why = shift.work(campaign, talk, &t).await;
                     eprintln!("agent {username}: shift on {url} ended: {why}");
@@ -171,6 +206,8 @@ struct Shift<'a> {
     password: &'a str,
     voice: Option<Voice>,
     forms: &'a [Form],
+    /// Carry the last shift on (`Rejoin`) rather than start one (`Login`).
+    rejoin: bool,
 }
 
 impl Shift<'_> {
@@ -181,7 +218,12 @@ impl Shift<'_> {
             Err(e) => return e,
         };
         tally.shifts.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = send(&mut ws, &PhoneRequest::Login { campaign }).await {
+        let start = if self.rejoin {
+            PhoneRequest::Rejoin { campaign, ready: true }
+        } else {
+            PhoneRequest::Login { campaign }
+        };
+        if let Err(e) = send(&mut ws, &start).await {
             return e;
         }
         let (socket, mut client) = match leg(self.voice.is_none()).await {
@@ -230,7 +272,10 @@ impl Shift<'_> {
                     audio = Some(tokio::spawn(pump(socket.clone(), client, talking)));
                     None
                 }
-                PhoneEvent::Audio { state: AudioState::Connected } => Some(PhoneRequest::Ready),
+                // (Carried on Ready: the server makes the agent Ready again itself.)
+                PhoneEvent::Audio { state: AudioState::Connected } if !self.rejoin => {
+                    Some(PhoneRequest::Ready)
+                }
                 PhoneEvent::Connected { crm, form, .. } => {
                     tally.crm.lock().unwrap_or_else(|p| p.into_inner()).push(crm);
                     tally
@@ -250,6 +295,10 @@ impl Shift<'_> {
                     tally.submitted.fetch_add(1, Ordering::Relaxed);
                     tried = 0;
                     Some(submit(call, self.forms.first().cloned().unwrap_or_default()))
+                }
+                PhoneEvent::Notice(notice) => {
+                    tally.notices.lock().unwrap_or_else(|p| p.into_inner()).push(notice.text);
+                    None
                 }
                 PhoneEvent::TakenOver => break "taken over".into(),
                 PhoneEvent::LoggedOut => break "logged out".into(),

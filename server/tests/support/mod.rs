@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod gateway;
+pub mod own_postgres;
 pub mod phone_socket;
 pub mod recording;
 pub mod relay;

@@ -25,10 +25,10 @@ use web_sys::{
 };
 
 use super::state::{AudioView, LinkState, PhoneState};
-use crate::model::CampaignId;
 use crate::model::notice::NoticeKind;
 use crate::model::phone::{AudioState, PhoneEvent, PhoneRequest};
 use crate::model::quality::QualityWatch;
+use crate::model::{AgentStatus, CampaignId};
 use crate::pages::{ChosenAudio, webrtc};
 
 /// How long an audio leg may take from offer to connected before it is tried again.
@@ -139,7 +139,9 @@ impl Link {
             me.send(&if first {
                 PhoneRequest::Login { campaign: me.campaign }
             } else {
-                PhoneRequest::Resume
+                // (Maybe another instance: its own died, or the load balancer moved it.)
+                let ready = matches!(me.state.status.get_untracked(), AgentStatus::Ready);
+                PhoneRequest::Rejoin { campaign: me.campaign, ready }
             });
             // What changed while the socket was down reaches the floor now.
             let warnings = me.watch.borrow().0.warnings();

@@ -340,19 +340,34 @@ fn focus_follows_the_work(state: PhoneState) {
     });
 }
 
-/// Moves the keyboard focus to the first element `selector` finds, once it is drawn.
+/// Moves the keyboard focus to the first element `selector` finds, once it is drawn — unless
+/// the person has put it somewhere else meanwhile (clicked into another field between the
+/// request and the next frame): their choice wins, and what they type goes where they look.
 fn focus(selector: &'static str) {
     #[cfg(feature = "hydrate")]
-    request_animation_frame(move || {
-        use wasm_bindgen::JsCast;
-        let element = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.query_selector(selector).ok().flatten())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-        if let Some(element) = element {
-            let _ = element.focus();
-        }
-    });
+    {
+        let document = web_sys::window().and_then(|w| w.document());
+        let before = document.as_ref().and_then(web_sys::Document::active_element);
+        request_animation_frame(move || {
+            use wasm_bindgen::JsCast;
+            let Some(document) = document else { return };
+            if let Some(now) = document.active_element() {
+                let on_body = document.body().is_some_and(|b| now.is_same_node(Some(b.as_ref())));
+                let unmoved = before.as_ref().is_some_and(|b| now.is_same_node(Some(b.as_ref())));
+                if !on_body && !unmoved {
+                    return;
+                }
+            }
+            let element = document
+                .query_selector(selector)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(element) = element {
+                let _ = element.focus();
+            }
+        });
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = selector;
 }

@@ -114,3 +114,45 @@ fn an_unreachable_trunk_is_told_once_to_the_agents_of_its_campaigns_and_when_it_
     h.input(Input::AgentLogin { agent: A2, campaign: C1 }).unwrap();
     assert!(alerts(&h.take(), A2).is_empty(), "nothing holds now");
 }
+
+#[test]
+fn a_database_away_stops_new_calls_and_is_told_to_every_agent_until_it_is_back() {
+    let mut h = Harness::new(config(CampaignKind::Auto));
+    let mut other = config(CampaignKind::Auto);
+    other.id = CampaignId(2);
+    h.input(Input::Campaign(Box::new(other))).unwrap();
+    h.ready(A1);
+    h.input(Input::AgentLogin { agent: A2, campaign: CampaignId(2) }).unwrap();
+    h.take();
+    // Reachable from the start: nothing to say.
+    h.input(Input::Database { reachable: true }).unwrap();
+    assert!(alerts(&h.take(), A1).is_empty());
+    h.input(Input::Database { reachable: false }).unwrap();
+    let out = h.take();
+    for agent in [A1, A2] {
+        assert_eq!(alerts(&out, agent), [CampaignAlert::DatabaseAway], "every campaign's {agent}");
+    }
+    // Leads in hand and a ready agent: no call starts, and no claim goes out either.
+    h.feed([1, 2]);
+    h.advance(Duration::from_secs(5));
+    let out = h.take();
+    assert!(originates(&out).is_empty(), "no call while the database is away");
+    assert!(!out.iter().any(|o| matches!(o, Output::Claim { .. })), "no claim either");
+    h.input(Input::Database { reachable: false }).unwrap();
+    assert!(alerts(&h.take(), A1).is_empty(), "told once");
+    // A manual dial is refused with the reason, and nothing is dialled.
+    let refused = h.input(Input::ManualDial { agent: A1, lead: Box::new(lead(9).lead) });
+    assert_eq!(refused, Err(EngineError::DatabaseAway));
+    assert!(originates(&h.take()).is_empty());
+    // An agent logging in meanwhile is told at once.
+    h.input(Input::AgentLogout { agent: A2 }).unwrap();
+    h.input(Input::AgentLogin { agent: A2, campaign: CampaignId(2) }).unwrap();
+    assert_eq!(alerts(&h.take(), A2), [CampaignAlert::DatabaseAway]);
+    // Back: told, and the leads in hand are dialled.
+    h.input(Input::Database { reachable: true }).unwrap();
+    let out = h.take();
+    for agent in [A1, A2] {
+        assert_eq!(alerts(&out, agent), [CampaignAlert::DatabaseBack], "{agent}");
+    }
+    assert_eq!(originates(&out).len(), 1, "dialling again, one call for the one ready agent");
+}
