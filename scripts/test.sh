@@ -14,6 +14,7 @@ ensure_xvfb
 ensure_sipp
 ensure_baresip
 ensure_postgres
+ensure_nginx
 build_site
 
 say "unit and integration tests (SQLite and PostgreSQL at ${DIALER_TEST_POSTGRES_URL%%@*}@…)"

@@ -43,7 +43,8 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {}", settings.http))?;
     let http = listener.local_addr()?;
     println!("{}", standalone::banner(http, &running));
-    let router = standalone::router(gateway, running.metrics.clone(), &token);
+    let router =
+        standalone::router(gateway, running.metrics.clone(), &token, settings.orphan_timeout);
     tokio::select! {
         served = standalone::serve(listener, router) => served.context("HTTP server")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),

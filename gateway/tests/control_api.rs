@@ -14,7 +14,12 @@ async fn serve() -> (std::net::SocketAddr, gateway::runtime::Running) {
         gateway::runtime::start(gateway::runtime::Config::loopback()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = gateway::standalone::router(gw, running.metrics.clone(), TOKEN);
+    let router = gateway::standalone::router(
+        gw,
+        running.metrics.clone(),
+        TOKEN,
+        Some(gateway::standalone::config::ORPHAN_TIMEOUT),
+    );
     tokio::spawn(gateway::standalone::serve(listener, router));
     (addr, running)
 }

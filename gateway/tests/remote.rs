@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 
 const TOKEN: &str = "remote-test-token-0123456789";
 const WAIT: Duration = Duration::from_secs(15);
+/// How long the tests' gateways keep calls with no control connection.
+const ORPHANS: Option<Duration> = Some(Duration::from_secs(2));
 
 /// A gateway serving its control API on `http` (port 0 picks one), as the binary does.
 async fn standalone(http: SocketAddr) -> (SocketAddr, gateway::runtime::Running, JoinHandle<()>) {
@@ -35,7 +37,7 @@ async fn standalone_with_handle(
         .expect("gateway starts");
     let listener = tokio::net::TcpListener::bind(http).await.expect("control port");
     let addr = listener.local_addr().unwrap();
-    let router = gateway::standalone::router(gw.clone(), running.metrics.clone(), TOKEN);
+    let router = gateway::standalone::router(gw.clone(), running.metrics.clone(), TOKEN, ORPHANS);
     let server = tokio::spawn(async move {
         let _ = gateway::standalone::serve(listener, router).await;
     });
@@ -279,4 +281,56 @@ async fn events_sent_while_the_connection_is_down_for_ten_seconds_arrive_after_i
         }
     };
     assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_end_once_no_server_has_been_connected_for_the_orphan_timeout() {
+    let sipp = Sipp::echo_uas();
+    let (addr, _running, _server, local) =
+        standalone_with_handle("127.0.0.1:0".parse().unwrap()).await;
+    let relay = Relay::start(addr).await;
+    let gw = remote(relay.addr, TOKEN);
+    let mut events = gw.events();
+    let mut own = local.events();
+    add_sipp_trunk(&gw, &sipp).await;
+    let up = |call| {
+        let local = local.clone();
+        async move {
+            match local.execute(gateway::control::Command::Snapshot).await {
+                Ok(gateway::control::Reply::Snapshot { calls, .. }) => calls.contains(&call),
+                other => panic!("a snapshot: {other:?}"),
+            }
+        }
+    };
+    let call = support::place(&gw, originate("+15551234")).await;
+    support::wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+
+    // A blip shorter than the timeout: the connection comes back and the call stays up.
+    relay.cut();
+    relay.mend();
+    once_connected(async || gw.execute(gateway::control::Command::Snapshot).await.map(drop))
+        .await
+        .unwrap();
+    tokio::time::sleep(ORPHANS.unwrap() * 2).await;
+    assert!(up(call).await, "a blip does not end the calls");
+
+    // The server gone for good: the gateway ends the call itself.
+    relay.cut();
+    assert!(up(call).await, "not at once");
+    let end = support::wait_for(&mut own, WAIT, |e| match e {
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
+    assert!(!up(call).await);
+    // A server connecting later hears of it.
+    relay.mend();
+    support::wait_for(&mut events, WAIT, |e| {
+        matches!(e, Event::CallEnded { call: c, .. } if *c == call).then_some(())
+    })
+    .await;
 }

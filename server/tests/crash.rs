@@ -999,3 +999,276 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
     drop(west);
     db.close().await;
 }
+
+/// A cluster on one machine as `docs/DEPLOY.md` draws it: two servers (east, west) on one
+/// PostgreSQL database, each driving a standalone gateway of its own, and nginx in front.
+/// Each server keeps its port across restarts (nginx knows it by it).
+struct Cluster {
+    data: TestDatabase,
+    dirs: Vec<tempfile::TempDir>,
+    gateways: Vec<support::gateway::StandaloneGateway>,
+    listen: Vec<String>,
+    servers: Vec<Option<ServerProc>>,
+    balancer: support::balancer::Balancer,
+}
+
+const SERVERS: [&str; 2] = ["east", "west"];
+
+impl Cluster {
+    async fn start() -> (Cluster, Db) {
+        let data = TestDatabase::new(Backend::Postgres).await;
+        let dirs: Vec<tempfile::TempDir> =
+            SERVERS.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+        let gateways: Vec<support::gateway::StandaloneGateway> =
+            dirs.iter().map(|d| support::gateway::StandaloneGateway::start(d.path())).collect();
+        let listen: Vec<String> = SERVERS
+            .iter()
+            .map(|_| {
+                let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                socket.local_addr().unwrap().to_string()
+            })
+            .collect();
+        let mut servers = Vec::new();
+        for i in 0..SERVERS.len() {
+            let server = run_server(&data.url, dirs[i].path(), &gateways[i], &listen[i], i).await;
+            servers.push(Some(server));
+        }
+        // (After the servers: nginx takes a server that does not answer for dead a while.)
+        let urls: Vec<String> = listen.iter().map(|l| format!("http://{l}")).collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let balancer = support::balancer::Balancer::start(&urls).await;
+        let db = Db::connect(&data.url).await.unwrap();
+        (Cluster { data, dirs, gateways, listen, servers, balancer }, db)
+    }
+
+    /// Starts server `i` again.
+    async fn restart(&mut self, i: usize) {
+        let (dir, gateway) = (self.dirs[i].path(), &self.gateways[i]);
+        let server = run_server(&self.data.url, dir, gateway, &self.listen[i], i).await;
+        self.servers[i] = Some(server);
+    }
+
+    fn url(&self, i: usize) -> String {
+        format!("http://{}", self.listen[i])
+    }
+}
+
+/// Server `i` of a cluster, listening on `listen`, driving `gateway`.
+async fn run_server(
+    database: &str,
+    dir: &Path,
+    gateway: &support::gateway::StandaloneGateway,
+    listen: &str,
+    i: usize,
+) -> ServerProc {
+    let control = gateway.control_url();
+    let env = [
+        ("DIALER_INSTANCE", SERVERS[i]),
+        ("DIALER_LISTEN", listen),
+        ("DIALER_HEARTBEAT_SECONDS", "1"),
+        ("DIALER_DEAD_AFTER_SECONDS", "3"),
+        ("DIALER_GATEWAY_URL", control.as_str()),
+        ("DIALER_GATEWAY_TOKEN", support::gateway::TOKEN),
+    ];
+    ServerProc::start_with(dir, database, &dir.join("server.log"), &env).await
+}
+
+/// How soon the agents of a killed server are back on the phone through the load balancer.
+const AGENTS_BACK_WITHIN: Duration = Duration::from_secs(10);
+
+/// The cluster test: 20 headless agents through nginx (spread over both servers by their
+/// session cookies) work an auto campaign while a broadcast campaign runs, both through one
+/// trunk to sipp; with `kills`, the server with the most agents is killed (`kill -9`) at each moment
+/// and started again: its agents are back on the phone on the other within 10 s, and a call goes out
+/// within 5 s.
+/// At the end every lead was dialled once per attempt, the trunk's channels and calls per
+/// second held floor-wide, and each server's dashboard counted every agent.
+async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, Duration); 3])>) {
+    let killing = kills.is_some();
+    const CHANNELS: u32 = 8;
+    let (mut cluster, db) = Cluster::start().await;
+    let sipp = Sipp::tracing();
+    let mut admin = Client::new(&cluster.balancer.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    let trunk = support::udp_trunk(&admin, "sipp", sipp.port, CHANNELS).await;
+    let names: Vec<String> = (1..=20).map(|i| format!("agent{i:02}")).collect();
+    let mut ids = Vec::new();
+    for name in &names {
+        let args = [("username", name.as_str()), ("role", "agent"), ("password", "agent-pass-1")];
+        ids.push(ok(&admin, "users/create", &args).await["id"].as_i64().expect("user id"));
+    }
+    let (auto_leads, broadcast_leads) = (80, 40);
+    let auto =
+        campaign_on(&admin, &db, &trunk, "Auto", Dialling::Auto(&ids), 6, (0, auto_leads)).await;
+    let (address, _) = tokio::sync::watch::channel(Some(cluster.balancer.url.clone()));
+    let agents: Vec<HeadlessAgent> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let talk = Duration::from_millis(300 + 50 * i as u64);
+            let id = app::model::CampaignId(auto);
+            HeadlessAgent::spawn_rejoining(name, "agent-pass-1", id, talk, address.subscribe())
+        })
+        .collect();
+    // Every agent on the phone, on one server or the other.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while agents.iter().any(|a| a.tally.welcomes().is_empty()) {
+        assert!(tokio::time::Instant::now() < deadline, "not every agent got on the phone");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let placed: BTreeMap<String, usize> = agents.iter().fold(BTreeMap::new(), |mut m, a| {
+        *m.entry(a.tally.welcomes()[0].0.clone()).or_default() += 1;
+        m
+    });
+    eprintln!("agents per server: {placed:?}");
+    assert_eq!(placed.len(), 2, "the agents spread over both servers: {placed:?}");
+    // Each server's dashboard counts all of them.
+    for (i, name) in SERVERS.iter().enumerate() {
+        let mut on = Client::new(&cluster.url(i));
+        on.login("admin", support::ADMIN_PASSWORD).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let d = ok(&on, "admin/dashboard", &[]).await;
+            let line = d["campaigns"].as_array().unwrap().iter().find(|c| c["id"] == auto);
+            let n = line.map_or(0, |l| l["counters"]["agents_logged_in"].as_u64().unwrap_or(0));
+            if n == names.len() as u64 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{name}'s dashboard counts {n}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let file = message(cluster.dirs[0].path(), 1);
+    let broadcast = campaign_on(
+        &admin,
+        &db,
+        &trunk,
+        "Broadcast",
+        Dialling::Broadcast(&file),
+        4,
+        (1000, broadcast_leads),
+    )
+    .await;
+
+    if let Some((seed, moments)) = kills {
+        for (k, (at, delay)) in moments.into_iter().enumerate() {
+            let seen = wait_for_invites(&sipp, at, Duration::from_secs(60)).await;
+            assert!(seen >= at, "seed {seed}: only {seen} INVITEs before kill {k}");
+            tokio::time::sleep(delay).await;
+            // The server with the most agents on it now (their phones stay where they
+            // went: after the first kill, that is the other one).
+            let on = |i: usize| -> Vec<usize> {
+                let url = cluster.url(i);
+                (0..agents.len())
+                    .filter(|&a| agents[a].tally.welcomes().last().is_some_and(|w| w.0 == url))
+                    .collect()
+            };
+            let victim = if on(1).len() > on(0).len() { 1 } else { 0 };
+            let moving = on(victim);
+            if let Some(s) = cluster.servers[victim].take() {
+                s.kill();
+            }
+            let killed = tokio::time::Instant::now();
+            let before = sipp.invites().len();
+            let dialed = assert_every_invite_has_its_attempt(&db, &sipp, "after a kill").await;
+            // Dialling goes on (west's agents, and the broadcast taken over): the next call
+            // within 5 s.
+            let remaining =
+                count(&db, "SELECT COUNT(*) FROM leads WHERE dial_state <> 'done'").await;
+            if remaining > 0 {
+                let seen = wait_for_invites(&sipp, before + 1, TAKE_OVER_WITHIN).await;
+                assert!(seen > before, "seed {seed}: no call within 5 s of kill {k}");
+            }
+            // Its agents are back on the phone (on the other) within 10 s.
+            for &a in &moving {
+                while !agents[a].tally.welcomes().iter().any(|(_, at)| *at > killed) {
+                    assert!(
+                        killed.elapsed() < AGENTS_BACK_WITHIN,
+                        "seed {seed}: {} not back within {AGENTS_BACK_WITHIN:?} of kill {k}",
+                        names[a]
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            eprintln!(
+                "seed {seed}: kill {k} ({}) after {dialed} INVITEs; its {} agents back in {:?}",
+                SERVERS[victim],
+                moving.len(),
+                killed.elapsed()
+            );
+            cluster.restart(victim).await;
+        }
+    }
+
+    let leads = i64::from(auto_leads + broadcast_leads);
+    wait_until_finished(&db, leads, Duration::from_secs(120)).await;
+    assert_every_invite_has_its_attempt(&db, &sipp, "at the end").await;
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM leads").await, leads, "no lead lost");
+    // No lead dialled more often than its attempts, none stuck, none redialled once answered.
+    let stuck = count(
+        &db,
+        "SELECT COUNT(*) FROM leads WHERE dial_state = 'leased' OR (dial_state = 'ready' AND attempts >= 2)",
+    )
+    .await;
+    assert_eq!(stuck, 0, "leads neither dialable nor finished");
+    let redialled = count(
+        &db,
+        "SELECT COUNT(*) FROM call_attempts a WHERE a.answered_at IS NOT NULL AND EXISTS \
+         (SELECT 1 FROM call_attempts b WHERE b.lead_id = a.lead_id AND b.dialed_at > a.dialed_at)",
+    )
+    .await;
+    assert_eq!(redialled, 0, "leads dialled again after a call they answered");
+    // The trunk's limits held across both servers, at the carrier. (A killed server's calls
+    // end at its gateway a second after it died; their attempts are closed later, when
+    // another server recovers them: the attempts' times count them up longer than they were.)
+    let spans: Vec<(i64, i64)> =
+        sipp.call_spans().iter().map(|(a, b)| ((a * 1000.0) as i64, (b * 1000.0) as i64)).collect();
+    let at_once = most_at_once(&spans);
+    if !killing {
+        let stored: Vec<(i64, i64)> =
+            rows(&db, "SELECT dialed_at, ended_at FROM call_attempts WHERE ended_at IS NOT NULL")
+                .await;
+        let by_attempts = most_at_once(&stored);
+        assert!(by_attempts <= CHANNELS as usize, "{by_attempts} attempts at once");
+    }
+    let invites = sipp.invite_times();
+    let per_second = most_within(&invites, 0.9);
+    eprintln!(
+        "{} calls; most at once {at_once}, most INVITEs within 0.9 s {per_second}",
+        invites.len()
+    );
+    assert!(at_once <= CHANNELS as usize, "{at_once} calls at once on {CHANNELS} channels");
+    assert!(per_second <= CHANNELS as usize, "{per_second} INVITEs within 0.9 s at sipp");
+    // Both servers dialled, and answered calls reached agents on both.
+    for name in SERVERS {
+        let bridged = placed_by(&db, name).await.len();
+        assert!(bridged > 0, "{name} placed no call");
+    }
+    let sold =
+        count(&db, "SELECT COUNT(*) FROM call_attempts WHERE disposition = 'SALE MADE'").await;
+    let taken: u64 = agents.iter().map(|a| a.tally.connected()).sum();
+    eprintln!("{taken} calls taken by the agents, {sold} dispositions stored");
+    assert!(sold > 0, "the agents' dispositions were stored");
+    let broadcast_calls = count(
+        &db,
+        "SELECT COUNT(*) FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
+         JOIN leadsets s ON s.id = l.leadset_id JOIN campaigns c ON c.id = s.campaign_id \
+         WHERE c.name = 'Broadcast'",
+    )
+    .await;
+    assert!(broadcast_calls >= i64::from(broadcast_leads), "every broadcast lead was called");
+    let _ = broadcast;
+    drop(agents);
+    drop(cluster);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_of_two_servers_carries_twenty_agents_and_two_campaigns() {
+    a_cluster_of_two_servers_carries_a_floor(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_loses_nothing_when_a_server_is_killed_at_three_moments() {
+    a_cluster_of_two_servers_carries_a_floor(Some(crash_moments())).await;
+}

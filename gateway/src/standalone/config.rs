@@ -9,7 +9,11 @@
 //! `tcp_idle_timeout_secs` (300), `tcp_header_timeout_secs` (10). Per-source rate limit on
 //! SIP requests from addresses that are not trunks: `sip_rate_per_second` (20, 0 for none) and
 //! `sip_rate_burst` (40). An answered call whose trunk sent no RTP and no RTCP for
-//! `media_timeout_secs` (30, 0 for never) is hung up. Call recordings are written to
+//! `media_timeout_secs` (30, 0 for never) is hung up. When no server has been connected to
+//! the control API for `orphan_timeout_secs` (3, 0 for never), every call is hung up and
+//! every agent leg closed: their server died, and another recovers their leads — a call left
+//! up could be dialled again elsewhere while it lasts. Keep it below the servers'
+//! `DIALER_DEAD_AFTER_SECONDS`. Call recordings are written to
 //! `recordings` (`DIALER_GATEWAY_RECORDINGS`, default `./recordings`) and served from there.
 
 use std::net::{IpAddr, SocketAddr};
@@ -77,12 +81,17 @@ pub struct Settings {
     pub sip_rate: RateLimit,
     /// How long an answered call may go without RTP from its trunk; `None`: never.
     pub media_timeout: Option<Duration>,
+    /// How long calls outlive the last control connection (none: for ever).
+    pub orphan_timeout: Option<Duration>,
     /// Where call recordings are written (and served from).
     pub recordings: PathBuf,
 }
 
 /// The default media-inactivity timeout: a far end that died leaves no BYE behind.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default orphan timeout: a server restarting is back sooner (and ends its predecessor's
+/// calls itself); one that died is declared so after 7 s by default.
+pub const ORPHAN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `secs` as a timeout, where 0 means none.
 fn timeout_secs(secs: u64) -> Option<Duration> {
@@ -102,6 +111,7 @@ impl Default for Settings {
             tcp: TcpLimits::default(),
             sip_rate: RateLimit::default(),
             media_timeout: Some(MEDIA_TIMEOUT),
+            orphan_timeout: Some(ORPHAN_TIMEOUT),
             recordings: PathBuf::from("recordings"),
         }
     }
@@ -123,6 +133,7 @@ struct File {
     sip_rate_per_second: Option<u32>,
     sip_rate_burst: Option<u32>,
     media_timeout_secs: Option<u64>,
+    orphan_timeout_secs: Option<u64>,
     recordings: Option<PathBuf>,
     #[serde(default)]
     trunks: Vec<Trunk>,
@@ -168,6 +179,9 @@ impl Settings {
             s.sip_rate.burst = file.sip_rate_burst.unwrap_or(s.sip_rate.burst);
             if let Some(secs) = file.media_timeout_secs {
                 s.media_timeout = timeout_secs(secs);
+            }
+            if let Some(secs) = file.orphan_timeout_secs {
+                s.orphan_timeout = timeout_secs(secs);
             }
             s.recordings = file.recordings.unwrap_or(s.recordings);
         }
@@ -229,6 +243,9 @@ impl Settings {
         if let Some(v) = env("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS") {
             s.media_timeout = timeout_secs(parse("DIALER_GATEWAY_MEDIA_TIMEOUT_SECS", v)?);
         }
+        if let Some(v) = env("DIALER_GATEWAY_ORPHAN_TIMEOUT_SECS") {
+            s.orphan_timeout = timeout_secs(parse("DIALER_GATEWAY_ORPHAN_TIMEOUT_SECS", v)?);
+        }
         if let Some(v) = env("DIALER_GATEWAY_RECORDINGS") {
             if v.trim().is_empty() {
                 return Err(ConfigError::Env {
@@ -282,10 +299,12 @@ mod tests {
         let seconds = |name: &str| match name {
             "DIALER_GATEWAY_CONFIG" => Some(file_str.clone()),
             "DIALER_GATEWAY_MEDIA_TIMEOUT_SECS" => Some("45".into()),
+            "DIALER_GATEWAY_ORPHAN_TIMEOUT_SECS" => Some("0".into()),
             _ => None,
         };
         let s45 = Settings::from_sources(seconds, Path::new("/nonexistent")).unwrap();
         assert_eq!(s45.media_timeout, Some(Duration::from_secs(45)), "the environment wins");
+        assert_eq!(s45.orphan_timeout, None, "0: calls outlive the control connection");
         assert_eq!(s.trunks.len(), 1);
         assert_eq!(s.trunks[0].port, 5060);
         assert_eq!(s.trunks[0].transport, crate::sip::message::Transport::Tcp);
@@ -311,6 +330,7 @@ mod tests {
         let s = Settings::from_sources(|_| None, Path::new("/nonexistent")).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(s.media_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(s.orphan_timeout, Some(Duration::from_secs(3)));
         assert_eq!(s.recordings, PathBuf::from("recordings"));
     }
 }

@@ -12,12 +12,16 @@
 //! request frame gets one reply frame (a frame that is not a request gets a reply with id 0
 //! and an `invalid` error); events flow to a connection from its [`Command::Attach`] on, each
 //! once and in order, replayed from the journal after a reconnection when the client names
-//! the last one it saw.
+//! the last one it saw; once no control connection has been open for the orphan timeout,
+//! every call is hung up and every agent leg closed (their server is gone, and another may
+//! dial their leads again), unless a connection opened meanwhile.
 
 pub mod config;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -43,11 +47,78 @@ struct AppState {
     gateway: Gateway,
     metrics: Arc<Metrics>,
     token_digest: [u8; 32],
+    servers: Arc<Servers>,
 }
 
-/// The HTTP router for a running gateway.
-pub fn router(gateway: Gateway, metrics: Arc<Metrics>, token: &str) -> Router {
-    let state = AppState { gateway, metrics, token_digest: digest(token) };
+/// The control connections open now, for the orphan timeout.
+struct Servers {
+    open: AtomicUsize,
+    /// Counts connections opened: a timer started before the latest one does nothing.
+    opened: AtomicU64,
+    /// How long calls outlive the last connection (none: for ever).
+    orphan_timeout: Option<Duration>,
+}
+
+impl Servers {
+    fn opened(&self) {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        self.opened.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A connection closed: when it was the last, the calls end after the orphan timeout
+    /// unless a connection opens meanwhile.
+    fn closed(self: &Arc<Self>, gateway: &Gateway) {
+        if self.open.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        let Some(timeout) = self.orphan_timeout else { return };
+        let since = self.opened.load(Ordering::SeqCst);
+        let (servers, gateway) = (self.clone(), gateway.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if servers.open.load(Ordering::SeqCst) == 0
+                && servers.opened.load(Ordering::SeqCst) == since
+            {
+                end_orphans(&gateway, timeout).await;
+            }
+        });
+    }
+}
+
+/// Hangs up every call and closes every agent leg: no server has driven this gateway for
+/// `timeout`.
+async fn end_orphans(gateway: &Gateway, timeout: Duration) {
+    let Ok(Reply::Snapshot { calls, legs }) = gateway.execute(Command::Snapshot).await else {
+        return;
+    };
+    if calls.is_empty() && legs.is_empty() {
+        return;
+    }
+    warn!(
+        calls = calls.len(),
+        legs = legs.len(),
+        ?timeout,
+        "no server has been connected: hanging up its calls and closing its agent legs"
+    );
+    for call in calls {
+        let _ = gateway.execute(Command::Hangup { call }).await;
+    }
+    for leg in legs {
+        let _ = gateway.execute(Command::CloseAgentLeg { leg }).await;
+    }
+}
+
+/// The HTTP router for a running gateway; `orphan_timeout`: how long calls outlive the last
+/// control connection (none: for ever).
+pub fn router(
+    gateway: Gateway,
+    metrics: Arc<Metrics>,
+    token: &str,
+    orphan_timeout: Option<Duration>,
+) -> Router {
+    let servers =
+        Arc::new(Servers { open: AtomicUsize::new(0), opened: AtomicU64::new(0), orphan_timeout });
+    let state = AppState { gateway, metrics, token_digest: digest(token), servers };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
@@ -136,7 +207,11 @@ async fn control(
     if !authorised(&state, query.token, &headers) {
         return (StatusCode::UNAUTHORIZED, "a valid token is required").into_response();
     }
-    upgrade.on_upgrade(move |socket| session(socket, state.gateway))
+    upgrade.on_upgrade(move |socket| async move {
+        state.servers.opened();
+        session(socket, state.gateway.clone()).await;
+        state.servers.closed(&state.gateway);
+    })
 }
 
 /// One control connection: requests in, replies and events out.

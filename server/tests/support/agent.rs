@@ -48,6 +48,9 @@ pub struct Tally {
     pub errors: std::sync::Mutex<Vec<String>>,
     /// The notices the phone showed (their text), in order.
     pub notices: std::sync::Mutex<Vec<String>>,
+    /// Each welcome the phone had: which server sent it (a load balancer's
+    /// `X-Dialer-Server`, else the address dialled) and when.
+    pub welcomes: std::sync::Mutex<Vec<(String, tokio::time::Instant)>>,
 }
 
 impl Tally {
@@ -74,6 +77,9 @@ impl Tally {
     }
     pub fn notices(&self) -> Vec<String> {
         self.notices.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn welcomes(&self) -> Vec<(String, tokio::time::Instant)> {
+        self.welcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -213,7 +219,7 @@ struct Shift<'a> {
 impl Shift<'_> {
     /// One shift on one server, until its socket closes; returns why it ended.
     async fn work(&self, campaign: CampaignId, talk: Duration, tally: &Arc<Tally>) -> String {
-        let mut ws = match self.connect().await {
+        let (mut ws, server) = match self.connect().await {
             Ok(ws) => ws,
             Err(e) => return e,
         };
@@ -296,6 +302,11 @@ impl Shift<'_> {
                     tried = 0;
                     Some(submit(call, self.forms.first().cloned().unwrap_or_default()))
                 }
+                PhoneEvent::Welcome { .. } => {
+                    let welcome = (server.clone(), tokio::time::Instant::now());
+                    tally.welcomes.lock().unwrap_or_else(|p| p.into_inner()).push(welcome);
+                    None
+                }
                 PhoneEvent::Notice(notice) => {
                     tally.notices.lock().unwrap_or_else(|p| p.into_inner()).push(notice.text);
                     None
@@ -328,8 +339,8 @@ impl Shift<'_> {
         outcome
     }
 
-    /// Logs in and opens the phone socket.
-    async fn connect(&self) -> Result<Socket, String> {
+    /// Logs in and opens the phone socket; which server took it (see [`Tally::welcomes`]).
+    async fn connect(&self) -> Result<(Socket, String), String> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -353,10 +364,17 @@ impl Shift<'_> {
             .into_client_request()
             .map_err(|e| e.to_string())?;
         req.headers_mut().insert("cookie", cookie.parse().map_err(|_| "cookie")?);
-        let (ws, _) = tokio_tungstenite::connect_async(req)
+        let (ws, response) = tokio_tungstenite::connect_async(req)
             .await
             .map_err(|e| format!("phone socket: {e}"))?;
-        Ok(ws)
+        let server = response
+            .headers()
+            .get("x-dialer-server")
+            .and_then(|v| v.to_str().ok())
+            // (Servers tried before it come first: "a, b".)
+            .and_then(|v| v.rsplit(", ").next())
+            .map_or_else(|| self.url.to_string(), |v| format!("http://{v}"));
+        Ok((ws, server))
     }
 }
 

@@ -61,6 +61,8 @@ impl StandaloneGateway {
             .env("DIALER_GATEWAY_ADVERTISE", "127.0.0.1")
             .env("DIALER_GATEWAY_TOKEN", TOKEN)
             .env("DIALER_GATEWAY_RECORDINGS", recordings)
+            // A test's server killed on purpose: its calls end a second later.
+            .env("DIALER_GATEWAY_ORPHAN_TIMEOUT_SECS", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod balancer;
 pub mod gateway;
 pub mod own_postgres;
 pub mod phone_socket;
@@ -487,15 +488,14 @@ impl Sipp {
         Sipp { child, port, trace, _dir: dir }
     }
 
-    /// When sipp received each INVITE so far (seconds, from midnight of the day its log
-    /// started; empty without [`Sipp::tracing`]), in order. Retransmissions count once.
-    pub fn invite_times(&self) -> Vec<f64> {
+    /// Every message in sipp's trace so far (empty without [`Sipp::tracing`]): when (seconds,
+    /// from midnight of the day its log started), its start line and its header lines.
+    fn traced(&self) -> Vec<(f64, String, Vec<String>)> {
         let Some(log) = self.trace.as_ref().and_then(|t| std::fs::read_to_string(t).ok()) else {
             return Vec::new();
         };
         // Each message follows a line `----… YYYY-MM-DD HH:MM:SS.ffffff`.
         let (mut first_day, mut at) = (None::<String>, 0.0);
-        let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         let mut lines = log.lines().map(|l| l.trim_end_matches('\r'));
         while let Some(line) = lines.next() {
@@ -509,15 +509,46 @@ impl Sipp {
                     let next_day = if d != first.as_str() { 86_400.0 } else { 0.0 };
                     at = next_day + h * 3600.0 + m * 60.0 + s;
                 }
-            } else if line.starts_with("INVITE ") {
+            } else if line.starts_with("SIP/2.0 ") || line.split(' ').nth(2) == Some("SIP/2.0") {
                 let headers: Vec<String> =
                     lines.by_ref().take_while(|l| !l.is_empty()).map(String::from).collect();
-                if header(&headers, "call-id").is_some_and(|id| seen.insert(id)) {
-                    out.push(at);
-                }
+                out.push((at, line.to_string(), headers));
             }
         }
         out
+    }
+
+    /// When sipp received each INVITE so far (see [`Sipp::traced`]), in order.
+    /// Retransmissions count once.
+    pub fn invite_times(&self) -> Vec<f64> {
+        let mut seen = std::collections::HashSet::new();
+        self.traced()
+            .into_iter()
+            .filter(|(_, start, headers)| {
+                start.starts_with("INVITE ")
+                    && header(headers, "call-id").is_some_and(|id| seen.insert(id))
+            })
+            .map(|(at, _, _)| at)
+            .collect()
+    }
+
+    /// Each call's time at sipp (see [`Sipp::traced`]): from its INVITE to its first BYE or
+    /// CANCEL, either way (a call still up ends at the last message traced).
+    pub fn call_spans(&self) -> Vec<(f64, f64)> {
+        let traced = self.traced();
+        let last = traced.last().map_or(0.0, |(at, _, _)| *at);
+        let mut calls: std::collections::HashMap<String, (f64, Option<f64>)> = Default::default();
+        for (at, start, headers) in &traced {
+            let Some(id) = header(headers, "call-id") else { continue };
+            if start.starts_with("INVITE ") {
+                calls.entry(id).or_insert((*at, None));
+            } else if (start.starts_with("BYE ") || start.starts_with("CANCEL "))
+                && let Some((_, end)) = calls.get_mut(&id)
+            {
+                end.get_or_insert(*at);
+            }
+        }
+        calls.into_values().map(|(from, to)| (from, to.unwrap_or(last))).collect()
     }
 
     /// The INVITE requests sipp has received so far, each as its header lines (empty without

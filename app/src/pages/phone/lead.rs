@@ -10,7 +10,7 @@
 use leptos::prelude::*;
 
 use super::state::PhoneState;
-use super::{focus, spawn};
+use super::{focus, focus_unless_within, spawn};
 use crate::api::phone::edit_lead;
 use crate::model::{ApiError, Lead};
 use crate::pages::widgets::ErrorBanner;
@@ -49,7 +49,11 @@ pub fn LeadPanel(state: PhoneState) -> impl IntoView {
                             saved.set(false);
                             editing.update(|e| *e = !*e);
                             if editing.get_untracked() {
-                                focus(r#"[data-testid="lead-edit-form"] input"#);
+                                // (Not if a field of the form was chosen meanwhile.)
+                                focus_unless_within(
+                                    r#"[data-testid="lead-edit-form"] input"#,
+                                    Some(r#"[data-testid="lead-edit-form"]"#),
+                                );
                             }
                         }>
                         "Edit lead"

@@ -340,36 +340,37 @@ fn focus_follows_the_work(state: PhoneState) {
     });
 }
 
-/// Moves the keyboard focus to the first element `selector` finds, once it is drawn — unless
-/// the person has put it somewhere else meanwhile (clicked into another field between the
-/// request and the next frame): their choice wins, and what they type goes where they look.
+/// Moves the keyboard focus to the first element `selector` finds, once it is drawn.
 fn focus(selector: &'static str) {
+    focus_unless_within(selector, None);
+}
+
+/// Moves the keyboard focus to the first element `selector` finds, once it is drawn — unless
+/// by then it is already inside `within` (the person went to a field of their choice there
+/// in the moment before the frame): their choice wins, and what they type goes where they
+/// look.
+fn focus_unless_within(selector: &'static str, within: Option<&'static str>) {
     #[cfg(feature = "hydrate")]
-    {
-        let document = web_sys::window().and_then(|w| w.document());
-        let before = document.as_ref().and_then(web_sys::Document::active_element);
-        request_animation_frame(move || {
-            use wasm_bindgen::JsCast;
-            let Some(document) = document else { return };
-            if let Some(now) = document.active_element() {
-                let on_body = document.body().is_some_and(|b| now.is_same_node(Some(b.as_ref())));
-                let unmoved = before.as_ref().is_some_and(|b| now.is_same_node(Some(b.as_ref())));
-                if !on_body && !unmoved {
-                    return;
-                }
-            }
-            let element = document
-                .query_selector(selector)
-                .ok()
-                .flatten()
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-            if let Some(element) = element {
-                let _ = element.focus();
-            }
+    request_animation_frame(move || {
+        use wasm_bindgen::JsCast;
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let chosen = within.is_some_and(|within| {
+            document.active_element().is_some_and(|a| a.closest(within).ok().flatten().is_some())
         });
-    }
+        if chosen {
+            return;
+        }
+        let element = document
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(element) = element {
+            let _ = element.focus();
+        }
+    });
     #[cfg(not(feature = "hydrate"))]
-    let _ = selector;
+    let _ = (selector, within);
 }
 
 #[component]
