@@ -194,8 +194,9 @@ http {
         # (On one machine every browser has the same address, so ip_hash would send all to
         # one server: the session cookie spreads them instead.)
         hash \$cookie_dialer_session consistent;
-        server 127.0.0.1:3$((base + 1));
-        server 127.0.0.1:3$((base + 2));
+        # A server that does not answer is skipped at once, and tried again after 3 s.
+        server 127.0.0.1:3$((base + 1)) max_fails=1 fail_timeout=3s;
+        server 127.0.0.1:3$((base + 2)) max_fails=1 fail_timeout=3s;
     }
     server {
         listen $lb;

@@ -30,7 +30,7 @@ impl Balancer {
             .map(|s| {
                 let address = s.trim_start_matches("http://");
                 // A dead server is skipped at once and not tried again for a few seconds.
-                format!("        server {address} max_fails=1 fail_timeout=5s;\n")
+                format!("        server {address} max_fails=1 fail_timeout=3s;\n")
             })
             .collect();
         // (As root, the workers run as root too: they write the temporary files here.)
