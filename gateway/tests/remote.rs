@@ -334,3 +334,39 @@ async fn calls_end_once_no_server_has_been_connected_for_the_orphan_timeout() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_starting_a_new_run_finds_the_calls_of_the_old_one_ended() {
+    let sipp = Sipp::echo_uas();
+    let (addr, _running, _server, local) =
+        standalone_with_handle("127.0.0.1:0".parse().unwrap()).await;
+    let old = remote(addr, TOKEN);
+    let mut own = local.events();
+    add_sipp_trunk(&old, &sipp).await;
+    let call = support::place(&old, originate("+15551234")).await;
+    support::wait_for(&mut own, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    // A new run of the server (killed and started again at once, before the orphan timeout)
+    // does not find it up.
+    let new = remote(addr, TOKEN);
+    once_connected(async || new.execute(gateway::control::Command::Snapshot).await)
+        .await
+        .map_or_else(
+            |e| panic!("a snapshot: {e}"),
+            |reply| match reply {
+                gateway::control::Reply::Snapshot { calls, .. } => {
+                    assert!(!calls.contains(&call), "the old run's call is ended: {calls:?}")
+                }
+                other => panic!("a snapshot: {other:?}"),
+            },
+        );
+    let end = support::wait_for(&mut own, WAIT, |e| match e {
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
+    drop(old);
+}

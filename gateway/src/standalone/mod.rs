@@ -12,9 +12,12 @@
 //! request frame gets one reply frame (a frame that is not a request gets a reply with id 0
 //! and an `invalid` error); events flow to a connection from its [`Command::Attach`] on, each
 //! once and in order, replayed from the journal after a reconnection when the client names
-//! the last one it saw; once no control connection has been open for the orphan timeout,
-//! every call is hung up and every agent leg closed (their server is gone, and another may
-//! dial their leads again), unless a connection opened meanwhile.
+//! the last one it saw. One server drives a gateway at a time: once no control connection
+//! has been open for the orphan timeout, every call is hung up and every agent leg closed
+//! (their server is gone, and another may dial their leads again), unless a connection opened
+//! meanwhile; and a connection that attaches afresh (no resume: a server's first connection
+//! of its run) has every call and leg from before ended before it hears anything — they
+//! belong to a run of the server that is gone, whose calls that run's recovery has closed.
 
 pub mod config;
 
@@ -79,27 +82,21 @@ impl Servers {
             if servers.open.load(Ordering::SeqCst) == 0
                 && servers.opened.load(Ordering::SeqCst) == since
             {
-                end_orphans(&gateway, timeout).await;
+                end_orphans(&gateway, "no server has been connected for the orphan timeout").await;
             }
         });
     }
 }
 
-/// Hangs up every call and closes every agent leg: no server has driven this gateway for
-/// `timeout`.
-async fn end_orphans(gateway: &Gateway, timeout: Duration) {
+/// Hangs up every call and closes every agent leg: the server they were for is gone (`why`).
+async fn end_orphans(gateway: &Gateway, why: &str) {
     let Ok(Reply::Snapshot { calls, legs }) = gateway.execute(Command::Snapshot).await else {
         return;
     };
     if calls.is_empty() && legs.is_empty() {
         return;
     }
-    warn!(
-        calls = calls.len(),
-        legs = legs.len(),
-        ?timeout,
-        "no server has been connected: hanging up its calls and closing its agent legs"
-    );
+    warn!(calls = calls.len(), legs = legs.len(), why, "hanging up calls and closing agent legs");
     for call in calls {
         let _ = gateway.execute(Command::Hangup { call }).await;
     }
@@ -230,6 +227,10 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
                 };
                 match serde_json::from_str::<Request>(&text) {
                     Ok(Request { id, command: Command::Attach { resume } }) => {
+                        if resume.is_none() {
+                            // (Before its events start: it hears nothing of what it never had.)
+                            end_orphans(&gateway, "a server started a new run").await;
+                        }
                         let (reader, resumed) = attach(&gateway, resume);
                         events = Some(reader);
                         let instance = gateway.journal().instance();
