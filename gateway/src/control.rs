@@ -150,6 +150,11 @@ pub enum Command {
         /// The last event this client saw, when it saw any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Resume>,
+        /// A server starting a run, the one that drives this gateway from now on: every call
+        /// and agent leg still up from before is ended before its events start (they were a
+        /// run's that is gone — its recovery closed them). Observers leave it out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        take_over: bool,
     },
     /// What is up right now; replies [`Reply::Snapshot`].
     Snapshot,
@@ -655,7 +660,7 @@ mod tests {
                 .unwrap();
         assert_eq!(
             attach.command,
-            Command::Attach { resume: Some(Resume { instance: 9, seq: 41 }) }
+            Command::Attach { resume: Some(Resume { instance: 9, seq: 41 }), take_over: false }
         );
         let monitor: Request = serde_json::from_str(
             r#"{"id":4,"command":"monitor","call":7,"leg":2,"mode":"whisper"}"#,

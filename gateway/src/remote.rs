@@ -56,6 +56,8 @@ pub(crate) struct Pending {
 pub struct RemoteConfig {
     request: Request<()>,
     token: String,
+    /// The first connection takes the gateway over ([`RemoteConfig::taking_over`]).
+    take_over: bool,
 }
 
 impl std::fmt::Debug for RemoteConfig {
@@ -70,7 +72,19 @@ impl RemoteConfig {
     /// (the control path `/control` is added when missing); `token` is the shared secret
     /// the gateway was started with.
     pub fn new(url: &str, token: &str) -> Result<RemoteConfig, RemoteError> {
-        Ok(RemoteConfig { request: control_request(url, token)?, token: token.trim().to_owned() })
+        Ok(RemoteConfig {
+            request: control_request(url, token)?,
+            token: token.trim().to_owned(),
+            take_over: false,
+        })
+    }
+
+    /// This client is a server starting a run, the one that drives the gateway from now on:
+    /// its first connection ends every call and agent leg the gateway still has from before
+    /// (`take_over` on [`Command::Attach`]); reconnections of the same run do not.
+    pub fn taking_over(mut self) -> RemoteConfig {
+        self.take_over = true;
+        self
     }
 
     /// The control endpoint, for logs (the token is not part of it).
@@ -124,7 +138,7 @@ pub fn connect(config: RemoteConfig) -> Connection {
     let events = Journal::default();
     let (opened_tx, opened) = watch::channel(0);
     let gateway = Gateway::remote(commands_tx, events.clone());
-    let task = tokio::spawn(run(config.request, commands, events, opened_tx));
+    let task = tokio::spawn(run(config.request, config.take_over, commands, events, opened_tx));
     Connection { gateway, opened, task }
 }
 
@@ -171,6 +185,7 @@ enum Ended {
 
 async fn run(
     request: Request<()>,
+    take_over: bool,
     mut commands: mpsc::Receiver<Pending>,
     events: Journal,
     opened: watch::Sender<u64>,
@@ -190,7 +205,9 @@ async fn run(
                 info!(gateway = %target, "gateway control connection open");
                 retry = FIRST_RETRY;
                 opened.send_modify(|n| *n += 1);
-                match session(socket, &mut commands, &events, &mut seen).await {
+                // (Only the first attach of the run takes over: `seen` is set once attached.)
+                let take_over = take_over && seen.is_none();
+                match session(socket, &mut commands, &events, &mut seen, take_over).await {
                     Ended::HandlesDropped => {
                         events.close();
                         return;
@@ -231,11 +248,13 @@ async fn session(
     commands: &mut mpsc::Receiver<Pending>,
     events: &Journal,
     seen: &mut Option<Resume>,
+    take_over: bool,
 ) -> Ended {
     let (mut sink, mut stream) = socket.split();
     let mut waiting: HashMap<u64, oneshot::Sender<Result<Reply, ControlError>>> = HashMap::new();
     // Request 0 attaches this connection to the gateway's events.
-    let attach = crate::control::Request { id: 0, command: Command::Attach { resume: *seen } };
+    let attach =
+        crate::control::Request { id: 0, command: Command::Attach { resume: *seen, take_over } };
     let text = serde_json::to_string(&attach).unwrap_or_default();
     if let Err(e) = sink.send(Message::Text(text.into())).await {
         return Ended::Lost(e.to_string());

@@ -348,9 +348,21 @@ async fn a_server_starting_a_new_run_finds_the_calls_of_the_old_one_ended() {
         matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
     })
     .await;
-    // A new run of the server (killed and started again at once, before the orphan timeout)
-    // does not find it up.
-    let new = remote(addr, TOKEN);
+    // An observer attaching changes nothing; a new run of the server (killed and started
+    // again at once, before the orphan timeout) does not find it up.
+    let observer = remote(addr, TOKEN);
+    once_connected(async || observer.execute(gateway::control::Command::Snapshot).await)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match local.execute(gateway::control::Command::Snapshot).await {
+        Ok(gateway::control::Reply::Snapshot { calls, .. }) => {
+            assert!(calls.contains(&call), "an observer ends nothing: {calls:?}")
+        }
+        other => panic!("a snapshot: {other:?}"),
+    }
+    let new =
+        connect(RemoteConfig::new(&format!("ws://{addr}"), TOKEN).unwrap().taking_over()).gateway;
     once_connected(async || new.execute(gateway::control::Command::Snapshot).await)
         .await
         .map_or_else(

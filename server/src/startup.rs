@@ -280,7 +280,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             // No demo trunk of its own: standalone gateways reach real trunks, or the demo trunk
             // run as a process of its own (`server demo-trunk`, see `crate::demo`).
             tracing::info!(control = %remote.endpoint(), "driving a standalone media gateway");
-            let connection = gateway::remote::connect(remote.clone());
+            // (This server's run drives it from now on: what its dead run left up is ended.)
+            let connection = gateway::remote::connect(remote.clone().taking_over());
             (connection.gateway, None, None, Some(connection.opened))
         }
     };

@@ -1346,7 +1346,7 @@ impl Core {
                 Err(ControlError::Invalid("sent through Gateway::execute only".into()))
             }
             // In-process there is no connection to resume: events are read from the journal.
-            Command::Attach { resume } => Ok(Reply::Attached {
+            Command::Attach { resume, .. } => Ok(Reply::Attached {
                 instance: self.instance,
                 resumed: resume.is_none_or(|r| r.instance == self.instance),
             }),

@@ -15,9 +15,9 @@
 //! the last one it saw. One server drives a gateway at a time: once no control connection
 //! has been open for the orphan timeout, every call is hung up and every agent leg closed
 //! (their server is gone, and another may dial their leads again), unless a connection opened
-//! meanwhile; and a connection that attaches afresh (no resume: a server's first connection
-//! of its run) has every call and leg from before ended before it hears anything — they
-//! belong to a run of the server that is gone, whose calls that run's recovery has closed.
+//! meanwhile; and a server that attaches taking over (its first connection of a run) has every
+//! call and leg from before ended before it hears anything — they belong to a run of the
+//! server that is gone, whose calls that run's recovery has closed.
 
 pub mod config;
 
@@ -226,8 +226,8 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
                     Some(Ok(_)) => continue,
                 };
                 match serde_json::from_str::<Request>(&text) {
-                    Ok(Request { id, command: Command::Attach { resume } }) => {
-                        if resume.is_none() {
+                    Ok(Request { id, command: Command::Attach { resume, take_over } }) => {
+                        if take_over {
                             // (Before its events start: it hears nothing of what it never had.)
                             end_orphans(&gateway, "a server started a new run").await;
                         }
