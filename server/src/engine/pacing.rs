@@ -482,13 +482,21 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(cps: f64) -> RateLimiter {
+        let mut limiter =
+            RateLimiter { window: Duration::from_secs(1), limit: 1, recent: VecDeque::new() };
+        limiter.set_rate(cps);
+        limiter
+    }
+
+    /// A new rate, the calls already started still counted (a fresh limiter would let a
+    /// whole second's calls go at once after a burst at the old rate).
+    pub fn set_rate(&mut self, cps: f64) {
         let cps = if cps.is_finite() && cps > 0.0 { cps } else { 1.0 };
-        let (window, limit) = if cps >= 1.0 {
+        (self.window, self.limit) = if cps >= 1.0 {
             (Duration::from_secs(1), cps.floor() as usize)
         } else {
             (Duration::from_secs_f64(1.0 / cps), 1)
         };
-        RateLimiter { window, limit, recent: VecDeque::new() }
     }
 
     fn expire(&mut self, now: Instant) {
@@ -521,6 +529,21 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_rate_still_counts_the_calls_just_started() {
+        let t0 = Instant::now();
+        let mut l = RateLimiter::new(4.0);
+        for _ in 0..4 {
+            l.record(t0);
+        }
+        l.set_rate(8.0);
+        let half = t0 + Duration::from_millis(500);
+        assert_eq!(l.available(half), 4, "8 a second, 4 of them taken");
+        l.set_rate(2.0);
+        assert_eq!(l.available(half), 0);
+        assert_eq!(l.available(t0 + Duration::from_secs(1)), 2, "the window has passed");
+    }
 
     fn input(ready: u32, dialing: u32, connected: u32) -> PacingInput {
         PacingInput {

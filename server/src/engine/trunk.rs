@@ -96,15 +96,17 @@ impl TrunkRun {
         TrunkRun { limits, share, decided: PartRate::new(rate), placing: PartRate::new(rate) }
     }
 
-    /// New limits or a new share: the rate limiters start afresh only if the rate changed,
-    /// so a reload keeps their memory of recent calls.
+    /// New limits or a new share: the rates follow, and the calls of the last second still
+    /// count against them (a part grown from half the trunk to all of it must not let a whole
+    /// second's calls go on top of the half just placed).
     fn update(&mut self, limits: TrunkLimits, share: FloorShare) {
-        if self.share.cps(self.limits.max_cps) != share.cps(limits.max_cps) {
-            *self = TrunkRun::new(limits, share);
-        } else {
-            self.limits = limits;
-            self.share = share;
+        let rate = share.cps(limits.max_cps);
+        if self.share.cps(self.limits.max_cps) != rate {
+            self.decided.set(rate);
+            self.placing.set(rate);
         }
+        self.limits = limits;
+        self.share = share;
     }
 
     /// This instance's channels.
@@ -114,29 +116,39 @@ impl TrunkRun {
 }
 
 /// Calls per second against this instance's part of a trunk; with no part (none yet, or
-/// none while the parts are not known), no call at all.
-pub(super) struct PartRate(Option<RateLimiter>);
+/// none while the parts are not known), no call at all. The calls started are remembered
+/// across changes of the part.
+pub(super) struct PartRate {
+    /// Whether there is a part.
+    part: bool,
+    limiter: RateLimiter,
+}
 
 impl PartRate {
     fn new(cps: Option<f64>) -> PartRate {
-        PartRate(cps.map(RateLimiter::new))
+        PartRate { part: cps.is_some(), limiter: RateLimiter::new(cps.unwrap_or(1.0)) }
+    }
+
+    fn set(&mut self, cps: Option<f64>) {
+        self.part = cps.is_some();
+        if let Some(cps) = cps {
+            self.limiter.set_rate(cps);
+        }
     }
 
     /// Calls that may go now.
     pub(super) fn available(&mut self, now: Instant) -> u32 {
-        self.0.as_mut().map_or(0, |l| l.available(now))
+        if self.part { self.limiter.available(now) } else { 0 }
     }
 
     /// One went now.
     pub(super) fn record(&mut self, now: Instant) {
-        if let Some(l) = &mut self.0 {
-            l.record(now);
-        }
+        self.limiter.record(now);
     }
 
     /// When the next may go, if none may now (none: not before the part changes).
     pub(super) fn next_slot(&mut self, now: Instant) -> Option<Instant> {
-        self.0.as_mut()?.next_slot(now)
+        if self.part { self.limiter.next_slot(now) } else { None }
     }
 }
 

@@ -162,3 +162,21 @@ fn an_instance_says_it_uses_the_trunks_it_may_dial_through() {
     no_answer(&mut h, call);
     assert!(h.engine.trunks_in_use().is_empty());
 }
+
+#[test]
+fn a_part_that_grows_still_counts_the_calls_just_placed() {
+    // The whole trunk: 8 calls a second (ten agents ready, channels to spare).
+    let mut h = two_campaigns_on_one_trunk(20, 8.0);
+    let first = originates(&h.take());
+    assert_eq!(first.len(), 8);
+    for o in &first {
+        no_answer(&mut h, o.call);
+    }
+    // Half of it (another instance dials through it too): 4 a second.
+    h.input(all(FloorShare { instances: 2, rank: 0 })).unwrap();
+    h.advance(Duration::from_secs(1));
+    assert_eq!(originates(&h.take()).len(), 4);
+    // The whole trunk again within that second (the other died): only the rest of its 8.
+    h.input(all(FloorShare::default())).unwrap();
+    assert_eq!(originates(&h.take()).len(), 4, "not 8 more on top of the 4 just placed");
+}
