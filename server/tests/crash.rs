@@ -582,6 +582,24 @@ async fn placed_by(db: &Db, instance: &str) -> Vec<(String, i64)> {
     all.into_iter().filter(|(r, _)| r.starts_with(&format!("{instance}-"))).collect()
 }
 
+/// Server `instance`, one of several on `database`, run in `dir` (its log there): a heartbeat
+/// every second, dead after 3 s — a dead one's calls closed and leads given back soon after
+/// its kill; `more` adds to its environment.
+async fn start_peer(
+    dir: &Path,
+    database: &str,
+    instance: &str,
+    more: &[(&str, &str)],
+) -> ServerProc {
+    let mut env = vec![
+        ("DIALER_INSTANCE", instance),
+        ("DIALER_HEARTBEAT_SECONDS", "1"),
+        ("DIALER_DEAD_AFTER_SECONDS", "3"),
+    ];
+    env.extend_from_slice(more);
+    ServerProc::start_with(dir, database, &dir.join("server.log"), &env).await
+}
+
 /// When `instance` placed its first call (Unix ms), waited for up to three times
 /// [`TAKE_OVER_WITHIN`].
 async fn first_call_by(db: &Db, instance: &str) -> i64 {
@@ -600,19 +618,8 @@ async fn two_servers_dial_a_broadcast_campaign_once_and_hand_it_over_on_kill_nin
     let data = TestDatabase::new(Backend::Postgres).await;
     let db = Db::connect(&data.url).await.unwrap();
     let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let start = |dir: &Path, instance: &'static str| {
-        let log = dir.join("server.log");
-        let env = [
-            ("DIALER_INSTANCE", instance),
-            // The dead instance's calls closed and leads given back soon after the kill.
-            ("DIALER_HEARTBEAT_SECONDS", "1"),
-            ("DIALER_DEAD_AFTER_SECONDS", "3"),
-        ];
-        let (dir, url) = (dir.to_path_buf(), data.url.clone());
-        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
-    };
-    let east = start(east_dir.path(), "east").await;
-    let west = start(west_dir.path(), "west").await;
+    let east = start_peer(east_dir.path(), &data.url, "east", &[]).await;
+    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
     let file = message(east_dir.path(), 2);
     let sipp = Sipp::tracing();
     let leads: u32 = 40;
@@ -771,19 +778,9 @@ async fn a_server_cut_off_from_the_database_stops_and_comes_back_without_stale_s
     let db = Db::connect(&data.url).await.unwrap();
     let relay = support::relay::DbRelay::start(&data.url).await;
     let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let start = |dir: &Path, instance: &'static str, url: String| {
-        let log = dir.join("server.log");
-        let env = [
-            ("DIALER_INSTANCE", instance),
-            ("DIALER_HEARTBEAT_SECONDS", "1"),
-            ("DIALER_DEAD_AFTER_SECONDS", "3"),
-        ];
-        let dir = dir.to_path_buf();
-        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
-    };
     // East reaches the database through the relay; west directly.
-    let east = start(east_dir.path(), "east", relay.url(&data.url)).await;
-    let west = start(west_dir.path(), "west", data.url.clone()).await;
+    let east = start_peer(east_dir.path(), &relay.url(&data.url), "east", &[]).await;
+    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
     // Calls long enough to be up when east is cut off.
     let file = message(east_dir.path(), 8);
     let sipp = Sipp::tracing();
@@ -924,18 +921,8 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
     let data = TestDatabase::new(Backend::Postgres).await;
     let db = Db::connect(&data.url).await.unwrap();
     let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let start = |dir: &Path, instance: &'static str| {
-        let log = dir.join("server.log");
-        let env = [
-            ("DIALER_INSTANCE", instance),
-            ("DIALER_HEARTBEAT_SECONDS", "1"),
-            ("DIALER_DEAD_AFTER_SECONDS", "3"),
-        ];
-        let (dir, url) = (dir.to_path_buf(), data.url.clone());
-        async move { ServerProc::start_with(&dir, &url, &log, &env).await }
-    };
-    let east = start(east_dir.path(), "east").await;
-    let west = start(west_dir.path(), "west").await;
+    let east = start_peer(east_dir.path(), &data.url, "east", &[]).await;
+    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
     let sipp = Sipp::tracing();
     let leads: u32 = 24;
     let mut admin = Client::new(&east.url);
@@ -1021,13 +1008,8 @@ impl Cluster {
             SERVERS.iter().map(|_| tempfile::tempdir().unwrap()).collect();
         let gateways: Vec<support::gateway::StandaloneGateway> =
             dirs.iter().map(|d| support::gateway::StandaloneGateway::start(d.path())).collect();
-        let listen: Vec<String> = SERVERS
-            .iter()
-            .map(|_| {
-                let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                socket.local_addr().unwrap().to_string()
-            })
-            .collect();
+        let listen: Vec<String> =
+            SERVERS.iter().map(|_| format!("127.0.0.1:{}", support::free_tcp_port())).collect();
         let mut servers = Vec::new();
         for i in 0..SERVERS.len() {
             let server = run_server(&data.url, dirs[i].path(), &gateways[i], &listen[i], i).await;
@@ -1063,14 +1045,11 @@ async fn run_server(
 ) -> ServerProc {
     let control = gateway.control_url();
     let env = [
-        ("DIALER_INSTANCE", SERVERS[i]),
         ("DIALER_LISTEN", listen),
-        ("DIALER_HEARTBEAT_SECONDS", "1"),
-        ("DIALER_DEAD_AFTER_SECONDS", "3"),
         ("DIALER_GATEWAY_URL", control.as_str()),
         ("DIALER_GATEWAY_TOKEN", support::gateway::TOKEN),
     ];
-    ServerProc::start_with(dir, database, &dir.join("server.log"), &env).await
+    start_peer(dir, database, SERVERS[i], &env).await
 }
 
 /// How soon the agents of a killed server are back on the phone through the load balancer.

@@ -24,7 +24,7 @@ impl Balancer {
             .expect("nginx is required for this test (Debian package nginx; scripts/test.sh installs it)");
         let dir = tempfile::tempdir().expect("temp dir");
         let run = dir.path().display().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = super::free_tcp_port();
         let upstreams: String = servers
             .iter()
             .map(|s| {
@@ -34,7 +34,7 @@ impl Balancer {
             })
             .collect();
         // (As root, the workers run as root too: they write the temporary files here.)
-        let user = if is_root() { "user root;" } else { "" };
+        let user = if super::is_root() { "user root;" } else { "" };
         let conf = format!(
             "{user}
 worker_processes 1;
@@ -115,9 +115,4 @@ impl Drop for Balancer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

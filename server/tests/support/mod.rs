@@ -691,6 +691,17 @@ pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A loopback TCP port free a moment ago (for a process to listen on).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether the tests run as root (PostgreSQL and nginx then need telling).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
 /// A sipp process's exit status (0: its scenario went as written), waiting at most 40 s
 /// (then it is killed: `None`).
 pub async fn sipp_exit(mut sipp: std::process::Child) -> Option<i32> {

@@ -23,12 +23,12 @@ impl OwnPostgres {
     pub fn start() -> OwnPostgres {
         let bin = binaries();
         let dir = tempfile::tempdir().expect("temp dir");
-        let as_postgres = is_root();
+        let as_postgres = super::is_root();
         if as_postgres {
             let status = Command::new("chown").arg("postgres:").arg(dir.path()).status();
             assert!(status.is_ok_and(|s| s.success()), "handing the data directory to postgres");
         }
-        let port = free_port();
+        let port = super::free_tcp_port();
         let pg = OwnPostgres {
             bin,
             data: dir.path().join("data"),
@@ -125,15 +125,4 @@ fn binaries() -> PathBuf {
             root.display()
         ),
     }
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// A loopback port nobody listens on now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("bound").port()
 }
