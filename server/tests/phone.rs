@@ -331,6 +331,8 @@ async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
     let mut first = open(&east, ann.cookie.as_deref()).await.unwrap();
     send(&mut first, &PhoneRequest::Login { campaign }).await;
     until(&mut first, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    // The shift's start reaches the database through the journal, a moment after the welcome.
+    shifts_until(east.database(), &[None]).await;
     // The load balancer sends the page's next socket to west (the session is in the database).
     let mut second =
         support::phone_socket::connect(&west.url, ann.cookie.as_deref()).await.unwrap();
