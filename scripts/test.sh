@@ -20,14 +20,8 @@ build_site
 say "unit and integration tests (SQLite and PostgreSQL at ${DIALER_TEST_POSTGRES_URL%%@*}@…)"
 cargo test --workspace --all-targets >&2
 
-say "SIP flood smoke (loopback, one short step per transport)"
-"$ROOT/scripts/flood.sh" --smoke >&2
-
-say "push latency smoke (20 agents, 10 calls, 5 s on loopback)"
-"$ROOT/scripts/push.sh" --smoke >&2
-
-say "push latency smoke across two instances on PostgreSQL (agents on one, the floor watched on the other)"
-"$ROOT/scripts/push.sh" --smoke --postgres "$DIALER_TEST_POSTGRES_URL" >&2
+say "benchmark smokes (every benchmark for a few seconds, so none can rot)"
+"$ROOT/scripts/bench.sh" --smoke >&2
 
 say "cluster smoke (PostgreSQL, two servers, two gateways, the demo trunk, nginx)"
 "$ROOT/scripts/cluster.sh" --smoke >&2

@@ -188,7 +188,14 @@ fn run_synthetic(per_condition: u64, show: Show) -> Result<Tally> {
     Ok(tally)
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("amd-accuracy: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let mut synthetic = 0u64;
     let mut dirs = Vec::new();
     let mut show = Show::None;
@@ -201,9 +208,17 @@ fn main() -> Result<()> {
             "--dir" => dirs.push(PathBuf::from(args.next().context("--dir needs a path")?)),
             "--verbose" => show = Show::All,
             "--mistakes" => show = Show::Mistakes,
-            other => bail!(
-                "unknown argument {other}: amd-accuracy [--synthetic N] [--dir DIR]... [--verbose | --mistakes]"
-            ),
+            "--help" | "-h" => {
+                print!(
+                    "amd-accuracy: answering-machine detection on greetings (see the file's docs)\n\n  \
+                     --synthetic N   synthetic greetings (25 when no --dir)\n  \
+                     --dir DIR       a directory of recorded greetings (repeatable)\n  \
+                     --verbose       every verdict\n  \
+                     --mistakes      the wrong verdicts only\n"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other} (see --help)"),
         }
     }
     if synthetic == 0 && dirs.is_empty() {

@@ -45,6 +45,14 @@ struct Args {
     gateway: PathBuf,
 }
 
+const USAGE: &str = "\
+gateway-bench: concurrent bridged calls through the standalone gateway (see the file's docs)
+
+  --calls N         calls at once (100)
+  --seconds S       how long to measure them (20)
+  --gateway PATH    the gateway binary (beside this program's directory)
+";
+
 fn args() -> Result<Args> {
     let mut calls = 100;
     let mut seconds = 20;
@@ -58,7 +66,11 @@ fn args() -> Result<Args> {
             "--calls" => calls = it.next().context("--calls N")?.parse()?,
             "--seconds" => seconds = it.next().context("--seconds S")?.parse()?,
             "--gateway" => gateway = it.next().context("--gateway PATH")?.into(),
-            other => bail!("unknown argument {other} (use --calls N --seconds S [--gateway PATH])"),
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other} (see --help)"),
         }
     }
     if !gateway.is_file() {
@@ -325,8 +337,15 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("gateway-bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run() -> Result<()> {
     let args = args()?;
     let n = args.calls;
     println!(
@@ -363,7 +382,7 @@ async fn main() -> Result<()> {
     let config = dir.path().join("gateway.toml");
     std::fs::write(
         &config,
-        format!("[[trunks]]\nid = \"sipp\"\nhost = \"127.0.0.1\"\nport = {sipp_port}\n"),
+        format!("[[trunks]]\nid = 1\nhost = \"127.0.0.1\"\nport = {sipp_port}\n"),
     )?;
     let mut child = Command::new(&args.gateway)
         .env("DIALER_GATEWAY_CONFIG", &config)

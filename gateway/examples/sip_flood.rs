@@ -66,6 +66,18 @@ struct Args {
     smoke: bool,
 }
 
+const USAGE: &str = "\
+sip-flood: the gateway's SIP listener under a flood of requests (see the file's docs)
+
+  --gateway PATH        the gateway binary (beside this program's directory)
+  --rates R,R           requests a second, one step each (500,1000,2000,4000)
+  --seconds S           each step's length (3)
+  --sources N           source addresses the flood comes from, 1 to 250 (1)
+  --transports T,T      udp and/or tcp (udp,tcp)
+  --idle-tcp N          idle TCP connections held open meanwhile, 0 to 60000 (10000)
+  --smoke               one short step per transport
+";
+
 fn args() -> Result<Args> {
     let exe = std::env::current_exe()?;
     // target/<profile>/examples/sip-flood → target/<profile>/gateway
@@ -107,10 +119,11 @@ fn args() -> Result<Args> {
             }
             "--idle-tcp" => a.idle_tcp = next()?.parse().context("--idle-tcp: 0 to 60000")?,
             "--smoke" => a.smoke = true,
-            other => bail!(
-                "unknown argument {other:?} (--gateway PATH --rates R,R --seconds S --sources N \
-                 --transports udp,tcp --idle-tcp N --smoke)"
-            ),
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
     if a.rates.is_empty()
@@ -608,7 +621,14 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1000.0))
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("sip-flood: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let args = args()?;
     if !args.gateway.is_file() {
         bail!(

@@ -197,7 +197,8 @@ async fn run(
     loop {
         let reason = match tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async(request.clone()),
+            // Nagle off (`true`): commands are small frames that must not wait for an ACK.
+            tokio_tungstenite::connect_async_with_config(request.clone(), None, true),
         )
         .await
         {

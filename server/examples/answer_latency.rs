@@ -22,6 +22,8 @@
 //! Prints p50 / p90 / p99 / max. The customer sends a packet every 20 ms, as carriers do, so
 //! the figures include up to 20 ms of waiting for the next packet after the bridge is made.
 
+mod bench;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +34,7 @@ use app::model::{
     CallingWindow, CampaignKind, CampaignSettings, Contact, LeadStatus, LeadsetSettings, Name,
     PhoneNumber, TrunkId, UserId,
 };
+use bench::ADMIN_PASSWORD;
 use futures_util::{SinkExt, StreamExt};
 use gateway::control::{Event as GwEvent, Trunk};
 use gateway::events::Read;
@@ -48,20 +51,22 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const ADMIN_PASSWORD: &str = "bench-admin-pass";
 const AGENT_PASSWORD: &str = "bench-agent-pass";
 /// No call may take longer than this; the bench stops with an error instead of waiting on.
 const CALL_LIMIT: Duration = Duration::from_secs(20);
 
+const USAGE: &str = "\
+answer_latency: from a customer's answer to the agent hearing them (see the file's docs)
+
+  --calls N    calls answered, one after another (100; 1 to 10000)
+";
+
 fn calls_arg() -> Result<usize> {
     let mut calls = 100;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--calls" => {
-                calls = it.next().context("--calls N")?.parse().context("--calls N")?;
-            }
-            other => bail!("unknown argument {other:?} (use --calls N)"),
+    for (flag, value) in bench::flags(USAGE)? {
+        match flag.as_str() {
+            "--calls" => calls = value.parse().with_context(|| format!("--calls: {value:?}"))?,
+            _ => bail!("unknown option {flag} (see --help)"),
         }
     }
     if !(1..=10_000).contains(&calls) {
@@ -285,8 +290,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+fn main() {
+    bench::exit_on_error("answer_latency", run());
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run() -> Result<()> {
     let calls = calls_arg()?;
     println!(
         "answer-to-agent-audio benchmark: {calls} calls, {} cores",

@@ -26,19 +26,22 @@
 //! `west`, so each latency is a change on one instance reaching a dashboard on the other
 //! through PostgreSQL. The CPU and memory printed are `east`'s.
 
+mod bench;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use bench::{
+    ADMIN_PASSWORD, Database, Session, campaign_form, cpu_ms, percentile, rss_mb, start_server,
+};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const ADMIN_PASSWORD: &str = "bench-admin-pass";
 /// A change not seen by then counts as lost (and the agent moves on).
 const SEEN_LIMIT: Duration = Duration::from_secs(10);
 
@@ -51,29 +54,36 @@ struct Args {
     postgres: Option<String>,
 }
 
+const USAGE: &str = "\
+push_latency: how soon a supervisor's floor shows what agents do (see the file's docs)
+
+  --agents N       agents on the phone socket (500)
+  --calls N        broadcast calls placed meanwhile (200)
+  --seconds N      how long to measure (60)
+  --rate N         state changes a second across the floor (agents / 20)
+  --server PATH    the server binary (the target directory's release build)
+  --postgres URL   one floor across two instances on a database created there
+";
+
 fn args() -> Result<Args> {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let mut a = Args {
         agents: 500,
         calls: 200,
         seconds: 60,
         rate: 0.0,
-        server: target.join("release/server"),
+        server: bench::server_binary("release"),
         postgres: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+    for (flag, value) in bench::flags(USAGE)? {
+        let bad = || format!("{flag}: {value:?} is not a number");
         match flag.as_str() {
-            "--agents" => a.agents = value.parse()?,
-            "--calls" => a.calls = value.parse()?,
-            "--seconds" => a.seconds = value.parse()?,
-            "--rate" => a.rate = value.parse()?,
+            "--agents" => a.agents = value.parse().with_context(bad)?,
+            "--calls" => a.calls = value.parse().with_context(bad)?,
+            "--seconds" => a.seconds = value.parse().with_context(bad)?,
+            "--rate" => a.rate = value.parse().with_context(bad)?,
             "--server" => a.server = value.into(),
             "--postgres" => a.postgres = Some(value),
-            _ => bail!("unknown option {flag}"),
+            _ => bail!("unknown option {flag} (see --help)"),
         }
     }
     if a.agents == 0 || a.seconds == 0 {
@@ -83,148 +93,6 @@ fn args() -> Result<Args> {
         a.rate = a.agents as f64 / 20.0;
     }
     Ok(a)
-}
-
-/// A logged-in HTTP client (the session cookie kept by hand, as a browser would send it).
-#[derive(Clone)]
-struct Session {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-impl Session {
-    async fn login(
-        http: &reqwest::Client,
-        base: &str,
-        user: &str,
-        password: &str,
-    ) -> Result<Session> {
-        let res = http
-            .post(format!("{base}/auth/login"))
-            .form(&[("username", user), ("password", password)])
-            .send()
-            .await?;
-        let cookie = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("dialer_session="))
-            .and_then(|c| c.split(';').next())
-            .with_context(|| format!("{user} could not log in ({})", res.status()))?
-            .to_string();
-        Ok(Session { http: http.clone(), base: base.to_string(), cookie })
-    }
-
-    /// Calls a server function and returns its JSON answer (an error unless 200).
-    async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> Result<Value> {
-        let res = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header("cookie", &self.cookie)
-            .header("accept", "application/json")
-            .form(args)
-            .send()
-            .await?;
-        let status = res.status();
-        let body = res.text().await?;
-        if !status.is_success() {
-            bail!("{endpoint}: {status} {body}");
-        }
-        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
-    }
-}
-
-/// The server binary, started on loopback in `dir`; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Where the servers keep their data: a SQLite file in the run's directory, or a database
-/// created on a PostgreSQL server for the run (dropped by [`Database::drop_pg`]).
-struct Database {
-    url: String,
-    /// The PostgreSQL server's admin URL and the database's name.
-    pg: Option<(String, String)>,
-}
-
-impl Database {
-    async fn new(postgres: Option<&str>, dir: &std::path::Path) -> Result<Database> {
-        use sqlx::{Connection, Executor};
-        let Some(admin) = postgres else {
-            return Ok(Database { url: format!("sqlite://{}/dialer.db", dir.display()), pg: None });
-        };
-        let name = format!("dialer_push_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(admin).await?;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-        let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap_or(admin.len())]);
-        Ok(Database { url, pg: Some((admin.to_string(), name)) })
-    }
-
-    /// PostgreSQL's count of the run's database's committed transactions and of rows
-    /// written (inserted, updated, deleted) so far; none on SQLite.
-    async fn activity(&self) -> Result<Option<(i64, i64)>> {
-        use sqlx::Connection;
-        let Some((admin, name)) = &self.pg else { return Ok(None) };
-        let mut conn = sqlx::PgConnection::connect(admin).await?;
-        let sql = "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted \
-                   FROM pg_stat_database WHERE datname = $1";
-        Ok(Some(sqlx::query_as(sql).bind(name).fetch_one(&mut conn).await?))
-    }
-
-    /// Drops the run's PostgreSQL database (its servers must be stopped first).
-    async fn drop_pg(&self) -> Result<()> {
-        use sqlx::{Connection, Executor};
-        if let Some((admin, name)) = &self.pg {
-            let mut conn = sqlx::PgConnection::connect(admin).await?;
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            conn.execute(sqlx::AssertSqlSafe(drop)).await?;
-        }
-        Ok(())
-    }
-}
-
-fn start_server(
-    bin: &PathBuf,
-    dir: &std::path::Path,
-    db: &Database,
-    instance: &str,
-) -> Result<Server> {
-    use std::io::BufRead;
-    let mut child = Command::new(bin)
-        .current_dir(dir)
-        .env("DATABASE_URL", &db.url)
-        .env("DIALER_INSTANCE", instance)
-        .env("DIALER_LISTEN", "127.0.0.1:0")
-        .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
-        .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
-        .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
-        .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("DIALER_STOP_GRACE_SECONDS", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!("starting {} (build it: cargo build --release -p server)", bin.display())
-        })?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .with_context(|| format!("unexpected first line: {line}"))?
-        .to_string();
-    Ok(Server { child, base })
 }
 
 /// A 10 s 440 Hz tone as 8 kHz 16-bit mono WAV: the broadcast campaign's message.
@@ -252,56 +120,6 @@ fn message_wav() -> Vec<u8> {
     w
 }
 
-/// A campaign form with the fields every campaign here shares.
-fn campaign_form<'a>(
-    name: &'a str,
-    kind: &'a str,
-    trunk: &'a str,
-    channels: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("name", name),
-        ("kind", kind),
-        ("state", "inactive"),
-        ("script_id", ""),
-        ("trunk_id", trunk),
-        ("notes", ""),
-        ("caller_id", "+12025550100"),
-        ("source_statuses", "NEW"),
-        ("outbound_multiplier", "1"),
-        ("max_channels", channels),
-        ("max_cps", "20"),
-        ("max_attempts", "1"),
-        ("window_start", "00:00"),
-        ("window_end", "00:00"),
-        ("wrapup_seconds", "30"),
-        ("ring_seconds", "20"),
-        ("broadcast_file", "message.wav"),
-    ]
-}
-
-/// Milliseconds from the process's `/proc/<pid>/stat`: user + system CPU time.
-fn cpu_ms(pid: u32) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name (which may hold spaces) start after its ')'.
-    let rest = stat.rsplit_once(')').context("stat")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-    // The kernel's USER_HZ is 100 on every Linux this runs on.
-    Ok(ticks * 10)
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// What an agent asked for and when, until the supervisor sees it.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -317,20 +135,16 @@ struct Seen {
     floors: usize,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
+fn main() {
+    bench::exit_on_error("push_latency", run());
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run() -> Result<()> {
     let a = args()?;
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("message.wav"), message_wav())?;
-    let db = Database::new(a.postgres.as_deref(), dir.path()).await?;
+    let db = Database::new(a.postgres.as_deref(), dir.path(), "push").await?;
     let result = measure(&a, dir.path(), &db).await;
     // (Its servers are stopped by now: `measure` owns them.)
     db.drop_pg().await?;

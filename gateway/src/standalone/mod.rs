@@ -124,8 +124,16 @@ pub fn router(
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until the process ends.
+/// Serves `router` on `listener` until the process ends, every connection with
+/// `TCP_NODELAY`: a command's answer and the events after it are small frames written one
+/// after another, which Nagle's algorithm would hold for the server's delayed ACK (~40 ms).
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a control connection");
+        }
+    });
     axum::serve(listener, router).await
 }
 

@@ -434,6 +434,11 @@ async fn serve(
     events: mpsc::Sender<NetEvent>,
 ) {
     let limits = lock(&table).limits;
+    // Each SIP message is one write; Nagle's algorithm would hold one that follows another
+    // (a 180 after a 100) for the peer's delayed ACK.
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, error = %e, "cannot set TCP_NODELAY on a SIP connection");
+    }
     let (mut read, mut write) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(MAX_DATAGRAM);
     let mut chunk = vec![0u8; MAX_DATAGRAM];

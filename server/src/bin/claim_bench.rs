@@ -17,8 +17,8 @@ use app::model::{
     LeadsetSettings, Name, PhoneNumber,
 };
 use server::db::leads::{ClaimRequest, NewLead};
+use server::db::scratch::Scratch;
 use server::db::{self, Db};
-use sqlx::{Connection, Executor};
 
 struct Args {
     backend: String,
@@ -27,6 +27,16 @@ struct Args {
     batch: u32,
     instances: u32,
 }
+
+const USAGE: &str = "\
+claim_bench: lead claims per second (see the file's docs)
+
+  --backend B      sqlite, postgres or both (both)
+  --leads N        leads in the leadset (1000000)
+  --claims N       leads claimed in all (200000)
+  --batch N        leads per claim (500)
+  --instances N    claimers at once on PostgreSQL (4)
+";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -38,6 +48,10 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let num =
             |v: &str| v.parse::<u32>().map_err(|_| format!("{flag}: {v:?} is not a whole number"));
@@ -47,7 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--claims" => a.claims = num(&v)?.max(1),
             "--batch" => a.batch = num(&v)?.clamp(1, 10_000),
             "--instances" => a.instances = num(&v)?.clamp(1, 64),
-            _ => return Err(format!("unknown flag or value: {flag} {v}")),
+            _ => return Err(format!("unknown flag or value: {flag} {v} (see --help)")),
         }
     }
     Ok(a)
@@ -165,10 +179,8 @@ async fn main() -> anyhow::Result<()> {
     if args.backend != "sqlite" {
         let admin = std::env::var("DIALER_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("dialer_bench_{:08x}", rand::random::<u32>());
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-        let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap_or(admin.len())]);
+        let scratch = Scratch::create(&admin, "dialer_bench").await?;
+        let url = scratch.url.clone();
         eprintln!("PostgreSQL:");
         let result = async {
             let db = Db::connect(&url).await?;
@@ -177,8 +189,7 @@ async fn main() -> anyhow::Result<()> {
             run(&url, campaign, &args, args.instances).await
         }
         .await;
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .await?;
+        scratch.drop().await?;
         let rate = result?;
         println!(
             "PostgreSQL  {} instances: {rate:>9.0} claims/s  ({} claims in batches of {}, {} leads)",

@@ -15,21 +15,32 @@ use std::time::Instant;
 
 use app::model::leadset::{ColumnTarget, ImportMapping};
 use app::model::{LeadsetSettings, Name, UserId};
+use server::db::scratch::Scratch;
 use server::db::{self, Db};
 use server::lead::import::country_id;
 use server::lead::jobs::{ImportJobs, Importer};
-use sqlx::{Connection, Executor};
 use tokio::io::AsyncReadExt;
+
+const USAGE: &str = "\
+import_bench: a generated CSV imported into a leadset (see the file's docs)
+
+  --rows N       rows in the CSV (1000000)
+  --backend B    sqlite, postgres or both (both; PostgreSQL only with a URL set)
+";
 
 fn parse_args() -> Result<(u64, String), String> {
     let (mut rows, mut backend) = (1_000_000u64, "both".to_string());
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--rows" => rows = v.parse().map_err(|_| format!("--rows: {v:?} is not a number"))?,
             "--backend" if ["sqlite", "postgres", "both"].contains(&v.as_str()) => backend = v,
-            _ => return Err(format!("unknown flag or value: {flag} {v}")),
+            _ => return Err(format!("unknown flag or value: {flag} {v} (see --help)")),
         }
     }
     Ok((rows.max(1), backend))
@@ -121,13 +132,26 @@ async fn run(db: &Db, label: &str, file: &std::path::Path, rows: u64) -> anyhow:
     Ok(())
 }
 
+fn main() {
+    let (rows, backend) = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("import_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = start(rows, &backend) {
+        eprintln!("import_bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let (rows, backend) = parse_args().map_err(anyhow::Error::msg)?;
+async fn start(rows: u64, backend: &str) -> anyhow::Result<()> {
     // A directory of our own under the system's temp dir, removed at the end.
     let dir = std::env::temp_dir().join(format!("dialer-import-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = bench(&dir, rows, &backend).await;
+    let result = bench(&dir, rows, backend).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -153,25 +177,15 @@ async fn bench(dir: &std::path::Path, rows: u64, backend: &str) -> anyhow::Resul
         .or_else(|| std::env::var("DIALER_TEST_POSTGRES_URL").ok());
     match (pg, backend) {
         (Some(admin_url), "postgres" | "both") => {
-            let name = format!("dialer_import_bench_{:08x}", rand::random::<u32>());
-            let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-            admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-            let url = match admin_url.rfind('/') {
-                Some(i) => format!("{}/{name}", &admin_url[..i]),
-                None => anyhow::bail!("the PostgreSQL URL has no database part"),
-            };
+            let scratch = Scratch::create(&admin_url, "dialer_import_bench").await?;
             let result = async {
-                let db = Db::connect(&url).await?;
+                let db = Db::connect(&scratch.url).await?;
                 let r = run(&db, "PostgreSQL", &file, rows).await;
                 db.close().await;
                 r
             }
             .await;
-            admin
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .await?;
+            scratch.drop().await?;
             result?;
         }
         (None, "postgres") => anyhow::bail!("set DATABASE_URL or DIALER_TEST_POSTGRES_URL"),

@@ -22,6 +22,25 @@ struct Args {
     kinds: Vec<CampaignKind>,
 }
 
+const USAGE: &str = "\
+simulate: progressive against predictive pacing on a synthetic day (see the file's docs)
+
+  --agents N           agents on the floor (20)
+  --seeds N            days simulated, one seed each (1)
+  --seed N             the first seed (1)
+  --hours H            the day's length (8)
+  --answer-rate R      share of calls answered, 0 to 1 (0.25)
+  --talk S             mean talk time in seconds (90)
+  --wrapup S           wrap-up in seconds (10)
+  --multiplier M       the progressive campaign's calls per ready agent (1)
+  --max-dial-level M   the predictive pacer's highest calls per ready agent (3)
+  --cap P              abandon cap in percent (3)
+  --machines R         with detection: share of answers that are machines
+  --early-hangups R    with detection: share of people who hang up before the verdict
+  --history N          calls answered earlier in the accounting window
+  --pacer P            both, auto or predictive (both)
+";
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         workload: Workload::default(),
@@ -31,6 +50,10 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<f64>().map_err(|_| format!("{flag}: {v:?} is not a number"));
         let w = &mut a.workload;
@@ -66,7 +89,7 @@ fn parse_args() -> Result<Args, String> {
                     }
                 }
             }
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => return Err(format!("unknown flag {flag} (see --help)")),
         }
     }
     Ok(a)

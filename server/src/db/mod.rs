@@ -30,6 +30,7 @@ pub mod phonebook;
 pub mod recordings;
 pub mod recovery;
 pub mod reports;
+pub mod scratch;
 pub mod scripts;
 pub mod sessions;
 pub mod sip_phones;

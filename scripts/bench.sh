@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another in one run, on loopback: each prints its own table (see
+# the program named in its heading for what it measures and how).
+#
+#   scripts/bench.sh           release builds at full size (about 15 minutes on 2 cores;
+#                              PostgreSQL figures too, on DIALER_TEST_POSTGRES_URL)
+#   scripts/bench.sh --smoke   CI: debug builds, a few seconds each; fails if any of them
+#                              fails, so the benchmarks cannot rot
+#
+# Pages and server functions (page_latency), lead claims (claim_bench), lead import
+# (import_bench), answer to agent audio (answer_latency), bridged calls through the gateway
+# (gateway-bench), the supervisor's floor push (push.sh, on SQLite and across two instances
+# on PostgreSQL) and the SIP flood (flood.sh). Each program stops by itself; `timeout` is the
+# safety net, and every process a program starts is stopped by that program.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_rust
+ensure_sipp
+ensure_postgres
+
+smoke=false
+[ "${1:-}" = --smoke ] && smoke=true
+pg="${DIALER_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+if $smoke; then
+    profile=debug
+    cargo build -p server -p gateway --bins --examples >&2
+else
+    profile=release
+    say "building the server, the gateway and the benchmark programs (release)"
+    cargo build --release -p server -p gateway --bins --examples >&2
+fi
+bin="$TARGET/$profile"
+limit="${BENCH_LIMIT_SECONDS:-1200}"
+
+# run TITLE PROGRAM ARGS…: the program under its heading, bounded by $limit seconds.
+run() {
+    local title=$1
+    shift
+    say "$title"
+    timeout --signal=TERM "$limit" "$@"
+}
+
+export DIALER_TEST_POSTGRES_URL="$pg"
+if $smoke; then
+    run "pages and server functions (page_latency, 2 requests each)" \
+        "$bin/examples/page_latency" --server "$bin/server" --requests 2
+    run "lead claims (claim_bench, 2,000 leads)" \
+        "$bin/claim_bench" --leads 2000 --claims 1000 --batch 100 --instances 2
+    run "lead import (import_bench, 2,000 rows)" \
+        "$bin/import_bench" --rows 2000
+    run "answer to agent audio (answer_latency, 3 calls)" "$bin/examples/answer_latency" --calls 3
+    run "bridged calls through the gateway (gateway-bench, 4 calls for 2 s)" \
+        "$bin/examples/gateway-bench" --calls 4 --seconds 2 --gateway "$bin/gateway"
+    "$ROOT/scripts/push.sh" --smoke
+    "$ROOT/scripts/push.sh" --smoke --postgres "$pg"
+    "$ROOT/scripts/flood.sh" --smoke
+else
+    run "pages and server functions (page_latency, 200 requests each)" \
+        "$bin/examples/page_latency" --server "$bin/server" --requests 200
+    run "lead claims (claim_bench)" "$bin/claim_bench"
+    run "lead import (import_bench, 1,000,000 rows)" \
+        "$bin/import_bench" --rows 1000000
+    run "answer to agent audio (answer_latency, 100 calls)" "$bin/examples/answer_latency" --calls 100
+    run "bridged calls through the gateway (gateway-bench, 250 calls)" \
+        "$bin/examples/gateway-bench" --calls 250 --seconds 20 --gateway "$bin/gateway"
+    run "bridged calls through the gateway (gateway-bench, 500 calls)" \
+        "$bin/examples/gateway-bench" --calls 500 --seconds 20 --gateway "$bin/gateway"
+    "$ROOT/scripts/push.sh"
+    "$ROOT/scripts/push.sh" --postgres "$pg"
+    "$ROOT/scripts/flood.sh"
+fi
+say "every benchmark ran"

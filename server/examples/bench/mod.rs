@@ -1,0 +1,247 @@
+//! What the server's benchmark programs share: their command line (`--help` prints the
+//! usage), the server binary started on loopback on a database of the run's own, a logged-in
+//! HTTP session speaking to it as the pages do, and the figures they print (percentiles, a
+//! process's CPU and memory from `/proc`).
+//!
+//! Not an example of its own: each benchmark includes it with `mod bench;`.
+
+#![allow(dead_code)] // Each benchmark uses its own share of what is here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use server::db::scratch::Scratch;
+
+/// The first admin's password on the servers a benchmark starts.
+pub const ADMIN_PASSWORD: &str = "bench-admin-pass";
+
+/// A benchmark's command line: `--flag value` pairs after the program's name. `--help` (or
+/// `-h`) prints `usage` and ends the program with success; a flag without its value is an
+/// error naming it.
+pub fn flags(usage: &str) -> Result<Vec<(String, String)>> {
+    let mut it = std::env::args().skip(1);
+    let mut pairs = Vec::new();
+    while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{usage}");
+            std::process::exit(0);
+        }
+        let value = it.next().with_context(|| format!("{flag} needs a value (see --help)"))?;
+        pairs.push((flag, value));
+    }
+    Ok(pairs)
+}
+
+/// Runs a benchmark's `main`, printing an error as one line (with its causes) and the hint to
+/// `--help`, without a backtrace, and exiting with status 1.
+pub fn exit_on_error(name: &str, result: Result<()>) {
+    if let Err(e) = result {
+        eprintln!("{name}: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The target directory's server binary of `profile` (`release` or `debug`).
+pub fn server_binary(profile: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join(profile).join("server")
+}
+
+/// A logged-in HTTP client (the session cookie kept by hand, as a browser would send it).
+#[derive(Clone)]
+pub struct Session {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+}
+
+impl Session {
+    pub async fn login(
+        http: &reqwest::Client,
+        base: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Session> {
+        let res = http
+            .post(format!("{base}/auth/login"))
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await?;
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("dialer_session="))
+            .and_then(|c| c.split(';').next())
+            .with_context(|| format!("{user} could not log in ({})", res.status()))?
+            .to_string();
+        Ok(Session { http: http.clone(), base: base.to_string(), cookie })
+    }
+
+    /// Calls a server function and returns its JSON answer (an error unless 200).
+    pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> Result<Value> {
+        let res = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("cookie", &self.cookie)
+            .header("accept", "application/json")
+            .form(args)
+            .send()
+            .await?;
+        let status = res.status();
+        let body = res.text().await?;
+        if !status.is_success() {
+            bail!("{endpoint}: {status} {body}");
+        }
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+}
+
+/// The server binary, started on loopback; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the servers keep their data: a SQLite file in the run's directory, or a database
+/// created on a PostgreSQL server for the run (dropped by [`Database::drop_pg`]).
+pub struct Database {
+    pub url: String,
+    /// The PostgreSQL server's admin URL, and the run's database there.
+    pub pg: Option<(String, Scratch)>,
+}
+
+impl Database {
+    /// `name` tells the run's PostgreSQL database from other programs' (random digits are
+    /// added).
+    pub async fn new(postgres: Option<&str>, dir: &Path, name: &str) -> Result<Database> {
+        let Some(admin) = postgres else {
+            return Ok(Database { url: format!("sqlite://{}/dialer.db", dir.display()), pg: None });
+        };
+        let scratch = Scratch::create(admin, &format!("dialer_{name}")).await?;
+        Ok(Database { url: scratch.url.clone(), pg: Some((admin.to_string(), scratch)) })
+    }
+
+    /// PostgreSQL's count of the run's database's committed transactions and of rows
+    /// written (inserted, updated, deleted) so far; none on SQLite.
+    pub async fn activity(&self) -> Result<Option<(i64, i64)>> {
+        use sqlx::Connection;
+        let Some((admin, scratch)) = &self.pg else { return Ok(None) };
+        let mut conn = sqlx::PgConnection::connect(admin).await?;
+        let sql = "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted \
+                   FROM pg_stat_database WHERE datname = $1";
+        Ok(Some(sqlx::query_as(sql).bind(&scratch.name).fetch_one(&mut conn).await?))
+    }
+
+    /// Drops the run's PostgreSQL database (its servers must be stopped first).
+    pub async fn drop_pg(self) -> Result<()> {
+        if let Some((_, scratch)) = self.pg {
+            scratch.drop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the server binary `bin` in `dir` on `db` as instance `instance`, every listener on
+/// a free loopback port, and waits for its first line (the address it serves).
+pub fn start_server(bin: &Path, dir: &Path, db: &Database, instance: &str) -> Result<Server> {
+    use std::io::BufRead;
+    let mut child = Command::new(bin)
+        .current_dir(dir)
+        .env("DATABASE_URL", &db.url)
+        .env("DIALER_INSTANCE", instance)
+        .env("DIALER_LISTEN", "127.0.0.1:0")
+        .env("DIALER_SIP_LISTEN", "127.0.0.1:0")
+        .env("DIALER_WEBRTC_LISTEN", "127.0.0.1:0")
+        .env("DIALER_DEMO_SIP_LISTEN", "127.0.0.1:0")
+        .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("DIALER_STOP_GRACE_SECONDS", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!("starting {} (build it: cargo build --release -p server)", bin.display())
+        })?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .with_context(|| format!("unexpected first line: {line}"))?
+        .to_string();
+    Ok(Server { child, base })
+}
+
+/// A campaign form with the fields every campaign here shares.
+pub fn campaign_form<'a>(
+    name: &'a str,
+    kind: &'a str,
+    trunk: &'a str,
+    channels: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("kind", kind),
+        ("state", "inactive"),
+        ("script_id", ""),
+        ("trunk_id", trunk),
+        ("notes", ""),
+        ("caller_id", "+12025550100"),
+        ("source_statuses", "NEW"),
+        ("outbound_multiplier", "1"),
+        ("max_channels", channels),
+        ("max_cps", "20"),
+        ("max_attempts", "1"),
+        ("window_start", "00:00"),
+        ("window_end", "00:00"),
+        ("wrapup_seconds", "30"),
+        ("ring_seconds", "20"),
+        ("broadcast_file", "message.wav"),
+    ]
+}
+
+/// Milliseconds from the process's `/proc/<pid>/stat`: user + system CPU time.
+pub fn cpu_ms(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let rest = stat.rsplit_once(')').context("stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Ok(ticks * 10)
+}
+
+/// The process's resident memory now, in MB (0 when it cannot be read).
+pub fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The `p` quantile (0–1) of sorted durations, in milliseconds (NaN when there are none).
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}

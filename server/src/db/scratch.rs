@@ -1,0 +1,72 @@
+//! A PostgreSQL database of a run's own, for the benchmark programs: created under a fresh
+//! name on the server an admin URL points at, dropped when the run is done.
+//!
+//! Dropping asks for no more than the database's owner may do: the run closes its own
+//! connections first, and a database is dropped only once the server has let them go (a
+//! closed pool's connections end a moment after `close` returns, and a killed server's
+//! sessions once PostgreSQL notices). Only when some stay past [`DROP_PATIENCE`] is the drop
+//! forced, which needs the right to end other sessions (`pg_signal_backend`).
+
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use super::DbError;
+
+/// How long a drop waits for the database's last sessions to end before forcing it.
+pub const DROP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// PostgreSQL's "object in use": the database still has sessions.
+const IN_USE: &str = "55006";
+
+/// A database created for a run.
+#[derive(Debug)]
+pub struct Scratch {
+    admin_url: String,
+    /// Its name: the prefix given, then random hexadecimal digits.
+    pub name: String,
+    /// Its URL (the admin URL with the database part replaced).
+    pub url: String,
+}
+
+impl Scratch {
+    /// Creates a database named `prefix` and random digits on the server of `admin_url` (a
+    /// URL whose user may create databases).
+    pub async fn create(admin_url: &str, prefix: &str) -> Result<Scratch, DbError> {
+        let Some(slash) = admin_url.rfind('/').filter(|i| admin_url[..*i].contains("//")) else {
+            return Err(DbError::UnsupportedUrl(admin_url.to_string()));
+        };
+        let name = format!("{prefix}_{:08x}", rand::random::<u32>());
+        let mut conn = PgConnection::connect(admin_url)
+            .await
+            .map_err(|source| DbError::Connect { url: super::redact(admin_url), source })?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+        let url = format!("{}/{name}", &admin_url[..slash]);
+        Ok(Scratch { admin_url: admin_url.to_string(), name, url })
+    }
+
+    /// Drops the database once its sessions have ended (see the module's docs).
+    pub async fn drop(self) -> Result<(), DbError> {
+        let mut conn = PgConnection::connect(&self.admin_url)
+            .await
+            .map_err(|source| DbError::Connect { url: super::redact(&self.admin_url), source })?;
+        let deadline = tokio::time::Instant::now() + DROP_PATIENCE;
+        loop {
+            let drop = format!("DROP DATABASE IF EXISTS {}", self.name);
+            match conn.execute(sqlx::AssertSqlSafe(drop)).await {
+                Ok(_) => return Ok(()),
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some(IN_USE)
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(IN_USE) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let force = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        conn.execute(sqlx::AssertSqlSafe(force)).await?;
+        Ok(())
+    }
+}
