@@ -172,6 +172,19 @@ pub enum Command {
         /// The phone's account.
         user: SipUser,
     },
+    /// Start an agent leg on another gateway, a relay for a call whose agent's audio is
+    /// there: the gateway calls `user` at `peer` (that gateway's SIP address) over UDP,
+    /// offering G.711; the other gateway sees an inbound call from the trunk that names this
+    /// one, which its server accepts and bridges to the agent's own leg. Replies
+    /// [`Reply::AgentLeg`] (with no SDP) once the call is on its way;
+    /// [`Event::AgentLegConnected`] follows the answer ([`Event::AgentLegFailed`] when there is
+    /// none within 30 s). Closing the leg hangs up; the other side hanging up closes the leg.
+    CallPeer {
+        /// The other gateway's SIP address.
+        peer: std::net::SocketAddr,
+        /// Who the call is for there (the user part of its request URI).
+        user: SipUser,
+    },
     /// Close an agent leg (its call, if any, stays up unbridged).
     CloseAgentLeg {
         /// Leg.

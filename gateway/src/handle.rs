@@ -171,6 +171,19 @@ impl Gateway {
         }
     }
 
+    /// Starts an agent leg that is a call to `user` at another gateway, `peer` (a relay:
+    /// [`Command::CallPeer`]).
+    pub async fn call_peer(
+        &self,
+        peer: std::net::SocketAddr,
+        user: crate::control::SipUser,
+    ) -> Result<AgentLegId, ControlError> {
+        match self.execute(Command::CallPeer { peer, user }).await? {
+            Reply::AgentLeg { leg, .. } => Ok(leg),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// Closes an agent leg.
     pub async fn close_agent_leg(&self, leg: AgentLegId) -> Result<(), ControlError> {
         self.done(Command::CloseAgentLeg { leg }).await

@@ -27,7 +27,8 @@
 //!   [`Event::CallEnded`];
 //! - an agent leg's bridge state lives exactly as long as its str0m instance, or for a leg on
 //!   an agent's SIP phone (a call the gateway places to the phone's registration,
-//!   [`Command::CallPhone`]) from the phone's answer to the end of that call; the phone's plain
+//!   [`Command::CallPhone`]) or on another gateway (a relay, [`Command::CallPeer`]: the same
+//!   kind of call, to the address given) from the phone's answer to the end of that call; the phone's plain
 //!   RTP enters and leaves the bridge as the leg's, and its call is never the application's
 //!   (no [`Event::CallAnswered`] or [`Event::CallEnded`] for it; its socket is released once,
 //!   when the user agent says the call is over); from its answer the phone's audio is judged
@@ -438,18 +439,29 @@ enum Binding {
         sdp: Vec<u8>,
         codecs: Vec<Codec>,
     },
-    /// The call to an agent's SIP phone that will carry agent leg `leg`.
+    /// The call to an agent's SIP phone, or to another gateway, that will carry agent leg
+    /// `leg`.
     Phone {
         id: u64,
         leg: AgentLegId,
-        user: SipUser,
+        to: LegCall,
         codecs: Vec<Codec>,
     },
 }
 
-/// An agent leg carried by a SIP phone: the gateway's call to the phone, and where the phone
+/// Whom a call carrying an agent leg goes to.
+enum LegCall {
+    /// The agent's registered SIP phone.
+    Phone(SipUser),
+    /// A user at another gateway (a relay, [`Command::CallPeer`]).
+    Peer { peer: SocketAddr, user: SipUser },
+}
+
+/// An agent leg carried by a call the gateway placed — to the agent's SIP phone, or to
+/// another gateway where the agent's audio is (a relay): the call, and where the far end
 /// takes RTP once it answered. Its RTP travels on the call's socket, plain (no SRTP), in
-/// and out of the bridge as any agent leg's.
+/// and out of the bridge as any agent leg's. (How a relay sounds is reported as a phone's
+/// is: the server knows its relays and reads nothing into it.)
 struct PhoneLeg {
     call: CallId,
     codecs: Vec<Codec>,
@@ -948,13 +960,13 @@ impl Core {
                 }
                 self.out.push_back(Output::Reply { id, result });
             }
-            Binding::Phone { id, leg, user, codecs } => {
+            Binding::Phone { id, leg, to, codecs } => {
                 let result = match result {
                     Ok(_) if !self.leg_ctx.contains_key(&leg) => {
                         self.out.push_back(Output::ReleaseRtp { call });
                         Err(ControlError::UnknownLeg(leg))
                     }
-                    Ok(local) => self.call_phone_bound(now, call, leg, &user, codecs, local),
+                    Ok(local) => self.call_leg_bound(now, call, leg, &to, codecs, local),
                     Err(e) => Err(ControlError::WrongState(format!("no RTP port: {e}"))),
                 };
                 if result.is_err() {
@@ -1330,6 +1342,10 @@ impl Core {
         Some(match command {
             Command::CreateAgentLeg { offer } => self.create_leg(now, &offer),
             Command::CallPhone { user } => return self.call_phone(now, id, user).err().map(Err),
+            Command::CallPeer { peer, user } => {
+                let to = LegCall::Peer { peer, user };
+                return self.call_leg(now, id, to, vec![Codec::Pcmu, Codec::Pcma]).err().map(Err);
+            }
             Command::CloseAgentLeg { leg } => {
                 if !self.leg_ctx.contains_key(&leg) {
                     return Some(Err(ControlError::UnknownLeg(leg)));
@@ -1455,36 +1471,54 @@ impl Core {
         Ok(Reply::AgentLeg { leg, answer })
     }
 
-    /// Starts an agent leg on `user`'s registered SIP phone: asks for the RTP socket of the
-    /// call to it; the reply ([`Reply::AgentLeg`], no SDP) follows the bind, and
-    /// [`Event::AgentLegConnected`] the phone's answer.
+    /// Starts an agent leg on `user`'s registered SIP phone (see [`Core::call_leg`]).
     fn call_phone(&mut self, now: Instant, id: u64, user: SipUser) -> Result<(), ControlError> {
         let Some((account, _, _)) = self.ua.phone(&user) else {
             return Err(ua_error(UaError::PhoneNotRegistered(user)));
         };
         let codecs = account.codecs.clone();
+        self.call_leg(now, id, LegCall::Phone(user), codecs)
+    }
+
+    /// Starts an agent leg carried by a call the gateway places (to a SIP phone or another
+    /// gateway): asks for the RTP socket of the call; the reply ([`Reply::AgentLeg`], no SDP)
+    /// follows the bind, and [`Event::AgentLegConnected`] the answer.
+    fn call_leg(
+        &mut self,
+        now: Instant,
+        id: u64,
+        to: LegCall,
+        codecs: Vec<Codec>,
+    ) -> Result<(), ControlError> {
         let leg = AgentLegId(self.next_leg);
         self.next_leg += 1;
         let call = self.ua.reserve_call_id();
         // A phone rings until someone picks it up: as long as a browser may take to connect.
         self.leg_ctx.insert(leg, LegCtx { connected: false, connect_by: now + CONNECT_TIMEOUT });
-        self.binding.insert(call, Binding::Phone { id, leg, user, codecs });
+        self.binding.insert(call, Binding::Phone { id, leg, to, codecs });
         self.out.push_back(Output::BindRtp { call });
         Ok(())
     }
 
-    fn call_phone_bound(
+    fn call_leg_bound(
         &mut self,
         now: Instant,
         call: CallId,
         leg: AgentLegId,
-        user: &SipUser,
+        to: &LegCall,
         codecs: Vec<Codec>,
         local: SocketAddr,
     ) -> Result<Reply, ControlError> {
         let session = self.rng.random::<u32>().into();
         let offer = LocalDescription::offer(session, self.public(local), &codecs);
-        if let Err(e) = self.ua.call_phone(now, call, user, offer.to_bytes(), CONNECT_TIMEOUT) {
+        let sdp = offer.to_bytes();
+        let placed = match to {
+            LegCall::Phone(user) => self.ua.call_phone(now, call, user, sdp, CONNECT_TIMEOUT),
+            LegCall::Peer { peer, user } => {
+                self.ua.call_peer(now, call, *peer, user, sdp, CONNECT_TIMEOUT)
+            }
+        };
+        if let Err(e) = placed {
             self.out.push_back(Output::ReleaseRtp { call });
             return Err(ua_error(e));
         }
@@ -1782,7 +1816,9 @@ fn ua_error(e: UaError) -> ControlError {
         UaError::UnknownTrunk(t) => ControlError::UnknownTrunk(t),
         UaError::TrunkFull(_) | UaError::RateLimited(_) => ControlError::TrunkBusy(e.to_string()),
         UaError::WrongState { .. } => ControlError::WrongState(e.to_string()),
-        UaError::BadStatus(_) | UaError::NoTransport(_) => ControlError::Invalid(e.to_string()),
+        UaError::BadStatus(_) | UaError::NoTransport(_) | UaError::BadUri(_) => {
+            ControlError::Invalid(e.to_string())
+        }
         UaError::PhoneNotRegistered(_) => ControlError::WrongState(e.to_string()),
     }
 }

@@ -1285,6 +1285,69 @@ fn a_sip_phone_nobody_picks_up_fails_its_leg_and_a_closed_leg_hangs_the_phone_up
     assert_eq!(h.command(Command::Snapshot), Ok(Reply::Snapshot { calls: vec![], legs: vec![] }));
 }
 
+#[test]
+fn a_relay_leg_calls_the_other_gateway_and_carries_the_customer_to_it() {
+    let mut h = Harness::new();
+    // The other gateway listens where the harness's one peer is.
+    let relay = SipUser::parse("relay-7").unwrap();
+    let reply = h.command(Command::CallPeer { peer: addr(TRUNK), user: relay.clone() });
+    let Ok(Reply::AgentLeg { leg, answer }) = reply else { panic!("{reply:?}") };
+    assert!(answer.is_empty(), "no SDP: the other gateway answers the INVITE");
+    let relay_call = h.binds[0];
+    assert!(relay_call.0 >= CallId::GATEWAY_FIRST, "the gateway's own call id");
+    let invite = h.last(Method::Invite);
+    assert_eq!(invite.uri, format!("sip:relay-7@{TRUNK}"));
+    assert!(sdp_body(&invite).contains("m=audio 30002 RTP/AVP 0 8 101"), "{}", sdp_body(&invite));
+    assert!(!h.events.contains(&Event::AgentLegConnected { leg }), "not answered yet");
+    let ok = h.reply(&invite, 200, Some(PHONE_SDP));
+    assert!(h.events.contains(&Event::AgentLegConnected { leg }));
+    assert!(
+        !h.events.iter().any(|e| matches!(e, Event::CallAnswered { .. })),
+        "the relay is no call of the app"
+    );
+
+    // The customer bridged to the relay: the other gateway hears them.
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    h.rtp_out = Some(Vec::new());
+    h.customer_speaks(CallId(7), 5);
+    let to_relay = (h.rtp_out.iter().flatten())
+        .filter(|(c, d, data)| {
+            *c == relay_call && *d == addr("127.0.0.1:4100") && data.len() == 172
+        })
+        .count();
+    assert!(to_relay >= 4, "the other gateway heard {to_relay} frames of the customer");
+
+    // The other side hangs up: the leg closes, the customer stays up.
+    h.receive(crate::sip::ua::tests::bye_from_peer(&invite, &ok).as_bytes());
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegClosed { leg: l, .. } if *l == leg))
+    );
+    assert!(h.released.contains(&relay_call));
+    assert_eq!(
+        h.command(Command::Snapshot),
+        Ok(Reply::Snapshot { calls: vec![CallId(7)], legs: vec![] })
+    );
+
+    // A gateway that never answers fails the leg; a user that is no SIP user part is refused
+    // before it reaches the gateway.
+    let Ok(Reply::AgentLeg { leg, .. }) =
+        h.command(Command::CallPeer { peer: addr(TRUNK), user: relay })
+    else {
+        panic!()
+    };
+    h.advance(CONNECT_TIMEOUT + Duration::from_secs(1));
+    assert!(
+        h.events.iter().any(|e| matches!(e, Event::AgentLegFailed { leg: l, .. } if *l == leg))
+    );
+    let bad = r#"{"command":"call_peer","peer":"127.0.0.1:5080","user":"<sip:x>"}"#;
+    assert!(serde_json::from_str::<Command>(bad).is_err());
+    let no_peer = r#"{"command":"call_peer","peer":"somewhere","user":"relay-8"}"#;
+    assert!(serde_json::from_str::<Command>(no_peer).is_err());
+}
+
 // ----- how a SIP phone sounds -----
 
 /// Ann's phone, answered: its leg and the gateway's call to it.

@@ -279,28 +279,60 @@ impl UserAgent {
         sdp: Vec<u8>,
         ring_timeout: Duration,
     ) -> Result<(), UaError> {
-        if id.is_callers() || self.calls.contains_key(&id) {
-            return Err(UaError::IdInUse(id));
-        }
         let not_registered = || UaError::PhoneNotRegistered(user.clone());
         let (account, peer, contact) = self.registrar.binding(user).ok_or_else(not_registered)?;
         let (transport, contact) = (account.transport, contact.to_owned());
+        let target = LegTarget { transport, uri: contact, peer, user };
+        debug!(%id, %user, %peer, "calling an agent's SIP phone");
+        self.call_leg(now, id, target, sdp, ring_timeout)
+    }
+
+    /// Calls `user` at another gateway, `peer`, over UDP (a relay carrying an agent's audio
+    /// between gateways) as call `id` (from [`UserAgent::reserve_call_id`]): an INVITE with
+    /// our `sdp` to `sip:user@peer`.
+    pub fn call_peer(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        peer: SocketAddr,
+        user: &SipUser,
+        sdp: Vec<u8>,
+        ring_timeout: Duration,
+    ) -> Result<(), UaError> {
+        let uri = format!("sip:{user}@{peer}");
+        let target = LegTarget { transport: Transport::Udp, uri, peer, user };
+        debug!(%id, %user, %peer, "calling another gateway");
+        self.call_leg(now, id, target, sdp, ring_timeout)
+    }
+
+    /// Starts call `id` to `target`, a call the gateway places for an agent leg.
+    fn call_leg(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        target: LegTarget<'_>,
+        sdp: Vec<u8>,
+        ring_timeout: Duration,
+    ) -> Result<(), UaError> {
+        if id.is_callers() || self.calls.contains_key(&id) {
+            return Err(UaError::IdInUse(id));
+        }
+        let LegTarget { transport, uri, peer, user } = target;
+        let bad_uri = || UaError::BadUri(uri.clone());
         let via = self.new_via(transport)?;
         let our_contact = self.contact_uri(transport)?;
         let local_tag = self.token();
         let call_id = format!("{}@gateway", self.token());
         let local = self.local_addr(transport)?;
         let from = NameAddr::with_display(Some("Dialer"), &format!("sip:dialer@{local}"))
-            .map_err(|_| not_registered())?
+            .map_err(|_| bad_uri())?
             .with_tag(&local_tag);
-        let to =
-            NameAddr::from_uri(&format!("sip:{user}@{local}")).map_err(|_| not_registered())?;
+        let to = NameAddr::from_uri(&format!("sip:{user}@{local}")).map_err(|_| bad_uri())?;
         let mut headers = rsip::Headers::default();
         headers.push(make_header("Contact", format!("<{our_contact}>")));
         headers.push(make_header("Allow", message::ALLOW));
         headers.push(make_header("User-Agent", self.config.user_agent.clone()));
-        let invite = initial_invite(contact, via, from, to, call_id, headers, sdp);
-        debug!(%id, %user, %peer, "calling an agent's SIP phone");
+        let invite = initial_invite(uri.clone(), via, from, to, call_id, headers, sdp);
         let call = Call::new(id, CallState::Calling, None, peer, transport, invite);
         self.start_outbound(now, call, local_tag, ring_timeout);
         Ok(())
@@ -1166,4 +1198,13 @@ fn user_or_uri(uri: &str) -> String {
         Some((user, _)) => user.split(';').next().unwrap_or(user).to_owned(),
         None => uri.to_owned(),
     }
+}
+
+/// Where a call the gateway places for an agent leg goes: the transport, the request URI, the
+/// address it is sent to, and the user it is for.
+struct LegTarget<'a> {
+    transport: Transport,
+    uri: String,
+    peer: SocketAddr,
+    user: &'a SipUser,
 }

@@ -94,6 +94,9 @@ pub enum UaError {
     /// The agent's SIP phone is not registered (or has no account).
     #[error("the SIP phone {0} is not registered")]
     PhoneNotRegistered(telephony::sip_phone::SipUser),
+    /// A call for an agent leg could not be addressed (a URI that does not parse).
+    #[error("cannot call {0}: not a SIP URI")]
+    BadUri(String),
 }
 
 /// The realm of our challenges to trunks (RFC 3261 §22.1: a string the trunk's
