@@ -567,3 +567,57 @@ async fn a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing(b: Ba
     let row = instances::get(&s.db, "a").await.unwrap().unwrap();
     assert_eq!(row.incarnation, "newcomer", "the name stays the newcomer's");
 }
+
+/// A request given up in the middle of a transaction (a browser that went away, a timeout, a
+/// stopped task) leaves no connection inside a transaction: the next borrower's writes would
+/// otherwise run in it, hold its locks and vanish with it (seen once here: every heartbeat
+/// stuck behind one such connection for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_given_up_midway_leave_no_connection_inside_one() {
+    use sqlx::Connection;
+    let guard = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&guard.url).await.unwrap();
+    db.migrate().await.unwrap();
+    // One connection, so the borrower after a given-up transaction gets the same one.
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1);
+    let one = Db::Postgres(pool.connect(&guard.url).await.unwrap());
+    let mut outside = sqlx::PgConnection::connect(&guard.url).await.unwrap();
+    let row = |name: &str, i: u64| db::instances::Instance {
+        name: name.to_string(),
+        started_at: 0,
+        heartbeat_at: 0,
+        host: "here".into(),
+        pid: 1,
+        process: "test".into(),
+        incarnation: format!("{i:016x}"),
+    };
+    db::instances::replace(&one, &row("mark", 0)).await.unwrap();
+    // Each transaction (a delete and an insert, ~0.6 ms in all here) is dropped at another
+    // moment within its first 1.5 ms: before its BEGIN is answered, between its statements,
+    // or not at all. After each, a plain write must be seen from outside at once.
+    for i in 1..=400u64 {
+        let (db, given_up) = (one.clone(), row("given-up", i));
+        let task = tokio::spawn(async move { db::instances::replace(&db, &given_up).await });
+        // (A busy wait: the task runs on the other worker meanwhile, and a sleep could not
+        // be this short.)
+        let wait = Duration::from_micros((i * 37) % 1500);
+        let started = std::time::Instant::now();
+        while started.elapsed() < wait {
+            std::hint::spin_loop();
+        }
+        task.abort();
+        let _ = task.await;
+        assert!(
+            db::instances::heartbeat(&one, "mark", &format!("{:016x}", 0), i as i64).await.unwrap()
+        );
+        let seen: i64 =
+            sqlx::query_scalar("SELECT heartbeat_at FROM instances WHERE name = 'mark'")
+                .fetch_one(&mut outside)
+                .await
+                .unwrap();
+        assert_eq!(
+            seen, i as i64,
+            "a write after a transaction given up at {wait:?} ran inside that transaction"
+        );
+    }
+}
