@@ -13,6 +13,11 @@
 //! cargo run --release -p server --example page_latency -- --requests 200
 //! ```
 //!
+//! With `--agents N`, the pages are measured while a floor is at work: N agents logged in over
+//! the phone socket (as the phone page does) in a campaign of their own, one of them changing
+//! between Ready and a break `--rate` times a second (N / 10 by default), each change pushed
+//! to every supervisor's floor.
+//!
 //! Prints, per page or function: its size, p50 / p99 / max over the kept-alive connection and
 //! p50 / p99 over new connections, then the server's CPU time over the run. Everything runs on
 //! loopback; the run stops by itself.
@@ -23,33 +28,44 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bench::{ADMIN_PASSWORD, Session, campaign_form, cpu_ms, percentile, start_server};
+use bench::{
+    ADMIN_PASSWORD, Floor, Session, Xorshift, campaign_form, cpu_ms, percentile, start_server,
+};
 
 const USAGE: &str = "\
 page_latency: pages and server functions over kept-alive and new connections
 
   --requests N     requests per page or function on each kind of connection (200)
+  --agents N       agents logged in on the phone socket meanwhile (0)
+  --rate R         their state changes a second, across the floor (agents / 10)
   --server PATH    the server binary (the target directory's release build)
 ";
 
 struct Args {
     requests: usize,
+    agents: usize,
+    rate: f64,
     server: PathBuf,
 }
 
 fn args() -> Result<Args> {
-    let mut a = Args { requests: 200, server: bench::server_binary("release") };
+    let mut a =
+        Args { requests: 200, agents: 0, rate: 0.0, server: bench::server_binary("release") };
     for (flag, value) in bench::flags(USAGE)? {
+        let bad = || format!("{flag}: {value:?} is not a number");
         match flag.as_str() {
-            "--requests" => {
-                a.requests = value.parse().with_context(|| format!("--requests: {value:?}"))?
-            }
+            "--requests" => a.requests = value.parse().with_context(bad)?,
+            "--agents" => a.agents = value.parse().with_context(bad)?,
+            "--rate" => a.rate = value.parse().with_context(bad)?,
             "--server" => a.server = value.into(),
             _ => bail!("unknown option {flag} (see --help)"),
         }
     }
     if a.requests == 0 {
         bail!("--requests must be at least 1");
+    }
+    if a.rate <= 0.0 {
+        a.rate = (a.agents as f64 / 10.0).max(1.0);
     }
     Ok(a)
 }
@@ -96,9 +112,7 @@ impl Ask {
 /// An office to render: an agent, three campaigns (one active), a leadset of 200 leads. The
 /// agent's session and the first campaign's id.
 async fn furnish(admin: &Session) -> Result<(Session, String)> {
-    let trunks = admin.call("admin/trunks/list", &[]).await?;
-    let trunk =
-        trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string();
+    let trunk = trunk_of(admin).await?;
     let made = admin.call("admin/agents/bulk", &[("prefix", "page"), ("count", "1")]).await?;
     let (user, password) = (
         made[0]["username"].as_str().context("bulk answer")?.to_string(),
@@ -143,6 +157,26 @@ async fn furnish(admin: &Session) -> Result<(Session, String)> {
     Ok((agent, first))
 }
 
+/// The demo trunk's id.
+async fn trunk_of(admin: &Session) -> Result<String> {
+    let trunks = admin.call("admin/trunks/list", &[]).await?;
+    Ok(trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string())
+}
+
+/// The floor at work until aborted: a pseudo-random agent changes between Ready and a break
+/// `rate` times a second.
+async fn keep_busy(mut floor: Floor, rate: f64) -> Result<()> {
+    let mut ready = vec![false; floor.agents.len()];
+    let mut rng = Xorshift::default();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    loop {
+        tick.tick().await;
+        let i = rng.below(floor.agents.len());
+        ready[i] = !ready[i];
+        floor.set(i, ready[i]).await?;
+    }
+}
+
 /// `ask` sent `n` times over `http`: the times, sorted, and the last answer's size.
 async fn repeat(
     ask: &Ask,
@@ -179,6 +213,11 @@ async fn run() -> Result<()> {
         .build()?;
     let admin = Session::login(&kept, &server.base, "admin", ADMIN_PASSWORD).await?;
     let (agent, campaign) = furnish(&admin).await?;
+    let floor = match a.agents {
+        0 => None,
+        n => Some(Floor::open(&admin, "Floor", &trunk_of(&admin).await?, n).await?),
+    };
+    let busy = floor.map(|floor| tokio::spawn(keep_busy(floor, a.rate)));
 
     let admin_pages = [
         "/",
@@ -228,8 +267,12 @@ async fn run() -> Result<()> {
         .map(|ask| (ask, &admin))
         .chain(agent_asks.into_iter().map(|ask| (ask, &agent)));
 
+    let meanwhile = match a.agents {
+        0 => String::new(),
+        n => format!(", {n} agents changing state {:.0} times a second meanwhile", a.rate),
+    };
     println!(
-        "{} requests each, one after another; times from sending to the last byte, in ms",
+        "{} requests each, one after another{meanwhile}; times from sending to the last byte, in ms",
         a.requests
     );
     println!();
@@ -274,6 +317,9 @@ async fn run() -> Result<()> {
         cpu as f64 / 1000.0,
         cpu as f64 / 10.0 / wall
     );
+    if let Some(busy) = busy {
+        busy.abort();
+    }
     drop(server);
     Ok(())
 }

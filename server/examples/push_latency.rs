@@ -35,12 +35,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bench::{
-    ADMIN_PASSWORD, Database, Session, campaign_form, cpu_ms, percentile, rss_mb, start_server,
+    ADMIN_PASSWORD, Database, Floor, Session, Xorshift, campaign_form, cpu_ms, percentile, rss_mb,
+    start_server,
 };
-use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// A change not seen by then counts as lost (and the agent moves on).
 const SEEN_LIMIT: Duration = Duration::from_secs(10);
@@ -167,43 +164,9 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
         .build()?;
     let admin = Session::login(&http, &base, "admin", ADMIN_PASSWORD).await?;
 
-    // The floor: agents in an auto campaign without leads (they change state, get no calls).
     let trunks = admin.call("admin/trunks/list", &[]).await?;
     let trunk =
         trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string();
-    let floor = admin
-        .call("admin/campaigns/save", &campaign_form("Floor", "auto", &trunk, "10"))
-        .await?
-        .to_string();
-    let mut accounts: Vec<(String, String)> = Vec::new();
-    let mut left = a.agents;
-    let mut batch = 0;
-    while left > 0 {
-        let n = left.min(500);
-        let prefix = format!("pl{batch}x");
-        let made = admin
-            .call("admin/agents/bulk", &[("prefix", &prefix), ("count", &n.to_string())])
-            .await?;
-        for m in made.as_array().context("bulk answer")? {
-            accounts.push((
-                m["username"].as_str().unwrap_or_default().into(),
-                m["password"].as_str().unwrap_or_default().into(),
-            ));
-        }
-        left -= n;
-        batch += 1;
-    }
-    let listed = admin.call("admin/agents/list", &[]).await?;
-    for agent in listed.as_array().context("agents")? {
-        let id = agent["id"].to_string();
-        admin
-            .call(
-                "admin/campaigns/assign",
-                &[("campaign", &floor), ("agent", &id), ("assigned", "true")],
-            )
-            .await?;
-    }
-    admin.call("admin/campaigns/set_active", &[("id", &floor), ("active", "true")]).await?;
 
     // The calls: a broadcast campaign with a lead per call, numbers the demo trunk answers.
     let calls = admin
@@ -234,36 +197,8 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
             .await?;
     }
 
-    // Every agent logs in and opens the phone socket (a few at a time: each login checks a
-    // password hash).
-    eprintln!("logging in {} agents…", accounts.len());
-    let ws_base = base.replacen("http://", "ws://", 1);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Session)>(64);
-    let sem = Arc::new(tokio::sync::Semaphore::new(4));
-    for (user, pass) in accounts.clone() {
-        let (http, base, tx, sem) = (http.clone(), base.clone(), tx.clone(), sem.clone());
-        tokio::spawn(async move {
-            let _permit = sem.acquire().await;
-            if let Ok(s) = Session::login(&http, &base, &user, &pass).await {
-                let _ = tx.send((user, s)).await;
-            }
-        });
-    }
-    drop(tx);
-    let mut sockets = Vec::new();
-    while let Some((user, session)) = rx.recv().await {
-        let mut req = format!("{ws_base}/ws/phone").into_client_request()?;
-        req.headers_mut().insert("cookie", session.cookie.parse()?);
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-        ws.send(Message::text(
-            json!({ "login": { "campaign": floor.parse::<i64>()? } }).to_string(),
-        ))
-        .await?;
-        sockets.push((user, ws));
-    }
-    if sockets.len() != a.agents {
-        bail!("only {} of {} agents logged in", sockets.len(), a.agents);
-    }
+    // The floor: agents in an auto campaign without leads (they change state, get no calls).
+    let mut floor = Floor::open(&admin, "Floor", &trunk, a.agents).await?;
 
     // The supervisor: the push channel, and the floor fetched on each event.
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -312,19 +247,16 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
     let activity_before = db.activity().await?;
     let started = Instant::now();
     admin.call("admin/campaigns/set_active", &[("id", &calls), ("active", "true")]).await?;
-    let mut ready = vec![false; sockets.len()];
+    let mut ready = vec![false; floor.agents.len()];
     let mut next = 0usize;
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Xorshift::default();
     let gap = Duration::from_secs_f64(1.0 / a.rate);
     let mut tick = tokio::time::interval(gap);
     while started.elapsed() < Duration::from_secs(a.seconds) {
         tick.tick().await;
-        // A pseudo-random agent whose last change was seen (xorshift: reproducible runs).
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        next = (next + 1 + (rng % sockets.len() as u64) as usize) % sockets.len();
-        let (user, ws) = &mut sockets[next];
+        // A pseudo-random agent whose last change was seen (reproducible runs).
+        next = (next + 1 + rng.below(floor.agents.len())) % floor.agents.len();
+        let user = &floor.agents[next].0;
         {
             let mut s = seen.lock().unwrap();
             if let Some(p) = s.pending.get(user.as_str()).copied() {
@@ -337,12 +269,7 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
             ready[next] = !ready[next];
             s.pending.insert(user.clone(), Pending { ready: ready[next], sent: Instant::now() });
         }
-        let request =
-            if ready[next] { json!("ready") } else { json!({ "pause": { "reason": "Break" } }) };
-        ws.send(Message::text(request.to_string())).await?;
-        // The server's answers are not needed here; read what is waiting so sockets do not
-        // back up.
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::ZERO, ws.next()).await {}
+        floor.set(next, ready[next]).await?;
     }
     // The last changes get their time to be seen.
     let deadline = Instant::now() + SEEN_LIMIT;

@@ -12,8 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
 use server::db::scratch::Scratch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The first admin's password on the servers a benchmark starts.
 pub const ADMIN_PASSWORD: &str = "bench-admin-pass";
@@ -212,6 +215,119 @@ pub fn campaign_form<'a>(
         ("ring_seconds", "20"),
         ("broadcast_file", "message.wav"),
     ]
+}
+
+/// An agent's phone socket (`/ws/phone`), as the phone page opens it.
+pub type PhoneSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Agents on a benchmark's floor: made in bulk, assigned to an active auto campaign without
+/// leads (they change state and get no calls), each logged in over the phone socket as the
+/// phone page does.
+pub struct Floor {
+    /// The campaign's id.
+    pub campaign: String,
+    /// Each agent's user name and phone socket.
+    pub agents: Vec<(String, PhoneSocket)>,
+}
+
+impl Floor {
+    /// Makes `count` agents (`fl0x…`) on the server `admin` is logged in to, in a campaign
+    /// named `name` dialling through `trunk` (every agent there is assigned to it), and logs
+    /// them all in (a few at a time: each login checks a
+    /// password hash).
+    pub async fn open(admin: &Session, name: &str, trunk: &str, count: usize) -> Result<Floor> {
+        let form = campaign_form(name, "auto", trunk, "10");
+        let campaign = admin.call("admin/campaigns/save", &form).await?.to_string();
+        let mut accounts: Vec<(String, String)> = Vec::new();
+        let mut left = count;
+        let mut batch = 0;
+        while left > 0 {
+            let n = left.min(500);
+            let prefix = format!("fl{batch}x");
+            let made = admin
+                .call("admin/agents/bulk", &[("prefix", &prefix), ("count", &n.to_string())])
+                .await?;
+            for m in made.as_array().context("bulk answer")? {
+                accounts.push((
+                    m["username"].as_str().unwrap_or_default().into(),
+                    m["password"].as_str().unwrap_or_default().into(),
+                ));
+            }
+            left -= n;
+            batch += 1;
+        }
+        let listed = admin.call("admin/agents/list", &[]).await?;
+        for agent in listed.as_array().context("agents")? {
+            let id = agent["id"].to_string();
+            admin
+                .call(
+                    "admin/campaigns/assign",
+                    &[("campaign", &campaign), ("agent", &id), ("assigned", "true")],
+                )
+                .await?;
+        }
+        admin.call("admin/campaigns/set_active", &[("id", &campaign), ("active", "true")]).await?;
+
+        eprintln!("logging in {} agents…", accounts.len());
+        let ws_base = admin.base.replacen("http://", "ws://", 1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Session)>(64);
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+        for (user, pass) in accounts {
+            let (http, base, tx, sem) =
+                (admin.http.clone(), admin.base.clone(), tx.clone(), sem.clone());
+            tokio::spawn(async move {
+                let _permit = sem.acquire().await;
+                if let Ok(s) = Session::login(&http, &base, &user, &pass).await {
+                    let _ = tx.send((user, s)).await;
+                }
+            });
+        }
+        drop(tx);
+        let mut agents = Vec::new();
+        while let Some((user, session)) = rx.recv().await {
+            let mut req = format!("{ws_base}/ws/phone").into_client_request()?;
+            req.headers_mut().insert("cookie", session.cookie.parse()?);
+            let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+            let login = json!({ "login": { "campaign": campaign.parse::<i64>()? } });
+            ws.send(Message::text(login.to_string())).await?;
+            agents.push((user, ws));
+        }
+        if agents.len() != count {
+            bail!("only {} of {count} agents logged in", agents.len());
+        }
+        Ok(Floor { campaign, agents })
+    }
+
+    /// Asks agent `i` to be Ready, or to take a break; what the server sent meanwhile is read
+    /// and dropped, so sockets do not back up.
+    pub async fn set(&mut self, i: usize, ready: bool) -> Result<()> {
+        let ws = &mut self.agents[i].1;
+        let request =
+            if ready { json!("ready") } else { json!({ "pause": { "reason": "Break" } }) };
+        ws.send(Message::text(request.to_string())).await?;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::ZERO, ws.next()).await {}
+        Ok(())
+    }
+}
+
+/// A reproducible pseudo-random sequence (xorshift) for the agents benchmarks move.
+pub struct Xorshift(u64);
+
+impl Default for Xorshift {
+    fn default() -> Self {
+        Xorshift(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+impl Xorshift {
+    /// The next number below `n` (n ≥ 1).
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
 }
 
 /// Milliseconds from the process's `/proc/<pid>/stat`: user + system CPU time.
