@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use app::model::phone::{PhoneEvent, PhoneRequest};
 use app::model::{
     AgentStatus, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name, TrunkId, UserId,
@@ -54,6 +56,19 @@ async fn count(s: &TestServer, sql: &'static str) -> i64 {
     }
 }
 
+/// Waits (bounded) until `sql` counts `want`: what the journal writes arrives a moment after
+/// the phone hears of it.
+async fn count_until(s: &TestServer, sql: &'static str, want: i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = count(s, sql).await;
+        if n == want || tokio::time::Instant::now() >= deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn login(ws: &mut Socket, campaign: CampaignId) {
     send(ws, &PhoneRequest::Login { campaign }).await;
     until(ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
@@ -90,9 +105,13 @@ async fn the_dial_pad_places_calls_and_refuses_bad_ones(b: Backend) {
     until(&mut ws, |e| matches!(e, PhoneEvent::State { status: AgentStatus::Reserved })).await;
     // Stored write-ahead: the attempt is there, with its agent, its lead a new manual lead.
     assert_eq!(
-        count(&s, "SELECT COUNT(*) FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
-                   WHERE a.phone = '+12025550142' AND a.agent_id IS NOT NULL AND l.status = 'MANUAL'")
-            .await,
+        count_until(
+            &s,
+            "SELECT COUNT(*) FROM call_attempts a JOIN leads l ON l.id = a.lead_id \
+             WHERE a.phone = '+12025550142' AND a.agent_id IS NOT NULL AND l.status = 'MANUAL'",
+            1
+        )
+        .await,
         1
     );
     // Already on a call: refused.
