@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bench::{
-    ADMIN_PASSWORD, Floor, Session, Xorshift, campaign_form, cpu_ms, percentile, start_server,
+    ADMIN_PASSWORD, Floor, Session, Xorshift, campaign_form, cpu_ms, demo_trunk, percentile,
+    start_server,
 };
 
 const USAGE: &str = "\
@@ -112,7 +113,7 @@ impl Ask {
 /// An office to render: an agent, three campaigns (one active), a leadset of 200 leads. The
 /// agent's session and the first campaign's id.
 async fn furnish(admin: &Session) -> Result<(Session, String)> {
-    let trunk = trunk_of(admin).await?;
+    let trunk = demo_trunk(admin).await?;
     let made = admin.call("admin/agents/bulk", &[("prefix", "page"), ("count", "1")]).await?;
     let (user, password) = (
         made[0]["username"].as_str().context("bulk answer")?.to_string(),
@@ -155,12 +156,6 @@ async fn furnish(admin: &Session) -> Result<(Session, String)> {
     }
     let agent = Session::login(&admin.http, &admin.base, &user, &password).await?;
     Ok((agent, first))
-}
-
-/// The demo trunk's id.
-async fn trunk_of(admin: &Session) -> Result<String> {
-    let trunks = admin.call("admin/trunks/list", &[]).await?;
-    Ok(trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string())
 }
 
 /// The floor at work until aborted: a pseudo-random agent changes between Ready and a break
@@ -215,7 +210,7 @@ async fn run() -> Result<()> {
     let (agent, campaign) = furnish(&admin).await?;
     let floor = match a.agents {
         0 => None,
-        n => Some(Floor::open(&admin, "Floor", &trunk_of(&admin).await?, n).await?),
+        n => Some(Floor::open(&admin, "Floor", &demo_trunk(&admin).await?, n).await?),
     };
     let busy = floor.map(|floor| tokio::spawn(keep_busy(floor, a.rate)));
 

@@ -164,9 +164,7 @@ async fn measure(a: &Args, dir: &std::path::Path, db: &Database) -> Result<()> {
         .build()?;
     let admin = Session::login(&http, &base, "admin", ADMIN_PASSWORD).await?;
 
-    let trunks = admin.call("admin/trunks/list", &[]).await?;
-    let trunk =
-        trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string();
+    let trunk = bench::demo_trunk(&admin).await?;
 
     // The calls: a broadcast campaign with a lead per call, numbers the demo trunk answers.
     let calls = admin

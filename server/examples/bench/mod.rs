@@ -217,6 +217,12 @@ pub fn campaign_form<'a>(
     ]
 }
 
+/// The id of the demo trunk a fresh server has (its first trunk).
+pub async fn demo_trunk(admin: &Session) -> Result<String> {
+    let trunks = admin.call("admin/trunks/list", &[]).await?;
+    Ok(trunks.as_array().and_then(|t| t.first()).context("the demo trunk")?["id"].to_string())
+}
+
 /// An agent's phone socket (`/ws/phone`), as the phone page opens it.
 pub type PhoneSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -37,9 +37,7 @@ impl Scratch {
             return Err(DbError::UnsupportedUrl(admin_url.to_string()));
         };
         let name = format!("{prefix}_{:08x}", rand::random::<u32>());
-        let mut conn = PgConnection::connect(admin_url)
-            .await
-            .map_err(|source| DbError::Connect { url: super::redact(admin_url), source })?;
+        let mut conn = connect(admin_url).await?;
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
         let url = format!("{}/{name}", &admin_url[..slash]);
         Ok(Scratch { admin_url: admin_url.to_string(), name, url })
@@ -47,26 +45,33 @@ impl Scratch {
 
     /// Drops the database once its sessions have ended (see the module's docs).
     pub async fn drop(self) -> Result<(), DbError> {
-        let mut conn = PgConnection::connect(&self.admin_url)
-            .await
-            .map_err(|source| DbError::Connect { url: super::redact(&self.admin_url), source })?;
+        let mut conn = connect(&self.admin_url).await?;
         let deadline = tokio::time::Instant::now() + DROP_PATIENCE;
+        let drop = format!("DROP DATABASE IF EXISTS {}", self.name);
         loop {
-            let drop = format!("DROP DATABASE IF EXISTS {}", self.name);
-            match conn.execute(sqlx::AssertSqlSafe(drop)).await {
+            let e = match conn.execute(sqlx::AssertSqlSafe(drop.as_str())).await {
                 Ok(_) => return Ok(()),
-                Err(sqlx::Error::Database(e))
-                    if e.code().as_deref() == Some(IN_USE)
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(IN_USE) => break,
-                Err(e) => return Err(e.into()),
+                Err(e) => e,
+            };
+            let in_use =
+                matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some(IN_USE));
+            if !in_use {
+                return Err(e.into());
             }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let force = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let force = format!("{drop} WITH (FORCE)");
         conn.execute(sqlx::AssertSqlSafe(force)).await?;
         Ok(())
     }
+}
+
+/// A connection to the server of `url`.
+async fn connect(url: &str) -> Result<PgConnection, DbError> {
+    PgConnection::connect(url)
+        .await
+        .map_err(|source| DbError::Connect { url: super::redact(url), source })
 }
