@@ -410,6 +410,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let router = router(state.clone(), render.renderer());
 
     let (shutdown, stopped) = oneshot::channel::<()>();
+    let listener = without_nagle(listener);
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -448,6 +449,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         floor,
         render,
     })
+}
+
+/// Every accepted connection with `TCP_NODELAY`: a response written in several parts (a
+/// streamed page, a WebSocket frame after another) otherwise waits for the browser's
+/// delayed ACK — about 40 ms on every navigation and server function call over a kept-alive
+/// connection. A connection whose option cannot be set is served anyway.
+fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    }
+    listener.tap_io(set_nodelay as fn(&mut tokio::net::TcpStream))
 }
 
 /// The app's routes, generated once per process. Generating them renders the app with data

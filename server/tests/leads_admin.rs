@@ -19,6 +19,7 @@ on_both_backends!(
     bad_leadset_forms_get_field_errors_and_change_nothing,
     only_admins_manage_leadsets_and_supervisors_read_them,
     a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report,
+    line_breaks_and_backslashes_are_stored_as_written,
     bad_uploads_are_refused_and_store_nothing,
     pasted_text_previews_and_imports,
     leads_are_added_edited_searched_and_paged,
@@ -328,6 +329,108 @@ async fn a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report(b: Backe
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert_eq!(admin.get("/admin/imports/999999").await.status, StatusCode::NOT_FOUND);
     s.stop().await;
+}
+
+async fn line_breaks_and_backslashes_are_stored_as_written(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Escapes", None, "US").await;
+    // What a bulk loader would read as a row end, a column end or a NULL must arrive as text.
+    let comments = "Line one\r\nLine two\nC:\\new\\table \\N \\\\ end";
+    let file = format!("2025550100,NEW,\"{comments}\",Plain\n2025550101,NEW,\\N,\\\\\n");
+    let res = upload(
+        &admin,
+        id,
+        mapping(1, &["phone", "status", "comments", "first_name"]),
+        file.as_bytes(),
+    )
+    .await;
+    assert_eq!(res.json()["inserted"], 2, "{}", res.body);
+    let leads = admin
+        .call("leadsets/leads", &[("id", &id.to_string()), ("search", ""), ("page", "1")])
+        .await
+        .json();
+    let mut stored = Vec::new();
+    for i in 0..2 {
+        let id = app::model::LeadId(leads["leads"][i]["id"].as_i64().unwrap());
+        stored.push(server::db::leads::get(s.database(), id).await.unwrap().unwrap());
+    }
+    let (first, second) = (&stored[0], &stored[1]);
+    assert_eq!(first.phone.as_str(), "+12025550100");
+    assert_eq!(first.contact.comments, comments);
+    assert_eq!(first.contact.first_name, "Plain");
+    assert_eq!(second.contact.comments, "\\N");
+    assert_eq!(second.contact.first_name, "\\\\");
+    s.stop().await;
+}
+
+/// An import batch meets a number of its own stored by someone else after it looked (another
+/// import into the leadset, a lead added by hand): the number counts as a duplicate and every
+/// other lead of the batch is stored, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_meeting_a_number_stored_meanwhile_keeps_every_other_lead() {
+    use server::db::leads::{NewLead, insert_import_batch};
+    let pg = support::PgDatabase::create().await;
+    let db = server::db::Db::connect(&pg.url).await.unwrap();
+    db.migrate().await.unwrap();
+    let settings = app::model::LeadsetSettings {
+        name: Name::parse("Race").unwrap(),
+        campaign_id: None,
+        active: true,
+        description: String::new(),
+        default_country: "US".into(),
+    };
+    let leadset = server::db::leadsets::insert(&db, &settings, 0).await.unwrap();
+    let lead = |phone: &str| NewLead {
+        phone: app::model::PhoneNumber::parse(phone).unwrap(),
+        status: app::model::LeadStatus::parse("NEW").unwrap(),
+        timezone: "America/New_York".into(),
+        contact: Default::default(),
+        custom: Default::default(),
+    };
+    let server::db::Db::Postgres(pool) = &db else { unreachable!() };
+    // Someone stores +12025550101, not committed yet: the import does not see it when it
+    // looks, and its write waits on the number's index entry.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO leads (leadset_id, phone, created_at, updated_at) VALUES ($1, '+12025550101', 0, 0)",
+    )
+    .bind(leadset.0)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let batch = vec![lead("+12025550100"), lead("+12025550101"), lead("+12025550102")];
+    let import = tokio::spawn({
+        let db = db.clone();
+        async move { insert_import_batch(&db, leadset, &batch, &[], 1).await }
+    });
+    let mut waited = 0;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 1000, "the import never reached the number being stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    other.commit().await.unwrap();
+    let stored = import.await.unwrap().expect("the batch is stored, not failed");
+    assert_eq!(stored, [true, false, true]);
+    let phones: Vec<String> =
+        sqlx::query_scalar("SELECT phone FROM leads WHERE leadset_id = $1 ORDER BY phone")
+            .bind(leadset.0)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(phones, ["+12025550100", "+12025550101", "+12025550102"]);
+    db.close().await;
 }
 
 async fn bad_uploads_are_refused_and_store_nothing(b: Backend) {

@@ -23,6 +23,11 @@
 //!   host is never joined to another call: a conversation is one host and its guests.
 //! - A leg is either an agent's (bridged to at most one call) or a supervisor's on at most
 //!   one call, never both at once.
+//! - A bridged side whose source falls silent (nothing relayed for [`QUIET_FILL`]: a phone
+//!   with silence suppression, a stalled leg, a source that has not started yet) is fed
+//!   generated silence until the source speaks again, so that neither end ever goes without
+//!   packets (carriers hang up on a silent stream, and an endpoint that waits to hear from
+//!   the gateway before it sends would otherwise never start).
 //! - Payloads pass through untouched when both legs use the same codec; μ-law/A-law are
 //!   converted only when they differ.
 //! - Packets that do not parse, come for unknown legs or carry unnegotiated payload types are
@@ -52,6 +57,11 @@ use crate::rtp::{Header, Packet};
 
 /// Packetisation interval.
 pub const TICK: Duration = Duration::from_millis(20);
+
+/// How long a bridged side may relay nothing before the gateway fills it with silence:
+/// longer than the network jitter a relayed stream shows (filling a jitter gap would push
+/// the late packets after it), shorter than any media timeout.
+pub const QUIET_FILL: Duration = Duration::from_millis(200);
 
 /// Why a bridge command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1000,10 +1010,11 @@ impl Bridge {
             // Fed already: by its customer's packets, or (on a mixed call, or as a
             // supervisor) by the calls' loop above.
             let fed = leg.monitoring.is_some()
-                || leg
-                    .call
-                    .and_then(|c| self.calls.get(&c))
-                    .is_some_and(|c| !c.held || c.mix.is_some());
+                || match leg.call.and_then(|c| self.calls.get(&c)) {
+                    Some(c) if c.mix.is_some() => true,
+                    Some(c) if !c.held => !leg.out.relay_quiet(now, QUIET_FILL),
+                    _ => false,
+                };
             if !fed {
                 let header = leg.out.generate(now, leg.media.payload_type);
                 let payload = vec![leg.media.codec.silence(); FRAME as usize];
@@ -1015,7 +1026,7 @@ impl Bridge {
 }
 
 /// The frame a customer hears from the gateway itself this tick, if any: DTMF first, then
-/// playback, the hold sound, or silence when muted or nobody is bridged.
+/// playback, the hold sound, or silence when muted, nobody is bridged or the agent is quiet.
 fn generate_for_customer(
     now: Instant,
     call: CallId,
@@ -1056,7 +1067,9 @@ fn generate_for_customer(
         None if side.music.is_some() => {
             side.music.as_mut().and_then(Player::next_frame).unwrap_or([0; FRAME as usize])
         }
-        None if side.muted || side.leg.is_none() => [0; FRAME as usize],
+        None if side.muted || side.leg.is_none() || side.out.relay_quiet(now, QUIET_FILL) => {
+            [0; FRAME as usize]
+        }
         None => return None,
     };
     record_ours(side, &frame);

@@ -7,7 +7,7 @@
 //! offsets stay the same); on a change of source the offsets are recomputed so that the next
 //! packet follows the last one sent, its timestamp advanced by the wall-clock time between.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::rtp::Header;
 
@@ -57,6 +57,15 @@ impl OutStream {
     /// Packets sent so far (for tests and stats).
     pub fn last_sent(&self) -> Option<(u16, u32)> {
         self.last.map(|(s, t, _)| (s, t))
+    }
+
+    /// Whether the stream has relayed nothing for `gap`: its source is the generator (or it
+    /// has sent nothing yet), or the incoming stream it relays has fallen silent.
+    pub fn relay_quiet(&self, now: Instant, gap: Duration) -> bool {
+        match (self.source, self.last) {
+            (Some(Source::Relay(_)), Some((_, _, at))) => now.saturating_duration_since(at) >= gap,
+            _ => true,
+        }
     }
 
     /// The header for a relayed packet from incoming stream `ssrc` with sequence `seq` and

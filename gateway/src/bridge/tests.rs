@@ -115,11 +115,11 @@ fn unbridged_agent_hears_continuous_silence() {
 fn bridged_audio_flows_both_ways_and_a_second_call_continues_the_stream() {
     let mut rig = Rig::new();
     rig.run(40);
-    let silence = rig.agent_heard();
-    let (last_seq, last_ts) = (silence[1].0.sequence, silence[1].0.timestamp);
     rig.bridge.bridge(CALL, LEG).unwrap();
     rig.run(20);
-    assert!(rig.agent_heard().is_empty(), "no silence while bridged");
+    let silence = rig.agent_heard();
+    assert_eq!(silence.len(), 3, "silence goes on until the customer speaks");
+    let (last_seq, last_ts) = (silence[2].0.sequence, silence[2].0.timestamp);
     rig.trunk_sends(CALL, &rtp(0, 7, 77_000, 0x5555, &[0x11; 160]));
     let relayed = rig.agent_heard();
     assert_eq!(relayed.len(), 1);
@@ -145,12 +145,13 @@ fn bridged_audio_flows_both_ways_and_a_second_call_continues_the_stream() {
     rig.bridge.add_call(rig.now, CALL2, trunk(Codec::Pcmu), 0xc0df, 1, 1);
     rig.bridge.bridge(CALL2, LEG).unwrap();
     rig.run(20);
-    rig.take();
+    let waiting = rig.agent_heard();
+    assert_eq!(waiting[0].0.sequence, gap[2].0.sequence + 1);
     rig.trunk_sends(CALL2, &rtp(0, 60_000, 5, 0x7777, &[0x33; 160]));
     let second = rig.agent_heard();
     assert_eq!(second[0].0.ssrc, 0xa6e7);
-    assert_eq!(second[0].0.sequence, gap[2].0.sequence + 1, "one continuous stream");
-    assert!(second[0].0.timestamp > gap[2].0.timestamp);
+    assert_eq!(second[0].0.sequence, waiting[0].0.sequence + 1, "one continuous stream");
+    assert!(second[0].0.timestamp > waiting[0].0.timestamp);
     assert_eq!(rig.bridge.stats().relayed, 3);
 }
 
@@ -194,7 +195,69 @@ fn hold_plays_the_tone_to_the_customer_and_silence_to_the_agent() {
     );
     rig.bridge.set_held(CALL, false).unwrap();
     rig.run(40);
-    assert!(rig.take().is_empty(), "bridged again: relay only");
+    let out = rig.take();
+    assert_eq!(out.len(), 4, "bridged again, nobody speaking yet: a frame each way per tick");
+    assert!(
+        out.iter().all(|o| match o {
+            Output::ToAgent { payload, .. } => payload == &vec![0xff; 160],
+            Output::ToTrunk { packet, .. } => Packet::parse(packet).unwrap().payload == [0xff; 160],
+            _ => false,
+        }),
+        "silence, the tone gone: {out:?}"
+    );
+}
+
+#[test]
+fn a_side_that_falls_silent_is_filled_with_silence_until_it_speaks_again() {
+    let mut rig = Rig::new();
+    rig.bridge.bridge(CALL, LEG).unwrap();
+    // Both talk every 20 ms: everything heard is relayed, nothing generated in between.
+    for i in 0..10u16 {
+        rig.trunk_sends(CALL, &rtp(0, i, u32::from(i) * 160, 5, &[0x11; 160]));
+        rig.agent_sends(0, 100 + i, u32::from(i) * 160, &[0x22; 160]);
+        rig.run(20);
+    }
+    let out = rig.take();
+    let silence = |o: &&Output| match o {
+        Output::ToAgent { payload, .. } => payload[0] == 0xff,
+        Output::ToTrunk { packet, .. } => Packet::parse(packet).unwrap().payload[0] == 0xff,
+        _ => false,
+    };
+    let generated: Vec<_> = out.iter().filter(silence).collect();
+    assert!(generated.is_empty(), "{generated:?}");
+    assert_eq!(rig.bridge.stats().relayed, 20);
+
+    // The customer stops (silence suppression, a stalled carrier): the agent hears nothing
+    // for a while, then silence every tick, in one continuous stream.
+    for i in 10..30u16 {
+        rig.agent_sends(0, 100 + i, u32::from(i) * 160, &[0x22; 160]);
+        rig.run(20);
+    }
+    let heard = rig.agent_heard();
+    // The customer's last packet came at 180 ms; the ticks from 180 ms + QUIET_FILL to the
+    // loop's end at 600 ms are filled.
+    let first_filled = 180 + QUIET_FILL.as_millis() as u64;
+    let expected = ((600 - first_filled) / 20 + 1) as usize;
+    assert_eq!(heard.len(), expected, "filled from the first tick past the gap");
+    assert!(heard.iter().all(|(_, p)| p == &vec![0xff; 160]));
+    for pair in heard.windows(2) {
+        assert_eq!(pair[1].0.sequence, pair[0].0.sequence.wrapping_add(1));
+        assert_eq!(pair[1].0.timestamp, pair[0].0.timestamp.wrapping_add(160));
+    }
+    // The customer speaks again: relayed, right after the silence.
+    rig.trunk_sends(CALL, &rtp(0, 30, 30 * 160, 5, &[0x11; 160]));
+    let back = rig.agent_heard();
+    assert_eq!(back[0].1, vec![0x11; 160]);
+    assert_eq!(back[0].0.sequence, heard.last().unwrap().0.sequence.wrapping_add(1));
+    rig.run(20);
+    assert!(rig.agent_heard().is_empty(), "relaying again: no silence in between");
+
+    // The same towards the customer when the agent's leg falls silent.
+    rig.run(QUIET_FILL.as_millis() as u64 + 40);
+    let out = rig.take();
+    let to_customer = to_trunk(&out);
+    assert!(to_customer.len() >= 2, "the customer is sent silence: {out:?}");
+    assert!(to_customer.iter().all(|p| p.payload == [0xff; 160] && p.header.ssrc == 0xc0de));
 }
 
 #[test]

@@ -1253,6 +1253,32 @@ fn a_registered_sip_phone_carries_an_agent_leg_bridged_to_a_customer() {
 }
 
 #[test]
+fn a_phone_bridged_the_moment_it_answers_hears_the_gateway_before_anyone_speaks() {
+    // The phone answers and, before the gateway's first tick, a customer answers and is put
+    // through. A phone that waits to hear from the gateway before it sends (symmetric RTP
+    // behind a NAT) and a customer who says nothing until spoken to must still both get a
+    // stream, or neither ever starts.
+    let mut h = Harness::new();
+    let (leg, phone_call) = phone_answered(&mut h);
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    h.rtp_out = Some(Vec::new());
+    h.advance(Duration::from_millis(100));
+    let sent = |call: CallId, to: &str, silence: u8| {
+        (h.rtp_out.iter().flatten())
+            .filter(|(c, d, data)| *c == call && *d == addr(to) && data.len() == 172)
+            .filter(|(_, _, data)| data[12..].iter().all(|b| *b == silence))
+            .count()
+    };
+    let to_phone = sent(phone_call, "127.0.0.1:4100", Codec::Pcma.silence());
+    assert!(to_phone >= 4, "the phone got {to_phone} frames of silence in 100 ms");
+    let to_customer = sent(CallId(7), "127.0.0.1:4000", Codec::Pcmu.silence());
+    assert!(to_customer >= 4, "the customer got {to_customer} frames of silence in 100 ms");
+}
+
+#[test]
 fn a_sip_phone_nobody_picks_up_fails_its_leg_and_a_closed_leg_hangs_the_phone_up() {
     let mut h = Harness::new();
     register_phone(&mut h);
