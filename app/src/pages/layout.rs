@@ -93,24 +93,32 @@ fn Nav(viewer: Viewer) -> impl IntoView {
 
 /// Shows `children` only to the viewers the current path is for (see [`crate::access`]):
 /// visitors are sent to the login page, other roles see the 403 page.
+///
+/// The page is built once per decision, outside any `Suspense`: a `Suspense` walks its
+/// children's closures several times while it waits on the server, and a page built inside
+/// one was built (its resources created, its queries run, their answers written into the
+/// HTML) once per walk. The viewer is known without waiting on the server (the request's
+/// session) and at hydration (its value is in the page), so the decision needs no
+/// `Suspense`; the page's own loading gets one, around the built page.
 #[component]
 pub fn Guarded(children: ChildrenFn) -> impl IntoView {
     let ViewerResource(viewer) = expect_context();
     let location = use_location();
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    let viewer = viewer.await.ok().flatten();
-                    let path = location.pathname.get_untracked();
-                    match decide(access_for(&path), viewer.as_ref()) {
-                        Decision::Allow => children().into_any(),
-                        Decision::Forbidden => view! { <Forbidden /> }.into_any(),
-                        Decision::Login => view! { <Redirect path=login_url(&path) /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+    let loading = || view! { <p class="muted">"Loading…"</p> };
+    let decision = Memo::new(move |_| {
+        let viewer = viewer.get()?.ok().flatten();
+        Some(decide(access_for(&location.pathname.get_untracked()), viewer.as_ref()))
+    });
+    move || match decision.get() {
+        None => loading().into_any(),
+        Some(Decision::Allow) => {
+            let page = children();
+            view! { <Suspense fallback=loading>{page}</Suspense> }.into_any()
+        }
+        Some(Decision::Forbidden) => view! { <Forbidden /> }.into_any(),
+        Some(Decision::Login) => {
+            let path = location.pathname.get_untracked();
+            view! { <Redirect path=login_url(&path) /> }.into_any()
+        }
     }
 }

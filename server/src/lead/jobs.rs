@@ -4,7 +4,7 @@
 //! Invariants:
 //! - memory per import is bounded: one chunk, one CSV record, one batch of [`BATCH_ROWS`]
 //!   leads, and at most [`MAX_STORED_ERRORS`] row errors (later ones are only counted);
-//! - each batch is one transaction (bulk multi-row INSERTs), so the dialer is never locked out
+//! - each batch is one transaction (multi-row INSERTs on SQLite, COPY on PostgreSQL), so the dialer is never locked out
 //!   for long on SQLite, and a failed import keeps the batches before the failure — the status
 //!   says where it stopped;
 //! - a number is stored once per leadset: numbers already there, or earlier in the same file,
