@@ -1259,11 +1259,7 @@ fn a_phone_bridged_the_moment_it_answers_hears_the_gateway_before_anyone_speaks(
     // behind a NAT) and a customer who says nothing until spoken to must still both get a
     // stream, or neither ever starts.
     let mut h = Harness::new();
-    let (leg, phone_call) = phone_answered(&mut h);
-    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
-    let customer = h.last(Method::Invite);
-    h.reply(&customer, 200, Some(SDP));
-    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    let (_, phone_call) = phone_put_through(&mut h);
     h.rtp_out = Some(Vec::new());
     h.advance(Duration::from_millis(100));
     let sent = |call: CallId, to: &str, silence: u8| {
@@ -1387,6 +1383,16 @@ fn phone_answered(h: &mut Harness) -> (AgentLegId, CallId) {
     h.reply(&invite, 200, Some(PHONE_SDP));
     assert!(h.events.contains(&Event::AgentLegConnected { leg }));
     (leg, call)
+}
+
+/// Ann's phone answered, and call 7's customer answered and bridged to it at once.
+fn phone_put_through(h: &mut Harness) -> (AgentLegId, CallId) {
+    let (leg, phone_call) = phone_answered(h);
+    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
+    let customer = h.last(Method::Invite);
+    h.reply(&customer, 200, Some(SDP));
+    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    (leg, phone_call)
 }
 
 /// The phone talks for `ms` milliseconds: an A-law packet every 20 ms, its sequence number
@@ -1513,12 +1519,8 @@ fn garbage_from_a_sip_phone_is_dropped_and_never_passes_for_audio() {
 fn a_sip_phones_receiver_reports_give_the_round_trip() {
     use crate::rtp::rtcp::{self, Packet, ReportBlock};
     let mut h = Harness::new();
-    let (leg, phone_call) = phone_answered(&mut h);
     // A customer bridged to the phone: the gateway sends the phone RTP, and so sender reports.
-    assert_eq!(h.originate(7, 1), Ok(Reply::Done));
-    let customer = h.last(Method::Invite);
-    h.reply(&customer, 200, Some(SDP));
-    assert_eq!(h.command(Command::Bridge { call: CallId(7), leg }), Ok(Reply::Done));
+    let (leg, phone_call) = phone_put_through(&mut h);
     let mut stream: (u16, u32) = (0, 0);
     let mut both_talk = |h: &mut Harness, ms: u64| {
         for _ in 0..ms / 20 {
