@@ -9,7 +9,7 @@
 //! nothing. After anything that changes how a campaign dials, the running dialer reloads that
 //! campaign at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -182,12 +182,6 @@ impl AdminBackend {
             }
         }
         Ok(())
-    }
-
-    /// The live state of every agent the dialer knows: (state, campaign).
-    async fn agent_state(&self, agent: UserId) -> Option<(app::model::AgentStatus, CampaignId)> {
-        let d = self.dialer.as_ref()?;
-        d.view(agent).await.ok().flatten().map(|v| (v.status, v.campaign))
     }
 }
 
@@ -675,14 +669,16 @@ impl Admin for AdminBackend {
         };
         let agents =
             db::users::phone_users(&self.db).await.map_err(|e| internal("listing agents", e))?;
+        let floor = self.live.snapshot();
         let mut assigned = Vec::new();
         let mut unassigned = Vec::new();
         for row in agents {
             let username = row.username().map_err(|e| internal("reading a user", e))?;
             let uid = UserId(row.id);
             if s.agents.contains(&uid) {
-                let status =
-                    self.agent_state(uid).await.filter(|(_, c)| *c == id).map(|(st, _)| st);
+                let status = (floor.agents.iter())
+                    .find(|a| a.agent == uid && a.campaign == id)
+                    .map(|a| a.status.clone());
                 assigned.push(AssignedAgent { id: uid, username, status });
             } else if !row.disabled {
                 unassigned.push((uid, username));
@@ -1101,18 +1097,18 @@ impl Admin for AdminBackend {
         let mut phones = db::sip_phones::summaries(&self.db, db::now_ms())
             .await
             .map_err(|e| internal("listing SIP phones", e))?;
+        // The whole floor's agents, from every instance, as one snapshot: one look rather than
+        // a question to the engine per agent (a list of hundreds waited on each in turn).
         let floor = self.live.snapshot();
+        let on_floor: HashMap<UserId, &app::model::AgentNow> =
+            floor.agents.iter().map(|a| (a.agent, a)).collect();
         let mut out = Vec::with_capacity(rows.len());
         for (row, campaigns) in rows {
-            let live = self
-                .agent_state(UserId(row.id))
-                .await
-                .and_then(|(st, c)| names.get(&c).map(|n| (st, n.clone())));
+            let now = on_floor.get(&UserId(row.id));
+            let live =
+                now.and_then(|a| names.get(&a.campaign).map(|n| (a.status.clone(), n.clone())));
             // Logged in: what their browser or SIP phone last said is wrong (often nothing).
-            let quality = live.as_ref().map(|_| {
-                let now = floor.agents.iter().find(|a| a.agent.0 == row.id);
-                now.map(|a| a.quality.clone()).unwrap_or_default()
-            });
+            let quality = live.as_ref().map(|_| now.map(|a| a.quality.clone()).unwrap_or_default());
             let sip = phones.remove(&UserId(row.id)).map(|mut phone| {
                 phone.quality = self.gateway.as_ref().and_then(|g| g.phone_quality(UserId(row.id)));
                 phone
