@@ -11,11 +11,11 @@
 //! - Each agent leg is one outgoing RTP stream (one SSRC) for its whole life; sequence
 //!   numbers and timestamps stay continuous across calls ([`stream::OutStream`]).
 //! - An agent leg hears exactly one source at a time: its bridged customer, or generated
-//!   silence (unbridged, or its customer is held). A customer hears the agent, or playback,
-//!   or the hold tone, or silence when muted or unbridged — never two at once. Only on a
-//!   call with a supervisor do voices add up: the supervisor hears the customer and the
-//!   agent; the agent also hears a whispering or barging supervisor; the customer also hears
-//!   a barging one, never a listening or whispering one. A held customer is heard by nobody
+//!   silence (unbridged, its customer held or quiet). A customer hears the agent, or
+//!   playback, or the hold tone, or silence when muted, unbridged or the agent is quiet —
+//!   never two at once. Only on a call with a supervisor do voices add up: the supervisor
+//!   hears the customer and the agent; the agent also hears a whispering or barging
+//!   supervisor; the customer also hears a barging one, never a listening or whispering one. A held customer is heard by nobody
 //!   (a colleague consulted before a transfer whispers on the held call: only the agent and
 //!   the colleague talk). On joined calls each customer hears the agent (unless muted) and
 //!   every other customer on the conversation (unless held), and the agent hears them all.
