@@ -91,31 +91,52 @@ fn custom_of(l: &NewLead) -> String {
     }
 }
 
+/// The columns a new lead is written with (a macro, for `concat!`): the leadset, the
+/// [`TEXT_COLUMNS`] text values of [`texts`] in their order, and the creation time twice.
+macro_rules! new_lead_columns {
+    () => {
+        "leadset_id, phone, status, timezone, first_name, last_name, address, city, state, \
+         postcode, email, gender, comments, custom, created_at, updated_at"
+    };
+}
+
+/// How many text values a new lead is written with.
+const TEXT_COLUMNS: usize = 13;
+
+/// A new lead's text values, in the order of [`new_lead_columns!`] (`custom` is its
+/// [`custom_of`]).
+fn texts<'a>(l: &'a NewLead, custom: &'a str) -> [&'a str; TEXT_COLUMNS] {
+    let c = &l.contact;
+    [
+        l.phone.as_str(),
+        l.status.as_str(),
+        &l.timezone,
+        &c.first_name,
+        &c.last_name,
+        &c.address,
+        &c.city,
+        &c.state,
+        &c.postcode,
+        &c.email,
+        &c.gender,
+        &c.comments,
+        custom,
+    ]
+}
+
 /// `INSERT INTO leads (…) VALUES (…), …` for `chunk`'s leads in `leadset`, created at `now`:
 /// one builder for both backends (a macro, because `QueryBuilder` is typed by backend).
 macro_rules! insert_rows {
     ($leadset:expr, $chunk:expr, $now:expr) => {{
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO leads (leadset_id, phone, status, timezone, first_name, last_name, address, \
-             city, state, postcode, email, gender, comments, custom, created_at, updated_at) ",
-        );
+        let mut q =
+            sqlx::QueryBuilder::new(concat!("INSERT INTO leads (", new_lead_columns!(), ") "));
         q.push_values($chunk, |mut b, l| {
-            b.push_bind($leadset.0)
-                .push_bind(l.phone.as_str().to_string())
-                .push_bind(l.status.as_str().to_string())
-                .push_bind(l.timezone.clone())
-                .push_bind(l.contact.first_name.clone())
-                .push_bind(l.contact.last_name.clone())
-                .push_bind(l.contact.address.clone())
-                .push_bind(l.contact.city.clone())
-                .push_bind(l.contact.state.clone())
-                .push_bind(l.contact.postcode.clone())
-                .push_bind(l.contact.email.clone())
-                .push_bind(l.contact.gender.clone())
-                .push_bind(l.contact.comments.clone())
-                .push_bind(custom_of(l))
-                .push_bind($now)
-                .push_bind($now);
+            b.push_bind($leadset.0);
+            let custom = custom_of(l);
+            for text in texts(l, &custom) {
+                b.push_bind(text.to_string());
+            }
+            b.push_bind($now).push_bind($now);
         });
         q
     }};
@@ -529,14 +550,6 @@ pub async fn insert_import_batch(
     Ok(leads.iter().map(|l| fresh.remove(l.phone.as_str())).collect())
 }
 
-/// The columns an import writes, in the order of [`copy_row`] (a macro, for `concat!`).
-macro_rules! import_columns {
-    () => {
-        "leadset_id, phone, status, timezone, first_name, last_name, address, city, state, \
-         postcode, email, gender, comments, custom, created_at, updated_at"
-    };
-}
-
 /// PostgreSQL's bulk path: the batch's numbers the leadset has already are looked up by its
 /// unique index, and the rest (each number once) streamed in with `COPY`, which writes rows
 /// several times faster than an `INSERT` that checks every row for a conflict. A number stored
@@ -567,7 +580,7 @@ async fn copy_import_batch(
     }
     if !data.is_empty() {
         let mut copy =
-            tx.copy_in_raw(concat!("COPY leads (", import_columns!(), ") FROM STDIN")).await?;
+            tx.copy_in_raw(concat!("COPY leads (", new_lead_columns!(), ") FROM STDIN")).await?;
         copy.send(data).await?;
         copy.finish().await?;
     }
@@ -585,57 +598,38 @@ async fn upsert_import_batch(
     new_zones: &[String],
     now: i64,
 ) -> Result<Vec<String>, DbError> {
-    let col = |f: &dyn Fn(&NewLead) -> String| leads.iter().map(f).collect::<Vec<String>>();
+    let mut columns: [Vec<String>; TEXT_COLUMNS] =
+        std::array::from_fn(|_| Vec::with_capacity(leads.len()));
+    for l in leads {
+        let custom = custom_of(l);
+        for (column, text) in columns.iter_mut().zip(texts(l, &custom)) {
+            column.push(text.to_string());
+        }
+    }
     let mut tx = pool.begin().await?;
-    let phones: Vec<String> = sqlx::query_scalar(concat!(
+    let mut insert = sqlx::query_scalar(concat!(
         "INSERT INTO leads (",
-        import_columns!(),
+        new_lead_columns!(),
         ") SELECT $1, u.*, $15, $15 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
          $13::text[], $14::text[]) AS u \
          ON CONFLICT (leadset_id, phone) DO NOTHING RETURNING phone"
     ))
-    .bind(leadset.0)
-    .bind(col(&|l| l.phone.as_str().to_string()))
-    .bind(col(&|l| l.status.as_str().to_string()))
-    .bind(col(&|l| l.timezone.clone()))
-    .bind(col(&|l| l.contact.first_name.clone()))
-    .bind(col(&|l| l.contact.last_name.clone()))
-    .bind(col(&|l| l.contact.address.clone()))
-    .bind(col(&|l| l.contact.city.clone()))
-    .bind(col(&|l| l.contact.state.clone()))
-    .bind(col(&|l| l.contact.postcode.clone()))
-    .bind(col(&|l| l.contact.email.clone()))
-    .bind(col(&|l| l.contact.gender.clone()))
-    .bind(col(&|l| l.contact.comments.clone()))
-    .bind(col(&custom_of))
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
+    .bind(leadset.0);
+    for column in columns {
+        insert = insert.bind(column);
+    }
+    let phones: Vec<String> = insert.bind(now).fetch_all(&mut *tx).await?;
     insert_zones!(tx, leadset, new_zones);
     tx.commit().await?;
     Ok(phones)
 }
 
-/// One lead as a line of `COPY`'s text format, columns as `import_columns!`.
+/// One lead as a line of `COPY`'s text format, columns as [`new_lead_columns!`].
 fn copy_row(out: &mut Vec<u8>, leadset: LeadsetId, l: &NewLead, now: i64) {
-    let c = &l.contact;
     out.extend_from_slice(leadset.0.to_string().as_bytes());
-    for text in [
-        l.phone.as_str(),
-        l.status.as_str(),
-        &l.timezone,
-        &c.first_name,
-        &c.last_name,
-        &c.address,
-        &c.city,
-        &c.state,
-        &c.postcode,
-        &c.email,
-        &c.gender,
-        &c.comments,
-        &custom_of(l),
-    ] {
+    let custom = custom_of(l);
+    for text in texts(l, &custom) {
         out.push(b'\t');
         copy_text(out, text);
     }
