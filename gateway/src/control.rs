@@ -158,6 +158,9 @@ pub enum Command {
     },
     /// What is up right now; replies [`Reply::Snapshot`].
     Snapshot,
+    /// Where other gateways reach this one's SIP (UDP) for relays ([`Command::CallPeer`]);
+    /// replies [`Reply::Address`].
+    Address,
     /// Answer a browser's SDP offer; replies [`Reply::AgentLeg`].
     CreateAgentLeg {
         /// The browser's offer.
@@ -394,6 +397,12 @@ pub enum Reply {
         /// Its status.
         #[serde(flatten)]
         status: RecordingStatus,
+    },
+    /// This gateway's SIP address as its peers and trunks reach it (the advertised address
+    /// with the UDP port).
+    Address {
+        /// Address.
+        sip: std::net::SocketAddr,
     },
     /// The calls and agent legs the gateway has.
     Snapshot {

@@ -171,6 +171,14 @@ impl Gateway {
         }
     }
 
+    /// Where other gateways reach this one's SIP ([`Command::Address`]).
+    pub async fn sip_address(&self) -> Result<std::net::SocketAddr, ControlError> {
+        match self.execute(Command::Address).await? {
+            Reply::Address { sip } => Ok(sip),
+            other => Err(ControlError::Invalid(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// Starts an agent leg that is a call to `user` at another gateway, `peer` (a relay:
     /// [`Command::CallPeer`]).
     pub async fn call_peer(

@@ -59,8 +59,9 @@ pub struct Config {
     /// How long a silent heartbeat takes to make an instance dead (its calls closed, its
     /// leads taken back by the others). At least twice the heartbeat.
     pub dead_after_seconds: u32,
-    /// A standalone media gateway to drive instead of the embedded one.
-    pub gateway: Option<gateway::remote::RemoteConfig>,
+    /// Standalone media gateways to drive instead of the embedded one (none: embedded), in
+    /// the order given; they share one control token.
+    pub gateways: Vec<gateway::remote::RemoteConfig>,
     /// Non-public networks lead files may be fetched from by URL, and campaigns' webhooks
     /// may be posted to (none by default).
     pub import_allow_networks: AllowedNetworks,
@@ -96,7 +97,7 @@ impl Default for Config {
             instance: None,
             heartbeat_seconds: 2,
             dead_after_seconds: 7,
-            gateway: None,
+            gateways: Vec::new(),
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
             import_url_timeout_seconds: 300,
@@ -334,9 +335,9 @@ impl Config {
                 ),
             });
         }
-        let gateway = match env("DIALER_GATEWAY_URL").or(f.gateway_url) {
-            None => None,
-            Some(url) => {
+        let gateways = match env("DIALER_GATEWAY_URL").or(f.gateway_url) {
+            None => Vec::new(),
+            Some(list) => {
                 let Some(token) = env("DIALER_GATEWAY_TOKEN").or(f.gateway_token) else {
                     return Err(ConfigError::Value {
                         name: "DIALER_GATEWAY_TOKEN",
@@ -345,16 +346,7 @@ impl Config {
                             .into(),
                     });
                 };
-                let checked = gateway::remote::RemoteConfig::new(&url, &token).map_err(|e| {
-                    let name = match e {
-                        gateway::remote::RemoteError::Token => "DIALER_GATEWAY_TOKEN",
-                        _ => "DIALER_GATEWAY_URL",
-                    };
-                    let value =
-                        if name == "DIALER_GATEWAY_URL" { url.clone() } else { "…".into() };
-                    ConfigError::Value { name, value, reason: e.to_string() }
-                })?;
-                Some(checked)
+                gateway_list(&list, &token)?
             }
         };
         let import_allow_networks =
@@ -389,7 +381,7 @@ impl Config {
         )?
         .min(24 * 3600) as u32;
         Ok(Config {
-            gateway,
+            gateways,
             import_allow_networks,
             import_max_bytes,
             import_url_timeout_seconds,
@@ -420,6 +412,47 @@ impl Config {
             recordings_dir: env("DIALER_RECORDINGS_DIR").map(PathBuf::from).or(f.recordings_dir),
         })
     }
+}
+
+/// `DIALER_GATEWAY_URL`: one control URL or several, separated by commas or spaces, each
+/// gateway once.
+fn gateway_list(
+    list: &str,
+    token: &str,
+) -> Result<Vec<gateway::remote::RemoteConfig>, ConfigError> {
+    let urls: Vec<&str> =
+        list.split(|c: char| c == ',' || c.is_whitespace()).filter(|u| !u.is_empty()).collect();
+    let invalid = |reason: String| ConfigError::Value {
+        name: "DIALER_GATEWAY_URL",
+        value: list.to_owned(),
+        reason,
+    };
+    if urls.is_empty() {
+        return Err(invalid("names no gateway".into()));
+    }
+    let most = crate::runtime::gateways::MAX_GATEWAYS;
+    if urls.len() > most {
+        return Err(invalid(format!(
+            "names {} gateways; a server drives at most {most}",
+            urls.len()
+        )));
+    }
+    let mut gateways: Vec<gateway::remote::RemoteConfig> = Vec::with_capacity(urls.len());
+    for url in urls {
+        let checked = gateway::remote::RemoteConfig::new(url, token).map_err(|e| match e {
+            gateway::remote::RemoteError::Token => ConfigError::Value {
+                name: "DIALER_GATEWAY_TOKEN",
+                value: "…".into(),
+                reason: e.to_string(),
+            },
+            e => invalid(format!("{url}: {e}")),
+        })?;
+        if gateways.iter().any(|g| g.endpoint() == checked.endpoint()) {
+            return Err(invalid(format!("{url} is named twice")));
+        }
+        gateways.push(checked);
+    }
+    Ok(gateways)
 }
 
 fn parse_hours(v: &str) -> Result<u32, ConfigError> {
@@ -550,7 +583,7 @@ mod tests {
     #[test]
     fn a_standalone_gateway_needs_a_ws_url_and_its_token() {
         let c = Config::from_sources(None, env(&[])).unwrap();
-        assert!(c.gateway.is_none(), "embedded by default");
+        assert!(c.gateways.is_empty(), "embedded by default");
         let c = Config::from_sources(
             None,
             env(&[
@@ -559,7 +592,33 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.gateway.unwrap().endpoint(), "ws://10.0.0.5:8090/control");
+        let endpoints: Vec<String> = c.gateways.iter().map(|g| g.endpoint()).collect();
+        assert_eq!(endpoints, ["ws://10.0.0.5:8090/control"]);
+        let c = Config::from_sources(
+            None,
+            env(&[
+                ("DIALER_GATEWAY_URL", "ws://10.0.0.5:8090, ws://10.0.0.6:8090"),
+                ("DIALER_GATEWAY_TOKEN", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        let endpoints: Vec<String> = c.gateways.iter().map(|g| g.endpoint()).collect();
+        assert_eq!(endpoints, ["ws://10.0.0.5:8090/control", "ws://10.0.0.6:8090/control"]);
+        let too_many: String =
+            (0..65).map(|i| format!("ws://10.0.1.{i}:8090")).collect::<Vec<_>>().join(",");
+        for (list, says) in [
+            ("ws://10.0.0.5:8090,ws://10.0.0.5:8090/control", "named twice"),
+            (" , ", "names no gateway"),
+            ("ws://10.0.0.5:8090,http://gw", "http://gw"),
+            (too_many.as_str(), "at most 64"),
+        ] {
+            let e = Config::from_sources(
+                None,
+                env(&[("DIALER_GATEWAY_URL", list), ("DIALER_GATEWAY_TOKEN", "s3cret")]),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains(says), "{list}: {e}");
+        }
         let e = Config::from_sources(None, env(&[("DIALER_GATEWAY_URL", "ws://10.0.0.5:8090")]))
             .unwrap_err();
         assert!(e.to_string().contains("DIALER_GATEWAY_TOKEN"), "{e}");

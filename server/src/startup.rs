@@ -33,7 +33,7 @@ use crate::phone::PhoneHub;
 use crate::render::{self, RenderThread, Renderer};
 use crate::runtime::clock::SystemClock;
 use crate::runtime::dialer::{Dialer, RuntimeConfig, Tasks};
-use crate::runtime::gateway_link::GatewayLink;
+use crate::runtime::gateways::GatewayPool;
 use crate::runtime::live::LiveBoard;
 use tokio::sync::mpsc;
 
@@ -62,7 +62,7 @@ impl FromRef<AppState> for crate::recording::routes::RecordingsState {
         crate::recording::routes::RecordingsState {
             db: s.db.clone(),
             dir: s.config.recordings_dir(),
-            gateway_token: s.config.gateway.as_ref().map(|g| g.token().to_owned()),
+            gateway_token: s.config.gateways.first().map(|g| g.token().to_owned()),
         }
     }
 }
@@ -259,74 +259,73 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // This server's name among the instances sharing the database (read once).
     let instance = config.instance_name();
     let (live_publisher, live) = crate::runtime::live::channel();
-    let (gateway, gateway_running, demo, reopened) = match &config.gateway {
-        None => {
-            let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
-                // The embedded gateway writes into the server's own directory.
-                recordings_dir: config.recordings_dir(),
-                sip_listen: config.sip_listen,
-                webrtc_listen: config.webrtc_listen,
-                advertise: config.media_address,
-                media_timeout: (config.media_timeout_seconds > 0)
-                    .then(|| std::time::Duration::from_secs(config.media_timeout_seconds.into())),
-                ..gateway::runtime::Config::default()
-            })
-            .await?;
-            tracing::info!(sip = %running.sip_udp, webrtc = %running.webrtc, "media gateway ready");
-            let demo = crate::demo::start(&db, config.demo_sip_listen, &[running.sip_udp]).await?;
-            (gateway, Some(running), demo, None)
-        }
-        Some(remote) => {
-            // No demo trunk of its own: standalone gateways reach real trunks, or the demo trunk
-            // run as a process of its own (`server demo-trunk`, see `crate::demo`).
+    let (gateways, gateway_running, demo, opened) = if config.gateways.is_empty() {
+        let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
+            // The embedded gateway writes into the server's own directory.
+            recordings_dir: config.recordings_dir(),
+            sip_listen: config.sip_listen,
+            webrtc_listen: config.webrtc_listen,
+            advertise: config.media_address,
+            media_timeout: (config.media_timeout_seconds > 0)
+                .then(|| std::time::Duration::from_secs(config.media_timeout_seconds.into())),
+            ..gateway::runtime::Config::default()
+        })
+        .await?;
+        tracing::info!(sip = %running.sip_udp, webrtc = %running.webrtc, "media gateway ready");
+        let demo = crate::demo::start(&db, config.demo_sip_listen, &[running.sip_udp]).await?;
+        (vec![(gateway, None)], Some(running), demo, Vec::new())
+    } else {
+        // No demo trunk of its own: standalone gateways reach real trunks, or the demo trunk
+        // run as a process of its own (`server demo-trunk`, see `crate::demo`).
+        let mut gateways = Vec::new();
+        let mut opened = Vec::new();
+        for remote in &config.gateways {
             tracing::info!(control = %remote.endpoint(), "driving a standalone media gateway");
             // (This server's run drives it from now on: what its dead run left up is ended.)
             let connection = gateway::remote::connect(remote.clone().taking_over());
-            (connection.gateway, None, None, Some(connection.opened))
+            // Its recordings are fetched from it.
+            gateways.push((connection.gateway, Some(remote.http_base())));
+            opened.push(connection.opened);
         }
+        (gateways, None, None, opened)
     };
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
-    let link = GatewayLink::start(gateway, call_events_tx, leg_events_tx, Some(db.clone()));
+    let recordings_at: Vec<Option<String>> = gateways.iter().map(|(_, r)| r.clone()).collect();
+    let link = GatewayPool::start(gateways, call_events_tx, leg_events_tx, Some(db.clone()));
     if let Some(demo) = &demo {
-        link.use_demo_trunk(demo.sip);
+        link.links()[0].use_demo_trunk(demo.sip);
     }
     let mut trunk_status = link.trunk_status();
     let mut phone_warnings = link.phone_warnings();
     let admin_link = link.clone();
-    // Where this server's recordings are: the standalone gateway's, or its own directory.
-    let recordings_gateway = config.gateway.as_ref().map(|g| g.http_base());
-    tokio::spawn(crate::recording::gateway::store_reports(
-        db.clone(),
-        link.recording_reports(),
-        recordings_gateway.clone(),
-    ));
-    match reopened {
+    for (reports, at) in link.recording_reports().into_iter().zip(&recordings_at) {
+        tokio::spawn(crate::recording::gateway::store_reports(db.clone(), reports, at.clone()));
+    }
+    if opened.is_empty() {
         // Embedded: configure it now, before the dialer starts.
-        None => {
-            if let Err(e) = link.sync_trunks(&db).await {
-                tracing::error!(error = %e, "cannot load trunks for the gateway");
-            }
-            if let Err(e) = link.sync_phones(&db, true).await {
-                tracing::error!(error = %e, "cannot load SIP phones for the gateway");
-            }
+        if let Err(e) = link.sync_trunks(&db).await {
+            tracing::error!(error = %e, "cannot load trunks for the gateway");
         }
-        // Standalone: configure it each time the control connection opens (a restarted
-        // gateway has forgotten its trunks), and ask it about recordings whose end this
-        // server missed.
-        Some(opened) => {
-            if let Some(address) = recordings_gateway.clone() {
+        if let Err(e) = link.sync_phones(&db, true).await {
+            tracing::error!(error = %e, "cannot load SIP phones for the gateway");
+        }
+    } else {
+        // Standalone: each asked about the recordings whose end this server missed, each
+        // time its control connection opens (configured then too, below: a restarted
+        // gateway has forgotten its trunks).
+        for ((member, at), opened) in link.links().iter().zip(&recordings_at).zip(&opened) {
+            if let Some(address) = at.clone() {
                 tokio::spawn(crate::recording::gateway::settle_unfinished(
                     db.clone(),
-                    link.gateway().clone(),
+                    member.gateway().clone(),
                     address,
                     opened.clone(),
                 ));
             }
-            link.sync_trunks_on_connect(db.clone(), opened);
         }
     }
-    link.keep_trunks_synced(db.clone(), Duration::from_secs(30));
+    link.keep_synced(db.clone(), opened, Duration::from_secs(30));
     let (dialer, dialer_tasks) = crate::runtime::dialer::start(
         db.clone(),
         Arc::new(link.clone()),
@@ -336,7 +335,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
-            recordings_gateway: recordings_gateway.clone(),
             ..RuntimeConfig::new(instance.clone())
         },
         live_publisher,

@@ -8,15 +8,14 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use app::model::CampaignId;
 use reqwest::StatusCode;
 use support::agent::{HeadlessAgent, Voice};
+use support::customer::{Line, customer};
 use support::recording::{form, save, with};
 use support::{Backend, Client, TestServer, free_udp_port, ok};
-use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 on_both_backends!(a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list);
@@ -33,117 +32,12 @@ fn message_wav(path: &std::path::Path) {
     support::write_wav(path, &vec![2000i16; 8000 * 20]);
 }
 
-/// The sipp process, killed (by its id) when dropped, whatever the test did.
-struct Customer(Child);
-
-impl Drop for Customer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// sipp answering the calls on `port` (and the gateway's keep-alives), their media at `rtp` (the test's socket).
-fn customer(port: u16, rtp: u16) -> Customer {
-    let scenario =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/broadcast_customer.xml");
-    let child = Command::new("sipp")
-        .args(["-sf", scenario.to_str().unwrap(), "-key", "customer_rtp", &rtp.to_string()])
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &free_udp_port().to_string()])
-        .args(["-timeout", "90s", "-nostdin", "-aa"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (Debian sip-tester)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "sipp did not bind");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Customer(child)
-}
-
-/// The customer's end of the audio: the test's socket, sending from where the SDP says.
-struct Line {
-    socket: UdpSocket,
-    seq: u16,
-    ts: u32,
-}
-
-impl Line {
-    /// Waits (at most 20 s) for the next call's message to play (the silence of a call just
-    /// answered does not count); returns where it comes from (where keys and voice go).
-    async fn next_call(&mut self, s: &TestServer) -> std::net::SocketAddr {
-        let mut buf = [0u8; 2000];
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await {
-                Ok(Ok((n, from))) if n > 12 && buf[12..n].contains(&MESSAGE) => return from,
-                Ok(_) => {}
-                Err(_) => panic!("no message reached the customer: {:?}", attempts(s).await),
-            }
-        }
-    }
-
-    /// Drops what arrived so far (the end of a call's audio).
-    fn drain(&self) {
-        let mut buf = [0u8; 2000];
-        while self.socket.try_recv_from(&mut buf).is_ok() {}
-    }
-
-    async fn send(&mut self, to: std::net::SocketAddr, pt: u8, marker: bool, payload: &[u8]) {
-        let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
-        p.extend_from_slice(&self.seq.to_be_bytes());
-        p.extend_from_slice(&self.ts.to_be_bytes());
-        p.extend_from_slice(&0x5eed_0001u32.to_be_bytes());
-        p.extend_from_slice(payload);
-        self.seq = self.seq.wrapping_add(1);
-        self.socket.send_to(&p, to).await.unwrap();
-    }
-
-    /// Presses `key` (RFC 4733 §2.5: one event, growing durations, the end sent three times).
-    async fn press(&mut self, to: std::net::SocketAddr, key: u8) {
-        for (i, (end, duration)) in
-            [(false, 160u16), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)]
-                .into_iter()
-                .enumerate()
-        {
-            let flags = if end { 0x80 | 10 } else { 10 };
-            let d = duration.to_be_bytes();
-            self.send(to, 101, i == 0, &[key, flags, d[0], d[1]]).await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.ts = self.ts.wrapping_add(640);
-    }
-
-    /// Talks to `to` (20 ms frames of the customer's voice) until `done`, at most 15 s;
-    /// returns how many frames of the agent's voice came back.
-    async fn talk(
-        &mut self,
-        to: std::net::SocketAddr,
-        done: impl Fn(u64) -> bool,
-    ) -> (u64, std::collections::BTreeMap<u8, u32>) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut heard = 0;
-        let mut what = std::collections::BTreeMap::new();
-        let mut buf = [0u8; 2000];
-        while Instant::now() < deadline && !done(heard) {
-            self.send(to, 0, false, &[CUSTOMER_SAYS; 160]).await;
-            self.ts = self.ts.wrapping_add(160);
-            let until = Instant::now() + Duration::from_millis(20);
-            while let Ok(Ok((n, _))) =
-                tokio::time::timeout_at(until, self.socket.recv_from(&mut buf)).await
-            {
-                heard +=
-                    u64::from(n > 12 && buf[1] & 0x7f == 0 && buf[12..n].contains(&AGENT_SAYS));
-                if n > 12 {
-                    *what.entry(buf[12]).or_insert(0) += 1;
-                }
-            }
-        }
-        (heard, what)
+/// Waits (at most 20 s) for the next call's message to play (the silence of a call just
+/// answered does not count); returns where it comes from (where keys and voice go).
+async fn next_call(line: &Line, s: &TestServer) -> std::net::SocketAddr {
+    match line.heard_from(Some(MESSAGE), Duration::from_secs(20)).await {
+        Some(from) => from,
+        None => panic!("no message reached the customer: {:?}", attempts(s).await),
     }
 }
 
@@ -195,9 +89,9 @@ async fn a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list(b: Bac
     let s = TestServer::start(b).await;
     let admin = s.admin().await;
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
-    let mut line = Line { socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(), seq: 1, ts: 160 };
+    let mut line = Line::bind().await;
     let sip_port = free_udp_port();
-    let sipp = customer(sip_port, line.socket.local_addr().unwrap().port());
+    let sipp = customer(sip_port, line.port());
     let trunk = support::udp_trunk(&admin, "carrier", sip_port, 5).await;
 
     // The agents' campaign (no leads of its own) and the broadcast, off for now.
@@ -277,10 +171,13 @@ async fn a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list(b: Bac
     ok(&admin, "admin/campaigns/set_active", &[("id", &o), ("active", "true")]).await;
 
     // First customer: 1 during the message; ann takes the call, both hear each other.
-    let gateway = line.next_call(&s).await;
+    let gateway = next_call(&line, &s).await;
     line.press(gateway, 1).await;
-    let (heard, what) =
-        line.talk(gateway, |heard| heard >= 10 && agent.tally.heard_voice() >= 10).await;
+    let (heard, what) = line
+        .talk(gateway, CUSTOMER_SAYS, AGENT_SAYS, |heard| {
+            heard >= 10 && agent.tally.heard_voice() >= 10
+        })
+        .await;
     assert!(heard >= 10, "the customer hears ann (the message stopped): {heard} frames; {what:x?}");
     assert!(agent.tally.heard_voice() >= 10, "ann hears the customer");
     assert_eq!(agent.tally.connected(), 1);
@@ -288,7 +185,7 @@ async fn a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list(b: Bac
     line.drain();
 
     // Second customer: 9; on the do-not-call list, the call ends.
-    let gateway = line.next_call(&s).await;
+    let gateway = next_call(&line, &s).await;
     line.press(gateway, 9).await;
     let all = attempts_when(&s, |a| a.len() == 2 && a[1].3.is_some()).await;
     assert_eq!(first[0].0, all[0].0);

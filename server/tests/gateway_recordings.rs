@@ -82,7 +82,7 @@ async fn a_recording_on_the_gateway_is_fetched_through_the_server_with_ranges(b:
     let remote = gw.remote();
     let local = on_server.clone();
     let s = TestServer::start_with(b, move |c| {
-        c.gateway = Some(remote);
+        c.gateways = vec![remote];
         c.recordings_dir = Some(local);
     })
     .await;
@@ -266,7 +266,7 @@ async fn a_full_disk_fails_the_recording_not_the_call_and_admins_are_told(b: Bac
     let gw = StandaloneGateway::start(&disk.path);
     let sipp = Sipp::start();
     let remote = gw.remote();
-    let s = TestServer::start_with(b, move |c| c.gateway = Some(remote)).await;
+    let s = TestServer::start_with(b, move |c| c.gateways = vec![remote]).await;
     let admin = s.admin().await;
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
     s.create_user(&admin, "sam", "supervisor", "sam-pass-123").await;

@@ -1366,6 +1366,7 @@ impl Core {
                 instance: self.instance,
                 resumed: resume.is_none_or(|r| r.instance == self.instance),
             }),
+            Command::Address => Ok(Reply::Address { sip: self.ua.sip_address() }),
             Command::Snapshot => {
                 let mut calls: Vec<CallId> = self.calls.keys().copied().collect();
                 let mut legs: Vec<AgentLegId> = self.leg_ctx.keys().copied().collect();

@@ -506,6 +506,12 @@ fn inbound_invite_when_no_socket_can_be_bound_is_refused_with_503() {
 }
 
 #[test]
+fn a_gateway_tells_where_its_peers_reach_its_sip() {
+    let mut h = Harness::new();
+    assert_eq!(h.command(Command::Address), Ok(Reply::Address { sip: addr("127.0.0.1:5060") }));
+}
+
+#[test]
 fn originate_on_a_missing_trunk_sends_nothing() {
     let mut h = Harness::new();
     h.sip.clear();

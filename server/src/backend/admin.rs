@@ -35,7 +35,7 @@ use crate::db::{self, Db};
 use crate::phone::{Media, MediaError, PhoneHub};
 use crate::runtime::changes::{self, Change};
 use crate::runtime::dialer::Dialer;
-use crate::runtime::gateway_link::GatewayLink;
+use crate::runtime::gateways::GatewayPool;
 use crate::runtime::live::LiveBoard;
 
 /// How long the trunk test waits for an answer to its OPTIONS.
@@ -49,7 +49,7 @@ pub struct AdminBackend {
     /// The agents' phones (a supervisor's log-out goes through them); `None` without a dialer.
     phones: Option<PhoneHub>,
     /// The media gateway, for trunk tests; `None` without one.
-    gateway: Option<GatewayLink>,
+    gateway: Option<GatewayPool>,
     /// One pacing simulation at a time: each takes a core for seconds.
     simulator: OneRun,
     /// To the other instances: edits are announced on it.
@@ -82,7 +82,7 @@ impl AdminBackend {
         live: LiveBoard,
         dialer: Option<Dialer>,
         phones: Option<PhoneHub>,
-        gateway: Option<GatewayLink>,
+        gateway: Option<GatewayPool>,
         bus: crate::db::notify::Bus,
     ) -> Self {
         AdminBackend { db, live, dialer, phones, gateway, simulator: OneRun::new(), bus }

@@ -20,7 +20,7 @@ use crate::db::Db;
 use crate::lead::fetch::UrlRules;
 use crate::phone::PhoneHub;
 use crate::runtime::dialer::Dialer;
-use crate::runtime::gateway_link::GatewayLink;
+use crate::runtime::gateways::GatewayPool;
 use crate::runtime::live::LiveBoard;
 
 /// This server among the others on its database: its bus to them, and the bell that tells
@@ -38,7 +38,7 @@ pub fn ports(
     live: LiveBoard,
     dialer: Option<Dialer>,
     phones: Option<PhoneHub>,
-    gateway: Option<GatewayLink>,
+    gateway: Option<GatewayPool>,
     url_rules: UrlRules,
     peers: Peers,
 ) -> Ports {

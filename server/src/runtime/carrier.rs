@@ -135,6 +135,12 @@ pub trait Carrier: Send + Sync + 'static {
     async fn record(&self, _call: CallId, _to: Option<&RecordingName>) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot record calls".into()))
     }
+    /// Where `call`'s recording is written: the HTTP address of the standalone gateway
+    /// carrying it (its files are fetched from there); `None`: this server's own recordings
+    /// directory (the embedded gateway).
+    fn recordings_at(&self, _call: CallId) -> Option<String> {
+        None
+    }
 }
 
 /// How a simulated number behaves.

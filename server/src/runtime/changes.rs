@@ -13,7 +13,7 @@ use app::model::CampaignId;
 use tokio::task::JoinHandle;
 
 use super::dialer::Dialer;
-use super::gateway_link::GatewayLink;
+use super::gateways::GatewayPool;
 use crate::db::Db;
 use crate::db::notify::{Bus, Channel};
 
@@ -58,7 +58,7 @@ pub async fn announce(bus: &Bus, change: Change) {
 
 /// Applies what other instances announce — to this instance's dialer and gateway — until the
 /// bus stops. Nothing to do on SQLite (none).
-pub fn follow(db: &Db, bus: &Bus, dialer: Dialer, gateway: GatewayLink) -> Option<JoinHandle<()>> {
+pub fn follow(db: &Db, bus: &Bus, dialer: Dialer, gateway: GatewayPool) -> Option<JoinHandle<()>> {
     let mut notes = bus.subscribe(Channel::Changes)?;
     let db = db.clone();
     Some(tokio::spawn(async move {

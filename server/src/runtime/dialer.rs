@@ -68,10 +68,6 @@ pub struct RuntimeConfig {
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
     pub remaining_every: Duration,
-    /// The standalone gateway's HTTP address, stored with each recording it writes (its
-    /// files are fetched from there); `None`: the embedded gateway writes into the server's
-    /// own recordings directory.
-    pub recordings_gateway: Option<String>,
 }
 
 impl RuntimeConfig {
@@ -86,7 +82,6 @@ impl RuntimeConfig {
             dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
-            recordings_gateway: None,
         }
     }
 }
@@ -350,13 +345,7 @@ pub async fn start(
             let _ = internal.send(Internal::Call(CarrierEvent { call, event }));
         })
     };
-    let recorder = super::recorder::start(
-        db.clone(),
-        carrier.clone(),
-        clock.clone(),
-        config.recordings_gateway.clone(),
-        failed,
-    );
+    let recorder = super::recorder::start(db.clone(), carrier.clone(), clock.clone(), failed);
     let runtime = Runtime {
         engine,
         recorder,

@@ -496,40 +496,6 @@ impl GatewayLink {
         }
         Ok(Some(self.gateway.probe(id, wait).await))
     }
-
-    /// Gives a standalone gateway the trunks each time its control connection opens.
-    pub fn sync_trunks_on_connect(&self, db: Db, mut opened: tokio::sync::watch::Receiver<u64>) {
-        let link = self.clone();
-        tokio::spawn(async move {
-            while opened.changed().await.is_ok() {
-                match link.sync_trunks(&db).await {
-                    Ok(n) => tracing::info!(trunks = n, "trunks sent to the gateway"),
-                    Err(e) => tracing::warn!(error = %e, "cannot load trunks for the gateway"),
-                }
-                if let Err(e) = link.sync_phones(&db, true).await {
-                    tracing::warn!(error = %e, "cannot load SIP phones for the gateway");
-                }
-            }
-        });
-    }
-
-    /// Keeps the gateway's trunks and SIP phones in step with the database (edits by admins,
-    /// here or on another instance; agents disabled).
-    pub fn keep_trunks_synced(&self, db: Db, every: Duration) {
-        let link = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                if let Err(e) = link.sync_trunks(&db).await {
-                    tracing::warn!(error = %e, "cannot load trunks for the gateway");
-                }
-                if let Err(e) = link.sync_phones(&db, false).await {
-                    tracing::warn!(error = %e, "cannot load SIP phones for the gateway");
-                }
-            }
-        });
-    }
 }
 
 /// Writes what the gateway says about trunks' credentials and phones' registrations to their
@@ -855,6 +821,41 @@ impl Media for GatewayLink {
 }
 
 impl GatewayLink {
+    /// Makes a relay to `user` at the gateway `peer` (see [`super::gateways`]) `agent`'s
+    /// audio leg on this gateway: calls on this gateway are bridged to the agent through it
+    /// as through their own leg, and its events are the agent's here.
+    pub async fn relay_leg(
+        &self,
+        agent: UserId,
+        peer: std::net::SocketAddr,
+        user: SipUser,
+    ) -> Result<AgentLegId, MediaError> {
+        let leg = self.gateway.call_peer(peer, user).await.map_err(media_error)?;
+        self.replace_leg(agent, leg).await;
+        Ok(leg)
+    }
+
+    /// Closes `agent`'s leg here if it is still `leg`.
+    pub async fn close_leg_if(&self, agent: UserId, leg: AgentLegId) {
+        let mine = {
+            let mut s = self.state();
+            let mine = s.legs.get(&agent) == Some(&leg);
+            if mine {
+                s.legs.remove(&agent);
+                s.leg_agents.remove(&leg);
+            }
+            mine
+        };
+        if mine {
+            let _ = self.gateway.close_agent_leg(leg).await;
+        }
+    }
+
+    /// Whether `agent` has an audio leg here.
+    pub fn has_leg(&self, agent: UserId) -> bool {
+        self.state().legs.contains_key(&agent)
+    }
+
     /// Makes `leg` the agent's one audio leg, closing the one it replaces.
     async fn replace_leg(&self, agent: UserId, leg: AgentLegId) {
         let old = {

@@ -6,6 +6,7 @@
 //! - [`carrier`]: the trait the telephone network is reached through, and a simulated one;
 //! - [`clock`]: real (or, in tests, shifted) time;
 //! - [`gateway_link`]: the carrier and agent media over a media gateway;
+//! - [`gateways`]: several media gateways driven as one, calls and agents joined across them;
 //! - [`live`]: the live counters dashboards read;
 //! - [`liveness`]: instance heartbeats, and recovering what dead instances left;
 //! - [`pacers`]: which instance dials each agentless campaign (a lease in the database);
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod dialer;
 pub mod floor;
 pub mod gateway_link;
+pub mod gateways;
 pub mod live;
 pub mod liveness;
 pub mod pacers;

@@ -1,7 +1,7 @@
 //! The recorder: carries out the engine's recording steps ([`Output::Recording`]) — asks the
 //! carrier to record into the file named after the call's attempt, and stores the
 //! recording's state with the attempt, and where the file is (the server's own directory for
-//! the embedded gateway, the standalone gateway's address otherwise).
+//! the embedded gateway, the address of the standalone gateway carrying the call otherwise).
 //!
 //! Invariants: steps are carried out one at a time in the order the engine emitted them (one
 //! task), so a call's end never overtakes its start; a recording that cannot be started (the
@@ -40,12 +40,11 @@ pub fn start(
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
-    gateway: Option<String>,
     failed: Failed,
 ) -> mpsc::UnboundedSender<Job> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     tokio::spawn(async move {
-        let recorder = Recorder { db, carrier, clock, gateway, failed };
+        let recorder = Recorder { db, carrier, clock, failed };
         while let Some(job) = rx.recv().await {
             recorder.run(job).await;
         }
@@ -57,8 +56,6 @@ struct Recorder {
     db: Db,
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn Clock>,
-    /// The standalone gateway's address (its recordings are there); `None`: embedded.
-    gateway: Option<String>,
     failed: Failed,
 }
 
@@ -107,12 +104,12 @@ impl Recorder {
             }
         };
         let now = self.clock.now().wall;
-        let gateway = self.gateway.as_deref();
+        let gateway = self.carrier.recordings_at(call);
         db::recordings::started(
             &self.db,
             attempt,
             &file.name(),
-            gateway,
+            gateway.as_deref(),
             state,
             error.as_deref(),
             now,

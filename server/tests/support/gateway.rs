@@ -1,5 +1,7 @@
 //! The real standalone `gateway` binary as its own process, on loopback with free ports, its
-//! recordings in a directory the test chooses. Killed (SIGKILL, by its pid) when dropped.
+//! recordings in a directory the test chooses. Killed (SIGKILL, by its pid) when dropped. It
+//! logs warnings to the test's stderr (`DIALER_TEST_GATEWAY_LOG`, e.g. `gateway=debug`, says
+//! more).
 //!
 //! The binary is `$DIALER_GATEWAY_BIN` when set, else the one cargo builds next to this test
 //! (`target/<profile>/gateway`): built once per test run, so a binary left by an older
@@ -53,7 +55,7 @@ impl StandaloneGateway {
             .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("DIALER_TEST_GATEWAY_LOG").unwrap_or("warn".into()))
             .env("DIALER_GATEWAY_CONFIG", "/dev/null")
             .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
             .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")

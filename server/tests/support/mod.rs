@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod balancer;
+pub mod customer;
 pub mod gateway;
 pub mod own_postgres;
 pub mod phone_socket;

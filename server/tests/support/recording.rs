@@ -54,7 +54,19 @@ pub async fn save(c: &Client, form: &[(&'static str, String)]) -> super::Reply {
 /// `agent`, and one lead to call; returns the campaign's id.
 pub async fn recorded_campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
     let trunk = super::udp_trunk(admin, "sipp", sipp, 5).await;
-    let res = save(admin, &form("Recorded", &trunk, "active")).await;
+    campaign_calling(admin, "Recorded", &trunk, agent, &["2025550181"]).await
+}
+
+/// An active auto campaign recording every call, through `trunk`, with `agent` assigned and
+/// `phones` to call (US numbers).
+pub async fn campaign_calling(
+    admin: &Client,
+    name: &str,
+    trunk: &str,
+    agent: i64,
+    phones: &[&str],
+) -> i64 {
+    let res = save(admin, &form(name, trunk, "active")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let id = res.json().as_i64().expect("campaign id");
     let (c, a) = (id.to_string(), agent.to_string());
@@ -63,12 +75,14 @@ pub async fn recorded_campaign(admin: &Client, sipp: u16, agent: i64) -> i64 {
     let leadset = ok(
         admin,
         "leadsets/create",
-        &[("name", "People"), ("campaign_id", &c), ("default_country", "US"), ("active", "on")],
+        &[("name", name), ("campaign_id", &c), ("default_country", "US"), ("active", "on")],
     )
     .await
     .to_string();
-    let args = [("leadset_id", leadset.as_str()), ("phone", "2025550181"), ("status", "NEW")];
-    ok(admin, "leadsets/save_lead", &args).await;
+    for phone in phones {
+        let args = [("leadset_id", leadset.as_str()), ("phone", phone), ("status", "NEW")];
+        ok(admin, "leadsets/save_lead", &args).await;
+    }
     id
 }
 

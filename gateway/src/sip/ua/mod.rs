@@ -571,6 +571,11 @@ impl UserAgent {
         format!("{}{}", message::BRANCH_COOKIE, self.token())
     }
 
+    /// Where peers reach this user agent over UDP (the address written into its messages).
+    pub fn sip_address(&self) -> SocketAddr {
+        self.config.udp_addr
+    }
+
     fn local_addr(&self, transport: Transport) -> Result<SocketAddr, UaError> {
         match transport {
             Transport::Udp => Ok(self.config.udp_addr),
