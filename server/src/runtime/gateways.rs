@@ -339,6 +339,14 @@ impl GatewayPool {
         )))
     }
 
+    /// The gateway carrying `call` and its id there, with a leg of `user` there (see
+    /// [`GatewayPool::leg_on`]).
+    async fn with_leg(&self, call: CallId, user: UserId) -> Result<(usize, CallId), CarrierError> {
+        let (index, local) = self.locate(call).ok_or(CarrierError::UnknownCall)?;
+        self.leg_on(index, user).await?;
+        Ok((index, local))
+    }
+
     /// Passes gateway `index`'s call events on: relays' to the pool, the rest to the engine
     /// under the engine's ids.
     async fn follow_calls(self, index: usize, mut events: mpsc::Receiver<CarrierEvent>) {
@@ -627,8 +635,7 @@ impl GatewayPool {
         call: CallId,
         mode: app::model::MonitorMode,
     ) -> Result<(), MediaError> {
-        let (index, local) = self.locate(call).ok_or(MediaError::NoCall)?;
-        self.leg_on(index, listener).await.map_err(leg_error)?;
+        let (index, local) = self.with_leg(call, listener).await.map_err(leg_error)?;
         self.links[index].monitor(listener, local, mode).await
     }
 
@@ -679,8 +686,7 @@ impl Carrier for GatewayPool {
     }
 
     async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
-        let (index, local) = self.locate(call).ok_or(CarrierError::UnknownCall)?;
-        self.leg_on(index, agent).await?;
+        let (index, local) = self.with_leg(call, agent).await?;
         self.links[index].bridge(local, agent).await
     }
 
@@ -716,8 +722,7 @@ impl Carrier for GatewayPool {
     }
 
     async fn hand_over(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
-        let (index, local) = self.locate(call).ok_or(CarrierError::UnknownCall)?;
-        self.leg_on(index, agent).await?;
+        let (index, local) = self.with_leg(call, agent).await?;
         self.links[index].hand_over(local, agent).await
     }
 
@@ -735,8 +740,7 @@ impl Carrier for GatewayPool {
         if let Some(other) = park {
             self.park(other).await?;
         }
-        let (index, local) = self.locate(call).ok_or(CarrierError::UnknownCall)?;
-        self.leg_on(index, agent).await?;
+        let (index, local) = self.with_leg(call, agent).await?;
         self.links[index].resume(local, agent, None).await
     }
 
@@ -853,8 +857,7 @@ impl Media for GatewayPool {
     }
 
     async fn rejoin(&self, agent: UserId, call: CallId) -> Result<(), MediaError> {
-        let (index, local) = self.locate(call).ok_or(MediaError::NoCall)?;
-        self.leg_on(index, agent).await.map_err(leg_error)?;
+        let (index, local) = self.with_leg(call, agent).await.map_err(leg_error)?;
         self.links[index].rejoin(agent, local).await
     }
 
