@@ -38,11 +38,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest wait between attempts.
 const LAST_RETRY: Duration = Duration::from_secs(5);
-/// How often the client pings an idle connection.
-const PING_EVERY: Duration = Duration::from_secs(15);
-/// A connection that has sent nothing (not even a pong) for this long is taken as lost: a
-/// gateway host that vanished without closing its sockets must not hold commands forever.
-const SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// How often the client pings the gateway.
+const PING_EVERY: Duration = Duration::from_secs(2);
+/// A connection over which this many pings in a row were sent with nothing heard back (not
+/// even a pong) is taken as lost, some 8 s after the gateway fell silent: a gateway host that
+/// vanished without closing its sockets must not hold commands, nor its agents' audio, for
+/// long. Counted in pings sent rather than in time, so that a client starved of CPU for a
+/// while does not take the gateway's frames still unread for silence.
+const SILENT_PINGS: u32 = 4;
 
 /// A command on its way to the connection task, with where its answer goes.
 pub(crate) struct Pending {
@@ -126,6 +129,9 @@ pub struct Connection {
     /// Counts the connections opened so far. It changes each time the control connection
     /// (re)opens: a restarted gateway has forgotten its trunks, so callers configure it again.
     pub opened: watch::Receiver<u64>,
+    /// Whether the gateway is attached now: true from its answer to [`Command::Attach`] until
+    /// the connection drops (a gateway that died, or a network between that broke).
+    pub up: watch::Receiver<bool>,
     /// The connection task; it ends when every handle is dropped.
     pub task: JoinHandle<()>,
 }
@@ -137,9 +143,11 @@ pub fn connect(config: RemoteConfig) -> Connection {
     let (commands_tx, commands) = mpsc::channel(1024);
     let events = Journal::default();
     let (opened_tx, opened) = watch::channel(0);
+    let (up_tx, up) = watch::channel(false);
     let gateway = Gateway::remote(commands_tx, events.clone());
-    let task = tokio::spawn(run(config.request, config.take_over, commands, events, opened_tx));
-    Connection { gateway, opened, task }
+    let links = Links { opened: opened_tx, up: up_tx };
+    let task = tokio::spawn(run(config.request, config.take_over, commands, events, links));
+    Connection { gateway, opened, up, task }
 }
 
 /// The upgrade request for `/control`, with the token as a bearer credential (kept out of
@@ -175,6 +183,12 @@ fn control_request(url: &str, token: &str) -> Result<Request<()>, RemoteError> {
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What the connection task says of its connections (see [`Connection`]).
+struct Links {
+    opened: watch::Sender<u64>,
+    up: watch::Sender<bool>,
+}
+
 /// How a connection ended.
 enum Ended {
     /// Every handle is gone: nothing more to do.
@@ -188,7 +202,7 @@ async fn run(
     take_over: bool,
     mut commands: mpsc::Receiver<Pending>,
     events: Journal,
-    opened: watch::Sender<u64>,
+    links: Links,
 ) {
     let target = request.uri().to_string();
     let mut retry = FIRST_RETRY;
@@ -205,10 +219,13 @@ async fn run(
             Ok(Ok((socket, _))) => {
                 info!(gateway = %target, "gateway control connection open");
                 retry = FIRST_RETRY;
-                opened.send_modify(|n| *n += 1);
+                links.opened.send_modify(|n| *n += 1);
                 // (Only the first attach of the run takes over: `seen` is set once attached.)
                 let take_over = take_over && seen.is_none();
-                match session(socket, &mut commands, &events, &mut seen, take_over).await {
+                let ended =
+                    session(socket, &mut commands, &events, &mut seen, take_over, &links.up).await;
+                links.up.send_replace(false);
+                match ended {
                     Ended::HandlesDropped => {
                         events.close();
                         return;
@@ -250,6 +267,7 @@ async fn session(
     events: &Journal,
     seen: &mut Option<Resume>,
     take_over: bool,
+    up: &watch::Sender<bool>,
 ) -> Ended {
     let (mut sink, mut stream) = socket.split();
     let mut waiting: HashMap<u64, oneshot::Sender<Result<Reply, ControlError>>> = HashMap::new();
@@ -261,7 +279,7 @@ async fn session(
         return Ended::Lost(e.to_string());
     }
     let mut next_id: u64 = 1;
-    let mut last_heard = Instant::now();
+    let mut unanswered: u32 = 0;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
@@ -289,12 +307,13 @@ async fn session(
                 waiting.insert(id, reply);
             }
             frame = stream.next() => {
-                last_heard = Instant::now();
+                unanswered = 0;
                 match frame {
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<Response>(&text) {
                         Ok(Response::Reply { id: 0, result }) => match result {
                             Ok(Reply::Attached { instance, resumed }) => {
                                 attached(events, seen, instance, resumed);
+                                up.send_replace(true);
                             }
                             other => break Ended::Lost(format!("the gateway did not attach: {other:?}")),
                         },
@@ -324,12 +343,13 @@ async fn session(
                 }
             }
             _ = ping.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
-                    break Ended::Lost(format!("nothing heard for {} s", SILENCE_LIMIT.as_secs()));
+                if unanswered >= SILENT_PINGS {
+                    break Ended::Lost(format!("{unanswered} pings in a row went unanswered"));
                 }
                 if let Err(e) = sink.send(Message::Ping(Vec::new().into())).await {
                     break Ended::Lost(e.to_string());
                 }
+                unanswered += 1;
             }
         }
     };

@@ -259,7 +259,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // This server's name among the instances sharing the database (read once).
     let instance = config.instance_name();
     let (live_publisher, live) = crate::runtime::live::channel();
-    let (gateways, gateway_running, demo, opened) = if config.gateways.is_empty() {
+    let (gateways, gateway_running, demo, opened, ups) = if config.gateways.is_empty() {
         let (gateway, running) = gateway::runtime::start(gateway::runtime::Config {
             // The embedded gateway writes into the server's own directory.
             recordings_dir: config.recordings_dir(),
@@ -273,12 +273,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await?;
         tracing::info!(sip = %running.sip_udp, webrtc = %running.webrtc, "media gateway ready");
         let demo = crate::demo::start(&db, config.demo_sip_listen, &[running.sip_udp]).await?;
-        (vec![(gateway, None)], Some(running), demo, Vec::new())
+        (vec![(gateway, None)], Some(running), demo, Vec::new(), Vec::new())
     } else {
         // No demo trunk of its own: standalone gateways reach real trunks, or the demo trunk
         // run as a process of its own (`server demo-trunk`, see `crate::demo`).
         let mut gateways = Vec::new();
         let mut opened = Vec::new();
+        let mut ups = Vec::new();
         for remote in &config.gateways {
             tracing::info!(control = %remote.endpoint(), "driving a standalone media gateway");
             // (This server's run drives it from now on: what its dead run left up is ended.)
@@ -286,8 +287,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             // Its recordings are fetched from it.
             gateways.push((connection.gateway, Some(remote.http_base())));
             opened.push(connection.opened);
+            ups.push(connection.up);
         }
-        (gateways, None, None, opened)
+        (gateways, None, None, opened, ups)
     };
     let (call_events_tx, call_events) = mpsc::channel(4096);
     let (leg_events_tx, leg_events) = mpsc::unbounded_channel();
@@ -326,6 +328,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     }
     link.keep_synced(db.clone(), opened, Duration::from_secs(30));
+    // A standalone gateway that stops answering: its calls end, its agents move.
+    link.follow_health(ups);
     let (dialer, dialer_tasks) = crate::runtime::dialer::start(
         db.clone(),
         Arc::new(link.clone()),

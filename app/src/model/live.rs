@@ -55,6 +55,21 @@ pub struct Dashboard {
     /// Call recordings that failed lately (none: all went well).
     #[serde(default)]
     pub recording_failures: Option<super::recording::RecordingFailures>,
+    /// The media gateways this server has given up for lost (not answering), in their order.
+    #[serde(default)]
+    pub gateways_down: Vec<GatewayDown>,
+}
+
+/// A media gateway that stopped answering: its calls were ended and its agents' audio moved
+/// to the other gateways; nothing goes to it until it answers again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayDown {
+    /// Its place in the server's gateway list, from 1.
+    pub number: u32,
+    /// Where it is (its HTTP address).
+    pub address: String,
+    /// Down since (ms since the epoch).
+    pub since: i64,
 }
 
 /// One campaign's line on the dashboard.

@@ -54,8 +54,8 @@ pub use ids::{
 };
 pub use lead::{CallCounts, Contact, Lead, LeadCounts, LeadsetSettings, fill_script};
 pub use live::{
-    AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, LiveCounters,
-    MonitorMode,
+    AgentNow, CampaignLive, Dashboard, Floor, FloorAction, FloorAgent, FloorSort, GatewayDown,
+    LiveCounters, MonitorMode,
 };
 pub use profile::{AudioDevices, DeviceId, DisplayName, Profile, Theme};
 pub use report::{

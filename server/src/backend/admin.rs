@@ -218,7 +218,21 @@ impl Admin for AdminBackend {
                 latest_at: at,
                 reason: reason.unwrap_or_else(|| "no reason was given".into()),
             });
-        Ok(Dashboard { total, campaigns: lines, recording_failures })
+        let gateways_down = self
+            .gateway
+            .as_ref()
+            .map(|pool| {
+                pool.down()
+                    .into_iter()
+                    .map(|g| app::model::GatewayDown {
+                        number: u32::try_from(g.number).unwrap_or(u32::MAX),
+                        address: g.address,
+                        since: g.since,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Dashboard { total, campaigns: lines, recording_failures, gateways_down })
     }
 
     async fn floor(&self) -> Result<app::model::Floor, ApiError> {

@@ -41,6 +41,10 @@ use crate::phone::{LegEvent, Media, MediaError};
 pub const LOST_CALL: &str =
     "the media gateway lost the call (it restarted or its events were lost)";
 
+/// The reason a call gets when its gateway stopped answering.
+pub const GATEWAY_DOWN: &str =
+    "the media gateway carrying the call stopped answering; the call could not go on";
+
 #[derive(Default)]
 struct State {
     /// Calls whose originate is on its way (their events may already come).
@@ -73,6 +77,9 @@ struct State {
     phone_quality: HashMap<UserId, (AgentLegId, PhoneQuality)>,
     /// Where changes of those warnings go (see [`GatewayLink::phone_warnings`]).
     phone_warnings: Option<mpsc::UnboundedSender<(UserId, Vec<QualityWarning>)>>,
+    /// The gateway was given up for lost ([`GatewayLink::lost`]): what it still holds when it
+    /// answers again is not ours.
+    given_up: bool,
 }
 
 /// What the gateway said of a recording's end: done with its length, or failed (a full disk)
@@ -235,6 +242,65 @@ impl GatewayLink {
         for leg in lost_legs {
             self.leg(leg, AudioState::Closed, true);
         }
+    }
+
+    /// The gateway stopped answering: every call it carried ends as failed by the system
+    /// ([`GATEWAY_DOWN`]), and every audio leg on it closes (its users open new ones
+    /// elsewhere). Calls whose originate is on its way end by their failed command.
+    pub async fn lost(&self) {
+        let (calls, legs): (Vec<CallId>, Vec<AgentLegId>) = {
+            let mut s = self.state();
+            s.given_up = true;
+            (s.live.iter().copied().collect(), s.leg_agents.keys().copied().collect())
+        };
+        tracing::warn!(
+            calls = calls.len(),
+            legs = legs.len(),
+            "media gateway given up: ending its calls and closing its legs"
+        );
+        for call in calls {
+            let end = CallEvent::Ended {
+                outcome: CallOutcome::Failed,
+                sip_code: None,
+                reason: Some(GATEWAY_DOWN.into()),
+                by: HangupBy::System,
+                quality: None,
+            };
+            self.forward(call, end).await;
+        }
+        for leg in legs {
+            self.leg(leg, AudioState::Closed, true);
+        }
+    }
+
+    /// The gateway answers again after [`GatewayLink::lost`]: the calls and legs it still has
+    /// from before (its control connection broke while it lived on) are ended there, since
+    /// nobody here follows them any more. Returns how many.
+    pub async fn settle_after_loss(&self) -> Result<usize, ControlError> {
+        if !std::mem::take(&mut self.state().given_up) {
+            return Ok(0);
+        }
+        let (calls, legs) = self.gateway.snapshot().await.inspect_err(|_| {
+            self.state().given_up = true;
+        })?;
+        let (stale_calls, stale_legs): (Vec<CallId>, Vec<AgentLegId>) = {
+            let s = self.state();
+            (
+                calls
+                    .into_iter()
+                    .filter(|c| !s.live.contains(c) && !s.sending.contains(c))
+                    .collect(),
+                legs.into_iter().filter(|l| !s.leg_agents.contains_key(l)).collect(),
+            )
+        };
+        let n = stale_calls.len() + stale_legs.len();
+        for call in stale_calls {
+            let _ = self.gateway.hangup(call).await;
+        }
+        for leg in stale_legs {
+            let _ = self.gateway.close_agent_leg(leg).await;
+        }
+        Ok(n)
     }
 
     async fn event(&self, e: Event) {
@@ -456,8 +522,14 @@ impl GatewayLink {
         let n = rows.len();
         for t in rows {
             let id = t.id;
-            if let Err(e) = self.gateway.add_trunk(t).await {
-                tracing::error!(trunk = %id, error = %e, "the gateway refused a trunk");
+            match self.gateway.add_trunk(t).await {
+                Ok(()) => {}
+                // Away: it is given every trunk again when its connection opens.
+                Err(e @ ControlError::Unreachable(_)) => {
+                    tracing::debug!(error = %e, "trunks not sent: the gateway is away");
+                    break;
+                }
+                Err(e) => tracing::error!(trunk = %id, error = %e, "the gateway refused a trunk"),
             }
         }
         Ok(n)

@@ -46,6 +46,11 @@ use crate::phone::{LegEvent, Media, MediaError};
 /// trips on a LAN; a gateway that takes longer is in trouble).
 const RELAY_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a gateway's control connection may stay down before the gateway is given up for
+/// lost: long enough to ride out a reconnection, short enough that its agents hear again
+/// within seconds (their phones open new legs on the others at once).
+pub const DOWN_AFTER: Duration = Duration::from_secs(2);
+
 /// The bit where a gateway's index starts in the ids of the calls it chose.
 const INDEX_SHIFT: u32 = 56;
 
@@ -92,6 +97,19 @@ struct State {
     next_relay: u64,
     /// Each gateway's SIP address, once it said.
     sips: Vec<Option<SocketAddr>>,
+    /// Since when (ms since the epoch) each gateway given up for lost has been down.
+    down: Vec<Option<i64>>,
+}
+
+/// A gateway given up for lost, for the admins (see [`GatewayPool::down`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayDown {
+    /// Its place in `DIALER_GATEWAY_URL`, from 1.
+    pub number: usize,
+    /// Its HTTP address.
+    pub address: String,
+    /// Down since (ms since the epoch).
+    pub since: i64,
 }
 
 /// The pool (cheap to clone).
@@ -131,7 +149,8 @@ impl GatewayPool {
             links.push(GatewayLink::start(gateway, calls_tx, legs_tx, db.clone()));
             feeds.push((calls_rx, legs_rx));
         }
-        let state = State { sips: vec![None; links.len()], ..State::default() };
+        let n = links.len();
+        let state = State { sips: vec![None; n], down: vec![None; n], ..State::default() };
         let pool = GatewayPool {
             links: Arc::new(links),
             recordings: Arc::new(recordings),
@@ -185,18 +204,26 @@ impl GatewayPool {
         legs
     }
 
-    /// Gateways from the fewest users' legs to the most, `first` (if any) before all.
+    /// Whether gateway `index` is given up for lost now.
+    fn is_down(&self, index: usize) -> bool {
+        self.state().down[index].is_some()
+    }
+
+    /// Gateways from the fewest users' legs to the most, `first` (if any) before all, and
+    /// those given up for lost last of all (tried only when no other takes the leg).
     fn by_load(&self, first: Option<usize>) -> Vec<usize> {
         let load = self.legs();
+        let down: Vec<bool> = (0..self.links.len()).map(|i| self.is_down(i)).collect();
         let mut order: Vec<usize> = (0..self.links.len()).collect();
-        order.sort_by_key(|&i| (Some(i) != first, load[i], i));
+        order.sort_by_key(|&i| (down[i], Some(i) != first, load[i], i));
         order
     }
 
     /// Where a new call goes: its agent's home, or the gateway with the most users' legs per
-    /// call in flight (ties: the first).
+    /// call in flight (ties: the first); never one given up for lost while another lives.
     fn gateway_for(&self, o: &Originate) -> usize {
-        if let Some(home) = o.agent.and_then(|a| self.state().homes.get(&a).copied()) {
+        let home = o.agent.and_then(|a| self.state().homes.get(&a).copied());
+        if let Some(home) = home.filter(|&h| !self.is_down(h)) {
             return home;
         }
         let n = self.links.len();
@@ -205,12 +232,79 @@ impl GatewayPool {
         for &at in self.state().calls.values() {
             calls[at] += 1;
         }
+        let alive: Vec<usize> = (0..n).filter(|&i| !self.is_down(i)).collect();
+        let candidates = if alive.is_empty() { (0..n).collect() } else { alive };
         // legs[a] / (calls[a] + 1) against legs[b] / (calls[b] + 1), without division.
-        (0..n)
+        candidates
+            .into_iter()
             .max_by(|&a, &b| {
                 (legs[a] * (calls[b] + 1)).cmp(&(legs[b] * (calls[a] + 1))).then(b.cmp(&a))
             })
             .unwrap_or(0)
+    }
+
+    /// Follows each standalone gateway's control connection (`up`, one per link, in order):
+    /// one down for [`DOWN_AFTER`] (or never up at the start) is given up for lost — its
+    /// calls end with the system's outcome, its users' legs close so that their phones open
+    /// new ones on the others, and nothing new goes to it — until it answers again.
+    pub fn follow_health(&self, ups: Vec<tokio::sync::watch::Receiver<bool>>) {
+        for (index, mut up) in ups.into_iter().enumerate() {
+            let pool = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let back = tokio::time::timeout(DOWN_AFTER, up.wait_for(|u| *u)).await;
+                    match back.map(|r| r.map(drop)) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            pool.given_up(index).await;
+                            if up.wait_for(|u| *u).await.map(drop).is_err() {
+                                return;
+                            }
+                            pool.back(index).await;
+                        }
+                    }
+                    if up.wait_for(|u| !*u).await.map(drop).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Gives gateway `index` up for lost (see [`GatewayPool::follow_health`]).
+    async fn given_up(&self, index: usize) {
+        self.state().down[index] = Some(crate::db::now_ms());
+        tracing::error!(
+            gateway = index + 1,
+            address = self.recordings[index].as_deref().unwrap_or("embedded"),
+            "media gateway not answering: its calls end and its agents move to the others"
+        );
+        self.links[index].lost().await;
+    }
+
+    /// Gateway `index` answers again: what it kept from before is ended there, then it takes
+    /// legs and calls again.
+    async fn back(&self, index: usize) {
+        match self.links[index].settle_after_loss().await {
+            Ok(n) => tracing::info!(gateway = index + 1, ended = n, "media gateway back"),
+            Err(e) => {
+                tracing::warn!(gateway = index + 1, error = %e, "media gateway back, not settled")
+            }
+        }
+        self.state().down[index] = None;
+    }
+
+    /// The gateways given up for lost now, for the admins.
+    pub fn down(&self) -> Vec<GatewayDown> {
+        let down = self.state().down.clone();
+        down.into_iter()
+            .enumerate()
+            .filter_map(|(i, since)| {
+                let address = self.recordings[i].clone().unwrap_or_else(|| "embedded".into());
+                Some(GatewayDown { number: i + 1, address, since: since? })
+            })
+            .collect()
     }
 
     /// Makes `home` the user's home, closing their leg on the one it replaces and every relay
@@ -279,11 +373,17 @@ impl GatewayPool {
             (home, s.relays.get(&(at, user)).map(|r| r.call))
         };
         if home == at {
+            // Their own leg talks on a call of its own gateway: off the relays it carried.
+            self.free_leg(user, home, None).await;
             return Ok(());
         }
         match relay_call {
-            // Their own leg may have talked on a call of its own gateway since.
-            Some(Some(call)) => return self.links[home].bridge(call, user).await,
+            // Their own leg may have talked on a call of its own gateway, or another relay,
+            // since.
+            Some(Some(call)) => {
+                self.free_leg(user, home, Some(call)).await;
+                return self.links[home].bridge(call, user).await;
+            }
             Some(None) => {
                 return Err(CarrierError::Unavailable(
                     "the agent's audio is still being connected to this call's gateway".into(),
@@ -339,6 +439,23 @@ impl GatewayPool {
         )))
     }
 
+    /// Takes `user`'s own leg on `home` off every relay call of theirs there but `keep` (a
+    /// gateway bridges a leg to one call at a time; a relay stays up, silent, for its next use).
+    async fn free_leg(&self, user: UserId, home: usize, keep: Option<CallId>) {
+        let calls: Vec<CallId> = self
+            .state()
+            .relays
+            .iter()
+            .filter(|((_, u), r)| *u == user && r.home == home)
+            .filter_map(|(_, r)| r.call.filter(|c| Some(*c) != keep))
+            .collect();
+        for call in calls {
+            if let Err(e) = self.links[home].gateway().unbridge(call).await {
+                tracing::debug!(user = user.0, error = %e, "relay not bridged");
+            }
+        }
+    }
+
     /// The gateway carrying `call` and its id there, with a leg of `user` there (see
     /// [`GatewayPool::leg_on`]).
     async fn with_leg(&self, call: CallId, user: UserId) -> Result<(usize, CallId), CarrierError> {
@@ -387,13 +504,15 @@ impl GatewayPool {
             }
             awaited
         };
-        let (link, to) = (self.links[index].clone(), to.to_owned());
+        let (pool, to) = (self.clone(), to.to_owned());
         tokio::spawn(async move {
+            let link = &pool.links[index];
             let Some(Awaited { key: (_, user), ready }) = awaited else {
                 tracing::warn!(gateway = index + 1, %to, "a relay nobody placed refused");
                 link.reject(call, 404).await;
                 return;
             };
+            pool.free_leg(user, index, Some(call)).await;
             let bridged = match link.accept(call).await {
                 Ok(()) => link.bridge(call, user).await,
                 Err(e) => Err(e),

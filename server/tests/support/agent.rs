@@ -51,6 +51,9 @@ pub struct Tally {
     /// Each welcome the phone had: which server sent it (a load balancer's
     /// `X-Dialer-Server`, else the address dialled) and when.
     pub welcomes: std::sync::Mutex<Vec<(String, tokio::time::Instant)>>,
+    /// When the phone said each audio leg connected, in order (a leg the gateway lost is
+    /// opened again at once, as the phone page does).
+    pub legs_connected: std::sync::Mutex<Vec<tokio::time::Instant>>,
 }
 
 impl Tally {
@@ -80,6 +83,9 @@ impl Tally {
     }
     pub fn welcomes(&self) -> Vec<(String, tokio::time::Instant)> {
         self.welcomes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn legs_connected(&self) -> Vec<tokio::time::Instant> {
+        self.legs_connected.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -232,28 +238,34 @@ impl Shift<'_> {
         if let Err(e) = send(&mut ws, &start).await {
             return e;
         }
-        let (socket, mut client) = match leg(self.voice.is_none()).await {
-            Ok(leg) => leg,
+        let (mut socket, mut mid, mut rtc) = match self.offer_leg(&mut ws).await {
+            Ok((socket, mid, rtc)) => (socket, mid, Some(rtc)),
             Err(e) => return e,
         };
-        let mut api = client.sdp_api();
-        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        let Some((offer, pending)) = api.apply() else { return "no offer".into() };
-        if let Err(e) = send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await {
-            return e;
-        }
-        let mut rtc = Some((client, pending));
+        // Ready once a shift, when its first leg connects.
+        let mut readied = self.rejoin;
         let mut last_submitted = None;
         // Which of `forms` the last disposition carried.
         let mut tried = 0;
         let mut audio: Option<tokio::task::JoinHandle<()>> = None;
         let mut hang_up_at: Option<tokio::time::Instant> = None;
+        // A new audio leg is due (the last one was lost), and how many failed in a row.
+        let mut reopen_at: Option<tokio::time::Instant> = None;
+        let mut retries: u32 = 0;
         let outcome = loop {
             let event = tokio::select! {
                 e = next(&mut ws) => match e {
                     Ok(e) => e,
                     Err(e) => break e,
                 },
+                _ = until(reopen_at) => {
+                    reopen_at = None;
+                    match self.offer_leg(&mut ws).await {
+                        Ok((s, m, r)) => (socket, mid, rtc) = (s, m, Some(r)),
+                        Err(e) => break e,
+                    }
+                    continue;
+                }
                 _ = until(hang_up_at) => {
                     hang_up_at = None;
                     if let Err(e) = send(&mut ws, &PhoneRequest::Hangup).await {
@@ -278,9 +290,23 @@ impl Shift<'_> {
                     audio = Some(tokio::spawn(pump(socket.clone(), client, talking)));
                     None
                 }
-                // (Carried on Ready: the server makes the agent Ready again itself.)
-                PhoneEvent::Audio { state: AudioState::Connected } if !self.rejoin => {
-                    Some(PhoneRequest::Ready)
+                PhoneEvent::Audio { state: AudioState::Connected } => {
+                    retries = 0;
+                    let now = tokio::time::Instant::now();
+                    tally.legs_connected.lock().unwrap_or_else(|p| p.into_inner()).push(now);
+                    // (Carried on Ready: the server makes the agent Ready again itself.)
+                    (!std::mem::replace(&mut readied, true)).then_some(PhoneRequest::Ready)
+                }
+                // The gateway no longer has the leg: another one, after the phone page's
+                // wait (1 s, doubled while they keep failing, 10 s at most).
+                PhoneEvent::Audio { state: AudioState::Closed | AudioState::Failed } => {
+                    if let Some(a) = audio.take() {
+                        a.abort();
+                    }
+                    retries += 1;
+                    let wait = Duration::from_millis((1000u64 << (retries.min(5) - 1)).min(10_000));
+                    reopen_at = Some(tokio::time::Instant::now() + wait);
+                    None
                 }
                 PhoneEvent::Connected { crm, form, .. } => {
                     tally.crm.lock().unwrap_or_else(|p| p.into_inner()).push(crm);
@@ -337,6 +363,20 @@ impl Shift<'_> {
             a.abort();
         }
         outcome
+    }
+
+    /// Opens an audio leg: a WebRTC client, its offer sent on the phone socket (the answer
+    /// comes as a phone event).
+    async fn offer_leg(
+        &self,
+        ws: &mut Socket,
+    ) -> Result<(Arc<UdpSocket>, Mid, (Rtc, str0m::change::SdpPendingOffer)), String> {
+        let (socket, mut client) = leg(self.voice.is_none()).await?;
+        let mut api = client.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let Some((offer, pending)) = api.apply() else { return Err("no offer".into()) };
+        send(ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await?;
+        Ok((socket, mid, (client, pending)))
     }
 
     /// Logs in and opens the phone socket; which server took it (see [`Tally::welcomes`]).

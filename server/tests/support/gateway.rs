@@ -19,6 +19,8 @@ pub struct StandaloneGateway {
     child: Child,
     /// Its HTTP address, `127.0.0.1:PORT`.
     pub http: String,
+    /// Its SIP address over UDP, `127.0.0.1:PORT` (where carriers call it).
+    pub sip: String,
     _dir: tempfile::TempDir,
 }
 
@@ -73,12 +75,15 @@ impl StandaloneGateway {
         let mut banner = String::new();
         let stdout = child.stdout.take().expect("stdout");
         let _ = std::io::BufReader::new(stdout).read_line(&mut banner);
-        let http = banner
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .unwrap_or_else(|| panic!("no HTTP address in the gateway's banner {banner:?}"))
-            .to_string();
-        StandaloneGateway { child, http, _dir: dir }
+        let said = |key: &str| {
+            banner
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in the gateway's banner {banner:?}"))
+                .to_string()
+        };
+        let (http, sip) = (said("http="), said("sip_udp="));
+        StandaloneGateway { child, http, sip, _dir: dir }
     }
 
     /// The control URL the server is given (`DIALER_GATEWAY_URL`).

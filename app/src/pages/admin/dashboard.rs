@@ -74,6 +74,23 @@ fn Board(d: Dashboard) -> impl IntoView {
             </p>
         }
     });
+    // Media gateways not answering: their calls were ended, their agents moved.
+    let gateways = d
+        .gateways_down
+        .iter()
+        .map(|g| {
+            view! {
+                <p class="banner error" role="alert" data-testid="gateway-down">
+                    {format!(
+                        "Media gateway {} ({}) has not answered since {}: its calls were ended and its agents' audio moved to the other gateways. Nothing goes to it until it answers again; check the process and the network to it.",
+                        g.number,
+                        g.address,
+                        crate::pages::widgets::format_utc(g.since),
+                    )}
+                </p>
+            }
+        })
+        .collect_view();
     let rows = d
         .campaigns
         .into_iter()
@@ -99,6 +116,7 @@ fn Board(d: Dashboard) -> impl IntoView {
         })
         .collect_view();
     view! {
+        {gateways}
         {recordings}
         {dry}
         <section class="card" data-testid="dashboard">
