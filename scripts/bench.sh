@@ -49,6 +49,8 @@ if $smoke; then
     run "lead import (import_bench, 2,000 rows)" \
         "$bin/import_bench" --rows 2000
     run "answer to agent audio (answer_latency, 3 calls)" "$bin/examples/answer_latency" --calls 3
+    run "answer to agent audio through a relay between two gateways (answer_latency, 3 calls)" \
+        "$bin/examples/answer_latency" --calls 3 --gateway "$bin/gateway" --placement relay
     run "bridged calls through the gateway (gateway-bench, 4 calls for 2 s)" \
         "$bin/examples/gateway-bench" --calls 4 --seconds 2 --gateway "$bin/gateway"
     "$ROOT/scripts/push.sh" --smoke
@@ -61,6 +63,10 @@ else
     run "lead import (import_bench, 1,000,000 rows)" \
         "$bin/import_bench" --rows 1000000
     run "answer to agent audio (answer_latency, 100 calls)" "$bin/examples/answer_latency" --calls 100
+    for placement in direct relay; do
+        run "answer to agent audio, two gateways, $placement (answer_latency, 100 calls)" \
+            "$bin/examples/answer_latency" --calls 100 --gateway "$bin/gateway" --placement "$placement"
+    done
     run "bridged calls through the gateway (gateway-bench, 250 calls)" \
         "$bin/examples/gateway-bench" --calls 250 --seconds 20 --gateway "$bin/gateway"
     run "bridged calls through the gateway (gateway-bench, 500 calls)" \

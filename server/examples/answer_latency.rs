@@ -21,6 +21,18 @@
 //!
 //! Prints p50 / p90 / p99 / max. The customer sends a packet every 20 ms, as carriers do, so
 //! the figures include up to 20 ms of waiting for the next packet after the bridge is made.
+//!
+//! With `--gateway PATH` the server drives two standalone gateways (that binary, as two
+//! processes) instead of its embedded one, and the gateways' CPU time per call is printed too:
+//! the agent's audio and the calls on the first gateway (`--placement direct`), or the
+//! agent's audio on the second and the calls on the first (`relay`), each reaching the agent through the
+//! relay between the two (another user's idle leg takes the first gateway first, so the
+//! agent's goes to the second, and calls go out where the first leg is):
+//!
+//! ```text
+//! cargo run --release -p server --example answer_latency -- --calls 100 \
+//!     --gateway target/release/gateway --placement relay
+//! ```
 
 mod bench;
 
@@ -58,21 +70,92 @@ const CALL_LIMIT: Duration = Duration::from_secs(20);
 const USAGE: &str = "\
 answer_latency: from a customer's answer to the agent hearing them (see the file's docs)
 
-  --calls N    calls answered, one after another (100; 1 to 10000)
+  --calls N        calls answered, one after another (100; 1 to 10000)
+  --gateway PATH   two standalone gateways (this binary) rather than the embedded one
+  --placement P    with --gateway: direct (the calls where the agent's audio is) or relay
+                   (the calls on one gateway, the agent's audio on the other)
 ";
 
-fn calls_arg() -> Result<usize> {
-    let mut calls = 100;
+/// What to measure.
+struct Args {
+    calls: usize,
+    /// Two standalone gateways of this binary (none: the embedded gateway).
+    gateway: Option<std::path::PathBuf>,
+    relay: bool,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args { calls: 100, gateway: None, relay: false };
     for (flag, value) in bench::flags(USAGE)? {
         match flag.as_str() {
-            "--calls" => calls = value.parse().with_context(|| format!("--calls: {value:?}"))?,
+            "--calls" => a.calls = value.parse().with_context(|| format!("--calls: {value:?}"))?,
+            "--gateway" => a.gateway = Some(value.into()),
+            "--placement" => match value.as_str() {
+                "direct" => a.relay = false,
+                "relay" => a.relay = true,
+                other => bail!("--placement is direct or relay, not {other:?}"),
+            },
             _ => bail!("unknown option {flag} (see --help)"),
         }
     }
-    if !(1..=10_000).contains(&calls) {
+    if !(1..=10_000).contains(&a.calls) {
         bail!("--calls must be between 1 and 10000");
     }
-    Ok(calls)
+    if a.relay && a.gateway.is_none() {
+        bail!("--placement relay needs --gateway (two standalone gateways)");
+    }
+    Ok(a)
+}
+
+/// The control token of the bench's standalone gateways.
+const GATEWAY_TOKEN: &str = "answer-latency-bench-token";
+
+/// A standalone gateway process, killed when dropped.
+struct Standalone {
+    child: std::process::Child,
+    http: String,
+    sip: SocketAddr,
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Standalone {
+    fn start(bin: &std::path::Path) -> Result<Standalone> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin)
+            .env("DIALER_GATEWAY_CONFIG", "/dev/null")
+            .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_WEBRTC", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_ADVERTISE", "127.0.0.1")
+            .env("DIALER_GATEWAY_TOKEN", GATEWAY_TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the gateway {}", bin.display()))?;
+        let mut banner = String::new();
+        let stdout = child.stdout.take().context("gateway stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut banner)?;
+        let said = |key: &str| {
+            banner
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .map(str::to_owned)
+                .with_context(|| format!("no {key} in the gateway's banner {banner:?}"))
+        };
+        let (http, sip) = (said("http=")?, said("sip_udp=")?.parse()?);
+        Ok(Standalone { child, http, sip })
+    }
+
+    fn remote(&self) -> Result<gateway::remote::RemoteConfig> {
+        Ok(gateway::remote::RemoteConfig::new(&format!("ws://{}", self.http), GATEWAY_TOKEN)?)
+    }
 }
 
 /// A 5-second 440 Hz tone, 8 kHz mono 16-bit: the customer's voice.
@@ -93,19 +176,27 @@ fn tone_wav(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// The customer's side: answers every call, noting when, and plays the tone.
+/// The customer's side: answers every call from the dialer's gateways (`dialer_sips`), noting
+/// when, and plays the tone.
 async fn customer(
-    dialer_sip: SocketAddr,
+    dialer_sips: &[SocketAddr],
     tone: std::path::PathBuf,
     answered: Arc<Mutex<Vec<Instant>>>,
 ) -> Result<(gateway::runtime::Running, SocketAddr)> {
-    let mut dialer = Trunk::new(TrunkId(1), "127.0.0.1", dialer_sip.port(), Transport::Udp);
-    dialer.keepalive_secs = 0;
+    let trunks = dialer_sips
+        .iter()
+        .zip(1..)
+        .map(|(sip, id)| {
+            let mut dialer = Trunk::new(TrunkId(id), "127.0.0.1", sip.port(), Transport::Udp);
+            dialer.keepalive_secs = 0;
+            dialer
+        })
+        .collect();
     let (gw, running) = gateway::runtime::start(gateway::runtime::Config {
         sip_listen: "127.0.0.1:0".parse()?,
         webrtc_listen: "127.0.0.1:0".parse()?,
         advertise: "127.0.0.1".parse()?,
-        trunks: vec![dialer],
+        trunks,
         user_agent: "bench-customer".into(),
         hold_music: None,
         ..gateway::runtime::Config::default()
@@ -144,12 +235,12 @@ async fn prepare(url: &str, customer_sip: SocketAddr) -> Result<()> {
     Ok(())
 }
 
-async fn campaign_with_leads(db: &Db, agent: UserId, calls: usize) -> Result<()> {
+async fn campaign_with_leads(db: &Db, agents: &[UserId], calls: usize) -> Result<()> {
     let mut s = CampaignSettings::new(Name::parse("Latency").expect("name"), CampaignKind::Auto);
     s.active = true;
     s.trunk_id = Some(TrunkId(1));
     s.caller_id = Some(app::model::CallerId::parse("+12025550100").expect("caller ID"));
-    s.agents = vec![agent];
+    s.agents = agents.to_vec();
     s.max_cps = 20.0;
     s.max_channels = 10;
     s.window = CallingWindow::new(0, 24 * 60).expect("window");
@@ -197,13 +288,13 @@ async fn login(base: &str, username: &str, password: &str) -> Result<String> {
         .context("login refused")
 }
 
-async fn create_agent(base: &str, admin_cookie: &str) -> Result<UserId> {
+async fn create_agent(base: &str, admin_cookie: &str, username: &str) -> Result<UserId> {
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{base}/api/users/create"))
         .header("cookie", admin_cookie)
         .header("accept", "application/json")
-        .form(&[("username", "bench-agent"), ("role", "agent"), ("password", AGENT_PASSWORD)])
+        .form(&[("username", username), ("role", "agent"), ("password", AGENT_PASSWORD)])
         .send()
         .await?;
     let body: serde_json::Value = res.json().await?;
@@ -296,11 +387,21 @@ fn main() {
 
 #[tokio::main]
 async fn run() -> Result<()> {
-    let calls = calls_arg()?;
+    let args = args()?;
+    let calls = args.calls;
+    let setup = match (&args.gateway, args.relay) {
+        (None, _) => "the embedded gateway",
+        (Some(_), false) => "two standalone gateways, each call on the agent's",
+        (Some(_), true) => "two standalone gateways, each call relayed to the agent's",
+    };
     println!(
-        "answer-to-agent-audio benchmark: {calls} calls, {} cores",
+        "answer-to-agent-audio benchmark: {calls} calls, {} cores, {setup}",
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     );
+    let standalone = match &args.gateway {
+        Some(bin) => vec![Standalone::start(bin)?, Standalone::start(bin)?],
+        None => Vec::new(),
+    };
     let dir = tempfile::tempdir()?;
     let tone = dir.path().join("tone.wav");
     tone_wav(&tone)?;
@@ -310,7 +411,13 @@ async fn run() -> Result<()> {
     // (the customer only accepts calls from its configured peer): pick it now.
     let dialer_sip = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
     let answered = Arc::new(Mutex::new(Vec::new()));
-    let (_customer, customer_sip) = customer(dialer_sip, tone, answered.clone()).await?;
+    let sips: Vec<SocketAddr> = if standalone.is_empty() {
+        vec![dialer_sip]
+    } else {
+        standalone.iter().map(|g| g.sip).collect()
+    };
+    let (_customer, customer_sip) = customer(&sips, tone, answered.clone()).await?;
+    let gateways = standalone.iter().map(Standalone::remote).collect::<Result<Vec<_>>>()?;
     prepare(&url, customer_sip).await?;
 
     let running = server::startup::start(Config {
@@ -320,54 +427,33 @@ async fn run() -> Result<()> {
         sip_listen: dialer_sip,
         webrtc_listen: "127.0.0.1:0".parse()?,
         demo_sip_listen: "127.0.0.1:0".parse()?,
+        gateways,
         ..Config::default()
     })
     .await?;
     let base = running.url();
     let admin = login(&base, "admin", ADMIN_PASSWORD).await?;
-    let agent = create_agent(&base, &admin).await?;
-    campaign_with_leads(&running.db, agent, calls).await?;
+    let agent = create_agent(&base, &admin, "bench-agent").await?;
+    let mut agents = vec![agent];
+    if args.relay {
+        agents.push(create_agent(&base, &admin, "bench-idle").await?);
+    }
+    campaign_with_leads(&running.db, &agents, calls).await?;
     let campaign = app::model::CampaignId(1);
     running.dialer.reload(campaign).await?;
-    let cookie = login(&base, "bench-agent", AGENT_PASSWORD).await?;
 
-    // The agent's phone: WebSocket, then the audio leg, then Ready.
-    let mut req = format!("{}/ws/phone", base.replace("http://", "ws://")).into_client_request()?;
-    req.headers_mut().insert("cookie", cookie.parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-    send(&mut ws, &PhoneRequest::Login { campaign }).await?;
-    let socket = UdpSocket::bind("127.0.0.1:0").await?;
-    let mut rtc = Rtc::builder()
-        .clear_codecs()
-        .enable_pcmu(true, false)
-        .set_rtp_mode(true)
-        .build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(socket.local_addr()?, "udp")?);
-    let mut api = rtc.sdp_api();
-    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-    let (offer, pending) = api.apply().context("an offer")?;
-    send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await?;
-    let setup_deadline = Instant::now() + CALL_LIMIT;
-    loop {
-        match next_event(&mut ws, setup_deadline).await? {
-            PhoneEvent::Answer { sdp } => {
-                rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
-                break;
-            }
-            PhoneEvent::Error { message } => bail!("the phone refused: {message}"),
-            _ => {}
-        }
-    }
-    let (listen_tx, listen) = mpsc::unbounded_channel();
-    let (heard_tx, mut heard) = mpsc::unbounded_channel();
-    tokio::spawn(audio_client(socket, rtc, listen, heard_tx));
-    loop {
-        match next_event(&mut ws, setup_deadline).await? {
-            PhoneEvent::Audio { state: app::model::phone::AudioState::Connected } => break,
-            PhoneEvent::Audio { state } => bail!("the audio leg did not connect: {state:?}"),
-            _ => {}
-        }
-    }
+    // Placed as asked: another user's idle leg first, on the first gateway, so that the
+    // agent's goes to the second and calls (placed where the most legs per call are; ties:
+    // the first) reach the agent through a relay.
+    let _idle = if args.relay {
+        let cookie = login(&base, "bench-idle", AGENT_PASSWORD).await?;
+        Some(phone(&base, &cookie, campaign).await?)
+    } else {
+        None
+    };
+    let cookie = login(&base, "bench-agent", AGENT_PASSWORD).await?;
+    let (mut ws, listen_tx, mut heard) = phone(&base, &cookie, campaign).await?;
+    let cpu_before = gateways_cpu_ms(&standalone)?;
 
     let started = Instant::now();
     let mut latencies_ms = Vec::with_capacity(calls);
@@ -440,6 +526,16 @@ async fn run() -> Result<()> {
         .await?;
     }
     let elapsed = started.elapsed();
+    let cpu = gateways_cpu_ms(&standalone)? - cpu_before;
+    // Where the audio went: each gateway's packets relayed (its metrics are refreshed every
+    // second), so a run shows whether its calls took the relay.
+    let mut relayed = Vec::new();
+    if !standalone.is_empty() {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        for g in &standalone {
+            relayed.push(packets_relayed(&g.http).await?);
+        }
+    }
     let _ = send(&mut ws, &PhoneRequest::Logout).await;
     running.stop().await;
 
@@ -456,5 +552,76 @@ async fn run() -> Result<()> {
         percentile(&latencies_ms, 0.99),
         latencies_ms.last().copied().unwrap_or_default()
     );
+    if !standalone.is_empty() {
+        println!(
+            "  the two gateways' CPU time: {cpu} ms in all, {:.1} ms per call",
+            cpu as f64 / calls as f64
+        );
+        let [first, second] = relayed[..] else { bail!("two gateways") };
+        println!("  RTP packets relayed: {first} on the first gateway, {second} on the second");
+    }
     Ok(())
+}
+
+/// A standalone gateway's count of RTP packets relayed, from its `/metrics`.
+async fn packets_relayed(http: &str) -> Result<u64> {
+    let text = reqwest::get(format!("http://{http}/metrics")).await?.text().await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("gateway_packets_relayed_total "))
+        .context("no gateway_packets_relayed_total in the metrics")?
+        .trim()
+        .parse::<f64>()
+        .map(|n| n as u64)
+        .context("gateway_packets_relayed_total")
+}
+
+/// The standalone gateways' CPU time so far (user and system), in ms.
+fn gateways_cpu_ms(gateways: &[Standalone]) -> Result<u64> {
+    gateways.iter().map(|g| bench::cpu_ms(g.child.id())).sum()
+}
+
+/// A phone as the phone page opens it: the WebSocket, logged in to `campaign`, an audio leg
+/// connected (its client running); the socket, and the client's `listen` and `heard` ends.
+async fn phone(
+    base: &str,
+    cookie: &str,
+    campaign: app::model::CampaignId,
+) -> Result<(Socket, mpsc::UnboundedSender<()>, mpsc::UnboundedReceiver<Heard>)> {
+    let mut req = format!("{}/ws/phone", base.replace("http://", "ws://")).into_client_request()?;
+    req.headers_mut().insert("cookie", cookie.parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    send(&mut ws, &PhoneRequest::Login { campaign }).await?;
+    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_pcmu(true, false)
+        .set_rtp_mode(true)
+        .build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(socket.local_addr()?, "udp")?);
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, pending) = api.apply().context("an offer")?;
+    send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await?;
+    let setup_deadline = Instant::now() + CALL_LIMIT;
+    loop {
+        match next_event(&mut ws, setup_deadline).await? {
+            PhoneEvent::Answer { sdp } => {
+                rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
+                break;
+            }
+            PhoneEvent::Error { message } => bail!("the phone refused: {message}"),
+            _ => {}
+        }
+    }
+    let (listen_tx, listen) = mpsc::unbounded_channel();
+    let (heard_tx, heard) = mpsc::unbounded_channel();
+    tokio::spawn(audio_client(socket, rtc, listen, heard_tx));
+    loop {
+        match next_event(&mut ws, setup_deadline).await? {
+            PhoneEvent::Audio { state: app::model::phone::AudioState::Connected } => break,
+            PhoneEvent::Audio { state } => bail!("the audio leg did not connect: {state:?}"),
+            _ => {}
+        }
+    }
+    Ok((ws, listen_tx, heard))
 }
