@@ -106,6 +106,9 @@ pub async fn start(
         ..gateway::runtime::Config::default()
     })
     .await?;
+    // Its events followed from now, before anyone is told its address: a call that comes the
+    // moment it is up is answered too (a reader started later would not see it offered).
+    let events = gateway.events();
     let sip = running.sip_udp;
     with_pool!(db, pool => sqlx::query("UPDATE trunks SET host = $1, port = $2, updated_at = $3 WHERE demo")
         .bind(sip.ip().to_string())
@@ -114,7 +117,7 @@ pub async fn start(
         .execute(pool)
         .await
         .map(drop))?;
-    let task = tokio::spawn(answer(gateway, chime));
+    let task = tokio::spawn(answer(gateway, events, chime));
     tracing::info!(%sip, "demo trunk ready (numbers ending in 4 are busy, 9 never answer, 0 do not exist)");
     Ok(Some(DemoTrunk { sip, _gateway: running, task }))
 }
@@ -137,8 +140,7 @@ fn behaviour(to: &str) -> Behaviour {
     }
 }
 
-async fn answer(gateway: Gateway, chime: PathBuf) {
-    let mut events = gateway.events();
+async fn answer(gateway: Gateway, mut events: gateway::events::Reader, chime: PathBuf) {
     loop {
         let event = match events.next().await {
             Read::Event(e) => e.event,
