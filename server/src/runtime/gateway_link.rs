@@ -227,19 +227,23 @@ impl GatewayLink {
             legs = lost_legs.len(),
             "gateway resynchronised: ending what it no longer has"
         );
-        // Calls first: an agent whose leg closes mid-call would otherwise be taken to have
-        // hung up.
-        for call in lost_calls {
+        self.end_all(lost_calls, lost_legs, LOST_CALL).await;
+    }
+
+    /// Ends `calls` as failed by the system, saying `reason`, and closes `legs`. Calls first:
+    /// an agent whose leg closes mid-call would otherwise be taken to have hung up.
+    async fn end_all(&self, calls: Vec<CallId>, legs: Vec<AgentLegId>, reason: &str) {
+        for call in calls {
             let end = CallEvent::Ended {
                 outcome: CallOutcome::Failed,
                 sip_code: None,
-                reason: Some(LOST_CALL.into()),
+                reason: Some(reason.into()),
                 by: HangupBy::System,
                 quality: None,
             };
             self.forward(call, end).await;
         }
-        for leg in lost_legs {
+        for leg in legs {
             self.leg(leg, AudioState::Closed, true);
         }
     }
@@ -258,19 +262,7 @@ impl GatewayLink {
             legs = legs.len(),
             "media gateway given up: ending its calls and closing its legs"
         );
-        for call in calls {
-            let end = CallEvent::Ended {
-                outcome: CallOutcome::Failed,
-                sip_code: None,
-                reason: Some(GATEWAY_DOWN.into()),
-                by: HangupBy::System,
-                quality: None,
-            };
-            self.forward(call, end).await;
-        }
-        for leg in legs {
-            self.leg(leg, AudioState::Closed, true);
-        }
+        self.end_all(calls, legs, GATEWAY_DOWN).await;
     }
 
     /// The gateway answers again after [`GatewayLink::lost`]: the calls and legs it still has
