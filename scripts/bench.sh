@@ -7,15 +7,19 @@
 #   scripts/bench.sh --smoke   CI: debug builds, a few seconds each; fails if any of them
 #                              fails, so the benchmarks cannot rot
 #
-# Pages and server functions (page_latency), lead claims (claim_bench), lead import
-# (import_bench), answer to agent audio (answer_latency), bridged calls through the gateway
-# (gateway-bench), the supervisor's floor push (push.sh, on SQLite and across two instances
-# on PostgreSQL) and the SIP flood (flood.sh). Each program stops by itself; `timeout` is the
+# Pages and server functions (page_latency), lead claims (claim_bench), calls placed by 1, 2
+# and 4 instances on one PostgreSQL database (pace_bench), lead import against the database's
+# own bulk load (import_bench), answer to agent audio (answer_latency), bridged calls through
+# the gateway and, for the ratio, through rtpengine (gateway-bench), the supervisor's floor
+# push (push.sh, on SQLite and across two instances on PostgreSQL) and the SIP flood
+# (flood.sh). Each program stops by itself; `timeout` is the
 # safety net, and every process a program starts is stopped by that program.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 ensure_sipp
 ensure_postgres
+ensure_sqlite3
+ensure_rtpengine
 
 smoke=false
 [ "${1:-}" = --smoke ] && smoke=true
@@ -46,6 +50,8 @@ if $smoke; then
         "$bin/examples/page_latency" --server "$bin/server" --requests 2
     run "lead claims (claim_bench, 2,000 leads)" \
         "$bin/claim_bench" --leads 2000 --claims 1000 --batch 100 --instances 2
+    run "calls placed by 1 and 2 instances (pace_bench, 2 s each)" \
+        "$bin/pace_bench" --instances 1,2 --agents 4 --seconds 2 --leads 5000
     run "lead import (import_bench, 2,000 rows)" \
         "$bin/import_bench" --rows 2000
     run "answer to agent audio (answer_latency, 3 calls)" "$bin/examples/answer_latency" --calls 3
@@ -53,6 +59,8 @@ if $smoke; then
         "$bin/examples/answer_latency" --calls 3 --gateway "$bin/gateway" --placement relay
     run "bridged calls through the gateway (gateway-bench, 4 calls for 2 s)" \
         "$bin/examples/gateway-bench" --calls 4 --seconds 2 --gateway "$bin/gateway"
+    run "the same through rtpengine, the peer (gateway-bench --peer rtpengine, 4 calls for 2 s)" \
+        "$bin/examples/gateway-bench" --calls 4 --seconds 2 --peer rtpengine
     "$ROOT/scripts/push.sh" --smoke
     "$ROOT/scripts/push.sh" --smoke --postgres "$pg"
     "$ROOT/scripts/flood.sh" --smoke
@@ -60,6 +68,7 @@ else
     run "pages and server functions (page_latency, 200 requests each)" \
         "$bin/examples/page_latency" --server "$bin/server" --requests 200
     run "lead claims (claim_bench)" "$bin/claim_bench"
+    run "calls placed by 1, 2 and 4 instances (pace_bench)" "$bin/pace_bench"
     run "lead import (import_bench, 1,000,000 rows)" \
         "$bin/import_bench" --rows 1000000
     run "answer to agent audio (answer_latency, 100 calls)" "$bin/examples/answer_latency" --calls 100
@@ -67,10 +76,12 @@ else
         run "answer to agent audio, two gateways, $placement (answer_latency, 100 calls)" \
             "$bin/examples/answer_latency" --calls 100 --gateway "$bin/gateway" --placement "$placement"
     done
-    run "bridged calls through the gateway (gateway-bench, 250 calls)" \
-        "$bin/examples/gateway-bench" --calls 250 --seconds 20 --gateway "$bin/gateway"
-    run "bridged calls through the gateway (gateway-bench, 500 calls)" \
-        "$bin/examples/gateway-bench" --calls 500 --seconds 20 --gateway "$bin/gateway"
+    for calls in 250 500; do
+        run "bridged calls through the gateway (gateway-bench, $calls calls)" \
+            "$bin/examples/gateway-bench" --calls "$calls" --seconds 20 --gateway "$bin/gateway"
+        run "the same through rtpengine, the peer (gateway-bench --peer rtpengine, $calls calls)" \
+            "$bin/examples/gateway-bench" --calls "$calls" --seconds 20 --peer rtpengine
+    done
     "$ROOT/scripts/push.sh"
     "$ROOT/scripts/push.sh" --postgres "$pg"
     "$ROOT/scripts/flood.sh"

@@ -122,6 +122,17 @@ ensure_espeak() {
     command -v sox >/dev/null || apt_install sox
 }
 
+# The sqlite3 shell: SQLite's own bulk load, the reference import_bench measures against.
+ensure_sqlite3() {
+    command -v sqlite3 >/dev/null || apt_install sqlite3
+}
+
+# rtpengine: the peer gateway-bench measures ours against (it runs in userspace, started by
+# the bench on loopback ports of its own; the package's service is not used).
+ensure_rtpengine() {
+    command -v rtpengine >/dev/null || apt_install --no-install-recommends rtpengine-daemon
+}
+
 # nginx: the load balancer in front of the one-machine cluster (scripts/cluster.sh).
 ensure_nginx() {
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx

@@ -201,13 +201,9 @@ impl Binary {
             .expect("the gateway binary starts");
         let mut banner = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut banner).unwrap();
-        let http = banner
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .unwrap_or_else(|| panic!("no address in {banner:?}"))
-            .parse()
-            .unwrap();
-        Binary(child, http)
+        let listening = gateway::standalone::Listening::parse(&banner)
+            .unwrap_or_else(|| panic!("not a gateway's banner: {banner:?}"));
+        Binary(child, listening.http)
     }
 }
 

@@ -142,14 +142,9 @@ impl Standalone {
         let mut banner = String::new();
         let stdout = child.stdout.take().context("gateway stdout")?;
         std::io::BufReader::new(stdout).read_line(&mut banner)?;
-        let said = |key: &str| {
-            banner
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix(key))
-                .map(str::to_owned)
-                .with_context(|| format!("no {key} in the gateway's banner {banner:?}"))
-        };
-        let (http, sip) = (said("http=")?, said("sip_udp=")?.parse()?);
+        let listening = gateway::standalone::Listening::parse(&banner)
+            .with_context(|| format!("not a gateway's banner: {banner:?}"))?;
+        let (http, sip) = (listening.http.to_string(), listening.sip_udp);
         Ok(Standalone { child, http, sip })
     }
 

@@ -29,6 +29,10 @@
 //! `immediate` and started again) under an auto campaign worked by headless agents: the
 //! agents are told it is away and back, no call goes out without its stored attempt, the
 //! server dials again within 10 s of its return, and at the end the same consistency.
+//!
+//! And a cluster (two servers behind nginx on one PostgreSQL database, standalone gateways)
+//! with twenty headless agents on an auto campaign and a broadcast campaign: as it is, with
+//! the busier server killed at three moments, and with one of east's two gateways killed.
 
 mod support;
 
@@ -988,12 +992,15 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
 }
 
 /// A cluster on one machine as `docs/DEPLOY.md` draws it: two servers (east, west) on one
-/// PostgreSQL database, each driving a standalone gateway of its own, and nginx in front.
-/// Each server keeps its port across restarts (nginx knows it by it).
+/// PostgreSQL database, each driving a standalone gateway of its own (east a second one too,
+/// when asked), and nginx in front. Each server keeps its port across restarts (nginx knows
+/// it by it).
 struct Cluster {
     data: TestDatabase,
     dirs: Vec<tempfile::TempDir>,
     gateways: Vec<support::gateway::StandaloneGateway>,
+    /// East's second gateway.
+    spare: Option<support::gateway::StandaloneGateway>,
     listen: Vec<String>,
     servers: Vec<Option<ServerProc>>,
     balancer: support::balancer::Balancer,
@@ -1002,17 +1009,19 @@ struct Cluster {
 const SERVERS: [&str; 2] = ["east", "west"];
 
 impl Cluster {
-    async fn start() -> (Cluster, Db) {
+    async fn start(spare: bool) -> (Cluster, Db) {
         let data = TestDatabase::new(Backend::Postgres).await;
         let dirs: Vec<tempfile::TempDir> =
             SERVERS.iter().map(|_| tempfile::tempdir().unwrap()).collect();
         let gateways: Vec<support::gateway::StandaloneGateway> =
             dirs.iter().map(|d| support::gateway::StandaloneGateway::start(d.path())).collect();
+        let spare = spare.then(|| support::gateway::StandaloneGateway::start(dirs[0].path()));
         let listen: Vec<String> =
             SERVERS.iter().map(|_| format!("127.0.0.1:{}", support::free_tcp_port())).collect();
         let mut servers = Vec::new();
         for i in 0..SERVERS.len() {
-            let server = run_server(&data.url, dirs[i].path(), &gateways[i], &listen[i], i).await;
+            let drives = drives(&gateways, spare.as_ref(), i);
+            let server = run_server(&data.url, dirs[i].path(), &drives, &listen[i], i).await;
             servers.push(Some(server));
         }
         // (After the servers: nginx takes a server that does not answer for dead a while.)
@@ -1020,13 +1029,14 @@ impl Cluster {
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         let balancer = support::balancer::Balancer::start(&urls).await;
         let db = Db::connect(&data.url).await.unwrap();
-        (Cluster { data, dirs, gateways, listen, servers, balancer }, db)
+        (Cluster { data, dirs, gateways, spare, listen, servers, balancer }, db)
     }
 
     /// Starts server `i` again.
     async fn restart(&mut self, i: usize) {
-        let (dir, gateway) = (self.dirs[i].path(), &self.gateways[i]);
-        let server = run_server(&self.data.url, dir, gateway, &self.listen[i], i).await;
+        let drives = drives(&self.gateways, self.spare.as_ref(), i);
+        let server =
+            run_server(&self.data.url, self.dirs[i].path(), &drives, &self.listen[i], i).await;
         self.servers[i] = Some(server);
     }
 
@@ -1035,15 +1045,25 @@ impl Cluster {
     }
 }
 
-/// Server `i` of a cluster, listening on `listen`, driving `gateway`.
+/// The gateways server `i` drives: its own, and east the spare too.
+fn drives<'a>(
+    gateways: &'a [support::gateway::StandaloneGateway],
+    spare: Option<&'a support::gateway::StandaloneGateway>,
+    i: usize,
+) -> Vec<&'a support::gateway::StandaloneGateway> {
+    std::iter::once(&gateways[i]).chain(spare.filter(|_| i == 0)).collect()
+}
+
+/// Server `i` of a cluster, listening on `listen`, driving `gateways`.
 async fn run_server(
     database: &str,
     dir: &Path,
-    gateway: &support::gateway::StandaloneGateway,
+    gateways: &[&support::gateway::StandaloneGateway],
     listen: &str,
     i: usize,
 ) -> ServerProc {
-    let control = gateway.control_url();
+    let control: Vec<String> = gateways.iter().map(|g| g.control_url()).collect();
+    let control = control.join(",");
     let env = [
         ("DIALER_LISTEN", listen),
         ("DIALER_GATEWAY_URL", control.as_str()),
@@ -1055,17 +1075,32 @@ async fn run_server(
 /// How soon the agents of a killed server are back on the phone through the load balancer.
 const AGENTS_BACK_WITHIN: Duration = Duration::from_secs(10);
 
+/// How soon the agents whose audio was on a killed gateway hear again through another.
+const AUDIO_BACK_WITHIN: Duration = Duration::from_secs(5);
+
+/// What goes wrong while a cluster carries its floor.
+enum Fault {
+    Nothing,
+    /// The server with the most agents is killed at each moment (from the seed), and started
+    /// again.
+    Servers(u64, [(usize, Duration); 3]),
+    /// East drives a second gateway, killed once the campaigns are under way.
+    Gateway,
+}
+
 /// The cluster test: 20 headless agents through nginx (spread over both servers by their
 /// session cookies) work an auto campaign while a broadcast campaign runs, both through one
-/// trunk to sipp; with `kills`, the server with the most agents is killed (`kill -9`) at each moment
-/// and started again: its agents are back on the phone on the other within 10 s, and a call goes out
-/// within 5 s.
+/// trunk to sipp; with [`Fault::Servers`], the server with the most agents is killed (`kill -9`)
+/// at each moment and started again: its agents are back on the phone on the other within 10 s,
+/// and a call goes out within 5 s. With [`Fault::Gateway`], east's second gateway is killed: the
+/// agents whose audio was there hear again through another within 5 s (and no other agent's
+/// audio moves), the calls it carried end as failed by the system saying why, and dialling goes
+/// on within 5 s.
 /// At the end every lead was dialled once per attempt, the trunk's channels and calls per
 /// second held floor-wide, and each server's dashboard counted every agent.
-async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, Duration); 3])>) {
-    let killing = kills.is_some();
+async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
     const CHANNELS: u32 = 8;
-    let (mut cluster, db) = Cluster::start().await;
+    let (mut cluster, db) = Cluster::start(matches!(fault, Fault::Gateway)).await;
     let sipp = Sipp::tracing();
     let mut admin = Client::new(&cluster.balancer.url);
     admin.login("admin", support::ADMIN_PASSWORD).await;
@@ -1129,7 +1164,42 @@ async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, D
     )
     .await;
 
-    if let Some((seed, moments)) = kills {
+    let mut gateway_lost = None;
+    if let Fault::Gateway = fault {
+        let seen = wait_for_invites(&sipp, 20, Duration::from_secs(60)).await;
+        assert!(seen >= 20, "only {seen} INVITEs before the gateway's kill");
+        let spare = cluster.spare.take().expect("east's second gateway");
+        let calls = spare.calls_and_legs().await.0;
+        // The agents whose audio is on it (by where their last leg's answer put its media).
+        let there: Vec<usize> = (0..agents.len())
+            .filter(|&a| agents[a].tally.legs_at().last() == Some(&spare.webrtc))
+            .collect();
+        assert!(!there.is_empty(), "east's agents' audio spread over its two gateways");
+        let legs_before: Vec<usize> =
+            agents.iter().map(|a| a.tally.legs_connected().len()).collect();
+        drop(spare);
+        let (killed, killed_ms) = (tokio::time::Instant::now(), db::now_ms());
+        let before = sipp.invites().len();
+        for &a in &there {
+            while agents[a].tally.legs_connected().len() <= legs_before[a] {
+                assert!(
+                    killed.elapsed() < AUDIO_BACK_WITHIN,
+                    "{} did not hear again within {AUDIO_BACK_WITHIN:?} of its gateway's kill",
+                    names[a]
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let took = killed.elapsed();
+        let seen = wait_for_invites(&sipp, before + 1, TAKE_OVER_WITHIN).await;
+        assert!(seen > before, "no call within 5 s of the gateway's kill");
+        eprintln!(
+            "gateway killed with {calls} calls (relays included) and {} agents' audio on it; they heard again in {took:?}",
+            there.len()
+        );
+        gateway_lost = Some((killed_ms, there, legs_before));
+    }
+    if let Fault::Servers(seed, moments) = fault {
         for (k, (at, delay)) in moments.into_iter().enumerate() {
             let seen = wait_for_invites(&sipp, at, Duration::from_secs(60)).await;
             assert!(seen >= at, "seed {seed}: only {seen} INVITEs before kill {k}");
@@ -1203,7 +1273,7 @@ async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, D
     let spans: Vec<(i64, i64)> =
         sipp.call_spans().iter().map(|(a, b)| ((a * 1000.0) as i64, (b * 1000.0) as i64)).collect();
     let at_once = most_at_once(&spans);
-    if !killing {
+    if !matches!(fault, Fault::Servers(..)) {
         let stored: Vec<(i64, i64)> =
             rows(&db, "SELECT dialed_at, ended_at FROM call_attempts WHERE ended_at IS NOT NULL")
                 .await;
@@ -1216,7 +1286,10 @@ async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, D
         "{} calls; most at once {at_once}, most INVITEs within 0.9 s {per_second}",
         invites.len()
     );
-    assert!(at_once <= CHANNELS as usize, "{at_once} calls at once on {CHANNELS} channels");
+    // (A dead gateway sends no BYE: its calls stay up at sipp to the end.)
+    if !matches!(fault, Fault::Gateway) {
+        assert!(at_once <= CHANNELS as usize, "{at_once} calls at once on {CHANNELS} channels");
+    }
     assert!(per_second <= CHANNELS as usize, "{per_second} INVITEs within 0.9 s at sipp");
     // Both servers dialled, and answered calls reached agents on both.
     for name in SERVERS {
@@ -1236,6 +1309,27 @@ async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, D
     )
     .await;
     assert!(broadcast_calls >= i64::from(broadcast_leads), "every broadcast lead was called");
+    if let Some((killed_ms, there, legs_before)) = gateway_lost {
+        // The agents on the other gateways kept their audio all along.
+        let moved: Vec<usize> = (0..agents.len())
+            .filter(|&a| agents[a].tally.legs_connected().len() > legs_before[a])
+            .collect();
+        assert_eq!(moved, there, "only the dead gateway's agents' audio moved");
+        // What the dead gateway carried ended at its loss, saying why: by the system (or by
+        // its agent, who had asked to hang up a moment before).
+        let lost: Vec<(i64, String)> = rows(
+            &db,
+            "SELECT ended_at, hangup_by FROM call_attempts WHERE sip_reason LIKE '%stopped answering%'",
+        )
+        .await;
+        eprintln!("{} calls ended with the gateway", lost.len());
+        for (ended_at, by) in &lost {
+            assert!(["system", "agent"].contains(&by.as_str()), "ended by {by}");
+            let after = ended_at - killed_ms;
+            let within = 0..=AUDIO_BACK_WITHIN.as_millis() as i64;
+            assert!(within.contains(&after), "ended {after} ms after the kill");
+        }
+    }
     let _ = broadcast;
     drop(agents);
     drop(cluster);
@@ -1244,10 +1338,16 @@ async fn a_cluster_of_two_servers_carries_a_floor(kills: Option<(u64, [(usize, D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_of_two_servers_carries_twenty_agents_and_two_campaigns() {
-    a_cluster_of_two_servers_carries_a_floor(None).await;
+    a_cluster_of_two_servers_carries_a_floor(Fault::Nothing).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_loses_nothing_when_a_server_is_killed_at_three_moments() {
-    a_cluster_of_two_servers_carries_a_floor(Some(crash_moments())).await;
+    let (seed, moments) = crash_moments();
+    a_cluster_of_two_servers_carries_a_floor(Fault::Servers(seed, moments)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_loses_nothing_when_a_gateway_is_killed() {
+    a_cluster_of_two_servers_carries_a_floor(Fault::Gateway).await;
 }

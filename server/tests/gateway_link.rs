@@ -4,19 +4,20 @@
 //! when the journal is too small to hold the backlog, the link says so and settles each call
 //! it lost track of with a clear reason — still exactly one end per call.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use app::model::{CallOutcome, CallerId, CampaignId, PhoneNumber, TrunkId};
-use gateway::control::Trunk;
-use gateway::events::{Read, Reader};
-use gateway::sip::message::Transport;
-use server::engine::{CallEvent, CallId, Originate};
+use app::model::CallOutcome;
+use gateway::events::Read;
+use server::engine::{CallEvent, CallId};
 use server::runtime::carrier::{Carrier, CarrierEvent};
 use server::runtime::gateway_link::{GatewayLink, LOST_CALL, carrier_event};
+use support::link::{gateway, header, originate, reply};
 use tokio::sync::mpsc;
 
 /// A carrier that answers every INVITE with 180 Ringing and then 486 Busy Here, on a thread of
@@ -83,73 +84,9 @@ impl BusyCarrier {
     }
 }
 
-/// The value of header `name` (lower case) in `message`.
-fn header(message: &str, name: &str) -> String {
-    message
-        .split("\r\n")
-        .find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            (n.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
-        })
-        .unwrap_or_default()
-}
-
 impl Drop for BusyCarrier {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// A response `status` to `invite`, with its Via, From, To (tagged), Call-ID and CSeq.
-fn reply(invite: &str, status: &str) -> String {
-    let mut out = format!("SIP/2.0 {status}\r\n");
-    for line in invite.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=busy\r\n")),
-            _ => {}
-        }
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
-
-/// A gateway keeping `journal` events, with a trunk to `carrier` under the dialer's id 1, the
-/// link to it, and a reader of its journal from the start (what the gateway said).
-async fn gateway(
-    journal: usize,
-    carrier: u16,
-) -> (GatewayLink, gateway::runtime::Running, mpsc::Receiver<CarrierEvent>, Reader) {
-    let (gw, running) = gateway::runtime::start(gateway::runtime::Config {
-        event_capacity: journal,
-        ..gateway::runtime::Config::loopback()
-    })
-    .await
-    .expect("gateway starts");
-    let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", carrier, Transport::Udp);
-    trunk.keepalive_secs = 0;
-    gw.add_trunk(trunk).await.expect("trunk");
-    // A small channel: the dialer's side fills at once and the link has to wait.
-    let (calls_tx, calls_rx) = mpsc::channel(8);
-    let (legs_tx, _legs_rx) = mpsc::unbounded_channel();
-    let journal = gw.events();
-    (GatewayLink::start(gw, calls_tx, legs_tx, None), running, calls_rx, journal)
-}
-
-fn originate(n: u64) -> Originate {
-    Originate {
-        call: CallId(n),
-        call_ref: format!("test-{n}"),
-        campaign: CampaignId(1),
-        trunk: Some(TrunkId(1)),
-        phone: PhoneNumber::parse(&format!("+1202555{:04}", n % 10_000)).expect("number"),
-        caller_id: Some(CallerId::parse("+12025550100").expect("caller ID")),
-        // Long: on a machine busy enough to drop datagrams, a refusal may take a while to
-        // arrive, and must not become a ring timeout.
-        ring_seconds: 300,
-        agent: None,
-        amd: false,
     }
 }
 
@@ -220,7 +157,7 @@ async fn ten_thousand_events_to_a_slow_dialer_lose_none() {
     let carrier = BusyCarrier::start();
     // (`journal`: what the gateway said, to compare with what reached the dialer.)
     let (link, _running, mut calls_rx, mut journal) =
-        gateway(gateway::events::DEFAULT_CAPACITY, carrier.port).await;
+        gateway(gateway::events::DEFAULT_CAPACITY, 8, carrier.port).await;
     // Two events a call (ringing, busy): up to 10,000 in all. (A 180 lost in a full socket
     // buffer is not sent again; then the gateway says only "busy", and so must the link.)
     let calls = 5_000;
@@ -261,7 +198,7 @@ async fn ten_thousand_events_to_a_slow_dialer_lose_none() {
 async fn a_journal_overflow_is_said_and_every_call_still_ends_once() {
     let carrier = BusyCarrier::start();
     // Room for a handful of events only: a slow dialer falls off its end.
-    let (link, _running, mut calls_rx, _) = gateway(16, carrier.port).await;
+    let (link, _running, mut calls_rx, _) = gateway(16, 8, carrier.port).await;
     let calls = 600;
     let seen = flood(&link, &mut calls_rx, calls).await;
     assert_eq!(seen.len(), calls as usize, "every call reported");

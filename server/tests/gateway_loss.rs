@@ -4,80 +4,26 @@
 //! of its own: beside the link's 5,000-call flood in one process, its gateway was seen to
 //! leave one flooded call unanswered.)
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use app::model::{CallOutcome, CallerId, CampaignId, HangupBy, PhoneNumber, TrunkId};
-use gateway::control::Trunk;
-use gateway::sip::message::Transport;
-use server::engine::{CallEvent, CallId, Originate};
-use server::runtime::carrier::{Carrier, CarrierEvent};
-use server::runtime::gateway_link::{GATEWAY_DOWN, GatewayLink};
-use tokio::sync::mpsc;
-
-/// An embedded gateway with a trunk to `carrier` under the dialer's id 1, and the link to it.
-async fn gateway(
-    carrier: u16,
-) -> (GatewayLink, gateway::runtime::Running, mpsc::Receiver<CarrierEvent>) {
-    let (gw, running) = gateway::runtime::start(gateway::runtime::Config::loopback())
-        .await
-        .expect("gateway starts");
-    let mut trunk = Trunk::new(TrunkId(1), "127.0.0.1", carrier, Transport::Udp);
-    trunk.keepalive_secs = 0;
-    gw.add_trunk(trunk).await.expect("trunk");
-    let (calls_tx, calls_rx) = mpsc::channel(64);
-    let (legs_tx, _legs_rx) = mpsc::unbounded_channel();
-    (GatewayLink::start(gw, calls_tx, legs_tx, None), running, calls_rx)
-}
-
-fn originate(n: u64) -> Originate {
-    Originate {
-        call: CallId(n),
-        call_ref: format!("test-{n}"),
-        campaign: CampaignId(1),
-        trunk: Some(TrunkId(1)),
-        phone: PhoneNumber::parse(&format!("+1202555{n:04}")).expect("number"),
-        caller_id: Some(CallerId::parse("+12025550100").expect("caller ID")),
-        ring_seconds: 300,
-        agent: None,
-        amd: false,
-    }
-}
-
-/// The value of header `name` in `message`.
-fn header(message: &str, name: &str) -> String {
-    message
-        .split("\r\n")
-        .find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            (n.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
-        })
-        .unwrap_or_default()
-}
-
-/// A response `status` to `request`, with its Via, From, To (tagged), Call-ID and CSeq.
-fn reply(request: &str, status: &str) -> String {
-    let mut out = format!("SIP/2.0 {status}\r\n");
-    for line in request.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=ringing\r\n")),
-            _ => {}
-        }
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out
-}
+use app::model::{CallOutcome, HangupBy};
+use gateway::events::DEFAULT_CAPACITY;
+use server::engine::{CallEvent, CallId};
+use server::runtime::carrier::Carrier;
+use server::runtime::gateway_link::GATEWAY_DOWN;
+use support::link::{gateway, header, originate, reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_given_up_ends_its_calls_once_and_what_it_kept_is_hung_up_when_it_is_back() {
     // A carrier that rings and never answers: the calls stay up on the gateway.
     let ringing = RingingCarrier::start();
-    let (link, _running, mut calls_rx) = gateway(ringing.port).await;
+    let (link, _running, mut calls_rx, _) = gateway(DEFAULT_CAPACITY, 64, ringing.port).await;
     for n in [1, 2] {
         link.originate(&originate(n)).await.expect("originate");
     }

@@ -17,7 +17,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use app::model::CampaignId;
@@ -36,33 +35,11 @@ const AGENT_SAYS: u8 = 0x33;
 const CUSTOMER_SAYS: u8 = 0x55;
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A gateway's gauges and counters as its `/metrics` says them, by name with labels.
-async fn metrics(gateway: &StandaloneGateway) -> HashMap<String, f64> {
-    let body = reqwest::get(format!("http://{}/metrics", gateway.http))
-        .await
-        .expect("the gateway's metrics")
-        .text()
-        .await
-        .expect("text");
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(name, v)| Some((name.to_string(), v.parse().ok()?)))
-        .collect()
-}
-
-/// Calls on the gateway in any state, and its agent legs.
-async fn calls_and_legs(gateway: &StandaloneGateway) -> (f64, f64) {
-    let m = metrics(gateway).await;
-    let calls = m.iter().filter(|(k, _)| k.starts_with("gateway_calls{")).map(|(_, v)| v).sum();
-    (calls, m.get("gateway_agent_legs_connected").copied().unwrap_or(0.0))
-}
-
 /// Waits until `gateway` has `calls` calls and `legs` connected agent legs.
 async fn until_holds(gateway: &StandaloneGateway, calls: f64, legs: f64, what: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = calls_and_legs(gateway).await;
+        let now = gateway.calls_and_legs().await;
         if now == (calls, legs) {
             return;
         }
@@ -157,7 +134,7 @@ async fn a_call_on_one_gateway_reaches_an_agent_on_the_other_through_a_relay(b: 
         until_holds(&first, 2.0, 2.0, "the call and the relay on the first gateway").await;
         // Ann's leg and the relay's call on the second — the same relay for both calls.
         until_holds(&second, 1.0, 1.0, "ann's leg and the relay call on the second").await;
-        let ended = metrics(&second).await.get("gateway_calls_ended_total").copied();
+        let ended = second.metrics().await.get("gateway_calls_ended_total").copied();
         assert_eq!(ended, Some(0.0), "call {call}: the relay call is never ended between calls");
     }
     assert_eq!(ann_phone.tally.connected(), 2, "both calls connected to ann");
@@ -401,7 +378,7 @@ async fn callers_reach_the_queues_agent_through_either_gateway(b: Backend) {
     until_holds(&second, 1.0, 1.0, "the relay kept on the second gateway").await;
     until_holds(&first, 1.0, 1.0, "ann's leg and the relay on the first gateway").await;
     assert!(
-        metrics(&second).await.get("gateway_calls_ended_total").copied().unwrap_or(0.0) >= 1.0,
+        second.metrics().await.get("gateway_calls_ended_total").copied().unwrap_or(0.0) >= 1.0,
         "the caller's call was on the second gateway"
     );
 }

@@ -2,7 +2,8 @@
 //! ringing, an answered call waiting for its disposition, queued leads — is put right by the
 //! rules (answered and cut off is a dropped call, never redialled without a rule; a lead at
 //! its cap is finished), once; a restarted instance takes back its own leftovers at once; a
-//! live instance keeps its name; an attempt is stored only under its lead's lease. On SQLite
+//! live instance keeps its name; an attempt is stored only under its lead's lease, by the
+//! run its instance's row names. On SQLite
 //! and on PostgreSQL.
 
 mod support;
@@ -29,6 +30,7 @@ on_both_backends!(
     expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules,
     the_abandon_count_is_rebuilt_from_the_store_after_a_crash,
     machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count,
+    an_attempt_is_stored_only_while_the_instance_row_is_this_runs,
 );
 
 const NOW: i64 = 1_795_348_800_000;
@@ -140,6 +142,11 @@ fn me(name: &str) -> Me {
     Me { name: name.into(), incarnation: "alive-1".into() }
 }
 
+/// The run of `name` that [`row`] registers.
+fn run(name: &str) -> Me {
+    Me { name: name.into(), incarnation: "old".into() }
+}
+
 /// What a restarted dialer counts against a campaign's abandon cap is read back from the
 /// stored calls: answered ones, and those of them abandoned — including a call cut off by the
 /// crash itself — by UTC day, the month before and no further.
@@ -179,8 +186,8 @@ async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
         answered(5, month_ago + 5),
         ended(5, month_ago + 2_005, CallOutcome::Dropped),
     ];
-    assert!(db::journal::apply(&f.db, "dead", &records).await.unwrap().is_empty());
     row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
+    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().is_empty());
     liveness::sweep(&f.db, &me("alive"), NOW + 120_000, Duration::from_secs(7)).await.unwrap();
 
     let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30).await.unwrap();
@@ -220,9 +227,9 @@ async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
             by: HangupBy::Customer,
         },
     ];
-    assert!(db::journal::apply(&f.db, "dead", &records).await.unwrap().is_empty());
     // Leads 4 and 6 were only queued. The instance's heartbeat stopped long ago.
     row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
+    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().is_empty());
 
     let later = NOW + 60_000;
     liveness::sweep(&f.db, &me("alive"), later, Duration::from_secs(7)).await.unwrap();
@@ -262,7 +269,7 @@ async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
         },
         started("dead", 4, later + 2),
     ];
-    let refused = db::journal::apply(&f.db, "dead", &late).await.unwrap();
+    let refused = db::journal::apply(&f.db, &run("dead"), &late).await.unwrap();
     assert_eq!(refused, ["dead-4"], "no attempt without the lead's lease");
     assert_eq!(attempt(&f.db, "dead-1").await.0.as_deref(), Some("dropped"));
     assert_eq!(lead(&f.db, 4).await, ("NEW".into(), "ready".into(), 0, None));
@@ -276,13 +283,13 @@ async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
 async fn a_restarted_instance_takes_back_its_own_leftovers_at_once(b: Backend) {
     let f = fixture(b, 3).await;
     assert_eq!(claim(&f, "me", 3).await, [1, 2, 3]);
-    let records = vec![started("me", 1, NOW + 1)];
-    assert!(db::journal::apply(&f.db, "me", &records).await.unwrap().is_empty());
     // The previous run of this installation, on this host, died a moment ago: its heartbeat
     // is fresh but its process is gone (no such pid).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now().wall;
     row(&f.db, "me", now, &liveness::host_name(), 99_999_999, "gone").await;
+    let records = vec![started("me", 1, NOW + 1)];
+    assert!(db::journal::apply(&f.db, &run("me"), &records).await.unwrap().is_empty());
     let timing = Timing {
         heartbeat_every: Duration::from_millis(100),
         dead_after: Duration::from_secs(30),
@@ -334,12 +341,14 @@ async fn expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules(b: B
     let f = fixture(b, 2).await;
     // An instance from before heartbeats: no row, and its attempt names no instance.
     assert_eq!(claim(&f, "legacy", 2).await, [1, 2]);
+    row(&f.db, "legacy", NOW, "elsewhere", 1, "p").await;
     assert!(
-        db::journal::apply(&f.db, "legacy", &[started("legacy", 1, NOW + 1)])
+        db::journal::apply(&f.db, &run("legacy"), &[started("legacy", 1, NOW + 1)])
             .await
             .unwrap()
             .is_empty()
     );
+    support::exec(&f.db, "DELETE FROM instances WHERE name = 'legacy'").await;
     support::exec(&f.db, "UPDATE call_attempts SET instance = NULL").await;
     support::exec(&f.db, "UPDATE call_attempts SET answered_at = 1795348801002").await;
     // The lease has not run out: nothing happens.
@@ -396,7 +405,8 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
         answered(4),
         ended(4, CallOutcome::Dropped),
     ];
-    assert!(db::journal::apply(&f.db, "me", &records).await.unwrap().is_empty());
+    let writer = support::registered(&f.db, "me").await;
+    assert!(db::journal::apply(&f.db, &writer, &records).await.unwrap().is_empty());
     let sql = "SELECT amd_verdict, amd_after_ms, outcome FROM call_attempts WHERE call_ref = $1";
     let verdict = |call_ref: &'static str| {
         let db = &f.db;
@@ -432,6 +442,41 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict_of(me_1).as_deref(), Some("machine"), "{csv}");
     // A verdict for an attempt already closed changes nothing.
     let late = vec![detected(1, AmdVerdict::Human, 100)];
-    assert!(db::journal::apply(&f.db, "me", &late).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &writer, &late).await.unwrap().is_empty());
     assert_eq!(verdict("me-1").await, machine);
+}
+
+/// A run declared dead stores no attempt (so places no call) while another instance recovers
+/// it, nor once a new process has its name — and gives the lead back; registered again under
+/// its own run, it stores them.
+async fn an_attempt_is_stored_only_while_the_instance_row_is_this_runs(b: Backend) {
+    let f = fixture(b, 3).await;
+    assert_eq!(claim(&f, "a", 3).await, [1, 2, 3]);
+    row(&f.db, "a", NOW, "elsewhere", 1, "p").await;
+    let a = run("a");
+    let later = NOW + 10_000;
+    assert!(instances::claim_recovery(&f.db, "a", "judge", NOW + 1, None, later).await.unwrap());
+    let refused = db::journal::apply(&f.db, &a, &[started("a", 1, later)]).await.unwrap();
+    assert_eq!(refused, ["a-1"], "refused while being recovered");
+    let registered = |incarnation: &str| Instance {
+        name: "a".into(),
+        started_at: later,
+        heartbeat_at: later,
+        host: "elsewhere".into(),
+        pid: 1,
+        process: "p".into(),
+        incarnation: incarnation.into(),
+    };
+    instances::replace(&f.db, &registered("newcomer")).await.unwrap();
+    let refused = db::journal::apply(&f.db, &a, &[started("a", 2, later)]).await.unwrap();
+    assert_eq!(refused, ["a-2"], "refused once another process has the name");
+    // Neither counted, and both back in the queue: nobody else would dial them.
+    for id in [1, 2] {
+        assert_eq!(lead(&f.db, id).await, ("NEW".into(), "ready".into(), 0, None), "lead {id}");
+    }
+    instances::replace(&f.db, &registered("old")).await.unwrap();
+    let refused = db::journal::apply(&f.db, &a, &[started("a", 3, later)]).await.unwrap();
+    assert!(refused.is_empty(), "stored by the run the row names: {refused:?}");
+    assert_eq!(lead(&f.db, 3).await.2, 1);
+    assert_counters_match_attempts(&f.db).await;
 }

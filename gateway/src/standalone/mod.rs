@@ -299,8 +299,68 @@ async fn next_event(events: &mut Option<Reader>) -> Read {
 
 /// Where the binary listens, for its first output line.
 pub fn banner(http: SocketAddr, running: &crate::runtime::Running) -> String {
-    format!(
-        "gateway running: http={http} sip_udp={} sip_tcp={} webrtc={}",
-        running.sip_udp, running.sip_tcp, running.webrtc
-    )
+    Listening { http, sip_udp: running.sip_udp, sip_tcp: running.sip_tcp, webrtc: running.webrtc }
+        .to_string()
+}
+
+/// Where a running gateway binary listens: what its first output line ([`banner`]) says, and
+/// what those who start it (tests, benchmarks, scripts) read back with [`Listening::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listening {
+    /// HTTP: `/control`, `/metrics`, `/healthz`.
+    pub http: SocketAddr,
+    pub sip_udp: SocketAddr,
+    pub sip_tcp: SocketAddr,
+    /// The WebRTC socket, as announced to browsers.
+    pub webrtc: SocketAddr,
+}
+
+impl Listening {
+    /// Reads a banner line; `None` when the line is not one (every address must be there).
+    pub fn parse(line: &str) -> Option<Listening> {
+        let line = line.trim().strip_prefix("gateway running:")?;
+        let said = |key: &str| -> Option<SocketAddr> {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))?
+                .parse()
+                .ok()
+        };
+        Some(Listening {
+            http: said("http")?,
+            sip_udp: said("sip_udp")?,
+            sip_tcp: said("sip_tcp")?,
+            webrtc: said("webrtc")?,
+        })
+    }
+}
+
+impl std::fmt::Display for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gateway running: http={} sip_udp={} sip_tcp={} webrtc={}",
+            self.http, self.sip_udp, self.sip_tcp, self.webrtc
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Listening;
+
+    #[test]
+    fn a_banner_is_read_back_as_written_and_anything_else_is_not_one() {
+        let at = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let l =
+            Listening { http: at(8080), sip_udp: at(5060), sip_tcp: at(5061), webrtc: at(3478) };
+        assert_eq!(Listening::parse(&format!("{l}\n")), Some(l));
+        for bad in [
+            "",
+            "gateway running: http=127.0.0.1:8080",
+            "gateway running: http=nowhere sip_udp=127.0.0.1:1 sip_tcp=127.0.0.1:2 webrtc=127.0.0.1:3",
+            "server running: http=127.0.0.1:8080 sip_udp=127.0.0.1:1 sip_tcp=127.0.0.1:2 webrtc=127.0.0.1:3",
+        ] {
+            assert_eq!(Listening::parse(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Benchmark: importing a generated 1,000,000-row CSV into a leadset through the same streaming
 //! importer the upload route uses (64 KB chunks from disk, E.164 normalisation, time zones,
 //! batched multi-row INSERTs on SQLite, COPY on PostgreSQL), on SQLite and, when a PostgreSQL
-//! URL is given, on PostgreSQL, where PostgreSQL's own `COPY` of the same file into a table
-//! with the same indexes is timed after it for the ratio. Prints rows per second and the
+//! URL is given, on PostgreSQL; after each, the database's own bulk load of the same file is
+//! timed for the ratio (the `sqlite3` shell's `.import`; PostgreSQL's `COPY` into a table with
+//! the same indexes). Prints rows per second and the
 //! process's peak memory (VmHWM). Asserts nothing but that every row arrived.
 //!
 //! ```text
@@ -181,6 +182,72 @@ async fn copy_reference(
     Ok(secs)
 }
 
+/// SQLite's own bulk load of the same file, for the ratio: the `sqlite3` shell's `.import`
+/// (one transaction) into a table of the file's columns with as many indexes as `leads` has,
+/// on the columns the file has, in a database of its own beside ours. Nothing is normalised,
+/// so this is the floor an importer can approach. Skipped, saying so, without `sqlite3`.
+async fn sqlite_reference(
+    db: &Db,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    rows: u64,
+    ours: f64,
+) -> anyhow::Result<()> {
+    let Db::Sqlite(pool) = db else { return Ok(()) };
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'",
+    )
+    .fetch_one(pool)
+    .await?;
+    const ON: [&str; 6] =
+        ["phone", "status, phone", "last_name, first_name", "city", "custom", "first_name"];
+    let mut script = String::from(
+        "CREATE TABLE reference_leads (phone TEXT NOT NULL, status TEXT NOT NULL, \
+         first_name TEXT, last_name TEXT, city TEXT, custom TEXT);\n",
+    );
+    for (i, columns) in ON.iter().cycle().take(usize::try_from(indexes)?).enumerate() {
+        let unique = if i == 0 { "UNIQUE " } else { "" };
+        script += &format!("CREATE {unique}INDEX reference_{i} ON reference_leads ({columns});\n");
+    }
+    script += &format!(".import --csv --skip 1 {} reference_leads\n", file.display());
+    script += "SELECT COUNT(*) FROM reference_leads;\n";
+    let started = Instant::now();
+    let out = match std::process::Command::new("sqlite3")
+        .arg(dir.join("reference.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(mut child) => {
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(script.as_bytes())?;
+            }
+            child.wait_with_output()?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("{:<10} skipped: no sqlite3 shell here (Debian package sqlite3)", ".import");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let stored = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    anyhow::ensure!(
+        out.status.success() && stored == rows.to_string(),
+        "the sqlite3 reference stored {stored:?} of {rows} rows: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "{:<10} {rows} rows in {secs:.2} s = {:.0} rows/s (the sqlite3 shell's .import of the same \
+         file, {indexes} indexes); the importer took {:.2}× as long",
+        ".import",
+        rows as f64 / secs,
+        ours / secs
+    );
+    Ok(())
+}
+
 fn main() {
     let (rows, backend) = match parse_args() {
         Ok(a) => a,
@@ -217,7 +284,8 @@ async fn bench(dir: &std::path::Path, rows: u64, backend: &str) -> anyhow::Resul
     );
     if backend != "postgres" {
         let db = Db::connect(&format!("sqlite://{}/bench.db", dir.display())).await?;
-        run(&db, "SQLite", &file, rows).await?;
+        let ours = run(&db, "SQLite", &file, rows).await?;
+        sqlite_reference(&db, dir, &file, rows, ours).await?;
         db.close().await;
     }
     let pg = std::env::var("DATABASE_URL")

@@ -13,6 +13,15 @@
 
 use super::{Db, DbError, with_pool};
 
+/// This run of an instance, as registered: what it writes as a lease's owner holds only
+/// while the row of `name` is still this incarnation's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Me {
+    pub name: String,
+    /// Random per start: a row with another incarnation is not ours any more.
+    pub incarnation: String,
+}
+
 /// An instance row.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Instance {

@@ -8,9 +8,10 @@
 //! result recovery gave a lead after declaring that instance dead.
 //!
 //! An attempt is the fence of write-ahead dialling: it is stored (and the lead's attempt
-//! counter raised) only while this instance holds the lead's lease, and the call is placed
-//! only after that commit. An attempt whose lease is gone is refused — not stored, and
-//! [`apply`] names it so the call is never placed. Progress and the end of an attempt land
+//! counter raised) only while this instance holds the lead's lease and its row in
+//! `instances` is still this run's (not being recovered, not another process's), and the
+//! call is placed only after that commit. An attempt failing either is refused — not
+//! stored, and [`apply`] names it so the call is never placed. Progress and the end of an attempt land
 //! only while it is open: an attempt closed by crash recovery keeps that outcome.
 //!
 //! A call's first bridge to an agent and its disposition also queue a delivery to the
@@ -19,6 +20,7 @@
 
 use crate::record::{Record, TransferTo};
 
+use super::instances::Me;
 use super::{Db, DbError, with_pool};
 
 /// Why a session left open (its instance died, or the agent's phone went on to another
@@ -38,8 +40,23 @@ fn merge_custom(custom: &str, form: &app::model::script::FormValues) -> String {
 
 /// One record, inside the caller's transaction (expanded once per backend).
 macro_rules! apply_one {
-    ($tx:ident, $owner:ident, $r:ident, $refused:ident) => {
+    ($tx:ident, $owner:ident, $ours:ident, $r:ident, $refused:ident) => {
         match $r {
+            Record::AttemptStarted { call_ref, lead, at, .. } if !$ours => {
+                // Not this run's name any more: nobody else will dial the lead it holds, so
+                // it goes back to the queue (dialable at once) rather than wait for ever.
+                sqlx::query(concat!(
+                    "UPDATE leads SET dial_state = ", crate::db::leads::unleased_state!(), ", \
+                     lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+                     WHERE id = $2 AND lease_owner = $3 AND dial_state = 'leased'"
+                ))
+                .bind(at)
+                .bind(lead.0)
+                .bind($owner)
+                .execute(&mut *$tx)
+                .await?;
+                $refused.push(call_ref.clone());
+            }
             Record::AttemptStarted {
                 call_ref, lead, campaign, agent, trunk, phone, caller_id, callback, at,
             } => {
@@ -365,21 +382,53 @@ macro_rules! apply_one {
     };
 }
 
-/// Applies `records`, in order, in one transaction. `owner` is this server instance.
-/// Returns the call references of the attempts refused because their lead's lease is not
-/// `owner`'s (those calls must never be placed); everything else is stored.
-pub async fn apply(db: &Db, owner: &str, records: &[Record]) -> Result<Vec<String>, DbError> {
+/// Applies `records`, in order, in one transaction, written by this run of a server
+/// instance. Returns the call references of the attempts refused because their lead's lease
+/// is not the instance's, or the instance's row is not this run's any more (it was declared
+/// dead and is being recovered, or another process took its name): those calls must never
+/// be placed. Everything else is stored.
+pub async fn apply(db: &Db, me: &Me, records: &[Record]) -> Result<Vec<String>, DbError> {
     let mut refused = Vec::new();
     if records.is_empty() {
         return Ok(refused);
     }
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        for r in records {
-            apply_one!(tx, owner, r, refused);
+    let owner = me.name.as_str();
+    let attempts = records.iter().any(|r| matches!(r, Record::AttemptStarted { .. }));
+    // Applied as this run's; when attempts are among the records, the instance's row is
+    // checked at the end of the transaction and stays locked until its commit: a recovery
+    // claiming the row meanwhile waits for these attempts, and then sees them. (Checked last,
+    // so that a transaction waiting on a stalled table never holds the row the heartbeat
+    // writes.) If the row is not this run's any more, the records are applied again with
+    // every attempt refused.
+    let mut ours = true;
+    loop {
+        let done = with_pool!(db, pool => {
+            let mut tx = pool.begin().await?;
+            for r in records {
+                apply_one!(tx, owner, ours, r, refused);
+            }
+            let still_ours = !(attempts && ours)
+                || sqlx::query(
+                    "UPDATE instances SET heartbeat_at = heartbeat_at \
+                     WHERE name = $1 AND incarnation = $2",
+                )
+                .bind(owner)
+                .bind(&me.incarnation)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            if still_ours {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok::<_, sqlx::Error>(still_ours)
+        })?;
+        if done {
+            return Ok(refused);
         }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(())
-    })?;
-    Ok(refused)
+        refused.clear();
+        ours = false;
+    }
 }

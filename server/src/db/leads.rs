@@ -449,6 +449,7 @@ macro_rules! unleased_state {
          THEN 'callback' ELSE 'ready' END"
     };
 }
+pub(crate) use unleased_state;
 
 /// Gives leased leads back untouched (dialable again from `next_attempt_at` if given).
 pub async fn release(

@@ -333,8 +333,7 @@ pub async fn start(
     };
     let configs = load_campaigns(&db, None, clock.now().wall).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
-    let writer =
-        tokio::spawn(write_loop(db.clone(), config.instance.clone(), writes, internal_tx.clone()));
+    let writer = tokio::spawn(write_loop(db.clone(), me.clone(), writes, internal_tx.clone()));
     let (notices_tx, notices) = mpsc::unbounded_channel();
     let liveness =
         tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
@@ -1257,7 +1256,7 @@ struct Pending {
 /// whose attempts it held are reported to the runtime loop: stored (to be placed) or refused.
 async fn write_loop(
     db: Db,
-    owner: String,
+    me: Me,
     mut writes: mpsc::UnboundedReceiver<Write>,
     internal: mpsc::UnboundedSender<Internal>,
 ) {
@@ -1283,10 +1282,10 @@ async fn write_loop(
                     pending.records.push(record);
                 }
                 Write::Release { leads, next_attempt_at } => {
-                    store_records(&db, &owner, &mut pending, &internal).await;
+                    store_records(&db, &me, &mut pending, &internal).await;
                     let mut delay = Duration::from_millis(100);
                     while let Err(e) =
-                        db::leads::release(&db, &owner, &leads, next_attempt_at, now()).await
+                        db::leads::release(&db, &me.name, &leads, next_attempt_at, now()).await
                     {
                         tracing::error!(error = %e, "releasing leads failed; retrying");
                         tokio::time::sleep(delay).await;
@@ -1294,18 +1293,18 @@ async fn write_loop(
                     }
                 }
                 Write::Flush(done) => {
-                    store_records(&db, &owner, &mut pending, &internal).await;
+                    store_records(&db, &me, &mut pending, &internal).await;
                     let _ = done.send(());
                 }
             }
         }
-        store_records(&db, &owner, &mut pending, &internal).await;
+        store_records(&db, &me, &mut pending, &internal).await;
     }
 }
 
 async fn store_records(
     db: &Db,
-    owner: &str,
+    me: &Me,
     pending: &mut Pending,
     internal: &mpsc::UnboundedSender<Internal>,
 ) {
@@ -1314,7 +1313,7 @@ async fn store_records(
     }
     let mut delay = Duration::from_millis(100);
     let refused = loop {
-        match db::journal::apply(db, owner, &pending.records).await {
+        match db::journal::apply(db, me, &pending.records).await {
             Ok(refused) => break refused,
             Err(e) => {
                 tracing::error!(error = %e, records = pending.records.len(), "storing dialer records failed; retrying");

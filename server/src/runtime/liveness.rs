@@ -34,7 +34,10 @@
 //! `dead_after`) hangs up the calls it still has: the database has closed them, and their
 //! leads may be dialled again elsewhere. If a new process has taken its name meanwhile, it
 //! also stops dialling for good (claims nothing, places nothing): the name is the lease
-//! owner, and two live holders would each take the other's leads for their own.
+//! owner, and two live holders would each take the other's leads for their own. Between
+//! the two (its row being recovered, or already another's, before its next heartbeat
+//! tells it) the attempt store refuses its calls, so none is placed: an attempt is stored
+//! only by the run the instance's row names ([`db::journal::apply`]).
 //!
 //! Every recovery is logged with its counts. The decisions are [`plan`], a pure function of
 //! what was left ([`db::recovery::Leftovers`]) and the campaigns' rules; the SQL is in
@@ -87,13 +90,7 @@ impl Timing {
     }
 }
 
-/// This instance, as registered.
-#[derive(Clone, Debug)]
-pub struct Me {
-    pub name: String,
-    /// Random per start: a row with another incarnation is not ours any more.
-    pub incarnation: String,
-}
+pub use crate::db::instances::Me;
 
 /// What one recovery did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -54,6 +54,9 @@ pub struct Tally {
     /// When the phone said each audio leg connected, in order (a leg the gateway lost is
     /// opened again at once, as the phone page does).
     pub legs_connected: std::sync::Mutex<Vec<tokio::time::Instant>>,
+    /// Where each audio leg's answer said the gateway takes its media (the candidate's
+    /// address), in order: which gateway the leg is on.
+    pub legs_at: std::sync::Mutex<Vec<String>>,
 }
 
 impl Tally {
@@ -86,6 +89,9 @@ impl Tally {
     }
     pub fn legs_connected(&self) -> Vec<tokio::time::Instant> {
         self.legs_connected.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn legs_at(&self) -> Vec<String> {
+        self.legs_at.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -279,6 +285,16 @@ impl Shift<'_> {
                     let Some((mut client, pending)) = rtc.take() else {
                         break "a second answer".into();
                     };
+                    // a=candidate:<foundation> <component> <transport> <priority> <ip> <port> …
+                    let at = sdp.lines().find_map(|l| {
+                        let f: Vec<&str> = l.strip_prefix("a=candidate:")?.split(' ').collect();
+                        Some(format!("{}:{}", f.get(4)?, f.get(5)?))
+                    });
+                    tally
+                        .legs_at
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(at.unwrap_or_default());
                     let answer = match SdpAnswer::from_sdp_string(&sdp) {
                         Ok(a) => a,
                         Err(e) => break format!("unusable answer: {e}"),

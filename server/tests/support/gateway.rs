@@ -21,6 +21,8 @@ pub struct StandaloneGateway {
     pub http: String,
     /// Its SIP address over UDP, `127.0.0.1:PORT` (where carriers call it).
     pub sip: String,
+    /// Where its agent legs take their media, `127.0.0.1:PORT` (their answers' candidate).
+    pub webrtc: String,
     _dir: tempfile::TempDir,
 }
 
@@ -75,20 +77,39 @@ impl StandaloneGateway {
         let mut banner = String::new();
         let stdout = child.stdout.take().expect("stdout");
         let _ = std::io::BufReader::new(stdout).read_line(&mut banner);
-        let said = |key: &str| {
-            banner
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix(key))
-                .unwrap_or_else(|| panic!("no {key} in the gateway's banner {banner:?}"))
-                .to_string()
-        };
-        let (http, sip) = (said("http="), said("sip_udp="));
-        StandaloneGateway { child, http, sip, _dir: dir }
+        let listening = gateway::standalone::Listening::parse(&banner)
+            .unwrap_or_else(|| panic!("not a gateway's banner: {banner:?}"));
+        let (http, sip) = (listening.http.to_string(), listening.sip_udp.to_string());
+        let webrtc = listening.webrtc.to_string();
+        StandaloneGateway { child, http, sip, webrtc, _dir: dir }
     }
 
     /// The control URL the server is given (`DIALER_GATEWAY_URL`).
     pub fn control_url(&self) -> String {
         format!("ws://{}", self.http)
+    }
+
+    /// Its gauges and counters as its `/metrics` says them (refreshed there every second),
+    /// by name with labels.
+    pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
+        let body = reqwest::get(format!("http://{}/metrics", self.http))
+            .await
+            .expect("the gateway's metrics")
+            .text()
+            .await
+            .expect("text");
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter_map(|(name, v)| Some((name.to_string(), v.parse().ok()?)))
+            .collect()
+    }
+
+    /// Calls on it in any state (a relay's SIP call included), and its agents' audio legs.
+    pub async fn calls_and_legs(&self) -> (f64, f64) {
+        let m = self.metrics().await;
+        let calls = m.iter().filter(|(k, _)| k.starts_with("gateway_calls{")).map(|(_, v)| v).sum();
+        (calls, m.get("gateway_agent_legs_connected").copied().unwrap_or(0.0))
     }
 
     /// The server's configuration for it.

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod balancer;
 pub mod customer;
 pub mod gateway;
+pub mod link;
 pub mod own_postgres;
 pub mod phone_socket;
 pub mod recording;
@@ -266,6 +267,27 @@ pub async fn exec(db: &server::db::Db, sql: &'static str) {
         server::db::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
     }
     .expect(sql)
+}
+
+/// Registers a run of a server instance named `name`, beating for ever, as the dialer does
+/// at start: what the test then writes in its name (attempts) is that run's.
+pub async fn registered(db: &server::db::Db, name: &str) -> server::db::instances::Me {
+    use server::db::instances::{self, Instance, Me};
+    let me = Me { name: name.into(), incarnation: format!("{name}-run") };
+    let row = Instance {
+        name: me.name.clone(),
+        started_at: 0,
+        heartbeat_at: i64::MAX / 2,
+        host: "test".into(),
+        pid: 0,
+        process: "test".into(),
+        incarnation: me.incarnation.clone(),
+    };
+    if !instances::insert(db, &row).await.unwrap() {
+        let there = instances::get(db, name).await.unwrap().map(|r| r.incarnation);
+        assert_eq!(there.as_deref(), Some(me.incarnation.as_str()), "{name} is another run's");
+    }
+    me
 }
 
 /// What came back.

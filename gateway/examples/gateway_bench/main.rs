@@ -15,6 +15,11 @@
 //! come back), and latency: the round trip through gateway and sipp, the round trip of a
 //! probe sent straight to sipp at the same time, and the difference halved — the latency
 //! the gateway adds on one pass.
+//!
+//! `--peer rtpengine` measures a peer instead, the same way: rtpengine bridging the same
+//! clients to the same sipp (see `rtpengine.rs`), for the side-by-side figures.
+
+mod rtpengine;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,6 +48,8 @@ struct Args {
     calls: usize,
     seconds: u64,
     gateway: PathBuf,
+    /// rtpengine's binary, when it is the one measured.
+    rtpengine: Option<PathBuf>,
 }
 
 const USAGE: &str = "\
@@ -51,6 +58,8 @@ gateway-bench: concurrent bridged calls through the standalone gateway (see the 
   --calls N         calls at once (100)
   --seconds S       how long to measure them (20)
   --gateway PATH    the gateway binary (beside this program's directory)
+  --peer rtpengine  measure rtpengine instead (/usr/bin/rtpengine, Debian rtpengine-daemon)
+  --rtpengine PATH  rtpengine's binary, with --peer rtpengine
 ";
 
 fn args() -> Result<Args> {
@@ -60,9 +69,16 @@ fn args() -> Result<Args> {
     // target/<profile>/examples/gateway-bench → target/<profile>/gateway
     let mut gateway =
         exe.parent().and_then(|p| p.parent()).map(|p| p.join("gateway")).unwrap_or_default();
+    let mut rtpengine = None;
+    let mut rtpengine_path = PathBuf::from("/usr/bin/rtpengine");
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--peer" => match it.next().as_deref() {
+                Some("rtpengine") => rtpengine = Some(()),
+                other => bail!("--peer: {other:?} is not a peer this program knows (rtpengine)"),
+            },
+            "--rtpengine" => rtpengine_path = it.next().context("--rtpengine PATH")?.into(),
             "--calls" => calls = it.next().context("--calls N")?.parse()?,
             "--seconds" => seconds = it.next().context("--seconds S")?.parse()?,
             "--gateway" => gateway = it.next().context("--gateway PATH")?.into(),
@@ -73,13 +89,18 @@ fn args() -> Result<Args> {
             other => bail!("unknown argument {other} (see --help)"),
         }
     }
-    if !gateway.is_file() {
-        bail!(
+    let rtpengine = rtpengine.map(|()| rtpengine_path);
+    match &rtpengine {
+        Some(path) if !path.is_file() => {
+            bail!("{} not found: install Debian's rtpengine-daemon", path.display())
+        }
+        None if !gateway.is_file() => bail!(
             "{} not found: build it first with cargo build --release -p gateway",
             gateway.display()
-        );
+        ),
+        _ => {}
     }
-    Ok(Args { calls, seconds, gateway })
+    Ok(Args { calls, seconds, gateway, rtpengine })
 }
 
 /// A child process killed on drop.
@@ -300,7 +321,8 @@ async fn run_client(
     result
 }
 
-/// A plain RTP probe straight to sipp's echo port: the round trip without the gateway.
+/// A plain RTP probe straight to the echo the calls' media goes to: the round trip without
+/// the gateway.
 async fn run_probe(target: SocketAddr, shared: Arc<Shared>) -> ClientResult {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("probe socket");
     let mut result = ClientResult::default();
@@ -348,8 +370,9 @@ fn main() {
 async fn run() -> Result<()> {
     let args = args()?;
     let n = args.calls;
+    let name = if args.rtpengine.is_some() { "rtpengine" } else { "gateway" };
     println!(
-        "gateway load benchmark: {n} calls, {} s window, {} cores",
+        "{name} load benchmark: {n} calls, {} s window, {} cores",
         args.seconds,
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     );
@@ -377,14 +400,167 @@ async fn run() -> Result<()> {
             .context("sipp (install Debian sip-tester)")?,
     );
 
-    // The gateway.
+    let sipp = SocketAddr::from(([127, 0, 0, 1], sipp_port));
+    // Where the calls' media is echoed (see rtpengine.rs for why the peer's differs).
+    let (pid, mut bridge, echo) = match &args.rtpengine {
+        Some(path) => {
+            let engine = rtpengine::Rtpengine::start(path, sipp).await?;
+            let reflector = rtpengine::Reflector::start()?;
+            let echo = reflector.address;
+            (engine.pid, Bridge::Rtpengine { engine, _echo: reflector }, echo)
+        }
+        None => {
+            let (pid, bridge) = start_gateway(&args.gateway, sipp_port).await?;
+            (pid, bridge, SocketAddr::from(([127, 0, 0, 1], media_port)))
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = rss_kb(pid);
+
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        measuring: false.into(),
+        stop: false.into(),
+        connected: 0.into(),
+    });
+    let setup = Instant::now();
+    let mut clients = Vec::new();
+    let mut legs = Vec::new();
+    for i in 0..n {
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        let local = socket.local_addr()?;
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_pcmu(true, false)
+            .set_rtp_mode(true)
+            .build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().context("an offer")?;
+        let answer = match &mut bridge {
+            Bridge::Gateway { control, .. } => {
+                let reply = control
+                    .request(json!({"command": "create_agent_leg", "offer": offer.to_sdp_string()}))
+                    .await?;
+                legs.push(reply["leg"].as_u64().context("leg id")?);
+                reply["answer"].as_str().context("answer")?.to_owned()
+            }
+            Bridge::Rtpengine { engine, .. } => {
+                engine.bridge(i, &offer.to_sdp_string(), echo).await?
+            }
+        };
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer)?)?;
+        clients.push(tokio::spawn(run_client(socket, rtc, mid, shared.clone())));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shared.connected.load(Ordering::Relaxed) < n {
+        if Instant::now() > deadline {
+            bail!("only {} of {n} clients connected", shared.connected.load(Ordering::Relaxed));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let legs_connected = setup.elapsed();
+
+    let call_ids = match &bridge {
+        Bridge::Gateway { control, .. } => place_calls(control, &legs).await?,
+        // Each client's call to sipp was placed as it was set up.
+        Bridge::Rtpengine { .. } => Vec::new(),
+    };
+    println!(
+        "setup: {n} agent legs connected in {:.1} s, {n} calls bridged after {:.1} s",
+        legs_connected.as_secs_f64(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    let probe = tokio::spawn(run_probe(echo, shared.clone()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
+    shared.measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    shared.measuring.store(false, Ordering::Relaxed);
+    let (cpu1, window) = (cpu_seconds(pid), t0.elapsed());
+    let rss_loaded = rss_kb(pid);
+    tokio::time::sleep(Duration::from_secs(1)).await; // in-flight echoes
+    shared.stop.store(true, Ordering::Relaxed);
+
+    let mut total = ClientResult::default();
+    for c in clients {
+        let r = c.await?;
+        total.sent += r.sent;
+        total.received += r.received;
+        total.rtts_us.extend(r.rtts_us);
+    }
+    let mut direct = probe.await?;
+    total.rtts_us.sort_unstable();
+    direct.rtts_us.sort_unstable();
+    if let Bridge::Gateway { control, .. } = &bridge {
+        for call in &call_ids {
+            let _ = control.request(json!({"command": "hangup", "call": call})).await;
+        }
+    }
+
+    let secs = window.as_secs_f64();
+    let (user, system) = ((cpu1.0 - cpu0.0) / secs, (cpu1.1 - cpu0.1) / secs);
+    let cpu_share = user + system;
+    let per_call = cpu_share / n as f64;
+    let loss = if total.sent == 0 {
+        f64::NAN
+    } else {
+        100.0 * (total.sent.saturating_sub(total.received)) as f64 / total.sent as f64
+    };
+    let (gw50, gw99) = (percentile(&total.rtts_us, 0.5), percentile(&total.rtts_us, 0.99));
+    let (d50, d99) = (percentile(&direct.rtts_us, 0.5), percentile(&direct.rtts_us, 0.99));
+    println!(
+        "{name} CPU: {:.1} % of one core for {n} calls ({:.1} % user, {:.1} % kernel) = {:.3} % per call → {:.0} calls per core",
+        100.0 * cpu_share,
+        100.0 * user,
+        100.0 * system,
+        100.0 * per_call,
+        1.0 / per_call
+    );
+    println!(
+        "{name} memory: RSS {:.1} MB idle, {:.1} MB loaded → {:.0} KB per call",
+        rss_idle as f64 / 1024.0,
+        rss_loaded as f64 / 1024.0,
+        (rss_loaded.saturating_sub(rss_idle)) as f64 / n as f64
+    );
+    println!(
+        "loss: {} of {} packets sent in the window did not come back ({loss:.3} %)",
+        total.sent.saturating_sub(total.received),
+        total.sent
+    );
+    println!(
+        "round trip agent → {name} → echo → {name} → agent: p50 {gw50:.2} ms, p99 {gw99:.2} ms"
+    );
+    println!(
+        "round trip straight to the echo (same time, same load):  p50 {d50:.2} ms, p99 {d99:.2} ms"
+    );
+    println!(
+        "latency the {name} adds per pass ((through − straight) / 2): p50 {:.2} ms, p99 {:.2} ms",
+        (gw50 - d50) / 2.0,
+        (gw99 - d99) / 2.0
+    );
+    Ok(())
+}
+
+/// How the clients' calls are bridged to sipp.
+enum Bridge {
+    /// Our gateway, its own process, over its control API.
+    Gateway { control: Arc<Control>, _process: Proc, _dir: tempfile::TempDir },
+    /// The peer, and the echo its calls' media goes to (kept running while it is).
+    Rtpengine { engine: rtpengine::Rtpengine, _echo: rtpengine::Reflector },
+}
+
+/// Starts the gateway binary with a trunk to sipp and attaches to its control API.
+async fn start_gateway(binary: &std::path::Path, sipp_port: u16) -> Result<(u32, Bridge)> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("gateway.toml");
     std::fs::write(
         &config,
         format!("[[trunks]]\nid = 1\nhost = \"127.0.0.1\"\nport = {sipp_port}\n"),
     )?;
-    let mut child = Command::new(&args.gateway)
+    let mut child = Command::new(binary)
         .env("DIALER_GATEWAY_CONFIG", &config)
         .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
         .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
@@ -402,55 +578,17 @@ async fn run() -> Result<()> {
         let stdout = child.stdout.take().context("gateway stdout")?;
         std::io::BufReader::new(stdout).read_line(&mut first)?;
     }
-    let _gateway = Proc(child);
-    let http = first
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http="))
-        .context("gateway banner")?
-        .to_owned();
+    let gateway = Proc(child);
+    let http = gateway::standalone::Listening::parse(&first)
+        .with_context(|| format!("not a gateway's banner: {first:?}"))?
+        .http;
     let control = Control::connect(&format!("ws://{http}/control?token={TOKEN}")).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = rss_kb(pid);
+    Ok((pid, Bridge::Gateway { control, _process: gateway, _dir: dir }))
+}
 
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        measuring: false.into(),
-        stop: false.into(),
-        connected: 0.into(),
-    });
-    let setup = Instant::now();
-    let mut clients = Vec::new();
-    let mut legs = Vec::new();
-    for _ in 0..n {
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        let local = socket.local_addr()?;
-        let mut rtc = Rtc::builder()
-            .clear_codecs()
-            .enable_pcmu(true, false)
-            .set_rtp_mode(true)
-            .build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp")?);
-        let mut api = rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        let (offer, pending) = api.apply().context("an offer")?;
-        let reply = control
-            .request(json!({"command": "create_agent_leg", "offer": offer.to_sdp_string()}))
-            .await?;
-        let answer = SdpAnswer::from_sdp_string(reply["answer"].as_str().context("answer")?)?;
-        rtc.sdp_api().accept_answer(pending, answer)?;
-        legs.push(reply["leg"].as_u64().context("leg id")?);
-        clients.push(tokio::spawn(run_client(socket, rtc, mid, shared.clone())));
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while shared.connected.load(Ordering::Relaxed) < n {
-        if Instant::now() > deadline {
-            bail!("only {} of {n} clients connected", shared.connected.load(Ordering::Relaxed));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let legs_connected = setup.elapsed();
-
-    // Calls, 20 in flight at a time, each bridged as soon as it is answered.
+/// Calls to sipp on the gateway, 20 in flight at a time, each bridged to its leg as soon as
+/// it is answered; returns their ids.
+async fn place_calls(control: &Arc<Control>, legs: &[u64]) -> Result<Vec<u64>> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(20));
     let mut calls = Vec::new();
     for (i, leg) in legs.iter().copied().enumerate() {
@@ -477,78 +615,5 @@ async fn run() -> Result<()> {
     for c in calls {
         call_ids.push(c.await??);
     }
-    println!(
-        "setup: {n} agent legs connected in {:.1} s, {n} calls bridged after {:.1} s",
-        legs_connected.as_secs_f64(),
-        setup.elapsed().as_secs_f64()
-    );
-
-    let probe =
-        tokio::spawn(run_probe(SocketAddr::from(([127, 0, 0, 1], media_port)), shared.clone()));
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
-    shared.measuring.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    shared.measuring.store(false, Ordering::Relaxed);
-    let (cpu1, window) = (cpu_seconds(pid), t0.elapsed());
-    let rss_loaded = rss_kb(pid);
-    tokio::time::sleep(Duration::from_secs(1)).await; // in-flight echoes
-    shared.stop.store(true, Ordering::Relaxed);
-
-    let mut total = ClientResult::default();
-    for c in clients {
-        let r = c.await?;
-        total.sent += r.sent;
-        total.received += r.received;
-        total.rtts_us.extend(r.rtts_us);
-    }
-    let mut direct = probe.await?;
-    total.rtts_us.sort_unstable();
-    direct.rtts_us.sort_unstable();
-    for call in &call_ids {
-        let _ = control.request(json!({"command": "hangup", "call": call})).await;
-    }
-
-    let secs = window.as_secs_f64();
-    let (user, system) = ((cpu1.0 - cpu0.0) / secs, (cpu1.1 - cpu0.1) / secs);
-    let cpu_share = user + system;
-    let per_call = cpu_share / n as f64;
-    let loss = if total.sent == 0 {
-        f64::NAN
-    } else {
-        100.0 * (total.sent.saturating_sub(total.received)) as f64 / total.sent as f64
-    };
-    let (gw50, gw99) = (percentile(&total.rtts_us, 0.5), percentile(&total.rtts_us, 0.99));
-    let (d50, d99) = (percentile(&direct.rtts_us, 0.5), percentile(&direct.rtts_us, 0.99));
-    println!(
-        "gateway CPU: {:.1} % of one core for {n} calls ({:.1} % user, {:.1} % kernel) = {:.3} % per call → {:.0} calls per core",
-        100.0 * cpu_share,
-        100.0 * user,
-        100.0 * system,
-        100.0 * per_call,
-        1.0 / per_call
-    );
-    println!(
-        "gateway memory: RSS {:.1} MB idle, {:.1} MB loaded → {:.0} KB per call",
-        rss_idle as f64 / 1024.0,
-        rss_loaded as f64 / 1024.0,
-        (rss_loaded.saturating_sub(rss_idle)) as f64 / n as f64
-    );
-    println!(
-        "loss: {} of {} packets sent in the window did not come back ({loss:.3} %)",
-        total.sent.saturating_sub(total.received),
-        total.sent
-    );
-    println!(
-        "round trip agent → gateway → sipp echo → gateway → agent: p50 {gw50:.2} ms, p99 {gw99:.2} ms"
-    );
-    println!(
-        "round trip straight to sipp echo (same time, same load):  p50 {d50:.2} ms, p99 {d99:.2} ms"
-    );
-    println!(
-        "latency the gateway adds per pass ((through − straight) / 2): p50 {:.2} ms, p99 {:.2} ms",
-        (gw50 - d50) / 2.0,
-        (gw99 - d99) / 2.0
-    );
-    Ok(())
+    Ok(call_ids)
 }
