@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use crate::engine::abandon::AbandonHistory;
 use crate::engine::recycle::DialState;
 use crate::engine::{
-    ANSWERED_AS_CANCELLED, AfterWrapUp, AgentEvent, CallEvent, CallId, CampaignConfig, Engine,
+    ANSWERED_AS_CANCELLED, AgentEvent, CallEvent, CallId, CampaignConfig, Engine,
     HUNG_UP_DETECTING, Input, Now, Output, QueuedLead, Record, Submission,
 };
 
@@ -505,17 +505,7 @@ pub fn run_day(w: &Workload, kind: CampaignKind, seed: u64) -> DayReport {
                 }
                 Some(Happening::Cancel(_)) => {}
                 Some(Happening::Submit(agent, call)) => {
-                    let s = Submission {
-                        agent,
-                        call,
-                        disposition: LeadStatus::system("NOT INTERESTED"),
-                        notes: String::new(),
-                        callback_at: None,
-                        callback_mine: false,
-                        invalid_details: false,
-                        form: Default::default(),
-                        then: AfterWrapUp::Ready,
-                    };
+                    let s = Submission::plain(agent, call, LeadStatus::system("NOT INTERESTED"));
                     let _ = engine.handle(now, Input::AgentSubmit(s));
                 }
                 Some(Happening::Leave(agents)) => {

@@ -13,7 +13,7 @@ use app::model::{
     RetryRule, TrunkId, UserId,
 };
 use server::db::{self, Db};
-use server::engine::{AfterWrapUp, AgentEvent, Input, Submission};
+use server::engine::{AgentEvent, Input, Submission};
 use server::runtime::carrier::{CarrierEvent, SimBehaviour, SimCarrier};
 use server::runtime::clock::{Clock, ShiftedClock, SystemClock};
 use server::runtime::dialer::{self, Dialer, RuntimeConfig, Tasks};
@@ -115,17 +115,7 @@ fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::tas
         let mut n = 0u32;
         let submit = |agent: UserId, call, n: u32| {
             let code = if n.is_multiple_of(2) { "SALE MADE" } else { "NOT INTERESTED" };
-            Input::AgentSubmit(Submission {
-                agent,
-                call,
-                disposition: LeadStatus::system(code),
-                notes: String::new(),
-                callback_at: None,
-                callback_mine: false,
-                invalid_details: false,
-                form: Default::default(),
-                then: AfterWrapUp::Ready,
-            })
+            Input::AgentSubmit(Submission::plain(agent, call, LeadStatus::system(code)))
         };
         loop {
             match events.recv().await {

@@ -12,11 +12,8 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use app::model::{
-    CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact, LeadStatus,
-    LeadsetSettings, Name, PhoneNumber,
-};
-use server::db::leads::{ClaimRequest, NewLead};
+use app::model::{CallingWindow, CampaignId, CampaignKind, CampaignSettings, Name};
+use server::db::leads::ClaimRequest;
 use server::db::scratch::Scratch;
 use server::db::{self, Db};
 
@@ -73,34 +70,8 @@ async fn fill(db: &Db, leads: u32) -> anyhow::Result<CampaignId> {
     s.active = true;
     s.window = CallingWindow::new(0, 24 * 60).expect("window");
     let campaign = db::campaigns::insert(db, &s, 0).await?;
-    let leadset = db::leadsets::insert(
-        db,
-        &LeadsetSettings {
-            name: Name::parse("A million").expect("name"),
-            campaign_id: Some(campaign),
-            active: true,
-            description: String::new(),
-            default_country: "US".into(),
-        },
-        0,
-    )
-    .await?;
     let started = Instant::now();
-    let chunk = 50_000;
-    let mut n = 0;
-    while n < leads {
-        let batch: Vec<NewLead> = (n..(n + chunk).min(leads))
-            .map(|i| NewLead {
-                phone: PhoneNumber::parse(&format!("+1202{i:07}")).expect("valid number"),
-                status: LeadStatus::system("NEW"),
-                timezone: "America/New_York".into(),
-                contact: Contact { first_name: format!("Lead {i}"), ..Contact::default() },
-                custom: Default::default(),
-            })
-            .collect();
-        db::leads::insert_many(db, leadset, &batch, 0).await?;
-        n += chunk;
-    }
+    db::scratch::leadset_of(db, campaign, leads, "America/New_York").await?;
     eprintln!("  inserted {leads} leads in {:.1} s", started.elapsed().as_secs_f64());
     Ok(campaign)
 }

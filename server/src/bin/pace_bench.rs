@@ -18,13 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::{
-    CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind, CampaignSettings, Contact,
-    LeadStatus, LeadsetSettings, Name, PhoneNumber, Role, TrunkId, UserId, Username,
+    CallOutcome, CallerId, CallingWindow, CampaignId, CampaignKind, CampaignSettings, LeadStatus,
+    Name, Role, TrunkId, UserId, Username,
 };
-use server::db::leads::NewLead;
 use server::db::scratch::Scratch;
 use server::db::{self, Db};
-use server::engine::{AfterWrapUp, AgentEvent, Input, Submission};
+use server::engine::{AgentEvent, Input, Submission};
 use server::runtime::carrier::{CarrierEvent, SimBehaviour, SimCarrier};
 use server::runtime::clock::{Clock, SystemClock};
 use server::runtime::dialer::{self, Dialer, RuntimeConfig};
@@ -100,33 +99,7 @@ async fn fill(db: &Db, agents: u32, leads: u32) -> anyhow::Result<(CampaignId, V
     s.max_cps = 10_000.0;
     s.window = CallingWindow::new(0, 24 * 60).expect("window");
     let campaign = db::campaigns::insert(db, &s, 0).await?;
-    let leadset = db::leadsets::insert(
-        db,
-        &LeadsetSettings {
-            name: Name::parse("Bench").expect("name"),
-            campaign_id: Some(campaign),
-            active: true,
-            description: String::new(),
-            default_country: "US".into(),
-        },
-        0,
-    )
-    .await?;
-    let chunk = 50_000;
-    let mut n = 0;
-    while n < leads {
-        let batch: Vec<NewLead> = (n..(n + chunk).min(leads))
-            .map(|i| NewLead {
-                phone: PhoneNumber::parse(&format!("+1202{i:07}")).expect("valid number"),
-                status: LeadStatus::system("NEW"),
-                timezone: "UTC".into(),
-                contact: Contact::default(),
-                custom: Default::default(),
-            })
-            .collect();
-        db::leads::insert_many(db, leadset, &batch, 0).await?;
-        n += chunk;
-    }
+    db::scratch::leadset_of(db, campaign, leads, "UTC").await?;
     Ok((campaign, ids))
 }
 
@@ -140,17 +113,7 @@ fn work(dialer: Dialer, campaign: CampaignId, agents: Vec<UserId>) -> tokio::tas
             let _ = dialer.input(Input::AgentReady { agent: *a }).await;
         }
         let submit = |agent, call| {
-            Input::AgentSubmit(Submission {
-                agent,
-                call,
-                disposition: LeadStatus::system("NOT INTERESTED"),
-                notes: String::new(),
-                callback_at: None,
-                callback_mine: false,
-                invalid_details: false,
-                form: Default::default(),
-                then: AfterWrapUp::Ready,
-            })
+            Input::AgentSubmit(Submission::plain(agent, call, LeadStatus::system("NOT INTERESTED")))
         };
         loop {
             match events.recv().await {

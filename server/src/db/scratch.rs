@@ -75,3 +75,41 @@ async fn connect(url: &str) -> Result<PgConnection, DbError> {
         .await
         .map_err(|source| DbError::Connect { url: super::redact(url), source })
 }
+
+/// A leadset of `campaign` holding `leads` new leads in time zone `timezone`, for the
+/// benchmark programs: distinct US numbers (+1 202 and seven digits), inserted 50,000 at a
+/// time.
+pub async fn leadset_of(
+    db: &super::Db,
+    campaign: app::model::CampaignId,
+    leads: u32,
+    timezone: &str,
+) -> Result<app::model::LeadsetId, DbError> {
+    use app::model::{Contact, LeadStatus, LeadsetSettings, Name, PhoneNumber};
+    let leadset = super::leadsets::insert(
+        db,
+        &LeadsetSettings {
+            name: Name::parse("Bench").expect("a valid name"),
+            campaign_id: Some(campaign),
+            active: true,
+            description: String::new(),
+            default_country: "US".into(),
+        },
+        0,
+    )
+    .await?;
+    const CHUNK: u32 = 50_000;
+    for start in (0..leads).step_by(CHUNK as usize) {
+        let batch: Vec<super::leads::NewLead> = (start..(start + CHUNK).min(leads))
+            .map(|i| super::leads::NewLead {
+                phone: PhoneNumber::parse(&format!("+1202{i:07}")).expect("a valid number"),
+                status: LeadStatus::system("NEW"),
+                timezone: timezone.into(),
+                contact: Contact { first_name: format!("Lead {i}"), ..Contact::default() },
+                custom: Default::default(),
+            })
+            .collect();
+        super::leads::insert_many(db, leadset, &batch, 0).await?;
+    }
+    Ok(leadset)
+}

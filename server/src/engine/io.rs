@@ -74,6 +74,24 @@ pub struct Submission {
     pub then: AfterWrapUp,
 }
 
+impl Submission {
+    /// `disposition` and nothing more: no notes, no callback, the details right, an empty
+    /// form, and the agent Ready after it.
+    pub fn plain(agent: UserId, call: CallId, disposition: LeadStatus) -> Submission {
+        Submission {
+            agent,
+            call,
+            disposition,
+            notes: String::new(),
+            callback_at: None,
+            callback_mine: false,
+            invalid_details: false,
+            form: Default::default(),
+            then: AfterWrapUp::Ready,
+        }
+    }
+}
+
 /// What the carrier (the gateway) says about a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallEvent {
