@@ -11,8 +11,9 @@
 //! counter raised) only while this instance holds the lead's lease and its row in
 //! `instances` is still this run's (not being recovered, not another process's), and the
 //! call is placed only after that commit. An attempt failing either is refused — not
-//! stored, and [`apply`] names it so the call is never placed. Progress and the end of an attempt land
-//! only while it is open: an attempt closed by crash recovery keeps that outcome.
+//! stored, and [`apply`] names it so the call is never placed. Progress and the end of an
+//! attempt land only while it is open: an attempt closed by crash recovery keeps that
+//! outcome.
 //!
 //! A call's first bridge to an agent and its disposition also queue a delivery to the
 //! campaign's webhook (if it has one) in the same transaction: the event is stored exactly
