@@ -164,13 +164,7 @@ async fn my_stats_follow_the_definitions_across_midnight_and_a_crash(b: Backend)
     records.extend(call(3, leads[3], camp, ann, at(800.0), None));
     records.extend(call(4, leads[4], camp, ann, at(-5000.0), Some(("SALE MADE", ""))));
     records.extend(call(5, leads[5], camp, bob, at(900.0), Some(("SALE MADE", ""))));
-    let refused = server::db::journal::apply(
-        s.database(),
-        &support::registered(s.database(), "test").await,
-        &records,
-    )
-    .await
-    .unwrap();
+    let refused = support::record_as(s.database(), "test", &records).await;
     assert!(refused.is_empty(), "{refused:?}");
 
     let me = s.login("ann", "agent-pass-1").await;
@@ -265,13 +259,7 @@ async fn my_call_history_is_mine_newest_first_and_paged(b: Backend) {
         let disposition = (n % 3 != 2).then_some(("SALE MADE", "note"));
         records.extend(call(n, lead, camp, agent, t + n as i64 * 60_000, disposition));
     }
-    let refused = server::db::journal::apply(
-        s.database(),
-        &support::registered(s.database(), "test").await,
-        &records,
-    )
-    .await
-    .unwrap();
+    let refused = support::record_as(s.database(), "test", &records).await;
     assert!(refused.is_empty(), "{refused:?}");
     let me = s.login("ann", "agent-pass-1").await;
     let page = |n: &'static str| {

@@ -304,21 +304,13 @@ async fn leases_are_exclusive_released_and_expire(b: Backend) {
         },
         invalid_details: false,
     };
-    db::journal::apply(
-        &f.db,
-        &support::registered(&f.db, OWNER).await,
-        std::slice::from_ref(&stale),
-    )
-    .await
-    .unwrap();
+    support::record_as(&f.db, OWNER, std::slice::from_ref(&stale)).await;
     let info = leads::dial_info(&f.db, LeadId(2)).await.unwrap().unwrap();
     assert_eq!(
         (info.dial_state.as_str(), info.lease_owner.as_deref()),
         ("leased", Some("instance-b"))
     );
-    db::journal::apply(&f.db, &support::registered(&f.db, "instance-b").await, &[stale])
-        .await
-        .unwrap();
+    support::record_as(&f.db, "instance-b", &[stale]).await;
     let info = leads::dial_info(&f.db, LeadId(2)).await.unwrap().unwrap();
     assert_eq!(
         (info.status.as_str(), info.dial_state.as_str(), info.lease_owner),

@@ -453,13 +453,12 @@ async fn call_events_are_queued_with_their_call_and_delivered_signed_with_retrie
     let (_s, db, campaign, lead, agent) = stopped_setup(b, &receiver.url).await;
     lease(&db, lead, "test-instance").await;
     let t0 = 1_800_000_000_000;
-    let not_stored = db::journal::apply(
+    let not_stored = support::record_as(
         &db,
-        &support::registered(&db, "test-instance").await,
+        "test-instance",
         &answered_call("call-1", lead, campaign, agent, t0),
     )
-    .await
-    .unwrap();
+    .await;
     assert!(not_stored.is_empty());
 
     // Two events, queued with their records: answered (once, despite the second bridge) and
@@ -544,9 +543,7 @@ async fn a_receiver_that_keeps_failing_is_given_up(b: Backend) {
     // Only the disposition's event: the answer's bridge is left out.
     let records: Vec<Record> =
         records.into_iter().filter(|r| !matches!(r, Record::AttemptBridged { .. })).collect();
-    db::journal::apply(&db, &support::registered(&db, "test-instance").await, &records)
-        .await
-        .unwrap();
+    support::record_as(&db, "test-instance", &records).await;
     let sender = Webhooks::new(db.clone(), AllowedNetworks::parse(LOOPBACK).unwrap()).unwrap();
 
     // Every try when the last one said, until given up.
@@ -584,9 +581,7 @@ async fn a_receiver_that_keeps_failing_is_given_up(b: Backend) {
         .into_iter()
         .filter(|r| !matches!(r, Record::AttemptBridged { .. }))
         .collect();
-    db::journal::apply(&db, &support::registered(&db, "test-instance").await, &records)
-        .await
-        .unwrap();
+    support::record_as(&db, "test-instance", &records).await;
     assert_eq!(sender.tick(t0 + 20_000).await.unwrap(), 1);
     let d = deliveries(&db, campaign).await.pop().unwrap();
     assert_eq!((d.state, d.tries, d.last_status), (DeliveryState::Pending, 1, None));
@@ -606,13 +601,8 @@ async fn a_private_address_is_never_contacted_unless_allowed(b: Backend) {
     let (_s, db, campaign, lead, agent) = stopped_setup(b, &receiver.url).await;
     lease(&db, lead, "test-instance").await;
     let t0 = 1_800_000_000_000;
-    db::journal::apply(
-        &db,
-        &support::registered(&db, "test-instance").await,
-        &answered_call("call-4", lead, campaign, agent, t0),
-    )
-    .await
-    .unwrap();
+    support::record_as(&db, "test-instance", &answered_call("call-4", lead, campaign, agent, t0))
+        .await;
     // A server whose admin allows no private network (the default): given up at once, unsent.
     let sender = Webhooks::new(db.clone(), AllowedNetworks::None).unwrap();
     assert_eq!(sender.tick(t0 + 20_000).await.unwrap(), 2);

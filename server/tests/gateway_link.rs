@@ -7,9 +7,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::net::UdpSocket;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use app::model::CallOutcome;
@@ -17,77 +15,53 @@ use gateway::events::Read;
 use server::engine::{CallEvent, CallId};
 use server::runtime::carrier::{Carrier, CarrierEvent};
 use server::runtime::gateway_link::{GatewayLink, LOST_CALL, carrier_event};
-use support::link::{gateway, header, originate, reply};
+use support::link::{TestCarrier, gateway, header, originate, reply};
 use tokio::sync::mpsc;
-
-/// A carrier that answers every INVITE with 180 Ringing and then 486 Busy Here, on a thread of
-/// its own until the flag is dropped (each wait is bounded, so the thread ends by itself). Like
-/// a real user agent it sends the 486 again until the ACK comes, after 0.5, 1, 2, 4, 4… seconds
-/// for up to 32 (RFC 3261 Timers G and H): in a burst of thousands of calls, datagrams are
-/// dropped by full socket buffers.
-struct BusyCarrier {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
 
 /// A 486 waiting for its ACK: the response, where to, when to send it again, the wait after
 /// that, and when to give up.
 type Unacked = (String, std::net::SocketAddr, std::time::Instant, Duration, std::time::Instant);
 
-impl BusyCarrier {
-    fn start() -> BusyCarrier {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        socket.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
-        let port = socket.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 65_536];
-            let mut unacked: HashMap<String, Unacked> = HashMap::new();
-            let again = Duration::from_millis(500);
-            // The repeats are swept every 50 ms, not after each datagram: with thousands
-            // waiting, a sweep per datagram made the carrier fall behind the burst until its
-            // socket's buffer dropped calls' INVITEs (a call then timed out unanswered).
-            let sweep = Duration::from_millis(50);
-            let mut next_sweep = std::time::Instant::now() + sweep;
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok((n, from)) = socket.recv_from(&mut buf) {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    let call_id = header(&text, "call-id");
-                    if text.starts_with("INVITE ") {
-                        let busy = reply(&text, "486 Busy Here");
-                        let _ = socket.send_to(reply(&text, "180 Ringing").as_bytes(), from);
-                        let _ = socket.send_to(busy.as_bytes(), from);
-                        let now = std::time::Instant::now();
-                        let until = now + Duration::from_secs(32);
-                        unacked.entry(call_id).or_insert((busy, from, now + again, again, until));
-                    } else if text.starts_with("ACK ") {
-                        unacked.remove(&call_id);
-                    }
-                }
+/// A carrier that answers every INVITE with 180 Ringing and then 486 Busy Here. Like a real
+/// user agent it sends the 486 again until the ACK comes, after 0.5, 1, 2, 4, 4… seconds for up
+/// to 32 (RFC 3261 Timers G and H): in a burst of thousands of calls, datagrams are dropped by
+/// full socket buffers.
+fn busy_carrier() -> TestCarrier {
+    let mut unacked: HashMap<String, Unacked> = HashMap::new();
+    let again = Duration::from_millis(500);
+    // The repeats are swept every 50 ms, not after each datagram: with thousands waiting, a
+    // sweep per datagram made the carrier fall behind the burst until its socket's buffer
+    // dropped calls' INVITEs (a call then timed out unanswered).
+    let sweep = Duration::from_millis(50);
+    let mut next_sweep = std::time::Instant::now() + sweep;
+    TestCarrier::start(move |socket, datagram| {
+        if let Some((text, from)) = datagram {
+            let call_id = header(text, "call-id");
+            if text.starts_with("INVITE ") {
+                let busy = reply(text, "486 Busy Here");
+                let _ = socket.send_to(reply(text, "180 Ringing").as_bytes(), from);
+                let _ = socket.send_to(busy.as_bytes(), from);
                 let now = std::time::Instant::now();
-                if now < next_sweep {
-                    continue;
-                }
-                next_sweep = now + sweep;
-                unacked.retain(|_, (busy, to, next, wait, until)| {
-                    if *next <= now {
-                        let _ = socket.send_to(busy.as_bytes(), *to);
-                        *wait = (*wait * 2).min(Duration::from_secs(4));
-                        *next = now + *wait;
-                    }
-                    now < *until
-                });
+                let until = now + Duration::from_secs(32);
+                unacked.entry(call_id).or_insert((busy, from, now + again, again, until));
+            } else if text.starts_with("ACK ") {
+                unacked.remove(&call_id);
             }
+        }
+        let now = std::time::Instant::now();
+        if now < next_sweep {
+            return;
+        }
+        next_sweep = now + sweep;
+        unacked.retain(|_, (busy, to, next, wait, until)| {
+            if *next <= now {
+                let _ = socket.send_to(busy.as_bytes(), *to);
+                *wait = (*wait * 2).min(Duration::from_secs(4));
+                *next = now + *wait;
+            }
+            now < *until
         });
-        BusyCarrier { port, stop }
-    }
-}
-
-impl Drop for BusyCarrier {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+    })
 }
 
 /// Places `calls` calls (a few dozen at a time) and reads the dialer's side slowly until each
@@ -154,7 +128,7 @@ fn ends(events: &[CallEvent]) -> Vec<(CallOutcome, Option<String>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_events_to_a_slow_dialer_lose_none() {
-    let carrier = BusyCarrier::start();
+    let carrier = busy_carrier();
     // (`journal`: what the gateway said, to compare with what reached the dialer.)
     let (link, _running, mut calls_rx, mut journal) =
         gateway(gateway::events::DEFAULT_CAPACITY, 8, carrier.port).await;
@@ -196,7 +170,7 @@ async fn ten_thousand_events_to_a_slow_dialer_lose_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_overflow_is_said_and_every_call_still_ends_once() {
-    let carrier = BusyCarrier::start();
+    let carrier = busy_carrier();
     // Room for a handful of events only: a slow dialer falls off its end.
     let (link, _running, mut calls_rx, _) = gateway(16, 8, carrier.port).await;
     let calls = 600;

@@ -7,9 +7,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::net::UdpSocket;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use app::model::{CallOutcome, HangupBy};
@@ -17,12 +14,12 @@ use gateway::events::DEFAULT_CAPACITY;
 use server::engine::{CallEvent, CallId};
 use server::runtime::carrier::Carrier;
 use server::runtime::gateway_link::GATEWAY_DOWN;
-use support::link::{gateway, header, originate, reply};
+use support::link::{TestCarrier, gateway, header, originate, reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_given_up_ends_its_calls_once_and_what_it_kept_is_hung_up_when_it_is_back() {
     // A carrier that rings and never answers: the calls stay up on the gateway.
-    let ringing = RingingCarrier::start();
+    let ringing = ringing_carrier();
     let (link, _running, mut calls_rx, _) = gateway(DEFAULT_CAPACITY, 64, ringing.port).await;
     for n in [1, 2] {
         link.originate(&originate(n)).await.expect("originate");
@@ -73,44 +70,21 @@ async fn a_gateway_given_up_ends_its_calls_once_and_what_it_kept_is_hung_up_when
 }
 
 /// A carrier that answers every INVITE with 180 Ringing and nothing more, until it is
-/// cancelled (200 to the CANCEL, 487 to the INVITE); on a thread of its own until dropped.
-struct RingingCarrier {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl RingingCarrier {
-    fn start() -> RingingCarrier {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        socket.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
-        let port = socket.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 65_536];
-            let mut invites: HashMap<String, String> = HashMap::new();
-            while !flag.load(Ordering::Relaxed) {
-                let Ok((n, from)) = socket.recv_from(&mut buf) else { continue };
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let call_id = header(&text, "call-id");
-                if text.starts_with("INVITE ") {
-                    let _ = socket.send_to(reply(&text, "180 Ringing").as_bytes(), from);
-                    invites.insert(call_id, text);
-                } else if text.starts_with("CANCEL ") {
-                    let _ = socket.send_to(reply(&text, "200 OK").as_bytes(), from);
-                    if let Some(invite) = invites.get(&call_id) {
-                        let end = reply(invite, "487 Request Terminated");
-                        let _ = socket.send_to(end.as_bytes(), from);
-                    }
-                }
+/// cancelled (200 to the CANCEL, 487 to the INVITE).
+fn ringing_carrier() -> TestCarrier {
+    let mut invites: HashMap<String, String> = HashMap::new();
+    TestCarrier::start(move |socket, datagram| {
+        let Some((text, from)) = datagram else { return };
+        let call_id = header(text, "call-id");
+        if text.starts_with("INVITE ") {
+            let _ = socket.send_to(reply(text, "180 Ringing").as_bytes(), from);
+            invites.insert(call_id, text.to_string());
+        } else if text.starts_with("CANCEL ") {
+            let _ = socket.send_to(reply(text, "200 OK").as_bytes(), from);
+            if let Some(invite) = invites.get(&call_id) {
+                let end = reply(invite, "487 Request Terminated");
+                let _ = socket.send_to(end.as_bytes(), from);
             }
-        });
-        RingingCarrier { port, stop }
-    }
-}
-
-impl Drop for RingingCarrier {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
+        }
+    })
 }

@@ -943,8 +943,7 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         "UPDATE leads SET dial_state = 'leased', lease_owner = 'test', lease_expires_at = 9000000000000000",
     )
     .await;
-    let test = support::registered(s.database(), "test").await;
-    let refused = server::db::journal::apply(s.database(), &test, &records).await.unwrap();
+    let refused = support::record_as(s.database(), "test", &records).await;
     assert!(refused.is_empty(), "{refused:?}");
     let st = &overview(&admin, id).await["stats"];
     let calls = &st["calls"];
@@ -1084,7 +1083,7 @@ async fn leadset_stats_count_calls_dispositions_and_each_agents_work(b: Backend)
         state(AgentStatus::LoggedOut, 300),
         Record::SessionEnded { agent: ann, started: t, at: t + 300_000, reason: "logout".into() },
     ];
-    assert!(server::db::journal::apply(s.database(), &test, &day).await.unwrap().is_empty());
+    assert!(support::record_as(s.database(), "test", &day).await.is_empty());
     let agents_on = |day: &'static str| {
         let sup = &sup;
         async move {
@@ -1275,13 +1274,7 @@ async fn the_wallboard_draws_the_hour_and_the_rates_from_the_journal(b: Backend)
         state(AgentStatus::WrapUp, t + 66_000),
         state(AgentStatus::Ready, t + 80_000),
     ]);
-    let refused = server::db::journal::apply(
-        s.database(),
-        &support::registered(s.database(), "test").await,
-        &records,
-    )
-    .await
-    .unwrap();
+    let refused = support::record_as(s.database(), "test", &records).await;
     assert!(refused.is_empty(), "{refused:?}");
 
     s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;
@@ -1533,9 +1526,7 @@ async fn the_compliance_report_counts_what_must_be_zero(b: Backend) {
         started(4, lead_ids[2], yesterday + 3 * HOUR, None),
         ended(4, yesterday + 3 * HOUR + 25_000, CallOutcome::NoAnswer),
     ];
-    let refused = server::db::journal::apply(db, &support::registered(db, "test").await, &records)
-        .await
-        .unwrap();
+    let refused = support::record_as(db, "test", &records).await;
     assert!(refused.is_empty(), "{refused:?}");
 
     s.create_user(&admin, "sue", "supervisor", "sue-pass-1").await;

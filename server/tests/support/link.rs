@@ -1,6 +1,11 @@
 //! The dialer's link to an embedded gateway with one trunk to a test's own carrier on
 //! loopback (a UDP socket the test answers), and the little SIP such a carrier needs.
 
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use app::model::{CallerId, CampaignId, PhoneNumber, TrunkId};
 use gateway::control::Trunk;
 use gateway::events::Reader;
@@ -74,4 +79,43 @@ pub fn reply(request: &str, status: &str) -> String {
     }
     out.push_str("Content-Length: 0\r\n\r\n");
     out
+}
+
+/// A test's carrier: a UDP socket on loopback served on a thread of its own until dropped
+/// (each wait is bounded, so the thread ends by itself). `serve` is given the socket and each
+/// datagram's text and sender, or `None` after 50 ms without one (for timers).
+pub struct TestCarrier {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestCarrier {
+    pub fn start(
+        mut serve: impl FnMut(&UdpSocket, Option<(&str, SocketAddr)>) + Send + 'static,
+    ) -> TestCarrier {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let port = socket.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            while !flag.load(Ordering::Relaxed) {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                        serve(&socket, Some((&text, from)));
+                    }
+                    Err(_) => serve(&socket, None),
+                }
+            }
+        });
+        TestCarrier { port, stop }
+    }
+}
+
+impl Drop for TestCarrier {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }

@@ -290,6 +290,17 @@ pub async fn registered(db: &server::db::Db, name: &str) -> server::db::instance
     me
 }
 
+/// Applies engine `records` as a run of instance `name` would ([`registered`] first); returns
+/// the attempts refused.
+pub async fn record_as(
+    db: &server::db::Db,
+    name: &str,
+    records: &[server::engine::Record],
+) -> Vec<String> {
+    let me = registered(db, name).await;
+    server::db::journal::apply(db, &me, records).await.expect("records stored")
+}
+
 /// What came back.
 #[derive(Debug)]
 pub struct Reply {
