@@ -1152,6 +1152,18 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // Both say they dial in the auto campaign: each risks half of its abandon budget.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let said: Vec<(String, String)> =
+            rows(&db, "SELECT name, campaigns FROM instances ORDER BY name").await;
+        let dialling = said.iter().filter(|(_, c)| c.split(',').any(|c| c == auto.to_string()));
+        if dialling.count() == SERVERS.len() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not both say the campaign: {said:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let file = message(cluster.dirs[0].path(), 1);
     let broadcast = campaign_on(
         &admin,

@@ -190,14 +190,24 @@ async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
     assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().is_empty());
     liveness::sweep(&f.db, &me("alive"), NOW + 120_000, Duration::from_secs(7)).await.unwrap();
 
-    let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30).await.unwrap();
+    let history =
+        db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, None).await.unwrap();
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 3, abandoned: 2 })]);
     // Two of three abandoned: the restarted dialer may risk no call until many more answer.
     let book = AbandonBook::new(&history);
-    assert_eq!(book.risk_allowed(3.0, app::model::AbandonWindow::Rolling30Days, NOW), 0);
+    assert_eq!(book.beyond_ready(3.0, app::model::AbandonWindow::Rolling30Days, NOW, 1.0, 0), 0);
     assert!((book.rate(app::model::AbandonWindow::CalendarDay, NOW) - 2.0 / 3.0).abs() < 1e-9);
+    // Read for the run whose calls they are, they are left out (its engine counts its own);
+    // read for another, only that one's calls are (here the one call "dead-2").
+    let own = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, Some("dead-"));
+    assert_eq!(own.await.unwrap(), vec![]);
+    let other_run = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, Some("dead-2"));
+    let (answered, abandoned) = (2, 1);
+    assert_eq!(other_run.await.unwrap(), vec![(day_of(NOW), DayTally { answered, abandoned })]);
+    let unlike = db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, Some("de_d%"));
+    assert_eq!(unlike.await.unwrap(), history, "no pattern: the prefix is matched as it is");
     // Another campaign's count is its own.
-    let other = db::campaigns::abandons(&f.db, CampaignId(99), NOW, 30).await.unwrap();
+    let other = db::campaigns::abandons(&f.db, CampaignId(99), NOW, 30, None).await.unwrap();
     assert!(other.is_empty());
 }
 
@@ -424,7 +434,7 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict("me-2").await, human);
     assert_eq!(verdict("me-3").await, (Some("machine".to_string()), Some(2100), None));
     assert_eq!(verdict("me-4").await, (None, None, Some("dropped".to_string())));
-    let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30).await.unwrap();
+    let history = db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30, None).await.unwrap();
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 2, abandoned: 1 })]);
     // The wallboard's abandon rate counts the same answers.
     let rates = db::wallboard::rates(&f.db, NOW, NOW + 60_000, None).await.unwrap();

@@ -411,12 +411,14 @@ pub async fn for_agent(
 /// those of them that ended dropped (no agent in time, or cut off by a crash). Calls a
 /// machine answered are not live answers and are left out — those ended as machines, and
 /// those still up that detection called a machine (a machine passed to an agent counts once
-/// it ends, as answered or dropped).
+/// it ends, as answered or dropped). With `not_of_run`, the calls whose reference begins
+/// with it are left out too: a dialer run's own, which its engine counts as they happen.
 pub async fn abandons(
     db: &Db,
     id: CampaignId,
     now: i64,
     days: i64,
+    not_of_run: Option<&str>,
 ) -> Result<crate::engine::abandon::AbandonHistory, DbError> {
     const DAY_MS: i64 = 86_400_000;
     let from = (now.div_euclid(DAY_MS) - days + 1) * DAY_MS;
@@ -426,9 +428,11 @@ pub async fn abandons(
              FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 AND NOT inbound \
              AND (outcome IS NULL OR outcome <> 'machine') \
              AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
+             AND ($3 IS NULL OR substr(call_ref, 1, length($3)) <> $3) \
              GROUP BY answered_at / 86400000")
         .bind(id.0)
         .bind(from)
+        .bind(not_of_run)
         .fetch_all(pool)
         .await)?;
     Ok(rows

@@ -89,12 +89,24 @@ pub async fn heartbeat(db: &Db, name: &str, incarnation: &str, now: i64) -> Resu
     Ok(n == 1)
 }
 
-/// Writes the trunks instance `name` dials through (ids, comma-separated), as of `now`
-/// (`runtime::trunk_shares`).
-pub async fn say_trunks(db: &Db, name: &str, trunks: &str, now: i64) -> Result<(), DbError> {
+/// What an instance says each round (`runtime::floor_shares`): the trunks it dials through
+/// and the campaigns it dials for its agents in (ids, comma-separated).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Saying {
+    pub trunks: String,
+    pub campaigns: String,
+}
+
+/// An instance's row: its name and what it said.
+pub type Row = (String, Saying);
+
+/// Writes what instance `name` says of the trunks it dials through and the campaigns it
+/// dials for its agents in, as of `now` (`runtime::floor_shares`).
+pub async fn say(db: &Db, name: &str, saying: &Saying, now: i64) -> Result<(), DbError> {
     with_pool!(db, pool => sqlx::query(
-            "UPDATE instances SET trunks = $1, trunks_at = $2 WHERE name = $3")
-        .bind(trunks)
+            "UPDATE instances SET trunks = $1, campaigns = $2, trunks_at = $3 WHERE name = $4")
+        .bind(&saying.trunks)
+        .bind(&saying.campaigns)
         .bind(now)
         .bind(name)
         .execute(pool)
@@ -103,13 +115,18 @@ pub async fn say_trunks(db: &Db, name: &str, trunks: &str, now: i64) -> Result<(
     Ok(())
 }
 
-/// Every instance that said its trunks at or after `fresh_since`, with what it said, by name.
-pub async fn saying_trunks(db: &Db, fresh_since: i64) -> Result<Vec<(String, String)>, DbError> {
-    Ok(with_pool!(db, pool => sqlx::query_as::<_, (String, String)>(
-            "SELECT name, trunks FROM instances WHERE trunks_at >= $1 ORDER BY name")
+/// Every instance that said its trunks and campaigns at or after `fresh_since`, with what it
+/// said, by name.
+pub async fn saying(db: &Db, fresh_since: i64) -> Result<Vec<Row>, DbError> {
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT name, trunks, campaigns FROM instances WHERE trunks_at >= $1 ORDER BY name")
         .bind(fresh_since)
         .fetch_all(pool)
-        .await)?)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, trunks, campaigns)| (name, Saying { trunks, campaigns }))
+        .collect())
 }
 
 /// Whether an instance other than `me` wrote its heartbeat at or after `fresh_since`.

@@ -103,7 +103,12 @@ impl CallIds {
 
     /// The call reference of this instance's call `call`.
     pub(super) fn call_ref(&self, call: CallId) -> String {
-        format!("{}-{}", self.instance, call.0)
+        format!("{}{}", self.prefix(), call.0)
+    }
+
+    /// What every call reference of this engine begins with.
+    pub(super) fn prefix(&self) -> String {
+        format!("{}-", self.instance)
     }
 }
 
@@ -1075,7 +1080,12 @@ impl Engine {
             let ready =
                 self.agents.values().filter(|a| a.campaign == campaign && a.is_ready()).count();
             // Within the abandon budget, whatever the pacer thought when it dialled.
-            let at_risk = ready + camp.risk_allowed(now) as usize;
+            let holding = self
+                .calls
+                .values()
+                .filter(|c| c.campaign == campaign && c.state == CallState::Holding)
+                .count() as u32;
+            let at_risk = ready + camp.beyond_ready(now, holding) as usize;
             let level = match settings.kind {
                 CampaignKind::Auto => ready as f64 * settings.outbound_multiplier.max(1.0),
                 _ => {

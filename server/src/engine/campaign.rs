@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::abandon::AbandonBook;
 use super::io::{AgentEvent, CampaignConfig, QueuedLead};
 use super::pacing::{Pacer, RateLimiter, pacer_for};
+use super::trunk::FloorShare;
 use super::{Engine, EngineError, Now};
 
 /// How long to wait before asking the database again after a claim found nothing.
@@ -47,6 +48,9 @@ pub(super) struct CampaignRun {
     pub(super) dropped: u64,
     /// Answered and abandoned calls per day, for the abandon cap.
     pub(super) book: AbandonBook,
+    /// This instance's part of the campaign's abandon budget among the instances dialling it
+    /// (whole alone; see [`AbandonBook::beyond_ready`]).
+    pub(super) part: FloorShare,
     /// The server is stopping: no call is placed any more (see `Engine::stop_dialing`).
     pub(super) stopping: bool,
 }
@@ -55,6 +59,7 @@ impl CampaignRun {
     fn new(config: CampaignConfig) -> CampaignRun {
         CampaignRun {
             book: AbandonBook::new(&config.abandons),
+            part: FloorShare::default(),
             pacer: pacer_for(config.settings.kind),
             limiter: RateLimiter::new(config.settings.max_cps),
             placer: RateLimiter::new(config.settings.max_cps),
@@ -109,11 +114,13 @@ impl CampaignRun {
         }
     }
 
-    /// How many calls may be at risk of abandonment now (answered calls waiting for an
-    /// agent, calls in flight beyond the ready agents) under the campaign's cap.
-    pub(super) fn risk_allowed(&self, now: Now) -> u32 {
+    /// How many calls may be in flight beyond the ready agents now, with `holding` answered
+    /// calls waiting for an agent, under the campaign's abandon cap and this instance's part
+    /// of it.
+    pub(super) fn beyond_ready(&self, now: Now, holding: u32) -> u32 {
         let s = &self.config.settings;
-        self.book.risk_allowed(s.abandon_cap, s.abandon_window, now.wall)
+        let part = self.part.fraction();
+        self.book.beyond_ready(s.abandon_cap, s.abandon_window, now.wall, part, holding)
     }
 
     /// The campaign's own counters (agents and calls are added by the engine).
@@ -158,6 +165,7 @@ impl Engine {
             }
             Entry::Vacant(e) => e.insert(CampaignRun::new(config)),
         };
+        run.part = self.shares.of_campaign(id);
         run.stopping |= self.stopping;
         if run.dialable().is_err() {
             let leads: Vec<LeadId> = run.hopper.drain(..).map(|q| q.lead.id).collect();

@@ -210,7 +210,7 @@ impl CampaignRun {
         if !self.config.settings.kind.dials_for_agents() {
             return u32::MAX;
         }
-        (input.ready_agents + self.risk_allowed(now)).saturating_sub(input.dialing + input.holding)
+        (input.ready_agents + self.beyond_ready(now, input.holding)).saturating_sub(input.dialing)
     }
 
     /// The next queued lead an auto/broadcast call may be placed for: callbacks for a

@@ -209,6 +209,11 @@ impl Engine {
         }
     }
 
+    /// What the references of this engine's calls begin with: its calls' rows in the store.
+    pub fn call_ref_prefix(&self) -> String {
+        self.call_ids.prefix()
+    }
+
     /// Numbers this engine's calls from `first` on. Call ids are the engine's to choose and a
     /// standalone gateway outlives a server restart, so each run starts somewhere new.
     pub fn with_first_call(mut self, first: u64) -> Engine {

@@ -1245,7 +1245,7 @@ fn run_random(seed: u64) -> (usize, usize) {
         };
         let instances = rng.random_range(1..4);
         let share = FloorShare { instances, rank: rng.random_range(0..instances) };
-        h.input(Input::Floor(FloorShares { default: share, trunks: Default::default() })).unwrap();
+        h.input(Input::Floor(FloorShares { default: share, ..FloorShares::default() })).unwrap();
         h.input(Input::Trunks(vec![(TrunkId(1), limits)])).unwrap();
         channels = channels.min(share.channels(limits.max_channels));
         rates.push(rate_limit(share.cps(limits.max_cps).unwrap()));

@@ -1,7 +1,7 @@
 //! Trunks as the engine paces them: a carrier's calls per second and channels are the trunk's,
 //! shared by every campaign dialling through it and — when several instances dial through one
 //! trunk — split among those instances ([`FloorShares`], decided by
-//! `runtime::trunk_shares`), so the carrier's limits hold floor-wide, not per campaign or per
+//! `runtime::floor_shares`), so the carrier's limits hold floor-wide, not per campaign or per
 //! process.
 //!
 //! Invariants: a call through a trunk the engine was told of is decided only when this
@@ -45,21 +45,29 @@ impl Default for FloorShare {
     }
 }
 
-/// This instance's part of each trunk: `trunks`' own, `default` for the others.
+/// This instance's part of each trunk, and of each campaign's abandon budget
+/// ([`super::abandon::AbandonBook::beyond_ready`]): `trunks`' and `campaigns`' own, `default`
+/// for the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FloorShares {
     pub default: FloorShare,
     pub trunks: BTreeMap<TrunkId, FloorShare>,
+    pub campaigns: BTreeMap<CampaignId, FloorShare>,
 }
 
 impl FloorShares {
     /// No part of any trunk (parts not renewed in time).
     pub fn none() -> FloorShares {
-        FloorShares { default: FloorShare { instances: 0, rank: 0 }, trunks: BTreeMap::new() }
+        let none = FloorShare { instances: 0, rank: 0 };
+        FloorShares { default: none, trunks: BTreeMap::new(), campaigns: BTreeMap::new() }
     }
 
     pub fn of(&self, trunk: TrunkId) -> FloorShare {
         self.trunks.get(&trunk).copied().unwrap_or(self.default)
+    }
+
+    pub fn of_campaign(&self, campaign: CampaignId) -> FloorShare {
+        self.campaigns.get(&campaign).copied().unwrap_or(self.default)
     }
 }
 
@@ -70,6 +78,14 @@ impl FloorShare {
         match self.instances {
             0 => 0,
             n => total / n + u32::from(self.rank < total % n),
+        }
+    }
+
+    /// This instance's fraction of the whole: 0 before it has a part.
+    pub fn fraction(self) -> f64 {
+        match self.instances {
+            0 => 0.0,
+            n => 1.0 / f64::from(n),
         }
     }
 
@@ -174,6 +190,9 @@ impl Engine {
         for (id, run) in &mut self.trunks {
             run.update(run.limits, shares.of(*id));
         }
+        for (id, run) in &mut self.campaigns {
+            run.part = shares.of_campaign(*id);
+        }
         self.shares = shares;
     }
 
@@ -195,6 +214,22 @@ impl Engine {
             }
         }
         used
+    }
+
+    /// The campaigns this instance dials calls for its agents in, or may at any moment: those
+    /// that can dial, paced here, with agents logged in here. (What it says to the other
+    /// instances, so each risks only its part of the campaign's abandon budget.)
+    pub fn campaigns_dialling(&self) -> std::collections::BTreeSet<CampaignId> {
+        self.campaigns
+            .iter()
+            .filter(|(id, run)| {
+                run.config.settings.kind.dials_for_agents()
+                    && run.dialable().is_ok()
+                    && !self.paced_elsewhere.contains(id)
+                    && self.agents.values().any(|a| a.campaign == **id)
+            })
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The trunk `campaign` dials through, if the engine limits it.

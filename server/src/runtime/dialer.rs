@@ -29,10 +29,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::carrier::{Carrier, CarrierError, CarrierEvent};
 use super::clock::Clock;
+use super::floor_shares::{self, PartsInForce, Said};
 use super::live::LivePublisher;
 use super::liveness::{self, LivenessError, Me, Notice, Timing};
 use super::pacers::{self, Pacers};
-use super::trunk_shares::{self, PartsInForce, TrunkShares};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
@@ -320,18 +320,17 @@ pub async fn start(
     // The trunks' limits, and this instance's part of them, before any campaign may dial.
     let trunks = load_trunks(&db).await?;
     let _ = engine.handle(clock.now(), Input::Trunks(trunks));
-    let mut parts = TrunkShares::default();
+    let mut parts = Said::default();
     let parts_in_force = {
         let now = clock.now().wall;
-        let said = parts.round(&engine.trunks_in_use());
-        db::instances::say_trunks(&db, &me.name, &said, now).await?;
-        let rows =
-            db::instances::saying_trunks(&db, now - millis(trunk_shares::PART_LEASE)).await?;
+        let said = parts.round(&engine.trunks_in_use(), &engine.campaigns_dialling());
+        db::instances::say(&db, &me.name, &said, now).await?;
+        let rows = db::instances::saying(&db, now - millis(floor_shares::PART_LEASE)).await?;
         let shares = parts.shares(&me.name, &rows);
         let _ = engine.handle(clock.now(), Input::Floor(shares.clone()));
         PartsInForce::new(shares, now)
     };
-    let configs = load_campaigns(&db, None, clock.now().wall).await?;
+    let configs = load_campaigns(&db, None, clock.now().wall, &engine.call_ref_prefix()).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
     let writer = tokio::spawn(write_loop(db.clone(), me.clone(), writes, internal_tx.clone()));
     let (notices_tx, notices) = mpsc::unbounded_channel();
@@ -379,7 +378,7 @@ enum Internal {
     Reloaded(Vec<CampaignConfig>, Vec<(TrunkId, TrunkLimits)>),
     /// A round of pacing leases came back: which campaigns are held, until when (Unix ms).
     Paced(Vec<(CampaignId, bool)>, i64),
-    /// A round of trunk parts came back: this instance's parts, decided at `at` (Unix ms).
+    /// A round of floor parts came back: this instance's parts, decided at `at` (Unix ms).
     Parts {
         round: u64,
         shares: FloorShares,
@@ -439,9 +438,10 @@ struct Runtime {
     inert: bool,
     /// The agentless campaigns this instance paces (leases in the database).
     pacers: Pacers,
-    /// What this instance has said of the trunks it dials through ([`trunk_shares`]).
-    parts: TrunkShares,
-    /// This instance's trunk parts now, and until when.
+    /// What this instance has said of the trunks it dials through and the campaigns it dials
+    /// in ([`floor_shares`]).
+    parts: Said,
+    /// This instance's trunk and campaign parts now, and until when.
     parts_in_force: PartsInForce,
 }
 
@@ -479,7 +479,7 @@ impl Runtime {
                     None => std::future::pending().await,
                 }
             };
-            // The trunk parts in force end on time, not at the next round (the others stop
+            // The floor parts in force end on time, not at the next round (the others stop
             // counting this instance then).
             let parts_end = self.parts_in_force.until().map(|until| {
                 let left = u64::try_from(until - self.clock.now().wall).unwrap_or(0);
@@ -596,7 +596,7 @@ impl Runtime {
                 () = sleep => self.engine.handle_timeout(self.clock.now()),
                 () = grace_over => {}
                 () = parts_over => {
-                    tracing::warn!("trunk parts not renewed in time: no calls through shared trunks here");
+                    tracing::warn!("floor parts not renewed in time: no calls through shared trunks, none risked in shared campaigns here");
                     let none = self.parts_in_force.ended();
                     let _ = self.engine.handle(self.clock.now(), Input::Floor(none));
                 }
@@ -605,7 +605,7 @@ impl Runtime {
                 _ = remaining.tick() => self.count_remaining(),
                 _ = pacing.tick() => {
                     self.renew_pacing();
-                    self.say_trunks();
+                    self.say_parts();
                 }
             }
             self.drain();
@@ -1010,7 +1010,8 @@ impl Runtime {
     }
 
     async fn reload(&mut self, only: Option<CampaignId>) -> Result<(), DbError> {
-        let configs = load_campaigns(&self.db, only, self.clock.now().wall).await?;
+        let own = self.engine.call_ref_prefix();
+        let configs = load_campaigns(&self.db, only, self.clock.now().wall, &own).await?;
         let (engine, pacers) = (&mut self.engine, &mut self.pacers);
         admit(&self.db, &self.config.instance, engine, pacers, &*self.clock, configs).await;
         Ok(())
@@ -1054,24 +1055,25 @@ impl Runtime {
         }
     }
 
-    /// A round of trunk parts: the trunks used now are said, and the parts they give are
-    /// decided, in the background ([`Internal::Parts`]). (Parts not renewed in time end by
-    /// themselves: [`PartsInForce::until`].)
-    fn say_trunks(&mut self) {
+    /// A round of floor parts: the trunks used and campaigns dialled now are said, and the
+    /// parts they give are decided, in the background ([`Internal::Parts`]). (Parts not
+    /// renewed in time end by themselves: [`PartsInForce::until`].)
+    fn say_parts(&mut self) {
         if self.inert {
             return;
         }
         let now = self.clock.now();
-        let said = self.parts.round(&self.engine.trunks_in_use());
+        let said =
+            self.parts.round(&self.engine.trunks_in_use(), &self.engine.campaigns_dialling());
         let round = self.parts_in_force.send();
         let parts = self.parts.clone();
         let (db, me, internal) =
             (self.db.clone(), self.config.instance.clone(), self.internal.clone());
         self.background.spawn(async move {
-            let lease = millis(trunk_shares::PART_LEASE);
+            let lease = millis(floor_shares::PART_LEASE);
             let decided = async {
-                db::instances::say_trunks(&db, &me, &said, now.wall).await?;
-                let rows = db::instances::saying_trunks(&db, now.wall - lease).await?;
+                db::instances::say(&db, &me, &said, now.wall).await?;
+                let rows = db::instances::saying(&db, now.wall - lease).await?;
                 Ok::<_, DbError>(parts.shares(&me, &rows))
             };
             match decided.await {
@@ -1094,9 +1096,11 @@ impl Runtime {
     fn reload_in_background(&mut self) {
         let (db, internal) = (self.db.clone(), self.internal.clone());
         let now = self.clock.now().wall;
+        let own = self.engine.call_ref_prefix();
         self.background.spawn(async move {
             let loaded = async {
-                Ok::<_, DbError>((load_campaigns(&db, None, now).await?, load_trunks(&db).await?))
+                let campaigns = load_campaigns(&db, None, now, &own).await?;
+                Ok::<_, DbError>((campaigns, load_trunks(&db).await?))
             };
             match loaded.await {
                 Ok((configs, trunks)) => {
@@ -1208,12 +1212,14 @@ async fn hold_leases(
 const KEPT_ABANDON_DAYS: i64 = app::model::AbandonWindow::Rolling30Days.days();
 
 /// Campaigns as the engine runs them, with what the store holds of their answered and
-/// abandoned calls: a restart does not reset the abandon count, and calls other instances
-/// placed count too (the engine keeps the larger of its own and the stored count per day).
+/// abandoned calls but those of this run (references beginning `own`), which the engine
+/// counts itself: a restart does not reset the abandon count, and calls other instances
+/// placed count too.
 async fn load_campaigns(
     db: &Db,
     only: Option<CampaignId>,
     now: i64,
+    own: &str,
 ) -> Result<Vec<CampaignConfig>, DbError> {
     let campaigns = match only {
         Some(id) => db::campaigns::get(db, id).await?.into_iter().collect(),
@@ -1222,7 +1228,7 @@ async fn load_campaigns(
     let mut out = Vec::with_capacity(campaigns.len());
     for c in campaigns {
         let dispositions = db::dispositions::for_campaign(db, c.id).await?;
-        let abandons = db::campaigns::abandons(db, c.id, now, KEPT_ABANDON_DAYS).await?;
+        let abandons = db::campaigns::abandons(db, c.id, now, KEPT_ABANDON_DAYS, Some(own)).await?;
         out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions, abandons });
     }
     Ok(out)

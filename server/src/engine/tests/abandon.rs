@@ -160,6 +160,38 @@ fn no_call_is_placed_that_could_take_the_campaign_over_its_cap() {
 }
 
 #[test]
+fn among_instances_a_campaign_risks_only_this_instances_part_of_its_budget() {
+    use crate::engine::trunk::{FloorShare, FloorShares};
+    // (0 + k) / (200 + k) ≤ 3 % allows 6 calls ahead alone; ×8 lets the budget decide.
+    let mut c = with_history(CampaignKind::Auto, 200, 0);
+    c.settings.outbound_multiplier = 8.0;
+    let dials_with = |part: Option<FloorShare>| {
+        let mut h = Harness::new(c.clone());
+        if let Some(share) = part {
+            let campaigns = [(C1, share)].into_iter().collect();
+            h.input(Input::Floor(FloorShares { campaigns, ..FloorShares::default() })).unwrap();
+        }
+        h.ready(A1);
+        h.feed(1..=20);
+        originates(&h.take()).len()
+    };
+    assert_eq!(dials_with(None), 1 + 6, "alone: the whole budget");
+    assert_eq!(dials_with(Some(FloorShare { instances: 2, rank: 1 })), 1 + 3, "half of it");
+    assert_eq!(dials_with(Some(FloorShare { instances: 3, rank: 0 })), 1 + 2, "a third");
+    // Joining others, not counted by them yet: one call per ready agent.
+    assert_eq!(dials_with(Some(FloorShare { instances: 0, rank: 0 })), 1);
+    // The part shrinks while calls are out: no more are placed until within it.
+    let mut h = Harness::new(c.clone());
+    h.ready(A1);
+    h.feed(1..=20);
+    assert_eq!(originates(&h.take()).len(), 7);
+    let half = [(C1, FloorShare { instances: 2, rank: 0 })].into_iter().collect();
+    h.input(Input::Floor(FloorShares { campaigns: half, ..FloorShares::default() })).unwrap();
+    h.advance(Duration::from_secs(1));
+    assert!(originates(&h.take()).is_empty(), "seven out, four allowed: none more");
+}
+
+#[test]
 fn a_wall_clock_jump_never_widens_the_budget() {
     let dials_after_jump = |jump: i64| {
         // Today: (2 + k) / (100 + k) ≤ 3 % allows one call ahead of the ready agent.

@@ -6,7 +6,7 @@ use crate::engine::trunk::{FloorShare, FloorShares, TrunkLimits};
 
 /// Every trunk at `share`.
 fn all(share: FloorShare) -> Input {
-    Input::Floor(FloorShares { default: share, trunks: Default::default() })
+    Input::Floor(FloorShares { default: share, ..FloorShares::default() })
 }
 
 const C2: CampaignId = CampaignId(2);
@@ -76,8 +76,7 @@ fn an_instance_dials_its_part_of_the_trunk_and_none_before_it_has_one() {
     // The second of two: 5 channels give it 2 (the first has the odd one), 4/s give it 2/s.
     let second = FloorShare { instances: 2, rank: 1 };
     let trunks = [(T1, second)].into_iter().collect();
-    h.input(Input::Floor(FloorShares { default: FloorShare { instances: 0, rank: 0 }, trunks }))
-        .unwrap();
+    h.input(Input::Floor(FloorShares { trunks, ..FloorShares::none() })).unwrap();
     let calls = originates(&h.take());
     assert_eq!(calls.len(), 2);
     h.advance(Duration::from_secs(2));
