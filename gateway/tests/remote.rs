@@ -56,10 +56,13 @@ async fn add_sipp_trunk(gw: &Gateway, sipp: &Sipp) {
 }
 
 /// A TCP relay in front of `target` that can be cut (open connections dropped, new ones
-/// refused) and mended, like a network path that fails for a while.
+/// refused) and mended, or frozen: nothing passes either way any more and no end hears of it
+/// (no FIN, no reset), as across a network partition — new connections are taken and held
+/// silent too.
 struct Relay {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
+    frozen: tokio::sync::watch::Sender<bool>,
     conns: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -69,22 +72,37 @@ impl Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(AtomicBool::new(true));
+        let (frozen, _) = tokio::sync::watch::channel(false);
         let conns: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (flag, list) = (open.clone(), conns.clone());
+        let (flag, list, freezes) = (open.clone(), conns.clone(), frozen.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !flag.load(Ordering::SeqCst) {
                     continue;
                 }
+                let mut frozen = freezes.subscribe();
                 let conn = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    let held = *frozen.borrow();
+                    if held {
+                        // (Held, never answered.)
+                        std::future::pending::<()>().await;
+                    }
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let froze = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                        f = frozen.wait_for(|f| *f) => f.is_ok(),
+                    };
+                    if froze {
+                        // Both sockets stay open, and nothing passes.
+                        std::future::pending::<()>().await;
                     }
                 });
                 list.lock().unwrap().push(conn);
             }
         });
-        Relay { addr, open, conns, accept }
+        Relay { addr, open, frozen, conns, accept }
     }
 
     fn cut(&self) {
@@ -96,6 +114,10 @@ impl Relay {
 
     fn mend(&self) {
         self.open.store(true, Ordering::SeqCst);
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 }
 
@@ -329,6 +351,57 @@ async fn calls_end_once_no_server_has_been_connected_for_the_orphan_timeout() {
         matches!(e, Event::CallEnded { call: c, .. } if *c == call).then_some(())
     })
     .await;
+}
+
+/// A network partition between a server and its gateway (no FIN, no reset): the server's
+/// client takes the gateway for lost once its pings go unanswered, and the gateway takes the
+/// silent control connection for dead and, after the orphan timeout, ends the call itself —
+/// rather than keep the customer on a line nobody follows until the kernel gives the
+/// connection up, many minutes later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_server_and_gateway_each_give_the_other_up() {
+    use gateway::standalone::SILENT_AFTER;
+    let sipp = Sipp::echo_uas();
+    let (addr, _running, _server, local) =
+        standalone_with_handle("127.0.0.1:0".parse().unwrap()).await;
+    let relay = Relay::start(addr).await;
+    let conn = connect(RemoteConfig::new(&format!("ws://{}", relay.addr), TOKEN).expect("config"));
+    let mut up = conn.up.clone();
+    let mut own = local.events();
+    add_sipp_trunk(&conn.gateway, &sipp).await;
+    let call = support::place(&conn.gateway, originate("+15551234")).await;
+    support::wait_for(&mut own, WAIT, |e| {
+        matches!(e, Event::CallAnswered { call: c } if *c == call).then_some(())
+    })
+    .await;
+    assert!(*up.borrow(), "attached");
+
+    relay.freeze();
+    let frozen = tokio::time::Instant::now();
+    let lost = tokio::time::timeout(2 * SILENT_AFTER, up.wait_for(|u| !*u)).await;
+    assert!(matches!(lost, Ok(Ok(_))), "the server's client never gave the gateway up");
+    let client_gave_up = frozen.elapsed();
+    let end = support::wait_for(&mut own, 2 * SILENT_AFTER, |e| match e {
+        Event::CallEnded { call: c, end, .. } if *c == call => Some(end.clone()),
+        _ => None,
+    })
+    .await;
+    let gateway_ended = frozen.elapsed();
+    eprintln!(
+        "partitioned: the client gave up after {client_gave_up:?}, the gateway ended the call after {gateway_ended:?}"
+    );
+    assert_eq!(end.outcome, gateway::control::CallOutcome::Answered);
+    assert!(
+        gateway_ended >= SILENT_AFTER,
+        "the call ended before the connection was silent long enough"
+    );
+    assert!(client_gave_up < gateway_ended, "the server gives the gateway up first");
+    match local.execute(gateway::control::Command::Snapshot).await {
+        Ok(gateway::control::Reply::Snapshot { calls, legs }) => {
+            assert!(calls.is_empty() && legs.is_empty(), "{calls:?} {legs:?}")
+        }
+        other => panic!("a snapshot: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

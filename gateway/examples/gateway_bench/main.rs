@@ -156,8 +156,18 @@ impl Control {
         let (mut sink, mut stream) = ws.split();
         let (out, mut out_rx) = mpsc::channel::<String>(4096);
         tokio::spawn(async move {
-            while let Some(text) = out_rx.recv().await {
-                if sink.send(Message::Text(text.into())).await.is_err() {
+            // A ping now and then: the gateway closes a control connection it hears nothing
+            // on for a while (and then ends its calls).
+            let mut ping = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                let frame = tokio::select! {
+                    text = out_rx.recv() => match text {
+                        Some(text) => Message::Text(text.into()),
+                        None => return,
+                    },
+                    _ = ping.tick() => Message::Ping(Vec::new().into()),
+                };
+                if sink.send(frame).await.is_err() {
                     return;
                 }
             }

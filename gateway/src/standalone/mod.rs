@@ -17,7 +17,10 @@
 //! (their server is gone, and another may dial their leads again), unless a connection opened
 //! meanwhile; and a server that attaches taking over (its first connection of a run) has every
 //! call and leg from before ended before it hears anything — they belong to a run of the
-//! server that is gone, whose calls that run's recovery has closed.
+//! server that is gone, whose calls that run's recovery has closed. A connection on which
+//! nothing has been heard for [`SILENT_AFTER`] is closed (its server partitioned away leaves
+//! no FIN or reset, and the kernel would keep it for many minutes of retransmissions), so
+//! the orphan timeout runs for it too.
 
 pub mod config;
 
@@ -52,6 +55,14 @@ struct AppState {
     token_digest: [u8; 32],
     servers: Arc<Servers>,
 }
+
+/// How long a control connection may go without a frame from its client before it is taken
+/// for dead: six of the pings the server's client sends every two seconds
+/// ([`crate::remote`]), a little longer than that client waits for the gateway (four) —
+/// so a server that is merely slow is given up by neither, and a partitioned one has given
+/// the gateway up first. A client of the control API must send something (a ping will do)
+/// more often than this.
+pub const SILENT_AFTER: Duration = Duration::from_secs(12);
 
 /// The control connections open now, for the orphan timeout.
 struct Servers {
@@ -225,9 +236,11 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
     let mut events: Option<Reader> = None;
     let (replies_tx, mut replies) = mpsc::channel::<Response>(256);
     info!("control connection opened");
+    let mut heard = tokio::time::Instant::now();
     loop {
         let outgoing = tokio::select! {
             incoming = socket.recv() => {
+                heard = tokio::time::Instant::now();
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -266,9 +279,15 @@ async fn session(mut socket: WebSocket, gateway: Gateway) {
                 }
                 Read::Closed => break,
             },
+            () = tokio::time::sleep_until(heard + SILENT_AFTER) => {
+                warn!(silent = ?SILENT_AFTER, "nothing heard on a control connection: closing it");
+                break;
+            }
         };
         let Ok(text) = serde_json::to_string(&outgoing) else { continue };
-        if socket.send(Message::Text(text.into())).await.is_err() {
+        // (A client that reads nothing either blocks the write once the buffers fill.)
+        let sent = tokio::time::timeout(SILENT_AFTER, socket.send(Message::Text(text.into())));
+        if !matches!(sent.await, Ok(Ok(()))) {
             break;
         }
     }
