@@ -27,6 +27,7 @@ on_both_backends!(
     a_dead_runtimes_calls_and_leads_return_once_its_heartbeat_stops,
     a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_results,
     a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing,
+    a_runtime_being_recovered_claims_nothing_more_after_its_first_refused_attempt,
 );
 
 struct Setup {
@@ -503,6 +504,59 @@ async fn a_runtime_declared_dead_hangs_up_its_calls_and_keeps_the_recovered_resu
             "{call_ref}: answered and cut off is a dropped call, and so it stays"
         );
     }
+}
+
+/// The number at the end of a call reference: the engine numbers every call it decides,
+/// placed or refused.
+fn call_number(call_ref: &str) -> u64 {
+    call_ref.rsplit('-').next().and_then(|n| n.parse().ok()).expect("a numbered call reference")
+}
+
+/// Declared dead and still being recovered, a runtime learns so from its first refused attempt
+/// (before its heartbeat says it): it claims and places nothing more — rather than claiming,
+/// being refused and giving the lead back over and over — until it is registered again, and
+/// then dials as before.
+async fn a_runtime_being_recovered_claims_nothing_more_after_its_first_refused_attempt(b: Backend) {
+    use server::db::instances;
+    use server::runtime::liveness;
+    let s = setup(b, 2, 40).await;
+    let (a, tasks, agents, hangups, up) = talking_runtime(&s).await;
+    let now = SystemClock.now().wall;
+    assert!(instances::claim_recovery(&s.db, "a", "judge", i64::MAX, None, now).await.unwrap());
+    liveness::recover(&s.db, "a", now).await.unwrap();
+    // Its calls hung up, its agents are ready again while the recovery goes on (seven of its
+    // heartbeats).
+    wait_for_hangups(&hangups, 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts").await, 2, "nothing stored");
+    instances::finish_recovery(&s.db, "a", "judge").await.unwrap();
+    // Registered again at its next heartbeat: calls go out again.
+    let stored =
+        wait_until(&s.db, "SELECT COUNT(*) FROM call_attempts", 3, Duration::from_secs(10)).await;
+    assert!(stored >= 3, "no call after it was registered again");
+    let refs: Vec<String> = {
+        let sql = "SELECT call_ref FROM call_attempts";
+        match &s.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    };
+    let before = up.iter().map(|r| call_number(r)).max().expect("two calls up");
+    let after = refs
+        .iter()
+        .filter(|r| !up.contains(r))
+        .map(|r| call_number(r))
+        .min()
+        .expect("a call after");
+    let refused = after - before - 1;
+    eprintln!("calls decided and refused while being recovered: {refused}");
+    // What its agents' pacing decided before the first refusal came back (a round or two of
+    // two agents at the campaign's ×2: 4–8 here) — not a loop until its heartbeat (which
+    // refused some 900 in these 1.5 s).
+    assert!(refused <= 16, "{refused} calls decided and refused while being recovered");
+    a.stop().await;
+    agents.abort();
+    tasks.join().await;
 }
 
 async fn a_runtime_whose_name_was_taken_stops_dialling_and_touches_nothing(b: Backend) {

@@ -187,7 +187,7 @@ async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
         ended(5, month_ago + 2_005, CallOutcome::Dropped),
     ];
     row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
-    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().refused.is_empty());
     liveness::sweep(&f.db, &me("alive"), NOW + 120_000, Duration::from_secs(7)).await.unwrap();
 
     let history =
@@ -239,7 +239,7 @@ async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
     ];
     // Leads 4 and 6 were only queued. The instance's heartbeat stopped long ago.
     row(&f.db, "dead", NOW, "elsewhere", 1, "p").await;
-    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &run("dead"), &records).await.unwrap().refused.is_empty());
 
     let later = NOW + 60_000;
     liveness::sweep(&f.db, &me("alive"), later, Duration::from_secs(7)).await.unwrap();
@@ -279,8 +279,9 @@ async fn a_dead_instances_calls_and_leads_are_put_right_once(b: Backend) {
         },
         started("dead", 4, later + 2),
     ];
-    let refused = db::journal::apply(&f.db, &run("dead"), &late).await.unwrap();
-    assert_eq!(refused, ["dead-4"], "no attempt without the lead's lease");
+    let applied = db::journal::apply(&f.db, &run("dead"), &late).await.unwrap();
+    assert_eq!(applied.refused, ["dead-4"], "no attempt without the lead's lease");
+    assert!(applied.not_ours, "the dead row is gone: nothing is this run's any more");
     assert_eq!(attempt(&f.db, "dead-1").await.0.as_deref(), Some("dropped"));
     assert_eq!(lead(&f.db, 4).await, ("NEW".into(), "ready".into(), 0, None));
     assert_counters_match_attempts(&f.db).await;
@@ -299,7 +300,7 @@ async fn a_restarted_instance_takes_back_its_own_leftovers_at_once(b: Backend) {
     let now = clock.now().wall;
     row(&f.db, "me", now, &liveness::host_name(), 99_999_999, "gone").await;
     let records = vec![started("me", 1, NOW + 1)];
-    assert!(db::journal::apply(&f.db, &run("me"), &records).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &run("me"), &records).await.unwrap().refused.is_empty());
     let timing = Timing {
         heartbeat_every: Duration::from_millis(100),
         dead_after: Duration::from_secs(30),
@@ -356,6 +357,7 @@ async fn expired_leases_without_a_heartbeat_are_recovered_by_the_same_rules(b: B
         db::journal::apply(&f.db, &run("legacy"), &[started("legacy", 1, NOW + 1)])
             .await
             .unwrap()
+            .refused
             .is_empty()
     );
     support::exec(&f.db, "DELETE FROM instances WHERE name = 'legacy'").await;
@@ -416,7 +418,7 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
         ended(4, CallOutcome::Dropped),
     ];
     let writer = support::registered(&f.db, "me").await;
-    assert!(db::journal::apply(&f.db, &writer, &records).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &writer, &records).await.unwrap().refused.is_empty());
     let sql = "SELECT amd_verdict, amd_after_ms, outcome FROM call_attempts WHERE call_ref = $1";
     let verdict = |call_ref: &'static str| {
         let db = &f.db;
@@ -452,7 +454,7 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict_of(me_1).as_deref(), Some("machine"), "{csv}");
     // A verdict for an attempt already closed changes nothing.
     let late = vec![detected(1, AmdVerdict::Human, 100)];
-    assert!(db::journal::apply(&f.db, &writer, &late).await.unwrap().is_empty());
+    assert!(db::journal::apply(&f.db, &writer, &late).await.unwrap().refused.is_empty());
     assert_eq!(verdict("me-1").await, machine);
 }
 
@@ -466,8 +468,9 @@ async fn an_attempt_is_stored_only_while_the_instance_row_is_this_runs(b: Backen
     let a = run("a");
     let later = NOW + 10_000;
     assert!(instances::claim_recovery(&f.db, "a", "judge", NOW + 1, None, later).await.unwrap());
-    let refused = db::journal::apply(&f.db, &a, &[started("a", 1, later)]).await.unwrap();
-    assert_eq!(refused, ["a-1"], "refused while being recovered");
+    let applied = db::journal::apply(&f.db, &a, &[started("a", 1, later)]).await.unwrap();
+    assert_eq!(applied.refused, ["a-1"], "refused while being recovered");
+    assert!(applied.not_ours, "and said why");
     let registered = |incarnation: &str| Instance {
         name: "a".into(),
         started_at: later,
@@ -478,15 +481,17 @@ async fn an_attempt_is_stored_only_while_the_instance_row_is_this_runs(b: Backen
         incarnation: incarnation.into(),
     };
     instances::replace(&f.db, &registered("newcomer")).await.unwrap();
-    let refused = db::journal::apply(&f.db, &a, &[started("a", 2, later)]).await.unwrap();
-    assert_eq!(refused, ["a-2"], "refused once another process has the name");
+    let applied = db::journal::apply(&f.db, &a, &[started("a", 2, later)]).await.unwrap();
+    assert_eq!(applied.refused, ["a-2"], "refused once another process has the name");
+    assert!(applied.not_ours);
     // Neither counted, and both back in the queue: nobody else would dial them.
     for id in [1, 2] {
         assert_eq!(lead(&f.db, id).await, ("NEW".into(), "ready".into(), 0, None), "lead {id}");
     }
     instances::replace(&f.db, &registered("old")).await.unwrap();
-    let refused = db::journal::apply(&f.db, &a, &[started("a", 3, later)]).await.unwrap();
-    assert!(refused.is_empty(), "stored by the run the row names: {refused:?}");
+    let applied = db::journal::apply(&f.db, &a, &[started("a", 3, later)]).await.unwrap();
+    assert!(applied.refused.is_empty(), "stored by the run the row names: {applied:?}");
+    assert!(!applied.not_ours);
     assert_eq!(lead(&f.db, 3).await.2, 1);
     assert_counters_match_attempts(&f.db).await;
 }

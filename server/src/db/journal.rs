@@ -383,15 +383,24 @@ macro_rules! apply_one {
     };
 }
 
+/// What [`apply`] did with a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The call references of the attempts refused: those calls must never be placed.
+    pub refused: Vec<String>,
+    /// The instance's row was not this run's (it was declared dead and is being recovered,
+    /// or another process took its name): every attempt of the batch was refused, and every
+    /// one after will be until the run is registered again.
+    pub not_ours: bool,
+}
+
 /// Applies `records`, in order, in one transaction, written by this run of a server
-/// instance. Returns the call references of the attempts refused because their lead's lease
-/// is not the instance's, or the instance's row is not this run's any more (it was declared
-/// dead and is being recovered, or another process took its name): those calls must never
-/// be placed. Everything else is stored.
-pub async fn apply(db: &Db, me: &Me, records: &[Record]) -> Result<Vec<String>, DbError> {
+/// instance. Attempts are refused when their lead's lease is not the instance's, or when the
+/// instance's row is not this run's any more; everything else is stored.
+pub async fn apply(db: &Db, me: &Me, records: &[Record]) -> Result<Applied, DbError> {
     let mut refused = Vec::new();
     if records.is_empty() {
-        return Ok(refused);
+        return Ok(Applied::default());
     }
     let owner = me.name.as_str();
     let attempts = records.iter().any(|r| matches!(r, Record::AttemptStarted { .. }));
@@ -427,7 +436,7 @@ pub async fn apply(db: &Db, me: &Me, records: &[Record]) -> Result<Vec<String>, 
             Ok::<_, sqlx::Error>(still_ours)
         })?;
         if done {
-            return Ok(refused);
+            return Ok(Applied { refused, not_ours: !ours });
         }
         refused.clear();
         ours = false;

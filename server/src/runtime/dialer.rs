@@ -360,6 +360,8 @@ pub async fn start(
         background: JoinSet::new(),
         lanes: HashMap::new(),
         inert: false,
+        fenced: false,
+        database_reachable: true,
         pacers,
         parts,
         parts_in_force,
@@ -388,10 +390,12 @@ enum Internal {
     Manual(Box<manual::ManualLead>),
     /// An inbound call's queue and lead are found.
     Inbound(Box<inbound::Routed>),
-    /// The writer committed these calls' attempts (`stored`), or refused them.
+    /// The writer committed these calls' attempts (`stored`), or refused them; `not_ours`:
+    /// because the instance's row is not this run's (see [`Runtime::fenced`]).
     Attempts {
         stored: Vec<CallId>,
         refused: Vec<CallId>,
+        not_ours: bool,
     },
 }
 
@@ -436,6 +440,13 @@ struct Runtime {
     /// Another process has this instance's name: claim nothing, place nothing, give back
     /// nothing (what is leased under the name is the other process's).
     inert: bool,
+    /// An attempt was refused because the instance's row is not this run's (declared dead,
+    /// before its heartbeat has told it so): nothing more is claimed or placed — the engine is
+    /// told the database is away — until it is registered again. Without this, ready agents
+    /// would have their leads claimed, refused and given back over and over until then.
+    fenced: bool,
+    /// What the heartbeat last said of the database.
+    database_reachable: bool,
     /// The agentless campaigns this instance paces (leases in the database).
     pacers: Pacers,
     /// What this instance has said of the trunks it dials through and the campaigns it dials
@@ -522,7 +533,10 @@ impl Runtime {
                     }
                     Internal::Manual(m) => self.manual_lead(*m),
                     Internal::Inbound(r) => self.inbound(*r),
-                    Internal::Attempts { stored, refused } => {
+                    Internal::Attempts { stored, refused, not_ours } => {
+                        if not_ours {
+                            self.fence();
+                        }
                         let now = self.clock.now();
                         for call in stored {
                             let _ = self.engine.handle(now, Input::AttemptStored { call });
@@ -582,12 +596,21 @@ impl Runtime {
                 },
                 Some(notice) = liveness.recv() => match notice {
                     Notice::Database { reachable } => {
-                        let _ = self.engine.handle(self.clock.now(), Input::Database { reachable });
+                        self.database_reachable = reachable;
+                        // (Fenced, it stays away until registered again.)
+                        if !self.fenced {
+                            let _ = self.engine.handle(self.clock.now(), Input::Database { reachable });
+                        }
                     }
                     Notice::CutOff => {
                         self.hang_up_all("this instance lost its database (the others take its calls and leads back)");
                     }
-                    Notice::DeclaredDead => self.hang_up_all("this instance was declared dead"),
+                    Notice::DeclaredDead { registered } => {
+                        self.hang_up_all("this instance was declared dead");
+                        if registered {
+                            self.unfence();
+                        }
+                    }
                     Notice::NameTaken => {
                         self.hang_up_all("this instance was declared dead");
                         self.inert = true;
@@ -934,6 +957,26 @@ impl Runtime {
         let agents = self.engine.floor();
         let waiting = self.engine.waiting();
         self.live.publish(super::live::Live { counters, agents, waiting });
+    }
+
+    /// The instance's row is not this run's ([`Runtime::fenced`]): its calls are hung up (the
+    /// recovery closed them) and it dials nothing until registered again.
+    fn fence(&mut self) {
+        if std::mem::replace(&mut self.fenced, true) {
+            return;
+        }
+        tracing::error!(
+            "an attempt was refused: this instance's row is not this run's (declared dead); no calls until it is registered again"
+        );
+        self.hang_up_all("this instance was declared dead");
+        let _ = self.engine.handle(self.clock.now(), Input::Database { reachable: false });
+    }
+
+    /// Registered again after [`Runtime::fence`]: dialling resumes, if the database answers.
+    fn unfence(&mut self) {
+        if std::mem::take(&mut self.fenced) && self.database_reachable {
+            let _ = self.engine.handle(self.clock.now(), Input::Database { reachable: true });
+        }
     }
 
     /// Hangs up every call placed: the database no longer counts them as this instance's.
@@ -1318,9 +1361,9 @@ async fn store_records(
         return;
     }
     let mut delay = Duration::from_millis(100);
-    let refused = loop {
+    let applied = loop {
         match db::journal::apply(db, me, &pending.records).await {
-            Ok(refused) => break refused,
+            Ok(applied) => break applied,
             Err(e) => {
                 tracing::error!(error = %e, records = pending.records.len(), "storing dialer records failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -1333,9 +1376,10 @@ async fn store_records(
         return;
     }
     let (refused, stored): (Vec<_>, Vec<_>) =
-        pending.attempts.drain(..).partition(|(call_ref, _)| refused.contains(call_ref));
+        pending.attempts.drain(..).partition(|(call_ref, _)| applied.refused.contains(call_ref));
     let _ = internal.send(Internal::Attempts {
         stored: stored.into_iter().map(|(_, call)| call).collect(),
         refused: refused.into_iter().map(|(_, call)| call).collect(),
+        not_ours: applied.not_ours,
     });
 }

@@ -297,9 +297,10 @@ fn log_recovery(owner: &str, whose: &str, done: Recovered) {
 pub enum Beat {
     /// Still registered: alive.
     Alive,
-    /// This instance had been declared dead (its calls closed, its leads taken back) and is
-    /// registered again: it must drop the calls it still has up.
-    DeclaredDead,
+    /// This instance had been declared dead (its calls closed, its leads taken back): it must
+    /// drop the calls it still has up. `registered`: it is registered again (else it still
+    /// is being recovered, or registering failed: it tries again at the next heartbeat).
+    DeclaredDead { registered: bool },
     /// Declared dead, and a new process has taken the name meanwhile: this one must stop
     /// dialling altogether (two live processes never share a name).
     NameTaken,
@@ -310,8 +311,9 @@ pub enum Beat {
 /// What the heartbeat loop tells the runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// This instance had been declared dead and is registered again ([`Beat::DeclaredDead`]).
-    DeclaredDead,
+    /// This instance had been declared dead ([`Beat::DeclaredDead`]); `registered`: and is
+    /// registered again, so what it writes is stored again.
+    DeclaredDead { registered: bool },
     /// Another process has its name ([`Beat::NameTaken`]): it must stop dialling for good.
     NameTaken,
     /// Heartbeats have failed for so long that the others may soon declare this instance
@@ -344,11 +346,13 @@ pub async fn beat(db: &Db, me: &Me, now: i64) -> Beat {
             match instances::insert(db, &row).await {
                 Ok(true) => {
                     tracing::warn!(instance = %me.name, "registered again");
-                    Beat::DeclaredDead
+                    Beat::DeclaredDead { registered: true }
                 }
                 Ok(false) => match instances::get(db, &me.name).await {
                     // Still being recovered: registered at a later heartbeat.
-                    Ok(Some(r)) if r.incarnation.starts_with("recovering") => Beat::DeclaredDead,
+                    Ok(Some(r)) if r.incarnation.starts_with("recovering") => {
+                        Beat::DeclaredDead { registered: false }
+                    }
                     Ok(_) => {
                         tracing::error!(
                             instance = %me.name,
@@ -358,12 +362,12 @@ pub async fn beat(db: &Db, me: &Me, now: i64) -> Beat {
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "reading the instance row failed");
-                        Beat::DeclaredDead
+                        Beat::DeclaredDead { registered: false }
                     }
                 },
                 Err(e) => {
                     tracing::error!(error = %e, "registering the instance again failed");
-                    Beat::DeclaredDead
+                    Beat::DeclaredDead { registered: false }
                 }
             }
         }
@@ -503,7 +507,7 @@ pub async fn run(
         let now = clock.now().wall;
         let wrote = async {
             let beat = beat(&db, &me, now).await;
-            if matches!(beat, Beat::Alive | Beat::DeclaredDead) {
+            if matches!(beat, Beat::Alive | Beat::DeclaredDead { .. }) {
                 match instances::others_alive(&db, &me.name, now - dead_after).await {
                     Ok(peers) => fence.peers = peers,
                     Err(e) => tracing::warn!(error = %e, "counting the other instances failed"),
@@ -514,9 +518,12 @@ pub async fn run(
         let beat = tokio::time::timeout(timing.heartbeat_every, wrote).await;
         let beat = beat.unwrap_or(Beat::Unwritten);
         // (Written: as of when it was sent. Not: known now, a heartbeat's time later maybe.)
-        let at =
-            if matches!(beat, Beat::Alive | Beat::DeclaredDead) { now } else { clock.now().wall };
-        let written = matches!(beat, Beat::Alive | Beat::DeclaredDead);
+        let at = if matches!(beat, Beat::Alive | Beat::DeclaredDead { .. }) {
+            now
+        } else {
+            clock.now().wall
+        };
+        let written = matches!(beat, Beat::Alive | Beat::DeclaredDead { .. });
         let cut_off = fence.heartbeat(at, written);
         may_sweep.store(fence.may_sweep(at, dead_after), std::sync::atomic::Ordering::Relaxed);
         if let Some(reachable) = reach.heartbeat(written || beat == Beat::NameTaken) {
@@ -536,8 +543,8 @@ pub async fn run(
         }
         match beat {
             Beat::Alive | Beat::Unwritten => {}
-            Beat::DeclaredDead => {
-                let _ = notices.send(Notice::DeclaredDead);
+            Beat::DeclaredDead { registered } => {
+                let _ = notices.send(Notice::DeclaredDead { registered });
             }
             Beat::NameTaken => {
                 let _ = notices.send(Notice::NameTaken);

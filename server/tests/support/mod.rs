@@ -298,7 +298,7 @@ pub async fn record_as(
     records: &[server::engine::Record],
 ) -> Vec<String> {
     let me = registered(db, name).await;
-    server::db::journal::apply(db, &me, records).await.expect("records stored")
+    server::db::journal::apply(db, &me, records).await.expect("records stored").refused
 }
 
 /// What came back.
