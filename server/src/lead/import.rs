@@ -241,7 +241,7 @@ pub fn normalise_phone(
         return Err("The phone number is too long.".into());
     }
     let n = phonenumber::parse(Some(country), s).map_err(|_| "Not a phone number.".to_string())?;
-    if !phonenumber::is_valid(&n) {
+    if !super::numbering::is_valid(&n) {
         return Err("Not a valid phone number for its country.".into());
     }
     let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
