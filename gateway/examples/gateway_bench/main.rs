@@ -182,7 +182,9 @@ impl Control {
         let (pending, events, signal) =
             (control.pending.clone(), control.events.clone(), control.event_signal.clone());
         tokio::spawn(async move {
-            while let Some(Ok(Message::Text(text))) = stream.next().await {
+            while let Some(Ok(frame)) = stream.next().await {
+                // (The pings' pongs, and anything else that is not a reply or an event.)
+                let Message::Text(text) = frame else { continue };
                 let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
                 if let Some(reply) = v.get("reply") {
                     let id = reply["id"].as_u64().unwrap_or(0);
