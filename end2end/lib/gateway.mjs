@@ -174,8 +174,14 @@ const pending = new Map();
 window.events = [];
 window.connectGateway = (url) => new Promise((ok, fail) => {
   ws = new WebSocket(url);
-  // Events flow once the connection attaches (the first command).
-  ws.onopen = () => window.command({ command: 'attach' }).then(() => ok(), fail);
+  // Events flow once the connection attaches (the first command). A page cannot send
+  // WebSocket pings, and the gateway closes a control connection it hears nothing on for
+  // 12 s (then ends its calls): a cheap command every 2 s keeps it open, as the server's
+  // pings do.
+  ws.onopen = () => window.command({ command: 'attach' }).then(() => {
+    setInterval(() => window.command({ command: 'address' }).catch(() => {}), 2000);
+    ok();
+  }, fail);
   ws.onerror = () => fail(new Error('control WebSocket failed'));
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
