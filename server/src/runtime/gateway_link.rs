@@ -106,6 +106,10 @@ pub struct GatewayLink {
     gateway: Gateway,
     state: Arc<Mutex<State>>,
     calls_out: mpsc::Sender<CarrierEvent>,
+    /// Taken by each call event from its check (is the call still ours?) to its send, so that
+    /// an event checked just before its call is ended here (a gateway given up) cannot reach
+    /// the dialer after that end.
+    forwarding: Arc<tokio::sync::Mutex<()>>,
     legs_out: mpsc::UnboundedSender<LegEvent>,
     /// To the task that records trunks' authentication and phones' registrations in the
     /// database (none: not recorded).
@@ -128,7 +132,9 @@ impl GatewayLink {
             tokio::spawn(record_rows(db, rx));
             tx
         });
-        let link = GatewayLink { gateway, state: Arc::default(), calls_out, legs_out, rows };
+        let forwarding = Arc::default();
+        let link =
+            GatewayLink { gateway, state: Arc::default(), calls_out, forwarding, legs_out, rows };
         let events = link.gateway.events();
         tokio::spawn(link.clone().follow(events));
         link
@@ -483,6 +489,7 @@ impl GatewayLink {
     /// calls this link placed are passed on, and nothing after their end.
     async fn forward(&self, call: CallId, event: CallEvent) {
         let ended = matches!(event, CallEvent::Ended { .. });
+        let turn = self.forwarding.lock().await;
         let known = {
             let mut s = self.state();
             if ended {
@@ -494,6 +501,7 @@ impl GatewayLink {
             }
         };
         if !known {
+            drop(turn);
             if !ended {
                 // Ours, but already settled (its originate reply was lost, say): a call nobody
                 // will handle must not stay up.
