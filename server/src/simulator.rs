@@ -422,6 +422,7 @@ fn campaign(w: &Workload, kind: CampaignKind) -> CampaignConfig {
         settings,
         dispositions: vec![disposition],
         abandons: w.history.clone(),
+        own_abandons: Vec::new(),
     }
 }
 

@@ -530,7 +530,7 @@ fn campaign(trunk: i64) -> CampaignConfig {
         d(1, "SALE MADE", DispositionKind::Final),
         d(2, "CALL BACK", DispositionKind::Callback),
     ];
-    CampaignConfig { id: CAMPAIGN, settings, dispositions, abandons: Vec::new() }
+    CampaignConfig { id: CAMPAIGN, settings, dispositions, abandons: vec![], own_abandons: vec![] }
 }
 
 fn lead(id: i64) -> QueuedLead {

@@ -406,33 +406,48 @@ pub async fn for_agent(
         .collect()
 }
 
+/// Whose calls [`abandons`] counts: a dialer run's are those whose reference begins with its
+/// prefix (`Engine::call_ref_prefix`), matched as written (no pattern).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunCalls<'a> {
+    All,
+    Of(&'a str),
+    NotOf(&'a str),
+}
+
 /// A campaign's answered and abandoned calls per UTC day over the last `days` days before
 /// `now` (Unix ms), for its abandon cap: answered is every call a person answered, abandoned
 /// those of them that ended dropped (no agent in time, or cut off by a crash). Calls a
 /// machine answered are not live answers and are left out — those ended as machines, and
 /// those still up that detection called a machine (a machine passed to an agent counts once
-/// it ends, as answered or dropped). With `not_of_run`, the calls whose reference begins
-/// with it are left out too: a dialer run's own, which its engine counts as they happen.
+/// it ends, as answered or dropped). `calls` says whose: all, or a dialer run's own (their
+/// references begin with its prefix) or all but those.
 pub async fn abandons(
     db: &Db,
     id: CampaignId,
     now: i64,
     days: i64,
-    not_of_run: Option<&str>,
+    calls: RunCalls<'_>,
 ) -> Result<crate::engine::abandon::AbandonHistory, DbError> {
     const DAY_MS: i64 = 86_400_000;
     let from = (now.div_euclid(DAY_MS) - days + 1) * DAY_MS;
+    let (mode, prefix) = match calls {
+        RunCalls::All => (0i64, ""),
+        RunCalls::Of(prefix) => (1, prefix),
+        RunCalls::NotOf(prefix) => (2, prefix),
+    };
     let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT answered_at / 86400000 AS day, COUNT(*), \
              CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
              FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 AND NOT inbound \
              AND (outcome IS NULL OR outcome <> 'machine') \
              AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
-             AND ($3 IS NULL OR substr(call_ref, 1, length($3)) <> $3) \
+             AND ($3 = 0 OR (substr(call_ref, 1, length($4)) = $4) = ($3 = 1)) \
              GROUP BY answered_at / 86400000")
         .bind(id.0)
         .bind(from)
-        .bind(not_of_run)
+        .bind(mode)
+        .bind(prefix)
         .fetch_all(pool)
         .await)?;
     Ok(rows

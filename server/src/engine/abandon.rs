@@ -75,6 +75,18 @@ impl AbandonBook {
         }
     }
 
+    /// Takes in what the store holds of this run's own calls: per day, the larger count of
+    /// the store's and the engine's. The store lags the engine by the records on their way,
+    /// but may hold what the engine never saw: this run declared dead, the recovery judged its
+    /// calls that were up (answered and cut off: abandoned).
+    pub fn merge_own(&mut self, history: &[(i64, DayTally)]) {
+        for (day, t) in history {
+            let e = self.own.entry(*day).or_default();
+            e.answered = e.answered.max(t.answered);
+            e.abandoned = e.abandoned.max(t.abandoned);
+        }
+    }
+
     fn today(&mut self, wall: i64) -> &mut DayTally {
         let day = day_of(wall);
         // Forget what no window looks at any more.
@@ -288,6 +300,12 @@ mod tests {
             (129, DayTally { answered: 5, abandoned: 0 }),
         ]);
         assert_eq!(b.tally(W, now), DayTally { answered: 46, abandoned: 3 });
+        // The store's word on this run's own calls: behind the engine's count, it changes
+        // nothing; ahead of it (a recovery judged two calls that were up abandoned), it counts.
+        b.merge_own(&[(130, DayTally { answered: 1, abandoned: 0 })]);
+        assert_eq!(b.tally(W, now), DayTally { answered: 46, abandoned: 3 });
+        b.merge_own(&[(130, DayTally { answered: 1, abandoned: 3 })]);
+        assert_eq!(b.tally(W, now), DayTally { answered: 46, abandoned: 5 });
     }
 
     #[test]

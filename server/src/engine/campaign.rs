@@ -57,8 +57,10 @@ pub(super) struct CampaignRun {
 
 impl CampaignRun {
     fn new(config: CampaignConfig) -> CampaignRun {
+        let mut book = AbandonBook::new(&config.abandons);
+        book.merge_own(&config.own_abandons);
         CampaignRun {
-            book: AbandonBook::new(&config.abandons),
+            book,
             part: FloorShare::default(),
             pacer: pacer_for(config.settings.kind),
             limiter: RateLimiter::new(config.settings.max_cps),
@@ -95,6 +97,7 @@ impl CampaignRun {
             self.placer = RateLimiter::new(config.settings.max_cps);
         }
         self.book.merge(&config.abandons);
+        self.book.merge_own(&config.own_abandons);
         self.config = config;
     }
 

@@ -36,9 +36,12 @@ pub struct CampaignConfig {
     pub settings: CampaignSettings,
     /// Predefined and this campaign's own dispositions.
     pub dispositions: Vec<Disposition>,
-    /// Its answered and abandoned calls per day as stored, for the abandon cap (the engine
-    /// keeps, per day, the larger of this and its own count).
+    /// Its answered and abandoned calls per day as stored, but this run's, for the abandon
+    /// cap ([`super::abandon::AbandonBook`]).
     pub abandons: super::abandon::AbandonHistory,
+    /// This run's own, as stored (the engine keeps, per day, the larger of this and its own
+    /// count: the store lags, but holds a recovery's verdicts the engine never saw).
+    pub own_abandons: super::abandon::AbandonHistory,
 }
 
 /// A claimed lead waiting to be dialled, with its callback if it is one.

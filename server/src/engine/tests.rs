@@ -61,7 +61,13 @@ fn config(kind: CampaignKind) -> CampaignConfig {
         super::abandon::day_of(START_WALL),
         super::abandon::DayTally { answered: 100_000, abandoned: 0 },
     )];
-    CampaignConfig { id: C1, settings, dispositions: dispositions(), abandons }
+    CampaignConfig {
+        id: C1,
+        settings,
+        dispositions: dispositions(),
+        abandons,
+        own_abandons: vec![],
+    }
 }
 
 /// 2026-11-22 12:00 UTC: when every harness starts.

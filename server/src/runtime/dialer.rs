@@ -33,7 +33,7 @@ use super::floor_shares::{self, PartsInForce, Said};
 use super::live::LivePublisher;
 use super::liveness::{self, LivenessError, Me, Notice, Timing};
 use super::pacers::{self, Pacers};
-use crate::db::{self, Db, DbError, leads::ClaimRequest};
+use crate::db::{self, Db, DbError, campaigns::RunCalls, leads::ClaimRequest};
 use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -609,6 +609,9 @@ impl Runtime {
                         self.hang_up_all("this instance was declared dead");
                         if registered {
                             self.unfence();
+                            // The recovery judged its calls that were up (dropped: abandons
+                            // its own count never saw); the books take them in now.
+                            self.reload_in_background();
                         }
                     }
                     Notice::NameTaken => {
@@ -1255,9 +1258,10 @@ async fn hold_leases(
 const KEPT_ABANDON_DAYS: i64 = app::model::AbandonWindow::Rolling30Days.days();
 
 /// Campaigns as the engine runs them, with what the store holds of their answered and
-/// abandoned calls but those of this run (references beginning `own`), which the engine
-/// counts itself: a restart does not reset the abandon count, and calls other instances
-/// placed count too.
+/// abandoned calls — those of other runs, and apart those of this run (references beginning
+/// `own`), which the engine counts itself but which a recovery may have judged since (this
+/// run declared dead: its calls up then are abandoned ones): a restart does not reset the
+/// abandon count, and calls other instances placed count too.
 async fn load_campaigns(
     db: &Db,
     only: Option<CampaignId>,
@@ -1271,8 +1275,11 @@ async fn load_campaigns(
     let mut out = Vec::with_capacity(campaigns.len());
     for c in campaigns {
         let dispositions = db::dispositions::for_campaign(db, c.id).await?;
-        let abandons = db::campaigns::abandons(db, c.id, now, KEPT_ABANDON_DAYS, Some(own)).await?;
-        out.push(CampaignConfig { id: c.id, settings: c.settings, dispositions, abandons });
+        let (days, not_own) = (KEPT_ABANDON_DAYS, RunCalls::NotOf(own));
+        let abandons = db::campaigns::abandons(db, c.id, now, days, not_own).await?;
+        let own_abandons = db::campaigns::abandons(db, c.id, now, days, RunCalls::Of(own)).await?;
+        let (id, settings) = (c.id, c.settings);
+        out.push(CampaignConfig { id, settings, dispositions, abandons, own_abandons });
     }
     Ok(out)
 }
