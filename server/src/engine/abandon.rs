@@ -68,11 +68,7 @@ impl AbandonBook {
     /// count of this read and the last (reads may come back out of order, and those counts
     /// only grow).
     pub fn merge(&mut self, history: &[(i64, DayTally)]) {
-        for (day, t) in history {
-            let e = self.stored.entry(*day).or_default();
-            e.answered = e.answered.max(t.answered);
-            e.abandoned = e.abandoned.max(t.abandoned);
-        }
+        take_larger(&mut self.stored, history);
     }
 
     /// Takes in what the store holds of this run's own calls: per day, the larger count of
@@ -80,11 +76,7 @@ impl AbandonBook {
     /// but may hold what the engine never saw: this run declared dead, the recovery judged its
     /// calls that were up (answered and cut off: abandoned).
     pub fn merge_own(&mut self, history: &[(i64, DayTally)]) {
-        for (day, t) in history {
-            let e = self.own.entry(*day).or_default();
-            e.answered = e.answered.max(t.answered);
-            e.abandoned = e.abandoned.max(t.abandoned);
-        }
+        take_larger(&mut self.own, history);
     }
 
     fn today(&mut self, wall: i64) -> &mut DayTally {
@@ -156,6 +148,15 @@ impl AbandonBook {
         let slack = credit / (1.0 - cap);
         // A hair below each whole call: rounding must never tip the rate over the cap.
         (slack - 1e-9).floor().clamp(0.0, f64::from(u32::MAX)) as u32
+    }
+}
+
+/// Per day, the larger of each count in `days` and in `history`.
+fn take_larger(days: &mut BTreeMap<i64, DayTally>, history: &[(i64, DayTally)]) {
+    for (day, t) in history {
+        let e = days.entry(*day).or_default();
+        e.answered = e.answered.max(t.answered);
+        e.abandoned = e.abandoned.max(t.abandoned);
     }
 }
 
