@@ -396,12 +396,8 @@ async fn a_partitioned_server_and_gateway_each_give_the_other_up() {
         "the call ended before the connection was silent long enough"
     );
     assert!(client_gave_up < gateway_ended, "the server gives the gateway up first");
-    match local.execute(gateway::control::Command::Snapshot).await {
-        Ok(gateway::control::Reply::Snapshot { calls, legs }) => {
-            assert!(calls.is_empty() && legs.is_empty(), "{calls:?} {legs:?}")
-        }
-        other => panic!("a snapshot: {other:?}"),
-    }
+    let (calls, legs) = local.snapshot().await.expect("a snapshot");
+    assert!(calls.is_empty() && legs.is_empty(), "{calls:?} {legs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -445,15 +445,17 @@ async fn talking_runtime(s: &Setup) -> Talking {
     )
     .await;
     assert_eq!(talking, 2, "both agents talking");
-    let up: Vec<String> = {
-        let sql =
-            "SELECT call_ref FROM call_attempts WHERE bridged_at IS NOT NULL ORDER BY call_ref";
-        match &s.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-        }
-    };
+    let sql = "SELECT call_ref FROM call_attempts WHERE bridged_at IS NOT NULL ORDER BY call_ref";
+    let up = call_refs(&s.db, sql).await;
     (a, tasks, agents, hangups, up)
+}
+
+/// The call references `sql` selects.
+async fn call_refs(db: &Db, sql: &'static str) -> Vec<String> {
+    match db {
+        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    }
 }
 
 /// Waits (bounded) until the carrier has seen `n` hang-ups.
@@ -534,13 +536,7 @@ async fn a_runtime_being_recovered_claims_nothing_more_after_its_first_refused_a
     let stored =
         wait_until(&s.db, "SELECT COUNT(*) FROM call_attempts", 3, Duration::from_secs(10)).await;
     assert!(stored >= 3, "no call after it was registered again");
-    let refs: Vec<String> = {
-        let sql = "SELECT call_ref FROM call_attempts";
-        match &s.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-        }
-    };
+    let refs = call_refs(&s.db, "SELECT call_ref FROM call_attempts").await;
     let before = up.iter().map(|r| call_number(r)).max().expect("two calls up");
     let after = refs
         .iter()

@@ -15,7 +15,6 @@ use app::model::{
     CallOutcome, CallingWindow, CampaignId, CampaignKind, CampaignSettings, HangupBy, LeadId, Name,
     PhoneNumber, RetryRule, TrunkId,
 };
-use server::db::campaigns::RunCalls;
 use server::db::instances::{self, Instance};
 use server::db::leads::{self, ClaimRequest};
 use server::db::{self, Db};
@@ -192,7 +191,7 @@ async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
     liveness::sweep(&f.db, &me("alive"), NOW + 120_000, Duration::from_secs(7)).await.unwrap();
 
     let history =
-        db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, RunCalls::All).await.unwrap();
+        db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, None).await.unwrap().others;
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 3, abandoned: 2 })]);
     // Two of three abandoned: the restarted dialer may risk no call until many more answer.
     let book = AbandonBook::new(&history);
@@ -200,20 +199,21 @@ async fn the_abandon_count_is_rebuilt_from_the_store_after_a_crash(b: Backend) {
     assert!((book.rate(app::model::AbandonWindow::CalendarDay, NOW) - 2.0 / 3.0).abs() < 1e-9);
     // Read for the run whose calls they are, they are left out (its engine counts its own);
     // read for another, only that one's calls are (here the one call "dead-2").
-    let read = |calls| db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, calls);
-    assert_eq!(read(RunCalls::NotOf("dead-")).await.unwrap(), vec![]);
-    assert_eq!(read(RunCalls::Of("dead-")).await.unwrap(), history, "all of them its own");
+    let read = |run| db::campaigns::abandons(&f.db, f.campaign, NOW + 120_000, 30, Some(run));
+    let own = read("dead-").await.unwrap();
+    assert_eq!(own.others, vec![]);
+    assert_eq!(own.own, history, "all of them its own");
     let (answered, abandoned) = (2, 1);
     let but_one = vec![(day_of(NOW), DayTally { answered, abandoned })];
-    assert_eq!(read(RunCalls::NotOf("dead-2")).await.unwrap(), but_one);
+    let other_run = read("dead-2").await.unwrap();
+    assert_eq!(other_run.others, but_one);
     let (answered, abandoned) = (1, 1);
     let one = vec![(day_of(NOW), DayTally { answered, abandoned })];
-    assert_eq!(read(RunCalls::Of("dead-2")).await.unwrap(), one, "the abandoned one");
-    let unlike = read(RunCalls::NotOf("de_d%")).await.unwrap();
+    assert_eq!(other_run.own, one, "the abandoned one");
+    let unlike = read("de_d%").await.unwrap().others;
     assert_eq!(unlike, history, "no pattern: the prefix is matched as it is");
     // Another campaign's count is its own.
-    let other =
-        db::campaigns::abandons(&f.db, CampaignId(99), NOW, 30, RunCalls::All).await.unwrap();
+    let other = db::campaigns::abandons(&f.db, CampaignId(99), NOW, 30, None).await.unwrap().others;
     assert!(other.is_empty());
 }
 
@@ -443,7 +443,7 @@ async fn machine_verdicts_are_stored_and_machines_left_out_of_the_abandon_count(
     assert_eq!(verdict("me-3").await, (Some("machine".to_string()), Some(2100), None));
     assert_eq!(verdict("me-4").await, (None, None, Some("dropped".to_string())));
     let history =
-        db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30, RunCalls::All).await.unwrap();
+        db::campaigns::abandons(&f.db, f.campaign, NOW + 60_000, 30, None).await.unwrap().others;
     assert_eq!(history, vec![(day_of(NOW), DayTally { answered: 2, abandoned: 1 })]);
     // The wallboard's abandon rate counts the same answers.
     let rates = db::wallboard::rates(&f.db, NOW, NOW + 60_000, None).await.unwrap();

@@ -362,10 +362,10 @@ impl Admin for AdminBackend {
         let mut counts = db::compliance::days(&self.db, c.id, c.settings.window, from)
             .await
             .map_err(|e| internal("counting the campaign's calls", e))?;
-        let abandons =
-            db::campaigns::abandons(&self.db, c.id, now, days, db::campaigns::RunCalls::All)
-                .await
-                .map_err(|e| internal("counting abandoned calls", e))?;
+        let abandons = db::campaigns::abandons(&self.db, c.id, now, days, None)
+            .await
+            .map_err(|e| internal("counting abandoned calls", e))?
+            .others;
         counts.extend(abandons.into_iter().map(|(day, t)| app::model::compliance::ComplianceDay {
             day: day * DAY_MS,
             answered: t.answered,

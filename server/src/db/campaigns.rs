@@ -406,13 +406,13 @@ pub async fn for_agent(
         .collect()
 }
 
-/// Whose calls [`abandons`] counts: a dialer run's are those whose reference begins with its
-/// prefix (`Engine::call_ref_prefix`), matched as written (no pattern).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunCalls<'a> {
-    All,
-    Of(&'a str),
-    NotOf(&'a str),
+/// A campaign's stored answered and abandoned calls per UTC day (see [`abandons`]): a dialer
+/// run's own — their references begin with its prefix (`Engine::call_ref_prefix`), matched
+/// as written (no pattern) — and everyone else's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredAbandons {
+    pub others: crate::engine::abandon::AbandonHistory,
+    pub own: crate::engine::abandon::AbandonHistory,
 }
 
 /// A campaign's answered and abandoned calls per UTC day over the last `days` days before
@@ -420,46 +420,40 @@ pub enum RunCalls<'a> {
 /// those of them that ended dropped (no agent in time, or cut off by a crash). Calls a
 /// machine answered are not live answers and are left out — those ended as machines, and
 /// those still up that detection called a machine (a machine passed to an agent counts once
-/// it ends, as answered or dropped). `calls` says whose: all, or a dialer run's own (their
-/// references begin with its prefix) or all but those.
+/// it ends, as answered or dropped). With `run`, a dialer run's prefix, its own calls are
+/// counted apart; without, every call is among the others.
 pub async fn abandons(
     db: &Db,
     id: CampaignId,
     now: i64,
     days: i64,
-    calls: RunCalls<'_>,
-) -> Result<crate::engine::abandon::AbandonHistory, DbError> {
+    run: Option<&str>,
+) -> Result<StoredAbandons, DbError> {
     const DAY_MS: i64 = 86_400_000;
     let from = (now.div_euclid(DAY_MS) - days + 1) * DAY_MS;
-    let (mode, prefix) = match calls {
-        RunCalls::All => (0i64, ""),
-        RunCalls::Of(prefix) => (1, prefix),
-        RunCalls::NotOf(prefix) => (2, prefix),
-    };
-    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64)>(
-            "SELECT answered_at / 86400000 AS day, COUNT(*), \
-             CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
+    let rows = with_pool!(db, pool => sqlx::query_as::<_, (i64, i64, i64, i64)>(
+            "SELECT answered_at / 86400000, \
+             CAST(CASE WHEN $3 <> '' AND substr(call_ref, 1, length($3)) = $3 THEN 1 ELSE 0 END \
+                  AS BIGINT), \
+             COUNT(*), CAST(SUM(CASE WHEN outcome = 'dropped' THEN 1 ELSE 0 END) AS BIGINT) \
              FROM call_attempts WHERE campaign_id = $1 AND answered_at >= $2 AND NOT inbound \
              AND (outcome IS NULL OR outcome <> 'machine') \
              AND NOT (outcome IS NULL AND amd_verdict IS NOT NULL AND amd_verdict = 'machine') \
-             AND ($3 = 0 OR (substr(call_ref, 1, length($4)) = $4) = ($3 = 1)) \
-             GROUP BY answered_at / 86400000")
+             GROUP BY 1, 2 ORDER BY 1")
         .bind(id.0)
         .bind(from)
-        .bind(mode)
-        .bind(prefix)
+        .bind(run.unwrap_or_default())
         .fetch_all(pool)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(day, answered, abandoned)| {
-            let t = crate::engine::abandon::DayTally {
-                answered: answered.max(0) as u64,
-                abandoned: abandoned.max(0) as u64,
-            };
-            (day, t)
-        })
-        .collect())
+    let mut stored = StoredAbandons::default();
+    for (day, own, answered, abandoned) in rows {
+        let t = crate::engine::abandon::DayTally {
+            answered: answered.max(0) as u64,
+            abandoned: abandoned.max(0) as u64,
+        };
+        if own == 1 { &mut stored.own } else { &mut stored.others }.push((day, t));
+    }
+    Ok(stored)
 }
 
 /// How a campaign's calls went since `from` (Unix ms), for the pacing simulator: calls

@@ -205,10 +205,9 @@ impl Engine {
         let mut used: std::collections::BTreeSet<TrunkId> =
             trunk_use(&self.calls, &trunks).into_keys().collect();
         for (id, run) in &self.campaigns {
-            let dials = run.dialable().is_ok()
-                && !self.paced_elsewhere.contains(id)
+            let dials = self.dials_here(*id, run)
                 && (run.config.settings.kind == app::model::CampaignKind::Broadcast
-                    || self.agents.values().any(|a| a.campaign == *id));
+                    || self.has_agents_here(*id));
             if let (true, Some(trunk)) = (dials, run.config.settings.trunk_id) {
                 used.insert(trunk);
             }
@@ -224,12 +223,21 @@ impl Engine {
             .iter()
             .filter(|(id, run)| {
                 run.config.settings.kind.dials_for_agents()
-                    && run.dialable().is_ok()
-                    && !self.paced_elsewhere.contains(id)
-                    && self.agents.values().any(|a| a.campaign == **id)
+                    && self.dials_here(**id, run)
+                    && self.has_agents_here(**id)
             })
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Whether `campaign` (`run`) can dial and is paced here.
+    fn dials_here(&self, campaign: CampaignId, run: &super::campaign::CampaignRun) -> bool {
+        run.dialable().is_ok() && !self.paced_elsewhere.contains(&campaign)
+    }
+
+    /// Whether an agent of `campaign` is logged in here.
+    fn has_agents_here(&self, campaign: CampaignId) -> bool {
+        self.agents.values().any(|a| a.campaign == campaign)
     }
 
     /// The trunk `campaign` dials through, if the engine limits it.

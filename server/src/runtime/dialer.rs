@@ -33,7 +33,7 @@ use super::floor_shares::{self, PartsInForce, Said};
 use super::live::LivePublisher;
 use super::liveness::{self, LivenessError, Me, Notice, Timing};
 use super::pacers::{self, Pacers};
-use crate::db::{self, Db, DbError, campaigns::RunCalls, leads::ClaimRequest};
+use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
     AgentEvent, CallEvent, CallId, CampaignConfig, Engine, EngineError, Input, Output, QueuedLead,
@@ -1275,9 +1275,8 @@ async fn load_campaigns(
     let mut out = Vec::with_capacity(campaigns.len());
     for c in campaigns {
         let dispositions = db::dispositions::for_campaign(db, c.id).await?;
-        let (days, not_own) = (KEPT_ABANDON_DAYS, RunCalls::NotOf(own));
-        let abandons = db::campaigns::abandons(db, c.id, now, days, not_own).await?;
-        let own_abandons = db::campaigns::abandons(db, c.id, now, days, RunCalls::Of(own)).await?;
+        let stored = db::campaigns::abandons(db, c.id, now, KEPT_ABANDON_DAYS, Some(own)).await?;
+        let (abandons, own_abandons) = (stored.others, stored.own);
         let (id, settings) = (c.id, c.settings);
         out.push(CampaignConfig { id, settings, dispositions, abandons, own_abandons });
     }
