@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Every benchmark, one after another in one run, on loopback: each prints its own table (see
-# the program named in its heading for what it measures and how).
+# Every benchmark, one after another in one run, on loopback: each prints its own figures (see
+# the program named in its heading for what it measures and how), and at the end one table
+# puts ours beside the peer's or the database's own (each program's `summary:` lines).
 #
-#   scripts/bench.sh           release builds at full size (about 15 minutes on 2 cores;
-#                              PostgreSQL figures too, on DIALER_TEST_POSTGRES_URL)
+#   scripts/bench.sh           release builds at full size (about 65 minutes on 2 cores, 45 of
+#                              them the floor benchmark; PostgreSQL figures too, on
+#                              DIALER_TEST_POSTGRES_URL)
 #   scripts/bench.sh --smoke   CI: debug builds, a few seconds each; fails if any of them
 #                              fails, so the benchmarks cannot rot
 #
 # Pages and server functions (page_latency), lead claims (claim_bench), calls placed by 1, 2
 # and 4 instances on one PostgreSQL database (pace_bench), lead import against the database's
 # own bulk load (import_bench), answer to agent audio (answer_latency), bridged calls through
-# the gateway and, for the ratio, through rtpengine (gateway-bench), the supervisor's floor
-# push (push.sh, on SQLite and across two instances on PostgreSQL) and the SIP flood
-# (flood.sh). Each program stops by itself; `timeout` is the
-# safety net, and every process a program starts is stopped by that program.
+# the gateway and, for the ratio, through rtpengine (gateway-bench), the whole node's cost by
+# floor size (floor_bench: 50 to 400 agents), the supervisor's floor push (push.sh, on SQLite
+# and across two instances on PostgreSQL) and the SIP flood (flood.sh). Each program stops by
+# itself; `timeout` is the safety net, and every process a program starts is stopped by that
+# program.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_rust
 ensure_sipp
@@ -36,12 +39,35 @@ fi
 bin="$TARGET/$profile"
 limit="${BENCH_LIMIT_SECONDS:-1200}"
 
+# Every program's output, for the table at the end.
+outputs=$(mktemp)
+trap 'rm -f "$outputs"' EXIT
+
 # run TITLE PROGRAM ARGS…: the program under its heading, bounded by $limit seconds.
 run() {
     local title=$1
     shift
     say "$title"
-    timeout --signal=TERM "$limit" "$@"
+    timeout --signal=TERM "$limit" "$@" | tee -a "$outputs"
+}
+
+# The programs' `summary: WHAT | ours|reference | FIGURES` lines as one table, in the order
+# they came: ours beside the peer's or the database's own figures.
+table() {
+    awk -F' [|] ' '
+        /^summary: / {
+            sub(/^summary: /, "")
+            if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+            cell[$1, $2] = $3
+        }
+        END {
+            print "| benchmark | ours | the peer or the database'"'"'s own |"
+            print "| --- | --- | --- |"
+            for (i = 1; i <= n; i++) {
+                k = order[i]
+                printf "| %s | %s | %s |\n", k, cell[k, "ours"], cell[k, "reference"]
+            }
+        }' "$outputs"
 }
 
 export DIALER_TEST_POSTGRES_URL="$pg"
@@ -61,6 +87,9 @@ if $smoke; then
         "$bin/examples/gateway-bench" --calls 4 --seconds 2 --gateway "$bin/gateway"
     run "the same through rtpengine, the peer (gateway-bench --peer rtpengine, 4 calls for 2 s)" \
         "$bin/examples/gateway-bench" --calls 4 --seconds 2 --peer rtpengine
+    run "the node by floor size (floor_bench, 3 agents for 4 s)" \
+        "$bin/examples/floor_bench" --agents 3 --seconds 4 --warmup 2 \
+        --server "$bin/server" --gateway "$bin/gateway"
     "$ROOT/scripts/push.sh" --smoke
     "$ROOT/scripts/push.sh" --smoke --postgres "$pg"
     "$ROOT/scripts/flood.sh" --smoke
@@ -82,8 +111,12 @@ else
         run "the same through rtpengine, the peer (gateway-bench --peer rtpengine, $calls calls)" \
             "$bin/examples/gateway-bench" --calls "$calls" --seconds 20 --peer rtpengine
     done
+    limit=$((limit * 3)) run "the node by floor size (floor_bench, 50 to 400 agents, 10 minutes each)" \
+        "$bin/examples/floor_bench" --agents 50,100,200,400 --seconds 600 \
+        --server "$bin/server" --gateway "$bin/gateway"
     "$ROOT/scripts/push.sh"
     "$ROOT/scripts/push.sh" --postgres "$pg"
     "$ROOT/scripts/flood.sh"
 fi
-say "every benchmark ran"
+say "every benchmark ran; ours beside the peers' and the databases' own ($(date -u +%Y-%m-%d)):"
+table

@@ -46,22 +46,17 @@ use app::model::{
     CallingWindow, CampaignKind, CampaignSettings, Contact, LeadStatus, LeadsetSettings, Name,
     PhoneNumber, TrunkId, UserId,
 };
-use bench::ADMIN_PASSWORD;
-use futures_util::{SinkExt, StreamExt};
+use bench::{ADMIN_PASSWORD, GatewayProcess, PhoneSocket, next_event, send};
 use gateway::control::{Event as GwEvent, Trunk};
 use gateway::events::Read;
 use gateway::sip::message::Transport;
 use server::config::Config;
 use server::db::leads::NewLead;
 use server::db::{self, Db};
-use str0m::change::SdpAnswer;
-use str0m::media::{Direction, MediaKind};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event as RtcEvent, Input, Output, Rtc};
+use str0m::{Event as RtcEvent, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const AGENT_PASSWORD: &str = "bench-agent-pass";
 /// No call may take longer than this; the bench stops with an error instead of waiting on.
@@ -105,52 +100,6 @@ fn args() -> Result<Args> {
         bail!("--placement relay needs --gateway (two standalone gateways)");
     }
     Ok(a)
-}
-
-/// The control token of the bench's standalone gateways.
-const GATEWAY_TOKEN: &str = "answer-latency-bench-token";
-
-/// A standalone gateway process, killed when dropped.
-struct Standalone {
-    child: std::process::Child,
-    http: String,
-    sip: SocketAddr,
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Standalone {
-    fn start(bin: &std::path::Path) -> Result<Standalone> {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(bin)
-            .env("DIALER_GATEWAY_CONFIG", "/dev/null")
-            .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
-            .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
-            .env("DIALER_GATEWAY_WEBRTC", "127.0.0.1:0")
-            .env("DIALER_GATEWAY_ADVERTISE", "127.0.0.1")
-            .env("DIALER_GATEWAY_TOKEN", GATEWAY_TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting the gateway {}", bin.display()))?;
-        let mut banner = String::new();
-        let stdout = child.stdout.take().context("gateway stdout")?;
-        std::io::BufReader::new(stdout).read_line(&mut banner)?;
-        let listening = gateway::standalone::Listening::parse(&banner)
-            .with_context(|| format!("not a gateway's banner: {banner:?}"))?;
-        let (http, sip) = (listening.http.to_string(), listening.sip_udp);
-        Ok(Standalone { child, http, sip })
-    }
-
-    fn remote(&self) -> Result<gateway::remote::RemoteConfig> {
-        Ok(gateway::remote::RemoteConfig::new(&format!("ws://{}", self.http), GATEWAY_TOKEN)?)
-    }
 }
 
 /// A 5-second 440 Hz tone, 8 kHz mono 16-bit: the customer's voice.
@@ -351,26 +300,6 @@ async fn audio_client(
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(ws: &mut Socket, r: &PhoneRequest) -> Result<()> {
-    ws.send(Message::Text(serde_json::to_string(r)?.into())).await?;
-    Ok(())
-}
-
-async fn next_event(ws: &mut Socket, until: Instant) -> Result<PhoneEvent> {
-    loop {
-        let frame = tokio::time::timeout_at(until.into(), ws.next())
-            .await
-            .context("no phone event in time")?
-            .context("the phone socket closed")??;
-        if let Message::Text(t) = frame {
-            return Ok(serde_json::from_str(&t)?);
-        }
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -393,11 +322,13 @@ async fn run() -> Result<()> {
         "answer-to-agent-audio benchmark: {calls} calls, {} cores, {setup}",
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     );
+    let dir = tempfile::tempdir()?;
     let standalone = match &args.gateway {
-        Some(bin) => vec![Standalone::start(bin)?, Standalone::start(bin)?],
+        Some(bin) => {
+            vec![GatewayProcess::start(bin, dir.path())?, GatewayProcess::start(bin, dir.path())?]
+        }
         None => Vec::new(),
     };
-    let dir = tempfile::tempdir()?;
     let tone = dir.path().join("tone.wav");
     tone_wav(&tone)?;
     let url = format!("sqlite://{}/dialer.db", dir.path().display());
@@ -412,7 +343,7 @@ async fn run() -> Result<()> {
         standalone.iter().map(|g| g.sip).collect()
     };
     let (_customer, customer_sip) = customer(&sips, tone, answered.clone()).await?;
-    let gateways = standalone.iter().map(Standalone::remote).collect::<Result<Vec<_>>>()?;
+    let gateways = standalone.iter().map(GatewayProcess::remote).collect::<Result<Vec<_>>>()?;
     prepare(&url, customer_sip).await?;
 
     let running = server::startup::start(Config {
@@ -528,7 +459,7 @@ async fn run() -> Result<()> {
     if !standalone.is_empty() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         for g in &standalone {
-            relayed.push(packets_relayed(&g.http).await?);
+            relayed.push(g.metric("gateway_packets_relayed_total").await? as u64);
         }
     }
     let _ = send(&mut ws, &PhoneRequest::Logout).await;
@@ -547,6 +478,11 @@ async fn run() -> Result<()> {
         percentile(&latencies_ms, 0.99),
         latencies_ms.last().copied().unwrap_or_default()
     );
+    println!(
+        "summary: answer → agent audio, {setup} | ours | p50 {:.1} ms, p99 {:.1} ms (goal p99 ≤ 150 ms)",
+        percentile(&latencies_ms, 0.50),
+        percentile(&latencies_ms, 0.99)
+    );
     if !standalone.is_empty() {
         println!(
             "  the two gateways' CPU time: {cpu} ms in all, {:.1} ms per call",
@@ -558,20 +494,8 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-/// A standalone gateway's count of RTP packets relayed, from its `/metrics`.
-async fn packets_relayed(http: &str) -> Result<u64> {
-    let text = reqwest::get(format!("http://{http}/metrics")).await?.text().await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("gateway_packets_relayed_total "))
-        .context("no gateway_packets_relayed_total in the metrics")?
-        .trim()
-        .parse::<f64>()
-        .map(|n| n as u64)
-        .context("gateway_packets_relayed_total")
-}
-
 /// The standalone gateways' CPU time so far (user and system), in ms.
-fn gateways_cpu_ms(gateways: &[Standalone]) -> Result<u64> {
+fn gateways_cpu_ms(gateways: &[GatewayProcess]) -> Result<u64> {
     gateways.iter().map(|g| bench::cpu_ms(g.child.id())).sum()
 }
 
@@ -581,33 +505,9 @@ async fn phone(
     base: &str,
     cookie: &str,
     campaign: app::model::CampaignId,
-) -> Result<(Socket, mpsc::UnboundedSender<()>, mpsc::UnboundedReceiver<Heard>)> {
-    let mut req = format!("{}/ws/phone", base.replace("http://", "ws://")).into_client_request()?;
-    req.headers_mut().insert("cookie", cookie.parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-    send(&mut ws, &PhoneRequest::Login { campaign }).await?;
-    let socket = UdpSocket::bind("127.0.0.1:0").await?;
-    let mut rtc = Rtc::builder()
-        .clear_codecs()
-        .enable_pcmu(true, false)
-        .set_rtp_mode(true)
-        .build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(socket.local_addr()?, "udp")?);
-    let mut api = rtc.sdp_api();
-    api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-    let (offer, pending) = api.apply().context("an offer")?;
-    send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await?;
+) -> Result<(PhoneSocket, mpsc::UnboundedSender<()>, mpsc::UnboundedReceiver<Heard>)> {
+    let (mut ws, socket, rtc, _) = bench::open_phone(base, cookie, campaign).await?;
     let setup_deadline = Instant::now() + CALL_LIMIT;
-    loop {
-        match next_event(&mut ws, setup_deadline).await? {
-            PhoneEvent::Answer { sdp } => {
-                rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
-                break;
-            }
-            PhoneEvent::Error { message } => bail!("the phone refused: {message}"),
-            _ => {}
-        }
-    }
     let (listen_tx, listen) = mpsc::unbounded_channel();
     let (heard_tx, heard) = mpsc::unbounded_channel();
     tokio::spawn(audio_client(socket, rtc, listen, heard_tx));

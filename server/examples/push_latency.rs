@@ -92,31 +92,6 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-/// A 10 s 440 Hz tone as 8 kHz 16-bit mono WAV: the broadcast campaign's message.
-fn message_wav() -> Vec<u8> {
-    let samples: Vec<i16> = (0..80_000)
-        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
-        .collect();
-    let data = (samples.len() * 2) as u32;
-    let mut w = Vec::with_capacity(44 + data as usize);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&16000u32.to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
-    }
-    w
-}
-
 /// What an agent asked for and when, until the supervisor sees it.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -140,7 +115,7 @@ fn main() {
 async fn run() -> Result<()> {
     let a = args()?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("message.wav"), message_wav())?;
+    std::fs::write(dir.path().join("message.wav"), bench::tone_wav(10))?;
     let db = Database::new(a.postgres.as_deref(), dir.path(), "push").await?;
     let result = measure(&a, dir.path(), &db).await;
     // (Its servers are stopped by now: `measure` owns them.)

@@ -330,6 +330,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     link.keep_synced(db.clone(), opened, Duration::from_secs(30));
     // A standalone gateway that stops answering: its calls end, its agents move.
     link.follow_health(ups);
+    let metrics = Arc::new(Metrics::default());
     let (dialer, dialer_tasks) = crate::runtime::dialer::start(
         db.clone(),
         Arc::new(link.clone()),
@@ -339,6 +340,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             heartbeat_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
+            metrics: metrics.dialer.clone(),
             ..RuntimeConfig::new(instance.clone())
         },
         live_publisher,
@@ -405,7 +407,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         live,
         db: db.clone(),
         config: Arc::new(config),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         throttle: Arc::new(Mutex::new(LoginThrottle::new(Limits::default()))),
     };
     let render = RenderThread::start().map_err(StartError::Render)?;

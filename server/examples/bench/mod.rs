@@ -161,6 +161,17 @@ impl Database {
 /// Starts the server binary `bin` in `dir` on `db` as instance `instance`, every listener on
 /// a free loopback port, and waits for its first line (the address it serves).
 pub fn start_server(bin: &Path, dir: &Path, db: &Database, instance: &str) -> Result<Server> {
+    start_server_with(bin, dir, db, instance, &[])
+}
+
+/// [`start_server`] with more of the server's environment (`DIALER_GATEWAY_URL`, say).
+pub fn start_server_with(
+    bin: &Path,
+    dir: &Path,
+    db: &Database,
+    instance: &str,
+    env: &[(&str, &str)],
+) -> Result<Server> {
     use std::io::BufRead;
     let mut child = Command::new(bin)
         .current_dir(dir)
@@ -173,6 +184,7 @@ pub fn start_server(bin: &Path, dir: &Path, db: &Database, instance: &str) -> Re
         .env("DIALER_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("DIALER_STOP_GRACE_SECONDS", "0")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -187,6 +199,108 @@ pub fn start_server(bin: &Path, dir: &Path, db: &Database, instance: &str) -> Re
         .with_context(|| format!("unexpected first line: {line}"))?
         .to_string();
     Ok(Server { child, base })
+}
+
+/// The control token of the standalone gateways benchmarks start.
+pub const GATEWAY_TOKEN: &str = "bench-gateway-token";
+
+/// A standalone gateway process on loopback (every listener on a free port), killed when
+/// dropped.
+pub struct GatewayProcess {
+    pub child: Child,
+    /// Its control and metrics address (`host:port`).
+    pub http: String,
+    /// Its SIP address (UDP).
+    pub sip: std::net::SocketAddr,
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GatewayProcess {
+    /// Starts the gateway binary `bin` in `dir` (where it finds the files it is asked to
+    /// play) and waits for its banner.
+    pub fn start(bin: &Path, dir: &Path) -> Result<GatewayProcess> {
+        use std::io::BufRead;
+        let mut child = Command::new(bin)
+            .current_dir(dir)
+            .env("DIALER_GATEWAY_CONFIG", "/dev/null")
+            .env("DIALER_GATEWAY_HTTP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_SIP", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_WEBRTC", "127.0.0.1:0")
+            .env("DIALER_GATEWAY_ADVERTISE", "127.0.0.1")
+            .env("DIALER_GATEWAY_TOKEN", GATEWAY_TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the gateway {}", bin.display()))?;
+        let mut banner = String::new();
+        let stdout = child.stdout.take().context("gateway stdout")?;
+        std::io::BufReader::new(stdout).read_line(&mut banner)?;
+        let listening = gateway::standalone::Listening::parse(&banner)
+            .with_context(|| format!("not a gateway's banner: {banner:?}"))?;
+        let (http, sip) = (listening.http.to_string(), listening.sip_udp);
+        Ok(GatewayProcess { child, http, sip })
+    }
+
+    /// How a server drives it.
+    pub fn remote(&self) -> Result<gateway::remote::RemoteConfig> {
+        Ok(gateway::remote::RemoteConfig::new(&format!("ws://{}", self.http), GATEWAY_TOKEN)?)
+    }
+
+    /// A figure from its `/metrics` (the sum over the metric's labels; 0 when absent).
+    pub async fn metric(&self, name: &str) -> Result<f64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.http)).await?.text().await?;
+        Ok(metric_sum(&text, name))
+    }
+}
+
+/// The sum of a metric's samples (every label set of it) in a Prometheus text exposition.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            // The name must end here: `x_total` is not a sample of `x`.
+            let value = match rest.as_bytes().first()? {
+                b' ' => rest,
+                b'{' => rest.split_once('}')?.1,
+                _ => return None,
+            };
+            value.trim().parse::<f64>().ok()
+        })
+        .sum()
+}
+
+/// A `seconds`-long 440 Hz tone as 8 kHz 16-bit mono WAV (a broadcast message, a safe-harbor
+/// message).
+pub fn tone_wav(seconds: u32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..8000 * seconds)
+        .map(|i| ((f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
+        .collect();
+    let data = (samples.len() * 2) as u32;
+    let mut w = Vec::with_capacity(44 + data as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
 }
 
 /// A campaign form with the fields every campaign here shares.
@@ -227,6 +341,68 @@ pub async fn demo_trunk(admin: &Session) -> Result<String> {
 pub type PhoneSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Sends the phone socket a request, as the phone page does.
+pub async fn send(ws: &mut PhoneSocket, r: &app::model::phone::PhoneRequest) -> Result<()> {
+    ws.send(Message::Text(serde_json::to_string(r)?.into())).await?;
+    Ok(())
+}
+
+/// The phone socket's next event (an error when none comes by `until`).
+pub async fn next_event(
+    ws: &mut PhoneSocket,
+    until: std::time::Instant,
+) -> Result<app::model::phone::PhoneEvent> {
+    loop {
+        let frame = tokio::time::timeout_at(until.into(), ws.next())
+            .await
+            .context("no phone event in time")?
+            .context("the phone socket closed")??;
+        if let Message::Text(t) = frame {
+            return Ok(serde_json::from_str(&t)?);
+        }
+    }
+}
+
+/// A phone as the phone page opens it, up to its audio leg's answer: the socket (logged in to
+/// `campaign`, paused), and a WebRTC client (str0m, G.711 μ-law, RTP mode) with its socket
+/// and audio's `Mid`, the gateway's answer applied. The caller drives the client (ICE and DTLS
+/// need it) and waits for the phone's `Audio { Connected }`.
+pub async fn open_phone(
+    base: &str,
+    cookie: &str,
+    campaign: app::model::CampaignId,
+) -> Result<(PhoneSocket, tokio::net::UdpSocket, str0m::Rtc, str0m::media::Mid)> {
+    use app::model::phone::{PhoneEvent, PhoneRequest};
+    use str0m::media::{Direction, MediaKind};
+    let mut req = format!("{}/ws/phone", base.replace("http://", "ws://")).into_client_request()?;
+    req.headers_mut().insert("cookie", cookie.parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    send(&mut ws, &PhoneRequest::Login { campaign }).await?;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let mut rtc = str0m::Rtc::builder()
+        .clear_codecs()
+        .enable_pcmu(true, false)
+        .set_rtp_mode(true)
+        .build(std::time::Instant::now());
+    rtc.add_local_candidate(str0m::Candidate::host(socket.local_addr()?, "udp")?);
+    let mut api = rtc.sdp_api();
+    let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let (offer, pending) = api.apply().context("an offer")?;
+    send(&mut ws, &PhoneRequest::Offer { sdp: offer.to_sdp_string() }).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match next_event(&mut ws, deadline).await? {
+            PhoneEvent::Answer { sdp } => {
+                let answer = str0m::change::SdpAnswer::from_sdp_string(&sdp)?;
+                rtc.sdp_api().accept_answer(pending, answer)?;
+                return Ok((ws, socket, rtc, mid));
+            }
+            PhoneEvent::Error { message } => bail!("the phone refused: {message}"),
+            _ => {}
+        }
+    }
+}
+
 /// Agents on a benchmark's floor: made in bulk, assigned to an active auto campaign without
 /// leads (they change state and get no calls), each logged in over the phone socket as the
 /// phone page does.
@@ -245,53 +421,13 @@ impl Floor {
     pub async fn open(admin: &Session, name: &str, trunk: &str, count: usize) -> Result<Floor> {
         let form = campaign_form(name, "auto", trunk, "10");
         let campaign = admin.call("admin/campaigns/save", &form).await?.to_string();
-        let mut accounts: Vec<(String, String)> = Vec::new();
-        let mut left = count;
-        let mut batch = 0;
-        while left > 0 {
-            let n = left.min(500);
-            let prefix = format!("fl{batch}x");
-            let made = admin
-                .call("admin/agents/bulk", &[("prefix", &prefix), ("count", &n.to_string())])
-                .await?;
-            for m in made.as_array().context("bulk answer")? {
-                accounts.push((
-                    m["username"].as_str().unwrap_or_default().into(),
-                    m["password"].as_str().unwrap_or_default().into(),
-                ));
-            }
-            left -= n;
-            batch += 1;
-        }
-        let listed = admin.call("admin/agents/list", &[]).await?;
-        for agent in listed.as_array().context("agents")? {
-            let id = agent["id"].to_string();
-            admin
-                .call(
-                    "admin/campaigns/assign",
-                    &[("campaign", &campaign), ("agent", &id), ("assigned", "true")],
-                )
-                .await?;
-        }
+        let accounts = make_agents(admin, &campaign, count).await?;
         admin.call("admin/campaigns/set_active", &[("id", &campaign), ("active", "true")]).await?;
 
         eprintln!("logging in {} agents…", accounts.len());
         let ws_base = admin.base.replacen("http://", "ws://", 1);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Session)>(64);
-        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
-        for (user, pass) in accounts {
-            let (http, base, tx, sem) =
-                (admin.http.clone(), admin.base.clone(), tx.clone(), sem.clone());
-            tokio::spawn(async move {
-                let _permit = sem.acquire().await;
-                if let Ok(s) = Session::login(&http, &base, &user, &pass).await {
-                    let _ = tx.send((user, s)).await;
-                }
-            });
-        }
-        drop(tx);
         let mut agents = Vec::new();
-        while let Some((user, session)) = rx.recv().await {
+        for (user, session) in login_all(admin, accounts).await {
             let mut req = format!("{ws_base}/ws/phone").into_client_request()?;
             req.headers_mut().insert("cookie", session.cookie.parse()?);
             let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
@@ -315,6 +451,67 @@ impl Floor {
         while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::ZERO, ws.next()).await {}
         Ok(())
     }
+}
+
+/// Makes `count` agents (`fl0x…`, 500 a batch) on the server `admin` is logged in to and
+/// assigns every agent there to `campaign`; their user names and passwords.
+pub async fn make_agents(
+    admin: &Session,
+    campaign: &str,
+    count: usize,
+) -> Result<Vec<(String, String)>> {
+    let mut accounts: Vec<(String, String)> = Vec::new();
+    let mut left = count;
+    let mut batch = 0;
+    while left > 0 {
+        let n = left.min(500);
+        let prefix = format!("fl{batch}x");
+        let made = admin
+            .call("admin/agents/bulk", &[("prefix", &prefix), ("count", &n.to_string())])
+            .await?;
+        for m in made.as_array().context("bulk answer")? {
+            accounts.push((
+                m["username"].as_str().unwrap_or_default().into(),
+                m["password"].as_str().unwrap_or_default().into(),
+            ));
+        }
+        left -= n;
+        batch += 1;
+    }
+    let listed = admin.call("admin/agents/list", &[]).await?;
+    for agent in listed.as_array().context("agents")? {
+        let id = agent["id"].to_string();
+        admin
+            .call(
+                "admin/campaigns/assign",
+                &[("campaign", campaign), ("agent", &id), ("assigned", "true")],
+            )
+            .await?;
+    }
+    Ok(accounts)
+}
+
+/// Logs `accounts` in over HTTP, a few at a time (each login checks a password hash); the
+/// sessions of those that could.
+pub async fn login_all(admin: &Session, accounts: Vec<(String, String)>) -> Vec<(String, Session)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Session)>(64);
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+    for (user, pass) in accounts {
+        let (http, base, tx, sem) =
+            (admin.http.clone(), admin.base.clone(), tx.clone(), sem.clone());
+        tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            if let Ok(s) = Session::login(&http, &base, &user, &pass).await {
+                let _ = tx.send((user, s)).await;
+            }
+        });
+    }
+    drop(tx);
+    let mut sessions = Vec::new();
+    while let Some(s) = rx.recv().await {
+        sessions.push(s);
+    }
+    sessions
 }
 
 /// A reproducible pseudo-random sequence (xorshift) for the agents benchmarks move.

@@ -146,6 +146,9 @@ async fn main() -> anyhow::Result<()> {
             "SQLite      1 instance : {rate:>9.0} claims/s  ({} claims in batches of {}, {} leads)",
             args.claims, args.batch, args.leads
         );
+        println!(
+            "summary: lead claims, SQLite, 1 instance | ours | {rate:.0} claims/s (goal ≥ 10,000)"
+        );
     }
     if args.backend != "sqlite" {
         let admin = std::env::var("DIALER_TEST_POSTGRES_URL")
@@ -165,6 +168,10 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "PostgreSQL  {} instances: {rate:>9.0} claims/s  ({} claims in batches of {}, {} leads)",
             args.instances, args.claims, args.batch, args.leads
+        );
+        println!(
+            "summary: lead claims, PostgreSQL, {} instances | ours | {rate:.0} claims/s (goal ≥ 5,000)",
+            args.instances
         );
     }
     Ok(())

@@ -132,6 +132,7 @@ async fn run(db: &Db, label: &str, file: &std::path::Path, rows: u64) -> anyhow:
         rows as f64 / secs,
         peak_memory_kb() / 1024
     );
+    println!("summary: lead import of {rows} rows, {label} | ours | {secs:.2} s");
     Ok(secs)
 }
 
@@ -177,6 +178,10 @@ async fn copy_reference(
          same indexes); the importer took {:.2}× as long",
         "COPY",
         rows as f64 / secs,
+        ours / secs
+    );
+    println!(
+        "summary: lead import of {rows} rows, PostgreSQL | reference | COPY {secs:.2} s (ours {:.2}×)",
         ours / secs
     );
     Ok(secs)
@@ -243,6 +248,10 @@ async fn sqlite_reference(
          file, {indexes} indexes); the importer took {:.2}× as long",
         ".import",
         rows as f64 / secs,
+        ours / secs
+    );
+    println!(
+        "summary: lead import of {rows} rows, SQLite | reference | sqlite3 .import {secs:.2} s (ours {:.2}×)",
         ours / secs
     );
     Ok(())

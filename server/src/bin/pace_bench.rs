@@ -228,6 +228,11 @@ async fn main() -> anyhow::Result<()> {
             args.agents,
             args.seconds
         );
+        println!(
+            "summary: calls decided and placed, PostgreSQL, {n} instance{} | ours | {:.0} calls/s",
+            if n == 1 { "" } else { "s" },
+            r.calls_per_second
+        );
         anyhow::ensure!(r.dialled_twice == 0, "{} leads dialled twice", r.dialled_twice);
     }
     Ok(())

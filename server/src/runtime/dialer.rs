@@ -40,6 +40,7 @@ use crate::engine::{
     Record,
 };
 use crate::lead::timezone::WindowCheck;
+use crate::metrics::DialerMetrics;
 
 mod inbound;
 mod manual;
@@ -68,6 +69,8 @@ pub struct RuntimeConfig {
     pub reload_every: Duration,
     /// How often "data remaining" is counted.
     pub remaining_every: Duration,
+    /// Where the runtime counts its timers' lag and its journal's writes (`/metrics`).
+    pub metrics: DialerMetrics,
 }
 
 impl RuntimeConfig {
@@ -82,6 +85,7 @@ impl RuntimeConfig {
             dead_after: Duration::from_secs(7),
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
+            metrics: DialerMetrics::default(),
         }
     }
 }
@@ -332,7 +336,13 @@ pub async fn start(
     };
     let configs = load_campaigns(&db, None, clock.now().wall, &engine.call_ref_prefix()).await?;
     admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
-    let writer = tokio::spawn(write_loop(db.clone(), me.clone(), writes, internal_tx.clone()));
+    let writer = tokio::spawn(write_loop(
+        db.clone(),
+        me.clone(),
+        writes,
+        internal_tx.clone(),
+        config.metrics.clone(),
+    ));
     let (notices_tx, notices) = mpsc::unbounded_channel();
     let liveness =
         tokio::spawn(liveness::run(db.clone(), me.clone(), clock.clone(), timing, notices_tx));
@@ -619,7 +629,13 @@ impl Runtime {
                         self.inert = true;
                     }
                 },
-                () = sleep => self.engine.handle_timeout(self.clock.now()),
+                () = sleep => {
+                    let now = self.clock.now();
+                    if let Some(at) = wake {
+                        self.config.metrics.timer_ran_late(now.at.saturating_duration_since(at));
+                    }
+                    self.engine.handle_timeout(now);
+                }
                 () = grace_over => {}
                 () = parts_over => {
                     tracing::warn!("floor parts not renewed in time: no calls through shared trunks, none risked in shared campaigns here");
@@ -1314,6 +1330,7 @@ async fn write_loop(
     me: Me,
     mut writes: mpsc::UnboundedReceiver<Write>,
     internal: mpsc::UnboundedSender<Internal>,
+    metrics: DialerMetrics,
 ) {
     let now = || crate::db::now_ms();
     let mut pending = Pending::default();
@@ -1337,7 +1354,7 @@ async fn write_loop(
                     pending.records.push(record);
                 }
                 Write::Release { leads, next_attempt_at } => {
-                    store_records(&db, &me, &mut pending, &internal).await;
+                    store_records(&db, &me, &mut pending, &internal, &metrics).await;
                     let mut delay = Duration::from_millis(100);
                     while let Err(e) =
                         db::leads::release(&db, &me.name, &leads, next_attempt_at, now()).await
@@ -1348,12 +1365,12 @@ async fn write_loop(
                     }
                 }
                 Write::Flush(done) => {
-                    store_records(&db, &me, &mut pending, &internal).await;
+                    store_records(&db, &me, &mut pending, &internal, &metrics).await;
                     let _ = done.send(());
                 }
             }
         }
-        store_records(&db, &me, &mut pending, &internal).await;
+        store_records(&db, &me, &mut pending, &internal, &metrics).await;
     }
 }
 
@@ -1362,6 +1379,7 @@ async fn store_records(
     me: &Me,
     pending: &mut Pending,
     internal: &mpsc::UnboundedSender<Internal>,
+    metrics: &DialerMetrics,
 ) {
     if pending.records.is_empty() {
         return;
@@ -1369,7 +1387,10 @@ async fn store_records(
     let mut delay = Duration::from_millis(100);
     let applied = loop {
         match db::journal::apply(db, me, &pending.records).await {
-            Ok(applied) => break applied,
+            Ok(applied) => {
+                metrics.journal_committed(pending.records.len());
+                break applied;
+            }
             Err(e) => {
                 tracing::error!(error = %e, records = pending.records.len(), "storing dialer records failed; retrying");
                 tokio::time::sleep(delay).await;
