@@ -102,24 +102,6 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-/// A 5-second 440 Hz tone, 8 kHz mono 16-bit: the customer's voice.
-fn tone_wav(path: &std::path::Path) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)?;
-    for i in 0..8000 * 5 {
-        // Starts at its peak, so the very first packet is clearly not silence.
-        let t = f64::from(i) / 8000.0;
-        w.write_sample((8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).cos()) as i16)?;
-    }
-    w.finalize()?;
-    Ok(())
-}
-
 /// The customer's side: answers every call from the dialer's gateways (`dialer_sips`), noting
 /// when, and plays the tone.
 async fn customer(
@@ -330,7 +312,7 @@ async fn run() -> Result<()> {
         None => Vec::new(),
     };
     let tone = dir.path().join("tone.wav");
-    tone_wav(&tone)?;
+    std::fs::write(&tone, bench::tone_wav(5)?)?;
     let url = format!("sqlite://{}/dialer.db", dir.path().display());
 
     // The server's gateway SIP port must be known to the customer before the server starts
@@ -436,20 +418,7 @@ async fn run() -> Result<()> {
             }
         }
         let pause = (n + 1 == calls).then(|| "Break".to_string());
-        send(
-            &mut ws,
-            &PhoneRequest::Submit {
-                call,
-                disposition: "SALE MADE".into(),
-                notes: String::new(),
-                callback_at: None,
-                callback_mine: false,
-                invalid_details: false,
-                form: Default::default(),
-                pause,
-            },
-        )
-        .await?;
+        send(&mut ws, &bench::sale(call, pause)).await?;
     }
     let elapsed = started.elapsed();
     let cpu = gateways_cpu_ms(&standalone)? - cpu_before;

@@ -441,17 +441,7 @@ async fn agent(
                     && now >= at
                 {
                     submit_at = None;
-                    let submit = PhoneRequest::Submit {
-                        call: id,
-                        disposition: "SALE MADE".into(),
-                        notes: String::new(),
-                        callback_at: None,
-                        callback_mine: false,
-                        invalid_details: false,
-                        form: Default::default(),
-                        pause: None,
-                    };
-                    send(&mut ws, &submit).await?;
+                    send(&mut ws, &bench::sale(id, None)).await?;
                 }
                 let _ = rtc.handle_input(Input::Timeout(now));
             }
@@ -505,7 +495,7 @@ async fn measure(a: &Args, agents: usize) -> Result<Row> {
     println!();
     println!("— {agents} agents: starting the gateway, sipp, the server");
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("safe_harbor.wav"), bench::tone_wav(3))?;
+    std::fs::write(dir.path().join("safe_harbor.wav"), bench::tone_wav(3)?)?;
     let gateway = GatewayProcess::start(&a.gateway, dir.path())?;
     let customers = Customers::start(dir.path())?;
     let db = Database::new(None, dir.path(), "floor").await?;

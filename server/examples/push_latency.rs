@@ -115,7 +115,7 @@ fn main() {
 async fn run() -> Result<()> {
     let a = args()?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("message.wav"), bench::tone_wav(10))?;
+    std::fs::write(dir.path().join("message.wav"), bench::tone_wav(10)?)?;
     let db = Database::new(a.postgres.as_deref(), dir.path(), "push").await?;
     let result = measure(&a, dir.path(), &db).await;
     // (Its servers are stopped by now: `measure` owns them.)

@@ -278,29 +278,38 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
 }
 
 /// A `seconds`-long 440 Hz tone as 8 kHz 16-bit mono WAV (a broadcast message, a safe-harbor
-/// message).
-pub fn tone_wav(seconds: u32) -> Vec<u8> {
-    let samples: Vec<i16> = (0..8000 * seconds)
-        .map(|i| ((f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
-        .collect();
-    let data = (samples.len() * 2) as u32;
-    let mut w = Vec::with_capacity(44 + data as usize);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&8000u32.to_le_bytes());
-    w.extend_from_slice(&16000u32.to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        w.extend_from_slice(&s.to_le_bytes());
+/// message, a customer's voice). It starts at its peak, so its very first packet is clearly not
+/// silence.
+pub fn tone_wav(seconds: u32) -> Result<Vec<u8>> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec)?;
+    for i in 0..8000 * seconds {
+        let t = f64::from(i) / 8000.0;
+        w.write_sample((8000.0 * (std::f64::consts::TAU * 440.0 * t).cos()) as i16)?;
     }
-    w
+    w.finalize()?;
+    Ok(out.into_inner())
+}
+
+/// The phone's disposition of `call` as the agents of the benchmarks write it (a sale, no
+/// notes), then a break when `pause` names one.
+pub fn sale(call: u64, pause: Option<String>) -> app::model::phone::PhoneRequest {
+    app::model::phone::PhoneRequest::Submit {
+        call,
+        disposition: "SALE MADE".into(),
+        notes: String::new(),
+        callback_at: None,
+        callback_mine: false,
+        invalid_details: false,
+        form: Default::default(),
+        pause,
+    }
 }
 
 /// A campaign form with the fields every campaign here shares.
