@@ -290,10 +290,7 @@ impl Customers {
         for line in text.lines() {
             let mut words = line.split_whitespace();
             let (Some(kind), Some(number)) = (words.next(), words.next()) else { continue };
-            let Some(at) = line.split_whitespace().last().and_then(|t| t.parse::<f64>().ok())
-            else {
-                continue;
-            };
+            let Some(at) = words.last().and_then(|t| t.parse::<f64>().ok()) else { continue };
             match kind {
                 "invite" => invites.push(at),
                 "answer" => {
