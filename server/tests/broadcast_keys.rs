@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use support::agent::{HeadlessAgent, Voice};
 use support::customer::{Line, customer};
 use support::recording::{form, save, with};
-use support::{Backend, Client, TestServer, free_udp_port, ok};
+use support::{Backend, Client, TestServer, ok};
 use tokio::time::Instant;
 
 on_both_backends!(a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list);
@@ -90,8 +90,8 @@ async fn a_customer_presses_1_for_an_agent_and_9_for_the_do_not_call_list(b: Bac
     let admin = s.admin().await;
     let ann = s.create_user(&admin, "ann", "agent", "ann-pass-123").await;
     let mut line = Line::bind().await;
-    let sip_port = free_udp_port();
-    let sipp = customer(sip_port, line.port());
+    let sipp = customer(line.port());
+    let sip_port = sipp.port;
     let trunk = support::udp_trunk(&admin, "carrier", sip_port, 5).await;
 
     // The agents' campaign (no leads of its own) and the broadcast, off for now.

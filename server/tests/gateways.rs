@@ -76,8 +76,8 @@ async fn a_call_on_one_gateway_reaches_an_agent_on_the_other_through_a_relay(b: 
     let first = StandaloneGateway::start(&dir.path().join("first"));
     let second = StandaloneGateway::start(&dir.path().join("second"));
     let mut line = Line::bind().await;
-    let sip_port = free_udp_port();
-    let _sipp = customer(sip_port, line.port());
+    let sipp = customer(line.port());
+    let sip_port = sipp.port;
     let gateways = vec![first.remote(), second.remote()];
     let s = TestServer::start_with(b, move |c| c.gateways = gateways).await;
     let admin = s.admin().await;
@@ -181,8 +181,8 @@ async fn a_dead_gateways_call_ends_and_its_agent_hears_again_through_another(b: 
     let mut second = Some(StandaloneGateway::start(&dir.path().join("second")));
     let second_http = second.as_ref().map(|g| g.http.clone()).unwrap_or_default();
     let mut line = Line::bind().await;
-    let sip_port = free_udp_port();
-    let _sipp = customer(sip_port, line.port());
+    let sipp = customer(line.port());
+    let sip_port = sipp.port;
     let gateways = vec![first.remote(), second.as_ref().expect("started").remote()];
     let s = TestServer::start_with(b, move |c| c.gateways = gateways).await;
     let admin = s.admin().await;

@@ -435,7 +435,7 @@ async fn run() -> Result<()> {
         stop: false.into(),
         connected: 0.into(),
     });
-    let setup = Instant::now();
+    let (setup, setup_cpu0) = (Instant::now(), cpu_seconds(pid));
     let mut clients = Vec::new();
     let mut legs = Vec::new();
     for i in 0..n {
@@ -473,6 +473,13 @@ async fn run() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let legs_connected = setup.elapsed();
+    // The bridge's own CPU for the setups (ICE, DTLS, SRTP keys; rtpengine's offer and
+    // answer), apart from the bench's clients doing theirs on the same cores.
+    let setup_cpu = {
+        let now = cpu_seconds(pid);
+        (now.0 + now.1) - (setup_cpu0.0 + setup_cpu0.1)
+    };
+    let setups_per_core = n as f64 / setup_cpu.max(0.01);
 
     let call_ids = match &bridge {
         Bridge::Gateway { control, .. } => place_calls(control, &legs).await?,
@@ -480,7 +487,8 @@ async fn run() -> Result<()> {
         Bridge::Rtpengine { .. } => Vec::new(),
     };
     println!(
-        "setup: {n} agent legs connected in {:.1} s, {n} calls bridged after {:.1} s",
+        "setup: {n} agent legs connected in {:.1} s, {n} calls bridged after {:.1} s; \
+         the {name} used {setup_cpu:.2} CPU-seconds for the legs → {setups_per_core:.0} leg setups a second per core",
         legs_connected.as_secs_f64(),
         setup.elapsed().as_secs_f64()
     );
@@ -556,8 +564,8 @@ async fn run() -> Result<()> {
     // One line for `scripts/bench.sh`'s table of ours beside the peer's.
     let column = if matches!(bridge, Bridge::Gateway { .. }) { "ours" } else { "reference" };
     println!(
-        "summary: {n} bridged calls (calls per core, memory per call, loss, added p50 / p99, legs set up a second) | {column} | \
-         {name}: {:.0}, {:.0} KB, {loss:.3} %, {:.2} / {:.2} ms, {:.0}/s",
+        "summary: {n} bridged calls (calls per core, memory per call, loss, added p50 / p99, legs set up a second, per core of the bridge) | {column} | \
+         {name}: {:.0}, {:.0} KB, {loss:.3} %, {:.2} / {:.2} ms, {:.0}/s, {setups_per_core:.0}/s",
         1.0 / per_call,
         (rss_loaded.saturating_sub(rss_idle)) as f64 / n as f64,
         (gw50 - d50) / 2.0,

@@ -3,43 +3,40 @@
 //! and talks back (PCMU frames of one octet, RFC 4733 keys). sipp waits for the dialer's BYE.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 /// The sipp process, killed (by its id) when dropped, whatever the test did.
-pub struct Customer(Child);
+pub struct Customer {
+    child: Child,
+    /// The SIP port it answers on.
+    pub port: u16,
+}
 
 impl Drop for Customer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-/// sipp answering the calls on `port` (and the gateway's keep-alives), their media at `rtp`
-/// (the test's socket).
-pub fn customer(port: u16, rtp: u16) -> Customer {
+/// sipp answering the calls on a free port (and the gateway's keep-alives), their media at
+/// `rtp` (the test's socket).
+pub fn customer(rtp: u16) -> Customer {
     let scenario =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/broadcast_customer.xml");
-    let child = Command::new("sipp")
-        .args(["-sf", scenario.to_str().unwrap(), "-key", "customer_rtp", &rtp.to_string()])
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &super::free_udp_port().to_string()])
-        .args(["-timeout", "90s", "-nostdin", "-aa"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sipp is installed (Debian sip-tester)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "sipp did not bind");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Customer(child)
+    let (child, port) = super::spawn_sipp(|port, media| {
+        let mut cmd = Command::new("sipp");
+        cmd.args(["-sf", scenario.to_str().unwrap(), "-key", "customer_rtp", &rtp.to_string()])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mp", &media.to_string()])
+            .args(["-timeout", "90s", "-nostdin", "-aa"]);
+        cmd
+    });
+    Customer { child, port }
 }
 
 /// The customer's end of the audio: the test's socket, sending from where the SDP says.

@@ -496,29 +496,23 @@ impl Sipp {
     }
 
     fn spawn(dir: Option<tempfile::TempDir>, scenario: &[&str]) -> Sipp {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let trace = dir.as_ref().map(|d| d.path().join("messages.log"));
-        // Its own media port (sipp's default, 6000, would be shared by tests running at once),
-        // and every RTP packet echoed back: calls carry media both ways.
-        let media = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = std::process::Command::new("sipp");
-        cmd.args(scenario)
-            .args(["-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-mp", &media.to_string(), "-rtp_echo"])
-            .args(["-timeout", "120s", "-nostdin"])
-            .current_dir(dir.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if let Some(t) = &trace {
-            cmd.arg("-trace_msg").arg("-message_file").arg(t);
-        }
-        let child = cmd.spawn().expect("sipp is installed (Debian sip-tester)");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(std::time::Instant::now() < deadline, "sipp did not bind");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let (child, port) = spawn_sipp(|port, media| {
+            // Its own media port (sipp's default, 6000, would be shared by tests running at
+            // once), and every RTP packet echoed back: calls carry media both ways.
+            let mut cmd = std::process::Command::new("sipp");
+            cmd.args(scenario)
+                .args(["-aa", "-i", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-mp", &media.to_string(), "-rtp_echo"])
+                .args(["-timeout", "120s", "-nostdin"])
+                .current_dir(
+                    dir.as_ref().map_or_else(std::env::temp_dir, |d| d.path().to_path_buf()),
+                );
+            if let Some(t) = &trace {
+                cmd.arg("-trace_msg").arg("-message_file").arg(t);
+            }
+            cmd
+        });
         Sipp { child, port, trace, _dir: dir }
     }
 
@@ -719,6 +713,51 @@ pub fn csv_column(text: &str, name: &str) -> Vec<String> {
         .position(|h| h == name)
         .unwrap_or_else(|| panic!("no {name} column: {header:?}"));
     rows.iter().map(|r| r.get(i).cloned().unwrap_or_default()).collect()
+}
+
+/// Starts the sipp that `command` builds for a SIP port and a media port, both free loopback
+/// UDP ports, and returns it with its SIP port once sipp holds it. A port found free can be
+/// taken before sipp binds it (by another test's process: sipp's echo also binds the media
+/// port + 2), and sipp then exits at once: it is started again on other ports, up to 5 times.
+pub fn spawn_sipp(
+    mut command: impl FnMut(u16, u16) -> std::process::Command,
+) -> (std::process::Child, u16) {
+    use std::time::{Duration, Instant};
+    let mut last = String::new();
+    for _ in 0..5 {
+        let (port, media) = (free_udp_port(), free_udp_port());
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let mut cmd = command(port, media);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log.reopen().expect("the log file"));
+        let mut child = cmd.spawn().expect("sipp is installed (Debian sip-tester)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Held: our bind fails. Still held a moment later by a sipp still running: its own.
+        let exited = |child: &mut std::process::Child| child.try_wait().ok().flatten();
+        loop {
+            if let Some(status) = exited(&mut child) {
+                let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                last = format!("sipp exited with {status}: {}", said.trim());
+                break;
+            }
+            if std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                std::thread::sleep(Duration::from_millis(30));
+                if exited(&mut child).is_none() {
+                    return (child, port);
+                }
+                continue;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                last = format!("sipp did not bind port {port} within 10 s");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("sipp could not start in 5 tries: {last}")
 }
 
 pub fn free_udp_port() -> u16 {
