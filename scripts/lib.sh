@@ -133,6 +133,11 @@ ensure_rtpengine() {
     command -v rtpengine >/dev/null || apt_install --no-install-recommends rtpengine-daemon
 }
 
+# perf: the gateway's profile under load (scripts/profile-gateway.sh).
+ensure_perf() {
+    command -v perf >/dev/null || apt_install linux-perf
+}
+
 # nginx: the load balancer in front of the one-machine cluster (scripts/cluster.sh).
 ensure_nginx() {
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
