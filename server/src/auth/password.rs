@@ -91,17 +91,11 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Argon2 of `password` and `salt` into `out`, in this thread's kept memory when `params` need
-/// no more than the defaults (a stored hash with larger ones is given memory of its own, freed
-/// after).
-fn argon2_into(
-    argon: &Argon2,
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-) -> argon2::Result<()> {
-    let blocks = params.block_count();
+/// Argon2 of `password` and `salt` into `out`, in this thread's kept memory when `argon`'s
+/// parameters need no more than the defaults (a stored hash with larger ones is given memory
+/// of its own, freed after).
+fn argon2_into(argon: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    let blocks = argon.params().block_count();
     if blocks > Params::default().block_count() {
         return argon.hash_password_into(password, salt, out);
     }
@@ -116,17 +110,16 @@ fn argon2_into(
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
     let failed = |e: argon2::password_hash::Error| PasswordError::Hash(e.to_string());
     let salt = rand::random::<[u8; 16]>();
-    let params = Params::default();
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default());
     let hash = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
-        Ok(argon2_into(&argon, &params, password.as_bytes(), &salt, out)?)
+        Ok(argon2_into(&argon, password.as_bytes(), &salt, out)?)
     })
     .map_err(failed)?;
     let salt = SaltString::encode_b64(&salt).map_err(failed)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(failed)?,
+        params: ParamsString::try_from(argon.params()).map_err(failed)?,
         salt: Some(salt.as_salt()),
         hash: Some(hash),
     };
@@ -149,9 +142,9 @@ fn matches(stored: &str, password: &str) -> bool {
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
     let mut salt_bytes = [0u8; 64];
     let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
-    let argon = Argon2::new(algorithm, version, params.clone());
+    let argon = Argon2::new(algorithm, version, params);
     Output::init_with(expected.len(), |out| {
-        Ok(argon2_into(&argon, &params, password.as_bytes(), salt, out)?)
+        Ok(argon2_into(&argon, password.as_bytes(), salt, out)?)
     })
     .is_ok_and(|computed| computed == expected)
 }
@@ -165,9 +158,8 @@ static DUMMY_HASH: LazyLock<String> =
 /// and is always false. A malformed stored hash counts as a mismatch.
 pub async fn verify(stored: Option<String>, password: String) -> Result<bool, PasswordError> {
     hashing(move || {
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        known && matches(&stored, &password)
+        let checked = matches(stored.as_deref().unwrap_or(&DUMMY_HASH), &password);
+        stored.is_some() && checked
     })
     .await
 }
