@@ -20,6 +20,7 @@ on_both_backends!(
     only_admins_manage_leadsets_and_supervisors_read_them,
     a_csv_file_imports_with_a_start_row_a_mapping_and_a_row_report,
     line_breaks_and_backslashes_are_stored_as_written,
+    a_file_repeating_some_stored_numbers_stores_only_its_new_ones,
     bad_uploads_are_refused_and_store_nothing,
     pasted_text_previews_and_imports,
     leads_are_added_edited_searched_and_paged,
@@ -361,6 +362,49 @@ async fn line_breaks_and_backslashes_are_stored_as_written(b: Backend) {
     assert_eq!(first.contact.first_name, "Plain");
     assert_eq!(second.contact.comments, "\\N");
     assert_eq!(second.contact.first_name, "\\\\");
+    s.stop().await;
+}
+
+/// A second file into a leadset repeats some of its numbers (and one of its own): the new
+/// numbers are stored with their text exactly as written (quotes, JSON-looking text,
+/// non-ASCII), each repeat is reported on its row, and the stored leads are untouched.
+async fn a_file_repeating_some_stored_numbers_stores_only_its_new_ones(b: Backend) {
+    let s = TestServer::start(b).await;
+    let admin = s.admin().await;
+    let id = create_leadset(&admin, "Twice", None, "US").await;
+    let columns = ["phone", "status", "first_name", "custom:note"];
+    let first = "2025550100,NEW,Ada,first\n2025550101,NEW,Bob,first\n";
+    let res = upload(&admin, id, mapping(1, &columns), first.as_bytes()).await;
+    assert_eq!(res.json()["inserted"], 2, "{}", res.body);
+    let second = "2025550102,NEW,\"O\"\"Brien ✓\",\"{\"\"a\"\": [1]}\"\n\
+                  2025550100,NEW,Changed,second\n\
+                  2025550103,NEW,Zoë,\"\\u0041\"\n\
+                  202-555-0102,NEW,Again,second\n";
+    let st = upload(&admin, id, mapping(1, &columns), second.as_bytes()).await.json();
+    assert_eq!((st["inserted"].as_u64(), st["duplicates"].as_u64()), (Some(2), Some(2)), "{st}");
+    let mut dup_rows: Vec<u64> =
+        st["errors"].as_array().unwrap().iter().map(|e| e["row"].as_u64().unwrap()).collect();
+    dup_rows.sort();
+    assert_eq!(dup_rows, [2, 4]);
+    let leads = admin
+        .call("leadsets/leads", &[("id", &id.to_string()), ("search", ""), ("page", "1")])
+        .await
+        .json();
+    assert_eq!(leads["matching"], 4);
+    let mut stored = std::collections::BTreeMap::new();
+    for lead in leads["leads"].as_array().unwrap() {
+        let id = app::model::LeadId(lead["id"].as_i64().unwrap());
+        let lead = server::db::leads::get(s.database(), id).await.unwrap().unwrap();
+        stored.insert(lead.phone.as_str().to_string(), lead);
+    }
+    let name = |phone: &str| stored[phone].contact.first_name.clone();
+    let note = |phone: &str| stored[phone].custom.get("note").cloned();
+    assert_eq!(name("+12025550100"), "Ada");
+    assert_eq!(note("+12025550100").as_deref(), Some("first"));
+    assert_eq!(name("+12025550102"), "O\"Brien ✓");
+    assert_eq!(note("+12025550102").as_deref(), Some("{\"a\": [1]}"));
+    assert_eq!(name("+12025550103"), "Zoë");
+    assert_eq!(note("+12025550103").as_deref(), Some("\\u0041"));
     s.stop().await;
 }
 

@@ -4,9 +4,9 @@
 //! Invariants:
 //! - memory per import is bounded: one chunk, one CSV record, one batch of [`BATCH_ROWS`]
 //!   leads, and at most [`MAX_STORED_ERRORS`] row errors (later ones are only counted);
-//! - each batch is one transaction (multi-row INSERTs on SQLite, COPY on PostgreSQL), so the dialer is never locked out
-//!   for long on SQLite, and a failed import keeps the batches before the failure — the status
-//!   says where it stopped;
+//! - each batch is one transaction (one INSERT reading the batch as JSON on SQLite, COPY on
+//!   PostgreSQL), so the dialer is never locked out for long on SQLite, and a failed import
+//!   keeps the batches before the failure — the status says where it stopped;
 //! - a number is stored once per leadset: numbers already there, or earlier in the same file,
 //!   are reported as duplicates with their row;
 //! - every time zone a stored lead has is in `leadset_zones` (written in the same transaction
