@@ -519,27 +519,175 @@ pub async fn insert_import_batch(
     new_zones: &[String],
     now: i64,
 ) -> Result<Vec<bool>, DbError> {
-    match db {
-        Db::Postgres(pool) => match copy_import_batch(pool, leadset, leads, new_zones, now).await {
-            Ok(inserted) => Ok(inserted),
-            // A number of the batch is in the leadset already (from an earlier file, another
-            // import running into this leadset, a lead added by hand): the COPY was rolled
-            // back whole; the statement that skips conflicts decides row by row.
-            Err(e) if e.is_unique_violation() => {
-                let stored = upsert_import_batch(pool, leadset, leads, new_zones, now).await?;
-                Ok(stored_per_lead(leads, stored))
-            }
-            Err(e) => Err(e),
-        },
-        Db::Sqlite(pool) => json_import_batch(pool, leadset, leads, new_zones, now).await,
-    }
+    ImportBatch::prepare(db, leadset, leads.to_vec(), new_zones.to_vec(), now).store(db).await
 }
 
-/// The first lead of the batch with each number: what is new unless the leadset has the
-/// number already.
-fn first_of_each_number(leads: &[NewLead]) -> Vec<bool> {
-    let mut seen = HashSet::with_capacity(leads.len());
-    leads.iter().map(|l| seen.insert(l.phone.as_str())).collect()
+/// An upload batch written out for its backend's bulk path, ready to store. Preparing it is
+/// CPU work only, so an importer prepares the next batch while the database stores this one.
+pub struct ImportBatch {
+    leadset: LeadsetId,
+    leads: Vec<NewLead>,
+    new_zones: Vec<String>,
+    now: i64,
+    /// Per lead, whether it is the first of the batch with its number: what is written.
+    first: Vec<bool>,
+    bulk: Bulk,
+}
+
+/// The first lead of each number, as the backend's bulk path takes them.
+enum Bulk {
+    /// SQLite: one JSON array of each lead's [`texts`], and how many leads it holds.
+    Json { rows: String, count: u64 },
+    /// PostgreSQL: `COPY`'s text format, columns as [`new_lead_columns!`].
+    Copy(Vec<u8>),
+}
+
+impl ImportBatch {
+    /// `leads` into `leadset`, created at `now`, with the time zones the leadset does not list
+    /// yet.
+    pub fn prepare(
+        db: &Db,
+        leadset: LeadsetId,
+        leads: Vec<NewLead>,
+        new_zones: Vec<String>,
+        now: i64,
+    ) -> ImportBatch {
+        let mut seen = HashSet::with_capacity(leads.len());
+        let first: Vec<bool> = leads.iter().map(|l| seen.insert(l.phone.as_str())).collect();
+        let written = leads.iter().zip(&first).filter(|(_, f)| **f).map(|(l, _)| l);
+        let bulk = match db {
+            Db::Sqlite(_) => {
+                let written: Vec<&NewLead> = written.collect();
+                let customs: Vec<String> = written.iter().map(|l| custom_of(l)).collect();
+                let rows = written.iter().zip(&customs).map(|(l, c)| texts(l, c));
+                Bulk::Json {
+                    rows: json_list(rows, written.len() * 160),
+                    count: written.len() as u64,
+                }
+            }
+            Db::Postgres(_) => {
+                let mut data = Vec::with_capacity(leads.len() * 160);
+                for lead in written {
+                    copy_row(&mut data, leadset, lead, now);
+                }
+                Bulk::Copy(data)
+            }
+        };
+        ImportBatch { leadset, leads, new_zones, now, first, bulk }
+    }
+
+    /// The batch's leads, in their order.
+    pub fn leads(&self) -> &[NewLead] {
+        &self.leads
+    }
+
+    /// Stores the batch and its new time zones in one transaction. Returns, per lead, whether
+    /// it was inserted (false: the leadset already had the number, or an earlier lead of this
+    /// batch did).
+    pub async fn store(&self, db: &Db) -> Result<Vec<bool>, DbError> {
+        match (db, &self.bulk) {
+            (Db::Postgres(pool), Bulk::Copy(data)) => match self.copy(pool, data).await {
+                Ok(()) => Ok(self.first.clone()),
+                // A number of the batch is in the leadset already (from an earlier file,
+                // another import running into this leadset, a lead added by hand): the COPY
+                // was rolled back whole; the statement that skips conflicts decides row by
+                // row.
+                Err(e) if e.is_unique_violation() => {
+                    let stored = upsert_import_batch(
+                        pool,
+                        self.leadset,
+                        &self.leads,
+                        &self.new_zones,
+                        self.now,
+                    )
+                    .await?;
+                    Ok(stored_per_lead(&self.leads, stored))
+                }
+                Err(e) => Err(e),
+            },
+            (Db::Sqlite(pool), Bulk::Json { rows, count }) => self.json(pool, rows, *count).await,
+            // Prepared for the other backend: prepared again for this one.
+            _ => {
+                let again = ImportBatch::prepare(
+                    db,
+                    self.leadset,
+                    self.leads.clone(),
+                    self.new_zones.clone(),
+                    self.now,
+                );
+                Box::pin(again.store(db)).await
+            }
+        }
+    }
+
+    /// SQLite's bulk path: the batch (each number once) as one JSON text that SQLite reads
+    /// itself (`jsonb_each`) in one `INSERT … SELECT` skipping the numbers the leadset has —
+    /// one bound value per batch instead of fifteen per lead, whose copying and freeing took
+    /// longer than SQLite took to store the rows. When every lead went in (the usual case)
+    /// that is all; when some did not, the rows just stored are read back by id: the
+    /// transaction holds the write lock from its start (`BEGIN IMMEDIATE`) and ids only grow
+    /// (`AUTOINCREMENT`), so the rows above the largest id seen first are exactly this
+    /// batch's.
+    async fn json(
+        &self,
+        pool: &sqlx::SqlitePool,
+        rows: &str,
+        count: u64,
+    ) -> Result<Vec<bool>, DbError> {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM leads")
+            .fetch_one(&mut *tx)
+            .await?;
+        // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join's `ON`.
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO leads (",
+            new_lead_columns!(),
+            ") SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
+             value ->> 11, value ->> 12, $3, $3 FROM jsonb_each($2) WHERE true \
+             ON CONFLICT (leadset_id, phone) DO NOTHING"
+        ))
+        .bind(self.leadset.0)
+        .bind(rows)
+        .bind(self.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let stored = if inserted == count {
+            self.first.clone()
+        } else {
+            let phones: Vec<String> =
+                sqlx::query_scalar("SELECT phone FROM leads WHERE id > $1 AND leadset_id = $2")
+                    .bind(before)
+                    .bind(self.leadset.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            stored_per_lead(&self.leads, phones)
+        };
+        insert_zones!(tx, self.leadset, &self.new_zones);
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// PostgreSQL's bulk path: the batch (each number once) streamed in with `COPY`, which
+    /// writes rows several times faster than an `INSERT` that checks every row for a
+    /// conflict. A number the leadset has already — stored before, or by someone else
+    /// meanwhile — fails the whole COPY with a unique violation (nothing of the batch is
+    /// kept). Looking the numbers up first would cost more than that: an index search per
+    /// lead, on every batch, for the rare file that repeats a leadset's numbers.
+    async fn copy(&self, pool: &sqlx::PgPool, data: &[u8]) -> Result<(), DbError> {
+        let mut tx = pool.begin().await?;
+        if !data.is_empty() {
+            let mut copy = tx
+                .copy_in_raw(concat!("COPY leads (", new_lead_columns!(), ") FROM STDIN"))
+                .await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+        }
+        insert_zones!(tx, self.leadset, &self.new_zones);
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Per lead, whether it was stored, from the numbers stored: the first lead with a stored
@@ -547,59 +695,6 @@ fn first_of_each_number(leads: &[NewLead]) -> Vec<bool> {
 fn stored_per_lead(leads: &[NewLead], stored: impl IntoIterator<Item = String>) -> Vec<bool> {
     let mut stored: HashSet<String> = stored.into_iter().collect();
     leads.iter().map(|l| stored.remove(l.phone.as_str())).collect()
-}
-
-/// SQLite's bulk path: the batch (each number once) as one JSON text that SQLite reads itself
-/// (`jsonb_each`) in one `INSERT … SELECT` skipping the numbers the leadset has — one bound
-/// value per batch instead of fifteen per lead, whose copying and freeing took longer than
-/// SQLite took to store the rows. When every lead went in (the usual case) that is all; when
-/// some did not, the rows just stored are read back by id: the transaction holds the write
-/// lock from its start (`BEGIN IMMEDIATE`) and ids only grow (`AUTOINCREMENT`), so the rows
-/// above the largest id seen first are exactly this batch's.
-async fn json_import_batch(
-    pool: &sqlx::SqlitePool,
-    leadset: LeadsetId,
-    leads: &[NewLead],
-    new_zones: &[String],
-    now: i64,
-) -> Result<Vec<bool>, DbError> {
-    let first = first_of_each_number(leads);
-    let new: Vec<&NewLead> =
-        leads.iter().zip(&first).filter(|(_, f)| **f).map(|(l, _)| l).collect();
-    let customs: Vec<String> = new.iter().map(|l| custom_of(l)).collect();
-    let rows = json_list(new.iter().zip(&customs).map(|(l, c)| texts(l, c)), new.len() * 160);
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let before: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM leads").fetch_one(&mut *tx).await?;
-    // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join's `ON`.
-    let inserted = sqlx::query(concat!(
-        "INSERT INTO leads (",
-        new_lead_columns!(),
-        ") SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
-         value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
-         value ->> 11, value ->> 12, $3, $3 FROM jsonb_each($2) WHERE true \
-         ON CONFLICT (leadset_id, phone) DO NOTHING"
-    ))
-    .bind(leadset.0)
-    .bind(rows)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let stored = if inserted == new.len() as u64 {
-        first
-    } else {
-        let phones: Vec<String> =
-            sqlx::query_scalar("SELECT phone FROM leads WHERE id > $1 AND leadset_id = $2")
-                .bind(before)
-                .bind(leadset.0)
-                .fetch_all(&mut *tx)
-                .await?;
-        stored_per_lead(leads, phones)
-    };
-    insert_zones!(tx, leadset, new_zones);
-    tx.commit().await?;
-    Ok(stored)
 }
 
 /// `items` as one JSON array.
@@ -616,36 +711,6 @@ fn json_list<T: serde::Serialize>(items: impl Iterator<Item = T>, capacity: usiz
     out.push(b']');
     // serde_json writes only UTF-8.
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// PostgreSQL's bulk path: the batch (each number once) streamed in with `COPY`, which writes
-/// rows several times faster than an `INSERT` that checks every row for a conflict. A number
-/// the leadset has already — stored before, or by someone else meanwhile — fails the whole
-/// COPY with a unique violation (nothing of the batch is kept; the caller takes the path that
-/// decides row by row). Looking the numbers up first would cost more than that: an index
-/// search per lead, on every batch, for the rare file that repeats a leadset's numbers.
-async fn copy_import_batch(
-    pool: &sqlx::PgPool,
-    leadset: LeadsetId,
-    leads: &[NewLead],
-    new_zones: &[String],
-    now: i64,
-) -> Result<Vec<bool>, DbError> {
-    let first = first_of_each_number(leads);
-    let mut data = Vec::with_capacity(leads.len() * 160);
-    for (lead, _) in leads.iter().zip(&first).filter(|(_, first)| **first) {
-        copy_row(&mut data, leadset, lead, now);
-    }
-    let mut tx = pool.begin().await?;
-    if !data.is_empty() {
-        let mut copy =
-            tx.copy_in_raw(concat!("COPY leads (", new_lead_columns!(), ") FROM STDIN")).await?;
-        copy.send(data).await?;
-        copy.finish().await?;
-    }
-    insert_zones!(tx, leadset, new_zones);
-    tx.commit().await?;
-    Ok(first)
 }
 
 /// PostgreSQL's row-by-row path: the whole batch as 13 arrays in one statement (UNNEST) that

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::import::{CsvStream, HEAD_BYTES, ImportError, Normaliser, check_head};
-use crate::db::leads::{NewLead, insert_import_batch};
+use crate::db::leads::{ImportBatch, NewLead};
 use crate::db::{self, Db, DbError};
 
 /// Leads per transaction.
@@ -315,13 +315,17 @@ async fn join(writer: tokio::task::JoinHandle<Result<(), JobError>>) -> Result<(
     }
 }
 
-/// Stores batches as they come, each in one transaction, and counts what happened.
+/// Stores batches as they come, each in one transaction, and counts what happened. Each batch
+/// is prepared for the database (written out in its bulk format) while the one before it is
+/// being stored, so the database does not wait for that work; one batch is stored at a time,
+/// in order.
 async fn write_batches(
     db: Db,
     job: Arc<Job>,
     mut batches: mpsc::Receiver<Vec<(u64, NewLead)>>,
 ) -> Result<(), JobError> {
     let mut zones: HashSet<String> = HashSet::new();
+    let mut storing: Option<Storing> = None;
     while let Some(part) = batches.recv().await {
         let new_zones: Vec<String> = part
             .iter()
@@ -331,29 +335,50 @@ async fn write_batches(
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
+        // Stored by this batch's transaction, or the import stops at it.
+        zones.extend(new_zones.iter().cloned());
         let (rows, leads): (Vec<u64>, Vec<NewLead>) = part.into_iter().unzip();
-        let stored = insert_import_batch(&db, job.leadset, &leads, &new_zones, db::now_ms())
-            .await
-            .map_err(|source| JobError::Db { rows: job.status_mut().rows, source })?;
-        zones.extend(new_zones);
-        let mut inserted = 0;
-        let mut duplicates = Vec::new();
-        for ((row, lead), ok) in rows.into_iter().zip(&leads).zip(stored) {
-            if ok {
-                inserted += 1;
-            } else {
-                duplicates.push(RowError {
-                    row,
-                    value: lead.phone.to_string(),
-                    reason: "Duplicate: this leadset already has this number.".into(),
-                });
-            }
+        let batch = ImportBatch::prepare(&db, job.leadset, leads, new_zones, db::now_ms());
+        if let Some(previous) = storing.take() {
+            count_stored(&job, previous).await?;
         }
-        let dup = duplicates.len() as u64;
-        job.add_errors(duplicates.into_iter());
-        let mut s = job.status_mut();
-        s.inserted += inserted;
-        s.duplicates += dup;
+        let db = db.clone();
+        storing = Some(tokio::spawn(async move {
+            let stored = batch.store(&db).await;
+            (rows, batch, stored)
+        }));
     }
+    if let Some(last) = storing {
+        count_stored(&job, last).await?;
+    }
+    Ok(())
+}
+
+/// A batch being stored: its rows, the batch, and what storing it gave.
+type Storing = tokio::task::JoinHandle<(Vec<u64>, ImportBatch, Result<Vec<bool>, DbError>)>;
+
+/// Waits for a batch to be stored and counts its leads stored and its duplicates.
+async fn count_stored(job: &Job, storing: Storing) -> Result<(), JobError> {
+    let (rows, batch, stored) =
+        storing.await.map_err(|e| JobError::Upload(format!("the import's writer failed: {e}")))?;
+    let stored = stored.map_err(|source| JobError::Db { rows: job.status_mut().rows, source })?;
+    let mut inserted = 0;
+    let mut duplicates = Vec::new();
+    for ((row, lead), ok) in rows.into_iter().zip(batch.leads()).zip(stored) {
+        if ok {
+            inserted += 1;
+        } else {
+            duplicates.push(RowError {
+                row,
+                value: lead.phone.to_string(),
+                reason: "Duplicate: this leadset already has this number.".into(),
+            });
+        }
+    }
+    let dup = duplicates.len() as u64;
+    job.add_errors(duplicates.into_iter());
+    let mut s = job.status_mut();
+    s.inserted += inserted;
+    s.duplicates += dup;
     Ok(())
 }
