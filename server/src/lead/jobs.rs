@@ -2,8 +2,9 @@
 //! database) and the registry of import jobs whose progress the upload page polls.
 //!
 //! Invariants:
-//! - memory per import is bounded: one chunk, one CSV record, one batch of [`BATCH_ROWS`]
-//!   leads, and at most [`MAX_STORED_ERRORS`] row errors (later ones are only counted);
+//! - memory per import is bounded: one chunk, one CSV record, a few batches of [`BATCH_ROWS`]
+//!   leads (the one being parsed, two queued, one being prepared for the database and one
+//!   being stored), and at most [`MAX_STORED_ERRORS`] row errors (later ones are only counted);
 //! - each batch is one transaction (one INSERT reading the batch as JSON on SQLite, COPY on
 //!   PostgreSQL), so the dialer is never locked out for long on SQLite, and a failed import
 //!   keeps the batches before the failure — the status says where it stopped;
