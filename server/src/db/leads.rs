@@ -519,11 +519,12 @@ pub async fn insert_import_batch(
     new_zones: &[String],
     now: i64,
 ) -> Result<Vec<bool>, DbError> {
-    ImportBatch::prepare(db, leadset, leads.to_vec(), new_zones.to_vec(), now).store(db).await
+    ImportBatch::prepare(db, leadset, leads.to_vec(), new_zones.to_vec(), now).store().await
 }
 
-/// An upload batch written out for its backend's bulk path, ready to store. Preparing it is
-/// CPU work only, so an importer prepares the next batch while the database stores this one.
+/// An upload batch written out for its database's bulk path, ready to store there. Preparing
+/// it is CPU work only, so an importer prepares the next batch while the database stores this
+/// one.
 pub struct ImportBatch {
     leadset: LeadsetId,
     leads: Vec<NewLead>,
@@ -534,12 +535,12 @@ pub struct ImportBatch {
     bulk: Bulk,
 }
 
-/// The first lead of each number, as the backend's bulk path takes them.
+/// The first lead of each number, as the database's bulk path takes them, with its pool.
 enum Bulk {
     /// SQLite: one JSON array of each lead's [`texts`], and how many leads it holds.
-    Json { rows: String, count: u64 },
+    Json { pool: sqlx::SqlitePool, rows: String, count: u64 },
     /// PostgreSQL: `COPY`'s text format, columns as [`new_lead_columns!`].
-    Copy(Vec<u8>),
+    Copy { pool: sqlx::PgPool, data: Vec<u8> },
 }
 
 impl ImportBatch {
@@ -556,21 +557,23 @@ impl ImportBatch {
         let first: Vec<bool> = leads.iter().map(|l| seen.insert(l.phone.as_str())).collect();
         let written = leads.iter().zip(&first).filter(|(_, f)| **f).map(|(l, _)| l);
         let bulk = match db {
-            Db::Sqlite(_) => {
+            Db::Sqlite(pool) => {
                 let written: Vec<&NewLead> = written.collect();
                 let customs: Vec<String> = written.iter().map(|l| custom_of(l)).collect();
-                let rows = written.iter().zip(&customs).map(|(l, c)| texts(l, c));
+                let rows: Vec<_> = written.iter().zip(&customs).map(|(l, c)| texts(l, c)).collect();
                 Bulk::Json {
-                    rows: json_list(rows, written.len() * 160),
-                    count: written.len() as u64,
+                    pool: pool.clone(),
+                    // Arrays of strings always serialize.
+                    rows: serde_json::to_string(&rows).unwrap_or_default(),
+                    count: rows.len() as u64,
                 }
             }
-            Db::Postgres(_) => {
+            Db::Postgres(pool) => {
                 let mut data = Vec::with_capacity(leads.len() * 160);
                 for lead in written {
                     copy_row(&mut data, leadset, lead, now);
                 }
-                Bulk::Copy(data)
+                Bulk::Copy { pool: pool.clone(), data }
             }
         };
         ImportBatch { leadset, leads, new_zones, now, first, bulk }
@@ -584,9 +587,9 @@ impl ImportBatch {
     /// Stores the batch and its new time zones in one transaction. Returns, per lead, whether
     /// it was inserted (false: the leadset already had the number, or an earlier lead of this
     /// batch did).
-    pub async fn store(&self, db: &Db) -> Result<Vec<bool>, DbError> {
-        match (db, &self.bulk) {
-            (Db::Postgres(pool), Bulk::Copy(data)) => match self.copy(pool, data).await {
+    pub async fn store(&self) -> Result<Vec<bool>, DbError> {
+        match &self.bulk {
+            Bulk::Copy { pool, data } => match self.copy(pool, data).await {
                 Ok(()) => Ok(self.first.clone()),
                 // A number of the batch is in the leadset already (from an earlier file,
                 // another import running into this leadset, a lead added by hand): the COPY
@@ -605,18 +608,7 @@ impl ImportBatch {
                 }
                 Err(e) => Err(e),
             },
-            (Db::Sqlite(pool), Bulk::Json { rows, count }) => self.json(pool, rows, *count).await,
-            // Prepared for the other backend: prepared again for this one.
-            _ => {
-                let again = ImportBatch::prepare(
-                    db,
-                    self.leadset,
-                    self.leads.clone(),
-                    self.new_zones.clone(),
-                    self.now,
-                );
-                Box::pin(again.store(db)).await
-            }
+            Bulk::Json { pool, rows, count } => self.json(pool, rows, *count).await,
         }
     }
 
@@ -695,22 +687,6 @@ impl ImportBatch {
 fn stored_per_lead(leads: &[NewLead], stored: impl IntoIterator<Item = String>) -> Vec<bool> {
     let mut stored: HashSet<String> = stored.into_iter().collect();
     leads.iter().map(|l| stored.remove(l.phone.as_str())).collect()
-}
-
-/// `items` as one JSON array.
-fn json_list<T: serde::Serialize>(items: impl Iterator<Item = T>, capacity: usize) -> String {
-    let mut out = Vec::with_capacity(capacity);
-    out.push(b'[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing strings and arrays of them into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &item);
-    }
-    out.push(b']');
-    // serde_json writes only UTF-8.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// PostgreSQL's row-by-row path: the whole batch as 13 arrays in one statement (UNNEST) that

@@ -343,9 +343,8 @@ async fn write_batches(
         if let Some(previous) = storing.take() {
             count_stored(&job, previous).await?;
         }
-        let db = db.clone();
         storing = Some(tokio::spawn(async move {
-            let stored = batch.store(&db).await;
+            let stored = batch.store().await;
             (rows, batch, stored)
         }));
     }
