@@ -59,6 +59,11 @@ pub struct Config {
     /// How long a silent heartbeat takes to make an instance dead (its calls closed, its
     /// leads taken back by the others). At least twice the heartbeat.
     pub dead_after_seconds: u32,
+    /// Where the other instances on the same database reach this one over HTTP
+    /// (`http://HOST:PORT`, `DIALER_ADDRESS`): a phone page of a campaign this instance
+    /// paces, landing on another, is passed through to it. Unset: [`Config::address`]
+    /// derives it from the address it listens on.
+    pub address: Option<url::Url>,
     /// Standalone media gateways to drive instead of the embedded one (none: embedded), in
     /// the order given; they share one control token.
     pub gateways: Vec<gateway::remote::RemoteConfig>,
@@ -97,6 +102,7 @@ impl Default for Config {
             instance: None,
             heartbeat_seconds: 2,
             dead_after_seconds: 7,
+            address: None,
             gateways: Vec::new(),
             import_allow_networks: AllowedNetworks::None,
             import_max_bytes: 1 << 30,
@@ -135,6 +141,49 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Where the other instances reach this one (see [`Config::address`]): the one set, or
+    /// `http://` and the address it listens on, `bound` (the loopback address for one
+    /// listening on all interfaces: enough for instances on one machine; across machines,
+    /// set it).
+    pub fn address(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.address {
+            return url.as_str().trim_end_matches('/').to_owned();
+        }
+        let mut listen = bound;
+        if listen.ip().is_unspecified() {
+            listen.set_ip(if listen.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            });
+        }
+        format!("http://{listen}")
+    }
+}
+
+/// `DIALER_ADDRESS`: an `http://` URL with a host and nothing after the port.
+fn parse_address(v: String) -> Result<url::Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Value {
+        name: "DIALER_ADDRESS",
+        value: v.clone(),
+        reason: format!(
+            "{reason}; expected http://HOST:PORT, where the other instances reach this one"
+        ),
+    };
+    let url = url::Url::parse(&v).map_err(|e| invalid(&e.to_string()))?;
+    if url.scheme() != "http" {
+        return Err(invalid("instances talk plain HTTP to each other (a private network)"));
+    }
+    if url.host().is_none() {
+        return Err(invalid("no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(invalid("nothing may follow the port"));
+    }
+    Ok(url)
+}
+
 /// `HOST-HASH` (see [`Config::instance_name`]).
 fn derived_instance(host: &str, database_url: &str, dir: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -159,6 +208,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    address: Option<String>,
     database_url: Option<String>,
     admin_password: Option<String>,
     session_hours: Option<u32>,
@@ -395,6 +445,7 @@ impl Config {
             heartbeat_seconds,
             dead_after_seconds,
             instance: env("DIALER_INSTANCE").or(f.instance).or(d.instance),
+            address: env("DIALER_ADDRESS").or(f.address).map(parse_address).transpose()?,
             listen,
             database_url: env("DATABASE_URL")
                 .or_else(|| env("DIALER_DATABASE_URL"))
@@ -549,6 +600,30 @@ mod tests {
         assert!(derived_instance("h", "x", "/").starts_with("h-"));
         let set = Config::from_sources(None, env(&[("DIALER_INSTANCE", "east-1")])).unwrap();
         assert_eq!(set.instance_name(), "east-1");
+    }
+
+    #[test]
+    fn the_address_other_instances_reach_this_one_at() {
+        let c = Config::from_sources(None, env(&[("DIALER_LISTEN", "10.0.0.5:3000")])).unwrap();
+        assert_eq!(c.address(c.listen), "http://10.0.0.5:3000");
+        let c = Config::from_sources(None, env(&[("DIALER_LISTEN", "0.0.0.0:8080")])).unwrap();
+        assert_eq!(c.address(c.listen), "http://127.0.0.1:8080");
+        let c = Config::from_sources(None, env(&[("DIALER_LISTEN", "[::]:8080")])).unwrap();
+        assert_eq!(c.address(c.listen), "http://[::1]:8080");
+        let set =
+            [("DIALER_ADDRESS", "http://east.internal:3000"), ("DIALER_LISTEN", "0.0.0.0:3000")];
+        let c = Config::from_sources(None, env(&set)).unwrap();
+        assert_eq!(c.address(c.listen), "http://east.internal:3000");
+        for bad in [
+            "https://east:3000",
+            "east:3000",
+            "http://east:3000/dialer",
+            "http://east:3000?x=1",
+            "ftp://e",
+        ] {
+            let err = Config::from_sources(None, env(&[("DIALER_ADDRESS", bad)])).unwrap_err();
+            assert!(err.to_string().contains("DIALER_ADDRESS"), "{bad}: {err}");
+        }
     }
 
     #[test]

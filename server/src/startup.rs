@@ -341,6 +341,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             dead_after: Duration::from_secs(u64::from(config.dead_after_seconds)),
             expire_every: Duration::from_secs(u64::from(config.heartbeat_seconds)),
             metrics: metrics.dialer.clone(),
+            address: config.address(addr),
             ..RuntimeConfig::new(instance.clone())
         },
         live_publisher,
@@ -381,6 +382,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         Duration::from_secs(u64::from(config.phone_grace_seconds)),
         bus.clone(),
+        instance.clone(),
     );
     let chat_bell = crate::chat::ChatBell::shared(bus.clone());
     // Messages sent through another instance, to the phones and pages connected here (they
@@ -555,13 +557,18 @@ async fn security_headers(req: Request, next: Next) -> Response {
 async fn phone_socket(
     State(state): State<AppState>,
     who: Option<axum::Extension<app::ports::Authenticated>>,
+    headers: header::HeaderMap,
     ws: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
     match who {
         Some(axum::Extension(a)) if Role::ON_THE_PHONE.contains(&a.viewer.role) => {
             let agent = a.viewer.id;
+            let arrival = crate::phone::Arrival {
+                cookie: headers.get(header::COOKIE).cloned(),
+                passed: headers.contains_key(crate::phone::host::PASSED),
+            };
             ws.max_message_size(64 * 1024)
-                .on_upgrade(move |socket| state.phone.serve(agent, socket))
+                .on_upgrade(move |socket| state.phone.serve(agent, socket, arrival))
         }
         Some(_) => {
             (StatusCode::FORBIDDEN, "The phone is for agents and supervisors.").into_response()

@@ -926,7 +926,6 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
     let db = Db::connect(&data.url).await.unwrap();
     let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let east = start_peer(east_dir.path(), &data.url, "east", &[]).await;
-    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
     let sipp = Sipp::tracing();
     let leads: u32 = 24;
     let mut admin = Client::new(&east.url);
@@ -937,6 +936,9 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
         ids.push(ok(&admin, "users/create", &args).await["id"].as_i64().expect("user id"));
     }
     let campaign = campaign(&admin, &db, sipp.port, Dialling::Auto(&ids), 2, leads).await;
+    // East hosts the campaign (it took the lease first); west starts after.
+    assert_eq!(host_of(&db, campaign).await, 0, "east hosts the campaign");
+    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
     // The load balancer sends both phones to east first.
     let (address, _) = tokio::sync::watch::channel(Some(east.url.clone()));
     let agents: Vec<(&str, HeadlessAgent)> = [("ann", 400), ("bob", 700)]
@@ -991,6 +993,72 @@ async fn phones_whose_server_dies_carry_their_shift_on_on_another() {
     db.close().await;
 }
 
+/// A phone that reaches a server not hosting its campaign is passed through to the host: the
+/// host's dialer runs the shift and places every call. When the host dies, the phone (still
+/// reaching the same server) carries its shift on there once that server has taken the
+/// campaign over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_reaching_another_server_works_its_campaign_on_the_host() {
+    let data = TestDatabase::new(Backend::Postgres).await;
+    let db = Db::connect(&data.url).await.unwrap();
+    let (east_dir, west_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let east = start_peer(east_dir.path(), &data.url, "east", &[]).await;
+    let sipp = Sipp::tracing();
+    let leads: u32 = 30;
+    let mut admin = Client::new(&east.url);
+    admin.login("admin", support::ADMIN_PASSWORD).await;
+    let args = [("username", "ann"), ("role", "agent"), ("password", "agent-pass-1")];
+    let ann_id = ok(&admin, "users/create", &args).await["id"].as_i64().expect("user id");
+    let campaign = campaign(&admin, &db, sipp.port, Dialling::Auto(&[ann_id]), 2, leads).await;
+    assert_eq!(host_of(&db, campaign).await, 0, "east hosts the campaign");
+    let west = start_peer(west_dir.path(), &data.url, "west", &[]).await;
+    // Ann's phone reaches west only.
+    let (address, _) = tokio::sync::watch::channel(Some(west.url.clone()));
+    let id = app::model::CampaignId(campaign);
+    let talk = Duration::from_millis(300);
+    let ann = HeadlessAgent::spawn_rejoining("ann", "agent-pass-1", id, talk, address.subscribe());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ann.tally.connected() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "ann took no calls through west");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!placed_by(&db, "east").await.is_empty(), "east placed her calls");
+    assert!(placed_by(&db, "west").await.is_empty(), "west placed none");
+    let said: Vec<(String, String)> =
+        rows(&db, "SELECT name, campaigns FROM instances ORDER BY name").await;
+    let dials = |name: &str| {
+        said.iter().any(|(n, c)| n == name && c.split(',').any(|c| c == campaign.to_string()))
+    };
+    assert!(dials("east") && !dials("west"), "only east dials for her: {said:?}");
+    assert!(
+        server_log(west_dir.path()).contains("phone passed through to its campaign's host"),
+        "west says so"
+    );
+    assert_eq!(ann.tally.shifts(), 1, "one socket all along");
+
+    east.kill();
+    let before = ann.tally.connected();
+    let killed = tokio::time::Instant::now();
+    // West takes the campaign over within the lease's time, and her shift carries on there.
+    let deadline = killed + Duration::from_secs(20);
+    while ann.tally.connected() <= before {
+        assert!(tokio::time::Instant::now() < deadline, "ann took no call after east's kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("ann: a call placed by west {:?} after east's kill", killed.elapsed());
+    assert_eq!(host_of(&db, campaign).await, 1, "west hosts the campaign now");
+    assert!(!placed_by(&db, "west").await.is_empty(), "west dials now");
+    assert!(
+        server_log(west_dir.path()).contains("an agent's shift carried on here"),
+        "her shift carried on at west"
+    );
+    wait_until_finished(&db, i64::from(leads), Duration::from_secs(90)).await;
+    assert_consistent(&db, &sipp, campaign, i64::from(leads)).await;
+    drop(ann);
+    drop(west);
+    db.close().await;
+}
+
 /// A cluster on one machine as `docs/DEPLOY.md` draws it: two servers (east, west) on one
 /// PostgreSQL database, each driving a standalone gateway of its own (east a second one too,
 /// when asked), and nginx in front. Each server keeps its port across restarts (nginx knows
@@ -999,8 +1067,8 @@ struct Cluster {
     data: TestDatabase,
     dirs: Vec<tempfile::TempDir>,
     gateways: Vec<support::gateway::StandaloneGateway>,
-    /// East's second gateway.
-    spare: Option<support::gateway::StandaloneGateway>,
+    /// Each server's second gateway (when asked for).
+    spares: Vec<Option<support::gateway::StandaloneGateway>>,
     listen: Vec<String>,
     servers: Vec<Option<ServerProc>>,
     balancer: support::balancer::Balancer,
@@ -1009,18 +1077,21 @@ struct Cluster {
 const SERVERS: [&str; 2] = ["east", "west"];
 
 impl Cluster {
-    async fn start(spare: bool) -> (Cluster, Db) {
+    async fn start(spares: bool) -> (Cluster, Db) {
         let data = TestDatabase::new(Backend::Postgres).await;
         let dirs: Vec<tempfile::TempDir> =
             SERVERS.iter().map(|_| tempfile::tempdir().unwrap()).collect();
         let gateways: Vec<support::gateway::StandaloneGateway> =
             dirs.iter().map(|d| support::gateway::StandaloneGateway::start(d.path())).collect();
-        let spare = spare.then(|| support::gateway::StandaloneGateway::start(dirs[0].path()));
+        let spares: Vec<Option<support::gateway::StandaloneGateway>> = dirs
+            .iter()
+            .map(|d| spares.then(|| support::gateway::StandaloneGateway::start(d.path())))
+            .collect();
         let listen: Vec<String> =
             SERVERS.iter().map(|_| format!("127.0.0.1:{}", support::free_tcp_port())).collect();
         let mut servers = Vec::new();
         for i in 0..SERVERS.len() {
-            let drives = drives(&gateways, spare.as_ref(), i);
+            let drives = drives(&gateways, &spares, i);
             let server = run_server(&data.url, dirs[i].path(), &drives, &listen[i], i).await;
             servers.push(Some(server));
         }
@@ -1029,12 +1100,12 @@ impl Cluster {
         let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
         let balancer = support::balancer::Balancer::start(&urls).await;
         let db = Db::connect(&data.url).await.unwrap();
-        (Cluster { data, dirs, gateways, spare, listen, servers, balancer }, db)
+        (Cluster { data, dirs, gateways, spares, listen, servers, balancer }, db)
     }
 
     /// Starts server `i` again.
     async fn restart(&mut self, i: usize) {
-        let drives = drives(&self.gateways, self.spare.as_ref(), i);
+        let drives = drives(&self.gateways, &self.spares, i);
         let server =
             run_server(&self.data.url, self.dirs[i].path(), &drives, &self.listen[i], i).await;
         self.servers[i] = Some(server);
@@ -1045,13 +1116,29 @@ impl Cluster {
     }
 }
 
-/// The gateways server `i` drives: its own, and east the spare too.
+/// The gateways server `i` drives: its own, and its spare if it has one.
 fn drives<'a>(
     gateways: &'a [support::gateway::StandaloneGateway],
-    spare: Option<&'a support::gateway::StandaloneGateway>,
+    spares: &'a [Option<support::gateway::StandaloneGateway>],
     i: usize,
 ) -> Vec<&'a support::gateway::StandaloneGateway> {
-    std::iter::once(&gateways[i]).chain(spare.filter(|_| i == 0)).collect()
+    std::iter::once(&gateways[i]).chain(spares[i].as_ref()).collect()
+}
+
+/// The server hosting `campaign` (holding its pacing lease): its index in [`SERVERS`],
+/// waited for up to 10 s.
+async fn host_of(db: &Db, campaign: i64) -> usize {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let held: Vec<(String, i64)> =
+            rows(db, "SELECT instance, campaign_id FROM campaign_pacers").await;
+        let now = held.iter().find(|(_, c)| *c == campaign).map(|(i, _)| i.clone());
+        if let Some(i) = now.and_then(|n| SERVERS.iter().position(|s| *s == n)) {
+            return i;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nobody hosts campaign {campaign}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Server `i` of a cluster, listening on `listen`, driving `gateways`.
@@ -1152,16 +1239,27 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    // Both say they dial in the auto campaign: each risks half of its abandon budget.
+    // One server paces the auto campaign (its lease) and hosts every agent's shift,
+    // whichever server their phone reached: only it says it dials the campaign (and risks
+    // the whole of its abandon budget).
+    let host = host_of(&db, auto).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let said: Vec<(String, String)> =
             rows(&db, "SELECT name, campaigns FROM instances ORDER BY name").await;
-        let dialling = said.iter().filter(|(_, c)| c.split(',').any(|c| c == auto.to_string()));
-        if dialling.count() == SERVERS.len() {
+        let dialling: Vec<&str> = said
+            .iter()
+            .filter(|(_, c)| c.split(',').any(|c| c == auto.to_string()))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if dialling == [SERVERS[host]] {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not both say the campaign: {said:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not only {} says the campaign: {said:?}",
+            SERVERS[host]
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let file = message(cluster.dirs[0].path(), 1);
@@ -1180,13 +1278,15 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
     if let Fault::Gateway = fault {
         let seen = wait_for_invites(&sipp, 20, Duration::from_secs(60)).await;
         assert!(seen >= 20, "only {seen} INVITEs before the gateway's kill");
-        let spare = cluster.spare.take().expect("east's second gateway");
+        // The second gateway of the server hosting the agents' shifts.
+        let host = host_of(&db, auto).await;
+        let spare = cluster.spares[host].take().expect("the host's second gateway");
         let calls = spare.calls_and_legs().await.0;
         // The agents whose audio is on it (by where their last leg's answer put its media).
         let there: Vec<usize> = (0..agents.len())
             .filter(|&a| agents[a].tally.legs_at().last() == Some(&spare.webrtc))
             .collect();
-        assert!(!there.is_empty(), "east's agents' audio spread over its two gateways");
+        assert!(!there.is_empty(), "the agents' audio spread over the host's two gateways");
         let legs_before: Vec<usize> =
             agents.iter().map(|a| a.tally.legs_connected().len()).collect();
         drop(spare);
@@ -1216,16 +1316,10 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
             let seen = wait_for_invites(&sipp, at, Duration::from_secs(60)).await;
             assert!(seen >= at, "seed {seed}: only {seen} INVITEs before kill {k}");
             tokio::time::sleep(delay).await;
-            // The server with the most agents on it now (their phones stay where they
-            // went: after the first kill, that is the other one).
-            let on = |i: usize| -> Vec<usize> {
-                let url = cluster.url(i);
-                (0..agents.len())
-                    .filter(|&a| agents[a].tally.welcomes().last().is_some_and(|w| w.0 == url))
-                    .collect()
-            };
-            let victim = if on(1).len() > on(0).len() { 1 } else { 0 };
-            let moving = on(victim);
+            // The server hosting the auto campaign now: every agent's shift is there,
+            // whichever server their phone reached (after a kill, the other one).
+            let victim = host_of(&db, auto).await;
+            let moving: Vec<usize> = (0..agents.len()).collect();
             if let Some(s) = cluster.servers[victim].take() {
                 s.kill();
             }
@@ -1240,7 +1334,7 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
                 let seen = wait_for_invites(&sipp, before + 1, TAKE_OVER_WITHIN).await;
                 assert!(seen > before, "seed {seed}: no call within 5 s of kill {k}");
             }
-            // Its agents are back on the phone (on the other) within 10 s.
+            // The agents are back on the phone (their shifts on the other) within 10 s.
             for &a in &moving {
                 while !agents[a].tally.welcomes().iter().any(|(_, at)| *at > killed) {
                     assert!(
@@ -1303,10 +1397,13 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
         assert!(at_once <= CHANNELS as usize, "{at_once} calls at once on {CHANNELS} channels");
     }
     assert!(per_second <= CHANNELS as usize, "{per_second} INVITEs within 0.9 s at sipp");
-    // Both servers dialled, and answered calls reached agents on both.
-    for name in SERVERS {
-        let bridged = placed_by(&db, name).await.len();
-        assert!(bridged > 0, "{name} placed no call");
+    // Calls reached agents whose phones reached either server (their shifts on the host).
+    for i in 0..SERVERS.len() {
+        let url = cluster.url(i);
+        let reached: Vec<&HeadlessAgent> =
+            agents.iter().filter(|a| a.tally.welcomes()[0].0 == url).collect();
+        let taken: u64 = reached.iter().map(|a| a.tally.connected()).sum();
+        assert!(taken > 0, "the {} agents who reached {} took no call", reached.len(), SERVERS[i]);
     }
     let sold =
         count(&db, "SELECT COUNT(*) FROM call_attempts WHERE disposition = 'SALE MADE'").await;

@@ -323,7 +323,19 @@ async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
     let east = TestServer::start(Backend::Postgres).await;
     let west = TestServer::start_beside(&east, "west").await;
     let (ann, id, campaign) = agent(&east).await;
-    west.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
+    // A preview campaign: nothing paces it, so each instance serves the agents whose phones
+    // reached it (a paced one's shifts run on its pacer: the test below).
+    support::exec(east.database(), "UPDATE campaigns SET kind = 'preview' WHERE name = 'Phones'")
+        .await;
+    for s in [&east, &west] {
+        s.running.as_ref().unwrap().dialer.reload(campaign).await.unwrap();
+    }
+    // (East gives the lease it took for the campaign up at its next round.)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server::db::pacers::host(east.database(), campaign).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the lease of a preview campaign kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (on_east, on_west) = (
         east.running.as_ref().unwrap().dialer.clone(),
         west.running.as_ref().unwrap().dialer.clone(),
@@ -354,6 +366,57 @@ async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
     let carried = server::db::journal::SESSION_CARRIED_ON;
     shifts_until(east.database(), &[Some(carried), None]).await;
     drop((first, second));
+    west.stop().await;
+    east.stop().await;
+}
+
+/// A phone reaching an instance that does not pace its campaign is passed through to the one
+/// that does: the shift runs there, whichever instance the page's socket reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_reaching_another_instance_works_on_its_campaigns_pacer() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let (ann, id, campaign) = agent(&east).await;
+    // East took the campaign's lease as it loaded it; west, started after, leaves it to east.
+    let west = TestServer::start_beside(&east, "west").await;
+    let host = server::db::pacers::host(east.database(), campaign).await.unwrap().unwrap();
+    assert_eq!(host.instance, "east");
+    assert_eq!(host.address, east.url, "the lease says where east is reached");
+    let (on_east, on_west) = (
+        east.running.as_ref().unwrap().dialer.clone(),
+        west.running.as_ref().unwrap().dialer.clone(),
+    );
+    let mut first = open(&east, ann.cookie.as_deref()).await.unwrap();
+    send(&mut first, &PhoneRequest::Login { campaign }).await;
+    until(&mut first, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    // The page's next socket reaches west: passed through to east, it is a second tab there.
+    let mut second = open(&west, ann.cookie.as_deref()).await.unwrap();
+    send(&mut second, &PhoneRequest::Rejoin { campaign, ready: false }).await;
+    let e = until(&mut second, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(matches!(e, PhoneEvent::Welcome { campaign: c, .. } if c.id == campaign));
+    assert_eq!(
+        until(&mut first, |e| matches!(e, PhoneEvent::TakenOver)).await,
+        PhoneEvent::TakenOver
+    );
+    // What the page asks through west is done by east's dialer, and east's answers come back.
+    send(&mut second, &PhoneRequest::Pause { reason: "Lunch".into() }).await;
+    let paused = |e: &PhoneEvent| matches!(e, PhoneEvent::State { status: AgentStatus::Paused { reason } } if reason.as_str() == "Lunch");
+    until(&mut second, paused).await;
+    assert!(on_east.view(id).await.unwrap().is_some(), "the shift runs on east");
+    assert!(on_west.view(id).await.unwrap().is_none(), "west has no shift of hers");
+    // A request marked as passed through already is served where it arrives (never passed
+    // on again): west would not send it back to east.
+    let mut marked = support::phone_socket::connect_with(
+        &west.url,
+        ann.cookie.as_deref(),
+        &[(server::phone::host::PASSED, "east")],
+    )
+    .await
+    .unwrap();
+    send(&mut marked, &PhoneRequest::Rejoin { campaign, ready: false }).await;
+    until(&mut marked, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(on_west.view(id).await.unwrap().is_some(), "carried on at west itself");
+    drop((first, second, marked));
     west.stop().await;
     east.stop().await;
 }

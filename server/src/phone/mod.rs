@@ -33,6 +33,7 @@
 //!   its socket (the server pings it, see [`PING_EVERY`]), and the wrap-up's end, the grace
 //!   periods and the hang-up of a call without audio are all timed on the server.
 
+pub mod host;
 mod manual;
 pub mod media;
 
@@ -78,6 +79,12 @@ const MAX_NOTES: usize = 4000;
 /// The most dismissed messages remembered per agent.
 const MAX_DISMISSED: usize = 256;
 
+/// How long a page may take to send its first request once its socket is open.
+const FIRST_WITHIN: Duration = Duration::from_secs(30);
+
+/// How often the agents idle here are checked for a campaign hosted elsewhere.
+const MOVE_EVERY: Duration = Duration::from_secs(2);
+
 /// How often the server pings an open phone socket. The page never has to send anything to
 /// keep its socket: a phone in a background tab runs its timers late, so the server keeps the
 /// line busy (proxies close idle sockets, often after a minute) and the browser answers each
@@ -100,6 +107,24 @@ struct Line {
     departments: Vec<(String, app::model::PhoneNumber)>,
     /// The campaign the agent is logged in to (once welcomed): which messages are theirs.
     campaign: Option<CampaignId>,
+    /// Told when the agent's campaign is hosted elsewhere and they are idle: the page's
+    /// socket closes, and the page reconnects to be placed there ([`host`]).
+    moved: Arc<tokio::sync::Notify>,
+}
+
+/// A page's line, as [`PhoneHub::open_line`] opened it.
+struct Opened {
+    conn: u64,
+    rx: mpsc::UnboundedReceiver<PhoneEvent>,
+    moved: Arc<tokio::sync::Notify>,
+}
+
+/// Where a phone page's socket came from.
+pub struct Arrival {
+    /// The page's session cookie, to open its socket on the campaign's host with.
+    pub cookie: Option<http::HeaderValue>,
+    /// Passed through by another instance ([`host::PASSED`]): served here, never passed on.
+    pub passed: bool,
 }
 
 /// What an agent typed for a call before submitting it.
@@ -131,6 +156,8 @@ struct Inner {
     ready_on_audio: Mutex<HashSet<UserId>>,
     /// Tells the other instances of phones that came here.
     bus: Bus,
+    /// This instance's name (who hosts a campaign is named so).
+    me: String,
 }
 
 /// The phone side of the server (cheap to clone).
@@ -147,6 +174,7 @@ impl PhoneHub {
         db: Db,
         grace: Duration,
         bus: Bus,
+        me: String,
     ) -> PhoneHub {
         let hub = PhoneHub(Arc::new(Inner {
             dialer,
@@ -162,6 +190,7 @@ impl PhoneHub {
             dismissed: Mutex::new(HashMap::new()),
             ready_on_audio: Mutex::new(HashSet::new()),
             bus,
+            me,
         }));
         let mut notices = hub.0.dialer.subscribe();
         let h = hub.clone();
@@ -182,6 +211,10 @@ impl PhoneHub {
                 h.leg_event(e).await;
             }
         });
+        if matches!(hub.0.db, Db::Postgres(_)) {
+            // (One instance alone hosts every campaign: nothing ever moves.)
+            tokio::spawn(hub.clone().move_to_hosts());
+        }
         if let Some(mut notes) = hub.0.bus.subscribe(Channel::Phones) {
             let h = hub.clone();
             tokio::spawn(async move {
@@ -444,10 +477,129 @@ impl PhoneHub {
         }
     }
 
-    /// Serves one phone page's WebSocket until it closes.
-    pub async fn serve(self, agent: UserId, socket: WebSocket) {
+    /// Serves one phone page's WebSocket until it closes: here, or passed through to the
+    /// instance hosting the campaign its first request names ([`host`]). The page has the
+    /// agent's phone here from the moment it opens (an older tab is taken over at once).
+    pub async fn serve(self, agent: UserId, mut socket: WebSocket, arrival: Arrival) {
+        let line = self.open_line(agent);
+        let first = match tokio::time::timeout(FIRST_WITHIN, socket.recv()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text.as_str().to_owned(),
+            // (A page sends its first request as it opens the socket.)
+            _ => {
+                self.disconnected(agent, line.conn);
+                return;
+            }
+        };
+        let campaign = match serde_json::from_str::<PhoneRequest>(&first) {
+            Ok(PhoneRequest::Login { campaign } | PhoneRequest::Rejoin { campaign, .. }) => {
+                Some(campaign)
+            }
+            _ => None,
+        };
+        // (One instance alone, on SQLite, hosts every campaign.)
+        let cluster = matches!(self.0.db, Db::Postgres(_));
+        if let Some(campaign) = campaign.filter(|_| cluster && !arrival.passed)
+            && let Some((host, upstream)) =
+                self.host_elsewhere(agent, campaign, arrival.cookie.as_ref()).await
+        {
+            // Whatever of the shift ran here goes on there (this page's line here too).
+            self.moved_away(agent, &host).await;
+            tracing::info!(%agent, %campaign, %host, "phone passed through to its campaign's host");
+            host::pass_through(socket, upstream, first, PING_EVERY).await;
+            return;
+        }
+        self.serve_here(agent, socket, line, first).await;
+    }
+
+    /// The instance hosting `campaign` when it is another one, with the page's socket opened
+    /// there; none when the shift runs here (this instance hosts it, nobody does, the agent is
+    /// busy on something of this instance's, or the host cannot be reached within
+    /// [`host::HOST_WAIT`]).
+    async fn host_elsewhere(
+        &self,
+        agent: UserId,
+        campaign: CampaignId,
+        cookie: Option<&http::HeaderValue>,
+    ) -> Option<(String, host::Upstream)> {
+        let deadline = tokio::time::Instant::now() + host::HOST_WAIT;
+        loop {
+            let host::Place::There(h) =
+                host::place(&self.0.db, &self.0.me, campaign, deadline).await
+            else {
+                return None;
+            };
+            if !self.idle_here(agent).await {
+                // (On a call, a wrap-up or a preview of this instance's: moved once idle.)
+                return None;
+            }
+            match host::connect(&h, cookie, &self.0.me).await {
+                Ok(upstream) => return Some((h.instance, upstream)),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!(%agent, host = %h.instance, error = %e, "campaign's host unreachable: the phone stays here");
+                    return None;
+                }
+                // (Its host just died, say: the lease passes within seconds.)
+                Err(_) => tokio::time::sleep(host::LOOK_AGAIN).await,
+            }
+        }
+    }
+
+    /// Whether `agent` has nothing in hand here (or no shift here at all).
+    async fn idle_here(&self, agent: UserId) -> bool {
+        match self.0.dialer.view(agent).await {
+            Ok(Some(v)) => {
+                v.call.is_none()
+                    && v.wrapup.is_none()
+                    && v.preview.is_none()
+                    && v.transfer.is_none()
+                    && v.lines.is_empty()
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Every few seconds: agents idle here in a campaign another instance hosts now (it took
+    /// the lease: this one lost it, or it was free when they came) are moved — their page's
+    /// socket closes and the page reconnects, to be passed through to the host.
+    async fn move_to_hosts(self) {
+        let mut every = tokio::time::interval(MOVE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let here: Vec<(UserId, CampaignId)> = self
+                .lines()
+                .iter()
+                .filter(|(_, l)| l.connected)
+                .filter_map(|(a, l)| Some((*a, l.campaign?)))
+                .collect();
+            let campaigns: std::collections::BTreeSet<CampaignId> =
+                here.iter().map(|(_, c)| *c).collect();
+            for campaign in campaigns {
+                let Some(host::Place::There(h)) =
+                    host::look(&self.0.db, &self.0.me, campaign).await
+                else {
+                    continue;
+                };
+                for &(agent, _) in here.iter().filter(|(_, c)| *c == campaign) {
+                    if !self.idle_here(agent).await {
+                        continue;
+                    }
+                    tracing::info!(%agent, %campaign, host = %h.instance, "moving an idle phone to its campaign's host");
+                    if let Some(line) = self.lines().get(&agent) {
+                        line.moved.notify_one();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives `agent`'s phone to a new page's socket: the line its events go to from now on
+    /// (an older tab's is taken over, keeping the campaign's script).
+    fn open_line(&self, agent: UserId) -> Opened {
         let conn = self.0.next_conn.fetch_add(1, Ordering::Relaxed);
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let moved = Arc::new(tokio::sync::Notify::new());
         let line = Line {
             conn,
             tx,
@@ -457,6 +609,7 @@ impl PhoneHub {
             crm: None,
             departments: Vec::new(),
             campaign: None,
+            moved: moved.clone(),
         };
         let previous = self.lines().insert(agent, line);
         if let Some(old) = previous {
@@ -470,7 +623,19 @@ impl PhoneHub {
                 line.campaign = old.campaign;
             }
         }
+        Opened { conn, rx, moved }
+    }
+
+    /// Serves one phone page's WebSocket here until it closes, `first` its first request.
+    async fn serve_here(self, agent: UserId, socket: WebSocket, line: Opened, first: String) {
+        let Opened { conn, mut rx, moved } = line;
         let (mut sink, mut stream) = socket.split();
+        if let Some(event) = self.answer(agent, &first).await
+            && send_json(&mut sink, &event).await.is_err()
+        {
+            self.disconnected(agent, conn);
+            return;
+        }
         let start = tokio::time::Instant::now() + PING_EVERY;
         let mut ping = tokio::time::interval_at(start, PING_EVERY);
         // (Late ticks are not worth a burst of pings.)
@@ -482,17 +647,13 @@ impl PhoneHub {
                         break;
                     }
                 }
+                _ = moved.notified() => {
+                    let _ = sink.close().await;
+                    break;
+                }
                 incoming = stream.next() => match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = if text.len() > MAX_MESSAGE {
-                            Some(error("The phone sent a message that is too large."))
-                        } else {
-                            match serde_json::from_str::<PhoneRequest>(&text) {
-                                Ok(request) => self.request(agent, request).await,
-                                Err(_) => Some(error("The phone sent a message the server does not understand.")),
-                            }
-                        };
-                        if let Some(event) = reply
+                        if let Some(event) = self.answer(agent, &text).await
                             && send_json(&mut sink, &event).await.is_err() {
                                 break;
                             }
@@ -517,6 +678,17 @@ impl PhoneHub {
             }
         }
         self.disconnected(agent, conn);
+    }
+
+    /// One message from the page, carried out: the direct answer, if any.
+    async fn answer(&self, agent: UserId, text: &str) -> Option<PhoneEvent> {
+        if text.len() > MAX_MESSAGE {
+            return Some(error("The phone sent a message that is too large."));
+        }
+        match serde_json::from_str::<PhoneRequest>(text) {
+            Ok(request) => self.request(agent, request).await,
+            Err(_) => Some(error("The phone sent a message the server does not understand.")),
+        }
     }
 
     /// The page went away: unless it (or another tab) comes back within the grace period,

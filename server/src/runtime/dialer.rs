@@ -17,7 +17,7 @@
 //! under a write stall calls simply wait. An attempt the database refuses (the lead's lease
 //! is no longer ours) comes back as [`Input::AttemptRefused`] and is never placed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -71,6 +71,10 @@ pub struct RuntimeConfig {
     pub remaining_every: Duration,
     /// Where the runtime counts its timers' lag and its journal's writes (`/metrics`).
     pub metrics: DialerMetrics,
+    /// Where other instances reach this one over HTTP (`http://HOST:PORT`), written with its
+    /// pacing leases: phone pages of the campaigns it hosts are passed through to it. Empty:
+    /// nowhere (one instance alone).
+    pub address: String,
 }
 
 impl RuntimeConfig {
@@ -86,6 +90,7 @@ impl RuntimeConfig {
             reload_every: Duration::from_secs(30),
             remaining_every: Duration::from_secs(10),
             metrics: DialerMetrics::default(),
+            address: String::new(),
         }
     }
 }
@@ -335,7 +340,7 @@ pub async fn start(
         PartsInForce::new(shares, now)
     };
     let configs = load_campaigns(&db, None, clock.now().wall, &engine.call_ref_prefix()).await?;
-    admit(&db, &config.instance, &mut engine, &mut pacers, &*clock, configs).await;
+    admit(&db, &config, &mut engine, &mut pacers, &*clock, configs).await;
     let writer = tokio::spawn(write_loop(
         db.clone(),
         me.clone(),
@@ -1075,7 +1080,7 @@ impl Runtime {
         let own = self.engine.call_ref_prefix();
         let configs = load_campaigns(&self.db, only, self.clock.now().wall, &own).await?;
         let (engine, pacers) = (&mut self.engine, &mut self.pacers);
-        admit(&self.db, &self.config.instance, engine, pacers, &*self.clock, configs).await;
+        admit(&self.db, &self.config, engine, pacers, &*self.clock, configs).await;
         Ok(())
     }
 
@@ -1094,15 +1099,14 @@ impl Runtime {
         if wanted.is_empty() && unwanted.is_empty() {
             return;
         }
-        let (db, instance, internal) =
-            (self.db.clone(), self.config.instance.clone(), self.internal.clone());
+        let (db, config, internal) = (self.db.clone(), self.config.clone(), self.internal.clone());
         self.background.spawn(async move {
             for campaign in unwanted {
-                if let Err(e) = db::pacers::release(&db, campaign, &instance).await {
+                if let Err(e) = db::pacers::release(&db, campaign, &config.instance).await {
                     tracing::warn!(error = %e, %campaign, "giving up a pacing lease failed");
                 }
             }
-            let (results, until) = hold_leases(&db, &instance, &wanted, now.wall).await;
+            let (results, until) = hold_leases(&db, &config, &wanted, now.wall).await;
             let _ = internal.send(Internal::Paced(results, until));
         });
     }
@@ -1223,17 +1227,21 @@ impl Runtime {
 /// turned on is dialled without waiting for the next renewal.
 async fn admit(
     db: &Db,
-    instance: &str,
+    config: &RuntimeConfig,
     engine: &mut Engine,
     pacers: &mut Pacers,
     clock: &dyn Clock,
     configs: Vec<CampaignConfig>,
 ) {
     let wall = clock.now().wall;
-    let unheld: Vec<CampaignId> =
-        configs.iter().filter(|c| !pacers.loaded(c.id, &c.settings, wall)).map(|c| c.id).collect();
+    let unheld: BTreeSet<CampaignId> = configs
+        .iter()
+        .filter(|c| !pacers.loaded(c.id, &c.settings, wall))
+        .filter_map(|c| pacers::lease_of(c.id, &c.settings))
+        .collect();
     if !unheld.is_empty() {
-        let (results, until) = hold_leases(db, instance, &unheld, wall).await;
+        let unheld: Vec<CampaignId> = unheld.into_iter().collect();
+        let (results, until) = hold_leases(db, config, &unheld, wall).await;
         pacers.renewed(&results, until, clock.now().wall);
     }
     let now = clock.now();
@@ -1250,18 +1258,21 @@ fn feed(engine: &mut Engine, pacers: &mut Pacers, now: crate::engine::Now, c: Ca
     let _ = engine.handle(now, Input::Campaign(Box::new(c)));
 }
 
-/// Takes or renews the pacing leases of `campaigns` as of `now` (Unix ms): which are held,
-/// and until when. One the database does not answer for is not held.
+/// Takes or renews the pacing leases of `campaigns` as of `now` (Unix ms), saying this
+/// instance's address with them: which are held, and until when. One the database does not
+/// answer for is not held.
 async fn hold_leases(
     db: &Db,
-    instance: &str,
+    config: &RuntimeConfig,
     campaigns: &[CampaignId],
     now: i64,
 ) -> (Vec<(CampaignId, bool)>, i64) {
     let until = now + pacers::LEASE.as_millis() as i64;
     let mut results = Vec::with_capacity(campaigns.len());
+    let (instance, address) = (config.instance.as_str(), config.address.as_str());
     for &campaign in campaigns {
-        let held = db::pacers::hold(db, campaign, instance, now, until).await.unwrap_or_else(|e| {
+        let held = db::pacers::hold(db, campaign, instance, address, now, until);
+        let held = held.await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, %campaign, "pacing lease not taken");
             false
         });

@@ -1,23 +1,30 @@
-//! One pacer per agentless campaign across instances: a broadcast campaign is dialled by
-//! the one instance holding its lease in the database (`campaign_pacers`), whichever
-//! instances run; the others leave it alone ([`crate::engine::Input::Pacing`]).
+//! One pacer per campaign across instances: an active campaign is paced by the one instance
+//! holding its lease in the database (`campaign_pacers`), whichever instances run;
+//! the others leave it alone ([`crate::engine::Input::Pacing`]). The holder of a campaign with
+//! agents also hosts their shifts: a phone page that reaches another instance is passed
+//! through to it (`crate::phone`), so the pacer counts the ready agents of the whole floor
+//! and its calls go to any of them. A broadcast whose agent key passes callers to another
+//! campaign goes with that campaign's lease: the callers it passes land where that
+//! campaign's agents are.
 //!
 //! The holder renews its lease every [`RENEW`] for [`LEASE`]; a lease not renewed in time
 //! (its holder died, or lost the database) is free for another instance to take at its next
 //! renewal, so a campaign is paced again within `LEASE + RENEW` of its holder's end. An
 //! instance that stops gives its leases up at once.
 //!
-//! Invariants: an instance paces an agentless campaign only while it holds the lease as far
+//! Invariants: an instance paces a campaign only while it holds the campaign's lease as far
 //! as its own clock knows — the time it asked for the lease plus [`LEASE`]: a renewal that
 //! does not come back in time (the database away) stops the pacing here before the lease
-//! can pass to another instance. Campaigns with agents are paced by every instance for its
-//! own agents, and are not leased.
+//! can pass to another instance. A campaign that is not active is not leased (nothing dials
+//! it anywhere), nor is a preview campaign (nothing paces it: each instance serves the
+//! previews of the agents it has).
 //!
 //! [`Pacers`] keeps the state and decides; the runtime does the database work.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use app::model::keypad::KeyAction;
 use app::model::{CampaignId, CampaignKind, CampaignSettings};
 
 /// How long a lease lasts without renewal.
@@ -25,17 +32,30 @@ pub const LEASE: Duration = Duration::from_secs(3);
 /// How often leases are renewed, and free ones tried.
 pub const RENEW: Duration = Duration::from_secs(1);
 
-/// Whether a campaign's pacing is leased: agentless and active.
-fn leased(settings: &CampaignSettings) -> bool {
-    settings.active && settings.kind == CampaignKind::Broadcast
+/// The lease campaign `id`'s pacing goes with, when it is leased (active and paced): its own,
+/// or for a broadcast whose agent key passes callers to another campaign, that campaign's. A
+/// preview campaign is not paced (its agents take leads one by one, wherever they are) and
+/// has no lease of its own; one that a broadcast passes callers to is leased with it (the
+/// database's side of this rule: `db::pacers::hold`).
+pub fn lease_of(id: CampaignId, settings: &CampaignSettings) -> Option<CampaignId> {
+    if !settings.active {
+        return None;
+    }
+    match (settings.kind, settings.linked_campaign) {
+        (CampaignKind::Broadcast, Some(linked)) if settings.keypad.has(KeyAction::Agent) => {
+            Some(linked)
+        }
+        (CampaignKind::Preview, _) => None,
+        _ => Some(id),
+    }
 }
 
 /// The leases this instance wants and holds.
 #[derive(Debug, Default)]
 pub struct Pacers {
-    /// Leased campaigns, as last loaded.
-    wanted: BTreeSet<CampaignId>,
-    /// Those this instance holds, until when (Unix ms).
+    /// Leased campaigns, as last loaded, each with the lease it goes with.
+    wanted: BTreeMap<CampaignId, CampaignId>,
+    /// The leases this instance holds, until when (Unix ms).
     held: BTreeMap<CampaignId, i64>,
     /// The instance is stopping: it wants no lease any more.
     closed: bool,
@@ -45,36 +65,40 @@ impl Pacers {
     /// Notes a campaign as loaded from the database; returns whether it is paced here at
     /// `now` (Unix ms), for the engine to be told before it loads the campaign.
     pub fn loaded(&mut self, id: CampaignId, settings: &CampaignSettings, now: i64) -> bool {
-        if leased(settings) && !self.closed {
-            self.wanted.insert(id);
-        } else {
-            self.wanted.remove(&id);
-        }
+        match lease_of(id, settings).filter(|_| !self.closed) {
+            Some(lease) => self.wanted.insert(id, lease),
+            None => self.wanted.remove(&id),
+        };
         self.paces(id, now)
     }
 
     /// Whether this instance paces `campaign` at `now`.
     pub fn paces(&self, campaign: CampaignId, now: i64) -> bool {
-        !self.wanted.contains(&campaign) || self.held.get(&campaign).is_some_and(|&u| u > now)
+        match self.wanted.get(&campaign) {
+            None => true,
+            Some(lease) => self.held.get(lease).is_some_and(|&u| u > now),
+        }
     }
 
-    /// The campaigns to take or renew now.
+    /// The leases to take or renew now.
     pub fn wanted(&self) -> Vec<CampaignId> {
-        self.wanted.iter().copied().collect()
+        let leases: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        leases.into_iter().collect()
     }
 
-    /// The leases held for campaigns no longer wanted (turned off, or not agentless any
-    /// more): to give up. They are forgotten here.
+    /// The leases held that no campaign goes with any more (turned off, or linked to
+    /// another): to give up. They are forgotten here.
     pub fn unwanted(&mut self) -> Vec<CampaignId> {
+        let leases: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
         let gone: Vec<CampaignId> =
-            self.held.keys().filter(|c| !self.wanted.contains(c)).copied().collect();
+            self.held.keys().filter(|c| !leases.contains(c)).copied().collect();
         for c in &gone {
             self.held.remove(c);
         }
         gone
     }
 
-    /// A round of renewals came back: `results` says which campaigns are held, each until
+    /// A round of renewals came back: `results` says which leases are held, each until
     /// `until` (the time the round was asked, plus [`LEASE`]). Returns the campaigns whose
     /// pacing here changed, with whether they are paced here now.
     pub fn renewed(
@@ -87,20 +111,22 @@ impl Pacers {
             // (A round asked before the instance began to stop: nothing to pace any more.)
             return Vec::new();
         }
-        let mut changed = Vec::new();
-        for &(campaign, held) in results {
-            let before = self.paces(campaign, now);
+        let before: Vec<(CampaignId, bool)> =
+            self.wanted.keys().map(|&c| (c, self.paces(c, now))).collect();
+        for &(lease, held) in results {
             if held {
-                self.held.insert(campaign, until);
+                self.held.insert(lease, until);
             } else {
-                self.held.remove(&campaign);
-            }
-            let after = self.paces(campaign, now);
-            if before != after {
-                changed.push((campaign, after));
+                self.held.remove(&lease);
             }
         }
-        changed
+        before
+            .into_iter()
+            .filter_map(|(c, was)| {
+                let is = self.paces(c, now);
+                (is != was).then_some((c, is))
+            })
+            .collect()
     }
 
     /// The instance stops dialling: it wants no lease from now on, and forgets those it held
@@ -111,15 +137,15 @@ impl Pacers {
         self.held.clear();
     }
 
-    /// Leases past their time at `now` with no renewal back: pacing stops here. Returns
-    /// those campaigns.
+    /// Leases past their time at `now` with no renewal back: pacing stops here. Returns the
+    /// campaigns that went with them.
     pub fn expired(&mut self, now: i64) -> Vec<CampaignId> {
-        let gone: Vec<CampaignId> =
+        let gone: BTreeSet<CampaignId> =
             self.held.iter().filter(|&(_, &until)| until <= now).map(|(c, _)| *c).collect();
         for c in &gone {
             self.held.remove(c);
         }
-        gone.into_iter().filter(|c| self.wanted.contains(c)).collect()
+        self.wanted.iter().filter(|(_, lease)| gone.contains(lease)).map(|(c, _)| *c).collect()
     }
 }
 
@@ -137,11 +163,59 @@ mod tests {
     const C: CampaignId = CampaignId(7);
 
     #[test]
-    fn campaigns_with_agents_and_inactive_ones_are_paced_here_unleased() {
+    fn every_active_paced_campaign_is_leased_and_no_other() {
         let mut p = Pacers::default();
-        assert!(p.loaded(C, &settings(CampaignKind::Auto, true), 0));
         assert!(p.loaded(CampaignId(8), &settings(CampaignKind::Broadcast, false), 0));
-        assert!(p.wanted().is_empty());
+        assert!(p.loaded(CampaignId(9), &settings(CampaignKind::Auto, false), 0));
+        assert!(p.wanted().is_empty(), "nothing dials an inactive campaign: no lease");
+        for (id, kind) in
+            [(1, CampaignKind::Auto), (2, CampaignKind::Predictive), (4, CampaignKind::Broadcast)]
+        {
+            assert!(
+                !p.loaded(CampaignId(id), &settings(kind, true), 0),
+                "{kind:?} before its lease"
+            );
+        }
+        // Nothing paces a preview campaign: each instance serves its own agents' previews.
+        assert!(p.loaded(CampaignId(3), &settings(CampaignKind::Preview, true), 0));
+        assert_eq!(p.wanted(), [1, 2, 4].map(CampaignId));
+    }
+
+    #[test]
+    fn a_broadcast_passing_callers_to_agents_goes_with_their_campaigns_lease() {
+        let agents = CampaignId(3);
+        let mut broadcast = settings(CampaignKind::Broadcast, true);
+        broadcast.keypad = app::model::keypad::KeyMap::parse("1=agent, 9=dnc").unwrap();
+        broadcast.linked_campaign = Some(agents);
+        let mut p = Pacers::default();
+        assert!(!p.loaded(C, &broadcast, 0));
+        // Wanted even while the linked campaign itself is off (callers still reach it).
+        assert_eq!(p.wanted(), [agents]);
+        assert!(p.loaded(agents, &settings(CampaignKind::Auto, false), 0));
+        assert_eq!(p.renewed(&[(agents, true)], 3000, 10), [(C, true)]);
+        assert!(p.paces(C, 2999) && !p.paces(C, 3000));
+        // Both go with it: another instance has it now.
+        assert!(p.loaded(agents, &settings(CampaignKind::Auto, true), 100));
+        assert_eq!(p.renewed(&[(agents, false)], 4000, 1000), [(agents, false), (C, false)]);
+        // Without the agent key, the broadcast has a lease of its own.
+        broadcast.keypad = app::model::keypad::KeyMap::parse("9=dnc").unwrap();
+        p.loaded(C, &broadcast, 1100);
+        assert_eq!(p.wanted(), [agents, C]);
+        assert_eq!(p.expired(5000), Vec::<CampaignId>::new(), "nothing held to run out");
+    }
+
+    #[test]
+    fn a_lease_running_out_stops_every_campaign_going_with_it() {
+        let agents = CampaignId(3);
+        let mut broadcast = settings(CampaignKind::Broadcast, true);
+        broadcast.keypad = app::model::keypad::KeyMap::parse("1=agent").unwrap();
+        broadcast.linked_campaign = Some(agents);
+        let mut p = Pacers::default();
+        p.loaded(C, &broadcast, 0);
+        p.loaded(agents, &settings(CampaignKind::Predictive, true), 0);
+        p.renewed(&[(agents, true)], 3000, 0);
+        assert_eq!(p.expired(3000), [agents, C]);
+        assert!(!p.paces(C, 3000) && !p.paces(agents, 3000));
     }
 
     #[test]

@@ -17,10 +17,22 @@ pub async fn connect(
     url: &str,
     cookie: Option<&str>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    connect_with(url, cookie, &[]).await
+}
+
+/// Like [`connect`], with more request headers.
+pub async fn connect_with(
+    url: &str,
+    cookie: Option<&str>,
+    headers: &[(&'static str, &str)],
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("{}/ws/phone", url.replace("http://", "ws://")).into_client_request()?;
     if let Some(c) = cookie {
         req.headers_mut().insert("cookie", c.parse().expect("a cookie header"));
+    }
+    for (name, value) in headers {
+        req.headers_mut().insert(*name, value.parse().expect("a header value"));
     }
     tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
 }
