@@ -291,18 +291,28 @@ async fn a_killed_runtime_loses_no_lead(b: Backend) {
 }
 
 async fn four_runtimes_never_share_a_lead(b: Backend) {
-    let s = setup(b, 8, 300).await;
+    let s = setup(b, 8, 600).await;
+    // Every runtime has every agent (as their phones would be passed through to whichever
+    // paces the campaign); one paces it at a time, and the campaign is handed over three
+    // times, each holder in turn ceasing to dial — its leads given back, the next claiming.
     let mut runs = Vec::new();
     for i in 0..4 {
         let (d, tasks) = runtime(&s.db, &format!("e{i}"), Arc::new(SystemClock)).await;
-        let agents = s.agents[i * 2..i * 2 + 2].to_vec();
-        let workers = work(d.clone(), s.campaign, agents);
+        let workers = work(d.clone(), s.campaign, s.agents.clone());
         runs.push((d, tasks, workers));
+    }
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let host = server::db::pacers::host(&s.db, s.campaign).await.unwrap();
+        let holder = host.and_then(|h| h.instance.strip_prefix('e')?.parse::<usize>().ok());
+        if let Some(i) = holder {
+            runs[i].0.stop_dialing(Duration::ZERO).await;
+        }
     }
     let done = wait_until(
         &s.db,
         "SELECT COUNT(*) FROM leads WHERE dial_state = 'done'",
-        300,
+        600,
         Duration::from_secs(90),
     )
     .await;
@@ -311,11 +321,12 @@ async fn four_runtimes_never_share_a_lead(b: Backend) {
         workers.abort();
         tasks.join().await;
     }
-    assert_eq!(done, 300, "every lead finished");
+    assert_eq!(done, 600, "every lead finished");
     let all = attempts(&s.db).await;
     assert_no_overlap(&all, i64::MAX);
     let engines: HashSet<&str> = all.iter().filter_map(|a| a.call_ref.split('-').next()).collect();
-    assert_eq!(engines.len(), 4, "all four runtimes dialled: {engines:?}");
+    eprintln!("runtimes that dialled: {engines:?}");
+    assert!(engines.len() >= 2, "the campaign changed hands: {engines:?}");
     assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await, 0);
 }
 

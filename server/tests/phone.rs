@@ -421,6 +421,82 @@ async fn a_phone_reaching_another_instance_works_on_its_campaigns_pacer() {
     east.stop().await;
 }
 
+/// A pacer the others cannot reach (its `DIALER_ADDRESS` wrong): a phone reaching another
+/// instance waits for it a few seconds, then is served where it arrived rather than not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pacer_out_of_reach_leaves_the_phone_where_it_arrived() {
+    let east = TestServer::start_with(Backend::Postgres, |c| {
+        c.instance = Some("east".into());
+        // (Nothing listens on the discard port.)
+        c.address = Some("http://127.0.0.1:9".parse().unwrap());
+    })
+    .await;
+    let (ann, id, campaign) = agent(&east).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let host = server::db::pacers::host(east.database(), campaign).await.unwrap().unwrap();
+    assert_eq!(host.address, "http://127.0.0.1:9");
+    let mut ws = open(&west, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(west.running.as_ref().unwrap().dialer.view(id).await.unwrap().is_some());
+    drop(ws);
+    west.stop().await;
+    east.stop().await;
+}
+
+/// An instance that no longer paces a campaign (here: it stopped dialling, and another took
+/// the lease) moves the campaign's idle agents: their page's socket closes, and the page,
+/// reconnecting (to the same instance, say), is passed through to the new pacer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_phone_moves_to_its_campaigns_new_pacer() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let (ann, id, campaign) = agent(&east).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    let (on_east, on_west) = (
+        east.running.as_ref().unwrap().dialer.clone(),
+        west.running.as_ref().unwrap().dialer.clone(),
+    );
+    let mut ws = open(&east, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    on_east.stop_dialing(Duration::ZERO).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let host = server::db::pacers::host(east.database(), campaign).await.unwrap();
+        if host.is_some_and(|h| h.instance == "west") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "west never took the campaign");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // East moves ann, idle: her page's socket closes (the page reconnects by itself).
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    });
+    closed.await.expect("east closed the idle phone's socket");
+    let mut again = open(&east, ann.cookie.as_deref()).await.unwrap();
+    send(&mut again, &PhoneRequest::Rejoin { campaign, ready: false }).await;
+    until(&mut again, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    assert!(on_west.view(id).await.unwrap().is_some(), "her shift runs on west");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while on_east.view(id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "east kept her");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One shift, carried on at west.
+    let carried = server::db::journal::SESSION_CARRIED_ON;
+    shifts_until(east.database(), &[Some(carried), None]).await;
+    drop((ws, again));
+    west.stop().await;
+    east.stop().await;
+}
+
 /// The floor (`admin/floor`) as `who` sees it, waiting (bounded) until `want` holds.
 async fn floor_until(who: &Client, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -3,9 +3,11 @@
 //! 1, 2 and 4 server instances on one PostgreSQL database. Each instance is a whole dialer
 //! runtime (engine, ordered writer, heartbeat, pacing and trunk-share rounds) with its own
 //! connection pool and a simulated carrier that answers after 2 ms and hangs up 10 ms later;
-//! its agents (the floor's, split evenly) dispose of each call at once, so the dialer's own
-//! work and the database are what limits the rate. All instances dial one auto campaign
-//! through one trunk. Reports numbers; checks only that no lead was dialled twice.
+//! agents dispose of each call at once, so the dialer's own work and the database are what
+//! limits the rate. The floor is one auto campaign per instance through one trunk, the
+//! agents split evenly over them: each campaign is paced by the one instance holding its
+//! lease (the leases share out one each) and its agents work there, as their phones would be
+//! passed through to it. Reports numbers; checks only that no lead was dialled twice.
 //!
 //! ```text
 //! cargo run --release -p server --bin pace_bench -- [--instances 1,2,4] [--agents 40]
@@ -74,9 +76,14 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The floor: `agents` agents on one auto campaign of `leads` leads, through one trunk that
-/// does not limit.
-async fn fill(db: &Db, agents: u32, leads: u32) -> anyhow::Result<(CampaignId, Vec<UserId>)> {
+/// The floor: `agents` agents split evenly over `campaigns` auto campaigns with `leads` leads
+/// in all, through one trunk that does not limit.
+async fn fill(
+    db: &Db,
+    agents: u32,
+    leads: u32,
+    campaigns: u32,
+) -> anyhow::Result<Vec<(CampaignId, Vec<UserId>)>> {
     db.migrate().await?;
     let Db::Postgres(pool) = db else { anyhow::bail!("PostgreSQL only") };
     sqlx::query(
@@ -90,17 +97,46 @@ async fn fill(db: &Db, agents: u32, leads: u32) -> anyhow::Result<(CampaignId, V
         let name = Username::parse(&format!("agent{i}")).map_err(anyhow::Error::msg)?;
         ids.push(UserId(db::users::insert(db, &name, Role::Agent, "x", 0).await?.id));
     }
-    let mut s = CampaignSettings::new(Name::parse("Bench").expect("name"), CampaignKind::Auto);
-    s.active = true;
-    s.trunk_id = Some(TrunkId(1));
-    s.caller_id = Some(CallerId::parse("+12025550100").expect("caller id"));
-    s.agents = ids.clone();
-    s.max_channels = 10_000;
-    s.max_cps = 10_000.0;
-    s.window = CallingWindow::new(0, 24 * 60).expect("window");
-    let campaign = db::campaigns::insert(db, &s, 0).await?;
-    db::scratch::leadset_of(db, campaign, leads, "UTC").await?;
-    Ok((campaign, ids))
+    let mut floor = Vec::new();
+    for c in 0..campaigns {
+        let name = Name::parse(&format!("Bench {}", c + 1)).map_err(anyhow::Error::msg)?;
+        let mut s = CampaignSettings::new(name, CampaignKind::Auto);
+        s.active = true;
+        s.trunk_id = Some(TrunkId(1));
+        s.caller_id = Some(CallerId::parse("+12025550100").expect("caller id"));
+        s.agents = ids.iter().skip(c as usize).step_by(campaigns as usize).copied().collect();
+        s.max_channels = 10_000;
+        s.max_cps = 10_000.0;
+        s.window = CallingWindow::new(0, 24 * 60).expect("window");
+        let campaign = db::campaigns::insert(db, &s, 0).await?;
+        db::scratch::leadset_of(db, campaign, (leads / campaigns).max(1), "UTC").await?;
+        floor.push((campaign, s.agents));
+    }
+    Ok(floor)
+}
+
+/// The instance (its index) pacing each of `campaigns`, once each is paced by another one
+/// (the leases shared out), waited for up to 30 s.
+async fn hosts(db: &Db, campaigns: &[CampaignId]) -> anyhow::Result<Vec<usize>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut hosts = Vec::new();
+        for &c in campaigns {
+            let host = db::pacers::host(db, c).await?;
+            let index: Option<usize> =
+                host.and_then(|h| h.instance.strip_prefix("bench-")?.parse().ok());
+            hosts.extend(index);
+        }
+        let distinct: std::collections::BTreeSet<&usize> = hosts.iter().collect();
+        if hosts.len() == campaigns.len() && distinct.len() == hosts.len() {
+            return Ok(hosts);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the pacing leases were not shared out: {hosts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// `agents` log in to `campaign` on `dialer`, go ready and dispose of every answered call at
@@ -156,7 +192,7 @@ async fn run(admin: &str, args: &Args, instances: u32) -> anyhow::Result<Run> {
     let scratch = Scratch::create(admin, "dialer_pace").await?;
     let result = async {
         let db = Db::connect(&scratch.url).await?;
-        let (campaign, agents) = fill(&db, args.agents, args.leads).await?;
+        let floor = fill(&db, args.agents, args.leads, instances).await?;
         let mut dialers = Vec::new();
         for i in 0..instances {
             let own = Db::connect(&scratch.url).await?;
@@ -169,10 +205,12 @@ async fn run(admin: &str, args: &Args, instances: u32) -> anyhow::Result<Run> {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let config = RuntimeConfig::new(format!("bench-{i}"));
             let (dialer, tasks) = dialer::start(own, carrier, rx, clock, config, publisher).await?;
-            let mine: Vec<UserId> =
-                agents.iter().skip(i as usize).step_by(instances as usize).copied().collect();
-            let working = work(dialer.clone(), campaign, mine);
-            dialers.push((dialer, tasks, working));
+            dialers.push((dialer, tasks));
+        }
+        let campaigns: Vec<CampaignId> = floor.iter().map(|(c, _)| *c).collect();
+        let mut working = Vec::new();
+        for ((campaign, agents), host) in floor.into_iter().zip(hosts(&db, &campaigns).await?) {
+            working.push(work(dialers[host].0.clone(), campaign, agents));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let attempts = "SELECT COUNT(*) FROM call_attempts";
@@ -183,8 +221,10 @@ async fn run(admin: &str, args: &Args, instances: u32) -> anyhow::Result<Run> {
         tokio::time::sleep(Duration::from_secs(u64::from(args.seconds))).await;
         let (calls_after, claims_after) = (count(&db, attempts).await?, count(&db, claimed).await?);
         let secs = started.elapsed().as_secs_f64();
-        for (dialer, tasks, working) in dialers {
-            working.abort();
+        for w in working {
+            w.abort();
+        }
+        for (dialer, tasks) in dialers {
             dialer.stop().await;
             drop(tasks);
         }

@@ -7,6 +7,8 @@
 //! (not a preview campaign: its agents take leads one by one), or one that an active campaign
 //! passes callers to (a broadcast's agent key): see [`LEASED`].
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use app::model::CampaignId;
 
 use super::{Db, DbError, with_pool};
@@ -103,6 +105,45 @@ pub async fn wanted(db: &Db, campaign: CampaignId) -> Result<bool, DbError> {
         .fetch_one(pool)
         .await)?;
     Ok(n > 0)
+}
+
+/// The floor's leases as one round reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseFloor {
+    /// The leases not run out at the time asked, by campaign: who holds each.
+    pub held: BTreeMap<CampaignId, String>,
+    /// The instances alive (heartbeat at or after the time asked) and taking leases.
+    pub pacing: BTreeSet<String>,
+}
+
+/// The leases running at `now` (Unix ms), and the instances taking leases whose heartbeat
+/// is at or after `fresh_since`.
+pub async fn floor(db: &Db, now: i64, fresh_since: i64) -> Result<LeaseFloor, DbError> {
+    let held: Vec<(i64, String)> = with_pool!(db, pool => sqlx::query_as(
+            "SELECT campaign_id, instance FROM campaign_pacers WHERE until_ms > $1")
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+    let pacing: Vec<String> = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT name FROM instances WHERE heartbeat_at >= $1 AND pacing = 1")
+        .bind(fresh_since)
+        .fetch_all(pool)
+        .await)?;
+    Ok(LeaseFloor {
+        held: held.into_iter().map(|(c, i)| (CampaignId(c), i)).collect(),
+        pacing: pacing.into_iter().collect(),
+    })
+}
+
+/// Instance `instance` takes no lease any more (it is stopping): the others share them out
+/// without it.
+pub async fn stop_pacing(db: &Db, instance: &str) -> Result<(), DbError> {
+    with_pool!(db, pool => sqlx::query("UPDATE instances SET pacing = 0 WHERE name = $1")
+        .bind(instance)
+        .execute(pool)
+        .await
+        .map(drop))?;
+    Ok(())
 }
 
 /// Which instance paces `campaign`, and until when (Unix ms).

@@ -8,6 +8,7 @@
 //! wrap-up is given its result, a live call is hung up.
 
 use app::model::{AgentStatus, CampaignId, DispositionKind, PauseReason, UserId};
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::time::{Duration, Instant};
 
@@ -148,6 +149,15 @@ impl Engine {
         });
         self.out.notify(agent, AgentEvent::State(AgentStatus::LoggedOut));
         Ok(())
+    }
+
+    /// How many agents are logged in here, per campaign.
+    pub fn agents_logged_in(&self) -> BTreeMap<CampaignId, usize> {
+        let mut n = BTreeMap::new();
+        for run in self.agents.values() {
+            *n.entry(run.campaign).or_default() += 1;
+        }
+        n
     }
 
     /// The agent's phone went on to another instance ([`Input::AgentMoved`]): they leave as on

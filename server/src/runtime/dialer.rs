@@ -32,7 +32,7 @@ use super::clock::Clock;
 use super::floor_shares::{self, PartsInForce, Said};
 use super::live::LivePublisher;
 use super::liveness::{self, LivenessError, Me, Notice, Timing};
-use super::pacers::{self, Pacers};
+use super::pacers::{self, Pacers, Plan};
 use crate::db::{self, Db, DbError, leads::ClaimRequest};
 use crate::engine::trunk::{FloorShares, TrunkLimits};
 use crate::engine::{
@@ -393,8 +393,9 @@ enum Internal {
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
     Reloaded(Vec<CampaignConfig>, Vec<(TrunkId, TrunkLimits)>),
-    /// A round of pacing leases came back: which campaigns are held, until when (Unix ms).
-    Paced(Vec<(CampaignId, bool)>, i64),
+    /// A round of pacing leases came back: which campaigns are held, until when (Unix ms), and
+    /// which were seen free and left to others.
+    Paced(Vec<(CampaignId, bool)>, i64, Vec<CampaignId>),
     /// A round of floor parts came back: this instance's parts, decided at `at` (Unix ms).
     Parts {
         round: u64,
@@ -540,7 +541,10 @@ impl Runtime {
                             feed(&mut self.engine, &mut self.pacers, now, c);
                         }
                     }
-                    Internal::Paced(results, until) => self.paced(&results, until),
+                    Internal::Paced(results, until, left_free) => {
+                        self.pacers.saw_free(&left_free);
+                        self.paced(&results, until);
+                    }
                     Internal::Parts { round, shares, at } => {
                         if let Some(shares) = self.parts_in_force.decided(round, shares, at) {
                             let _ = self.engine.handle(self.clock.now(), Input::Floor(shares));
@@ -1084,8 +1088,9 @@ impl Runtime {
         Ok(())
     }
 
-    /// Pacing leases: the ones not renewed in time stop here; the wanted ones are taken or
-    /// renewed and the unwanted given up, in the background ([`Internal::Paced`]).
+    /// Pacing leases: the ones not renewed in time stop here; in the background, the floor's
+    /// leases are read, this instance's share of them taken or renewed, one above its share
+    /// given up, and the unwanted given up ([`Internal::Paced`]).
     fn renew_pacing(&mut self) {
         if self.inert {
             return;
@@ -1100,14 +1105,32 @@ impl Runtime {
             return;
         }
         let (db, config, internal) = (self.db.clone(), self.config.clone(), self.internal.clone());
+        let (pacers, agents_here) = (self.pacers.clone(), self.engine.agents_logged_in());
         self.background.spawn(async move {
             for campaign in unwanted {
                 if let Err(e) = db::pacers::release(&db, campaign, &config.instance).await {
                     tracing::warn!(error = %e, %campaign, "giving up a pacing lease failed");
                 }
             }
-            let (results, until) = hold_leases(&db, &config, &wanted, now.wall).await;
-            let _ = internal.send(Internal::Paced(results, until));
+            let fresh_since = now.wall - millis(config.dead_after);
+            let plan = match db::pacers::floor(&db, now.wall, fresh_since).await {
+                Ok(floor) => pacers.plan(&config.instance, &floor, &agents_here),
+                // (Nothing read: renew what is held, take nothing new.)
+                Err(_) => Plan { hold: wanted, ..Plan::default() },
+            };
+            let mut given_up = Vec::new();
+            for campaign in plan.give_up {
+                match db::pacers::release(&db, campaign, &config.instance).await {
+                    Ok(()) => {
+                        tracing::info!(%campaign, "pacing lease given up: held more than a fair share");
+                        given_up.push((campaign, false));
+                    }
+                    Err(e) => tracing::warn!(error = %e, %campaign, "giving up a pacing lease failed"),
+                }
+            }
+            let (mut results, until) = hold_leases(&db, &config, &plan.hold, now.wall).await;
+            results.extend(given_up);
+            let _ = internal.send(Internal::Paced(results, until, plan.left_free));
         });
     }
 
@@ -1116,6 +1139,9 @@ impl Runtime {
     /// finish their calls.
     async fn give_up_pacing(&mut self) {
         self.pacers.close();
+        if let Err(e) = db::pacers::stop_pacing(&self.db, &self.config.instance).await {
+            tracing::warn!(error = %e, "cannot say this instance takes no pacing lease any more");
+        }
         if let Err(e) = db::pacers::release_all(&self.db, &self.config.instance).await {
             tracing::warn!(error = %e, "giving up pacing leases failed: they run out by themselves");
         }

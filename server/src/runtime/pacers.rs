@@ -12,6 +12,13 @@
 //! renewal, so a campaign is paced again within `LEASE + RENEW` of its holder's end. An
 //! instance that stops gives its leases up at once.
 //!
+//! The leases are shared out evenly ([`Pacers::plan`]): among the `n` live instances taking
+//! leases, one takes a free lease while it holds fewer than its share (the leases wanted,
+//! divided by `n`, rounded up), and one holding more than its share while another holds less
+//! gives one up a round — the one whose campaigns have the fewest agents here, as their
+//! agents move with it. A share is a preference, never a reason to leave a campaign unpaced:
+//! a lease left free for [`FREE_ROUNDS`] rounds is taken by any instance wanting it.
+//!
 //! Invariants: an instance paces a campaign only while it holds the campaign's lease as far
 //! as its own clock knows — the time it asked for the lease plus [`LEASE`]: a renewal that
 //! does not come back in time (the database away) stops the pacing here before the lease
@@ -21,16 +28,33 @@
 //!
 //! [`Pacers`] keeps the state and decides; the runtime does the database work.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use app::model::keypad::KeyAction;
 use app::model::{CampaignId, CampaignKind, CampaignSettings};
 
+use crate::db::pacers::LeaseFloor;
+
 /// How long a lease lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(3);
 /// How often leases are renewed, and free ones tried.
 pub const RENEW: Duration = Duration::from_secs(1);
+
+/// After how many rounds in a row seen free a lease is taken whatever this instance's share.
+pub const FREE_ROUNDS: u32 = 2;
+
+/// What one round does.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Leases to take or renew.
+    pub hold: Vec<CampaignId>,
+    /// Leases to give up: this instance holds more than its share and another less.
+    pub give_up: Vec<CampaignId>,
+    /// Leases seen free and left to an instance below its share.
+    pub left_free: Vec<CampaignId>,
+}
 
 /// The lease campaign `id`'s pacing goes with, when it is leased (active and paced): its own,
 /// or for a broadcast whose agent key passes callers to another campaign, that campaign's. A
@@ -51,7 +75,7 @@ pub fn lease_of(id: CampaignId, settings: &CampaignSettings) -> Option<CampaignI
 }
 
 /// The leases this instance wants and holds.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Pacers {
     /// Leased campaigns, as last loaded, each with the lease it goes with.
     wanted: BTreeMap<CampaignId, CampaignId>,
@@ -59,6 +83,8 @@ pub struct Pacers {
     held: BTreeMap<CampaignId, i64>,
     /// The instance is stopping: it wants no lease any more.
     closed: bool,
+    /// Wanted leases seen free and left to others, and for how many rounds in a row.
+    free_rounds: BTreeMap<CampaignId, u32>,
 }
 
 impl Pacers {
@@ -77,6 +103,56 @@ impl Pacers {
         match self.wanted.get(&campaign) {
             None => true,
             Some(lease) => self.held.get(lease).is_some_and(|&u| u > now),
+        }
+    }
+
+    /// This round's plan for instance `me`, from the floor's leases as just read and the
+    /// agents logged in here per campaign (what giving a lease up costs: they move).
+    pub fn plan(
+        &self,
+        me: &str,
+        floor: &LeaseFloor,
+        agents_here: &BTreeMap<CampaignId, usize>,
+    ) -> Plan {
+        let wanted: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        let live = floor.pacing.len() + usize::from(!floor.pacing.contains(me));
+        let share = wanted.len().div_ceil(live.max(1));
+        let held_by = |who: &str| {
+            wanted.iter().filter(|l| floor.held.get(l).is_some_and(|h| h == who)).count()
+        };
+        let mine: Vec<CampaignId> = wanted
+            .iter()
+            .filter(|l| floor.held.get(l).map_or(self.held.contains_key(l), |h| h == me))
+            .copied()
+            .collect();
+        let mut plan = Plan { hold: mine.clone(), ..Plan::default() };
+        let another_below = floor.pacing.iter().any(|i| i != me && held_by(i) < share);
+        if mine.len() > share && another_below {
+            let cost = |lease: &CampaignId| -> usize {
+                let going = self.wanted.iter().filter(|(_, l)| *l == lease);
+                going.map(|(c, _)| agents_here.get(c).copied().unwrap_or(0)).sum()
+            };
+            if let Some(&shed) = mine.iter().min_by_key(|l| (cost(l), Reverse(**l))) {
+                plan.hold.retain(|l| *l != shed);
+                plan.give_up.push(shed);
+            }
+        }
+        for &lease in wanted.iter().filter(|l| !floor.held.contains_key(l) && !mine.contains(l)) {
+            let overdue = self.free_rounds.get(&lease).is_some_and(|&n| n >= FREE_ROUNDS);
+            if plan.hold.len() < share || overdue {
+                plan.hold.push(lease);
+            } else {
+                plan.left_free.push(lease);
+            }
+        }
+        plan
+    }
+
+    /// Notes the leases a round saw free and left to others (the rest are not free now).
+    pub fn saw_free(&mut self, left_free: &[CampaignId]) {
+        self.free_rounds.retain(|l, _| left_free.contains(l));
+        for &lease in left_free {
+            *self.free_rounds.entry(lease).or_default() += 1;
         }
     }
 
@@ -230,6 +306,89 @@ mod tests {
         // Another instance has it (this one's lease ran out meanwhile, say).
         assert_eq!(p.renewed(&[(C, false)], 5000, 2000), [(C, false)]);
         assert!(!p.paces(C, 2000));
+    }
+
+    /// Pacers wanting the leases of `campaigns` (auto campaigns, active).
+    fn wanting(campaigns: &[i64]) -> Pacers {
+        let mut p = Pacers::default();
+        for &c in campaigns {
+            p.loaded(CampaignId(c), &settings(CampaignKind::Auto, true), 0);
+        }
+        p
+    }
+
+    fn floor(held: &[(i64, &str)], pacing: &[&str]) -> LeaseFloor {
+        LeaseFloor {
+            held: held.iter().map(|(c, i)| (CampaignId(*c), i.to_string())).collect(),
+            pacing: pacing.iter().map(|i| i.to_string()).collect(),
+        }
+    }
+
+    fn ids(v: &[i64]) -> Vec<CampaignId> {
+        v.iter().copied().map(CampaignId).collect()
+    }
+
+    #[test]
+    fn an_instance_alone_takes_every_lease() {
+        let p = wanting(&[1, 2, 3]);
+        let plan = p.plan("east", &floor(&[], &["east"]), &BTreeMap::new());
+        assert_eq!(plan, Plan { hold: ids(&[1, 2, 3]), ..Plan::default() });
+    }
+
+    #[test]
+    fn free_leases_are_taken_up_to_a_fair_share() {
+        // Two instances, three leases: a share is two.
+        let p = wanting(&[1, 2, 3]);
+        let plan = p.plan("west", &floor(&[(1, "east")], &["east", "west"]), &BTreeMap::new());
+        assert_eq!(plan, Plan { hold: ids(&[2, 3]), ..Plan::default() });
+        let plan = p.plan(
+            "west",
+            &floor(&[(1, "east"), (2, "east")], &["east", "west"]),
+            &BTreeMap::new(),
+        );
+        assert_eq!(plan.hold, ids(&[3]));
+        // East holds its share; the third is left to west.
+        let plan = p.plan(
+            "east",
+            &floor(&[(1, "east"), (2, "east")], &["east", "west"]),
+            &BTreeMap::new(),
+        );
+        assert_eq!(plan, Plan { hold: ids(&[1, 2]), left_free: ids(&[3]), ..Plan::default() });
+    }
+
+    #[test]
+    fn one_above_its_share_gives_up_the_lease_moving_fewest_agents() {
+        let p = wanting(&[1, 2, 3, 4]);
+        let all_east =
+            floor(&[(1, "east"), (2, "east"), (3, "east"), (4, "east")], &["east", "west"]);
+        let agents: BTreeMap<CampaignId, usize> =
+            [(CampaignId(1), 5), (CampaignId(2), 1), (CampaignId(3), 9), (CampaignId(4), 3)].into();
+        let plan = p.plan("east", &all_east, &agents);
+        assert_eq!(plan.give_up, ids(&[2]), "one a round, the one with the fewest agents");
+        assert_eq!(plan.hold, ids(&[1, 3, 4]));
+        // Nobody below a share (a third instance holds nothing but is not taking leases): kept.
+        let alone = floor(&[(1, "east"), (2, "east"), (3, "east"), (4, "east")], &["east"]);
+        assert!(p.plan("east", &alone, &agents).give_up.is_empty());
+        // At its share: kept.
+        let even = floor(&[(1, "east"), (2, "east"), (3, "west"), (4, "west")], &["east", "west"]);
+        assert!(p.plan("east", &even, &agents).give_up.is_empty());
+    }
+
+    #[test]
+    fn a_lease_left_free_too_long_is_taken_whatever_the_share() {
+        let mut p = wanting(&[1, 2, 3]);
+        // West holds its share; east (its share taken too) is stopping, say, and takes none.
+        let f = floor(&[(1, "west"), (2, "west")], &["east", "west"]);
+        for _ in 0..FREE_ROUNDS {
+            let plan = p.plan("west", &f, &BTreeMap::new());
+            assert_eq!(plan.left_free, ids(&[3]));
+            p.saw_free(&plan.left_free);
+        }
+        let plan = p.plan("west", &f, &BTreeMap::new());
+        assert_eq!(plan.hold, ids(&[1, 2, 3]), "no campaign left unpaced");
+        // Taken (by anyone): the count starts again.
+        p.saw_free(&[]);
+        assert_eq!(p.plan("west", &f, &BTreeMap::new()).left_free, ids(&[3]));
     }
 
     #[test]
