@@ -89,7 +89,8 @@ pub async fn leadset_of(
     let leadset = super::leadsets::insert(
         db,
         &LeadsetSettings {
-            name: Name::parse("Bench").expect("a valid name"),
+            // (One per campaign: a benchmark may fill several.)
+            name: Name::parse(&format!("Bench {}", campaign.0)).expect("a valid name"),
             campaign_id: Some(campaign),
             active: true,
             description: String::new(),
