@@ -1398,12 +1398,12 @@ async fn a_cluster_of_two_servers_carries_a_floor(fault: Fault) {
     }
     assert!(per_second <= CHANNELS as usize, "{per_second} INVITEs within 0.9 s at sipp");
     // Calls reached agents whose phones reached either server (their shifts on the host).
-    for i in 0..SERVERS.len() {
+    for (i, name) in SERVERS.iter().enumerate() {
         let url = cluster.url(i);
         let reached: Vec<&HeadlessAgent> =
             agents.iter().filter(|a| a.tally.welcomes()[0].0 == url).collect();
         let taken: u64 = reached.iter().map(|a| a.tally.connected()).sum();
-        assert!(taken > 0, "the {} agents who reached {} took no call", reached.len(), SERVERS[i]);
+        assert!(taken > 0, "the {} agents who reached {name} took no call", reached.len());
     }
     let sold =
         count(&db, "SELECT COUNT(*) FROM call_attempts WHERE disposition = 'SALE MADE'").await;

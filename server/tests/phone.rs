@@ -357,11 +357,7 @@ async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
         until(&mut first, |e| matches!(e, PhoneEvent::TakenOver)).await,
         PhoneEvent::TakenOver
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while on_east.view(id).await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "east kept the agent");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_gone(&on_east, id, "east").await;
     // One shift, carried on: east's ended so, west's going on; no "logged out" anywhere.
     let carried = server::db::journal::SESSION_CARRIED_ON;
     shifts_until(east.database(), &[Some(carried), None]).await;
@@ -370,15 +366,30 @@ async fn a_phone_that_goes_to_another_instance_takes_its_agent_with_it() {
     east.stop().await;
 }
 
+/// East, pacing ann's campaign (it took the lease as it loaded it), and west started after
+/// it on the same PostgreSQL database (leaving the campaign to east).
+async fn east_then_west() -> (TestServer, TestServer, Client, UserId, CampaignId) {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let (ann, id, campaign) = agent(&east).await;
+    let west = TestServer::start_beside(&east, "west").await;
+    (east, west, ann, id, campaign)
+}
+
+/// Waits (up to 10 s) until `dialer` has agent `id` no more.
+async fn until_gone(dialer: &server::runtime::dialer::Dialer, id: UserId, which: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while dialer.view(id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "{which} kept the agent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A phone reaching an instance that does not pace its campaign is passed through to the one
 /// that does: the shift runs there, whichever instance the page's socket reached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_reaching_another_instance_works_on_its_campaigns_pacer() {
-    let east =
-        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
-    let (ann, id, campaign) = agent(&east).await;
-    // East took the campaign's lease as it loaded it; west, started after, leaves it to east.
-    let west = TestServer::start_beside(&east, "west").await;
+    let (east, west, ann, id, campaign) = east_then_west().await;
     let host = server::db::pacers::host(east.database(), campaign).await.unwrap().unwrap();
     assert_eq!(host.instance, "east");
     assert_eq!(host.address, east.url, "the lease says where east is reached");
@@ -449,10 +460,7 @@ async fn a_pacer_out_of_reach_leaves_the_phone_where_it_arrived() {
 /// reconnecting (to the same instance, say), is passed through to the new pacer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_phone_moves_to_its_campaigns_new_pacer() {
-    let east =
-        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
-    let (ann, id, campaign) = agent(&east).await;
-    let west = TestServer::start_beside(&east, "west").await;
+    let (east, west, ann, id, campaign) = east_then_west().await;
     let (on_east, on_west) = (
         east.running.as_ref().unwrap().dialer.clone(),
         west.running.as_ref().unwrap().dialer.clone(),
@@ -484,11 +492,7 @@ async fn an_idle_phone_moves_to_its_campaigns_new_pacer() {
     send(&mut again, &PhoneRequest::Rejoin { campaign, ready: false }).await;
     until(&mut again, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
     assert!(on_west.view(id).await.unwrap().is_some(), "her shift runs on west");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while on_east.view(id).await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "east kept her");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_gone(&on_east, id, "east").await;
     // One shift, carried on at west.
     let carried = server::db::journal::SESSION_CARRIED_ON;
     shifts_until(east.database(), &[Some(carried), None]).await;

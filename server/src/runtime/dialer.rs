@@ -1116,7 +1116,7 @@ impl Runtime {
             let plan = match db::pacers::floor(&db, now.wall, fresh_since).await {
                 Ok(floor) => pacers.plan(&config.instance, &floor, &agents_here),
                 // (Nothing read: renew what is held, take nothing new.)
-                Err(_) => Plan { hold: wanted, ..Plan::default() },
+                Err(_) => Plan { hold: pacers.renewals(), ..Plan::default() },
             };
             let mut given_up = Vec::new();
             for campaign in plan.give_up {

@@ -148,6 +148,12 @@ impl Pacers {
         plan
     }
 
+    /// The wanted leases this instance holds, to renew.
+    pub fn renewals(&self) -> Vec<CampaignId> {
+        let wanted: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        self.held.keys().filter(|l| wanted.contains(l)).copied().collect()
+    }
+
     /// Notes the leases a round saw free and left to others (the rest are not free now).
     pub fn saw_free(&mut self, left_free: &[CampaignId]) {
         self.free_rounds.retain(|l, _| left_free.contains(l));
@@ -299,8 +305,10 @@ mod tests {
         let mut p = Pacers::default();
         assert!(!p.loaded(C, &settings(CampaignKind::Broadcast, true), 0), "not before its lease");
         assert_eq!(p.wanted(), [C]);
+        assert!(p.renewals().is_empty());
         assert_eq!(p.renewed(&[(C, true)], 3000, 10), [(C, true)]);
         assert!(p.paces(C, 2999));
+        assert_eq!(p.renewals(), [C]);
         // Renewed: no change to tell.
         assert!(p.renewed(&[(C, true)], 4000, 1000).is_empty());
         // Another instance has it (this one's lease ran out meanwhile, say).
