@@ -447,6 +447,10 @@ async fn serve(
     let mut partial_since: Option<Instant> = None;
     // A message taken from the queue and not written when the connection ended.
     let mut unsent = false;
+    // A request written and nothing heard from the peer since: if the connection ends now,
+    // the peer never answers it (it closed as the request went out, and its kernel answered
+    // the request with a reset), and whoever sent it must not wait out a timer for it.
+    let mut unheard = false;
     'connection: loop {
         // Deliver every whole message already buffered.
         loop {
@@ -478,13 +482,18 @@ async fn serve(
             partial_since.map_or(idle_until, |t| idle_until.min(t + limits.header_timeout));
         tokio::select! {
             received = read.read(&mut chunk) => match received {
-                Ok(0) => break,
+                Ok(0) => {
+                    unsent |= unheard;
+                    break;
+                }
                 Ok(n) => {
                     buf.extend_from_slice(&chunk[..n]);
+                    unheard = false;
                     idle_until = Instant::now() + limits.idle_timeout;
                 }
                 Err(e) => {
                     debug!(%peer, error = %e, "SIP TCP read failed");
+                    unsent |= unheard;
                     break;
                 }
             },
@@ -511,6 +520,7 @@ async fn serve(
                     unsent = true;
                     break;
                 }
+                unheard |= expects_answer(&data);
                 idle_until = Instant::now() + limits.idle_timeout;
             }
             () = tokio::time::sleep_until(deadline.into()) => {
@@ -531,6 +541,11 @@ async fn serve(
     if lost {
         let _ = events.send(NetEvent::TcpFailed { peer }).await;
     }
+}
+
+/// Whether SIP message `data` is a request its peer answers (not a response, not an ACK).
+fn expects_answer(data: &[u8]) -> bool {
+    !data.starts_with(b"SIP/2.0 ") && !data.starts_with(b"ACK ")
 }
 
 /// How many random port pairs [`RtpSocket::bind`] tries before it gives up.
@@ -653,5 +668,18 @@ impl WebrtcSocket {
     /// Sends without waiting.
     pub fn send(&self, data: &[u8], destination: SocketAddr) -> bool {
         self.socket.try_send_to(data, destination).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expects_answer;
+
+    #[test]
+    fn requests_but_acks_are_answered() {
+        assert!(expects_answer(b"INVITE sip:+1555@trunk SIP/2.0\r\n"));
+        assert!(expects_answer(b"BYE sip:a@b SIP/2.0\r\n"));
+        assert!(!expects_answer(b"ACK sip:a@b SIP/2.0\r\n"), "an ACK has no answer");
+        assert!(!expects_answer(b"SIP/2.0 200 OK\r\n"), "nor has a response");
     }
 }
