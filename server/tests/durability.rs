@@ -301,21 +301,25 @@ async fn four_runtimes_never_share_a_lead(b: Backend) {
         let workers = work(d.clone(), s.campaign, s.agents.clone());
         runs.push((d, tasks, workers));
     }
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let host = server::db::pacers::host(&s.db, s.campaign).await.unwrap();
-        let holder = host.and_then(|h| h.instance.strip_prefix('e')?.parse::<usize>().ok());
-        if let Some(i) = holder {
-            runs[i].0.stop_dialing(Duration::ZERO).await;
-        }
+    // Handed over after 100, 250 and 400 leads are done: each time to a runtime that has not
+    // had it yet (a runtime that ceased to dial takes no lease any more).
+    let done = "SELECT COUNT(*) FROM leads WHERE dial_state = 'done'";
+    for when in [100, 250, 400] {
+        assert!(wait_until(&s.db, done, when, Duration::from_secs(60)).await >= when);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let holder = loop {
+            let host = server::db::pacers::host(&s.db, s.campaign).await.unwrap();
+            let held = host.filter(|h| h.until_ms > server::db::now_ms());
+            if let Some(i) = held.and_then(|h| h.instance.strip_prefix('e')?.parse::<usize>().ok())
+            {
+                break i;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nobody took the campaign over");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        runs[holder].0.stop_dialing(Duration::ZERO).await;
     }
-    let done = wait_until(
-        &s.db,
-        "SELECT COUNT(*) FROM leads WHERE dial_state = 'done'",
-        600,
-        Duration::from_secs(90),
-    )
-    .await;
+    let done = wait_until(&s.db, done, 600, Duration::from_secs(90)).await;
     for (d, tasks, workers) in runs {
         d.stop().await;
         workers.abort();
@@ -325,8 +329,7 @@ async fn four_runtimes_never_share_a_lead(b: Backend) {
     let all = attempts(&s.db).await;
     assert_no_overlap(&all, i64::MAX);
     let engines: HashSet<&str> = all.iter().filter_map(|a| a.call_ref.split('-').next()).collect();
-    eprintln!("runtimes that dialled: {engines:?}");
-    assert!(engines.len() >= 2, "the campaign changed hands: {engines:?}");
+    assert_eq!(engines.len(), 4, "each runtime dialled in turn: {engines:?}");
     assert_eq!(count(&s.db, "SELECT COUNT(*) FROM call_attempts WHERE ended_at IS NULL").await, 0);
 }
 
