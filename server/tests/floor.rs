@@ -174,8 +174,8 @@ async fn a_message_to_agents_shows_on_the_phones_of_every_instance_once() {
 
 /// The instance holding `campaign`'s pacing lease.
 async fn pacer(server: &TestServer, campaign: CampaignId) -> Option<String> {
-    let held = server::db::pacers::holder(server.database(), campaign).await.unwrap();
-    held.map(|(instance, _)| instance)
+    let held = server::db::pacers::host(server.database(), campaign).await.unwrap();
+    held.map(|h| h.instance)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

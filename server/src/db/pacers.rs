@@ -5,7 +5,7 @@
 //! Invariants: a row changes hands only once its `until_ms` has passed; an instance renews
 //! and gives up only its own rows. A row is taken only for an active campaign that is paced
 //! (not a preview campaign: its agents take leads one by one), or one that an active campaign
-//! passes callers to (a broadcast's agent key): see [`LEASED`].
+//! passes callers to (a broadcast's agent key): see [`hold`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -144,14 +144,4 @@ pub async fn stop_pacing(db: &Db, instance: &str) -> Result<(), DbError> {
         .await
         .map(drop))?;
     Ok(())
-}
-
-/// Which instance paces `campaign`, and until when (Unix ms).
-pub async fn holder(db: &Db, campaign: CampaignId) -> Result<Option<(String, i64)>, DbError> {
-    let sql = "SELECT instance, until_ms FROM campaign_pacers WHERE campaign_id = $1";
-    let row = with_pool!(db, pool => sqlx::query_as(sql)
-        .bind(campaign.0)
-        .fetch_optional(pool)
-        .await)?;
-    Ok(row)
 }

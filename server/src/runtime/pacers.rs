@@ -114,7 +114,7 @@ impl Pacers {
         floor: &LeaseFloor,
         agents_here: &BTreeMap<CampaignId, usize>,
     ) -> Plan {
-        let wanted: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        let wanted = self.leases();
         let live = floor.pacing.len() + usize::from(!floor.pacing.contains(me));
         let share = wanted.len().div_ceil(live.max(1));
         let held_by = |who: &str| {
@@ -150,7 +150,7 @@ impl Pacers {
 
     /// The wanted leases this instance holds, to renew.
     pub fn renewals(&self) -> Vec<CampaignId> {
-        let wanted: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        let wanted = self.leases();
         self.held.keys().filter(|l| wanted.contains(l)).copied().collect()
     }
 
@@ -162,16 +162,20 @@ impl Pacers {
         }
     }
 
+    /// The leases the loaded campaigns go with (each once).
+    fn leases(&self) -> BTreeSet<CampaignId> {
+        self.wanted.values().copied().collect()
+    }
+
     /// The leases to take or renew now.
     pub fn wanted(&self) -> Vec<CampaignId> {
-        let leases: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
-        leases.into_iter().collect()
+        self.leases().into_iter().collect()
     }
 
     /// The leases held that no campaign goes with any more (turned off, or linked to
     /// another): to give up. They are forgotten here.
     pub fn unwanted(&mut self) -> Vec<CampaignId> {
-        let leases: BTreeSet<CampaignId> = self.wanted.values().copied().collect();
+        let leases = self.leases();
         let gone: Vec<CampaignId> =
             self.held.keys().filter(|c| !leases.contains(c)).copied().collect();
         for c in &gone {
