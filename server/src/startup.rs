@@ -180,6 +180,9 @@ pub struct Running {
     webhooks: JoinHandle<()>,
     /// This instance's share of the floor (see [`crate::runtime::floor`]).
     floor: crate::runtime::floor::Floor,
+    /// Saying where this server's gateways take forwarded callers (see
+    /// [`crate::runtime::forward`]; PostgreSQL only).
+    forwarding: Option<JoinHandle<()>>,
     render: RenderThread,
 }
 
@@ -213,6 +216,9 @@ impl Running {
         self.dialer.stop_dialing(self.stop_grace).await;
         let _ = self.shutdown.send(());
         self.janitor.abort();
+        if let Some(forwarding) = &self.forwarding {
+            forwarding.abort();
+        }
         self.dialer.stop().await;
         self.dialer_tasks.join().await;
         // (After the dialer: the last dispositions' events are stored; what is not delivered
@@ -375,6 +381,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let bus = crate::db::notify::Bus::start(&db, &instance);
     let (live, floor) =
         crate::runtime::floor::start(db.clone(), bus.clone(), instance.clone(), live);
+    // Callers reaching this server for agents elsewhere, and those others forward here.
+    let forwarding = matches!(db, Db::Postgres(_)).then(|| {
+        let fresh = 2 * Duration::from_secs(u64::from(config.heartbeat_seconds));
+        crate::runtime::forward::start(db.clone(), link.clone(), instance.clone(), fresh)
+    });
     let phone = PhoneHub::start(
         dialer.clone(),
         Arc::new(link),
@@ -453,6 +464,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         janitor,
         webhooks,
         floor,
+        forwarding,
         render,
     })
 }

@@ -5,7 +5,9 @@
 //! inbound attempt of her campaign, with a lead made for the caller's number. A queue whose
 //! callers nobody can take sends them to its voicemail (overflow choices checked, a queue
 //! others overflow to kept): the message is the call's recording, listed for, played by and
-//! marked done by the agents of the queue's campaigns — nobody else.
+//! marked done by the agents of the queue's campaigns — nobody else. With two servers on one
+//! PostgreSQL database, a caller reaching the server where none of the queue's agents is goes
+//! to the server where one is, gateway to gateway.
 
 mod support;
 
@@ -178,6 +180,157 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
     assert_eq!(leads[0].0, CALLER);
     drop(agent);
     s.stop().await;
+}
+
+/// Two servers on one database, ann working on east (a preview campaign: nothing paces it,
+/// so she works where her phone arrives). A caller reaching west's gateway — where nobody of
+/// the queue's campaign is — is forwarded to east's: ann takes the call there, and it is
+/// stored once, as east's. A caller whom nobody anywhere can take is served where they
+/// arrived (480, stored by west), and so is one forwarded to a server whose gateway does not
+/// answer (after its ring time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_reaching_another_server_is_forwarded_to_the_queues_agents() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let admin = east.admin().await;
+    let ann = east.create_user(&admin, "ann", "agent", "ann-pass-123").await;
+    let caller_port = free_udp_port();
+    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
+    let camp = save_campaign(&admin, "Support", "preview", &trunk).await;
+    let (c, a) = (camp.to_string(), ann.to_string());
+    ok(&admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
+        .await;
+    let queue = vec![
+        ("name", "Help".to_string()),
+        ("numbers", "+1 202 555 0150".to_string()),
+        ("campaigns", c.clone()),
+        ("max_wait_seconds", "60".to_string()),
+    ];
+    let res = save_queue(&admin, queue).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let west = TestServer::start_beside(&east, "west").await;
+    let west_gateway = west.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
+    // Both servers say where their gateways take forwarded callers; each then knows the
+    // other's within a round of saying it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let said: Vec<(String, Option<String>)> = match east.database() {
+            server::db::Db::Postgres(p) => {
+                sqlx::query_as("SELECT name, sip FROM instances ORDER BY name").fetch_all(p).await
+            }
+            server::db::Db::Sqlite(_) => unreachable!("PostgreSQL"),
+        }
+        .unwrap();
+        if said.len() == 2 && said.iter().all(|(_, sip)| sip.is_some()) {
+            let east_gateway = east.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp;
+            assert_eq!(said[0], ("east".into(), Some(east_gateway.to_string())));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the gateways never said: {said:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(server::runtime::forward::SAY_EVERY + Duration::from_millis(500)).await;
+
+    // Nobody logged in anywhere: west serves the caller itself.
+    let sipp = call_in(&west_gateway, caller_port, "2025550150", Err(480));
+    assert_eq!(sipp_exit(sipp).await, Some(0), "sipp was refused with 480");
+
+    // A third server says it has an agent of the campaign ready, and its gateway is a socket
+    // that never answers: west tries it, then serves the caller itself.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let north_agent = app::model::AgentNow {
+        agent: app::model::UserId(ann),
+        campaign: CampaignId(camp),
+        status: app::model::AgentStatus::Ready,
+        since: 0,
+        phone: None,
+        quality: Vec::new(),
+        recording: false,
+    };
+    let body = serde_json::json!({ "counters": [], "agents": [north_agent], "waiting": [] });
+    let server::db::Db::Postgres(pool) = east.database() else { unreachable!("PostgreSQL") };
+    // (Its heartbeat a minute ahead: alive, whatever the test's pace.)
+    let ahead = server::db::now_ms() + 60_000;
+    sqlx::query(
+        "INSERT INTO instances \
+         (name, started_at, heartbeat_at, host, pid, process, incarnation, sip) \
+         VALUES ('north', $1, $1, 'test', 0, 'test', 'test', $2)",
+    )
+    .bind(ahead)
+    .bind(silent.local_addr().unwrap().to_string())
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO floor_snapshots (instance, body, updated_at) VALUES ('north', $1, $2)",
+    )
+    .bind(body.to_string())
+    .bind(ahead)
+    .execute(pool)
+    .await
+    .unwrap();
+    tokio::time::sleep(server::runtime::forward::SAY_EVERY + Duration::from_millis(500)).await;
+    let sipp = call_in(&west_gateway, caller_port, "2025550150", Err(480));
+    assert_eq!(sipp_exit(sipp).await, Some(0), "sipp was refused with 480 after the try");
+    let mut invite = [0u8; 4096];
+    let n = silent.recv(&mut invite).expect("west called north's gateway");
+    let invite = String::from_utf8_lossy(&invite[..n]).to_string();
+    assert!(invite.starts_with("INVITE sip:+12025550150@"), "the queue's number: {invite}");
+    assert!(invite.contains(&format!("<sip:{CALLER}@")), "from the caller's number: {invite}");
+    for gone in [
+        "DELETE FROM floor_snapshots WHERE instance = 'north'",
+        "DELETE FROM instances WHERE name = 'north'",
+    ] {
+        sqlx::query(gone).execute(pool).await.unwrap();
+    }
+
+    // Ann ready on east: the caller reaching west talks to her.
+    let (_tx, url) = tokio::sync::watch::channel(Some(east.url.clone()));
+    let agent =
+        HeadlessAgent::spawn("ann", "ann-pass-123", CampaignId(camp), Duration::from_secs(30), url);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // (West's floor is the whole floor: it shows her ready once east has shared it.)
+    let west_admin = west.admin().await;
+    while ok(&west_admin, "admin/floor", &[]).await["agents"][0]["now"]["status"] != "ready" {
+        assert!(tokio::time::Instant::now() < deadline, "ann never got ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sipp = call_in(&west_gateway, caller_port, "2025550150", Ok(2_000));
+    assert_eq!(sipp_exit(sipp).await, Some(0), "answered, heard for 2 s, hung up");
+    assert_eq!(agent.tally.connected(), 1, "the call reached ann");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    type Stored = (String, String, Option<i64>, Option<String>, Option<String>);
+    let attempts = loop {
+        let q = "SELECT call_ref, phone, agent_id, outcome, disposition FROM call_attempts \
+                 WHERE inbound ORDER BY id";
+        let attempts: Vec<Stored> = match east.database() {
+            server::db::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
+            server::db::Db::Sqlite(_) => unreachable!("PostgreSQL"),
+        }
+        .unwrap();
+        if attempts.len() == 3 && attempts[2].4.is_some() {
+            break attempts;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no disposition: {attempts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(attempts[0].0.starts_with("west-"), "the 480 is west's: {attempts:?}");
+    assert!(attempts[1].0.starts_with("west-"), "so is the one north did not answer");
+    assert!(attempts[2].0.starts_with("east-"), "the call taken is east's: {attempts:?}");
+    let rest: Vec<_> = attempts.into_iter().map(|(_, p, a, o, d)| (p, a, o, d)).collect();
+    assert_eq!(
+        rest,
+        [
+            (CALLER.into(), None, Some("no_answer".into()), None),
+            (CALLER.into(), None, Some("no_answer".into()), None),
+            (CALLER.into(), Some(ann), Some("answered".into()), Some("SALE MADE".into())),
+        ],
+        "each call stored once, with the caller's own number"
+    );
+    drop(agent);
+    west.stop().await;
+    east.stop().await;
 }
 
 /// One second of a 600 Hz tone, 8 kHz mono 16-bit: a voicemail greeting.

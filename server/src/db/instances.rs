@@ -129,6 +129,42 @@ pub async fn saying(db: &Db, fresh_since: i64) -> Result<Vec<Row>, DbError> {
         .collect())
 }
 
+/// Writes where instance `name`'s gateways take SIP from the other instances' gateways
+/// (`host:port`, comma-separated; see `runtime::forward`). Written only when it changed, so
+/// saying it every few seconds costs a read.
+pub async fn set_sip(db: &Db, name: &str, sip: &str) -> Result<(), DbError> {
+    with_pool!(db, pool => sqlx::query(
+            "UPDATE instances SET sip = $1 WHERE name = $2 AND (sip IS NULL OR sip <> $1)")
+        .bind(sip)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(drop))?;
+    Ok(())
+}
+
+/// What another live instance (heartbeat at or after `fresh_since`) says of itself for
+/// forwarding callers: its name, its gateways' SIP addresses as written, and its floor
+/// snapshot (JSON) when it has one.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Peer {
+    pub name: String,
+    pub sip: String,
+    pub floor: Option<String>,
+}
+
+/// Every live instance but `me` whose gateways said where they take SIP, by name.
+pub async fn peers(db: &Db, me: &str, fresh_since: i64) -> Result<Vec<Peer>, DbError> {
+    Ok(with_pool!(db, pool => sqlx::query_as::<_, Peer>(
+            "SELECT i.name, i.sip, f.body AS floor FROM instances i \
+             LEFT JOIN floor_snapshots f ON f.instance = i.name \
+             WHERE i.name <> $1 AND i.heartbeat_at >= $2 AND i.sip IS NOT NULL ORDER BY i.name")
+        .bind(me)
+        .bind(fresh_since)
+        .fetch_all(pool)
+        .await)?)
+}
+
 /// Whether an instance other than `me` wrote its heartbeat at or after `fresh_since`.
 pub async fn others_alive(db: &Db, me: &str, fresh_since: i64) -> Result<bool, DbError> {
     let n: i64 = with_pool!(db, pool => sqlx::query_scalar(

@@ -4,10 +4,11 @@
 //! A carrier reports what happens to calls as [`CarrierEvent`]s on the channel it was built
 //! with; the runtime turns them into engine inputs.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::model::{CallOutcome, HangupBy, PhoneNumber, UserId};
+use app::model::{CallOutcome, CallerId, HangupBy, PhoneNumber, UserId};
 use gateway::recording::RecordingName;
 use tokio::sync::mpsc;
 
@@ -24,6 +25,29 @@ pub enum CarrierError {
     UnknownCall,
     #[error("the carrier is unavailable: {0}")]
     Unavailable(String),
+}
+
+/// Where an offered call is forwarded: another server's gateway (see `super::forward`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardTo {
+    /// That gateway's SIP address.
+    pub peer: SocketAddr,
+    /// The number called there (a queue's number).
+    pub number: PhoneNumber,
+    /// Who calls: the caller's own number, so that the server there finds their lead.
+    pub caller: CallerId,
+}
+
+/// Why a call was not forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    /// Nothing answered there: the call is still offered here, neither accepted nor refused.
+    #[error("not forwarded: {0}")]
+    NotTaken(String),
+    /// The call ended on the way (the caller hung up, or a side failed once answered):
+    /// there is nothing left to do with it.
+    #[error("the call ended while it was forwarded: {0}")]
+    Ended(String),
 }
 
 /// Something that happened to a call.
@@ -134,6 +158,14 @@ pub trait Carrier: Send + Sync + 'static {
     /// closed).
     async fn record(&self, _call: CallId, _to: Option<&RecordingName>) -> Result<(), CarrierError> {
         Err(CarrierError::Unavailable("this carrier cannot record calls".into()))
+    }
+    /// Forwards a call the carrier offered (`CallEvent::Offered`, not yet accepted nor
+    /// refused) to another server's gateway: calls `to.number` there from `to.caller`; once
+    /// that answers, answers the caller and joins the two, and either hanging up ends the
+    /// other. `Ok` once they talk; the call's events never reach the runtime again. A carrier
+    /// that cannot leaves the call offered.
+    async fn forward(&self, _call: CallId, _to: &ForwardTo) -> Result<(), ForwardError> {
+        Err(ForwardError::NotTaken("this carrier cannot forward calls".into()))
     }
     /// Where `call`'s recording is written: the HTTP address of the standalone gateway
     /// carrying it (its files are fetched from there); `None`: this server's own recordings

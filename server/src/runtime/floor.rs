@@ -50,6 +50,11 @@ struct Stored {
     waiting: Vec<WaitingCaller>,
 }
 
+/// A snapshot as an instance stored it (`None`: not one, e.g. written by a newer version).
+pub fn parse(body: &str) -> Option<Live> {
+    serde_json::from_str::<Stored>(body).ok().map(Live::from)
+}
+
 impl From<&Live> for Stored {
     fn from(live: &Live) -> Stored {
         Stored {

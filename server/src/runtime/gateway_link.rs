@@ -666,17 +666,8 @@ fn unavailable(e: ControlError) -> CarrierError {
 #[async_trait::async_trait]
 impl Carrier for GatewayLink {
     async fn originate(&self, o: &Originate) -> Result<(), CarrierError> {
-        let request = originate_request(o)?;
-        // Known before the request: its events may arrive before the reply.
-        self.state().sending.insert(o.call);
-        let result = self.gateway.originate(request).await;
-        let mut s = self.state();
-        // (Not live if it already ended while the reply was on its way.)
-        if s.sending.remove(&o.call) && result.is_ok() {
-            s.live.insert(o.call);
-        }
         // On an error the dialer ends the call itself.
-        result.map_err(|e| CarrierError::Originate(e.to_string()))
+        self.place(originate_request(o)?).await
     }
 
     async fn bridge(&self, call: CallId, agent: UserId) -> Result<(), CarrierError> {
@@ -893,6 +884,20 @@ impl Media for GatewayLink {
 }
 
 impl GatewayLink {
+    /// Places a call as asked; its events follow as those of any call placed here.
+    pub async fn place(&self, request: gw::Originate) -> Result<(), CarrierError> {
+        let call = request.call;
+        // Known before the request: its events may arrive before the reply.
+        self.state().sending.insert(call);
+        let result = self.gateway.originate(request).await;
+        let mut s = self.state();
+        // (Not live if it already ended while the reply was on its way.)
+        if s.sending.remove(&call) && result.is_ok() {
+            s.live.insert(call);
+        }
+        result.map_err(|e| CarrierError::Originate(e.to_string()))
+    }
+
     /// Makes a relay to `user` at the gateway `peer` (see [`super::gateways`]) `agent`'s
     /// audio leg on this gateway: calls on this gateway are bridged to the agent through it
     /// as through their own leg, and its events are the agent's here.

@@ -17,6 +17,11 @@
 //! microseconds on a LAN), and calls never wait for the right agents to be free on the right
 //! gateway.
 //!
+//! A caller a server forwards to another server (see [`super::forward`]) goes gateway to
+//! gateway the same way, through the *foreign* peer trunks that name the other servers'
+//! gateways ([`forward`]): the call placed there and the caller are joined on the caller's
+//! gateway, and neither reaches the engine here; there, the call is an inbound call like any.
+//!
 //! Invariants: the engine sees one id per call and only its own calls — an id a gateway chose
 //! (an inbound call) carries its gateway's index in bits 56 to 61, so the first gateway's ids
 //! are the gateway's own and one gateway is driven exactly as before; relay calls and their
@@ -36,7 +41,7 @@ use gateway::Gateway;
 use gateway::control::{self as gw, AgentLegId, SipUser};
 use tokio::sync::{mpsc, oneshot};
 
-use super::carrier::{Carrier, CarrierError, CarrierEvent};
+use super::carrier::{Carrier, CarrierError, CarrierEvent, ForwardError, ForwardTo};
 use super::gateway_link::{GatewayLink, RecordingReport};
 use crate::db::{Db, DbError};
 use crate::engine::{CallEvent, CallId, Originate};
@@ -58,10 +63,18 @@ const INDEX_SHIFT: u32 = 56;
 /// [`CallId::GATEWAY_FIRST`]'s bit.
 pub const MAX_GATEWAYS: usize = 1 << (62 - INDEX_SHIFT);
 
+mod forward;
+pub use forward::is_forwarded;
+
 /// The trunk id under which each gateway knows gateway `index` (never a database row's: those
 /// are positive).
 fn peer_trunk(index: usize) -> TrunkId {
     TrunkId(-1 - index as i64)
+}
+
+/// Whether `trunk` names one of this pool's own gateways (its calls are relays).
+fn is_own_peer(trunk: TrunkId) -> bool {
+    (-(MAX_GATEWAYS as i64)..0).contains(&trunk.0)
 }
 
 /// A relay: `user`'s leg on the gateway of its key, reaching their own leg on `home`.
@@ -99,6 +112,8 @@ struct State {
     sips: Vec<Option<SocketAddr>>,
     /// Since when (ms since the epoch) each gateway given up for lost has been down.
     down: Vec<Option<i64>>,
+    /// Callers being forwarded to other servers, and the other servers' gateways.
+    forwards: forward::Forwards,
 }
 
 /// A gateway given up for lost, for the admins (see [`GatewayPool::down`]).
@@ -469,9 +484,12 @@ impl GatewayPool {
     async fn follow_calls(self, index: usize, mut events: mpsc::Receiver<CarrierEvent>) {
         while let Some(CarrierEvent { call, event }) = events.recv().await {
             if let CallEvent::Offered { trunk, to, .. } = &event
-                && trunk.0 < 0
+                && is_own_peer(*trunk)
             {
                 self.relay_offered(index, call, to);
+                continue;
+            }
+            if self.forward_event(index, call, &event).await {
                 continue;
             }
             let relay = self.state().relay_calls.get(&(index, call)).copied();
@@ -592,6 +610,7 @@ impl GatewayPool {
         if self.links.len() > 1 {
             self.sync_peers().await;
         }
+        self.push_foreign(None).await;
         Ok(n)
     }
 
@@ -872,6 +891,10 @@ impl Carrier for GatewayPool {
             ));
         }
         self.links[index].join(local, into_local).await
+    }
+
+    async fn forward(&self, call: CallId, to: &ForwardTo) -> Result<(), ForwardError> {
+        self.forward_call(call, to).await
     }
 
     async fn accept(&self, call: CallId) -> Result<(), CarrierError> {

@@ -7,9 +7,10 @@
 //! - [`clock`]: real (or, in tests, shifted) time;
 //! - [`gateway_link`]: the carrier and agent media over a media gateway;
 //! - [`gateways`]: several media gateways driven as one, calls and agents joined across them;
+//! - [`forward`]: callers forwarded to the server whose agents can take them;
 //! - [`live`]: the live counters dashboards read;
 //! - [`liveness`]: instance heartbeats, and recovering what dead instances left;
-//! - [`pacers`]: which instance dials each agentless campaign (a lease in the database);
+//! - [`pacers`]: which instance paces each campaign (a lease in the database);
 //! - [`recorder`]: call recordings the engine decides on, asked of the carrier and stored.
 
 pub mod carrier;
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod dialer;
 pub mod floor;
 pub mod floor_shares;
+pub mod forward;
 pub mod gateway_link;
 pub mod gateways;
 pub mod live;
