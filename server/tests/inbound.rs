@@ -333,6 +333,103 @@ async fn a_caller_reaching_another_server_is_forwarded_to_the_queues_agents() {
     east.stop().await;
 }
 
+/// The campaigns of a queue go with one pacing lease, so every agent who may take its
+/// callers works on one server: two auto campaigns sharing a queue, two servers — one lease
+/// (the smaller campaign's), both campaigns' agents hosted by its holder though their phones
+/// reached the other, and a caller reaching the other's gateway forwarded to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queues_campaigns_share_one_host_where_its_callers_go() {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let admin = east.admin().await;
+    let ann = east.create_user(&admin, "ann", "agent", "ann-pass-123").await;
+    let bob = east.create_user(&admin, "bob", "agent", "bob-pass-123").await;
+    let caller_port = free_udp_port();
+    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
+    let sales = save_campaign(&admin, "Sales", "auto", &trunk).await;
+    let care = save_campaign(&admin, "Care", "auto", &trunk).await;
+    for (camp, agent) in [(sales, ann), (care, bob)] {
+        let (c, a) = (camp.to_string(), agent.to_string());
+        ok(
+            &admin,
+            "admin/campaigns/assign",
+            &[("campaign", &c), ("agent", &a), ("assigned", "true")],
+        )
+        .await;
+    }
+    let queue = vec![
+        ("name", "Help".to_string()),
+        ("numbers", "+1 202 555 0150".to_string()),
+        ("campaigns", format!("{care},{sales}")),
+        ("max_wait_seconds", "60".to_string()),
+    ];
+    let res = save_queue(&admin, queue).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let west = TestServer::start_beside(&east, "west").await;
+    let server::db::Db::Postgres(pool) = east.database() else { unreachable!("PostgreSQL") };
+    // One lease, the smaller campaign's, held by east (it had the campaigns first).
+    let first = sales.min(care);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT campaign_id, instance FROM campaign_pacers ORDER BY campaign_id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        if rows == [(first, "east".to_string())] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "leases: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both agents' phones reach west; both shifts run on east.
+    let (_tx, url) = tokio::sync::watch::channel(Some(west.url.clone()));
+    let agents = [
+        HeadlessAgent::spawn(
+            "ann",
+            "ann-pass-123",
+            CampaignId(sales),
+            Duration::from_secs(30),
+            url.clone(),
+        ),
+        HeadlessAgent::spawn("bob", "bob-pass-123", CampaignId(care), Duration::from_secs(30), url),
+    ];
+    let (on_east, on_west) = (
+        east.running.as_ref().unwrap().dialer.clone(),
+        west.running.as_ref().unwrap().dialer.clone(),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for agent in [ann, bob].map(app::model::UserId) {
+        while !on_east
+            .view(agent)
+            .await
+            .unwrap()
+            .is_some_and(|v| v.status == app::model::AgentStatus::Ready)
+        {
+            assert!(tokio::time::Instant::now() < deadline, "{agent} never ready on east");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(on_west.view(agent).await.unwrap().is_none(), "{agent} has no shift on west");
+    }
+    // West says where its gateway is, and knows east's, within a round or two.
+    tokio::time::sleep(2 * server::runtime::forward::SAY_EVERY + Duration::from_millis(500)).await;
+    let west_gateway = west.running.as_ref().unwrap().gateway.as_ref().unwrap().sip_udp.to_string();
+    let sipp = call_in(&west_gateway, caller_port, "2025550150", Ok(1_000));
+    assert_eq!(sipp_exit(sipp).await, Some(0), "answered, heard for 1 s, hung up");
+    let taken: u64 = agents.iter().map(|a| a.tally.connected()).sum();
+    assert_eq!(taken, 1, "one of the queue's agents took the caller");
+    let refs: Vec<(String,)> = sqlx::query_as("SELECT call_ref FROM call_attempts WHERE inbound")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert!(refs[0].0.starts_with("east-"), "the call is east's: {refs:?}");
+    drop(agents);
+    west.stop().await;
+    east.stop().await;
+}
+
 /// One second of a 600 Hz tone, 8 kHz mono 16-bit: a voicemail greeting.
 fn greeting_wav(path: &std::path::Path) {
     let samples: Vec<i16> = (0..8000)

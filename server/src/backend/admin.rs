@@ -877,6 +877,10 @@ impl Admin for AdminBackend {
         match db::inbound::save(&self.db, id, &settings, db::now_ms()).await {
             Ok(saved) => {
                 tracing::info!(queue = %saved, name = %settings.name, "inbound queue saved");
+                // The dialers group the campaigns of a queue under one pacing lease.
+                if let Some(&first) = settings.campaigns.first() {
+                    self.reload(first).await;
+                }
                 Ok(saved)
             }
             Err(e @ SaveError::NumberTaken(_)) => Err(ApiError::invalid("numbers", e.to_string())),
@@ -892,6 +896,10 @@ impl Admin for AdminBackend {
 
     async fn delete_queue(&self, id: app::model::QueueId) -> Result<(), ApiError> {
         use db::inbound::SaveError;
+        let campaigns = match db::inbound::get(&self.db, id).await {
+            Ok(queue) => queue.map(|q| q.settings.campaigns).unwrap_or_default(),
+            Err(e) => return Err(internal("loading a queue", e)),
+        };
         let deleted = match db::inbound::delete(&self.db, id).await {
             Ok(deleted) => deleted,
             Err(e @ SaveError::OverflowTarget(_)) => return Err(ApiError::Conflict(e.to_string())),
@@ -901,6 +909,9 @@ impl Admin for AdminBackend {
             return Err(ApiError::NotFound("That queue does not exist (any more).".into()));
         }
         tracing::info!(queue = %id, "inbound queue deleted");
+        if let Some(&first) = campaigns.first() {
+            self.reload(first).await;
+        }
         Ok(())
     }
 

@@ -4,8 +4,10 @@
 //!
 //! Invariants: a row changes hands only once its `until_ms` has passed; an instance renews
 //! and gives up only its own rows. A row is taken only for an active campaign that is paced
-//! (not a preview campaign: its agents take leads one by one), or one that an active campaign
-//! passes callers to (a broadcast's agent key): see [`hold`].
+//! (not a preview campaign, unless an inbound queue has it: its agents take leads one by
+//! one), or one that an active campaign passes callers to (a broadcast's agent key): see
+//! [`hold`]. (Which campaign's row a queue's campaigns share is the runtime's to say:
+//! `runtime::pacers::Pacers::lease`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,12 +15,14 @@ use app::model::CampaignId;
 
 use super::{Db, DbError, with_pool};
 
-/// The campaigns leased, among active ones: `$1` itself when it is paced, and whichever
-/// `$1` some campaign passes callers to (as `runtime::pacers::lease_of` says).
+/// The campaigns leased, among active ones: `$1` itself when it is paced or a queue's, and
+/// whichever `$1` some campaign passes callers to (as `runtime::pacers` says).
 macro_rules! leased {
     () => {
         "SELECT 1 FROM campaigns WHERE active \
-         AND ((id = $1 AND kind <> 'preview') OR linked_campaign_id = $1)"
+         AND ((id = $1 AND (kind <> 'preview' \
+                OR id IN (SELECT campaign_id FROM inbound_queue_campaigns))) \
+              OR linked_campaign_id = $1)"
     };
 }
 

@@ -1,5 +1,6 @@
 //! Where an agent's shift runs: on the instance pacing their campaign, its *host* (the holder
-//! of the campaign's lease, `crate::runtime::pacers`). A phone page that reaches another
+//! of the lease the campaign goes with — its own, or its inbound queues' —
+//! `crate::runtime::pacers`; the functions here take that lease). A phone page that reaches another
 //! instance (any instance behind the load balancer) is passed through to the host there: the
 //! instance it reached opens the phone socket on the host with the page's own session cookie,
 //! sends the page's first request, and from then on copies each message across, both ways,

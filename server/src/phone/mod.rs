@@ -521,10 +521,10 @@ impl PhoneHub {
         campaign: CampaignId,
         cookie: Option<&http::HeaderValue>,
     ) -> Option<(String, host::Upstream)> {
+        let lease = self.lease(campaign).await?;
         let deadline = tokio::time::Instant::now() + host::HOST_WAIT;
         loop {
-            let host::Place::There(h) =
-                host::place(&self.0.db, &self.0.me, campaign, deadline).await
+            let host::Place::There(h) = host::place(&self.0.db, &self.0.me, lease, deadline).await
             else {
                 return None;
             };
@@ -542,6 +542,12 @@ impl PhoneHub {
                 Err(_) => tokio::time::sleep(host::LOOK_AGAIN).await,
             }
         }
+    }
+
+    /// The pacing lease whose holder hosts the shifts in `campaign` (its own, or its
+    /// queues'); none when it is not leased (or the dialer stopped): they run here.
+    async fn lease(&self, campaign: CampaignId) -> Option<CampaignId> {
+        self.0.dialer.lease(campaign).await.ok().flatten()
     }
 
     /// Whether `agent` has nothing in hand here (or no shift here at all).
@@ -576,8 +582,8 @@ impl PhoneHub {
             let campaigns: std::collections::BTreeSet<CampaignId> =
                 here.iter().map(|(_, c)| *c).collect();
             for campaign in campaigns {
-                let Some(host::Place::There(h)) =
-                    host::look(&self.0.db, &self.0.me, campaign).await
+                let Some(lease) = self.lease(campaign).await else { continue };
+                let Some(host::Place::There(h)) = host::look(&self.0.db, &self.0.me, lease).await
                 else {
                     continue;
                 };

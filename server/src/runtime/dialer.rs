@@ -124,6 +124,8 @@ enum Command {
     View(UserId, oneshot::Sender<Option<AgentView>>),
     /// Every logged-in agent and their state.
     Floor(oneshot::Sender<Vec<app::model::AgentNow>>),
+    /// The pacing lease a campaign goes with, if it is leased.
+    Lease(CampaignId, oneshot::Sender<Option<CampaignId>>),
     /// An agent dials a number by hand (`manual`).
     ManualDial(
         UserId,
@@ -220,6 +222,14 @@ impl Dialer {
     pub async fn floor(&self) -> Result<Vec<app::model::AgentNow>, DialerError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Floor(tx)).await.map_err(|_| DialerError::Stopped)?;
+        rx.await.map_err(|_| DialerError::Stopped)
+    }
+
+    /// The pacing lease `campaign` goes with (its own, or its queues'; `runtime::pacers`):
+    /// the shifts of its agents run on that lease's holder. None: not leased.
+    pub async fn lease(&self, campaign: CampaignId) -> Result<Option<CampaignId>, DialerError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Lease(campaign, tx)).await.map_err(|_| DialerError::Stopped)?;
         rx.await.map_err(|_| DialerError::Stopped)
     }
 
@@ -392,7 +402,7 @@ enum Internal {
     Window(CampaignId, bool),
     Call(CarrierEvent),
     Remaining(BTreeMap<CampaignId, u64>),
-    Reloaded(Vec<CampaignConfig>, Vec<(TrunkId, TrunkLimits)>),
+    Reloaded(Vec<CampaignConfig>, Vec<(TrunkId, TrunkLimits)>, Vec<Vec<CampaignId>>),
     /// A round of pacing leases came back: which campaigns are held, until when (Unix ms), and
     /// which were seen free and left to others.
     Paced(Vec<(CampaignId, bool)>, i64, Vec<CampaignId>),
@@ -534,9 +544,10 @@ impl Runtime {
                     }
                     Internal::Call(event) => self.call_event(event),
                     Internal::Remaining(counts) => self.remaining = counts,
-                    Internal::Reloaded(configs, trunks) => {
+                    Internal::Reloaded(configs, trunks, queues) => {
                         let now = self.clock.now();
                         let _ = self.engine.handle(now, Input::Trunks(trunks));
+                        self.pacers.queues_loaded(queues);
                         for c in configs {
                             feed(&mut self.engine, &mut self.pacers, now, c);
                         }
@@ -592,6 +603,9 @@ impl Runtime {
                     }
                     Some(Command::Floor(reply)) => {
                         let _ = reply.send(self.engine.floor());
+                    }
+                    Some(Command::Lease(campaign, reply)) => {
+                        let _ = reply.send(self.pacers.lease(campaign));
                     }
                     Some(Command::StopDialing(grace, reply)) => {
                         let _ = self.engine.handle(self.clock.now(), Input::StopDialing);
@@ -1192,11 +1206,11 @@ impl Runtime {
         self.background.spawn(async move {
             let loaded = async {
                 let campaigns = load_campaigns(&db, None, now, &own).await?;
-                Ok::<_, DbError>((campaigns, load_trunks(&db).await?))
+                Ok::<_, DbError>((campaigns, load_trunks(&db).await?, load_queues(&db).await?))
             };
             match loaded.await {
-                Ok((configs, trunks)) => {
-                    let _ = internal.send(Internal::Reloaded(configs, trunks));
+                Ok((configs, trunks, queues)) => {
+                    let _ = internal.send(Internal::Reloaded(configs, trunks, queues));
                 }
                 Err(e) => tracing::error!(error = %e, "reloading campaigns failed"),
             }
@@ -1259,12 +1273,18 @@ async fn admit(
     clock: &dyn Clock,
     configs: Vec<CampaignConfig>,
 ) {
+    match load_queues(db).await {
+        Ok(queues) => pacers.queues_loaded(queues),
+        // (Grouped as last loaded: the periodic reload tries again.)
+        Err(e) => tracing::warn!(error = %e, "cannot load the inbound queues' campaigns"),
+    }
     let wall = clock.now().wall;
-    let unheld: BTreeSet<CampaignId> = configs
-        .iter()
-        .filter(|c| !pacers.loaded(c.id, &c.settings, wall))
-        .filter_map(|c| pacers::lease_of(c.id, &c.settings))
-        .collect();
+    let mut unheld = BTreeSet::new();
+    for c in &configs {
+        if !pacers.loaded(c.id, &c.settings, wall) {
+            unheld.extend(pacers.lease(c.id));
+        }
+    }
     if !unheld.is_empty() {
         let unheld: Vec<CampaignId> = unheld.into_iter().collect();
         let (results, until) = hold_leases(db, config, &unheld, wall).await;
@@ -1334,6 +1354,21 @@ async fn load_campaigns(
         out.push(CampaignConfig { id, settings, dispositions, abandons, own_abandons });
     }
     Ok(out)
+}
+
+/// The campaigns whose agents may take each inbound queue's callers — its own, and those of
+/// the queue it overflows to — whose leases are one (`pacers`).
+async fn load_queues(db: &Db) -> Result<Vec<Vec<CampaignId>>, DbError> {
+    let queues = db::inbound::list(db).await?;
+    let campaigns_of =
+        |id| queues.iter().filter(move |q| q.id == id).flat_map(|q| &q.settings.campaigns);
+    Ok(queues
+        .iter()
+        .map(|q| {
+            let next = q.settings.overflow.queue().into_iter().flat_map(campaigns_of);
+            q.settings.campaigns.iter().chain(next).copied().collect()
+        })
+        .collect())
 }
 
 /// Every trunk's limits, for the engine.

@@ -5,7 +5,12 @@
 //! through to it (`crate::phone`), so the pacer counts the ready agents of the whole floor
 //! and its calls go to any of them. A broadcast whose agent key passes callers to another
 //! campaign goes with that campaign's lease: the callers it passes land where that
-//! campaign's agents are.
+//! campaign's agents are. The campaigns of an inbound queue go with one lease, the
+//! smallest of theirs (queues sharing a campaign, or overflowing one to another, join
+//! theirs): every agent who may take a
+//! queue's callers works on one instance, where callers reaching another are forwarded
+//! (`super::forward`), so a waiting caller is taken by whichever of them is free first. A
+//! preview campaign is leased only as a queue's (nothing paces it).
 //!
 //! The holder renews its lease every [`RENEW`] for [`LEASE`]; a lease not renewed in time
 //! (its holder died, or lost the database) is free for another instance to take at its next
@@ -77,7 +82,16 @@ pub fn lease_of(id: CampaignId, settings: &CampaignSettings) -> Option<CampaignI
 /// The leases this instance wants and holds.
 #[derive(Clone, Debug, Default)]
 pub struct Pacers {
-    /// Leased campaigns, as last loaded, each with the lease it goes with.
+    /// Each loaded campaign's own lease ([`lease_of`]), before queues join them.
+    own: BTreeMap<CampaignId, CampaignId>,
+    /// The active preview campaigns: leased (each its own) when a queue has them.
+    previews: BTreeSet<CampaignId>,
+    /// The campaigns of each inbound queue, as last loaded.
+    queues: Vec<Vec<CampaignId>>,
+    /// Leased campaigns, each with the lease it goes with (its own, or its queues'), whoever
+    /// holds it.
+    grouped: BTreeMap<CampaignId, CampaignId>,
+    /// Those this instance wants to pace: all of them, until it stops.
     wanted: BTreeMap<CampaignId, CampaignId>,
     /// The leases this instance holds, until when (Unix ms).
     held: BTreeMap<CampaignId, i64>,
@@ -91,11 +105,60 @@ impl Pacers {
     /// Notes a campaign as loaded from the database; returns whether it is paced here at
     /// `now` (Unix ms), for the engine to be told before it loads the campaign.
     pub fn loaded(&mut self, id: CampaignId, settings: &CampaignSettings, now: i64) -> bool {
-        match lease_of(id, settings).filter(|_| !self.closed) {
-            Some(lease) => self.wanted.insert(id, lease),
-            None => self.wanted.remove(&id),
+        match lease_of(id, settings) {
+            Some(lease) => self.own.insert(id, lease),
+            None => self.own.remove(&id),
         };
+        if settings.active && settings.kind == CampaignKind::Preview {
+            self.previews.insert(id);
+        } else {
+            self.previews.remove(&id);
+        }
+        self.regroup();
         self.paces(id, now)
+    }
+
+    /// Notes the inbound queues as loaded from the database: each the campaigns whose agents
+    /// take its callers.
+    pub fn queues_loaded(&mut self, queues: Vec<Vec<CampaignId>>) {
+        self.queues = queues;
+        self.regroup();
+    }
+
+    /// The lease `campaign` goes with, when it is leased (whoever holds it, and whether this
+    /// instance still paces or not).
+    pub fn lease(&self, campaign: CampaignId) -> Option<CampaignId> {
+        self.grouped.get(&campaign).copied()
+    }
+
+    /// Each campaign's lease from its own and the queues': the campaigns of a queue share
+    /// the smallest of their leases, transitively (queues sharing a campaign are one group).
+    fn regroup(&mut self) {
+        let queued: BTreeSet<CampaignId> = self.queues.iter().flatten().copied().collect();
+        let mut leases = self.own.clone();
+        for &p in self.previews.iter().filter(|p| queued.contains(p)) {
+            leases.insert(p, p);
+        }
+        // Union-find over leases, the smaller root kept: a group's root is its smallest.
+        let mut parent: BTreeMap<CampaignId, CampaignId> = BTreeMap::new();
+        let root = |parent: &BTreeMap<CampaignId, CampaignId>, mut at: CampaignId| {
+            while let Some(&up) = parent.get(&at) {
+                at = up;
+            }
+            at
+        };
+        for queue in &self.queues {
+            let theirs: Vec<CampaignId> =
+                queue.iter().filter_map(|c| leases.get(c)).copied().collect();
+            for pair in theirs.windows(2) {
+                let (a, b) = (root(&parent, pair[0]), root(&parent, pair[1]));
+                if a != b {
+                    parent.insert(a.max(b), a.min(b));
+                }
+            }
+        }
+        self.grouped = leases.into_iter().map(|(c, l)| (c, root(&parent, l))).collect();
+        self.wanted = if self.closed { BTreeMap::new() } else { self.grouped.clone() };
     }
 
     /// Whether this instance paces `campaign` at `now`.
@@ -265,6 +328,44 @@ mod tests {
         // Nothing paces a preview campaign: each instance serves its own agents' previews.
         assert!(p.loaded(CampaignId(3), &settings(CampaignKind::Preview, true), 0));
         assert_eq!(p.wanted(), [1, 2, 4].map(CampaignId));
+        assert_eq!(p.lease(CampaignId(3)), None);
+    }
+
+    #[test]
+    fn the_campaigns_of_a_queue_go_with_one_lease_the_smallest() {
+        let mut p = Pacers::default();
+        for (id, kind) in [
+            (1, CampaignKind::Auto),
+            (2, CampaignKind::Preview),
+            (5, CampaignKind::Predictive),
+            (6, CampaignKind::Preview),
+            (8, CampaignKind::Auto),
+            (9, CampaignKind::Preview),
+        ] {
+            p.loaded(CampaignId(id), &settings(kind, true), 0);
+        }
+        assert_eq!(p.wanted(), ids(&[1, 5, 8]), "previews in no queue: not leased");
+        // Queues {5, 6} and {6, 2}: one group through 6; {8}: alone; 9 in a queue of its own.
+        p.queues_loaded(vec![ids(&[5, 6]), ids(&[6, 2]), ids(&[8]), ids(&[9])]);
+        assert_eq!(p.wanted(), ids(&[1, 2, 8, 9]));
+        for (campaign, lease) in [(1, 1), (2, 2), (5, 2), (6, 2), (8, 8), (9, 9)] {
+            assert_eq!(p.lease(CampaignId(campaign)), Some(CampaignId(lease)), "{campaign}");
+        }
+        // Pacing goes with the group's lease.
+        assert_eq!(
+            p.renewed(&[(CampaignId(2), true)], 3000, 0),
+            [(CampaignId(2), true), (CampaignId(5), true), (CampaignId(6), true)]
+        );
+        // Campaign 2 turned off: the rest of its group goes with the next smallest.
+        p.loaded(CampaignId(2), &settings(CampaignKind::Preview, false), 10);
+        assert_eq!(p.lease(CampaignId(5)), Some(CampaignId(5)));
+        assert_eq!(p.lease(CampaignId(6)), Some(CampaignId(5)));
+        assert_eq!(p.lease(CampaignId(2)), None);
+        assert_eq!(p.unwanted(), ids(&[2]), "its lease is given up");
+        // The queues change: 6 no longer in one, so not leased.
+        p.queues_loaded(vec![ids(&[5]), ids(&[8, 1])]);
+        assert_eq!(p.lease(CampaignId(6)), None);
+        assert_eq!(p.lease(CampaignId(8)), Some(CampaignId(1)));
     }
 
     #[test]
@@ -423,6 +524,7 @@ mod tests {
         p.renewed(&[(C, true)], 3000, 0);
         p.close();
         assert!(p.wanted().is_empty() && p.unwanted().is_empty());
+        assert_eq!(p.lease(C), Some(C), "its lease is still where its agents go");
         // A reload while it stops asks for nothing either.
         p.loaded(C, &settings(CampaignKind::Broadcast, true), 100);
         assert!(p.wanted().is_empty());

@@ -157,7 +157,7 @@ async fn route(
     let country = country_id(&country).map_err(|e| db::DbError::Corrupt(e.to_string()))?;
     let phone = normalise_phone(from, country).map_err(|_| Refusal::Anonymous(from.into()))?;
     if let Some(forwarding) = forwarding
-        && forward(db, owner, call, &queue, to, &phone, forwarding).await
+        && forward(db, owner, call, (&queue, &overflow), to, &phone, forwarding).await
     {
         return Ok(Routing::Away);
     }
@@ -180,31 +180,38 @@ async fn route(
     Ok(Routing::Here(Box::new(Routed { call, lead })))
 }
 
-/// Forwards the caller to another server when none of the queue's campaigns has an agent
-/// here and another server has some; whether the call went (or ended on the way).
+/// Forwards the caller to another server when, along the queue's overflow chain, the first
+/// queue anyone of whose campaigns is logged in anywhere has them on another server (as the
+/// engine sends a caller to the first staffed queue of the chain); whether the call went (or
+/// ended on the way).
 async fn forward(
     db: &Db,
     owner: &str,
     call: CallId,
-    queue: &Queue,
+    (queue, overflow): (&Queue, &[Queue]),
     to: &str,
     caller: &PhoneNumber,
     forwarding: Forwarding,
 ) -> bool {
-    let campaigns = &queue.settings.campaigns;
-    if campaigns.iter().any(|c| forwarding.staffed_here.contains(c)) {
-        return false;
-    }
-    let target = match crate::runtime::forward::target(db, owner, campaigns, forwarding.fresh_since)
-        .await
-    {
-        Ok(Some(target)) => target,
-        Ok(None) => return false,
-        Err(e) => {
-            tracing::warn!(call = call.0, error = %e, "cannot tell where the queue's agents are");
+    let mut target = None;
+    for campaigns in std::iter::once(queue).chain(overflow).map(|q| &q.settings.campaigns) {
+        if campaigns.iter().any(|c| forwarding.staffed_here.contains(c)) {
             return false;
         }
-    };
+        let fresh_since = forwarding.fresh_since;
+        match crate::runtime::forward::target(db, owner, campaigns, fresh_since).await {
+            Ok(Some(found)) => {
+                target = Some(found);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(call = call.0, error = %e, "cannot tell where the queue's agents are");
+                return false;
+            }
+        }
+    }
+    let Some(target) = target else { return false };
     // The number as the queue has it (the carrier's may lack its country code).
     let Some(number) = queue.settings.numbers.iter().find(|n| dialled(n, to)) else {
         return false;
