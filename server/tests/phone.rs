@@ -501,6 +501,28 @@ async fn an_idle_phone_moves_to_its_campaigns_new_pacer() {
     east.stop().await;
 }
 
+/// A supervisor whose floor is served by another server than an agent's host is told where
+/// she works when they try to listen to her call: the watcher's audio and her call are on two
+/// servers' gateways, which monitoring does not join yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_to_an_agent_hosted_on_another_server_says_where_she_works() {
+    let (east, west, ann, id, campaign) = east_then_west().await;
+    let mut ws = open(&east, ann.cookie.as_deref()).await.unwrap();
+    send(&mut ws, &PhoneRequest::Login { campaign }).await;
+    until(&mut ws, |e| matches!(e, PhoneEvent::Welcome { .. })).await;
+    let admin = west.admin().await;
+    west.create_user(&admin, "sue", "supervisor", "sue-pass-123").await;
+    let sue = west.login("sue", "sue-pass-123").await;
+    floor_until(&sue, |f| f["agents"].as_array().is_some_and(|a| !a.is_empty())).await;
+    let agent = id.0.to_string();
+    let res = sue.call("admin/floor/monitor", &[("agent", &agent), ("mode", "listen")]).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert!(res.body.contains("works on the server east"), "{}", res.body);
+    drop(ws);
+    west.stop().await;
+    east.stop().await;
+}
+
 /// The floor (`admin/floor`) as `who` sees it, waiting (bounded) until `want` holds.
 async fn floor_until(who: &Client, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -603,9 +603,19 @@ impl Admin for AdminBackend {
             return Ok(());
         };
         let name = self.agent_name(agent).await?;
-        let view = dialer.view(agent).await.map_err(|_| no_gateway())?.ok_or_else(|| {
-            ApiError::NotFound(format!("{name} is not logged in to a campaign (any more)."))
-        })?;
+        let Some(view) = dialer.view(agent).await.map_err(|_| no_gateway())? else {
+            // (Hosted by another server: its gateway carries the call, this one the watcher's
+            // audio, and the two are not joined for monitoring.)
+            return Err(match crate::runtime::floor::instance_of(&self.db, agent).await {
+                Ok(Some(server)) => ApiError::Conflict(format!(
+                    "{name} works on the server {server}: listening to a call on another \
+                     server is not possible yet."
+                )),
+                _ => {
+                    ApiError::NotFound(format!("{name} is not logged in to a campaign (any more)."))
+                }
+            });
+        };
         let call = match (view.status, view.call) {
             (app::model::AgentStatus::InCall, Some((call, _, _))) => call,
             _ => return Err(ApiError::Conflict(format!("{name} is not on a call right now."))),

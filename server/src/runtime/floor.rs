@@ -22,14 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::inbound::WaitingCaller;
-use app::model::{AgentNow, CampaignId, LiveCounters};
+use app::model::{AgentNow, CampaignId, LiveCounters, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::live::{self, Live, LiveBoard, LivePublisher, Snapshot};
 use crate::db::notify::{Bus, Channel, Note};
-use crate::db::{self, Db};
+use crate::db::{self, Db, DbError};
 
 /// The least time between two writes of a changed snapshot. A change after a quiet spell is
 /// written at once; changes closer together are written together, this long after the last
@@ -48,6 +48,15 @@ struct Stored {
     counters: Vec<(CampaignId, LiveCounters)>,
     agents: Vec<AgentNow>,
     waiting: Vec<WaitingCaller>,
+}
+
+/// The instance whose shared snapshot (fresh) has `agent` logged in, if any.
+pub async fn instance_of(db: &Db, agent: UserId) -> Result<Option<String>, DbError> {
+    let snapshots = db::floor::peers(db, "", Shared::fresh_since()).await?;
+    Ok(snapshots
+        .into_iter()
+        .find(|(_, body)| parse(body).is_some_and(|l| l.agents.iter().any(|a| a.agent == agent)))
+        .map(|(instance, _)| instance))
 }
 
 /// A snapshot as an instance stored it (`None`: not one, e.g. written by a newer version).
