@@ -182,20 +182,27 @@ async fn a_caller_waits_in_the_queue_and_reaches_the_ready_agent(b: Backend) {
     s.stop().await;
 }
 
-/// Two servers on one database, ann working on east (a preview campaign: nothing paces it,
-/// so she works where her phone arrives). A caller reaching west's gateway — where nobody of
+/// East, the first of two servers on PostgreSQL, with its admin and the carrier's trunk (the
+/// caller's own port: calls come in from it) and that port.
+async fn east_with_a_carrier() -> (TestServer, Client, u16, String) {
+    let east =
+        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
+    let admin = east.admin().await;
+    let caller_port = free_udp_port();
+    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
+    (east, admin, caller_port, trunk)
+}
+
+/// Two servers on one database, ann working on east (a preview campaign, leased as its
+/// queue's by east, which had it first). A caller reaching west's gateway — where nobody of
 /// the queue's campaign is — is forwarded to east's: ann takes the call there, and it is
 /// stored once, as east's. A caller whom nobody anywhere can take is served where they
 /// arrived (480, stored by west), and so is one forwarded to a server whose gateway does not
 /// answer (after its ring time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_reaching_another_server_is_forwarded_to_the_queues_agents() {
-    let east =
-        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
-    let admin = east.admin().await;
+    let (east, admin, caller_port, trunk) = east_with_a_carrier().await;
     let ann = east.create_user(&admin, "ann", "agent", "ann-pass-123").await;
-    let caller_port = free_udp_port();
-    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
     let camp = save_campaign(&admin, "Support", "preview", &trunk).await;
     let (c, a) = (camp.to_string(), ann.to_string());
     ok(&admin, "admin/campaigns/assign", &[("campaign", &c), ("agent", &a), ("assigned", "true")])
@@ -339,13 +346,9 @@ async fn a_caller_reaching_another_server_is_forwarded_to_the_queues_agents() {
 /// reached the other, and a caller reaching the other's gateway forwarded to them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queues_campaigns_share_one_host_where_its_callers_go() {
-    let east =
-        TestServer::start_with(Backend::Postgres, |c| c.instance = Some("east".into())).await;
-    let admin = east.admin().await;
+    let (east, admin, caller_port, trunk) = east_with_a_carrier().await;
     let ann = east.create_user(&admin, "ann", "agent", "ann-pass-123").await;
     let bob = east.create_user(&admin, "bob", "agent", "bob-pass-123").await;
-    let caller_port = free_udp_port();
-    let trunk = support::udp_trunk(&admin, "carrier", caller_port, 5).await;
     let sales = save_campaign(&admin, "Sales", "auto", &trunk).await;
     let care = save_campaign(&admin, "Care", "auto", &trunk).await;
     for (camp, agent) in [(sales, ann), (care, bob)] {

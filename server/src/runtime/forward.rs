@@ -8,8 +8,12 @@
 //!
 //! Which server ([`choose`]): the one with the most ready agents of the queue's campaigns,
 //! then the most logged in, as the servers' shared floor snapshots say (`super::floor`),
-//! among the live servers whose gateways said where they take SIP. None: the caller is
-//! served here as on one server (the queue's overflow, voicemail or closed message).
+//! among the live servers whose gateways said where they take SIP — for the first queue of
+//! the caller's overflow chain with anyone logged in anywhere, as the engine picks the first
+//! staffed queue. None: the caller is served here as on one server (the queue's overflow,
+//! voicemail or closed message). As the campaigns of a queue (and of the queue it overflows
+//! to) go with one pacing lease (`super::pacers`), that server has every agent who may take
+//! the caller.
 //!
 //! Each server says where its gateways take SIP every [`SAY_EVERY`] (`instances.sip`), and
 //! gives its gateways the others' as foreign trunks, so that each takes the callers the

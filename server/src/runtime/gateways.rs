@@ -19,7 +19,7 @@
 //!
 //! A caller a server forwards to another server (see [`super::forward`]) goes gateway to
 //! gateway the same way, through the *foreign* peer trunks that name the other servers'
-//! gateways ([`forward`]): the call placed there and the caller are joined on the caller's
+//! gateways (`gateways::forward`): the call placed there and the caller are joined on the caller's
 //! gateway, and neither reaches the engine here; there, the call is an inbound call like any.
 //!
 //! Invariants: the engine sees one id per call and only its own calls — an id a gateway chose
