@@ -45,11 +45,24 @@ async function stop(child) {
 /**
  * Starts sipp on free loopback ports with `args`; resolves once its SIP port is bound. sipp
  * quits after `timeoutSeconds` whatever it is doing (a test that hangs cannot leave it behind).
+ * A port another process took between our look and sipp's bind (a gateway's media port, say)
+ * is given up for others, twice at most.
  */
-export async function startSipp(args, { timeoutSeconds = 300 } = {}) {
+export async function startSipp(args, options = {}) {
   if (spawnSync('sipp', ['-v']).error) {
     throw new Error('sipp is not installed: install Debian sip-tester (apt-get install -y sip-tester)');
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSippOnce(args, options);
+    } catch (e) {
+      if (attempt < 3 && /Address already in use/.test(e.message)) continue;
+      throw e;
+    }
+  }
+}
+
+async function startSippOnce(args, { timeoutSeconds = 300 } = {}) {
   const port = await freeUdpPort();
   const media = await freeUdpPort();
   const child = spawn(

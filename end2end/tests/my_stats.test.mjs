@@ -1,5 +1,5 @@
 // My Stats and the status bar against a scripted shift: log in, Ready, one call of known
-// length (sipp answers at once and hangs up four seconds after the ACK), a sale submitted
+// length (sipp answers at once and hangs up four and a half seconds after the ACK), a sale submitted
 // with a pause for Lunch, log out. The figures the script fixes are asserted exactly; the
 // ones set by how fast the browser and the test move (time paused at login, waiting for the
 // call, wrap-up, the Lunch pause) are bounded by the test's own clock and the identities the
@@ -75,7 +75,7 @@ test('My Stats add up a scripted shift to the second, and the status bar follows
   await page.locator('[data-testid="live-call"]').waitFor({ timeout: 30_000 });
   // The call's duration counts in the bar while the call lasts.
   await page.locator('[data-testid="call-duration"]', { hasText: /^Call 00:0[1-4]$/ }).waitFor({ timeout: 5_000 });
-  // sipp hangs up after four seconds: wrap-up, a sale, then a pause for Lunch.
+  // sipp hangs up after four and a half seconds: wrap-up, a sale, then a pause for Lunch.
   await page.locator('[data-testid="wrapup"]').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('[data-testid="call-duration"]').count(), 0, 'no call duration after the call');
   await page.locator('[data-testid="wrapup"] input[name="disposition"][value="SALE MADE"]').check();
@@ -102,7 +102,8 @@ test('My Stats add up a scripted shift to the second, and the status bar follows
   assert.equal(f.calls, '1', 'total calls');
   assert.equal(f.handled, '1', 'calls handled');
   assert.equal(f.conversion, '100 %', 'one sale of one handled call');
-  // Connecting (sipp answers at once) and four seconds of talk, rounded down.
+  // Connecting (sipp answers at once) and four and a half seconds of talk, rounded down (the
+  // half second is the room the agent's connection may take after the answer).
   assert.equal(f.talk, 4, 'talk time');
   assert.deepEqual(Object.keys(f.pauses).sort(), ['Lunch', 'logged in']);
   assert.equal(f.break, f.pauses.Lunch, 'Lunch is a break, the login pause is not');
